@@ -1,0 +1,273 @@
+import type {
+  AgentEditCommand,
+  AgentReplyCommand,
+  AgentTemplateCommand,
+  ContactRemovedCommand,
+  DomainCommand,
+  SetConsentCommand,
+} from '../domain/commands.ts';
+import type { NoticeKind } from '../domain/events.ts';
+import { type ConsentSource, type Contact, type TemplateDefinition, windowState } from '../domain/types.ts';
+import { newId } from '../ids/index.ts';
+import type { Logger } from '../logger/index.ts';
+import type { Metrics } from '../metrics/index.ts';
+import type { Store } from '../store/types.ts';
+import { checkSendable, noticeText, renderTemplate } from './policy.ts';
+
+export type CommandOutcome =
+  | { status: 'sent'; messageId: string }
+  | { status: 'notice'; kind: NoticeKind; noticeId: string }
+  | { status: 'consent_recorded'; entryId: string }
+  | { status: 'duplicate' }
+  | { status: 'ignored'; reason: string };
+
+export interface CommandProcessorOptions {
+  store: Store;
+  logger: Logger;
+  metrics: Metrics;
+  now?: () => number;
+  /** Called after commands created jobs, to wake the local worker. */
+  onQueued?: () => void;
+}
+
+const CONSENT_SOURCES: ReadonlySet<string> = new Set(['hubspot', 'admin', 'api']);
+
+/**
+ * Applies what agents and platforms ask for, the same way for every connector: resolve the thread
+ * or contact through our refs, drop echoes and duplicates, enforce consent and the 24-hour window,
+ * then record the outbound message (with its send job) or a notice for the agent, durably.
+ */
+export class CommandProcessor {
+  private readonly o: CommandProcessorOptions;
+
+  constructor(options: CommandProcessorOptions) {
+    this.o = options;
+  }
+
+  private now(): number {
+    return (this.o.now ?? Date.now)();
+  }
+
+  async accept(workspaceId: string, connectorId: string, commands: readonly DomainCommand[]): Promise<CommandOutcome[]> {
+    const outcomes: CommandOutcome[] = [];
+    for (const command of commands) {
+      const outcome = await this.apply(workspaceId, connectorId, command);
+      outcomes.push(outcome);
+      this.o.metrics.increment('commands_accepted_total', { connector: connectorId, type: command.type, outcome: outcome.status });
+      this.o.logger.info(
+        { workspace: workspaceId, connector: connectorId, command: command.type, outcome: outcome.status },
+        'command applied',
+      );
+    }
+    if (outcomes.some((o) => o.status === 'sent' || o.status === 'notice' || o.status === 'consent_recorded')) {
+      this.o.onQueued?.();
+    }
+    return outcomes;
+  }
+
+  private apply(ws: string, connectorId: string, command: DomainCommand): Promise<CommandOutcome> {
+    switch (command.type) {
+      case 'agent.reply':
+        return this.reply(ws, connectorId, command);
+      case 'agent.template':
+        return this.template(ws, connectorId, command);
+      case 'agent.edit':
+      case 'agent.delete':
+        return this.edit(ws, connectorId, command);
+      case 'consent.set':
+        return this.consent(ws, connectorId, command);
+      case 'contact.removed':
+        return this.contactRemoved(ws, connectorId, command);
+    }
+  }
+
+  private async thread(ws: string, connectorId: string, threadId: string) {
+    const ref = await this.o.store.findRefByExternalId(ws, connectorId, 'conversation', threadId);
+    if (!ref) return null;
+    const conversation = await this.o.store.getConversation(ws, ref.entityId);
+    if (!conversation || conversation.erasedAt !== null) return null;
+    const [contact, consent] = await Promise.all([
+      this.o.store.getContact(ws, conversation.contactId),
+      this.o.store.consentSnapshot(ws, conversation.contactId),
+    ]);
+    return contact ? { conversation, contact, consent } : null;
+  }
+
+  private async reply(ws: string, connectorId: string, command: AgentReplyCommand): Promise<CommandOutcome> {
+    if (command.mode === 'note') return { status: 'ignored', reason: 'internal note' };
+    // Our own posts come back as platform events: a message we mirrored has a ref already.
+    if (await this.o.store.findRefByExternalId(ws, connectorId, 'message', command.messageId)) {
+      return { status: 'ignored', reason: 'echo of a message wabridge posted' };
+    }
+    const thread = await this.thread(ws, connectorId, command.threadId);
+    if (!thread) return { status: 'ignored', reason: 'not a mirrored conversation thread' };
+    if (command.text.trim() === '' && command.attachments.length === 0) return { status: 'ignored', reason: 'empty reply' };
+    const now = this.now();
+    const block = checkSendable({ consent: thread.consent, window: windowState(thread.conversation, now), send: { kind: 'free_form' } });
+    const key = { source: connectorId, key: command.idempotencyKey };
+    if (block) {
+      const notice = noticeText(block, displayName(thread.contact), now);
+      const templates = block.kind === 'window_closed' ? await this.templates(ws) : [];
+      return this.notice(ws, connectorId, thread.conversation.id, key, notice.kind, notice.text, command.messageId, templates, null);
+    }
+    const type = command.attachments.length > 0 && command.text.trim() === '' ? 'media' : 'text';
+    const result = await this.o.store.recordOutbound({
+      commandKey: key,
+      workspaceId: ws,
+      conversationId: thread.conversation.id,
+      message: {
+        id: newId('msg'),
+        type,
+        text: command.text.trim() === '' ? null : command.text,
+        content: { text: command.text, attachments: command.attachments },
+        sender: { via: connectorId, agentId: command.agent.id, agentName: command.agent.name },
+        relatesTo: null,
+        timestamp: now,
+      },
+      originRef: { connectorId, externalId: command.messageId, data: { threadId: command.threadId } },
+    });
+    return result.duplicate ? { status: 'duplicate' } : { status: 'sent', messageId: result.messageId };
+  }
+
+  private async template(ws: string, connectorId: string, command: AgentTemplateCommand): Promise<CommandOutcome> {
+    const thread = await this.thread(ws, connectorId, command.threadId);
+    if (!thread) return { status: 'ignored', reason: 'not a mirrored conversation thread' };
+    const key = { source: connectorId, key: command.idempotencyKey };
+    const templates = await this.templates(ws);
+    const template = templates.find((t) => t.name === command.template.name && t.language === command.template.language);
+    if (!template || template.parameters !== command.template.parameters.length) {
+      const text = template
+        ? `Not sent: template ${template.name} (${template.language}) takes ${template.parameters} parameter(s), ${command.template.parameters.length} given.`
+        : `Not sent: template ${command.template.name} (${command.template.language}) is not approved for this workspace.`;
+      return this.notice(ws, connectorId, thread.conversation.id, key, 'template_invalid', text, command.messageId, templates, null);
+    }
+    const now = this.now();
+    const block = checkSendable({
+      consent: thread.consent,
+      window: windowState(thread.conversation, now),
+      send: { kind: 'template', category: template.category },
+    });
+    if (block) {
+      const notice = noticeText(block, displayName(thread.contact), now);
+      return this.notice(ws, connectorId, thread.conversation.id, key, notice.kind, notice.text, command.messageId, [], null);
+    }
+    const text = renderTemplate(template, command.template.parameters);
+    const result = await this.o.store.recordOutbound({
+      commandKey: key,
+      workspaceId: ws,
+      conversationId: thread.conversation.id,
+      message: {
+        id: newId('msg'),
+        type: 'template',
+        text,
+        content: { template: { ...command.template, category: template.category } },
+        sender: { via: connectorId, agentId: command.agent.id, agentName: command.agent.name },
+        relatesTo: null,
+        timestamp: now,
+      },
+      // A template picked from a form has no platform message of its own until the mirror posts it.
+      originRef: command.messageId ? { connectorId, externalId: command.messageId, data: { threadId: command.threadId } } : null,
+    });
+    return result.duplicate ? { status: 'duplicate' } : { status: 'sent', messageId: result.messageId };
+  }
+
+  private async edit(ws: string, connectorId: string, command: AgentEditCommand): Promise<CommandOutcome> {
+    const ref = await this.o.store.findRefByExternalId(ws, connectorId, 'message', command.messageId);
+    const message = ref ? await this.o.store.getMessage(ws, ref.entityId) : null;
+    // Only agent replies that went to the customer matter; edits of mirrors or notes stay local.
+    if (!message || message.direction !== 'outbound' || message.sender?.via !== connectorId) {
+      return { status: 'ignored', reason: 'not a message sent to the customer' };
+    }
+    const kind = command.type === 'agent.edit' ? 'edit_unsupported' : 'delete_unsupported';
+    const text =
+      command.type === 'agent.edit'
+        ? 'WhatsApp cannot edit a message already sent: the customer still sees the original. Send a correction as a new reply.'
+        : 'WhatsApp cannot delete a message for the customer: they still see it. Send a follow-up reply if needed.';
+    return this.notice(
+      ws,
+      connectorId,
+      message.conversationId,
+      { source: connectorId, key: command.idempotencyKey },
+      kind,
+      text,
+      command.messageId,
+      [],
+      message.id,
+    );
+  }
+
+  private async consent(ws: string, connectorId: string, command: SetConsentCommand): Promise<CommandOutcome> {
+    const ref = await this.o.store.findRefByExternalId(ws, connectorId, 'contact', command.contactId);
+    if (!ref) return { status: 'ignored', reason: 'contact not linked to a WhatsApp contact' };
+    const current = await this.o.store.consentSnapshot(ws, ref.entityId);
+    if (current[command.category].state === command.state) {
+      // Usually the echo of our own update of the platform; recording it again would add noise.
+      await this.o.store.claimCommandKey(ws, connectorId, command.idempotencyKey);
+      return { status: 'ignored', reason: 'consent already in that state' };
+    }
+    const source: ConsentSource = CONSENT_SOURCES.has(connectorId) ? (connectorId as ConsentSource) : 'api';
+    const result = await this.o.store.recordConsent({
+      commandKey: { source: connectorId, key: command.idempotencyKey },
+      workspaceId: ws,
+      contactId: ref.entityId,
+      category: command.category,
+      state: command.state,
+      source,
+      actor: command.actor,
+      evidenceMessageId: null,
+      occurredAt: command.occurredAt,
+      details: { ...command.details, via: connectorId },
+      originConnectorId: connectorId,
+    });
+    if (result.duplicate || !result.entry) return { status: 'duplicate' };
+    return { status: 'consent_recorded', entryId: result.entry.id };
+  }
+
+  private async contactRemoved(ws: string, connectorId: string, command: ContactRemovedCommand): Promise<CommandOutcome> {
+    const ref = await this.o.store.findRefByExternalId(ws, connectorId, 'contact', command.contactId);
+    if (!ref) return { status: 'ignored', reason: 'contact not linked' };
+    if (!(await this.o.store.claimCommandKey(ws, connectorId, command.idempotencyKey))) return { status: 'duplicate' };
+    if (command.reason === 'merged' && command.mergedInto) {
+      await this.o.store.putRef(ws, { ...ref, externalId: command.mergedInto, data: { ...ref.data, mergedFrom: command.contactId } });
+    } else {
+      // Unlinked: the connector finds or creates the contact again on the next message.
+      await this.o.store.putRef(ws, { ...ref, externalId: `removed:${command.contactId}`, data: { ...ref.data, removed: command.reason } });
+    }
+    await this.o.store.appendAudit({
+      actor: `${connectorId}`,
+      action: `contact.${command.reason}`,
+      workspaceId: ws,
+      details: { contactId: ref.entityId, externalId: command.contactId, mergedInto: command.mergedInto },
+    });
+    return { status: 'ignored', reason: `contact ${command.reason}: link updated` };
+  }
+
+  private async notice(
+    ws: string,
+    connectorId: string,
+    conversationId: string,
+    commandKey: { source: string; key: string },
+    kind: NoticeKind,
+    text: string,
+    inReplyTo: string | null,
+    templates: TemplateDefinition[],
+    messageId: string | null,
+  ): Promise<CommandOutcome> {
+    const result = await this.o.store.recordNotice({
+      commandKey,
+      workspaceId: ws,
+      conversationId,
+      connectorId,
+      notice: { id: newId('ntc'), kind, text, inReplyTo, templates, messageId, createdAt: this.now() },
+    });
+    return result.duplicate ? { status: 'duplicate' } : { status: 'notice', kind, noticeId: result.noticeId };
+  }
+
+  private async templates(ws: string): Promise<TemplateDefinition[]> {
+    return (await this.o.store.getWorkspace(ws))?.policies.templates ?? [];
+  }
+}
+
+export function displayName(contact: Contact): string {
+  return contact.profileName ?? contact.username ?? 'The customer';
+}

@@ -1,0 +1,143 @@
+import type { z } from 'zod';
+import type { DomainCommand } from '../domain/commands.ts';
+import type { DomainEvent, DomainEventType } from '../domain/events.ts';
+import type { ExternalRef } from '../domain/types.ts';
+import type { Logger } from '../logger/index.ts';
+import type { Metrics } from '../metrics/index.ts';
+
+/**
+ * The connector contract. A connector package exports one manifest; the gateway registers
+ * manifests explicitly (no import side effects) and creates one instance per workspace that enables
+ * the connector.
+ *
+ * Delivery is at-least-once: a job may run again after a crash or a timeout. A connector makes its
+ * effects idempotent with `ctx.idempotencyKey`, the refs it already recorded (`ctx.refs`), and
+ * `ctx.refs.checkpoint()` before a multi-step effect (see docs/connectors.md).
+ */
+export interface ConnectorManifest<Config = unknown> {
+  /** Short stable id: `slack`, `hubspot`, `teams`. Used in URLs, job rows and refs. */
+  id: string;
+  displayName: string;
+  configSchema: z.ZodType<Config>;
+  /** Config fields stored encrypted and never shown or logged (`botToken`, `signingSecret` …). */
+  secretFields: readonly string[];
+  capabilities: ConnectorCapabilities;
+  create(config: Config, deps: ConnectorDeps): ConnectorInstance | Promise<ConnectorInstance>;
+}
+
+export interface ConnectorCapabilities {
+  /** Event types the connector mirrors; other events are not delivered to it. */
+  events: readonly DomainEventType[];
+  /** The connector accepts platform callbacks (`inbound`). */
+  inbound: boolean;
+  /**
+   * The connector can take several events per call (`deliverBatch`); the queue then hands it up to
+   * `maxSize` ready events of one workspace at once, keeping each conversation's order.
+   */
+  batch?: { maxSize: number };
+}
+
+export interface ConnectorInstance {
+  /** Mirrors one event. Throw a `WabridgeError` to tell the queue whether to retry. */
+  deliver(event: DomainEvent, ctx: DeliveryContext): Promise<DeliveryResult>;
+  /**
+   * Mirrors several events at once (declared with `capabilities.batch`). Returns one outcome per
+   * event, in the same order; a rejected outcome is retried or dead-lettered on its own.
+   */
+  deliverBatch?(items: readonly BatchItem[]): Promise<BatchOutcome[]>;
+  /** The platform's callbacks, mounted at `/hooks/<connector>/<workspace>/…`. */
+  inbound?: InboundHandler;
+  /** Fetches an attachment an agent sent (`Attachment.ref`), so it can be sent to WhatsApp. */
+  fetchAttachment?(ref: string): Promise<{ bytes: Uint8Array; mimeType: string; filename: string }>;
+  /**
+   * Periodic upkeep (subscription renewal, token refresh). Called about once a minute by one worker
+   * of the deployment at a time.
+   */
+  maintain?(): Promise<void>;
+  close?(): Promise<void>;
+}
+
+export interface BatchItem {
+  event: DomainEvent;
+  ctx: DeliveryContext;
+}
+
+export type BatchOutcome = { ok: true; result: DeliveryResult } | { ok: false; error: unknown };
+
+export interface DeliveryResult {
+  /** Refs created on the platform, stored atomically with the job's completion. */
+  refs?: ExternalRefInput[];
+}
+
+export type ExternalRefInput = Omit<ExternalRef, 'connectorId'>;
+
+export interface DeliveryContext {
+  /** Stable across attempts of this job: `<event id>:<connector id>`. */
+  idempotencyKey: string;
+  /** 1 on the first attempt. */
+  attempt: number;
+  refs: RefAccess;
+  logger: Logger;
+  signal: AbortSignal;
+}
+
+export interface RefAccess {
+  /** A ref this connector (or another, by id) recorded for one of our entities. */
+  get(kind: ExternalRef['kind'], entityId: string, connectorId?: string): Promise<ExternalRef | null>;
+  /**
+   * Records a ref now, before the job completes: call it right after a platform call succeeds in a
+   * multi-step delivery, so a retry after a crash finds it and does not repeat the step. Fenced by
+   * the job's lease: it fails if this attempt no longer owns the job.
+   */
+  checkpoint(ref: ExternalRefInput): Promise<void>;
+}
+
+export interface InboundHandler {
+  /**
+   * Verifies and answers one platform callback. It must not touch the store: it returns the
+   * response to send and the commands to record; the gateway records the commands durably before
+   * the response goes out. `path` is what follows `/hooks/<connector>/<workspace>`.
+   */
+  handle(request: Request, ctx: InboundContext): Promise<InboundResult>;
+}
+
+export interface InboundContext {
+  path: string;
+  /** Raw request body, read once by the gateway (size-limited) for signature checks. */
+  rawBody: Uint8Array;
+  /** Resolves one of our refs by its external id, e.g. to recognise the connector's own posts. */
+  findRefByExternalId(kind: ExternalRef['kind'], externalId: string): Promise<ExternalRef | null>;
+}
+
+export interface InboundResult {
+  response: Response;
+  commands: DomainCommand[];
+}
+
+export interface ConnectorDeps {
+  workspaceId: string;
+  logger: Logger;
+  metrics: Metrics;
+  /** Durable key-value state of this connector in this workspace (cursors, subscription ids …). */
+  state: ConnectorState;
+  /** Media of WhatsApp messages, for re-hosting on the platform. */
+  media: MediaAccess;
+  /** The gateway's public base URL (for links and webhook registration). */
+  publicUrl: string;
+  now(): number;
+}
+
+export interface ConnectorState {
+  get<T = unknown>(key: string): Promise<T | null>;
+  set(key: string, value: unknown): Promise<void>;
+  /** Like set, but the value is encrypted at rest (refresh tokens and the like). */
+  setSecret(key: string, value: string): Promise<void>;
+  getSecret(key: string): Promise<string | null>;
+}
+
+export interface MediaAccess {
+  /** Downloads the media of a WhatsApp message (cached locally after the first download). */
+  fetch(messageId: string): Promise<{ bytes: Uint8Array; mimeType: string; filename: string; sha256: string }>;
+  /** A signed, expiring gateway URL for the media of a message (for platforms that link to it). */
+  url(messageId: string, ttlMs?: number): string;
+}

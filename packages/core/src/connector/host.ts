@@ -1,0 +1,143 @@
+import { WabridgeError } from '../errors/index.ts';
+import type { Logger } from '../logger/index.ts';
+import type { Metrics } from '../metrics/index.ts';
+import type { RoutingCache } from '../routing/index.ts';
+import type { SecretBox } from '../secrets/index.ts';
+import type { ConnectorSetting, Store } from '../store/types.ts';
+import type { ConnectorInstance, ConnectorManifest, ConnectorState, MediaAccess } from './contract.ts';
+import type { ConnectorRegistry } from './registry.ts';
+
+export interface ConnectorHostOptions {
+  store: Store;
+  registry: ConnectorRegistry;
+  routing: RoutingCache;
+  secrets: SecretBox;
+  logger: Logger;
+  metrics: Metrics;
+  media: (workspaceId: string) => MediaAccess;
+  publicUrl: string;
+  now?: () => number;
+}
+
+interface Live {
+  updatedAt: number;
+  instance: Promise<ConnectorInstance>;
+}
+
+/**
+ * Creates and caches one connector instance per (workspace, connector) from the stored settings.
+ * An instance is rebuilt when its settings change (seen through the routing cache), so enabling,
+ * disabling or reconfiguring a connector needs no restart.
+ */
+export class ConnectorHost {
+  private readonly options: ConnectorHostOptions;
+  private readonly live = new Map<string, Live>();
+
+  constructor(options: ConnectorHostOptions) {
+    this.options = options;
+  }
+
+  get registry(): ConnectorRegistry {
+    return this.options.registry;
+  }
+
+  /** The live instance, or null when the connector is not enabled in the workspace. */
+  async instance(workspaceId: string, connectorId: string): Promise<ConnectorInstance | null> {
+    const settings = await this.options.routing.connectorSettings(workspaceId);
+    const setting = settings.find((s) => s.connectorId === connectorId);
+    const key = `${workspaceId}/${connectorId}`;
+    const current = this.live.get(key);
+    if (!setting?.enabled) {
+      if (current) await this.retire(key, current);
+      return null;
+    }
+    if (current && current.updatedAt === setting.updatedAt) return current.instance;
+    if (current) await this.retire(key, current);
+    const manifest = this.options.registry.get(connectorId);
+    if (!manifest) return null;
+    const instance = this.create(manifest, setting);
+    const entry = { updatedAt: setting.updatedAt, instance };
+    this.live.set(key, entry);
+    // A failed creation must not be cached: the next call tries again (the admin may fix the config).
+    instance.catch(() => {
+      if (this.live.get(key) === entry) this.live.delete(key);
+    });
+    return instance;
+  }
+
+  /** Decrypts the secrets and validates the merged config against the manifest's schema. */
+  resolveConfig(manifest: ConnectorManifest, setting: Pick<ConnectorSetting, 'config' | 'encryptedSecrets'>): unknown {
+    const secrets = setting.encryptedSecrets
+      ? (JSON.parse(this.options.secrets.decrypt(setting.encryptedSecrets)) as Record<string, unknown>)
+      : {};
+    const parsed = manifest.configSchema.safeParse({ ...setting.config, ...secrets });
+    if (!parsed.success) {
+      const issues = parsed.error.issues.map((i) => `${i.path.join('.') || '(config)'}: ${i.message}`).join('; ');
+      throw new WabridgeError('config_invalid', `${manifest.id} configuration is invalid: ${issues}`);
+    }
+    return parsed.data;
+  }
+
+  private async create(manifest: ConnectorManifest, setting: ConnectorSetting): Promise<ConnectorInstance> {
+    const config = this.resolveConfig(manifest, setting);
+    const { workspaceId } = setting;
+    const logger = this.options.logger.child({ workspace: workspaceId, connector: manifest.id });
+    return manifest.create(config, {
+      workspaceId,
+      logger,
+      metrics: this.options.metrics,
+      state: this.state(workspaceId, manifest.id),
+      media: this.options.media(workspaceId),
+      publicUrl: this.options.publicUrl,
+      now: this.options.now ?? Date.now,
+    });
+  }
+
+  private state(workspaceId: string, connectorId: string): ConnectorState {
+    const { store, secrets } = this.options;
+    return {
+      get: async <T>(key: string) => (await store.getConnectorState(workspaceId, connectorId, key)) as T | null,
+      set: (key, value) => store.setConnectorState(workspaceId, connectorId, key, value),
+      setSecret: (key, value) => store.setConnectorState(workspaceId, connectorId, `secret:${key}`, secrets.encrypt(value)),
+      getSecret: async (key) => {
+        const stored = await store.getConnectorState(workspaceId, connectorId, `secret:${key}`);
+        return typeof stored === 'string' ? secrets.decrypt(stored) : null;
+      },
+    };
+  }
+
+  /** Connector settings of every workspace (cached). */
+  settings(): Promise<ConnectorSetting[]> {
+    return this.options.routing.allConnectorSettings();
+  }
+
+  /** Runs `maintain()` of every enabled instance; one failing instance does not stop the others. */
+  async maintainAll(): Promise<void> {
+    const settings = await this.options.routing.allConnectorSettings();
+    for (const setting of settings) {
+      if (!setting.enabled) continue;
+      try {
+        const instance = await this.instance(setting.workspaceId, setting.connectorId);
+        await instance?.maintain?.();
+      } catch (error) {
+        this.options.logger.error(
+          { workspace: setting.workspaceId, connector: setting.connectorId, err: error },
+          'connector maintenance failed',
+        );
+      }
+    }
+  }
+
+  private async retire(key: string, live: Live): Promise<void> {
+    this.live.delete(key);
+    try {
+      await (await live.instance).close?.();
+    } catch {
+      // A connector that failed to start or to close has nothing left to release.
+    }
+  }
+
+  async closeAll(): Promise<void> {
+    await Promise.all([...this.live.entries()].map(([key, live]) => this.retire(key, live)));
+  }
+}

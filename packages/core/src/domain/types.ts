@@ -1,0 +1,207 @@
+/**
+ * The domain wabridge keeps: workspaces own phone numbers; a contact talks to a business number
+ * in one conversation; messages flow both ways; consent is a ledger per contact.
+ * Timestamps are epoch milliseconds throughout.
+ */
+
+export interface Workspace {
+  id: string;
+  name: string;
+  policies: WorkspacePolicies;
+  createdAt: number;
+}
+
+export interface PhoneNumber {
+  phoneNumberId: string;
+  workspaceId: string;
+  displayPhoneNumber: string | null;
+  wabaId: string | null;
+}
+
+/** How a phone number is shown in mirrors: in full, with the middle hidden, or only its last 4 digits. */
+export type NumberMasking = 'none' | 'partial' | 'last4';
+
+export interface OptOutKeywords {
+  /** Whole-message keywords (case and accent insensitive) that opt the contact out of all messages. */
+  stop: string[];
+  /** Keywords that opt the contact back in. */
+  start: string[];
+}
+
+export interface TemplateDefinition {
+  name: string;
+  language: string;
+  category: 'marketing' | 'utility' | 'authentication';
+  /** Body text with {{1}}…{{n}} placeholders, shown to agents when they pick a template. */
+  body: string;
+  /** Number of body parameters the template takes. */
+  parameters: number;
+}
+
+export interface WorkspacePolicies {
+  numberMasking: NumberMasking;
+  /** Keyword lists by language tag; all lists are checked. */
+  optOutKeywords: Record<string, OptOutKeywords>;
+  /** Templates agents may send when the 24-hour window is closed. */
+  templates: TemplateDefinition[];
+  /** Delay before an inbound message is mirrored, so webhooks that arrive out of order can be sorted. */
+  reorderWindowMs: number;
+}
+
+export const DEFAULT_OPT_OUT_KEYWORDS: Record<string, OptOutKeywords> = {
+  en: { stop: ['stop', 'unsubscribe', 'stop all', 'cancel', 'end', 'quit', 'opt out'], start: ['start', 'unstop', 'subscribe', 'opt in'] },
+  es: { stop: ['baja', 'parar', 'detener', 'cancelar'], start: ['alta', 'reanudar'] },
+  pt: { stop: ['parar', 'sair', 'cancelar'], start: ['voltar', 'retomar'] },
+  de: { stop: ['stopp', 'abmelden'], start: ['anmelden'] },
+  fr: { stop: ['arret', 'desabonner', 'desinscrire'], start: ['reprendre'] },
+};
+
+export const DEFAULT_POLICIES: WorkspacePolicies = {
+  numberMasking: 'partial',
+  optOutKeywords: DEFAULT_OPT_OUT_KEYWORDS,
+  templates: [],
+  reorderWindowMs: 0,
+};
+
+export interface Contact {
+  id: string;
+  workspaceId: string;
+  /** WhatsApp id (usually the phone number in E.164 without '+'); absent for username-only users. */
+  waId: string | null;
+  /** Business-scoped user id (BSUID), e.g. `US.13491208655302741918`. */
+  bsuid: string | null;
+  parentBsuid: string | null;
+  username: string | null;
+  profileName: string | null;
+  createdAt: number;
+  updatedAt: number;
+}
+
+export interface Conversation {
+  id: string;
+  workspaceId: string;
+  contactId: string;
+  phoneNumberId: string;
+  /** The business number as customers see it, when known. */
+  displayPhoneNumber: string | null;
+  /** WhatsApp time of the newest inbound message: the 24-hour window runs from here. */
+  lastInboundAt: number | null;
+  createdAt: number;
+  /** Set when the conversation was erased; the row stays as a tombstone. */
+  erasedAt: number | null;
+}
+
+export type Direction = 'inbound' | 'outbound';
+
+/** Progress of an outbound message. `pending` = recorded, not yet accepted by WhatsApp. */
+export type OutboundState = 'pending' | 'sent' | 'delivered' | 'read' | 'played' | 'failed';
+
+export interface Sender {
+  /** The connector the agent wrote from (`slack`, `teams`, …) or `api`/`admin`. */
+  via: string;
+  agentId: string | null;
+  agentName: string | null;
+}
+
+export interface MessageError {
+  code: number | string;
+  title: string;
+  /** What the error means, in words an agent understands. */
+  meaning: string;
+  /** What to do about it. */
+  action: string;
+}
+
+export interface Message {
+  id: string;
+  workspaceId: string;
+  conversationId: string;
+  direction: Direction;
+  /** WhatsApp message id; null for an outbound message WhatsApp has not accepted yet. */
+  wamid: string | null;
+  /** WhatsApp message type (`text`, `image`, `reaction`, … or any future type). */
+  type: string;
+  /** WhatsApp time (inbound) or the time the agent wrote it (outbound). */
+  timestamp: number;
+  /** Human-readable text of the message, when it has any. */
+  text: string | null;
+  /**
+   * The message as WhatsApp sent it (inbound, unknown fields kept) or the send request (outbound).
+   * Erased messages have `{}` here and `text` null.
+   */
+  content: Record<string, unknown>;
+  state: OutboundState | null;
+  error: MessageError | null;
+  sender: Sender | null;
+  /** wamid this message replies to or reacts to, when it does. */
+  relatesTo: string | null;
+  createdAt: number;
+}
+
+export type StatusName = 'sent' | 'delivered' | 'read' | 'played' | 'failed' | (string & {});
+
+export interface MessageStatus {
+  id: string;
+  workspaceId: string;
+  wamid: string;
+  messageId: string | null;
+  status: StatusName;
+  timestamp: number;
+  error: MessageError | null;
+  raw: Record<string, unknown>;
+}
+
+export type ConsentCategory = 'all' | 'marketing';
+export type ConsentState = 'opted_in' | 'opted_out';
+export type ConsentSource = 'keyword' | 'meta_preference' | 'hubspot' | 'admin' | 'api' | 'platform_error';
+
+export interface ConsentEntry {
+  id: string;
+  workspaceId: string;
+  contactId: string;
+  category: ConsentCategory;
+  state: ConsentState;
+  source: ConsentSource;
+  /** Who made the change, when known (`hubspot:portal/123:user/456`, an admin's name …). */
+  actor: string | null;
+  /** The message (our id) that carried the change, for keyword and platform-error sources. */
+  evidenceMessageId: string | null;
+  occurredAt: number;
+  recordedAt: number;
+  details: Record<string, unknown>;
+}
+
+/** Current consent per category; a category with no entry is `opted_in` (Meta's default). */
+export type ConsentSnapshot = Record<ConsentCategory, { state: ConsentState; source: ConsentSource | null; at: number | null }>;
+
+/** A reference a connector created on its platform for one of our entities. */
+export interface ExternalRef {
+  connectorId: string;
+  kind: 'conversation' | 'message' | 'contact' | (string & {});
+  entityId: string;
+  externalId: string;
+  data: Record<string, unknown>;
+}
+
+export const WINDOW_MS = 24 * 60 * 60 * 1000;
+
+export function windowState(conversation: Pick<Conversation, 'lastInboundAt'>, now: number): WindowState {
+  if (conversation.lastInboundAt === null) return { open: false, closesAt: null };
+  const closesAt = conversation.lastInboundAt + WINDOW_MS;
+  return { open: now < closesAt, closesAt };
+}
+
+export interface WindowState {
+  open: boolean;
+  closesAt: number | null;
+}
+
+/** Shows a phone number the way the workspace policy allows. */
+export function maskNumber(number: string | null, masking: NumberMasking): string | null {
+  if (number === null) return null;
+  const digits = number.replace(/[^\d]/g, '');
+  const plus = `+${digits}`;
+  if (masking === 'none' || digits.length < 6) return plus;
+  if (masking === 'last4') return `•••• ${digits.slice(-4)}`;
+  return `+${digits.slice(0, 2)}${'•'.repeat(Math.max(0, digits.length - 6))}${digits.slice(-4)}`;
+}

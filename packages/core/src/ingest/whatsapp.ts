@@ -1,0 +1,266 @@
+import { createHash } from 'node:crypto';
+import { keywordMatcher } from '../consent/keywords.ts';
+import type { ConsentState, MessageError, Workspace } from '../domain/types.ts';
+import { newId } from '../ids/index.ts';
+import type { Logger } from '../logger/index.ts';
+import type { Metrics } from '../metrics/index.ts';
+import type { RoutingCache } from '../routing/index.ts';
+import type {
+  ContactIdentity,
+  IngestChange,
+  IngestMessage,
+  IngestResult,
+  IngestStatus,
+  IngestUnit,
+  Store,
+} from '../store/types.ts';
+import { META_ERROR_MEANINGS } from '../whatsapp/cloud-api-client.ts';
+import {
+  type EntryChange,
+  type InboundMessage,
+  isKnownMessage,
+  type MessagesValue,
+  messageText,
+  type StatusUpdate,
+  type UserPreferencesValue,
+  type WaContact,
+  type WebhookError,
+} from '../whatsapp/schema.ts';
+
+export interface WhatsAppIngestorOptions {
+  store: Store;
+  routing: RoutingCache;
+  logger: Logger;
+  metrics: Metrics;
+  now?: () => number;
+}
+
+/**
+ * Turns a verified, parsed webhook into one store transaction: who wrote, in which conversation,
+ * what, which consent changed, and which numbers nobody owns. Pure translation plus one
+ * `store.ingest` call; the store makes it idempotent.
+ */
+export class WhatsAppIngestor {
+  private readonly options: WhatsAppIngestorOptions;
+  private readonly matchers = new WeakMap<Workspace['policies'], ReturnType<typeof keywordMatcher>>();
+
+  constructor(options: WhatsAppIngestorOptions) {
+    this.options = options;
+  }
+
+  async ingest(changes: readonly EntryChange[], receivedAt = (this.options.now ?? Date.now)()): Promise<IngestResult> {
+    const unit: IngestUnit = { receivedAt, changes: [] };
+    for (const change of changes) {
+      unit.changes.push(...(await this.translate(change, receivedAt)));
+    }
+    const result = await this.options.store.ingest(unit);
+    const { metrics } = this.options;
+    metrics.increment('messages_ingested_total', undefined, result.messagesStored);
+    metrics.increment('jobs_queued_total', undefined, result.jobsQueued);
+    if (result.consentChanges > 0) metrics.increment('consent_changes_total', undefined, result.consentChanges);
+    if (result.unrouted > 0) metrics.increment('webhooks_unrouted_total', undefined, result.unrouted);
+    return result;
+  }
+
+  private async translate(change: EntryChange, receivedAt: number): Promise<IngestChange[]> {
+    if (change.kind === 'other') {
+      return [otherChange(null, change.field, change.value, change.parseIssues ?? [])];
+    }
+    const phoneNumberId = change.value.metadata?.phone_number_id ?? null;
+    const route = phoneNumberId ? await this.options.routing.route(phoneNumberId) : null;
+    if (!route) {
+      // Acknowledged and kept: answering an error would make Meta retry for days, and the data
+      // must survive until a workspace claims the number (`wabridge replay --unrouted`).
+      this.options.logger.warn({ phoneNumberId, field: change.field }, 'webhook for a phone number no workspace owns');
+      return [
+        { kind: 'unrouted', id: contentId('unr', change.field, change.value), phoneNumberId, field: change.field, payload: change.value },
+      ];
+    }
+    const displayPhoneNumber = change.value.metadata?.display_phone_number ?? route.phoneNumber.displayPhoneNumber;
+    if (change.kind === 'user_preferences') {
+      return this.translatePreferences(change.value, route.workspace, phoneNumberId as string, displayPhoneNumber ?? null);
+    }
+    return [this.translateMessages(change.value, route.workspace, phoneNumberId as string, displayPhoneNumber ?? null, receivedAt)];
+  }
+
+  private translateMessages(
+    value: MessagesValue,
+    workspace: Workspace,
+    phoneNumberId: string,
+    displayPhoneNumber: string | null,
+    receivedAt: number,
+  ): IngestChange {
+    const matcher = this.matcher(workspace);
+    const messages: IngestMessage[] = (value.messages ?? []).map((message) => {
+      const text = messageText(message) ?? null;
+      const consentState = keywordBearing(message) ? matcher(text) : null;
+      return {
+        id: newId('msg'),
+        wamid: message.id,
+        contact: identityOf(message, value.contacts ?? []),
+        type: message.type,
+        timestamp: toMillis(message.timestamp),
+        text,
+        content: message as unknown as Record<string, unknown>,
+        relatesTo: relatesTo(message),
+        consent: consentState ? { category: 'all', state: consentState, entryId: newId('cns') } : null,
+        identityChange: identityChange(message),
+      };
+    });
+    const statuses: IngestStatus[] = (value.statuses ?? []).map((status) => ({
+      id: newId('st'),
+      wamid: status.id,
+      status: status.status,
+      timestamp: toMillis(status.timestamp),
+      recipient: recipientOf(status),
+      error: status.errors?.[0] ? toMessageError(status.errors[0]) : null,
+      raw: status as unknown as Record<string, unknown>,
+    }));
+    for (const error of value.errors ?? []) {
+      this.options.metrics.increment('platform_errors_total', { code: String(error.code ?? 'unknown') });
+      this.options.logger.warn(
+        { workspace: workspace.id, phoneNumberId, code: error.code, title: error.title },
+        'WhatsApp reported an error for this number',
+      );
+    }
+    return {
+      kind: 'messages',
+      workspaceId: workspace.id,
+      phoneNumberId,
+      displayPhoneNumber,
+      deliverAt: receivedAt + workspace.policies.reorderWindowMs,
+      messages,
+      statuses,
+      errors: (value.errors ?? []) as Record<string, unknown>[],
+    };
+  }
+
+  private translatePreferences(
+    value: UserPreferencesValue,
+    workspace: Workspace,
+    phoneNumberId: string,
+    displayPhoneNumber: string | null,
+  ): IngestChange[] {
+    const preferences = [];
+    const notUnderstood: IngestChange[] = [];
+    for (const preference of value.user_preferences) {
+      const state = preferenceState(preference.value);
+      const contact = value.contacts?.find((c) => c.wa_id === preference.wa_id || (c.user_id && c.user_id === preference.user_id));
+      const identity: ContactIdentity = {
+        waId: preference.wa_id ?? contact?.wa_id ?? null,
+        bsuid: preference.user_id ?? contact?.user_id ?? null,
+        parentBsuid: preference.parent_user_id ?? contact?.parent_user_id ?? null,
+        username: contact?.profile?.username ?? null,
+        profileName: contact?.profile?.name ?? null,
+      };
+      if (state === null || (!identity.waId && !identity.bsuid)) {
+        this.options.logger.warn(
+          { workspace: workspace.id, category: preference.category, value: preference.value },
+          'user preference not understood; kept as a platform event',
+        );
+        notUnderstood.push(otherChange(workspace.id, 'user_preferences', preference, ['preference value or user not recognised']));
+        continue;
+      }
+      const occurredAt = toMillis(preference.timestamp);
+      preferences.push({
+        // Derived from the content, so Meta's retries of the same webhook add no ledger entry.
+        entryId: contentId('cns', workspace.id, identity.waId, identity.bsuid, preference.category, preference.value, occurredAt),
+        contact: identity,
+        category: preference.category.startsWith('marketing') ? ('marketing' as const) : ('all' as const),
+        state,
+        occurredAt,
+        details: { category: preference.category, value: preference.value, detail: preference.detail ?? null },
+      });
+    }
+    return [{ kind: 'user_preferences', workspaceId: workspace.id, phoneNumberId, displayPhoneNumber, preferences }, ...notUnderstood];
+  }
+
+  private matcher(workspace: Workspace): ReturnType<typeof keywordMatcher> {
+    let matcher = this.matchers.get(workspace.policies);
+    if (!matcher) {
+      matcher = keywordMatcher(workspace.policies.optOutKeywords);
+      this.matchers.set(workspace.policies, matcher);
+    }
+    return matcher;
+  }
+}
+
+/** Meta's timestamps are unix seconds (as strings); ours are milliseconds. */
+export function toMillis(timestamp: string | number): number {
+  const seconds = typeof timestamp === 'number' ? timestamp : Number(timestamp);
+  return Number.isFinite(seconds) ? Math.round(seconds * 1000) : 0;
+}
+
+function otherChange(workspaceId: string | null, field: string, payload: unknown, parseIssues: string[]): IngestChange {
+  // Content-derived id: a retried webhook stores the same event once.
+  return { kind: 'other', id: contentId('pev', field, payload), workspaceId, field, payload, parseIssues };
+}
+
+function contentId(prefix: string, ...parts: unknown[]): string {
+  return `${prefix}_${createHash('sha256').update(JSON.stringify(parts)).digest('base64url').slice(0, 26)}`;
+}
+
+// Only what the customer typed or tapped can be a keyword; a caption or a location name cannot.
+function keywordBearing(message: InboundMessage): boolean {
+  return message.type === 'text' || message.type === 'button' || message.type === 'interactive';
+}
+
+function identityOf(message: InboundMessage, contacts: readonly WaContact[]): ContactIdentity {
+  const contact =
+    contacts.find(
+      (c) => (message.from && c.wa_id === message.from) || (message.from_user_id && c.user_id === message.from_user_id),
+    ) ?? (contacts.length === 1 ? contacts[0] : undefined);
+  return {
+    waId: message.from ?? contact?.wa_id ?? null,
+    bsuid: message.from_user_id ?? contact?.user_id ?? null,
+    parentBsuid: message.from_parent_user_id ?? contact?.parent_user_id ?? null,
+    username: contact?.profile?.username ?? null,
+    profileName: contact?.profile?.name ?? null,
+  };
+}
+
+function recipientOf(status: StatusUpdate): ContactIdentity {
+  return {
+    waId: status.recipient_id ?? null,
+    bsuid: status.recipient_user_id ?? null,
+    parentBsuid: status.parent_recipient_user_id ?? null,
+    username: null,
+    profileName: null,
+  };
+}
+
+function relatesTo(message: InboundMessage): string | null {
+  if (isKnownMessage(message) && message.type === 'reaction') return message.reaction.message_id ?? null;
+  return message.context?.id ?? null;
+}
+
+function identityChange(message: InboundMessage): IngestMessage['identityChange'] {
+  if (!isKnownMessage(message) || message.type !== 'system') return null;
+  const system = message.system;
+  if (system.type === 'user_changed_number' || system.type === 'customer_changed_number') {
+    return system.wa_id ? { waId: system.wa_id, bsuid: system.user_id ?? null } : null;
+  }
+  if (system.type === 'user_changed_user_id') {
+    return system.user_id ? { waId: null, bsuid: system.user_id } : null;
+  }
+  return null;
+}
+
+function preferenceState(value: string): ConsentState | null {
+  const folded = value.toLowerCase();
+  if (['stop', 'stopped', 'opt_out', 'opted_out', 'unsubscribe'].includes(folded)) return 'opted_out';
+  if (['resume', 'resumed', 'start', 'opt_in', 'opted_in', 'subscribe'].includes(folded)) return 'opted_in';
+  return null;
+}
+
+/** Describes a WhatsApp error in words an agent can act on. */
+export function toMessageError(error: WebhookError): MessageError {
+  const code = typeof error.code === 'number' ? error.code : Number(error.code);
+  const known = META_ERROR_MEANINGS[code];
+  return {
+    code: Number.isFinite(code) ? code : String(error.code),
+    title: error.title ?? error.message ?? 'WhatsApp error',
+    meaning: known?.meaning ?? error.error_data?.details ?? error.message ?? 'WhatsApp could not deliver the message.',
+    action: known?.action ?? 'Check the error code in Meta’s documentation.',
+  };
+}

@@ -1,0 +1,59 @@
+import type { DomainEvent, EventBase } from '../domain/events.ts';
+import { windowState } from '../domain/types.ts';
+import type { Job, Store } from '../store/types.ts';
+
+/**
+ * Builds the event a job stands for from the store as it is now. Returns null when the entity is
+ * gone (erased, workspace deleted): such a job completes without delivering anything.
+ */
+export async function hydrateEvent(store: Store, job: Job, now: number): Promise<DomainEvent | null> {
+  const ws = job.workspaceId;
+  const [workspace, conversation] = await Promise.all([store.getWorkspace(ws), store.getConversation(ws, job.conversationId)]);
+  if (!workspace || !conversation) return null;
+  const [contact, consent] = await Promise.all([
+    store.getContact(ws, conversation.contactId),
+    store.consentSnapshot(ws, conversation.contactId),
+  ]);
+  if (!contact) return null;
+  const base: EventBase = {
+    id: `${job.eventType}:${job.entityId}`,
+    workspace: { id: workspace.id, name: workspace.name, policies: workspace.policies },
+    conversation,
+    contact,
+    consent,
+    window: windowState(conversation, now),
+  };
+  switch (job.eventType) {
+    case 'message.inbound':
+    case 'message.outbound': {
+      const message = await store.getMessage(ws, job.entityId);
+      if (!message) return null;
+      const related = message.relatesTo ? await store.getMessageByWamid(ws, message.relatesTo) : null;
+      return { ...base, type: job.eventType, message, related };
+    }
+    case 'message.status': {
+      const status = await store.getStatus(ws, job.entityId);
+      const message = status?.messageId ? await store.getMessage(ws, status.messageId) : null;
+      if (!status || !message) return null;
+      return { ...base, type: 'message.status', message, status };
+    }
+    case 'consent.changed': {
+      const change = await store.getConsentEntry(ws, job.entityId);
+      return change ? { ...base, type: 'consent.changed', change } : null;
+    }
+    case 'notice': {
+      const notice = await store.getNotice(ws, job.entityId);
+      return notice ? { ...base, type: 'notice', notice: { ...notice, kind: notice.kind as never } } : null;
+    }
+    case 'conversation.updated':
+      return { ...base, type: 'conversation.updated', reason: job.entityId };
+    case 'conversation.erased':
+      return {
+        ...base,
+        type: 'conversation.erased',
+        erasure: { requestedBy: null, reason: null, at: conversation.erasedAt ?? now },
+      };
+    default:
+      return null;
+  }
+}

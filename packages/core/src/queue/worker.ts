@@ -1,0 +1,366 @@
+import { randomUUID } from 'node:crypto';
+import type { BatchItem, DeliveryContext } from '../connector/contract.ts';
+import type { ConnectorHost } from '../connector/host.ts';
+import type { DomainEvent } from '../domain/events.ts';
+import type { ExternalRef } from '../domain/types.ts';
+import { toWabridgeError, WabridgeError } from '../errors/index.ts';
+import type { Logger } from '../logger/index.ts';
+import type { Metrics } from '../metrics/index.ts';
+import { type Job, type Store, WHATSAPP_SENDER } from '../store/types.ts';
+import { type BackoffPolicy, backoffDelay, DEFAULT_BACKOFF } from './backoff.ts';
+import { hydrateEvent } from './hydrate.ts';
+
+/** Sends one outbound message to WhatsApp (`send` jobs); see `bridge/sender.ts`. */
+export interface SendHandler {
+  send(job: Job, signal: AbortSignal): Promise<void>;
+}
+
+export interface WorkerOptions {
+  store: Store;
+  host: ConnectorHost;
+  sender: SendHandler | null;
+  logger: Logger;
+  metrics: Metrics;
+  workerId?: string;
+  /** Jobs in flight at once (across all conversations). */
+  concurrency?: number;
+  /** How long a claim is valid without a heartbeat; a crashed worker's jobs are retaken after it. */
+  leaseMs?: number;
+  /** A delivery taking longer than this is aborted and retried. */
+  deliveryTimeoutMs?: number;
+  /** Longest sleep while idle (another process may have queued work). */
+  pollIntervalMs?: number;
+  maintenanceIntervalMs?: number;
+  backoff?: BackoffPolicy;
+  now?: () => number;
+  random?: () => number;
+}
+
+/**
+ * The delivery engine. Claims jobs that head their (conversation, connector) queue, hydrates the
+ * event, hands it to the connector (or the WhatsApp sender), and settles the job under its lease:
+ * completed with the refs it created, retried with back-off, or dead-lettered with the reason.
+ * Settling with a lost lease is refused by the store, so a stale worker cannot undo a newer one.
+ */
+export class Worker {
+  readonly workerId: string;
+  private readonly o: Required<Omit<WorkerOptions, 'sender' | 'workerId'>> & { sender: SendHandler | null };
+  private running = false;
+  private loop: Promise<void> | null = null;
+  private readonly inFlight = new Set<Promise<void>>();
+  private readonly batchesInFlight = new Set<string>();
+  private wake: (() => void) | null = null;
+  private maintenanceTimer: NodeJS.Timeout | null = null;
+  private readonly controllers = new Set<AbortController>();
+
+  constructor(options: WorkerOptions) {
+    this.workerId = options.workerId ?? `worker-${randomUUID().slice(0, 8)}`;
+    this.o = {
+      concurrency: 16,
+      leaseMs: 30_000,
+      deliveryTimeoutMs: 120_000,
+      pollIntervalMs: 500,
+      maintenanceIntervalMs: 60_000,
+      backoff: DEFAULT_BACKOFF,
+      now: Date.now,
+      random: Math.random,
+      ...options,
+      sender: options.sender,
+    };
+  }
+
+  start(): void {
+    if (this.running) return;
+    this.running = true;
+    this.loop = this.run();
+    this.maintenanceTimer = setInterval(() => void this.maintain(), this.o.maintenanceIntervalMs);
+    this.maintenanceTimer.unref();
+    void this.maintain();
+  }
+
+  /** Stops claiming, waits for jobs in flight (aborting them after `graceMs`), then returns. */
+  async stop(graceMs = 10_000): Promise<void> {
+    this.running = false;
+    if (this.maintenanceTimer) clearInterval(this.maintenanceTimer);
+    this.wake?.();
+    await this.loop;
+    const timer = setTimeout(() => {
+      for (const controller of this.controllers) controller.abort(new Error('worker stopping'));
+    }, graceMs);
+    await Promise.allSettled([...this.inFlight]);
+    clearTimeout(timer);
+  }
+
+  /** Tells an idle worker that new jobs may be ready (called after a local commit). */
+  notify(): void {
+    this.wake?.();
+  }
+
+  /**
+   * Runs until no job is ready now and none is in flight. For tests and one-shot CLI use; jobs
+   * scheduled for later are left for later.
+   */
+  async drain(): Promise<void> {
+    for (;;) {
+      const claimed = await this.fill();
+      if (claimed === 0 && this.inFlight.size === 0) return;
+      if (this.inFlight.size > 0) await Promise.race(this.inFlight);
+    }
+  }
+
+  private async run(): Promise<void> {
+    while (this.running) {
+      try {
+        const claimed = await this.fill();
+        if (claimed === 0 || this.inFlight.size >= this.o.concurrency) await this.idle();
+      } catch (error) {
+        this.o.logger.error({ err: error }, 'worker loop failed; retrying');
+        await this.idle(this.o.pollIntervalMs);
+      }
+    }
+  }
+
+  private async idle(maxMs?: number): Promise<void> {
+    let timeout = maxMs ?? this.o.pollIntervalMs;
+    if (maxMs === undefined && this.inFlight.size < this.o.concurrency) {
+      const next = await this.o.store.nextRunAt();
+      if (next !== null) timeout = Math.max(5, Math.min(timeout, next - this.o.now()));
+    }
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(done, timeout);
+      function done() {
+        clearTimeout(timer);
+        resolve();
+      }
+      this.wake = done;
+      // A finished job frees a slot: claim again at once.
+      if (this.inFlight.size >= this.o.concurrency) void Promise.race(this.inFlight).then(done);
+    });
+    this.wake = null;
+  }
+
+  /** Claims what fits in the free slots and starts it. Returns the number of jobs claimed. */
+  private async fill(): Promise<number> {
+    let claimed = 0;
+    const { store, host } = this.o;
+    const batchIds = new Set(host.registry.list().filter((m) => m.capabilities.batch).map((m) => m.id));
+    const singleIds = host.registry
+      .list()
+      .filter((m) => !batchIds.has(m.id))
+      .map((m) => m.id);
+    if (this.o.sender) singleIds.push(WHATSAPP_SENDER);
+    const free = this.o.concurrency - this.inFlight.size;
+    if (free > 0 && singleIds.length > 0) {
+      const jobs = await store.claimJobs({
+        limit: free,
+        leaseMs: this.o.leaseMs,
+        workerId: this.workerId,
+        now: this.o.now(),
+        connectorIds: singleIds,
+      });
+      for (const job of jobs) this.track(this.process(job));
+      claimed += jobs.length;
+    }
+    if (batchIds.size > 0) claimed += await this.fillBatches(batchIds);
+    return claimed;
+  }
+
+  private async fillBatches(batchIds: ReadonlySet<string>): Promise<number> {
+    let claimed = 0;
+    const settings = await this.o.host.settings();
+    for (const setting of settings) {
+      if (!setting.enabled || !batchIds.has(setting.connectorId)) continue;
+      if (this.inFlight.size >= this.o.concurrency) break;
+      // One batch per (workspace, connector) at a time: the platform limit is per account anyway.
+      const key = `${setting.workspaceId}/${setting.connectorId}`;
+      if (this.batchesInFlight.has(key)) continue;
+      const manifest = this.o.host.registry.require(setting.connectorId);
+      const jobs = await this.o.store.claimBatch({
+        workspaceId: setting.workspaceId,
+        connectorId: setting.connectorId,
+        limit: manifest.capabilities.batch?.maxSize ?? 100,
+        leaseMs: this.o.leaseMs,
+        workerId: this.workerId,
+        now: this.o.now(),
+      });
+      if (jobs.length === 0) continue;
+      this.batchesInFlight.add(key);
+      this.track(this.processBatch(setting.workspaceId, setting.connectorId, jobs).finally(() => this.batchesInFlight.delete(key)));
+      claimed += jobs.length;
+    }
+    return claimed;
+  }
+
+  private track(work: Promise<void>): void {
+    const tracked = work.catch((error) => this.o.logger.error({ err: error }, 'job processing failed unexpectedly'));
+    const entry = tracked.finally(() => this.inFlight.delete(entry));
+    this.inFlight.add(entry);
+  }
+
+  private async process(job: Job): Promise<void> {
+    const logger = this.o.logger.child({ job: job.id, workspace: job.workspaceId, connector: job.connectorId });
+    const started = this.o.now();
+    await this.withLease(job, async (signal) => {
+      try {
+        let refs: ExternalRef[] = [];
+        if (job.connectorId === WHATSAPP_SENDER) {
+          if (!this.o.sender) throw toWabridgeError(new Error('no WhatsApp sender configured'));
+          await this.o.sender.send(job, signal);
+        } else {
+          refs = await this.deliverOne(job, signal, logger);
+        }
+        await this.complete(job, refs, logger);
+      } catch (error) {
+        await this.fail(job, toWabridgeError(error), logger);
+      }
+    });
+    this.o.metrics.observe('job_run_seconds', (this.o.now() - started) / 1000, { connector: job.connectorId });
+  }
+
+  private async deliverOne(job: Job, signal: AbortSignal, logger: Logger): Promise<ExternalRef[]> {
+    const event = await hydrateEvent(this.o.store, job, this.o.now());
+    if (!event) {
+      logger.debug({ entity: job.entityId }, 'nothing left to deliver (entity gone)');
+      return [];
+    }
+    const instance = await this.o.host.instance(job.workspaceId, job.connectorId);
+    if (!instance) {
+      logger.info({ eventType: job.eventType }, 'connector no longer enabled; job dropped');
+      return [];
+    }
+    const result = await instance.deliver(event, this.context(job, signal, logger));
+    return (result.refs ?? []).map((ref) => ({ ...ref, connectorId: job.connectorId }));
+  }
+
+  private async processBatch(workspaceId: string, connectorId: string, jobs: Job[]): Promise<void> {
+    const logger = this.o.logger.child({ workspace: workspaceId, connector: connectorId, batch: jobs.length });
+    const controller = new AbortController();
+    this.controllers.add(controller);
+    const timeout = setTimeout(() => controller.abort(new Error('delivery timed out')), this.o.deliveryTimeoutMs);
+    const heartbeat = setInterval(() => {
+      for (const job of jobs) void this.o.store.extendLease(job.lease, this.o.now() + this.o.leaseMs);
+    }, this.o.leaseMs / 3);
+    try {
+      const instance = await this.o.host.instance(workspaceId, connectorId);
+      const items: { job: Job; item: BatchItem | null }[] = [];
+      for (const job of jobs) {
+        const event: DomainEvent | null = await hydrateEvent(this.o.store, job, this.o.now());
+        items.push({ job, item: event && instance ? { event, ctx: this.context(job, controller.signal, logger) } : null });
+      }
+      const live = items.filter((i): i is { job: Job; item: BatchItem } => i.item !== null);
+      for (const skipped of items.filter((i) => i.item === null)) await this.complete(skipped.job, [], logger);
+      if (live.length === 0 || !instance) return;
+      let outcomes: Awaited<ReturnType<NonNullable<typeof instance.deliverBatch>>>;
+      try {
+        outcomes = instance.deliverBatch
+          ? await instance.deliverBatch(live.map((l) => l.item))
+          : await Promise.all(
+              live.map(async (l) => {
+                try {
+                  return { ok: true as const, result: await instance.deliver(l.item.event, l.item.ctx) };
+                } catch (error) {
+                  return { ok: false as const, error };
+                }
+              }),
+            );
+      } catch (error) {
+        outcomes = live.map(() => ({ ok: false as const, error }));
+      }
+      for (const [index, { job }] of live.entries()) {
+        const outcome = outcomes[index] ?? { ok: false as const, error: new Error('connector returned no outcome') };
+        if (outcome.ok) {
+          await this.complete(job, (outcome.result.refs ?? []).map((ref) => ({ ...ref, connectorId })), logger);
+        } else {
+          await this.fail(job, toWabridgeError(outcome.error), logger);
+        }
+      }
+    } catch (error) {
+      for (const job of jobs) await this.fail(job, toWabridgeError(error), logger);
+    } finally {
+      clearTimeout(timeout);
+      clearInterval(heartbeat);
+      this.controllers.delete(controller);
+    }
+  }
+
+  private context(job: Job, signal: AbortSignal, logger: Logger): DeliveryContext {
+    const { store } = this.o;
+    return {
+      idempotencyKey: `${job.eventType}:${job.entityId}:${job.connectorId}`,
+      attempt: job.attempts,
+      logger,
+      signal,
+      refs: {
+        get: (kind, entityId, connectorId = job.connectorId) => store.getRef(job.workspaceId, connectorId, kind, entityId),
+        checkpoint: async (ref) => {
+          const held = await store.checkpointRef(job.lease, job.workspaceId, { ...ref, connectorId: job.connectorId });
+          if (!held) throw new WabridgeError('stale_lease', `job ${job.id} is no longer held by this worker`);
+        },
+      },
+    };
+  }
+
+  /** Runs work under the job's lease: heartbeats keep the lease, a timeout aborts the work. */
+  private async withLease(job: Job, work: (signal: AbortSignal) => Promise<void>): Promise<void> {
+    const controller = new AbortController();
+    this.controllers.add(controller);
+    const timeout = setTimeout(() => controller.abort(new Error('delivery timed out')), this.o.deliveryTimeoutMs);
+    const heartbeat = setInterval(() => {
+      void this.o.store.extendLease(job.lease, this.o.now() + this.o.leaseMs).then((held) => {
+        if (!held) controller.abort(new Error('lease lost'));
+      });
+    }, this.o.leaseMs / 3);
+    try {
+      await work(controller.signal);
+    } finally {
+      clearTimeout(timeout);
+      clearInterval(heartbeat);
+      this.controllers.delete(controller);
+    }
+  }
+
+  private async complete(job: Job, refs: ExternalRef[], logger: Logger): Promise<void> {
+    const held = await this.o.store.completeJob(job.lease, refs);
+    if (!held) {
+      logger.warn({}, 'job finished after its lease was lost; another worker owns it now');
+      return;
+    }
+    this.o.metrics.increment('jobs_delivered_total', { connector: job.connectorId });
+    this.o.metrics.observe('delivery_latency_seconds', Math.max(0, this.o.now() - job.createdAt) / 1000, {
+      connector: job.connectorId,
+    });
+  }
+
+  private async fail(job: Job, error: WabridgeError, logger: Logger): Promise<void> {
+    const reason = `${error.code}: ${error.message}`;
+    // Rate limits and quotas are the platform asking us to wait, not the job failing.
+    const waitOnly = error.code === 'rate_limited' || error.code === 'daily_quota';
+    const exhausted = !waitOnly && job.attempts >= this.o.backoff.maxAttempts;
+    if (!error.retryable || exhausted) {
+      const held = await this.o.store.deadLetterJob(job.lease, exhausted ? `gave up after ${job.attempts} attempts: ${reason}` : reason);
+      if (held) {
+        this.o.metrics.increment('jobs_dead_total', { connector: job.connectorId, code: error.code });
+        logger.error({ code: error.code, attempts: job.attempts, details: error.details }, 'job dead-lettered');
+      }
+      return;
+    }
+    const delay = error.retryAfterMs ?? backoffDelay(job.attempts, this.o.backoff, this.o.random);
+    const held = await this.o.store.retryJob(job.lease, { runAt: this.o.now() + delay, error: reason, countAttempt: !waitOnly });
+    if (held) {
+      this.o.metrics.increment('jobs_retried_total', { connector: job.connectorId, code: error.code });
+      logger.warn({ code: error.code, attempts: job.attempts, retryInMs: delay }, 'delivery failed; will retry');
+    }
+  }
+
+  private async maintain(): Promise<void> {
+    if (!this.running) return;
+    try {
+      const until = this.o.now() + this.o.maintenanceIntervalMs * 2;
+      if (await this.o.store.tryAcquireLease('connector-maintenance', this.workerId, until)) {
+        await this.o.host.maintainAll();
+      }
+    } catch (error) {
+      this.o.logger.error({ err: error }, 'maintenance failed');
+    }
+  }
+}

@@ -1,0 +1,87 @@
+import type { ConnectorSetting, Store } from '../store/types.ts';
+import type { PhoneNumber, Workspace } from '../domain/types.ts';
+
+export interface Route {
+  workspace: Workspace;
+  phoneNumber: PhoneNumber;
+}
+
+/**
+ * An in-memory copy of workspaces, numbers and connector settings for the hot path. It reloads
+ * when the store's config version moves; the version is read at most every `checkEveryMs`, which
+ * bounds how long another process's change takes to be seen here.
+ */
+export class RoutingCache {
+  private readonly store: Store;
+  private readonly checkEveryMs: number;
+  private version = -1;
+  private checkedAt = 0;
+  private loading: Promise<void> | null = null;
+  private byNumber = new Map<string, Route>();
+  private workspaces = new Map<string, Workspace>();
+  private connectors = new Map<string, ConnectorSetting[]>();
+
+  constructor(store: Store, options: { checkEveryMs?: number } = {}) {
+    this.store = store;
+    this.checkEveryMs = options.checkEveryMs ?? 1000;
+  }
+
+  /** Forces the next read to check the store (call after a local admin change). */
+  invalidate(): void {
+    this.checkedAt = 0;
+  }
+
+  async route(phoneNumberId: string): Promise<Route | null> {
+    await this.fresh();
+    return this.byNumber.get(phoneNumberId) ?? null;
+  }
+
+  async workspace(id: string): Promise<Workspace | null> {
+    await this.fresh();
+    return this.workspaces.get(id) ?? null;
+  }
+
+  async connectorSettings(workspaceId: string): Promise<ConnectorSetting[]> {
+    await this.fresh();
+    return this.connectors.get(workspaceId) ?? [];
+  }
+
+  async allConnectorSettings(): Promise<ConnectorSetting[]> {
+    await this.fresh();
+    return [...this.connectors.values()].flat();
+  }
+
+  private async fresh(now = Date.now()): Promise<void> {
+    if (now - this.checkedAt < this.checkEveryMs) return;
+    if (!this.loading) {
+      this.loading = this.reload(now).finally(() => {
+        this.loading = null;
+      });
+    }
+    await this.loading;
+  }
+
+  private async reload(now: number): Promise<void> {
+    const version = await this.store.configVersion();
+    this.checkedAt = now;
+    if (version === this.version) return;
+    const [workspaces, numbers, connectors] = await Promise.all([
+      this.store.listWorkspaces(),
+      this.store.listPhoneNumbers(),
+      this.store.listConnectors(),
+    ]);
+    this.workspaces = new Map(workspaces.map((w) => [w.id, w]));
+    this.byNumber = new Map();
+    for (const number of numbers) {
+      const workspace = this.workspaces.get(number.workspaceId);
+      if (workspace) this.byNumber.set(number.phoneNumberId, { workspace, phoneNumber: number });
+    }
+    this.connectors = new Map();
+    for (const setting of connectors) {
+      const list = this.connectors.get(setting.workspaceId) ?? [];
+      list.push(setting);
+      this.connectors.set(setting.workspaceId, list);
+    }
+    this.version = version;
+  }
+}

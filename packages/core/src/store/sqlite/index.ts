@@ -1,0 +1,1276 @@
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { randomUUID } from 'node:crypto';
+import type { DomainEventType } from '../../domain/events.ts';
+import {
+  type ConsentEntry,
+  type ConsentSnapshot,
+  DEFAULT_POLICIES,
+  type ExternalRef,
+  type MessageError,
+  type PhoneNumber,
+  type Workspace,
+  type WorkspacePolicies,
+} from '../../domain/types.ts';
+import { WabridgeError } from '../../errors/index.ts';
+import { newId } from '../../ids/index.ts';
+import { type Logger, silentLogger } from '../../logger/index.ts';
+import {
+  type ClaimOptions,
+  type ConnectorSettingInput,
+  type ContactIdentity,
+  type IngestMessagesChange,
+  type IngestPreferencesChange,
+  type IngestResult,
+  type IngestUnit,
+  type Job,
+  type JobStats,
+  type Lease,
+  type RecordConsentInput,
+  type RecordNoticeInput,
+  type RecordOutboundInput,
+  type Store,
+  WHATSAPP_SENDER,
+} from '../types.ts';
+import { SqliteDatabase } from './database.ts';
+import {
+  type ConnectorSettingRow,
+  type ConsentRow,
+  type ContactRow,
+  type ConversationRow,
+  type DeadJobRow,
+  type JobRow,
+  type MessageRow,
+  type NoticeRow,
+  type PhoneNumberRow,
+  type RefRow,
+  type StatusRow,
+  toConnectorSetting,
+  toConsentEntry,
+  toContact,
+  toConversation,
+  toDeadJob,
+  toJob,
+  toMessage,
+  toNotice,
+  toPhoneNumber,
+  toRef,
+  toStatus,
+  toWorkspace,
+  type WorkspaceRow,
+  json,
+} from './rows.ts';
+
+export interface SqliteStoreOptions {
+  /** Path of the database file (its folder is created), or `:memory:` for throwaway tests. */
+  path: string;
+  logger?: Logger;
+  busyTimeoutMs?: number;
+  now?: () => number;
+}
+
+/** Opens (and migrates) the embedded store. */
+export async function openSqliteStore(options: SqliteStoreOptions): Promise<SqliteStore> {
+  if (options.path !== ':memory:') mkdirSync(dirname(options.path), { recursive: true });
+  const store = new SqliteStore(options);
+  await store.migrate();
+  return store;
+}
+
+// An outbound message only moves forward: a late `delivered` must not undo `read`.
+const STATE_RANK: Record<string, number> = { pending: 0, sent: 1, delivered: 2, read: 3, played: 4, failed: 5 };
+
+export class SqliteStore implements Store {
+  readonly kind = 'sqlite' as const;
+  readonly db: SqliteDatabase;
+  private readonly now: () => number;
+
+  constructor(options: SqliteStoreOptions) {
+    this.db = new SqliteDatabase(options.path, {
+      logger: options.logger ?? silentLogger,
+      ...(options.busyTimeoutMs === undefined ? {} : { busyTimeoutMs: options.busyTimeoutMs }),
+    });
+    this.now = options.now ?? Date.now;
+  }
+
+  async migrate(): Promise<void> {
+    this.db.migrate();
+  }
+
+  close(): Promise<void> {
+    return this.db.close();
+  }
+
+  // --- Workspaces, numbers, connector settings ----------------------------------------------
+
+  createWorkspace(input: { id?: string; name: string; policies?: Partial<WorkspacePolicies> }): Promise<Workspace> {
+    return this.db.write(() => {
+      const workspace: Workspace = {
+        id: input.id ?? newId('ws'),
+        name: input.name,
+        policies: { ...DEFAULT_POLICIES, ...input.policies },
+        createdAt: this.now(),
+      };
+      const existing = this.db.get<WorkspaceRow>('SELECT * FROM workspaces WHERE id = :id', { id: workspace.id });
+      if (existing) throw new WabridgeError('conflict', `workspace ${workspace.id} already exists`, { status: 409 });
+      this.db.run('INSERT INTO workspaces (id, name, policies, created_at) VALUES (:id, :name, :policies, :at)', {
+        id: workspace.id,
+        name: workspace.name,
+        policies: json(workspace.policies),
+        at: workspace.createdAt,
+      });
+      this.bumpConfigVersion();
+      return workspace;
+    });
+  }
+
+  async getWorkspace(id: string): Promise<Workspace | null> {
+    const row = this.db.get<WorkspaceRow>('SELECT * FROM workspaces WHERE id = :id', { id });
+    return row ? toWorkspace(row) : null;
+  }
+
+  async listWorkspaces(): Promise<Workspace[]> {
+    return this.db.all<WorkspaceRow>('SELECT * FROM workspaces ORDER BY created_at, id').map(toWorkspace);
+  }
+
+  updateWorkspace(id: string, patch: { name?: string; policies?: Partial<WorkspacePolicies> }): Promise<Workspace> {
+    return this.db.write(() => {
+      const row = this.db.get<WorkspaceRow>('SELECT * FROM workspaces WHERE id = :id', { id });
+      if (!row) throw new WabridgeError('not_found', `workspace ${id} does not exist`, { status: 404 });
+      const current = toWorkspace(row);
+      const next: Workspace = {
+        ...current,
+        name: patch.name ?? current.name,
+        policies: { ...current.policies, ...patch.policies },
+      };
+      this.db.run('UPDATE workspaces SET name = :name, policies = :policies WHERE id = :id', {
+        id,
+        name: next.name,
+        policies: json(next.policies),
+      });
+      this.bumpConfigVersion();
+      return next;
+    });
+  }
+
+  deleteWorkspace(id: string): Promise<void> {
+    return this.db.write(() => {
+      for (const table of [
+        'jobs',
+        'dead_jobs',
+        'external_refs',
+        'command_keys',
+        'notices',
+        'consent_state',
+        'consent_ledger',
+        'message_statuses',
+        'messages',
+        'conversations',
+        'contacts',
+        'connector_state',
+        'platform_events',
+      ]) {
+        this.db.run(`DELETE FROM ${table} WHERE workspace_id = :id`, { id });
+      }
+      this.db.run('DELETE FROM workspaces WHERE id = :id', { id });
+      this.bumpConfigVersion();
+    });
+  }
+
+  addPhoneNumber(input: PhoneNumber): Promise<void> {
+    return this.db.write(() => {
+      this.requireWorkspace(input.workspaceId);
+      const owner = this.db.get<PhoneNumberRow>('SELECT * FROM phone_numbers WHERE phone_number_id = :id', {
+        id: input.phoneNumberId,
+      });
+      if (owner && owner.workspace_id !== input.workspaceId) {
+        throw new WabridgeError(
+          'conflict',
+          `phone number ${input.phoneNumberId} already belongs to workspace ${owner.workspace_id}`,
+          { status: 409 },
+        );
+      }
+      this.db.run(
+        `INSERT INTO phone_numbers (phone_number_id, workspace_id, display_phone_number, waba_id)
+         VALUES (:id, :ws, :display, :waba)
+         ON CONFLICT (phone_number_id) DO UPDATE SET display_phone_number = excluded.display_phone_number, waba_id = excluded.waba_id`,
+        { id: input.phoneNumberId, ws: input.workspaceId, display: input.displayPhoneNumber, waba: input.wabaId },
+      );
+      this.bumpConfigVersion();
+    });
+  }
+
+  removePhoneNumber(phoneNumberId: string): Promise<void> {
+    return this.db.write(() => {
+      this.db.run('DELETE FROM phone_numbers WHERE phone_number_id = :id', { id: phoneNumberId });
+      this.bumpConfigVersion();
+    });
+  }
+
+  async listPhoneNumbers(workspaceId?: string): Promise<PhoneNumber[]> {
+    const rows = workspaceId
+      ? this.db.all<PhoneNumberRow>('SELECT * FROM phone_numbers WHERE workspace_id = :ws ORDER BY phone_number_id', {
+          ws: workspaceId,
+        })
+      : this.db.all<PhoneNumberRow>('SELECT * FROM phone_numbers ORDER BY phone_number_id');
+    return rows.map(toPhoneNumber);
+  }
+
+  async resolvePhoneNumber(phoneNumberId: string): Promise<PhoneNumber | null> {
+    const row = this.db.get<PhoneNumberRow>('SELECT * FROM phone_numbers WHERE phone_number_id = :id', {
+      id: phoneNumberId,
+    });
+    return row ? toPhoneNumber(row) : null;
+  }
+
+  setConnector(input: ConnectorSettingInput): Promise<void> {
+    return this.db.write(() => {
+      this.requireWorkspace(input.workspaceId);
+      this.db.run(
+        `INSERT INTO connector_settings (workspace_id, connector_id, enabled, events, config, secrets, updated_at)
+         VALUES (:ws, :connector, :enabled, :events, :config, :secrets, :at)
+         ON CONFLICT (workspace_id, connector_id) DO UPDATE SET enabled = excluded.enabled, events = excluded.events,
+           config = excluded.config, secrets = excluded.secrets, updated_at = excluded.updated_at`,
+        {
+          ws: input.workspaceId,
+          connector: input.connectorId,
+          enabled: input.enabled ? 1 : 0,
+          events: `,${input.events.join(',')},`,
+          config: json(input.config),
+          secrets: input.encryptedSecrets,
+          at: this.now(),
+        },
+      );
+      this.bumpConfigVersion();
+    });
+  }
+
+  async getConnector(workspaceId: string, connectorId: string) {
+    const row = this.db.get<ConnectorSettingRow>(
+      'SELECT * FROM connector_settings WHERE workspace_id = :ws AND connector_id = :connector',
+      { ws: workspaceId, connector: connectorId },
+    );
+    return row ? toConnectorSetting(row) : null;
+  }
+
+  async listConnectors(workspaceId?: string) {
+    const rows = workspaceId
+      ? this.db.all<ConnectorSettingRow>(
+          'SELECT * FROM connector_settings WHERE workspace_id = :ws ORDER BY connector_id',
+          { ws: workspaceId },
+        )
+      : this.db.all<ConnectorSettingRow>('SELECT * FROM connector_settings ORDER BY workspace_id, connector_id');
+    return rows.map(toConnectorSetting);
+  }
+
+  async configVersion(): Promise<number> {
+    const row = this.db.get<{ value: string }>("SELECT value FROM meta WHERE key = 'config_version'");
+    return Number(row?.value ?? 0);
+  }
+
+  appendAudit(entry: { actor: string; action: string; workspaceId: string | null; details: Record<string, unknown> }) {
+    return this.db.write(() => {
+      this.db.run(
+        'INSERT INTO audit_log (at, actor, action, workspace_id, details) VALUES (:at, :actor, :action, :ws, :details)',
+        { at: this.now(), actor: entry.actor, action: entry.action, ws: entry.workspaceId, details: json(entry.details) },
+      );
+    });
+  }
+
+  // --- WhatsApp ingest -----------------------------------------------------------------------
+
+  ingest(unit: IngestUnit): Promise<IngestResult> {
+    return this.db.write(() => {
+      const result: IngestResult = {
+        messagesStored: 0,
+        messagesDuplicate: 0,
+        statusesStored: 0,
+        statusesDuplicate: 0,
+        consentChanges: 0,
+        jobsQueued: 0,
+        unrouted: 0,
+      };
+      for (const change of unit.changes) {
+        switch (change.kind) {
+          case 'messages':
+            this.ingestMessages(change, unit.receivedAt, result);
+            break;
+          case 'user_preferences':
+            this.ingestPreferences(change, result);
+            break;
+          case 'unrouted':
+            result.unrouted += this.db.run(
+              `INSERT INTO unrouted_events (id, phone_number_id, field, payload, received_at)
+               VALUES (:id, :pn, :field, :payload, :at) ON CONFLICT (id) DO NOTHING`,
+              { id: change.id, pn: change.phoneNumberId, field: change.field, payload: json(change.payload), at: unit.receivedAt },
+            ).changes;
+            break;
+          case 'other':
+            this.insertPlatformEvent(change.id, change.workspaceId, change.field, change.payload, change.parseIssues, unit.receivedAt);
+            break;
+        }
+      }
+      return result;
+    });
+  }
+
+  private ingestMessages(change: IngestMessagesChange, receivedAt: number, result: IngestResult): void {
+    const ws = change.workspaceId;
+    for (const message of change.messages) {
+      const contactId = this.resolveContact(ws, message.contact);
+      // System messages (number changes and the like) are not the customer writing: they keep the window as is.
+      const opensWindow = message.type !== 'system';
+      const conversationId = this.upsertConversation(
+        ws,
+        contactId,
+        change.phoneNumberId,
+        change.displayPhoneNumber,
+        opensWindow ? message.timestamp : null,
+      );
+      const inserted = this.db.run(
+        `INSERT INTO messages (id, workspace_id, conversation_id, direction, wamid, type, ts, text, content, relates_to, created_at)
+         VALUES (:id, :ws, :conversation, 'inbound', :wamid, :type, :ts, :text, :content, :relates, :at)
+         ON CONFLICT (wamid) DO NOTHING`,
+        {
+          id: message.id,
+          ws,
+          conversation: conversationId,
+          wamid: message.wamid,
+          type: message.type,
+          ts: message.timestamp,
+          text: message.text,
+          content: json(message.content),
+          relates: message.relatesTo,
+          at: receivedAt,
+        },
+      );
+      if (inserted.changes === 0) {
+        result.messagesDuplicate++;
+        continue;
+      }
+      result.messagesStored++;
+      result.jobsQueued += this.fanOut(ws, conversationId, 'message.inbound', message.id, message.timestamp, change.deliverAt, null);
+      if (message.identityChange) this.applyIdentityChange(ws, contactId, message.identityChange);
+      if (message.consent) {
+        result.consentChanges++;
+        result.jobsQueued += this.appendConsent(
+          {
+            commandKey: null,
+            workspaceId: ws,
+            contactId,
+            category: message.consent.category,
+            state: message.consent.state,
+            source: 'keyword',
+            actor: null,
+            evidenceMessageId: message.id,
+            occurredAt: message.timestamp,
+            details: { keyword: message.text },
+            originConnectorId: null,
+          },
+          message.consent.entryId,
+        );
+      }
+    }
+    for (const status of change.statuses) {
+      const callbackMessageId =
+        typeof status.raw.biz_opaque_callback_data === 'string' ? status.raw.biz_opaque_callback_data : null;
+      let message = this.db.get<MessageRow>('SELECT * FROM messages WHERE wamid = :wamid AND workspace_id = :ws', {
+        wamid: status.wamid,
+        ws,
+      });
+      // A status can overtake our own record of the send (we learn the wamid from the send
+      // response); the callback data we attach to every send links it anyway.
+      if (!message && callbackMessageId) {
+        message = this.db.get<MessageRow>(
+          "SELECT * FROM messages WHERE id = :id AND workspace_id = :ws AND direction = 'outbound'",
+          { id: callbackMessageId, ws },
+        );
+      }
+      const inserted = this.db.run(
+        `INSERT INTO message_statuses (id, workspace_id, wamid, message_id, status, ts, error, raw)
+         VALUES (:id, :ws, :wamid, :message, :status, :ts, :error, :raw) ON CONFLICT (wamid, status) DO NOTHING`,
+        {
+          id: status.id,
+          ws,
+          wamid: status.wamid,
+          message: message?.id ?? null,
+          status: status.status,
+          ts: status.timestamp,
+          error: status.error ? json(status.error) : null,
+          raw: json(status.raw),
+        },
+      );
+      if (inserted.changes === 0) {
+        result.statusesDuplicate++;
+        continue;
+      }
+      result.statusesStored++;
+      if (message) {
+        result.jobsQueued += this.applyStatus(message, status.id, status.wamid, status.status, status.timestamp, status.error);
+      }
+    }
+    for (const error of change.errors) {
+      this.insertPlatformEvent(newId('pev'), ws, 'messages.errors', error, [], receivedAt);
+    }
+  }
+
+  /** Moves an outbound message's state forward and tells the mirrors. Returns jobs queued. */
+  private applyStatus(
+    message: MessageRow,
+    statusId: string,
+    wamid: string,
+    status: string,
+    timestamp: number,
+    error: MessageError | null,
+  ): number {
+    const current = STATE_RANK[message.state ?? 'pending'] ?? 0;
+    const next = STATE_RANK[status];
+    if (next !== undefined && (status === 'failed' || (next > current && message.state !== 'failed'))) {
+      this.db.run(
+        'UPDATE messages SET state = :state, error = coalesce(:error, error), wamid = coalesce(wamid, :wamid) WHERE id = :id',
+        { state: status, error: error ? json(error) : null, wamid: wamid.startsWith('local:') ? null : wamid, id: message.id },
+      );
+    } else if (message.wamid === null && !wamid.startsWith('local:')) {
+      this.db.run('UPDATE messages SET wamid = :wamid WHERE id = :id', { wamid, id: message.id });
+    }
+    // Statuses come after their message in every mirror's queue, whatever the clocks say.
+    const sortTs = Math.max(timestamp, message.ts);
+    return this.fanOut(message.workspace_id, message.conversation_id, 'message.status', statusId, sortTs, this.now(), null);
+  }
+
+  private ingestPreferences(change: IngestPreferencesChange, result: IngestResult): void {
+    for (const preference of change.preferences) {
+      const contactId = this.resolveContact(change.workspaceId, preference.contact);
+      // Make sure a conversation exists, so the change shows in the mirrors of this number.
+      this.upsertConversation(change.workspaceId, contactId, change.phoneNumberId, change.displayPhoneNumber, null);
+      const queued = this.appendConsent(
+        {
+          commandKey: null,
+          workspaceId: change.workspaceId,
+          contactId,
+          category: preference.category,
+          state: preference.state,
+          source: 'meta_preference',
+          actor: null,
+          evidenceMessageId: null,
+          occurredAt: preference.occurredAt,
+          details: preference.details,
+          originConnectorId: null,
+        },
+        preference.entryId,
+      );
+      if (queued >= 0) {
+        result.consentChanges++;
+        result.jobsQueued += queued;
+      }
+    }
+  }
+
+  private insertPlatformEvent(
+    id: string,
+    workspaceId: string | null,
+    field: string,
+    payload: unknown,
+    parseIssues: string[],
+    receivedAt: number,
+  ): void {
+    this.db.run(
+      `INSERT INTO platform_events (id, workspace_id, field, payload, parse_issues, received_at)
+       VALUES (:id, :ws, :field, :payload, :issues, :at) ON CONFLICT (id) DO NOTHING`,
+      { id, ws: workspaceId, field, payload: json(payload), issues: json(parseIssues), at: receivedAt },
+    );
+  }
+
+  /**
+   * Finds the contact by parent BSUID, BSUID, then WhatsApp id, creating it when none matches, and
+   * fills in identifiers it did not have (a phone-only contact gains its BSUID and vice versa).
+   */
+  private resolveContact(ws: string, identity: ContactIdentity): string {
+    let row: ContactRow | undefined;
+    if (identity.parentBsuid) {
+      row = this.db.get<ContactRow>('SELECT * FROM contacts WHERE workspace_id = :ws AND parent_bsuid = :v LIMIT 1', {
+        ws,
+        v: identity.parentBsuid,
+      });
+    }
+    if (!row && identity.bsuid) {
+      row = this.db.get<ContactRow>('SELECT * FROM contacts WHERE workspace_id = :ws AND bsuid = :v', { ws, v: identity.bsuid });
+    }
+    if (!row && identity.waId) {
+      row = this.db.get<ContactRow>('SELECT * FROM contacts WHERE workspace_id = :ws AND wa_id = :v', { ws, v: identity.waId });
+    }
+    const now = this.now();
+    if (!row) {
+      if (!identity.waId && !identity.bsuid && !identity.parentBsuid) {
+        throw new WabridgeError('bad_request', 'a WhatsApp user came without wa_id or BSUID');
+      }
+      const id = newId('ct');
+      this.db.run(
+        `INSERT INTO contacts (id, workspace_id, wa_id, bsuid, parent_bsuid, username, profile_name, created_at, updated_at)
+         VALUES (:id, :ws, :wa, :bsuid, :parent, :username, :name, :at, :at)`,
+        {
+          id,
+          ws,
+          wa: identity.waId,
+          bsuid: identity.bsuid,
+          parent: identity.parentBsuid,
+          username: identity.username,
+          name: identity.profileName,
+          at: now,
+        },
+      );
+      return id;
+    }
+    const changed =
+      (identity.waId && identity.waId !== row.wa_id) ||
+      (identity.bsuid && identity.bsuid !== row.bsuid) ||
+      (identity.parentBsuid && identity.parentBsuid !== row.parent_bsuid) ||
+      (identity.username && identity.username !== row.username) ||
+      (identity.profileName && identity.profileName !== row.profile_name);
+    if (changed) {
+      // Identifiers are unique per workspace; OR IGNORE keeps the row as it is rather than steal one.
+      this.db.run(
+        `UPDATE OR IGNORE contacts SET wa_id = coalesce(:wa, wa_id), bsuid = coalesce(:bsuid, bsuid),
+           parent_bsuid = coalesce(:parent, parent_bsuid), updated_at = :at WHERE id = :id`,
+        { wa: identity.waId, bsuid: identity.bsuid, parent: identity.parentBsuid, at: now, id: row.id },
+      );
+      this.db.run(
+        `UPDATE contacts SET username = coalesce(:username, username), profile_name = coalesce(:name, profile_name),
+           updated_at = :at WHERE id = :id`,
+        { username: identity.username, name: identity.profileName, at: now, id: row.id },
+      );
+    }
+    return row.id;
+  }
+
+  private applyIdentityChange(ws: string, contactId: string, change: { waId: string | null; bsuid: string | null }): void {
+    this.db.run(
+      `UPDATE OR IGNORE contacts SET wa_id = coalesce(:wa, wa_id), bsuid = coalesce(:bsuid, bsuid), updated_at = :at
+       WHERE id = :id AND workspace_id = :ws`,
+      { wa: change.waId, bsuid: change.bsuid, at: this.now(), id: contactId, ws },
+    );
+  }
+
+  private upsertConversation(
+    ws: string,
+    contactId: string,
+    phoneNumberId: string,
+    displayPhoneNumber: string | null,
+    inboundAt: number | null,
+  ): string {
+    const row = this.db.get<{ id: string }>(
+      `INSERT INTO conversations (id, workspace_id, contact_id, phone_number_id, display_phone_number, last_inbound_at, created_at)
+       VALUES (:id, :ws, :contact, :pn, :display, :inbound, :at)
+       ON CONFLICT (workspace_id, contact_id, phone_number_id) DO UPDATE SET
+         last_inbound_at = CASE WHEN excluded.last_inbound_at IS NULL THEN last_inbound_at
+                                ELSE max(coalesce(last_inbound_at, 0), excluded.last_inbound_at) END,
+         display_phone_number = coalesce(excluded.display_phone_number, display_phone_number)
+       RETURNING id`,
+      {
+        id: newId('cv'),
+        ws,
+        contact: contactId,
+        pn: phoneNumberId,
+        display: displayPhoneNumber,
+        inbound: inboundAt,
+        at: this.now(),
+      },
+    );
+    if (!row) throw new WabridgeError('internal', 'conversation upsert returned no row');
+    return row.id;
+  }
+
+  /**
+   * Queues one job per enabled connector that mirrors `eventType`, in one statement.
+   * `excludeConnector` is the connector the event came from (no echo back to it).
+   */
+  private fanOut(
+    ws: string,
+    conversationId: string,
+    eventType: DomainEventType,
+    entityId: string,
+    sortTs: number,
+    runAt: number,
+    excludeConnector: string | null,
+  ): number {
+    return this.db.run(
+      `INSERT INTO jobs (workspace_id, connector_id, conversation_id, event_type, entity_id, sort_ts, run_at, created_at)
+       SELECT :ws, connector_id, :conversation, :type, :entity, :sort, :run, :at FROM connector_settings
+       WHERE workspace_id = :ws AND enabled = 1 AND instr(events, :marker) > 0 AND connector_id IS NOT :exclude
+       ON CONFLICT DO NOTHING`,
+      {
+        ws,
+        conversation: conversationId,
+        type: eventType,
+        entity: entityId,
+        sort: sortTs,
+        run: runAt,
+        at: this.now(),
+        marker: `,${eventType},`,
+        exclude: excludeConnector,
+      },
+    ).changes;
+  }
+
+  private enqueueOne(
+    ws: string,
+    connectorId: string,
+    conversationId: string,
+    eventType: DomainEventType | 'send',
+    entityId: string,
+    sortTs: number,
+  ): void {
+    this.db.run(
+      `INSERT INTO jobs (workspace_id, connector_id, conversation_id, event_type, entity_id, sort_ts, run_at, created_at)
+       VALUES (:ws, :connector, :conversation, :type, :entity, :sort, :at, :at) ON CONFLICT DO NOTHING`,
+      { ws, connector: connectorId, conversation: conversationId, type: eventType, entity: entityId, sort: sortTs, at: this.now() },
+    );
+  }
+
+  /**
+   * Appends a consent entry (once per id), moves the current state if the entry is the newest for
+   * its category, and fans `consent.changed` out to every conversation of the contact.
+   * Returns the number of jobs queued, or -1 when the entry was already recorded.
+   */
+  private appendConsent(input: RecordConsentInput, entryId: string): number {
+    const inserted = this.db.run(
+      `INSERT INTO consent_ledger (id, workspace_id, contact_id, category, state, source, actor, evidence_message_id,
+         occurred_at, recorded_at, details)
+       VALUES (:id, :ws, :contact, :category, :state, :source, :actor, :evidence, :occurred, :recorded, :details)
+       ON CONFLICT (id) DO NOTHING`,
+      {
+        id: entryId,
+        ws: input.workspaceId,
+        contact: input.contactId,
+        category: input.category,
+        state: input.state,
+        source: input.source,
+        actor: input.actor,
+        evidence: input.evidenceMessageId,
+        occurred: input.occurredAt,
+        recorded: this.now(),
+        details: json(input.details),
+      },
+    );
+    if (inserted.changes === 0) return -1;
+    // The ledger keeps every entry; the current state follows the latest occurrence, so a late,
+    // older webhook cannot undo a newer change.
+    this.db.run(
+      `INSERT INTO consent_state (workspace_id, contact_id, category, state, source, at, entry_id)
+       VALUES (:ws, :contact, :category, :state, :source, :at, :entry)
+       ON CONFLICT (workspace_id, contact_id, category) DO UPDATE SET state = excluded.state, source = excluded.source,
+         at = excluded.at, entry_id = excluded.entry_id
+       WHERE excluded.at >= consent_state.at`,
+      {
+        ws: input.workspaceId,
+        contact: input.contactId,
+        category: input.category,
+        state: input.state,
+        source: input.source,
+        at: input.occurredAt,
+        entry: entryId,
+      },
+    );
+    let queued = 0;
+    const conversations = this.db.all<{ id: string }>(
+      'SELECT id FROM conversations WHERE workspace_id = :ws AND contact_id = :contact',
+      { ws: input.workspaceId, contact: input.contactId },
+    );
+    for (const conversation of conversations) {
+      queued += this.fanOut(
+        input.workspaceId,
+        conversation.id,
+        'consent.changed',
+        entryId,
+        input.occurredAt,
+        this.now(),
+        input.originConnectorId,
+      );
+    }
+    return queued;
+  }
+
+  // --- Connector commands --------------------------------------------------------------------
+
+  private claimKey(ws: string, source: string, key: string, result: string | null): string | true {
+    const existing = this.db.get<{ result: string | null }>(
+      'SELECT result FROM command_keys WHERE workspace_id = :ws AND source = :source AND key = :key',
+      { ws, source, key },
+    );
+    if (existing) return existing.result ?? '';
+    this.db.run(
+      'INSERT INTO command_keys (workspace_id, source, key, result, created_at) VALUES (:ws, :source, :key, :result, :at)',
+      { ws, source, key, result, at: this.now() },
+    );
+    return true;
+  }
+
+  claimCommandKey(workspaceId: string, source: string, key: string): Promise<boolean> {
+    return this.db.write(() => this.claimKey(workspaceId, source, key, null) === true);
+  }
+
+  recordOutbound(input: RecordOutboundInput): Promise<{ duplicate: boolean; messageId: string }> {
+    return this.db.write(() => {
+      const ws = input.workspaceId;
+      const claimed = this.claimKey(ws, input.commandKey.source, input.commandKey.key, input.message.id);
+      if (claimed !== true) return { duplicate: true, messageId: claimed };
+      this.requireConversation(ws, input.conversationId);
+      const m = input.message;
+      this.db.run(
+        `INSERT INTO messages (id, workspace_id, conversation_id, direction, wamid, type, ts, text, content, state, sender,
+           relates_to, created_at)
+         VALUES (:id, :ws, :conversation, 'outbound', NULL, :type, :ts, :text, :content, 'pending', :sender, :relates, :at)`,
+        {
+          id: m.id,
+          ws,
+          conversation: input.conversationId,
+          type: m.type,
+          ts: m.timestamp,
+          text: m.text,
+          content: json(m.content),
+          sender: json(m.sender),
+          relates: m.relatesTo,
+          at: this.now(),
+        },
+      );
+      this.enqueueOne(ws, WHATSAPP_SENDER, input.conversationId, 'send', m.id, m.timestamp);
+      this.fanOut(ws, input.conversationId, 'message.outbound', m.id, m.timestamp, this.now(), input.originRef?.connectorId ?? null);
+      if (input.originRef) {
+        this.upsertRef(ws, {
+          connectorId: input.originRef.connectorId,
+          kind: 'message',
+          entityId: m.id,
+          externalId: input.originRef.externalId,
+          data: input.originRef.data,
+        });
+      }
+      return { duplicate: false, messageId: m.id };
+    });
+  }
+
+  recordNotice(input: RecordNoticeInput): Promise<{ duplicate: boolean; noticeId: string }> {
+    return this.db.write(() => {
+      const ws = input.workspaceId;
+      if (input.commandKey) {
+        const claimed = this.claimKey(ws, input.commandKey.source, input.commandKey.key, input.notice.id);
+        if (claimed !== true) return { duplicate: true, noticeId: claimed };
+      }
+      this.requireConversation(ws, input.conversationId);
+      const n = input.notice;
+      this.db.run(
+        `INSERT INTO notices (id, workspace_id, conversation_id, connector_id, kind, text, in_reply_to, templates, message_id, created_at)
+         VALUES (:id, :ws, :conversation, :connector, :kind, :text, :reply, :templates, :message, :at)`,
+        {
+          id: n.id,
+          ws,
+          conversation: input.conversationId,
+          connector: input.connectorId,
+          kind: n.kind,
+          text: n.text,
+          reply: n.inReplyTo,
+          templates: json(n.templates),
+          message: n.messageId,
+          at: n.createdAt,
+        },
+      );
+      this.db.run(
+        `INSERT INTO jobs (workspace_id, connector_id, conversation_id, event_type, entity_id, sort_ts, run_at, created_at)
+         SELECT :ws, connector_id, :conversation, 'notice', :entity, :at, :at, :at FROM connector_settings
+         WHERE workspace_id = :ws AND connector_id = :connector AND enabled = 1 AND instr(events, ',notice,') > 0
+         ON CONFLICT DO NOTHING`,
+        { ws, conversation: input.conversationId, entity: n.id, at: n.createdAt, connector: input.connectorId },
+      );
+      return { duplicate: false, noticeId: n.id };
+    });
+  }
+
+  recordConsent(input: RecordConsentInput): Promise<{ duplicate: boolean; entry: ConsentEntry | null }> {
+    return this.db.write(() => {
+      const entryId = newId('cns');
+      if (input.commandKey) {
+        const claimed = this.claimKey(input.workspaceId, input.commandKey.source, input.commandKey.key, entryId);
+        if (claimed !== true) return { duplicate: true, entry: null };
+      }
+      const contact = this.db.get<ContactRow>('SELECT * FROM contacts WHERE id = :id AND workspace_id = :ws', {
+        id: input.contactId,
+        ws: input.workspaceId,
+      });
+      if (!contact) throw new WabridgeError('not_found', `contact ${input.contactId} does not exist`, { status: 404 });
+      this.appendConsent(input, entryId);
+      const row = this.db.get<ConsentRow>('SELECT * FROM consent_ledger WHERE id = :id', { id: entryId });
+      return { duplicate: false, entry: row ? toConsentEntry(row) : null };
+    });
+  }
+
+  // --- Reads ---------------------------------------------------------------------------------
+
+  async getContact(workspaceId: string, id: string) {
+    const row = this.db.get<ContactRow>('SELECT * FROM contacts WHERE id = :id AND workspace_id = :ws', { id, ws: workspaceId });
+    return row ? toContact(row) : null;
+  }
+
+  async getConversation(workspaceId: string, id: string) {
+    const row = this.db.get<ConversationRow>('SELECT * FROM conversations WHERE id = :id AND workspace_id = :ws', {
+      id,
+      ws: workspaceId,
+    });
+    return row ? toConversation(row) : null;
+  }
+
+  async listConversations(workspaceId: string, options: { contactId?: string; limit?: number } = {}) {
+    const rows = options.contactId
+      ? this.db.all<ConversationRow>(
+          'SELECT * FROM conversations WHERE workspace_id = :ws AND contact_id = :contact ORDER BY created_at LIMIT :limit',
+          { ws: workspaceId, contact: options.contactId, limit: options.limit ?? 1000 },
+        )
+      : this.db.all<ConversationRow>('SELECT * FROM conversations WHERE workspace_id = :ws ORDER BY created_at LIMIT :limit', {
+          ws: workspaceId,
+          limit: options.limit ?? 1000,
+        });
+    return rows.map(toConversation);
+  }
+
+  async getMessage(workspaceId: string, id: string) {
+    const row = this.db.get<MessageRow>('SELECT * FROM messages WHERE id = :id AND workspace_id = :ws', { id, ws: workspaceId });
+    return row ? toMessage(row) : null;
+  }
+
+  async getMessageByWamid(workspaceId: string, wamid: string) {
+    const row = this.db.get<MessageRow>('SELECT * FROM messages WHERE wamid = :wamid AND workspace_id = :ws', {
+      wamid,
+      ws: workspaceId,
+    });
+    return row ? toMessage(row) : null;
+  }
+
+  async listMessages(workspaceId: string, conversationId: string, options: { limit?: number } = {}) {
+    return this.db
+      .all<MessageRow>(
+        'SELECT * FROM messages WHERE workspace_id = :ws AND conversation_id = :conversation ORDER BY ts, created_at, id LIMIT :limit',
+        { ws: workspaceId, conversation: conversationId, limit: options.limit ?? 10_000 },
+      )
+      .map(toMessage);
+  }
+
+  async getStatus(workspaceId: string, id: string) {
+    const row = this.db.get<StatusRow>('SELECT * FROM message_statuses WHERE id = :id AND workspace_id = :ws', {
+      id,
+      ws: workspaceId,
+    });
+    return row ? toStatus(row) : null;
+  }
+
+  async getConsentEntry(workspaceId: string, id: string) {
+    const row = this.db.get<ConsentRow>('SELECT * FROM consent_ledger WHERE id = :id AND workspace_id = :ws', {
+      id,
+      ws: workspaceId,
+    });
+    return row ? toConsentEntry(row) : null;
+  }
+
+  async consentSnapshot(workspaceId: string, contactId: string): Promise<ConsentSnapshot> {
+    const snapshot: ConsentSnapshot = {
+      all: { state: 'opted_in', source: null, at: null },
+      marketing: { state: 'opted_in', source: null, at: null },
+    };
+    const rows = this.db.all<{ category: string; state: string; source: string; at: number }>(
+      'SELECT category, state, source, at FROM consent_state WHERE workspace_id = :ws AND contact_id = :contact',
+      { ws: workspaceId, contact: contactId },
+    );
+    for (const row of rows) {
+      if (row.category === 'all' || row.category === 'marketing') {
+        snapshot[row.category] = {
+          state: row.state as ConsentSnapshot['all']['state'],
+          source: row.source as ConsentSnapshot['all']['source'],
+          at: row.at,
+        };
+      }
+    }
+    return snapshot;
+  }
+
+  async consentHistory(workspaceId: string, contactId: string) {
+    return this.db
+      .all<ConsentRow>(
+        'SELECT * FROM consent_ledger WHERE workspace_id = :ws AND contact_id = :contact ORDER BY occurred_at, recorded_at',
+        { ws: workspaceId, contact: contactId },
+      )
+      .map(toConsentEntry);
+  }
+
+  async getNotice(workspaceId: string, id: string) {
+    const row = this.db.get<NoticeRow>('SELECT * FROM notices WHERE id = :id AND workspace_id = :ws', { id, ws: workspaceId });
+    return row ? toNotice(row) : null;
+  }
+
+  async getRef(workspaceId: string, connectorId: string, kind: string, entityId: string) {
+    const row = this.db.get<RefRow>(
+      `SELECT * FROM external_refs WHERE workspace_id = :ws AND connector_id = :connector AND kind = :kind AND entity_id = :entity`,
+      { ws: workspaceId, connector: connectorId, kind, entity: entityId },
+    );
+    return row ? toRef(row) : null;
+  }
+
+  async findRefByExternalId(workspaceId: string, connectorId: string, kind: string, externalId: string) {
+    const row = this.db.get<RefRow>(
+      `SELECT * FROM external_refs WHERE workspace_id = :ws AND connector_id = :connector AND kind = :kind
+         AND external_id = :external LIMIT 1`,
+      { ws: workspaceId, connector: connectorId, kind, external: externalId },
+    );
+    return row ? toRef(row) : null;
+  }
+
+  putRef(workspaceId: string, ref: ExternalRef): Promise<void> {
+    return this.db.write(() => this.upsertRef(workspaceId, ref));
+  }
+
+  private upsertRef(ws: string, ref: ExternalRef): void {
+    this.db.run(
+      `INSERT INTO external_refs (workspace_id, connector_id, kind, entity_id, external_id, data, created_at)
+       VALUES (:ws, :connector, :kind, :entity, :external, :data, :at)
+       ON CONFLICT (workspace_id, connector_id, kind, entity_id) DO UPDATE SET external_id = excluded.external_id,
+         data = excluded.data`,
+      {
+        ws,
+        connector: ref.connectorId,
+        kind: ref.kind,
+        entity: ref.entityId,
+        external: ref.externalId,
+        data: json(ref.data),
+        at: this.now(),
+      },
+    );
+  }
+
+  async listUnrouted(options: { limit?: number } = {}) {
+    return this.db
+      .all<{ id: string; phone_number_id: string | null; field: string; payload: string; received_at: number }>(
+        'SELECT * FROM unrouted_events ORDER BY received_at LIMIT :limit',
+        { limit: options.limit ?? 1000 },
+      )
+      .map((r) => ({
+        id: r.id,
+        phoneNumberId: r.phone_number_id,
+        field: r.field,
+        payload: JSON.parse(r.payload) as unknown,
+        receivedAt: r.received_at,
+      }));
+  }
+
+  // --- Outbound send results -----------------------------------------------------------------
+
+  markAccepted(lease: Lease, messageId: string, wamid: string): Promise<void> {
+    return this.db.write(() => {
+      const job = this.requireLease(lease);
+      this.db.run('UPDATE messages SET wamid = coalesce(wamid, :wamid) WHERE id = :id AND workspace_id = :ws', {
+        wamid,
+        id: messageId,
+        ws: job.workspace_id,
+      });
+      // Statuses that overtook the send response (and had no callback data) are linked now.
+      const orphans = this.db.all<StatusRow>(
+        'SELECT * FROM message_statuses WHERE wamid = :wamid AND workspace_id = :ws AND message_id IS NULL ORDER BY ts',
+        { wamid, ws: job.workspace_id },
+      );
+      for (const orphan of orphans) {
+        const message = this.db.get<MessageRow>('SELECT * FROM messages WHERE id = :id', { id: messageId });
+        if (!message) break;
+        this.db.run('UPDATE message_statuses SET message_id = :message WHERE id = :id', { message: messageId, id: orphan.id });
+        this.applyStatus(message, orphan.id, orphan.wamid, orphan.status, orphan.ts, orphan.error ? JSON.parse(orphan.error) : null);
+      }
+    });
+  }
+
+  markFailed(lease: Lease, messageId: string, error: MessageError): Promise<void> {
+    return this.db.write(() => {
+      const job = this.requireLease(lease);
+      const message = this.db.get<MessageRow>('SELECT * FROM messages WHERE id = :id AND workspace_id = :ws', {
+        id: messageId,
+        ws: job.workspace_id,
+      });
+      if (!message) throw new WabridgeError('not_found', `message ${messageId} does not exist`);
+      const statusId = newId('st');
+      const wamid = message.wamid ?? `local:${message.id}`;
+      const inserted = this.db.run(
+        `INSERT INTO message_statuses (id, workspace_id, wamid, message_id, status, ts, error, raw)
+         VALUES (:id, :ws, :wamid, :message, 'failed', :ts, :error, '{}') ON CONFLICT (wamid, status) DO NOTHING`,
+        { id: statusId, ws: message.workspace_id, wamid, message: message.id, ts: this.now(), error: json(error) },
+      );
+      if (inserted.changes > 0) this.applyStatus(message, statusId, wamid, 'failed', this.now(), error);
+    });
+  }
+
+  // --- Jobs ----------------------------------------------------------------------------------
+
+  claimJobs(options: ClaimOptions): Promise<Job[]> {
+    return this.db.write(() => {
+      const now = options.now ?? this.now();
+      const filter = options.connectorIds ? 'AND j.connector_id IN (SELECT value FROM json_each(:connectors))' : '';
+      // A job runs only when it heads its (conversation, connector) queue: nothing before it in
+      // (sort_ts, id) order is still waiting or running. Expired leases are taken over.
+      const rows = this.db.all<JobRow>(
+        `SELECT j.* FROM jobs j
+         WHERE ((j.state = 'ready' AND j.run_at <= :now) OR (j.state = 'running' AND j.lease_until < :now)) ${filter}
+           AND NOT EXISTS (
+             SELECT 1 FROM jobs p WHERE p.conversation_id = j.conversation_id AND p.connector_id = j.connector_id
+               AND (p.sort_ts < j.sort_ts OR (p.sort_ts = j.sort_ts AND p.id < j.id)))
+         ORDER BY j.run_at, j.id LIMIT :limit`,
+        {
+          now,
+          limit: options.limit,
+          ...(options.connectorIds ? { connectors: JSON.stringify(options.connectorIds) } : {}),
+        },
+      );
+      return rows.map((row) => this.lock(row, options, now));
+    });
+  }
+
+  claimBatch(options: ClaimOptions & { workspaceId: string; connectorId: string }): Promise<Job[]> {
+    return this.db.write(() => {
+      const now = options.now ?? this.now();
+      const rows = this.db.all<JobRow>(
+        `SELECT * FROM jobs WHERE workspace_id = :ws AND connector_id = :connector
+         ORDER BY conversation_id, sort_ts, id LIMIT :scan`,
+        { ws: options.workspaceId, connector: options.connectorId, scan: options.limit * 50 },
+      );
+      const claimable = (row: JobRow): boolean =>
+        (row.state === 'ready' && row.run_at <= now) || (row.state === 'running' && (row.lease_until ?? 0) < now);
+      const picked: JobRow[] = [];
+      let conversation: string | null = null;
+      let open = false;
+      for (const row of rows) {
+        if (picked.length >= options.limit) break;
+        if (row.conversation_id !== conversation) {
+          conversation = row.conversation_id;
+          open = true;
+        }
+        // Take each conversation's claimable prefix; its order holds because the batch is applied in order.
+        if (!open) continue;
+        if (claimable(row)) picked.push(row);
+        else open = false;
+      }
+      return picked.map((row) => this.lock(row, options, now));
+    });
+  }
+
+  private lock(row: JobRow, options: ClaimOptions, now: number): Job {
+    const token = randomUUID();
+    this.db.run(
+      `UPDATE jobs SET state = 'running', attempts = attempts + 1, lease_token = :token, lease_until = :until,
+         locked_by = :worker WHERE id = :id`,
+      { token, until: now + options.leaseMs, worker: options.workerId, id: row.id },
+    );
+    return toJob({ ...row, state: 'running', attempts: row.attempts + 1, lease_token: token, lease_until: now + options.leaseMs });
+  }
+
+  private requireLease(lease: Lease): JobRow {
+    const row = this.db.get<JobRow>("SELECT * FROM jobs WHERE id = :id AND lease_token = :token AND state = 'running'", {
+      id: lease.jobId,
+      token: lease.token,
+    });
+    if (!row) throw new WabridgeError('stale_lease', `job ${lease.jobId} is no longer held by this worker`);
+    return row;
+  }
+
+  private holds(lease: Lease): JobRow | undefined {
+    return this.db.get<JobRow>("SELECT * FROM jobs WHERE id = :id AND lease_token = :token AND state = 'running'", {
+      id: lease.jobId,
+      token: lease.token,
+    });
+  }
+
+  completeJob(lease: Lease, refs: ExternalRef[]): Promise<boolean> {
+    return this.db.write(() => {
+      const job = this.holds(lease);
+      if (!job) return false;
+      for (const ref of refs) this.upsertRef(job.workspace_id, ref);
+      this.db.run('DELETE FROM jobs WHERE id = :id', { id: job.id });
+      return true;
+    });
+  }
+
+  retryJob(lease: Lease, retry: { runAt: number; error: string; countAttempt: boolean }): Promise<boolean> {
+    return this.db.write(() => {
+      const changes = this.db.run(
+        `UPDATE jobs SET state = 'ready', run_at = :run, last_error = :error, attempts = attempts - :refund,
+           lease_token = NULL, lease_until = NULL, locked_by = NULL
+         WHERE id = :id AND lease_token = :token AND state = 'running'`,
+        { run: retry.runAt, error: retry.error, refund: retry.countAttempt ? 0 : 1, id: lease.jobId, token: lease.token },
+      ).changes;
+      return changes > 0;
+    });
+  }
+
+  deadLetterJob(lease: Lease, reason: string): Promise<boolean> {
+    return this.db.write(() => {
+      const job = this.holds(lease);
+      if (!job) return false;
+      this.db.run(
+        `INSERT INTO dead_jobs (id, workspace_id, connector_id, conversation_id, event_type, entity_id, sort_ts, attempts,
+           reason, failed_at, created_at)
+         VALUES (:id, :ws, :connector, :conversation, :type, :entity, :sort, :attempts, :reason, :at, :created)`,
+        {
+          id: job.id,
+          ws: job.workspace_id,
+          connector: job.connector_id,
+          conversation: job.conversation_id,
+          type: job.event_type,
+          entity: job.entity_id,
+          sort: job.sort_ts,
+          attempts: job.attempts,
+          reason,
+          at: this.now(),
+          created: job.created_at,
+        },
+      );
+      this.db.run('DELETE FROM jobs WHERE id = :id', { id: job.id });
+      return true;
+    });
+  }
+
+  checkpointRef(lease: Lease, workspaceId: string, ref: ExternalRef): Promise<boolean> {
+    return this.db.write(() => {
+      const job = this.holds(lease);
+      if (!job || job.workspace_id !== workspaceId) return false;
+      this.upsertRef(workspaceId, ref);
+      return true;
+    });
+  }
+
+  extendLease(lease: Lease, until: number): Promise<boolean> {
+    return this.db.write(
+      () =>
+        this.db.run("UPDATE jobs SET lease_until = :until WHERE id = :id AND lease_token = :token AND state = 'running'", {
+          until,
+          id: lease.jobId,
+          token: lease.token,
+        }).changes > 0,
+    );
+  }
+
+  async listDeadJobs(options: { workspaceId?: string; connectorId?: string; limit?: number } = {}) {
+    return this.db
+      .all<DeadJobRow>(
+        `SELECT * FROM dead_jobs WHERE (:ws IS NULL OR workspace_id = :ws) AND (:connector IS NULL OR connector_id = :connector)
+         ORDER BY id LIMIT :limit`,
+        { ws: options.workspaceId ?? null, connector: options.connectorId ?? null, limit: options.limit ?? 1000 },
+      )
+      .map(toDeadJob);
+  }
+
+  replayDeadJobs(ids: readonly number[] | 'all', options: { workspaceId?: string; connectorId?: string } = {}): Promise<number> {
+    return this.db.write(() => {
+      const rows = this.db.all<DeadJobRow & { sort_ts: number }>(
+        `SELECT * FROM dead_jobs WHERE (:ws IS NULL OR workspace_id = :ws) AND (:connector IS NULL OR connector_id = :connector)
+           AND (:all = 1 OR id IN (SELECT value FROM json_each(:ids))) ORDER BY id`,
+        {
+          ws: options.workspaceId ?? null,
+          connector: options.connectorId ?? null,
+          all: ids === 'all' ? 1 : 0,
+          ids: JSON.stringify(ids === 'all' ? [] : ids),
+        },
+      );
+      const now = this.now();
+      let replayed = 0;
+      for (const row of rows) {
+        replayed += this.db.run(
+          `INSERT INTO jobs (workspace_id, connector_id, conversation_id, event_type, entity_id, sort_ts, run_at, created_at)
+           VALUES (:ws, :connector, :conversation, :type, :entity, :sort, :at, :at) ON CONFLICT DO NOTHING`,
+          {
+            ws: row.workspace_id,
+            connector: row.connector_id,
+            conversation: row.conversation_id,
+            type: row.event_type,
+            entity: row.entity_id,
+            sort: row.sort_ts,
+            at: now,
+          },
+        ).changes;
+        this.db.run('DELETE FROM dead_jobs WHERE id = :id', { id: row.id });
+      }
+      return replayed;
+    });
+  }
+
+  async jobStats(): Promise<JobStats> {
+    const stats: JobStats = { ready: 0, running: 0, dead: 0, byConnector: {} };
+    const bucket = (connector: string) => {
+      stats.byConnector[connector] ??= { ready: 0, running: 0, dead: 0 };
+      return stats.byConnector[connector];
+    };
+    for (const row of this.db.all<{ connector_id: string; state: string; n: number }>(
+      'SELECT connector_id, state, count(*) AS n FROM jobs GROUP BY connector_id, state',
+    )) {
+      const key = row.state === 'running' ? 'running' : 'ready';
+      stats[key] += row.n;
+      bucket(row.connector_id)[key] += row.n;
+    }
+    for (const row of this.db.all<{ connector_id: string; n: number }>(
+      'SELECT connector_id, count(*) AS n FROM dead_jobs GROUP BY connector_id',
+    )) {
+      stats.dead += row.n;
+      bucket(row.connector_id).dead += row.n;
+    }
+    return stats;
+  }
+
+  async nextRunAt(): Promise<number | null> {
+    const row = this.db.get<{ at: number | null }>(
+      `SELECT min(at) AS at FROM (
+         SELECT min(run_at) AS at FROM jobs WHERE state = 'ready'
+         UNION ALL SELECT min(lease_until) AS at FROM jobs WHERE state = 'running')`,
+    );
+    return row?.at ?? null;
+  }
+
+  // --- Connector state and coordination -------------------------------------------------------
+
+  async getConnectorState(workspaceId: string, connectorId: string, key: string): Promise<unknown> {
+    const row = this.db.get<{ value: string }>(
+      'SELECT value FROM connector_state WHERE workspace_id = :ws AND connector_id = :connector AND key = :key',
+      { ws: workspaceId, connector: connectorId, key },
+    );
+    return row ? (JSON.parse(row.value) as unknown) : null;
+  }
+
+  setConnectorState(workspaceId: string, connectorId: string, key: string, value: unknown): Promise<void> {
+    return this.db.write(() => {
+      this.db.run(
+        `INSERT INTO connector_state (workspace_id, connector_id, key, value, updated_at) VALUES (:ws, :connector, :key, :value, :at)
+         ON CONFLICT (workspace_id, connector_id, key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at`,
+        { ws: workspaceId, connector: connectorId, key, value: json(value), at: this.now() },
+      );
+    });
+  }
+
+  tryAcquireLease(name: string, holder: string, until: number): Promise<boolean> {
+    return this.db.write(() => {
+      this.db.run(
+        `INSERT INTO leases (name, holder, until) VALUES (:name, :holder, :until)
+         ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, until = excluded.until
+         WHERE leases.holder = excluded.holder OR leases.until < :now`,
+        { name, holder, until, now: this.now() },
+      );
+      const row = this.db.get<{ holder: string }>('SELECT holder FROM leases WHERE name = :name', { name });
+      return row?.holder === holder;
+    });
+  }
+
+  // --- helpers ---------------------------------------------------------------------------------
+
+  private bumpConfigVersion(): void {
+    this.db.run("UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'config_version'");
+  }
+
+  private requireWorkspace(id: string): void {
+    if (!this.db.get('SELECT 1 AS x FROM workspaces WHERE id = :id', { id })) {
+      throw new WabridgeError('not_found', `workspace ${id} does not exist`, { status: 404 });
+    }
+  }
+
+  private requireConversation(ws: string, id: string): void {
+    if (!this.db.get('SELECT 1 AS x FROM conversations WHERE id = :id AND workspace_id = :ws', { id, ws })) {
+      throw new WabridgeError('not_found', `conversation ${id} does not exist in workspace ${ws}`, { status: 404 });
+    }
+  }
+}

@@ -1,0 +1,237 @@
+/**
+ * SQLite schema, as ordered migrations. Timestamps are epoch milliseconds; JSON lives in TEXT.
+ * The Postgres adapter keeps the same tables and names so the conformance suite reads the same.
+ */
+export const MIGRATIONS: readonly { version: number; name: string; sql: string }[] = [
+  {
+    version: 1,
+    name: 'initial',
+    sql: `
+CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+INSERT INTO meta (key, value) VALUES ('config_version', '0');
+
+CREATE TABLE workspaces (
+  id TEXT PRIMARY KEY,
+  name TEXT NOT NULL,
+  policies TEXT NOT NULL,
+  created_at INTEGER NOT NULL
+);
+
+CREATE TABLE phone_numbers (
+  phone_number_id TEXT PRIMARY KEY,
+  workspace_id TEXT NOT NULL REFERENCES workspaces(id) ON DELETE CASCADE,
+  display_phone_number TEXT,
+  waba_id TEXT
+);
+CREATE INDEX phone_numbers_workspace ON phone_numbers (workspace_id);
+
+CREATE TABLE connector_settings (
+  workspace_id TEXT NOT NULL REFERENCES workspaces(id) ON DELETE CASCADE,
+  connector_id TEXT NOT NULL,
+  enabled INTEGER NOT NULL,
+  -- Comma-wrapped list of event types the connector mirrors (',message.inbound,consent.changed,'),
+  -- so fan-out is one INSERT ... SELECT without asking the registry.
+  events TEXT NOT NULL,
+  config TEXT NOT NULL,
+  secrets TEXT,
+  updated_at INTEGER NOT NULL,
+  PRIMARY KEY (workspace_id, connector_id)
+);
+
+CREATE TABLE contacts (
+  id TEXT PRIMARY KEY,
+  workspace_id TEXT NOT NULL,
+  wa_id TEXT,
+  bsuid TEXT,
+  parent_bsuid TEXT,
+  username TEXT,
+  profile_name TEXT,
+  created_at INTEGER NOT NULL,
+  updated_at INTEGER NOT NULL
+);
+CREATE UNIQUE INDEX contacts_wa_id ON contacts (workspace_id, wa_id) WHERE wa_id IS NOT NULL;
+CREATE UNIQUE INDEX contacts_bsuid ON contacts (workspace_id, bsuid) WHERE bsuid IS NOT NULL;
+CREATE INDEX contacts_parent_bsuid ON contacts (workspace_id, parent_bsuid) WHERE parent_bsuid IS NOT NULL;
+
+CREATE TABLE conversations (
+  id TEXT PRIMARY KEY,
+  workspace_id TEXT NOT NULL,
+  contact_id TEXT NOT NULL,
+  phone_number_id TEXT NOT NULL,
+  display_phone_number TEXT,
+  last_inbound_at INTEGER,
+  created_at INTEGER NOT NULL,
+  erased_at INTEGER,
+  UNIQUE (workspace_id, contact_id, phone_number_id)
+);
+CREATE INDEX conversations_contact ON conversations (workspace_id, contact_id);
+
+CREATE TABLE messages (
+  id TEXT PRIMARY KEY,
+  workspace_id TEXT NOT NULL,
+  conversation_id TEXT NOT NULL,
+  direction TEXT NOT NULL,
+  wamid TEXT UNIQUE,
+  type TEXT NOT NULL,
+  ts INTEGER NOT NULL,
+  text TEXT,
+  content TEXT NOT NULL,
+  state TEXT,
+  error TEXT,
+  sender TEXT,
+  relates_to TEXT,
+  created_at INTEGER NOT NULL
+);
+CREATE INDEX messages_conversation ON messages (conversation_id, ts);
+
+CREATE TABLE message_statuses (
+  id TEXT PRIMARY KEY,
+  workspace_id TEXT NOT NULL,
+  wamid TEXT NOT NULL,
+  message_id TEXT,
+  status TEXT NOT NULL,
+  ts INTEGER NOT NULL,
+  error TEXT,
+  raw TEXT NOT NULL,
+  UNIQUE (wamid, status)
+);
+CREATE INDEX message_statuses_message ON message_statuses (message_id);
+
+CREATE TABLE consent_ledger (
+  id TEXT PRIMARY KEY,
+  workspace_id TEXT NOT NULL,
+  contact_id TEXT NOT NULL,
+  category TEXT NOT NULL,
+  state TEXT NOT NULL,
+  source TEXT NOT NULL,
+  actor TEXT,
+  evidence_message_id TEXT,
+  occurred_at INTEGER NOT NULL,
+  recorded_at INTEGER NOT NULL,
+  details TEXT NOT NULL
+);
+CREATE INDEX consent_ledger_contact ON consent_ledger (workspace_id, contact_id, occurred_at);
+
+CREATE TABLE consent_state (
+  workspace_id TEXT NOT NULL,
+  contact_id TEXT NOT NULL,
+  category TEXT NOT NULL,
+  state TEXT NOT NULL,
+  source TEXT NOT NULL,
+  at INTEGER NOT NULL,
+  entry_id TEXT NOT NULL,
+  PRIMARY KEY (workspace_id, contact_id, category)
+);
+
+CREATE TABLE notices (
+  id TEXT PRIMARY KEY,
+  workspace_id TEXT NOT NULL,
+  conversation_id TEXT NOT NULL,
+  connector_id TEXT NOT NULL,
+  kind TEXT NOT NULL,
+  text TEXT NOT NULL,
+  in_reply_to TEXT,
+  templates TEXT NOT NULL,
+  message_id TEXT,
+  created_at INTEGER NOT NULL
+);
+
+CREATE TABLE command_keys (
+  workspace_id TEXT NOT NULL,
+  source TEXT NOT NULL,
+  key TEXT NOT NULL,
+  -- What the command produced (e.g. the outbound message id), so a retry can answer the same.
+  result TEXT,
+  created_at INTEGER NOT NULL,
+  PRIMARY KEY (workspace_id, source, key)
+);
+
+CREATE TABLE external_refs (
+  workspace_id TEXT NOT NULL,
+  connector_id TEXT NOT NULL,
+  kind TEXT NOT NULL,
+  entity_id TEXT NOT NULL,
+  external_id TEXT NOT NULL,
+  data TEXT NOT NULL,
+  created_at INTEGER NOT NULL,
+  PRIMARY KEY (workspace_id, connector_id, kind, entity_id)
+);
+CREATE INDEX external_refs_external ON external_refs (workspace_id, connector_id, kind, external_id);
+
+CREATE TABLE jobs (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  workspace_id TEXT NOT NULL,
+  connector_id TEXT NOT NULL,
+  conversation_id TEXT NOT NULL,
+  event_type TEXT NOT NULL,
+  entity_id TEXT NOT NULL,
+  sort_ts INTEGER NOT NULL,
+  state TEXT NOT NULL DEFAULT 'ready',
+  attempts INTEGER NOT NULL DEFAULT 0,
+  run_at INTEGER NOT NULL,
+  lease_token TEXT,
+  lease_until INTEGER,
+  locked_by TEXT,
+  last_error TEXT,
+  created_at INTEGER NOT NULL
+);
+-- One queue per (conversation, connector), ordered by (sort_ts, id).
+CREATE INDEX jobs_queue ON jobs (conversation_id, connector_id, sort_ts, id);
+CREATE INDEX jobs_ready ON jobs (state, run_at);
+CREATE INDEX jobs_connector ON jobs (workspace_id, connector_id, state);
+-- A fan-out can never put the same event on a connector's queue twice.
+CREATE UNIQUE INDEX jobs_event ON jobs (connector_id, event_type, entity_id, conversation_id);
+
+CREATE TABLE dead_jobs (
+  id INTEGER PRIMARY KEY,
+  workspace_id TEXT NOT NULL,
+  connector_id TEXT NOT NULL,
+  conversation_id TEXT NOT NULL,
+  event_type TEXT NOT NULL,
+  entity_id TEXT NOT NULL,
+  sort_ts INTEGER NOT NULL,
+  attempts INTEGER NOT NULL,
+  reason TEXT NOT NULL,
+  failed_at INTEGER NOT NULL,
+  created_at INTEGER NOT NULL
+);
+
+CREATE TABLE unrouted_events (
+  id TEXT PRIMARY KEY,
+  phone_number_id TEXT,
+  field TEXT NOT NULL,
+  payload TEXT NOT NULL,
+  received_at INTEGER NOT NULL
+);
+
+CREATE TABLE platform_events (
+  id TEXT PRIMARY KEY,
+  workspace_id TEXT,
+  field TEXT NOT NULL,
+  payload TEXT NOT NULL,
+  parse_issues TEXT NOT NULL,
+  received_at INTEGER NOT NULL
+);
+
+CREATE TABLE connector_state (
+  workspace_id TEXT NOT NULL,
+  connector_id TEXT NOT NULL,
+  key TEXT NOT NULL,
+  value TEXT NOT NULL,
+  updated_at INTEGER NOT NULL,
+  PRIMARY KEY (workspace_id, connector_id, key)
+);
+
+CREATE TABLE leases (name TEXT PRIMARY KEY, holder TEXT NOT NULL, until INTEGER NOT NULL);
+
+CREATE TABLE audit_log (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  at INTEGER NOT NULL,
+  actor TEXT NOT NULL,
+  action TEXT NOT NULL,
+  workspace_id TEXT,
+  details TEXT NOT NULL
+);
+`,
+  },
+];

@@ -1,0 +1,349 @@
+import type { DomainEventType } from '../domain/events.ts';
+import type {
+  ConsentCategory,
+  ConsentEntry,
+  ConsentSnapshot,
+  ConsentSource,
+  ConsentState,
+  Contact,
+  Conversation,
+  ExternalRef,
+  Message,
+  MessageError,
+  MessageStatus,
+  PhoneNumber,
+  Sender,
+  TemplateDefinition,
+  Workspace,
+  WorkspacePolicies,
+} from '../domain/types.ts';
+
+/**
+ * The store. Operations are coarse and say what they mean ("ingest this webhook", "record this
+ * agent reply"): each is one transaction in the adapter, so SQL and transaction semantics stay
+ * inside the adapters and one conformance suite (`store/conformance.ts`) proves them all.
+ * Every query is scoped by workspace.
+ */
+export interface Store {
+  readonly kind: 'sqlite' | 'postgres';
+  migrate(): Promise<void>;
+  close(): Promise<void>;
+
+  // --- Workspaces, numbers, connector settings ----------------------------------------------
+  createWorkspace(input: { id?: string; name: string; policies?: Partial<WorkspacePolicies> }): Promise<Workspace>;
+  getWorkspace(id: string): Promise<Workspace | null>;
+  listWorkspaces(): Promise<Workspace[]>;
+  updateWorkspace(id: string, patch: { name?: string; policies?: Partial<WorkspacePolicies> }): Promise<Workspace>;
+  deleteWorkspace(id: string): Promise<void>;
+  addPhoneNumber(input: PhoneNumber): Promise<void>;
+  removePhoneNumber(phoneNumberId: string): Promise<void>;
+  listPhoneNumbers(workspaceId?: string): Promise<PhoneNumber[]>;
+  resolvePhoneNumber(phoneNumberId: string): Promise<PhoneNumber | null>;
+  setConnector(input: ConnectorSettingInput): Promise<void>;
+  getConnector(workspaceId: string, connectorId: string): Promise<ConnectorSetting | null>;
+  listConnectors(workspaceId?: string): Promise<ConnectorSetting[]>;
+  /** Grows on every change to workspaces, numbers or connector settings; caches compare it. */
+  configVersion(): Promise<number>;
+  appendAudit(entry: { actor: string; action: string; workspaceId: string | null; details: Record<string, unknown> }): Promise<void>;
+
+  // --- WhatsApp ingest -----------------------------------------------------------------------
+  /**
+   * Stores webhook contents and fans out delivery jobs, in one transaction per call (adapters may
+   * group-commit concurrent calls). Idempotent: a message already stored (same wamid) or a status
+   * already stored (same wamid and status) changes nothing and creates no job.
+   */
+  ingest(unit: IngestUnit): Promise<IngestResult>;
+
+  // --- Connector commands --------------------------------------------------------------------
+  /** Records an outbound message with its send job and mirror jobs. Idempotent on the key. */
+  recordOutbound(input: RecordOutboundInput): Promise<{ duplicate: boolean; messageId: string }>;
+  /** Records a notice for one connector's agents and its delivery job. Idempotent on the key. */
+  recordNotice(input: RecordNoticeInput): Promise<{ duplicate: boolean; noticeId: string }>;
+  /** Appends to the consent ledger and fans out `consent.changed`. Idempotent on the key. */
+  recordConsent(input: RecordConsentInput): Promise<{ duplicate: boolean; entry: ConsentEntry | null }>;
+  /** Marks a command key as seen without other effects; false when it was seen before. */
+  claimCommandKey(workspaceId: string, source: string, key: string): Promise<boolean>;
+
+  // --- Reads for delivery and the bridge -----------------------------------------------------
+  getContact(workspaceId: string, id: string): Promise<Contact | null>;
+  getConversation(workspaceId: string, id: string): Promise<Conversation | null>;
+  listConversations(workspaceId: string, options?: { contactId?: string; limit?: number }): Promise<Conversation[]>;
+  getMessage(workspaceId: string, id: string): Promise<Message | null>;
+  getMessageByWamid(workspaceId: string, wamid: string): Promise<Message | null>;
+  listMessages(workspaceId: string, conversationId: string, options?: { limit?: number }): Promise<Message[]>;
+  getStatus(workspaceId: string, id: string): Promise<MessageStatus | null>;
+  getConsentEntry(workspaceId: string, id: string): Promise<ConsentEntry | null>;
+  consentSnapshot(workspaceId: string, contactId: string): Promise<ConsentSnapshot>;
+  consentHistory(workspaceId: string, contactId: string): Promise<ConsentEntry[]>;
+  getNotice(workspaceId: string, id: string): Promise<StoredNotice | null>;
+  getRef(workspaceId: string, connectorId: string, kind: string, entityId: string): Promise<ExternalRef | null>;
+  findRefByExternalId(workspaceId: string, connectorId: string, kind: string, externalId: string): Promise<ExternalRef | null>;
+  putRef(workspaceId: string, ref: ExternalRef): Promise<void>;
+  listUnrouted(options?: { limit?: number }): Promise<UnroutedEvent[]>;
+
+  // --- Outbound send results -----------------------------------------------------------------
+  /** WhatsApp accepted the message: remember its wamid (statuses arrive later by webhook). */
+  markAccepted(lease: Lease, messageId: string, wamid: string): Promise<void>;
+  /** The send failed for good: the message is `failed` and every mirror hears about it. */
+  markFailed(lease: Lease, messageId: string, error: MessageError): Promise<void>;
+
+  // --- Jobs ----------------------------------------------------------------------------------
+  claimJobs(options: ClaimOptions): Promise<Job[]>;
+  /** Claims up to `limit` ready jobs of one connector in one workspace, each conversation's prefix in order. */
+  claimBatch(options: ClaimOptions & { workspaceId: string; connectorId: string }): Promise<Job[]>;
+  /** Completes a job and stores the refs it created. False if the lease was lost (stale worker). */
+  completeJob(lease: Lease, refs: ExternalRef[]): Promise<boolean>;
+  retryJob(lease: Lease, retry: { runAt: number; error: string; countAttempt: boolean }): Promise<boolean>;
+  deadLetterJob(lease: Lease, reason: string): Promise<boolean>;
+  /** Records a ref mid-delivery (see `RefAccess.checkpoint`). False if the lease was lost. */
+  checkpointRef(lease: Lease, workspaceId: string, ref: ExternalRef): Promise<boolean>;
+  extendLease(lease: Lease, until: number): Promise<boolean>;
+  listDeadJobs(options?: { workspaceId?: string; connectorId?: string; limit?: number }): Promise<DeadJob[]>;
+  /** Moves dead jobs back to the queue, keeping their place in their conversation's order. Returns how many. */
+  replayDeadJobs(ids: readonly number[] | 'all', options?: { workspaceId?: string; connectorId?: string }): Promise<number>;
+  jobStats(): Promise<JobStats>;
+  /** The earliest `runAt` of a ready job, so an idle worker knows when to look again. */
+  nextRunAt(): Promise<number | null>;
+
+  // --- Connector state and coordination -------------------------------------------------------
+  getConnectorState(workspaceId: string, connectorId: string, key: string): Promise<unknown>;
+  setConnectorState(workspaceId: string, connectorId: string, key: string, value: unknown): Promise<void>;
+  /** A named lease for singleton work (maintenance); true when `holder` owns it until `until`. */
+  tryAcquireLease(name: string, holder: string, until: number): Promise<boolean>;
+}
+
+export interface ConnectorSettingInput {
+  workspaceId: string;
+  connectorId: string;
+  enabled: boolean;
+  /** Event types the connector mirrors (from its manifest); fan-out only queues these. */
+  events: readonly string[];
+  /** Non-secret config fields. */
+  config: Record<string, unknown>;
+  /** Secret fields, already encrypted by the caller (`secrets/`). */
+  encryptedSecrets: string | null;
+}
+
+export interface ConnectorSetting extends ConnectorSettingInput {
+  updatedAt: number;
+}
+
+// --- Ingest --------------------------------------------------------------------------------------
+
+export interface IngestUnit {
+  receivedAt: number;
+  changes: IngestChange[];
+}
+
+export type IngestChange = IngestMessagesChange | IngestPreferencesChange | IngestUnroutedChange | IngestOtherChange;
+
+export interface ContactIdentity {
+  waId: string | null;
+  bsuid: string | null;
+  parentBsuid: string | null;
+  username: string | null;
+  profileName: string | null;
+}
+
+export interface IngestMessagesChange {
+  kind: 'messages';
+  workspaceId: string;
+  phoneNumberId: string;
+  displayPhoneNumber: string | null;
+  /** When mirrors may see the inbound messages (received time + the workspace's reorder window). */
+  deliverAt: number;
+  messages: IngestMessage[];
+  statuses: IngestStatus[];
+  /** Value-level errors Meta reported (system / app problems). */
+  errors: Record<string, unknown>[];
+}
+
+export interface IngestMessage {
+  id: string;
+  wamid: string;
+  contact: ContactIdentity;
+  type: string;
+  timestamp: number;
+  text: string | null;
+  content: Record<string, unknown>;
+  relatesTo: string | null;
+  /** A consent change this message carries (opt-out keyword), recorded only if the message is new. */
+  consent: { category: ConsentCategory; state: ConsentState; entryId: string } | null;
+  /** A changed identity announced by a system message (number change, new BSUID). */
+  identityChange: { waId: string | null; bsuid: string | null } | null;
+}
+
+export interface IngestStatus {
+  id: string;
+  wamid: string;
+  status: string;
+  timestamp: number;
+  recipient: ContactIdentity;
+  error: MessageError | null;
+  raw: Record<string, unknown>;
+}
+
+export interface IngestPreferencesChange {
+  kind: 'user_preferences';
+  workspaceId: string;
+  phoneNumberId: string;
+  displayPhoneNumber: string | null;
+  preferences: {
+    entryId: string;
+    contact: ContactIdentity;
+    category: ConsentCategory;
+    state: ConsentState;
+    occurredAt: number;
+    details: Record<string, unknown>;
+  }[];
+}
+
+/** A change for a number no workspace owns: kept so it can be replayed once a workspace claims it. */
+export interface IngestUnroutedChange {
+  kind: 'unrouted';
+  id: string;
+  phoneNumberId: string | null;
+  field: string;
+  payload: unknown;
+}
+
+/** Anything else Meta sent (account updates, template status, unparseable values): kept verbatim. */
+export interface IngestOtherChange {
+  kind: 'other';
+  id: string;
+  workspaceId: string | null;
+  field: string;
+  payload: unknown;
+  parseIssues: string[];
+}
+
+export interface IngestResult {
+  messagesStored: number;
+  messagesDuplicate: number;
+  statusesStored: number;
+  statusesDuplicate: number;
+  consentChanges: number;
+  jobsQueued: number;
+  unrouted: number;
+}
+
+// --- Commands ------------------------------------------------------------------------------------
+
+export interface CommandKey {
+  /** Where the command came from (`slack`, `teams`, `api` …). */
+  source: string;
+  key: string;
+}
+
+export interface RecordOutboundInput {
+  commandKey: CommandKey;
+  workspaceId: string;
+  conversationId: string;
+  message: {
+    id: string;
+    type: string;
+    text: string | null;
+    content: Record<string, unknown>;
+    sender: Sender;
+    relatesTo: string | null;
+    timestamp: number;
+  };
+  /** The agent's own message on the origin connector: recorded as that connector's ref. */
+  originRef: { connectorId: string; externalId: string; data: Record<string, unknown> } | null;
+}
+
+export interface RecordNoticeInput {
+  commandKey: CommandKey | null;
+  workspaceId: string;
+  conversationId: string;
+  connectorId: string;
+  notice: StoredNotice;
+}
+
+export interface StoredNotice {
+  id: string;
+  kind: string;
+  text: string;
+  inReplyTo: string | null;
+  templates: TemplateDefinition[];
+  messageId: string | null;
+  createdAt: number;
+}
+
+export interface RecordConsentInput {
+  commandKey: CommandKey | null;
+  workspaceId: string;
+  contactId: string;
+  category: ConsentCategory;
+  state: ConsentState;
+  source: ConsentSource;
+  actor: string | null;
+  evidenceMessageId: string | null;
+  occurredAt: number;
+  details: Record<string, unknown>;
+  /** The connector the change came from: it gets no `consent.changed` echo. */
+  originConnectorId: string | null;
+}
+
+export interface UnroutedEvent {
+  id: string;
+  phoneNumberId: string | null;
+  field: string;
+  payload: unknown;
+  receivedAt: number;
+}
+
+// --- Jobs ----------------------------------------------------------------------------------------
+
+/** Pseudo-connector id of the jobs that send to WhatsApp. */
+export const WHATSAPP_SENDER = 'whatsapp';
+
+export interface Job {
+  id: number;
+  workspaceId: string;
+  connectorId: string;
+  conversationId: string;
+  eventType: DomainEventType | 'send';
+  /** The entity the event is about: message, status, consent entry or notice id. */
+  entityId: string;
+  /** Order within the conversation's queue (WhatsApp time for inbound messages). */
+  sortTs: number;
+  attempts: number;
+  runAt: number;
+  createdAt: number;
+  lease: Lease;
+}
+
+export interface Lease {
+  jobId: number;
+  token: string;
+}
+
+export interface ClaimOptions {
+  limit: number;
+  leaseMs: number;
+  workerId: string;
+  now?: number;
+  /** Only claim jobs for these connectors (a worker that has not loaded some connectors skips them). */
+  connectorIds?: readonly string[];
+}
+
+export interface DeadJob {
+  id: number;
+  workspaceId: string;
+  connectorId: string;
+  conversationId: string;
+  eventType: string;
+  entityId: string;
+  attempts: number;
+  reason: string;
+  failedAt: number;
+  createdAt: number;
+}
+
+export interface JobStats {
+  ready: number;
+  running: number;
+  dead: number;
+  byConnector: Record<string, { ready: number; running: number; dead: number }>;
+}

@@ -1,0 +1,374 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { Store } from '../store/types.ts';
+import { WHATSAPP_SENDER } from '../store/types.ts';
+import { identity, inboundMessage, messagesUnit, seedWorkspace, status } from './fixtures.ts';
+
+/**
+ * The behaviour every store adapter must have. Each adapter's test file calls this with a factory
+ * that returns a fresh, migrated, empty store.
+ *
+ * @example describeStoreConformance('sqlite', () => openSqliteStore({ path: ':memory:' }))
+ */
+export function describeStoreConformance(name: string, open: () => Promise<Store>): void {
+  describe(`store conformance: ${name}`, () => {
+    let store: Store;
+    const claim = (now = Date.now(), limit = 100) => store.claimJobs({ limit, leaseMs: 30_000, workerId: 'w1', now });
+
+    beforeEach(async () => {
+      store = await open();
+    });
+    afterEach(async () => {
+      await store.close();
+    });
+
+    describe('ingest', () => {
+      it('stores a message and queues one job per enabled connector', async () => {
+        const ws = await seedWorkspace(store, { connectors: ['slack', 'hubspot'] });
+        const result = await store.ingest(messagesUnit(ws, { messages: [inboundMessage({ wamid: 'wamid.1' })] }));
+        expect(result).toMatchObject({ messagesStored: 1, messagesDuplicate: 0, jobsQueued: 2 });
+        const stored = await store.getMessageByWamid(ws, 'wamid.1');
+        expect(stored).toMatchObject({ direction: 'inbound', type: 'text', text: 'hello' });
+        const jobs = await claim();
+        expect(jobs.map((j) => j.connectorId).sort()).toEqual(['hubspot', 'slack']);
+      });
+
+      it('a repeated delivery of the same wamid changes nothing and queues nothing', async () => {
+        const ws = await seedWorkspace(store, { connectors: ['slack'] });
+        await store.ingest(messagesUnit(ws, { messages: [inboundMessage({ wamid: 'wamid.1' })] }));
+        const again = await store.ingest(messagesUnit(ws, { messages: [inboundMessage({ wamid: 'wamid.1', text: 'changed' })] }));
+        expect(again).toMatchObject({ messagesStored: 0, messagesDuplicate: 1, jobsQueued: 0 });
+        expect((await store.getMessageByWamid(ws, 'wamid.1'))?.text).toBe('hello');
+        expect((await store.jobStats()).ready).toBe(1);
+      });
+
+      it('five concurrent deliveries of one webhook store one message and one job per connector', async () => {
+        const ws = await seedWorkspace(store, { connectors: ['slack', 'teams'] });
+        await Promise.all(
+          Array.from({ length: 5 }, () => store.ingest(messagesUnit(ws, { messages: [inboundMessage({ wamid: 'wamid.dup' })] }))),
+        );
+        const conversations = await store.listConversations(ws);
+        expect(conversations).toHaveLength(1);
+        expect(await store.listMessages(ws, conversations[0]?.id ?? '')).toHaveLength(1);
+        expect((await store.jobStats()).byConnector).toEqual({
+          slack: { ready: 1, running: 0, dead: 0 },
+          teams: { ready: 1, running: 0, dead: 0 },
+        });
+      });
+
+      it('queues jobs only for enabled connectors that mirror the event type', async () => {
+        const ws = await seedWorkspace(store, { connectors: ['slack'] });
+        await store.setConnector({ workspaceId: ws, connectorId: 'teams', enabled: false, events: ['message.inbound'], config: {}, encryptedSecrets: null });
+        await store.setConnector({ workspaceId: ws, connectorId: 'hubspot', enabled: true, events: ['consent.changed'], config: {}, encryptedSecrets: null });
+        await store.ingest(messagesUnit(ws, { messages: [inboundMessage({ wamid: 'wamid.1' })] }));
+        expect(Object.keys((await store.jobStats()).byConnector)).toEqual(['slack']);
+      });
+
+      it('keys a contact by BSUID when present, else phone, and links the two when both appear', async () => {
+        const ws = await seedWorkspace(store);
+        await store.ingest(messagesUnit(ws, { messages: [inboundMessage({ wamid: 'w1', contact: identity({ waId: '15550002222' }) })] }));
+        await store.ingest(
+          messagesUnit(ws, { messages: [inboundMessage({ wamid: 'w2', contact: identity({ waId: '15550002222', bsuid: 'US.123' }) })] }),
+        );
+        // A username user whose phone is withheld: only the BSUID arrives.
+        await store.ingest(messagesUnit(ws, { messages: [inboundMessage({ wamid: 'w3', contact: identity({ bsuid: 'US.123' }) })] }));
+        await store.ingest(messagesUnit(ws, { messages: [inboundMessage({ wamid: 'w4', contact: identity({ bsuid: 'US.999' }) })] }));
+        const conversations = await store.listConversations(ws);
+        expect(conversations).toHaveLength(2);
+        const first = await store.getContact(ws, conversations[0]?.contactId ?? '');
+        expect(first).toMatchObject({ waId: '15550002222', bsuid: 'US.123' });
+        const second = await store.getContact(ws, conversations[1]?.contactId ?? '');
+        expect(second).toMatchObject({ waId: null, bsuid: 'US.999' });
+      });
+
+      it('tracks the newest inbound time as the window start, ignoring system messages', async () => {
+        const ws = await seedWorkspace(store);
+        await store.ingest(messagesUnit(ws, { messages: [inboundMessage({ wamid: 'a', timestamp: 2000 })] }));
+        await store.ingest(messagesUnit(ws, { messages: [inboundMessage({ wamid: 'b', timestamp: 1000 })] }));
+        await store.ingest(messagesUnit(ws, { messages: [inboundMessage({ wamid: 'c', timestamp: 9000, type: 'system' })] }));
+        const [conversation] = await store.listConversations(ws);
+        expect(conversation?.lastInboundAt).toBe(2000);
+      });
+
+      it('keeps unrouted changes and platform events, once each', async () => {
+        const unit = {
+          receivedAt: 1,
+          changes: [
+            { kind: 'unrouted' as const, id: 'unr_1', phoneNumberId: '999', field: 'messages', payload: { a: 1 } },
+            { kind: 'unrouted' as const, id: 'unr_1', phoneNumberId: '999', field: 'messages', payload: { a: 1 } },
+          ],
+        };
+        expect((await store.ingest(unit)).unrouted).toBe(1);
+        expect(await store.listUnrouted()).toEqual([{ id: 'unr_1', phoneNumberId: '999', field: 'messages', payload: { a: 1 }, receivedAt: 1 }]);
+      });
+    });
+
+    describe('statuses', () => {
+      async function outbound(ws: string) {
+        await store.ingest(messagesUnit(ws, { messages: [inboundMessage({ wamid: 'in.1' })] }));
+        const [conversation] = await store.listConversations(ws);
+        const conversationId = conversation?.id ?? '';
+        await store.recordOutbound({
+          commandKey: { source: 'slack', key: 'ev1' },
+          workspaceId: ws,
+          conversationId,
+          message: { id: 'msg_out1', type: 'text', text: 'hi', content: {}, sender: { via: 'slack', agentId: 'U1', agentName: 'Bo' }, relatesTo: null, timestamp: 3000 },
+          originRef: { connectorId: 'slack', externalId: '1700.01', data: {} },
+        });
+        return conversationId;
+      }
+
+      it('stores a status once per (wamid, status) and only moves the message forward', async () => {
+        const ws = await seedWorkspace(store, { connectors: ['slack'] });
+        await outbound(ws);
+        const [send] = (await claim()).filter((j) => j.connectorId === WHATSAPP_SENDER);
+        expect(send).toBeDefined();
+        await store.markAccepted(send!.lease, 'msg_out1', 'wamid.out1');
+        await store.completeJob(send!.lease, []);
+        const read = await store.ingest(messagesUnit(ws, { statuses: [status({ wamid: 'wamid.out1', status: 'read' })] }));
+        const late = await store.ingest(messagesUnit(ws, { statuses: [status({ wamid: 'wamid.out1', status: 'delivered' })] }));
+        const again = await store.ingest(messagesUnit(ws, { statuses: [status({ wamid: 'wamid.out1', status: 'read' })] }));
+        expect(read.statusesStored).toBe(1);
+        expect(late.statusesStored).toBe(1);
+        expect(again).toMatchObject({ statusesStored: 0, statusesDuplicate: 1, jobsQueued: 0 });
+        expect((await store.getMessage(ws, 'msg_out1'))?.state).toBe('read');
+      });
+
+      it('links a status that overtakes the send response through its callback data', async () => {
+        const ws = await seedWorkspace(store, { connectors: ['slack'] });
+        await outbound(ws);
+        const sent = await store.ingest(
+          messagesUnit(ws, { statuses: [status({ wamid: 'wamid.early', status: 'sent', raw: { biz_opaque_callback_data: 'msg_out1' } })] }),
+        );
+        expect(sent.jobsQueued).toBe(1);
+        expect(await store.getMessage(ws, 'msg_out1')).toMatchObject({ wamid: 'wamid.early', state: 'sent' });
+      });
+
+      it('links a status without callback data once the send is accepted', async () => {
+        const ws = await seedWorkspace(store, { connectors: ['slack'] });
+        await outbound(ws);
+        await store.ingest(messagesUnit(ws, { statuses: [status({ wamid: 'wamid.x', status: 'delivered' })] }));
+        const send = (await claim()).find((j) => j.connectorId === WHATSAPP_SENDER);
+        await store.markAccepted(send!.lease, 'msg_out1', 'wamid.x');
+        expect((await store.getMessage(ws, 'msg_out1'))?.state).toBe('delivered');
+      });
+    });
+
+    describe('consent', () => {
+      it('records a keyword opt-out once, with its evidence, and tells every mirror', async () => {
+        const ws = await seedWorkspace(store, { connectors: ['slack'] });
+        const message = inboundMessage({ wamid: 'stop.1', text: 'STOP', consent: { category: 'all', state: 'opted_out', entryId: 'cns_1' } });
+        const first = await store.ingest(messagesUnit(ws, { messages: [message] }));
+        await store.ingest(messagesUnit(ws, { messages: [{ ...message, id: 'other' }] }));
+        expect(first).toMatchObject({ consentChanges: 1, jobsQueued: 2 });
+        const [conversation] = await store.listConversations(ws);
+        const contactId = conversation?.contactId ?? '';
+        expect((await store.consentSnapshot(ws, contactId)).all).toMatchObject({ state: 'opted_out', source: 'keyword' });
+        const history = await store.consentHistory(ws, contactId);
+        expect(history).toHaveLength(1);
+        expect(history[0]).toMatchObject({ source: 'keyword', evidenceMessageId: message.id });
+      });
+
+      it('an older change arriving late is kept in the ledger but does not undo a newer state', async () => {
+        const ws = await seedWorkspace(store, { connectors: ['hubspot'] });
+        await store.ingest(messagesUnit(ws, { messages: [inboundMessage({ wamid: 'w' })] }));
+        const [conversation] = await store.listConversations(ws);
+        const contactId = conversation?.contactId ?? '';
+        const base = { workspaceId: ws, contactId, category: 'all' as const, source: 'hubspot' as const, actor: 'u', evidenceMessageId: null, details: {}, originConnectorId: 'hubspot' };
+        await store.recordConsent({ ...base, commandKey: { source: 'hubspot', key: 'e2' }, state: 'opted_out', occurredAt: 2000 });
+        await store.recordConsent({ ...base, commandKey: { source: 'hubspot', key: 'e1' }, state: 'opted_in', occurredAt: 1000 });
+        const dup = await store.recordConsent({ ...base, commandKey: { source: 'hubspot', key: 'e1' }, state: 'opted_in', occurredAt: 1000 });
+        expect(dup.duplicate).toBe(true);
+        expect((await store.consentSnapshot(ws, contactId)).all.state).toBe('opted_out');
+        expect(await store.consentHistory(ws, contactId)).toHaveLength(2);
+        // The origin connector does not get its own change echoed back.
+        expect((await store.jobStats()).byConnector.hubspot?.ready).toBe(1);
+      });
+    });
+
+    describe('commands', () => {
+      it('records an agent reply once per key, with its send job, mirror jobs and the origin ref', async () => {
+        const ws = await seedWorkspace(store, { connectors: ['slack', 'teams'] });
+        await store.ingest(messagesUnit(ws, { messages: [inboundMessage({ wamid: 'w' })] }));
+        const [conversation] = await store.listConversations(ws);
+        const input = {
+          commandKey: { source: 'slack', key: 'Ev1' },
+          workspaceId: ws,
+          conversationId: conversation?.id ?? '',
+          message: { id: 'msg_r1', type: 'text', text: 'on it', content: {}, sender: { via: 'slack', agentId: 'U1', agentName: null }, relatesTo: null, timestamp: 5 },
+          originRef: { connectorId: 'slack', externalId: 'C1:1700.5', data: {} },
+        };
+        expect(await store.recordOutbound(input)).toEqual({ duplicate: false, messageId: 'msg_r1' });
+        expect(await store.recordOutbound({ ...input, message: { ...input.message, id: 'msg_r2' } })).toEqual({ duplicate: true, messageId: 'msg_r1' });
+        const byConnector = (await store.jobStats()).byConnector;
+        expect(byConnector.whatsapp?.ready).toBe(1);
+        expect(byConnector.teams?.ready).toBe(2); // the inbound message and the reply
+        expect(byConnector.slack?.ready).toBe(1); // only the inbound message: no echo of the reply
+        expect(await store.findRefByExternalId(ws, 'slack', 'message', 'C1:1700.5')).toMatchObject({ entityId: 'msg_r1' });
+      });
+
+      it('rejects a reply to a conversation of another workspace and stores nothing', async () => {
+        const ws1 = await seedWorkspace(store, { id: 'ws-one' });
+        const ws2 = await seedWorkspace(store, { id: 'ws-two', phoneNumberId: '222' });
+        await store.ingest(messagesUnit(ws1, { messages: [inboundMessage({ wamid: 'w' })] }));
+        const [conversation] = await store.listConversations(ws1);
+        await expect(
+          store.recordOutbound({
+            commandKey: { source: 'slack', key: 'x' },
+            workspaceId: ws2,
+            conversationId: conversation?.id ?? '',
+            message: { id: 'msg_x', type: 'text', text: 'x', content: {}, sender: { via: 'slack', agentId: null, agentName: null }, relatesTo: null, timestamp: 1 },
+            originRef: null,
+          }),
+        ).rejects.toMatchObject({ code: 'not_found' });
+        expect(await store.getMessage(ws2, 'msg_x')).toBeNull();
+        expect(await store.claimCommandKey(ws2, 'slack', 'x')).toBe(true);
+        expect(await store.getConversation(ws2, conversation?.id ?? '')).toBeNull();
+      });
+    });
+
+    describe('jobs', () => {
+      async function queue(ws: string, wamids: string[], contact = '15550001111') {
+        for (const [i, wamid] of wamids.entries()) {
+          await store.ingest(messagesUnit(ws, { messages: [inboundMessage({ wamid, timestamp: 1000 + i, contact: identity({ waId: contact }) })] }));
+        }
+      }
+
+      it('runs the jobs of one conversation strictly one after another, in order', async () => {
+        const ws = await seedWorkspace(store, { connectors: ['slack'] });
+        await queue(ws, ['a', 'b', 'c']);
+        const first = await claim();
+        expect(first).toHaveLength(1);
+        expect(await claim()).toHaveLength(0);
+        await store.completeJob(first[0]!.lease, []);
+        const second = await claim();
+        expect((await store.getMessage(ws, second[0]!.entityId))?.wamid).toBe('b');
+      });
+
+      it('orders a conversation by WhatsApp time, not arrival', async () => {
+        const ws = await seedWorkspace(store, { connectors: ['slack'] });
+        await store.ingest(messagesUnit(ws, { messages: [inboundMessage({ wamid: 'late', timestamp: 2000 })] }));
+        await store.ingest(messagesUnit(ws, { messages: [inboundMessage({ wamid: 'early', timestamp: 1000 })] }));
+        const [job] = await claim();
+        expect((await store.getMessage(ws, job!.entityId))?.wamid).toBe('early');
+      });
+
+      it('a failing conversation does not block the others', async () => {
+        const ws = await seedWorkspace(store, { connectors: ['slack'] });
+        await queue(ws, ['a1', 'a2'], '111');
+        await queue(ws, ['b1', 'b2'], '222');
+        const jobs = await claim();
+        expect(jobs).toHaveLength(2);
+        const [a] = jobs;
+        await store.retryJob(a!.lease, { runAt: Date.now() + 60_000, error: 'down', countAttempt: true });
+        await store.completeJob(jobs[1]!.lease, []);
+        const next = await claim();
+        expect(next).toHaveLength(1);
+        expect((await store.getMessage(ws, next[0]!.entityId))?.wamid).toBe('b2');
+      });
+
+      it('a stale worker cannot settle a job it lost', async () => {
+        const ws = await seedWorkspace(store, { connectors: ['slack'] });
+        await queue(ws, ['a']);
+        const now = Date.now();
+        const [stale] = await claim(now);
+        // The lease expires and another worker takes the job over.
+        const [fresh] = await store.claimJobs({ limit: 10, leaseMs: 30_000, workerId: 'w2', now: now + 60_000 });
+        expect(fresh?.id).toBe(stale?.id);
+        expect(fresh?.attempts).toBe(2);
+        expect(await store.completeJob(stale!.lease, [])).toBe(false);
+        expect(await store.retryJob(stale!.lease, { runAt: 0, error: 'x', countAttempt: true })).toBe(false);
+        expect(await store.deadLetterJob(stale!.lease, 'x')).toBe(false);
+        expect(await store.checkpointRef(stale!.lease, ws, { connectorId: 'slack', kind: 'message', entityId: 'm', externalId: 'e', data: {} })).toBe(false);
+        expect(await store.completeJob(fresh!.lease, [{ connectorId: 'slack', kind: 'message', entityId: fresh!.entityId, externalId: 'ts1', data: {} }])).toBe(true);
+        expect(await store.getRef(ws, 'slack', 'message', fresh!.entityId)).toMatchObject({ externalId: 'ts1' });
+      });
+
+      it('a rate-limit retry does not count as an attempt', async () => {
+        const ws = await seedWorkspace(store, { connectors: ['slack'] });
+        await queue(ws, ['a']);
+        const [job] = await claim();
+        await store.retryJob(job!.lease, { runAt: 0, error: 'slow down', countAttempt: false });
+        const [again] = await claim();
+        expect(again?.attempts).toBe(1);
+      });
+
+      it('dead-letters with the reason and replays a dead job exactly once', async () => {
+        const ws = await seedWorkspace(store, { connectors: ['slack'] });
+        await queue(ws, ['a', 'b']);
+        const [job] = await claim();
+        await store.deadLetterJob(job!.lease, 'permanent: channel_not_found');
+        const dead = await store.listDeadJobs();
+        expect(dead).toEqual([expect.objectContaining({ id: job!.id, reason: 'permanent: channel_not_found', connectorId: 'slack' })]);
+        // The next message of the conversation is no longer blocked.
+        const [next] = await claim();
+        expect((await store.getMessage(ws, next!.entityId))?.wamid).toBe('b');
+        await store.completeJob(next!.lease, []);
+        expect(await store.replayDeadJobs('all')).toBe(1);
+        expect(await store.replayDeadJobs('all')).toBe(0);
+        const [replayed] = await claim();
+        expect(replayed?.entityId).toBe(job!.entityId);
+        expect(await store.listDeadJobs()).toEqual([]);
+      });
+
+      it('claims a batch as each conversation’s ready prefix, skipping conversations in flight', async () => {
+        const ws = await seedWorkspace(store, { connectors: ['hubspot'] });
+        await queue(ws, ['a1', 'a2', 'a3'], '111');
+        await queue(ws, ['b1', 'b2'], '222');
+        const batch = await store.claimBatch({ workspaceId: ws, connectorId: 'hubspot', limit: 100, leaseMs: 30_000, workerId: 'w' });
+        expect(batch).toHaveLength(5);
+        expect(await store.claimBatch({ workspaceId: ws, connectorId: 'hubspot', limit: 100, leaseMs: 30_000, workerId: 'w' })).toHaveLength(0);
+      });
+
+      it('reports the next time a job becomes ready', async () => {
+        const ws = await seedWorkspace(store, { connectors: ['slack'] });
+        expect(await store.nextRunAt()).toBeNull();
+        await queue(ws, ['a']);
+        const [job] = await claim();
+        await store.retryJob(job!.lease, { runAt: 123_456, error: 'x', countAttempt: true });
+        expect(await store.nextRunAt()).toBe(123_456);
+      });
+    });
+
+    describe('workspaces and state', () => {
+      it('routes a number to its workspace and refuses to give it to another', async () => {
+        const ws = await seedWorkspace(store, { id: 'acme' });
+        expect(await store.resolvePhoneNumber('106540352242922')).toMatchObject({ workspaceId: ws });
+        await store.createWorkspace({ id: 'other', name: 'Other' });
+        await expect(
+          store.addPhoneNumber({ workspaceId: 'other', phoneNumberId: '106540352242922', displayPhoneNumber: null, wabaId: null }),
+        ).rejects.toMatchObject({ code: 'conflict' });
+        expect(await store.resolvePhoneNumber('nope')).toBeNull();
+      });
+
+      it('moves the config version on every admin change', async () => {
+        const before = await store.configVersion();
+        await seedWorkspace(store, { connectors: ['slack'] });
+        expect(await store.configVersion()).toBeGreaterThan(before);
+      });
+
+      it('keeps connector state per workspace and connector', async () => {
+        const ws = await seedWorkspace(store);
+        await store.setConnectorState(ws, 'teams', 'subscription', { id: 's1' });
+        expect(await store.getConnectorState(ws, 'teams', 'subscription')).toEqual({ id: 's1' });
+        expect(await store.getConnectorState(ws, 'slack', 'subscription')).toBeNull();
+      });
+
+      it('grants a named lease to one holder until it expires', async () => {
+        const now = Date.now();
+        expect(await store.tryAcquireLease('maintenance', 'a', now + 60_000)).toBe(true);
+        expect(await store.tryAcquireLease('maintenance', 'b', now + 60_000)).toBe(false);
+        expect(await store.tryAcquireLease('maintenance', 'a', now + 120_000)).toBe(true);
+      });
+
+      it('scopes every read by workspace', async () => {
+        const ws = await seedWorkspace(store, { id: 'one' });
+        await seedWorkspace(store, { id: 'two', phoneNumberId: '2' });
+        await store.ingest(messagesUnit(ws, { messages: [inboundMessage({ wamid: 'w' })] }));
+        const message = await store.getMessageByWamid(ws, 'w');
+        expect(await store.getMessage('two', message?.id ?? '')).toBeNull();
+        expect(await store.getMessageByWamid('two', 'w')).toBeNull();
+        expect(await store.getConversation('two', message?.conversationId ?? '')).toBeNull();
+      });
+    });
+  });
+}

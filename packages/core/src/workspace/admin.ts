@@ -1,0 +1,236 @@
+import { z } from 'zod';
+import type { ConnectorRegistry } from '../connector/registry.ts';
+import { DEFAULT_POLICIES, type Workspace, type WorkspacePolicies } from '../domain/types.ts';
+import { WabridgeError } from '../errors/index.ts';
+import type { SecretBox } from '../secrets/index.ts';
+import type { Store } from '../store/types.ts';
+
+const templateSchema = z.object({
+  name: z.string().min(1),
+  language: z.string().min(2),
+  category: z.enum(['marketing', 'utility', 'authentication']),
+  body: z.string(),
+  parameters: z.number().int().min(0),
+});
+
+export const policiesSchema = z
+  .object({
+    numberMasking: z.enum(['none', 'partial', 'last4']),
+    optOutKeywords: z.record(z.string(), z.object({ stop: z.array(z.string()), start: z.array(z.string()) })),
+    templates: z.array(templateSchema),
+    reorderWindowMs: z.number().int().min(0).max(60_000),
+  })
+  .partial()
+  .strict();
+
+/** The declarative configuration file (`wabridge config apply`), after `${VAR}` interpolation. */
+export const configFileSchema = z
+  .object({
+    workspaces: z.array(
+      z
+        .object({
+          id: z.string().regex(/^[a-z0-9][a-z0-9-]{1,62}$/, 'lowercase letters, digits and dashes'),
+          name: z.string().min(1),
+          policies: policiesSchema.optional(),
+          phoneNumbers: z
+            .array(
+              z
+                .object({
+                  phoneNumberId: z.string().regex(/^\d+$/, 'digits only (the id, not the number)'),
+                  displayPhoneNumber: z.string().optional(),
+                  wabaId: z.string().optional(),
+                })
+                .strict(),
+            )
+            .default([]),
+          connectors: z
+            .record(z.string(), z.object({ enabled: z.boolean().default(true), config: z.record(z.string(), z.unknown()).default({}) }).strict())
+            .default({}),
+        })
+        .strict(),
+    ),
+  })
+  .strict();
+
+export type ConfigFile = z.infer<typeof configFileSchema>;
+
+/**
+ * Administration shared by the CLI, the config file and the demo: creates workspaces, assigns
+ * numbers, and stores connector settings with their secret fields encrypted. Every change is
+ * audited with the actor.
+ */
+export class WorkspaceAdmin {
+  private readonly store: Store;
+  private readonly registry: ConnectorRegistry;
+  private readonly secrets: SecretBox;
+
+  constructor(options: { store: Store; registry: ConnectorRegistry; secrets: SecretBox }) {
+    this.store = options.store;
+    this.registry = options.registry;
+    this.secrets = options.secrets;
+  }
+
+  async createWorkspace(actor: string, input: { id?: string; name: string; policies?: Partial<WorkspacePolicies> }): Promise<Workspace> {
+    const policies = input.policies ? policiesSchema.parse(input.policies) : undefined;
+    const workspace = await this.store.createWorkspace({ ...input, ...(policies ? { policies } : {}) });
+    await this.store.appendAudit({ actor, action: 'workspace.create', workspaceId: workspace.id, details: { name: input.name } });
+    return workspace;
+  }
+
+  async updatePolicies(actor: string, workspaceId: string, policies: Partial<WorkspacePolicies>): Promise<Workspace> {
+    const parsed = policiesSchema.parse(policies);
+    const workspace = await this.store.updateWorkspace(workspaceId, { policies: parsed });
+    await this.store.appendAudit({ actor, action: 'workspace.policies', workspaceId, details: { keys: Object.keys(parsed) } });
+    return workspace;
+  }
+
+  async addPhoneNumber(actor: string, workspaceId: string, number: { phoneNumberId: string; displayPhoneNumber?: string | null; wabaId?: string | null }) {
+    if (!/^\d+$/.test(number.phoneNumberId)) {
+      throw new WabridgeError('bad_request', `phone number id "${number.phoneNumberId}" must be digits (Meta's phone_number_id, not the phone number)`);
+    }
+    await this.store.addPhoneNumber({
+      workspaceId,
+      phoneNumberId: number.phoneNumberId,
+      displayPhoneNumber: number.displayPhoneNumber ?? null,
+      wabaId: number.wabaId ?? null,
+    });
+    await this.store.appendAudit({ actor, action: 'number.add', workspaceId, details: { phoneNumberId: number.phoneNumberId } });
+  }
+
+  async removePhoneNumber(actor: string, phoneNumberId: string): Promise<void> {
+    const owner = await this.store.resolvePhoneNumber(phoneNumberId);
+    await this.store.removePhoneNumber(phoneNumberId);
+    await this.store.appendAudit({ actor, action: 'number.remove', workspaceId: owner?.workspaceId ?? null, details: { phoneNumberId } });
+  }
+
+  /**
+   * Enables, disables or reconfigures a connector. `config` is merged over the stored settings
+   * (so `enable` with one changed key keeps the rest); enabling validates the result against the
+   * connector's schema first and stores nothing when it is invalid.
+   */
+  async setConnector(
+    actor: string,
+    workspaceId: string,
+    connectorId: string,
+    change: { enabled?: boolean; config?: Record<string, unknown>; replace?: boolean },
+  ): Promise<void> {
+    const manifest = this.registry.require(connectorId);
+    const existing = await this.store.getConnector(workspaceId, connectorId);
+    const previous = existing && !change.replace ? this.readConfig(existing.config, existing.encryptedSecrets) : {};
+    const merged = { ...previous, ...change.config };
+    const enabled = change.enabled ?? existing?.enabled ?? false;
+    if (enabled) {
+      const parsed = manifest.configSchema.safeParse(merged);
+      if (!parsed.success) {
+        const issues = parsed.error.issues.map((i) => `${i.path.join('.') || '(config)'}: ${i.message}`).join('; ');
+        throw new WabridgeError('config_invalid', `${connectorId} configuration is invalid: ${issues}`, { status: 400 });
+      }
+    }
+    const secretFields = new Set(manifest.secretFields);
+    const plain: Record<string, unknown> = {};
+    const secret: Record<string, unknown> = {};
+    for (const [key, value] of Object.entries(merged)) (secretFields.has(key) ? secret : plain)[key] = value;
+    await this.store.setConnector({
+      workspaceId,
+      connectorId,
+      enabled,
+      events: manifest.capabilities.events,
+      config: plain,
+      encryptedSecrets: Object.keys(secret).length > 0 ? this.secrets.encrypt(JSON.stringify(secret)) : null,
+    });
+    await this.store.appendAudit({
+      actor,
+      action: enabled ? 'connector.enable' : 'connector.disable',
+      workspaceId,
+      // Secret values never reach the audit log; their names do.
+      details: { connectorId, keys: Object.keys(plain), secretKeys: Object.keys(secret) },
+    });
+  }
+
+  /** Config with secret values replaced by a mask, for display. */
+  async describeConnector(workspaceId: string, connectorId: string) {
+    const setting = await this.store.getConnector(workspaceId, connectorId);
+    if (!setting) return null;
+    const secretKeys = setting.encryptedSecrets
+      ? Object.keys(JSON.parse(this.secrets.decrypt(setting.encryptedSecrets)) as object)
+      : [];
+    return {
+      connectorId,
+      enabled: setting.enabled,
+      config: { ...setting.config, ...Object.fromEntries(secretKeys.map((k) => [k, '••••••'])) },
+      updatedAt: setting.updatedAt,
+    };
+  }
+
+  /** Re-encrypts every stored secret with the current master key. Returns how many were rewritten. */
+  async rotateSecrets(actor: string): Promise<number> {
+    let rotated = 0;
+    for (const setting of await this.store.listConnectors()) {
+      if (!setting.encryptedSecrets || !this.secrets.needsRotation(setting.encryptedSecrets)) continue;
+      const plaintext = this.secrets.decrypt(setting.encryptedSecrets);
+      await this.store.setConnector({ ...setting, encryptedSecrets: this.secrets.encrypt(plaintext) });
+      rotated++;
+    }
+    await this.store.appendAudit({ actor, action: 'secrets.rotate', workspaceId: null, details: { rotated, keyId: this.secrets.keyId } });
+    return rotated;
+  }
+
+  /**
+   * Makes the store match a config file: workspaces are created or updated, numbers assigned, and
+   * connectors set (connectors and numbers absent from the file are left alone). Everything is
+   * validated before the first write.
+   */
+  async apply(actor: string, file: ConfigFile): Promise<{ workspaces: number; numbers: number; connectors: number }> {
+    for (const ws of file.workspaces) {
+      for (const [connectorId, setting] of Object.entries(ws.connectors)) {
+        const manifest = this.registry.require(connectorId);
+        if (setting.enabled) {
+          const parsed = manifest.configSchema.safeParse(setting.config);
+          if (!parsed.success) {
+            const issues = parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ');
+            throw new WabridgeError('config_invalid', `workspace ${ws.id}, connector ${connectorId}: ${issues}`);
+          }
+        }
+      }
+    }
+    const counts = { workspaces: 0, numbers: 0, connectors: 0 };
+    for (const ws of file.workspaces) {
+      const existing = await this.store.getWorkspace(ws.id);
+      if (existing) {
+        await this.store.updateWorkspace(ws.id, { name: ws.name, policies: { ...DEFAULT_POLICIES, ...ws.policies } });
+      } else {
+        await this.createWorkspace(actor, { id: ws.id, name: ws.name, ...(ws.policies ? { policies: ws.policies } : {}) });
+      }
+      counts.workspaces++;
+      for (const number of ws.phoneNumbers) {
+        await this.addPhoneNumber(actor, ws.id, number);
+        counts.numbers++;
+      }
+      for (const [connectorId, setting] of Object.entries(ws.connectors)) {
+        await this.setConnector(actor, ws.id, connectorId, { enabled: setting.enabled, config: setting.config, replace: true });
+        counts.connectors++;
+      }
+    }
+    return counts;
+  }
+
+  private readConfig(config: Record<string, unknown>, encryptedSecrets: string | null): Record<string, unknown> {
+    return { ...config, ...(encryptedSecrets ? (JSON.parse(this.secrets.decrypt(encryptedSecrets)) as object) : {}) };
+  }
+}
+
+/** Replaces `${NAME}` in every string of a parsed config file with the environment's value. */
+export function interpolateEnv(value: unknown, env: Record<string, string | undefined>, path = ''): unknown {
+  if (typeof value === 'string') {
+    return value.replace(/\$\{([A-Z0-9_]+)\}/g, (_, name: string) => {
+      const found = env[name];
+      if (found === undefined) throw new WabridgeError('config_invalid', `${path || 'config'} refers to \${${name}}, which is not set`);
+      return found;
+    });
+  }
+  if (Array.isArray(value)) return value.map((v, i) => interpolateEnv(v, env, `${path}[${i}]`));
+  if (value && typeof value === 'object') {
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, interpolateEnv(v, env, path ? `${path}.${k}` : k)]));
+  }
+  return value;
+}
