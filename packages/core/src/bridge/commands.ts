@@ -48,18 +48,28 @@ export class CommandProcessor {
     return (this.o.now ?? Date.now)();
   }
 
-  async accept(workspaceId: string, connectorId: string, commands: readonly DomainCommand[]): Promise<CommandOutcome[]> {
+  async accept(
+    workspaceId: string,
+    connectorId: string,
+    commands: readonly DomainCommand[],
+  ): Promise<CommandOutcome[]> {
     const outcomes: CommandOutcome[] = [];
     for (const command of commands) {
       const outcome = await this.apply(workspaceId, connectorId, command);
       outcomes.push(outcome);
-      this.o.metrics.increment('commands_accepted_total', { connector: connectorId, type: command.type, outcome: outcome.status });
+      this.o.metrics.increment('commands_accepted_total', {
+        connector: connectorId,
+        type: command.type,
+        outcome: outcome.status,
+      });
       this.o.logger.info(
         { workspace: workspaceId, connector: connectorId, command: command.type, outcome: outcome.status },
         'command applied',
       );
     }
-    if (outcomes.some((o) => o.status === 'sent' || o.status === 'notice' || o.status === 'consent_recorded')) {
+    if (
+      outcomes.some((o) => o.status === 'sent' || o.status === 'notice' || o.status === 'consent_recorded')
+    ) {
       this.o.onQueued?.();
     }
     return outcomes;
@@ -101,14 +111,29 @@ export class CommandProcessor {
     }
     const thread = await this.thread(ws, connectorId, command.threadId);
     if (!thread) return { status: 'ignored', reason: 'not a mirrored conversation thread' };
-    if (command.text.trim() === '' && command.attachments.length === 0) return { status: 'ignored', reason: 'empty reply' };
+    if (command.text.trim() === '' && command.attachments.length === 0)
+      return { status: 'ignored', reason: 'empty reply' };
     const now = this.now();
-    const block = checkSendable({ consent: thread.consent, window: windowState(thread.conversation, now), send: { kind: 'free_form' } });
+    const block = checkSendable({
+      consent: thread.consent,
+      window: windowState(thread.conversation, now),
+      send: { kind: 'free_form' },
+    });
     const key = { source: connectorId, key: command.idempotencyKey };
     if (block) {
       const notice = noticeText(block, displayName(thread.contact), now);
       const templates = block.kind === 'window_closed' ? await this.templates(ws) : [];
-      return this.notice(ws, connectorId, thread.conversation.id, key, notice.kind, notice.text, command.messageId, templates, null);
+      return this.notice(
+        ws,
+        connectorId,
+        thread.conversation.id,
+        key,
+        notice.kind,
+        notice.text,
+        command.messageId,
+        templates,
+        null,
+      );
     }
     const type = command.attachments.length > 0 && command.text.trim() === '' ? 'media' : 'text';
     const result = await this.o.store.recordOutbound({
@@ -129,17 +154,33 @@ export class CommandProcessor {
     return result.duplicate ? { status: 'duplicate' } : { status: 'sent', messageId: result.messageId };
   }
 
-  private async template(ws: string, connectorId: string, command: AgentTemplateCommand): Promise<CommandOutcome> {
+  private async template(
+    ws: string,
+    connectorId: string,
+    command: AgentTemplateCommand,
+  ): Promise<CommandOutcome> {
     const thread = await this.thread(ws, connectorId, command.threadId);
     if (!thread) return { status: 'ignored', reason: 'not a mirrored conversation thread' };
     const key = { source: connectorId, key: command.idempotencyKey };
     const templates = await this.templates(ws);
-    const template = templates.find((t) => t.name === command.template.name && t.language === command.template.language);
+    const template = templates.find(
+      (t) => t.name === command.template.name && t.language === command.template.language,
+    );
     if (!template || template.parameters !== command.template.parameters.length) {
       const text = template
         ? `Not sent: template ${template.name} (${template.language}) takes ${template.parameters} parameter(s), ${command.template.parameters.length} given.`
         : `Not sent: template ${command.template.name} (${command.template.language}) is not approved for this workspace.`;
-      return this.notice(ws, connectorId, thread.conversation.id, key, 'template_invalid', text, command.messageId, templates, null);
+      return this.notice(
+        ws,
+        connectorId,
+        thread.conversation.id,
+        key,
+        'template_invalid',
+        text,
+        command.messageId,
+        templates,
+        null,
+      );
     }
     const now = this.now();
     const block = checkSendable({
@@ -149,7 +190,17 @@ export class CommandProcessor {
     });
     if (block) {
       const notice = noticeText(block, displayName(thread.contact), now);
-      return this.notice(ws, connectorId, thread.conversation.id, key, notice.kind, notice.text, command.messageId, [], null);
+      return this.notice(
+        ws,
+        connectorId,
+        thread.conversation.id,
+        key,
+        notice.kind,
+        notice.text,
+        command.messageId,
+        [],
+        null,
+      );
     }
     const text = renderTemplate(template, command.template.parameters);
     const result = await this.o.store.recordOutbound({
@@ -166,7 +217,9 @@ export class CommandProcessor {
         timestamp: now,
       },
       // A template picked from a form has no platform message of its own until the mirror posts it.
-      originRef: command.messageId ? { connectorId, externalId: command.messageId, data: { threadId: command.threadId } } : null,
+      originRef: command.messageId
+        ? { connectorId, externalId: command.messageId, data: { threadId: command.threadId } }
+        : null,
     });
     return result.duplicate ? { status: 'duplicate' } : { status: 'sent', messageId: result.messageId };
   }
@@ -196,7 +249,11 @@ export class CommandProcessor {
     );
   }
 
-  private async consent(ws: string, connectorId: string, command: SetConsentCommand): Promise<CommandOutcome> {
+  private async consent(
+    ws: string,
+    connectorId: string,
+    command: SetConsentCommand,
+  ): Promise<CommandOutcome> {
     const ref = await this.o.store.findRefByExternalId(ws, connectorId, 'contact', command.contactId);
     if (!ref) return { status: 'ignored', reason: 'contact not linked to a WhatsApp contact' };
     const current = await this.o.store.consentSnapshot(ws, ref.entityId);
@@ -223,15 +280,28 @@ export class CommandProcessor {
     return { status: 'consent_recorded', entryId: result.entry.id };
   }
 
-  private async contactRemoved(ws: string, connectorId: string, command: ContactRemovedCommand): Promise<CommandOutcome> {
+  private async contactRemoved(
+    ws: string,
+    connectorId: string,
+    command: ContactRemovedCommand,
+  ): Promise<CommandOutcome> {
     const ref = await this.o.store.findRefByExternalId(ws, connectorId, 'contact', command.contactId);
     if (!ref) return { status: 'ignored', reason: 'contact not linked' };
-    if (!(await this.o.store.claimCommandKey(ws, connectorId, command.idempotencyKey))) return { status: 'duplicate' };
+    if (!(await this.o.store.claimCommandKey(ws, connectorId, command.idempotencyKey)))
+      return { status: 'duplicate' };
     if (command.reason === 'merged' && command.mergedInto) {
-      await this.o.store.putRef(ws, { ...ref, externalId: command.mergedInto, data: { ...ref.data, mergedFrom: command.contactId } });
+      await this.o.store.putRef(ws, {
+        ...ref,
+        externalId: command.mergedInto,
+        data: { ...ref.data, mergedFrom: command.contactId },
+      });
     } else {
       // Unlinked: the connector finds or creates the contact again on the next message.
-      await this.o.store.putRef(ws, { ...ref, externalId: `removed:${command.contactId}`, data: { ...ref.data, removed: command.reason } });
+      await this.o.store.putRef(ws, {
+        ...ref,
+        externalId: `removed:${command.contactId}`,
+        data: { ...ref.data, removed: command.reason },
+      });
     }
     await this.o.store.appendAudit({
       actor: `${connectorId}`,

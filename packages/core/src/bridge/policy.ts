@@ -14,13 +14,22 @@ export type SendBlock =
  * - an opt-out of marketing blocks marketing templates;
  * - outside the 24-hour window only templates may be sent (WhatsApp would answer 131047).
  */
-export function checkSendable(input: { consent: ConsentSnapshot; window: WindowState; send: SendKind }): SendBlock | null {
+export function checkSendable(input: {
+  consent: ConsentSnapshot;
+  window: WindowState;
+  send: SendKind;
+}): SendBlock | null {
   const { consent, window, send } = input;
   if (consent.all.state === 'opted_out') {
     return { kind: 'opted_out', category: 'all', since: consent.all.at, source: consent.all.source };
   }
   if (send.kind === 'template' && send.category === 'marketing' && consent.marketing.state === 'opted_out') {
-    return { kind: 'opted_out', category: 'marketing', since: consent.marketing.at, source: consent.marketing.source };
+    return {
+      kind: 'opted_out',
+      category: 'marketing',
+      since: consent.marketing.at,
+      source: consent.marketing.source,
+    };
   }
   if (send.kind === 'free_form' && !window.open) return { kind: 'window_closed', closedAt: window.closesAt };
   return null;
@@ -36,10 +45,16 @@ const SOURCE_WORDS: Record<string, string> = {
 };
 
 /** The words agents see when a reply is not sent. */
-export function noticeText(block: SendBlock, contactName: string, now: number): { kind: NoticeKind; text: string } {
+export function noticeText(
+  block: SendBlock,
+  contactName: string,
+  now: number,
+): { kind: NoticeKind; text: string } {
   if (block.kind === 'opted_out') {
     const how = block.source ? ` ${SOURCE_WORDS[block.source] ?? `(${block.source})`}` : '';
-    const when = block.since ? ` on ${new Date(block.since).toISOString().slice(0, 16).replace('T', ' ')} UTC` : '';
+    const when = block.since
+      ? ` on ${new Date(block.since).toISOString().slice(0, 16).replace('T', ' ')} UTC`
+      : '';
     const what = block.category === 'all' ? 'WhatsApp messages' : 'marketing messages';
     const back = block.category === 'all' ? ' They can opt back in by sending START.' : '';
     return { kind: 'opted_out', text: `Not sent: ${contactName} opted out of ${what}${how}${when}.${back}` };
@@ -60,6 +75,9 @@ function describeAgo(ms: number): string {
 }
 
 /** Fills a template's {{n}} placeholders, for previews and mirrors. */
-export function renderTemplate(template: Pick<TemplateDefinition, 'body'>, parameters: readonly string[]): string {
+export function renderTemplate(
+  template: Pick<TemplateDefinition, 'body'>,
+  parameters: readonly string[],
+): string {
   return template.body.replace(/\{\{(\d+)\}\}/g, (whole, n: string) => parameters[Number(n) - 1] ?? whole);
 }

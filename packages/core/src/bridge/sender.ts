@@ -51,7 +51,11 @@ export class WhatsAppSender implements SendHandler {
   constructor(options: WhatsAppSenderOptions) {
     this.o = options;
     const now = options.now ?? Date.now;
-    this.numberLimit = new KeyedTokenBucket({ ratePerSecond: options.numberRatePerSecond ?? 80, burst: options.numberRatePerSecond ?? 80, now });
+    this.numberLimit = new KeyedTokenBucket({
+      ratePerSecond: options.numberRatePerSecond ?? 80,
+      burst: options.numberRatePerSecond ?? 80,
+      now,
+    });
     this.recipientLimit = new KeyedTokenBucket({
       ratePerSecond: options.recipientRatePerSecond ?? 1 / 6,
       burst: options.recipientBurst ?? 10,
@@ -71,23 +75,47 @@ export class WhatsAppSender implements SendHandler {
     const conversation = await store.getConversation(ws, message.conversationId);
     const contact = conversation ? await store.getContact(ws, conversation.contactId) : null;
     if (!conversation || !contact || conversation.erasedAt !== null) {
-      await store.markFailed(job.lease, message.id, localError('gone', 'Conversation erased', 'The conversation no longer exists.', 'Nothing to do.'));
+      await store.markFailed(
+        job.lease,
+        message.id,
+        localError('gone', 'Conversation erased', 'The conversation no longer exists.', 'Nothing to do.'),
+      );
       return;
     }
     const consent = await store.consentSnapshot(ws, contact.id);
-    const template = message.type === 'template' ? (message.content.template as { category?: string } | undefined) : undefined;
+    const template =
+      message.type === 'template'
+        ? (message.content.template as { category?: string } | undefined)
+        : undefined;
     const block = checkSendable({
       consent,
       window: windowState(conversation, this.now()),
-      send: template ? { kind: 'template', category: (template.category as 'marketing' | 'utility' | 'authentication') ?? 'utility' } : { kind: 'free_form' },
+      send: template
+        ? {
+            kind: 'template',
+            category: (template.category as 'marketing' | 'utility' | 'authentication') ?? 'utility',
+          }
+        : { kind: 'free_form' },
     });
     if (block) {
       const notice = noticeText(block, displayName(contact), this.now());
-      await this.fail(job, message, localError(block.kind, block.kind === 'opted_out' ? 'Opted out' : 'Window closed', notice.text, 'See the notice.'), notice.kind, notice.text);
+      await this.fail(
+        job,
+        message,
+        localError(
+          block.kind,
+          block.kind === 'opted_out' ? 'Opted out' : 'Window closed',
+          notice.text,
+          'See the notice.',
+        ),
+        notice.kind,
+        notice.text,
+      );
       return;
     }
     const to = contact.waId ?? contact.bsuid;
-    if (!to) throw new WabridgeError('permanent', `contact ${contact.id} has neither a WhatsApp id nor a BSUID`);
+    if (!to)
+      throw new WabridgeError('permanent', `contact ${contact.id} has neither a WhatsApp id nor a BSUID`);
     const parts = this.parts(message);
     const client = this.o.client(ws);
     let firstWamid: string | null = null;
@@ -106,10 +134,19 @@ export class WhatsAppSender implements SendHandler {
         const linked = await store.getMessage(ws, message.id);
         if (linked?.wamid && index === 0) {
           firstWamid = linked.wamid;
-          await store.checkpointRef(job.lease, ws, { connectorId: 'whatsapp', kind: SEND_PART, entityId: partKey, externalId: linked.wamid, data: {} });
+          await store.checkpointRef(job.lease, ws, {
+            connectorId: 'whatsapp',
+            kind: SEND_PART,
+            entityId: partKey,
+            externalId: linked.wamid,
+            data: {},
+          });
           continue;
         }
-        if (waited < grace) throw new WabridgeError('rate_limited', 'waiting for proof of an earlier send attempt', { retryAfterMs: grace - waited });
+        if (waited < grace)
+          throw new WabridgeError('rate_limited', 'waiting for proof of an earlier send attempt', {
+            retryAfterMs: grace - waited,
+          });
       }
       this.pace(conversation.phoneNumberId, to);
       await store.checkpointRef(job.lease, ws, {
@@ -121,13 +158,24 @@ export class WhatsAppSender implements SendHandler {
       });
       let result: SendResult;
       try {
-        result = await part(client, { phoneNumberId: conversation.phoneNumberId, to, callbackData: message.id, signal });
+        result = await part(client, {
+          phoneNumberId: conversation.phoneNumberId,
+          to,
+          callbackData: message.id,
+          signal,
+        });
       } catch (error) {
         await this.handleSendError(job, message, error, partKey);
         return;
       }
       firstWamid ??= result.wamid;
-      await store.checkpointRef(job.lease, ws, { connectorId: 'whatsapp', kind: SEND_PART, entityId: partKey, externalId: result.wamid, data: {} });
+      await store.checkpointRef(job.lease, ws, {
+        connectorId: 'whatsapp',
+        kind: SEND_PART,
+        entityId: partKey,
+        externalId: result.wamid,
+        data: {},
+      });
     }
     if (firstWamid) await store.markAccepted(job.lease, message.id, firstWamid);
   }
@@ -138,13 +186,18 @@ export class WhatsAppSender implements SendHandler {
       [this.recipientLimit, `${phoneNumberId}:${to}`, 'pair rate to this customer'],
     ] as const) {
       const taken = limit.take(key);
-      if (!taken.ok) throw new WabridgeError('rate_limited', `pacing: ${what}`, { retryAfterMs: taken.waitMs });
+      if (!taken.ok)
+        throw new WabridgeError('rate_limited', `pacing: ${what}`, { retryAfterMs: taken.waitMs });
     }
   }
 
   /** A message becomes one send per part: its text, then each attachment as media. */
   private parts(message: Message): ((client: CloudApiClient, common: PartCommon) => Promise<SendResult>)[] {
-    const content = message.content as { text?: string; attachments?: Attachment[]; template?: TemplateContent };
+    const content = message.content as {
+      text?: string;
+      attachments?: Attachment[];
+      template?: TemplateContent;
+    };
     if (message.type === 'template' && content.template) {
       const t = content.template;
       return [
@@ -153,20 +206,25 @@ export class WhatsAppSender implements SendHandler {
             ...common,
             name: t.name,
             language: t.language,
-            components: t.parameters.length ? [{ type: 'body', parameters: t.parameters.map((text) => ({ type: 'text', text })) }] : [],
+            components: t.parameters.length
+              ? [{ type: 'body', parameters: t.parameters.map((text) => ({ type: 'text', text })) }]
+              : [],
           }),
       ];
     }
     const parts: ((client: CloudApiClient, common: PartCommon) => Promise<SendResult>)[] = [];
     if (message.text) {
       const body = message.text;
-      parts.push((client, common) => client.sendText({ ...common, body, ...(message.relatesTo ? { replyTo: message.relatesTo } : {}) }));
+      parts.push((client, common) =>
+        client.sendText({ ...common, body, ...(message.relatesTo ? { replyTo: message.relatesTo } : {}) }),
+      );
     }
     for (const attachment of content.attachments ?? []) {
       parts.push(async (client, common) => {
         const via = message.sender?.via ?? '';
         const instance = await this.o.host.instance(message.workspaceId, via);
-        if (!instance?.fetchAttachment) throw new WabridgeError('permanent', `connector ${via} cannot provide attachments`);
+        if (!instance?.fetchAttachment)
+          throw new WabridgeError('permanent', `connector ${via} cannot provide attachments`);
         const file = await instance.fetchAttachment(attachment.ref);
         const { id } = await client.uploadMedia({
           phoneNumberId: common.phoneNumberId,
@@ -176,14 +234,22 @@ export class WhatsAppSender implements SendHandler {
           signal: common.signal,
         });
         const kind = mediaKindOf(file.mimeType);
-        return client.sendMedia({ ...common, kind, id, ...(kind === 'document' ? { filename: file.filename } : {}) });
+        return client.sendMedia({
+          ...common,
+          kind,
+          id,
+          ...(kind === 'document' ? { filename: file.filename } : {}),
+        });
       });
     }
     return parts;
   }
 
   private async handleSendError(job: Job, message: Message, error: unknown, partKey: string): Promise<void> {
-    const err = error instanceof WabridgeError ? error : new WabridgeError('transient', String(error), { cause: error });
+    const err =
+      error instanceof WabridgeError
+        ? error
+        : new WabridgeError('transient', String(error), { cause: error });
     // Throttling, transient faults and revoked tokens are the queue's business: retry, or
     // dead-letter for an admin to replay once the token is fixed.
     if (err.retryable || err.code === 'auth_failed') {
@@ -201,7 +267,12 @@ export class WhatsAppSender implements SendHandler {
     const described =
       typeof metaCode === 'number'
         ? toMessageError({ code: metaCode, message: err.message, title: err.message })
-        : localError(err.code, err.message, err.message, 'Check the connector logs and retry with `wabridge replay` if needed.');
+        : localError(
+            err.code,
+            err.message,
+            err.message,
+            'Check the connector logs and retry with `wabridge replay` if needed.',
+          );
     let kind: NoticeKind = 'send_failed';
     if (err.code === 'window_closed') kind = 'window_closed';
     if (err.code === 'opted_out') kind = 'opted_out';
@@ -210,7 +281,13 @@ export class WhatsAppSender implements SendHandler {
   }
 
   /** Marks the message failed (every mirror shows it) and tells the agent who wrote it why. */
-  private async fail(job: Job, message: Message, error: MessageError, kind: NoticeKind, text: string): Promise<void> {
+  private async fail(
+    job: Job,
+    message: Message,
+    error: MessageError,
+    kind: NoticeKind,
+    text: string,
+  ): Promise<void> {
     const { store } = this.o;
     await store.markFailed(job.lease, message.id, error);
     const via = message.sender?.via;

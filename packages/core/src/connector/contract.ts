@@ -137,7 +137,9 @@ export interface ConnectorState {
 
 export interface MediaAccess {
   /** Downloads the media of a WhatsApp message (cached locally after the first download). */
-  fetch(messageId: string): Promise<{ bytes: Uint8Array; mimeType: string; filename: string; sha256: string }>;
+  fetch(
+    messageId: string,
+  ): Promise<{ bytes: Uint8Array; mimeType: string; filename: string; sha256: string }>;
   /** A signed, expiring gateway URL for the media of a message (for platforms that link to it). */
   url(messageId: string, ttlMs?: number): string;
 }

@@ -66,13 +66,18 @@ export class ConnectorHost {
   }
 
   /** Decrypts the secrets and validates the merged config against the manifest's schema. */
-  resolveConfig(manifest: ConnectorManifest, setting: Pick<ConnectorSetting, 'config' | 'encryptedSecrets'>): unknown {
+  resolveConfig(
+    manifest: ConnectorManifest,
+    setting: Pick<ConnectorSetting, 'config' | 'encryptedSecrets'>,
+  ): unknown {
     const secrets = setting.encryptedSecrets
       ? (JSON.parse(this.options.secrets.decrypt(setting.encryptedSecrets)) as Record<string, unknown>)
       : {};
     const parsed = manifest.configSchema.safeParse({ ...setting.config, ...secrets });
     if (!parsed.success) {
-      const issues = parsed.error.issues.map((i) => `${i.path.join('.') || '(config)'}: ${i.message}`).join('; ');
+      const issues = parsed.error.issues
+        .map((i) => `${i.path.join('.') || '(config)'}: ${i.message}`)
+        .join('; ');
       throw new WabridgeError('config_invalid', `${manifest.id} configuration is invalid: ${issues}`);
     }
     return parsed.data;
@@ -96,9 +101,11 @@ export class ConnectorHost {
   private state(workspaceId: string, connectorId: string): ConnectorState {
     const { store, secrets } = this.options;
     return {
-      get: async <T>(key: string) => (await store.getConnectorState(workspaceId, connectorId, key)) as T | null,
+      get: async <T>(key: string) =>
+        (await store.getConnectorState(workspaceId, connectorId, key)) as T | null,
       set: (key, value) => store.setConnectorState(workspaceId, connectorId, key, value),
-      setSecret: (key, value) => store.setConnectorState(workspaceId, connectorId, `secret:${key}`, secrets.encrypt(value)),
+      setSecret: (key, value) =>
+        store.setConnectorState(workspaceId, connectorId, `secret:${key}`, secrets.encrypt(value)),
       getSecret: async (key) => {
         const stored = await store.getConnectorState(workspaceId, connectorId, `secret:${key}`);
         return typeof stored === 'string' ? secrets.decrypt(stored) : null;

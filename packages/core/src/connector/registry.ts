@@ -17,12 +17,19 @@ export function createRegistry(manifests: readonly ConnectorManifest<any>[]): Co
   const byId = new Map<string, ConnectorManifest>();
   for (const manifest of manifests) {
     if (!/^[a-z][a-z0-9-]{1,31}$/.test(manifest.id)) {
-      throw new WabridgeError('config_invalid', `connector id "${manifest.id}" must be lowercase letters, digits and dashes`);
+      throw new WabridgeError(
+        'config_invalid',
+        `connector id "${manifest.id}" must be lowercase letters, digits and dashes`,
+      );
     }
     if (manifest.id === 'whatsapp') {
-      throw new WabridgeError('config_invalid', 'connector id "whatsapp" is reserved for the WhatsApp sender');
+      throw new WabridgeError(
+        'config_invalid',
+        'connector id "whatsapp" is reserved for the WhatsApp sender',
+      );
     }
-    if (byId.has(manifest.id)) throw new WabridgeError('config_invalid', `connector "${manifest.id}" is registered twice`);
+    if (byId.has(manifest.id))
+      throw new WabridgeError('config_invalid', `connector "${manifest.id}" is registered twice`);
     byId.set(manifest.id, manifest as ConnectorManifest);
   }
   return {
@@ -30,9 +37,13 @@ export function createRegistry(manifests: readonly ConnectorManifest<any>[]): Co
     require(id) {
       const manifest = byId.get(id);
       if (!manifest) {
-        throw new WabridgeError('not_found', `unknown connector "${id}" (known: ${[...byId.keys()].join(', ') || 'none'})`, {
-          status: 404,
-        });
+        throw new WabridgeError(
+          'not_found',
+          `unknown connector "${id}" (known: ${[...byId.keys()].join(', ') || 'none'})`,
+          {
+            status: 404,
+          },
+        );
       }
       return manifest;
     },

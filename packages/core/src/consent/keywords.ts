@@ -15,7 +15,9 @@ export function normaliseKeyword(text: string): string {
  * Compiles a workspace's keyword lists into a matcher. A message counts only when its whole text
  * is a keyword: "please stop calling me at work" is a conversation, not an opt-out.
  */
-export function keywordMatcher(lists: Record<string, OptOutKeywords>): (text: string | null) => ConsentState | null {
+export function keywordMatcher(
+  lists: Record<string, OptOutKeywords>,
+): (text: string | null) => ConsentState | null {
   const stop = new Set<string>();
   const start = new Set<string>();
   for (const list of Object.values(lists)) {

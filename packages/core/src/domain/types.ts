@@ -49,7 +49,10 @@ export interface WorkspacePolicies {
 }
 
 export const DEFAULT_OPT_OUT_KEYWORDS: Record<string, OptOutKeywords> = {
-  en: { stop: ['stop', 'unsubscribe', 'stop all', 'cancel', 'end', 'quit', 'opt out'], start: ['start', 'unstop', 'subscribe', 'opt in'] },
+  en: {
+    stop: ['stop', 'unsubscribe', 'stop all', 'cancel', 'end', 'quit', 'opt out'],
+    start: ['start', 'unstop', 'subscribe', 'opt in'],
+  },
   es: { stop: ['baja', 'parar', 'detener', 'cancelar'], start: ['alta', 'reanudar'] },
   pt: { stop: ['parar', 'sair', 'cancelar'], start: ['voltar', 'retomar'] },
   de: { stop: ['stopp', 'abmelden'], start: ['anmelden'] },
@@ -172,7 +175,10 @@ export interface ConsentEntry {
 }
 
 /** Current consent per category; a category with no entry is `opted_in` (Meta's default). */
-export type ConsentSnapshot = Record<ConsentCategory, { state: ConsentState; source: ConsentSource | null; at: number | null }>;
+export type ConsentSnapshot = Record<
+  ConsentCategory,
+  { state: ConsentState; source: ConsentSource | null; at: number | null }
+>;
 
 /** A reference a connector created on its platform for one of our entities. */
 export interface ExternalRef {

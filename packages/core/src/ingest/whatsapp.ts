@@ -48,7 +48,10 @@ export class WhatsAppIngestor {
     this.options = options;
   }
 
-  async ingest(changes: readonly EntryChange[], receivedAt = (this.options.now ?? Date.now)()): Promise<IngestResult> {
+  async ingest(
+    changes: readonly EntryChange[],
+    receivedAt = (this.options.now ?? Date.now)(),
+  ): Promise<IngestResult> {
     const unit: IngestUnit = { receivedAt, changes: [] };
     for (const change of changes) {
       unit.changes.push(...(await this.translate(change, receivedAt)));
@@ -57,7 +60,8 @@ export class WhatsAppIngestor {
     const { metrics } = this.options;
     metrics.increment('messages_ingested_total', undefined, result.messagesStored);
     metrics.increment('jobs_queued_total', undefined, result.jobsQueued);
-    if (result.consentChanges > 0) metrics.increment('consent_changes_total', undefined, result.consentChanges);
+    if (result.consentChanges > 0)
+      metrics.increment('consent_changes_total', undefined, result.consentChanges);
     if (result.unrouted > 0) metrics.increment('webhooks_unrouted_total', undefined, result.unrouted);
     return result;
   }
@@ -71,16 +75,39 @@ export class WhatsAppIngestor {
     if (!route) {
       // Acknowledged and kept: answering an error would make Meta retry for days, and the data
       // must survive until a workspace claims the number (`wabridge replay --unrouted`).
-      this.options.logger.warn({ phoneNumberId, field: change.field }, 'webhook for a phone number no workspace owns');
+      this.options.logger.warn(
+        { phoneNumberId, field: change.field },
+        'webhook for a phone number no workspace owns',
+      );
       return [
-        { kind: 'unrouted', id: contentId('unr', change.field, change.value), phoneNumberId, field: change.field, payload: change.value },
+        {
+          kind: 'unrouted',
+          id: contentId('unr', change.field, change.value),
+          phoneNumberId,
+          field: change.field,
+          payload: change.value,
+        },
       ];
     }
-    const displayPhoneNumber = change.value.metadata?.display_phone_number ?? route.phoneNumber.displayPhoneNumber;
+    const displayPhoneNumber =
+      change.value.metadata?.display_phone_number ?? route.phoneNumber.displayPhoneNumber;
     if (change.kind === 'user_preferences') {
-      return this.translatePreferences(change.value, route.workspace, phoneNumberId as string, displayPhoneNumber ?? null);
+      return this.translatePreferences(
+        change.value,
+        route.workspace,
+        phoneNumberId as string,
+        displayPhoneNumber ?? null,
+      );
     }
-    return [this.translateMessages(change.value, route.workspace, phoneNumberId as string, displayPhoneNumber ?? null, receivedAt)];
+    return [
+      this.translateMessages(
+        change.value,
+        route.workspace,
+        phoneNumberId as string,
+        displayPhoneNumber ?? null,
+        receivedAt,
+      ),
+    ];
   }
 
   private translateMessages(
@@ -145,7 +172,9 @@ export class WhatsAppIngestor {
     const notUnderstood: IngestChange[] = [];
     for (const preference of value.user_preferences) {
       const state = preferenceState(preference.value);
-      const contact = value.contacts?.find((c) => c.wa_id === preference.wa_id || (c.user_id && c.user_id === preference.user_id));
+      const contact = value.contacts?.find(
+        (c) => c.wa_id === preference.wa_id || (c.user_id && c.user_id === preference.user_id),
+      );
       const identity: ContactIdentity = {
         waId: preference.wa_id ?? contact?.wa_id ?? null,
         bsuid: preference.user_id ?? contact?.user_id ?? null,
@@ -158,21 +187,40 @@ export class WhatsAppIngestor {
           { workspace: workspace.id, category: preference.category, value: preference.value },
           'user preference not understood; kept as a platform event',
         );
-        notUnderstood.push(otherChange(workspace.id, 'user_preferences', preference, ['preference value or user not recognised']));
+        notUnderstood.push(
+          otherChange(workspace.id, 'user_preferences', preference, [
+            'preference value or user not recognised',
+          ]),
+        );
         continue;
       }
       const occurredAt = toMillis(preference.timestamp);
       preferences.push({
         // Derived from the content, so Meta's retries of the same webhook add no ledger entry.
-        entryId: contentId('cns', workspace.id, identity.waId, identity.bsuid, preference.category, preference.value, occurredAt),
+        entryId: contentId(
+          'cns',
+          workspace.id,
+          identity.waId,
+          identity.bsuid,
+          preference.category,
+          preference.value,
+          occurredAt,
+        ),
         contact: identity,
         category: preference.category.startsWith('marketing') ? ('marketing' as const) : ('all' as const),
         state,
         occurredAt,
-        details: { category: preference.category, value: preference.value, detail: preference.detail ?? null },
+        details: {
+          category: preference.category,
+          value: preference.value,
+          detail: preference.detail ?? null,
+        },
       });
     }
-    return [{ kind: 'user_preferences', workspaceId: workspace.id, phoneNumberId, displayPhoneNumber, preferences }, ...notUnderstood];
+    return [
+      { kind: 'user_preferences', workspaceId: workspace.id, phoneNumberId, displayPhoneNumber, preferences },
+      ...notUnderstood,
+    ];
   }
 
   private matcher(workspace: Workspace): ReturnType<typeof keywordMatcher> {
@@ -191,7 +239,12 @@ export function toMillis(timestamp: string | number): number {
   return Number.isFinite(seconds) ? Math.round(seconds * 1000) : 0;
 }
 
-function otherChange(workspaceId: string | null, field: string, payload: unknown, parseIssues: string[]): IngestChange {
+function otherChange(
+  workspaceId: string | null,
+  field: string,
+  payload: unknown,
+  parseIssues: string[],
+): IngestChange {
   // Content-derived id: a retried webhook stores the same event once.
   return { kind: 'other', id: contentId('pev', field, payload), workspaceId, field, payload, parseIssues };
 }
@@ -208,7 +261,9 @@ function keywordBearing(message: InboundMessage): boolean {
 function identityOf(message: InboundMessage, contacts: readonly WaContact[]): ContactIdentity {
   const contact =
     contacts.find(
-      (c) => (message.from && c.wa_id === message.from) || (message.from_user_id && c.user_id === message.from_user_id),
+      (c) =>
+        (message.from && c.wa_id === message.from) ||
+        (message.from_user_id && c.user_id === message.from_user_id),
     ) ?? (contacts.length === 1 ? contacts[0] : undefined);
   return {
     waId: message.from ?? contact?.wa_id ?? null,
@@ -260,7 +315,11 @@ export function toMessageError(error: WebhookError): MessageError {
   return {
     code: Number.isFinite(code) ? code : String(error.code),
     title: error.title ?? error.message ?? 'WhatsApp error',
-    meaning: known?.meaning ?? error.error_data?.details ?? error.message ?? 'WhatsApp could not deliver the message.',
+    meaning:
+      known?.meaning ??
+      error.error_data?.details ??
+      error.message ??
+      'WhatsApp could not deliver the message.',
     action: known?.action ?? 'Check the error code in Meta’s documentation.',
   };
 }

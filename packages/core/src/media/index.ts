@@ -54,7 +54,10 @@ export class MediaStore {
     };
   }
 
-  async fetch(workspaceId: string, messageId: string): Promise<{ bytes: Uint8Array; mimeType: string; filename: string; sha256: string }> {
+  async fetch(
+    workspaceId: string,
+    messageId: string,
+  ): Promise<{ bytes: Uint8Array; mimeType: string; filename: string; sha256: string }> {
     if (!/^[\w-]+$/.test(workspaceId) || !/^[\w-]+$/.test(messageId)) {
       throw new WabridgeError('bad_request', 'invalid media reference');
     }
@@ -67,14 +70,21 @@ export class MediaStore {
       // Not cached yet.
     }
     const message = await this.o.store.getMessage(workspaceId, messageId);
-    if (!message) throw new WabridgeError('not_found', `message ${messageId} does not exist`, { status: 404 });
-    const media = message.content[message.type] as { id?: string; mime_type?: string; filename?: string } | undefined;
-    if (!media?.id) throw new WabridgeError('not_found', `message ${messageId} has no media`, { status: 404 });
-    const downloaded = await this.o.client(workspaceId).downloadMedia(media.id, { maxBytes: this.o.maxBytes ?? 100_000_000 });
+    if (!message)
+      throw new WabridgeError('not_found', `message ${messageId} does not exist`, { status: 404 });
+    const media = message.content[message.type] as
+      | { id?: string; mime_type?: string; filename?: string }
+      | undefined;
+    if (!media?.id)
+      throw new WabridgeError('not_found', `message ${messageId} has no media`, { status: 404 });
+    const downloaded = await this.o
+      .client(workspaceId)
+      .downloadMedia(media.id, { maxBytes: this.o.maxBytes ?? 100_000_000 });
     const mimeType = downloaded.mimeType || media.mime_type || 'application/octet-stream';
     const meta: CachedMeta = {
       mimeType,
-      filename: media.filename ?? `${message.type}-${messageId}.${EXTENSIONS[mimeType.split(';')[0] ?? ''] ?? 'bin'}`,
+      filename:
+        media.filename ?? `${message.type}-${messageId}.${EXTENSIONS[mimeType.split(';')[0] ?? ''] ?? 'bin'}`,
       sha256: createHash('sha256').update(downloaded.bytes).digest('hex'),
     };
     await mkdir(folder, { recursive: true });
@@ -93,7 +103,12 @@ export class MediaStore {
   }
 
   /** Checks a signed link's signature and expiry (constant-time). */
-  verify(workspaceId: string, messageId: string, expires: string | undefined, signature: string | undefined): boolean {
+  verify(
+    workspaceId: string,
+    messageId: string,
+    expires: string | undefined,
+    signature: string | undefined,
+  ): boolean {
     if (!expires || !signature || !/^\d+$/.test(expires)) return false;
     if (Number(expires) * 1000 < (this.o.now ?? Date.now)()) return false;
     const expected = Buffer.from(this.sign(workspaceId, messageId, Number(expires)));
@@ -102,6 +117,8 @@ export class MediaStore {
   }
 
   private sign(workspaceId: string, messageId: string, expires: number): string {
-    return createHmac('sha256', this.o.signingKey).update(`media:${workspaceId}:${messageId}:${expires}`).digest('base64url');
+    return createHmac('sha256', this.o.signingKey)
+      .update(`media:${workspaceId}:${messageId}:${expires}`)
+      .digest('base64url');
   }
 }

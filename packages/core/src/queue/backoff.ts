@@ -18,7 +18,11 @@ export interface BackoffPolicy {
 
 export const DEFAULT_BACKOFF: BackoffPolicy = { baseMs: 1000, factor: 2, capMs: 300_000, maxAttempts: 20 };
 
-export function backoffDelay(attempt: number, policy: BackoffPolicy, random: () => number = Math.random): number {
+export function backoffDelay(
+  attempt: number,
+  policy: BackoffPolicy,
+  random: () => number = Math.random,
+): number {
   const nominal = Math.min(policy.capMs, policy.baseMs * policy.factor ** Math.max(0, attempt - 1));
   return Math.round(nominal / 2 + random() * (nominal / 2));
 }

@@ -8,7 +8,10 @@ import type { Job, Store } from '../store/types.ts';
  */
 export async function hydrateEvent(store: Store, job: Job, now: number): Promise<DomainEvent | null> {
   const ws = job.workspaceId;
-  const [workspace, conversation] = await Promise.all([store.getWorkspace(ws), store.getConversation(ws, job.conversationId)]);
+  const [workspace, conversation] = await Promise.all([
+    store.getWorkspace(ws),
+    store.getConversation(ws, job.conversationId),
+  ]);
   if (!workspace || !conversation) return null;
   const [contact, consent] = await Promise.all([
     store.getContact(ws, conversation.contactId),

@@ -143,7 +143,12 @@ export class Worker {
   private async fill(): Promise<number> {
     let claimed = 0;
     const { store, host } = this.o;
-    const batchIds = new Set(host.registry.list().filter((m) => m.capabilities.batch).map((m) => m.id));
+    const batchIds = new Set(
+      host.registry
+        .list()
+        .filter((m) => m.capabilities.batch)
+        .map((m) => m.id),
+    );
     const singleIds = host.registry
       .list()
       .filter((m) => !batchIds.has(m.id))
@@ -185,20 +190,30 @@ export class Worker {
       });
       if (jobs.length === 0) continue;
       this.batchesInFlight.add(key);
-      this.track(this.processBatch(setting.workspaceId, setting.connectorId, jobs).finally(() => this.batchesInFlight.delete(key)));
+      this.track(
+        this.processBatch(setting.workspaceId, setting.connectorId, jobs).finally(() =>
+          this.batchesInFlight.delete(key),
+        ),
+      );
       claimed += jobs.length;
     }
     return claimed;
   }
 
   private track(work: Promise<void>): void {
-    const tracked = work.catch((error) => this.o.logger.error({ err: error }, 'job processing failed unexpectedly'));
+    const tracked = work.catch((error) =>
+      this.o.logger.error({ err: error }, 'job processing failed unexpectedly'),
+    );
     const entry = tracked.finally(() => this.inFlight.delete(entry));
     this.inFlight.add(entry);
   }
 
   private async process(job: Job): Promise<void> {
-    const logger = this.o.logger.child({ job: job.id, workspace: job.workspaceId, connector: job.connectorId });
+    const logger = this.o.logger.child({
+      job: job.id,
+      workspace: job.workspaceId,
+      connector: job.connectorId,
+    });
     const started = this.o.now();
     await this.withLease(job, async (signal) => {
       try {
@@ -214,7 +229,9 @@ export class Worker {
         await this.fail(job, toWabridgeError(error), logger);
       }
     });
-    this.o.metrics.observe('job_run_seconds', (this.o.now() - started) / 1000, { connector: job.connectorId });
+    this.o.metrics.observe('job_run_seconds', (this.o.now() - started) / 1000, {
+      connector: job.connectorId,
+    });
   }
 
   private async deliverOne(job: Job, signal: AbortSignal, logger: Logger): Promise<ExternalRef[]> {
@@ -233,10 +250,17 @@ export class Worker {
   }
 
   private async processBatch(workspaceId: string, connectorId: string, jobs: Job[]): Promise<void> {
-    const logger = this.o.logger.child({ workspace: workspaceId, connector: connectorId, batch: jobs.length });
+    const logger = this.o.logger.child({
+      workspace: workspaceId,
+      connector: connectorId,
+      batch: jobs.length,
+    });
     const controller = new AbortController();
     this.controllers.add(controller);
-    const timeout = setTimeout(() => controller.abort(new Error('delivery timed out')), this.o.deliveryTimeoutMs);
+    const timeout = setTimeout(
+      () => controller.abort(new Error('delivery timed out')),
+      this.o.deliveryTimeoutMs,
+    );
     const heartbeat = setInterval(() => {
       for (const job of jobs) void this.o.store.extendLease(job.lease, this.o.now() + this.o.leaseMs);
     }, this.o.leaseMs / 3);
@@ -245,10 +269,14 @@ export class Worker {
       const items: { job: Job; item: BatchItem | null }[] = [];
       for (const job of jobs) {
         const event: DomainEvent | null = await hydrateEvent(this.o.store, job, this.o.now());
-        items.push({ job, item: event && instance ? { event, ctx: this.context(job, controller.signal, logger) } : null });
+        items.push({
+          job,
+          item: event && instance ? { event, ctx: this.context(job, controller.signal, logger) } : null,
+        });
       }
       const live = items.filter((i): i is { job: Job; item: BatchItem } => i.item !== null);
-      for (const skipped of items.filter((i) => i.item === null)) await this.complete(skipped.job, [], logger);
+      for (const skipped of items.filter((i) => i.item === null))
+        await this.complete(skipped.job, [], logger);
       if (live.length === 0 || !instance) return;
       let outcomes: Awaited<ReturnType<NonNullable<typeof instance.deliverBatch>>>;
       try {
@@ -267,9 +295,16 @@ export class Worker {
         outcomes = live.map(() => ({ ok: false as const, error }));
       }
       for (const [index, { job }] of live.entries()) {
-        const outcome = outcomes[index] ?? { ok: false as const, error: new Error('connector returned no outcome') };
+        const outcome = outcomes[index] ?? {
+          ok: false as const,
+          error: new Error('connector returned no outcome'),
+        };
         if (outcome.ok) {
-          await this.complete(job, (outcome.result.refs ?? []).map((ref) => ({ ...ref, connectorId })), logger);
+          await this.complete(
+            job,
+            (outcome.result.refs ?? []).map((ref) => ({ ...ref, connectorId })),
+            logger,
+          );
         } else {
           await this.fail(job, toWabridgeError(outcome.error), logger);
         }
@@ -284,27 +319,17 @@ export class Worker {
   }
 
   private context(job: Job, signal: AbortSignal, logger: Logger): DeliveryContext {
-    const { store } = this.o;
-    return {
-      idempotencyKey: `${job.eventType}:${job.entityId}:${job.connectorId}`,
-      attempt: job.attempts,
-      logger,
-      signal,
-      refs: {
-        get: (kind, entityId, connectorId = job.connectorId) => store.getRef(job.workspaceId, connectorId, kind, entityId),
-        checkpoint: async (ref) => {
-          const held = await store.checkpointRef(job.lease, job.workspaceId, { ...ref, connectorId: job.connectorId });
-          if (!held) throw new WabridgeError('stale_lease', `job ${job.id} is no longer held by this worker`);
-        },
-      },
-    };
+    return deliveryContext(this.o.store, job, signal, logger);
   }
 
   /** Runs work under the job's lease: heartbeats keep the lease, a timeout aborts the work. */
   private async withLease(job: Job, work: (signal: AbortSignal) => Promise<void>): Promise<void> {
     const controller = new AbortController();
     this.controllers.add(controller);
-    const timeout = setTimeout(() => controller.abort(new Error('delivery timed out')), this.o.deliveryTimeoutMs);
+    const timeout = setTimeout(
+      () => controller.abort(new Error('delivery timed out')),
+      this.o.deliveryTimeoutMs,
+    );
     const heartbeat = setInterval(() => {
       void this.o.store.extendLease(job.lease, this.o.now() + this.o.leaseMs).then((held) => {
         if (!held) controller.abort(new Error('lease lost'));
@@ -337,18 +362,31 @@ export class Worker {
     const waitOnly = error.code === 'rate_limited' || error.code === 'daily_quota';
     const exhausted = !waitOnly && job.attempts >= this.o.backoff.maxAttempts;
     if (!error.retryable || exhausted) {
-      const held = await this.o.store.deadLetterJob(job.lease, exhausted ? `gave up after ${job.attempts} attempts: ${reason}` : reason);
+      const held = await this.o.store.deadLetterJob(
+        job.lease,
+        exhausted ? `gave up after ${job.attempts} attempts: ${reason}` : reason,
+      );
       if (held) {
         this.o.metrics.increment('jobs_dead_total', { connector: job.connectorId, code: error.code });
-        logger.error({ code: error.code, attempts: job.attempts, details: error.details }, 'job dead-lettered');
+        logger.error(
+          { code: error.code, attempts: job.attempts, details: error.details },
+          'job dead-lettered',
+        );
       }
       return;
     }
     const delay = error.retryAfterMs ?? backoffDelay(job.attempts, this.o.backoff, this.o.random);
-    const held = await this.o.store.retryJob(job.lease, { runAt: this.o.now() + delay, error: reason, countAttempt: !waitOnly });
+    const held = await this.o.store.retryJob(job.lease, {
+      runAt: this.o.now() + delay,
+      error: reason,
+      countAttempt: !waitOnly,
+    });
     if (held) {
       this.o.metrics.increment('jobs_retried_total', { connector: job.connectorId, code: error.code });
-      logger.warn({ code: error.code, attempts: job.attempts, retryInMs: delay }, 'delivery failed; will retry');
+      logger.warn(
+        { code: error.code, attempts: job.attempts, retryInMs: delay },
+        'delivery failed; will retry',
+      );
     }
   }
 
@@ -363,4 +401,30 @@ export class Worker {
       this.o.logger.error({ err: error }, 'maintenance failed');
     }
   }
+}
+
+/** The context a connector gets for one attempt of one job. */
+export function deliveryContext(
+  store: Store,
+  job: Job,
+  signal: AbortSignal,
+  logger: Logger,
+): DeliveryContext {
+  return {
+    idempotencyKey: `${job.eventType}:${job.entityId}:${job.connectorId}`,
+    attempt: job.attempts,
+    logger,
+    signal,
+    refs: {
+      get: (kind, entityId, connectorId = job.connectorId) =>
+        store.getRef(job.workspaceId, connectorId, kind, entityId),
+      checkpoint: async (ref) => {
+        const held = await store.checkpointRef(job.lease, job.workspaceId, {
+          ...ref,
+          connectorId: job.connectorId,
+        });
+        if (!held) throw new WabridgeError('stale_lease', `job ${job.id} is no longer held by this worker`);
+      },
+    },
+  };
 }

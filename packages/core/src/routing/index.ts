@@ -1,5 +1,5 @@
-import type { ConnectorSetting, Store } from '../store/types.ts';
 import type { PhoneNumber, Workspace } from '../domain/types.ts';
+import type { ConnectorSetting, Store } from '../store/types.ts';
 
 export interface Route {
   workspace: Workspace;

@@ -17,7 +17,9 @@ export interface SecretBox {
 /** Reads a 32-byte key given as 64 hex characters or base64 (standard or url-safe). */
 export function parseMasterKey(text: string, name = 'WABRIDGE_MASTER_KEY'): Buffer {
   const trimmed = text.trim();
-  const key = /^[0-9a-fA-F]{64}$/.test(trimmed) ? Buffer.from(trimmed, 'hex') : Buffer.from(trimmed, 'base64');
+  const key = /^[0-9a-fA-F]{64}$/.test(trimmed)
+    ? Buffer.from(trimmed, 'hex')
+    : Buffer.from(trimmed, 'base64');
   if (key.length !== 32) {
     throw new WabridgeError(
       'config_invalid',
@@ -45,7 +47,13 @@ export function createSecretBox(current: Buffer, previous: readonly Buffer[] = [
       // The key id is bound as associated data, so a ciphertext cannot be relabelled.
       cipher.setAAD(Buffer.from(`v1.${keyId}`));
       const data = Buffer.concat([cipher.update(plaintext, 'utf8'), cipher.final()]);
-      return ['v1', keyId, iv.toString('base64url'), cipher.getAuthTag().toString('base64url'), data.toString('base64url')].join('.');
+      return [
+        'v1',
+        keyId,
+        iv.toString('base64url'),
+        cipher.getAuthTag().toString('base64url'),
+        data.toString('base64url'),
+      ].join('.');
     },
     decrypt(ciphertext) {
       const [version, id, iv, tag, data] = ciphertext.split('.');
@@ -54,15 +62,24 @@ export function createSecretBox(current: Buffer, previous: readonly Buffer[] = [
       }
       const key = keys.get(id);
       if (!key) {
-        throw new WabridgeError('config_invalid', `stored secret was encrypted with key ${id}, which is not configured (set WABRIDGE_MASTER_KEY_PREVIOUS)`);
+        throw new WabridgeError(
+          'config_invalid',
+          `stored secret was encrypted with key ${id}, which is not configured (set WABRIDGE_MASTER_KEY_PREVIOUS)`,
+        );
       }
       try {
         const decipher = createDecipheriv('aes-256-gcm', key, Buffer.from(iv, 'base64url'));
         decipher.setAAD(Buffer.from(`v1.${id}`));
         decipher.setAuthTag(Buffer.from(tag, 'base64url'));
-        return Buffer.concat([decipher.update(Buffer.from(data, 'base64url')), decipher.final()]).toString('utf8');
+        return Buffer.concat([decipher.update(Buffer.from(data, 'base64url')), decipher.final()]).toString(
+          'utf8',
+        );
       } catch (error) {
-        throw new WabridgeError('config_invalid', 'stored secret failed authentication (wrong key or tampered data)', { cause: error });
+        throw new WabridgeError(
+          'config_invalid',
+          'stored secret failed authentication (wrong key or tampered data)',
+          { cause: error },
+        );
       }
     },
     needsRotation: (ciphertext) => ciphertext.split('.')[1] !== keyId,

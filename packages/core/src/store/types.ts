@@ -30,10 +30,17 @@ export interface Store {
   close(): Promise<void>;
 
   // --- Workspaces, numbers, connector settings ----------------------------------------------
-  createWorkspace(input: { id?: string; name: string; policies?: Partial<WorkspacePolicies> }): Promise<Workspace>;
+  createWorkspace(input: {
+    id?: string;
+    name: string;
+    policies?: Partial<WorkspacePolicies>;
+  }): Promise<Workspace>;
   getWorkspace(id: string): Promise<Workspace | null>;
   listWorkspaces(): Promise<Workspace[]>;
-  updateWorkspace(id: string, patch: { name?: string; policies?: Partial<WorkspacePolicies> }): Promise<Workspace>;
+  updateWorkspace(
+    id: string,
+    patch: { name?: string; policies?: Partial<WorkspacePolicies> },
+  ): Promise<Workspace>;
   deleteWorkspace(id: string): Promise<void>;
   addPhoneNumber(input: PhoneNumber): Promise<void>;
   removePhoneNumber(phoneNumberId: string): Promise<void>;
@@ -44,7 +51,12 @@ export interface Store {
   listConnectors(workspaceId?: string): Promise<ConnectorSetting[]>;
   /** Grows on every change to workspaces, numbers or connector settings; caches compare it. */
   configVersion(): Promise<number>;
-  appendAudit(entry: { actor: string; action: string; workspaceId: string | null; details: Record<string, unknown> }): Promise<void>;
+  appendAudit(entry: {
+    actor: string;
+    action: string;
+    workspaceId: string | null;
+    details: Record<string, unknown>;
+  }): Promise<void>;
 
   // --- WhatsApp ingest -----------------------------------------------------------------------
   /**
@@ -67,7 +79,10 @@ export interface Store {
   // --- Reads for delivery and the bridge -----------------------------------------------------
   getContact(workspaceId: string, id: string): Promise<Contact | null>;
   getConversation(workspaceId: string, id: string): Promise<Conversation | null>;
-  listConversations(workspaceId: string, options?: { contactId?: string; limit?: number }): Promise<Conversation[]>;
+  listConversations(
+    workspaceId: string,
+    options?: { contactId?: string; limit?: number },
+  ): Promise<Conversation[]>;
   getMessage(workspaceId: string, id: string): Promise<Message | null>;
   getMessageByWamid(workspaceId: string, wamid: string): Promise<Message | null>;
   listMessages(workspaceId: string, conversationId: string, options?: { limit?: number }): Promise<Message[]>;
@@ -76,8 +91,18 @@ export interface Store {
   consentSnapshot(workspaceId: string, contactId: string): Promise<ConsentSnapshot>;
   consentHistory(workspaceId: string, contactId: string): Promise<ConsentEntry[]>;
   getNotice(workspaceId: string, id: string): Promise<StoredNotice | null>;
-  getRef(workspaceId: string, connectorId: string, kind: string, entityId: string): Promise<ExternalRef | null>;
-  findRefByExternalId(workspaceId: string, connectorId: string, kind: string, externalId: string): Promise<ExternalRef | null>;
+  getRef(
+    workspaceId: string,
+    connectorId: string,
+    kind: string,
+    entityId: string,
+  ): Promise<ExternalRef | null>;
+  findRefByExternalId(
+    workspaceId: string,
+    connectorId: string,
+    kind: string,
+    externalId: string,
+  ): Promise<ExternalRef | null>;
   putRef(workspaceId: string, ref: ExternalRef): Promise<void>;
   listUnrouted(options?: { limit?: number }): Promise<UnroutedEvent[]>;
 
@@ -100,7 +125,10 @@ export interface Store {
   extendLease(lease: Lease, until: number): Promise<boolean>;
   listDeadJobs(options?: { workspaceId?: string; connectorId?: string; limit?: number }): Promise<DeadJob[]>;
   /** Moves dead jobs back to the queue, keeping their place in their conversation's order. Returns how many. */
-  replayDeadJobs(ids: readonly number[] | 'all', options?: { workspaceId?: string; connectorId?: string }): Promise<number>;
+  replayDeadJobs(
+    ids: readonly number[] | 'all',
+    options?: { workspaceId?: string; connectorId?: string },
+  ): Promise<number>;
   jobStats(): Promise<JobStats>;
   /** The earliest `runAt` of a ready job, so an idle worker knows when to look again. */
   nextRunAt(): Promise<number | null>;
@@ -135,7 +163,11 @@ export interface IngestUnit {
   changes: IngestChange[];
 }
 
-export type IngestChange = IngestMessagesChange | IngestPreferencesChange | IngestUnroutedChange | IngestOtherChange;
+export type IngestChange =
+  | IngestMessagesChange
+  | IngestPreferencesChange
+  | IngestUnroutedChange
+  | IngestOtherChange;
 
 export interface ContactIdentity {
   waId: string | null;

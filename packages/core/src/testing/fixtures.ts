@@ -1,5 +1,12 @@
 import { newId } from '../ids/index.ts';
-import type { ContactIdentity, IngestMessage, IngestMessagesChange, IngestStatus, IngestUnit, Store } from '../store/types.ts';
+import type {
+  ContactIdentity,
+  IngestMessage,
+  IngestMessagesChange,
+  IngestStatus,
+  IngestUnit,
+  Store,
+} from '../store/types.ts';
 
 /** Builders for store-level tests: realistic ingest units without going through HTTP. */
 

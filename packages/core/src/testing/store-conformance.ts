@@ -12,7 +12,8 @@ import { identity, inboundMessage, messagesUnit, seedWorkspace, status } from '.
 export function describeStoreConformance(name: string, open: () => Promise<Store>): void {
   describe(`store conformance: ${name}`, () => {
     let store: Store;
-    const claim = (now = Date.now(), limit = 100) => store.claimJobs({ limit, leaseMs: 30_000, workerId: 'w1', now });
+    const claim = (now = Date.now(), limit = 100) =>
+      store.claimJobs({ limit, leaseMs: 30_000, workerId: 'w1', now });
 
     beforeEach(async () => {
       store = await open();
@@ -24,7 +25,9 @@ export function describeStoreConformance(name: string, open: () => Promise<Store
     describe('ingest', () => {
       it('stores a message and queues one job per enabled connector', async () => {
         const ws = await seedWorkspace(store, { connectors: ['slack', 'hubspot'] });
-        const result = await store.ingest(messagesUnit(ws, { messages: [inboundMessage({ wamid: 'wamid.1' })] }));
+        const result = await store.ingest(
+          messagesUnit(ws, { messages: [inboundMessage({ wamid: 'wamid.1' })] }),
+        );
         expect(result).toMatchObject({ messagesStored: 1, messagesDuplicate: 0, jobsQueued: 2 });
         const stored = await store.getMessageByWamid(ws, 'wamid.1');
         expect(stored).toMatchObject({ direction: 'inbound', type: 'text', text: 'hello' });
@@ -35,7 +38,9 @@ export function describeStoreConformance(name: string, open: () => Promise<Store
       it('a repeated delivery of the same wamid changes nothing and queues nothing', async () => {
         const ws = await seedWorkspace(store, { connectors: ['slack'] });
         await store.ingest(messagesUnit(ws, { messages: [inboundMessage({ wamid: 'wamid.1' })] }));
-        const again = await store.ingest(messagesUnit(ws, { messages: [inboundMessage({ wamid: 'wamid.1', text: 'changed' })] }));
+        const again = await store.ingest(
+          messagesUnit(ws, { messages: [inboundMessage({ wamid: 'wamid.1', text: 'changed' })] }),
+        );
         expect(again).toMatchObject({ messagesStored: 0, messagesDuplicate: 1, jobsQueued: 0 });
         expect((await store.getMessageByWamid(ws, 'wamid.1'))?.text).toBe('hello');
         expect((await store.jobStats()).ready).toBe(1);
@@ -44,7 +49,9 @@ export function describeStoreConformance(name: string, open: () => Promise<Store
       it('five concurrent deliveries of one webhook store one message and one job per connector', async () => {
         const ws = await seedWorkspace(store, { connectors: ['slack', 'teams'] });
         await Promise.all(
-          Array.from({ length: 5 }, () => store.ingest(messagesUnit(ws, { messages: [inboundMessage({ wamid: 'wamid.dup' })] }))),
+          Array.from({ length: 5 }, () =>
+            store.ingest(messagesUnit(ws, { messages: [inboundMessage({ wamid: 'wamid.dup' })] })),
+          ),
         );
         const conversations = await store.listConversations(ws);
         expect(conversations).toHaveLength(1);
@@ -57,21 +64,51 @@ export function describeStoreConformance(name: string, open: () => Promise<Store
 
       it('queues jobs only for enabled connectors that mirror the event type', async () => {
         const ws = await seedWorkspace(store, { connectors: ['slack'] });
-        await store.setConnector({ workspaceId: ws, connectorId: 'teams', enabled: false, events: ['message.inbound'], config: {}, encryptedSecrets: null });
-        await store.setConnector({ workspaceId: ws, connectorId: 'hubspot', enabled: true, events: ['consent.changed'], config: {}, encryptedSecrets: null });
+        await store.setConnector({
+          workspaceId: ws,
+          connectorId: 'teams',
+          enabled: false,
+          events: ['message.inbound'],
+          config: {},
+          encryptedSecrets: null,
+        });
+        await store.setConnector({
+          workspaceId: ws,
+          connectorId: 'hubspot',
+          enabled: true,
+          events: ['consent.changed'],
+          config: {},
+          encryptedSecrets: null,
+        });
         await store.ingest(messagesUnit(ws, { messages: [inboundMessage({ wamid: 'wamid.1' })] }));
         expect(Object.keys((await store.jobStats()).byConnector)).toEqual(['slack']);
       });
 
       it('keys a contact by BSUID when present, else phone, and links the two when both appear', async () => {
         const ws = await seedWorkspace(store);
-        await store.ingest(messagesUnit(ws, { messages: [inboundMessage({ wamid: 'w1', contact: identity({ waId: '15550002222' }) })] }));
         await store.ingest(
-          messagesUnit(ws, { messages: [inboundMessage({ wamid: 'w2', contact: identity({ waId: '15550002222', bsuid: 'US.123' }) })] }),
+          messagesUnit(ws, {
+            messages: [inboundMessage({ wamid: 'w1', contact: identity({ waId: '15550002222' }) })],
+          }),
+        );
+        await store.ingest(
+          messagesUnit(ws, {
+            messages: [
+              inboundMessage({ wamid: 'w2', contact: identity({ waId: '15550002222', bsuid: 'US.123' }) }),
+            ],
+          }),
         );
         // A username user whose phone is withheld: only the BSUID arrives.
-        await store.ingest(messagesUnit(ws, { messages: [inboundMessage({ wamid: 'w3', contact: identity({ bsuid: 'US.123' }) })] }));
-        await store.ingest(messagesUnit(ws, { messages: [inboundMessage({ wamid: 'w4', contact: identity({ bsuid: 'US.999' }) })] }));
+        await store.ingest(
+          messagesUnit(ws, {
+            messages: [inboundMessage({ wamid: 'w3', contact: identity({ bsuid: 'US.123' }) })],
+          }),
+        );
+        await store.ingest(
+          messagesUnit(ws, {
+            messages: [inboundMessage({ wamid: 'w4', contact: identity({ bsuid: 'US.999' }) })],
+          }),
+        );
         const conversations = await store.listConversations(ws);
         expect(conversations).toHaveLength(2);
         const first = await store.getContact(ws, conversations[0]?.contactId ?? '');
@@ -84,7 +121,9 @@ export function describeStoreConformance(name: string, open: () => Promise<Store
         const ws = await seedWorkspace(store);
         await store.ingest(messagesUnit(ws, { messages: [inboundMessage({ wamid: 'a', timestamp: 2000 })] }));
         await store.ingest(messagesUnit(ws, { messages: [inboundMessage({ wamid: 'b', timestamp: 1000 })] }));
-        await store.ingest(messagesUnit(ws, { messages: [inboundMessage({ wamid: 'c', timestamp: 9000, type: 'system' })] }));
+        await store.ingest(
+          messagesUnit(ws, { messages: [inboundMessage({ wamid: 'c', timestamp: 9000, type: 'system' })] }),
+        );
         const [conversation] = await store.listConversations(ws);
         expect(conversation?.lastInboundAt).toBe(2000);
       });
@@ -93,12 +132,26 @@ export function describeStoreConformance(name: string, open: () => Promise<Store
         const unit = {
           receivedAt: 1,
           changes: [
-            { kind: 'unrouted' as const, id: 'unr_1', phoneNumberId: '999', field: 'messages', payload: { a: 1 } },
-            { kind: 'unrouted' as const, id: 'unr_1', phoneNumberId: '999', field: 'messages', payload: { a: 1 } },
+            {
+              kind: 'unrouted' as const,
+              id: 'unr_1',
+              phoneNumberId: '999',
+              field: 'messages',
+              payload: { a: 1 },
+            },
+            {
+              kind: 'unrouted' as const,
+              id: 'unr_1',
+              phoneNumberId: '999',
+              field: 'messages',
+              payload: { a: 1 },
+            },
           ],
         };
         expect((await store.ingest(unit)).unrouted).toBe(1);
-        expect(await store.listUnrouted()).toEqual([{ id: 'unr_1', phoneNumberId: '999', field: 'messages', payload: { a: 1 }, receivedAt: 1 }]);
+        expect(await store.listUnrouted()).toEqual([
+          { id: 'unr_1', phoneNumberId: '999', field: 'messages', payload: { a: 1 }, receivedAt: 1 },
+        ]);
       });
     });
 
@@ -111,7 +164,15 @@ export function describeStoreConformance(name: string, open: () => Promise<Store
           commandKey: { source: 'slack', key: 'ev1' },
           workspaceId: ws,
           conversationId,
-          message: { id: 'msg_out1', type: 'text', text: 'hi', content: {}, sender: { via: 'slack', agentId: 'U1', agentName: 'Bo' }, relatesTo: null, timestamp: 3000 },
+          message: {
+            id: 'msg_out1',
+            type: 'text',
+            text: 'hi',
+            content: {},
+            sender: { via: 'slack', agentId: 'U1', agentName: 'Bo' },
+            relatesTo: null,
+            timestamp: 3000,
+          },
           originRef: { connectorId: 'slack', externalId: '1700.01', data: {} },
         });
         return conversationId;
@@ -124,9 +185,15 @@ export function describeStoreConformance(name: string, open: () => Promise<Store
         expect(send).toBeDefined();
         await store.markAccepted(send!.lease, 'msg_out1', 'wamid.out1');
         await store.completeJob(send!.lease, []);
-        const read = await store.ingest(messagesUnit(ws, { statuses: [status({ wamid: 'wamid.out1', status: 'read' })] }));
-        const late = await store.ingest(messagesUnit(ws, { statuses: [status({ wamid: 'wamid.out1', status: 'delivered' })] }));
-        const again = await store.ingest(messagesUnit(ws, { statuses: [status({ wamid: 'wamid.out1', status: 'read' })] }));
+        const read = await store.ingest(
+          messagesUnit(ws, { statuses: [status({ wamid: 'wamid.out1', status: 'read' })] }),
+        );
+        const late = await store.ingest(
+          messagesUnit(ws, { statuses: [status({ wamid: 'wamid.out1', status: 'delivered' })] }),
+        );
+        const again = await store.ingest(
+          messagesUnit(ws, { statuses: [status({ wamid: 'wamid.out1', status: 'read' })] }),
+        );
         expect(read.statusesStored).toBe(1);
         expect(late.statusesStored).toBe(1);
         expect(again).toMatchObject({ statusesStored: 0, statusesDuplicate: 1, jobsQueued: 0 });
@@ -137,7 +204,11 @@ export function describeStoreConformance(name: string, open: () => Promise<Store
         const ws = await seedWorkspace(store, { connectors: ['slack'] });
         await outbound(ws);
         const sent = await store.ingest(
-          messagesUnit(ws, { statuses: [status({ wamid: 'wamid.early', status: 'sent', raw: { biz_opaque_callback_data: 'msg_out1' } })] }),
+          messagesUnit(ws, {
+            statuses: [
+              status({ wamid: 'wamid.early', status: 'sent', raw: { biz_opaque_callback_data: 'msg_out1' } }),
+            ],
+          }),
         );
         expect(sent.jobsQueued).toBe(1);
         expect(await store.getMessage(ws, 'msg_out1')).toMatchObject({ wamid: 'wamid.early', state: 'sent' });
@@ -146,7 +217,9 @@ export function describeStoreConformance(name: string, open: () => Promise<Store
       it('links a status without callback data once the send is accepted', async () => {
         const ws = await seedWorkspace(store, { connectors: ['slack'] });
         await outbound(ws);
-        await store.ingest(messagesUnit(ws, { statuses: [status({ wamid: 'wamid.x', status: 'delivered' })] }));
+        await store.ingest(
+          messagesUnit(ws, { statuses: [status({ wamid: 'wamid.x', status: 'delivered' })] }),
+        );
         const send = (await claim()).find((j) => j.connectorId === WHATSAPP_SENDER);
         await store.markAccepted(send!.lease, 'msg_out1', 'wamid.x');
         expect((await store.getMessage(ws, 'msg_out1'))?.state).toBe('delivered');
@@ -156,13 +229,20 @@ export function describeStoreConformance(name: string, open: () => Promise<Store
     describe('consent', () => {
       it('records a keyword opt-out once, with its evidence, and tells every mirror', async () => {
         const ws = await seedWorkspace(store, { connectors: ['slack'] });
-        const message = inboundMessage({ wamid: 'stop.1', text: 'STOP', consent: { category: 'all', state: 'opted_out', entryId: 'cns_1' } });
+        const message = inboundMessage({
+          wamid: 'stop.1',
+          text: 'STOP',
+          consent: { category: 'all', state: 'opted_out', entryId: 'cns_1' },
+        });
         const first = await store.ingest(messagesUnit(ws, { messages: [message] }));
         await store.ingest(messagesUnit(ws, { messages: [{ ...message, id: 'other' }] }));
         expect(first).toMatchObject({ consentChanges: 1, jobsQueued: 2 });
         const [conversation] = await store.listConversations(ws);
         const contactId = conversation?.contactId ?? '';
-        expect((await store.consentSnapshot(ws, contactId)).all).toMatchObject({ state: 'opted_out', source: 'keyword' });
+        expect((await store.consentSnapshot(ws, contactId)).all).toMatchObject({
+          state: 'opted_out',
+          source: 'keyword',
+        });
         const history = await store.consentHistory(ws, contactId);
         expect(history).toHaveLength(1);
         expect(history[0]).toMatchObject({ source: 'keyword', evidenceMessageId: message.id });
@@ -173,10 +253,34 @@ export function describeStoreConformance(name: string, open: () => Promise<Store
         await store.ingest(messagesUnit(ws, { messages: [inboundMessage({ wamid: 'w' })] }));
         const [conversation] = await store.listConversations(ws);
         const contactId = conversation?.contactId ?? '';
-        const base = { workspaceId: ws, contactId, category: 'all' as const, source: 'hubspot' as const, actor: 'u', evidenceMessageId: null, details: {}, originConnectorId: 'hubspot' };
-        await store.recordConsent({ ...base, commandKey: { source: 'hubspot', key: 'e2' }, state: 'opted_out', occurredAt: 2000 });
-        await store.recordConsent({ ...base, commandKey: { source: 'hubspot', key: 'e1' }, state: 'opted_in', occurredAt: 1000 });
-        const dup = await store.recordConsent({ ...base, commandKey: { source: 'hubspot', key: 'e1' }, state: 'opted_in', occurredAt: 1000 });
+        const base = {
+          workspaceId: ws,
+          contactId,
+          category: 'all' as const,
+          source: 'hubspot' as const,
+          actor: 'u',
+          evidenceMessageId: null,
+          details: {},
+          originConnectorId: 'hubspot',
+        };
+        await store.recordConsent({
+          ...base,
+          commandKey: { source: 'hubspot', key: 'e2' },
+          state: 'opted_out',
+          occurredAt: 2000,
+        });
+        await store.recordConsent({
+          ...base,
+          commandKey: { source: 'hubspot', key: 'e1' },
+          state: 'opted_in',
+          occurredAt: 1000,
+        });
+        const dup = await store.recordConsent({
+          ...base,
+          commandKey: { source: 'hubspot', key: 'e1' },
+          state: 'opted_in',
+          occurredAt: 1000,
+        });
         expect(dup.duplicate).toBe(true);
         expect((await store.consentSnapshot(ws, contactId)).all.state).toBe('opted_out');
         expect(await store.consentHistory(ws, contactId)).toHaveLength(2);
@@ -194,16 +298,28 @@ export function describeStoreConformance(name: string, open: () => Promise<Store
           commandKey: { source: 'slack', key: 'Ev1' },
           workspaceId: ws,
           conversationId: conversation?.id ?? '',
-          message: { id: 'msg_r1', type: 'text', text: 'on it', content: {}, sender: { via: 'slack', agentId: 'U1', agentName: null }, relatesTo: null, timestamp: 5 },
+          message: {
+            id: 'msg_r1',
+            type: 'text',
+            text: 'on it',
+            content: {},
+            sender: { via: 'slack', agentId: 'U1', agentName: null },
+            relatesTo: null,
+            timestamp: 5,
+          },
           originRef: { connectorId: 'slack', externalId: 'C1:1700.5', data: {} },
         };
         expect(await store.recordOutbound(input)).toEqual({ duplicate: false, messageId: 'msg_r1' });
-        expect(await store.recordOutbound({ ...input, message: { ...input.message, id: 'msg_r2' } })).toEqual({ duplicate: true, messageId: 'msg_r1' });
+        expect(await store.recordOutbound({ ...input, message: { ...input.message, id: 'msg_r2' } })).toEqual(
+          { duplicate: true, messageId: 'msg_r1' },
+        );
         const byConnector = (await store.jobStats()).byConnector;
         expect(byConnector.whatsapp?.ready).toBe(1);
         expect(byConnector.teams?.ready).toBe(2); // the inbound message and the reply
         expect(byConnector.slack?.ready).toBe(1); // only the inbound message: no echo of the reply
-        expect(await store.findRefByExternalId(ws, 'slack', 'message', 'C1:1700.5')).toMatchObject({ entityId: 'msg_r1' });
+        expect(await store.findRefByExternalId(ws, 'slack', 'message', 'C1:1700.5')).toMatchObject({
+          entityId: 'msg_r1',
+        });
       });
 
       it('rejects a reply to a conversation of another workspace and stores nothing', async () => {
@@ -216,7 +332,15 @@ export function describeStoreConformance(name: string, open: () => Promise<Store
             commandKey: { source: 'slack', key: 'x' },
             workspaceId: ws2,
             conversationId: conversation?.id ?? '',
-            message: { id: 'msg_x', type: 'text', text: 'x', content: {}, sender: { via: 'slack', agentId: null, agentName: null }, relatesTo: null, timestamp: 1 },
+            message: {
+              id: 'msg_x',
+              type: 'text',
+              text: 'x',
+              content: {},
+              sender: { via: 'slack', agentId: null, agentName: null },
+              relatesTo: null,
+              timestamp: 1,
+            },
             originRef: null,
           }),
         ).rejects.toMatchObject({ code: 'not_found' });
@@ -229,7 +353,13 @@ export function describeStoreConformance(name: string, open: () => Promise<Store
     describe('jobs', () => {
       async function queue(ws: string, wamids: string[], contact = '15550001111') {
         for (const [i, wamid] of wamids.entries()) {
-          await store.ingest(messagesUnit(ws, { messages: [inboundMessage({ wamid, timestamp: 1000 + i, contact: identity({ waId: contact }) })] }));
+          await store.ingest(
+            messagesUnit(ws, {
+              messages: [
+                inboundMessage({ wamid, timestamp: 1000 + i, contact: identity({ waId: contact }) }),
+              ],
+            }),
+          );
         }
       }
 
@@ -246,8 +376,12 @@ export function describeStoreConformance(name: string, open: () => Promise<Store
 
       it('orders a conversation by WhatsApp time, not arrival', async () => {
         const ws = await seedWorkspace(store, { connectors: ['slack'] });
-        await store.ingest(messagesUnit(ws, { messages: [inboundMessage({ wamid: 'late', timestamp: 2000 })] }));
-        await store.ingest(messagesUnit(ws, { messages: [inboundMessage({ wamid: 'early', timestamp: 1000 })] }));
+        await store.ingest(
+          messagesUnit(ws, { messages: [inboundMessage({ wamid: 'late', timestamp: 2000 })] }),
+        );
+        await store.ingest(
+          messagesUnit(ws, { messages: [inboundMessage({ wamid: 'early', timestamp: 1000 })] }),
+        );
         const [job] = await claim();
         expect((await store.getMessage(ws, job!.entityId))?.wamid).toBe('early');
       });
@@ -272,15 +406,34 @@ export function describeStoreConformance(name: string, open: () => Promise<Store
         const now = Date.now();
         const [stale] = await claim(now);
         // The lease expires and another worker takes the job over.
-        const [fresh] = await store.claimJobs({ limit: 10, leaseMs: 30_000, workerId: 'w2', now: now + 60_000 });
+        const [fresh] = await store.claimJobs({
+          limit: 10,
+          leaseMs: 30_000,
+          workerId: 'w2',
+          now: now + 60_000,
+        });
         expect(fresh?.id).toBe(stale?.id);
         expect(fresh?.attempts).toBe(2);
         expect(await store.completeJob(stale!.lease, [])).toBe(false);
         expect(await store.retryJob(stale!.lease, { runAt: 0, error: 'x', countAttempt: true })).toBe(false);
         expect(await store.deadLetterJob(stale!.lease, 'x')).toBe(false);
-        expect(await store.checkpointRef(stale!.lease, ws, { connectorId: 'slack', kind: 'message', entityId: 'm', externalId: 'e', data: {} })).toBe(false);
-        expect(await store.completeJob(fresh!.lease, [{ connectorId: 'slack', kind: 'message', entityId: fresh!.entityId, externalId: 'ts1', data: {} }])).toBe(true);
-        expect(await store.getRef(ws, 'slack', 'message', fresh!.entityId)).toMatchObject({ externalId: 'ts1' });
+        expect(
+          await store.checkpointRef(stale!.lease, ws, {
+            connectorId: 'slack',
+            kind: 'message',
+            entityId: 'm',
+            externalId: 'e',
+            data: {},
+          }),
+        ).toBe(false);
+        expect(
+          await store.completeJob(fresh!.lease, [
+            { connectorId: 'slack', kind: 'message', entityId: fresh!.entityId, externalId: 'ts1', data: {} },
+          ]),
+        ).toBe(true);
+        expect(await store.getRef(ws, 'slack', 'message', fresh!.entityId)).toMatchObject({
+          externalId: 'ts1',
+        });
       });
 
       it('a rate-limit retry does not count as an attempt', async () => {
@@ -298,7 +451,13 @@ export function describeStoreConformance(name: string, open: () => Promise<Store
         const [job] = await claim();
         await store.deadLetterJob(job!.lease, 'permanent: channel_not_found');
         const dead = await store.listDeadJobs();
-        expect(dead).toEqual([expect.objectContaining({ id: job!.id, reason: 'permanent: channel_not_found', connectorId: 'slack' })]);
+        expect(dead).toEqual([
+          expect.objectContaining({
+            id: job!.id,
+            reason: 'permanent: channel_not_found',
+            connectorId: 'slack',
+          }),
+        ]);
         // The next message of the conversation is no longer blocked.
         const [next] = await claim();
         expect((await store.getMessage(ws, next!.entityId))?.wamid).toBe('b');
@@ -314,9 +473,23 @@ export function describeStoreConformance(name: string, open: () => Promise<Store
         const ws = await seedWorkspace(store, { connectors: ['hubspot'] });
         await queue(ws, ['a1', 'a2', 'a3'], '111');
         await queue(ws, ['b1', 'b2'], '222');
-        const batch = await store.claimBatch({ workspaceId: ws, connectorId: 'hubspot', limit: 100, leaseMs: 30_000, workerId: 'w' });
+        const batch = await store.claimBatch({
+          workspaceId: ws,
+          connectorId: 'hubspot',
+          limit: 100,
+          leaseMs: 30_000,
+          workerId: 'w',
+        });
         expect(batch).toHaveLength(5);
-        expect(await store.claimBatch({ workspaceId: ws, connectorId: 'hubspot', limit: 100, leaseMs: 30_000, workerId: 'w' })).toHaveLength(0);
+        expect(
+          await store.claimBatch({
+            workspaceId: ws,
+            connectorId: 'hubspot',
+            limit: 100,
+            leaseMs: 30_000,
+            workerId: 'w',
+          }),
+        ).toHaveLength(0);
       });
 
       it('reports the next time a job becomes ready', async () => {
@@ -335,7 +508,12 @@ export function describeStoreConformance(name: string, open: () => Promise<Store
         expect(await store.resolvePhoneNumber('106540352242922')).toMatchObject({ workspaceId: ws });
         await store.createWorkspace({ id: 'other', name: 'Other' });
         await expect(
-          store.addPhoneNumber({ workspaceId: 'other', phoneNumberId: '106540352242922', displayPhoneNumber: null, wabaId: null }),
+          store.addPhoneNumber({
+            workspaceId: 'other',
+            phoneNumberId: '106540352242922',
+            displayPhoneNumber: null,
+            wabaId: null,
+          }),
         ).rejects.toMatchObject({ code: 'conflict' });
         expect(await store.resolvePhoneNumber('nope')).toBeNull();
       });

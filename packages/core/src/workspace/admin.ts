@@ -44,7 +44,15 @@ export const configFileSchema = z
             )
             .default([]),
           connectors: z
-            .record(z.string(), z.object({ enabled: z.boolean().default(true), config: z.record(z.string(), z.unknown()).default({}) }).strict())
+            .record(
+              z.string(),
+              z
+                .object({
+                  enabled: z.boolean().default(true),
+                  config: z.record(z.string(), z.unknown()).default({}),
+                })
+                .strict(),
+            )
             .default({}),
         })
         .strict(),
@@ -70,23 +78,47 @@ export class WorkspaceAdmin {
     this.secrets = options.secrets;
   }
 
-  async createWorkspace(actor: string, input: { id?: string; name: string; policies?: Partial<WorkspacePolicies> }): Promise<Workspace> {
+  async createWorkspace(
+    actor: string,
+    input: { id?: string; name: string; policies?: Partial<WorkspacePolicies> },
+  ): Promise<Workspace> {
     const policies = input.policies ? policiesSchema.parse(input.policies) : undefined;
     const workspace = await this.store.createWorkspace({ ...input, ...(policies ? { policies } : {}) });
-    await this.store.appendAudit({ actor, action: 'workspace.create', workspaceId: workspace.id, details: { name: input.name } });
+    await this.store.appendAudit({
+      actor,
+      action: 'workspace.create',
+      workspaceId: workspace.id,
+      details: { name: input.name },
+    });
     return workspace;
   }
 
-  async updatePolicies(actor: string, workspaceId: string, policies: Partial<WorkspacePolicies>): Promise<Workspace> {
+  async updatePolicies(
+    actor: string,
+    workspaceId: string,
+    policies: Partial<WorkspacePolicies>,
+  ): Promise<Workspace> {
     const parsed = policiesSchema.parse(policies);
     const workspace = await this.store.updateWorkspace(workspaceId, { policies: parsed });
-    await this.store.appendAudit({ actor, action: 'workspace.policies', workspaceId, details: { keys: Object.keys(parsed) } });
+    await this.store.appendAudit({
+      actor,
+      action: 'workspace.policies',
+      workspaceId,
+      details: { keys: Object.keys(parsed) },
+    });
     return workspace;
   }
 
-  async addPhoneNumber(actor: string, workspaceId: string, number: { phoneNumberId: string; displayPhoneNumber?: string | null; wabaId?: string | null }) {
+  async addPhoneNumber(
+    actor: string,
+    workspaceId: string,
+    number: { phoneNumberId: string; displayPhoneNumber?: string | null; wabaId?: string | null },
+  ) {
     if (!/^\d+$/.test(number.phoneNumberId)) {
-      throw new WabridgeError('bad_request', `phone number id "${number.phoneNumberId}" must be digits (Meta's phone_number_id, not the phone number)`);
+      throw new WabridgeError(
+        'bad_request',
+        `phone number id "${number.phoneNumberId}" must be digits (Meta's phone_number_id, not the phone number)`,
+      );
     }
     await this.store.addPhoneNumber({
       workspaceId,
@@ -94,13 +126,23 @@ export class WorkspaceAdmin {
       displayPhoneNumber: number.displayPhoneNumber ?? null,
       wabaId: number.wabaId ?? null,
     });
-    await this.store.appendAudit({ actor, action: 'number.add', workspaceId, details: { phoneNumberId: number.phoneNumberId } });
+    await this.store.appendAudit({
+      actor,
+      action: 'number.add',
+      workspaceId,
+      details: { phoneNumberId: number.phoneNumberId },
+    });
   }
 
   async removePhoneNumber(actor: string, phoneNumberId: string): Promise<void> {
     const owner = await this.store.resolvePhoneNumber(phoneNumberId);
     await this.store.removePhoneNumber(phoneNumberId);
-    await this.store.appendAudit({ actor, action: 'number.remove', workspaceId: owner?.workspaceId ?? null, details: { phoneNumberId } });
+    await this.store.appendAudit({
+      actor,
+      action: 'number.remove',
+      workspaceId: owner?.workspaceId ?? null,
+      details: { phoneNumberId },
+    });
   }
 
   /**
@@ -116,14 +158,19 @@ export class WorkspaceAdmin {
   ): Promise<void> {
     const manifest = this.registry.require(connectorId);
     const existing = await this.store.getConnector(workspaceId, connectorId);
-    const previous = existing && !change.replace ? this.readConfig(existing.config, existing.encryptedSecrets) : {};
+    const previous =
+      existing && !change.replace ? this.readConfig(existing.config, existing.encryptedSecrets) : {};
     const merged = { ...previous, ...change.config };
     const enabled = change.enabled ?? existing?.enabled ?? false;
     if (enabled) {
       const parsed = manifest.configSchema.safeParse(merged);
       if (!parsed.success) {
-        const issues = parsed.error.issues.map((i) => `${i.path.join('.') || '(config)'}: ${i.message}`).join('; ');
-        throw new WabridgeError('config_invalid', `${connectorId} configuration is invalid: ${issues}`, { status: 400 });
+        const issues = parsed.error.issues
+          .map((i) => `${i.path.join('.') || '(config)'}: ${i.message}`)
+          .join('; ');
+        throw new WabridgeError('config_invalid', `${connectorId} configuration is invalid: ${issues}`, {
+          status: 400,
+        });
       }
     }
     const secretFields = new Set(manifest.secretFields);
@@ -171,7 +218,12 @@ export class WorkspaceAdmin {
       await this.store.setConnector({ ...setting, encryptedSecrets: this.secrets.encrypt(plaintext) });
       rotated++;
     }
-    await this.store.appendAudit({ actor, action: 'secrets.rotate', workspaceId: null, details: { rotated, keyId: this.secrets.keyId } });
+    await this.store.appendAudit({
+      actor,
+      action: 'secrets.rotate',
+      workspaceId: null,
+      details: { rotated, keyId: this.secrets.keyId },
+    });
     return rotated;
   }
 
@@ -180,7 +232,10 @@ export class WorkspaceAdmin {
    * connectors set (connectors and numbers absent from the file are left alone). Everything is
    * validated before the first write.
    */
-  async apply(actor: string, file: ConfigFile): Promise<{ workspaces: number; numbers: number; connectors: number }> {
+  async apply(
+    actor: string,
+    file: ConfigFile,
+  ): Promise<{ workspaces: number; numbers: number; connectors: number }> {
     for (const ws of file.workspaces) {
       for (const [connectorId, setting] of Object.entries(ws.connectors)) {
         const manifest = this.registry.require(connectorId);
@@ -188,7 +243,10 @@ export class WorkspaceAdmin {
           const parsed = manifest.configSchema.safeParse(setting.config);
           if (!parsed.success) {
             const issues = parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ');
-            throw new WabridgeError('config_invalid', `workspace ${ws.id}, connector ${connectorId}: ${issues}`);
+            throw new WabridgeError(
+              'config_invalid',
+              `workspace ${ws.id}, connector ${connectorId}: ${issues}`,
+            );
           }
         }
       }
@@ -197,9 +255,16 @@ export class WorkspaceAdmin {
     for (const ws of file.workspaces) {
       const existing = await this.store.getWorkspace(ws.id);
       if (existing) {
-        await this.store.updateWorkspace(ws.id, { name: ws.name, policies: { ...DEFAULT_POLICIES, ...ws.policies } });
+        await this.store.updateWorkspace(ws.id, {
+          name: ws.name,
+          policies: { ...DEFAULT_POLICIES, ...ws.policies },
+        });
       } else {
-        await this.createWorkspace(actor, { id: ws.id, name: ws.name, ...(ws.policies ? { policies: ws.policies } : {}) });
+        await this.createWorkspace(actor, {
+          id: ws.id,
+          name: ws.name,
+          ...(ws.policies ? { policies: ws.policies } : {}),
+        });
       }
       counts.workspaces++;
       for (const number of ws.phoneNumbers) {
@@ -207,15 +272,25 @@ export class WorkspaceAdmin {
         counts.numbers++;
       }
       for (const [connectorId, setting] of Object.entries(ws.connectors)) {
-        await this.setConnector(actor, ws.id, connectorId, { enabled: setting.enabled, config: setting.config, replace: true });
+        await this.setConnector(actor, ws.id, connectorId, {
+          enabled: setting.enabled,
+          config: setting.config,
+          replace: true,
+        });
         counts.connectors++;
       }
     }
     return counts;
   }
 
-  private readConfig(config: Record<string, unknown>, encryptedSecrets: string | null): Record<string, unknown> {
-    return { ...config, ...(encryptedSecrets ? (JSON.parse(this.secrets.decrypt(encryptedSecrets)) as object) : {}) };
+  private readConfig(
+    config: Record<string, unknown>,
+    encryptedSecrets: string | null,
+  ): Record<string, unknown> {
+    return {
+      ...config,
+      ...(encryptedSecrets ? (JSON.parse(this.secrets.decrypt(encryptedSecrets)) as object) : {}),
+    };
   }
 }
 
@@ -224,13 +299,19 @@ export function interpolateEnv(value: unknown, env: Record<string, string | unde
   if (typeof value === 'string') {
     return value.replace(/\$\{([A-Z0-9_]+)\}/g, (_, name: string) => {
       const found = env[name];
-      if (found === undefined) throw new WabridgeError('config_invalid', `${path || 'config'} refers to \${${name}}, which is not set`);
+      if (found === undefined)
+        throw new WabridgeError(
+          'config_invalid',
+          `${path || 'config'} refers to \${${name}}, which is not set`,
+        );
       return found;
     });
   }
   if (Array.isArray(value)) return value.map((v, i) => interpolateEnv(v, env, `${path}[${i}]`));
   if (value && typeof value === 'object') {
-    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, interpolateEnv(v, env, path ? `${path}.${k}` : k)]));
+    return Object.fromEntries(
+      Object.entries(value).map(([k, v]) => [k, interpolateEnv(v, env, path ? `${path}.${k}` : k)]),
+    );
   }
   return value;
 }

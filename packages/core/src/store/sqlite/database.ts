@@ -46,9 +46,13 @@ export class SqliteDatabase {
   }
 
   migrate(): void {
-    this.db.exec('CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)');
+    this.db.exec(
+      'CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)',
+    );
     const applied = new Set(
-      (this.db.prepare('SELECT version FROM schema_migrations').all() as { version: number }[]).map((r) => r.version),
+      (this.db.prepare('SELECT version FROM schema_migrations').all() as { version: number }[]).map(
+        (r) => r.version,
+      ),
     );
     for (const migration of MIGRATIONS) {
       if (applied.has(migration.version)) continue;
@@ -61,7 +65,9 @@ export class SqliteDatabase {
         this.db.exec('COMMIT');
       } catch (error) {
         this.db.exec('ROLLBACK');
-        throw new WabridgeError('internal', `migration ${migration.version} (${migration.name}) failed`, { cause: error });
+        throw new WabridgeError('internal', `migration ${migration.version} (${migration.name}) failed`, {
+          cause: error,
+        });
       }
     }
   }

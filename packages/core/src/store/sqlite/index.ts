@@ -1,6 +1,6 @@
+import { randomUUID } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { randomUUID } from 'node:crypto';
 import type { DomainEventType } from '../../domain/events.ts';
 import {
   type ConsentEntry,
@@ -40,6 +40,7 @@ import {
   type ConversationRow,
   type DeadJobRow,
   type JobRow,
+  json,
   type MessageRow,
   type NoticeRow,
   type PhoneNumberRow,
@@ -58,7 +59,6 @@ import {
   toStatus,
   toWorkspace,
   type WorkspaceRow,
-  json,
 } from './rows.ts';
 
 export interface SqliteStoreOptions {
@@ -78,7 +78,14 @@ export async function openSqliteStore(options: SqliteStoreOptions): Promise<Sqli
 }
 
 // An outbound message only moves forward: a late `delivered` must not undo `read`.
-const STATE_RANK: Record<string, number> = { pending: 0, sent: 1, delivered: 2, read: 3, played: 4, failed: 5 };
+const STATE_RANK: Record<string, number> = {
+  pending: 0,
+  sent: 1,
+  delivered: 2,
+  read: 3,
+  played: 4,
+  failed: 5,
+};
 
 export class SqliteStore implements Store {
   readonly kind = 'sqlite' as const;
@@ -103,7 +110,11 @@ export class SqliteStore implements Store {
 
   // --- Workspaces, numbers, connector settings ----------------------------------------------
 
-  createWorkspace(input: { id?: string; name: string; policies?: Partial<WorkspacePolicies> }): Promise<Workspace> {
+  createWorkspace(input: {
+    id?: string;
+    name: string;
+    policies?: Partial<WorkspacePolicies>;
+  }): Promise<Workspace> {
     return this.db.write(() => {
       const workspace: Workspace = {
         id: input.id ?? newId('ws'),
@@ -111,14 +122,20 @@ export class SqliteStore implements Store {
         policies: { ...DEFAULT_POLICIES, ...input.policies },
         createdAt: this.now(),
       };
-      const existing = this.db.get<WorkspaceRow>('SELECT * FROM workspaces WHERE id = :id', { id: workspace.id });
-      if (existing) throw new WabridgeError('conflict', `workspace ${workspace.id} already exists`, { status: 409 });
-      this.db.run('INSERT INTO workspaces (id, name, policies, created_at) VALUES (:id, :name, :policies, :at)', {
+      const existing = this.db.get<WorkspaceRow>('SELECT * FROM workspaces WHERE id = :id', {
         id: workspace.id,
-        name: workspace.name,
-        policies: json(workspace.policies),
-        at: workspace.createdAt,
       });
+      if (existing)
+        throw new WabridgeError('conflict', `workspace ${workspace.id} already exists`, { status: 409 });
+      this.db.run(
+        'INSERT INTO workspaces (id, name, policies, created_at) VALUES (:id, :name, :policies, :at)',
+        {
+          id: workspace.id,
+          name: workspace.name,
+          policies: json(workspace.policies),
+          at: workspace.createdAt,
+        },
+      );
       this.bumpConfigVersion();
       return workspace;
     });
@@ -133,7 +150,10 @@ export class SqliteStore implements Store {
     return this.db.all<WorkspaceRow>('SELECT * FROM workspaces ORDER BY created_at, id').map(toWorkspace);
   }
 
-  updateWorkspace(id: string, patch: { name?: string; policies?: Partial<WorkspacePolicies> }): Promise<Workspace> {
+  updateWorkspace(
+    id: string,
+    patch: { name?: string; policies?: Partial<WorkspacePolicies> },
+  ): Promise<Workspace> {
     return this.db.write(() => {
       const row = this.db.get<WorkspaceRow>('SELECT * FROM workspaces WHERE id = :id', { id });
       if (!row) throw new WabridgeError('not_found', `workspace ${id} does not exist`, { status: 404 });
@@ -194,7 +214,12 @@ export class SqliteStore implements Store {
         `INSERT INTO phone_numbers (phone_number_id, workspace_id, display_phone_number, waba_id)
          VALUES (:id, :ws, :display, :waba)
          ON CONFLICT (phone_number_id) DO UPDATE SET display_phone_number = excluded.display_phone_number, waba_id = excluded.waba_id`,
-        { id: input.phoneNumberId, ws: input.workspaceId, display: input.displayPhoneNumber, waba: input.wabaId },
+        {
+          id: input.phoneNumberId,
+          ws: input.workspaceId,
+          display: input.displayPhoneNumber,
+          waba: input.wabaId,
+        },
       );
       this.bumpConfigVersion();
     });
@@ -209,9 +234,12 @@ export class SqliteStore implements Store {
 
   async listPhoneNumbers(workspaceId?: string): Promise<PhoneNumber[]> {
     const rows = workspaceId
-      ? this.db.all<PhoneNumberRow>('SELECT * FROM phone_numbers WHERE workspace_id = :ws ORDER BY phone_number_id', {
-          ws: workspaceId,
-        })
+      ? this.db.all<PhoneNumberRow>(
+          'SELECT * FROM phone_numbers WHERE workspace_id = :ws ORDER BY phone_number_id',
+          {
+            ws: workspaceId,
+          },
+        )
       : this.db.all<PhoneNumberRow>('SELECT * FROM phone_numbers ORDER BY phone_number_id');
     return rows.map(toPhoneNumber);
   }
@@ -259,7 +287,9 @@ export class SqliteStore implements Store {
           'SELECT * FROM connector_settings WHERE workspace_id = :ws ORDER BY connector_id',
           { ws: workspaceId },
         )
-      : this.db.all<ConnectorSettingRow>('SELECT * FROM connector_settings ORDER BY workspace_id, connector_id');
+      : this.db.all<ConnectorSettingRow>(
+          'SELECT * FROM connector_settings ORDER BY workspace_id, connector_id',
+        );
     return rows.map(toConnectorSetting);
   }
 
@@ -268,11 +298,22 @@ export class SqliteStore implements Store {
     return Number(row?.value ?? 0);
   }
 
-  appendAudit(entry: { actor: string; action: string; workspaceId: string | null; details: Record<string, unknown> }) {
+  appendAudit(entry: {
+    actor: string;
+    action: string;
+    workspaceId: string | null;
+    details: Record<string, unknown>;
+  }) {
     return this.db.write(() => {
       this.db.run(
         'INSERT INTO audit_log (at, actor, action, workspace_id, details) VALUES (:at, :actor, :action, :ws, :details)',
-        { at: this.now(), actor: entry.actor, action: entry.action, ws: entry.workspaceId, details: json(entry.details) },
+        {
+          at: this.now(),
+          actor: entry.actor,
+          action: entry.action,
+          ws: entry.workspaceId,
+          details: json(entry.details),
+        },
       );
     });
   }
@@ -302,11 +343,24 @@ export class SqliteStore implements Store {
             result.unrouted += this.db.run(
               `INSERT INTO unrouted_events (id, phone_number_id, field, payload, received_at)
                VALUES (:id, :pn, :field, :payload, :at) ON CONFLICT (id) DO NOTHING`,
-              { id: change.id, pn: change.phoneNumberId, field: change.field, payload: json(change.payload), at: unit.receivedAt },
+              {
+                id: change.id,
+                pn: change.phoneNumberId,
+                field: change.field,
+                payload: json(change.payload),
+                at: unit.receivedAt,
+              },
             ).changes;
             break;
           case 'other':
-            this.insertPlatformEvent(change.id, change.workspaceId, change.field, change.payload, change.parseIssues, unit.receivedAt);
+            this.insertPlatformEvent(
+              change.id,
+              change.workspaceId,
+              change.field,
+              change.payload,
+              change.parseIssues,
+              unit.receivedAt,
+            );
             break;
         }
       }
@@ -349,7 +403,15 @@ export class SqliteStore implements Store {
         continue;
       }
       result.messagesStored++;
-      result.jobsQueued += this.fanOut(ws, conversationId, 'message.inbound', message.id, message.timestamp, change.deliverAt, null);
+      result.jobsQueued += this.fanOut(
+        ws,
+        conversationId,
+        'message.inbound',
+        message.id,
+        message.timestamp,
+        change.deliverAt,
+        null,
+      );
       if (message.identityChange) this.applyIdentityChange(ws, contactId, message.identityChange);
       if (message.consent) {
         result.consentChanges++;
@@ -374,10 +436,13 @@ export class SqliteStore implements Store {
     for (const status of change.statuses) {
       const callbackMessageId =
         typeof status.raw.biz_opaque_callback_data === 'string' ? status.raw.biz_opaque_callback_data : null;
-      let message = this.db.get<MessageRow>('SELECT * FROM messages WHERE wamid = :wamid AND workspace_id = :ws', {
-        wamid: status.wamid,
-        ws,
-      });
+      let message = this.db.get<MessageRow>(
+        'SELECT * FROM messages WHERE wamid = :wamid AND workspace_id = :ws',
+        {
+          wamid: status.wamid,
+          ws,
+        },
+      );
       // A status can overtake our own record of the send (we learn the wamid from the send
       // response); the callback data we attach to every send links it anyway.
       if (!message && callbackMessageId) {
@@ -406,7 +471,14 @@ export class SqliteStore implements Store {
       }
       result.statusesStored++;
       if (message) {
-        result.jobsQueued += this.applyStatus(message, status.id, status.wamid, status.status, status.timestamp, status.error);
+        result.jobsQueued += this.applyStatus(
+          message,
+          status.id,
+          status.wamid,
+          status.status,
+          status.timestamp,
+          status.error,
+        );
       }
     }
     for (const error of change.errors) {
@@ -428,21 +500,40 @@ export class SqliteStore implements Store {
     if (next !== undefined && (status === 'failed' || (next > current && message.state !== 'failed'))) {
       this.db.run(
         'UPDATE messages SET state = :state, error = coalesce(:error, error), wamid = coalesce(wamid, :wamid) WHERE id = :id',
-        { state: status, error: error ? json(error) : null, wamid: wamid.startsWith('local:') ? null : wamid, id: message.id },
+        {
+          state: status,
+          error: error ? json(error) : null,
+          wamid: wamid.startsWith('local:') ? null : wamid,
+          id: message.id,
+        },
       );
     } else if (message.wamid === null && !wamid.startsWith('local:')) {
       this.db.run('UPDATE messages SET wamid = :wamid WHERE id = :id', { wamid, id: message.id });
     }
     // Statuses come after their message in every mirror's queue, whatever the clocks say.
     const sortTs = Math.max(timestamp, message.ts);
-    return this.fanOut(message.workspace_id, message.conversation_id, 'message.status', statusId, sortTs, this.now(), null);
+    return this.fanOut(
+      message.workspace_id,
+      message.conversation_id,
+      'message.status',
+      statusId,
+      sortTs,
+      this.now(),
+      null,
+    );
   }
 
   private ingestPreferences(change: IngestPreferencesChange, result: IngestResult): void {
     for (const preference of change.preferences) {
       const contactId = this.resolveContact(change.workspaceId, preference.contact);
       // Make sure a conversation exists, so the change shows in the mirrors of this number.
-      this.upsertConversation(change.workspaceId, contactId, change.phoneNumberId, change.displayPhoneNumber, null);
+      this.upsertConversation(
+        change.workspaceId,
+        contactId,
+        change.phoneNumberId,
+        change.displayPhoneNumber,
+        null,
+      );
       const queued = this.appendConsent(
         {
           commandKey: null,
@@ -488,16 +579,25 @@ export class SqliteStore implements Store {
   private resolveContact(ws: string, identity: ContactIdentity): string {
     let row: ContactRow | undefined;
     if (identity.parentBsuid) {
-      row = this.db.get<ContactRow>('SELECT * FROM contacts WHERE workspace_id = :ws AND parent_bsuid = :v LIMIT 1', {
-        ws,
-        v: identity.parentBsuid,
-      });
+      row = this.db.get<ContactRow>(
+        'SELECT * FROM contacts WHERE workspace_id = :ws AND parent_bsuid = :v LIMIT 1',
+        {
+          ws,
+          v: identity.parentBsuid,
+        },
+      );
     }
     if (!row && identity.bsuid) {
-      row = this.db.get<ContactRow>('SELECT * FROM contacts WHERE workspace_id = :ws AND bsuid = :v', { ws, v: identity.bsuid });
+      row = this.db.get<ContactRow>('SELECT * FROM contacts WHERE workspace_id = :ws AND bsuid = :v', {
+        ws,
+        v: identity.bsuid,
+      });
     }
     if (!row && identity.waId) {
-      row = this.db.get<ContactRow>('SELECT * FROM contacts WHERE workspace_id = :ws AND wa_id = :v', { ws, v: identity.waId });
+      row = this.db.get<ContactRow>('SELECT * FROM contacts WHERE workspace_id = :ws AND wa_id = :v', {
+        ws,
+        v: identity.waId,
+      });
     }
     const now = this.now();
     if (!row) {
@@ -543,7 +643,11 @@ export class SqliteStore implements Store {
     return row.id;
   }
 
-  private applyIdentityChange(ws: string, contactId: string, change: { waId: string | null; bsuid: string | null }): void {
+  private applyIdentityChange(
+    ws: string,
+    contactId: string,
+    change: { waId: string | null; bsuid: string | null },
+  ): void {
     this.db.run(
       `UPDATE OR IGNORE contacts SET wa_id = coalesce(:wa, wa_id), bsuid = coalesce(:bsuid, bsuid), updated_at = :at
        WHERE id = :id AND workspace_id = :ws`,
@@ -623,7 +727,15 @@ export class SqliteStore implements Store {
     this.db.run(
       `INSERT INTO jobs (workspace_id, connector_id, conversation_id, event_type, entity_id, sort_ts, run_at, created_at)
        VALUES (:ws, :connector, :conversation, :type, :entity, :sort, :at, :at) ON CONFLICT DO NOTHING`,
-      { ws, connector: connectorId, conversation: conversationId, type: eventType, entity: entityId, sort: sortTs, at: this.now() },
+      {
+        ws,
+        connector: connectorId,
+        conversation: conversationId,
+        type: eventType,
+        entity: entityId,
+        sort: sortTs,
+        at: this.now(),
+      },
     );
   }
 
@@ -734,7 +846,15 @@ export class SqliteStore implements Store {
         },
       );
       this.enqueueOne(ws, WHATSAPP_SENDER, input.conversationId, 'send', m.id, m.timestamp);
-      this.fanOut(ws, input.conversationId, 'message.outbound', m.id, m.timestamp, this.now(), input.originRef?.connectorId ?? null);
+      this.fanOut(
+        ws,
+        input.conversationId,
+        'message.outbound',
+        m.id,
+        m.timestamp,
+        this.now(),
+        input.originRef?.connectorId ?? null,
+      );
       if (input.originRef) {
         this.upsertRef(ws, {
           connectorId: input.originRef.connectorId,
@@ -778,7 +898,13 @@ export class SqliteStore implements Store {
          SELECT :ws, connector_id, :conversation, 'notice', :entity, :at, :at, :at FROM connector_settings
          WHERE workspace_id = :ws AND connector_id = :connector AND enabled = 1 AND instr(events, ',notice,') > 0
          ON CONFLICT DO NOTHING`,
-        { ws, conversation: input.conversationId, entity: n.id, at: n.createdAt, connector: input.connectorId },
+        {
+          ws,
+          conversation: input.conversationId,
+          entity: n.id,
+          at: n.createdAt,
+          connector: input.connectorId,
+        },
       );
       return { duplicate: false, noticeId: n.id };
     });
@@ -788,14 +914,23 @@ export class SqliteStore implements Store {
     return this.db.write(() => {
       const entryId = newId('cns');
       if (input.commandKey) {
-        const claimed = this.claimKey(input.workspaceId, input.commandKey.source, input.commandKey.key, entryId);
+        const claimed = this.claimKey(
+          input.workspaceId,
+          input.commandKey.source,
+          input.commandKey.key,
+          entryId,
+        );
         if (claimed !== true) return { duplicate: true, entry: null };
       }
-      const contact = this.db.get<ContactRow>('SELECT * FROM contacts WHERE id = :id AND workspace_id = :ws', {
-        id: input.contactId,
-        ws: input.workspaceId,
-      });
-      if (!contact) throw new WabridgeError('not_found', `contact ${input.contactId} does not exist`, { status: 404 });
+      const contact = this.db.get<ContactRow>(
+        'SELECT * FROM contacts WHERE id = :id AND workspace_id = :ws',
+        {
+          id: input.contactId,
+          ws: input.workspaceId,
+        },
+      );
+      if (!contact)
+        throw new WabridgeError('not_found', `contact ${input.contactId} does not exist`, { status: 404 });
       this.appendConsent(input, entryId);
       const row = this.db.get<ConsentRow>('SELECT * FROM consent_ledger WHERE id = :id', { id: entryId });
       return { duplicate: false, entry: row ? toConsentEntry(row) : null };
@@ -805,15 +940,21 @@ export class SqliteStore implements Store {
   // --- Reads ---------------------------------------------------------------------------------
 
   async getContact(workspaceId: string, id: string) {
-    const row = this.db.get<ContactRow>('SELECT * FROM contacts WHERE id = :id AND workspace_id = :ws', { id, ws: workspaceId });
+    const row = this.db.get<ContactRow>('SELECT * FROM contacts WHERE id = :id AND workspace_id = :ws', {
+      id,
+      ws: workspaceId,
+    });
     return row ? toContact(row) : null;
   }
 
   async getConversation(workspaceId: string, id: string) {
-    const row = this.db.get<ConversationRow>('SELECT * FROM conversations WHERE id = :id AND workspace_id = :ws', {
-      id,
-      ws: workspaceId,
-    });
+    const row = this.db.get<ConversationRow>(
+      'SELECT * FROM conversations WHERE id = :id AND workspace_id = :ws',
+      {
+        id,
+        ws: workspaceId,
+      },
+    );
     return row ? toConversation(row) : null;
   }
 
@@ -823,23 +964,32 @@ export class SqliteStore implements Store {
           'SELECT * FROM conversations WHERE workspace_id = :ws AND contact_id = :contact ORDER BY created_at LIMIT :limit',
           { ws: workspaceId, contact: options.contactId, limit: options.limit ?? 1000 },
         )
-      : this.db.all<ConversationRow>('SELECT * FROM conversations WHERE workspace_id = :ws ORDER BY created_at LIMIT :limit', {
-          ws: workspaceId,
-          limit: options.limit ?? 1000,
-        });
+      : this.db.all<ConversationRow>(
+          'SELECT * FROM conversations WHERE workspace_id = :ws ORDER BY created_at LIMIT :limit',
+          {
+            ws: workspaceId,
+            limit: options.limit ?? 1000,
+          },
+        );
     return rows.map(toConversation);
   }
 
   async getMessage(workspaceId: string, id: string) {
-    const row = this.db.get<MessageRow>('SELECT * FROM messages WHERE id = :id AND workspace_id = :ws', { id, ws: workspaceId });
+    const row = this.db.get<MessageRow>('SELECT * FROM messages WHERE id = :id AND workspace_id = :ws', {
+      id,
+      ws: workspaceId,
+    });
     return row ? toMessage(row) : null;
   }
 
   async getMessageByWamid(workspaceId: string, wamid: string) {
-    const row = this.db.get<MessageRow>('SELECT * FROM messages WHERE wamid = :wamid AND workspace_id = :ws', {
-      wamid,
-      ws: workspaceId,
-    });
+    const row = this.db.get<MessageRow>(
+      'SELECT * FROM messages WHERE wamid = :wamid AND workspace_id = :ws',
+      {
+        wamid,
+        ws: workspaceId,
+      },
+    );
     return row ? toMessage(row) : null;
   }
 
@@ -853,18 +1003,24 @@ export class SqliteStore implements Store {
   }
 
   async getStatus(workspaceId: string, id: string) {
-    const row = this.db.get<StatusRow>('SELECT * FROM message_statuses WHERE id = :id AND workspace_id = :ws', {
-      id,
-      ws: workspaceId,
-    });
+    const row = this.db.get<StatusRow>(
+      'SELECT * FROM message_statuses WHERE id = :id AND workspace_id = :ws',
+      {
+        id,
+        ws: workspaceId,
+      },
+    );
     return row ? toStatus(row) : null;
   }
 
   async getConsentEntry(workspaceId: string, id: string) {
-    const row = this.db.get<ConsentRow>('SELECT * FROM consent_ledger WHERE id = :id AND workspace_id = :ws', {
-      id,
-      ws: workspaceId,
-    });
+    const row = this.db.get<ConsentRow>(
+      'SELECT * FROM consent_ledger WHERE id = :id AND workspace_id = :ws',
+      {
+        id,
+        ws: workspaceId,
+      },
+    );
     return row ? toConsentEntry(row) : null;
   }
 
@@ -899,7 +1055,10 @@ export class SqliteStore implements Store {
   }
 
   async getNotice(workspaceId: string, id: string) {
-    const row = this.db.get<NoticeRow>('SELECT * FROM notices WHERE id = :id AND workspace_id = :ws', { id, ws: workspaceId });
+    const row = this.db.get<NoticeRow>('SELECT * FROM notices WHERE id = :id AND workspace_id = :ws', {
+      id,
+      ws: workspaceId,
+    });
     return row ? toNotice(row) : null;
   }
 
@@ -944,10 +1103,13 @@ export class SqliteStore implements Store {
 
   async listUnrouted(options: { limit?: number } = {}) {
     return this.db
-      .all<{ id: string; phone_number_id: string | null; field: string; payload: string; received_at: number }>(
-        'SELECT * FROM unrouted_events ORDER BY received_at LIMIT :limit',
-        { limit: options.limit ?? 1000 },
-      )
+      .all<{
+        id: string;
+        phone_number_id: string | null;
+        field: string;
+        payload: string;
+        received_at: number;
+      }>('SELECT * FROM unrouted_events ORDER BY received_at LIMIT :limit', { limit: options.limit ?? 1000 })
       .map((r) => ({
         id: r.id,
         phoneNumberId: r.phone_number_id,
@@ -962,11 +1124,14 @@ export class SqliteStore implements Store {
   markAccepted(lease: Lease, messageId: string, wamid: string): Promise<void> {
     return this.db.write(() => {
       const job = this.requireLease(lease);
-      this.db.run('UPDATE messages SET wamid = coalesce(wamid, :wamid) WHERE id = :id AND workspace_id = :ws', {
-        wamid,
-        id: messageId,
-        ws: job.workspace_id,
-      });
+      this.db.run(
+        'UPDATE messages SET wamid = coalesce(wamid, :wamid) WHERE id = :id AND workspace_id = :ws',
+        {
+          wamid,
+          id: messageId,
+          ws: job.workspace_id,
+        },
+      );
       // Statuses that overtook the send response (and had no callback data) are linked now.
       const orphans = this.db.all<StatusRow>(
         'SELECT * FROM message_statuses WHERE wamid = :wamid AND workspace_id = :ws AND message_id IS NULL ORDER BY ts',
@@ -975,8 +1140,18 @@ export class SqliteStore implements Store {
       for (const orphan of orphans) {
         const message = this.db.get<MessageRow>('SELECT * FROM messages WHERE id = :id', { id: messageId });
         if (!message) break;
-        this.db.run('UPDATE message_statuses SET message_id = :message WHERE id = :id', { message: messageId, id: orphan.id });
-        this.applyStatus(message, orphan.id, orphan.wamid, orphan.status, orphan.ts, orphan.error ? JSON.parse(orphan.error) : null);
+        this.db.run('UPDATE message_statuses SET message_id = :message WHERE id = :id', {
+          message: messageId,
+          id: orphan.id,
+        });
+        this.applyStatus(
+          message,
+          orphan.id,
+          orphan.wamid,
+          orphan.status,
+          orphan.ts,
+          orphan.error ? JSON.parse(orphan.error) : null,
+        );
       }
     });
   }
@@ -984,17 +1159,27 @@ export class SqliteStore implements Store {
   markFailed(lease: Lease, messageId: string, error: MessageError): Promise<void> {
     return this.db.write(() => {
       const job = this.requireLease(lease);
-      const message = this.db.get<MessageRow>('SELECT * FROM messages WHERE id = :id AND workspace_id = :ws', {
-        id: messageId,
-        ws: job.workspace_id,
-      });
+      const message = this.db.get<MessageRow>(
+        'SELECT * FROM messages WHERE id = :id AND workspace_id = :ws',
+        {
+          id: messageId,
+          ws: job.workspace_id,
+        },
+      );
       if (!message) throw new WabridgeError('not_found', `message ${messageId} does not exist`);
       const statusId = newId('st');
       const wamid = message.wamid ?? `local:${message.id}`;
       const inserted = this.db.run(
         `INSERT INTO message_statuses (id, workspace_id, wamid, message_id, status, ts, error, raw)
          VALUES (:id, :ws, :wamid, :message, 'failed', :ts, :error, '{}') ON CONFLICT (wamid, status) DO NOTHING`,
-        { id: statusId, ws: message.workspace_id, wamid, message: message.id, ts: this.now(), error: json(error) },
+        {
+          id: statusId,
+          ws: message.workspace_id,
+          wamid,
+          message: message.id,
+          ts: this.now(),
+          error: json(error),
+        },
       );
       if (inserted.changes > 0) this.applyStatus(message, statusId, wamid, 'failed', this.now(), error);
     });
@@ -1005,7 +1190,9 @@ export class SqliteStore implements Store {
   claimJobs(options: ClaimOptions): Promise<Job[]> {
     return this.db.write(() => {
       const now = options.now ?? this.now();
-      const filter = options.connectorIds ? 'AND j.connector_id IN (SELECT value FROM json_each(:connectors))' : '';
+      const filter = options.connectorIds
+        ? 'AND j.connector_id IN (SELECT value FROM json_each(:connectors))'
+        : '';
       // A job runs only when it heads its (conversation, connector) queue: nothing before it in
       // (sort_ts, id) order is still waiting or running. Expired leases are taken over.
       const rows = this.db.all<JobRow>(
@@ -1034,7 +1221,8 @@ export class SqliteStore implements Store {
         { ws: options.workspaceId, connector: options.connectorId, scan: options.limit * 50 },
       );
       const claimable = (row: JobRow): boolean =>
-        (row.state === 'ready' && row.run_at <= now) || (row.state === 'running' && (row.lease_until ?? 0) < now);
+        (row.state === 'ready' && row.run_at <= now) ||
+        (row.state === 'running' && (row.lease_until ?? 0) < now);
       const picked: JobRow[] = [];
       let conversation: string | null = null;
       let open = false;
@@ -1060,23 +1248,35 @@ export class SqliteStore implements Store {
          locked_by = :worker WHERE id = :id`,
       { token, until: now + options.leaseMs, worker: options.workerId, id: row.id },
     );
-    return toJob({ ...row, state: 'running', attempts: row.attempts + 1, lease_token: token, lease_until: now + options.leaseMs });
+    return toJob({
+      ...row,
+      state: 'running',
+      attempts: row.attempts + 1,
+      lease_token: token,
+      lease_until: now + options.leaseMs,
+    });
   }
 
   private requireLease(lease: Lease): JobRow {
-    const row = this.db.get<JobRow>("SELECT * FROM jobs WHERE id = :id AND lease_token = :token AND state = 'running'", {
-      id: lease.jobId,
-      token: lease.token,
-    });
+    const row = this.db.get<JobRow>(
+      "SELECT * FROM jobs WHERE id = :id AND lease_token = :token AND state = 'running'",
+      {
+        id: lease.jobId,
+        token: lease.token,
+      },
+    );
     if (!row) throw new WabridgeError('stale_lease', `job ${lease.jobId} is no longer held by this worker`);
     return row;
   }
 
   private holds(lease: Lease): JobRow | undefined {
-    return this.db.get<JobRow>("SELECT * FROM jobs WHERE id = :id AND lease_token = :token AND state = 'running'", {
-      id: lease.jobId,
-      token: lease.token,
-    });
+    return this.db.get<JobRow>(
+      "SELECT * FROM jobs WHERE id = :id AND lease_token = :token AND state = 'running'",
+      {
+        id: lease.jobId,
+        token: lease.token,
+      },
+    );
   }
 
   completeJob(lease: Lease, refs: ExternalRef[]): Promise<boolean> {
@@ -1095,7 +1295,13 @@ export class SqliteStore implements Store {
         `UPDATE jobs SET state = 'ready', run_at = :run, last_error = :error, attempts = attempts - :refund,
            lease_token = NULL, lease_until = NULL, locked_by = NULL
          WHERE id = :id AND lease_token = :token AND state = 'running'`,
-        { run: retry.runAt, error: retry.error, refund: retry.countAttempt ? 0 : 1, id: lease.jobId, token: lease.token },
+        {
+          run: retry.runAt,
+          error: retry.error,
+          refund: retry.countAttempt ? 0 : 1,
+          id: lease.jobId,
+          token: lease.token,
+        },
       ).changes;
       return changes > 0;
     });
@@ -1140,11 +1346,14 @@ export class SqliteStore implements Store {
   extendLease(lease: Lease, until: number): Promise<boolean> {
     return this.db.write(
       () =>
-        this.db.run("UPDATE jobs SET lease_until = :until WHERE id = :id AND lease_token = :token AND state = 'running'", {
-          until,
-          id: lease.jobId,
-          token: lease.token,
-        }).changes > 0,
+        this.db.run(
+          "UPDATE jobs SET lease_until = :until WHERE id = :id AND lease_token = :token AND state = 'running'",
+          {
+            until,
+            id: lease.jobId,
+            token: lease.token,
+          },
+        ).changes > 0,
     );
   }
 
@@ -1153,12 +1362,19 @@ export class SqliteStore implements Store {
       .all<DeadJobRow>(
         `SELECT * FROM dead_jobs WHERE (:ws IS NULL OR workspace_id = :ws) AND (:connector IS NULL OR connector_id = :connector)
          ORDER BY id LIMIT :limit`,
-        { ws: options.workspaceId ?? null, connector: options.connectorId ?? null, limit: options.limit ?? 1000 },
+        {
+          ws: options.workspaceId ?? null,
+          connector: options.connectorId ?? null,
+          limit: options.limit ?? 1000,
+        },
       )
       .map(toDeadJob);
   }
 
-  replayDeadJobs(ids: readonly number[] | 'all', options: { workspaceId?: string; connectorId?: string } = {}): Promise<number> {
+  replayDeadJobs(
+    ids: readonly number[] | 'all',
+    options: { workspaceId?: string; connectorId?: string } = {},
+  ): Promise<number> {
     return this.db.write(() => {
       const rows = this.db.all<DeadJobRow & { sort_ts: number }>(
         `SELECT * FROM dead_jobs WHERE (:ws IS NULL OR workspace_id = :ws) AND (:connector IS NULL OR connector_id = :connector)
@@ -1270,7 +1486,9 @@ export class SqliteStore implements Store {
 
   private requireConversation(ws: string, id: string): void {
     if (!this.db.get('SELECT 1 AS x FROM conversations WHERE id = :id AND workspace_id = :ws', { id, ws })) {
-      throw new WabridgeError('not_found', `conversation ${id} does not exist in workspace ${ws}`, { status: 404 });
+      throw new WabridgeError('not_found', `conversation ${id} does not exist in workspace ${ws}`, {
+        status: 404,
+      });
     }
   }
 }

@@ -1,0 +1,92 @@
+import { isWabridgeError, type WabridgeError } from '@wabridge/core';
+import { Hono } from 'hono';
+import { HTTPException } from 'hono/http-exception';
+import { health } from './routes/health.ts';
+import { connectorHooks } from './routes/hooks.ts';
+import { mediaRoutes } from './routes/media.ts';
+import { whatsappWebhook } from './routes/whatsapp.ts';
+import type { Runtime } from './runtime.ts';
+
+const STATUS_BY_CODE: Partial<Record<WabridgeError['code'], number>> = {
+  bad_request: 400,
+  unauthorized: 401,
+  forbidden: 403,
+  not_found: 404,
+  conflict: 409,
+  payload_too_large: 413,
+  config_invalid: 400,
+};
+
+/** The HTTP surface of the gateway. Tests call `app.request()` without opening a port. */
+export function createApp(
+  runtime: Runtime,
+  options: { metricsRegistry?: { metrics(): Promise<string>; contentType: string } } = {},
+) {
+  const app = new Hono();
+  app.route('/', health(runtime, options.metricsRegistry));
+  app.route('/webhooks/whatsapp', whatsappWebhook(runtime));
+  app.route('/hooks', connectorHooks(runtime));
+  app.route('/media', mediaRoutes(runtime));
+
+  app.notFound((c) =>
+    c.json({ error: { code: 'not_found', message: `no route for ${c.req.method} ${c.req.path}` } }, 404),
+  );
+  app.onError((error, c) => {
+    if (error instanceof HTTPException) return error.getResponse();
+    if (isWabridgeError(error)) {
+      const status = error.status ?? STATUS_BY_CODE[error.code] ?? 500;
+      if (status >= 500) runtime.logger.error({ err: error, path: c.req.path }, 'request failed');
+      return c.json({ error: { code: error.code, message: error.message } }, status as 500);
+    }
+    runtime.logger.error({ err: error, path: c.req.path }, 'request failed');
+    return c.json({ error: { code: 'internal', message: 'internal error; see the gateway log' } }, 500);
+  });
+  return app;
+}
+
+/** JSON error response in the gateway's one error shape. */
+export function errorResponse(
+  status: number,
+  code: string,
+  message: string,
+  headers: Record<string, string> = {},
+): Response {
+  return new Response(JSON.stringify({ error: { code, message } }), {
+    status,
+    headers: { 'content-type': 'application/json; charset=utf-8', ...headers },
+  });
+}
+
+export class BodyTooLarge extends Error {
+  override readonly name = 'BodyTooLarge';
+}
+
+/**
+ * Reads a request body into memory, refusing it as soon as it reaches `limit` bytes: the declared
+ * Content-Length is checked before a byte is read, and a chunked body is cut off mid-stream.
+ */
+export async function readBody(request: Request, limit: number): Promise<Uint8Array<ArrayBuffer>> {
+  const declared = request.headers.get('content-length');
+  if (declared !== null && Number(declared) > limit) throw new BodyTooLarge();
+  if (!request.body) return new Uint8Array();
+  const reader = request.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.byteLength;
+    if (size > limit) {
+      await reader.cancel().catch(() => {});
+      throw new BodyTooLarge();
+    }
+    chunks.push(value);
+  }
+  const body = new Uint8Array(size);
+  let offset = 0;
+  for (const chunk of chunks) {
+    body.set(chunk, offset);
+    offset += chunk.byteLength;
+  }
+  return body;
+}

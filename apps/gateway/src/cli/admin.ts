@@ -1,0 +1,303 @@
+import { parseArgs } from 'node:util';
+import { noopMetrics, type WorkspacePolicies } from '@wabridge/core';
+import { defaultRegistry } from '../connectors.ts';
+import type { Env } from '../env.ts';
+import { createLogger } from '../logger.ts';
+import { createRuntime, type Runtime } from '../runtime.ts';
+import { out, table } from './output.ts';
+import { loadConfigFile } from './serve.ts';
+
+export class UsageError extends Error {
+  override readonly name = 'UsageError';
+}
+
+async function withRuntime<T>(env: Env, run: (runtime: Runtime) => Promise<T>): Promise<T> {
+  const runtime = await createRuntime({
+    env,
+    registry: defaultRegistry(),
+    logger: createLogger(env.LOG_LEVEL === 'info' ? 'warn' : env.LOG_LEVEL),
+    metrics: noopMetrics,
+    worker: false,
+  });
+  try {
+    return await run(runtime);
+  } finally {
+    await runtime.close();
+  }
+}
+
+const actor = () => `cli:${process.env.USER ?? 'unknown'}`;
+
+/** `wabridge workspace create|list|show|add-number|remove-number|policies|delete` */
+export async function workspaceCommand(env: Env, args: string[]): Promise<void> {
+  const [sub, ...rest] = args;
+  const { values, positionals } = parseArgs({
+    args: rest,
+    allowPositionals: true,
+    options: {
+      id: { type: 'string' },
+      display: { type: 'string' },
+      waba: { type: 'string' },
+      json: { type: 'string' },
+    },
+  });
+  await withRuntime(env, async ({ admin, store }) => {
+    switch (sub) {
+      case 'create': {
+        const name = positionals.join(' ');
+        if (!name)
+          throw new UsageError('usage: wabridge workspace create <name> [--id <id>] [--json <policies>]');
+        const workspace = await admin.createWorkspace(actor(), {
+          name,
+          ...(values.id ? { id: values.id } : {}),
+          ...(values.json ? { policies: JSON.parse(values.json) as Partial<WorkspacePolicies> } : {}),
+        });
+        out(`created workspace ${workspace.id}`);
+        return;
+      }
+      case 'list': {
+        const rows = [];
+        for (const w of await store.listWorkspaces()) {
+          const numbers = await store.listPhoneNumbers(w.id);
+          const connectors = (await store.listConnectors(w.id))
+            .filter((c) => c.enabled)
+            .map((c) => c.connectorId);
+          rows.push({
+            id: w.id,
+            name: w.name,
+            numbers: numbers.map((n) => n.phoneNumberId).join(','),
+            connectors: connectors.join(','),
+          });
+        }
+        out(table(rows));
+        return;
+      }
+      case 'show': {
+        const id = positionals[0] ?? '';
+        const workspace = await store.getWorkspace(id);
+        if (!workspace) throw new UsageError(`workspace ${id} does not exist`);
+        const connectors = await Promise.all(
+          (await store.listConnectors(id)).map((c) => admin.describeConnector(id, c.connectorId)),
+        );
+        out(
+          JSON.stringify(
+            { ...workspace, phoneNumbers: await store.listPhoneNumbers(id), connectors },
+            null,
+            2,
+          ),
+        );
+        return;
+      }
+      case 'add-number': {
+        const [workspaceId, phoneNumberId] = positionals;
+        if (!workspaceId || !phoneNumberId) {
+          throw new UsageError(
+            'usage: wabridge workspace add-number <workspace> <phone_number_id> [--display +1555…] [--waba <id>]',
+          );
+        }
+        await admin.addPhoneNumber(actor(), workspaceId, {
+          phoneNumberId,
+          displayPhoneNumber: values.display ?? null,
+          wabaId: values.waba ?? null,
+        });
+        out(`number ${phoneNumberId} now routes to ${workspaceId}`);
+        return;
+      }
+      case 'remove-number': {
+        const phoneNumberId = positionals[0];
+        if (!phoneNumberId) throw new UsageError('usage: wabridge workspace remove-number <phone_number_id>');
+        await admin.removePhoneNumber(actor(), phoneNumberId);
+        out(`number ${phoneNumberId} removed`);
+        return;
+      }
+      case 'policies': {
+        const workspaceId = positionals[0];
+        if (!workspaceId || !values.json)
+          throw new UsageError(
+            'usage: wabridge workspace policies <workspace> --json \'{"numberMasking":"last4"}\'',
+          );
+        const workspace = await admin.updatePolicies(
+          actor(),
+          workspaceId,
+          JSON.parse(values.json) as Partial<WorkspacePolicies>,
+        );
+        out(JSON.stringify(workspace.policies, null, 2));
+        return;
+      }
+      case 'delete': {
+        const id = positionals[0];
+        if (!id) throw new UsageError('usage: wabridge workspace delete <workspace>');
+        await store.deleteWorkspace(id);
+        await store.appendAudit({ actor: actor(), action: 'workspace.delete', workspaceId: id, details: {} });
+        out(`workspace ${id} deleted`);
+        return;
+      }
+      default:
+        throw new UsageError(
+          'usage: wabridge workspace create|list|show|add-number|remove-number|policies|delete',
+        );
+    }
+  });
+}
+
+/** `wabridge connector list|show|enable|disable` */
+export async function connectorCommand(env: Env, args: string[]): Promise<void> {
+  const [sub, ...rest] = args;
+  const { values, positionals } = parseArgs({
+    args: rest,
+    allowPositionals: true,
+    options: { config: { type: 'string' }, set: { type: 'string', multiple: true } },
+  });
+  await withRuntime(env, async ({ admin, store, registry }) => {
+    switch (sub) {
+      case 'list': {
+        const rows = (await store.listConnectors(positionals[0])).map((c) => ({
+          workspace: c.workspaceId,
+          connector: c.connectorId,
+          enabled: c.enabled,
+          updated: new Date(c.updatedAt).toISOString(),
+        }));
+        out(
+          `registered: ${
+            registry
+              .list()
+              .map((m) => m.id)
+              .join(', ') || '(none)'
+          }`,
+        );
+        out(table(rows));
+        return;
+      }
+      case 'show': {
+        const [workspaceId, connectorId] = positionals;
+        out(JSON.stringify(await admin.describeConnector(workspaceId ?? '', connectorId ?? ''), null, 2));
+        return;
+      }
+      case 'enable':
+      case 'disable': {
+        const [workspaceId, connectorId] = positionals;
+        if (!workspaceId || !connectorId) {
+          throw new UsageError(
+            `usage: wabridge connector ${sub} <workspace> <connector> [--config '{json}'] [--set key=value …]`,
+          );
+        }
+        const config: Record<string, unknown> = values.config
+          ? (JSON.parse(values.config) as Record<string, unknown>)
+          : {};
+        for (const pair of values.set ?? []) {
+          const at = pair.indexOf('=');
+          if (at < 1) throw new UsageError(`--set expects key=value, got ${pair}`);
+          config[pair.slice(0, at)] = pair.slice(at + 1);
+        }
+        await admin.setConnector(actor(), workspaceId, connectorId, { enabled: sub === 'enable', config });
+        out(`${connectorId} ${sub}d for ${workspaceId}`);
+        return;
+      }
+      default:
+        throw new UsageError('usage: wabridge connector list|show|enable|disable');
+    }
+  });
+}
+
+/** `wabridge replay [--list] [--id N …] [--all] [--workspace W] [--connector C] [--unrouted]` */
+export async function replayCommand(env: Env, args: string[]): Promise<void> {
+  const { values } = parseArgs({
+    args,
+    options: {
+      list: { type: 'boolean' },
+      all: { type: 'boolean' },
+      id: { type: 'string', multiple: true },
+      workspace: { type: 'string' },
+      connector: { type: 'string' },
+      unrouted: { type: 'boolean' },
+    },
+  });
+  await withRuntime(env, async ({ store, ingestor }) => {
+    const scope = {
+      ...(values.workspace ? { workspaceId: values.workspace } : {}),
+      ...(values.connector ? { connectorId: values.connector } : {}),
+    };
+    if (values.unrouted) {
+      const { parseWebhookPayload } = await import('@wabridge/core');
+      let routed = 0;
+      for (const event of await store.listUnrouted()) {
+        if (!event.phoneNumberId || !(await store.resolvePhoneNumber(event.phoneNumberId))) continue;
+        const parsed = parseWebhookPayload({
+          entry: [{ changes: [{ field: event.field, value: event.payload }] }],
+        });
+        if (parsed.ok) {
+          await ingestor.ingest(parsed.changes, event.receivedAt);
+          routed++;
+        }
+      }
+      out(`re-ingested ${routed} unrouted change(s) whose number now has a workspace`);
+      return;
+    }
+    if (values.list || (!values.all && !values.id)) {
+      const dead = await store.listDeadJobs(scope);
+      out(
+        table(
+          dead.map((d) => ({
+            id: d.id,
+            workspace: d.workspaceId,
+            connector: d.connectorId,
+            event: d.eventType,
+            attempts: d.attempts,
+            failed: new Date(d.failedAt).toISOString(),
+            reason: d.reason.slice(0, 80),
+          })),
+        ),
+      );
+      if (!values.list) out('\nreplay with --all or --id <id> (repeatable)');
+      return;
+    }
+    const ids = values.all ? 'all' : (values.id ?? []).map(Number);
+    const replayed = await store.replayDeadJobs(ids, scope);
+    out(`replayed ${replayed} job(s); a running worker delivers them now`);
+  });
+}
+
+export async function configCommand(env: Env, args: string[]): Promise<void> {
+  const [sub, path] = args;
+  if ((sub !== 'apply' && sub !== 'check') || !path)
+    throw new UsageError('usage: wabridge config apply|check <file.yaml|file.json>');
+  const file = loadConfigFile(path);
+  if (sub === 'check') {
+    out(`${path}: valid (${file.workspaces.length} workspace(s))`);
+    return;
+  }
+  await withRuntime(env, async ({ admin }) => {
+    const counts = await admin.apply(actor(), file);
+    out(
+      `applied ${path}: ${counts.workspaces} workspace(s), ${counts.numbers} number(s), ${counts.connectors} connector setting(s)`,
+    );
+  });
+}
+
+export async function secretsCommand(env: Env, args: string[]): Promise<void> {
+  if (args[0] !== 'rotate')
+    throw new UsageError(
+      'usage: wabridge secrets rotate   (after moving the old key to WABRIDGE_MASTER_KEY_PREVIOUS)',
+    );
+  await withRuntime(env, async ({ admin }) => {
+    out(`re-encrypted ${await admin.rotateSecrets(actor())} connector secret set(s) with the current key`);
+  });
+}
+
+export async function statusCommand(env: Env): Promise<void> {
+  await withRuntime(env, async ({ store }) => {
+    const stats = await store.jobStats();
+    out(`jobs: ${stats.ready} ready, ${stats.running} running, ${stats.dead} dead`);
+    out(table(Object.entries(stats.byConnector).map(([connector, s]) => ({ connector, ...s }))));
+    const unrouted = await store.listUnrouted({ limit: 1000 });
+    if (unrouted.length > 0)
+      out(`\n${unrouted.length} unrouted webhook change(s) kept: see wabridge replay --unrouted`);
+  });
+}
+
+export async function migrateCommand(env: Env): Promise<void> {
+  await withRuntime(env, async ({ store }) => {
+    await store.migrate();
+    out(`database ready at ${env.databasePath}`);
+  });
+}

@@ -1,0 +1,103 @@
+import { resolve } from 'node:path';
+import { z } from 'zod';
+
+/**
+ * Every environment variable wabridge reads, validated once at start-up. `process.env` is read
+ * here and nowhere else; `.env.example` documents the same list.
+ */
+const bool = z
+  .enum(['true', 'false', '1', '0', 'yes', 'no'])
+  .transform((v) => v === 'true' || v === '1' || v === 'yes');
+
+const commaList = z.string().transform((v) =>
+  v
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean),
+);
+
+export const envSchema = z.object({
+  NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
+  PORT: z.coerce.number().int().min(0).max(65535).default(3000),
+  HOST: z.string().default('0.0.0.0'),
+  PUBLIC_URL: z.url().optional(),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  WABRIDGE_DATA_DIR: z.string().default('./data'),
+  DATABASE_URL: z.string().optional(),
+  WABRIDGE_MASTER_KEY: z.string().optional(),
+  WABRIDGE_MASTER_KEY_PREVIOUS: commaList.optional(),
+  WABRIDGE_CONFIG: z.string().optional(),
+  WHATSAPP_APP_SECRET: commaList.optional(),
+  WHATSAPP_VERIFY_TOKEN: z.string().optional(),
+  WHATSAPP_ACCESS_TOKEN: z.string().optional(),
+  WHATSAPP_API_BASE_URL: z.url().default('https://graph.facebook.com'),
+  WHATSAPP_API_VERSION: z
+    .string()
+    .regex(/^v\d+\.\d+$/, 'like v23.0')
+    .default('v23.0'),
+  WHATSAPP_MEDIA_HOSTS: commaList.optional(),
+  WEBHOOK_MAX_BODY_BYTES: z.coerce
+    .number()
+    .int()
+    .positive()
+    .default(1024 * 1024 - 1),
+  WORKER_ENABLED: bool.default(true),
+  WORKER_CONCURRENCY: z.coerce.number().int().min(1).max(256).default(16),
+  JOB_LEASE_MS: z.coerce.number().int().min(1000).default(30_000),
+  JOB_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(100).default(20),
+  METRICS_TOKEN: z.string().optional(),
+});
+
+export type Env = z.infer<typeof envSchema> & {
+  dataDir: string;
+  databasePath: string;
+  publicUrl: string;
+  devMode: boolean;
+};
+
+export class EnvError extends Error {
+  override readonly name = 'EnvError';
+}
+
+/** Parses the environment; errors name each variable and what is wrong with it. */
+export function loadEnv(source: Record<string, string | undefined> = process.env): Env {
+  // Empty strings (VAR= in a .env file) mean "not set".
+  const cleaned = Object.fromEntries(Object.entries(source).filter(([, v]) => v !== undefined && v !== ''));
+  const parsed = envSchema.safeParse(cleaned);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((i) => `  ${i.path.join('.')}: ${i.message}`);
+    throw new EnvError(`invalid configuration:\n${lines.join('\n')}\n(see .env.example)`);
+  }
+  const env = parsed.data;
+  const dataDir = resolve(env.WABRIDGE_DATA_DIR);
+  const url = env.DATABASE_URL ?? `sqlite:${resolve(dataDir, 'wabridge.db')}`;
+  if (!url.startsWith('sqlite:')) {
+    throw new EnvError(
+      `DATABASE_URL: only sqlite:<path> is supported by this build (got ${url.split(':')[0]}:)`,
+    );
+  }
+  const devMode = env.NODE_ENV !== 'production';
+  if (!devMode) {
+    const missing = (
+      [
+        'WABRIDGE_MASTER_KEY',
+        'WHATSAPP_APP_SECRET',
+        'WHATSAPP_VERIFY_TOKEN',
+        'WHATSAPP_ACCESS_TOKEN',
+      ] as const
+    ).filter((name) => env[name] === undefined);
+    if (missing.length > 0) {
+      throw new EnvError(
+        `NODE_ENV=production needs ${missing.join(', ')}. ` +
+          'WABRIDGE_MASTER_KEY encrypts connector secrets at rest: generate one with `openssl rand -base64 32` and keep it safe.',
+      );
+    }
+  }
+  return {
+    ...env,
+    dataDir,
+    databasePath: url.slice('sqlite:'.length),
+    publicUrl: (env.PUBLIC_URL ?? `http://localhost:${env.PORT}`).replace(/\/$/, ''),
+    devMode,
+  };
+}

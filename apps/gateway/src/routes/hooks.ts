@@ -1,0 +1,55 @@
+import { Hono } from 'hono';
+import { BodyTooLarge, errorResponse, readBody } from '../app.ts';
+import type { Runtime } from '../runtime.ts';
+
+const MAX_HOOK_BODY = 1024 * 1024;
+
+/**
+ * Platform callbacks for connectors: `/hooks/<connector>/<workspace>/…`. The connector verifies
+ * and interprets the request; the commands it returns are recorded durably before its response
+ * goes back, so a platform never gets a 2xx for something we could lose.
+ */
+export function connectorHooks(runtime: Runtime) {
+  const app = new Hono();
+  app.all('/:connector/:workspace/*', handle);
+  app.all('/:connector/:workspace', handle);
+
+  async function handle(c: import('hono').Context): Promise<Response> {
+    const connectorId = c.req.param('connector') ?? '';
+    const workspaceId = c.req.param('workspace') ?? '';
+    const instance = await runtime.host.instance(workspaceId, connectorId);
+    if (!instance?.inbound) {
+      return errorResponse(
+        404,
+        'not_found',
+        `connector ${connectorId} is not enabled for workspace ${workspaceId}`,
+      );
+    }
+    let raw: Uint8Array<ArrayBuffer>;
+    try {
+      raw = await readBody(c.req.raw, MAX_HOOK_BODY);
+    } catch (error) {
+      if (error instanceof BodyTooLarge)
+        return errorResponse(413, 'payload_too_large', `bodies are limited to ${MAX_HOOK_BODY} bytes`);
+      throw error;
+    }
+    const prefix = `/hooks/${connectorId}/${workspaceId}`;
+    const path = c.req.path.slice(prefix.length) || '/';
+    const request = new Request(c.req.url, {
+      method: c.req.method,
+      headers: c.req.raw.headers,
+      ...(raw.byteLength > 0 || !['GET', 'HEAD'].includes(c.req.method) ? { body: raw } : {}),
+    });
+    const result = await instance.inbound.handle(request, {
+      path,
+      rawBody: raw,
+      findRefByExternalId: (kind, externalId) =>
+        runtime.store.findRefByExternalId(workspaceId, connectorId, kind, externalId),
+    });
+    if (result.commands.length > 0) {
+      await runtime.commands.accept(workspaceId, connectorId, result.commands);
+    }
+    return result.response;
+  }
+  return app;
+}

@@ -1,0 +1,183 @@
+import { createHmac } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import {
+  CommandProcessor,
+  ConnectorHost,
+  type ConnectorRegistry,
+  createCloudApiClient,
+  createSecretBox,
+  generateMasterKey,
+  type Logger,
+  MediaStore,
+  type Metrics,
+  openSqliteStore,
+  parseMasterKey,
+  RoutingCache,
+  type SecretBox,
+  type Store,
+  WabridgeError,
+  WhatsAppIngestor,
+  WhatsAppSender,
+  Worker,
+  WorkspaceAdmin,
+} from '@wabridge/core';
+import type { Env } from './env.ts';
+
+export interface RuntimeOptions {
+  env: Env;
+  registry: ConnectorRegistry;
+  logger: Logger;
+  metrics: Metrics;
+  /** Run the delivery worker in this process. */
+  worker: boolean;
+  now?: () => number;
+  /** Overrides for tests (fast retries, small leases). */
+  workerOptions?: Partial<ConstructorParameters<typeof Worker>[0]>;
+}
+
+/**
+ * The composition root: every long-lived object of a gateway or worker process, built once from
+ * the environment and the registered connectors.
+ */
+export interface Runtime {
+  env: Env;
+  logger: Logger;
+  metrics: Metrics;
+  store: Store;
+  routing: RoutingCache;
+  secrets: SecretBox;
+  admin: WorkspaceAdmin;
+  registry: ConnectorRegistry;
+  host: ConnectorHost;
+  ingestor: WhatsAppIngestor;
+  commands: CommandProcessor;
+  media: MediaStore;
+  worker: Worker | null;
+  close(): Promise<void>;
+}
+
+export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
+  const { env, logger, metrics, registry } = options;
+  const now = options.now ?? Date.now;
+  mkdirSync(env.dataDir, { recursive: true });
+  const store = await openSqliteStore({ path: env.databasePath, logger, now });
+  const masterKey = loadMasterKey(env, logger);
+  const secrets = createSecretBox(
+    masterKey,
+    (env.WABRIDGE_MASTER_KEY_PREVIOUS ?? []).map((k) => parseMasterKey(k, 'WABRIDGE_MASTER_KEY_PREVIOUS')),
+  );
+  const routing = new RoutingCache(store);
+  const client = env.WHATSAPP_ACCESS_TOKEN
+    ? createCloudApiClient({
+        accessToken: env.WHATSAPP_ACCESS_TOKEN,
+        baseUrl: env.WHATSAPP_API_BASE_URL,
+        apiVersion: env.WHATSAPP_API_VERSION,
+        ...(env.WHATSAPP_MEDIA_HOSTS ? { mediaHostAllowList: env.WHATSAPP_MEDIA_HOSTS } : {}),
+      })
+    : null;
+  const clientFor = () => {
+    if (!client)
+      throw new WabridgeError(
+        'auth_failed',
+        'WHATSAPP_ACCESS_TOKEN is not set: cannot call the WhatsApp Cloud API',
+      );
+    return client;
+  };
+  // Media links are signed with a key derived from the master key, so they survive restarts.
+  const media = new MediaStore({
+    store,
+    client: clientFor,
+    dir: join(env.dataDir, 'media'),
+    signingKey: createHmac('sha256', masterKey).update('wabridge media links').digest(),
+    publicUrl: env.publicUrl,
+    now,
+  });
+  const host = new ConnectorHost({
+    store,
+    registry,
+    routing,
+    secrets,
+    logger,
+    metrics,
+    media: (workspaceId) => media.forWorkspace(workspaceId),
+    publicUrl: env.publicUrl,
+    now,
+  });
+  let worker: Worker | null = null;
+  if (options.worker) {
+    const sender = env.WHATSAPP_ACCESS_TOKEN
+      ? new WhatsAppSender({
+          store,
+          host,
+          client: clientFor,
+          logger: logger.child({ component: 'sender' }),
+          now,
+        })
+      : null;
+    if (!sender) logger.warn({}, 'WHATSAPP_ACCESS_TOKEN is not set: agent replies are queued but not sent');
+    worker = new Worker({
+      store,
+      host,
+      sender,
+      logger: logger.child({ component: 'worker' }),
+      metrics,
+      concurrency: env.WORKER_CONCURRENCY,
+      leaseMs: env.JOB_LEASE_MS,
+      now,
+      backoff: { baseMs: 1000, factor: 2, capMs: 300_000, maxAttempts: env.JOB_MAX_ATTEMPTS },
+      ...options.workerOptions,
+    });
+  }
+  const commands = new CommandProcessor({
+    store,
+    logger: logger.child({ component: 'commands' }),
+    metrics,
+    now,
+    onQueued: () => worker?.notify(),
+  });
+  const ingestor = new WhatsAppIngestor({
+    store,
+    routing,
+    logger: logger.child({ component: 'ingest' }),
+    metrics,
+    now,
+  });
+  const admin = new WorkspaceAdmin({ store, registry, secrets });
+  return {
+    env,
+    logger,
+    metrics,
+    store,
+    routing,
+    secrets,
+    admin,
+    registry,
+    host,
+    ingestor,
+    commands,
+    media,
+    worker,
+    async close() {
+      await worker?.stop();
+      await host.closeAll();
+      await store.close();
+    },
+  };
+}
+
+/**
+ * The master key comes from WABRIDGE_MASTER_KEY. In development only, a missing key is generated
+ * once into the data directory (with a warning), so `npm start` works on a fresh clone.
+ */
+function loadMasterKey(env: Env, logger: Logger): Buffer {
+  if (env.WABRIDGE_MASTER_KEY) return parseMasterKey(env.WABRIDGE_MASTER_KEY);
+  if (!env.devMode) throw new Error('WABRIDGE_MASTER_KEY is required in production');
+  const path = join(env.dataDir, 'dev-master.key');
+  if (!existsSync(path)) writeFileSync(path, `${generateMasterKey()}\n`, { mode: 0o600 });
+  logger.warn(
+    { path },
+    'development mode: using a generated master key; set WABRIDGE_MASTER_KEY in production',
+  );
+  return parseMasterKey(readFileSync(path, 'utf8'), path);
+}

@@ -1,0 +1,28 @@
+// The public API of @wabridge/core. Everything a connector, the gateway or a test needs is here.
+
+export * from './bridge/commands.ts';
+export * from './bridge/policy.ts';
+export * from './bridge/sender.ts';
+export * from './connector/contract.ts';
+export * from './connector/host.ts';
+export * from './connector/registry.ts';
+export * from './consent/keywords.ts';
+export * from './domain/commands.ts';
+export * from './domain/events.ts';
+export * from './domain/types.ts';
+export * from './errors/index.ts';
+export * from './ids/index.ts';
+export * from './ingest/whatsapp.ts';
+export * from './logger/index.ts';
+export * from './media/index.ts';
+export * from './metrics/index.ts';
+export * from './queue/backoff.ts';
+export { hydrateEvent } from './queue/hydrate.ts';
+export * from './queue/worker.ts';
+export * from './routing/index.ts';
+export * from './secrets/index.ts';
+export { openSqliteStore, SqliteStore, type SqliteStoreOptions } from './store/sqlite/index.ts';
+export * from './store/types.ts';
+export * from './util/rate-limiter.ts';
+export * from './whatsapp/index.ts';
+export * from './workspace/admin.ts';

@@ -1,0 +1,186 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { CommandProcessor } from '../bridge/commands.ts';
+import type { ConnectorManifest, MediaAccess } from '../connector/contract.ts';
+import { ConnectorHost } from '../connector/host.ts';
+import { createRegistry } from '../connector/registry.ts';
+import type { WorkspacePolicies } from '../domain/types.ts';
+import { WhatsAppIngestor } from '../ingest/whatsapp.ts';
+import { type Logger, silentLogger } from '../logger/index.ts';
+import { memoryMetrics } from '../metrics/index.ts';
+import type { BackoffPolicy } from '../queue/backoff.ts';
+import { type SendHandler, Worker } from '../queue/worker.ts';
+import { RoutingCache } from '../routing/index.ts';
+import { createSecretBox } from '../secrets/index.ts';
+import { openSqliteStore, type SqliteStore } from '../store/sqlite/index.ts';
+import { parseWebhookPayload } from '../whatsapp/schema.ts';
+import { WorkspaceAdmin } from '../workspace/admin.ts';
+
+export const TEST_PHONE_NUMBER_ID = '106540352242922';
+export const TEST_DISPLAY_NUMBER = '15550783881';
+
+export interface TestBridgeOptions {
+  // biome-ignore lint/suspicious/noExplicitAny: manifests are generic in their config type.
+  manifests: ConnectorManifest<any>[];
+  /** Connector configs to enable in the workspace, by connector id. */
+  connectors: Record<string, Record<string, unknown>>;
+  policies?: Partial<WorkspacePolicies>;
+  sender?: SendHandler | null;
+  media?: MediaAccess;
+  logger?: Logger;
+  backoff?: Partial<BackoffPolicy>;
+  publicUrl?: string;
+  now?: () => number;
+}
+
+/**
+ * A complete core (real SQLite file, routing, connector host, worker, command processor) without
+ * HTTP, for connector tests: ingest WhatsApp webhooks, drain the queue, feed callbacks back.
+ *
+ * @example await using bridge = await createTestBridge({ manifests: [slack], connectors: { slack: config } });
+ */
+export async function createTestBridge(options: TestBridgeOptions) {
+  const dir = mkdtempSync(join(tmpdir(), 'wabridge-bridge-'));
+  const now = options.now ?? Date.now;
+  const logger = options.logger ?? silentLogger;
+  const metrics = memoryMetrics();
+  const store: SqliteStore = await openSqliteStore({ path: join(dir, 'wabridge.db'), now });
+  const registry = createRegistry(options.manifests);
+  const secrets = createSecretBox(Buffer.alloc(32, 7));
+  const routing = new RoutingCache(store, { checkEveryMs: 0 });
+  const media: MediaAccess = options.media ?? {
+    fetch: async () => {
+      throw new Error('no media source configured in this test bridge');
+    },
+    url: (messageId) => `${options.publicUrl ?? 'http://gateway.test'}/media/test/${messageId}`,
+  };
+  const host = new ConnectorHost({
+    store,
+    registry,
+    routing,
+    secrets,
+    logger,
+    metrics,
+    media: () => media,
+    publicUrl: options.publicUrl ?? 'http://gateway.test',
+    now,
+  });
+  const admin = new WorkspaceAdmin({ store, registry, secrets });
+  const workspace = await admin.createWorkspace('test', {
+    id: 'ws-test',
+    name: 'Test workspace',
+    ...(options.policies ? { policies: options.policies } : {}),
+  });
+  await admin.addPhoneNumber('test', workspace.id, {
+    phoneNumberId: TEST_PHONE_NUMBER_ID,
+    displayPhoneNumber: TEST_DISPLAY_NUMBER,
+  });
+  for (const [connectorId, config] of Object.entries(options.connectors)) {
+    await admin.setConnector('test', workspace.id, connectorId, { enabled: true, config });
+  }
+  const worker = new Worker({
+    store,
+    host,
+    sender: options.sender ?? null,
+    logger,
+    metrics,
+    concurrency: 8,
+    leaseMs: 10_000,
+    pollIntervalMs: 20,
+    backoff: { baseMs: 10, factor: 2, capMs: 200, maxAttempts: 5, ...options.backoff },
+    now,
+  });
+  const commands = new CommandProcessor({ store, logger, metrics, now, onQueued: () => worker.notify() });
+  const ingestor = new WhatsAppIngestor({ store, routing, logger, metrics, now });
+
+  let wamidSeq = 0;
+  const bridge = {
+    dir,
+    store,
+    registry,
+    host,
+    worker,
+    commands,
+    ingestor,
+    metrics,
+    workspaceId: workspace.id,
+    /** Ingests a raw webhook payload exactly as the HTTP edge would after verification. */
+    async ingest(payload: unknown) {
+      const parsed = parseWebhookPayload(payload);
+      if (!parsed.ok) throw new Error(`test payload rejected: ${parsed.issues.join('; ')}`);
+      return ingestor.ingest(parsed.changes);
+    },
+    /** Ingests one customer text message; returns its wamid. */
+    async customerText(text: string, customer: { waId?: string; name?: string; timestamp?: number } = {}) {
+      const wamid = `wamid.test.${++wamidSeq}.${Date.now()}`;
+      await bridge.ingest(customerMessage(wamid, { type: 'text', text: { body: text } }, customer, now));
+      return wamid;
+    },
+    /** Ingests one customer message of any type (`{ type: 'image', image: {…} }`); returns its wamid. */
+    async customerMessage(
+      message: Record<string, unknown>,
+      customer: { waId?: string; name?: string; timestamp?: number } = {},
+    ) {
+      const wamid = `wamid.test.${++wamidSeq}.${Date.now()}`;
+      await bridge.ingest(customerMessage(wamid, message, customer, now));
+      return wamid;
+    },
+    async conversationOf(waId = '15550001111') {
+      const conversations = await store.listConversations(workspace.id);
+      for (const conversation of conversations) {
+        const contact = await store.getContact(workspace.id, conversation.contactId);
+        if (contact?.waId === waId) return conversation;
+      }
+      return null;
+    },
+    async [Symbol.asyncDispose]() {
+      await bridge.close();
+    },
+    async close() {
+      await worker.stop(1000);
+      await host.closeAll();
+      await store.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+  return bridge;
+}
+
+export type TestBridge = Awaited<ReturnType<typeof createTestBridge>>;
+
+/** A Meta-shaped `messages` webhook carrying one customer message. */
+export function customerMessage(
+  wamid: string,
+  message: Record<string, unknown>,
+  customer: { waId?: string; name?: string; timestamp?: number } = {},
+  now: () => number = Date.now,
+) {
+  const waId = customer.waId ?? '15550001111';
+  return {
+    object: 'whatsapp_business_account',
+    entry: [
+      {
+        id: '102290129340398',
+        changes: [
+          {
+            field: 'messages',
+            value: {
+              messaging_product: 'whatsapp',
+              metadata: { display_phone_number: TEST_DISPLAY_NUMBER, phone_number_id: TEST_PHONE_NUMBER_ID },
+              contacts: [{ profile: { name: customer.name ?? 'Ada Lovelace' }, wa_id: waId }],
+              messages: [
+                {
+                  from: waId,
+                  id: wamid,
+                  timestamp: String(Math.floor((customer.timestamp ?? now()) / 1000)),
+                  ...message,
+                },
+              ],
+            },
+          },
+        ],
+      },
+    ],
+  };
+}

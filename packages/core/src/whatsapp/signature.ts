@@ -1,0 +1,66 @@
+/**
+ * `X-Hub-Signature-256` verification for Meta webhooks (platform-facts §1.2): HMAC-SHA256 of the
+ * raw request bytes keyed with the App Secret. Verify before parsing; a re-serialised body
+ * (key order, unicode escaping) never matches.
+ */
+import { createHmac, timingSafeEqual } from 'node:crypto';
+import { WabridgeError } from '../errors/index.ts';
+
+export type MetaSignatureFailure = 'missing' | 'malformed' | 'wrong_prefix' | 'mismatch';
+export type MetaSignatureResult = { ok: true } | { ok: false; reason: MetaSignatureFailure };
+
+const SIGNATURE_HEX = /^[0-9a-fA-F]{64}$/;
+
+/**
+ * Checks the header against every configured app secret (several during a rotation). All
+ * secrets are always tried so response timing does not reveal which one matched.
+ *
+ * Throws `config_invalid` when no secret is configured or one is empty: an empty HMAC key is
+ * forgeable, and zero keys would reject every webhook silently.
+ *
+ * @example verifyMetaSignature(rawBody, req.header('x-hub-signature-256'), [env.META_APP_SECRET])
+ */
+export function verifyMetaSignature(
+  rawBody: Uint8Array,
+  header: string | undefined | null,
+  appSecrets: readonly string[],
+): MetaSignatureResult {
+  assertSecrets(appSecrets);
+  if (header === undefined || header === null || header.trim() === '')
+    return { ok: false, reason: 'missing' };
+  const value = header.trim();
+  const separator = value.indexOf('=');
+  if (separator <= 0) return { ok: false, reason: 'malformed' };
+  if (value.slice(0, separator).toLowerCase() !== 'sha256') return { ok: false, reason: 'wrong_prefix' };
+  const hex = value.slice(separator + 1);
+  if (!SIGNATURE_HEX.test(hex)) return { ok: false, reason: 'malformed' };
+
+  const provided = Buffer.from(hex, 'hex');
+  let matched = false;
+  for (const secret of appSecrets) {
+    const expected = createHmac('sha256', secret).update(rawBody).digest();
+    // Both are 32-byte SHA-256 digests, so timingSafeEqual's equal-length requirement holds.
+    const equal = timingSafeEqual(expected, provided);
+    matched = matched || equal;
+  }
+  return matched ? { ok: true } : { ok: false, reason: 'mismatch' };
+}
+
+/**
+ * The `X-Hub-Signature-256` header value Meta would send for these bytes.
+ *
+ * @example fetch(url, { method: 'POST', body, headers: { 'x-hub-signature-256': signMetaPayload(body, secret) } })
+ */
+export function signMetaPayload(rawBody: Uint8Array | string, secret: string): string {
+  assertSecrets([secret]);
+  return `sha256=${createHmac('sha256', secret).update(rawBody).digest('hex')}`;
+}
+
+function assertSecrets(secrets: readonly string[]): void {
+  if (secrets.length === 0) {
+    throw new WabridgeError('config_invalid', 'No Meta app secret is configured for webhook verification');
+  }
+  if (secrets.some((secret) => typeof secret !== 'string' || secret === '')) {
+    throw new WabridgeError('config_invalid', 'A configured Meta app secret is empty');
+  }
+}
