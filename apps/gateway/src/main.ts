@@ -11,6 +11,7 @@ import {
 } from './cli/admin.ts';
 import { err, out } from './cli/output.ts';
 import { closeOnSignals, startServer } from './cli/serve.ts';
+import { defaultRegistry } from './connectors.ts';
 import { EnvError, loadEnv } from './env.ts';
 
 const HELP = `wabridge — WhatsApp Business conversations in Slack, Teams and HubSpot
@@ -42,12 +43,13 @@ async function main(argv: string[]): Promise<void> {
       const server = await startServer(env, {
         worker: !args.includes('--no-worker') && env.WORKER_ENABLED,
         http: true,
+        registry: defaultRegistry(),
       });
       closeOnSignals(server, (m) => server.runtime.logger.info({}, m));
       return;
     }
     case 'worker': {
-      const server = await startServer(env, { worker: true, http: false });
+      const server = await startServer(env, { worker: true, http: false, registry: defaultRegistry() });
       closeOnSignals(server, (m) => server.runtime.logger.info({}, m));
       return;
     }

@@ -1,9 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { serve as serveHttp } from '@hono/node-server';
-import { configFileSchema, interpolateEnv } from '@wabridge/core';
+import { type ConnectorRegistry, configFileSchema, interpolateEnv } from '@wabridge/core';
 import { parse as parseYaml } from 'yaml';
 import { createApp } from '../app.ts';
-import { defaultRegistry } from '../connectors.ts';
 import type { Env } from '../env.ts';
 import { createLogger } from '../logger.ts';
 import { createMetrics } from '../metrics.ts';
@@ -21,14 +20,14 @@ export interface Server {
  */
 export async function startServer(
   env: Env,
-  options: { worker: boolean; http: boolean; registry?: ReturnType<typeof defaultRegistry> },
+  options: { worker: boolean; http: boolean; registry: ConnectorRegistry },
 ): Promise<Server> {
   const logger = createLogger(env.LOG_LEVEL);
   let runtime: Runtime | null = null;
   const metrics = createMetrics(() => runtime?.store ?? null);
   runtime = await createRuntime({
     env,
-    registry: options.registry ?? defaultRegistry(),
+    registry: options.registry,
     logger,
     metrics,
     worker: options.worker,

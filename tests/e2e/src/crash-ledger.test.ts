@@ -1,0 +1,187 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { createHmac } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { type LedgerTarget, startLedgerTarget } from '@wabridge/core/testing';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+/**
+ * Kill -9 at random points, many times, while Meta (this test) keeps sending webhooks and retrying
+ * until it gets a 200. Afterwards the ledger platform must show every acknowledged message exactly
+ * once, in order per conversation. The platform is not idempotent, so a duplicate would show.
+ */
+const CHILD = fileURLToPath(new URL('./support/crash-child.ts', import.meta.url));
+const APP_SECRET = 'crash-app-secret';
+const CONVERSATIONS = 25;
+const PER_CONVERSATION = 42; // 1,050 webhooks
+const MIN_KILLS = 20;
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+describe('crash safety', () => {
+  let dir: string;
+  let ledger: LedgerTarget;
+  let port: number;
+  let env: Record<string, string>;
+
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'wabridge-crash-'));
+    ledger = await startLedgerTarget();
+    port = await freePort();
+    env = {
+      ...(process.env as Record<string, string>),
+      NODE_ENV: 'test',
+      PORT: String(port),
+      HOST: '127.0.0.1',
+      LOG_LEVEL: 'silent',
+      WABRIDGE_DATA_DIR: dir,
+      WABRIDGE_MASTER_KEY: Buffer.alloc(32, 9).toString('base64'),
+      WHATSAPP_APP_SECRET: APP_SECRET,
+      WHATSAPP_VERIFY_TOKEN: 'v',
+      JOB_LEASE_MS: '1000',
+      LEDGER_URL: ledger.url,
+    };
+    const setup = spawnChild('setup');
+    const code = await new Promise<number | null>((resolve) => setup.once('exit', resolve));
+    expect(code).toBe(0);
+  });
+
+  afterAll(async () => {
+    await ledger?.close();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  function spawnChild(mode: 'setup' | 'gateway' | 'worker'): ChildProcess {
+    return spawn(process.execPath, ['--disable-warning=ExperimentalWarning', CHILD, mode], {
+      env,
+      stdio: ['ignore', 'ignore', 'inherit'],
+    });
+  }
+
+  it('every acknowledged message is delivered exactly once, in order, across 20+ SIGKILLs', async () => {
+    const processes: Record<'gateway' | 'worker', ChildProcess> = {
+      gateway: spawnChild('gateway'),
+      worker: spawnChild('worker'),
+    };
+    let kills = 0;
+    let sending = true;
+    // Meta's side: every conversation's messages are sent in order, each retried until a 200.
+    const acknowledged: string[] = [];
+    const base = Math.floor(Date.now() / 1000) - 10_000;
+    const senders = Array.from({ length: 8 }, async (_, lane) => {
+      for (let c = lane; c < CONVERSATIONS; c += 8) {
+        for (let seq = 0; seq < PER_CONVERSATION; seq++) {
+          const body = webhook(
+            `wamid.crash.${c}.${seq}`,
+            `c${c}:${seq}`,
+            `1555040${String(c).padStart(4, '0')}`,
+            base + seq,
+          );
+          const signature = `sha256=${createHmac('sha256', APP_SECRET).update(body).digest('hex')}`;
+          for (;;) {
+            const status = await fetch(`http://127.0.0.1:${port}/webhooks/whatsapp`, {
+              method: 'POST',
+              body,
+              headers: { 'content-type': 'application/json', 'x-hub-signature-256': signature },
+              signal: AbortSignal.timeout(5000),
+            }).then(
+              (r) => r.status,
+              () => 0,
+            );
+            if (status === 200) break;
+            await sleep(30);
+          }
+          acknowledged.push(`c${c}:${seq}`);
+        }
+      }
+    });
+    // The chaos: kill -9 the gateway, the worker, or both, at random moments, and restart them.
+    const chaos = (async () => {
+      while (sending || kills < MIN_KILLS) {
+        await sleep(80 + Math.random() * 300);
+        const victims: ('gateway' | 'worker')[] =
+          Math.random() < 0.2 ? ['gateway', 'worker'] : [Math.random() < 0.5 ? 'gateway' : 'worker'];
+        for (const victim of victims) {
+          const child = processes[victim];
+          const exited = new Promise((resolve) => child.once('exit', resolve));
+          child.kill('SIGKILL');
+          await exited;
+          kills++;
+          processes[victim] = spawnChild(victim);
+        }
+      }
+    })();
+    await Promise.all(senders);
+    sending = false;
+    await chaos;
+
+    const expected = CONVERSATIONS * PER_CONVERSATION;
+    expect(acknowledged).toHaveLength(expected);
+    const deadline = Date.now() + 120_000;
+    while (inbound().length < expected && Date.now() < deadline) await sleep(200);
+    // Give a straggling duplicate the chance to show up before we count.
+    await sleep(2500);
+    for (const child of Object.values(processes)) child.kill('SIGKILL');
+
+    const delivered = inbound();
+    const counts = new Map<string, number>();
+    for (const effect of delivered) counts.set(effect.text ?? '', (counts.get(effect.text ?? '') ?? 0) + 1);
+    const missing = acknowledged.filter((text) => !counts.has(text));
+    const duplicated = [...counts].filter(([, n]) => n > 1).map(([text]) => text);
+    expect({ missing, duplicated }).toEqual({ missing: [], duplicated: [] });
+    expect(delivered).toHaveLength(expected);
+    const byConversation = new Map<string, number[]>();
+    for (const effect of delivered) {
+      const [c, seq] = (effect.text ?? '').split(':');
+      byConversation.set(c ?? '', [...(byConversation.get(c ?? '') ?? []), Number(seq)]);
+    }
+    for (const [conversation, sequence] of byConversation) {
+      expect(sequence, conversation).toEqual(Array.from({ length: PER_CONVERSATION }, (_, i) => i));
+    }
+    expect(kills).toBeGreaterThanOrEqual(MIN_KILLS);
+    process.stdout.write(
+      `crash test: ${expected} webhooks acknowledged, ${kills} SIGKILLs, ${delivered.length} deliveries, 0 lost, 0 duplicated\n`,
+    );
+  });
+
+  function inbound() {
+    return ledger.effects.filter((e) => e.eventType === 'message.inbound');
+  }
+});
+
+function webhook(wamid: string, text: string, waId: string, timestamp: number): string {
+  return JSON.stringify({
+    object: 'whatsapp_business_account',
+    entry: [
+      {
+        id: '102290129340398',
+        changes: [
+          {
+            field: 'messages',
+            value: {
+              messaging_product: 'whatsapp',
+              metadata: { display_phone_number: '15550783881', phone_number_id: '106540352242922' },
+              contacts: [{ profile: { name: `Customer ${waId}` }, wa_id: waId }],
+              messages: [
+                { from: waId, id: wamid, timestamp: String(timestamp), type: 'text', text: { body: text } },
+              ],
+            },
+          },
+        ],
+      },
+    ],
+  });
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() => resolve(typeof address === 'object' && address ? address.port : 0));
+    });
+  });
+}

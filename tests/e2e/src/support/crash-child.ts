@@ -1,0 +1,31 @@
+// A gateway or worker process for the crash test, with only the ledger test connector loaded.
+// Usage: node crash-child.ts setup|gateway|worker   (configuration from the environment)
+import { createRegistry } from '@wabridge/core';
+import { ledgerConnector } from '@wabridge/core/testing';
+import { createLogger, createRuntime, loadEnv, noopMetrics, startServer } from './gateway.ts';
+
+const mode = process.argv[2];
+const env = loadEnv();
+const registry = createRegistry([ledgerConnector]);
+
+if (mode === 'setup') {
+  const runtime = await createRuntime({
+    env,
+    registry,
+    logger: createLogger('warn'),
+    metrics: noopMetrics,
+    worker: false,
+  });
+  await runtime.admin.createWorkspace('crash-test', { id: 'crash', name: 'Crash test' });
+  await runtime.admin.addPhoneNumber('crash-test', 'crash', { phoneNumberId: '106540352242922' });
+  await runtime.admin.setConnector('crash-test', 'crash', 'ledger', {
+    enabled: true,
+    config: { url: process.env.LEDGER_URL, secret: 'ledger-secret-123' },
+  });
+  await runtime.close();
+} else if (mode === 'gateway' || mode === 'worker') {
+  await startServer(env, { worker: mode === 'worker', http: mode === 'gateway', registry });
+  process.stdout.write('ready\n');
+} else {
+  throw new Error(`unknown mode ${mode}`);
+}
