@@ -12,6 +12,7 @@ import {
   MediaStore,
   type Metrics,
   openSqliteStore,
+  openThreadedSqliteStore,
   parseMasterKey,
   RoutingCache,
   type SecretBox,
@@ -32,6 +33,11 @@ export interface RuntimeOptions {
   /** Run the delivery worker in this process. */
   worker: boolean;
   now?: () => number;
+  /**
+   * Run the SQLite store in its own thread (the default): SQL and fsync off the main thread.
+   * Tests that inject a clock or read tables directly use the in-thread store.
+   */
+  threadedStore?: boolean;
   /** Overrides for tests (fast retries, small leases). */
   workerOptions?: Partial<ConstructorParameters<typeof Worker>[0]>;
 }
@@ -61,7 +67,10 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
   const { env, logger, metrics, registry } = options;
   const now = options.now ?? Date.now;
   mkdirSync(env.dataDir, { recursive: true });
-  const store = await openSqliteStore({ path: env.databasePath, logger, now });
+  const store =
+    options.threadedStore === false || options.now
+      ? await openSqliteStore({ path: env.databasePath, logger, now })
+      : await openThreadedSqliteStore({ path: env.databasePath });
   const masterKey = loadMasterKey(env, logger);
   const secrets = createSecretBox(
     masterKey,
@@ -103,6 +112,9 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
     media: (workspaceId) => media.forWorkspace(workspaceId),
     publicUrl: env.publicUrl,
     now,
+    // Commands a connector finds during maintenance (resync) go through the same processor as
+    // its callbacks; `commands` is assigned below, before any connector instance exists.
+    commands: (workspaceId, connectorId, list) => commands.accept(workspaceId, connectorId, list),
   });
   let worker: Worker | null = null;
   if (options.worker) {

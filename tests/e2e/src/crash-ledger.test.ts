@@ -50,14 +50,26 @@ describe('crash safety', () => {
 
   afterAll(async () => {
     await ledger?.close();
-    if (dir) rmSync(dir, { recursive: true, force: true });
+    if (dir && !process.env.KEEP_CRASH_DIR) rmSync(dir, { recursive: true, force: true });
+    else process.stdout.write(`crash data kept in ${dir}\n`);
   });
 
+  const readiness = new WeakMap<ChildProcess, Promise<void>>();
+  const ready = (child: ChildProcess) => readiness.get(child) ?? Promise.resolve();
+
   function spawnChild(mode: 'setup' | 'gateway' | 'worker'): ChildProcess {
-    return spawn(process.execPath, ['--disable-warning=ExperimentalWarning', CHILD, mode], {
+    const child = spawn(process.execPath, ['--disable-warning=ExperimentalWarning', CHILD, mode], {
       env,
-      stdio: ['ignore', 'ignore', 'inherit'],
+      stdio: ['ignore', 'pipe', 'inherit'],
     });
+    readiness.set(
+      child,
+      new Promise<void>((resolve) => {
+        child.stdout?.on('data', (chunk: Buffer) => chunk.toString().includes('ready') && resolve());
+        child.once('exit', () => resolve());
+      }),
+    );
+    return child;
   }
 
   it('every acknowledged message is delivered exactly once, in order, across 20+ SIGKILLs', async () => {
@@ -97,29 +109,31 @@ describe('crash safety', () => {
         }
       }
     });
-    // The chaos: kill -9 the gateway, the worker, or both, at random moments, and restart them.
-    const chaos = (async () => {
+    // The chaos: each process is killed -9 at a random moment of its life (50–600 ms after it
+    // came up, so mid-request and mid-delivery alike), restarted, and killed again.
+    const chaos = (['gateway', 'worker'] as const).map(async (victim) => {
       while (sending || kills < MIN_KILLS) {
-        await sleep(80 + Math.random() * 300);
-        const victims: ('gateway' | 'worker')[] =
-          Math.random() < 0.2 ? ['gateway', 'worker'] : [Math.random() < 0.5 ? 'gateway' : 'worker'];
-        for (const victim of victims) {
-          const child = processes[victim];
+        await ready(processes[victim]);
+        await sleep(50 + Math.random() * 550);
+        const child = processes[victim];
+        // A child that died on its own has already exited: never wait for an exit that passed.
+        if (child.exitCode === null && child.signalCode === null) {
           const exited = new Promise((resolve) => child.once('exit', resolve));
           child.kill('SIGKILL');
           await exited;
-          kills++;
-          processes[victim] = spawnChild(victim);
         }
+        kills++;
+        processes[victim] = spawnChild(victim);
       }
-    })();
+    });
     await Promise.all(senders);
     sending = false;
-    await chaos;
+    await Promise.all(chaos);
+    await Promise.all(Object.values(processes).map(ready));
 
     const expected = CONVERSATIONS * PER_CONVERSATION;
     expect(acknowledged).toHaveLength(expected);
-    const deadline = Date.now() + 120_000;
+    const deadline = Date.now() + Number(process.env.CRASH_WAIT_MS ?? 120_000);
     while (inbound().length < expected && Date.now() < deadline) await sleep(200);
     // Give a straggling duplicate the chance to show up before we count.
     await sleep(2500);

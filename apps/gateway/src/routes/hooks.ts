@@ -27,7 +27,7 @@ export function connectorHooks(runtime: Runtime) {
     }
     let raw: Uint8Array<ArrayBuffer>;
     try {
-      raw = await readBody(c.req.raw, MAX_HOOK_BODY);
+      raw = await readBody(c.req.raw, MAX_HOOK_BODY, (c.env as { incoming?: unknown } | undefined)?.incoming);
     } catch (error) {
       if (error instanceof BodyTooLarge)
         return errorResponse(413, 'payload_too_large', `bodies are limited to ${MAX_HOOK_BODY} bytes`);

@@ -47,7 +47,11 @@ export function whatsappWebhook(runtime: Runtime) {
     };
     let raw: Uint8Array;
     try {
-      raw = await readBody(c.req.raw, env.WEBHOOK_MAX_BODY_BYTES);
+      raw = await readBody(
+        c.req.raw,
+        env.WEBHOOK_MAX_BODY_BYTES,
+        (c.env as { incoming?: unknown } | undefined)?.incoming,
+      );
     } catch (error) {
       if (error instanceof BodyTooLarge) {
         return reject(

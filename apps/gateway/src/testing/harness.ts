@@ -107,12 +107,14 @@ export async function createTestApp(
   let current: Awaited<ReturnType<typeof createRuntime>> | null = null;
   const metrics = createMetrics(() => current?.store ?? null);
   const registry = createRegistry((options.connectors ?? []).map((c) => c.manifest));
+  // In-thread store: these tests read tables directly to prove that nothing was stored.
   const runtime = await createRuntime({
     env,
     registry,
     logger: createLogger(env.LOG_LEVEL),
     metrics,
     worker: false,
+    threadedStore: false,
   });
   current = runtime;
   const workspace = await runtime.admin.createWorkspace('test', { id: 'acme', name: 'Acme' });

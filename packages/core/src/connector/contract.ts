@@ -125,6 +125,12 @@ export interface ConnectorDeps {
   /** The gateway's public base URL (for links and webhook registration). */
   publicUrl: string;
   now(): number;
+  /**
+   * Records commands the connector found outside a platform callback (e.g. replies read back
+   * after missed change notifications), exactly like the commands `inbound.handle` returns.
+   * Resolves once they are durably recorded; absent when the host has no command processor.
+   */
+  emit?(commands: DomainCommand[]): Promise<void>;
 }
 
 export interface ConnectorState {

@@ -1,3 +1,4 @@
+import type { DomainCommand } from '../domain/commands.ts';
 import { WabridgeError } from '../errors/index.ts';
 import type { Logger } from '../logger/index.ts';
 import type { Metrics } from '../metrics/index.ts';
@@ -17,6 +18,8 @@ export interface ConnectorHostOptions {
   media: (workspaceId: string) => MediaAccess;
   publicUrl: string;
   now?: () => number;
+  /** Where `deps.emit` sends commands (the command processor); without it connectors get no `emit`. */
+  commands?: (workspaceId: string, connectorId: string, commands: DomainCommand[]) => Promise<unknown>;
 }
 
 interface Live {
@@ -95,7 +98,20 @@ export class ConnectorHost {
       media: this.options.media(workspaceId),
       publicUrl: this.options.publicUrl,
       now: this.options.now ?? Date.now,
+      ...(this.options.commands
+        ? { emit: this.emitter(workspaceId, manifest.id, this.options.commands) }
+        : {}),
     });
+  }
+
+  private emitter(
+    workspaceId: string,
+    connectorId: string,
+    sink: NonNullable<ConnectorHostOptions['commands']>,
+  ): (commands: DomainCommand[]) => Promise<void> {
+    return async (commands) => {
+      if (commands.length > 0) await sink(workspaceId, connectorId, commands);
+    };
   }
 
   private state(workspaceId: string, connectorId: string): ConnectorState {

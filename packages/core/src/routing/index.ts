@@ -33,6 +33,12 @@ export class RoutingCache {
 
   async route(phoneNumberId: string): Promise<Route | null> {
     await this.fresh();
+    const route = this.byNumber.get(phoneNumberId);
+    if (route) return route;
+    // A miss may only mean another process assigned the number a moment ago: check the store
+    // before calling the number unrouted.
+    this.checkedAt = 0;
+    await this.fresh();
     return this.byNumber.get(phoneNumberId) ?? null;
   }
 
@@ -52,7 +58,9 @@ export class RoutingCache {
   }
 
   private async fresh(now = Date.now()): Promise<void> {
-    if (now - this.checkedAt < this.checkEveryMs) return;
+    // Until the first load has finished, every caller waits for it: an empty cache must never
+    // answer (it would route live traffic to "unrouted").
+    if (this.version >= 0 && now - this.checkedAt < this.checkEveryMs) return;
     if (!this.loading) {
       this.loading = this.reload(now).finally(() => {
         this.loading = null;
@@ -63,8 +71,10 @@ export class RoutingCache {
 
   private async reload(now: number): Promise<void> {
     const version = await this.store.configVersion();
-    this.checkedAt = now;
-    if (version === this.version) return;
+    if (version === this.version) {
+      this.checkedAt = now;
+      return;
+    }
     const [workspaces, numbers, connectors] = await Promise.all([
       this.store.listWorkspaces(),
       this.store.listPhoneNumbers(),
@@ -83,5 +93,6 @@ export class RoutingCache {
       this.connectors.set(setting.workspaceId, list);
     }
     this.version = version;
+    this.checkedAt = now;
   }
 }

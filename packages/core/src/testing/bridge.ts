@@ -65,6 +65,8 @@ export async function createTestBridge(options: TestBridgeOptions) {
     media: () => media,
     publicUrl: options.publicUrl ?? 'http://gateway.test',
     now,
+    // The processor is created below; by the time a connector emits, it exists.
+    commands: (workspaceId, connectorId, list) => commands.accept(workspaceId, connectorId, list),
   });
   const admin = new WorkspaceAdmin({ store, registry, secrets });
   const workspace = await admin.createWorkspace('test', {

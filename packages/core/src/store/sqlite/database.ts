@@ -1,4 +1,5 @@
 import { DatabaseSync, type SQLInputValue, type StatementSync } from 'node:sqlite';
+import { Worker as NodeWorker } from 'node:worker_threads';
 import { WabridgeError } from '../../errors/index.ts';
 import type { Logger } from '../../logger/index.ts';
 import { MIGRATIONS } from './schema.ts';
@@ -16,9 +17,9 @@ interface PendingWrite {
  *
  * node:sqlite is synchronous, so a write and its fsync block the event loop. Writes are therefore
  * queued and flushed together: every write that was queued while the previous flush ran (or during
- * the current tick) shares one `BEGIN IMMEDIATE … COMMIT`, i.e. one fsync. Each write runs in its own
- * savepoint, so one failing write is rolled back and rejected alone. Promises resolve only after
- * COMMIT returns, which is what lets the webhook edge answer 200 only for durable data.
+ * the current tick) shares one `BEGIN IMMEDIATE … COMMIT`, i.e. one fsync. A failing write is
+ * rolled back and rejected alone (see `transaction`). Promises resolve only after COMMIT returns,
+ * which is what lets the webhook edge answer 200 only for durable data.
  *
  * Reads run directly: they can never observe a half-done batch, because a flush runs to completion
  * before any other JavaScript does.
@@ -33,7 +34,9 @@ export class SqliteDatabase {
   /** Sizes of recent flushes, for metrics and the benchmark. */
   readonly batchSizes: number[] = [];
 
-  constructor(path: string, options: { busyTimeoutMs?: number; logger: Logger }) {
+  private checkpointer: NodeWorker | null = null;
+
+  constructor(path: string, options: { busyTimeoutMs?: number; logger: Logger; checkpointEveryMs?: number }) {
     this.path = path;
     this.db = new DatabaseSync(path, { timeout: options.busyTimeoutMs ?? 10_000 });
     // WAL lets readers (other processes, the CLI) work while a writer commits; synchronous=FULL
@@ -41,8 +44,13 @@ export class SqliteDatabase {
     this.db.exec('PRAGMA journal_mode = WAL');
     this.db.exec('PRAGMA synchronous = FULL');
     this.db.exec('PRAGMA foreign_keys = ON');
-    // Without this, a checkpoint could run inside a hot commit; 4 MB keeps the WAL small enough.
-    this.db.exec('PRAGMA wal_autocheckpoint = 1000');
+    if (path !== ':memory:') {
+      // Checkpoints (copying the WAL into the database file, with an fsync) would otherwise run
+      // inside a commit every ~4 MB of WAL and stall every request waiting on that commit. A
+      // background thread checkpoints instead; autocheckpoint stays as a high safety net.
+      this.db.exec('PRAGMA wal_autocheckpoint = 50000');
+      this.checkpointer = startCheckpointer(path, options.checkpointEveryMs ?? 250);
+    }
   }
 
   migrate(): void {
@@ -112,36 +120,11 @@ export class SqliteDatabase {
     const batch = this.queue;
     this.queue = [];
     if (batch.length === 0) return;
-    const results: { ok: boolean; value: unknown }[] = [];
-    try {
-      this.db.exec('BEGIN IMMEDIATE');
-    } catch (error) {
-      for (const item of batch) item.reject(error);
-      return;
-    }
-    for (const item of batch) {
-      this.db.exec('SAVEPOINT w');
-      try {
-        const value = item.run();
-        this.db.exec('RELEASE w');
-        results.push({ ok: true, value });
-      } catch (error) {
-        this.db.exec('ROLLBACK TO w');
-        this.db.exec('RELEASE w');
-        results.push({ ok: false, value: error });
-      }
-    }
-    try {
-      this.db.exec('COMMIT');
-    } catch (error) {
-      try {
-        this.db.exec('ROLLBACK');
-      } catch {
-        // The transaction may already be gone; the writes are rejected either way.
-      }
-      for (const item of batch) item.reject(error);
-      return;
-    }
+    // Optimistic: the whole batch in one transaction without per-write savepoints (they cost two
+    // statements per write). If any write throws, the batch is rolled back and every write is
+    // re-run in its own transaction, so the failing one is rejected alone.
+    const results = this.transaction(batch, false) ?? this.transaction(batch, true);
+    if (!results) return;
     this.batchSizes.push(batch.length);
     if (this.batchSizes.length > 1000) this.batchSizes.splice(0, this.batchSizes.length - 1000);
     batch.forEach((item, index) => {
@@ -151,6 +134,57 @@ export class SqliteDatabase {
     });
   }
 
+  /**
+   * Runs writes and commits. Returns their results, or null when `isolated` is false and a write
+   * failed (the transaction is rolled back then). With `isolated`, each write gets its own
+   * transaction. On a commit failure every write of the batch is rejected.
+   */
+  private transaction(batch: PendingWrite[], isolated: boolean): { ok: boolean; value: unknown }[] | null {
+    const results: { ok: boolean; value: unknown }[] = [];
+    const groups = isolated ? batch.map((item) => [item]) : [batch];
+    for (const group of groups) {
+      try {
+        this.statement('BEGIN IMMEDIATE').run();
+      } catch (error) {
+        for (const _ of group) results.push({ ok: false, value: error });
+        continue;
+      }
+      const groupResults: { ok: boolean; value: unknown }[] = [];
+      let failed = false;
+      for (const item of group) {
+        try {
+          groupResults.push({ ok: true, value: item.run() });
+        } catch (error) {
+          groupResults.push({ ok: false, value: error });
+          failed = true;
+          break;
+        }
+      }
+      if (failed) {
+        this.rollback();
+        if (!isolated) return null;
+        results.push(...groupResults);
+        continue;
+      }
+      try {
+        this.statement('COMMIT').run();
+        results.push(...groupResults);
+      } catch (error) {
+        this.rollback();
+        for (const _ of group) results.push({ ok: false, value: error });
+      }
+    }
+    return results;
+  }
+
+  private rollback(): void {
+    try {
+      this.db.exec('ROLLBACK');
+    } catch {
+      // The transaction may already be gone (SQLite rolls back on some errors by itself).
+    }
+  }
+
   /** Waits for queued writes, then closes the connection. */
   async close(): Promise<void> {
     if (this.closed) return;
@@ -158,7 +192,27 @@ export class SqliteDatabase {
       await new Promise((resolve) => setImmediate(resolve));
     }
     this.closed = true;
+    await this.checkpointer?.terminate();
     this.statements.clear();
     this.db.close();
   }
+}
+
+/**
+ * A thread with its own connection that runs PASSIVE checkpoints: they never block writers or
+ * readers, and the WAL restarts from its beginning once a checkpoint has caught up.
+ */
+function startCheckpointer(path: string, everyMs: number): NodeWorker {
+  const source = `
+    const { DatabaseSync } = require('node:sqlite');
+    const { workerData } = require('node:worker_threads');
+    const db = new DatabaseSync(workerData.path, { timeout: 1000 });
+    const checkpoint = db.prepare('PRAGMA wal_checkpoint(PASSIVE)');
+    setInterval(() => { try { checkpoint.get(); } catch {} }, workerData.everyMs);
+  `;
+  const worker = new NodeWorker(source, { eval: true, workerData: { path, everyMs } });
+  worker.unref();
+  // A failed checkpointer only means the connection's own autocheckpoint takes over.
+  worker.on('error', () => {});
+  return worker;
 }

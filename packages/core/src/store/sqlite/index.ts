@@ -1199,7 +1199,7 @@ export class SqliteStore implements Store {
         `SELECT j.* FROM jobs j
          WHERE ((j.state = 'ready' AND j.run_at <= :now) OR (j.state = 'running' AND j.lease_until < :now)) ${filter}
            AND NOT EXISTS (
-             SELECT 1 FROM jobs p WHERE p.conversation_id = j.conversation_id AND p.connector_id = j.connector_id
+             SELECT 1 FROM jobs p WHERE p.connector_id = j.connector_id AND p.conversation_id = j.conversation_id
                AND (p.sort_ts < j.sort_ts OR (p.sort_ts = j.sort_ts AND p.id < j.id)))
          ORDER BY j.run_at, j.id LIMIT :limit`,
         {
@@ -1216,7 +1216,7 @@ export class SqliteStore implements Store {
     return this.db.write(() => {
       const now = options.now ?? this.now();
       const rows = this.db.all<JobRow>(
-        `SELECT * FROM jobs WHERE workspace_id = :ws AND connector_id = :connector
+        `SELECT * FROM jobs WHERE connector_id = :connector AND workspace_id = :ws
          ORDER BY conversation_id, sort_ts, id LIMIT :scan`,
         { ws: options.workspaceId, connector: options.connectorId, scan: options.limit * 50 },
       );

@@ -175,12 +175,11 @@ CREATE TABLE jobs (
   last_error TEXT,
   created_at INTEGER NOT NULL
 );
--- One queue per (conversation, connector), ordered by (sort_ts, id).
-CREATE INDEX jobs_queue ON jobs (conversation_id, connector_id, sort_ts, id);
+-- One queue per (connector, conversation), ordered by (sort_ts, id); also serves batch claims.
+-- Jobs are only fanned out when their entity is first stored, so no unique index guards against
+-- duplicates here: each index costs every ingest (a unique one on random ids about 8 µs).
+CREATE INDEX jobs_queue ON jobs (connector_id, conversation_id, sort_ts, id);
 CREATE INDEX jobs_ready ON jobs (state, run_at);
-CREATE INDEX jobs_connector ON jobs (workspace_id, connector_id, state);
--- A fan-out can never put the same event on a connector's queue twice.
-CREATE UNIQUE INDEX jobs_event ON jobs (connector_id, event_type, entity_id, conversation_id);
 
 CREATE TABLE dead_jobs (
   id INTEGER PRIMARY KEY,

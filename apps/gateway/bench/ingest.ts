@@ -1,0 +1,179 @@
+// npm run bench — durable, verified WhatsApp ingest against a bare Hono server, measured in the
+// same run on the same machine, so the ratio means something on a noisy box.
+// Options: --duration <s> (default 10), --connections 50,200
+import { type ChildProcess, spawn } from 'node:child_process';
+import { createHmac } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import autocannon from 'autocannon';
+
+const { values } = parseArgs({
+  options: {
+    duration: { type: 'string', default: '10' },
+    connections: { type: 'string', default: '50,200' },
+  },
+});
+const duration = Number(values.duration);
+const connectionLevels = values.connections.split(',').map(Number);
+const SECRET = 'bench-app-secret';
+const SERVERS = new URL('./servers.ts', import.meta.url).pathname;
+
+interface Run {
+  server: string;
+  connections: number;
+  rps: number;
+  p50: number;
+  p99: number;
+  errors: number;
+  non2xx: number;
+}
+
+// Unique, signed, Meta-shaped webhooks: every request is a new message (no duplicate fast path).
+let sequence = 0;
+function nextRequest(): { body: string; signature: string } {
+  const n = ++sequence;
+  const waId = `1555${String(n % 5000).padStart(7, '0')}`;
+  const body = JSON.stringify({
+    object: 'whatsapp_business_account',
+    entry: [
+      {
+        id: '102290129340398',
+        changes: [
+          {
+            field: 'messages',
+            value: {
+              messaging_product: 'whatsapp',
+              metadata: { display_phone_number: '15550783881', phone_number_id: '106540352242922' },
+              contacts: [{ profile: { name: 'Bench Customer' }, wa_id: waId }],
+              messages: [
+                {
+                  from: waId,
+                  id: `wamid.bench.${process.pid}.${n}`,
+                  timestamp: String(1_750_000_000 + n),
+                  type: 'text',
+                  text: { body: `Message number ${n}: does it come in another color?` },
+                },
+              ],
+            },
+          },
+        ],
+      },
+    ],
+  });
+  return { body, signature: `sha256=${createHmac('sha256', SECRET).update(body).digest('hex')}` };
+}
+
+async function start(
+  mode: 'bare' | 'gateway',
+  dataDir: string,
+): Promise<{ child: ChildProcess; port: number }> {
+  const port = await freePort();
+  const child = spawn(process.execPath, ['--disable-warning=ExperimentalWarning', SERVERS, mode], {
+    env: {
+      ...process.env,
+      NODE_ENV: 'production',
+      PORT: String(port),
+      HOST: '127.0.0.1',
+      LOG_LEVEL: 'warn',
+      WABRIDGE_DATA_DIR: dataDir,
+      WABRIDGE_MASTER_KEY: Buffer.alloc(32, 5).toString('base64'),
+      WHATSAPP_APP_SECRET: SECRET,
+      WHATSAPP_VERIFY_TOKEN: 'bench',
+      WHATSAPP_ACCESS_TOKEN: 'bench',
+    },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  await new Promise<void>((resolve, reject) => {
+    child.stdout?.on('data', (chunk: Buffer) => {
+      if (chunk.toString().includes('ready')) resolve();
+    });
+    child.once('exit', (code) => reject(new Error(`${mode} server exited with ${code}`)));
+  });
+  return { child, port };
+}
+
+async function load(server: string, port: number, connections: number, seconds: number): Promise<Run> {
+  const result = await autocannon({
+    url: `http://127.0.0.1:${port}/webhooks/whatsapp`,
+    connections,
+    duration: seconds,
+    requests: [
+      {
+        method: 'POST',
+        setupRequest: (request) => {
+          const { body, signature } = nextRequest();
+          return {
+            ...request,
+            body,
+            headers: { 'content-type': 'application/json', 'x-hub-signature-256': signature },
+          };
+        },
+      },
+    ],
+  });
+  return {
+    server,
+    connections,
+    rps: result.requests.average,
+    p50: result.latency.p50,
+    p99: result.latency.p99,
+    errors: result.errors,
+    non2xx: result.non2xx,
+  };
+}
+
+const dataDir = mkdtempSync(join(tmpdir(), 'wabridge-bench-'));
+const runs: Run[] = [];
+try {
+  for (const mode of ['bare', 'gateway'] as const) {
+    const { child, port } = await start(mode, dataDir);
+    await load(mode, port, 50, 2); // warm-up: JIT, connection pools, SQLite pages
+    for (const connections of connectionLevels) runs.push(await load(mode, port, connections, duration));
+    child.kill('SIGTERM');
+    await new Promise((resolve) => child.once('exit', resolve));
+  }
+} finally {
+  rmSync(dataDir, { recursive: true, force: true });
+}
+
+const out = (line: string) => process.stdout.write(`${line}\n`);
+out(
+  `\nwabridge ingest benchmark — ${duration}s per run, node ${process.version}, ${new Date().toISOString()}`,
+);
+out('server   conns   req/s     p50 ms  p99 ms  errors  non-2xx');
+for (const r of runs) {
+  out(
+    `${r.server.padEnd(8)} ${String(r.connections).padStart(5)}  ${r.rps.toFixed(0).padStart(7)}  ${String(r.p50).padStart(7)}  ${String(r.p99).padStart(6)}  ${String(r.errors).padStart(6)}  ${String(r.non2xx).padStart(7)}`,
+  );
+}
+out('');
+for (const connections of connectionLevels) {
+  const bare = runs.find((r) => r.server === 'bare' && r.connections === connections);
+  const gateway = runs.find((r) => r.server === 'gateway' && r.connections === connections);
+  if (bare && gateway)
+    out(
+      `ratio at ${connections} connections: durable ingest = ${(gateway.rps / bare.rps).toFixed(2)}× bare Hono`,
+    );
+}
+const at200 = runs.find((r) => r.server === 'gateway' && r.connections === 200);
+const bare200 = runs.find((r) => r.server === 'bare' && r.connections === 200);
+const at50 = runs.find((r) => r.server === 'gateway' && r.connections === 50);
+if (at200 && bare200)
+  out(`target ≥ 0.35× at 200 connections: ${at200.rps / bare200.rps >= 0.35 ? 'met' : 'MISSED'}`);
+if (at50) out(`target p99 ≤ 20 ms at 50 connections: ${at50.p99 <= 20 ? 'met' : 'MISSED'} (${at50.p99} ms)`);
+if (runs.some((r) => r.errors > 0 || r.non2xx > 0))
+  out('warning: some requests failed; see errors / non-2xx above');
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() => resolve(typeof address === 'object' && address ? address.port : 0));
+    });
+  });
+}
