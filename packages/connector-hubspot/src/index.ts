@@ -1,14 +1,11 @@
-import type { ConnectorManifest } from '@wabridge/core';
-import { z } from 'zod';
+// The HubSpot connector: `@wabridge/connector-hubspot`.
 
-/** The HubSpot connector. (Being built: see its issue.) */
-export const hubspotConnector: ConnectorManifest<Record<string, unknown>> = {
-  id: 'hubspot',
-  displayName: 'HubSpot',
-  configSchema: z.record(z.string(), z.unknown()),
-  secretFields: [],
-  capabilities: { events: ['message.inbound'], inbound: false },
-  create() {
-    throw new Error('the HubSpot connector is not built yet');
-  },
-};
+export { type HubSpotConfig, hubspotConfigSchema } from './config.ts';
+export { HUBSPOT_BATCH_SIZE, hubspotConnector } from './connector.ts';
+export {
+  COMMUNICATION as HUBSPOT_COMMUNICATION_PROPERTIES,
+  CONSENT_VALUES as HUBSPOT_CONSENT_VALUES,
+  CONTACT as HUBSPOT_CONTACT_PROPERTIES,
+  type ConsentValue as HubSpotConsentValue,
+} from './setup/properties.ts';
+export { signV3 as signHubSpotWebhook, verifyV3 as verifyHubSpotWebhook } from './webhooks/verify.ts';

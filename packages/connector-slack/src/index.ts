@@ -1,14 +1,109 @@
-import type { ConnectorManifest } from '@wabridge/core';
-import { z } from 'zod';
+/**
+ * @wabridge/connector-slack — one Slack thread per WhatsApp conversation; agents reply from the
+ * thread. Register `slackConnector` with the gateway; configure it per workspace (see
+ * docs/connectors/slack.md and the app manifest beside it).
+ */
+import {
+  type ConnectorManifest,
+  type DeliveryContext,
+  type DomainEvent,
+  WabridgeError,
+} from '@wabridge/core';
+import { SlackApi } from './api/client.ts';
+import { type SlackConfig, slackConfigSchema } from './config.ts';
+import { IDENTITY_KEY, SLACK } from './constants.ts';
+import { createInboundHandler } from './inbound/handler.ts';
+import { SlackMirror } from './mirror/deliver.ts';
 
-/** The Slack connector. (Being built: see its issue.) */
-export const slackConnector: ConnectorManifest<Record<string, unknown>> = {
-  id: 'slack',
+export { translateSlackError } from './api/errors.ts';
+export { Pacer } from './api/pacer.ts';
+export { type RouteRule, type SlackConfig, type SlackConfigInput, slackConfigSchema } from './config.ts';
+export { METADATA_EVENT, SLACK, TEMPLATE_ACTION } from './constants.ts';
+export { slackReactionName } from './format/emoji.ts';
+export { escapeMrkdwn, slackToWhatsApp } from './format/text.ts';
+export { classifyReply, commandsForEvent, isBotMessage } from './inbound/events.ts';
+export { parseTemplateCommand, parseThreadReference } from './inbound/templates.ts';
+export { verifySlackSignature } from './inbound/verify.ts';
+export { renderCard } from './mirror/card.ts';
+export { formatRef, parseRef } from './mirror/refs.ts';
+export { chooseChannel } from './mirror/routing.ts';
+
+/**
+ * The Slack connector.
+ *
+ * @example registry = createRegistry([slackConnector]); admin.setConnector('ops', ws, 'slack', { enabled: true, config })
+ */
+export const slackConnector: ConnectorManifest<SlackConfig> = {
+  id: SLACK,
   displayName: 'Slack',
-  configSchema: z.record(z.string(), z.unknown()),
-  secretFields: [],
-  capabilities: { events: ['message.inbound'], inbound: false },
-  create() {
-    throw new Error('the Slack connector is not built yet');
+  configSchema: slackConfigSchema,
+  secretFields: ['botToken', 'signingSecret'],
+  capabilities: {
+    events: [
+      'message.inbound',
+      'message.outbound',
+      'message.status',
+      'consent.changed',
+      'conversation.updated',
+      'conversation.erased',
+      'notice',
+    ],
+    inbound: true,
+  },
+  create(config, deps) {
+    const api = new SlackApi(config, deps.logger);
+    const mirror = new SlackMirror(config, api, deps);
+    let channelsChecked = false;
+    return {
+      deliver: (event: DomainEvent, ctx: DeliveryContext) => mirror.deliver(event, ctx),
+      inbound: createInboundHandler(config, api, deps),
+      async fetchAttachment(ref: string) {
+        const info = await api.call<{
+          file: { name?: string; mimetype?: string; url_private_download?: string; url_private?: string };
+        }>('files.info', { file: ref }, { pace: { tier: 'tier4' } });
+        const url = info.file.url_private_download ?? info.file.url_private;
+        if (!url) throw new WabridgeError('permanent', `Slack file ${ref} has no download URL`);
+        return {
+          bytes: await api.download(url),
+          mimeType: info.file.mimetype ?? 'application/octet-stream',
+          filename: info.file.name ?? ref,
+        };
+      },
+      async maintain() {
+        // Checks the token every run (a revoked install shows in the logs, not only on the next
+        // message) and keeps the bot's ids where the inbound side reads them to drop our own echoes.
+        const identity = await api.identity(true);
+        const stored = await deps.state.get<{ botUserId: string }>(IDENTITY_KEY);
+        if (stored?.botUserId !== identity.botUserId) await deps.state.set(IDENTITY_KEY, identity);
+        if (!channelsChecked) {
+          // Once per instance: a channel the bot cannot post in is an admin's job, say so early.
+          for (const channel of new Set([config.defaultChannel, ...config.routes.map((r) => r.channel)])) {
+            const info = await api
+              .call<{ channel: { is_member?: boolean; is_archived?: boolean } }>(
+                'conversations.info',
+                { channel },
+                { pace: { tier: 'tier3' } },
+              )
+              .catch((error: unknown) => {
+                deps.logger.error(
+                  { channel, err: error },
+                  'Slack channel not usable: check the channel id and invite the app',
+                );
+                return null;
+              });
+            if (info && (info.channel.is_member === false || info.channel.is_archived)) {
+              deps.logger.error(
+                { channel },
+                'the Slack app is not a member of this channel (or it is archived): /invite it',
+              );
+            }
+          }
+          channelsChecked = true;
+        }
+        // Cards of conversations whose 24-hour window closed since their last event.
+        const closed = await mirror.windows.closeDue(deps.now());
+        if (closed > 0) deps.logger.debug({ cards: closed }, 'showed closed windows on conversation cards');
+      },
+    };
   },
 };

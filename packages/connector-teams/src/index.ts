@@ -1,14 +1,89 @@
-import type { ConnectorManifest } from '@wabridge/core';
-import { z } from 'zod';
+import type { ConnectorInstance, ConnectorManifest } from '@wabridge/core';
+import { createTokenSource } from './auth/tokens.ts';
+import { SECRET_FIELDS, type TeamsConfig, teamsConfigSchema } from './config.ts';
+import { ChannelPacer } from './graph/pacing.ts';
+import { TeamsApi } from './graph/teams-api.ts';
+import type { CommandOptions } from './inbound/commands.ts';
+import { loadPrivateKey, ValidationTokenVerifier } from './inbound/encryption.ts';
+import { createInboundHandler } from './inbound/handler.ts';
+import { Mirror } from './mirror.ts';
+import { SubscriptionManager } from './sync/subscriptions.ts';
+import { ThreadIndex } from './sync/threads.ts';
 
-/** The Teams connector. (Being built: see its issue.) */
-export const teamsConnector: ConnectorManifest<Record<string, unknown>> = {
+export type { AuthStatus } from './auth/tokens.ts';
+export { type ChannelTarget, routeFor, type TeamsConfig, type TeamsConfigInput, teamsConfigSchema } from './config.ts';
+export { parseMessageResource, parseTeamsMessageRef, teamsMessageRef } from './graph/ids.ts';
+export { commandsFor, parseTemplateCommand } from './inbound/commands.ts';
+export { escapeCardText, escapeHtml, teamsHtmlToText } from './render/text.ts';
+
+/**
+ * Microsoft Teams through Microsoft Graph: each WhatsApp conversation is a thread in a channel
+ * (a conversation card, then every message as a reply), and agents answer by replying in the
+ * thread. Setup: docs/connectors/teams.md.
+ *
+ * @example createRegistry([slackConnector, hubspotConnector, teamsConnector])
+ */
+export const teamsConnector: ConnectorManifest<TeamsConfig> = {
   id: 'teams',
-  displayName: 'Teams',
-  configSchema: z.record(z.string(), z.unknown()),
-  secretFields: [],
-  capabilities: { events: ['message.inbound'], inbound: false },
-  create() {
-    throw new Error('the Teams connector is not built yet');
+  displayName: 'Microsoft Teams',
+  configSchema: teamsConfigSchema,
+  secretFields: SECRET_FIELDS,
+  capabilities: {
+    events: [
+      'message.inbound',
+      'message.outbound',
+      'message.status',
+      'consent.changed',
+      'conversation.updated',
+      'conversation.erased',
+      'notice',
+    ],
+    inbound: true,
+  },
+  create(config, deps): ConnectorInstance {
+    const logger = deps.logger;
+    const tokens = createTokenSource(config, { state: deps.state, logger, now: deps.now });
+    const api = new TeamsApi({ baseUrl: config.graphBaseUrl, version: config.graphVersion, tokens });
+    const pacer = new ChannelPacer(config, { state: deps.state, logger, now: deps.now });
+    const threads = new ThreadIndex(deps.state, deps.now);
+    const commandOptions = async (): Promise<CommandOptions> => ({
+      selfId: config.serviceAccountId ?? (await tokens.serviceAccountId()),
+      notePrefix: config.notePrefix,
+      templateLanguage: config.templateLanguage,
+    });
+    const subscriptions = new SubscriptionManager(config, deps, { api, pacer, threads, commandOptions });
+    const mirror = new Mirror(config, deps, {
+      api,
+      pacer,
+      threads,
+      selfId: async () => config.serviceAccountId ?? (await tokens.serviceAccountId()),
+    });
+    const encryption =
+      config.encryptionPrivateKey && config.encryptionCertificate
+        ? {
+            privateKey: loadPrivateKey(config.encryptionPrivateKey),
+            verifier: new ValidationTokenVerifier({
+              keysUrl:
+                config.validationTokenKeysUrl ?? `${config.authorityHost.replace(/\/$/, '')}/common/discovery/v2.0/keys`,
+              clientId: config.clientId,
+              tenantId: config.tenantId,
+              now: deps.now,
+            }),
+          }
+        : null;
+    return {
+      deliver: (event, ctx) => mirror.deliver(event, ctx),
+      inbound: createInboundHandler({
+        config,
+        api,
+        pacer,
+        subscriptions,
+        commandOptions,
+        logger,
+        now: deps.now,
+        encryption,
+      }),
+      maintain: () => subscriptions.maintain(),
+    };
   },
 };

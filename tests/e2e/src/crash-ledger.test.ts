@@ -158,7 +158,7 @@ describe('crash safety', () => {
     process.stdout.write(
       `crash test: ${expected} webhooks acknowledged, ${kills} SIGKILLs, ${delivered.length} deliveries, 0 lost, 0 duplicated\n`,
     );
-  });
+  }, 300_000);
 
   function inbound() {
     return ledger.effects.filter((e) => e.eventType === 'message.inbound');
