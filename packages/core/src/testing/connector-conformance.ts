@@ -55,6 +55,10 @@ export function describeConnectorConformance(name: string, kit: ConnectorTestKit
       await platform?.stop();
     });
 
+    // The gateway hands a handler the path after /hooks/<connector>/<workspace>.
+    const hookPath = (request: Request) =>
+      new URL(request.url).pathname.replace(new RegExp(`^/hooks/${kit.manifest.id}/${bridge.workspaceId}`), '') || '/';
+
     async function claimOne() {
       const [job] = await bridge.store.claimJobs({
         limit: 1,
@@ -146,7 +150,7 @@ export function describeConnectorConformance(name: string, kit: ConnectorTestKit
       const request = await kit.inbound!.forged(bridge);
       const raw = new Uint8Array(await request.clone().arrayBuffer());
       const result = await instance!.inbound!.handle(request, {
-        path: new URL(request.url).pathname,
+        path: hookPath(request),
         rawBody: raw,
         findRefByExternalId: (kind, id) =>
           bridge.store.findRefByExternalId(bridge.workspaceId, kit.manifest.id, kind, id),
@@ -164,7 +168,7 @@ export function describeConnectorConformance(name: string, kit: ConnectorTestKit
       const raw = new Uint8Array(await request.clone().arrayBuffer());
       const instance = await bridge.host.instance(bridge.workspaceId, kit.manifest.id);
       const result = await instance!.inbound!.handle(request, {
-        path: new URL(request.url).pathname,
+        path: hookPath(request),
         rawBody: raw,
         findRefByExternalId: (kind, id) =>
           bridge.store.findRefByExternalId(bridge.workspaceId, kit.manifest.id, kind, id),

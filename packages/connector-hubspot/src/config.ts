@@ -1,0 +1,56 @@
+import { z } from 'zod';
+
+/**
+ * The HubSpot connector's configuration, per workspace. `accessToken` (a private-app token) and
+ * `clientSecret` (the app's secret, which signs webhooks) are secret fields: stored encrypted,
+ * never logged.
+ */
+export const hubspotConfigSchema = z.object({
+  accessToken: z.string().min(1),
+  clientSecret: z.string().min(1),
+  /** HubSpot API base URL; the sandbox emulator or a corporate proxy plug in here. */
+  basePath: z.url().default('https://api.hubapi.com'),
+  /** The portal (hub) id: webhooks from other portals are ignored, and the rate limiter is keyed by it. */
+  portalId: z.coerce.string().optional(),
+  /**
+   * The app's id. HubSpot puts it as `sourceId` on changes an app made, so webhooks about our own
+   * consent writes are recognised and dropped before they reach the core.
+   */
+  appId: z.coerce.string().optional(),
+  /**
+   * Request pacing per portal. HubSpot allows 100 (Free/Starter) to 190 (Professional/Enterprise)
+   * requests per rolling 10 s per private app, and CRM search about 5 per second (platform-facts
+   * §2.6); the defaults keep under the smallest tier. Raise `perSecond` to the account's tier.
+   */
+  rateLimit: z
+    .object({
+      perSecond: z.number().positive().max(100).default(9),
+      burst: z.number().int().positive().max(250).default(10),
+      searchPerSecond: z.number().positive().max(10).default(4),
+    })
+    .prefault({}),
+  /** The account's time zone: HubSpot's daily API limit resets at its midnight. */
+  dailyResetTimeZone: z.string().default('UTC'),
+  media: z
+    .object({
+      /** Upload WhatsApp media to HubSpot Files and attach it; otherwise link to the gateway. */
+      upload: z.boolean().default(false),
+      /** Folder for uploaded media. */
+      folderPath: z.string().default('/wabridge'),
+      /** How long a media link in a timeline entry stays valid. */
+      linkTtlDays: z.number().positive().max(365).default(30),
+    })
+    .prefault({}),
+  /** What to do when the HubSpot contact of a WhatsApp user was deleted in HubSpot. */
+  deletedContacts: z.enum(['recreate', 'skip']).default('recreate'),
+  /** Also associate each message with the contact's most recent open deal and/or ticket. */
+  associate: z
+    .object({ openDeal: z.boolean().default(false), openTicket: z.boolean().default(false) })
+    .prefault({}),
+  /** Owner shown as the creator of timeline entries (`hubspot_owner_id`). */
+  ownerId: z.string().optional(),
+});
+
+export type HubSpotConfig = z.infer<typeof hubspotConfigSchema>;
+
+export const HUBSPOT_SECRET_FIELDS = ['accessToken', 'clientSecret'] as const;
