@@ -1,5 +1,6 @@
 import { isWabridgeError } from '@wabridge/core';
 import {
+  backupCommand,
   configCommand,
   connectorCommand,
   migrateCommand,
@@ -27,6 +28,7 @@ usage: wabridge <command> [options]
   config apply|check FILE  apply a declarative configuration file (YAML or JSON)
   secrets rotate           re-encrypt stored secrets with the current master key
   status                   queue depth per connector
+  backup FILE              consistent copy of the live database
   demo [--script]          the whole bridge against the local sandbox
 
 Configuration comes from the environment: see .env.example.`;
@@ -67,6 +69,8 @@ async function main(argv: string[]): Promise<void> {
       return secretsCommand(env, args);
     case 'status':
       return statusCommand(env);
+    case 'backup':
+      return backupCommand(env, args);
     case 'demo': {
       const { runDemo } = await import('./demo/index.ts');
       return runDemo(env, args);

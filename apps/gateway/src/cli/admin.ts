@@ -301,3 +301,26 @@ export async function migrateCommand(env: Env): Promise<void> {
     out(`database ready at ${env.databasePath}`);
   });
 }
+
+/**
+ * `wabridge backup <file>`: a consistent copy of the live database (SQLite's VACUUM INTO), safe
+ * while the gateway and workers keep writing; copying the file itself is not (the WAL holds recent
+ * commits).
+ */
+export async function backupCommand(env: Env, args: string[]): Promise<void> {
+  const target = args[0];
+  if (!target) throw new UsageError('usage: wabridge backup <file>');
+  const { existsSync } = await import('node:fs');
+  const { resolve } = await import('node:path');
+  const { DatabaseSync } = await import('node:sqlite');
+  const path = resolve(target);
+  if (existsSync(path)) throw new UsageError(`${path} exists; choose a new file name`);
+  if (!existsSync(env.databasePath)) throw new UsageError(`no database at ${env.databasePath}`);
+  const db = new DatabaseSync(env.databasePath, { readOnly: true, timeout: 10_000 });
+  try {
+    db.prepare('VACUUM INTO ?').run(path);
+  } finally {
+    db.close();
+  }
+  out(`backup written to ${path}`);
+}

@@ -1,0 +1,133 @@
+import { execFile } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { DatabaseSync } from 'node:sqlite';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import {
+  createTestBridge,
+  type LedgerTarget,
+  ledgerConnector,
+  startLedgerTarget,
+  type TestBridge,
+} from '@wabridge/core/testing';
+import { afterEach, describe, expect, it } from 'vitest';
+
+const run = promisify(execFile);
+const BIN = fileURLToPath(new URL('../../../apps/gateway/bin/wabridge.mjs', import.meta.url));
+
+/** Runs the real CLI in its own process against a data directory. */
+async function wabridge(
+  dataDir: string,
+  ...args: string[]
+): Promise<{ stdout: string; stderr: string; code: number }> {
+  try {
+    const { stdout, stderr } = await run(process.execPath, [BIN, ...args], {
+      env: { ...process.env, NODE_ENV: 'development', LOG_LEVEL: 'warn', WABRIDGE_DATA_DIR: dataDir },
+    });
+    return { stdout, stderr, code: 0 };
+  } catch (error) {
+    const e = error as { stdout: string; stderr: string; code: number };
+    return { stdout: e.stdout, stderr: e.stderr, code: e.code };
+  }
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+describe('wabridge CLI', () => {
+  const dirs: string[] = [];
+  let bridge: TestBridge | null = null;
+  let target: LedgerTarget | null = null;
+  afterEach(async () => {
+    await bridge?.close();
+    await target?.close();
+    for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('manages workspaces and numbers, and refuses bad input with a clear message', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'wabridge-cli-'));
+    dirs.push(dir);
+    expect((await wabridge(dir, 'workspace', 'create', 'Acme', 'Support', '--id', 'acme')).stdout).toContain(
+      'created workspace acme',
+    );
+    expect(
+      (
+        await wabridge(
+          dir,
+          'workspace',
+          'add-number',
+          'acme',
+          '106540352242922',
+          '--display',
+          '+1 555 078 3881',
+        )
+      ).code,
+    ).toBe(0);
+    const list = await wabridge(dir, 'workspace', 'list');
+    expect(list.stdout).toMatch(/acme\s+Acme Support\s+106540352242922/);
+    const taken = await wabridge(dir, 'workspace', 'create', 'Again', '--id', 'acme');
+    expect(taken.code).toBe(1);
+    expect(taken.stderr).toContain('conflict: workspace acme already exists');
+    const badNumber = await wabridge(dir, 'workspace', 'add-number', 'acme', '+15550783881');
+    expect(badNumber.stderr).toContain("must be digits (Meta's phone_number_id");
+    const badConnector = await wabridge(
+      dir,
+      'connector',
+      'enable',
+      'acme',
+      'slack',
+      '--set',
+      'botToken=xoxb-1',
+    );
+    expect(badConnector.code).toBe(1);
+    expect(badConnector.stderr).toMatch(/config_invalid: slack configuration is invalid/);
+    expect((await wabridge(dir, 'connector', 'list')).stdout).toContain('(none)');
+    const usage = await wabridge(dir, 'frobnicate');
+    expect(usage.code).toBe(2);
+    expect(usage.stderr).toContain('unknown command "frobnicate"');
+  });
+
+  it('replay redelivers dead-lettered jobs exactly once, in order', async () => {
+    target = await startLedgerTarget();
+    bridge = await createTestBridge({
+      manifests: [ledgerConnector],
+      connectors: { ledger: { url: target.url, secret: 'ledger-secret-123' } },
+      backoff: { baseMs: 2, capMs: 10, maxAttempts: 2 },
+    });
+    const current = bridge;
+    target.failWhere(() => true);
+    const base = Date.now() - 10_000;
+    for (const [i, text] of ['first', 'second', 'third'].entries())
+      await current.customerText(text, { timestamp: base + i * 1000 });
+    for (let i = 0; i < 200 && (await current.store.listDeadJobs()).length < 3; i++) {
+      await current.worker.drain();
+      await sleep(5);
+    }
+    expect(await current.store.listDeadJobs()).toHaveLength(3);
+
+    const listed = await wabridge(current.dir, 'replay', '--list');
+    expect(listed.stdout.match(/ledger\s+message\.inbound\s+2/g)).toHaveLength(3);
+    target.failWhere(null);
+    expect((await wabridge(current.dir, 'replay', '--all')).stdout).toContain('replayed 3 job(s)');
+    expect((await wabridge(current.dir, 'replay', '--all')).stdout).toContain('replayed 0 job(s)');
+    await current.worker.drain();
+    expect(target.effects.map((e) => e.text)).toEqual(['first', 'second', 'third']);
+    expect((await wabridge(current.dir, 'status')).stdout).toContain('jobs: 0 ready, 0 running, 0 dead');
+  });
+
+  it('backs up the live database to a file that opens with the same data', async () => {
+    target = await startLedgerTarget();
+    bridge = await createTestBridge({
+      manifests: [ledgerConnector],
+      connectors: { ledger: { url: target.url, secret: 'ledger-secret-123' } },
+    });
+    await bridge.customerText('keep me');
+    const file = join(bridge.dir, 'backup.db');
+    expect((await wabridge(bridge.dir, 'backup', file)).stdout).toContain('backup written');
+    const copy = new DatabaseSync(file, { readOnly: true });
+    expect(copy.prepare("SELECT text FROM messages WHERE text = 'keep me'").all()).toHaveLength(1);
+    copy.close();
+    expect((await wabridge(bridge.dir, 'backup', file)).stderr).toContain('exists');
+  });
+});
