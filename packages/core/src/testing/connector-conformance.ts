@@ -123,13 +123,15 @@ export function describeConnectorConformance(name: string, kit: ConnectorTestKit
     });
 
     it('turns platform failures into verdicts the queue can act on', async () => {
+      // The rate-limit case goes last: a connector that honours Retry-After rightly holds back its
+      // next call to that target for a while.
       const cases = [
+        ['unavailable', (e: unknown) => isWabridgeError(e) && e.retryable && e.code !== 'rate_limited'],
+        ['rejected', (e: unknown) => isWabridgeError(e) && !e.retryable],
         [
           'rate_limited',
           (e: unknown) => isWabridgeError(e) && e.code === 'rate_limited' && (e.retryAfterMs ?? 0) > 0,
         ],
-        ['unavailable', (e: unknown) => isWabridgeError(e) && e.retryable && e.code !== 'rate_limited'],
-        ['rejected', (e: unknown) => isWabridgeError(e) && !e.retryable],
       ] as const;
       for (const [failure, check] of cases) {
         const waId = nextCustomer();

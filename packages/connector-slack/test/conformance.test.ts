@@ -1,0 +1,4 @@
+import { describeConnectorConformance } from '@wabridge/core/testing';
+import { slackTestKit } from './kit.ts';
+
+describeConnectorConformance('slack', slackTestKit());

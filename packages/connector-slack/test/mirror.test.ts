@@ -1,0 +1,315 @@
+import { createHash } from 'node:crypto';
+import { deliveryContext, hydrateEvent, silentLogger } from '@wabridge/core';
+import { createClock } from '@wabridge/sandbox';
+import { afterEach, describe, expect, it } from 'vitest';
+import { parseRef } from '../src/index.ts';
+import { SUPPORT } from './kit.ts';
+import { startWorld, type World } from './world.ts';
+
+const sha256 = (bytes: Uint8Array | string) => createHash('sha256').update(bytes).digest('hex');
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+let world: World | undefined;
+afterEach(async () => {
+  await world?.close();
+  world = undefined;
+});
+
+/** Runs the queue until it is empty and the emulators have nothing pending (status webhooks come later). */
+async function settle(w: World, rounds = 4) {
+  for (let i = 0; i < rounds; i++) {
+    await w.bridge.worker.drain();
+    await w.wa.idle();
+    await w.slack.idle();
+    await sleep(30);
+  }
+  await w.bridge.worker.drain();
+}
+
+describe('mirroring WhatsApp into Slack', () => {
+  it('puts a conversation in one thread under a card, every message type once, in WhatsApp order', async () => {
+    world = await startWorld();
+    const ada = world.wa.customer({ waId: '447700900123', name: 'Ada Lovelace' });
+    const photo = new TextEncoder().encode('\xff\xd8\xff\xe0 a photo of the parcel');
+    const t0 = Date.now() - 60_000;
+    const at = (i: number) => ({ timestamp: t0 + i * 1000 });
+    await ada.sendText('Hello <!channel> & welcome', at(0));
+    await ada.sendImage({ bytes: photo, mimeType: 'image/jpeg', caption: 'the parcel' }, at(1));
+    await ada.sendLocation({ latitude: 51.5, longitude: -0.12, name: 'Depot' }, at(2));
+    await ada.sendContacts(
+      [{ name: { formatted_name: 'Bob Smith' }, phones: [{ phone: '+44 7700 900456' }] }],
+      at(3),
+    );
+    await ada.sendDocument({ filename: 'invoice.pdf', caption: 'invoice' }, at(4));
+    await ada.sendAudio({ voice: true }, at(5));
+    await ada.replyWithButton('wamid.business.1', { id: 'yes', title: 'Yes please' }, at(6));
+    await ada.sendUnsupported({ ...at(7), type: 'poll' });
+    await ada.sendSticker({}, at(8));
+    await ada.sendText('last one', at(9));
+    await settle(world);
+
+    const thread = await world.thread('447700900123');
+    const [root, ...replies] = thread;
+    expect(root?.text).toContain('Ada Lovelace');
+    expect(JSON.stringify(root?.blocks)).toContain('+44••••••0123');
+    expect(JSON.stringify(root?.blocks)).not.toContain('447700900123');
+    expect(replies).toHaveLength(10);
+    expect(replies[0]?.text).toBe('Hello &lt;!channel&gt; &amp; welcome');
+    expect(replies[1]?.files.map((f) => f.sha256)).toEqual([sha256(photo)]);
+    expect(replies[1]?.text).toContain('the parcel');
+    expect(replies[2]?.text).toContain('https://www.google.com/maps/search/?api=1&query=51.5,-0.12');
+    expect(replies[3]?.text).toContain('Bob Smith');
+    expect(replies[3]?.text).toContain('+44••••••0456');
+    expect(replies[4]?.files[0]?.name).toBe('invoice.pdf');
+    expect(replies[5]?.text).toContain('Voice message');
+    expect(replies[5]?.files).toHaveLength(1);
+    expect(replies[6]?.text).toContain('Chose *Yes please*');
+    expect(replies[7]?.text).toContain('does not pass on to apps');
+    expect(replies[8]?.files).toHaveLength(1);
+    expect(replies[9]?.text).toBe('last one');
+    expect(await world.bridge.store.listDeadJobs()).toEqual([]);
+  });
+
+  it('sorts messages by WhatsApp time even when their webhooks arrive out of order', async () => {
+    world = await startWorld({ policies: { reorderWindowMs: 200 } });
+    const ada = world.wa.customer({ waId: '447700900124', name: 'Ada' });
+    const t0 = Date.now() - 10_000;
+    await ada.sendText('second', { timestamp: t0 + 2000 });
+    await ada.sendText('first', { timestamp: t0 + 1000 });
+    await ada.sendText('third', { timestamp: t0 + 3000 });
+    await sleep(250);
+    await settle(world);
+    expect((await world.thread('447700900124')).slice(1).map((m) => m.text)).toEqual([
+      'first',
+      'second',
+      'third',
+    ]);
+  });
+
+  it('mirrors a reaction on the reacted message, replaces it, and removes it with the customer', async () => {
+    world = await startWorld();
+    const ada = world.wa.customer({ waId: '447700900125', name: 'Ada' });
+    const wamid = await ada.sendText('Is my order shipped?');
+    await settle(world);
+    await ada.react(wamid, '👍');
+    await settle(world);
+    const target = () => world!.thread('447700900125').then((t) => t[1]);
+    expect((await target())?.reactions).toEqual([{ name: '+1', users: [world.slack.botUserId] }]);
+    await ada.react(wamid, '❤️');
+    await settle(world);
+    expect((await target())?.reactions.map((r) => r.name)).toEqual(['heart']);
+    await ada.removeReaction(wamid);
+    await settle(world);
+    expect((await target())?.reactions).toEqual([]);
+    // Reactions change the reacted message; they add nothing to the thread.
+    expect(await world.thread('447700900125')).toHaveLength(2);
+  });
+
+  it('updates the card when consent changes and says so in the thread', async () => {
+    world = await startWorld();
+    const ada = world.wa.customer({ waId: '447700900126', name: 'Ada' });
+    await ada.sendText('hi');
+    await settle(world);
+    const before = (await world.thread('447700900126'))[0];
+    expect(JSON.stringify(before?.blocks)).toContain('Opted in');
+    await ada.sendText('STOP');
+    await settle(world);
+    const thread = await world.thread('447700900126');
+    expect(JSON.stringify(thread[0]?.blocks)).toContain('Opted out of all messages');
+    expect(thread[0]?.edited).toBe(true);
+    expect(thread.at(-1)?.text).toContain(
+      'opted out of all WhatsApp messages by replying with an opt-out keyword',
+    );
+  });
+
+  it('shows a message sent from elsewhere in the thread and follows its statuses to read', async () => {
+    world = await startWorld();
+    const ada = world.wa.customer({ waId: '447700900127', name: 'Ada' });
+    await ada.sendText('hello?');
+    await settle(world);
+    const conversation = await world.bridge.conversationOf('447700900127');
+    await world.bridge.store.recordOutbound({
+      commandKey: { source: 'api', key: 'api-1' },
+      workspaceId: world.bridge.workspaceId,
+      conversationId: conversation!.id,
+      message: {
+        id: 'msg_api_1',
+        type: 'text',
+        text: 'Your parcel left the depot',
+        content: { text: 'Your parcel left the depot', attachments: [] },
+        sender: { via: 'teams', agentId: 'grace', agentName: 'Grace Hopper' },
+        relatesTo: null,
+        timestamp: Date.now(),
+      },
+      originRef: null,
+    });
+    await settle(world, 6);
+    const mirror = (await world.thread('447700900127')).at(-1);
+    expect(mirror?.username).toBe('Grace Hopper (via teams)');
+    expect(mirror?.text).toBe('Your parcel left the depot');
+    expect(JSON.stringify(mirror?.blocks)).toContain(':eyes: Read');
+    expect(world.wa.sentMessages().filter((m) => m.to === '447700900127')).toHaveLength(1);
+  });
+
+  it('finds its own post after a crash between posting and recording it, instead of posting twice', async () => {
+    world = await startWorld();
+    const ada = world.wa.customer({ waId: '447700900128', name: 'Ada' });
+    await ada.sendText('first');
+    await settle(world);
+    await ada.sendText('posted just before the crash');
+    const { bridge } = world;
+    const [job] = await bridge.store.claimJobs({
+      limit: 1,
+      leaseMs: 50,
+      workerId: 'doomed',
+      connectorIds: ['slack'],
+    });
+    const event = await hydrateEvent(bridge.store, job!, Date.now());
+    const instance = await bridge.host.instance(bridge.workspaceId, 'slack');
+    const ctx = deliveryContext(bridge.store, job!, new AbortController().signal, silentLogger);
+    // The process dies right after Slack accepted the post: the ref is never written.
+    const crashing = {
+      ...ctx,
+      refs: {
+        ...ctx.refs,
+        checkpoint: async (ref: Parameters<typeof ctx.refs.checkpoint>[0]) => {
+          if (ref.kind === 'message' && parseRef(ref.externalId)) throw new Error('process crashed');
+          return ctx.refs.checkpoint(ref);
+        },
+      },
+    };
+    await expect(instance!.deliver(event!, crashing)).rejects.toThrow('process crashed');
+    await sleep(80);
+    const searches = world.slack.ledger.count('api.call', (e) => e.method === 'conversations.replies');
+    await settle(world);
+    const texts = (await world.thread('447700900128')).map((m) => m.text);
+    expect(texts.filter((t) => t === 'posted just before the crash')).toHaveLength(1);
+    expect(world.slack.ledger.count('api.call', (e) => e.method === 'conversations.replies')).toBe(
+      searches + 1,
+    );
+  });
+
+  it('shares a file once after a crash between the upload and recording the share', async () => {
+    world = await startWorld();
+    const ada = world.wa.customer({ waId: '447700900129', name: 'Ada' });
+    await ada.sendText('first');
+    await settle(world);
+    await ada.sendImage({ bytes: 'jpeg bytes', mimeType: 'image/jpeg' });
+    const { bridge } = world;
+    const [job] = await bridge.store.claimJobs({
+      limit: 1,
+      leaseMs: 50,
+      workerId: 'doomed',
+      connectorIds: ['slack'],
+    });
+    const event = await hydrateEvent(bridge.store, job!, Date.now());
+    const instance = await bridge.host.instance(bridge.workspaceId, 'slack');
+    const ctx = deliveryContext(bridge.store, job!, new AbortController().signal, silentLogger);
+    const crashing = {
+      ...ctx,
+      refs: {
+        ...ctx.refs,
+        checkpoint: async (ref: Parameters<typeof ctx.refs.checkpoint>[0]) => {
+          if (ref.kind === 'message' && parseRef(ref.externalId)) throw new Error('process crashed');
+          return ctx.refs.checkpoint(ref);
+        },
+      },
+    };
+    await expect(instance!.deliver(event!, crashing)).rejects.toThrow('process crashed');
+    await sleep(80);
+    await settle(world);
+    const shares = (await world.thread('447700900129')).filter((m) => m.files.length > 0);
+    expect(shares).toHaveLength(1);
+    expect(world.slack.ledger.count('file.shared')).toBe(1);
+  });
+
+  it('routes conversations by business number, customer prefix or tag, and keeps a thread where it started', async () => {
+    world = await startWorld({
+      slack: {
+        channels: [
+          { id: SUPPORT, name: 'support' },
+          { id: 'C0UKTEAM01', name: 'uk' },
+          { id: 'C0VIPTEAM1', name: 'vip' },
+        ],
+      },
+      config: {
+        tags: { vip: ['4477009009'] },
+        routes: [
+          { tag: 'vip', channel: 'C0VIPTEAM1' },
+          { customerPrefix: '+44', channel: 'C0UKTEAM01' },
+        ],
+      },
+    });
+    await world.wa.customer({ waId: '447700900999', name: 'VIP' }).sendText('vip');
+    await world.wa.customer({ waId: '447700900111', name: 'UK' }).sendText('uk');
+    await world.wa.customer({ waId: '15550001111', name: 'US' }).sendText('us');
+    await settle(world);
+    const channelOf = async (waId: string) => {
+      const conversation = await world!.bridge.conversationOf(waId);
+      const ref = await world!.bridge.store.getRef(
+        world!.bridge.workspaceId,
+        'slack',
+        'conversation',
+        conversation!.id,
+      );
+      return parseRef(ref?.externalId)?.channel;
+    };
+    expect(await channelOf('447700900999')).toBe('C0VIPTEAM1');
+    expect(await channelOf('447700900111')).toBe('C0UKTEAM01');
+    expect(await channelOf('15550001111')).toBe(SUPPORT);
+  });
+
+  it('shows on the card when the 24-hour window closes, though nothing else happened', async () => {
+    const clock = createClock();
+    world = await startWorld({ clock });
+    await world.wa.customer({ waId: '447700900130', name: 'Ada' }).sendText('hi', { timestamp: clock.now() });
+    await settle(world);
+    const card = async () => JSON.stringify((await world!.thread('447700900130'))[0]?.blocks);
+    expect(await card()).toContain('Open — closes by');
+    const instance = await world.bridge.host.instance(world.bridge.workspaceId, 'slack');
+    await instance!.maintain!();
+    expect(await card()).toContain('Open — closes by');
+    clock.advance(24 * 60 * 60 * 1000 + 60_000);
+    await instance!.maintain!();
+    expect(await card()).toContain('Closed — only approved templates can be sent');
+  });
+
+  it('erases what it mirrored of a conversation and leaves a tombstone card', async () => {
+    world = await startWorld();
+    const ada = world.wa.customer({ waId: '447700900131', name: 'Ada Lovelace' });
+    await ada.sendText('my address is 1 Main St');
+    await ada.sendImage({ bytes: 'id card scan', mimeType: 'image/jpeg' });
+    await settle(world);
+    const [root] = await world.thread('447700900131');
+    await world.slack
+      .agent({ id: 'U0GRACE001', name: 'Grace' })
+      .reply({ channel: root!.channel, threadTs: root!.ts }, '// checking');
+    await settle(world);
+    const fileId = (await world.thread('447700900131'))[2]?.files[0]?.id;
+    // The core's erasure job: delivered with a real job's lease.
+    await ada.sendText('one more');
+    const { bridge } = world;
+    const [job] = await bridge.store.claimJobs({
+      limit: 1,
+      leaseMs: 5000,
+      workerId: 'eraser',
+      connectorIds: ['slack'],
+    });
+    const event = await hydrateEvent(bridge.store, job!, Date.now());
+    const instance = await bridge.host.instance(bridge.workspaceId, 'slack');
+    const ctx = deliveryContext(bridge.store, job!, new AbortController().signal, silentLogger);
+    await instance!.deliver(
+      {
+        ...event!,
+        type: 'conversation.erased',
+        erasure: { requestedBy: 'dpo', reason: 'GDPR', at: Date.now() },
+      },
+      ctx,
+    );
+    await bridge.store.completeJob(job!.lease, []);
+    const thread = world.slack.thread(root!.channel, root!.ts);
+    expect(thread.map((m) => m.text)).toEqual(['WhatsApp conversation erased', '// checking']);
+    expect(JSON.stringify(thread[0]?.blocks)).toContain('1 reply written by people remain');
+    expect(world.slack.ledger.count('file.deleted', (e) => e.fileId === fileId)).toBe(1);
+  });
+});

@@ -1,0 +1,244 @@
+/**
+ * Slack emulator over real HTTP, for `@slack/web-api` pointed at it with `slackApiUrl`.
+ *
+ *   const slack = await startSlackEmulator({ signingSecret, botToken, channels: [{ id: 'C0SUPPORT01', name: 'support' }] });
+ *   const web = new WebClient(botToken, { slackApiUrl: slack.apiUrl });
+ *   slack.setCallbackUrls(`${gateway.url}/hooks/slack/<workspace>`);   // /events, /interactivity, /commands
+ *   const grace = slack.agent({ id: 'U0GRACE', name: 'Grace' });
+ *   await grace.reply({ channel, threadTs }, 'Hello!', { duplicates: 3 });   // signed event + 3 Slack retries
+ *   slack.thread(channel, threadTs);   // what the channel shows
+ *   slack.ledger.count('api.rate_limited');
+ *
+ * Web API: auth.test, users.info, conversations.info/history/replies, chat.postMessage/update/delete/
+ * getPermalink, reactions.add/remove, files.getUploadURLExternal + upload URL +
+ * files.completeUploadExternal, files.info/delete, views.open — with Slack's envelopes
+ * (`{ ok, error }`), per-channel posting limits and method tiers (429 + Retry-After), and requests
+ * checked against Slack's Web API spec where it covers the method (`vendor/slack`, MIT).
+ */
+import { Hono } from 'hono';
+import type { Ledger } from '../shared/ledger.ts';
+import { startServer } from '../shared/server.ts';
+import { SlackAgent } from './agent.ts';
+import { createWebApi } from './api.ts';
+import { SlackCore } from './core.ts';
+import { sha256Hex } from './state.ts';
+import type {
+  SlackChannel,
+  SlackEmulatorOptions,
+  SlackEvent,
+  SlackFailure,
+  SlackRateLimits,
+  SlackUser,
+} from './types.ts';
+
+export type {
+  AgentAction,
+  AgentFile,
+  EventOptions,
+  FormAction,
+  MessageRef,
+  SlackAgent,
+  ThreadRef,
+} from './agent.ts';
+export type { CallbackResult } from './core.ts';
+export { DEFAULT_CHANNELS, DEFAULT_RATE_LIMITS } from './core.ts';
+export type {
+  SlackChannel,
+  SlackEmulatorOptions,
+  SlackEvent,
+  SlackFailure,
+  SlackRateLimits,
+  SlackUser,
+  TierLimits,
+} from './types.ts';
+
+/** A message as the channel shows it. */
+export interface SlackMessageView {
+  channel: string;
+  ts: string;
+  threadTs: string | undefined;
+  user: string;
+  /** Posted by the app's bot (chat.postMessage or a file upload). */
+  bot: boolean;
+  username: string | undefined;
+  text: string;
+  subtype: string | undefined;
+  blocks: unknown[] | undefined;
+  metadata: { event_type: string; event_payload: Record<string, unknown> } | undefined;
+  files: {
+    id: string;
+    name: string;
+    title: string;
+    mimetype: string;
+    size: number;
+    sha256: string | undefined;
+  }[];
+  reactions: { name: string; users: string[] }[];
+  edited: boolean;
+}
+
+export interface SlackEmulator {
+  /** Root URL, e.g. `http://127.0.0.1:54321`. */
+  readonly url: string;
+  /** The `slackApiUrl` for `@slack/web-api` (`url` + `/api/`). */
+  readonly apiUrl: string;
+  readonly ledger: Ledger<SlackEvent>;
+  readonly clock: SlackCore['clock'];
+  readonly teamId: string;
+  readonly appId: string;
+  readonly botId: string;
+  readonly botUserId: string;
+  readonly botToken: string;
+  readonly signingSecret: string;
+  readonly channels: readonly SlackChannel[];
+  /** Where callbacks go: a base (`…/hooks/slack/<ws>` → `/events`, `/interactivity`, `/commands`) or each URL. */
+  setCallbackUrls(urls: string | { events?: string; interactivity?: string; commands?: string }): void;
+  /** A simulated human in the workspace. */
+  agent(user: SlackUser): SlackAgent;
+  /** The parent and its replies, oldest first. */
+  thread(channel: string, ts: string): SlackMessageView[];
+  /** Top-level messages of a channel, oldest first. */
+  history(channel: string): SlackMessageView[];
+  message(channel: string, ts: string): SlackMessageView | undefined;
+  /** The bytes of an uploaded file. */
+  fileBytes(id: string): Uint8Array | undefined;
+  /** Fails the next Web API call(s). */
+  failNext(failure: SlackFailure, count?: number): void;
+  /** Slack is down (503 on every Web API call) for `durationMs` of the emulator's clock. */
+  outage(durationMs: number): void;
+  /** Ends an outage now. */
+  restore(): void;
+  configureRateLimits(limits: Partial<SlackRateLimits>): void;
+  readonly rateLimits: SlackRateLimits;
+  /** Whether the bot's own posts come back as `message` events (default true). */
+  setEchoBotMessages(enabled: boolean): void;
+  /** The signed `message` event Slack sends about one of the bot's own posts (not delivered). */
+  botEventRequest(url: string, channel: string, ts: string): Request;
+  /** A callback request signed like Slack's (optionally with another secret or timestamp). */
+  signedRequest(
+    url: string,
+    body: string,
+    options?: { contentType?: string; secret?: string; timestamp?: string },
+  ): Request;
+  /** Resolves when no callback delivery or retry is pending. */
+  idle(): Promise<void>;
+  close(): Promise<void>;
+  [Symbol.asyncDispose](): Promise<void>;
+}
+
+/** Starts the Slack emulator on 127.0.0.1 (ephemeral port unless `port` is given). */
+export async function startSlackEmulator(options: SlackEmulatorOptions): Promise<SlackEmulator> {
+  const core = new SlackCore(options);
+  const app = new Hono();
+  app.route('/', createWebApi(core));
+  const server = await startServer(app, {
+    ...(options.port === undefined ? {} : { port: options.port }),
+    ...(options.hostname === undefined ? {} : { hostname: options.hostname }),
+  });
+  core.baseUrl = server.url;
+  const view =
+    (channel: string) =>
+    (m: ReturnType<SlackCore['workspace']['thread']>[number]): SlackMessageView => ({
+      channel,
+      ts: m.ts,
+      threadTs: m.threadTs,
+      user: m.user,
+      bot: m.user === core.botUserId,
+      username: m.username,
+      text: m.text,
+      subtype: m.subtype,
+      blocks: m.blocks,
+      metadata: m.metadata,
+      files: m.fileIds.flatMap((id) => {
+        const file = core.workspace.files.get(id);
+        return file && !file.deleted
+          ? [
+              {
+                id,
+                name: file.filename,
+                title: file.title,
+                mimetype: file.mimetype,
+                size: file.bytes?.byteLength ?? 0,
+                sha256: file.bytes ? sha256Hex(file.bytes) : undefined,
+              },
+            ]
+          : [];
+      }),
+      reactions: [...m.reactions].map(([name, users]) => ({ name, users: [...users] })),
+      edited: m.edited !== undefined,
+    });
+  let closing: Promise<void> | undefined;
+  const close = () => {
+    closing ??= core.close().then(() => server.close());
+    return closing;
+  };
+  return {
+    url: server.url,
+    apiUrl: `${server.url}/api/`,
+    ledger: core.ledger,
+    clock: core.clock,
+    teamId: core.teamId,
+    appId: core.appId,
+    botId: core.botId,
+    botUserId: core.botUserId,
+    botToken: core.botToken,
+    signingSecret: core.signingSecret,
+    channels: [...core.workspace.channels.values()].map((c) => c.info),
+    setCallbackUrls(urls) {
+      if (typeof urls === 'string') {
+        const base = urls.replace(/\/$/, '');
+        core.eventsUrl = `${base}/events`;
+        core.interactivityUrl = `${base}/interactivity`;
+        core.commandsUrl = `${base}/commands`;
+      } else {
+        if (urls.events !== undefined) core.eventsUrl = urls.events;
+        if (urls.interactivity !== undefined) core.interactivityUrl = urls.interactivity;
+        if (urls.commands !== undefined) core.commandsUrl = urls.commands;
+      }
+    },
+    agent: (user) => new SlackAgent(core, user),
+    thread: (channel, ts) => core.workspace.thread(channel, ts).map(view(channel)),
+    history: (channel) => core.workspace.history(channel).map(view(channel)),
+    message(channel, ts) {
+      const found = core.workspace.channels.get(channel)?.messages.find((m) => m.ts === ts);
+      return found ? view(channel)(found) : undefined;
+    },
+    fileBytes: (id) => core.workspace.files.get(id)?.bytes,
+    failNext: (failure, count = 1) => core.failNext(failure, count),
+    outage: (durationMs) => core.setOutage(core.clock.now() + durationMs),
+    restore: () => core.setOutage(0),
+    configureRateLimits: (limits) => core.configureRateLimits(limits),
+    get rateLimits() {
+      return core.rateLimits;
+    },
+    setEchoBotMessages(enabled) {
+      core.echoBotMessages = enabled;
+    },
+    botEventRequest(url, channel, ts) {
+      const message = core.workspace.message(channel, ts);
+      const body = JSON.stringify(
+        core.envelope({
+          ...core.serializeMessage(message),
+          channel,
+          channel_type: 'channel',
+          event_ts: message.ts,
+        }),
+      );
+      return new Request(url, {
+        method: 'POST',
+        headers: core.signedHeaders(body, 'application/json'),
+        body,
+      });
+    },
+    signedRequest(url, body, requestOptions = {}) {
+      const headers = core.signedHeaders(body, requestOptions.contentType ?? 'application/json', {
+        ...(requestOptions.secret === undefined ? {} : { secret: requestOptions.secret }),
+        ...(requestOptions.timestamp === undefined ? {} : { timestamp: requestOptions.timestamp }),
+      });
+      return new Request(url, { method: 'POST', headers, body });
+    },
+    idle: () => core.idle(),
+    close,
+    [Symbol.asyncDispose]: close,
+  };
+}

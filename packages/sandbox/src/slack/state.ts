@@ -1,0 +1,196 @@
+/**
+ * What the emulated Slack workspace holds: channels with their messages and threads, files, open
+ * modals and interaction triggers. Pure data with Slack's rules on it; HTTP lives in `api.ts`.
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import type { SlackChannel } from './types.ts';
+
+export interface StoredMessage {
+  channel: string;
+  ts: string;
+  /** Parent ts for a thread reply; undefined for a top-level message. */
+  threadTs: string | undefined;
+  user: string;
+  botId: string | undefined;
+  appId: string | undefined;
+  username: string | undefined;
+  text: string;
+  blocks: unknown[] | undefined;
+  metadata: { event_type: string; event_payload: Record<string, unknown> } | undefined;
+  fileIds: string[];
+  subtype: string | undefined;
+  edited: { user: string; ts: string } | undefined;
+  /** Emoji name → users who reacted, in order. */
+  reactions: Map<string, string[]>;
+  userProfile: { real_name: string; display_name: string; name: string } | undefined;
+}
+
+export interface StoredFile {
+  id: string;
+  filename: string;
+  title: string;
+  declaredLength: number;
+  bytes: Uint8Array | undefined;
+  mimetype: string;
+  user: string;
+  created: number;
+  completed: boolean;
+  deleted: boolean;
+  shares: { channel: string; ts: string; threadTs: string | undefined }[];
+}
+
+export interface StoredView {
+  id: string;
+  hash: string;
+  triggerId: string;
+  user: string;
+  view: Record<string, unknown>;
+}
+
+export class SlackApiError extends Error {
+  readonly error: string;
+  readonly extra: Record<string, unknown>;
+
+  constructor(error: string, extra: Record<string, unknown> = {}) {
+    super(error);
+    this.error = error;
+    this.extra = extra;
+  }
+}
+
+const MIME_BY_EXTENSION: Record<string, string> = {
+  jpg: 'image/jpeg',
+  jpeg: 'image/jpeg',
+  png: 'image/png',
+  webp: 'image/webp',
+  gif: 'image/gif',
+  pdf: 'application/pdf',
+  mp4: 'video/mp4',
+  ogg: 'audio/ogg',
+  mp3: 'audio/mpeg',
+  aac: 'audio/aac',
+  txt: 'text/plain',
+};
+
+export function mimeOf(filename: string): string {
+  const extension = filename.split('.').pop()?.toLowerCase() ?? '';
+  return MIME_BY_EXTENSION[extension] ?? 'application/octet-stream';
+}
+
+export class SlackWorkspace {
+  readonly channels = new Map<string, { info: SlackChannel; created: number; messages: StoredMessage[] }>();
+  readonly files = new Map<string, StoredFile>();
+  readonly views = new Map<string, StoredView>();
+  readonly triggers = new Map<string, { issuedAt: number; user: string }>();
+  readonly #now: () => number;
+  #lastMicros = 0;
+  #idCounter = 0;
+
+  constructor(channels: readonly SlackChannel[], now: () => number) {
+    this.#now = now;
+    for (const info of channels)
+      this.channels.set(info.id, { info, created: Math.floor(now() / 1000), messages: [] });
+  }
+
+  /** A new message ts (`<seconds>.<micros>`), strictly increasing across the workspace. */
+  nextTs(): string {
+    const micros = Math.max(this.#lastMicros + 1, Math.floor(this.#now() * 1000));
+    this.#lastMicros = micros;
+    return `${Math.floor(micros / 1_000_000)}.${String(micros % 1_000_000).padStart(6, '0')}`;
+  }
+
+  /** An id shaped like Slack's (`F0…`, `V0…`, `Ev0…`). */
+  newId(prefix: string): string {
+    this.#idCounter += 1;
+    return `${prefix}${this.#idCounter.toString(36).toUpperCase().padStart(4, '0')}${randomBytes(4).toString('hex').toUpperCase()}`;
+  }
+
+  channel(id: unknown) {
+    const channel = typeof id === 'string' ? this.channels.get(id) : undefined;
+    if (!channel) throw new SlackApiError('channel_not_found');
+    return channel;
+  }
+
+  message(channelId: unknown, ts: unknown): StoredMessage {
+    const channel = this.channel(channelId);
+    const message = channel.messages.find((m) => m.ts === String(ts));
+    if (!message) throw new SlackApiError('message_not_found');
+    return message;
+  }
+
+  /** Adds a message (top level or in a thread). Slack puts a reply to a reply in the parent's thread. */
+  addMessage(input: Omit<StoredMessage, 'ts' | 'reactions' | 'edited'> & { ts?: string }): StoredMessage {
+    const channel = this.channel(input.channel);
+    let threadTs = input.threadTs;
+    if (threadTs !== undefined) {
+      const parent = channel.messages.find((m) => m.ts === threadTs);
+      if (!parent) throw new SlackApiError('thread_not_found');
+      threadTs = parent.threadTs ?? parent.ts;
+    }
+    const message: StoredMessage = {
+      ...input,
+      threadTs,
+      ts: input.ts ?? this.nextTs(),
+      reactions: new Map(),
+      edited: undefined,
+    };
+    channel.messages.push(message);
+    return message;
+  }
+
+  removeMessage(message: StoredMessage): void {
+    const channel = this.channel(message.channel);
+    channel.messages = channel.messages.filter((m) => m !== message);
+  }
+
+  /** Top-level messages of a channel, oldest first. */
+  history(channelId: string): StoredMessage[] {
+    return this.channel(channelId).messages.filter((m) => m.threadTs === undefined);
+  }
+
+  /** The parent and its replies, oldest first. */
+  thread(channelId: string, ts: string): StoredMessage[] {
+    const channel = this.channel(channelId);
+    const parent = channel.messages.find((m) => m.ts === ts && m.threadTs === undefined);
+    if (!parent) throw new SlackApiError('thread_not_found');
+    return [parent, ...channel.messages.filter((m) => m.threadTs === ts)];
+  }
+
+  replies(channelId: string, ts: string): StoredMessage[] {
+    return this.channel(channelId).messages.filter((m) => m.threadTs === ts);
+  }
+
+  addFile(input: { filename: string; length: number; user: string; title?: string }): StoredFile {
+    const file: StoredFile = {
+      id: this.newId('F0'),
+      filename: input.filename,
+      title: input.title ?? input.filename,
+      declaredLength: input.length,
+      bytes: undefined,
+      mimetype: mimeOf(input.filename),
+      user: input.user,
+      created: Math.floor(this.#now() / 1000),
+      completed: false,
+      deleted: false,
+      shares: [],
+    };
+    this.files.set(file.id, file);
+    return file;
+  }
+
+  file(id: unknown): StoredFile {
+    const file = typeof id === 'string' ? this.files.get(id) : undefined;
+    if (!file || file.deleted) throw new SlackApiError('file_not_found');
+    return file;
+  }
+
+  issueTrigger(user: string): string {
+    const id = `${Math.floor(this.#now() / 1000)}.${randomBytes(6).readUIntBE(0, 6)}.${randomBytes(16).toString('hex')}`;
+    this.triggers.set(id, { issuedAt: this.#now(), user });
+    return id;
+  }
+}
+
+export function sha256Hex(bytes: Uint8Array): string {
+  return createHash('sha256').update(bytes).digest('hex');
+}
