@@ -317,7 +317,8 @@ export class ContactResolver {
       kind: 'contact',
       entityId: request.contact.id,
       externalId: hubspotId,
-      data: { via, ...data },
+      // The portal id lets other mirrors link to the contact (the Slack card does).
+      data: { via, ...(this.#config.portalId ? { portalId: this.#config.portalId } : {}), ...data },
     });
   }
 }
