@@ -4,10 +4,10 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createHmac } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { customerMessage, freePort } from '@wabridge/core/testing';
 import autocannon from 'autocannon';
 
 const { values } = parseArgs({
@@ -35,34 +35,17 @@ interface Run {
 let sequence = 0;
 function nextRequest(): { body: string; signature: string } {
   const n = ++sequence;
-  const waId = `1555${String(n % 5000).padStart(7, '0')}`;
-  const body = JSON.stringify({
-    object: 'whatsapp_business_account',
-    entry: [
+  const body = JSON.stringify(
+    customerMessage(
+      `wamid.bench.${process.pid}.${n}`,
+      { type: 'text', text: { body: `Message number ${n}: does it come in another color?` } },
       {
-        id: '102290129340398',
-        changes: [
-          {
-            field: 'messages',
-            value: {
-              messaging_product: 'whatsapp',
-              metadata: { display_phone_number: '15550783881', phone_number_id: '106540352242922' },
-              contacts: [{ profile: { name: 'Bench Customer' }, wa_id: waId }],
-              messages: [
-                {
-                  from: waId,
-                  id: `wamid.bench.${process.pid}.${n}`,
-                  timestamp: String(1_750_000_000 + n),
-                  type: 'text',
-                  text: { body: `Message number ${n}: does it come in another color?` },
-                },
-              ],
-            },
-          },
-        ],
+        waId: `1555${String(n % 5000).padStart(7, '0')}`,
+        name: 'Bench Customer',
+        timestamp: (1_750_000_000 + n) * 1000,
       },
-    ],
-  });
+    ),
+  );
   return { body, signature: `sha256=${createHmac('sha256', SECRET).update(body).digest('hex')}` };
 }
 
@@ -166,14 +149,3 @@ if (at200 && bare200)
 if (at50) out(`target p99 ≤ 20 ms at 50 connections: ${at50.p99 <= 20 ? 'met' : 'MISSED'} (${at50.p99} ms)`);
 if (runs.some((r) => r.errors > 0 || r.non2xx > 0))
   out('warning: some requests failed; see errors / non-2xx above');
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => resolve(typeof address === 'object' && address ? address.port : 0));
-    });
-  });
-}

@@ -1,11 +1,10 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createHmac } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { type LedgerTarget, startLedgerTarget } from '@wabridge/core/testing';
+import { customerMessage, freePort, type LedgerTarget, startLedgerTarget } from '@wabridge/core/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 /**
@@ -166,36 +165,11 @@ describe('crash safety', () => {
 });
 
 function webhook(wamid: string, text: string, waId: string, timestamp: number): string {
-  return JSON.stringify({
-    object: 'whatsapp_business_account',
-    entry: [
-      {
-        id: '102290129340398',
-        changes: [
-          {
-            field: 'messages',
-            value: {
-              messaging_product: 'whatsapp',
-              metadata: { display_phone_number: '15550783881', phone_number_id: '106540352242922' },
-              contacts: [{ profile: { name: `Customer ${waId}` }, wa_id: waId }],
-              messages: [
-                { from: waId, id: wamid, timestamp: String(timestamp), type: 'text', text: { body: text } },
-              ],
-            },
-          },
-        ],
-      },
-    ],
-  });
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => resolve(typeof address === 'object' && address ? address.port : 0));
-    });
-  });
+  return JSON.stringify(
+    customerMessage(
+      wamid,
+      { type: 'text', text: { body: text } },
+      { waId, name: `Customer ${waId}`, timestamp: timestamp * 1000 },
+    ),
+  );
 }

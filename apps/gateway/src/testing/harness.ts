@@ -1,8 +1,8 @@
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ConnectorManifest } from '@wabridge/core';
+import { freePort } from '@wabridge/core/testing';
 import { startServer } from '../cli/serve.ts';
 import { defaultRegistry } from '../connectors.ts';
 import { loadEnv } from '../env.ts';
@@ -63,17 +63,6 @@ export async function startTestGateway(options: TestGatewayOptions = {}) {
     },
   };
   return gateway;
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => resolve(typeof address === 'object' && address ? address.port : 0));
-    });
-  });
 }
 
 /**

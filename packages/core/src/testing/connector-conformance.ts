@@ -57,7 +57,10 @@ export function describeConnectorConformance(name: string, kit: ConnectorTestKit
 
     // The gateway hands a handler the path after /hooks/<connector>/<workspace>.
     const hookPath = (request: Request) =>
-      new URL(request.url).pathname.replace(new RegExp(`^/hooks/${kit.manifest.id}/${bridge.workspaceId}`), '') || '/';
+      new URL(request.url).pathname.replace(
+        new RegExp(`^/hooks/${kit.manifest.id}/${bridge.workspaceId}`),
+        '',
+      ) || '/';
 
     async function claimOne() {
       const [job] = await bridge.store.claimJobs({
