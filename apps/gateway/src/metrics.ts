@@ -22,6 +22,10 @@ const COUNTERS: Record<MetricName, { help: string; labels: string[] }> = {
   },
   consent_changes_total: { help: 'Consent ledger entries recorded', labels: [] },
   platform_errors_total: { help: 'Value-level errors reported by WhatsApp', labels: ['code'] },
+  connector_alerts_total: {
+    help: 'Conditions an operator must act on (daily quota spent, re-consent needed, channel limit)',
+    labels: ['connector', 'kind'],
+  },
 };
 
 const HISTOGRAMS: Record<HistogramName, { help: string; labels: string[]; buckets: number[] }> = {
@@ -92,13 +96,28 @@ export function createMetrics(store: () => Store | null): Metrics & { registry: 
     increment(name, labels, value = 1) {
       if (value === 0) return;
       const counter = counters.get(name);
-      if (labels) counter?.inc(labels, value);
+      const known = declared(labels, COUNTERS[name]?.labels);
+      if (known) counter?.inc(known, value);
       else counter?.inc(value);
     },
     observe(name, value, labels) {
       const histogram = histograms.get(name);
-      if (labels) histogram?.observe(labels, value);
+      const known = declared(labels, HISTOGRAMS[name]?.labels);
+      if (known) histogram?.observe(known, value);
       else histogram?.observe(value);
     },
   };
+}
+
+/**
+ * prom-client throws on a label a metric did not declare; a metric call must never break a
+ * delivery, so undeclared labels are dropped.
+ */
+function declared(
+  labels: Record<string, string> | undefined,
+  names: string[] | undefined,
+): Record<string, string> | undefined {
+  if (!labels || !names || names.length === 0) return undefined;
+  const kept = Object.fromEntries(Object.entries(labels).filter(([key]) => names.includes(key)));
+  return Object.keys(kept).length > 0 ? kept : undefined;
 }

@@ -109,7 +109,7 @@ describe('HubSpot limits and failures', () => {
     const alerts = records.filter((r) => r.level === 'error' && r.fields.alert === 'hubspot_daily_limit');
     expect(alerts).toHaveLength(1);
     expect(
-      bridge.metrics.counters.get('platform_errors_total[["code","daily_quota"],["connector","hubspot"]]'),
+      bridge.metrics.counters.get('connector_alerts_total[["connector","hubspot"],["kind","daily_quota"]]'),
     ).toBe(1);
 
     // Midnight UTC: the budget is back, and so is delivery.

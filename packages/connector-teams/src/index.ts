@@ -11,9 +11,15 @@ import { SubscriptionManager } from './sync/subscriptions.ts';
 import { ThreadIndex } from './sync/threads.ts';
 
 export type { AuthStatus } from './auth/tokens.ts';
-export { type ChannelTarget, routeFor, type TeamsConfig, type TeamsConfigInput, teamsConfigSchema } from './config.ts';
+export {
+  type ChannelTarget,
+  routeFor,
+  type TeamsConfig,
+  type TeamsConfigInput,
+  teamsConfigSchema,
+} from './config.ts';
 export { parseMessageResource, parseTeamsMessageRef, teamsMessageRef } from './graph/ids.ts';
-export { commandsFor, parseTemplateCommand } from './inbound/commands.ts';
+export { classifyReply, commandsFor, parseTemplateCommand } from './inbound/commands.ts';
 export { escapeCardText, escapeHtml, teamsHtmlToText } from './render/text.ts';
 
 /**
@@ -42,13 +48,26 @@ export const teamsConnector: ConnectorManifest<TeamsConfig> = {
   },
   create(config, deps): ConnectorInstance {
     const logger = deps.logger;
-    const tokens = createTokenSource(config, { state: deps.state, logger, now: deps.now });
+    const tokens = createTokenSource(config, {
+      state: deps.state,
+      logger,
+      now: deps.now,
+      metrics: deps.metrics,
+    });
     const api = new TeamsApi({ baseUrl: config.graphBaseUrl, version: config.graphVersion, tokens });
-    const pacer = new ChannelPacer(config, { state: deps.state, logger, now: deps.now });
+    const pacer = new ChannelPacer(config, {
+      state: deps.state,
+      logger,
+      now: deps.now,
+      metrics: deps.metrics,
+    });
     const threads = new ThreadIndex(deps.state, deps.now);
     const commandOptions = async (): Promise<CommandOptions> => ({
       selfId: config.serviceAccountId ?? (await tokens.serviceAccountId()),
       notePrefix: config.notePrefix,
+      sendMode: config.sendMode,
+      sendPrefix: config.sendPrefix,
+      mentionsAreNotes: config.mentionsAreNotes,
       templateLanguage: config.templateLanguage,
     });
     const subscriptions = new SubscriptionManager(config, deps, { api, pacer, threads, commandOptions });
@@ -64,7 +83,8 @@ export const teamsConnector: ConnectorManifest<TeamsConfig> = {
             privateKey: loadPrivateKey(config.encryptionPrivateKey),
             verifier: new ValidationTokenVerifier({
               keysUrl:
-                config.validationTokenKeysUrl ?? `${config.authorityHost.replace(/\/$/, '')}/common/discovery/v2.0/keys`,
+                config.validationTokenKeysUrl ??
+                `${config.authorityHost.replace(/\/$/, '')}/common/discovery/v2.0/keys`,
               clientId: config.clientId,
               tenantId: config.tenantId,
               now: deps.now,

@@ -134,7 +134,7 @@ export class HubSpotApi {
         // Slow every caller of this portal, not only the one that hit the wall.
         const bucket = kind === 'search' ? this.#throttle.search : this.#throttle.general;
         bucket.pushBack(error.retryAfterMs ?? 1000, this.#d.now());
-        this.#d.metrics.increment('platform_errors_total', { connector: 'hubspot', code: 'rate_limited' });
+        this.#d.metrics.increment('connector_alerts_total', { connector: 'hubspot', kind: 'rate_limited' });
       }
       throw error;
     }
@@ -165,7 +165,7 @@ export class HubSpotApi {
     this.#throttle.pausedUntil = Math.max(this.#throttle.pausedUntil, until);
     if (fresh) {
       await this.#d.state.set(DAILY_PAUSE_KEY, until);
-      this.#d.metrics.increment('platform_errors_total', { connector: 'hubspot', code: 'daily_quota' });
+      this.#d.metrics.increment('connector_alerts_total', { connector: 'hubspot', kind: 'daily_quota' });
       // The alert: nothing reaches HubSpot for this portal until the reset.
       this.#d.logger.error(
         {

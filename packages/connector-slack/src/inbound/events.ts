@@ -1,4 +1,4 @@
-import type { AgentIdentity, Attachment, DomainCommand } from '@wabridge/core';
+import { type AgentIdentity, type Attachment, classifyAgentText, type DomainCommand } from '@wabridge/core';
 import { z } from 'zod';
 import type { SlackConfig } from '../config.ts';
 import { mentionsSomeone, slackToWhatsApp } from '../format/text.ts';
@@ -86,22 +86,15 @@ function agentOf(message: SlackMessage): AgentIdentity {
 }
 
 /**
- * Note or send? A reply starting with the note prefix stays in Slack, and so does one that
- * @-mentions a colleague (when `mentionsAreNotes`). In `explicit` mode only replies starting with
- * the send prefix go out, without it.
+ * Note or send, by the rule every chat connector shares (core `classifyAgentText`); the text that
+ * goes out is converted from Slack's markup to WhatsApp's.
  */
 export function classifyReply(
   text: string,
   config: Pick<SlackConfig, 'notePrefix' | 'sendMode' | 'sendPrefix' | 'mentionsAreNotes'>,
 ): { mode: 'send' | 'note'; text: string } {
-  const trimmed = text.trimStart();
-  if (trimmed.startsWith(config.notePrefix)) return { mode: 'note', text };
-  if (config.mentionsAreNotes && mentionsSomeone(trimmed)) return { mode: 'note', text };
-  if (config.sendMode === 'explicit') {
-    if (!trimmed.startsWith(config.sendPrefix)) return { mode: 'note', text };
-    return { mode: 'send', text: slackToWhatsApp(trimmed.slice(config.sendPrefix.length)).trim() };
-  }
-  return { mode: 'send', text: slackToWhatsApp(trimmed).trim() };
+  const verdict = classifyAgentText(text, mentionsSomeone(text.trimStart()), config);
+  return verdict.mode === 'send' ? { mode: 'send', text: slackToWhatsApp(verdict.text).trim() } : verdict;
 }
 
 /**

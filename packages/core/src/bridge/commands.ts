@@ -228,7 +228,7 @@ export class CommandProcessor {
     const ref = await this.o.store.findRefByExternalId(ws, connectorId, 'message', command.messageId);
     const message = ref ? await this.o.store.getMessage(ws, ref.entityId) : null;
     // Only agent replies that went to the customer matter; edits of mirrors or notes stay local.
-    if (!message || message.direction !== 'outbound' || message.sender?.via !== connectorId) {
+    if (message?.direction !== 'outbound' || message.sender?.via !== connectorId) {
       return { status: 'ignored', reason: 'not a message sent to the customer' };
     }
     const kind = command.type === 'agent.edit' ? 'edit_unsupported' : 'delete_unsupported';

@@ -81,3 +81,35 @@ export function renderTemplate(
 ): string {
   return template.body.replace(/\{\{(\d+)\}\}/g, (whole, n: string) => parameters[Number(n) - 1] ?? whole);
 }
+
+export interface ReplyModeOptions {
+  /** A reply starting with this stays on the platform as an internal note (default `//`). */
+  notePrefix: string;
+  /** `reply`: every reply goes to the customer unless it is a note. `explicit`: only replies starting with `sendPrefix` go. */
+  sendMode: 'reply' | 'explicit';
+  sendPrefix: string;
+  /** A reply that @-mentions a colleague is a note (people talking to each other, not to the customer). */
+  mentionsAreNotes: boolean;
+}
+
+/**
+ * Note or send? The one rule every chat connector applies to an agent's reply, so Slack and Teams
+ * agents get the same behaviour. Returns the text to send (trimmed, send prefix removed); a note
+ * returns the text as written.
+ *
+ * @example classifyAgentText('// check the invoice first', false, options) // { mode: 'note', … }
+ */
+export function classifyAgentText(
+  text: string,
+  mentionsSomeone: boolean,
+  options: ReplyModeOptions,
+): { mode: 'send' | 'note'; text: string } {
+  const trimmed = text.trimStart();
+  if (trimmed.startsWith(options.notePrefix)) return { mode: 'note', text };
+  if (options.mentionsAreNotes && mentionsSomeone) return { mode: 'note', text };
+  if (options.sendMode === 'explicit') {
+    if (!trimmed.startsWith(options.sendPrefix)) return { mode: 'note', text };
+    return { mode: 'send', text: trimmed.slice(options.sendPrefix.length).trim() };
+  }
+  return { mode: 'send', text: trimmed.trim() };
+}

@@ -71,7 +71,7 @@ export class WhatsAppSender implements SendHandler {
     const { store } = this.o;
     const ws = job.workspaceId;
     const message = await store.getMessage(ws, job.entityId);
-    if (!message || message.direction !== 'outbound' || message.state !== 'pending') return;
+    if (message?.direction !== 'outbound' || message.state !== 'pending') return;
     const conversation = await store.getConversation(ws, message.conversationId);
     const contact = conversation ? await store.getContact(ws, conversation.contactId) : null;
     if (!conversation || !contact || conversation.erasedAt !== null) {

@@ -18,7 +18,9 @@ export type MetricName =
   | 'jobs_dead_total'
   | 'commands_accepted_total'
   | 'consent_changes_total'
-  | 'platform_errors_total';
+  | 'platform_errors_total'
+  /** Something an operator must know about a connector: labels `connector`, `kind` (e.g. `daily_quota`). */
+  | 'connector_alerts_total';
 
 export type HistogramName = 'delivery_latency_seconds' | 'ingest_batch_size' | 'job_run_seconds';
 

@@ -1,0 +1,101 @@
+import { classifyAgentText, type DomainCommand } from '@wabridge/core';
+import { type ThreadLocation, teamsMessageRef } from '../graph/ids.ts';
+import type { ChatMessage } from '../graph/teams-api.ts';
+import { teamsHtmlToText } from '../render/text.ts';
+
+export interface CommandOptions {
+  /** The service account (our own posts are never relayed). */
+  selfId: string | null;
+  notePrefix: string;
+  sendMode: 'reply' | 'explicit';
+  sendPrefix: string;
+  mentionsAreNotes: boolean;
+  templateLanguage: string;
+}
+
+/** Note or send, by the rule every chat connector shares (core `classifyAgentText`). */
+export function classifyReply(
+  text: string,
+  mentions: number,
+  options: Pick<CommandOptions, 'notePrefix' | 'sendMode' | 'sendPrefix' | 'mentionsAreNotes'>,
+): { mode: 'send' | 'note'; text: string } {
+  return classifyAgentText(text, mentions > 0, options);
+}
+
+export type ChangeType = 'created' | 'updated' | 'deleted';
+
+/**
+ * What a human's message in a mapped thread asks for, in core commands. Ids are the channel-scoped
+ * refs (`<channel>|<id>`); the idempotency key is the message id plus the change, so a notification
+ * Graph repeats, and the same reply read back by a resync, are recorded once.
+ *
+ * - a new reply → `agent.reply` (a `note` per `classifyReply`), or `agent.template` for
+ *   `/template name [language] | parameter | …`;
+ * - an edited reply → `agent.edit`, a deleted one → `agent.delete` (the core tells the agent
+ *   WhatsApp cannot apply either, when the reply had been sent);
+ * - our own posts, bots, system events and reactions → nothing.
+ */
+export function commandsFor(
+  message: ChatMessage,
+  thread: ThreadLocation,
+  change: ChangeType,
+  options: CommandOptions,
+): DomainCommand[] {
+  if (!message.id) return [];
+  const author = message.from?.user;
+  if (!author?.id) return []; // apps, bots, system events
+  if (options.selfId !== null && author.id === options.selfId) return [];
+  if (message.messageType && message.messageType !== 'message') return [];
+  const threadId = teamsMessageRef(thread.channelId, thread.rootId);
+  const messageId = teamsMessageRef(thread.channelId, message.id);
+  const agent = { id: author.id, name: author.displayName ?? null };
+  if (change === 'deleted' || message.deletedDateTime) {
+    return [{ type: 'agent.delete', idempotencyKey: `${message.id}:deleted`, threadId, messageId, agent }];
+  }
+  if (change === 'updated') {
+    // Reactions also update a message; only a real edit carries lastEditedDateTime.
+    if (!message.lastEditedDateTime) return [];
+    return [
+      {
+        type: 'agent.edit',
+        idempotencyKey: `${message.id}:edited:${message.lastEditedDateTime}`,
+        threadId,
+        messageId,
+        agent,
+      },
+    ];
+  }
+  const text = teamsHtmlToText(message.body?.content ?? '', message.body?.contentType);
+  const idempotencyKey = `${message.id}:created`;
+  const template = parseTemplateCommand(text, options.templateLanguage);
+  if (template) return [{ type: 'agent.template', idempotencyKey, threadId, messageId, agent, template }];
+  const reply = classifyReply(text, message.mentions?.length ?? 0, options);
+  return [
+    {
+      type: 'agent.reply',
+      idempotencyKey,
+      threadId,
+      messageId,
+      agent,
+      text: reply.text,
+      attachments: [],
+      mode: reply.mode,
+    },
+  ];
+}
+
+/**
+ * `/template order_update | Ada | 42` or `/template order_update pt_BR | Ada | 42`: the name, an
+ * optional language, then `|`-separated parameters. Null when the text is not a template command.
+ */
+export function parseTemplateCommand(
+  text: string,
+  defaultLanguage: string,
+): { name: string; language: string; parameters: string[] } | null {
+  const match = /^\/template\b\s*([\s\S]*)$/i.exec(text.trim());
+  if (!match) return null;
+  const [head = '', ...parameters] = (match[1] ?? '').split('|').map((p) => p.trim());
+  // A missing or malformed name still yields a command: the core answers with the templates list.
+  const [name = '', language = defaultLanguage] = head.split(/\s+/).filter(Boolean);
+  return { name, language, parameters };
+}

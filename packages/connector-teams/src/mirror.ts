@@ -1,0 +1,433 @@
+import { createHash } from 'node:crypto';
+import {
+  type ConnectorDeps,
+  type DeliveryContext,
+  type DeliveryResult,
+  type DomainEvent,
+  displayName,
+  type EventBase,
+  type ExternalRef,
+  type ExternalRefInput,
+  isWabridgeError,
+  type Message,
+} from '@wabridge/core';
+import { routeFor, type TeamsConfig } from './config.ts';
+import { parseTeamsMessageRef, type ThreadLocation, teamsMessageRef } from './graph/ids.ts';
+import type { ChannelPacer } from './graph/pacing.ts';
+import type { ChatMessage, MessagePayload, TeamsApi } from './graph/teams-api.ts';
+import { attachment, conversationCard } from './render/cards.ts';
+import {
+  type Rendered,
+  renderFailure,
+  renderInfo,
+  renderMessage,
+  renderNotice,
+  toPayloads,
+} from './render/messages.ts';
+import type { ThreadIndex } from './sync/threads.ts';
+
+/** Data we keep on a conversation ref (`externalId` = `<channel>|<root id>`). */
+interface ThreadRefData extends ThreadLocation {
+  nonce: string;
+  pending?: boolean;
+}
+
+/** Data we keep on the ref of a post we made (`externalId` = `<channel>|<message id>`). */
+interface PostRefData extends ThreadLocation {
+  mirror: true;
+  messageId: string;
+  nonce: string;
+  parts?: number;
+}
+
+/** Deterministic per post: a retry after a crash looks for the post carrying it before posting again. */
+function nonceOf(kind: string, entityId: string, part = 0): string {
+  return createHash('sha256').update(`${kind}:${entityId}:${part}`).digest('hex').slice(0, 32);
+}
+
+const MAX_ROOT_PAGES = 4;
+
+/** Progress of an agent's reply, shown as the service account's reaction on it. */
+const STATUS_REACTIONS: Record<string, string> = { sent: '✔️', delivered: '✅', read: '👀', failed: '❌' };
+const NOT_SENT: ReadonlySet<string> = new Set([
+  'opted_out',
+  'window_closed',
+  'template_invalid',
+  'send_failed',
+]);
+
+/**
+ * WhatsApp → Teams. One root message (a conversation card) per conversation, every message a reply
+ * in the thread in WhatsApp order (the queue keeps the order per conversation), statuses on the
+ * mirrored posts, failures and notices as replies.
+ *
+ * Every post is idempotent across crashes: a "pending" ref carrying a nonce is checkpointed before
+ * the POST, the nonce is the id of the post's card attachment (stored by Graph), and a retry that
+ * finds the pending ref looks for a post with that attachment id before posting again.
+ */
+export class Mirror {
+  private readonly config: TeamsConfig;
+  private readonly deps: ConnectorDeps;
+  private readonly api: TeamsApi;
+  private readonly pacer: ChannelPacer;
+  private readonly threads: ThreadIndex;
+  private readonly selfId: () => Promise<string | null>;
+
+  constructor(
+    config: TeamsConfig,
+    deps: ConnectorDeps,
+    parts: { api: TeamsApi; pacer: ChannelPacer; threads: ThreadIndex; selfId: () => Promise<string | null> },
+  ) {
+    this.config = config;
+    this.deps = deps;
+    this.api = parts.api;
+    this.pacer = parts.pacer;
+    this.threads = parts.threads;
+    this.selfId = parts.selfId;
+  }
+
+  async deliver(event: DomainEvent, ctx: DeliveryContext): Promise<DeliveryResult> {
+    switch (event.type) {
+      case 'message.inbound': {
+        const thread = await this.thread(event, ctx, true);
+        if (!thread) return {};
+        const refs = await this.postMessage(thread, event, event.message, event.related, ctx);
+        await this.threads.touch(thread, event.conversation.id);
+        return { refs };
+      }
+      case 'message.outbound': {
+        const own = await ctx.refs.get('message', event.message.id);
+        // An agent's reply from this Teams thread: the thread already shows it.
+        if (own && !isPost(own)) return {};
+        const thread = await this.thread(event, ctx, true);
+        if (!thread) return {};
+        return { refs: await this.postMessage(thread, event, event.message, event.related, ctx) };
+      }
+      case 'message.status':
+        return this.status(event, ctx);
+      case 'consent.changed': {
+        const thread = await this.thread(event, ctx, false);
+        if (!thread) return {};
+        await this.updateRoot(thread, event, ctx);
+        const change = event.change;
+        const category = change.category === 'all' ? 'all WhatsApp messages' : 'marketing messages';
+        const text =
+          change.state === 'opted_out'
+            ? `🔕 ${displayName(event.contact)} opted out of ${category} (${change.source.replace('_', ' ')}). ${change.category === 'all' ? 'Replies from this thread will not be sent.' : 'Marketing templates will not be sent.'}`
+            : `🔔 ${displayName(event.contact)} opted back in to ${category} (${change.source.replace('_', ' ')}).`;
+        return { refs: await this.post(thread, renderInfo(text), 'consent', change.id, ctx) };
+      }
+      case 'conversation.updated': {
+        const thread = await this.thread(event, ctx, false);
+        if (thread) await this.updateRoot(thread, event, ctx);
+        return {};
+      }
+      case 'conversation.erased':
+        return this.erase(event, ctx);
+      case 'notice': {
+        const thread = await this.thread(event, ctx, false);
+        if (!thread) return {};
+        // The reply that was not sent gets 🚫, then the notice says why.
+        if (event.notice.inReplyTo && NOT_SENT.has(event.notice.kind)) {
+          await this.react(thread, event.notice.inReplyTo, '🚫', ctx);
+        }
+        return {
+          refs: await this.post(
+            thread,
+            renderNotice(event.notice, this.config.templateLanguage),
+            'notice',
+            event.notice.id,
+            ctx,
+          ),
+        };
+      }
+    }
+  }
+
+  // ------------------------------------------------------------------------------------- threads
+
+  /** The conversation's thread; created (idempotently) when `create` and it does not exist yet. */
+  private async thread(
+    event: EventBase,
+    ctx: DeliveryContext,
+    create: boolean,
+  ): Promise<ThreadLocation | null> {
+    const ref = await ctx.refs.get('conversation', event.conversation.id);
+    const data = ref?.data as ThreadRefData | undefined;
+    if (data && !data.pending) return { teamId: data.teamId, channelId: data.channelId, rootId: data.rootId };
+    if (!create && !data) return null;
+    const channel = data ?? routeFor(this.config, event.conversation);
+    const nonce = data?.nonce ?? nonceOf('conversation', event.conversation.id);
+    if (data?.pending) {
+      const found = await this.findRoot(channel, nonce, ctx.signal);
+      if (found?.id) return this.recordThread(event, { ...channel, rootId: found.id }, nonce, ctx);
+    }
+    await ctx.refs.checkpoint({
+      kind: 'conversation',
+      entityId: event.conversation.id,
+      externalId: `pending:${nonce}`,
+      data: { teamId: channel.teamId, channelId: channel.channelId, rootId: '', nonce, pending: true },
+    });
+    await this.pacer.post(channel, ctx.signal);
+    await this.pacer.reserveMessage(channel);
+    const root = await this.api.postMessage(channel, null, this.rootPayload(event, nonce), ctx.signal);
+    if (!root.id) throw new Error('Graph returned a message without an id');
+    ctx.logger.info({ teamId: channel.teamId }, 'Teams thread created for a conversation');
+    return this.recordThread(
+      event,
+      { teamId: channel.teamId, channelId: channel.channelId, rootId: root.id },
+      nonce,
+      ctx,
+    );
+  }
+
+  private async recordThread(event: EventBase, thread: ThreadLocation, nonce: string, ctx: DeliveryContext) {
+    await ctx.refs.checkpoint({
+      kind: 'conversation',
+      entityId: event.conversation.id,
+      externalId: teamsMessageRef(thread.channelId, thread.rootId),
+      data: { ...thread, nonce } satisfies ThreadRefData,
+    });
+    await this.threads.touch(thread, event.conversation.id);
+    return thread;
+  }
+
+  private rootPayload(event: EventBase, nonce: string): MessagePayload {
+    const card = conversationCard({
+      conversation: event.conversation,
+      contact: event.contact,
+      consent: event.consent,
+      window: event.window,
+      masking: event.workspace.policies.numberMasking,
+      notePrefix: this.config.notePrefix,
+    });
+    const erased = event.conversation.erasedAt !== null;
+    return {
+      subject: erased ? 'WhatsApp conversation (erased)' : `WhatsApp · ${displayName(event.contact)}`,
+      body: { contentType: 'html', content: `<attachment id="${nonce}"></attachment>` },
+      attachments: [attachment(nonce, card)],
+    };
+  }
+
+  private async updateRoot(thread: ThreadLocation, event: EventBase, ctx: DeliveryContext): Promise<void> {
+    const ref = await ctx.refs.get('conversation', event.conversation.id);
+    const nonce =
+      (ref?.data as ThreadRefData | undefined)?.nonce ?? nonceOf('conversation', event.conversation.id);
+    await this.pacer.request(thread, ctx.signal);
+    await this.bestEffort('update the conversation card', ctx, () =>
+      this.api.updateMessage(thread, thread.rootId, null, this.rootPayload(event, nonce), ctx.signal),
+    );
+  }
+
+  /** Looks for a root we posted (by its card's attachment id) among the channel's recent roots. */
+  private async findRoot(
+    channel: ThreadLocation | { teamId: string; channelId: string },
+    nonce: string,
+    signal: AbortSignal,
+  ) {
+    let pages = 0;
+    for await (const page of this.api.listRoots(channel, signal)) {
+      const found = page.find((m) => carries(m, nonce));
+      if (found) return found;
+      if (++pages >= MAX_ROOT_PAGES) break;
+      await this.pacer.request(channel, signal);
+    }
+    return null;
+  }
+
+  private async findReply(
+    thread: ThreadLocation,
+    nonce: string,
+    signal: AbortSignal,
+  ): Promise<ChatMessage | null> {
+    await this.pacer.request(thread, signal);
+    for await (const page of this.api.listReplies(thread, thread.rootId, signal)) {
+      const found = page.find((m) => carries(m, nonce));
+      if (found) return found;
+      await this.pacer.request(thread, signal);
+    }
+    return null;
+  }
+
+  // ------------------------------------------------------------------------------------- posts
+
+  private postMessage(
+    thread: ThreadLocation,
+    event: EventBase,
+    message: Message,
+    related: Message | null,
+    ctx: DeliveryContext,
+  ): Promise<ExternalRefInput[]> {
+    const rendered = renderMessage(message, {
+      related,
+      contactName: displayName(event.contact),
+      mediaUrl: (id) => this.deps.media.url(id, this.config.mediaLinkTtlDays * 24 * 3600_000),
+    });
+    return this.post(thread, rendered, 'message', message.id, ctx);
+  }
+
+  /** Posts a rendered message as one or more replies; parts posted by an earlier attempt are skipped. */
+  private async post(
+    thread: ThreadLocation,
+    rendered: Rendered,
+    kind: string,
+    entityId: string,
+    ctx: DeliveryContext,
+  ): Promise<ExternalRefInput[]> {
+    const payloads = toPayloads(rendered, (i) => nonceOf(kind, entityId, i), this.config.maxMessageBytes);
+    const refs: ExternalRefInput[] = [];
+    for (const [i, payload] of payloads.entries()) {
+      // Part 0 of a message is its `message` ref (the core finds edits and echoes through it);
+      // every other post of ours is a `post` ref, so the inbound side can tell them apart too.
+      const refKind = i === 0 && kind === 'message' ? 'message' : 'post';
+      const refEntity = `${kind === 'message' ? '' : `${kind}:`}${entityId}${i === 0 ? '' : `#${i}`}`;
+      const nonce = nonceOf(kind, entityId, i);
+      const existing = await ctx.refs.get(refKind, refEntity);
+      const data = existing?.data as (Partial<PostRefData> & { pending?: boolean }) | undefined;
+      if (existing && data?.mirror) {
+        refs.push(existing);
+        continue;
+      }
+      let posted: ChatMessage | null = null;
+      if (data?.pending) posted = await this.findReply(thread, nonce, ctx.signal);
+      if (!posted) {
+        await ctx.refs.checkpoint({
+          kind: refKind,
+          entityId: refEntity,
+          externalId: `pending:${nonce}`,
+          data: { pending: true, nonce },
+        });
+        await this.pacer.post(thread, ctx.signal);
+        await this.pacer.reserveMessage(thread);
+        posted = await this.api.postMessage(thread, thread.rootId, payload, ctx.signal);
+      }
+      if (!posted.id) throw new Error('Graph returned a message without an id');
+      const ref: ExternalRefInput = {
+        kind: refKind,
+        entityId: refEntity,
+        externalId: teamsMessageRef(thread.channelId, posted.id),
+        data: {
+          ...thread,
+          mirror: true,
+          messageId: posted.id,
+          nonce,
+          parts: payloads.length,
+        } satisfies PostRefData,
+      };
+      await ctx.refs.checkpoint(ref);
+      refs.push(ref);
+    }
+    return refs;
+  }
+
+  // ------------------------------------------------------------------------------------- statuses
+
+  private async status(
+    event: Extract<DomainEvent, { type: 'message.status' }>,
+    ctx: DeliveryContext,
+  ): Promise<DeliveryResult> {
+    const ref = await ctx.refs.get('message', event.message.id);
+    if (!ref) return {};
+    const thread = await this.thread(event, ctx, false);
+    if (!thread) return {};
+    const failed = event.status.status === 'failed';
+    if (isPost(ref)) {
+      // The mirrored post shows the newest state in its card (PATCH keeps the post where it is).
+      const data = ref.data as unknown as PostRefData;
+      const rendered = renderMessage(event.message, {
+        related: null,
+        contactName: displayName(event.contact),
+        mediaUrl: (id) => this.deps.media.url(id, this.config.mediaLinkTtlDays * 24 * 3600_000),
+      });
+      const [first] = toPayloads(
+        rendered,
+        (i) => (i === 0 ? data.nonce : nonceOf('message', event.message.id, i)),
+        this.config.maxMessageBytes,
+      );
+      if (first) {
+        await this.pacer.request(thread, ctx.signal);
+        await this.bestEffort('show the delivery status', ctx, () =>
+          this.api.updateMessage(thread, data.messageId, thread.rootId, first, ctx.signal),
+        );
+      }
+    } else {
+      // An agent's own reply: a reaction on it follows its progress, as in the Slack connector.
+      const reaction = STATUS_REACTIONS[event.status.status];
+      if (reaction) await this.react(thread, ref.externalId, reaction, ctx);
+    }
+    if (!failed) return {};
+    const error = event.status.error ?? event.message.error;
+    return {
+      refs: await this.post(thread, renderFailure(error, !isPost(ref)), 'failure', event.status.id, ctx),
+    };
+  }
+
+  /** A reaction by the service account on an agent's message (`<channel>|<id>`) in the thread. */
+  private async react(
+    thread: ThreadLocation,
+    messageRef: string,
+    reaction: string,
+    ctx: DeliveryContext,
+  ): Promise<void> {
+    const parsed = parseTeamsMessageRef(messageRef);
+    if (!parsed || parsed.channelId !== thread.channelId) return;
+    await this.pacer.request(thread, ctx.signal);
+    await this.bestEffort('react to the agent reply', ctx, () =>
+      this.api.setReaction(thread, parsed.messageId, thread.rootId, reaction, ctx.signal),
+    );
+  }
+
+  // ------------------------------------------------------------------------------------- erasure
+
+  /** GDPR erasure: the card says so, and every post of ours in the thread is deleted. */
+  private async erase(event: EventBase, ctx: DeliveryContext): Promise<DeliveryResult> {
+    const thread = await this.thread(event, ctx, false);
+    if (!thread) return {};
+    await this.updateRoot(thread, event, ctx);
+    const self = await this.selfId();
+    await this.pacer.request(thread, ctx.signal);
+    const ours: ChatMessage[] = [];
+    for await (const page of this.api.listReplies(thread, thread.rootId, ctx.signal)) {
+      for (const reply of page) {
+        const author = reply.from?.user?.id;
+        if (reply.id && !reply.deletedDateTime && author !== undefined && author === self) {
+          ours.push(reply);
+        }
+      }
+      await this.pacer.request(thread, ctx.signal);
+    }
+    for (const reply of ours) {
+      await this.pacer.request(thread, ctx.signal);
+      await this.bestEffort('delete a mirrored message', ctx, () =>
+        this.api.softDelete(thread, reply.id as string, thread.rootId, ctx.signal),
+      );
+    }
+    ctx.logger.info({ deleted: ours.length }, 'erased conversation removed from Teams');
+    return {};
+  }
+
+  /**
+   * Cosmetic updates (cards, reactions, deletions of our own posts) must not dead-letter the job
+   * when Graph refuses them for good (e.g. ChannelMessage.ReadWrite not consented): logged, skipped.
+   * Throttling and outages are still retried.
+   */
+  private async bestEffort(what: string, ctx: DeliveryContext, run: () => Promise<unknown>): Promise<void> {
+    try {
+      await run();
+    } catch (error) {
+      if (isWabridgeError(error) && (error.code === 'permanent' || error.code === 'auth_failed')) {
+        ctx.logger.warn({ code: error.code, err: error.message }, `could not ${what} in Teams; skipped`);
+        return;
+      }
+      throw error;
+    }
+  }
+}
+
+function isPost(ref: ExternalRef | ExternalRefInput): boolean {
+  return (ref.data as { mirror?: unknown }).mirror === true;
+}
+
+function carries(message: ChatMessage, nonce: string): boolean {
+  return (message.attachments ?? []).some((a) => a.id === nonce);
+}

@@ -1,0 +1,230 @@
+import { plainText } from '@wabridge/sandbox/graph';
+import { afterEach, describe, expect, it } from 'vitest';
+import { encryptionConfig, type Rig, startRig } from './support.ts';
+
+let rig: Rig | null = null;
+afterEach(async () => {
+  await rig?.close();
+  rig = null;
+});
+
+/** A customer conversation mirrored into a thread, with the connector's subscription in place. */
+async function thread(r: Rig, waId: string, options: { timestamp?: number } = {}) {
+  await r.bridge.customerText(`hello from ${waId}`, { waId, ...options });
+  await r.settle();
+  await r.maintain();
+  const conversation = await r.conversation(waId);
+  return { conversation, rootId: await r.root(conversation.id) };
+}
+
+async function post(r: Rig, body: string, options: { path?: string; query?: string } = {}) {
+  const sub = r.graph.subscriptions()[0];
+  const base = (sub?.notificationUrl ?? '').replace(/\/notifications$/, options.path ?? '/notifications');
+  return fetch(`${base}${options.query ?? ''}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body,
+  });
+}
+
+describe('agent replies from Teams', () => {
+  it('records a human reply once as an outbound WhatsApp message, even when Graph repeats the notification', async () => {
+    rig = await startRig();
+    const { graph } = rig;
+    const { conversation, rootId } = await thread(rig, '15550101010');
+    const reply = graph.agentReply({
+      rootId,
+      html: '<p>Hello <b>Ada</b>, your order &amp; invoice are <a href="https://shop.example/o/1">here</a></p>',
+    });
+    const [sent] = await rig.until(async () => {
+      const out = await rig?.outbound(conversation.id);
+      return out && out.length > 0 ? out : undefined;
+    });
+    expect(sent?.text).toBe('Hello *Ada*, your order & invoice are here (https://shop.example/o/1)');
+    expect(sent?.sender).toEqual({ via: 'teams', agentId: reply.from.user?.id, agentName: 'Grace Hopper' });
+    // Graph delivers the same notification again (at-least-once): nothing new is recorded.
+    const sub = graph.subscriptions()[0];
+    const again = await post(
+      rig,
+      graph.notificationPayload({ subscriptionId: sub?.id ?? '', messageId: reply.id }),
+    );
+    expect(again.status).toBe(202);
+    await graph.idle();
+    expect(await rig.outbound(conversation.id)).toHaveLength(1);
+    // Its mirror job finds the agent's own message: no copy is posted into the thread.
+    await rig.settle();
+    expect(graph.replies(rootId).filter((m) => m.postedBy === 'bridge')).toHaveLength(1);
+  });
+
+  it('keeps notes in Teams, sends /template commands and answers a closed window with a notice listing templates', async () => {
+    rig = await startRig({
+      policies: {
+        templates: [
+          {
+            name: 'follow_up',
+            language: 'en_US',
+            category: 'utility',
+            body: 'Hi {{1}}, any news?',
+            parameters: 1,
+          },
+        ],
+      },
+    });
+    const { graph, clock } = rig;
+    const { conversation, rootId } = await thread(rig, '15550202020', {
+      timestamp: clock.now() - 25 * 3600_000,
+    });
+    graph.agentReply({ rootId, text: '// customer is a VIP, be nice' });
+    const unsent = graph.agentReply({ rootId, text: 'Are you still there?' });
+    await rig.until(
+      () =>
+        graph
+          .replies(rootId)
+          .some((m) => m.postedBy === 'bridge' && plainText(m.body).startsWith('⚠ Not sent')) || undefined,
+    );
+    await rig.settle();
+    const notice = graph.replies(rootId).find((m) => plainText(m.body).startsWith('⚠ Not sent'));
+    expect(plainText(notice?.body ?? { contentType: 'text', content: '' })).toMatch(
+      /window closed[\s\S]*follow_up/,
+    );
+    expect(notice?.body.content).toContain('/template follow_up | value 1');
+    expect(await rig.outbound(conversation.id)).toHaveLength(0);
+    expect(graph.message(unsent.id)?.reactions.map((r) => r.reactionType)).toEqual(['🚫']);
+    graph.agentReply({ rootId, text: '/template follow_up | Ada' });
+    const [template] = await rig.until(async () => {
+      const out = await rig?.outbound(conversation.id);
+      return out && out.length > 0 ? out : undefined;
+    });
+    expect(template?.type).toBe('template');
+    expect(template?.text).toBe('Hi Ada, any news?');
+  });
+
+  it('never relays replies in threads it does not own, nor new threads started by people', async () => {
+    rig = await startRig();
+    const { graph, bridge } = rig;
+    await thread(rig, '15550303030');
+    const stranger = graph.agentPost({ text: 'lunch anyone?' });
+    graph.agentReply({ rootId: stranger.id, text: 'yes!' });
+    await graph.idle();
+    const outbound = (await bridge.store.jobStats()).byConnector.whatsapp;
+    expect(outbound).toBeUndefined();
+    // Graph did notify about both messages (the handshakes answered 200 are left out).
+    const notified = rig.front.responses.filter((r) => r.path === '/notifications' && r.status !== 200);
+    expect(notified).toEqual([
+      { path: '/notifications', status: 202, commands: 0 },
+      { path: '/notifications', status: 202, commands: 0 },
+    ]);
+  });
+
+  it('refuses forged notifications (wrong clientState, unknown subscription) and records nothing', async () => {
+    rig = await startRig();
+    const { graph, bridge } = rig;
+    const { rootId } = await thread(rig, '15550404040');
+    const reply = graph.agentReply({ rootId, text: 'genuine' });
+    await graph.idle();
+    const sub = graph.subscriptions()[0];
+    const instance = await rig.instance();
+    const forged = [
+      graph.notificationPayload({ subscriptionId: sub?.id ?? '', messageId: reply.id, clientState: 'guess' }),
+      graph.notificationPayload({ subscriptionId: sub?.id ?? '', messageId: reply.id, clientState: null }),
+      graph.notificationPayload({
+        subscriptionId: sub?.id ?? '',
+        messageId: reply.id,
+        asSubscriptionId: 'e3f0c7c1-0000-4000-8000-000000000000',
+      }),
+    ];
+    for (const body of forged) {
+      const bytes = new TextEncoder().encode(body);
+      const result = await instance.inbound?.handle(
+        new Request('https://gw.example/hooks/teams/ws-test/notifications', { method: 'POST', body: bytes }),
+        {
+          path: '/notifications',
+          rawBody: bytes,
+          findRefByExternalId: (kind, id) =>
+            bridge.store.findRefByExternalId(bridge.workspaceId, 'teams', kind, id),
+        },
+      );
+      expect(result?.response.status).toBe(403);
+      expect(result?.commands).toEqual([]);
+    }
+    const lifecycle = await post(
+      rig,
+      JSON.stringify({
+        value: [{ subscriptionId: sub?.id, clientState: 'guess', lifecycleEvent: 'subscriptionRemoved' }],
+      }),
+      {
+        path: '/lifecycle',
+      },
+    );
+    expect(lifecycle.status).toBe(403);
+    await rig.maintain();
+    expect(graph.ledger.count('subscription.created')).toBe(1);
+  });
+
+  it('answers the validation handshake with the decoded token as inert text', async () => {
+    rig = await startRig();
+    await thread(rig, '15550505050');
+    const token = '<script>alert("x")</script> Validation: Testing & more';
+    const response = await post(rig, '', { query: `?validationToken=${encodeURIComponent(token)}` });
+    expect(response.status).toBe(200);
+    expect(response.headers.get('content-type')).toBe('text/plain; charset=utf-8');
+    expect(response.headers.get('x-content-type-options')).toBe('nosniff');
+    expect(response.headers.get('content-security-policy')).toContain("default-src 'none'");
+    expect(await response.text()).toBe(token);
+    const tooLong = await post(rig, '', { query: `?validationToken=${'a'.repeat(5000)}` });
+    expect(tooLong.status).toBe(400);
+    // Graph's own handshakes (creation of notification and lifecycle URLs) all succeeded.
+    expect(rig.graph.ledger.filter('subscription.validation').every((v) => v.ok)).toBe(true);
+  });
+
+  it('uses encrypted resource data without fetching the reply, and refuses it without valid validation tokens', async () => {
+    rig = await startRig({ config: await encryptionConfig() });
+    const { graph, bridge } = rig;
+    const { conversation, rootId } = await thread(rig, '15550606060');
+    expect(graph.subscriptions()[0]?.includeResourceData).toBe(true);
+    const reply = graph.agentReply({ rootId, text: 'sent encrypted' });
+    await rig.until(async () => ((await rig?.outbound(conversation.id))?.length ? true : undefined));
+    const fetched = graph.ledger.count(
+      'api.request',
+      (e) => e.method === 'GET' && e.path.endsWith(`/replies/${reply.id}`),
+    );
+    expect(fetched).toBe(0);
+    // A notification whose validation token is not Graph's is refused, even with the right clientState.
+    const sub = graph.subscriptions()[0];
+    const payload = JSON.parse(
+      graph.notificationPayload({ subscriptionId: sub?.id ?? '', messageId: reply.id }),
+    ) as {
+      validationTokens: string[];
+    };
+    const [head, body] = (payload.validationTokens[0] ?? '').split('.');
+    payload.validationTokens = [`${head}.${body}.${Buffer.from('not a signature').toString('base64url')}`];
+    const bytes = new TextEncoder().encode(JSON.stringify(payload));
+    const instance = await rig.instance();
+    const result = await instance.inbound?.handle(
+      new Request('https://gw.example/hooks/teams/ws-test/notifications', { method: 'POST', body: bytes }),
+      {
+        path: '/notifications',
+        rawBody: bytes,
+        findRefByExternalId: (kind, id) =>
+          bridge.store.findRefByExternalId(bridge.workspaceId, 'teams', kind, id),
+      },
+    );
+    expect(result?.response.status).toBe(403);
+    expect(result?.commands).toEqual([]);
+  });
+
+  it('tells the agent that an edit or a deletion cannot reach WhatsApp', async () => {
+    rig = await startRig();
+    const { graph } = rig;
+    const { conversation, rootId } = await thread(rig, '15550707070');
+    const reply = graph.agentReply({ rootId, text: 'see you at 5' });
+    await rig.until(async () => ((await rig?.outbound(conversation.id))?.length ? true : undefined));
+    graph.agentEdit({ id: reply.id, rootId, text: 'see you at 6' });
+    await rig.until(
+      () =>
+        graph.replies(rootId).some((m) => plainText(m.body).includes('WhatsApp cannot edit')) || undefined,
+    );
+    await rig.settle();
+    expect(await rig.outbound(conversation.id)).toHaveLength(1);
+  });
+});

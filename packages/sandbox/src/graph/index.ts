@@ -1,0 +1,265 @@
+/**
+ * Microsoft Graph emulator over HTTPS: the token endpoint, Teams channel messages and replies,
+ * change-notification subscriptions (validation handshake, renewal, lifecycle events, optional
+ * encrypted resource data), throttling and a ledger. It can play human agents replying in threads.
+ *
+ *   const graph = await startGraphEmulator();          // https://localhost:<port>, throwaway cert
+ *   trustCertificateInProcess(graph.certificate);       // so fetch / MSAL accept it (this process only)
+ *   const refreshToken = graph.signIn();                // what the admin's sign-in would yield
+ *   // point the connector at graph.authorityHost / graph.graphBaseUrl …
+ *   graph.agentReply({ rootId, text: 'Hello from Teams' });   // → change notification to the gateway
+ *   await graph.ledger.waitFor('message.created', { where: (e) => e.postedBy === 'bridge' });
+ *   await graph.close();
+ */
+import { Hono } from 'hono';
+import type { Clock } from '../shared/clock.ts';
+import type { Ledger } from '../shared/ledger.ts';
+import { startServer } from '../shared/server.ts';
+import { createGraphApi } from './api.ts';
+import {
+  DEFAULT_APP,
+  DEFAULT_SERVICE_ACCOUNT,
+  DEFAULT_TEAMS,
+  DEFAULT_TENANT_ID,
+  type FailNext,
+  GRAPH_NOTIFICATION_APP_ID,
+  GraphCore,
+  plainText,
+} from './core.ts';
+import { createOAuthApi, openIdConfiguration } from './oauth.ts';
+import { createThrowawayCertificate, trustCertificateInProcess } from './tls.ts';
+import type {
+  ChatMessageRecord,
+  GraphApp,
+  GraphEmulatorOptions,
+  GraphEvent,
+  GraphUser,
+  LifecycleEvent,
+  SubscriptionRecord,
+} from './types.ts';
+
+export type * from './types.ts';
+export type { FailNext };
+export {
+  createThrowawayCertificate,
+  DEFAULT_APP,
+  DEFAULT_SERVICE_ACCOUNT,
+  DEFAULT_TEAMS,
+  DEFAULT_TENANT_ID,
+  GRAPH_NOTIFICATION_APP_ID,
+  plainText,
+  trustCertificateInProcess,
+};
+
+/** A human agent used by `agentReply` when none is given. */
+export const DEFAULT_AGENT: GraphUser = {
+  id: 'aaaaaaaa-bbbb-4ccc-8ddd-eeeeeeeeeeee',
+  displayName: 'Grace Hopper',
+  userPrincipalName: 'grace@contoso.example',
+};
+
+export interface GraphEmulator {
+  /** `https://localhost:<port>`: Graph (`/v1.0`) and the identity platform share it. */
+  readonly url: string;
+  /** For the Graph client's `baseUrl` (with a trailing slash, like `https://graph.microsoft.com/`). */
+  readonly graphBaseUrl: string;
+  /** Authority host for MSAL (the tenant is appended: `<authorityHost>/<tenantId>`). */
+  readonly authorityHost: string;
+  readonly tokenEndpoint: string;
+  /** OpenID configuration of the tenant (MSAL `authorityMetadata`). */
+  readonly openIdConfiguration: Record<string, unknown>;
+  readonly tenantId: string;
+  readonly app: GraphApp;
+  readonly serviceAccount: GraphUser;
+  /** The default team and channel. */
+  readonly teamId: string;
+  readonly channelId: string;
+  /** PEM of the throwaway certificate (trust it with `trustCertificateInProcess`). */
+  readonly certificate: string;
+  readonly ledger: Ledger<GraphEvent>;
+  readonly clock: Clock;
+  /** Issues a refresh token for the service account (what the admin's interactive sign-in yields). */
+  signIn(userId?: string): string;
+  revokeRefreshTokens(userId?: string): void;
+  expireAccessTokens(): void;
+  addChannel(teamId: string, channelId: string, displayName?: string): void;
+  /** A human agent replies in a thread (as Teams would store it), firing change notifications. */
+  agentReply(input: {
+    rootId: string;
+    text?: string;
+    html?: string;
+    agent?: GraphUser;
+    teamId?: string;
+    channelId?: string;
+  }): ChatMessageRecord;
+  /** A human agent starts a new thread in the channel. */
+  agentPost(input: {
+    text: string;
+    agent?: GraphUser;
+    teamId?: string;
+    channelId?: string;
+  }): ChatMessageRecord;
+  agentEdit(input: {
+    id: string;
+    rootId: string | null;
+    text: string;
+    teamId?: string;
+    channelId?: string;
+  }): void;
+  agentDelete(input: { id: string; rootId: string | null; teamId?: string; channelId?: string }): void;
+  /** Root messages of a channel, oldest first. */
+  roots(teamId?: string, channelId?: string): ChatMessageRecord[];
+  /** Replies of a thread, oldest first. */
+  replies(rootId: string, teamId?: string, channelId?: string): ChatMessageRecord[];
+  message(id: string, teamId?: string, channelId?: string): ChatMessageRecord | undefined;
+  subscriptions(): SubscriptionRecord[];
+  /**
+   * The notification Graph would post about a change of a message (for tests that call the
+   * receiver directly), optionally with a forged clientState or subscription id.
+   */
+  notificationPayload(input: {
+    subscriptionId: string;
+    messageId: string;
+    changeType?: 'created' | 'updated' | 'deleted';
+    clientState?: string | null;
+    asSubscriptionId?: string;
+    teamId?: string;
+    channelId?: string;
+  }): string;
+  /** Sends a lifecycle notification; `subscriptionRemoved` also deletes the subscription. */
+  lifecycle(subscriptionId: string, event: LifecycleEvent): Promise<boolean>;
+  /** Lets a subscription lapse now, as if it had not been renewed in time. */
+  expireSubscription(subscriptionId: string): void;
+  /** Fails the next call(s) of the bridge: `{ status: 429, retryAfterSeconds: 2 }`, `{ status: 503 }`, … */
+  failNext(failure: FailNext): void;
+  /** While on, every call answers 503 and change notifications are withheld; turning it off sends `missed`. */
+  setOutage(on: boolean): void;
+  advanceTime(ms: number): number;
+  /** Resolves when no notification delivery or retry is pending. */
+  idle(): Promise<void>;
+  close(): Promise<void>;
+  [Symbol.asyncDispose](): Promise<void>;
+}
+
+/** Starts the Graph emulator on `localhost` over HTTPS with a throwaway certificate. */
+export async function startGraphEmulator(options: GraphEmulatorOptions = {}): Promise<GraphEmulator> {
+  const core = new GraphCore(options);
+  const certificate = await createThrowawayCertificate(core.hostname);
+  const app = new Hono();
+  app.route('/', createOAuthApi(core));
+  app.route('/', createGraphApi(core));
+  const server = await startServer(app, {
+    hostname: core.hostname,
+    ...(core.port === undefined ? {} : { port: core.port }),
+    tls: { key: certificate.key, cert: certificate.cert },
+  });
+  core.baseUrl = server.url;
+
+  const team = (options.teams ?? DEFAULT_TEAMS)[0];
+  const channel = team?.channels[0];
+  if (!team || !channel) throw new TypeError('the Graph emulator needs at least one team with one channel');
+  const at = (teamId?: string, channelId?: string) => ({
+    teamId: teamId ?? team.id,
+    channelId: channelId ?? channel.id,
+  });
+  const agentOf = (agent?: GraphUser) => {
+    const user = agent ?? DEFAULT_AGENT;
+    core.addUser(user);
+    return user;
+  };
+
+  let closing: Promise<void> | undefined;
+  const close = () => {
+    closing ??= core.close().then(() => server.close());
+    return closing;
+  };
+  const [firstApp] = core.apps.values();
+  const emulator: GraphEmulator = {
+    url: server.url,
+    graphBaseUrl: `${server.url}/`,
+    authorityHost: server.url,
+    tokenEndpoint: `${server.url}/${core.tenantId}/oauth2/v2.0/token`,
+    get openIdConfiguration() {
+      return openIdConfiguration(core);
+    },
+    tenantId: core.tenantId,
+    app: firstApp ?? DEFAULT_APP,
+    serviceAccount: core.serviceAccount,
+    teamId: team.id,
+    channelId: channel.id,
+    certificate: certificate.cert,
+    ledger: core.ledger,
+    clock: core.clock,
+    signIn: (userId) => core.signIn(userId),
+    revokeRefreshTokens: (userId) => core.revokeRefreshTokens(userId),
+    expireAccessTokens: () => core.expireAccessTokens(),
+    addChannel: (teamId, channelId, displayName = channelId) =>
+      core.addChannel(teamId, channelId, displayName),
+    agentReply(input) {
+      const where = at(input.teamId, input.channelId);
+      return core.createMessage({
+        ...where,
+        replyToId: input.rootId,
+        body:
+          input.html !== undefined
+            ? { contentType: 'html', content: input.html }
+            : { contentType: 'text', content: input.text ?? '' },
+        user: agentOf(input.agent),
+        by: 'human',
+      });
+    },
+    agentPost(input) {
+      return core.createMessage({
+        ...at(input.teamId, input.channelId),
+        replyToId: null,
+        body: { contentType: 'text', content: input.text },
+        user: agentOf(input.agent),
+        by: 'human',
+      });
+    },
+    agentEdit(input) {
+      const where = at(input.teamId, input.channelId);
+      const message = core.getMessage(where.teamId, where.channelId, input.id, input.rootId);
+      core.updateMessage(message, { body: { contentType: 'text', content: input.text } }, 'human');
+    },
+    agentDelete(input) {
+      const where = at(input.teamId, input.channelId);
+      core.softDelete(core.getMessage(where.teamId, where.channelId, input.id, input.rootId));
+    },
+    roots: (teamId, channelId) => {
+      const where = at(teamId, channelId);
+      return core.roots(where.teamId, where.channelId);
+    },
+    replies: (rootId, teamId, channelId) => {
+      const where = at(teamId, channelId);
+      return core.replies(where.teamId, where.channelId, rootId);
+    },
+    message: (id, teamId, channelId) => {
+      const where = at(teamId, channelId);
+      return core.messages.get(core.messageKey(where.teamId, where.channelId, id));
+    },
+    subscriptions: () => [...core.subscriptions.values()],
+    notificationPayload(input) {
+      const subscription = core.subscriptions.get(input.subscriptionId);
+      if (!subscription) throw new TypeError(`no subscription ${input.subscriptionId}`);
+      const where = at(input.teamId, input.channelId);
+      const message = core.messages.get(core.messageKey(where.teamId, where.channelId, input.messageId));
+      if (!message) throw new TypeError(`no message ${input.messageId}`);
+      return JSON.stringify(
+        core.changePayload(subscription, message, input.changeType ?? 'created', {
+          ...(input.clientState !== undefined ? { clientState: input.clientState } : {}),
+          ...(input.asSubscriptionId !== undefined ? { subscriptionId: input.asSubscriptionId } : {}),
+        }),
+      );
+    },
+    lifecycle: (id, event) => core.lifecycle(id, event),
+    expireSubscription: (id) => core.expireSubscription(id),
+    failNext: (failure) => core.failNext(failure),
+    setOutage: (on) => core.setOutage(on),
+    advanceTime: (ms) => core.clock.advance(ms),
+    idle: () => core.idle(),
+    close,
+    [Symbol.asyncDispose]: close,
+  };
+  return emulator;
+}

@@ -1,0 +1,237 @@
+/**
+ * Public types of the Microsoft Graph emulator: its options, the Teams objects it keeps and the
+ * events it writes to its ledger.
+ */
+import type { Ledger } from '../shared/ledger.ts';
+import type { DeliveryOutcome } from '../shared/webhook-delivery.ts';
+
+/** An Entra ID user: the service account the bridge posts as, or a human agent. */
+export interface GraphUser {
+  id: string;
+  displayName: string;
+  userPrincipalName: string;
+}
+
+/** An app registration: what a confidential client authenticates as. */
+export interface GraphApp {
+  clientId: string;
+  clientSecret: string;
+  displayName?: string;
+}
+
+export interface GraphChannelSeed {
+  id: string;
+  displayName: string;
+}
+
+export interface GraphTeamSeed {
+  id: string;
+  displayName: string;
+  channels: GraphChannelSeed[];
+}
+
+export interface GraphLimits {
+  /** Requests per second per app on one channel (Graph: 4). */
+  channelRequestsPerSecond: number;
+  /** Burst on top of that rate (a full bucket). */
+  channelBurst: number;
+  /** Messages (roots and replies) per app per channel per UTC day (Graph: 3,000). */
+  dailyMessagesPerChannel: number;
+  /** Largest accepted message body + attachments, in UTF-8 bytes (Teams: about 28 KB). */
+  maxMessageBytes: number;
+}
+
+export interface GraphSubscriptionRules {
+  /** Longest lifetime accepted for a chatMessage subscription (minutes). */
+  maxLifetimeMinutes: number;
+  /** A lifetime above this many minutes needs `lifecycleNotificationUrl` (Graph: 60). */
+  lifecycleUrlRequiredAboveMinutes: number;
+  /** How long the notification URL has to answer the validation handshake (Graph: 10 s). */
+  validationTimeoutMs: number;
+  /** Accept `http://` notification URLs on loopback hosts (tests run the gateway without TLS). */
+  allowLoopbackHttp: boolean;
+}
+
+export interface GraphEmulatorOptions {
+  /** Entra tenant id (default a fixed sandbox GUID). */
+  tenantId?: string;
+  /** App registrations (default one, see `DEFAULT_APP`). */
+  apps?: GraphApp[];
+  /** The user the bridge signs in as (default `DEFAULT_SERVICE_ACCOUNT`). */
+  serviceAccount?: GraphUser;
+  /** Teams and channels (default one team with one channel). */
+  teams?: GraphTeamSeed[];
+  limits?: Partial<GraphLimits>;
+  subscriptions?: Partial<GraphSubscriptionRules>;
+  /** Access token lifetime in seconds (default 3600). */
+  accessTokenTtlSeconds?: number;
+  /**
+   * `rotate` (default): every refresh returns a new refresh token and the old one stays valid, like
+   * Entra ID. `strict`: a refresh token works once, so a client that loses the rotated token fails.
+   */
+  refreshTokenRotation?: 'rotate' | 'strict';
+  /** Retry schedule of change notifications that are not acknowledged (default 1 s, 4 s, 16 s). */
+  notificationRetryDelaysMs?: number[];
+  /** Per-attempt timeout of a notification POST (Graph expects an answer within 3 s). */
+  notificationTimeoutMs?: number;
+  /** Base time source (default `Date.now`); `advanceTime` adds to it. */
+  now?: () => number;
+  ledger?: Ledger<GraphEvent>;
+  port?: number;
+  /** Interface to bind and the name in the certificate (default `localhost`). */
+  hostname?: string;
+}
+
+export interface ItemBody {
+  contentType: 'text' | 'html';
+  content: string;
+}
+
+export interface ChatMessageAttachment {
+  id: string;
+  contentType: string;
+  content?: string | null;
+  contentUrl?: string | null;
+  name?: string | null;
+  thumbnailUrl?: string | null;
+}
+
+export interface ChatMessageFrom {
+  user: { id: string; displayName: string; userIdentityType: 'aadUser' } | null;
+  application: { id: string; displayName: string; applicationIdentityType: 'bot' } | null;
+  device: null;
+}
+
+export interface ChatMessageReaction {
+  reactionType: string;
+  createdDateTime: string;
+  user: { user: { id: string; displayName: string | null; userIdentityType: 'aadUser' } };
+}
+
+/** A channel message or reply, shaped like Graph's `chatMessage`. */
+export interface ChatMessageRecord {
+  id: string;
+  teamId: string;
+  channelId: string;
+  /** Root id for replies, null for a root message. */
+  replyToId: string | null;
+  etag: string;
+  messageType: 'message' | 'systemEventMessage';
+  createdDateTime: string;
+  lastModifiedDateTime: string;
+  lastEditedDateTime: string | null;
+  deletedDateTime: string | null;
+  subject: string | null;
+  summary: string | null;
+  importance: 'normal' | 'high' | 'urgent';
+  locale: string;
+  webUrl: string;
+  from: ChatMessageFrom;
+  body: ItemBody;
+  attachments: ChatMessageAttachment[];
+  mentions: unknown[];
+  reactions: ChatMessageReaction[];
+  /** Which token created it: the bridge (delegated as the service account) or a simulated human. */
+  postedBy: 'bridge' | 'human';
+}
+
+export interface SubscriptionRecord {
+  id: string;
+  resource: string;
+  changeType: string;
+  notificationUrl: string;
+  lifecycleNotificationUrl: string | null;
+  clientState: string | null;
+  expirationDateTime: string;
+  includeResourceData: boolean;
+  encryptionCertificate: string | null;
+  encryptionCertificateId: string | null;
+  applicationId: string;
+  creatorId: string;
+  latestSupportedTlsVersion: string;
+  notificationContentType: 'application/json';
+  /** Set by `lifecycle('reauthorizationRequired')`; cleared by reauthorize or renewal. */
+  reauthorizationRequired: boolean;
+}
+
+export type LifecycleEvent = 'reauthorizationRequired' | 'subscriptionRemoved' | 'missed';
+
+type G<K extends string, T> = { platform: 'graph'; kind: K } & T;
+
+/** Everything the Graph emulator records. */
+export type GraphEvent =
+  | G<
+      'api.request',
+      {
+        method: string;
+        path: string;
+        status: number;
+        identity: 'app' | 'user' | 'none';
+        /** When the request arrived (`at` is when it was answered). */
+        receivedAt: number;
+      }
+    >
+  | G<'token.issued', { grantType: string; clientId: string; userId: string | null }>
+  | G<'token.rejected', { grantType: string; clientId: string | null; error: string; code: string }>
+  | G<
+      'message.created',
+      {
+        id: string;
+        teamId: string;
+        channelId: string;
+        replyToId: string | null;
+        postedBy: 'bridge' | 'human';
+        fromUserId: string | null;
+        /** Plain text of the body (tags stripped), for assertions. */
+        text: string;
+        attachmentIds: string[];
+        bytes: number;
+      }
+    >
+  | G<
+      'message.updated',
+      { id: string; teamId: string; channelId: string; replyToId: string | null; by: 'bridge' | 'human' }
+    >
+  | G<'message.deleted', { id: string; teamId: string; channelId: string; replyToId: string | null }>
+  | G<'message.reaction', { id: string; channelId: string; reactionType: string }>
+  | G<'message.rejected', { teamId: string; channelId: string; status: number; code: string; reason: string }>
+  | G<
+      'throttled',
+      { key: string; rule: 'channel_rate' | 'daily_quota' | 'fail_next'; retryAfterSeconds: number }
+    >
+  | G<
+      'subscription.validation',
+      { url: string; ok: boolean; status: number | undefined; reason: string | null }
+    >
+  | G<
+      'subscription.created',
+      { id: string; resource: string; expirationDateTime: string; encrypted: boolean }
+    >
+  | G<'subscription.renewed', { id: string; expirationDateTime: string }>
+  | G<'subscription.reauthorized', { id: string }>
+  | G<'subscription.deleted', { id: string; reason: 'client' | 'expired' | 'removed' }>
+  | G<
+      'notification.attempt',
+      {
+        deliveryId: number;
+        subscriptionId: string;
+        lifecycle: LifecycleEvent | null;
+        changeType: string | null;
+        messageId: string | null;
+        attempt: number;
+        status: number | undefined;
+        ok: boolean;
+        error: string | undefined;
+        durationMs: number;
+      }
+    >
+  | G<
+      'notification.outcome',
+      {
+        deliveryId: number;
+        subscriptionId: string;
+        lifecycle: LifecycleEvent | null;
+        outcome: DeliveryOutcome;
+      }
+    >
+  | G<'notification.withheld', { subscriptionId: string; messageId: string; reason: 'outage' | 'dropped' }>;
