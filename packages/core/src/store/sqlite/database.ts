@@ -35,6 +35,7 @@ export class SqliteDatabase {
   readonly batchSizes: number[] = [];
 
   private checkpointer: NodeWorker | null = null;
+  private readonly rollbackListeners: (() => void)[] = [];
 
   constructor(path: string, options: { busyTimeoutMs?: number; logger: Logger; checkpointEveryMs?: number }) {
     this.path = path;
@@ -179,7 +180,13 @@ export class SqliteDatabase {
     return results;
   }
 
+  /** Runs after every rollback: in-memory caches of rows must forget what the rollback undid. */
+  onRollback(listener: () => void): void {
+    this.rollbackListeners.push(listener);
+  }
+
   private rollback(): void {
+    for (const listener of this.rollbackListeners) listener();
     try {
       this.db.exec('ROLLBACK');
     } catch {

@@ -91,6 +91,11 @@ export class SqliteStore implements Store {
   readonly kind = 'sqlite' as const;
   readonly db: SqliteDatabase;
   private readonly now: () => number;
+  private readonly identities = new Map<
+    string,
+    { contactId: string; conversationId: string; lastInboundAt: number }
+  >();
+  private identitiesVersion = '';
 
   constructor(options: SqliteStoreOptions) {
     this.db = new SqliteDatabase(options.path, {
@@ -98,6 +103,7 @@ export class SqliteStore implements Store {
       ...(options.busyTimeoutMs === undefined ? {} : { busyTimeoutMs: options.busyTimeoutMs }),
     });
     this.now = options.now ?? Date.now;
+    this.db.onRollback(() => this.identities.clear());
   }
 
   async migrate(): Promise<void> {
@@ -371,14 +377,13 @@ export class SqliteStore implements Store {
   private ingestMessages(change: IngestMessagesChange, receivedAt: number, result: IngestResult): void {
     const ws = change.workspaceId;
     for (const message of change.messages) {
-      const contactId = this.resolveContact(ws, message.contact);
       // System messages (number changes and the like) are not the customer writing: they keep the window as is.
       const opensWindow = message.type !== 'system';
-      const conversationId = this.upsertConversation(
+      const { contactId, conversationId } = this.conversationFor(
         ws,
-        contactId,
         change.phoneNumberId,
         change.displayPhoneNumber,
+        message.contact,
         opensWindow ? message.timestamp : null,
       );
       const inserted = this.db.run(
@@ -412,7 +417,10 @@ export class SqliteStore implements Store {
         change.deliverAt,
         null,
       );
-      if (message.identityChange) this.applyIdentityChange(ws, contactId, message.identityChange);
+      if (message.identityChange) {
+        this.applyIdentityChange(ws, contactId, message.identityChange);
+        this.identities.clear();
+      }
       if (message.consent) {
         result.consentChanges++;
         result.jobsQueued += this.appendConsent(
@@ -570,6 +578,51 @@ export class SqliteStore implements Store {
        VALUES (:id, :ws, :field, :payload, :issues, :at) ON CONFLICT (id) DO NOTHING`,
       { id, ws: workspaceId, field, payload: json(payload), issues: json(parseIssues), at: receivedAt },
     );
+  }
+
+  /**
+   * The contact and conversation of a customer writing to a number. A customer seen before (same
+   * identifiers and profile) is answered from memory, so a message costs one conversation UPDATE
+   * at most instead of a contact lookup and an upsert. The cache only holds rows this connection
+   * read or wrote: it is dropped when a transaction rolls back and when the config version moves
+   * (a deleted workspace), so it never names a row that does not exist.
+   */
+  private conversationFor(
+    ws: string,
+    phoneNumberId: string,
+    displayPhoneNumber: string | null,
+    identity: ContactIdentity,
+    inboundAt: number | null,
+  ): { contactId: string; conversationId: string } {
+    const key = `${ws}|${phoneNumberId}|${identity.waId ?? ''}|${identity.bsuid ?? ''}|${identity.parentBsuid ?? ''}|${identity.username ?? ''}|${identity.profileName ?? ''}|${displayPhoneNumber ?? ''}`;
+    const version =
+      this.db.get<{ value: string }>("SELECT value FROM meta WHERE key = 'config_version'")?.value ?? '';
+    if (version !== this.identitiesVersion) {
+      this.identities.clear();
+      this.identitiesVersion = version;
+    }
+    const known = this.identities.get(key);
+    if (known) {
+      if (inboundAt !== null && inboundAt > known.lastInboundAt) {
+        this.db.run(
+          'UPDATE conversations SET last_inbound_at = max(coalesce(last_inbound_at, 0), :at) WHERE id = :id',
+          { at: inboundAt, id: known.conversationId },
+        );
+        known.lastInboundAt = inboundAt;
+      }
+      return known;
+    }
+    const contactId = this.resolveContact(ws, identity);
+    const conversationId = this.upsertConversation(
+      ws,
+      contactId,
+      phoneNumberId,
+      displayPhoneNumber,
+      inboundAt,
+    );
+    if (this.identities.size >= 50_000) this.identities.clear();
+    this.identities.set(key, { contactId, conversationId, lastInboundAt: inboundAt ?? 0 });
+    return { contactId, conversationId };
   }
 
   /**

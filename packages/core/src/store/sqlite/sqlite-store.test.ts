@@ -1,7 +1,8 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
+import { identity, inboundMessage, messagesUnit, seedWorkspace } from '../../testing/fixtures.ts';
 import { describeStoreConformance } from '../../testing/store-conformance.ts';
 import { openSqliteStore } from './index.ts';
 import { openThreadedSqliteStore } from './threaded.ts';
@@ -17,3 +18,33 @@ describeStoreConformance('sqlite', () => openSqliteStore({ path: join(dir, `stor
 describeStoreConformance('sqlite (threaded)', () =>
   openThreadedSqliteStore({ path: join(dir, `threaded-${n++}.db`) }),
 );
+
+describe('sqlite store internals', () => {
+  it('a batch rolled back after a new customer was seen leaves no message pointing at rolled-back rows', async () => {
+    const store = await openSqliteStore({ path: join(dir, `rollback-${n++}.db`) });
+    try {
+      const ws = await seedWorkspace(store, { connectors: ['slack'] });
+      const good = messagesUnit(ws, {
+        messages: [inboundMessage({ wamid: 'w.good', contact: identity({ waId: '15550009999' }) })],
+      });
+      // No identifier at all: this write throws, so the optimistic batch rolls back and each write
+      // is retried alone.
+      const bad = messagesUnit(ws, { messages: [inboundMessage({ wamid: 'w.bad', contact: identity({}) })] });
+      const [first, second] = await Promise.allSettled([store.ingest(good), store.ingest(bad)]);
+      expect(first.status).toBe('fulfilled');
+      expect(second).toMatchObject({ status: 'rejected', reason: { code: 'bad_request' } });
+      const message = await store.getMessageByWamid(ws, 'w.good');
+      expect(await store.getConversation(ws, message?.conversationId ?? '')).not.toBeNull();
+      const again = await store.ingest(
+        messagesUnit(ws, {
+          messages: [inboundMessage({ wamid: 'w.next', contact: identity({ waId: '15550009999' }) })],
+        }),
+      );
+      expect(again.messagesStored).toBe(1);
+      const next = await store.getMessageByWamid(ws, 'w.next');
+      expect(next?.conversationId).toBe(message?.conversationId);
+    } finally {
+      await store.close();
+    }
+  });
+});
