@@ -160,14 +160,16 @@ describe('consent, HubSpot → bridge', () => {
       expect(notice?.text).toContain('opted out of WhatsApp messages in HubSpot');
     }
     expect(await sendJobs(bridge)).toBe(0);
-    // The change came from HubSpot: it is not written back there.
+    // The change came from HubSpot: written back, only its source and time move (the state is
+    // already there), and the echo of our write records nothing new.
     await bridge.worker.drain();
-    expect(
-      hubspot.ledger.count(
-        'object.updated',
-        (e) => e.id === hubspotId && e.source.changeSource === 'INTEGRATION',
-      ),
-    ).toBe(0);
+    await hubspot.idle();
+    await bridge.worker.drain();
+    expect(hubspot.contact(hubspotId)?.properties).toMatchObject({
+      wabridge_whatsapp_consent: 'opted_out',
+      wabridge_whatsapp_consent_source: 'hubspot',
+    });
+    expect(await bridge.store.consentHistory(bridge.workspaceId, contactId)).toHaveLength(history.length);
   });
 
   it('opting back in from HubSpot lets replies through again; "opted out of marketing" keeps service replies', async () => {

@@ -274,7 +274,6 @@ export class CommandProcessor {
       evidenceMessageId: null,
       occurredAt: command.occurredAt,
       details: { ...command.details, via: connectorId },
-      originConnectorId: connectorId,
     });
     if (result.duplicate || !result.entry) return { status: 'duplicate' };
     return { status: 'consent_recorded', entryId: result.entry.id };

@@ -313,8 +313,6 @@ export interface RecordConsentInput {
   evidenceMessageId: string | null;
   occurredAt: number;
   details: Record<string, unknown>;
-  /** The connector the change came from: it gets no `consent.changed` echo. */
-  originConnectorId: string | null;
 }
 
 export interface UnroutedEvent {

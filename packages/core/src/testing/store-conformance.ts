@@ -261,7 +261,6 @@ export function describeStoreConformance(name: string, open: () => Promise<Store
           actor: 'u',
           evidenceMessageId: null,
           details: {},
-          originConnectorId: 'hubspot',
         };
         await store.recordConsent({
           ...base,
@@ -284,8 +283,8 @@ export function describeStoreConformance(name: string, open: () => Promise<Store
         expect(dup.duplicate).toBe(true);
         expect((await store.consentSnapshot(ws, contactId)).all.state).toBe('opted_out');
         expect(await store.consentHistory(ws, contactId)).toHaveLength(2);
-        // The origin connector does not get its own change echoed back.
-        expect((await store.jobStats()).byConnector.hubspot?.ready).toBe(1);
+        // Every change reaches every mirror, the origin too (it records source and time beside the state).
+        expect((await store.jobStats()).byConnector.hubspot?.ready).toBe(3);
       });
     });
 
@@ -384,6 +383,46 @@ export function describeStoreConformance(name: string, open: () => Promise<Store
         );
         const [job] = await claim();
         expect((await store.getMessage(ws, job!.entityId))?.wamid).toBe('early');
+      });
+
+      it('a reply sorts after the message it answers, even within the same WhatsApp second', async () => {
+        const ws = await seedWorkspace(store, { connectors: ['slack'] });
+        await store.ingest(
+          messagesUnit(ws, { messages: [inboundMessage({ wamid: 'in.0', timestamp: 1_000_000 })] }),
+        );
+        const [conversation] = await store.listConversations(ws);
+        const [first] = await claim();
+        await store.completeJob(first!.lease, []);
+        await store.recordOutbound({
+          commandKey: { source: 'teams', key: 'k1' },
+          workspaceId: ws,
+          conversationId: conversation?.id ?? '',
+          message: {
+            id: 'msg_tpl',
+            type: 'template',
+            text: 'Did it arrive?',
+            content: {},
+            sender: { via: 'teams', agentId: 'a', agentName: null },
+            relatesTo: null,
+            timestamp: 5_000_700,
+          },
+          originRef: null,
+        });
+        const jobs = await claim();
+        const send = jobs.find((j) => j.connectorId === WHATSAPP_SENDER);
+        const mirror = jobs.find((j) => j.connectorId === 'slack');
+        await store.markAccepted(send!.lease, 'msg_tpl', 'wamid.tpl');
+        await store.completeJob(send!.lease, []);
+        // The customer taps the quick reply within the same second (WhatsApp time 5_000 s).
+        await store.ingest(
+          messagesUnit(ws, {
+            messages: [inboundMessage({ wamid: 'in.reply', timestamp: 5_000_000, relatesTo: 'wamid.tpl' })],
+          }),
+        );
+        expect(await claim()).toEqual([]);
+        await store.completeJob(mirror!.lease, []);
+        const [next] = await claim();
+        expect((await store.getMessage(ws, next!.entityId))?.wamid).toBe('in.reply');
       });
 
       it('a failing conversation does not block the others', async () => {

@@ -413,7 +413,7 @@ export class SqliteStore implements Store {
         conversationId,
         'message.inbound',
         message.id,
-        message.timestamp,
+        this.replySortTs(ws, message.timestamp, message.relatesTo),
         change.deliverAt,
         null,
       );
@@ -435,7 +435,6 @@ export class SqliteStore implements Store {
             evidenceMessageId: message.id,
             occurredAt: message.timestamp,
             details: { keyword: message.text },
-            originConnectorId: null,
           },
           message.consent.entryId,
         );
@@ -492,6 +491,23 @@ export class SqliteStore implements Store {
     for (const error of change.errors) {
       this.insertPlatformEvent(newId('pev'), ws, 'messages.errors', error, [], receivedAt);
     }
+  }
+
+  /**
+   * WhatsApp times are whole seconds while our own messages carry milliseconds: a customer tapping
+   * a quick reply within the second a template went out would sort before the template. A reply
+   * (or reaction) therefore sorts after the message it answers.
+   */
+  private replySortTs(ws: string, timestamp: number, relatesTo: string | null): number {
+    if (!relatesTo) return timestamp;
+    const related = this.db.get<{ ts: number }>(
+      'SELECT ts FROM messages WHERE wamid = :wamid AND workspace_id = :ws',
+      {
+        wamid: relatesTo,
+        ws,
+      },
+    );
+    return related && related.ts >= timestamp ? related.ts + 1 : timestamp;
   }
 
   /** Moves an outbound message's state forward and tells the mirrors. Returns jobs queued. */
@@ -554,7 +570,6 @@ export class SqliteStore implements Store {
           evidenceMessageId: null,
           occurredAt: preference.occurredAt,
           details: preference.details,
-          originConnectorId: null,
         },
         preference.entryId,
       );
@@ -841,6 +856,9 @@ export class SqliteStore implements Store {
       'SELECT id FROM conversations WHERE workspace_id = :ws AND contact_id = :contact',
       { ws: input.workspaceId, contact: input.contactId },
     );
+    // The connector the change came from hears about it too: it records the change's source and
+    // time beside the state (HubSpot's properties would otherwise keep the previous source). Its
+    // own callbacks drop the echo, since the state does not change.
     for (const conversation of conversations) {
       queued += this.fanOut(
         input.workspaceId,
@@ -849,7 +867,7 @@ export class SqliteStore implements Store {
         entryId,
         input.occurredAt,
         this.now(),
-        input.originConnectorId,
+        null,
       );
     }
     return queued;
