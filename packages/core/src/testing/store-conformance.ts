@@ -425,6 +425,48 @@ export function describeStoreConformance(name: string, open: () => Promise<Store
         expect((await store.getMessage(ws, next!.entityId))?.wamid).toBe('in.reply');
       });
 
+      it('a message arriving within its WhatsApp second sorts after our own messages of that second', async () => {
+        const ws = await seedWorkspace(store, { connectors: ['slack'] });
+        await store.ingest(
+          messagesUnit(
+            ws,
+            { messages: [inboundMessage({ wamid: 'in.0', timestamp: 1_000_000 })] },
+            1_000_100,
+          ),
+        );
+        const [conversation] = await store.listConversations(ws);
+        const [first] = await claim();
+        await store.completeJob(first!.lease, []);
+        await store.recordOutbound({
+          commandKey: { source: 'teams', key: 'k2' },
+          workspaceId: ws,
+          conversationId: conversation?.id ?? '',
+          message: {
+            id: 'msg_out',
+            type: 'text',
+            text: 'on it',
+            content: {},
+            sender: { via: 'teams', agentId: 'a', agentName: null },
+            relatesTo: null,
+            timestamp: 7_000_300,
+          },
+          originRef: null,
+        });
+        const mirror = (await claim()).find((j) => j.connectorId === 'slack');
+        // "STOP", typed in the same WhatsApp second (7 000 s) and received at 7 000.600 s.
+        await store.ingest(
+          messagesUnit(
+            ws,
+            { messages: [inboundMessage({ wamid: 'in.stop', timestamp: 7_000_000 })] },
+            7_000_600,
+          ),
+        );
+        expect((await claim()).filter((j) => j.connectorId === 'slack')).toEqual([]);
+        await store.completeJob(mirror!.lease, []);
+        const [next] = await claim();
+        expect((await store.getMessage(ws, next!.entityId))?.wamid).toBe('in.stop');
+      });
+
       it('a failing conversation does not block the others', async () => {
         const ws = await seedWorkspace(store, { connectors: ['slack'] });
         await queue(ws, ['a1', 'a2'], '111');

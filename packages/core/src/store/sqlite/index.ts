@@ -408,12 +408,13 @@ export class SqliteStore implements Store {
         continue;
       }
       result.messagesStored++;
+      const sortTs = this.inboundSortTs(ws, message.timestamp, receivedAt, message.relatesTo);
       result.jobsQueued += this.fanOut(
         ws,
         conversationId,
         'message.inbound',
         message.id,
-        this.replySortTs(ws, message.timestamp, message.relatesTo),
+        sortTs,
         change.deliverAt,
         null,
       );
@@ -437,6 +438,7 @@ export class SqliteStore implements Store {
             details: { keyword: message.text },
           },
           message.consent.entryId,
+          sortTs,
         );
       }
     }
@@ -494,12 +496,15 @@ export class SqliteStore implements Store {
   }
 
   /**
-   * WhatsApp times are whole seconds while our own messages carry milliseconds: a customer tapping
-   * a quick reply within the second a template went out would sort before the template. A reply
-   * (or reaction) therefore sorts after the message it answers.
+   * Where an inbound message sorts in its conversation's queues. WhatsApp times are whole seconds
+   * while our own messages carry milliseconds, so within one second the order would be a guess:
+   * a message that reached us within its own second sorts at its arrival (our clock, like our own
+   * messages); a late one at the end of its second. A reply or reaction sorts after the message it
+   * answers in any case.
    */
-  private replySortTs(ws: string, timestamp: number, relatesTo: string | null): number {
-    if (!relatesTo) return timestamp;
+  private inboundSortTs(ws: string, timestamp: number, receivedAt: number, relatesTo: string | null): number {
+    const sortTs = timestamp + Math.min(999, Math.max(0, receivedAt - timestamp));
+    if (!relatesTo) return sortTs;
     const related = this.db.get<{ ts: number }>(
       'SELECT ts FROM messages WHERE wamid = :wamid AND workspace_id = :ws',
       {
@@ -507,7 +512,7 @@ export class SqliteStore implements Store {
         ws,
       },
     );
-    return related && related.ts >= timestamp ? related.ts + 1 : timestamp;
+    return related && related.ts >= sortTs ? related.ts + 1 : sortTs;
   }
 
   /** Moves an outbound message's state forward and tells the mirrors. Returns jobs queued. */
@@ -812,7 +817,7 @@ export class SqliteStore implements Store {
    * its category, and fans `consent.changed` out to every conversation of the contact.
    * Returns the number of jobs queued, or -1 when the entry was already recorded.
    */
-  private appendConsent(input: RecordConsentInput, entryId: string): number {
+  private appendConsent(input: RecordConsentInput, entryId: string, sortTs = input.occurredAt): number {
     const inserted = this.db.run(
       `INSERT INTO consent_ledger (id, workspace_id, contact_id, category, state, source, actor, evidence_message_id,
          occurred_at, recorded_at, details)
@@ -865,7 +870,7 @@ export class SqliteStore implements Store {
         conversation.id,
         'consent.changed',
         entryId,
-        input.occurredAt,
+        sortTs,
         this.now(),
         null,
       );
