@@ -14,16 +14,34 @@ if (!port) throw new Error('store thread started outside a worker');
 const store = await openSqliteStore({ path: (workerData as { path: string }).path });
 const methods = store as unknown as Record<string, (...args: unknown[]) => Promise<unknown>>;
 
-port.on('message', (call: Call) => {
-  const method = methods[call.method];
-  if (typeof method !== 'function') {
-    port.postMessage({ id: call.id, ok: false, error: { message: `unknown store method ${call.method}` } });
-    return;
+// Calls arrive in batches (one message per turn of the caller's loop) and answers leave the same
+// way: a message costs more than the data it carries.
+let answers: unknown[] = [];
+let answering = false;
+const answer = (reply: unknown) => {
+  answers.push(reply);
+  if (answering) return;
+  answering = true;
+  setImmediate(() => {
+    answering = false;
+    const batch = answers;
+    answers = [];
+    port.postMessage(JSON.stringify(batch));
+  });
+};
+
+port.on('message', (text: string) => {
+  for (const call of JSON.parse(text) as Call[]) {
+    const method = methods[call.method];
+    if (typeof method !== 'function') {
+      answer({ id: call.id, ok: false, error: { message: `unknown store method ${call.method}` } });
+      continue;
+    }
+    method.apply(store, call.args).then(
+      (result) => answer({ id: call.id, ok: true, result }),
+      (error: unknown) => answer({ id: call.id, ok: false, error: serialise(error) }),
+    );
   }
-  method.apply(store, call.args).then(
-    (result) => port.postMessage({ id: call.id, ok: true, result }),
-    (error: unknown) => port.postMessage({ id: call.id, ok: false, error: serialise(error) }),
-  );
 });
 port.postMessage({ ready: true });
 
