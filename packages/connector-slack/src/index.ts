@@ -6,6 +6,7 @@
 import {
   type ConnectorManifest,
   type DeliveryContext,
+  DOMAIN_EVENT_TYPES,
   type DomainEvent,
   WabridgeError,
 } from '@wabridge/core';
@@ -39,15 +40,8 @@ export const slackConnector: ConnectorManifest<SlackConfig> = {
   configSchema: slackConfigSchema,
   secretFields: ['botToken', 'signingSecret'],
   capabilities: {
-    events: [
-      'message.inbound',
-      'message.outbound',
-      'message.status',
-      'consent.changed',
-      'conversation.updated',
-      'conversation.erased',
-      'notice',
-    ],
+    // Every event: the thread mirrors messages, statuses, consent, notices and erasure alike.
+    events: DOMAIN_EVENT_TYPES,
     inbound: true,
   },
   create(config, deps) {

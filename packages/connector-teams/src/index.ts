@@ -1,4 +1,4 @@
-import type { ConnectorInstance, ConnectorManifest } from '@wabridge/core';
+import { type ConnectorInstance, type ConnectorManifest, DOMAIN_EVENT_TYPES } from '@wabridge/core';
 import { createTokenSource } from './auth/tokens.ts';
 import { SECRET_FIELDS, type TeamsConfig, teamsConfigSchema } from './config.ts';
 import { ChannelPacer } from './graph/pacing.ts';
@@ -35,15 +35,8 @@ export const teamsConnector: ConnectorManifest<TeamsConfig> = {
   configSchema: teamsConfigSchema,
   secretFields: SECRET_FIELDS,
   capabilities: {
-    events: [
-      'message.inbound',
-      'message.outbound',
-      'message.status',
-      'consent.changed',
-      'conversation.updated',
-      'conversation.erased',
-      'notice',
-    ],
+    // Every event: the thread mirrors messages, statuses, consent, notices and erasure alike.
+    events: DOMAIN_EVENT_TYPES,
     inbound: true,
   },
   create(config, deps): ConnectorInstance {
