@@ -39,11 +39,6 @@ const HISTOGRAMS: Record<HistogramName, { help: string; labels: string[]; bucket
     labels: ['connector'],
     buckets: [0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 30],
   },
-  ingest_batch_size: {
-    help: 'Webhooks per group commit',
-    labels: [],
-    buckets: [1, 2, 4, 8, 16, 32, 64, 128, 256],
-  },
 };
 
 /** prom-client metrics, named `wabridge_*`, plus queue depth gauges read from the store on scrape. */

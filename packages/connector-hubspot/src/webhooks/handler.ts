@@ -119,6 +119,13 @@ export function createWebhookHandler(deps: WebhookHandlerDeps): InboundHandler {
           const event = eventSchema.safeParse(raw);
           return event.success ? [event.data] : [];
         });
+        // Events of a shape we do not know carry nothing we act on; say so rather than drop them unseen.
+        if (events.length < parsed.length) {
+          deps.logger.warn(
+            { received: parsed.length, understood: events.length },
+            'HubSpot webhook events not understood; ignored',
+          );
+        }
       } catch {
         return refuse(400, 'expected a JSON array of events');
       }

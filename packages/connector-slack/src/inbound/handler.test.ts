@@ -55,6 +55,25 @@ describe('Slack callbacks', () => {
     expect(await result.response.json()).toEqual({ challenge: 'c-123' });
   });
 
+  it('answers signed but malformed bodies with 400 and records nothing', async () => {
+    const bodies: [string, string, string | undefined][] = [
+      ['/events', 'not json', undefined],
+      ['/events', '[1, 2]', undefined],
+      ['/interactivity', `payload=${encodeURIComponent('null')}`, 'application/x-www-form-urlencoded'],
+      ['/interactivity', `payload=${encodeURIComponent('{broken')}`, 'application/x-www-form-urlencoded'],
+    ];
+    for (const [path, body, contentType] of bodies) {
+      const request = slack.signedRequest(
+        `http://gateway.test${path}`,
+        body,
+        contentType ? { contentType } : {},
+      );
+      const result = await handle(request, path);
+      expect(result.response.status, `${path} ${body}`).toBe(400);
+      expect(result.commands).toEqual([]);
+    }
+  });
+
   it('refuses a replayed request older than 5 minutes and records nothing', async () => {
     const old = String(Math.floor(Date.now() / 1000) - 360);
     const body = event({ user: 'U0GRACE', text: 'hi', ts: '1800000000.000200', thread_ts: threadTs });

@@ -125,6 +125,10 @@ export function createInboundHandler(
     } catch {
       return nothing(400, { ok: false, error: 'invalid_payload' });
     }
+    // Valid JSON that is not an object (`null`, a number) is as unusable as invalid JSON.
+    if (typeof payload !== 'object' || payload === null || Array.isArray(payload)) {
+      return nothing(400, { ok: false, error: 'invalid_payload' });
+    }
     if (payload.team?.id !== config.teamId) return nothing();
     if (payload.type === 'block_actions') {
       const action = payload.actions?.find((a) => a.action_id === TEMPLATE_ACTION);

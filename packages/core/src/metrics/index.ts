@@ -22,7 +22,7 @@ export type MetricName =
   /** Something an operator must know about a connector: labels `connector`, `kind` (e.g. `daily_quota`). */
   | 'connector_alerts_total';
 
-export type HistogramName = 'delivery_latency_seconds' | 'ingest_batch_size' | 'job_run_seconds';
+export type HistogramName = 'delivery_latency_seconds' | 'job_run_seconds';
 
 export const noopMetrics: Metrics = { increment: () => {}, observe: () => {} };
 

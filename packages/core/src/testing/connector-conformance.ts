@@ -90,6 +90,9 @@ export function describeConnectorConformance(name: string, kit: ConnectorTestKit
       expect(manifest.capabilities.events.length).toBeGreaterThan(0);
       for (const event of manifest.capabilities.events) expect(DOMAIN_EVENT_TYPES).toContain(event);
       expect(manifest.capabilities.events).toContain('message.inbound');
+      // A connector that takes callbacks must let the suite check its signature and echo handling.
+      if (manifest.capabilities.inbound)
+        expect(kit.inbound, 'kit.inbound is required for an inbound connector').toBeDefined();
     });
 
     it('mirrors every inbound message once, in WhatsApp order, through the queue', async () => {

@@ -31,8 +31,6 @@ export class SqliteDatabase {
   private queue: PendingWrite[] = [];
   private flushScheduled = false;
   private closed = false;
-  /** Sizes of recent flushes, for metrics and the benchmark. */
-  readonly batchSizes: number[] = [];
 
   private checkpointer: NodeWorker | null = null;
   private readonly rollbackListeners: (() => void)[] = [];
@@ -128,8 +126,6 @@ export class SqliteDatabase {
     // re-run in its own transaction, so the failing one is rejected alone.
     const results = this.transaction(batch, false) ?? this.transaction(batch, true);
     if (!results) return;
-    this.batchSizes.push(batch.length);
-    if (this.batchSizes.length > 1000) this.batchSizes.splice(0, this.batchSizes.length - 1000);
     batch.forEach((item, index) => {
       const result = results[index];
       if (result?.ok) item.resolve(result.value);
