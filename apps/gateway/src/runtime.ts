@@ -17,7 +17,9 @@ import {
   RoutingCache,
   type SecretBox,
   type Store,
+  type ThreadedSqliteStore,
   WabridgeError,
+  type WebhookBodyIngest,
   WhatsAppIngestor,
   WhatsAppSender,
   Worker,
@@ -57,6 +59,8 @@ export interface Runtime {
   registry: ConnectorRegistry;
   host: ConnectorHost;
   ingestor: WhatsAppIngestor;
+  /** Where verified webhook bodies go: the store thread when there is one, else `ingestor`. */
+  webhooks: WebhookBodyIngest;
   commands: CommandProcessor;
   media: MediaStore;
   worker: Worker | null;
@@ -67,10 +71,15 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
   const { env, logger, metrics, registry } = options;
   const now = options.now ?? Date.now;
   mkdirSync(env.dataDir, { recursive: true });
-  const store =
+  const threaded: ThreadedSqliteStore | null =
     options.threadedStore === false || options.now
-      ? await openSqliteStore({ path: env.databasePath, logger, now })
-      : await openThreadedSqliteStore({ path: env.databasePath });
+      ? null
+      : await openThreadedSqliteStore({
+          path: env.databasePath,
+          logger: logger.child({ component: 'store' }),
+          metrics,
+        });
+  const store: Store = threaded ?? (await openSqliteStore({ path: env.databasePath, logger, now }));
   const masterKey = loadMasterKey(env, logger);
   const secrets = createSecretBox(
     masterKey,
@@ -155,6 +164,7 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
     metrics,
     now,
   });
+  const webhooks: WebhookBodyIngest = threaded ?? ingestor;
   const admin = new WorkspaceAdmin({ store, registry, secrets });
   return {
     env,
@@ -167,6 +177,7 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
     registry,
     host,
     ingestor,
+    webhooks,
     commands,
     media,
     worker,

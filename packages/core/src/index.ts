@@ -22,7 +22,7 @@ export * from './queue/worker.ts';
 export * from './routing/index.ts';
 export * from './secrets/index.ts';
 export { openSqliteStore, SqliteStore, type SqliteStoreOptions } from './store/sqlite/index.ts';
-export { openThreadedSqliteStore } from './store/sqlite/threaded.ts';
+export { openThreadedSqliteStore, type ThreadedSqliteStore } from './store/sqlite/threaded.ts';
 export * from './store/types.ts';
 export * from './util/rate-limiter.ts';
 export * from './whatsapp/index.ts';

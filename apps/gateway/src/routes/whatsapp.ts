@@ -1,5 +1,5 @@
 import { timingSafeEqual } from 'node:crypto';
-import { parseWebhookPayload, verifyMetaSignature } from '@wabridge/core';
+import { verifyMetaSignature } from '@wabridge/core';
 import { Hono } from 'hono';
 import { BodyTooLarge, errorResponse, readBody } from '../app.ts';
 import type { Runtime } from '../runtime.ts';
@@ -70,28 +70,11 @@ export function whatsappWebhook(runtime: Runtime) {
       const status = verdict.reason === 'missing' ? 401 : 403;
       return reject(status, `signature_${verdict.reason}`, SIGNATURE_MESSAGES[verdict.reason]);
     }
-    let json: unknown;
-    try {
-      json = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(raw));
-    } catch {
-      return reject(400, 'invalid_json', 'the body is not valid UTF-8 JSON');
-    }
+    // Parsed and stored where the data lives (the embedded store's own thread); 200 only after commit.
+    const outcome = await runtime.webhooks.ingestBody(raw);
+    if (!outcome.ok) return reject(400, 'invalid_json', 'the body is not valid UTF-8 JSON');
     metrics.increment('webhooks_received_total', { source: 'whatsapp' });
-    const parsed = parseWebhookPayload(json);
-    // A signed body we cannot read as a webhook is still Meta's data: keep it rather than lose it.
-    const changes = parsed.ok
-      ? parsed.changes
-      : [
-          {
-            kind: 'other' as const,
-            field: '(envelope)',
-            value: json,
-            parseIssues: parsed.issues,
-            entryId: undefined,
-          },
-        ];
-    const result = await runtime.ingestor.ingest(changes);
-    if (result.jobsQueued > 0) runtime.worker?.notify();
+    if (outcome.result.jobsQueued > 0) runtime.worker?.notify();
     return c.json({ ok: true });
   });
 

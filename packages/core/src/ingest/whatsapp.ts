@@ -21,11 +21,26 @@ import {
   isKnownMessage,
   type MessagesValue,
   messageText,
+  parseWebhookPayload,
   type StatusUpdate,
   type UserPreferencesValue,
   type WaContact,
   type WebhookError,
 } from '../whatsapp/schema.ts';
+
+/** What became of one verified webhook body. */
+export type WebhookBodyOutcome = { ok: true; result: IngestResult } | { ok: false; reason: 'invalid_json' };
+
+/**
+ * Stores a webhook body whose signature the edge has verified: parse, translate, one transaction.
+ * `WhatsAppIngestor` does it on the calling thread; the embedded store does it in its own thread,
+ * next to the data (see `openThreadedSqliteStore`), which leaves the HTTP thread to HTTP.
+ */
+export interface WebhookBodyIngest {
+  ingestBody(body: Uint8Array, receivedAt?: number): Promise<WebhookBodyOutcome>;
+}
+
+const utf8 = new TextDecoder('utf-8', { fatal: true });
 
 export interface WhatsAppIngestorOptions {
   store: Store;
@@ -40,12 +55,30 @@ export interface WhatsAppIngestorOptions {
  * what, which consent changed, and which numbers nobody owns. Pure translation plus one
  * `store.ingest` call; the store makes it idempotent.
  */
-export class WhatsAppIngestor {
+export class WhatsAppIngestor implements WebhookBodyIngest {
   private readonly options: WhatsAppIngestorOptions;
   private readonly matchers = new WeakMap<Workspace['policies'], ReturnType<typeof keywordMatcher>>();
 
   constructor(options: WhatsAppIngestorOptions) {
     this.options = options;
+  }
+
+  /**
+   * A body that is not UTF-8 JSON is refused; one that is JSON but not a webhook we can read is
+   * still Meta's signed data, so it is kept whole as a platform event rather than lost.
+   */
+  async ingestBody(body: Uint8Array, receivedAt?: number): Promise<WebhookBodyOutcome> {
+    let json: unknown;
+    try {
+      json = JSON.parse(utf8.decode(body));
+    } catch {
+      return { ok: false, reason: 'invalid_json' };
+    }
+    const parsed = parseWebhookPayload(json);
+    const changes: EntryChange[] = parsed.ok
+      ? parsed.changes
+      : [{ kind: 'other', field: '(envelope)', value: json, parseIssues: parsed.issues, entryId: undefined }];
+    return { ok: true, result: await this.ingest(changes, receivedAt) };
   }
 
   async ingest(

@@ -1,45 +1,104 @@
-// The store thread: owns the SQLite connection and answers Store calls from the main thread.
+// The store thread: owns the SQLite connection and answers Store calls from the main thread. It
+// also ingests verified webhook bodies, next to the data (see openThreadedSqliteStore).
 import { parentPort, workerData } from 'node:worker_threads';
 import { isWabridgeError } from '../../errors/index.ts';
+import { WhatsAppIngestor } from '../../ingest/whatsapp.ts';
+import type { Logger, LogRecord } from '../../logger/index.ts';
+import type { Metrics } from '../../metrics/index.ts';
+import { RoutingCache } from '../../routing/index.ts';
 import { openSqliteStore } from './index.ts';
-
-interface Call {
-  id: number;
-  method: string;
-  args: unknown[];
-}
+import {
+  type Answer,
+  type Answers,
+  type Call,
+  type Calls,
+  type ForwardedEvent,
+  isBytesRef,
+} from './thread-protocol.ts';
 
 const port = parentPort;
 if (!port) throw new Error('store thread started outside a worker');
 const store = await openSqliteStore({ path: (workerData as { path: string }).path });
-const methods = store as unknown as Record<string, (...args: unknown[]) => Promise<unknown>>;
 
-// Calls arrive in batches (one message per turn of the caller's loop) and answers leave the same
-// way: a message costs more than the data it carries.
-let answers: unknown[] = [];
-let answering = false;
-const answer = (reply: unknown) => {
-  answers.push(reply);
-  if (answering) return;
-  answering = true;
-  setImmediate(() => {
-    answering = false;
-    const batch = answers;
-    answers = [];
-    port.postMessage(JSON.stringify(batch));
-  });
+// Answers leave in batches (one message per turn of this thread's loop), with whatever the
+// ingestor logged or counted: a message costs more than the data it carries.
+let outgoing: Answers = { answers: [], events: [] };
+// Counters are summed per batch: the ingestor counts every webhook, the main thread needs totals.
+const counts = new Map<string, ForwardedEvent & { 0: 'increment' }>();
+let flushing = false;
+const flush = () => {
+  flushing = false;
+  const batch = outgoing;
+  outgoing = { answers: [], events: [] };
+  for (const count of counts.values()) batch.events.push(count);
+  counts.clear();
+  port.postMessage(JSON.stringify(batch));
+};
+const queue = (item: { answer: Answer } | { event: ForwardedEvent }) => {
+  if ('answer' in item) outgoing.answers.push(item.answer);
+  else outgoing.events.push(item.event);
+  schedule();
+};
+function schedule() {
+  if (flushing) return;
+  flushing = true;
+  setImmediate(flush);
+}
+
+const forwardingLogger = (bindings: Record<string, unknown>): Logger => {
+  const at = (level: LogRecord['level']) => (obj: object, msg?: string) =>
+    queue({ event: ['log', level, { ...bindings, ...obj }, msg] });
+  return {
+    debug: at('debug'),
+    info: at('info'),
+    warn: at('warn'),
+    error: at('error'),
+    child: (more) => forwardingLogger({ ...bindings, ...more }),
+  };
+};
+const forwardingMetrics: Metrics = {
+  increment: (name, labels, value = 1) => {
+    const key = labels ? `${name} ${JSON.stringify(labels)}` : name;
+    const count = counts.get(key);
+    if (count) count[3] = (count[3] ?? 0) + value;
+    else counts.set(key, ['increment', name, labels, value]);
+    schedule();
+  },
+  observe: (name, value, labels) => queue({ event: ['observe', name, value, labels] }),
 };
 
-port.on('message', (text: string) => {
-  for (const call of JSON.parse(text) as Call[]) {
-    const method = methods[call.method];
+const ingestor = new WhatsAppIngestor({
+  store,
+  // Checked on every webhook: reading the config version here is one indexed SELECT, and an admin
+  // change made through this very thread must route the next webhook.
+  routing: new RoutingCache(store, { checkEveryMs: 0 }),
+  logger: forwardingLogger({ component: 'ingest' }),
+  metrics: forwardingMetrics,
+});
+
+const methods = store as unknown as Record<string, (...args: unknown[]) => Promise<unknown>>;
+const services: Record<string, (...args: unknown[]) => Promise<unknown>> = {
+  // JSON turns an omitted receivedAt into null.
+  ingestBody: (body, receivedAt) =>
+    ingestor.ingestBody(body as Uint8Array, typeof receivedAt === 'number' ? receivedAt : undefined),
+};
+
+port.on('message', (message: Calls) => {
+  const { bytes, offsets } = message;
+  const body = (index: number) =>
+    bytes && offsets ? bytes.subarray(offsets[index], offsets[index + 1]) : new Uint8Array(0);
+  for (const call of JSON.parse(message.calls) as Call[]) {
+    const method = services[call.method] ?? methods[call.method];
     if (typeof method !== 'function') {
-      answer({ id: call.id, ok: false, error: { message: `unknown store method ${call.method}` } });
+      queue({
+        answer: { id: call.id, ok: false, error: { message: `unknown store method ${call.method}` } },
+      });
       continue;
     }
-    method.apply(store, call.args).then(
-      (result) => answer({ id: call.id, ok: true, result }),
-      (error: unknown) => answer({ id: call.id, ok: false, error: serialise(error) }),
+    const args = call.args.map((arg) => (isBytesRef(arg) ? body(arg.$bytes) : arg));
+    method.apply(store, args).then(
+      (result) => queue({ answer: { id: call.id, ok: true, result } }),
+      (error: unknown) => queue({ answer: { id: call.id, ok: false, error: serialise(error) } }),
     );
   }
 });

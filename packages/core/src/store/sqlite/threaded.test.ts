@@ -1,0 +1,102 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { memoryLogger } from '../../logger/index.ts';
+import { memoryMetrics } from '../../metrics/index.ts';
+import { customerMessage, TEST_PHONE_NUMBER_ID } from '../../testing/bridge.ts';
+import { seedWorkspace } from '../../testing/fixtures.ts';
+import { openThreadedSqliteStore, type ThreadedSqliteStore } from './threaded.ts';
+
+const dir = mkdtempSync(join(tmpdir(), 'wabridge-threaded-'));
+let n = 0;
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+const body = (value: unknown) => new TextEncoder().encode(JSON.stringify(value));
+const text = (wamid: string, waId = '15550001111') =>
+  body(customerMessage(wamid, { type: 'text', text: { body: 'Is it in stock?' } }, { waId }));
+
+describe('the store thread ingests verified webhook bodies', () => {
+  let store: ThreadedSqliteStore;
+  let logger: ReturnType<typeof memoryLogger>;
+  let metrics: ReturnType<typeof memoryMetrics>;
+  let ws: string;
+  beforeEach(async () => {
+    logger = memoryLogger();
+    metrics = memoryMetrics();
+    store = await openThreadedSqliteStore({ path: join(dir, `ingest-${n++}.db`), logger, metrics });
+    ws = await seedWorkspace(store, { phoneNumberId: TEST_PHONE_NUMBER_ID, connectors: ['slack', 'teams'] });
+  });
+  afterEach(() => store.close());
+
+  it('parses, routes and stores a body in one transaction, and its counters reach this thread', async () => {
+    const outcome = await store.ingestBody(text('wamid.one'));
+    expect(outcome).toMatchObject({ ok: true, result: { messagesStored: 1, jobsQueued: 2 } });
+    expect(await store.getMessageByWamid(ws, 'wamid.one')).toMatchObject({ text: 'Is it in stock?' });
+    expect(metrics.counters.get('messages_ingested_total')).toBe(1);
+    expect(metrics.counters.get('jobs_queued_total')).toBe(2);
+
+    // A repeat changes nothing.
+    expect(await store.ingestBody(text('wamid.one'))).toMatchObject({
+      ok: true,
+      result: { messagesStored: 0, messagesDuplicate: 1, jobsQueued: 0 },
+    });
+  });
+
+  it('refuses bytes that are not UTF-8 JSON and stores nothing', async () => {
+    expect(await store.ingestBody(new TextEncoder().encode('{"object":'))).toEqual({
+      ok: false,
+      reason: 'invalid_json',
+    });
+    expect(await store.ingestBody(new Uint8Array([0x7b, 0xff, 0x7d]))).toEqual({
+      ok: false,
+      reason: 'invalid_json',
+    });
+    expect((await store.jobStats()).ready).toBe(0);
+  });
+
+  it('keeps a number nobody owns as unrouted, says so in this thread’s log, and routes it once claimed', async () => {
+    const stranger = (wamid: string) =>
+      body(customerMessage(wamid, { type: 'text', text: { body: 'hello?' } }));
+    const elsewhere = (wamid: string) =>
+      new TextEncoder().encode(
+        new TextDecoder().decode(stranger(wamid)).replace(TEST_PHONE_NUMBER_ID, '999000111'),
+      );
+    const outcome = await store.ingestBody(elsewhere('wamid.lost'));
+    expect(outcome).toMatchObject({ ok: true, result: { unrouted: 1, messagesStored: 0 } });
+    expect(metrics.counters.get('webhooks_unrouted_total')).toBe(1);
+    expect(logger.records).toContainEqual(
+      expect.objectContaining({
+        level: 'warn',
+        msg: 'webhook for a phone number no workspace owns',
+        fields: expect.objectContaining({ component: 'ingest', phoneNumberId: '999000111' }),
+      }),
+    );
+    expect(JSON.stringify(logger.records)).not.toContain('hello?');
+
+    // Claimed through this same store: the very next webhook routes, without waiting for a cache.
+    await store.addPhoneNumber({
+      workspaceId: ws,
+      phoneNumberId: '999000111',
+      displayPhoneNumber: null,
+      wabaId: null,
+    });
+    expect(await store.ingestBody(elsewhere('wamid.found'))).toMatchObject({
+      ok: true,
+      result: { messagesStored: 1 },
+    });
+  });
+
+  it('answers every one of many concurrent calls, reads and ingests mixed, with nothing lost', async () => {
+    const calls = Array.from({ length: 600 }, (_, i) =>
+      i % 3 === 0
+        ? store.jobStats()
+        : store.ingestBody(text(`wamid.many.${i}`, `1555${String(i % 40).padStart(7, '0')}`)),
+    );
+    const outcomes = await Promise.all(calls);
+    const stored = outcomes.filter((o) => 'ok' in o && o.ok && o.result.messagesStored === 1);
+    expect(stored).toHaveLength(400);
+    expect((await store.jobStats()).ready).toBe(800);
+    expect(metrics.counters.get('messages_ingested_total')).toBe(400);
+  });
+});
