@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { Store } from '../store/types.ts';
+import type { Job, Store } from '../store/types.ts';
 import { WHATSAPP_SENDER } from '../store/types.ts';
 import { identity, inboundMessage, messagesUnit, seedWorkspace, status } from './fixtures.ts';
 
@@ -548,6 +548,52 @@ export function describeStoreConformance(name: string, open: () => Promise<Store
         const [replayed] = await claim();
         expect(replayed?.entityId).toBe(job!.entityId);
         expect(await store.listDeadJobs()).toEqual([]);
+      });
+
+      // Many messages of one or more customers in one transaction (one webhook's worth).
+      async function backlog(ws: string, customers: { waId: string; count: number }[]) {
+        const messages = customers.flatMap(({ waId, count }) =>
+          Array.from({ length: count }, (_, i) =>
+            inboundMessage({ wamid: `${waId}.${i}`, timestamp: 1000 + i, contact: identity({ waId }) }),
+          ),
+        );
+        await store.ingest(messagesUnit(ws, { messages }));
+      }
+      const wamidOf = async (ws: string, job: Job | undefined) =>
+        (await store.getMessage(ws, job?.entityId ?? ''))?.wamid;
+
+      it('finds a ready conversation behind hundreds of jobs waiting on their conversation’s head', async () => {
+        const ws = await seedWorkspace(store, { connectors: ['slack'] });
+        await backlog(ws, [{ waId: '15550001111', count: 300 }]);
+        await backlog(ws, [{ waId: '15550002222', count: 1 }]);
+        const [head] = await claim(Date.now(), 1);
+        expect(await wamidOf(ws, head)).toBe('15550001111.0');
+        // The 299 older jobs all wait behind that head; the other customer must not wait for them.
+        const [other] = await claim(Date.now(), 1);
+        expect(await wamidOf(ws, other)).toBe('15550002222.0');
+        expect(await claim(Date.now(), 1)).toEqual([]);
+      });
+
+      it('gives every conversation its turn, one claim at a time, and keeps each in order', async () => {
+        const ws = await seedWorkspace(store, { connectors: ['slack'] });
+        await backlog(ws, [
+          { waId: '15550001111', count: 120 },
+          { waId: '15550002222', count: 120 },
+          { waId: '15550003333', count: 120 },
+        ]);
+        const heads = [];
+        for (let i = 0; i < 3; i++) heads.push(...(await claim(Date.now(), 1)));
+        expect(await Promise.all(heads.map((job) => wamidOf(ws, job)))).toEqual(
+          expect.arrayContaining(['15550001111.0', '15550002222.0', '15550003333.0']),
+        );
+        expect(await claim(Date.now(), 1)).toEqual([]);
+        for (const job of heads) await store.completeJob(job.lease, []);
+        const seconds = await claim(Date.now(), 10);
+        expect((await Promise.all(seconds.map((job) => wamidOf(ws, job)))).sort()).toEqual([
+          '15550001111.1',
+          '15550002222.1',
+          '15550003333.1',
+        ]);
       });
 
       it('claims a batch as each conversation’s ready prefix, skipping conversations in flight', async () => {

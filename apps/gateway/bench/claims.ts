@@ -1,0 +1,96 @@
+// npm run bench:claims — what a claim costs the store as the delivery backlog grows. After an
+// outage there can be hundreds of thousands of queued jobs, and every claim is a write that
+// group-commits with ingest, so a claim must cost the same with a backlog of 200k as of 1k.
+// The baseline is the same store with a small backlog, measured in the same run.
+// Options: --claims <n> (default 200), --sizes 10000,200000
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { openSqliteStore, type Store } from '@wabridge/core';
+import { identity, inboundMessage, messagesUnit, seedWorkspace } from '@wabridge/core/testing';
+
+const { values } = parseArgs({
+  options: {
+    claims: { type: 'string', default: '200' },
+    sizes: { type: 'string', default: '10000,200000' },
+  },
+});
+const claims = Number(values.claims);
+const sizes = values.sizes.split(',').map(Number);
+const CUSTOMERS = 10_000;
+const out = (line: string) => process.stdout.write(`${line}\n`);
+
+async function fill(store: Store, ws: string, messages: number): Promise<void> {
+  for (let done = 0; done < messages; ) {
+    const batch = Math.min(500, messages - done);
+    await store.ingest(
+      messagesUnit(ws, {
+        messages: Array.from({ length: batch }, (_, i) => {
+          const n = done + i;
+          return inboundMessage({
+            wamid: `wamid.claims.${n}`,
+            timestamp: 1_750_000_000_000 + n,
+            contact: identity({ waId: `1555${String(n % CUSTOMERS).padStart(7, '0')}` }),
+          });
+        }),
+      }),
+    );
+    done += batch;
+  }
+}
+
+const percentile = (sorted: number[], p: number) =>
+  sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))] ?? 0;
+
+interface Result {
+  size: number;
+  scenario: string;
+  p50: number;
+  p99: number;
+}
+const results: Result[] = [];
+for (const size of sizes) {
+  const dir = mkdtempSync(join(tmpdir(), 'wabridge-claims-'));
+  const store = await openSqliteStore({ path: join(dir, 'db') });
+  try {
+    const ws = await seedWorkspace(store, { connectors: ['a', 'b'] });
+    await fill(store, ws, size);
+    const now = Date.now() + 60_000;
+    // Draining: each claim's jobs are completed before the next claim (a worker catching up).
+    // Stalled: claimed jobs stay in flight, so the oldest queued jobs all wait behind them (a target
+    // that accepts nothing, while the worker keeps looking for conversations it can serve).
+    for (const scenario of ['draining', 'stalled'] as const) {
+      const times: number[] = [];
+      for (let i = 0; i < claims; i++) {
+        const started = performance.now();
+        const jobs = await store.claimJobs({ limit: 16, leaseMs: 600_000, workerId: 'bench', now });
+        times.push(performance.now() - started);
+        if (scenario === 'draining') for (const job of jobs) await store.completeJob(job.lease, []);
+      }
+      times.sort((a, b) => a - b);
+      results.push({ size, scenario, p50: percentile(times, 0.5), p99: percentile(times, 0.99) });
+    }
+  } finally {
+    await store.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+out(`\nwabridge claim benchmark — ${claims} claims of 16 jobs per scenario, node ${process.version}`);
+out('messages queued  jobs queued  scenario   p50 ms  p99 ms');
+for (const r of results) {
+  out(
+    `${String(r.size).padStart(15)}  ${String(r.size * 2).padStart(11)}  ${r.scenario.padEnd(9)}  ${r.p50.toFixed(2).padStart(6)}  ${r.p99.toFixed(2).padStart(6)}`,
+  );
+}
+const smallest = Math.min(...sizes);
+const largest = Math.max(...sizes);
+for (const scenario of ['draining', 'stalled']) {
+  const base = results.find((r) => r.size === smallest && r.scenario === scenario);
+  const big = results.find((r) => r.size === largest && r.scenario === scenario);
+  if (base && big && base !== big)
+    out(
+      `${scenario}: p50 with ${largest} queued = ${(big.p50 / base.p50).toFixed(2)}× p50 with ${smallest} queued`,
+    );
+}
