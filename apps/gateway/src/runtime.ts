@@ -76,7 +76,8 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
       ? null
       : await openThreadedSqliteStore({
           path: env.databasePath,
-          logger: logger.child({ component: 'store' }),
+          // The thread's records name their own component (e.g. ingest).
+          logger,
           metrics,
         });
   const store: Store = threaded ?? (await openSqliteStore({ path: env.databasePath, logger, now }));
