@@ -60,13 +60,18 @@ for (const size of sizes) {
     // Draining: each claim's jobs are completed before the next claim (a worker catching up).
     // Stalled: claimed jobs stay in flight, so the oldest queued jobs all wait behind them (a target
     // that accepts nothing, while the worker keeps looking for conversations it can serve).
-    for (const scenario of ['draining', 'stalled'] as const) {
+    // Batch: one connector's batch claim (HubSpot-style, 100 jobs), draining.
+    for (const scenario of ['draining', 'stalled', 'batch'] as const) {
       const times: number[] = [];
       for (let i = 0; i < claims; i++) {
         const started = performance.now();
-        const jobs = await store.claimJobs({ limit: 16, leaseMs: 600_000, workerId: 'bench', now });
+        const lease = { leaseMs: 600_000, workerId: 'bench', now };
+        const jobs =
+          scenario === 'batch'
+            ? await store.claimBatch({ ...lease, workspaceId: ws, connectorId: 'b', limit: 100 })
+            : await store.claimJobs({ ...lease, limit: 16 });
         times.push(performance.now() - started);
-        if (scenario === 'draining') for (const job of jobs) await store.completeJob(job.lease, []);
+        if (scenario !== 'stalled') for (const job of jobs) await store.completeJob(job.lease, []);
       }
       times.sort((a, b) => a - b);
       results.push({ size, scenario, p50: percentile(times, 0.5), p99: percentile(times, 0.99) });
@@ -77,7 +82,9 @@ for (const size of sizes) {
   }
 }
 
-out(`\nwabridge claim benchmark — ${claims} claims of 16 jobs per scenario, node ${process.version}`);
+out(
+  `\nwabridge claim benchmark — ${claims} claims per scenario (16 jobs; batch: 100), node ${process.version}`,
+);
 out('messages queued  jobs queued  scenario   p50 ms  p99 ms');
 for (const r of results) {
   out(
@@ -86,7 +93,7 @@ for (const r of results) {
 }
 const smallest = Math.min(...sizes);
 const largest = Math.max(...sizes);
-for (const scenario of ['draining', 'stalled']) {
+for (const scenario of ['draining', 'stalled', 'batch']) {
   const base = results.find((r) => r.size === smallest && r.scenario === scenario);
   const big = results.find((r) => r.size === largest && r.scenario === scenario);
   if (base && big && base !== big)

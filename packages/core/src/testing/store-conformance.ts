@@ -619,6 +619,30 @@ export function describeStoreConformance(name: string, open: () => Promise<Store
         ).toHaveLength(0);
       });
 
+      it('fills a batch from ready conversations behind hundreds of jobs waiting on a head in flight', async () => {
+        const ws = await seedWorkspace(store, { connectors: ['hubspot'] });
+        await backlog(ws, [{ waId: '15550001111', count: 700 }]);
+        await backlog(ws, [
+          { waId: '15550002222', count: 2 },
+          { waId: '15550003333', count: 2 },
+        ]);
+        const [head] = await claim(Date.now(), 1);
+        expect(await wamidOf(ws, head)).toBe('15550001111.0');
+        const batch = await store.claimBatch({
+          workspaceId: ws,
+          connectorId: 'hubspot',
+          limit: 10,
+          leaseMs: 30_000,
+          workerId: 'w',
+        });
+        expect((await Promise.all(batch.map((job) => wamidOf(ws, job)))).sort()).toEqual([
+          '15550002222.0',
+          '15550002222.1',
+          '15550003333.0',
+          '15550003333.1',
+        ]);
+      });
+
       it('reports the next time a job becomes ready', async () => {
         const ws = await seedWorkspace(store, { connectors: ['slack'] });
         expect(await store.nextRunAt()).toBeNull();

@@ -116,6 +116,8 @@ export class SqliteStore implements Store {
   private identitiesVersion = '';
   /** Where the last walk over job queues stopped (see `walkQueueHeads`). */
   private queueCursor: { connectorId: string; conversationId: string } | null = null;
+  /** Per (workspace, connector): the conversation the last batch claim stopped at. */
+  private readonly batchCursors = new Map<string, string | null>();
 
   constructor(options: SqliteStoreOptions) {
     this.db = new SqliteDatabase(options.path, {
@@ -1373,31 +1375,50 @@ export class SqliteStore implements Store {
     return heads;
   }
 
+  /**
+   * Each conversation's claimable prefix, in order, for one connector of one workspace. Like
+   * `claimJobs`, it walks the connector's queues one index seek each from where the previous
+   * batch stopped, so a few conversations with long backlogs waiting on a failing head cannot
+   * keep the others out of every batch.
+   */
   claimBatch(options: ClaimOptions & { workspaceId: string; connectorId: string }): Promise<Job[]> {
     return this.db.write(() => {
       const now = options.now ?? this.now();
-      const rows = this.db.all<JobRow>(
-        `SELECT * FROM jobs WHERE connector_id = :connector AND workspace_id = :ws
-         ORDER BY conversation_id, sort_ts, id LIMIT :scan`,
-        { ws: options.workspaceId, connector: options.connectorId, scan: options.limit * 50 },
-      );
       const claimable = (row: JobRow): boolean =>
         (row.state === 'ready' && row.run_at <= now) ||
         (row.state === 'running' && (row.lease_until ?? 0) < now);
+      const key = `${options.workspaceId}\u0000${options.connectorId}`;
+      const start = this.batchCursors.get(key) ?? null;
+      let cursor = start;
+      let wrapped = start === null;
       const picked: JobRow[] = [];
-      let conversation: string | null = null;
-      let open = false;
-      for (const row of rows) {
-        if (picked.length >= options.limit) break;
-        if (row.conversation_id !== conversation) {
-          conversation = row.conversation_id;
-          open = true;
+      for (let visited = 0; visited < options.limit * 64 && picked.length < options.limit; visited++) {
+        const head = this.db.get<JobRow>(
+          `SELECT * FROM jobs WHERE connector_id = :connector AND conversation_id > :after
+           ORDER BY connector_id, conversation_id, sort_ts, id LIMIT 1`,
+          { connector: options.connectorId, after: cursor ?? '' },
+        );
+        if (!head) {
+          if (wrapped) break;
+          wrapped = true;
+          cursor = null;
+          continue;
         }
-        // Take each conversation's claimable prefix; its order holds because the batch is applied in order.
-        if (!open) continue;
-        if (claimable(row)) picked.push(row);
-        else open = false;
+        cursor = head.conversation_id;
+        if (wrapped && start !== null && cursor > start) break;
+        if (head.workspace_id !== options.workspaceId || !claimable(head)) continue;
+        const queue = this.db.all<JobRow>(
+          `SELECT * FROM jobs WHERE connector_id = :connector AND conversation_id = :conversation
+           ORDER BY sort_ts, id LIMIT :room`,
+          { connector: options.connectorId, conversation: cursor, room: options.limit - picked.length },
+        );
+        // Its order holds because the connector applies the batch in order.
+        for (const row of queue) {
+          if (!claimable(row)) break;
+          picked.push(row);
+        }
       }
+      this.batchCursors.set(key, cursor);
       return picked.map((row) => this.lock(row, options, now));
     });
   }
