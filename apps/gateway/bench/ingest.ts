@@ -3,7 +3,7 @@
 // Options: --duration <s> (default 10), --connections 50,200, --rounds <n> (default 3)
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createHmac } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -31,6 +31,22 @@ interface Run {
   p99: number;
   errors: number;
   non2xx: number;
+  /** Server CPU (all its threads) per request, in µs; null where /proc is not available. */
+  cpuUs: number | null;
+}
+
+/**
+ * CPU seconds a process has used so far, all threads together (Linux /proc, USER_HZ 100). Steadier
+ * than req/s on a shared machine: a noisy neighbour slows a run more than it changes its cost.
+ */
+function cpuSeconds(pid: number | undefined): number | null {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return null;
+  }
 }
 
 // Unique, signed, Meta-shaped webhooks: every request is a new message (no duplicate fast path).
@@ -84,10 +100,16 @@ async function start(
   return { child, port };
 }
 
-async function load(server: string, port: number, connections: number, seconds: number): Promise<Run> {
+async function load(
+  server: string,
+  { port, pid }: { port: number; pid: number | undefined },
+  connections: number,
+  seconds: number,
+): Promise<Run> {
   // Enough unique webhooks for 25,000 req/s; beyond that the run would start repeating messages.
   const pool = signedWebhooks(Math.max(50_000, seconds * 25_000));
   let next = 0;
+  const cpuBefore = cpuSeconds(pid);
   const result = await autocannon({
     url: `http://127.0.0.1:${port}/webhooks/whatsapp`,
     connections,
@@ -106,9 +128,14 @@ async function load(server: string, port: number, connections: number, seconds: 
       },
     ],
   });
+  const cpuAfter = cpuSeconds(pid);
   if (server === 'gateway' && next > pool.length)
     process.stdout.write(`warning: ${server} run repeated webhooks (${next} > ${pool.length})\n`);
   return {
+    cpuUs:
+      cpuBefore === null || cpuAfter === null || result.requests.total === 0
+        ? null
+        : ((cpuAfter - cpuBefore) * 1e6) / result.requests.total,
     server,
     connections,
     rps: result.requests.average,
@@ -132,8 +159,9 @@ for (let round = 1; round <= rounds; round++) {
       const dataDir = mkdtempSync(join(tmpdir(), 'wabridge-bench-'));
       try {
         const { child, port } = await start(mode, dataDir);
-        await load(mode, port, connections, 2); // warm-up: JIT, connection pools, SQLite pages
-        runs.push({ ...(await load(mode, port, connections, duration)), round });
+        const server = { port, pid: child.pid };
+        await load(mode, server, connections, 2); // warm-up: JIT, connection pools, SQLite pages
+        runs.push({ ...(await load(mode, server, connections, duration)), round });
         child.kill('SIGTERM');
         await new Promise((resolve) => child.once('exit', resolve));
       } finally {
@@ -154,10 +182,10 @@ const out = (line: string) => process.stdout.write(`${line}\n`);
 out(
   `\nwabridge ingest benchmark — ${rounds} round(s) of ${duration}s runs, node ${process.version}, ${new Date().toISOString()}`,
 );
-out('round  server   conns   req/s     p50 ms  p99 ms  errors  non-2xx');
+out('round  server   conns   req/s     p50 ms  p99 ms  errors  non-2xx  cpu µs/req');
 for (const r of runs) {
   out(
-    `${String(r.round).padStart(5)}  ${r.server.padEnd(8)} ${String(r.connections).padStart(5)}  ${r.rps.toFixed(0).padStart(7)}  ${String(r.p50).padStart(7)}  ${String(r.p99).padStart(6)}  ${String(r.errors).padStart(6)}  ${String(r.non2xx).padStart(7)}`,
+    `${String(r.round).padStart(5)}  ${r.server.padEnd(8)} ${String(r.connections).padStart(5)}  ${r.rps.toFixed(0).padStart(7)}  ${String(r.p50).padStart(7)}  ${String(r.p99).padStart(6)}  ${String(r.errors).padStart(6)}  ${String(r.non2xx).padStart(7)}  ${(r.cpuUs?.toFixed(1) ?? '-').padStart(10)}`,
   );
 }
 out('');
@@ -165,6 +193,7 @@ const summary = new Map<number, { ratio: number; p99: number }>();
 for (const connections of connectionLevels) {
   const ratios: number[] = [];
   const p99s: number[] = [];
+  const cpu: { bare: number[]; gateway: number[] } = { bare: [], gateway: [] };
   for (let round = 1; round <= rounds; round++) {
     const pick = (server: string) =>
       runs.find((r) => r.round === round && r.server === server && r.connections === connections);
@@ -173,12 +202,20 @@ for (const connections of connectionLevels) {
     if (!bare || !gateway) continue;
     ratios.push(gateway.rps / bare.rps);
     p99s.push(gateway.p99);
+    if (bare.cpuUs !== null && gateway.cpuUs !== null) {
+      cpu.bare.push(bare.cpuUs);
+      cpu.gateway.push(gateway.cpuUs);
+    }
   }
   if (ratios.length === 0) continue;
   summary.set(connections, { ratio: median(ratios), p99: median(p99s) });
   out(
     `ratio at ${connections} connections: durable ingest = ${median(ratios).toFixed(2)}× bare Hono (median; rounds ${ratios.map((r) => r.toFixed(2)).join(', ')}), gateway p99 ${median(p99s)} ms`,
   );
+  if (cpu.gateway.length > 0)
+    out(
+      `  server CPU per request at ${connections} connections (median): gateway ${median(cpu.gateway).toFixed(1)} µs, bare ${median(cpu.bare).toFixed(1)} µs`,
+    );
 }
 const at200 = summary.get(200);
 const at50 = summary.get(50);
