@@ -60,8 +60,9 @@ for (const size of sizes) {
     // Draining: each claim's jobs are completed before the next claim (a worker catching up).
     // Stalled: claimed jobs stay in flight, so the oldest queued jobs all wait behind them (a target
     // that accepts nothing, while the worker keeps looking for conversations it can serve).
-    // Batch: one connector's batch claim (HubSpot-style, 100 jobs), draining.
-    for (const scenario of ['draining', 'stalled', 'batch'] as const) {
+    // Filtered: as the worker claims, for its one-at-a-time connectors only ('b' is claimed in
+    // batches), draining. Batch: one connector's batch claim (HubSpot-style, 100 jobs), draining.
+    for (const scenario of ['draining', 'stalled', 'filtered', 'batch'] as const) {
       const times: number[] = [];
       for (let i = 0; i < claims; i++) {
         const started = performance.now();
@@ -69,7 +70,11 @@ for (const size of sizes) {
         const jobs =
           scenario === 'batch'
             ? await store.claimBatch({ ...lease, workspaceId: ws, connectorId: 'b', limit: 100 })
-            : await store.claimJobs({ ...lease, limit: 16 });
+            : await store.claimJobs({
+                ...lease,
+                limit: 16,
+                ...(scenario === 'filtered' ? { connectorIds: ['a', 'whatsapp'] } : {}),
+              });
         times.push(performance.now() - started);
         if (scenario !== 'stalled') for (const job of jobs) await store.completeJob(job.lease, []);
       }
@@ -93,7 +98,7 @@ for (const r of results) {
 }
 const smallest = Math.min(...sizes);
 const largest = Math.max(...sizes);
-for (const scenario of ['draining', 'stalled', 'batch']) {
+for (const scenario of ['draining', 'stalled', 'filtered', 'batch']) {
   const base = results.find((r) => r.size === smallest && r.scenario === scenario);
   const big = results.find((r) => r.size === largest && r.scenario === scenario);
   if (base && big && base !== big)

@@ -574,6 +574,32 @@ export function describeStoreConformance(name: string, open: () => Promise<Store
         expect(await claim(Date.now(), 1)).toEqual([]);
       });
 
+      it('claims for some connectors past an older backlog of another connector’s', async () => {
+        const ws = await seedWorkspace(store, { connectors: ['hubspot'] });
+        // 300 customers: 300 HubSpot queues, all older than anything Slack will have.
+        await backlog(
+          ws,
+          Array.from({ length: 300 }, (_, i) => ({ waId: `1555${String(i).padStart(7, '0')}`, count: 1 })),
+        );
+        await store.setConnector({
+          workspaceId: ws,
+          connectorId: 'slack',
+          enabled: true,
+          events: ['message.inbound'],
+          config: {},
+          encryptedSecrets: null,
+        });
+        await backlog(ws, [{ waId: '15559999999', count: 1 }]);
+        const jobs = await store.claimJobs({
+          limit: 1,
+          leaseMs: 30_000,
+          workerId: 'w1',
+          connectorIds: ['slack', 'whatsapp'],
+        });
+        expect(jobs.map((job) => job.connectorId)).toEqual(['slack']);
+        expect(await wamidOf(ws, jobs[0])).toBe('15559999999.0');
+      });
+
       it('gives every conversation its turn, one claim at a time, and keeps each in order', async () => {
         const ws = await seedWorkspace(store, { connectors: ['slack'] });
         await backlog(ws, [

@@ -1307,6 +1307,7 @@ export class SqliteStore implements Store {
         if (picked.size < options.limit && wanted(row) && !picked.has(row.id)) picked.set(row.id, row);
       };
 
+      // Only jobs in flight are 'running', so this reads a few rows however long the backlog.
       const expired = this.db.all<JobRow>(
         `SELECT j.* FROM jobs j
          WHERE j.state = 'running' AND j.lease_until < :now AND NOT EXISTS (${EARLIER_IN_QUEUE})
@@ -1325,7 +1326,8 @@ export class SqliteStore implements Store {
 
       if (picked.size < options.limit && oldest.length === window) {
         const need = options.limit - picked.size;
-        for (const row of this.walkQueueHeads(now, need, options.limit * 64, wanted, picked)) take(row);
+        const only = options.connectorIds ? [...options.connectorIds].sort() : null;
+        for (const row of this.walkQueueHeads(now, need, options.limit * 64, only, picked)) take(row);
       }
       return [...picked.values()].map((row) => this.lock(stripBlocked(row), options, now));
     });
@@ -1340,7 +1342,7 @@ export class SqliteStore implements Store {
     now: number,
     need: number,
     maxQueues: number,
-    wanted: (row: JobRow) => boolean,
+    only: readonly string[] | null,
     taken: ReadonlyMap<number, JobRow>,
   ): JobRow[] {
     const heads: JobRow[] = [];
@@ -1366,10 +1368,23 @@ export class SqliteStore implements Store {
       cursor = { connectorId: row.connector_id, conversationId: row.conversation_id };
       // Round again past where this walk started: every queue has been seen.
       if (wrapped && start && compareQueues(cursor, start) > 0) break;
+      if (only && !only.includes(row.connector_id)) {
+        // Another worker's connector (a batch connector, say, with a backlog of its own): jump
+        // over all of its queues in one seek, to the next connector this claim is for.
+        const next = only.find((id) => id > row.connector_id);
+        if (next === undefined) {
+          if (wrapped) break;
+          wrapped = true;
+          cursor = null;
+        } else {
+          cursor = { connectorId: next, conversationId: '' };
+        }
+        continue;
+      }
       const runnable =
         (row.state === 'ready' && row.run_at <= now) ||
         (row.state === 'running' && (row.lease_until ?? 0) < now);
-      if (runnable && wanted(row) && !taken.has(row.id)) heads.push(row);
+      if (runnable && !taken.has(row.id)) heads.push(row);
     }
     this.queueCursor = cursor;
     return heads;
