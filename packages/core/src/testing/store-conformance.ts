@@ -669,6 +669,31 @@ export function describeStoreConformance(name: string, open: () => Promise<Store
         ]);
       });
 
+      it('counts jobs by connector and state: ready, running, dead', async () => {
+        const ws = await seedWorkspace(store, { connectors: ['slack', 'hubspot'] });
+        await backlog(ws, [
+          { waId: '15550001111', count: 3 },
+          { waId: '15550002222', count: 2 },
+        ]);
+        const claimed = await store.claimJobs({
+          limit: 3,
+          leaseMs: 30_000,
+          workerId: 'w1',
+          connectorIds: ['slack'],
+        });
+        expect(claimed).toHaveLength(2);
+        await store.deadLetterJob(claimed[0]!.lease, 'permanent: test');
+        expect(await store.jobStats()).toEqual({
+          ready: 8,
+          running: 1,
+          dead: 1,
+          byConnector: {
+            slack: { ready: 3, running: 1, dead: 1 },
+            hubspot: { ready: 5, running: 0, dead: 0 },
+          },
+        });
+      });
+
       it('reports the next time a job becomes ready', async () => {
         const ws = await seedWorkspace(store, { connectors: ['slack'] });
         expect(await store.nextRunAt()).toBeNull();
