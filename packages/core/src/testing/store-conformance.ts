@@ -126,6 +126,9 @@ export function describeStoreConformance(name: string, open: () => Promise<Store
         );
         const [conversation] = await store.listConversations(ws);
         expect(conversation?.lastInboundAt).toBe(2000);
+        expect((await store.getConversation(ws, conversation?.id ?? ''))?.lastInboundAt).toBe(2000);
+        await store.ingest(messagesUnit(ws, { messages: [inboundMessage({ wamid: 'd', timestamp: 5000 })] }));
+        expect((await store.getConversation(ws, conversation?.id ?? ''))?.lastInboundAt).toBe(5000);
       });
 
       it('keeps unrouted changes and platform events, once each', async () => {

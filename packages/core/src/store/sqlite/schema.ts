@@ -233,4 +233,10 @@ CREATE TABLE audit_log (
 );
 `,
   },
+  {
+    // The last inbound time is read from the messages now (CONVERSATION_COLUMNS in index.ts).
+    version: 2,
+    name: 'conversations: last inbound time from the messages',
+    sql: 'ALTER TABLE conversations DROP COLUMN last_inbound_at;',
+  },
 ];
