@@ -90,16 +90,21 @@ const CONVERSATION_COLUMNS = `c.id, c.workspace_id, c.contact_id, c.phone_number
   (SELECT m.ts FROM messages m WHERE m.conversation_id = c.id AND m.direction = 'inbound' AND m.type <> 'system'
    ORDER BY m.ts DESC LIMIT 1) AS last_inbound_at`;
 
-// Is there a job before `j` in its (connector, conversation) queue? One seek in `jobs_queue`.
-const EARLIER_IN_QUEUE = `SELECT 1 FROM jobs p WHERE p.connector_id = j.connector_id AND p.conversation_id = j.conversation_id
-  AND (p.sort_ts < j.sort_ts OR (p.sort_ts = j.sort_ts AND p.id < j.id))`;
+// Is there a job before `j` in its (conversation, connector) queue? One seek in `jobs_queue`.
+const EARLIER_IN_QUEUE = `SELECT 1 FROM jobs p WHERE p.workspace_id = j.workspace_id AND p.conversation_id = j.conversation_id
+  AND p.connector_id = j.connector_id AND (p.sort_ts < j.sort_ts OR (p.sort_ts = j.sort_ts AND p.id < j.id))`;
 
-function compareQueues(
-  a: { connectorId: string; conversationId: string },
-  b: { connectorId: string; conversationId: string },
-): number {
-  if (a.connectorId !== b.connectorId) return a.connectorId < b.connectorId ? -1 : 1;
-  if (a.conversationId !== b.conversationId) return a.conversationId < b.conversationId ? -1 : 1;
+/** A queue's place in `jobs_queue` order: (workspace, conversation, connector). */
+interface QueueKey {
+  workspaceId: string;
+  conversationId: string;
+  connectorId: string;
+}
+
+function compareQueues(a: QueueKey, b: QueueKey): number {
+  for (const field of ['workspaceId', 'conversationId', 'connectorId'] as const) {
+    if (a[field] !== b[field]) return a[field] < b[field] ? -1 : 1;
+  }
   return 0;
 }
 
@@ -124,7 +129,7 @@ export class SqliteStore implements Store {
   private readonly identities = new Map<string, { contactId: string; conversationId: string }>();
   private identitiesVersion = '';
   /** Where the last walk over job queues stopped (see `walkQueueHeads`). */
-  private queueCursor: { connectorId: string; conversationId: string } | null = null;
+  private queueCursor: QueueKey | null = null;
   /** Per (workspace, connector): the conversation the last batch claim stopped at. */
   private readonly batchCursors = new Map<string, string | null>();
 
@@ -1309,7 +1314,8 @@ export class SqliteStore implements Store {
       if (picked.size < options.limit && oldest.length === window) {
         const need = options.limit - picked.size;
         const only = options.connectorIds ? [...options.connectorIds].sort() : null;
-        for (const row of this.walkQueueHeads(now, need, options.limit * 64, only, picked)) take(row);
+        const budget = Math.max(1024, options.limit * 64);
+        for (const row of this.walkQueueHeads(now, need, budget, only, picked)) take(row);
       }
       return [...picked.values()].map((row) => this.lock(stripBlocked(row), options, now));
     });
@@ -1318,7 +1324,8 @@ export class SqliteStore implements Store {
   /**
    * Visits queues in index order from where the last walk stopped (wrapping once) and returns the
    * heads that can run now. The first entry of a queue in the `jobs_queue` index is its head, so
-   * each queue costs one seek, however long it is.
+   * each queue costs one seek, however long it is. Queues of connectors this claim is not for are
+   * passed over (a batch connector's, say); they share the visit budget.
    */
   private walkQueueHeads(
     now: number,
@@ -1334,12 +1341,12 @@ export class SqliteStore implements Store {
     for (let visited = 0; visited < maxQueues && heads.length < need; visited++) {
       const row = cursor
         ? this.db.get<JobRow>(
-            `SELECT * FROM jobs WHERE (connector_id, conversation_id) > (:connector, :conversation)
-             ORDER BY connector_id, conversation_id, sort_ts, id LIMIT 1`,
-            { connector: cursor.connectorId, conversation: cursor.conversationId },
+            `SELECT * FROM jobs WHERE (workspace_id, conversation_id, connector_id) > (:ws, :conversation, :connector)
+             ORDER BY workspace_id, conversation_id, connector_id, sort_ts, id LIMIT 1`,
+            { ws: cursor.workspaceId, conversation: cursor.conversationId, connector: cursor.connectorId },
           )
         : this.db.get<JobRow>(
-            'SELECT * FROM jobs ORDER BY connector_id, conversation_id, sort_ts, id LIMIT 1',
+            'SELECT * FROM jobs ORDER BY workspace_id, conversation_id, connector_id, sort_ts, id LIMIT 1',
           );
       if (!row) {
         if (wrapped) break;
@@ -1347,22 +1354,14 @@ export class SqliteStore implements Store {
         cursor = null;
         continue;
       }
-      cursor = { connectorId: row.connector_id, conversationId: row.conversation_id };
+      cursor = {
+        workspaceId: row.workspace_id,
+        conversationId: row.conversation_id,
+        connectorId: row.connector_id,
+      };
       // Round again past where this walk started: every queue has been seen.
       if (wrapped && start && compareQueues(cursor, start) > 0) break;
-      if (only && !only.includes(row.connector_id)) {
-        // Another worker's connector (a batch connector, say, with a backlog of its own): jump
-        // over all of its queues in one seek, to the next connector this claim is for.
-        const next = only.find((id) => id > row.connector_id);
-        if (next === undefined) {
-          if (wrapped) break;
-          wrapped = true;
-          cursor = null;
-        } else {
-          cursor = { connectorId: next, conversationId: '' };
-        }
-        continue;
-      }
+      if (only && !only.includes(row.connector_id)) continue;
       const runnable =
         (row.state === 'ready' && row.run_at <= now) ||
         (row.state === 'running' && (row.lease_until ?? 0) < now);
@@ -1390,10 +1389,15 @@ export class SqliteStore implements Store {
       let wrapped = start === null;
       const picked: JobRow[] = [];
       for (let visited = 0; visited < options.limit * 64 && picked.length < options.limit; visited++) {
+        // The head of the next conversation of the workspace with a job for this connector. The
+        // inner read is index-only; the workspace's other connectors' jobs sit beside these in the
+        // index and are stepped over.
         const head = this.db.get<JobRow>(
-          `SELECT * FROM jobs WHERE connector_id = :connector AND conversation_id > :after
-           ORDER BY connector_id, conversation_id, sort_ts, id LIMIT 1`,
-          { connector: options.connectorId, after: cursor ?? '' },
+          `SELECT * FROM jobs WHERE workspace_id = :ws AND connector_id = :connector AND conversation_id = (
+             SELECT conversation_id FROM jobs WHERE workspace_id = :ws AND conversation_id > :after AND connector_id = :connector
+             ORDER BY conversation_id LIMIT 1)
+           ORDER BY sort_ts, id LIMIT 1`,
+          { ws: options.workspaceId, connector: options.connectorId, after: cursor ?? '' },
         );
         if (!head) {
           if (wrapped) break;
@@ -1403,13 +1407,18 @@ export class SqliteStore implements Store {
         }
         cursor = head.conversation_id;
         if (wrapped && start !== null && cursor > start) break;
-        if (head.workspace_id !== options.workspaceId || !claimable(head)) continue;
+        if (!claimable(head)) continue;
         const queue = this.db.all<JobRow>(
-          `SELECT * FROM jobs WHERE connector_id = :connector AND conversation_id = :conversation
+          `SELECT * FROM jobs WHERE workspace_id = :ws AND conversation_id = :conversation AND connector_id = :connector
            ORDER BY sort_ts, id LIMIT :room`,
-          { connector: options.connectorId, conversation: cursor, room: options.limit - picked.length },
+          {
+            ws: options.workspaceId,
+            conversation: cursor,
+            connector: options.connectorId,
+            room: options.limit - picked.length,
+          },
         );
-        // Its order holds because the connector applies the batch in order.
+        // The conversation's claimable prefix; its order holds because the batch is applied in order.
         for (const row of queue) {
           if (!claimable(row)) break;
           picked.push(row);

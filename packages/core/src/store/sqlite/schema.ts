@@ -239,4 +239,15 @@ CREATE TABLE audit_log (
     name: 'conversations: last inbound time from the messages',
     sql: 'ALTER TABLE conversations DROP COLUMN last_inbound_at;',
   },
+  {
+    // The jobs a message fans out (one per connector) sit side by side: ingest dirties one random
+    // page of this index per message instead of one per job. Claims walk it by workspace and
+    // conversation (see claimJobs and claimBatch in index.ts).
+    version: 3,
+    name: 'jobs queue index by workspace and conversation first',
+    sql: `
+DROP INDEX jobs_queue;
+CREATE INDEX jobs_queue ON jobs (workspace_id, conversation_id, connector_id, sort_ts, id);
+`,
+  },
 ];
