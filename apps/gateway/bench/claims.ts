@@ -18,6 +18,8 @@ const { values } = parseArgs({
 });
 const claims = Number(values.claims);
 const sizes = values.sizes.split(',').map(Number);
+if (!Number.isInteger(claims) || claims < 1 || sizes.some((size) => !Number.isInteger(size) || size < 1))
+  throw new Error('--claims and --sizes take positive whole numbers, e.g. --claims 200 --sizes 10000,200000');
 const CUSTOMERS = 10_000;
 const out = (line: string) => process.stdout.write(`${line}\n`);
 

@@ -25,6 +25,8 @@ const sequential = values.traffic === 'sequential';
 const rounds = Number(values.rounds);
 const duration = Number(values.duration);
 const connectionLevels = values.connections.split(',').map(Number);
+if (![duration, rounds, ...connectionLevels].every((n) => Number.isInteger(n) && n > 0))
+  throw new Error('--duration, --rounds and --connections take positive whole numbers');
 const SECRET = 'bench-app-secret';
 const SERVERS = new URL('./servers.ts', import.meta.url).pathname;
 
