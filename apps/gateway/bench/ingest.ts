@@ -4,7 +4,7 @@
 //          --traffic random|sequential (default random; see signedWebhooks)
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createHmac, randomBytes, randomInt } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -40,17 +40,39 @@ interface Run {
   non2xx: number;
   /** Server CPU (all its threads) per request, in µs; null where /proc is not available. */
   cpuUs: number | null;
+  /** The same, per thread group (http, store, checkpoint, gc+jit, other). */
+  cpuByThread: Map<string, number>;
 }
 
+/** The server's threads, grouped by what they do (named in packages/core/src/store/sqlite). */
+const THREAD_GROUPS: Record<string, string> = {
+  MainThread: 'http',
+  'wabridge-store': 'store',
+  'wabridge-ckpt': 'checkpoint',
+  V8Worker: 'gc+jit',
+};
+
 /**
- * CPU seconds a process has used so far, all threads together (Linux /proc, USER_HZ 100). Steadier
- * than req/s on a shared machine: a noisy neighbour slows a run more than it changes its cost.
+ * CPU seconds a process has used so far per thread group (Linux /proc, USER_HZ 100); null where
+ * /proc is not available. Steadier than req/s on a shared machine: a noisy neighbour slows a run
+ * more than it changes its cost.
  */
-function cpuSeconds(pid: number | undefined): number | null {
+function cpuSeconds(pid: number | undefined): Map<string, number> | null {
   try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(fields[11]) + Number(fields[12])) / 100;
+    const groups = new Map<string, number>();
+    for (const tid of readdirSync(`/proc/${pid}/task`)) {
+      let stat: string;
+      try {
+        stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+      } catch {
+        continue; // the thread ended between the listing and the read
+      }
+      const name = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      const group = THREAD_GROUPS[name] ?? 'other';
+      groups.set(group, (groups.get(group) ?? 0) + (Number(fields[11]) + Number(fields[12])) / 100);
+    }
+    return groups;
   } catch {
     return null;
   }
@@ -152,11 +174,14 @@ async function load(
   const cpuAfter = cpuSeconds(pid);
   if (server === 'gateway' && next > pool.length)
     process.stdout.write(`warning: ${server} run repeated webhooks (${next} > ${pool.length})\n`);
+  const cpuByThread = new Map<string, number>();
+  if (cpuBefore && cpuAfter && result.requests.total > 0) {
+    for (const [group, seconds] of cpuAfter)
+      cpuByThread.set(group, ((seconds - (cpuBefore.get(group) ?? 0)) * 1e6) / result.requests.total);
+  }
   return {
-    cpuUs:
-      cpuBefore === null || cpuAfter === null || result.requests.total === 0
-        ? null
-        : ((cpuAfter - cpuBefore) * 1e6) / result.requests.total,
+    cpuUs: cpuByThread.size > 0 ? [...cpuByThread.values()].reduce((a, b) => a + b, 0) : null,
+    cpuByThread,
     server,
     connections,
     rps: result.requests.average,
@@ -200,13 +225,18 @@ const median = (values: number[]): number => {
     : ((sorted[middle - 1] as number) + (sorted[middle] as number)) / 2;
 };
 const out = (line: string) => process.stdout.write(`${line}\n`);
+const byThread = (cpu: Map<string, number>) =>
+  [...new Set([...Object.values(THREAD_GROUPS), 'other'])]
+    .filter((group) => (cpu.get(group) ?? 0) >= 0.05)
+    .map((group) => `${group} ${cpu.get(group)?.toFixed(1)}`)
+    .join(', ');
 out(
   `\nwabridge ingest benchmark — ${values.traffic} traffic, ${rounds} round(s) of ${duration}s runs, node ${process.version}, ${new Date().toISOString()}`,
 );
-out('round  server   conns   req/s     p50 ms  p99 ms  errors  non-2xx  cpu µs/req');
+out('round  server   conns   req/s     p50 ms  p99 ms  errors  non-2xx  cpu µs/req  (by thread)');
 for (const r of runs) {
   out(
-    `${String(r.round).padStart(5)}  ${r.server.padEnd(8)} ${String(r.connections).padStart(5)}  ${r.rps.toFixed(0).padStart(7)}  ${String(r.p50).padStart(7)}  ${String(r.p99).padStart(6)}  ${String(r.errors).padStart(6)}  ${String(r.non2xx).padStart(7)}  ${(r.cpuUs?.toFixed(1) ?? '-').padStart(10)}`,
+    `${String(r.round).padStart(5)}  ${r.server.padEnd(8)} ${String(r.connections).padStart(5)}  ${r.rps.toFixed(0).padStart(7)}  ${String(r.p50).padStart(7)}  ${String(r.p99).padStart(6)}  ${String(r.errors).padStart(6)}  ${String(r.non2xx).padStart(7)}  ${(r.cpuUs?.toFixed(1) ?? '-').padStart(10)}  ${byThread(r.cpuByThread)}`,
   );
 }
 out('');

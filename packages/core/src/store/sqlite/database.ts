@@ -6,6 +6,12 @@ import { MIGRATIONS } from './schema.ts';
 
 type Params = Record<string, SQLInputValue>;
 
+/** A prepared statement and the names of its parameters, in position order. */
+interface Prepared {
+  statement: StatementSync;
+  names: readonly string[];
+}
+
 interface PendingWrite {
   run: () => unknown;
   resolve: (value: unknown) => void;
@@ -27,7 +33,9 @@ interface PendingWrite {
 export class SqliteDatabase {
   readonly path: string;
   private readonly db: DatabaseSync;
-  private readonly statements = new Map<string, StatementSync>();
+  private readonly statements = new Map<string, Prepared>();
+  /** Write transactions begun on this connection; tells callers a new one has started. */
+  transactions = 0;
   private queue: PendingWrite[] = [];
   private flushScheduled = false;
   private closed = false;
@@ -83,25 +91,29 @@ export class SqliteDatabase {
     }
   }
 
-  statement(sql: string): StatementSync {
-    let statement = this.statements.get(sql);
-    if (!statement) {
-      statement = this.db.prepare(sql);
-      this.statements.set(sql, statement);
+  private statement(sql: string): Prepared {
+    let prepared = this.statements.get(sql);
+    if (!prepared) {
+      const { text, names } = positional(sql);
+      prepared = { statement: this.db.prepare(text), names };
+      this.statements.set(sql, prepared);
     }
-    return statement;
+    return prepared;
   }
 
   get<T>(sql: string, params: Params = {}): T | undefined {
-    return this.statement(sql).get(params) as T | undefined;
+    const { statement, names } = this.statement(sql);
+    return statement.get(...bind(names, params)) as T | undefined;
   }
 
   all<T>(sql: string, params: Params = {}): T[] {
-    return this.statement(sql).all(params) as T[];
+    const { statement, names } = this.statement(sql);
+    return statement.all(...bind(names, params)) as T[];
   }
 
   run(sql: string, params: Params = {}): { changes: number; lastInsertRowid: number } {
-    const result = this.statement(sql).run(params);
+    const { statement, names } = this.statement(sql);
+    const result = statement.run(...bind(names, params));
     return { changes: Number(result.changes), lastInsertRowid: Number(result.lastInsertRowid) };
   }
 
@@ -145,7 +157,8 @@ export class SqliteDatabase {
     const groups = isolated ? batch.map((item) => [item]) : [batch];
     for (const group of groups) {
       try {
-        this.statement('BEGIN IMMEDIATE').run();
+        this.run('BEGIN IMMEDIATE');
+        this.transactions++;
       } catch (error) {
         for (const _ of group) results.push({ ok: false, value: error });
         continue;
@@ -168,7 +181,7 @@ export class SqliteDatabase {
         continue;
       }
       try {
-        this.statement('COMMIT').run();
+        this.run('COMMIT');
         results.push(...groupResults);
       } catch (error) {
         this.rollback();
@@ -217,9 +230,39 @@ function startCheckpointer(path: string, everyMs: number): NodeWorker {
     const checkpoint = db.prepare('PRAGMA wal_checkpoint(PASSIVE)');
     setInterval(() => { try { checkpoint.get(); } catch {} }, workerData.everyMs);
   `;
-  const worker = new NodeWorker(source, { eval: true, workerData: { path, everyMs } });
+  const worker = new NodeWorker(source, { eval: true, workerData: { path, everyMs }, name: 'wabridge-ckpt' });
   worker.unref();
   // A failed checkpointer only means the connection's own autocheckpoint takes over.
   worker.on('error', () => {});
   return worker;
+}
+
+/**
+ * Rewrites `:name` parameters as numbered ones (`?1`, `?2`…), so a call binds by position. Binding
+ * an object by name costs node:sqlite a property walk and a name lookup per parameter: about 3 µs
+ * for a ten-column INSERT, measured against 2 µs for the whole INSERT bound by position. String
+ * literals, quoted identifiers and comments are left as they are.
+ */
+export function positional(sql: string): { text: string; names: string[] } {
+  const names: string[] = [];
+  const text = sql.replace(
+    /'(?:[^']|'')*'|"(?:[^"]|"")*"|--[^\n]*|:([A-Za-z_][A-Za-z0-9_]*)/g,
+    (match, name: string | undefined) => {
+      if (name === undefined) return match;
+      const index = names.includes(name) ? names.indexOf(name) : names.push(name) - 1;
+      return `?${index + 1}`;
+    },
+  );
+  return { text, names };
+}
+
+/** The values for a statement's parameters; one the caller left out binds NULL, as by name. */
+function bind(names: readonly string[], params: Params): SQLInputValue[] {
+  const values: SQLInputValue[] = new Array(names.length);
+  for (let i = 0; i < names.length; i++) {
+    const name = names[i] as string;
+    const value = params[name];
+    values[i] = value === undefined && !(name in params) ? null : (value as SQLInputValue);
+  }
+  return values;
 }

@@ -128,6 +128,8 @@ export class SqliteStore implements Store {
   private readonly now: () => number;
   private readonly identities = new Map<string, { contactId: string; conversationId: string }>();
   private identitiesVersion = '';
+  /** The write transaction in which the config version was last read (see conversationFor). */
+  private identitiesCheckedIn = -1;
   /** Where the last walk over job queues stopped (see `walkQueueHeads`). */
   private queueCursor: QueueKey | null = null;
   /** Per (workspace, connector): the conversation the last batch claim stopped at. */
@@ -642,11 +644,17 @@ export class SqliteStore implements Store {
     identity: ContactIdentity,
   ): { contactId: string; conversationId: string } {
     const key = `${ws}|${phoneNumberId}|${identity.waId ?? ''}|${identity.bsuid ?? ''}|${identity.parentBsuid ?? ''}|${identity.username ?? ''}|${identity.profileName ?? ''}|${displayPhoneNumber ?? ''}`;
-    const version =
-      this.db.get<{ value: string }>("SELECT value FROM meta WHERE key = 'config_version'")?.value ?? '';
-    if (version !== this.identitiesVersion) {
-      this.identities.clear();
-      this.identitiesVersion = version;
+    // Only called inside a write transaction, which holds the database's write lock: no other
+    // process can move the version until it ends, and this store's own moves reset the check
+    // (bumpConfigVersion). So one read per transaction, not one per message.
+    if (this.identitiesCheckedIn !== this.db.transactions) {
+      const version =
+        this.db.get<{ value: string }>("SELECT value FROM meta WHERE key = 'config_version'")?.value ?? '';
+      if (version !== this.identitiesVersion) {
+        this.identities.clear();
+        this.identitiesVersion = version;
+      }
+      this.identitiesCheckedIn = this.db.transactions;
     }
     const known = this.identities.get(key);
     if (known) return known;
@@ -1673,6 +1681,7 @@ export class SqliteStore implements Store {
   // --- helpers ---------------------------------------------------------------------------------
 
   private bumpConfigVersion(): void {
+    this.identitiesCheckedIn = -1;
     this.db.run("UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'config_version'");
   }
 

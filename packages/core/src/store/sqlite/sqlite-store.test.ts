@@ -47,4 +47,49 @@ describe('sqlite store internals', () => {
       await store.close();
     }
   });
+
+  // The conversation of a customer seen before is answered from memory; the memory must not
+  // outlive a change of workspaces, whichever connection made it and whenever it committed.
+  it.each([
+    'another connection (the CLI in another process)',
+    'this store, in earlier transactions',
+    'this store, in the same group commit',
+  ])('a workspace deleted and made again by %s gets new rows for a known customer', async (by) => {
+    const path = join(dir, `identities-${n++}.db`);
+    const store = await openSqliteStore({ path });
+    const admin = by.startsWith('another') ? await openSqliteStore({ path }) : store;
+    try {
+      const customer = identity({ waId: '15550004444' });
+      await seedWorkspace(store, { id: 'acme', connectors: ['slack'] });
+      const first = messagesUnit('acme', { messages: [inboundMessage({ wamid: 'w.1', contact: customer })] });
+      const again = messagesUnit('acme', { messages: [inboundMessage({ wamid: 'w.2', contact: customer })] });
+      if (by.endsWith('same group commit')) {
+        // Called in one turn of the loop: all five writes share one transaction.
+        await Promise.all([
+          store.ingest(first),
+          store.deleteWorkspace('acme'),
+          store.createWorkspace({ id: 'acme', name: 'Again' }),
+          store.addPhoneNumber({
+            workspaceId: 'acme',
+            phoneNumberId: '106540352242922',
+            displayPhoneNumber: null,
+            wabaId: null,
+          }),
+          store.ingest(again),
+        ]);
+      } else {
+        await store.ingest(first);
+        await admin.deleteWorkspace('acme');
+        await seedWorkspace(admin, { id: 'acme', connectors: ['slack'] });
+        await store.ingest(again);
+      }
+      const message = await store.getMessageByWamid('acme', 'w.2');
+      const conversation = await store.getConversation('acme', message?.conversationId ?? '');
+      expect(conversation).not.toBeNull();
+      expect(await store.getContact('acme', conversation?.contactId ?? '')).not.toBeNull();
+    } finally {
+      if (admin !== store) await admin.close();
+      await store.close();
+    }
+  });
 });

@@ -26,8 +26,10 @@ export async function openThreadedSqliteStore(options: {
 }): Promise<ThreadedSqliteStore> {
   const logger = options.logger ?? silentLogger;
   const metrics = options.metrics ?? noopMetrics;
+  // Named, so the thread is told apart in top -H, /proc and `npm run bench`.
   const worker = new NodeWorker(new URL('./thread.ts', import.meta.url), {
     workerData: { path: options.path },
+    name: 'wabridge-store',
   });
   const pending = new Map<number, { resolve(value: unknown): void; reject(error: unknown): void }>();
   let nextId = 0;
