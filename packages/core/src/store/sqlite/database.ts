@@ -253,8 +253,8 @@ export function positional(sql: string): { text: string; names: string[] } {
     /'(?:[^']|'')*'|"(?:[^"]|"")*"|--[^\n]*|:([A-Za-z_][A-Za-z0-9_]*)/g,
     (match, name: string | undefined) => {
       if (name === undefined) return match;
-      const index = names.includes(name) ? names.indexOf(name) : names.push(name) - 1;
-      return `?${index + 1}`;
+      const seen = names.indexOf(name);
+      return `?${(seen >= 0 ? seen : names.push(name) - 1) + 1}`;
     },
   );
   return { text, names };

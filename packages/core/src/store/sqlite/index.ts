@@ -77,7 +77,6 @@ export async function openSqliteStore(options: SqliteStoreOptions): Promise<Sqli
   return store;
 }
 
-// An outbound message only moves forward: a late `delivered` must not undo `read`.
 /**
  * A conversation row with its last inbound time, read from its messages: the newest inbound
  * message that is not a system notice (a number change does not open the 24-hour window), found
@@ -113,6 +112,14 @@ function stripBlocked(row: JobRow & { blocked?: number }): JobRow {
   return job;
 }
 
+/** Whether a job may be claimed at `now`: ready and due, or running on a lease that has expired. */
+function claimableAt(row: JobRow, now: number): boolean {
+  return (
+    (row.state === 'ready' && row.run_at <= now) || (row.state === 'running' && (row.lease_until ?? 0) < now)
+  );
+}
+
+// An outbound message only moves forward: a late `delivered` must not undo `read`.
 const STATE_RANK: Record<string, number> = {
   pending: 0,
   sent: 1,
@@ -633,9 +640,9 @@ export class SqliteStore implements Store {
   /**
    * The contact and conversation of a customer writing to a number. A customer seen before (same
    * identifiers and profile) is answered from memory, so a message costs no contact lookup and no
-   * conversation write. The cache only holds rows this connection
-   * read or wrote: it is dropped when a transaction rolls back and when the config version moves
-   * (a deleted workspace), so it never names a row that does not exist.
+   * conversation write. The cache only holds rows this connection read or wrote: it is dropped
+   * when a transaction rolls back and when the config version moves (a deleted workspace), so it
+   * never names a row that does not exist.
    */
   private conversationFor(
     ws: string,
@@ -1370,10 +1377,7 @@ export class SqliteStore implements Store {
       // Round again past where this walk started: every queue has been seen.
       if (wrapped && start && compareQueues(cursor, start) > 0) break;
       if (only && !only.includes(row.connector_id)) continue;
-      const runnable =
-        (row.state === 'ready' && row.run_at <= now) ||
-        (row.state === 'running' && (row.lease_until ?? 0) < now);
-      if (runnable && !taken.has(row.id)) heads.push(row);
+      if (claimableAt(row, now) && !taken.has(row.id)) heads.push(row);
     }
     this.queueCursor = cursor;
     return heads;
@@ -1388,9 +1392,6 @@ export class SqliteStore implements Store {
   claimBatch(options: ClaimOptions & { workspaceId: string; connectorId: string }): Promise<Job[]> {
     return this.db.write(() => {
       const now = options.now ?? this.now();
-      const claimable = (row: JobRow): boolean =>
-        (row.state === 'ready' && row.run_at <= now) ||
-        (row.state === 'running' && (row.lease_until ?? 0) < now);
       const key = `${options.workspaceId}\u0000${options.connectorId}`;
       const start = this.batchCursors.get(key) ?? null;
       let cursor = start;
@@ -1415,7 +1416,7 @@ export class SqliteStore implements Store {
         }
         cursor = head.conversation_id;
         if (wrapped && start !== null && cursor > start) break;
-        if (!claimable(head)) continue;
+        if (!claimableAt(head, now)) continue;
         const queue = this.db.all<JobRow>(
           `SELECT * FROM jobs WHERE workspace_id = :ws AND conversation_id = :conversation AND connector_id = :connector
            ORDER BY sort_ts, id LIMIT :room`,
@@ -1428,7 +1429,7 @@ export class SqliteStore implements Store {
         );
         // The conversation's claimable prefix; its order holds because the batch is applied in order.
         for (const row of queue) {
-          if (!claimable(row)) break;
+          if (!claimableAt(row, now)) break;
           picked.push(row);
         }
       }

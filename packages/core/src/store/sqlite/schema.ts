@@ -240,9 +240,10 @@ CREATE TABLE audit_log (
     sql: 'ALTER TABLE conversations DROP COLUMN last_inbound_at;',
   },
   {
-    // The jobs a message fans out (one per connector) sit side by side: ingest dirties one random
-    // page of this index per message instead of one per job. Claims walk it by workspace and
-    // conversation (see claimJobs and claimBatch in index.ts).
+    // The jobs a message fans out (one per connector) sit in its conversation's range, on one page
+    // while the conversation's queues are short (the worker keeps them so): ingest dirties one
+    // random page of this index per message instead of one per job. Claims walk it by workspace
+    // and conversation (see claimJobs and claimBatch in index.ts).
     version: 3,
     name: 'jobs queue index by workspace and conversation first',
     sql: `
