@@ -25,5 +25,6 @@ export { openSqliteStore, SqliteStore, type SqliteStoreOptions } from './store/s
 export { openThreadedSqliteStore, type ThreadedSqliteStore } from './store/sqlite/threaded.ts';
 export * from './store/types.ts';
 export * from './util/rate-limiter.ts';
+export * from './util/sleep.ts';
 export * from './whatsapp/index.ts';
 export * from './workspace/admin.ts';

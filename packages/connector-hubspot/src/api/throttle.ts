@@ -8,7 +8,7 @@
  * A call waits for a token when the wait is short; a longer wait is handed back to the queue as
  * `rate_limited`, so a worker slot is not held while HubSpot's window refills.
  */
-import { WabridgeError } from '@wabridge/core';
+import { sleep, WabridgeError } from '@wabridge/core';
 
 /** A token bucket that can also be pushed back (after a 429) so the next token comes later. */
 export class TokenBucket {
@@ -86,18 +86,7 @@ export async function acquire(bucket: TokenBucket, now: () => number, signal?: A
         retryAfterMs: wait,
       });
     }
-    signal?.throwIfAborted();
-    await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(resolve, wait);
-      signal?.addEventListener(
-        'abort',
-        () => {
-          clearTimeout(timer);
-          reject(signal.reason);
-        },
-        { once: true },
-      );
-    });
+    await sleep(wait, signal);
   }
 }
 

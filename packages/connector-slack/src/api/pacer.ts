@@ -1,4 +1,4 @@
-import { WabridgeError } from '@wabridge/core';
+import { sleep, WabridgeError } from '@wabridge/core';
 
 export interface PacerOptions {
   /** Sustained calls per second for one key. */
@@ -102,22 +102,4 @@ export class Pacer {
     lane.blockedUntil = Math.max(lane.blockedUntil, now + retryAfterMs);
     lane.next = Math.max(lane.next, lane.blockedUntil);
   }
-}
-
-function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal?.aborted) {
-      reject(signal.reason);
-      return;
-    }
-    const timer = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    const onAbort = () => {
-      clearTimeout(timer);
-      reject(signal?.reason);
-    };
-    signal?.addEventListener('abort', onAbort, { once: true });
-  });
 }

@@ -3,6 +3,7 @@ import {
   KeyedTokenBucket,
   type Logger,
   type Metrics,
+  sleep,
   WabridgeError,
 } from '@wabridge/core';
 import type { ChannelTarget, TeamsConfig } from '../config.ts';
@@ -11,19 +12,6 @@ const DAY_MS = 24 * 3600_000;
 /** Longer waits are handed back to the queue instead of holding a worker slot. */
 const MAX_INLINE_WAIT_MS = 3000;
 const JITTER_MARGIN_MS = 100;
-
-const sleep = (ms: number, signal?: AbortSignal) =>
-  new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(resolve, ms);
-    signal?.addEventListener(
-      'abort',
-      () => {
-        clearTimeout(timer);
-        reject(signal.reason);
-      },
-      { once: true },
-    );
-  });
 
 /**
  * Graph's Teams limits, respected before Graph has to say 429:

@@ -1,3 +1,5 @@
+import { sleep } from './sleep.ts';
+
 /**
  * Token buckets by key, for pacing calls to a platform proactively (before it answers 429).
  * `take` never waits: it says how long to wait, so a job can be rescheduled instead of holding a
@@ -35,18 +37,7 @@ export class KeyedTokenBucket {
     for (;;) {
       const result = this.take(key);
       if (result.ok) return;
-      signal?.throwIfAborted();
-      await new Promise<void>((resolve, reject) => {
-        const timer = setTimeout(resolve, result.waitMs);
-        signal?.addEventListener(
-          'abort',
-          () => {
-            clearTimeout(timer);
-            reject(signal.reason);
-          },
-          { once: true },
-        );
-      });
+      await sleep(result.waitMs, signal);
     }
   }
 }
