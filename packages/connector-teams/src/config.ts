@@ -122,6 +122,11 @@ export const teamsConfigSchema = z
     maxMessageBytes: z.number().int().min(2048).max(28_000).default(24_000),
     /** How long a notification may wait for Graph to return the reply it is about. */
     inboundFetchTimeoutMs: z.number().int().min(200).max(2500).default(2000),
+    /**
+     * Largest file or pasted image of an agent's reply that is sent to WhatsApp (bytes; WhatsApp
+     * takes documents up to 100 MB, images up to 5 MB). Larger ones fail with a notice to the agent.
+     */
+    maxAttachmentBytes: z.number().int().min(1024).max(100_000_000).default(100_000_000),
     /** Validity of media links in mirrored messages. */
     mediaLinkTtlDays: z.number().int().min(1).max(365).default(30),
   })

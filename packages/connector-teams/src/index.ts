@@ -1,6 +1,8 @@
 import { type ConnectorInstance, type ConnectorManifest, DOMAIN_EVENT_TYPES } from '@wabridge/core';
+import { AttachmentFetcher } from './attachments.ts';
 import { createTokenSource } from './auth/tokens.ts';
 import { SECRET_FIELDS, type TeamsConfig, teamsConfigSchema } from './config.ts';
+import { graphHosts } from './graph/files.ts';
 import { ChannelPacer } from './graph/pacing.ts';
 import { TeamsApi } from './graph/teams-api.ts';
 import type { CommandOptions } from './inbound/commands.ts';
@@ -18,6 +20,7 @@ export {
   type TeamsConfigInput,
   teamsConfigSchema,
 } from './config.ts';
+export { formatAttachmentRef, parseAttachmentRef } from './graph/files.ts';
 export { parseMessageResource, parseTeamsMessageRef, teamsMessageRef } from './graph/ids.ts';
 export { classifyReply, commandsFor, parseTemplateCommand } from './inbound/commands.ts';
 export { escapeCardText, escapeHtml, teamsHtmlToText } from './render/text.ts';
@@ -62,6 +65,7 @@ export const teamsConnector: ConnectorManifest<TeamsConfig> = {
       sendPrefix: config.sendPrefix,
       mentionsAreNotes: config.mentionsAreNotes,
       templateLanguage: config.templateLanguage,
+      graphHosts: graphHosts(config),
     });
     const subscriptions = new SubscriptionManager(config, deps, { api, pacer, threads, commandOptions });
     const mirror = new Mirror(config, deps, {
@@ -70,6 +74,7 @@ export const teamsConnector: ConnectorManifest<TeamsConfig> = {
       threads,
       selfId: async () => config.serviceAccountId ?? (await tokens.serviceAccountId()),
     });
+    const attachments = new AttachmentFetcher(config, { api, pacer, maxBytes: config.maxAttachmentBytes });
     const encryption =
       config.encryptionPrivateKey && config.encryptionCertificate
         ? {
@@ -96,6 +101,7 @@ export const teamsConnector: ConnectorManifest<TeamsConfig> = {
         now: deps.now,
         encryption,
       }),
+      fetchAttachment: (ref) => attachments.fetch(ref),
       maintain: () => subscriptions.maintain(),
     };
   },

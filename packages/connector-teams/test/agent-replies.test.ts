@@ -228,3 +228,151 @@ describe('agent replies from Teams', () => {
     expect(await rig.outbound(conversation.id)).toHaveLength(1);
   });
 });
+
+describe('files and pasted images in agent replies', () => {
+  const PNG = new Uint8Array([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 1, 2, 3, 4]);
+  const PDF = '%PDF-1.4 invoice 42';
+
+  /** A customer who wrote through the WhatsApp emulator (window open), and the thread of the conversation. */
+  async function waThread(r: Rig, waId: string) {
+    await r.wa.customer({ waId, name: 'Ada Lovelace' }).sendText('I need my invoice');
+    await r.until(async () => (await r.bridge.conversationOf(waId)) ?? undefined);
+    await r.settle();
+    await r.maintain();
+    const conversation = await r.conversation(waId);
+    return { conversation, rootId: await r.root(conversation.id) };
+  }
+
+  /** The outbound message once the sender has settled it (sent to WhatsApp or failed). */
+  async function settled(r: Rig, conversationId: string) {
+    const [message] = await r.until(async () => {
+      const out = await r.outbound(conversationId);
+      return out.length > 0 && out.every((m) => m.state !== 'pending') ? out : undefined;
+    });
+    if (!message) throw new Error('no outbound message');
+    return message;
+  }
+
+  const imageSrc = (html: string) => /<img [^>]*src="([^"]+)"/.exec(html)?.[1] ?? '';
+  const shareRequests = (r: Rig) => r.graph.ledger.count('api.request', (e) => e.path.includes('/shares/'));
+
+  it('uploads a pasted image and a shared PDF to WhatsApp and sends them as media after the text', async () => {
+    rig = await startRig({ whatsapp: true });
+    const { graph, wa } = rig;
+    const { conversation, rootId } = await waThread(rig, '447700900301');
+    graph.agentReply({
+      rootId,
+      text: 'Here is your invoice',
+      images: [{ bytes: PNG, contentType: 'image/png' }],
+      files: [{ name: 'invoice.pdf', bytes: PDF, contentType: 'application/pdf' }],
+    });
+    const sent = await settled(rig, conversation.id);
+    expect(sent.state).not.toBe('failed');
+    expect(sent.text).toBe('Here is your invoice');
+    const accepted = wa.ledger.filter('send.accepted', (e) => e.to === '447700900301');
+    expect(accepted.map((e) => e.type)).toEqual(['text', 'image', 'document']);
+    expect(accepted[0]?.text).toBe('Here is your invoice');
+    expect(accepted[2]?.media?.filename).toBe('invoice.pdf');
+    const uploads = wa.ledger.filter('media.uploaded', (e) => e.source === 'business');
+    expect(uploads.map((u) => [u.mimeType, u.fileSize])).toEqual([
+      ['image/png', PNG.byteLength],
+      ['application/pdf', PDF.length],
+    ]);
+    // The image came from the message's hostedContents, the PDF through the shares API.
+    expect(graph.ledger.filter('content.served').map((e) => e.source)).toEqual([
+      'hostedContent',
+      'driveItem',
+    ]);
+  });
+
+  it('sends a reply that is only a pasted image as one media message, with no placeholder text', async () => {
+    rig = await startRig({ whatsapp: true });
+    const { graph, wa } = rig;
+    const { conversation, rootId } = await waThread(rig, '447700900302');
+    graph.agentReply({ rootId, images: [{ bytes: PNG, contentType: 'image/png' }] });
+    const sent = await settled(rig, conversation.id);
+    expect(sent.type).toBe('media');
+    expect(sent.text).toBeNull();
+    const accepted = wa.ledger.filter('send.accepted', (e) => e.to === '447700900302');
+    expect(accepted.map((e) => [e.type, e.text])).toEqual([['image', undefined]]);
+  });
+
+  it('refuses refs to another host or another channel, without calling Graph', async () => {
+    rig = await startRig({ whatsapp: true });
+    const { graph } = rig;
+    const { conversation, rootId } = await waThread(rig, '447700900303');
+    const reply = graph.agentReply({ rootId, images: [{ bytes: PNG }] });
+    await settled(rig, conversation.id);
+    const genuine = imageSrc(reply.body.content);
+    const instance = await rig.instance();
+    const served = graph.ledger.count('content.served');
+    const hosted = (url: string) => `teams-hosted:${JSON.stringify({ url, name: 'image-1' })}`;
+    // The same path on another host: with our token, it would have been a leak.
+    const elsewhere = genuine.replace(new URL(genuine).host, 'graph.evil.example');
+    await expect(instance.fetchAttachment?.(hosted(elsewhere))).rejects.toMatchObject({
+      code: 'permanent',
+      message: expect.stringContaining('not a Graph hostedContents URL'),
+    });
+    // A channel of the tenant the connector does not serve.
+    const other = '19:0ther@thread.tacv2';
+    graph.addChannel(graph.teamId, other);
+    const foreignRoot = graph.agentPost({ text: 'other team business', channelId: other });
+    const foreign = graph.agentReply({ rootId: foreignRoot.id, channelId: other, images: [{ bytes: PNG }] });
+    await expect(instance.fetchAttachment?.(hosted(imageSrc(foreign.body.content)))).rejects.toMatchObject({
+      code: 'permanent',
+      message: expect.stringContaining('does not serve'),
+    });
+    const file = (url: string) =>
+      `teams-file:${JSON.stringify({ teamId: graph.teamId, channelId: graph.channelId, url, name: 'a.pdf' })}`;
+    await expect(
+      instance.fetchAttachment?.(file('http://contoso.sharepoint.com/a.pdf')),
+    ).rejects.toMatchObject({
+      code: 'permanent',
+    });
+    await expect(instance.fetchAttachment?.('U0123ABC')).rejects.toMatchObject({ code: 'permanent' });
+    expect(graph.ledger.count('content.served')).toBe(served);
+    // The genuine ref still works.
+    const image = await instance.fetchAttachment?.(hosted(genuine));
+    expect(image).toEqual({ bytes: PNG, mimeType: 'image/png', filename: 'image-1.png' });
+  });
+
+  it('fails a reply whose shared file was deleted once, with a notice, instead of retrying', async () => {
+    rig = await startRig({ whatsapp: true });
+    const { graph, wa } = rig;
+    const { conversation, rootId } = await waThread(rig, '447700900304');
+    const reply = graph.agentReply({
+      rootId,
+      files: [{ name: 'invoice.pdf', bytes: PDF, contentType: 'application/pdf' }],
+    });
+    // Deleted from SharePoint before the send job gets to it.
+    graph.deleteFile(reply.attachments[0]?.contentUrl ?? '');
+    const failed = await settled(rig, conversation.id);
+    expect(failed.state).toBe('failed');
+    expect(failed.error?.meaning).toMatch(/no longer available/);
+    await rig.until(
+      () =>
+        graph
+          .replies(rootId)
+          .some((m) => m.postedBy === 'bridge' && /no longer available/.test(plainText(m.body))) || undefined,
+    );
+    await rig.settle();
+    expect(shareRequests(rig)).toBe(1);
+    expect(wa.ledger.filter('media.uploaded', (e) => e.source === 'business')).toEqual([]);
+  });
+
+  it('refuses a file over the size cap', async () => {
+    rig = await startRig({ whatsapp: true, config: { maxAttachmentBytes: 2048 } });
+    const { graph, wa } = rig;
+    const { conversation, rootId } = await waThread(rig, '447700900305');
+    graph.agentReply({
+      rootId,
+      files: [{ name: 'scan.pdf', bytes: new Uint8Array(5000).fill(0x25), contentType: 'application/pdf' }],
+    });
+    const failed = await settled(rig, conversation.id);
+    expect(failed.state).toBe('failed');
+    expect(failed.error?.meaning).toMatch(/scan\.pdf is larger than 2 kB/);
+    await rig.settle();
+    expect(shareRequests(rig)).toBe(1);
+    expect(wa.ledger.filter('media.uploaded', (e) => e.source === 'business')).toEqual([]);
+  });
+});

@@ -4,9 +4,22 @@
  * connector exactly like the gateway's `/hooks/<connector>/<workspace>/…` route does (handle,
  * then record the returned commands).
  */
-import type { Logger, WorkspacePolicies } from '@wabridge/core';
+import {
+  createCloudApiClient,
+  type Logger,
+  type SendHandler,
+  silentLogger,
+  WhatsAppSender,
+  type WorkspacePolicies,
+} from '@wabridge/core';
 import { createTestBridge, type TestBridge } from '@wabridge/core/testing';
-import { startServer } from '@wabridge/sandbox';
+import {
+  startServer,
+  startWebhookRecorder,
+  startWhatsAppEmulator,
+  type WebhookRecorder,
+  type WhatsAppEmulator,
+} from '@wabridge/sandbox';
 import {
   createThrowawayCertificate,
   type GraphEmulator,
@@ -131,6 +144,59 @@ export interface RigOptions {
   policies?: Partial<WorkspacePolicies>;
   logger?: Logger;
   backoff?: Parameters<typeof createTestBridge>[0]['backoff'];
+  /**
+   * Also run the WhatsApp emulator and the core's WhatsApp sender, so agent replies are really
+   * sent (uploads and sends show in `wa.ledger`); customers then write through `wa.customer`.
+   */
+  whatsapp?: boolean;
+}
+
+const WA_TOKEN = 'wa-test-token';
+
+/** The WhatsApp emulator with its webhooks ingested by the bridge, and the sender the worker runs. */
+async function startWhatsApp(bridge: () => TestBridge | null, now: () => number) {
+  const hook: WebhookRecorder = await startWebhookRecorder({
+    respond: async (request) => {
+      await bridge()?.ingest(JSON.parse(request.text));
+      return 200;
+    },
+  });
+  const wa: WhatsAppEmulator = await startWhatsAppEmulator({
+    appSecret: 'wa-test-secret',
+    accessToken: WA_TOKEN,
+    webhookUrl: `${hook.url}/webhooks/whatsapp`,
+    statusDelaysMs: { sent: 5, delivered: 10, read: 15 },
+    rules: { pairRate: { enabled: false } },
+    now,
+  });
+  const client = createCloudApiClient({ accessToken: WA_TOKEN, baseUrl: wa.baseUrl });
+  let sender: WhatsAppSender | null = null;
+  const handler: SendHandler = {
+    send(job, signal) {
+      if (!sender) throw new Error('the WhatsApp sender is not ready');
+      return sender.send(job, signal);
+    },
+  };
+  return {
+    wa,
+    handler,
+    /** Creates the sender once the bridge (its store and connector host) exists. */
+    attach(ready: TestBridge) {
+      sender = new WhatsAppSender({
+        store: ready.store,
+        host: ready.host,
+        client: () => client,
+        logger: silentLogger,
+        recipientRatePerSecond: 1000,
+        recipientBurst: 1000,
+        now,
+      });
+    },
+    async close() {
+      await wa.close();
+      await hook.close();
+    },
+  };
 }
 
 /**
@@ -146,6 +212,7 @@ export async function startRig(options: RigOptions = {}) {
   });
   let current: TestBridge | null = null;
   const front = await startHookFront(() => current);
+  const whatsapp = options.whatsapp ? await startWhatsApp(() => current, clock.now) : null;
   const config = configFor(graph, {
     pacing: { requestsPerSecond: 4, messagesPerSecond: 4, messageBurst: 4 },
     ...options.config,
@@ -158,7 +225,9 @@ export async function startRig(options: RigOptions = {}) {
     ...(options.policies ? { policies: options.policies } : {}),
     ...(options.logger ? { logger: options.logger } : {}),
     ...(options.backoff ? { backoff: options.backoff } : {}),
+    ...(whatsapp ? { sender: whatsapp.handler } : {}),
   });
+  whatsapp?.attach(bridge);
   current = bridge;
   const instance = async () => {
     const live = await bridge.host.instance(bridge.workspaceId, 'teams');
@@ -172,6 +241,11 @@ export async function startRig(options: RigOptions = {}) {
     clock,
     config,
     instance,
+    /** The WhatsApp emulator (with `whatsapp: true`). */
+    get wa(): WhatsAppEmulator {
+      if (!whatsapp) throw new Error('start the rig with whatsapp: true');
+      return whatsapp.wa;
+    },
     async maintain() {
       await (await instance()).maintain?.();
     },
@@ -216,6 +290,7 @@ export async function startRig(options: RigOptions = {}) {
       await bridge.close();
       await front.close();
       await graph.close();
+      await whatsapp?.close();
     },
   };
 }

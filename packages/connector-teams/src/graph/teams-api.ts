@@ -1,13 +1,16 @@
 import {
   AuthenticationHandler,
   Client,
+  GraphError,
   HTTPMessageHandler,
+  ResponseType,
   TelemetryHandler,
 } from '@microsoft/microsoft-graph-client';
 import type { ChatMessage, Subscription } from '@microsoft/microsoft-graph-types';
 import type { TokenSource } from '../auth/tokens.ts';
 import type { ChannelTarget } from '../config.ts';
 import { graphStatus, toConnectorError } from './errors.ts';
+import { type HostedContentLocation, shareIdOf } from './files.ts';
 import { channelPath, messagePath } from './ids.ts';
 
 export type { ChatMessage, Subscription };
@@ -179,6 +182,75 @@ export class TeamsApi {
       yield page.value ?? [];
       next = page['@odata.nextLink'];
     }
+  }
+
+  /**
+   * The bytes of an image pasted into a message (`hostedContents/{id}/$value`), as the raw response
+   * for the caller to read within its size cap. Graph: ChannelMessage.Read.All (or the RSC
+   * ChannelMessage.Read.Group).
+   */
+  hostedContent(location: HostedContentLocation, signal?: AbortSignal): Promise<Response> {
+    const path = `${messagePath(location, location.messageId, location.rootId)}/hostedContents/${encodeURIComponent(location.hostedContentId)}/$value`;
+    return this.call('app', 'read pasted image', () => this.raw(path, 'follow', signal));
+  }
+
+  /**
+   * The bytes of a file shared into a message, through the shares API (Files.Read.All): Graph
+   * answers 302 to a pre-authenticated download URL, which is fetched without our token (it is
+   * not Graph's, and needs none). The file's own URL is never fetched.
+   */
+  async sharedFile(contentUrl: string, signal?: AbortSignal): Promise<Response> {
+    const path = `/shares/${shareIdOf(contentUrl)}/driveItem/content`;
+    const answer = await this.call('app', 'read shared file', () => this.raw(path, 'manual', signal));
+    if (answer.status < 300 || answer.status >= 400) return answer;
+    await answer.body?.cancel().catch(() => {});
+    const location = answer.headers.get('location');
+    const target = location ? new URL(location, answer.url || undefined) : null;
+    if (target?.protocol !== 'https:') {
+      throw toConnectorError(
+        { statusCode: 502, code: 'badRedirect', message: 'no https download URL in the answer' },
+        'read shared file',
+      );
+    }
+    let download: Response;
+    try {
+      download = await fetch(target, { signal, redirect: 'follow' });
+    } catch (error) {
+      throw toConnectorError(error, 'download shared file');
+    }
+    if (!download.ok) {
+      await download.body?.cancel().catch(() => {});
+      throw toConnectorError(
+        { statusCode: download.status, code: 'downloadFailed', headers: download.headers },
+        'download shared file',
+      );
+    }
+    return download;
+  }
+
+  /**
+   * A GET whose body is bytes, not JSON: the client hands the raw response back whatever its
+   * status, so errors are turned into the GraphError the JSON calls would have thrown.
+   */
+  private async raw(path: string, redirect: RequestRedirect, signal?: AbortSignal): Promise<Response> {
+    const response: Response = await this.app
+      .api(path)
+      .option('signal', signal)
+      .option('redirect', redirect)
+      .responseType(ResponseType.RAW)
+      .get();
+    if (response.status < 400) return response;
+    const text = await response.text().catch(() => '');
+    let body: { error?: { code?: string; message?: string } } = {};
+    try {
+      body = JSON.parse(text) as typeof body;
+    } catch {
+      // not Graph's JSON error (a proxy's page): the status says enough
+    }
+    const error = new GraphError(response.status, body.error?.message ?? response.statusText);
+    error.code = body.error?.code ?? null;
+    error.headers = response.headers;
+    throw error;
   }
 
   createSubscription(input: SubscriptionInput) {

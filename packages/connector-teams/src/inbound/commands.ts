@@ -1,7 +1,8 @@
-import { classifyAgentText, type DomainCommand } from '@wabridge/core';
+import { type Attachment, classifyAgentText, type DomainCommand } from '@wabridge/core';
+import { formatAttachmentRef, isShareableUrl, mimeTypeOf, parseHostedContentUrl } from '../graph/files.ts';
 import { type ThreadLocation, teamsMessageRef } from '../graph/ids.ts';
 import type { ChatMessage } from '../graph/teams-api.ts';
-import { teamsHtmlToText } from '../render/text.ts';
+import { decodeEntities, teamsHtmlToText } from '../render/text.ts';
 
 export interface CommandOptions {
   /** The service account (our own posts are never relayed). */
@@ -11,6 +12,8 @@ export interface CommandOptions {
   sendPrefix: string;
   mentionsAreNotes: boolean;
   templateLanguage: string;
+  /** Hosts whose hostedContents URLs are Graph's own (see `graphHosts`): only their images are fetched. */
+  graphHosts: readonly string[];
 }
 
 /** Note or send, by the rule every chat connector shares (core `classifyAgentText`). */
@@ -29,7 +32,8 @@ export type ChangeType = 'created' | 'updated' | 'deleted';
  * refs (`<channel>|<id>`); the idempotency key is the message id plus the change, so a notification
  * Graph repeats, and the same reply read back by a resync, are recorded once.
  *
- * - a new reply → `agent.reply` (a `note` per `classifyReply`), or `agent.template` for
+ * - a new reply → `agent.reply` (a `note` per `classifyReply`) with its pasted images and shared
+ *   files as attachments (`replyAttachments`), or `agent.template` for
  *   `/template name [language] | parameter | …`;
  * - an edited reply → `agent.edit`, a deleted one → `agent.delete` (the core tells the agent
  *   WhatsApp cannot apply either, when the reply had been sent);
@@ -65,7 +69,8 @@ export function commandsFor(
       },
     ];
   }
-  const text = teamsHtmlToText(message.body?.content ?? '', message.body?.contentType);
+  const files = replyAttachments(message, thread, options.graphHosts);
+  const text = teamsHtmlToText(files.body, message.body?.contentType);
   const idempotencyKey = `${message.id}:created`;
   const template = parseTemplateCommand(text, options.templateLanguage);
   if (template) return [{ type: 'agent.template', idempotencyKey, threadId, messageId, agent, template }];
@@ -78,10 +83,80 @@ export function commandsFor(
       messageId,
       agent,
       text: reply.text,
-      attachments: [],
+      attachments: files.attachments,
       mode: reply.mode,
     },
   ];
+}
+
+/**
+ * The files of an agent's reply, as attachments the connector fetches when the message is sent:
+ * - images pasted into it: `<img>` tags whose `src` is a hostedContents URL on Graph's host, in
+ *   the thread's own channel (named `image-1.png`, …; the fetch learns the real type);
+ * - files shared into it: `reference` attachments (SharePoint/OneDrive URLs, read through the
+ *   shares API), typed by their extension.
+ * Other attachments are no files: Adaptive Cards, `messageReference` (a quoted message), … The
+ * returned body lacks the `<img>` tags of the images that go as media, so the text keeps no
+ * `[image]` placeholder for them; sizes are unknown until the fetch.
+ */
+export function replyAttachments(
+  message: ChatMessage,
+  thread: ThreadLocation,
+  hosts: readonly string[],
+): { attachments: Attachment[]; body: string } {
+  const attachments: Attachment[] = [];
+  const seen = new Set<string>();
+  let images = 0;
+  let body = message.body?.content ?? '';
+  if (message.body?.contentType === 'html') {
+    body = body.replace(/<img\b[^>]*>/gi, (tag) => {
+      const src = /\bsrc\s*=\s*(?:"([^"]*)"|'([^']*)')/i.exec(tag);
+      const url = decodeEntities(src?.[1] ?? src?.[2] ?? '');
+      const location = parseHostedContentUrl(url, hosts);
+      if (!location || location.teamId !== thread.teamId || location.channelId !== thread.channelId)
+        return tag;
+      if (!seen.has(url)) {
+        seen.add(url);
+        const name = `image-${++images}`;
+        attachments.push({
+          ref: formatAttachmentRef({ kind: 'hosted', url, name }),
+          filename: `${name}.png`,
+          mimeType: 'image/png',
+          size: null,
+        });
+      }
+      return '';
+    });
+  }
+  for (const attachment of message.attachments ?? []) {
+    const url = attachment.contentUrl;
+    if (attachment.contentType !== 'reference' || !url || !isShareableUrl(url) || seen.has(url)) continue;
+    seen.add(url);
+    const name = attachment.name || fileNameOf(url);
+    attachments.push({
+      ref: formatAttachmentRef({
+        kind: 'file',
+        teamId: thread.teamId,
+        channelId: thread.channelId,
+        url,
+        name,
+      }),
+      filename: name,
+      mimeType: mimeTypeOf(name),
+      size: null,
+    });
+  }
+  return { attachments, body };
+}
+
+/** The last segment of a file URL, for a reference attachment without a name. */
+function fileNameOf(url: string): string {
+  const last = new URL(url).pathname.split('/').filter(Boolean).pop() ?? '';
+  try {
+    return decodeURIComponent(last) || 'file';
+  } catch {
+    return last || 'file';
+  }
 }
 
 /**

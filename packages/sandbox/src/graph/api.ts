@@ -1,7 +1,8 @@
 /**
  * The Microsoft Graph REST routes the bridge uses: channel messages and replies (create, get,
- * list, update, soft delete, set reaction) and subscriptions (create with the validation
- * handshake, get, renew, reauthorize, delete). Served under `/v1.0` and `/beta`.
+ * list, update, soft delete, set reaction, their pasted images), shared files (the shares API)
+ * and subscriptions (create with the validation handshake, get, renew, reauthorize, delete).
+ * Served under `/v1.0` and `/beta`.
  *
  * Enforced like Graph: bearer tokens from the token endpoint (expiry included); posting needs a
  * delegated token (application tokens are for migration only); updates only by the sender;
@@ -162,6 +163,35 @@ export function createGraphApi(core: GraphCore): Hono {
     const message = core.getMessage(teamId, channelId, c.req.param('reply'), c.req.param('id'));
     core.setReaction(message, user, reactionOf(await c.req.json()));
     return c.body(null, 204);
+  });
+
+  // ---------------------------------------------------------------------- images and shared files
+  // Pasted images: any token of the tenant (Graph: ChannelMessage.Read.All or the RSC
+  // ChannelMessage.Read.Group), paced with the channel's other requests.
+  const hostedContent = (c: Context, message: ChatMessageRecord) => {
+    if (message.deletedDateTime) throw new GraphError(404, 'NotFound', `message ${message.id} not found`);
+    const key = core.messageKey(message.teamId, message.channelId, message.id);
+    const id = c.req.param('hosted') ?? '';
+    const found = core.content.hostedContent(key, id);
+    core.record({ kind: 'content.served', source: 'hostedContent', id, bytes: found.bytes.byteLength });
+    return new Response(found.bytes, {
+      status: 200,
+      headers: { 'content-type': found.contentType, 'content-length': String(found.bytes.byteLength) },
+    });
+  };
+  app.get(`${base}/:id/hostedContents/:hosted/$value`, (c) => {
+    const { teamId, channelId } = channelOf(c);
+    return hostedContent(c, core.getMessage(teamId, channelId, c.req.param('id'), null));
+  });
+  app.get(`${base}/:id/replies/:reply/hostedContents/:hosted/$value`, (c) => {
+    const { teamId, channelId } = channelOf(c);
+    return hostedContent(c, core.getMessage(teamId, channelId, c.req.param('reply'), c.req.param('id')));
+  });
+  // Shared files (Graph: Files.Read.All): 302 to a pre-authenticated download URL, as Graph does.
+  app.get('/:version{v1\\.0|beta}/shares/:share/driveItem/content', (c) => {
+    admitApp(c);
+    const location = `${core.baseUrl}${core.content.downloadPath(c.req.param('share'))}`;
+    return c.body(null, 302, { location });
   });
 
   function ownMessage(c: Context, message: ChatMessageRecord) {

@@ -8,6 +8,7 @@ import { type Clock, createClock } from '../shared/clock.ts';
 import { Ledger } from '../shared/ledger.ts';
 import { retryAfterSeconds, TokenBucketLimiter } from '../shared/rate-limit.ts';
 import { WebhookDispatcher } from '../shared/webhook-delivery.ts';
+import { GraphContent } from './content.ts';
 import { createSigningKey, encryptResource, type SigningKey, signJwt } from './crypto.ts';
 import type {
   ChatMessageAttachment,
@@ -19,6 +20,7 @@ import type {
   GraphSubscriptionRules,
   GraphTeamSeed,
   GraphUser,
+  HostedImageInput,
   ItemBody,
   LifecycleEvent,
   SubscriptionRecord,
@@ -151,6 +153,8 @@ export class GraphCore {
   readonly channels = new Map<string, Channel>();
   readonly messages = new Map<string, ChatMessageRecord>();
   readonly subscriptions = new Map<string, SubscriptionRecord>();
+  /** Pasted images (hostedContents) and shared files of messages. */
+  readonly content: GraphContent;
   private readonly accessTokens = new Map<string, TokenGrant>();
   private readonly refreshTokens = new Map<
     string,
@@ -173,6 +177,7 @@ export class GraphCore {
     this.subscriptionRules = { ...DEFAULT_SUBSCRIPTION_RULES, ...options.subscriptions };
     this.clock = createClock(options.now);
     this.ledger = options.ledger ?? new Ledger<GraphEvent>({ now: this.clock.now });
+    this.content = new GraphContent(this.clock.now);
     this.accessTokenTtlSeconds = options.accessTokenTtlSeconds ?? 3600;
     this.rotation = options.refreshTokenRotation ?? 'rotate';
     this.port = options.port;
@@ -425,7 +430,11 @@ export class GraphCore {
     return String(this.lastMessageId);
   }
 
-  /** Creates a root (replyToId null) or a reply. `by` says whose token posted it. */
+  /**
+   * Creates a root (replyToId null) or a reply. `by` says whose token posted it. `images` are
+   * pasted into an HTML body as `<img>` tags pointing at the message's hostedContents, like Teams
+   * does (their URLs need the message id, known only here).
+   */
   createMessage(input: {
     teamId: string;
     channelId: string;
@@ -433,9 +442,13 @@ export class GraphCore {
     body: ItemBody;
     subject?: string | null;
     attachments?: ChatMessageAttachment[];
+    images?: readonly HostedImageInput[];
     user: GraphUser;
     by: 'bridge' | 'human';
   }): ChatMessageRecord {
+    if (input.images?.length && input.body.contentType !== 'html') {
+      throw new TypeError('images go into an HTML body');
+    }
     const channel = this.channel(input.teamId, input.channelId);
     const channelKey = `${input.teamId}/${input.channelId}`;
     if (input.replyToId !== null) {
@@ -477,6 +490,19 @@ export class GraphCore {
     if (input.by === 'bridge') this.countDaily(channelKey);
     const id = this.nextMessageId();
     const at = iso(this.now());
+    const hostedIds = this.content.addHosted(
+      this.messageKey(input.teamId, input.channelId, id),
+      input.images ?? [],
+    );
+    const messageUrl = `${this.baseUrl}/v1.0/teams/${input.teamId}/channels/${input.channelId}/messages/${
+      input.replyToId === null ? id : `${input.replyToId}/replies/${id}`
+    }`;
+    const images = hostedIds
+      .map(
+        (hostedId) =>
+          `<p><img alt="image" src="${messageUrl}/hostedContents/${hostedId}/$value" width="250" height="250" itemscope="" itemtype="http://schema.skype.com/AMSImage" style="vertical-align:bottom; width:250px; height:250px"></p>`,
+      )
+      .join('');
     const message: ChatMessageRecord = {
       id,
       teamId: input.teamId,
@@ -498,7 +524,7 @@ export class GraphCore {
         application: null,
         device: null,
       },
-      body: { ...input.body },
+      body: { ...input.body, content: input.body.content + images },
       attachments: attachments.map((a) => ({ ...a })),
       mentions: [],
       reactions: [],
@@ -569,6 +595,7 @@ export class GraphCore {
     message.lastModifiedDateTime = at;
     message.body = { contentType: 'html', content: '' };
     message.attachments = [];
+    this.content.dropHosted(this.messageKey(message.teamId, message.channelId, message.id));
     this.record({
       kind: 'message.deleted',
       id: message.id,

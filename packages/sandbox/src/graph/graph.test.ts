@@ -160,6 +160,75 @@ describe('Graph emulator', () => {
     expect(message.body.content).toBe('secret reply');
   });
 
+  it('serves pasted images (hostedContents) and shared files (shares API → 302 → download) to token holders only', async () => {
+    const root = graph.agentPost({ text: 'thread' });
+    graph.advanceTime(2000);
+    const png = new Uint8Array([0x89, 0x50, 0x4e, 0x47, 1, 2, 3]);
+    const reply = graph.agentReply({
+      rootId: root.id,
+      text: 'see attached',
+      images: [{ bytes: png }],
+      files: [{ name: 'invoice.pdf', bytes: '%PDF-1.4 invoice', contentType: 'application/pdf' }],
+    });
+    const [file] = reply.attachments;
+    expect(file).toMatchObject({ contentType: 'reference', name: 'invoice.pdf' });
+    expect(reply.body.content).toContain(`<attachment id="${file?.id}"></attachment>`);
+    const src = /<img [^>]*src="([^"]+)"/.exec(reply.body.content)?.[1] ?? '';
+    expect(src).toMatch(
+      new RegExp(
+        `^${graph.url}/v1\\.0/teams/${graph.teamId}/channels/.+/messages/${root.id}/replies/${reply.id}/hostedContents/[^/]+/\\$value$`,
+      ),
+    );
+    // Hosted content ids carry `=`, so clients escape them; the route decodes.
+    const [, hostedId = ''] = /hostedContents\/([^/]+)\/\$value$/.exec(src) ?? [];
+    const imageUrl = `${graph.url}/v1.0${channelPath()}/messages/${root.id}/replies/${reply.id}/hostedContents/${encodeURIComponent(hostedId)}/$value`;
+    const image = await fetch(imageUrl, { headers: { authorization: `Bearer ${appToken}` } });
+    expect(image.status).toBe(200);
+    expect(image.headers.get('content-type')).toBe('image/png');
+    expect(new Uint8Array(await image.arrayBuffer())).toEqual(png);
+    expect((await fetch(imageUrl, { headers: { authorization: 'Bearer nope' } })).status).toBe(401);
+    expect(
+      (
+        await call(
+          'GET',
+          `${channelPath()}/messages/${root.id}/replies/${reply.id}/hostedContents/eA==/$value`,
+          appToken,
+        )
+      ).status,
+    ).toBe(404);
+
+    const shareId = `u!${Buffer.from(file?.contentUrl ?? '').toString('base64url')}`;
+    const share = await fetch(`${graph.url}/v1.0/shares/${shareId}/driveItem/content`, {
+      headers: { authorization: `Bearer ${appToken}` },
+      redirect: 'manual',
+    });
+    expect(share.status).toBe(302);
+    const location = share.headers.get('location') ?? '';
+    expect(location.startsWith(graph.url)).toBe(true);
+    // The download URL is pre-authenticated: no bearer token needed.
+    const download = await fetch(location);
+    expect(download.headers.get('content-type')).toBe('application/pdf');
+    expect(await download.text()).toBe('%PDF-1.4 invoice');
+    expect(graph.ledger.filter('content.served').map((e) => e.source)).toEqual([
+      'hostedContent',
+      'driveItem',
+    ]);
+    expect((await call('GET', `/shares/${shareId}/driveItem/content`, 'nope')).status).toBe(401);
+    expect(
+      (
+        await call(
+          'GET',
+          `/shares/u!${Buffer.from('https://x.example/a').toString('base64url')}/driveItem/content`,
+          appToken,
+        )
+      ).status,
+    ).toBe(404);
+    graph.deleteFile(file?.contentUrl ?? '');
+    expect((await call('GET', `/shares/${shareId}/driveItem/content`, appToken)).status).toBe(404);
+    expect((await fetch(location)).status).toBe(404);
+    graph.advanceTime(2000);
+  });
+
   it('sends lifecycle events on demand; subscriptionRemoved deletes the subscription', async () => {
     const created = await call('POST', '/subscriptions', appToken, subscription());
     const id = String(created.json.id);

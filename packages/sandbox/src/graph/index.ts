@@ -8,6 +8,7 @@
  *   const refreshToken = graph.signIn();                // what the admin's sign-in would yield
  *   // point the connector at graph.authorityHost / graph.graphBaseUrl …
  *   graph.agentReply({ rootId, text: 'Hello from Teams' });   // → change notification to the gateway
+ *   graph.agentReply({ rootId, images: [{ bytes: png }], files: [{ name: 'a.pdf', bytes: pdf }] });
  *   await graph.ledger.waitFor('message.created', { where: (e) => e.postedBy === 'bridge' });
  *   await graph.close();
  */
@@ -16,6 +17,7 @@ import type { Clock } from '../shared/clock.ts';
 import type { Ledger } from '../shared/ledger.ts';
 import { startServer } from '../shared/server.ts';
 import { createGraphApi } from './api.ts';
+import { createDownloadApi, decodeShareId, SHAREPOINT_FOLDER } from './content.ts';
 import {
   DEFAULT_APP,
   DEFAULT_SERVICE_ACCOUNT,
@@ -34,7 +36,10 @@ import type {
   GraphEmulatorOptions,
   GraphEvent,
   GraphUser,
+  HostedImageInput,
+  ItemBody,
   LifecycleEvent,
+  SharedFileInput,
   SubscriptionRecord,
 } from './types.ts';
 
@@ -46,8 +51,10 @@ export {
   DEFAULT_SERVICE_ACCOUNT,
   DEFAULT_TEAMS,
   DEFAULT_TENANT_ID,
+  decodeShareId,
   GRAPH_NOTIFICATION_APP_ID,
   plainText,
+  SHAREPOINT_FOLDER,
   trustCertificateInProcess,
 };
 
@@ -83,11 +90,17 @@ export interface GraphEmulator {
   revokeRefreshTokens(userId?: string): void;
   expireAccessTokens(): void;
   addChannel(teamId: string, channelId: string, displayName?: string): void;
-  /** A human agent replies in a thread (as Teams would store it), firing change notifications. */
+  /**
+   * A human agent replies in a thread (as Teams would store it), firing change notifications.
+   * `images` are pasted into the body (hostedContents, `<img>` tags appended); `files` are
+   * uploaded to SharePoint and shared as `reference` attachments (`<attachment>` markers appended).
+   */
   agentReply(input: {
     rootId: string;
     text?: string;
     html?: string;
+    images?: HostedImageInput[];
+    files?: SharedFileInput[];
     agent?: GraphUser;
     teamId?: string;
     channelId?: string;
@@ -107,6 +120,8 @@ export interface GraphEmulator {
     channelId?: string;
   }): void;
   agentDelete(input: { id: string; rootId: string | null; teamId?: string; channelId?: string }): void;
+  /** Deletes a shared file (by its `contentUrl`) from SharePoint; the message still refers to it. */
+  deleteFile(contentUrl: string): void;
   /** Root messages of a channel, oldest first. */
   roots(teamId?: string, channelId?: string): ChatMessageRecord[];
   /** Replies of a thread, oldest first. */
@@ -147,6 +162,8 @@ export async function startGraphEmulator(options: GraphEmulatorOptions = {}): Pr
   const certificate = await createThrowawayCertificate(core.hostname);
   const app = new Hono();
   app.route('/', createOAuthApi(core));
+  // Before the Graph routes: download URLs carry their own credential, no bearer token.
+  app.route('/', createDownloadApi(core));
   app.route('/', createGraphApi(core));
   const server = await startServer(app, {
     hostname: core.hostname,
@@ -197,13 +214,22 @@ export async function startGraphEmulator(options: GraphEmulatorOptions = {}): Pr
       core.addChannel(teamId, channelId, displayName),
     agentReply(input) {
       const where = at(input.teamId, input.channelId);
+      const attachments = core.content.share(input.files ?? []);
+      const rich = attachments.length > 0 || (input.images?.length ?? 0) > 0;
+      const markers = attachments.map((a) => `<attachment id="${a.id}"></attachment>`).join('');
+      let body: ItemBody = { contentType: 'text', content: input.text ?? '' };
+      if (input.html !== undefined) body = { contentType: 'html', content: input.html + markers };
+      else if (rich) {
+        // Teams writes HTML as soon as a message holds more than text.
+        const text = input.text ? `<p>${escapeHtml(input.text)}</p>` : '';
+        body = { contentType: 'html', content: text + markers };
+      }
       return core.createMessage({
         ...where,
         replyToId: input.rootId,
-        body:
-          input.html !== undefined
-            ? { contentType: 'html', content: input.html }
-            : { contentType: 'text', content: input.text ?? '' },
+        body,
+        attachments,
+        images: input.images ?? [],
         user: agentOf(input.agent),
         by: 'human',
       });
@@ -226,6 +252,7 @@ export async function startGraphEmulator(options: GraphEmulatorOptions = {}): Pr
       const where = at(input.teamId, input.channelId);
       core.softDelete(core.getMessage(where.teamId, where.channelId, input.id, input.rootId));
     },
+    deleteFile: (contentUrl) => core.content.deleteFile(contentUrl),
     roots: (teamId, channelId) => {
       const where = at(teamId, channelId);
       return core.roots(where.teamId, where.channelId);
@@ -262,4 +289,8 @@ export async function startGraphEmulator(options: GraphEmulatorOptions = {}): Pr
     [Symbol.asyncDispose]: close,
   };
   return emulator;
+}
+
+function escapeHtml(text: string): string {
+  return text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 }

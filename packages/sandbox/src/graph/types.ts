@@ -87,6 +87,21 @@ export interface ItemBody {
   content: string;
 }
 
+/** An image a simulated agent pastes into a message (stored as a Graph hostedContent). */
+export interface HostedImageInput {
+  bytes: Uint8Array | string;
+  /** Default `image/png`. */
+  contentType?: string;
+}
+
+/** A file a simulated agent shares into a message (uploaded to SharePoint, a `reference` attachment). */
+export interface SharedFileInput {
+  name: string;
+  bytes: Uint8Array | string;
+  /** What the download answers with; default `application/octet-stream`. */
+  contentType?: string;
+}
+
 export interface ChatMessageAttachment {
   id: string;
   contentType: string;
@@ -193,6 +208,7 @@ export type GraphEvent =
       { id: string; teamId: string; channelId: string; replyToId: string | null; by: 'bridge' | 'human' }
     >
   | G<'message.deleted', { id: string; teamId: string; channelId: string; replyToId: string | null }>
+  | G<'content.served', { source: 'hostedContent' | 'driveItem'; id: string; bytes: number }>
   | G<'message.reaction', { id: string; channelId: string; reactionType: string }>
   | G<'message.rejected', { teamId: string; channelId: string; status: number; code: string; reason: string }>
   | G<
