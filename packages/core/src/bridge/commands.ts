@@ -123,17 +123,13 @@ export class CommandProcessor {
     if (block) {
       const notice = noticeText(block, displayName(thread.contact), now);
       const templates = block.kind === 'window_closed' ? await this.templates(ws) : [];
-      return this.notice(
-        ws,
-        connectorId,
-        thread.conversation.id,
-        key,
-        notice.kind,
-        notice.text,
-        command.messageId,
+      return this.notice(ws, connectorId, key, {
+        conversationId: thread.conversation.id,
+        kind: notice.kind,
+        text: notice.text,
+        inReplyTo: command.messageId,
         templates,
-        null,
-      );
+      });
     }
     const type = command.attachments.length > 0 && command.text.trim() === '' ? 'media' : 'text';
     const result = await this.o.store.recordOutbound({
@@ -170,17 +166,13 @@ export class CommandProcessor {
       const text = template
         ? `Not sent: template ${template.name} (${template.language}) takes ${template.parameters} parameter(s), ${command.template.parameters.length} given.`
         : `Not sent: template ${command.template.name} (${command.template.language}) is not approved for this workspace.`;
-      return this.notice(
-        ws,
-        connectorId,
-        thread.conversation.id,
-        key,
-        'template_invalid',
+      return this.notice(ws, connectorId, key, {
+        conversationId: thread.conversation.id,
+        kind: 'template_invalid',
         text,
-        command.messageId,
+        inReplyTo: command.messageId,
         templates,
-        null,
-      );
+      });
     }
     const now = this.now();
     const block = checkSendable({
@@ -190,17 +182,12 @@ export class CommandProcessor {
     });
     if (block) {
       const notice = noticeText(block, displayName(thread.contact), now);
-      return this.notice(
-        ws,
-        connectorId,
-        thread.conversation.id,
-        key,
-        notice.kind,
-        notice.text,
-        command.messageId,
-        [],
-        null,
-      );
+      return this.notice(ws, connectorId, key, {
+        conversationId: thread.conversation.id,
+        kind: notice.kind,
+        text: notice.text,
+        inReplyTo: command.messageId,
+      });
     }
     const text = renderTemplate(template, command.template.parameters);
     const result = await this.o.store.recordOutbound({
@@ -239,13 +226,14 @@ export class CommandProcessor {
     return this.notice(
       ws,
       connectorId,
-      message.conversationId,
       { source: connectorId, key: command.idempotencyKey },
-      kind,
-      text,
-      command.messageId,
-      [],
-      message.id,
+      {
+        conversationId: message.conversationId,
+        kind,
+        text,
+        inReplyTo: command.messageId,
+        messageId: message.id,
+      },
     );
   }
 
@@ -311,17 +299,24 @@ export class CommandProcessor {
     return { status: 'ignored', reason: `contact ${command.reason}: link updated` };
   }
 
+  /**
+   * Tells the agent, in their thread, why their command did nothing (or what it could not do).
+   * `inReplyTo` is the agent's own message; `messageId` the outbound message the notice is about.
+   */
   private async notice(
     ws: string,
     connectorId: string,
-    conversationId: string,
     commandKey: { source: string; key: string },
-    kind: NoticeKind,
-    text: string,
-    inReplyTo: string | null,
-    templates: TemplateDefinition[],
-    messageId: string | null,
+    notice: {
+      conversationId: string;
+      kind: NoticeKind;
+      text: string;
+      inReplyTo: string | null;
+      templates?: TemplateDefinition[];
+      messageId?: string | null;
+    },
   ): Promise<CommandOutcome> {
+    const { conversationId, kind, text, inReplyTo, templates = [], messageId = null } = notice;
     const result = await this.o.store.recordNotice({
       commandKey,
       workspaceId: ws,
