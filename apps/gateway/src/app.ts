@@ -1,6 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import { Readable } from 'node:stream';
-import { isWabridgeError, type WabridgeError } from '@wabridge/core';
+import { concatBytes, isWabridgeError, readUpTo, type WabridgeError } from '@wabridge/core';
 import { Hono } from 'hono';
 import { HTTPException } from 'hono/http-exception';
 import { health } from './routes/health.ts';
@@ -78,21 +78,9 @@ export async function readBody(
   const declared = request.headers.get('content-length');
   if (declared !== null && Number(declared) > limit) throw new BodyTooLarge();
   if (isIncomingMessage(incoming)) return readIncoming(incoming, limit);
-  if (!request.body) return new Uint8Array();
-  const reader = request.body.getReader();
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    size += value.byteLength;
-    if (size > limit) {
-      await reader.cancel().catch(() => {});
-      throw new BodyTooLarge();
-    }
-    chunks.push(value);
-  }
-  return concat(chunks, size);
+  const body = await readUpTo(request.body, limit);
+  if (!body) throw new BodyTooLarge();
+  return body;
 }
 
 function isIncomingMessage(value: unknown): value is IncomingMessage {
@@ -116,7 +104,7 @@ function readIncoming(incoming: IncomingMessage, limit: number): Promise<Uint8Ar
     };
     const onEnd = () => {
       cleanup();
-      resolve(concat(chunks, size));
+      resolve(concatBytes(chunks, size));
     };
     const onError = (error: Error) => {
       cleanup();
@@ -131,14 +119,4 @@ function readIncoming(incoming: IncomingMessage, limit: number): Promise<Uint8Ar
     incoming.on('end', onEnd);
     incoming.on('error', onError);
   });
-}
-
-function concat(chunks: Uint8Array[], size: number): Uint8Array<ArrayBuffer> {
-  const body = new Uint8Array(size);
-  let offset = 0;
-  for (const chunk of chunks) {
-    body.set(chunk, offset);
-    offset += chunk.byteLength;
-  }
-  return body;
 }

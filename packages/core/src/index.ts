@@ -24,6 +24,7 @@ export * from './secrets/index.ts';
 export { openSqliteStore, SqliteStore, type SqliteStoreOptions } from './store/sqlite/index.ts';
 export { openThreadedSqliteStore, type ThreadedSqliteStore } from './store/sqlite/threaded.ts';
 export * from './store/types.ts';
+export * from './util/bytes.ts';
 export * from './util/rate-limiter.ts';
 export * from './util/sleep.ts';
 export * from './whatsapp/index.ts';

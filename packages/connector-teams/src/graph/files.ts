@@ -1,4 +1,4 @@
-import { WabridgeError } from '@wabridge/core';
+import { readUpTo, WabridgeError } from '@wabridge/core';
 import { z } from 'zod';
 import type { ChannelTarget } from '../config.ts';
 
@@ -167,26 +167,8 @@ export async function readCapped(response: Response, maxBytes: number, what: str
     await response.body?.cancel().catch(() => {});
     throw tooBig();
   }
-  if (!response.body) return new Uint8Array(0);
-  const reader = response.body.getReader();
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    size += value.byteLength;
-    if (size > maxBytes) {
-      await reader.cancel().catch(() => {});
-      throw tooBig();
-    }
-    chunks.push(value);
-  }
-  const bytes = new Uint8Array(size);
-  let offset = 0;
-  for (const chunk of chunks) {
-    bytes.set(chunk, offset);
-    offset += chunk.byteLength;
-  }
+  const bytes = await readUpTo(response.body, maxBytes);
+  if (!bytes) throw tooBig();
   return bytes;
 }
 

@@ -6,6 +6,7 @@
  */
 import { z } from 'zod';
 import { WabridgeError } from '../errors/index.ts';
+import { readUpTo } from '../util/bytes.ts';
 import { classifyCloudApiError } from './cloud-api-errors.ts';
 import { checkMediaUrl, createMediaUrlPolicy, DEFAULT_MEDIA_HOST_ALLOW_LIST } from './media-url-policy.ts';
 
@@ -591,27 +592,7 @@ async function readLimited(response: Response, maxBytes: number): Promise<Uint8A
     await response.body?.cancel().catch(() => undefined);
     return TOO_LARGE;
   }
-  if (response.body === null) return new Uint8Array(0);
-  const reader = response.body.getReader();
-  const chunks: Uint8Array[] = [];
-  let total = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    total += value.byteLength;
-    if (total > maxBytes) {
-      await reader.cancel().catch(() => undefined);
-      return TOO_LARGE;
-    }
-    chunks.push(value);
-  }
-  const bytes = new Uint8Array(total);
-  let offset = 0;
-  for (const chunk of chunks) {
-    bytes.set(chunk, offset);
-    offset += chunk.byteLength;
-  }
-  return bytes;
+  return (await readUpTo(response.body, maxBytes)) ?? TOO_LARGE;
 }
 
 function tooLarge(size: number | undefined, maxBytes: number): WabridgeError {
