@@ -1,3 +1,7 @@
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { silentLogger } from '../../logger/index.ts';
 import { positional, SqliteDatabase } from './database.ts';
@@ -27,6 +31,60 @@ describe('named parameters bound by position', () => {
       db.get("SELECT key, value FROM meta WHERE key = :key AND ':key' <> :key", { key: 'k:suffix' }),
     ).toEqual({ key: 'k:suffix', value: 'k/v' });
     expect(() => db.run('SELECT :value', { value: undefined as never })).toThrow();
+    await db.close();
+  });
+});
+
+describe('reads aside, on the background thread', () => {
+  const dir = () => mkdtempSync(join(tmpdir(), 'wabridge-aside-'));
+
+  it('see every write committed before them, and reject a bad query with its reason', async () => {
+    const path = join(dir(), 'aside.db');
+    const db = new SqliteDatabase(path, { logger: silentLogger });
+    try {
+      db.migrate();
+      await db.write(() => db.run("INSERT INTO meta (key, value) VALUES ('k', :value)", { value: 'v1' }));
+      expect(await db.readAside('SELECT value FROM meta WHERE key = :key', { key: 'k' })).toEqual([
+        { value: 'v1' },
+      ]);
+      await db.write(() => db.run("UPDATE meta SET value = 'v2' WHERE key = 'k'"));
+      expect(await db.readAside("SELECT value FROM meta WHERE key = 'k'")).toEqual([{ value: 'v2' }]);
+      await expect(db.readAside('SELECT * FROM no_such_table')).rejects.toThrow(
+        /background read failed: .*no_such_table/,
+      );
+    } finally {
+      await db.close();
+    }
+  });
+
+  it('keep a process that waits for one alive until it answers, and no longer', () => {
+    // The answer arrives, and the thread, idle again, lets the process end: without the unref after
+    // the last answer, it would run until spawnSync's timeout.
+    const module = new URL('./database.ts', import.meta.url).href;
+    const logger = new URL('../../logger/index.ts', import.meta.url).href;
+    const script = `
+      const { SqliteDatabase } = await import(${JSON.stringify(module)});
+      const { silentLogger } = await import(${JSON.stringify(logger)});
+      const db = new SqliteDatabase(process.argv[1], { logger: silentLogger });
+      db.migrate();
+      db.readAside('SELECT 42 AS answer').then((rows) => console.log(JSON.stringify(rows)));
+    `;
+    const child = spawnSync(
+      process.execPath,
+      ['--disable-warning=ExperimentalWarning', '--input-type=module', '-e', script, join(dir(), 'child.db')],
+      { encoding: 'utf8', timeout: 20_000 },
+    );
+    expect(child.error).toBeUndefined();
+    expect(child.stderr).toBe('');
+    expect(child.stdout.trim()).toBe('[{"answer":42}]');
+    expect(child.status).toBe(0);
+  });
+
+  it('run on the connection itself where there is no background thread (in memory)', async () => {
+    const db = new SqliteDatabase(':memory:', { logger: silentLogger });
+    db.migrate();
+    await db.write(() => db.run("INSERT INTO meta (key, value) VALUES ('k', 'v')"));
+    expect(await db.readAside("SELECT value FROM meta WHERE key = 'k'")).toEqual([{ value: 'v' }]);
     await db.close();
   });
 });

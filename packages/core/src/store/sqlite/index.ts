@@ -1611,26 +1611,31 @@ export class SqliteStore implements Store {
       stats.byConnector[connector] ??= { ready: 0, running: 0, dead: 0 };
       return stats.byConnector[connector];
     };
-    // Probes and scrapes call this while the backlog may hold 400k jobs, and it runs on the store's
-    // one connection: count from the jobs_queue index alone (no table rows; ~10x cheaper than
-    // grouping the table by state), and take the running jobs, which are few, from jobs_ready.
-    for (const row of this.db.all<{ connector_id: string; n: number }>(
-      'SELECT connector_id, count(*) AS n FROM jobs INDEXED BY jobs_queue GROUP BY connector_id',
-    )) {
+    // Scrapes call this while the backlog may hold 400k jobs (~75 ms to count): the counts run
+    // aside, on the background thread's connection, so writes do not wait for them. They count
+    // from the jobs_queue index alone (no table rows; ~10x cheaper than grouping the table by
+    // state), and take the running jobs, which are few, from jobs_ready.
+    // One statement, so the three counts come from one snapshot.
+    const counts = await this.db.readAside<{
+      kind: 'queued' | 'running' | 'dead';
+      connector_id: string;
+      n: number;
+    }>(
+      `SELECT 'queued' AS kind, connector_id, count(*) AS n FROM jobs INDEXED BY jobs_queue GROUP BY connector_id
+       UNION ALL SELECT 'running', connector_id, count(*) FROM jobs WHERE state = 'running' GROUP BY connector_id
+       UNION ALL SELECT 'dead', connector_id, count(*) FROM dead_jobs GROUP BY connector_id`,
+    );
+    for (const row of counts.filter((c) => c.kind === 'queued')) {
       stats.ready += row.n;
       bucket(row.connector_id).ready += row.n;
     }
-    for (const row of this.db.all<{ connector_id: string; n: number }>(
-      "SELECT connector_id, count(*) AS n FROM jobs WHERE state = 'running' GROUP BY connector_id",
-    )) {
+    for (const row of counts.filter((c) => c.kind === 'running')) {
       stats.ready -= row.n;
       stats.running += row.n;
       bucket(row.connector_id).ready -= row.n;
       bucket(row.connector_id).running += row.n;
     }
-    for (const row of this.db.all<{ connector_id: string; n: number }>(
-      'SELECT connector_id, count(*) AS n FROM dead_jobs GROUP BY connector_id',
-    )) {
+    for (const row of counts.filter((c) => c.kind === 'dead')) {
       stats.dead += row.n;
       bucket(row.connector_id).dead += row.n;
     }
