@@ -1,6 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import { Readable } from 'node:stream';
-import { concatBytes, isWabridgeError, readUpTo, type WabridgeError } from '@wabridge/core';
+import { concatBytes, declaresMoreThan, isWabridgeError, readUpTo, type WabridgeError } from '@wabridge/core';
 import { Hono } from 'hono';
 import { HTTPException } from 'hono/http-exception';
 import { health } from './routes/health.ts';
@@ -75,10 +75,11 @@ export async function readBody(
   limit: number,
   incoming?: unknown,
 ): Promise<Uint8Array<ArrayBuffer>> {
-  const declared = request.headers.get('content-length');
-  if (declared !== null && Number(declared) > limit) throw new BodyTooLarge();
-  if (isIncomingMessage(incoming)) return readIncoming(incoming, limit);
-  const body = await readUpTo(request.body, limit);
+  if (isIncomingMessage(incoming)) {
+    if (declaresMoreThan(request.headers, limit)) throw new BodyTooLarge();
+    return readIncoming(incoming, limit);
+  }
+  const body = await readUpTo(request, limit);
   if (!body) throw new BodyTooLarge();
   return body;
 }

@@ -151,25 +151,15 @@ export function baseMimeType(contentType: string | null): string | null {
   return base ? base : null;
 }
 
-/**
- * Reads a response body up to `maxBytes`: refuses at once when Content-Length says more, and
- * stops reading (cancelling the download) as soon as the bytes pass the cap when it does not.
- */
+/** Reads a response body up to `maxBytes`; past it, a permanent error (the download is cancelled). */
 export async function readCapped(response: Response, maxBytes: number, what: string): Promise<Uint8Array> {
-  const tooBig = () =>
-    new WabridgeError(
-      'permanent',
-      `${what} is larger than ${formatSize(maxBytes)}, the most the bridge sends to WhatsApp`,
-      { details: { maxBytes } },
-    );
-  const declared = Number(response.headers.get('content-length'));
-  if (Number.isFinite(declared) && declared > maxBytes) {
-    await response.body?.cancel().catch(() => {});
-    throw tooBig();
-  }
-  const bytes = await readUpTo(response.body, maxBytes);
-  if (!bytes) throw tooBig();
-  return bytes;
+  const bytes = await readUpTo(response, maxBytes);
+  if (bytes) return bytes;
+  throw new WabridgeError(
+    'permanent',
+    `${what} is larger than ${formatSize(maxBytes)}, the most the bridge sends to WhatsApp`,
+    { details: { maxBytes } },
+  );
 }
 
 function formatSize(bytes: number): string {

@@ -1,15 +1,24 @@
+/** Whether a message's Content-Length announces more than `maxBytes` (absent or malformed: no). */
+export function declaresMoreThan(headers: Headers, maxBytes: number): boolean {
+  const declared = headers.get('content-length');
+  return declared !== null && Number(declared) > maxBytes;
+}
+
 /**
- * Reads a web stream to its end, or stops as soon as it passes `maxBytes` (cancelling it, so a
- * huge or endless body is not downloaded to be thrown away) and returns null. Callers check a
- * declared Content-Length first where they have one; this is the limit that holds when it lies
- * or is absent.
+ * Reads a request's or response's body to its end, or returns null as soon as it is known to pass
+ * `maxBytes`: at once when its Content-Length says so, else at the first chunk past the limit. The
+ * stream is cancelled then, so a huge or endless body is not downloaded to be thrown away.
  */
 export async function readUpTo(
-  stream: ReadableStream<Uint8Array> | null,
+  message: { headers: Headers; body: ReadableStream<Uint8Array> | null },
   maxBytes: number,
 ): Promise<Uint8Array<ArrayBuffer> | null> {
-  if (!stream) return new Uint8Array(0);
-  const reader = stream.getReader();
+  if (declaresMoreThan(message.headers, maxBytes)) {
+    await message.body?.cancel().catch(() => {});
+    return null;
+  }
+  if (!message.body) return new Uint8Array(0);
+  const reader = message.body.getReader();
   const chunks: Uint8Array[] = [];
   let size = 0;
   for (;;) {

@@ -312,8 +312,8 @@ export function createCloudApiClient(options: CloudApiClientOptions): CloudApiCl
     try {
       // Graph never redirects API calls; following one would carry the token somewhere unknown.
       response = await fetchImpl(url, { method: init.method, headers, body, signal, redirect: 'manual' });
-      const read = await readLimited(response, isOk(response.status) ? MAX_JSON_BYTES : MAX_ERROR_BYTES);
-      text = read === TOO_LARGE ? '' : new TextDecoder().decode(read);
+      const read = await readUpTo(response, isOk(response.status) ? MAX_JSON_BYTES : MAX_ERROR_BYTES);
+      text = read === null ? '' : new TextDecoder().decode(read);
     } catch (error) {
       throw networkError(error, init.operation, deadline.aborted, limit);
     }
@@ -457,12 +457,12 @@ export function createCloudApiClient(options: CloudApiClientOptions): CloudApiCl
           continue;
         }
         if (!isOk(response.status)) {
-          const read = await readLimited(response, MAX_ERROR_BYTES);
-          const text = read === TOO_LARGE ? '' : new TextDecoder().decode(read);
+          const read = await readUpTo(response, MAX_ERROR_BYTES);
+          const text = read === null ? '' : new TextDecoder().decode(read);
           throw classifyCloudApiError(response.status, text, response.headers, operation);
         }
-        const bytes = await readLimited(response, maxBytes);
-        if (bytes === TOO_LARGE) {
+        const bytes = await readUpTo(response, maxBytes);
+        if (bytes === null) {
           stop.abort();
           throw tooLarge(undefined, maxBytes);
         }
@@ -582,18 +582,6 @@ export function createCloudApiClient(options: CloudApiClientOptions): CloudApiCl
 }
 
 const isOk = (status: number) => status >= 200 && status < 300;
-
-const TOO_LARGE = Symbol('too large');
-
-/** Reads a body up to `maxBytes`; stops reading (and cancels the stream) beyond it. */
-async function readLimited(response: Response, maxBytes: number): Promise<Uint8Array | typeof TOO_LARGE> {
-  const declared = response.headers.get('content-length');
-  if (declared !== null && /^\d+$/.test(declared) && Number(declared) > maxBytes) {
-    await response.body?.cancel().catch(() => undefined);
-    return TOO_LARGE;
-  }
-  return (await readUpTo(response.body, maxBytes)) ?? TOO_LARGE;
-}
 
 function tooLarge(size: number | undefined, maxBytes: number): WabridgeError {
   return new WabridgeError(
