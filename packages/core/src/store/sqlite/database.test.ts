@@ -40,7 +40,9 @@ describe('reads aside, on the background thread', () => {
 
   it('see every write committed before them, and reject a bad query with its reason', async () => {
     const path = join(dir(), 'aside.db');
-    const db = new SqliteDatabase(path, { logger: silentLogger });
+    const warnings: string[] = [];
+    const logger = { ...silentLogger, warn: (_: object, message?: string) => warnings.push(message ?? '') };
+    const db = new SqliteDatabase(path, { logger });
     try {
       db.migrate();
       await db.write(() => db.run("INSERT INTO meta (key, value) VALUES ('k', :value)", { value: 'v1' }));
@@ -55,6 +57,8 @@ describe('reads aside, on the background thread', () => {
     } finally {
       await db.close();
     }
+    // Closing ends the thread on purpose: no warning.
+    expect(warnings).toEqual([]);
   });
 
   it('keep a process that waits for one alive until it answers, and no longer', () => {
@@ -78,6 +82,24 @@ describe('reads aside, on the background thread', () => {
     expect(child.stderr).toBe('');
     expect(child.stdout.trim()).toBe('[{"answer":42}]');
     expect(child.status).toBe(0);
+  });
+
+  it('run on the connection itself, with a warning, once the background thread has died', async () => {
+    const warnings: string[] = [];
+    const logger = { ...silentLogger, warn: (_: object, message?: string) => warnings.push(message ?? '') };
+    const db = new SqliteDatabase(join(dir(), 'lost.db'), { logger });
+    try {
+      db.migrate();
+      // What a crash of the thread looks like from here: it exits.
+      await (db as unknown as { background: { terminate(): Promise<number> } }).background.terminate();
+      await new Promise((resolve) => setImmediate(resolve));
+      expect(warnings).toEqual([
+        'SQLite background thread stopped: checkpoints and job counts now run on the store connection',
+      ]);
+      expect(await db.readAside('SELECT 1 AS one')).toEqual([{ one: 1 }]);
+    } finally {
+      await db.close();
+    }
   });
 
   it('run on the connection itself where there is no background thread (in memory)', async () => {

@@ -75,13 +75,18 @@ export class SqliteDatabase {
         else read.reject(new WabridgeError('internal', `background read failed: ${error}`));
       });
       // A failed background thread only means checkpoints fall to this connection's own
-      // autocheckpoint and reads aside run here.
-      const lost = () => {
+      // autocheckpoint (stalling the writes they run in) and reads aside run here: worth a warning.
+      const lost = (error?: unknown) => {
+        if (this.background === null) return; // closing
         this.background = null;
         this.failReadsAside('the background thread stopped');
+        options.logger.warn(
+          { reason: error instanceof Error ? error.message : 'the thread exited' },
+          'SQLite background thread stopped: checkpoints and job counts now run on the store connection',
+        );
       };
       this.background.on('error', lost);
-      this.background.on('exit', lost);
+      this.background.on('exit', () => lost());
     }
   }
 

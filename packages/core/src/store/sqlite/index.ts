@@ -1611,11 +1611,11 @@ export class SqliteStore implements Store {
       stats.byConnector[connector] ??= { ready: 0, running: 0, dead: 0 };
       return stats.byConnector[connector];
     };
-    // Scrapes call this while the backlog may hold 400k jobs (~75 ms to count): the counts run
-    // aside, on the background thread's connection, so writes do not wait for them. They count
-    // from the jobs_queue index alone (no table rows; ~10x cheaper than grouping the table by
-    // state), and take the running jobs, which are few, from jobs_ready.
-    // One statement, so the three counts come from one snapshot.
+    // Scrapes call this while the backlog may hold 400k jobs (~75 ms to count), so the counts run
+    // aside, on the background thread's connection: writes do not wait for them. One statement,
+    // so all come from one snapshot. Queued jobs are counted from the jobs_queue index alone (no
+    // table rows; ~10x cheaper than grouping the table by state); the running ones, which are
+    // few, from jobs_ready, and taken off the ready count.
     const counts = await this.db.readAside<{
       kind: 'queued' | 'running' | 'dead';
       connector_id: string;
@@ -1625,19 +1625,24 @@ export class SqliteStore implements Store {
        UNION ALL SELECT 'running', connector_id, count(*) FROM jobs WHERE state = 'running' GROUP BY connector_id
        UNION ALL SELECT 'dead', connector_id, count(*) FROM dead_jobs GROUP BY connector_id`,
     );
-    for (const row of counts.filter((c) => c.kind === 'queued')) {
-      stats.ready += row.n;
-      bucket(row.connector_id).ready += row.n;
-    }
-    for (const row of counts.filter((c) => c.kind === 'running')) {
-      stats.ready -= row.n;
-      stats.running += row.n;
-      bucket(row.connector_id).ready -= row.n;
-      bucket(row.connector_id).running += row.n;
-    }
-    for (const row of counts.filter((c) => c.kind === 'dead')) {
-      stats.dead += row.n;
-      bucket(row.connector_id).dead += row.n;
+    for (const { kind, connector_id, n } of counts) {
+      const connector = bucket(connector_id);
+      switch (kind) {
+        case 'queued':
+          stats.ready += n;
+          connector.ready += n;
+          break;
+        case 'running': // counted among the queued too
+          stats.ready -= n;
+          connector.ready -= n;
+          stats.running += n;
+          connector.running += n;
+          break;
+        case 'dead':
+          stats.dead += n;
+          connector.dead += n;
+          break;
+      }
     }
     return stats;
   }

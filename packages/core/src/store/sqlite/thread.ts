@@ -18,7 +18,6 @@ import {
 
 const port = parentPort;
 if (!port) throw new Error('store thread started outside a worker');
-const store = await openSqliteStore({ path: (workerData as { path: string }).path });
 
 // Answers leave in batches (one message per turn of this thread's loop), with whatever the
 // ingestor logged or counted: a message costs more than the data it carries.
@@ -66,6 +65,11 @@ const forwardingMetrics: Metrics = {
   },
   observe: (name, value, labels) => queue({ event: ['observe', name, value, labels] }),
 };
+
+const store = await openSqliteStore({
+  path: (workerData as { path: string }).path,
+  logger: forwardingLogger({ component: 'store' }),
+});
 
 const ingestor = new WhatsAppIngestor({
   store,
