@@ -7,6 +7,7 @@
 import type { GraphEmulator } from '../graph/index.ts';
 import type { ChatMessageRecord } from '../graph/types.ts';
 import type { HubSpotEmulator } from '../hubspot/index.ts';
+import { escapeHtml } from '../shared/html.ts';
 import type { SlackEmulator, SlackMessageView } from '../slack/index.ts';
 import type { WhatsAppEmulator } from '../whatsapp/index.ts';
 import { coreOf } from '../whatsapp/internal.ts';
@@ -526,8 +527,6 @@ function teamsCard(message: ChatMessageRecord, people: ReadonlyMap<string, strin
     edited: message.lastEditedDateTime !== null,
   };
 }
-
-const escapeHtml = (text: string) => text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 
 export function teamsPane(sources: SnapshotSources): TeamsPane | null {
   const graph = sources.graph;

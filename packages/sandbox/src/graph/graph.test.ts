@@ -166,12 +166,15 @@ describe('Graph emulator', () => {
     const png = new Uint8Array([0x89, 0x50, 0x4e, 0x47, 1, 2, 3]);
     const reply = graph.agentReply({
       rootId: root.id,
-      text: 'see attached',
+      text: 'see <attached> & "signed"',
       images: [{ bytes: png }],
       files: [{ name: 'invoice.pdf', bytes: '%PDF-1.4 invoice', contentType: 'application/pdf' }],
     });
     const [file] = reply.attachments;
     expect(file).toMatchObject({ contentType: 'reference', name: 'invoice.pdf' });
+    // With files, the body turns HTML, escaped as Teams does; the text reads back unchanged.
+    expect(reply.body.content).toContain('<p>see &lt;attached&gt; &amp; &quot;signed&quot;</p>');
+    expect(graph.ledger.filter('message.created').at(-1)?.text).toBe('see <attached> & "signed"');
     expect(reply.body.content).toContain(`<attachment id="${file?.id}"></attachment>`);
     const src = /<img [^>]*src="([^"]+)"/.exec(reply.body.content)?.[1] ?? '';
     expect(src).toMatch(

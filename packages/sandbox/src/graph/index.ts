@@ -14,6 +14,7 @@
  */
 import { Hono } from 'hono';
 import type { Clock } from '../shared/clock.ts';
+import { escapeHtml } from '../shared/html.ts';
 import type { Ledger } from '../shared/ledger.ts';
 import { startServer } from '../shared/server.ts';
 import { createGraphApi } from './api.ts';
@@ -289,8 +290,4 @@ export async function startGraphEmulator(options: GraphEmulatorOptions = {}): Pr
     [Symbol.asyncDispose]: close,
   };
   return emulator;
-}
-
-function escapeHtml(text: string): string {
-  return text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 }
