@@ -2,14 +2,18 @@
  * HubSpot → bridge: the webhook route `/hooks/hubspot/<workspace>/webhooks`.
  *
  * 1. Verify the v3 signature on the raw bytes (5-minute window, constant-time); refuse an exact
- *    replay of a request already accepted (same signature) within that window.
- * 2. Read the JSON array of events. For each: ignore other portals and changes our own app made
- *    (`sourceId` = our app id: the echo of a consent value the bridge wrote), then
- *    - `contact.propertyChange` of the consent property → `consent.set` command(s), actor
- *      `hubspot:portal/<id>[:user/<id>]`, idempotency key from `eventId` (HubSpot retries a
- *      delivery with the same event ids, so a retry records nothing twice);
+ *    replay of a request already accepted (same signature) within that window. The older v1/v2
+ *    signatures are not accepted on their own: they cover no timestamp (v1 not even the URL), so a
+ *    captured request would verify forever; HubSpot sends v3 with every webhook.
+ * 2. Read the JSON array of events (a single event object too); events of types or shapes we do
+ *    not know are acknowledged and ignored. For each: ignore other portals and changes our own app
+ *    made (`sourceId` = our app id: the echo of a consent value the bridge wrote), then
+ *    - `contact.propertyChange` (or `object.propertyChange` of `0-1`) of the consent property →
+ *      `consent.set` command(s), actor `hubspot:portal/<id>[:user/<id>]`, in `occurredAt` order;
  *    - `contact.deletion` / `contact.privacyDeletion` → `contact.removed` (`deleted` / `privacy`);
  *    - `contact.merge` → `contact.removed` (`merged`, into the surviving id).
+ *    Idempotency keys come from the event (see `keyOf`): HubSpot retries a delivery with the same
+ *    events, so a retry records nothing twice.
  * 3. Answer 200; the gateway has recorded the commands durably before the answer leaves.
  *
  * A consent change on a contact we do not know may be a merge survivor whose merge webhook we
@@ -31,21 +35,45 @@ import type { HubSpotConfig } from '../config.ts';
 import { CONSENT_VALUES, CONTACT, type ConsentValue } from '../setup/properties.ts';
 import { MAX_SKEW_MS, verifyV3 } from './verify.ts';
 
+/**
+ * Fields are read liberally: HubSpot adds fields and event types over time and is loose about
+ * types (ids as numbers or strings, `sourceId` or `changeSource` null or absent). A field of an
+ * unexpected type reads as absent rather than dropping the event: an opt-out must not be lost to
+ * an odd `changeSource`. Only `eventId` and `subscriptionType` are required.
+ */
+const id = z.union([z.number(), z.string()]).transform(String);
+const optionalId = id.optional().catch(undefined);
+const optionalText = z.string().optional().catch(undefined);
+
 const eventSchema = z
   .object({
-    eventId: z.union([z.number(), z.string()]).transform(String),
+    eventId: id,
     subscriptionType: z.string(),
-    portalId: z.union([z.number(), z.string()]).transform(String).optional(),
-    objectId: z.union([z.number(), z.string()]).transform(String).optional(),
-    objectTypeId: z.string().optional(),
-    occurredAt: z.number().optional(),
-    propertyName: z.string().optional(),
-    propertyValue: z.string().nullable().optional(),
-    changeSource: z.string().optional(),
-    sourceId: z.string().nullable().optional(),
-    primaryObjectId: z.union([z.number(), z.string()]).transform(String).optional(),
-    mergedObjectIds: z.array(z.union([z.number(), z.string()]).transform(String)).optional(),
-    newObjectId: z.union([z.number(), z.string()]).transform(String).optional(),
+    portalId: optionalId,
+    objectId: optionalId,
+    objectTypeId: optionalText,
+    occurredAt: z
+      .union([z.number(), z.string().regex(/^\d+$/).transform(Number)])
+      .optional()
+      .catch(undefined),
+    propertyName: optionalText,
+    // Other properties' values may be numbers or booleans; none of those is a consent value.
+    propertyValue: z
+      .union([z.string(), z.number(), z.boolean()])
+      .transform(String)
+      .optional()
+      .catch(undefined),
+    changeSource: optionalText,
+    sourceId: optionalId,
+    primaryObjectId: optionalId,
+    mergedObjectIds: z
+      .array(z.unknown())
+      .transform((ids) =>
+        ids.flatMap((v) => (typeof v === 'number' || typeof v === 'string' ? [String(v)] : [])),
+      )
+      .optional()
+      .catch(undefined),
+    newObjectId: optionalId,
   })
   .loose();
 
@@ -87,7 +115,8 @@ export function createWebhookHandler(deps: WebhookHandlerDeps): InboundHandler {
       if (path !== '/webhooks') return refuse(404, 'unknown HubSpot callback path');
       if (request.method !== 'POST') return refuse(405, 'HubSpot webhooks are POSTed');
       const now = deps.now();
-      const url = new URL(request.url);
+      // The query exactly as requested: `URL.search` drops a bare `?`, which HubSpot signs.
+      const query = request.url.includes('?') ? request.url.slice(request.url.indexOf('?')) : '';
       const signature = request.headers.get('x-hubspot-signature-v3');
       const verdict = verifyV3({
         secret: deps.config.clientSecret,
@@ -96,7 +125,7 @@ export function createWebhookHandler(deps: WebhookHandlerDeps): InboundHandler {
         // must be exactly what the app's webhook target says.
         uris: [
           request.url,
-          `${deps.publicUrl.replace(/\/$/, '')}/hooks/hubspot/${deps.workspaceId}${path}${url.search}`,
+          `${deps.publicUrl.replace(/\/$/, '')}/hooks/hubspot/${deps.workspaceId}${path}${query}`,
         ],
         body: ctx.rawBody,
         signature,
@@ -114,7 +143,12 @@ export function createWebhookHandler(deps: WebhookHandlerDeps): InboundHandler {
       }
       let events: HubSpotEvent[];
       try {
-        const parsed = z.array(z.unknown()).parse(JSON.parse(new TextDecoder().decode(ctx.rawBody)));
+        const body: unknown = JSON.parse(new TextDecoder().decode(ctx.rawBody));
+        // HubSpot sends an array; a single event as an object is read as a batch of one (a 400
+        // would tell HubSpot never to deliver it again).
+        const parsed = z
+          .union([z.array(z.unknown()), z.record(z.string(), z.unknown()).transform((event) => [event])])
+          .parse(body);
         events = parsed.flatMap((raw) => {
           const event = eventSchema.safeParse(raw);
           return event.success ? [event.data] : [];
@@ -175,7 +209,7 @@ async function toCommands(
         if (!state) continue;
         commands.push({
           type: 'consent.set',
-          idempotencyKey: `${event.eventId}:${category}`,
+          idempotencyKey: `${keyOf(event)}:${category}`,
           contactId: event.objectId,
           category,
           state,
@@ -193,7 +227,7 @@ async function toCommands(
     } else if (type.endsWith('.deletion') || type.endsWith('.privacyDeletion')) {
       commands.push({
         type: 'contact.removed',
-        idempotencyKey: String(event.eventId),
+        idempotencyKey: keyOf(event),
         contactId: event.objectId,
         reason: type.endsWith('privacyDeletion') ? 'privacy' : 'deleted',
         mergedInto: null,
@@ -206,7 +240,7 @@ async function toCommands(
         if (id === survivor) continue;
         commands.push({
           type: 'contact.removed',
-          idempotencyKey: `${event.eventId}:${id}`,
+          idempotencyKey: `${keyOf(event)}:${id}`,
           contactId: id,
           reason: 'merged',
           mergedInto: survivor,
@@ -215,8 +249,42 @@ async function toCommands(
       }
     }
   }
-  if (unlinked.size > 0) commands.unshift(...(await missedMerges([...unlinked], deps, ctx)));
+  if (unlinked.size > 0) {
+    try {
+      commands.unshift(...(await missedMerges([...unlinked], deps, ctx)));
+    } catch (error) {
+      // Only a missed merge is at stake; a 503 would hold back every other change of the batch,
+      // opt-outs of linked contacts included, for as long as the lookup fails (a spent daily API
+      // limit lasts until midnight, longer than HubSpot keeps retrying). Ask for a retry only
+      // when nothing else in the batch concerns a contact we know.
+      if (!(await concernsLinked(commands, unlinked, ctx))) throw error;
+      deps.logger.warn(
+        { err: error, contacts: [...unlinked] },
+        'HubSpot merge lookup failed; consent changes of unlinked contacts ignored',
+      );
+    }
+  }
   return commands;
+}
+
+/**
+ * The key of an event's commands. HubSpot does not promise unique `eventId`s, so the key also
+ * names the portal, the object and the time; all of them are the same in every retry.
+ */
+function keyOf(event: HubSpotEvent): string {
+  return `${event.portalId ?? ''}:${event.eventId}:${event.objectId ?? ''}:${event.occurredAt ?? ''}`;
+}
+
+async function concernsLinked(
+  commands: DomainCommand[],
+  unlinked: Set<string>,
+  ctx: InboundContext,
+): Promise<boolean> {
+  for (const command of commands) {
+    if (!('contactId' in command) || unlinked.has(command.contactId)) continue;
+    if (await ctx.findRefByExternalId('contact', command.contactId)) return true;
+  }
+  return false;
 }
 
 /** Merge commands for linked contacts that were merged into these (unlinked) survivors. */
@@ -249,10 +317,16 @@ async function missedMerges(
   return commands;
 }
 
-/** Our own write coming back: HubSpot names the app that made an API change as `sourceId`. */
+/**
+ * Our own write coming back: HubSpot names the app that made an API change as `sourceId` (bare, or
+ * as `app…:<id>`). Other prefixes name other things whose ids may read the same (`userId:<id>` is
+ * a person), and dropping their change would lose it.
+ */
 function isOwnChange(event: HubSpotEvent, appId: string | undefined): boolean {
   if (!appId || !event.sourceId) return false;
-  return event.sourceId === appId || event.sourceId.endsWith(`:${appId}`);
+  const colon = event.sourceId.lastIndexOf(':');
+  const kind = colon < 0 ? '' : event.sourceId.slice(0, colon);
+  return event.sourceId.slice(colon + 1) === appId && (kind === '' || /app/i.test(kind));
 }
 
 function actorOf(event: HubSpotEvent): string {

@@ -62,6 +62,10 @@ export function verifyV3(input: {
   if (!input.signature || !input.timestamp || !/^\d+$/.test(input.timestamp)) return 'missing';
   if (Math.abs(input.now - Number(input.timestamp)) > MAX_SKEW_MS) return 'stale';
   const given = Buffer.from(input.signature, 'base64');
+  // Base64 decoding skips what it does not understand (padding, spaces, base64url letters, any
+  // stray character): take only the one spelling HubSpot sends, so that a signature names one
+  // request and the replay check cannot be dodged by respelling it.
+  if (given.toString('base64') !== input.signature) return 'mismatch';
   let valid = false;
   for (const uri of new Set(input.uris)) {
     const expected = Buffer.from(
