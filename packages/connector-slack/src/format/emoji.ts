@@ -109,3 +109,41 @@ export function slackReactionName(emoji: string): string | null {
   const name = NAMES[base];
   return name ? `${name}${tone}` : null;
 }
+
+/** Emoji Slack writes under another name than the table's (`:thumbsup:` is `:+1:`). */
+const ALIASES: Record<string, string> = {
+  thumbsup: '👍',
+  thumbsdown: '👎',
+  simple_smile: '🙂',
+  heavy_heart_exclamation_mark_ornament: '❣️',
+  raising_hand: '🙋',
+  facepalm: '🤦',
+  white_frowning_face: '☹️',
+  slightly_frowning_face: '🙁',
+  wink2: '😉',
+  smiling_face_with_smiling_eyes: '😊',
+};
+
+/** Characters of the table that need U+FE0F to show as emoji rather than as text on phones. */
+const TEXT_STYLE = new Set(['❤', '✌', '✔', '⚠']);
+
+const BY_NAME: Record<string, string> = {
+  ...Object.fromEntries(
+    Object.entries(NAMES).map(([emoji, name]) => [name, TEXT_STYLE.has(emoji) ? `${emoji}\uFE0F` : emoji]),
+  ),
+  ...ALIASES,
+};
+const TONES: Record<string, string> = Object.fromEntries(
+  Object.entries(SKIN_TONES).map(([modifier, name]) => [name, modifier]),
+);
+
+/**
+ * The unicode emoji of a Slack short name (`+1`, `+1` with `skin-tone-4` → `👍🏽`), or null if
+ * unknown (a custom emoji, or one the table lacks).
+ */
+export function emojiOfSlackName(name: string, tone?: string): string | null {
+  const emoji = BY_NAME[name];
+  if (!emoji) return null;
+  const modifier = tone ? TONES[tone] : undefined;
+  return modifier ? `${emoji.replace(/\uFE0F$/, '')}${modifier}` : emoji;
+}

@@ -1,3 +1,5 @@
+import { emojiOfSlackName } from './emoji.ts';
+
 /**
  * Text between WhatsApp and Slack. Both use `*bold*`, `_italic_` and `~strike~`; what differs is
  * Slack's control syntax (`<@U123>`, `<!channel>`, `<url|label>`) and its three escaped characters.
@@ -26,14 +28,19 @@ export function quote(text: string, max = 140): string {
 }
 
 /**
- * What an agent wrote in Slack, as the customer should read it on WhatsApp: links spelled out,
- * mentions and channel references made readable, Slack's escapes undone, code spans kept as
- * WhatsApp monospace.
+ * What an agent wrote in Slack, as the customer should read it on WhatsApp: links spelled out
+ * (a typed `example.com` arrives as `<http://example.com|example.com>`: the agent's words
+ * suffice), mentions and channel references made readable (Slack often sends a channel without
+ * its name, `<#C123>` or `<#C123|>`), emoji short names (`:+1:`, and `:)` which Slack stores as
+ * `:slightly_smiling_face:`) back to emoji, Slack's escapes undone, code spans kept as WhatsApp
+ * monospace.
  */
 export function slackToWhatsApp(text: string, names: (userId: string) => string | null = () => null): string {
   return text
     .replace(/<(https?:\/\/[^|>]+)\|([^>]+)>/g, (_m, url: string, label: string) =>
-      label === url ? url : `${label} (${url})`,
+      label === url || label === url.replace(/^https?:\/\//, '').replace(/\/$/, '')
+        ? label
+        : `${label} (${url})`,
     )
     .replace(/<(https?:\/\/[^>]+)>/g, '$1')
     .replace(/<mailto:([^|>]+)(?:\|[^>]+)?>/g, '$1')
@@ -42,10 +49,14 @@ export function slackToWhatsApp(text: string, names: (userId: string) => string 
       /<@([UW][A-Z0-9]+)(?:\|([^>]+))?>/g,
       (_m, id: string, label?: string) => `@${label ?? names(id) ?? id}`,
     )
-    .replace(/<#C[A-Z0-9]+\|([^>]+)>/g, '#$1')
+    .replace(/<#[CG][A-Z0-9]+(?:\|([^>]*))?>/g, (_m, name?: string) => `#${name || 'channel'}`)
     .replace(/<!(here|channel|everyone)(?:\|[^>]+)?>/g, '@$1')
     .replace(/<!subteam\^[A-Z0-9]+(?:\|([^>]+))?>/g, (_m, label?: string) => label ?? '@team')
     .replace(/<!date\^\d+\^[^|>]*\|([^>]+)>/g, '$1')
+    .replace(
+      /:([a-z0-9_+'-]+):(?::(skin-tone-[2-6]):)?/g,
+      (m, name: string, tone?: string) => emojiOfSlackName(name, tone) ?? m,
+    )
     .replace(/```([\s\S]*?)```/g, '```$1```')
     .replace(/(^|[^`])`([^`\n]+)`(?!`)/g, '$1```$2```')
     .replace(/&lt;/g, '<')

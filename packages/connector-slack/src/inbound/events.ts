@@ -1,54 +1,80 @@
 import { type AgentIdentity, type Attachment, classifyAgentText, type DomainCommand } from '@wabridge/core';
 import { z } from 'zod';
 import type { SlackConfig } from '../config.ts';
-import { mentionsSomeone, slackToWhatsApp } from '../format/text.ts';
+import { richTextToMrkdwn } from '../format/rich-text.ts';
+import { escapeMrkdwn, mentionsSomeone, slackToWhatsApp } from '../format/text.ts';
+
+/**
+ * Slack's events are parsed liberally: a field of an unexpected shape (`user` and `channel` are
+ * objects in `user_change` or `channel_created`, `team_id` is null for org-wide apps, a file of a
+ * Slack Connect channel has no name) reads as absent, so the callback is still acknowledged with
+ * a 200 and whatever is usable in it still counts. Only the signature is checked strictly.
+ */
+const optional = <T extends z.ZodType>(schema: T) => schema.optional().catch(undefined);
+const maybeString = optional(z.string());
 
 const fileSchema = z.looseObject({
   id: z.string(),
-  name: z.string().optional(),
-  title: z.string().optional(),
-  mimetype: z.string().optional(),
-  size: z.number().optional(),
-  mode: z.string().optional(),
+  name: maybeString,
+  title: maybeString,
+  mimetype: maybeString,
+  size: optional(z.number()),
+  mode: maybeString,
 });
 
+/** Files that do not parse (no id) are dropped, not the message that carries them. */
+const filesSchema = optional(
+  z.array(z.unknown()).transform((files) =>
+    files.flatMap((file) => {
+      const parsed = fileSchema.safeParse(file);
+      return parsed.success ? [parsed.data] : [];
+    }),
+  ),
+);
+
 const messageSchema = z.looseObject({
-  type: z.string().optional(),
-  subtype: z.string().optional(),
-  user: z.string().optional(),
-  bot_id: z.string().optional(),
-  app_id: z.string().optional(),
-  text: z.string().optional(),
-  ts: z.string().optional(),
-  thread_ts: z.string().optional(),
-  channel: z.string().optional(),
-  files: z.array(fileSchema).optional(),
-  edited: z.looseObject({ user: z.string().optional(), ts: z.string().optional() }).optional(),
-  user_profile: z
-    .looseObject({
-      real_name: z.string().optional(),
-      display_name: z.string().optional(),
-      name: z.string().optional(),
-    })
-    .optional(),
+  type: maybeString,
+  subtype: maybeString,
+  user: maybeString,
+  bot_id: optional(z.string().nullable()),
+  bot_profile: optional(z.unknown()),
+  app_id: optional(z.string().nullable()),
+  text: maybeString,
+  blocks: optional(z.array(z.unknown())),
+  ts: maybeString,
+  thread_ts: maybeString,
+  channel: maybeString,
+  files: filesSchema,
+  edited: optional(z.looseObject({ user: maybeString, ts: maybeString })),
+  user_profile: optional(
+    z.looseObject({
+      real_name: maybeString,
+      display_name: maybeString,
+      name: maybeString,
+    }),
+  ),
 });
 
 export type SlackMessage = z.infer<typeof messageSchema>;
 
 const eventSchema = messageSchema.extend({
   type: z.string(),
-  message: messageSchema.optional(),
-  previous_message: messageSchema.optional(),
-  deleted_ts: z.string().optional(),
+  message: optional(messageSchema),
+  previous_message: optional(messageSchema),
+  deleted_ts: maybeString,
 });
 
 export const envelopeSchema = z.looseObject({
   type: z.string(),
-  challenge: z.string().optional(),
-  team_id: z.string().optional(),
-  api_app_id: z.string().optional(),
-  event_id: z.string().optional(),
-  event: eventSchema.optional(),
+  challenge: maybeString,
+  team_id: optional(z.string().nullable()),
+  api_app_id: maybeString,
+  event_id: maybeString,
+  // In a Slack Connect channel `team_id` can be the channel's other workspace; the installation
+  // the event is delivered for is in `authorizations` (Slack keeps at most one there).
+  authorizations: optional(z.array(z.unknown())),
+  // An event of an unexpected shape is acknowledged and ignored, never refused.
+  event: optional(eventSchema),
 });
 
 export type SlackEnvelope = z.infer<typeof envelopeSchema>;
@@ -62,15 +88,18 @@ export interface OwnIdentity {
 
 /**
  * Our own posts, and any other app's: never relayed. A message is a bot's when it carries a
- * `bot_id` (chat.postMessage), has the `bot_message` subtype, comes from our bot user (file
- * uploads carry the user, not always a bot id) or from our app.
+ * `bot_id` or `bot_profile` (chat.postMessage), has the `bot_message` subtype, comes from our bot
+ * user (file uploads carry the user, not always a bot id) or from any app (`app_id`: a person's
+ * message from a Slack client has none, an app posting with a user token has one; relaying
+ * another integration's posts could start a loop between two bridges).
  */
 export function isBotMessage(message: SlackMessage, own: OwnIdentity): boolean {
   return (
-    message.bot_id !== undefined ||
+    Boolean(message.bot_id) ||
+    (message.bot_profile !== undefined && message.bot_profile !== null) ||
+    Boolean(message.app_id) ||
     message.subtype === 'bot_message' ||
-    (own.botUserId !== null && message.user === own.botUserId) ||
-    (own.appId !== null && message.app_id === own.appId)
+    (own.botUserId !== null && message.user === own.botUserId)
   );
 }
 
@@ -93,9 +122,40 @@ export function classifyReply(
   text: string,
   config: Pick<SlackConfig, 'notePrefix' | 'sendMode' | 'sendPrefix' | 'mentionsAreNotes'>,
 ): { mode: 'send' | 'note'; text: string } {
-  const verdict = classifyAgentText(text, mentionsSomeone(text.trimStart()), config);
+  // Slack escapes `&`, `<` and `>` in message text, so an agent typing the default send prefix `>>`
+  // arrives as `&gt;&gt;`: the prefixes are matched in both spellings.
+  const verdict = classifyAgentText(
+    unescapePrefix(unescapePrefix(text, config.notePrefix), config.sendPrefix),
+    mentionsSomeone(text.trimStart()),
+    config,
+  );
   return verdict.mode === 'send' ? { mode: 'send', text: slackToWhatsApp(verdict.text).trim() } : verdict;
 }
+
+function unescapePrefix(text: string, prefix: string): string {
+  const escaped = escapeMrkdwn(prefix);
+  const trimmed = text.trimStart();
+  return escaped !== prefix && trimmed.startsWith(escaped)
+    ? `${prefix}${trimmed.slice(escaped.length)}`
+    : text;
+}
+
+/**
+ * Files Slack names but we cannot fetch: deleted (`tombstone`), stored elsewhere (`external`),
+ * or beyond a free workspace's storage limit (`hidden_by_limit`, no name, no URL).
+ */
+const UNFETCHABLE_FILES = new Set(['tombstone', 'external', 'hidden_by_limit']);
+
+/**
+ * What an agent wrote: `text`, or when a client sent only blocks (`text` empty), the same message
+ * written back from its rich_text blocks.
+ */
+const textOf = (message: SlackMessage): string =>
+  message.text?.trim()
+    ? message.text
+    : message.blocks
+      ? richTextToMrkdwn(message.blocks)
+      : (message.text ?? '');
 
 /**
  * What a verified `event_callback` asks the core to do. Thread replies become `agent.reply`
@@ -115,11 +175,14 @@ export function commandsForEvent(
   switch (event.subtype) {
     case undefined:
     case 'file_share':
-    case 'thread_broadcast': {
-      if (isBotMessage(event, own) || !isThreadReply(event)) return [];
-      const reply = classifyReply(event.text ?? '', config);
+    case 'thread_broadcast':
+    // `/me …` in a thread: a person's message like any other (Slack shows it in italics).
+    case 'me_message': {
+      // A person's message always names them; one with neither a user nor a bot id is no agent's.
+      if (!event.user || isBotMessage(event, own) || !isThreadReply(event)) return [];
+      const reply = classifyReply(textOf(event), config);
       const attachments: Attachment[] = (event.files ?? [])
-        .filter((f) => f.mode !== 'tombstone' && f.mode !== 'external')
+        .filter((f) => !UNFETCHABLE_FILES.has(f.mode ?? ''))
         .map((f) => ({
           ref: f.id,
           filename: f.name ?? f.title ?? 'file',
@@ -141,8 +204,11 @@ export function commandsForEvent(
     }
     case 'message_changed': {
       const message = event.message;
-      // Slack also sends message_changed when it adds link previews; only a person's edit has `edited`.
+      // Slack also sends message_changed when it adds link previews; only a person's edit has `edited`,
+      // and a preview added to a message edited before keeps the same `edited.ts`.
       if (!message?.edited || isBotMessage(message, own) || !isThreadReply(message)) return [];
+      const before = event.previous_message?.edited?.ts;
+      if (before !== undefined && before === message.edited.ts) return [];
       return [
         {
           type: 'agent.edit',

@@ -46,10 +46,22 @@ interface Payload {
   actions?: { action_id?: string; value?: string; selected_option?: { value?: string } }[];
   view?: {
     id?: string;
+    app_installed_team_id?: string;
     callback_id?: string;
     private_metadata?: string;
     state?: { values?: Record<string, Record<string, { value?: string | null }>> };
   };
+}
+
+/**
+ * The callback a path names; a Request URL configured without the suffix (the bare
+ * `/hooks/slack/<workspace>`) is told apart by its content, as Slack sends each kind differently.
+ */
+function routeOf(path: string, contentType: string, body: string): string {
+  const trimmed = path.replace(/\/+$/, '');
+  if (trimmed !== '') return trimmed;
+  if (!contentType.includes('x-www-form-urlencoded')) return '/events';
+  return new URLSearchParams(body).has('payload') ? '/interactivity' : '/commands';
 }
 
 /**
@@ -105,10 +117,25 @@ export function createInboundHandler(
       return nothing();
     }
     if (envelope.type !== 'event_callback') return nothing();
-    if (envelope.team_id !== config.teamId || (config.appId && envelope.api_app_id !== config.appId)) {
+    // In a Slack Connect channel another organisation created, `team_id` is that organisation's;
+    // `authorizations` names the installation the event is delivered for (ours).
+    const installed =
+      envelope.team_id === config.teamId ||
+      (envelope.authorizations ?? []).some(
+        (a) => typeof a === 'object' && a !== null && (a as { team_id?: unknown }).team_id === config.teamId,
+      );
+    if (!installed || (config.appId && envelope.api_app_id !== config.appId)) {
       deps.logger.warn(
         { team: envelope.team_id, app: envelope.api_app_id },
         'ignored an event for another Slack team or app',
+      );
+      return nothing();
+    }
+    if (envelope.event?.type === 'app_uninstalled' || envelope.event?.type === 'tokens_revoked') {
+      // Nothing to undo here, but every later Web API call will fail: say why once, loudly.
+      deps.logger.error(
+        { team: config.teamId, event: envelope.event.type },
+        'the Slack app was uninstalled or its tokens revoked: reinstall it and update botToken',
       );
       return nothing();
     }
@@ -129,9 +156,14 @@ export function createInboundHandler(
     if (typeof payload !== 'object' || payload === null || Array.isArray(payload)) {
       return nothing(400, { ok: false, error: 'invalid_payload' });
     }
-    if (payload.team?.id !== config.teamId) return nothing();
+    // A modal submitted by someone of another organisation in a Slack Connect channel carries their
+    // team; the view says which installation opened it.
+    if (payload.team?.id !== config.teamId && payload.view?.app_installed_team_id !== config.teamId) {
+      return nothing();
+    }
     if (payload.type === 'block_actions') {
-      const action = payload.actions?.find((a) => a.action_id === TEMPLATE_ACTION);
+      const actions = Array.isArray(payload.actions) ? payload.actions : [];
+      const action = actions.find((a) => a?.action_id === TEMPLATE_ACTION);
       const picked = parsePickedTemplate(action?.selected_option?.value ?? action?.value);
       const channel = payload.channel?.id ?? payload.container?.channel_id;
       const threadTs = payload.message?.thread_ts ?? payload.container?.thread_ts;
@@ -233,7 +265,7 @@ export function createInboundHandler(
         deps.logger.warn({ reason: check.reason, path: ctx.path }, 'refused a Slack callback: bad signature');
         return nothing(401, { ok: false, error: 'invalid_signature' });
       }
-      const path = ctx.path.replace(/\/+$/, '');
+      const path = routeOf(ctx.path, type, body);
       if (request.headers.get('x-slack-retry-num')) {
         deps.logger.debug(
           {
