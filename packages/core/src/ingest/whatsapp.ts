@@ -70,14 +70,25 @@ export class WhatsAppIngestor implements WebhookBodyIngest {
   async ingestBody(body: Uint8Array, receivedAt?: number): Promise<WebhookBodyOutcome> {
     let json: unknown;
     try {
-      json = JSON.parse(utf8.decode(body));
+      json = parseJson(utf8.decode(body));
     } catch {
       return { ok: false, reason: 'invalid_json' };
     }
     const parsed = parseWebhookPayload(json);
-    const changes: EntryChange[] = parsed.ok
-      ? parsed.changes
-      : [{ kind: 'other', field: '(envelope)', value: json, parseIssues: parsed.issues, entryId: undefined }];
+    // An envelope without a single change (`entry: []`) is kept too: every acknowledged body
+    // leaves a trace, and its other keys may be something new.
+    const changes: EntryChange[] =
+      parsed.ok && parsed.changes.length > 0
+        ? parsed.changes
+        : [
+            {
+              kind: 'other',
+              field: '(envelope)',
+              value: json,
+              parseIssues: parsed.ok ? ['envelope without changes'] : parsed.issues,
+              entryId: undefined,
+            },
+          ];
     return { ok: true, result: await this.ingest(changes, receivedAt) };
   }
 
@@ -100,8 +111,11 @@ export class WhatsAppIngestor implements WebhookBodyIngest {
   }
 
   private async translate(change: EntryChange, receivedAt: number): Promise<IngestChange[]> {
+    // Where the change came from: part of a platform event's id, so two equal values Meta sent as
+    // two events (at two `entry.time`s, or for two WABAs) stay two events.
+    const origin = [change.entryId ?? null, change.entryTime ?? null];
     if (change.kind === 'other') {
-      return [otherChange(null, change.field, change.value, change.parseIssues ?? [])];
+      return [otherChange(null, change.field, change.value, change.parseIssues ?? [], origin)];
     }
     const phoneNumberId = change.value.metadata?.phone_number_id ?? null;
     const route = phoneNumberId ? await this.options.routing.route(phoneNumberId) : null;
@@ -132,15 +146,34 @@ export class WhatsAppIngestor implements WebhookBodyIngest {
         displayPhoneNumber ?? null,
       );
     }
-    return [
-      this.translateMessages(
-        change.value,
-        route.workspace,
-        phoneNumberId as string,
-        displayPhoneNumber ?? null,
-        receivedAt,
-      ),
-    ];
+    const translated = this.translateMessages(
+      change.value,
+      route.workspace,
+      phoneNumberId as string,
+      displayPhoneNumber ?? null,
+      receivedAt,
+    );
+    // The value is read through the keys we know; one that brings nothing we read, or a key we do
+    // not know (a new array beside `messages`), is also kept whole, or that content would be lost.
+    const unknownKeys = Object.keys(change.value).filter((key) => !MESSAGES_VALUE_KEYS.has(key));
+    const empty =
+      !change.value.messages?.length && !change.value.statuses?.length && !change.value.errors?.length;
+    if (unknownKeys.length > 0 || empty) {
+      translated.push(
+        otherChange(
+          route.workspace.id,
+          change.field,
+          change.value,
+          [
+            unknownKeys.length > 0
+              ? `keys not read: ${unknownKeys.join(', ')}`
+              : 'no messages, statuses or errors',
+          ],
+          origin,
+        ),
+      );
+    }
+    return translated;
   }
 
   private translateMessages(
@@ -149,15 +182,28 @@ export class WhatsAppIngestor implements WebhookBodyIngest {
     phoneNumberId: string,
     displayPhoneNumber: string | null,
     receivedAt: number,
-  ): IngestChange {
+  ): IngestChange[] {
     const matcher = this.matcher(workspace);
-    const messages: IngestMessage[] = (value.messages ?? []).map((message) => {
+    const anonymous: IngestChange[] = [];
+    const messages: IngestMessage[] = [];
+    for (const message of value.messages ?? []) {
+      const contact = identityOf(message, value.contacts ?? []);
+      if (!contact.waId && !contact.bsuid && !contact.parentBsuid) {
+        // No conversation can be keyed without a user id, and refusing would lose the whole batch
+        // to Meta's retries: the message is kept as it came, beside its batch.
+        this.options.logger.warn(
+          { workspace: workspace.id, phoneNumberId, wamid: message.id },
+          'message without wa_id or BSUID; kept as a platform event',
+        );
+        anonymous.push(otherChange(workspace.id, 'messages', message, ['message without wa_id or BSUID']));
+        continue;
+      }
       const text = messageText(message) ?? null;
       const consentState = keywordBearing(message) ? matcher(text) : null;
-      return {
+      messages.push({
         id: newId('msg'),
         wamid: message.id,
-        contact: identityOf(message, value.contacts ?? []),
+        contact,
         type: message.type,
         timestamp: toMillis(message.timestamp),
         text,
@@ -165,8 +211,8 @@ export class WhatsAppIngestor implements WebhookBodyIngest {
         relatesTo: relatesTo(message),
         consent: consentState ? { category: 'all', state: consentState, entryId: newId('cns') } : null,
         identityChange: identityChange(message),
-      };
-    });
+      });
+    }
     const statuses: IngestStatus[] = (value.statuses ?? []).map((status) => ({
       id: newId('st'),
       wamid: status.id,
@@ -183,16 +229,19 @@ export class WhatsAppIngestor implements WebhookBodyIngest {
         'WhatsApp reported an error for this number',
       );
     }
-    return {
-      kind: 'messages',
-      workspaceId: workspace.id,
-      phoneNumberId,
-      displayPhoneNumber,
-      deliverAt: receivedAt + workspace.policies.reorderWindowMs,
-      messages,
-      statuses,
-      errors: (value.errors ?? []) as Record<string, unknown>[],
-    };
+    return [
+      {
+        kind: 'messages',
+        workspaceId: workspace.id,
+        phoneNumberId,
+        displayPhoneNumber,
+        deliverAt: receivedAt + workspace.policies.reorderWindowMs,
+        messages,
+        statuses,
+        errors: (value.errors ?? []) as Record<string, unknown>[],
+      },
+      ...anonymous,
+    ];
   }
 
   private translatePreferences(
@@ -205,8 +254,10 @@ export class WhatsAppIngestor implements WebhookBodyIngest {
     const notUnderstood: IngestChange[] = [];
     for (const preference of value.user_preferences) {
       const state = preferenceState(preference.value);
+      // Both sides must carry the id: a BSUID-only preference would otherwise match the first
+      // contact without a wa_id (undefined === undefined) and take another user's profile.
       const contact = value.contacts?.find(
-        (c) => c.wa_id === preference.wa_id || (c.user_id && c.user_id === preference.user_id),
+        (c) => (c.wa_id && c.wa_id === preference.wa_id) || (c.user_id && c.user_id === preference.user_id),
       );
       const identity: ContactIdentity = {
         waId: preference.wa_id ?? contact?.wa_id ?? null,
@@ -266,6 +317,22 @@ export class WhatsAppIngestor implements WebhookBodyIngest {
   }
 }
 
+// Meta sends some ids as JSON numbers (`message_template_id`, flow and WABA ids); one above 2^53
+// would be stored rounded, a different id. Such integers keep their exact digits as a string
+// (every id field accepts one). The reviver only runs when the body has a JSON number of 16 or
+// more digits: ids sent as strings (most of them, and 15-16 digits long) do not count.
+const LONG_NUMBER = /[:,[]\s*-?\d{16}/;
+type SourceReviver = (key: string, value: unknown, context?: { source?: string }) => unknown;
+const keepUnsafeIntegers: SourceReviver = (_key, value, context) =>
+  typeof value === 'number' && Number.isInteger(value) && !Number.isSafeInteger(value) && context?.source
+    ? context.source
+    : value;
+
+function parseJson(text: string): unknown {
+  if (!LONG_NUMBER.test(text)) return JSON.parse(text);
+  return JSON.parse(text, keepUnsafeIntegers as (key: string, value: unknown) => unknown);
+}
+
 /** Meta's timestamps are unix seconds (as strings); ours are milliseconds. */
 export function toMillis(timestamp: string | number): number {
   const seconds = typeof timestamp === 'number' ? timestamp : Number(timestamp);
@@ -277,10 +344,28 @@ function otherChange(
   field: string,
   payload: unknown,
   parseIssues: string[],
+  origin: unknown[] = [],
 ): IngestChange {
   // Content-derived id: a retried webhook stores the same event once.
-  return { kind: 'other', id: contentId('pev', field, payload), workspaceId, field, payload, parseIssues };
+  return {
+    kind: 'other',
+    id: contentId('pev', field, payload, ...origin),
+    workspaceId,
+    field,
+    payload,
+    parseIssues,
+  };
 }
+
+/** The keys of a `messages` value that translation reads (see MessagesValue). */
+const MESSAGES_VALUE_KEYS: ReadonlySet<string> = new Set([
+  'messaging_product',
+  'metadata',
+  'contacts',
+  'messages',
+  'statuses',
+  'errors',
+]);
 
 function contentId(prefix: string, ...parts: unknown[]): string {
   return `${prefix}_${createHash('sha256').update(JSON.stringify(parts)).digest('base64url').slice(0, 26)}`;
@@ -326,7 +411,9 @@ function identityChange(message: InboundMessage): IngestMessage['identityChange'
   if (!isKnownMessage(message) || message.type !== 'system') return null;
   const system = message.system;
   if (system.type === 'user_changed_number' || system.type === 'customer_changed_number') {
-    return system.wa_id ? { waId: system.wa_id, bsuid: system.user_id ?? null } : null;
+    // The older `customer_changed_number` names the new number `new_wa_id`.
+    const waId = system.wa_id ?? system.new_wa_id;
+    return waId ? { waId, bsuid: system.user_id ?? null } : null;
   }
   if (system.type === 'user_changed_user_id') {
     return system.user_id ? { waId: null, bsuid: system.user_id } : null;

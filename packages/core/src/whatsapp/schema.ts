@@ -516,8 +516,12 @@ export type ClassifiedChange =
   | { kind: 'user_preferences'; field: 'user_preferences'; value: UserPreferencesValue }
   | { kind: 'other'; field: string; value: unknown; parseIssues?: string[] };
 
-/** A classified change with the WABA id of the entry it came in. */
-export type EntryChange = ClassifiedChange & { entryId: string | undefined };
+/**
+ * A classified change with the WABA id and `time` of the entry it came in. Meta's account and
+ * template fields carry their event time only in `entry.time`, so it is what tells two equal
+ * events apart (a number flagged twice) while a retry repeats it.
+ */
+export type EntryChange = ClassifiedChange & { entryId: string | undefined; entryTime?: unknown };
 
 const isRecord = (value: unknown): value is Record<string, unknown> =>
   typeof value === 'object' && value !== null && !Array.isArray(value);
@@ -558,11 +562,12 @@ export interface WebhookEntry {
 }
 
 // Entries are normalised by hand so a malformed entry becomes a stored `other` change instead of
-// failing the whole POST (only a missing top-level `entry` array is a hard failure).
+// failing the whole POST (only a missing top-level `entry` array is a hard failure). An entry
+// without a `changes` array (another product's shape, e.g. Messenger's `messaging[]`) is kept
+// whole too: it is signed data we cannot read, not an empty entry.
 const webhookEntrySchema = z.unknown().transform((raw): WebhookEntry => {
-  if (isRecord(raw) && (raw.changes === undefined || Array.isArray(raw.changes))) {
-    const rawChanges: unknown[] = Array.isArray(raw.changes) ? raw.changes : [];
-    const entry: WebhookEntry = { ...raw, changes: rawChanges.map(classifyChange) };
+  if (isRecord(raw) && Array.isArray(raw.changes)) {
+    const entry: WebhookEntry = { ...raw, changes: raw.changes.map(classifyChange) };
     if (typeof raw.id === 'number') entry.id = String(raw.id);
     else if (raw.id !== undefined && typeof raw.id !== 'string') delete entry.id;
     return entry;
@@ -602,7 +607,7 @@ export function parseWebhookPayload(json: unknown): ParseWebhookPayloadResult {
   const parsed = webhookPayloadSchema.safeParse(json);
   if (!parsed.success) return { ok: false, issues: formatIssues(parsed.error.issues) };
   const changes = parsed.data.entry.flatMap((entry) =>
-    entry.changes.map((change): EntryChange => ({ ...change, entryId: entry.id })),
+    entry.changes.map((change): EntryChange => ({ ...change, entryId: entry.id, entryTime: entry.time })),
   );
   return { ok: true, payload: parsed.data, changes };
 }

@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { DomainEventType } from '../../domain/events.ts';
@@ -135,7 +135,7 @@ export class SqliteStore implements Store {
   private readonly now: () => number;
   private readonly identities = new Map<string, { contactId: string; conversationId: string }>();
   private identitiesVersion = '';
-  /** The write transaction in which the config version was last read (see conversationFor). */
+  /** The write transaction in which the config version was last read (see knownConversation). */
   private identitiesCheckedIn = -1;
   /** Where the last walk over job queues stopped (see `walkQueueHeads`). */
   private queueCursor: QueueKey | null = null;
@@ -422,13 +422,22 @@ export class SqliteStore implements Store {
   private ingestMessages(change: IngestMessagesChange, receivedAt: number, result: IngestResult): void {
     const ws = change.workspaceId;
     for (const message of change.messages) {
+      const key = identityKey(ws, change.phoneNumberId, change.displayPhoneNumber, message.contact);
+      const known = this.knownConversation(key);
+      // A re-delivered message is a duplicate before its sender is resolved: resolving would write
+      // (recreate the contact a number change has since renumbered, roll a profile name back). A
+      // sender known as they are now writes nothing, so only the others cost this lookup.
+      if (
+        !known &&
+        this.db.get('SELECT 1 AS found FROM messages WHERE wamid = :wamid', { wamid: message.wamid })
+      ) {
+        result.messagesDuplicate++;
+        continue;
+      }
       // The 24-hour window is read from the messages themselves (see CONVERSATION_COLUMNS).
-      const { contactId, conversationId } = this.conversationFor(
-        ws,
-        change.phoneNumberId,
-        change.displayPhoneNumber,
-        message.contact,
-      );
+      const { contactId, conversationId } =
+        known ??
+        this.conversationFor(key, ws, change.phoneNumberId, change.displayPhoneNumber, message.contact);
       const inserted = this.db.run(
         `INSERT INTO messages (id, workspace_id, conversation_id, direction, wamid, type, ts, text, content, relates_to, created_at)
          VALUES (:id, :ws, :conversation, 'inbound', :wamid, :type, :ts, :text, :content, :relates, :at)
@@ -534,7 +543,12 @@ export class SqliteStore implements Store {
       }
     }
     for (const error of change.errors) {
-      this.insertPlatformEvent(newId('pev'), ws, 'messages.errors', error, [], receivedAt);
+      // Content-derived id, like every other platform event: Meta's retries store the error once.
+      const id = `pev_${createHash('sha256')
+        .update(JSON.stringify([ws, change.phoneNumberId, error]))
+        .digest('base64url')
+        .slice(0, 26)}`;
+      this.insertPlatformEvent(id, ws, 'messages.errors', error, [], receivedAt);
     }
   }
 
@@ -638,19 +652,12 @@ export class SqliteStore implements Store {
   }
 
   /**
-   * The contact and conversation of a customer writing to a number. A customer seen before (same
-   * identifiers and profile) is answered from memory, so a message costs no contact lookup and no
-   * conversation write. The cache only holds rows this connection read or wrote: it is dropped
-   * when a transaction rolls back and when the config version moves (a deleted workspace), so it
-   * never names a row that does not exist.
+   * The contact and conversation of a customer seen before with the same identifiers and profile,
+   * from memory: such a message costs no contact lookup and no conversation write. The cache only
+   * holds rows this connection read or wrote: it is dropped when a transaction rolls back and when
+   * the config version moves (a deleted workspace), so it never names a row that does not exist.
    */
-  private conversationFor(
-    ws: string,
-    phoneNumberId: string,
-    displayPhoneNumber: string | null,
-    identity: ContactIdentity,
-  ): { contactId: string; conversationId: string } {
-    const key = `${ws}|${phoneNumberId}|${identity.waId ?? ''}|${identity.bsuid ?? ''}|${identity.parentBsuid ?? ''}|${identity.username ?? ''}|${identity.profileName ?? ''}|${displayPhoneNumber ?? ''}`;
+  private knownConversation(key: string): { contactId: string; conversationId: string } | undefined {
     // Only called inside a write transaction, which holds the database's write lock: no other
     // process can move the version until it ends, and this store's own moves reset the check
     // (bumpConfigVersion). So one read per transaction, not one per message.
@@ -663,8 +670,17 @@ export class SqliteStore implements Store {
       }
       this.identitiesCheckedIn = this.db.transactions;
     }
-    const known = this.identities.get(key);
-    if (known) return known;
+    return this.identities.get(key);
+  }
+
+  /** Resolves (and remembers) the contact and conversation of a customer not known as they are. */
+  private conversationFor(
+    key: string,
+    ws: string,
+    phoneNumberId: string,
+    displayPhoneNumber: string | null,
+    identity: ContactIdentity,
+  ): { contactId: string; conversationId: string } {
     const contactId = this.resolveContact(ws, identity);
     const conversationId = this.upsertConversation(ws, contactId, phoneNumberId, displayPhoneNumber);
     if (this.identities.size >= 50_000) this.identities.clear();
@@ -1709,4 +1725,14 @@ export class SqliteStore implements Store {
       });
     }
   }
+}
+
+/** What the conversation cache is keyed by: every field that resolving the sender could write. */
+function identityKey(
+  ws: string,
+  phoneNumberId: string,
+  displayPhoneNumber: string | null,
+  identity: ContactIdentity,
+): string {
+  return `${ws}|${phoneNumberId}|${identity.waId ?? ''}|${identity.bsuid ?? ''}|${identity.parentBsuid ?? ''}|${identity.username ?? ''}|${identity.profileName ?? ''}|${displayPhoneNumber ?? ''}`;
 }
