@@ -878,8 +878,9 @@ export class SqliteStore implements Store {
     );
     if (inserted.changes === 0) return -1;
     // The ledger keeps every entry; the current state follows the latest occurrence, so a late,
-    // older webhook cannot undo a newer change.
-    this.db.run(
+    // older webhook cannot undo a newer change. Such an entry is history, not news: no mirror is
+    // told (a thread would announce an opt-in the contact has since withdrawn).
+    const current = this.db.run(
       `INSERT INTO consent_state (workspace_id, contact_id, category, state, source, at, entry_id)
        VALUES (:ws, :contact, :category, :state, :source, :at, :entry)
        ON CONFLICT (workspace_id, contact_id, category) DO UPDATE SET state = excluded.state, source = excluded.source,
@@ -895,6 +896,7 @@ export class SqliteStore implements Store {
         entry: entryId,
       },
     );
+    if (current.changes === 0) return 0;
     let queued = 0;
     const conversations = this.db.all<{ id: string }>(
       'SELECT id FROM conversations WHERE workspace_id = :ws AND contact_id = :contact',
