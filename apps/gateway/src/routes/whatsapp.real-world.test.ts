@@ -746,6 +746,85 @@ const cases: Case[] = [
     },
   },
   {
+    name: 'one unreadable message or status does not take its neighbours with it',
+    body: envelope([
+      {
+        field: 'messages',
+        value: messagesValue({
+          contacts: [contact, 'not a contact'],
+          messages: [
+            {
+              from: CUSTOMER,
+              id: 'wamid.beside.bad',
+              timestamp: TS,
+              type: 'text',
+              text: { body: 'still here' },
+            },
+            // no id and no timestamp: nothing can be keyed on it
+            { from: CUSTOMER, type: 'text', text: { body: 'anonymous' } },
+          ],
+          statuses: [
+            { id: 'wamid.out.ok', status: 'delivered', timestamp: TS, recipient_id: CUSTOMER },
+            // a timestamp of a shape nobody documented
+            {
+              id: 'wamid.out.odd',
+              status: 'read',
+              timestamp: { seconds: 1749416383 },
+              recipient_id: CUSTOMER,
+            },
+            // an error code spelled as a word is read as it came
+            {
+              id: 'wamid.out.failed',
+              status: 'failed',
+              timestamp: TS,
+              recipient_id: CUSTOMER,
+              errors: [{ code: 'RATE_LIMIT', title: 'Rate limit hit' }],
+            },
+          ],
+        }),
+      },
+    ]),
+    async check(t) {
+      expect(await message(t, 'wamid.beside.bad')).toMatchObject({ text: 'still here' });
+      // The good message is mirrored like any other.
+      const jobs = dbOf(t).all<{ event_type: string }>(
+        "SELECT event_type FROM jobs WHERE event_type = 'message.inbound'",
+      );
+      expect(jobs).toHaveLength(1);
+      expect(dbOf(t).all('SELECT wamid, status FROM message_statuses ORDER BY wamid')).toEqual([
+        { wamid: 'wamid.out.failed', status: 'failed' },
+        { wamid: 'wamid.out.ok', status: 'delivered' },
+      ]);
+      // What could not be read is kept as it came, in the workspace, element by element.
+      const kept = platformEvents(t).map((e) => ({
+        workspaceId: e.workspaceId,
+        field: e.field,
+        payload: e.payload,
+      }));
+      expect(kept).toEqual(
+        expect.arrayContaining([
+          {
+            workspaceId: t.workspaceId,
+            field: 'messages.messages',
+            payload: { from: CUSTOMER, type: 'text', text: { body: 'anonymous' } },
+          },
+          {
+            workspaceId: t.workspaceId,
+            field: 'messages.statuses',
+            payload: {
+              id: 'wamid.out.odd',
+              status: 'read',
+              timestamp: { seconds: 1749416383 },
+              recipient_id: CUSTOMER,
+            },
+          },
+          { workspaceId: t.workspaceId, field: 'messages.contacts', payload: 'not a contact' },
+        ]),
+      );
+      expect(kept).toHaveLength(3);
+    },
+  },
+  {
     name: 'future message type and a known type in an unexpected shape',
     body: envelope([
       {

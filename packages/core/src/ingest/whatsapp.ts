@@ -158,7 +158,13 @@ export class WhatsAppIngestor implements WebhookBodyIngest {
     const unknownKeys = Object.keys(change.value).filter((key) => !MESSAGES_VALUE_KEYS.has(key));
     const empty =
       !change.value.messages?.length && !change.value.statuses?.length && !change.value.errors?.length;
-    if (unknownKeys.length > 0 || empty) {
+    // Elements that did not parse are kept as they came, in the workspace the rest went to.
+    for (const rejected of change.rejected ?? []) {
+      translated.push(
+        otherChange(route.workspace.id, `messages.${rejected.key}`, rejected.item, rejected.issues, origin),
+      );
+    }
+    if (unknownKeys.length > 0 || (empty && !change.rejected?.length)) {
       translated.push(
         otherChange(
           route.workspace.id,

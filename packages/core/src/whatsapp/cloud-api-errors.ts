@@ -379,7 +379,8 @@ function verdictForStatus(status: number, isTransient: boolean, retryAfterMs: nu
 
 /** The shape of one `errors[]` item in a webhook (failed status, value-level error). */
 export interface WebhookErrorLike {
-  code: number;
+  /** A number as documented; a code spelled otherwise classifies as permanent. */
+  code: number | string;
   title?: string | undefined;
   message?: string | undefined;
   error_data?: { details?: string | undefined } | undefined;
@@ -392,8 +393,11 @@ export interface WebhookErrorLike {
  * @example for (const e of status.errors ?? []) markFailed(status.id, classifyWebhookError(e))
  */
 export function classifyWebhookError(error: WebhookErrorLike): WabridgeError {
-  const verdict = verdictForMetaCode(error.code, undefined) ?? { code: 'permanent' as const };
-  const meaning = META_ERROR_MEANINGS[error.code];
+  const code = typeof error.code === 'number' ? error.code : Number(error.code);
+  const verdict = (Number.isFinite(code) ? verdictForMetaCode(code, undefined) : undefined) ?? {
+    code: 'permanent' as const,
+  };
+  const meaning = Number.isFinite(code) ? META_ERROR_MEANINGS[code] : undefined;
   const text = error.message ?? error.title ?? 'delivery failed';
   const details = error.error_data?.details;
   return new WabridgeError(
@@ -402,7 +406,7 @@ export function classifyWebhookError(error: WebhookErrorLike): WabridgeError {
     {
       ...(verdict.retryAfterMs === undefined ? {} : { retryAfterMs: verdict.retryAfterMs }),
       details: {
-        metaCode: error.code,
+        metaCode: Number.isFinite(code) ? code : error.code,
         metaSubcode: undefined,
         fbtraceId: undefined,
         httpStatus: undefined,

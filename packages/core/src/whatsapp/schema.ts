@@ -39,7 +39,8 @@ const metaBoolean = z.union([z.boolean(), z.enum(['true', 'false']).transform((s
 
 /** `{code, title?, message?, error_data?: {details?}, href?}` as used in statuses, messages and values. */
 export const webhookErrorSchema = z.looseObject({
-  code: metaNumber,
+  // A number as documented; a code Meta spells otherwise is kept as it came (toMessageError copes).
+  code: z.union([metaNumber, z.string()]),
   title: z.string().optional(),
   message: z.string().optional(),
   error_data: z.looseObject({ details: z.string().optional() }).optional(),
@@ -365,8 +366,8 @@ export const KNOWN_MESSAGE_TYPES: ReadonlySet<string> = new Set<KnownMessageType
 
 /**
  * Any message the known union rejects: a future `type`, or a known type with a shape we did not
- * expect. Only the routing fields are typed; a malformed `context`/`from` is dropped rather than
- * failing the whole batch (the raw body is archived anyway).
+ * expect. Only the routing fields are typed; a malformed `context`/`from` is dropped (that field
+ * alone is lost) rather than failing the whole batch; every other field is kept as it came.
  */
 export const unknownInboundMessageSchema = z.looseObject({
   id: metaString,
@@ -512,7 +513,7 @@ export type GroupsValue = z.output<typeof groupsValueSchema>;
  *   `other` with the raw value, plus `parseIssues` when a known field's value was rejected.
  */
 export type ClassifiedChange =
-  | { kind: 'messages'; field: 'messages'; value: MessagesValue }
+  | { kind: 'messages'; field: 'messages'; value: MessagesValue; rejected?: RejectedItem[] }
   | { kind: 'user_preferences'; field: 'user_preferences'; value: UserPreferencesValue }
   | { kind: 'other'; field: string; value: unknown; parseIssues?: string[] };
 
@@ -525,6 +526,51 @@ export type EntryChange = ClassifiedChange & { entryId: string | undefined; entr
 
 const isRecord = (value: unknown): value is Record<string, unknown> =>
   typeof value === 'object' && value !== null && !Array.isArray(value);
+
+/**
+ * An element of a `messages` value's arrays that did not parse (a message without an id, a status
+ * with a timestamp of a new shape), as it came. The rest of its value is still read: one odd
+ * element must not take its neighbours' routing with it.
+ */
+export interface RejectedItem {
+  /** The array it came from: `messages`, `statuses`, `contacts` or `errors`. */
+  key: string;
+  item: unknown;
+  issues: string[];
+}
+
+const MESSAGES_VALUE_ARRAYS = {
+  messages: inboundMessageSchema,
+  statuses: statusUpdateSchema,
+  contacts: waContactSchema,
+  errors: webhookErrorSchema,
+} as const;
+
+/**
+ * A `messages` value read element by element, when it failed as a whole: the elements that parse,
+ * and the ones that do not. Null when what is left still does not parse (no routable metadata).
+ */
+function readMessagesLeniently(value: unknown): { value: MessagesValue; rejected: RejectedItem[] } | null {
+  if (!isRecord(value)) return null;
+  const kept: Record<string, unknown> = { ...value };
+  const rejected: RejectedItem[] = [];
+  for (const [key, schema] of Object.entries(MESSAGES_VALUE_ARRAYS)) {
+    const items = value[key];
+    if (items === undefined) continue;
+    if (!Array.isArray(items)) {
+      rejected.push({ key, item: items, issues: [`${key} is not an array`] });
+      delete kept[key];
+      continue;
+    }
+    kept[key] = items.filter((item) => {
+      const parsed = (schema as z.ZodType).safeParse(item);
+      if (!parsed.success) rejected.push({ key, item, issues: formatIssues(parsed.error.issues) });
+      return parsed.success;
+    });
+  }
+  const parsed = messagesValueSchema.safeParse(kept);
+  return parsed.success ? { value: parsed.data, rejected } : null;
+}
 
 /**
  * Classifies one raw `changes[]` item. Never throws.
@@ -544,6 +590,8 @@ export function classifyChange(change: unknown): ClassifiedChange {
   if (field === 'messages') {
     const parsed = messagesValueSchema.safeParse(value);
     if (parsed.success) return { kind: 'messages', field, value: parsed.data };
+    const lenient = readMessagesLeniently(value);
+    if (lenient) return { kind: 'messages', field, value: lenient.value, rejected: lenient.rejected };
     return { kind: 'other', field, value, parseIssues: formatIssues(parsed.error.issues) };
   }
   if (field === 'user_preferences') {
