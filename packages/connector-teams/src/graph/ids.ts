@@ -27,26 +27,41 @@ export interface MessageResource extends ChannelTarget {
   replyId: string | null;
 }
 
+/** One segment of a resource path: `name('key')`, `name(key)` or `name/key`, in any case. */
+const resourcePart = (name: string) => `${name}(?:\\('([^']+)'\\)|\\(([^()'/]+)\\)|/([^/()']+))`;
+const MESSAGE_RESOURCE = new RegExp(
+  `^${resourcePart('teams')}/${resourcePart('channels')}/${resourcePart('messages')}(?:/${resourcePart('replies')})?$`,
+  'i',
+);
+
+/**
+ * Graph names the message of a notification in more than one way: OData keys, quoted or not
+ * (`teams('t')/channels('19:c@thread.tacv2')/…`), with the keys escaped or not
+ * (`channels('19%3Ac%40thread.tacv2')`), plain segments (`teams/t/channels/…`), with a leading
+ * slash or as an absolute URL (`https://graph.microsoft.com/v1.0/teams(…)/…`). All of them are
+ * read; keys are unescaped, and a malformed escape makes the resource unreadable (null), never
+ * an exception.
+ */
 export function parseMessageResource(resource: string): MessageResource | null {
-  const path = resource.replace(/^\//, '');
-  const odata =
-    /^teams\('([^']+)'\)\/channels\('([^']+)'\)\/messages\('([^']+)'\)(?:\/replies\('([^']+)'\))?$/.exec(
-      path,
-    );
-  if (odata?.[1] && odata[2] && odata[3]) {
-    return { teamId: odata[1], channelId: odata[2], rootId: odata[3], replyId: odata[4] ?? null };
+  const path = resource
+    .trim()
+    .replace(/^[a-z][a-z0-9+.-]*:\/\/[^/]+/i, '')
+    .replace(/^\/+/, '')
+    .replace(/^(?:v1\.0|beta)\//i, '');
+  const match = MESSAGE_RESOURCE.exec(path);
+  if (!match) return null;
+  // Three alternatives per part: the first one that matched is the key.
+  const key = (part: number) => match[part * 3 + 1] ?? match[part * 3 + 2] ?? match[part * 3 + 3];
+  try {
+    const [teamId, channelId, rootId, replyId] = [0, 1, 2, 3].map((part) => {
+      const value = key(part);
+      return value === undefined ? undefined : decodeURIComponent(value.trim());
+    });
+    if (!teamId || !channelId || !rootId) return null;
+    return { teamId, channelId, rootId, replyId: replyId || null };
+  } catch {
+    return null; // a malformed escape
   }
-  const slash = /^teams\/([^/]+)\/channels\/([^/]+)\/messages\/([^/]+)(?:\/replies\/([^/]+))?$/.exec(path);
-  if (slash?.[1] && slash[2] && slash[3]) {
-    const d = decodeURIComponent;
-    return {
-      teamId: d(slash[1]),
-      channelId: d(slash[2]),
-      rootId: d(slash[3]),
-      replyId: slash[4] ? d(slash[4]) : null,
-    };
-  }
-  return null;
 }
 
 /** The Graph path of a channel, with its segments escaped (channel ids contain `:` and `@`). */

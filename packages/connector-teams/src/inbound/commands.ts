@@ -37,7 +37,7 @@ export type ChangeType = 'created' | 'updated' | 'deleted';
  *   `/template name [language] | parameter | …`;
  * - an edited reply → `agent.edit`, a deleted one → `agent.delete` (the core tells the agent
  *   WhatsApp cannot apply either, when the reply had been sent);
- * - our own posts, bots, system events and reactions → nothing.
+ * - our own posts, bots, system events, DLP-blocked messages and reactions → nothing.
  */
 export function commandsFor(
   message: ChatMessage,
@@ -50,6 +50,11 @@ export function commandsFor(
   if (!author?.id) return []; // apps, bots, system events
   if (options.selfId !== null && author.id === options.selfId) return [];
   if (message.messageType && message.messageType !== 'message') return [];
+  // Only system events carry an event detail (members added, channel renamed, …).
+  if (message.eventDetail) return [];
+  // A DLP policy hid it from (external) readers: it must not leave for WhatsApp either. The
+  // action is a flags value (`notifySender, blockAccess`).
+  if (/\bblockAccess/i.test(message.policyViolation?.dlpAction ?? '')) return [];
   const threadId = teamsMessageRef(thread.channelId, thread.rootId);
   const messageId = teamsMessageRef(thread.channelId, message.id);
   const agent = { id: author.id, name: author.displayName ?? null };

@@ -21,31 +21,36 @@ import { decryptResource, type ValidationTokenVerifier } from './encryption.ts';
 const MAX_VALIDATION_TOKEN = 1024;
 const FETCH_CONCURRENCY = 8;
 
-const notificationsSchema = z.object({
-  value: z
-    .array(
-      z.looseObject({
-        subscriptionId: z.string().min(1).max(200),
-        clientState: z.string().max(256).nullish(),
-        changeType: z.string().max(64).optional(),
-        resource: z.string().max(2048).optional(),
-        lifecycleEvent: z.string().max(64).optional(),
-        encryptedContent: z
-          .looseObject({
-            data: z.string(),
-            dataKey: z.string(),
-            dataSignature: z.string(),
-            encryptionCertificateId: z.string(),
-          })
-          .nullish(),
-      }),
-    )
-    .min(1)
-    .max(1000),
-  validationTokens: z.array(z.string()).optional(),
+const encryptedContentSchema = z.looseObject({
+  data: z.string(),
+  dataKey: z.string(),
+  dataSignature: z.string(),
+  encryptionCertificateId: z.string(),
 });
 
-type Notification = z.infer<typeof notificationsSchema>['value'][number];
+/**
+ * One notification. Graph sends `null` for what does not apply (`resource`, `changeType` and
+ * `resourceData` of lifecycle notifications, `encryptedContent` without resource data) and adds
+ * properties over time, so everything but the subscription is optional and unknown keys are kept.
+ */
+const notificationSchema = z.looseObject({
+  subscriptionId: z.string().min(1).max(200),
+  clientState: z.string().max(256).nullish(),
+  changeType: z.string().max(64).nullish(),
+  resource: z.string().max(2048).nullish(),
+  resourceData: z.unknown().optional(),
+  lifecycleEvent: z.string().max(64).nullish(),
+  encryptedContent: z.unknown().optional(),
+});
+
+/** The collection; its items are read one by one, so one malformed item does not lose the others. */
+const collectionSchema = z.object({
+  value: z.array(z.unknown()).min(1).max(1000),
+  validationTokens: z.array(z.string()).nullish(),
+});
+
+type Notification = z.infer<typeof notificationSchema>;
+type EncryptedContent = z.infer<typeof encryptedContentSchema>;
 
 const LIFECYCLE_EVENTS: ReadonlySet<string> = new Set([
   'reauthorizationRequired',
@@ -71,14 +76,20 @@ export interface HandlerParts {
  *   `text/plain` (nosniff, no scripts): an echo that can never be rendered as HTML.
  * - Every notification must name one of our subscriptions and carry its `clientState` (compared
  *   in constant time); a request with none that do is refused with 403 and changes nothing.
+ * - Items are read one by one and liberally (nulls, unknown properties, every resource form
+ *   `parseMessageResource` knows, `resourceData.@odata.id` when `resource` is missing); a
+ *   malformed item is skipped, not the collection, and repeated items are handled once.
  * - Change notifications become commands. The message is taken from the encrypted resource data
- *   when configured (after the validation tokens are verified), otherwise fetched by its resource
- *   path within `inboundFetchTimeoutMs` so the answer stays inside Graph's 3 s. Replies outside a
- *   mapped thread and our own posts are skipped before any fetch. If a fetch fails, the answer is
- *   503: Graph delivers the notification again later (commands already returned are recorded and
- *   deduplicated by idempotency key), and if Graph gives up it sends `missed`, which resyncs.
- * - Lifecycle notifications are recorded as repairs for the subscription upkeep, which starts
- *   right away in the background (and runs again from `maintain()` if this process stops).
+ *   when configured (after the validation tokens are verified), otherwise — or when it cannot be
+ *   decrypted, or the tokens cannot be checked right now — fetched by its resource path within
+ *   `inboundFetchTimeoutMs` so the answer stays inside Graph's 3 s. Replies outside a mapped
+ *   thread and our own posts are skipped before any fetch. If a fetch fails transiently, the
+ *   answer is 503: Graph delivers the notification again later (commands already returned are
+ *   recorded and deduplicated by idempotency key), and if Graph gives up it sends `missed`, which
+ *   resyncs. A message Graph refuses for good (400) is skipped: a retry would fail the same way.
+ * - Lifecycle notifications, at either URL, are recorded as repairs for the subscription upkeep,
+ *   which starts right away in the background (and runs again from `maintain()` if this process
+ *   stops).
  */
 export function createInboundHandler(parts: HandlerParts): InboundHandler {
   return {
@@ -95,9 +106,9 @@ export function createInboundHandler(parts: HandlerParts): InboundHandler {
       if (request.method !== 'POST')
         return reply(405, { error: { code: 'method_not_allowed', message: 'POST only' } });
 
-      let body: z.infer<typeof notificationsSchema>;
+      let body: z.infer<typeof collectionSchema>;
       try {
-        const parsed = notificationsSchema.safeParse(JSON.parse(new TextDecoder().decode(ctx.rawBody)));
+        const parsed = collectionSchema.safeParse(JSON.parse(new TextDecoder().decode(ctx.rawBody)));
         if (!parsed.success)
           return reply(400, {
             error: { code: 'bad_request', message: 'not a Graph notification collection' },
@@ -106,13 +117,41 @@ export function createInboundHandler(parts: HandlerParts): InboundHandler {
       } catch {
         return reply(400, { error: { code: 'bad_request', message: 'invalid JSON' } });
       }
+      const items: Notification[] = [];
+      for (const raw of body.value) {
+        const parsed = notificationSchema.safeParse(raw);
+        if (parsed.success) items.push(parsed.data);
+      }
+      if (items.length < body.value.length)
+        parts.logger.warn(
+          { skipped: body.value.length - items.length, route },
+          'malformed Teams notifications skipped',
+        );
+      if (items.length === 0)
+        return reply(400, {
+          error: { code: 'bad_request', message: 'no Graph notification in the collection' },
+        });
 
       const verified: Array<{ item: Notification; channel: ChannelTarget }> = [];
-      for (const item of body.value) {
+      // Graph can repeat a notification within one collection: one read, one command.
+      const seen = new Set<string>();
+      let refused = 0;
+      for (const item of items) {
         const channel = await parts.subscriptions.verify(item.subscriptionId, item.clientState);
-        if (channel) verified.push({ item, channel });
+        if (!channel) {
+          refused++;
+          continue;
+        }
+        const key = JSON.stringify([
+          item.subscriptionId,
+          item.lifecycleEvent ?? null,
+          item.changeType ?? null,
+          resourceOf(item),
+        ]);
+        if (seen.has(key)) continue;
+        seen.add(key);
+        verified.push({ item, channel });
       }
-      const refused = body.value.length - verified.length;
       if (refused > 0)
         parts.logger.warn(
           { refused, route },
@@ -121,46 +160,72 @@ export function createInboundHandler(parts: HandlerParts): InboundHandler {
       if (verified.length === 0)
         return reply(403, { error: { code: 'forbidden', message: 'unknown subscription or clientState' } });
 
-      if (route === 'lifecycle') {
-        for (const { item, channel } of verified) {
-          const event = item.lifecycleEvent ?? '';
-          if (!LIFECYCLE_EVENTS.has(event)) continue;
-          parts.logger.info({ event, teamId: channel.teamId }, 'Teams subscription lifecycle notification');
-          await parts.subscriptions.request(channel, event as LifecycleEvent);
+      // Lifecycle notifications go to the lifecycle URL, but Graph sends them to the notification
+      // URL of a subscription without one, and a collection may mix both kinds: each item is
+      // read by what it is, wherever it arrived.
+      const changes: typeof verified = [];
+      let lifecycle = false;
+      for (const v of verified) {
+        if (!v.item.lifecycleEvent) {
+          changes.push(v);
+          continue;
         }
-        parts.subscriptions.repairSoon();
-        return reply(202, null);
+        lifecycle = true;
+        const event = v.item.lifecycleEvent;
+        if (!LIFECYCLE_EVENTS.has(event)) continue;
+        parts.logger.info({ event, teamId: v.channel.teamId }, 'Teams subscription lifecycle notification');
+        await parts.subscriptions.request(v.channel, event as LifecycleEvent);
       }
+      if (lifecycle) parts.subscriptions.repairSoon();
 
-      if (verified.some((v) => v.item.encryptedContent)) {
-        const ok = parts.encryption
-          ? await parts.encryption.verifier.verifyAll(body.validationTokens ?? [])
-          : false;
-        if (!ok) {
-          parts.logger.warn(
-            {},
-            'Teams notification with resource data and invalid validation tokens refused',
-          );
-          return reply(403, { error: { code: 'forbidden', message: 'invalid validation tokens' } });
+      // Resource data is used only after its validation tokens are verified. Without a key, or
+      // when the signing keys cannot be read right now, the message is read from Graph instead
+      // (the clientState already matched); tokens that fail verification refuse the request.
+      let decrypt = false;
+      if (changes.some((v) => encryptedOf(v.item))) {
+        if (parts.encryption) {
+          let ok: boolean | null;
+          try {
+            ok = await parts.encryption.verifier.verifyAll(body.validationTokens ?? []);
+          } catch (error) {
+            ok = null;
+            parts.logger.warn(
+              { err: error instanceof Error ? error.message : String(error) },
+              'could not verify the validation tokens of Teams notifications; reading the messages from Graph',
+            );
+          }
+          if (ok === false) {
+            parts.logger.warn(
+              {},
+              'Teams notification with resource data and invalid validation tokens refused',
+            );
+            return reply(403, { error: { code: 'forbidden', message: 'invalid validation tokens' } });
+          }
+          decrypt = ok === true;
         }
       }
+      if (changes.length === 0) return reply(202, null);
 
       const options = await parts.commandOptions();
       const deadline = parts.now() + parts.config.inboundFetchTimeoutMs;
       const found: Array<{ at: number; index: number; commands: DomainCommand[] }> = [];
       let failed = 0;
-      const work = verified.map(({ item, channel }, index) => async () => {
+      const work = changes.map(({ item, channel }, index) => async () => {
         try {
-          const result = await commandsOf(item, channel, ctx, options, deadline);
+          const result = await commandsOf(item, channel, ctx, options, deadline, decrypt);
           found.push({ ...result, index });
         } catch (error) {
-          failed++;
+          // Graph redelivering does not help with what Graph refuses for good (a 400): skipped.
+          const permanent = isWabridgeError(error) && error.code === 'permanent';
+          if (!permanent) failed++;
           parts.logger.warn(
             {
               code: isWabridgeError(error) ? error.code : undefined,
               err: error instanceof Error ? error.message : String(error),
             },
-            'could not read a Teams reply for a notification; Graph will deliver it again',
+            permanent
+              ? 'could not read a Teams reply for a notification; skipped'
+              : 'could not read a Teams reply for a notification; Graph will deliver it again',
           );
         }
       });
@@ -184,13 +249,20 @@ export function createInboundHandler(parts: HandlerParts): InboundHandler {
     ctx: InboundContext,
     options: CommandOptions,
     deadline: number,
+    decrypt: boolean,
   ): Promise<{ at: number; commands: DomainCommand[] }> {
     const none = { at: 0, commands: [] };
-    const resource = item.resource ? parseMessageResource(item.resource) : null;
-    // A subscription only speaks for its own channel; roots (new threads, our cards) are no replies.
-    if (!resource || resource.channelId !== channel.channelId || resource.teamId !== channel.teamId)
+    const path = resourceOf(item);
+    const resource = path ? parseMessageResource(path) : null;
+    // A subscription only speaks for its own channel (team ids are GUIDs, in any case); roots
+    // (new threads, our cards) are no replies, even when Graph names one `messages('m')/replies('m')`.
+    if (
+      !resource ||
+      resource.channelId !== channel.channelId ||
+      resource.teamId.toLowerCase() !== channel.teamId.toLowerCase()
+    )
       return none;
-    if (resource.replyId === null) return none;
+    if (resource.replyId === null || resource.replyId === resource.rootId) return none;
     const thread = { teamId: channel.teamId, channelId: channel.channelId, rootId: resource.rootId };
     if (!(await ctx.findRefByExternalId('conversation', teamsMessageRef(channel.channelId, resource.rootId))))
       return none;
@@ -199,8 +271,9 @@ export function createInboundHandler(parts: HandlerParts): InboundHandler {
       const own = await ctx.findRefByExternalId(kind, ref);
       if (own && (own.data as { mirror?: unknown }).mirror === true) return none;
     }
+    const changeType = (item.changeType ?? '').toLowerCase();
     const change = (
-      ['created', 'updated', 'deleted'].includes(item.changeType ?? '') ? item.changeType : 'created'
+      ['created', 'updated', 'deleted'].includes(changeType) ? changeType : 'created'
     ) as ChangeType;
     if (change === 'deleted') {
       const gone: ChatMessage = {
@@ -210,9 +283,20 @@ export function createInboundHandler(parts: HandlerParts): InboundHandler {
       return { at: parts.now(), commands: commandsFor(gone, thread, 'deleted', options) };
     }
     let message: ChatMessage | null = null;
-    if (item.encryptedContent && parts.encryption) {
-      message = decryptResource(item.encryptedContent, parts.encryption.privateKey) as ChatMessage;
-    } else {
+    const encrypted = encryptedOf(item);
+    if (encrypted && decrypt && parts.encryption) {
+      try {
+        message = decryptResource(encrypted, parts.encryption.privateKey) as ChatMessage;
+      } catch (error) {
+        // E.g. encrypted for a certificate we no longer hold: Graph's copy is as good, and
+        // failing would only make Graph send the same undecryptable content again for hours.
+        parts.logger.warn(
+          { err: error instanceof Error ? error.message : String(error) },
+          'could not decrypt a Teams notification; reading the message from Graph',
+        );
+      }
+    }
+    if (!message) {
       // Reads count against the channel's 4 requests/s too: take a slot if one comes within the budget.
       await parts.pacer.request(channel, undefined, Math.max(0, deadline - parts.now() - 500));
       const remaining = Math.max(100, deadline - parts.now());
@@ -231,6 +315,21 @@ export function createInboundHandler(parts: HandlerParts): InboundHandler {
     const at = Date.parse(message.lastEditedDateTime ?? message.createdDateTime ?? '') || parts.now();
     return { at, commands: commandsFor(message, thread, change, options) };
   }
+}
+
+/** The resource a notification is about: `resource`, else the `@odata.id` of its resource data. */
+function resourceOf(item: Notification): string | null {
+  if (item.resource) return item.resource;
+  const data = item.resourceData;
+  const id =
+    data !== null && typeof data === 'object' ? (data as Record<string, unknown>)['@odata.id'] : null;
+  return typeof id === 'string' && id !== '' ? id : null;
+}
+
+function encryptedOf(item: Notification): EncryptedContent | null {
+  if (item.encryptedContent === undefined || item.encryptedContent === null) return null;
+  const parsed = encryptedContentSchema.safeParse(item.encryptedContent);
+  return parsed.success ? parsed.data : null;
 }
 
 function validation(token: string): InboundResult {

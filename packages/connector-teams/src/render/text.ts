@@ -40,6 +40,28 @@ const NAMED_ENTITIES: Record<string, string> = {
   quot: '"',
   apos: "'",
   nbsp: ' ',
+  // What editors and pasted text bring along; numeric references cover the rest.
+  ndash: '–',
+  mdash: '—',
+  lsquo: '‘',
+  rsquo: '’',
+  ldquo: '“',
+  rdquo: '”',
+  laquo: '«',
+  raquo: '»',
+  hellip: '…',
+  bull: '•',
+  middot: '·',
+  euro: '€',
+  pound: '£',
+  yen: '¥',
+  cent: '¢',
+  copy: '©',
+  reg: '®',
+  trade: '™',
+  deg: '°',
+  times: '×',
+  shy: '',
 };
 
 export function decodeEntities(text: string): string {
@@ -55,6 +77,9 @@ export function decodeEntities(text: string): string {
   });
 }
 
+/** "On a line of its own": one line break where there is none already, never a blank line. */
+const LINE = '\uE000'; // private use: never in what Teams writes
+
 /**
  * A Teams message body (HTML or text) as WhatsApp text. Paragraphs and line breaks become new
  * lines, emphasis becomes WhatsApp formatting, links keep their target, emoji their character,
@@ -65,10 +90,24 @@ export function teamsHtmlToText(content: string, contentType: string | null | un
   let html = content
     .replace(/<attachment\b[^>]*>\s*<\/attachment>/gi, '')
     .replace(/<emoji\b[^>]*\balt="([^"]*)"[^>]*>(?:<\/emoji>)?/gi, '$1')
-    .replace(/<img\b[^>]*>/gi, '[image]')
+    // Teams also writes emoji as images of the Skype emoji type: their alt is the character.
+    .replace(/<img\b[^>]*>/gi, (tag) => {
+      if (!/\bitemtype="[^"]*\/Emoji"/i.test(tag)) return '[image]';
+      return /\balt="([^"]*)"/i.exec(tag)?.[1] ?? '';
+    })
+    // Code blocks (`<codeblock>` from the Teams editor, `<pre>`) and inline code become
+    // WhatsApp monospace, on lines of their own.
+    .replace(/<(codeblock|pre)\b[^>]*>([\s\S]*?)<\/\1>/gi, (_w, _t, inner: string) => {
+      const code = inner.replace(/<\/?code\b[^>]*>/gi, '');
+      return code.trim() === '' ? '' : `${LINE}\`\`\`${code}\`\`\`${LINE}`;
+    })
+    .replace(/<code\b[^>]*>([\s\S]*?)<\/code>/gi, (_w, inner: string) =>
+      inner.trim() === '' ? inner : `\`${inner}\``,
+    )
     .replace(/<br\s*\/?>/gi, '\n')
-    .replace(/<li\b[^>]*>/gi, '\n• ')
-    .replace(/<\/(p|div|h[1-6]|li|ul|ol|blockquote|pre|tr)>/gi, '\n')
+    // Each item starts a line; ending one adds none, so a list has no blank lines inside.
+    .replace(/<li\b[^>]*>/gi, `${LINE}• `)
+    .replace(/<\/(p|div|h[1-6]|ul|ol|blockquote|tr)>/gi, '\n')
     .replace(/<(b|strong)\b[^>]*>([\s\S]*?)<\/\1>/gi, (_w, _t, inner: string) => wrap(inner, '*'))
     .replace(/<(i|em)\b[^>]*>([\s\S]*?)<\/\1>/gi, (_w, _t, inner: string) => wrap(inner, '_'))
     .replace(/<(s|strike|del)\b[^>]*>([\s\S]*?)<\/\1>/gi, (_w, _t, inner: string) => wrap(inner, '~'))
@@ -77,7 +116,7 @@ export function teamsHtmlToText(content: string, contentType: string | null | un
       const target = decodeEntities(href);
       return label === '' || decodeEntities(label) === target ? target : `${label} (${target})`;
     });
-  html = html.replace(/<[^>]+>/g, '');
+  html = html.replace(/<[^>]+>/g, '').replace(/\n*(?:\uE000\n*)+/g, '\n');
   return decodeEntities(html)
     .replace(/\u00a0/g, ' ')
     .replace(/[ \t]+\n/g, '\n')

@@ -643,8 +643,9 @@ export class GraphCore {
       ...rest,
       chatId: null,
       channelIdentity: { teamId, channelId },
-      policyViolation: null,
-      eventDetail: null,
+      // Graph always has both properties; null unless a test gave the message one.
+      policyViolation: message.policyViolation ?? null,
+      eventDetail: message.eventDetail ?? null,
       hostedContents: undefined,
     };
   }

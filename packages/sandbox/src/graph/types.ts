@@ -146,6 +146,10 @@ export interface ChatMessageRecord {
   attachments: ChatMessageAttachment[];
   mentions: unknown[];
   reactions: ChatMessageReaction[];
+  /** What a system event message reports (members added, channel renamed, …); absent for people's messages. */
+  eventDetail?: Record<string, unknown> | null;
+  /** Set when a DLP policy acted on the message (`dlpAction`: `none`, `notifySender`, `blockAccess`, …). */
+  policyViolation?: Record<string, unknown> | null;
   /** Which token created it: the bridge (delegated as the service account) or a simulated human. */
   postedBy: 'bridge' | 'human';
 }
