@@ -112,7 +112,8 @@ export function createWebhookHandler(deps: WebhookHandlerDeps): InboundHandler {
     async handle(request: Request, ctx: InboundContext): Promise<InboundResult> {
       // The contract gives the path after `/hooks/hubspot/<workspace>`; tolerate the full path too.
       const path = ctx.path.replace(/^\/hooks\/hubspot\/[^/]+/, '') || '/';
-      if (path !== '/webhooks') return refuse(404, 'unknown HubSpot callback path');
+      // A target URL saved with a trailing slash is the same route (HubSpot does not retry a 404).
+      if (path.replace(/\/+$/, '') !== '/webhooks') return refuse(404, 'unknown HubSpot callback path');
       if (request.method !== 'POST') return refuse(405, 'HubSpot webhooks are POSTed');
       const now = deps.now();
       // The query exactly as requested: `URL.search` drops a bare `?`, which HubSpot signs.

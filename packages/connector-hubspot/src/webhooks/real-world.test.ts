@@ -206,6 +206,7 @@ describe('HubSpot webhook signatures, as HubSpot computes them', () => {
       `${base}?tag=a%3ab%2fc`, // lowercase hex
       `${base}?name=Ada%20Lovelace&plus=1%2B1&amp=a%26b&pct=100%25`, // not decoded by HubSpot
       `${base}?`, // an empty query
+      `${base}/`, // saved with a trailing slash
     ];
     for (const target of targets) {
       const e = consentChange(hubspotId, 'opted_out');
