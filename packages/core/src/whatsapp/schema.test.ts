@@ -209,9 +209,26 @@ describe('messageText', () => {
       'Yes',
     ],
     [
-      'flow reply has no user text',
-      { type: 'interactive', interactive: { type: 'nfm_reply', nfm_reply: { body: 'Sent' } } },
-      undefined,
+      'flow reply: the button text, then the answers without the flow token',
+      {
+        type: 'interactive',
+        interactive: {
+          type: 'nfm_reply',
+          nfm_reply: {
+            body: 'Sent',
+            response_json: '{"flow_token":"t-1","name":"Ada","size":"M","extras":["gift wrap"]}',
+          },
+        },
+      },
+      'Sent\nname: Ada\nsize: M\nextras: ["gift wrap"]',
+    ],
+    [
+      'flow reply whose response is not JSON: the button text',
+      {
+        type: 'interactive',
+        interactive: { type: 'nfm_reply', nfm_reply: { body: 'Sent', response_json: '{' } },
+      },
+      'Sent',
     ],
     ['reaction emoji', { type: 'reaction', reaction: { message_id: 'w', emoji: '👍' } }, '👍'],
     [

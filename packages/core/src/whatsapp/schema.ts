@@ -688,7 +688,9 @@ export function messageText(message: InboundMessage): string | undefined {
       return nonEmpty(message.button.text);
     case 'interactive':
       return (
-        nonEmpty(message.interactive.button_reply?.title) ?? nonEmpty(message.interactive.list_reply?.title)
+        nonEmpty(message.interactive.button_reply?.title) ??
+        nonEmpty(message.interactive.list_reply?.title) ??
+        flowReplyText(message.interactive.nfm_reply)
       );
     case 'reaction':
       return nonEmpty(message.reaction.emoji);
@@ -713,6 +715,27 @@ export function messageText(message: InboundMessage): string | undefined {
     case 'request_welcome':
       return undefined;
   }
+}
+
+/**
+ * A WhatsApp Flows (or address) form reply as an agent can read it: what the customer saw on the
+ * button (`body`, usually "Sent"), then each answer as `field: value`. The flow token is ours, not
+ * the customer's words; answers that are not plain values are shown as JSON.
+ */
+function flowReplyText(reply: { body?: string | undefined; response_json?: string | undefined } | undefined) {
+  if (!reply) return undefined;
+  let answers: string[] = [];
+  try {
+    const parsed: unknown = reply.response_json ? JSON.parse(reply.response_json) : null;
+    if (typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed)) {
+      answers = Object.entries(parsed)
+        .filter(([key]) => key !== 'flow_token')
+        .map(([key, value]) => `${key}: ${typeof value === 'string' ? value : JSON.stringify(value)}`);
+    }
+  } catch {
+    // Not JSON: the body alone says a form was sent.
+  }
+  return nonEmpty([nonEmpty(reply.body), ...answers].filter(Boolean).join('\n'));
 }
 
 // Forward compatibility: a future type usually nests its content under its own name, like the
