@@ -86,6 +86,23 @@ describe('wabridge CLI', () => {
     const usage = await wabridge(dir, 'frobnicate');
     expect(usage.code).toBe(2);
     expect(usage.stderr).toContain('unknown command "frobnicate"');
+    // Mistyped input is named, never answered with a stack trace or a success that did nothing.
+    const badJson = await wabridge(dir, 'connector', 'enable', 'acme', 'slack', '--config', '{botToken:');
+    expect(badJson.code).toBe(2);
+    expect(badJson.stderr).toMatch(/^--config is not valid JSON: /);
+    expect(badJson.stderr).not.toContain('    at ');
+    const noWorkspace = await wabridge(dir, 'workspace', 'delete', 'nope');
+    expect(noWorkspace.code).toBe(2);
+    expect(noWorkspace.stderr).toContain('workspace nope does not exist');
+    const badId = await wabridge(dir, 'replay', '--id', 'x');
+    expect(badId.code).toBe(2);
+    expect(badId.stderr).toContain('--id takes dead job ids');
+    const noFile = await wabridge(dir, 'config', 'check', join(dir, 'missing.yaml'));
+    expect(noFile.code).toBe(1);
+    expect(noFile.stderr).toMatch(
+      /config_invalid: cannot read the config file .*missing\.yaml: no such file/,
+    );
+    expect((await wabridge(dir, 'workspace', 'list')).stdout).toMatch(/acme\s+Acme Support/);
   });
 
   it('replay redelivers dead-lettered jobs exactly once, in order', async () => {

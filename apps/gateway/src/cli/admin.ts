@@ -28,6 +28,15 @@ async function withRuntime<T>(env: Env, run: (runtime: Runtime) => Promise<T>): 
 
 const actor = () => `cli:${process.env.USER ?? 'unknown'}`;
 
+/** A JSON option's value, or a usage error naming the option (never a stack trace). */
+function jsonOption<T>(option: string, text: string): T {
+  try {
+    return JSON.parse(text) as T;
+  } catch (error) {
+    throw new UsageError(`${option} is not valid JSON: ${error instanceof Error ? error.message : error}`);
+  }
+}
+
 /** `wabridge workspace create|list|show|add-number|remove-number|policies|delete` */
 export async function workspaceCommand(env: Env, args: string[]): Promise<void> {
   const [sub, ...rest] = args;
@@ -50,7 +59,7 @@ export async function workspaceCommand(env: Env, args: string[]): Promise<void> 
         const workspace = await admin.createWorkspace(actor(), {
           name,
           ...(values.id ? { id: values.id } : {}),
-          ...(values.json ? { policies: JSON.parse(values.json) as Partial<WorkspacePolicies> } : {}),
+          ...(values.json ? { policies: jsonOption<Partial<WorkspacePolicies>>('--json', values.json) } : {}),
         });
         out(`created workspace ${workspace.id}`);
         return;
@@ -119,7 +128,7 @@ export async function workspaceCommand(env: Env, args: string[]): Promise<void> 
         const workspace = await admin.updatePolicies(
           actor(),
           workspaceId,
-          JSON.parse(values.json) as Partial<WorkspacePolicies>,
+          jsonOption<Partial<WorkspacePolicies>>('--json', values.json),
         );
         out(JSON.stringify(workspace.policies, null, 2));
         return;
@@ -127,6 +136,7 @@ export async function workspaceCommand(env: Env, args: string[]): Promise<void> 
       case 'delete': {
         const id = positionals[0];
         if (!id) throw new UsageError('usage: wabridge workspace delete <workspace>');
+        if (!(await store.getWorkspace(id))) throw new UsageError(`workspace ${id} does not exist`);
         await store.deleteWorkspace(id);
         await store.appendAudit({ actor: actor(), action: 'workspace.delete', workspaceId: id, details: {} });
         out(`workspace ${id} deleted`);
@@ -182,7 +192,7 @@ export async function connectorCommand(env: Env, args: string[]): Promise<void> 
           );
         }
         const config: Record<string, unknown> = values.config
-          ? (JSON.parse(values.config) as Record<string, unknown>)
+          ? jsonOption<Record<string, unknown>>('--config', values.config)
           : {};
         for (const pair of values.set ?? []) {
           const at = pair.indexOf('=');
@@ -252,6 +262,10 @@ export async function replayCommand(env: Env, args: string[]): Promise<void> {
       return;
     }
     const ids = values.all ? 'all' : (values.id ?? []).map(Number);
+    if (ids !== 'all' && ids.some((id) => !Number.isSafeInteger(id) || id <= 0))
+      throw new UsageError(
+        `--id takes dead job ids (whole numbers from replay --list), got ${values.id?.join(', ')}`,
+      );
     const replayed = await store.replayDeadJobs(ids, scope);
     out(`replayed ${replayed} job(s); a running worker delivers them now`);
   });

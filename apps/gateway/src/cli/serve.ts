@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { serve as serveHttp } from '@hono/node-server';
-import { type ConnectorRegistry, configFileSchema, interpolateEnv } from '@wabridge/core';
+import { type ConnectorRegistry, configFileSchema, interpolateEnv, WabridgeError } from '@wabridge/core';
 import { parse as parseYaml } from 'yaml';
 import { createApp } from '../app.ts';
 import type { Env } from '../env.ts';
@@ -69,8 +69,19 @@ export async function startServer(
 
 /** Reads a YAML or JSON config file, fills `${VAR}` from the environment and validates it. */
 export function loadConfigFile(path: string) {
-  const text = readFileSync(path, 'utf8');
-  const raw: unknown = path.endsWith('.json') ? JSON.parse(text) : parseYaml(text);
+  let raw: unknown;
+  try {
+    const text = readFileSync(path, 'utf8');
+    raw = path.endsWith('.json') ? JSON.parse(text) : parseYaml(text);
+  } catch (error) {
+    const reason =
+      (error as NodeJS.ErrnoException).code === 'ENOENT'
+        ? 'no such file'
+        : error instanceof Error
+          ? error.message
+          : String(error);
+    throw new WabridgeError('config_invalid', `cannot read the config file ${path}: ${reason}`);
+  }
   return configFileSchema.parse(interpolateEnv(raw, process.env));
 }
 

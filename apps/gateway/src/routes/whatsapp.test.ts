@@ -105,6 +105,15 @@ describe('WhatsApp webhook edge', () => {
       expect(res.headers.get('content-type')).toMatch(/^text\/plain/);
       expect(res.headers.get('x-content-type-options')).toBe('nosniff');
     });
+
+    it('answers other methods with 405 and the methods Meta uses', async () => {
+      for (const method of ['PUT', 'PATCH', 'DELETE']) {
+        const res = await t.app.request('/webhooks/whatsapp', { method, body: '{}' });
+        expect(res.status, method).toBe(405);
+        expect(res.headers.get('allow')).toBe('GET, HEAD, POST');
+        expect(((await res.json()) as { error: { code: string } }).error.code).toBe('method_not_allowed');
+      }
+    });
   });
 
   describe('signature', () => {

@@ -78,6 +78,15 @@ export function whatsappWebhook(runtime: Runtime) {
     return c.json({ ok: true });
   });
 
+  app.all('/', (c) =>
+    errorResponse(
+      405,
+      'method_not_allowed',
+      `${c.req.method} is not used here: Meta verifies the endpoint with GET and delivers webhooks with POST`,
+      { allow: 'GET, HEAD, POST' },
+    ),
+  );
+
   return app;
 }
 
