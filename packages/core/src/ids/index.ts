@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 
 // Crockford base32: sortable, case-insensitive, no ambiguous letters.
 const ALPHABET = '0123456789ABCDEFGHJKMNPQRSTVWXYZ';
@@ -59,4 +59,14 @@ function increment(bytes: Uint8Array): Uint8Array {
     next[i] = 0;
   }
   return randomBytes(10);
+}
+
+/**
+ * An id derived from content, with a readable prefix: the same parts always give the same id, so
+ * a platform's retry of the same event is stored once (`INSERT … ON CONFLICT (id) DO NOTHING`).
+ *
+ * @example contentId('pev', field, payload) // 'pev_3q2Vv…' (26 characters after the prefix)
+ */
+export function contentId(prefix: string, ...parts: unknown[]): string {
+  return `${prefix}_${createHash('sha256').update(JSON.stringify(parts)).digest('base64url').slice(0, 26)}`;
 }

@@ -1,7 +1,6 @@
-import { createHash } from 'node:crypto';
 import { keywordMatcher } from '../consent/keywords.ts';
 import type { ConsentState, MessageError, Workspace } from '../domain/types.ts';
-import { newId } from '../ids/index.ts';
+import { contentId, newId } from '../ids/index.ts';
 import type { Logger } from '../logger/index.ts';
 import type { Metrics } from '../metrics/index.ts';
 import type { RoutingCache } from '../routing/index.ts';
@@ -372,10 +371,6 @@ const MESSAGES_VALUE_KEYS: ReadonlySet<string> = new Set([
   'statuses',
   'errors',
 ]);
-
-function contentId(prefix: string, ...parts: unknown[]): string {
-  return `${prefix}_${createHash('sha256').update(JSON.stringify(parts)).digest('base64url').slice(0, 26)}`;
-}
 
 // Only what the customer typed or tapped can be a keyword; a caption or a location name cannot.
 function keywordBearing(message: InboundMessage): boolean {

@@ -1,4 +1,4 @@
-import { createHash, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { DomainEventType } from '../../domain/events.ts';
@@ -13,7 +13,7 @@ import {
   type WorkspacePolicies,
 } from '../../domain/types.ts';
 import { WabridgeError } from '../../errors/index.ts';
-import { newId } from '../../ids/index.ts';
+import { contentId, newId } from '../../ids/index.ts';
 import { type Logger, silentLogger } from '../../logger/index.ts';
 import {
   type ClaimOptions,
@@ -544,10 +544,7 @@ export class SqliteStore implements Store {
     }
     for (const error of change.errors) {
       // Content-derived id, like every other platform event: Meta's retries store the error once.
-      const id = `pev_${createHash('sha256')
-        .update(JSON.stringify([ws, change.phoneNumberId, error]))
-        .digest('base64url')
-        .slice(0, 26)}`;
+      const id = contentId('pev', ws, change.phoneNumberId, error);
       this.insertPlatformEvent(id, ws, 'messages.errors', error, [], receivedAt);
     }
   }
