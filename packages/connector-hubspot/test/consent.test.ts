@@ -1,19 +1,13 @@
-import {
-  createTestBridge,
-  TEST_DISPLAY_NUMBER,
-  TEST_PHONE_NUMBER_ID,
-  type TestBridge,
-} from '@wabridge/core/testing';
+import { TEST_DISPLAY_NUMBER, TEST_PHONE_NUMBER_ID, type TestBridge } from '@wabridge/core/testing';
 import { afterEach, describe, expect, it } from 'vitest';
-import { hubspotConnector } from '../src/index.ts';
 import {
   APP_ID,
   deliverHook,
   hookUrl,
   hubspotContactOf,
   PORTAL_ID,
+  startBridge,
   startHookReceiver,
-  startHubSpot,
 } from './kit.ts';
 
 let cleanup: (() => Promise<void>)[] = [];
@@ -23,15 +17,7 @@ afterEach(async () => {
 });
 
 async function setup(options: { hooks?: boolean; appId?: boolean } = {}) {
-  const { hubspot, config } = await startHubSpot();
-  cleanup.push(() => hubspot.close());
-  const { appId, ...withoutApp } = config;
-  void appId;
-  const bridge = await createTestBridge({
-    manifests: [hubspotConnector],
-    connectors: { hubspot: options.appId === false ? withoutApp : config },
-  });
-  cleanup.push(() => bridge.close());
+  const { hubspot, bridge } = await startBridge(cleanup, options);
   if (options.hooks) {
     const receiver = await startHookReceiver(bridge);
     cleanup.push(() => receiver.close());

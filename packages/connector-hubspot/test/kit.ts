@@ -1,4 +1,9 @@
-import { TEST_DISPLAY_NUMBER, TEST_PHONE_NUMBER_ID, type TestBridge } from '@wabridge/core/testing';
+import {
+  createTestBridge,
+  TEST_DISPLAY_NUMBER,
+  TEST_PHONE_NUMBER_ID,
+  type TestBridge,
+} from '@wabridge/core/testing';
 import { startServer } from '@wabridge/sandbox';
 import {
   type HubSpotEmulator,
@@ -6,6 +11,7 @@ import {
   startHubSpotEmulator,
 } from '@wabridge/sandbox/hubspot';
 import type { HubSpotConfig } from '../src/config.ts';
+import { hubspotConnector } from '../src/index.ts';
 
 export const ACCESS_TOKEN = 'pat-na1-test-token';
 export const CLIENT_SECRET = 'hubspot-client-secret';
@@ -36,6 +42,26 @@ export async function startHubSpot(options: Partial<HubSpotEmulatorOptions> = {}
     appId: String(APP_ID),
   } satisfies Partial<HubSpotConfig> & Record<string, unknown>;
   return { hubspot, config };
+}
+
+/**
+ * The emulator and a bridge with the HubSpot connector enabled against it (without its app id when
+ * `appId` is false, so echoes cannot be told by `sourceId`). Both are closed through `cleanup`.
+ */
+export async function startBridge(
+  cleanup: (() => Promise<void>)[],
+  options: { appId?: boolean; publicUrl?: string } = {},
+) {
+  const { hubspot, config } = await startHubSpot();
+  cleanup.push(() => hubspot.close());
+  const { appId: _appId, ...withoutApp } = config;
+  const bridge = await createTestBridge({
+    manifests: [hubspotConnector],
+    connectors: { hubspot: options.appId === false ? withoutApp : config },
+    ...(options.publicUrl === undefined ? {} : { publicUrl: options.publicUrl }),
+  });
+  cleanup.push(() => bridge.close());
+  return { hubspot, bridge };
 }
 
 /** The HubSpot contact id wabridge linked a conversation's contact to. */

@@ -6,7 +6,7 @@
  */
 import { createHash, createHmac } from 'node:crypto';
 import type { DomainCommand } from '@wabridge/core';
-import { createTestBridge, type TestBridge } from '@wabridge/core/testing';
+import type { TestBridge } from '@wabridge/core/testing';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
   APP_ID,
@@ -15,9 +15,8 @@ import {
   deliverHook,
   hubspotContactOf,
   PORTAL_ID,
-  startHubSpot,
+  startBridge,
 } from '../../test/kit.ts';
-import { hubspotConnector } from '../index.ts';
 
 const PUBLIC_URL = 'https://bridge.example.com';
 /** Where a TLS-terminating proxy forwards HubSpot's calls. */
@@ -31,16 +30,7 @@ afterEach(async () => {
 });
 
 async function setup(options: { appId?: boolean } = {}) {
-  const { hubspot, config } = await startHubSpot();
-  cleanup.push(() => hubspot.close());
-  const { appId, ...withoutApp } = config;
-  void appId;
-  const bridge = await createTestBridge({
-    manifests: [hubspotConnector],
-    connectors: { hubspot: options.appId === false ? withoutApp : config },
-    publicUrl: PUBLIC_URL,
-  });
-  cleanup.push(() => bridge.close());
+  const { hubspot, bridge } = await startBridge(cleanup, { ...options, publicUrl: PUBLIC_URL });
   await (await bridge.host.instance(bridge.workspaceId, 'hubspot'))?.maintain?.();
   const target = `${PUBLIC_URL}/hooks/hubspot/${bridge.workspaceId}/webhooks`;
   return { hubspot, bridge, target };
