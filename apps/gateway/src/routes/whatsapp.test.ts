@@ -53,7 +53,8 @@ async function counts(t: TestApp) {
   return {
     messages: n('messages'),
     statuses: n('message_statuses'),
-    jobs: n('jobs'),
+    // Queued jobs: those a claim has admitted into their queues and those still waiting for one.
+    jobs: n('jobs') + n('jobs_new'),
     platformEvents: n('platform_events'),
     unrouted: n('unrouted_events'),
     contacts: n('contacts'),

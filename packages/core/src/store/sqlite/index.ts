@@ -32,6 +32,7 @@ import {
   type Store,
   WHATSAPP_SENDER,
 } from '../types.ts';
+import { ADMIT_PER_TRANSACTION, untilAdmitted } from './admission.ts';
 import { SqliteDatabase } from './database.ts';
 import {
   type ConnectorSettingRow,
@@ -228,6 +229,7 @@ export class SqliteStore implements Store {
     return this.db.write(() => {
       for (const table of [
         'jobs',
+        'jobs_new',
         'dead_jobs',
         'external_refs',
         'command_keys',
@@ -807,10 +809,9 @@ export class SqliteStore implements Store {
     excludeConnector: string | null,
   ): number {
     return this.db.run(
-      `INSERT INTO jobs (workspace_id, connector_id, conversation_id, event_type, entity_id, sort_ts, run_at, created_at)
+      `INSERT INTO jobs_new (workspace_id, connector_id, conversation_id, event_type, entity_id, sort_ts, run_at, created_at)
        SELECT :ws, connector_id, :conversation, :type, :entity, :sort, :run, :at FROM connector_settings
-       WHERE workspace_id = :ws AND enabled = 1 AND instr(events, :marker) > 0 AND connector_id IS NOT :exclude
-       ON CONFLICT DO NOTHING`,
+       WHERE workspace_id = :ws AND enabled = 1 AND instr(events, :marker) > 0 AND connector_id IS NOT :exclude`,
       {
         ws,
         conversation: conversationId,
@@ -834,8 +835,8 @@ export class SqliteStore implements Store {
     sortTs: number,
   ): void {
     this.db.run(
-      `INSERT INTO jobs (workspace_id, connector_id, conversation_id, event_type, entity_id, sort_ts, run_at, created_at)
-       VALUES (:ws, :connector, :conversation, :type, :entity, :sort, :at, :at) ON CONFLICT DO NOTHING`,
+      `INSERT INTO jobs_new (workspace_id, connector_id, conversation_id, event_type, entity_id, sort_ts, run_at, created_at)
+       VALUES (:ws, :connector, :conversation, :type, :entity, :sort, :at, :at)`,
       {
         ws,
         connector: connectorId,
@@ -1008,10 +1009,9 @@ export class SqliteStore implements Store {
         },
       );
       this.db.run(
-        `INSERT INTO jobs (workspace_id, connector_id, conversation_id, event_type, entity_id, sort_ts, run_at, created_at)
+        `INSERT INTO jobs_new (workspace_id, connector_id, conversation_id, event_type, entity_id, sort_ts, run_at, created_at)
          SELECT :ws, connector_id, :conversation, 'notice', :entity, :at, :at, :at FROM connector_settings
-         WHERE workspace_id = :ws AND connector_id = :connector AND enabled = 1 AND instr(events, ',notice,') > 0
-         ON CONFLICT DO NOTHING`,
+         WHERE workspace_id = :ws AND connector_id = :connector AND enabled = 1 AND instr(events, ',notice,') > 0`,
         {
           ws,
           conversation: input.conversationId,
@@ -1315,7 +1315,12 @@ export class SqliteStore implements Store {
    * turn. `npm run bench:claims`, 400k queued jobs: 680-818 ms per claim before, 1.5-2.7 ms now.
    */
   claimJobs(options: ClaimOptions): Promise<Job[]> {
-    return this.db.write(() => {
+    return untilAdmitted(() => this.claimJobsStep(options));
+  }
+
+  /** One transaction of `claimJobs`: admits new jobs, then claims once none is left (else null). */
+  claimJobsStep(options: ClaimOptions): Promise<Job[] | null> {
+    return this.admittingThen(() => {
       const now = options.now ?? this.now();
       const connectors = options.connectorIds ? new Set(options.connectorIds) : null;
       const wanted = (row: JobRow) => !connectors || connectors.has(row.connector_id);
@@ -1349,6 +1354,35 @@ export class SqliteStore implements Store {
       }
       return [...picked.values()].map((row) => this.lock(stripBlocked(row), options, now));
     });
+  }
+
+  /**
+   * One write transaction: admits up to `ADMIT_PER_TRANSACTION` jobs from `jobs_new` into their
+   * queues in `jobs` and, once none is left, runs `claim` in the same transaction, so a claim
+   * sees every job and queue order holds as if ingest had written `jobs` itself. Null while a
+   * backlog (a burst no worker claimed) is still being admitted: the caller asks again, and the
+   * webhooks committing meanwhile wait for one such batch at most, not for the whole backlog.
+   */
+  private admittingThen(claim: () => Job[]): Promise<Job[] | null> {
+    return this.db.write(() => (this.admitNewJobs() ? claim() : null));
+  }
+
+  /** Moves the oldest new jobs (at most ADMIT_PER_TRANSACTION) into `jobs`; true when none is left. */
+  private admitNewJobs(): boolean {
+    const last = this.db.get<{ id: number | null }>(
+      'SELECT max(id) AS id FROM (SELECT id FROM jobs_new ORDER BY id LIMIT :n)',
+      { n: ADMIT_PER_TRANSACTION },
+    )?.id;
+    if (last === null || last === undefined) return true;
+    // In arrival order, so `jobs` ids keep breaking sort_ts ties the way they did.
+    this.db.run(
+      `INSERT INTO jobs (workspace_id, connector_id, conversation_id, event_type, entity_id, sort_ts, run_at, created_at)
+       SELECT workspace_id, connector_id, conversation_id, event_type, entity_id, sort_ts, run_at, created_at
+       FROM jobs_new WHERE id <= :last ORDER BY id`,
+      { last },
+    );
+    this.db.run('DELETE FROM jobs_new WHERE id <= :last', { last });
+    return this.db.get('SELECT 1 AS found FROM jobs_new LIMIT 1') === undefined;
   }
 
   /**
@@ -1405,7 +1439,14 @@ export class SqliteStore implements Store {
    * backlogs waiting on a failing head cannot keep the others out of every batch.
    */
   claimBatch(options: ClaimOptions & { workspaceId: string; connectorId: string }): Promise<Job[]> {
-    return this.db.write(() => {
+    return untilAdmitted(() => this.claimBatchStep(options));
+  }
+
+  /** One transaction of `claimBatch`: admits new jobs, then claims once none is left (else null). */
+  claimBatchStep(
+    options: ClaimOptions & { workspaceId: string; connectorId: string },
+  ): Promise<Job[] | null> {
+    return this.admittingThen(() => {
       const now = options.now ?? this.now();
       const key = `${options.workspaceId}\u0000${options.connectorId}`;
       const start = this.batchCursors.get(key) ?? null;
@@ -1602,8 +1643,8 @@ export class SqliteStore implements Store {
       let replayed = 0;
       for (const row of rows) {
         replayed += this.db.run(
-          `INSERT INTO jobs (workspace_id, connector_id, conversation_id, event_type, entity_id, sort_ts, run_at, created_at)
-           VALUES (:ws, :connector, :conversation, :type, :entity, :sort, :at, :at) ON CONFLICT DO NOTHING`,
+          `INSERT INTO jobs_new (workspace_id, connector_id, conversation_id, event_type, entity_id, sort_ts, run_at, created_at)
+           VALUES (:ws, :connector, :conversation, :type, :entity, :sort, :at, :at)`,
           {
             ws: row.workspace_id,
             connector: row.connector_id,
@@ -1629,8 +1670,8 @@ export class SqliteStore implements Store {
     // Scrapes call this while the backlog may hold 400k jobs (~75 ms to count), so the counts run
     // aside, on the background thread's connection: writes do not wait for them. One statement,
     // so all come from one snapshot. Queued jobs are counted from the jobs_queue index alone (no
-    // table rows; ~10x cheaper than grouping the table by state); the running ones, which are
-    // few, from jobs_ready, and taken off the ready count.
+    // table rows; ~10x cheaper than grouping the table by state) plus those not yet admitted from
+    // jobs_new; the running ones, which are few, from jobs_ready, and taken off the ready count.
     const counts = await this.db.readAside<{
       kind: 'queued' | 'running' | 'dead';
       connector_id: string;
@@ -1638,6 +1679,7 @@ export class SqliteStore implements Store {
     }>(
       `SELECT 'queued' AS kind, connector_id, count(*) AS n FROM jobs INDEXED BY jobs_queue GROUP BY connector_id
        UNION ALL SELECT 'running', connector_id, count(*) FROM jobs WHERE state = 'running' GROUP BY connector_id
+       UNION ALL SELECT 'queued', connector_id, count(*) FROM jobs_new GROUP BY connector_id
        UNION ALL SELECT 'dead', connector_id, count(*) FROM dead_jobs GROUP BY connector_id`,
     );
     for (const { kind, connector_id, n } of counts) {
@@ -1663,6 +1705,8 @@ export class SqliteStore implements Store {
   }
 
   async nextRunAt(): Promise<number | null> {
+    // Jobs not yet admitted may be due now; the next claim admits them and this answers exactly.
+    if (this.db.get('SELECT 1 AS found FROM jobs_new LIMIT 1')) return this.now();
     const row = this.db.get<{ at: number | null }>(
       `SELECT min(at) AS at FROM (
          SELECT min(run_at) AS at FROM jobs WHERE state = 'ready'

@@ -92,4 +92,77 @@ describe('sqlite store internals', () => {
       await store.close();
     }
   });
+
+  describe('jobs arrive in jobs_new and enter their queues when a claim admits them', () => {
+    const claimAll = (store: Awaited<ReturnType<typeof openSqliteStore>>, now = Date.now()) =>
+      store.claimJobs({ limit: 10_000, leaseMs: 30_000, workerId: 'w1', now });
+    const count = (store: Awaited<ReturnType<typeof openSqliteStore>>, table: string) =>
+      store.db.get<{ n: number }>(`SELECT count(*) AS n FROM ${table}`)?.n;
+    const from = (waId: string, wamid: string, timestamp: number) =>
+      inboundMessage({ wamid, timestamp, contact: identity({ waId }) });
+
+    it('a backlog of 2,500 jobs is admitted in arrival order, and queue order holds across admissions', async () => {
+      const store = await openSqliteStore({ path: join(dir, `admit-${n++}.db`) });
+      try {
+        const ws = await seedWorkspace(store, { connectors: ['slack'] });
+        // 2,499 messages from 100 customers, then one that Ada sent first but that reached us last:
+        // it arrives two admission batches after her other messages and must still run first.
+        const backlog = Array.from({ length: 2499 }, (_, i) =>
+          from(`1555${String(i % 100).padStart(7, '0')}`, `w.${i}`, 1_750_000_000_000 + (i + 1) * 1000),
+        );
+        for (let i = 0; i < backlog.length; i += 500)
+          await store.ingest(messagesUnit(ws, { messages: backlog.slice(i, i + 500) }));
+        await store.ingest(
+          messagesUnit(ws, { messages: [from('15550000000', 'w.late', 1_750_000_000_000)] }),
+        );
+        expect([count(store, 'jobs'), count(store, 'jobs_new')]).toEqual([0, 2500]);
+        expect((await store.jobStats()).ready).toBe(2500);
+        expect(await store.nextRunAt()).toBeLessThanOrEqual(Date.now());
+
+        const before = store.db.transactions;
+        const heads = await claimAll(store);
+        // A thousand jobs per transaction, the last one with the claim.
+        expect(store.db.transactions - before).toBe(3);
+        expect([count(store, 'jobs'), count(store, 'jobs_new')]).toEqual([2500, 0]);
+        // One head per customer's queue, each the customer's earliest message.
+        expect(heads).toHaveLength(100);
+        const ada = await store.getMessageByWamid(ws, 'w.late');
+        expect(heads.find((job) => job.conversationId === ada?.conversationId)?.entityId).toBe(ada?.id);
+        const second = await store.getMessageByWamid(ws, 'w.1');
+        expect(heads.find((job) => job.conversationId === second?.conversationId)?.entityId).toBe(second?.id);
+        expect((await store.jobStats()).running).toBe(100);
+      } finally {
+        await store.close();
+      }
+    });
+
+    it('webhooks commit between admission batches, and what they queue is admitted before the claim', async () => {
+      const store = await openSqliteStore({ path: join(dir, `admit-${n++}.db`) });
+      try {
+        const ws = await seedWorkspace(store, { connectors: ['slack'] });
+        await store.ingest(
+          messagesUnit(ws, {
+            messages: Array.from({ length: 1500 }, (_, i) =>
+              from('15550000001', `w.${i}`, 1_750_000_000_000 + i),
+            ),
+          }),
+        );
+        const settled: string[] = [];
+        const claiming = claimAll(store).then((jobs) => {
+          settled.push('claim');
+          return jobs;
+        });
+        // Queued in the same turn as the claim: it shares the first admission batch's commit.
+        const ingesting = store
+          .ingest(messagesUnit(ws, { messages: [from('15550000002', 'w.other', 1_750_000_000_000)] }))
+          .then(() => settled.push('webhook'));
+        const [jobs] = await Promise.all([claiming, ingesting]);
+        expect(settled).toEqual(['webhook', 'claim']);
+        expect(jobs.map((job) => job.conversationId)).toHaveLength(2);
+        expect(count(store, 'jobs_new')).toBe(0);
+      } finally {
+        await store.close();
+      }
+    });
+  });
 });

@@ -5,7 +5,7 @@ import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { memoryLogger } from '../../logger/index.ts';
 import { memoryMetrics } from '../../metrics/index.ts';
 import { customerMessage, TEST_PHONE_NUMBER_ID } from '../../testing/bridge.ts';
-import { seedWorkspace } from '../../testing/fixtures.ts';
+import { identity, inboundMessage, messagesUnit, seedWorkspace } from '../../testing/fixtures.ts';
 import { openThreadedSqliteStore, type ThreadedSqliteStore } from './threaded.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'wabridge-threaded-'));
@@ -98,5 +98,36 @@ describe('the store thread ingests verified webhook bodies', () => {
     expect(stored).toHaveLength(400);
     expect((await store.jobStats()).ready).toBe(800);
     expect(metrics.counters.get('messages_ingested_total')).toBe(400);
+  });
+});
+
+describe('claims through the store thread', () => {
+  it('webhooks are not held back while a claim admits a backlog', async () => {
+    const store = await openThreadedSqliteStore({ path: join(dir, `admit-${n++}.db`) });
+    try {
+      const ws = await seedWorkspace(store, { phoneNumberId: TEST_PHONE_NUMBER_ID, connectors: ['slack'] });
+      // 3,000 new jobs: three admission transactions before the claim can run.
+      await store.ingest(
+        messagesUnit(ws, {
+          messages: Array.from({ length: 3000 }, (_, i) =>
+            inboundMessage({
+              wamid: `w.${i}`,
+              contact: identity({ waId: `1555${String(i % 50).padStart(7, '0')}` }),
+            }),
+          ),
+        }),
+      );
+      const settled: string[] = [];
+      const claiming = store
+        .claimJobs({ limit: 100, leaseMs: 30_000, workerId: 'w1', now: Date.now() })
+        .then((jobs) => settled.push(`claim ${jobs.length}`));
+      // Made once the claim's first step has left for the thread.
+      await new Promise((resolve) => setImmediate(resolve));
+      const webhook = store.ingestBody(text('wamid.during')).then(() => settled.push('webhook'));
+      await Promise.all([claiming, webhook]);
+      expect(settled).toEqual(['webhook', 'claim 50']);
+    } finally {
+      await store.close();
+    }
   });
 });

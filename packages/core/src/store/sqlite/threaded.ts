@@ -3,7 +3,8 @@ import { type ErrorCode, WabridgeError } from '../../errors/index.ts';
 import type { WebhookBodyIngest } from '../../ingest/whatsapp.ts';
 import { type Logger, silentLogger } from '../../logger/index.ts';
 import { type Metrics, noopMetrics } from '../../metrics/index.ts';
-import type { Store } from '../types.ts';
+import type { Job, Store } from '../types.ts';
+import { untilAdmitted } from './admission.ts';
 import type { Answers, Call, Calls, ForwardedEvent } from './thread-protocol.ts';
 
 export type ThreadedSqliteStore = Store & WebhookBodyIngest;
@@ -111,6 +112,11 @@ export async function openThreadedSqliteStore(options: {
   const store = { kind: 'sqlite' } as Record<string, unknown>;
   for (const method of [...STORE_METHODS, 'ingestBody'] as const)
     store[method] = (...args: unknown[]) => call(method, args);
+  // A claim may take several transactions while new jobs are admitted; each step is its own call
+  // so that it answers promptly and the calls held behind it (webhooks) leave meanwhile.
+  for (const method of ['claimJobs', 'claimBatch'] as const)
+    store[method] = (...args: unknown[]) =>
+      untilAdmitted(() => call(`${method}Step`, args) as Promise<Job[] | null>);
   store.close = async () => {
     await call('close', []);
     worker.removeAllListeners('exit');
