@@ -788,7 +788,7 @@ const cases: Case[] = [
       expect(await message(t, 'wamid.beside.bad')).toMatchObject({ text: 'still here' });
       // The good message is mirrored like any other.
       const jobs = dbOf(t).all<{ event_type: string }>(
-        "SELECT event_type FROM (SELECT event_type FROM jobs UNION ALL SELECT event_type FROM jobs_new) WHERE event_type = 'message.inbound'",
+        "SELECT event_type FROM (SELECT event_type FROM jobs UNION ALL SELECT event_type FROM jobs_new, json_each(jobs_new.connectors)) WHERE event_type = 'message.inbound'",
       );
       expect(jobs).toHaveLength(1);
       expect(dbOf(t).all('SELECT wamid, status FROM message_statuses ORDER BY wamid')).toEqual([

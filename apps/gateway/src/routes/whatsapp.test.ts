@@ -54,7 +54,7 @@ async function counts(t: TestApp) {
     messages: n('messages'),
     statuses: n('message_statuses'),
     // Queued jobs: those a claim has admitted into their queues and those still waiting for one.
-    jobs: n('jobs') + n('jobs_new'),
+    jobs: n('jobs') + n('jobs_new, json_each(jobs_new.connectors)'),
     platformEvents: n('platform_events'),
     unrouted: n('unrouted_events'),
     contacts: n('contacts'),

@@ -1,8 +1,9 @@
 import type { Job } from '../types.ts';
 
 /**
- * Jobs moved from `jobs_new` into `jobs` per transaction (see SqliteStore.admittingThen): a few
- * milliseconds of the store thread each, so a webhook that shares the transaction barely waits.
+ * Rows of `jobs_new` (each an event's jobs, one per connector) moved into `jobs` per transaction
+ * (see SqliteStore.admittingThen): a few milliseconds of the store thread, so a webhook that
+ * shares the transaction barely waits.
  */
 export const ADMIT_PER_TRANSACTION = 1000;
 

@@ -135,9 +135,12 @@ export class SqliteStore implements Store {
   readonly db: SqliteDatabase;
   private readonly now: () => number;
   private readonly identities = new Map<string, { contactId: string; conversationId: string }>();
-  private identitiesVersion = '';
-  /** The write transaction in which the config version was last read (see knownConversation). */
-  private identitiesCheckedIn = -1;
+  /** Per (workspace, event type, connector left out): where a fan-out goes (see fanOut). */
+  private readonly fanOutTargets = new Map<string, { connectors: string; count: number }>();
+  /** The config version the two caches above were filled under. */
+  private cachedConfigVersion = '';
+  /** The write transaction in which the config version was last read (see checkConfigVersion). */
+  private configCheckedIn = -1;
   /** Where the last walk over job queues stopped (see `walkQueueHeads`). */
   private queueCursor: QueueKey | null = null;
   /** Per (workspace, connector): the conversation the last batch claim stopped at. */
@@ -149,7 +152,10 @@ export class SqliteStore implements Store {
       ...(options.busyTimeoutMs === undefined ? {} : { busyTimeoutMs: options.busyTimeoutMs }),
     });
     this.now = options.now ?? Date.now;
-    this.db.onRollback(() => this.identities.clear());
+    this.db.onRollback(() => {
+      this.identities.clear();
+      this.fanOutTargets.clear();
+    });
   }
 
   async migrate(): Promise<void> {
@@ -657,19 +663,26 @@ export class SqliteStore implements Store {
    * the config version moves (a deleted workspace), so it never names a row that does not exist.
    */
   private knownConversation(key: string): { contactId: string; conversationId: string } | undefined {
-    // Only called inside a write transaction, which holds the database's write lock: no other
-    // process can move the version until it ends, and this store's own moves reset the check
-    // (bumpConfigVersion). So one read per transaction, not one per message.
-    if (this.identitiesCheckedIn !== this.db.transactions) {
-      const version =
-        this.db.get<{ value: string }>("SELECT value FROM meta WHERE key = 'config_version'")?.value ?? '';
-      if (version !== this.identitiesVersion) {
-        this.identities.clear();
-        this.identitiesVersion = version;
-      }
-      this.identitiesCheckedIn = this.db.transactions;
-    }
+    this.checkConfigVersion();
     return this.identities.get(key);
+  }
+
+  /**
+   * Drops the caches of rows that workspace and connector changes can invalidate when the config
+   * version has moved. Only called inside a write transaction, which holds the database's write
+   * lock: no other process can move the version until it ends, and this store's own moves reset
+   * the check (bumpConfigVersion). So one read per transaction, not one per message.
+   */
+  private checkConfigVersion(): void {
+    if (this.configCheckedIn === this.db.transactions) return;
+    const version =
+      this.db.get<{ value: string }>("SELECT value FROM meta WHERE key = 'config_version'")?.value ?? '';
+    if (version !== this.cachedConfigVersion) {
+      this.identities.clear();
+      this.fanOutTargets.clear();
+      this.cachedConfigVersion = version;
+    }
+    this.configCheckedIn = this.db.transactions;
   }
 
   /** Resolves (and remembers) the contact and conversation of a customer not known as they are. */
@@ -808,22 +821,48 @@ export class SqliteStore implements Store {
     runAt: number,
     excludeConnector: string | null,
   ): number {
-    return this.db.run(
-      `INSERT INTO jobs_new (workspace_id, connector_id, conversation_id, event_type, entity_id, sort_ts, run_at, created_at)
-       SELECT :ws, connector_id, :conversation, :type, :entity, :sort, :run, :at FROM connector_settings
-       WHERE workspace_id = :ws AND enabled = 1 AND instr(events, :marker) > 0 AND connector_id IS NOT :exclude`,
+    const targets = this.targetsOf(ws, eventType, excludeConnector);
+    if (targets.count === 0) return 0;
+    this.db.run(
+      `INSERT INTO jobs_new (workspace_id, connectors, conversation_id, event_type, entity_id, sort_ts, run_at, created_at)
+       VALUES (:ws, :connectors, :conversation, :type, :entity, :sort, :run, :at)`,
       {
         ws,
+        connectors: targets.connectors,
         conversation: conversationId,
         type: eventType,
         entity: entityId,
         sort: sortTs,
         run: runAt,
         at: this.now(),
-        marker: `,${eventType},`,
-        exclude: excludeConnector,
       },
-    ).changes;
+    );
+    return targets.count;
+  }
+
+  /** The enabled connectors that mirror `eventType` (as a JSON array) and how many they are. */
+  private targetsOf(
+    ws: string,
+    eventType: DomainEventType,
+    excludeConnector: string | null,
+  ): { connectors: string; count: number } {
+    this.checkConfigVersion();
+    const key = `${ws}\u0000${eventType}\u0000${excludeConnector ?? ''}`;
+    let targets = this.fanOutTargets.get(key);
+    if (!targets) {
+      const ids = this.db
+        .all<{ connector_id: string }>(
+          `SELECT connector_id FROM connector_settings
+           WHERE workspace_id = :ws AND enabled = 1 AND instr(events, :marker) > 0 AND connector_id IS NOT :exclude
+           ORDER BY connector_id`,
+          { ws, marker: `,${eventType},`, exclude: excludeConnector },
+        )
+        .map((row) => row.connector_id);
+      targets = { connectors: JSON.stringify(ids), count: ids.length };
+      if (this.fanOutTargets.size >= 10_000) this.fanOutTargets.clear();
+      this.fanOutTargets.set(key, targets);
+    }
+    return targets;
   }
 
   private enqueueOne(
@@ -835,8 +874,8 @@ export class SqliteStore implements Store {
     sortTs: number,
   ): void {
     this.db.run(
-      `INSERT INTO jobs_new (workspace_id, connector_id, conversation_id, event_type, entity_id, sort_ts, run_at, created_at)
-       VALUES (:ws, :connector, :conversation, :type, :entity, :sort, :at, :at)`,
+      `INSERT INTO jobs_new (workspace_id, connectors, conversation_id, event_type, entity_id, sort_ts, run_at, created_at)
+       VALUES (:ws, json_array(:connector), :conversation, :type, :entity, :sort, :at, :at)`,
       {
         ws,
         connector: connectorId,
@@ -1009,8 +1048,8 @@ export class SqliteStore implements Store {
         },
       );
       this.db.run(
-        `INSERT INTO jobs_new (workspace_id, connector_id, conversation_id, event_type, entity_id, sort_ts, run_at, created_at)
-         SELECT :ws, connector_id, :conversation, 'notice', :entity, :at, :at, :at FROM connector_settings
+        `INSERT INTO jobs_new (workspace_id, connectors, conversation_id, event_type, entity_id, sort_ts, run_at, created_at)
+         SELECT :ws, json_array(connector_id), :conversation, 'notice', :entity, :at, :at, :at FROM connector_settings
          WHERE workspace_id = :ws AND connector_id = :connector AND enabled = 1 AND instr(events, ',notice,') > 0`,
         {
           ws,
@@ -1367,7 +1406,7 @@ export class SqliteStore implements Store {
     return this.db.write(() => (this.admitNewJobs() ? claim() : null));
   }
 
-  /** Moves the oldest new jobs (at most ADMIT_PER_TRANSACTION) into `jobs`; true when none is left. */
+  /** Moves the oldest rows of `jobs_new` (at most ADMIT_PER_TRANSACTION) into `jobs`; true when none is left. */
   private admitNewJobs(): boolean {
     const last = this.db.get<{ id: number | null }>(
       'SELECT max(id) AS id FROM (SELECT id FROM jobs_new ORDER BY id LIMIT :n)',
@@ -1377,8 +1416,8 @@ export class SqliteStore implements Store {
     // In arrival order, so `jobs` ids keep breaking sort_ts ties the way they did.
     this.db.run(
       `INSERT INTO jobs (workspace_id, connector_id, conversation_id, event_type, entity_id, sort_ts, run_at, created_at)
-       SELECT workspace_id, connector_id, conversation_id, event_type, entity_id, sort_ts, run_at, created_at
-       FROM jobs_new WHERE id <= :last ORDER BY id`,
+       SELECT n.workspace_id, c.value, n.conversation_id, n.event_type, n.entity_id, n.sort_ts, n.run_at, n.created_at
+       FROM jobs_new n, json_each(n.connectors) c WHERE n.id <= :last ORDER BY n.id, c.key`,
       { last },
     );
     this.db.run('DELETE FROM jobs_new WHERE id <= :last', { last });
@@ -1643,8 +1682,8 @@ export class SqliteStore implements Store {
       let replayed = 0;
       for (const row of rows) {
         replayed += this.db.run(
-          `INSERT INTO jobs_new (workspace_id, connector_id, conversation_id, event_type, entity_id, sort_ts, run_at, created_at)
-           VALUES (:ws, :connector, :conversation, :type, :entity, :sort, :at, :at)`,
+          `INSERT INTO jobs_new (workspace_id, connectors, conversation_id, event_type, entity_id, sort_ts, run_at, created_at)
+           VALUES (:ws, json_array(:connector), :conversation, :type, :entity, :sort, :at, :at)`,
           {
             ws: row.workspace_id,
             connector: row.connector_id,
@@ -1679,7 +1718,7 @@ export class SqliteStore implements Store {
     }>(
       `SELECT 'queued' AS kind, connector_id, count(*) AS n FROM jobs INDEXED BY jobs_queue GROUP BY connector_id
        UNION ALL SELECT 'running', connector_id, count(*) FROM jobs WHERE state = 'running' GROUP BY connector_id
-       UNION ALL SELECT 'queued', connector_id, count(*) FROM jobs_new GROUP BY connector_id
+       UNION ALL SELECT 'queued', c.value, count(*) FROM jobs_new n, json_each(n.connectors) c GROUP BY c.value
        UNION ALL SELECT 'dead', connector_id, count(*) FROM dead_jobs GROUP BY connector_id`,
     );
     for (const { kind, connector_id, n } of counts) {
@@ -1751,7 +1790,7 @@ export class SqliteStore implements Store {
   // --- helpers ---------------------------------------------------------------------------------
 
   private bumpConfigVersion(): void {
-    this.identitiesCheckedIn = -1;
+    this.configCheckedIn = -1;
     this.db.run("UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'config_version'");
   }
 

@@ -252,17 +252,18 @@ CREATE INDEX jobs_queue ON jobs (workspace_id, conversation_id, connector_id, so
 `,
   },
   {
-    // Ingest appends the jobs it fans out here, in arrival order, and claims move them into `jobs`
-    // (see admitNewJobs in index.ts). A webhook's commit then dirties no random page of
-    // `jobs_queue` (nor of `jobs_ready`): under realistic traffic ~12% more webhooks a second on
-    // the ingest path; the worker pays those index inserts when it admits the jobs, in batches.
+    // Ingest appends what it fans out here, one row per event in arrival order with the
+    // connectors it goes to, and claims move the rows into `jobs`, one job per connector (see
+    // admitNewJobs in index.ts). A webhook's commit then dirties no random page of `jobs_queue`
+    // (nor of `jobs_ready`), and writes one narrow row instead of a row per connector.
     version: 4,
     name: 'new jobs arrive in jobs_new',
     sql: `
 CREATE TABLE jobs_new (
   id INTEGER PRIMARY KEY,
   workspace_id TEXT NOT NULL,
-  connector_id TEXT NOT NULL,
+  -- JSON array of connector ids, one job each, fixed when the event is stored.
+  connectors TEXT NOT NULL,
   conversation_id TEXT NOT NULL,
   event_type TEXT NOT NULL,
   entity_id TEXT NOT NULL,

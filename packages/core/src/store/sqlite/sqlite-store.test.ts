@@ -93,6 +93,51 @@ describe('sqlite store internals', () => {
     }
   });
 
+  // Where a fan-out goes is remembered per workspace and event type; like the customer cache, it
+  // must follow connector changes whichever connection makes them.
+  it.each(['another connection (the CLI in another process)', 'this store'])(
+    'a connector enabled or disabled by %s gets the jobs of the next webhook, or none',
+    async (by) => {
+      const path = join(dir, `targets-${n++}.db`);
+      const store = await openSqliteStore({ path });
+      const admin = by.startsWith('another') ? await openSqliteStore({ path }) : store;
+      try {
+        const ws = await seedWorkspace(store, { connectors: ['slack'] });
+        const connector = (connectorId: string, enabled: boolean) =>
+          admin.setConnector({
+            workspaceId: ws,
+            connectorId,
+            enabled,
+            events: ['message.inbound'],
+            config: {},
+            encryptedSecrets: null,
+          });
+        const webhook = (wamid: string) =>
+          store.ingest(
+            messagesUnit(ws, {
+              messages: [inboundMessage({ wamid, contact: identity({ waId: '15550004444' }) })],
+            }),
+          );
+        expect((await webhook('w.1')).jobsQueued).toBe(1);
+        await connector('teams', true);
+        expect((await webhook('w.2')).jobsQueued).toBe(2);
+        await connector('slack', false);
+        expect((await webhook('w.3')).jobsQueued).toBe(1);
+        const jobs = await store.claimJobs({ limit: 10, leaseMs: 30_000, workerId: 'w1', now: Date.now() });
+        const message = async (wamid: string) => (await store.getMessageByWamid(ws, wamid))?.id;
+        // Heads only: one job per queue, each its queue's first message.
+        expect(jobs.map((job) => [job.connectorId, job.entityId])).toEqual([
+          ['slack', await message('w.1')],
+          ['teams', await message('w.2')],
+        ]);
+        expect((await store.jobStats()).ready).toBe(2);
+      } finally {
+        if (admin !== store) await admin.close();
+        await store.close();
+      }
+    },
+  );
+
   describe('jobs arrive in jobs_new and enter their queues when a claim admits them', () => {
     const claimAll = (store: Awaited<ReturnType<typeof openSqliteStore>>, now = Date.now()) =>
       store.claimJobs({ limit: 10_000, leaseMs: 30_000, workerId: 'w1', now });
