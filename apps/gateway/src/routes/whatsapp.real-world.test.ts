@@ -1259,6 +1259,51 @@ const cases: Case[] = [
     },
   },
 
+  {
+    name: 'new fields in a contact and in the metadata beside an ordinary message',
+    body: envelope([
+      {
+        field: 'messages',
+        value: {
+          messaging_product: 'whatsapp',
+          metadata: { ...metadata(), waba_region: 'EU' },
+          contacts: [
+            {
+              profile: { name: 'Sheena Nelson', avatar_hint: 'initials' },
+              wa_id: CUSTOMER,
+              identity_key_hash: 'NlGYeoNXY6E=',
+              country_code: 'US',
+            },
+          ],
+          messages: [
+            { from: CUSTOMER, id: 'wamid.newfields', timestamp: TS, type: 'text', text: { body: 'hi' } },
+          ],
+        },
+      },
+    ]),
+    async check(t) {
+      // The message goes through as usual; what we do not store as read is kept beside it.
+      expect(await message(t, 'wamid.newfields')).toMatchObject({ text: 'hi' });
+      const [event] = platformEvents(t);
+      expect(event).toMatchObject({
+        workspaceId: t.workspaceId,
+        field: 'messages',
+        parseIssues: [
+          'keys not read: metadata.waba_region, contacts[].identity_key_hash, contacts[].country_code, contacts[].profile.avatar_hint',
+        ],
+      });
+      expect(JSON.stringify(event?.payload)).toContain('NlGYeoNXY6E=');
+    },
+  },
+  {
+    name: 'a contact with only the fields we store adds no platform event',
+    body: inbound({ id: 'wamid.plaincontact', type: 'text', text: { body: 'hi' } }),
+    async check(t) {
+      expect(await message(t, 'wamid.plaincontact')).toMatchObject({ text: 'hi' });
+      expect(platformEvents(t)).toEqual([]);
+    },
+  },
+
   // ---------------------------------------------------------------- other fields
   ...(
     [

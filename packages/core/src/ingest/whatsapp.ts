@@ -153,8 +153,10 @@ export class WhatsAppIngestor implements WebhookBodyIngest {
       receivedAt,
     );
     // The value is read through the keys we know; one that brings nothing we read, or a key we do
-    // not know (a new array beside `messages`), is also kept whole, or that content would be lost.
-    const unknownKeys = Object.keys(change.value).filter((key) => !MESSAGES_VALUE_KEYS.has(key));
+    // not know (a new array beside `messages`, a new field of a contact or of the metadata), is
+    // also kept whole, or that content would be lost. Messages and statuses are stored as they
+    // came, so their own new fields need nothing more.
+    const unknownKeys = unreadKeys(change.value);
     const empty =
       !change.value.messages?.length && !change.value.statuses?.length && !change.value.errors?.length;
     // Elements that did not parse are kept as they came, in the workspace the rest went to.
@@ -361,6 +363,26 @@ function otherChange(
     parseIssues,
   };
 }
+
+/** Keys of a `messages` value, its metadata and its contacts that are not stored as read. */
+function unreadKeys(value: MessagesValue): string[] {
+  const unread = new Set(Object.keys(value).filter((key) => !MESSAGES_VALUE_KEYS.has(key)));
+  const add = (path: string, object: unknown, known: ReadonlySet<string>) => {
+    if (typeof object !== 'object' || object === null) return;
+    for (const key of Object.keys(object)) if (!known.has(key)) unread.add(`${path}.${key}`);
+  };
+  add('metadata', value.metadata, METADATA_KEYS);
+  for (const contact of value.contacts ?? []) {
+    add('contacts[]', contact, CONTACT_KEYS);
+    add('contacts[].profile', contact.profile, PROFILE_KEYS);
+  }
+  return [...unread];
+}
+
+const METADATA_KEYS: ReadonlySet<string> = new Set(['display_phone_number', 'phone_number_id']);
+// What a contact is stored as (contacts: wa_id, bsuid, parent_bsuid, username, profile_name).
+const CONTACT_KEYS: ReadonlySet<string> = new Set(['profile', 'wa_id', 'user_id', 'parent_user_id']);
+const PROFILE_KEYS: ReadonlySet<string> = new Set(['name', 'username']);
 
 /** The keys of a `messages` value that translation reads (see MessagesValue). */
 const MESSAGES_VALUE_KEYS: ReadonlySet<string> = new Set([
