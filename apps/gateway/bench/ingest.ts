@@ -42,6 +42,29 @@ interface Run {
   cpuUs: number | null;
   /** The same, per thread group (http, store, checkpoint, gc+jit, other). */
   cpuByThread: Map<string, number>;
+  /** How busy the whole machine was (all cores, load generator included), in %; null without /proc. */
+  machineBusy: number | null;
+}
+
+/**
+ * Busy and total CPU time of the whole machine so far (Linux /proc/stat), or null. Tells whether
+ * a run was limited by the cores (both near 100%) or by one thread of the server.
+ */
+function machineTimes(): { busy: number; total: number } | null {
+  try {
+    const fields = readFileSync('/proc/stat', 'utf8')
+      .split('\n')[0]
+      ?.trim()
+      .split(/\s+/)
+      .slice(1)
+      .map(Number);
+    if (!fields || fields.length < 5) return null;
+    const total = fields.reduce((a, b) => a + b, 0);
+    // idle and iowait are the time no core had work.
+    return { busy: total - (fields[3] ?? 0) - (fields[4] ?? 0), total };
+  } catch {
+    return null;
+  }
 }
 
 /** The server's threads, grouped by what they do (named in packages/core/src/store/sqlite). */
@@ -153,6 +176,7 @@ async function load(
   const pool = signedWebhooks(Math.max(50_000, seconds * 25_000));
   let next = 0;
   const cpuBefore = cpuSeconds(pid);
+  const machineBefore = machineTimes();
   const result = await autocannon({
     url: `http://127.0.0.1:${port}/webhooks/whatsapp`,
     connections,
@@ -172,6 +196,7 @@ async function load(
     ],
   });
   const cpuAfter = cpuSeconds(pid);
+  const machineAfter = machineTimes();
   if (server === 'gateway' && next > pool.length)
     process.stdout.write(`warning: ${server} run repeated webhooks (${next} > ${pool.length})\n`);
   const cpuByThread = new Map<string, number>();
@@ -181,6 +206,10 @@ async function load(
   }
   return {
     cpuUs: cpuByThread.size > 0 ? [...cpuByThread.values()].reduce((a, b) => a + b, 0) : null,
+    machineBusy:
+      machineBefore && machineAfter && machineAfter.total > machineBefore.total
+        ? (100 * (machineAfter.busy - machineBefore.busy)) / (machineAfter.total - machineBefore.total)
+        : null,
     cpuByThread,
     server,
     connections,
@@ -233,10 +262,10 @@ const byThread = (cpu: Map<string, number>) =>
 out(
   `\nwabridge ingest benchmark — ${values.traffic} traffic, ${rounds} round(s) of ${duration}s runs, node ${process.version}, ${new Date().toISOString()}`,
 );
-out('round  server   conns   req/s     p50 ms  p99 ms  errors  non-2xx  cpu µs/req  (by thread)');
+out('round  server   conns   req/s     p50 ms  p99 ms  errors  non-2xx  busy %  cpu µs/req  (by thread)');
 for (const r of runs) {
   out(
-    `${String(r.round).padStart(5)}  ${r.server.padEnd(8)} ${String(r.connections).padStart(5)}  ${r.rps.toFixed(0).padStart(7)}  ${String(r.p50).padStart(7)}  ${String(r.p99).padStart(6)}  ${String(r.errors).padStart(6)}  ${String(r.non2xx).padStart(7)}  ${(r.cpuUs?.toFixed(1) ?? '-').padStart(10)}  ${byThread(r.cpuByThread)}`,
+    `${String(r.round).padStart(5)}  ${r.server.padEnd(8)} ${String(r.connections).padStart(5)}  ${r.rps.toFixed(0).padStart(7)}  ${String(r.p50).padStart(7)}  ${String(r.p99).padStart(6)}  ${String(r.errors).padStart(6)}  ${String(r.non2xx).padStart(7)}  ${(r.machineBusy?.toFixed(0) ?? '-').padStart(6)}  ${(r.cpuUs?.toFixed(1) ?? '-').padStart(10)}  ${byThread(r.cpuByThread)}`,
   );
 }
 out('');
