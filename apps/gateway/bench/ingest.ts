@@ -224,9 +224,10 @@ async function load(
 // Each measured run gets a fresh server (and, for the gateway, an empty database) and its own
 // warm-up, so no run inherits another's backlog and the order of --connections does not matter.
 // Within a run the database grows as it would: ~130k messages and twice as many queued jobs (the
-// worker is off, so they wait in jobs_new for a claim to admit them) by the end of a 10 s run. Bare and gateway runs alternate and are paired, and the
-// median of the rounds is reported: on a shared two-core VM the machine itself drifts by ±20%
-// within minutes, and a pair measured back to back drifts least.
+// worker is off, so they wait in jobs_new for a claim to admit them) by the end of a 10 s run.
+// Bare and gateway runs alternate and are paired, and the median of the rounds is reported: on a
+// shared two-core VM the machine itself drifts by ±20% within minutes, and a pair measured back
+// to back drifts least.
 const runs: (Run & { round: number })[] = [];
 for (let round = 1; round <= rounds; round++) {
   for (const connections of connectionLevels) {

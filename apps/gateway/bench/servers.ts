@@ -1,7 +1,8 @@
 // The two servers the ingest benchmark compares, each run in its own process:
 //   bare     — a bare Hono server that reads the body and answers 200 (the baseline);
 //   gateway  — the real wabridge gateway: size limit, signature check, zod parse, routing, one
-//              durable SQLite write (WAL, synchronous=FULL, group commit) queuing jobs for two connectors.
+//              durable SQLite write (WAL, synchronous=FULL, group commit) queuing jobs for two
+//              connectors.
 import { serve } from '@hono/node-server';
 import { createRegistry, noopMetrics } from '@wabridge/core';
 import { ledgerConnector } from '@wabridge/core/testing';

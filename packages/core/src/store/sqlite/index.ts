@@ -1396,8 +1396,8 @@ export class SqliteStore implements Store {
   }
 
   /**
-   * One write transaction: admits up to `ADMIT_PER_TRANSACTION` jobs from `jobs_new` into their
-   * queues in `jobs` and, once none is left, runs `claim` in the same transaction, so a claim
+   * One write transaction: admits up to `ADMIT_PER_TRANSACTION` rows of `jobs_new` (an event's
+   * jobs each) into their queues in `jobs` and, once none is left, runs `claim` in the same transaction, so a claim
    * sees every job and queue order holds as if ingest had written `jobs` itself. Null while a
    * backlog (a burst no worker claimed) is still being admitted: the caller asks again, and the
    * webhooks committing meanwhile wait for one such batch at most, not for the whole backlog.

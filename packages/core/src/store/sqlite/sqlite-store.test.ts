@@ -166,7 +166,7 @@ describe('sqlite store internals', () => {
 
         const before = store.db.transactions;
         const heads = await claimAll(store);
-        // A thousand jobs per transaction, the last one with the claim.
+        // A thousand jobs_new rows (here one job each) per transaction, the last one with the claim.
         expect(store.db.transactions - before).toBe(3);
         expect([count(store, 'jobs'), count(store, 'jobs_new')]).toEqual([2500, 0]);
         // One head per customer's queue, each the customer's earliest message.
@@ -203,7 +203,8 @@ describe('sqlite store internals', () => {
           .then(() => settled.push('webhook'));
         const [jobs] = await Promise.all([claiming, ingesting]);
         expect(settled).toEqual(['webhook', 'claim']);
-        expect(jobs.map((job) => job.conversationId)).toHaveLength(2);
+        // Both customers' heads: the webhook's job was admitted before the claim ran.
+        expect(new Set(jobs.map((job) => job.conversationId)).size).toBe(2);
         expect(count(store, 'jobs_new')).toBe(0);
       } finally {
         await store.close();
