@@ -53,6 +53,7 @@ const NOT_SENT: ReadonlySet<string> = new Set([
   'opted_out',
   'window_closed',
   'template_invalid',
+  'content_unsupported',
   'send_failed',
 ]);
 

@@ -475,7 +475,7 @@ describe('agent replies in a conversation thread', () => {
       { ref: 'F0IMAGE001', filename: 'parcel.jpg', mimeType: 'image/jpeg', size: 123_456 },
       { ref: 'F0PDF00001', filename: 'invoice.pdf', mimeType: 'application/pdf', size: 2048 },
     ]);
-    // Only files Slack hides: nothing to send, nothing sent.
+    // Only files Slack hides: nothing to send, nothing sent, and the agent is told so in the thread.
     const hidden = await deliver(
       '/events',
       event(
@@ -487,7 +487,11 @@ describe('agent replies in a conversation thread', () => {
       ),
     );
     expect(hidden.status).toBe(200);
-    expect(hidden.outcomes.map((o) => o.status)).not.toContain('sent');
+    expect(hidden.outcomes).toMatchObject([{ status: 'notice', kind: 'content_unsupported' }]);
+    await bridge.worker.drain();
+    expect(slack.thread(SUPPORT, threadTs).at(-1)?.text).toMatch(
+      /^:no_entry_sign: Not sent: WhatsApp carries text, images and files/,
+    );
   });
 
   it('sends a reply of a Slack Connect partner, whose event names their own team', async () => {

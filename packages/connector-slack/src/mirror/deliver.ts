@@ -9,6 +9,7 @@ import {
   type ExternalRef,
   type InboundMessageEvent,
   type NoticeEvent,
+  type NoticeKind,
   type OutboundMessageEvent,
   type StatusChangedEvent,
   toWabridgeError,
@@ -87,7 +88,8 @@ const CONSENT_SOURCES: Record<string, string> = {
   platform_error: 'as reported by WhatsApp',
 };
 
-const NOTICE_ICONS: Record<string, string> = {
+// Typed by kind: a new kind of notice does not compile until it has an icon.
+const NOTICE_ICONS: Record<NoticeKind, string> = {
   opted_out: ':no_entry_sign:',
   window_closed: ':hourglass:',
   send_failed: ':x:',
@@ -95,14 +97,16 @@ const NOTICE_ICONS: Record<string, string> = {
   edit_unsupported: ':pencil2:',
   delete_unsupported: ':wastebasket:',
   template_invalid: ':warning:',
+  content_unsupported: ':no_entry_sign:',
   info: ':information_source:',
 };
 
 /** Notices that mean "your message did not go out": marked on the agent's message too. */
-const NOT_SENT_NOTICES: Record<string, string> = {
+const NOT_SENT_NOTICES: Partial<Record<NoticeKind, string>> = {
   opted_out: 'no_entry_sign',
   window_closed: 'no_entry_sign',
   template_invalid: 'no_entry_sign',
+  content_unsupported: 'no_entry_sign',
   send_failed: 'x',
 };
 

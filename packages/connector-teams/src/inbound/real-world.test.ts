@@ -4,7 +4,7 @@
  * chatMessage it refers to read from the Graph emulator over HTTPS.
  */
 import type { DomainCommand } from '@wabridge/core';
-import { DEFAULT_AGENT } from '@wabridge/sandbox/graph';
+import { DEFAULT_AGENT, plainText } from '@wabridge/sandbox/graph';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { encryptionConfig, type Rig, startRig } from '../../test/support.ts';
 
@@ -503,7 +503,7 @@ describe('real-world Graph change notifications', () => {
       ]);
     });
 
-    it('reads a message that is only an Adaptive Card as an empty reply, which the core ignores', async () => {
+    it('reads a message that is only an Adaptive Card as an empty reply: not sent, and the agent is told', async () => {
       const message = await html('<attachment id="74d20c7f34aa4a7fb74e2b30004247c5"></attachment>', {
         attachments: [
           {
@@ -518,7 +518,17 @@ describe('real-world Graph change notifications', () => {
       });
       const commands = await commandsOf(message);
       expect(commands).toEqual([replyCommand(message.id, '')]);
-      expect(await h.accept(commands)).toEqual([{ status: 'ignored', reason: 'empty reply' }]);
+      // The notification applied it already: accepted again (as when Graph repeats it), it is a
+      // duplicate, and the thread holds one notice.
+      expect(await h.accept(commands)).toEqual([{ status: 'duplicate' }]);
+      await rig.settle();
+      const notices = rig.graph
+        .replies(rootId)
+        .filter((m) => m.postedBy === 'bridge' && plainText(m.body).includes('cards, polls'));
+      expect(notices.map((m) => plainText(m.body))).toEqual([
+        expect.stringMatching(/^⚠ Not sent: WhatsApp carries text, images and files/),
+      ]);
+      expect(rig.graph.message(message.id)?.reactions.map((r) => r.reactionType)).toEqual(['🚫']);
     });
 
     it('sends pasted images (hostedContents) as attachments, with no placeholder', async () => {

@@ -111,15 +111,23 @@ export class CommandProcessor {
     }
     const thread = await this.thread(ws, connectorId, command.threadId);
     if (!thread) return { status: 'ignored', reason: 'not a mirrored conversation thread' };
-    if (command.text.trim() === '' && command.attachments.length === 0)
-      return { status: 'ignored', reason: 'empty reply' };
+    const key = { source: connectorId, key: command.idempotencyKey };
+    // What the connector could not read as text or files (a card, a poll, a Loop component) would
+    // vanish here without a word; the agent is told instead, as for any reply that is not sent.
+    if (command.text.trim() === '' && command.attachments.length === 0) {
+      return this.notice(ws, connectorId, key, {
+        conversationId: thread.conversation.id,
+        kind: 'content_unsupported',
+        text: 'Not sent: WhatsApp carries text, images and files, and this reply has none that can go (cards, polls, external or hidden files and other embedded content cannot be sent). Write the answer as text.',
+        inReplyTo: command.messageId,
+      });
+    }
     const now = this.now();
     const block = checkSendable({
       consent: thread.consent,
       window: windowState(thread.conversation, now),
       send: { kind: 'free_form' },
     });
-    const key = { source: connectorId, key: command.idempotencyKey };
     if (block) {
       const notice = noticeText(block, displayName(thread.contact), now);
       const templates = block.kind === 'window_closed' ? await this.templates(ws) : [];

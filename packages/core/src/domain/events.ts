@@ -90,6 +90,8 @@ export type NoticeKind =
   | 'edit_unsupported'
   | 'delete_unsupported'
   | 'template_invalid'
+  /** A reply with nothing WhatsApp can carry (an Adaptive Card, a poll, …): not sent. */
+  | 'content_unsupported'
   | 'info';
 
 /**
