@@ -67,6 +67,7 @@ describe('workspace administration', () => {
     });
   });
 
+  // biome-ignore lint/suspicious/noTemplateCurlyInString: the config file's own ${VAR} syntax
   it('applies a declarative file with ${VAR} secrets, validating everything before the first write', async () => {
     const raw = {
       workspaces: [
@@ -75,6 +76,7 @@ describe('workspace administration', () => {
           name: 'Beta',
           phoneNumbers: [{ phoneNumberId: '222' }],
           connectors: {
+            // biome-ignore lint/suspicious/noTemplateCurlyInString: the config file's own ${VAR} syntax
             ledger: { enabled: true, config: { url: 'http://127.0.0.1:3', secret: '${LEDGER_SECRET}' } },
           },
         },
