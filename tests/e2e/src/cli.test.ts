@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import {
   createTestBridge,
+  customerMessage,
   type LedgerTarget,
   ledgerConnector,
   startLedgerTarget,
@@ -131,6 +132,56 @@ describe('wabridge CLI', () => {
     await current.worker.drain();
     expect(target.effects.map((e) => e.text)).toEqual(['first', 'second', 'third']);
     expect((await wabridge(current.dir, 'status')).stdout).toContain('jobs: 0 ready, 0 running, 0 dead');
+  });
+
+  it('replay --unrouted delivers what came for a number once a workspace claims it, past any backlog', async () => {
+    target = await startLedgerTarget();
+    bridge = await createTestBridge({
+      manifests: [ledgerConnector],
+      connectors: { ledger: { url: target.url, secret: 'ledger-secret-123' } },
+    });
+    const current = bridge;
+    // One webhook of many changes, as Meta batches them: 1,200 for a number nobody owns, first,
+    // then three for a number the workspace is about to claim. The claimed ones lie beyond the
+    // first pages of the kept changes.
+    const base = Date.now() - 60_000;
+    const change = (phoneNumberId: string, wamid: string, text: string, at: number) => {
+      const [entry] = customerMessage(wamid, { type: 'text', text: { body: text } }, { timestamp: at }).entry;
+      const value = entry?.changes[0]?.value;
+      return {
+        field: 'messages',
+        value: { ...value, metadata: { ...value?.metadata, phone_number_id: phoneNumberId } },
+      };
+    };
+    const stray = Array.from({ length: 1200 }, (_, i) =>
+      change('111111', `wamid.stray.${i}`, `stray ${i}`, base),
+    );
+    const claimed = ['first', 'second', 'third'].map((text, i) =>
+      change('222222', `wamid.claimed.${i}`, text, base + 1000 * (i + 1)),
+    );
+    expect(
+      (
+        await current.ingest({
+          object: 'whatsapp_business_account',
+          entry: [{ id: '1', changes: [...stray, ...claimed] }],
+        })
+      ).unrouted,
+    ).toBe(1203);
+    expect((await wabridge(current.dir, 'status')).stdout).toContain('1203 unrouted webhook change(s) kept');
+
+    expect((await wabridge(current.dir, 'workspace', 'add-number', current.workspaceId, '222222')).code).toBe(
+      0,
+    );
+    const replayed = await wabridge(current.dir, 'replay', '--unrouted');
+    expect(replayed.stdout).toContain('re-ingested 3 unrouted change(s) whose number now has a workspace');
+    expect(replayed.stdout).toContain('1200 still unrouted, for numbers no workspace owns: 111111 (1200)');
+    await current.worker.drain();
+    expect(target.effects.map((e) => e.text)).toEqual(['first', 'second', 'third']);
+    // Routed once: a second replay finds nothing more to do, and the status counts what is left.
+    expect((await wabridge(current.dir, 'replay', '--unrouted')).stdout).toContain('re-ingested 0 unrouted');
+    await current.worker.drain();
+    expect(target.effects).toHaveLength(3);
+    expect((await wabridge(current.dir, 'status')).stdout).toContain('1200 unrouted webhook change(s) kept');
   });
 
   it('backs up the live database to a file that opens with the same data', async () => {

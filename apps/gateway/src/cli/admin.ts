@@ -1,5 +1,5 @@
 import { parseArgs } from 'node:util';
-import { noopMetrics, type WorkspacePolicies } from '@wabridge/core';
+import { noopMetrics, type UnroutedEvent, type WorkspacePolicies } from '@wabridge/core';
 import { defaultRegistry } from '../connectors.ts';
 import type { Env } from '../env.ts';
 import { createLogger } from '../logger.ts';
@@ -230,17 +230,39 @@ export async function replayCommand(env: Env, args: string[]): Promise<void> {
     if (values.unrouted) {
       const { parseWebhookPayload } = await import('@wabridge/core');
       let routed = 0;
-      for (const event of await store.listUnrouted()) {
-        if (!event.phoneNumberId || !(await store.resolvePhoneNumber(event.phoneNumberId))) continue;
-        const parsed = parseWebhookPayload({
-          entry: [{ changes: [{ field: event.field, value: event.payload }] }],
-        });
-        if (parsed.ok) {
+      const waiting = new Map<string, number>();
+      // Page by page, oldest first, to the end: changes for numbers still unowned stay behind
+      // (the cursor passes them) and routed ones leave the list. Ingesting is idempotent, so a
+      // crash between the ingest and the mark only means the next replay ingests it again.
+      for (let after: UnroutedEvent | undefined; ; ) {
+        const page = await store.listUnrouted({ limit: 500, ...(after ? { after } : {}) });
+        if (page.length === 0) break;
+        after = page.at(-1);
+        for (const event of page) {
+          const owner = event.phoneNumberId ? await store.resolvePhoneNumber(event.phoneNumberId) : null;
+          if (!owner) {
+            const number = event.phoneNumberId ?? '(no phone_number_id)';
+            waiting.set(number, (waiting.get(number) ?? 0) + 1);
+            continue;
+          }
+          // Only a body without an `entry` array fails to parse, and this one is built here.
+          const parsed = parseWebhookPayload({
+            entry: [{ changes: [{ field: event.field, value: event.payload }] }],
+          });
+          if (!parsed.ok) throw new Error(`unrouted change ${event.id}: ${parsed.issues.join('; ')}`);
           await ingestor.ingest(parsed.changes, event.receivedAt);
-          routed++;
+          if (await store.markUnroutedRouted(event.id, owner.workspaceId)) routed++;
         }
       }
       out(`re-ingested ${routed} unrouted change(s) whose number now has a workspace`);
+      if (waiting.size > 0) {
+        const left = [...waiting.values()].reduce((a, b) => a + b, 0);
+        out(
+          `${left} still unrouted, for numbers no workspace owns: ${[...waiting]
+            .map(([number, n]) => `${number} (${n})`)
+            .join(', ')}`,
+        );
+      }
       return;
     }
     if (values.list || (!values.all && !values.id)) {
@@ -303,9 +325,8 @@ export async function statusCommand(env: Env): Promise<void> {
     const stats = await store.jobStats();
     out(`jobs: ${stats.ready} ready, ${stats.running} running, ${stats.dead} dead`);
     out(table(Object.entries(stats.byConnector).map(([connector, s]) => ({ connector, ...s }))));
-    const unrouted = await store.listUnrouted({ limit: 1000 });
-    if (unrouted.length > 0)
-      out(`\n${unrouted.length} unrouted webhook change(s) kept: see wabridge replay --unrouted`);
+    const unrouted = await store.countUnrouted();
+    if (unrouted > 0) out(`\n${unrouted} unrouted webhook change(s) kept: see wabridge replay --unrouted`);
   });
 }
 

@@ -104,7 +104,18 @@ export interface Store {
     externalId: string,
   ): Promise<ExternalRef | null>;
   putRef(workspaceId: string, ref: ExternalRef): Promise<void>;
-  listUnrouted(options?: { limit?: number }): Promise<UnroutedEvent[]>;
+  /**
+   * Kept changes for numbers no workspace owned, not yet routed, oldest first; `after` pages on
+   * from the last one of the previous page.
+   */
+  listUnrouted(options?: { limit?: number; after?: UnroutedEvent }): Promise<UnroutedEvent[]>;
+  /** How many kept changes are still unrouted. */
+  countUnrouted(): Promise<number>;
+  /**
+   * A kept change was ingested into `workspaceId` after all: it leaves the unrouted list (the row
+   * stays, saying when and where it went). False if it was routed already or does not exist.
+   */
+  markUnroutedRouted(id: string, workspaceId: string): Promise<boolean>;
 
   // --- Outbound send results -----------------------------------------------------------------
   /** WhatsApp accepted the message: remember its wamid (statuses arrive later by webhook). */

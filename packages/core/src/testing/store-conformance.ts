@@ -156,6 +156,39 @@ export function describeStoreConformance(name: string, open: () => Promise<Store
           { id: 'unr_1', phoneNumberId: '999', field: 'messages', payload: { a: 1 }, receivedAt: 1 },
         ]);
       });
+
+      it('lists unrouted changes oldest first, page by page, until each is routed once', async () => {
+        const ws = await seedWorkspace(store, { connectors: ['slack'] });
+        const kept = (id: string, receivedAt: number) =>
+          store.ingest({
+            receivedAt,
+            changes: [{ kind: 'unrouted', id, phoneNumberId: '999', field: 'messages', payload: { id } }],
+          });
+        // Two at the same time: their ids break the tie, so a page boundary between them loses neither.
+        for (const [id, at] of [
+          ['unr_c', 30],
+          ['unr_a', 10],
+          ['unr_b2', 20],
+          ['unr_b1', 20],
+        ] as const)
+          await kept(id, at);
+        const ids = (events: { id: string }[]) => events.map((e) => e.id);
+        const first = await store.listUnrouted({ limit: 2 });
+        expect(ids(first)).toEqual(['unr_a', 'unr_b1']);
+        const second = await store.listUnrouted({ limit: 2, after: first.at(-1) });
+        expect(ids(second)).toEqual(['unr_b2', 'unr_c']);
+        expect(await store.listUnrouted({ limit: 2, after: second.at(-1) })).toEqual([]);
+        expect(await store.countUnrouted()).toBe(4);
+
+        expect(await store.markUnroutedRouted('unr_b1', ws)).toBe(true);
+        expect(await store.markUnroutedRouted('unr_b1', ws)).toBe(false);
+        expect(await store.markUnroutedRouted('unr_nope', ws)).toBe(false);
+        expect(ids(await store.listUnrouted())).toEqual(['unr_a', 'unr_b2', 'unr_c']);
+        expect(await store.countUnrouted()).toBe(3);
+        // Meta sending the routed change again does not make it pending a second time.
+        await kept('unr_b1', 40);
+        expect(await store.countUnrouted()).toBe(3);
+      });
     });
 
     describe('statuses', () => {

@@ -30,6 +30,7 @@ import {
   type RecordNoticeInput,
   type RecordOutboundInput,
   type Store,
+  type UnroutedEvent,
   WHATSAPP_SENDER,
 } from '../types.ts';
 import { ADMIT_PER_TRANSACTION, untilAdmitted } from './admission.ts';
@@ -1255,7 +1256,8 @@ export class SqliteStore implements Store {
     );
   }
 
-  async listUnrouted(options: { limit?: number } = {}) {
+  async listUnrouted(options: { limit?: number; after?: UnroutedEvent } = {}) {
+    const after = options.after;
     return this.db
       .all<{
         id: string;
@@ -1263,7 +1265,17 @@ export class SqliteStore implements Store {
         field: string;
         payload: string;
         received_at: number;
-      }>('SELECT * FROM unrouted_events ORDER BY received_at LIMIT :limit', { limit: options.limit ?? 1000 })
+      }>(
+        `SELECT id, phone_number_id, field, payload, received_at FROM unrouted_events
+         WHERE routed_at IS NULL AND (received_at, id) > (:at, :id)
+         ORDER BY received_at, id LIMIT :limit`,
+        // Before every row when there is no cursor: ids are never empty.
+        {
+          at: after?.receivedAt ?? Number.MIN_SAFE_INTEGER,
+          id: after?.id ?? '',
+          limit: options.limit ?? 1000,
+        },
+      )
       .map((r) => ({
         id: r.id,
         phoneNumberId: r.phone_number_id,
@@ -1271,6 +1283,22 @@ export class SqliteStore implements Store {
         payload: JSON.parse(r.payload) as unknown,
         receivedAt: r.received_at,
       }));
+  }
+
+  async countUnrouted() {
+    return (
+      this.db.get<{ n: number }>('SELECT count(*) AS n FROM unrouted_events WHERE routed_at IS NULL')?.n ?? 0
+    );
+  }
+
+  markUnroutedRouted(id: string, workspaceId: string): Promise<boolean> {
+    return this.db.write(
+      () =>
+        this.db.run(
+          'UPDATE unrouted_events SET routed_at = :at, routed_to = :ws WHERE id = :id AND routed_at IS NULL',
+          { id, ws: workspaceId, at: this.now() },
+        ).changes === 1,
+    );
   }
 
   // --- Outbound send results -----------------------------------------------------------------

@@ -273,4 +273,16 @@ CREATE TABLE jobs_new (
 );
 `,
   },
+  {
+    // `wabridge replay --unrouted` re-ingests a kept change once a workspace owns its number. The
+    // row stays (what Meta sent, and when it was routed where, is part of the record), but leaves
+    // the pending list, so a replay pages through what is left and the status counts it.
+    version: 5,
+    name: 'unrouted events remember where they were routed',
+    sql: `
+ALTER TABLE unrouted_events ADD COLUMN routed_at INTEGER;
+ALTER TABLE unrouted_events ADD COLUMN routed_to TEXT;
+CREATE INDEX unrouted_pending ON unrouted_events (received_at, id) WHERE routed_at IS NULL;
+`,
+  },
 ];

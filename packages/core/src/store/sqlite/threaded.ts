@@ -196,6 +196,8 @@ const STORE_METHODS = [
   'findRefByExternalId',
   'putRef',
   'listUnrouted',
+  'countUnrouted',
+  'markUnroutedRouted',
   'markAccepted',
   'markFailed',
   'claimJobs',
