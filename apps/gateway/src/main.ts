@@ -3,6 +3,7 @@ import {
   backupCommand,
   configCommand,
   connectorCommand,
+  eventsCommand,
   migrateCommand,
   replayCommand,
   secretsCommand,
@@ -25,6 +26,7 @@ usage: wabridge <command> [options]
   workspace …              create|list|show|add-number|remove-number|policies|delete
   connector …              list|show|enable|disable
   replay …                 list dead-lettered jobs, replay them (--all, --id N), or --unrouted
+  events …                 what Meta sent that is kept as a platform event (--workspace, --field, --json)
   config apply|check FILE  apply a declarative configuration file (YAML or JSON)
   secrets rotate           re-encrypt stored secrets with the current master key
   status                   queue depth per connector
@@ -63,6 +65,8 @@ async function main(argv: string[]): Promise<void> {
       return connectorCommand(env, args);
     case 'replay':
       return replayCommand(env, args);
+    case 'events':
+      return eventsCommand(env, args);
     case 'config':
       return configCommand(env, args);
     case 'secrets':

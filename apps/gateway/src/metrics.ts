@@ -22,6 +22,10 @@ const COUNTERS: Record<MetricName, { help: string; labels: string[] }> = {
   },
   consent_changes_total: { help: 'Consent ledger entries recorded', labels: [] },
   platform_errors_total: { help: 'Value-level errors reported by WhatsApp', labels: ['code'] },
+  platform_events_total: {
+    help: 'Platform events kept whole: account and template updates, unknown types and keys (wabridge events)',
+    labels: [],
+  },
   connector_alerts_total: {
     help: 'Conditions an operator must act on (daily quota spent, re-consent needed, channel limit)',
     labels: ['connector', 'kind'],

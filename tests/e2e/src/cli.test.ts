@@ -184,6 +184,73 @@ describe('wabridge CLI', () => {
     expect((await wabridge(current.dir, 'status')).stdout).toContain('1200 unrouted webhook change(s) kept');
   });
 
+  it('events lists what Meta sent that is kept as a platform event, and exports it as JSON lines', async () => {
+    bridge = await createTestBridge({ manifests: [ledgerConnector], connectors: {} });
+    const current = bridge;
+    // A WABA-wide update (no workspace), then a message whose contact carries a field we do not store.
+    await current.ingest({
+      object: 'whatsapp_business_account',
+      entry: [
+        {
+          id: '419561257915477',
+          time: 1749416390,
+          changes: [
+            { field: 'account_update', value: { event: 'VERIFIED_ACCOUNT', phone_number: '15550783881' } },
+          ],
+        },
+      ],
+    });
+    const message = customerMessage('wamid.events.1', { type: 'text', text: { body: 'hi' } });
+    const contact = message.entry[0]?.changes[0]?.value.contacts[0];
+    if (contact) Object.assign(contact, { identity_key_hash: 'aGFzaA==' });
+    await current.ingest(message);
+
+    const listed = await wabridge(current.dir, 'events');
+    expect(listed.code).toBe(0);
+    const lines = listed.stdout.split('\n').filter((line) => /^\d{4}-/.test(line));
+    expect(lines).toHaveLength(2);
+    expect(lines[0]).toMatch(
+      new RegExp(
+        `${current.workspaceId}\\s+messages\\s+102290129340398\\s+keys not read: contacts\\[\\]\\.identity_key_hash`,
+      ),
+    );
+    expect(lines[1]).toMatch(
+      /\s-\s+account_update\s+419561257915477\s+not a message, status or consent change/,
+    );
+    const mine = await wabridge(
+      current.dir,
+      'events',
+      '--workspace',
+      current.workspaceId,
+      '--field',
+      'messages',
+    );
+    expect(mine.stdout).not.toContain('account_update');
+    expect(mine.stdout).toContain('identity_key_hash');
+
+    const exported = await wabridge(current.dir, 'events', '--unassigned', '--all', '--json');
+    const events = exported.stdout
+      .split('\n')
+      .filter((line) => line.startsWith('{"id"'))
+      .map((line) => JSON.parse(line) as Record<string, unknown>);
+    expect(events).toEqual([
+      expect.objectContaining({
+        workspaceId: null,
+        field: 'account_update',
+        payload: { event: 'VERIFIED_ACCOUNT', phone_number: '15550783881' },
+        wabaId: '419561257915477',
+        entryTime: 1749416390,
+      }),
+    ]);
+
+    const badLimit = await wabridge(current.dir, 'events', '--limit', 'ten');
+    expect(badLimit.code).toBe(2);
+    expect(badLimit.stderr).toContain('--limit takes a positive whole number, got ten');
+    const noWorkspace = await wabridge(current.dir, 'events', '--workspace', 'nope');
+    expect(noWorkspace.code).toBe(2);
+    expect(noWorkspace.stderr).toContain('workspace nope does not exist');
+  });
+
   it('backs up the live database to a file that opens with the same data', async () => {
     target = await startLedgerTarget();
     bridge = await createTestBridge({

@@ -1,5 +1,5 @@
 import { parseArgs } from 'node:util';
-import { noopMetrics, type UnroutedEvent, type WorkspacePolicies } from '@wabridge/core';
+import { noopMetrics, type PlatformEvent, type UnroutedEvent, type WorkspacePolicies } from '@wabridge/core';
 import { defaultRegistry } from '../connectors.ts';
 import type { Env } from '../env.ts';
 import { createLogger } from '../logger.ts';
@@ -290,6 +290,68 @@ export async function replayCommand(env: Env, args: string[]): Promise<void> {
       );
     const replayed = await store.replayDeadJobs(ids, scope);
     out(`replayed ${replayed} job(s); a running worker delivers them now`);
+  });
+}
+
+/**
+ * `wabridge events [--workspace W | --unassigned] [--field F] [--limit N | --all] [--json]`: what
+ * Meta sent that is kept whole as a platform event (account and template updates, value-level
+ * errors, unknown message types and keys), newest first. `--json` prints one event per line with
+ * its payload, for an export; `--all` pages through every one.
+ */
+export async function eventsCommand(env: Env, args: string[]): Promise<void> {
+  const { values } = parseArgs({
+    args,
+    options: {
+      workspace: { type: 'string' },
+      unassigned: { type: 'boolean' },
+      field: { type: 'string' },
+      limit: { type: 'string' },
+      all: { type: 'boolean' },
+      json: { type: 'boolean' },
+    },
+  });
+  if (values.workspace !== undefined && values.unassigned)
+    throw new UsageError('--workspace and --unassigned exclude each other');
+  if (values.all && values.limit !== undefined) throw new UsageError('--all and --limit exclude each other');
+  const limit = values.limit === undefined ? 50 : Number(values.limit);
+  if (!Number.isSafeInteger(limit) || limit <= 0)
+    throw new UsageError(`--limit takes a positive whole number, got ${values.limit}`);
+  await withRuntime(env, async ({ store }) => {
+    if (values.workspace !== undefined && !(await store.getWorkspace(values.workspace)))
+      throw new UsageError(`workspace ${values.workspace} does not exist`);
+    const scope = {
+      ...(values.workspace !== undefined ? { workspaceId: values.workspace } : {}),
+      ...(values.unassigned ? { workspaceId: null } : {}),
+      ...(values.field !== undefined ? { field: values.field } : {}),
+    };
+    const PAGE = 500;
+    const listed: PlatformEvent[] = [];
+    for (let before: PlatformEvent | undefined; ; ) {
+      const page = await store.listPlatformEvents({
+        ...scope,
+        limit: values.all ? PAGE : limit,
+        ...(before ? { before } : {}),
+      });
+      // Printed as they come with --json, so an export of many events holds one page at a time.
+      if (values.json) for (const event of page) out(JSON.stringify(event));
+      else listed.push(...page);
+      before = page.at(-1);
+      if (!values.all || page.length < PAGE) break;
+    }
+    if (values.json) return;
+    out(
+      table(
+        listed.map((e) => ({
+          received: new Date(e.receivedAt).toISOString(),
+          workspace: e.workspaceId ?? '-',
+          field: e.field,
+          waba: e.wabaId ?? '-',
+          kept: (e.parseIssues.join('; ') || 'not a message, status or consent change').slice(0, 80),
+          id: e.id,
+        })),
+      ),
+    );
   });
 }
 

@@ -1522,9 +1522,20 @@ const cases: Case[] = [
       ],
     },
     async check(t) {
-      // Distinct events that happen to carry equal values are not collapsed into one.
-      expect(platformEvents(t, 'security')).toHaveLength(2);
-      expect(platformEvents(t, 'business_capability_update')).toHaveLength(2);
+      // Distinct events that happen to carry equal values are not collapsed into one, and each
+      // says which WABA it came from and when (Meta's entry.time).
+      const origins = async (field: string) =>
+        (await t.runtime.store.listPlatformEvents({ field }))
+          .map((e) => [e.workspaceId, e.wabaId, e.entryTime])
+          .sort();
+      expect(await origins('security')).toEqual([
+        [null, WABA, 1749416390],
+        [null, WABA, 1749430000],
+      ]);
+      expect(await origins('business_capability_update')).toEqual([
+        [null, WABA, 1749430000],
+        [null, '999888777666555', 1749430000],
+      ]);
     },
   },
 

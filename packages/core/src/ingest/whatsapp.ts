@@ -5,6 +5,7 @@ import type { Logger } from '../logger/index.ts';
 import type { Metrics } from '../metrics/index.ts';
 import type { RoutingCache } from '../routing/index.ts';
 import type {
+  ChangeOrigin,
   ContactIdentity,
   IngestChange,
   IngestMessage,
@@ -106,13 +107,19 @@ export class WhatsAppIngestor implements WebhookBodyIngest {
     if (result.consentChanges > 0)
       metrics.increment('consent_changes_total', undefined, result.consentChanges);
     if (result.unrouted > 0) metrics.increment('webhooks_unrouted_total', undefined, result.unrouted);
+    if (result.platformEvents > 0)
+      metrics.increment('platform_events_total', undefined, result.platformEvents);
     return result;
   }
 
   private async translate(change: EntryChange, receivedAt: number): Promise<IngestChange[]> {
-    // Where the change came from: part of a platform event's id, so two equal values Meta sent as
-    // two events (at two `entry.time`s, or for two WABAs) stay two events.
-    const origin = [change.entryId ?? null, change.entryTime ?? null];
+    // Where the change came from: stored with its platform events, and part of their ids.
+    const origin: Origin = {
+      wabaId: change.entryId ?? null,
+      entryTime:
+        typeof change.entryTime === 'number' && Number.isFinite(change.entryTime) ? change.entryTime : null,
+      raw: [change.entryId ?? null, change.entryTime ?? null],
+    };
     if (change.kind === 'other') {
       return [otherChange(null, change.field, change.value, change.parseIssues ?? [], origin)];
     }
@@ -143,6 +150,7 @@ export class WhatsAppIngestor implements WebhookBodyIngest {
         route.workspace,
         phoneNumberId as string,
         displayPhoneNumber ?? null,
+        origin,
       );
     }
     const translated = this.translateMessages(
@@ -151,6 +159,7 @@ export class WhatsAppIngestor implements WebhookBodyIngest {
       phoneNumberId as string,
       displayPhoneNumber ?? null,
       receivedAt,
+      origin,
     );
     // The value is read through the keys we know; one that brings nothing we read, or a key we do
     // not know (a new array beside `messages`, a new field of a contact or of the metadata), is
@@ -189,6 +198,7 @@ export class WhatsAppIngestor implements WebhookBodyIngest {
     phoneNumberId: string,
     displayPhoneNumber: string | null,
     receivedAt: number,
+    origin: Origin,
   ): IngestChange[] {
     const matcher = this.matcher(workspace);
     const anonymous: IngestChange[] = [];
@@ -202,7 +212,9 @@ export class WhatsAppIngestor implements WebhookBodyIngest {
           { workspace: workspace.id, phoneNumberId, wamid: message.id },
           'message without wa_id or BSUID; kept as a platform event',
         );
-        anonymous.push(otherChange(workspace.id, 'messages', message, ['message without wa_id or BSUID']));
+        anonymous.push(
+          otherChange(workspace.id, 'messages', message, ['message without wa_id or BSUID'], origin),
+        );
         continue;
       }
       const text = messageText(message) ?? null;
@@ -246,6 +258,7 @@ export class WhatsAppIngestor implements WebhookBodyIngest {
         messages,
         statuses,
         errors: (value.errors ?? []) as Record<string, unknown>[],
+        origin: { wabaId: origin.wabaId, entryTime: origin.entryTime },
       },
       ...anonymous,
     ];
@@ -256,6 +269,7 @@ export class WhatsAppIngestor implements WebhookBodyIngest {
     workspace: Workspace,
     phoneNumberId: string,
     displayPhoneNumber: string | null,
+    origin: Origin,
   ): IngestChange[] {
     const preferences = [];
     const notUnderstood: IngestChange[] = [];
@@ -279,9 +293,13 @@ export class WhatsAppIngestor implements WebhookBodyIngest {
           'user preference not understood; kept as a platform event',
         );
         notUnderstood.push(
-          otherChange(workspace.id, 'user_preferences', preference, [
-            'preference value or user not recognised',
-          ]),
+          otherChange(
+            workspace.id,
+            'user_preferences',
+            preference,
+            ['preference value or user not recognised'],
+            origin,
+          ),
         );
         continue;
       }
@@ -346,21 +364,28 @@ export function toMillis(timestamp: string | number): number {
   return Number.isFinite(seconds) ? Math.round(seconds * 1000) : 0;
 }
 
+/** A change's origin (see ChangeOrigin), and its entry's id and time as they came, for ids. */
+interface Origin extends ChangeOrigin {
+  raw: unknown[];
+}
+
 function otherChange(
   workspaceId: string | null,
   field: string,
   payload: unknown,
   parseIssues: string[],
-  origin: unknown[] = [],
+  origin: Origin,
 ): IngestChange {
-  // Content-derived id: a retried webhook stores the same event once.
+  // Content-derived id: a retried webhook stores the same event once, and two equal values Meta
+  // sent as two events (at two entry times, or for two WABAs) stay two.
   return {
     kind: 'other',
-    id: contentId('pev', field, payload, ...origin),
+    id: contentId('pev', field, payload, ...origin.raw),
     workspaceId,
     field,
     payload,
     parseIssues,
+    origin: { wabaId: origin.wabaId, entryTime: origin.entryTime },
   };
 }
 

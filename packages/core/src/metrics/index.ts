@@ -19,6 +19,8 @@ export type MetricName =
   | 'commands_accepted_total'
   | 'consent_changes_total'
   | 'platform_errors_total'
+  /** Platform events kept (account and template updates, unknown types and keys): `wabridge events`. */
+  | 'platform_events_total'
   /** Something an operator must know about a connector: labels `connector`, `kind` (e.g. `daily_quota`). */
   | 'connector_alerts_total';
 

@@ -112,6 +112,16 @@ export interface Store {
   /** How many kept changes are still unrouted. */
   countUnrouted(): Promise<number>;
   /**
+   * Kept platform events, newest first: of one workspace, of none (`workspaceId: null`) or all
+   * (omitted); `before` pages on from the last one of the previous page.
+   */
+  listPlatformEvents(options?: {
+    workspaceId?: string | null;
+    field?: string;
+    limit?: number;
+    before?: PlatformEvent;
+  }): Promise<PlatformEvent[]>;
+  /**
    * A kept change was ingested into `workspaceId` after all: it leaves the unrouted list (the row
    * stays, saying when and where it went). False if it was routed already or does not exist.
    */
@@ -199,6 +209,15 @@ export interface IngestMessagesChange {
   statuses: IngestStatus[];
   /** Value-level errors Meta reported (system / app problems). */
   errors: Record<string, unknown>[];
+  /** Where the change came from, recorded with the errors. */
+  origin: ChangeOrigin;
+}
+
+/** Where Meta says a change came from: its entry's id (the WhatsApp Business Account) and `time`. */
+export interface ChangeOrigin {
+  wabaId: string | null;
+  /** The entry's `time` as Meta sent it (Unix seconds), when it was a number. */
+  entryTime: number | null;
 }
 
 export interface IngestMessage {
@@ -258,6 +277,7 @@ export interface IngestOtherChange {
   field: string;
   payload: unknown;
   parseIssues: string[];
+  origin: ChangeOrigin;
 }
 
 export interface IngestResult {
@@ -268,6 +288,8 @@ export interface IngestResult {
   consentChanges: number;
   jobsQueued: number;
   unrouted: number;
+  /** Platform events stored (not seen before). */
+  platformEvents: number;
 }
 
 // --- Commands ------------------------------------------------------------------------------------
@@ -324,6 +346,23 @@ export interface RecordConsentInput {
   evidenceMessageId: string | null;
   occurredAt: number;
   details: Record<string, unknown>;
+}
+
+/**
+ * What Meta sent that is not a message, status or consent change, or that we could not read whole
+ * (account and template updates, value-level errors, unknown keys and types), kept as it came.
+ */
+export interface PlatformEvent {
+  id: string;
+  /** Null when no workspace could be told (a change for a whole WABA, an unreadable body). */
+  workspaceId: string | null;
+  field: string;
+  payload: unknown;
+  /** Why it was kept whole: what did not parse or was not read. */
+  parseIssues: string[];
+  wabaId: string | null;
+  entryTime: number | null;
+  receivedAt: number;
 }
 
 export interface UnroutedEvent {

@@ -57,6 +57,7 @@ export function messagesUnit(
         messages: [],
         statuses: [],
         errors: [],
+        origin: { wabaId: null, entryTime: null },
         ...change,
       },
     ],

@@ -189,6 +189,76 @@ export function describeStoreConformance(name: string, open: () => Promise<Store
         await kept('unr_b1', 40);
         expect(await store.countUnrouted()).toBe(3);
       });
+
+      it('lists platform events newest first, by workspace or none, with where Meta sent them from', async () => {
+        const ws = await seedWorkspace(store, { connectors: ['slack'] });
+        const other = await seedWorkspace(store, { id: 'ws_other', phoneNumberId: '222', connectors: [] });
+        const event = (id: string, workspaceId: string | null, field: string, receivedAt: number) =>
+          store.ingest({
+            receivedAt,
+            changes: [
+              {
+                kind: 'other',
+                id,
+                workspaceId,
+                field,
+                payload: { id },
+                parseIssues: [`issue of ${id}`],
+                origin: { wabaId: `waba-${id}`, entryTime: receivedAt / 1000 },
+              },
+            ],
+          });
+        expect((await event('pev_1', null, 'account_update', 1000)).platformEvents).toBe(1);
+        expect((await event('pev_1', null, 'account_update', 1000)).platformEvents).toBe(0);
+        await event('pev_2', ws, 'messages', 2000);
+        await event('pev_3', other, 'messages', 3000);
+        await event('pev_4b', ws, 'messages', 4000);
+        await event('pev_4a', ws, 'user_preferences', 4000);
+        // Value-level errors of a messages change are platform events too, with the change's origin.
+        await store.ingest(
+          messagesUnit(
+            ws,
+            {
+              errors: [{ code: 131000, title: 'Something went wrong' }],
+              origin: { wabaId: 'waba-e', entryTime: 5 },
+            },
+            5000,
+          ),
+        );
+        const ids = (events: { id: string }[]) => events.map((e) => e.id);
+        const all = await store.listPlatformEvents();
+        expect(all).toHaveLength(6);
+        expect(all[0]).toMatchObject({
+          workspaceId: ws,
+          field: 'messages.errors',
+          payload: { code: 131000 },
+          wabaId: 'waba-e',
+          entryTime: 5,
+          receivedAt: 5000,
+        });
+        expect(ids(all.slice(1))).toEqual(['pev_4b', 'pev_4a', 'pev_3', 'pev_2', 'pev_1']);
+        expect(all.at(-1)).toEqual({
+          id: 'pev_1',
+          workspaceId: null,
+          field: 'account_update',
+          payload: { id: 'pev_1' },
+          parseIssues: ['issue of pev_1'],
+          wabaId: 'waba-pev_1',
+          entryTime: 1,
+          receivedAt: 1000,
+        });
+        expect(ids(await store.listPlatformEvents({ workspaceId: null }))).toEqual(['pev_1']);
+        expect(ids(await store.listPlatformEvents({ workspaceId: other }))).toEqual(['pev_3']);
+        expect(ids(await store.listPlatformEvents({ workspaceId: ws, field: 'messages' }))).toEqual([
+          'pev_4b',
+          'pev_2',
+        ]);
+        // Pages: the two received at the same time are split across pages and neither is lost.
+        const first = await store.listPlatformEvents({ workspaceId: ws, limit: 2 });
+        const rest = await store.listPlatformEvents({ workspaceId: ws, limit: 2, before: first.at(-1) });
+        expect([...ids(first), ...ids(rest)].slice(1)).toEqual(['pev_4b', 'pev_4a', 'pev_2']);
+        expect(await store.listPlatformEvents({ workspaceId: ws, before: rest.at(-1) })).toEqual([]);
+      });
     });
 
     describe('statuses', () => {

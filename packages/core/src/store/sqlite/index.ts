@@ -20,12 +20,14 @@ import {
   type ConnectorSettingInput,
   type ContactIdentity,
   type IngestMessagesChange,
+  type IngestOtherChange,
   type IngestPreferencesChange,
   type IngestResult,
   type IngestUnit,
   type Job,
   type JobStats,
   type Lease,
+  type PlatformEvent,
   type RecordConsentInput,
   type RecordNoticeInput,
   type RecordOutboundInput,
@@ -390,6 +392,7 @@ export class SqliteStore implements Store {
         consentChanges: 0,
         jobsQueued: 0,
         unrouted: 0,
+        platformEvents: 0,
       };
       for (const change of unit.changes) {
         switch (change.kind) {
@@ -413,14 +416,7 @@ export class SqliteStore implements Store {
             ).changes;
             break;
           case 'other':
-            this.insertPlatformEvent(
-              change.id,
-              change.workspaceId,
-              change.field,
-              change.payload,
-              change.parseIssues,
-              unit.receivedAt,
-            );
+            result.platformEvents += this.insertPlatformEvent(change, unit.receivedAt);
             break;
         }
       }
@@ -554,7 +550,17 @@ export class SqliteStore implements Store {
     for (const error of change.errors) {
       // Content-derived id, like every other platform event: Meta's retries store the error once.
       const id = contentId('pev', ws, change.phoneNumberId, error);
-      this.insertPlatformEvent(id, ws, 'messages.errors', error, [], receivedAt);
+      result.platformEvents += this.insertPlatformEvent(
+        {
+          id,
+          workspaceId: ws,
+          field: 'messages.errors',
+          payload: error,
+          parseIssues: [],
+          origin: change.origin,
+        },
+        receivedAt,
+      );
     }
   }
 
@@ -642,19 +648,22 @@ export class SqliteStore implements Store {
     }
   }
 
-  private insertPlatformEvent(
-    id: string,
-    workspaceId: string | null,
-    field: string,
-    payload: unknown,
-    parseIssues: string[],
-    receivedAt: number,
-  ): void {
-    this.db.run(
-      `INSERT INTO platform_events (id, workspace_id, field, payload, parse_issues, received_at)
-       VALUES (:id, :ws, :field, :payload, :issues, :at) ON CONFLICT (id) DO NOTHING`,
-      { id, ws: workspaceId, field, payload: json(payload), issues: json(parseIssues), at: receivedAt },
-    );
+  /** Stores a platform event once (its id is derived from its content); 1 if it was new. */
+  private insertPlatformEvent(event: Omit<IngestOtherChange, 'kind'>, receivedAt: number): number {
+    return this.db.run(
+      `INSERT INTO platform_events (id, workspace_id, field, payload, parse_issues, waba_id, entry_time, received_at)
+       VALUES (:id, :ws, :field, :payload, :issues, :waba, :time, :at) ON CONFLICT (id) DO NOTHING`,
+      {
+        id: event.id,
+        ws: event.workspaceId,
+        field: event.field,
+        payload: json(event.payload),
+        issues: json(event.parseIssues),
+        waba: event.origin.wabaId,
+        time: event.origin.entryTime,
+        at: receivedAt,
+      },
+    ).changes;
   }
 
   /**
@@ -1281,6 +1290,49 @@ export class SqliteStore implements Store {
         phoneNumberId: r.phone_number_id,
         field: r.field,
         payload: JSON.parse(r.payload) as unknown,
+        receivedAt: r.received_at,
+      }));
+  }
+
+  async listPlatformEvents(
+    options: { workspaceId?: string | null; field?: string; limit?: number; before?: PlatformEvent } = {},
+  ): Promise<PlatformEvent[]> {
+    const before = options.before;
+    const where = ['(received_at, id) < (:at, :id)'];
+    if (options.workspaceId === null) where.push('workspace_id IS NULL');
+    else if (options.workspaceId !== undefined) where.push('workspace_id = :ws');
+    if (options.field !== undefined) where.push('field = :field');
+    return this.db
+      .all<{
+        id: string;
+        workspace_id: string | null;
+        field: string;
+        payload: string;
+        parse_issues: string;
+        waba_id: string | null;
+        entry_time: number | null;
+        received_at: number;
+      }>(
+        `SELECT id, workspace_id, field, payload, parse_issues, waba_id, entry_time, received_at
+         FROM platform_events WHERE ${where.join(' AND ')}
+         ORDER BY received_at DESC, id DESC LIMIT :limit`,
+        {
+          // After every row when there is no cursor: nothing is received at MAX_SAFE_INTEGER.
+          at: before?.receivedAt ?? Number.MAX_SAFE_INTEGER,
+          id: before?.id ?? '\uffff',
+          ws: options.workspaceId ?? null,
+          field: options.field ?? null,
+          limit: options.limit ?? 100,
+        },
+      )
+      .map((r) => ({
+        id: r.id,
+        workspaceId: r.workspace_id,
+        field: r.field,
+        payload: JSON.parse(r.payload) as unknown,
+        parseIssues: JSON.parse(r.parse_issues) as string[],
+        wabaId: r.waba_id,
+        entryTime: r.entry_time,
         receivedAt: r.received_at,
       }));
   }

@@ -285,4 +285,16 @@ ALTER TABLE unrouted_events ADD COLUMN routed_to TEXT;
 CREATE INDEX unrouted_pending ON unrouted_events (received_at, id) WHERE routed_at IS NULL;
 `,
   },
+  {
+    // Platform events said where they came from only inside their content id; `wabridge events`
+    // lists them per workspace or across all, newest first.
+    version: 6,
+    name: 'platform events keep their WABA and entry time',
+    sql: `
+ALTER TABLE platform_events ADD COLUMN waba_id TEXT;
+ALTER TABLE platform_events ADD COLUMN entry_time INTEGER;
+CREATE INDEX platform_events_by_time ON platform_events (received_at, id);
+CREATE INDEX platform_events_by_workspace ON platform_events (workspace_id, received_at, id);
+`,
+  },
 ];

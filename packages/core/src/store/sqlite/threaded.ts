@@ -197,6 +197,7 @@ const STORE_METHODS = [
   'putRef',
   'listUnrouted',
   'countUnrouted',
+  'listPlatformEvents',
   'markUnroutedRouted',
   'markAccepted',
   'markFailed',
