@@ -87,6 +87,8 @@ function snapshot(t: TestApp) {
     consent: rows('consent_ledger'),
     consentState: rows('consent_state', 'workspace_id, contact_id, category'),
     jobs: rows('jobs'),
+    // Where a webhook's jobs wait until a claim admits them (none runs here: the worker is off).
+    jobsNew: rows('jobs_new'),
     platformEvents: rows('platform_events'),
     unrouted: rows('unrouted_events'),
   };
