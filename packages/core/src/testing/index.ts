@@ -3,5 +3,6 @@ export * from './bridge.ts';
 export * from './connector-conformance.ts';
 export * from './fixtures.ts';
 export * from './ledger-connector.ts';
+export * from './mutate.ts';
 export * from './net.ts';
 export * from './store-conformance.ts';
