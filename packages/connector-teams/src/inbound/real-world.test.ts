@@ -4,6 +4,7 @@
  * chatMessage it refers to read from the Graph emulator over HTTPS.
  */
 import type { DomainCommand } from '@wabridge/core';
+import { type Json, mutate, mutationRun } from '@wabridge/core/testing';
 import { DEFAULT_AGENT, plainText } from '@wabridge/sandbox/graph';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { encryptionConfig, type Rig, startRig } from '../../test/support.ts';
@@ -670,4 +671,64 @@ describe('real-world rich notifications when the signing keys cannot be read', (
     expect(answer.status).toBe(202);
     expect(answer.commands).toEqual([h.replyCommand(rootId, message.id, 'keys unreachable')]);
   });
+});
+
+describe('mutated notifications', () => {
+  let rig: Rig;
+  const h = helpers(() => rig);
+  beforeAll(async () => {
+    rig = await startRig();
+  }, 60_000);
+  afterAll(() => rig?.close());
+
+  it('answers each without failing, and acts on it at most once', async () => {
+    // Real shapes (a change notification of each type, lifecycle events), each changed at one to
+    // three random places (see mutate): none may throw or earn a 5xx (Graph would retry, then
+    // drop the subscription), and the same bytes delivered again send nothing more to WhatsApp.
+    // Few by default: each read of a message takes one of the channel's 4 requests a second.
+    const { seed, count, random } = mutationRun(40);
+    const { conversation, rootId } = await h.thread('15551000003');
+    const message = rig.graph.agentReply({ rootId, text: 'Arrives Monday' });
+    await rig.graph.idle();
+    const lifecycle = (event: string) => ({
+      subscriptionId: h.sub().id,
+      subscriptionExpirationDateTime: '2026-02-02T11:26:41.0537895+00:00',
+      tenantId: rig.graph.tenantId,
+      clientState: h.sub().clientState,
+      lifecycleEvent: event,
+      resource: `teams('${rig.graph.teamId}')/channels('${rig.graph.channelId}')/messages`,
+      resourceData: null,
+      changeType: null,
+    });
+    const seeds = (): Json[] =>
+      JSON.parse(
+        JSON.stringify([
+          { value: [h.item(message.id)] },
+          { value: [h.item(message.id, {}, 'updated')] },
+          { value: [h.item(message.id, {}, 'deleted')] },
+          { value: [lifecycle('missed'), h.item(message.id)] },
+          { value: [lifecycle('reauthorizationRequired')] },
+        ]),
+      );
+    const sent = async () => (await rig.outbound(conversation.id)).length;
+    for (let i = 0; i < count; i++) {
+      const all = seeds();
+      const body = all[Math.floor(random() * all.length)] as Json;
+      const changes = Array.from({ length: 1 + Math.floor(random() * 3) }, () => mutate(body, random));
+      const where = `notification ${i} (seed ${seed}): ${changes.join('; ')}`;
+      const path = random() < 0.2 ? '/lifecycle' : '/notifications';
+      const first = await deliver(rig, JSON.stringify(body), { path });
+      expect(first.status, where).toBeLessThan(500);
+      await h.accept(first.commands);
+      const before = await sent();
+      const again = await deliver(rig, JSON.stringify(body), { path });
+      expect(again.status, where).toBe(first.status);
+      const outcomes = await h.accept(again.commands);
+      expect(
+        outcomes.filter((o) => o.status === 'sent'),
+        where,
+      ).toEqual([]);
+      expect(await sent(), where).toBe(before);
+    }
+  }, 120_000);
 });

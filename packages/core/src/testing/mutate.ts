@@ -38,7 +38,7 @@ const ODD_VALUES: Json[] = [
   -1,
   1.5,
   1e308,
-  9007199254740993,
+  2 ** 53 + 2, // beyond the safe integers
   '',
   ' ',
   '0',
