@@ -6,7 +6,7 @@
  */
 import { createHash, createHmac } from 'node:crypto';
 import type { DomainCommand } from '@wabridge/core';
-import type { TestBridge } from '@wabridge/core/testing';
+import { type Json, mutate, mutationRun, type TestBridge } from '@wabridge/core/testing';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
   APP_ID,
@@ -733,4 +733,83 @@ describe('HubSpot retries and echoes', () => {
       'keyword',
     ]);
   });
+});
+
+describe('HubSpot webhook bodies, changed at random', () => {
+  it('answers each without failing, and a retry of the same batch records nothing more', async () => {
+    // Real batches, each changed at one to three random places (see mutate): none may fail, not
+    // even with the 503 that asks for a retry (HubSpot answers every lookup here, so a 503 would
+    // mean the reader threw), and HubSpot's retry of the same batch (re-signed, attemptNumber
+    // up) changes nothing.
+    const { seed, count, random } = mutationRun(100);
+    const { bridge, target } = await setup();
+    const a = await linked(bridge, '15550506001');
+    const b = await linked(bridge, '15550506002');
+    const c = await linked(bridge, '15550506003');
+    const seeds = (): Json[] =>
+      JSON.parse(
+        JSON.stringify([
+          [consentChange(a.hubspotId, 'opted_out')],
+          [
+            {
+              ...consentChange(a.hubspotId, 'opted_in'),
+              subscriptionType: 'object.propertyChange',
+              objectTypeId: '0-1',
+              isSensitive: false,
+            },
+          ],
+          [
+            consentChange(b.hubspotId, 'marketing_opted_out'),
+            event(b.hubspotId, { propertyName: 'lifecyclestage', propertyValue: 'customer' }),
+            consentChange(a.hubspotId, 'opted_out', { occurredAt: Date.now() - 1000 }),
+          ],
+          [event(c.hubspotId, { subscriptionType: 'contact.privacyDeletion' })],
+          [
+            event(a.hubspotId, {
+              subscriptionType: 'contact.merge',
+              changeFlag: 'MERGED',
+              primaryObjectId: Number(a.hubspotId),
+              mergedObjectIds: [Number(b.hubspotId)],
+              newObjectId: 777_000_002,
+              numberOfPropertiesMoved: 3,
+            }),
+          ],
+        ]),
+      );
+    const state = async () =>
+      Promise.all(
+        [a, b, c].flatMap((who) => [
+          history(bridge, who.contactId),
+          bridge.store.getRef(bridge.workspaceId, 'hubspot', 'contact', who.contactId),
+        ]),
+      );
+    let last = 0;
+    const stamp = () => {
+      last = Math.max(Date.now(), last + 1);
+      return last;
+    };
+    for (let i = 0; i < count; i++) {
+      const all = seeds();
+      const batch = all[Math.floor(random() * all.length)] as Json;
+      const changes = Array.from({ length: 1 + Math.floor(random() * 3) }, () => mutate(batch, random));
+      const where = `batch ${i} (seed ${seed}): ${changes.join('; ')}`;
+      // A timestamp of its own per request: the same bytes signed at the same millisecond are a
+      // replay, which is refused (401), and two mutated batches may well be the same bytes.
+      const first = await deliver(bridge, target, batch, { timestamp: stamp() });
+      expect(first.status, where).toBeLessThan(500);
+      const before = await state();
+      const retry = Array.isArray(batch)
+        ? batch.map((e) =>
+            e !== null && typeof e === 'object' && !Array.isArray(e) ? { ...e, attemptNumber: 1 } : e,
+          )
+        : batch;
+      const again = await deliver(bridge, target, retry, { timestamp: stamp() });
+      expect(again.status, where).toBe(first.status);
+      expect(
+        again.outcomes.filter((o) => o.status === 'consent_recorded'),
+        where,
+      ).toEqual([]);
+      expect(await state(), where).toEqual(before);
+    }
+  }, 120_000);
 });
