@@ -6,7 +6,7 @@
  */
 import { createHash, createHmac } from 'node:crypto';
 import type { DomainCommand } from '@wabridge/core';
-import { type Json, mutate, mutationRun, type TestBridge } from '@wabridge/core/testing';
+import { type Json, mutatedBodies, type TestBridge } from '@wabridge/core/testing';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
   APP_ID,
@@ -741,7 +741,6 @@ describe('HubSpot webhook bodies, changed at random', () => {
     // even with the 503 that asks for a retry (HubSpot answers every lookup here, so a 503 would
     // mean the reader threw), and HubSpot's retry of the same batch (re-signed, attemptNumber
     // up) changes nothing.
-    const { seed, count, random } = mutationRun(100);
     const { bridge, target } = await setup();
     const a = await linked(bridge, '15550506001');
     const b = await linked(bridge, '15550506002');
@@ -788,11 +787,7 @@ describe('HubSpot webhook bodies, changed at random', () => {
       last = Math.max(Date.now(), last + 1);
       return last;
     };
-    for (let i = 0; i < count; i++) {
-      const all = seeds();
-      const batch = all[Math.floor(random() * all.length)] as Json;
-      const changes = Array.from({ length: 1 + Math.floor(random() * 3) }, () => mutate(batch, random));
-      const where = `batch ${i} (seed ${seed}): ${changes.join('; ')}`;
+    for (const { body: batch, where } of mutatedBodies(seeds, 100, 'batch')) {
       // A timestamp of its own per request: the same bytes signed at the same millisecond are a
       // replay, which is refused (401), and two mutated batches may well be the same bytes.
       const first = await deliver(bridge, target, batch, { timestamp: stamp() });

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { CommandOutcome, DomainCommand } from '@wabridge/core';
-import { createTestBridge, type Json, mutate, mutationRun, type TestBridge } from '@wabridge/core/testing';
+import { createTestBridge, type Json, mutatedBodies, type TestBridge } from '@wabridge/core/testing';
 import type { SlackEmulator } from '@wabridge/sandbox/slack';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SUPPORT, startSlack } from '../../test/kit.ts';
@@ -1242,7 +1242,6 @@ describe('the event parser on its own', () => {
     // Real shapes, each changed at one to three random places (see mutate): none may throw or
     // earn a 5xx (Slack would retry it, then disable the subscription), and a second delivery of
     // the same bytes must send nothing more to WhatsApp.
-    const { seed, count, random } = mutationRun(150);
     const sent = human('Arrives Monday');
     // Fresh each time (new ts and event ids), as plain JSON.
     const seeds = (): Json[] =>
@@ -1300,12 +1299,8 @@ describe('the event parser on its own', () => {
           },
         ]),
       );
-    for (let i = 0; i < count; i++) {
-      const all = seeds();
-      const body = all[Math.floor(random() * all.length)] as Json;
-      const changes = Array.from({ length: 1 + Math.floor(random() * 3) }, () => mutate(body, random));
+    for (const { body, where } of mutatedBodies(seeds, 150, 'event')) {
       const text = JSON.stringify(body);
-      const where = `event ${i} (seed ${seed}): ${changes.join('; ')}`;
       const first = await deliver('/events', text);
       expect(first.status, where).toBeLessThan(500);
       const sends = await outboundCount();

@@ -125,3 +125,22 @@ export function mutate(root: Json, random: () => number): string {
     }
   }
 }
+
+/**
+ * The bodies of a mutation test: each one of `seeds()` (called afresh for every body, so ids and
+ * times can be new) changed at one to three random places, with `where` naming the body's index,
+ * the seed and the changes, for a failure message.
+ */
+export function* mutatedBodies(
+  seeds: () => Json[],
+  defaultCount: number,
+  noun = 'body',
+): Generator<{ body: Json; index: number; where: string }> {
+  const { seed, count, random } = mutationRun(defaultCount);
+  for (let index = 0; index < count; index++) {
+    const all = seeds();
+    const body = structuredClone(all[Math.floor(random() * all.length)] as Json);
+    const changes = Array.from({ length: 1 + Math.floor(random() * 3) }, () => mutate(body, random));
+    yield { body, index, where: `${noun} ${index} (seed ${seed}): ${changes.join('; ')}` };
+  }
+}
