@@ -1,7 +1,13 @@
 import { createHmac } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { type Json, ledgerConnector, mutatedBodies, mutationRun } from '@wabridge/core/testing';
+import {
+  type Json,
+  ledgerConnector,
+  mutatedBodies,
+  mutationRun,
+  mutationTimeout,
+} from '@wabridge/core/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
 import { createTestApp, TEST_APP_SECRET } from '../testing/harness.ts';
@@ -91,6 +97,6 @@ describe('mutated real-world webhooks through the HTTP edge', () => {
       }
       // Each body reads every table twice, so longer runs take longer than the default allows.
     },
-    30_000 + COUNT * 50,
+    mutationTimeout(300, 50),
   );
 });

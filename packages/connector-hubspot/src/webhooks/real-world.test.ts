@@ -6,7 +6,7 @@
  */
 import { createHash, createHmac } from 'node:crypto';
 import type { DomainCommand } from '@wabridge/core';
-import { type Json, mutatedBodies, type TestBridge } from '@wabridge/core/testing';
+import { type Json, mutatedBodies, mutationTimeout, type TestBridge } from '@wabridge/core/testing';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
   APP_ID,
@@ -736,75 +736,79 @@ describe('HubSpot retries and echoes', () => {
 });
 
 describe('HubSpot webhook bodies, changed at random', () => {
-  it('answers each without failing, and a retry of the same batch records nothing more', async () => {
-    // Real batches, each changed at one to three random places (see mutate): none may fail, not
-    // even with the 503 that asks for a retry (HubSpot answers every lookup here, so a 503 would
-    // mean the reader threw), and HubSpot's retry of the same batch (re-signed, attemptNumber
-    // up) changes nothing.
-    const { bridge, target } = await setup();
-    const a = await linked(bridge, '15550506001');
-    const b = await linked(bridge, '15550506002');
-    const c = await linked(bridge, '15550506003');
-    const seeds = (): Json[] =>
-      JSON.parse(
-        JSON.stringify([
-          [consentChange(a.hubspotId, 'opted_out')],
-          [
-            {
-              ...consentChange(a.hubspotId, 'opted_in'),
-              subscriptionType: 'object.propertyChange',
-              objectTypeId: '0-1',
-              isSensitive: false,
-            },
-          ],
-          [
-            consentChange(b.hubspotId, 'marketing_opted_out'),
-            event(b.hubspotId, { propertyName: 'lifecyclestage', propertyValue: 'customer' }),
-            consentChange(a.hubspotId, 'opted_out', { occurredAt: Date.now() - 1000 }),
-          ],
-          [event(c.hubspotId, { subscriptionType: 'contact.privacyDeletion' })],
-          [
-            event(a.hubspotId, {
-              subscriptionType: 'contact.merge',
-              changeFlag: 'MERGED',
-              primaryObjectId: Number(a.hubspotId),
-              mergedObjectIds: [Number(b.hubspotId)],
-              newObjectId: 777_000_002,
-              numberOfPropertiesMoved: 3,
-            }),
-          ],
-        ]),
-      );
-    const state = async () =>
-      Promise.all(
-        [a, b, c].flatMap((who) => [
-          history(bridge, who.contactId),
-          bridge.store.getRef(bridge.workspaceId, 'hubspot', 'contact', who.contactId),
-        ]),
-      );
-    let last = 0;
-    const stamp = () => {
-      last = Math.max(Date.now(), last + 1);
-      return last;
-    };
-    for (const { body: batch, where } of mutatedBodies(seeds, 100, 'batch')) {
-      // A timestamp of its own per request: the same bytes signed at the same millisecond are a
-      // replay, which is refused (401), and two mutated batches may well be the same bytes.
-      const first = await deliver(bridge, target, batch, { timestamp: stamp() });
-      expect(first.status, where).toBeLessThan(500);
-      const before = await state();
-      const retry = Array.isArray(batch)
-        ? batch.map((e) =>
-            e !== null && typeof e === 'object' && !Array.isArray(e) ? { ...e, attemptNumber: 1 } : e,
-          )
-        : batch;
-      const again = await deliver(bridge, target, retry, { timestamp: stamp() });
-      expect(again.status, where).toBe(first.status);
-      expect(
-        again.outcomes.filter((o) => o.status === 'consent_recorded'),
-        where,
-      ).toEqual([]);
-      expect(await state(), where).toEqual(before);
-    }
-  }, 120_000);
+  it(
+    'answers each without failing, and a retry of the same batch records nothing more',
+    async () => {
+      // Real batches, each changed at one to three random places (see mutate): none may fail, not
+      // even with the 503 that asks for a retry (HubSpot answers every lookup here, so a 503 would
+      // mean the reader threw), and HubSpot's retry of the same batch (re-signed, attemptNumber
+      // up) changes nothing.
+      const { bridge, target } = await setup();
+      const a = await linked(bridge, '15550506001');
+      const b = await linked(bridge, '15550506002');
+      const c = await linked(bridge, '15550506003');
+      const seeds = (): Json[] =>
+        JSON.parse(
+          JSON.stringify([
+            [consentChange(a.hubspotId, 'opted_out')],
+            [
+              {
+                ...consentChange(a.hubspotId, 'opted_in'),
+                subscriptionType: 'object.propertyChange',
+                objectTypeId: '0-1',
+                isSensitive: false,
+              },
+            ],
+            [
+              consentChange(b.hubspotId, 'marketing_opted_out'),
+              event(b.hubspotId, { propertyName: 'lifecyclestage', propertyValue: 'customer' }),
+              consentChange(a.hubspotId, 'opted_out', { occurredAt: Date.now() - 1000 }),
+            ],
+            [event(c.hubspotId, { subscriptionType: 'contact.privacyDeletion' })],
+            [
+              event(a.hubspotId, {
+                subscriptionType: 'contact.merge',
+                changeFlag: 'MERGED',
+                primaryObjectId: Number(a.hubspotId),
+                mergedObjectIds: [Number(b.hubspotId)],
+                newObjectId: 777_000_002,
+                numberOfPropertiesMoved: 3,
+              }),
+            ],
+          ]),
+        );
+      const state = async () =>
+        Promise.all(
+          [a, b, c].flatMap((who) => [
+            history(bridge, who.contactId),
+            bridge.store.getRef(bridge.workspaceId, 'hubspot', 'contact', who.contactId),
+          ]),
+        );
+      let last = 0;
+      const stamp = () => {
+        last = Math.max(Date.now(), last + 1);
+        return last;
+      };
+      for (const { body: batch, where } of mutatedBodies(seeds, 100, 'batch')) {
+        // A timestamp of its own per request: the same bytes signed at the same millisecond are a
+        // replay, which is refused (401), and two mutated batches may well be the same bytes.
+        const first = await deliver(bridge, target, batch, { timestamp: stamp() });
+        expect(first.status, where).toBeLessThan(500);
+        const before = await state();
+        const retry = Array.isArray(batch)
+          ? batch.map((e) =>
+              e !== null && typeof e === 'object' && !Array.isArray(e) ? { ...e, attemptNumber: 1 } : e,
+            )
+          : batch;
+        const again = await deliver(bridge, target, retry, { timestamp: stamp() });
+        expect(again.status, where).toBe(first.status);
+        expect(
+          again.outcomes.filter((o) => o.status === 'consent_recorded'),
+          where,
+        ).toEqual([]);
+        expect(await state(), where).toEqual(before);
+      }
+    },
+    mutationTimeout(100, 300),
+  );
 });

@@ -1,6 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import type { CommandOutcome, DomainCommand } from '@wabridge/core';
-import { createTestBridge, type Json, mutatedBodies, type TestBridge } from '@wabridge/core/testing';
+import {
+  createTestBridge,
+  type Json,
+  mutatedBodies,
+  mutationTimeout,
+  type TestBridge,
+} from '@wabridge/core/testing';
 import type { SlackEmulator } from '@wabridge/sandbox/slack';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SUPPORT, startSlack } from '../../test/kit.ts';
@@ -1238,81 +1244,85 @@ describe('interactivity payloads', () => {
 });
 
 describe('the event parser on its own', () => {
-  it('answers mutated events without failing, and acts on each at most once', async () => {
-    // Real shapes, each changed at one to three random places (see mutate): none may throw or
-    // earn a 5xx (Slack would retry it, then disable the subscription), and a second delivery of
-    // the same bytes must send nothing more to WhatsApp.
-    const sent = human('Arrives Monday');
-    // Fresh each time (new ts and event ids), as plain JSON.
-    const seeds = (): Json[] =>
-      JSON.parse(
-        JSON.stringify([
-          envelope(human('Where is my parcel?')),
-          envelope(
-            human('Here', {
-              subtype: 'file_share',
-              files: [
-                {
-                  id: 'F0PDF00002',
-                  name: 'invoice.pdf',
-                  mimetype: 'application/pdf',
-                  size: 2048,
-                  mode: 'hosted',
-                },
-              ],
+  it(
+    'answers mutated events without failing, and acts on each at most once',
+    async () => {
+      // Real shapes, each changed at one to three random places (see mutate): none may throw or
+      // earn a 5xx (Slack would retry it, then disable the subscription), and a second delivery of
+      // the same bytes must send nothing more to WhatsApp.
+      const sent = human('Arrives Monday');
+      // Fresh each time (new ts and event ids), as plain JSON.
+      const seeds = (): Json[] =>
+        JSON.parse(
+          JSON.stringify([
+            envelope(human('Where is my parcel?')),
+            envelope(
+              human('Here', {
+                subtype: 'file_share',
+                files: [
+                  {
+                    id: 'F0PDF00002',
+                    name: 'invoice.pdf',
+                    mimetype: 'application/pdf',
+                    size: 2048,
+                    mode: 'hosted',
+                  },
+                ],
+              }),
+            ),
+            envelope({
+              type: 'message',
+              subtype: 'message_changed',
+              hidden: true,
+              channel: SUPPORT,
+              ts: nextTs(),
+              message: { ...sent, text: 'Arrives Tuesday', edited: { user: 'U0GRACE001', ts: nextTs() } },
+              previous_message: sent,
             }),
-          ),
-          envelope({
-            type: 'message',
-            subtype: 'message_changed',
-            hidden: true,
-            channel: SUPPORT,
-            ts: nextTs(),
-            message: { ...sent, text: 'Arrives Tuesday', edited: { user: 'U0GRACE001', ts: nextTs() } },
-            previous_message: sent,
-          }),
-          envelope({
-            type: 'message',
-            subtype: 'message_deleted',
-            hidden: true,
-            channel: SUPPORT,
-            ts: nextTs(),
-            deleted_ts: sent.ts,
-            previous_message: sent,
-          }),
-          envelope({
-            type: 'message',
-            subtype: 'bot_message',
-            bot_id: 'B0OTHER01',
-            text: 'Build passed',
-            ts: nextTs(),
-            thread_ts: threadTs,
-            channel: SUPPORT,
-          }),
-          { token: 'Jhj5dZrVaK7ZwHHjRyZWjbDl', challenge: 'a1b2c3', type: 'url_verification' },
-          {
-            token: 'Jhj5dZrVaK7ZwHHjRyZWjbDl',
-            type: 'app_rate_limited',
-            team_id: slack.teamId,
-            minute_rate_limited: 1518467820,
-            api_app_id: slack.appId,
-          },
-        ]),
-      );
-    for (const { body, where } of mutatedBodies(seeds, 150, 'event')) {
-      const text = JSON.stringify(body);
-      const first = await deliver('/events', text);
-      expect(first.status, where).toBeLessThan(500);
-      const sends = await outboundCount();
-      const again = await deliver('/events', text);
-      expect(again.status, where).toBe(first.status);
-      expect(
-        again.outcomes.filter((o) => o.status === 'sent'),
-        where,
-      ).toEqual([]);
-      expect(await outboundCount(), where).toBe(sends);
-    }
-  }, 60_000);
+            envelope({
+              type: 'message',
+              subtype: 'message_deleted',
+              hidden: true,
+              channel: SUPPORT,
+              ts: nextTs(),
+              deleted_ts: sent.ts,
+              previous_message: sent,
+            }),
+            envelope({
+              type: 'message',
+              subtype: 'bot_message',
+              bot_id: 'B0OTHER01',
+              text: 'Build passed',
+              ts: nextTs(),
+              thread_ts: threadTs,
+              channel: SUPPORT,
+            }),
+            { token: 'Jhj5dZrVaK7ZwHHjRyZWjbDl', challenge: 'a1b2c3', type: 'url_verification' },
+            {
+              token: 'Jhj5dZrVaK7ZwHHjRyZWjbDl',
+              type: 'app_rate_limited',
+              team_id: slack.teamId,
+              minute_rate_limited: 1518467820,
+              api_app_id: slack.appId,
+            },
+          ]),
+        );
+      for (const { body, where } of mutatedBodies(seeds, 150, 'event')) {
+        const text = JSON.stringify(body);
+        const first = await deliver('/events', text);
+        expect(first.status, where).toBeLessThan(500);
+        const sends = await outboundCount();
+        const again = await deliver('/events', text);
+        expect(again.status, where).toBe(first.status);
+        expect(
+          again.outcomes.filter((o) => o.status === 'sent'),
+          where,
+        ).toEqual([]);
+        expect(await outboundCount(), where).toBe(sends);
+      }
+    },
+    mutationTimeout(150, 100),
+  );
 
   it('never throws on what Slack might send, and keeps the usable part of odd messages', () => {
     const own = { botUserId: 'U0BOT', botId: 'B0BOT', appId: 'A0APP' };

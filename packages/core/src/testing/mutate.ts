@@ -144,3 +144,8 @@ export function* mutatedBodies(
     yield { body, index, where: `${noun} ${index} (seed ${seed}): ${changes.join('; ')}` };
   }
 }
+
+/** A test timeout for a mutation test that spends up to `msPerBody` on each of its bodies. */
+export function mutationTimeout(defaultCount: number, msPerBody: number): number {
+  return 30_000 + mutationRun(defaultCount).count * msPerBody;
+}
