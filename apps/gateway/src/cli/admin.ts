@@ -15,7 +15,8 @@ async function withRuntime<T>(env: Env, run: (runtime: Runtime) => Promise<T>): 
   const runtime = await createRuntime({
     env,
     registry: defaultRegistry(),
-    logger: createLogger(env.LOG_LEVEL === 'info' ? 'warn' : env.LOG_LEVEL),
+    // Logs go to stderr: stdout carries the command's result (a table, JSON lines to export).
+    logger: createLogger(env.LOG_LEVEL === 'info' ? 'warn' : env.LOG_LEVEL, process.stderr),
     metrics: noopMetrics,
     worker: false,
   });
