@@ -92,7 +92,22 @@ function helpers(get: () => Rig) {
       ...extra,
     };
   };
-  return { sub, item, thread, gets, accept, replyCommand };
+  /** What Graph posts for a lifecycle event (captured shape: resource and change fields present but empty). */
+  const lifecycle = (event: string, extra: Item = {}) => {
+    const { graph } = get();
+    return {
+      subscriptionId: sub().id,
+      subscriptionExpirationDateTime: '2026-02-02T11:26:41.0537895+00:00',
+      tenantId: graph.tenantId,
+      clientState: sub().clientState,
+      lifecycleEvent: event,
+      resource: `teams('${graph.teamId}')/channels('${graph.channelId}')/messages`,
+      resourceData: null,
+      changeType: null,
+      ...extra,
+    };
+  };
+  return { sub, item, thread, gets, accept, replyCommand, lifecycle };
 }
 
 describe('real-world Graph change notifications', () => {
@@ -555,18 +570,7 @@ describe('real-world lifecycle notifications', () => {
   }, 60_000);
   afterAll(() => rig?.close());
 
-  /** What Graph posts for a lifecycle event (captured shape: resource and change fields present but empty). */
-  const lifecycle = (event: string, extra: Item = {}) => ({
-    subscriptionId: h.sub().id,
-    subscriptionExpirationDateTime: '2026-02-02T11:26:41.0537895+00:00',
-    tenantId: rig.graph.tenantId,
-    clientState: h.sub().clientState,
-    lifecycleEvent: event,
-    resource: `teams('${rig.graph.teamId}')/channels('${rig.graph.channelId}')/messages`,
-    resourceData: null,
-    changeType: null,
-    ...extra,
-  });
+  const lifecycle = h.lifecycle;
   const count = (kind: 'subscription.reauthorized' | 'subscription.created') => rig.graph.ledger.count(kind);
   const listings = () =>
     rig.graph.ledger.count('api.request', (e) => e.method === 'GET' && /\/replies$/.test(e.path));
@@ -691,24 +695,14 @@ describe('mutated notifications', () => {
       const { conversation, rootId } = await h.thread('15551000003');
       const message = rig.graph.agentReply({ rootId, text: 'Arrives Monday' });
       await rig.graph.idle();
-      const lifecycle = (event: string) => ({
-        subscriptionId: h.sub().id,
-        subscriptionExpirationDateTime: '2026-02-02T11:26:41.0537895+00:00',
-        tenantId: rig.graph.tenantId,
-        clientState: h.sub().clientState,
-        lifecycleEvent: event,
-        resource: `teams('${rig.graph.teamId}')/channels('${rig.graph.channelId}')/messages`,
-        resourceData: null,
-        changeType: null,
-      });
       const seeds = (): Json[] =>
         JSON.parse(
           JSON.stringify([
             { value: [h.item(message.id)] },
             { value: [h.item(message.id, {}, 'updated')] },
             { value: [h.item(message.id, {}, 'deleted')] },
-            { value: [lifecycle('missed'), h.item(message.id)] },
-            { value: [lifecycle('reauthorizationRequired')] },
+            { value: [h.lifecycle('missed'), h.item(message.id)] },
+            { value: [h.lifecycle('reauthorizationRequired')] },
           ]),
         );
       const sent = async () => (await rig.outbound(conversation.id)).length;

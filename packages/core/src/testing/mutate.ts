@@ -10,16 +10,16 @@ export type Json = null | boolean | number | string | Json[] | { [key: string]: 
  * The seed and the number of bodies of a mutation test: fixed by default, so CI runs the same
  * bodies every time; WABRIDGE_MUTATION_SEED and WABRIDGE_MUTATIONS make others, or more.
  */
-export function mutationRun(defaultCount: number): { seed: number; count: number; random: () => number } {
+export function mutationRun(defaultCount: number): { seed: number; count: number } {
   const seed = Number(process.env.WABRIDGE_MUTATION_SEED ?? 20261204);
   const count = Number(process.env.WABRIDGE_MUTATIONS ?? defaultCount);
   if (!Number.isSafeInteger(seed) || !Number.isSafeInteger(count) || count <= 0)
     throw new Error('WABRIDGE_MUTATION_SEED and WABRIDGE_MUTATIONS take whole numbers');
-  return { seed, count, random: prng(seed) };
+  return { seed, count };
 }
 
 /** mulberry32: small, fast and good enough to pick mutations; the same seed, the same bodies. */
-export function prng(seed: number): () => number {
+function prng(seed: number): () => number {
   let state = seed >>> 0;
   return () => {
     state = (state + 0x6d2b79f5) >>> 0;
@@ -74,7 +74,7 @@ function parentOf(root: Json, path: Path): Json {
 }
 
 /** One random change at one random place of `root` (changed in place); returns what it did, for a failure message. */
-export function mutate(root: Json, random: () => number): string {
+function mutate(root: Json, random: () => number): string {
   const pick = <T>(list: readonly T[]): T => list[Math.floor(random() * list.length)] as T;
   const all = paths(root);
   if (all.length === 0) return 'nothing to change';
@@ -136,7 +136,8 @@ export function* mutatedBodies(
   defaultCount: number,
   noun = 'body',
 ): Generator<{ body: Json; index: number; where: string }> {
-  const { seed, count, random } = mutationRun(defaultCount);
+  const { seed, count } = mutationRun(defaultCount);
+  const random = prng(seed);
   for (let index = 0; index < count; index++) {
     const all = seeds();
     const body = structuredClone(all[Math.floor(random() * all.length)] as Json);
