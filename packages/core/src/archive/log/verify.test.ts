@@ -1,0 +1,204 @@
+import { describe, expect, it } from 'vitest';
+import { type Hash, leafHash } from './hash.ts';
+import { merkleAuditPath, merkleConsistencyProof, merkleTreeHash } from './rfc9162.ts';
+import { verifyConsistency, verifyInclusion } from './verify.ts';
+
+// Property tests of the verifiers against the RFC definitions: every proof of every tree up to 64
+// leaves verifies, and a single flipped bit anywhere fails it.
+
+/** A small seeded generator, so a failure replays. */
+function random(seed: number): () => number {
+  let a = seed;
+  return () => {
+    a = (a + 0x6d2b79f5) | 0;
+    let t = Math.imul(a ^ (a >>> 15), 1 | a);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+const LEAVES = Array.from({ length: 64 }, (_, i) => leafHash(new TextEncoder().encode(`record ${i}`)));
+
+function flipBit(hash: Hash, bit: number): Hash {
+  const copy = hash.slice();
+  copy[bit >> 3] = (copy[bit >> 3] as number) ^ (1 << (bit & 7));
+  return copy;
+}
+
+/** `n` with bit `bit` flipped, for bits 0..52 (beyond 32, where `^` does not reach). */
+const flipNumber = (n: number, bit: number): number => Number(BigInt(n) ^ (1n << BigInt(bit)));
+
+/** Every bit for small trees, `perHash` random bits otherwise: all positions get hit across the suite. */
+function bitsToFlip(next: () => number, exhaustive: boolean, perHash = 6): number[] {
+  if (exhaustive) return Array.from({ length: 256 }, (_, i) => i);
+  return Array.from({ length: perHash }, () => Math.floor(next() * 256));
+}
+
+describe('inclusion proofs, for every leaf of every tree up to 64 leaves', () => {
+  it('verify', () => {
+    for (let size = 1; size <= 64; size++) {
+      const leaves = LEAVES.slice(0, size);
+      const root = merkleTreeHash(leaves);
+      for (let index = 0; index < size; index++) {
+        const verdict = verifyInclusion(
+          index,
+          size,
+          leaves[index] as Hash,
+          merkleAuditPath(index, leaves),
+          root,
+        );
+        expect(verdict, `leaf ${index} of ${size}`).toEqual({ ok: true });
+      }
+    }
+  });
+
+  it('fail when any bit of the proof, the leaf, the root or the index flips', () => {
+    const next = random(9162);
+    let checked = 0;
+    for (let size = 1; size <= 64; size++) {
+      const leaves = LEAVES.slice(0, size);
+      const root = merkleTreeHash(leaves);
+      const exhaustive = size <= 8;
+      for (let index = 0; index < size; index++) {
+        const leaf = leaves[index] as Hash;
+        const proof = merkleAuditPath(index, leaves);
+        proof.forEach((element, e) => {
+          for (const bit of bitsToFlip(next, exhaustive)) {
+            const bad = proof.map((h, i) => (i === e ? flipBit(element, bit) : h));
+            expect(verifyInclusion(index, size, leaf, bad, root).ok, `proof[${e}] bit ${bit}`).toBe(false);
+            checked++;
+          }
+        });
+        for (const bit of bitsToFlip(next, exhaustive)) {
+          expect(verifyInclusion(index, size, flipBit(leaf, bit), proof, root).ok).toBe(false);
+          expect(verifyInclusion(index, size, leaf, proof, flipBit(root, bit)).ok).toBe(false);
+          checked += 2;
+        }
+        for (let bit = 0; bit < 53; bit++) {
+          const verdict = verifyInclusion(flipNumber(index, bit), size, leaf, proof, root);
+          expect(verdict.ok, `index ${index} bit ${bit} in ${size}`).toBe(false);
+          checked++;
+        }
+      }
+    }
+    expect(checked).toBeGreaterThan(50_000);
+  });
+
+  it('bind the tree size through the root: a flipped size passes only with the same path shape, and no tree of that size has this root', () => {
+    // RFC 9162's algorithm recomputes a root from (index, size, path); sizes whose trees give the
+    // leaf the same path shape (5 and 7 for leaf 0: three left turns) cannot be told apart by the
+    // path. What binds a size is the root, and a root comes with its size in a signed checkpoint
+    // (flipping a bit of a signed checkpoint fails: see checkpoint.test.ts).
+    let sameShape = 0;
+    for (let size = 1; size <= 64; size++) {
+      const leaves = LEAVES.slice(0, size);
+      const root = merkleTreeHash(leaves);
+      for (let index = 0; index < size; index++) {
+        const proof = merkleAuditPath(index, leaves);
+        for (let bit = 0; bit < 53; bit++) {
+          const other = flipNumber(size, bit);
+          if (!verifyInclusion(index, other, leaves[index] as Hash, proof, root).ok) continue;
+          sameShape++;
+          expect(other).toBeLessThanOrEqual(64);
+          expect(merkleAuditPath(index, LEAVES.slice(0, other))).toHaveLength(proof.length);
+          expect(merkleTreeHash(LEAVES.slice(0, other))).not.toEqual(root);
+        }
+      }
+    }
+    expect(sameShape).toBeGreaterThan(0);
+  });
+});
+
+describe('consistency proofs, between every pair of sizes up to 64', () => {
+  it('verify', () => {
+    for (let second = 0; second <= 64; second++) {
+      const leaves = LEAVES.slice(0, second);
+      const root2 = merkleTreeHash(leaves);
+      for (let first = 0; first <= second; first++) {
+        const root1 = merkleTreeHash(LEAVES.slice(0, first));
+        const verdict = verifyConsistency(first, second, root1, root2, merkleConsistencyProof(first, leaves));
+        expect(verdict, `${first} → ${second}`).toEqual({ ok: true });
+      }
+    }
+  });
+
+  it('fail when any bit of the proof, either root or the first size flips', () => {
+    const next = random(6962);
+    let checked = 0;
+    for (let second = 1; second <= 64; second++) {
+      const leaves = LEAVES.slice(0, second);
+      const root2 = merkleTreeHash(leaves);
+      const exhaustive = second <= 8;
+      for (let first = 1; first <= second; first++) {
+        const root1 = merkleTreeHash(LEAVES.slice(0, first));
+        const proof = merkleConsistencyProof(first, leaves);
+        proof.forEach((element, e) => {
+          for (const bit of bitsToFlip(next, exhaustive)) {
+            const bad = proof.map((h, i) => (i === e ? flipBit(element, bit) : h));
+            expect(
+              verifyConsistency(first, second, root1, root2, bad).ok,
+              `${first}→${second} [${e}] ${bit}`,
+            ).toBe(false);
+            checked++;
+          }
+        });
+        for (const bit of bitsToFlip(next, exhaustive)) {
+          expect(verifyConsistency(first, second, flipBit(root1, bit), root2, proof).ok).toBe(false);
+          expect(verifyConsistency(first, second, root1, flipBit(root2, bit), proof).ok).toBe(false);
+          checked += 2;
+        }
+        for (let bit = 0; bit < 53; bit++) {
+          expect(verifyConsistency(flipNumber(first, bit), second, root1, root2, proof).ok).toBe(false);
+          checked++;
+        }
+      }
+    }
+    expect(checked).toBeGreaterThan(50_000);
+  });
+
+  it('bind the second size through its root, as inclusion proofs do', () => {
+    for (let second = 2; second <= 64; second++) {
+      const leaves = LEAVES.slice(0, second);
+      const root2 = merkleTreeHash(leaves);
+      for (let first = 1; first < second; first++) {
+        const root1 = merkleTreeHash(LEAVES.slice(0, first));
+        const proof = merkleConsistencyProof(first, leaves);
+        for (let bit = 0; bit < 53; bit++) {
+          const other = flipNumber(second, bit);
+          if (!verifyConsistency(first, other, root1, root2, proof).ok) continue;
+          expect(other).toBeLessThanOrEqual(64);
+          expect(merkleTreeHash(LEAVES.slice(0, other))).not.toEqual(root2);
+        }
+      }
+    }
+  });
+});
+
+describe('proofs in larger trees', () => {
+  it('verify, and fail with a flipped bit, at random sizes up to 10,000 leaves', () => {
+    // (The stored log is checked against these definitions at sizes up to a million.)
+    const next = random(2024);
+    const many = Array.from({ length: 10_000 }, (_, i) => leafHash(new TextEncoder().encode(`r${i}`)));
+    for (let round = 0; round < 8; round++) {
+      const size = 65 + Math.floor(next() * (many.length - 65));
+      const leaves = many.slice(0, size);
+      const root = merkleTreeHash(leaves);
+      for (let probe = 0; probe < 5; probe++) {
+        const index = Math.floor(next() * size);
+        const proof = merkleAuditPath(index, leaves);
+        expect(verifyInclusion(index, size, leaves[index] as Hash, proof, root)).toEqual({ ok: true });
+        const e = Math.floor(next() * proof.length);
+        const bad = proof.map((h, i) => (i === e ? flipBit(h, Math.floor(next() * 256)) : h));
+        expect(verifyInclusion(index, size, leaves[index] as Hash, bad, root).ok).toBe(false);
+
+        const first = 1 + Math.floor(next() * (size - 1));
+        const root1 = merkleTreeHash(leaves.slice(0, first));
+        const consistency = merkleConsistencyProof(first, leaves);
+        expect(verifyConsistency(first, size, root1, root, consistency)).toEqual({ ok: true });
+        const c = Math.floor(next() * consistency.length);
+        const badC = consistency.map((h, i) => (i === c ? flipBit(h, Math.floor(next() * 256)) : h));
+        expect(verifyConsistency(first, size, root1, root, badC).ok).toBe(false);
+      }
+    }
+  });
+});
