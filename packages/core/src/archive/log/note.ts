@@ -175,6 +175,7 @@ export function openNote(note: string | Uint8Array, verifiers: readonly NoteVeri
   if (split < 0) return { ok: false, reason: 'malformed note: no blank line before the signatures' };
   const text = message.slice(0, split + 1);
   const block = message.slice(split + 2);
+  if (block.length === 0) return { ok: false, reason: 'malformed note: no signature lines' };
   if (!block.endsWith('\n')) return { ok: false, reason: 'malformed note: it must end with a newline' };
   const lines = block.slice(0, -1).split('\n');
   if (lines.length > MAX_SIGNATURES)

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { emptyRoot, type Hash, hashFromHex, leafHash, toHex } from './hash.ts';
+import { emptyRoot, type Hash, hashFromHex, leafHash, nodeHash, toHex } from './hash.ts';
 import { merkleAuditPath, merkleConsistencyProof, merkleTreeHash } from './rfc9162.ts';
 import { rootFromInclusionProof, verifyConsistency, verifyInclusion } from './verify.ts';
 
@@ -114,6 +114,23 @@ describe('RFC 9162 Merkle Tree Hash', () => {
   it('hashes the empty tree as SHA-256 of nothing, and one leaf as SHA-256(0x00 ‖ data)', () => {
     expect(toHex(emptyRoot())).toBe('e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855');
     expect(toHex(leafHash(new Uint8Array(0)))).toBe(toHex(root(1)));
+  });
+
+  it('hashes leaves and nodes exactly as SHA-256 over the prefixed bytes, for every byte value', () => {
+    const sha = (...parts: Uint8Array[]) => {
+      const h = createHash('sha256');
+      for (const part of parts) h.update(part);
+      return h.digest('hex');
+    };
+    for (let length = 0; length < 300; length += 7) {
+      const data = Uint8Array.from({ length }, (_, i) => (i * 97 + length) % 256);
+      const leaf = leafHash(data);
+      expect(leaf).toBeInstanceOf(Uint8Array);
+      expect(Buffer.isBuffer(leaf)).toBe(false);
+      expect(toHex(leaf)).toBe(sha(new Uint8Array([0]), data));
+      const other = leafHash(data.map((b) => 255 - b));
+      expect(toHex(nodeHash(leaf, other))).toBe(sha(new Uint8Array([1]), leaf, other));
+    }
   });
 
   it('hashes a record larger than the scratch buffer the same way as the streaming hash would', () => {

@@ -8,9 +8,10 @@ export interface LogDisagreement {
   /**
    * `leaf-mismatch`: one leaf differs from the stored tree's leaf at its index (or has none);
    * `root-mismatch`: the leaves since the last matching head do not give a trusted head's root;
-   * `missing-leaves`: the stream ended before a trusted head's (or the stored tree's) size.
+   * `missing-leaves`: the stream ended before a trusted head's (or the stored tree's) size;
+   * `unanchored-leaves`: leaves beyond the largest trusted head, which nothing proves.
    */
-  readonly kind: 'leaf-mismatch' | 'root-mismatch' | 'missing-leaves';
+  readonly kind: 'leaf-mismatch' | 'root-mismatch' | 'missing-leaves' | 'unanchored-leaves';
   /** The first leaf that may be wrong. */
   readonly index: number;
   /** The disagreement lies in the leaves [index, end); end = index + 1 names one leaf. */
@@ -87,8 +88,12 @@ export class LeafStreamVerifier {
     return this.#failure;
   }
 
-  /** The verdict once the stream has ended: heads beyond its end are leaves missing. */
-  finish(): LeafStreamVerdict {
+  /**
+   * The verdict once the stream has ended: heads beyond its end mean leaves are missing; leaves
+   * beyond the last head fail too, unless `unanchored` is 'allow' (a live log's newest leaves,
+   * not yet in a checkpoint; they are then counted in `leaves` but not in `verifiedSize`).
+   */
+  finish(unanchored: 'fail' | 'allow' = 'fail'): LeafStreamVerdict {
     const missing = this.#heads[0];
     if (!this.#failure && missing) {
       this.#failure = {
@@ -96,6 +101,15 @@ export class LeafStreamVerifier {
         index: this.#range.size,
         end: missing.size,
         message: `the log ends at ${this.#range.size} leaves, and a trusted checkpoint covers ${missing.size}`,
+      };
+    }
+    const proven = Math.max(this.#verifiedSize, this.#startIndex);
+    if (!this.#failure && unanchored === 'fail' && this.#range.size > proven) {
+      this.#failure = {
+        kind: 'unanchored-leaves',
+        index: proven,
+        end: this.#range.size,
+        message: `the leaves [${proven}, ${this.#range.size}) are beyond every trusted checkpoint`,
       };
     }
     const counts = { leaves: this.#next, verifiedSize: this.#verifiedSize };
@@ -161,6 +175,8 @@ export interface LeafStreamOptions {
   readonly stored?: StoredLeaves;
   /** Leaves per stored read (default 4,096): memory stays bounded by this. */
   readonly batchSize?: number;
+  /** Leaves beyond the largest head: a failure (the default) or allowed (see `finish`). */
+  readonly unanchored?: 'fail' | 'allow';
 }
 
 /**
@@ -220,9 +236,9 @@ export async function verifyLeafStream(
 
   for await (const item of source) {
     batch.push(hashOf(item));
-    if (batch.length >= batchSize && (await flush())) return verifier.finish();
+    if (batch.length >= batchSize && (await flush())) return verifier.finish(options.unanchored);
   }
-  if (batch.length > 0 && (await flush())) return verifier.finish();
+  if (batch.length > 0 && (await flush())) return verifier.finish(options.unanchored);
   if (stored && verifier.size < stored.size) {
     verifier.fail({
       kind: 'missing-leaves',
@@ -231,7 +247,7 @@ export async function verifyLeafStream(
       message: `the log ends at ${verifier.size} leaves, and the stored tree has ${stored.size} (records were deleted)`,
     });
   }
-  return verifier.finish();
+  return verifier.finish(options.unanchored);
 }
 
 export interface RangeCheck {
