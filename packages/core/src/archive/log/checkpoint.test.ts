@@ -76,6 +76,22 @@ describe('checkpoints (C2SP tlog-checkpoint)', () => {
     });
   });
 
+  it('verify the example in the README, made from the CT test vectors’ eight leaves', () => {
+    const note = [
+      ORIGIN,
+      '8',
+      'XcnaeacGWamtVZy3Ad7ZoqudgjqtL0lgz+Nw7/RgQyg=',
+      '',
+      `— ${ORIGIN} R1v6ViKWyb8hi/GkeZ0G7gN+exFYP/TZyR9jWDNBXFS0Fx6JGaOajnnZFWtrDAH/J3VjV37+KggONROUiTGIzUHV7AQ=`,
+      '',
+    ].join('\n');
+    const readme = noteVerifier(`${ORIGIN}+475bfa56+AQhAROdJchN93OnHLENOgVySPZ1supth+i6xv6oGLkP1`);
+    const verdict = openCheckpoint(note, { verifiers: [readme], origin: ORIGIN });
+    expect(verdict.ok && toHex(verdict.checkpoint.root)).toBe(
+      '5dc9da79a70659a9ad559cb701ded9a2ab9d823aad2f4960cfe370eff4604328',
+    );
+  });
+
   it('read the C2SP example checkpoint', () => {
     const text = 'example.com/behind-the-sofa\n20852163\nCsUYapGGPo4dkMgIAUqom/Xajj7h2fB2MPA3j2jxq2I=\n';
     const checkpoint = parseCheckpoint(text);

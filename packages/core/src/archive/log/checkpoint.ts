@@ -8,10 +8,10 @@ import { type NoteSigner, type NoteVerifier, openNote, signNote, strictBase64 } 
 // per line, then optional extension lines:
 //
 //   wabridge.example.com/archive/acme
-//   1000000
-//   5dnaeacGWamtVZy3Ad7Zoqudgjqtl0lgz+Nw7/RgQyg=
+//   8
+//   XcnaeacGWamtVZy3Ad7ZoqudgjqtL0lgz+Nw7/RgQyg=
 //
-//   — wabridge.example.com/archive/acme Az3grlgtzPICa5OS8npVmf1Myq/5IZni…
+//   — wabridge.example.com/archive/acme R1v6ViKWyb8hi/GkeZ0G7gN+exFYP/TZyR9jWDNBXFS0Fx6JGaOaj…
 //
 // The origin names the log (one per workspace): a checkpoint of one workspace's log never passes
 // for another's, even under the same key.
