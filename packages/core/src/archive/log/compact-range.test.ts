@@ -85,6 +85,17 @@ describe('CompactRange', () => {
     expect(toHex(resumed.root())).toBe(toHex(whole.root()));
   });
 
+  it('keeps its own copy of each leaf, so a caller reusing one buffer for every leaf gets the right root', () => {
+    const reused = new Uint8Array(32);
+    const range = CompactRange.empty();
+    for (const leaf of leaves.slice(0, 13)) {
+      reused.set(leaf);
+      range.append(reused);
+    }
+    reused.fill(0);
+    expect(toHex(range.root())).toBe(toHex(merkleTreeHash(leaves.slice(0, 13))));
+  });
+
   it('refuses a misaligned subtree and a prefix with the wrong number of hashes', () => {
     const range = CompactRange.empty();
     range.append(leaves[0] as Hash);

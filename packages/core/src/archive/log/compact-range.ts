@@ -113,7 +113,8 @@ export class CompactRange {
       );
     }
     const start = this.#size;
-    let h = hash;
+    // A copy: the caller may reuse its buffer (a driver's row buffer) for the next leaf.
+    let h = copyHash(hash);
     let l = level;
     onNode?.(l, start / width, h);
     while (this.#levels[this.#levels.length - 1] === l) {

@@ -181,6 +181,24 @@ describe('verifyLeafStream', () => {
     });
   });
 
+  it('copes with a source that refills one buffer for every leaf hash', async () => {
+    const { heads, log } = await build(RECORDS, N);
+    const reused = new Uint8Array(32);
+    function* refilled() {
+      for (const record of RECORDS) {
+        reused.set(leafHash(record));
+        yield reused;
+      }
+    }
+    const verdict = await verifyLeafStream(refilled(), {
+      heads,
+      stored: log,
+      input: 'leaf-hashes',
+      batchSize: 16,
+    });
+    expect(verdict).toEqual({ ok: true, leaves: N, verifiedSize: N });
+  });
+
   it('refuses heads before the start, which it cannot check', () => {
     const head: TreeHead = { size: 3, root: leafHash(FORGED) };
     expect(() => new LeafStreamVerifier([head], { index: 4, left: [leafHash(FORGED)] })).toThrow(/precedes/);

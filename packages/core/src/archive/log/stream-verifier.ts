@@ -1,6 +1,6 @@
 import { WabridgeError } from '../../errors/index.ts';
 import { CompactRange, coveringNodes } from './compact-range.ts';
-import { assertCount, type Hash, hashesEqual, isHash, leafHash } from './hash.ts';
+import { assertCount, copyHash, type Hash, hashesEqual, isHash, leafHash } from './hash.ts';
 import type { RangeProof, TreeHead } from './merkle-log.ts';
 
 /** Where a stream of leaves and the trusted tree disagree, as precisely as the evidence allows. */
@@ -311,4 +311,5 @@ export async function verifyRange(
   return { ok: true, leaves };
 }
 
-const asLeafHash = (value: Uint8Array): Hash | null => (isHash(value) ? value : null);
+// Copied: a source may hand out one buffer, refilled for each leaf, and a batch holds many.
+const asLeafHash = (value: Uint8Array): Hash | null => (isHash(value) ? copyHash(value) : null);
