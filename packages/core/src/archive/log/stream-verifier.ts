@@ -223,7 +223,7 @@ export async function verifyLeafStream(
             kind: 'leaf-mismatch',
             index,
             end: index + 1,
-            message: `leaf ${index} differs from the stored tree's (the record was changed, moved or replaced)`,
+            message: `leaf ${index} differs from the stored tree's (the record, or the stored leaf, was changed, moved or replaced)`,
           });
         }
       }
