@@ -85,7 +85,7 @@ export class WorkspaceAdmin {
     actor: string,
     input: { id?: string; name: string; policies?: Partial<WorkspacePolicies> },
   ): Promise<Workspace> {
-    const policies = input.policies ? policiesSchema.parse(input.policies) : undefined;
+    const policies = input.policies ? parsePolicies(input.policies) : undefined;
     const workspace = await this.store.createWorkspace({ ...input, ...(policies ? { policies } : {}) });
     await this.store.appendAudit({
       actor,
@@ -101,7 +101,7 @@ export class WorkspaceAdmin {
     workspaceId: string,
     policies: Partial<WorkspacePolicies>,
   ): Promise<Workspace> {
-    const parsed = policiesSchema.parse(policies);
+    const parsed = parsePolicies(policies);
     const workspace = await this.store.updateWorkspace(workspaceId, { policies: parsed });
     await this.store.appendAudit({
       actor,
@@ -298,6 +298,17 @@ export class WorkspaceAdmin {
       ...(encryptedSecrets ? (JSON.parse(this.secrets.decrypt(encryptedSecrets)) as object) : {}),
     };
   }
+}
+
+/** Policies checked whole, every problem named in one line (a misspelled key with the nearest one). */
+function parsePolicies(policies: unknown): Partial<WorkspacePolicies> {
+  const parsed = policiesSchema.safeParse(policies);
+  if (!parsed.success) {
+    throw new WabridgeError('config_invalid', `policies: ${describeIssues(policiesSchema, parsed.error.issues)}`, {
+      status: 400,
+    });
+  }
+  return parsed.data as Partial<WorkspacePolicies>;
 }
 
 /**
