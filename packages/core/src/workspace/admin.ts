@@ -304,9 +304,13 @@ export class WorkspaceAdmin {
 function parsePolicies(policies: unknown): Partial<WorkspacePolicies> {
   const parsed = policiesSchema.safeParse(policies);
   if (!parsed.success) {
-    throw new WabridgeError('config_invalid', `policies: ${describeIssues(policiesSchema, parsed.error.issues)}`, {
-      status: 400,
-    });
+    throw new WabridgeError(
+      'config_invalid',
+      `policies: ${describeIssues(policiesSchema, parsed.error.issues)}`,
+      {
+        status: 400,
+      },
+    );
   }
   return parsed.data as Partial<WorkspacePolicies>;
 }
