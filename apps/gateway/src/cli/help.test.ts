@@ -62,8 +62,8 @@ describe('every command answers --help and -h with its usage, and does nothing e
     // Production without its variables: a command that read the environment would fail.
     const env = { NODE_ENV: 'production', WABRIDGE_DATA_DIR: data, PORT: String(port), HOST: '127.0.0.1' };
     const runs = targets.flatMap((target) =>
-      // `-h` alone, and `--help` among words and options it would otherwise refuse.
-      [['-h'], ['extra', '--help', '--unknown']].map((flags) => async () => ({
+      // `-h` alone, and `--help` followed by words and options it would otherwise refuse.
+      [['-h'], ['--help', 'extra', '--unknown']].map((flags) => async () => ({
         args: [...target.words, ...flags],
         usage: target.usage,
         result: await wabridge(cwd, env, [...target.words, ...flags]),
