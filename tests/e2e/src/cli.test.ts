@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { type AddressInfo, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
@@ -321,6 +322,25 @@ describe('wabridge CLI', { timeout: 180_000 }, () => {
     for (const result of [command, sub, option, stray, group]) expect(result.stderr).not.toContain('    at ');
     // Nothing was created by any of them.
     expect((await wabridge(dir, 'workspace', 'list')).stdout).toContain('no workspaces yet');
+  });
+
+  it('serve on a port in use says so in one line and exits 1, after warning that the verify token is unset', async () => {
+    const dir = fresh();
+    const holder = createServer();
+    await new Promise<void>((resolve) => holder.listen(0, '127.0.0.1', resolve));
+    const port = (holder.address() as AddressInfo).port;
+    try {
+      const serve = await wabridge(dir, 'serve', { env: { PORT: String(port), HOST: '127.0.0.1' } });
+      expect(serve.code).toBe(1);
+      // The server logs to stdout; the error that ends it goes to stderr.
+      expect(serve.stdout).toContain('WHATSAPP_VERIFY_TOKEN is not set');
+      expect(serve.stderr.trimEnd().split('\n').at(-1)).toBe(
+        `conflict: cannot listen on 127.0.0.1:${port}: the port is in use (another wabridge?); stop that process or set PORT to a free port`,
+      );
+      expect(serve.stderr).not.toContain('    at ');
+    } finally {
+      await new Promise((resolve) => holder.close(resolve));
+    }
   });
 
   it('warns about the development master key once per data directory, and labels an empty queue', async () => {
