@@ -101,3 +101,11 @@ export function loadEnv(source: Record<string, string | undefined> = process.env
     devMode,
   };
 }
+
+/**
+ * The whole environment, for what names its variables itself: `${NAME}` in a config file or in
+ * `--config`, and `--set-env key=NAME`. Secrets then never appear on a command line.
+ */
+export function environmentVariables(): Record<string, string | undefined> {
+  return process.env;
+}

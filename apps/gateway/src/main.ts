@@ -1,94 +1,94 @@
-import { isWabridgeError } from '@wabridge/core';
-import {
-  backupCommand,
-  configCommand,
-  connectorCommand,
-  eventsCommand,
-  migrateCommand,
-  replayCommand,
-  secretsCommand,
-  statusCommand,
-  UsageError,
-  workspaceCommand,
-} from './cli/admin.ts';
+import { COMMANDS } from './cli/commands.ts';
 import { err, out } from './cli/output.ts';
-import { closeOnSignals, startServer } from './cli/serve.ts';
-import { defaultRegistry } from './connectors.ts';
-import { EnvError, loadEnv } from './env.ts';
+import {
+  commandHelp,
+  type Entry,
+  groupHelp,
+  isGroup,
+  parseCommand,
+  resolve,
+  UsageError,
+  wantsHelp,
+} from './cli/parse.ts';
+import type { Env } from './env.ts';
 
-const HELP = `wabridge — WhatsApp Business conversations in Slack, Teams and HubSpot
-
-usage: wabridge <command> [options]
-
-  serve [--no-worker]      run the HTTP gateway (with the delivery worker unless --no-worker)
-  worker                   run only the delivery worker
-  migrate                  create or upgrade the database
-  workspace …              create|list|show|add-number|remove-number|policies|delete
-  connector …              list|show|enable|disable
-  replay …                 list dead-lettered jobs, replay them (--all, --id N), or --unrouted
-  events …                 what Meta sent that is kept as a platform event (--workspace, --field, --json)
-  config apply|check FILE  apply a declarative configuration file (YAML or JSON)
-  secrets rotate           re-encrypt stored secrets with the current master key
-  status                   queue depth per connector
-  backup FILE              consistent copy of the live database
-  demo [--script]          the whole bridge against the local sandbox
-
-Configuration comes from the environment: see .env.example.`;
-
-async function main(argv: string[]): Promise<void> {
-  const [command = 'help', ...args] = argv;
-  if (command === 'help' || command === '--help' || command === '-h') {
-    out(HELP);
-    return;
-  }
-  const env = loadEnv();
-  switch (command) {
-    case 'serve': {
-      const server = await startServer(env, {
-        worker: !args.includes('--no-worker') && env.WORKER_ENABLED,
-        http: true,
-        registry: defaultRegistry(),
-      });
-      closeOnSignals(server, (m) => server.runtime.logger.info({}, m));
-      return;
-    }
-    case 'worker': {
-      const server = await startServer(env, { worker: true, http: false, registry: defaultRegistry() });
-      closeOnSignals(server, (m) => server.runtime.logger.info({}, m));
-      return;
-    }
-    case 'migrate':
-      return migrateCommand(env);
-    case 'workspace':
-      return workspaceCommand(env, args);
-    case 'connector':
-      return connectorCommand(env, args);
-    case 'replay':
-      return replayCommand(env, args);
-    case 'events':
-      return eventsCommand(env, args);
-    case 'config':
-      return configCommand(env, args);
-    case 'secrets':
-      return secretsCommand(env, args);
-    case 'status':
-      return statusCommand(env);
-    case 'backup':
-      return backupCommand(env, args);
-    case 'demo': {
-      const { runDemo } = await import('./demo/index.ts');
-      return runDemo(env, args);
-    }
-    default:
-      throw new UsageError(`unknown command "${command}"\n\n${HELP}`);
-  }
+function mainHelp(entries: readonly Entry[]): string {
+  const rows = entries.map((e) =>
+    isGroup(e)
+      ? ([`${e.name} …`, e.commands.map((c) => c.path[1]).join(' | ')] as const)
+      : ([[...e.path, ...(e.arguments ?? []).map((a) => a.name)].join(' '), e.summary] as const),
+  );
+  const width = Math.max(...rows.map(([left]) => left.length));
+  return [
+    'wabridge — WhatsApp Business conversations in Slack, Teams and HubSpot',
+    '',
+    'usage: wabridge <command> [arguments] [options]',
+    '',
+    ...rows.map(([left, summary]) => `  ${left.padEnd(width)}  ${summary}`),
+    '',
+    'wabridge <command> --help shows its usage and options. Configuration comes from the',
+    'environment: see .env.example. Exit status: 0 done, 1 failed, 2 the command line is wrong.',
+  ].join('\n');
 }
 
-main(process.argv.slice(2)).catch((error: unknown) => {
+async function main(argv: string[]): Promise<void> {
+  const [first] = argv;
+  if (first === undefined || first === '--help' || first === '-h') {
+    out(mainHelp(COMMANDS));
+    return;
+  }
+  // `wabridge help workspace create` is `wabridge workspace create --help`.
+  const words = first === 'help' ? [...argv.slice(1), '--help'] : argv;
+  if (words[0] === '--help') {
+    out(mainHelp(COMMANDS));
+    return;
+  }
+  const resolved = await resolve(COMMANDS, words);
+  if (resolved.kind === 'group') {
+    if (wantsHelp(resolved.args)) {
+      out(groupHelp(resolved.group));
+      return;
+    }
+    const names = resolved.group.commands.map((c) => c.path[1]).join(', ');
+    throw new UsageError(
+      `wabridge ${resolved.group.name} needs a subcommand: ${names} (wabridge ${resolved.group.name} --help)`,
+    );
+  }
+  const { command, args } = resolved;
+  // Help is answered before anything else is read or opened: no environment, no database.
+  if (wantsHelp(args)) {
+    out(commandHelp(command));
+    return;
+  }
+  const { values, positionals } = await parseCommand(command, args);
+  // Loaded here, not at the top: help and usage errors answer without the validator behind it.
+  const { loadEnv } = await import('./env.ts');
+  let env: Env | null = null;
+  await command.run({
+    env: () => {
+      env ??= loadEnv();
+      return env;
+    },
+    values,
+    positionals,
+    args,
+  });
+}
+
+main(process.argv.slice(2)).catch(async (error: unknown) => {
+  // One line for what the user can act on; a stack only for what is a bug (and only on request).
+  const { EnvError, environmentVariables } = await import('./env.ts');
+  const { isWabridgeError } = await import('@wabridge/core');
   if (error instanceof UsageError || error instanceof EnvError) err(error.message);
   else if (isWabridgeError(error)) err(`${error.code}: ${error.message}`);
-  else if (error && typeof error === 'object' && 'issues' in error)
-    err(`invalid input: ${JSON.stringify((error as { issues: unknown }).issues)}`);
-  else err(error instanceof Error ? (error.stack ?? error.message) : String(error));
+  else {
+    const message = error instanceof Error ? error.message : String(error);
+    const debug = /^(debug|trace)$/.test(environmentVariables().LOG_LEVEL ?? '');
+    err(
+      debug && error instanceof Error && error.stack
+        ? error.stack
+        : `error: ${message} (LOG_LEVEL=debug shows where)`,
+    );
+  }
   process.exitCode = error instanceof UsageError ? 2 : 1;
 });

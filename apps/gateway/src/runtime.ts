@@ -42,6 +42,12 @@ export interface RuntimeOptions {
   threadedStore?: boolean;
   /** Overrides for tests (fast retries, small leases). */
   workerOptions?: Partial<ConstructorParameters<typeof Worker>[0]>;
+  /**
+   * In development without WABRIDGE_MASTER_KEY, when to warn that the generated key is in use:
+   * at every start (`always`, the servers, whose log is read) or only when it is generated
+   * (`once`, the CLI's one-shot commands: once per data directory).
+   */
+  devKeyWarning?: 'always' | 'once';
 }
 
 /**
@@ -81,7 +87,7 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
           metrics,
         });
   const store: Store = threaded ?? (await openSqliteStore({ path: env.databasePath, logger, now }));
-  const masterKey = loadMasterKey(env, logger);
+  const masterKey = loadMasterKey(env, logger, options.devKeyWarning ?? 'always');
   const secrets = createSecretBox(
     masterKey,
     (env.WABRIDGE_MASTER_KEY_PREVIOUS ?? []).map((k) => parseMasterKey(k, 'WABRIDGE_MASTER_KEY_PREVIOUS')),
@@ -194,14 +200,17 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
  * The master key comes from WABRIDGE_MASTER_KEY. In development only, a missing key is generated
  * once into the data directory (with a warning), so `npm start` works on a fresh clone.
  */
-function loadMasterKey(env: Env, logger: Logger): Buffer {
+function loadMasterKey(env: Env, logger: Logger, warn: 'always' | 'once'): Buffer {
   if (env.WABRIDGE_MASTER_KEY) return parseMasterKey(env.WABRIDGE_MASTER_KEY);
   if (!env.devMode) throw new Error('WABRIDGE_MASTER_KEY is required in production');
   const path = join(env.dataDir, 'dev-master.key');
-  if (!existsSync(path)) writeFileSync(path, `${generateMasterKey()}\n`, { mode: 0o600 });
-  logger.warn(
-    { path },
-    'development mode: using a generated master key; set WABRIDGE_MASTER_KEY in production',
-  );
+  const generated = !existsSync(path);
+  if (generated) writeFileSync(path, `${generateMasterKey()}\n`, { mode: 0o600 });
+  if (generated || warn === 'always') {
+    logger.warn(
+      { path },
+      'development mode: using a generated master key; set WABRIDGE_MASTER_KEY in production',
+    );
+  }
   return parseMasterKey(readFileSync(path, 'utf8'), path);
 }

@@ -1,4 +1,12 @@
+import { idField, tokenField } from '@wabridge/core';
 import { z } from 'zod';
+
+const digits = (what: string, example: string) =>
+  // Numbers in a YAML file or JSON are taken as the id they spell.
+  z.preprocess(
+    (value) => (typeof value === 'number' ? String(value) : value),
+    idField({ what, pattern: /^\d+$/, example }),
+  );
 
 /**
  * The HubSpot connector's configuration, per workspace. `accessToken` (a private-app token) and
@@ -6,17 +14,18 @@ import { z } from 'zod';
  * never logged.
  */
 export const hubspotConfigSchema = z.object({
-  accessToken: z.string().min(1),
-  clientSecret: z.string().min(1),
+  /** The private app's access token (`pat-na1-…`, Auth tab of the app). */
+  accessToken: tokenField({ what: 'HubSpot private app access token', prefixes: ['pat-'] }),
+  clientSecret: tokenField({ what: 'HubSpot client secret' }),
   /** HubSpot API base URL; the sandbox emulator or a corporate proxy plug in here. */
   basePath: z.url().default('https://api.hubapi.com'),
   /** The portal (hub) id: webhooks from other portals are ignored, and the rate limiter is keyed by it. */
-  portalId: z.coerce.string().optional(),
+  portalId: digits('HubSpot portal (hub) id', '4242424').optional(),
   /**
    * The app's id. HubSpot puts it as `sourceId` on changes an app made, so webhooks about our own
    * consent writes are recognised and dropped before they reach the core.
    */
-  appId: z.coerce.string().optional(),
+  appId: digits('HubSpot app id', '1160452').optional(),
   /**
    * Request pacing per portal. HubSpot allows 100 (Free/Starter) to 190 (Professional/Enterprise)
    * requests per rolling 10 s per private app, and CRM search about 5 per second (platform-facts

@@ -3,6 +3,7 @@ import { WabridgeError } from '@wabridge/core';
 import { HubSpotApi } from './api/client.ts';
 import { HUBSPOT_SECRET_FIELDS, type HubSpotConfig, hubspotConfigSchema } from './config.ts';
 import { HubSpotDelivery } from './delivery.ts';
+import { testHubSpot } from './self-test.ts';
 import { Setup } from './setup/index.ts';
 import { createWebhookHandler } from './webhooks/handler.ts';
 
@@ -62,6 +63,7 @@ export const hubspotConnector: ConnectorManifest<HubSpotConfig> = {
         now: deps.now,
         api,
       }),
+      test: () => testHubSpot(config, api),
       // Installs the properties before the first message needs them.
       async maintain() {
         await setup.ensure();

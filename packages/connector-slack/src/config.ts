@@ -1,4 +1,8 @@
+import { idField, tokenField } from '@wabridge/core';
 import { z } from 'zod';
+
+/** Public and private channel ids (`C…`; `G…` for private channels made before 2021). */
+const channelId = idField({ what: 'Slack channel id', pattern: /^[CG][A-Z0-9]{2,}$/, example: 'C0123ABCD' });
 
 /**
  * Routing: the first rule that matches a conversation decides its channel (decided once, when the
@@ -8,7 +12,7 @@ import { z } from 'zod';
  */
 const routeSchema = z
   .object({
-    channel: z.string().min(1),
+    channel: channelId,
     businessNumber: z.string().min(1).optional(),
     customerPrefix: z
       .string()
@@ -21,16 +25,27 @@ const routeSchema = z
   });
 
 export const slackConfigSchema = z.object({
-  /** Bot token of the app installation (`xoxb-…`). Secret. */
-  botToken: z.string().min(1),
+  /**
+   * Bot token of the app installation (`xoxb-…`). Secret. Token kinds by prefix:
+   * https://docs.slack.dev/authentication/tokens
+   */
+  botToken: tokenField({
+    what: 'Slack bot token',
+    prefixes: ['xoxb-'],
+    lookalikes: {
+      'xoxp-': "that is a user token; use the app's Bot User OAuth Token (OAuth & Permissions)",
+      'xapp-': "that is an app-level token; use the app's Bot User OAuth Token (OAuth & Permissions)",
+      xoxe: 'that is a rotating or refresh token; use a bot token without token rotation',
+    },
+  }),
   /** The app's signing secret (verifies Events API, interactivity and slash command callbacks). Secret. */
-  signingSecret: z.string().min(1),
+  signingSecret: tokenField({ what: 'Slack signing secret' }),
   /** Slack team (workspace) id of the installation, `T…`; callbacks from another team are ignored. */
-  teamId: z.string().min(1),
+  teamId: idField({ what: 'Slack team id', pattern: /^[TE][A-Z0-9]{2,}$/, example: 'T0123ABCD' }),
   /** The app id (`A…`); when set, callbacks for another app are ignored. */
-  appId: z.string().min(1).optional(),
+  appId: idField({ what: 'Slack app id', pattern: /^A[A-Z0-9]{2,}$/, example: 'A0123ABCD' }).optional(),
   /** Channel id (`C…`) where conversations go unless a route says otherwise. */
-  defaultChannel: z.string().min(1),
+  defaultChannel: channelId,
   routes: z.array(routeSchema).default([]),
   /** Tag → customer numbers or prefixes carrying it (digits), for `routes[].tag`. */
   tags: z.record(z.string(), z.array(z.string())).default({}),
@@ -63,7 +78,7 @@ export const slackConfigSchema = z.object({
   /** Show customers and agents as the author of mirrored messages (needs `chat:write.customize`). */
   customizeAuthor: z.boolean().default(true),
   /** HubSpot portal id, to link the card to the HubSpot contact when that connector is on. */
-  hubspotPortalId: z.string().min(1).optional(),
+  hubspotPortalId: idField({ what: 'HubSpot portal id', pattern: /^\d+$/, example: '4242424' }).optional(),
   /** The slash command the app registers (default `/whatsapp`). */
   slashCommand: z
     .string()

@@ -15,6 +15,7 @@ import { type SlackConfig, slackConfigSchema } from './config.ts';
 import { IDENTITY_KEY, SLACK } from './constants.ts';
 import { createInboundHandler } from './inbound/handler.ts';
 import { SlackMirror } from './mirror/deliver.ts';
+import { testSlack } from './self-test.ts';
 
 export { translateSlackError } from './api/errors.ts';
 export { Pacer } from './api/pacer.ts';
@@ -63,6 +64,7 @@ export const slackConnector: ConnectorManifest<SlackConfig> = {
           filename: info.file.name ?? ref,
         };
       },
+      test: (signal) => testSlack(config, api, signal),
       async maintain() {
         // Checks the token every run (a revoked install shows in the logs, not only on the next
         // message) and keeps the bot's ids where the inbound side reads them to drop our own echoes.

@@ -1,9 +1,19 @@
+import { GUID, idField, tokenField } from '@wabridge/core';
 import { z } from 'zod';
+
+const guid = (what: string) =>
+  idField({ what, pattern: GUID, example: '8d0b1a3c-2f4e-4a6b-9c8d-7e6f5a4b3c2d' });
+/** A standard or shared channel id as Graph gives it: `19:…@thread.tacv2` (`@thread.skype` for old ones). */
+const channelId = idField({
+  what: 'Teams channel id',
+  pattern: /^19:[^\s@]+@thread\.(tacv2|skype)$/,
+  example: '19:4a1f5b2c8d6e4f0a9b3c7d1e2f3a4b5c@thread.tacv2',
+});
 
 /** Where a conversation's thread goes: a team and one of its channels. */
 export const channelTargetSchema = z.object({
-  teamId: z.string().min(1),
-  channelId: z.string().min(1),
+  teamId: guid('Teams team id (the group id)'),
+  channelId,
 });
 export type ChannelTarget = z.infer<typeof channelTargetSchema>;
 
@@ -57,20 +67,24 @@ const subscriptionSchema = z.object({
  */
 export const teamsConfigSchema = z
   .object({
-    /** Entra ID tenant (directory) id. */
-    tenantId: z.string().min(1),
+    /** Entra ID tenant (directory) id, or one of its domains (`contoso.onmicrosoft.com`). */
+    tenantId: idField({
+      what: 'Entra ID tenant id',
+      pattern: /^([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|[a-z0-9-]+(\.[a-z0-9-]+)+)$/i,
+      example: '5f1c1f4e-5a7d-4b8e-9c1a-0b5ad5b0c0de',
+    }),
     /** The app registration (client) id. */
-    clientId: z.string().min(1),
-    clientSecret: z.string().min(1),
+    clientId: guid('Entra ID application (client) id'),
+    clientSecret: tokenField({ what: 'Entra ID client secret' }),
     /**
      * A refresh token of the service account (delegated `ChannelMessage.Send`), from its one-time
      * sign-in. Used once to seed the token cache; the rotated tokens then live encrypted in the
      * connector state. Setting a new one (after re-consent) replaces the cached sign-in.
      */
-    refreshToken: z.string().min(1),
+    refreshToken: tokenField({ what: 'refresh token' }),
     /** Default team and channel for new threads. */
-    teamId: z.string().min(1),
-    channelId: z.string().min(1),
+    teamId: guid('Teams team id (the group id)'),
+    channelId,
     routes: z.array(routeSchema).default([]),
     /** The service account's object id; learnt from its sign-in when not set. */
     serviceAccountId: z.string().min(1).optional(),
@@ -92,7 +106,7 @@ export const teamsConfigSchema = z
      * sends each reply inside the notification and no fetch is needed.
      */
     encryptionCertificate: z.string().min(1).optional(),
-    encryptionPrivateKey: z.string().min(1).optional(),
+    encryptionPrivateKey: tokenField({ what: 'PEM private key', multiline: true }).optional(),
     encryptionCertificateId: z.string().min(1).max(128).optional(),
     /** JWKS of the validation tokens Graph adds to notifications with resource data. */
     validationTokenKeysUrl: z.url().optional(),

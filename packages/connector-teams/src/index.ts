@@ -9,6 +9,7 @@ import type { CommandOptions } from './inbound/commands.ts';
 import { loadPrivateKey, ValidationTokenVerifier } from './inbound/encryption.ts';
 import { createInboundHandler } from './inbound/handler.ts';
 import { Mirror } from './mirror.ts';
+import { testTeams } from './self-test.ts';
 import { SubscriptionManager } from './sync/subscriptions.ts';
 import { ThreadIndex } from './sync/threads.ts';
 
@@ -103,6 +104,7 @@ export const teamsConnector: ConnectorManifest<TeamsConfig> = {
       }),
       fetchAttachment: (ref) => attachments.fetch(ref),
       maintain: () => subscriptions.maintain(),
+      test: (signal) => testTeams(config, { api, tokens }, signal),
     };
   },
 };

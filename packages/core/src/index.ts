@@ -4,6 +4,8 @@ export * from './archive/log/index.ts';
 export * from './bridge/commands.ts';
 export * from './bridge/policy.ts';
 export * from './bridge/sender.ts';
+export * from './config/fields.ts';
+export * from './config/issues.ts';
 export * from './connector/contract.ts';
 export * from './connector/host.ts';
 export * from './connector/registry.ts';
@@ -26,6 +28,7 @@ export { openSqliteStore, SqliteStore, type SqliteStoreOptions } from './store/s
 export { openThreadedSqliteStore, type ThreadedSqliteStore } from './store/sqlite/threaded.ts';
 export * from './store/types.ts';
 export * from './util/bytes.ts';
+export * from './util/closest.ts';
 export * from './util/rate-limiter.ts';
 export * from './util/sleep.ts';
 export * from './whatsapp/index.ts';

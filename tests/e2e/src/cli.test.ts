@@ -1,10 +1,10 @@
-import { execFile } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { type AddressInfo, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
 import {
   createTestBridge,
   customerMessage,
@@ -13,43 +13,65 @@ import {
   startLedgerTarget,
   type TestBridge,
 } from '@wabridge/core/testing';
+import { type SlackEmulator, startSlackEmulator } from '@wabridge/sandbox/slack';
 import { afterEach, describe, expect, it } from 'vitest';
 
-const run = promisify(execFile);
 const BIN = fileURLToPath(new URL('../../../apps/gateway/bin/wabridge.mjs', import.meta.url));
 
-/** Runs the real CLI in its own process against a data directory. */
+/** Runs the real CLI in its own process against a data directory (with `input` on its stdin). */
 async function wabridge(
   dataDir: string,
-  ...args: string[]
+  ...args: (string | { input?: string; env?: Record<string, string> })[]
 ): Promise<{ stdout: string; stderr: string; code: number }> {
-  try {
-    const { stdout, stderr } = await run(process.execPath, [BIN, ...args], {
-      env: { ...process.env, NODE_ENV: 'development', LOG_LEVEL: 'warn', WABRIDGE_DATA_DIR: dataDir },
-    });
-    return { stdout, stderr, code: 0 };
-  } catch (error) {
-    const e = error as { stdout: string; stderr: string; code: number };
-    return { stdout: e.stdout, stderr: e.stderr, code: e.code };
-  }
+  const words = args.filter((a): a is string => typeof a === 'string');
+  const extra = args.find(
+    (a): a is { input?: string; env?: Record<string, string> } => typeof a !== 'string',
+  );
+  const child = spawn(process.execPath, [BIN, ...words], {
+    env: {
+      ...process.env,
+      NODE_ENV: 'development',
+      LOG_LEVEL: 'warn',
+      WABRIDGE_DATA_DIR: dataDir,
+      ...extra?.env,
+    },
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (chunk: Buffer) => {
+    stdout += chunk.toString();
+  });
+  child.stderr.on('data', (chunk: Buffer) => {
+    stderr += chunk.toString();
+  });
+  child.stdin.end(extra?.input ?? '');
+  const code = await new Promise<number>((resolve) => child.on('close', (status) => resolve(status ?? -1)));
+  return { stdout, stderr, code };
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-describe('wabridge CLI', () => {
+// Each test starts the CLI many times, a Node process each: on a busy two-core machine a start takes
+// seconds, so these tests get a longer limit than the suite's default.
+describe('wabridge CLI', { timeout: 180_000 }, () => {
   const dirs: string[] = [];
   let bridge: TestBridge | null = null;
   let target: LedgerTarget | null = null;
+  let slack: SlackEmulator | null = null;
   afterEach(async () => {
     await bridge?.close();
     await target?.close();
+    await slack?.close();
+    bridge = null;
+    target = null;
+    slack = null;
     for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
   });
 
   it('manages workspaces and numbers, and refuses bad input with a clear message', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'wabridge-cli-'));
     dirs.push(dir);
-    expect((await wabridge(dir, 'workspace', 'create', 'Acme', 'Support', '--id', 'acme')).stdout).toContain(
+    expect((await wabridge(dir, 'workspace', 'create', 'Acme Support', '--id', 'acme')).stdout).toContain(
       'created workspace acme',
     );
     expect(
@@ -83,7 +105,7 @@ describe('wabridge CLI', () => {
     );
     expect(badConnector.code).toBe(1);
     expect(badConnector.stderr).toMatch(/config_invalid: slack configuration is invalid/);
-    expect((await wabridge(dir, 'connector', 'list')).stdout).toContain('(none)');
+    expect((await wabridge(dir, 'connector', 'list')).stdout).toContain('set up: none yet');
     const usage = await wabridge(dir, 'frobnicate');
     expect(usage.code).toBe(2);
     expect(usage.stderr).toContain('unknown command "frobnicate"');
@@ -93,17 +115,16 @@ describe('wabridge CLI', () => {
     // Its own line on stderr, after any warning the runtime logged there.
     expect(badJson.stderr).toMatch(/^--config is not valid JSON: /m);
     expect(badJson.stderr).not.toContain('    at ');
+    // Understood but impossible: a failure (1), like any other, not a usage error (2).
     const noWorkspace = await wabridge(dir, 'workspace', 'delete', 'nope');
-    expect(noWorkspace.code).toBe(2);
-    expect(noWorkspace.stderr).toContain('workspace nope does not exist');
+    expect(noWorkspace.code).toBe(1);
+    expect(noWorkspace.stderr).toContain('not_found: workspace nope does not exist');
     const badId = await wabridge(dir, 'replay', '--id', 'x');
     expect(badId.code).toBe(2);
     expect(badId.stderr).toContain('--id takes dead job ids');
     const noFile = await wabridge(dir, 'config', 'check', join(dir, 'missing.yaml'));
     expect(noFile.code).toBe(1);
-    expect(noFile.stderr).toMatch(
-      /config_invalid: cannot read the config file .*missing\.yaml: no such file/,
-    );
+    expect(noFile.stderr).toMatch(/^not_found: the config file .*missing\.yaml does not exist$/m);
     expect((await wabridge(dir, 'workspace', 'list')).stdout).toMatch(/acme\s+Acme Support/);
   });
 
@@ -249,7 +270,7 @@ describe('wabridge CLI', () => {
     expect(badLimit.code).toBe(2);
     expect(badLimit.stderr).toContain('--limit takes a positive whole number, got ten');
     const noWorkspace = await wabridge(current.dir, 'events', '--workspace', 'nope');
-    expect(noWorkspace.code).toBe(2);
+    expect(noWorkspace.code).toBe(1);
     expect(noWorkspace.stderr).toContain('workspace nope does not exist');
   });
 
@@ -266,5 +287,229 @@ describe('wabridge CLI', () => {
     expect(copy.prepare("SELECT text FROM messages WHERE text = 'keep me'").all()).toHaveLength(1);
     copy.close();
     expect((await wabridge(bridge.dir, 'backup', file)).stderr).toContain('exists');
+  });
+
+  const fresh = () => {
+    const dir = mkdtempSync(join(tmpdir(), 'wabridge-cli-'));
+    dirs.push(dir);
+    return dir;
+  };
+
+  it('names a mistyped command, subcommand or option and the nearest one, and refuses stray words', async () => {
+    const dir = fresh();
+    const command = await wabridge(dir, 'worksapce', 'list');
+    expect([command.code, command.stderr.trim()]).toEqual([
+      2,
+      'unknown command "worksapce"; did you mean "workspace"? (wabridge --help lists the commands)',
+    ]);
+    const sub = await wabridge(dir, 'connector', 'tset', 'acme', 'slack');
+    expect(sub.stderr).toContain('unknown connector subcommand "tset"; did you mean "test"?');
+    const option = await wabridge(dir, 'workspace', 'create', 'Beta', '--iid', 'beta');
+    expect([option.code, option.stderr]).toEqual([
+      2,
+      expect.stringContaining('unknown option --iid for wabridge workspace create; did you mean --id?'),
+    ]);
+    // What `npm run wabridge workspace create "Beta" --id beta` (no --) passes on: npm keeps --id.
+    const stray = await wabridge(dir, 'workspace', 'create', 'Beta', 'beta');
+    expect(stray.code).toBe(2);
+    expect(stray.stderr).toContain('wabridge workspace create takes <name>, but was also given "beta"');
+    expect(stray.stderr).toContain('npm run wabridge -- workspace create');
+    const group = await wabridge(dir, 'workspace');
+    expect([group.code, group.stderr]).toEqual([
+      2,
+      expect.stringContaining('wabridge workspace needs a subcommand'),
+    ]);
+    for (const result of [command, sub, option, stray, group]) expect(result.stderr).not.toContain('    at ');
+    // Nothing was created by any of them.
+    expect((await wabridge(dir, 'workspace', 'list')).stdout).toContain('no workspaces yet');
+  });
+
+  it('serve on a port in use says so in one line and exits 1, after warning that the verify token is unset', async () => {
+    const dir = fresh();
+    const holder = createServer();
+    await new Promise<void>((resolve) => holder.listen(0, '127.0.0.1', resolve));
+    const port = (holder.address() as AddressInfo).port;
+    try {
+      const serve = await wabridge(dir, 'serve', { env: { PORT: String(port), HOST: '127.0.0.1' } });
+      expect(serve.code).toBe(1);
+      // The server logs to stdout; the error that ends it goes to stderr.
+      expect(serve.stdout).toContain('WHATSAPP_VERIFY_TOKEN is not set');
+      expect(serve.stderr.trimEnd().split('\n').at(-1)).toBe(
+        `conflict: cannot listen on 127.0.0.1:${port}: the port is in use (another wabridge?); stop that process or set PORT to a free port`,
+      );
+      expect(serve.stderr).not.toContain('    at ');
+    } finally {
+      await new Promise((resolve) => holder.close(resolve));
+    }
+  });
+
+  it('warns about the development master key once per data directory, and labels an empty queue', async () => {
+    const dir = fresh();
+    const first = await wabridge(dir, 'status');
+    expect(first.stderr).toContain('development mode: using a generated master key');
+    expect(first.stdout).toContain('jobs: 0 ready, 0 running, 0 dead');
+    expect(first.stdout).toContain('connectors: none set up');
+    expect(first.stdout).not.toContain('(none)');
+    const second = await wabridge(dir, 'workspace', 'list');
+    expect(second.stderr).toBe('');
+  });
+
+  it('refuses the README placeholder token and a misspelled key before storing anything', async () => {
+    const dir = fresh();
+    await wabridge(dir, 'workspace', 'create', 'Acme', '--id', 'acme');
+    const placeholder = await wabridge(
+      dir,
+      'connector',
+      'enable',
+      'acme',
+      'slack',
+      '--config',
+      '{"botToken":"xoxb-…","signingSecret":"…","teamId":"T0…","defaultChannel":"C0…"}',
+    );
+    expect(placeholder.code).toBe(1);
+    expect(placeholder.stderr).toMatch(
+      /^config_invalid: slack configuration is invalid: (signingSecret|botToken): contains "…" \(U\+2026\) at character \d+/m,
+    );
+    expect(placeholder.stderr.trim().split('\n')).toHaveLength(1);
+    const misspelled = await wabridge(
+      dir,
+      'connector',
+      'enable',
+      'acme',
+      'slack',
+      '--config',
+      '{"botToken":"xoxb-1-2-abc","signingSecret":"s3cr3t","teamId":"T0123ABCD","defaultchannel":"C0123ABCD"}',
+    );
+    expect(misspelled.stderr).toContain('unknown key "defaultchannel" (did you mean "defaultChannel"?)');
+    const userToken = await wabridge(
+      dir,
+      'connector',
+      'enable',
+      'acme',
+      'slack',
+      '--set',
+      'botToken=xoxp-1-2',
+    );
+    expect(userToken.stderr).toContain('botToken: starts with "xoxp-": that is a user token');
+    expect((await wabridge(dir, 'connector', 'list', 'acme')).stdout).toContain('set up: none yet');
+  });
+
+  it('takes secrets from a file, standard input or the environment, and tests them against Slack', async () => {
+    slack = await startSlackEmulator({
+      signingSecret: 'cli-signing-secret',
+      botToken: 'xoxb-cli-bot-token',
+      channels: [{ id: 'C0SUPPORT01', name: 'support' }],
+    });
+    const dir = fresh();
+    await wabridge(dir, 'workspace', 'create', 'Acme', '--id', 'acme');
+    const env = { SLACK_BOT_TOKEN: slack.botToken, SLACK_SIGNING_SECRET: slack.signingSecret };
+    // A file naming the variables; none of the secrets is on a command line.
+    const file = join(dir, 'slack.yaml');
+    writeFileSync(
+      file,
+      [
+        // biome-ignore lint/suspicious/noTemplateCurlyInString: wabridge fills ${NAME}, not JavaScript.
+        'botToken: ${SLACK_BOT_TOKEN}',
+        // biome-ignore lint/suspicious/noTemplateCurlyInString: as above.
+        'signingSecret: ${SLACK_SIGNING_SECRET}',
+        `teamId: ${slack.teamId}`,
+        'defaultChannel: C0SUPPORT01',
+        `slackApiUrl: ${slack.apiUrl}`,
+      ].join('\n'),
+    );
+    const fromFile = await wabridge(dir, 'connector', 'enable', 'acme', 'slack', '--config-file', file, {
+      env,
+    });
+    expect([fromFile.code, fromFile.stdout.trim()]).toEqual([0, 'slack enabled for acme']);
+    const works = await wabridge(dir, 'connector', 'test', 'acme', 'slack');
+    expect(works.code).toBe(0);
+    expect(works.stdout.trim()).toBe(
+      'slack in acme works: token ok: bot @wabridge (U0WABRIDGEBOT) in team wabridge-sandbox (T0WABRIDGE); channel C0SUPPORT01 ok: #support, the app is a member',
+    );
+    // Standard input: a revoked token, then the test says what fails and what to set.
+    const fromStdin = await wabridge(dir, 'connector', 'enable', 'acme', 'slack', '--config', '-', {
+      input: '{"botToken":"xoxb-revoked-token"}',
+    });
+    expect(fromStdin.code).toBe(0);
+    const fails = await wabridge(dir, 'connector', 'test', 'acme', 'slack');
+    expect(fails.code).toBe(1);
+    expect(fails.stdout.trim()).toBe(
+      'slack in acme does not work: token FAILED: Slack refused the bot token (invalid_auth): set botToken to the Bot User OAuth Token of the installed app (OAuth & Permissions, xoxb-…)',
+    );
+    // An environment variable, named on the command line.
+    const fromEnv = await wabridge(
+      dir,
+      'connector',
+      'enable',
+      'acme',
+      'slack',
+      '--set-env',
+      'botToken=SLACK_BOT_TOKEN',
+      {
+        env,
+      },
+    );
+    expect(fromEnv.code).toBe(0);
+    expect((await wabridge(dir, 'connector', 'test', 'acme', 'slack')).code).toBe(0);
+    const unset = await wabridge(
+      dir,
+      'connector',
+      'enable',
+      'acme',
+      'slack',
+      '--set-env',
+      'botToken=NOT_SET_ANYWHERE',
+    );
+    expect([unset.code, unset.stderr.trim()]).toEqual([
+      2,
+      '--set-env botToken=NOT_SET_ANYWHERE: the environment variable NOT_SET_ANYWHERE is not set',
+    ]);
+    // Stored encrypted, shown masked.
+    expect((await wabridge(dir, 'workspace', 'show', 'acme')).stdout).not.toContain(slack.botToken);
+  });
+
+  it('status shows a failing connector with its last error and retries, then its recovery', async () => {
+    target = await startLedgerTarget();
+    bridge = await createTestBridge({
+      manifests: [ledgerConnector],
+      connectors: { ledger: { url: target.url, secret: 'ledger-secret-123' } },
+      backoff: { baseMs: 60_000, capMs: 60_000, maxAttempts: 5 },
+    });
+    const current = bridge;
+    target.failWhere(() => true);
+    await current.customerText('first');
+    await current.customerText('second', { waId: '15550002222' });
+    await current.worker.drain();
+    const failing = await wabridge(current.dir, 'status');
+    expect(failing.stdout).toContain('jobs: 2 ready, 0 running, 0 dead');
+    expect(failing.stdout).toMatch(
+      /ws-test\/ledger\s+failing\s+last success never, last error \d+ s ago, 2 retrying/,
+    );
+    expect(failing.stdout).toContain(
+      'Retried with back-off; it recovers by itself once the platform answers.',
+    );
+    const json = JSON.parse((await wabridge(current.dir, 'status', '--json')).stdout) as {
+      connectors: { connector: string; state: string; retrying: number; lastErrorCode: string }[];
+    };
+    expect(json.connectors).toEqual([
+      expect.objectContaining({
+        connector: 'ledger',
+        state: 'failing',
+        retrying: 2,
+        lastErrorCode: 'transient',
+      }),
+    ]);
+    target.failWhere(null);
+    await current.store.replayDeadJobs('all');
+    // The retries are due in a minute: a worker whose clock is past that runs them now.
+    const later = await current.store.claimJobs({
+      limit: 10,
+      leaseMs: 30_000,
+      workerId: 'later',
+      now: Date.now() + 120_000,
+    });
+    for (const job of later) await current.store.completeJob(job.lease, []);
+    const recovered = await wabridge(current.dir, 'status');
+    expect(recovered.stdout).toMatch(/ws-test\/ledger\s+ok\s+last success \d+ s ago, last error \d+ s ago$/m);
   });
 });

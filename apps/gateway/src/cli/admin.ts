@@ -1,24 +1,35 @@
-import { parseArgs } from 'node:util';
-import { noopMetrics, type PlatformEvent, type UnroutedEvent, type WorkspacePolicies } from '@wabridge/core';
+import {
+  noopMetrics,
+  type PlatformEvent,
+  type UnroutedEvent,
+  WabridgeError,
+  type WorkspacePolicies,
+} from '@wabridge/core';
 import { defaultRegistry } from '../connectors.ts';
 import type { Env } from '../env.ts';
 import { createLogger } from '../logger.ts';
 import { createRuntime, type Runtime } from '../runtime.ts';
+import { connectorSettingsInput } from './connector-config.ts';
 import { out, table } from './output.ts';
+import { type CommandInput, UsageError } from './parse.ts';
 import { loadConfigFile } from './serve.ts';
+import { printStatus } from './status.ts';
 
-export class UsageError extends Error {
-  override readonly name = 'UsageError';
-}
+export { UsageError } from './parse.ts';
 
-async function withRuntime<T>(env: Env, run: (runtime: Runtime) => Promise<T>): Promise<T> {
+/** Runs `run` with a runtime of this process (no worker, no HTTP), closed afterwards. */
+export async function withRuntime<T>(env: Env, run: (runtime: Runtime) => Promise<T>): Promise<T> {
   const runtime = await createRuntime({
     env,
     registry: defaultRegistry(),
     // Logs go to stderr: stdout carries the command's result (a table, JSON lines to export).
-    logger: createLogger(env.LOG_LEVEL === 'info' ? 'warn' : env.LOG_LEVEL, process.stderr),
+    logger: createLogger(env.LOG_LEVEL === 'info' ? 'warn' : env.LOG_LEVEL, process.stderr, {
+      pretty: env.devMode && process.stderr.isTTY === true,
+    }),
     metrics: noopMetrics,
     worker: false,
+    // One-shot commands: the development key's warning when it is made, not at every command.
+    devKeyWarning: 'once',
   });
   try {
     return await run(runtime);
@@ -38,195 +49,192 @@ function jsonOption<T>(option: string, text: string): T {
   }
 }
 
-/** `wabridge workspace create|list|show|add-number|remove-number|policies|delete` */
-export async function workspaceCommand(env: Env, args: string[]): Promise<void> {
-  const [sub, ...rest] = args;
-  const { values, positionals } = parseArgs({
-    args: rest,
-    allowPositionals: true,
-    options: {
-      id: { type: 'string' },
-      display: { type: 'string' },
-      waba: { type: 'string' },
-      json: { type: 'string' },
-    },
-  });
-  await withRuntime(env, async ({ admin, store }) => {
-    switch (sub) {
-      case 'create': {
-        const name = positionals.join(' ');
-        if (!name)
-          throw new UsageError('usage: wabridge workspace create <name> [--id <id>] [--json <policies>]');
-        const workspace = await admin.createWorkspace(actor(), {
-          name,
-          ...(values.id ? { id: values.id } : {}),
-          ...(values.json ? { policies: jsonOption<Partial<WorkspacePolicies>>('--json', values.json) } : {}),
-        });
-        out(`created workspace ${workspace.id}`);
-        return;
-      }
-      case 'list': {
-        const rows = [];
-        for (const w of await store.listWorkspaces()) {
-          const numbers = await store.listPhoneNumbers(w.id);
-          const connectors = (await store.listConnectors(w.id))
-            .filter((c) => c.enabled)
-            .map((c) => c.connectorId);
-          rows.push({
-            id: w.id,
-            name: w.name,
-            numbers: numbers.map((n) => n.phoneNumberId).join(','),
-            connectors: connectors.join(','),
-          });
-        }
-        out(table(rows));
-        return;
-      }
-      case 'show': {
-        const id = positionals[0] ?? '';
-        const workspace = await store.getWorkspace(id);
-        if (!workspace) throw new UsageError(`workspace ${id} does not exist`);
-        const connectors = await Promise.all(
-          (await store.listConnectors(id)).map((c) => admin.describeConnector(id, c.connectorId)),
-        );
-        out(
-          JSON.stringify(
-            { ...workspace, phoneNumbers: await store.listPhoneNumbers(id), connectors },
-            null,
-            2,
-          ),
-        );
-        return;
-      }
-      case 'add-number': {
-        const [workspaceId, phoneNumberId] = positionals;
-        if (!workspaceId || !phoneNumberId) {
-          throw new UsageError(
-            'usage: wabridge workspace add-number <workspace> <phone_number_id> [--display +1555…] [--waba <id>]',
-          );
-        }
-        await admin.addPhoneNumber(actor(), workspaceId, {
-          phoneNumberId,
-          displayPhoneNumber: values.display ?? null,
-          wabaId: values.waba ?? null,
-        });
-        out(`number ${phoneNumberId} now routes to ${workspaceId}`);
-        return;
-      }
-      case 'remove-number': {
-        const phoneNumberId = positionals[0];
-        if (!phoneNumberId) throw new UsageError('usage: wabridge workspace remove-number <phone_number_id>');
-        await admin.removePhoneNumber(actor(), phoneNumberId);
-        out(`number ${phoneNumberId} removed`);
-        return;
-      }
-      case 'policies': {
-        const workspaceId = positionals[0];
-        if (!workspaceId || !values.json)
-          throw new UsageError(
-            'usage: wabridge workspace policies <workspace> --json \'{"numberMasking":"last4"}\'',
-          );
-        const workspace = await admin.updatePolicies(
-          actor(),
-          workspaceId,
-          jsonOption<Partial<WorkspacePolicies>>('--json', values.json),
-        );
-        out(JSON.stringify(workspace.policies, null, 2));
-        return;
-      }
-      case 'delete': {
-        const id = positionals[0];
-        if (!id) throw new UsageError('usage: wabridge workspace delete <workspace>');
-        if (!(await store.getWorkspace(id))) throw new UsageError(`workspace ${id} does not exist`);
-        await store.deleteWorkspace(id);
-        await store.appendAudit({ actor: actor(), action: 'workspace.delete', workspaceId: id, details: {} });
-        out(`workspace ${id} deleted`);
-        return;
-      }
-      default:
-        throw new UsageError(
-          'usage: wabridge workspace create|list|show|add-number|remove-number|policies|delete',
-        );
-    }
+const str = (value: unknown): string | undefined => (typeof value === 'string' ? value : undefined);
+
+const noWorkspace = (id: string) =>
+  new WabridgeError('not_found', `workspace ${id} does not exist (wabridge workspace list shows them)`);
+
+// --- workspace ---------------------------------------------------------------------------------
+
+export async function workspaceCreate({ env, values, positionals }: CommandInput): Promise<void> {
+  const [name = ''] = positionals;
+  const json = str(values.json);
+  const policies = json ? jsonOption<Partial<WorkspacePolicies>>('--json', json) : undefined;
+  await withRuntime(env(), async ({ admin }) => {
+    const id = str(values.id);
+    const workspace = await admin.createWorkspace(actor(), {
+      name,
+      ...(id ? { id } : {}),
+      ...(policies ? { policies } : {}),
+    });
+    out(`created workspace ${workspace.id}`);
   });
 }
 
-/** `wabridge connector list|show|enable|disable` */
-export async function connectorCommand(env: Env, args: string[]): Promise<void> {
-  const [sub, ...rest] = args;
-  const { values, positionals } = parseArgs({
-    args: rest,
-    allowPositionals: true,
-    options: { config: { type: 'string' }, set: { type: 'string', multiple: true } },
-  });
-  await withRuntime(env, async ({ admin, store, registry }) => {
-    switch (sub) {
-      case 'list': {
-        const rows = (await store.listConnectors(positionals[0])).map((c) => ({
-          workspace: c.workspaceId,
-          connector: c.connectorId,
-          enabled: c.enabled,
-          updated: new Date(c.updatedAt).toISOString(),
-        }));
-        out(
-          `registered: ${
-            registry
-              .list()
-              .map((m) => m.id)
-              .join(', ') || '(none)'
-          }`,
-        );
-        out(table(rows));
-        return;
-      }
-      case 'show': {
-        const [workspaceId, connectorId] = positionals;
-        out(JSON.stringify(await admin.describeConnector(workspaceId ?? '', connectorId ?? ''), null, 2));
-        return;
-      }
-      case 'enable':
-      case 'disable': {
-        const [workspaceId, connectorId] = positionals;
-        if (!workspaceId || !connectorId) {
-          throw new UsageError(
-            `usage: wabridge connector ${sub} <workspace> <connector> [--config '{json}'] [--set key=value …]`,
-          );
-        }
-        const config: Record<string, unknown> = values.config
-          ? jsonOption<Record<string, unknown>>('--config', values.config)
-          : {};
-        for (const pair of values.set ?? []) {
-          const at = pair.indexOf('=');
-          if (at < 1) throw new UsageError(`--set expects key=value, got ${pair}`);
-          config[pair.slice(0, at)] = pair.slice(at + 1);
-        }
-        await admin.setConnector(actor(), workspaceId, connectorId, { enabled: sub === 'enable', config });
-        out(`${connectorId} ${sub}d for ${workspaceId}`);
-        return;
-      }
-      default:
-        throw new UsageError('usage: wabridge connector list|show|enable|disable');
+export async function workspaceList({ env }: CommandInput): Promise<void> {
+  await withRuntime(env(), async ({ store }) => {
+    const rows = [];
+    for (const w of await store.listWorkspaces()) {
+      const numbers = await store.listPhoneNumbers(w.id);
+      const connectors = (await store.listConnectors(w.id))
+        .filter((c) => c.enabled)
+        .map((c) => c.connectorId);
+      rows.push({
+        id: w.id,
+        name: w.name,
+        numbers: numbers.map((n) => n.phoneNumberId).join(','),
+        connectors: connectors.join(','),
+      });
     }
+    out(rows.length > 0 ? table(rows) : 'no workspaces yet (wabridge workspace create <name> --id <id>)');
   });
 }
+
+export async function workspaceShow({ env, positionals }: CommandInput): Promise<void> {
+  const [id = ''] = positionals;
+  await withRuntime(env(), async ({ admin, store }) => {
+    const workspace = await store.getWorkspace(id);
+    if (!workspace) throw noWorkspace(id);
+    const connectors = await Promise.all(
+      (await store.listConnectors(id)).map((c) => admin.describeConnector(id, c.connectorId)),
+    );
+    out(
+      JSON.stringify({ ...workspace, phoneNumbers: await store.listPhoneNumbers(id), connectors }, null, 2),
+    );
+  });
+}
+
+export async function workspaceAddNumber({ env, values, positionals }: CommandInput): Promise<void> {
+  const [workspaceId = '', phoneNumberId = ''] = positionals;
+  await withRuntime(env(), async ({ admin, store }) => {
+    if (!(await store.getWorkspace(workspaceId))) throw noWorkspace(workspaceId);
+    await admin.addPhoneNumber(actor(), workspaceId, {
+      phoneNumberId,
+      displayPhoneNumber: str(values.display) ?? null,
+      wabaId: str(values.waba) ?? null,
+    });
+    out(`number ${phoneNumberId} now routes to ${workspaceId}`);
+  });
+}
+
+export async function workspaceRemoveNumber({ env, positionals }: CommandInput): Promise<void> {
+  const [phoneNumberId = ''] = positionals;
+  await withRuntime(env(), async ({ admin }) => {
+    await admin.removePhoneNumber(actor(), phoneNumberId);
+    out(`number ${phoneNumberId} removed`);
+  });
+}
+
+export async function workspacePolicies({ env, values, positionals }: CommandInput): Promise<void> {
+  const [workspaceId = ''] = positionals;
+  const json = str(values.json);
+  if (!json) throw new UsageError('wabridge workspace policies needs --json \'{"numberMasking":"last4"}\'');
+  const policies = jsonOption<Partial<WorkspacePolicies>>('--json', json);
+  await withRuntime(env(), async ({ admin, store }) => {
+    if (!(await store.getWorkspace(workspaceId))) throw noWorkspace(workspaceId);
+    const workspace = await admin.updatePolicies(actor(), workspaceId, policies);
+    out(JSON.stringify(workspace.policies, null, 2));
+  });
+}
+
+export async function workspaceDelete({ env, positionals }: CommandInput): Promise<void> {
+  const [id = ''] = positionals;
+  await withRuntime(env(), async ({ store }) => {
+    if (!(await store.getWorkspace(id))) throw noWorkspace(id);
+    await store.deleteWorkspace(id);
+    await store.appendAudit({ actor: actor(), action: 'workspace.delete', workspaceId: id, details: {} });
+    out(`workspace ${id} deleted`);
+  });
+}
+
+// --- connector ---------------------------------------------------------------------------------
+
+export async function connectorList({ env, positionals }: CommandInput): Promise<void> {
+  const [workspaceId] = positionals;
+  await withRuntime(env(), async ({ store, registry }) => {
+    if (workspaceId !== undefined && !(await store.getWorkspace(workspaceId))) throw noWorkspace(workspaceId);
+    const rows = (await store.listConnectors(workspaceId)).map((c) => ({
+      workspace: c.workspaceId,
+      connector: c.connectorId,
+      enabled: c.enabled,
+      updated: new Date(c.updatedAt).toISOString(),
+    }));
+    out(
+      `registered: ${
+        registry
+          .list()
+          .map((m) => m.id)
+          .join(', ') || '(none)'
+      }`,
+    );
+    out(
+      rows.length > 0
+        ? table(rows)
+        : 'set up: none yet (wabridge connector enable <workspace> <connector> …)',
+    );
+  });
+}
+
+export async function connectorShow({ env, positionals }: CommandInput): Promise<void> {
+  const [workspaceId = '', connectorId = ''] = positionals;
+  await withRuntime(env(), async ({ admin, store, registry }) => {
+    if (!(await store.getWorkspace(workspaceId))) throw noWorkspace(workspaceId);
+    registry.require(connectorId);
+    const described = await admin.describeConnector(workspaceId, connectorId);
+    if (!described)
+      throw new WabridgeError('not_found', `${connectorId} is not set up in workspace ${workspaceId}`);
+    out(JSON.stringify(described, null, 2));
+  });
+}
+
+export async function connectorSet(
+  enabled: boolean,
+  { env, values, positionals }: CommandInput,
+): Promise<void> {
+  const [workspaceId = '', connectorId = ''] = positionals;
+  const config = connectorSettingsInput(values);
+  await withRuntime(env(), async ({ admin, store }) => {
+    if (!(await store.getWorkspace(workspaceId))) throw noWorkspace(workspaceId);
+    await admin.setConnector(actor(), workspaceId, connectorId, { enabled, config });
+    out(`${connectorId} ${enabled ? 'enabled' : 'disabled'} for ${workspaceId}`);
+  });
+}
+
+/**
+ * `wabridge connector test <workspace> <connector>`: one line saying what works and what to fix,
+ * exit 1 when something does not work (`--json`: the report as JSON).
+ */
+export async function connectorTest({ env, values, positionals }: CommandInput): Promise<void> {
+  const [workspaceId = '', connectorId = ''] = positionals;
+  await withRuntime(env(), async ({ host }) => {
+    const report = await host.test(workspaceId, connectorId);
+    if (values.json) out(JSON.stringify(report));
+    else {
+      const verdict = report.ok ? 'works' : 'does not work';
+      const checks = report.checks.map((c) => `${c.name} ${c.ok ? 'ok' : 'FAILED'}: ${c.detail}`).join('; ');
+      out(`${connectorId} in ${workspaceId} ${verdict}${report.enabled ? '' : ' (disabled)'}: ${checks}`);
+    }
+    if (!report.ok) process.exitCode = 1;
+  });
+}
+
+// --- replay, events ----------------------------------------------------------------------------
 
 /** `wabridge replay [--list] [--id N …] [--all] [--workspace W] [--connector C] [--unrouted]` */
-export async function replayCommand(env: Env, args: string[]): Promise<void> {
-  const { values } = parseArgs({
-    args,
-    options: {
-      list: { type: 'boolean' },
-      all: { type: 'boolean' },
-      id: { type: 'string', multiple: true },
-      workspace: { type: 'string' },
-      connector: { type: 'string' },
-      unrouted: { type: 'boolean' },
-    },
-  });
-  await withRuntime(env, async ({ store, ingestor }) => {
+export async function replayCommand({ env, values }: CommandInput): Promise<void> {
+  const ids = values.all ? 'all' : ((values.id as string[] | undefined) ?? []).map(Number);
+  if (ids !== 'all' && ids.some((id) => !Number.isSafeInteger(id) || id <= 0))
+    throw new UsageError(
+      `--id takes dead job ids (whole numbers from replay --list), got ${(values.id as string[]).join(', ')}`,
+    );
+  if (values.unrouted && (values.all || values.id || values.list))
+    throw new UsageError('--unrouted replays kept webhook changes; it goes without --list, --all and --id');
+  await withRuntime(env(), async ({ store, ingestor }) => {
+    const workspace = str(values.workspace);
+    const connector = str(values.connector);
     const scope = {
-      ...(values.workspace ? { workspaceId: values.workspace } : {}),
-      ...(values.connector ? { connectorId: values.connector } : {}),
+      ...(workspace ? { workspaceId: workspace } : {}),
+      ...(connector ? { connectorId: connector } : {}),
     };
     if (values.unrouted) {
       const { parseWebhookPayload } = await import('@wabridge/core');
@@ -250,7 +258,8 @@ export async function replayCommand(env: Env, args: string[]): Promise<void> {
           const parsed = parseWebhookPayload({
             entry: [{ changes: [{ field: event.field, value: event.payload }] }],
           });
-          if (!parsed.ok) throw new Error(`unrouted change ${event.id}: ${parsed.issues.join('; ')}`);
+          if (!parsed.ok)
+            throw new WabridgeError('internal', `unrouted change ${event.id}: ${parsed.issues.join('; ')}`);
           await ingestor.ingest(parsed.changes, event.receivedAt);
           if (await store.markUnroutedRouted(event.id, owner.workspaceId)) routed++;
         }
@@ -269,26 +278,23 @@ export async function replayCommand(env: Env, args: string[]): Promise<void> {
     if (values.list || (!values.all && !values.id)) {
       const dead = await store.listDeadJobs(scope);
       out(
-        table(
-          dead.map((d) => ({
-            id: d.id,
-            workspace: d.workspaceId,
-            connector: d.connectorId,
-            event: d.eventType,
-            attempts: d.attempts,
-            failed: new Date(d.failedAt).toISOString(),
-            reason: d.reason.slice(0, 80),
-          })),
-        ),
+        dead.length === 0
+          ? 'dead-lettered jobs: none'
+          : table(
+              dead.map((d) => ({
+                id: d.id,
+                workspace: d.workspaceId,
+                connector: d.connectorId,
+                event: d.eventType,
+                attempts: d.attempts,
+                failed: new Date(d.failedAt).toISOString(),
+                reason: d.reason.slice(0, 80),
+              })),
+            ),
       );
-      if (!values.list) out('\nreplay with --all or --id <id> (repeatable)');
+      if (!values.list && dead.length > 0) out('\nreplay with --all or --id <id> (repeatable)');
       return;
     }
-    const ids = values.all ? 'all' : (values.id ?? []).map(Number);
-    if (ids !== 'all' && ids.some((id) => !Number.isSafeInteger(id) || id <= 0))
-      throw new UsageError(
-        `--id takes dead job ids (whole numbers from replay --list), got ${values.id?.join(', ')}`,
-      );
     const replayed = await store.replayDeadJobs(ids, scope);
     out(`replayed ${replayed} job(s); a running worker delivers them now`);
   });
@@ -300,31 +306,21 @@ export async function replayCommand(env: Env, args: string[]): Promise<void> {
  * errors, unknown message types and keys), newest first. `--json` prints one event per line with
  * its payload, for an export; `--all` pages through every one.
  */
-export async function eventsCommand(env: Env, args: string[]): Promise<void> {
-  const { values } = parseArgs({
-    args,
-    options: {
-      workspace: { type: 'string' },
-      unassigned: { type: 'boolean' },
-      field: { type: 'string' },
-      limit: { type: 'string' },
-      all: { type: 'boolean' },
-      json: { type: 'boolean' },
-    },
-  });
-  if (values.workspace !== undefined && values.unassigned)
+export async function eventsCommand({ env, values }: CommandInput): Promise<void> {
+  const workspace = str(values.workspace);
+  const field = str(values.field);
+  if (workspace !== undefined && values.unassigned)
     throw new UsageError('--workspace and --unassigned exclude each other');
   if (values.all && values.limit !== undefined) throw new UsageError('--all and --limit exclude each other');
   const limit = values.limit === undefined ? 50 : Number(values.limit);
   if (!Number.isSafeInteger(limit) || limit <= 0)
     throw new UsageError(`--limit takes a positive whole number, got ${values.limit}`);
-  await withRuntime(env, async ({ store }) => {
-    if (values.workspace !== undefined && !(await store.getWorkspace(values.workspace)))
-      throw new UsageError(`workspace ${values.workspace} does not exist`);
+  await withRuntime(env(), async ({ store }) => {
+    if (workspace !== undefined && !(await store.getWorkspace(workspace))) throw noWorkspace(workspace);
     const scope = {
-      ...(values.workspace !== undefined ? { workspaceId: values.workspace } : {}),
+      ...(workspace !== undefined ? { workspaceId: workspace } : {}),
       ...(values.unassigned ? { workspaceId: null } : {}),
-      ...(values.field !== undefined ? { field: values.field } : {}),
+      ...(field !== undefined ? { field } : {}),
     };
     const PAGE = 500;
     const listed: PlatformEvent[] = [];
@@ -341,6 +337,10 @@ export async function eventsCommand(env: Env, args: string[]): Promise<void> {
       if (!values.all || page.length < PAGE) break;
     }
     if (values.json) return;
+    if (listed.length === 0) {
+      out('platform events: none');
+      return;
+    }
     out(
       table(
         listed.map((e) => ({
@@ -356,16 +356,18 @@ export async function eventsCommand(env: Env, args: string[]): Promise<void> {
   });
 }
 
-export async function configCommand(env: Env, args: string[]): Promise<void> {
-  const [sub, path] = args;
-  if ((sub !== 'apply' && sub !== 'check') || !path)
-    throw new UsageError('usage: wabridge config apply|check <file.yaml|file.json>');
+// --- config, secrets, status, migrate, backup --------------------------------------------------
+
+export async function configCheck({ positionals }: CommandInput): Promise<void> {
+  const [path = ''] = positionals;
   const file = loadConfigFile(path);
-  if (sub === 'check') {
-    out(`${path}: valid (${file.workspaces.length} workspace(s))`);
-    return;
-  }
-  await withRuntime(env, async ({ admin }) => {
+  out(`${path}: valid (${file.workspaces.length} workspace(s))`);
+}
+
+export async function configApply({ env, positionals }: CommandInput): Promise<void> {
+  const [path = ''] = positionals;
+  const file = loadConfigFile(path);
+  await withRuntime(env(), async ({ admin }) => {
     const counts = await admin.apply(actor(), file);
     out(
       `applied ${path}: ${counts.workspaces} workspace(s), ${counts.numbers} number(s), ${counts.connectors} connector setting(s)`,
@@ -373,30 +375,21 @@ export async function configCommand(env: Env, args: string[]): Promise<void> {
   });
 }
 
-export async function secretsCommand(env: Env, args: string[]): Promise<void> {
-  if (args[0] !== 'rotate')
-    throw new UsageError(
-      'usage: wabridge secrets rotate   (after moving the old key to WABRIDGE_MASTER_KEY_PREVIOUS)',
-    );
-  await withRuntime(env, async ({ admin }) => {
+export async function secretsRotate({ env }: CommandInput): Promise<void> {
+  await withRuntime(env(), async ({ admin }) => {
     out(`re-encrypted ${await admin.rotateSecrets(actor())} connector secret set(s) with the current key`);
   });
 }
 
-export async function statusCommand(env: Env): Promise<void> {
-  await withRuntime(env, async ({ store }) => {
-    const stats = await store.jobStats();
-    out(`jobs: ${stats.ready} ready, ${stats.running} running, ${stats.dead} dead`);
-    out(table(Object.entries(stats.byConnector).map(([connector, s]) => ({ connector, ...s }))));
-    const unrouted = await store.countUnrouted();
-    if (unrouted > 0) out(`\n${unrouted} unrouted webhook change(s) kept: see wabridge replay --unrouted`);
-  });
+export async function statusCommand({ env, values }: CommandInput): Promise<void> {
+  await withRuntime(env(), async ({ store }) => printStatus(store, { json: values.json === true }));
 }
 
-export async function migrateCommand(env: Env): Promise<void> {
-  await withRuntime(env, async ({ store }) => {
+export async function migrateCommand({ env }: CommandInput): Promise<void> {
+  const current = env();
+  await withRuntime(current, async ({ store }) => {
     await store.migrate();
-    out(`database ready at ${env.databasePath}`);
+    out(`database ready at ${current.databasePath}`);
   });
 }
 
@@ -405,16 +398,17 @@ export async function migrateCommand(env: Env): Promise<void> {
  * while the gateway and workers keep writing; copying the file itself is not (the WAL holds recent
  * commits).
  */
-export async function backupCommand(env: Env, args: string[]): Promise<void> {
-  const target = args[0];
-  if (!target) throw new UsageError('usage: wabridge backup <file>');
+export async function backupCommand({ env, positionals }: CommandInput): Promise<void> {
+  const [target = ''] = positionals;
+  const current = env();
   const { existsSync } = await import('node:fs');
   const { resolve } = await import('node:path');
   const { DatabaseSync } = await import('node:sqlite');
   const path = resolve(target);
-  if (existsSync(path)) throw new UsageError(`${path} exists; choose a new file name`);
-  if (!existsSync(env.databasePath)) throw new UsageError(`no database at ${env.databasePath}`);
-  const db = new DatabaseSync(env.databasePath, { readOnly: true, timeout: 10_000 });
+  if (existsSync(path)) throw new WabridgeError('conflict', `${path} exists; choose a new file name`);
+  if (!existsSync(current.databasePath))
+    throw new WabridgeError('not_found', `no database at ${current.databasePath}`);
+  const db = new DatabaseSync(current.databasePath, { readOnly: true, timeout: 10_000 });
   try {
     db.prepare('VACUUM INTO ?').run(path);
   } finally {

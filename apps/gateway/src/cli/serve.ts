@@ -1,9 +1,15 @@
 import { readFileSync } from 'node:fs';
 import { serve as serveHttp } from '@hono/node-server';
-import { type ConnectorRegistry, configFileSchema, interpolateEnv, WabridgeError } from '@wabridge/core';
+import {
+  type ConnectorRegistry,
+  configFileSchema,
+  describeIssues,
+  interpolateEnv,
+  WabridgeError,
+} from '@wabridge/core';
 import { parse as parseYaml } from 'yaml';
 import { createApp } from '../app.ts';
-import type { Env } from '../env.ts';
+import { type Env, environmentVariables } from '../env.ts';
 import { createLogger } from '../logger.ts';
 import { createMetrics } from '../metrics.ts';
 import { createRuntime, type Runtime } from '../runtime.ts';
@@ -22,7 +28,10 @@ export async function startServer(
   env: Env,
   options: { worker: boolean; http: boolean; registry: ConnectorRegistry },
 ): Promise<Server> {
-  const logger = createLogger(env.LOG_LEVEL);
+  // Readable lines on a terminal in development; JSON lines everywhere else (collectors read them).
+  const logger = createLogger(env.LOG_LEVEL, undefined, {
+    pretty: env.devMode && process.stdout.isTTY === true,
+  });
   let runtime: Runtime | null = null;
   const metrics = createMetrics(() => runtime?.store ?? null);
   runtime = await createRuntime({
@@ -40,13 +49,28 @@ export async function startServer(
   let url = '';
   let httpServer: ReturnType<typeof serveHttp> | null = null;
   if (options.http) {
+    if (!env.WHATSAPP_VERIFY_TOKEN) {
+      logger.warn(
+        {},
+        "WHATSAPP_VERIFY_TOKEN is not set: Meta's webhook verification (GET /webhooks/whatsapp) will fail; set it to the verify token you give Meta",
+      );
+    }
     const app = createApp(runtime, { metricsRegistry: metrics.registry });
-    await new Promise<void>((resolve) => {
-      httpServer = serveHttp({ fetch: app.fetch, port: env.PORT, hostname: env.HOST }, (info) => {
-        url = `http://${env.HOST === '0.0.0.0' ? 'localhost' : env.HOST}:${info.port}`;
-        resolve();
+    try {
+      await new Promise<void>((resolve, reject) => {
+        httpServer = serveHttp({ fetch: app.fetch, port: env.PORT, hostname: env.HOST }, (info) => {
+          url = `http://${env.HOST === '0.0.0.0' ? 'localhost' : env.HOST}:${info.port}`;
+          resolve();
+        });
+        // A port in use is an operator's mistake to name in one line, not a crash with a stack.
+        (httpServer as unknown as NodeJS.EventEmitter).once('error', (error: NodeJS.ErrnoException) =>
+          reject(listenError(error, env)),
+        );
       });
-    });
+    } catch (error) {
+      await runtime.close();
+      throw error;
+    }
     logger.info({ url, publicUrl: env.publicUrl, worker: options.worker }, 'wabridge gateway listening');
   }
   runtime.worker?.start();
@@ -67,22 +91,64 @@ export async function startServer(
   };
 }
 
-/** Reads a YAML or JSON config file, fills `${VAR}` from the environment and validates it. */
+/** Why the gateway could not listen, as one line saying what to do. */
+function listenError(error: NodeJS.ErrnoException, env: Env): WabridgeError {
+  const where = `${env.HOST}:${env.PORT}`;
+  if (error.code === 'EADDRINUSE')
+    return new WabridgeError(
+      'conflict',
+      `cannot listen on ${where}: the port is in use (another wabridge?); stop that process or set PORT to a free port`,
+      { cause: error },
+    );
+  if (error.code === 'EACCES')
+    return new WabridgeError(
+      'forbidden',
+      `cannot listen on ${where}: permission denied (ports below 1024 need privileges); set PORT to 1024 or above`,
+      { cause: error },
+    );
+  if (error.code === 'EADDRNOTAVAIL')
+    return new WabridgeError(
+      'config_invalid',
+      `cannot listen on ${where}: no such address here; check HOST`,
+      {
+        cause: error,
+      },
+    );
+  return new WabridgeError('internal', `cannot listen on ${where}: ${error.message}`, { cause: error });
+}
+
+/**
+ * Reads a YAML or JSON config file, fills `${VAR}` from the environment and validates it; every
+ * problem is named in one line (a misspelled key with the nearest valid one).
+ */
 export function loadConfigFile(path: string) {
   let raw: unknown;
+  let text: string;
   try {
-    const text = readFileSync(path, 'utf8');
+    text = readFileSync(path, 'utf8');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT')
+      throw new WabridgeError('not_found', `the config file ${path} does not exist`);
+    throw new WabridgeError(
+      'config_invalid',
+      `cannot read the config file ${path}: ${error instanceof Error ? error.message : String(error)}`,
+    );
+  }
+  try {
     raw = path.endsWith('.json') ? JSON.parse(text) : parseYaml(text);
   } catch (error) {
-    const reason =
-      (error as NodeJS.ErrnoException).code === 'ENOENT'
-        ? 'no such file'
-        : error instanceof Error
-          ? error.message
-          : String(error);
-    throw new WabridgeError('config_invalid', `cannot read the config file ${path}: ${reason}`);
+    throw new WabridgeError(
+      'config_invalid',
+      `${path} is not valid ${path.endsWith('.json') ? 'JSON' : 'YAML'}: ${(error as Error).message.split('\n')[0]}`,
+    );
   }
-  return configFileSchema.parse(interpolateEnv(raw, process.env));
+  const parsed = configFileSchema.safeParse(interpolateEnv(raw, environmentVariables()));
+  if (!parsed.success)
+    throw new WabridgeError(
+      'config_invalid',
+      `${path}: ${describeIssues(configFileSchema, parsed.error.issues)}`,
+    );
+  return parsed.data;
 }
 
 /** Stops gracefully on Ctrl-C / SIGTERM: finish in-flight requests and jobs, then exit. */

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { UsageError } from '../cli/admin.ts';
 import { err, out } from '../cli/output.ts';
+import { UsageError } from '../cli/parse.ts';
 import type { Env } from '../env.ts';
 import { formatReport } from './report.ts';
 import { runScenario } from './scenario.ts';

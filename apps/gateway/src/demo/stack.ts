@@ -177,7 +177,8 @@ async function start(
   });
   cleanups.push(() => slack.close());
 
-  const hubspotToken = secret('hubspot');
+  // Shaped like a private app token (pat-<region>-…): the connector refuses other shapes.
+  const hubspotToken = `pat-na1-${randomBytes(16).toString('hex')}`;
   const hubspot = await startHubSpotEmulator({
     accessToken: hubspotToken,
     clientSecret: secret('hubspot-client'),

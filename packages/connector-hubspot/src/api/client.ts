@@ -184,6 +184,37 @@ export class HubSpotApi {
     });
   }
 
+  // --- Account -----------------------------------------------------------------------------------
+
+  /**
+   * The account the token belongs to (`GET /account-info/v3/details`; the SDK has no client for
+   * it, so it goes through `apiRequest`, which hands back the raw answer whatever its status).
+   */
+  accountDetails(): Promise<{
+    portalId: number;
+    timeZone?: string;
+    accountType?: string;
+    uiDomain?: string;
+  }> {
+    return this.call('account-info.details', 'general', async (c) => {
+      const response = await c.apiRequest({ method: 'GET', path: '/account-info/v3/details' });
+      const text = await response.text();
+      if (!response.ok)
+        throw new HubSpotAnswerError(response.status, text, Object.fromEntries(response.headers));
+      return JSON.parse(text) as {
+        portalId: number;
+        timeZone?: string;
+        accountType?: string;
+        uiDomain?: string;
+      };
+    });
+  }
+
+  /** Reads one contact: the token may read the CRM's contacts (`crm.objects.contacts.read`). */
+  async probeContacts(): Promise<void> {
+    await this.call('contacts.list', 'general', (c) => c.crm.contacts.basicApi.getPage(1));
+  }
+
   // --- Objects -----------------------------------------------------------------------------------
 
   async search(
@@ -394,3 +425,17 @@ function batchResult(response: {
 }
 
 export { errorBody, isHttpError };
+
+/** A non-2xx answer to an `apiRequest` call, shaped like the SDK's own ApiException for the translator. */
+class HubSpotAnswerError extends Error {
+  readonly code: number;
+  readonly body: string;
+  readonly headers: Record<string, string>;
+
+  constructor(code: number, body: string, headers: Record<string, string>) {
+    super(`HTTP ${code}`);
+    this.code = code;
+    this.body = body;
+    this.headers = headers;
+  }
+}

@@ -96,6 +96,25 @@ export class TeamsApi {
     }
   }
 
+  /** The user the delegated token is for (the service account): `GET /me`. */
+  me(signal?: AbortSignal) {
+    return this.call<{ id: string; displayName?: string | null; userPrincipalName?: string | null }>(
+      'user',
+      'read the signed-in user',
+      () => this.user.api('/me').option('signal', signal).get(),
+    );
+  }
+
+  /** Reads the newest root message of a channel: the channel exists and the app may read it. */
+  probeChannel(channel: ChannelTarget, signal?: AbortSignal) {
+    return this.call<{ value?: ChatMessage[] }>('app', 'read the channel', () =>
+      this.app
+        .api(`${channelPath(channel)}/messages?$top=1`)
+        .option('signal', signal)
+        .get(),
+    );
+  }
+
   postMessage(channel: ChannelTarget, rootId: string | null, payload: MessagePayload, signal?: AbortSignal) {
     const path =
       rootId === null ? `${channelPath(channel)}/messages` : `${messagePath(channel, rootId, null)}/replies`;

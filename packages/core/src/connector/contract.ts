@@ -54,7 +54,23 @@ export interface ConnectorInstance {
    * of the deployment at a time.
    */
   maintain?(): Promise<void>;
+  /**
+   * Checks the settings against the platform without changing anything there: the credentials
+   * (the platform's identity call) and each place the connector will write to. One check per
+   * thing tried, in that order; a failed check says what to fix. Used by
+   * `wabridge connector test` (and meant for an admin API), through `ConnectorHost.test`.
+   */
+  test?(signal: AbortSignal): Promise<ConnectorCheck[]>;
   close?(): Promise<void>;
+}
+
+/** One result of `ConnectorInstance.test`. */
+export interface ConnectorCheck {
+  /** What was checked: `token`, `channel C0123ABCD`, `account`. */
+  name: string;
+  ok: boolean;
+  /** What works (`bot @wabridge in team Acme`) or what is wrong and how to fix it, in one sentence. */
+  detail: string;
 }
 
 export interface BatchItem {

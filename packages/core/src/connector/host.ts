@@ -1,3 +1,4 @@
+import { describeIssues } from '../config/issues.ts';
 import type { DomainCommand } from '../domain/commands.ts';
 import { WabridgeError } from '../errors/index.ts';
 import type { Logger } from '../logger/index.ts';
@@ -5,7 +6,13 @@ import type { Metrics } from '../metrics/index.ts';
 import type { RoutingCache } from '../routing/index.ts';
 import type { SecretBox } from '../secrets/index.ts';
 import type { ConnectorSetting, Store } from '../store/types.ts';
-import type { ConnectorInstance, ConnectorManifest, ConnectorState, MediaAccess } from './contract.ts';
+import type {
+  ConnectorCheck,
+  ConnectorInstance,
+  ConnectorManifest,
+  ConnectorState,
+  MediaAccess,
+} from './contract.ts';
 import type { ConnectorRegistry } from './registry.ts';
 
 export interface ConnectorHostOptions {
@@ -20,6 +27,16 @@ export interface ConnectorHostOptions {
   now?: () => number;
   /** Where `deps.emit` sends commands (the command processor); without it connectors get no `emit`. */
   commands?: (workspaceId: string, connectorId: string, commands: DomainCommand[]) => Promise<unknown>;
+}
+
+/** What `ConnectorHost.test` found for one connector of one workspace. */
+export interface ConnectorTestReport {
+  workspaceId: string;
+  connectorId: string;
+  enabled: boolean;
+  /** Every check passed. */
+  ok: boolean;
+  checks: ConnectorCheck[];
 }
 
 interface Live {
@@ -78,12 +95,80 @@ export class ConnectorHost {
       : {};
     const parsed = manifest.configSchema.safeParse({ ...setting.config, ...secrets });
     if (!parsed.success) {
-      const issues = parsed.error.issues
-        .map((i) => `${i.path.join('.') || '(config)'}: ${i.message}`)
-        .join('; ');
+      const issues = describeIssues(manifest.configSchema, parsed.error.issues);
       throw new WabridgeError('config_invalid', `${manifest.id} configuration is invalid: ${issues}`);
     }
     return parsed.data;
+  }
+
+  /**
+   * Checks a connector's stored settings against its platform (`ConnectorInstance.test`): with an
+   * instance of its own, so what is tested is what is stored, enabled or not, and nothing the live
+   * instance holds is disturbed. Never throws for what the test finds (a refused token, a missing
+   * channel, settings that do not validate): those are failed checks. Throws `not_found` when the
+   * connector was never set up in the workspace.
+   */
+  async test(
+    workspaceId: string,
+    connectorId: string,
+    options: { timeoutMs?: number } = {},
+  ): Promise<ConnectorTestReport> {
+    const manifest = this.options.registry.require(connectorId);
+    const setting = await this.options.store.getConnector(workspaceId, connectorId);
+    if (!setting) {
+      const known = await this.options.store.getWorkspace(workspaceId);
+      throw new WabridgeError(
+        'not_found',
+        known
+          ? `${connectorId} is not set up in workspace ${workspaceId}: wabridge connector enable ${workspaceId} ${connectorId} --config-file <file>`
+          : `workspace ${workspaceId} does not exist`,
+        { status: 404 },
+      );
+    }
+    const report = (checks: ConnectorCheck[]): ConnectorTestReport => ({
+      workspaceId,
+      connectorId,
+      enabled: setting.enabled,
+      ok: checks.every((c) => c.ok),
+      checks,
+    });
+    let instance: ConnectorInstance;
+    try {
+      instance = await this.create(manifest, setting);
+    } catch (error) {
+      return report([{ name: 'settings', ok: false, detail: messageOf(error) }]);
+    }
+    try {
+      if (!instance.test)
+        return report([
+          { name: 'settings', ok: true, detail: `valid (${manifest.displayName} has no platform check)` },
+        ]);
+      const timeoutMs = options.timeoutMs ?? 30_000;
+      const controller = new AbortController();
+      let timer: NodeJS.Timeout | undefined;
+      // A check that ignores the signal still ends the test on time.
+      const late = new Promise<ConnectorCheck[]>((resolve) => {
+        timer = setTimeout(() => {
+          controller.abort(new Error('timed out'));
+          resolve([
+            {
+              name: 'platform',
+              ok: false,
+              detail: `no answer within ${Math.round(timeoutMs / 1000)} s: check the API URL and the network path to ${manifest.displayName}`,
+            },
+          ]);
+        }, timeoutMs);
+      });
+      try {
+        return report(await Promise.race([instance.test(controller.signal), late]));
+      } catch (error) {
+        return report([{ name: 'platform', ok: false, detail: messageOf(error) }]);
+      } finally {
+        clearTimeout(timer);
+      }
+    } finally {
+      await Promise.resolve(instance.close?.()).catch(() => {});
+    }
   }
 
   private async create(manifest: ConnectorManifest, setting: ConnectorSetting): Promise<ConnectorInstance> {
@@ -164,3 +249,5 @@ export class ConnectorHost {
     await Promise.all([...this.live.entries()].map(([key, live]) => this.retire(key, live)));
   }
 }
+
+const messageOf = (error: unknown): string => (error instanceof Error ? error.message : String(error));

@@ -151,6 +151,11 @@ export interface Store {
     options?: { workspaceId?: string; connectorId?: string },
   ): Promise<number>;
   jobStats(): Promise<JobStats>;
+  /**
+   * Per (workspace, connector) that has delivered, failed or has jobs waiting to retry or dead:
+   * when a delivery last worked and last failed, why, and how many jobs wait to retry or are dead.
+   */
+  connectorHealth(): Promise<ConnectorHealth[]>;
   /** The earliest `runAt` of a ready job, so an idle worker knows when to look again. */
   nextRunAt(): Promise<number | null>;
 
@@ -426,4 +431,18 @@ export interface JobStats {
   running: number;
   dead: number;
   byConnector: Record<string, { ready: number; running: number; dead: number }>;
+}
+
+export interface ConnectorHealth {
+  workspaceId: string;
+  connectorId: string;
+  /** When a job of this connector last completed (recorded at most once a second). */
+  lastSuccessAt: number | null;
+  /** When a delivery last failed (rate limits, which only ask us to wait, are not failures). */
+  lastErrorAt: number | null;
+  /** That failure as the worker recorded it: `<code>: <message>`. */
+  lastError: string | null;
+  /** Jobs that failed and wait for (or are in) another attempt. */
+  retrying: number;
+  dead: number;
 }

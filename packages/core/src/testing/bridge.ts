@@ -102,6 +102,7 @@ export async function createTestBridge(options: TestBridgeOptions) {
     store,
     registry,
     host,
+    admin,
     worker,
     commands,
     ingestor,

@@ -801,6 +801,76 @@ export function describeStoreConformance(name: string, open: () => Promise<Store
         });
       });
 
+      it('records per workspace and connector the last success, the last failure and its reason', async () => {
+        const ws = await seedWorkspace(store, { connectors: ['slack', 'hubspot'] });
+        expect(await store.connectorHealth()).toEqual([]);
+        await queue(ws, ['a', 'b'], '15550001111');
+        await queue(ws, ['c'], '15550002222');
+        const first = await claim();
+        const slack = first.filter((j) => j.connectorId === 'slack');
+        const hubspot = first.filter((j) => j.connectorId === 'hubspot');
+        expect(slack).toHaveLength(2);
+        // slack: one delivered, one failing and waiting to retry; hubspot: rate-limited, then dead.
+        await store.completeJob(slack[0]!.lease, []);
+        await store.retryJob(slack[1]!.lease, {
+          runAt: Date.now() + 60_000,
+          error: 'auth_failed: Slack refused the bot token: invalid_auth',
+          countAttempt: true,
+        });
+        await store.retryJob(hubspot[0]!.lease, {
+          runAt: 0,
+          error: 'rate_limited: wait',
+          countAttempt: false,
+        });
+        await store.deadLetterJob(hubspot[1]!.lease, 'permanent: no such property');
+        const health = await store.connectorHealth();
+        expect(health).toEqual([
+          {
+            workspaceId: ws,
+            connectorId: 'hubspot',
+            lastSuccessAt: null,
+            lastErrorAt: expect.any(Number),
+            lastError: 'permanent: no such property',
+            // The rate-limited job waits too, but it did not fail.
+            retrying: 0,
+            dead: 1,
+          },
+          {
+            workspaceId: ws,
+            connectorId: 'slack',
+            lastSuccessAt: expect.any(Number),
+            lastErrorAt: expect.any(Number),
+            lastError: 'auth_failed: Slack refused the bot token: invalid_auth',
+            retrying: 1,
+            dead: 0,
+          },
+        ]);
+      });
+
+      it('shows a recovery: the first success after a failure is recorded at once', async () => {
+        const ws = await seedWorkspace(store, { connectors: ['slack'] });
+        await queue(ws, ['a']);
+        await queue(ws, ['b'], '15550002222');
+        const [one, two] = await claim();
+        await store.completeJob(one!.lease, []);
+        await store.retryJob(two!.lease, {
+          runAt: 0,
+          error: 'transient: Slack unreachable',
+          countAttempt: true,
+        });
+        const failing = (await store.connectorHealth())[0]!;
+        expect(failing.retrying).toBe(1);
+        const [again] = await claim();
+        expect(again?.attempts).toBe(2);
+        // While its retry runs, the job still counts as retrying.
+        expect((await store.connectorHealth())[0]?.retrying).toBe(1);
+        await store.completeJob(again!.lease, []);
+        const recovered = (await store.connectorHealth())[0]!;
+        expect(recovered.retrying).toBe(0);
+        expect(recovered.lastSuccessAt).toBeGreaterThanOrEqual(failing.lastErrorAt!);
+        expect(recovered.lastError).toBe('transient: Slack unreachable');
+      });
+
       it('reports the next time a job becomes ready', async () => {
         const ws = await seedWorkspace(store, { connectors: ['slack'] });
         expect(await store.nextRunAt()).toBeNull();

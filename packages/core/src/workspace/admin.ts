@@ -1,4 +1,7 @@
 import { z } from 'zod';
+import { describeNonAscii, firstNonAscii } from '../config/fields.ts';
+import { describeIssues, unknownKeys } from '../config/issues.ts';
+import type { ConnectorManifest } from '../connector/contract.ts';
 import type { ConnectorRegistry } from '../connector/registry.ts';
 import { DEFAULT_POLICIES, type Workspace, type WorkspacePolicies } from '../domain/types.ts';
 import { WabridgeError } from '../errors/index.ts';
@@ -82,7 +85,7 @@ export class WorkspaceAdmin {
     actor: string,
     input: { id?: string; name: string; policies?: Partial<WorkspacePolicies> },
   ): Promise<Workspace> {
-    const policies = input.policies ? policiesSchema.parse(input.policies) : undefined;
+    const policies = input.policies ? parsePolicies(input.policies) : undefined;
     const workspace = await this.store.createWorkspace({ ...input, ...(policies ? { policies } : {}) });
     await this.store.appendAudit({
       actor,
@@ -98,7 +101,7 @@ export class WorkspaceAdmin {
     workspaceId: string,
     policies: Partial<WorkspacePolicies>,
   ): Promise<Workspace> {
-    const parsed = policiesSchema.parse(policies);
+    const parsed = parsePolicies(policies);
     const workspace = await this.store.updateWorkspace(workspaceId, { policies: parsed });
     await this.store.appendAudit({
       actor,
@@ -157,6 +160,9 @@ export class WorkspaceAdmin {
     change: { enabled?: boolean; config?: Record<string, unknown>; replace?: boolean },
   ): Promise<void> {
     const manifest = this.registry.require(connectorId);
+    // What was typed now is checked even when disabling: a misspelled key or a pasted placeholder
+    // is a mistake to name at once, not a value to store for later.
+    checkInput(manifest, change.config ?? {}, `${connectorId} configuration is invalid`);
     const existing = await this.store.getConnector(workspaceId, connectorId);
     const previous =
       existing && !change.replace ? this.readConfig(existing.config, existing.encryptedSecrets) : {};
@@ -165,12 +171,11 @@ export class WorkspaceAdmin {
     if (enabled) {
       const parsed = manifest.configSchema.safeParse(merged);
       if (!parsed.success) {
-        const issues = parsed.error.issues
-          .map((i) => `${i.path.join('.') || '(config)'}: ${i.message}`)
-          .join('; ');
-        throw new WabridgeError('config_invalid', `${connectorId} configuration is invalid: ${issues}`, {
-          status: 400,
-        });
+        throw new WabridgeError(
+          'config_invalid',
+          `${connectorId} configuration is invalid: ${describeIssues(manifest.configSchema, parsed.error.issues)}`,
+          { status: 400 },
+        );
       }
     }
     const secretFields = new Set(manifest.secretFields);
@@ -239,13 +244,14 @@ export class WorkspaceAdmin {
     for (const ws of file.workspaces) {
       for (const [connectorId, setting] of Object.entries(ws.connectors)) {
         const manifest = this.registry.require(connectorId);
+        const label = `workspace ${ws.id}, connector ${connectorId}`;
+        checkInput(manifest, setting.config, label);
         if (setting.enabled) {
           const parsed = manifest.configSchema.safeParse(setting.config);
           if (!parsed.success) {
-            const issues = parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ');
             throw new WabridgeError(
               'config_invalid',
-              `workspace ${ws.id}, connector ${connectorId}: ${issues}`,
+              `${label}: ${describeIssues(manifest.configSchema, parsed.error.issues)}`,
             );
           }
         }
@@ -291,6 +297,43 @@ export class WorkspaceAdmin {
       ...config,
       ...(encryptedSecrets ? (JSON.parse(this.secrets.decrypt(encryptedSecrets)) as object) : {}),
     };
+  }
+}
+
+/** Policies checked whole, every problem named in one line (a misspelled key with the nearest one). */
+function parsePolicies(policies: unknown): Partial<WorkspacePolicies> {
+  const parsed = policiesSchema.safeParse(policies);
+  if (!parsed.success) {
+    throw new WabridgeError(
+      'config_invalid',
+      `policies: ${describeIssues(policiesSchema, parsed.error.issues)}`,
+      {
+        status: 400,
+      },
+    );
+  }
+  return parsed.data as Partial<WorkspacePolicies>;
+}
+
+/**
+ * Refuses connector settings with keys the connector does not know (the nearest known one is
+ * named) and secrets with characters no token has, whatever the connector's schema checks.
+ */
+function checkInput(manifest: ConnectorManifest, config: Record<string, unknown>, label: string): void {
+  const unknown = unknownKeys(manifest.configSchema, config);
+  if (unknown.length > 0) {
+    throw new WabridgeError('config_invalid', `${label}: ${unknown.join('; ')}`, { status: 400 });
+  }
+  for (const field of manifest.secretFields) {
+    const value = config[field];
+    const bad = typeof value === 'string' ? firstNonAscii(value, true) : null;
+    if (bad) {
+      throw new WabridgeError(
+        'config_invalid',
+        `${label}: ${field}: ${describeNonAscii(bad)}; secrets are plain ASCII: paste the whole value (examples in the docs shorten it with "…")`,
+        { status: 400 },
+      );
+    }
   }
 }
 

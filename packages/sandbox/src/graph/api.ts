@@ -1,7 +1,7 @@
 /**
- * The Microsoft Graph REST routes the bridge uses: channel messages and replies (create, get,
- * list, update, soft delete, set reaction, their pasted images), shared files (the shares API)
- * and subscriptions (create with the validation handshake, get, renew, reauthorize, delete).
+ * The Microsoft Graph REST routes the bridge uses: the signed-in user (`/me`), channel messages
+ * and replies (create, get, list, update, soft delete, set reaction, their pasted images), shared
+ * files (the shares API) and subscriptions (create with the validation handshake, get, renew, reauthorize, delete).
  * Served under `/v1.0` and `/beta`.
  *
  * Enforced like Graph: bearer tokens from the token endpoint (expiry included); posting needs a
@@ -69,6 +69,31 @@ export function createGraphApi(core: GraphCore): Hono {
     if (deferred) c.set('deferred' as never, deferred as never);
     return { teamId, channelId };
   };
+
+  // ------------------------------------------------------------------------------------ users
+  // https://learn.microsoft.com/graph/api/user-get: `/me` is the user a delegated token is for;
+  // an app-only token has no user, and Graph answers 400.
+  app.get('/:version{v1\\.0|beta}/me', (c) => {
+    admitApp(c);
+    const grant = grantOf(c);
+    if (grant.kind !== 'user' || !grant.userId) {
+      throw new GraphError(
+        400,
+        'BadRequest',
+        '/me request is only valid with delegated authentication flow.',
+      );
+    }
+    const user = core.users.get(grant.userId);
+    if (!user)
+      throw new GraphError(404, 'Request_ResourceNotFound', `Resource '${grant.userId}' does not exist.`);
+    return c.json({
+      '@odata.context': `${core.baseUrl}/v1.0/$metadata#users/$entity`,
+      id: user.id,
+      displayName: user.displayName,
+      userPrincipalName: user.userPrincipalName,
+      mail: user.userPrincipalName,
+    });
+  });
 
   // --------------------------------------------------------------------------------- messages
   const base = '/:version{v1\\.0|beta}/teams/:team/channels/:channel/messages';

@@ -75,6 +75,18 @@ afterAll(async () => {
 });
 
 describe('Graph emulator', () => {
+  it('answers /me with the signed-in user of a delegated token, and 400 to an app-only token', async () => {
+    expect(await call('GET', '/me', userToken)).toMatchObject({
+      status: 200,
+      json: { id: graph.serviceAccount.id, displayName: graph.serviceAccount.displayName },
+    });
+    expect(await call('GET', '/me', appToken)).toMatchObject({
+      status: 400,
+      json: { error: { code: 'BadRequest' } },
+    });
+    expect((await call('GET', '/me', 'not-a-token')).status).toBe(401);
+  });
+
   it('refuses channel posts with an application token, as Graph does outside migration mode', async () => {
     const asApp = await call('POST', `${channelPath()}/messages`, appToken, { body: { content: 'hi' } });
     expect(asApp.status).toBe(403);

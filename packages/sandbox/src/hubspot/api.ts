@@ -8,6 +8,7 @@
  *   /crm/v4/associations/{from}/{to}/batch/{read|create|associate/default}
  *   /crm/v4/objects/{from}/{id}/associations/{to}[/…]
  *   /files/v3/files                                    multipart upload (served back under /_files)
+ *   /account-info/v3/details                           the portal the token belongs to
  *
  * Every request is authenticated (Bearer token), may be hit by an injected failure or outage, is
  * counted against the portal's limits, and is recorded in the ledger as `api.call` with the number
@@ -711,6 +712,23 @@ export function createHubSpotApi(core: HubSpotCore): Hono {
       },
     };
   });
+
+  // The account behind the token: https://developers.hubspot.com/docs/api-reference/latest/account/account-information/get-account-details
+  route('GET', '/account-info/v3/details', () => ({
+    status: 200,
+    records: 0,
+    body: {
+      portalId: core.portalId,
+      accountType: 'STANDARD',
+      timeZone: 'US/Eastern',
+      companyCurrency: 'USD',
+      additionalCurrencies: [],
+      utcOffset: '-05:00',
+      utcOffsetMilliseconds: -18_000_000,
+      uiDomain: 'app.hubspot.com',
+      dataHostingLocation: 'na1',
+    },
+  }));
 
   app.get('/_files/:id/:name', (c) => {
     const file = core.files.get(c.req.param('id'));

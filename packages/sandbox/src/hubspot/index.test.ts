@@ -44,6 +44,15 @@ const comm = (key: string, contactId: string, trace?: string) => ({
 });
 
 describe('HubSpot emulator: contacts and the normalised phone properties', () => {
+  it('tells the token’s portal from the account-info details, and refuses another token with 401', async () => {
+    const hs = await emulator({ portalId: 4242424 });
+    expect(await call(hs, 'GET', '/account-info/v3/details')).toMatchObject({
+      status: 200,
+      body: { portalId: 4242424, accountType: 'STANDARD', timeZone: expect.any(String) },
+    });
+    expect((await call(hs, 'GET', '/account-info/v3/details', undefined, 'pat-other')).status).toBe(401);
+  });
+
   it('computes the national number HubSpot searches on, whatever the format', () => {
     expect(searchablePhone('+1 (555) 020-0001')).toBe('5550200001');
     expect(searchablePhone('555.020.0001')).toBe('5550200001');

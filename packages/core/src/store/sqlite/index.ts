@@ -17,6 +17,7 @@ import { contentId, newId } from '../../ids/index.ts';
 import { type Logger, silentLogger } from '../../logger/index.ts';
 import {
   type ClaimOptions,
+  type ConnectorHealth,
   type ConnectorSettingInput,
   type ContactIdentity,
   type IngestMessagesChange,
@@ -250,6 +251,7 @@ export class SqliteStore implements Store {
         'conversations',
         'contacts',
         'connector_state',
+        'connector_health',
         'platform_events',
       ]) {
         this.db.run(`DELETE FROM ${table} WHERE workspace_id = :id`, { id });
@@ -1657,12 +1659,37 @@ export class SqliteStore implements Store {
       if (!job) return false;
       for (const ref of refs) this.upsertRef(job.workspace_id, ref);
       this.db.run('DELETE FROM jobs WHERE id = :id', { id: job.id });
+      this.recordSuccess(job);
       return true;
     });
   }
 
+  /**
+   * Notes a completed job in `connector_health`, in the transaction that completes it. A busy
+   * connector completes hundreds of jobs a second: the row is rewritten at most once a second,
+   * except for the first success after a failure, which shows the recovery at once.
+   */
+  private recordSuccess(job: JobRow): void {
+    this.db.run(
+      `INSERT INTO connector_health (workspace_id, connector_id, last_success_at) VALUES (:ws, :connector, :at)
+       ON CONFLICT (workspace_id, connector_id) DO UPDATE SET last_success_at = excluded.last_success_at
+       WHERE last_success_at IS NULL OR last_success_at < excluded.last_success_at - 1000
+         OR last_error_at >= last_success_at`,
+      { ws: job.workspace_id, connector: job.connector_id, at: this.now() },
+    );
+  }
+
+  private recordFailure(workspaceId: string, connectorId: string, reason: string): void {
+    this.db.run(
+      `INSERT INTO connector_health (workspace_id, connector_id, last_error_at, last_error) VALUES (:ws, :connector, :at, :reason)
+       ON CONFLICT (workspace_id, connector_id) DO UPDATE SET last_error_at = excluded.last_error_at, last_error = excluded.last_error`,
+      { ws: workspaceId, connector: connectorId, at: this.now(), reason },
+    );
+  }
+
   retryJob(lease: Lease, retry: { runAt: number; error: string; countAttempt: boolean }): Promise<boolean> {
     return this.db.write(() => {
+      const job = retry.countAttempt ? this.holds(lease) : undefined;
       const changes = this.db.run(
         `UPDATE jobs SET state = 'ready', run_at = :run, last_error = :error, attempts = attempts - :refund,
            lease_token = NULL, lease_until = NULL, locked_by = NULL
@@ -1675,6 +1702,8 @@ export class SqliteStore implements Store {
           token: lease.token,
         },
       ).changes;
+      // A rate limit (no attempt counted) is the platform asking to wait, not a failure.
+      if (changes > 0 && job) this.recordFailure(job.workspace_id, job.connector_id, retry.error);
       return changes > 0;
     });
   }
@@ -1702,6 +1731,7 @@ export class SqliteStore implements Store {
         },
       );
       this.db.run('DELETE FROM jobs WHERE id = :id', { id: job.id });
+      this.recordFailure(job.workspace_id, job.connector_id, reason);
       return true;
     });
   }
@@ -1821,6 +1851,55 @@ export class SqliteStore implements Store {
       }
     }
     return stats;
+  }
+
+  async connectorHealth(): Promise<ConnectorHealth[]> {
+    // One statement on the background connection, like jobStats: one snapshot, and writes do not
+    // wait. Retrying jobs come from the partial index jobs_retrying (only jobs that failed are in
+    // it); a job only rate-limited (its attempt refunded) is not counted as retrying.
+    const rows = await this.db.readAside<{
+      kind: 'health' | 'retrying' | 'dead';
+      workspace_id: string;
+      connector_id: string;
+      success: number | null;
+      error_at: number | null;
+      error: string | null;
+      n: number;
+    }>(
+      `SELECT 'health' AS kind, workspace_id, connector_id, last_success_at AS success, last_error_at AS error_at,
+         last_error AS error, 0 AS n FROM connector_health
+       UNION ALL SELECT 'retrying', workspace_id, connector_id, NULL, NULL, NULL, count(*) FROM jobs
+         WHERE last_error IS NOT NULL AND attempts > (CASE state WHEN 'running' THEN 1 ELSE 0 END)
+         GROUP BY workspace_id, connector_id
+       UNION ALL SELECT 'dead', workspace_id, connector_id, NULL, NULL, NULL, count(*) FROM dead_jobs
+         GROUP BY workspace_id, connector_id`,
+    );
+    const byKey = new Map<string, ConnectorHealth>();
+    for (const row of rows) {
+      const key = `${row.workspace_id}\u0000${row.connector_id}`;
+      let entry = byKey.get(key);
+      if (!entry) {
+        entry = {
+          workspaceId: row.workspace_id,
+          connectorId: row.connector_id,
+          lastSuccessAt: null,
+          lastErrorAt: null,
+          lastError: null,
+          retrying: 0,
+          dead: 0,
+        };
+        byKey.set(key, entry);
+      }
+      if (row.kind === 'health') {
+        entry.lastSuccessAt = row.success;
+        entry.lastErrorAt = row.error_at;
+        entry.lastError = row.error;
+      } else if (row.kind === 'retrying') entry.retrying = row.n;
+      else entry.dead = row.n;
+    }
+    return [...byKey.values()].sort(
+      (a, b) => a.workspaceId.localeCompare(b.workspaceId) || a.connectorId.localeCompare(b.connectorId),
+    );
   }
 
   async nextRunAt(): Promise<number | null> {

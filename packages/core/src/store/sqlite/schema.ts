@@ -297,4 +297,23 @@ CREATE INDEX platform_events_by_time ON platform_events (received_at, id);
 CREATE INDEX platform_events_by_workspace ON platform_events (workspace_id, received_at, id);
 `,
   },
+  {
+    // `wabridge status` and `/healthz?verbose` say per workspace and connector when a delivery last
+    // worked and last failed, and why. Written in the transactions that settle jobs (a success at
+    // most once a second per connector), so the hot path gains no commit. Jobs waiting to retry
+    // are the only ones with a last error: a partial index counts them without touching the rest.
+    version: 7,
+    name: 'connector health',
+    sql: `
+CREATE TABLE connector_health (
+  workspace_id TEXT NOT NULL,
+  connector_id TEXT NOT NULL,
+  last_success_at INTEGER,
+  last_error_at INTEGER,
+  last_error TEXT,
+  PRIMARY KEY (workspace_id, connector_id)
+);
+CREATE INDEX jobs_retrying ON jobs (workspace_id, connector_id) WHERE last_error IS NOT NULL;
+`,
+  },
 ];

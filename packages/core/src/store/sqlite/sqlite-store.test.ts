@@ -138,6 +138,44 @@ describe('sqlite store internals', () => {
     },
   );
 
+  it('rewrites a connector’s last success at most once a second, in the transaction that completes the job', async () => {
+    // An hour ahead, so that every job the fixture queues (due now) is due for the claims.
+    const start = Date.now() + 3_600_000;
+    let now = start;
+    const store = await openSqliteStore({ path: join(dir, `health-${n++}.db`), now: () => now });
+    try {
+      const ws = await seedWorkspace(store, { connectors: ['slack'] });
+      await store.ingest(
+        messagesUnit(ws, {
+          messages: ['a', 'b', 'c', 'd'].map((wamid, i) =>
+            inboundMessage({ wamid, contact: identity({ waId: `155500000${i}0` }) }),
+          ),
+        }),
+      );
+      const jobs = await store.claimJobs({ limit: 10, leaseMs: 30_000, workerId: 'w1', now });
+      expect(jobs).toHaveLength(4);
+      const lastSuccess = async () => (await store.connectorHealth())[0]?.lastSuccessAt;
+      const before = store.db.transactions;
+      await store.completeJob(jobs[0]!.lease, []);
+      now += 500;
+      await store.completeJob(jobs[1]!.lease, []);
+      expect(await lastSuccess()).toBe(start);
+      now += 600;
+      await store.completeJob(jobs[2]!.lease, []);
+      expect(await lastSuccess()).toBe(start + 1100);
+      // No commit of its own: one transaction per completion, as before.
+      expect(store.db.transactions - before).toBe(3);
+      // A failure, then a success within the same second: the recovery shows at once.
+      await store.retryJob(jobs[3]!.lease, { runAt: now, error: 'transient: x', countAttempt: true });
+      now += 10;
+      const [retried] = await store.claimJobs({ limit: 10, leaseMs: 30_000, workerId: 'w1', now });
+      await store.completeJob(retried!.lease, []);
+      expect(await lastSuccess()).toBe(start + 1110);
+    } finally {
+      await store.close();
+    }
+  });
+
   describe('jobs arrive in jobs_new and enter their queues when a claim admits them', () => {
     const claimAll = (store: Awaited<ReturnType<typeof openSqliteStore>>, now = Date.now()) =>
       store.claimJobs({ limit: 10_000, leaseMs: 30_000, workerId: 'w1', now });

@@ -211,6 +211,7 @@ const STORE_METHODS = [
   'listDeadJobs',
   'replayDeadJobs',
   'jobStats',
+  'connectorHealth',
   'nextRunAt',
   'getConnectorState',
   'setConnectorState',

@@ -1,0 +1,280 @@
+import type { CommandInput, CommandSpec, Entry, OptionSpec } from './parse.ts';
+
+/**
+ * The handlers are loaded when their command runs: the table itself must load fast, since help
+ * and usage errors are answered from it alone.
+ */
+const admin = () => import('./admin.ts');
+
+/** Starts the gateway or the worker (serve.ts and the connectors load only here). */
+async function startProcess(input: CommandInput, http: boolean): Promise<void> {
+  const [{ closeOnSignals, startServer }, { defaultRegistry }] = await Promise.all([
+    import('./serve.ts'),
+    import('../connectors.ts'),
+  ]);
+  const env = input.env();
+  const server = await startServer(env, {
+    worker: http ? !input.values['no-worker'] && env.WORKER_ENABLED : true,
+    http,
+    registry: defaultRegistry(),
+  });
+  closeOnSignals(server, (m) => server.runtime.logger.info({}, m));
+}
+
+const settingsOptions: Record<string, OptionSpec> = {
+  config: {
+    type: 'string',
+    value: "'{json}' | -",
+    help: 'settings as JSON; - reads them from standard input',
+  },
+  'config-file': {
+    type: 'string',
+    value: '<file> | -',
+    help: `settings from a JSON or YAML file; - reads standard input; \${NAME} is filled from the environment`,
+  },
+  set: { type: 'string', multiple: true, value: 'key=value', help: 'one setting (repeatable)' },
+  'set-env': {
+    type: 'string',
+    multiple: true,
+    value: 'key=NAME',
+    help: 'one setting from the environment variable NAME (repeatable): keeps secrets off the command line',
+  },
+};
+
+const SETTINGS_DETAILS = `Settings merge over the stored ones, in this order: --config-file, --config, --set, --set-env.
+Give secrets with --config-file, --set-env or \${NAME} (single-quoted, so the shell leaves it):
+a value typed on the command line is visible in ps and kept in the shell history.
+
+  wabridge connector enable acme slack --config-file slack.yaml
+  wabridge connector enable acme slack --set-env botToken=SLACK_BOT_TOKEN   # exported by your secret store
+  wabridge connector enable acme slack --config '{"botToken":"\${SLACK_BOT_TOKEN}"}'`;
+
+const workspaceArg = { name: '<workspace>' };
+const connectorArg = { name: '<connector>' };
+
+/**
+ * Every command of `wabridge`: the help, the parser and the tests read this one table, so a
+ * command cannot answer `--help` differently from what it parses.
+ */
+export const COMMANDS: readonly Entry[] = [
+  {
+    path: ['serve'],
+    summary: 'run the HTTP gateway, with the delivery worker unless --no-worker',
+    options: { 'no-worker': { type: 'boolean', help: 'HTTP only; run the worker as its own process' } },
+    run: (input) => startProcess(input, true),
+  },
+  {
+    path: ['worker'],
+    summary: 'run only the delivery worker',
+    run: (input) => startProcess(input, false),
+  },
+  {
+    path: ['migrate'],
+    summary: 'create or upgrade the database',
+    run: async (input) => (await admin()).migrateCommand(input),
+  },
+  {
+    name: 'workspace',
+    summary: 'workspaces (tenants): their WhatsApp numbers and policies',
+    commands: [
+      {
+        path: ['workspace', 'create'],
+        summary: 'create a workspace',
+        details: 'Quote a name with spaces: wabridge workspace create "Acme Support" --id acme',
+        arguments: [{ name: '<name>' }],
+        options: {
+          id: {
+            type: 'string',
+            value: '<id>',
+            help: 'its id (lowercase letters, digits, dashes); generated when absent',
+          },
+          json: {
+            type: 'string',
+            value: '<policies>',
+            help: 'policies as JSON, e.g. \'{"numberMasking":"last4"}\'',
+          },
+        },
+        run: async (input) => (await admin()).workspaceCreate(input),
+      },
+      {
+        path: ['workspace', 'list'],
+        summary: 'list workspaces, their numbers and connectors',
+        run: async (input) => (await admin()).workspaceList(input),
+      },
+      {
+        path: ['workspace', 'show'],
+        summary: 'a workspace as JSON (secrets masked)',
+        arguments: [workspaceArg],
+        run: async (input) => (await admin()).workspaceShow(input),
+      },
+      {
+        path: ['workspace', 'add-number'],
+        summary: "route a WhatsApp number (Meta's phone_number_id) to a workspace",
+        arguments: [workspaceArg, { name: '<phone_number_id>' }],
+        options: {
+          display: { type: 'string', value: '<+1 555 …>', help: 'the number as people see it' },
+          waba: { type: 'string', value: '<id>', help: 'its WhatsApp Business Account id' },
+        },
+        run: async (input) => (await admin()).workspaceAddNumber(input),
+      },
+      {
+        path: ['workspace', 'remove-number'],
+        summary: 'stop routing a number',
+        arguments: [{ name: '<phone_number_id>' }],
+        run: async (input) => (await admin()).workspaceRemoveNumber(input),
+      },
+      {
+        path: ['workspace', 'policies'],
+        summary: 'change policies (masking, opt-out keywords, templates, reorder window)',
+        arguments: [workspaceArg],
+        options: {
+          json: { type: 'string', value: '<policies>', help: 'the policies to change, as JSON (required)' },
+        },
+        run: async (input) => (await admin()).workspacePolicies(input),
+      },
+      {
+        path: ['workspace', 'delete'],
+        summary: 'delete a workspace and everything it holds',
+        arguments: [workspaceArg],
+        run: async (input) => (await admin()).workspaceDelete(input),
+      },
+    ],
+  },
+  {
+    name: 'connector',
+    summary: 'connectors of a workspace: Slack, Microsoft Teams, HubSpot',
+    commands: [
+      {
+        path: ['connector', 'list'],
+        summary: 'registered connectors, and where each is set up',
+        arguments: [{ name: '[<workspace>]', optional: true }],
+        run: async (input) => (await admin()).connectorList(input),
+      },
+      {
+        path: ['connector', 'show'],
+        summary: "a connector's settings (secrets masked)",
+        arguments: [workspaceArg, connectorArg],
+        run: async (input) => (await admin()).connectorShow(input),
+      },
+      {
+        path: ['connector', 'enable'],
+        summary: 'enable a connector with its settings (checked whole before anything is stored)',
+        details: SETTINGS_DETAILS,
+        arguments: [workspaceArg, connectorArg],
+        options: settingsOptions,
+        run: async (input) => (await admin()).connectorSet(true, input),
+      },
+      {
+        path: ['connector', 'disable'],
+        summary: 'disable a connector (its settings are kept)',
+        arguments: [workspaceArg, connectorArg],
+        options: settingsOptions,
+        run: async (input) => (await admin()).connectorSet(false, input),
+      },
+      {
+        path: ['connector', 'test'],
+        summary: 'check the stored settings against the platform: what works and what to fix, in one line',
+        details:
+          'Calls the platform, changing nothing there: Slack auth.test and each channel, HubSpot the account\n' +
+          'and a contact read, Teams the app sign-in, the service account (/me) and each channel.\n' +
+          'Exit status 1 when something does not work.',
+        arguments: [workspaceArg, connectorArg],
+        options: { json: { type: 'boolean', help: 'the checks as JSON' } },
+        run: async (input) => (await admin()).connectorTest(input),
+      },
+    ],
+  },
+  {
+    path: ['replay'],
+    summary: 'list dead-lettered jobs and replay them, or re-ingest unrouted webhook changes',
+    options: {
+      list: { type: 'boolean', help: 'list dead-lettered jobs with their last error (the default)' },
+      all: { type: 'boolean', help: 'replay every dead job (within --workspace/--connector)' },
+      id: { type: 'string', multiple: true, value: '<id>', help: 'replay this dead job (repeatable)' },
+      workspace: { type: 'string', value: '<workspace>', help: 'only this workspace' },
+      connector: { type: 'string', value: '<connector>', help: 'only this connector' },
+      unrouted: { type: 'boolean', help: 're-ingest kept changes for numbers a workspace has since claimed' },
+    },
+    run: async (input) => (await admin()).replayCommand(input),
+  },
+  {
+    path: ['events'],
+    summary: 'what Meta sent that is kept as a platform event, newest first',
+    options: {
+      workspace: { type: 'string', value: '<workspace>', help: 'only this workspace' },
+      unassigned: { type: 'boolean', help: 'only events of no workspace (WABA-wide updates)' },
+      field: {
+        type: 'string',
+        value: '<field>',
+        help: 'only this webhook field (messages, account_update …)',
+      },
+      limit: { type: 'string', value: '<n>', help: 'how many (default 50)' },
+      all: { type: 'boolean', help: 'every one, page by page' },
+      json: { type: 'boolean', help: 'one JSON object per line, payload included' },
+    },
+    run: async (input) => (await admin()).eventsCommand(input),
+  },
+  {
+    name: 'config',
+    summary: 'the declarative configuration file (YAML or JSON)',
+    commands: [
+      {
+        path: ['config', 'check'],
+        summary: 'validate a file, changing nothing',
+        arguments: [{ name: '<file>' }],
+        run: async (input) => (await admin()).configCheck(input),
+      },
+      {
+        path: ['config', 'apply'],
+        summary: 'make the store match a file (validated whole first)',
+        arguments: [{ name: '<file>' }],
+        run: async (input) => (await admin()).configApply(input),
+      },
+    ],
+  },
+  {
+    name: 'secrets',
+    summary: 'stored connector secrets',
+    commands: [
+      {
+        path: ['secrets', 'rotate'],
+        summary: 're-encrypt stored secrets with the current master key',
+        details: 'Move the old key to WABRIDGE_MASTER_KEY_PREVIOUS and set the new one first.',
+        run: async (input) => (await admin()).secretsRotate(input),
+      },
+    ],
+  },
+  {
+    path: ['status'],
+    summary: 'the queue, and per workspace and connector: last success, last error, retrying, dead',
+    options: { json: { type: 'boolean', help: 'the same as JSON (for monitoring)' } },
+    run: async (input) => (await admin()).statusCommand(input),
+  },
+  {
+    path: ['backup'],
+    summary: 'a consistent copy of the live database',
+    arguments: [{ name: '<file>' }],
+    run: async (input) => (await admin()).backupCommand(input),
+  },
+  {
+    path: ['demo'],
+    summary: 'the whole bridge against the local sandbox',
+    options: {
+      script: {
+        type: 'boolean',
+        help: 'play the scripted conversation, check every system received it, exit',
+      },
+      keep: { type: 'boolean', help: 'with --script: keep running afterwards' },
+      port: { type: 'string', value: '<n>', help: 'port of the console (default 5180; 0 = any free port)' },
+    },
+    async run({ env, args }) {
+      const { runDemo } = await import('../demo/index.ts');
+      await runDemo(env(), args);
+    },
+  },
+];
+
+/** Every command of the table, groups flattened. */
+export function allCommands(entries: readonly Entry[] = COMMANDS): CommandSpec[] {
+  return entries.flatMap((entry) => ('commands' in entry ? [...entry.commands] : [entry]));
+}
