@@ -160,6 +160,8 @@ export function describeMessage(message: Message, options: DescribeOptions): Mes
     view.text = revision.text;
   }
   addContext(view, content);
+  // Files an agent attached to a reply (sent to WhatsApp as media).
+  for (const attachment of list(content.attachments)) view.lines.push(`📎 ${str(attachment.filename) ?? 'file'}`);
   return view;
 }
 
@@ -168,7 +170,7 @@ function describeType(view: MessageView, message: Message, options: DescribeOpti
   const type = message.type;
   const inner = obj(content[type]);
   if (MEDIA_KINDS.has(type as ViewMedia['kind'])) {
-    describeMedia(view, type as ViewMedia['kind'], inner);
+    describeMedia(view, type as ViewMedia['kind'], inner, message.text);
     return;
   }
   switch (type) {
@@ -240,7 +242,12 @@ function describeType(view: MessageView, message: Message, options: DescribeOpti
   }
 }
 
-function describeMedia(view: MessageView, kind: ViewMedia['kind'], inner: Content): void {
+function describeMedia(
+  view: MessageView,
+  kind: ViewMedia['kind'],
+  inner: Content,
+  text: string | null,
+): void {
   const labels: Record<ViewMedia['kind'], [string, string]> = {
     image: ['🖼️', 'Photo'],
     video: ['🎥', 'Video'],
@@ -251,7 +258,7 @@ function describeMedia(view: MessageView, kind: ViewMedia['kind'], inner: Conten
   const [icon, label] = labels[kind];
   view.icon = icon;
   view.title = label;
-  view.text = str(inner.caption) ?? null;
+  view.text = str(inner.caption) ?? text ?? null;
   view.media = {
     kind,
     label,
@@ -489,10 +496,8 @@ function describeTemplate(view: MessageView, message: Message): void {
 
 /** Outbound text and attachments, a future inbound type, or anything else with text. */
 function describeOther(view: MessageView, message: Message): void {
-  const attachments = list(message.content.attachments);
   if (message.direction === 'outbound') {
     view.text = message.text;
-    for (const attachment of attachments) view.lines.push(`📎 ${str(attachment.filename) ?? 'file'}`);
     return;
   }
   view.icon = '❔';
