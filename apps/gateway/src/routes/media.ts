@@ -64,9 +64,9 @@ export function mediaRoutes(runtime: Runtime) {
 function page(status: number, title: string, text: string, headers: Record<string, string> = {}): Response {
   const html = `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<title>${escape(title)}</title>
+<title>${escapeHtml(title)}</title>
 <style>body{font:16px/1.5 system-ui,sans-serif;max-width:36rem;margin:4rem auto;padding:0 1rem;color:#222}</style>
-</head><body><h1>${escape(title)}</h1><p>${escape(text)}</p></body></html>
+</head><body><h1>${escapeHtml(title)}</h1><p>${escapeHtml(text)}</p></body></html>
 `;
   return new Response(html, {
     status,
@@ -80,6 +80,6 @@ function page(status: number, title: string, text: string, headers: Record<strin
   });
 }
 
-function escape(text: string): string {
+function escapeHtml(text: string): string {
   return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 }

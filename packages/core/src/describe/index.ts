@@ -161,7 +161,8 @@ export function describeMessage(message: Message, options: DescribeOptions): Mes
   }
   addContext(view, content);
   // Files an agent attached to a reply (sent to WhatsApp as media).
-  for (const attachment of list(content.attachments)) view.lines.push(`📎 ${str(attachment.filename) ?? 'file'}`);
+  for (const attachment of list(content.attachments))
+    view.lines.push(`📎 ${str(attachment.filename) ?? 'file'}`);
   return view;
 }
 

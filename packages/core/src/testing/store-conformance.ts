@@ -303,6 +303,51 @@ export function describeStoreConformance(name: string, open: () => Promise<Store
         expect(new Set(jobs.map((j) => j.conversationId))).toEqual(new Set([conversation?.id]));
       });
 
+      it('a preference Meta delivers again after a number change creates no contact under the old number', async () => {
+        const ws = await seedWorkspace(store);
+        const preference = {
+          receivedAt: Date.now(),
+          changes: [
+            {
+              kind: 'user_preferences' as const,
+              workspaceId: ws,
+              phoneNumberId: '106540352242922',
+              displayPhoneNumber: '15550783881',
+              preferences: [
+                {
+                  entryId: 'cns_pref_1',
+                  contact: identity({ waId: '16505551234' }),
+                  category: 'marketing' as const,
+                  state: 'opted_out' as const,
+                  occurredAt: 1000,
+                  details: {},
+                },
+              ],
+            },
+          ],
+        };
+        await store.ingest(preference);
+        await store.ingest(
+          messagesUnit(ws, {
+            messages: [
+              inboundMessage({
+                wamid: 'p.notice',
+                type: 'system',
+                contact: identity({ waId: '16505551234' }),
+                identityChange: { waId: '12195555358', bsuid: null, parentBsuid: null },
+              }),
+            ],
+          }),
+        );
+        const again = await store.ingest(preference);
+        expect(again.consentChanges).toBe(0);
+        const conversations = await store.listConversations(ws);
+        expect(conversations).toHaveLength(1);
+        expect(await store.getContact(ws, conversations[0]?.contactId ?? '')).toMatchObject({
+          waId: '12195555358',
+        });
+      });
+
       it('a user id change without a phone number keeps the conversation of the previous id', async () => {
         const ws = await seedWorkspace(store);
         await store.ingest(

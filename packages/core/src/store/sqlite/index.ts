@@ -660,6 +660,10 @@ export class SqliteStore implements Store {
 
   private ingestPreferences(change: IngestPreferencesChange, result: IngestResult): void {
     for (const preference of change.preferences) {
+      // A re-delivered preference is a duplicate before its user is resolved: resolving would write
+      // (recreate a contact under a number the customer has since left), like a re-delivered message.
+      if (this.db.get('SELECT 1 AS found FROM consent_ledger WHERE id = :id', { id: preference.entryId }))
+        continue;
       const contactId = this.resolveContact(change.workspaceId, preference.contact);
       // Make sure a conversation exists, so the change shows in the mirrors of this number.
       this.upsertConversation(change.workspaceId, contactId, change.phoneNumberId, change.displayPhoneNumber);
