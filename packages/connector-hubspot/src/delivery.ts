@@ -192,7 +192,11 @@ export class HubSpotDelivery {
           attachedFile: media.fileId !== null,
           mediaUnavailable: media.unavailable,
           masking: event.workspace.policies.numberMasking,
-          related: event.type === 'message.inbound' && message === event.message ? event.related : null,
+          related:
+            (event.type === 'message.inbound' || event.type === 'message.outbound') &&
+            message === event.message
+              ? event.related
+              : null,
         }),
         attachmentIds: media.fileId ? [media.fileId] : [],
         refs: ctx.refs,

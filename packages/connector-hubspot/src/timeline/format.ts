@@ -14,6 +14,7 @@ import {
   isBusinessAppMessage,
   MEDIA_UNAVAILABLE_NOTE,
   type Message,
+  type MessageView,
   type NumberMasking,
   senderVia,
   utc,
@@ -48,12 +49,30 @@ const httpUrl = (url: string) => /^https?:\/\//i.test(url);
  * Slack and Teams, and the workspace's number masking. An edit shows the newest version and says
  * so; a deleted message keeps its place on the timeline with only the deletion note.
  */
+/** HubSpot refuses a string property longer than this (`INVALID_STRING`, "Value exceeds 65536 characters"). */
+export const MAX_BODY_CHARS = 65_536;
+const SHORTENED = ' … (shortened here; the whole message is kept in the wabridge archive)';
+
 export function communicationBody(input: BodyInput): string {
-  const { message } = input;
-  const view = describeMessage(message, {
+  const view = describeMessage(input.message, {
     masking: input.masking ?? 'partial',
     related: input.related ?? null,
   });
+  let body = renderBody(input, view);
+  // A long message (WhatsApp allows 65,536 characters of text, and escaping adds more) is cut to
+  // fit: the entry says so, and the archive keeps the whole text.
+  for (let attempt = 0; body.length > MAX_BODY_CHARS && view.text && attempt < 5; attempt++) {
+    const keep = Math.max(0, view.text.length - (body.length - MAX_BODY_CHARS) - SHORTENED.length - 64);
+    let cut = view.text.slice(0, keep);
+    if (/[\ud800-\udbff]$/.test(cut)) cut = cut.slice(0, -1);
+    view.text = `${cut}${SHORTENED}`;
+    body = renderBody(input, view);
+  }
+  return body;
+}
+
+function renderBody(input: BodyInput, view: MessageView): string {
+  const { message } = input;
   const parts = [`<p><strong>${escapeHtml(header(message, input.contactName))}</strong></p>`];
   if (view.revoked) {
     parts.push(

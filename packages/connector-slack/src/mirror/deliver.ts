@@ -23,7 +23,7 @@ import { slackErrorCode } from '../api/errors.ts';
 import type { SlackConfig } from '../config.ts';
 import { METADATA_EVENT, TEMPLATE_ACTION, TEMPLATES_KEY } from '../constants.ts';
 import { slackReactionName } from '../format/emoji.ts';
-import { escapeMrkdwn, quote, slackDate, truncate } from '../format/text.ts';
+import { escapeMrkdwn, quote, slackDate, truncate, truncateUnits } from '../format/text.ts';
 import {
   type Block,
   type CardInput,
@@ -291,7 +291,7 @@ export class SlackMirror {
         {
           channel: post.channel,
           thread_ts: post.threadTs,
-          text: truncate(post.text, 39_000),
+          text: truncateUnits(post.text, 39_000),
           blocks: post.blocks,
           username: post.username,
           icon_emoji: post.username ? post.iconEmoji : undefined,
@@ -616,7 +616,7 @@ export class SlackMirror {
     try {
       await this.#api.call(
         'chat.update',
-        { channel: target.channel, ts: target.ts, ...update },
+        { channel: target.channel, ts: target.ts, ...update, text: truncateUnits(update.text, 39_000) },
         { pace: { tier: 'tier3' }, signal: ctx.signal },
       );
     } catch (error) {
@@ -691,7 +691,7 @@ export class SlackMirror {
           threadTs: thread.ts,
           filename: file.filename,
           bytes: file.bytes,
-          comment: renderOutbound(message, { author: who, masking }).text,
+          comment: renderOutbound(message, { author: who, masking, related: event.related }).text,
         });
         return {};
       }
@@ -701,6 +701,7 @@ export class SlackMirror {
       author: asAgent ? null : who,
       masking,
       mediaUnavailable: data.mediaUnavailable === true,
+      related: event.related,
     });
     await this.#postOnce(
       ctx,
@@ -785,7 +786,7 @@ export class SlackMirror {
     try {
       await this.#api.call(
         'chat.update',
-        { channel: target.channel, ts: target.ts, ...update },
+        { channel: target.channel, ts: target.ts, ...update, text: truncateUnits(update.text, 39_000) },
         { pace: { tier: 'tier3' }, signal: ctx.signal },
       );
     } catch (error) {

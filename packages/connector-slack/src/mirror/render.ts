@@ -32,15 +32,18 @@ const str = (value: unknown): string | undefined =>
 
 const SECTION_MAX = 3000;
 
-/** A message's text as section blocks (Slack caps a section at 3,000 characters). */
+/**
+ * A message's text as section blocks (Slack caps a section at 3,000 characters, counted here in
+ * UTF-16 units so an emoji-heavy text cannot overflow one), never cutting inside a character.
+ */
 export function sections(mrkdwn: string): Block[] {
-  const chars = [...mrkdwn];
   const blocks: Block[] = [];
-  for (let i = 0; i < chars.length && blocks.length < 45; i += SECTION_MAX) {
-    blocks.push({
-      type: 'section',
-      text: { type: 'mrkdwn', text: chars.slice(i, i + SECTION_MAX).join('') },
-    });
+  let start = 0;
+  while (start < mrkdwn.length && blocks.length < 45) {
+    let end = Math.min(mrkdwn.length, start + SECTION_MAX);
+    if (end < mrkdwn.length && /[\ud800-\udbff]/.test(mrkdwn.charAt(end - 1))) end -= 1;
+    blocks.push({ type: 'section', text: { type: 'mrkdwn', text: mrkdwn.slice(start, end) } });
+    start = end;
   }
   return blocks;
 }
@@ -141,9 +144,18 @@ export function statusLine(message: Message): string {
  */
 export function renderOutbound(
   message: Message,
-  options: { author: string | null; masking?: NumberMasking; mediaUnavailable?: boolean },
+  options: {
+    author: string | null;
+    masking?: NumberMasking;
+    mediaUnavailable?: boolean;
+    /** The message it replies to, when stored (a reply from the WhatsApp Business app quotes it). */
+    related?: Message | null;
+  },
 ): { text: string; blocks: Block[] } {
-  const view = describeMessage(message, { masking: options.masking ?? 'partial' });
+  const view = describeMessage(message, {
+    masking: options.masking ?? 'partial',
+    related: options.related ?? null,
+  });
   const body = viewToMrkdwn(view, options.mediaUnavailable ? { mediaNote: MEDIA_UNAVAILABLE_NOTE } : {});
   const sender = message.sender;
   const text = withAuthor(body || '_(empty message)_', options.author);

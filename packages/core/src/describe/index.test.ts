@@ -128,8 +128,9 @@ describe('one description of a message for every mirror', () => {
       { label: 'Source type', value: 'ad' },
       { label: 'Source id', value: '120226305854810726' },
       { label: 'Ad click id (ctwa_clid)', value: 'Aff-n8ZT' },
+      { label: 'Source URL', value: 'https://fb.me/3cr4Wqqkv' },
     ]);
-    expect(view.links).toEqual([{ label: 'Ad or post', url: 'https://fb.me/3cr4Wqqkv' }]);
+    expect(view.links).toEqual([{ label: 'Open the ad', url: 'https://fb.me/3cr4Wqqkv' }]);
   });
 
   it('reads every interactive reply: buttons, lists, flows, addresses, call permissions', () => {
@@ -162,7 +163,7 @@ describe('one description of a message for every mirror', () => {
         type: 'nfm_reply',
         nfm_reply: { name: 'address_message', response_json: '{"values":{"city":"Lisbon"}}' },
       }),
-    ).toMatchObject({ title: 'Sent an address', lines: ['values: {"city":"Lisbon"}'] });
+    ).toMatchObject({ title: 'Sent an address', lines: ['city: Lisbon'] });
     expect(
       of({
         type: 'call_permission_reply',

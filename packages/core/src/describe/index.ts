@@ -257,8 +257,9 @@ function describeMedia(
     sticker: inner.animated === true ? ['✨', 'Animated sticker'] : ['🏷️', 'Sticker'],
   };
   const [icon, label] = labels[kind];
+  const filename = str(inner.filename);
   view.icon = icon;
-  view.title = label;
+  view.title = filename ? `${label} “${filename}”` : label;
   view.text = str(inner.caption) ?? text ?? null;
   view.media = {
     kind,
@@ -385,9 +386,21 @@ function formAnswers(json: string | undefined): string[] {
   try {
     const parsed: unknown = JSON.parse(json);
     if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) return [excerpt(json, 500)];
-    return Object.entries(parsed)
-      .filter(([key]) => key !== 'flow_token')
-      .map(([key, value]) => `${key}: ${typeof value === 'string' ? value : JSON.stringify(value)}`);
+    const lines: string[] = [];
+    // Answers nest (an address message keeps them under `values`): one line per answer.
+    const visit = (entries: [string, unknown][], prefix: string, depth: number) => {
+      for (const [key, value] of entries) {
+        if (key === 'flow_token') continue;
+        const name = key === 'values' && prefix === '' ? '' : `${prefix}${key}`;
+        if (value && typeof value === 'object' && !Array.isArray(value) && depth < 3) {
+          visit(Object.entries(value), name ? `${name} › ` : '', depth + 1);
+        } else {
+          lines.push(`${name || key}: ${typeof value === 'string' ? value : JSON.stringify(value)}`);
+        }
+      }
+    };
+    visit(Object.entries(parsed), '', 0);
+    return lines;
   } catch {
     return [excerpt(json, 500)];
   }
@@ -534,10 +547,14 @@ function addContext(view: MessageView, content: Content): void {
   if (str(referral.ctwa_clid))
     view.fields.push({ label: 'Ad click id (ctwa_clid)', value: String(referral.ctwa_clid) });
   const url = str(referral.source_url);
-  if (url && /^https?:\/\//i.test(url)) view.links.push({ label: 'Ad or post', url });
+  // Shown as text as well as a link: sales want to see at a glance which ad brought the lead.
+  if (url) view.fields.push({ label: 'Source URL', value: url });
+  if (url && /^https?:\/\//i.test(url))
+    view.links.push({ label: source === 'post' ? 'Open the post' : 'Open the ad', url });
   const media = str(referral.image_url) ?? str(referral.video_url);
+  const what = source === 'post' ? 'Post' : 'Ad';
   if (media && /^https?:\/\//i.test(media))
-    view.links.push({ label: referral.video_url ? 'Ad video' : 'Ad image', url: media });
+    view.links.push({ label: `${what} ${str(referral.image_url) ? 'image' : 'video'}`, url: media });
 }
 
 /** `2026-11-23 14:05 UTC` for a time in epoch ms. */
