@@ -545,11 +545,11 @@ function keywordBearing(message: InboundMessage): boolean {
 }
 
 function identityOf(message: InboundMessage, contacts: readonly WaContact[]): ContactIdentity {
-  if (isKnownMessage(message) && message.type === 'system') {
+  const system = systemOf(message);
+  if (system) {
     // System messages come without contacts[]. One that announces a new identity belongs to the
     // contact as it was: the old number (`from`) and the previous BSUIDs, which a BSUID change
     // without a phone number only names in the notice itself.
-    const system = message.system;
     return {
       waId: message.from ?? system.customer ?? null,
       bsuid: system.previous_user_id ?? message.from_user_id ?? null,
@@ -583,14 +583,24 @@ function recipientOf(status: StatusUpdate): ContactIdentity {
   };
 }
 
+// The type is compared before the schema check (a zod parse): a plain text message, the common
+// case on the hot path, needs none.
 function relatesTo(message: InboundMessage): string | null {
-  if (isKnownMessage(message) && message.type === 'reaction') return message.reaction.message_id ?? null;
+  if (message.type === 'reaction') {
+    if (isKnownMessage(message) && message.type === 'reaction') return message.reaction.message_id ?? null;
+  }
   return changedMessageId(message) ?? message.context?.id ?? null;
 }
 
+/** The `system` object of a system message (the type is compared before the schema check). */
+function systemOf(message: InboundMessage) {
+  if (message.type !== 'system' || !isKnownMessage(message) || message.type !== 'system') return null;
+  return message.system;
+}
+
 function identityChange(message: InboundMessage): IngestMessage['identityChange'] {
-  if (!isKnownMessage(message) || message.type !== 'system') return null;
-  const system = message.system;
+  const system = systemOf(message);
+  if (!system) return null;
   if (system.type === 'user_changed_number' || system.type === 'customer_changed_number') {
     // The older `customer_changed_number` names the new number `new_wa_id` (and may name the old
     // one `wa_id`); the current shape has only `wa_id`, the new number.

@@ -834,7 +834,7 @@ export function editedText(message: Record<string, unknown> | undefined): string
 
 /** The wamid an edit or a revoke changes, when the message is one. */
 export function changedMessageId(message: InboundMessage): string | undefined {
-  if (!isKnownMessage(message)) return undefined;
+  if ((message.type !== 'edit' && message.type !== 'revoke') || !isKnownMessage(message)) return undefined;
   if (message.type === 'edit') return message.edit.original_message_id;
   if (message.type === 'revoke') return message.revoke.original_message_id;
   return undefined;
