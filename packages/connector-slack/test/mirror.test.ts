@@ -184,6 +184,31 @@ describe('mirroring WhatsApp into Slack', () => {
     expect(world.slack.ledger.count('message.updated') - updates).toBeLessThanOrEqual(2);
   });
 
+  it('a deletion that fails half-way (Slack down after the file went) ends right when retried', async () => {
+    world = await startWorld({ backoff: { baseMs: 20, factor: 1, capMs: 20 } });
+    const ada = world.wa.customer({ waId: '447700900135', name: 'Ada' });
+    const photo = await ada.sendImage({ bytes: 'boarding pass', mimeType: 'image/jpeg', caption: 'my pass' });
+    await settle(world);
+    const fileId = (await world.thread('447700900135'))[1]?.files[0]?.id;
+    await ada.revokeMessage(photo);
+    // The file is deleted, then chat.update meets an outage: the job is retried from the start.
+    let calls = 0;
+    const offCall = world.slack.ledger.subscribe((e) => {
+      if (e.kind === 'api.call' && e.method === 'files.delete' && ++calls === 1)
+        world?.slack.failNext({ kind: 'unavailable', status: 503 });
+    });
+    await settle(world, 8);
+    offCall();
+    const [, post] = await world.thread('447700900135');
+    expect(post?.text).toContain('This message was deleted by the customer.');
+    expect(post?.text).not.toContain('my pass');
+    expect(world.slack.ledger.count('file.deleted', (e) => e.fileId === fileId)).toBe(1);
+    expect(
+      world.slack.ledger.count('api.call', (e) => e.method === 'chat.update' && e.httpStatus === 503),
+    ).toBe(1);
+    expect(await world.bridge.store.listDeadJobs()).toEqual([]);
+  });
+
   it('an edit that overtakes its original still ends with the edited text, posted once', async () => {
     world = await startWorld();
     const ada = world.wa.customer({ waId: '447700900133', name: 'Ada' });
