@@ -22,7 +22,13 @@ import type {
   Message,
   RefAccess,
 } from '@wabridge/core';
-import { displayName, WabridgeError } from '@wabridge/core';
+import {
+  CHANGE_TYPES,
+  displayName,
+  isBusinessAppMessage,
+  toWabridgeError,
+  WabridgeError,
+} from '@wabridge/core';
 import type { HubSpotApi } from './api/client.ts';
 import type { HubSpotConfig } from './config.ts';
 import { OpenRecords, TO_DEAL, TO_TICKET } from './contacts/open-records.ts';
@@ -36,7 +42,12 @@ const DAY_MS = 24 * 60 * 60 * 1000;
 
 type Outcome = BatchOutcome;
 /** How a message's media shows on the timeline: a link, an attached HubSpot file, or neither. */
-type MediaPart = { link: { url: string; expiresAt: number } | null; fileId: string | null };
+type MediaPart = {
+  link: { url: string; expiresAt: number } | null;
+  fileId: string | null;
+  /** WhatsApp no longer has the file: the entry says so rather than link to nothing. */
+  unavailable: boolean;
+};
 const ok = (refs: ExternalRefInput[] = []): Outcome => ({ ok: true, result: { refs } });
 const fail = (error: unknown): Outcome => ({ ok: false, error });
 
@@ -76,7 +87,15 @@ export class HubSpotDelivery {
         case 'message.inbound':
         case 'message.outbound':
           if (event.conversation.erasedAt !== null) outcomes[index] = ok();
-          else timeline.push(index);
+          else if (CHANGE_TYPES.has(event.message.type)) {
+            // An edit or a deletion rewrites the entry of the message it changes (created as it
+            // now stands if it is not on the timeline yet); one of a message never received
+            // has nothing to change.
+            if (event.related) {
+              rewrite.add(event.related.id);
+              timeline.push(index);
+            } else outcomes[index] = ok();
+          } else timeline.push(index);
           break;
         case 'message.status':
           if (event.status.status === 'failed' && event.conversation.erasedAt === null) {
@@ -148,7 +167,7 @@ export class HubSpotDelivery {
       open: Map<string, { deal: string | null; ticket: string | null }>,
     ) => {
       const { event, ctx } = items[i] as BatchItem;
-      const message = (event as Extract<DomainEvent, { message: Message }>).message;
+      const message = messageOf(items[i] as BatchItem);
       const records = open.get(hubspotId);
       const also = [
         ...(records?.deal ? [{ id: records.deal, typeId: TO_DEAL }] : []),
@@ -171,6 +190,13 @@ export class HubSpotDelivery {
           contactName: displayName(event.contact),
           mediaLink: media.link,
           attachedFile: media.fileId !== null,
+          mediaUnavailable: media.unavailable,
+          masking: event.workspace.policies.numberMasking,
+          related:
+            (event.type === 'message.inbound' || event.type === 'message.outbound') &&
+            message === event.message
+              ? event.related
+              : null,
         }),
         attachmentIds: media.fileId ? [media.fileId] : [],
         refs: ctx.refs,
@@ -244,45 +270,53 @@ export class HubSpotDelivery {
    * that cannot be had at all (expired at Meta, refused by HubSpot) is described as unavailable.
    */
   async #media(message: Message, refs: RefAccess): Promise<MediaPart> {
-    if (!isMedia(message) || message.direction !== 'inbound') return { link: null, fileId: null };
+    const none: MediaPart = { link: null, fileId: null, unavailable: false };
+    const carries = message.direction === 'inbound' || isBusinessAppMessage(message);
+    if (!isMedia(message) || !carries) return none;
     const { media } = this.#config;
+    const uploaded = media.upload ? await refs.get('file', message.id) : null;
+    if (message.revision?.revokedAt) {
+      // Deleted by its author: the copy in HubSpot Files goes too (the archive keeps the message).
+      if (uploaded) await this.#api.deleteFile(uploaded.externalId);
+      return none;
+    }
+    if (uploaded) return { link: null, fileId: uploaded.externalId, unavailable: false };
+    // Fetched now (and kept by the gateway), so the link keeps working after WhatsApp lets the
+    // file expire, and a file WhatsApp no longer has is said so instead of a link that fails.
+    let file: Awaited<ReturnType<ConnectorDeps['media']['fetch']>>;
+    try {
+      file = await this.#deps.media.fetch(message.id);
+    } catch (error) {
+      const failure = toWabridgeError(error);
+      if (failure.retryable) throw failure;
+      this.#deps.logger.info({ code: failure.code, message: message.id }, 'WhatsApp media unavailable');
+      return { ...none, unavailable: true };
+    }
     if (media.upload) {
-      const uploaded = await refs.get('file', message.id);
-      if (uploaded) return { link: null, fileId: uploaded.externalId };
-      let file: Awaited<ReturnType<ConnectorDeps['media']['fetch']>> | null = null;
       try {
-        file = await this.#deps.media.fetch(message.id);
+        // The name carries the message id, so a repeated upload finds the first one (see uploadFile).
+        const filename = `${message.id}-${file.filename}`;
+        const { id } = await this.#api.uploadFile({ bytes: file.bytes, filename }, media.folderPath);
+        await refs.checkpoint({
+          kind: 'file',
+          entityId: message.id,
+          externalId: id,
+          data: { sha256: file.sha256 },
+        });
+        return { link: null, fileId: id, unavailable: false };
       } catch (error) {
+        if (error instanceof WabridgeError && error.retryable) throw error;
         this.#deps.logger.warn(
           { err: error, message: message.id },
-          'media not available for upload; linking instead',
+          'HubSpot refused the media upload; linking instead',
         );
-      }
-      if (file) {
-        try {
-          // The name carries the message id, so a repeated upload finds the first one (see uploadFile).
-          const filename = `${message.id}-${file.filename}`;
-          const { id } = await this.#api.uploadFile({ bytes: file.bytes, filename }, media.folderPath);
-          await refs.checkpoint({
-            kind: 'file',
-            entityId: message.id,
-            externalId: id,
-            data: { sha256: file.sha256 },
-          });
-          return { link: null, fileId: id };
-        } catch (error) {
-          if (error instanceof WabridgeError && error.retryable) throw error;
-          this.#deps.logger.warn(
-            { err: error, message: message.id },
-            'HubSpot refused the media upload; linking instead',
-          );
-        }
       }
     }
     const ttl = media.linkTtlDays * DAY_MS;
     return {
       link: { url: this.#deps.media.url(message.id, ttl), expiresAt: this.#deps.now() + ttl },
       fileId: null,
+      unavailable: false,
     };
   }
 
@@ -407,8 +441,13 @@ export class HubSpotDelivery {
   }
 }
 
+/** The message an item's timeline entry is for: an edit or a deletion is the message it changes. */
 function messageOf(item: BatchItem): Message {
-  return (item.event as Extract<DomainEvent, { message: Message }>).message;
+  const event = item.event as Extract<DomainEvent, { message: Message }>;
+  if ((event.type === 'message.inbound' || event.type === 'message.outbound') && event.related) {
+    if (CHANGE_TYPES.has(event.message.type)) return event.related;
+  }
+  return event.message;
 }
 
 function toOutcome(written: EntryOutcome | undefined, messageId: string, hubspotContactId: string): Outcome {

@@ -4,6 +4,7 @@ import {
   hydrateEvent,
   type MediaAccess,
   silentLogger,
+  WabridgeError,
   WHATSAPP_SENDER,
 } from '@wabridge/core';
 import { createTestBridge, type TestBridge } from '@wabridge/core/testing';
@@ -190,6 +191,113 @@ describe('WhatsApp messages on the HubSpot timeline', () => {
     expect(entry?.properties.hs_communication_body).toContain('(attached)');
     expect(hubspot.ledger.count('file.uploaded')).toBe(1);
     expect(hubspot.ledger.count('api.call', (c) => c.path === '/files/v3/files')).toBe(2);
+  });
+
+  it('rewrites an edited message in place, at its WhatsApp time, and a deletion removes its content and file', async () => {
+    const bytes = new TextEncoder().encode('JPEG label');
+    const media: MediaAccess = {
+      fetch: async () => ({
+        bytes,
+        mimeType: 'image/jpeg',
+        filename: 'label.jpg',
+        sha256: createHash('sha256').update(bytes).digest('hex'),
+      }),
+      url: (id) => `http://gateway.test/media/test/${id}`,
+    };
+    const { hubspot, bridge } = await setup({ media: { upload: true } }, media);
+    const sentAt = Date.UTC(2026, 2, 14, 9, 30, 0);
+    const customer = { waId: '15550301010', name: 'Ada', timestamp: sentAt };
+    const text = await bridge.customerText('Deliver to 12 Babage Row', customer);
+    const photo = await bridge.customerMessage(
+      { type: 'image', image: { id: 'm-1', mime_type: 'image/jpeg', caption: 'my ID card' } },
+      { ...customer, timestamp: sentAt + 1000 },
+    );
+    await settle(bridge);
+    const before = await timeline(bridge, hubspot, '15550301010');
+    const fileId = before[1]?.properties.hs_attachment_ids ?? '';
+    expect(hubspot.file(fileId)).not.toBeNull();
+    await bridge.customerMessage(
+      {
+        type: 'edit',
+        edit: {
+          original_message_id: text,
+          message: { type: 'text', text: { body: 'Deliver to 12 Babbage Row' } },
+        },
+      },
+      { ...customer, timestamp: sentAt + 60_000 },
+    );
+    await bridge.customerMessage(
+      { type: 'revoke', revoke: { original_message_id: photo } },
+      { ...customer, timestamp: sentAt + 120_000 },
+    );
+    await settle(bridge);
+    const after = await timeline(bridge, hubspot, '15550301010');
+    expect(after.map((e) => e.id)).toEqual(before.map((e) => e.id));
+    expect(after[0]?.properties.hs_timestamp).toBe(new Date(sentAt).toISOString());
+    expect(after[0]?.properties.hs_communication_body).toContain('Deliver to 12 Babbage Row');
+    expect(after[0]?.properties.hs_communication_body).not.toContain('Babage');
+    expect(after[0]?.properties.hs_communication_body).toContain('Edited 2026-03-14 09:31 UTC');
+    expect(after[1]?.properties.hs_communication_body).toContain('This message was deleted by the customer.');
+    expect(after[1]?.properties.hs_communication_body).not.toContain('ID card');
+    expect(after[1]?.properties.hs_attachment_ids ?? '').toBe('');
+    expect(hubspot.file(fileId)).toBeNull();
+    expect(await bridge.store.listDeadJobs()).toEqual([]);
+  });
+
+  it('says a file is no longer available from WhatsApp instead of linking to nothing', async () => {
+    const media: MediaAccess = {
+      fetch: async () => {
+        throw new WabridgeError('permanent', 'WhatsApp Cloud API: Unsupported get request (code 100)');
+      },
+      url: (id) => `http://gateway.test/media/test/${id}`,
+    };
+    const { hubspot, bridge } = await setup({}, media);
+    await bridge.customerMessage(
+      { type: 'video', video: { id: 'gone', caption: 'the noise' } },
+      { waId: '15550301011' },
+    );
+    await settle(bridge);
+    const [entry] = await timeline(bridge, hubspot, '15550301011');
+    const body = entry?.properties.hs_communication_body ?? '';
+    expect(body).toContain('This file is no longer available from WhatsApp');
+    expect(body).toContain('the noise');
+    expect(body).not.toContain('gateway.test/media');
+  });
+
+  it('logs what the business sent from the WhatsApp Business app as sent from there', async () => {
+    const { hubspot, bridge } = await setup();
+    await bridge.customerText('hi', { waId: '15550301012' });
+    await bridge.ingest({
+      object: 'whatsapp_business_account',
+      entry: [
+        {
+          id: '102290129340398',
+          changes: [
+            {
+              field: 'smb_message_echoes',
+              value: {
+                metadata: { display_phone_number: '15550783881', phone_number_id: '106540352242922' },
+                message_echoes: [
+                  {
+                    from: '15550783881',
+                    to: '15550301012',
+                    id: 'wamid.echo.hubspot',
+                    timestamp: String(Math.floor(Date.now() / 1000) + 5),
+                    type: 'text',
+                    text: { body: 'Hello from the shop' },
+                  },
+                ],
+              },
+            },
+          ],
+        },
+      ],
+    });
+    await settle(bridge);
+    const [, echo] = await timeline(bridge, hubspot, '15550301012');
+    expect(echo?.properties.wabridge_direction).toBe('outbound');
+    expect(echo?.properties.hs_communication_body).toContain('sent from the WhatsApp Business app');
+    expect(echo?.properties.hs_communication_body).toContain('Hello from the shop');
   });
 
   it('writes a batch of messages with one create call per 100 entries', async () => {

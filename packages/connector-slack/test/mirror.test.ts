@@ -63,8 +63,8 @@ describe('mirroring WhatsApp into Slack', () => {
     expect(replies[4]?.files[0]?.name).toBe('invoice.pdf');
     expect(replies[5]?.text).toContain('Voice message');
     expect(replies[5]?.files).toHaveLength(1);
-    expect(replies[6]?.text).toContain('Chose *Yes please*');
-    expect(replies[7]?.text).toContain('does not pass on to apps');
+    expect(replies[6]?.text).toContain('Chose “Yes please”');
+    expect(replies[7]?.text).toContain('WhatsApp did not pass this message on (a poll message)');
     expect(replies[8]?.files).toHaveLength(1);
     expect(replies[9]?.text).toBe('last one');
     expect(await world.bridge.store.listDeadJobs()).toEqual([]);
@@ -149,6 +149,104 @@ describe('mirroring WhatsApp into Slack', () => {
     expect(mirror?.text).toBe('Your parcel left the depot');
     expect(JSON.stringify(mirror?.blocks)).toContain(':eyes: Read');
     expect(world.wa.sentMessages().filter((m) => m.to === '447700900127')).toHaveLength(1);
+  });
+
+  it('shows a customer’s edit on the mirrored message, and a deletion removes its text and file', async () => {
+    world = await startWorld();
+    const ada = world.wa.customer({ waId: '447700900132', name: 'Ada' });
+    const text = await ada.sendText('Pickup at 5pm');
+    const photo = await ada.sendImage({ bytes: 'label photo', mimeType: 'image/jpeg', caption: 'the label' });
+    await settle(world);
+    const fileId = (await world.thread('447700900132'))[2]?.files[0]?.id;
+    await ada.editMessage(text, 'Pickup at 6pm');
+    await ada.revokeMessage(photo);
+    await settle(world);
+    const thread = await world.thread('447700900132');
+    // Nothing was added to the thread: the two posts changed in place.
+    expect(thread).toHaveLength(3);
+    expect(thread[1]?.text).toBe('Pickup at 6pm');
+    expect(thread[1]?.edited).toBe(true);
+    expect(JSON.stringify(thread[1]?.blocks)).toContain('edited <!date^');
+    expect(thread[2]?.text).toContain('This message was deleted by the customer.');
+    expect(thread[2]?.text).not.toContain('the label');
+    expect(world.slack.ledger.count('file.deleted', (e) => e.fileId === fileId)).toBe(1);
+    // The archive keeps every version.
+    const store = world.bridge.store;
+    expect((await store.getMessageByWamid(world.bridge.workspaceId, text))?.text).toBe('Pickup at 5pm');
+    expect((await store.listRevisions(world.bridge.workspaceId, text)).map((m) => m.text)).toEqual([
+      'Pickup at 6pm',
+    ]);
+    // A repeated delivery of the edit changes nothing more.
+    const updates = world.slack.ledger.count('message.updated');
+    await ada.editMessage(text, 'Pickup at 6pm', { deliveries: 2 });
+    await settle(world);
+    expect((await world.thread('447700900132'))[1]?.text).toBe('Pickup at 6pm');
+    expect(world.slack.ledger.count('message.updated') - updates).toBeLessThanOrEqual(2);
+  });
+
+  it('a deletion that fails half-way (Slack down after the file went) ends right when retried', async () => {
+    world = await startWorld({ backoff: { baseMs: 20, factor: 1, capMs: 20 } });
+    const ada = world.wa.customer({ waId: '447700900135', name: 'Ada' });
+    const photo = await ada.sendImage({ bytes: 'boarding pass', mimeType: 'image/jpeg', caption: 'my pass' });
+    await settle(world);
+    const fileId = (await world.thread('447700900135'))[1]?.files[0]?.id;
+    await ada.revokeMessage(photo);
+    // The file is deleted, then chat.update meets an outage: the job is retried from the start.
+    let calls = 0;
+    const offCall = world.slack.ledger.subscribe((e) => {
+      if (e.kind === 'api.call' && e.method === 'files.delete' && ++calls === 1)
+        world?.slack.failNext({ kind: 'unavailable', status: 503 });
+    });
+    await settle(world, 8);
+    offCall();
+    const [, post] = await world.thread('447700900135');
+    expect(post?.text).toContain('This message was deleted by the customer.');
+    expect(post?.text).not.toContain('my pass');
+    expect(world.slack.ledger.count('file.deleted', (e) => e.fileId === fileId)).toBe(1);
+    expect(
+      world.slack.ledger.count('api.call', (e) => e.method === 'chat.update' && e.httpStatus === 503),
+    ).toBe(1);
+    expect(await world.bridge.store.listDeadJobs()).toEqual([]);
+  });
+
+  it('an edit that overtakes its original still ends with the edited text, posted once', async () => {
+    world = await startWorld();
+    const ada = world.wa.customer({ waId: '447700900133', name: 'Ada' });
+    await ada.sendText('hello');
+    await settle(world);
+    const original = ada.build.text('Meet at the north gate', { timestamp: Date.now() - 5000 });
+    await ada.editMessage(original.wamid, 'Meet at the south gate');
+    await settle(world);
+    await ada.send(original);
+    await settle(world);
+    const thread = await world.thread('447700900133');
+    expect(thread.map((m) => m.text)).toEqual([thread[0]?.text, 'hello', 'Meet at the south gate']);
+  });
+
+  it('mirrors what the business sent from the WhatsApp Business app, and never sends it again', async () => {
+    world = await startWorld();
+    const ada = world.wa.customer({ waId: '447700900134', name: 'Ada' });
+    await ada.sendText('Do you have it in blue?');
+    await settle(world);
+    const echo = await ada.echoFromBusinessApp({ type: 'text', text: { body: 'Yes, in blue and red' } });
+    await ada.echoFromBusinessApp({
+      type: 'image',
+      image: { id: '999000111', mime_type: 'image/jpeg', caption: 'blue one' },
+    });
+    await settle(world);
+    const thread = await world.thread('447700900134');
+    expect(thread).toHaveLength(4);
+    expect(thread[2]?.text).toContain('Yes, in blue and red');
+    expect(JSON.stringify(thread[2]?.blocks)).toContain('Sent from the WhatsApp Business app');
+    // The photo is gone at Meta (an unknown media id): the same note every target shows.
+    expect(thread[3]?.text).toContain('blue one');
+    expect(thread[3]?.text).toContain('no longer available from WhatsApp');
+    expect(world.wa.sentMessages().filter((m) => m.to === '447700900134')).toHaveLength(0);
+    // The business deletes it in the app: the mirror follows.
+    await ada.echoFromBusinessApp({ type: 'revoke', revoke: { original_message_id: echo } });
+    await settle(world);
+    expect((await world.thread('447700900134'))[2]?.text).toContain('deleted by the business');
+    expect(await world.bridge.store.listDeadJobs()).toEqual([]);
   });
 
   it('finds its own post after a crash between posting and recording it, instead of posting twice', async () => {

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import {
+  CHANGE_TYPES,
   type ConnectorDeps,
   type DeliveryContext,
   type DeliveryResult,
@@ -8,8 +9,10 @@ import {
   type EventBase,
   type ExternalRef,
   type ExternalRefInput,
+  isBusinessAppMessage,
   isWabridgeError,
   type Message,
+  toWabridgeError,
 } from '@wabridge/core';
 import { routeFor, type TeamsConfig } from './config.ts';
 import { parseTeamsMessageRef, type ThreadLocation, teamsMessageRef } from './graph/ids.ts';
@@ -21,6 +24,7 @@ import {
   renderFailure,
   renderInfo,
   renderMessage,
+  renderNote,
   renderNotice,
   toPayloads,
 } from './render/messages.ts';
@@ -38,6 +42,8 @@ interface PostRefData extends ThreadLocation {
   messageId: string;
   nonce: string;
   parts?: number;
+  /** WhatsApp no longer had the file when the message was posted (the post says so). */
+  mediaUnavailable?: boolean;
 }
 
 /** Deterministic per post: a retry after a crash looks for the post carrying it before posting again. */
@@ -46,6 +52,9 @@ function nonceOf(kind: string, entityId: string, part = 0): string {
 }
 
 const MAX_ROOT_PAGES = 4;
+
+/** Message types whose file Teams links to (through the gateway's signed media links). */
+const MEDIA_KINDS: ReadonlySet<string> = new Set(['image', 'video', 'audio', 'document', 'sticker']);
 
 /** Progress of an agent's reply, shown as the service account's reaction on it. */
 const STATUS_REACTIONS: Record<string, string> = { sent: '✔️', delivered: '✅', read: '👀', failed: '❌' };
@@ -90,6 +99,7 @@ export class Mirror {
   async deliver(event: DomainEvent, ctx: DeliveryContext): Promise<DeliveryResult> {
     switch (event.type) {
       case 'message.inbound': {
+        if (CHANGE_TYPES.has(event.message.type)) return this.change(event, ctx);
         const thread = await this.thread(event, ctx, true);
         if (!thread) return {};
         const refs = await this.postMessage(thread, event, event.message, event.related, ctx);
@@ -97,6 +107,7 @@ export class Mirror {
         return { refs };
       }
       case 'message.outbound': {
+        if (CHANGE_TYPES.has(event.message.type)) return this.change(event, ctx);
         const own = await ctx.refs.get('message', event.message.id);
         // An agent's reply from this Teams thread: the thread already shows it.
         if (own && !isPost(own)) return {};
@@ -252,19 +263,103 @@ export class Mirror {
 
   // ------------------------------------------------------------------------------------- posts
 
-  private postMessage(
+  private async postMessage(
     thread: ThreadLocation,
     event: EventBase,
     message: Message,
     related: Message | null,
     ctx: DeliveryContext,
   ): Promise<ExternalRefInput[]> {
+    const done = await ctx.refs.get('message', message.id);
+    const mediaUnavailable =
+      done && isPost(done)
+        ? (done.data as Partial<PostRefData>).mediaUnavailable === true
+        : !(await this.mediaAvailable(message, ctx));
     const rendered = renderMessage(message, {
       related,
       contactName: displayName(event.contact),
+      masking: event.workspace.policies.numberMasking,
       mediaUrl: (id) => this.deps.media.url(id, this.config.mediaLinkTtlDays * 24 * 3600_000),
+      mediaUnavailable,
     });
-    return this.post(thread, rendered, 'message', message.id, ctx);
+    return this.post(
+      thread,
+      rendered,
+      'message',
+      message.id,
+      ctx,
+      mediaUnavailable ? { mediaUnavailable } : {},
+    );
+  }
+
+  /**
+   * Whether the link in a post will work: the file is fetched (and kept) now, so the gateway's
+   * media link serves it later even after WhatsApp lets it expire, and a file WhatsApp no longer
+   * has is said so in the post instead of a link that fails.
+   */
+  private async mediaAvailable(message: Message, ctx: DeliveryContext): Promise<boolean> {
+    const kind = message.type;
+    if (!MEDIA_KINDS.has(kind) || message.revision?.revokedAt) return true;
+    const carriesMedia = message.direction === 'inbound' || isBusinessAppMessage(message);
+    if (!carriesMedia) return true;
+    try {
+      await this.deps.media.fetch(message.id);
+      return true;
+    } catch (error) {
+      const failure = toWabridgeError(error);
+      if (failure.retryable) throw failure;
+      ctx.logger.info({ code: failure.code }, 'WhatsApp media unavailable; the post says so');
+      return false;
+    }
+  }
+
+  /**
+   * An edit or a deletion of a message already in the thread: its post (every part of it) now
+   * shows the message as it stands, edited or deleted; the post stays where it is. A message not
+   * posted yet is shown as it stands when its turn comes; an agent's own reply is theirs to edit.
+   */
+  private async change(
+    event: Extract<DomainEvent, { type: 'message.inbound' | 'message.outbound' }>,
+    ctx: DeliveryContext,
+  ): Promise<DeliveryResult> {
+    const original = event.related;
+    if (!original) return {};
+    const ref = await ctx.refs.get('message', original.id);
+    if (!ref || !isPost(ref)) return {};
+    const thread = await this.thread(event, ctx, false);
+    if (!thread) return {};
+    const data = ref.data as unknown as PostRefData;
+    const rendered = renderMessage(original, {
+      related: null,
+      contactName: displayName(event.contact),
+      masking: event.workspace.policies.numberMasking,
+      mediaUrl: (id) => this.deps.media.url(id, this.config.mediaLinkTtlDays * 24 * 3600_000),
+      mediaUnavailable: data.mediaUnavailable === true,
+    });
+    const nonce = (i: number) => (i === 0 ? data.nonce : nonceOf('message', original.id, i));
+    const payloads = toPayloads(rendered, nonce, this.config.maxMessageBytes);
+    const parts = Math.max(data.parts ?? 1, 1);
+    for (let i = 0; i < parts; i++) {
+      const post =
+        i === 0
+          ? data
+          : ((await ctx.refs.get('post', `${original.id}#${i}`))?.data as PostRefData | undefined);
+      if (!post?.messageId) continue;
+      // A shorter version leaves later parts over: they say so rather than repeat old text.
+      const payload =
+        payloads[i] ??
+        toPayloads(
+          renderNote('(see above)', rendered.footer),
+          () => nonce(i),
+          this.config.maxMessageBytes,
+        )[0];
+      if (!payload) continue;
+      await this.pacer.request(thread, ctx.signal);
+      await this.bestEffort('show an edit or a deletion', ctx, () =>
+        this.api.updateMessage(thread, post.messageId, thread.rootId, payload, ctx.signal),
+      );
+    }
+    return {};
   }
 
   /** Posts a rendered message as one or more replies; parts posted by an earlier attempt are skipped. */
@@ -274,6 +369,7 @@ export class Mirror {
     kind: string,
     entityId: string,
     ctx: DeliveryContext,
+    extra: Partial<PostRefData> = {},
   ): Promise<ExternalRefInput[]> {
     const payloads = toPayloads(rendered, (i) => nonceOf(kind, entityId, i), this.config.maxMessageBytes);
     const refs: ExternalRefInput[] = [];
@@ -313,6 +409,7 @@ export class Mirror {
           messageId: posted.id,
           nonce,
           parts: payloads.length,
+          ...extra,
         } satisfies PostRefData,
       };
       await ctx.refs.checkpoint(ref);
@@ -338,7 +435,9 @@ export class Mirror {
       const rendered = renderMessage(event.message, {
         related: null,
         contactName: displayName(event.contact),
+        masking: event.workspace.policies.numberMasking,
         mediaUrl: (id) => this.deps.media.url(id, this.config.mediaLinkTtlDays * 24 * 3600_000),
+        mediaUnavailable: data.mediaUnavailable === true,
       });
       const [first] = toPayloads(
         rendered,

@@ -1,4 +1,4 @@
-import { type DomainEvent, deliveryContext, hydrateEvent, silentLogger } from '@wabridge/core';
+import { type DomainEvent, deliveryContext, hydrateEvent, silentLogger, WabridgeError } from '@wabridge/core';
 import { plainText } from '@wabridge/sandbox/graph';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type Rig, startRig } from './support.ts';
@@ -67,6 +67,163 @@ describe('mirroring WhatsApp into Teams', () => {
       expect(part.bytes).toBeLessThanOrEqual(2048);
     expect(parts.map((p) => plainText(p.body)).join(' ')).toBe(text);
     expect(graph.ledger.count('message.rejected')).toBe(0);
+    expect(await bridge.store.listDeadJobs()).toEqual([]);
+  });
+
+  it('shows every content type readably, with shared numbers masked like everywhere else', async () => {
+    rig = await startRig();
+    const { bridge, graph } = rig;
+    const customer = { waId: '15550007777', name: 'Sheena' };
+    await bridge.customerMessage(
+      {
+        type: 'contacts',
+        contacts: [
+          {
+            name: { formatted_name: 'Lucía Gómez' },
+            phones: [{ phone: '+1 (983) 555-2319', type: 'MOBILE' }],
+          },
+        ],
+      },
+      customer,
+    );
+    await bridge.customerMessage(
+      {
+        type: 'interactive',
+        interactive: { type: 'button_reply', button_reply: { id: 'change', title: 'Change' } },
+      },
+      customer,
+    );
+    await bridge.customerMessage({ type: 'request_welcome' }, customer);
+    await bridge.customerMessage(
+      {
+        type: 'order',
+        order: {
+          catalog_id: '194836987003835',
+          product_items: [
+            { product_retailer_id: 'di9ozbzfi4', quantity: 2, item_price: 30, currency: 'USD' },
+            { product_retailer_id: 'nqryix03ez', quantity: 1, item_price: 25, currency: 'USD' },
+          ],
+        },
+      },
+      customer,
+    );
+    await bridge.customerMessage(
+      {
+        type: 'location',
+        location: {
+          latitude: 37.48,
+          longitude: -122.14,
+          name: 'Meta HQ',
+          address: '1 Hacker Way',
+          url: 'https://meta.com',
+        },
+      },
+      customer,
+    );
+    await bridge.worker.drain();
+    const rootId = await rig.root((await rig.conversation('15550007777')).id);
+    const texts = graph.replies(rootId).map((m) => plainText(m.body));
+    expect(texts[0]).toContain('Lucía Gómez · +19•••••2319 (mobile)');
+    expect(texts.join('\n')).not.toContain('555-2319');
+    expect(texts[1]).toContain('Chose “Change”');
+    expect(texts[2]).toContain('Opened the chat for the first time');
+    expect(texts[3]).toContain('2 × di9ozbzfi4 at 30 USD = 60 USD');
+    expect(texts[3]).toContain('Total: 85 USD');
+    expect(texts[4]).toContain('Location: Meta HQ');
+    expect(texts[4]).toContain('Address: 1 Hacker Way');
+    expect(graph.replies(rootId)[4]?.body.content).toContain('href="https://meta.com"');
+    for (const text of texts) expect(text).not.toMatch(/cannot show|^\s*$/);
+  });
+
+  it('updates the mirrored post in place for an edit and a deletion, without adding to the thread', async () => {
+    rig = await startRig();
+    const { bridge, graph } = rig;
+    const customer = { waId: '15550008888', name: 'Sheena' };
+    const wamid = await bridge.customerText('See you at 5', customer);
+    const photo = await bridge.customerMessage(
+      { type: 'image', image: { id: 'm1', caption: 'my receipt' } },
+      customer,
+    );
+    await bridge.worker.drain();
+    await bridge.customerMessage(
+      {
+        type: 'edit',
+        edit: { original_message_id: wamid, message: { type: 'text', text: { body: 'See you at 6' } } },
+      },
+      customer,
+    );
+    await bridge.customerMessage({ type: 'revoke', revoke: { original_message_id: photo } }, customer);
+    await bridge.worker.drain();
+    const rootId = await rig.root((await rig.conversation('15550008888')).id);
+    const replies = graph.replies(rootId);
+    expect(replies).toHaveLength(2);
+    expect(plainText(replies[0]!.body)).toBe('See you at 6');
+    expect(replies[0]?.lastEditedDateTime).toBeTruthy();
+    expect(replies[0]?.attachments[0]?.content).toContain('edited');
+    expect(plainText(replies[1]!.body)).toContain('This message was deleted by the customer.');
+    expect(replies[1]?.body.content).not.toContain('my receipt');
+    expect(replies[1]?.body.content).not.toContain('/media/');
+    expect(graph.ledger.count('message.created', (e) => e.replyToId === rootId)).toBe(2);
+  });
+
+  it('shows what the business sent from the WhatsApp Business app as sent from there', async () => {
+    rig = await startRig();
+    const { bridge, graph } = rig;
+    await bridge.customerText('Is it in stock?', { waId: '15550009999' });
+    await bridge.ingest({
+      object: 'whatsapp_business_account',
+      entry: [
+        {
+          id: '102290129340398',
+          changes: [
+            {
+              field: 'smb_message_echoes',
+              value: {
+                messaging_product: 'whatsapp',
+                metadata: { display_phone_number: '15550783881', phone_number_id: '106540352242922' },
+                message_echoes: [
+                  {
+                    from: '15550783881',
+                    to: '15550009999',
+                    id: 'wamid.echo.teams',
+                    timestamp: String(Math.floor(Date.now() / 1000)),
+                    type: 'text',
+                    text: { body: 'Yes, two left' },
+                  },
+                ],
+              },
+            },
+          ],
+        },
+      ],
+    });
+    await bridge.worker.drain();
+    const rootId = await rig.root((await rig.conversation('15550009999')).id);
+    const [, echo] = graph.replies(rootId);
+    expect(plainText(echo!.body)).toBe('Yes, two left');
+    expect(echo?.attachments[0]?.content).toContain('Sent from the WhatsApp Business app');
+  });
+
+  it('says the file is no longer available from WhatsApp instead of linking a file that is gone', async () => {
+    rig = await startRig({
+      media: {
+        fetch: async () => {
+          throw new WabridgeError('permanent', 'WhatsApp Cloud API: Unsupported get request (code 100)');
+        },
+        url: (id) => `http://gateway.test/media/test/${id}`,
+      },
+    });
+    const { bridge, graph } = rig;
+    await bridge.customerMessage(
+      { type: 'document', document: { id: 'gone', filename: 'invoice.pdf' } },
+      { waId: '15550001212' },
+    );
+    await bridge.worker.drain();
+    const rootId = await rig.root((await rig.conversation('15550001212')).id);
+    const [reply] = graph.replies(rootId);
+    expect(plainText(reply!.body)).toContain('invoice.pdf');
+    expect(plainText(reply!.body)).toContain('This file is no longer available from WhatsApp');
+    expect(reply?.body.content).not.toContain('/media/');
     expect(await bridge.store.listDeadJobs()).toEqual([]);
   });
 

@@ -7,6 +7,7 @@
 import {
   createCloudApiClient,
   type Logger,
+  type MediaAccess,
   type SendHandler,
   silentLogger,
   WhatsAppSender,
@@ -149,6 +150,8 @@ export interface RigOptions {
    * sent (uploads and sends show in `wa.ledger`); customers then write through `wa.customer`.
    */
   whatsapp?: boolean;
+  /** Where WhatsApp media comes from (default: a stand-in file for every message). */
+  media?: MediaAccess;
 }
 
 const WA_TOKEN = 'wa-test-token';
@@ -226,6 +229,7 @@ export async function startRig(options: RigOptions = {}) {
     ...(options.logger ? { logger: options.logger } : {}),
     ...(options.backoff ? { backoff: options.backoff } : {}),
     ...(whatsapp ? { sender: whatsapp.handler } : {}),
+    ...(options.media ? { media: options.media } : {}),
   });
   whatsapp?.attach(bridge);
   current = bridge;

@@ -10,6 +10,7 @@ export * from './connector/contract.ts';
 export * from './connector/host.ts';
 export * from './connector/registry.ts';
 export * from './consent/keywords.ts';
+export * from './describe/index.ts';
 export * from './domain/commands.ts';
 export * from './domain/events.ts';
 export * from './domain/types.ts';

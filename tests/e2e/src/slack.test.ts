@@ -188,7 +188,7 @@ describe('Slack end to end: gateway over HTTP, WhatsApp and Slack emulators, rea
       expect(replies[2]?.text).toContain('query=48.85,2.35');
       expect(replies[3]?.text).toContain(`Friend of ${c.name}`);
       expect(replies[4]?.files.map((f) => f.name)).toEqual([`order-${i}.pdf`]);
-      expect(replies[5]?.text).toContain('Chose *Track my order*');
+      expect(replies[5]?.text).toContain('Chose “Track my order”');
       expect(replies[6]?.files).toHaveLength(1);
       expect(replies[7]?.files).toHaveLength(1);
       expect(replies[8]?.text).toBe(`message 8 from ${c.name} &lt;b&gt;&amp;`);

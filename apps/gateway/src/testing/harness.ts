@@ -75,6 +75,8 @@ export async function createTestApp(
     connectors?: { manifest: ConnectorManifest<any>; config: Record<string, unknown> }[];
     phoneNumberIds?: string[];
     env?: Record<string, string>;
+    /** Where the JSON log goes (default stdout, at WABRIDGE_TEST_LOG or silent). */
+    log?: { level: string; stream: NodeJS.WritableStream };
   } = {},
 ) {
   const { createApp } = await import('../app.ts');
@@ -100,7 +102,7 @@ export async function createTestApp(
   const runtime = await createRuntime({
     env,
     registry,
-    logger: createLogger(env.LOG_LEVEL),
+    logger: options.log ? createLogger(options.log.level, options.log.stream) : createLogger(env.LOG_LEVEL),
     metrics,
     worker: false,
     threadedStore: false,

@@ -387,6 +387,16 @@ export class HubSpotApi {
     return { id: String(body.id ?? ''), url: String(body.url ?? '') };
   }
 
+  /** Deletes an uploaded file; one already gone counts as deleted. */
+  async deleteFile(id: string): Promise<void> {
+    try {
+      await this.call('files.delete', 'general', (c) => c.files.filesApi.archive(id));
+    } catch (error) {
+      if (error instanceof WabridgeError && error.details?.status === 404) return;
+      throw error;
+    }
+  }
+
   #batchApi(c: Client, type: 'contacts' | 'communications') {
     return type === 'contacts' ? c.crm.contacts.batchApi : c.crm.objects.communications.batchApi;
   }

@@ -1,6 +1,6 @@
 import type { Message } from '@wabridge/core';
 import { describe, expect, it } from 'vitest';
-import { communicationBody } from './format.ts';
+import { communicationBody, MAX_BODY_CHARS } from './format.ts';
 
 const message = (partial: Partial<Message>): Message => ({
   id: 'msg_1',
@@ -70,5 +70,18 @@ describe('timeline entry bodies', () => {
     });
     expect(body).toContain('sent by Grace via Microsoft Teams');
     expect(body).toContain('Not delivered:</strong> The 24-hour window is closed. Send a template.');
+  });
+
+  it('cuts a text too long for HubSpot to fit its 65,536-character limit, and says so', () => {
+    const text = 'Ünïcode & <tags> 😀 '.repeat(4000).slice(0, 65_536);
+    const body = communicationBody({
+      message: message({ text, content: { type: 'text', text: { body: text } } }),
+      contactName: 'Ada',
+      mediaLink: null,
+      attachedFile: false,
+    });
+    expect(body.length).toBeLessThanOrEqual(MAX_BODY_CHARS);
+    expect(body).toContain('shortened here; the whole message is kept in the wabridge archive');
+    expect(body).not.toMatch(/[\ud800-\udbff](?![\udc00-\udfff])/);
   });
 });

@@ -60,7 +60,8 @@ export class TimelineWriter {
 
   /**
    * Creates the entries that do not exist yet, and rewrites those that do when `rewrite` is set
-   * (a message WhatsApp reported as failed). Outcomes are keyed by our message id.
+   * (a message WhatsApp reported as failed, or one its author edited or deleted). Outcomes are
+   * keyed by our message id.
    */
   async write(
     entries: readonly TimelineEntry[],
@@ -277,9 +278,14 @@ export class TimelineWriter {
           chunk.map(({ entry, id }) => ({
             id,
             objectWriteTraceId: entry.message.id,
+            // hs_timestamp stays: an edited or deleted message keeps its place on the timeline.
             properties: {
               hs_communication_body: entry.body,
-              [COMMUNICATION.deliveryState]: entry.message.state === 'failed' ? 'failed' : 'sent',
+              ...(entry.message.direction === 'outbound'
+                ? { [COMMUNICATION.deliveryState]: entry.message.state === 'failed' ? 'failed' : 'sent' }
+                : {}),
+              // A message its author deleted keeps no attached copy of its file.
+              ...(entry.message.revision?.revokedAt ? { hs_attachment_ids: '' } : {}),
             },
           })),
         );

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { slackReactionName } from './emoji.ts';
-import { escapeMrkdwn, mentionsSomeone, slackToWhatsApp, truncate } from './text.ts';
+import { escapeMrkdwn, mentionsSomeone, slackToWhatsApp, truncate, truncateUnits } from './text.ts';
 
 describe('text between WhatsApp and Slack', () => {
   it('escapes what a customer writes so it cannot ping a channel or hide a link', () => {
@@ -24,6 +24,14 @@ describe('text between WhatsApp and Slack', () => {
     expect(mentionsSomeone('<@U0BOB> can you look?')).toBe(true);
     expect(mentionsSomeone('<!here> anyone?')).toBe(true);
     expect(mentionsSomeone('Hello Ada, email me at ada@example.com')).toBe(false);
+  });
+
+  it('cuts text to Slack’s length counted in UTF-16 units, never inside an emoji', () => {
+    expect(truncateUnits('ab😀cd', 4)).toBe('ab…');
+    expect(truncateUnits('ab😀cd', 5)).toBe('ab😀…');
+    expect(truncateUnits('short', 40_000)).toBe('short');
+    const long = '😀'.repeat(30_000);
+    expect(truncateUnits(long, 39_000).length).toBeLessThanOrEqual(39_000);
   });
 
   it('cuts long text on characters, not bytes', () => {

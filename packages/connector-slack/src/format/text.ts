@@ -19,6 +19,18 @@ export function truncate(text: string, max: number): string {
   return chars.length <= max ? text : `${chars.slice(0, max - 1).join('')}…`;
 }
 
+/**
+ * Cuts text to at most `max` UTF-16 code units, the length JavaScript and Slack's limits count
+ * (`msg_too_long` at 40,000), never inside a character, marking the cut.
+ */
+export function truncateUnits(text: string, max: number): string {
+  if (text.length <= max) return text;
+  let end = max - 1;
+  // Do not leave half of a surrogate pair.
+  if (/[\ud800-\udbff]/.test(text.charAt(end - 1))) end -= 1;
+  return `${text.slice(0, end)}…`;
+}
+
 /** A `> quote` of the first line(s) of a message, for replies. */
 export function quote(text: string, max = 140): string {
   return truncate(text.replace(/\s+/g, ' ').trim(), max)

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import {
+  CHANGE_TYPES,
   type ConnectorDeps,
   type ConsentChangedEvent,
   type ConversationErasedEvent,
@@ -8,6 +9,8 @@ import {
   type DomainEvent,
   type ExternalRef,
   type InboundMessageEvent,
+  isBusinessAppMessage,
+  type Message,
   type NoticeEvent,
   type NoticeKind,
   type OutboundMessageEvent,
@@ -20,7 +23,7 @@ import { slackErrorCode } from '../api/errors.ts';
 import type { SlackConfig } from '../config.ts';
 import { METADATA_EVENT, TEMPLATE_ACTION, TEMPLATES_KEY } from '../constants.ts';
 import { slackReactionName } from '../format/emoji.ts';
-import { escapeMrkdwn, quote, slackDate, truncate } from '../format/text.ts';
+import { escapeMrkdwn, quote, slackDate, truncate, truncateUnits } from '../format/text.ts';
 import {
   type Block,
   type CardInput,
@@ -30,7 +33,7 @@ import {
   renderErasedCard,
 } from './card.ts';
 import { formatRef, isPending, PENDING, parseRef, postedRef, type SlackMessageRef } from './refs.ts';
-import { renderInbound, renderOutbound, STATUS_REACTIONS, sections } from './render.ts';
+import { MEDIA_TYPES, renderInbound, renderOutbound, STATUS_REACTIONS, sections } from './render.ts';
 import { chooseChannel } from './routing.ts';
 import { WindowWatch } from './windows.ts';
 
@@ -136,6 +139,13 @@ export class SlackMirror {
     if (event.type === 'conversation.erased') return this.#erase(event, ctx);
     // An erased conversation keeps its row as a tombstone; nothing more is shown for it.
     if (event.conversation.erasedAt !== null) return {};
+    // An edit or a deletion of a message never received changes nothing to show (no thread for it).
+    if (
+      (event.type === 'message.inbound' || event.type === 'message.outbound') &&
+      CHANGE_TYPES.has(event.message.type)
+    ) {
+      if (!event.related) return {};
+    }
     const cardMatters = event.type === 'consent.changed' || event.type === 'conversation.updated';
     const thread = await this.#thread(event, ctx, cardMatters);
     switch (event.type) {
@@ -281,7 +291,7 @@ export class SlackMirror {
         {
           channel: post.channel,
           thread_ts: post.threadTs,
-          text: truncate(post.text, 39_000),
+          text: truncateUnits(post.text, 39_000),
           blocks: post.blocks,
           username: post.username,
           icon_emoji: post.username ? post.iconEmoji : undefined,
@@ -491,17 +501,23 @@ export class SlackMirror {
     ctx: DeliveryContext,
   ): Promise<DeliveryResult> {
     const { message } = event;
+    if (CHANGE_TYPES.has(message.type)) return this.#change(event, ctx);
     const target = { kind: 'message', entityId: message.id };
     const existing = await ctx.refs.get(target.kind, target.entityId);
     if (isDone(existing)) return {};
     const name = contactName(event.contact);
     const masking = event.workspace.policies.numberMasking;
     const asCustomer = this.#config.customizeAuthor;
-    const rendered = renderInbound(message, event.related, { masking, author: asCustomer ? null : name });
     const author = asCustomer
       ? { username: truncate(`${name} (WhatsApp)`, 80), iconEmoji: ':speech_balloon:' }
       : {};
-    if (rendered.kind === 'text') {
+    const textPost = async (mediaUnavailable: boolean) => {
+      const rendered = renderInbound(message, event.related, {
+        masking,
+        author: asCustomer ? null : name,
+        mediaUnavailable,
+      });
+      if (rendered.kind !== 'text') throw new Error('a text rendering was expected');
       await this.#postOnce(
         ctx,
         target,
@@ -513,38 +529,101 @@ export class SlackMirror {
           blocks: rendered.blocks,
           ...author,
         },
-        {},
+        mediaUnavailable ? { mediaUnavailable: true } : {},
       );
       return {};
-    }
+    };
+    // File shares carry no custom author, so a media comment always names the customer.
+    const rendered = renderInbound(message, event.related, { masking, author: name });
     if (rendered.kind === 'reaction') return this.#reaction(event, thread, ctx, rendered.emoji);
-    // Media: file shares carry no custom author, so the comment names the customer.
-    const withName = renderInbound(message, event.related, { masking, author: name });
-    const caption = withName.kind === 'media' ? withName.comment : rendered.comment;
-    let file: Awaited<ReturnType<ConnectorDeps['media']['fetch']>>;
-    try {
-      file = await this.#deps.media.fetch(message.id);
-    } catch (error) {
-      const failure = toWabridgeError(error);
-      if (failure.retryable) throw failure;
-      ctx.logger.warn({ code: failure.code }, 'WhatsApp media unavailable; mirroring a placeholder');
-      const text = `${caption}\n:warning: The file could not be fetched from WhatsApp (${escapeMrkdwn(failure.message)}). Ask the customer to send it again.`;
-      await this.#postOnce(
-        ctx,
-        target,
-        existing,
-        { channel: thread.channel, threadTs: thread.ts, text, blocks: sections(text) },
-        {},
-      );
-      return {};
-    }
+    if (rendered.kind === 'text') return textPost(false);
+    const file = await this.#fetchMedia(message, ctx);
+    if (!file) return textPost(true);
     await this.#uploadOnce(ctx, target, existing, {
       channel: thread.channel,
       threadTs: thread.ts,
       filename: file.filename,
       bytes: file.bytes,
-      comment: caption,
+      comment: rendered.comment,
     });
+    return {};
+  }
+
+  /** The message's media, or null when WhatsApp no longer has it (expired, deleted, unknown). */
+  async #fetchMedia(message: Message, ctx: DeliveryContext) {
+    try {
+      return await this.#deps.media.fetch(message.id);
+    } catch (error) {
+      const failure = toWabridgeError(error);
+      if (failure.retryable) throw failure;
+      ctx.logger.info({ code: failure.code }, 'WhatsApp media unavailable; mirroring a note instead');
+      return null;
+    }
+  }
+
+  /**
+   * An edit or a deletion of a message already mirrored: its post now shows the message as it
+   * stands (the newest text and "edited", or the deletion note, the file removed). A message not
+   * mirrored yet needs nothing: it is shown as it stands when its own turn comes.
+   */
+  async #change(
+    event: InboundMessageEvent | OutboundMessageEvent,
+    ctx: DeliveryContext,
+  ): Promise<DeliveryResult> {
+    const original = event.related;
+    if (!original) return {};
+    const ref = await ctx.refs.get('message', original.id);
+    if (!ref || !isDone(ref)) return {};
+    // An agent's own Slack message (not our post) can only be changed by its author.
+    if (original.direction === 'outbound' && ref.data.mirror !== true) return {};
+    const fileId = typeof ref.data.fileId === 'string' ? ref.data.fileId : null;
+    const revoked = typeof original.revision?.revokedAt === 'number';
+    if (revoked && fileId) {
+      try {
+        await this.#api.call(
+          'files.delete',
+          { file: fileId },
+          { pace: { tier: 'tier3' }, signal: ctx.signal },
+        );
+      } catch (error) {
+        const code = slackErrorCode(error);
+        if (code !== 'file_not_found' && code !== 'file_deleted') throw error;
+      }
+    }
+    const target = postedRef(ref);
+    if (!target) return {};
+    const masking = event.workspace.policies.numberMasking;
+    const mediaUnavailable = ref.data.mediaUnavailable === true;
+    let update: { text: string; blocks?: Block[] };
+    if (original.direction === 'inbound') {
+      const name = contactName(event.contact);
+      const rendered = renderInbound(original, null, {
+        masking,
+        author: this.#config.customizeAuthor && !fileId ? null : name,
+        mediaUnavailable,
+      });
+      if (rendered.kind === 'reaction') return {};
+      update = rendered.kind === 'media' ? { text: rendered.comment } : rendered;
+    } else {
+      const who = original.sender?.agentName ?? original.sender?.agentId ?? 'wabridge';
+      update = renderOutbound(original, {
+        author: this.#config.customizeAuthor ? null : who,
+        masking,
+        mediaUnavailable,
+      });
+      if (fileId && !revoked) update = { text: update.text };
+    }
+    try {
+      await this.#api.call(
+        'chat.update',
+        { channel: target.channel, ts: target.ts, ...update, text: truncateUnits(update.text, 39_000) },
+        { pace: { tier: 'tier3' }, signal: ctx.signal },
+      );
+    } catch (error) {
+      const code = slackErrorCode(error);
+      // Someone deleted our post meanwhile: there is nothing left to show the change on.
+      if (code !== 'message_not_found' && code !== 'cant_update_message') throw error;
+    }
     return {};
   }
 
@@ -594,12 +673,36 @@ export class SlackMirror {
     ctx: DeliveryContext,
   ): Promise<DeliveryResult> {
     const { message } = event;
+    if (CHANGE_TYPES.has(message.type)) return this.#change(event, ctx);
     const target = { kind: 'message', entityId: message.id };
     const existing = await ctx.refs.get(target.kind, target.entityId);
     if (isDone(existing)) return {};
     const who = message.sender?.agentName ?? message.sender?.agentId ?? 'wabridge';
     const asAgent = this.#config.customizeAuthor;
-    const rendered = renderOutbound(message, { author: asAgent ? null : who });
+    const masking = event.workspace.policies.numberMasking;
+    // `mirror` tells statuses this is our post (a status line to update), not an agent's own message.
+    const data: Record<string, unknown> = { mirror: true, shown: message.state ?? 'pending' };
+    // What the business sent from the WhatsApp Business app may carry media, like a customer's message.
+    if (isBusinessAppMessage(message) && MEDIA_TYPES.has(message.type) && !message.revision?.revokedAt) {
+      const file = await this.#fetchMedia(message, ctx);
+      if (file) {
+        await this.#uploadOnce(ctx, target, existing, {
+          channel: thread.channel,
+          threadTs: thread.ts,
+          filename: file.filename,
+          bytes: file.bytes,
+          comment: renderOutbound(message, { author: who, masking, related: event.related }).text,
+        });
+        return {};
+      }
+      data.mediaUnavailable = true;
+    }
+    const rendered = renderOutbound(message, {
+      author: asAgent ? null : who,
+      masking,
+      mediaUnavailable: data.mediaUnavailable === true,
+      related: event.related,
+    });
     await this.#postOnce(
       ctx,
       target,
@@ -615,8 +718,7 @@ export class SlackMirror {
             }
           : {}),
       },
-      // `mirror` tells statuses this is our post (a status line to update), not an agent's own message.
-      { mirror: true, shown: message.state ?? 'pending' },
+      data,
     );
     return {};
   }
@@ -674,11 +776,17 @@ export class SlackMirror {
       return keep({ reaction: want ?? had });
     }
     const who = message.sender?.agentName ?? message.sender?.agentId ?? 'wabridge';
-    const rendered = renderOutbound(message, { author: this.#config.customizeAuthor ? null : who });
+    const rendered = renderOutbound(message, {
+      author: this.#config.customizeAuthor ? null : who,
+      masking: event.workspace.policies.numberMasking,
+      mediaUnavailable: ref.data.mediaUnavailable === true,
+    });
+    // A file share keeps its file; only its comment can change.
+    const update = typeof ref.data.fileId === 'string' ? { text: rendered.text } : rendered;
     try {
       await this.#api.call(
         'chat.update',
-        { channel: target.channel, ts: target.ts, ...rendered },
+        { channel: target.channel, ts: target.ts, ...update, text: truncateUnits(update.text, 39_000) },
         { pace: { tier: 'tier3' }, signal: ctx.signal },
       );
     } catch (error) {

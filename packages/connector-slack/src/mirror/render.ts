@@ -1,5 +1,13 @@
-import { type Message, maskNumber, type NumberMasking } from '@wabridge/core';
-import { escapeMrkdwn, quote, slackDate, truncate } from '../format/text.ts';
+import {
+  describeMessage,
+  isBusinessAppMessage,
+  MEDIA_UNAVAILABLE_NOTE,
+  type Message,
+  type MessageView,
+  type NumberMasking,
+  senderVia,
+} from '@wabridge/core';
+import { escapeMrkdwn, quote, slackDate } from '../format/text.ts';
 import type { Block } from './card.ts';
 
 /** Media types re-hosted into Slack as files. */
@@ -24,15 +32,18 @@ const str = (value: unknown): string | undefined =>
 
 const SECTION_MAX = 3000;
 
-/** A message's text as section blocks (Slack caps a section at 3,000 characters). */
+/**
+ * A message's text as section blocks (Slack caps a section at 3,000 characters, counted here in
+ * UTF-16 units so an emoji-heavy text cannot overflow one), never cutting inside a character.
+ */
 export function sections(mrkdwn: string): Block[] {
-  const chars = [...mrkdwn];
   const blocks: Block[] = [];
-  for (let i = 0; i < chars.length && blocks.length < 45; i += SECTION_MAX) {
-    blocks.push({
-      type: 'section',
-      text: { type: 'mrkdwn', text: chars.slice(i, i + SECTION_MAX).join('') },
-    });
+  let start = 0;
+  while (start < mrkdwn.length && blocks.length < 45) {
+    let end = Math.min(mrkdwn.length, start + SECTION_MAX);
+    if (end < mrkdwn.length && /[\ud800-\udbff]/.test(mrkdwn.charAt(end - 1))) end -= 1;
+    blocks.push({ type: 'section', text: { type: 'mrkdwn', text: mrkdwn.slice(start, end) } });
+    start = end;
   }
   return blocks;
 }
@@ -45,130 +56,58 @@ function withAuthor(body: string, author: string | null): string {
   return author ? `*${escapeMrkdwn(author)}*: ${body}` : body;
 }
 
-/** How one customer message shows in the thread. */
+/** A link Slack cannot be tricked by: no `<`, `>` or `|` in the URL to end it early. */
+function link(url: string, label: string): string {
+  const safe = url.replace(/[<>|]/g, (c) => encodeURIComponent(c));
+  return `<${safe}|${escapeMrkdwn(label)}>`;
+}
+
+/**
+ * The core's description of a message as mrkdwn: the quoted message, a headline, what the author
+ * wrote, then lines, facts and links. Customer text is always escaped.
+ */
+export function viewToMrkdwn(view: MessageView, options: { mediaNote?: string } = {}): string {
+  if (view.revoked) return `${view.icon} _${escapeMrkdwn(view.revoked.note)}_`;
+  const parts: string[] = [];
+  if (view.quote) parts.push(quote(escapeMrkdwn(view.quote)));
+  if (view.title) parts.push(`${view.icon} *${escapeMrkdwn(view.title)}*`);
+  if (view.text) parts.push(escapeMrkdwn(view.text));
+  for (const line of view.lines) parts.push(`• ${escapeMrkdwn(line)}`);
+  for (const field of view.fields) parts.push(`*${escapeMrkdwn(field.label)}:* ${escapeMrkdwn(field.value)}`);
+  if (view.links.length > 0) parts.push(view.links.map((l) => link(l.url, l.label)).join(' · '));
+  if (options.mediaNote) parts.push(`:warning: ${escapeMrkdwn(options.mediaNote)}`);
+  return parts.join('\n');
+}
+
+/** The small print under a message: where and when, forwarding, the ad, edits. */
+function contextLine(view: MessageView, lead: string): string {
+  const flags = [lead, ...view.flags.map(escapeMrkdwn)];
+  if (view.edited) flags.push(`edited ${slackDate(view.edited.at)}`);
+  if (view.revoked) flags.push(`deleted ${slackDate(view.revoked.at)}`);
+  return flags.join(' · ');
+}
+
+/** How one customer message shows in the thread (as it stands now: edits shown, deletions blanked). */
 export function renderInbound(
   message: Message,
   related: Message | null,
-  options: RenderOptions,
+  options: RenderOptions & { mediaUnavailable?: boolean },
 ): RenderedInbound {
-  const content = message.content;
-  const inner = obj(content[message.type]);
-  const lines: string[] = [];
-  const reply = obj(content.context);
-  if (related?.text && message.type !== 'reaction') lines.push(quote(escapeMrkdwn(related.text)));
-  else if (str(reply.id) && message.type !== 'reaction') lines.push('> _(reply to an earlier message)_');
-
-  if (message.type === 'reaction') {
-    const reaction = obj(content.reaction);
+  if (message.type === 'reaction' && !message.revision?.revokedAt) {
+    const reaction = obj(message.content.reaction);
     return { kind: 'reaction', emoji: str(reaction.emoji) ?? null, target: str(reaction.message_id) ?? null };
   }
-  if (MEDIA_TYPES.has(message.type)) {
-    const caption = str(inner.caption);
-    const label = mediaLabel(message.type, inner);
-    lines.push(caption ? `${label} — ${escapeMrkdwn(caption)}` : label);
-    return { kind: 'media', comment: withAuthor(lines.join('\n'), options.author) };
+  const view = describeMessage(message, { masking: options.masking, related });
+  if (view.media && !options.mediaUnavailable) {
+    return { kind: 'media', comment: withAuthor(viewToMrkdwn(view), options.author) };
   }
-  lines.push(bodyOf(message, inner, options));
-  const flags: string[] = [`WhatsApp · ${slackDate(message.timestamp)}`];
-  if (reply.forwarded || reply.frequently_forwarded)
-    flags.push(reply.frequently_forwarded ? 'forwarded many times' : 'forwarded');
-  const referral = obj(content.referral);
-  if (str(referral.source_url) || str(referral.headline)) {
-    const headline = escapeMrkdwn(str(referral.headline) ?? 'an ad');
-    flags.push(
-      str(referral.source_url) ? `came from <${referral.source_url}|${headline}>` : `came from ${headline}`,
-    );
-  }
-  const product = obj(reply.referred_product);
-  if (str(product.product_retailer_id))
-    flags.push(`asks about product \`${escapeMrkdwn(String(product.product_retailer_id))}\``);
-  const text = withAuthor(lines.join('\n'), options.author);
-  return { kind: 'text', text, blocks: [...sections(text), context(flags.join(' · '))] };
-}
-
-function mediaLabel(type: string, inner: Content): string {
-  switch (type) {
-    case 'image':
-      return ':frame_with_picture: Photo';
-    case 'video':
-      return ':movie_camera: Video';
-    case 'audio':
-      return inner.voice === true ? ':microphone: Voice message' : ':musical_note: Audio';
-    case 'document':
-      return `:page_facing_up: Document${str(inner.filename) ? ` \`${escapeMrkdwn(String(inner.filename))}\`` : ''}`;
-    default:
-      return inner.animated === true ? ':sparkles: Animated sticker' : ':label: Sticker';
-  }
-}
-
-function bodyOf(message: Message, inner: Content, options: RenderOptions): string {
-  const content = message.content;
-  switch (message.type) {
-    case 'text':
-      return escapeMrkdwn(str(inner.body) ?? message.text ?? '');
-    case 'location': {
-      const lat = Number(inner.latitude);
-      const lng = Number(inner.longitude);
-      const name = [str(inner.name), str(inner.address)].filter(Boolean).map((p) => escapeMrkdwn(String(p)));
-      const map = `https://www.google.com/maps/search/?api=1&query=${lat},${lng}`;
-      return `:round_pushpin: Location${name.length ? `: ${name.join(', ')}` : ''}\n<${map}|Open in Maps> (${lat}, ${lng})`;
-    }
-    case 'contacts': {
-      const cards = Array.isArray(content.contacts) ? (content.contacts as Content[]) : [];
-      const lines = cards.map((card) => {
-        const name = obj(card.name);
-        const org = obj(card.org);
-        const phones = (Array.isArray(card.phones) ? (card.phones as Content[]) : [])
-          .map((p) => maskNumber(str(p.phone) ?? str(p.wa_id) ?? null, options.masking))
-          .filter((p): p is string => p !== null);
-        const emails = (Array.isArray(card.emails) ? (card.emails as Content[]) : [])
-          .map((e) => str(e.email))
-          .filter(Boolean);
-        const parts = [
-          `*${escapeMrkdwn(str(name.formatted_name) ?? str(name.first_name) ?? 'Unnamed contact')}*`,
-          ...phones,
-          ...(emails as string[]).map(escapeMrkdwn),
-          ...[str(org.company), str(org.title)].filter(Boolean).map((p) => escapeMrkdwn(String(p))),
-        ];
-        return `• ${parts.join(' · ')}`;
-      });
-      return `:bust_in_silhouette: Shared ${cards.length === 1 ? 'a contact card' : `${cards.length} contact cards`}\n${lines.join('\n')}`;
-    }
-    case 'interactive': {
-      const chosen = obj(inner.button_reply ?? inner.list_reply);
-      if (str(chosen.title)) {
-        const description = str(chosen.description) ? ` — ${escapeMrkdwn(String(chosen.description))}` : '';
-        return `:radio_button: Chose *${escapeMrkdwn(String(chosen.title))}*${description} _(option \`${escapeMrkdwn(String(chosen.id ?? ''))}\`)_`;
-      }
-      const flow = obj(inner.nfm_reply);
-      if (str(flow.response_json)) {
-        return `:clipboard: Submitted a form${str(flow.name) ? ` (${escapeMrkdwn(String(flow.name))})` : ''}:\n\`\`\`${escapeMrkdwn(truncate(String(flow.response_json), 2500))}\`\`\``;
-      }
-      return `:radio_button: Answered an interactive message (${escapeMrkdwn(String(inner.type ?? 'unknown'))})`;
-    }
-    case 'button':
-      return `:radio_button: Tapped *${escapeMrkdwn(str(inner.text) ?? str(inner.payload) ?? 'a button')}*`;
-    case 'order': {
-      const items = (Array.isArray(inner.product_items) ? (inner.product_items as Content[]) : []).map(
-        (item) =>
-          `• ${escapeMrkdwn(String(item.product_retailer_id ?? '?'))} × ${String(item.quantity ?? 1)} @ ${String(item.item_price ?? '?')} ${escapeMrkdwn(String(item.currency ?? ''))}`,
-      );
-      const note = str(inner.text) ? `\n${escapeMrkdwn(String(inner.text))}` : '';
-      return `:shopping_trolley: Placed an order (${items.length} item${items.length === 1 ? '' : 's'})${note}\n${items.join('\n')}`;
-    }
-    case 'system':
-      return `:information_source: ${escapeMrkdwn(str(inner.body) ?? 'WhatsApp system message')}`;
-    case 'request_welcome':
-      return ':wave: Opened the chat for the first time';
-    case 'unsupported': {
-      const errors = Array.isArray(content.errors) ? (content.errors as Content[]) : [];
-      const why = str(errors[0]?.title) ?? str(obj(errors[0]?.error_data).details);
-      const kind = str(inner.type) ?? 'unknown';
-      return `:warning: The customer sent a message WhatsApp does not pass on to apps (type \`${escapeMrkdwn(kind)}\`${why ? `: ${escapeMrkdwn(why)}` : ''}). Ask them to send it another way, e.g. as text or a photo.`;
-    }
-    default:
-      return `:grey_question: A \`${escapeMrkdwn(message.type)}\` message wabridge cannot show yet${message.text ? `:\n${escapeMrkdwn(message.text)}` : '.'}`;
-  }
+  const body = viewToMrkdwn(view, options.mediaUnavailable ? { mediaNote: MEDIA_UNAVAILABLE_NOTE } : {});
+  const text = withAuthor(body, options.author);
+  return {
+    kind: 'text',
+    text,
+    blocks: [...sections(text), context(contextLine(view, `WhatsApp · ${slackDate(message.timestamp)}`))],
+  };
 }
 
 export const STATUS_REACTIONS: Record<string, string> = {
@@ -199,32 +138,34 @@ export function statusLine(message: Message): string {
   }
 }
 
-/** How a message sent to the customer from elsewhere (another connector, the API) shows in the thread. */
+/**
+ * How a message sent to the customer from elsewhere shows in the thread: an agent's reply from
+ * another tool or the API, a template, or what the business sent from the WhatsApp Business app.
+ */
 export function renderOutbound(
   message: Message,
-  options: { author: string | null },
+  options: {
+    author: string | null;
+    masking?: NumberMasking;
+    mediaUnavailable?: boolean;
+    /** The message it replies to, when stored (a reply from the WhatsApp Business app quotes it). */
+    related?: Message | null;
+  },
 ): { text: string; blocks: Block[] } {
-  const content = message.content;
-  const template = obj(content.template);
-  let body: string;
-  if (message.type === 'template' && str(template.name)) {
-    body = `:page_with_curl: Template \`${escapeMrkdwn(String(template.name))}\`${str(template.language) ? ` (${escapeMrkdwn(String(template.language))})` : ''}${message.text ? `:\n${escapeMrkdwn(message.text)}` : ''}`;
-  } else {
-    body = escapeMrkdwn(message.text ?? '');
-  }
-  const attachments = Array.isArray(content.attachments) ? (content.attachments as Content[]) : [];
-  if (attachments.length > 0) {
-    body += `${body ? '\n' : ''}${attachments.map((a) => `:paperclip: ${escapeMrkdwn(str(a.filename) ?? 'file')}`).join('\n')}`;
-  }
+  const view = describeMessage(message, {
+    masking: options.masking ?? 'partial',
+    related: options.related ?? null,
+  });
+  const body = viewToMrkdwn(view, options.mediaUnavailable ? { mediaNote: MEDIA_UNAVAILABLE_NOTE } : {});
   const sender = message.sender;
-  const via = sender?.via ? ` via ${escapeMrkdwn(sender.via)}` : '';
-  const who = sender?.agentName ?? sender?.agentId ?? 'wabridge';
   const text = withAuthor(body || '_(empty message)_', options.author);
+  const lead = isBusinessAppMessage(message)
+    ? `Sent from the WhatsApp Business app · ${slackDate(message.timestamp)}`
+    : `To the customer${sender?.via ? ` via ${escapeMrkdwn(senderVia(sender) ?? sender.via)}` : ''} by ${escapeMrkdwn(
+        sender?.agentName ?? sender?.agentId ?? 'wabridge',
+      )}`;
   return {
     text,
-    blocks: [
-      ...sections(text),
-      context(`To the customer${via} by ${escapeMrkdwn(who)} · ${statusLine(message)}`),
-    ],
+    blocks: [...sections(text), context(`${contextLine(view, lead)} · ${statusLine(message)}`)],
   };
 }

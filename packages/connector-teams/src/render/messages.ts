@@ -1,4 +1,15 @@
-import type { Message, MessageError, NoticeEvent, TemplateDefinition } from '@wabridge/core';
+import {
+  describeMessage,
+  isBusinessAppMessage,
+  MEDIA_UNAVAILABLE_NOTE,
+  type Message,
+  type MessageError,
+  type MessageView,
+  type NoticeEvent,
+  type NumberMasking,
+  senderVia,
+  type TemplateDefinition,
+} from '@wabridge/core';
 import type { MessagePayload } from '../graph/teams-api.ts';
 import { attachment, footerCard } from './cards.ts';
 import { byteLength, escapeHtml, splitForHtml, textToHtml } from './text.ts';
@@ -30,98 +41,92 @@ export const statusWords = (state: string | null): string => (state ? (STATUS_WO
 
 const clock = (ms: number) => `${new Date(ms).toISOString().slice(11, 16)} UTC`;
 
-const MEDIA_LABELS: Record<string, string> = {
-  image: 'Image',
-  video: 'Video',
-  audio: 'Audio',
-  document: 'Document',
-  sticker: 'Sticker',
-};
-
-type Content = Record<string, unknown>;
-const obj = (v: unknown): Content => (v !== null && typeof v === 'object' ? (v as Content) : {});
-const str = (v: unknown): string | undefined => (typeof v === 'string' && v !== '' ? v : undefined);
-
 function excerpt(text: string | null, max = 140): string {
   if (!text) return '';
   const chars = Array.from(text.replace(/\s+/g, ' ').trim());
   return chars.length > max ? `${chars.slice(0, max - 1).join('')}…` : chars.join('');
 }
 
-/** A customer's message (or an agent's reply sent from elsewhere) as Teams HTML. */
-export function renderMessage(
-  message: Message,
-  options: { related: Message | null; mediaUrl: (messageId: string) => string; contactName: string },
-): Rendered {
-  const content = message.content;
-  const type = message.type;
+export interface RenderMessageOptions {
+  related: Message | null;
+  mediaUrl: (messageId: string) => string;
+  contactName: string;
+  /** The workspace's policy for phone numbers (shared contact cards, number changes). */
+  masking: NumberMasking;
+  /** WhatsApp no longer has the message's file: the post says so instead of linking it. */
+  mediaUnavailable?: boolean;
+}
+
+/** Only http(s) links become anchors: anything else stays text. */
+const safeHref = (url: string) => (/^https?:\/\//i.test(url) ? escapeHtml(url) : null);
+
+/**
+ * A customer's message (or an agent's reply sent from elsewhere, or what the business sent from
+ * the WhatsApp Business app) as Teams HTML, from the core's description of it: the same words as
+ * in Slack and HubSpot, with the workspace's number masking.
+ */
+export function renderMessage(message: Message, options: RenderMessageOptions): Rendered {
+  const view = describeMessage(message, { masking: options.masking, related: options.related });
+  const footer = footerOf(message, view, options.contactName);
+  if (view.revoked) {
+    return {
+      before: '',
+      text: '',
+      after: `<p><i>${escapeHtml(`${view.icon} ${view.revoked.note}`)}</i></p>`,
+      footer,
+    };
+  }
   const blocks: string[] = [];
-  let text = message.text ?? '';
-  if (options.related && type !== 'reaction') {
+  if (view.quote) blocks.push(`<blockquote>${textToHtml(view.quote)}</blockquote>`);
+  if (view.media) {
+    const label = view.media.filename ?? view.media.label;
     blocks.push(
-      `<blockquote>${textToHtml(excerpt(options.related.text) || `(${options.related.type})`)}</blockquote>`,
+      options.mediaUnavailable
+        ? `<p>${escapeHtml(view.icon)} ${escapeHtml(label)}</p><p><i>⚠ ${escapeHtml(MEDIA_UNAVAILABLE_NOTE)}</i></p>`
+        : `<p>📎 <a href="${escapeHtml(options.mediaUrl(message.id))}">${escapeHtml(label)}</a></p>`,
+    );
+  } else if (view.title) {
+    blocks.push(`<p>${escapeHtml(view.icon)} <b>${escapeHtml(view.title)}</b></p>`);
+  }
+  const after: string[] = [];
+  if (view.lines.length > 0)
+    after.push(`<ul>${view.lines.map((l) => `<li>${textToHtml(l)}</li>`).join('')}</ul>`);
+  for (const field of view.fields)
+    after.push(`<p><b>${escapeHtml(field.label)}:</b> ${textToHtml(field.value)}</p>`);
+  const links = view.links
+    .map((l) => {
+      const href = safeHref(l.url);
+      return href
+        ? `<a href="${href}">${escapeHtml(l.label)}</a>`
+        : `${escapeHtml(l.label)}: ${escapeHtml(l.url)}`;
+    })
+    .join(' · ');
+  if (links) after.push(`<p>${links}</p>`);
+  return { before: blocks.join(''), text: view.text ?? '', after: after.join(''), footer };
+}
+
+function footerOf(message: Message, view: MessageView, contactName: string): string {
+  const parts: string[] = [];
+  if (message.direction === 'inbound') {
+    parts.push(`WhatsApp · ${contactName} · ${clock(message.timestamp)}`);
+  } else if (isBusinessAppMessage(message)) {
+    parts.push(`Sent from the WhatsApp Business app · ${clock(message.timestamp)}`);
+  } else {
+    const via = senderVia(message.sender);
+    parts.push(
+      `Sent to WhatsApp by ${message.sender?.agentName ?? message.sender?.agentId ?? 'an agent'}${via ? ` (via ${via})` : ''} · ${clock(message.timestamp)}`,
     );
   }
-  const media = MEDIA_LABELS[type];
-  if (media) {
-    const item = obj(content[type]);
-    const voice = type === 'audio' && item.voice === true;
-    const label = str(item.filename) ?? (voice ? 'Voice message' : media);
-    blocks.push(`<p>📎 <a href="${escapeHtml(options.mediaUrl(message.id))}">${escapeHtml(label)}</a></p>`);
-  } else if (type === 'location') {
-    const loc = obj(content.location);
-    const lat = Number(loc.latitude);
-    const lon = Number(loc.longitude);
-    if (Number.isFinite(lat) && Number.isFinite(lon)) {
-      const href = `https://www.openstreetmap.org/?mlat=${lat}&mlon=${lon}#map=17/${lat}/${lon}`;
-      blocks.push(`<p>📍 <a href="${escapeHtml(href)}">${escapeHtml(text || `${lat}, ${lon}`)}</a></p>`);
-      text = '';
-    }
-  } else if (type === 'contacts') {
-    const cards = Array.isArray(content.contacts) ? content.contacts.map(obj) : [];
-    const items = cards.map((c) => {
-      const name = str(obj(c.name).formatted_name) ?? 'Contact';
-      const phones = (Array.isArray(c.phones) ? c.phones.map(obj) : [])
-        .map((p) => str(p.phone))
-        .filter(Boolean);
-      return `<li>${escapeHtml(name)}${phones.length ? `: ${escapeHtml(phones.join(', '))}` : ''}</li>`;
-    });
-    blocks.push(`<p>👤 Shared contact${items.length === 1 ? '' : 's'}:</p><ul>${items.join('')}</ul>`);
-    text = '';
-  } else if (type === 'reaction') {
-    const emoji = str(obj(content.reaction).emoji);
-    const target = options.related
-      ? ` to “${excerpt(options.related.text, 80) || options.related.type}”`
-      : '';
-    text = emoji ? `Reacted ${emoji}${target}` : `Removed a reaction${target}`;
-  } else if (type === 'interactive' || type === 'button') {
-    text = `🔘 ${text}`;
-  } else if (type === 'order') {
-    const items = Array.isArray(obj(content.order).product_items)
-      ? (obj(content.order).product_items as unknown[]).map(obj)
-      : [];
-    const lines = items.map(
-      (i) =>
-        `<li>${escapeHtml(String(i.quantity ?? 1))} × ${escapeHtml(str(i.product_retailer_id) ?? '?')} (${escapeHtml(String(i.item_price ?? ''))} ${escapeHtml(str(i.currency) ?? '')})</li>`,
-    );
-    blocks.push(`<p>🛒 Order:</p><ul>${lines.join('')}</ul>`);
-  } else if (type === 'template') {
-    const name = str(obj(content.template).name) ?? 'template';
-    blocks.push(`<p>📄 Template <b>${escapeHtml(name)}</b></p>`);
-  } else if (type === 'system') {
-    text = text ? `ℹ ${text}` : 'ℹ System message';
-  } else if (text === '' && !Array.isArray(content.attachments)) {
-    text = `(A ${type} message that Teams cannot show: open WhatsApp to see it.)`;
-  }
-  const attachments = Array.isArray(content.attachments) ? content.attachments.map(obj) : [];
-  const after = attachments.length
-    ? `<p>📎 ${attachments.map((a) => escapeHtml(str(a.filename) ?? 'attachment')).join(', ')}</p>`
-    : '';
-  const footer =
-    message.direction === 'inbound'
-      ? `WhatsApp · ${options.contactName} · ${clock(message.timestamp)}`
-      : `Sent to WhatsApp by ${message.sender?.agentName ?? message.sender?.agentId ?? 'an agent'}${message.sender?.via ? ` (via ${message.sender.via})` : ''} · ${clock(message.timestamp)}${message.state ? ` · ${statusWords(message.state)}` : ''}`;
-  return { before: blocks.join(''), text, after, footer };
+  parts.push(...view.flags);
+  if (view.edited) parts.push(`edited ${clock(view.edited.at)}`);
+  if (view.revoked) parts.push(`deleted ${clock(view.revoked.at)}`);
+  if (message.direction === 'outbound' && message.state) parts.push(statusWords(message.state));
+  return parts.join(' · ');
+}
+
+/** A post that only says something short (a part of a message that is no longer needed). */
+export function renderNote(text: string, footer: string): Rendered {
+  return { before: '', text, after: '', footer };
 }
 
 /** A failure of a message we sent, in words for agents. */

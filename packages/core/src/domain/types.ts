@@ -136,9 +136,58 @@ export interface Message {
   state: OutboundState | null;
   error: MessageError | null;
   sender: Sender | null;
-  /** wamid this message replies to or reacts to, when it does. */
+  /** wamid this message replies to, reacts to, edits or deletes, when it does. */
   relatesTo: string | null;
   createdAt: number;
+  /**
+   * What the message shows now, after the edits and deletions kept beside it (see
+   * {@link deriveRevision}). Set on the messages of the events mirrors receive; absent otherwise.
+   */
+  revision?: MessageRevision | null;
+}
+
+/** Message types that change an earlier message instead of adding one (rows of their own). */
+export const CHANGE_TYPES: ReadonlySet<string> = new Set(['edit', 'revoke']);
+
+/**
+ * A message as its author's later edits and deletion left it. The archive keeps the original row
+ * and every edit and revoke as rows of their own (each with its wamid and time); this is derived.
+ */
+export interface MessageRevision {
+  /** The newest edit's text (its body, or caption), or null when not edited or the edit had none. */
+  text: string | null;
+  /** The newest edit's new version as WhatsApp sent it (`edit.message`), when edited. */
+  content: Record<string, unknown> | null;
+  edits: number;
+  /** WhatsApp time of the newest edit. */
+  editedAt: number | null;
+  /** WhatsApp time of the deletion ("delete for everyone"). */
+  revokedAt: number | null;
+}
+
+/**
+ * Folds the edits and revokes of one message, oldest first, into what the message shows now. Null
+ * when there are none. A deletion wins over every edit, whatever order they arrived in.
+ */
+export function deriveRevision(changes: readonly Message[]): MessageRevision | null {
+  let revision: MessageRevision | null = null;
+  for (const change of changes) {
+    revision ??= { text: null, content: null, edits: 0, editedAt: null, revokedAt: null };
+    if (change.type === 'revoke') {
+      revision.revokedAt = Math.min(revision.revokedAt ?? change.timestamp, change.timestamp);
+    } else if (change.type === 'edit') {
+      revision.edits += 1;
+      if (revision.editedAt === null || change.timestamp >= revision.editedAt) {
+        const edit = change.content.edit as { message?: unknown } | undefined;
+        const next = edit?.message;
+        revision.editedAt = change.timestamp;
+        revision.text = change.text;
+        revision.content =
+          typeof next === 'object' && next !== null ? (next as Record<string, unknown>) : null;
+      }
+    }
+  }
+  return revision;
 }
 
 export type StatusName = 'sent' | 'delivered' | 'read' | 'played' | 'failed' | (string & {});

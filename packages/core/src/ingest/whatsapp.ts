@@ -1,5 +1,5 @@
 import { keywordMatcher } from '../consent/keywords.ts';
-import type { ConsentState, MessageError, Workspace } from '../domain/types.ts';
+import type { ConsentState, MessageError, Sender, Workspace } from '../domain/types.ts';
 import { contentId, newId } from '../ids/index.ts';
 import type { Logger } from '../logger/index.ts';
 import type { Metrics } from '../metrics/index.ts';
@@ -16,7 +16,10 @@ import type {
 } from '../store/types.ts';
 import { META_ERROR_MEANINGS } from '../whatsapp/cloud-api-client.ts';
 import {
+  changedMessageId,
+  type EchoesValue,
   type EntryChange,
+  echoRecipient,
   type InboundMessage,
   isKnownMessage,
   type MessagesValue,
@@ -144,6 +147,40 @@ export class WhatsAppIngestor implements WebhookBodyIngest {
     }
     const displayPhoneNumber =
       change.value.metadata?.display_phone_number ?? route.phoneNumber.displayPhoneNumber;
+    if (change.kind === 'echoes') {
+      const translated = this.translateEchoes(
+        change.value,
+        route.workspace,
+        phoneNumberId as string,
+        displayPhoneNumber ?? null,
+        receivedAt,
+        origin,
+      );
+      for (const rejected of change.rejected ?? []) {
+        translated.push(
+          otherChange(
+            route.workspace.id,
+            `smb_message_echoes.${rejected.key}`,
+            rejected.item,
+            rejected.issues,
+            origin,
+          ),
+        );
+      }
+      const unknownKeys = Object.keys(change.value).filter((key) => !ECHOES_VALUE_KEYS.has(key));
+      if (unknownKeys.length > 0 || change.value.message_echoes.length === 0) {
+        translated.push(
+          otherChange(
+            route.workspace.id,
+            change.field,
+            change.value,
+            [unknownKeys.length > 0 ? `keys not read: ${unknownKeys.join(', ')}` : 'no message echoes'],
+            origin,
+          ),
+        );
+      }
+      return translated;
+    }
     if (change.kind === 'user_preferences') {
       return this.translatePreferences(
         change.value,
@@ -258,6 +295,75 @@ export class WhatsAppIngestor implements WebhookBodyIngest {
         messages,
         statuses,
         errors: (value.errors ?? []) as Record<string, unknown>[],
+        origin: { wabaId: origin.wabaId, entryTime: origin.entryTime },
+      },
+      ...anonymous,
+    ];
+  }
+
+  /**
+   * Messages the business sent from the WhatsApp Business app (coexistence numbers): outbound
+   * messages of the customer's conversation, already sent, mirrored like an agent's reply and
+   * never sent again. An echo without a recipient is kept as a platform event.
+   */
+  private translateEchoes(
+    value: EchoesValue,
+    workspace: Workspace,
+    phoneNumberId: string,
+    displayPhoneNumber: string | null,
+    receivedAt: number,
+    origin: Origin,
+  ): IngestChange[] {
+    const anonymous: IngestChange[] = [];
+    const messages: IngestMessage[] = [];
+    for (const echo of value.message_echoes) {
+      const to = echoRecipient(echo);
+      const profile = value.contacts?.find(
+        (c) => (to.waId && c.wa_id === to.waId) || (to.bsuid && c.user_id === to.bsuid),
+      );
+      const contact: ContactIdentity = {
+        waId: to.waId ?? profile?.wa_id ?? null,
+        bsuid: to.bsuid ?? profile?.user_id ?? null,
+        parentBsuid: to.parentBsuid ?? profile?.parent_user_id ?? null,
+        username: profile?.profile?.username ?? null,
+        profileName: profile?.profile?.name ?? null,
+      };
+      if (!contact.waId && !contact.bsuid && !contact.parentBsuid) {
+        this.options.logger.warn(
+          { workspace: workspace.id, phoneNumberId, wamid: echo.id },
+          'message echo without a recipient; kept as a platform event',
+        );
+        anonymous.push(
+          otherChange(workspace.id, 'smb_message_echoes', echo, ['message echo without a recipient'], origin),
+        );
+        continue;
+      }
+      messages.push({
+        id: newId('msg'),
+        wamid: echo.id,
+        contact,
+        type: echo.type,
+        timestamp: toMillis(echo.timestamp),
+        text: messageText(echo) ?? null,
+        content: echo as unknown as Record<string, unknown>,
+        relatesTo: relatesTo(echo),
+        consent: null,
+        identityChange: null,
+        direction: 'outbound',
+        sender: BUSINESS_APP_SENDER,
+      });
+    }
+    return [
+      {
+        kind: 'messages',
+        workspaceId: workspace.id,
+        phoneNumberId,
+        displayPhoneNumber,
+        // Nothing to sort in: what the business sent is mirrored as soon as it is stored.
+        deliverAt: receivedAt,
+        messages,
+        statuses: [],
+        errors: [],
         origin: { wabaId: origin.wabaId, entryTime: origin.entryTime },
       },
       ...anonymous,
@@ -409,6 +515,20 @@ const METADATA_KEYS: ReadonlySet<string> = new Set(['display_phone_number', 'pho
 const CONTACT_KEYS: ReadonlySet<string> = new Set(['profile', 'wa_id', 'user_id', 'parent_user_id']);
 const PROFILE_KEYS: ReadonlySet<string> = new Set(['name', 'username']);
 
+/** Who sent an echo: the business itself, in the WhatsApp Business app or a linked device. */
+export const BUSINESS_APP_SENDER = {
+  via: 'whatsapp_business_app',
+  agentId: null,
+  agentName: null,
+} as const satisfies Sender;
+
+const ECHOES_VALUE_KEYS: ReadonlySet<string> = new Set([
+  'messaging_product',
+  'metadata',
+  'contacts',
+  'message_echoes',
+]);
+
 /** The keys of a `messages` value that translation reads (see MessagesValue). */
 const MESSAGES_VALUE_KEYS: ReadonlySet<string> = new Set([
   'messaging_product',
@@ -425,6 +545,19 @@ function keywordBearing(message: InboundMessage): boolean {
 }
 
 function identityOf(message: InboundMessage, contacts: readonly WaContact[]): ContactIdentity {
+  const system = systemOf(message);
+  if (system) {
+    // System messages come without contacts[]. One that announces a new identity belongs to the
+    // contact as it was: the old number (`from`) and the previous BSUIDs, which a BSUID change
+    // without a phone number only names in the notice itself.
+    return {
+      waId: message.from ?? system.customer ?? null,
+      bsuid: system.previous_user_id ?? message.from_user_id ?? null,
+      parentBsuid: system.previous_parent_user_id ?? message.from_parent_user_id ?? null,
+      username: null,
+      profileName: null,
+    };
+  }
   const contact =
     contacts.find(
       (c) =>
@@ -450,21 +583,34 @@ function recipientOf(status: StatusUpdate): ContactIdentity {
   };
 }
 
+// The type is compared before the schema check (a zod parse): a plain text message, the common
+// case on the hot path, needs none.
 function relatesTo(message: InboundMessage): string | null {
-  if (isKnownMessage(message) && message.type === 'reaction') return message.reaction.message_id ?? null;
-  return message.context?.id ?? null;
+  if (message.type === 'reaction') {
+    if (isKnownMessage(message) && message.type === 'reaction') return message.reaction.message_id ?? null;
+  }
+  return changedMessageId(message) ?? message.context?.id ?? null;
+}
+
+/** The `system` object of a system message (the type is compared before the schema check). */
+function systemOf(message: InboundMessage) {
+  if (message.type !== 'system' || !isKnownMessage(message) || message.type !== 'system') return null;
+  return message.system;
 }
 
 function identityChange(message: InboundMessage): IngestMessage['identityChange'] {
-  if (!isKnownMessage(message) || message.type !== 'system') return null;
-  const system = message.system;
+  const system = systemOf(message);
+  if (!system) return null;
   if (system.type === 'user_changed_number' || system.type === 'customer_changed_number') {
-    // The older `customer_changed_number` names the new number `new_wa_id`.
-    const waId = system.wa_id ?? system.new_wa_id;
-    return waId ? { waId, bsuid: system.user_id ?? null } : null;
+    // The older `customer_changed_number` names the new number `new_wa_id` (and may name the old
+    // one `wa_id`); the current shape has only `wa_id`, the new number.
+    const waId = system.new_wa_id ?? system.wa_id;
+    return waId ? { waId, bsuid: system.user_id ?? null, parentBsuid: system.parent_user_id ?? null } : null;
   }
   if (system.type === 'user_changed_user_id') {
-    return system.user_id ? { waId: null, bsuid: system.user_id } : null;
+    return system.user_id
+      ? { waId: null, bsuid: system.user_id, parentBsuid: system.parent_user_id ?? null }
+      : null;
   }
   return null;
 }

@@ -1,5 +1,5 @@
 import type { DomainEvent, EventBase } from '../domain/events.ts';
-import { windowState } from '../domain/types.ts';
+import { CHANGE_TYPES, deriveRevision, type Message, windowState } from '../domain/types.ts';
 import type { Job, Store } from '../store/types.ts';
 
 /**
@@ -32,12 +32,19 @@ export async function hydrateEvent(store: Store, job: Job, now: number): Promise
       const message = await store.getMessage(ws, job.entityId);
       if (!message) return null;
       const related = message.relatesTo ? await store.getMessageByWamid(ws, message.relatesTo) : null;
+      // An edit or a deletion is shown as the message it changes, as that message now stands.
+      if (CHANGE_TYPES.has(message.type)) {
+        if (related) related.revision = await revisionOf(store, ws, related);
+      } else {
+        message.revision = await revisionOf(store, ws, message);
+      }
       return { ...base, type: job.eventType, message, related };
     }
     case 'message.status': {
       const status = await store.getStatus(ws, job.entityId);
       const message = status?.messageId ? await store.getMessage(ws, status.messageId) : null;
       if (!status || !message) return null;
+      message.revision = await revisionOf(store, ws, message);
       return { ...base, type: 'message.status', message, status };
     }
     case 'consent.changed': {
@@ -59,4 +66,9 @@ export async function hydrateEvent(store: Store, job: Job, now: number): Promise
     default:
       return null;
   }
+}
+
+/** What the message shows after its edits and deletion (one seek in a small partial index). */
+async function revisionOf(store: Store, ws: string, message: Message) {
+  return message.wamid ? deriveRevision(await store.listRevisions(ws, message.wamid)) : null;
 }

@@ -86,6 +86,8 @@ export interface Store {
   getMessage(workspaceId: string, id: string): Promise<Message | null>;
   getMessageByWamid(workspaceId: string, wamid: string): Promise<Message | null>;
   listMessages(workspaceId: string, conversationId: string, options?: { limit?: number }): Promise<Message[]>;
+  /** The edits and revokes of the message with this wamid, oldest first (see `deriveRevision`). */
+  listRevisions(workspaceId: string, wamid: string): Promise<Message[]>;
   getStatus(workspaceId: string, id: string): Promise<MessageStatus | null>;
   getConsentEntry(workspaceId: string, id: string): Promise<ConsentEntry | null>;
   consentSnapshot(workspaceId: string, contactId: string): Promise<ConsentSnapshot>;
@@ -236,8 +238,19 @@ export interface IngestMessage {
   relatesTo: string | null;
   /** A consent change this message carries (opt-out keyword), recorded only if the message is new. */
   consent: { category: ConsentCategory; state: ConsentState; entryId: string } | null;
-  /** A changed identity announced by a system message (number change, new BSUID). */
-  identityChange: { waId: string | null; bsuid: string | null } | null;
+  /**
+   * A changed identity announced by a system message (number change, new BSUID): the new
+   * identifiers, which the contact of `contact` (the old identity) takes over.
+   */
+  identityChange: { waId: string | null; bsuid: string | null; parentBsuid?: string | null } | null;
+  /**
+   * `outbound` for a message the business sent itself outside wabridge (an echo of the WhatsApp
+   * Business app): stored as sent, mirrored like an agent's message, never sent again. Default
+   * `inbound`.
+   */
+  direction?: 'inbound' | 'outbound';
+  /** Who sent an outbound message (see `direction`). */
+  sender?: Sender | null;
 }
 
 export interface IngestStatus {

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -49,9 +50,17 @@ export async function createTestBridge(options: TestBridgeOptions) {
   const registry = createRegistry(options.manifests);
   const secrets = createSecretBox(Buffer.alloc(32, 7));
   const routing = new RoutingCache(store, { checkEveryMs: 0 });
+  // Without a media source, every message's file is a small stand-in, so a mirror that links or
+  // re-hosts media finds one; tests of unavailable media pass their own `media`.
   const media: MediaAccess = options.media ?? {
-    fetch: async () => {
-      throw new Error('no media source configured in this test bridge');
+    fetch: async (messageId) => {
+      const bytes = new TextEncoder().encode(`media of ${messageId}`);
+      return {
+        bytes,
+        mimeType: 'application/octet-stream',
+        filename: `${messageId}.bin`,
+        sha256: createHash('sha256').update(bytes).digest('hex'),
+      };
     },
     url: (messageId) => `${options.publicUrl ?? 'http://gateway.test'}/media/test/${messageId}`,
   };

@@ -6,3 +6,4 @@ export * from './ledger-connector.ts';
 export * from './mutate.ts';
 export * from './net.ts';
 export * from './store-conformance.ts';
+export * from './webhook-fixtures.ts';

@@ -117,18 +117,270 @@ export function describeStoreConformance(name: string, open: () => Promise<Store
         expect(second).toMatchObject({ waId: null, bsuid: 'US.999' });
       });
 
-      it('tracks the newest inbound time as the window start, ignoring system messages', async () => {
+      it('tracks the newest inbound time as the window start, ignoring system messages, edits and deletions', async () => {
         const ws = await seedWorkspace(store);
         await store.ingest(messagesUnit(ws, { messages: [inboundMessage({ wamid: 'a', timestamp: 2000 })] }));
         await store.ingest(messagesUnit(ws, { messages: [inboundMessage({ wamid: 'b', timestamp: 1000 })] }));
         await store.ingest(
           messagesUnit(ws, { messages: [inboundMessage({ wamid: 'c', timestamp: 9000, type: 'system' })] }),
         );
+        for (const type of ['edit', 'revoke']) {
+          await store.ingest(
+            messagesUnit(ws, {
+              messages: [inboundMessage({ wamid: `c.${type}`, timestamp: 8000, type, relatesTo: 'a' })],
+            }),
+          );
+        }
         const [conversation] = await store.listConversations(ws);
         expect(conversation?.lastInboundAt).toBe(2000);
         expect((await store.getConversation(ws, conversation?.id ?? ''))?.lastInboundAt).toBe(2000);
         await store.ingest(messagesUnit(ws, { messages: [inboundMessage({ wamid: 'd', timestamp: 5000 })] }));
         expect((await store.getConversation(ws, conversation?.id ?? ''))?.lastInboundAt).toBe(5000);
+      });
+
+      it('keeps an edit and a revoke as rows of their own beside an original that never changes', async () => {
+        const ws = await seedWorkspace(store, { connectors: ['slack'] });
+        const edit = (wamid: string, text: string, timestamp: number) =>
+          inboundMessage({
+            wamid,
+            type: 'edit',
+            timestamp,
+            text,
+            relatesTo: 'wamid.orig',
+            content: {
+              type: 'edit',
+              edit: { original_message_id: 'wamid.orig', message: { text: { body: text } } },
+            },
+          });
+        // The second edit and the revoke overtake the original; the first edit comes last.
+        await store.ingest(messagesUnit(ws, { messages: [edit('wamid.e2', 'third', 3000)] }));
+        await store.ingest(
+          messagesUnit(ws, {
+            messages: [
+              inboundMessage({
+                wamid: 'wamid.r',
+                type: 'revoke',
+                timestamp: 4000,
+                text: null,
+                relatesTo: 'wamid.orig',
+                content: { type: 'revoke', revoke: { original_message_id: 'wamid.orig' } },
+              }),
+            ],
+          }),
+        );
+        await store.ingest(
+          messagesUnit(ws, {
+            messages: [inboundMessage({ wamid: 'wamid.orig', timestamp: 1000, text: 'first' })],
+          }),
+        );
+        await store.ingest(messagesUnit(ws, { messages: [edit('wamid.e1', 'second', 2000)] }));
+        await store.ingest(messagesUnit(ws, { messages: [edit('wamid.e1', 'second', 2000)] }));
+        expect(await store.getMessageByWamid(ws, 'wamid.orig')).toMatchObject({
+          text: 'first',
+          type: 'text',
+        });
+        const revisions = await store.listRevisions(ws, 'wamid.orig');
+        expect(revisions.map((m) => [m.wamid, m.type, m.timestamp, m.text, m.relatesTo])).toEqual([
+          ['wamid.e1', 'edit', 2000, 'second', 'wamid.orig'],
+          ['wamid.e2', 'edit', 3000, 'third', 'wamid.orig'],
+          ['wamid.r', 'revoke', 4000, null, 'wamid.orig'],
+        ]);
+        expect(await store.listRevisions(ws, 'wamid.other')).toEqual([]);
+        // Another workspace cannot read them.
+        const other = await seedWorkspace(store, { phoneNumberId: '106540352242999' });
+        expect(await store.listRevisions(other, 'wamid.orig')).toEqual([]);
+        // Each change is mirrored once, after the original in the conversation's queue.
+        const order: string[] = [];
+        for (let jobs = await claim(); jobs.length > 0; jobs = await claim()) {
+          for (const job of jobs) {
+            order.push((await store.getMessage(ws, job.entityId))?.wamid ?? '?');
+            await store.completeJob(job.lease, []);
+          }
+        }
+        expect(order).toEqual(['wamid.orig', 'wamid.e1', 'wamid.e2', 'wamid.r']);
+      });
+
+      it('stores an echo of the WhatsApp Business app as a sent outbound message, mirrored and never sent', async () => {
+        const ws = await seedWorkspace(store, { connectors: ['slack', 'hubspot'] });
+        const echo = inboundMessage({
+          wamid: 'wamid.echo',
+          direction: 'outbound',
+          sender: { via: 'whatsapp_business_app', agentId: null, agentName: null },
+          text: 'Your table is ready',
+          content: { type: 'text', to: '15550001111', text: { body: 'Your table is ready' } },
+        });
+        const first = await store.ingest(messagesUnit(ws, { messages: [echo] }));
+        const again = await store.ingest(messagesUnit(ws, { messages: [{ ...echo, id: 'msg_other' }] }));
+        expect(first).toMatchObject({ messagesStored: 1, jobsQueued: 2 });
+        expect(again).toMatchObject({ messagesStored: 0, messagesDuplicate: 1, jobsQueued: 0 });
+        const stored = await store.getMessageByWamid(ws, 'wamid.echo');
+        expect(stored).toMatchObject({
+          direction: 'outbound',
+          state: 'sent',
+          sender: { via: 'whatsapp_business_app', agentId: null, agentName: null },
+        });
+        const jobs = await claim();
+        expect(jobs.map((j) => [j.connectorId, j.eventType]).sort()).toEqual([
+          ['hubspot', 'message.outbound'],
+          ['slack', 'message.outbound'],
+        ]);
+        expect(jobs.some((j) => j.connectorId === WHATSAPP_SENDER)).toBe(false);
+        // The business writing does not open the customer's 24-hour window.
+        expect((await store.getConversation(ws, stored?.conversationId ?? ''))?.lastInboundAt).toBeNull();
+      });
+
+      it('a number change keeps one contact and one conversation, even when the new number wrote first', async () => {
+        const ws = await seedWorkspace(store, { connectors: ['slack'] });
+        const old = identity({ waId: '16505551234', profileName: 'Sheena' });
+        await store.ingest(
+          messagesUnit(ws, { messages: [inboundMessage({ wamid: 'w.old', contact: old, timestamp: 1000 })] }),
+        );
+        // Meta delivered the first message from the new number before the notice about it.
+        await store.ingest(
+          messagesUnit(ws, {
+            messages: [
+              inboundMessage({
+                wamid: 'w.early',
+                contact: identity({ waId: '12195555358', bsuid: 'US.new', profileName: 'Sheena' }),
+                timestamp: 3000,
+              }),
+            ],
+          }),
+        );
+        await store.recordConsent({
+          commandKey: null,
+          workspaceId: ws,
+          contactId:
+            (await store.getContact(ws, (await store.listConversations(ws))[1]?.contactId ?? ''))?.id ?? '',
+          category: 'marketing',
+          state: 'opted_out',
+          source: 'admin',
+          actor: 'test',
+          evidenceMessageId: null,
+          occurredAt: 3500,
+          details: {},
+        });
+        await store.ingest(
+          messagesUnit(ws, {
+            messages: [
+              inboundMessage({
+                wamid: 'w.notice',
+                type: 'system',
+                text: 'User Sheena changed from 16505551234 to 12195555358',
+                contact: identity({ waId: '16505551234' }),
+                identityChange: { waId: '12195555358', bsuid: 'US.new', parentBsuid: null },
+                timestamp: 2000,
+              }),
+            ],
+          }),
+        );
+        await store.ingest(
+          messagesUnit(ws, {
+            messages: [
+              inboundMessage({
+                wamid: 'w.later',
+                contact: identity({ waId: '12195555358', bsuid: 'US.new', profileName: 'Sheena' }),
+                timestamp: 4000,
+              }),
+            ],
+          }),
+        );
+        const conversations = await store.listConversations(ws);
+        expect(conversations).toHaveLength(1);
+        const [conversation] = conversations;
+        const messages = await store.listMessages(ws, conversation?.id ?? '');
+        expect(messages.map((m) => m.wamid)).toEqual(['w.old', 'w.notice', 'w.early', 'w.later']);
+        expect(await store.getContact(ws, conversation?.contactId ?? '')).toMatchObject({
+          waId: '12195555358',
+          bsuid: 'US.new',
+        });
+        // The consent given under the new number stays with the customer.
+        expect((await store.consentSnapshot(ws, conversation?.contactId ?? '')).marketing.state).toBe(
+          'opted_out',
+        );
+        // Every message's job is in the one conversation's queue.
+        const jobs = await claim(Date.now(), 100);
+        expect(new Set(jobs.map((j) => j.conversationId))).toEqual(new Set([conversation?.id]));
+      });
+
+      it('a preference Meta delivers again after a number change creates no contact under the old number', async () => {
+        const ws = await seedWorkspace(store);
+        const preference = {
+          receivedAt: Date.now(),
+          changes: [
+            {
+              kind: 'user_preferences' as const,
+              workspaceId: ws,
+              phoneNumberId: '106540352242922',
+              displayPhoneNumber: '15550783881',
+              preferences: [
+                {
+                  entryId: 'cns_pref_1',
+                  contact: identity({ waId: '16505551234' }),
+                  category: 'marketing' as const,
+                  state: 'opted_out' as const,
+                  occurredAt: 1000,
+                  details: {},
+                },
+              ],
+            },
+          ],
+        };
+        await store.ingest(preference);
+        await store.ingest(
+          messagesUnit(ws, {
+            messages: [
+              inboundMessage({
+                wamid: 'p.notice',
+                type: 'system',
+                contact: identity({ waId: '16505551234' }),
+                identityChange: { waId: '12195555358', bsuid: null, parentBsuid: null },
+              }),
+            ],
+          }),
+        );
+        const again = await store.ingest(preference);
+        expect(again.consentChanges).toBe(0);
+        const conversations = await store.listConversations(ws);
+        expect(conversations).toHaveLength(1);
+        expect(await store.getContact(ws, conversations[0]?.contactId ?? '')).toMatchObject({
+          waId: '12195555358',
+        });
+      });
+
+      it('a user id change without a phone number keeps the conversation of the previous id', async () => {
+        const ws = await seedWorkspace(store);
+        await store.ingest(
+          messagesUnit(ws, {
+            messages: [
+              inboundMessage({ wamid: 'b.1', contact: identity({ bsuid: 'US.old', username: '@ana' }) }),
+            ],
+          }),
+        );
+        await store.ingest(
+          messagesUnit(ws, {
+            messages: [
+              inboundMessage({
+                wamid: 'b.notice',
+                type: 'system',
+                contact: identity({ bsuid: 'US.old' }),
+                identityChange: { waId: null, bsuid: 'US.new', parentBsuid: null },
+              }),
+            ],
+          }),
+        );
+        await store.ingest(
+          messagesUnit(ws, {
+            messages: [inboundMessage({ wamid: 'b.2', contact: identity({ bsuid: 'US.new' }) })],
+          }),
+        );
+        const conversations = await store.listConversations(ws);
+        expect(conversations).toHaveLength(1);
+        expect((await store.listMessages(ws, conversations[0]?.id ?? '')).map((m) => m.wamid)).toEqual([
+          'b.1',
+          'b.notice',
+          'b.2',
+        ]);
       });
 
       it('keeps unrouted changes and platform events, once each', async () => {

@@ -2,7 +2,10 @@ import { describe, expect, it } from 'vitest';
 import { classifyWebhookError } from './cloud-api-errors.ts';
 import {
   type ClassifiedChange,
+  changedMessageId,
   classifyChange,
+  echoRecipient,
+  editedText,
   type InboundMessage,
   inboundMessageSchema,
   isKnownMessage,
@@ -51,8 +54,8 @@ const parseMessage = (raw: unknown): InboundMessage => inboundMessageSchema.pars
 describe('inbound messages', () => {
   it('a message of an unknown type is kept whole through the fallback, not rejected', () => {
     const raw = message({
-      type: 'edit',
-      edit: { body: 'corrected text', original_id: 'wamid.OLD' },
+      type: 'poll',
+      poll: { body: 'Which day suits you?', options: ['Mon', 'Tue'] },
       future: [1],
     });
     const value = messagesOf(
@@ -62,8 +65,33 @@ describe('inbound messages', () => {
     if (!parsed) throw new Error('message lost');
     expect(isKnownMessage(parsed)).toBe(false);
     expect(parsed).toEqual(raw);
-    expect(parsed.type).toBe('edit');
-    expect(messageText(parsed)).toBe('corrected text');
+    expect(parsed.type).toBe('poll');
+    expect(messageText(parsed)).toBe('Which day suits you?');
+  });
+
+  it('an edit and a revoke parse as known types naming the message they change', () => {
+    // Shapes of Meta's edit and revoke references (coexistence numbers).
+    const edit = parseMessage(
+      message({
+        id: 'wamid.EDIT',
+        type: 'edit',
+        edit: {
+          original_message_id: 'wamid.ORIG',
+          message: { context: { from: '15550783881', id: 'wamid.Q' }, type: 'text', text: { body: 'fixed' } },
+        },
+      }),
+    );
+    expect(isKnownMessage(edit)).toBe(true);
+    expect(changedMessageId(edit)).toBe('wamid.ORIG');
+    expect(messageText(edit)).toBe('fixed');
+    // The new version's type may be left out; a caption is its text then.
+    expect(editedText({ image: { caption: 'new caption' } })).toBe('new caption');
+    const revoke = parseMessage(
+      message({ id: 'wamid.REV', type: 'revoke', revoke: { original_message_id: 'wamid.ORIG' } }),
+    );
+    expect(isKnownMessage(revoke)).toBe(true);
+    expect(changedMessageId(revoke)).toBe('wamid.ORIG');
+    expect(messageText(revoke)).toBeUndefined();
   });
 
   it('a known type with an unexpected shape falls back to unknown without losing its batch', () => {
@@ -323,6 +351,57 @@ describe('statuses and errors', () => {
     expect(value.errors?.[0]?.code).toBe(130429);
     expect(value.messages).toBeUndefined();
     expect(value).toEqual(raw);
+  });
+});
+
+describe('smb_message_echoes', () => {
+  it('the documented payload parses as echoes, each with the customer it went to', () => {
+    const change = onlyChange(
+      envelope('smb_message_echoes', {
+        messaging_product: 'whatsapp',
+        metadata: METADATA,
+        message_echoes: [
+          {
+            from: '15550783881',
+            to: '16505551234',
+            id: 'wamid.E1',
+            timestamp: '1750000000',
+            type: 'text',
+            text: { body: 'hi' },
+          },
+          {
+            from: '15550783881',
+            to_user_id: 'US.1',
+            id: 'wamid.E2',
+            timestamp: 1750000001,
+            type: 'revoke',
+            revoke: { original_message_id: 'wamid.E1' },
+          },
+        ],
+      }),
+    );
+    if (change.kind !== 'echoes') throw new Error(`expected echoes, got ${change.kind}`);
+    const [first, second] = change.value.message_echoes;
+    if (!first || !second) throw new Error('echo lost');
+    expect(echoRecipient(first)).toEqual({ waId: '16505551234', bsuid: undefined, parentBsuid: undefined });
+    expect(echoRecipient(second)).toMatchObject({ bsuid: 'US.1' });
+    expect(changedMessageId(second)).toBe('wamid.E1');
+  });
+
+  it('an echo that does not parse is set aside without losing its neighbours', () => {
+    const change = classifyChange({
+      field: 'smb_message_echoes',
+      value: {
+        metadata: METADATA,
+        message_echoes: [
+          { to: '1', type: 'text' },
+          { to: '1', id: 'wamid.OK', timestamp: '1', type: 'text', text: { body: 'ok' } },
+        ],
+      },
+    });
+    if (change.kind !== 'echoes') throw new Error(`expected echoes, got ${change.kind}`);
+    expect(change.value.message_echoes.map((m) => m.id)).toEqual(['wamid.OK']);
+    expect(change.rejected).toMatchObject([{ key: 'message_echoes', item: { to: '1', type: 'text' } }]);
   });
 });
 

@@ -291,7 +291,9 @@ const orderMessageSchema = z.looseObject({
 /**
  * System notices. Arrive without `contacts[]`. `system.type` seen: `user_changed_number`
  * (older `customer_changed_number`), `customer_identity_changed`, `user_changed_user_id`,
- * `user_preference_changed` (with `marketing`).
+ * `user_preference_changed` (with `marketing`). Since August 2026 both identity changes also carry
+ * the previous BSUIDs (`previous_user_id`, `previous_parent_user_id`) beside the new ones
+ * (https://developers.facebook.com/documentation/business-messaging/whatsapp/changelog/).
  */
 const systemMessageSchema = z.looseObject({
   ...messageCommonShape,
@@ -303,6 +305,8 @@ const systemMessageSchema = z.looseObject({
     new_wa_id: metaString.optional(),
     user_id: metaString.optional(),
     parent_user_id: metaString.optional(),
+    previous_user_id: metaString.optional(),
+    previous_parent_user_id: metaString.optional(),
     customer: metaString.optional(),
     identity: z.string().optional(),
     marketing: z.string().optional(),
@@ -322,6 +326,31 @@ const requestWelcomeMessageSchema = z.looseObject({
   type: z.literal('request_welcome'),
 });
 
+/**
+ * The user edited a message they sent earlier (text, or a caption) within 15 minutes; `message`
+ * is the new version, shaped like a message of its own type. Only sent to numbers that also use
+ * the WhatsApp Business app (coexistence), and in `smb_message_echoes` when the business edits.
+ * https://developers.facebook.com/documentation/business-messaging/whatsapp/webhooks/reference/messages/edit
+ */
+const editMessageSchema = z.looseObject({
+  ...messageCommonShape,
+  type: z.literal('edit'),
+  edit: z.looseObject({
+    original_message_id: metaString,
+    message: z.looseObject({ type: z.string().optional() }).optional(),
+  }),
+});
+
+/**
+ * The user deleted a message for everyone (within two days of sending it). Coexistence only, like
+ * edits. https://developers.facebook.com/documentation/business-messaging/whatsapp/webhooks/reference/messages/revoke
+ */
+const revokeMessageSchema = z.looseObject({
+  ...messageCommonShape,
+  type: z.literal('revoke'),
+  revoke: z.looseObject({ original_message_id: metaString }),
+});
+
 /** Every documented inbound message type, discriminated by `type`. */
 export const knownInboundMessageSchema = z.discriminatedUnion('type', [
   textMessageSchema,
@@ -339,6 +368,8 @@ export const knownInboundMessageSchema = z.discriminatedUnion('type', [
   systemMessageSchema,
   unsupportedMessageSchema,
   requestWelcomeMessageSchema,
+  editMessageSchema,
+  revokeMessageSchema,
 ]);
 export type KnownInboundMessage = z.output<typeof knownInboundMessageSchema>;
 export type KnownMessageType = KnownInboundMessage['type'];
@@ -362,6 +393,8 @@ export const KNOWN_MESSAGE_TYPES: ReadonlySet<string> = new Set<KnownMessageType
   'unsupported',
   'unknown',
   'request_welcome',
+  'edit',
+  'revoke',
 ]);
 
 /**
@@ -449,6 +482,38 @@ export const messagesValueSchema = z.looseObject({
 export type MessagesValue = z.output<typeof messagesValueSchema>;
 
 /**
+ * Value of `smb_message_echoes`: messages the business sent from the WhatsApp Business app or a
+ * linked device, on a number that also uses the Cloud API (coexistence), and its edits and
+ * deletions of them. Each echo is shaped like an inbound message of its type, with `to` (the
+ * customer) beside `from` (the business number); `to_user_id` / `to_parent_user_id` carry the
+ * customer's BSUIDs where Meta sends them.
+ * https://developers.facebook.com/documentation/business-messaging/whatsapp/webhooks/reference/smb_message_echoes
+ */
+export const echoesValueSchema = z.looseObject({
+  messaging_product: z.string().optional(),
+  metadata: webhookMetadataSchema,
+  contacts: z.array(waContactSchema).optional(),
+  message_echoes: z.array(inboundMessageSchema),
+});
+export type EchoesValue = z.output<typeof echoesValueSchema>;
+
+/** Who an echo went to: the customer's number and BSUIDs, as far as the echo says. */
+export function echoRecipient(message: InboundMessage): {
+  waId: string | undefined;
+  bsuid: string | undefined;
+  parentBsuid: string | undefined;
+} {
+  const fields = message as Record<string, unknown>;
+  const id = (value: unknown) =>
+    typeof value === 'string' && value !== '' ? value : typeof value === 'number' ? String(value) : undefined;
+  return {
+    waId: id(fields.to),
+    bsuid: id(fields.to_user_id),
+    parentBsuid: id(fields.to_parent_user_id),
+  };
+}
+
+/**
  * A marketing preference change. Meta's reference lists `category: "marketing_messages"` and
  * `value: "stop" | "resume"` [V?]; any string is accepted so a new literal is stored, not dropped.
  */
@@ -515,6 +580,7 @@ export type GroupsValue = z.output<typeof groupsValueSchema>;
 export type ClassifiedChange =
   | { kind: 'messages'; field: 'messages'; value: MessagesValue; rejected?: RejectedItem[] }
   | { kind: 'user_preferences'; field: 'user_preferences'; value: UserPreferencesValue }
+  | { kind: 'echoes'; field: 'smb_message_echoes'; value: EchoesValue; rejected?: RejectedItem[] }
   | { kind: 'other'; field: string; value: unknown; parseIssues?: string[] };
 
 /**
@@ -572,6 +638,28 @@ function readMessagesLeniently(value: unknown): { value: MessagesValue; rejected
   return parsed.success ? { value: parsed.data, rejected } : null;
 }
 
+/** An echoes value read echo by echo, like {@link readMessagesLeniently}. */
+function readEchoesLeniently(value: unknown): { value: EchoesValue; rejected: RejectedItem[] } | null {
+  if (!isRecord(value) || !Array.isArray(value.message_echoes)) return null;
+  const rejected: RejectedItem[] = [];
+  const echoes = value.message_echoes.filter((item) => {
+    const parsed = inboundMessageSchema.safeParse(item);
+    if (!parsed.success)
+      rejected.push({ key: 'message_echoes', item, issues: formatIssues(parsed.error.issues) });
+    return parsed.success;
+  });
+  const contacts = Array.isArray(value.contacts)
+    ? value.contacts.filter((item) => {
+        const parsed = waContactSchema.safeParse(item);
+        if (!parsed.success)
+          rejected.push({ key: 'contacts', item, issues: formatIssues(parsed.error.issues) });
+        return parsed.success;
+      })
+    : value.contacts;
+  const parsed = echoesValueSchema.safeParse({ ...value, message_echoes: echoes, contacts });
+  return parsed.success ? { value: parsed.data, rejected } : null;
+}
+
 /**
  * Classifies one raw `changes[]` item. Never throws.
  *
@@ -592,6 +680,13 @@ export function classifyChange(change: unknown): ClassifiedChange {
     if (parsed.success) return { kind: 'messages', field, value: parsed.data };
     const lenient = readMessagesLeniently(value);
     if (lenient) return { kind: 'messages', field, value: lenient.value, rejected: lenient.rejected };
+    return { kind: 'other', field, value, parseIssues: formatIssues(parsed.error.issues) };
+  }
+  if (field === 'smb_message_echoes') {
+    const parsed = echoesValueSchema.safeParse(value);
+    if (parsed.success) return { kind: 'echoes', field, value: parsed.data };
+    const lenient = readEchoesLeniently(value);
+    if (lenient) return { kind: 'echoes', field, value: lenient.value, rejected: lenient.rejected };
     return { kind: 'other', field, value, parseIssues: formatIssues(parsed.error.issues) };
   }
   if (field === 'user_preferences') {
@@ -708,13 +803,41 @@ export function messageText(message: InboundMessage): string | undefined {
       return nonEmpty(message.order.text);
     case 'system':
       return nonEmpty(message.system.body);
+    case 'edit':
+      return editedText(message.edit.message);
     case 'audio':
     case 'sticker':
     case 'unsupported':
     case 'unknown':
     case 'request_welcome':
+    case 'revoke':
       return undefined;
   }
+}
+
+/**
+ * The text of an edit's new version: its body, or its caption for media. Meta's reference shows
+ * the new version shaped like a message of its type; its `type` may be left out, so every place
+ * a text can live is looked at.
+ */
+export function editedText(message: Record<string, unknown> | undefined): string | undefined {
+  if (!message) return undefined;
+  const kinds = typeof message.type === 'string' ? [message.type] : ['text', 'image', 'video', 'document'];
+  for (const kind of kinds) {
+    const inner = message[kind];
+    if (!isRecord(inner)) continue;
+    const text = nonEmpty(inner.body) ?? nonEmpty(inner.caption) ?? nonEmpty(inner.text);
+    if (text) return text;
+  }
+  return undefined;
+}
+
+/** The wamid an edit or a revoke changes, when the message is one. */
+export function changedMessageId(message: InboundMessage): string | undefined {
+  if ((message.type !== 'edit' && message.type !== 'revoke') || !isKnownMessage(message)) return undefined;
+  if (message.type === 'edit') return message.edit.original_message_id;
+  if (message.type === 'revoke') return message.revoke.original_message_id;
+  return undefined;
 }
 
 /**

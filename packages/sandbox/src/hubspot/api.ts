@@ -730,6 +730,14 @@ export function createHubSpotApi(core: HubSpotCore): Hono {
     },
   }));
 
+  // Files API: "Delete file by ID" (DELETE /files/v3/files/{fileId}); deleting a file that is
+  // gone answers 404 like HubSpot.
+  route('DELETE', '/files/v3/files/:fileId', ({ params }) => {
+    const id = params.fileId ?? '';
+    if (!core.deleteFile(id)) throw hubspotErrors.notFound(`File ${id} does not exist.`);
+    return { status: 204, records: 1 };
+  });
+
   app.get('/_files/:id/:name', (c) => {
     const file = core.files.get(c.req.param('id'));
     if (!file)

@@ -53,6 +53,7 @@ export class HubSpotCore {
   /** Set once the server listens (file URLs point here). */
   baseUrl = '';
   readonly files = new Map<string, StoredFile>();
+  #fileSeq = 0;
   readonly #failures: { failure: HubSpotFailure; remaining: number; path?: string | RegExp }[] = [];
 
   constructor(options: HubSpotEmulatorOptions) {
@@ -139,8 +140,16 @@ export class HubSpotCore {
     }
   }
 
+  deleteFile(id: string): boolean {
+    const deleted = this.files.delete(id);
+    if (deleted) this.ledger.record({ platform: 'hubspot', kind: 'file.deleted', id });
+    return deleted;
+  }
+
   storeFile(input: Omit<StoredFile, 'id'>): StoredFile {
-    const file = { id: String(700_000 + this.files.size + 1), ...input };
+    // A counter, not the map's size: ids stay unique when files are deleted.
+    this.#fileSeq += 1;
+    const file = { id: String(700_000 + this.#fileSeq), ...input };
     this.files.set(file.id, file);
     this.ledger.record({
       platform: 'hubspot',

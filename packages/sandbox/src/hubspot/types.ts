@@ -131,6 +131,7 @@ export type HubSpotEvent =
   | (Base<'property.created'> & { objectType: ObjectType; name: string; unique: boolean })
   | (Base<'group.created'> & { objectType: ObjectType; name: string })
   | (Base<'file.uploaded'> & { id: string; name: string; size: number; folderPath: string })
+  | (Base<'file.deleted'> & { id: string })
   | (Base<'webhook.attempt'> & {
       url: string;
       attempt: number;

@@ -197,6 +197,7 @@ describe('simulated customer', () => {
         type: 'user_changed_number',
         wa_id: '12195555358',
         body: `User Alice changed from ${ALICE} to 12195555358`,
+        previous_user_id: BSUID,
       },
     });
     expect(alice.waId).toBe('12195555358');
@@ -211,10 +212,43 @@ describe('simulated customer', () => {
       type: 'user_changed_user_id',
       user_id: 'US.99999999999999999999',
       parent_user_id: 'US.ENT.1234',
+      previous_user_id: BSUID,
     });
+    // A BSUID change names no phone number (Meta's system messages reference).
+    expect(messagesOf(second)[0]?.from).toBeUndefined();
     expect(alice.userId).toBe('US.99999999999999999999');
     expect(h.wa.ledger.filter('customer.changed').map((e) => e.change)).toEqual(['number', 'user_id']);
     await expect(alice.batch((m) => [m.changeNumber('1'), m.text('x')])).rejects.toThrow(TypeError);
+  });
+
+  it('edits, deletions and the business’s own messages from the WhatsApp Business app arrive as Meta sends them', async () => {
+    await using h = await harness();
+    const alice = h.wa.customer({ waId: ALICE, name: 'Alice' });
+    const original = await alice.sendText('Helo');
+    const edit = await alice.editMessage(original, 'Hello');
+    const revoke = await alice.revokeMessage(original);
+    const of = (wamid: string) => messagesOf(h.payloads().find((p) => JSON.stringify(p).includes(wamid)))[0];
+    expect(of(edit)).toMatchObject({
+      from: ALICE,
+      type: 'edit',
+      edit: { original_message_id: original, message: { type: 'text', text: { body: 'Hello' } } },
+    });
+    expect(of(revoke)).toMatchObject({ type: 'revoke', revoke: { original_message_id: original } });
+    const echo = await alice.echoFromBusinessApp({ type: 'text', text: { body: 'We open at 9' } });
+    const payload = h.payloads().find((p) => JSON.stringify(p).includes(echo));
+    const change = payload?.entry[0]?.changes[0];
+    expect(change?.field).toBe('smb_message_echoes');
+    expect(change?.value.message_echoes).toEqual([
+      {
+        from: '15550783881',
+        to: ALICE,
+        id: echo,
+        timestamp: expect.stringMatching(/^\d+$/),
+        type: 'text',
+        text: { body: 'We open at 9' },
+      },
+    ]);
+    expect(h.wa.ledger.filter('inbound.echo').map((e) => e.wamid)).toEqual([echo]);
   });
 
   it('a BSUID-only customer has no from/wa_id, and statuses to it carry recipient_user_id', async () => {

@@ -135,6 +135,10 @@ export interface MessageBuilders {
   requestWelcome(at?: At): PreparedMessage;
   changeNumber(newWaId: string, at?: At): PreparedMessage;
   changeUserId(newUserId: string, options?: { parentUserId?: string } & At): PreparedMessage;
+  /** The user edits one of their messages (coexistence numbers: `type: "edit"`). */
+  edit(messageId: string, body: string, at?: At): PreparedMessage;
+  /** The user deletes one of their messages for everyone (coexistence numbers: `type: "revoke"`). */
+  revoke(messageId: string, at?: At): PreparedMessage;
 }
 
 const SAMPLES: Record<MediaKind, { mimeType: string; bytes: Uint8Array; filename?: string }> = {
@@ -396,6 +400,54 @@ export class Customer {
     return this.#one(this.build.changeUserId(newUserId, options), options);
   }
 
+  /**
+   * The user edits a message they sent (within 15 minutes, on WhatsApp): the new text arrives as a
+   * message of type `edit` naming the original. Meta sends these to coexistence numbers only.
+   */
+  editMessage(messageId: string, body: string, options: InboundOptions = {}): Promise<string> {
+    return this.#one(this.build.edit(messageId, body, at(options)), options);
+  }
+
+  /** The user deletes a message for everyone: a message of type `revoke` naming the original. */
+  revokeMessage(messageId: string, options: InboundOptions = {}): Promise<string> {
+    return this.#one(this.build.revoke(messageId, at(options)), options);
+  }
+
+  /**
+   * The business writes to this user from the WhatsApp Business app (coexistence): Meta sends the
+   * `smb_message_echoes` webhook. `message` is an echo's content (`{ type: 'text', text: { body } }`,
+   * an edit or a revoke of an earlier echo…); returns the echo's wamid.
+   */
+  async echoFromBusinessApp(
+    message: { type: string; [content: string]: unknown },
+    options: InboundOptions = {},
+  ): Promise<string> {
+    const user = this.#user;
+    const echo = {
+      from: this.#phone.displayPhoneNumber,
+      ...(user.waId === undefined ? {} : { to: user.waId }),
+      ...(user.userId === undefined ? {} : { to_user_id: user.userId }),
+      id: newWamid(),
+      timestamp: unixSeconds(this.#time(options.timestamp)),
+      ...message,
+    };
+    const payload = envelope(this.#phone.wabaId, 'smb_message_echoes', {
+      messaging_product: 'whatsapp',
+      metadata: this.#core.metadata(this.#phone),
+      message_echoes: [echo],
+    });
+    this.#core.record({
+      kind: 'inbound.echo',
+      phoneNumberId: this.#phone.phoneNumberId,
+      waId: user.waId,
+      userId: user.userId,
+      wamid: echo.id,
+      type: message.type,
+    });
+    await this.#core.sendWebhook('raw', metaJson(payload), options);
+    return echo.id;
+  }
+
   /** `user_preferences` webhook: the user stops marketing messages (later MARKETING templates get 131050). */
   stopMarketing(options: InboundOptions = {}): Promise<WebhookSendResult> {
     return this.#preference('stop', options);
@@ -625,14 +677,28 @@ export class Customer {
         return prepared(message);
       },
       requestWelcome: (when = {}) => prepared(base('request_welcome', when.timestamp)),
+      edit: (messageId, body, when = {}) => {
+        const message = base('edit', when.timestamp);
+        message.edit = { original_message_id: messageId, message: { type: 'text', text: { body } } };
+        return prepared(message);
+      },
+      revoke: (messageId, when = {}) => {
+        const message = base('revoke', when.timestamp);
+        message.revoke = { original_message_id: messageId };
+        return prepared(message);
+      },
       changeNumber: (newWaId, when = {}) => {
         const user = this.#user;
         const next = digitsOnly(newWaId);
         const message = base('system', when.timestamp);
+        // A number change also gives the user a new BSUID; since August 2026 Meta names the
+        // previous ones beside it (changelog of the WhatsApp Business Platform).
         message.system = {
           body: `User ${user.name} changed from ${user.waId ?? user.userId ?? 'unknown'} to ${next}`,
           wa_id: next,
           type: 'user_changed_number',
+          ...(user.userId === undefined ? {} : { previous_user_id: user.userId }),
+          ...(user.parentUserId === undefined ? {} : { previous_parent_user_id: user.parentUserId }),
         };
         return prepared(message, {
           system: true,
@@ -646,12 +712,15 @@ export class Customer {
       changeUserId: (newUserId, options = {}) => {
         if (!isBsuid(newUserId)) throw new TypeError(`'${newUserId}' is not a BSUID`);
         const user = this.#user;
-        const message = base('system', options.timestamp);
+        // "The notification reports only the BSUID change; no phone number is included."
+        const { from: _phone, ...message } = base('system', options.timestamp);
         message.system = {
           body: `User ${user.name} changed their business-scoped user ID`,
           type: 'user_changed_user_id',
           user_id: newUserId,
           ...(options.parentUserId === undefined ? {} : { parent_user_id: options.parentUserId }),
+          ...(user.userId === undefined ? {} : { previous_user_id: user.userId }),
+          ...(user.parentUserId === undefined ? {} : { previous_parent_user_id: user.parentUserId }),
         };
         return prepared(message, {
           system: true,

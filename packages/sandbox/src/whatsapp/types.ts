@@ -258,6 +258,16 @@ export type WhatsAppEvent =
       }
     >
   | W<
+      'inbound.echo',
+      {
+        phoneNumberId: string;
+        waId: string | undefined;
+        userId: string | undefined;
+        wamid: string;
+        type: string;
+      }
+    >
+  | W<
       'inbound.user_preferences',
       {
         phoneNumberId: string;

@@ -84,14 +84,16 @@ export async function openSqliteStore(options: SqliteStoreOptions): Promise<Sqli
 
 /**
  * A conversation row with its last inbound time, read from its messages: the newest inbound
- * message that is not a system notice (a number change does not open the 24-hour window), found
+ * message that is not a system notice, an edit or a deletion (a number change, or a correction of
+ * an earlier message, is not the customer writing: it does not open the 24-hour window), found
  * by walking `messages_conversation` back from the newest message. Keeping it in the row instead
  * cost every ingested message an UPDATE at a random page of `conversations`: about 3 KiB of WAL
  * and 5-10% of the store thread per webhook under realistic traffic.
  */
 const CONVERSATION_COLUMNS = `c.id, c.workspace_id, c.contact_id, c.phone_number_id, c.display_phone_number,
   c.created_at, c.erased_at,
-  (SELECT m.ts FROM messages m WHERE m.conversation_id = c.id AND m.direction = 'inbound' AND m.type <> 'system'
+  (SELECT m.ts FROM messages m WHERE m.conversation_id = c.id AND m.direction = 'inbound'
+     AND m.type NOT IN ('system', 'edit', 'revoke')
    ORDER BY m.ts DESC LIMIT 1) AS last_inbound_at`;
 
 // Is there a job before `j` in its (conversation, connector) queue? One seek in `jobs_queue`.
@@ -445,23 +447,26 @@ export class SqliteStore implements Store {
       const { contactId, conversationId } =
         known ??
         this.conversationFor(key, ws, change.phoneNumberId, change.displayPhoneNumber, message.contact);
-      const inserted = this.db.run(
-        `INSERT INTO messages (id, workspace_id, conversation_id, direction, wamid, type, ts, text, content, relates_to, created_at)
-         VALUES (:id, :ws, :conversation, 'inbound', :wamid, :type, :ts, :text, :content, :relates, :at)
-         ON CONFLICT (wamid) DO NOTHING`,
-        {
-          id: message.id,
-          ws,
-          conversation: conversationId,
-          wamid: message.wamid,
-          type: message.type,
-          ts: message.timestamp,
-          text: message.text,
-          content: json(message.content),
-          relates: message.relatesTo,
-          at: receivedAt,
-        },
-      );
+      const outbound = message.direction === 'outbound';
+      const inserted = outbound
+        ? this.insertEcho(ws, conversationId, message, receivedAt)
+        : this.db.run(
+            `INSERT INTO messages (id, workspace_id, conversation_id, direction, wamid, type, ts, text, content, relates_to, created_at)
+             VALUES (:id, :ws, :conversation, 'inbound', :wamid, :type, :ts, :text, :content, :relates, :at)
+             ON CONFLICT (wamid) DO NOTHING`,
+            {
+              id: message.id,
+              ws,
+              conversation: conversationId,
+              wamid: message.wamid,
+              type: message.type,
+              ts: message.timestamp,
+              text: message.text,
+              content: json(message.content),
+              relates: message.relatesTo,
+              at: receivedAt,
+            },
+          );
       if (inserted.changes === 0) {
         result.messagesDuplicate++;
         continue;
@@ -471,17 +476,17 @@ export class SqliteStore implements Store {
       result.jobsQueued += this.fanOut(
         ws,
         conversationId,
-        'message.inbound',
+        outbound ? 'message.outbound' : 'message.inbound',
         message.id,
         sortTs,
         change.deliverAt,
         null,
       );
       if (message.identityChange) {
-        this.applyIdentityChange(ws, contactId, message.identityChange);
+        this.applyIdentityChange(ws, contactId, message.identityChange, receivedAt);
         this.identities.clear();
       }
-      if (message.consent) {
+      if (message.consent && !outbound) {
         result.consentChanges++;
         result.jobsQueued += this.appendConsent(
           {
@@ -586,6 +591,38 @@ export class SqliteStore implements Store {
     return related && related.ts >= sortTs ? related.ts + 1 : sortTs;
   }
 
+  /**
+   * A message the business sent from the WhatsApp Business app (coexistence): an outbound message
+   * WhatsApp has already sent, so it is stored as `sent` and gets no send job. Unique on its wamid
+   * like every message, so Meta's retries store it once.
+   */
+  private insertEcho(
+    ws: string,
+    conversationId: string,
+    message: IngestMessagesChange['messages'][number],
+    receivedAt: number,
+  ): { changes: number } {
+    return this.db.run(
+      `INSERT INTO messages (id, workspace_id, conversation_id, direction, wamid, type, ts, text, content, state, sender,
+         relates_to, created_at)
+       VALUES (:id, :ws, :conversation, 'outbound', :wamid, :type, :ts, :text, :content, 'sent', :sender, :relates, :at)
+       ON CONFLICT (wamid) DO NOTHING`,
+      {
+        id: message.id,
+        ws,
+        conversation: conversationId,
+        wamid: message.wamid,
+        type: message.type,
+        ts: message.timestamp,
+        text: message.text,
+        content: json(message.content),
+        sender: json(message.sender ?? null),
+        relates: message.relatesTo,
+        at: receivedAt,
+      },
+    );
+  }
+
   /** Moves an outbound message's state forward and tells the mirrors. Returns jobs queued. */
   private applyStatus(
     message: MessageRow,
@@ -625,6 +662,10 @@ export class SqliteStore implements Store {
 
   private ingestPreferences(change: IngestPreferencesChange, result: IngestResult): void {
     for (const preference of change.preferences) {
+      // A re-delivered preference is a duplicate before its user is resolved: resolving would write
+      // (recreate a contact under a number the customer has since left), like a re-delivered message.
+      if (this.db.get('SELECT 1 AS found FROM consent_ledger WHERE id = :id', { id: preference.entryId }))
+        continue;
       const contactId = this.resolveContact(change.workspaceId, preference.contact);
       // Make sure a conversation exists, so the change shows in the mirrors of this number.
       this.upsertConversation(change.workspaceId, contactId, change.phoneNumberId, change.displayPhoneNumber);
@@ -783,15 +824,101 @@ export class SqliteStore implements Store {
     return row.id;
   }
 
+  /**
+   * A system message says the contact now has a new number or BSUID: the contact takes the new
+   * identifiers, so later messages land in the same conversation. When messages from the new
+   * identity came first (and made a contact of their own), that contact is merged into this one.
+   */
   private applyIdentityChange(
     ws: string,
     contactId: string,
-    change: { waId: string | null; bsuid: string | null },
+    change: { waId: string | null; bsuid: string | null; parentBsuid?: string | null },
+    at: number,
   ): void {
+    const parent = change.parentBsuid ?? null;
+    const others = this.db.all<{ id: string }>(
+      `SELECT id FROM contacts WHERE workspace_id = :ws AND id <> :id
+         AND ((:wa IS NOT NULL AND wa_id = :wa) OR (:bsuid IS NOT NULL AND bsuid = :bsuid)
+           OR (:parent IS NOT NULL AND parent_bsuid = :parent))`,
+      { ws, id: contactId, wa: change.waId, bsuid: change.bsuid, parent },
+    );
+    for (const other of others) this.mergeContact(ws, other.id, contactId, at);
     this.db.run(
-      `UPDATE OR IGNORE contacts SET wa_id = coalesce(:wa, wa_id), bsuid = coalesce(:bsuid, bsuid), updated_at = :at
+      `UPDATE OR IGNORE contacts SET wa_id = coalesce(:wa, wa_id), bsuid = coalesce(:bsuid, bsuid),
+         parent_bsuid = coalesce(:parent, parent_bsuid), updated_at = :at
        WHERE id = :id AND workspace_id = :ws`,
-      { wa: change.waId, bsuid: change.bsuid, at: this.now(), id: contactId, ws },
+      { wa: change.waId, bsuid: change.bsuid, parent, at: this.now(), id: contactId, ws },
+    );
+  }
+
+  /**
+   * Moves everything of contact `from` to contact `into`: its conversations (one per business
+   * number: when `into` already has one for the number, the messages and the jobs not yet done move
+   * into it), its consent ledger and current consent. The `from` row stays, without identifiers,
+   * saying where it went; the audit log records the merge. Posts already mirrored for the merged
+   * conversation stay where they are; nothing after the merge goes there.
+   */
+  private mergeContact(ws: string, from: string, into: string, at: number): void {
+    const conversations = this.db.all<{ id: string; phone_number_id: string }>(
+      'SELECT id, phone_number_id FROM conversations WHERE workspace_id = :ws AND contact_id = :from',
+      { ws, from },
+    );
+    const moved: Record<string, string> = {};
+    for (const conversation of conversations) {
+      const target = this.db.get<{ id: string }>(
+        `SELECT id FROM conversations WHERE workspace_id = :ws AND contact_id = :into AND phone_number_id = :pn`,
+        { ws, into, pn: conversation.phone_number_id },
+      );
+      if (!target) {
+        this.db.run('UPDATE conversations SET contact_id = :into WHERE id = :id', {
+          into,
+          id: conversation.id,
+        });
+        continue;
+      }
+      const params = { from: conversation.id, to: target.id };
+      for (const table of ['messages', 'notices', 'jobs', 'jobs_new', 'dead_jobs']) {
+        this.db.run(`UPDATE ${table} SET conversation_id = :to WHERE conversation_id = :from`, params);
+      }
+      this.db.run('UPDATE conversations SET merged_into = :to WHERE id = :from', params);
+      moved[conversation.id] = target.id;
+    }
+    this.db.run(
+      'UPDATE consent_ledger SET contact_id = :into WHERE workspace_id = :ws AND contact_id = :from',
+      {
+        ws,
+        into,
+        from,
+      },
+    );
+    // The newer state of each category wins, as when the entries arrive one by one.
+    this.db.run(
+      `INSERT INTO consent_state (workspace_id, contact_id, category, state, source, at, entry_id)
+       SELECT workspace_id, :into, category, state, source, at, entry_id FROM consent_state
+       WHERE workspace_id = :ws AND contact_id = :from
+       ON CONFLICT (workspace_id, contact_id, category) DO UPDATE SET state = excluded.state,
+         source = excluded.source, at = excluded.at, entry_id = excluded.entry_id
+       WHERE excluded.at > consent_state.at`,
+      { ws, into, from },
+    );
+    this.db.run('DELETE FROM consent_state WHERE workspace_id = :ws AND contact_id = :from', { ws, from });
+    this.db.run(
+      `UPDATE contacts SET wa_id = NULL, bsuid = NULL, parent_bsuid = NULL, merged_into = :into, updated_at = :at
+       WHERE id = :from AND workspace_id = :ws`,
+      { ws, from, into, at: this.now() },
+    );
+    this.db.run(
+      `INSERT INTO audit_log (at, actor, action, workspace_id, details) VALUES (:at, 'whatsapp', 'contact.merged', :ws, :details)`,
+      {
+        at,
+        ws,
+        details: json({
+          from,
+          into,
+          reason: 'WhatsApp announced a changed number or user id that had already written',
+          conversations: moved,
+        }),
+      },
     );
   }
 
@@ -1127,11 +1254,13 @@ export class SqliteStore implements Store {
     const rows = options.contactId
       ? this.db.all<ConversationRow>(
           `SELECT ${CONVERSATION_COLUMNS} FROM conversations c
-           WHERE c.workspace_id = :ws AND c.contact_id = :contact ORDER BY c.created_at LIMIT :limit`,
+           WHERE c.workspace_id = :ws AND c.contact_id = :contact AND c.merged_into IS NULL
+           ORDER BY c.created_at LIMIT :limit`,
           { ws: workspaceId, contact: options.contactId, limit: options.limit ?? 1000 },
         )
       : this.db.all<ConversationRow>(
-          `SELECT ${CONVERSATION_COLUMNS} FROM conversations c WHERE c.workspace_id = :ws ORDER BY c.created_at LIMIT :limit`,
+          `SELECT ${CONVERSATION_COLUMNS} FROM conversations c WHERE c.workspace_id = :ws AND c.merged_into IS NULL
+           ORDER BY c.created_at LIMIT :limit`,
           {
             ws: workspaceId,
             limit: options.limit ?? 1000,
@@ -1164,6 +1293,17 @@ export class SqliteStore implements Store {
       .all<MessageRow>(
         'SELECT * FROM messages WHERE workspace_id = :ws AND conversation_id = :conversation ORDER BY ts, created_at, id LIMIT :limit',
         { ws: workspaceId, conversation: conversationId, limit: options.limit ?? 10_000 },
+      )
+      .map(toMessage);
+  }
+
+  async listRevisions(workspaceId: string, wamid: string) {
+    // Spelled like the predicate of the partial index `messages_revisions`, so SQLite uses it.
+    return this.db
+      .all<MessageRow>(
+        `SELECT * FROM messages WHERE relates_to = :wamid AND type IN ('edit', 'revoke') AND workspace_id = :ws
+         ORDER BY ts, created_at, id`,
+        { ws: workspaceId, wamid },
       )
       .map(toMessage);
   }

@@ -316,4 +316,18 @@ CREATE TABLE connector_health (
 CREATE INDEX jobs_retrying ON jobs (workspace_id, connector_id) WHERE last_error IS NOT NULL;
 `,
   },
+  {
+    // Edits and revokes are messages of their own that change an earlier one (`relates_to`); a
+    // mirror shows the message as its latest revision, read through this index. It is partial, so
+    // the other messages (nearly all of them) cost ingest nothing here.
+    // A contact or conversation merged into another after an identity change (a new number or
+    // BSUID seen before WhatsApp announced the change) keeps its row and says where it went.
+    version: 8,
+    name: 'message revisions; merged contacts and conversations',
+    sql: `
+CREATE INDEX messages_revisions ON messages (relates_to) WHERE type IN ('edit', 'revoke');
+ALTER TABLE contacts ADD COLUMN merged_into TEXT;
+ALTER TABLE conversations ADD COLUMN merged_into TEXT;
+`,
+  },
 ];

@@ -187,6 +187,7 @@ const STORE_METHODS = [
   'getMessage',
   'getMessageByWamid',
   'listMessages',
+  'listRevisions',
   'getStatus',
   'getConsentEntry',
   'consentSnapshot',
