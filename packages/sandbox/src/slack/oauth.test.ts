@@ -14,10 +14,9 @@ import { completeConsent } from '../shared/consent-client.ts';
 import { startWebhookRecorder, type WebhookRecorder } from '../shared/recorder.ts';
 import { type SlackEmulator, startSlackEmulator } from './index.ts';
 import { checkWebApiResponse } from './spec.ts';
+import { type AppSide, CLIENT, SCOPES, startApp } from './testing.ts';
 
 const SECRET = 'sandbox-signing-secret';
-const CLIENT = { clientId: '1111.2222', clientSecret: 'client-secret-sandbox' };
-const SCOPES = ['chat:write', 'channels:history', 'reactions:write', 'files:write', 'users:read'];
 
 let slack: SlackEmulator | undefined;
 let app: AppSide | undefined;
@@ -30,89 +29,6 @@ afterEach(async () => {
   app = undefined;
   receiver = undefined;
 });
-
-const silentLogger: Logger = {
-  debug: () => {},
-  info: () => {},
-  warn: () => {},
-  error: () => {},
-  setLevel: () => {},
-  getLevel: () => LogLevel.ERROR,
-  setName: () => {},
-};
-
-/** The app being installed: `@slack/oauth`'s InstallProvider behind a real HTTP server, as Bolt runs it. */
-interface AppSide {
-  url: string;
-  installer: InstallProvider;
-  installations: Installation[];
-  failures: { code: string; message: string }[];
-  close(): Promise<void>;
-}
-
-async function startApp(
-  emulator: SlackEmulator,
-  installOptions: Partial<InstallURLOptions> = {},
-): Promise<AppSide> {
-  const installations: Installation[] = [];
-  const failures: { code: string; message: string }[] = [];
-  let base = '';
-  const installer = new InstallProvider({
-    ...CLIENT,
-    stateSecret: 'state-secret-of-the-app',
-    directInstall: true,
-    logger: silentLogger,
-    authorizationUrl: emulator.authorizeUrl,
-    clientOptions: { slackApiUrl: emulator.apiUrl },
-    installationStore: {
-      storeInstallation: async (installation) => {
-        installations.push(installation);
-      },
-      fetchInstallation: async (query) => {
-        const found = installations.findLast((i) =>
-          query.isEnterpriseInstall ? i.enterprise?.id === query.enterpriseId : i.team?.id === query.teamId,
-        );
-        if (!found) throw new Error(`no installation for ${JSON.stringify(query)}`);
-        return found;
-      },
-      deleteInstallation: async () => {},
-    },
-  });
-  const server: Server = createServer((req: IncomingMessage, res: ServerResponse) => {
-    const path = new URL(req.url ?? '/', 'http://app').pathname;
-    const options: InstallURLOptions = {
-      scopes: SCOPES,
-      redirectUri: `${base}/slack/oauth_redirect`,
-      ...installOptions,
-    };
-    if (path === '/slack/install') {
-      void installer.handleInstallPath(req, res, {}, options);
-    } else if (path === '/slack/oauth_redirect') {
-      void installer.handleCallback(req, res, {
-        success: (_installation, _options, _req, response) => response.writeHead(200).end('installed'),
-        failure: (error, _options, _req, response) => {
-          failures.push({ code: (error as { code: string }).code, message: error.message });
-          response.writeHead(400).end(`failed: ${error.message}`);
-        },
-      });
-    } else {
-      res.writeHead(404).end();
-    }
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  return {
-    url: base,
-    installer,
-    installations,
-    failures,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
-  };
-}
 
 /** What a browser does: /slack/install → Slack's consent page → Allow/Cancel → back to the app with its state cookie. */
 async function installThroughBrowser(
