@@ -1,13 +1,4 @@
 import { createHmac } from 'node:crypto';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import {
-  type Installation,
-  InstallProvider,
-  type InstallURLOptions,
-  type Logger,
-  LogLevel,
-} from '@slack/oauth';
 import { WebClient } from '@slack/web-api';
 import { afterEach, describe, expect, it } from 'vitest';
 import { completeConsent } from '../shared/consent-client.ts';
