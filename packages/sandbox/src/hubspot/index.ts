@@ -380,6 +380,8 @@ export {
   type HubSpotEventKind,
   type HubSpotFailure,
   type HubSpotLimits,
+  type HubSpotOAuthOptions,
+  type HubSpotPortalSeed,
   type ObjectType,
   type WebhookSubscription,
 } from './types.ts';
