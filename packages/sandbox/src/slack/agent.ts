@@ -281,7 +281,12 @@ export class SlackAgent {
       response_url: `${core.baseUrl}/_sandbox/slack/response/${triggerId}`,
       actions: [action],
     };
-    const result = await this.#form('interaction', { payload: JSON.stringify(payload) }, triggerId);
+    const result = await this.#form(
+      'interaction',
+      { payload: JSON.stringify(payload) },
+      triggerId,
+      where.team.id,
+    );
     return { ...result, triggerId };
   }
 
@@ -320,7 +325,7 @@ export class SlackAgent {
       view: { ...stored.view, hash: stored.hash, state: { values: state } },
       response_urls: [],
     };
-    const result = await this.#form('interaction', { payload: JSON.stringify(payload) }, viewId);
+    const result = await this.#form('interaction', { payload: JSON.stringify(payload) }, viewId, team.id);
     // A 2xx with no errors closes the modal, as in Slack.
     const errors = (result.body as { response_action?: string } | undefined)?.response_action === 'errors';
     if (result.status !== undefined && result.status < 300 && !errors) core.workspace.views.delete(viewId);
@@ -354,6 +359,7 @@ export class SlackAgent {
         trigger_id: triggerId,
       },
       triggerId,
+      where.team.id,
     );
   }
 
@@ -418,8 +424,9 @@ export class SlackAgent {
     channel: 'interaction' | 'command',
     fields: Record<string, string>,
     id: string,
+    teamId: string,
   ): Promise<FormAction> {
-    const callback = await this.#core.sendForm(channel, fields, id);
+    const callback = await this.#core.sendForm(channel, fields, id, teamId);
     let body: unknown = callback.first.responseBody;
     try {
       body = body ? (JSON.parse(String(body)) as unknown) : undefined;

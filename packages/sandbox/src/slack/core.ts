@@ -458,21 +458,7 @@ export class SlackCore {
     const teamId =
       options.teamId ?? (typeof event.channel === 'string' ? this.teamOf(event.channel).id : this.teamId);
     if (!options.installation && !this.installs.installationFor(teamId)) {
-      const reason = `the app is not installed in workspace ${teamId}`;
-      this.record({ kind: 'callback.skipped', channel: 'event', teamId, reason });
-      const first: AttemptReport = {
-        deliveryId: 0,
-        label: undefined,
-        url: this.eventsUrl,
-        attempt: 0,
-        status: undefined,
-        ok: false,
-        error: reason,
-        durationMs: 0,
-        responseBody: undefined,
-        nextRetryInMs: undefined,
-      };
-      return { first, settled: Promise.resolve([]), envelope: {} };
+      return { ...this.#skipped('event', teamId, this.eventsUrl), envelope: {} };
     }
     const envelope = this.envelope(event, teamId, options.installation);
     const body = JSON.stringify(envelope);
@@ -542,22 +528,47 @@ export class SlackCore {
       .finally(() => this.#pending.delete(run));
   }
 
-  /** Posts an interaction payload or a slash command (form-encoded); Slack does not retry these. */
+  /**
+   * Posts an interaction payload or a slash command (form-encoded); Slack does not retry these, and
+   * sends nothing for a workspace where the app is not installed.
+   */
   async sendForm(
     channel: 'interaction' | 'command',
     fields: Record<string, string>,
     id: string,
+    teamId?: string,
   ): Promise<CallbackResult> {
     const url = channel === 'interaction' ? this.interactivityUrl : this.commandsUrl;
     if (!url)
       throw new Error(
         `no ${channel === 'interaction' ? 'interactivityUrl' : 'commandsUrl'} configured on the Slack emulator`,
       );
+    if (teamId !== undefined && !this.installs.installationFor(teamId))
+      return this.#skipped(channel, teamId, url);
     const body = new URLSearchParams(fields).toString();
     return this.#deliver(channel, url, id, body, 'application/x-www-form-urlencoded', {
       retry: false,
       duplicates: 0,
     });
+  }
+
+  /** Nothing was sent: the app is not installed in the workspace (as in Slack, no callback at all). */
+  #skipped(channel: 'event' | 'interaction' | 'command', teamId: string, url: string): CallbackResult {
+    const reason = `the app is not installed in workspace ${teamId}`;
+    this.record({ kind: 'callback.skipped', channel, teamId, reason });
+    const first: AttemptReport = {
+      deliveryId: 0,
+      label: undefined,
+      url,
+      attempt: 0,
+      status: undefined,
+      ok: false,
+      error: reason,
+      durationMs: 0,
+      responseBody: undefined,
+      nextRetryInMs: undefined,
+    };
+    return { first, settled: Promise.resolve([]) };
   }
 
   /** Echoes the bot's own activity as Slack does for an app subscribed to channel messages. */

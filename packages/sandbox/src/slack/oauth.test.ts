@@ -384,7 +384,14 @@ describe('Enterprise Grid', () => {
     const outsider = slack.agent({ id: 'U0OUT', name: 'Out' });
     const skipped = await outsider.post('C0ELSE01', 'nobody listens');
     expect(skipped.callback.first.status).toBeUndefined();
-    expect(slack.ledger.count('callback.skipped', (e) => e.teamId === 'T0ELSEWHERE')).toBe(1);
+    const command = await outsider
+      .slashCommand('/wabridge', 'help', { channel: 'C0ELSE01' })
+      .catch((e: Error) => e);
+    expect(command).toBeInstanceOf(Error); // no commandsUrl here: the emulator says so before anything else
+    expect(slack.ledger.filter('callback.skipped').map((e) => [e.channel, e.teamId])).toEqual([
+      ['event', 'T0ELSEWHERE'],
+    ]);
+    expect(receiver.requests.length).toBe(mark + 2);
   });
 
   it('puts enterprise fields in interaction and slash-command payloads of an org-wide install', async () => {
@@ -400,13 +407,23 @@ describe('Enterprise Grid', () => {
           enterpriseId: 'E0STARSHIP',
           channels: [{ id: 'C0BRIDGE1', name: 'support' }],
         },
+        { id: 'T0ELSEWHERE', name: 'Elsewhere', channels: [{ id: 'C0ELSE01', name: 'support' }] },
       ],
       oauth: { ...CLIENT, orgDeployEnabled: true },
     });
     slack.install({ enterpriseId: 'E0STARSHIP' });
+    // Where the app is not installed, Slack sends the app nothing.
+    const outside = await slack
+      .agent({ id: 'U0OUT', name: 'Out' })
+      .slashCommand('/wabridge', 'help', { channel: 'C0ELSE01' });
+    expect(outside.status).toBeUndefined();
+    expect(slack.ledger.filter('callback.skipped').map((e) => [e.channel, e.teamId])).toEqual([
+      ['command', 'T0ELSEWHERE'],
+    ]);
     await slack
       .agent({ id: 'W0GRACE', name: 'Grace' })
       .slashCommand('/wabridge', 'help', { channel: 'C0BRIDGE1' });
+    expect(receiver.requests).toHaveLength(1);
     const form = new URLSearchParams(receiver.requests[0]?.text);
     expect(Object.fromEntries([...form].filter(([k]) => /team|enterprise/.test(k)))).toEqual({
       team_id: 'T0BRIDGE',

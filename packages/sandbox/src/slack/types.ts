@@ -182,7 +182,7 @@ export type SlackEvent =
   | S<'install.removed', InstallationRef & { reason: 'apps.uninstall' | 'admin' | 'last_token_revoked' }>
   | S<'token.issued', InstallationRef & { tokenType: 'bot' | 'user'; rotating: boolean; grant: string }>
   | S<'token.revoked', InstallationRef & { tokenType: 'bot' | 'user'; userId: string; reason: string }>
-  | S<'callback.skipped', { channel: 'event'; teamId: string; reason: string }>
+  | S<'callback.skipped', { channel: 'event' | 'interaction' | 'command'; teamId: string; reason: string }>
   | S<
       'message.posted',
       {
