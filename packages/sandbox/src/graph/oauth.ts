@@ -153,12 +153,11 @@ export function createOAuthApi(core: GraphCore): Hono {
           );
         }
         if (MULTI_TENANT.has(tenant)) {
+          // Entra ID refuses this too; its exact AADSTS code is not known to the emulator, so none is given.
           throw new GraphError(
             400,
             'invalid_request',
-            "AADSTS700016: Use a tenant-specific endpoint or configure the application to be multi-tenant: client credentials need a tenant, not '" +
-              tenant +
-              "'.",
+            `Client credentials need a tenant-specific endpoint, not '${tenant}'.`,
           );
         }
         const { token, expiresIn } = core.issueAccessToken('app', app.clientId, null, tenant);
@@ -333,11 +332,14 @@ function authorize(core: GraphCore, c: Context): Response {
   if (method !== undefined && method !== 'S256' && method !== 'plain') {
     return back(
       'invalid_request',
-      `AADSTS50148: code_challenge_method '${method}' is not supported; use S256.`,
+      `AADSTS70011: The provided value for the input parameter 'code_challenge_method' is not valid: '${method}'.`,
     );
   }
   if (method !== undefined && !challengeValue) {
-    return back('invalid_request', 'AADSTS501491: code_challenge_method was given without a code_challenge.');
+    return back(
+      'invalid_request',
+      "AADSTS900144: The request body must contain the following parameter: 'code_challenge'.",
+    );
   }
   const request: AuthorizeRequest = {
     tenant,

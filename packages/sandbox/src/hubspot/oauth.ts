@@ -244,6 +244,7 @@ const scopeList = (value: string | null | undefined) =>
 /** `{ status, message, correlationId }`, the body of the token endpoint's 400s. */
 const tokenError = (status: string, message: string) => ({ status, message, correlationId: randomUUID() });
 
+/** The 404 of the token metadata endpoints (HubSpot's standard error shape; its exact message is unverified). */
 const notFound = (message: string) => ({
   status: 'error',
   message,

@@ -474,7 +474,7 @@ export class SlackCore {
    * Sends `tokens_revoked` / `app_uninstalled` about an installation that just lost its tokens, one
    * after the other: the envelope still names the installation (Bolt skips `authorize` for these two
    * events, https://github.com/slackapi/bolt-js/issues/674). An org-wide installation's events carry
-   * the organization in `team_id` and `enterprise_id`.
+   * the organization in `team_id` and `enterprise_id` (Slack's pages do not show this case; unverified).
    */
   sendLifecycle(installation: Installation, events: Record<string, unknown>[]): void {
     if (!this.eventsUrl || events.length === 0) return;
