@@ -2,12 +2,19 @@
  * @wabridge/sandbox — local emulators of the platforms wabridge talks to, over real HTTP, for tests,
  * benchmarks and the demo. Emulators keep a ledger of every effect so tests can count.
  *
- * Shared building blocks (for the WhatsApp emulator here and the Slack, HubSpot and Graph emulators
- * to come): ledger, server, OpenAPI validation, rate limiters, webhook delivery, clock.
+ * Shared building blocks: ledger, server, OpenAPI validation, rate limiters, webhook delivery, clock,
+ * OAuth codes and consent pages (`completeConsent` answers any emulator's consent page over HTTP).
+ * The Slack, HubSpot and Graph emulators have their own entries (`@wabridge/sandbox/slack` …).
  */
 
 // Shared
 export { type Clock, createClock, unixSeconds } from './shared/clock.ts';
+export {
+  type ConsentChoice,
+  ConsentPageError,
+  type ConsentResult,
+  completeConsent,
+} from './shared/consent-client.ts';
 export {
   type EntryOf,
   Ledger,
@@ -18,6 +25,12 @@ export {
   LedgerTimeoutError,
   type WaitForOptions,
 } from './shared/ledger.ts';
+export {
+  AuthorizationCodes,
+  pkceChallenge,
+  randomToken,
+  safeEqual,
+} from './shared/oauth.ts';
 export {
   getAtPointer,
   type LoadOpenApiOptions,
@@ -88,6 +101,7 @@ export {
   type WhatsAppTemplate,
 } from './whatsapp/templates.ts';
 export {
+  DEFAULT_APP_ID,
   DEFAULT_PHONE_NUMBERS,
   DEFAULT_RULES,
   DEFAULT_STATUS_DELAYS,
@@ -96,6 +110,7 @@ export {
   type RejectionRule,
   type StatusDelays,
   type WebhookTopic,
+  type WhatsAppApp,
   type WhatsAppEmulatorOptions,
   type WhatsAppEvent,
   type WhatsAppPhoneNumber,

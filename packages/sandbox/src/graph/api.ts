@@ -48,9 +48,12 @@ export function createGraphApi(core: GraphCore): Hono {
     if (deferred) c.set('deferred' as never, deferred as never);
   };
   const grantOf = (c: Context): TokenGrant => c.get('grant' as never) as TokenGrant;
-  const requireUser = (c: Context) => {
+  const requireUser = (c: Context, what?: string) => {
     const grant = grantOf(c);
     if (grant.kind !== 'user' || !grant.userId) {
+      if (what) {
+        throw new GraphError(400, 'BadRequest', `${what} is only valid with delegated authentication flow.`);
+      }
       throw new GraphError(
         403,
         'Forbidden',
@@ -64,43 +67,73 @@ export function createGraphApi(core: GraphCore): Hono {
   const channelOf = (c: Context) => {
     const teamId = c.req.param('team') ?? '';
     const channelId = c.req.param('channel') ?? '';
-    core.channel(teamId, channelId);
+    // A token sees its own tenant's teams only; another tenant's answer 404 like a missing one.
+    core.channel(teamId, channelId, grantOf(c).tenantId);
     const deferred = core.admit(`${teamId}/${channelId}`);
     if (deferred) c.set('deferred' as never, deferred as never);
     return { teamId, channelId };
   };
 
-  // ------------------------------------------------------------------------------------ users
-  // https://learn.microsoft.com/graph/api/user-get: `/me` is the user a delegated token is for;
-  // an app-only token has no user, and Graph answers 400.
-  app.get('/:version{v1\\.0|beta}/me', (c) => {
+  // ------------------------------------------------------------------------ who am I, which teams
+  // What a picker of "teams and channels this account can post to" reads
+  // (https://learn.microsoft.com/graph/api/user-list-joinedteams, …/channel-list).
+  const version = '/:version{v1\\.0|beta}';
+  app.get(`${version}/me`, (c) => {
     admitApp(c);
-    const grant = grantOf(c);
-    if (grant.kind !== 'user' || !grant.userId) {
-      throw new GraphError(
-        400,
-        'BadRequest',
-        '/me request is only valid with delegated authentication flow.',
-      );
-    }
-    const user = core.users.get(grant.userId);
-    if (!user)
-      throw new GraphError(404, 'Request_ResourceNotFound', `Resource '${grant.userId}' does not exist.`);
+    const user = requireUser(c, 'GET /me');
     return c.json({
-      '@odata.context': `${core.baseUrl}/v1.0/$metadata#users/$entity`,
+      '@odata.context': 'https://graph.microsoft.com/v1.0/$metadata#users/$entity',
       id: user.id,
       displayName: user.displayName,
       userPrincipalName: user.userPrincipalName,
       mail: user.userPrincipalName,
     });
   });
+  app.get(`${version}/me/joinedTeams`, (c) => {
+    admitApp(c);
+    const user = requireUser(c, 'GET /me/joinedTeams');
+    return c.json({
+      '@odata.context': 'https://graph.microsoft.com/v1.0/$metadata#teams',
+      '@odata.count': core.joinedTeams(user.id).length,
+      value: core.joinedTeams(user.id).map((t) => teamJson(t)),
+    });
+  });
+  app.get(`${version}/teams/:team`, (c) => {
+    admitApp(c);
+    return c.json(teamJson(core.team(c.req.param('team'), grantOf(c).tenantId)));
+  });
+  app.get(`${version}/teams/:team/channels`, (c) => {
+    admitApp(c);
+    const team = core.team(c.req.param('team'), grantOf(c).tenantId);
+    const channels = core.channelsOf(team.id).map((ch) => channelJson(core, ch));
+    return c.json({
+      '@odata.context': `https://graph.microsoft.com/v1.0/$metadata#teams('${team.id}')/channels`,
+      '@odata.count': channels.length,
+      value: channels,
+    });
+  });
+  app.get(`${version}/teams/:team/channels/:channel`, (c) => {
+    admitApp(c);
+    const team = core.team(c.req.param('team'), grantOf(c).tenantId);
+    const channel = core.channel(team.id, c.req.param('channel'), team.tenantId);
+    return c.json(channelJson(core, channel));
+  });
 
   // --------------------------------------------------------------------------------- messages
   const base = '/:version{v1\\.0|beta}/teams/:team/channels/:channel/messages';
 
+  /** Posting needs a member of the team (https://learn.microsoft.com/graph/api/chatmessage-post). */
+  const requireMember = (c: Context, teamId: string) => {
+    const user = requireUser(c);
+    if (!core.joinedTeams(user.id).some((t) => t.id === teamId)) {
+      throw new GraphError(403, 'Forbidden', `User ${user.id} is not a member of team ${teamId}.`);
+    }
+    return user;
+  };
+
   app.post(base, async (c) => {
     const { teamId, channelId } = channelOf(c);
-    const user = requireUser(c);
+    const user = requireMember(c, teamId);
     const input = parseMessageInput(await c.req.json());
     const message = core.createMessage({ teamId, channelId, replyToId: null, ...input, user, by: 'bridge' });
     return c.json(core.toJson(message), 201);
@@ -145,7 +178,7 @@ export function createGraphApi(core: GraphCore): Hono {
 
   app.post(`${base}/:id/replies`, async (c) => {
     const { teamId, channelId } = channelOf(c);
-    const user = requireUser(c);
+    const user = requireMember(c, teamId);
     const input = parseMessageInput(await c.req.json());
     const message = core.createMessage({
       teamId,
@@ -255,11 +288,16 @@ export function createGraphApi(core: GraphCore): Hono {
   });
   app.get(subs, (c) => {
     admitApp(c);
-    return c.json({ value: [...core.subscriptions.values()].map(subscriptionJson) });
+    const tenantId = grantOf(c).tenantId;
+    return c.json({
+      value: [...core.subscriptions.values()]
+        .filter((s) => core.subscriptionTenant.get(s.id) === tenantId)
+        .map(subscriptionJson),
+    });
   });
   app.get(`${subs}/:id`, (c) => {
     admitApp(c);
-    return c.json(subscriptionJson(core.liveSubscription(c.req.param('id'))));
+    return c.json(subscriptionJson(core.liveSubscription(c.req.param('id'), grantOf(c).tenantId)));
   });
   app.patch(`${subs}/:id`, async (c) => {
     admitApp(c);
@@ -267,20 +305,50 @@ export function createGraphApi(core: GraphCore): Hono {
     if (typeof json.expirationDateTime !== 'string') {
       throw new GraphError(400, 'InvalidRequest', 'expirationDateTime is required.');
     }
-    return c.json(subscriptionJson(core.renewSubscription(c.req.param('id'), json.expirationDateTime)));
+    return c.json(
+      subscriptionJson(
+        core.renewSubscription(c.req.param('id'), json.expirationDateTime, grantOf(c).tenantId),
+      ),
+    );
   });
   app.post(`${subs}/:id/reauthorize`, (c) => {
     admitApp(c);
-    core.reauthorizeSubscription(c.req.param('id'));
+    core.reauthorizeSubscription(c.req.param('id'), grantOf(c).tenantId);
     return c.body(null, 204);
   });
   app.delete(`${subs}/:id`, (c) => {
     admitApp(c);
-    core.deleteSubscription(c.req.param('id'));
+    core.deleteSubscription(c.req.param('id'), grantOf(c).tenantId);
     return c.body(null, 204);
   });
 
   return app;
+}
+
+function teamJson(team: { id: string; displayName: string; tenantId: string }): Record<string, unknown> {
+  return {
+    id: team.id,
+    displayName: team.displayName,
+    description: null,
+    isArchived: false,
+    tenantId: team.tenantId,
+  };
+}
+
+function channelJson(
+  core: GraphCore,
+  channel: { teamId: string; channelId: string; displayName: string; createdAt: number },
+): Record<string, unknown> {
+  return {
+    id: channel.channelId,
+    createdDateTime: new Date(channel.createdAt).toISOString(),
+    displayName: channel.displayName,
+    description: null,
+    email: '',
+    tenantId: core.tenantOf(channel.teamId),
+    membershipType: 'standard',
+    webUrl: `https://teams.microsoft.com/l/channel/${encodeURIComponent(channel.channelId)}/${encodeURIComponent(channel.displayName)}?groupId=${channel.teamId}&tenantId=${core.tenantOf(channel.teamId)}`,
+  };
 }
 
 function subscriptionJson(s: import('./types.ts').SubscriptionRecord): Record<string, unknown> {

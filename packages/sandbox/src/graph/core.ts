@@ -19,6 +19,7 @@ import type {
   GraphLimits,
   GraphSubscriptionRules,
   GraphTeamSeed,
+  GraphTenantSeed,
   GraphUser,
   HostedImageInput,
   ItemBody,
@@ -66,7 +67,16 @@ export interface TokenGrant {
   kind: 'app' | 'user';
   clientId: string;
   userId: string | null;
+  /** The tenant the token was issued for: its resources only. */
+  tenantId: string;
   expiresAt: number;
+}
+
+export interface Tenant {
+  tenantId: string;
+  displayName: string;
+  domain: string;
+  serviceAccount: GraphUser;
 }
 
 export interface FailNext {
@@ -98,6 +108,15 @@ interface Channel {
   channelId: string;
   displayName: string;
   roots: string[];
+  createdAt: number;
+}
+
+interface Team {
+  id: string;
+  displayName: string;
+  tenantId: string;
+  /** Member ids, or null for "every account of the tenant". */
+  members: Set<string> | null;
 }
 
 interface PendingNotice {
@@ -134,7 +153,14 @@ export function plainText(body: ItemBody): string {
 const iso = (ms: number) => new Date(ms).toISOString();
 
 export class GraphCore {
+  /** The default tenant. */
   readonly tenantId: string;
+  readonly tenants = new Map<string, Tenant>();
+  /** Account id → its home tenant. */
+  readonly userTenant = new Map<string, string>();
+  readonly teams = new Map<string, Team>();
+  readonly consent: 'auto' | 'page';
+  readonly codeTtlMs: number;
   readonly apps: Map<string, GraphApp>;
   readonly serviceAccount: GraphUser;
   readonly limits: GraphLimits;
@@ -153,12 +179,14 @@ export class GraphCore {
   readonly channels = new Map<string, Channel>();
   readonly messages = new Map<string, ChatMessageRecord>();
   readonly subscriptions = new Map<string, SubscriptionRecord>();
+  /** Subscription id → the tenant it was created in (notifications name it; other tenants cannot see it). */
+  readonly subscriptionTenant = new Map<string, string>();
   /** Pasted images (hostedContents) and shared files of messages. */
   readonly content: GraphContent;
   private readonly accessTokens = new Map<string, TokenGrant>();
   private readonly refreshTokens = new Map<
     string,
-    { clientId: string | null; userId: string; revoked: boolean }
+    { clientId: string | null; userId: string; tenantId: string; revoked: boolean }
   >();
   private readonly limiter: TokenBucketLimiter;
   private readonly daily = new Map<string, number>();
@@ -171,8 +199,10 @@ export class GraphCore {
   constructor(options: GraphEmulatorOptions = {}) {
     this.tenantId = options.tenantId ?? DEFAULT_TENANT_ID;
     this.apps = new Map((options.apps ?? [DEFAULT_APP]).map((a) => [a.clientId, a]));
+    for (const app of this.apps.values()) for (const uri of app.redirectUris ?? []) new URL(uri);
     this.serviceAccount = options.serviceAccount ?? DEFAULT_SERVICE_ACCOUNT;
-    this.users.set(this.serviceAccount.id, this.serviceAccount);
+    this.consent = options.consent ?? 'auto';
+    this.codeTtlMs = (options.codeTtlSeconds ?? 600) * 1000;
     this.limits = { ...DEFAULT_LIMITS, ...options.limits };
     this.subscriptionRules = { ...DEFAULT_SUBSCRIPTION_RULES, ...options.subscriptions };
     this.clock = createClock(options.now);
@@ -182,9 +212,16 @@ export class GraphCore {
     this.rotation = options.refreshTokenRotation ?? 'rotate';
     this.port = options.port;
     this.hostname = options.hostname ?? 'localhost';
-    for (const team of options.teams ?? DEFAULT_TEAMS) {
-      for (const channel of team.channels) this.addChannel(team.id, channel.id, channel.displayName);
-    }
+    const tenants: GraphTenantSeed[] = [
+      {
+        tenantId: this.tenantId,
+        displayName: options.tenantName ?? 'Contoso (sandbox)',
+        serviceAccount: this.serviceAccount,
+        teams: options.teams ?? DEFAULT_TEAMS,
+      },
+      ...(options.tenants ?? []),
+    ];
+    for (const seed of tenants) this.addTenant(seed);
     this.limiter = new TokenBucketLimiter({
       capacity: this.limits.channelBurst,
       refillEveryMs: 1000 / this.limits.channelRequestsPerSecond,
@@ -206,59 +243,98 @@ export class GraphCore {
 
   // ----------------------------------------------------------------------------------- teams
 
-  addChannel(teamId: string, channelId: string, displayName: string): void {
-    this.channels.set(`${teamId}/${channelId}`, { teamId, channelId, displayName, roots: [] });
+  addTenant(seed: GraphTenantSeed): void {
+    if (this.tenants.has(seed.tenantId)) throw new TypeError(`tenant ${seed.tenantId} is declared twice`);
+    const domain =
+      seed.domain ??
+      (seed.serviceAccount.userPrincipalName.split('@')[1] ||
+        `${seed.displayName.toLowerCase().replace(/[^a-z0-9]+/g, '')}.example`);
+    this.tenants.set(seed.tenantId, {
+      tenantId: seed.tenantId,
+      displayName: seed.displayName,
+      domain,
+      serviceAccount: seed.serviceAccount,
+    });
+    for (const user of [seed.serviceAccount, ...(seed.users ?? [])]) this.addUser(user, seed.tenantId);
+    for (const team of seed.teams) this.addTeam(team, seed.tenantId);
   }
 
-  channel(teamId: string, channelId: string): Channel {
+  addTeam(seed: GraphTeamSeed, tenantId = this.tenantId): void {
+    const existing = this.teams.get(seed.id);
+    if (existing && existing.tenantId !== tenantId) {
+      throw new TypeError(`team ${seed.id} already belongs to tenant ${existing.tenantId}`);
+    }
+    this.teams.set(seed.id, {
+      id: seed.id,
+      displayName: seed.displayName,
+      tenantId,
+      members: seed.members ? new Set(seed.members) : (existing?.members ?? null),
+    });
+    for (const channel of seed.channels) this.addChannel(seed.id, channel.id, channel.displayName);
+  }
+
+  addChannel(teamId: string, channelId: string, displayName: string): void {
+    if (!this.teams.has(teamId)) {
+      // A channel of a team nobody declared: the team joins the default tenant.
+      this.teams.set(teamId, { id: teamId, displayName: teamId, tenantId: this.tenantId, members: null });
+    }
+    this.channels.set(`${teamId}/${channelId}`, {
+      teamId,
+      channelId,
+      displayName,
+      roots: [],
+      createdAt: this.now(),
+    });
+  }
+
+  channel(teamId: string, channelId: string, tenantId?: string): Channel {
     const channel = this.channels.get(`${teamId}/${channelId}`);
-    if (!channel) throw new GraphError(404, 'NotFound', `channel ${channelId} of team ${teamId} not found`);
+    // Another tenant's team does not exist for this token.
+    if (!channel || (tenantId !== undefined && this.teams.get(teamId)?.tenantId !== tenantId)) {
+      throw new GraphError(404, 'NotFound', `channel ${channelId} of team ${teamId} not found`);
+    }
     return channel;
   }
 
-  addUser(user: GraphUser): void {
+  team(teamId: string, tenantId?: string): Team {
+    const team = this.teams.get(teamId);
+    if (!team || (tenantId !== undefined && team.tenantId !== tenantId)) {
+      throw new GraphError(404, 'NotFound', `No team found with Group Id ${teamId}`);
+    }
+    return team;
+  }
+
+  /** Teams an account is a member of (its tenant's teams without an explicit member list, too). */
+  joinedTeams(userId: string): Team[] {
+    const tenantId = this.userTenant.get(userId);
+    return [...this.teams.values()].filter(
+      (t) => t.tenantId === tenantId && (t.members === null || t.members.has(userId)),
+    );
+  }
+
+  channelsOf(teamId: string): Channel[] {
+    return [...this.channels.values()].filter((c) => c.teamId === teamId);
+  }
+
+  tenantOf(teamId: string): string {
+    return this.teams.get(teamId)?.tenantId ?? this.tenantId;
+  }
+
+  /** Registers an account (an agent or a member) in a tenant (default: the default tenant). */
+  addUser(user: GraphUser, tenantId = this.tenantId): void {
     this.users.set(user.id, user);
+    if (!this.userTenant.has(user.id)) this.userTenant.set(user.id, tenantId);
   }
 
   // ----------------------------------------------------------------------------------- tokens
 
-  /** A refresh token for the service account, as an admin's interactive sign-in would yield. */
+  /** A refresh token for an account (default the service account), as its interactive sign-in would yield. */
   signIn(userId = this.serviceAccount.id, clientId: string | null = null): string {
+    const tenantId = this.userTenant.get(userId);
+    if (!tenantId) throw new TypeError(`no account ${userId} in any tenant of the emulator`);
     const token = `rt.${randomBytes(24).toString('base64url')}`;
-    this.refreshTokens.set(token, { clientId, userId, revoked: false });
+    this.refreshTokens.set(token, { clientId, userId, tenantId, revoked: false });
     return token;
-  }
-
-  private readonly codes = new Map<string, { clientId: string; redirectUri: string; userId: string }>();
-
-  /** An authorization code for the interactive sign-in (the emulator signs the service account in at once). */
-  issueCode(clientId: string, redirectUri: string, userId = this.serviceAccount.id): string {
-    if (!this.apps.has(clientId))
-      throw new GraphError(
-        400,
-        'unauthorized_client',
-        'AADSTS700016: Application not found in the directory.',
-      );
-    const code = `code.${randomBytes(24).toString('base64url')}`;
-    this.codes.set(code, { clientId, redirectUri, userId });
-    return code;
-  }
-
-  /** Redeems an authorization code once: returns the user and a first refresh token. */
-  redeemCode(code: string, clientId: string, redirectUri: string): { userId: string; refreshToken: string } {
-    const grant = this.codes.get(code);
-    this.codes.delete(code);
-    if (!grant || grant.clientId !== clientId) {
-      throw new GraphError(400, 'invalid_grant', 'AADSTS70000: Provided grant is invalid or malformed.');
-    }
-    if (grant.redirectUri !== redirectUri) {
-      throw new GraphError(
-        400,
-        'invalid_grant',
-        'AADSTS50148: The redirect_uri does not match the one used for the authorization code.',
-      );
-    }
-    return { userId: grant.userId, refreshToken: this.signIn(grant.userId, clientId) };
   }
 
   /** Invalidates every refresh token of a user (password reset, admin revocation, consent withdrawn). */
@@ -291,19 +367,25 @@ export class GraphCore {
     kind: 'app' | 'user',
     clientId: string,
     userId: string | null,
+    tenantId = this.tenantId,
   ): { token: string; expiresIn: number } {
     const token = `at.${kind}.${randomBytes(24).toString('base64url')}`;
     this.accessTokens.set(token, {
       kind,
       clientId,
       userId,
+      tenantId,
       expiresAt: this.now() + this.accessTokenTtlSeconds * 1000,
     });
     return { token, expiresIn: this.accessTokenTtlSeconds };
   }
 
   /** Uses a refresh token: returns the user and a rotated refresh token, or throws `invalid_grant`. */
-  redeemRefreshToken(token: string, clientId: string): { userId: string; refreshToken: string } {
+  redeemRefreshToken(
+    token: string,
+    clientId: string,
+    tenant?: string,
+  ): { userId: string; tenantId: string; refreshToken: string } {
     const grant = this.refreshTokens.get(token);
     if (!grant) {
       throw new GraphError(
@@ -319,13 +401,21 @@ export class GraphCore {
         'AADSTS50173: The provided grant has expired due to it being revoked, a fresh auth token is needed.',
       );
     }
-    if (grant.clientId !== null && grant.clientId !== clientId) {
+    if (
+      (grant.clientId !== null && grant.clientId !== clientId) ||
+      (tenant !== undefined && tenant !== grant.tenantId)
+    ) {
       throw new GraphError(400, 'invalid_grant', 'AADSTS70000: Provided grant is invalid or malformed.');
     }
     if (this.rotation === 'strict') grant.revoked = true;
     const next = `rt.${randomBytes(24).toString('base64url')}`;
-    this.refreshTokens.set(next, { clientId, userId: grant.userId, revoked: false });
-    return { userId: grant.userId, refreshToken: next };
+    this.refreshTokens.set(next, {
+      clientId,
+      userId: grant.userId,
+      tenantId: grant.tenantId,
+      revoked: false,
+    });
+    return { userId: grant.userId, tenantId: grant.tenantId, refreshToken: next };
   }
 
   authenticate(header: string | undefined): TokenGrant {
@@ -518,7 +608,7 @@ export class GraphCore {
       summary: null,
       importance: 'normal',
       locale: 'en-us',
-      webUrl: `https://teams.microsoft.com/l/message/${encodeURIComponent(input.channelId)}/${id}?groupId=${input.teamId}&tenantId=${this.tenantId}${input.replyToId ? `&parentMessageId=${input.replyToId}` : ''}`,
+      webUrl: `https://teams.microsoft.com/l/message/${encodeURIComponent(input.channelId)}/${id}?groupId=${input.teamId}&tenantId=${this.tenantOf(input.teamId)}${input.replyToId ? `&parentMessageId=${input.replyToId}` : ''}`,
       from: {
         user: { id: input.user.id, displayName: input.user.displayName, userIdentityType: 'aadUser' },
         application: null,
@@ -720,7 +810,7 @@ export class GraphCore {
     }
     const target = parseChannelResource(resource);
     if (!target) throw new GraphError(400, 'InvalidRequest', `Unsupported resource ${resource}.`);
-    this.channel(target.teamId, target.channelId);
+    this.channel(target.teamId, target.channelId, grant.tenantId);
     for (const type of changeType.split(',')) {
       if (!['created', 'updated', 'deleted'].includes(type.trim())) {
         throw new GraphError(400, 'InvalidRequest', `Unsupported changeType ${type}.`);
@@ -773,6 +863,7 @@ export class GraphCore {
       reauthorizationRequired: false,
     };
     this.subscriptions.set(subscription.id, subscription);
+    this.subscriptionTenant.set(subscription.id, grant.tenantId);
     this.record({
       kind: 'subscription.created',
       id: subscription.id,
@@ -808,7 +899,10 @@ export class GraphCore {
   }
 
   /** The live subscription, or a 404; an expired one is removed here (Graph deletes them silently). */
-  liveSubscription(id: string): SubscriptionRecord {
+  liveSubscription(id: string, tenantId?: string): SubscriptionRecord {
+    if (tenantId !== undefined && this.subscriptionTenant.get(id) !== tenantId) {
+      throw new GraphError(404, 'ResourceNotFound', `The object was not found: subscription ${id}.`);
+    }
     const subscription = this.subscriptions.get(id);
     if (subscription && Date.parse(subscription.expirationDateTime) <= this.now()) {
       this.subscriptions.delete(id);
@@ -819,8 +913,8 @@ export class GraphCore {
     throw new GraphError(404, 'ResourceNotFound', `The object was not found: subscription ${id}.`);
   }
 
-  renewSubscription(id: string, expiration: string): SubscriptionRecord {
-    const subscription = this.liveSubscription(id);
+  renewSubscription(id: string, expiration: string, tenantId?: string): SubscriptionRecord {
+    const subscription = this.liveSubscription(id, tenantId);
     const at = this.checkExpiration(expiration, subscription.lifecycleNotificationUrl !== null);
     subscription.expirationDateTime = iso(at);
     subscription.reauthorizationRequired = false;
@@ -829,15 +923,15 @@ export class GraphCore {
     return subscription;
   }
 
-  reauthorizeSubscription(id: string): void {
-    const subscription = this.liveSubscription(id);
+  reauthorizeSubscription(id: string, tenantId?: string): void {
+    const subscription = this.liveSubscription(id, tenantId);
     subscription.reauthorizationRequired = false;
     this.record({ kind: 'subscription.reauthorized', id });
     this.releaseAfterReauthorize(id);
   }
 
-  deleteSubscription(id: string): void {
-    this.liveSubscription(id);
+  deleteSubscription(id: string, tenantId?: string): void {
+    this.liveSubscription(id, tenantId);
     this.subscriptions.delete(id);
     this.record({ kind: 'subscription.deleted', id, reason: 'client' });
   }
@@ -924,7 +1018,7 @@ export class GraphCore {
         '@odata.id': this.resourcePath(message),
       },
       clientState: override.clientState === undefined ? subscription.clientState : override.clientState,
-      tenantId: this.tenantId,
+      tenantId: this.subscriptionTenant.get(subscription.id) ?? this.tenantOf(message.teamId),
     };
     const body: Record<string, unknown> = { value: [item] };
     if (
@@ -937,24 +1031,26 @@ export class GraphCore {
         subscription.encryptionCertificate,
         subscription.encryptionCertificateId,
       );
-      body.validationTokens = [this.validationToken(subscription.applicationId)];
+      body.validationTokens = [
+        this.validationToken(subscription.applicationId, this.subscriptionTenant.get(subscription.id)),
+      ];
     }
     return body;
   }
 
   /** A JWT like the ones Graph adds to notifications with resource data. */
-  validationToken(audience: string): string {
+  validationToken(audience: string, tenantId = this.tenantId): string {
     const now = Math.floor(this.now() / 1000);
     return signJwt(
       {
         aud: audience,
-        iss: `https://sts.windows.net/${this.tenantId}/`,
+        iss: `https://sts.windows.net/${tenantId}/`,
         iat: now - 60,
         nbf: now - 60,
         exp: now + 3600,
         azp: GRAPH_NOTIFICATION_APP_ID,
         azpacr: '2',
-        tid: this.tenantId,
+        tid: tenantId,
         ver: '1.0',
       },
       this.signingKey,
@@ -1025,7 +1121,7 @@ export class GraphCore {
         {
           subscriptionId,
           subscriptionExpirationDateTime: subscription.expirationDateTime,
-          tenantId: this.tenantId,
+          tenantId: this.subscriptionTenant.get(subscriptionId) ?? this.tenantId,
           clientState: subscription.clientState,
           lifecycleEvent: event,
         },

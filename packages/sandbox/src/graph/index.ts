@@ -1,5 +1,7 @@
 /**
- * Microsoft Graph emulator over HTTPS: the token endpoint, Teams channel messages and replies,
+ * Microsoft Graph emulator over HTTPS: the identity platform (sign-in and consent page, authorization
+ * code with PKCE, refresh tokens, client credentials, discovery for MSAL), several tenants with their
+ * accounts and teams (a token sees its tenant only), Teams channel messages and replies,
  * change-notification subscriptions (validation handshake, renewal, lifecycle events, optional
  * encrypted resource data), throttling and a ledger. It can play human agents replying in threads.
  *
@@ -36,6 +38,7 @@ import type {
   GraphApp,
   GraphEmulatorOptions,
   GraphEvent,
+  GraphTeamSeed,
   GraphUser,
   HostedImageInput,
   ItemBody,
@@ -76,9 +79,23 @@ export interface GraphEmulator {
   readonly tokenEndpoint: string;
   /** OpenID configuration of the tenant (MSAL `authorityMetadata`). */
   readonly openIdConfiguration: Record<string, unknown>;
+  /** The default tenant. */
   readonly tenantId: string;
   readonly app: GraphApp;
+  /** The default tenant's service account. */
   readonly serviceAccount: GraphUser;
+  /** `/{tenant}/oauth2/v2.0/authorize` (default the default tenant; `organizations` lets the account pick). */
+  authorizeUrl(tenant?: string): string;
+  /** Every tenant, with its service account and teams. */
+  tenants(): {
+    tenantId: string;
+    displayName: string;
+    domain: string;
+    serviceAccount: GraphUser;
+    teams: { id: string; displayName: string; channels: { id: string; displayName: string }[] }[];
+  }[];
+  /** Adds a team (and its channels) to a tenant at run time. */
+  addTeam(team: GraphTeamSeed, tenantId?: string): void;
   /** The default team and channel. */
   readonly teamId: string;
   readonly channelId: string;
@@ -180,9 +197,9 @@ export async function startGraphEmulator(options: GraphEmulatorOptions = {}): Pr
     teamId: teamId ?? team.id,
     channelId: channelId ?? channel.id,
   });
-  const agentOf = (agent?: GraphUser) => {
+  const agentOf = (agent: GraphUser | undefined, teamId: string) => {
     const user = agent ?? DEFAULT_AGENT;
-    core.addUser(user);
+    core.addUser(user, core.tenantOf(teamId));
     return user;
   };
 
@@ -203,6 +220,25 @@ export async function startGraphEmulator(options: GraphEmulatorOptions = {}): Pr
     tenantId: core.tenantId,
     app: firstApp ?? DEFAULT_APP,
     serviceAccount: core.serviceAccount,
+    authorizeUrl: (tenant = core.tenantId) =>
+      `${server.url}/${encodeURIComponent(tenant)}/oauth2/v2.0/authorize`,
+    tenants: () =>
+      [...core.tenants.values()].map((t) => ({
+        tenantId: t.tenantId,
+        displayName: t.displayName,
+        domain: t.domain,
+        serviceAccount: t.serviceAccount,
+        teams: [...core.teams.values()]
+          .filter((team) => team.tenantId === t.tenantId)
+          .map((team) => ({
+            id: team.id,
+            displayName: team.displayName,
+            channels: core
+              .channelsOf(team.id)
+              .map((ch) => ({ id: ch.channelId, displayName: ch.displayName })),
+          })),
+      })),
+    addTeam: (team, tenantId) => core.addTeam(team, tenantId),
     teamId: team.id,
     channelId: channel.id,
     certificate: certificate.cert,
@@ -231,16 +267,17 @@ export async function startGraphEmulator(options: GraphEmulatorOptions = {}): Pr
         body,
         attachments,
         images: input.images ?? [],
-        user: agentOf(input.agent),
+        user: agentOf(input.agent, where.teamId),
         by: 'human',
       });
     },
     agentPost(input) {
+      const where = at(input.teamId, input.channelId);
       return core.createMessage({
-        ...at(input.teamId, input.channelId),
+        ...where,
         replyToId: null,
         body: { contentType: 'text', content: input.text },
-        user: agentOf(input.agent),
+        user: agentOf(input.agent, where.teamId),
         by: 'human',
       });
     },

@@ -12,11 +12,16 @@ export interface GraphUser {
   userPrincipalName: string;
 }
 
-/** An app registration: what a confidential client authenticates as. */
+/** An app registration: what a confidential client authenticates as (multi-tenant: usable in every tenant). */
 export interface GraphApp {
   clientId: string;
   clientSecret: string;
   displayName?: string;
+  /**
+   * Registered redirect URIs; an authorization request must use one of them (a loopback URI matches
+   * on any port, as Entra ID allows for `http://localhost`). Default: any.
+   */
+  redirectUris?: string[];
 }
 
 export interface GraphChannelSeed {
@@ -28,6 +33,21 @@ export interface GraphTeamSeed {
   id: string;
   displayName: string;
   channels: GraphChannelSeed[];
+  /** Ids of the team's members (default: every account of its tenant). */
+  members?: string[];
+}
+
+/** Another Entra ID tenant (organization) with its own accounts and teams. */
+export interface GraphTenantSeed {
+  tenantId: string;
+  displayName: string;
+  /** Verified domain, e.g. `fabrikam.example` (shown on the sign-in page). */
+  domain?: string;
+  /** The account the bridge signs in as in this tenant. */
+  serviceAccount: GraphUser;
+  /** Other accounts that can sign in (and be team members). */
+  users?: GraphUser[];
+  teams: GraphTeamSeed[];
 }
 
 export interface GraphLimits {
@@ -53,8 +73,20 @@ export interface GraphSubscriptionRules {
 }
 
 export interface GraphEmulatorOptions {
-  /** Entra tenant id (default a fixed sandbox GUID). */
+  /** Entra tenant id of the default tenant (default a fixed sandbox GUID). */
   tenantId?: string;
+  /** Display name of the default tenant. */
+  tenantName?: string;
+  /** More tenants; app registrations are multi-tenant. */
+  tenants?: GraphTenantSeed[];
+  /**
+   * What `/{tenant}/oauth2/v2.0/authorize` does: `auto` (default) signs the requested account (the
+   * `login_hint`, else the tenant's service account) in at once and redirects, for headless flows;
+   * `page` shows Microsoft's sign-in and consent page (pick an account, Accept / Cancel).
+   */
+  consent?: 'auto' | 'page';
+  /** Lifetime of authorization codes (Entra ID: about 10 minutes). */
+  codeTtlSeconds?: number;
   /** App registrations (default one, see `DEFAULT_APP`). */
   apps?: GraphApp[];
   /** The user the bridge signs in as (default `DEFAULT_SERVICE_ACCOUNT`). */
@@ -190,8 +222,19 @@ export type GraphEvent =
         receivedAt: number;
       }
     >
-  | G<'token.issued', { grantType: string; clientId: string; userId: string | null }>
+  | G<'token.issued', { grantType: string; clientId: string; userId: string | null; tenantId?: string }>
   | G<'token.rejected', { grantType: string; clientId: string | null; error: string; code: string }>
+  | G<
+      'authorize',
+      {
+        outcome: 'page' | 'auto' | 'approved' | 'declined' | 'invalid';
+        tenant: string;
+        clientId: string | null;
+        userId: string | null;
+        error: string | null;
+        pkce: boolean;
+      }
+    >
   | G<
       'message.created',
       {

@@ -79,8 +79,7 @@ export function createHubSpotApi(core: HubSpotCore): Hono {
       const url = new URL(c.req.url);
       const kind = url.pathname.endsWith('/search') ? 'search' : 'general';
       const record = (status: number, records: number) =>
-        core.ledger.record({
-          platform: 'hubspot',
+        core.record({
           kind: 'api.call',
           method,
           path: url.pathname,
@@ -90,8 +89,7 @@ export function createHubSpotApi(core: HubSpotCore): Hono {
       const fail = (error: HubSpotApiError, records = 0) => {
         record(error.status, records);
         if (error.status === 429 && error.body.policyName) {
-          core.ledger.record({
-            platform: 'hubspot',
+          core.record({
             kind: 'api.rate_limited',
             policy: error.body.policyName,
             path: url.pathname,
@@ -99,8 +97,8 @@ export function createHubSpotApi(core: HubSpotCore): Hono {
         }
         return c.json(error.body, error.status as 400, error.headers);
       };
-      if (c.req.header('authorization') !== `Bearer ${core.accessToken}`)
-        return fail(hubspotErrors.unauthorized());
+      const auth = core.checkAuth(c.req.header('authorization'));
+      if (!auth.ok) return fail(core.authError(auth));
       const failure = core.takeFailure(url.pathname);
       if (failure && failure !== 'lost_response') return fail(core.failureError(failure));
       let headers: Record<string, string>;
@@ -112,26 +110,30 @@ export function createHubSpotApi(core: HubSpotCore): Hono {
       }
       let answer: Answer;
       try {
-        answer = await handler({
-          params: c.req.param() as Record<string, string>,
-          query: url.searchParams,
-          body: async () => {
-            try {
-              const parsed: unknown = await c.req.json();
-              if (typeof parsed !== 'object' || parsed === null) throw new Error('not an object');
-              return parsed as Record<string, unknown>;
-            } catch {
-              throw hubspotErrors.validation('Invalid input JSON on line 1: the body must be a JSON object.');
-            }
-          },
-          form: async () => {
-            try {
-              return (await c.req.parseBody()) as Record<string, string | File>;
-            } catch {
-              throw hubspotErrors.validation('Expected a multipart/form-data body.');
-            }
-          },
-        });
+        answer = await core.asSource(auth.source, () =>
+          handler({
+            params: c.req.param() as Record<string, string>,
+            query: url.searchParams,
+            body: async () => {
+              try {
+                const parsed: unknown = await c.req.json();
+                if (typeof parsed !== 'object' || parsed === null) throw new Error('not an object');
+                return parsed as Record<string, unknown>;
+              } catch {
+                throw hubspotErrors.validation(
+                  'Invalid input JSON on line 1: the body must be a JSON object.',
+                );
+              }
+            },
+            form: async () => {
+              try {
+                return (await c.req.parseBody()) as Record<string, string | File>;
+              } catch {
+                throw hubspotErrors.validation('Expected a multipart/form-data body.');
+              }
+            },
+          }),
+        );
       } catch (error) {
         if (error instanceof HubSpotApiError) return fail(error);
         throw error;
@@ -704,7 +706,7 @@ export function createHubSpotApi(core: HubSpotCore): Hono {
         size: stored.bytes.byteLength,
         type: stored.type.startsWith('image/') ? 'IMG' : 'OTHER',
         path: `${folderPath.replace(/\/$/, '')}/${name}`,
-        url: `${core.baseUrl}/_files/${stored.id}/${encodeURIComponent(name)}`,
+        url: `${core.baseUrl}${core.filePathPrefix}/_files/${stored.id}/${encodeURIComponent(name)}`,
         access: 'PRIVATE',
         archived: false,
         createdAt: new Date(core.clock.now()).toISOString(),

@@ -3,10 +3,11 @@
  * injected failures and outages, and the webhook sender. `api.ts` maps HTTP onto it; `index.ts`
  * exposes it to tests.
  */
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { type Clock, createClock } from '../shared/clock.ts';
 import { Ledger } from '../shared/ledger.ts';
 import { Crm } from './crm.ts';
-import { type HubSpotApiError, hubspotErrors } from './errors.ts';
+import { HubSpotApiError, hubspotErrors } from './errors.ts';
 import { PortalLimits } from './limits.ts';
 import { US_DEFAULTS } from './phone.ts';
 import {
@@ -19,7 +20,7 @@ import {
   type HubSpotLimits,
   type ObjectType,
 } from './types.ts';
-import { WebhookSender } from './webhooks.ts';
+import { WebhookSender, type WebhookSettings } from './webhooks.ts';
 
 const ALL_TYPES: ObjectType[] = ['contacts', 'communications', 'deals', 'tickets', 'companies'];
 
@@ -36,6 +37,16 @@ export interface StoredFile {
   type: string;
   bytes: Uint8Array;
 }
+
+const requestSource = new AsyncLocalStorage<ChangeSource>();
+
+/** What a bearer token means for this portal. */
+export type AuthCheck =
+  | { ok: true; source: ChangeSource }
+  | { ok: false; expiredAgoMs?: number; expiredAt?: number };
+
+type Omit1<T> = T extends unknown ? Omit<T, 'platform' | 'portalId'> : never;
+export type HubSpotEventInput = Omit1<HubSpotEvent>;
 
 export class HubSpotCore {
   readonly clock: Clock;
@@ -54,44 +65,121 @@ export class HubSpotCore {
   baseUrl = '';
   readonly files = new Map<string, StoredFile>();
   #fileSeq = 0;
+  /** Path prefix of this portal's file URLs (the default portal has none). */
+  filePathPrefix = '';
+  /** Webhooks of the public (OAuth) app while it is installed in this portal. */
+  appWebhooks: WebhookSender | null = null;
+  /** Decides what a bearer token is worth here (the accounts layer adds OAuth tokens). */
+  checkAuth: (authorization: string | undefined) => AuthCheck;
   readonly #failures: { failure: HubSpotFailure; remaining: number; path?: string | RegExp }[] = [];
+  readonly #retryDelaysMs: number[];
 
-  constructor(options: HubSpotEmulatorOptions) {
-    if (!options.accessToken) throw new TypeError('accessToken is required');
-    if (!options.clientSecret) throw new TypeError('clientSecret is required');
-    this.clock = options.clock ?? createClock();
-    this.ledger = options.ledger ?? new Ledger<HubSpotEvent>({ now: this.clock.now });
-    this.portalId = options.portalId ?? 62515;
+  /**
+   * `shared` makes an extra portal of the same emulator (same clock and ledger), with no private app
+   * of its own: only OAuth tokens of the public app reach it.
+   */
+  constructor(
+    options: HubSpotEmulatorOptions,
+    shared?: {
+      clock: Clock;
+      ledger: Ledger<HubSpotEvent>;
+      portalId: number;
+      limits?: Partial<HubSpotLimits>;
+    },
+  ) {
+    if (!shared && !options.accessToken) throw new TypeError('accessToken is required');
+    if (!shared && !options.clientSecret) throw new TypeError('clientSecret is required');
+    this.clock = shared?.clock ?? options.clock ?? createClock();
+    this.ledger = shared?.ledger ?? options.ledger ?? new Ledger<HubSpotEvent>({ now: this.clock.now });
+    this.portalId = shared?.portalId ?? options.portalId ?? 62515;
     this.appId = options.appId ?? 1160452;
-    this.accessToken = options.accessToken;
+    this.accessToken = shared ? '' : options.accessToken;
     this.clientSecret = options.clientSecret;
     this.port = options.port;
     this.hostname = options.hostname;
+    this.#retryDelaysMs = options.webhookRetryDelaysMs ?? [1000, 5000, 30_000];
     const now = () => this.clock.now();
+    const recorder = {
+      record: (event: HubSpotEvent) => this.ledger.record({ ...event, portalId: this.portalId }),
+    };
     this.webhooks = new WebhookSender({
       clientSecret: options.clientSecret,
       portalId: this.portalId,
       appId: this.appId,
-      subscriptions: options.subscriptions ?? [],
+      subscriptions: shared ? [] : (options.subscriptions ?? []),
       now,
-      ledger: this.ledger,
-      retryDelaysMs: options.webhookRetryDelaysMs ?? [1000, 5000, 30_000],
-      ...(options.webhookUrl ? { url: options.webhookUrl } : {}),
+      ledger: recorder,
+      retryDelaysMs: this.#retryDelaysMs,
+      ...(options.webhookUrl && !shared ? { url: options.webhookUrl } : {}),
     });
     this.crm = new Crm({
       now,
-      ledger: this.ledger,
+      ledger: recorder,
       uniqueTypes: new Set(options.uniquePropertyObjects ?? ALL_TYPES),
       phoneDefaults: options.phoneDefaults ?? US_DEFAULTS,
       searchIndexLagMs: options.searchIndexLagMs ?? 0,
-      onChange: (change) => this.webhooks.onChange(change),
+      onChange: (change) => {
+        this.webhooks.onChange(change);
+        this.appWebhooks?.onChange(change);
+      },
     });
-    this.limits = new PortalLimits({ ...DEFAULT_LIMITS, ...options.limits }, now);
+    this.limits = new PortalLimits({ ...DEFAULT_LIMITS, ...options.limits, ...shared?.limits }, now);
+    this.checkAuth = (authorization) =>
+      this.accessToken !== '' && authorization === `Bearer ${this.accessToken}`
+        ? { ok: true, source: this.apiSource }
+        : { ok: false };
   }
 
-  /** The source recorded for changes made with the API token: this portal's app. */
+  record(event: HubSpotEventInput): void {
+    this.ledger.record({ platform: 'hubspot', ...event, portalId: this.portalId } as HubSpotEvent);
+  }
+
+  /** Starts sending the public app's webhooks for this portal (its settings are the app's). */
+  attachAppWebhooks(app: { clientSecret: string; appId: number; settings: WebhookSettings }): void {
+    this.appWebhooks = new WebhookSender({
+      clientSecret: app.clientSecret,
+      portalId: this.portalId,
+      appId: app.appId,
+      subscriptions: [],
+      settings: app.settings,
+      now: () => this.clock.now(),
+      ledger: { record: (event: HubSpotEvent) => this.ledger.record({ ...event, portalId: this.portalId }) },
+      retryDelaysMs: this.#retryDelaysMs,
+    });
+  }
+
+  /** The app is gone from the portal: its webhooks stop (pending ones are dropped). */
+  detachAppWebhooks(): Promise<void> {
+    const sender = this.appWebhooks;
+    this.appWebhooks = null;
+    return sender ? sender.close() : Promise.resolve();
+  }
+
+  /**
+   * The source recorded for changes made through the API: the app whose token made the call (the
+   * private app's, or the public app's for an OAuth token), kept per request.
+   */
   get apiSource(): ChangeSource {
-    return { changeSource: 'INTEGRATION', sourceId: String(this.appId) };
+    return requestSource.getStore() ?? { changeSource: 'INTEGRATION', sourceId: String(this.appId) };
+  }
+
+  /** Runs an API handler with the change source of the token that called. */
+  asSource<T>(source: ChangeSource, run: () => T): T {
+    return requestSource.run(source, run);
+  }
+
+  /** The 401 for a token that is not (or no longer) good here. */
+  authError(check: Extract<AuthCheck, { ok: false }>): HubSpotApiError {
+    if (check.expiredAgoMs === undefined) return hubspotErrors.unauthorized();
+    const minutes = Math.max(1, Math.round(check.expiredAgoMs / 60_000));
+    // HubSpot's answer to an expired OAuth token (category EXPIRED_AUTHENTICATION).
+    return new HubSpotApiError(401, {
+      status: 'error',
+      message: `The OAuth token used to make this call expired ${minutes} minute(s) ago.`,
+      correlationId: crypto.randomUUID(),
+      category: 'EXPIRED_AUTHENTICATION',
+      context: { 'expire time': [new Date(check.expiredAt ?? this.clock.now()).toUTCString()] },
+    });
   }
 
   configureLimits(limits: Partial<HubSpotLimits>): HubSpotLimits {
@@ -142,7 +230,7 @@ export class HubSpotCore {
 
   deleteFile(id: string): boolean {
     const deleted = this.files.delete(id);
-    if (deleted) this.ledger.record({ platform: 'hubspot', kind: 'file.deleted', id });
+    if (deleted) this.record({ kind: 'file.deleted', id });
     return deleted;
   }
 
@@ -151,8 +239,7 @@ export class HubSpotCore {
     this.#fileSeq += 1;
     const file = { id: String(700_000 + this.#fileSeq), ...input };
     this.files.set(file.id, file);
-    this.ledger.record({
-      platform: 'hubspot',
+    this.record({
       kind: 'file.uploaded',
       id: file.id,
       name: file.name,
@@ -164,9 +251,11 @@ export class HubSpotCore {
 
   async idle(): Promise<void> {
     await this.webhooks.idle();
+    await this.appWebhooks?.idle();
   }
 
   async close(): Promise<void> {
     await this.webhooks.close();
+    await this.appWebhooks?.close();
   }
 }

@@ -10,7 +10,6 @@
  * - a value of a `hasUniqueValue` property can belong to one object only (409 CONFLICT);
  * - search sees objects as they were `searchIndexLagMs` ago (see `searchable`).
  */
-import type { Ledger } from '../shared/ledger.ts';
 import { type ErrorDetail, hubspotErrors } from './errors.ts';
 import { type PhoneDefaults, searchablePhone } from './phone.ts';
 import {
@@ -81,7 +80,8 @@ export interface AssociationInput {
 
 export interface CrmOptions {
   now: () => number;
-  ledger: Ledger<HubSpotEvent>;
+  /** Where events are written (the emulator's ledger, stamped with the portal). */
+  ledger: { record(event: HubSpotEvent): unknown };
   uniqueTypes: ReadonlySet<ObjectType>;
   phoneDefaults: PhoneDefaults;
   searchIndexLagMs: number;

@@ -21,6 +21,7 @@ import { startServer } from '../shared/server.ts';
 import { createHubSpotApi } from './api.ts';
 import { HubSpotCore, type Outage } from './core.ts';
 import type { CrmObject } from './crm.ts';
+import { createHubSpotOAuthApi, HubSpotAccounts } from './oauth.ts';
 import type {
   FailNextOptions,
   HubSpotEmulatorOptions,
@@ -39,15 +40,9 @@ export interface HubSpotObject {
   updatedAt: number;
 }
 
-export interface HubSpotEmulator {
-  /** Base URL for the SDK's `basePath`, e.g. `http://127.0.0.1:54321`. */
-  readonly url: string;
+/** What tests do inside one portal (HubSpot account): seed, act as a user, read the CRM. */
+export interface HubSpotPortalHandle {
   readonly portalId: number;
-  readonly appId: number;
-  readonly accessToken: string;
-  readonly clientSecret: string;
-  readonly ledger: Ledger<HubSpotEvent>;
-  readonly clock: Clock;
   /** A contact as it exists before wabridge runs (no webhook, not an API call). */
   seedContact(properties: Record<string, string>): string;
   /** Any other object (deals, tickets…) seeded the same way, optionally associated to a contact. */
@@ -82,6 +77,40 @@ export interface HubSpotEmulator {
   readonly usedToday: number;
   /** Delay before recent writes are visible to search. */
   setSearchIndexLag(ms: number): void;
+}
+
+/** An installation of the public app in a portal, without the browser dance. */
+export interface HubSpotInstallResult {
+  accessToken: string;
+  refreshToken: string;
+  expiresIn: number;
+}
+
+export interface HubSpotEmulator extends HubSpotPortalHandle {
+  /** Base URL for the SDK's `basePath`, e.g. `http://127.0.0.1:54321`. */
+  readonly url: string;
+  /** The default portal (the private app's). */
+  readonly portalId: number;
+  /** The private app of the default portal. */
+  readonly appId: number;
+  readonly accessToken: string;
+  readonly clientSecret: string;
+  readonly ledger: Ledger<HubSpotEvent>;
+  readonly clock: Clock;
+  /** `GET /oauth/authorize` of the public app (in place of `https://app.hubspot.com/oauth/authorize`). */
+  readonly authorizeUrl: string;
+  /** The public app (the `oauth` option), if any. */
+  readonly oauthApp: { clientId: string; clientSecret: string; appId: number } | null;
+  /** Every portal, with whether the public app is installed there. */
+  portals(): { portalId: number; name: string; domain: string; installed: boolean; scopes: string[] }[];
+  /** One portal's seeding, acting and reading (the default portal is this handle itself). */
+  portal(portalId: number): HubSpotPortalHandle;
+  /** Installs the public app in a portal as if a user had clicked "Connect app", and returns tokens. */
+  install(portalId: number, scopes?: string[]): HubSpotInstallResult;
+  /** A user removes the public app from a portal in HubSpot: its tokens stop working, its webhooks stop. */
+  uninstall(portalId: number): Promise<void>;
+  /** The public app's webhook target and subscriptions (shared by every portal it is installed in). */
+  setAppWebhooks(settings: { url?: string; subscriptions?: WebhookSubscription[] }): void;
   setWebhookUrl(url: string): void;
   setSubscriptions(subscriptions: WebhookSubscription[]): void;
   /** Builds and POSTs events (with retries) to the webhook URL; resolves when done. */
@@ -117,38 +146,17 @@ const toObject = (object: CrmObject): HubSpotObject => ({
   updatedAt: object.updatedAt,
 });
 
-/** Starts the HubSpot emulator on 127.0.0.1 (ephemeral port unless `port` is given). */
-export async function startHubSpotEmulator(options: HubSpotEmulatorOptions): Promise<HubSpotEmulator> {
-  const core = new HubSpotCore(options);
+/** Seeding, user actions and reads of one portal's CRM. */
+function portalHandle(core: HubSpotCore): HubSpotPortalHandle {
   const { crm } = core;
-  const app = new Hono();
-  app.route('/', createHubSpotApi(core));
-  const server = await startServer(app, {
-    ...(core.port === undefined ? {} : { port: core.port }),
-    ...(core.hostname === undefined ? {} : { hostname: core.hostname }),
-  });
-  core.baseUrl = server.url;
   const ui = (userId = 1) => ({ changeSource: 'CRM_UI', sourceId: `userId:${userId}` });
   const requireContact = (id: string) => {
     const contact = crm.get('contacts', id);
-    if (!contact) throw new RangeError(`no contact ${id} in the emulator`);
+    if (!contact) throw new RangeError(`no contact ${id} in portal ${core.portalId}`);
     return contact;
   };
-  let closing: Promise<void> | undefined;
-  const close = () => {
-    closing ??= core.close().then(() => server.close());
-    return closing;
-  };
-  let eventSeq = 900_000;
-
   return {
-    url: server.url,
     portalId: core.portalId,
-    appId: core.appId,
-    accessToken: core.accessToken,
-    clientSecret: core.clientSecret,
-    ledger: core.ledger,
-    clock: core.clock,
     seedContact: (properties) => crm.create('contacts', crm.validate('contacts', properties, null), ui()).id,
     seedObject(type, properties, associateTo) {
       const object = crm.create(type, crm.validate(type, properties, null), ui());
@@ -204,6 +212,109 @@ export async function startHubSpotEmulator(options: HubSpotEmulatorOptions): Pro
     setSearchIndexLag: (ms) => {
       crm.searchIndexLagMs = ms;
     },
+  };
+}
+
+/** Starts the HubSpot emulator on 127.0.0.1 (ephemeral port unless `port` is given). */
+export async function startHubSpotEmulator(options: HubSpotEmulatorOptions): Promise<HubSpotEmulator> {
+  const core = new HubSpotCore(options);
+  const accounts = new HubSpotAccounts(core, options.oauth);
+  accounts.add({ portalId: core.portalId, name: 'wabridge sandbox' }, core, createHubSpotApi(core));
+  for (const seed of options.portals ?? []) {
+    const portalCore = new HubSpotCore(options, {
+      clock: core.clock,
+      ledger: core.ledger,
+      portalId: seed.portalId,
+      // Public (OAuth) apps: 110 requests per 10 s per installing account, no daily cap.
+      limits: { tenSecondly: 110, daily: Number.MAX_SAFE_INTEGER, ...options.limits },
+    });
+    portalCore.filePathPrefix = `/_portal/${seed.portalId}`;
+    accounts.add(seed, portalCore, createHubSpotApi(portalCore));
+  }
+  const app = new Hono();
+  app.route('/', createHubSpotOAuthApi(accounts));
+  // File downloads of other portals carry their portal in the path.
+  app.all('/_portal/:portal/*', (c) => {
+    const portal = accounts.portals.get(Number(c.req.param('portal')));
+    if (!portal)
+      return c.json({ status: 'error', message: 'portal not found', category: 'OBJECT_NOT_FOUND' }, 404);
+    const url = new URL(c.req.url);
+    url.pathname = url.pathname.replace(`/_portal/${portal.portalId}`, '');
+    return portal.app.fetch(new Request(url, c.req.raw));
+  });
+  // Everything else goes to the portal of the caller's token (the default portal otherwise).
+  app.all('*', (c) => accounts.portalFor(c.req.header('authorization')).app.fetch(c.req.raw));
+  const server = await startServer(app, {
+    ...(core.port === undefined ? {} : { port: core.port }),
+    ...(core.hostname === undefined ? {} : { hostname: core.hostname }),
+  });
+  for (const portal of accounts.portals.values()) portal.core.baseUrl = server.url;
+  const ui = (userId = 1) => ({ changeSource: 'CRM_UI', sourceId: `userId:${userId}` });
+  let closing: Promise<void> | undefined;
+  const close = () => {
+    closing ??= Promise.all([...accounts.portals.values()].map((p) => p.core.close())).then(() =>
+      server.close(),
+    );
+    return closing;
+  };
+  let eventSeq = 900_000;
+  const handles = new Map<number, HubSpotPortalHandle>();
+  const own = portalHandle(core);
+
+  return {
+    ...own,
+    get usedToday() {
+      return core.limits.usedToday;
+    },
+    url: server.url,
+    portalId: core.portalId,
+    appId: core.appId,
+    accessToken: core.accessToken,
+    clientSecret: core.clientSecret,
+    ledger: core.ledger,
+    clock: core.clock,
+    authorizeUrl: `${server.url}/oauth/authorize`,
+    oauthApp: accounts.app
+      ? {
+          clientId: accounts.app.clientId,
+          clientSecret: accounts.app.clientSecret,
+          appId: accounts.app.appId,
+        }
+      : null,
+    portals: () =>
+      [...accounts.portals.values()].map((p) => {
+        const install = accounts.installs.get(p.portalId);
+        return {
+          portalId: p.portalId,
+          name: p.name,
+          domain: p.domain,
+          installed: install?.active === true,
+          scopes: install?.active ? [...install.scopes] : [],
+        };
+      }),
+    portal(portalId) {
+      if (portalId === core.portalId) return own;
+      let handle = handles.get(portalId);
+      if (!handle) {
+        handle = portalHandle(accounts.portal(portalId).core);
+        handles.set(portalId, handle);
+      }
+      return handle;
+    },
+    install(
+      portalId,
+      scopes = accounts.app?.scopes ?? ['crm.objects.contacts.read', 'crm.objects.contacts.write'],
+    ) {
+      const portal = accounts.portal(portalId);
+      accounts.install(portalId, scopes, portal.user.id);
+      const tokens = accounts.issue({ portalId, scopes, userId: portal.user.id });
+      return { accessToken: tokens.access, refreshToken: tokens.refresh, expiresIn: tokens.expiresIn };
+    },
+    uninstall: (portalId) => accounts.uninstall(portalId, 'user'),
+    setAppWebhooks(settings) {
+      if (settings.url !== undefined) accounts.appWebhooks.url = settings.url;
+      if (settings.subscriptions !== undefined) accounts.appWebhooks.subscriptions = settings.subscriptions;
+    },
     setWebhookUrl: (url) => {
       core.webhooks.url = url;
     },
@@ -250,7 +361,7 @@ export async function startHubSpotEmulator(options: HubSpotEmulatorOptions): Pro
       };
     },
     advanceTime: (ms) => core.clock.advance(ms),
-    idle: () => core.idle(),
+    idle: () => Promise.all([...accounts.portals.values()].map((p) => p.core.idle())).then(() => {}),
     close,
     [Symbol.asyncDispose]: close,
   };
@@ -269,6 +380,8 @@ export {
   type HubSpotEventKind,
   type HubSpotFailure,
   type HubSpotLimits,
+  type HubSpotOAuthOptions,
+  type HubSpotPortalSeed,
   type ObjectType,
   type WebhookSubscription,
 } from './types.ts';

@@ -46,12 +46,53 @@ export interface ChangeSource {
   sourceId: string;
 }
 
-export interface HubSpotEmulatorOptions {
-  /** The private-app token the API accepts (`Authorization: Bearer …`). */
-  accessToken: string;
-  /** The app's client secret: webhooks are signed with it (v3). */
+/** Another HubSpot account (portal) a public app can be installed in. */
+export interface HubSpotPortalSeed {
+  portalId: number;
+  name?: string;
+  /** `hub_domain` of its tokens (default `<name>.hubspot.com`). */
+  domain?: string;
+  /** The user who installs apps there (the consent page's account; `user_id`/`user` of tokens). */
+  user?: { id: number; email: string };
+}
+
+/**
+ * A public app with OAuth (https://developers.hubspot.com/docs/api/oauth-quickstart-guide): what
+ * `/oauth/authorize` and `/oauth/v1/token` check, and where its webhooks go.
+ */
+export interface HubSpotOAuthOptions {
+  clientId: string;
   clientSecret: string;
+  appId?: number;
+  /** Registered redirect URLs (default: any, but one is required). */
+  redirectUris?: string[];
+  /** Required scopes configured on the app: an install URL must ask for exactly these (plus optional ones). */
+  scopes?: string[];
+  /** Optional scopes configured on the app. */
+  optionalScopes?: string[];
+  /** Access token lifetime (HubSpot: 30 minutes); shorten it to make tests refresh. */
+  accessTokenTtlSeconds?: number;
+  /** Issue a new refresh token on every refresh and retire the old one (HubSpot v1 keeps it; default false). */
+  refreshTokenRotation?: boolean;
+  codeTtlSeconds?: number;
+  /** `page` (default): the account picker and consent page; `auto`: approve at once for the first portal. */
+  consent?: 'page' | 'auto';
+  /** The public app's webhook target (one for every portal it is installed in). */
+  webhookUrl?: string;
+  subscriptions?: WebhookSubscription[];
+}
+
+export interface HubSpotEmulatorOptions {
+  /** The private-app token of the default portal (`Authorization: Bearer …`). */
+  accessToken: string;
+  /** The private app's client secret: its webhooks are signed with it (v3). */
+  clientSecret: string;
+  /** The default portal. */
   portalId?: number;
+  /** More portals (HubSpot accounts) the public app can be installed in. */
+  portals?: HubSpotPortalSeed[];
+  /** A public app installed with OAuth. */
+  oauth?: HubSpotOAuthOptions;
   /** The app id put in webhooks and, as `sourceId`, on changes the app makes through the API. */
   appId?: number;
   limits?: Partial<HubSpotLimits>;
@@ -94,7 +135,8 @@ export interface FailNextOptions {
   path?: string | RegExp;
 }
 
-type Base<K extends string> = { platform: 'hubspot'; kind: K };
+/** `portalId`: the portal (HubSpot account) the event happened in. */
+type Base<K extends string> = { platform: 'hubspot'; kind: K; portalId?: number };
 
 /** Everything the HubSpot emulator records in its ledger. */
 export type HubSpotEvent =
@@ -132,6 +174,15 @@ export type HubSpotEvent =
   | (Base<'group.created'> & { objectType: ObjectType; name: string })
   | (Base<'file.uploaded'> & { id: string; name: string; size: number; folderPath: string })
   | (Base<'file.deleted'> & { id: string })
+  | (Base<'oauth.authorize'> & {
+      outcome: 'page' | 'auto' | 'declined' | 'invalid';
+      error: string | undefined;
+    })
+  | (Base<'oauth.installed'> & { scopes: string[]; userId: number; reinstall: boolean })
+  | (Base<'oauth.uninstalled'> & { by: 'app' | 'user' })
+  | (Base<'oauth.rejected'> & { grantType: string; status: string })
+  | (Base<'oauth.token_issued'> & { grantType: string; rotated: boolean })
+  | Base<'oauth.refresh_token_deleted'>
   | (Base<'webhook.attempt'> & {
       url: string;
       attempt: number;

@@ -10,7 +10,6 @@
  * `changeSource: 'INTEGRATION'` and the app id as `sourceId`, so a client can ignore its own echoes.
  */
 import { createHash, createHmac } from 'node:crypto';
-import type { Ledger } from '../shared/ledger.ts';
 import { WebhookDispatcher } from '../shared/webhook-delivery.ts';
 import type { CrmChange } from './crm.ts';
 import type { HubSpotEvent, WebhookSubscription } from './types.ts';
@@ -73,20 +72,28 @@ export function signatureV1(clientSecret: string, body: string): string {
   return createHash('sha256').update(`${clientSecret}${body}`, 'utf8').digest('hex');
 }
 
+/** Where an app's webhooks go and what it subscribed to: one per app, shared by every portal it is installed in. */
+export interface WebhookSettings {
+  url: string | undefined;
+  subscriptions: WebhookSubscription[];
+}
+
 export interface WebhookSenderOptions {
   clientSecret: string;
   portalId: number;
   appId: number;
   subscriptions: WebhookSubscription[];
   now: () => number;
-  ledger: Ledger<HubSpotEvent>;
+  /** Where events are written (the emulator's ledger, stamped with the portal). */
+  ledger: { record(event: HubSpotEvent): unknown };
   retryDelaysMs: readonly number[];
   url?: string;
+  /** Settings shared with other portals (a public app's); `url` and `subscriptions` are then ignored. */
+  settings?: WebhookSettings;
 }
 
 export class WebhookSender {
-  url: string | undefined;
-  subscriptions: WebhookSubscription[];
+  readonly #settings: WebhookSettings;
   readonly #o: WebhookSenderOptions;
   readonly #dispatcher: WebhookDispatcher;
   #pending: HubSpotWebhookEvent[] = [];
@@ -95,9 +102,24 @@ export class WebhookSender {
 
   constructor(options: WebhookSenderOptions) {
     this.#o = options;
-    this.url = options.url;
-    this.subscriptions = options.subscriptions;
+    this.#settings = options.settings ?? { url: options.url, subscriptions: options.subscriptions };
     this.#dispatcher = new WebhookDispatcher({ retryDelaysMs: options.retryDelaysMs });
+  }
+
+  get url(): string | undefined {
+    return this.#settings.url;
+  }
+
+  set url(url: string | undefined) {
+    this.#settings.url = url;
+  }
+
+  get subscriptions(): WebhookSubscription[] {
+    return this.#settings.subscriptions;
+  }
+
+  set subscriptions(subscriptions: WebhookSubscription[]) {
+    this.#settings.subscriptions = subscriptions;
   }
 
   /** Turns a CRM change into the events the app subscribed to, and sends them soon (batched). */

@@ -13,8 +13,15 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { CallbackResult, SlackCore } from './core.ts';
+import type { Enterprise, Installation, Team } from './installs.ts';
 import { mimeOf, SlackApiError, type StoredMessage, sha256Hex } from './state.ts';
 import type { SlackUser } from './types.ts';
+
+interface Where {
+  team: Team;
+  installation: Installation | undefined;
+  enterprise: Enterprise | undefined;
+}
 
 export interface MessageRef {
   channel: string;
@@ -55,11 +62,24 @@ export class SlackAgent {
   readonly name: string;
   readonly #core: SlackCore;
 
+  readonly #teamId: string | undefined;
+
   constructor(core: SlackCore, user: SlackUser) {
     this.#core = core;
     this.id = user.id;
     this.name = user.name;
+    this.#teamId = user.teamId;
+    if (user.teamId !== undefined) core.installs.team(user.teamId);
     core.users.set(user.id, user);
+  }
+
+  /** Where the person acts: the channel's workspace (their own unless set). */
+  #where(channel: string): Where {
+    const core = this.#core;
+    const team = core.teamOf(channel);
+    const installation = core.installs.installationFor(team.id);
+    const enterprise = team.enterpriseId ? core.installs.enterprises.get(team.enterpriseId) : undefined;
+    return { team, installation, enterprise };
   }
 
   #profile() {
@@ -79,7 +99,12 @@ export class SlackAgent {
     const core = this.#core;
     const fileIds = (options.files ?? []).map((f) => {
       const bytes = typeof f.bytes === 'string' ? new TextEncoder().encode(f.bytes) : f.bytes;
-      const file = core.workspace.addFile({ filename: f.name, length: bytes.byteLength, user: this.id });
+      const file = core.workspace.addFile({
+        filename: f.name,
+        length: bytes.byteLength,
+        user: this.id,
+        teamId: core.teamOf(thread.channel).id,
+      });
       file.bytes = bytes;
       file.mimetype = f.mimeType ?? mimeOf(f.name);
       file.completed = true;
@@ -216,7 +241,8 @@ export class SlackAgent {
     if (element.type !== 'button' && !option) throw new Error(`'${value}' is not an option of '${actionId}'`);
     if (element.type === 'button' && element.value !== value)
       throw new Error(`button '${actionId}' has value '${element.value}'`);
-    const triggerId = core.workspace.issueTrigger(this.id);
+    const where = this.#where(ref.channel);
+    const triggerId = core.workspace.issueTrigger(this.id, where.team.id);
     const actionTs = core.workspace.nextTs();
     const action =
       element.type === 'button'
@@ -237,7 +263,7 @@ export class SlackAgent {
           };
     const payload = {
       type: 'block_actions',
-      user: this.#user(),
+      user: this.#user(where.team.id),
       api_app_id: core.appId,
       token: 'sandbox-verification-token',
       container: {
@@ -248,16 +274,19 @@ export class SlackAgent {
         ...(message.threadTs ? { thread_ts: message.threadTs } : {}),
       },
       trigger_id: triggerId,
-      team: { id: core.teamId, domain: core.teamName },
-      enterprise: null,
-      is_enterprise_install: false,
+      ...this.#teamFields(where),
       channel: { id: message.channel, name: core.workspace.channel(message.channel).info.name },
       message: core.serializeMessage(message),
       state: { values: {} },
       response_url: `${core.baseUrl}/_sandbox/slack/response/${triggerId}`,
       actions: [action],
     };
-    const result = await this.#form('interaction', { payload: JSON.stringify(payload) }, triggerId);
+    const result = await this.#form(
+      'interaction',
+      { payload: JSON.stringify(payload) },
+      triggerId,
+      where.team.id,
+    );
     return { ...result, triggerId };
   }
 
@@ -280,19 +309,23 @@ export class SlackAgent {
         [actionId]: { type: block.element.type ?? 'plain_text_input', value: value ?? null },
       };
     }
+    const team = core.installs.team(stored.teamId);
+    const where: Where = {
+      team,
+      installation: core.installs.installationFor(team.id),
+      enterprise: team.enterpriseId ? core.installs.enterprises.get(team.enterpriseId) : undefined,
+    };
     const payload = {
       type: 'view_submission',
-      team: { id: core.teamId, domain: core.teamName },
-      user: this.#user(),
+      ...this.#teamFields(where),
+      user: this.#user(team.id),
       api_app_id: core.appId,
       token: 'sandbox-verification-token',
-      trigger_id: core.workspace.issueTrigger(this.id),
+      trigger_id: core.workspace.issueTrigger(this.id, team.id),
       view: { ...stored.view, hash: stored.hash, state: { values: state } },
       response_urls: [],
-      is_enterprise_install: false,
-      enterprise: null,
     };
-    const result = await this.#form('interaction', { payload: JSON.stringify(payload) }, viewId);
+    const result = await this.#form('interaction', { payload: JSON.stringify(payload) }, viewId, team.id);
     // A 2xx with no errors closes the modal, as in Slack.
     const errors = (result.body as { response_action?: string } | undefined)?.response_action === 'errors';
     if (result.status !== undefined && result.status < 300 && !errors) core.workspace.views.delete(viewId);
@@ -302,13 +335,17 @@ export class SlackAgent {
   /** Runs a slash command in a channel. */
   async slashCommand(command: string, text: string, options: { channel: string }): Promise<FormAction> {
     const core = this.#core;
-    const triggerId = core.workspace.issueTrigger(this.id);
+    const where = this.#where(options.channel);
+    const triggerId = core.workspace.issueTrigger(this.id, where.team.id);
     return this.#form(
       'command',
       {
         token: 'sandbox-verification-token',
-        team_id: core.teamId,
-        team_domain: core.teamName,
+        team_id: where.team.id,
+        team_domain: where.team.domain,
+        ...(where.enterprise
+          ? { enterprise_id: where.enterprise.id, enterprise_name: where.enterprise.name }
+          : {}),
         channel_id: options.channel,
         channel_name: core.workspace.channel(options.channel).info.name,
         user_id: this.id,
@@ -316,20 +353,44 @@ export class SlackAgent {
         command,
         text,
         api_app_id: core.appId,
-        is_enterprise_install: 'false',
+        // Slash command payloads carry this boolean as a string.
+        is_enterprise_install: String(where.installation?.isEnterpriseInstall ?? false),
         response_url: `${core.baseUrl}/_sandbox/slack/response/${triggerId}`,
         trigger_id: triggerId,
       },
       triggerId,
+      where.team.id,
     );
   }
 
-  #user() {
+  #user(teamId: string) {
     return {
       id: this.id,
       username: this.name.toLowerCase().replace(/\s+/g, '.'),
       name: this.name,
-      team_id: this.#core.teamId,
+      team_id: this.#teamId ?? teamId,
+    };
+  }
+
+  /**
+   * `team`, `enterprise` and `is_enterprise_install` of an interaction payload. For an org-wide
+   * installation `team` is null (the workspace is then in `user.team_id`), as Bolt expects
+   * (bolt-js `buildSource`: "When the app is installed using org-wide deployment, team property will be null").
+   */
+  #teamFields(where: Where) {
+    const orgWide = where.installation?.isEnterpriseInstall ?? false;
+    return {
+      team: orgWide
+        ? null
+        : {
+            id: where.team.id,
+            domain: where.team.domain,
+            ...(where.enterprise
+              ? { enterprise_id: where.enterprise.id, enterprise_name: where.enterprise.name }
+              : {}),
+          },
+      enterprise: where.enterprise ? { id: where.enterprise.id, name: where.enterprise.name } : null,
+      is_enterprise_install: orgWide,
     };
   }
 
@@ -363,8 +424,9 @@ export class SlackAgent {
     channel: 'interaction' | 'command',
     fields: Record<string, string>,
     id: string,
+    teamId: string,
   ): Promise<FormAction> {
-    const callback = await this.#core.sendForm(channel, fields, id);
+    const callback = await this.#core.sendForm(channel, fields, id, teamId);
     let body: unknown = callback.first.responseBody;
     try {
       body = body ? (JSON.parse(String(body)) as unknown) : undefined;

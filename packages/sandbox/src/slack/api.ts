@@ -6,11 +6,28 @@
  */
 import { Hono } from 'hono';
 import type { SlackCore } from './core.ts';
-import { checkWebApiRequest, specCovers } from './spec.ts';
+import { METHOD_SCOPES, type SlackAuth } from './installs.ts';
+import { OAUTH_METHODS } from './oauth.ts';
+import { checkWebApiRequest, checkWebApiResponse, specCovers } from './spec.ts';
 import { SlackApiError, type StoredMessage, sha256Hex } from './state.ts';
 
-type Args = Record<string, unknown>;
-type Handler = (args: Args, core: SlackCore) => Record<string, unknown>;
+export type Args = Record<string, unknown>;
+
+/** What a method handler may see and act as: the calling token's installation and workspaces. */
+export interface CallContext {
+  auth: SlackAuth;
+  /** Whether the token may see workspace `teamId` (else the object is "not found"). */
+  visible: (teamId: string) => boolean;
+  /** "You": the bot user (or the person of a user token). */
+  userId: string;
+  botId: string | undefined;
+  /** The token's workspace (for an org-wide token, its first workspace). */
+  teamId: string;
+  /** The workspace an org-wide call acts on: `team_id` when given and visible, else the token's. */
+  teamFor: (teamId: string | undefined) => string;
+}
+
+type Handler = (args: Args, core: SlackCore, ctx: CallContext) => Record<string, unknown>;
 
 const MAX_TEXT = 40_000;
 const MAX_BLOCKS = 50;
@@ -45,15 +62,31 @@ export function createWebApi(core: SlackCore): Hono {
 
     let args: Args;
     let token: string | undefined;
+    let basic: string | undefined;
     try {
-      ({ args, token } = await readArgs(c.req.raw));
+      ({ args, token, basic } = await readArgs(c.req.raw));
     } catch {
       return respond({ ok: false, error: 'invalid_form_data' });
     }
+    // OAuth methods authenticate the app (client id and secret), not a token.
+    const oauthMethod = OAUTH_METHODS[method];
+    if (oauthMethod) return respond(await oauthMethod(core, { args, token, basic }));
     if (!token) return respond({ ok: false, error: 'not_authed' });
-    if (token !== core.botToken) return respond({ ok: false, error: 'invalid_auth' });
+    const auth = core.installs.authenticate(token);
+    if (typeof auth === 'string') return respond({ ok: false, error: auth });
     const handler = METHODS[method];
     if (!handler) return respond({ ok: false, error: 'unknown_method', req_method: method });
+    const needed = METHOD_SCOPES[method];
+    if (needed && !auth.token.scopes.includes(needed)) {
+      core.record({
+        kind: 'api.denied',
+        method,
+        error: 'missing_scope',
+        teamId: auth.installation.teamId ?? auth.installation.enterpriseId,
+        needed,
+      });
+      return respond({ ok: false, error: 'missing_scope', needed, provided: auth.token.scopes.join(',') });
+    }
     if (core.validateRequests) {
       const errors = specCovers(method) ? checkWebApiRequest(method, args) : (CHECKS[method]?.(args) ?? []);
       if (errors.length > 0) {
@@ -62,7 +95,7 @@ export function createWebApi(core: SlackCore): Hono {
       }
     }
     const channel = str(args.channel) ?? str(args.channel_id);
-    const limited = core.takeQuota(method, channel);
+    const limited = core.takeQuota(method, channel, auth.installation.key);
     if (limited) {
       core.record({
         kind: 'api.rate_limited',
@@ -75,7 +108,14 @@ export function createWebApi(core: SlackCore): Hono {
       });
     }
     try {
-      return respond({ ok: true, ...handler(args, core) });
+      const body = { ok: true, ...handler(args, core, contextOf(core, auth)) };
+      if (core.validateRequests) {
+        // The emulator's own answers are checked against Slack's published response schemas.
+        const problems = checkWebApiResponse(method, body);
+        if (problems.length > 0)
+          throw new Error(`the Slack emulator built an invalid ${method} answer: ${problems.join('; ')}`);
+      }
+      return respond(body);
     } catch (error) {
       if (error instanceof SlackApiError) return respond({ ok: false, error: error.error, ...error.extra });
       throw error;
@@ -107,13 +147,15 @@ export function createWebApi(core: SlackCore): Hono {
     return c.text(`OK - ${bytes.byteLength}`);
   });
 
-  // `url_private` / `url_private_download`: only with the bot token, like Slack.
+  // `url_private` / `url_private_download`: only with a token of the file's workspace, like Slack.
   app.get('/files-pri/:key/:name', (c) => {
-    const auth = c.req.header('authorization');
-    if (auth !== `Bearer ${core.botToken}`) return c.text('not authorized', 403);
+    const header = c.req.header('authorization') ?? '';
+    const auth = header.startsWith('Bearer ') ? core.installs.authenticate(header.slice(7)) : 'not_authed';
+    if (typeof auth === 'string') return c.text('not authorized', 403);
     const id = c.req.param('key').split('-').slice(1).join('-');
     const file = core.workspace.files.get(id);
-    if (!file || file.deleted || !file.bytes) return c.text('file not found', 404);
+    if (!file || file.deleted || !file.bytes || !auth.teamIds.has(file.teamId))
+      return c.text('file not found', 404);
     return c.body(new Uint8Array(file.bytes), 200, {
       'content-type': file.mimetype,
       'content-disposition': `attachment; filename="${file.filename}"`,
@@ -123,7 +165,9 @@ export function createWebApi(core: SlackCore): Hono {
   return app;
 }
 
-async function readArgs(request: Request): Promise<{ args: Args; token: string | undefined }> {
+async function readArgs(
+  request: Request,
+): Promise<{ args: Args; token: string | undefined; basic: string | undefined }> {
   const url = new URL(request.url);
   const args: Args = Object.fromEntries(url.searchParams);
   if (request.method === 'POST') {
@@ -141,7 +185,47 @@ async function readArgs(request: Request): Promise<{ args: Args; token: string |
   const header = request.headers.get('authorization');
   const token = header?.startsWith('Bearer ') ? header.slice(7) : str(args.token);
   delete args.token;
-  return { args, token };
+  return { args, token, basic: header?.startsWith('Basic ') ? header : undefined };
+}
+
+function contextOf(core: SlackCore, auth: SlackAuth): CallContext {
+  const teams = [...auth.teamIds];
+  const home = auth.installation.teamId ?? teams[0] ?? core.teamId;
+  return {
+    auth,
+    visible: (teamId) => auth.teamIds.has(teamId),
+    userId: auth.userId,
+    botId: auth.botId,
+    teamId: home,
+    teamFor: (teamId) => (teamId !== undefined && auth.teamIds.has(teamId) ? teamId : home),
+  };
+}
+
+/** auth.test as Slack answers it for a workspace token or an org-wide one (docs.slack.dev/reference/methods/auth.test). */
+function authTest(core: SlackCore, ctx: CallContext): Record<string, unknown> {
+  const { installation, token } = ctx.auth;
+  const enterprise = installation.enterpriseId
+    ? core.installs.enterprises.get(installation.enterpriseId)
+    : undefined;
+  const team = installation.teamId ? core.installs.team(installation.teamId) : undefined;
+  const user = core.users.get(ctx.userId);
+  return {
+    url: team
+      ? `https://${team.domain}.slack.com/`
+      : `https://${enterprise?.domain ?? 'org'}.enterprise.slack.com/`,
+    team: team?.name ?? enterprise?.name ?? '',
+    user:
+      token.tokenType === 'bot' ? 'wabridge' : (user?.name.toLowerCase().replace(/\s+/g, '.') ?? ctx.userId),
+    // An org-wide token is not tied to a workspace: it answers with the organization.
+    team_id: team?.id ?? enterprise?.id ?? '',
+    user_id: ctx.userId,
+    ...(ctx.botId ? { bot_id: ctx.botId } : {}),
+    ...(installation.enterpriseId ? { enterprise_id: installation.enterpriseId } : {}),
+    is_enterprise_install: installation.isEnterpriseInstall,
+    ...(token.expiresAt !== null
+      ? { expires_in: Math.max(0, Math.floor((token.expiresAt - core.clock.now()) / 1000)) }
+      : {}),
+  };
 }
 
 const str = (value: unknown): string | undefined =>
@@ -219,9 +303,9 @@ function inRange(ts: string, args: Args): boolean {
   return true;
 }
 
-function ownMessage(core: SlackCore, args: Args, denied: string): StoredMessage {
-  const message = core.workspace.message(args.channel, args.ts);
-  if (message.user !== core.botUserId) throw new SlackApiError(denied);
+function ownMessage(core: SlackCore, ctx: CallContext, args: Args, denied: string): StoredMessage {
+  const message = core.workspace.message(args.channel, args.ts, ctx.visible);
+  if (message.user !== ctx.userId) throw new SlackApiError(denied);
   return message;
 }
 
@@ -252,23 +336,16 @@ const CHECKS: Record<string, (args: Args) => string[]> = {
 };
 
 const METHODS: Record<string, Handler> = {
-  'auth.test': (_args, core) => ({
-    url: `https://${core.teamName}.slack.com/`,
-    team: core.teamName,
-    user: 'wabridge',
-    team_id: core.teamId,
-    user_id: core.botUserId,
-    bot_id: core.botId,
-    is_enterprise_install: false,
-  }),
+  'auth.test': (_args, core, ctx) => authTest(core, ctx),
 
-  'users.info': (args, core) => {
+  'users.info': (args, core, ctx) => {
     const user = core.users.get(String(args.user));
-    if (!user) throw new SlackApiError('user_not_found');
+    if (!user || (user.teamId !== undefined && !ctx.visible(user.teamId)))
+      throw new SlackApiError('user_not_found');
     return {
       user: {
         id: user.id,
-        team_id: core.teamId,
+        team_id: user.teamId ?? ctx.teamId,
         name: user.name.toLowerCase().replace(/\s+/g, '.'),
         real_name: user.name,
         is_bot: false,
@@ -277,8 +354,8 @@ const METHODS: Record<string, Handler> = {
     };
   },
 
-  'conversations.info': (args, core) => {
-    const channel = core.workspace.channel(args.channel);
+  'conversations.info': (args, core, ctx) => {
+    const channel = core.workspace.channel(args.channel, ctx.visible);
     return {
       channel: {
         id: channel.info.id,
@@ -295,7 +372,7 @@ const METHODS: Record<string, Handler> = {
         is_org_shared: false,
         is_member: true,
         created: channel.created,
-        creator: core.botUserId,
+        creator: ctx.userId,
         unlinked: 0,
         topic: { value: '', creator: '', last_set: 0 },
         purpose: { value: 'WhatsApp conversations', creator: '', last_set: 0 },
@@ -304,9 +381,10 @@ const METHODS: Record<string, Handler> = {
     };
   },
 
-  'conversations.history': (args, core) => {
+  'conversations.history': (args, core, ctx) => {
+    const channel = core.workspace.channel(args.channel, ctx.visible);
     const messages = core.workspace
-      .history(String(args.channel ?? ''))
+      .history(channel.info.id)
       .filter((m) => inRange(m.ts, args))
       .reverse();
     const { items, next } = page(messages, args);
@@ -318,10 +396,11 @@ const METHODS: Record<string, Handler> = {
     };
   },
 
-  'conversations.replies': (args, core) => {
+  'conversations.replies': (args, core, ctx) => {
     const ts = str(args.ts);
     if (!ts) throw new SlackApiError('thread_not_found');
-    const [parent, ...replies] = core.workspace.thread(String(args.channel ?? ''), ts);
+    const channel = core.workspace.channel(args.channel, ctx.visible);
+    const [parent, ...replies] = core.workspace.thread(channel.info.id, ts);
     const all = [parent as StoredMessage, ...replies.filter((m) => inRange(m.ts, args))];
     const { items, next } = page(all, args);
     return {
@@ -331,17 +410,18 @@ const METHODS: Record<string, Handler> = {
     };
   },
 
-  'chat.postMessage': (args, core) => {
+  'chat.postMessage': (args, core, ctx) => {
     const text = str(args.text) ?? '';
     const blocks = blocksOf(args.blocks);
     const metadata = metadataOf(args.metadata);
     if (text === '' && !blocks && !args.attachments) throw new SlackApiError('no_text');
     if (text.length > MAX_TEXT) throw new SlackApiError('msg_too_long');
+    core.workspace.channel(args.channel, ctx.visible);
     const message = core.workspace.addMessage({
       channel: String(args.channel),
       threadTs: str(args.thread_ts),
-      user: core.botUserId,
-      botId: core.botId,
+      user: ctx.userId,
+      botId: ctx.botId,
       appId: core.appId,
       username: str(args.username),
       text,
@@ -368,8 +448,8 @@ const METHODS: Record<string, Handler> = {
     return { channel: message.channel, ts: message.ts, message: serialized };
   },
 
-  'chat.update': (args, core) => {
-    const message = ownMessage(core, args, 'cant_update_message');
+  'chat.update': (args, core, ctx) => {
+    const message = ownMessage(core, ctx, args, 'cant_update_message');
     const previous = core.serializeMessage(message);
     const blocks = blocksOf(args.blocks);
     const text = str(args.text);
@@ -380,13 +460,13 @@ const METHODS: Record<string, Handler> = {
     }
     if (blocks) message.blocks = blocks;
     const ts = core.workspace.nextTs();
-    message.edited = { user: core.botUserId, ts };
+    message.edited = { user: ctx.userId, ts };
     core.record({
       kind: 'message.updated',
       channel: message.channel,
       ts: message.ts,
       text: message.text,
-      user: core.botUserId,
+      user: ctx.userId,
     });
     core.echo({
       type: 'message',
@@ -407,8 +487,8 @@ const METHODS: Record<string, Handler> = {
     };
   },
 
-  'chat.delete': (args, core) => {
-    const message = ownMessage(core, args, 'cant_delete_message');
+  'chat.delete': (args, core, ctx) => {
+    const message = ownMessage(core, ctx, args, 'cant_delete_message');
     const previous = core.serializeMessage(message);
     if (message.threadTs === undefined && core.workspace.replies(message.channel, message.ts).length > 0) {
       // A parent with replies stays as a tombstone so the thread survives, as in Slack.
@@ -421,7 +501,7 @@ const METHODS: Record<string, Handler> = {
     } else {
       core.workspace.removeMessage(message);
     }
-    core.record({ kind: 'message.deleted', channel: message.channel, ts: message.ts, user: core.botUserId });
+    core.record({ kind: 'message.deleted', channel: message.channel, ts: message.ts, user: ctx.userId });
     const ts = core.workspace.nextTs();
     core.echo({
       type: 'message',
@@ -437,38 +517,38 @@ const METHODS: Record<string, Handler> = {
     return { channel: message.channel, ts: message.ts };
   },
 
-  'chat.getPermalink': (args, core) => {
-    const message = core.workspace.message(args.channel, args.message_ts);
+  'chat.getPermalink': (args, core, ctx) => {
+    const message = core.workspace.message(args.channel, args.message_ts, ctx.visible);
     return {
       channel: message.channel,
       permalink: core.permalink(message.channel, message.ts, message.threadTs),
     };
   },
 
-  'reactions.add': (args, core) => {
+  'reactions.add': (args, core, ctx) => {
     const name = String(args.name).replace(/^:|:$/g, '');
     if (!EMOJI_NAME.test(name)) throw new SlackApiError('invalid_name');
-    const message = core.workspace.message(args.channel, args.timestamp);
+    const message = core.workspace.message(args.channel, args.timestamp, ctx.visible);
     const users = message.reactions.get(name) ?? [];
-    if (users.includes(core.botUserId)) throw new SlackApiError('already_reacted');
-    message.reactions.set(name, [...users, core.botUserId]);
+    if (users.includes(ctx.userId)) throw new SlackApiError('already_reacted');
+    message.reactions.set(name, [...users, ctx.userId]);
     core.record({
       kind: 'reaction.added',
       channel: message.channel,
       ts: message.ts,
       name,
-      user: core.botUserId,
+      user: ctx.userId,
     });
     return {};
   },
 
-  'reactions.remove': (args, core) => {
+  'reactions.remove': (args, core, ctx) => {
     const name = String(args.name).replace(/^:|:$/g, '');
     if (!args.channel || !args.timestamp) throw new SlackApiError('no_item_specified');
-    const message = core.workspace.message(args.channel, args.timestamp);
+    const message = core.workspace.message(args.channel, args.timestamp, ctx.visible);
     const users = message.reactions.get(name) ?? [];
-    if (!users.includes(core.botUserId)) throw new SlackApiError('no_reaction');
-    const left = users.filter((u) => u !== core.botUserId);
+    if (!users.includes(ctx.userId)) throw new SlackApiError('no_reaction');
+    const left = users.filter((u) => u !== ctx.userId);
     if (left.length > 0) message.reactions.set(name, left);
     else message.reactions.delete(name);
     core.record({
@@ -476,31 +556,32 @@ const METHODS: Record<string, Handler> = {
       channel: message.channel,
       ts: message.ts,
       name,
-      user: core.botUserId,
+      user: ctx.userId,
     });
     return {};
   },
 
-  'files.getUploadURLExternal': (args, core) => {
+  'files.getUploadURLExternal': (args, core, ctx) => {
     const file = core.workspace.addFile({
       filename: String(args.filename),
       length: Number(args.length),
-      user: core.botUserId,
+      user: ctx.userId,
+      teamId: ctx.teamFor(str(args.team_id)),
     });
     return { upload_url: `${core.baseUrl}/upload/v1/${file.id}`, file_id: file.id };
   },
 
-  'files.completeUploadExternal': (args, core) => {
+  'files.completeUploadExternal': (args, core, ctx) => {
     const entries = json(args.files, 'invalid_arguments') as { id: string; title?: string }[];
     const channel = str(args.channel_id) ?? str(args.channels)?.split(',')[0];
     const threadTs = str(args.thread_ts);
     const files = entries.map((entry) => {
-      const file = core.workspace.file(entry.id);
+      const file = core.workspace.file(entry.id, ctx.visible);
       if (!file.bytes) throw new SlackApiError('file_not_found');
       if (file.completed) throw new SlackApiError('file_already_completed', { file_id: file.id });
       return { file, title: entry.title };
     });
-    if (channel) core.workspace.channel(channel);
+    if (channel) core.workspace.channel(channel, ctx.visible);
     for (const { file, title } of files) {
       file.completed = true;
       if (title) file.title = title;
@@ -509,7 +590,7 @@ const METHODS: Record<string, Handler> = {
       const message = core.workspace.addMessage({
         channel,
         threadTs,
-        user: core.botUserId,
+        user: ctx.userId,
         botId: undefined,
         appId: undefined,
         username: undefined,
@@ -535,7 +616,7 @@ const METHODS: Record<string, Handler> = {
         channel,
         ts: message.ts,
         threadTs: message.threadTs,
-        user: core.botUserId,
+        user: ctx.userId,
         bot: true,
         text: message.text,
         subtype: 'file_share',
@@ -552,20 +633,23 @@ const METHODS: Record<string, Handler> = {
     return { files: files.map(({ file }) => core.serializeFile(file)) };
   },
 
-  'files.info': (args, core) => ({ file: core.serializeFile(core.workspace.file(args.file)), comments: [] }),
+  'files.info': (args, core, ctx) => ({
+    file: core.serializeFile(core.workspace.file(args.file, ctx.visible)),
+    comments: [],
+  }),
 
-  'files.delete': (args, core) => {
-    const file = core.workspace.file(args.file);
-    if (file.user !== core.botUserId) throw new SlackApiError('cant_delete_file');
+  'files.delete': (args, core, ctx) => {
+    const file = core.workspace.file(args.file, ctx.visible);
+    if (file.user !== ctx.userId) throw new SlackApiError('cant_delete_file');
     file.deleted = true;
     core.record({ kind: 'file.deleted', fileId: file.id });
     return {};
   },
 
-  'views.open': (args, core) => {
+  'views.open': (args, core, ctx) => {
     const triggerId = String(args.trigger_id);
     const trigger = core.workspace.triggers.get(triggerId);
-    if (!trigger) throw new SlackApiError('invalid_trigger_id');
+    if (!trigger || !ctx.visible(trigger.teamId)) throw new SlackApiError('invalid_trigger_id');
     // A trigger is good for 3 seconds and one view (docs.slack.dev/interactivity/handling-user-interaction).
     if (core.clock.now() - trigger.issuedAt > 3000) throw new SlackApiError('expired_trigger_id');
     core.workspace.triggers.delete(triggerId);
@@ -587,15 +671,16 @@ const METHODS: Record<string, Handler> = {
     const id = core.workspace.newId('V0');
     const stored = {
       id,
+      teamId: trigger.teamId,
       hash: `${Math.floor(core.clock.now() / 1000)}.${id}`,
       triggerId,
       user: trigger.user,
       view: {
         ...view,
         id,
-        team_id: core.teamId,
+        team_id: trigger.teamId,
         app_id: core.appId,
-        bot_id: core.botId,
+        bot_id: ctx.botId,
         state: { values: {} },
         private_metadata: view.private_metadata ?? '',
         callback_id: view.callback_id ?? '',

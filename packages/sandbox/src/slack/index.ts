@@ -1,5 +1,6 @@
 /**
- * Slack emulator over real HTTP, for `@slack/web-api` pointed at it with `slackApiUrl`.
+ * Slack emulator over real HTTP, for `@slack/web-api` pointed at it with `slackApiUrl`, and for
+ * `@slack/oauth`'s `InstallProvider` pointed at it with `authorizationUrl` + `clientOptions`.
  *
  *   const slack = await startSlackEmulator({ signingSecret, botToken, channels: [{ id: 'C0SUPPORT01', name: 'support' }] });
  *   const web = new WebClient(botToken, { slackApiUrl: slack.apiUrl });
@@ -14,6 +15,15 @@
  * files.completeUploadExternal, files.info/delete, views.open — with Slack's envelopes
  * (`{ ok, error }`), per-channel posting limits and method tiers (429 + Retry-After), and requests
  * checked against Slack's Web API spec where it covers the method (`vendor/slack`, MIT).
+ *
+ * Several workspaces (and Enterprise Grid organizations) live side by side; each installation of
+ * the app has its own tokens, scopes and bot, and a token only sees its workspace(s):
+ *
+ *   const slack = await startSlackEmulator({ signingSecret, workspaces: [{ id: 'T0ACME', name: 'Acme' }],
+ *     oauth: { clientId, clientSecret, redirectUris: [callback] } });
+ *   // "Add to Slack": slack.authorizeUrl + consent page → callback?code= → oauth.v2.access
+ *   const { botToken } = slack.install({ teamId: 'T0ACME', scopes: ['chat:write'] });   // or without the dance
+ *   slack.uninstall({ teamId: 'T0ACME' });   // tokens_revoked + app_uninstalled, signed
  */
 import { Hono } from 'hono';
 import type { Ledger } from '../shared/ledger.ts';
@@ -21,14 +31,19 @@ import { startServer } from '../shared/server.ts';
 import { SlackAgent } from './agent.ts';
 import { createWebApi } from './api.ts';
 import { SlackCore } from './core.ts';
+import { METHOD_SCOPES } from './installs.ts';
+import { createOAuthPages, uninstall as removeInstallation } from './oauth.ts';
 import { sha256Hex } from './state.ts';
 import type {
+  InstallationRef,
   SlackChannel,
   SlackEmulatorOptions,
+  SlackEnterpriseSeed,
   SlackEvent,
   SlackFailure,
   SlackRateLimits,
   SlackUser,
+  SlackWorkspaceSeed,
 } from './types.ts';
 
 export type {
@@ -42,15 +57,45 @@ export type {
 } from './agent.ts';
 export type { CallbackResult } from './core.ts';
 export { DEFAULT_CHANNELS, DEFAULT_RATE_LIMITS } from './core.ts';
+export { KNOWN_SCOPES, METHOD_SCOPES } from './installs.ts';
 export type {
+  InstallationRef,
   SlackChannel,
   SlackEmulatorOptions,
+  SlackEnterpriseSeed,
   SlackEvent,
   SlackFailure,
+  SlackOAuthOptions,
   SlackRateLimits,
   SlackUser,
+  SlackWorkspaceSeed,
   TierLimits,
 } from './types.ts';
+
+/** A workspace as the emulator holds it. */
+export interface SlackWorkspaceView {
+  id: string;
+  name: string;
+  domain: string;
+  enterpriseId: string | undefined;
+  channels: SlackChannel[];
+  /** The person who installs apps there. */
+  admin: SlackUser;
+  /** The app can act there (its own installation, or its organization's). */
+  installed: boolean;
+}
+
+/** An installation of the app. */
+export interface SlackInstallationView extends InstallationRef {
+  botUserId: string;
+  botId: string;
+  scopes: string[];
+  userScopes: string[];
+  installerUserId: string;
+  active: boolean;
+  /** Workspaces its tokens act in. */
+  teamIds: string[];
+}
 
 /** A message as the channel shows it. */
 export interface SlackMessageView {
@@ -82,15 +127,40 @@ export interface SlackEmulator {
   readonly url: string;
   /** The `slackApiUrl` for `@slack/web-api` (`url` + `/api/`). */
   readonly apiUrl: string;
+  /** `authorizationUrl` for `@slack/oauth` (in place of `https://slack.com/oauth/v2/authorize`). */
+  readonly authorizeUrl: string;
   readonly ledger: Ledger<SlackEvent>;
   readonly clock: SlackCore['clock'];
+  /** The default workspace. */
   readonly teamId: string;
   readonly appId: string;
+  /** Bot of the default workspace's installation. */
   readonly botId: string;
   readonly botUserId: string;
+  /** The default workspace's live bot token ('' while the app is not installed there). */
   readonly botToken: string;
   readonly signingSecret: string;
+  /** Channels of the default workspace. */
   readonly channels: readonly SlackChannel[];
+  /** Every workspace, with whether the app is installed there. */
+  workspaces(): SlackWorkspaceView[];
+  /** Installations of the app, active or removed. */
+  installations(): SlackInstallationView[];
+  /**
+   * Installs the app without the browser dance (as if someone had clicked "Allow"), into a workspace
+   * or, with `enterpriseId` and `orgWide`, a whole organization. Returns the new bot token.
+   */
+  install(input: { teamId?: string; enterpriseId?: string; scopes?: string[]; userScopes?: string[] }): {
+    botToken: string;
+    botUserId: string;
+    botId: string;
+    refreshToken: string | undefined;
+  };
+  /** An admin removes the app (Slack's app management page): tokens revoked, then signed events. */
+  uninstall(where: { teamId: string } | { enterpriseId: string }): void;
+  /** Adds a workspace (optionally in an organization) at run time. */
+  addWorkspace(seed: SlackWorkspaceSeed): void;
+  addEnterprise(seed: SlackEnterpriseSeed): void;
   /** Where callbacks go: a base (`…/hooks/slack/<ws>` → `/events`, `/interactivity`, `/commands`) or each URL. */
   setCallbackUrls(urls: string | { events?: string; interactivity?: string; commands?: string }): void;
   /** A simulated human in the workspace. */
@@ -130,6 +200,7 @@ export interface SlackEmulator {
 export async function startSlackEmulator(options: SlackEmulatorOptions): Promise<SlackEmulator> {
   const core = new SlackCore(options);
   const app = new Hono();
+  app.route('/', createOAuthPages(core));
   app.route('/', createWebApi(core));
   const server = await startServer(app, {
     ...(options.port === undefined ? {} : { port: options.port }),
@@ -143,7 +214,7 @@ export async function startSlackEmulator(options: SlackEmulatorOptions): Promise
       ts: m.ts,
       threadTs: m.threadTs,
       user: m.user,
-      bot: m.user === core.botUserId,
+      bot: core.isBotUser(m.user),
       username: m.username,
       text: m.text,
       subtype: m.subtype,
@@ -172,18 +243,110 @@ export async function startSlackEmulator(options: SlackEmulatorOptions): Promise
     closing ??= core.close().then(() => server.close());
     return closing;
   };
+  const installationView = (key: string): SlackInstallationView => {
+    const i = core.installs.installations.get(key);
+    if (!i) throw new TypeError(`no installation ${key}`);
+    return {
+      teamId: i.teamId,
+      enterpriseId: i.enterpriseId,
+      isEnterpriseInstall: i.isEnterpriseInstall,
+      botUserId: i.botUserId,
+      botId: i.botId,
+      scopes: [...i.scopes],
+      userScopes: [...i.userScopes],
+      installerUserId: i.installerUserId,
+      active: i.active,
+      teamIds: [...core.installs.teamIdsOf(i)],
+    };
+  };
   return {
     url: server.url,
     apiUrl: `${server.url}/api/`,
+    authorizeUrl: `${server.url}/oauth/v2/authorize`,
     ledger: core.ledger,
     clock: core.clock,
     teamId: core.teamId,
     appId: core.appId,
     botId: core.botId,
     botUserId: core.botUserId,
-    botToken: core.botToken,
+    get botToken() {
+      return core.botToken;
+    },
     signingSecret: core.signingSecret,
-    channels: [...core.workspace.channels.values()].map((c) => c.info),
+    channels: core.workspace.channelsOf(core.teamId).map((c) => c.info),
+    workspaces: () =>
+      [...core.installs.teams.values()].map((t) => ({
+        id: t.id,
+        name: t.name,
+        domain: t.domain,
+        enterpriseId: t.enterpriseId,
+        channels: core.workspace.channelsOf(t.id).map((c) => c.info),
+        admin: t.admin,
+        installed: core.installs.installationFor(t.id) !== undefined,
+      })),
+    installations: () => [...core.installs.installations.keys()].map(installationView),
+    install(input) {
+      const orgWide = input.teamId === undefined;
+      const team = input.teamId === undefined ? undefined : core.installs.team(input.teamId);
+      const enterpriseId = input.enterpriseId ?? team?.enterpriseId ?? null;
+      if (orgWide && (!enterpriseId || !core.installs.enterprises.has(enterpriseId))) {
+        throw new TypeError('install() needs a teamId, or the enterpriseId of a declared organization');
+      }
+      const installer = team?.admin ?? core.installs.enterprises.get(enterpriseId ?? '')?.admin;
+      const { installation, reinstall } = core.installs.install({
+        teamId: team?.id ?? null,
+        enterpriseId,
+        isEnterpriseInstall: orgWide,
+        scopes: input.scopes ?? Object.values(METHOD_SCOPES),
+        userScopes: input.userScopes ?? [],
+        installerUserId: installer?.id ?? 'U0UNKNOWN',
+      });
+      const ref = core.installs.ref(installation);
+      core.record({
+        kind: 'install.created',
+        ...ref,
+        botUserId: installation.botUserId,
+        botId: installation.botId,
+        scopes: installation.scopes,
+        installerUserId: installation.installerUserId,
+        reinstall,
+      });
+      const rotation = core.oauth?.rotation ?? null;
+      const { token, refreshToken } = core.installs.issueToken(
+        installation,
+        'bot',
+        installation.botUserId,
+        rotation,
+      );
+      core.record({
+        kind: 'token.issued',
+        ...ref,
+        tokenType: 'bot',
+        rotating: rotation !== null,
+        grant: 'install',
+      });
+      return {
+        botToken: token.token,
+        botUserId: installation.botUserId,
+        botId: installation.botId,
+        refreshToken,
+      };
+    },
+    uninstall(where) {
+      const key = 'teamId' in where ? where.teamId : where.enterpriseId;
+      const installation = core.installs.installations.get(key);
+      if (!installation?.active) throw new TypeError(`the app is not installed for ${key}`);
+      removeInstallation(core, installation, 'admin');
+    },
+    addWorkspace(seed) {
+      const team = core.installs.addTeam(seed);
+      for (const channel of seed.channels ?? []) core.workspace.addChannel(team.id, channel);
+      core.users.set(team.admin.id, { ...team.admin, teamId: team.id });
+    },
+    addEnterprise(seed) {
+      const enterprise = core.installs.addEnterprise(seed);
+      core.users.set(enterprise.admin.id, enterprise.admin);
+    },
     setCallbackUrls(urls) {
       if (typeof urls === 'string') {
         const base = urls.replace(/\/$/, '');
@@ -217,12 +380,15 @@ export async function startSlackEmulator(options: SlackEmulatorOptions): Promise
     botEventRequest(url, channel, ts) {
       const message = core.workspace.message(channel, ts);
       const body = JSON.stringify(
-        core.envelope({
-          ...core.serializeMessage(message),
-          channel,
-          channel_type: 'channel',
-          event_ts: message.ts,
-        }),
+        core.envelope(
+          {
+            ...core.serializeMessage(message),
+            channel,
+            channel_type: 'channel',
+            event_ts: message.ts,
+          },
+          core.teamOf(channel).id,
+        ),
       );
       return new Request(url, {
         method: 'POST',

@@ -30,24 +30,103 @@ interface SwaggerParameter {
 
 interface MethodSpec {
   parameters: SwaggerParameter[];
+  responses: { ok?: Record<string, unknown>; error?: Record<string, unknown> };
 }
 
 let methods: Map<string, MethodSpec> | undefined;
+let definitions: Record<string, unknown> = {};
 
 function loadMethods(): Map<string, MethodSpec> {
   if (methods) return methods;
   const doc = JSON.parse(readFileSync(fileURLToPath(new URL('web-api-openapi-v2.json', VENDOR)), 'utf8')) as {
     swagger: string;
-    paths: Record<string, Record<string, { parameters?: SwaggerParameter[] }>>;
+    definitions?: Record<string, unknown>;
+    paths: Record<
+      string,
+      Record<
+        string,
+        {
+          parameters?: SwaggerParameter[];
+          responses?: Record<string, { schema?: Record<string, unknown> }>;
+        }
+      >
+    >;
   };
   if (doc.swagger !== '2.0')
     throw new Error('vendor/slack/web-api-openapi-v2.json is not the Swagger 2.0 spec');
+  definitions = doc.definitions ?? {};
   methods = new Map();
   for (const [path, operations] of Object.entries(doc.paths)) {
     const operation = Object.values(operations)[0];
-    if (operation) methods.set(path.replace(/^\//, ''), { parameters: operation.parameters ?? [] });
+    if (operation) {
+      methods.set(path.replace(/^\//, ''), {
+        parameters: operation.parameters ?? [],
+        responses: {
+          ...(operation.responses?.['200']?.schema ? { ok: operation.responses['200'].schema } : {}),
+          ...(operation.responses?.default?.schema ? { error: operation.responses.default.schema } : {}),
+        },
+      });
+    }
   }
+  applyResponsePatches(methods);
   return methods;
+}
+
+/**
+ * Where Slack's published response schemas lag behind its method pages. Each patch names its
+ * evidence and fails loudly when the part of the schema it fixes is gone.
+ */
+function applyResponsePatches(all: Map<string, MethodSpec>): void {
+  const schema = (method: string, which: 'ok' | 'error') => {
+    const found = all.get(method)?.responses[which] as
+      | { properties?: Record<string, Record<string, unknown>> }
+      | undefined;
+    if (!found?.properties)
+      throw new Error(`web-api-openapi-v2.json: ${method} has no ${which} schema to patch`);
+    return found.properties;
+  };
+  // auth.test names the Grid organization and, for a rotating token, its remaining life
+  // (docs.slack.dev/reference/methods/auth.test: "you'll also find their enterprise_id here";
+  // @slack/web-api's AuthTestResponse has enterprise_id, expires_in, app_id, app_name).
+  const authTest = schema('auth.test', 'ok');
+  authTest.enterprise_id = { type: 'string' };
+  authTest.expires_in = { type: 'integer' };
+  authTest.app_id = { type: 'string' };
+  authTest.app_name = { type: 'string' };
+  // An org-wide token belongs to no workspace; the emulator answers with the organization's id
+  // (the schema's `^T…` pattern predates org-wide apps; which id Slack puts here is unverified).
+  authTest.team_id = { type: 'string', pattern: '^[TE][A-Z0-9]{2,}$' };
+  // Token rotation adds `token_expired` to every method's errors
+  // (docs.slack.dev/authentication/using-token-rotation).
+  for (const method of ['auth.test', 'auth.revoke', 'apps.uninstall']) {
+    const error = schema(method, 'error').error as { enum?: string[] } | undefined;
+    if (!Array.isArray(error?.enum)) throw new Error(`web-api-openapi-v2.json: ${method} errors are no enum`);
+    error.enum.push('token_expired');
+  }
+}
+
+/** Methods whose answers the emulator checks against the spec's response schemas (its OAuth surface). */
+const RESPONSE_CHECKED = new Set(['auth.test', 'auth.revoke', 'apps.uninstall', 'oauth.v2.access']);
+const responseValidators = new Map<string, ValidateFunction>();
+
+/**
+ * Checks an answer of a method in `RESPONSE_CHECKED` against the spec's success or error schema.
+ * Returns problems (empty when valid or not checked).
+ */
+export function checkWebApiResponse(method: string, body: Record<string, unknown>): string[] {
+  if (!RESPONSE_CHECKED.has(method)) return [];
+  const which = body.ok === true ? 'ok' : 'error';
+  const key = `${method} ${which}`;
+  let validate = responseValidators.get(key);
+  if (!validate) {
+    const schema = loadMethods().get(method)?.responses[which];
+    if (!schema) return [];
+    const ajv = new Ajv({ strict: false, allErrors: true, validateSchema: false, logger: false });
+    validate = ajv.compile({ ...schema, definitions });
+    responseValidators.set(key, validate);
+  }
+  if (validate(body)) return [];
+  return (validate.errors ?? []).map((e) => `${e.instancePath || '(root)'} ${e.message}`);
 }
 
 /** True when Slack's Web API spec documents `method`. */

@@ -1,6 +1,8 @@
 /**
- * What the emulated Slack workspace holds: channels with their messages and threads, files, open
- * modals and interaction triggers. Pure data with Slack's rules on it; HTTP lives in `api.ts`.
+ * What the emulated Slack workspaces hold: channels with their messages and threads, files, open
+ * modals and interaction triggers, each belonging to one workspace (ids are unique across Slack, so
+ * one store serves every workspace; `api.ts` checks that a token may see the workspace). Pure data
+ * with Slack's rules on it; HTTP lives in `api.ts`.
  */
 import { createHash, randomBytes } from 'node:crypto';
 import type { SlackChannel } from './types.ts';
@@ -27,6 +29,7 @@ export interface StoredMessage {
 
 export interface StoredFile {
   id: string;
+  teamId: string;
   filename: string;
   title: string;
   declaredLength: number;
@@ -41,6 +44,7 @@ export interface StoredFile {
 
 export interface StoredView {
   id: string;
+  teamId: string;
   hash: string;
   triggerId: string;
   user: string;
@@ -77,19 +81,35 @@ export function mimeOf(filename: string): string {
   return MIME_BY_EXTENSION[extension] ?? 'application/octet-stream';
 }
 
+export interface StoredChannel {
+  info: SlackChannel;
+  teamId: string;
+  created: number;
+  messages: StoredMessage[];
+}
+
 export class SlackWorkspace {
-  readonly channels = new Map<string, { info: SlackChannel; created: number; messages: StoredMessage[] }>();
+  readonly channels = new Map<string, StoredChannel>();
   readonly files = new Map<string, StoredFile>();
   readonly views = new Map<string, StoredView>();
-  readonly triggers = new Map<string, { issuedAt: number; user: string }>();
+  readonly triggers = new Map<string, { issuedAt: number; user: string; teamId: string }>();
   readonly #now: () => number;
   #lastMicros = 0;
   #idCounter = 0;
 
-  constructor(channels: readonly SlackChannel[], now: () => number) {
+  constructor(now: () => number) {
     this.#now = now;
-    for (const info of channels)
-      this.channels.set(info.id, { info, created: Math.floor(now() / 1000), messages: [] });
+  }
+
+  addChannel(teamId: string, info: SlackChannel): StoredChannel {
+    if (this.channels.has(info.id)) throw new TypeError(`channel ${info.id} is declared twice`);
+    const channel = { info, teamId, created: Math.floor(this.#now() / 1000), messages: [] };
+    this.channels.set(info.id, channel);
+    return channel;
+  }
+
+  channelsOf(teamId: string): StoredChannel[] {
+    return [...this.channels.values()].filter((c) => c.teamId === teamId);
   }
 
   /** A new message ts (`<seconds>.<micros>`), strictly increasing across the workspace. */
@@ -105,14 +125,15 @@ export class SlackWorkspace {
     return `${prefix}${this.#idCounter.toString(36).toUpperCase().padStart(4, '0')}${randomBytes(4).toString('hex').toUpperCase()}`;
   }
 
-  channel(id: unknown) {
+  /** The channel, if it exists and (with `visible`) its workspace may be seen; else `channel_not_found`. */
+  channel(id: unknown, visible?: (teamId: string) => boolean): StoredChannel {
     const channel = typeof id === 'string' ? this.channels.get(id) : undefined;
-    if (!channel) throw new SlackApiError('channel_not_found');
+    if (!channel || (visible && !visible(channel.teamId))) throw new SlackApiError('channel_not_found');
     return channel;
   }
 
-  message(channelId: unknown, ts: unknown): StoredMessage {
-    const channel = this.channel(channelId);
+  message(channelId: unknown, ts: unknown, visible?: (teamId: string) => boolean): StoredMessage {
+    const channel = this.channel(channelId, visible);
     const message = channel.messages.find((m) => m.ts === String(ts));
     if (!message) throw new SlackApiError('message_not_found');
     return message;
@@ -160,9 +181,16 @@ export class SlackWorkspace {
     return this.channel(channelId).messages.filter((m) => m.threadTs === ts);
   }
 
-  addFile(input: { filename: string; length: number; user: string; title?: string }): StoredFile {
+  addFile(input: {
+    filename: string;
+    length: number;
+    user: string;
+    teamId: string;
+    title?: string;
+  }): StoredFile {
     const file: StoredFile = {
       id: this.newId('F0'),
+      teamId: input.teamId,
       filename: input.filename,
       title: input.title ?? input.filename,
       declaredLength: input.length,
@@ -178,15 +206,16 @@ export class SlackWorkspace {
     return file;
   }
 
-  file(id: unknown): StoredFile {
+  file(id: unknown, visible?: (teamId: string) => boolean): StoredFile {
     const file = typeof id === 'string' ? this.files.get(id) : undefined;
-    if (!file || file.deleted) throw new SlackApiError('file_not_found');
+    if (!file || file.deleted || (visible && !visible(file.teamId)))
+      throw new SlackApiError('file_not_found');
     return file;
   }
 
-  issueTrigger(user: string): string {
+  issueTrigger(user: string, teamId: string): string {
     const id = `${Math.floor(this.#now() / 1000)}.${randomBytes(6).readUIntBE(0, 6)}.${randomBytes(16).toString('hex')}`;
-    this.triggers.set(id, { issuedAt: this.#now(), user });
+    this.triggers.set(id, { issuedAt: this.#now(), user, teamId });
     return id;
   }
 }

@@ -13,6 +13,57 @@ export interface SlackChannel {
 export interface SlackUser {
   id: string;
   name: string;
+  /** Workspace the person belongs to (default: the workspace of the channel they act in). */
+  teamId?: string;
+}
+
+/** A Slack workspace (a team, `T…`), possibly part of an Enterprise Grid organization. */
+export interface SlackWorkspaceSeed {
+  id: string;
+  name: string;
+  /** `<domain>.slack.com` (default: the name, lower-cased, dashes for spaces). */
+  domain?: string;
+  /** The Enterprise Grid organization (`E…`) the workspace belongs to. */
+  enterpriseId?: string;
+  channels?: SlackChannel[];
+  /** The person who installs apps here (the consent page's "signed in as"; default a workspace admin). */
+  admin?: SlackUser;
+}
+
+/** An Enterprise Grid organization (`E…`): its workspaces name it in `enterpriseId`. */
+export interface SlackEnterpriseSeed {
+  id: string;
+  name: string;
+  /** `<domain>.enterprise.slack.com` (default from the name). */
+  domain?: string;
+  /** The org admin who can install an app on the whole organization. */
+  admin?: SlackUser;
+}
+
+/**
+ * The app's OAuth settings ("OAuth & Permissions" and "Manage distribution" in Slack's app config):
+ * what `GET /oauth/v2/authorize` and `oauth.v2.access` check.
+ */
+export interface SlackOAuthOptions {
+  clientId: string;
+  clientSecret: string;
+  /** Registered redirect URLs; a `redirect_uri` must be one of them (default: any, but then it is required). */
+  redirectUris?: string[];
+  /**
+   * Token rotation (docs.slack.dev/authentication/using-token-rotation): access tokens expire after
+   * `accessTokenTtlSeconds` (Slack: 12 h) and are renewed with single-use refresh tokens.
+   */
+  tokenRotation?: boolean | { accessTokenTtlSeconds?: number };
+  /** The app may be installed on a whole Enterprise Grid organization ("org-ready" app). */
+  orgDeployEnabled?: boolean;
+  /** Lifetime of authorization codes (Slack: 10 minutes). */
+  codeTtlSeconds?: number;
+  /**
+   * `page` (default): the authorize URL shows a consent page (workspace picker, Allow / Cancel).
+   * `auto`: the authorize URL approves at once for the `team` parameter or the first workspace, for
+   * headless flows that cannot click.
+   */
+  consent?: 'page' | 'auto';
 }
 
 /** Slack's per-method tiers (requests per minute per workspace), platform-facts §3.7. */
@@ -36,15 +87,29 @@ export interface SlackRateLimits {
 export interface SlackEmulatorOptions {
   /** Signing secret of the app: key of `X-Slack-Signature` on every callback. */
   signingSecret: string;
-  /** The bot token (`xoxb-…`) the Web API accepts. */
-  botToken: string;
+  /**
+   * The bot token (`xoxb-…`) of the app's installation in the default workspace (`teamId`), as a
+   * single-workspace app gets it from its settings page. Without it, the default workspace starts
+   * without the app, to be installed with OAuth like the others.
+   */
+  botToken?: string;
+  /** The default workspace. */
   teamId?: string;
   teamName?: string;
+  /** Grid organization of the default workspace. */
+  enterpriseId?: string;
   appId?: string;
+  /** Bot of the default installation. */
   botId?: string;
   botUserId?: string;
-  /** Channels the bot is a member of (default one, `C0SUPPORT01` / `support`). */
+  /** Channels of the default workspace (default one, `C0SUPPORT01` / `support`). */
   channels?: SlackChannel[];
+  /** More workspaces (the app is not installed in them until an OAuth install or `install()`). */
+  workspaces?: SlackWorkspaceSeed[];
+  /** Enterprise Grid organizations the workspaces may belong to. */
+  enterprises?: SlackEnterpriseSeed[];
+  /** "Add to Slack": enables `/oauth/v2/authorize` and `oauth.v2.access` for this app. */
+  oauth?: SlackOAuthOptions;
   /** Events API request URL (the gateway's `/hooks/slack/<workspace>/events`). */
   eventsUrl?: string;
   /** Interactivity request URL (`…/interactivity`). */
@@ -82,11 +147,42 @@ export type SlackFailure =
 
 type S<K extends string, T> = { platform: 'slack'; kind: K } & T;
 
+/** Where an installation lives: one workspace, or a whole Grid organization. */
+export interface InstallationRef {
+  teamId: string | null;
+  enterpriseId: string | null;
+  isEnterpriseInstall: boolean;
+}
+
 /** Everything the Slack emulator records. */
 export type SlackEvent =
   | S<'api.call', { method: string; ok: boolean; error: string | undefined; httpStatus: number }>
   | S<'api.rate_limited', { method: string; key: string; retryAfterSeconds: number }>
   | S<'api.invalid', { method: string; errors: string[] }>
+  | S<'api.denied', { method: string; error: string; teamId: string | null; needed: string | undefined }>
+  | S<
+      'oauth.authorize',
+      { outcome: 'page' | 'auto' | 'invalid'; clientId: string | undefined; error: string | undefined }
+    >
+  | S<
+      'oauth.decision',
+      InstallationRef & { decision: 'allow' | 'cancel'; scopes: string[]; userScopes: string[] }
+    >
+  | S<'oauth.rejected', { method: string; error: string; grantType: string }>
+  | S<
+      'install.created',
+      InstallationRef & {
+        botUserId: string;
+        botId: string;
+        scopes: string[];
+        installerUserId: string;
+        reinstall: boolean;
+      }
+    >
+  | S<'install.removed', InstallationRef & { reason: 'apps.uninstall' | 'admin' | 'last_token_revoked' }>
+  | S<'token.issued', InstallationRef & { tokenType: 'bot' | 'user'; rotating: boolean; grant: string }>
+  | S<'token.revoked', InstallationRef & { tokenType: 'bot' | 'user'; userId: string; reason: string }>
+  | S<'callback.skipped', { channel: 'event' | 'interaction' | 'command'; teamId: string; reason: string }>
   | S<
       'message.posted',
       {

@@ -5,13 +5,17 @@
  *   POST   /{version}/{phone-number-id}/media             multipart upload → { id }
  *   GET    /{version}/{media-id}                          → { url, mime_type, sha256, file_size, id, messaging_product }
  *   DELETE /{version}/{media-id}                          → { success: true }
- *   GET    /{version}/{phone-number-id}                   phone number info
+ *   GET    /{version}/{phone-number-id}                   phone number profile (verified_name, quality_rating…)
  *   GET    /{version}/{waba-id}/message_templates         approved templates, Meta's listing shape
+ *   GET|POST|DELETE /{version}/{waba-id}/subscribed_apps  the apps whose webhooks carry the WABA
  *   GET    /whatsapp_business/attachments/?mid&ext&hash   media bytes (bearer token, 5-minute URL)
  *
- * Every request needs `Authorization: Bearer <accessToken>` (or `?access_token=`): 401, code 190
- * otherwise. Errors are Meta-shaped (`errors.ts`). Every request is recorded as `api.request`;
- * sends as `send.accepted` / `send.rejected`.
+ * Every request needs `Authorization: Bearer <token>` (or `?access_token=`): 401, code 190
+ * otherwise. A token reaches only the WABAs it was granted (each Meta app's system user sees its
+ * own business's numbers): another number, WABA or its media answers like an object that does not
+ * exist (400, code 100, subcode 33 — "does not exist, cannot be loaded due to missing permissions").
+ * Errors are Meta-shaped (`errors.ts`). Every request is recorded as `api.request`; sends as
+ * `send.accepted` / `send.rejected`.
  */
 
 import type { Context } from 'hono';
@@ -22,7 +26,7 @@ import { RateLimitedError, sameRecipient, type WhatsAppCore } from './core.ts';
 import { MetaApiError, newFbtraceId, unknownObject } from './errors.ts';
 import { OPERATIONS } from './spec.ts';
 import type { SendTemplateObject } from './templates.ts';
-import type { RejectionRule, WhatsAppEvent } from './types.ts';
+import type { RejectionRule, WhatsAppEvent, WhatsAppPhoneNumber } from './types.ts';
 import { newWamid } from './wire.ts';
 
 const VERSION = ':version{v[0-9]+\\.[0-9]+}';
@@ -58,8 +62,24 @@ export function createCloudApi(core: WhatsAppCore): Hono {
 
   app.notFound(unknownPath);
 
-  const requireAuth = (c: Context): void => {
-    if (!isAuthorized(c, core.accessToken)) throw new MetaApiError(190);
+  const requireAuth = (c: Context): { appId: string; wabaIds: Set<string> } => {
+    const grant = core.grant(bearerOf(c));
+    if (grant === undefined) throw new MetaApiError(190);
+    return grant;
+  };
+  /** The number, if the token may use it; otherwise Meta's "object does not exist" for that id. */
+  const requirePhone = (c: Context, phoneNumberId: string, method: 'get' | 'post') => {
+    const grant = requireAuth(c);
+    const phone = core.phone(phoneNumberId);
+    if (phone === undefined || !grant.wabaIds.has(phone.wabaId)) throw unknownObject(method, phoneNumberId);
+    return phone;
+  };
+  const requireWaba = (c: Context, wabaId: string, method: 'get' | 'post' | 'delete') => {
+    const grant = requireAuth(c);
+    if (!grant.wabaIds.has(wabaId) || ![...core.phoneNumbers.values()].some((p) => p.wabaId === wabaId)) {
+      throw unknownObject(method, wabaId);
+    }
+    return grant;
   };
 
   // ---- messages ---------------------------------------------------------------------------------
@@ -72,7 +92,7 @@ export function createCloudApi(core: WhatsAppCore): Hono {
     try {
       requireAuth(c);
       rule = 'unknown_object';
-      if (core.phone(phoneNumberId) === undefined) throw unknownObject('post', phoneNumberId);
+      requirePhone(c, phoneNumberId, 'post');
       rule = 'throughput';
       core.checkThroughput(phoneNumberId);
       rule = 'invalid_json';
@@ -108,9 +128,8 @@ export function createCloudApi(core: WhatsAppCore): Hono {
   // ---- media ------------------------------------------------------------------------------------
 
   app.post(`/${VERSION}/:phoneNumberId/media`, async (c) => {
-    requireAuth(c);
     const phoneNumberId = c.req.param('phoneNumberId');
-    if (core.phone(phoneNumberId) === undefined) throw unknownObject('post', phoneNumberId);
+    requirePhone(c, phoneNumberId, 'post');
     let form: Record<string, string | File | (string | File)[]>;
     try {
       form = await c.req.parseBody({ all: false });
@@ -156,9 +175,8 @@ export function createCloudApi(core: WhatsAppCore): Hono {
   });
 
   app.get(`/${VERSION}/:wabaId/message_templates`, (c) => {
-    requireAuth(c);
     const wabaId = c.req.param('wabaId');
-    if (![...core.phoneNumbers.values()].some((p) => p.wabaId === wabaId)) throw unknownObject('get', wabaId);
+    requireWaba(c, wabaId, 'get');
     const name = c.req.query('name');
     const limit = Math.min(Math.max(Number(c.req.query('limit') ?? 25) || 25, 1), 1000);
     const after = Number(decodeCursor(c.req.query('after')) ?? 0);
@@ -176,23 +194,92 @@ export function createCloudApi(core: WhatsAppCore): Hono {
     });
   });
 
+  // ---- WABA webhook subscriptions ------------------------------------------------------------
+  // https://developers.facebook.com/docs/whatsapp/embedded-signup/webhooks (subscribed_apps)
+
+  const subscribedApps = (wabaId: string, app?: string) =>
+    [...(core.subscriptions.get(wabaId) ?? [])]
+      .filter(([appId]) => app === undefined || appId === app)
+      .map(([appId, override]) => {
+        const meta = core.apps.get(appId);
+        return {
+          whatsapp_business_api_data: {
+            id: appId,
+            name: meta?.name ?? `App ${appId}`,
+            link: `https://www.facebook.com/games/?app_id=${appId}`,
+          },
+          ...(override.overrideCallbackUri ? { override_callback_uri: override.overrideCallbackUri } : {}),
+        };
+      });
+
+  app.get(`/${VERSION}/:wabaId{[0-9]+}/subscribed_apps`, (c) => {
+    const wabaId = c.req.param('wabaId');
+    requireWaba(c, wabaId, 'get');
+    return c.json({ data: subscribedApps(wabaId) });
+  });
+
+  app.post(`/${VERSION}/:wabaId{[0-9]+}/subscribed_apps`, async (c) => {
+    const wabaId = c.req.param('wabaId');
+    const grant = requireWaba(c, wabaId, 'post');
+    const text = await c.req.text();
+    // Graph takes the fields as JSON, a form or the query string.
+    let fields: Record<string, unknown> = Object.fromEntries(new URL(c.req.url).searchParams);
+    if (text.trim() !== '') {
+      const type = c.req.header('content-type') ?? '';
+      fields = type.includes('json')
+        ? { ...fields, ...parseJsonObject(text) }
+        : { ...fields, ...Object.fromEntries(new URLSearchParams(text)) };
+    }
+    if (core.validateRequests) {
+      const result = core.spec.validateSchema('SubscriptionRequest', fields);
+      if (!result.ok) throw new MetaApiError(100, { details: result.errors.join('; ') });
+    }
+    const override =
+      typeof fields.override_callback_uri === 'string' ? fields.override_callback_uri : undefined;
+    if (override !== undefined) {
+      let parsed: URL | undefined;
+      try {
+        parsed = new URL(override);
+      } catch {
+        parsed = undefined;
+      }
+      if (!parsed || !/^https?:$/.test(parsed.protocol)) {
+        throw new MetaApiError(100, { details: 'override_callback_uri must be an absolute URL.' });
+      }
+    }
+    core.subscribe(wabaId, grant.appId, {
+      ...(override === undefined ? {} : { overrideCallbackUri: override }),
+      ...(typeof fields.verify_token === 'string' ? { verifyToken: fields.verify_token } : {}),
+    });
+    return c.json(
+      override === undefined
+        ? { success: true }
+        : { success: true, data: subscribedApps(wabaId, grant.appId) },
+    );
+  });
+
+  app.delete(`/${VERSION}/:wabaId{[0-9]+}/subscribed_apps`, (c) => {
+    const wabaId = c.req.param('wabaId');
+    const grant = requireWaba(c, wabaId, 'delete');
+    return c.json({ success: core.unsubscribe(wabaId, grant.appId) });
+  });
+
   app.get(`/${VERSION}/:objectId{[0-9]+}`, (c) => {
-    requireAuth(c);
+    const grant = requireAuth(c);
     const id = c.req.param('objectId');
     const phone = core.phone(id);
     if (phone !== undefined) {
-      return c.json({
-        verified_name: phone.verifiedName ?? 'Wabridge Sandbox',
-        display_phone_number: phone.displayPhoneNumber,
-        id: phone.phoneNumberId,
-        quality_rating: 'GREEN',
-        platform_type: 'CLOUD_API',
-        throughput: { level: 'STANDARD' },
-      });
+      if (!grant.wabaIds.has(phone.wabaId)) throw unknownObject('get', id);
+      return c.json(phoneProfile(phone, c.req.query('fields')));
     }
     const record = core.media.get(id);
     const owner = c.req.query('phone_number_id');
-    if (record === undefined || (owner !== undefined && owner !== record.phoneNumberId))
+    const mediaPhone = record === undefined ? undefined : core.phone(record.phoneNumberId);
+    if (
+      record === undefined ||
+      (owner !== undefined && owner !== record.phoneNumberId) ||
+      (mediaPhone !== undefined && !grant.wabaIds.has(mediaPhone.wabaId))
+    )
       throw unknownObject('get', id);
     const { url, expiresAt } = core.media.issueUrl(record, core.baseUrl);
     core.record({ kind: 'media.url_issued', mediaId: id, expiresAt });
@@ -207,11 +294,16 @@ export function createCloudApi(core: WhatsAppCore): Hono {
   });
 
   app.delete(`/${VERSION}/:mediaId{[0-9]+}`, (c) => {
-    requireAuth(c);
+    const grant = requireAuth(c);
     const id = c.req.param('mediaId');
     const record = core.media.get(id);
     const owner = c.req.query('phone_number_id');
-    if (record === undefined || (owner !== undefined && owner !== record.phoneNumberId))
+    const mediaPhone = record === undefined ? undefined : core.phone(record.phoneNumberId);
+    if (
+      record === undefined ||
+      (owner !== undefined && owner !== record.phoneNumberId) ||
+      (mediaPhone !== undefined && !grant.wabaIds.has(mediaPhone.wabaId))
+    )
       throw unknownObject('delete', id);
     core.media.delete(id);
     core.record({ kind: 'media.deleted', mediaId: id });
@@ -221,7 +313,10 @@ export function createCloudApi(core: WhatsAppCore): Hono {
   app.get('/whatsapp_business/attachments/*', (c) => {
     const query = new URL(c.req.url).searchParams;
     const mediaId = query.get('mid') ?? undefined;
-    if (!isAuthorized(c, core.accessToken)) {
+    const grant = core.grant(bearerOf(c));
+    const owner = mediaId === undefined ? undefined : core.media.get(mediaId);
+    const ownerPhone = owner === undefined ? undefined : core.phone(owner.phoneNumberId);
+    if (grant === undefined || (ownerPhone !== undefined && !grant.wabaIds.has(ownerPhone.wabaId))) {
       core.record({ kind: 'media.download_refused', mediaId, reason: 'unauthorized' });
       throw new MetaApiError(190);
     }
@@ -457,11 +552,46 @@ function markAsRead(
 
 // ---- helpers -----------------------------------------------------------------------------------
 
-function isAuthorized(c: Context, token: string): boolean {
+/** The token of a request: `Authorization: Bearer|OAuth …` or `?access_token=`. */
+function bearerOf(c: Context): string | undefined {
   const header = c.req.header('authorization') ?? '';
   const match = /^(?:Bearer|OAuth)\s+(.+)$/i.exec(header.trim());
-  const given = match?.[1] ?? c.req.query('access_token');
-  return given !== undefined && given === token;
+  return match?.[1] ?? c.req.query('access_token');
+}
+
+/**
+ * `GET /{phone-number-id}`: the default fields (id, display_phone_number, verified_name,
+ * quality_rating) plus any requested with `fields` (PhoneNumberInfo in Meta's spec).
+ */
+function phoneProfile(phone: WhatsAppPhoneNumber, fieldsParam: string | undefined): JsonObject {
+  const all: JsonObject = {
+    id: phone.phoneNumberId,
+    display_phone_number: formatDisplayNumber(phone.displayPhoneNumber),
+    verified_name: phone.verifiedName ?? 'Wabridge Sandbox',
+    quality_rating: phone.qualityRating ?? 'GREEN',
+    code_verification_status: 'VERIFIED',
+    name_status: 'APPROVED',
+    platform_type: 'CLOUD_API',
+    throughput: { level: 'STANDARD' },
+  };
+  if (fieldsParam === undefined) {
+    const { code_verification_status: _c, name_status: _n, ...defaults } = all;
+    return defaults;
+  }
+  const wanted = new Set([
+    'id',
+    ...fieldsParam
+      .split(',')
+      .map((f) => f.trim())
+      .filter(Boolean),
+  ]);
+  return Object.fromEntries(Object.entries(all).filter(([key]) => wanted.has(key)));
+}
+
+/** `15550783881` → `+1 555-078-3881` (NANP), else `+<digits>`: how Graph shows a number. */
+function formatDisplayNumber(digits: string): string {
+  const nanp = /^1(\d{3})(\d{3})(\d{4})$/.exec(digits);
+  return nanp ? `+1 ${nanp[1]}-${nanp[2]}-${nanp[3]}` : `+${digits}`;
 }
 
 function parseJsonObject(text: string): JsonObject {

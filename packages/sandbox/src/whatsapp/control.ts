@@ -182,6 +182,15 @@ export function createControlApi(core: WhatsAppCore, handle: object): Hono {
       now: core.clock.now(),
       clockOffsetMs: core.clock.offsetMs,
       webhookUrl: core.webhookUrl ?? null,
+      // Meta apps without their secrets, and which apps each WABA's webhooks go to.
+      apps: [...core.apps.values()].map((a) => ({
+        appId: a.appId,
+        name: a.name ?? null,
+        webhookUrl: a.webhookUrl ?? null,
+      })),
+      subscriptions: Object.fromEntries(
+        [...core.subscriptions].map(([waba, apps]) => [waba, [...apps.keys()]]),
+      ),
       apiUrl: `${core.baseUrl}/${core.apiVersion}`,
       phoneNumbers: [...core.phoneNumbers.values()],
       rules: core.rules,

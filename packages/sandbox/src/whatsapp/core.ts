@@ -31,6 +31,7 @@ import {
 } from './state.ts';
 import { DEFAULT_TEMPLATES, TemplateRegistry } from './templates.ts';
 import {
+  DEFAULT_APP_ID,
   DEFAULT_PHONE_NUMBERS,
   DEFAULT_RULES,
   DEFAULT_STATUS_DELAYS,
@@ -39,6 +40,7 @@ import {
   rulesInputSchema,
   type StatusDelays,
   type WebhookTopic,
+  type WhatsAppApp,
   type WhatsAppEmulatorOptions,
   type WhatsAppEvent,
   type WhatsAppPhoneNumber,
@@ -55,6 +57,8 @@ type Omit1<T> = T extends unknown ? Omit<T, 'platform'> : never;
 export type EventInput = Omit1<WhatsAppEvent>;
 
 export interface WebhookOptions {
+  /** The WABA the webhook is about: it goes to every app subscribed to it (default: the default app). */
+  wabaId?: string;
   /** POST the same bytes this many times (default 1), like Meta's duplicate deliveries. */
   deliveries?: number;
   /** Send the duplicates at the same time instead of one after the other. */
@@ -87,13 +91,20 @@ export class WhatsAppCore {
   readonly phoneNumbers: ReadonlyMap<string, WhatsAppPhoneNumber>;
   readonly apiVersion: string;
   readonly validateRequests: boolean;
-  readonly appSecret: string;
-  readonly verifyToken: string | undefined;
   readonly statusDelays: StatusDelays;
   readonly port: number | undefined;
   readonly hostname: string | undefined;
-  accessToken: string;
-  webhookUrl: string | undefined;
+  /** Meta apps by id; the default one first. */
+  readonly apps = new Map<string, WhatsAppApp>();
+  readonly defaultAppId: string;
+  /** Access tokens: the app they belong to and the WABAs they may use. */
+  readonly tokens = new Map<string, { appId: string; wabaIds: Set<string> }>();
+  /** WABA → apps subscribed to its webhooks (with an optional per-WABA callback override). */
+  readonly subscriptions = new Map<
+    string,
+    Map<string, { overrideCallbackUri?: string; verifyToken?: string }>
+  >();
+  #defaultToken: string;
   /** Public base URL of the emulator, set once the server listens. */
   baseUrl = '';
   #rules: WhatsAppRules;
@@ -113,10 +124,19 @@ export class WhatsAppCore {
       (input.ledger as Ledger<WhatsAppEvent> | undefined) ??
       new Ledger<WhatsAppEvent>({ now: this.clock.now });
     this.spec = loadWhatsAppSpec();
-    this.appSecret = options.appSecret;
-    this.accessToken = options.accessToken;
-    this.webhookUrl = options.webhookUrl;
-    this.verifyToken = options.verifyToken;
+    this.defaultAppId = options.appId ?? DEFAULT_APP_ID;
+    this.apps.set(this.defaultAppId, {
+      appId: this.defaultAppId,
+      appSecret: options.appSecret,
+      name: 'wabridge',
+      ...(options.webhookUrl === undefined ? {} : { webhookUrl: options.webhookUrl }),
+      ...(options.verifyToken === undefined ? {} : { verifyToken: options.verifyToken }),
+    });
+    for (const app of options.apps ?? []) {
+      if (this.apps.has(app.appId)) throw new TypeError(`Meta app ${app.appId} is declared twice`);
+      this.apps.set(app.appId, { ...app });
+    }
+    this.#defaultToken = options.accessToken;
     this.apiVersion = options.apiVersion ?? 'v23.0';
     this.validateRequests = options.validateRequests ?? true;
     this.statusDelays = { ...DEFAULT_STATUS_DELAYS, ...options.statusDelaysMs };
@@ -125,6 +145,26 @@ export class WhatsAppCore {
     const numbers = options.phoneNumbers ?? DEFAULT_PHONE_NUMBERS;
     this.phoneNumbers = new Map(numbers.map((n) => [n.phoneNumberId, { ...n }]));
     if (this.phoneNumbers.size !== numbers.length) throw new TypeError('phoneNumbers contains duplicate ids');
+    const defaultGrant = { appId: this.defaultAppId, wabaIds: new Set<string>() };
+    this.tokens.set(options.accessToken, defaultGrant);
+    for (const number of numbers) {
+      const appId = number.appId ?? this.defaultAppId;
+      if (!this.apps.has(appId))
+        throw new TypeError(`phone number ${number.phoneNumberId} names unknown app ${appId}`);
+      // Each WABA starts subscribed to its numbers' app, as after the embedded signup.
+      const subscribed = this.subscriptions.get(number.wabaId) ?? new Map();
+      subscribed.set(appId, {});
+      this.subscriptions.set(number.wabaId, subscribed);
+      if (number.accessToken !== undefined) {
+        const grant = this.tokens.get(number.accessToken) ?? { appId, wabaIds: new Set<string>() };
+        if (grant.appId !== appId)
+          throw new TypeError(`token of number ${number.phoneNumberId} belongs to another app`);
+        grant.wabaIds.add(number.wabaId);
+        this.tokens.set(number.accessToken, grant);
+      } else if (appId === this.defaultAppId) {
+        defaultGrant.wabaIds.add(number.wabaId);
+      }
+    }
     this.templates = new TemplateRegistry(options.templates ?? DEFAULT_TEMPLATES);
     this.media = new MediaStore({ clock: this.clock, urlTtlMs: options.mediaUrlTtlMs ?? 5 * 60 * 1000 });
     this.#rules = mergeRules(DEFAULT_RULES, options.rules ?? {});
@@ -138,6 +178,76 @@ export class WhatsAppCore {
 
   record(event: EventInput): void {
     this.ledger.record({ platform: 'whatsapp', ...event } as WhatsAppEvent);
+  }
+
+  /** The default app's secret. */
+  get appSecret(): string {
+    return this.#app(this.defaultAppId).appSecret;
+  }
+
+  /** The default app's callback URL. */
+  get webhookUrl(): string | undefined {
+    return this.#app(this.defaultAppId).webhookUrl;
+  }
+
+  set webhookUrl(url: string | undefined) {
+    const app = this.#app(this.defaultAppId);
+    if (url === undefined) delete app.webhookUrl;
+    else app.webhookUrl = url;
+  }
+
+  get verifyToken(): string | undefined {
+    return this.#app(this.defaultAppId).verifyToken;
+  }
+
+  /** The default token (it covers the default app's numbers that have no token of their own). */
+  get accessToken(): string {
+    return this.#defaultToken;
+  }
+
+  set accessToken(token: string) {
+    const grant = this.tokens.get(this.#defaultToken);
+    this.tokens.delete(this.#defaultToken);
+    this.#defaultToken = token;
+    if (grant) this.tokens.set(token, grant);
+  }
+
+  #app(appId: string): WhatsAppApp {
+    const app = this.apps.get(appId);
+    if (!app) throw new TypeError(`no Meta app ${appId} in the emulator`);
+    return app;
+  }
+
+  /** What a bearer token may use, or undefined for an unknown token. */
+  grant(token: string | undefined): { appId: string; wabaIds: Set<string> } | undefined {
+    return token === undefined ? undefined : this.tokens.get(token);
+  }
+
+  /** Sets an app's callback URL (the default app's when no id is given). */
+  setAppWebhookUrl(url: string, appId = this.defaultAppId): void {
+    this.#app(appId).webhookUrl = url;
+  }
+
+  subscribe(
+    wabaId: string,
+    appId: string,
+    override: { overrideCallbackUri?: string; verifyToken?: string },
+  ): void {
+    const subscribed = this.subscriptions.get(wabaId) ?? new Map();
+    subscribed.set(appId, override);
+    this.subscriptions.set(wabaId, subscribed);
+    this.record({
+      kind: 'waba.subscribed',
+      wabaId,
+      appId,
+      overrideCallbackUri: override.overrideCallbackUri,
+    });
+  }
+
+  unsubscribe(wabaId: string, appId: string): boolean {
+    const removed = this.subscriptions.get(wabaId)?.delete(appId) ?? false;
+    if (removed) this.record({ kind: 'waba.unsubscribed', wabaId, appId });
+    return removed;
   }
 
   get rules(): WhatsAppRules {
@@ -329,7 +439,10 @@ export class WhatsAppCore {
       };
     }
     const payload = envelope(phone.wabaId, 'messages', statusesValue(this.metadata(phone), [object]));
-    const sent = this.deliverWebhook('status', metaJson(payload), { label: `${record.wamid} ${status}` });
+    const sent = this.deliverWebhook('status', metaJson(payload), {
+      label: `${record.wamid} ${status}`,
+      wabaId: phone.wabaId,
+    });
     const first = sent.deliveries[0];
     this.record({
       kind: 'status.emitted',
@@ -418,53 +531,88 @@ export class WhatsAppCore {
   // ---------------------------------------------------------------------------------------------
   // Webhooks
 
-  /** POSTs a signed webhook body to the gateway (`deliveries` times); returns without waiting. */
+  /**
+   * Where a webhook about `wabaId` goes: every app subscribed to the WABA, at its callback URL (or the
+   * WABA's override), signed with its secret (https://developers.facebook.com/docs/graph-api/webhooks/getting-started/).
+   * Without a WABA (a hand-built payload), the default app.
+   */
+  webhookTargets(wabaId: string | undefined): { appId: string; url: string | undefined; secret: string }[] {
+    if (wabaId === undefined || !this.#knownWaba(wabaId)) {
+      const app = this.#app(this.defaultAppId);
+      return [{ appId: app.appId, url: app.webhookUrl, secret: app.appSecret }];
+    }
+    return [...(this.subscriptions.get(wabaId) ?? [])].map(([appId, override]) => {
+      const app = this.#app(appId);
+      return { appId, url: override.overrideCallbackUri ?? app.webhookUrl, secret: app.appSecret };
+    });
+  }
+
+  #knownWaba(wabaId: string): boolean {
+    return [...this.phoneNumbers.values()].some((p) => p.wabaId === wabaId);
+  }
+
+  /** POSTs a signed webhook body to the subscribed apps (`deliveries` times each); returns without waiting. */
   deliverWebhook(
     topic: WebhookTopic,
     body: string,
     options: WebhookOptions & { label?: string } = {},
   ): { deliveries: Delivery[] } {
-    const url = this.webhookUrl;
-    if (url === undefined) {
-      this.record({ kind: 'webhook.skipped', topic, reason: 'no webhookUrl configured (setWebhookUrl)' });
-      return { deliveries: [] };
-    }
     if (this.#closed) {
       this.record({ kind: 'webhook.skipped', topic, reason: 'emulator closed' });
       return { deliveries: [] };
     }
-    const signature =
-      options.signature === 'missing'
-        ? undefined
-        : signWebhookBody(options.signature === 'invalid' ? `not-${this.appSecret}` : this.appSecret, body);
-    const headers = (): Record<string, string> => ({
-      'content-type': 'application/json',
-      'user-agent': 'facebookexternalua',
-      ...(signature === undefined ? {} : { 'x-hub-signature-256': signature }),
-    });
-    const deliveries: Delivery[] = [];
-    const count = Math.max(1, options.deliveries ?? 1);
-    for (let i = 0; i < count; i++) {
-      const delivery = this.#dispatcher.deliver({
-        url,
-        body,
-        headers,
-        label: options.label,
-        ...(options.retry === false ? { retryDelaysMs: [] } : {}),
-        onAttempt: (report) => this.#recordAttempt(topic, report),
+    const targets = this.webhookTargets(options.wabaId);
+    if (targets.length === 0) {
+      this.record({
+        kind: 'webhook.skipped',
+        topic,
+        reason: `no app is subscribed to WABA ${options.wabaId}`,
       });
-      this.#track(
-        delivery.done.then((result) =>
-          this.record({
-            kind: 'webhook.outcome',
-            deliveryId: result.deliveryId,
-            topic,
-            outcome: result.outcome,
-            attempts: result.attempts.length,
-          }),
-        ),
-      );
-      deliveries.push(delivery);
+      return { deliveries: [] };
+    }
+    const deliveries: Delivery[] = [];
+    for (const target of targets) {
+      const url = target.url;
+      if (url === undefined) {
+        this.record({
+          kind: 'webhook.skipped',
+          topic,
+          reason: `no webhookUrl configured for app ${target.appId} (setWebhookUrl)`,
+        });
+        continue;
+      }
+      const signature =
+        options.signature === 'missing'
+          ? undefined
+          : signWebhookBody(options.signature === 'invalid' ? `not-${target.secret}` : target.secret, body);
+      const headers = (): Record<string, string> => ({
+        'content-type': 'application/json',
+        'user-agent': 'facebookexternalua',
+        ...(signature === undefined ? {} : { 'x-hub-signature-256': signature }),
+      });
+      const count = Math.max(1, options.deliveries ?? 1);
+      for (let i = 0; i < count; i++) {
+        const delivery = this.#dispatcher.deliver({
+          url,
+          body,
+          headers,
+          label: options.label,
+          ...(options.retry === false ? { retryDelaysMs: [] } : {}),
+          onAttempt: (report) => this.#recordAttempt(topic, report, target.appId),
+        });
+        this.#track(
+          delivery.done.then((result) =>
+            this.record({
+              kind: 'webhook.outcome',
+              deliveryId: result.deliveryId,
+              topic,
+              outcome: result.outcome,
+              attempts: result.attempts.length,
+            }),
+          ),
+        );
+        deliveries.push(delivery);
+      }
     }
     return { deliveries };
   }
@@ -486,10 +634,12 @@ export class WhatsAppCore {
       firsts.push(...(await Promise.all(deliveries.map((d) => d.firstAttempt))));
     } else {
       for (let i = 0; i < count; i++) {
-        const [delivery] = this.deliverWebhook(topic, body, { ...options, deliveries: 1 }).deliveries;
-        if (delivery === undefined) break;
-        deliveries.push(delivery);
-        firsts.push(await delivery.firstAttempt);
+        const sent = this.deliverWebhook(topic, body, { ...options, deliveries: 1 }).deliveries;
+        if (sent.length === 0) break;
+        for (const delivery of sent) {
+          deliveries.push(delivery);
+          firsts.push(await delivery.firstAttempt);
+        }
       }
     }
     return {
@@ -499,11 +649,14 @@ export class WhatsAppCore {
     };
   }
 
-  /** Meta's GET handshake against the webhook URL; ok when the challenge is echoed with 200. */
+  /** Meta's GET handshake against an app's webhook URL; ok when the challenge is echoed with 200. */
   async verifyWebhook(
-    verifyToken = this.verifyToken ?? '',
+    verifyToken?: string,
+    appId = this.defaultAppId,
   ): Promise<{ ok: boolean; status: number | undefined; body: string }> {
-    const url = this.webhookUrl;
+    const app = this.#app(appId);
+    verifyToken ??= app.verifyToken ?? '';
+    const url = app.webhookUrl;
     if (url === undefined) throw new TypeError('verifyWebhook needs a webhookUrl (setWebhookUrl)');
     const challenge = String(randomBytes(4).readUInt32BE(0));
     const target = new URL(url);
@@ -524,10 +677,11 @@ export class WhatsAppCore {
     return { ok, status, body };
   }
 
-  #recordAttempt(topic: WebhookTopic, report: AttemptReport): void {
+  #recordAttempt(topic: WebhookTopic, report: AttemptReport, appId: string): void {
     this.record({
       kind: 'webhook.attempt',
       deliveryId: report.deliveryId,
+      appId,
       topic,
       label: report.label,
       url: report.url,

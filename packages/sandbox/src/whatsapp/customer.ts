@@ -289,7 +289,7 @@ export class Customer {
       ),
     );
     for (const prepared of list) prepared.apply?.();
-    await this.#core.sendWebhook('message', metaJson(payload), options);
+    await this.#core.sendWebhook('message', metaJson(payload), { ...options, wabaId: this.#phone.wabaId });
     return list.map((m) => m.wamid);
   }
 
@@ -514,7 +514,10 @@ export class Customer {
       userId: user.userId,
       value,
     });
-    return this.#core.sendWebhook('user_preferences', metaJson(payload), options);
+    return this.#core.sendWebhook('user_preferences', metaJson(payload), {
+      ...options,
+      wabaId: this.#phone.wabaId,
+    });
   }
 
   #time(timestamp: number | Date | undefined): number {

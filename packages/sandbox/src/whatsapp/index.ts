@@ -2,6 +2,9 @@
  * WhatsApp Cloud API emulator over real HTTP.
  *
  *   const wa = await startWhatsAppEmulator({ appSecret, accessToken, webhookUrl: gateway.webhookUrl });
+ *   // Several Meta apps: numbers name their app and carry their own token; each app signs with its secret.
+ *   //   apps: [{ appId: '2000000000000002', appSecret, webhookUrl }],
+ *   //   phoneNumbers: [{ phoneNumberId, displayPhoneNumber, wabaId, appId: '2000000000000002', accessToken }]
  *   // point the gateway's Cloud API client at wa.baseUrl (host) / wa.apiUrl (host + version)
  *   const alice = wa.customer({ waId: '16505551234', name: 'Alice' });
  *   await alice.sendText('Hello');                        // signed webhook → gateway
@@ -53,10 +56,19 @@ export interface WhatsAppEmulator {
   readonly rules: WhatsAppRules;
   /** A simulated user writing to a business number (see `createCustomer`). */
   customer(options: CustomerOptions): Customer;
-  /** Where webhooks go (the gateway's callback URL). */
-  setWebhookUrl(url: string): void;
-  /** Replaces the accepted bearer token (old tokens then get 401 / code 190). */
+  /** Where an app's webhooks go (the gateway's callback URL); the default app's unless `appId` is given. */
+  setWebhookUrl(url: string, appId?: string): void;
+  /** Replaces the default token (the old one then gets 401 / code 190). */
   setAccessToken(token: string): void;
+  /** The Meta apps: the default one first. */
+  readonly apps: readonly { appId: string; name: string | undefined; webhookUrl: string | undefined }[];
+  /**
+   * Adds a system-user token of an app (default the default app) with access to these WABAs, as
+   * granting assets to a system user in Business Manager does.
+   */
+  addAccessToken(token: string, grant: { appId?: string; wabaIds: string[] }): void;
+  /** App ids subscribed to a WABA's webhooks (what `GET /{waba-id}/subscribed_apps` lists). */
+  subscribedApps(wabaId: string): string[];
   /** Fails the next send(s) with a Meta error, e.g. `failNext({ code: 131000, count: 2 })`. */
   failNext(options: FailNextOptions): void;
   /** Moves the emulator clock forward; returns the new now (epoch ms). */
@@ -67,8 +79,11 @@ export interface WhatsAppEmulator {
   addTemplate(template: WhatsAppTemplate): ResolvedTemplate;
   /** POSTs a hand-built payload (object, or exact raw string) signed like Meta; its messages count as inbound. */
   sendWebhook(payload: unknown, options?: WebhookOptions): Promise<WebhookSendResult>;
-  /** Meta's GET verification handshake against the webhook URL. */
-  verifyWebhook(verifyToken?: string): Promise<{ ok: boolean; status: number | undefined; body: string }>;
+  /** Meta's GET verification handshake against an app's webhook URL (default app by default). */
+  verifyWebhook(
+    verifyToken?: string,
+    appId?: string,
+  ): Promise<{ ok: boolean; status: number | undefined; body: string }>;
   /** Business messages accepted so far, oldest first. */
   sentMessages(): OutboundRecord[];
   /** Resolves when no status webhook, delivery or retry is pending. */
@@ -111,8 +126,8 @@ export async function startWhatsAppEmulator(options: WhatsAppEmulatorOptions): P
     spec: core.spec,
     phoneNumbers: [...core.phoneNumbers.values()],
     customer: (customerOptions: CustomerOptions) => createCustomer(handle, customerOptions),
-    setWebhookUrl: (url: string) => {
-      core.webhookUrl = new URL(url).toString();
+    setWebhookUrl: (url: string, appId?: string) => {
+      core.setAppWebhookUrl(new URL(url).toString(), appId);
     },
     setAccessToken: (token: string) => {
       if (token === '') throw new TypeError('access token must not be empty');
@@ -124,16 +139,36 @@ export async function startWhatsAppEmulator(options: WhatsAppEmulatorOptions): P
     addTemplate: (template: WhatsAppTemplate) => core.templates.add(template),
     sendWebhook: (payload: unknown, webhookOptions: WebhookOptions = {}) => {
       const raw = typeof payload === 'string' ? payload : metaJson(payload);
-      core.learnFromPayload(typeof payload === 'string' ? parseOrUndefined(payload) : payload);
-      return core.sendWebhook('raw', raw, webhookOptions);
+      const parsed = typeof payload === 'string' ? parseOrUndefined(payload) : payload;
+      core.learnFromPayload(parsed);
+      // A hand-built payload goes to the apps subscribed to the WABA it names (entry[0].id).
+      const wabaId = (parsed as { entry?: { id?: unknown }[] } | undefined)?.entry?.[0]?.id;
+      return core.sendWebhook('raw', raw, {
+        ...(typeof wabaId === 'string' ? { wabaId } : {}),
+        ...webhookOptions,
+      });
     },
-    verifyWebhook: (verifyToken?: string) => core.verifyWebhook(verifyToken),
+    verifyWebhook: (verifyToken?: string, appId?: string) => core.verifyWebhook(verifyToken, appId),
+    addAccessToken: (token: string, grant: { appId?: string; wabaIds: string[] }) => {
+      if (token === '') throw new TypeError('access token must not be empty');
+      const appId = grant.appId ?? core.defaultAppId;
+      if (!core.apps.has(appId)) throw new TypeError(`no Meta app ${appId} in the emulator`);
+      const existing = core.tokens.get(token);
+      if (existing && existing.appId !== appId) throw new TypeError('that token belongs to another app');
+      core.tokens.set(token, { appId, wabaIds: new Set([...(existing?.wabaIds ?? []), ...grant.wabaIds]) });
+    },
+    subscribedApps: (wabaId: string) => [...(core.subscriptions.get(wabaId)?.keys() ?? [])],
     sentMessages: () => [...core.directory.outbound.values()],
     idle: () => core.idle(),
     close,
     [Symbol.asyncDispose]: close,
   });
   Object.defineProperty(handle, 'rules', { get: () => core.rules, enumerable: true });
+  Object.defineProperty(handle, 'apps', {
+    get: () =>
+      [...core.apps.values()].map((a) => ({ appId: a.appId, name: a.name, webhookUrl: a.webhookUrl })),
+    enumerable: true,
+  });
   attachCore(handle, core);
   return handle;
 }

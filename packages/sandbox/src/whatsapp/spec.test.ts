@@ -2,10 +2,10 @@ import { describe, expect, it } from 'vitest';
 import { loadOpenApiSpec } from '../shared/openapi.ts';
 import { loadWhatsAppSpec, OPERATIONS, WHATSAPP_SPEC_FILE, WHATSAPP_SPEC_PATCHES } from './spec.ts';
 
-// Measured once per process: parse of the 1 MB YAML + patch/normalise, then lazy compiles.
-const started = performance.now();
+// Parsed once per process (the 1 MB YAML), then schemas compile lazily. The load and compile
+// times are measured and written in the README, not asserted: on a busy CI machine any budget
+// either fails for no reason or is too loose to mean anything.
 const spec = loadWhatsAppSpec();
-const loadMs = performance.now() - started;
 
 /** Send examples that are not valid requests, and why. */
 const NOT_VALID_SENDS: Record<string, string> = {
@@ -29,14 +29,16 @@ const NOT_VALID_SENDS: Record<string, string> = {
 };
 
 describe('the vendored Meta spec, as patched for the emulator', () => {
-  it('loads and compiles within budget (1 MB YAML)', () => {
-    const compileStarted = performance.now();
+  it('is parsed once per process and compiles a schema only when a validation first needs it', () => {
+    expect(loadWhatsAppSpec()).toBe(spec);
+    const before = spec.timings.compiled;
     spec.validateRequestBody('POST', OPERATIONS.sendMessage, 'application/json', {});
     spec.validateSchema('WebhookPayload', {});
-    const compileMs = performance.now() - compileStarted;
-    expect(loadMs).toBeLessThan(5000);
-    expect(compileMs).toBeLessThan(2000);
-    expect(spec.timings.compiled).toBeGreaterThanOrEqual(2);
+    const after = spec.timings.compiled;
+    expect(after).toBeGreaterThan(before);
+    spec.validateRequestBody('POST', OPERATIONS.sendMessage, 'application/json', {});
+    spec.validateSchema('WebhookPayload', {});
+    expect(spec.timings.compiled).toBe(after);
   });
 
   it('every patch still applies and is still needed: unpatched, Meta’s own webhook examples fail', () => {

@@ -16,6 +16,27 @@ export interface WhatsAppPhoneNumber {
   wabaId: string;
   /** Shown by `GET /{version}/{phone-number-id}` (default `Wabridge Sandbox`). */
   verifiedName?: string;
+  /** `quality_rating` of `GET /{version}/{phone-number-id}` (default GREEN). */
+  qualityRating?: 'GREEN' | 'YELLOW' | 'RED' | 'NA';
+  /** The Meta app whose webhooks carry this number (its WABA starts subscribed to it; default the default app). */
+  appId?: string;
+  /**
+   * A system-user token of that app with access to this number's WABA only (the default `accessToken`
+   * then cannot use it). Default: the default token covers it.
+   */
+  accessToken?: string;
+}
+
+/**
+ * A Meta app (https://developers.facebook.com/docs/development/create-an-app): its secret signs the
+ * webhooks of the WABAs subscribed to it, sent to its one callback URL.
+ */
+export interface WhatsAppApp {
+  appId: string;
+  appSecret: string;
+  name?: string;
+  webhookUrl?: string;
+  verifyToken?: string;
 }
 
 /** Delay in ms before each status webhook, counted from the previous one; `null` = never sent. */
@@ -61,6 +82,9 @@ export const DEFAULT_RULES: WhatsAppRules = {
 
 export const DEFAULT_STATUS_DELAYS: StatusDelays = { sent: 10, delivered: 100, read: 300 };
 
+/** Id of the default Meta app. */
+export const DEFAULT_APP_ID = '1234567890123456';
+
 /** Sandbox defaults, shaped like the numbers in Meta's examples. */
 export const DEFAULT_PHONE_NUMBERS: readonly WhatsAppPhoneNumber[] = [
   { phoneNumberId: '106540352242922', displayPhoneNumber: '15550783881', wabaId: '102290129340398' },
@@ -71,6 +95,17 @@ const phoneNumberSchema = z.object({
   displayPhoneNumber: z.string().regex(/^\d+$/, 'display numbers are digits only, as in webhooks'),
   wabaId: z.string().regex(/^\d+$/, 'WABA ids are numeric'),
   verifiedName: z.string().optional(),
+  qualityRating: z.enum(['GREEN', 'YELLOW', 'RED', 'NA']).optional(),
+  appId: z.string().regex(/^\d+$/, 'app ids are numeric').optional(),
+  accessToken: z.string().min(1).optional(),
+});
+
+const appSchema = z.object({
+  appId: z.string().regex(/^\d+$/, 'app ids are numeric'),
+  appSecret: z.string().min(1),
+  name: z.string().optional(),
+  webhookUrl: z.url().optional(),
+  verifyToken: z.string().optional(),
 });
 
 const templateSchema = z.object({
@@ -117,6 +152,8 @@ export const optionsSchema = z
   .object({
     appSecret: z.string().min(1),
     accessToken: z.string().min(1),
+    appId: z.string().regex(/^\d+$/, 'app ids are numeric').optional(),
+    apps: z.array(appSchema).optional(),
     webhookUrl: z.url().optional(),
     verifyToken: z.string().optional(),
     phoneNumbers: z.array(phoneNumberSchema).min(1).optional(),
@@ -144,10 +181,17 @@ export const optionsSchema = z
   .strict();
 
 export interface WhatsAppEmulatorOptions {
-  /** App Secret: key of the `X-Hub-Signature-256` HMAC on every webhook. */
+  /** App Secret of the default Meta app: key of the `X-Hub-Signature-256` HMAC of its webhooks. */
   appSecret: string;
-  /** The bearer token the Cloud API accepts (change later with `setAccessToken`). */
+  /**
+   * The default app's token the Cloud API accepts (change later with `setAccessToken`), for every number
+   * of the default app that has no token of its own.
+   */
   accessToken: string;
+  /** Id of the default Meta app (default `DEFAULT_APP_ID`). */
+  appId?: string;
+  /** More Meta apps, each with its own secret and webhook URL (numbers name theirs with `appId`). */
+  apps?: WhatsAppApp[];
   /** The gateway's webhook URL (can be set later with `setWebhookUrl`). */
   webhookUrl?: string;
   /** Verify token for `verifyWebhook()`'s GET handshake. */
@@ -280,6 +324,8 @@ export type WhatsAppEvent =
       'webhook.attempt',
       {
         deliveryId: number;
+        /** The Meta app whose URL and secret the delivery used. */
+        appId?: string;
         topic: WebhookTopic;
         label: string | undefined;
         url: string;
@@ -296,6 +342,8 @@ export type WhatsAppEvent =
       { deliveryId: number; topic: WebhookTopic; outcome: DeliveryOutcome; attempts: number }
     >
   | W<'webhook.skipped', { topic: WebhookTopic; reason: string }>
+  | W<'waba.subscribed', { wabaId: string; appId: string; overrideCallbackUri: string | undefined }>
+  | W<'waba.unsubscribed', { wabaId: string; appId: string }>
   | W<'webhook.verification', { url: string; ok: boolean; status: number | undefined; challenge: string }>
   | W<
       'media.uploaded',
