@@ -1255,12 +1255,12 @@ export class SqliteStore implements Store {
       ? this.db.all<ConversationRow>(
           `SELECT ${CONVERSATION_COLUMNS} FROM conversations c
            WHERE c.workspace_id = :ws AND c.contact_id = :contact AND c.merged_into IS NULL
-           ORDER BY c.created_at LIMIT :limit`,
+           ORDER BY c.created_at, c.id LIMIT :limit`,
           { ws: workspaceId, contact: options.contactId, limit: options.limit ?? 1000 },
         )
       : this.db.all<ConversationRow>(
           `SELECT ${CONVERSATION_COLUMNS} FROM conversations c WHERE c.workspace_id = :ws AND c.merged_into IS NULL
-           ORDER BY c.created_at LIMIT :limit`,
+           ORDER BY c.created_at, c.id LIMIT :limit`,
           {
             ws: workspaceId,
             limit: options.limit ?? 1000,
@@ -1354,7 +1354,7 @@ export class SqliteStore implements Store {
   async consentHistory(workspaceId: string, contactId: string) {
     return this.db
       .all<ConsentRow>(
-        'SELECT * FROM consent_ledger WHERE workspace_id = :ws AND contact_id = :contact ORDER BY occurred_at, recorded_at',
+        'SELECT * FROM consent_ledger WHERE workspace_id = :ws AND contact_id = :contact ORDER BY occurred_at, recorded_at, id',
         { ws: workspaceId, contact: contactId },
       )
       .map(toConsentEntry);
@@ -1510,7 +1510,7 @@ export class SqliteStore implements Store {
       );
       // Statuses that overtook the send response (and had no callback data) are linked now.
       const orphans = this.db.all<StatusRow>(
-        'SELECT * FROM message_statuses WHERE wamid = :wamid AND workspace_id = :ws AND message_id IS NULL ORDER BY ts',
+        'SELECT * FROM message_statuses WHERE wamid = :wamid AND workspace_id = :ws AND message_id IS NULL ORDER BY ts, id',
         { wamid, ws: job.workspace_id },
       );
       for (const orphan of orphans) {

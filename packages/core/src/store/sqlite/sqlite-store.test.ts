@@ -138,6 +138,26 @@ describe('sqlite store internals', () => {
     },
   );
 
+  it('lists conversations created in the same millisecond in one total order: created_at, then id', async () => {
+    const at = Date.now();
+    const store = await openSqliteStore({ path: join(dir, `order-${n++}.db`), now: () => at });
+    try {
+      const ws = await seedWorkspace(store, { connectors: ['slack'] });
+      await store.ingest(
+        messagesUnit(ws, {
+          messages: Array.from({ length: 8 }, (_, i) =>
+            inboundMessage({ wamid: `tie-${i}`, contact: identity({ waId: `15550001${i}00` }) }),
+          ),
+        }),
+      );
+      const listed = (await store.listConversations(ws)).map((c) => c.id);
+      expect(listed).toHaveLength(8);
+      expect(listed).toEqual([...listed].sort());
+    } finally {
+      await store.close();
+    }
+  });
+
   it('rewrites a connector’s last success at most once a second, in the transaction that completes the job', async () => {
     // An hour ahead, so that every job the fixture queues (due now) is due for the claims.
     const start = Date.now() + 3_600_000;
