@@ -26,7 +26,7 @@ const CHROMIUM_ARGS = [
   '--disable-component-update',
   '--disable-sync',
 ];
-const WAIT = { timeout: 15_000 };
+const WAIT = { timeout: 60_000 };
 
 let demo: ChildProcess;
 let consoleUrl: string;
@@ -45,7 +45,7 @@ async function startDemo(): Promise<string> {
     errors += chunk.toString();
   });
   return new Promise((resolveUrl, reject) => {
-    const timer = setTimeout(() => reject(new Error(`the demo did not start:\n${out}\n${errors}`)), 30_000);
+    const timer = setTimeout(() => reject(new Error(`the demo did not start:\n${out}\n${errors}`)), 120_000);
     demo.stdout?.on('data', (chunk: Buffer) => {
       out += chunk.toString();
       const url = out.match(/Console\s+(\S+)/)?.[1];
@@ -83,7 +83,7 @@ beforeAll(async () => {
   page = browser.pages()[0] ?? (await browser.newPage());
   await page.goto(consoleUrl);
   await page.locator('body[data-ready="true"]').waitFor(WAIT);
-}, 60_000);
+}, 180_000);
 
 afterAll(async () => {
   await browser?.close();
@@ -193,5 +193,5 @@ describe('the sandbox console in Chromium', () => {
       }
       await page.screenshot({ path: resolve(REPO, screenshot) });
     }
-  }, 90_000);
+  }, 180_000);
 });

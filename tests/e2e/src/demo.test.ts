@@ -48,7 +48,7 @@ function startDemo(args: string[], dirs: { tmp: string; cwd: string }): DemoProc
     stdout: () => out,
     stderr: () => errors,
     exited,
-    waitFor(pattern, timeoutMs = 30_000) {
+    waitFor(pattern, timeoutMs = 120_000) {
       return new Promise((resolve, reject) => {
         const check = () => {
           const match = out.match(pattern);
@@ -153,7 +153,7 @@ describe('npm run demo', () => {
     expect(existsSync(dir)).toBe(false);
     expect(readdirSync(dirs.tmp)).toEqual([]);
     expect(readdirSync(dirs.cwd)).toEqual([]);
-  }, 120_000);
+  }, 240_000);
 
   it('Ctrl-C stops it cleanly: exit 0, ports closed, its directory removed, no process left', async () => {
     const dirs = freshDirs();
@@ -182,5 +182,5 @@ describe('npm run demo', () => {
     for (const url of [consoleUrl, ...urls]) {
       await expect(fetch(url), url).rejects.toThrow();
     }
-  }, 60_000);
+  }, 120_000);
 });
