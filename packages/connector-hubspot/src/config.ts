@@ -28,8 +28,7 @@ export const hubspotConfigSchema = z.object({
   appId: digits('HubSpot app id', '1160452').optional(),
   /**
    * Request pacing per portal. HubSpot allows 100 (Free/Starter) to 190 (Professional/Enterprise)
-   * requests per rolling 10 s per private app, and CRM search about 5 per second (platform-facts
-   * §2.6); the defaults keep under the smallest tier. Raise `perSecond` to the account's tier.
+   * requests per rolling 10 s per private app, and CRM search about 5 per second (https://developers.hubspot.com/docs/developer-tooling/platform/usage-guidelines); the defaults keep under the smallest tier. Raise `perSecond` to the account's tier.
    */
   rateLimit: z
     .object({

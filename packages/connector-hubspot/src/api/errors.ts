@@ -1,6 +1,6 @@
 /**
  * One translator from what the HubSpot SDK throws to a `WabridgeError` the queue can act on
- * (platform-facts §2.6, §5):
+ * (https://developers.hubspot.com/docs/developer-tooling/platform/usage-guidelines):
  *
  * | HubSpot answer                          | code          | queue does                          |
  * |-----------------------------------------|---------------|-------------------------------------|

@@ -1,6 +1,6 @@
 /**
  * Pacing per HubSpot portal. HubSpot's burst limit is per app and its daily limit per account
- * (platform-facts §2.6), so every connector instance that talks to the same portal from this
+ * (https://developers.hubspot.com/docs/developer-tooling/platform/usage-guidelines), so every connector instance that talks to the same portal from this
  * process shares one throttle: a token bucket for ordinary calls, another for CRM search, and the
  * daily pause. (Across processes the 429 answers still hold the line: a rolling 429 slows the
  * bucket down, a DAILY 429 pauses the portal.)

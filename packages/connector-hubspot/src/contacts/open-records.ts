@@ -11,7 +11,7 @@ const CLOSED_DEAL_STAGES = new Set(['closedwon', 'closedlost']);
 const CLOSED_TICKET_STAGES = new Set(['4']);
 const TTL_MS = 10 * 60 * 1000;
 
-/** Association type ids from a communication (platform-facts §2.1). */
+/** Association type ids from a communication (https://developers.hubspot.com/docs/api-reference/2026-03/crm/objects/communications/guide). */
 export const TO_DEAL = 85;
 export const TO_TICKET = 83;
 

@@ -2,7 +2,7 @@
  * Phone numbers as HubSpot searches them. A WhatsApp id is an international number without `+`
  * (`447946000123`); HubSpot's `hs_searchable_calculated_(phone|mobile)_number` hold the national
  * significant number without the country code (`7946000123`), whatever format the number was typed
- * in (platform-facts §2.2). Search on those, then confirm the country from the number as stored
+ * in (https://developers.hubspot.com/docs/api-reference/2026-03/crm/search-the-crm). Search on those, then confirm the country from the number as stored
  * when it was stored with one.
  */
 

@@ -3,7 +3,7 @@
  *
  * 1. the mapping we keep (a `contact` ref: our contact id → HubSpot id) — no call at all;
  * 2. one CRM search for every unmapped user of the batch: `wabridge_bsuid IN (…)` OR the two
- *    normalised phone properties `IN (national numbers)` (platform-facts §2.2), then matched here:
+ *    normalised phone properties `IN (national numbers)` (https://developers.hubspot.com/docs/api-reference/2026-03/crm/search-the-crm), then matched here:
  *    BSUID first, then the same international number, then the same national number typed without
  *    a country code; the oldest contact wins a tie;
  * 3. one batch upsert for those still missing, keyed by `wabridge_contact_key` (our contact id, a

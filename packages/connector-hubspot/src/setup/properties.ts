@@ -3,7 +3,7 @@ import type { PropertyDefinition } from '../api/client.ts';
 
 /**
  * The custom properties wabridge keeps in HubSpot. HubSpot has no WhatsApp channel in its
- * subscription API (platform-facts §2.4), so WhatsApp consent lives in contact properties that the
+ * subscription API (https://developers.hubspot.com/docs/api-reference/legacy/communication-preferences/v3/guide), so WhatsApp consent lives in contact properties that the
  * bridge writes and HubSpot users may change (the change comes back by webhook).
  */
 export const GROUP = { name: 'wabridge', label: 'WhatsApp (wabridge)' } as const;

@@ -45,7 +45,7 @@ export interface WriterOptions {
 }
 
 const CHUNK = 100;
-/** How long a write may take to show in CRM search (platform-facts §2.2: "a few seconds"). */
+/** How long a write may take to show in CRM search (https://developers.hubspot.com/docs/api-reference/2026-03/crm/search-the-crm: "a few seconds"). */
 export const SEARCH_INDEX_LAG_MS = 15_000;
 const PENDING = 'pending:';
 

@@ -1,5 +1,5 @@
 /**
- * The inbound webhook against payloads shaped like HubSpot's real traffic (platform-facts §2.5):
+ * The inbound webhook against payloads shaped like HubSpot's real traffic (https://developers.hubspot.com/docs/apps/developer-platform/build-apps/authentication/request-validation):
  * each body is signed here the way HubSpot signs it (independently of verify.ts), delivered to the
  * real handler and then the core exactly as the gateway does, and the test asserts the status and
  * exactly which commands come out.

@@ -1,5 +1,5 @@
 /**
- * HubSpot request validation, v3 (platform-facts §2.5): `X-HubSpot-Signature-v3` is
+ * HubSpot request validation, v3 (https://developers.hubspot.com/docs/apps/developer-platform/build-apps/authentication/request-validation): `X-HubSpot-Signature-v3` is
  * base64(HMAC-SHA256(client secret, method + URI + raw body + timestamp)), with
  * `X-HubSpot-Request-Timestamp` in ms; requests older than 5 minutes are refused. The URI is the
  * full URL HubSpot called, with a few percent-escapes decoded (HubSpot's validation guide).

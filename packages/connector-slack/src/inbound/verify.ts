@@ -8,7 +8,7 @@ export type SignatureCheck = { ok: true } | { ok: false; reason: 'missing' | 'st
 /**
  * Slack's v0 request signature: `X-Slack-Signature: v0=<hex HMAC-SHA256>` of
  * `v0:<X-Slack-Request-Timestamp>:<raw body>` keyed with the signing secret, compared in constant
- * time, with the timestamp within 5 minutes of now (platform-facts §3.1). Computed on the raw bytes
+ * time, with the timestamp within 5 minutes of now (https://docs.slack.dev/authentication/verifying-requests-from-slack). Computed on the raw bytes
  * the gateway read, never on a re-serialised body.
  *
  * Written here rather than taken from Bolt's `verifySlackRequest` so the check uses the injected

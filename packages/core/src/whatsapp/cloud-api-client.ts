@@ -14,7 +14,7 @@ export { classifyCloudApiError, META_ERROR_MEANINGS } from './cloud-api-errors.t
 
 export const DEFAULT_GRAPH_BASE_URL = 'https://graph.facebook.com';
 export const DEFAULT_GRAPH_API_VERSION = 'v23.0';
-// lookaside.fbsbx.com has been seen rejecting requests without a custom User-Agent (§1.10 gotcha);
+// lookaside.fbsbx.com has been seen rejecting requests without a custom User-Agent (see https://github.com/great-detail/WhatsApp-JS-SDK/issues/81);
 // the format follows the pattern of the spec's `User-Agent` parameter (`name/x.y.z`).
 export const DEFAULT_USER_AGENT = 'wabridge/0.1.0';
 
@@ -183,7 +183,7 @@ export interface CloudApiClient {
 const BSUID = /^[A-Z]{2}\.[A-Za-z0-9][A-Za-z0-9.]{0,159}$/;
 
 /**
- * True for a business-scoped user ID (`<ISO country>.<alnum>`, §1.16). Phone numbers never
+ * True for a business-scoped user ID (`<ISO country>.<alnum>`, https://developers.facebook.com/documentation/business-messaging/whatsapp/business-scoped-user-ids/). Phone numbers never
  * contain letters, so the two cannot be confused.
  */
 export function isBsuid(value: string): boolean {
@@ -343,7 +343,7 @@ export function createCloudApiClient(options: CloudApiClientOptions): CloudApiCl
       messaging_product: 'whatsapp',
       recipient_type: 'individual',
       // BSUID recipients go in `recipient` (`to` would win if both were set). The vendored v23.0
-      // spec predates BSUIDs and §1.16 only says they can be addressed; the field name follows the
+      // spec predates BSUIDs and Meta's BSUID page (https://developers.facebook.com/documentation/business-messaging/whatsapp/business-scoped-user-ids/) only says they can be addressed; the field name follows the
       // BSUID API changes as documented by BSPs (dualhook.com/docs/contacts-bsuid-api-changes) [V?].
       ...(isBsuid(to) ? { recipient: to } : { to }),
       type,

@@ -1,6 +1,6 @@
 /**
- * Classification of WhatsApp Cloud API failures into `WabridgeError` codes (platform-facts §1.12,
- * §5): the queue retries only throttling and transient failures; everything else needs a person,
+ * Classification of WhatsApp Cloud API failures into `WabridgeError` codes
+ * (https://developers.facebook.com/docs/whatsapp/cloud-api/support/error-codes): the queue retries only throttling and transient failures; everything else needs a person,
  * a template, or nothing at all. Pure functions, so the same verdicts apply to HTTP error bodies
  * and to the `errors[]` of failed status webhooks.
  */
@@ -16,8 +16,9 @@ export interface MetaErrorMeaning {
 
 /**
  * Meta error codes the bridge branches on or explains, for UIs telling an agent what a failure
- * means and what to do. Sources: Meta's Cloud API error-code page as quoted in platform-facts
- * §1.12; codes marked [V?] there are unconfirmed.
+ * means and what to do. Source: Meta's Cloud API error-code page
+ * (https://developers.facebook.com/docs/whatsapp/cloud-api/support/error-codes); codes marked [V?] here
+ * are quoted by third parties but not confirmed on Meta's page.
  */
 export const META_ERROR_MEANINGS: Readonly<Record<number, MetaErrorMeaning>> = Object.freeze({
   0: {

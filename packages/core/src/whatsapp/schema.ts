@@ -1,5 +1,5 @@
 /**
- * Zod schemas for the WhatsApp Cloud API webhook payloads (platform-facts §1.3–1.7, §1.16).
+ * Zod schemas for the WhatsApp Cloud API webhook payloads (https://developers.facebook.com/documentation/business-messaging/whatsapp/webhooks/reference/messages, https://developers.facebook.com/documentation/business-messaging/whatsapp/webhooks/reference/user_preferences, https://developers.facebook.com/documentation/business-messaging/whatsapp/business-scoped-user-ids/).
  *
  * These schemas PARSE LIBERALLY. The signature check is the gate; once a POST is authentic, nothing
  * Meta sends may be rejected here, because a rejected webhook is a lost customer message. So:
@@ -57,7 +57,7 @@ export type WebhookMetadata = z.output<typeof webhookMetadataSchema>;
 
 /**
  * One `contacts[]` entry of a value. `wa_id` may be absent for users who adopted a username; key
- * contacts on `parent_user_id ?? user_id` and keep the phone as an attribute (§1.16).
+ * contacts on `parent_user_id ?? user_id` and keep the phone as an attribute (https://developers.facebook.com/documentation/business-messaging/whatsapp/business-scoped-user-ids/).
  */
 export const waContactSchema = z.looseObject({
   profile: z
@@ -436,7 +436,7 @@ export function isKnownMessage(message: InboundMessage): message is KnownInbound
 /** Known delivery states; future values are kept as plain strings. */
 export type StatusKind = 'sent' | 'delivered' | 'read' | 'failed' | 'played' | (string & {});
 
-/** One `statuses[]` entry: the fate of a message we sent. Order is not guaranteed (§1.6). */
+/** One `statuses[]` entry: the fate of a message we sent. Order is not guaranteed (https://developers.facebook.com/documentation/business-messaging/whatsapp/webhooks/reference/messages/status). */
 export const statusUpdateSchema = z.looseObject({
   id: metaString,
   status: z.custom<StatusKind>((v) => typeof v === 'string', 'Expected a status string'),

@@ -1,5 +1,5 @@
 /**
- * `X-Hub-Signature-256` verification for Meta webhooks (platform-facts §1.2): HMAC-SHA256 of the
+ * `X-Hub-Signature-256` verification for Meta webhooks (https://developers.facebook.com/docs/graph-api/webhooks/getting-started/): HMAC-SHA256 of the
  * raw request bytes keyed with the App Secret. Verify before parsing; a re-serialised body
  * (key order, unicode escaping) never matches.
  */

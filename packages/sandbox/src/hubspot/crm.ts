@@ -34,7 +34,7 @@ export interface CrmObject {
   indexed: { at: number; properties: Record<string, string> }[];
 }
 
-/** HUBSPOT_DEFINED association types (platform-facts §2.1 and the SDK's `AssociationTypes`). */
+/** HUBSPOT_DEFINED association types (https://developers.hubspot.com/docs/api-reference/2026-03/crm/objects/communications/guide and the SDK's `AssociationTypes`). */
 const ASSOCIATION_TYPES: readonly [from: ObjectType, to: ObjectType, id: number, inverse: number][] = [
   ['communications', 'contacts', 81, 82],
   ['contacts', 'communications', 82, 81],

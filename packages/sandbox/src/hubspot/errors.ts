@@ -1,5 +1,5 @@
 /**
- * HubSpot's error bodies, as the emulator returns them (platform-facts §2.6 and HubSpot's
+ * HubSpot's error bodies, as the emulator returns them (https://developers.hubspot.com/docs/developer-tooling/platform/usage-guidelines and HubSpot's
  * error-handling guide): `{ status: 'error', message, correlationId, category, subCategory?,
  * context?, errors?[], links? }`; 429s add `errorType: 'RATE_LIMIT'` and `policyName`.
  * Inside a multi-status (207) batch answer each failed input is a `StandardError` whose `context`

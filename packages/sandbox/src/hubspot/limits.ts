@@ -1,5 +1,5 @@
 /**
- * HubSpot's request budgets for one portal (platform-facts §2.6): a rolling 10-second window per
+ * HubSpot's request budgets for one portal (https://developers.hubspot.com/docs/developer-tooling/platform/usage-guidelines): a rolling 10-second window per
  * app (TEN_SECONDLY_ROLLING), a daily count per account that resets at midnight (DAILY; the emulator
  * uses midnight UTC of its clock), and CRM search at a few requests per second (SECONDLY; search
  * is not counted in the 10-s window and its answers carry no rate-limit headers).

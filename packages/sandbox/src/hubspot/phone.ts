@@ -4,7 +4,7 @@
  * HubSpot keeps, next to the free-text `phone` / `mobilephone` a contact was saved with, the
  * read-only `hs_searchable_calculated_phone_number` / `hs_searchable_calculated_mobile_number`:
  * the national significant number, digits only, without country code or trunk prefix
- * (platform-facts §2.2). An exact `EQ` on `phone` only matches the text as typed, so clients search
+ * (https://developers.hubspot.com/docs/api-reference/2026-03/crm/search-the-crm). An exact `EQ` on `phone` only matches the text as typed, so clients search
  * the calculated properties.
  *
  * HubSpot derives them with a full phone-number library and the contact's country. The emulator uses

@@ -1,5 +1,5 @@
 /**
- * CRM search (`POST /crm/v3/objects/{type}/search`) with HubSpot's rules (platform-facts §2.2):
+ * CRM search (`POST /crm/v3/objects/{type}/search`) with HubSpot's rules (https://developers.hubspot.com/docs/api-reference/2026-03/crm/search-the-crm):
  * `filterGroups` are ORed, filters inside a group ANDed; at most 5 groups, 6 filters per group and
  * 18 filters in all; `limit` ≤ 200; paging with `after`; at most 10,000 results per query. Results
  * are what the search index sees (see `Crm.searchable`), not necessarily the latest write.

@@ -24,7 +24,7 @@ export const OBJECT_TYPE_IDS: Readonly<Record<string, ObjectType>> = {
 };
 
 /**
- * Request budgets (platform-facts §2.6). Defaults are a Free/Starter private app: 100 requests per
+ * Request budgets (https://developers.hubspot.com/docs/developer-tooling/platform/usage-guidelines). Defaults are a Free/Starter private app: 100 requests per
  * rolling 10 s, 250,000 per day; CRM search 5 per second (not counted in the 10-s window).
  */
 export interface HubSpotLimits {
@@ -105,7 +105,7 @@ export interface HubSpotEmulatorOptions {
   webhookRetryDelaysMs?: number[];
   /**
    * Objects created or changed less than this long ago are not yet visible to CRM search (HubSpot
-   * indexes asynchronously; "a few seconds", platform-facts §2.2). Default 0.
+   * indexes asynchronously; "a few seconds", https://developers.hubspot.com/docs/api-reference/2026-03/crm/search-the-crm). Default 0.
    */
   searchIndexLagMs?: number;
   /** Object types on which `hasUniqueValue` properties may be created (default: all). */

@@ -1,5 +1,5 @@
 /**
- * HubSpot webhooks (platform-facts §2.5): CRM changes the app subscribed to are POSTed to the
+ * HubSpot webhooks (https://developers.hubspot.com/docs/apps/developer-platform/build-apps/authentication/request-validation): CRM changes the app subscribed to are POSTed to the
  * target URL as a JSON **array** of events (up to 100 per request), signed with the app's client
  * secret:
  * - `X-HubSpot-Signature-v3` = base64(HMAC-SHA256(secret, method + uri + body + timestamp)) and

@@ -66,7 +66,7 @@ export interface SlackOAuthOptions {
   consent?: 'page' | 'auto';
 }
 
-/** Slack's per-method tiers (requests per minute per workspace), platform-facts §3.7. */
+/** Slack's per-method tiers (requests per minute per workspace), https://docs.slack.dev/apis/web-api/rate-limits. */
 export interface TierLimits {
   tier2: number;
   tier3: number;

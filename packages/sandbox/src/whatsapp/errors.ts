@@ -1,11 +1,11 @@
 /**
  * Meta's Graph/Cloud API errors as the emulator returns them:
  * `HTTP <status>` + `{ error: { message, type, code, error_subcode?, error_data: { messaging_product, details }, fbtrace_id } }`
- * (platform-facts §1.9, §1.12). The same catalogue gives the `errors[]` of `failed` status webhooks.
+ * (https://developers.facebook.com/docs/whatsapp/cloud-api/support/error-codes). The same catalogue gives the `errors[]` of `failed` status webhooks.
  *
- * Wording follows Meta's error-code table as quoted in platform-facts §1.12 and the pages it cites.
+ * Wording follows Meta's error-code table (https://developers.facebook.com/docs/whatsapp/cloud-api/support/error-codes).
  * HTTP statuses: Meta answers most Cloud API errors with 400; 131056 (pair rate) with 429
- * (platform-facts §1.12), 190 with 401, 1/2/131000 with 5xx. Where Meta's status is not documented
+ * (https://developers.facebook.com/docs/whatsapp/cloud-api/support/error-codes), 190 with 401, 1/2/131000 with 5xx. Where Meta's status is not documented
  * the choice is marked [V?] and can be overridden per call (`failNext({ httpStatus })`).
  */
 import { randomBytes } from 'node:crypto';

@@ -2,7 +2,7 @@
  * Media held by the emulator: files the business uploads (`POST /{phone-number-id}/media`) and files
  * the simulated customer "sends" (registered before the webhook so the gateway can download them).
  *
- * Retrieval works like Meta's (platform-facts §1.10): `GET /{version}/{media-id}` returns a URL on
+ * Retrieval works like Meta's (https://developers.facebook.com/documentation/business-messaging/whatsapp/business-phone-numbers/media/): `GET /{version}/{media-id}` returns a URL on
  * this emulator, shaped like `…/whatsapp_business/attachments/?mid=…&ext=…&hash=…`, that is valid for
  * `urlTtlMs` (5 minutes) on the emulator's clock, is signed (a forged or edited URL is refused) and
  * needs the bearer token to download.
@@ -14,7 +14,7 @@ import { newNumericId } from './wire.ts';
 
 export type MediaKind = 'audio' | 'document' | 'image' | 'sticker' | 'video';
 
-/** Supported MIME types and maximum sizes per kind (platform-facts §1.10). */
+/** Supported MIME types and maximum sizes per kind (https://developers.facebook.com/documentation/business-messaging/whatsapp/business-phone-numbers/media/). */
 export const MEDIA_TYPES: Readonly<Record<MediaKind, { mimeTypes: readonly string[]; maxBytes: number }>> = {
   audio: {
     mimeTypes: ['audio/aac', 'audio/amr', 'audio/mpeg', 'audio/mp4', 'audio/ogg'],

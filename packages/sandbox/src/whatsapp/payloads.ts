@@ -1,7 +1,7 @@
 /**
  * Builders for the webhook bodies Meta POSTs to a business (field `messages` for inbound messages
  * and statuses, field `user_preferences`), shaped after the examples of the vendored spec's
- * `/whatsapp/webhooks` operation and platform-facts §1.3–§1.7. Pure functions: no I/O, no state.
+ * `/whatsapp/webhooks` operation and https://developers.facebook.com/documentation/business-messaging/whatsapp/webhooks/reference/messages, https://developers.facebook.com/documentation/business-messaging/whatsapp/webhooks/reference/user_preferences. Pure functions: no I/O, no state.
  */
 import type { WebhookErrorObject } from './errors.ts';
 

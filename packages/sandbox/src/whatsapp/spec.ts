@@ -100,7 +100,7 @@ export const WHATSAPP_SPEC_PATCHES: readonly SpecPatch[] = [
     id: 'webhook-from-optional-with-bsuid',
     reason:
       'Since 2026 users with a username may have their phone number withheld: messages[].from is omitted and ' +
-      'from_user_id (BSUID) / from_parent_user_id are sent instead (platform-facts §1.16, Meta "Business-scoped ' +
+      'from_user_id (BSUID) / from_parent_user_id are sent instead (https://developers.facebook.com/documentation/business-messaging/whatsapp/business-scoped-user-ids/, Meta "Business-scoped ' +
       'user IDs" page). The v23 spec still requires from.',
     apply(doc) {
       const base = schema(doc, 'BaseMessageProperties_1');
@@ -131,7 +131,7 @@ export const WHATSAPP_SPEC_PATCHES: readonly SpecPatch[] = [
   {
     id: 'webhook-reaction-removal',
     reason:
-      'When a user removes a reaction the webhook has reaction.message_id and no emoji (platform-facts §1.5, Meta ' +
+      'When a user removes a reaction the webhook has reaction.message_id and no emoji (https://developers.facebook.com/documentation/business-messaging/whatsapp/webhooks/reference/messages, Meta ' +
       'webhook reference for reactions). The spec requires emoji.',
     apply(doc) {
       const reaction = ownPart(doc, 'ReactionMessage_1').properties.reaction as { required?: string[] };
@@ -143,7 +143,7 @@ export const WHATSAPP_SPEC_PATCHES: readonly SpecPatch[] = [
     reason:
       'system.type only lists user_changed_number; Meta also sends user_changed_user_id (BSUID change, with ' +
       'user_id/parent_user_id), customer_changed_number (older name) and customer_identity_changed ' +
-      '(platform-facts §1.5, §1.16).',
+      '(https://developers.facebook.com/documentation/business-messaging/whatsapp/webhooks/reference/messages, https://developers.facebook.com/documentation/business-messaging/whatsapp/business-scoped-user-ids/).',
     apply(doc) {
       const system = ownPart(doc, 'SystemMessage').properties.system as {
         properties: Record<string, Record<string, unknown>>;
@@ -158,7 +158,7 @@ export const WHATSAPP_SPEC_PATCHES: readonly SpecPatch[] = [
     id: 'webhook-request-welcome',
     reason:
       'Meta sends type "request_welcome" when a user opens a chat for the first time (welcome-message trigger; ' +
-      'platform-facts §1.5); the spec has no schema for it.',
+      'https://developers.facebook.com/documentation/business-messaging/whatsapp/webhooks/reference/messages); the spec has no schema for it.',
     apply(doc) {
       const schemas = pointer(doc, '/components/schemas');
       schemas.RequestWelcomeMessage = {
@@ -180,7 +180,7 @@ export const WHATSAPP_SPEC_PATCHES: readonly SpecPatch[] = [
     id: 'webhook-user-preferences',
     reason:
       'The user_preferences webhook field (marketing stop/resume) is documented by Meta (webhooks reference ' +
-      '"user_preferences", platform-facts §1.7) but absent from the spec.',
+      '"user_preferences", https://developers.facebook.com/documentation/business-messaging/whatsapp/webhooks/reference/user_preferences) but absent from the spec.',
     apply(doc) {
       const schemas = pointer(doc, '/components/schemas');
       schemas.UserPreferencesValue = {
@@ -216,7 +216,7 @@ export const WHATSAPP_SPEC_PATCHES: readonly SpecPatch[] = [
     id: 'status-recipient-bsuid',
     reason:
       'Statuses for a recipient known only by BSUID carry recipient_user_id and may omit recipient_id ' +
-      '(platform-facts §1.6, §1.16).',
+      '(https://developers.facebook.com/documentation/business-messaging/whatsapp/webhooks/reference/messages/status, https://developers.facebook.com/documentation/business-messaging/whatsapp/business-scoped-user-ids/).',
     apply(doc) {
       const statuses = schema(doc, 'Statuses');
       removeRequired(statuses, 'recipient_id');

@@ -73,7 +73,7 @@ export const DEFAULT_RULES: WhatsAppRules = {
   customerServiceWindow: { enabled: true, windowMs: 24 * 60 * 60 * 1000, report: 'response' },
   throughput: { enabled: true, perSecond: 80 },
   // ≈1 message per 6 s per user with bursts of up to 45 borrowed against later quota
-  // (platform-facts §1.13; burst size from third-party pages quoting Meta, [V?]).
+  // (https://developers.facebook.com/documentation/business-messaging/whatsapp/throughput; burst size from third-party pages quoting Meta, [V?]).
   pairRate: { enabled: true, burst: 45, refillEveryMs: 6000 },
   undeliverable: { recipients: [], report: 'response' },
   asyncFailures: {},

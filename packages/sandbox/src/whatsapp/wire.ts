@@ -2,7 +2,7 @@
  * Bytes on the wire between Meta and a webhook receiver: identifiers, JSON encoding and signatures.
  *
  * - Meta serialises webhook JSON with non-ASCII characters escaped as `\uXXXX` (lowercase hex) and
- *   signs those exact bytes (platform-facts §1.2). `metaJson` reproduces that, so a receiver that
+ *   signs those exact bytes (https://developers.facebook.com/docs/graph-api/webhooks/getting-started/). `metaJson` reproduces that, so a receiver that
  *   re-serialises a parsed body instead of hashing the raw bytes fails here as it would in production.
  * - `X-Hub-Signature-256: sha256=<hex HMAC-SHA256 of the raw body keyed with the App Secret>`.
  */
@@ -55,5 +55,5 @@ export function verifyWebhookSignature(
 /** Digits only: `+1 (650) 555-1234` → `16505551234`. */
 export const digitsOnly = (phone: string): string => phone.replace(/\D/g, '');
 
-/** True for a business-scoped user id such as `US.13491208655302741918` or a parent id `US.ENT.…` (platform-facts §1.16). */
+/** True for a business-scoped user id such as `US.13491208655302741918` or a parent id `US.ENT.…` (https://developers.facebook.com/documentation/business-messaging/whatsapp/business-scoped-user-ids/). */
 export const isBsuid = (value: string): boolean => /^[A-Z]{2}\.[A-Za-z0-9.]{1,140}$/.test(value);
