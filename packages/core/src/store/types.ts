@@ -21,11 +21,13 @@ import type {
 /**
  * The store. Operations are coarse and say what they mean ("ingest this webhook", "record this
  * agent reply"): each is one transaction in the adapter, so SQL and transaction semantics stay
- * inside the adapters and one conformance suite (`store/conformance.ts`) proves them all.
+ * inside the adapter and one conformance suite (`testing/store-conformance.ts`) proves them; a
+ * second adapter (Postgres) will run the same suite.
  * Every query is scoped by workspace.
  */
 export interface Store {
-  readonly kind: 'sqlite' | 'postgres';
+  /** Which adapter this is; only SQLite exists today. */
+  readonly kind: 'sqlite';
   migrate(): Promise<void>;
   close(): Promise<void>;
 

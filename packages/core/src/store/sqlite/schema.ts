@@ -1,6 +1,5 @@
 /**
  * SQLite schema, as ordered migrations. Timestamps are epoch milliseconds; JSON lives in TEXT.
- * The Postgres adapter keeps the same tables and names so the conformance suite reads the same.
  */
 export const MIGRATIONS: readonly { version: number; name: string; sql: string }[] = [
   {
