@@ -13,7 +13,7 @@
  * leaves an entry on no timeline.)
  *
  * Where a portal refuses a unique key on communications, the writer falls back to the recipe of
- * docs/connectors.md: a pending marker (ref `pending:<key>`) before the create, and on a retry
+ * docs/architecture.md ("Exactly-once effects"): a pending marker (ref `pending:<key>`) before the create, and on a retry
  * that finds one, a search by key — after waiting out the search index lag.
  */
 import { type Message, type RefAccess, WabridgeError } from '@wabridge/core';

@@ -12,7 +12,7 @@ import type { Metrics } from '../metrics/index.ts';
  *
  * Delivery is at-least-once: a job may run again after a crash or a timeout. A connector makes its
  * effects idempotent with `ctx.idempotencyKey`, the refs it already recorded (`ctx.refs`), and
- * `ctx.refs.checkpoint()` before a multi-step effect (see docs/connectors.md).
+ * `ctx.refs.checkpoint()` before a multi-step effect (see "Exactly-once effects" in docs/architecture.md).
  */
 export interface ConnectorManifest<Config = unknown> {
   /** Short stable id: `slack`, `hubspot`, `teams`. Used in URLs, job rows and refs. */
