@@ -139,9 +139,11 @@ export async function workspacePolicies({ env, values, positionals }: CommandInp
 
 export async function workspaceDelete({ env, positionals }: CommandInput): Promise<void> {
   const [id = ''] = positionals;
-  await withRuntime(env(), async ({ store }) => {
+  await withRuntime(env(), async ({ store, media }) => {
     if (!(await store.getWorkspace(id))) throw noWorkspace(id);
     await store.deleteWorkspace(id);
+    // After the rows: a link opened in between finds no message and serves nothing either way.
+    await media.deleteWorkspace(id);
     await store.appendAudit({ actor: actor(), action: 'workspace.delete', workspaceId: id, details: {} });
     out(`workspace ${id} deleted`);
   });
