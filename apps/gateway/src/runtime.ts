@@ -106,6 +106,7 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
         baseUrl: env.WHATSAPP_API_BASE_URL,
         apiVersion: env.WHATSAPP_API_VERSION,
         ...(env.WHATSAPP_MEDIA_HOSTS ? { mediaHostAllowList: env.WHATSAPP_MEDIA_HOSTS } : {}),
+        mediaAllowPrivateNetwork: env.WHATSAPP_MEDIA_ALLOW_PRIVATE_NETWORK,
       })
     : null;
   const clientFor = () => {
