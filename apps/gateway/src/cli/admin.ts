@@ -1,6 +1,7 @@
 import {
   noopMetrics,
   type PlatformEvent,
+  preparePrivateDatabaseFile,
   type UnroutedEvent,
   WabridgeError,
   type WorkspacePolicies,
@@ -403,16 +404,22 @@ export async function migrateCommand({ env }: CommandInput): Promise<void> {
 export async function backupCommand({ env, positionals }: CommandInput): Promise<void> {
   const [target = ''] = positionals;
   const current = env();
-  const { existsSync } = await import('node:fs');
+  const { existsSync, rmSync } = await import('node:fs');
   const { resolve } = await import('node:path');
   const { DatabaseSync } = await import('node:sqlite');
   const path = resolve(target);
   if (existsSync(path)) throw new WabridgeError('conflict', `${path} exists; choose a new file name`);
   if (!existsSync(current.databasePath))
     throw new WabridgeError('not_found', `no database at ${current.databasePath}`);
+  // A copy of every conversation: private like the database (0600). VACUUM INTO accepts an empty
+  // file, so the file is made first with that mode, then filled.
+  preparePrivateDatabaseFile(path);
   const db = new DatabaseSync(current.databasePath, { readOnly: true, timeout: 10_000 });
   try {
     db.prepare('VACUUM INTO ?').run(path);
+  } catch (error) {
+    rmSync(path, { force: true });
+    throw error;
   } finally {
     db.close();
   }
