@@ -130,7 +130,8 @@ function readIncoming(incoming: IncomingMessage, limit: number): Promise<Uint8Ar
     };
     const onError = (error: Error) => {
       cleanup();
-      // Node reports a connection closed mid-body as an ECONNRESET "aborted" error on the request.
+      // Node reports a connection closed mid-body as an ECONNRESET "aborted" error on the request;
+      // any error that leaves the request destroyed (a reset, a server timeout) is the same story.
       const aborted = (error as NodeJS.ErrnoException).code === 'ECONNRESET' || incoming.destroyed;
       reject(aborted ? new ClientAborted('the client closed the connection mid-body') : error);
     };

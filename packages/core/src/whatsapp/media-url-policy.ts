@@ -44,7 +44,7 @@ export type MediaUrlCheck = { ok: true; url: URL; trusted: boolean } | { ok: fal
 export type HostResolver = (hostname: string) => Promise<readonly { address: string; family: number }[]>;
 
 /** The system resolver (getaddrinfo: /etc/hosts, then DNS), every address in its own order. */
-export const systemResolver: HostResolver = (hostname) => dnsLookup(hostname, { all: true, verbatim: true });
+export const systemResolver: HostResolver = (hostname) => dnsLookup(hostname, { all: true });
 
 /**
  * Builds the policy for a client whose API base is `baseUrl`. `allowList` replaces
