@@ -35,6 +35,15 @@ export function createApp(
   );
   app.onError((error, c) => {
     if (error instanceof HTTPException) return error.getResponse();
+    if (error instanceof ClientAborted) {
+      // Nothing failed here: the client went away (a timeout, a closed tab, a proxy giving up).
+      // One quiet line, no stack: at error level, a flood of these would bury real failures.
+      runtime.logger.debug(
+        { path: c.req.path, code: 'client_aborted' },
+        'client closed the connection before its request body arrived',
+      );
+      return c.json({ error: { code: 'client_aborted', message: error.message } }, 400);
+    }
     if (isWabridgeError(error)) {
       const status = error.status ?? STATUS_BY_CODE[error.code] ?? 500;
       if (status >= 500) runtime.logger.error({ err: error, path: c.req.path }, 'request failed');
@@ -63,6 +72,12 @@ export class BodyTooLarge extends Error {
   override readonly name = 'BodyTooLarge';
 }
 
+/** The client closed the connection before its body was complete; nobody is left to answer. */
+export class ClientAborted extends Error {
+  override readonly name = 'ClientAborted';
+  readonly code = 'client_aborted';
+}
+
 /**
  * Reads a request body into memory, refusing it as soon as it passes `limit` bytes: the declared
  * Content-Length is checked before a byte is read, and a chunked body is cut off mid-stream.
@@ -79,7 +94,13 @@ export async function readBody(
     if (declaresMoreThan(request.headers, limit)) throw new BodyTooLarge();
     return readIncoming(incoming, limit);
   }
-  const body = await readUpTo(request, limit);
+  let body: Uint8Array<ArrayBuffer> | null;
+  try {
+    body = await readUpTo(request, limit);
+  } catch (error) {
+    if (request.signal.aborted) throw new ClientAborted('the client closed the connection mid-body');
+    throw error;
+  }
   if (!body) throw new BodyTooLarge();
   return body;
 }
@@ -109,15 +130,25 @@ function readIncoming(incoming: IncomingMessage, limit: number): Promise<Uint8Ar
     };
     const onError = (error: Error) => {
       cleanup();
-      reject(error);
+      // Node reports a connection closed mid-body as an ECONNRESET "aborted" error on the request;
+      // any error that leaves the request destroyed (a reset, a server timeout) is the same story.
+      const aborted = (error as NodeJS.ErrnoException).code === 'ECONNRESET' || incoming.destroyed;
+      reject(aborted ? new ClientAborted('the client closed the connection mid-body') : error);
+    };
+    // Should a close come without that error, the read must still end rather than wait forever.
+    const onClose = () => {
+      cleanup();
+      reject(new ClientAborted('the client closed the connection mid-body'));
     };
     const cleanup = () => {
       incoming.off('data', onData);
       incoming.off('end', onEnd);
       incoming.off('error', onError);
+      incoming.off('close', onClose);
     };
     incoming.on('data', onData);
     incoming.on('end', onEnd);
     incoming.on('error', onError);
+    incoming.on('close', onClose);
   });
 }

@@ -36,6 +36,7 @@ export const envSchema = z.object({
     .regex(/^v\d+\.\d+$/, 'like v23.0')
     .default('v23.0'),
   WHATSAPP_MEDIA_HOSTS: commaList.optional(),
+  WHATSAPP_MEDIA_ALLOW_PRIVATE_NETWORK: bool.default(false),
   WEBHOOK_MAX_BODY_BYTES: z.coerce
     .number()
     .int()

@@ -1,5 +1,5 @@
 import { createHmac } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   CommandProcessor,
@@ -7,6 +7,7 @@ import {
   type ConnectorRegistry,
   createCloudApiClient,
   createSecretBox,
+  ensurePrivateDirectory,
   generateMasterKey,
   type Logger,
   MediaStore,
@@ -76,7 +77,13 @@ export interface Runtime {
 export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
   const { env, logger, metrics, registry } = options;
   const now = options.now ?? Date.now;
-  mkdirSync(env.dataDir, { recursive: true });
+  const dataDir = ensurePrivateDirectory(env.dataDir);
+  if (dataDir.openToOthers) {
+    logger.warn(
+      { path: env.dataDir },
+      'the data directory can be read by other users: chmod 700 it (the files in it are 0600)',
+    );
+  }
   const threaded: ThreadedSqliteStore | null =
     options.threadedStore === false || options.now
       ? null
@@ -99,6 +106,7 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
         baseUrl: env.WHATSAPP_API_BASE_URL,
         apiVersion: env.WHATSAPP_API_VERSION,
         ...(env.WHATSAPP_MEDIA_HOSTS ? { mediaHostAllowList: env.WHATSAPP_MEDIA_HOSTS } : {}),
+        mediaAllowPrivateNetwork: env.WHATSAPP_MEDIA_ALLOW_PRIVATE_NETWORK,
       })
     : null;
   const clientFor = () => {

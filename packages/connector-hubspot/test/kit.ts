@@ -96,6 +96,8 @@ export async function deliverHook(bridge: TestBridge, request: Request) {
     rawBody,
     findRefByExternalId: (kind, id) =>
       bridge.store.findRefByExternalId(bridge.workspaceId, 'hubspot', kind, id),
+    claimOnce: (key, ttlMs) =>
+      bridge.store.claimExpiringKey(bridge.workspaceId, 'replay:hubspot', key, ttlMs),
   });
   const outcomes =
     result.commands.length > 0

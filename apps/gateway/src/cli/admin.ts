@@ -1,6 +1,7 @@
 import {
   noopMetrics,
   type PlatformEvent,
+  preparePrivateDatabaseFile,
   type UnroutedEvent,
   WabridgeError,
   type WorkspacePolicies,
@@ -139,9 +140,11 @@ export async function workspacePolicies({ env, values, positionals }: CommandInp
 
 export async function workspaceDelete({ env, positionals }: CommandInput): Promise<void> {
   const [id = ''] = positionals;
-  await withRuntime(env(), async ({ store }) => {
+  await withRuntime(env(), async ({ store, media }) => {
     if (!(await store.getWorkspace(id))) throw noWorkspace(id);
     await store.deleteWorkspace(id);
+    // After the rows: a link opened in between finds no message and serves nothing either way.
+    await media.deleteWorkspace(id);
     await store.appendAudit({ actor: actor(), action: 'workspace.delete', workspaceId: id, details: {} });
     out(`workspace ${id} deleted`);
   });
@@ -401,16 +404,22 @@ export async function migrateCommand({ env }: CommandInput): Promise<void> {
 export async function backupCommand({ env, positionals }: CommandInput): Promise<void> {
   const [target = ''] = positionals;
   const current = env();
-  const { existsSync } = await import('node:fs');
+  const { existsSync, rmSync } = await import('node:fs');
   const { resolve } = await import('node:path');
   const { DatabaseSync } = await import('node:sqlite');
   const path = resolve(target);
   if (existsSync(path)) throw new WabridgeError('conflict', `${path} exists; choose a new file name`);
   if (!existsSync(current.databasePath))
     throw new WabridgeError('not_found', `no database at ${current.databasePath}`);
+  // A copy of every conversation: private like the database (0600). VACUUM INTO accepts an empty
+  // file, so the file is made first with that mode, then filled.
+  preparePrivateDatabaseFile(path);
   const db = new DatabaseSync(current.databasePath, { readOnly: true, timeout: 10_000 });
   try {
     db.prepare('VACUUM INTO ?').run(path);
+  } catch (error) {
+    rmSync(path, { force: true });
+    throw error;
   } finally {
     db.close();
   }

@@ -84,11 +84,58 @@ describe('health endpoints', () => {
       },
     });
     const refused = await t.app.request('/healthz?verbose');
-    expect(refused.status).toBe(401);
+    expect(refused.status).toBe(403);
     expect(await refused.json()).toMatchObject({
-      error: { message: 'set METRICS_TOKEN to read /healthz?verbose in production' },
+      error: {
+        code: 'metrics_token_required',
+        message: 'set METRICS_TOKEN to read /healthz?verbose in production',
+      },
     });
     // Plain liveness stays open: probes carry no token.
     expect((await t.app.request('/healthz')).status).toBe(200);
+  });
+
+  const production = {
+    NODE_ENV: 'production',
+    WHATSAPP_APP_SECRET: 'x',
+    WHATSAPP_VERIFY_TOKEN: 'x',
+    WHATSAPP_ACCESS_TOKEN: 'x',
+  };
+
+  it('/metrics is closed in production when METRICS_TOKEN is not set, and says how to open it', async () => {
+    t = await createTestApp({ env: production });
+    const refused = await t.app.request('/metrics');
+    expect(refused.status).toBe(403);
+    expect(await refused.json()).toEqual({
+      error: { code: 'metrics_token_required', message: 'set METRICS_TOKEN to read /metrics in production' },
+    });
+    // Any bearer is refused too: there is no token it could match.
+    expect((await t.app.request('/metrics', { headers: { authorization: 'Bearer ' } })).status).toBe(403);
+  });
+
+  it('/metrics stays open without a token in development (a laptop scrape needs no setup)', async () => {
+    t = await createTestApp();
+    const open = await t.app.request('/metrics');
+    expect(open.status).toBe(200);
+    expect(await open.text()).toContain('wabridge_');
+  });
+
+  it('/metrics with METRICS_TOKEN answers only the exact bearer: not a prefix, an extension or another scheme', async () => {
+    t = await createTestApp({ env: { ...production, METRICS_TOKEN: 'monitor-token' } });
+    for (const authorization of [
+      undefined,
+      'Bearer monitor-toke',
+      'Bearer monitor-token2',
+      'bearer monitor-token',
+      'Basic monitor-token',
+      'monitor-token',
+    ]) {
+      const response = await t.app.request('/metrics', authorization ? { headers: { authorization } } : {});
+      expect(response.status, String(authorization)).toBe(401);
+      expect(response.headers.get('www-authenticate')).toBe('Bearer');
+    }
+    const allowed = await t.app.request('/metrics', { headers: { authorization: 'Bearer monitor-token' } });
+    expect(allowed.status).toBe(200);
+    expect(await allowed.text()).toContain('wabridge_');
   });
 });

@@ -10,16 +10,8 @@ export function health(runtime: Runtime, registry?: { metrics(): Promise<string>
   app.get('/healthz', async (c) => {
     if (c.req.query('verbose') === undefined) return c.json({ status: 'ok' });
     // The connector view names workspaces and what failed where: for monitoring, not the public.
-    const token = runtime.env.METRICS_TOKEN;
-    if (token ? !bearerMatches(c.req.header('authorization'), token) : !runtime.env.devMode) {
-      return errorResponse(
-        401,
-        'unauthorized',
-        token
-          ? '/healthz?verbose needs the bearer token from METRICS_TOKEN'
-          : 'set METRICS_TOKEN to read /healthz?verbose in production',
-      );
-    }
+    const refused = monitoringRefusal(runtime, c.req.header('authorization'), '/healthz?verbose');
+    if (refused) return refused;
     try {
       return c.json({ status: 'ok', ...(await healthReport(runtime.store)) });
     } catch (error) {
@@ -40,16 +32,40 @@ export function health(runtime: Runtime, registry?: { metrics(): Promise<string>
   });
   app.get('/metrics', async (c) => {
     if (!registry) return errorResponse(404, 'not_found', 'metrics are not enabled');
-    const token = runtime.env.METRICS_TOKEN;
-    if (token && c.req.header('authorization') !== `Bearer ${token}`) {
-      return errorResponse(401, 'unauthorized', 'metrics need the bearer token from METRICS_TOKEN');
-    }
+    // Queue depths, connector names and error codes: monitoring data, gated like /healthz?verbose.
+    const refused = monitoringRefusal(runtime, c.req.header('authorization'), '/metrics');
+    if (refused) return refused;
     return new Response(await registry.metrics(), { headers: { 'content-type': registry.contentType } });
   });
   return app;
 }
 
-/** `Bearer <token>`, compared in constant time (digests, so lengths do not leak either). */
+/**
+ * The one gate for monitoring endpoints. With METRICS_TOKEN set, the request needs
+ * `Authorization: Bearer <token>`. Without one they are open only in development: in production
+ * (NODE_ENV=production) an unset token means closed, with an answer that says how to open them,
+ * never open by omission.
+ */
+function monitoringRefusal(
+  runtime: Runtime,
+  authorization: string | undefined,
+  what: string,
+): Response | null {
+  const token = runtime.env.METRICS_TOKEN;
+  if (token) {
+    if (bearerMatches(authorization, token)) return null;
+    return errorResponse(401, 'unauthorized', `${what} needs the bearer token from METRICS_TOKEN`, {
+      'www-authenticate': 'Bearer',
+    });
+  }
+  if (runtime.env.devMode) return null;
+  return errorResponse(403, 'metrics_token_required', `set METRICS_TOKEN to read ${what} in production`);
+}
+
+/**
+ * `Bearer <token>`, compared in constant time: both sides are hashed first, so timingSafeEqual
+ * always gets equal lengths and neither the token nor its length leaks through timing.
+ */
 function bearerMatches(header: string | undefined, token: string): boolean {
   const digest = (text: string) => createHash('sha256').update(text).digest();
   return timingSafeEqual(digest(header ?? ''), digest(`Bearer ${token}`));

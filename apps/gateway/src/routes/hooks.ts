@@ -45,6 +45,9 @@ export function connectorHooks(runtime: Runtime) {
       rawBody: raw,
       findRefByExternalId: (kind, externalId) =>
         runtime.store.findRefByExternalId(workspaceId, connectorId, kind, externalId),
+      // `replay:` keeps these apart from the connector's command keys in the same table.
+      claimOnce: (key, ttlMs) =>
+        runtime.store.claimExpiringKey(workspaceId, `replay:${connectorId}`, key, ttlMs),
     });
     if (result.commands.length > 0) {
       await runtime.commands.accept(workspaceId, connectorId, result.commands);

@@ -1,7 +1,10 @@
 import { createHmac } from 'node:crypto';
+import { existsSync, statSync } from 'node:fs';
+import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { startWhatsAppEmulator, type WhatsAppEmulator } from '@wabridge/sandbox/whatsapp';
 import { afterEach, describe, expect, it } from 'vitest';
+import { workspaceDelete } from '../cli/admin.ts';
 import { createTestApp, TEST_ACCESS_TOKEN, TEST_APP_SECRET } from '../testing/harness.ts';
 
 const PN = '106540352242922';
@@ -113,5 +116,46 @@ describe('media links', () => {
     const { t } = await setup();
     const response = await t.app.request(`/media/${t.workspaceId}/msg_1?exp=9999999999&sig=forged`);
     expect(response.status).toBe(403);
+  });
+
+  it('stop working once the workspace is deleted, and the cached file is gone from disk', async () => {
+    const { wa, t, ingest, open } = await setup();
+    const prepared = wa
+      .customer({ waId: '447700900123', name: 'Ada' })
+      .build.image({ bytes: 'jpeg!', caption: 'x' });
+    const id = await ingest(prepared.message);
+    const link = new URL(t.runtime.media.url(t.workspaceId, id));
+    const served = await open(id);
+    expect(served.status).toBe(200);
+    await served.arrayBuffer();
+    const cached = join(t.runtime.env.dataDir, 'media', t.workspaceId, `${id}.bin`);
+    expect(existsSync(cached)).toBe(true);
+    // Customer media is for the gateway's user only, like the database.
+    expect((statSync(cached).mode & 0o777).toString(8)).toBe('600');
+    expect((statSync(join(t.runtime.env.dataDir, 'media', t.workspaceId)).mode & 0o777).toString(8)).toBe(
+      '700',
+    );
+
+    // The real `wabridge workspace delete`, as its own runtime on the same data directory.
+    await workspaceDelete({ env: () => t.runtime.env, values: {}, positionals: [t.workspaceId], args: [] });
+
+    const after = await t.app.request(link.pathname + link.search);
+    expect(after.status).toBe(404);
+    expect(await after.text()).toContain('<h1>File not found</h1>');
+    expect(existsSync(cached)).toBe(false);
+    expect(existsSync(join(t.runtime.env.dataDir, 'media', t.workspaceId))).toBe(false);
+  });
+
+  it('serve nothing from the cache for a message the database no longer has', async () => {
+    const { wa, t, ingest, open } = await setup();
+    const prepared = wa
+      .customer({ waId: '447700900123', name: 'Ada' })
+      .build.image({ bytes: 'jpeg!', caption: 'x' });
+    const id = await ingest(prepared.message);
+    expect((await open(id)).status).toBe(200);
+    // Rows gone by any path (here straight through the store), the file still on disk.
+    await t.runtime.store.deleteWorkspace(t.workspaceId);
+    expect(existsSync(join(t.runtime.env.dataDir, 'media', t.workspaceId, `${id}.bin`))).toBe(true);
+    expect((await open(id)).status).toBe(404);
   });
 });

@@ -2,7 +2,9 @@
  * HubSpot → bridge: the webhook route `/hooks/hubspot/<workspace>/webhooks`.
  *
  * 1. Verify the v3 signature on the raw bytes (5-minute window, constant-time); refuse an exact
- *    replay of a request already accepted (same signature) within that window. The older v1/v2
+ *    replay of a request already accepted (same signature) while its timestamp is still in that
+ *    window. Accepted signatures are kept in the store (`claimOnce`), so a replay is refused after
+ *    a restart and by every gateway process, not only by the one that saw it first. The older v1/v2
  *    signatures are not accepted on their own: they cover no timestamp (v1 not even the URL), so a
  *    captured request would verify forever; HubSpot sends v3 with every webhook.
  * 2. Read the JSON array of events (a single event object too); events of types or shapes we do
@@ -99,6 +101,13 @@ export interface WebhookHandlerDeps {
   api: HubSpotApi;
 }
 
+/**
+ * How long an accepted signature is remembered. A timestamp passes verification from 5 minutes
+ * before it to 5 minutes after, so a request accepted at the start of that span can be replayed
+ * until its end: 10 minutes.
+ */
+const REPLAY_MEMORY_MS = 2 * MAX_SKEW_MS;
+
 export function createWebhookHandler(deps: WebhookHandlerDeps): InboundHandler {
   const accepted = new Map<string, number>();
   const json = (status: number, body: unknown): Response =>
@@ -107,6 +116,10 @@ export function createWebhookHandler(deps: WebhookHandlerDeps): InboundHandler {
     response: json(status, { error }),
     commands: [],
   });
+  const replayed = (): InboundResult => {
+    deps.logger.warn({}, 'HubSpot webhook replayed; refused');
+    return refuse(401, 'request already received');
+  };
 
   return {
     async handle(request: Request, ctx: InboundContext): Promise<InboundResult> {
@@ -137,11 +150,10 @@ export function createWebhookHandler(deps: WebhookHandlerDeps): InboundHandler {
         deps.logger.warn({ verdict }, 'HubSpot webhook refused');
         return refuse(401, `signature ${verdict}`);
       }
-      for (const [seen, at] of accepted) if (now - at > MAX_SKEW_MS) accepted.delete(seen);
-      if (signature && accepted.has(signature)) {
-        deps.logger.warn({}, 'HubSpot webhook replayed; refused');
-        return refuse(401, 'request already received');
-      }
+      // This process's memory answers a replay it saw without a store round trip; the store
+      // (below) is what makes the refusal hold across restarts and processes.
+      for (const [seen, at] of accepted) if (now - at > REPLAY_MEMORY_MS) accepted.delete(seen);
+      if (signature && accepted.has(signature)) return replayed();
       let events: HubSpotEvent[];
       try {
         const body: unknown = JSON.parse(new TextDecoder().decode(ctx.rawBody));
@@ -172,7 +184,12 @@ export function createWebhookHandler(deps: WebhookHandlerDeps): InboundHandler {
         deps.logger.warn({ err: error }, 'HubSpot webhook could not be processed now');
         return refuse(503, 'temporarily unable to process; retry later');
       }
-      if (signature) accepted.set(signature, now);
+      if (signature) {
+        // Claimed only now, once the request was understood: a 503 above leaves HubSpot free to
+        // retry. The claim is atomic, so of two copies racing here only one gets through.
+        if (ctx.claimOnce && !(await ctx.claimOnce(signature, REPLAY_MEMORY_MS))) return replayed();
+        accepted.set(signature, now);
+      }
       return { response: json(200, { received: events.length, commands: commands.length }), commands };
     },
   };

@@ -123,6 +123,12 @@ export interface InboundContext {
   rawBody: Uint8Array;
   /** Resolves one of our refs by its external id, e.g. to recognise the connector's own posts. */
   findRefByExternalId(kind: ExternalRef['kind'], externalId: string): Promise<ExternalRef | null>;
+  /**
+   * Remembers a one-time value of this connector and workspace (a request signature) for `ttlMs`,
+   * durably: false when it was remembered before within that time, also by another gateway
+   * process or before a restart. For replay protection; a host without a store may omit it.
+   */
+  claimOnce?(key: string, ttlMs: number): Promise<boolean>;
 }
 
 export interface InboundResult {

@@ -1,9 +1,10 @@
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { MediaAccess } from '../connector/contract.ts';
 import { WabridgeError } from '../errors/index.ts';
 import type { Store } from '../store/types.ts';
+import { PRIVATE_DIR_MODE, PRIVATE_FILE_MODE } from '../util/private-files.ts';
 import type { CloudApiClient } from '../whatsapp/cloud-api-client.ts';
 
 export interface MediaStoreOptions {
@@ -61,14 +62,9 @@ export class MediaStore {
     if (!/^[\w-]+$/.test(workspaceId) || !/^[\w-]+$/.test(messageId)) {
       throw new WabridgeError('bad_request', 'invalid media reference');
     }
-    const folder = join(this.o.dir, workspaceId);
-    const path = join(folder, messageId);
-    try {
-      const [bytes, meta] = await Promise.all([readFile(`${path}.bin`), readFile(`${path}.json`, 'utf8')]);
-      return { bytes, ...(JSON.parse(meta) as CachedMeta) };
-    } catch {
-      // Not cached yet.
-    }
+    // The database decides whether the file exists, before the cache is looked at: a message
+    // (or a whole workspace) that was deleted must not stay reachable through a link handed out
+    // earlier, whatever is still on disk.
     const message = await this.o.store.getMessage(workspaceId, messageId);
     if (!message)
       throw new WabridgeError('not_found', `message ${messageId} does not exist`, { status: 404 });
@@ -77,6 +73,14 @@ export class MediaStore {
       | undefined;
     if (!media?.id)
       throw new WabridgeError('not_found', `message ${messageId} has no media`, { status: 404 });
+    const folder = this.folder(workspaceId);
+    const path = join(folder, messageId);
+    try {
+      const [bytes, meta] = await Promise.all([readFile(`${path}.bin`), readFile(`${path}.json`, 'utf8')]);
+      return { bytes, ...(JSON.parse(meta) as CachedMeta) };
+    } catch {
+      // Not cached yet.
+    }
     const downloaded = await this.o
       .client(workspaceId)
       .downloadMedia(media.id, { maxBytes: this.o.maxBytes ?? 100_000_000 });
@@ -87,13 +91,28 @@ export class MediaStore {
         media.filename ?? `${message.type}-${messageId}.${EXTENSIONS[mimeType.split(';')[0] ?? ''] ?? 'bin'}`,
       sha256: createHash('sha256').update(downloaded.bytes).digest('hex'),
     };
-    await mkdir(folder, { recursive: true });
+    // Private to the gateway's user (0700 folders, 0600 files), like the database.
+    await mkdir(folder, { recursive: true, mode: PRIVATE_DIR_MODE });
     // Written under temporary names and renamed, so a crash never leaves a half file behind.
-    await writeFile(`${path}.bin.tmp`, downloaded.bytes);
-    await writeFile(`${path}.json.tmp`, JSON.stringify(meta));
+    await writeFile(`${path}.bin.tmp`, downloaded.bytes, { mode: PRIVATE_FILE_MODE });
+    await writeFile(`${path}.json.tmp`, JSON.stringify(meta), { mode: PRIVATE_FILE_MODE });
     await rename(`${path}.bin.tmp`, `${path}.bin`);
     await rename(`${path}.json.tmp`, `${path}.json`);
     return { bytes: downloaded.bytes, ...meta };
+  }
+
+  /**
+   * Removes every cached file of a workspace: part of deleting the workspace, so no copy of its
+   * customers' media outlives it on disk.
+   */
+  async deleteWorkspace(workspaceId: string): Promise<void> {
+    await rm(this.folder(workspaceId), { recursive: true, force: true });
+  }
+
+  /** Where a workspace's files are cached; the id is checked, so it cannot name another folder. */
+  private folder(workspaceId: string): string {
+    if (!/^[\w-]+$/.test(workspaceId)) throw new WabridgeError('bad_request', 'invalid workspace id');
+    return join(this.o.dir, workspaceId);
   }
 
   url(workspaceId: string, messageId: string, ttlMs = 7 * 24 * 3600_000): string {

@@ -77,6 +77,12 @@ export interface Store {
   recordConsent(input: RecordConsentInput): Promise<{ duplicate: boolean; entry: ConsentEntry | null }>;
   /** Marks a command key as seen without other effects; false when it was seen before. */
   claimCommandKey(workspaceId: string, source: string, key: string): Promise<boolean>;
+  /**
+   * Marks a one-time value (a webhook signature) as seen for `ttlMs`; false when it was seen
+   * within that time. Durable and shared by every process on the store, so replay protection
+   * survives a restart; entries older than `ttlMs` of the same source are forgotten.
+   */
+  claimExpiringKey(workspaceId: string, source: string, key: string, ttlMs: number): Promise<boolean>;
 
   // --- Reads for delivery and the bridge -----------------------------------------------------
   getContact(workspaceId: string, id: string): Promise<Contact | null>;

@@ -708,6 +708,29 @@ export function describeStoreConformance(name: string, open: () => Promise<Store
       });
     });
 
+    describe('expiring keys (replay protection)', () => {
+      it('a key is claimed once per workspace and source, and the claim is durable within its time', async () => {
+        const ws = await seedWorkspace(store, { connectors: [] });
+        const other = await seedWorkspace(store, { connectors: [], phoneNumberId: '106540352242999' });
+        expect(await store.claimExpiringKey(ws, 'replay:hubspot', 'sig-1', 600_000)).toBe(true);
+        expect(await store.claimExpiringKey(ws, 'replay:hubspot', 'sig-1', 600_000)).toBe(false);
+        expect(await store.claimExpiringKey(other, 'replay:hubspot', 'sig-1', 600_000)).toBe(true);
+        expect(await store.claimExpiringKey(ws, 'replay:slack', 'sig-1', 600_000)).toBe(true);
+      });
+
+      it('a key older than its time is forgotten, and command keys are never touched', async () => {
+        const ws = await seedWorkspace(store, { connectors: [] });
+        expect(await store.claimCommandKey(ws, 'hubspot', 'cmd-1')).toBe(true);
+        expect(await store.claimExpiringKey(ws, 'replay:hubspot', 'sig-1', 1)).toBe(true);
+        // Stamped before the claim resolved; waits for the clock to move past its 1 ms, not for
+        // a duration.
+        const claimedAt = Date.now();
+        while (Date.now() <= claimedAt + 2) await new Promise((resolve) => setTimeout(resolve, 1));
+        expect(await store.claimExpiringKey(ws, 'replay:hubspot', 'sig-1', 1)).toBe(true);
+        expect(await store.claimCommandKey(ws, 'hubspot', 'cmd-1')).toBe(false);
+      });
+    });
+
     describe('jobs', () => {
       async function queue(ws: string, wamids: string[], contact = '15550001111') {
         for (const [i, wamid] of wamids.entries()) {

@@ -115,6 +115,9 @@ beforeAll(async () => {
         'm-ok': `${origin}/files/ok.bin`,
         'm-private': 'http://169.254.169.254/latest/meta-data/',
         'm-outside': `${outside.origin}/steal`,
+        // Names no real DNS knows: only the client's own resolver (the tests') can answer them.
+        'm-named': `http://media.pinned.test:${outside.port}/pinned`,
+        'm-cdn-port': `http://scontent.xx.fbcdn.net:8443/x`,
         'm-redirect-out': `${origin}/redirect-out`,
         'm-redirect-3': `${origin}/hop/3`,
         'm-redirect-4': `${origin}/hop/4`,
@@ -677,11 +680,73 @@ describe('media download SSRF guard', () => {
   });
 
   it('follows a redirect to an allow-listed host, sending the token only there', async () => {
-    const wa = client({ mediaHostAllowList: [`localhost:${outside.port}`] });
+    // The test's "outside" host is on loopback: allowed only with the explicit private-network option.
+    const wa = client({ mediaHostAllowList: [`localhost:${outside.port}`], mediaAllowPrivateNetwork: true });
     const media = await wa.downloadMedia('m-redirect-out', { maxBytes: 1024 });
     expect(Buffer.from(media.bytes).toString()).toBe('outside-bytes');
     expect(outside.requests).toHaveLength(1);
     expect(outside.requests[0]?.headers.authorization).toBe(`Bearer ${TOKEN}`);
+  });
+
+  it('refuses an allow-listed name that resolves to loopback, and the token never reaches it', async () => {
+    // "localhost" passes the name check; what it resolves to (127.0.0.1 / ::1) does not.
+    const wa = client({ mediaHostAllowList: [`localhost:${outside.port}`] });
+    const error = await rejection(wa.downloadMedia('m-outside', { maxBytes: 1024 }));
+    expect(error.code).toBe('permanent');
+    expect(error.message).toMatch(/resolves to .*private, loopback or link-local/);
+    expect(error.details).toMatchObject({ reason: 'media_url_rejected' });
+    const redirected = await rejection(wa.downloadMedia('m-redirect-out', { maxBytes: 1024 }));
+    expect(redirected.message).toMatch(/refusing redirect: media host localhost resolves to/);
+    expect(outside.requests).toHaveLength(0);
+  });
+
+  it.each([
+    ['a private address among public ones', ['93.184.216.34', '10.0.0.7']],
+    ['IPv4 inside IPv6', ['::ffff:127.0.0.1']],
+    ['carrier-grade NAT', ['100.64.0.9']],
+    ['IPv6 unique-local', ['fd12:3456::1']],
+    ['IPv6 link-local', ['fe80::1']],
+    ['cloud metadata (link-local)', ['169.254.169.254']],
+    ['the unspecified address', ['0.0.0.0']],
+  ])('refuses a name whose DNS answers include %s', async (_what, addresses) => {
+    const wa = client({
+      mediaHostAllowList: [`media.pinned.test:${outside.port}`],
+      resolveHost: async () =>
+        addresses.map((address) => ({ address, family: address.includes(':') ? 6 : 4 })),
+    });
+    const error = await rejection(wa.downloadMedia('m-named', { maxBytes: 1024 }));
+    expect(error.code).toBe('permanent');
+    expect(error.message).toMatch(/resolves to .*private, loopback or link-local/);
+    expect(outside.requests).toHaveLength(0);
+  });
+
+  it('connects to the address it vetted, resolving each name once: a rebinding DNS cannot redirect it', async () => {
+    // First answer loopback (allowed here by the explicit option), then a different address. The
+    // name exists only in this resolver, so reaching the server proves the connection used the
+    // vetted answer, and one call proves nothing resolved it again at connect time.
+    const answers = ['127.0.0.1', '10.9.9.9'];
+    const asked: string[] = [];
+    const wa = client({
+      mediaHostAllowList: [`media.pinned.test:${outside.port}`],
+      mediaAllowPrivateNetwork: true,
+      resolveHost: async (hostname) => {
+        asked.push(hostname);
+        return [{ address: answers[asked.length - 1] ?? '10.9.9.9', family: 4 }];
+      },
+    });
+    const media = await wa.downloadMedia('m-named', { maxBytes: 1024 });
+    expect(Buffer.from(media.bytes).toString()).toBe('outside-bytes');
+    expect(asked).toEqual(['media.pinned.test']);
+    expect(outside.requests).toHaveLength(1);
+    // The name, not the address, is what the server was asked for (Host; SNI and certificate for https).
+    expect(outside.requests[0]?.headers.host).toBe(`media.pinned.test:${outside.port}`);
+    expect(outside.requests[0]?.headers.authorization).toBe(`Bearer ${TOKEN}`);
+  });
+
+  it('a wildcard entry allows only the default port', async () => {
+    const error = await rejection(client().downloadMedia('m-cdn-port', { maxBytes: 1024 }));
+    expect(error.code).toBe('permanent');
+    expect(error.message).toMatch(/scontent\.xx\.fbcdn\.net:8443 is not in the allow-list/);
   });
 
   it('follows up to 3 redirects and refuses the 4th', async () => {

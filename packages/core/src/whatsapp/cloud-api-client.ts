@@ -8,7 +8,16 @@ import { z } from 'zod';
 import { WabridgeError } from '../errors/index.ts';
 import { readUpTo } from '../util/bytes.ts';
 import { classifyCloudApiError } from './cloud-api-errors.ts';
-import { checkMediaUrl, createMediaUrlPolicy, DEFAULT_MEDIA_HOST_ALLOW_LIST } from './media-url-policy.ts';
+import {
+  checkMediaUrl,
+  createMediaUrlPolicy,
+  DEFAULT_MEDIA_HOST_ALLOW_LIST,
+  type HostResolver,
+  type MediaUrlCheck,
+  resolveMediaHost,
+  systemResolver,
+} from './media-url-policy.ts';
+import { pinnedGet } from './pinned-request.ts';
 
 export { classifyCloudApiError, META_ERROR_MEANINGS } from './cloud-api-errors.ts';
 
@@ -40,6 +49,17 @@ export interface CloudApiClientOptions {
    * `DEFAULT_MEDIA_HOST_ALLOW_LIST`; the base URL's host is always allowed.
    */
   mediaHostAllowList?: readonly string[];
+  /**
+   * Lets allow-listed media hosts be, or resolve to, private, loopback or link-local addresses.
+   * Off by default. For a media proxy inside a private network or a local test server; the API
+   * base URL's host needs no such permission.
+   */
+  mediaAllowPrivateNetwork?: boolean;
+  /**
+   * Resolves media host names (default: the system resolver). Every address it answers is vetted
+   * and the download connects to the first one; tests inject names here.
+   */
+  resolveHost?: HostResolver;
 }
 
 export type MediaKind = 'image' | 'audio' | 'video' | 'document' | 'sticker';
@@ -275,7 +295,14 @@ export function createCloudApiClient(options: CloudApiClientOptions): CloudApiCl
   if (userAgent.trim() === '' || /[\r\n]/.test(userAgent)) throw configInvalid('userAgent must be one line');
 
   const apiRoot = `${base.origin}${base.pathname.replace(/\/+$/, '')}/${apiVersion}`;
-  const mediaPolicy = createMediaUrlPolicy(base, options.mediaHostAllowList ?? DEFAULT_MEDIA_HOST_ALLOW_LIST);
+  const mediaPolicy = createMediaUrlPolicy(
+    base,
+    options.mediaHostAllowList ?? DEFAULT_MEDIA_HOST_ALLOW_LIST,
+    {
+      allowPrivateNetwork: options.mediaAllowPrivateNetwork === true,
+    },
+  );
+  const resolveHost = options.resolveHost ?? systemResolver;
   const authorization = `Bearer ${accessToken.trim()}`;
 
   interface CallInit {
@@ -428,16 +455,28 @@ export function createCloudApiClient(options: CloudApiClientOptions): CloudApiCl
     const stop = new AbortController();
     const deadline = AbortSignal.timeout(mediaTimeoutMs);
     const signal = AbortSignal.any([stop.signal, deadline, ...(opts.signal ? [opts.signal] : [])]);
-    let url = first.url;
+    let hop: Extract<MediaUrlCheck, { ok: true }> = first;
     try {
       for (let redirects = 0; ; redirects++) {
-        // Redirects are followed by hand so every hop is checked before the token goes with it.
-        const response = await fetchImpl(url, {
-          method: 'GET',
-          headers: { authorization, 'user-agent': userAgent, accept: '*/*' },
-          redirect: 'manual',
-          signal,
-        });
+        const url = hop.url;
+        const headers = { authorization, 'user-agent': userAgent, accept: '*/*' };
+        let response: Response;
+        if (hop.trusted) {
+          // The API base host: fetched like any API call.
+          response = await fetchImpl(url, { method: 'GET', headers, redirect: 'manual', signal });
+        } else {
+          // Any other host: its addresses are vetted, and the connection goes to the vetted one.
+          const resolved = await resolveMediaHost(url, mediaPolicy, resolveHost).catch((error: unknown) => {
+            // Shaped like fetch's errors, so a DNS failure is classified (and retried) like one.
+            throw new TypeError(`cannot resolve ${url.hostname}`, { cause: error });
+          });
+          if (!resolved.ok) {
+            throw refused(
+              `${operation}: refusing ${redirects === 0 ? 'media URL' : 'redirect'}: ${resolved.reason}`,
+            );
+          }
+          response = await pinnedGet(url, resolved, headers, signal);
+        }
         if (response.status >= 300 && response.status < 400) {
           await response.body?.cancel().catch(() => undefined);
           const location = response.headers.get('location');
@@ -453,7 +492,7 @@ export function createCloudApiClient(options: CloudApiClientOptions): CloudApiCl
           }
           const check = checkMediaUrl(next, mediaPolicy);
           if (!check.ok) throw refused(`${operation}: refusing redirect: ${check.reason}`);
-          url = check.url;
+          hop = check;
           continue;
         }
         if (!isOk(response.status)) {

@@ -1,5 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { checkMediaUrl, createMediaUrlPolicy, isPrivateAddress } from './media-url-policy.ts';
+import {
+  checkMediaUrl,
+  createMediaUrlPolicy,
+  isPrivateAddress,
+  resolveMediaHost,
+} from './media-url-policy.ts';
 
 const production = createMediaUrlPolicy('https://graph.facebook.com');
 const emulator = createMediaUrlPolicy('http://127.0.0.1:4010');
@@ -79,9 +84,76 @@ describe('checkMediaUrl', () => {
     expect(verdict('https://cdn.test/x', policy)).toBe(false);
   });
 
+  it("wildcard and bare-host entries allow only the scheme's own port", () => {
+    expect(verdict('https://scontent.xx.fbcdn.net:443/x')).toBe(true); // 443 is the default, written as none
+    expect(verdict('https://scontent.xx.fbcdn.net:8443/x')).toBe(false);
+    expect(verdict('https://lookaside.fbsbx.com:444/x')).toBe(false);
+    expect(verdict('https://scontent.xx.fbsbx.com:6379/x')).toBe(false);
+  });
+
+  it('admits private IP literals only with the explicit private-network option, and only allow-listed', () => {
+    const local = createMediaUrlPolicy('https://graph.facebook.com', ['10.0.0.5:9000'], {
+      allowPrivateNetwork: true,
+    });
+    expect(verdict('https://10.0.0.5:9000/x', local)).toBe(true);
+    expect(verdict('https://10.0.0.6:9000/x', local)).toBe(false);
+    expect(
+      verdict(
+        'https://10.0.0.5:9000/x',
+        createMediaUrlPolicy('https://graph.facebook.com', ['10.0.0.5:9000']),
+      ),
+    ).toBe(false);
+  });
+
   it('explains a refusal', () => {
     const result = checkMediaUrl('https://example.com/x', production);
     expect(result).toEqual({ ok: false, reason: 'media host example.com is not in the allow-list' });
+  });
+});
+
+describe('resolveMediaHost', () => {
+  const answer =
+    (...addresses: string[]) =>
+    async () =>
+      addresses.map((address) => ({ address, family: address.includes(':') ? 6 : 4 }));
+  const url = new URL('https://lookaside.fbsbx.com/x');
+
+  it('answers the first address when every address is public', async () => {
+    expect(await resolveMediaHost(url, production, answer('157.240.1.1', '2a03:2880::1'))).toEqual({
+      ok: true,
+      address: '157.240.1.1',
+      family: 4,
+    });
+  });
+
+  it('refuses the name when any address is not public, and says which', async () => {
+    expect(await resolveMediaHost(url, production, answer('157.240.1.1', '127.0.0.1'))).toEqual({
+      ok: false,
+      reason:
+        'media host lookaside.fbsbx.com resolves to 127.0.0.1, a private, loopback or link-local address',
+    });
+    expect((await resolveMediaHost(url, production, answer())).ok).toBe(false);
+  });
+
+  it('lets a private answer through only with the private-network option', async () => {
+    const local = createMediaUrlPolicy('https://graph.facebook.com', undefined, {
+      allowPrivateNetwork: true,
+    });
+    expect(await resolveMediaHost(url, local, answer('10.1.1.1'))).toMatchObject({
+      ok: true,
+      address: '10.1.1.1',
+    });
+  });
+
+  it('does not resolve an IP literal', async () => {
+    const never = async () => {
+      throw new Error('resolved');
+    };
+    expect(await resolveMediaHost(new URL('https://[2a03:2880::1]/x'), production, never)).toEqual({
+      ok: true,
+      address: '2a03:2880::1',
+      family: 6,
+    });
   });
 });
 
@@ -99,6 +171,14 @@ describe('isPrivateAddress', () => {
     ['2606:4700::1111', false],
     ['::ffff:10.0.0.1', true],
     ['::ffff:8.8.8.8', false],
+    ['::127.0.0.1', true], // IPv4-compatible IPv6
+    ['::1', true],
+    ['192.88.99.1', true],
+    ['224.0.0.1', true],
+    ['ff02::1', true],
+    ['fd00::1', true],
+    ['100.127.255.254', true],
+    ['100.128.0.1', false],
     ['not-an-ip', false],
   ])('%s → %s', (ip, expected) => {
     expect(isPrivateAddress(ip)).toBe(expected);

@@ -1,9 +1,13 @@
 /**
  * SSRF guard for media downloads. The URL to fetch comes from an API response and we attach our
  * bearer token to it, so a wrong or hostile URL must never reach an internal service or a
- * third-party host: only allow-listed hosts, https (unless the configured API base itself is
- * plain http, as with the local emulator), and no private IP literals.
+ * third-party host: only allow-listed hosts on the scheme's own port (unless an entry names
+ * another), https (unless the configured API base itself is plain http, as with the local
+ * emulator), no private IP literals, and no host name that resolves to a private address (see
+ * `resolveMediaHost`; the caller then connects to the address that was checked, not to a second
+ * answer of the DNS).
  */
+import { lookup as dnsLookup } from 'node:dns/promises';
 import { BlockList, isIP } from 'node:net';
 
 /**
@@ -23,9 +27,24 @@ export interface MediaUrlPolicy {
   readonly allowHttp: boolean;
   /** Entries: `host`, `host:port`, or `.suffix` for any subdomain. Lower-case. */
   readonly allowList: readonly string[];
+  /**
+   * Lets allow-listed hosts be (or resolve to) private, loopback or link-local addresses. Off by
+   * default; for a media host inside a private network or a local test server, never for Meta.
+   */
+  readonly allowPrivateNetwork: boolean;
 }
 
-export type MediaUrlCheck = { ok: true; url: URL } | { ok: false; reason: string };
+/**
+ * `trusted`: the URL is on the configured API base host, which gets the token with every API call
+ * anyway; it is fetched like an API call. Any other host must be resolved and pinned first.
+ */
+export type MediaUrlCheck = { ok: true; url: URL; trusted: boolean } | { ok: false; reason: string };
+
+/** What a resolver answers for one host name: every address, as `dns.lookup` with `all`. */
+export type HostResolver = (hostname: string) => Promise<readonly { address: string; family: number }[]>;
+
+/** The system resolver (getaddrinfo: /etc/hosts, then DNS), every address in its own order. */
+export const systemResolver: HostResolver = (hostname) => dnsLookup(hostname, { all: true });
 
 /**
  * Builds the policy for a client whose API base is `baseUrl`. `allowList` replaces
@@ -36,12 +55,14 @@ export type MediaUrlCheck = { ok: true; url: URL } | { ok: false; reason: string
 export function createMediaUrlPolicy(
   baseUrl: string | URL,
   allowList: readonly string[] = DEFAULT_MEDIA_HOST_ALLOW_LIST,
+  options: { allowPrivateNetwork?: boolean } = {},
 ): MediaUrlPolicy {
   const base = new URL(baseUrl);
   return {
     baseHost: base.host.toLowerCase(),
     allowHttp: base.protocol === 'http:',
     allowList: allowList.map(normaliseHostEntry).filter((entry) => entry !== '' && entry !== '.'),
+    allowPrivateNetwork: options.allowPrivateNetwork === true,
   };
 }
 
@@ -61,20 +82,60 @@ export function checkMediaUrl(input: string | URL, policy: MediaUrlPolicy): Medi
   }
   const host = url.host.toLowerCase();
   const hostname = stripBrackets(url.hostname.toLowerCase()).replace(/\.$/, '');
-  if (host === policy.baseHost) return { ok: true, url };
+  if (host === policy.baseHost) return { ok: true, url, trusted: true };
 
-  if (isIP(hostname) !== 0 && isPrivateAddress(hostname)) {
+  if (isIP(hostname) !== 0 && isPrivateAddress(hostname) && !policy.allowPrivateNetwork) {
     return { ok: false, reason: `media host ${hostname} is a private, loopback or link-local address` };
   }
-  if (!policy.allowList.some((entry) => hostMatches(entry, host, hostname))) {
+  if (!policy.allowList.some((entry) => hostMatches(entry, host, hostname, url.port))) {
     return { ok: false, reason: `media host ${host} is not in the allow-list` };
   }
-  return { ok: true, url };
+  return { ok: true, url, trusted: false };
 }
 
-function hostMatches(entry: string, host: string, hostname: string): boolean {
+/**
+ * An entry naming a port (`host:port`) allows that port; any other entry, a wildcard included,
+ * only the scheme's own (443 for https), which the URL parser writes as an empty port.
+ */
+function hostMatches(entry: string, host: string, hostname: string, port: string): boolean {
+  if (entry === host) return true;
+  if (port !== '') return false;
   if (entry.startsWith('.')) return hostname.endsWith(entry);
-  return entry === host || entry === hostname || stripBrackets(entry) === hostname;
+  return entry === hostname || stripBrackets(entry) === hostname;
+}
+
+export type ResolvedMediaHost = { ok: true; address: string; family: 4 | 6 } | { ok: false; reason: string };
+
+/**
+ * Resolves the host of a URL that passed {@link checkMediaUrl} and vets every address it has:
+ * one private, loopback, link-local, unique-local, CGNAT, multicast or unspecified answer (IPv4,
+ * IPv6, or IPv4 inside IPv6) refuses the host, since a name an attacker controls can list a
+ * public address beside an internal one. The caller must connect to the address returned and to
+ * nothing else: resolving again at connect time would let a DNS answer that changed in between
+ * (rebinding) reach an internal service. Resolution errors are thrown (the DNS may be down).
+ */
+export async function resolveMediaHost(
+  url: URL,
+  policy: MediaUrlPolicy,
+  resolve: HostResolver = systemResolver,
+): Promise<ResolvedMediaHost> {
+  const hostname = stripBrackets(url.hostname.toLowerCase()).replace(/\.$/, '');
+  const literal = isIP(hostname);
+  // An IP literal was vetted by checkMediaUrl already; there is nothing to resolve.
+  if (literal !== 0) return { ok: true, address: hostname, family: literal as 4 | 6 };
+  const answers = await resolve(hostname);
+  if (answers.length === 0) return { ok: false, reason: `media host ${hostname} has no address` };
+  for (const { address } of answers) {
+    if (isIP(address) === 0) return { ok: false, reason: `media host ${hostname} resolved to a non-address` };
+    if (isPrivateAddress(address) && !policy.allowPrivateNetwork) {
+      return {
+        ok: false,
+        reason: `media host ${hostname} resolves to ${address}, a private, loopback or link-local address`,
+      };
+    }
+  }
+  const first = answers[0] as { address: string };
+  return { ok: true, address: first.address, family: isIP(first.address) as 4 | 6 };
 }
 
 function normaliseHostEntry(entry: string): string {
@@ -99,6 +160,7 @@ const PRIVATE_RANGES = (() => {
     ['172.16.0.0', 12],
     ['192.0.0.0', 24],
     ['192.0.2.0', 24],
+    ['192.88.99.0', 24],
     ['192.168.0.0', 16],
     ['198.18.0.0', 15],
     ['198.51.100.0', 24],
@@ -107,8 +169,8 @@ const PRIVATE_RANGES = (() => {
     ['240.0.0.0', 4],
   ];
   const v6: Array<[string, number]> = [
-    ['::', 128],
-    ['::1', 128],
+    // IPv4-compatible addresses (::a.b.c.d, deprecated), with :: and ::1 among them.
+    ['::', 96],
     ['64:ff9b::', 96],
     ['64:ff9b:1::', 48],
     ['100::', 64],
@@ -125,7 +187,10 @@ const PRIVATE_RANGES = (() => {
   return list;
 })();
 
-/** True for IP literals that must not be fetched: private, loopback, link-local, reserved. */
+/**
+ * True for addresses that must not be fetched: private, loopback, link-local, unique-local,
+ * CGNAT, multicast, unspecified, documentation and other reserved ranges.
+ */
 export function isPrivateAddress(ip: string): boolean {
   const family = isIP(ip);
   if (family === 4) return PRIVATE_RANGES.check(ip, 'ipv4');

@@ -2,6 +2,7 @@ import { DatabaseSync, type SQLInputValue, type StatementSync } from 'node:sqlit
 import { Worker as NodeWorker } from 'node:worker_threads';
 import { WabridgeError } from '../../errors/index.ts';
 import type { Logger } from '../../logger/index.ts';
+import { preparePrivateDatabaseFile } from '../../util/private-files.ts';
 import { MIGRATIONS } from './schema.ts';
 
 type Params = Record<string, SQLInputValue>;
@@ -50,6 +51,8 @@ export class SqliteDatabase {
 
   constructor(path: string, options: { busyTimeoutMs?: number; logger: Logger; checkpointEveryMs?: number }) {
     this.path = path;
+    // 0600 for the database and, through it, for the WAL and SHM files SQLite creates beside it.
+    preparePrivateDatabaseFile(path);
     this.db = new DatabaseSync(path, { timeout: options.busyTimeoutMs ?? 10_000 });
     // WAL lets readers (other processes, the CLI) work while a writer commits; synchronous=FULL
     // fsyncs the WAL on every commit, so an acknowledged write survives power loss, not only a crash.

@@ -1114,6 +1114,18 @@ export class SqliteStore implements Store {
     return this.db.write(() => this.claimKey(workspaceId, source, key, null) === true);
   }
 
+  claimExpiringKey(workspaceId: string, source: string, key: string, ttlMs: number): Promise<boolean> {
+    return this.db.write(() => {
+      // The command-key table, under a source of its own: expired keys of that source go first
+      // (a range of the primary key, a handful of rows for a window of minutes), then the claim.
+      this.db.run(
+        'DELETE FROM command_keys WHERE workspace_id = :ws AND source = :source AND created_at <= :cutoff',
+        { ws: workspaceId, source, cutoff: this.now() - ttlMs },
+      );
+      return this.claimKey(workspaceId, source, key, null) === true;
+    });
+  }
+
   recordOutbound(input: RecordOutboundInput): Promise<{ duplicate: boolean; messageId: string }> {
     return this.db.write(() => {
       const ws = input.workspaceId;

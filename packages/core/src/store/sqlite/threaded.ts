@@ -181,6 +181,7 @@ const STORE_METHODS = [
   'recordNotice',
   'recordConsent',
   'claimCommandKey',
+  'claimExpiringKey',
   'getContact',
   'getConversation',
   'listConversations',
