@@ -30,6 +30,7 @@ function holdingConnector(
     secretFields: [],
     capabilities: {
       events: ['message.inbound'],
+      inbound: false,
       ...(batch ? { batch: { maxSize: 10 } } : {}),
     },
     create() {
