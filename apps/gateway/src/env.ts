@@ -56,7 +56,7 @@ export const envSchema = z.object({
     .default(16 * 1024 * 1024),
   // Verified webhook bodies waiting for the store: how many, how many bytes, and how long one may
   // wait for its commit. Beyond any of them, 503 with Retry-After.
-  WEBHOOK_STORE_QUEUE_MAX: z.coerce.number().int().min(1).default(256),
+  WEBHOOK_STORE_QUEUE_MAX: z.coerce.number().int().min(1).default(1000),
   WEBHOOK_STORE_QUEUE_MAX_BYTES: z.coerce
     .number()
     .int()

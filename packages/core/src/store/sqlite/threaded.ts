@@ -33,7 +33,7 @@ export interface IngestLimits {
 }
 
 export const DEFAULT_INGEST_LIMITS: IngestLimits = {
-  maxPending: 256,
+  maxPending: 1000,
   maxPendingBytes: 16 * 1024 * 1024,
   deadlineMs: 5000,
 };
@@ -57,6 +57,8 @@ export async function openThreadedSqliteStore(options: {
   logger?: Logger;
   metrics?: Metrics;
   ingestLimits?: Partial<IngestLimits>;
+  /** How long a write waits for another connection's lock before it fails `unavailable` (10 s). */
+  busyTimeoutMs?: number;
   now?: () => number;
 }): Promise<ThreadedSqliteStore> {
   const logger = options.logger ?? silentLogger;
@@ -65,7 +67,7 @@ export async function openThreadedSqliteStore(options: {
   const now = options.now ?? Date.now;
   // Named, so the thread is told apart in top -H, /proc and `npm run bench`.
   const worker = new NodeWorker(new URL('./thread.ts', import.meta.url), {
-    workerData: { path: options.path },
+    workerData: { path: options.path, busyTimeoutMs: options.busyTimeoutMs },
     name: 'wabridge-store',
   });
   const pending = new Map<number, { resolve(value: unknown): void; reject(error: unknown): void }>();
