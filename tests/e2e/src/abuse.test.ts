@@ -237,8 +237,10 @@ describe('abuse and a busy store', () => {
     expect(healthz).toBe(200);
     expect(attackers.filter((a) => !a.closed)).toHaveLength(0);
     // Refused by the gate (503) or cut off by the request timeout (408); never read and judged.
-    expect(Object.keys(answers).sort()).toEqual(expect.arrayContaining(['503']));
-    expect(Object.keys(answers).every((s) => s === '503' || s === '408')).toBe(true);
+    // ('none': the server's close reset the connection before the client read the answer, which
+    // TCP allows when the server leaves unread bytes behind.)
+    expect(Object.keys(answers)).toContain('503');
+    expect(Object.keys(answers).every((s) => s === '503' || s === '408' || s === 'none')).toBe(true);
     expect(highest - before).toBeLessThanOrEqual(64);
     expect(legit.filter((a) => a.status === 200)).toHaveLength(10);
     expect(
