@@ -53,7 +53,7 @@ export const envSchema = z.object({
     .number()
     .int()
     .min(1024)
-    .default(16 * 1024 * 1024),
+    .default(8 * 1024 * 1024),
   // Verified webhook bodies waiting for the store: how many, how many bytes, and how long one may
   // wait for its commit. Beyond any of them, 503 with Retry-After.
   WEBHOOK_STORE_QUEUE_MAX: z.coerce.number().int().min(1).default(1000),
