@@ -167,7 +167,7 @@ export async function openThreadedSqliteStore(options: {
   let ingests = 0;
   let ingestBytes = 0;
   const busy = (why: string) =>
-    new WabridgeError('unavailable', `the store is busy (${why}); nothing was stored, retry later`, {
+    new WabridgeError('unavailable', `the store is busy (${why}); retry later`, {
       retryAfterMs: BUSY_RETRY_AFTER_MS,
     });
 
