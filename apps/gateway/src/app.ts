@@ -3,6 +3,7 @@ import { Readable } from 'node:stream';
 import { concatBytes, declaresMoreThan, isWabridgeError, readUpTo, type WabridgeError } from '@wabridge/core';
 import { Hono } from 'hono';
 import { HTTPException } from 'hono/http-exception';
+import { BodyGate, type BodyTicket } from './body-gate.ts';
 import { health } from './routes/health.ts';
 import { connectorHooks } from './routes/hooks.ts';
 import { mediaRoutes } from './routes/media.ts';
@@ -17,7 +18,16 @@ const STATUS_BY_CODE: Partial<Record<WabridgeError['code'], number>> = {
   conflict: 409,
   payload_too_large: 413,
   config_invalid: 400,
+  // The store is locked by another process or its queue is full: every platform retries a 503.
+  unavailable: 503,
 };
+
+/** Retry-After (whole seconds) for an error that says how long to wait. */
+export function retryAfter(error: WabridgeError): Record<string, string> {
+  return error.retryAfterMs === undefined
+    ? {}
+    : { 'retry-after': String(Math.max(1, Math.ceil(error.retryAfterMs / 1000))) };
+}
 
 /** The HTTP surface of the gateway. Tests call `app.request()` without opening a port. */
 export function createApp(
@@ -25,9 +35,14 @@ export function createApp(
   options: { metricsRegistry?: { metrics(): Promise<string>; contentType: string } } = {},
 ) {
   const app = new Hono();
+  // One gate for every body read before its sender is known (WhatsApp and connector callbacks).
+  const gate = new BodyGate({
+    maxBodies: runtime.env.WEBHOOK_UNVERIFIED_MAX,
+    maxBytes: runtime.env.WEBHOOK_UNVERIFIED_MAX_BYTES,
+  });
   app.route('/', health(runtime, options.metricsRegistry));
-  app.route('/webhooks/whatsapp', whatsappWebhook(runtime));
-  app.route('/hooks', connectorHooks(runtime));
+  app.route('/webhooks/whatsapp', whatsappWebhook(runtime, gate));
+  app.route('/hooks', connectorHooks(runtime, gate));
   app.route('/media', mediaRoutes(runtime));
 
   app.notFound((c) =>
@@ -46,8 +61,11 @@ export function createApp(
     }
     if (isWabridgeError(error)) {
       const status = error.status ?? STATUS_BY_CODE[error.code] ?? 500;
-      if (status >= 500) runtime.logger.error({ err: error, path: c.req.path }, 'request failed');
-      return c.json({ error: { code: error.code, message: error.message } }, status as 500);
+      // A busy store is a state to report (once per request would flood the log at error level).
+      if (error.code === 'unavailable')
+        runtime.logger.warn({ code: error.code, path: c.req.path }, error.message);
+      else if (status >= 500) runtime.logger.error({ err: error, path: c.req.path }, 'request failed');
+      return errorResponse(status, error.code, error.message, retryAfter(error));
     }
     runtime.logger.error({ err: error, path: c.req.path }, 'request failed');
     return c.json({ error: { code: 'internal', message: 'internal error; see the gateway log' } }, 500);
@@ -72,10 +90,59 @@ export class BodyTooLarge extends Error {
   override readonly name = 'BodyTooLarge';
 }
 
-/** The client closed the connection before its body was complete; nobody is left to answer. */
+/** The body gate had no room for this body (see body-gate.ts). */
+export class GateFull extends Error {
+  override readonly name = 'GateFull';
+}
+
+/**
+ * The client closed the connection (or the server's request timeout closed it) before its body
+ * was complete; nobody is left to answer. The app's error handler logs it as one debug line.
+ */
 export class ClientAborted extends Error {
   override readonly name = 'ClientAborted';
   readonly code = 'client_aborted';
+}
+
+/** Retry-After for a body refused because the gate is full: stalled bodies time out meanwhile. */
+export const GATE_RETRY_AFTER_SECONDS = 5;
+
+/**
+ * The answer for a body the gate refused. It closes the connection: the unread body is not
+ * drained, and the socket's buffers go with it.
+ */
+export function gateFullResponse(): Response {
+  return errorResponse(503, 'overloaded', 'too many webhook bodies are being received at once; retry later', {
+    'retry-after': String(GATE_RETRY_AFTER_SECONDS),
+    connection: 'close',
+  });
+}
+
+/**
+ * Reads an unauthenticated body under the gate: admitted by its declared length (refused with
+ * GateFull when there is no room), read with the size limit, and released by `release()`, which
+ * the caller calls once the body is verified or refused. On any failure to read (too large,
+ * aborted, gate full mid-stream) the ticket is released here and the error thrown.
+ */
+export async function readGated(
+  gate: BodyGate,
+  request: Request,
+  limit: number,
+  incoming?: unknown,
+): Promise<{ raw: Uint8Array<ArrayBuffer>; release(): void }> {
+  // Too large by its own declaration: refused before it takes a place in the gate.
+  if (declaresMoreThan(request.headers, limit)) throw new BodyTooLarge();
+  const length = request.headers.get('content-length');
+  const declared = length !== null && /^\d+$/.test(length.trim()) ? Number(length) : null;
+  const ticket = gate.admit(declared);
+  if (!ticket) throw new GateFull();
+  try {
+    const raw = await readBody(request, limit, incoming, declared === null ? ticket : undefined);
+    return { raw, release: ticket.release };
+  } catch (error) {
+    ticket.release();
+    throw error;
+  }
 }
 
 /**
@@ -89,10 +156,11 @@ export async function readBody(
   request: Request,
   limit: number,
   incoming?: unknown,
+  ticket?: BodyTicket,
 ): Promise<Uint8Array<ArrayBuffer>> {
   if (isIncomingMessage(incoming)) {
     if (declaresMoreThan(request.headers, limit)) throw new BodyTooLarge();
-    return readIncoming(incoming, limit);
+    return readIncoming(incoming, limit, ticket);
   }
   let body: Uint8Array<ArrayBuffer> | null;
   try {
@@ -102,6 +170,7 @@ export async function readBody(
     throw error;
   }
   if (!body) throw new BodyTooLarge();
+  if (ticket && !ticket.grow(body.byteLength)) throw new GateFull();
   return body;
 }
 
@@ -109,17 +178,23 @@ function isIncomingMessage(value: unknown): value is IncomingMessage {
   return value instanceof Readable && typeof (value as IncomingMessage).httpVersion === 'string';
 }
 
-function readIncoming(incoming: IncomingMessage, limit: number): Promise<Uint8Array<ArrayBuffer>> {
+function readIncoming(
+  incoming: IncomingMessage,
+  limit: number,
+  ticket?: BodyTicket,
+): Promise<Uint8Array<ArrayBuffer>> {
   return new Promise((resolve, reject) => {
     const chunks: Uint8Array[] = [];
     let size = 0;
     const onData = (chunk: Buffer) => {
       size += chunk.byteLength;
-      if (size > limit) {
+      const refused =
+        size > limit ? new BodyTooLarge() : ticket && !ticket.grow(chunk.byteLength) ? new GateFull() : null;
+      if (refused) {
         cleanup();
-        // Stop reading; the 413 answer closes the connection rather than draining a huge body.
+        // Stop reading; the answer closes the connection rather than draining the body.
         incoming.pause();
-        reject(new BodyTooLarge());
+        reject(refused);
         return;
       }
       chunks.push(chunk);
@@ -135,10 +210,10 @@ function readIncoming(incoming: IncomingMessage, limit: number): Promise<Uint8Ar
       const aborted = (error as NodeJS.ErrnoException).code === 'ECONNRESET' || incoming.destroyed;
       reject(aborted ? new ClientAborted('the client closed the connection mid-body') : error);
     };
-    // Should a close come without that error, the read must still end rather than wait forever.
+    // Closed before its end: the client gave up, or the server's request timeout closed it.
     const onClose = () => {
       cleanup();
-      reject(new ClientAborted('the client closed the connection mid-body'));
+      reject(new ClientAborted('the connection closed before the whole body arrived'));
     };
     const cleanup = () => {
       incoming.off('data', onData);
@@ -146,6 +221,10 @@ function readIncoming(incoming: IncomingMessage, limit: number): Promise<Uint8Ar
       incoming.off('error', onError);
       incoming.off('close', onClose);
     };
+    if (incoming.readableEnded) {
+      resolve(concatBytes(chunks, 0));
+      return;
+    }
     incoming.on('data', onData);
     incoming.on('end', onEnd);
     incoming.on('error', onError);

@@ -42,6 +42,28 @@ export const envSchema = z.object({
     .int()
     .positive()
     .default(1024 * 1024 - 1),
+  // Slow or stalled clients: how long a request's headers, and the whole request, may take to
+  // arrive before the server answers 408 and closes the connection (Node's default is 300 s).
+  HTTP_HEADERS_TIMEOUT_MS: z.coerce.number().int().min(1000).default(10_000),
+  HTTP_REQUEST_TIMEOUT_MS: z.coerce.number().int().min(1000).default(15_000),
+  HTTP_KEEP_ALIVE_TIMEOUT_MS: z.coerce.number().int().min(0).default(5000),
+  // Webhook bodies not yet verified (read before their signature can be checked): how many at
+  // once, and how many bytes in all. Beyond either, 503 with Retry-After.
+  WEBHOOK_UNVERIFIED_MAX: z.coerce.number().int().min(1).default(64),
+  WEBHOOK_UNVERIFIED_MAX_BYTES: z.coerce
+    .number()
+    .int()
+    .min(1024)
+    .default(8 * 1024 * 1024),
+  // Verified webhook bodies waiting for the store: how many, how many bytes, and how long one may
+  // wait for its commit. Beyond any of them, 503 with Retry-After.
+  WEBHOOK_STORE_QUEUE_MAX: z.coerce.number().int().min(1).default(1000),
+  WEBHOOK_STORE_QUEUE_MAX_BYTES: z.coerce
+    .number()
+    .int()
+    .min(1024)
+    .default(16 * 1024 * 1024),
+  WEBHOOK_STORE_TIMEOUT_MS: z.coerce.number().int().min(100).default(5000),
   WORKER_ENABLED: bool.default(true),
   WORKER_CONCURRENCY: z.coerce.number().int().min(1).max(256).default(16),
   JOB_LEASE_MS: z.coerce.number().int().min(1000).default(30_000),
@@ -70,6 +92,11 @@ export function loadEnv(source: Record<string, string | undefined> = process.env
     throw new EnvError(`invalid configuration:\n${lines.join('\n')}\n(see .env.example)`);
   }
   const env = parsed.data;
+  if (env.HTTP_HEADERS_TIMEOUT_MS > env.HTTP_REQUEST_TIMEOUT_MS) {
+    throw new EnvError(
+      'invalid configuration:\n  HTTP_HEADERS_TIMEOUT_MS: must not be more than HTTP_REQUEST_TIMEOUT_MS\n(see .env.example)',
+    );
+  }
   const dataDir = resolve(env.WABRIDGE_DATA_DIR);
   const url = env.DATABASE_URL ?? `sqlite:${resolve(dataDir, 'wabridge.db')}`;
   if (!url.startsWith('sqlite:')) {

@@ -71,6 +71,11 @@ export interface Runtime {
   commands: CommandProcessor;
   media: MediaStore;
   worker: Worker | null;
+  /**
+   * How long the store thread has gone without answering (ms; 0 when idle or progressing, and
+   * always 0 for an in-thread store). Readiness fails while it grows.
+   */
+  storeStalledForMs(): number;
   close(): Promise<void>;
 }
 
@@ -92,6 +97,11 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
           // The thread's records name their own component (e.g. ingest).
           logger,
           metrics,
+          ingestLimits: {
+            maxPending: env.WEBHOOK_STORE_QUEUE_MAX,
+            maxPendingBytes: env.WEBHOOK_STORE_QUEUE_MAX_BYTES,
+            deadlineMs: env.WEBHOOK_STORE_TIMEOUT_MS,
+          },
         });
   const store: Store = threaded ?? (await openSqliteStore({ path: env.databasePath, logger, now }));
   const masterKey = loadMasterKey(env, logger, options.devKeyWarning ?? 'always');
@@ -196,6 +206,7 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
     commands,
     media,
     worker,
+    storeStalledForMs: () => threaded?.stalledForMs() ?? 0,
     async close() {
       await worker?.stop();
       await host.closeAll();

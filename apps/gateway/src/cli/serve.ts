@@ -58,10 +58,13 @@ export async function startServer(
     const app = createApp(runtime, { metricsRegistry: metrics.registry });
     try {
       await new Promise<void>((resolve, reject) => {
-        httpServer = serveHttp({ fetch: app.fetch, port: env.PORT, hostname: env.HOST }, (info) => {
-          url = `http://${env.HOST === '0.0.0.0' ? 'localhost' : env.HOST}:${info.port}`;
-          resolve();
-        });
+        httpServer = serveHttp(
+          { fetch: app.fetch, port: env.PORT, hostname: env.HOST, serverOptions: httpServerOptions(env) },
+          (info) => {
+            url = `http://${env.HOST === '0.0.0.0' ? 'localhost' : env.HOST}:${info.port}`;
+            resolve();
+          },
+        );
         // A port in use is an operator's mistake to name in one line, not a crash with a stack.
         (httpServer as unknown as NodeJS.EventEmitter).once('error', (error: NodeJS.ErrnoException) =>
           reject(listenError(error, env)),
@@ -88,6 +91,23 @@ export async function startServer(
       }
       await current.close();
     },
+  };
+}
+
+/**
+ * Timeouts for slow or stalled clients. Node's defaults let a request take 300 s to arrive and
+ * look for overdue ones every 30 s: a connection that sends most of a body and stalls would pin
+ * its buffers for minutes. Here a request (headers and body) must arrive within
+ * HTTP_REQUEST_TIMEOUT_MS, its headers within HTTP_HEADERS_TIMEOUT_MS, and overdue connections
+ * are looked for every second (the check walks the open connections: cheap). Overdue ones get a
+ * 408 and are closed, which ends the read of their body (see readGated in app.ts).
+ */
+export function httpServerOptions(env: Env) {
+  return {
+    headersTimeout: env.HTTP_HEADERS_TIMEOUT_MS,
+    requestTimeout: env.HTTP_REQUEST_TIMEOUT_MS,
+    keepAliveTimeout: env.HTTP_KEEP_ALIVE_TIMEOUT_MS,
+    connectionsCheckingInterval: 1000,
   };
 }
 

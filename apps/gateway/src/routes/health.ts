@@ -20,10 +20,33 @@ export function health(runtime: Runtime, registry?: { metrics(): Promise<string>
     }
   });
   app.get('/readyz', async (c) => {
+    // The store thread has been waiting (on a lock another process holds) for a while: webhooks
+    // are being answered 503, so a balancer should send them elsewhere. The probe is not queued
+    // behind the stalled work.
+    const stalledMs = runtime.storeStalledForMs();
+    if (stalledMs > READY_STALL_MS) {
+      return errorResponse(
+        503,
+        'not_ready',
+        `the store has not answered for ${Math.round(stalledMs / 1000)} s`,
+        {
+          'retry-after': '5',
+        },
+      );
+    }
     try {
       // One indexed read: probes come every few seconds and must not cost the store a scan.
       // Queue depth is in /metrics (wabridge_jobs) and `wabridge status`.
-      await runtime.store.configVersion();
+      // Bounded like the stall: a read queued behind a lock wait would otherwise answer 10 s late.
+      let timer: NodeJS.Timeout | undefined;
+      const answered = await Promise.race([
+        runtime.store.configVersion().then(() => true),
+        new Promise<false>((resolve) => {
+          timer = setTimeout(() => resolve(false), READY_STALL_MS);
+        }),
+      ]).finally(() => clearTimeout(timer));
+      if (!answered)
+        return errorResponse(503, 'not_ready', 'the store did not answer in time', { 'retry-after': '5' });
       return c.json({ status: 'ready' });
     } catch (error) {
       runtime.logger.error({ err: error }, 'readiness check failed');
@@ -61,6 +84,9 @@ function monitoringRefusal(
   if (runtime.env.devMode) return null;
   return errorResponse(403, 'metrics_token_required', `set METRICS_TOKEN to read ${what} in production`);
 }
+
+/** How long the store may go without answering before /readyz says not ready. */
+const READY_STALL_MS = 2000;
 
 /**
  * `Bearer <token>`, compared in constant time: both sides are hashed first, so timingSafeEqual

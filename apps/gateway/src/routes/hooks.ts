@@ -1,5 +1,6 @@
 import { Hono } from 'hono';
-import { BodyTooLarge, errorResponse, readBody } from '../app.ts';
+import { BodyTooLarge, errorResponse, GateFull, gateFullResponse, readGated } from '../app.ts';
+import type { BodyGate } from '../body-gate.ts';
 import type { Runtime } from '../runtime.ts';
 
 const MAX_HOOK_BODY = 1024 * 1024;
@@ -9,7 +10,7 @@ const MAX_HOOK_BODY = 1024 * 1024;
  * and interprets the request; the commands it returns are recorded durably before its response
  * goes back, so a platform never gets a 2xx for something we could lose.
  */
-export function connectorHooks(runtime: Runtime) {
+export function connectorHooks(runtime: Runtime, gate: BodyGate) {
   const app = new Hono();
   app.all('/:connector/:workspace/*', handle);
   app.all('/:connector/:workspace', handle);
@@ -25,14 +26,21 @@ export function connectorHooks(runtime: Runtime) {
         `connector ${connectorId} is not enabled for workspace ${workspaceId}`,
       );
     }
-    let raw: Uint8Array<ArrayBuffer>;
+    let read: { raw: Uint8Array<ArrayBuffer>; release(): void };
     try {
-      raw = await readBody(c.req.raw, MAX_HOOK_BODY, (c.env as { incoming?: unknown } | undefined)?.incoming);
+      read = await readGated(
+        gate,
+        c.req.raw,
+        MAX_HOOK_BODY,
+        (c.env as { incoming?: unknown } | undefined)?.incoming,
+      );
     } catch (error) {
       if (error instanceof BodyTooLarge)
         return errorResponse(413, 'payload_too_large', `bodies are limited to ${MAX_HOOK_BODY} bytes`);
+      if (error instanceof GateFull) return gateFullResponse();
       throw error;
     }
+    const { raw } = read;
     const prefix = `/hooks/${connectorId}/${workspaceId}`;
     const path = c.req.path.slice(prefix.length) || '/';
     const request = new Request(c.req.url, {
@@ -40,15 +48,21 @@ export function connectorHooks(runtime: Runtime) {
       headers: c.req.raw.headers,
       ...(raw.byteLength > 0 || !['GET', 'HEAD'].includes(c.req.method) ? { body: raw } : {}),
     });
-    const result = await instance.inbound.handle(request, {
-      path,
-      rawBody: raw,
-      findRefByExternalId: (kind, externalId) =>
-        runtime.store.findRefByExternalId(workspaceId, connectorId, kind, externalId),
-      // `replay:` keeps these apart from the connector's command keys in the same table.
-      claimOnce: (key, ttlMs) =>
-        runtime.store.claimExpiringKey(workspaceId, `replay:${connectorId}`, key, ttlMs),
-    });
+    // The connector verifies the request: until it has answered, the body holds its place in the gate.
+    let result: Awaited<ReturnType<typeof instance.inbound.handle>>;
+    try {
+      result = await instance.inbound.handle(request, {
+        path,
+        rawBody: raw,
+        findRefByExternalId: (kind, externalId) =>
+          runtime.store.findRefByExternalId(workspaceId, connectorId, kind, externalId),
+        // `replay:` keeps these apart from the connector's command keys in the same table.
+        claimOnce: (key, ttlMs) =>
+          runtime.store.claimExpiringKey(workspaceId, `replay:${connectorId}`, key, ttlMs),
+      });
+    } finally {
+      read.release();
+    }
     if (result.commands.length > 0) {
       await runtime.commands.accept(workspaceId, connectorId, result.commands);
     }

@@ -1,14 +1,15 @@
 import { timingSafeEqual } from 'node:crypto';
-import { verifyMetaSignature } from '@wabridge/core';
+import { isWabridgeError, verifyMetaSignature } from '@wabridge/core';
 import { Hono } from 'hono';
-import { BodyTooLarge, errorResponse, readBody } from '../app.ts';
+import { BodyTooLarge, errorResponse, GateFull, gateFullResponse, readGated, retryAfter } from '../app.ts';
+import type { BodyGate } from '../body-gate.ts';
 import type { Runtime } from '../runtime.ts';
 
 /**
  * Meta's webhook edge. POST order matters: size limit, then the signature over the raw bytes,
  * then parsing, then one durable write; 200 only after the commit. Nothing else happens inline.
  */
-export function whatsappWebhook(runtime: Runtime) {
+export function whatsappWebhook(runtime: Runtime, gate: BodyGate) {
   const { env, metrics, logger } = runtime;
   const secrets = env.WHATSAPP_APP_SECRET ?? [];
   if (secrets.length === 0)
@@ -40,14 +41,15 @@ export function whatsappWebhook(runtime: Runtime) {
   });
 
   app.post('/', async (c) => {
-    const reject = (status: number, reason: string, message: string) => {
+    const reject = (status: number, reason: string, message: string, headers?: Record<string, string>) => {
       metrics.increment('webhooks_rejected_total', { source: 'whatsapp', reason });
       logger.warn({ reason, status }, 'WhatsApp webhook rejected');
-      return errorResponse(status, reason, message);
+      return errorResponse(status, reason, message, headers);
     };
-    let raw: Uint8Array;
+    let read: { raw: Uint8Array; release(): void };
     try {
-      raw = await readBody(
+      read = await readGated(
+        gate,
         c.req.raw,
         env.WEBHOOK_MAX_BODY_BYTES,
         (c.env as { incoming?: unknown } | undefined)?.incoming,
@@ -60,18 +62,41 @@ export function whatsappWebhook(runtime: Runtime) {
           `webhook bodies are limited to ${env.WEBHOOK_MAX_BODY_BYTES} bytes`,
         );
       }
+      if (error instanceof GateFull) {
+        metrics.increment('webhooks_rejected_total', { source: 'whatsapp', reason: 'overloaded' });
+        return gateFullResponse();
+      }
+      // Nobody is left to answer; the connection is gone.
       throw error;
     }
-    if (secrets.length === 0) {
+    const { raw } = read;
+    // The body leaves the gate once its signature is checked: verified bodies are bounded by the
+    // store's own queue (WEBHOOK_STORE_QUEUE_*), refused ones are dropped with the answer.
+    let verdict: ReturnType<typeof verifyMetaSignature> | null = null;
+    try {
+      if (secrets.length > 0)
+        verdict = verifyMetaSignature(raw, c.req.header('x-hub-signature-256'), secrets);
+    } finally {
+      read.release();
+    }
+    if (!verdict) {
       return reject(503, 'not_configured', 'WHATSAPP_APP_SECRET is not configured; Meta will retry later');
     }
-    const verdict = verifyMetaSignature(raw, c.req.header('x-hub-signature-256'), secrets);
     if (!verdict.ok) {
       const status = verdict.reason === 'missing' ? 401 : 403;
       return reject(status, `signature_${verdict.reason}`, SIGNATURE_MESSAGES[verdict.reason]);
     }
-    // Parsed and stored where the data lives (the embedded store's own thread); 200 only after commit.
-    const outcome = await runtime.webhooks.ingestBody(raw);
+    // Parsed and stored where the data lives (the embedded store's own thread); 200 only after
+    // commit. A busy store (locked by another process, or too much already waiting for it) is
+    // answered 503 with Retry-After, and Meta sends the body again (see threaded.ts, ingestBody).
+    let outcome: Awaited<ReturnType<typeof runtime.webhooks.ingestBody>>;
+    try {
+      outcome = await runtime.webhooks.ingestBody(raw);
+    } catch (error) {
+      if (isWabridgeError(error) && error.code === 'unavailable')
+        return reject(503, 'store_busy', error.message, retryAfter(error));
+      throw error;
+    }
     if (!outcome.ok) return reject(400, 'invalid_json', 'the body is not valid UTF-8 JSON');
     metrics.increment('webhooks_received_total', { source: 'whatsapp' });
     if (outcome.result.jobsQueued > 0) runtime.worker?.notify();

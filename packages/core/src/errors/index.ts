@@ -25,9 +25,15 @@ export type ErrorCode =
   // Our own state.
   | 'config_invalid'
   | 'stale_lease' // a worker tried to settle a job it no longer owns
+  | 'unavailable' // the store is locked by another process or its queue is full: nothing was done, retry later
   | 'internal';
 
-const RETRYABLE: ReadonlySet<ErrorCode> = new Set(['rate_limited', 'transient', 'daily_quota']);
+const RETRYABLE: ReadonlySet<ErrorCode> = new Set([
+  'rate_limited',
+  'transient',
+  'daily_quota',
+  'unavailable',
+]);
 
 export interface WabridgeErrorOptions {
   retryable?: boolean;

@@ -261,9 +261,7 @@ export class Worker {
       () => controller.abort(new Error('delivery timed out')),
       this.o.deliveryTimeoutMs,
     );
-    const heartbeat = setInterval(() => {
-      for (const job of jobs) void this.o.store.extendLease(job.lease, this.o.now() + this.o.leaseMs);
-    }, this.o.leaseMs / 3);
+    const heartbeat = this.heartbeat(jobs, controller, logger);
     try {
       const instance = await this.o.host.instance(workspaceId, connectorId);
       const items: { job: Job; item: BatchItem | null }[] = [];
@@ -330,11 +328,7 @@ export class Worker {
       () => controller.abort(new Error('delivery timed out')),
       this.o.deliveryTimeoutMs,
     );
-    const heartbeat = setInterval(() => {
-      void this.o.store.extendLease(job.lease, this.o.now() + this.o.leaseMs).then((held) => {
-        if (!held) controller.abort(new Error('lease lost'));
-      });
-    }, this.o.leaseMs / 3);
+    const heartbeat = this.heartbeat([job], controller, this.o.logger.child({ job: job.id }));
     try {
       await work(controller.signal);
     } finally {
@@ -342,6 +336,32 @@ export class Worker {
       clearInterval(heartbeat);
       this.controllers.delete(controller);
     }
+  }
+
+  /**
+   * Keeps the leases of jobs being delivered, every third of the lease. The same for one job and
+   * for a batch: a lease the store says is gone aborts the delivery (another worker owns the job
+   * now, and its outcome would be refused anyway). A heartbeat the store cannot answer (SQLITE_BUSY
+   * while another process holds the write lock: a backup, a second worker, an sqlite3 shell) is
+   * logged and the delivery goes on: the lease may well still be held, the next beat tries again,
+   * and if it did lapse the store refuses to settle the job, which is then redone by whoever claims
+   * it (connectors deliver idempotently). Without the catch, the rejection would be unhandled and
+   * would end the process.
+   */
+  private heartbeat(jobs: readonly Job[], controller: AbortController, logger: Logger): NodeJS.Timeout {
+    return setInterval(() => {
+      for (const job of jobs) {
+        this.o.store.extendLease(job.lease, this.o.now() + this.o.leaseMs).then(
+          (held) => {
+            if (!held) controller.abort(new Error('lease lost'));
+          },
+          (error: unknown) => {
+            const { code, message } = toWabridgeError(error);
+            logger.warn({ job: job.id, code, reason: message }, 'lease heartbeat failed; will try again');
+          },
+        );
+      }
+    }, this.o.leaseMs / 3);
   }
 
   private async complete(job: Job, refs: ExternalRef[], logger: Logger): Promise<void> {

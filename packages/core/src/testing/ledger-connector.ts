@@ -33,6 +33,8 @@ export interface LedgerTarget {
   setDown(down: boolean): void;
   /** Fail (503) every effect call whose body matches, until cleared with null. */
   failWhere(predicate: ((body: Omit<LedgerEffect, 'id' | 'at'>) => boolean) | null): void;
+  /** Answer each effect call this many ms late (a slow platform), so deliveries stay in flight. */
+  setDelay(ms: number): void;
   close(): Promise<void>;
 }
 
@@ -42,6 +44,7 @@ export async function startLedgerTarget(options: { port?: number } = {}): Promis
   let probability = 0;
   let down = false;
   let where: ((body: Omit<LedgerEffect, 'id' | 'at'>) => boolean) | null = null;
+  let delayMs = 0;
   let seq = 0;
   const server: Server = createServer((req, res) => void handle(req, res));
 
@@ -66,6 +69,7 @@ export async function startLedgerTarget(options: { port?: number } = {}): Promis
       const chunks: Buffer[] = [];
       for await (const chunk of req) chunks.push(chunk as Buffer);
       const body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as Omit<LedgerEffect, 'id' | 'at'>;
+      if (delayMs > 0) await new Promise((resolve) => setTimeout(resolve, delayMs));
       const failure = failures.shift() ?? (Math.random() < probability || where?.(body) ? 503 : undefined);
       if (failure === 429) return send(429, { error: 'rate_limited' }, { 'retry-after': '1' });
       if (failure) return send(failure, { error: failure === 400 ? 'invalid' : 'unavailable' });
@@ -93,6 +97,9 @@ export async function startLedgerTarget(options: { port?: number } = {}): Promis
     },
     failWhere(predicate) {
       where = predicate;
+    },
+    setDelay(ms) {
+      delayMs = ms;
     },
     close: () =>
       new Promise<void>((resolve) => {

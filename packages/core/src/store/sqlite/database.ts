@@ -219,7 +219,8 @@ export class SqliteDatabase {
         this.run('BEGIN IMMEDIATE');
         this.began++;
       } catch (error) {
-        for (const _ of group) results.push({ ok: false, value: error });
+        const refused = lockedOut(error);
+        for (const _ of group) results.push({ ok: false, value: refused });
         continue;
       }
       const groupResults: { ok: boolean; value: unknown }[] = [];
@@ -244,7 +245,8 @@ export class SqliteDatabase {
         results.push(...groupResults);
       } catch (error) {
         this.rollback();
-        for (const _ of group) results.push({ ok: false, value: error });
+        const refused = lockedOut(error);
+        for (const _ of group) results.push({ ok: false, value: refused });
       }
     }
     return results;
@@ -278,6 +280,25 @@ export class SqliteDatabase {
     this.statements.clear();
     this.db.close();
   }
+}
+
+/** How long callers are asked to wait after the database was locked (Retry-After). */
+export const LOCKED_RETRY_AFTER_MS = 5000;
+
+/**
+ * SQLITE_BUSY (5) and SQLITE_LOCKED (6) when a transaction begins or commits: another connection
+ * (a backup, a second worker, an operator's sqlite3 shell) held the write lock for longer than the
+ * busy timeout. Nothing of the transaction was written, so the caller may say so and retry: a typed,
+ * retryable `unavailable` error, which the HTTP edge answers with 503 and Retry-After.
+ */
+function lockedOut(error: unknown): unknown {
+  const errcode = (error as { errcode?: unknown } | null)?.errcode;
+  if (typeof errcode !== 'number' || ((errcode & 0xff) !== 5 && (errcode & 0xff) !== 6)) return error;
+  return new WabridgeError(
+    'unavailable',
+    'the database is locked by another connection; nothing was written, retry later',
+    { retryAfterMs: LOCKED_RETRY_AFTER_MS, cause: error },
+  );
 }
 
 interface BackgroundAnswer {

@@ -66,8 +66,10 @@ const forwardingMetrics: Metrics = {
   observe: (name, value, labels) => queue({ event: ['observe', name, value, labels] }),
 };
 
+const { path, busyTimeoutMs } = workerData as { path: string; busyTimeoutMs?: number };
 const store = await openSqliteStore({
-  path: (workerData as { path: string }).path,
+  path,
+  ...(busyTimeoutMs === undefined ? {} : { busyTimeoutMs }),
   logger: forwardingLogger({ component: 'store' }),
 });
 

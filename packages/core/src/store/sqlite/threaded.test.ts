@@ -1,6 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { DatabaseSync } from 'node:sqlite';
 import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { memoryLogger } from '../../logger/index.ts';
 import { memoryMetrics } from '../../metrics/index.ts';
@@ -131,6 +132,81 @@ describe('claims through the store thread', () => {
       await Promise.all([claiming, webhook]);
       expect(settled).toEqual(['webhook', 'claim 50']);
     } finally {
+      await store.close();
+    }
+  });
+});
+
+describe('a busy store thread (another connection holds the write lock)', () => {
+  const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+  const codeOf = (promise: Promise<unknown>) =>
+    promise.then(
+      () => 'ok',
+      (error: { code?: string }) => error.code ?? 'uncoded',
+    );
+
+  async function open(ingestLimits: Parameters<typeof openThreadedSqliteStore>[0]['ingestLimits']) {
+    const path = join(dir, `busy-${n++}.db`);
+    const store = await openThreadedSqliteStore({ path, ingestLimits, busyTimeoutMs: 500 });
+    const ws = await seedWorkspace(store, { phoneNumberId: TEST_PHONE_NUMBER_ID, connectors: ['slack'] });
+    const lock = new DatabaseSync(path, { timeout: 0 });
+    return { store, ws, lock };
+  }
+
+  it('fails a write with the retryable code `unavailable` (never an uncoded error) when the lock outlasts the busy timeout', async () => {
+    const { store, lock } = await open({ deadlineMs: 30_000 });
+    try {
+      lock.exec('BEGIN IMMEDIATE');
+      const failed = await store.ingestBody(text('wamid.busy')).catch((error: unknown) => error);
+      expect(failed).toMatchObject({ code: 'unavailable', retryable: true, retryAfterMs: 5000 });
+      expect(
+        await codeOf(store.appendAudit({ actor: 't', action: 'a', workspaceId: null, details: {} })),
+      ).toBe('unavailable');
+      lock.exec('COMMIT');
+      expect(await store.ingestBody(text('wamid.busy'))).toMatchObject({
+        ok: true,
+        result: { messagesStored: 1 },
+      });
+    } finally {
+      lock.close();
+      await store.close();
+    }
+  });
+
+  it('refuses bodies past the count and byte caps at once, answers the rest at the deadline, reports the stall, and stores each retried body once', async () => {
+    const size = text('wamid.cap.0').byteLength;
+    const { store, ws, lock } = await open({ maxPending: 3, maxPendingBytes: size * 10, deadlineMs: 200 });
+    try {
+      lock.exec('BEGIN IMMEDIATE');
+      const waiting = [0, 1, 2].map((i) => codeOf(store.ingestBody(text(`wamid.cap.${i}`))));
+      // The fourth finds three waiting: refused without waiting for anything.
+      const refused = await store.ingestBody(text('wamid.cap.3')).catch((error: Error) => error.message);
+      expect(refused).toMatch(/3 webhooks wait for it/);
+      expect(store.pendingIngests()).toEqual({ count: 3, bytes: 3 * size });
+      // All three are answered `unavailable` (the deadline or the lock, whichever comes first).
+      expect(await Promise.all(waiting)).toEqual(['unavailable', 'unavailable', 'unavailable']);
+      const deadline = Date.now() + 10_000;
+      while (store.stalledForMs() < 100 && Date.now() < deadline) await sleep(20);
+      expect(store.stalledForMs()).toBeGreaterThanOrEqual(100);
+      lock.exec('COMMIT');
+      // Meta's retries: each body until it is acknowledged.
+      for (let i = 0; i < 4; i++) {
+        for (;;) {
+          const outcome = await store.ingestBody(text(`wamid.cap.${i}`)).catch(() => null);
+          if (outcome?.ok) break;
+          await sleep(50);
+        }
+      }
+      expect(store.pendingIngests()).toEqual({ count: 0, bytes: 0 });
+      expect(store.stalledForMs()).toBe(0);
+      for (let i = 0; i < 4; i++) expect(await store.getMessageByWamid(ws, `wamid.cap.${i}`)).toBeTruthy();
+      // One job per message: a body that committed after its 503 was not queued twice by its retry.
+      expect((await store.jobStats()).ready).toBe(4);
+
+      const big = new Uint8Array(size * 10 + 1);
+      expect(await store.ingestBody(big).catch((error: Error) => error.message)).toMatch(/bytes of webhooks/);
+    } finally {
+      lock.close();
       await store.close();
     }
   });

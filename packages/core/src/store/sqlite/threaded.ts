@@ -7,7 +7,39 @@ import type { Job, Store } from '../types.ts';
 import { untilAdmitted } from './admission.ts';
 import type { Answers, Call, Calls, ForwardedEvent } from './thread-protocol.ts';
 
-export type ThreadedSqliteStore = Store & WebhookBodyIngest;
+export type ThreadedSqliteStore = Store &
+  WebhookBodyIngest & {
+    /**
+     * How long the store thread has been working on its current batch without answering, in ms
+     * (0 when it is idle or making progress). Readiness says "not ready" while this grows: the
+     * thread waits on a lock another connection holds.
+     */
+    stalledForMs(): number;
+    /** Verified webhook bodies handed to the store and not yet answered: count and bytes. */
+    pendingIngests(): { count: number; bytes: number };
+  };
+
+/**
+ * Bounds on verified webhook bodies waiting for the store thread. Without them a stalled store
+ * (its write lock held by another process) lets every arriving webhook pile up in memory here.
+ */
+export interface IngestLimits {
+  /** Bodies waiting at once; one more is refused at once (`unavailable`, i.e. 503). */
+  maxPending: number;
+  /** Their total size in bytes; a body that would pass it is refused at once. */
+  maxPendingBytes: number;
+  /** A body not committed within this many ms is answered `unavailable` (see `ingestBody` below). */
+  deadlineMs: number;
+}
+
+export const DEFAULT_INGEST_LIMITS: IngestLimits = {
+  maxPending: 1000,
+  maxPendingBytes: 16 * 1024 * 1024,
+  deadlineMs: 5000,
+};
+
+/** Retry-After for a body refused because the store is busy: a few seconds, like a lock's wait. */
+const BUSY_RETRY_AFTER_MS = 5000;
 
 /**
  * The embedded store in its own thread. The SQL, the JSON columns and above all the fsync of each
@@ -24,12 +56,18 @@ export async function openThreadedSqliteStore(options: {
   path: string;
   logger?: Logger;
   metrics?: Metrics;
+  ingestLimits?: Partial<IngestLimits>;
+  /** How long a write waits for another connection's lock before it fails `unavailable` (10 s). */
+  busyTimeoutMs?: number;
+  now?: () => number;
 }): Promise<ThreadedSqliteStore> {
   const logger = options.logger ?? silentLogger;
   const metrics = options.metrics ?? noopMetrics;
+  const limits: IngestLimits = { ...DEFAULT_INGEST_LIMITS, ...options.ingestLimits };
+  const now = options.now ?? Date.now;
   // Named, so the thread is told apart in top -H, /proc and `npm run bench`.
   const worker = new NodeWorker(new URL('./thread.ts', import.meta.url), {
-    workerData: { path: options.path },
+    workerData: { path: options.path, busyTimeoutMs: options.busyTimeoutMs },
     name: 'wabridge-store',
   });
   const pending = new Map<number, { resolve(value: unknown): void; reject(error: unknown): void }>();
@@ -47,14 +85,22 @@ export async function openThreadedSqliteStore(options: {
   // Every store call answers promptly (none waits on anything but its own transaction), so a
   // held batch always leaves.
   let inFlight = 0;
+  // When the thread last made progress: the batch in flight was sent, or answers arrived.
+  let progressAt = now();
+  // Calls keep their arguments as given until they leave, so one that waits here can be taken back.
   let outbox: Call[] = [];
-  let bodies: Uint8Array[] = [];
   let scheduled = false;
   const send = () => {
     scheduled = false;
     if (inFlight > 0 || outbox.length === 0) return;
-    const message: Calls = { calls: JSON.stringify(outbox) };
+    const bodies: Uint8Array[] = [];
+    const calls = outbox.map((c) => ({
+      ...c,
+      args: c.args.map((arg) => (arg instanceof Uint8Array ? { $bytes: bodies.push(arg) - 1 } : arg)),
+    }));
+    const message: Calls = { calls: JSON.stringify(calls) };
     inFlight = outbox.length;
+    progressAt = now();
     outbox = [];
     const transfer: ArrayBuffer[] = [];
     if (bodies.length > 0) {
@@ -68,7 +114,6 @@ export async function openThreadedSqliteStore(options: {
       message.bytes = bytes;
       message.offsets = offsets;
       transfer.push(bytes.buffer);
-      bodies = [];
     }
     worker.postMessage(message, transfer);
   };
@@ -76,6 +121,7 @@ export async function openThreadedSqliteStore(options: {
   worker.on('message', (text: string) => {
     const { answers, events } = JSON.parse(text) as Answers;
     inFlight -= answers.length;
+    progressAt = now();
     send();
     for (const event of events) replay(event, logger, metrics);
     for (const message of answers) {
@@ -104,14 +150,87 @@ export async function openThreadedSqliteStore(options: {
         scheduled = true;
         setImmediate(send);
       }
-      const plain = args.map((arg) => (arg instanceof Uint8Array ? { $bytes: bodies.push(arg) - 1 } : arg));
-      outbox.push({ id, method, args: plain });
+      outbox.push({ id, method, args });
+    });
+  };
+  const lastId = () => nextId - 1;
+  /** Takes back a call that has not left for the thread yet; false once it has. */
+  const withdraw = (id: number): boolean => {
+    const index = outbox.findIndex((c) => c.id === id);
+    if (index < 0) return false;
+    outbox.splice(index, 1);
+    pending.delete(id);
+    return true;
+  };
+
+  // Verified webhook bodies waiting for the thread, in count and bytes (see IngestLimits).
+  let ingests = 0;
+  let ingestBytes = 0;
+  const busy = (why: string) =>
+    new WabridgeError('unavailable', `the store is busy (${why}); retry later`, {
+      retryAfterMs: BUSY_RETRY_AFTER_MS,
+    });
+
+  /**
+   * A verified body, stored (or refused) by the thread. Bounded two ways:
+   * - Admission: past `maxPending` bodies or `maxPendingBytes` waiting, a body is refused at once.
+   *   Nothing of it was stored; Meta retries a 503.
+   * - Deadline: a body not committed within `deadlineMs` is answered `unavailable` (503) too.
+   *   If it has not left for the thread yet it is taken back and never stored. If it has (the
+   *   thread is inside a transaction waiting on the lock), it may still commit after we said 503.
+   *   That is harmless, and is why the deadline may answer before the thread does: Meta sends the
+   *   same body again, and ingest is idempotent — messages and statuses are deduplicated by their
+   *   wamid (and status), other changes by a content id — so the retry finds it stored, queues no
+   *   second job and gets its 200. What must never happen, a 200 for something not on disk,
+   *   cannot: 200 is only ever sent for a body the thread reported committed.
+   * The bytes of a body that left count until the thread answers, since until then it holds them.
+   */
+  const ingestBody = (body: Uint8Array, receivedAt?: number): Promise<unknown> => {
+    if (failure) return Promise.reject(failure);
+    if (ingests >= limits.maxPending) return Promise.reject(busy(`${ingests} webhooks wait for it`));
+    if (ingestBytes + body.byteLength > limits.maxPendingBytes)
+      return Promise.reject(busy(`${ingestBytes} bytes of webhooks wait for it`));
+    ingests++;
+    ingestBytes += body.byteLength;
+    const release = () => {
+      ingests--;
+      ingestBytes -= body.byteLength;
+    };
+    const stored = call('ingestBody', receivedAt === undefined ? [body] : [body, receivedAt]);
+    const id = lastId();
+    return new Promise((resolve, reject) => {
+      let settled = false;
+      const timer = setTimeout(() => {
+        if (settled) return;
+        settled = true;
+        // Taken back: it will never be stored, and its bytes are free now.
+        if (withdraw(id)) release();
+        reject(busy(`no commit within ${limits.deadlineMs} ms`));
+      }, limits.deadlineMs);
+      stored.then(
+        (value) => {
+          release();
+          clearTimeout(timer);
+          if (settled) return;
+          settled = true;
+          resolve(value);
+        },
+        (error: unknown) => {
+          release();
+          clearTimeout(timer);
+          if (settled) return;
+          settled = true;
+          reject(error);
+        },
+      );
     });
   };
 
   const store = { kind: 'sqlite' } as Record<string, unknown>;
-  for (const method of [...STORE_METHODS, 'ingestBody'] as const)
-    store[method] = (...args: unknown[]) => call(method, args);
+  for (const method of STORE_METHODS) store[method] = (...args: unknown[]) => call(method, args);
+  store.ingestBody = ingestBody;
+  store.stalledForMs = () => (inFlight > 0 ? Math.max(0, now() - progressAt) : 0);
+  store.pendingIngests = () => ({ count: ingests, bytes: ingestBytes });
   // A claim may take several transactions while new jobs are admitted; each step is its own call
   // so that it answers promptly and the calls held behind it (webhooks) leave meanwhile.
   for (const method of ['claimJobs', 'claimBatch'] as const)
