@@ -3,7 +3,9 @@
  * injected failures and outages, and the webhook sender. `api.ts` maps HTTP onto it; `index.ts`
  * exposes it to tests.
  */
+
 import { AsyncLocalStorage } from 'node:async_hooks';
+import { type Chaos, chaosFrom } from '../shared/chaos.ts';
 import { type Clock, createClock } from '../shared/clock.ts';
 import { Ledger } from '../shared/ledger.ts';
 import { Crm } from './crm.ts';
@@ -53,6 +55,8 @@ export class HubSpotCore {
   readonly ledger: Ledger<HubSpotEvent>;
   readonly crm: Crm;
   readonly limits: PortalLimits;
+  /** Seeded throttling of API calls (`chaos` option), null without it. */
+  readonly chaos: Chaos | null;
   readonly webhooks: WebhookSender;
   readonly portalId: number;
   readonly appId: number;
@@ -123,6 +127,7 @@ export class HubSpotCore {
         this.appWebhooks?.onChange(change);
       },
     });
+    this.chaos = chaosFrom(options.chaos);
     this.limits = new PortalLimits({ ...DEFAULT_LIMITS, ...options.limits, ...shared?.limits }, now);
     this.checkAuth = (authorization) =>
       this.accessToken !== '' && authorization === `Bearer ${this.accessToken}`
