@@ -5,7 +5,7 @@
  */
 
 import { randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
-import { type Chaos, chaosFrom } from '../shared/chaos.ts';
+import { Chaos, type ChaosOptions, chaosFrom } from '../shared/chaos.ts';
 import { type Clock, createClock } from '../shared/clock.ts';
 import { Ledger } from '../shared/ledger.ts';
 import { retryAfterSeconds, TokenBucketLimiter } from '../shared/rate-limit.ts';
@@ -193,7 +193,7 @@ export class GraphCore {
   private readonly limiter: TokenBucketLimiter;
   private readonly daily = new Map<string, number>();
   private readonly failures: FailNext[] = [];
-  private readonly chaos: Chaos | null;
+  private chaos: Chaos | null;
   private readonly dispatcher: WebhookDispatcher;
   private readonly withheld: PendingNotice[] = [];
   private outage = false;
@@ -439,6 +439,10 @@ export class GraphCore {
   }
 
   // ----------------------------------------------------------------------------------- limits
+
+  setChaos(options: ChaosOptions | null): void {
+    this.chaos = options ? new Chaos(options) : null;
+  }
 
   failNext(failure: FailNext): void {
     this.failures.push({ ...failure, count: failure.count ?? 1 });

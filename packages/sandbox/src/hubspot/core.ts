@@ -56,7 +56,7 @@ export class HubSpotCore {
   readonly crm: Crm;
   readonly limits: PortalLimits;
   /** Seeded throttling of API calls (`chaos` option), null without it. */
-  readonly chaos: Chaos | null;
+  chaos: Chaos | null;
   readonly webhooks: WebhookSender;
   readonly portalId: number;
   readonly appId: number;

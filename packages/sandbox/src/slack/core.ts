@@ -99,7 +99,7 @@ export class SlackCore {
   #tierLimiters = new Map<keyof TierLimits, SlidingWindowLimiter>();
   #failures: { failure: SlackFailure; remaining: number }[] = [];
   /** Seeded throttling of Web API calls (`chaos` option), null without it. */
-  readonly chaos: Chaos | null;
+  chaos: Chaos | null;
   #outageUntil = 0;
   readonly #dispatcher: WebhookDispatcher;
   readonly #pending = new Set<Promise<unknown>>();
