@@ -24,8 +24,11 @@ const CHILD = fileURLToPath(new URL('./support/ordering-child.ts', import.meta.u
 const APP_SECRET = 'ordering-app-secret';
 const WORKSPACE = 'ordering';
 const TEAM = 'a15a15a1-5a15-4a15-8a15-a15a15a15a15';
-const SLACK_CHANNEL = 'C0ORDERING';
-/** Two conversations per business number, one Teams channel per number: Graph allows 4 requests/s per channel. */
+/**
+ * Two conversations per business number, one Teams channel and one Slack channel per number:
+ * Graph allows 4 requests/s per channel, and a 429 on a Slack post pauses the connector's posts
+ * to that whole channel for the Retry-After, so one channel for all would serialise the test.
+ */
 const NUMBERS = 25;
 const CONVERSATIONS = 50;
 const PER_CONVERSATION = 20;
@@ -37,6 +40,7 @@ const pad = (n: number, width: number) => String(n).padStart(width, '0');
 const phoneNumberId = (n: number) => `1065403522${pad(n, 5)}`;
 const displayNumber = (n: number) => `1555099${pad(n, 4)}`;
 const channelId = (n: number) => `19:ordering${pad(n, 2)}aaaaaaaaaaaaaaaaaaaaa@thread.tacv2`;
+const slackChannel = (n: number) => `C0ORDER${pad(n, 2)}`;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** A customer of the test: its number, name and business number. */
@@ -131,7 +135,10 @@ describe('one conversation, one thread, under disorder, throttling and crashes',
     slack = await startSlackEmulator({
       signingSecret: secret('slack'),
       botToken: `xoxb-${randomBytes(12).toString('hex')}`,
-      channels: [{ id: SLACK_CHANNEL, name: 'whatsapp-ordering' }],
+      channels: Array.from({ length: NUMBERS }, (_, n) => ({
+        id: slackChannel(n),
+        name: `whatsapp-ordering-${n}`,
+      })),
       rateLimits: {
         postsPerChannel: { perSecond: 200, burst: 200 },
         tiers: { tier2: 5000, tier3: 5000, tier4: 5000 },
@@ -172,6 +179,8 @@ describe('one conversation, one thread, under disorder, throttling and crashes',
       // Short, so a killed worker's jobs are taken over soon; long enough that a busy machine
       // does not let a live worker's lease lapse between two heartbeats.
       JOB_LEASE_MS: '2000',
+      // Teams jobs wait in the worker for the channel's pace; more slots keep the rest moving.
+      WORKER_CONCURRENCY: '48',
       GRAPH_CA: graph.certificate,
     };
     const setup: OrderingSetup = {
@@ -186,7 +195,11 @@ describe('one conversation, one thread, under disorder, throttling and crashes',
           signingSecret: slack.signingSecret,
           teamId: slack.teamId,
           appId: slack.appId,
-          defaultChannel: SLACK_CHANNEL,
+          defaultChannel: slackChannel(0),
+          routes: Array.from({ length: NUMBERS }, (_, n) => ({
+            channel: slackChannel(n),
+            businessNumber: phoneNumberId(n),
+          })),
           slackApiUrl: slack.apiUrl,
           postsPerSecondPerChannel: 200,
           tier3PerMinute: 5000,
@@ -328,25 +341,31 @@ describe('one conversation, one thread, under disorder, throttling and crashes',
    */
   function observe(tag: string, conversations: number[]) {
     const marker = new RegExp(`${tag}-c(\\d{3})-m(\\d{2})`, 'g');
+    // The markers one post carries, each once (a Slack post has its text in `text` and in blocks).
     const markers = (value: unknown) =>
-      [...JSON.stringify(value).matchAll(marker)].map((m) => ({ c: Number(m[1]), seq: Number(m[2]) }));
+      [...new Set([...JSON.stringify(value).matchAll(marker)].map((m) => m[0]))].map((text) => {
+        const [, c, seq] = /c(\d{3})-m(\d{2})/.exec(text) as RegExpExecArray;
+        return { c: Number(c), seq: Number(seq) };
+      });
     const nameOf = (value: unknown) => {
       const match = /Ordering Customer (\d{3})/.exec(JSON.stringify(value));
       return match ? Number(match[1]) : null;
     };
     type Thread = { conversation: number | null; seqs: number[]; strays: string[] };
     const slackThreads: Thread[] = [];
-    for (const root of slack.history(SLACK_CHANNEL)) {
-      const conversation = nameOf(root);
-      if (conversation === null || !conversations.includes(conversation)) continue;
-      const thread: Thread = { conversation, seqs: [], strays: [] };
-      for (const reply of slack.thread(SLACK_CHANNEL, root.ts).slice(1)) {
-        for (const m of markers(reply)) {
-          if (m.c === conversation) thread.seqs.push(m.seq);
-          else thread.strays.push(`c${m.c}:${m.seq}`);
+    for (let n = 0; n < NUMBERS; n++) {
+      for (const root of slack.history(slackChannel(n))) {
+        const conversation = nameOf(root);
+        if (conversation === null || !conversations.includes(conversation)) continue;
+        const thread: Thread = { conversation, seqs: [], strays: [] };
+        for (const reply of slack.thread(slackChannel(n), root.ts).slice(1)) {
+          for (const m of markers(reply)) {
+            if (m.c === conversation) thread.seqs.push(m.seq);
+            else thread.strays.push(`c${m.c}:${m.seq}`);
+          }
         }
+        slackThreads.push(thread);
       }
-      slackThreads.push(thread);
     }
     const teamsThreads: Thread[] = [];
     for (let n = 0; n < NUMBERS; n++) {
@@ -426,6 +445,7 @@ describe('one conversation, one thread, under disorder, throttling and crashes',
     // WhatsApp order" is only well defined for what was received before delivery began; the
     // second test below is the one where delivery and late arrivals overlap.
     await send(messages);
+    const ingestSeconds = (Date.now() - started) / 1000;
     const expectedDeliveries = CONVERSATIONS * PER_CONVERSATION * 3 + CONVERSATIONS * 2;
     setChaos(SEED);
     worker = spawnChild('worker');
@@ -455,7 +475,8 @@ describe('one conversation, one thread, under disorder, throttling and crashes',
       hubspot: threads.hubspot.length,
     };
     process.stdout.write(
-      `ordering test: ${messages.length} webhooks, ${kills} SIGKILLs, ${seconds.toFixed(1)} s, ` +
+      `ordering test: ${messages.length} webhooks (ingested in ${ingestSeconds.toFixed(1)} s), ` +
+        `${kills} SIGKILLs, ${seconds.toFixed(1)} s in all, ` +
         `429s served ${JSON.stringify(counts)}, roots ${JSON.stringify(roots)}, ` +
         `${delivered()} deliveries seen\n`,
     );
@@ -470,5 +491,54 @@ describe('one conversation, one thread, under disorder, throttling and crashes',
     expect(counts.graph).toBeGreaterThan(0);
     expect(counts.slack).toBeGreaterThan(0);
     expect(counts.hubspot).toBeGreaterThan(0);
+  }, 300_000);
+
+  it('late older messages arriving while a newer one of their conversation is in flight still make one root per conversation per target', async () => {
+    const started = Date.now();
+    const random = prng(SEED + 100);
+    const baseSeconds = Math.floor(Date.now() / 1000) - 10_000;
+    const conversations = Array.from({ length: CONVERSATIONS }, (_, i) => 100 + i);
+    const LATE = 5;
+    // The newest message of every conversation first: the worker claims them and they are in
+    // flight (waiting for a Teams channel slot, retrying a 429) when the older ones arrive. Those
+    // then head their queues; before the fix they were claimed at once, next to the newer job
+    // still running, and both created the conversation's thread.
+    const newest = conversations.map((c) => inbound(c, LATE - 1, baseSeconds, 'late'));
+    const older = shuffle(
+      conversations.flatMap((c) =>
+        Array.from({ length: LATE - 1 }, (_, seq) => inbound(c, seq, baseSeconds, 'late')),
+      ),
+      random,
+    );
+    setChaos(SEED + 100);
+    worker = spawnChild('worker');
+    await ready(worker);
+    const before = delivered();
+    await send(newest);
+    await until(() => delivered() >= before + 10, 'the first deliveries', 120_000);
+    await send(older);
+    await until(() => jobsLeft() === 0, 'every job done', 240_000);
+    await stop(worker);
+    setChaos(null);
+
+    const threads = observe('late', conversations);
+    // Order is not claimed here: a message that arrives after a later one of its conversation
+    // was delivered can only be shown after it. Each one once, in one thread, is.
+    const report = problems(threads, conversations, LATE, false);
+    const roots = {
+      slack: threads.slack.length,
+      teams: threads.teams.length,
+      hubspot: threads.hubspot.length,
+    };
+    process.stdout.write(
+      `late-arrival test: ${newest.length + older.length} webhooks, ${((Date.now() - started) / 1000).toFixed(1)} s, ` +
+        `roots ${JSON.stringify(roots)}\n`,
+    );
+    expect(report).toEqual({
+      slack: { roots: {}, wrong: [] },
+      teams: { roots: {}, wrong: [] },
+      hubspot: { roots: {}, wrong: [] },
+    });
+    expect(roots).toEqual({ slack: CONVERSATIONS, teams: CONVERSATIONS, hubspot: CONVERSATIONS });
   }, 300_000);
 });
