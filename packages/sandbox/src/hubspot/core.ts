@@ -75,7 +75,12 @@ export class HubSpotCore {
   appWebhooks: WebhookSender | null = null;
   /** Decides what a bearer token is worth here (the accounts layer adds OAuth tokens). */
   checkAuth: (authorization: string | undefined) => AuthCheck;
-  readonly #failures: { failure: HubSpotFailure; remaining: number; path?: string | RegExp }[] = [];
+  readonly #failures: {
+    failure: HubSpotFailure;
+    remaining: number;
+    skip: number;
+    path?: string | RegExp;
+  }[] = [];
   readonly #retryDelaysMs: number[];
 
   /**
@@ -197,6 +202,7 @@ export class HubSpotCore {
     this.#failures.push({
       failure,
       remaining: options.count ?? 1,
+      skip: options.skip ?? 0,
       ...(options.path === undefined ? {} : { path: options.path }),
     });
   }
@@ -212,6 +218,10 @@ export class HubSpotCore {
     );
     const armed = this.#failures[index];
     if (!armed) return null;
+    if (armed.skip > 0) {
+      armed.skip--;
+      return null;
+    }
     armed.remaining--;
     if (armed.remaining <= 0) this.#failures.splice(index, 1);
     return armed.failure;

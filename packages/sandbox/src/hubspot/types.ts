@@ -137,6 +137,8 @@ export type HubSpotFailure =
 
 export interface FailNextOptions {
   count?: number;
+  /** Let this many matching calls through first (e.g. fail the second chunk of a batch). */
+  skip?: number;
   /** Only calls whose path contains this string (or matches this pattern) are affected. */
   path?: string | RegExp;
 }
