@@ -30,6 +30,12 @@ const TEAM = 'a15a15a1-5a15-4a15-8a15-a15a15a15a15';
  * to that whole channel for the Retry-After, so one channel for all would serialise the test.
  */
 const NUMBERS = 25;
+/**
+ * The late-arrival test's conversations (100 and up): ten per number on five more numbers, so
+ * that a channel's new threads queue for its pace (4 posts/s) and stay in flight a while.
+ */
+const LATE_NUMBERS = 5;
+const ALL_NUMBERS = NUMBERS + LATE_NUMBERS;
 const CONVERSATIONS = 50;
 const PER_CONVERSATION = 20;
 const KILLS = 10;
@@ -48,7 +54,7 @@ function customer(c: number) {
   return {
     waId: `1555070${pad(c, 4)}`,
     name: `Ordering Customer ${pad(c, 3)}`,
-    number: Math.floor(c / 2) % NUMBERS,
+    number: c >= 100 ? NUMBERS + ((c - 100) % LATE_NUMBERS) : Math.floor(c / 2) % NUMBERS,
   };
 }
 
@@ -135,7 +141,7 @@ describe('one conversation, one thread, under disorder, throttling and crashes',
     slack = await startSlackEmulator({
       signingSecret: secret('slack'),
       botToken: `xoxb-${randomBytes(12).toString('hex')}`,
-      channels: Array.from({ length: NUMBERS }, (_, n) => ({
+      channels: Array.from({ length: ALL_NUMBERS }, (_, n) => ({
         id: slackChannel(n),
         name: `whatsapp-ordering-${n}`,
       })),
@@ -149,7 +155,7 @@ describe('one conversation, one thread, under disorder, throttling and crashes',
         {
           id: TEAM,
           displayName: 'Support',
-          channels: Array.from({ length: NUMBERS }, (_, n) => ({
+          channels: Array.from({ length: ALL_NUMBERS }, (_, n) => ({
             id: channelId(n),
             displayName: `WhatsApp ${n}`,
           })),
@@ -185,7 +191,7 @@ describe('one conversation, one thread, under disorder, throttling and crashes',
     };
     const setup: OrderingSetup = {
       workspaceId: WORKSPACE,
-      numbers: Array.from({ length: NUMBERS }, (_, n) => ({
+      numbers: Array.from({ length: ALL_NUMBERS }, (_, n) => ({
         phoneNumberId: phoneNumberId(n),
         displayPhoneNumber: displayNumber(n),
       })),
@@ -196,7 +202,7 @@ describe('one conversation, one thread, under disorder, throttling and crashes',
           teamId: slack.teamId,
           appId: slack.appId,
           defaultChannel: slackChannel(0),
-          routes: Array.from({ length: NUMBERS }, (_, n) => ({
+          routes: Array.from({ length: ALL_NUMBERS }, (_, n) => ({
             channel: slackChannel(n),
             businessNumber: phoneNumberId(n),
           })),
@@ -212,7 +218,7 @@ describe('one conversation, one thread, under disorder, throttling and crashes',
           refreshToken: graph.signIn(),
           teamId: TEAM,
           channelId: channelId(0),
-          routes: Array.from({ length: NUMBERS }, (_, n) => ({
+          routes: Array.from({ length: ALL_NUMBERS }, (_, n) => ({
             phoneNumberId: phoneNumberId(n),
             teamId: TEAM,
             channelId: channelId(n),
@@ -221,7 +227,7 @@ describe('one conversation, one thread, under disorder, throttling and crashes',
           graphBaseUrl: graph.graphBaseUrl,
           // Graph's own limit; the pacer waits in the worker for a slot (up to 3 s), which is
           // where a job of a conversation stays in flight longest.
-          pacing: { requestsPerSecond: 4, messagesPerSecond: 4, messageBurst: 4 },
+          pacing: { requestsPerSecond: 4, messagesPerSecond: 4, messageBurst: 1 },
         },
         hubspot: {
           accessToken: hubspotToken,
@@ -357,7 +363,7 @@ describe('one conversation, one thread, under disorder, throttling and crashes',
     /** `created`: HubSpot only, the order the communications were created in. */
     type Thread = { conversation: number | null; seqs: number[]; strays: string[]; created?: number[] };
     const slackThreads: Thread[] = [];
-    for (let n = 0; n < NUMBERS; n++) {
+    for (let n = 0; n < ALL_NUMBERS; n++) {
       for (const root of slack.history(slackChannel(n))) {
         const conversation = nameOf(root);
         if (conversation === null || !conversations.includes(conversation)) continue;
@@ -372,7 +378,7 @@ describe('one conversation, one thread, under disorder, throttling and crashes',
       }
     }
     const teamsThreads: Thread[] = [];
-    for (let n = 0; n < NUMBERS; n++) {
+    for (let n = 0; n < ALL_NUMBERS; n++) {
       for (const root of graph.roots(TEAM, channelId(n))) {
         const conversation = nameOf({ subject: root.subject, attachments: root.attachments });
         if (conversation === null || !conversations.includes(conversation)) continue;
@@ -525,9 +531,14 @@ describe('one conversation, one thread, under disorder, throttling and crashes',
     if (worker) await stop(worker);
     worker = spawnChild('worker');
     await ready(worker);
-    const before = delivered();
+    const lateRoots = () =>
+      Array.from({ length: LATE_NUMBERS }, (_, n) => graph.roots(TEAM, channelId(NUMBERS + n)).length).reduce(
+        (a, b) => a + b,
+      );
     await send(newest);
-    await until(() => delivered() >= before + 10, 'the first deliveries', 120_000);
+    // The first thread is up: the worker has claimed the newest messages, and the rest of each
+    // channel's new threads wait for its pace, in flight.
+    await until(() => lateRoots() >= 1, 'the first late thread', 120_000);
     await send(older);
     await until(() => jobsLeft() === 0, 'every job done', 240_000);
     await stop(worker);
