@@ -184,7 +184,7 @@ describe('one conversation, one thread, under disorder, throttling and crashes',
       WHATSAPP_VERIFY_TOKEN: 'v',
       // Short, so a killed worker's jobs are taken over soon; long enough that a busy machine
       // does not let a live worker's lease lapse between two heartbeats.
-      JOB_LEASE_MS: '2000',
+      JOB_LEASE_MS: '3000',
       // Teams jobs wait in the worker for the channel's pace; more slots keep the rest moving.
       WORKER_CONCURRENCY: '48',
       GRAPH_CA: graph.certificate,
