@@ -334,6 +334,35 @@ describe('WhatsApp messages on the HubSpot timeline', () => {
     ).toBeGreaterThan(0);
   });
 
+  it('a retry that meets a 429 on a later chunk still settles the entries an earlier chunk found written', async () => {
+    const { hubspot, bridge } = await setup();
+    await bridge.customerText('warm-up', { waId: '15550301008' });
+    await bridge.worker.drain();
+    const mark = hubspot.ledger.mark();
+    // First attempt: the first 100 entries are written and the answer is lost (a crash after the
+    // call would leave the same). The retry: the first chunk answers "exists" for all 100, the
+    // second chunk gets a 429.
+    hubspot.failNext('lost_response', { path: '/communications/batch/create' });
+    hubspot.failNext('rate_limited', { path: '/communications/batch/create', skip: 1 });
+    for (let i = 0; i < 150; i++) await bridge.customerText(`chunked ${i}`, { waId: '15550301008' });
+    await settle(bridge);
+    // The entries HubSpot already had were read right after the 429, in the same attempt: they
+    // were settled then, and not sent again.
+    const calls = hubspot.ledger
+      .since(mark)
+      .flatMap((e) =>
+        e.kind === 'api.call' && /\/communications\/batch\/(create|read)$/.test(e.path)
+          ? [`${e.path.split('/').pop()} ${e.status} ${e.records}`]
+          : [],
+      );
+    expect(calls.slice(0, 4)).toEqual(['create 502 100', 'create 207 100', 'create 429 0', 'read 200 100']);
+    const bodies = (await timeline(bridge, hubspot, '15550301008')).map(
+      (e) => e.properties.hs_communication_body ?? '',
+    );
+    expect(bodies).toHaveLength(151);
+    for (let i = 0; i < 150; i++) expect(bodies.filter((b) => b.includes(`chunked ${i}<`))).toHaveLength(1);
+  });
+
   it('puts messages on the open deal and ticket of the contact when the workspace asks for it', async () => {
     const { hubspot, bridge } = await setup({ associate: { openDeal: true, openTicket: true } });
     const contact = hubspot.seedContact({ firstname: 'Deal', phone: '+15550301008' });

@@ -149,10 +149,12 @@ export class TimelineWriter {
         result = await this.#api.batchCreate('communications', inputs);
       } catch (error) {
         // The call as a whole failed (429, 5xx, outage): nothing of this or later chunks is known
-        // to exist, and retrying later chunks now would meet the same wall.
+        // to exist, and retrying later chunks now would meet the same wall. Earlier chunks'
+        // conflicts (entries a crashed attempt wrote) are still read below: returning here left
+        // them with no outcome at all, retried as "outcome unknown" until a retry met no 429.
         const failure = asWabridgeError(error);
         for (const entry of entries.slice(i)) out.set(entry.message.id, { kind: 'failed', error: failure });
-        return;
+        break;
       }
       for (const record of result.results) {
         const key = record.objectWriteTraceId ?? record.properties[COMMUNICATION.key] ?? '';

@@ -944,6 +944,112 @@ export function describeStoreConformance(name: string, open: () => Promise<Store
       const wamidOf = async (ws: string, job: Job | undefined) =>
         (await store.getMessage(ws, job?.entityId ?? ''))?.wamid;
 
+      // A message WhatsApp timestamped earlier arrives after a later one of its conversation was
+      // claimed: it heads the queue now, but must wait until the running job is settled, or the two
+      // run at once and each creates the conversation's thread (issue 15).
+      const lateOlderMessage = async (ws: string, contact: string) => {
+        await store.ingest(
+          messagesUnit(ws, {
+            messages: [
+              inboundMessage({
+                wamid: `${contact}.new`,
+                timestamp: 2000,
+                contact: identity({ waId: contact }),
+              }),
+            ],
+          }),
+        );
+      };
+      const olderArrives = async (ws: string, contact: string) => {
+        await store.ingest(
+          messagesUnit(ws, {
+            messages: [
+              inboundMessage({
+                wamid: `${contact}.old`,
+                timestamp: 1000,
+                contact: identity({ waId: contact }),
+              }),
+            ],
+          }),
+        );
+      };
+
+      it('does not claim a late older message while a newer one of its conversation runs', async () => {
+        const ws = await seedWorkspace(store, { connectors: ['slack'] });
+        await lateOlderMessage(ws, '15550001111');
+        const [running] = await claim();
+        expect(await wamidOf(ws, running)).toBe('15550001111.new');
+        await olderArrives(ws, '15550001111');
+        const now = Date.now();
+        expect(await claim(now)).toEqual([]);
+        // Settled (here, a 429 sends it back to wait): the older message now goes first.
+        await store.retryJob(running!.lease, {
+          runAt: now + 5_000,
+          error: 'rate_limited',
+          countAttempt: false,
+        });
+        const [next] = await claim(now + 2);
+        expect(await wamidOf(ws, next)).toBe('15550001111.old');
+        expect(await claim(now + 10_000)).toEqual([]);
+      });
+
+      it('does not claim a late older message while a newer one runs, past a backlog of blocked jobs', async () => {
+        const ws = await seedWorkspace(store, { connectors: ['slack'] });
+        // 300 jobs of another customer fill the window of oldest ready jobs, all behind their head
+        // in flight: the claim walks the queues instead (the third claim path).
+        await backlog(ws, [{ waId: '15550009999', count: 300 }]);
+        const [busy] = await claim(Date.now(), 1);
+        expect(await wamidOf(ws, busy)).toBe('15550009999.0');
+        await lateOlderMessage(ws, '15550001111');
+        const [running] = await claim(Date.now(), 1);
+        expect(await wamidOf(ws, running)).toBe('15550001111.new');
+        await olderArrives(ws, '15550001111');
+        expect(await claim(Date.now(), 1)).toEqual([]);
+        expect(await claim(Date.now(), 1)).toEqual([]);
+      });
+
+      it('takes over an expired lease only when no other job of its queue runs', async () => {
+        const ws = await seedWorkspace(store, { connectors: ['slack'] });
+        await lateOlderMessage(ws, '15550001111');
+        const [newer] = await store.claimJobs({ limit: 10, leaseMs: 1_000, workerId: 'w1' });
+        await olderArrives(ws, '15550001111');
+        const now = Date.now();
+        // The newer job's lease has expired: its worker is gone, so the older message may run.
+        const [older] = await store.claimJobs({
+          limit: 10,
+          leaseMs: 30_000,
+          workerId: 'w2',
+          now: now + 2_000,
+        });
+        expect(await wamidOf(ws, older)).toBe('15550001111.old');
+        expect(newer).toBeDefined();
+        // While the older one runs, the expired newer one is not taken over.
+        expect(await claim(now + 3_000)).toEqual([]);
+        await store.completeJob(older!.lease, []);
+        const [again] = await claim(now + 4_000);
+        expect(again?.id).toBe(newer!.id);
+      });
+
+      it('a batch claim skips a conversation while a newer message of it runs, even behind an older arrival', async () => {
+        const ws = await seedWorkspace(store, { connectors: ['hubspot'] });
+        await lateOlderMessage(ws, '15550001111');
+        const batch = (limit = 100) =>
+          store.claimBatch({
+            workspaceId: ws,
+            connectorId: 'hubspot',
+            limit,
+            leaseMs: 30_000,
+            workerId: 'w',
+          });
+        const [running] = await batch();
+        expect(await wamidOf(ws, running)).toBe('15550001111.new');
+        await olderArrives(ws, '15550001111');
+        expect(await batch()).toEqual([]);
+        await store.completeJob(running!.lease, []);
+        const [next] = await batch();
+        expect(await wamidOf(ws, next)).toBe('15550001111.old');
+      });
+
       it('finds a ready conversation behind hundreds of jobs waiting on their conversation’s head', async () => {
         const ws = await seedWorkspace(store, { connectors: ['slack'] });
         await backlog(ws, [{ waId: '15550001111', count: 300 }]);

@@ -3,7 +3,9 @@
  * change-notification subscriptions and their delivery, throttling and outages. `oauth.ts`,
  * `api.ts` and the public handle in `index.ts` act through this object; it is internal.
  */
+
 import { randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
+import { Chaos, type ChaosOptions, chaosFrom } from '../shared/chaos.ts';
 import { type Clock, createClock } from '../shared/clock.ts';
 import { Ledger } from '../shared/ledger.ts';
 import { retryAfterSeconds, TokenBucketLimiter } from '../shared/rate-limit.ts';
@@ -191,6 +193,7 @@ export class GraphCore {
   private readonly limiter: TokenBucketLimiter;
   private readonly daily = new Map<string, number>();
   private readonly failures: FailNext[] = [];
+  private chaos: Chaos | null;
   private readonly dispatcher: WebhookDispatcher;
   private readonly withheld: PendingNotice[] = [];
   private outage = false;
@@ -204,6 +207,7 @@ export class GraphCore {
     this.consent = options.consent ?? 'auto';
     this.codeTtlMs = (options.codeTtlSeconds ?? 600) * 1000;
     this.limits = { ...DEFAULT_LIMITS, ...options.limits };
+    this.chaos = chaosFrom(options.chaos);
     this.subscriptionRules = { ...DEFAULT_SUBSCRIPTION_RULES, ...options.subscriptions };
     this.clock = createClock(options.now);
     this.ledger = options.ledger ?? new Ledger<GraphEvent>({ now: this.clock.now });
@@ -436,6 +440,10 @@ export class GraphCore {
 
   // ----------------------------------------------------------------------------------- limits
 
+  setChaos(options: ChaosOptions | null): void {
+    this.chaos = options ? new Chaos(options) : null;
+  }
+
   failNext(failure: FailNext): void {
     this.failures.push({ ...failure, count: failure.count ?? 1 });
   }
@@ -484,6 +492,11 @@ export class GraphCore {
       const error = new GraphError(failure.status, code, `injected failure (${failure.status})`, headers);
       if (failure.afterEffect) return error;
       throw error;
+    }
+    if (this.chaos?.throttle()) {
+      const seconds = this.chaos.retryAfterSeconds;
+      this.record({ kind: 'throttled', key: channelKey ?? '-', rule: 'chaos', retryAfterSeconds: seconds });
+      throw new GraphError(429, 'TooManyRequests', 'Too many requests.', { 'Retry-After': String(seconds) });
     }
     if (channelKey) {
       const decision = this.limiter.take(channelKey);

@@ -127,6 +127,18 @@ describe('Graph emulator', () => {
     graph.advanceTime(2000);
   });
 
+  it('throttles with seeded chaos: 429 TooManyRequests with Retry-After, until switched off', async () => {
+    graph.setChaos({ seed: 3, throttleRate: 1 });
+    const throttled = await call('GET', `${channelPath()}/messages`, appToken);
+    graph.setChaos(null);
+    expect(throttled.status).toBe(429);
+    expect(throttled.json).toMatchObject({ error: { code: 'TooManyRequests' } });
+    expect(throttled.headers.get('retry-after')).toBe('1');
+    expect(graph.ledger.count('throttled', (e) => e.rule === 'chaos')).toBe(1);
+    graph.advanceTime(2000);
+    expect((await call('GET', `${channelPath()}/messages`, appToken)).status).toBe(200);
+  });
+
   it('notifies with clientState, and encrypts resource data so that only the key holder reads it', async () => {
     const pair = await createThrowawayCertificate('notifications');
     const der = Buffer.from(new X509Certificate(pair.cert).raw).toString('base64');

@@ -15,6 +15,7 @@
  *   await graph.close();
  */
 import { Hono } from 'hono';
+import type { ChaosOptions } from '../shared/chaos.ts';
 import type { Clock } from '../shared/clock.ts';
 import { escapeHtml } from '../shared/html.ts';
 import type { Ledger } from '../shared/ledger.ts';
@@ -164,6 +165,8 @@ export interface GraphEmulator {
   /** Lets a subscription lapse now, as if it had not been renewed in time. */
   expireSubscription(subscriptionId: string): void;
   /** Fails the next call(s) of the bridge: `{ status: 429, retryAfterSeconds: 2 }`, `{ status: 503 }`, … */
+  /** Turns seeded throttling on (or off with null) from now on; see the `chaos` option. */
+  setChaos(options: ChaosOptions | null): void;
   failNext(failure: FailNext): void;
   /** While on, every call answers 503 and change notifications are withheld; turning it off sends `missed`. */
   setOutage(on: boolean): void;
@@ -319,6 +322,7 @@ export async function startGraphEmulator(options: GraphEmulatorOptions = {}): Pr
     },
     lifecycle: (id, event) => core.lifecycle(id, event),
     expireSubscription: (id) => core.expireSubscription(id),
+    setChaos: (options) => core.setChaos(options),
     failNext: (failure) => core.failNext(failure),
     setOutage: (on) => core.setOutage(on),
     advanceTime: (ms) => core.clock.advance(ms),

@@ -2,6 +2,7 @@
  * Public types of the Microsoft Graph emulator: its options, the Teams objects it keeps and the
  * events it writes to its ledger.
  */
+import type { ChaosOptions } from '../shared/chaos.ts';
 import type { Ledger } from '../shared/ledger.ts';
 import type { DeliveryOutcome } from '../shared/webhook-delivery.ts';
 
@@ -109,6 +110,11 @@ export interface GraphEmulatorOptions {
   /** Base time source (default `Date.now`); `advanceTime` adds to it. */
   now?: () => number;
   ledger?: Ledger<GraphEvent>;
+  /**
+   * Seeded throttling: about `throttleRate` of the bridge's API calls are answered with the
+   * platform's 429 (see `ChaosOptions`), on top of the modelled rate limits.
+   */
+  chaos?: ChaosOptions;
   port?: number;
   /** Interface to bind and the name in the certificate (default `localhost`). */
   hostname?: string;
@@ -260,7 +266,7 @@ export type GraphEvent =
   | G<'message.rejected', { teamId: string; channelId: string; status: number; code: string; reason: string }>
   | G<
       'throttled',
-      { key: string; rule: 'channel_rate' | 'daily_quota' | 'fail_next'; retryAfterSeconds: number }
+      { key: string; rule: 'channel_rate' | 'daily_quota' | 'fail_next' | 'chaos'; retryAfterSeconds: number }
     >
   | G<
       'subscription.validation',

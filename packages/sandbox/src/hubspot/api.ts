@@ -101,6 +101,8 @@ export function createHubSpotApi(core: HubSpotCore): Hono {
       if (!auth.ok) return fail(core.authError(auth));
       const failure = core.takeFailure(url.pathname);
       if (failure && failure !== 'lost_response') return fail(core.failureError(failure));
+      if (core.chaos?.throttle())
+        return fail(hubspotErrors.rateLimited('TEN_SECONDLY_ROLLING', core.chaos.retryAfterSeconds * 1000));
       let headers: Record<string, string>;
       try {
         headers = core.limits.admit(kind);

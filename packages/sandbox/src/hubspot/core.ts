@@ -3,7 +3,9 @@
  * injected failures and outages, and the webhook sender. `api.ts` maps HTTP onto it; `index.ts`
  * exposes it to tests.
  */
+
 import { AsyncLocalStorage } from 'node:async_hooks';
+import { type Chaos, chaosFrom } from '../shared/chaos.ts';
 import { type Clock, createClock } from '../shared/clock.ts';
 import { Ledger } from '../shared/ledger.ts';
 import { Crm } from './crm.ts';
@@ -53,6 +55,8 @@ export class HubSpotCore {
   readonly ledger: Ledger<HubSpotEvent>;
   readonly crm: Crm;
   readonly limits: PortalLimits;
+  /** Seeded throttling of API calls (`chaos` option), null without it. */
+  chaos: Chaos | null;
   readonly webhooks: WebhookSender;
   readonly portalId: number;
   readonly appId: number;
@@ -71,7 +75,12 @@ export class HubSpotCore {
   appWebhooks: WebhookSender | null = null;
   /** Decides what a bearer token is worth here (the accounts layer adds OAuth tokens). */
   checkAuth: (authorization: string | undefined) => AuthCheck;
-  readonly #failures: { failure: HubSpotFailure; remaining: number; path?: string | RegExp }[] = [];
+  readonly #failures: {
+    failure: HubSpotFailure;
+    remaining: number;
+    skip: number;
+    path?: string | RegExp;
+  }[] = [];
   readonly #retryDelaysMs: number[];
 
   /**
@@ -123,6 +132,7 @@ export class HubSpotCore {
         this.appWebhooks?.onChange(change);
       },
     });
+    this.chaos = chaosFrom(options.chaos);
     this.limits = new PortalLimits({ ...DEFAULT_LIMITS, ...options.limits, ...shared?.limits }, now);
     this.checkAuth = (authorization) =>
       this.accessToken !== '' && authorization === `Bearer ${this.accessToken}`
@@ -192,6 +202,7 @@ export class HubSpotCore {
     this.#failures.push({
       failure,
       remaining: options.count ?? 1,
+      skip: options.skip ?? 0,
       ...(options.path === undefined ? {} : { path: options.path }),
     });
   }
@@ -207,6 +218,10 @@ export class HubSpotCore {
     );
     const armed = this.#failures[index];
     if (!armed) return null;
+    if (armed.skip > 0) {
+      armed.skip--;
+      return null;
+    }
     armed.remaining--;
     if (armed.remaining <= 0) this.#failures.splice(index, 1);
     return armed.failure;

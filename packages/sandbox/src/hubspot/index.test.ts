@@ -252,6 +252,23 @@ describe('HubSpot emulator: limits and failures', () => {
     expect(lost.status).toBe(502);
     expect(hs.contacts().map((c) => c.properties.firstname)).toEqual(['Ghost']);
   });
+
+  it('throttles with seeded chaos: HubSpot’s 429 body and Retry-After, nothing done, until switched off', async () => {
+    const hs = await emulator({ chaos: { seed: 3, throttleRate: 1 } });
+    const throttled = await call(hs, 'POST', '/crm/v3/objects/contacts', {
+      properties: { firstname: 'Ada' },
+    });
+    expect(throttled).toMatchObject({
+      status: 429,
+      body: { category: 'RATE_LIMITS', errorType: 'RATE_LIMIT', policyName: 'TEN_SECONDLY_ROLLING' },
+    });
+    expect(throttled.headers.get('retry-after')).toBe('1');
+    expect(hs.contacts()).toEqual([]);
+    hs.setChaos(null);
+    expect(
+      (await call(hs, 'POST', '/crm/v3/objects/contacts', { properties: { firstname: 'Ada' } })).status,
+    ).toBe(201);
+  });
 });
 
 describe('HubSpot emulator: webhooks', () => {

@@ -15,6 +15,7 @@
  * deletion, privacy deletion and merge. Every effect is in `ledger`.
  */
 import { Hono } from 'hono';
+import { type ChaosOptions, chaosFrom } from '../shared/chaos.ts';
 import type { Clock } from '../shared/clock.ts';
 import type { Ledger } from '../shared/ledger.ts';
 import { startServer } from '../shared/server.ts';
@@ -69,6 +70,8 @@ export interface HubSpotPortalHandle {
   /** Ids of objects of `toType` associated with an object. */
   associations(fromType: ObjectType, id: string, toType: ObjectType): string[];
   /** Makes the next matching call(s) fail (see `HubSpotFailure`). */
+  /** Turns seeded throttling of the default portal on (or off with null) from now on; see the `chaos` option. */
+  setChaos(options: ChaosOptions | null): void;
   failNext(failure: HubSpotFailure, options?: FailNextOptions): void;
   /** Every call fails until `until` (emulator clock): 503, or done-then-502 (`lost_response`). */
   setOutage(outage: Outage | null): void;
@@ -201,6 +204,9 @@ function portalHandle(core: HubSpotCore): HubSpotPortalHandle {
         .map(toObject);
     },
     associations: (fromType, id, toType) => crm.associations(fromType, id, toType).map((a) => a.id),
+    setChaos: (options) => {
+      core.chaos = chaosFrom(options ?? undefined);
+    },
     failNext: (failure, failOptions) => core.armFailure(failure, failOptions),
     setOutage: (outage) => {
       core.outage = outage;

@@ -2,6 +2,7 @@
  * Public types of the HubSpot emulator: options, limits, webhook subscriptions, and the events it
  * writes to its ledger.
  */
+import type { ChaosOptions } from '../shared/chaos.ts';
 import type { Clock } from '../shared/clock.ts';
 import type { Ledger } from '../shared/ledger.ts';
 import type { RateLimitPolicy } from './errors.ts';
@@ -98,6 +99,11 @@ export interface HubSpotEmulatorOptions {
   limits?: Partial<HubSpotLimits>;
   clock?: Clock;
   ledger?: Ledger<HubSpotEvent>;
+  /**
+   * Seeded throttling: about `throttleRate` of the bridge's API calls are answered with the
+   * platform's 429 (see `ChaosOptions`), on top of the modelled rate limits.
+   */
+  chaos?: ChaosOptions;
   /** Where webhooks go (the gateway's `/hooks/hubspot/<workspace>/webhooks`). */
   webhookUrl?: string;
   subscriptions?: WebhookSubscription[];
@@ -131,6 +137,8 @@ export type HubSpotFailure =
 
 export interface FailNextOptions {
   count?: number;
+  /** Let this many matching calls through first (e.g. fail the second chunk of a batch). */
+  skip?: number;
   /** Only calls whose path contains this string (or matches this pattern) are affected. */
   path?: string | RegExp;
 }

@@ -94,6 +94,11 @@ export function createWebApi(core: SlackCore): Hono {
         return respond({ ok: false, error: 'invalid_arguments', response_metadata: { messages: errors } });
       }
     }
+    if (core.chaos?.throttle()) {
+      const seconds = core.chaos.retryAfterSeconds;
+      core.record({ kind: 'api.rate_limited', method, key: 'chaos', retryAfterSeconds: seconds });
+      return respond({ ok: false, error: 'ratelimited' }, 429, { 'retry-after': String(seconds) });
+    }
     const channel = str(args.channel) ?? str(args.channel_id);
     const limited = core.takeQuota(method, channel, auth.installation.key);
     if (limited) {

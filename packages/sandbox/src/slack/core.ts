@@ -3,7 +3,9 @@
  * planned failures, and signed callbacks to the app (Events API, interactivity, slash commands).
  * `api.ts` (Web API), `agent.ts` (simulated humans) and `index.ts` act through this object.
  */
+
 import { createHmac, randomUUID } from 'node:crypto';
+import { type Chaos, chaosFrom } from '../shared/chaos.ts';
 import { type Clock, createClock } from '../shared/clock.ts';
 import { Ledger } from '../shared/ledger.ts';
 import { retryAfterSeconds, SlidingWindowLimiter, TokenBucketLimiter } from '../shared/rate-limit.ts';
@@ -96,6 +98,8 @@ export class SlackCore {
   #postLimiter: TokenBucketLimiter | null = null;
   #tierLimiters = new Map<keyof TierLimits, SlidingWindowLimiter>();
   #failures: { failure: SlackFailure; remaining: number }[] = [];
+  /** Seeded throttling of Web API calls (`chaos` option), null without it. */
+  chaos: Chaos | null;
   #outageUntil = 0;
   readonly #dispatcher: WebhookDispatcher;
   readonly #pending = new Set<Promise<unknown>>();
@@ -108,6 +112,7 @@ export class SlackCore {
     this.ledger =
       (options.ledger as Ledger<SlackEvent> | undefined) ?? new Ledger<SlackEvent>({ now: this.clock.now });
     this.signingSecret = options.signingSecret;
+    this.chaos = chaosFrom(options.chaos);
     this.teamId = options.teamId ?? 'T0WABRIDGE';
     this.teamName = options.teamName ?? 'wabridge-sandbox';
     this.appId = options.appId ?? 'A0WABRIDGE';

@@ -26,6 +26,7 @@
  *   slack.uninstall({ teamId: 'T0ACME' });   // tokens_revoked + app_uninstalled, signed
  */
 import { Hono } from 'hono';
+import { type ChaosOptions, chaosFrom } from '../shared/chaos.ts';
 import type { Ledger } from '../shared/ledger.ts';
 import { startServer } from '../shared/server.ts';
 import { SlackAgent } from './agent.ts';
@@ -173,6 +174,8 @@ export interface SlackEmulator {
   /** The bytes of an uploaded file. */
   fileBytes(id: string): Uint8Array | undefined;
   /** Fails the next Web API call(s). */
+  /** Turns seeded throttling on (or off with null) from now on; see the `chaos` option. */
+  setChaos(options: ChaosOptions | null): void;
   failNext(failure: SlackFailure, count?: number): void;
   /** Slack is down (503 on every Web API call) for `durationMs` of the emulator's clock. */
   outage(durationMs: number): void;
@@ -367,6 +370,9 @@ export async function startSlackEmulator(options: SlackEmulatorOptions): Promise
       return found ? view(channel)(found) : undefined;
     },
     fileBytes: (id) => core.workspace.files.get(id)?.bytes,
+    setChaos: (options) => {
+      core.chaos = chaosFrom(options ?? undefined);
+    },
     failNext: (failure, count = 1) => core.failNext(failure, count),
     outage: (durationMs) => core.setOutage(core.clock.now() + durationMs),
     restore: () => core.setOutage(0),

@@ -87,6 +87,24 @@ describe('Slack emulator', () => {
     expect(slack.history(CHANNEL).map((m) => m.text)).toEqual(['m0', 'm1']);
   });
 
+  it('throttles with seeded chaos: 429 ratelimited with Retry-After, nothing done, until switched off', async () => {
+    slack = await startSlackEmulator({
+      signingSecret: SECRET,
+      botToken: TOKEN,
+      chaos: { seed: 3, throttleRate: 1 },
+    });
+    const throttled = await call('chat.postMessage', { channel: CHANNEL, text: 'hello' });
+    expect(throttled).toMatchObject({
+      status: 429,
+      retryAfter: '1',
+      body: { ok: false, error: 'ratelimited' },
+    });
+    expect(slack.history(CHANNEL)).toEqual([]);
+    expect(slack.ledger.count('api.rate_limited', (e) => e.key === 'chaos')).toBe(1);
+    slack.setChaos(null);
+    expect((await call('chat.postMessage', { channel: CHANNEL, text: 'hello' })).status).toBe(200);
+  });
+
   it('runs the files v2 flow: upload URL, raw bytes, completion into a thread, private download with the token', async () => {
     slack = await startSlackEmulator({ signingSecret: SECRET, botToken: TOKEN });
     const root = (await call('chat.postMessage', { channel: CHANNEL, text: 'root' })).body;

@@ -1,6 +1,7 @@
 /**
  * Public types of the Slack emulator: its options and the events it writes to its ledger.
  */
+import type { ChaosOptions } from '../shared/chaos.ts';
 import type { Clock } from '../shared/clock.ts';
 import type { Ledger, LedgerEvent } from '../shared/ledger.ts';
 
@@ -134,6 +135,11 @@ export interface SlackEmulatorOptions {
   clock?: Clock;
   /** Record into this ledger (e.g. one shared with other emulators). */
   ledger?: Ledger<LedgerEvent>;
+  /**
+   * Seeded throttling: about `throttleRate` of the bridge's API calls are answered with the
+   * platform's 429 (see `ChaosOptions`), on top of the modelled rate limits.
+   */
+  chaos?: ChaosOptions;
   port?: number;
   hostname?: string;
 }

@@ -100,6 +100,14 @@ const CONVERSATION_COLUMNS = `c.id, c.workspace_id, c.contact_id, c.phone_number
 const EARLIER_IN_QUEUE = `SELECT 1 FROM jobs p WHERE p.workspace_id = j.workspace_id AND p.conversation_id = j.conversation_id
   AND p.connector_id = j.connector_id AND (p.sort_ts < j.sort_ts OR (p.sort_ts = j.sort_ts AND p.id < j.id))`;
 
+// Is another job of `j`'s queue running on a live lease? Heading the queue is not enough: a message
+// WhatsApp timestamped earlier can arrive after a later one of its conversation was claimed, and
+// becomes the head while that one still runs (waiting on a 429, say). Claimed then, the two would
+// run at once and each find no thread yet: two roots for one conversation. One seek in the partial
+// `jobs_running` index, which holds only the jobs in flight.
+const IN_FLIGHT_IN_QUEUE = `SELECT 1 FROM jobs r WHERE r.state = 'running' AND r.workspace_id = j.workspace_id
+  AND r.conversation_id = j.conversation_id AND r.connector_id = j.connector_id AND r.lease_until >= :now AND r.id <> j.id`;
+
 /** A queue's place in `jobs_queue` order: (workspace, conversation, connector). */
 interface QueueKey {
   workspaceId: string;
@@ -1606,6 +1614,7 @@ export class SqliteStore implements Store {
       const expired = this.db.all<JobRow>(
         `SELECT j.* FROM jobs j
          WHERE j.state = 'running' AND j.lease_until < :now AND NOT EXISTS (${EARLIER_IN_QUEUE})
+           AND NOT EXISTS (${IN_FLIGHT_IN_QUEUE})
          ORDER BY j.lease_until, j.id`,
         { now },
       );
@@ -1613,7 +1622,7 @@ export class SqliteStore implements Store {
 
       const window = Math.min(1024, Math.max(64, options.limit * 8));
       const oldest = this.db.all<JobRow & { blocked: number }>(
-        `SELECT j.*, EXISTS (${EARLIER_IN_QUEUE}) AS blocked
+        `SELECT j.*, EXISTS (${EARLIER_IN_QUEUE}) OR EXISTS (${IN_FLIGHT_IN_QUEUE}) AS blocked
          FROM (SELECT * FROM jobs WHERE state = 'ready' AND run_at <= :now ORDER BY run_at, id LIMIT :window) j`,
         { now, window },
       );
@@ -1699,7 +1708,7 @@ export class SqliteStore implements Store {
       // Round again past where this walk started: every queue has been seen.
       if (wrapped && start && compareQueues(cursor, start) > 0) break;
       if (only && !only.includes(row.connector_id)) continue;
-      if (claimableAt(row, now) && !taken.has(row.id)) heads.push(row);
+      if (claimableAt(row, now) && !taken.has(row.id) && !this.queueInFlight(row, now)) heads.push(row);
     }
     this.queueCursor = cursor;
     return heads;
@@ -1745,7 +1754,7 @@ export class SqliteStore implements Store {
         }
         cursor = head.conversation_id;
         if (wrapped && start !== null && cursor > start) break;
-        if (!claimableAt(head, now)) continue;
+        if (!claimableAt(head, now) || this.queueInFlight(head, now)) continue;
         const queue = this.db.all<JobRow>(
           `SELECT * FROM jobs WHERE workspace_id = :ws AND conversation_id = :conversation AND connector_id = :connector
            ORDER BY sort_ts, id LIMIT :room`,
@@ -1765,6 +1774,23 @@ export class SqliteStore implements Store {
       this.batchCursors.set(key, cursor);
       return picked.map((row) => this.lock(row, options, now));
     });
+  }
+
+  /** Whether another job of `row`'s queue runs on a live lease (see IN_FLIGHT_IN_QUEUE). */
+  private queueInFlight(row: JobRow, now: number): boolean {
+    return (
+      this.db.get(
+        `SELECT 1 AS found FROM (SELECT :ws AS workspace_id, :conversation AS conversation_id,
+           :connector AS connector_id, :id AS id) j WHERE EXISTS (${IN_FLIGHT_IN_QUEUE})`,
+        {
+          ws: row.workspace_id,
+          conversation: row.conversation_id,
+          connector: row.connector_id,
+          id: row.id,
+          now,
+        },
+      ) !== undefined
+    );
   }
 
   private lock(row: JobRow, options: ClaimOptions, now: number): Job {

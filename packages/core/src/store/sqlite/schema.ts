@@ -329,4 +329,15 @@ ALTER TABLE contacts ADD COLUMN merged_into TEXT;
 ALTER TABLE conversations ADD COLUMN merged_into TEXT;
 `,
   },
+  {
+    // A claim skips a queue while one of its jobs runs on a live lease, even when that job no
+    // longer heads it (an older message arrived meanwhile: see IN_FLIGHT_IN_QUEUE in index.ts).
+    // Only the jobs in flight are in this index, so each such check is one seek, however long the
+    // backlog.
+    version: 9,
+    name: 'jobs in flight by queue',
+    sql: `
+CREATE INDEX jobs_running ON jobs (workspace_id, conversation_id, connector_id, lease_until) WHERE state = 'running';
+`,
+  },
 ];
