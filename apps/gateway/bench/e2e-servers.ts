@@ -4,7 +4,9 @@
 //              effect arrived (Date.now(), comparable across processes on one machine);
 //   gateway  — the real gateway as `wabridge serve` runs it (startServer: HTTP edge and delivery
 //              worker in one process), with only the ledger connector, pointed at the target;
-//   ingest   — the same gateway with its worker off: the ingest-only baseline.
+//   ingest   — the same gateway with its worker off: the ingest-only baseline;
+//   setup    — configures a fresh data directory (workspace, number, ledger connector) and exits,
+//              so the gateway's own process (and its profile) holds only the serving.
 // Configuration comes from the environment (see gatewayEnv in support.ts, plus LEDGER_URL).
 import { createRegistry, noopMetrics } from '@wabridge/core';
 import { ledgerConnector, startLedgerTarget } from '@wabridge/core/testing';
@@ -16,12 +18,11 @@ if (mode === 'target') {
   const target = await startLedgerTarget({ port: Number(process.env.PORT) });
   process.stdout.write(`ready ${target.url}\n`);
   process.once('SIGTERM', () => void target.close().then(() => process.exit(0)));
-} else if (mode === 'gateway' || mode === 'ingest') {
+} else if (mode === 'setup') {
   const env = loadEnv();
-  const registry = createRegistry([ledgerConnector]);
   const setup = await createRuntime({
     env,
-    registry,
+    registry: createRegistry([ledgerConnector]),
     logger: createLogger('warn'),
     metrics: noopMetrics,
     worker: false,
@@ -33,8 +34,13 @@ if (mode === 'target') {
     config: { url: process.env.LEDGER_URL ?? 'http://127.0.0.1:9', secret: 'bench-ledger-secret' },
   });
   await setup.close();
-  const server = await startServer(env, { worker: mode === 'gateway', http: true, registry });
   process.stdout.write('ready\n');
+} else if (mode === 'gateway' || mode === 'ingest') {
+  const env = loadEnv();
+  const registry = createRegistry([ledgerConnector]);
+  const server = await startServer(env, { worker: mode === 'gateway', http: true, registry });
+  // The pid, for /proc: under --fsyncs this process is strace's child, not the bench's.
+  process.stdout.write(`ready ${process.pid}\n`);
   // A graceful stop, so that --cpu-prof writes its profiles (each thread's) on the way out.
   process.once('SIGTERM', () => void server.close().then(() => process.exit(0)));
 } else {

@@ -8,6 +8,9 @@
 //          --ingest-duration <s> (default the smaller of --duration and 10)
 //          --cpu-prof (profile the gateway, every thread, and summarise where its time went)
 //          --drain-timeout 600 (s to wait for the backlog to empty after each rate)
+//          --concurrency <n> (the gateway's WORKER_CONCURRENCY; default: the gateway's own default)
+//          --fsyncs (Linux, needs strace: count the gateway's fsync/fdatasync calls per job, by
+//          thread; strace's seccomp filter stops the gateway on those calls only)
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createHmac } from 'node:crypto';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
@@ -26,6 +29,7 @@ import {
   machineBusy,
   machineTimes,
   metaWamid,
+  THREAD_GROUPS,
 } from './support.ts';
 
 const { values } = parseArgs({
@@ -36,6 +40,8 @@ const { values } = parseArgs({
     'ingest-duration': { type: 'string' },
     'cpu-prof': { type: 'boolean', default: false },
     'drain-timeout': { type: 'string', default: '600' },
+    fsyncs: { type: 'boolean', default: false },
+    concurrency: { type: 'string' },
   },
 });
 const rates = values.rates.split(',').map(Number);
@@ -47,6 +53,7 @@ if (![duration, ingestDuration, drainTimeoutMs, ...rates].every((n) => Number.is
 const SECRET = 'bench-app-secret';
 const CUSTOMERS = 2_000;
 const SERVERS = new URL('./e2e-servers.ts', import.meta.url).pathname;
+const scratch = mkdtempSync(join(tmpdir(), 'wabridge-bench-e2e-'));
 const out = (line: string) => process.stdout.write(`${line}\n`);
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -166,33 +173,105 @@ async function sendAtRate(port: number, webhooks: Webhook[], rate: number): Prom
   return sent;
 }
 
+// Children still running when the bench ends (it failed) are stopped by their pids, so a failed
+// run leaves no gateway or target behind.
+// Under strace the gateway is strace's child: its own pid is kept too, until it is stopped.
+const started: ChildProcess[] = [];
+const tracedPids = new Set<number>();
+process.once('exit', () => {
+  for (const pid of tracedPids) {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      // already gone
+    }
+  }
+  for (const child of started)
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+});
+
+interface Child {
+  child: ChildProcess;
+  /** The first word after "ready": the target's URL, or the gateway's own pid. */
+  ready: string;
+  /** Where strace writes the gateway's fsyncs (with --fsyncs), else null. */
+  fsyncLog: string | null;
+}
+
 async function startChild(
-  mode: 'target' | 'gateway' | 'ingest',
+  mode: 'target' | 'setup' | 'gateway' | 'ingest',
   env: NodeJS.ProcessEnv,
   nodeFlags: string[] = [],
-): Promise<{ child: ChildProcess; line: string }> {
-  const child = spawn(
-    process.execPath,
-    ['--disable-warning=ExperimentalWarning', ...nodeFlags, SERVERS, mode],
-    { env, stdio: ['ignore', 'pipe', 'inherit'] },
-  );
-  const line = await new Promise<string>((resolve, reject) => {
+): Promise<Child> {
+  const node = [process.execPath, '--disable-warning=ExperimentalWarning', ...nodeFlags, SERVERS, mode];
+  const fsyncLog =
+    values.fsyncs && (mode === 'gateway' || mode === 'ingest') ? join(scratch, `fsyncs-${mode}.log`) : null;
+  // -f: every thread; --seccomp-bpf: the gateway stops for the traced calls only; -ttt: timestamps.
+  const command = fsyncLog
+    ? ['strace', '-f', '--seccomp-bpf', '-qq', '-ttt', '-e', 'trace=fsync,fdatasync', '-o', fsyncLog, ...node]
+    : node;
+  const child = spawn(command[0] as string, command.slice(1), { env, stdio: ['ignore', 'pipe', 'inherit'] });
+  started.push(child);
+  const ready = await new Promise<string>((resolve, reject) => {
     let text = '';
     child.stdout?.on('data', (chunk: Buffer) => {
       text += chunk.toString();
-      const ready = text.split('\n').find((l) => l.startsWith('ready'));
-      if (ready !== undefined) resolve(ready);
+      const line = text
+        .split('\n')
+        .slice(0, -1)
+        .find((l) => l.startsWith('ready'));
+      if (line !== undefined) resolve(line.slice('ready'.length).trim());
     });
     child.once('exit', (code) => reject(new Error(`${mode} exited with ${code} before it was ready`)));
+    child.once('error', reject);
   });
-  return { child, line };
+  if (fsyncLog) tracedPids.add(Number(ready));
+  return { child, ready, fsyncLog };
 }
 
-async function stop(child: ChildProcess): Promise<void> {
+/** Stops a child by its pid (the gateway's own when strace runs it) and waits for it to exit. */
+async function stop({ child, ready, fsyncLog }: Child): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return;
   const exited = new Promise((resolve) => child.once('exit', resolve));
-  child.kill('SIGTERM');
+  if (fsyncLog) process.kill(Number(ready), 'SIGTERM');
+  else child.kill('SIGTERM');
   await exited;
+  tracedPids.delete(Number(ready));
+}
+
+/** The gateway's threads by id, named as in THREAD_GROUPS (read once it is ready). */
+function threadNames(pid: number): Map<number, string> {
+  const names = new Map<number, string>();
+  try {
+    for (const tid of readdirSync(`/proc/${pid}/task`)) {
+      const name = readFileSync(`/proc/${pid}/task/${tid}/comm`, 'utf8').trim();
+      names.set(Number(tid), THREAD_GROUPS[name] ?? 'other');
+    }
+  } catch {
+    // no /proc: fsyncs are then counted as "other"
+  }
+  return names;
+}
+
+/** fsync/fdatasync calls made between two times (ms since the epoch), per thread group. */
+function fsyncsBetween(
+  log: string,
+  threads: Map<number, string>,
+  from: number,
+  to: number,
+): Map<string, number> {
+  const counts = new Map<string, number>();
+  for (const line of readFileSync(log, 'utf8').split('\n')) {
+    // "<tid> <seconds.micros> fdatasync(5) = 0", or "… fdatasync(5 <unfinished ...>" when another
+    // thread's call interleaves (its "<... fdatasync resumed>" line is not a second call).
+    const match = /^(\d+)\s+(\d+\.\d+)\s+f(?:data)?sync\(/.exec(line);
+    if (!match) continue;
+    const at = Number(match[2]) * 1000;
+    if (at < from || at > to) continue;
+    const group = threads.get(Number(match[1])) ?? 'other';
+    counts.set(group, (counts.get(group) ?? 0) + 1);
+  }
+  return counts;
 }
 
 /** Resident memory of a process now and at its peak (VmRSS, VmHWM), in MB; null without /proc. */
@@ -227,6 +306,8 @@ const percentile = (sorted: number[], p: number) =>
     : (sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))] as number);
 const sorted = (list: number[]) => [...list].sort((a, b) => a - b);
 const sum = (map: Map<string, number>) => [...map.values()].reduce((a, b) => a + b, 0);
+const perUnit = (counts: Map<string, number>, units: number) =>
+  new Map([...counts].map(([group, n]) => [group, units > 0 ? n / units : Number.NaN]));
 
 // --- Ingest only: the same gateway with its worker off, at each rate, from an empty database ----
 interface IngestRun {
@@ -236,24 +317,32 @@ interface IngestRun {
   ackP50: number;
   ackP99: number;
   cpu: Map<string, number>;
+  /** fsync/fdatasync calls per webhook, by thread group (with --fsyncs). */
+  fsyncs: Map<string, number> | null;
 }
 const target = await startChild('target', { ...process.env, PORT: String(await freePort()) });
-const targetUrl = (target.line.split(' ')[1] ?? '').trim();
+const targetUrl = target.ready;
 const ingestRuns: IngestRun[] = [];
 {
-  const dataDir = mkdtempSync(join(tmpdir(), 'wabridge-bench-e2e-ingest-'));
+  const dataDir = join(scratch, 'ingest');
   const port = await freePort();
-  const { child } = await startChild('ingest', {
-    ...gatewayEnv(port, dataDir, SECRET),
-    LEDGER_URL: targetUrl,
-  });
+  const env = { ...gatewayEnv(port, dataDir, SECRET), LEDGER_URL: targetUrl };
+  await stop(await startChild('setup', env));
+  const ingest = await startChild('ingest', env);
+  const pid = Number(ingest.ready);
+  const threads = threadNames(pid);
   try {
     await sendAtRate(port, signedWebhooks(CUSTOMERS, 400, true), 400); // warm-up: JIT, pools, pages
     for (const rate of rates) {
       const webhooks = signedWebhooks(rate * ingestDuration, rate);
-      const before = cpuSeconds(child.pid);
+      const before = cpuSeconds(pid);
+      const from = Date.now();
       const sent = await sendAtRate(port, webhooks, rate);
-      const cpu = cpuPerUnit(before, cpuSeconds(child.pid), webhooks.length - sent.failed);
+      const acknowledged = webhooks.length - sent.failed;
+      const cpu = cpuPerUnit(before, cpuSeconds(pid), acknowledged);
+      const fsyncs = ingest.fsyncLog
+        ? perUnit(fsyncsBetween(ingest.fsyncLog, threads, from, Date.now()), acknowledged)
+        : null;
       const acks = sorted(sent.ack);
       ingestRuns.push({
         rate,
@@ -262,14 +351,14 @@ const ingestRuns: IngestRun[] = [];
         ackP50: percentile(acks, 0.5),
         ackP99: percentile(acks, 0.99),
         cpu,
+        fsyncs,
       });
       out(
-        `ingest only  ${rate} msg/s: ${webhooks.length} webhooks, ${sent.failed} failed, ack p50/p99 ${percentile(acks, 0.5).toFixed(1)}/${percentile(acks, 0.99).toFixed(1)} ms, CPU ${sum(cpu).toFixed(0)} µs/webhook (${byThread(cpu)})`,
+        `ingest only  ${rate} msg/s: ${webhooks.length} webhooks, ${sent.failed} failed, ack p50/p99 ${percentile(acks, 0.5).toFixed(1)}/${percentile(acks, 0.99).toFixed(1)} ms, CPU ${sum(cpu).toFixed(0)} µs/webhook (${byThread(cpu)})${fsyncs ? `, fsyncs/webhook ${byThread(fsyncs, 3)}` : ''}`,
       );
     }
   } finally {
-    await stop(child);
-    rmSync(dataDir, { recursive: true, force: true });
+    await stop(ingest);
   }
 }
 
@@ -291,18 +380,28 @@ interface E2eRun {
   drainRate: number | null;
   drainSeconds: number;
   cpu: Map<string, number>;
+  /** fsync/fdatasync calls per delivered job, by thread group (with --fsyncs). */
+  fsyncs: Map<string, number> | null;
   peakRss: number;
   busy: number | null;
 }
 const e2eRuns: E2eRun[] = [];
 const profileDir = values['cpu-prof'] ? mkdtempSync(join(tmpdir(), 'wabridge-bench-e2e-prof-')) : null;
-const dataDir = mkdtempSync(join(tmpdir(), 'wabridge-bench-e2e-'));
+const dataDir = join(scratch, 'e2e');
 const port = await freePort();
-const { child: gateway } = await startChild(
+const gatewayEnvironment = {
+  ...gatewayEnv(port, dataDir, SECRET),
+  LEDGER_URL: targetUrl,
+  ...(values.concurrency ? { WORKER_CONCURRENCY: values.concurrency } : {}),
+};
+await stop(await startChild('setup', gatewayEnvironment));
+const gateway = await startChild(
   'gateway',
-  { ...gatewayEnv(port, dataDir, SECRET), LEDGER_URL: targetUrl },
+  gatewayEnvironment,
   profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [],
 );
+const gatewayPid = Number(gateway.ready);
+const gatewayThreads = threadNames(gatewayPid);
 const backlog = backlogReader(dataDir);
 let seenEffects = 0;
 /** The effects the target recorded since the last call (it keeps them all, in arrival order). */
@@ -338,17 +437,20 @@ try {
     // Every 500 ms, the queue depth and the gateway's resident memory.
     const sample = () => {
       maxBacklog = Math.max(maxBacklog, backlog.read());
-      peakRss = Math.max(peakRss, memory(gateway.pid)?.rss ?? 0);
+      peakRss = Math.max(peakRss, memory(gatewayPid)?.rss ?? 0);
     };
     const sampler = setInterval(sample, 500);
-    const cpuBefore = cpuSeconds(gateway.pid);
+    const cpuBefore = cpuSeconds(gatewayPid);
     const machineBefore = machineTimes();
+    const from = Date.now();
     const sent = await sendAtRate(port, webhooks, rate);
     const drainedAt = await drained((depth) => {
       maxBacklog = Math.max(maxBacklog, depth);
     });
     clearInterval(sampler);
     sample();
+    const cpuAfter = cpuSeconds(gatewayPid);
+    const machineAfter = machineTimes();
     const effects = (await newEffects()).filter((e) => e.eventType === 'message.inbound');
     const latencies: number[] = [];
     for (const effect of effects) {
@@ -357,7 +459,6 @@ try {
       if (at !== undefined) latencies.push(effect.at - at);
     }
     totalDelivered += effects.length;
-    const cpu = cpuPerUnit(cpuBefore, cpuSeconds(gateway.pid), effects.length);
     const ordered = sorted(latencies);
     const sendSeconds = (sent.endedAt - sent.startedAt) / 1000;
     const duringSend = effects.filter((e) => e.at <= sent.endedAt).length;
@@ -376,13 +477,16 @@ try {
       deliveryRate: duringSend / sendSeconds,
       drainRate: drainSeconds >= 1 ? (effects.length - duringSend) / drainSeconds : null,
       drainSeconds,
-      cpu,
+      cpu: cpuPerUnit(cpuBefore, cpuAfter, effects.length),
+      fsyncs: gateway.fsyncLog
+        ? perUnit(fsyncsBetween(gateway.fsyncLog, gatewayThreads, from, drainedAt), effects.length)
+        : null,
       peakRss,
-      busy: machineBusy(machineBefore, machineTimes()),
+      busy: machineBusy(machineBefore, machineAfter),
     };
     e2eRuns.push(run);
     out(
-      `end to end   ${rate} msg/s: ${run.delivered}/${run.sent} delivered, p50/p99 ${run.p50}/${run.p99} ms, backlog ≤ ${maxBacklog}, drained in ${drainSeconds.toFixed(1)} s, CPU ${sum(cpu).toFixed(0)} µs/job (${byThread(cpu)})`,
+      `end to end   ${rate} msg/s: ${run.delivered}/${run.sent} delivered, p50/p99 ${run.p50}/${run.p99} ms, backlog ≤ ${maxBacklog}, drained in ${drainSeconds.toFixed(1)} s, CPU ${sum(run.cpu).toFixed(0)} µs/job (${byThread(run.cpu)})${run.fsyncs ? `, fsyncs/job ${byThread(run.fsyncs, 3)}` : ''}`,
     );
     if (latencies.length !== webhooks.length - sent.failed)
       out(
@@ -392,14 +496,14 @@ try {
 } finally {
   backlog.close();
   await stop(gateway);
-  await stop(target.child);
-  rmSync(dataDir, { recursive: true, force: true });
+  await stop(target);
+  rmSync(scratch, { recursive: true, force: true });
 }
 
 // --- Report ----------------------------------------------------------------------------------------
 const fixed = (n: number | null, digits = 0) => (n === null || Number.isNaN(n) ? '-' : n.toFixed(digits));
 out(
-  `\nwabridge end-to-end benchmark — ${duration} s per rate (ingest only: ${ingestDuration} s), ${CUSTOMERS} customers, node ${process.version}, ${cpus().length} cores, load average ${loadavg()
+  `\nwabridge end-to-end benchmark — ${duration} s per rate (ingest only: ${ingestDuration} s), ${CUSTOMERS} customers, worker concurrency ${values.concurrency ?? 'default'}, node ${process.version}, ${cpus().length} cores, load average ${loadavg()
     .map((l) => l.toFixed(2))
     .join(' ')}, ${new Date().toISOString()}`,
 );
@@ -435,6 +539,15 @@ out('\nCPU per delivered job by thread (µs), end to end | ingest only:');
 for (const r of e2eRuns) {
   const ingest = ingestRuns.find((i) => i.rate === r.rate);
   out(`  ${String(r.rate).padStart(5)}/s: ${byThread(r.cpu)} | ${ingest ? byThread(ingest.cpu) : '-'}`);
+}
+if (e2eRuns.some((r) => r.fsyncs)) {
+  out('\nfsync/fdatasync calls per delivered job by thread, end to end | per webhook, ingest only:');
+  for (const r of e2eRuns) {
+    const ingest = ingestRuns.find((i) => i.rate === r.rate);
+    out(
+      `  ${String(r.rate).padStart(5)}/s: ${r.fsyncs ? `${sum(r.fsyncs).toFixed(2)} (${byThread(r.fsyncs, 3)})` : '-'} | ${ingest?.fsyncs ? `${sum(ingest.fsyncs).toFixed(2)} (${byThread(ingest.fsyncs, 3)})` : '-'}`,
+    );
+  }
 }
 if (profileDir) {
   out('');

@@ -8,7 +8,7 @@ import { basename, join } from 'node:path';
 interface ProfileNode {
   id: number;
   callFrame: { functionName: string; url: string; lineNumber: number };
-  hitCount?: number;
+  children?: number[];
 }
 interface Profile {
   nodes: ProfileNode[];
@@ -16,20 +16,37 @@ interface Profile {
   timeDeltas: number[];
 }
 
-// Native methods of node:sqlite's DatabaseSync / StatementSync: they show in a profile with no
-// script URL, under their own names. (A builtin of the same name elsewhere would be counted here
-// too; in the store thread these names are sqlite's.)
-const SQLITE_METHODS = new Set(['run', 'all', 'get', 'iterate', 'exec', 'prepare', 'columns']);
+// node:sqlite's methods are native API callbacks: V8 does not give them frames of their own, so
+// their time (the SQL, and within COMMIT the WAL write and the fsync) is the self time of the store's
+// wrappers that call them (database.ts get/all/run; BEGIN and COMMIT are `run` called from
+// `transaction`). A CPU profile samples the wall clock: a thread blocked in fsync is counted there.
+const SQLITE_WRAPPERS = new Set(['get', 'all', 'run', 'exec']);
+// Native socket writes and reads, also without frames of their own.
+const SOCKET_NATIVES = new Set([
+  'writev',
+  'writeUtf8String',
+  'writeBuffer',
+  'writeLatin1String',
+  'readStart',
+  'readStop',
+  'shutdown',
+  'close',
+]);
 
 /** The area a function belongs to, from its script URL or, for natives, its name. */
-export function area(functionName: string, url: string): string {
+export function area(functionName: string, url: string, parentName = ''): string {
   if (functionName === '(idle)') return 'idle';
   if (functionName === '(garbage collector)') return 'gc';
   if (functionName === '(program)') return 'native, unattributed (program)';
+  if (url.includes('/store/sqlite/database.ts') && SQLITE_WRAPPERS.has(functionName))
+    return parentName === 'transaction' ? 'sqlite: BEGIN/COMMIT (WAL write, fsync)' : 'sqlite: statements';
   if (url.includes('/zod/')) return 'zod';
-  if (url.includes('undici')) return 'http client (undici/fetch)';
+  // undici (fetch) parses HTTP with llhttp compiled to wasm; the HTTP server uses native llhttp.
+  if (url.includes('undici') || url.startsWith('wasm://')) return 'http client (undici/fetch)';
   if (url.includes('pino') || url.includes('sonic-boom')) return 'logging';
   if (url.includes('crypto')) return 'crypto';
+  if (url.includes('node:internal/modules') || url.includes('amaro') || url.includes('bootstrap'))
+    return 'start-up (module loading, type stripping)';
   if (
     url.includes('node:_http') ||
     url.includes('node:internal/http') ||
@@ -37,15 +54,19 @@ export function area(functionName: string, url: string): string {
     url.includes('/hono/')
   )
     return 'http server (node:http, hono)';
-  if (url.includes('node:net') || url.includes('stream') || url.includes('node:internal/streams'))
+  if (url.includes('node:net') || url.includes('stream') || (url === '' && SOCKET_NATIVES.has(functionName)))
     return 'sockets and streams';
-  if (url === '' && SQLITE_METHODS.has(functionName)) return 'sqlite';
   if (url === '' && (functionName === 'parse' || functionName === 'stringify')) return 'JSON';
   if (url === '' && /postMessage|structuredClone|deserialize|serialize/i.test(functionName))
-    return 'thread messaging';
+    return 'thread messaging (postMessage)';
+  if (
+    url.includes('node:internal/encoding') ||
+    (url === '' && /TextDecoder|TextEncoder|decode|encode/.test(functionName))
+  )
+    return 'text encoding';
+  if (url === '' && functionName === 'runMicrotasks') return 'promises (microtask queue)';
   if (url.includes('/packages/core/src/store/')) return 'wabridge store code';
-  if (url.includes('/packages/core/src/worker') || url.includes('/packages/core/src/queue'))
-    return 'wabridge worker code';
+  if (url.includes('/packages/core/src/queue/')) return 'wabridge worker code';
   if (url.includes('/packages/') || url.includes('/apps/')) return 'wabridge other code';
   if (url.startsWith('node:')) return 'node internals (timers, promises, events…)';
   if (url === '') return 'native builtins';
@@ -60,19 +81,22 @@ function threadName(file: string, profile: Profile): string {
   const has = (part: string) => [...urls].some((u) => u.includes(part));
   // CPU.<date>.<time>.<pid>.<thread id>.<seq>.cpuprofile; the main thread is 0.
   const threadId = basename(file).split('.')[4];
-  if (threadId === '0') return 'main thread (HTTP edge + worker)';
+  if (threadId === '0') return 'main thread (HTTP edge + delivery worker)';
   if (has('store/sqlite/thread.ts')) return `store thread (wabridge-store, #${threadId})`;
-  return `worker thread #${threadId} (checkpoint or other)`;
+  if (has('[worker eval]')) return `checkpoint thread (wabridge-ckpt, #${threadId})`;
+  return `worker thread #${threadId}`;
 }
 
 /** A text summary of every profile: per thread, self time by area and the top functions. */
 export function summariseProfiles(files: string[], jobs: number): string {
   const lines: string[] = [
-    `where the gateway's time went (self time from --cpu-prof over its whole life: setup, warm-up and every rate; ${jobs} jobs delivered; µs/job = time ÷ jobs)`,
+    `where the gateway's time went: self time from --cpu-prof over the gateway's whole life (start-up, warm-up, every rate), wall clock on each thread (so a thread waiting in fsync counts), ${jobs} jobs delivered, µs/job = time ÷ jobs`,
   ];
   for (const file of files.filter((f) => f.endsWith('.cpuprofile')).sort()) {
     const profile = JSON.parse(readFileSync(file, 'utf8')) as Profile;
     const byId = new Map(profile.nodes.map((n) => [n.id, n]));
+    const parentOf = new Map<number, ProfileNode>();
+    for (const node of profile.nodes) for (const child of node.children ?? []) parentOf.set(child, node);
     const self = new Map<number, number>();
     profile.samples.forEach((id, i) => {
       self.set(id, (self.get(id) ?? 0) + (profile.timeDeltas[i] ?? 0));
@@ -83,7 +107,7 @@ export function summariseProfiles(files: string[], jobs: number): string {
     for (const [id, us] of self) {
       const frame = byId.get(id)?.callFrame;
       if (!frame) continue;
-      const where = area(frame.functionName, frame.url);
+      const where = area(frame.functionName, frame.url, parentOf.get(id)?.callFrame.functionName);
       if (where === 'idle') continue;
       busy += us;
       areas.set(where, (areas.get(where) ?? 0) + us);

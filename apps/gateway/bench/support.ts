@@ -82,11 +82,11 @@ export function cpuPerUnit(
   return perUnit;
 }
 
-/** The thread groups' figures as "http 40.1, store 35.2, …", leaving out those under 0.05. */
-export function byThread(cpu: Map<string, number>): string {
+/** The thread groups' figures as "http 40.1, store 35.2, …", leaving out those that round to 0. */
+export function byThread(cpu: Map<string, number>, digits = 1): string {
   return [...new Set([...Object.values(THREAD_GROUPS), 'other'])]
-    .filter((group) => (cpu.get(group) ?? 0) >= 0.05)
-    .map((group) => `${group} ${cpu.get(group)?.toFixed(1)}`)
+    .filter((group) => (cpu.get(group) ?? 0) >= 0.5 * 10 ** -digits)
+    .map((group) => `${group} ${cpu.get(group)?.toFixed(digits)}`)
     .join(', ');
 }
 
