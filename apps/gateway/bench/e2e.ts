@@ -30,6 +30,7 @@ import {
   machineTimes,
   metaWamid,
   THREAD_GROUPS,
+  userSystemSeconds,
 } from './support.ts';
 
 const { values } = parseArgs({
@@ -105,6 +106,8 @@ interface Sent {
   /** Time to the gateway's 200 per webhook, in ms. */
   ack: number[];
   failed: number;
+  /** Why webhooks failed: "HTTP 503", "ECONNRESET"… with counts. */
+  failures: Map<string, number>;
   startedAt: number;
   endedAt: number;
 }
@@ -116,7 +119,15 @@ interface Sent {
  */
 async function sendAtRate(port: number, webhooks: Webhook[], rate: number): Promise<Sent> {
   const agent = new Agent({ keepAlive: true });
-  const sent: Sent = { sentAt: new Map(), lag: [], ack: [], failed: 0, startedAt: Date.now(), endedAt: 0 };
+  const sent: Sent = {
+    sentAt: new Map(),
+    lag: [],
+    ack: [],
+    failed: 0,
+    failures: new Map(),
+    startedAt: Date.now(),
+    endedAt: 0,
+  };
   const interval = 1000 / rate;
   const t0 = performance.now();
   let next = 0;
@@ -128,6 +139,17 @@ async function sendAtRate(port: number, webhooks: Webhook[], rate: number): Prom
     };
     const send = (webhook: Webhook) => {
       const at = performance.now();
+      let settled = false;
+      const settle = (failure: string | null) => {
+        if (settled) return;
+        settled = true;
+        if (failure === null) sent.ack.push(performance.now() - at);
+        else {
+          sent.failed++;
+          sent.failures.set(failure, (sent.failures.get(failure) ?? 0) + 1);
+        }
+        done();
+      };
       sent.sentAt.set(webhook.seq, Date.now());
       const req = request(
         {
@@ -144,17 +166,10 @@ async function sendAtRate(port: number, webhooks: Webhook[], rate: number): Prom
         },
         (res) => {
           res.resume();
-          res.once('end', () => {
-            if (res.statusCode === 200) sent.ack.push(performance.now() - at);
-            else sent.failed++;
-            done();
-          });
+          res.once('end', () => settle(res.statusCode === 200 ? null : `HTTP ${res.statusCode}`));
         },
       );
-      req.once('error', () => {
-        sent.failed++;
-        done();
-      });
+      req.once('error', (error: NodeJS.ErrnoException) => settle(error.code ?? error.message));
       req.end(webhook.body);
     };
     const tick = () => {
@@ -306,6 +321,15 @@ const percentile = (sorted: number[], p: number) =>
     : (sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))] as number);
 const sorted = (list: number[]) => [...list].sort((a, b) => a - b);
 const sum = (map: Map<string, number>) => [...map.values()].reduce((a, b) => a + b, 0);
+const systemShare = (
+  before: ReturnType<typeof userSystemSeconds>,
+  after: ReturnType<typeof userSystemSeconds>,
+) => {
+  if (!before || !after) return null;
+  const system = after.system - before.system;
+  const total = system + after.user - before.user;
+  return total > 0 ? (100 * system) / total : null;
+};
 const perUnit = (counts: Map<string, number>, units: number) =>
   new Map([...counts].map(([group, n]) => [group, units > 0 ? n / units : Number.NaN]));
 
@@ -317,6 +341,8 @@ interface IngestRun {
   ackP50: number;
   ackP99: number;
   cpu: Map<string, number>;
+  /** The kernel's share of that CPU, in %. */
+  system: number | null;
   /** fsync/fdatasync calls per webhook, by thread group (with --fsyncs). */
   fsyncs: Map<string, number> | null;
 }
@@ -336,14 +362,20 @@ const ingestRuns: IngestRun[] = [];
     for (const rate of rates) {
       const webhooks = signedWebhooks(rate * ingestDuration, rate);
       const before = cpuSeconds(pid);
+      const splitBefore = userSystemSeconds(pid);
       const from = Date.now();
       const sent = await sendAtRate(port, webhooks, rate);
       const acknowledged = webhooks.length - sent.failed;
       const cpu = cpuPerUnit(before, cpuSeconds(pid), acknowledged);
+      const system = systemShare(splitBefore, userSystemSeconds(pid));
       const fsyncs = ingest.fsyncLog
         ? perUnit(fsyncsBetween(ingest.fsyncLog, threads, from, Date.now()), acknowledged)
         : null;
       const acks = sorted(sent.ack);
+      if (sent.failed > 0)
+        out(
+          `warning: ${sent.failed} webhooks failed (${[...sent.failures].map(([why, n]) => `${why} ×${n}`).join(', ')})`,
+        );
       ingestRuns.push({
         rate,
         webhooks: webhooks.length,
@@ -351,6 +383,7 @@ const ingestRuns: IngestRun[] = [];
         ackP50: percentile(acks, 0.5),
         ackP99: percentile(acks, 0.99),
         cpu,
+        system,
         fsyncs,
       });
       out(
@@ -380,6 +413,8 @@ interface E2eRun {
   drainRate: number | null;
   drainSeconds: number;
   cpu: Map<string, number>;
+  /** The kernel's share of that CPU, in %. */
+  system: number | null;
   /** fsync/fdatasync calls per delivered job, by thread group (with --fsyncs). */
   fsyncs: Map<string, number> | null;
   peakRss: number;
@@ -441,6 +476,7 @@ try {
     };
     const sampler = setInterval(sample, 500);
     const cpuBefore = cpuSeconds(gatewayPid);
+    const splitBefore = userSystemSeconds(gatewayPid);
     const machineBefore = machineTimes();
     const from = Date.now();
     const sent = await sendAtRate(port, webhooks, rate);
@@ -450,6 +486,7 @@ try {
     clearInterval(sampler);
     sample();
     const cpuAfter = cpuSeconds(gatewayPid);
+    const splitAfter = userSystemSeconds(gatewayPid);
     const machineAfter = machineTimes();
     const effects = (await newEffects()).filter((e) => e.eventType === 'message.inbound');
     const latencies: number[] = [];
@@ -478,6 +515,7 @@ try {
       drainRate: drainSeconds >= 1 ? (effects.length - duringSend) / drainSeconds : null,
       drainSeconds,
       cpu: cpuPerUnit(cpuBefore, cpuAfter, effects.length),
+      system: systemShare(splitBefore, splitAfter),
       fsyncs: gateway.fsyncLog
         ? perUnit(fsyncsBetween(gateway.fsyncLog, gatewayThreads, from, drainedAt), effects.length)
         : null,
@@ -488,6 +526,10 @@ try {
     out(
       `end to end   ${rate} msg/s: ${run.delivered}/${run.sent} delivered, p50/p99 ${run.p50}/${run.p99} ms, backlog ≤ ${maxBacklog}, drained in ${drainSeconds.toFixed(1)} s, CPU ${sum(run.cpu).toFixed(0)} µs/job (${byThread(run.cpu)})${run.fsyncs ? `, fsyncs/job ${byThread(run.fsyncs, 3)}` : ''}`,
     );
+    if (sent.failed > 0)
+      out(
+        `warning: ${sent.failed} webhooks failed (${[...sent.failures].map(([why, n]) => `${why} ×${n}`).join(', ')})`,
+      );
     if (latencies.length !== webhooks.length - sent.failed)
       out(
         `warning: ${webhooks.length - sent.failed - latencies.length} acknowledged webhooks were not delivered`,
@@ -508,7 +550,7 @@ out(
     .join(' ')}, ${new Date().toISOString()}`,
 );
 out(
-  'rate/s  delivered  failed  p50 ms  p99 ms  max ms  backlog max  deliv/s (send)  deliv/s (drain)  drain s  CPU µs/job  ingest-only µs/webhook  ratio  peak RSS MB  busy %  ack p99 ms  send lag p99 ms',
+  'rate/s  delivered  failed  p50 ms  p99 ms  max ms  backlog max  deliv/s (send)  deliv/s (drain)  drain s  CPU µs/job  ingest-only µs/webhook  ratio  sys % (e2e/ingest)  peak RSS MB  busy %  ack p99 ms  send lag p99 ms',
 );
 for (const r of e2eRuns) {
   const ingest = ingestRuns.find((i) => i.rate === r.rate);
@@ -528,6 +570,7 @@ for (const r of e2eRuns) {
       fixed(sum(r.cpu)).padStart(10),
       fixed(ingestCpu).padStart(22),
       (ingestCpu ? `${(sum(r.cpu) / ingestCpu).toFixed(1)}×` : '-').padStart(5),
+      `${fixed(r.system)}/${fixed(ingest?.system ?? null)}`.padStart(18),
       fixed(r.peakRss).padStart(11),
       fixed(r.busy).padStart(6),
       fixed(r.ackP99, 1).padStart(10),

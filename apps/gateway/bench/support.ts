@@ -68,6 +68,21 @@ export function cpuSeconds(pid: number | undefined): Map<string, number> | null 
   }
 }
 
+/**
+ * User and system CPU seconds of a whole process so far (all its threads; Linux /proc), or null.
+ * System time is the kernel working for it: socket I/O, futex wake-ups between threads, and the
+ * file system's share of each write and fsync.
+ */
+export function userSystemSeconds(pid: number | undefined): { user: number; system: number } | null {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return { user: Number(fields[11]) / 100, system: Number(fields[12]) / 100 };
+  } catch {
+    return null;
+  }
+}
+
 /** CPU µs per unit of work between two `cpuSeconds()` readings, per thread group (empty without /proc). */
 export function cpuPerUnit(
   before: Map<string, number> | null,
