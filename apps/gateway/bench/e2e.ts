@@ -221,9 +221,22 @@ async function startChild(
   const node = [process.execPath, '--disable-warning=ExperimentalWarning', ...nodeFlags, SERVERS, mode];
   const fsyncLog =
     values.fsyncs && (mode === 'gateway' || mode === 'ingest') ? join(scratch, `fsyncs-${mode}.log`) : null;
-  // -f: every thread; --seccomp-bpf: the gateway stops for the traced calls only; -ttt: timestamps.
+  // -f: every thread; --seccomp-bpf: the gateway stops for the traced calls only; -ttt: when each
+  // call started; -T: how long it took.
   const command = fsyncLog
-    ? ['strace', '-f', '--seccomp-bpf', '-qq', '-ttt', '-e', 'trace=fsync,fdatasync', '-o', fsyncLog, ...node]
+    ? [
+        'strace',
+        '-f',
+        '--seccomp-bpf',
+        '-qq',
+        '-ttt',
+        '-T',
+        '-e',
+        'trace=fsync,fdatasync',
+        '-o',
+        fsyncLog,
+        ...node,
+      ]
     : node;
   const child = spawn(command[0] as string, command.slice(1), { env, stdio: ['ignore', 'pipe', 'inherit'] });
   started.push(child);
@@ -268,25 +281,41 @@ function threadNames(pid: number): Map<number, string> {
   return names;
 }
 
-/** fsync/fdatasync calls made between two times (ms since the epoch), per thread group. */
+interface Fsyncs {
+  /** Calls per unit of work (webhook or job), by thread group. */
+  perUnit: Map<string, number>;
+  /** How long the store thread's calls took (strace -T), ms, sorted. */
+  storeMs: number[];
+}
+
+/** fsync/fdatasync calls made between two times (ms since the epoch), per unit of work. */
 function fsyncsBetween(
   log: string,
   threads: Map<number, string>,
   from: number,
   to: number,
-): Map<string, number> {
+  units: number,
+): Fsyncs {
   const counts = new Map<string, number>();
+  const storeMs: number[] = [];
+  // strace -ttt -T lines: "<tid> <seconds.micros> fdatasync(5) = 0 <0.004120>". When another
+  // thread's call interleaves, a call is split in "fdatasync(5 <unfinished ...>" and a later
+  // "<tid> <time> <... fdatasync resumed>) = 0 <0.004120>": one call, its duration on the second.
+  const started = new Map<number, number>();
   for (const line of readFileSync(log, 'utf8').split('\n')) {
-    // "<tid> <seconds.micros> fdatasync(5) = 0", or "… fdatasync(5 <unfinished ...>" when another
-    // thread's call interleaves (its "<... fdatasync resumed>" line is not a second call).
-    const match = /^(\d+)\s+(\d+\.\d+)\s+f(?:data)?sync\(/.exec(line);
+    const match = /^(\d+)\s+(\d+\.\d+)\s+(<\.\.\. )?f(?:data)?sync[( ]/.exec(line);
     if (!match) continue;
-    const at = Number(match[2]) * 1000;
+    const tid = Number(match[1]);
+    const resumed = match[3] !== undefined;
+    const at = resumed ? (started.get(tid) ?? 0) : Number(match[2]) * 1000;
+    if (!resumed) started.set(tid, at);
     if (at < from || at > to) continue;
-    const group = threads.get(Number(match[1])) ?? 'other';
-    counts.set(group, (counts.get(group) ?? 0) + 1);
+    const group = threads.get(tid) ?? 'other';
+    if (!resumed) counts.set(group, (counts.get(group) ?? 0) + 1);
+    const took = /<(\d+\.\d+)>$/.exec(line);
+    if (took && group === 'store') storeMs.push(Number(took[1]) * 1000);
   }
-  return counts;
+  return { perUnit: perUnit(counts, units), storeMs: sorted(storeMs) };
 }
 
 /** Resident memory of a process now and at its peak (VmRSS, VmHWM), in MB; null without /proc. */
@@ -343,8 +372,8 @@ interface IngestRun {
   cpu: Map<string, number>;
   /** The kernel's share of that CPU, in %. */
   system: number | null;
-  /** fsync/fdatasync calls per webhook, by thread group (with --fsyncs). */
-  fsyncs: Map<string, number> | null;
+  /** fsync/fdatasync calls per webhook, by thread group, and their durations (with --fsyncs). */
+  fsyncs: Fsyncs | null;
 }
 const target = await startChild('target', { ...process.env, PORT: String(await freePort()) });
 const targetUrl = target.ready;
@@ -369,7 +398,7 @@ const ingestRuns: IngestRun[] = [];
       const cpu = cpuPerUnit(before, cpuSeconds(pid), acknowledged);
       const system = systemShare(splitBefore, userSystemSeconds(pid));
       const fsyncs = ingest.fsyncLog
-        ? perUnit(fsyncsBetween(ingest.fsyncLog, threads, from, Date.now()), acknowledged)
+        ? fsyncsBetween(ingest.fsyncLog, threads, from, Date.now(), acknowledged)
         : null;
       const acks = sorted(sent.ack);
       if (sent.failed > 0)
@@ -387,7 +416,7 @@ const ingestRuns: IngestRun[] = [];
         fsyncs,
       });
       out(
-        `ingest only  ${rate} msg/s: ${webhooks.length} webhooks, ${sent.failed} failed, ack p50/p99 ${percentile(acks, 0.5).toFixed(1)}/${percentile(acks, 0.99).toFixed(1)} ms, CPU ${sum(cpu).toFixed(0)} µs/webhook (${byThread(cpu)})${fsyncs ? `, fsyncs/webhook ${byThread(fsyncs, 3)}` : ''}`,
+        `ingest only  ${rate} msg/s: ${webhooks.length} webhooks, ${sent.failed} failed, ack p50/p99 ${percentile(acks, 0.5).toFixed(1)}/${percentile(acks, 0.99).toFixed(1)} ms, CPU ${sum(cpu).toFixed(0)} µs/webhook (${byThread(cpu)})${fsyncs ? `, fsyncs/webhook ${byThread(fsyncs.perUnit, 3)}` : ''}`,
       );
     }
   } finally {
@@ -415,8 +444,8 @@ interface E2eRun {
   cpu: Map<string, number>;
   /** The kernel's share of that CPU, in %. */
   system: number | null;
-  /** fsync/fdatasync calls per delivered job, by thread group (with --fsyncs). */
-  fsyncs: Map<string, number> | null;
+  /** fsync/fdatasync calls per delivered job, by thread group, and their durations (with --fsyncs). */
+  fsyncs: Fsyncs | null;
   peakRss: number;
   busy: number | null;
 }
@@ -517,14 +546,14 @@ try {
       cpu: cpuPerUnit(cpuBefore, cpuAfter, effects.length),
       system: systemShare(splitBefore, splitAfter),
       fsyncs: gateway.fsyncLog
-        ? perUnit(fsyncsBetween(gateway.fsyncLog, gatewayThreads, from, drainedAt), effects.length)
+        ? fsyncsBetween(gateway.fsyncLog, gatewayThreads, from, drainedAt, effects.length)
         : null,
       peakRss,
       busy: machineBusy(machineBefore, machineAfter),
     };
     e2eRuns.push(run);
     out(
-      `end to end   ${rate} msg/s: ${run.delivered}/${run.sent} delivered, p50/p99 ${run.p50}/${run.p99} ms, backlog ≤ ${maxBacklog}, drained in ${drainSeconds.toFixed(1)} s, CPU ${sum(run.cpu).toFixed(0)} µs/job (${byThread(run.cpu)})${run.fsyncs ? `, fsyncs/job ${byThread(run.fsyncs, 3)}` : ''}`,
+      `end to end   ${rate} msg/s: ${run.delivered}/${run.sent} delivered, p50/p99 ${run.p50}/${run.p99} ms, backlog ≤ ${maxBacklog}, drained in ${drainSeconds.toFixed(1)} s, CPU ${sum(run.cpu).toFixed(0)} µs/job (${byThread(run.cpu)})${run.fsyncs ? `, fsyncs/job ${byThread(run.fsyncs.perUnit, 3)}` : ''}`,
     );
     if (sent.failed > 0)
       out(
@@ -584,12 +613,17 @@ for (const r of e2eRuns) {
   out(`  ${String(r.rate).padStart(5)}/s: ${byThread(r.cpu)} | ${ingest ? byThread(ingest.cpu) : '-'}`);
 }
 if (e2eRuns.some((r) => r.fsyncs)) {
-  out('\nfsync/fdatasync calls per delivered job by thread, end to end | per webhook, ingest only:');
+  // The store thread runs one transaction at a time: while it waits in fsync, every store call of
+  // the worker and the HTTP edge waits too.
+  const describe = (f: Fsyncs | null | undefined, units: number) =>
+    f
+      ? `${sum(f.perUnit).toFixed(2)} (${byThread(f.perUnit, 3)}), store fsync p50/p99 ${percentile(f.storeMs, 0.5).toFixed(1)}/${percentile(f.storeMs, 0.99).toFixed(1)} ms, store thread in fsync ${((f.storeMs.reduce((a, b) => a + b, 0) * 1000) / Math.max(1, units)).toFixed(0)} µs/unit`
+      : '-';
+  out('\nfsync/fdatasync calls per delivered job, end to end | per webhook, ingest only:');
   for (const r of e2eRuns) {
     const ingest = ingestRuns.find((i) => i.rate === r.rate);
-    out(
-      `  ${String(r.rate).padStart(5)}/s: ${r.fsyncs ? `${sum(r.fsyncs).toFixed(2)} (${byThread(r.fsyncs, 3)})` : '-'} | ${ingest?.fsyncs ? `${sum(ingest.fsyncs).toFixed(2)} (${byThread(ingest.fsyncs, 3)})` : '-'}`,
-    );
+    out(`  ${String(r.rate).padStart(5)}/s: ${describe(r.fsyncs, r.delivered)}`);
+    out(`          | ${describe(ingest?.fsyncs, ingest ? ingest.webhooks - ingest.failed : 0)}`);
   }
 }
 if (profileDir) {
