@@ -11,6 +11,7 @@
 //          --concurrency <n> (the gateway's WORKER_CONCURRENCY; default: the gateway's own default)
 //          --fsyncs (Linux, needs strace: count the gateway's fsync/fdatasync calls per job, by
 //          thread; strace's seccomp filter stops the gateway on those calls only)
+// Through npm, options follow a `--`: npm run bench:e2e -- --quick --fsyncs
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createHmac } from 'node:crypto';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
@@ -51,6 +52,8 @@ const ingestDuration = Number(values['ingest-duration'] ?? Math.min(duration, 10
 const drainTimeoutMs = Number(values['drain-timeout']) * 1000;
 if (![duration, ingestDuration, drainTimeoutMs, ...rates].every((n) => Number.isInteger(n) && n > 0))
   throw new Error('--rates, --duration, --ingest-duration and --drain-timeout take positive whole numbers');
+if (values.concurrency !== undefined && !/^[1-9]\d*$/.test(values.concurrency))
+  throw new Error('--concurrency takes a positive whole number (the gateway allows 1 to 256)');
 const SECRET = 'bench-app-secret';
 const CUSTOMERS = 2_000;
 /** Connections the load generator opens at most (a webhook sender's pool, not one per request). */
