@@ -4,7 +4,9 @@
 //              effect arrived (Date.now(), comparable across processes on one machine);
 //   gateway  — the real gateway as `wabridge serve` runs it (startServer: HTTP edge and delivery
 //              worker in one process), with only the ledger connector, pointed at the target;
-//   ingest   — the same gateway with its worker off: the ingest-only baseline;
+//   ingest   — the same gateway with its worker off: the ingest-only baseline, and the HTTP edge
+//              under --split-worker;
+//   worker   — the delivery worker alone (`startServer` without HTTP), for --split-worker;
 //   setup    — configures a fresh data directory (workspace, number, ledger connector) and exits,
 //              so the gateway's own process (and its profile) holds only the serving.
 // Configuration comes from the environment (see gatewayEnv in support.ts, plus LEDGER_URL).
@@ -35,10 +37,14 @@ if (mode === 'target') {
   });
   await setup.close();
   process.stdout.write('ready\n');
-} else if (mode === 'gateway' || mode === 'ingest') {
+} else if (mode === 'gateway' || mode === 'ingest' || mode === 'worker') {
   const env = loadEnv();
   const registry = createRegistry([ledgerConnector]);
-  const server = await startServer(env, { worker: mode === 'gateway', http: true, registry });
+  const server = await startServer(env, {
+    worker: mode !== 'ingest',
+    http: mode !== 'worker',
+    registry,
+  });
   // The pid, for /proc: under --fsyncs this process is strace's child, not the bench's.
   process.stdout.write(`ready ${process.pid}\n`);
   // A graceful stop, so that --cpu-prof writes its profiles (each thread's) on the way out.

@@ -11,6 +11,9 @@
 //          --concurrency <n> (the gateway's WORKER_CONCURRENCY; default: the gateway's own default)
 //          --fsyncs (Linux, needs strace: count the gateway's fsync/fdatasync calls per job, by
 //          thread; strace's seccomp filter stops the gateway on those calls only)
+//          --split-worker (the worker in a process of its own beside an HTTP-only gateway, as
+//          `wabridge serve` with WORKER_ENABLED=false plus a worker process would run; figures
+//          are the two processes' sums; not with --fsyncs or --cpu-prof)
 // Through npm, options follow a `--`: npm run bench:e2e -- --quick --fsyncs
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createHmac } from 'node:crypto';
@@ -44,6 +47,7 @@ const { values } = parseArgs({
     'drain-timeout': { type: 'string', default: '600' },
     fsyncs: { type: 'boolean', default: false },
     concurrency: { type: 'string' },
+    'split-worker': { type: 'boolean', default: false },
   },
 });
 const rates = values.rates.split(',').map(Number);
@@ -52,6 +56,8 @@ const ingestDuration = Number(values['ingest-duration'] ?? Math.min(duration, 10
 const drainTimeoutMs = Number(values['drain-timeout']) * 1000;
 if (![duration, ingestDuration, drainTimeoutMs, ...rates].every((n) => Number.isInteger(n) && n > 0))
   throw new Error('--rates, --duration, --ingest-duration and --drain-timeout take positive whole numbers');
+if (values['split-worker'] && (values.fsyncs || values['cpu-prof']))
+  throw new Error('--split-worker does not go with --fsyncs or --cpu-prof (they follow one gateway process)');
 if (values.concurrency !== undefined && !/^[1-9]\d*$/.test(values.concurrency))
   throw new Error('--concurrency takes a positive whole number (the gateway allows 1 to 256)');
 const SECRET = 'bench-app-secret';
@@ -227,7 +233,7 @@ interface Child {
 }
 
 async function startChild(
-  mode: 'target' | 'setup' | 'gateway' | 'ingest',
+  mode: 'target' | 'setup' | 'gateway' | 'ingest' | 'worker',
   env: NodeJS.ProcessEnv,
   nodeFlags: string[] = [],
 ): Promise<Child> {
@@ -472,13 +478,29 @@ const gatewayEnvironment = {
   ...(values.concurrency ? { WORKER_CONCURRENCY: values.concurrency } : {}),
 };
 await stop(await startChild('setup', gatewayEnvironment));
+const split = values['split-worker'];
 const gateway = await startChild(
-  'gateway',
+  split ? 'ingest' : 'gateway',
   gatewayEnvironment,
   profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [],
 );
 const gatewayPid = Number(gateway.ready);
 const gatewayThreads = threadNames(gatewayPid);
+const workerProcess = split ? await startChild('worker', gatewayEnvironment) : null;
+// The processes whose CPU and memory count: the gateway, and the worker's under --split-worker.
+const measured = [gatewayPid, ...(workerProcess ? [Number(workerProcess.ready)] : [])];
+const cpuOfAll = () => {
+  const total = new Map<string, number>();
+  for (const pid of measured)
+    for (const [group, seconds] of cpuSeconds(pid) ?? []) total.set(group, (total.get(group) ?? 0) + seconds);
+  return total;
+};
+const userSystemOfAll = () => {
+  const all = measured.map(userSystemSeconds);
+  return all.every((x) => x !== null)
+    ? { user: all.reduce((a, x) => a + x.user, 0), system: all.reduce((a, x) => a + x.system, 0) }
+    : null;
+};
 const backlog = backlogReader(dataDir);
 let seenEffects = 0;
 /** The effects the target recorded since the last call (it keeps them all, in arrival order). */
@@ -514,11 +536,14 @@ try {
     // Every 500 ms, the queue depth and the gateway's resident memory.
     const sample = () => {
       maxBacklog = Math.max(maxBacklog, backlog.read());
-      peakRss = Math.max(peakRss, memory(gatewayPid)?.rss ?? 0);
+      peakRss = Math.max(
+        peakRss,
+        measured.reduce((total, pid) => total + (memory(pid)?.rss ?? 0), 0),
+      );
     };
     const sampler = setInterval(sample, 500);
-    const cpuBefore = cpuSeconds(gatewayPid);
-    const splitBefore = userSystemSeconds(gatewayPid);
+    const cpuBefore = cpuOfAll();
+    const splitBefore = userSystemOfAll();
     const machineBefore = machineTimes();
     const from = Date.now();
     const sent = await sendAtRate(port, webhooks, rate);
@@ -527,8 +552,8 @@ try {
     });
     clearInterval(sampler);
     sample();
-    const cpuAfter = cpuSeconds(gatewayPid);
-    const splitAfter = userSystemSeconds(gatewayPid);
+    const cpuAfter = cpuOfAll();
+    const splitAfter = userSystemOfAll();
     const machineAfter = machineTimes();
     const effects = (await newEffects()).filter((e) => e.eventType === 'message.inbound');
     const latencies: number[] = [];
@@ -580,6 +605,7 @@ try {
   }
 } finally {
   backlog.close();
+  if (workerProcess) await stop(workerProcess);
   await stop(gateway);
   await stop(target);
   rmSync(scratch, { recursive: true, force: true });
@@ -588,7 +614,7 @@ try {
 // --- Report ----------------------------------------------------------------------------------------
 const fixed = (n: number | null, digits = 0) => (n === null || Number.isNaN(n) ? '-' : n.toFixed(digits));
 out(
-  `\nwabridge end-to-end benchmark — ${duration} s per rate (ingest only: ${ingestDuration} s), ${CUSTOMERS} customers, worker concurrency ${values.concurrency ?? 'default'}, node ${process.version}, ${cpus().length} cores, load average ${loadavg()
+  `\nwabridge end-to-end benchmark — ${duration} s per rate (ingest only: ${ingestDuration} s), ${CUSTOMERS} customers, worker concurrency ${values.concurrency ?? 'default'}${split ? ' in a process of its own (figures: both processes)' : ''}, node ${process.version}, ${cpus().length} cores, load average ${loadavg()
     .map((l) => l.toFixed(2))
     .join(' ')}, ${new Date().toISOString()}`,
 );
