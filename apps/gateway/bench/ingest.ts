@@ -3,13 +3,22 @@
 // Options: --duration <s> (default 10), --connections 50,200, --rounds <n> (default 3),
 //          --traffic random|sequential (default random; see signedWebhooks)
 import { type ChildProcess, spawn } from 'node:child_process';
-import { createHmac, randomBytes, randomInt } from 'node:crypto';
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { createHmac, randomInt } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { customerMessage, freePort } from '@wabridge/core/testing';
 import autocannon from 'autocannon';
+import {
+  byThread,
+  cpuPerUnit,
+  cpuSeconds,
+  gatewayEnv,
+  machineBusy,
+  machineTimes,
+  metaWamid,
+} from './support.ts';
 
 const { values } = parseArgs({
   options: {
@@ -46,61 +55,6 @@ interface Run {
   machineBusy: number | null;
 }
 
-/**
- * Busy and total CPU time of the whole machine so far (Linux /proc/stat), or null. Tells whether
- * a run was limited by the cores (both near 100%) or by one thread of the server.
- */
-function machineTimes(): { busy: number; total: number } | null {
-  try {
-    const fields = readFileSync('/proc/stat', 'utf8')
-      .split('\n')[0]
-      ?.trim()
-      .split(/\s+/)
-      .slice(1)
-      .map(Number);
-    if (!fields || fields.length < 5) return null;
-    const total = fields.reduce((a, b) => a + b, 0);
-    // idle and iowait are the time no core had work.
-    return { busy: total - (fields[3] ?? 0) - (fields[4] ?? 0), total };
-  } catch {
-    return null;
-  }
-}
-
-/** The server's threads, grouped by what they do (named in packages/core/src/store/sqlite). */
-const THREAD_GROUPS: Record<string, string> = {
-  MainThread: 'http',
-  'wabridge-store': 'store',
-  'wabridge-ckpt': 'checkpoint',
-  V8Worker: 'gc+jit',
-};
-
-/**
- * CPU seconds a process has used so far per thread group (Linux /proc, USER_HZ 100); null where
- * /proc is not available. Steadier than req/s on a shared machine: a noisy neighbour slows a run
- * more than it changes its cost.
- */
-function cpuSeconds(pid: number | undefined): Map<string, number> | null {
-  try {
-    const groups = new Map<string, number>();
-    for (const tid of readdirSync(`/proc/${pid}/task`)) {
-      let stat: string;
-      try {
-        stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
-      } catch {
-        continue; // the thread ended between the listing and the read
-      }
-      const name = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      const group = THREAD_GROUPS[name] ?? 'other';
-      groups.set(group, (groups.get(group) ?? 0) + (Number(fields[11]) + Number(fields[12])) / 100);
-    }
-    return groups;
-  } catch {
-    return null;
-  }
-}
-
 // Unique, signed, Meta-shaped webhooks: every request is a new message (no duplicate fast path).
 // By default shaped like real traffic where it changes the cost of storing it: customers (5,000)
 // write in random order, and wamids look like Meta's (base64 of the customer's number and a random
@@ -111,17 +65,6 @@ function cpuSeconds(pid: number | undefined): Map<string, number> | null {
 // run, so the load generator spends its CPU sending requests, not signing them (it shares the
 // machine's cores with the server under test).
 let sequence = 0;
-// Meta's wamids are base64 of a small binary record holding the customer's number and a random id.
-function metaWamid(waId: string): string {
-  const record = Buffer.concat([
-    Buffer.from([0x1c, 0x18, 0x0b]),
-    Buffer.from(waId),
-    Buffer.from([0x15, 0x02, 0x00, 0x11, 0x18, 0x12]),
-    Buffer.from(randomBytes(9).toString('hex').toUpperCase()),
-    Buffer.from([0x00]),
-  ]);
-  return `wamid.${record.toString('base64')}`;
-}
 function signedWebhooks(count: number): { body: string; signature: string }[] {
   return Array.from({ length: count }, () => {
     const n = ++sequence;
@@ -143,18 +86,7 @@ async function start(
 ): Promise<{ child: ChildProcess; port: number }> {
   const port = await freePort();
   const child = spawn(process.execPath, ['--disable-warning=ExperimentalWarning', SERVERS, mode], {
-    env: {
-      ...process.env,
-      NODE_ENV: 'production',
-      PORT: String(port),
-      HOST: '127.0.0.1',
-      LOG_LEVEL: 'warn',
-      WABRIDGE_DATA_DIR: dataDir,
-      WABRIDGE_MASTER_KEY: Buffer.alloc(32, 5).toString('base64'),
-      WHATSAPP_APP_SECRET: SECRET,
-      WHATSAPP_VERIFY_TOKEN: 'bench',
-      WHATSAPP_ACCESS_TOKEN: 'bench',
-    },
+    env: gatewayEnv(port, dataDir, SECRET),
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   await new Promise<void>((resolve, reject) => {
@@ -199,17 +131,10 @@ async function load(
   const machineAfter = machineTimes();
   if (server === 'gateway' && next > pool.length)
     process.stdout.write(`warning: ${server} run repeated webhooks (${next} > ${pool.length})\n`);
-  const cpuByThread = new Map<string, number>();
-  if (cpuBefore && cpuAfter && result.requests.total > 0) {
-    for (const [group, seconds] of cpuAfter)
-      cpuByThread.set(group, ((seconds - (cpuBefore.get(group) ?? 0)) * 1e6) / result.requests.total);
-  }
+  const cpuByThread = cpuPerUnit(cpuBefore, cpuAfter, result.requests.total);
   return {
     cpuUs: cpuByThread.size > 0 ? [...cpuByThread.values()].reduce((a, b) => a + b, 0) : null,
-    machineBusy:
-      machineBefore && machineAfter && machineAfter.total > machineBefore.total
-        ? (100 * (machineAfter.busy - machineBefore.busy)) / (machineAfter.total - machineBefore.total)
-        : null,
+    machineBusy: machineBusy(machineBefore, machineAfter),
     cpuByThread,
     server,
     connections,
@@ -255,11 +180,6 @@ const median = (values: number[]): number => {
     : ((sorted[middle - 1] as number) + (sorted[middle] as number)) / 2;
 };
 const out = (line: string) => process.stdout.write(`${line}\n`);
-const byThread = (cpu: Map<string, number>) =>
-  [...new Set([...Object.values(THREAD_GROUPS), 'other'])]
-    .filter((group) => (cpu.get(group) ?? 0) >= 0.05)
-    .map((group) => `${group} ${cpu.get(group)?.toFixed(1)}`)
-    .join(', ');
 out(
   `\nwabridge ingest benchmark — ${values.traffic} traffic, ${rounds} round(s) of ${duration}s runs, node ${process.version}, ${new Date().toISOString()}`,
 );

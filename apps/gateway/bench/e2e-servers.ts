@@ -1,0 +1,54 @@
+// The processes `npm run bench:e2e` runs, each on its own so each one's CPU and event loop are its
+// own (the load generator, the gateway and the target never share a thread):
+//   target   — the ledger platform from @wabridge/core/testing: unthrottled, records when each
+//              effect arrived (Date.now(), comparable across processes on one machine);
+//   gateway  — the real gateway as `wabridge serve` runs it (startServer: HTTP edge and delivery
+//              worker in one process), with only the ledger connector, pointed at the target;
+//   ingest   — the same gateway with its worker off: the ingest-only baseline, and the HTTP edge
+//              under --split-worker;
+//   worker   — the delivery worker alone (`startServer` without HTTP), for --split-worker;
+//   setup    — configures a fresh data directory (workspace, number, ledger connector) and exits,
+//              so the gateway's own process (and its profile) holds only the serving.
+// Configuration comes from the environment (see gatewayEnv in support.ts, plus LEDGER_URL).
+import { createRegistry, noopMetrics } from '@wabridge/core';
+import { ledgerConnector, startLedgerTarget } from '@wabridge/core/testing';
+import { createLogger, createRuntime, loadEnv, startServer } from '../src/index.ts';
+
+const mode = process.argv[2];
+
+if (mode === 'target') {
+  const target = await startLedgerTarget({ port: Number(process.env.PORT) });
+  process.stdout.write(`ready ${target.url}\n`);
+  process.once('SIGTERM', () => void target.close().then(() => process.exit(0)));
+} else if (mode === 'setup') {
+  const env = loadEnv();
+  const setup = await createRuntime({
+    env,
+    registry: createRegistry([ledgerConnector]),
+    logger: createLogger('warn'),
+    metrics: noopMetrics,
+    worker: false,
+  });
+  await setup.admin.createWorkspace('bench', { id: 'bench', name: 'Bench' });
+  await setup.admin.addPhoneNumber('bench', 'bench', { phoneNumberId: '106540352242922' });
+  await setup.admin.setConnector('bench', 'bench', 'ledger', {
+    enabled: true,
+    config: { url: process.env.LEDGER_URL ?? 'http://127.0.0.1:9', secret: 'bench-ledger-secret' },
+  });
+  await setup.close();
+  process.stdout.write('ready\n');
+} else if (mode === 'gateway' || mode === 'ingest' || mode === 'worker') {
+  const env = loadEnv();
+  const registry = createRegistry([ledgerConnector]);
+  const server = await startServer(env, {
+    worker: mode !== 'ingest',
+    http: mode !== 'worker',
+    registry,
+  });
+  // The pid, for /proc: under --fsyncs this process is strace's child, not the bench's.
+  process.stdout.write(`ready ${process.pid}\n`);
+  // A graceful stop, so that --cpu-prof writes its profiles (each thread's) on the way out.
+  process.once('SIGTERM', () => void server.close().then(() => process.exit(0)));
+} else {
+  throw new Error(`unknown server ${mode}`);
+}

@@ -1,0 +1,678 @@
+// npm run bench:e2e — delivery as a user sees it: the real gateway with its worker on (the
+// `wabridge serve` path), one unthrottled ledger target over HTTP, signed text webhooks from 2,000
+// customers sent at fixed rates. Per rate: p50/p99 webhook -> effect (the target's receive time −
+// the send time), the largest backlog, deliveries per second, CPU per delivered job and peak RSS,
+// beside the ingest-only CPU per webhook (the same gateway with its worker off) measured in the
+// same run, so the ratio means something on a noisy machine.
+// Options: --rates 200,500,1000,2000 (msg/s)  --duration 30 (s per rate)  --quick (5 s per rate)
+//          --ingest-duration <s> (default the smaller of --duration and 10)
+//          --cpu-prof (profile the gateway, every thread, and summarise where its time went)
+//          --drain-timeout 600 (s to wait for the backlog to empty after each rate)
+//          --concurrency <n> (the gateway's WORKER_CONCURRENCY; default: the gateway's own default)
+//          --fsyncs (Linux, needs strace: count the gateway's fsync/fdatasync calls per job, by
+//          thread; strace's seccomp filter stops the gateway on those calls only)
+//          --split-worker (the worker in a process of its own beside an HTTP-only gateway, as
+//          `wabridge serve` with WORKER_ENABLED=false plus a worker process would run; figures
+//          are the two processes' sums; not with --fsyncs or --cpu-prof)
+// Through npm, options follow a `--`: npm run bench:e2e -- --quick --fsyncs
+import { type ChildProcess, spawn } from 'node:child_process';
+import { createHmac } from 'node:crypto';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { Agent, request } from 'node:http';
+import { cpus, loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { DatabaseSync } from 'node:sqlite';
+import { parseArgs } from 'node:util';
+import { customerMessage, freePort, type LedgerEffect } from '@wabridge/core/testing';
+import { summariseProfiles } from './profile-summary.ts';
+import {
+  byThread,
+  cpuPerUnit,
+  cpuSeconds,
+  gatewayEnv,
+  machineBusy,
+  machineTimes,
+  metaWamid,
+  THREAD_GROUPS,
+  userSystemSeconds,
+} from './support.ts';
+
+const { values } = parseArgs({
+  options: {
+    rates: { type: 'string', default: '200,500,1000,2000' },
+    duration: { type: 'string', default: '30' },
+    quick: { type: 'boolean', default: false },
+    'ingest-duration': { type: 'string' },
+    'cpu-prof': { type: 'boolean', default: false },
+    'drain-timeout': { type: 'string', default: '600' },
+    fsyncs: { type: 'boolean', default: false },
+    concurrency: { type: 'string' },
+    'split-worker': { type: 'boolean', default: false },
+  },
+});
+const rates = values.rates.split(',').map(Number);
+const duration = values.quick ? 5 : Number(values.duration);
+const ingestDuration = Number(values['ingest-duration'] ?? Math.min(duration, 10));
+const drainTimeoutMs = Number(values['drain-timeout']) * 1000;
+if (![duration, ingestDuration, drainTimeoutMs, ...rates].every((n) => Number.isInteger(n) && n > 0))
+  throw new Error('--rates, --duration, --ingest-duration and --drain-timeout take positive whole numbers');
+if (values['split-worker'] && (values.fsyncs || values['cpu-prof']))
+  throw new Error('--split-worker does not go with --fsyncs or --cpu-prof (they follow one gateway process)');
+if (values.concurrency !== undefined && !/^[1-9]\d*$/.test(values.concurrency))
+  throw new Error('--concurrency takes a positive whole number (the gateway allows 1 to 256)');
+const SECRET = 'bench-app-secret';
+const CUSTOMERS = 2_000;
+/** Connections the load generator opens at most (a webhook sender's pool, not one per request). */
+const MAX_CONNECTIONS = 256;
+const SERVERS = new URL('./e2e-servers.ts', import.meta.url).pathname;
+const scratch = mkdtempSync(join(tmpdir(), 'wabridge-bench-e2e-'));
+const out = (line: string) => process.stdout.write(`${line}\n`);
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** mulberry32: the customers' order comes from a fixed seed, so every run sends the same traffic. */
+function seededRandom(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+const random = seededRandom(20_261_206);
+
+// Every webhook is a new message from one of 2,000 customers, in seeded random order, with a
+// Meta-shaped wamid. Its text names its sequence number, which comes back in the ledger effect
+// and finds the send time. The webhooks are made and signed before each timed run, so the load
+// generator spends its CPU sending them (it shares the machine's two cores with the gateway).
+let sequence = 0;
+interface Webhook {
+  seq: number;
+  body: string;
+  signature: string;
+}
+function signedWebhooks(count: number, rate: number, everyCustomer = false): Webhook[] {
+  const startsAt = Date.now();
+  return Array.from({ length: count }, (_, i) => {
+    const seq = ++sequence;
+    const customer = everyCustomer ? i % CUSTOMERS : Math.floor(random() * CUSTOMERS);
+    const waId = `1555${String(customer).padStart(7, '0')}`;
+    const body = JSON.stringify(
+      customerMessage(
+        metaWamid(waId),
+        { type: 'text', text: { body: `bench ${seq}: does it come in another color?` } },
+        { waId, name: `Bench Customer ${customer}`, timestamp: startsAt + (i * 1000) / rate },
+      ),
+    );
+    return { seq, body, signature: `sha256=${createHmac('sha256', SECRET).update(body).digest('hex')}` };
+  });
+}
+
+interface Sent {
+  /** Send time per sequence number (Date.now(), as the target's receive time). */
+  sentAt: Map<number, number>;
+  /** How late each send left against its schedule, in ms (the load generator's own lag). */
+  lag: number[];
+  /** Time to the gateway's 200 per webhook, in ms. */
+  ack: number[];
+  failed: number;
+  /** Why webhooks failed: "HTTP 503", "ECONNRESET"… with counts. */
+  failures: Map<string, number>;
+  startedAt: number;
+  endedAt: number;
+}
+
+/**
+ * Sends the webhooks open-loop at a fixed rate: each is sent at its scheduled time whether or not
+ * earlier ones have been answered, as Meta's delivery would, over at most MAX_CONNECTIONS
+ * keep-alive connections. When the gateway answers too slowly for that, a webhook waits in the
+ * client's queue for a connection, and the wait counts in its latency (its send time is when it
+ * was handed to the client, before any wait): the gateway being slow must not make the load lighter. Without
+ * the cap an overloaded gateway is sent thousands of new connections a second (the load
+ * generator ran out of file descriptors, EMFILE, and the gateway's accept queue overflowed,
+ * ECONNRESET). Resolves once every webhook is answered.
+ */
+async function sendAtRate(port: number, webhooks: Webhook[], rate: number): Promise<Sent> {
+  // A free connection is closed after 4 s idle, before the gateway's keep-alive timeout (Node's
+  // default, 5 s) closes it: a request sent on a connection the server is closing fails with
+  // ECONNRESET (4 of 15,000 webhooks at 500 msg/s before this).
+  const agent = new Agent({ keepAlive: true, maxSockets: MAX_CONNECTIONS, timeout: 4000 });
+  const sent: Sent = {
+    sentAt: new Map(),
+    lag: [],
+    ack: [],
+    failed: 0,
+    failures: new Map(),
+    startedAt: Date.now(),
+    endedAt: 0,
+  };
+  const interval = 1000 / rate;
+  const t0 = performance.now();
+  let next = 0;
+  let answered = 0;
+  await new Promise<void>((resolve) => {
+    const done = () => {
+      answered++;
+      if (answered === webhooks.length) resolve();
+    };
+    const send = (webhook: Webhook) => {
+      const at = performance.now();
+      let settled = false;
+      const settle = (failure: string | null) => {
+        if (settled) return;
+        settled = true;
+        if (failure === null) sent.ack.push(performance.now() - at);
+        else {
+          sent.failed++;
+          sent.failures.set(failure, (sent.failures.get(failure) ?? 0) + 1);
+        }
+        done();
+      };
+      sent.sentAt.set(webhook.seq, Date.now());
+      const req = request(
+        {
+          agent,
+          host: '127.0.0.1',
+          port,
+          method: 'POST',
+          path: '/webhooks/whatsapp',
+          headers: {
+            'content-type': 'application/json',
+            'content-length': Buffer.byteLength(webhook.body),
+            'x-hub-signature-256': webhook.signature,
+          },
+        },
+        (res) => {
+          res.resume();
+          res.once('end', () => settle(res.statusCode === 200 ? null : `HTTP ${res.statusCode}`));
+        },
+      );
+      req.once('error', (error: NodeJS.ErrnoException) => settle(error.code ?? error.message));
+      req.end(webhook.body);
+    };
+    const tick = () => {
+      const due = Math.min(webhooks.length, Math.floor((performance.now() - t0) / interval) + 1);
+      while (next < due) {
+        sent.lag.push(performance.now() - (t0 + next * interval));
+        send(webhooks[next] as Webhook);
+        next++;
+      }
+      if (next < webhooks.length) setTimeout(tick, Math.max(0, t0 + next * interval - performance.now()));
+    };
+    tick();
+  });
+  sent.endedAt = Date.now();
+  agent.destroy();
+  return sent;
+}
+
+// Children still running when the bench ends (it failed) are stopped by their pids, so a failed
+// run leaves no gateway or target behind.
+// Under strace the gateway is strace's child: its own pid is kept too, until it is stopped.
+const started: ChildProcess[] = [];
+const tracedPids = new Set<number>();
+process.once('exit', () => {
+  for (const pid of tracedPids) {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      // already gone
+    }
+  }
+  for (const child of started)
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+});
+
+interface Child {
+  child: ChildProcess;
+  /** The first word after "ready": the target's URL, or the gateway's own pid. */
+  ready: string;
+  /** Where strace writes the gateway's fsyncs (with --fsyncs), else null. */
+  fsyncLog: string | null;
+}
+
+async function startChild(
+  mode: 'target' | 'setup' | 'gateway' | 'ingest' | 'worker',
+  env: NodeJS.ProcessEnv,
+  nodeFlags: string[] = [],
+): Promise<Child> {
+  const node = [process.execPath, '--disable-warning=ExperimentalWarning', ...nodeFlags, SERVERS, mode];
+  const fsyncLog =
+    values.fsyncs && (mode === 'gateway' || mode === 'ingest') ? join(scratch, `fsyncs-${mode}.log`) : null;
+  // -f: every thread; --seccomp-bpf: the gateway stops for the traced calls only; -ttt: when each
+  // call started; -T: how long it took.
+  const command = fsyncLog
+    ? [
+        'strace',
+        '-f',
+        '--seccomp-bpf',
+        '-qq',
+        '-ttt',
+        '-T',
+        '-e',
+        'trace=fsync,fdatasync',
+        '-o',
+        fsyncLog,
+        ...node,
+      ]
+    : node;
+  const child = spawn(command[0] as string, command.slice(1), { env, stdio: ['ignore', 'pipe', 'inherit'] });
+  started.push(child);
+  const ready = await new Promise<string>((resolve, reject) => {
+    let text = '';
+    child.stdout?.on('data', (chunk: Buffer) => {
+      text += chunk.toString();
+      const line = text
+        .split('\n')
+        .slice(0, -1)
+        .find((l) => l.startsWith('ready'));
+      if (line !== undefined) resolve(line.slice('ready'.length).trim());
+    });
+    child.once('exit', (code) => reject(new Error(`${mode} exited with ${code} before it was ready`)));
+    child.once('error', reject);
+  });
+  if (fsyncLog) tracedPids.add(Number(ready));
+  return { child, ready, fsyncLog };
+}
+
+/** Stops a child by its pid (the gateway's own when strace runs it) and waits for it to exit. */
+async function stop({ child, ready, fsyncLog }: Child): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  if (fsyncLog) process.kill(Number(ready), 'SIGTERM');
+  else child.kill('SIGTERM');
+  await exited;
+  tracedPids.delete(Number(ready));
+}
+
+/** The gateway's threads by id, named as in THREAD_GROUPS (read once it is ready). */
+function threadNames(pid: number): Map<number, string> {
+  const names = new Map<number, string>();
+  try {
+    for (const tid of readdirSync(`/proc/${pid}/task`)) {
+      const name = readFileSync(`/proc/${pid}/task/${tid}/comm`, 'utf8').trim();
+      names.set(Number(tid), THREAD_GROUPS[name] ?? 'other');
+    }
+  } catch {
+    // no /proc: fsyncs are then counted as "other"
+  }
+  return names;
+}
+
+interface Fsyncs {
+  /** Calls per unit of work (webhook or job), by thread group. */
+  perUnit: Map<string, number>;
+  /** How long the store thread's calls took (strace -T), ms, sorted. */
+  storeMs: number[];
+}
+
+/** fsync/fdatasync calls made between two times (ms since the epoch), per unit of work. */
+function fsyncsBetween(
+  log: string,
+  threads: Map<number, string>,
+  from: number,
+  to: number,
+  units: number,
+): Fsyncs {
+  const counts = new Map<string, number>();
+  const storeMs: number[] = [];
+  // strace -ttt -T lines: "<tid> <seconds.micros> fdatasync(5) = 0 <0.004120>". When another
+  // thread's call interleaves, a call is split in "fdatasync(5 <unfinished ...>" and a later
+  // "<tid> <time> <... fdatasync resumed>) = 0 <0.004120>": one call, its duration on the second.
+  const started = new Map<number, number>();
+  for (const line of readFileSync(log, 'utf8').split('\n')) {
+    const match = /^(\d+)\s+(\d+\.\d+)\s+(<\.\.\. )?f(?:data)?sync[( ]/.exec(line);
+    if (!match) continue;
+    const tid = Number(match[1]);
+    const resumed = match[3] !== undefined;
+    const at = resumed ? (started.get(tid) ?? 0) : Number(match[2]) * 1000;
+    if (!resumed) started.set(tid, at);
+    if (at < from || at > to) continue;
+    const group = threads.get(tid) ?? 'other';
+    if (!resumed) counts.set(group, (counts.get(group) ?? 0) + 1);
+    const took = /<(\d+\.\d+)>$/.exec(line);
+    if (took && group === 'store') storeMs.push(Number(took[1]) * 1000);
+  }
+  return { perUnit: perUnit(counts, units), storeMs: sorted(storeMs) };
+}
+
+/** Resident memory of a process now and at its peak (VmRSS, VmHWM), in MB; null without /proc. */
+function memory(pid: number | undefined): { rss: number; hwm: number } | null {
+  try {
+    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+    const kb = (field: string) => Number(new RegExp(`${field}:\\s+(\\d+)`).exec(status)?.[1] ?? 0);
+    return { rss: kb('VmRSS') / 1024, hwm: kb('VmHWM') / 1024 };
+  } catch {
+    return null;
+  }
+}
+
+/** Jobs queued or in flight (jobs waiting for admission included), read from the database file. */
+function backlogReader(dataDir: string): { read(): number; close(): void } {
+  let db: DatabaseSync | null = null;
+  return {
+    read() {
+      db ??= new DatabaseSync(join(dataDir, 'wabridge.db'), { readOnly: true, timeout: 5000 });
+      const row = db
+        .prepare('SELECT (SELECT count(*) FROM jobs) + (SELECT count(*) FROM jobs_new) AS n')
+        .get();
+      return Number(row?.n);
+    },
+    close: () => db?.close(),
+  };
+}
+
+const percentile = (sorted: number[], p: number) =>
+  sorted.length === 0
+    ? Number.NaN
+    : (sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))] as number);
+const sorted = (list: number[]) => [...list].sort((a, b) => a - b);
+const sum = (map: Map<string, number>) => [...map.values()].reduce((a, b) => a + b, 0);
+const systemShare = (
+  before: ReturnType<typeof userSystemSeconds>,
+  after: ReturnType<typeof userSystemSeconds>,
+) => {
+  if (!before || !after) return null;
+  const system = after.system - before.system;
+  const total = system + after.user - before.user;
+  return total > 0 ? (100 * system) / total : null;
+};
+const perUnit = (counts: Map<string, number>, units: number) =>
+  new Map([...counts].map(([group, n]) => [group, units > 0 ? n / units : Number.NaN]));
+
+// --- Ingest only: the same gateway with its worker off, at each rate, from an empty database ----
+interface IngestRun {
+  rate: number;
+  webhooks: number;
+  failed: number;
+  ackP50: number;
+  ackP99: number;
+  cpu: Map<string, number>;
+  /** The kernel's share of that CPU, in %. */
+  system: number | null;
+  /** fsync/fdatasync calls per webhook, by thread group, and their durations (with --fsyncs). */
+  fsyncs: Fsyncs | null;
+}
+const target = await startChild('target', { ...process.env, PORT: String(await freePort()) });
+const targetUrl = target.ready;
+const ingestRuns: IngestRun[] = [];
+{
+  const dataDir = join(scratch, 'ingest');
+  const port = await freePort();
+  const env = { ...gatewayEnv(port, dataDir, SECRET), LEDGER_URL: targetUrl };
+  await stop(await startChild('setup', env));
+  const ingest = await startChild('ingest', env);
+  const pid = Number(ingest.ready);
+  const threads = threadNames(pid);
+  try {
+    await sendAtRate(port, signedWebhooks(CUSTOMERS, 400, true), 400); // warm-up: JIT, pools, pages
+    for (const rate of rates) {
+      const webhooks = signedWebhooks(rate * ingestDuration, rate);
+      const before = cpuSeconds(pid);
+      const splitBefore = userSystemSeconds(pid);
+      const from = Date.now();
+      const sent = await sendAtRate(port, webhooks, rate);
+      const acknowledged = webhooks.length - sent.failed;
+      const cpu = cpuPerUnit(before, cpuSeconds(pid), acknowledged);
+      const system = systemShare(splitBefore, userSystemSeconds(pid));
+      const fsyncs = ingest.fsyncLog
+        ? fsyncsBetween(ingest.fsyncLog, threads, from, Date.now(), acknowledged)
+        : null;
+      const acks = sorted(sent.ack);
+      if (sent.failed > 0)
+        out(
+          `warning: ${sent.failed} webhooks failed (${[...sent.failures].map(([why, n]) => `${why} ×${n}`).join(', ')})`,
+        );
+      ingestRuns.push({
+        rate,
+        webhooks: webhooks.length,
+        failed: sent.failed,
+        ackP50: percentile(acks, 0.5),
+        ackP99: percentile(acks, 0.99),
+        cpu,
+        system,
+        fsyncs,
+      });
+      out(
+        `ingest only  ${rate} msg/s: ${webhooks.length} webhooks, ${sent.failed} failed, ack p50/p99 ${percentile(acks, 0.5).toFixed(1)}/${percentile(acks, 0.99).toFixed(1)} ms, CPU ${sum(cpu).toFixed(0)} µs/webhook (${byThread(cpu)})${fsyncs ? `, fsyncs/webhook ${byThread(fsyncs.perUnit, 3)}` : ''}`,
+      );
+    }
+  } finally {
+    await stop(ingest);
+  }
+}
+
+// --- End to end: the gateway with its worker on, delivering to the target ----------------------
+interface E2eRun {
+  rate: number;
+  sent: number;
+  failed: number;
+  delivered: number;
+  p50: number;
+  p99: number;
+  max: number;
+  ackP99: number;
+  lagP99: number;
+  maxBacklog: number;
+  /** Deliveries per second while the webhooks were being sent. */
+  deliveryRate: number;
+  /** Deliveries per second after the last send, until the backlog was empty (null when it already was). */
+  drainRate: number | null;
+  drainSeconds: number;
+  cpu: Map<string, number>;
+  /** The kernel's share of that CPU, in %. */
+  system: number | null;
+  /** fsync/fdatasync calls per delivered job, by thread group, and their durations (with --fsyncs). */
+  fsyncs: Fsyncs | null;
+  peakRss: number;
+  busy: number | null;
+}
+const e2eRuns: E2eRun[] = [];
+const profileDir = values['cpu-prof'] ? mkdtempSync(join(tmpdir(), 'wabridge-bench-e2e-prof-')) : null;
+const dataDir = join(scratch, 'e2e');
+const port = await freePort();
+const gatewayEnvironment = {
+  ...gatewayEnv(port, dataDir, SECRET),
+  LEDGER_URL: targetUrl,
+  ...(values.concurrency ? { WORKER_CONCURRENCY: values.concurrency } : {}),
+};
+await stop(await startChild('setup', gatewayEnvironment));
+const split = values['split-worker'];
+const gateway = await startChild(
+  split ? 'ingest' : 'gateway',
+  gatewayEnvironment,
+  profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [],
+);
+const gatewayPid = Number(gateway.ready);
+const gatewayThreads = threadNames(gatewayPid);
+const workerProcess = split ? await startChild('worker', gatewayEnvironment) : null;
+// The processes whose CPU and memory count: the gateway, and the worker's under --split-worker.
+const measured = [gatewayPid, ...(workerProcess ? [Number(workerProcess.ready)] : [])];
+const cpuOfAll = () => {
+  const total = new Map<string, number>();
+  for (const pid of measured)
+    for (const [group, seconds] of cpuSeconds(pid) ?? []) total.set(group, (total.get(group) ?? 0) + seconds);
+  return total;
+};
+const userSystemOfAll = () => {
+  const all = measured.map(userSystemSeconds);
+  return all.every((x) => x !== null)
+    ? { user: all.reduce((a, x) => a + x.user, 0), system: all.reduce((a, x) => a + x.system, 0) }
+    : null;
+};
+const backlog = backlogReader(dataDir);
+let seenEffects = 0;
+/** The effects the target recorded since the last call (it keeps them all, in arrival order). */
+async function newEffects(): Promise<LedgerEffect[]> {
+  const all = (await (await fetch(`${targetUrl}/effects`)).json()) as LedgerEffect[];
+  const fresh = all.slice(seenEffects);
+  seenEffects = all.length;
+  return fresh;
+}
+/** Polls the backlog every 200 ms until it is empty; returns when it was first seen empty. */
+async function drained(onSample: (depth: number) => void): Promise<number> {
+  const deadline = Date.now() + drainTimeoutMs;
+  for (;;) {
+    const depth = backlog.read();
+    onSample(depth);
+    if (depth === 0) return Date.now();
+    if (Date.now() > deadline)
+      throw new Error(`the backlog did not drain within ${drainTimeoutMs / 1000} s (${depth} jobs left)`);
+    await sleep(200);
+  }
+}
+let totalDelivered = 0;
+try {
+  // Warm-up: every customer writes once, so each rate's conversations already exist (as they
+  // would in a running deployment) and JIT, pools and pages are warm.
+  await sendAtRate(port, signedWebhooks(CUSTOMERS, 400, true), 400);
+  await drained(() => {});
+  totalDelivered += (await newEffects()).length;
+  for (const rate of rates) {
+    const webhooks = signedWebhooks(rate * duration, rate);
+    let maxBacklog = 0;
+    let peakRss = 0;
+    // Every 500 ms, the queue depth and the gateway's resident memory.
+    const sample = () => {
+      maxBacklog = Math.max(maxBacklog, backlog.read());
+      peakRss = Math.max(
+        peakRss,
+        measured.reduce((total, pid) => total + (memory(pid)?.rss ?? 0), 0),
+      );
+    };
+    const sampler = setInterval(sample, 500);
+    const cpuBefore = cpuOfAll();
+    const splitBefore = userSystemOfAll();
+    const machineBefore = machineTimes();
+    const from = Date.now();
+    const sent = await sendAtRate(port, webhooks, rate);
+    const drainedAt = await drained((depth) => {
+      maxBacklog = Math.max(maxBacklog, depth);
+    });
+    clearInterval(sampler);
+    sample();
+    const cpuAfter = cpuOfAll();
+    const splitAfter = userSystemOfAll();
+    const machineAfter = machineTimes();
+    const effects = (await newEffects()).filter((e) => e.eventType === 'message.inbound');
+    const latencies: number[] = [];
+    for (const effect of effects) {
+      const seq = Number(/^bench (\d+):/.exec(effect.text ?? '')?.[1]);
+      const at = sent.sentAt.get(seq);
+      if (at !== undefined) latencies.push(effect.at - at);
+    }
+    totalDelivered += effects.length;
+    const ordered = sorted(latencies);
+    const sendSeconds = (sent.endedAt - sent.startedAt) / 1000;
+    const duringSend = effects.filter((e) => e.at <= sent.endedAt).length;
+    const drainSeconds = Math.max(0, (drainedAt - sent.endedAt) / 1000);
+    const run: E2eRun = {
+      rate,
+      sent: webhooks.length,
+      failed: sent.failed,
+      delivered: latencies.length,
+      p50: percentile(ordered, 0.5),
+      p99: percentile(ordered, 0.99),
+      max: ordered.at(-1) ?? Number.NaN,
+      ackP99: percentile(sorted(sent.ack), 0.99),
+      lagP99: percentile(sorted(sent.lag), 0.99),
+      maxBacklog,
+      deliveryRate: duringSend / sendSeconds,
+      drainRate: drainSeconds >= 1 ? (effects.length - duringSend) / drainSeconds : null,
+      drainSeconds,
+      cpu: cpuPerUnit(cpuBefore, cpuAfter, effects.length),
+      system: systemShare(splitBefore, splitAfter),
+      fsyncs: gateway.fsyncLog
+        ? fsyncsBetween(gateway.fsyncLog, gatewayThreads, from, drainedAt, effects.length)
+        : null,
+      peakRss,
+      busy: machineBusy(machineBefore, machineAfter),
+    };
+    e2eRuns.push(run);
+    out(
+      `end to end   ${rate} msg/s: ${run.delivered}/${run.sent} delivered, p50/p99 ${run.p50}/${run.p99} ms, backlog ≤ ${maxBacklog}, drained in ${drainSeconds.toFixed(1)} s, CPU ${sum(run.cpu).toFixed(0)} µs/job (${byThread(run.cpu)})${run.fsyncs ? `, fsyncs/job ${byThread(run.fsyncs.perUnit, 3)}` : ''}`,
+    );
+    if (sent.failed > 0)
+      out(
+        `warning: ${sent.failed} webhooks failed (${[...sent.failures].map(([why, n]) => `${why} ×${n}`).join(', ')})`,
+      );
+    // A webhook whose answer was lost (a reset connection) may have been stored all the same.
+    if (latencies.length < webhooks.length - sent.failed)
+      out(
+        `warning: ${webhooks.length - sent.failed - latencies.length} acknowledged webhooks were not delivered`,
+      );
+  }
+} finally {
+  backlog.close();
+  if (workerProcess) await stop(workerProcess);
+  await stop(gateway);
+  await stop(target);
+  rmSync(scratch, { recursive: true, force: true });
+}
+
+// --- Report ----------------------------------------------------------------------------------------
+const fixed = (n: number | null, digits = 0) => (n === null || Number.isNaN(n) ? '-' : n.toFixed(digits));
+out(
+  `\nwabridge end-to-end benchmark — ${duration} s per rate (ingest only: ${ingestDuration} s), ${CUSTOMERS} customers, worker concurrency ${values.concurrency ?? 'default'}${split ? ' in a process of its own (figures: both processes)' : ''}, node ${process.version}, ${cpus().length} cores, load average ${loadavg()
+    .map((l) => l.toFixed(2))
+    .join(' ')}, ${new Date().toISOString()}`,
+);
+out(
+  'rate/s  delivered  failed  p50 ms  p99 ms  max ms  backlog max  deliv/s (send)  deliv/s (drain)  drain s  CPU µs/job  ingest-only µs/webhook  ratio  sys % (e2e/ingest)  peak RSS MB  busy %  ack p99 ms  send lag p99 ms',
+);
+for (const r of e2eRuns) {
+  const ingest = ingestRuns.find((i) => i.rate === r.rate);
+  const ingestCpu = ingest ? sum(ingest.cpu) : null;
+  out(
+    [
+      String(r.rate).padStart(6),
+      String(r.delivered).padStart(9),
+      String(r.failed).padStart(6),
+      fixed(r.p50).padStart(6),
+      fixed(r.p99).padStart(6),
+      fixed(r.max).padStart(6),
+      String(r.maxBacklog).padStart(11),
+      fixed(r.deliveryRate).padStart(14),
+      fixed(r.drainRate).padStart(15),
+      fixed(r.drainSeconds, 1).padStart(7),
+      fixed(sum(r.cpu)).padStart(10),
+      fixed(ingestCpu).padStart(22),
+      (ingestCpu ? `${(sum(r.cpu) / ingestCpu).toFixed(1)}×` : '-').padStart(5),
+      `${fixed(r.system)}/${fixed(ingest?.system ?? null)}`.padStart(18),
+      fixed(r.peakRss).padStart(11),
+      fixed(r.busy).padStart(6),
+      fixed(r.ackP99, 1).padStart(10),
+      fixed(r.lagP99, 1).padStart(15),
+    ].join('  '),
+  );
+}
+out('\nCPU per delivered job by thread (µs), end to end | ingest only:');
+for (const r of e2eRuns) {
+  const ingest = ingestRuns.find((i) => i.rate === r.rate);
+  out(`  ${String(r.rate).padStart(5)}/s: ${byThread(r.cpu)} | ${ingest ? byThread(ingest.cpu) : '-'}`);
+}
+if (e2eRuns.some((r) => r.fsyncs)) {
+  // The store thread runs one transaction at a time: while it waits in fsync, every store call of
+  // the worker and the HTTP edge waits too.
+  const describe = (f: Fsyncs | null | undefined, units: number) =>
+    f
+      ? `${sum(f.perUnit).toFixed(2)} (${byThread(f.perUnit, 3)}), store fsync p50/p99 ${percentile(f.storeMs, 0.5).toFixed(1)}/${percentile(f.storeMs, 0.99).toFixed(1)} ms, store thread in fsync ${((f.storeMs.reduce((a, b) => a + b, 0) * 1000) / Math.max(1, units)).toFixed(0)} µs/unit`
+      : '-';
+  out('\nfsync/fdatasync calls per delivered job, end to end | per webhook, ingest only:');
+  for (const r of e2eRuns) {
+    const ingest = ingestRuns.find((i) => i.rate === r.rate);
+    out(`  ${String(r.rate).padStart(5)}/s: ${describe(r.fsyncs, r.delivered)}`);
+    out(`          | ${describe(ingest?.fsyncs, ingest ? ingest.webhooks - ingest.failed : 0)}`);
+  }
+}
+if (profileDir) {
+  out('');
+  out(
+    summariseProfiles(
+      readdirSync(profileDir).map((name) => join(profileDir, name)),
+      totalDelivered,
+    ),
+  );
+  out(`(profiles kept in ${profileDir}; open them in Chrome DevTools or speedscope)`);
+}
