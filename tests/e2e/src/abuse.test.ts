@@ -8,6 +8,7 @@ import { DatabaseSync } from 'node:sqlite';
 import { fileURLToPath } from 'node:url';
 import { customerMessage, freePort, type LedgerTarget, startLedgerTarget } from '@wabridge/core/testing';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { childEnv } from './support/child-env.ts';
 
 /**
  * Abuse and a busy store, against real gateway and worker processes (issue 16, items 1-3):
@@ -82,19 +83,16 @@ describe('abuse and a busy store', () => {
     dir = mkdtempSync(join(tmpdir(), 'wabridge-abuse-'));
     ledger = await startLedgerTarget();
     port = await freePort();
-    env = {
-      ...(process.env as Record<string, string>),
-      NODE_ENV: 'test',
-      PORT: String(port),
-      HOST: '127.0.0.1',
-      LOG_LEVEL: 'silent',
-      WABRIDGE_DATA_DIR: dir,
-      WABRIDGE_MASTER_KEY: Buffer.alloc(32, 5).toString('base64'),
-      WHATSAPP_APP_SECRET: APP_SECRET,
-      WHATSAPP_VERIFY_TOKEN: 'v',
-      JOB_LEASE_MS: '1000',
-      LEDGER_URL: ledger.url,
-    };
+    env = childEnv({
+      port: port,
+      dataDir: dir,
+      appSecret: APP_SECRET,
+      keyByte: 5,
+      extra: {
+        JOB_LEASE_MS: '1000',
+        LEDGER_URL: ledger.url,
+      },
+    });
     const setup = start('setup');
     expect(await new Promise((resolve) => setup.once('exit', resolve))).toBe(0);
     exits.length = 0;

@@ -5,8 +5,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { fileURLToPath } from 'node:url';
-import { customerMessage, freePort, type LedgerTarget, startLedgerTarget } from '@wabridge/core/testing';
+import {
+  customerMessage,
+  freePort,
+  type LedgerTarget,
+  seededRandom,
+  startLedgerTarget,
+} from '@wabridge/core/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { childEnv } from './support/child-env.ts';
 
 /**
  * Kill -9 at seeded points, many times, while Meta (this test) keeps sending webhooks and retrying
@@ -19,18 +26,6 @@ const CONVERSATIONS = 25;
 const PER_CONVERSATION = 42; // 1,050 webhooks
 const MIN_KILLS = 20;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-/** mulberry32: the kill points come from a fixed seed, so every run kills as often as the last. */
-function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Resolves once `done()` holds, checking every 20 ms (the test's timeout bounds the wait). */
 async function until(done: () => boolean): Promise<void> {
@@ -47,19 +42,16 @@ describe('crash safety', () => {
     dir = mkdtempSync(join(tmpdir(), 'wabridge-crash-'));
     ledger = await startLedgerTarget();
     port = await freePort();
-    env = {
-      ...(process.env as Record<string, string>),
-      NODE_ENV: 'test',
-      PORT: String(port),
-      HOST: '127.0.0.1',
-      LOG_LEVEL: 'silent',
-      WABRIDGE_DATA_DIR: dir,
-      WABRIDGE_MASTER_KEY: Buffer.alloc(32, 9).toString('base64'),
-      WHATSAPP_APP_SECRET: APP_SECRET,
-      WHATSAPP_VERIFY_TOKEN: 'v',
-      JOB_LEASE_MS: '1000',
-      LEDGER_URL: ledger.url,
-    };
+    env = childEnv({
+      port: port,
+      dataDir: dir,
+      appSecret: APP_SECRET,
+      keyByte: 9,
+      extra: {
+        JOB_LEASE_MS: '1000',
+        LEDGER_URL: ledger.url,
+      },
+    });
     const setup = spawnChild('setup');
     const code = await new Promise<number | null>((resolve) => setup.once('exit', resolve));
     expect(code).toBe(0);

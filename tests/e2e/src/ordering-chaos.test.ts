@@ -5,12 +5,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { fileURLToPath } from 'node:url';
-import { freePort } from '@wabridge/core/testing';
+import { freePort, seededRandom } from '@wabridge/core/testing';
 import type { ChaosOptions } from '@wabridge/sandbox';
 import { type GraphEmulator, startGraphEmulator, trustCertificateInProcess } from '@wabridge/sandbox/graph';
 import { type HubSpotEmulator, startHubSpotEmulator } from '@wabridge/sandbox/hubspot';
 import { type SlackEmulator, startSlackEmulator } from '@wabridge/sandbox/slack';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { childEnv } from './support/child-env.ts';
 import type { OrderingSetup } from './support/ordering-child.ts';
 
 /**
@@ -55,18 +56,6 @@ function customer(c: number) {
     waId: `1555070${pad(c, 4)}`,
     name: `Ordering Customer ${pad(c, 3)}`,
     number: c >= 100 ? NUMBERS + ((c - 100) % LATE_NUMBERS) : Math.floor(c / 2) % NUMBERS,
-  };
-}
-
-/** mulberry32: the test's shuffles and kill points are the same on every run. */
-function prng(seed: number) {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
 }
 
@@ -171,24 +160,21 @@ describe('one conversation, one thread, under disorder, throttling and crashes',
       appId: 777_015,
       limits: { tenSecondly: 100_000, daily: 10_000_000 },
     });
-    env = {
-      ...(process.env as Record<string, string>),
-      NODE_ENV: 'test',
-      PORT: String(port),
-      HOST: '127.0.0.1',
-      PUBLIC_URL: `http://127.0.0.1:${port}`,
-      LOG_LEVEL: process.env.WABRIDGE_TEST_LOG ?? 'silent',
-      WABRIDGE_DATA_DIR: dir,
-      WABRIDGE_MASTER_KEY: Buffer.alloc(32, 15).toString('base64'),
-      WHATSAPP_APP_SECRET: APP_SECRET,
-      WHATSAPP_VERIFY_TOKEN: 'v',
-      // Short, so a killed worker's jobs are taken over soon; long enough that a busy machine
-      // does not let a live worker's lease lapse between two heartbeats.
-      JOB_LEASE_MS: '3000',
-      // Teams jobs wait in the worker for the channel's pace; more slots keep the rest moving.
-      WORKER_CONCURRENCY: '48',
-      GRAPH_CA: graph.certificate,
-    };
+    env = childEnv({
+      port: port,
+      dataDir: dir,
+      appSecret: APP_SECRET,
+      keyByte: 15,
+      extra: {
+        PUBLIC_URL: `http://127.0.0.1:${port}`,
+        // Short, so a killed worker's jobs are taken over soon; long enough that a busy machine
+        // does not let a live worker's lease lapse between two heartbeats.
+        JOB_LEASE_MS: '3000',
+        // Teams jobs wait in the worker for the channel's pace; more slots keep the rest moving.
+        WORKER_CONCURRENCY: '48',
+        GRAPH_CA: graph.certificate,
+      },
+    });
     const setup: OrderingSetup = {
       workspaceId: WORKSPACE,
       numbers: Array.from({ length: ALL_NUMBERS }, (_, n) => ({
@@ -444,7 +430,7 @@ describe('one conversation, one thread, under disorder, throttling and crashes',
 
   it('50 conversations x 20 shuffled messages, 20% throttled, 10 worker kills: one root per conversation per target, every message once, in WhatsApp order', async () => {
     const started = Date.now();
-    const random = prng(SEED);
+    const random = seededRandom(SEED);
     const baseSeconds = Math.floor(Date.now() / 1000) - 20_000;
     const conversations = Array.from({ length: CONVERSATIONS }, (_, c) => c);
     const messages = shuffle(
@@ -512,7 +498,7 @@ describe('one conversation, one thread, under disorder, throttling and crashes',
 
   it('late older messages arriving while a newer one of their conversation is in flight still make one root per conversation per target', async () => {
     const started = Date.now();
-    const random = prng(SEED + 100);
+    const random = seededRandom(SEED + 100);
     const baseSeconds = Math.floor(Date.now() / 1000) - 10_000;
     const conversations = Array.from({ length: CONVERSATIONS }, (_, i) => 100 + i);
     const LATE = 5;

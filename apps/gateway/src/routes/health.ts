@@ -1,7 +1,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { Hono } from 'hono';
-import { errorResponse } from '../app.ts';
 import { healthReport } from '../connector-health.ts';
+import { errorResponse } from '../http.ts';
 import type { Runtime } from '../runtime.ts';
 
 /** Liveness, readiness and Prometheus metrics. */

@@ -1,6 +1,6 @@
 import { Hono } from 'hono';
-import { BodyTooLarge, errorResponse, GateFull, gateFullResponse, readGated } from '../app.ts';
 import type { BodyGate } from '../body-gate.ts';
+import { BodyTooLarge, errorResponse, GateFull, gateFullResponse, readGated } from '../http.ts';
 import type { Runtime } from '../runtime.ts';
 
 const MAX_HOOK_BODY = 1024 * 1024;

@@ -1,6 +1,6 @@
 import { MEDIA_UNAVAILABLE_NOTE, toWabridgeError } from '@wabridge/core';
 import { Hono } from 'hono';
-import { errorResponse } from '../app.ts';
+import { errorResponse } from '../http.ts';
 import type { Runtime } from '../runtime.ts';
 
 /**

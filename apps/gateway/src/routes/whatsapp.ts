@@ -1,8 +1,8 @@
 import { timingSafeEqual } from 'node:crypto';
 import { isWabridgeError, verifyMetaSignature } from '@wabridge/core';
 import { Hono } from 'hono';
-import { BodyTooLarge, errorResponse, GateFull, gateFullResponse, readGated, retryAfter } from '../app.ts';
 import type { BodyGate } from '../body-gate.ts';
+import { BodyTooLarge, errorResponse, GateFull, gateFullResponse, readGated, retryAfter } from '../http.ts';
 import type { Runtime } from '../runtime.ts';
 
 /**

@@ -5,5 +5,6 @@ export * from './fixtures.ts';
 export * from './ledger-connector.ts';
 export * from './mutate.ts';
 export * from './net.ts';
+export * from './random.ts';
 export * from './store-conformance.ts';
 export * from './webhook-fixtures.ts';

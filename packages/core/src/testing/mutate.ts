@@ -4,6 +4,8 @@
  * Seeded, so a failing body can be made again from its seed and index.
  */
 
+import { seededRandom } from './random.ts';
+
 export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
 
 /**
@@ -16,18 +18,6 @@ export function mutationRun(defaultCount: number): { seed: number; count: number
   if (!Number.isSafeInteger(seed) || !Number.isSafeInteger(count) || count <= 0)
     throw new Error('WABRIDGE_MUTATION_SEED and WABRIDGE_MUTATIONS take whole numbers');
   return { seed, count };
-}
-
-/** mulberry32: small, fast and good enough to pick mutations; the same seed, the same bodies. */
-function prng(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 /** Values real payloads have been seen to carry where something else was expected. */
@@ -137,7 +127,7 @@ export function* mutatedBodies(
   noun = 'body',
 ): Generator<{ body: Json; index: number; where: string }> {
   const { seed, count } = mutationRun(defaultCount);
-  const random = prng(seed);
+  const random = seededRandom(seed);
   for (let index = 0; index < count; index++) {
     const all = seeds();
     const body = structuredClone(all[Math.floor(random() * all.length)] as Json);

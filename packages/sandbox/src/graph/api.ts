@@ -11,7 +11,7 @@
  */
 import { type Context, Hono } from 'hono';
 import type { GraphCore, TokenGrant } from './core.ts';
-import { GraphError } from './core.ts';
+import { GraphError } from './errors.ts';
 import type { ChatMessageAttachment, ChatMessageRecord, ItemBody } from './types.ts';
 
 const MAX_TOP = 50;

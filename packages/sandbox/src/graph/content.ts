@@ -10,7 +10,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { Hono } from 'hono';
 import type { GraphCore } from './core.ts';
-import { GraphError } from './core.ts';
+import { GraphError } from './errors.ts';
 import type { ChatMessageAttachment, HostedImageInput, SharedFileInput } from './types.ts';
 
 /** Where shared files live (a document library of the team's SharePoint site). */

@@ -12,6 +12,7 @@ import { retryAfterSeconds, TokenBucketLimiter } from '../shared/rate-limit.ts';
 import { WebhookDispatcher } from '../shared/webhook-delivery.ts';
 import { GraphContent } from './content.ts';
 import { createSigningKey, encryptResource, type SigningKey, signJwt } from './crypto.ts';
+import { GraphError } from './errors.ts';
 import type {
   ChatMessageAttachment,
   ChatMessageRecord,
@@ -91,18 +92,6 @@ export interface FailNext {
    * (a 504 from a gateway after the message was created), the case where blind retries duplicate.
    */
   afterEffect?: boolean;
-}
-
-export class GraphError extends Error {
-  readonly status: number;
-  readonly code: string;
-  readonly headers: Record<string, string>;
-  constructor(status: number, code: string, message: string, headers: Record<string, string> = {}) {
-    super(message);
-    this.status = status;
-    this.code = code;
-    this.headers = headers;
-  }
 }
 
 interface Channel {

@@ -31,8 +31,8 @@ import {
   redirectWith,
 } from '../shared/oauth.ts';
 import type { GraphCore } from './core.ts';
-import { GraphError } from './core.ts';
 import { unsignedJwt } from './crypto.ts';
+import { GraphError } from './errors.ts';
 import type { GraphApp, GraphUser } from './types.ts';
 
 /** Error codes as Entra ID reports them in `error_codes`. */

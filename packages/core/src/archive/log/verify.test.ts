@@ -1,21 +1,11 @@
 import { describe, expect, it } from 'vitest';
+import { seededRandom } from '../../testing/random.ts';
 import { type Hash, leafHash, toHex } from './hash.ts';
 import { merkleAuditPath, merkleConsistencyProof, merkleTreeHash } from './rfc9162.ts';
 import { verifyConsistency, verifyInclusion } from './verify.ts';
 
 // Property tests of the verifiers against the RFC definitions: every proof of every tree up to 64
 // leaves verifies, and a single flipped bit anywhere fails it.
-
-/** A small seeded generator, so a failure replays. */
-function random(seed: number): () => number {
-  let a = seed;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const LEAVES = Array.from({ length: 64 }, (_, i) => leafHash(new TextEncoder().encode(`record ${i}`)));
 
@@ -53,7 +43,7 @@ describe('inclusion proofs, for every leaf of every tree up to 64 leaves', () =>
   });
 
   it('fail when any bit of the proof, the leaf, the root or the index flips', () => {
-    const next = random(9162);
+    const next = seededRandom(9162);
     // Collected, not asserted one by one: a hundred thousand expect() calls cost more than the proofs.
     const accepted: string[] = [];
     let checked = 0;
@@ -141,7 +131,7 @@ describe('consistency proofs, between every pair of sizes up to 64', () => {
   });
 
   it('fail when any bit of the proof, either root or the first size flips', () => {
-    const next = random(6962);
+    const next = seededRandom(6962);
     const accepted: string[] = [];
     let checked = 0;
     const check = (what: string, ok: boolean) => {
@@ -205,7 +195,7 @@ describe('consistency proofs, between every pair of sizes up to 64', () => {
 describe('proofs in larger trees', () => {
   it('verify, and fail with a flipped bit, at random sizes up to 10,000 leaves', () => {
     // (The stored log is checked against these definitions at sizes up to a million.)
-    const next = random(2024);
+    const next = seededRandom(2024);
     const many = Array.from({ length: 10_000 }, (_, i) => leafHash(new TextEncoder().encode(`r${i}`)));
     for (let round = 0; round < 8; round++) {
       const size = 65 + Math.floor(next() * (many.length - 65));
