@@ -181,6 +181,22 @@ describe('archive records', () => {
     }
   });
 
+  it('two connections appending to one log in turn (the CLI beside the gateway) keep one sound log', async () => {
+    const path = join(dir, `two-${n++}.db`);
+    const gateway = await openSqliteStore({ path });
+    const cli = await openSqliteStore({ path });
+    try {
+      for (let i = 0; i < 5; i++) {
+        await gateway.appendAudit({ actor: 'gateway', action: 'a', workspaceId: WS, details: { i } });
+        await cli.appendAudit({ actor: 'cli', action: 'b', workspaceId: WS, details: { i } });
+      }
+      expect(await verifyArchive(gateway.db, WS)).toMatchObject({ ok: true, records: 10, storedSize: 10 });
+    } finally {
+      await cli.close();
+      await gateway.close();
+    }
+  });
+
   it('an admin act on no workspace goes to the global log', async () => {
     const store = await openSqliteStore({ path: join(dir, `global-${n++}.db`) });
     try {

@@ -83,11 +83,16 @@ const HEAD_SQL = 'SELECT size FROM archive_log_heads WHERE log_id = :log';
 export class ArchiveAppender {
   readonly #db: SqliteDatabase;
   readonly #edges = new Map<string, CompactRange>();
+  /** The write transaction in which each log's head was last read (see `#edge`). */
+  readonly #checkedIn = new Map<string, number>();
 
   constructor(db: SqliteDatabase) {
     this.#db = db;
     // A rolled back transaction takes its appends with it: forget the edges it moved.
-    db.onRollback(() => this.#edges.clear());
+    db.onRollback(() => {
+      this.#edges.clear();
+      this.#checkedIn.clear();
+    });
   }
 
   /** Appends one record to `workspaceId`'s log; call inside `db.write`. Answers its seq. */
@@ -129,8 +134,13 @@ export class ArchiveAppender {
   }
 
   #edge(log: string): CompactRange {
-    const size = this.#db.get<{ size: number }>(HEAD_SQL, { log })?.size ?? 0;
     const cached = this.#edges.get(log);
+    // Checked once per write transaction: within it no other connection can append, and a
+    // rollback clears every edge.
+    const transaction = this.#db.transactions;
+    if (cached && this.#checkedIn.get(log) === transaction) return cached;
+    const size = this.#db.get<{ size: number }>(HEAD_SQL, { log })?.size ?? 0;
+    this.#checkedIn.set(log, transaction);
     // Another connection appended, or a rollback undid appends: reload from the stored nodes.
     if (cached && cached.size === size) return cached;
     const edge = CompactRange.ofPrefix(size, readNodesSync(this.#db, log, coveringNodes(0, size)));
@@ -157,7 +167,8 @@ function readNodesSync(db: SqliteDatabase, log: string, ids: readonly NodeId[]):
 
 /**
  * The `LogNodeStore` of one workspace's log in the store's tables, for `MerkleLog` (proofs, roots
- * at past sizes). The store's own appends go through `ArchiveAppender`, in its transactions.
+ * at past sizes). The store's own appends go through `ArchiveAppender`, in its transactions; do not
+ * also `commit` through this on a connection whose appender is in use (its edge would be stale).
  */
 export class SqliteLogNodeStore implements LogNodeStore {
   readonly #db: SqliteDatabase;
