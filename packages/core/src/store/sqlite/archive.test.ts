@@ -389,6 +389,26 @@ describe('checkpoints and the stored tree', () => {
     }
   });
 
+  it('the newest records cut off together with their nodes and the head are caught by the last checkpoint', async () => {
+    const keep = SIZE - 3;
+    const report = await tampered((db) => {
+      db.prepare('DELETE FROM archive_records WHERE workspace_id = ? AND seq >= ?').run(WS, keep);
+      // Every node that covers a deleted leaf goes too: what is left is a sound tree of `keep` leaves.
+      for (let level = 0; 2 ** level <= SIZE; level++) {
+        db.prepare('DELETE FROM archive_log_nodes WHERE log_id = ? AND level = ? AND (idx + 1) * ? > ?').run(
+          WS,
+          level,
+          2 ** level,
+          keep,
+        );
+      }
+      db.prepare('UPDATE archive_log_heads SET size = ? WHERE log_id = ?').run(keep, WS);
+    });
+    expect(report.ok).toBe(false);
+    expect(report.records).toBe(keep);
+    expect(report.failure).toMatchObject({ reason: 'checkpoint-mismatch', seq: keep });
+  });
+
   it('a forged checkpoint (not signed by the log key) is detected', async () => {
     const report = await tampered((db) => {
       db.prepare(
