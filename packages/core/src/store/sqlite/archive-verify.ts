@@ -75,7 +75,8 @@ export async function signArchiveCheckpoint(
   const note = signCheckpoint(checkpoint, signer);
   await db.write(() =>
     db.run(
-      'INSERT INTO archive_checkpoints (log_id, size, note, signed_at) VALUES (:log, :size, :note, :at)',
+      // The same size signed twice in one millisecond is the same checkpoint: kept once.
+      'INSERT INTO archive_checkpoints (log_id, size, note, signed_at) VALUES (:log, :size, :note, :at) ON CONFLICT DO NOTHING',
       {
         log,
         size: checkpoint.size,
