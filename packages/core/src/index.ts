@@ -25,6 +25,22 @@ export { hydrateEvent } from './queue/hydrate.ts';
 export * from './queue/worker.ts';
 export * from './routing/index.ts';
 export * from './secrets/index.ts';
+export {
+  ARCHIVE_KINDS,
+  type ArchiveKind,
+  canonicalJson,
+  GLOBAL_ARCHIVE_LOG,
+  SqliteLogNodeStore,
+} from './store/sqlite/archive.ts';
+export {
+  type ArchiveFailure,
+  type ArchiveVerifyReport,
+  archiveOrigin,
+  archiveVerifierKey,
+  DEFAULT_ARCHIVE_ORIGIN_PREFIX,
+  signArchiveCheckpoint,
+  verifyArchive,
+} from './store/sqlite/archive-verify.ts';
 export { openSqliteStore, SqliteStore, type SqliteStoreOptions } from './store/sqlite/index.ts';
 export { openThreadedSqliteStore, type ThreadedSqliteStore } from './store/sqlite/threaded.ts';
 export * from './store/types.ts';

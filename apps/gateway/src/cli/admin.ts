@@ -1,8 +1,13 @@
 import {
+  archiveVerifierKey,
   noopMetrics,
+  openSqliteStore,
   type PlatformEvent,
   preparePrivateDatabaseFile,
+  type SqliteStore,
+  signArchiveCheckpoint,
   type UnroutedEvent,
+  verifyArchive,
   WabridgeError,
   type WorkspacePolicies,
 } from '@wabridge/core';
@@ -382,6 +387,67 @@ export async function secretsRotate({ env }: CommandInput): Promise<void> {
   await withRuntime(env(), async ({ admin }) => {
     out(`re-encrypted ${await admin.rotateSecrets(actor())} connector secret set(s) with the current key`);
   });
+}
+
+// --- archive -----------------------------------------------------------------------------------
+
+/** A direct connection to the database file, for the archive's reads and its own small writes. */
+async function withArchiveDatabase<T>(env: Env, run: (store: SqliteStore) => Promise<T>): Promise<T> {
+  const store = await openSqliteStore({ path: env.databasePath });
+  try {
+    return await run(store);
+  } finally {
+    await store.close();
+  }
+}
+
+export async function archiveCheckpoint({ env, positionals }: CommandInput): Promise<void> {
+  const [workspaceId = ''] = positionals;
+  const current = env();
+  await withRuntime(current, async ({ store, secrets }) => {
+    if (!(await store.getWorkspace(workspaceId))) throw noWorkspace(workspaceId);
+    await withArchiveDatabase(current, async (direct) => {
+      const { note } = await signArchiveCheckpoint(direct.db, secrets, workspaceId);
+      out(note.trimEnd());
+    });
+  });
+}
+
+export async function archivePublicKey({ env, positionals }: CommandInput): Promise<void> {
+  const [workspaceId = ''] = positionals;
+  const current = env();
+  await withRuntime(current, async ({ store, secrets }) => {
+    if (!(await store.getWorkspace(workspaceId))) throw noWorkspace(workspaceId);
+    await withArchiveDatabase(current, async (direct) => {
+      out(await archiveVerifierKey(direct.db, secrets, workspaceId));
+    });
+  });
+}
+
+/** `wabridge archive verify <workspace>`: needs no master key, only the database (and a key to trust). */
+export async function archiveVerify({ env, values, positionals }: CommandInput): Promise<void> {
+  const [workspaceId = ''] = positionals;
+  const key = str(values.key);
+  const report = await withArchiveDatabase(env(), async (direct) => {
+    // A deleted workspace keeps its archive: a log that exists can be verified without its workspace.
+    const known =
+      direct.db.get('SELECT 1 AS found FROM workspaces WHERE id = :id', { id: workspaceId }) ??
+      direct.db.get('SELECT 1 AS found FROM archive_log_heads WHERE log_id = :id', { id: workspaceId });
+    if (!known) throw noWorkspace(workspaceId);
+    return verifyArchive(direct.db, workspaceId, key ? { verifierKey: key } : {});
+  });
+  if (values.json) out(JSON.stringify(report));
+  else if (report.ok) {
+    out(
+      `archive of ${workspaceId} is sound: ${report.records} records, ${report.checkpoints} checkpoint(s), ` +
+        `${report.verifiedSize} records covered by a signed checkpoint`,
+    );
+  } else {
+    const f = report.failure;
+    const what = f?.kind ? ` (${f.kind} ${f.entityId ?? ''})` : '';
+    out(`archive of ${workspaceId} FAILS at record ${f?.seq}${what}: ${f?.reason}: ${f?.message}`);
+  }
+  if (!report.ok) process.exitCode = 1;
 }
 
 export async function statusCommand({ env, values }: CommandInput): Promise<void> {

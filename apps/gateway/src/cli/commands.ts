@@ -245,6 +245,42 @@ export const COMMANDS: readonly Entry[] = [
     ],
   },
   {
+    name: 'archive',
+    summary: "the tamper-evident archive: each workspace's records in a signed Merkle log",
+    commands: [
+      {
+        path: ['archive', 'checkpoint'],
+        summary: "sign and store a checkpoint of a workspace's archive log as it is now",
+        details:
+          'Prints the checkpoint (a C2SP signed note). Keep a copy outside the database: a checkpoint held\nelsewhere is what proves the records it covers were not rewritten together with the tree.',
+        arguments: [workspaceArg],
+        run: async (input) => (await admin()).archiveCheckpoint(input),
+      },
+      {
+        path: ['archive', 'public-key'],
+        summary: "the key that verifies a workspace's checkpoints (note verifier key form)",
+        arguments: [workspaceArg],
+        run: async (input) => (await admin()).archivePublicKey(input),
+      },
+      {
+        path: ['archive', 'verify'],
+        summary: "check every record of a workspace's archive; exit 1 naming the first that fails",
+        details:
+          'Re-reads every record, recomputes the Merkle tree, compares it with the stored one and checks\nevery stored checkpoint. Exit 0 when sound, 1 when tampered with, 2 on a usage error.',
+        arguments: [workspaceArg],
+        options: {
+          json: { type: 'boolean', help: 'the report as JSON' },
+          key: {
+            type: 'string',
+            value: '<verifier key>',
+            help: 'trust this verifier key (from archive public-key) instead of the one stored',
+          },
+        },
+        run: async (input) => (await admin()).archiveVerify(input),
+      },
+    ],
+  },
+  {
     path: ['status'],
     summary: 'the queue, and per workspace and connector: last success, last error, retrying, dead',
     options: { json: { type: 'boolean', help: 'the same as JSON (for monitoring)' } },

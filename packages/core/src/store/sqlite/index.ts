@@ -37,6 +37,7 @@ import {
   WHATSAPP_SENDER,
 } from '../types.ts';
 import { ADMIT_PER_TRANSACTION, untilAdmitted } from './admission.ts';
+import { ArchiveAppender, type ArchiveKind, GLOBAL_ARCHIVE_LOG } from './archive.ts';
 import { SqliteDatabase } from './database.ts';
 import {
   type ConnectorSettingRow,
@@ -159,6 +160,8 @@ export class SqliteStore implements Store {
   private queueCursor: QueueKey | null = null;
   /** Per (workspace, connector): the conversation the last batch claim stopped at. */
   private readonly batchCursors = new Map<string, string | null>();
+  /** Appends archive records to the workspaces' verifiable logs, in the writes they record. */
+  readonly archive: ArchiveAppender;
 
   constructor(options: SqliteStoreOptions) {
     this.db = new SqliteDatabase(options.path, {
@@ -166,6 +169,7 @@ export class SqliteStore implements Store {
       ...(options.busyTimeoutMs === undefined ? {} : { busyTimeoutMs: options.busyTimeoutMs }),
     });
     this.now = options.now ?? Date.now;
+    this.archive = new ArchiveAppender(this.db);
     this.db.onRollback(() => {
       this.identities.clear();
       this.fanOutTargets.clear();
@@ -379,16 +383,18 @@ export class SqliteStore implements Store {
     details: Record<string, unknown>;
   }) {
     return this.db.write(() => {
-      this.db.run(
+      const at = this.now();
+      const { lastInsertRowid } = this.db.run(
         'INSERT INTO audit_log (at, actor, action, workspace_id, details) VALUES (:at, :actor, :action, :ws, :details)',
         {
-          at: this.now(),
+          at,
           actor: entry.actor,
           action: entry.action,
           ws: entry.workspaceId,
           details: json(entry.details),
         },
       );
+      this.archiveAdmin(lastInsertRowid, at, entry.actor, entry.action, entry.workspaceId, entry.details);
     });
   }
 
@@ -480,6 +486,17 @@ export class SqliteStore implements Store {
         continue;
       }
       result.messagesStored++;
+      this.archiveMessage(ws, conversationId, outbound ? 'outbound' : 'inbound', {
+        id: message.id,
+        wamid: message.wamid,
+        type: message.type,
+        ts: message.timestamp,
+        text: message.text,
+        content: message.content,
+        relatesTo: message.relatesTo,
+        sender: outbound ? (message.sender ?? null) : null,
+        at: receivedAt,
+      });
       const sortTs = this.inboundSortTs(ws, message.timestamp, receivedAt, message.relatesTo);
       result.jobsQueued += this.fanOut(
         ws,
@@ -551,6 +568,15 @@ export class SqliteStore implements Store {
         continue;
       }
       result.statusesStored++;
+      this.archiveStatus(ws, {
+        id: status.id,
+        wamid: status.wamid,
+        message_id: message?.id ?? null,
+        status: status.status,
+        ts: status.timestamp,
+        error: status.error ?? null,
+        raw: status.raw,
+      });
       if (message) {
         result.jobsQueued += this.applyStatus(
           message,
@@ -915,19 +941,17 @@ export class SqliteStore implements Store {
        WHERE id = :from AND workspace_id = :ws`,
       { ws, from, into, at: this.now() },
     );
-    this.db.run(
+    const mergeDetails = {
+      from,
+      into,
+      reason: 'WhatsApp announced a changed number or user id that had already written',
+      conversations: moved,
+    };
+    const audit = this.db.run(
       `INSERT INTO audit_log (at, actor, action, workspace_id, details) VALUES (:at, 'whatsapp', 'contact.merged', :ws, :details)`,
-      {
-        at,
-        ws,
-        details: json({
-          from,
-          into,
-          reason: 'WhatsApp announced a changed number or user id that had already written',
-          conversations: moved,
-        }),
-      },
+      { at, ws, details: json(mergeDetails) },
     );
+    this.archiveAdmin(audit.lastInsertRowid, at, 'whatsapp', 'contact.merged', ws, mergeDetails);
   }
 
   private upsertConversation(
@@ -1041,6 +1065,7 @@ export class SqliteStore implements Store {
    * Returns the number of jobs queued, or -1 when the entry was already recorded.
    */
   private appendConsent(input: RecordConsentInput, entryId: string, sortTs = input.occurredAt): number {
+    const recorded = this.now();
     const inserted = this.db.run(
       `INSERT INTO consent_ledger (id, workspace_id, contact_id, category, state, source, actor, evidence_message_id,
          occurred_at, recorded_at, details)
@@ -1056,11 +1081,29 @@ export class SqliteStore implements Store {
         actor: input.actor,
         evidence: input.evidenceMessageId,
         occurred: input.occurredAt,
-        recorded: this.now(),
+        recorded,
         details: json(input.details),
       },
     );
     if (inserted.changes === 0) return -1;
+    this.archive.append(
+      input.workspaceId,
+      'consent',
+      entryId,
+      {
+        id: entryId,
+        contact_id: input.contactId,
+        category: input.category,
+        state: input.state,
+        source: input.source,
+        actor: input.actor,
+        evidence_message_id: input.evidenceMessageId,
+        occurred_at: input.occurredAt,
+        recorded_at: recorded,
+        details: input.details,
+      },
+      recorded,
+    );
     // The ledger keeps every entry; the current state follows the latest occurrence, so a late,
     // older webhook cannot undo a newer change. Such an entry is history, not news: no mirror is
     // told (a thread would announce an opt-in the contact has since withdrawn).
@@ -1141,6 +1184,7 @@ export class SqliteStore implements Store {
       if (claimed !== true) return { duplicate: true, messageId: claimed };
       this.requireConversation(ws, input.conversationId);
       const m = input.message;
+      const at = this.now();
       this.db.run(
         `INSERT INTO messages (id, workspace_id, conversation_id, direction, wamid, type, ts, text, content, state, sender,
            relates_to, created_at)
@@ -1155,9 +1199,20 @@ export class SqliteStore implements Store {
           content: json(m.content),
           sender: json(m.sender),
           relates: m.relatesTo,
-          at: this.now(),
+          at,
         },
       );
+      this.archiveMessage(ws, input.conversationId, 'outbound', {
+        id: m.id,
+        wamid: null,
+        type: m.type,
+        ts: m.timestamp,
+        text: m.text,
+        content: m.content,
+        relatesTo: m.relatesTo,
+        sender: m.sender,
+        at,
+      });
       this.enqueueOne(ws, WHATSAPP_SENDER, input.conversationId, 'send', m.id, m.timestamp);
       this.fanOut(
         ws,
@@ -1565,6 +1620,7 @@ export class SqliteStore implements Store {
       if (!message) throw new WabridgeError('not_found', `message ${messageId} does not exist`);
       const statusId = newId('st');
       const wamid = message.wamid ?? `local:${message.id}`;
+      const failedAt = this.now();
       const inserted = this.db.run(
         `INSERT INTO message_statuses (id, workspace_id, wamid, message_id, status, ts, error, raw)
          VALUES (:id, :ws, :wamid, :message, 'failed', :ts, :error, '{}') ON CONFLICT (wamid, status) DO NOTHING`,
@@ -1573,11 +1629,22 @@ export class SqliteStore implements Store {
           ws: message.workspace_id,
           wamid,
           message: message.id,
-          ts: this.now(),
+          ts: failedAt,
           error: json(error),
         },
       );
-      if (inserted.changes > 0) this.applyStatus(message, statusId, wamid, 'failed', this.now(), error);
+      if (inserted.changes > 0) {
+        this.archiveStatus(message.workspace_id, {
+          id: statusId,
+          wamid,
+          message_id: message.id,
+          status: 'failed',
+          ts: failedAt,
+          error,
+          raw: {},
+        });
+        this.applyStatus(message, statusId, wamid, 'failed', this.now(), error);
+      }
     });
   }
 
@@ -2125,6 +2192,68 @@ export class SqliteStore implements Store {
   }
 
   // --- helpers ---------------------------------------------------------------------------------
+
+  /** The archive record of a stored message; an edit or a revoke is a revision (a new version). */
+  private archiveMessage(
+    ws: string,
+    conversationId: string,
+    direction: 'inbound' | 'outbound',
+    m: {
+      id: string;
+      wamid: string | null;
+      type: string;
+      ts: number;
+      text: string | null;
+      content: unknown;
+      relatesTo: string | null;
+      sender: unknown;
+      at: number;
+    },
+  ): void {
+    const kind: ArchiveKind =
+      m.type === 'edit' || m.type === 'revoke' ? 'message.revision' : `message.${direction}`;
+    this.archive.append(
+      ws,
+      kind,
+      m.id,
+      {
+        id: m.id,
+        conversation_id: conversationId,
+        direction,
+        wamid: m.wamid,
+        type: m.type,
+        ts: m.ts,
+        text: m.text,
+        content: m.content ?? null,
+        relates_to: m.relatesTo,
+        sender: m.sender ?? null,
+        created_at: m.at,
+      },
+      m.at,
+    );
+  }
+
+  private archiveStatus(ws: string, status: { id: string } & Record<string, unknown>): void {
+    this.archive.append(ws, 'status', status.id, status, this.now());
+  }
+
+  /** The archive record of an admin act (an audit_log row); acts on no workspace go to the global log. */
+  private archiveAdmin(
+    auditId: number,
+    at: number,
+    actor: string,
+    action: string,
+    ws: string | null,
+    details: Record<string, unknown>,
+  ): void {
+    this.archive.append(
+      ws ?? GLOBAL_ARCHIVE_LOG,
+      'admin',
+      `audit:${auditId}`,
+      { audit_id: auditId, at, actor, action, workspace_id: ws, details },
+      at,
+    );
+  }
 
   private bumpConfigVersion(): void {
     this.configCheckedIn = -1;

@@ -340,4 +340,46 @@ ALTER TABLE conversations ADD COLUMN merged_into TEXT;
 CREATE INDEX jobs_running ON jobs (workspace_id, conversation_id, connector_id, lease_until) WHERE state = 'running';
 `,
   },
+  {
+    // The archive's verifiable log (issue 18, item 2; see archive.ts). Every archive record is a
+    // row here and a leaf of its workspace's Merkle log, written in the transaction of the change
+    // it records. Append-only: nothing updates or deletes these rows, and `wabridge archive verify`
+    // detects anyone who does. Nodes are the complete subtrees of the log (src/archive/log).
+    version: 10,
+    name: 'archive records in a verifiable log',
+    sql: `
+CREATE TABLE archive_records (
+  workspace_id TEXT NOT NULL,
+  seq INTEGER NOT NULL,
+  kind TEXT NOT NULL,
+  entity_id TEXT NOT NULL,
+  -- Canonical JSON (archive.ts: canonicalJson); its leaf hash is SHA-256(0x00 || record).
+  record BLOB NOT NULL,
+  recorded_at INTEGER NOT NULL,
+  PRIMARY KEY (workspace_id, seq)
+) WITHOUT ROWID;
+CREATE TABLE archive_log_nodes (
+  log_id TEXT NOT NULL,
+  level INTEGER NOT NULL,
+  idx INTEGER NOT NULL,
+  hash BLOB NOT NULL,
+  PRIMARY KEY (log_id, level, idx)
+) WITHOUT ROWID;
+CREATE TABLE archive_log_heads (log_id TEXT PRIMARY KEY, size INTEGER NOT NULL);
+-- The signing key of each log: the private key encrypted with the master key.
+CREATE TABLE archive_keys (
+  log_id TEXT PRIMARY KEY,
+  verifier_key TEXT NOT NULL,
+  signer_key TEXT NOT NULL,
+  created_at INTEGER NOT NULL
+);
+CREATE TABLE archive_checkpoints (
+  log_id TEXT NOT NULL,
+  size INTEGER NOT NULL,
+  note TEXT NOT NULL,
+  signed_at INTEGER NOT NULL,
+  PRIMARY KEY (log_id, size, signed_at)
+);
+`,
+  },
 ];

@@ -1,0 +1,420 @@
+import { copyFileSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { DatabaseSync } from 'node:sqlite';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { openCheckpoint } from '../../archive/log/checkpoint.ts';
+import { MerkleLog } from '../../archive/log/merkle-log.ts';
+import { noteVerifier } from '../../archive/log/note.ts';
+import { verifyConsistency } from '../../archive/log/verify.ts';
+import { createSecretBox } from '../../secrets/index.ts';
+import { identity, inboundMessage, messagesUnit, seedWorkspace, status } from '../../testing/fixtures.ts';
+import {
+  ARCHIVE_KINDS,
+  type ArchiveKind,
+  canonicalJson,
+  GLOBAL_ARCHIVE_LOG,
+  SqliteLogNodeStore,
+} from './archive.ts';
+import { signArchiveCheckpoint, verifyArchive } from './archive-verify.ts';
+import { openSqliteStore, type SqliteStore } from './index.ts';
+
+// Tamper evidence of the archive (issue 18, item 2), on a real SQLite file changed with raw SQL as
+// an attacker with write access to the file would change it.
+
+const dir = mkdtempSync(join(tmpdir(), 'wabridge-archive-'));
+let n = 0;
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+const box = createSecretBox(Buffer.alloc(32, 7));
+const WS = 'acme';
+const ROUNDS = 3;
+
+/** One round stores one record of every kind, in ARCHIVE_KINDS order. */
+async function round(store: SqliteStore, r: number): Promise<void> {
+  const customer = identity({ waId: '15550001111', profileName: 'Ada' });
+  await store.ingest(
+    messagesUnit(WS, {
+      messages: [inboundMessage({ wamid: `w.in.${r}`, contact: customer, text: `hello ${r}` })],
+    }),
+  );
+  const conversationId = (await store.listConversations(WS))[0]?.id ?? '';
+  await store.recordOutbound({
+    commandKey: { source: 'slack', key: `out.${r}` },
+    workspaceId: WS,
+    conversationId,
+    message: {
+      id: `msg_out${r}`,
+      type: 'text',
+      text: `reply ${r}`,
+      content: {},
+      sender: { via: 'slack', agentId: 'U1', agentName: 'Bo' },
+      relatesTo: null,
+      timestamp: 3000 + r,
+    },
+    originRef: null,
+  });
+  await store.ingest(
+    messagesUnit(WS, {
+      messages: [
+        inboundMessage({
+          wamid: `w.edit.${r}`,
+          contact: customer,
+          type: 'edit',
+          text: `hello again ${r}`,
+          relatesTo: `w.in.${r}`,
+        }),
+      ],
+    }),
+  );
+  await store.ingest(messagesUnit(WS, { statuses: [status({ wamid: `w.out.${r}`, status: 'delivered' })] }));
+  const contactId = (await store.listConversations(WS))[0]?.contactId ?? '';
+  await store.recordConsent({
+    commandKey: null,
+    workspaceId: WS,
+    contactId,
+    category: 'marketing',
+    state: r % 2 === 0 ? 'opted_out' : 'opted_in',
+    source: 'admin',
+    actor: 'test',
+    evidenceMessageId: null,
+    occurredAt: 4000 + r,
+    details: {},
+  });
+  await store.appendAudit({
+    actor: 'cli:test',
+    action: 'connector.set',
+    workspaceId: WS,
+    details: { round: r },
+  });
+}
+
+let base = '';
+beforeAll(async () => {
+  base = join(dir, 'base.db');
+  const store = await openSqliteStore({ path: base });
+  await seedWorkspace(store, { id: WS, connectors: ['slack'] });
+  await round(store, 0);
+  // A checkpoint in the middle of the log and one at its end: each must hold as the log grows.
+  await signArchiveCheckpoint(store.db, box, WS, { now: () => 1 });
+  for (let r = 1; r < ROUNDS; r++) await round(store, r);
+  await signArchiveCheckpoint(store.db, box, WS, { now: () => 2 });
+  await store.close();
+}, 180_000);
+
+const SIZE = ROUNDS * ARCHIVE_KINDS.length;
+const seqOf = (kind: ArchiveKind, r = 1) => r * ARCHIVE_KINDS.length + ARCHIVE_KINDS.indexOf(kind);
+
+/** A copy of the sound archive, changed with raw SQL, then verified through a fresh store. */
+async function tampered(change: (db: DatabaseSync) => void) {
+  const path = join(dir, `tampered-${n++}.db`);
+  copyFileSync(base, path);
+  const raw = new DatabaseSync(path);
+  try {
+    change(raw);
+  } finally {
+    raw.close();
+  }
+  const store = await openSqliteStore({ path });
+  try {
+    return await verifyArchive(store.db, WS);
+  } finally {
+    await store.close();
+  }
+}
+
+// Moves records [from, …) one place up, as an attacker must to slip a record in (the primary key
+// forbids two rows at one place, so in two steps).
+function shiftUp(db: DatabaseSync, from: number): void {
+  db.prepare('UPDATE archive_records SET seq = -seq - 2 WHERE workspace_id = ? AND seq >= ?').run(WS, from);
+  db.prepare('UPDATE archive_records SET seq = -seq - 1 WHERE workspace_id = ? AND seq < 0').run(WS);
+}
+
+function forged(kind: ArchiveKind, seq: number): Buffer {
+  return Buffer.from(
+    canonicalJson({
+      v: 1,
+      workspace_id: WS,
+      seq,
+      kind,
+      entity_id: `forged_${kind}`,
+      recorded_at: 5000,
+      data: { id: `forged_${kind}`, text: 'never happened' },
+    }),
+  );
+}
+
+describe('archive records', () => {
+  it('every kind is recorded in the transaction of its change, one leaf per record, and the untouched archive verifies', async () => {
+    const path = join(dir, `sound-${n++}.db`);
+    copyFileSync(base, path);
+    const store = await openSqliteStore({ path });
+    try {
+      const kinds = store.db.all<{ kind: string }>(
+        'SELECT kind FROM archive_records WHERE workspace_id = :ws ORDER BY seq',
+        { ws: WS },
+      );
+      expect(kinds.map((k) => k.kind)).toEqual(Array.from({ length: ROUNDS }, () => ARCHIVE_KINDS).flat());
+      const report = await verifyArchive(store.db, WS);
+      expect(report).toMatchObject({
+        ok: true,
+        records: SIZE,
+        storedSize: SIZE,
+        checkpoints: 2,
+        verifiedSize: SIZE,
+      });
+      // A rolled back write leaves no record: a bad ingest beside a good one in one group commit.
+      const [good, bad] = await Promise.allSettled([
+        store.appendAudit({ actor: 't', action: 'ok', workspaceId: WS, details: {} }),
+        store.ingest(
+          messagesUnit(WS, { messages: [inboundMessage({ wamid: 'w.bad', contact: identity({}) })] }),
+        ),
+      ]);
+      expect(good.status).toBe('fulfilled');
+      expect(bad.status).toBe('rejected');
+      expect(await verifyArchive(store.db, WS)).toMatchObject({
+        ok: true,
+        records: SIZE + 1,
+        verifiedSize: SIZE,
+      });
+    } finally {
+      await store.close();
+    }
+  });
+
+  it('two connections appending to one log in turn (the CLI beside the gateway) keep one sound log', async () => {
+    const path = join(dir, `two-${n++}.db`);
+    const gateway = await openSqliteStore({ path });
+    const cli = await openSqliteStore({ path });
+    try {
+      for (let i = 0; i < 5; i++) {
+        await gateway.appendAudit({ actor: 'gateway', action: 'a', workspaceId: WS, details: { i } });
+        await cli.appendAudit({ actor: 'cli', action: 'b', workspaceId: WS, details: { i } });
+      }
+      expect(await verifyArchive(gateway.db, WS)).toMatchObject({ ok: true, records: 10, storedSize: 10 });
+    } finally {
+      await cli.close();
+      await gateway.close();
+    }
+  });
+
+  it('an admin act on no workspace goes to the global log', async () => {
+    const store = await openSqliteStore({ path: join(dir, `global-${n++}.db`) });
+    try {
+      await store.appendAudit({ actor: 't', action: 'secrets.rotate', workspaceId: null, details: {} });
+      expect(await verifyArchive(store.db, GLOBAL_ARCHIVE_LOG)).toMatchObject({ ok: true, records: 1 });
+    } finally {
+      await store.close();
+    }
+  });
+});
+
+describe.each(ARCHIVE_KINDS)('tampering with a %s record', (kind) => {
+  const seq = seqOf(kind);
+
+  it('a changed record is named', async () => {
+    const report = await tampered((db) => {
+      const row = db
+        .prepare('SELECT record FROM archive_records WHERE workspace_id = ? AND seq = ?')
+        .get(WS, seq) as {
+        record: Uint8Array;
+      };
+      const text = Buffer.from(row.record)
+        .toString('utf8')
+        .replace(/"recorded_at":(\d+)/, '"recorded_at":1$1');
+      db.prepare('UPDATE archive_records SET record = ? WHERE workspace_id = ? AND seq = ?').run(
+        Buffer.from(text),
+        WS,
+        seq,
+      );
+    });
+    expect(report.ok).toBe(false);
+    expect(report.failure).toMatchObject({ reason: 'record-changed', seq, kind });
+  });
+
+  it('a relabelled row (its kind column) is named', async () => {
+    const report = await tampered((db) => {
+      const other = kind === 'admin' ? 'status' : 'admin';
+      db.prepare('UPDATE archive_records SET kind = ? WHERE workspace_id = ? AND seq = ?').run(
+        other,
+        WS,
+        seq,
+      );
+    });
+    expect(report.failure).toMatchObject({ reason: 'record-malformed', seq, kind });
+  });
+
+  it('a deleted record is named, in the middle and at the end', async () => {
+    const middle = await tampered((db) => {
+      db.prepare('DELETE FROM archive_records WHERE workspace_id = ? AND seq = ?').run(WS, seq);
+    });
+    expect(middle.failure).toMatchObject({ reason: 'record-missing', seq });
+    const last = seqOf(kind, ROUNDS - 1);
+    const end = await tampered((db) => {
+      db.prepare('DELETE FROM archive_records WHERE workspace_id = ? AND seq >= ?').run(WS, last);
+    });
+    expect(end.failure).toMatchObject({ reason: 'record-missing', seq: last });
+  });
+
+  it('a deleted record is named when the later ones are renumbered to close the gap', async () => {
+    const report = await tampered((db) => {
+      db.prepare('DELETE FROM archive_records WHERE workspace_id = ? AND seq = ?').run(WS, seq);
+      db.prepare('UPDATE archive_records SET seq = seq - 1 WHERE workspace_id = ? AND seq > ?').run(WS, seq);
+    });
+    expect(report.failure).toMatchObject({ reason: 'record-changed', seq });
+  });
+
+  it('a record swapped with its neighbour is named', async () => {
+    const next = seq + 1;
+    const report = await tampered((db) => {
+      db.prepare('UPDATE archive_records SET seq = -1 WHERE workspace_id = ? AND seq = ?').run(WS, seq);
+      db.prepare('UPDATE archive_records SET seq = ? WHERE workspace_id = ? AND seq = ?').run(seq, WS, next);
+      db.prepare('UPDATE archive_records SET seq = ? WHERE workspace_id = ? AND seq = -1').run(next, WS);
+    });
+    expect(report.failure).toMatchObject({ reason: 'record-changed', seq });
+  });
+
+  it.each([
+    ['first', 0],
+    ['middle', seqOf(kind)],
+    ['last', SIZE],
+  ])('a record inserted %s is named', async (_, at) => {
+    const report = await tampered((db) => {
+      shiftUp(db, at);
+      db.prepare(
+        'INSERT INTO archive_records (workspace_id, seq, kind, entity_id, record, recorded_at) VALUES (?, ?, ?, ?, ?, 5000)',
+      ).run(WS, at, kind, `forged_${kind}`, forged(kind, at));
+    });
+    expect(report.ok).toBe(false);
+    expect(report.failure).toMatchObject({
+      reason: at === SIZE ? 'record-added' : 'record-changed',
+      seq: at,
+      kind,
+      entityId: `forged_${kind}`,
+    });
+  });
+});
+
+describe('checkpoints and the stored tree', () => {
+  it('a checkpoint signed earlier stays consistent with the grown log, and its signature verifies with the exported key', async () => {
+    const path = join(dir, `grown-${n++}.db`);
+    copyFileSync(base, path);
+    const store = await openSqliteStore({ path });
+    try {
+      const [early, late] = store.db.all<{ note: string }>(
+        'SELECT note FROM archive_checkpoints WHERE log_id = :ws ORDER BY size',
+        { ws: WS },
+      );
+      const vkey = store.db.get<{ verifier_key: string }>(
+        'SELECT verifier_key FROM archive_keys WHERE log_id = :ws',
+        {
+          ws: WS,
+        },
+      )?.verifier_key;
+      const verifier = noteVerifier(vkey ?? '');
+      const older = openCheckpoint(early?.note ?? '', {
+        verifiers: [verifier],
+        origin: `wabridge/archive/${WS}`,
+      });
+      const newer = openCheckpoint(late?.note ?? '', {
+        verifiers: [verifier],
+        origin: `wabridge/archive/${WS}`,
+      });
+      if (!older.ok || !newer.ok) throw new Error('the stored checkpoints do not verify');
+      expect([older.checkpoint.size, newer.checkpoint.size]).toEqual([ARCHIVE_KINDS.length, SIZE]);
+      await round(store, ROUNDS);
+      const { checkpoint: grown } = await signArchiveCheckpoint(store.db, box, WS);
+      const log = await MerkleLog.open(new SqliteLogNodeStore(store.db, WS));
+      for (const old of [older.checkpoint, newer.checkpoint]) {
+        const proof = await log.consistencyProof(old.size, grown.size);
+        expect(verifyConsistency(old.size, grown.size, old.root, grown.root, proof)).toMatchObject({
+          ok: true,
+        });
+      }
+      expect(await verifyArchive(store.db, WS)).toMatchObject({
+        ok: true,
+        checkpoints: 3,
+        verifiedSize: grown.size,
+      });
+      // The private key is stored encrypted, never as the signer key itself.
+      const stored = store.db.get<{ signer_key: string }>(
+        'SELECT signer_key FROM archive_keys WHERE log_id = :ws',
+        {
+          ws: WS,
+        },
+      );
+      expect(stored?.signer_key.startsWith('PRIVATE+KEY')).toBe(false);
+    } finally {
+      await store.close();
+    }
+  });
+
+  it('a changed leaf or interior node of the stored tree is detected', async () => {
+    const leaf = await tampered((db) => {
+      db.prepare(
+        'UPDATE archive_log_nodes SET hash = zeroblob(32) WHERE log_id = ? AND level = 0 AND idx = 5',
+      ).run(WS);
+    });
+    expect(leaf.failure).toMatchObject({ reason: 'record-changed', seq: 5 });
+    const interior = await tampered((db) => {
+      db.prepare(
+        'UPDATE archive_log_nodes SET hash = zeroblob(32) WHERE log_id = ? AND level = 2 AND idx = 1',
+      ).run(WS);
+    });
+    expect(interior.failure).toMatchObject({ reason: 'node-mismatch', seq: 4 });
+  });
+
+  it('a record rewritten together with the stored tree is caught by the signed checkpoints', async () => {
+    // The attacker rewrites record 2 and rebuilds every node from it: only the signatures remain.
+    const path = join(dir, `rebuilt-${n++}.db`);
+    copyFileSync(base, path);
+    const raw = new DatabaseSync(path);
+    raw
+      .prepare('UPDATE archive_records SET record = ? WHERE workspace_id = ? AND seq = 2')
+      .run(forged('status', 2), WS);
+    raw.prepare('DELETE FROM archive_log_nodes WHERE log_id = ?').run(WS);
+    raw.prepare('UPDATE archive_log_heads SET size = 0 WHERE log_id = ?').run(WS);
+    const records = raw
+      .prepare('SELECT record FROM archive_records WHERE workspace_id = ? ORDER BY seq')
+      .all(WS) as Array<{ record: Uint8Array }>;
+    raw.close();
+    const store = await openSqliteStore({ path });
+    try {
+      const log = await MerkleLog.open(new SqliteLogNodeStore(store.db, WS));
+      await log.appendRecords(records.map((r) => new Uint8Array(r.record)));
+      const report = await verifyArchive(store.db, WS);
+      expect(report.ok).toBe(false);
+      expect(report.failure).toMatchObject({ reason: 'checkpoint-mismatch' });
+    } finally {
+      await store.close();
+    }
+  });
+
+  it('the newest records cut off together with their nodes and the head are caught by the last checkpoint', async () => {
+    const keep = SIZE - 3;
+    const report = await tampered((db) => {
+      db.prepare('DELETE FROM archive_records WHERE workspace_id = ? AND seq >= ?').run(WS, keep);
+      // Every node that covers a deleted leaf goes too: what is left is a sound tree of `keep` leaves.
+      for (let level = 0; 2 ** level <= SIZE; level++) {
+        db.prepare('DELETE FROM archive_log_nodes WHERE log_id = ? AND level = ? AND (idx + 1) * ? > ?').run(
+          WS,
+          level,
+          2 ** level,
+          keep,
+        );
+      }
+      db.prepare('UPDATE archive_log_heads SET size = ? WHERE log_id = ?').run(keep, WS);
+    });
+    expect(report.ok).toBe(false);
+    expect(report.records).toBe(keep);
+    expect(report.failure).toMatchObject({ reason: 'checkpoint-mismatch', seq: keep });
+  });
+
+  it('a forged checkpoint (not signed by the log key) is detected', async () => {
+    const report = await tampered((db) => {
+      db.prepare(
+        "UPDATE archive_checkpoints SET note = replace(note, '\n6\n', '\n7\n') WHERE log_id = ?",
+      ).run(WS);
+    });
+    expect(report.failure).toMatchObject({ reason: 'checkpoint-invalid' });
+  });
+});

@@ -1,0 +1,220 @@
+import { CompactRange, coveringNodes, type NodeId } from '../../archive/log/compact-range.ts';
+import { HASH_SIZE, type Hash, leafHash } from '../../archive/log/hash.ts';
+import type { LogCommit, LogNodeStore } from '../../archive/log/node-store.ts';
+import { WabridgeError } from '../../errors/index.ts';
+import type { SqliteDatabase } from './database.ts';
+
+// The archive's verifiable log, kept in the store (issue 18, item 2): every archive record is a
+// row of `archive_records` and a leaf of its workspace's Merkle log (RFC 9162 hashing, see
+// src/archive/log/README.md), appended in the transaction that makes the change it records, so a
+// change is never committed without its record, nor a record without its change.
+
+/** What an archive record records. */
+export const ARCHIVE_KINDS = [
+  'message.inbound',
+  'message.outbound',
+  // An edit or a revoke: a new version of an earlier message, never an overwrite of it.
+  'message.revision',
+  'status',
+  'consent',
+  'admin',
+] as const;
+export type ArchiveKind = (typeof ARCHIVE_KINDS)[number];
+
+/** The log of admin acts that concern no workspace (a workspace id never starts with `_`). */
+export const GLOBAL_ARCHIVE_LOG = '_global';
+
+/** The version of the canonical record form below; a new form gets a new number. */
+export const ARCHIVE_RECORD_VERSION = 1;
+
+/**
+ * The canonical bytes of a value: JSON with object keys sorted (by UTF-16 code unit, as
+ * Array.prototype.sort does), no whitespace, `undefined` members left out, UTF-8. Numbers are as
+ * JSON.stringify writes them; non-finite numbers are refused (JSON has none).
+ */
+export function canonicalJson(value: unknown): string {
+  if (value === null || typeof value === 'boolean' || typeof value === 'string') return JSON.stringify(value);
+  if (typeof value === 'number') {
+    if (!Number.isFinite(value))
+      throw new WabridgeError('bad_request', `${value} has no canonical JSON form`);
+    return JSON.stringify(value);
+  }
+  if (Array.isArray(value))
+    return `[${value.map((v) => (v === undefined ? 'null' : canonicalJson(v))).join(',')}]`;
+  if (typeof value === 'object') {
+    const members: string[] = [];
+    for (const key of Object.keys(value).sort()) {
+      const member = (value as Record<string, unknown>)[key];
+      if (member !== undefined) members.push(`${JSON.stringify(key)}:${canonicalJson(member)}`);
+    }
+    return `{${members.join(',')}}`;
+  }
+  throw new WabridgeError('bad_request', `a ${typeof value} has no canonical JSON form`);
+}
+
+/** What a record's bytes say: the columns of its row too, so a row's columns cannot be relabelled. */
+export interface ArchiveRecord {
+  readonly v: number;
+  readonly workspace_id: string;
+  readonly seq: number;
+  readonly kind: ArchiveKind;
+  readonly entity_id: string;
+  readonly recorded_at: number;
+  readonly data: unknown;
+}
+
+export interface ArchiveRecordRow {
+  workspace_id: string;
+  seq: number;
+  kind: string;
+  entity_id: string;
+  record: Uint8Array;
+  recorded_at: number;
+}
+
+const HEAD_SQL = 'SELECT size FROM archive_log_heads WHERE log_id = :log';
+
+/**
+ * Appends archive records inside the store's write transactions. The right edge of each log (one
+ * hash per set bit of its size) is kept in memory, so an append reads one row (the head, to notice
+ * another writer or a rollback) and writes the record, its leaf, the ~1 interior node it
+ * completes on average, and the head.
+ */
+export class ArchiveAppender {
+  readonly #db: SqliteDatabase;
+  readonly #edges = new Map<string, CompactRange>();
+  /** The write transaction in which each log's head was last read (see `#edge`). */
+  readonly #checkedIn = new Map<string, number>();
+
+  constructor(db: SqliteDatabase) {
+    this.#db = db;
+    // A rolled back transaction takes its appends with it: forget the edges it moved.
+    db.onRollback(() => {
+      this.#edges.clear();
+      this.#checkedIn.clear();
+    });
+  }
+
+  /** Appends one record to `workspaceId`'s log; call inside `db.write`. Answers its seq. */
+  append(workspaceId: string, kind: ArchiveKind, entityId: string, data: unknown, at: number): number {
+    const edge = this.#edge(workspaceId);
+    const seq = edge.size;
+    const record: ArchiveRecord = {
+      v: ARCHIVE_RECORD_VERSION,
+      workspace_id: workspaceId,
+      seq,
+      kind,
+      entity_id: entityId,
+      recorded_at: at,
+      data,
+    };
+    const bytes = Buffer.from(canonicalJson(record), 'utf8');
+    this.#db.run(
+      `INSERT INTO archive_records (workspace_id, seq, kind, entity_id, record, recorded_at)
+       VALUES (:ws, :seq, :kind, :entity, :record, :at)`,
+      { ws: workspaceId, seq, kind, entity: entityId, record: bytes, at },
+    );
+    edge.append(leafHash(bytes), (level, index, hash) => {
+      this.#db.run(
+        'INSERT INTO archive_log_nodes (log_id, level, idx, hash) VALUES (:log, :level, :idx, :hash)',
+        {
+          log: workspaceId,
+          level,
+          idx: index,
+          hash,
+        },
+      );
+    });
+    this.#db.run(
+      `INSERT INTO archive_log_heads (log_id, size) VALUES (:log, :size)
+       ON CONFLICT (log_id) DO UPDATE SET size = excluded.size`,
+      { log: workspaceId, size: edge.size },
+    );
+    return seq;
+  }
+
+  #edge(log: string): CompactRange {
+    const cached = this.#edges.get(log);
+    // Checked once per write transaction: within it no other connection can append, and a
+    // rollback clears every edge.
+    const transaction = this.#db.transactions;
+    if (cached && this.#checkedIn.get(log) === transaction) return cached;
+    const size = this.#db.get<{ size: number }>(HEAD_SQL, { log })?.size ?? 0;
+    this.#checkedIn.set(log, transaction);
+    // Another connection appended, or a rollback undid appends: reload from the stored nodes.
+    if (cached && cached.size === size) return cached;
+    const edge = CompactRange.ofPrefix(size, readNodesSync(this.#db, log, coveringNodes(0, size)));
+    this.#edges.set(log, edge);
+    return edge;
+  }
+}
+
+function readNodesSync(db: SqliteDatabase, log: string, ids: readonly NodeId[]): Hash[] {
+  return ids.map(({ level, index }) => {
+    const row = db.get<{ hash: Uint8Array }>(
+      'SELECT hash FROM archive_log_nodes WHERE log_id = :log AND level = :level AND idx = :idx',
+      { log, level, idx: index },
+    );
+    if (!row || row.hash.byteLength !== HASH_SIZE) {
+      throw new WabridgeError(
+        'internal',
+        `the archive log of ${log} has no node (${level}, ${index}) below its committed size`,
+      );
+    }
+    return new Uint8Array(row.hash);
+  });
+}
+
+/**
+ * The `LogNodeStore` of one workspace's log in the store's tables, for `MerkleLog` (proofs, roots
+ * at past sizes). The store's own appends go through `ArchiveAppender`, in its transactions; do not
+ * also `commit` through this on a connection whose appender is in use (its edge would be stale).
+ */
+export class SqliteLogNodeStore implements LogNodeStore {
+  readonly #db: SqliteDatabase;
+  readonly #log: string;
+
+  constructor(db: SqliteDatabase, log: string) {
+    this.#db = db;
+    this.#log = log;
+  }
+
+  async readSize(): Promise<number> {
+    return this.#db.get<{ size: number }>(HEAD_SQL, { log: this.#log })?.size ?? 0;
+  }
+
+  async readNodes(ids: readonly NodeId[]): Promise<Array<Hash | undefined>> {
+    return ids.map(({ level, index }) => {
+      const row = this.#db.get<{ hash: Uint8Array }>(
+        'SELECT hash FROM archive_log_nodes WHERE log_id = :log AND level = :level AND idx = :idx',
+        { log: this.#log, level, idx: index },
+      );
+      return row ? new Uint8Array(row.hash) : undefined;
+    });
+  }
+
+  commit({ fromSize, toSize, nodes }: LogCommit): Promise<boolean> {
+    return this.#db.write(() => {
+      const size = this.#db.get<{ size: number }>(HEAD_SQL, { log: this.#log })?.size ?? 0;
+      if (size !== fromSize) return false;
+      // Plain INSERTs: a node written twice fails the primary key, and with it the whole commit.
+      for (const node of nodes) {
+        this.#db.run(
+          'INSERT INTO archive_log_nodes (log_id, level, idx, hash) VALUES (:log, :level, :idx, :hash)',
+          {
+            log: this.#log,
+            level: node.level,
+            idx: node.index,
+            hash: node.hash,
+          },
+        );
+      }
+      this.#db.run(
+        `INSERT INTO archive_log_heads (log_id, size) VALUES (:log, :size)
+         ON CONFLICT (log_id) DO UPDATE SET size = excluded.size`,
+        { log: this.#log, size: toSize },
+      );
+      return true;
+    });
+  }
+}
