@@ -340,4 +340,18 @@ ALTER TABLE conversations ADD COLUMN merged_into TEXT;
 CREATE INDEX jobs_running ON jobs (workspace_id, conversation_id, connector_id, lease_until) WHERE state = 'running';
 `,
   },
+  {
+    // Status jobs by the status they show, so admission can find the queued statuses of a message
+    // (from message_statuses by message) and drop those a newer one supersedes (see
+    // coalesceStatuses in index.ts). Partial: the other jobs cost nothing here. (Version 10 is
+    // reserved for the archive log.)
+    version: 11,
+    name: 'status jobs by status, for coalescing',
+    sql: `
+CREATE INDEX jobs_status ON jobs (entity_id) WHERE event_type = 'message.status';
+-- Jobs dropped because a newer status of the same message superseded them, per connector (no
+-- workspace data: nothing here to erase with a workspace).
+CREATE TABLE jobs_coalesced (connector_id TEXT PRIMARY KEY, n INTEGER NOT NULL) WITHOUT ROWID;
+`,
+  },
 ];
