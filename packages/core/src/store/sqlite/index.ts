@@ -1708,8 +1708,8 @@ export class SqliteStore implements Store {
     if (superseded.length === 0) return;
     const byConnector = new Map<string, number>();
     for (const row of superseded) {
-      this.db.run("DELETE FROM jobs WHERE id = :id AND state = 'ready'", { id: row.id });
-      byConnector.set(row.connector_id, (byConnector.get(row.connector_id) ?? 0) + 1);
+      const { changes } = this.db.run("DELETE FROM jobs WHERE id = :id AND state = 'ready'", { id: row.id });
+      byConnector.set(row.connector_id, (byConnector.get(row.connector_id) ?? 0) + changes);
     }
     for (const [connector, n] of byConnector) {
       this.db.run(
