@@ -10,7 +10,10 @@ const COUNTERS: Record<MetricName, { help: string; labels: string[] }> = {
   },
   messages_ingested_total: { help: 'New inbound messages stored', labels: [] },
   jobs_queued_total: { help: 'Delivery jobs queued', labels: [] },
-  jobs_delivered_total: { help: 'Jobs completed', labels: ['connector'] },
+  jobs_delivered_total: {
+    help: 'Jobs completed, by connector and event type',
+    labels: ['connector', 'event'],
+  },
   jobs_retried_total: {
     help: 'Job attempts that failed and were rescheduled',
     labels: ['connector', 'code'],
@@ -88,6 +91,20 @@ export function createMetrics(store: () => Store | null): Metrics & { registry: 
         for (const state of ['ready', 'running', 'dead'] as const)
           this.set({ connector, state }, counts[state]);
       }
+    },
+  });
+  new Gauge({
+    name: 'wabridge_jobs_coalesced',
+    help: 'Status jobs dropped before they ran because a newer status of the same message was queued (since the store was created)',
+    labelNames: ['connector'],
+    registers: [registry],
+    async collect() {
+      const current = store();
+      if (!current) return;
+      this.reset();
+      const stats = await current.jobStats();
+      for (const [connector, counts] of Object.entries(stats.byConnector))
+        this.set({ connector }, counts.coalesced);
     },
   });
   return {

@@ -205,8 +205,8 @@ describe('WhatsApp webhook edge', () => {
       expect(await counts(t)).toMatchObject({ messages: 1, jobs: 2, contacts: 1 });
       const stats = await t.runtime.store.jobStats();
       expect(stats.byConnector).toEqual({
-        ledger: { ready: 1, running: 0, dead: 0 },
-        'mirror-b': { ready: 1, running: 0, dead: 0 },
+        ledger: { ready: 1, running: 0, dead: 0, coalesced: 0 },
+        'mirror-b': { ready: 1, running: 0, dead: 0, coalesced: 0 },
       });
     });
 

@@ -370,7 +370,7 @@ export class Worker {
       logger.warn({}, 'job finished after its lease was lost; another worker owns it now');
       return;
     }
-    this.o.metrics.increment('jobs_delivered_total', { connector: job.connectorId });
+    this.o.metrics.increment('jobs_delivered_total', { connector: job.connectorId, event: job.eventType });
     this.o.metrics.observe('delivery_latency_seconds', Math.max(0, this.o.now() - job.createdAt) / 1000, {
       connector: job.connectorId,
     });

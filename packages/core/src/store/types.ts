@@ -451,7 +451,9 @@ export interface JobStats {
   ready: number;
   running: number;
   dead: number;
-  byConnector: Record<string, { ready: number; running: number; dead: number }>;
+  /** Status jobs dropped before they ran because a newer status of their message superseded them (ever). */
+  coalesced: number;
+  byConnector: Record<string, { ready: number; running: number; dead: number; coalesced: number }>;
 }
 
 export interface ConnectorHealth {

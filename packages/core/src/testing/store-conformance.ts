@@ -57,8 +57,8 @@ export function describeStoreConformance(name: string, open: () => Promise<Store
         expect(conversations).toHaveLength(1);
         expect(await store.listMessages(ws, conversations[0]?.id ?? '')).toHaveLength(1);
         expect((await store.jobStats()).byConnector).toEqual({
-          slack: { ready: 1, running: 0, dead: 0 },
-          teams: { ready: 1, running: 0, dead: 0 },
+          slack: { ready: 1, running: 0, dead: 0, coalesced: 0 },
+          teams: { ready: 1, running: 0, dead: 0, coalesced: 0 },
         });
       });
 
@@ -581,6 +581,153 @@ export function describeStoreConformance(name: string, open: () => Promise<Store
         const send = (await claim()).find((j) => j.connectorId === WHATSAPP_SENDER);
         await store.markAccepted(send!.lease, 'msg_out1', 'wamid.x');
         expect((await store.getMessage(ws, 'msg_out1'))?.state).toBe('delivered');
+      });
+
+      describe('status storms coalesced', () => {
+        const T = 1_750_000_000_000;
+
+        /** Admits every queued job into its queue and claims nothing (no connector is called this). */
+        const admit = () =>
+          store.claimJobs({
+            limit: 1,
+            leaseMs: 30_000,
+            workerId: 'w1',
+            now: Date.now(),
+            connectorIds: ['-'],
+          });
+
+        /** Runs every queue to empty, one job at a time per queue; returns what ran, per connector, in order. */
+        async function drain(ws: string): Promise<Record<string, string[]>> {
+          const ran: Record<string, string[]> = {};
+          for (let round = 0; round < 100; round++) {
+            const jobs = await claim();
+            if (jobs.length === 0) return ran;
+            for (const job of jobs) {
+              const label =
+                job.eventType === 'message.status'
+                  ? `status:${(await store.getStatus(ws, job.entityId))?.status}`
+                  : job.eventType;
+              ran[job.connectorId] ??= [];
+              ran[job.connectorId]?.push(label);
+              expect(await store.completeJob(job.lease, [])).toBe(true);
+            }
+          }
+          throw new Error('queues did not drain in 100 rounds');
+        }
+
+        /** WhatsApp accepts the queued send of `messageId` as `wamid`; every other job queued is run. */
+        async function acceptSend(ws: string, messageId: string, wamid: string): Promise<void> {
+          for (const job of await claim()) {
+            if (job.connectorId === WHATSAPP_SENDER) await store.markAccepted(job.lease, messageId, wamid);
+            await store.completeJob(job.lease, []);
+          }
+          await drain(ws);
+        }
+
+        /** An outbound message accepted by WhatsApp as `wamid.out1`, every job before it run. */
+        async function accepted(connectors: string[]): Promise<string> {
+          const ws = await seedWorkspace(store, { connectors });
+          await outbound(ws);
+          await acceptSend(ws, 'msg_out1', 'wamid.out1');
+          return ws;
+        }
+
+        const statusOf = (name: string, timestamp: number, wamid = 'wamid.out1') =>
+          messagesUnit(ws0(), { statuses: [status({ wamid, status: name, timestamp })] });
+        let currentWs = '';
+        const ws0 = () => currentWs;
+
+        it('drops queued sent and delivered jobs once read is queued for the same message and connector; read runs', async () => {
+          currentWs = await accepted(['slack', 'teams']);
+          await store.ingest(statusOf('sent', T + 1000));
+          await admit(); // sent is in its queues before delivered arrives
+          await store.ingest(statusOf('delivered', T + 2000));
+          await store.ingest(statusOf('read', T + 3000));
+          expect(await drain(currentWs)).toEqual({ slack: ['status:read'], teams: ['status:read'] });
+          const stats = await store.jobStats();
+          expect(stats.coalesced).toBe(4);
+          expect(stats.byConnector.slack?.coalesced).toBe(2);
+          expect((await store.getMessage(currentWs, 'msg_out1'))?.state).toBe('read');
+        });
+
+        it('never drops a running status job: its lease holder completes it, and only the queued older one goes', async () => {
+          currentWs = await accepted(['slack']);
+          await store.ingest(statusOf('sent', T + 1000));
+          const [running] = await claim();
+          expect(running?.eventType).toBe('message.status');
+          await store.ingest(statusOf('delivered', T + 2000));
+          await store.ingest(statusOf('read', T + 3000));
+          await admit();
+          expect(await store.completeJob(running!.lease, [])).toBe(true);
+          expect(await drain(currentWs)).toEqual({ slack: ['status:read'] });
+          expect((await store.jobStats()).coalesced).toBe(1);
+        });
+
+        it('never drops a failed status job, and a failed one drops nothing', async () => {
+          currentWs = await accepted(['slack']);
+          await store.ingest(statusOf('sent', T + 1000));
+          await store.ingest(statusOf('failed', T + 2000));
+          await store.ingest(statusOf('delivered', T + 3000));
+          expect(await drain(currentWs)).toEqual({ slack: ['status:failed', 'status:delivered'] });
+          expect((await store.jobStats()).coalesced).toBe(1);
+        });
+
+        it("leaves another message's statuses and another connector's queue untouched", async () => {
+          currentWs = await accepted(['slack', 'teams']);
+          // A second outbound message of the same conversation, accepted as wamid.out2.
+          const [conversation] = await store.listConversations(currentWs);
+          await store.recordOutbound({
+            commandKey: { source: 'slack', key: 'ev2' },
+            workspaceId: currentWs,
+            conversationId: conversation?.id ?? '',
+            message: {
+              id: 'msg_out2',
+              type: 'text',
+              text: 'again',
+              content: {},
+              sender: { via: 'slack', agentId: 'U1', agentName: 'Bo' },
+              relatesTo: null,
+              timestamp: 4000,
+            },
+            originRef: { connectorId: 'slack', externalId: '1700.02', data: {} },
+          });
+          await acceptSend(currentWs, 'msg_out2', 'wamid.out2');
+
+          await store.ingest(statusOf('sent', T + 1000));
+          // From here on, teams no longer mirrors statuses: the read below goes to slack only.
+          await store.setConnector({
+            workspaceId: currentWs,
+            connectorId: 'teams',
+            enabled: true,
+            events: ['message.inbound', 'message.outbound'],
+            config: {},
+            encryptedSecrets: null,
+          });
+          await store.ingest(statusOf('read', T + 2000, 'wamid.out2'));
+          await store.ingest(statusOf('read', T + 3000));
+          expect(await drain(currentWs)).toEqual({
+            slack: ['status:read', 'status:read'],
+            teams: ['status:sent'],
+          });
+        });
+
+        it('keeps the order of the jobs that remain in the queue', async () => {
+          currentWs = await accepted(['slack']);
+          await store.ingest(statusOf('sent', T + 5000));
+          await store.ingest(
+            messagesUnit(currentWs, { messages: [inboundMessage({ wamid: 'in.2', timestamp: T + 6000 })] }),
+          );
+          await store.ingest(statusOf('delivered', T + 7000));
+          await store.ingest(
+            messagesUnit(currentWs, { messages: [inboundMessage({ wamid: 'in.3', timestamp: T + 8000 })] }),
+          );
+          await admit();
+          await store.ingest(statusOf('read', T + 9000));
+          expect(await drain(currentWs)).toEqual({
+            slack: ['message.inbound', 'message.inbound', 'status:read'],
+          });
+          expect((await store.jobStats()).coalesced).toBe(2);
+        });
       });
     });
 
@@ -1175,9 +1322,10 @@ export function describeStoreConformance(name: string, open: () => Promise<Store
           ready: 8,
           running: 1,
           dead: 1,
+          coalesced: 0,
           byConnector: {
-            slack: { ready: 3, running: 1, dead: 1 },
-            hubspot: { ready: 5, running: 0, dead: 0 },
+            slack: { ready: 3, running: 1, dead: 1, coalesced: 0 },
+            hubspot: { ready: 5, running: 0, dead: 0, coalesced: 0 },
           },
         });
       });

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { noopMetrics } from '@wabridge/core';
+import { type Metrics, noopMetrics } from '@wabridge/core';
 import {
   createApp,
   createLogger,
@@ -36,6 +36,8 @@ const CHANNEL = '19:fixtures0aaaaaaaaaaaaaaaaaaaaaaa@thread.tacv2';
 const SLACK_CHANNEL = 'C0FIXTURES';
 
 export interface FixtureStack {
+  /** Every business number of the workspace: NUMBERS, then the extra ones. */
+  numbers: string[];
   whatsapp: WhatsAppEmulator;
   slack: SlackEmulator;
   graph: GraphEmulator;
@@ -59,20 +61,46 @@ export interface FixtureRun {
   everything(): string[];
 }
 
-export async function startFixtureStack(): Promise<FixtureStack> {
+/** What a test may change about the stack; the defaults are the fixtures' own. */
+export interface FixtureStackOptions {
+  /** Delays of the WhatsApp emulator's own status webhooks after a send (see StatusDelays). */
+  statusDelaysMs?: { sent: number; delivered: number | null; read: number | null };
+  /** Where the gateway reports its metrics (default nowhere). */
+  metrics?: Metrics;
+  /**
+   * More business numbers, each with a Teams channel of its own (routed by number), for tests
+   * with more conversations than one channel's 4 requests/s can carry in time. See `numbers`.
+   */
+  extraNumbers?: number;
+  /** Jobs the worker runs at once (the gateway's default otherwise). */
+  workerConcurrency?: number;
+}
+
+export async function startFixtureStack(options: FixtureStackOptions = {}): Promise<FixtureStack> {
   const secret = (label: string) => `fx-${label}-${randomBytes(12).toString('hex')}`;
   const appSecret = secret('app');
   const accessToken = secret('wa');
+  const numbers = [
+    ...NUMBERS,
+    ...Array.from({ length: options.extraNumbers ?? 0 }, (_, i) => `1065403529${String(i).padStart(5, '0')}`),
+  ];
+  // The first two numbers share the fixtures' channel, as they always did; each extra one has its own.
+  const channelOf = (i: number) =>
+    i < NUMBERS.length
+      ? CHANNEL
+      : `19:fixtures${String(i).padStart(3, '0')}aaaaaaaaaaaaaaaaaaaaaaa@thread.tacv2`;
+  const channels = [...new Set(numbers.map((_, i) => channelOf(i)))];
   const whatsapp = await startWhatsAppEmulator({
     appSecret,
     accessToken,
-    phoneNumbers: NUMBERS.map((phoneNumberId, i) => ({
+    phoneNumbers: numbers.map((phoneNumberId, i) => ({
       phoneNumberId,
       displayPhoneNumber: `1555078388${i + 1}`,
       wabaId: '419561257915477',
     })),
     rules: { pairRate: { enabled: false } },
     webhookRetry: { delaysMs: [200, 1000], timeoutMs: 10_000 },
+    ...(options.statusDelaysMs ? { statusDelaysMs: options.statusDelaysMs } : {}),
   });
   const slack = await startSlackEmulator({
     signingSecret: secret('slack'),
@@ -95,7 +123,13 @@ export async function startFixtureStack(): Promise<FixtureStack> {
     });
   let hubspot = await startHubSpot();
   const graph = await startGraphEmulator({
-    teams: [{ id: TEAM, displayName: 'Support', channels: [{ id: CHANNEL, displayName: 'WhatsApp' }] }],
+    teams: [
+      {
+        id: TEAM,
+        displayName: 'Support',
+        channels: channels.map((id, i) => ({ id, displayName: i === 0 ? 'WhatsApp' : `WhatsApp ${i}` })),
+      },
+    ],
     limits: { channelRequestsPerSecond: 100, channelBurst: 100 },
   });
   trustCertificateInProcess(graph.certificate);
@@ -136,12 +170,13 @@ export async function startFixtureStack(): Promise<FixtureStack> {
       WHATSAPP_VERIFY_TOKEN: 'fx-verify',
       WHATSAPP_ACCESS_TOKEN: accessToken,
       WHATSAPP_API_BASE_URL: whatsapp.url,
+      ...(options.workerConcurrency ? { WORKER_CONCURRENCY: String(options.workerConcurrency) } : {}),
     });
     const runtime = await createRuntime({
       env,
       registry: defaultRegistry(),
       logger: createLogger(env.LOG_LEVEL),
-      metrics: noopMetrics,
+      metrics: options.metrics ?? noopMetrics,
       worker: true,
       // In this thread, so the checks can read the archive's tables as the gateway suite does.
       threadedStore: false,
@@ -155,7 +190,7 @@ export async function startFixtureStack(): Promise<FixtureStack> {
     handler = (request) => app.fetch(request);
     const { admin } = runtime;
     await admin.createWorkspace('fixtures', { id: workspaceId, name: 'Lucky Shrub' });
-    for (const [i, phoneNumberId] of NUMBERS.entries()) {
+    for (const [i, phoneNumberId] of numbers.entries()) {
       await admin.addPhoneNumber('fixtures', workspaceId, {
         phoneNumberId,
         displayPhoneNumber: `1555078388${i + 1}`,
@@ -184,6 +219,15 @@ export async function startFixtureStack(): Promise<FixtureStack> {
         refreshToken: graph.signIn(),
         teamId: TEAM,
         channelId: CHANNEL,
+        ...(numbers.length > NUMBERS.length
+          ? {
+              routes: numbers.map((phoneNumberId, i) => ({
+                phoneNumberId,
+                teamId: TEAM,
+                channelId: channelOf(i),
+              })),
+            }
+          : {}),
         authorityHost: graph.authorityHost,
         graphBaseUrl: graph.graphBaseUrl,
         pacing: { requestsPerSecond: 4, messagesPerSecond: 4, messageBurst: 4 },
@@ -276,8 +320,10 @@ export async function startFixtureStack(): Promise<FixtureStack> {
           return message ? slackText(message) : null;
         }
         if (target === 'teams') {
-          const id = (ref.data as { messageId?: string }).messageId;
-          const message = id ? graph.message(id, TEAM, CHANNEL) : undefined;
+          const data = ref.data as { messageId?: string; channelId?: string };
+          const message = data.messageId
+            ? graph.message(data.messageId, TEAM, data.channelId ?? CHANNEL)
+            : undefined;
           return message && !message.deletedDateTime ? teamsText(message) : null;
         }
         const entry = hubspot.object('communications', ref.externalId);
@@ -304,6 +350,7 @@ export async function startFixtureStack(): Promise<FixtureStack> {
   }
 
   return {
+    numbers,
     whatsapp,
     slack,
     graph,

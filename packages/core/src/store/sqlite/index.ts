@@ -109,6 +109,12 @@ const EARLIER_IN_QUEUE = `SELECT 1 FROM jobs p WHERE p.workspace_id = j.workspac
 const IN_FLIGHT_IN_QUEUE = `SELECT 1 FROM jobs r WHERE r.state = 'running' AND r.workspace_id = j.workspace_id
   AND r.conversation_id = j.conversation_id AND r.connector_id = j.connector_id AND r.lease_until >= :now AND r.id <> j.id`;
 
+// The statuses that supersede one another, and their order (see coalesceStatuses). `failed` is
+// left out: it is never dropped and drops nothing.
+const RANKED_STATUSES = "('sent', 'delivered', 'read', 'played')";
+const STATUS_RANK_SQL =
+  "CASE s.status WHEN 'sent' THEN 1 WHEN 'delivered' THEN 2 WHEN 'read' THEN 3 ELSE 4 END";
+
 /** A queue's place in `jobs_queue` order: (workspace, conversation, connector). */
 interface QueueKey {
   workspaceId: string;
@@ -1730,8 +1736,55 @@ export class SqliteStore implements Store {
        FROM jobs_new n, json_each(n.connectors) c WHERE n.id <= :last ORDER BY n.id, c.key`,
       { last },
     );
+    this.coalesceStatuses(last);
     this.db.run('DELETE FROM jobs_new WHERE id <= :last', { last });
     return this.db.get('SELECT 1 AS found FROM jobs_new LIMIT 1') === undefined;
+  }
+
+  /**
+   * Status storms (a campaign's sent, delivered and read for every message, within minutes): a
+   * queued status job is dropped when a status of the same message ranked after it (sent <
+   * delivered < read < played) is queued for the same connector and queue, not yet running. Every
+   * mirror renders a status from the message's current state (see hydrate), which a newer status
+   * has already moved on, so the newest job shows what the dropped one would have, and more.
+   *
+   * Only `ready` jobs are dropped or count as superseding: a running job's lease holder completes
+   * it, and a running newer job may still fail and retry. `failed` (a mirror explains it in the
+   * thread, HubSpot rewrites the entry) and statuses without a rank are never dropped and supersede
+   * nothing. Runs at admission, for the messages of the statuses being admitted (`jobs_new` rows up
+   * to `last`): the other statuses of those messages come from message_statuses by message, and
+   * their jobs from the partial index `jobs_status`, so the cost does not grow with the backlog.
+   * Dropped jobs are counted per connector in `jobs_coalesced` (see jobStats).
+   */
+  private coalesceStatuses(last: number): void {
+    const superseded = this.db.all<{ id: number; connector_id: string }>(
+      `WITH hit AS (
+         SELECT DISTINCT s.message_id FROM jobs_new n JOIN message_statuses s ON s.id = n.entity_id
+         WHERE n.id <= :last AND n.event_type = 'message.status' AND s.message_id IS NOT NULL
+           AND s.status IN ${RANKED_STATUSES}),
+       queued AS (
+         SELECT j.id, j.workspace_id, j.conversation_id, j.connector_id, ${STATUS_RANK_SQL} AS rank
+         FROM hit JOIN message_statuses s ON s.message_id = hit.message_id
+           JOIN jobs j ON j.entity_id = s.id AND j.event_type = 'message.status'
+         WHERE j.state = 'ready' AND s.status IN ${RANKED_STATUSES})
+       SELECT q.id, q.connector_id FROM queued q WHERE EXISTS (
+         SELECT 1 FROM queued l WHERE l.workspace_id = q.workspace_id AND l.conversation_id = q.conversation_id
+           AND l.connector_id = q.connector_id AND l.rank > q.rank)`,
+      { last },
+    );
+    if (superseded.length === 0) return;
+    const byConnector = new Map<string, number>();
+    for (const row of superseded) {
+      const { changes } = this.db.run("DELETE FROM jobs WHERE id = :id AND state = 'ready'", { id: row.id });
+      byConnector.set(row.connector_id, (byConnector.get(row.connector_id) ?? 0) + changes);
+    }
+    for (const [connector, n] of byConnector) {
+      this.db.run(
+        `INSERT INTO jobs_coalesced (connector_id, n) VALUES (:connector, :n)
+         ON CONFLICT (connector_id) DO UPDATE SET n = n + excluded.n`,
+        { connector, n },
+      );
+    }
   }
 
   /**
@@ -2056,9 +2109,9 @@ export class SqliteStore implements Store {
   }
 
   async jobStats(): Promise<JobStats> {
-    const stats: JobStats = { ready: 0, running: 0, dead: 0, byConnector: {} };
+    const stats: JobStats = { ready: 0, running: 0, dead: 0, coalesced: 0, byConnector: {} };
     const bucket = (connector: string) => {
-      stats.byConnector[connector] ??= { ready: 0, running: 0, dead: 0 };
+      stats.byConnector[connector] ??= { ready: 0, running: 0, dead: 0, coalesced: 0 };
       return stats.byConnector[connector];
     };
     // Scrapes call this while the backlog may hold 400k jobs (~75 ms to count), so the counts run
@@ -2067,14 +2120,15 @@ export class SqliteStore implements Store {
     // table rows; ~10x cheaper than grouping the table by state) plus those not yet admitted from
     // jobs_new; the running ones, which are few, from jobs_ready, and taken off the ready count.
     const counts = await this.db.readAside<{
-      kind: 'queued' | 'running' | 'dead';
+      kind: 'queued' | 'running' | 'dead' | 'coalesced';
       connector_id: string;
       n: number;
     }>(
       `SELECT 'queued' AS kind, connector_id, count(*) AS n FROM jobs INDEXED BY jobs_queue GROUP BY connector_id
        UNION ALL SELECT 'running', connector_id, count(*) FROM jobs WHERE state = 'running' GROUP BY connector_id
        UNION ALL SELECT 'queued', c.value, count(*) FROM jobs_new n, json_each(n.connectors) c GROUP BY c.value
-       UNION ALL SELECT 'dead', connector_id, count(*) FROM dead_jobs GROUP BY connector_id`,
+       UNION ALL SELECT 'dead', connector_id, count(*) FROM dead_jobs GROUP BY connector_id
+       UNION ALL SELECT 'coalesced', connector_id, n FROM jobs_coalesced`,
     );
     for (const { kind, connector_id, n } of counts) {
       const connector = bucket(connector_id);
@@ -2092,6 +2146,10 @@ export class SqliteStore implements Store {
         case 'dead':
           stats.dead += n;
           connector.dead += n;
+          break;
+        case 'coalesced':
+          stats.coalesced += n;
+          connector.coalesced += n;
           break;
       }
     }

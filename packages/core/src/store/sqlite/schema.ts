@@ -382,4 +382,17 @@ CREATE TABLE archive_checkpoints (
 );
 `,
   },
+  {
+    // Status jobs by the status they show, so admission can find the queued statuses of a message
+    // (from message_statuses by message) and drop those a newer one supersedes (see
+    // coalesceStatuses in index.ts). Partial: the other jobs cost nothing here.
+    version: 11,
+    name: 'status jobs by status, for coalescing',
+    sql: `
+CREATE INDEX jobs_status ON jobs (entity_id) WHERE event_type = 'message.status';
+-- Jobs dropped because a newer status of the same message superseded them, per connector (no
+-- workspace data: nothing here to erase with a workspace).
+CREATE TABLE jobs_coalesced (connector_id TEXT PRIMARY KEY, n INTEGER NOT NULL) WITHOUT ROWID;
+`,
+  },
 ];
