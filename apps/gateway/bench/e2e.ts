@@ -23,7 +23,7 @@ import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { parseArgs } from 'node:util';
-import { customerMessage, freePort, type LedgerEffect } from '@wabridge/core/testing';
+import { customerMessage, freePort, type LedgerEffect, seededRandom } from '@wabridge/core/testing';
 import { summariseProfiles } from './profile-summary.ts';
 import {
   byThread,
@@ -69,17 +69,7 @@ const scratch = mkdtempSync(join(tmpdir(), 'wabridge-bench-e2e-'));
 const out = (line: string) => process.stdout.write(`${line}\n`);
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-/** mulberry32: the customers' order comes from a fixed seed, so every run sends the same traffic. */
-function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+// The customers' order comes from a fixed seed, so every run sends the same traffic.
 const random = seededRandom(20_261_206);
 
 // Every webhook is a new message from one of 2,000 customers, in seeded random order, with a
