@@ -150,7 +150,13 @@ export async function workspaceDelete({ env, positionals }: CommandInput): Promi
     await store.deleteWorkspace(id);
     // After the rows: a link opened in between finds no message and serves nothing either way.
     await media.deleteWorkspace(id);
-    await store.appendAudit({ actor: actor(), action: 'workspace.delete', workspaceId: id, details: {} });
+    // In the global log: the workspace's own log went with it.
+    await store.appendAudit({
+      actor: actor(),
+      action: 'workspace.delete',
+      workspaceId: null,
+      details: { workspace: id },
+    });
     out(`workspace ${id} deleted`);
   });
 }

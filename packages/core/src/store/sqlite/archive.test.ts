@@ -197,6 +197,34 @@ describe('archive records', () => {
     }
   });
 
+  it('deleting a workspace removes its archive, and a workspace made again with its id starts a fresh sound log', async () => {
+    const path = join(dir, `deleted-${n++}.db`);
+    copyFileSync(base, path);
+    const store = await openSqliteStore({ path });
+    try {
+      await store.deleteWorkspace(WS);
+      for (const [table, column] of [
+        ['archive_records', 'workspace_id'],
+        ['archive_log_nodes', 'log_id'],
+        ['archive_log_heads', 'log_id'],
+        ['archive_keys', 'log_id'],
+        ['archive_checkpoints', 'log_id'],
+      ] as const) {
+        const left = store.db.get<{ n: number }>(`SELECT count(*) AS n FROM ${table} WHERE ${column} = :ws`, {
+          ws: WS,
+        });
+        expect(left?.n, table).toBe(0);
+      }
+      const texts = store.db.all<{ record: Uint8Array }>('SELECT record FROM archive_records');
+      expect(texts.map((r) => Buffer.from(r.record).toString()).join('\n')).not.toContain('hello 1');
+      await seedWorkspace(store, { id: WS, connectors: ['slack'] });
+      await store.appendAudit({ actor: 't', action: 'again', workspaceId: WS, details: {} });
+      expect(await verifyArchive(store.db, WS)).toMatchObject({ ok: true, records: 1, storedSize: 1 });
+    } finally {
+      await store.close();
+    }
+  });
+
   it('an admin act on no workspace goes to the global log', async () => {
     const store = await openSqliteStore({ path: join(dir, `global-${n++}.db`) });
     try {

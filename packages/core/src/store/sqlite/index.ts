@@ -276,6 +276,14 @@ export class SqliteStore implements Store {
       ]) {
         this.db.run(`DELETE FROM ${table} WHERE workspace_id = :id`, { id });
       }
+      // The workspace's archive goes with it: until retention and legal holds exist, deleting a
+      // workspace means its message texts are gone from this file. The deletion itself is an
+      // admin act of the global log (see workspaceDelete in the CLI). The appender notices the
+      // emptied log by its head, so a workspace made again with this id starts a fresh log.
+      this.db.run('DELETE FROM archive_records WHERE workspace_id = :id', { id });
+      for (const table of ['archive_log_nodes', 'archive_log_heads', 'archive_keys', 'archive_checkpoints']) {
+        this.db.run(`DELETE FROM ${table} WHERE log_id = :id`, { id });
+      }
       this.db.run('DELETE FROM workspaces WHERE id = :id', { id });
       this.bumpConfigVersion();
     });
