@@ -435,7 +435,7 @@ export async function archiveVerify({ env, values, positionals }: CommandInput):
   const [workspaceId = ''] = positionals;
   const key = str(values.key);
   const report = await withArchiveDatabase(env(), async (direct) => {
-    // A deleted workspace keeps its archive: a log that exists can be verified without its workspace.
+    // The global log (admin acts on no workspace, workspace deletions) has no workspace of its own.
     const known =
       direct.db.get('SELECT 1 AS found FROM workspaces WHERE id = :id', { id: workspaceId }) ??
       direct.db.get('SELECT 1 AS found FROM archive_log_heads WHERE log_id = :id', { id: workspaceId });
