@@ -3,6 +3,7 @@ import { Hono } from 'hono';
 import { HTTPException } from 'hono/http-exception';
 import { BodyGate } from './body-gate.ts';
 import { ClientAborted, errorResponse, retryAfter } from './http.ts';
+import { connectSlackRoutes } from './routes/connect-slack.ts';
 import { health } from './routes/health.ts';
 import { connectorHooks } from './routes/hooks.ts';
 import { mediaRoutes } from './routes/media.ts';
@@ -36,6 +37,7 @@ export function createApp(
   app.route('/webhooks/whatsapp', whatsappWebhook(runtime, gate));
   app.route('/hooks', connectorHooks(runtime, gate));
   app.route('/media', mediaRoutes(runtime));
+  app.route('/connect/slack', connectSlackRoutes(runtime));
 
   app.notFound((c) =>
     c.json({ error: { code: 'not_found', message: `no route for ${c.req.method} ${c.req.path}` } }, 404),

@@ -69,6 +69,15 @@ export const envSchema = z.object({
   JOB_LEASE_MS: z.coerce.number().int().min(1000).default(30_000),
   JOB_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(100).default(20),
   METRICS_TOKEN: z.string().optional(),
+  // "Add to Slack" (OAuth v2): the Slack app's client id and secret, the key that signs install
+  // links and `state`, and the signing secret stored with each install. Overrides of Slack's
+  // authorize URL and Web API base are for the sandbox emulator or a proxy.
+  SLACK_CLIENT_ID: z.string().optional(),
+  SLACK_CLIENT_SECRET: z.string().optional(),
+  SLACK_STATE_SECRET: z.string().min(16, 'at least 16 characters (openssl rand -hex 32)').optional(),
+  SLACK_SIGNING_SECRET: z.string().optional(),
+  SLACK_AUTHORIZE_URL: z.url().default('https://slack.com/oauth/v2/authorize'),
+  SLACK_API_URL: z.url().default('https://slack.com/api/'),
 });
 
 export type Env = z.infer<typeof envSchema> & {

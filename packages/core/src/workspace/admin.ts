@@ -157,7 +157,16 @@ export class WorkspaceAdmin {
     actor: string,
     workspaceId: string,
     connectorId: string,
-    change: { enabled?: boolean; config?: Record<string, unknown>; replace?: boolean },
+    change: {
+      enabled?: boolean;
+      config?: Record<string, unknown>;
+      replace?: boolean;
+      /**
+       * The audit entry's action and extra (non-secret) details instead of `connector.enable` /
+       * `connector.disable`: e.g. `connector.connect` for an OAuth install.
+       */
+      audit?: { action: string; details?: Record<string, unknown> };
+    },
   ): Promise<void> {
     const manifest = this.registry.require(connectorId);
     // What was typed now is checked even when disabling: a misspelled key or a pasted placeholder
@@ -192,10 +201,15 @@ export class WorkspaceAdmin {
     });
     await this.store.appendAudit({
       actor,
-      action: enabled ? 'connector.enable' : 'connector.disable',
+      action: change.audit?.action ?? (enabled ? 'connector.enable' : 'connector.disable'),
       workspaceId,
       // Secret values never reach the audit log; their names do.
-      details: { connectorId, keys: Object.keys(plain), secretKeys: Object.keys(secret) },
+      details: {
+        ...change.audit?.details,
+        connectorId,
+        keys: Object.keys(plain),
+        secretKeys: Object.keys(secret),
+      },
     });
   }
 
