@@ -6,3 +6,4 @@ export { type Env, EnvError, loadEnv } from './env.ts';
 export { createLogger } from './logger.ts';
 export { createMetrics } from './metrics.ts';
 export { createRuntime, type Runtime } from './runtime.ts';
+export { installLink } from './slack-install.ts';

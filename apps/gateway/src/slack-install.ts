@@ -137,4 +137,3 @@ export function authorizeRedirect(
   url.searchParams.set('state', state);
   return { url: url.toString(), nonce };
 }
-

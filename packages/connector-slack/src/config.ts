@@ -45,7 +45,11 @@ export const slackConfigSchema = z.object({
   /** The app id (`A…`); when set, callbacks for another app are ignored. */
   appId: idField({ what: 'Slack app id', pattern: /^A[A-Z0-9]{2,}$/, example: 'A0123ABCD' }).optional(),
   /** The app's bot user (`U…`/`B…`), as "Add to Slack" reports it; informational. */
-  botUserId: idField({ what: 'Slack bot user id', pattern: /^[UBW][A-Z0-9]{2,}$/, example: 'U0123ABCD' }).optional(),
+  botUserId: idField({
+    what: 'Slack bot user id',
+    pattern: /^[UBW][A-Z0-9]{2,}$/,
+    example: 'U0123ABCD',
+  }).optional(),
   /** Channel id (`C…`) where conversations go unless a route says otherwise. */
   defaultChannel: channelId,
   routes: z.array(routeSchema).default([]),

@@ -22,16 +22,16 @@ export { Pacer } from './api/pacer.ts';
 export { type RouteRule, type SlackConfig, type SlackConfigInput, slackConfigSchema } from './config.ts';
 export { METADATA_EVENT, SLACK, TEMPLATE_ACTION } from './constants.ts';
 export { slackReactionName } from './format/emoji.ts';
+export { escapeMrkdwn, slackToWhatsApp } from './format/text.ts';
+export { classifyReply, commandsForEvent, isBotMessage } from './inbound/events.ts';
+export { parseTemplateCommand, parseThreadReference } from './inbound/templates.ts';
+export { verifySlackSignature } from './inbound/verify.ts';
 export {
   exchangeInstallCode,
   SLACK_BOT_SCOPES,
   type SlackInstallation,
   SlackInstallError,
 } from './install.ts';
-export { escapeMrkdwn, slackToWhatsApp } from './format/text.ts';
-export { classifyReply, commandsForEvent, isBotMessage } from './inbound/events.ts';
-export { parseTemplateCommand, parseThreadReference } from './inbound/templates.ts';
-export { verifySlackSignature } from './inbound/verify.ts';
 export { renderCard } from './mirror/card.ts';
 export { formatRef, parseRef } from './mirror/refs.ts';
 export { chooseChannel } from './mirror/routing.ts';

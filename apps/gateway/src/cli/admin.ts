@@ -15,6 +15,7 @@ import { defaultRegistry } from '../connectors.ts';
 import type { Env } from '../env.ts';
 import { createLogger } from '../logger.ts';
 import { createRuntime, type Runtime } from '../runtime.ts';
+import { installLink } from '../slack-install.ts';
 import { connectorSettingsInput } from './connector-config.ts';
 import { out, table } from './output.ts';
 import { type CommandInput, UsageError } from './parse.ts';
@@ -199,6 +200,29 @@ export async function connectorShow({ env, positionals }: CommandInput): Promise
       throw new WabridgeError('not_found', `${connectorId} is not set up in workspace ${workspaceId}`);
     out(JSON.stringify(described, null, 2));
   });
+}
+
+/** `connector connect`: prints the install link (it carries a signed ticket; see slack-install.ts). */
+export async function connectorConnect({ env, values, positionals }: CommandInput): Promise<void> {
+  const [workspaceId = '', connectorId = ''] = positionals;
+  if (connectorId !== 'slack')
+    throw new UsageError(`connector connect supports slack only (got ${connectorId})`);
+  const environment = env();
+  if (environment.PUBLIC_URL === undefined) {
+    throw new WabridgeError(
+      'config_invalid',
+      'connector connect needs PUBLIC_URL (where Slack sends the browser back)',
+    );
+  }
+  const channel = typeof values.channel === 'string' ? values.channel : undefined;
+  if (channel !== undefined && !/^[CG][A-Z0-9]{2,}$/.test(channel)) {
+    throw new UsageError(`--channel: a Slack channel id like C0123ABCD (got ${channel})`);
+  }
+  await withRuntime(environment, async ({ store }) => {
+    if (!(await store.getWorkspace(workspaceId))) throw noWorkspace(workspaceId);
+  });
+  out(`Open this link in a browser to add wabridge to Slack for ${workspaceId} (valid for one hour):`);
+  out(installLink(environment, workspaceId, channel ? { channel } : {}));
 }
 
 export async function connectorSet(

@@ -172,6 +172,24 @@ export const COMMANDS: readonly Entry[] = [
         run: async (input) => (await admin()).connectorSet(false, input),
       },
       {
+        path: ['connector', 'connect'],
+        summary: 'print the "Add to Slack" link to open in a browser (Slack only for now)',
+        details:
+          'Needs PUBLIC_URL, SLACK_CLIENT_ID, SLACK_CLIENT_SECRET and SLACK_STATE_SECRET. The link works for one hour;\n' +
+          'after Allow, the bot token, team and app are stored encrypted and audited (connector.connect).\n' +
+          'A workspace without a Slack channel yet needs --channel.\n\n' +
+          '  wabridge connector connect acme slack --channel C0123ABCD',
+        arguments: [workspaceArg, connectorArg],
+        options: {
+          channel: {
+            type: 'string',
+            value: '<C…>',
+            help: 'the channel conversations go to (defaultChannel)',
+          },
+        },
+        run: async (input) => (await admin()).connectorConnect(input),
+      },
+      {
         path: ['connector', 'test'],
         summary: 'check the stored settings against the platform: what works and what to fix, in one line',
         details:

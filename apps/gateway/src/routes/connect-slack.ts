@@ -3,7 +3,13 @@ import { isWabridgeError } from '@wabridge/core';
 import { Hono } from 'hono';
 import { getCookie, setCookie } from 'hono/cookie';
 import type { Runtime } from '../runtime.ts';
-import { authorizeRedirect, InstallRefused, STATE_COOKIE, slackOAuthSettings, verifyGrant } from '../slack-install.ts';
+import {
+  authorizeRedirect,
+  InstallRefused,
+  STATE_COOKIE,
+  slackOAuthSettings,
+  verifyGrant,
+} from '../slack-install.ts';
 
 const CHANNEL = /^[CG][A-Z0-9]{2,}$/;
 
@@ -31,7 +37,8 @@ export function connectSlackRoutes(runtime: Runtime) {
     try {
       const settings = slackOAuthSettings(runtime.env);
       const grant = verifyGrant(settings.stateSecret, c.req.query('ticket'), 'install');
-      if (grant.workspace !== workspace) throw new InstallRefused('state_invalid', 'the install link is invalid');
+      if (grant.workspace !== workspace)
+        throw new InstallRefused('state_invalid', 'the install link is invalid');
       if (grant.channel !== undefined && !CHANNEL.test(grant.channel)) {
         throw new InstallRefused('channel_invalid', 'the channel is not a Slack channel id (C…)');
       }
@@ -142,8 +149,7 @@ function refused(runtime: Runtime, error: unknown, workspace: string | undefined
   throw error;
 }
 
-const escape = (text: string) =>
-  text.replace(/[&<>"']/g, (ch) => `&#${ch.charCodeAt(0)};`);
+const escape = (text: string) => text.replace(/[&<>"']/g, (ch) => `&#${ch.charCodeAt(0)};`);
 
 function page(status: number, title: string, message: string): Response {
   const html = `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>${escape(title)}</title></head><body><h1>${escape(title)}</h1><p>${escape(message)}</p></body></html>`;
