@@ -73,6 +73,9 @@ export async function createTestApp(
   options: {
     // biome-ignore lint/suspicious/noExplicitAny: manifests are generic in their config type.
     connectors?: { manifest: ConnectorManifest<any>; config: Record<string, unknown> }[];
+    /** Connectors registered but not set up (e.g. for an install flow to set up). */
+    // biome-ignore lint/suspicious/noExplicitAny: manifests are generic in their config type.
+    registered?: ConnectorManifest<any>[];
     phoneNumberIds?: string[];
     env?: Record<string, string>;
     /** Where the JSON log goes (default stdout, at WABRIDGE_TEST_LOG or silent). */
@@ -97,7 +100,10 @@ export async function createTestApp(
   });
   let current: Awaited<ReturnType<typeof createRuntime>> | null = null;
   const metrics = createMetrics(() => current?.store ?? null);
-  const registry = createRegistry((options.connectors ?? []).map((c) => c.manifest));
+  const registry = createRegistry([
+    ...(options.connectors ?? []).map((c) => c.manifest),
+    ...(options.registered ?? []),
+  ]);
   // In-thread store: these tests read tables directly to prove that nothing was stored.
   const runtime = await createRuntime({
     env,

@@ -1,0 +1,133 @@
+import { slackConnector } from '@wabridge/connector-slack';
+import type { SqliteStore } from '@wabridge/core';
+import { completeConsent } from '@wabridge/sandbox';
+import { type SlackEmulator, startSlackEmulator } from '@wabridge/sandbox/slack';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { installLink } from '../slack-install.ts';
+import { createTestApp } from '../testing/harness.ts';
+
+/**
+ * The install routes through `app.request()`, with the code exchanged over HTTP against the Slack
+ * emulator (`@slack/web-api`), and the consent page answered by `completeConsent`.
+ */
+const CLIENT = { clientId: '7777.8888', clientSecret: 'route-test-client-secret' };
+const PUBLIC_URL = 'http://wabridge.test';
+let slack: SlackEmulator;
+let t: Awaited<ReturnType<typeof createTestApp>>;
+
+beforeAll(async () => {
+  slack = await startSlackEmulator({
+    signingSecret: 'route-test-signing-secret',
+    workspaces: [{ id: 'T0ACME', name: 'Acme Support', channels: [{ id: 'C0ACME01', name: 'whatsapp' }] }],
+    oauth: { ...CLIENT, redirectUris: [`${PUBLIC_URL}/connect/slack/callback`] },
+  });
+  t = await createTestApp({
+    registered: [slackConnector],
+    env: {
+      PUBLIC_URL,
+      SLACK_CLIENT_ID: CLIENT.clientId,
+      SLACK_CLIENT_SECRET: CLIENT.clientSecret,
+      SLACK_STATE_SECRET: 'route-test-state-secret-0123',
+      SLACK_SIGNING_SECRET: slack.signingSecret,
+      SLACK_AUTHORIZE_URL: slack.authorizeUrl,
+      SLACK_API_URL: slack.apiUrl,
+    },
+  });
+}, 120_000);
+
+afterAll(async () => {
+  await t?.close();
+  await slack?.close();
+});
+
+const path = (url: string) => url.slice(PUBLIC_URL.length);
+const audit = () =>
+  (t.runtime.store as SqliteStore).db.all<{ action: string; details: string }>(
+    "SELECT action, details FROM audit_log WHERE action LIKE 'connector.%' ORDER BY id",
+  );
+
+async function start(link: string) {
+  const answer = await t.app.request(path(link));
+  return {
+    answer,
+    cookie: (answer.headers.get('set-cookie') ?? '').split(';')[0] ?? '',
+    location: answer.headers.get('location') ?? '',
+  };
+}
+
+describe('GET /connect/slack/:workspace/install and /connect/slack/callback', () => {
+  it('a workspace without a Slack channel needs --channel: the link without one is a 400 page', async () => {
+    const { answer } = await start(installLink(t.runtime.env, t.workspaceId));
+    expect(answer.status).toBe(400);
+    expect(await answer.text()).toContain('channel_required');
+  });
+
+  it('a link for another workspace, or without a ticket, is refused and redirects nowhere', async () => {
+    const link = installLink(t.runtime.env, 'globex', { channel: 'C0ACME01' });
+    const moved = link.replace('/connect/slack/globex/', `/connect/slack/${t.workspaceId}/`);
+    for (const url of [moved, `${PUBLIC_URL}/connect/slack/${t.workspaceId}/install`]) {
+      const { answer } = await start(url);
+      expect(answer.status).toBe(400);
+      expect(answer.headers.get('location')).toBeNull();
+    }
+  });
+
+  it('install: 302 to the authorize URL with the scopes, the callback and a state, plus an HttpOnly cookie', async () => {
+    const { answer, cookie, location } = await start(
+      installLink(t.runtime.env, t.workspaceId, { channel: 'C0ACME01' }),
+    );
+    expect(answer.status).toBe(302);
+    const url = new URL(location);
+    expect(`${url.origin}${url.pathname}`).toBe(slack.authorizeUrl);
+    expect(url.searchParams.get('client_id')).toBe(CLIENT.clientId);
+    expect(url.searchParams.get('redirect_uri')).toBe(`${PUBLIC_URL}/connect/slack/callback`);
+    expect(url.searchParams.get('scope')?.split(',')).toContain('chat:write');
+    expect(url.searchParams.get('state')).toMatch(/^[\w-]+\.[\w-]+$/);
+    expect(cookie).toMatch(/^wabridge_slack_state=/);
+    expect(answer.headers.get('set-cookie')).toContain('HttpOnly');
+  });
+
+  it('a state that comes back without its cookie is refused and nothing is stored', async () => {
+    const { location } = await start(installLink(t.runtime.env, t.workspaceId, { channel: 'C0ACME01' }));
+    const back = await completeConsent(location, { choose: 'Acme Support' });
+    const answer = await t.app.request(path(back.location.toString()));
+    expect(answer.status).toBe(400);
+    expect(await answer.text()).toContain('state_invalid');
+    expect(await t.runtime.store.getConnector(t.workspaceId, 'slack')).toBeNull();
+  });
+
+  it('a used code is refused as an exchange failure; the first use connects, stores masked and audits connector.connect', async () => {
+    const { cookie, location } = await start(
+      installLink(t.runtime.env, t.workspaceId, { channel: 'C0ACME01' }),
+    );
+    const back = await completeConsent(location, { choose: 'Acme Support' });
+    const callback = path(back.location.toString());
+    const first = await t.app.request(callback, { headers: { cookie } });
+    const html = await first.text();
+    expect(first.status, html).toBe(200);
+    expect(html).toContain('Slack connected');
+    expect(html).not.toMatch(/xox[bpe]/);
+    const described = await t.runtime.admin.describeConnector(t.workspaceId, 'slack');
+    expect(described?.config).toMatchObject({
+      botToken: '••••••',
+      signingSecret: '••••••',
+      teamId: 'T0ACME',
+      defaultChannel: 'C0ACME01',
+      slackApiUrl: slack.apiUrl,
+    });
+    const entries = audit();
+    expect(entries.map((e) => e.action)).toEqual(['connector.connect']);
+    expect(JSON.parse(entries[0]?.details ?? '{}')).toMatchObject({
+      connectorId: 'slack',
+      teamId: 'T0ACME',
+      reconnect: false,
+      secretKeys: ['botToken', 'signingSecret'],
+    });
+    expect(entries[0]?.details).not.toContain('xoxb-');
+
+    const again = await t.app.request(callback, { headers: { cookie } });
+    expect(again.status).toBe(400);
+    expect(await again.text()).toContain('oauth_exchange_failed');
+    expect(audit()).toHaveLength(1);
+  });
+});
