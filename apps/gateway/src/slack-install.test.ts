@@ -1,4 +1,7 @@
+import { readFileSync } from 'node:fs';
+import { SLACK_BOT_SCOPES } from '@wabridge/connector-slack';
 import { describe, expect, it } from 'vitest';
+import { parse } from 'yaml';
 import { type InstallGrant, InstallRefused, signGrant, verifyGrant } from './slack-install.ts';
 
 const SECRET = 'unit-test-state-secret-0123';
@@ -57,5 +60,17 @@ describe('signed install links and OAuth state', () => {
     expect(refusal(() => verifyGrant(SECRET, link, 'state', NOW))).toBe('state_invalid');
     expect(refusal(() => verifyGrant(SECRET, state, 'install', NOW))).toBe('state_invalid');
     expect(verifyGrant(SECRET, link, 'install', NOW).workspace).toBe('acme');
+  });
+});
+
+describe('"Add to Slack" scopes', () => {
+  it('asks for exactly the bot scopes of the app manifest in the docs, and the manifest lists the callback', () => {
+    const manifest = parse(
+      readFileSync(new URL('../../../docs/connectors/slack-app-manifest.yaml', import.meta.url), 'utf8'),
+    ) as { oauth_config: { scopes: { bot: string[] }; redirect_urls: string[] } };
+    expect([...SLACK_BOT_SCOPES].sort()).toEqual([...manifest.oauth_config.scopes.bot].sort());
+    expect(manifest.oauth_config.redirect_urls).toEqual([
+      'https://wabridge.example.com/connect/slack/callback',
+    ]);
   });
 });
