@@ -1,3 +1,5 @@
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { freePort } from '@wabridge/core/testing';
 import { installLink } from '@wabridge/gateway';
 import { startTestGateway, TEST_ACCESS_TOKEN, TEST_APP_SECRET } from '@wabridge/gateway/testing';
@@ -18,11 +20,40 @@ const CLIENT = { clientId: '4242.5151', clientSecret: 'e2e-client-secret' };
 const STATE_SECRET = 'e2e-state-secret-0123456789';
 const NUMBER = '106540352242922';
 
+const BIN = fileURLToPath(new URL('../../../apps/gateway/bin/wabridge.mjs', import.meta.url));
+
 type Gateway = Awaited<ReturnType<typeof startTestGateway>>;
 let wa: WhatsAppEmulator;
 let slack: SlackEmulator;
 let gw: Gateway;
 let browser: Browser | undefined;
+let slackEnv: Record<string, string>;
+
+/** `wabridge connector connect …` in its own process, on the gateway's data directory and key. */
+async function cli(...args: string[]): Promise<{ stdout: string; stderr: string; code: number }> {
+  const child = spawn(process.execPath, [BIN, ...args], {
+    env: {
+      ...process.env,
+      NODE_ENV: 'test',
+      LOG_LEVEL: 'warn',
+      WABRIDGE_DATA_DIR: gw.dir,
+      // The key the test gateway uses (apps/gateway/src/testing/harness.ts).
+      WABRIDGE_MASTER_KEY: Buffer.alloc(32, 3).toString('base64'),
+      ...slackEnv,
+    },
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (chunk: Buffer) => {
+    stdout += chunk.toString();
+  });
+  child.stderr.on('data', (chunk: Buffer) => {
+    stderr += chunk.toString();
+  });
+  child.stdin.end();
+  const code = await new Promise<number>((resolve) => child.on('close', (status) => resolve(status ?? -1)));
+  return { stdout, stderr, code };
+}
 
 beforeAll(async () => {
   // The callback URL must be registered with the Slack app before the gateway starts.
@@ -41,19 +72,16 @@ beforeAll(async () => {
     ],
     oauth: { ...CLIENT, redirectUris: [`${publicUrl}/connect/slack/callback`] },
   });
-  gw = await startTestGateway({
-    env: {
-      PORT: String(port),
-      PUBLIC_URL: publicUrl,
-      WHATSAPP_API_BASE_URL: wa.url,
-      SLACK_CLIENT_ID: CLIENT.clientId,
-      SLACK_CLIENT_SECRET: CLIENT.clientSecret,
-      SLACK_STATE_SECRET: STATE_SECRET,
-      SLACK_SIGNING_SECRET: slack.signingSecret,
-      SLACK_AUTHORIZE_URL: slack.authorizeUrl,
-      SLACK_API_URL: slack.apiUrl,
-    },
-  });
+  slackEnv = {
+    PUBLIC_URL: publicUrl,
+    SLACK_CLIENT_ID: CLIENT.clientId,
+    SLACK_CLIENT_SECRET: CLIENT.clientSecret,
+    SLACK_STATE_SECRET: STATE_SECRET,
+    SLACK_SIGNING_SECRET: slack.signingSecret,
+    SLACK_AUTHORIZE_URL: slack.authorizeUrl,
+    SLACK_API_URL: slack.apiUrl,
+  };
+  gw = await startTestGateway({ env: { PORT: String(port), WHATSAPP_API_BASE_URL: wa.url, ...slackEnv } });
   wa.setWebhookUrl(gw.webhookUrl);
   const { admin } = gw.runtime;
   for (const id of ['acme', 'beta']) await admin.createWorkspace('e2e', { id, name: id });
@@ -69,9 +97,16 @@ afterAll(async () => {
 });
 
 describe('"Add to Slack" in Chromium against the real gateway and the Slack emulator', () => {
-  it('click, consent, back to wabridge, connected: the token is stored masked and a WhatsApp message is mirrored into the chosen Slack workspace', async () => {
+  it('the link the CLI prints: click, consent, back to wabridge, connected: the token is stored masked and a WhatsApp message is mirrored into the chosen Slack workspace', async () => {
+    // The link as an admin gets it: printed by the CLI, in a process of its own.
+    const printed = await cli('connector', 'connect', 'acme', 'slack', '--channel', 'C0GLOBEX1');
+    expect(printed.code, printed.stderr).toBe(0);
+    const link = printed.stdout
+      .split('\n')
+      .find((line) => line.startsWith(`${gw.url}/connect/slack/acme/install?`));
+    expect(link, printed.stdout).toBeDefined();
     const page = await browser!.newPage();
-    await page.goto(installLink(gw.runtime.env, 'acme', { channel: 'C0GLOBEX1' }), WAIT);
+    await page.goto(link!, WAIT);
     await page.getByRole('heading', { name: /requesting permission/ }).waitFor(WAIT);
     expect(new URL(page.url()).origin).toBe(slack.url);
     await page.getByLabel('Globex').check();
@@ -110,6 +145,13 @@ describe('"Add to Slack" in Chromium against the real gateway and the Slack emul
     expect(root).toBeDefined();
     expect(slack.thread('C0GLOBEX1', root!.ts).map((m) => m.text)).toContain('hello from WhatsApp');
     await page.close();
+  }, 180_000);
+
+  it('the CLI prints no link for an unknown workspace, and says why on stderr', async () => {
+    const unknown = await cli('connector', 'connect', 'nowhere', 'slack');
+    expect(unknown.code).not.toBe(0);
+    expect(unknown.stdout).toBe('');
+    expect(unknown.stderr).toContain('nowhere');
   }, 180_000);
 
   it('a tampered state is refused with a 400 page and stores nothing; a cancelled consent likewise', async () => {
