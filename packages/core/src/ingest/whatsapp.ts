@@ -318,16 +318,7 @@ export class WhatsAppIngestor implements WebhookBodyIngest {
     const messages: IngestMessage[] = [];
     for (const echo of value.message_echoes) {
       const to = echoRecipient(echo);
-      const profile = value.contacts?.find(
-        (c) => (to.waId && c.wa_id === to.waId) || (to.bsuid && c.user_id === to.bsuid),
-      );
-      const contact: ContactIdentity = {
-        waId: to.waId ?? profile?.wa_id ?? null,
-        bsuid: to.bsuid ?? profile?.user_id ?? null,
-        parentBsuid: to.parentBsuid ?? profile?.parent_user_id ?? null,
-        username: profile?.profile?.username ?? null,
-        profileName: profile?.profile?.name ?? null,
-      };
+      const contact = withProfile(to, value.contacts ?? []);
       if (!contact.waId && !contact.bsuid && !contact.parentBsuid) {
         this.options.logger.warn(
           { workspace: workspace.id, phoneNumberId, wamid: echo.id },
@@ -381,18 +372,10 @@ export class WhatsAppIngestor implements WebhookBodyIngest {
     const notUnderstood: IngestChange[] = [];
     for (const preference of value.user_preferences) {
       const state = preferenceState(preference.value);
-      // Both sides must carry the id: a BSUID-only preference would otherwise match the first
-      // contact without a wa_id (undefined === undefined) and take another user's profile.
-      const contact = value.contacts?.find(
-        (c) => (c.wa_id && c.wa_id === preference.wa_id) || (c.user_id && c.user_id === preference.user_id),
+      const identity = withProfile(
+        { waId: preference.wa_id, bsuid: preference.user_id, parentBsuid: preference.parent_user_id },
+        value.contacts ?? [],
       );
-      const identity: ContactIdentity = {
-        waId: preference.wa_id ?? contact?.wa_id ?? null,
-        bsuid: preference.user_id ?? contact?.user_id ?? null,
-        parentBsuid: preference.parent_user_id ?? contact?.parent_user_id ?? null,
-        username: contact?.profile?.username ?? null,
-        profileName: contact?.profile?.name ?? null,
-      };
       if (state === null || (!identity.waId && !identity.bsuid)) {
         this.options.logger.warn(
           { workspace: workspace.id, category: preference.category, value: preference.value },
@@ -558,16 +541,32 @@ function identityOf(message: InboundMessage, contacts: readonly WaContact[]): Co
       profileName: null,
     };
   }
+  // A message's single contacts[] entry is its sender's even when it carries no id of its own.
+  return withProfile(
+    { waId: message.from, bsuid: message.from_user_id, parentBsuid: message.from_parent_user_id },
+    contacts,
+    { onlyEntry: true },
+  );
+}
+
+/**
+ * The identity the ids name, completed from the webhook's contacts[] entry that carries one of
+ * them (profile name, username, and the ids the entry adds). Both sides must carry an id to match:
+ * otherwise a BSUID-only sender would match the first entry without a wa_id (undefined ===
+ * undefined) and take another user's profile.
+ */
+function withProfile(
+  ids: { waId?: string | null; bsuid?: string | null; parentBsuid?: string | null },
+  contacts: readonly WaContact[],
+  options: { onlyEntry?: boolean } = {},
+): ContactIdentity {
   const contact =
-    contacts.find(
-      (c) =>
-        (message.from && c.wa_id === message.from) ||
-        (message.from_user_id && c.user_id === message.from_user_id),
-    ) ?? (contacts.length === 1 ? contacts[0] : undefined);
+    contacts.find((c) => (ids.waId && c.wa_id === ids.waId) || (ids.bsuid && c.user_id === ids.bsuid)) ??
+    (options.onlyEntry && contacts.length === 1 ? contacts[0] : undefined);
   return {
-    waId: message.from ?? contact?.wa_id ?? null,
-    bsuid: message.from_user_id ?? contact?.user_id ?? null,
-    parentBsuid: message.from_parent_user_id ?? contact?.parent_user_id ?? null,
+    waId: ids.waId ?? contact?.wa_id ?? null,
+    bsuid: ids.bsuid ?? contact?.user_id ?? null,
+    parentBsuid: ids.parentBsuid ?? contact?.parent_user_id ?? null,
     username: contact?.profile?.username ?? null,
     profileName: contact?.profile?.name ?? null,
   };
