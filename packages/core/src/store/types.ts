@@ -166,6 +166,8 @@ export interface Store {
    * when a delivery last worked and last failed, why, and how many jobs wait to retry or are dead.
    */
   connectorHealth(): Promise<ConnectorHealth[]>;
+  /** How much one workspace has carried: conversations and messages each way (for the admin console). */
+  workspaceActivity(workspaceId: string): Promise<WorkspaceActivity>;
   /** The earliest `runAt` of a ready job, so an idle worker knows when to look again. */
   nextRunAt(): Promise<number | null>;
 
@@ -454,6 +456,16 @@ export interface JobStats {
   /** Status jobs dropped before they ran because a newer status of their message superseded them (ever). */
   coalesced: number;
   byConnector: Record<string, { ready: number; running: number; dead: number; coalesced: number }>;
+}
+
+export interface WorkspaceActivity {
+  conversations: number;
+  /** Messages customers sent (stored by ingest). */
+  inbound: number;
+  /** Messages the business sent (agents' replies, templates, business-app echoes). */
+  outbound: number;
+  /** When a customer last wrote, or null. */
+  lastInboundAt: number | null;
 }
 
 export interface ConnectorHealth {

@@ -1455,6 +1455,41 @@ export function describeStoreConformance(name: string, open: () => Promise<Store
         expect(await store.getMessageByWamid('two', 'w')).toBeNull();
         expect(await store.getConversation('two', message?.conversationId ?? '')).toBeNull();
       });
+
+      it("counts a workspace's conversations and messages each way, and nothing of another workspace", async () => {
+        const ws = await seedWorkspace(store, { id: 'one' });
+        const other = await seedWorkspace(store, { id: 'two', phoneNumberId: '2' });
+        expect(await store.workspaceActivity(ws)).toEqual({
+          conversations: 0,
+          inbound: 0,
+          outbound: 0,
+          lastInboundAt: null,
+        });
+        await store.ingest(
+          messagesUnit(ws, {
+            messages: [
+              inboundMessage({ wamid: 'a', timestamp: 1000 }),
+              inboundMessage({ wamid: 'b', timestamp: 3000 }),
+              inboundMessage({
+                wamid: 'c',
+                timestamp: 2000,
+                contact: identity({ waId: '15550002222' }),
+                direction: 'outbound',
+              }),
+            ],
+          }),
+        );
+        await store.ingest({
+          ...messagesUnit(other, { messages: [inboundMessage({ wamid: 'd', timestamp: 9000 })] }),
+        });
+        expect(await store.workspaceActivity(ws)).toEqual({
+          conversations: 2,
+          inbound: 2,
+          outbound: 1,
+          lastInboundAt: 3000,
+        });
+        expect((await store.workspaceActivity('nowhere')).conversations).toBe(0);
+      });
     });
   });
 }

@@ -35,6 +35,7 @@ import {
   type Store,
   type UnroutedEvent,
   WHATSAPP_SENDER,
+  type WorkspaceActivity,
 } from '../types.ts';
 import { ADMIT_PER_TRANSACTION, untilAdmitted } from './admission.ts';
 import { ArchiveAppender, type ArchiveKind, GLOBAL_ARCHIVE_LOG } from './archive.ts';
@@ -2162,6 +2163,23 @@ export class SqliteStore implements Store {
       }
     }
     return stats;
+  }
+
+  async workspaceActivity(workspaceId: string): Promise<WorkspaceActivity> {
+    // Messages are reached through their conversations (messages_conversation), never by a scan.
+    const rows = await this.db.readAside<{ kind: string; n: number; last: number | null }>(
+      `SELECT 'conversations' AS kind, count(*) AS n, NULL AS last FROM conversations WHERE workspace_id = :ws
+       UNION ALL SELECT m.direction, count(*), max(m.ts) FROM conversations c
+         JOIN messages m ON m.conversation_id = c.id WHERE c.workspace_id = :ws GROUP BY m.direction`,
+      { ws: workspaceId },
+    );
+    const row = (kind: string) => rows.find((r) => r.kind === kind);
+    return {
+      conversations: row('conversations')?.n ?? 0,
+      inbound: row('inbound')?.n ?? 0,
+      outbound: row('outbound')?.n ?? 0,
+      lastInboundAt: row('inbound')?.last ?? null,
+    };
   }
 
   async connectorHealth(): Promise<ConnectorHealth[]> {

@@ -333,6 +333,7 @@ const STORE_METHODS = [
   'replayDeadJobs',
   'jobStats',
   'connectorHealth',
+  'workspaceActivity',
   'nextRunAt',
   'getConnectorState',
   'setConnectorState',
