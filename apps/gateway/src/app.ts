@@ -1,6 +1,7 @@
 import { isWabridgeError, type WabridgeError } from '@wabridge/core';
 import { Hono } from 'hono';
 import { HTTPException } from 'hono/http-exception';
+import { mountAdmin } from './admin/index.ts';
 import { BodyGate } from './body-gate.ts';
 import { ClientAborted, errorResponse, retryAfter } from './http.ts';
 import { connectSlackRoutes } from './routes/connect-slack.ts';
@@ -38,6 +39,7 @@ export function createApp(
   app.route('/hooks', connectorHooks(runtime, gate));
   app.route('/media', mediaRoutes(runtime));
   app.route('/connect/slack', connectSlackRoutes(runtime));
+  mountAdmin(app, runtime);
 
   app.notFound((c) =>
     c.json({ error: { code: 'not_found', message: `no route for ${c.req.method} ${c.req.path}` } }, 404),

@@ -78,6 +78,23 @@ export const envSchema = z.object({
   SLACK_SIGNING_SECRET: z.string().optional(),
   SLACK_AUTHORIZE_URL: z.url().default('https://slack.com/oauth/v2/authorize'),
   SLACK_API_URL: z.url().default('https://slack.com/api/'),
+  // Admin API and console (docs/admin.md): session lifetimes, the cookie's Secure flag (on unless
+  // PUBLIC_URL is http://localhost or 127.0.0.1; off only there), and whether the client IP comes
+  // from X-Forwarded-For (behind a reverse proxy that sets it) for login throttling and the audit.
+  ADMIN_SESSION_IDLE_MINUTES: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(24 * 60)
+    .default(30),
+  ADMIN_SESSION_MAX_HOURS: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(24 * 30)
+    .default(12),
+  ADMIN_COOKIE_SECURE: z.enum(['true', 'false']).optional(),
+  ADMIN_TRUST_PROXY: z.enum(['true', 'false']).default('false'),
 });
 
 export type Env = z.infer<typeof envSchema> & {
@@ -85,6 +102,8 @@ export type Env = z.infer<typeof envSchema> & {
   databasePath: string;
   publicUrl: string;
   devMode: boolean;
+  /** Whether the admin session cookie is `Secure` (and `__Host-` prefixed). */
+  adminCookieSecure: boolean;
 };
 
 export class EnvError extends Error {
@@ -130,12 +149,21 @@ export function loadEnv(source: Record<string, string | undefined> = process.env
       );
     }
   }
+  const publicUrl = (env.PUBLIC_URL ?? `http://localhost:${env.PORT}`).replace(/\/$/, '');
+  const localHttp = /^http:\/\/(localhost|127\.0\.0\.1|\[::1\])(:\d+)?$/.test(publicUrl);
+  if (env.ADMIN_COOKIE_SECURE === 'false' && !localHttp) {
+    throw new EnvError(
+      `invalid configuration:\n  ADMIN_COOKIE_SECURE: false is only allowed when PUBLIC_URL is http://localhost (got ${publicUrl})\n(see .env.example)`,
+    );
+  }
   return {
     ...env,
     dataDir,
     databasePath: url.slice('sqlite:'.length),
-    publicUrl: (env.PUBLIC_URL ?? `http://localhost:${env.PORT}`).replace(/\/$/, ''),
+    publicUrl,
     devMode,
+    adminCookieSecure:
+      env.ADMIN_COOKIE_SECURE === undefined ? !localHttp : env.ADMIN_COOKIE_SECURE === 'true',
   };
 }
 

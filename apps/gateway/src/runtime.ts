@@ -2,6 +2,8 @@ import { createHmac } from 'node:crypto';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
+  type AccessOptions,
+  AdminAccess,
   CommandProcessor,
   ConnectorHost,
   type ConnectorRegistry,
@@ -49,6 +51,8 @@ export interface RuntimeOptions {
    * (`once`, the CLI's one-shot commands: once per data directory).
    */
   devKeyWarning?: 'always' | 'once';
+  /** Overrides for tests (a cheaper scrypt, a shorter throttle). */
+  access?: Partial<Omit<AccessOptions, 'store' | 'now'>>;
 }
 
 /**
@@ -63,6 +67,8 @@ export interface Runtime {
   routing: RoutingCache;
   secrets: SecretBox;
   admin: WorkspaceAdmin;
+  /** Admin accounts, sessions, grants and API tokens (admin API, console, `wabridge admin`). */
+  access: AdminAccess;
   registry: ConnectorRegistry;
   host: ConnectorHost;
   ingestor: WhatsAppIngestor;
@@ -191,6 +197,15 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
   });
   const webhooks: WebhookBodyIngest = threaded ?? ingestor;
   const admin = new WorkspaceAdmin({ store, registry, secrets });
+  const access = new AdminAccess({
+    store,
+    now,
+    session: {
+      idleMs: env.ADMIN_SESSION_IDLE_MINUTES * 60_000,
+      absoluteMs: env.ADMIN_SESSION_MAX_HOURS * 3_600_000,
+    },
+    ...options.access,
+  });
   return {
     env,
     logger,
@@ -199,6 +214,7 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
     routing,
     secrets,
     admin,
+    access,
     registry,
     host,
     ingestor,

@@ -1,5 +1,6 @@
 // The public API of @wabridge/core. Everything a connector, the gateway or a test needs is here.
 
+export * from './access/index.ts';
 export * from './archive/log/index.ts';
 export * from './bridge/commands.ts';
 export * from './bridge/policy.ts';

@@ -5,6 +5,7 @@ import type { CommandInput, CommandSpec, Entry, OptionSpec } from './parse.ts';
  * and usage errors are answered from it alone.
  */
 const admin = () => import('./admin.ts');
+const accounts = () => import('./accounts.ts');
 
 /** Starts the gateway or the worker (serve.ts and the connectors load only here). */
 async function startProcess(input: CommandInput, http: boolean): Promise<void> {
@@ -50,6 +51,21 @@ a value typed on the command line is visible in ps and kept in the shell history
   wabridge connector enable acme slack --config '{"botToken":"\${SLACK_BOT_TOKEN}"}'`;
 
 const workspaceArg = { name: '<workspace>' };
+
+const ACCOUNT_OPTIONS: Readonly<Record<string, OptionSpec>> = {
+  name: { type: 'string', value: '<name>', help: 'the name shown in the console (default: the email)' },
+  'password-env': {
+    type: 'string',
+    value: '<NAME>',
+    help: 'read the password from the environment variable NAME instead of standard input',
+  },
+};
+
+const ACCOUNT_DETAILS = `The password (12 characters or more) is read from standard input: typed without echo on a
+terminal, or the first line when piped. It is never an argument, which ps and the shell history keep.
+
+  wabridge admin create-owner ana@example.com --name "Ana"
+  printf '%s\\n' "$OWNER_PASSWORD" | wabridge admin create-owner ana@example.com`;
 const connectorArg = { name: '<connector>' };
 
 /**
@@ -295,6 +311,40 @@ export const COMMANDS: readonly Entry[] = [
           },
         },
         run: async (input) => (await admin()).archiveVerify(input),
+      },
+    ],
+  },
+  {
+    name: 'admin',
+    summary: 'admin accounts of the admin API and console, and their roles per workspace',
+    commands: [
+      {
+        path: ['admin', 'create-owner'],
+        summary: 'create an owner account (every permission on every workspace)',
+        details: ACCOUNT_DETAILS,
+        arguments: [{ name: '<email>' }],
+        options: ACCOUNT_OPTIONS,
+        run: async (input) => (await accounts()).createAccount(true, input),
+      },
+      {
+        path: ['admin', 'create-account'],
+        summary: 'create an account with no role yet (then: admin grant)',
+        details: ACCOUNT_DETAILS,
+        arguments: [{ name: '<email>' }],
+        options: ACCOUNT_OPTIONS,
+        run: async (input) => (await accounts()).createAccount(false, input),
+      },
+      {
+        path: ['admin', 'list'],
+        summary: 'every account with its roles',
+        run: async (input) => (await accounts()).accountList(input),
+      },
+      {
+        path: ['admin', 'grant'],
+        summary:
+          'give an account a role in a workspace: admin, supervisor, compliance, auditor (none revokes)',
+        arguments: [{ name: '<email>' }, workspaceArg, { name: '<role>' }],
+        run: async (input) => (await accounts()).accountGrant(input),
       },
     ],
   },

@@ -6,6 +6,7 @@ import { freePort } from '@wabridge/core/testing';
 import { startServer } from '../cli/serve.ts';
 import { defaultRegistry } from '../connectors.ts';
 import { loadEnv } from '../env.ts';
+import type { RuntimeOptions } from '../runtime.ts';
 
 export const TEST_APP_SECRET = 'test-app-secret';
 export const TEST_VERIFY_TOKEN = 'test-verify-token';
@@ -80,6 +81,10 @@ export async function createTestApp(
     env?: Record<string, string>;
     /** Where the JSON log goes (default stdout, at WABRIDGE_TEST_LOG or silent). */
     log?: { level: string; stream: NodeJS.WritableStream };
+    /** The clock of the runtime (sessions, login throttling, the store). */
+    now?: () => number;
+    /** Admin access overrides (e.g. a cheaper scrypt: see admin/testing.ts). */
+    access?: RuntimeOptions['access'];
   } = {},
 ) {
   const { createApp } = await import('../app.ts');
@@ -112,6 +117,8 @@ export async function createTestApp(
     metrics,
     worker: false,
     threadedStore: false,
+    ...(options.now ? { now: options.now } : {}),
+    ...(options.access ? { access: options.access } : {}),
   });
   current = runtime;
   const workspace = await runtime.admin.createWorkspace('test', { id: 'acme', name: 'Acme' });

@@ -1,3 +1,13 @@
+import type { WorkspaceRole } from '../access/roles.ts';
+import type { ThrottleDecision, ThrottleKey, ThrottlePolicy } from '../access/throttle.ts';
+import type {
+  AdminAccount,
+  AdminAccountRecord,
+  AdminGrant,
+  AdminSessionRecord,
+  ApiToken,
+  ApiTokenRecord,
+} from '../access/types.ts';
 import type { DomainEventType } from '../domain/events.ts';
 import type {
   ConsentCategory,
@@ -59,6 +69,50 @@ export interface Store {
     workspaceId: string | null;
     details: Record<string, unknown>;
   }): Promise<void>;
+
+  // --- Admin access (src/access): accounts, role grants, sessions, API tokens ----------------
+  /** Fails `conflict` when the email is taken. */
+  createAdminAccount(account: AdminAccountRecord): Promise<void>;
+  getAdminAccount(id: string): Promise<AdminAccountRecord | null>;
+  /** Emails are compared lowercased. */
+  findAdminAccountByEmail(email: string): Promise<AdminAccountRecord | null>;
+  listAdminAccounts(): Promise<AdminAccount[]>;
+  updateAdminAccount(
+    id: string,
+    patch: { name?: string; passwordHash?: string; owner?: boolean; disabledAt?: number | null },
+  ): Promise<void>;
+  /** Grants `role` in the workspace (replacing the previous one), or revokes it with `null`. */
+  setAdminGrant(grant: {
+    accountId: string;
+    workspaceId: string;
+    role: WorkspaceRole | null;
+    at: number;
+  }): Promise<void>;
+  listAdminGrants(filter: { accountId?: string; workspaceId?: string }): Promise<AdminGrant[]>;
+  createAdminSession(session: AdminSessionRecord): Promise<void>;
+  getAdminSession(idHash: string): Promise<AdminSessionRecord | null>;
+  touchAdminSession(idHash: string, lastSeenAt: number): Promise<void>;
+  /** Deletes one session, or every session of an account. Returns how many. */
+  deleteAdminSessions(which: { idHash: string } | { accountId: string }): Promise<number>;
+  createApiToken(token: ApiTokenRecord): Promise<void>;
+  getApiTokenByHash(tokenHash: string): Promise<ApiTokenRecord | null>;
+  listApiTokens(workspaceId: string): Promise<ApiToken[]>;
+  /** False when the workspace has no such token (or it was revoked before). */
+  revokeApiToken(workspaceId: string, id: string, at: number): Promise<boolean>;
+  touchApiToken(id: string, at: number): Promise<void>;
+  /**
+   * Counts one sign-in attempt against every key, in one transaction, unless one of them is
+   * locked (see access/throttle.ts): then nothing is counted and the wait is returned.
+   */
+  takeLoginAttempt(
+    keys: readonly ThrottleKey[],
+    at: number,
+    policy: ThrottlePolicy,
+  ): Promise<ThrottleDecision>;
+  /** Forgets the failures of a key (a successful sign-in). */
+  clearLoginAttempts(key: string): Promise<void>;
+  /** The audit trail, newest first; `workspaceId: null` is the global log. */
+  listAudit(filter: AuditFilter): Promise<AuditEntry[]>;
 
   // --- WhatsApp ingest -----------------------------------------------------------------------
   /**
@@ -480,4 +534,28 @@ export interface ConnectorHealth {
   /** Jobs that failed and wait for (or are in) another attempt. */
   retrying: number;
   dead: number;
+}
+
+// --- Audit trail ---------------------------------------------------------------------------------
+
+export interface AuditEntry {
+  id: number;
+  at: number;
+  actor: string;
+  action: string;
+  workspaceId: string | null;
+  details: Record<string, unknown>;
+}
+
+export interface AuditFilter {
+  /** A workspace's trail, or `null` for acts on no workspace; absent: every entry. */
+  workspaceId?: string | null;
+  actor?: string;
+  /** An exact action (`connector.enable`) or a prefix ending in a dot (`connector.`). */
+  action?: string;
+  since?: number;
+  until?: number;
+  /** Entries with an id below this one (paging newest first). */
+  beforeId?: number;
+  limit?: number;
 }

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { type AuditActor, auditEntry } from '../access/actor.ts';
 import { describeNonAscii, firstNonAscii } from '../config/fields.ts';
 import { describeIssues, unknownKeys } from '../config/issues.ts';
 import type { ConnectorManifest } from '../connector/contract.ts';
@@ -82,38 +83,30 @@ export class WorkspaceAdmin {
   }
 
   async createWorkspace(
-    actor: string,
+    actor: AuditActor,
     input: { id?: string; name: string; policies?: Partial<WorkspacePolicies> },
   ): Promise<Workspace> {
     const policies = input.policies ? parsePolicies(input.policies) : undefined;
     const workspace = await this.store.createWorkspace({ ...input, ...(policies ? { policies } : {}) });
-    await this.store.appendAudit({
-      actor,
-      action: 'workspace.create',
-      workspaceId: workspace.id,
-      details: { name: input.name },
-    });
+    await this.store.appendAudit(auditEntry(actor, 'workspace.create', workspace.id, { name: input.name }));
     return workspace;
   }
 
   async updatePolicies(
-    actor: string,
+    actor: AuditActor,
     workspaceId: string,
     policies: Partial<WorkspacePolicies>,
   ): Promise<Workspace> {
     const parsed = parsePolicies(policies);
     const workspace = await this.store.updateWorkspace(workspaceId, { policies: parsed });
-    await this.store.appendAudit({
-      actor,
-      action: 'workspace.policies',
-      workspaceId,
-      details: { keys: Object.keys(parsed) },
-    });
+    await this.store.appendAudit(
+      auditEntry(actor, 'workspace.policies', workspaceId, { keys: Object.keys(parsed) }),
+    );
     return workspace;
   }
 
   async addPhoneNumber(
-    actor: string,
+    actor: AuditActor,
     workspaceId: string,
     number: { phoneNumberId: string; displayPhoneNumber?: string | null; wabaId?: string | null },
   ) {
@@ -129,23 +122,17 @@ export class WorkspaceAdmin {
       displayPhoneNumber: number.displayPhoneNumber ?? null,
       wabaId: number.wabaId ?? null,
     });
-    await this.store.appendAudit({
-      actor,
-      action: 'number.add',
-      workspaceId,
-      details: { phoneNumberId: number.phoneNumberId },
-    });
+    await this.store.appendAudit(
+      auditEntry(actor, 'number.add', workspaceId, { phoneNumberId: number.phoneNumberId }),
+    );
   }
 
-  async removePhoneNumber(actor: string, phoneNumberId: string): Promise<void> {
+  async removePhoneNumber(actor: AuditActor, phoneNumberId: string): Promise<void> {
     const owner = await this.store.resolvePhoneNumber(phoneNumberId);
     await this.store.removePhoneNumber(phoneNumberId);
-    await this.store.appendAudit({
-      actor,
-      action: 'number.remove',
-      workspaceId: owner?.workspaceId ?? null,
-      details: { phoneNumberId },
-    });
+    await this.store.appendAudit(
+      auditEntry(actor, 'number.remove', owner?.workspaceId ?? null, { phoneNumberId }),
+    );
   }
 
   /**
@@ -154,7 +141,7 @@ export class WorkspaceAdmin {
    * connector's schema first and stores nothing when it is invalid.
    */
   async setConnector(
-    actor: string,
+    actor: AuditActor,
     workspaceId: string,
     connectorId: string,
     change: {
@@ -199,18 +186,20 @@ export class WorkspaceAdmin {
       config: plain,
       encryptedSecrets: Object.keys(secret).length > 0 ? this.secrets.encrypt(JSON.stringify(secret)) : null,
     });
-    await this.store.appendAudit({
-      actor,
-      action: change.audit?.action ?? (enabled ? 'connector.enable' : 'connector.disable'),
-      workspaceId,
-      // Secret values never reach the audit log; their names do.
-      details: {
-        ...change.audit?.details,
-        connectorId,
-        keys: Object.keys(plain),
-        secretKeys: Object.keys(secret),
-      },
-    });
+    // Secret values never reach the audit log; their names do.
+    await this.store.appendAudit(
+      auditEntry(
+        actor,
+        change.audit?.action ?? (enabled ? 'connector.enable' : 'connector.disable'),
+        workspaceId,
+        {
+          ...change.audit?.details,
+          connectorId,
+          keys: Object.keys(plain),
+          secretKeys: Object.keys(secret),
+        },
+      ),
+    );
   }
 
   /** Config with secret values replaced by a mask, for display. */
@@ -229,7 +218,7 @@ export class WorkspaceAdmin {
   }
 
   /** Re-encrypts every stored secret with the current master key. Returns how many were rewritten. */
-  async rotateSecrets(actor: string): Promise<number> {
+  async rotateSecrets(actor: AuditActor): Promise<number> {
     let rotated = 0;
     for (const setting of await this.store.listConnectors()) {
       if (!setting.encryptedSecrets || !this.secrets.needsRotation(setting.encryptedSecrets)) continue;
@@ -237,12 +226,9 @@ export class WorkspaceAdmin {
       await this.store.setConnector({ ...setting, encryptedSecrets: this.secrets.encrypt(plaintext) });
       rotated++;
     }
-    await this.store.appendAudit({
-      actor,
-      action: 'secrets.rotate',
-      workspaceId: null,
-      details: { rotated, keyId: this.secrets.keyId },
-    });
+    await this.store.appendAudit(
+      auditEntry(actor, 'secrets.rotate', null, { rotated, keyId: this.secrets.keyId }),
+    );
     return rotated;
   }
 
@@ -252,7 +238,7 @@ export class WorkspaceAdmin {
    * validated before the first write.
    */
   async apply(
-    actor: string,
+    actor: AuditActor,
     file: ConfigFile,
   ): Promise<{ workspaces: number; numbers: number; connectors: number }> {
     for (const ws of file.workspaces) {

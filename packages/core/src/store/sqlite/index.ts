@@ -1,6 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
+import type { ThrottleKey, ThrottlePolicy } from '../../access/throttle.ts';
+import type { AdminAccountRecord, AdminSessionRecord, ApiTokenRecord } from '../../access/types.ts';
 import type { DomainEventType } from '../../domain/events.ts';
 import {
   type ConsentEntry,
@@ -16,6 +18,7 @@ import { WabridgeError } from '../../errors/index.ts';
 import { contentId, newId } from '../../ids/index.ts';
 import { type Logger, silentLogger } from '../../logger/index.ts';
 import {
+  type AuditFilter,
   type ClaimOptions,
   type ConnectorHealth,
   type ConnectorSettingInput,
@@ -37,6 +40,7 @@ import {
   WHATSAPP_SENDER,
   type WorkspaceActivity,
 } from '../types.ts';
+import { SqliteAccess } from './access.ts';
 import { ADMIT_PER_TRANSACTION, untilAdmitted } from './admission.ts';
 import { ArchiveAppender, type ArchiveKind, GLOBAL_ARCHIVE_LOG } from './archive.ts';
 import { SqliteDatabase } from './database.ts';
@@ -169,6 +173,7 @@ export class SqliteStore implements Store {
   private readonly batchCursors = new Map<string, string | null>();
   /** Appends archive records to the workspaces' verifiable logs, in the writes they record. */
   readonly archive: ArchiveAppender;
+  private readonly access: SqliteAccess;
 
   constructor(options: SqliteStoreOptions) {
     this.db = new SqliteDatabase(options.path, {
@@ -177,6 +182,7 @@ export class SqliteStore implements Store {
     });
     this.now = options.now ?? Date.now;
     this.archive = new ArchiveAppender(this.db);
+    this.access = new SqliteAccess(this.db);
     this.db.onRollback(() => {
       this.identities.clear();
       this.fanOutTargets.clear();
@@ -274,6 +280,8 @@ export class SqliteStore implements Store {
         'connector_state',
         'connector_health',
         'platform_events',
+        'admin_grants',
+        'api_tokens',
       ]) {
         this.db.run(`DELETE FROM ${table} WHERE workspace_id = :id`, { id });
       }
@@ -413,6 +421,83 @@ export class SqliteStore implements Store {
     });
   }
 
+  // --- Admin access (SQL in access.ts) -------------------------------------------------------
+
+  createAdminAccount(account: AdminAccountRecord) {
+    return this.access.createAdminAccount(account);
+  }
+
+  getAdminAccount(id: string) {
+    return this.access.getAdminAccount(id);
+  }
+
+  findAdminAccountByEmail(email: string) {
+    return this.access.findAdminAccountByEmail(email);
+  }
+
+  listAdminAccounts() {
+    return this.access.listAdminAccounts();
+  }
+
+  updateAdminAccount(id: string, patch: Parameters<Store['updateAdminAccount']>[1]) {
+    return this.access.updateAdminAccount(id, patch);
+  }
+
+  setAdminGrant(grant: Parameters<Store['setAdminGrant']>[0]) {
+    return this.access.setAdminGrant(grant);
+  }
+
+  listAdminGrants(filter: Parameters<Store['listAdminGrants']>[0]) {
+    return this.access.listAdminGrants(filter);
+  }
+
+  createAdminSession(session: AdminSessionRecord) {
+    return this.access.createAdminSession(session);
+  }
+
+  getAdminSession(idHash: string) {
+    return this.access.getAdminSession(idHash);
+  }
+
+  touchAdminSession(idHash: string, lastSeenAt: number) {
+    return this.access.touchAdminSession(idHash, lastSeenAt);
+  }
+
+  deleteAdminSessions(which: Parameters<Store['deleteAdminSessions']>[0]) {
+    return this.access.deleteAdminSessions(which);
+  }
+
+  createApiToken(token: ApiTokenRecord) {
+    return this.access.createApiToken(token);
+  }
+
+  getApiTokenByHash(tokenHash: string) {
+    return this.access.getApiTokenByHash(tokenHash);
+  }
+
+  listApiTokens(workspaceId: string) {
+    return this.access.listApiTokens(workspaceId);
+  }
+
+  revokeApiToken(workspaceId: string, id: string, at: number) {
+    return this.access.revokeApiToken(workspaceId, id, at);
+  }
+
+  touchApiToken(id: string, at: number) {
+    return this.access.touchApiToken(id, at);
+  }
+
+  takeLoginAttempt(keys: readonly ThrottleKey[], at: number, policy: ThrottlePolicy) {
+    return this.access.takeLoginAttempt(keys, at, policy);
+  }
+
+  clearLoginAttempts(key: string) {
+    return this.access.clearLoginAttempts(key);
+  }
+
+  listAudit(filter: AuditFilter) {
+    return this.access.listAudit(filter);
+  }
   // --- WhatsApp ingest -----------------------------------------------------------------------
 
   ingest(unit: IngestUnit): Promise<IngestResult> {

@@ -395,4 +395,57 @@ CREATE INDEX jobs_status ON jobs (entity_id) WHERE event_type = 'message.status'
 CREATE TABLE jobs_coalesced (connector_id TEXT PRIMARY KEY, n INTEGER NOT NULL) WITHOUT ROWID;
 `,
   },
+  {
+    // Admin accounts, their role grants per workspace, browser sessions, API tokens and the login
+    // throttle (issue 19; see src/access). Session ids and API tokens are stored as SHA-256 hashes
+    // only: a copy of this file signs no one in. Passwords are scrypt hashes with their salt and
+    // parameters. Grants and tokens go with their workspace (deleteWorkspace).
+    version: 15,
+    name: 'admin accounts, grants, sessions, API tokens',
+    sql: `
+CREATE TABLE admin_accounts (
+  id TEXT PRIMARY KEY,
+  email TEXT NOT NULL UNIQUE,
+  name TEXT NOT NULL,
+  password_hash TEXT,
+  owner INTEGER NOT NULL DEFAULT 0,
+  created_at INTEGER NOT NULL,
+  disabled_at INTEGER
+);
+CREATE TABLE admin_grants (
+  account_id TEXT NOT NULL,
+  workspace_id TEXT NOT NULL,
+  role TEXT NOT NULL,
+  granted_at INTEGER NOT NULL,
+  PRIMARY KEY (account_id, workspace_id)
+) WITHOUT ROWID;
+CREATE INDEX admin_grants_workspace ON admin_grants (workspace_id);
+CREATE TABLE admin_sessions (
+  id_hash TEXT PRIMARY KEY,
+  account_id TEXT NOT NULL,
+  created_at INTEGER NOT NULL,
+  last_seen_at INTEGER NOT NULL,
+  ip TEXT,
+  user_agent TEXT
+) WITHOUT ROWID;
+CREATE INDEX admin_sessions_account ON admin_sessions (account_id);
+CREATE TABLE api_tokens (
+  id TEXT PRIMARY KEY,
+  token_hash TEXT NOT NULL UNIQUE,
+  name TEXT NOT NULL,
+  workspace_id TEXT NOT NULL,
+  role TEXT NOT NULL,
+  created_by TEXT NOT NULL,
+  created_at INTEGER NOT NULL,
+  last_used_at INTEGER,
+  revoked_at INTEGER
+);
+CREATE INDEX api_tokens_workspace ON api_tokens (workspace_id);
+CREATE TABLE admin_login_attempts (
+  key TEXT PRIMARY KEY,
+  failures INTEGER NOT NULL,
+  last_at INTEGER NOT NULL
+) WITHOUT ROWID;
+`,
+  },
 ];

@@ -1,0 +1,250 @@
+import type { AuditEntry } from '@wabridge/core';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { createTestApp } from '../testing/harness.ts';
+import { createTestAccount, sessionOf, signIn, TEST_PASSWORD, TEST_SCRYPT, withToken } from './testing.ts';
+
+let clock = Date.UTC(2026, 0, 5, 9, 0, 0);
+let t: Awaited<ReturnType<typeof createTestApp>>;
+
+beforeEach(async () => {
+  clock = Date.UTC(2026, 0, 5, 9, 0, 0);
+  t = await createTestApp({
+    now: () => clock,
+    access: { scrypt: TEST_SCRYPT },
+    env: { ADMIN_TRUST_PROXY: 'true' },
+  });
+  await createTestAccount(t.runtime, { email: 'owner@example.com', owner: true });
+});
+afterEach(() => t.close());
+
+const login = (email: string, password: string, headers: Record<string, string> = {}) =>
+  t.app.request('/admin/api/auth/login', {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...headers },
+    body: JSON.stringify({ email, password }),
+  });
+const me = (cookie: string) => t.app.request('/admin/api/auth/me', { headers: { cookie } });
+const audit = (action: string): Promise<AuditEntry[]> => t.runtime.store.listAudit({ action });
+
+describe('admin sign-in and sessions', () => {
+  it('signs in with the right password: an HttpOnly SameSite=Lax cookie whose value is stored only hashed', async () => {
+    const response = await login('Owner@Example.com', TEST_PASSWORD, { 'x-forwarded-for': '203.0.113.9' });
+    expect(response.status).toBe(200);
+    const setCookie = response.headers.get('set-cookie') ?? '';
+    expect(setCookie).toMatch(/^wabridge_admin=[A-Za-z0-9_-]{43};/);
+    expect(setCookie).toMatch(/HttpOnly/);
+    expect(setCookie).toMatch(/SameSite=Lax/);
+    expect(setCookie).toMatch(/Path=\//);
+    const body = (await response.json()) as { owner: boolean; csrfToken: string; actor: string };
+    expect(body).toMatchObject({ owner: true, actor: 'account:owner@example.com' });
+    const id = /^wabridge_admin=([^;]+)/.exec(setCookie)?.[1] ?? '';
+    const db = (t.runtime.store as unknown as { db: { all<T>(sql: string): T[] } }).db;
+    const rows = db.all<{ id_hash: string; ip: string }>('SELECT id_hash, ip FROM admin_sessions');
+    expect(rows).toHaveLength(1);
+    expect(rows[0]?.id_hash).not.toContain(id);
+    expect(rows[0]?.ip).toBe('203.0.113.9');
+    const [entry] = await audit('session.create');
+    expect(entry).toMatchObject({
+      actor: 'account:owner@example.com',
+      details: { from: { ip: '203.0.113.9' } },
+    });
+    expect(JSON.stringify(await t.runtime.store.listAudit({}))).not.toContain(TEST_PASSWORD);
+  });
+
+  it('answers a wrong password and an unknown email alike (401, same body) and audits both', async () => {
+    const wrong = await login('owner@example.com', 'not the password at all');
+    const unknown = await login('nobody@example.com', 'not the password at all');
+    expect(wrong.status).toBe(401);
+    expect(unknown.status).toBe(401);
+    expect(await wrong.text()).toBe(await unknown.text());
+    expect((await audit('session.failed')).map((e) => e.actor).sort()).toEqual([
+      'login:nobody@example.com',
+      'login:owner@example.com',
+    ]);
+  });
+
+  it('marks the cookie Secure with the __Host- prefix when the public URL is https', async () => {
+    const secure = await createTestApp({
+      env: { PUBLIC_URL: 'https://wabridge.example.com' },
+      access: { scrypt: TEST_SCRYPT },
+    });
+    try {
+      await createTestAccount(secure.runtime, { email: 'a@example.com', owner: true });
+      const response = await secure.app.request('/admin/api/auth/login', {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ email: 'a@example.com', password: TEST_PASSWORD }),
+      });
+      const setCookie = response.headers.get('set-cookie') ?? '';
+      expect(setCookie).toMatch(/^__Host-wabridge_admin=/);
+      expect(setCookie).toMatch(/; Secure/);
+    } finally {
+      await secure.close();
+    }
+  });
+
+  it('refuses to switch the Secure flag off for a public URL that is not local HTTP', async () => {
+    await expect(
+      createTestApp({ env: { PUBLIC_URL: 'https://wabridge.example.com', ADMIN_COOKIE_SECURE: 'false' } }),
+    ).rejects.toThrow(/ADMIN_COOKIE_SECURE: false is only allowed when PUBLIC_URL is http:\/\/localhost/);
+  });
+});
+
+describe('login brute force', () => {
+  it('locks an account after 5 failures, with doubling waits, even for the right password, and forgives on success', async () => {
+    for (let i = 0; i < 5; i++)
+      expect((await login('owner@example.com', `guess ${i} guess guess`)).status).toBe(401);
+    const locked = await login('owner@example.com', TEST_PASSWORD);
+    expect(locked.status).toBe(429);
+    expect(locked.headers.get('retry-after')).toBe('1');
+    expect(await locked.json()).toMatchObject({ error: { code: 'rate_limited' } });
+    clock += 1000;
+    expect((await login('owner@example.com', 'guess 5 guess guess')).status).toBe(401);
+    // The sixth failure doubles the wait.
+    expect((await login('owner@example.com', TEST_PASSWORD)).headers.get('retry-after')).toBe('2');
+    clock += 2000;
+    expect((await login('owner@example.com', TEST_PASSWORD)).status).toBe(200);
+    // Forgiven: five more failures are allowed again before a wait.
+    for (let i = 0; i < 5; i++)
+      expect((await login('owner@example.com', `again ${i} again again`)).status).toBe(401);
+    expect((await login('owner@example.com', TEST_PASSWORD)).status).toBe(429);
+    expect(await audit('session.throttled')).toHaveLength(3);
+  });
+
+  it('counts a burst of parallel guesses whole: no more than the free attempts are ever checked', async () => {
+    const answers = await Promise.all(
+      Array.from({ length: 12 }, (_, i) => login('owner@example.com', `parallel ${i} guess guess`)),
+    );
+    const statuses = answers.map((r) => r.status);
+    expect(statuses.filter((s) => s === 401)).toHaveLength(5);
+    expect(statuses.filter((s) => s === 429)).toHaveLength(7);
+  });
+
+  it('limits one IP across many accounts (20 free failures per IP)', async () => {
+    const ip = { 'x-forwarded-for': '198.51.100.7' };
+    for (let i = 0; i < 20; i++)
+      expect((await login(`user${i}@example.com`, 'wrong wrong wrong', ip)).status).toBe(401);
+    expect((await login('owner@example.com', TEST_PASSWORD, ip)).status).toBe(429);
+    // Another IP is not held back by that one.
+    expect(
+      (await login('owner@example.com', TEST_PASSWORD, { 'x-forwarded-for': '198.51.100.8' })).status,
+    ).toBe(200);
+  });
+});
+
+describe('session lifecycle', () => {
+  it('prevents session fixation: signing in with a planted session gives a new id and ends the planted one', async () => {
+    const planted = await signIn(t.app, 'owner@example.com');
+    const response = await login('owner@example.com', TEST_PASSWORD, { cookie: planted.cookie });
+    expect(response.status).toBe(200);
+    const fresh = (response.headers.get('set-cookie') ?? '').split(';')[0] ?? '';
+    expect(fresh).not.toBe(planted.cookie);
+    expect((await me(planted.cookie)).status).toBe(401);
+    expect((await me(fresh)).status).toBe(200);
+  });
+
+  it('refuses a stolen cookie replayed after logout', async () => {
+    const session = await signIn(t.app, 'owner@example.com');
+    expect((await me(session.cookie)).status).toBe(200);
+    const out = await session.request('/admin/api/auth/logout', { method: 'POST' });
+    expect(out.status).toBe(204);
+    expect(out.headers.get('set-cookie')).toMatch(/wabridge_admin=;/);
+    const replay = await me(session.cookie);
+    expect(replay.status).toBe(401);
+    expect(await replay.json()).toEqual({
+      error: { code: 'unauthorized', message: 'sign in first (or send an API token)' },
+    });
+  });
+
+  it('logs out everywhere: every session of the account ends, other accounts keep theirs', async () => {
+    await createTestAccount(t.runtime, { email: 'other@example.com', owner: true });
+    const laptop = await signIn(t.app, 'owner@example.com');
+    const phone = await signIn(t.app, 'owner@example.com');
+    const other = await signIn(t.app, 'other@example.com');
+    const response = await laptop.request('/admin/api/auth/logout-everywhere', { method: 'POST' });
+    expect(await response.json()).toEqual({ sessionsEnded: 2 });
+    expect((await me(laptop.cookie)).status).toBe(401);
+    expect((await me(phone.cookie)).status).toBe(401);
+    expect((await me(other.cookie)).status).toBe(200);
+  });
+
+  it('ends a session idle for 30 minutes, and any session 12 hours after sign-in', async () => {
+    const idle = await signIn(t.app, 'owner@example.com');
+    clock += 29 * 60_000;
+    expect((await me(idle.cookie)).status).toBe(200);
+    clock += 29 * 60_000; // used 29 minutes ago: still alive
+    expect((await me(idle.cookie)).status).toBe(200);
+    clock += 30 * 60_000;
+    expect((await me(idle.cookie)).status).toBe(401);
+
+    const busy = await signIn(t.app, 'owner@example.com');
+    // Used every 20 minutes for 11 h 40 min, then once more just before 12 hours.
+    for (let step = 0; step < 35; step++) {
+      clock += 20 * 60_000;
+      expect((await me(busy.cookie)).status).toBe(200);
+    }
+    clock += 20 * 60_000 - 1;
+    expect((await me(busy.cookie)).status).toBe(200);
+    clock += 1;
+    expect((await me(busy.cookie)).status).toBe(401);
+  });
+});
+
+describe('CSRF', () => {
+  it('refuses a state-changing request with the session cookie but without the token, or with another session’s', async () => {
+    const session = await signIn(t.app, 'owner@example.com');
+    const other = await signIn(t.app, 'owner@example.com');
+    const missing = await session.request('/admin/api/auth/logout', { method: 'POST', csrf: false });
+    expect(missing.status).toBe(403);
+    expect(await missing.json()).toMatchObject({ error: { code: 'csrf_failed' } });
+    const foreign = await sessionOf(t.app, session.cookie, other.csrfToken).request(
+      '/admin/api/auth/logout',
+      {
+        method: 'POST',
+      },
+    );
+    expect(foreign.status).toBe(403);
+    // A form post carries it as _csrf.
+    const form = await t.app.request('/admin/api/auth/logout', {
+      method: 'POST',
+      headers: { cookie: session.cookie, 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ _csrf: 'forged' }).toString(),
+    });
+    expect(form.status).toBe(403);
+    // Nothing happened: the session is alive.
+    expect((await me(session.cookie)).status).toBe(200);
+    const formOk = await t.app.request('/admin/api/auth/logout', {
+      method: 'POST',
+      headers: { cookie: session.cookie, 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ _csrf: session.csrfToken }).toString(),
+    });
+    expect(formOk.status).toBe(204);
+  });
+});
+
+describe('API tokens', () => {
+  it('authenticate with Bearer without a CSRF token, are stored hashed, and stop working when revoked', async () => {
+    const owner = await t.runtime.store.findAdminAccountByEmail('owner@example.com');
+    const { token, record } = await t.runtime.access.createApiToken('test', {
+      workspaceId: t.workspaceId,
+      role: 'auditor',
+      name: 'ci',
+      createdBy: owner?.id ?? '',
+    });
+    expect(token).toMatch(/^wbt_[A-Za-z0-9_-]{43}$/);
+    const answer = await withToken(t.app, token, '/admin/api/auth/me');
+    expect(await answer.json()).toMatchObject({
+      kind: 'token',
+      actor: `token:${record.id}`,
+      owner: false,
+      grants: [{ workspaceId: 'acme', role: 'auditor' }],
+      csrfToken: null,
+    });
+    const db = (t.runtime.store as unknown as { db: { all<T>(sql: string): T[] } }).db;
+    expect(JSON.stringify(db.all('SELECT * FROM api_tokens'))).not.toContain(token.slice(4));
+    await t.runtime.access.revokeApiToken('test', t.workspaceId, record.id);
+    const revoked = await withToken(t.app, token, '/admin/api/auth/me');
+    expect(revoked.status).toBe(401);
+    expect((await withToken(t.app, 'wbt_not-a-token', '/admin/api/auth/me')).status).toBe(401);
+  });
+});

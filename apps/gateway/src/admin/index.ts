@@ -1,0 +1,70 @@
+import { isWabridgeError, type WabridgeError } from '@wabridge/core';
+import type { Hono } from 'hono';
+import { HTTPException } from 'hono/http-exception';
+import { errorResponse, retryAfter } from '../http.ts';
+import type { Runtime } from '../runtime.ts';
+import { authRoutes } from './auth-routes.ts';
+import type { AdminEnv } from './context.ts';
+import { adminOpenApiApp } from './openapi.ts';
+import { adminPrincipal, csrfProtection } from './session.ts';
+
+/** Paths that take a state-changing request without a session's CSRF token: signing in makes one. */
+export const CSRF_EXEMPT = new Set(['/admin/api/auth/login']);
+
+const STATUS_BY_CODE: Partial<Record<WabridgeError['code'], number>> = {
+  bad_request: 400,
+  unauthorized: 401,
+  forbidden: 403,
+  not_found: 404,
+  conflict: 409,
+  // Well-formed settings a connector refuses (a missing field, a misspelled key): 422.
+  config_invalid: 422,
+  rate_limited: 429,
+  unavailable: 503,
+};
+
+/**
+ * Everything under /admin: who is asking (session cookie or API token) and the CSRF check, then
+ * the admin API at /admin/api with its OpenAPI document at /admin/api/openapi.json. The console
+ * (pages under /admin) is mounted on the same middleware (see README.md beside this file).
+ */
+export function mountAdmin(app: Hono, runtime: Runtime): void {
+  const admin = app as unknown as Hono<AdminEnv>;
+  admin.use('/admin/*', adminPrincipal(runtime), csrfProtection(CSRF_EXEMPT));
+  admin.route('/admin/api', adminApi(runtime));
+}
+
+export function adminApi(runtime: Runtime) {
+  const api = adminOpenApiApp();
+  authRoutes(api, runtime);
+  api.doc31('/openapi.json', openApiInfo);
+  api.notFound((c) =>
+    c.json({ error: { code: 'not_found', message: `no route for ${c.req.method} ${c.req.path}` } }, 404),
+  );
+  api.onError((error, c) => {
+    if (error instanceof HTTPException) return error.getResponse();
+    if (isWabridgeError(error)) {
+      const status =
+        error.code === 'config_invalid' ? 422 : (error.status ?? STATUS_BY_CODE[error.code] ?? 500);
+      if (status >= 500) runtime.logger.error({ err: error, path: c.req.path }, 'admin request failed');
+      return errorResponse(status, error.code, error.message, retryAfter(error));
+    }
+    runtime.logger.error({ err: error, path: c.req.path }, 'admin request failed');
+    return c.json({ error: { code: 'internal', message: 'internal error; see the gateway log' } }, 500);
+  });
+  return api;
+}
+
+export const openApiInfo = {
+  openapi: '3.1.0',
+  info: {
+    title: 'wabridge admin API',
+    version: '1',
+    description:
+      'Workspaces, numbers, connectors, routing and policies, health, audit trail, accounts, roles and API ' +
+      'tokens. Sign in with a session cookie (POST /auth/login; send x-csrf-token on every change) or an ' +
+      'API token (Authorization: Bearer wbt_…). Every operation names the permission it needs in ' +
+      'x-wabridge-permission.',
+  },
+  servers: [{ url: '/admin/api' }],
+};
