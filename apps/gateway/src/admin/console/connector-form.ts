@@ -15,12 +15,15 @@ export interface FormField {
   required: boolean;
   /** Lists and objects used for routing, shown in their own group. */
   routing: boolean;
+  /** The schema's default, shown as the empty field's placeholder. */
+  defaultValue?: string;
 }
 
 const ROUTING_KEYS = new Set(['routes', 'tags', 'defaultChannel', 'channelId', 'teamId']);
 
 type JsonSchema = {
   type?: string;
+  default?: unknown;
   enum?: unknown[];
   properties?: Record<string, JsonSchema>;
   required?: string[];
@@ -59,6 +62,7 @@ export function formFields(manifest: ConnectorManifest): FormField[] {
       ...(enumValues ? { options: enumValues } : {}),
       required: required.has(key),
       routing: ROUTING_KEYS.has(key) && kind === 'json',
+      ...(prop.default !== undefined && kind !== 'json' ? { defaultValue: String(prop.default) } : {}),
     };
   });
   cache.set(manifest, fields);

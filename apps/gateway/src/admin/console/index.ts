@@ -1,15 +1,25 @@
 import { readFileSync } from 'node:fs';
-import { isWabridgeError, openSqliteStore, signArchiveCheckpoint, verifyArchive } from '@wabridge/core';
+import {
+  auditEntry,
+  isWabridgeError,
+  openSqliteStore,
+  type Permission,
+  signArchiveCheckpoint,
+  verifyArchive,
+} from '@wabridge/core';
 import { type Context, Hono } from 'hono';
 import { healthReport } from '../../connector-health.ts';
 import type { Runtime } from '../../runtime.ts';
 import { installLink } from '../../slack-install.ts';
+import type { AdminEnv } from '../context.ts';
+import { actorOf } from '../context.ts';
+import { clearSessionCookie, requestOrigin, sessionCookie, setSessionCookie } from '../session.ts';
 import { formFields, readForm, schemaErrors } from './connector-form.ts';
 import { type Html, html } from './html.ts';
 import { CONSOLE_BASE, CSS_PATH, page } from './layout.ts';
 import { doneMessage } from './messages.ts';
 import { archivePage } from './pages/archive.ts';
-import { auditPage } from './pages/audit.ts';
+import { type AuditRow, auditPage } from './pages/audit.ts';
 import { connectorPage } from './pages/connector.ts';
 import { healthPage } from './pages/health.ts';
 import { policiesPage } from './pages/policies.ts';
@@ -17,27 +27,10 @@ import { signInPage } from './pages/sign-in.ts';
 import { workspacePage } from './pages/workspace.ts';
 import { workspaceUrl } from './pages/workspace-nav.ts';
 import { workspacesPage } from './pages/workspaces.ts';
-import type { ConsolePermission, Viewer } from './viewer.ts';
+import type { SignInLinks } from './sign-in-links.ts';
+import { type Viewer, viewerOf } from './viewer.ts';
 
 export type { Viewer } from './viewer.ts';
-
-/**
- * What the console needs from the auth layer (../README.md): who is asking, whether a form's
- * CSRF token is theirs, and signing in and out. The console never decides who someone is.
- */
-export interface ConsoleAuth {
-  /** The signed-in viewer of this request, or null. */
-  viewer(c: Context): Promise<Viewer | null>;
-  /** The audit actor of this request (name, address). */
-  actor(c: Context, viewer: Viewer): string;
-  /** True when `token` is the CSRF token bound to this request's session (or pre-session cookie). */
-  checkCsrf(c: Context, token: string | undefined): Promise<boolean>;
-  /** A CSRF token for the sign-in form (before there is a session): sets its cookie. */
-  signInCsrf(c: Context): string;
-  /** Checks the credentials; on success sets the session cookie. */
-  signIn(c: Context, email: string, password: string): Promise<{ ok: true } | { ok: false; error: string }>;
-  signOut(c: Context): Promise<void>;
-}
 
 const CSS = readFileSync(new URL('./console.css', import.meta.url), 'utf8');
 const WORKSPACE_ID = /^[a-z0-9][a-z0-9-]{1,62}$/;
@@ -61,9 +54,29 @@ function send(body: Html, status = 200): Response {
 }
 
 /** The console's pages under /admin (except /admin/api, the JSON API). */
-export function adminConsole(runtime: Runtime, auth: ConsoleAuth) {
-  const app = new Hono<{ Variables: { viewer: Viewer } }>();
+type ConsoleEnv = AdminEnv;
+
+/**
+ * The console's pages under /admin (the JSON API is /admin/api). Mounted after the admin
+ * middleware (../session.ts), which resolves the session into `principal` and refuses any POST of
+ * a session without its CSRF token; here a page needs a session, and each act its permission.
+ */
+export function adminConsole(runtime: Runtime, options: { signInLinks?: SignInLinks } = {}) {
+  const app = new Hono<ConsoleEnv>();
   const admin = runtime.admin;
+  const signedIn = (c: Context<ConsoleEnv>): Viewer | null => {
+    const principal = c.get('principal');
+    const csrfToken = c.get('csrfToken');
+    // The console is for people: an API token (no session, no CSRF token) does not open pages.
+    return principal?.kind === 'session' && csrfToken ? viewerOf(principal, csrfToken) : null;
+  };
+
+  // Behind the middleware below, which answers every request without a viewer.
+  const viewerIn = (c: Context<ConsoleEnv>): Viewer => {
+    const viewer = signedIn(c);
+    if (!viewer) throw new Error('console page reached without a session');
+    return viewer;
+  };
 
   app.get(
     '/assets/console.css',
@@ -73,54 +86,87 @@ export function adminConsole(runtime: Runtime, auth: ConsoleAuth) {
       }),
   );
 
-  app.get('/sign-in', async (c) => {
-    if (await auth.viewer(c)) return c.redirect(`${CONSOLE_BASE}/workspaces`, 303);
-    return send(signInPage({ csrfToken: auth.signInCsrf(c), next: safeNext(c.req.query('next')) }));
+  /** Signs in through core's AdminAccess (throttled, audited) and sets the session cookie. */
+  const startSession = async (c: Context<ConsoleEnv>, email: string, password: string) => {
+    const origin = requestOrigin(c, runtime);
+    // A new session on every sign-in (no fixation): the previous one of this browser ends.
+    const previous = sessionCookie(c, runtime);
+    const principal = previous ? await runtime.access.resolveSession(previous) : null;
+    if (principal) await runtime.access.signOut({ actor: principal.actor, ...origin }, principal);
+    const { sessionId } = await runtime.access.signIn({ email, password }, origin);
+    setSessionCookie(c, runtime, sessionId);
+  };
+
+  app.get('/sign-in', (c) => {
+    if (signedIn(c)) return c.redirect(`${CONSOLE_BASE}/workspaces`, 303);
+    return send(signInPage({ next: safeNext(c.req.query('next')) }));
   });
   app.post('/sign-in', async (c) => {
     const form = await formOf(c);
     const email = form.email?.trim() ?? '';
     const next = safeNext(form.next);
-    if (!(await auth.checkCsrf(c, form._csrf))) return refusedCsrf();
-    const result = await auth.signIn(c, email, form.password ?? '');
-    if (!result.ok) {
-      return send(signInPage({ error: result.error, email, next, csrfToken: auth.signInCsrf(c) }), 401);
+    try {
+      await startSession(c, email, form.password ?? '');
+    } catch (error) {
+      if (!isWabridgeError(error) || (error.code !== 'unauthorized' && error.code !== 'rate_limited'))
+        throw error;
+      const wait = error.code === 'rate_limited' ? Math.ceil((error.retryAfterMs ?? 1000) / 1000) : 0;
+      const message =
+        error.code === 'rate_limited'
+          ? `Too many failed sign-ins: wait ${wait} s and try again.`
+          : 'Wrong email or password.';
+      const response = send(
+        signInPage({ error: message, email, next }),
+        error.code === 'rate_limited' ? 429 : 401,
+      );
+      if (wait) response.headers.set('retry-after', String(wait));
+      return response;
     }
     return c.redirect(next ?? `${CONSOLE_BASE}/workspaces`, 303);
   });
+  // The demo's one-time link (only when the demo gave the app its SignInLinks).
+  app.get('/sign-in/link/:token', async (c) => {
+    const credentials = options.signInLinks?.take(c.req.param('token'));
+    if (!credentials) {
+      return send(
+        signInPage({ error: 'This sign-in link was used already or has expired: sign in below.' }),
+        410,
+      );
+    }
+    await startSession(c, credentials.email, credentials.password);
+    return c.redirect(`${CONSOLE_BASE}/workspaces`, 303);
+  });
 
-  // Every other page needs a viewer; every POST a valid CSRF token.
+  // Every other page needs a session; the admin middleware has already checked a POST's CSRF token.
   app.use('*', async (c, next) => {
-    const viewer = await auth.viewer(c);
+    if (c.req.path.startsWith(`${CONSOLE_BASE}/api/`)) return next();
+    const viewer = signedIn(c);
     if (!viewer) {
       if (c.req.method !== 'GET')
         return send(messagePage(null, 'Signed out', 'Your session has ended: sign in again.'), 401);
       return c.redirect(`${CONSOLE_BASE}/sign-in?next=${encodeURIComponent(c.req.path)}`, 303);
     }
-    if (c.req.method === 'POST') {
-      const form = await formOf(c);
-      if (!(await auth.checkCsrf(c, form._csrf))) return refusedCsrf();
-    }
-    c.set('viewer', viewer);
     await next();
   });
 
   app.post('/sign-out', async (c) => {
-    await auth.signOut(c);
+    const principal = c.get('principal');
+    if (principal) await runtime.access.signOut(actorOf(c), principal);
+    clearSessionCookie(c, runtime);
     return c.redirect(`${CONSOLE_BASE}/sign-in`, 303);
   });
 
   app.get('/', (c) => c.redirect(`${CONSOLE_BASE}/workspaces`, 303));
 
   app.get('/workspaces', async (c) => {
-    const viewer = c.get('viewer');
+    const viewer = viewerIn(c);
     return send(
       workspacesPage(viewer, { ...(await workspacesData(runtime)), done: doneMessage(c.req.query('done')) }),
     );
   });
 
   app.post('/workspaces', async (c) => {
-    const viewer = c.get('viewer');
+    const viewer = viewerIn(c);
     if (!viewer.can('global.workspace.create', null)) return forbidden(viewer);
     const form = await formOf(c);
     const name = (form.name ?? '').trim();
@@ -135,7 +181,7 @@ export function adminConsole(runtime: Runtime, auth: ConsoleAuth) {
       errors.id = `A workspace with the id ${id} exists already.`;
     if (Object.keys(errors).length === 0) {
       try {
-        await admin.createWorkspace(auth.actor(c, viewer), { id, name });
+        await admin.createWorkspace(actorOf(c), { id, name });
         return c.redirect(`${workspaceUrl(id)}?done=workspace-created`, 303);
       } catch (error) {
         errors.form = userMessage(error);
@@ -151,11 +197,8 @@ export function adminConsole(runtime: Runtime, auth: ConsoleAuth) {
   });
 
   // --- One workspace: a workspace the viewer has no role in answers exactly like a missing one.
-  const workspaceOr404 = async (
-    c: Context<{ Variables: { viewer: Viewer } }>,
-    permission: ConsolePermission,
-  ) => {
-    const viewer = c.get('viewer');
+  const workspaceOr404 = async (c: Context<ConsoleEnv>, permission: Permission) => {
+    const viewer = viewerIn(c);
     const id = c.req.param('ws') ?? '';
     const workspace = viewer.can('workspace.read', id) ? await runtime.store.getWorkspace(id) : null;
     if (!workspace) return { response: notFound(viewer) } as const;
@@ -197,7 +240,7 @@ export function adminConsole(runtime: Runtime, auth: ConsoleAuth) {
     }
     if (Object.keys(errors).length === 0) {
       try {
-        await admin.addPhoneNumber(auth.actor(c, viewer), workspace.id, {
+        await admin.addPhoneNumber(actorOf(c), workspace.id, {
           phoneNumberId,
           displayPhoneNumber: displayPhoneNumber || null,
         });
@@ -223,16 +266,13 @@ export function adminConsole(runtime: Runtime, auth: ConsoleAuth) {
     const { viewer, workspace } = found;
     const owner = await runtime.store.resolvePhoneNumber(c.req.param('number'));
     if (!owner || owner.workspaceId !== workspace.id) return notFound(viewer);
-    await admin.removePhoneNumber(auth.actor(c, viewer), owner.phoneNumberId);
+    await admin.removePhoneNumber(actorOf(c), owner.phoneNumberId);
     runtime.routing.invalidate();
     return c.redirect(`${workspaceUrl(workspace.id)}?done=number-removed`, 303);
   });
 
   // --- Connectors
-  const connectorOr404 = async (
-    c: Context<{ Variables: { viewer: Viewer } }>,
-    permission: ConsolePermission,
-  ) => {
+  const connectorOr404 = async (c: Context<ConsoleEnv>, permission: Permission) => {
     const found = await workspaceOr404(c, permission);
     if ('response' in found) return { response: found.response } as const;
     const manifest = runtime.registry.get(c.req.param('connector') ?? '');
@@ -275,7 +315,7 @@ export function adminConsole(runtime: Runtime, auth: ConsoleAuth) {
     const action = form.action;
     const base = workspaceUrl(workspace.id, `/connectors/${encodeURIComponent(manifest.id)}`);
     if (action === 'disable') {
-      await admin.setConnector(auth.actor(c, viewer), workspace.id, manifest.id, { enabled: false });
+      await admin.setConnector(actorOf(c), workspace.id, manifest.id, { enabled: false });
       runtime.routing.invalidate();
       return c.redirect(`${base}?done=connector-disabled`, 303);
     }
@@ -284,8 +324,9 @@ export function adminConsole(runtime: Runtime, auth: ConsoleAuth) {
     const existing = await runtime.store.getConnector(workspace.id, manifest.id);
     const enabled = action === 'enable' ? true : (existing?.enabled ?? false);
     const { change, errors } = readForm(manifest, form);
-    if (Object.keys(errors).length === 0 && enabled) {
-      // Field by field against the merged settings, as `setConnector` will check them whole.
+    if (enabled) {
+      // Field by field against the merged settings, as `setConnector` will check them whole; a
+      // value that could not even be read keeps its own message.
       const stored = existing
         ? {
             ...existing.config,
@@ -294,11 +335,12 @@ export function adminConsole(runtime: Runtime, auth: ConsoleAuth) {
               : {}),
           }
         : {};
-      Object.assign(errors, schemaErrors(manifest, { ...stored, ...change }));
+      const fromSchema = schemaErrors(manifest, { ...stored, ...change });
+      for (const [key, message] of Object.entries(fromSchema)) errors[key] ??= message;
     }
     if (Object.keys(errors).length === 0) {
       try {
-        await admin.setConnector(auth.actor(c, viewer), workspace.id, manifest.id, {
+        await admin.setConnector(actorOf(c), workspace.id, manifest.id, {
           enabled,
           config: change,
         });
@@ -362,7 +404,7 @@ export function adminConsole(runtime: Runtime, auth: ConsoleAuth) {
     }
     if (Object.keys(errors).length === 0) {
       try {
-        await admin.updatePolicies(auth.actor(c, viewer), workspace.id, policies);
+        await admin.updatePolicies(actorOf(c), workspace.id, policies);
         runtime.routing.invalidate();
         return c.redirect(`${workspaceUrl(workspace.id, '/policies')}?done=policies-saved`, 303);
       } catch (error) {
@@ -417,16 +459,13 @@ export function adminConsole(runtime: Runtime, auth: ConsoleAuth) {
     const replayed = await runtime.store.replayDeadJobs(body.scope === 'all' ? 'all' : ids, {
       workspaceId: workspace.id,
     });
-    await runtime.store.appendAudit({
-      actor: auth.actor(c, viewer),
-      action: 'deadletter.replay',
-      workspaceId: workspace.id,
-      details: {
+    await runtime.store.appendAudit(
+      auditEntry(actorOf(c), 'deadletter.replay', workspace.id, {
         scope: body.scope === 'all' ? 'all' : 'selected',
         ids: body.scope === 'all' ? [] : ids,
         replayed,
-      },
-    });
+      }),
+    );
     runtime.worker?.notify();
     return c.redirect(`${health}?done=replayed`, 303);
   });
@@ -472,20 +511,13 @@ export function adminConsole(runtime: Runtime, auth: ConsoleAuth) {
   app.post('/workspaces/:ws/archive/checkpoint', async (c) => {
     const found = await workspaceOr404(c, 'workspace.update');
     if ('response' in found) return found.response;
-    const { viewer, workspace } = found;
+    const { workspace } = found;
     await withArchiveDatabase(runtime, (db) => signArchiveCheckpoint(db, runtime.secrets, workspace.id));
-    await runtime.store.appendAudit({
-      actor: auth.actor(c, viewer),
-      action: 'archive.checkpoint',
-      workspaceId: workspace.id,
-      details: {},
-    });
+    await runtime.store.appendAudit(auditEntry(actorOf(c), 'archive.checkpoint', workspace.id, {}));
     return c.redirect(`${workspaceUrl(workspace.id, '/archive')}?done=checkpoint`, 303);
   });
 
-  app.notFound(async (c) =>
-    send(messagePage(await auth.viewer(c), 'Not found', 'There is no such page.'), 404),
-  );
+  app.notFound(async (c) => send(messagePage(signedIn(c), 'Not found', 'There is no such page.'), 404));
   return app;
 }
 
@@ -542,13 +574,23 @@ async function routingData(runtime: Runtime, workspaceId: string) {
 }
 
 async function readAudit(
-  _runtime: Runtime,
-  _workspaceId: string,
-  _filter: { action?: string | undefined; actor?: string | undefined },
-  _limit: number,
-): Promise<Parameters<typeof auditPage>[1]['entries']> {
-  // Wired to the store's audit reader with the auth foundation (listAudit).
-  return [];
+  runtime: Runtime,
+  workspaceId: string,
+  filter: { action?: string | undefined; actor?: string | undefined },
+  limit: number,
+): Promise<AuditRow[]> {
+  // An action filter without a dot is a prefix too ("connector" finds connector.enable).
+  const action = filter.action && !filter.action.includes('.') ? `${filter.action}.` : filter.action;
+  const entries = await runtime.store.listAudit({
+    workspaceId,
+    ...(action ? { action } : {}),
+    ...(filter.actor ? { actor: filter.actor } : {}),
+    limit,
+  });
+  return entries.map(({ details, ...entry }) => {
+    const { from, ...rest } = details as { from?: { ip?: string | null } };
+    return { ...entry, from: from?.ip ?? null, details: rest };
+  });
 }
 
 /** The archive functions work on a connection of their own (as `wabridge archive …` does). */
@@ -643,17 +685,6 @@ function notFound(viewer: Viewer | null): Response {
 
 function forbidden(viewer: Viewer): Response {
   return send(messagePage(viewer, 'Not allowed', 'Your role does not allow this.'), 403);
-}
-
-function refusedCsrf(): Response {
-  return send(
-    messagePage(
-      null,
-      'Form expired',
-      'This form is stale or came from another site: go back, reload the page and try again.',
-    ),
-    403,
-  );
 }
 
 export { CSS_PATH };

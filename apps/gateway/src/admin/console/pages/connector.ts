@@ -129,13 +129,13 @@ function field(f: FormField, view: ConnectorView): Html {
     f.kind === 'json'
       ? html`<textarea ${attrs} rows="4">${value}</textarea>`
       : f.kind === 'enum' || f.kind === 'boolean'
-        ? html`<select ${attrs}><option value="">${f.required ? 'Choose…' : 'Default'}</option>${(
+        ? html`<select ${attrs}><option value="">${f.required ? 'Choose…' : f.defaultValue !== undefined ? `Default (${f.kind === 'boolean' ? (f.defaultValue === 'true' ? 'yes' : 'no') : f.defaultValue})` : 'Not set'}</option>${(
             f.kind === 'boolean' ? ['true', 'false'] : (f.options ?? [])
           ).map(
             (o) =>
               html`<option value="${o}"${o === value ? ' selected' : ''}>${f.kind === 'boolean' ? (o === 'true' ? 'Yes' : 'No') : o}</option>`,
           )}</select>`
-        : html`<input type="${f.kind === 'secret' ? 'password' : 'text'}" ${attrs} value="${value}"${f.kind === 'secret' ? ' autocomplete="off"' : ''}${f.kind === 'number' || f.kind === 'integer' ? ' inputmode="decimal"' : ''}>`;
+        : html`<input type="${f.kind === 'secret' ? 'password' : 'text'}" ${attrs} value="${value}"${f.defaultValue !== undefined ? html` placeholder="${f.defaultValue}"` : ''}${f.kind === 'secret' ? html` autocomplete="off"` : ''}${f.kind === 'number' || f.kind === 'integer' ? html` inputmode="decimal"` : ''}>`;
   return html`<div class="field"><label for="${id}">${f.label} <code>${f.key}</code></label>${control}
 ${hint && html`<span class="hint" id="${id}-hint">${hint}</span>`}${error && html`<span class="error" id="${id}-error">${error}</span>`}</div>`;
 }

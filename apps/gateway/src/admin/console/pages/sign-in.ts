@@ -2,12 +2,7 @@ import { type Html, html } from '../html.ts';
 import { CONSOLE_BASE, notice, page } from '../layout.ts';
 
 /** The sign-in form; works without JavaScript (a plain POST). */
-export function signInPage(options: {
-  error?: string;
-  email?: string;
-  next?: string;
-  csrfToken: string;
-}): Html {
+export function signInPage(options: { error?: string; email?: string; next?: string | undefined }): Html {
   return page({
     title: 'Sign in',
     viewer: null,
@@ -16,7 +11,6 @@ export function signInPage(options: {
 <h1>Sign in</h1>
 ${notice(options.error, 'bad')}
 <form method="post" action="${CONSOLE_BASE}/sign-in">
-  <input type="hidden" name="_csrf" value="${options.csrfToken}">
   ${options.next && html`<input type="hidden" name="next" value="${options.next}">`}
   <div class="field"><label for="email">Email</label>
     <input type="text" id="email" name="email" autocomplete="username" required value="${options.email ?? ''}"></div>
