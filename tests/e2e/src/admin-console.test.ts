@@ -57,6 +57,7 @@ beforeAll(async () => {
   });
   slack = await startSlackEmulator({
     signingSecret: 'e2e-admin-signing-secret',
+    botToken: 'xoxb-2000-3000-e2eadminconsole',
     channels: [{ id: SLACK_CHANNEL, name: 'whatsapp-support' }],
   });
   hubspot = await startHubSpotEmulator({
@@ -135,6 +136,13 @@ async function submit(page: Page, button: string): Promise<void> {
   ]);
 }
 
+/** The state badge of a connector page, with the page's errors when something was refused. */
+async function connectorState(page: Page): Promise<string> {
+  const state = (await page.getByTestId('connector-state').textContent()) ?? '';
+  const errors = await page.locator('.error, .notice.bad').allTextContents();
+  return errors.length > 0 ? `${state} (${errors.join(' | ')})` : state;
+}
+
 /** Polls the store (not the clock): the worker settles jobs in the background. */
 async function until<T>(what: string, read: () => Promise<T>, done: (value: T) => boolean): Promise<T> {
   const deadline = Date.now() + 60_000;
@@ -182,7 +190,7 @@ describe('the admin console in Chromium', () => {
     await page.getByLabel('Phone number id').fill(NUMBER);
     await page.getByLabel('Display number (optional)').fill('+1 555 078 3881');
     await submit(page, 'Add number');
-    await page.getByRole('cell', { name: NUMBER }).waitFor(WAIT);
+    await page.getByRole('cell', { name: NUMBER, exact: true }).waitFor(WAIT);
     expect((await gw.runtime.store.resolvePhoneNumber(NUMBER))?.workspaceId).toBe('acme');
     await screenshot(page, 'workspace');
 
@@ -204,7 +212,7 @@ describe('the admin console in Chromium', () => {
     await page.locator('[name="cfg.signingSecret"]').fill(slack.signingSecret);
     await page.locator('[name="cfg.teamId"]').fill(slack.teamId);
     await submit(page, 'Save and enable');
-    expect(await page.getByTestId('connector-state').textContent()).toBe('enabled');
+    expect(await connectorState(page)).toBe('enabled');
     await submit(page, 'Test connection');
     expect(await page.getByTestId('test-result').textContent()).toContain('Connection works');
     await audit(page);
@@ -218,7 +226,7 @@ describe('the admin console in Chromium', () => {
       portalId: '4242424',
     });
     await submit(page, 'Save and enable');
-    expect(await page.getByTestId('connector-state').textContent()).toBe('enabled');
+    expect(await connectorState(page)).toBe('enabled');
     await submit(page, 'Test connection');
     expect(await page.getByTestId('test-result').textContent()).toContain('Connection works');
     await configure(page, 'teams', {
@@ -232,7 +240,7 @@ describe('the admin console in Chromium', () => {
       graphBaseUrl: graph.graphBaseUrl,
     });
     await submit(page, 'Save and enable');
-    expect(await page.getByTestId('connector-state').textContent()).toBe('enabled');
+    expect(await connectorState(page)).toBe('enabled');
     await submit(page, 'Test connection');
     expect(await page.getByTestId('test-result').textContent()).toContain('Connection works');
 
