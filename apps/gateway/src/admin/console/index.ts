@@ -8,7 +8,7 @@ import {
   verifyArchive,
 } from '@wabridge/core';
 import { type Context, Hono } from 'hono';
-import { healthReport } from '../../connector-health.ts';
+import { connectorViews } from '../../connector-health.ts';
 import type { Runtime } from '../../runtime.ts';
 import { installLink } from '../../slack-install.ts';
 import type { AdminEnv } from '../context.ts';
@@ -428,16 +428,21 @@ export function adminConsole(runtime: Runtime, options: { signInLinks?: SignInLi
     const found = await workspaceOr404(c, 'health.read');
     if ('response' in found) return found.response;
     const { viewer, workspace } = found;
-    const [activity, report, dead] = await Promise.all([
+    // This workspace's rows only: the queue-wide job counts (a scan of every job) are not needed.
+    const [activity, settings, health, dead] = await Promise.all([
       runtime.store.workspaceActivity(workspace.id),
-      healthReport(runtime.store),
+      runtime.store.listConnectors(workspace.id),
+      runtime.store.connectorHealth(),
       runtime.store.listDeadJobs({ workspaceId: workspace.id, limit: DEAD_SHOWN }),
     ]);
     return send(
       healthPage(viewer, {
         workspace,
         activity,
-        connectors: report.connectors.filter((v) => v.workspace === workspace.id),
+        connectors: connectorViews(
+          settings,
+          health.filter((h) => h.workspaceId === workspace.id),
+        ),
         dead,
         done: doneMessage(c.req.query('done')),
       }),
