@@ -192,6 +192,17 @@ describe('the admin console in Chromium', () => {
     await submit(page, 'Add number');
     await page.getByRole('cell', { name: NUMBER, exact: true }).waitFor(WAIT);
     expect((await gw.runtime.store.resolvePhoneNumber(NUMBER))?.workspaceId).toBe('acme');
+
+    // Removing asks first (the console's one script); cancelled, the number stays; confirmed, it goes.
+    await page.getByLabel('Phone number id').fill('106540352242923');
+    await submit(page, 'Add number');
+    const remove = page.getByRole('button', { name: 'Remove number 106540352242923' });
+    page.once('dialog', (dialog) => void dialog.dismiss());
+    await remove.click();
+    expect(await gw.runtime.store.resolvePhoneNumber('106540352242923')).not.toBeNull();
+    page.once('dialog', (dialog) => void dialog.accept());
+    await Promise.all([page.waitForURL(/done=number-removed/, WAIT), remove.click()]);
+    expect(await gw.runtime.store.resolvePhoneNumber('106540352242923')).toBeNull();
     await screenshot(page, 'workspace');
 
     // Slack: a user token where the bot token goes, and no team id: both fields marked, nothing stored.

@@ -1,7 +1,9 @@
 import { slackConnector } from '@wabridge/connector-slack';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createApp } from '../../app.ts';
 import { createTestApp } from '../../testing/harness.ts';
 import { createTestAccount, TEST_PASSWORD, TEST_SCRYPT } from '../testing.ts';
+import { SignInLinks } from './sign-in-links.ts';
 
 /**
  * The console's pages through the whole app (admin middleware, sessions, CSRF) with
@@ -234,5 +236,20 @@ describe('admin console', () => {
     expect(page).toContain('account:owner@example.com');
     expect(page).toContain('number.add');
     expect(page).not.toContain('connector.enable');
+  });
+
+  it("the demo's one-time link signs its owner in once; a used or made-up link signs nobody in", async () => {
+    const links = new SignInLinks();
+    const app = createApp(t.runtime, { signInLinks: links });
+    const path = links.issue({ email: 'owner@example.com', password: TEST_PASSWORD });
+    const first = await app.request(path);
+    expect(first.status).toBe(303);
+    const cookie = (first.headers.get('set-cookie') ?? '').split(';')[0] ?? '';
+    expect((await app.request('/admin/workspaces', { headers: { cookie } })).status).toBe(200);
+    const again = await app.request(path);
+    expect(again.status).toBe(410);
+    expect(again.headers.get('set-cookie')).toBeNull();
+    // The gateway itself (no SignInLinks) has no links at all.
+    expect((await t.app.request(path)).status).toBe(410);
   });
 });

@@ -33,6 +33,7 @@ import { type Viewer, viewerOf } from './viewer.ts';
 export type { Viewer } from './viewer.ts';
 
 const CSS = readFileSync(new URL('./console.css', import.meta.url), 'utf8');
+const SCRIPT = readFileSync(new URL('./console.js', import.meta.url), 'utf8');
 const WORKSPACE_ID = /^[a-z0-9][a-z0-9-]{1,62}$/;
 const DEAD_SHOWN = 200;
 const AUDIT_SHOWN = 200;
@@ -40,7 +41,7 @@ const AUDIT_SHOWN = 200;
 /** Strict: no script, no inline style, forms post only here, never framed. */
 const SECURITY_HEADERS = {
   'content-security-policy':
-    "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
   'x-content-type-options': 'nosniff',
   'referrer-policy': 'same-origin',
   'cache-control': 'no-store',
@@ -83,6 +84,14 @@ export function adminConsole(runtime: Runtime, options: { signInLinks?: SignInLi
     () =>
       new Response(CSS, {
         headers: { 'content-type': 'text/css; charset=utf-8', 'cache-control': 'max-age=300' },
+      }),
+  );
+
+  app.get(
+    '/assets/console.js',
+    () =>
+      new Response(SCRIPT, {
+        headers: { 'content-type': 'text/javascript; charset=utf-8', 'cache-control': 'max-age=300' },
       }),
   );
 

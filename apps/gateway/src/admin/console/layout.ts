@@ -3,6 +3,7 @@ import type { Viewer } from './viewer.ts';
 
 export const CONSOLE_BASE = '/admin';
 export const CSS_PATH = `${CONSOLE_BASE}/assets/console.css`;
+export const SCRIPT_PATH = `${CONSOLE_BASE}/assets/console.js`;
 
 export interface PageOptions {
   title: string;
@@ -25,6 +26,7 @@ export function page(options: PageOptions): Html {
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>${options.title} · wabridge admin</title>
 <link rel="stylesheet" href="${CSS_PATH}">
+<script src="${SCRIPT_PATH}" defer></script>
 </head>
 <body>
 <a class="skip" href="#main">Skip to content</a>

@@ -50,7 +50,7 @@ ${
 ${
   'href' in view.connect
     ? html`<p><a class="button" href="${view.connect.href}">Connect ${connector.displayName}</a> <span class="muted">Install the app with the platform's consent screen; the settings are stored for you.</span></p>`
-    : html`<p class="muted">${view.connect.unavailable}</p>`
+    : html`<p><button type="button" disabled aria-describedby="connect-note">Connect ${connector.displayName}</button> <span class="muted" id="connect-note">${view.connect.unavailable}</span></p>`
 }
 ${
   stored &&
@@ -58,7 +58,7 @@ ${
 ${canTest && html`<form method="post" action="${base}/test">${csrfField(viewer)}<button type="submit" class="secondary">Test connection</button></form>`}
 ${
   stored.enabled &&
-  html`<form method="post" action="${base}">${csrfField(viewer)}<input type="hidden" name="action" value="disable"><button type="submit" class="danger">Disable</button></form>`
+  html`<form method="post" action="${base}" data-confirm="Disable ${connector.displayName}? Nothing more is delivered to it until it is enabled again.">${csrfField(viewer)}<input type="hidden" name="action" value="disable"><button type="submit" class="danger">Disable</button></form>`
 }
 </div>`
 }

@@ -44,7 +44,7 @@ ${
         (n) =>
           html`<tr><td><code>${n.phoneNumberId}</code></td><td>${n.displayPhoneNumber ?? '–'}</td>${
             canChange &&
-            html`<td><form class="inline" method="post" action="${workspaceUrl(workspace.id, `/numbers/${encodeURIComponent(n.phoneNumberId)}/remove`)}">${csrfField(viewer)}<button type="submit" class="danger" aria-label="Remove number ${n.phoneNumberId}">Remove</button></form></td>`
+            html`<td><form class="inline" method="post" action="${workspaceUrl(workspace.id, `/numbers/${encodeURIComponent(n.phoneNumberId)}/remove`)}" data-confirm="Remove ${n.phoneNumberId} from ${workspace.name}? Messages to it are then kept unrouted until a workspace claims it.">${csrfField(viewer)}<button type="submit" class="danger" aria-label="Remove number ${n.phoneNumberId}">Remove</button></form></td>`
           }</tr>`,
       )}</tbody></table>`
 }
