@@ -110,20 +110,22 @@ export class AdminAccess {
   async setGrant(
     actor: AuditActor,
     grant: { accountId: string; workspaceId: string; role: WorkspaceRole | null },
-  ): Promise<void> {
+  ): Promise<{ grantedAt: number }> {
     if (grant.role !== null && !isWorkspaceRole(grant.role))
       throw new WabridgeError('bad_request', `unknown role ${String(grant.role)}`);
     if (!(await this.store.getAdminAccount(grant.accountId)))
       throw new WabridgeError('not_found', `account ${grant.accountId} does not exist`);
     if (!(await this.store.getWorkspace(grant.workspaceId)))
       throw new WabridgeError('not_found', `workspace ${grant.workspaceId} does not exist`);
-    await this.store.setAdminGrant({ ...grant, at: this.now() });
+    const at = this.now();
+    await this.store.setAdminGrant({ ...grant, at });
     await this.store.appendAudit(
       auditEntry(actor, grant.role ? 'access.grant' : 'access.revoke', grant.workspaceId, {
         account: grant.accountId,
         role: grant.role,
       }),
     );
+    return { grantedAt: at };
   }
 
   // --- Sessions ---------------------------------------------------------------------------------
