@@ -69,6 +69,42 @@ export function accessRoutes(app: OpenAPIHono<AdminEnv>, runtime: Runtime): void
 
   app.openapi(
     createRoute({
+      method: 'patch',
+      path: '/accounts/{accountId}',
+      summary:
+        'Disable or enable an account (its sessions end, its tokens stop), or change its owner flag (owners)',
+      tags: ['access'],
+      ...guard(runtime, 'global.account.write'),
+      request: {
+        params: z.object({ accountId: z.string().openapi({ param: { name: 'accountId', in: 'path' } }) }),
+        body: jsonBody(
+          z
+            .object({
+              disabled: z.boolean().optional(),
+              owner: z.boolean().optional(),
+              name: z.string().trim().min(1).max(200).optional(),
+            })
+            .strict(),
+        ),
+      },
+      responses: {
+        200: json(AccountSchema, 'the account'),
+        400: E[400],
+        401: E[401],
+        403: E[403],
+        404: E[404],
+        409: json(ErrorSchema, 'the last owner cannot be demoted or disabled'),
+      },
+    }),
+    async (c) =>
+      c.json(
+        await access.updateAccount(actorOf(c), c.req.valid('param').accountId, c.req.valid('json')),
+        200,
+      ),
+  );
+
+  app.openapi(
+    createRoute({
       method: 'get',
       path: '/workspaces/{workspaceId}/members',
       summary: 'Who holds which role in the workspace',
