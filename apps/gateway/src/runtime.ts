@@ -196,7 +196,7 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
     now,
   });
   const webhooks: WebhookBodyIngest = threaded ?? ingestor;
-  const admin = new WorkspaceAdmin({ store, registry, secrets });
+  const admin = new WorkspaceAdmin({ store, registry, secrets, media });
   const access = new AdminAccess({
     store,
     now,

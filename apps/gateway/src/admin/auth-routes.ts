@@ -146,4 +146,45 @@ export function authRoutes(app: OpenAPIHono<AdminEnv>, runtime: Runtime): void {
       return c.json({ sessionsEnded }, 200);
     },
   );
+  app.openapi(
+    createRoute({
+      method: 'post',
+      path: '/auth/password',
+      summary: 'Change your password (every other session of the account ends)',
+      tags: ['auth'],
+      ...guard(runtime, 'signed-in'),
+      request: {
+        body: {
+          required: true,
+          content: {
+            'application/json': {
+              schema: z
+                .object({
+                  currentPassword: z.string().min(1).max(1024),
+                  newPassword: z.string().min(12).max(1024),
+                })
+                .strict(),
+            },
+          },
+        },
+      },
+      responses: {
+        204: { description: 'changed' },
+        400: ERROR_RESPONSES[400],
+        401: ERROR_RESPONSES[401],
+        403: ERROR_RESPONSES[403],
+        429: {
+          description: 'too many failed attempts',
+          content: { 'application/json': { schema: ErrorSchema } },
+        },
+      },
+    }),
+    async (c) => {
+      const principal = requirePrincipal(c);
+      if (principal.kind !== 'session')
+        throw new WabridgeError('bad_request', 'an API token has no password; sign in to change it');
+      await runtime.access.changePassword(actorOf(c), principal, c.req.valid('json'), c.get('origin'));
+      return c.body(null, 204);
+    },
+  );
 }

@@ -248,3 +248,73 @@ describe('API tokens', () => {
     expect((await withToken(t.app, 'wbt_not-a-token', '/admin/api/auth/me')).status).toBe(401);
   });
 });
+
+describe('accounts', () => {
+  it('changing the password needs the current one and ends every other session of the account', async () => {
+    const here = await signIn(t.app, 'owner@example.com');
+    const elsewhere = await signIn(t.app, 'owner@example.com');
+    const wrong = await here.request('/admin/api/auth/password', {
+      method: 'POST',
+      json: { currentPassword: 'not my password', newPassword: 'a brand new passphrase' },
+    });
+    expect(wrong.status).toBe(403);
+    const changed = await here.request('/admin/api/auth/password', {
+      method: 'POST',
+      json: { currentPassword: TEST_PASSWORD, newPassword: 'a brand new passphrase' },
+    });
+    expect(changed.status).toBe(204);
+    expect((await me(here.cookie)).status).toBe(200);
+    expect((await me(elsewhere.cookie)).status).toBe(401);
+    expect((await login('owner@example.com', TEST_PASSWORD)).status).toBe(401);
+    expect((await login('owner@example.com', 'a brand new passphrase')).status).toBe(200);
+    expect(JSON.stringify(await t.runtime.store.listAudit({}))).not.toContain('a brand new passphrase');
+  });
+
+  it('disabling an account ends its sessions and stops its tokens; the last owner cannot be disabled', async () => {
+    const owner = await signIn(t.app, 'owner@example.com');
+    const admin = await createTestAccount(t.runtime, {
+      email: 'admin@example.com',
+      role: 'admin',
+      workspaceId: 'acme',
+    });
+    const adminSession = await signIn(t.app, 'admin@example.com');
+    const { token } = await t.runtime.access.createApiToken('test', {
+      workspaceId: 'acme',
+      role: 'auditor',
+      name: 'ci',
+      createdBy: admin.id,
+    });
+    expect((await withToken(t.app, token, '/admin/api/auth/me')).status).toBe(200);
+    const disabled = await owner.request(`/admin/api/accounts/${admin.id}`, {
+      method: 'PATCH',
+      json: { disabled: true },
+    });
+    expect(disabled.status).toBe(200);
+    expect((await me(adminSession.cookie)).status).toBe(401);
+    expect((await withToken(t.app, token, '/admin/api/auth/me')).status).toBe(401);
+    expect((await login('admin@example.com', TEST_PASSWORD)).status).toBe(401);
+    const self = await t.runtime.store.findAdminAccountByEmail('owner@example.com');
+    const last = await owner.request(`/admin/api/accounts/${self?.id}`, {
+      method: 'PATCH',
+      json: { owner: false },
+    });
+    expect(last.status).toBe(409);
+  });
+
+  it('a token stops working when its creator is no longer the workspace’s admin', async () => {
+    const admin = await createTestAccount(t.runtime, {
+      email: 'admin@example.com',
+      role: 'admin',
+      workspaceId: 'acme',
+    });
+    const { token } = await t.runtime.access.createApiToken('test', {
+      workspaceId: 'acme',
+      role: 'supervisor',
+      name: 'dashboard',
+      createdBy: admin.id,
+    });
+    expect((await withToken(t.app, token, '/admin/api/workspaces/acme/health')).status).toBe(200);
+    await t.runtime.access.setGrant('test', { accountId: admin.id, workspaceId: 'acme', role: 'auditor' });
+    expect((await withToken(t.app, token, '/admin/api/workspaces/acme/health')).status).toBe(401);
+  });
+});

@@ -6,6 +6,11 @@ import type { Runtime } from '../runtime.ts';
 import { authRoutes } from './auth-routes.ts';
 import type { AdminEnv } from './context.ts';
 import { adminOpenApiApp } from './openapi.ts';
+import { accessRoutes } from './routes/access.ts';
+import { auditRoutes } from './routes/audit.ts';
+import { connectorRoutes } from './routes/connectors.ts';
+import { healthRoutes } from './routes/health.ts';
+import { workspaceRoutes } from './routes/workspaces.ts';
 import { adminPrincipal, csrfProtection } from './session.ts';
 
 /** Paths that take a state-changing request without a session's CSRF token: signing in makes one. */
@@ -37,6 +42,11 @@ export function mountAdmin(app: Hono, runtime: Runtime): void {
 export function adminApi(runtime: Runtime) {
   const api = adminOpenApiApp();
   authRoutes(api, runtime);
+  workspaceRoutes(api, runtime);
+  connectorRoutes(api, runtime);
+  healthRoutes(api, runtime);
+  auditRoutes(api, runtime);
+  accessRoutes(api, runtime);
   api.doc31('/openapi.json', openApiInfo);
   api.notFound((c) =>
     c.json({ error: { code: 'not_found', message: `no route for ${c.req.method} ${c.req.path}` } }, 404),

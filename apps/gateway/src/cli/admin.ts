@@ -146,18 +146,9 @@ export async function workspacePolicies({ env, values, positionals }: CommandInp
 
 export async function workspaceDelete({ env, positionals }: CommandInput): Promise<void> {
   const [id = ''] = positionals;
-  await withRuntime(env(), async ({ store, media }) => {
+  await withRuntime(env(), async ({ admin, store }) => {
     if (!(await store.getWorkspace(id))) throw noWorkspace(id);
-    await store.deleteWorkspace(id);
-    // After the rows: a link opened in between finds no message and serves nothing either way.
-    await media.deleteWorkspace(id);
-    // In the global log: the workspace's own log went with it.
-    await store.appendAudit({
-      actor: actor(),
-      action: 'workspace.delete',
-      workspaceId: null,
-      details: { workspace: id },
-    });
+    await admin.deleteWorkspace(actor(), id);
     out(`workspace ${id} deleted`);
   });
 }
@@ -267,7 +258,7 @@ export async function replayCommand({ env, values }: CommandInput): Promise<void
     );
   if (values.unrouted && (values.all || values.id || values.list))
     throw new UsageError('--unrouted replays kept webhook changes; it goes without --list, --all and --id');
-  await withRuntime(env(), async ({ store, ingestor }) => {
+  await withRuntime(env(), async ({ admin, store, ingestor }) => {
     const workspace = str(values.workspace);
     const connector = str(values.connector);
     const scope = {
@@ -333,7 +324,7 @@ export async function replayCommand({ env, values }: CommandInput): Promise<void
       if (!values.list && dead.length > 0) out('\nreplay with --all or --id <id> (repeatable)');
       return;
     }
-    const replayed = await store.replayDeadJobs(ids, scope);
+    const replayed = await admin.replayDeadJobs(actor(), ids, scope);
     out(`replayed ${replayed} job(s); a running worker delivers them now`);
   });
 }

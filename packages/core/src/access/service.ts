@@ -110,20 +110,98 @@ export class AdminAccess {
   async setGrant(
     actor: AuditActor,
     grant: { accountId: string; workspaceId: string; role: WorkspaceRole | null },
-  ): Promise<void> {
+  ): Promise<{ grantedAt: number }> {
     if (grant.role !== null && !isWorkspaceRole(grant.role))
       throw new WabridgeError('bad_request', `unknown role ${String(grant.role)}`);
     if (!(await this.store.getAdminAccount(grant.accountId)))
       throw new WabridgeError('not_found', `account ${grant.accountId} does not exist`);
     if (!(await this.store.getWorkspace(grant.workspaceId)))
       throw new WabridgeError('not_found', `workspace ${grant.workspaceId} does not exist`);
-    await this.store.setAdminGrant({ ...grant, at: this.now() });
+    const at = this.now();
+    await this.store.setAdminGrant({ ...grant, at });
     await this.store.appendAudit(
       auditEntry(actor, grant.role ? 'access.grant' : 'access.revoke', grant.workspaceId, {
         account: grant.accountId,
         role: grant.role,
       }),
     );
+    return { grantedAt: at };
+  }
+
+  /**
+   * Disables or re-enables an account, or makes it an owner or not. Disabling ends its sessions
+   * (and its API tokens stop working). The last enabled owner cannot be demoted or disabled.
+   */
+  async updateAccount(
+    actor: AuditActor,
+    accountId: string,
+    patch: { disabled?: boolean; owner?: boolean; name?: string },
+  ): Promise<AdminAccount> {
+    const account = await this.store.getAdminAccount(accountId);
+    if (!account) throw new WabridgeError('not_found', `account ${accountId} does not exist`);
+    const losesOwner =
+      account.owner && account.disabledAt === null && (patch.owner === false || patch.disabled === true);
+    if (losesOwner) {
+      const owners = (await this.store.listAdminAccounts()).filter((a) => a.owner && a.disabledAt === null);
+      if (owners.length <= 1)
+        throw new WabridgeError('conflict', 'this is the last owner: make another owner first', {
+          status: 409,
+        });
+    }
+    await this.store.updateAdminAccount(accountId, {
+      ...(patch.name !== undefined ? { name: patch.name } : {}),
+      ...(patch.owner !== undefined ? { owner: patch.owner } : {}),
+      ...(patch.disabled !== undefined
+        ? { disabledAt: patch.disabled ? (account.disabledAt ?? this.now()) : null }
+        : {}),
+    });
+    if (patch.disabled) await this.store.deleteAdminSessions({ accountId });
+    await this.store.appendAudit(auditEntry(actor, 'account.update', null, { account: accountId, ...patch }));
+    const updated = await this.getAccount(accountId);
+    if (!updated) throw new WabridgeError('not_found', `account ${accountId} does not exist`);
+    return updated;
+  }
+
+  /**
+   * Changes an account's own password, given the current one (throttled like a sign-in). Every
+   * other session of the account ends: whoever knew the old password is signed out.
+   */
+  async changePassword(
+    actor: AuditActor,
+    principal: Principal,
+    input: { currentPassword: string; newPassword: string },
+    origin: RequestOrigin,
+  ): Promise<void> {
+    const account = await this.store.getAdminAccount(principal.accountId);
+    if (!account?.passwordHash) throw new WabridgeError('not_found', 'this account has no password');
+    const key = `account:${account.email}`;
+    const decision = await this.store.takeLoginAttempt(
+      [
+        { key, free: FREE_ATTEMPTS.account },
+        ...(origin.ip ? [{ key: `ip:${origin.ip}`, free: FREE_ATTEMPTS.ip }] : []),
+      ],
+      this.now(),
+      this.throttle,
+    );
+    if (!decision.ok)
+      throw new WabridgeError('rate_limited', 'too many failed attempts; wait before trying again', {
+        status: 429,
+        retryAfterMs: decision.retryAfterMs,
+        retryable: true,
+      });
+    if (!(await verifyPassword(input.currentPassword, account.passwordHash)))
+      throw new WabridgeError('forbidden', 'the current password is wrong', { status: 403 });
+    await this.store.clearLoginAttempts(key);
+    const problem = passwordProblem(input.newPassword);
+    if (problem) throw new WabridgeError('bad_request', problem);
+    await this.store.updateAdminAccount(account.id, {
+      passwordHash: await hashPassword(input.newPassword, this.scrypt),
+    });
+    await this.store.deleteAdminSessions({
+      accountId: account.id,
+      ...(principal.sessionIdHash ? { except: principal.sessionIdHash } : {}),
+    });
+    await this.store.appendAudit(auditEntry(actor, 'account.password', null, { account: account.id }));
   }
 
   // --- Sessions ---------------------------------------------------------------------------------
@@ -266,8 +344,16 @@ export class AdminAccess {
     const record = await this.store.getApiTokenByHash(hashSecret(token));
     if (!record || record.revokedAt !== null) return null;
     const creator = await this.store.getAdminAccount(record.createdBy);
-    // A token dies with its creator's access: a disabled account's tokens stop working.
+    // A token lives on its creator's access: once the account is disabled, or no longer an owner
+    // or the workspace's admin, its tokens stop working.
     if (!creator || creator.disabledAt !== null) return null;
+    if (!creator.owner) {
+      const grants = await this.store.listAdminGrants({
+        accountId: creator.id,
+        workspaceId: record.workspaceId,
+      });
+      if (grants[0]?.role !== 'admin') return null;
+    }
     const at = this.now();
     if (record.lastUsedAt === null || at - record.lastUsedAt >= TOUCH_EVERY_MS)
       await this.store.touchApiToken(record.id, at);

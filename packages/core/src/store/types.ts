@@ -92,8 +92,8 @@ export interface Store {
   createAdminSession(session: AdminSessionRecord): Promise<void>;
   getAdminSession(idHash: string): Promise<AdminSessionRecord | null>;
   touchAdminSession(idHash: string, lastSeenAt: number): Promise<void>;
-  /** Deletes one session, or every session of an account. Returns how many. */
-  deleteAdminSessions(which: { idHash: string } | { accountId: string }): Promise<number>;
+  /** Deletes one session, or every session of an account (but `except`). Returns how many. */
+  deleteAdminSessions(which: { idHash: string } | { accountId: string; except?: string }): Promise<number>;
   createApiToken(token: ApiTokenRecord): Promise<void>;
   getApiTokenByHash(tokenHash: string): Promise<ApiTokenRecord | null>;
   listApiTokens(workspaceId: string): Promise<ApiToken[]>;

@@ -75,11 +75,19 @@ export class WorkspaceAdmin {
   private readonly store: Store;
   private readonly registry: ConnectorRegistry;
   private readonly secrets: SecretBox;
+  private readonly media: { deleteWorkspace(workspaceId: string): Promise<void> } | undefined;
 
-  constructor(options: { store: Store; registry: ConnectorRegistry; secrets: SecretBox }) {
+  constructor(options: {
+    store: Store;
+    registry: ConnectorRegistry;
+    secrets: SecretBox;
+    /** Where a workspace's media files are, removed with it (the runtime's MediaStore). */
+    media?: { deleteWorkspace(workspaceId: string): Promise<void> };
+  }) {
     this.store = options.store;
     this.registry = options.registry;
     this.secrets = options.secrets;
+    this.media = options.media;
   }
 
   async createWorkspace(
@@ -105,6 +113,44 @@ export class WorkspaceAdmin {
     return workspace;
   }
 
+  /** Renames a workspace and/or changes its policies (merged over the stored ones). */
+  async updateWorkspace(
+    actor: AuditActor,
+    workspaceId: string,
+    patch: { name?: string; policies?: Partial<WorkspacePolicies> },
+  ): Promise<Workspace> {
+    const policies = patch.policies ? parsePolicies(patch.policies) : undefined;
+    if (patch.name !== undefined && patch.name.trim() === '')
+      throw new WabridgeError('bad_request', 'a workspace name cannot be empty');
+    const current = await this.store.getWorkspace(workspaceId);
+    if (!current)
+      throw new WabridgeError('not_found', `workspace ${workspaceId} does not exist`, { status: 404 });
+    const workspace = await this.store.updateWorkspace(workspaceId, {
+      ...(patch.name !== undefined ? { name: patch.name.trim() } : {}),
+      ...(policies ? { policies: { ...current.policies, ...policies } } : {}),
+    });
+    await this.store.appendAudit(
+      auditEntry(actor, 'workspace.update', workspaceId, {
+        ...(patch.name !== undefined ? { name: workspace.name } : {}),
+        ...(policies ? { policyKeys: Object.keys(policies) } : {}),
+      }),
+    );
+    return workspace;
+  }
+
+  /**
+   * Deletes a workspace and everything it holds (messages, archive, settings, grants, tokens, media
+   * files). Audited in the global log: the workspace's own log goes with it.
+   */
+  async deleteWorkspace(actor: AuditActor, workspaceId: string): Promise<void> {
+    if (!(await this.store.getWorkspace(workspaceId)))
+      throw new WabridgeError('not_found', `workspace ${workspaceId} does not exist`, { status: 404 });
+    await this.store.deleteWorkspace(workspaceId);
+    // After the rows: a link opened in between finds no message and serves nothing either way.
+    await this.media?.deleteWorkspace(workspaceId);
+    await this.store.appendAudit(auditEntry(actor, 'workspace.delete', null, { workspace: workspaceId }));
+  }
+
   async addPhoneNumber(
     actor: AuditActor,
     workspaceId: string,
@@ -127,8 +173,13 @@ export class WorkspaceAdmin {
     );
   }
 
-  async removePhoneNumber(actor: AuditActor, phoneNumberId: string): Promise<void> {
+  /** Removes a number; with `workspaceId`, only that workspace's (another's answers `not_found`). */
+  async removePhoneNumber(actor: AuditActor, phoneNumberId: string, workspaceId?: string): Promise<void> {
     const owner = await this.store.resolvePhoneNumber(phoneNumberId);
+    if (workspaceId !== undefined && owner?.workspaceId !== workspaceId)
+      throw new WabridgeError('not_found', `number ${phoneNumberId} is not in workspace ${workspaceId}`, {
+        status: 404,
+      });
     await this.store.removePhoneNumber(phoneNumberId);
     await this.store.appendAudit(
       auditEntry(actor, 'number.remove', owner?.workspaceId ?? null, { phoneNumberId }),
@@ -156,6 +207,8 @@ export class WorkspaceAdmin {
     },
   ): Promise<void> {
     const manifest = this.registry.require(connectorId);
+    // A form sends the masked value of a secret it did not change: that keeps the stored secret.
+    if (change.config) change = { ...change, config: withoutMasks(manifest, change.config) };
     // What was typed now is checked even when disabling: a misspelled key or a pasted placeholder
     // is a mistake to name at once, not a value to store for later.
     checkInput(manifest, change.config ?? {}, `${connectorId} configuration is invalid`);
@@ -212,9 +265,41 @@ export class WorkspaceAdmin {
     return {
       connectorId,
       enabled: setting.enabled,
-      config: { ...setting.config, ...Object.fromEntries(secretKeys.map((k) => [k, '••••••'])) },
+      config: { ...setting.config, ...Object.fromEntries(secretKeys.map((k) => [k, SECRET_MASK])) },
       updatedAt: setting.updatedAt,
     };
+  }
+
+  /** Every registered connector with its settings in the workspace (secrets masked), set up or not. */
+  async listConnectors(workspaceId: string) {
+    return Promise.all(
+      this.registry.list().map(async (manifest) => ({
+        connectorId: manifest.id,
+        name: manifest.displayName,
+        secretFields: [...manifest.secretFields],
+        setting: await this.describeConnector(workspaceId, manifest.id),
+      })),
+    );
+  }
+
+  /**
+   * Moves dead-lettered jobs back to the queue (`all`, or these ids), within a workspace and
+   * optionally one connector; returns how many. Audited.
+   */
+  async replayDeadJobs(
+    actor: AuditActor,
+    ids: readonly number[] | 'all',
+    scope: { workspaceId?: string; connectorId?: string },
+  ): Promise<number> {
+    const replayed = await this.store.replayDeadJobs(ids, scope);
+    await this.store.appendAudit(
+      auditEntry(actor, 'deadletter.replay', scope.workspaceId ?? null, {
+        ...(scope.connectorId ? { connectorId: scope.connectorId } : {}),
+        ids: ids === 'all' ? 'all' : [...ids],
+        replayed,
+      }),
+    );
+    return replayed;
   }
 
   /** Re-encrypts every stored secret with the current master key. Returns how many were rewritten. */
@@ -298,6 +383,14 @@ export class WorkspaceAdmin {
       ...(encryptedSecrets ? (JSON.parse(this.secrets.decrypt(encryptedSecrets)) as object) : {}),
     };
   }
+}
+
+/** What a secret's value reads as (describeConnector); sent back unchanged, it keeps the stored one. */
+export const SECRET_MASK = '••••••';
+
+function withoutMasks(manifest: ConnectorManifest, config: Record<string, unknown>): Record<string, unknown> {
+  const secret = new Set(manifest.secretFields);
+  return Object.fromEntries(Object.entries(config).filter(([k, v]) => !(secret.has(k) && v === SECRET_MASK)));
 }
 
 /** Policies checked whole, every problem named in one line (a misspelled key with the nearest one). */

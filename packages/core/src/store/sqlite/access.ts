@@ -221,11 +221,14 @@ export class SqliteAccess {
     });
   }
 
-  deleteAdminSessions(which: { idHash: string } | { accountId: string }): Promise<number> {
+  deleteAdminSessions(which: { idHash: string } | { accountId: string; except?: string }): Promise<number> {
     return this.db.write(() =>
       'idHash' in which
         ? this.db.run('DELETE FROM admin_sessions WHERE id_hash = :id', { id: which.idHash }).changes
-        : this.db.run('DELETE FROM admin_sessions WHERE account_id = :a', { a: which.accountId }).changes,
+        : this.db.run('DELETE FROM admin_sessions WHERE account_id = :a AND id_hash IS NOT :except', {
+            a: which.accountId,
+            except: which.except ?? null,
+          }).changes,
     );
   }
 
