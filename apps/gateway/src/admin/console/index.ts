@@ -13,6 +13,7 @@ import type { Runtime } from '../../runtime.ts';
 import { installLink } from '../../slack-install.ts';
 import type { AdminEnv } from '../context.ts';
 import { actorOf } from '../context.ts';
+import { WORKSPACE_ID } from '../schemas.ts';
 import { clearSessionCookie, requestOrigin, sessionCookie, setSessionCookie } from '../session.ts';
 import { formFields, readForm, schemaErrors } from './connector-form.ts';
 import { type Html, html } from './html.ts';
@@ -34,7 +35,6 @@ export type { Viewer } from './viewer.ts';
 
 const CSS = readFileSync(new URL('./console.css', import.meta.url), 'utf8');
 const SCRIPT = readFileSync(new URL('./console.js', import.meta.url), 'utf8');
-const WORKSPACE_ID = /^[a-z0-9][a-z0-9-]{1,62}$/;
 const DEAD_SHOWN = 200;
 const AUDIT_SHOWN = 200;
 
@@ -183,7 +183,7 @@ export function adminConsole(runtime: Runtime, options: { signInLinks?: SignInLi
     const errors: { id?: string; name?: string; form?: string } = {};
     if (!name) errors.name = 'Give the workspace a name.';
     else if (name.length > 200) errors.name = 'At most 200 characters.';
-    if (!WORKSPACE_ID.test(id))
+    if (!WORKSPACE_ID.safeParse(id).success)
       errors.id =
         'Lowercase letters, digits and dashes, 2 to 63 characters, starting with a letter or digit.';
     else if (await runtime.store.getWorkspace(id))
@@ -273,9 +273,13 @@ export function adminConsole(runtime: Runtime, options: { signInLinks?: SignInLi
     const found = await workspaceOr404(c, 'number.write');
     if ('response' in found) return found.response;
     const { viewer, workspace } = found;
-    const owner = await runtime.store.resolvePhoneNumber(c.req.param('number'));
-    if (!owner || owner.workspaceId !== workspace.id) return notFound(viewer);
-    await admin.removePhoneNumber(actorOf(c), owner.phoneNumberId);
+    try {
+      // Scoped: another workspace's number answers not_found, like a missing one.
+      await admin.removePhoneNumber(actorOf(c), c.req.param('number'), workspace.id);
+    } catch (error) {
+      if (isWabridgeError(error) && error.code === 'not_found') return notFound(viewer);
+      throw error;
+    }
     runtime.routing.invalidate();
     return c.redirect(`${workspaceUrl(workspace.id)}?done=number-removed`, 303);
   });
@@ -373,6 +377,10 @@ export function adminConsole(runtime: Runtime, options: { signInLinks?: SignInLi
     const { viewer, workspace, manifest } = found;
     if (!(await runtime.store.getConnector(workspace.id, manifest.id))) return notFound(viewer);
     const report = await runtime.host.test(workspace.id, manifest.id, { timeoutMs: 15_000 });
+    // As the API does: a test reaches the platform with the stored credentials.
+    await runtime.store.appendAudit(
+      auditEntry(actorOf(c), 'connector.test', workspace.id, { connectorId: manifest.id, ok: report.ok }),
+    );
     return send(await renderConnector(viewer, workspace, manifest, { test: report }));
   });
 
@@ -470,16 +478,7 @@ export function adminConsole(runtime: Runtime, options: { signInLinks?: SignInLi
       return send(messagePage(viewer, 'Bad request', 'Job ids are whole numbers.'), 400);
     if (body.scope !== 'all' && ids.length === 0) return c.redirect(`${health}?done=nothing-selected`, 303);
     // Scoped to the workspace: an id of another workspace's job replays nothing.
-    const replayed = await runtime.store.replayDeadJobs(body.scope === 'all' ? 'all' : ids, {
-      workspaceId: workspace.id,
-    });
-    await runtime.store.appendAudit(
-      auditEntry(actorOf(c), 'deadletter.replay', workspace.id, {
-        scope: body.scope === 'all' ? 'all' : 'selected',
-        ids: body.scope === 'all' ? [] : ids,
-        replayed,
-      }),
-    );
+    await admin.replayDeadJobs(actorOf(c), body.scope === 'all' ? 'all' : ids, { workspaceId: workspace.id });
     runtime.worker?.notify();
     return c.redirect(`${health}?done=replayed`, 303);
   });
