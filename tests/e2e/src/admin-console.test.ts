@@ -371,9 +371,28 @@ describe('the admin console in Chromium', () => {
       });
       expect(answer.status(), path).toBe(403);
     }
+    // And the same acts through the admin API, with the same session and its CSRF token.
+    for (const [method, path, data] of [
+      ['POST', '/admin/api/workspaces', { name: 'Rogue', id: 'rogue' }],
+      ['POST', '/admin/api/workspaces/acme/numbers', { phoneNumberId: '106540352242999' }],
+      ['DELETE', `/admin/api/workspaces/acme/numbers/${NUMBER}`, undefined],
+      ['PUT', '/admin/api/workspaces/acme/connectors/slack', { enabled: false }],
+      ['PATCH', '/admin/api/workspaces/acme', { policies: { numberMasking: 'none' } }],
+      ['POST', '/admin/api/workspaces/acme/dead-letters/replay', { all: true }],
+    ] as const) {
+      const answer = await page.request.fetch(`${gw.url}${path}`, {
+        method,
+        headers: { 'x-csrf-token': csrf },
+        ...(data ? { data } : {}),
+        maxRedirects: 0,
+      });
+      expect(answer.status(), `${method} ${path}`).toBe(403);
+    }
     expect(await gw.runtime.store.resolvePhoneNumber('106540352242999')).toBeNull();
     expect((await gw.runtime.store.getConnector('acme', 'slack'))?.enabled).toBe(true);
     expect(await gw.runtime.store.getWorkspace('rogue')).toBeNull();
+    expect(await gw.runtime.store.resolvePhoneNumber(NUMBER)).not.toBeNull();
+    expect((await gw.runtime.store.getWorkspace('acme'))?.policies.numberMasking).toBe('partial');
     await context.close();
   }, 300_000);
 
