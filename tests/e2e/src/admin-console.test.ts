@@ -1,3 +1,4 @@
+import { spawn } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { startTestGateway, TEST_ACCESS_TOKEN, TEST_APP_SECRET } from '@wabridge/gateway/testing';
@@ -39,6 +40,7 @@ const AUDITOR = { email: 'auditor@acme.example', password: 'auditors read everyt
 const HUBSPOT_TOKEN = 'pat-na1-0a1b2c3d4e5f60718293a4b5c6d7e8f9';
 const SCREENSHOTS = process.env.WABRIDGE_SCREENSHOTS === '1';
 const IMAGES = fileURLToPath(new URL('../../../docs/images/', import.meta.url));
+const BIN = fileURLToPath(new URL('../../../apps/gateway/bin/wabridge.mjs', import.meta.url));
 
 type Gateway = Awaited<ReturnType<typeof startTestGateway>>;
 let wa: WhatsAppEmulator;
@@ -395,6 +397,45 @@ describe('the admin console in Chromium', () => {
     expect((await gw.runtime.store.getWorkspace('acme'))?.policies.numberMasking).toBe('partial');
     await context.close();
   }, 300_000);
+
+  it('npm run demo prints a one-time link that opens the admin console signed in as the demo owner, beside the sandbox console', async () => {
+    const demo = spawn(process.execPath, [BIN, 'demo', '--port', '0'], {
+      env: { ...process.env, LOG_LEVEL: 'warn' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    try {
+      let out = '';
+      await new Promise<void>((resolve, reject) => {
+        demo.stdout?.on('data', (chunk: Buffer) => {
+          out += chunk.toString();
+          if (/^Ready\./m.test(out)) resolve();
+        });
+        demo.once('exit', (code) => reject(new Error(`the demo exited (${code}):\n${out}`)));
+      });
+      const link = /Admin\s+(\S+)/.exec(out)?.[1] ?? '';
+      const sandbox = /Console\s+(\S+)/.exec(out)?.[1] ?? '';
+      expect(link).toMatch(/\/admin\/sign-in\/link\//);
+      const { context, page } = await newPage();
+      await page.goto(sandbox, WAIT);
+      // The sandbox console's header links to the admin console.
+      expect(await page.getByRole('link', { name: 'admin console' }).getAttribute('href')).toMatch(
+        /\/admin\/workspaces\/demo$/,
+      );
+      await page.goto(link, WAIT);
+      await page.getByRole('link', { name: 'Acme Support' }).click();
+      await page.getByRole('heading', { name: 'Acme Support' }).waitFor(WAIT);
+      expect(await page.locator('.who').textContent()).toContain('owner@demo.wabridge.example');
+      expect(await page.getByRole('cell', { name: 'enabled' }).count()).toBe(3);
+      await audit(page);
+      // The link works once.
+      expect((await page.request.get(link, { maxRedirects: 0 })).status()).toBe(410);
+      await context.close();
+    } finally {
+      const exited = new Promise((done) => demo.once('exit', done));
+      demo.kill('SIGINT');
+      await exited;
+    }
+  }, 180_000);
 
   it('axe-core found no serious or critical accessibility violation on any page visited', () => {
     expect(violations).toEqual([]);
