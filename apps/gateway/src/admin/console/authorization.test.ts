@@ -1,6 +1,6 @@
-import { slackConnector } from '@wabridge/connector-slack';
 import { can, type Permission, type Principal, WORKSPACE_ROLES, type WorkspaceRole } from '@wabridge/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { defaultRegistry } from '../../connectors.ts';
 import { createTestApp } from '../../testing/harness.ts';
 import { createTestAccount, TEST_PASSWORD, TEST_SCRYPT } from '../testing.ts';
 
@@ -103,7 +103,10 @@ function principal(who: WorkspaceRole | 'owner'): Principal {
 }
 
 beforeAll(async () => {
-  t = await createTestApp({ access: { scrypt: TEST_SCRYPT }, registered: [slackConnector] });
+  t = await createTestApp({
+    access: { scrypt: TEST_SCRYPT },
+    registered: [defaultRegistry().require('slack')],
+  });
   await t.runtime.admin.createWorkspace('test', { id: 'globex', name: 'Globex' });
   for (const who of WHO) {
     const email = `${who}@example.com`;

@@ -1,6 +1,6 @@
-import { slackConnector } from '@wabridge/connector-slack';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApp } from '../../app.ts';
+import { defaultRegistry } from '../../connectors.ts';
 import { createTestApp } from '../../testing/harness.ts';
 import { createTestAccount, TEST_PASSWORD, TEST_SCRYPT } from '../testing.ts';
 import { SignInLinks } from './sign-in-links.ts';
@@ -51,7 +51,10 @@ function browserWith(cookie: string): Browser {
 }
 
 beforeAll(async () => {
-  t = await createTestApp({ access: { scrypt: TEST_SCRYPT }, registered: [slackConnector] });
+  t = await createTestApp({
+    access: { scrypt: TEST_SCRYPT },
+    registered: [defaultRegistry().require('slack')],
+  });
   await t.runtime.admin.createWorkspace('test', { id: 'globex', name: 'Globex' });
   await createTestAccount(t.runtime, { email: 'owner@example.com', owner: true });
   await createTestAccount(t.runtime, { email: 'admin@example.com', role: 'admin', workspaceId: 'acme' });
