@@ -315,6 +315,9 @@ describe('the admin console in Chromium', () => {
     await audit(page);
     await page.goto(`${gw.url}/admin/workspaces/acme/archive?verify=1`, WAIT);
     await audit(page);
+    await page.goto(`${gw.url}/admin/audit`, WAIT);
+    await page.getByRole('heading', { name: 'Global audit trail' }).waitFor(WAIT);
+    await audit(page);
     await page.goto(`${gw.url}/admin/workspaces`, WAIT);
     await screenshot(page, 'workspaces');
     await context.close();

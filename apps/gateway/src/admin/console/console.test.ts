@@ -255,4 +255,16 @@ describe('admin console', () => {
     // The gateway itself (no SignInLinks) has no links at all.
     expect((await t.app.request(path)).status).toBe(410);
   });
+
+  it('the global audit trail (sign-ins, accounts) is for owners: linked in their bar, refused to others', async () => {
+    const owner = await signIn('owner@example.com');
+    const page = await (await owner.get('/admin/audit?action=session')).text();
+    expect(page).toContain('href="/admin/audit"');
+    expect(page).toContain('session.create');
+    expect(page).toContain('account:owner@example.com');
+    expect(page).not.toContain('workspace.create');
+    const admin = await signIn('admin@example.com');
+    expect((await admin.get('/admin/audit')).status).toBe(403);
+    expect(await (await admin.get('/admin/workspaces')).text()).not.toContain('href="/admin/audit"');
+  });
 });

@@ -503,6 +503,24 @@ export function adminConsole(runtime: Runtime, options: { signInLinks?: SignInLi
     );
   });
 
+  app.get('/audit', async (c) => {
+    const viewer = viewerIn(c);
+    if (!viewer.can('global.audit.read', null)) return forbidden(viewer);
+    const filter = {
+      action: c.req.query('action')?.trim() || undefined,
+      actor: c.req.query('actor')?.trim() || undefined,
+    };
+    const entries = await readAudit(runtime, null, filter, AUDIT_SHOWN + 1);
+    return send(
+      auditPage(viewer, {
+        workspace: null,
+        filter,
+        entries: entries.slice(0, AUDIT_SHOWN),
+        more: entries.length > AUDIT_SHOWN,
+      }),
+    );
+  });
+
   // --- Archive
   app.get('/workspaces/:ws/archive', async (c) => {
     const found = await workspaceOr404(c, 'archive.read');
@@ -588,7 +606,8 @@ async function routingData(runtime: Runtime, workspaceId: string) {
 
 async function readAudit(
   runtime: Runtime,
-  workspaceId: string,
+  /** null: the global trail. */
+  workspaceId: string | null,
   filter: { action?: string | undefined; actor?: string | undefined },
   limit: number,
 ): Promise<AuditRow[]> {

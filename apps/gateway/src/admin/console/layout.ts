@@ -10,7 +10,7 @@ export interface PageOptions {
   viewer: Viewer | null;
   body: HtmlValue;
   /** The top-bar entry to mark as current. */
-  section?: 'workspaces' | 'sign-in';
+  section?: 'workspaces' | 'audit' | 'sign-in';
   /** The workspace the page is about, for the role badge. */
   workspaceId?: string;
 }
@@ -36,6 +36,7 @@ export function page(options: PageOptions): Html {
     viewer &&
     html`<nav aria-label="Console"><ul>
     <li><a href="${CONSOLE_BASE}/workspaces"${options.section === 'workspaces' ? html` aria-current="page"` : ''}>Workspaces</a></li>
+    ${viewer.can('global.audit.read', null) && html`<li><a href="${CONSOLE_BASE}/audit"${options.section === 'audit' ? html` aria-current="page"` : ''}>Global audit trail</a></li>`}
   </ul></nav>
   <div class="who">
     <span>${viewer.label}</span>${role && html` <span class="role" title="Your role in this workspace">${role}</span>`}

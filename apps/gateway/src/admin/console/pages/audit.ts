@@ -1,6 +1,6 @@
 import type { Workspace } from '@wabridge/core';
 import { type Html, html } from '../html.ts';
-import { formatTime, page } from '../layout.ts';
+import { CONSOLE_BASE, formatTime, page } from '../layout.ts';
 import type { Viewer } from '../viewer.ts';
 import { workspaceHeader, workspaceUrl } from './workspace-nav.ts';
 
@@ -14,25 +14,34 @@ export interface AuditRow {
 }
 
 export interface AuditView {
-  workspace: Workspace;
+  /** The workspace whose trail this is; null for the global trail (owners: sign-ins, accounts). */
+  workspace: Workspace | null;
   entries: AuditRow[];
   filter: { action?: string; actor?: string };
   /** Set when there are more entries than shown. */
   more: boolean;
 }
 
-/** The workspace's audit trail, newest first, filterable by action and actor (a GET form). */
+/**
+ * A workspace's audit trail, or the global one (acts on no workspace), newest first, filterable by
+ * action and actor (a GET form).
+ */
 export function auditPage(viewer: Viewer, view: AuditView): Html {
   const { workspace, filter } = view;
+  const action = workspace ? workspaceUrl(workspace.id, '/audit') : `${CONSOLE_BASE}/audit`;
   return page({
-    title: `Audit trail · ${workspace.name}`,
+    title: workspace ? `Audit trail · ${workspace.name}` : 'Global audit trail',
     viewer,
-    section: 'workspaces',
-    workspaceId: workspace.id,
-    body: html`${workspaceHeader(viewer, workspace, 'audit')}
+    section: workspace ? 'workspaces' : 'audit',
+    ...(workspace ? { workspaceId: workspace.id } : {}),
+    body: html`${
+      workspace
+        ? workspaceHeader(viewer, workspace, 'audit')
+        : html`<h1>Global audit trail</h1><p class="muted">Acts on no workspace: sign-ins, accounts and roles, deleted workspaces. Each workspace's own trail is on its Audit trail tab.</p>`
+    }
 <section class="card" aria-labelledby="filter-h">
 <h2 id="filter-h">Filter</h2>
-<form method="get" action="${workspaceUrl(workspace.id, '/audit')}" role="search">
+<form method="get" action="${action}" role="search">
 <div class="row">
 <div class="field"><label for="a-action">Action starts with</label><input type="text" id="a-action" name="action" value="${filter.action ?? ''}" placeholder="connector."></div>
 <div class="field"><label for="a-actor">Actor</label><input type="text" id="a-actor" name="actor" value="${filter.actor ?? ''}"></div>
