@@ -95,6 +95,11 @@ export const envSchema = z.object({
     .default(12),
   ADMIN_COOKIE_SECURE: z.enum(['true', 'false']).optional(),
   ADMIN_TRUST_PROXY: z.enum(['true', 'false']).default('false'),
+  // Optional single sign-on with OpenID Connect (docs/admin.md): the provider's issuer URL and
+  // this client's credentials; the redirect URI is PUBLIC_URL/admin/api/auth/oidc/callback.
+  ADMIN_OIDC_ISSUER: z.url().optional(),
+  ADMIN_OIDC_CLIENT_ID: z.string().optional(),
+  ADMIN_OIDC_CLIENT_SECRET: z.string().optional(),
 });
 
 export type Env = z.infer<typeof envSchema> & {
@@ -151,6 +156,12 @@ export function loadEnv(source: Record<string, string | undefined> = process.env
   }
   const publicUrl = (env.PUBLIC_URL ?? `http://localhost:${env.PORT}`).replace(/\/$/, '');
   const localHttp = /^http:\/\/(localhost|127\.0\.0\.1|\[::1\])(:\d+)?$/.test(publicUrl);
+  const oidc = [env.ADMIN_OIDC_ISSUER, env.ADMIN_OIDC_CLIENT_ID, env.ADMIN_OIDC_CLIENT_SECRET];
+  if (oidc.some((v) => v !== undefined) && oidc.some((v) => v === undefined)) {
+    throw new EnvError(
+      'invalid configuration:\n  ADMIN_OIDC_ISSUER, ADMIN_OIDC_CLIENT_ID and ADMIN_OIDC_CLIENT_SECRET go together: set all three or none\n(see .env.example)',
+    );
+  }
   if (env.ADMIN_COOKIE_SECURE === 'false' && !localHttp) {
     throw new EnvError(
       `invalid configuration:\n  ADMIN_COOKIE_SECURE: false is only allowed when PUBLIC_URL is http://localhost (got ${publicUrl})\n(see .env.example)`,

@@ -318,3 +318,27 @@ describe('accounts', () => {
     expect((await withToken(t.app, token, '/admin/api/workspaces/acme/health')).status).toBe(401);
   });
 });
+
+describe('over a real server', () => {
+  it('signs in over HTTP with the store in its own thread, taking the client IP from the socket', async () => {
+    const { startTestGateway } = await import('../testing/harness.ts');
+    await using gateway = await startTestGateway({ worker: false });
+    await gateway.runtime.access.createAccount('test', {
+      email: 'ops@example.com',
+      name: 'Ops',
+      password: TEST_PASSWORD,
+      owner: true,
+    });
+    const response = await fetch(`${gateway.url}/admin/api/auth/login`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ email: 'ops@example.com', password: TEST_PASSWORD }),
+    });
+    expect(response.status).toBe(200);
+    const cookie = (response.headers.get('set-cookie') ?? '').split(';')[0] ?? '';
+    const me = await fetch(`${gateway.url}/admin/api/auth/me`, { headers: { cookie } });
+    expect(await me.json()).toMatchObject({ actor: 'account:ops@example.com', owner: true });
+    const [entry] = await gateway.runtime.store.listAudit({ action: 'session.create', limit: 1 });
+    expect(entry?.details).toMatchObject({ from: { ip: expect.stringMatching(/127\.0\.0\.1$/) } });
+  });
+});

@@ -5,6 +5,7 @@ import { errorResponse, retryAfter } from '../http.ts';
 import type { Runtime } from '../runtime.ts';
 import { authRoutes } from './auth-routes.ts';
 import type { AdminEnv } from './context.ts';
+import { oidcRoutes } from './oidc.ts';
 import { adminOpenApiApp } from './openapi.ts';
 import { accessRoutes } from './routes/access.ts';
 import { auditRoutes } from './routes/audit.ts';
@@ -42,6 +43,7 @@ export function mountAdmin(app: Hono, runtime: Runtime): void {
 export function adminApi(runtime: Runtime) {
   const api = adminOpenApiApp();
   authRoutes(api, runtime);
+  oidcRoutes(api, runtime);
   workspaceRoutes(api, runtime);
   connectorRoutes(api, runtime);
   healthRoutes(api, runtime);

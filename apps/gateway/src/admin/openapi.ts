@@ -1,5 +1,5 @@
 import { OpenAPIHono, z } from '@hono/zod-openapi';
-import { describeIssues, type Permission } from '@wabridge/core';
+import type { Permission } from '@wabridge/core';
 import type { MiddlewareHandler } from 'hono';
 import type { Runtime } from '../runtime.ts';
 import { type AdminEnv, authorize, requirePrincipal } from './context.ts';
@@ -59,5 +59,3 @@ export function adminOpenApiApp(): OpenAPIHono<AdminEnv> {
     },
   });
 }
-
-export { describeIssues };

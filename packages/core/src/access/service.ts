@@ -244,6 +244,38 @@ export class AdminAccess {
       throw new WabridgeError('unauthorized', 'wrong email or password', { status: 401 });
     }
     await this.store.clearLoginAttempts(accountKey);
+    return this.openSession(record, origin, 'password');
+  }
+
+  /**
+   * Signs in the account with this (verified) email after single sign-on: `forbidden` when no
+   * account has it or it is disabled. Accounts are never created this way: an owner makes them.
+   */
+  async signInWithVerifiedEmail(
+    email: string,
+    origin: RequestOrigin,
+    method: string,
+  ): Promise<{ sessionId: string; csrfToken: string; account: AdminAccount }> {
+    const record = await this.store.findAdminAccountByEmail(email.trim().toLowerCase());
+    if (!record || record.disabledAt !== null) {
+      await this.store.appendAudit(
+        auditEntry({ actor: `login:${email.toLowerCase()}`, ...origin }, 'session.failed', null, {
+          known: record !== null,
+          method,
+        }),
+      );
+      throw new WabridgeError(
+        'forbidden',
+        `no enabled account has the email ${email}: an owner creates accounts`,
+        {
+          status: 403,
+        },
+      );
+    }
+    return this.openSession(record, origin, method);
+  }
+
+  private async openSession(record: AdminAccountRecord, origin: RequestOrigin, method: string) {
     const sessionId = randomSecret();
     const at = this.now();
     await this.store.createAdminSession({
@@ -257,6 +289,7 @@ export class AdminAccess {
     await this.store.appendAudit(
       auditEntry({ actor: `account:${record.email}`, ...origin }, 'session.create', null, {
         account: record.id,
+        method,
       }),
     );
     const { passwordHash: _, ...account } = record;
