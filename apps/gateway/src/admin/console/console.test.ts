@@ -79,7 +79,10 @@ describe('admin console', () => {
     });
     expect(wrong.status).toBe(401);
     expect(wrong.headers.get('set-cookie')).toBeNull();
-    expect(await wrong.text()).toContain('Wrong email or password.');
+    const form = await wrong.text();
+    expect(form).toContain('Wrong email or password.');
+    // No OpenID provider configured: no single sign-on button.
+    expect(form).not.toContain('single sign-on');
   });
 
   it('every sign-in makes a new session, and signing out ends it: the old cookie opens nothing', async () => {

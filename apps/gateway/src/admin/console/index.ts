@@ -65,6 +65,8 @@ type ConsoleEnv = AdminEnv;
 export function adminConsole(runtime: Runtime, options: { signInLinks?: SignInLinks } = {}) {
   const app = new Hono<ConsoleEnv>();
   const admin = runtime.admin;
+  // Single sign-on starts at the API's redirect to the provider (../oidc.ts), which comes back to /admin.
+  const sso = runtime.env.ADMIN_OIDC_ISSUER ? `${CONSOLE_BASE}/api/auth/oidc/login` : undefined;
   const signedIn = (c: Context<ConsoleEnv>): Viewer | null => {
     const principal = c.get('principal');
     const csrfToken = c.get('csrfToken');
@@ -108,7 +110,7 @@ export function adminConsole(runtime: Runtime, options: { signInLinks?: SignInLi
 
   app.get('/sign-in', (c) => {
     if (signedIn(c)) return c.redirect(`${CONSOLE_BASE}/workspaces`, 303);
-    return send(signInPage({ next: safeNext(c.req.query('next')) }));
+    return send(signInPage({ next: safeNext(c.req.query('next')), sso }));
   });
   app.post('/sign-in', async (c) => {
     const form = await formOf(c);
@@ -125,7 +127,7 @@ export function adminConsole(runtime: Runtime, options: { signInLinks?: SignInLi
           ? `Too many failed sign-ins: wait ${wait} s and try again.`
           : 'Wrong email or password.';
       const response = send(
-        signInPage({ error: message, email, next }),
+        signInPage({ error: message, email, next, sso }),
         error.code === 'rate_limited' ? 429 : 401,
       );
       if (wait) response.headers.set('retry-after', String(wait));
@@ -138,7 +140,7 @@ export function adminConsole(runtime: Runtime, options: { signInLinks?: SignInLi
     const credentials = options.signInLinks?.take(c.req.param('token'));
     if (!credentials) {
       return send(
-        signInPage({ error: 'This sign-in link was used already or has expired: sign in below.' }),
+        signInPage({ error: 'This sign-in link was used already or has expired: sign in below.', sso }),
         410,
       );
     }

@@ -2,7 +2,13 @@ import { type Html, html } from '../html.ts';
 import { CONSOLE_BASE, notice, page } from '../layout.ts';
 
 /** The sign-in form; works without JavaScript (a plain POST). */
-export function signInPage(options: { error?: string; email?: string; next?: string | undefined }): Html {
+export function signInPage(options: {
+  error?: string;
+  email?: string;
+  next?: string | undefined;
+  /** Where single sign-on starts, when an OpenID provider is configured. */
+  sso?: string | undefined;
+}): Html {
   return page({
     title: 'Sign in',
     viewer: null,
@@ -18,6 +24,7 @@ ${notice(options.error, 'bad')}
     <input type="password" id="password" name="password" autocomplete="current-password" required></div>
   <button type="submit">Sign in</button>
 </form>
+${options.sso && html`<p class="or">or</p><p><a class="button secondary" href="${options.sso}">Sign in with single sign-on</a></p>`}
 </div>`,
   });
 }
