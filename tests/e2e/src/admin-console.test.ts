@@ -205,7 +205,6 @@ describe('the admin console in Chromium', () => {
     page.once('dialog', (dialog) => void dialog.accept());
     await Promise.all([page.waitForURL(/done=number-removed/, WAIT), remove.click()]);
     expect(await gw.runtime.store.resolvePhoneNumber('106540352242923')).toBeNull();
-    await screenshot(page, 'workspace');
 
     // Slack: a user token where the bot token goes, and no team id: both fields marked, nothing stored.
     await configure(page, 'slack', {
@@ -318,6 +317,8 @@ describe('the admin console in Chromium', () => {
     await page.goto(`${gw.url}/admin/audit`, WAIT);
     await page.getByRole('heading', { name: 'Global audit trail' }).waitFor(WAIT);
     await audit(page);
+    await page.goto(`${gw.url}/admin/workspaces/acme`, WAIT);
+    await screenshot(page, 'workspace');
     await page.goto(`${gw.url}/admin/workspaces`, WAIT);
     await screenshot(page, 'workspaces');
     await context.close();
