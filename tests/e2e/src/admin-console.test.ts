@@ -314,6 +314,9 @@ describe('the admin console in Chromium', () => {
     await audit(page);
     await page.goto(`${gw.url}/admin/workspaces/acme/archive?verify=1`, WAIT);
     await audit(page);
+    await page.goto(`${gw.url}/admin/workspaces/acme/members`, WAIT);
+    await page.getByRole('heading', { name: /^Members/ }).waitFor(WAIT);
+    await audit(page);
     await page.goto(`${gw.url}/admin/audit`, WAIT);
     await page.getByRole('heading', { name: 'Global audit trail' }).waitFor(WAIT);
     await audit(page);

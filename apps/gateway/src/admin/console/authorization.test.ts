@@ -62,6 +62,18 @@ const ROUTES: Route[] = [
     path: (ws) => `/admin/workspaces/${ws}/archive/checkpoint`,
     permission: 'workspace.update',
   },
+  { method: 'GET', path: (ws) => `/admin/workspaces/${ws}/members`, permission: 'access.read' },
+  {
+    method: 'POST',
+    path: (ws) => `/admin/workspaces/${ws}/members`,
+    permission: 'access.write',
+    form: { email: 'nobody@example.com', role: 'emperor' },
+  },
+  {
+    method: 'POST',
+    path: (ws) => `/admin/workspaces/${ws}/members/acc_none/revoke`,
+    permission: 'access.write',
+  },
 ];
 
 const WHO: (WorkspaceRole | 'owner')[] = ['owner', ...WORKSPACE_ROLES];

@@ -270,4 +270,30 @@ describe('admin console', () => {
     expect((await admin.get('/admin/audit')).status).toBe(403);
     expect(await (await admin.get('/admin/workspaces')).text()).not.toContain('href="/admin/audit"');
   });
+
+  it('members: an admin gives an existing account a role by email and revokes it; an unknown email is a field error', async () => {
+    const admin = await signIn('admin@example.com');
+    await createTestAccount(t.runtime, { email: 'sam@example.com' });
+    const unknown = await admin.post('/admin/workspaces/acme/members', {
+      email: 'nobody@example.com',
+      role: 'supervisor',
+    });
+    expect(unknown.status).toBe(400);
+    expect(await unknown.text()).toMatch(/id="f-email-error">No account has the email nobody@example.com/);
+    const granted = await admin.post('/admin/workspaces/acme/members', {
+      email: 'sam@example.com',
+      role: 'supervisor',
+    });
+    expect(granted.status).toBe(303);
+    const page = await (await admin.get('/admin/workspaces/acme/members')).text();
+    expect(page).toMatch(/<td>sam@example.com<\/td><td>sam@example.com<\/td><td>Supervisor<\/td>/);
+    const sam = await t.runtime.store.findAdminAccountByEmail('sam@example.com');
+    expect((await admin.post(`/admin/workspaces/acme/members/${sam?.id}/revoke`, {})).status).toBe(303);
+    expect(await t.runtime.store.listAdminGrants({ workspaceId: 'acme', accountId: sam?.id ?? '' })).toEqual(
+      [],
+    );
+    const audit = await (await admin.get('/admin/workspaces/acme/audit?action=access')).text();
+    expect(audit).toContain('access.grant');
+    expect(audit).toContain('access.revoke');
+  });
 });

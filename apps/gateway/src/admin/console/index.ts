@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import {
   auditEntry,
   isWabridgeError,
+  isWorkspaceRole,
   openSqliteStore,
   type Permission,
   signArchiveCheckpoint,
@@ -23,6 +24,7 @@ import { archivePage } from './pages/archive.ts';
 import { type AuditRow, auditPage } from './pages/audit.ts';
 import { connectorPage } from './pages/connector.ts';
 import { healthPage } from './pages/health.ts';
+import { membersPage } from './pages/members.ts';
 import { policiesPage } from './pages/policies.ts';
 import { signInPage } from './pages/sign-in.ts';
 import { workspacePage } from './pages/workspace.ts';
@@ -521,6 +523,73 @@ export function adminConsole(runtime: Runtime, options: { signInLinks?: SignInLi
         more: entries.length > AUDIT_SHOWN,
       }),
     );
+  });
+
+  // --- Members (roles in the workspace), with the same store and AdminAccess calls as the API
+  const membersOf = async (workspaceId: string) => {
+    const members = [];
+    for (const grant of await runtime.store.listAdminGrants({ workspaceId })) {
+      const account = await runtime.access.getAccount(grant.accountId);
+      if (account)
+        members.push({
+          accountId: account.id,
+          email: account.email,
+          name: account.name,
+          role: grant.role,
+          grantedAt: grant.grantedAt,
+        });
+    }
+    return members.sort((a, b) => a.email.localeCompare(b.email));
+  };
+
+  app.get('/workspaces/:ws/members', async (c) => {
+    const found = await workspaceOr404(c, 'access.read');
+    if ('response' in found) return found.response;
+    const { viewer, workspace } = found;
+    return send(
+      membersPage(viewer, {
+        workspace,
+        members: await membersOf(workspace.id),
+        done: doneMessage(c.req.query('done')),
+      }),
+    );
+  });
+
+  app.post('/workspaces/:ws/members', async (c) => {
+    const found = await workspaceOr404(c, 'access.write');
+    if ('response' in found) return found.response;
+    const { viewer, workspace } = found;
+    const form = await formOf(c);
+    const email = (form.email ?? '').trim();
+    const role = form.role ?? '';
+    const errors: { email?: string; role?: string } = {};
+    if (!isWorkspaceRole(role)) errors.role = 'Choose one of the roles.';
+    const account = email ? await runtime.store.findAdminAccountByEmail(email) : null;
+    if (!email) errors.email = 'The email of an existing account.';
+    else if (!account) errors.email = `No account has the email ${email}: an owner creates it first.`;
+    if (account && isWorkspaceRole(role) && Object.keys(errors).length === 0) {
+      await runtime.access.setGrant(actorOf(c), { accountId: account.id, workspaceId: workspace.id, role });
+      return c.redirect(`${workspaceUrl(workspace.id, '/members')}?done=granted`, 303);
+    }
+    return send(
+      membersPage(viewer, {
+        workspace,
+        members: await membersOf(workspace.id),
+        grant: { email, role, errors },
+      }),
+      400,
+    );
+  });
+
+  app.post('/workspaces/:ws/members/:account/revoke', async (c) => {
+    const found = await workspaceOr404(c, 'access.write');
+    if ('response' in found) return found.response;
+    const { viewer, workspace } = found;
+    const accountId = c.req.param('account');
+    const held = await runtime.store.listAdminGrants({ workspaceId: workspace.id, accountId });
+    if (held.length === 0) return notFound(viewer);
+    await runtime.access.setGrant(actorOf(c), { accountId, workspaceId: workspace.id, role: null });
+    return c.redirect(`${workspaceUrl(workspace.id, '/members')}?done=revoked`, 303);
   });
 
   // --- Archive

@@ -13,6 +13,8 @@ export const DONE_MESSAGES = {
   replayed: 'Dead letters queued again.',
   'nothing-selected': 'Nothing replayed: select at least one job, or replay all.',
   checkpoint: 'Checkpoint signed.',
+  granted: 'Role granted.',
+  revoked: 'Role revoked.',
 } as const;
 
 export type DoneCode = keyof typeof DONE_MESSAGES;

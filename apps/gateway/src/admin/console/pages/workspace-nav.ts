@@ -2,7 +2,14 @@ import { type Html, html } from '../html.ts';
 import { CONSOLE_BASE } from '../layout.ts';
 import type { Viewer } from '../viewer.ts';
 
-export type WorkspaceTab = 'overview' | 'connectors' | 'policies' | 'health' | 'audit' | 'archive';
+export type WorkspaceTab =
+  | 'overview'
+  | 'connectors'
+  | 'policies'
+  | 'health'
+  | 'audit'
+  | 'archive'
+  | 'members';
 
 export const workspaceUrl = (workspaceId: string, rest = '') =>
   `${CONSOLE_BASE}/workspaces/${encodeURIComponent(workspaceId)}${rest}`;
@@ -30,6 +37,7 @@ export function workspaceHeader(
     { id: 'health', label: 'Health', path: '/health', show: viewer.can('health.read', workspace.id) },
     { id: 'audit', label: 'Audit trail', path: '/audit', show: viewer.can('audit.read', workspace.id) },
     { id: 'archive', label: 'Archive', path: '/archive', show: viewer.can('archive.read', workspace.id) },
+    { id: 'members', label: 'Members', path: '/members', show: viewer.can('access.read', workspace.id) },
   ];
   return html`<p class="crumbs"><a href="${CONSOLE_BASE}/workspaces">Workspaces</a> › ${workspace.name} <code>${workspace.id}</code></p>
 <h1>${title ?? workspace.name}</h1>
