@@ -47,7 +47,7 @@ export * from './store/types.ts';
 export * from './util/bytes.ts';
 export * from './util/closest.ts';
 export * from './util/private-files.ts';
-export * from './util/rate-limiter.ts';
+export * from './util/pacer.ts';
 export * from './util/sleep.ts';
 export * from './whatsapp/index.ts';
 export * from './workspace/admin.ts';

@@ -1,9 +1,8 @@
 import { LogLevel, type Logger as SlackLogger, WebClient } from '@slack/web-api';
-import { type Logger, WabridgeError } from '@wabridge/core';
+import { type Logger, Pacer, WabridgeError } from '@wabridge/core';
 import type { SlackConfig } from '../config.ts';
 import { downloadSlackFile, type FileDownloadPolicy, fileDownloadPolicy } from './download.ts';
 import { translateSlackError } from './errors.ts';
-import { Pacer } from './pacer.ts';
 
 /** How a call is paced: `post` = a message in a channel (≈1/s per channel), `tier3`/`tier4` = per method. */
 export type Pace = { post: string; tier?: 'tier4' } | { tier: 'tier3' | 'tier4' } | null;
@@ -48,6 +47,7 @@ export class SlackApi {
     });
     const postInterval = 1000 / config.postsPerSecondPerChannel + config.postSpacingMarginMs;
     this.#posts = new Pacer({
+      label: 'Slack posts',
       ratePerSecond: config.postsPerSecondPerChannel,
       burst: 1,
       maxWaitMs: postInterval,
@@ -55,6 +55,7 @@ export class SlackApi {
     });
     const tier = (perMinute: number) =>
       new Pacer({
+        label: 'Slack calls',
         ratePerSecond: Math.max(perMinute - TIER_BURST, perMinute / 2) / 60,
         burst: TIER_BURST,
         maxWaitMs: Math.min(2000, 60_000 / perMinute),
