@@ -8,6 +8,7 @@ export * from './config/fields.ts';
 export * from './config/issues.ts';
 export * from './connector/contract.ts';
 export * from './connector/host.ts';
+export * from './connector/post-once.ts';
 export * from './connector/registry.ts';
 export * from './consent/keywords.ts';
 export * from './describe/index.ts';
@@ -46,8 +47,8 @@ export { openThreadedSqliteStore, type ThreadedSqliteStore } from './store/sqlit
 export * from './store/types.ts';
 export * from './util/bytes.ts';
 export * from './util/closest.ts';
-export * from './util/private-files.ts';
 export * from './util/pacer.ts';
+export * from './util/private-files.ts';
 export * from './util/sleep.ts';
 export * from './whatsapp/index.ts';
 export * from './workspace/admin.ts';
