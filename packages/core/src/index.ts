@@ -1,6 +1,9 @@
 // The public API of @wabridge/core. Everything a connector, the gateway or a test needs is here.
 
+export * from './archive/export/contact-export.ts';
+export * from './archive/export/verify-export.ts';
 export * from './archive/log/index.ts';
+export * from './archive/proof-document.ts';
 export * from './bridge/commands.ts';
 export * from './bridge/policy.ts';
 export * from './bridge/sender.ts';
@@ -32,6 +35,8 @@ export {
   GLOBAL_ARCHIVE_LOG,
   SqliteLogNodeStore,
 } from './store/sqlite/archive.ts';
+export { proveArchiveConsistency, proveArchiveRecord } from './store/sqlite/archive-proofs.ts';
+export { archiveLogSize, storedVerifierKey } from './store/sqlite/archive-reads.ts';
 export {
   type ArchiveFailure,
   type ArchiveVerifyReport,

@@ -5,6 +5,7 @@ import type { CommandInput, CommandSpec, Entry, OptionSpec } from './parse.ts';
  * and usage errors are answered from it alone.
  */
 const admin = () => import('./admin.ts');
+const proofs = () => import('./archive-proofs.ts');
 
 /** Starts the gateway or the worker (serve.ts and the connectors load only here). */
 async function startProcess(input: CommandInput, http: boolean): Promise<void> {
@@ -282,21 +283,94 @@ export const COMMANDS: readonly Entry[] = [
       },
       {
         path: ['archive', 'verify'],
-        summary: "check every record of a workspace's archive; exit 1 naming the first that fails",
+        summary:
+          "check every record of a workspace's archive, or an export; exit 1 naming the first that fails",
         details:
-          'Re-reads every record, recomputes the Merkle tree, compares it with the stored one and checks\nevery stored checkpoint. Exit 0 when sound, 1 when tampered with, 2 on a usage error.',
-        arguments: [workspaceArg],
+          'Re-reads every record, recomputes the Merkle tree, compares it with the stored one and checks\nevery stored checkpoint. With --export, checks an export ZIP instead, with no database: the\nsigned checkpoint, each record\'s inclusion proof, and that its data says what its records say.\nExit 0 when sound, 1 when tampered with, 2 on a usage error.\n\n  wabridge archive verify --export ada.zip --key "$(wabridge archive public-key acme)"',
+        arguments: [{ name: '[<workspace>]', optional: true }],
         options: {
           json: { type: 'boolean', help: 'the report as JSON' },
           key: {
             type: 'string',
             value: '<verifier key>',
-            help: 'trust this verifier key (from archive public-key) instead of the one stored',
+            help: 'trust this verifier key (from archive public-key) instead of the one stored or exported',
+          },
+          export: {
+            type: 'string',
+            value: '<file.zip>',
+            help: 'verify this export offline, not the database',
           },
         },
-        run: async (input) => (await admin()).archiveVerify(input),
+        run: async (input) => {
+          const file = input.values.export;
+          if (typeof file === 'string') {
+            if (input.positionals.length > 0)
+              throw new (await import('./parse.ts')).UsageError('give a workspace or --export, not both');
+            return (await proofs()).archiveVerifyExport(file, input.values);
+          }
+          if (input.positionals.length === 0)
+            throw new (await import('./parse.ts')).UsageError('give a workspace, or --export <file.zip>');
+          return (await admin()).archiveVerify(input);
+        },
+      },
+      {
+        path: ['archive', 'prove'],
+        summary: 'the inclusion proof of one record against a stored signed checkpoint (JSON)',
+        details:
+          'Uses the newest stored checkpoint unless --size names another; sign one first with archive\ncheckpoint. Check it anywhere with archive verify-proof and the public key.\n\n  wabridge archive prove acme --seq 42 > proof.json',
+        arguments: [{ name: '<workspace>' }],
+        options: {
+          seq: {
+            type: 'string',
+            value: '<n>',
+            help: 'the record (its seq, as archive verify and audit show it)',
+          },
+          size: {
+            type: 'string',
+            value: '<n>',
+            help: 'the tree size of the stored checkpoint to prove against',
+          },
+        },
+        run: async (input) => (await proofs()).archiveProve(input),
+      },
+      {
+        path: ['archive', 'consistency'],
+        summary: 'the consistency proof between two stored signed checkpoints (JSON)',
+        arguments: [{ name: '<workspace>' }],
+        options: {
+          from: { type: 'string', value: '<size>', help: 'the older checkpoint’s tree size' },
+          to: { type: 'string', value: '<size>', help: 'the newer checkpoint’s tree size' },
+        },
+        run: async (input) => (await proofs()).archiveConsistency(input),
+      },
+      {
+        path: ['archive', 'verify-proof'],
+        summary: 'check a proof from archive prove or consistency, with the public key alone (no database)',
+        details:
+          'Exit 0 when the proof holds, 1 when it does not.\n\n  wabridge archive verify-proof proof.json --key "wabridge/archive/acme+…"',
+        arguments: [{ name: '<file | ->' }],
+        options: {
+          key: {
+            type: 'string',
+            value: '<verifier key>',
+            help: 'the log’s verifier key (archive public-key)',
+          },
+        },
+        run: async (input) => (await proofs()).archiveVerifyProof(input),
       },
     ],
+  },
+  {
+    path: ['export'],
+    summary: "one contact's data as a ZIP (GDPR art. 15/20): JSON, transcripts, media and proofs",
+    details:
+      "Writes the contact's conversations, messages with every revision and status, and consent\nchanges as JSON, an HTML transcript per conversation with its media, and each archived record\nwith its inclusion proof against a checkpoint signed for the export. The export is recorded in\nthe archive and the audit trail.\n\n  wabridge export acme --contact +15550001111 --out ada.zip",
+    arguments: [workspaceArg],
+    options: {
+      contact: { type: 'string', value: '<number | BSUID>', help: 'the contact (WhatsApp number or BSUID)' },
+      out: { type: 'string', value: '<file.zip>', help: 'the ZIP to write (must not exist)' },
+    },
+    run: async (input) => (await proofs()).exportCommand(input),
   },
   {
     path: ['status'],
