@@ -51,8 +51,10 @@ export { openThreadedSqliteStore, type ThreadedSqliteStore } from './store/sqlit
 export * from './store/types.ts';
 export * from './util/bytes.ts';
 export * from './util/closest.ts';
+export * from './util/csv.ts';
 export * from './util/private-files.ts';
 export * from './util/rate-limiter.ts';
 export * from './util/sleep.ts';
 export * from './whatsapp/index.ts';
 export * from './workspace/admin.ts';
+export * from './workspace/audit.ts';

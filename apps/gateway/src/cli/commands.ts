@@ -361,6 +361,27 @@ export const COMMANDS: readonly Entry[] = [
     ],
   },
   {
+    path: ['audit'],
+    summary: 'the audit trail: admin acts, exports, purges, holds, erasures, key rotations',
+    details:
+      "Each entry is a record of the archive log (column log and seq), so it is covered by signed\ncheckpoints and can be proved: wabridge archive prove <log> --seq <seq>. Acts on no workspace\nare in the log _global.\n\n  wabridge audit acme --since 2026-01-01 --action 'connector.*' --csv > audit.csv",
+    arguments: [{ name: '[<workspace>]', optional: true }],
+    options: {
+      all: { type: 'boolean', help: 'every workspace and _global' },
+      since: { type: 'string', value: '<date>', help: 'from this date or time (ISO 8601, UTC)' },
+      until: { type: 'string', value: '<date>', help: 'before this date or time' },
+      actor: { type: 'string', value: '<actor>', help: 'only this actor (cli:<user>, admin:<id>, …)' },
+      action: {
+        type: 'string',
+        value: '<action>',
+        help: "only this action, or a prefix ending in * ('connector.*')",
+      },
+      json: { type: 'boolean', help: 'one JSON object per line' },
+      csv: { type: 'boolean', help: 'CSV (RFC 4180) with a header line' },
+    },
+    run: async (input) => (await import('./audit.ts')).auditCommand(input),
+  },
+  {
     path: ['export'],
     summary: "one contact's data as a ZIP (GDPR art. 15/20): JSON, transcripts, media and proofs",
     details:
