@@ -1,6 +1,8 @@
 // The public API of @wabridge/core. Everything a connector, the gateway or a test needs is here.
 
 export * from './archive/export/contact-export.ts';
+export * from './archive/export/ediscovery.ts';
+export * from './archive/export/verify-discovery.ts';
 export * from './archive/export/verify-export.ts';
 export * from './archive/log/index.ts';
 export * from './archive/proof-document.ts';

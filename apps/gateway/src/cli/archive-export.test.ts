@@ -113,4 +113,23 @@ describe('wabridge export and proofs', () => {
     expect((await wabridge('audit', 'acme', '--since', 'yesterday-ish')).code).toBe(2);
     expect((await wabridge('audit')).code).toBe(2);
   }, 180_000);
+
+  it('writes an eDiscovery folder that verifies offline, and refuses an unknown format', async () => {
+    const folder = join(dir, 'case');
+    const written = await wabridge(
+      'ediscovery',
+      'acme',
+      '--out',
+      folder,
+      '--keyword',
+      'SECOND',
+      '--format',
+      'jsonl,csv',
+    );
+    expect(written.code).toBe(0);
+    expect(written.stdout).toMatch(/^wrote .*case: 1 messages of \d+ records/);
+    const verified = await wabridge('archive', 'verify', '--export', folder, '--key', key, '--json');
+    expect(JSON.parse(verified.stdout)).toMatchObject({ ok: true, records: 1 });
+    expect((await wabridge('ediscovery', 'acme', '--out', join(dir, 'x'), '--format', 'pdf')).code).toBe(2);
+  }, 180_000);
 });

@@ -1,11 +1,14 @@
 import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import {
+  type DiscoveryFileFormat,
   exportContact,
+  exportDiscovery,
   proveArchiveConsistency,
   proveArchiveRecord,
   type SqliteStore,
   verifyContactExport,
+  verifyDiscoveryExport,
   verifyProofDocument,
   WabridgeError,
 } from '@wabridge/core';
@@ -90,11 +93,22 @@ export async function archiveVerifyProof({ values, positionals }: CommandInput):
 /** `archive verify --export <file.zip>`: a contact export, offline. */
 export async function archiveVerifyExport(path: string, values: CommandInput['values']): Promise<void> {
   const key = str(values.key);
-  const report = await verifyContactExport(resolve(path), key ? { verifierKey: key } : {});
+  const { statSync } = await import('node:fs');
+  const file = resolve(path);
+  const isFolder = (() => {
+    try {
+      return statSync(file).isDirectory();
+    } catch {
+      return false;
+    }
+  })();
+  // A folder is an eDiscovery export, a file a contact export.
+  const verify = isFolder ? verifyDiscoveryExport : verifyContactExport;
+  const report = await verify(file, key ? { verifierKey: key } : {});
   if (values.json) out(JSON.stringify(report));
   else if (report.ok) {
     out(
-      `export of ${report.contactId} (workspace ${report.workspace}) is sound: ${report.records} records proved against the signed checkpoint of ${report.checkpointSize}`,
+      `export of ${report.contactId ?? 'messages'} (workspace ${report.workspace}) is sound: ${report.records} records proved against the signed checkpoint of ${report.checkpointSize}`,
     );
   } else {
     const f = report.failure;
@@ -138,6 +152,71 @@ export async function exportCommand({ env, values, positionals }: CommandInput):
       });
       out(
         `wrote ${result.path}: ${result.conversations} conversation(s), ${result.records} records, ${result.mediaFiles} media file(s); ` +
+          `the export is record ${result.exportSeq}; verify with: wabridge archive verify --export ${target} --key "$(wabridge archive public-key ${workspaceId})"`,
+      );
+    });
+  });
+}
+
+function time(values: CommandInput['values'], name: string): number | undefined {
+  const text = str(values[name]);
+  if (text === undefined) return undefined;
+  const at = Date.parse(text);
+  if (Number.isNaN(at))
+    throw new UsageError(`--${name} must be a date (2026-01-31 or 2026-01-31T12:00:00Z), got "${text}"`);
+  return at;
+}
+
+const FORMATS: readonly DiscoveryFileFormat[] = ['jsonl', 'csv', 'html'];
+
+/** `wabridge ediscovery <workspace> --out <folder> [--from --to --contact --keyword --format]`. */
+export async function ediscoveryCommand({ env, values, positionals }: CommandInput): Promise<void> {
+  const [workspaceId = ''] = positionals;
+  const target = str(values.out);
+  if (!target)
+    throw new UsageError('--out is required: the folder to write (rerun with the same folder to continue)');
+  const formats = (str(values.format) ?? 'jsonl,csv,html').split(',').map((f) => f.trim());
+  const unknown = formats.filter((f) => !FORMATS.includes(f as DiscoveryFileFormat));
+  if (unknown.length > 0)
+    throw new UsageError(`--format takes jsonl, csv and html, not ${unknown.join(', ')}`);
+  const from = time(values, 'from');
+  const to = time(values, 'to');
+  const contact = str(values.contact);
+  const keyword = str(values.keyword);
+  const filter = {
+    ...(from === undefined ? {} : { from }),
+    ...(to === undefined ? {} : { to }),
+    ...(contact ? { contact } : {}),
+    ...(keyword ? { keyword } : {}),
+  };
+  const tty = process.stderr.isTTY === true;
+  const current = env();
+  await withRuntime(current, async ({ store, secrets }) => {
+    if (!(await store.getWorkspace(workspaceId))) throw noWorkspace(workspaceId);
+    await withArchiveDatabase(current, async (direct) => {
+      const result = await exportDiscovery({
+        store: direct,
+        secrets,
+        workspaceId,
+        filter,
+        dir: resolve(target),
+        formats: formats as DiscoveryFileFormat[],
+        actor: actor(),
+        ...(tty
+          ? {
+              onProgress: ({ scanned, matched, total }) => {
+                const done = total === 0 ? 1 : scanned / total;
+                const bar = '#'.repeat(Math.round(done * 30)).padEnd(30, '.');
+                process.stderr.write(
+                  `\r[${bar}] ${Math.floor(done * 100)}% ${scanned}/${total} records, ${matched} matched`,
+                );
+              },
+            }
+          : {}),
+      });
+      if (tty) process.stderr.write('\n');
+      out(
+        `${result.complete ? 'wrote' : 'stopped'} ${target}: ${result.matched} messages of ${result.total} records; ` +
           `the export is record ${result.exportSeq}; verify with: wabridge archive verify --export ${target} --key "$(wabridge archive public-key ${workspaceId})"`,
       );
     });

@@ -394,6 +394,26 @@ export const COMMANDS: readonly Entry[] = [
     run: async (input) => (await proofs()).exportCommand(input),
   },
   {
+    path: ['ediscovery'],
+    summary: 'messages matching a filter as JSONL, CSV and an HTML transcript, with proofs (resumable)',
+    details:
+      'Reads the archive a page at a time (bounded memory) and writes to a folder; an interrupted run\ncontinues when run again with the same folder and filter. Covers the archive as it was when the\nexport began. Progress on stderr when it is a terminal. The export is recorded in the archive\nand the audit trail.\n\n  wabridge ediscovery acme --out case-42 --from 2026-01-01 --to 2026-02-01 --keyword invoice',
+    arguments: [workspaceArg],
+    options: {
+      out: { type: 'string', value: '<folder>', help: 'where to write (rerun with it to continue)' },
+      from: { type: 'string', value: '<date>', help: 'messages from this date or time (ISO 8601, UTC)' },
+      to: { type: 'string', value: '<date>', help: 'messages before this date or time' },
+      contact: { type: 'string', value: '<number | BSUID>', help: 'only this contact’s conversations' },
+      keyword: {
+        type: 'string',
+        value: '<words>',
+        help: 'text, caption or file name contains these (any case)',
+      },
+      format: { type: 'string', value: 'jsonl,csv,html', help: 'the files to write (default: all three)' },
+    },
+    run: async (input) => (await proofs()).ediscoveryCommand(input),
+  },
+  {
     path: ['status'],
     summary: 'the queue, and per workspace and connector: last success, last error, retrying, dead',
     options: { json: { type: 'boolean', help: 'the same as JSON (for monitoring)' } },
