@@ -26,7 +26,12 @@ const text = 'x'.repeat(200);
  * Builds two stores side by side, one unit of 500 messages to each in turn (so load on the shared
  * machine falls on both alike): one as migrated, one without the archive-by-entity index.
  */
-async function build(): Promise<{ indexed: SqliteStore; plain: SqliteStore; indexedMs: number; plainMs: number }> {
+async function build(): Promise<{
+  indexed: SqliteStore;
+  plain: SqliteStore;
+  indexedMs: number;
+  plainMs: number;
+}> {
   const indexed = await openSqliteStore({ path: join(dir, 'indexed.db') });
   const plain = await openSqliteStore({ path: join(dir, 'plain.db') });
   plain.db.run('DROP INDEX archive_records_entity');
@@ -64,7 +69,14 @@ async function build(): Promise<{ indexed: SqliteStore; plain: SqliteStore; inde
 async function timeExport(store: SqliteStore, contact: string, file: string) {
   const cpu = process.cpuUsage();
   const start = performance.now();
-  const result = await exportContact({ store, secrets: box, workspaceId: 'bench', contact, out: join(dir, file), actor: 'bench' });
+  const result = await exportContact({
+    store,
+    secrets: box,
+    workspaceId: 'bench',
+    contact,
+    out: join(dir, file),
+    actor: 'bench',
+  });
   const used = process.cpuUsage(cpu);
   return { result, wallMs: performance.now() - start, cpuMs: (used.user + used.system) / 1000 };
 }
@@ -73,7 +85,9 @@ try {
   const built = await build();
   const indexed = { store: built.indexed };
   const rate = (ms: number) => Math.round((total / ms) * 1000).toLocaleString('en');
-  out(`${total.toLocaleString('en')} messages over ${contacts} contacts, real SQLite files (WAL), ingest in units of 500`);
+  out(
+    `${total.toLocaleString('en')} messages over ${contacts} contacts, real SQLite files (WAL), ingest in units of 500`,
+  );
   out(
     `ingest without the entity index: ${rate(built.plainMs)} messages/s; with it: ${rate(built.indexedMs)} messages/s (side by side)`,
   );
@@ -83,7 +97,8 @@ try {
     ['heavy contact (10x)', '15550000000'],
   ] as const) {
     const runs = [];
-    for (let r = 0; r < 3; r++) runs.push(await timeExport(indexed.store, contact, `${label.replace(/\W/g, '')}-${r}.zip`));
+    for (let r = 0; r < 3; r++)
+      runs.push(await timeExport(indexed.store, contact, `${label.replace(/\W/g, '')}-${r}.zip`));
     const best = runs.reduce((a, b) => (a.wallMs < b.wallMs ? a : b));
     out(
       `${label}: ${best.result.records} records, export ${best.wallMs.toFixed(0)} ms wall (best of 3; ${runs.map((r) => r.wallMs.toFixed(0)).join(', ')}), ${best.cpuMs.toFixed(0)} ms CPU`,

@@ -235,6 +235,54 @@ describe('the contact export', () => {
     expect(report.failure?.message).toMatch(/not the one export record \d+ committed to/);
   });
 
+  it('every record, of every kind: changed, dropped or inserted again is detected and named', async () => {
+    const original = lines(await readZip(exported));
+    const kinds = new Set<string>();
+    for (const [i, line] of original.entries()) {
+      const seq = seqOfLine(line);
+      kinds.add((JSON.parse((JSON.parse(line) as { record: string }).record) as { kind: string }).kind);
+      const changed = await tamper((files) => {
+        const list = lines(files);
+        const parsed = JSON.parse(list[i] ?? '') as { record: string };
+        // One character of the record, inside its data, changed.
+        parsed.record = parsed.record.replace('"data":{"', '"data":{"_');
+        list[i] = JSON.stringify({ ...JSON.parse(list[i] ?? ''), record: parsed.record });
+        setLines(files, list);
+      });
+      expect((await verifyContactExport(changed, { verifierKey: key })).failure).toMatchObject({
+        seq,
+        reason: 'record-changed',
+      });
+      const dropped = await tamper((files) =>
+        setLines(
+          files,
+          lines(files).filter((_, j) => j !== i),
+        ),
+      );
+      expect((await verifyContactExport(dropped, { verifierKey: key })).failure).toMatchObject({
+        seq,
+        reason: 'record-missing',
+      });
+      const inserted = await tamper((files) => {
+        const list = lines(files);
+        list.splice(i + 1, 0, list[i] ?? '');
+        setLines(files, list);
+      });
+      expect((await verifyContactExport(inserted, { verifierKey: key })).failure).toMatchObject({
+        seq,
+        reason: 'record-order',
+      });
+    }
+    expect([...kinds].sort()).toEqual([
+      'admin',
+      'consent',
+      'message.inbound',
+      'message.outbound',
+      'message.revision',
+      'status',
+    ]);
+  });
+
   it('names the first record out of place when records are reordered', async () => {
     const path = await tamper((files) => {
       const list = lines(files);
