@@ -5,7 +5,7 @@ import type { CommandInput, CommandSpec, Entry, OptionSpec } from './parse.ts';
  * and usage errors are answered from it alone.
  */
 const admin = () => import('./admin.ts');
-const proofs = () => import('./archive-proofs.ts');
+const exports = () => import('./archive-exports.ts');
 
 /** Starts the gateway or the worker (serve.ts and the connectors load only here). */
 async function startProcess(input: CommandInput, http: boolean): Promise<void> {
@@ -286,7 +286,7 @@ export const COMMANDS: readonly Entry[] = [
         summary:
           "check every record of a workspace's archive, or an export; exit 1 naming the first that fails",
         details:
-          'Re-reads every record, recomputes the Merkle tree, compares it with the stored one and checks\nevery stored checkpoint. With --export, checks an export ZIP instead, with no database: the\nsigned checkpoint, each record\'s inclusion proof, and that its data says what its records say.\nExit 0 when sound, 1 when tampered with, 2 on a usage error.\n\n  wabridge archive verify --export ada.zip --key "$(wabridge archive public-key acme)"',
+          'Re-reads every record, recomputes the Merkle tree, compares it with the stored one and checks\nevery stored checkpoint. With --export, checks an export instead (a contact ZIP or an\nediscovery folder), with no database: the signed checkpoint, each record\'s inclusion proof, and\nthat its data says what its records say.\nExit 0 when sound, 1 when tampered with, 2 on a usage error.\n\n  wabridge archive verify --export ada.zip --key "$(wabridge archive public-key acme)"',
         arguments: [{ name: '[<workspace>]', optional: true }],
         options: {
           json: { type: 'boolean', help: 'the report as JSON' },
@@ -297,21 +297,11 @@ export const COMMANDS: readonly Entry[] = [
           },
           export: {
             type: 'string',
-            value: '<file.zip>',
-            help: 'verify this export offline, not the database',
+            value: '<file.zip | folder>',
+            help: 'verify this export (contact ZIP or ediscovery folder) offline, not the database',
           },
         },
-        run: async (input) => {
-          const file = input.values.export;
-          if (typeof file === 'string') {
-            if (input.positionals.length > 0)
-              throw new (await import('./parse.ts')).UsageError('give a workspace or --export, not both');
-            return (await proofs()).archiveVerifyExport(file, input.values);
-          }
-          if (input.positionals.length === 0)
-            throw new (await import('./parse.ts')).UsageError('give a workspace, or --export <file.zip>');
-          return (await admin()).archiveVerify(input);
-        },
+        run: async (input) => (await exports()).archiveVerifyCommand(input),
       },
       {
         path: ['archive', 'prove'],
@@ -331,7 +321,7 @@ export const COMMANDS: readonly Entry[] = [
             help: 'the tree size of the stored checkpoint to prove against',
           },
         },
-        run: async (input) => (await proofs()).archiveProve(input),
+        run: async (input) => (await exports()).archiveProve(input),
       },
       {
         path: ['archive', 'consistency'],
@@ -341,7 +331,7 @@ export const COMMANDS: readonly Entry[] = [
           from: { type: 'string', value: '<size>', help: 'the older checkpoint’s tree size' },
           to: { type: 'string', value: '<size>', help: 'the newer checkpoint’s tree size' },
         },
-        run: async (input) => (await proofs()).archiveConsistency(input),
+        run: async (input) => (await exports()).archiveConsistency(input),
       },
       {
         path: ['archive', 'verify-proof'],
@@ -356,7 +346,7 @@ export const COMMANDS: readonly Entry[] = [
             help: 'the log’s verifier key (archive public-key)',
           },
         },
-        run: async (input) => (await proofs()).archiveVerifyProof(input),
+        run: async (input) => (await exports()).archiveVerifyProof(input),
       },
     ],
   },
@@ -391,7 +381,7 @@ export const COMMANDS: readonly Entry[] = [
       contact: { type: 'string', value: '<number | BSUID>', help: 'the contact (WhatsApp number or BSUID)' },
       out: { type: 'string', value: '<file.zip>', help: 'the ZIP to write (must not exist)' },
     },
-    run: async (input) => (await proofs()).exportCommand(input),
+    run: async (input) => (await exports()).exportCommand(input),
   },
   {
     path: ['ediscovery'],
@@ -411,7 +401,7 @@ export const COMMANDS: readonly Entry[] = [
       },
       format: { type: 'string', value: 'jsonl,csv,html', help: 'the files to write (default: all three)' },
     },
-    run: async (input) => (await proofs()).ediscoveryCommand(input),
+    run: async (input) => (await exports()).ediscoveryCommand(input),
   },
   {
     path: ['status'],

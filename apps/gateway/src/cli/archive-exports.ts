@@ -12,12 +12,12 @@ import {
   verifyProofDocument,
   WabridgeError,
 } from '@wabridge/core';
-import { actor, noWorkspace, str, withArchiveDatabase, withRuntime } from './admin.ts';
+import { actor, archiveVerify, noWorkspace, str, withArchiveDatabase, withRuntime } from './admin.ts';
 import { err, out } from './output.ts';
 import { type CommandInput, UsageError } from './parse.ts';
 
-// `wabridge archive prove | consistency | verify-proof`, `archive verify --export` and
-// `wabridge export`: proofs and exports of the archive (issue 18, items 2 and 7).
+// `wabridge archive prove | consistency | verify-proof | verify --export`, `wabridge export` and
+// `wabridge ediscovery`: proofs and exports of the archive (issue 18, items 2 and 7).
 
 /** A whole number option, or a usage error naming it. */
 function count(values: CommandInput['values'], name: string, required: boolean): number | undefined {
@@ -90,7 +90,19 @@ export async function archiveVerifyProof({ values, positionals }: CommandInput):
   }
 }
 
-/** `archive verify --export <file.zip>`: a contact export, offline. */
+/** `archive verify <workspace>` checks the store; `archive verify --export <path>` an export, offline. */
+export async function archiveVerifyCommand(input: CommandInput): Promise<void> {
+  const file = str(input.values.export);
+  if (file === undefined) {
+    if (input.positionals.length === 0)
+      throw new UsageError('give a workspace, or --export <file.zip | folder>');
+    return archiveVerify(input);
+  }
+  if (input.positionals.length > 0) throw new UsageError('give a workspace or --export, not both');
+  return archiveVerifyExport(file, input.values);
+}
+
+/** `archive verify --export <file.zip | folder>`: a contact export or an eDiscovery folder, offline. */
 export async function archiveVerifyExport(path: string, values: CommandInput['values']): Promise<void> {
   const key = str(values.key);
   const { statSync } = await import('node:fs');
