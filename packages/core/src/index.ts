@@ -1,6 +1,11 @@
 // The public API of @wabridge/core. Everything a connector, the gateway or a test needs is here.
 
+export * from './archive/export/contact-export.ts';
+export * from './archive/export/ediscovery.ts';
+export * from './archive/export/verify-discovery.ts';
+export * from './archive/export/verify-export.ts';
 export * from './archive/log/index.ts';
+export * from './archive/proof-document.ts';
 export * from './bridge/commands.ts';
 export * from './bridge/policy.ts';
 export * from './bridge/sender.ts';
@@ -33,6 +38,8 @@ export {
   GLOBAL_ARCHIVE_LOG,
   SqliteLogNodeStore,
 } from './store/sqlite/archive.ts';
+export { proveArchiveConsistency, proveArchiveRecord } from './store/sqlite/archive-proofs.ts';
+export { archiveLogSize, storedVerifierKey } from './store/sqlite/archive-reads.ts';
 export {
   type ArchiveFailure,
   type ArchiveVerifyReport,
@@ -47,8 +54,10 @@ export { openThreadedSqliteStore, type ThreadedSqliteStore } from './store/sqlit
 export * from './store/types.ts';
 export * from './util/bytes.ts';
 export * from './util/closest.ts';
+export * from './util/csv.ts';
 export * from './util/pacer.ts';
 export * from './util/private-files.ts';
 export * from './util/sleep.ts';
 export * from './whatsapp/index.ts';
 export * from './workspace/admin.ts';
+export * from './workspace/audit.ts';

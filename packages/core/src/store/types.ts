@@ -58,7 +58,8 @@ export interface Store {
     action: string;
     workspaceId: string | null;
     details: Record<string, unknown>;
-  }): Promise<void>;
+    /** The entry's id; its archive record is `audit:<id>` in the workspace's log (or `_global`). */
+  }): Promise<number>;
 
   // --- WhatsApp ingest -----------------------------------------------------------------------
   /**

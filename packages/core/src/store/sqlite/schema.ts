@@ -395,4 +395,11 @@ CREATE INDEX jobs_status ON jobs (entity_id) WHERE event_type = 'message.status'
 CREATE TABLE jobs_coalesced (connector_id TEXT PRIMARY KEY, n INTEGER NOT NULL) WITHOUT ROWID;
 `,
   },
+  {
+    // Exports and proofs find an entity's archive record (a message, status, consent entry or
+    // `audit:<id>`) by its id; without this they would scan the whole log (issue 18, items 7, 8).
+    version: 14,
+    name: 'archive records by entity',
+    sql: 'CREATE INDEX archive_records_entity ON archive_records (workspace_id, entity_id);',
+  },
 ];
