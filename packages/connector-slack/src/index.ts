@@ -18,7 +18,6 @@ import { SlackMirror } from './mirror/deliver.ts';
 import { testSlack } from './self-test.ts';
 
 export { translateSlackError } from './api/errors.ts';
-export { Pacer } from './api/pacer.ts';
 export { type RouteRule, type SlackConfig, type SlackConfigInput, slackConfigSchema } from './config.ts';
 export { METADATA_EVENT, SLACK, TEMPLATE_ACTION } from './constants.ts';
 export { slackReactionName } from './format/emoji.ts';

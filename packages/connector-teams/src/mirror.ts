@@ -12,6 +12,7 @@ import {
   isBusinessAppMessage,
   isWabridgeError,
   type Message,
+  postOnce,
   toWabridgeError,
 } from '@wabridge/core';
 import { routeFor, type TeamsConfig } from './config.ts';
@@ -170,35 +171,31 @@ export class Mirror {
     if (!create && !data) return null;
     const channel = data ?? routeFor(this.config, event.conversation);
     const nonce = data?.nonce ?? nonceOf('conversation', event.conversation.id);
-    if (data?.pending) {
-      const found = await this.findRoot(channel, nonce, ctx.signal);
-      if (found?.id) return this.recordThread(event, { ...channel, rootId: found.id }, nonce, ctx);
-    }
-    await ctx.refs.checkpoint({
+    const thread = await postOnce<ThreadLocation>(ctx.refs, {
       kind: 'conversation',
       entityId: event.conversation.id,
-      externalId: `pending:${nonce}`,
-      data: { teamId: channel.teamId, channelId: channel.channelId, rootId: '', nonce, pending: true },
-    });
-    await this.pacer.post(channel, ctx.signal);
-    await this.pacer.reserveMessage(channel);
-    const root = await this.api.postMessage(channel, null, this.rootPayload(event, nonce), ctx.signal);
-    if (!root.id) throw new Error('Graph returned a message without an id');
-    ctx.logger.info({ teamId: channel.teamId }, 'Teams thread created for a conversation');
-    return this.recordThread(
-      event,
-      { teamId: channel.teamId, channelId: channel.channelId, rootId: root.id },
+      existing: ref,
+      posted: () => null, // a finished ref was returned above
       nonce,
-      ctx,
-    );
-  }
-
-  private async recordThread(event: EventBase, thread: ThreadLocation, nonce: string, ctx: DeliveryContext) {
-    await ctx.refs.checkpoint({
-      kind: 'conversation',
-      entityId: event.conversation.id,
-      externalId: teamsMessageRef(thread.channelId, thread.rootId),
-      data: { ...thread, nonce } satisfies ThreadRefData,
+      where: { teamId: channel.teamId, channelId: channel.channelId, rootId: '' },
+      find: async (marker) => {
+        const found = await this.findRoot(channel, marker.nonce, ctx.signal);
+        return found?.id ? { teamId: channel.teamId, channelId: channel.channelId, rootId: found.id } : null;
+      },
+      send: async (nonce, mark) => {
+        await this.pacer.post(channel, ctx.signal);
+        await this.pacer.reserveMessage(channel);
+        await mark();
+        const root = await this.api.postMessage(channel, null, this.rootPayload(event, nonce), ctx.signal);
+        if (!root.id) throw new Error('Graph returned a message without an id');
+        ctx.logger.info({ teamId: channel.teamId }, 'Teams thread created for a conversation');
+        return { teamId: channel.teamId, channelId: channel.channelId, rootId: root.id };
+      },
+      record: (thread) => ({
+        externalId: teamsMessageRef(thread.channelId, thread.rootId),
+        data: { ...thread, nonce } satisfies ThreadRefData,
+      }),
+      now: () => this.deps.now(),
     });
     await this.threads.touch(thread, event.conversation.id);
     return thread;
@@ -380,40 +377,42 @@ export class Mirror {
       const refEntity = `${kind === 'message' ? '' : `${kind}:`}${entityId}${i === 0 ? '' : `#${i}`}`;
       const nonce = nonceOf(kind, entityId, i);
       const existing = await ctx.refs.get(refKind, refEntity);
-      const data = existing?.data as (Partial<PostRefData> & { pending?: boolean }) | undefined;
-      if (existing && data?.mirror) {
+      if (existing && (existing.data as Partial<PostRefData>).mirror) {
         refs.push(existing);
         continue;
       }
-      let posted: ChatMessage | null = null;
-      if (data?.pending) posted = await this.findReply(thread, nonce, ctx.signal);
-      if (!posted) {
-        await ctx.refs.checkpoint({
-          kind: refKind,
-          entityId: refEntity,
-          externalId: `pending:${nonce}`,
-          data: { pending: true, nonce },
-        });
-        await this.pacer.post(thread, ctx.signal);
-        await this.pacer.reserveMessage(thread);
-        posted = await this.api.postMessage(thread, thread.rootId, payload, ctx.signal);
-      }
-      if (!posted.id) throw new Error('Graph returned a message without an id');
-      const ref: ExternalRefInput = {
-        kind: refKind,
-        entityId: refEntity,
-        externalId: teamsMessageRef(thread.channelId, posted.id),
+      const record = (posted: ChatMessage) => ({
+        externalId: teamsMessageRef(thread.channelId, posted.id as string),
         data: {
           ...thread,
           mirror: true,
-          messageId: posted.id,
+          messageId: posted.id as string,
           nonce,
           parts: payloads.length,
           ...extra,
         } satisfies PostRefData,
-      };
-      await ctx.refs.checkpoint(ref);
-      refs.push(ref);
+      });
+      const posted = await postOnce<ChatMessage>(ctx.refs, {
+        kind: refKind,
+        entityId: refEntity,
+        existing,
+        posted: () => null, // a finished ref was returned above
+        nonce,
+        where: {},
+        find: (marker) => this.findReply(thread, marker.nonce, ctx.signal),
+        send: async (_nonce, mark) => {
+          // The payload carries the nonce already (toPayloads above).
+          await this.pacer.post(thread, ctx.signal);
+          await this.pacer.reserveMessage(thread);
+          await mark();
+          const posted = await this.api.postMessage(thread, thread.rootId, payload, ctx.signal);
+          if (!posted.id) throw new Error('Graph returned a message without an id');
+          return posted;
+        },
+        record,
+        now: () => this.deps.now(),
+      });
+      refs.push({ kind: refKind, entityId: refEntity, ...record(posted) });
     }
     return refs;
   }

@@ -1,7 +1,12 @@
 // The public API of @wabridge/core. Everything a connector, the gateway or a test needs is here.
 
 export * from './access/index.ts';
+export * from './archive/export/contact-export.ts';
+export * from './archive/export/ediscovery.ts';
+export * from './archive/export/verify-discovery.ts';
+export * from './archive/export/verify-export.ts';
 export * from './archive/log/index.ts';
+export * from './archive/proof-document.ts';
 export * from './bridge/commands.ts';
 export * from './bridge/policy.ts';
 export * from './bridge/sender.ts';
@@ -9,6 +14,7 @@ export * from './config/fields.ts';
 export * from './config/issues.ts';
 export * from './connector/contract.ts';
 export * from './connector/host.ts';
+export * from './connector/post-once.ts';
 export * from './connector/registry.ts';
 export * from './consent/keywords.ts';
 export * from './describe/index.ts';
@@ -33,6 +39,8 @@ export {
   GLOBAL_ARCHIVE_LOG,
   SqliteLogNodeStore,
 } from './store/sqlite/archive.ts';
+export { proveArchiveConsistency, proveArchiveRecord } from './store/sqlite/archive-proofs.ts';
+export { archiveLogSize, storedVerifierKey } from './store/sqlite/archive-reads.ts';
 export {
   type ArchiveFailure,
   type ArchiveVerifyReport,
@@ -47,8 +55,10 @@ export { openThreadedSqliteStore, type ThreadedSqliteStore } from './store/sqlit
 export * from './store/types.ts';
 export * from './util/bytes.ts';
 export * from './util/closest.ts';
+export * from './util/csv.ts';
+export * from './util/pacer.ts';
 export * from './util/private-files.ts';
-export * from './util/rate-limiter.ts';
 export * from './util/sleep.ts';
 export * from './whatsapp/index.ts';
 export * from './workspace/admin.ts';
+export * from './workspace/audit.ts';

@@ -63,6 +63,12 @@ export const AuditEntrySchema = z
     action: z.string(),
     workspaceId: z.string().nullable(),
     details: z.record(z.string(), z.unknown()),
+    log: z.string().openapi({ description: 'the archive log holding its record: the workspace, or _global' }),
+    seq: z
+      .number()
+      .int()
+      .nullable()
+      .openapi({ description: 'its record in that log, to prove with wabridge archive prove' }),
   })
   .openapi('AuditEntry');
 

@@ -45,7 +45,7 @@ export async function withRuntime<T>(env: Env, run: (runtime: Runtime) => Promis
   }
 }
 
-const actor = () => `cli:${process.env.USER ?? 'unknown'}`;
+export const actor = () => `cli:${process.env.USER ?? 'unknown'}`;
 
 /** A JSON option's value, or a usage error naming the option (never a stack trace). */
 function jsonOption<T>(option: string, text: string): T {
@@ -56,9 +56,9 @@ function jsonOption<T>(option: string, text: string): T {
   }
 }
 
-const str = (value: unknown): string | undefined => (typeof value === 'string' ? value : undefined);
+export const str = (value: unknown): string | undefined => (typeof value === 'string' ? value : undefined);
 
-const noWorkspace = (id: string) =>
+export const noWorkspace = (id: string) =>
   new WabridgeError('not_found', `workspace ${id} does not exist (wabridge workspace list shows them)`);
 
 // --- workspace ---------------------------------------------------------------------------------
@@ -413,7 +413,7 @@ export async function secretsRotate({ env }: CommandInput): Promise<void> {
 // --- archive -----------------------------------------------------------------------------------
 
 /** A direct connection to the database file, for the archive's reads and its own small writes. */
-async function withArchiveDatabase<T>(env: Env, run: (store: SqliteStore) => Promise<T>): Promise<T> {
+export async function withArchiveDatabase<T>(env: Env, run: (store: SqliteStore) => Promise<T>): Promise<T> {
   const store = await openSqliteStore({ path: env.databasePath });
   try {
     return await run(store);

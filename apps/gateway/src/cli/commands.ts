@@ -6,6 +6,7 @@ import type { CommandInput, CommandSpec, Entry, OptionSpec } from './parse.ts';
  */
 const admin = () => import('./admin.ts');
 const accounts = () => import('./accounts.ts');
+const exports = () => import('./archive-exports.ts');
 
 /** Starts the gateway or the worker (serve.ts and the connectors load only here). */
 async function startProcess(input: CommandInput, http: boolean): Promise<void> {
@@ -298,19 +299,70 @@ export const COMMANDS: readonly Entry[] = [
       },
       {
         path: ['archive', 'verify'],
-        summary: "check every record of a workspace's archive; exit 1 naming the first that fails",
+        summary:
+          "check every record of a workspace's archive, or an export; exit 1 naming the first that fails",
         details:
-          'Re-reads every record, recomputes the Merkle tree, compares it with the stored one and checks\nevery stored checkpoint. Exit 0 when sound, 1 when tampered with, 2 on a usage error.',
-        arguments: [workspaceArg],
+          'Re-reads every record, recomputes the Merkle tree, compares it with the stored one and checks\nevery stored checkpoint. With --export, checks an export instead (a contact ZIP or an\nediscovery folder), with no database: the signed checkpoint, each record\'s inclusion proof, and\nthat its data says what its records say.\nExit 0 when sound, 1 when tampered with, 2 on a usage error.\n\n  wabridge archive verify --export ada.zip --key "$(wabridge archive public-key acme)"',
+        arguments: [{ name: '[<workspace>]', optional: true }],
         options: {
           json: { type: 'boolean', help: 'the report as JSON' },
           key: {
             type: 'string',
             value: '<verifier key>',
-            help: 'trust this verifier key (from archive public-key) instead of the one stored',
+            help: 'trust this verifier key (from archive public-key) instead of the one stored or exported',
+          },
+          export: {
+            type: 'string',
+            value: '<file.zip | folder>',
+            help: 'verify this export (contact ZIP or ediscovery folder) offline, not the database',
           },
         },
-        run: async (input) => (await admin()).archiveVerify(input),
+        run: async (input) => (await exports()).archiveVerifyCommand(input),
+      },
+      {
+        path: ['archive', 'prove'],
+        summary: 'the inclusion proof of one record against a stored signed checkpoint (JSON)',
+        details:
+          'Uses the newest stored checkpoint unless --size names another; sign one first with archive\ncheckpoint. Check it anywhere with archive verify-proof and the public key.\n\n  wabridge archive prove acme --seq 42 > proof.json',
+        arguments: [{ name: '<workspace>' }],
+        options: {
+          seq: {
+            type: 'string',
+            value: '<n>',
+            help: 'the record (its seq, as archive verify and audit show it)',
+          },
+          size: {
+            type: 'string',
+            value: '<n>',
+            help: 'the tree size of the stored checkpoint to prove against',
+          },
+        },
+        run: async (input) => (await exports()).archiveProve(input),
+      },
+      {
+        path: ['archive', 'consistency'],
+        summary: 'the consistency proof between two stored signed checkpoints (JSON)',
+        arguments: [{ name: '<workspace>' }],
+        options: {
+          from: { type: 'string', value: '<size>', help: 'the older checkpoint’s tree size' },
+          to: { type: 'string', value: '<size>', help: 'the newer checkpoint’s tree size' },
+        },
+        run: async (input) => (await exports()).archiveConsistency(input),
+      },
+      {
+        path: ['archive', 'verify-proof'],
+        summary: 'check a proof from archive prove or consistency, with the public key alone (no database)',
+        details:
+          'Exit 0 when the proof holds, 1 when it does not.\n\n  wabridge archive verify-proof proof.json --key "wabridge/archive/acme+…"',
+        arguments: [{ name: '<file | ->' }],
+        options: {
+          key: {
+            type: 'string',
+            value: '<verifier key>',
+            help: 'the log’s verifier key (archive public-key)',
+          },
+        },
+        run: async (input) => (await exports()).archiveVerifyProof(input),
       },
     ],
   },
@@ -347,6 +399,59 @@ export const COMMANDS: readonly Entry[] = [
         run: async (input) => (await accounts()).accountGrant(input),
       },
     ],
+  },
+  {
+    path: ['audit'],
+    summary: 'the audit trail: admin acts, exports, purges, holds, erasures, key rotations',
+    details:
+      "Each entry is a record of the archive log (column log and seq), so it is covered by signed\ncheckpoints and can be proved: wabridge archive prove <log> --seq <seq>. Acts on no workspace\nare in the log _global.\n\n  wabridge audit acme --since 2026-01-01 --action 'connector.*' --csv > audit.csv",
+    arguments: [{ name: '[<workspace>]', optional: true }],
+    options: {
+      all: { type: 'boolean', help: 'every workspace and _global' },
+      since: { type: 'string', value: '<date>', help: 'from this date or time (ISO 8601, UTC)' },
+      until: { type: 'string', value: '<date>', help: 'before this date or time' },
+      actor: { type: 'string', value: '<actor>', help: 'only this actor (cli:<user>, admin:<id>, …)' },
+      action: {
+        type: 'string',
+        value: '<action>',
+        help: "only this action, or a prefix ending in * ('connector.*')",
+      },
+      json: { type: 'boolean', help: 'one JSON object per line' },
+      csv: { type: 'boolean', help: 'CSV (RFC 4180) with a header line' },
+    },
+    run: async (input) => (await import('./audit.ts')).auditCommand(input),
+  },
+  {
+    path: ['export'],
+    summary: "one contact's data as a ZIP (GDPR art. 15/20): JSON, transcripts, media and proofs",
+    details:
+      "Writes the contact's conversations, messages with every revision and status, and consent\nchanges as JSON, an HTML transcript per conversation with its media, and each archived record\nwith its inclusion proof against a checkpoint signed for the export. The export is recorded in\nthe archive and the audit trail.\n\n  wabridge export acme --contact +15550001111 --out ada.zip",
+    arguments: [workspaceArg],
+    options: {
+      contact: { type: 'string', value: '<number | BSUID>', help: 'the contact (WhatsApp number or BSUID)' },
+      out: { type: 'string', value: '<file.zip>', help: 'the ZIP to write (must not exist)' },
+    },
+    run: async (input) => (await exports()).exportCommand(input),
+  },
+  {
+    path: ['ediscovery'],
+    summary: 'messages matching a filter as JSONL, CSV and an HTML transcript, with proofs (resumable)',
+    details:
+      'Reads the archive a page at a time (bounded memory) and writes to a folder; an interrupted run\ncontinues when run again with the same folder and filter. Covers the archive as it was when the\nexport began. Progress on stderr when it is a terminal. The export is recorded in the archive\nand the audit trail.\n\n  wabridge ediscovery acme --out case-42 --from 2026-01-01 --to 2026-02-01 --keyword invoice',
+    arguments: [workspaceArg],
+    options: {
+      out: { type: 'string', value: '<folder>', help: 'where to write (rerun with it to continue)' },
+      from: { type: 'string', value: '<date>', help: 'messages from this date or time (ISO 8601, UTC)' },
+      to: { type: 'string', value: '<date>', help: 'messages before this date or time' },
+      contact: { type: 'string', value: '<number | BSUID>', help: 'only this contact’s conversations' },
+      keyword: {
+        type: 'string',
+        value: '<words>',
+        help: 'text, caption or file name contains these (any case)',
+      },
+      format: { type: 'string', value: 'jsonl,csv,html', help: 'the files to write (default: all three)' },
+    },
+    run: async (input) => (await exports()).ediscoveryCommand(input),
   },
   {
     path: ['status'],

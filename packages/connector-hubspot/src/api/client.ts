@@ -17,7 +17,7 @@ import type { ConnectorState, Logger, Metrics } from '@wabridge/core';
 import { WabridgeError } from '@wabridge/core';
 import type { HubSpotConfig } from '../config.ts';
 import { errorBody, isHttpError, translateHubSpotError } from './errors.ts';
-import { acquire, nextMidnight, type PortalThrottle, portalThrottle } from './throttle.ts';
+import { nextMidnight, type PortalThrottle, portalThrottle } from './throttle.ts';
 
 export type ObjectType = 'contacts' | 'communications' | 'deals' | 'tickets';
 
@@ -106,7 +106,7 @@ export class HubSpotApi {
     this.portalLabel =
       config.portalId ??
       `token:${createHash('sha256').update(config.accessToken).digest('hex').slice(0, 10)}`;
-    this.#throttle = portalThrottle(`${config.basePath}|${this.portalLabel}`, config.rateLimit, deps.now());
+    this.#throttle = portalThrottle(`${config.basePath}|${this.portalLabel}`, config.rateLimit, deps.now);
   }
 
   /** Epoch ms until which this portal's daily budget is spent (0 when it is not). */
@@ -124,7 +124,8 @@ export class HubSpotApi {
     fn: (client: Client) => Promise<T>,
   ): Promise<T> {
     await this.#checkPause();
-    await acquire(kind === 'search' ? this.#throttle.search : this.#throttle.general, this.#d.now);
+    const pacer = kind === 'search' ? this.#throttle.search : this.#throttle.general;
+    await pacer.acquire(this.portalLabel);
     try {
       return await fn(this.client);
     } catch (raw) {
@@ -132,8 +133,7 @@ export class HubSpotApi {
       if (error.code === 'daily_quota') throw await this.#pauseForTheDay(operation, error);
       if (error.code === 'rate_limited') {
         // Slow every caller of this portal, not only the one that hit the wall.
-        const bucket = kind === 'search' ? this.#throttle.search : this.#throttle.general;
-        bucket.pushBack(error.retryAfterMs ?? 1000, this.#d.now());
+        pacer.block(this.portalLabel, error.retryAfterMs ?? 1000);
         this.#d.metrics.increment('connector_alerts_total', { connector: 'hubspot', kind: 'rate_limited' });
       }
       throw error;

@@ -1,26 +1,23 @@
 import { WabridgeError } from '@wabridge/core';
 import { describe, expect, it } from 'vitest';
-import { acquire, MAX_INLINE_WAIT_MS, nextMidnight, TokenBucket } from './throttle.ts';
+import { MAX_INLINE_WAIT_MS, nextMidnight, portalThrottle } from './throttle.ts';
 
 describe('per-portal pacing', () => {
-  it('lets a burst through, then one call per 1/rate seconds', () => {
-    const bucket = new TokenBucket(9, 10, 0);
-    for (let i = 0; i < 10; i++) expect(bucket.take(0)).toBe(0);
-    expect(bucket.take(0)).toBe(112);
-    expect(bucket.take(112)).toBe(0);
-  });
+  it('is shared by every client of one portal, and a 429 holds back all of them', async () => {
+    let now = 0;
+    const rate = { perSecond: 9, burst: 10, searchPerSecond: 4 };
+    const first = portalThrottle('https://api.hubapi.test|portal-1', rate, () => now);
+    expect(portalThrottle('https://api.hubapi.test|portal-1', rate, () => now)).toBe(first);
+    expect(portalThrottle('https://api.hubapi.test|portal-2', rate, () => now)).not.toBe(first);
+    for (let i = 0; i < 10; i++) expect(first.general.tryTake('portal-1')).toBe(0);
+    expect(first.general.tryTake('portal-1')).toBe(112);
+    // Search has its own, slower pace.
+    expect(first.search.tryTake('portal-1')).toBe(0);
+    expect(first.search.tryTake('portal-1')).toBe(250);
 
-  it('after a 429 nothing goes out until the pushed-back time', () => {
-    const bucket = new TokenBucket(9, 10, 0);
-    bucket.pushBack(2000, 0);
-    expect(bucket.take(1000)).toBeGreaterThan(900);
-    expect(bucket.take(2200)).toBe(0);
-  });
-
-  it('hands a long wait back to the queue as rate_limited instead of sleeping', async () => {
-    const bucket = new TokenBucket(1, 1, 0);
-    bucket.pushBack(10_000, 0);
-    const error = await acquire(bucket, () => 0).catch((e: unknown) => e);
+    first.general.block('portal-1', 10_000);
+    now = 1;
+    const error = await first.general.acquire('portal-1').catch((e: unknown) => e);
     expect(error).toBeInstanceOf(WabridgeError);
     expect((error as WabridgeError).code).toBe('rate_limited');
     expect((error as WabridgeError).retryAfterMs).toBeGreaterThan(MAX_INLINE_WAIT_MS);

@@ -1,54 +1,22 @@
 /**
  * Pacing per HubSpot portal. HubSpot's burst limit is per app and its daily limit per account
  * (https://developers.hubspot.com/docs/developer-tooling/platform/usage-guidelines), so every connector instance that talks to the same portal from this
- * process shares one throttle: a token bucket for ordinary calls, another for CRM search, and the
+ * process shares one throttle: a pacer (token bucket) for ordinary calls, another for CRM search, and the
  * daily pause. (Across processes the 429 answers still hold the line: a rolling 429 slows the
  * bucket down, a DAILY 429 pauses the portal.)
  *
  * A call waits for a token when the wait is short; a longer wait is handed back to the queue as
  * `rate_limited`, so a worker slot is not held while HubSpot's window refills.
  */
-import { sleep, WabridgeError } from '@wabridge/core';
+import { Pacer } from '@wabridge/core';
 
-/** A token bucket that can also be pushed back (after a 429) so the next token comes later. */
-export class TokenBucket {
-  readonly #ratePerMs: number;
-  readonly #burst: number;
-  #tokens: number;
-  #at: number;
-
-  constructor(ratePerSecond: number, burst: number, now: number) {
-    this.#ratePerMs = ratePerSecond / 1000;
-    this.#burst = burst;
-    this.#tokens = burst;
-    this.#at = now;
-  }
-
-  /** Takes a token (0 = go now) or returns how long until one is there. */
-  take(now: number): number {
-    this.#refill(now);
-    if (this.#tokens >= 1) {
-      this.#tokens -= 1;
-      return 0;
-    }
-    return Math.ceil((1 - this.#tokens) / this.#ratePerMs);
-  }
-
-  /** Empties the bucket so that no call goes out for `ms`. */
-  pushBack(ms: number, now: number): void {
-    this.#refill(now);
-    this.#tokens = Math.min(this.#tokens, -ms * this.#ratePerMs);
-  }
-
-  #refill(now: number): void {
-    this.#tokens = Math.min(this.#burst, this.#tokens + Math.max(0, now - this.#at) * this.#ratePerMs);
-    this.#at = now;
-  }
-}
+/** Longest wait for a token before the call is handed back to the queue instead. */
+export const MAX_INLINE_WAIT_MS = 3000;
 
 export interface PortalThrottle {
-  general: TokenBucket;
-  search: TokenBucket;
+  /** Ordinary calls and CRM search, each paced per portal (the key is the portal's). */
+  general: Pacer;
+  search: Pacer;
   /** Epoch ms until which the portal's daily limit is spent (0 = not paused). */
   pausedUntil: number;
 }
@@ -59,35 +27,20 @@ const throttles = new Map<string, PortalThrottle>();
 export function portalThrottle(
   key: string,
   rate: { perSecond: number; burst: number; searchPerSecond: number },
-  now: number,
+  now: () => number,
 ): PortalThrottle {
   let throttle = throttles.get(key);
   if (!throttle) {
+    const pacer = (label: string, ratePerSecond: number, burst: number) =>
+      new Pacer({ label, ratePerSecond, burst, maxWaitMs: MAX_INLINE_WAIT_MS, now });
     throttle = {
-      general: new TokenBucket(rate.perSecond, rate.burst, now),
-      search: new TokenBucket(rate.searchPerSecond, 1, now),
+      general: pacer('HubSpot calls of this portal', rate.perSecond, rate.burst),
+      search: pacer('HubSpot CRM searches of this portal', rate.searchPerSecond, 1),
       pausedUntil: 0,
     };
     throttles.set(key, throttle);
   }
   return throttle;
-}
-
-/** Longest wait for a token before the call is handed back to the queue instead. */
-export const MAX_INLINE_WAIT_MS = 3000;
-
-/** Waits for a token of `bucket`, or throws `rate_limited` when the wait would be long. */
-export async function acquire(bucket: TokenBucket, now: () => number, signal?: AbortSignal): Promise<void> {
-  for (;;) {
-    const wait = bucket.take(now());
-    if (wait === 0) return;
-    if (wait > MAX_INLINE_WAIT_MS) {
-      throw new WabridgeError('rate_limited', 'HubSpot request budget of this portal is used up for now', {
-        retryAfterMs: wait,
-      });
-    }
-    await sleep(wait, signal);
-  }
 }
 
 /**

@@ -1,8 +1,8 @@
 import { LogLevel, type Logger as SlackLogger, WebClient } from '@slack/web-api';
-import { type Logger, WabridgeError } from '@wabridge/core';
+import { type Logger, Pacer, WabridgeError } from '@wabridge/core';
 import type { SlackConfig } from '../config.ts';
+import { downloadSlackFile, type FileDownloadPolicy, fileDownloadPolicy } from './download.ts';
 import { translateSlackError } from './errors.ts';
-import { Pacer } from './pacer.ts';
 
 /** How a call is paced: `post` = a message in a channel (≈1/s per channel), `tier3`/`tier4` = per method. */
 export type Pace = { post: string; tier?: 'tier4' } | { tier: 'tier3' | 'tier4' } | null;
@@ -32,10 +32,12 @@ export class SlackApi {
   readonly #posts: Pacer;
   readonly #tiers: Record<'tier3' | 'tier4', Pacer>;
   readonly #config: SlackConfig;
+  readonly #downloads: FileDownloadPolicy;
   #identity: Promise<BotIdentity> | null = null;
 
   constructor(config: SlackConfig, logger: Logger) {
     this.#config = config;
+    this.#downloads = fileDownloadPolicy(config.slackApiUrl);
     this.web = new WebClient(config.botToken, {
       slackApiUrl: config.slackApiUrl,
       rejectRateLimitedCalls: true,
@@ -45,6 +47,7 @@ export class SlackApi {
     });
     const postInterval = 1000 / config.postsPerSecondPerChannel + config.postSpacingMarginMs;
     this.#posts = new Pacer({
+      label: 'Slack posts',
       ratePerSecond: config.postsPerSecondPerChannel,
       burst: 1,
       maxWaitMs: postInterval,
@@ -52,6 +55,7 @@ export class SlackApi {
     });
     const tier = (perMinute: number) =>
       new Pacer({
+        label: 'Slack calls',
         ratePerSecond: Math.max(perMinute - TIER_BURST, perMinute / 2) / 60,
         burst: TIER_BURST,
         maxWaitMs: Math.min(2000, 60_000 / perMinute),
@@ -143,27 +147,17 @@ export class SlackApi {
     }
   }
 
-  /** Downloads a file an agent shared (`url_private_download`), with the bot token as Slack requires. */
-  async download(url: string, signal?: AbortSignal): Promise<Uint8Array> {
-    let response: Response;
-    try {
-      response = await fetch(url, {
-        headers: { authorization: `Bearer ${this.#config.botToken}` },
-        signal: timeoutSignal(this.#config.requestTimeoutMs * 6, signal),
-      });
-    } catch (error) {
-      throw new WabridgeError('transient', 'downloading a Slack file failed', { cause: error });
-    }
-    if (!response.ok) {
-      throw new WabridgeError(
-        response.status >= 500 ? 'transient' : 'permanent',
-        `Slack refused the file download (HTTP ${response.status})`,
-        {
-          details: { status: response.status },
-        },
-      );
-    }
-    return new Uint8Array(await response.arrayBuffer());
+  /**
+   * Downloads a file an agent shared (`url_private_download`), with the bot token as Slack
+   * requires, from Slack's file hosts only and within WhatsApp's size limit (see download.ts).
+   */
+  download(url: string, signal?: AbortSignal): Promise<Uint8Array> {
+    return downloadSlackFile(
+      url,
+      this.#config.botToken,
+      this.#downloads,
+      timeoutSignal(this.#config.requestTimeoutMs * 6, signal),
+    );
   }
 }
 

@@ -10,10 +10,14 @@ import {
   type ExternalRef,
   type InboundMessageEvent,
   isBusinessAppMessage,
+  isPendingRef,
   type Message,
   type NoticeEvent,
   type NoticeKind,
   type OutboundMessageEvent,
+  PENDING_REF_PREFIX,
+  type PendingPost,
+  postOnce,
   type StatusChangedEvent,
   toWabridgeError,
   type WabridgeError,
@@ -32,7 +36,7 @@ import {
   renderCard,
   renderErasedCard,
 } from './card.ts';
-import { formatRef, isPending, PENDING, parseRef, postedRef, type SlackMessageRef } from './refs.ts';
+import { formatRef, parseRef, postedRef, type SlackMessageRef } from './refs.ts';
 import { MEDIA_TYPES, renderInbound, renderOutbound, STATUS_REACTIONS, sections } from './render.ts';
 import { chooseChannel } from './routing.ts';
 import { WindowWatch } from './windows.ts';
@@ -80,7 +84,7 @@ interface ListedMessage {
 }
 
 /** A ref is done when it names something on Slack (a message, or a file share whose message ts is unknown). */
-const isDone = (ref: ExternalRef | null): boolean => !!ref && ref.externalId !== '' && !isPending(ref);
+const isDone = (ref: ExternalRef | null): boolean => !!ref && ref.externalId !== '' && !isPendingRef(ref);
 
 const CONSENT_SOURCES: Record<string, string> = {
   keyword: 'by replying with an opt-out keyword',
@@ -201,7 +205,7 @@ export class SlackMirror {
       if (ref.data.card !== card.key) await this.#updateCard(ref, root, card, ctx, cardMatters);
     } else {
       const channel =
-        isPending(ref) && typeof ref.data.channel === 'string'
+        isPendingRef(ref) && typeof ref.data.channel === 'string'
           ? ref.data.channel
           : chooseChannel(this.#config, event.conversation, event.contact);
       root = await this.#postOnce(
@@ -262,77 +266,49 @@ export class SlackMirror {
   // --- Idempotent posting ---------------------------------------------------------------------
 
   /** Posts once per target, even across crashes (see the class comment). */
-  async #postOnce(
+  #postOnce(
     ctx: DeliveryContext,
     target: Target,
     existing: ExternalRef | null,
     post: PostInput,
     data: Record<string, unknown>,
   ): Promise<SlackMessageRef> {
-    const done = postedRef(existing);
-    if (done) return done;
-    if (isPending(existing) && typeof existing.data.nonce === 'string') {
-      const found = await this.#findPost(existing, ctx);
-      if (found) {
-        await ctx.refs.checkpoint({
-          ...target,
-          externalId: formatRef(found),
-          data: { ...data, channel: found.channel },
-        });
-        return found;
-      }
-    }
-    const nonce = randomUUID();
-    let marked = false;
-    let result: { ts: string; channel: string };
-    try {
-      result = await this.#api.call<{ ts: string; channel: string }>(
-        'chat.postMessage',
-        {
-          channel: post.channel,
-          thread_ts: post.threadTs,
-          text: truncateUnits(post.text, 39_000),
-          blocks: post.blocks,
-          username: post.username,
-          icon_emoji: post.username ? post.iconEmoji : undefined,
-          unfurl_links: false,
-          unfurl_media: false,
-          metadata: { event_type: METADATA_EVENT, event_payload: { nonce } },
-        },
-        {
-          pace: { post: post.channel },
-          signal: ctx.signal,
-          before: async () => {
-            await ctx.refs.checkpoint({
-              ...target,
-              externalId: `${PENDING}${nonce}`,
-              data: { nonce, channel: post.channel, threadTs: post.threadTs ?? null, at: this.#deps.now() },
-            });
-            marked = true;
-          },
-        },
-      );
-    } catch (error) {
-      if (marked && surelyNotDone(error)) {
-        // Slack answered and did not post: no need to search for this nonce on the retry.
-        await ctx.refs.checkpoint({ ...target, externalId: '', data: {} }).catch(() => {});
-      }
-      throw error;
-    }
-    const ref = { channel: result.channel ?? post.channel, ts: result.ts };
-    await ctx.refs.checkpoint({
+    return postOnce<SlackMessageRef>(ctx.refs, {
       ...target,
-      externalId: formatRef(ref),
-      data: { ...data, channel: ref.channel },
+      existing,
+      posted: postedRef,
+      nonce: randomUUID(),
+      where: { channel: post.channel, threadTs: post.threadTs ?? null },
+      find: (marker) => this.#findPost(marker, ctx),
+      send: async (nonce, mark) => {
+        const result = await this.#api.call<{ ts: string; channel: string }>(
+          'chat.postMessage',
+          {
+            channel: post.channel,
+            thread_ts: post.threadTs,
+            text: truncateUnits(post.text, 39_000),
+            blocks: post.blocks,
+            username: post.username,
+            icon_emoji: post.username ? post.iconEmoji : undefined,
+            unfurl_links: false,
+            unfurl_media: false,
+            metadata: { event_type: METADATA_EVENT, event_payload: { nonce } },
+          },
+          { pace: { post: post.channel }, signal: ctx.signal, before: mark },
+        );
+        return { channel: result.channel ?? post.channel, ts: result.ts };
+      },
+      record: (ref) => ({ externalId: formatRef(ref), data: { ...data, channel: ref.channel } }),
+      surelyNotSent: surelyNotDone,
+      now: () => this.#deps.now(),
     });
-    return ref;
   }
 
   /** Looks for an earlier attempt's post by the nonce in its metadata. */
-  async #findPost(marker: ExternalRef, ctx: DeliveryContext): Promise<SlackMessageRef | null> {
+  async #findPost(marker: PendingPost, ctx: DeliveryContext): Promise<SlackMessageRef | null> {
     const channel = String(marker.data.channel);
     const threadTs = typeof marker.data.threadTs === 'string' ? marker.data.threadTs : null;
-    const since = Number(marker.data.at ?? 0) - CLOCK_SKEW_MS;
+    const since = marker.at - CLOCK_SKEW_MS;
     const method = threadTs ? 'conversations.replies' : 'conversations.history';
     let cursor: string | undefined;
     do {
@@ -354,7 +330,7 @@ export class SlackMirror {
         if (slackErrorCode(error) === 'thread_not_found') return null;
         throw error;
       }
-      const hit = page.messages?.find((m) => m.metadata?.event_payload?.nonce === marker.data.nonce);
+      const hit = page.messages?.find((m) => m.metadata?.event_payload?.nonce === marker.nonce);
       if (hit) return { channel, ts: hit.ts };
       cursor = page.response_metadata?.next_cursor || undefined;
     } while (cursor);
@@ -370,7 +346,7 @@ export class SlackMirror {
   ): Promise<void> {
     if (isDone(existing)) return;
     const pendingFile =
-      isPending(existing) && typeof existing.data.fileId === 'string' ? existing.data.fileId : null;
+      isPendingRef(existing) && typeof existing.data.fileId === 'string' ? existing.data.fileId : null;
     if (pendingFile && existing?.data.completing !== true) {
       // Uploaded, and completion never went out (the channel's pace sent the job back): complete now.
       await this.#complete(ctx, target, pendingFile, upload);
@@ -397,7 +373,7 @@ export class SlackMirror {
     await this.#api.upload(url.upload_url, upload.bytes, upload.filename, ctx.signal);
     await ctx.refs.checkpoint({
       ...target,
-      externalId: `${PENDING}${url.file_id}`,
+      externalId: `${PENDING_REF_PREFIX}${url.file_id}`,
       data: { fileId: url.file_id, channel: upload.channel, threadTs: upload.threadTs, at: this.#deps.now() },
     });
     await this.#complete(ctx, target, url.file_id, upload);
@@ -420,7 +396,7 @@ export class SlackMirror {
           before: () =>
             ctx.refs.checkpoint({
               ...target,
-              externalId: `${PENDING}${fileId}`,
+              externalId: `${PENDING_REF_PREFIX}${fileId}`,
               data: {
                 fileId,
                 channel: upload.channel,

@@ -20,9 +20,3 @@ export function parseRef(externalId: string | null | undefined): SlackMessageRef
 export function postedRef(ref: ExternalRef | null): SlackMessageRef | null {
   return ref ? parseRef(ref.externalId) : null;
 }
-
-export const PENDING = 'pending:';
-
-export function isPending(ref: ExternalRef | null): ref is ExternalRef {
-  return ref?.externalId.startsWith(PENDING) === true;
-}

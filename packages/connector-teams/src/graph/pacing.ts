@@ -1,11 +1,4 @@
-import {
-  type ConnectorState,
-  KeyedTokenBucket,
-  type Logger,
-  type Metrics,
-  sleep,
-  WabridgeError,
-} from '@wabridge/core';
+import { type ConnectorState, type Logger, type Metrics, Pacer, WabridgeError } from '@wabridge/core';
 import type { ChannelTarget, TeamsConfig } from '../config.ts';
 
 const DAY_MS = 24 * 3600_000;
@@ -26,8 +19,8 @@ const JITTER_MARGIN_MS = 100;
  * The rate uses the wall clock on purpose: Graph counts real seconds, whatever clock a test injects.
  */
 export class ChannelPacer {
-  private readonly requests: SlidingWindow | null;
-  private readonly messages: KeyedTokenBucket | null;
+  private readonly requests: Pacer | null;
+  private readonly messages: Pacer | null;
   private readonly config: Pick<TeamsConfig, 'dailyMessageLimit' | 'dailyAlertRatio'>;
   private readonly state: ConnectorState;
   private readonly logger: Logger;
@@ -41,9 +34,25 @@ export class ChannelPacer {
     deps: { state: ConnectorState; logger: Logger; now: () => number; metrics?: Metrics },
   ) {
     const pacing = config.pacing;
-    this.requests = pacing ? new SlidingWindow(pacing.requestsPerSecond) : null;
+    this.requests = pacing
+      ? new Pacer({
+          label: 'Teams channel requests',
+          shape: 'window',
+          ratePerSecond: pacing.requestsPerSecond,
+          burst: Math.max(1, Math.floor(pacing.requestsPerSecond)),
+          // A little longer than the second: requests leave spaced by the window but may arrive
+          // a few milliseconds closer together (connection set-up, scheduling).
+          marginMs: JITTER_MARGIN_MS,
+          maxWaitMs: MAX_INLINE_WAIT_MS,
+        })
+      : null;
     this.messages = pacing
-      ? new KeyedTokenBucket({ ratePerSecond: pacing.messagesPerSecond, burst: pacing.messageBurst })
+      ? new Pacer({
+          label: 'Teams channel messages',
+          ratePerSecond: pacing.messagesPerSecond,
+          burst: pacing.messageBurst,
+          maxWaitMs: MAX_INLINE_WAIT_MS,
+        })
       : null;
     this.config = config;
     this.state = deps.state;
@@ -53,35 +62,14 @@ export class ChannelPacer {
   }
 
   /** Waits for the channel's next request slot (briefly), or asks the queue to come back later. */
-  request(channel: ChannelTarget, signal?: AbortSignal, maxWaitMs = MAX_INLINE_WAIT_MS): Promise<void> {
-    return this.slot(this.requests, 'requests', channel, signal, maxWaitMs);
+  async request(channel: ChannelTarget, signal?: AbortSignal, maxWaitMs = MAX_INLINE_WAIT_MS): Promise<void> {
+    await this.requests?.acquire(channelKey(channel), signal, maxWaitMs);
   }
 
   /** A slot for a new message: the message pace first, then a request slot. */
   async post(channel: ChannelTarget, signal?: AbortSignal): Promise<void> {
-    await this.slot(this.messages, 'messages', channel, signal, MAX_INLINE_WAIT_MS);
+    await this.messages?.acquire(channelKey(channel), signal);
     await this.request(channel, signal);
-  }
-
-  private async slot(
-    bucket: Pick<KeyedTokenBucket, 'take'> | null,
-    what: string,
-    channel: ChannelTarget,
-    signal: AbortSignal | undefined,
-    maxWaitMs: number,
-  ): Promise<void> {
-    if (!bucket) return;
-    const key = `${channel.teamId}/${channel.channelId}`;
-    for (;;) {
-      const slot = bucket.take(key);
-      if (slot.ok) return;
-      if (slot.waitMs > maxWaitMs) {
-        throw new WabridgeError('rate_limited', `pacing Teams channel ${what} (${key})`, {
-          retryAfterMs: slot.waitMs,
-        });
-      }
-      await sleep(slot.waitMs, signal);
-    }
   }
 
   /** Reserves one of the channel's daily messages before a post. */
@@ -132,30 +120,4 @@ export class ChannelPacer {
   }
 }
 
-/**
- * "At most N requests in any second", as a sliding window: a token bucket would let a full bucket
- * plus a second's refill (2N) through in one second.
- */
-class SlidingWindow {
-  private readonly limit: number;
-  private readonly windowMs: number;
-  private readonly times = new Map<string, number[]>();
-
-  constructor(perSecond: number) {
-    this.limit = Math.max(1, Math.floor(perSecond));
-    // A little longer than the second: requests leave spaced by the window but may arrive a few
-    // milliseconds closer together (connection set-up, scheduling).
-    this.windowMs = (this.limit / perSecond) * 1000 + JITTER_MARGIN_MS;
-  }
-
-  take(key: string): { ok: true } | { ok: false; waitMs: number } {
-    const now = Date.now();
-    const times = (this.times.get(key) ?? []).filter((t) => now - t < this.windowMs);
-    this.times.set(key, times);
-    if (times.length < this.limit) {
-      times.push(now);
-      return { ok: true };
-    }
-    return { ok: false, waitMs: Math.max(1, (times[0] as number) + this.windowMs - now) };
-  }
-}
+const channelKey = (channel: ChannelTarget): string => `${channel.teamId}/${channel.channelId}`;

@@ -8,7 +8,7 @@ import { toMessageError } from '../ingest/whatsapp.ts';
 import type { Logger } from '../logger/index.ts';
 import type { SendHandler } from '../queue/worker.ts';
 import type { Job, Store } from '../store/types.ts';
-import { KeyedTokenBucket } from '../util/rate-limiter.ts';
+import { Pacer } from '../util/pacer.ts';
 import type { CloudApiClient, MediaKind, SendResult } from '../whatsapp/cloud-api-client.ts';
 import { displayName } from './commands.ts';
 import { checkSendable, noticeText } from './policy.ts';
@@ -45,20 +45,25 @@ const SEND_PART = 'send-part';
  */
 export class WhatsAppSender implements SendHandler {
   private readonly o: WhatsAppSenderOptions;
-  private readonly numberLimit: KeyedTokenBucket;
-  private readonly recipientLimit: KeyedTokenBucket;
+  private readonly numberLimit: Pacer;
+  private readonly recipientLimit: Pacer;
 
   constructor(options: WhatsAppSenderOptions) {
     this.o = options;
     const now = options.now ?? Date.now;
-    this.numberLimit = new KeyedTokenBucket({
+    // Sends never wait for a slot (tryTake): a paced job goes back to the queue at once.
+    this.numberLimit = new Pacer({
+      label: 'business number throughput',
       ratePerSecond: options.numberRatePerSecond ?? 80,
       burst: options.numberRatePerSecond ?? 80,
+      maxWaitMs: 0,
       now,
     });
-    this.recipientLimit = new KeyedTokenBucket({
+    this.recipientLimit = new Pacer({
+      label: 'pair rate to this customer',
       ratePerSecond: options.recipientRatePerSecond ?? 1 / 6,
       burst: options.recipientBurst ?? 10,
+      maxWaitMs: 0,
       now,
     });
   }
@@ -185,9 +190,8 @@ export class WhatsAppSender implements SendHandler {
       [this.numberLimit, phoneNumberId, 'business number throughput'],
       [this.recipientLimit, `${phoneNumberId}:${to}`, 'pair rate to this customer'],
     ] as const) {
-      const taken = limit.take(key);
-      if (!taken.ok)
-        throw new WabridgeError('rate_limited', `pacing: ${what}`, { retryAfterMs: taken.waitMs });
+      const waitMs = limit.tryTake(key);
+      if (waitMs > 0) throw new WabridgeError('rate_limited', `pacing: ${what}`, { retryAfterMs: waitMs });
     }
   }
 

@@ -215,7 +215,7 @@ export class Worker {
       connector: job.connectorId,
     });
     const started = this.o.now();
-    await this.withLease(job, async (signal) => {
+    await this.withLease([job], logger, async (signal) => {
       try {
         let refs: ExternalRef[] = [];
         if (job.connectorId === WHATSAPP_SENDER) {
@@ -255,6 +255,71 @@ export class Worker {
       connector: connectorId,
       batch: jobs.length,
     });
+    await this.withLease(jobs, logger, async (signal) => {
+      try {
+        const instance = await this.o.host.instance(workspaceId, connectorId);
+        const items: { job: Job; item: BatchItem | null }[] = [];
+        for (const job of jobs) {
+          const event: DomainEvent | null = await hydrateEvent(this.o.store, job, this.o.now());
+          items.push({
+            job,
+            item: event && instance ? { event, ctx: this.context(job, signal, logger) } : null,
+          });
+        }
+        const live = items.filter((i): i is { job: Job; item: BatchItem } => i.item !== null);
+        for (const skipped of items.filter((i) => i.item === null))
+          await this.complete(skipped.job, [], logger);
+        if (live.length === 0 || !instance) return;
+        let outcomes: Awaited<ReturnType<NonNullable<typeof instance.deliverBatch>>>;
+        try {
+          outcomes = instance.deliverBatch
+            ? await instance.deliverBatch(live.map((l) => l.item))
+            : await Promise.all(
+                live.map(async (l) => {
+                  try {
+                    return { ok: true as const, result: await instance.deliver(l.item.event, l.item.ctx) };
+                  } catch (error) {
+                    return { ok: false as const, error };
+                  }
+                }),
+              );
+        } catch (error) {
+          outcomes = live.map(() => ({ ok: false as const, error }));
+        }
+        for (const [index, { job }] of live.entries()) {
+          const outcome = outcomes[index] ?? {
+            ok: false as const,
+            error: new Error('connector returned no outcome'),
+          };
+          if (outcome.ok) {
+            await this.complete(
+              job,
+              (outcome.result.refs ?? []).map((ref) => ({ ...ref, connectorId })),
+              logger,
+            );
+          } else {
+            await this.fail(job, toWabridgeError(outcome.error), logger);
+          }
+        }
+      } catch (error) {
+        for (const job of jobs) await this.fail(job, toWabridgeError(error), logger);
+      }
+    });
+  }
+
+  private context(job: Job, signal: AbortSignal, logger: Logger): DeliveryContext {
+    return deliveryContext(this.o.store, job, signal, logger);
+  }
+
+  /**
+   * Runs work under the leases of its jobs (one, or a batch): heartbeats keep the leases, a lost
+   * lease or the delivery timeout aborts the work, and stopping the worker aborts it too.
+   */
+  private async withLease(
+    jobs: readonly Job[],
+    logger: Logger,
+    work: (signal: AbortSignal) => Promise<void>,
+  ): Promise<void> {
     const controller = new AbortController();
     this.controllers.add(controller);
     const timeout = setTimeout(
@@ -262,73 +327,6 @@ export class Worker {
       this.o.deliveryTimeoutMs,
     );
     const heartbeat = this.heartbeat(jobs, controller, logger);
-    try {
-      const instance = await this.o.host.instance(workspaceId, connectorId);
-      const items: { job: Job; item: BatchItem | null }[] = [];
-      for (const job of jobs) {
-        const event: DomainEvent | null = await hydrateEvent(this.o.store, job, this.o.now());
-        items.push({
-          job,
-          item: event && instance ? { event, ctx: this.context(job, controller.signal, logger) } : null,
-        });
-      }
-      const live = items.filter((i): i is { job: Job; item: BatchItem } => i.item !== null);
-      for (const skipped of items.filter((i) => i.item === null))
-        await this.complete(skipped.job, [], logger);
-      if (live.length === 0 || !instance) return;
-      let outcomes: Awaited<ReturnType<NonNullable<typeof instance.deliverBatch>>>;
-      try {
-        outcomes = instance.deliverBatch
-          ? await instance.deliverBatch(live.map((l) => l.item))
-          : await Promise.all(
-              live.map(async (l) => {
-                try {
-                  return { ok: true as const, result: await instance.deliver(l.item.event, l.item.ctx) };
-                } catch (error) {
-                  return { ok: false as const, error };
-                }
-              }),
-            );
-      } catch (error) {
-        outcomes = live.map(() => ({ ok: false as const, error }));
-      }
-      for (const [index, { job }] of live.entries()) {
-        const outcome = outcomes[index] ?? {
-          ok: false as const,
-          error: new Error('connector returned no outcome'),
-        };
-        if (outcome.ok) {
-          await this.complete(
-            job,
-            (outcome.result.refs ?? []).map((ref) => ({ ...ref, connectorId })),
-            logger,
-          );
-        } else {
-          await this.fail(job, toWabridgeError(outcome.error), logger);
-        }
-      }
-    } catch (error) {
-      for (const job of jobs) await this.fail(job, toWabridgeError(error), logger);
-    } finally {
-      clearTimeout(timeout);
-      clearInterval(heartbeat);
-      this.controllers.delete(controller);
-    }
-  }
-
-  private context(job: Job, signal: AbortSignal, logger: Logger): DeliveryContext {
-    return deliveryContext(this.o.store, job, signal, logger);
-  }
-
-  /** Runs work under the job's lease: heartbeats keep the lease, a timeout aborts the work. */
-  private async withLease(job: Job, work: (signal: AbortSignal) => Promise<void>): Promise<void> {
-    const controller = new AbortController();
-    this.controllers.add(controller);
-    const timeout = setTimeout(
-      () => controller.abort(new Error('delivery timed out')),
-      this.o.deliveryTimeoutMs,
-    );
-    const heartbeat = this.heartbeat([job], controller, this.o.logger.child({ job: job.id }));
     try {
       await work(controller.signal);
     } finally {

@@ -68,7 +68,8 @@ export interface Store {
     action: string;
     workspaceId: string | null;
     details: Record<string, unknown>;
-  }): Promise<void>;
+    /** The entry's id; its archive record is `audit:<id>` in the workspace's log (or `_global`). */
+  }): Promise<number>;
 
   // --- Admin access (src/access): accounts, role grants, sessions, API tokens ----------------
   /** Fails `conflict` when the email is taken. */
@@ -538,24 +539,37 @@ export interface ConnectorHealth {
 
 // --- Audit trail ---------------------------------------------------------------------------------
 
+/** One act of the audit trail (issue 18, item 8; issue 19). */
 export interface AuditEntry {
-  id: number;
-  at: number;
-  actor: string;
-  action: string;
-  workspaceId: string | null;
-  details: Record<string, unknown>;
+  readonly id: number;
+  /** When it happened (ms since the epoch). */
+  readonly at: number;
+  readonly actor: string;
+  readonly action: string;
+  readonly workspaceId: string | null;
+  readonly details: Record<string, unknown>;
+  /** The archive log that holds its record: the workspace, or `_global`. */
+  readonly log: string;
+  /** Its record's place in that log (`wabridge archive prove`); null for acts older than the archive. */
+  readonly seq: number | null;
 }
 
 export interface AuditFilter {
   /** A workspace's trail, or `null` for acts on no workspace; absent: every entry. */
   workspaceId?: string | null;
   actor?: string;
-  /** An exact action (`connector.enable`) or a prefix ending in a dot (`connector.`). */
+  /** An action (`connector.enable`), or a prefix ending in `*` (`connector.*`) or a dot (`connector.`). */
   action?: string;
+  /** From this time on (ms since the epoch), inclusive. */
   since?: number;
+  /** Before this time, exclusive. */
   until?: number;
+  /** `newest` first (the default; page on with `beforeId`) or `oldest` first (page on with `afterId`). */
+  order?: 'newest' | 'oldest';
   /** Entries with an id below this one (paging newest first). */
   beforeId?: number;
+  /** Entries with an id above this one (paging oldest first). */
+  afterId?: number;
+  /** At most this many (default 100, at most 5000). */
   limit?: number;
 }

@@ -12,7 +12,7 @@ const AuditQuery = z.object({
   action: z
     .string()
     .optional()
-    .openapi({ description: 'an action (connector.enable) or a prefix ending in a dot (connector.)' }),
+    .openapi({ description: 'an action (connector.enable) or a prefix ending in * (connector.*)' }),
   since: z.iso.datetime().optional(),
   until: z.iso.datetime().optional(),
   before: z.coerce

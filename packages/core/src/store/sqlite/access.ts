@@ -15,6 +15,8 @@ import type {
 } from '../../access/types.ts';
 import { WabridgeError } from '../../errors/index.ts';
 import type { AuditEntry, AuditFilter } from '../types.ts';
+import { GLOBAL_ARCHIVE_LOG } from './archive.ts';
+import { archiveSeqsOf } from './archive-reads.ts';
 import type { SqliteDatabase } from './database.ts';
 
 interface AccountRow {
@@ -317,7 +319,17 @@ export class SqliteAccess {
   }
 
   async listAudit(filter: AuditFilter): Promise<AuditEntry[]> {
+    const oldest = filter.order === 'oldest';
     const action = filter.action ?? null;
+    // A prefix: `connector.*` or `connector.`; LIKE's own wildcards in it are literal.
+    const prefix =
+      action === null
+        ? null
+        : action.endsWith('*')
+          ? action.slice(0, -1)
+          : action.endsWith('.')
+            ? action
+            : null;
     const rows = this.db.all<{
       id: number;
       at: number;
@@ -326,32 +338,43 @@ export class SqliteAccess {
       workspace_id: string | null;
       details: string;
     }>(
-      `SELECT * FROM audit_log
+      `SELECT id, at, actor, action, workspace_id, details FROM audit_log
        WHERE (:scoped = 0 OR workspace_id IS :ws)
          AND (:actor IS NULL OR actor = :actor)
-         AND (:action IS NULL OR action = :action OR (substr(:action, -1) = '.' AND substr(action, 1, length(:action)) = :action))
+         AND (:action IS NULL OR (:prefix IS NULL AND action = :action)
+              OR (:prefix IS NOT NULL AND action LIKE :like ESCAPE '\\'))
          AND (:since IS NULL OR at >= :since)
          AND (:until IS NULL OR at < :until)
          AND (:before IS NULL OR id < :before)
-       ORDER BY id DESC LIMIT :limit`,
+         AND (:after IS NULL OR id > :after)
+       ORDER BY id ${oldest ? 'ASC' : 'DESC'} LIMIT :limit`,
       {
         scoped: filter.workspaceId === undefined ? 0 : 1,
         ws: filter.workspaceId ?? null,
         actor: filter.actor ?? null,
         action,
+        prefix,
+        like: prefix === null ? null : `${prefix.replace(/[\\%_]/g, (c) => `\\${c}`)}%`,
         since: filter.since ?? null,
         until: filter.until ?? null,
         before: filter.beforeId ?? null,
-        limit: Math.min(Math.max(filter.limit ?? 100, 1), 1000),
+        after: filter.afterId ?? null,
+        limit: Math.min(Math.max(filter.limit ?? 100, 1), 5000),
       },
     );
-    return rows.map((r) => ({
-      id: r.id,
-      at: r.at,
-      actor: r.actor,
-      action: r.action,
-      workspaceId: r.workspace_id,
-      details: JSON.parse(r.details) as Record<string, unknown>,
-    }));
+    return rows.map((r) => {
+      const log = r.workspace_id ?? GLOBAL_ARCHIVE_LOG;
+      const entity = `audit:${r.id}`;
+      return {
+        id: r.id,
+        at: r.at,
+        actor: r.actor,
+        action: r.action,
+        workspaceId: r.workspace_id,
+        details: JSON.parse(r.details) as Record<string, unknown>,
+        log,
+        seq: archiveSeqsOf(this.db, log, [entity]).get(entity) ?? null,
+      };
+    });
   }
 }

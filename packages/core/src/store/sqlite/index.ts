@@ -418,6 +418,8 @@ export class SqliteStore implements Store {
         },
       );
       this.archiveAdmin(lastInsertRowid, at, entry.actor, entry.action, entry.workspaceId, entry.details);
+      // The entry's id: its archive record is `audit:<id>` (an export names its own record by it).
+      return lastInsertRowid;
     });
   }
 

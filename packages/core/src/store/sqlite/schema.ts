@@ -396,6 +396,13 @@ CREATE TABLE jobs_coalesced (connector_id TEXT PRIMARY KEY, n INTEGER NOT NULL) 
 `,
   },
   {
+    // Exports and proofs find an entity's archive record (a message, status, consent entry or
+    // `audit:<id>`) by its id; without this they would scan the whole log (issue 18, items 7, 8).
+    version: 14,
+    name: 'archive records by entity',
+    sql: 'CREATE INDEX archive_records_entity ON archive_records (workspace_id, entity_id);',
+  },
+  {
     // Admin accounts, their role grants per workspace, browser sessions, API tokens and the login
     // throttle (issue 19; see src/access). Session ids and API tokens are stored as SHA-256 hashes
     // only: a copy of this file signs no one in. Passwords are scrypt hashes with their salt and

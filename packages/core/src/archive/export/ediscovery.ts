@@ -1,0 +1,413 @@
+import { createHash } from 'node:crypto';
+import {
+  closeSync,
+  existsSync,
+  fsyncSync,
+  ftruncateSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  renameSync,
+  statSync,
+  writeSync,
+} from 'node:fs';
+import { join } from 'node:path';
+import { WabridgeError } from '../../errors/index.ts';
+import type { SecretBox } from '../../secrets/index.ts';
+import { canonicalJson, SqliteLogNodeStore } from '../../store/sqlite/archive.ts';
+import { archiveSeqsOf, findContactId, readArchiveRecords } from '../../store/sqlite/archive-reads.ts';
+import { archiveVerifierKey, signArchiveCheckpoint } from '../../store/sqlite/archive-verify.ts';
+import type { SqliteStore } from '../../store/sqlite/index.ts';
+import { csvLine } from '../../util/csv.ts';
+import { PRIVATE_DIR_MODE, PRIVATE_FILE_MODE } from '../../util/private-files.ts';
+import { MerkleLog } from '../log/merkle-log.ts';
+import { hexProof } from '../proof-document.ts';
+import {
+  authorOf,
+  TRANSCRIPT_TAIL,
+  type TranscriptEntry,
+  transcriptEntries,
+  transcriptHead,
+} from './transcript.ts';
+
+// eDiscovery exports (issue 18, item 7): the messages of a workspace that match a filter (date
+// range, contact, keyword) as JSONL, CSV and an HTML transcript, each message with its archive
+// record and inclusion proof (records.jsonl) against a checkpoint signed when the export began.
+//
+// Bounded memory: the archive is read a page of records at a time (`pageSize`), and each page's
+// output is appended to the files before the next is read. Resumable: after every page the files'
+// lengths and the position are written to `cursor.json` (atomically, after the data is synced);
+// a rerun truncates the files to those lengths, so a page half-written by a crash is written
+// again, once, and the result is byte for byte that of one uninterrupted run. The export covers
+// the log as it was when it began (`upTo`), so records added meanwhile do not shift a rerun.
+// When done, the export is recorded in the archive and the audit trail (`archive.export`), with
+// a digest of the records it holds; `export-record.json` proves that record.
+
+export const DISCOVERY_FORMAT = 'wabridge.discovery-export/v1';
+export type DiscoveryFileFormat = 'jsonl' | 'csv' | 'html';
+
+export interface DiscoveryFilter {
+  /** Message time (ms since the epoch), from (inclusive). */
+  readonly from?: number;
+  /** Message time, before (exclusive). */
+  readonly to?: number;
+  /** The contact's WhatsApp number or BSUID. */
+  readonly contact?: string;
+  /** Case-insensitive words in the text, caption or file name. */
+  readonly keyword?: string;
+}
+
+export interface DiscoveryOptions {
+  store: SqliteStore;
+  secrets: SecretBox;
+  workspaceId: string;
+  filter: DiscoveryFilter;
+  /** The folder to write; a rerun with the same folder continues. */
+  dir: string;
+  formats: readonly DiscoveryFileFormat[];
+  actor: string;
+  /** Records read per page (default 1000): the memory bound. */
+  pageSize?: number;
+  /** Stop (resumably) after this many pages in this run. */
+  maxPages?: number;
+  onProgress?: (progress: { scanned: number; matched: number; total: number }) => void;
+  now?: () => number;
+}
+
+export interface DiscoveryResult {
+  readonly complete: boolean;
+  readonly scanned: number;
+  readonly matched: number;
+  /** The records the export covers: [0, total). */
+  readonly total: number;
+  readonly exportSeq: number | null;
+}
+
+interface Cursor {
+  format: typeof DISCOVERY_FORMAT;
+  workspace: string;
+  filter: DiscoveryFilter;
+  formats: DiscoveryFileFormat[];
+  upTo: number;
+  nextSeq: number;
+  scanned: number;
+  matched: number;
+  /** sha256 chained over the matched seqs: h = sha256(h ‖ "," ‖ seq), from "". */
+  seqChain: string;
+  lengths: Record<string, number>;
+  complete: boolean;
+  exportSeq: number | null;
+}
+
+const MESSAGE_KINDS = ['message.inbound', 'message.outbound', 'message.revision'];
+const CSV_COLUMNS = [
+  'archive_seq',
+  'kind',
+  'time',
+  'conversation_id',
+  'direction',
+  'type',
+  'author',
+  'text',
+  'wamid',
+  'message_id',
+];
+
+/** Chains one seq into the digest of the exported list (resumable: the state is one hash). */
+export const chainSeq = (chain: string, seq: number): string =>
+  createHash('sha256').update(`${chain},${seq}`).digest('hex');
+
+/** Runs (or continues) an eDiscovery export; see the module comment. */
+export async function exportDiscovery(options: DiscoveryOptions): Promise<DiscoveryResult> {
+  const { store, workspaceId: ws, dir } = options;
+  const db = store.db;
+  const pageSize = options.pageSize ?? 1000;
+  if (!Number.isSafeInteger(pageSize) || pageSize < 1)
+    throw new WabridgeError('bad_request', 'the page size must be a positive whole number');
+  if (options.formats.length === 0)
+    throw new WabridgeError('bad_request', 'choose at least one format: jsonl, csv, html');
+  if (!(await store.getWorkspace(ws)))
+    throw new WabridgeError('not_found', `workspace ${ws} does not exist`, { status: 404 });
+  const { filter } = options;
+  if (filter.from !== undefined && filter.to !== undefined && filter.from >= filter.to) {
+    throw new WabridgeError('bad_request', 'the date range is empty: --from must be before --to');
+  }
+  let conversations: Set<string> | null = null;
+  if (filter.contact !== undefined) {
+    const contactId = findContactId(db, ws, filter.contact);
+    if (!contactId)
+      throw new WabridgeError(
+        'not_found',
+        `workspace ${ws} has no contact with the number or BSUID ${JSON.stringify(filter.contact)}`,
+        { status: 404 },
+      );
+    conversations = new Set(
+      (await store.listConversations(ws, { contactId, limit: 100_000 })).map((c) => c.id),
+    );
+  }
+  const keyword = filter.keyword?.toLowerCase();
+
+  const cursorPath = join(dir, 'cursor.json');
+  const formats = [...new Set(options.formats)].sort();
+  const files = [
+    'records.jsonl',
+    ...formats.map((f) =>
+      f === 'jsonl' ? 'messages.jsonl' : f === 'csv' ? 'messages.csv' : 'transcript.html',
+    ),
+  ];
+  let cursor: Cursor;
+  if (existsSync(cursorPath)) {
+    cursor = JSON.parse(readFileSync(cursorPath, 'utf8')) as Cursor;
+    if (
+      cursor.workspace !== ws ||
+      canonicalJson(cursor.filter) !== canonicalJson(filter) ||
+      canonicalJson(cursor.formats) !== canonicalJson(formats)
+    ) {
+      throw new WabridgeError(
+        'conflict',
+        `${dir} holds an export with another workspace, filter or formats; choose a new folder`,
+      );
+    }
+    if (cursor.complete) return result(cursor);
+  } else {
+    if (existsSync(dir) && files.some((f) => existsSync(join(dir, f)))) {
+      throw new WabridgeError(
+        'conflict',
+        `${dir} holds export files but no cursor.json; choose a new folder`,
+      );
+    }
+    mkdirSync(dir, { recursive: true, mode: PRIVATE_DIR_MODE });
+    // The checkpoint the proofs lead to: the log as it is now, which is what the export covers.
+    const signed = await signArchiveCheckpoint(
+      db,
+      options.secrets,
+      ws,
+      options.now ? { now: options.now } : {},
+    );
+    writeFileAtomic(join(dir, 'checkpoint.txt'), signed.note);
+    writeFileAtomic(join(dir, 'public-key.txt'), `${await archiveVerifierKey(db, options.secrets, ws)}\n`);
+    const heads: Record<string, string> = {
+      'records.jsonl': '',
+      'messages.jsonl': '',
+      'messages.csv': csvLine(CSV_COLUMNS),
+      'transcript.html': `${transcriptHead(`Messages of workspace ${ws}`, [`Filter: ${describeFilter(filter)}.`, `Covers archive records 0 to ${signed.checkpoint.size - 1}; record numbers refer to records.jsonl.`])}\n`,
+    };
+    for (const file of files) writeFileAtomic(join(dir, file), heads[file] ?? '');
+    cursor = {
+      format: DISCOVERY_FORMAT,
+      workspace: ws,
+      filter,
+      formats,
+      upTo: signed.checkpoint.size,
+      nextSeq: 0,
+      scanned: 0,
+      matched: 0,
+      seqChain: '',
+      lengths: Object.fromEntries(files.map((f) => [f, statSync(join(dir, f)).size])),
+      complete: false,
+      exportSeq: null,
+    };
+    writeFileAtomic(cursorPath, JSON.stringify(cursor));
+  }
+
+  // Back to the state after the last completed page: a half-written page goes.
+  const fds = new Map<string, number>();
+  try {
+    for (const file of files) {
+      const fd = openSync(join(dir, file), 'r+');
+      ftruncateSync(fd, cursor.lengths[file] ?? 0);
+      fds.set(file, fd);
+    }
+    const merkle = await MerkleLog.open(new SqliteLogNodeStore(db, ws));
+    const names = new Map<string, string>();
+    let pages = 0;
+    while (cursor.nextSeq < cursor.upTo) {
+      if (options.maxPages !== undefined && pages >= options.maxPages) return result(cursor);
+      const page = readArchiveRecords(db, ws, {
+        fromSeq: cursor.nextSeq,
+        limit: Math.min(pageSize, cursor.upTo - cursor.nextSeq),
+      }).filter((r) => r.seq < cursor.upTo);
+      const out: Record<string, string[]> = Object.fromEntries(files.map((f) => [f, []]));
+      const html: TranscriptEntry[] = [];
+      for (const record of page) {
+        if (!MESSAGE_KINDS.includes(record.kind)) continue;
+        const text = Buffer.from(record.bytes).toString('utf8');
+        const data = (JSON.parse(text) as { data: Record<string, unknown> }).data;
+        if (!matches(data, filter, conversations, keyword)) continue;
+        const proof = hexProof(await merkle.inclusionProof(record.seq, cursor.upTo));
+        out['records.jsonl']?.push(`${JSON.stringify({ seq: record.seq, record: text, proof })}\n`);
+        const entry = {
+          archive_seq: record.seq,
+          archive_kind: record.kind,
+          archive_recorded_at: record.recordedAt,
+          ...data,
+        };
+        out['messages.jsonl']?.push(`${JSON.stringify(entry)}\n`);
+        const author = authorOf(data, await contactName(store, ws, String(data.conversation_id), names));
+        out['messages.csv']?.push(
+          csvLine([
+            record.seq,
+            record.kind,
+            new Date(Number(data.ts)).toISOString(),
+            String(data.conversation_id),
+            String(data.direction),
+            String(data.type),
+            author,
+            typeof data.text === 'string' ? data.text : '',
+            typeof data.wamid === 'string' ? data.wamid : '',
+            String(data.id),
+          ]),
+        );
+        html.push({
+          seq: record.seq,
+          kind: record.kind,
+          direction: String(data.direction),
+          type: String(data.type),
+          ts: Number(data.ts),
+          text: typeof data.text === 'string' ? data.text : null,
+          author: `${author} · conversation ${String(data.conversation_id)}`,
+        });
+        cursor.matched++;
+        cursor.seqChain = chainSeq(cursor.seqChain, record.seq);
+      }
+      if (html.length > 0) out['transcript.html']?.push(transcriptEntries(html));
+      for (const [file, chunks] of Object.entries(out)) {
+        const fd = fds.get(file) as number;
+        const bytes = Buffer.from(chunks.join(''), 'utf8');
+        writeSync(fd, bytes, 0, bytes.length, cursor.lengths[file] ?? 0);
+        fsyncSync(fd);
+        cursor.lengths[file] = (cursor.lengths[file] ?? 0) + bytes.length;
+      }
+      cursor.scanned += page.length;
+      cursor.nextSeq = page.length > 0 ? (page[page.length - 1]?.seq ?? cursor.nextSeq) + 1 : cursor.upTo;
+      writeFileAtomic(cursorPath, JSON.stringify(cursor));
+      pages++;
+      options.onProgress?.({ scanned: cursor.scanned, matched: cursor.matched, total: cursor.upTo });
+    }
+    const tail = fds.get('transcript.html');
+    if (tail !== undefined) {
+      const bytes = Buffer.from(TRANSCRIPT_TAIL);
+      writeSync(tail, bytes, 0, bytes.length, cursor.lengths['transcript.html'] ?? 0);
+      fsyncSync(tail);
+      cursor.lengths['transcript.html'] = (cursor.lengths['transcript.html'] ?? 0) + bytes.length;
+    }
+  } finally {
+    for (const fd of fds.values()) closeSync(fd);
+  }
+
+  // Done: the export becomes an admin act and a record, proved against a new checkpoint.
+  const auditId = await store.appendAudit({
+    actor: options.actor,
+    action: 'archive.export',
+    workspaceId: ws,
+    details: {
+      scope: 'ediscovery',
+      filter,
+      formats,
+      covers: cursor.upTo,
+      scanned: cursor.scanned,
+      matched: cursor.matched,
+      record_seqs_chain: cursor.seqChain,
+    },
+  });
+  const entity = `audit:${auditId}`;
+  const exportSeq = archiveSeqsOf(db, ws, [entity]).get(entity) ?? null;
+  if (exportSeq === null) throw new WabridgeError('internal', 'the export was not recorded in the archive');
+  const signed = await signArchiveCheckpoint(
+    db,
+    options.secrets,
+    ws,
+    options.now ? { now: options.now } : {},
+  );
+  const merkle = await MerkleLog.open(new SqliteLogNodeStore(db, ws));
+  const [own] = readArchiveRecords(db, ws, { seqs: [exportSeq] });
+  writeFileAtomic(
+    join(dir, 'export-record.json'),
+    JSON.stringify(
+      {
+        type: 'wabridge.archive.inclusion-proof/v1',
+        log: ws,
+        seq: exportSeq,
+        record: Buffer.from(own?.bytes ?? new Uint8Array()).toString('utf8'),
+        checkpoint: signed.note,
+        proof: hexProof(await merkle.inclusionProof(exportSeq, signed.checkpoint.size)),
+      },
+      null,
+      2,
+    ),
+  );
+  cursor.complete = true;
+  cursor.exportSeq = exportSeq;
+  writeFileAtomic(cursorPath, JSON.stringify(cursor));
+  return result(cursor);
+}
+
+const result = (cursor: Cursor): DiscoveryResult => ({
+  complete: cursor.complete,
+  scanned: cursor.scanned,
+  matched: cursor.matched,
+  total: cursor.upTo,
+  exportSeq: cursor.exportSeq,
+});
+
+function matches(
+  data: Record<string, unknown>,
+  filter: DiscoveryFilter,
+  conversations: Set<string> | null,
+  keyword: string | undefined,
+): boolean {
+  const ts = Number(data.ts);
+  if (filter.from !== undefined && !(ts >= filter.from)) return false;
+  if (filter.to !== undefined && !(ts < filter.to)) return false;
+  if (conversations && !conversations.has(String(data.conversation_id))) return false;
+  if (keyword) {
+    const media = (data.content as Record<string, { caption?: unknown; filename?: unknown }> | null)?.[
+      String(data.type)
+    ];
+    const haystack = [data.text, media?.caption, media?.filename]
+      .filter((v) => typeof v === 'string')
+      .join('\n')
+      .toLowerCase();
+    if (!haystack.includes(keyword)) return false;
+  }
+  return true;
+}
+
+async function contactName(
+  store: SqliteStore,
+  ws: string,
+  conversationId: string,
+  names: Map<string, string>,
+): Promise<string> {
+  const known = names.get(conversationId);
+  if (known !== undefined) return known;
+  const conversation = await store.getConversation(ws, conversationId);
+  const contact = conversation ? await store.getContact(ws, conversation.contactId) : null;
+  const name = contact?.profileName ?? contact?.waId ?? contact?.bsuid ?? 'contact';
+  // Bounded: a page's worth of conversations at most is worth keeping.
+  if (names.size > 10_000) names.clear();
+  names.set(conversationId, name);
+  return name;
+}
+
+export function describeFilter(filter: DiscoveryFilter): string {
+  const parts = [
+    filter.from !== undefined ? `from ${new Date(filter.from).toISOString()}` : null,
+    filter.to !== undefined ? `before ${new Date(filter.to).toISOString()}` : null,
+    filter.contact !== undefined ? `contact ${filter.contact}` : null,
+    filter.keyword !== undefined ? `keyword "${filter.keyword}"` : null,
+  ].filter((p) => p !== null);
+  return parts.length > 0 ? parts.join(', ') : 'every message';
+}
+
+function writeFileAtomic(path: string, text: string): void {
+  const temporary = `${path}.tmp`;
+  const fd = openSync(temporary, 'w', PRIVATE_FILE_MODE);
+  try {
+    writeSync(fd, text);
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+  renameSync(temporary, path);
+}

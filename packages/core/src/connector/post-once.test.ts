@@ -1,0 +1,170 @@
+import { describe, expect, it } from 'vitest';
+import type { ExternalRef } from '../domain/types.ts';
+import { WabridgeError } from '../errors/index.ts';
+import type { ExternalRefInput, RefAccess } from './contract.ts';
+import { isPendingRef, type PendingPost, type PostOnceSpec, postOnce } from './post-once.ts';
+
+/** Refs kept in a map, as the store's checkpoints keep them; every write is logged in order. */
+function memoryRefs() {
+  const refs = new Map<string, ExternalRef>();
+  const log: string[] = [];
+  const access: RefAccess = {
+    get: async (kind, entityId) => refs.get(`${kind}/${entityId}`) ?? null,
+    checkpoint: async (ref: ExternalRefInput) => {
+      log.push(`checkpoint ${ref.externalId}`);
+      refs.set(`${ref.kind}/${ref.entityId}`, { ...ref, connectorId: 'test' } as unknown as ExternalRef);
+    },
+  };
+  return { access, refs, log };
+}
+
+/** A platform that keeps posts by nonce, so a search can find an earlier attempt's post. */
+function platform() {
+  const posts = new Map<string, string>();
+  let next = 1;
+  return {
+    posts,
+    post(nonce: string) {
+      const id = `P${next++}`;
+      posts.set(nonce, id);
+      return id;
+    },
+  };
+}
+
+function spec(
+  world: ReturnType<typeof memoryRefs>,
+  target: ReturnType<typeof platform>,
+  overrides: Partial<PostOnceSpec<string>> = {},
+): PostOnceSpec<string> {
+  return {
+    kind: 'message',
+    entityId: 'm1',
+    existing: world.refs.get('message/m1') ?? null,
+    posted: (ref) => (ref.externalId.startsWith('P') ? ref.externalId : null),
+    nonce: `n${world.log.length}`,
+    where: { channel: 'C1' },
+    find: async (marker: PendingPost) => target.posts.get(marker.nonce) ?? null,
+    send: async (nonce, mark) => {
+      await mark();
+      world.log.push(`send ${nonce}`);
+      return target.post(nonce);
+    },
+    record: (id) => ({ externalId: id, data: { channel: 'C1' } }),
+    now: () => 1_000,
+    ...overrides,
+  };
+}
+
+describe('postOnce', () => {
+  it('marks the attempt before the request leaves, then records the post', async () => {
+    const world = memoryRefs();
+    const target = platform();
+    await expect(postOnce(world.access, spec(world, target))).resolves.toBe('P1');
+    expect(world.log).toEqual(['checkpoint pending:n0', 'send n0', 'checkpoint P1']);
+    expect(world.refs.get('message/m1')).toMatchObject({ externalId: 'P1', data: { channel: 'C1' } });
+  });
+
+  it('does nothing for a ref that records a post', async () => {
+    const world = memoryRefs();
+    const target = platform();
+    await postOnce(world.access, spec(world, target));
+    world.log.length = 0;
+    await expect(postOnce(world.access, spec(world, target))).resolves.toBe('P1');
+    expect(world.log).toEqual([]);
+    expect(target.posts.size).toBe(1);
+  });
+
+  it('after a crash between the request and the record, finds the post instead of posting again', async () => {
+    const world = memoryRefs();
+    const target = platform();
+    const crash = new Error('process died');
+    await expect(
+      postOnce(
+        world.access,
+        spec(world, target, {
+          send: async (nonce, mark) => {
+            await mark();
+            target.post(nonce);
+            throw crash;
+          },
+        }),
+      ),
+    ).rejects.toBe(crash);
+    const marker = world.refs.get('message/m1') ?? null;
+    expect(isPendingRef(marker)).toBe(true);
+    expect(marker?.data).toEqual({ channel: 'C1', pending: true, nonce: 'n0', at: 1_000 });
+
+    world.log.length = 0;
+    await expect(postOnce(world.access, spec(world, target))).resolves.toBe('P1');
+    expect(world.log).toEqual(['checkpoint P1']);
+    expect(target.posts.size).toBe(1);
+  });
+
+  it('posts again when the search finds nothing (the request never reached the platform)', async () => {
+    const world = memoryRefs();
+    const target = platform();
+    await postOnce(
+      world.access,
+      spec(world, target, {
+        send: async (_nonce, mark) => {
+          await mark();
+          throw new WabridgeError('transient', 'connection reset');
+        },
+      }),
+    ).catch(() => {});
+    const searched: PendingPost[] = [];
+    const result = await postOnce(
+      world.access,
+      spec(world, target, {
+        nonce: 'fresh',
+        find: async (marker) => {
+          searched.push(marker);
+          return null;
+        },
+      }),
+    );
+    expect(searched).toEqual([{ nonce: 'n0', data: { channel: 'C1' }, at: 1_000 }]);
+    expect(result).toBe('P1');
+    expect([...target.posts.keys()]).toEqual(['fresh']);
+  });
+
+  it('clears the marker after a refusal the platform surely did not act on, and keeps it otherwise', async () => {
+    for (const [error, cleared] of [
+      [new WabridgeError('rate_limited', '429'), true],
+      [new WabridgeError('transient', 'timeout'), false],
+    ] as const) {
+      const world = memoryRefs();
+      const target = platform();
+      await postOnce(
+        world.access,
+        spec(world, target, {
+          send: async (_nonce, mark) => {
+            await mark();
+            throw error;
+          },
+          surelyNotSent: (e) => (e as WabridgeError).code === 'rate_limited',
+        }),
+      ).catch(() => {});
+      expect(isPendingRef(world.refs.get('message/m1') ?? null)).toBe(!cleared);
+    }
+  });
+
+  it('does not search for a marker without a nonce', async () => {
+    const world = memoryRefs();
+    const target = platform();
+    await world.access.checkpoint({ kind: 'message', entityId: 'm1', externalId: 'pending:', data: {} });
+    let searched = false;
+    await postOnce(
+      world.access,
+      spec(world, target, {
+        find: async () => {
+          searched = true;
+          return null;
+        },
+      }),
+    );
+    expect(searched).toBe(false);
+    expect(target.posts.size).toBe(1);
+  });
+});
