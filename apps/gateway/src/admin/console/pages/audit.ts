@@ -57,7 +57,7 @@ ${
     : html`<table><thead><tr><th scope="col">When (UTC)</th><th scope="col">Who</th><th scope="col">What</th><th scope="col">From</th><th scope="col">Details</th></tr></thead>
 <tbody data-testid="audit-rows">${view.entries.map(
         (e) =>
-          html`<tr><td>${formatTime(e.at)}</td><td>${e.actor}</td><td><code>${e.action}</code></td><td>${e.from ?? '–'}</td><td><code>${JSON.stringify(e.details)}</code></td></tr>`,
+          html`<tr><td class="when">${formatTime(e.at)}</td><td>${e.actor}</td><td><code>${e.action}</code></td><td>${e.from ?? '–'}</td><td class="details"><code>${JSON.stringify(e.details)}</code></td></tr>`,
       )}</tbody></table>`
 }
 </section>`,

@@ -45,7 +45,7 @@ ${
         (
           r,
         ) => html`<tr><td><a href="${workspaceUrl(workspace.id, `/connectors/${encodeURIComponent(r.connectorId)}`)}">${r.displayName}</a></td>
-<td><code>${r.target}</code></td><td>${r.routes.length === 0 ? html`<span class="muted">none</span>` : html`<code>${JSON.stringify(r.routes)}</code>`}</td></tr>`,
+<td><code>${r.target}</code></td><td class="details">${r.routes.length === 0 ? html`<span class="muted">none</span>` : html`<code>${JSON.stringify(r.routes)}</code>`}</td></tr>`,
       )}</tbody></table>`
 }
 </section>
