@@ -206,6 +206,14 @@ describe('connectors', () => {
     });
   });
 
+  it('single sign-on answers 404 while it is not configured', async () => {
+    const response = await t.app.request('/admin/api/auth/oidc/login');
+    expect(response.status).toBe(404);
+    expect(((await response.json()) as { error: { message: string } }).error.message).toMatch(
+      /ADMIN_OIDC_ISSUER/,
+    );
+  });
+
   it('an unknown connector is 404', async () => {
     expect((await admin.request('/admin/api/workspaces/acme/connectors/fax')).status).toBe(404);
   });

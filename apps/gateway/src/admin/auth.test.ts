@@ -190,6 +190,25 @@ describe('session lifecycle', () => {
   });
 });
 
+describe('housekeeping', () => {
+  it('a sign-in deletes the sessions no one can use any more and throttle counts older than an hour', async () => {
+    const db = (t.runtime.store as unknown as { db: { all<T>(sql: string): T[] } }).db;
+    await signIn(t.app, 'owner@example.com');
+    expect((await login('stranger@example.com', 'wrong wrong wrong')).status).toBe(401);
+    clock += 31 * 60_000;
+    const alive = await signIn(t.app, 'owner@example.com');
+    // The first session was idle past 30 minutes; the stranger's count is younger than an hour.
+    expect(db.all('SELECT 1 FROM admin_sessions')).toHaveLength(1);
+    expect(db.all("SELECT key FROM admin_login_attempts WHERE key LIKE 'account:%'")).toEqual([
+      { key: 'account:stranger@example.com' },
+    ]);
+    clock += 30 * 60_000;
+    await signIn(t.app, 'owner@example.com');
+    expect(db.all("SELECT key FROM admin_login_attempts WHERE key LIKE 'account:%'")).toEqual([]);
+    expect((await me(alive.cookie)).status).toBe(401);
+  });
+});
+
 describe('CSRF', () => {
   it('refuses a state-changing request with the session cookie but without the token, or with another session’s', async () => {
     const session = await signIn(t.app, 'owner@example.com');

@@ -278,6 +278,12 @@ export class AdminAccess {
   private async openSession(record: AdminAccountRecord, origin: RequestOrigin, method: string) {
     const sessionId = randomSecret();
     const at = this.now();
+    // Housekeeping on the way in: sessions no request can use any more, and stale throttle counts.
+    await this.store.purgeAdminAccess({
+      lastSeenBefore: at - this.session.idleMs,
+      createdBefore: at - this.session.absoluteMs,
+      attemptsBefore: at - this.throttle.resetMs,
+    });
     await this.store.createAdminSession({
       idHash: hashSecret(sessionId),
       accountId: record.id,

@@ -112,6 +112,15 @@ export interface Store {
   ): Promise<ThrottleDecision>;
   /** Forgets the failures of a key (a successful sign-in). */
   clearLoginAttempts(key: string): Promise<void>;
+  /**
+   * Deletes sessions unused since `lastSeenBefore` or begun before `createdBefore`, and throttle
+   * counts last touched before `attemptsBefore`: what no request can use any more. Returns how many.
+   */
+  purgeAdminAccess(cutoffs: {
+    lastSeenBefore: number;
+    createdBefore: number;
+    attemptsBefore: number;
+  }): Promise<number>;
   /** The audit trail, newest first; `workspaceId: null` is the global log. */
   listAudit(filter: AuditFilter): Promise<AuditEntry[]>;
 

@@ -318,6 +318,23 @@ export class SqliteAccess {
     });
   }
 
+  purgeAdminAccess(cutoffs: {
+    lastSeenBefore: number;
+    createdBefore: number;
+    attemptsBefore: number;
+  }): Promise<number> {
+    return this.db.write(
+      () =>
+        this.db.run('DELETE FROM admin_sessions WHERE last_seen_at < :seen OR created_at < :created', {
+          seen: cutoffs.lastSeenBefore,
+          created: cutoffs.createdBefore,
+        }).changes +
+        this.db.run('DELETE FROM admin_login_attempts WHERE last_at < :before', {
+          before: cutoffs.attemptsBefore,
+        }).changes,
+    );
+  }
+
   async listAudit(filter: AuditFilter): Promise<AuditEntry[]> {
     const oldest = filter.order === 'oldest';
     const action = filter.action ?? null;

@@ -497,6 +497,10 @@ export class SqliteStore implements Store {
     return this.access.clearLoginAttempts(key);
   }
 
+  purgeAdminAccess(cutoffs: Parameters<Store['purgeAdminAccess']>[0]) {
+    return this.access.purgeAdminAccess(cutoffs);
+  }
+
   listAudit(filter: AuditFilter) {
     return this.access.listAudit(filter);
   }

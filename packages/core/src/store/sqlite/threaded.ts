@@ -299,6 +299,7 @@ const STORE_METHODS = [
   'touchApiToken',
   'takeLoginAttempt',
   'clearLoginAttempts',
+  'purgeAdminAccess',
   'listAudit',
   'createWorkspace',
   'getWorkspace',
