@@ -27,7 +27,7 @@ export { classifyReply, commandsForEvent, isBotMessage } from './inbound/events.
 export { parseTemplateCommand, parseThreadReference } from './inbound/templates.ts';
 export { verifySlackSignature } from './inbound/verify.ts';
 export {
-  exchangeInstallCode,
+  checkInstallation,
   SLACK_BOT_SCOPES,
   type SlackInstallation,
   SlackInstallError,

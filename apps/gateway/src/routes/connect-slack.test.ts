@@ -96,7 +96,7 @@ describe('GET /connect/slack/:workspace/install and /connect/slack/callback', ()
     expect(await t.runtime.store.getConnector(t.workspaceId, 'slack')).toBeNull();
   });
 
-  it('a used code is refused as an exchange failure; the first use connects, stores masked and audits connector.connect', async () => {
+  it('the first callback connects, stores masked and audits connector.connect; a replay is refused (state used) and a used code too', async () => {
     const { cookie, location } = await start(
       installLink(t.runtime.env, t.workspaceId, { channel: 'C0ACME01' }),
     );
@@ -125,9 +125,19 @@ describe('GET /connect/slack/:workspace/install and /connect/slack/callback', ()
     });
     expect(entries[0]?.details).not.toContain('xoxb-');
 
+    // The same callback again: InstallProvider's state is single-use.
     const again = await t.app.request(callback, { headers: { cookie } });
     expect(again.status).toBe(400);
-    expect(await again.text()).toContain('oauth_exchange_failed');
+    expect(await again.text()).toContain('state_invalid');
+    // A fresh state with the used code: Slack refuses the exchange.
+    const fresh = await start(installLink(t.runtime.env, t.workspaceId, { channel: 'C0ACME01' }));
+    const freshState = new URL(fresh.location).searchParams.get('state') ?? '';
+    const code = back.location.searchParams.get('code') ?? '';
+    const reused = await t.app.request(`/connect/slack/callback?code=${code}&state=${freshState}`, {
+      headers: { cookie: fresh.cookie },
+    });
+    expect(reused.status).toBe(400);
+    expect(await reused.text()).toContain('oauth_exchange_failed');
     expect(audit()).toHaveLength(1);
   });
 });
