@@ -110,7 +110,7 @@ describe("InstallProvider's state store on the workspace's connector state", () 
     clock = NOW;
     const state = await states.generateStateParam(options('acme'));
     const [, secret] = state.split('.');
-    const moved = `${Buffer.from('globex').toString('base64url')}.${secret}`;
+    const moved = `${Buffer.from(JSON.stringify({ workspace: 'globex' })).toString('base64url')}.${secret}`;
     for (const bad of [moved, '', 'abc', 'a.b.c', `${state}x`]) {
       expect(await refusal(() => states.verifyStateParam(new Date(), bad)), bad).toBe('state_invalid');
     }

@@ -145,7 +145,7 @@ const STATE_KEY = (secret: string) => `oauth-state:${createHash('sha256').update
 
 /**
  * InstallProvider's state store on the workspace's Slack connector state: `state` is
- * `<workspace>.<random>`, the entry (hashed random → install options and expiry) is taken in one
+ * `<base64url {"workspace"}>.<random>`, the entry (hashed random → install options and expiry) is taken in one
  * step when Slack sends the person back, so a state works once, for its workspace, for 10 minutes.
  */
 export class WorkspaceStateStore implements StateStore {
@@ -164,14 +164,21 @@ export class WorkspaceStateStore implements StateStore {
       exp: this.now() + STATE_TTL_MS,
       installOptions,
     });
-    return `${b64(workspace)}.${secret}`;
+    return `${b64(JSON.stringify({ workspace }))}.${secret}`;
   }
 
   async verifyStateParam(_now: Date, state: string): Promise<InstallURLOptions> {
     const [encoded, secret, extra] = state.split('.');
     if (!encoded || !secret || extra !== undefined)
       throw new InstallRefused('state_invalid', 'the state is invalid');
-    const workspace = Buffer.from(encoded, 'base64url').toString('utf8');
+    let workspace: unknown;
+    try {
+      workspace = (JSON.parse(Buffer.from(encoded, 'base64url').toString('utf8')) as { workspace?: unknown })
+        .workspace;
+    } catch {
+      workspace = undefined;
+    }
+    if (typeof workspace !== 'string') throw new InstallRefused('state_invalid', 'the state is invalid');
     const taken = (await this.store.takeConnectorState(workspace, 'slack', STATE_KEY(secret))) as {
       exp: number;
       installOptions: InstallURLOptions;

@@ -24,6 +24,7 @@ export { METADATA_EVENT, SLACK, TEMPLATE_ACTION } from './constants.ts';
 export { slackReactionName } from './format/emoji.ts';
 export { escapeMrkdwn, slackToWhatsApp } from './format/text.ts';
 export { classifyReply, commandsForEvent, isBotMessage } from './inbound/events.ts';
+export { servesSource } from './inbound/handler.ts';
 export { parseTemplateCommand, parseThreadReference } from './inbound/templates.ts';
 export { verifySlackSignature } from './inbound/verify.ts';
 export {
