@@ -1,0 +1,162 @@
+import { freePort } from '@wabridge/core/testing';
+import { installLink } from '@wabridge/gateway';
+import { startTestGateway, TEST_ACCESS_TOKEN, TEST_APP_SECRET } from '@wabridge/gateway/testing';
+import { completeConsent } from '@wabridge/sandbox';
+import { type SlackEmulator, startSlackEmulator } from '@wabridge/sandbox/slack';
+import { startWhatsAppEmulator, type WhatsAppEmulator } from '@wabridge/sandbox/whatsapp';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+/**
+ * One Slack app ("Add to Slack") installed by two wabridge workspaces, each into its own Slack
+ * workspace, with the app's Request URL at `/hooks/slack-app/events`: Slack sends both
+ * installations' events there, and each workspace gets only its own traffic, both ways. The install
+ * clicks are made over HTTP (`completeConsent`); the same flow in Chromium is slack-install.test.ts.
+ */
+const CLIENT = { clientId: '6060.7070', clientSecret: 'e2e-workspaces-client-secret' };
+const ACME_NUMBER = {
+  phoneNumberId: '106540352240001',
+  displayPhoneNumber: '15550780001',
+  wabaId: '102290129340001',
+};
+const BETA_NUMBER = {
+  phoneNumberId: '106540352240002',
+  displayPhoneNumber: '15550780002',
+  wabaId: '102290129340002',
+};
+
+type Gateway = Awaited<ReturnType<typeof startTestGateway>>;
+let wa: WhatsAppEmulator;
+let slack: SlackEmulator;
+let gw: Gateway;
+
+/** The install as an admin clicks it: link, consent page (pick `team`), back to wabridge. */
+async function connect(workspace: string, team: string, channel: string) {
+  const start = await fetch(installLink(gw.runtime.env, workspace, { channel }), { redirect: 'manual' });
+  expect(start.status).toBe(302);
+  const cookie = (start.headers.get('set-cookie') ?? '').split(';')[0] ?? '';
+  const back = await completeConsent(start.headers.get('location') ?? '', { choose: team });
+  const done = await fetch(back.location, { headers: { cookie } });
+  expect(done.status, await done.clone().text()).toBe(200);
+}
+
+beforeAll(async () => {
+  const port = await freePort();
+  const publicUrl = `http://127.0.0.1:${port}`;
+  wa = await startWhatsAppEmulator({
+    appSecret: TEST_APP_SECRET,
+    accessToken: TEST_ACCESS_TOKEN,
+    phoneNumbers: [ACME_NUMBER, BETA_NUMBER],
+    rules: { pairRate: { enabled: false } },
+  });
+  slack = await startSlackEmulator({
+    signingSecret: 'e2e-workspaces-signing-secret',
+    workspaces: [
+      { id: 'T0ACME', name: 'Acme Support', channels: [{ id: 'C0ACME01', name: 'whatsapp' }] },
+      { id: 'T0BETA', name: 'Beta Support', channels: [{ id: 'C0BETA01', name: 'whatsapp' }] },
+    ],
+    oauth: { ...CLIENT, redirectUris: [`${publicUrl}/connect/slack/callback`] },
+    echoBotMessages: false,
+  });
+  gw = await startTestGateway({
+    env: {
+      PORT: String(port),
+      WHATSAPP_API_BASE_URL: wa.url,
+      PUBLIC_URL: publicUrl,
+      SLACK_CLIENT_ID: CLIENT.clientId,
+      SLACK_CLIENT_SECRET: CLIENT.clientSecret,
+      SLACK_STATE_SECRET: 'e2e-workspaces-state-secret-0123',
+      SLACK_SIGNING_SECRET: slack.signingSecret,
+      SLACK_AUTHORIZE_URL: slack.authorizeUrl,
+      SLACK_API_URL: slack.apiUrl,
+    },
+  });
+  wa.setWebhookUrl(gw.webhookUrl);
+  slack.setCallbackUrls({ events: `${gw.url}/hooks/slack-app/events` });
+  const { admin } = gw.runtime;
+  await admin.createWorkspace('e2e', { id: 'acme', name: 'Acme' });
+  await admin.createWorkspace('e2e', { id: 'beta', name: 'Beta' });
+  await admin.addPhoneNumber('e2e', 'acme', ACME_NUMBER);
+  await admin.addPhoneNumber('e2e', 'beta', BETA_NUMBER);
+  await connect('acme', 'Acme Support', 'C0ACME01');
+  await connect('beta', 'Beta Support', 'C0BETA01');
+  gw.runtime.routing.invalidate();
+  await gw.runtime.host.maintainAll();
+}, 180_000);
+
+afterAll(async () => {
+  await gw?.close();
+  await slack?.close();
+  await wa?.close();
+});
+
+describe('two wabridge workspaces, each with its own Slack workspace, through one Slack app', () => {
+  it('each install is stored in its own workspace, with its own team', async () => {
+    expect((await gw.runtime.admin.describeConnector('acme', 'slack'))?.config).toMatchObject({
+      teamId: 'T0ACME',
+      defaultChannel: 'C0ACME01',
+      botToken: '••••••',
+    });
+    expect((await gw.runtime.admin.describeConnector('beta', 'slack'))?.config).toMatchObject({
+      teamId: 'T0BETA',
+      defaultChannel: 'C0BETA01',
+    });
+  });
+
+  it('WhatsApp messages to each number reach only their workspace’s Slack, and agents’ replies only their customer', async () => {
+    await wa
+      .customer({ waId: '15550801001', name: 'Ann', phoneNumberId: ACME_NUMBER.phoneNumberId })
+      .sendText('to acme');
+    await wa
+      .customer({ waId: '15550801002', name: 'Bob', phoneNumberId: BETA_NUMBER.phoneNumberId })
+      .sendText('to beta');
+    await slack.ledger.waitFor('message.posted', {
+      count: 4,
+      where: (e) => e.bot,
+      timeoutMs: 60_000,
+    });
+    const [acmeRoot] = slack.history('C0ACME01');
+    const [betaRoot] = slack.history('C0BETA01');
+    expect(slack.history('C0ACME01')).toHaveLength(1);
+    expect(slack.history('C0BETA01')).toHaveLength(1);
+    expect(slack.thread('C0ACME01', acmeRoot!.ts).map((m) => m.text)).toContain('to acme');
+    expect(slack.thread('C0BETA01', betaRoot!.ts).map((m) => m.text)).toContain('to beta');
+    expect(JSON.stringify(slack.thread('C0ACME01', acmeRoot!.ts))).not.toContain('to beta');
+
+    // Both Slack workspaces' events arrive at the app's one URL; each reply goes to its own customer.
+    const ann = await slack
+      .agent({ id: 'U0AGENTA', name: 'Agent A' })
+      .reply({ channel: 'C0ACME01', threadTs: acmeRoot!.ts }, 'reply from acme');
+    const bob = await slack
+      .agent({ id: 'U0AGENTB', name: 'Agent B' })
+      .reply({ channel: 'C0BETA01', threadTs: betaRoot!.ts }, 'reply from beta');
+    await ann.callback.settled;
+    await bob.callback.settled;
+    await wa.ledger.waitFor('send.accepted', { count: 2, timeoutMs: 60_000 });
+    const sent = wa.sentMessages().map((m) => [m.phoneNumberId, m.to, m.type]);
+    expect(sent).toEqual(
+      expect.arrayContaining([
+        [ACME_NUMBER.phoneNumberId, '15550801001', 'text'],
+        [BETA_NUMBER.phoneNumberId, '15550801002', 'text'],
+      ]),
+    );
+    expect(sent).toHaveLength(2);
+    const accepted = wa.ledger.filter('send.accepted', () => true).map((e) => [e.to, e.text]);
+    expect(accepted).toEqual(
+      expect.arrayContaining([
+        ['15550801001', 'reply from acme'],
+        ['15550801002', 'reply from beta'],
+      ]),
+    );
+  }, 120_000);
+
+  it('refuses a callback at the app URL signed with another secret', async () => {
+    const body = JSON.stringify({ type: 'url_verification', challenge: 'forged' });
+    const signed = slack.signedRequest(`${gw.url}/hooks/slack-app/events`, body, {
+      secret: 'not-the-app-secret',
+    });
+    const answer = await fetch(signed);
+    expect(answer.status).toBe(401);
+    const genuine = await fetch(slack.signedRequest(`${gw.url}/hooks/slack-app/events`, body));
+    expect(await genuine.json()).toEqual({ challenge: 'forged' });
+  });
+});
