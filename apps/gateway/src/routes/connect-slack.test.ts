@@ -141,3 +141,77 @@ describe('GET /connect/slack/:workspace/install and /connect/slack/callback', ()
     expect(audit()).toHaveLength(1);
   });
 });
+
+describe('"Add to Slack" on a whole Enterprise Grid organization', () => {
+  let grid: SlackEmulator;
+  let g: Awaited<ReturnType<typeof createTestApp>>;
+
+  beforeAll(async () => {
+    grid = await startSlackEmulator({
+      signingSecret: 'grid-signing-secret',
+      enterprises: [{ id: 'E0STARSHIP', name: 'Starship' }],
+      workspaces: [
+        {
+          id: 'T0BRIDGE',
+          name: 'Bridge',
+          enterpriseId: 'E0STARSHIP',
+          channels: [{ id: 'C0BRIDGE1', name: 'bridge' }],
+        },
+      ],
+      oauth: { ...CLIENT, redirectUris: [`${PUBLIC_URL}/connect/slack/callback`], orgDeployEnabled: true },
+    });
+    g = await createTestApp({
+      registered: [slackConnector],
+      env: {
+        PUBLIC_URL,
+        SLACK_CLIENT_ID: CLIENT.clientId,
+        SLACK_CLIENT_SECRET: CLIENT.clientSecret,
+        SLACK_STATE_SECRET: 'grid-test-state-secret-0123',
+        SLACK_SIGNING_SECRET: grid.signingSecret,
+        SLACK_AUTHORIZE_URL: grid.authorizeUrl,
+        SLACK_API_URL: grid.apiUrl,
+      },
+    });
+  }, 120_000);
+  afterAll(async () => {
+    await g?.close();
+    await grid?.close();
+  });
+
+  it('an org-wide install is stored with its organization and no team, then a workspace install replaces it', async () => {
+    const connect = async (choose: string) => {
+      const answer = await g.app.request(
+        path(installLink(g.runtime.env, g.workspaceId, { channel: 'C0BRIDGE1' })),
+      );
+      const cookie = (answer.headers.get('set-cookie') ?? '').split(';')[0] ?? '';
+      const back = await completeConsent(answer.headers.get('location') ?? '', { choose });
+      return g.app.request(path(back.location.toString()), { headers: { cookie } });
+    };
+    const org = await connect('Starship (whole organization)');
+    const html = await org.text();
+    expect(org.status, html).toBe(200);
+    expect(html).toContain('Starship (all its workspaces)');
+    const described = await g.runtime.admin.describeConnector(g.workspaceId, 'slack');
+    expect(described?.config).toMatchObject({ enterpriseId: 'E0STARSHIP', botToken: '••••••' });
+    expect(described?.config).not.toHaveProperty('teamId');
+    const [entry] = (g.runtime.store as SqliteStore).db.all<{ details: string }>(
+      "SELECT details FROM audit_log WHERE action = 'connector.connect' ORDER BY id",
+    );
+    expect(JSON.parse(entry?.details ?? '{}')).toMatchObject({
+      enterpriseId: 'E0STARSHIP',
+      teamId: null,
+      orgWide: true,
+    });
+    // The connector's self-test accepts the org token for its organization.
+    const instance = await g.runtime.host.instance(g.workspaceId, 'slack');
+    const checks = await instance!.test!(AbortSignal.timeout(10_000));
+    expect(checks.find((c) => c.name === 'token')).toMatchObject({ ok: true });
+
+    const team = await connect('Bridge');
+    expect(team.status).toBe(200);
+    expect((await g.runtime.admin.describeConnector(g.workspaceId, 'slack'))?.config).toMatchObject({
+      teamId: 'T0BRIDGE',
+      enterpriseId: 'E0STARSHIP',
+    });
+  });
+});
