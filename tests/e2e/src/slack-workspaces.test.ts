@@ -149,6 +149,31 @@ describe('two wabridge workspaces, each with its own Slack workspace, through on
     );
   }, 120_000);
 
+  it('hands a slash command at the app URL to the workspace of its team, and ignores an unknown team', async () => {
+    const command = (team: string) =>
+      fetch(
+        slack.signedRequest(
+          `${gw.url}/hooks/slack-app/commands`,
+          new URLSearchParams({
+            command: '/whatsapp',
+            text: 'help',
+            team_id: team,
+            user_id: 'U0AGENTB',
+          }).toString(),
+          { contentType: 'application/x-www-form-urlencoded' },
+        ),
+      );
+    const beta = await command('T0BETA');
+    expect(beta.status).toBe(200);
+    expect(await beta.json()).toMatchObject({
+      response_type: 'ephemeral',
+      text: expect.stringContaining('/whatsapp template'),
+    });
+    const nobody = await command('T0NOBODY');
+    expect(nobody.status).toBe(200);
+    expect(await nobody.text()).toBe('');
+  });
+
   it('refuses a callback at the app URL signed with another secret', async () => {
     const body = JSON.stringify({ type: 'url_verification', challenge: 'forged' });
     const signed = slack.signedRequest(`${gw.url}/hooks/slack-app/events`, body, {
