@@ -7,9 +7,10 @@ import { startWhatsAppEmulator, type WhatsAppEmulator } from '@wabridge/sandbox/
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 /**
- * One Slack app ("Add to Slack") installed by two wabridge workspaces, each into its own Slack
- * workspace, with the app's Request URL at `/hooks/slack-app/events`: Slack sends both
- * installations' events there, and each workspace gets only its own traffic, both ways. The install
+ * One Slack app ("Add to Slack") installed by three wabridge workspaces: two each into its own Slack
+ * workspace, one on a whole Enterprise Grid organization of two workspaces. The app's Request URL is
+ * `/hooks/slack-app/events`: Slack sends every installation's events there, and each workspace gets
+ * only its own traffic, both ways. The install
  * clicks are made over HTTP (`completeConsent`); the same flow in Chromium is slack-install.test.ts.
  */
 const CLIENT = { clientId: '6060.7070', clientSecret: 'e2e-workspaces-client-secret' };
@@ -17,6 +18,11 @@ const ACME_NUMBER = {
   phoneNumberId: '106540352240001',
   displayPhoneNumber: '15550780001',
   wabaId: '102290129340001',
+};
+const GRID_NUMBER = {
+  phoneNumberId: '106540352240003',
+  displayPhoneNumber: '15550780003',
+  wabaId: '102290129340003',
 };
 const BETA_NUMBER = {
   phoneNumberId: '106540352240002',
@@ -45,7 +51,7 @@ beforeAll(async () => {
   wa = await startWhatsAppEmulator({
     appSecret: TEST_APP_SECRET,
     accessToken: TEST_ACCESS_TOKEN,
-    phoneNumbers: [ACME_NUMBER, BETA_NUMBER],
+    phoneNumbers: [ACME_NUMBER, BETA_NUMBER, GRID_NUMBER],
     rules: { pairRate: { enabled: false } },
   });
   slack = await startSlackEmulator({
@@ -53,8 +59,22 @@ beforeAll(async () => {
     workspaces: [
       { id: 'T0ACME', name: 'Acme Support', channels: [{ id: 'C0ACME01', name: 'whatsapp' }] },
       { id: 'T0BETA', name: 'Beta Support', channels: [{ id: 'C0BETA01', name: 'whatsapp' }] },
+      // An Enterprise Grid organization with two workspaces, installed org-wide by workspace `grid`.
+      {
+        id: 'T0BRIDGE',
+        name: 'Bridge',
+        enterpriseId: 'E0STARSHIP',
+        channels: [{ id: 'C0BRIDGE1', name: 'bridge' }],
+      },
+      {
+        id: 'T0ENGINE',
+        name: 'Engine',
+        enterpriseId: 'E0STARSHIP',
+        channels: [{ id: 'C0ENGINE1', name: 'engine' }],
+      },
     ],
-    oauth: { ...CLIENT, redirectUris: [`${publicUrl}/connect/slack/callback`] },
+    enterprises: [{ id: 'E0STARSHIP', name: 'Starship' }],
+    oauth: { ...CLIENT, redirectUris: [`${publicUrl}/connect/slack/callback`], orgDeployEnabled: true },
     echoBotMessages: false,
   });
   gw = await startTestGateway({
@@ -77,8 +97,15 @@ beforeAll(async () => {
   await admin.createWorkspace('e2e', { id: 'beta', name: 'Beta' });
   await admin.addPhoneNumber('e2e', 'acme', ACME_NUMBER);
   await admin.addPhoneNumber('e2e', 'beta', BETA_NUMBER);
+  await admin.createWorkspace('e2e', { id: 'grid', name: 'Grid' });
+  await admin.addPhoneNumber('e2e', 'grid', GRID_NUMBER);
   await connect('acme', 'Acme Support', 'C0ACME01');
   await connect('beta', 'Beta Support', 'C0BETA01');
+  await connect('grid', 'Starship (whole organization)', 'C0BRIDGE1');
+  // French customers go to the Engine workspace of the organization.
+  await admin.setConnector('e2e', 'grid', 'slack', {
+    config: { routes: [{ channel: 'C0ENGINE1', customerPrefix: '33' }] },
+  });
   gw.runtime.routing.invalidate();
   await gw.runtime.host.maintainAll();
 }, 180_000);
@@ -111,7 +138,7 @@ describe('two wabridge workspaces, each with its own Slack workspace, through on
       .sendText('to beta');
     await slack.ledger.waitFor('message.posted', {
       count: 4,
-      where: (e) => e.bot,
+      where: (e) => e.bot && (e.channel === 'C0ACME01' || e.channel === 'C0BETA01'),
       timeoutMs: 60_000,
     });
     const [acmeRoot] = slack.history('C0ACME01');
@@ -132,7 +159,10 @@ describe('two wabridge workspaces, each with its own Slack workspace, through on
     await ann.callback.settled;
     await bob.callback.settled;
     await wa.ledger.waitFor('send.accepted', { count: 2, timeoutMs: 60_000 });
-    const sent = wa.sentMessages().map((m) => [m.phoneNumberId, m.to, m.type]);
+    const sent = wa
+      .sentMessages()
+      .filter((m) => m.phoneNumberId !== GRID_NUMBER.phoneNumberId)
+      .map((m) => [m.phoneNumberId, m.to, m.type]);
     expect(sent).toEqual(
       expect.arrayContaining([
         [ACME_NUMBER.phoneNumberId, '15550801001', 'text'],
@@ -140,7 +170,9 @@ describe('two wabridge workspaces, each with its own Slack workspace, through on
       ]),
     );
     expect(sent).toHaveLength(2);
-    const accepted = wa.ledger.filter('send.accepted', () => true).map((e) => [e.to, e.text]);
+    const accepted = wa.ledger
+      .filter('send.accepted', (e) => e.to === '15550801001' || e.to === '15550801002')
+      .map((e) => [e.to, e.text]);
     expect(accepted).toEqual(
       expect.arrayContaining([
         ['15550801001', 'reply from acme'],
@@ -184,4 +216,41 @@ describe('two wabridge workspaces, each with its own Slack workspace, through on
     const genuine = await fetch(slack.signedRequest(`${gw.url}/hooks/slack-app/events`, body));
     expect(await genuine.json()).toEqual({ challenge: 'forged' });
   });
+
+  it('an org-wide install mirrors into two workspaces of its organization and takes replies from both', async () => {
+    expect((await gw.runtime.admin.describeConnector('grid', 'slack'))?.config).toMatchObject({
+      enterpriseId: 'E0STARSHIP',
+      defaultChannel: 'C0BRIDGE1',
+    });
+    const customer = (waId: string) =>
+      wa.customer({ waId, name: waId, phoneNumberId: GRID_NUMBER.phoneNumberId });
+    await customer('447700900701').sendText('hello bridge');
+    await customer('33612340701').sendText('bonjour engine');
+    await slack.ledger.waitFor('message.posted', {
+      count: 4,
+      where: (e) => e.bot && (e.channel === 'C0BRIDGE1' || e.channel === 'C0ENGINE1'),
+      timeoutMs: 60_000,
+    });
+    const [bridgeRoot] = slack.history('C0BRIDGE1');
+    const [engineRoot] = slack.history('C0ENGINE1');
+    expect(slack.thread('C0BRIDGE1', bridgeRoot!.ts).map((m) => m.text)).toContain('hello bridge');
+    expect(slack.thread('C0ENGINE1', engineRoot!.ts).map((m) => m.text)).toContain('bonjour engine');
+    const fromBridge = await slack
+      .agent({ id: 'W0GRACE', name: 'Grace' })
+      .reply({ channel: 'C0BRIDGE1', threadTs: bridgeRoot!.ts }, 'from the bridge');
+    const fromEngine = await slack
+      .agent({ id: 'W0SCOTTY', name: 'Scotty' })
+      .reply({ channel: 'C0ENGINE1', threadTs: engineRoot!.ts }, 'from the engine room');
+    await fromBridge.callback.settled;
+    await fromEngine.callback.settled;
+    const accepted = await wa.ledger.waitFor('send.accepted', {
+      count: 2,
+      where: (e) => e.to === '447700900701' || e.to === '33612340701',
+      timeoutMs: 60_000,
+    });
+    expect(accepted.map((e) => [e.to, e.text]).sort()).toEqual([
+      ['33612340701', 'from the engine room'],
+      ['447700900701', 'from the bridge'],
+    ]);
+  }, 120_000);
 });
