@@ -30,6 +30,8 @@ const BETA_NUMBER = {
   wabaId: '102290129340002',
 };
 
+const MONITORING = 'e2e-workspaces-monitoring-token';
+
 type Gateway = Awaited<ReturnType<typeof startTestGateway>>;
 let wa: WhatsAppEmulator;
 let slack: SlackEmulator;
@@ -88,6 +90,7 @@ beforeAll(async () => {
       SLACK_SIGNING_SECRET: slack.signingSecret,
       SLACK_AUTHORIZE_URL: slack.authorizeUrl,
       SLACK_API_URL: slack.apiUrl,
+      METRICS_TOKEN: MONITORING,
     },
   });
   wa.setWebhookUrl(gw.webhookUrl);
@@ -252,5 +255,48 @@ describe('two wabridge workspaces, each with its own Slack workspace, through on
       ['33612340701', 'from the engine room'],
       ['447700900701', 'from the bridge'],
     ]);
+  }, 120_000);
+
+  it('an uninstall in one Slack workspace stops that wabridge workspace only, with the reason in /healthz?verbose', async () => {
+    slack.uninstall({ teamId: 'T0BETA' });
+    await slack.idle();
+    await wa
+      .customer({ waId: '15550801002', name: 'Bob', phoneNumberId: BETA_NUMBER.phoneNumberId })
+      .sendText('after the uninstall');
+    await wa
+      .customer({ waId: '15550801001', name: 'Ann', phoneNumberId: ACME_NUMBER.phoneNumberId })
+      .sendText('acme goes on');
+    await slack.ledger.waitFor('message.posted', {
+      where: (e) => e.bot && e.channel === 'C0ACME01' && String(e.text).includes('acme goes on'),
+      timeoutMs: 60_000,
+    });
+    // The worker dead-letters beta's job without calling Slack; wait for it (bounded).
+    for (let i = 0; i < 600; i++) {
+      if ((await gw.runtime.store.listDeadJobs({ workspaceId: 'beta' })).length > 0) break;
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    const answer = await fetch(`${gw.url}/healthz?verbose`, {
+      headers: { authorization: `Bearer ${MONITORING}` },
+    });
+    const report = (await answer.json()) as {
+      connectors: {
+        workspace: string;
+        connector: string;
+        state: string;
+        lastError: string | null;
+        lastErrorCode: string | null;
+        dead: number;
+      }[];
+    };
+    const beta = report.connectors.find((v) => v.workspace === 'beta' && v.connector === 'slack');
+    expect(beta).toMatchObject({ state: 'failing', lastErrorCode: 'auth_failed', dead: 1 });
+    expect(beta?.lastError).toContain('uninstalled from the Slack workspace T0BETA');
+    expect(report.connectors.find((v) => v.workspace === 'acme' && v.connector === 'slack')).toMatchObject({
+      state: 'ok',
+      dead: 0,
+    });
+    expect(
+      slack.history('C0BETA01').flatMap((root) => slack.thread('C0BETA01', root.ts).map((m) => m.text)),
+    ).not.toContain('after the uninstall');
   }, 120_000);
 });
