@@ -3,7 +3,7 @@ import type { SqliteStore } from '@wabridge/core';
 import { completeConsent } from '@wabridge/sandbox';
 import { type SlackEmulator, startSlackEmulator } from '@wabridge/sandbox/slack';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { installLink } from '../slack-install.ts';
+import { ConnectorInstallationStore, installLink } from '../slack-install.ts';
 import { createTestApp } from '../testing/harness.ts';
 
 /**
@@ -139,6 +139,28 @@ describe('GET /connect/slack/:workspace/install and /connect/slack/callback', ()
     expect(reused.status).toBe(400);
     expect(await reused.text()).toContain('oauth_exchange_failed');
     expect(audit()).toHaveLength(1);
+
+    // InstallProvider's installation store finds the installation by its team, token decrypted.
+    const installations = new ConnectorInstallationStore(t.runtime);
+    const found = await installations.fetchInstallation({
+      teamId: 'T0ACME',
+      enterpriseId: undefined,
+      isEnterpriseInstall: false,
+    });
+    expect(found.bot?.token).toMatch(/^xoxb-/);
+    const whoami = await fetch(`${slack.apiUrl}auth.test`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${found.bot?.token}` },
+    });
+    expect(await whoami.json()).toMatchObject({ ok: true, team_id: 'T0ACME' });
+    expect(JSON.parse(found.metadata ?? '{}')).toEqual({ workspace: t.workspaceId });
+    await expect(
+      installations.fetchInstallation({
+        teamId: 'T0OTHER',
+        enterpriseId: undefined,
+        isEnterpriseInstall: false,
+      }),
+    ).rejects.toMatchObject({ code: 'not_found' });
   });
 });
 
