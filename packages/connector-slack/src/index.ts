@@ -82,6 +82,8 @@ export const slackConnector: ConnectorManifest<SlackConfig> = {
         return testSlack(config, api, signal);
       },
       async maintain() {
+        // Slack said the token is gone: every call would fail the same way until a new install.
+        if (await revocationOf(config, deps.state)) return;
         // Checks the token every run (a revoked install shows in the logs, not only on the next
         // message) and keeps the bot's ids where the inbound side reads them to drop our own echoes.
         const identity = await api.identity(true);

@@ -228,6 +228,9 @@ describe('uninstall and token revocation', () => {
       /^auth_failed: the Slack app was uninstalled from the Slack workspace T0ACME at .*: install it again/,
     );
     const instance = await bridge.host.instance(bridge.workspaceId, 'slack');
+    // Maintenance no longer calls Slack with the dead token.
+    await instance!.maintain!();
+    expect(slack.ledger.filter('api.call').length).toBe(calls);
     const checks = await instance!.test!(AbortSignal.timeout(5000));
     expect(checks).toMatchObject([{ name: 'installation', ok: false }]);
     expect(checks[0]?.detail).toContain('uninstalled from the Slack workspace T0ACME');
