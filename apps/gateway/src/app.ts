@@ -10,6 +10,7 @@ import { connectSlackRoutes } from './routes/connect-slack.ts';
 import { health } from './routes/health.ts';
 import { connectorHooks } from './routes/hooks.ts';
 import { mediaRoutes } from './routes/media.ts';
+import { slackAppHooks } from './routes/slack-app-hooks.ts';
 import { whatsappWebhook } from './routes/whatsapp.ts';
 import type { Runtime } from './runtime.ts';
 
@@ -42,6 +43,8 @@ export function createApp(
   });
   app.route('/', health(runtime, options.metricsRegistry));
   app.route('/webhooks/whatsapp', whatsappWebhook(runtime, gate));
+  // Before `/hooks/:connector/:workspace`, which would read `slack-app` as a connector.
+  app.route('/hooks/slack-app', slackAppHooks(runtime, gate));
   app.route('/hooks', connectorHooks(runtime, gate));
   app.route('/media', mediaRoutes(runtime));
   app.route('/connect/slack', connectSlackRoutes(runtime));

@@ -238,6 +238,11 @@ export interface Store {
   // --- Connector state and coordination -------------------------------------------------------
   getConnectorState(workspaceId: string, connectorId: string, key: string): Promise<unknown>;
   setConnectorState(workspaceId: string, connectorId: string, key: string, value: unknown): Promise<void>;
+  /**
+   * Reads and deletes a state entry in one step (null when absent): of two callers taking the same
+   * key, one gets it. For single-use values such as an OAuth `state`.
+   */
+  takeConnectorState(workspaceId: string, connectorId: string, key: string): Promise<unknown>;
   /** A named lease for singleton work (maintenance); true when `holder` owns it until `until`. */
   tryAcquireLease(name: string, holder: string, until: number): Promise<boolean>;
 }

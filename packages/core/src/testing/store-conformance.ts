@@ -1439,6 +1439,19 @@ export function describeStoreConformance(name: string, open: () => Promise<Store
         expect(await store.getConnectorState(ws, 'slack', 'subscription')).toBeNull();
       });
 
+      it('hands a taken connector state to one of two concurrent takers, in its own workspace only', async () => {
+        const ws = await seedWorkspace(store, { id: 'taker' });
+        const other = await seedWorkspace(store, { id: 'taker-other', phoneNumberId: '106540352240002' });
+        await store.setConnectorState(ws, 'slack', 'oauth-state:x', { exp: 1 });
+        expect(await store.takeConnectorState(other, 'slack', 'oauth-state:x')).toBeNull();
+        const taken = await Promise.all([
+          store.takeConnectorState(ws, 'slack', 'oauth-state:x'),
+          store.takeConnectorState(ws, 'slack', 'oauth-state:x'),
+        ]);
+        expect(taken.filter((t) => t !== null)).toEqual([{ exp: 1 }]);
+        expect(await store.getConnectorState(ws, 'slack', 'oauth-state:x')).toBeNull();
+      });
+
       it('grants a named lease to one holder until it expires', async () => {
         const now = Date.now();
         expect(await store.tryAcquireLease('maintenance', 'a', now + 60_000)).toBe(true);

@@ -2353,6 +2353,16 @@ export class SqliteStore implements Store {
     });
   }
 
+  takeConnectorState(workspaceId: string, connectorId: string, key: string): Promise<unknown> {
+    return this.db.write(() => {
+      const row = this.db.get<{ value: string }>(
+        'DELETE FROM connector_state WHERE workspace_id = :ws AND connector_id = :connector AND key = :key RETURNING value',
+        { ws: workspaceId, connector: connectorId, key },
+      );
+      return row ? (JSON.parse(row.value) as unknown) : null;
+    });
+  }
+
   tryAcquireLease(name: string, holder: string, until: number): Promise<boolean> {
     return this.db.write(() => {
       this.db.run(

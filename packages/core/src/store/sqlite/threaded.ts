@@ -357,6 +357,7 @@ const STORE_METHODS = [
   'nextRunAt',
   'getConnectorState',
   'setConnectorState',
+  'takeConnectorState',
   'tryAcquireLease',
 ] as const satisfies readonly Exclude<keyof Store, 'kind' | 'close'>[];
 
