@@ -25,6 +25,7 @@ export { hydrateEvent } from './queue/hydrate.ts';
 export * from './queue/worker.ts';
 export * from './routing/index.ts';
 export * from './secrets/index.ts';
+export * from './store/governance-types.ts';
 export {
   ARCHIVE_KINDS,
   type ArchiveKind,

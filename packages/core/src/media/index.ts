@@ -1,5 +1,5 @@
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
-import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rename, rm, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { MediaAccess } from '../connector/contract.ts';
 import { WabridgeError } from '../errors/index.ts';
@@ -68,6 +68,10 @@ export class MediaStore {
     const message = await this.o.store.getMessage(workspaceId, messageId);
     if (!message)
       throw new WabridgeError('not_found', `message ${messageId} does not exist`, { status: 404 });
+    // Restricted content (an erasure under a retention obligation) is kept, not served.
+    const conversation = await this.o.store.getConversation(workspaceId, message.conversationId);
+    if (conversation?.restrictedAt != null)
+      throw new WabridgeError('not_found', `message ${messageId} is restricted`, { status: 404 });
     const media = message.content[message.type] as
       | { id?: string; mime_type?: string; filename?: string }
       | undefined;
@@ -99,6 +103,28 @@ export class MediaStore {
     await rename(`${path}.bin.tmp`, `${path}.bin`);
     await rename(`${path}.json.tmp`, `${path}.json`);
     return { bytes: downloaded.bytes, ...meta };
+  }
+
+  /**
+   * Deletes the cached files of these messages (retention purge, erasure); answers the files that
+   * were there, as `<workspace>/<message id>.bin|.json`.
+   */
+  async deleteMessages(workspaceId: string, messageIds: readonly string[]): Promise<string[]> {
+    const folder = this.folder(workspaceId);
+    const deleted: string[] = [];
+    for (const messageId of messageIds) {
+      if (!/^[\w-]+$/.test(messageId)) continue;
+      for (const suffix of ['.bin', '.json']) {
+        const name = `${messageId}${suffix}`;
+        try {
+          await unlink(join(folder, name));
+          deleted.push(`${workspaceId}/${name}`);
+        } catch (error) {
+          if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+        }
+      }
+    }
+    return deleted;
   }
 
   /**

@@ -17,6 +17,16 @@ import type {
   Workspace,
   WorkspacePolicies,
 } from '../domain/types.ts';
+import type {
+  AddHoldInput,
+  EraseInput,
+  EraseResult,
+  ErasureCertificate,
+  LegalHold,
+  RetentionRule,
+  RetentionRunInput,
+  RetentionRunResult,
+} from './governance-types.ts';
 
 /**
  * The store. Operations are coarse and say what they mean ("ingest this webhook", "record this
@@ -174,6 +184,42 @@ export interface Store {
   setConnectorState(workspaceId: string, connectorId: string, key: string, value: unknown): Promise<void>;
   /** A named lease for singleton work (maintenance); true when `holder` owns it until `until`. */
   tryAcquireLease(name: string, holder: string, until: number): Promise<boolean>;
+
+  // --- Governance: legal holds, retention, erasure (see governance-types.ts) -----------------
+  addHold(input: AddHoldInput): Promise<LegalHold>;
+  /** Every hold of a workspace, active and released, oldest first. */
+  listHolds(workspaceId: string): Promise<LegalHold[]>;
+  releaseHold(input: {
+    workspaceId: string;
+    holdId: string;
+    actor: string;
+    reason: string;
+  }): Promise<LegalHold>;
+  /** Sets one record kind's rule; both periods null removes it (answers null then). */
+  setRetention(input: {
+    workspaceId: string;
+    kind: string;
+    keepDays: number | null;
+    afterLastMessageDays: number | null;
+    actor: string;
+  }): Promise<RetentionRule | null>;
+  listRetention(workspaceId: string): Promise<RetentionRule[]>;
+  /** Purges the content of what the rules let go at `now` and no hold covers (one transaction). */
+  runRetention(input: RetentionRunInput): Promise<RetentionRunResult>;
+  /**
+   * Erases (or, under a retention obligation, restricts) a contact's or a conversation's content
+   * and queues `conversation.erased` for the connectors; refuses under a legal hold, changing
+   * nothing. Cached media files are the caller's to delete (then `recordErasureFiles`).
+   */
+  erase(input: EraseInput): Promise<EraseResult>;
+  recordErasureFiles(input: {
+    workspaceId: string;
+    erasureId: string;
+    files: readonly string[];
+    actor: string;
+  }): Promise<void>;
+  /** An erasure's certificate with each connector's confirmation as it stands now. */
+  getErasure(workspaceId: string, erasureId: string): Promise<ErasureCertificate | null>;
 }
 
 export interface ConnectorSettingInput {

@@ -15,6 +15,7 @@ import {
 import { WabridgeError } from '../../errors/index.ts';
 import { contentId, newId } from '../../ids/index.ts';
 import { type Logger, silentLogger } from '../../logger/index.ts';
+import type { AddHoldInput, EraseInput, RetentionRunInput } from '../governance-types.ts';
 import {
   type ClaimOptions,
   type ConnectorHealth,
@@ -39,6 +40,10 @@ import {
 import { ADMIT_PER_TRANSACTION, untilAdmitted } from './admission.ts';
 import { ArchiveAppender, type ArchiveKind, GLOBAL_ARCHIVE_LOG } from './archive.ts';
 import { SqliteDatabase } from './database.ts';
+import type { GovernanceContext } from './governance/context.ts';
+import { confirmErasure, erase, getErasure, recordErasureFiles } from './governance/erasure.ts';
+import { addHold, listHolds, releaseHold } from './governance/holds.ts';
+import { listRetention, runRetention, setRetention } from './governance/retention.ts';
 import {
   type ConnectorSettingRow,
   type ConsentRow,
@@ -92,7 +97,7 @@ export async function openSqliteStore(options: SqliteStoreOptions): Promise<Sqli
  * and 5-10% of the store thread per webhook under realistic traffic.
  */
 const CONVERSATION_COLUMNS = `c.id, c.workspace_id, c.contact_id, c.phone_number_id, c.display_phone_number,
-  c.created_at, c.erased_at,
+  c.created_at, c.erased_at, c.restricted_at,
   (SELECT m.ts FROM messages m WHERE m.conversation_id = c.id AND m.direction = 'inbound'
      AND m.type NOT IN ('system', 'edit', 'revoke')
    ORDER BY m.ts DESC LIMIT 1) AS last_inbound_at`;
@@ -1965,6 +1970,8 @@ export class SqliteStore implements Store {
       if (!job) return false;
       for (const ref of refs) this.upsertRef(job.workspace_id, ref);
       this.db.run('DELETE FROM jobs WHERE id = :id', { id: job.id });
+      // An erasure's certificate shows each connector's confirmation (see governance/erasure.ts).
+      if (job.event_type === 'conversation.erased') confirmErasure(this.db, job, this.now());
       this.recordSuccess(job);
       return true;
     });
@@ -2255,6 +2262,72 @@ export class SqliteStore implements Store {
       const row = this.db.get<{ holder: string }>('SELECT holder FROM leases WHERE name = :name', { name });
       return row?.holder === holder;
     });
+  }
+
+  // --- Governance: legal holds, retention, erasure (see governance/) ----------------------------
+
+  /** What the governance operations use of this store, inside its write transactions. */
+  private get governance(): GovernanceContext {
+    return {
+      db: this.db,
+      now: this.now,
+      recordAct: (actor, action, ws, details) => {
+        const at = this.now();
+        const { lastInsertRowid } = this.db.run(
+          'INSERT INTO audit_log (at, actor, action, workspace_id, details) VALUES (:at, :actor, :action, :ws, :details)',
+          { at, actor, action, ws, details: json(details) },
+        );
+        this.archiveAdmin(lastInsertRowid, at, actor, action, ws, details);
+      },
+      bumpConfigVersion: () => this.bumpConfigVersion(),
+    };
+  }
+
+  addHold(input: AddHoldInput) {
+    return this.db.write(() => addHold(this.governance, input));
+  }
+
+  async listHolds(workspaceId: string) {
+    return listHolds(this.db, workspaceId);
+  }
+
+  releaseHold(input: { workspaceId: string; holdId: string; actor: string; reason: string }) {
+    return this.db.write(() => releaseHold(this.governance, input));
+  }
+
+  setRetention(input: {
+    workspaceId: string;
+    kind: string;
+    keepDays: number | null;
+    afterLastMessageDays: number | null;
+    actor: string;
+  }) {
+    return this.db.write(() => setRetention(this.governance, input));
+  }
+
+  async listRetention(workspaceId: string) {
+    return listRetention(this.db, workspaceId);
+  }
+
+  runRetention(input: RetentionRunInput) {
+    return this.db.write(() => runRetention(this.governance, input));
+  }
+
+  erase(input: EraseInput) {
+    return this.db.write(() => erase(this.governance, input));
+  }
+
+  recordErasureFiles(input: {
+    workspaceId: string;
+    erasureId: string;
+    files: readonly string[];
+    actor: string;
+  }) {
+    return this.db.write(() => recordErasureFiles(this.governance, input));
+  }
+
+  async getErasure(workspaceId: string, erasureId: string) {
+    return getErasure(this.db, workspaceId, erasureId);
   }
 
   // --- helpers ---------------------------------------------------------------------------------

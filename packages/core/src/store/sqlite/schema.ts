@@ -395,4 +395,62 @@ CREATE INDEX jobs_status ON jobs (entity_id) WHERE event_type = 'message.status'
 CREATE TABLE jobs_coalesced (connector_id TEXT PRIMARY KEY, n INTEGER NOT NULL) WITHOUT ROWID;
 `,
   },
+  {
+    // Governance of the archive (issue 18, items 4-6; see src/store/sqlite/governance). Legal
+    // holds keep their history: a release is written on the row, never a delete. Retention rules
+    // are per workspace and record kind. A message whose content a purge or an erasure removed
+    // keeps its row (and its archive leaf) and says when. A restricted conversation (GDPR art. 18:
+    // erasure asked while the law still requires keeping it) keeps its content, which no mirror
+    // or read sees again. An erasure keeps its certificate, and each connector's confirmation
+    // once its `conversation.erased` job completed.
+    version: 13,
+    name: 'legal holds, retention, erasure',
+    sql: `
+CREATE TABLE legal_holds (
+  id TEXT PRIMARY KEY,
+  workspace_id TEXT NOT NULL,
+  scope TEXT NOT NULL,
+  contact_id TEXT,
+  conversation_id TEXT,
+  range_from INTEGER,
+  range_to INTEGER,
+  reason TEXT NOT NULL,
+  created_by TEXT NOT NULL,
+  created_at INTEGER NOT NULL,
+  released_at INTEGER,
+  released_by TEXT,
+  release_reason TEXT
+);
+CREATE INDEX legal_holds_workspace ON legal_holds (workspace_id, created_at);
+CREATE TABLE retention_rules (
+  workspace_id TEXT NOT NULL,
+  record_kind TEXT NOT NULL,
+  keep_days INTEGER,
+  after_last_message_days INTEGER,
+  updated_by TEXT NOT NULL,
+  updated_at INTEGER NOT NULL,
+  PRIMARY KEY (workspace_id, record_kind)
+);
+ALTER TABLE messages ADD COLUMN purged_at INTEGER;
+ALTER TABLE messages ADD COLUMN purged_by TEXT;
+ALTER TABLE message_statuses ADD COLUMN purged_at INTEGER;
+ALTER TABLE conversations ADD COLUMN restricted_at INTEGER;
+CREATE TABLE erasures (
+  id TEXT PRIMARY KEY,
+  workspace_id TEXT NOT NULL,
+  outcome TEXT NOT NULL,
+  requested_by TEXT NOT NULL,
+  requested_at INTEGER NOT NULL,
+  certificate TEXT NOT NULL
+);
+CREATE TABLE erasure_confirmations (
+  erasure_id TEXT NOT NULL,
+  connector_id TEXT NOT NULL,
+  conversation_id TEXT NOT NULL,
+  workspace_id TEXT NOT NULL,
+  confirmed_at INTEGER NOT NULL,
+  PRIMARY KEY (erasure_id, connector_id, conversation_id)
+) WITHOUT ROWID;
+`,
+  },
 ];

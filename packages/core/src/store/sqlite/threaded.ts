@@ -337,6 +337,15 @@ const STORE_METHODS = [
   'getConnectorState',
   'setConnectorState',
   'tryAcquireLease',
+  'addHold',
+  'listHolds',
+  'releaseHold',
+  'setRetention',
+  'listRetention',
+  'runRetention',
+  'erase',
+  'recordErasureFiles',
+  'getErasure',
 ] as const satisfies readonly Exclude<keyof Store, 'kind' | 'close'>[];
 
 type Missing = Exclude<Exclude<keyof Store, 'kind' | 'close'>, (typeof STORE_METHODS)[number]>;

@@ -1,0 +1,434 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { isWabridgeError } from '../../../errors/index.ts';
+import { identity, inboundMessage, messagesUnit, seedWorkspace } from '../../../testing/fixtures.ts';
+import { verifyArchive } from '../archive-verify.ts';
+import { openSqliteStore, type SqliteStore } from '../index.ts';
+
+// Legal holds, retention and erasure (issue 18, items 4-6) on a real SQLite file, with the
+// store's clock injected: nothing here depends on when it runs.
+
+const dir = mkdtempSync(join(tmpdir(), 'wabridge-governance-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+const DAY = 86_400_000;
+const T0 = Date.UTC(2026, 0, 1);
+const ADA = '15550001111';
+const BO = '15550002222';
+
+let store: SqliteStore;
+let clock = T0;
+let n = 0;
+
+beforeEach(async () => {
+  clock = T0;
+  store = await openSqliteStore({ path: join(dir, `g${n++}.db`), now: () => clock });
+  await seedWorkspace(store, { id: 'acme', connectors: ['slack', 'hubspot'] });
+});
+afterEach(() => store.close());
+
+async function say(waId: string, wamid: string, text: string, at: number): Promise<void> {
+  await store.ingest(
+    messagesUnit(
+      'acme',
+      {
+        messages: [
+          inboundMessage({
+            wamid,
+            contact: identity({ waId, profileName: waId === ADA ? 'Ada' : 'Bo' }),
+            timestamp: at,
+            text,
+            content: { type: 'text', text: { body: text } },
+          }),
+        ],
+      },
+      at,
+    ),
+  );
+}
+
+const conversationOf = async (waId: string) => {
+  const contact = store.db.get<{ id: string }>('SELECT id FROM contacts WHERE wa_id = :w', { w: waId });
+  return (await store.listConversations('acme', { contactId: contact?.id ?? '' }))[0];
+};
+const texts = () =>
+  store.db.all<{ text: string | null }>('SELECT text FROM messages ORDER BY ts, id').map((r) => r.text);
+const acts = (action: string) =>
+  store.db
+    .all<{ details: string }>('SELECT details FROM audit_log WHERE action = :action ORDER BY id', { action })
+    .map((r) => JSON.parse(r.details) as Record<string, unknown>);
+
+async function refusal(run: () => Promise<unknown>) {
+  try {
+    await run();
+  } catch (error) {
+    if (isWabridgeError(error)) return error;
+    throw error;
+  }
+  throw new Error('expected a refusal');
+}
+
+/** Every row of every table, to show that a refused command changed nothing. */
+function snapshot(): string {
+  const tables = store.db
+    .all<{ name: string }>("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
+    .map((t) => t.name);
+  return JSON.stringify(
+    tables.map((t) => [t, store.db.all(`SELECT * FROM ${t}`)]),
+    (_, v) => (v instanceof Uint8Array ? Buffer.from(v).toString('hex') : v),
+  );
+}
+
+describe('legal holds', () => {
+  it('are set on a contact by number, listed with their history, released with a reason, and logged in the archive', async () => {
+    await say(ADA, 'w1', 'hello', T0);
+    const hold = await store.addHold({
+      workspaceId: 'acme',
+      scope: { kind: 'contact', contactId: `+${ADA}` },
+      reason: 'SEC inquiry 2026-17',
+      actor: 'cli:lee',
+    });
+    const contact = await conversationOf(ADA);
+    expect(hold.scope).toEqual({ kind: 'contact', contactId: contact?.contactId });
+    clock = T0 + DAY;
+    const released = await store.releaseHold({
+      workspaceId: 'acme',
+      holdId: hold.id,
+      actor: 'cli:lee',
+      reason: 'inquiry closed',
+    });
+    expect(released.released).toEqual({ at: T0 + DAY, by: 'cli:lee', reason: 'inquiry closed' });
+    const listed = await store.listHolds('acme');
+    expect(listed).toHaveLength(1);
+    expect(listed[0]?.released?.reason).toBe('inquiry closed');
+    const again = await refusal(() =>
+      store.releaseHold({ workspaceId: 'acme', holdId: hold.id, actor: 'x', reason: 'again' }),
+    );
+    expect(again.code).toBe('conflict');
+    expect(acts('hold.add')).toEqual([{ hold: hold.id, scope: hold.scope, reason: 'SEC inquiry 2026-17' }]);
+    expect(acts('hold.release')).toEqual([{ hold: hold.id, reason: 'inquiry closed' }]);
+    const kinds = store.db
+      .all<{ record: Uint8Array }>("SELECT record FROM archive_records WHERE kind = 'admin'")
+      .map((r) => (JSON.parse(Buffer.from(r.record).toString()) as { data: { action: string } }).data.action);
+    expect(kinds).toEqual(['hold.add', 'hold.release']);
+    expect((await verifyArchive(store.db, 'acme')).ok).toBe(true);
+  });
+
+  it('refuse bad input whole: no reason, an unknown contact, a range that ends before it starts', async () => {
+    const before = snapshot();
+    const noReason = await refusal(() =>
+      store.addHold({ workspaceId: 'acme', scope: { kind: 'workspace' }, reason: '  ', actor: 'a' }),
+    );
+    expect(noReason.message).toMatch(/reason for the hold is required/);
+    const unknown = await refusal(() =>
+      store.addHold({
+        workspaceId: 'acme',
+        scope: { kind: 'contact', contactId: '999' },
+        reason: 'r',
+        actor: 'a',
+      }),
+    );
+    expect(unknown.code).toBe('not_found');
+    const backwards = await refusal(() =>
+      store.addHold({
+        workspaceId: 'acme',
+        scope: { kind: 'range', from: T0 + DAY, to: T0 },
+        reason: 'r',
+        actor: 'a',
+      }),
+    );
+    expect(backwards.code).toBe('bad_request');
+    expect(snapshot()).toBe(before);
+  });
+});
+
+describe('retention', () => {
+  it('purges content on schedule (90 days after the last message), keeps rows and leaves, and records the run', async () => {
+    await say(ADA, 'w1', 'first', T0);
+    await say(ADA, 'w2', 'second', T0 + 10 * DAY);
+    await store.setRetention({
+      workspaceId: 'acme',
+      kind: 'messages',
+      keepDays: null,
+      afterLastMessageDays: 90,
+      actor: 'cli:lee',
+    });
+    const early = await store.runRetention({
+      workspaceId: 'acme',
+      now: T0 + 99 * DAY,
+      dryRun: false,
+      actor: 'worker',
+    });
+    expect(early.kinds).toEqual([
+      {
+        kind: 'messages',
+        rule: "delete messages 90 days after the conversation's last message",
+        purged: 0,
+        held: 0,
+      },
+    ]);
+    expect(texts()).toEqual(['first', 'second']);
+    const due = await store.runRetention({
+      workspaceId: 'acme',
+      now: T0 + 101 * DAY,
+      dryRun: false,
+      actor: 'worker',
+    });
+    expect(due.purgedMessageIds).toHaveLength(2);
+    expect(texts()).toEqual([null, null]);
+    const purged = store.db.all<{ content: string; purged_at: number; purged_by: string }>(
+      'SELECT content, purged_at, purged_by FROM messages',
+    );
+    expect(purged).toEqual([
+      { content: '{}', purged_at: T0 + 101 * DAY, purged_by: 'retention:messages' },
+      { content: '{}', purged_at: T0 + 101 * DAY, purged_by: 'retention:messages' },
+    ]);
+    const [run] = acts('retention.purge');
+    expect(run).toMatchObject({ at: T0 + 101 * DAY, messages: due.purgedMessageIds });
+    expect((await verifyArchive(store.db, 'acme')).ok).toBe(true);
+    // Nothing left to purge: a second run records nothing.
+    await store.runRetention({ workspaceId: 'acme', now: T0 + 200 * DAY, dryRun: false, actor: 'worker' });
+    expect(acts('retention.purge')).toHaveLength(1);
+  });
+
+  it('keeps what a legal hold covers, and purges it once the hold is released', async () => {
+    await say(ADA, 'w1', 'ada', T0);
+    await say(BO, 'w2', 'bo', T0);
+    const bo = await conversationOf(BO);
+    const hold = await store.addHold({
+      workspaceId: 'acme',
+      scope: { kind: 'conversation', conversationId: bo?.id ?? '' },
+      reason: 'litigation',
+      actor: 'cli:lee',
+    });
+    await store.setRetention({
+      workspaceId: 'acme',
+      kind: 'messages',
+      keepDays: 30,
+      afterLastMessageDays: null,
+      actor: 'a',
+    });
+    const dry = await store.runRetention({
+      workspaceId: 'acme',
+      now: T0 + 31 * DAY,
+      dryRun: true,
+      actor: 'a',
+    });
+    expect(dry.kinds[0]).toMatchObject({ purged: 1, held: 1 });
+    expect(texts().sort()).toEqual(['ada', 'bo']);
+    const run = await store.runRetention({
+      workspaceId: 'acme',
+      now: T0 + 31 * DAY,
+      dryRun: false,
+      actor: 'a',
+    });
+    expect(run.kinds[0]).toMatchObject({ purged: 1, held: 1 });
+    expect(store.db.all('SELECT text FROM messages WHERE text IS NOT NULL')).toEqual([{ text: 'bo' }]);
+    await store.releaseHold({ workspaceId: 'acme', holdId: hold.id, actor: 'a', reason: 'settled' });
+    await store.runRetention({ workspaceId: 'acme', now: T0 + 32 * DAY, dryRun: false, actor: 'a' });
+    expect(texts()).toEqual([null, null]);
+  });
+
+  it('keeps content younger than keepDays, and a date range hold covers only its messages', async () => {
+    await say(ADA, 'w1', 'old', T0);
+    await say(ADA, 'w2', 'held', T0 + 5 * DAY);
+    await say(ADA, 'w3', 'young', T0 + 60 * DAY);
+    await store.addHold({
+      workspaceId: 'acme',
+      scope: { kind: 'range', from: T0 + 4 * DAY, to: T0 + 6 * DAY },
+      reason: 'audit of that week',
+      actor: 'a',
+    });
+    await store.setRetention({
+      workspaceId: 'acme',
+      kind: 'messages',
+      keepDays: 30,
+      afterLastMessageDays: null,
+      actor: 'a',
+    });
+    await store.runRetention({ workspaceId: 'acme', now: T0 + 61 * DAY, dryRun: false, actor: 'a' });
+    expect(texts()).toEqual([null, 'held', 'young']);
+  });
+
+  it('refuses an unknown record kind or a negative period, changing nothing', async () => {
+    const before = snapshot();
+    const kind = await refusal(() =>
+      store.setRetention({
+        workspaceId: 'acme',
+        kind: 'emails',
+        keepDays: 1,
+        afterLastMessageDays: null,
+        actor: 'a',
+      }),
+    );
+    expect(kind.message).toMatch(/no record kind emails/);
+    const negative = await refusal(() =>
+      store.setRetention({
+        workspaceId: 'acme',
+        kind: 'messages',
+        keepDays: -1,
+        afterLastMessageDays: null,
+        actor: 'a',
+      }),
+    );
+    expect(negative.code).toBe('bad_request');
+    expect(snapshot()).toBe(before);
+  });
+});
+
+describe('erasure', () => {
+  it('deletes the content, clears the identifiers, drops queued jobs and queues conversation.erased per connector', async () => {
+    await say(ADA, 'w1', 'my card is 4111', T0);
+    await say(BO, 'w2', 'other customer', T0);
+    const ada = await conversationOf(ADA);
+    await store.putRef('acme', {
+      connectorId: 'slack',
+      kind: 'thread',
+      entityId: ada?.id ?? '',
+      externalId: 'C1/1700000000.000100',
+      data: {},
+    });
+    clock = T0 + DAY;
+    const { certificate, messageIds } = await store.erase({
+      workspaceId: 'acme',
+      subject: { kind: 'contact', identifier: ADA },
+      actor: 'cli:dpo',
+      reason: 'art. 17 request #12',
+    });
+    expect(certificate).toMatchObject({
+      outcome: 'erased',
+      subject: { kind: 'contact', contactId: ada?.contactId },
+      requestedBy: 'cli:dpo',
+      requestedAt: T0 + DAY,
+      wabridge: { conversations: [ada?.id], messages: 1, contactIdentifiersCleared: true },
+    });
+    expect(messageIds).toHaveLength(1);
+    // The two inbound messages had queued a job each for two connectors; Ada's are gone.
+    expect(certificate.wabridge.jobsRemoved).toBeGreaterThan(0);
+    expect(certificate.connectors.map((p) => [p.connectorId, p.state])).toEqual([
+      ['hubspot', 'queued'],
+      ['slack', 'queued'],
+    ]);
+    expect(certificate.connectors[1]?.platformIds).toEqual([
+      { kind: 'thread', entityId: ada?.id, externalId: 'C1/1700000000.000100' },
+    ]);
+    expect(texts().sort()).toEqual([null, 'other customer'].sort());
+    expect(
+      store.db.get('SELECT wa_id, profile_name FROM contacts WHERE id = :id', { id: ada?.contactId ?? '' }),
+    ).toEqual({
+      wa_id: null,
+      profile_name: null,
+    });
+    const jobs = await store.claimJobs({ limit: 10, leaseMs: 60_000, workerId: 't', now: T0 + DAY });
+    const erasureJobs = jobs.filter((j) => j.eventType === 'conversation.erased');
+    expect(erasureJobs.map((j) => [j.connectorId, j.conversationId, j.entityId])).toEqual([
+      ['hubspot', ada?.id, certificate.id],
+      ['slack', ada?.id, certificate.id],
+    ]);
+    expect(jobs.filter((j) => j.conversationId === ada?.id && j.eventType !== 'conversation.erased')).toEqual(
+      [],
+    );
+    // Slack confirms; HubSpot gives up for good.
+    const slack = erasureJobs.find((j) => j.connectorId === 'slack');
+    const hubspot = erasureJobs.find((j) => j.connectorId === 'hubspot');
+    clock = T0 + DAY + 5000;
+    await store.completeJob(slack?.lease ?? { jobId: 0, token: '' }, []);
+    await store.deadLetterJob(hubspot?.lease ?? { jobId: 0, token: '' }, 'auth_failed: token revoked');
+    const status = await store.getErasure('acme', certificate.id);
+    expect(status?.connectors.map((p) => [p.connectorId, p.state, p.confirmedAt, p.error])).toEqual([
+      ['hubspot', 'dead', null, 'auth_failed: token revoked'],
+      ['slack', 'confirmed', T0 + DAY + 5000, null],
+    ]);
+    const [act] = acts('erasure');
+    expect((act?.certificate as { id: string } | undefined)?.id).toBe(certificate.id);
+    expect((await verifyArchive(store.db, 'acme')).ok).toBe(true);
+
+    // Ada writes again: a fresh contact and conversation, nothing of the old record.
+    await say(ADA, 'w3', 'hi again', T0 + 2 * DAY);
+    const fresh = await conversationOf(ADA);
+    expect(fresh?.contactId).not.toBe(ada?.contactId);
+    expect(fresh?.id).not.toBe(ada?.id);
+    expect((await store.listMessages('acme', fresh?.id ?? '')).map((m) => m.text)).toEqual(['hi again']);
+  });
+
+  it('refuses under a legal hold, naming it, and changes nothing', async () => {
+    await say(ADA, 'w1', 'keep me', T0);
+    const hold = await store.addHold({
+      workspaceId: 'acme',
+      scope: { kind: 'range', from: T0 - DAY, to: T0 + DAY },
+      reason: 'FINRA exam',
+      actor: 'cli:lee',
+    });
+    const before = snapshot();
+    const error = await refusal(() =>
+      store.erase({
+        workspaceId: 'acme',
+        subject: { kind: 'contact', identifier: ADA },
+        actor: 'cli:dpo',
+        reason: 'r',
+      }),
+    );
+    expect(error.code).toBe('conflict');
+    expect(error.message).toContain(hold.id);
+    expect(error.message).toContain('"FINRA exam", set by cli:lee');
+    expect(error.message).toContain('Nothing was changed');
+    expect(snapshot()).toBe(before);
+  });
+
+  it('restricts instead of deleting while a retention rule still requires keeping the content (art. 18)', async () => {
+    await say(ADA, 'w1', 'keep six years', T0);
+    await store.setRetention({
+      workspaceId: 'acme',
+      kind: 'messages',
+      keepDays: 2190,
+      afterLastMessageDays: null,
+      actor: 'cli:lee',
+    });
+    clock = T0 + DAY;
+    const { certificate, messageIds } = await store.erase({
+      workspaceId: 'acme',
+      subject: { kind: 'contact', identifier: ADA },
+      actor: 'cli:dpo',
+      reason: 'r',
+    });
+    expect(certificate.outcome).toBe('restricted');
+    expect(certificate.restrictionGround).toMatch(
+      /keeps messages 2190 days \(set by cli:lee\).*kept until 2031/,
+    );
+    expect(messageIds).toEqual([]);
+    expect(texts()).toEqual(['keep six years']);
+    const conversation = await conversationOf(ADA);
+    expect(conversation?.restrictedAt).toBe(T0 + DAY);
+    expect(conversation?.erasedAt).toBeNull();
+  });
+
+  it('erasing one conversation of a contact with others moves it to an anonymous contact', async () => {
+    await say(ADA, 'w1', 'on number one', T0);
+    await store.addPhoneNumber({
+      workspaceId: 'acme',
+      phoneNumberId: '2',
+      displayPhoneNumber: null,
+      wabaId: null,
+    });
+    await store.ingest(
+      messagesUnit('acme', {
+        phoneNumberId: '2',
+        messages: [
+          inboundMessage({ wamid: 'w2', contact: identity({ waId: ADA }), timestamp: T0, text: 'on two' }),
+        ],
+      }),
+    );
+    const first = await conversationOf(ADA);
+    await store.erase({
+      workspaceId: 'acme',
+      subject: { kind: 'conversation', conversationId: first?.id ?? '' },
+      actor: 'a',
+      reason: 'r',
+    });
+    const moved = await store.getConversation('acme', first?.id ?? '');
+    expect(moved?.contactId).not.toBe(first?.contactId);
+    expect(moved?.erasedAt).toBe(T0);
+    expect((await store.getContact('acme', first?.contactId ?? ''))?.waId).toBe(ADA);
+  });
+});

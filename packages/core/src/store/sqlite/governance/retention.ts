@@ -1,0 +1,183 @@
+import { WabridgeError } from '../../../errors/index.ts';
+import {
+  RETENTION_KINDS,
+  type RetentionKind,
+  type RetentionRule,
+  type RetentionRunInput,
+  type RetentionRunResult,
+} from '../../governance-types.ts';
+import type { SqliteDatabase } from '../database.ts';
+import { DAY_MS, type GovernanceContext, requireText, requireWorkspace } from './context.ts';
+import { HELD_MESSAGE_SQL } from './holds.ts';
+import { purgeMessages, purgeStatuses } from './purge.ts';
+
+// Retention (issue 18, item 4): per workspace and record kind, how long content is kept. A run
+// removes the content (and, through the caller, the media files) of what expired and no hold
+// covers; the rows and the archive's leaves stay, marked purged, and the run is an admin act of
+// the archive naming the rule and the records.
+
+interface RuleRow {
+  record_kind: string;
+  keep_days: number | null;
+  after_last_message_days: number | null;
+  updated_by: string;
+  updated_at: number;
+}
+
+const toRule = (r: RuleRow): RetentionRule => ({
+  kind: r.record_kind as RetentionKind,
+  keepDays: r.keep_days,
+  afterLastMessageDays: r.after_last_message_days,
+  updatedBy: r.updated_by,
+  updatedAt: r.updated_at,
+});
+
+/** A rule in words, as runs and refusals quote it. */
+export function describeRule(
+  rule: Pick<RetentionRule, 'kind' | 'keepDays' | 'afterLastMessageDays'>,
+): string {
+  const parts: string[] = [];
+  if (rule.keepDays !== null) parts.push(`keep ${rule.kind} ${rule.keepDays} days`);
+  if (rule.afterLastMessageDays !== null)
+    parts.push(`delete ${rule.kind} ${rule.afterLastMessageDays} days after the conversation's last message`);
+  return parts.join(', then ') || `keep ${rule.kind} forever`;
+}
+
+function checkDays(value: number | null, what: string): number | null {
+  if (value === null) return null;
+  if (!Number.isInteger(value) || value < 0 || value > 36_500)
+    throw new WabridgeError(
+      'bad_request',
+      `${what} must be a whole number of days from 0 to 36500, not ${value}`,
+      {
+        status: 400,
+      },
+    );
+  return value;
+}
+
+export function listRetention(db: SqliteDatabase, ws: string): RetentionRule[] {
+  return db
+    .all<RuleRow>('SELECT * FROM retention_rules WHERE workspace_id = :ws ORDER BY record_kind', { ws })
+    .map(toRule);
+}
+
+export function ruleFor(db: SqliteDatabase, ws: string, kind: RetentionKind): RetentionRule | null {
+  const row = db.get<RuleRow>(
+    'SELECT * FROM retention_rules WHERE workspace_id = :ws AND record_kind = :kind',
+    {
+      ws,
+      kind,
+    },
+  );
+  return row ? toRule(row) : null;
+}
+
+/** Sets (or, with both periods null, removes) the rule of one record kind. */
+export function setRetention(
+  ctx: GovernanceContext,
+  input: {
+    workspaceId: string;
+    kind: string;
+    keepDays: number | null;
+    afterLastMessageDays: number | null;
+    actor: string;
+  },
+): RetentionRule | null {
+  const { db } = ctx;
+  const ws = input.workspaceId;
+  requireWorkspace(db, ws);
+  const actor = requireText(input.actor, 'who sets the rule');
+  if (!(RETENTION_KINDS as readonly string[]).includes(input.kind))
+    throw new WabridgeError(
+      'bad_request',
+      `no record kind ${input.kind}: retention rules exist for ${RETENTION_KINDS.join(', ')}`,
+      { status: 400 },
+    );
+  const kind = input.kind as RetentionKind;
+  const keepDays = checkDays(input.keepDays, 'keep days');
+  const afterLastMessageDays = checkDays(input.afterLastMessageDays, 'days after the last message');
+  const at = ctx.now();
+  if (keepDays === null && afterLastMessageDays === null) {
+    db.run('DELETE FROM retention_rules WHERE workspace_id = :ws AND record_kind = :kind', { ws, kind });
+    ctx.recordAct(actor, 'retention.remove', ws, { kind });
+    return null;
+  }
+  db.run(
+    `INSERT INTO retention_rules (workspace_id, record_kind, keep_days, after_last_message_days, updated_by, updated_at)
+     VALUES (:ws, :kind, :keep, :after, :by, :at)
+     ON CONFLICT (workspace_id, record_kind) DO UPDATE SET keep_days = excluded.keep_days,
+       after_last_message_days = excluded.after_last_message_days, updated_by = excluded.updated_by, updated_at = excluded.updated_at`,
+    { ws, kind, keep: keepDays, after: afterLastMessageDays, by: actor, at },
+  );
+  const rule: RetentionRule = { kind, keepDays, afterLastMessageDays, updatedBy: actor, updatedAt: at };
+  ctx.recordAct(actor, 'retention.set', ws, {
+    kind,
+    keepDays,
+    afterLastMessageDays,
+    rule: describeRule(rule),
+  });
+  return rule;
+}
+
+/**
+ * SQL true when a rule lets message `m` (of conversation `c`) go at :now. A conversation's last
+ * message is its newest by WhatsApp time (one seek back in `messages_conversation`).
+ */
+function expirySql(rule: RetentionRule, tsColumn: string): string {
+  const conditions: string[] = [];
+  if (rule.keepDays !== null) conditions.push(`${tsColumn} < :now - ${rule.keepDays * DAY_MS}`);
+  if (rule.afterLastMessageDays !== null)
+    conditions.push(
+      `(SELECT l.ts FROM messages l WHERE l.conversation_id = c.id ORDER BY l.ts DESC LIMIT 1) < :now - ${rule.afterLastMessageDays * DAY_MS}`,
+    );
+  return conditions.join(' AND ');
+}
+
+const DEFAULT_RUN_LIMIT = 10_000;
+
+/** Applies the workspace's rules at `input.now`; a dry run only counts. Call inside `db.write`. */
+export function runRetention(ctx: GovernanceContext, input: RetentionRunInput): RetentionRunResult {
+  const { db } = ctx;
+  const ws = input.workspaceId;
+  requireWorkspace(db, ws);
+  const limit = input.limit ?? DEFAULT_RUN_LIMIT;
+  const result: RetentionRunResult = {
+    workspaceId: ws,
+    at: input.now,
+    dryRun: input.dryRun,
+    kinds: [],
+    purgedMessageIds: [],
+  };
+  const purgedStatuses: string[] = [];
+  for (const rule of listRetention(db, ws)) {
+    const expired =
+      rule.kind === 'messages'
+        ? `SELECT m.id, ${HELD_MESSAGE_SQL} AS held FROM messages m JOIN conversations c ON c.id = m.conversation_id
+           WHERE m.workspace_id = :ws AND m.purged_at IS NULL AND ${expirySql(rule, 'm.ts')} LIMIT :limit`
+        : `SELECT s.id, ${HELD_MESSAGE_SQL} AS held FROM message_statuses s JOIN messages m ON m.id = s.message_id
+             JOIN conversations c ON c.id = m.conversation_id
+           WHERE s.workspace_id = :ws AND s.purged_at IS NULL AND ${expirySql(rule, 's.ts')} LIMIT :limit`;
+    const rows = db.all<{ id: string; held: number }>(expired, { ws, now: input.now, limit });
+    const ids = rows.filter((r) => r.held === 0).map((r) => r.id);
+    const text = describeRule(rule);
+    result.kinds.push({ kind: rule.kind, rule: text, purged: ids.length, held: rows.length - ids.length });
+    if (input.dryRun || ids.length === 0) continue;
+    if (rule.kind === 'messages') {
+      purgeMessages(db, ws, ids, input.now, `retention:${rule.kind}`);
+      result.purgedMessageIds.push(...ids);
+    } else {
+      purgeStatuses(db, ws, ids, input.now);
+      purgedStatuses.push(...ids);
+    }
+  }
+  if (!input.dryRun && (result.purgedMessageIds.length > 0 || purgedStatuses.length > 0)) {
+    ctx.recordAct(input.actor, 'retention.purge', ws, {
+      at: input.now,
+      rules: result.kinds.map((k) => ({ kind: k.kind, rule: k.rule, purged: k.purged, held: k.held })),
+      messages: result.purgedMessageIds,
+      statuses: purgedStatuses,
+    });
+  }
+  return result;
+}
