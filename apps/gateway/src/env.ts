@@ -78,6 +78,8 @@ export const envSchema = z.object({
   SLACK_SIGNING_SECRET: z.string().optional(),
   SLACK_AUTHORIZE_URL: z.url().default('https://slack.com/oauth/v2/authorize'),
   SLACK_API_URL: z.url().default('https://slack.com/api/'),
+  // Test only (NODE_ENV=test): the time `wabridge retention run` evaluates the rules at.
+  WABRIDGE_TEST_NOW: z.iso.datetime({ offset: true }).optional(),
 });
 
 export type Env = z.infer<typeof envSchema> & {
@@ -111,6 +113,11 @@ export function loadEnv(source: Record<string, string | undefined> = process.env
   if (!url.startsWith('sqlite:')) {
     throw new EnvError(
       `DATABASE_URL: only sqlite:<path> is supported by this build (got ${url.split(':')[0]}:)`,
+    );
+  }
+  if (env.WABRIDGE_TEST_NOW !== undefined && env.NODE_ENV !== 'test') {
+    throw new EnvError(
+      'invalid configuration:\n  WABRIDGE_TEST_NOW: only honoured with NODE_ENV=test (it moves the clock retention runs at)\n(see .env.example)',
     );
   }
   const devMode = env.NODE_ENV !== 'production';

@@ -2,6 +2,7 @@ import { createHmac } from 'node:crypto';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
+  ArchiveGovernance,
   CommandProcessor,
   ConnectorHost,
   type ConnectorRegistry,
@@ -70,6 +71,8 @@ export interface Runtime {
   webhooks: WebhookBodyIngest;
   commands: CommandProcessor;
   media: MediaStore;
+  /** Erasure and retention with the media files they delete (CLI, console, worker). */
+  governance: ArchiveGovernance;
   worker: Worker | null;
   /**
    * How long the store thread has gone without answering (ms; 0 when idle or progressing, and
@@ -136,6 +139,11 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
     publicUrl: env.publicUrl,
     now,
   });
+  const governance = new ArchiveGovernance({
+    store,
+    media,
+    logger: logger.child({ component: 'governance' }),
+  });
   const host = new ConnectorHost({
     store,
     registry,
@@ -172,6 +180,8 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
       leaseMs: env.JOB_LEASE_MS,
       now,
       backoff: { baseMs: 1000, factor: 2, capMs: 300_000, maxAttempts: env.JOB_MAX_ATTEMPTS },
+      // The retention purge of every workspace with a rule (media files included).
+      upkeep: (at) => governance.runRetentionEverywhere(at),
       ...options.workerOptions,
     });
   }
@@ -205,6 +215,7 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
     webhooks,
     commands,
     media,
+    governance,
     worker,
     storeStalledForMs: () => threaded?.stalledForMs() ?? 0,
     async close() {

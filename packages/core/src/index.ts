@@ -52,3 +52,4 @@ export * from './util/rate-limiter.ts';
 export * from './util/sleep.ts';
 export * from './whatsapp/index.ts';
 export * from './workspace/admin.ts';
+export * from './workspace/governance.ts';
