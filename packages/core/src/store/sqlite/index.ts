@@ -42,7 +42,7 @@ import { ArchiveAppender, type ArchiveKind, GLOBAL_ARCHIVE_LOG } from './archive
 import { SqliteDatabase } from './database.ts';
 import type { GovernanceContext } from './governance/context.ts';
 import { confirmErasure, erase, getErasure, recordErasureFiles } from './governance/erasure.ts';
-import { addHold, listHolds, releaseHold } from './governance/holds.ts';
+import { addHold, listHolds, refuseUnderHold, releaseHold } from './governance/holds.ts';
 import { listRetention, runRetention, setRetention } from './governance/retention.ts';
 import {
   type ConnectorSettingRow,
@@ -262,6 +262,7 @@ export class SqliteStore implements Store {
 
   deleteWorkspace(id: string): Promise<void> {
     return this.db.write(() => {
+      refuseUnderHold(this.db, id, 'deleting the workspace');
       for (const table of [
         'jobs',
         'jobs_new',
@@ -278,11 +279,15 @@ export class SqliteStore implements Store {
         'connector_state',
         'connector_health',
         'platform_events',
+        'legal_holds',
+        'retention_rules',
+        'erasures',
+        'erasure_confirmations',
       ]) {
         this.db.run(`DELETE FROM ${table} WHERE workspace_id = :id`, { id });
       }
-      // The workspace's archive goes with it: until retention and legal holds exist, deleting a
-      // workspace means its message texts are gone from this file. The deletion itself is an
+      // The workspace's archive goes with it (refused above while a legal hold is active): deleting
+      // a workspace means its message texts are gone from this file. The deletion itself is an
       // admin act of the global log (see workspaceDelete in the CLI). The appender notices the
       // emptied log by its head, so a workspace made again with this id starts a fresh log.
       this.db.run('DELETE FROM archive_records WHERE workspace_id = :id', { id });

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { isWabridgeError } from '../../../errors/index.ts';
+import { hydrateEvent } from '../../../queue/hydrate.ts';
 import { identity, inboundMessage, messagesUnit, seedWorkspace } from '../../../testing/fixtures.ts';
 import { verifyArchive } from '../archive-verify.ts';
 import { openSqliteStore, type SqliteStore } from '../index.ts';
@@ -401,6 +402,58 @@ describe('erasure', () => {
     const conversation = await conversationOf(ADA);
     expect(conversation?.restrictedAt).toBe(T0 + DAY);
     expect(conversation?.erasedAt).toBeNull();
+  });
+
+  it('a restricted conversation is mirrored no more: only its erasure event hydrates', async () => {
+    await say(ADA, 'w1', 'before', T0);
+    await store.setRetention({
+      workspaceId: 'acme',
+      kind: 'messages',
+      keepDays: 2190,
+      afterLastMessageDays: null,
+      actor: 'a',
+    });
+    await store.erase({
+      workspaceId: 'acme',
+      subject: { kind: 'contact', identifier: ADA },
+      actor: 'a',
+      reason: 'r',
+    });
+    // The customer writes again: stored (the obligation still runs) but not mirrored.
+    await say(ADA, 'w2', 'after', T0 + 1000);
+    const hydrated: [string, string | null][] = [];
+    for (let round = 0; round < 5; round++) {
+      const jobs = await store.claimJobs({ limit: 20, leaseMs: 60_000, workerId: 't', now: T0 + DAY });
+      for (const job of jobs) {
+        hydrated.push([job.eventType, (await hydrateEvent(store, job, T0 + DAY))?.type ?? null]);
+        await store.completeJob(job.lease, []);
+      }
+    }
+    expect(hydrated.sort()).toEqual([
+      ['conversation.erased', 'conversation.erased'],
+      ['conversation.erased', 'conversation.erased'],
+      ['message.inbound', null],
+      ['message.inbound', null],
+    ]);
+  });
+
+  it('a workspace under a legal hold cannot be deleted', async () => {
+    await say(ADA, 'w1', 'keep', T0);
+    const hold = await store.addHold({
+      workspaceId: 'acme',
+      scope: { kind: 'workspace' },
+      reason: 'SEC 17a-4',
+      actor: 'a',
+    });
+    const before = snapshot();
+    const error = await refusal(() => store.deleteWorkspace('acme'));
+    expect(error.message).toContain(
+      `deleting the workspace refused: legal hold ${hold.id} on the whole workspace`,
+    );
+    expect(snapshot()).toBe(before);
+    await store.releaseHold({ workspaceId: 'acme', holdId: hold.id, actor: 'a', reason: 'done' });
+    await store.deleteWorkspace('acme');
+    expect(store.db.all('SELECT * FROM legal_holds')).toEqual([]);
   });
 
   it('erasing one conversation of a contact with others moves it to an anonymous contact', async () => {

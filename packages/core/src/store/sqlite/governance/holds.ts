@@ -199,3 +199,15 @@ export function holdsCovering(
     )
     .map(toHold);
 }
+
+/** Refuses `what` (a workspace deletion) while any hold of the workspace is active. */
+export function refuseUnderHold(db: SqliteDatabase, ws: string, what: string): void {
+  const active = listHolds(db, ws).filter((h) => h.released === null);
+  if (active.length > 0) {
+    throw new WabridgeError(
+      'conflict',
+      `${what} refused: ${active.map(describeHold).join('; ')}. Nothing was changed; release the hold first (wabridge hold release).`,
+      { status: 409, details: { holds: active.map((h) => h.id) } },
+    );
+  }
+}
