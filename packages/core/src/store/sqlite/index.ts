@@ -15,6 +15,8 @@ import {
 import { WabridgeError } from '../../errors/index.ts';
 import { contentId, newId } from '../../ids/index.ts';
 import { type Logger, silentLogger } from '../../logger/index.ts';
+import { createSecretBox } from '../../secrets/index.ts';
+import { DataKeyring } from '../../vault/keyring.ts';
 import {
   type ClaimOptions,
   type ConnectorHealth,
@@ -37,7 +39,15 @@ import {
   WHATSAPP_SENDER,
 } from '../types.ts';
 import { ADMIT_PER_TRANSACTION, untilAdmitted } from './admission.ts';
-import { ArchiveAppender, type ArchiveKind, GLOBAL_ARCHIVE_LOG } from './archive.ts';
+import {
+  ARCHIVE_CONTENT_PURPOSE,
+  ArchiveAppender,
+  type ArchiveKind,
+  CONTENT_SALT_BYTES,
+  GLOBAL_ARCHIVE_LOG,
+  type PurgeReason,
+  type PurgeResult,
+} from './archive.ts';
 import { SqliteDatabase } from './database.ts';
 import {
   type ConnectorSettingRow,
@@ -73,7 +83,17 @@ export interface SqliteStoreOptions {
   logger?: Logger;
   busyTimeoutMs?: number;
   now?: () => number;
+  /**
+   * The master key (WABRIDGE_MASTER_KEY) that wraps the workspaces' data keys, and the previous
+   * ones still accepted to unwrap. Without it (tests, throwaway stores) a fixed all-zero key is
+   * used: the data is sealed in the same format but anyone can open it. The gateway and the CLI
+   * always pass the configured key.
+   */
+  masterKeys?: { current: Buffer; previous?: readonly Buffer[] };
 }
+
+/** The key of stores opened without one: no secrecy, the same code paths (see `masterKeys`). */
+const UNKEYED_MASTER_KEY = Buffer.alloc(32);
 
 /** Opens (and migrates) the embedded store. */
 export async function openSqliteStore(options: SqliteStoreOptions): Promise<SqliteStore> {
@@ -168,6 +188,8 @@ export class SqliteStore implements Store {
   private readonly batchCursors = new Map<string, string | null>();
   /** Appends archive records to the workspaces' verifiable logs, in the writes they record. */
   readonly archive: ArchiveAppender;
+  /** Seals and opens workspace content with the workspaces' data keys. */
+  readonly keyring: DataKeyring;
 
   constructor(options: SqliteStoreOptions) {
     this.db = new SqliteDatabase(options.path, {
@@ -175,7 +197,9 @@ export class SqliteStore implements Store {
       ...(options.busyTimeoutMs === undefined ? {} : { busyTimeoutMs: options.busyTimeoutMs }),
     });
     this.now = options.now ?? Date.now;
-    this.archive = new ArchiveAppender(this.db);
+    const keys = options.masterKeys ?? { current: UNKEYED_MASTER_KEY };
+    this.keyring = new DataKeyring(this.db, createSecretBox(keys.current, keys.previous ?? []), this.now);
+    this.archive = new ArchiveAppender(this.db, this.keyring);
     this.db.onRollback(() => {
       this.identities.clear();
       this.fanOutTargets.clear();
@@ -281,6 +305,10 @@ export class SqliteStore implements Store {
       // admin act of the global log (see workspaceDelete in the CLI). The appender notices the
       // emptied log by its head, so a workspace made again with this id starts a fresh log.
       this.db.run('DELETE FROM archive_records WHERE workspace_id = :id', { id });
+      this.db.run('DELETE FROM archive_content WHERE workspace_id = :id', { id });
+      // Its data keys too: whatever they sealed and a copy of the file still holds is unreadable.
+      this.db.run('DELETE FROM data_keys WHERE workspace_id = :id', { id });
+      this.keyring.forget(id);
       for (const table of ['archive_log_nodes', 'archive_log_heads', 'archive_keys', 'archive_checkpoints']) {
         this.db.run(`DELETE FROM ${table} WHERE log_id = :id`, { id });
       }
@@ -2257,6 +2285,50 @@ export class SqliteStore implements Store {
     });
   }
 
+  // --- Archive content (issue 18, items 3-6) -------------------------------------------------
+
+  /**
+   * Purges the content of archive records, given by seq or by entity (message ids, consent entry
+   * ids), and records the purge (a `purge` record: who, why, which). The records' leaves stay:
+   * `archive verify` reports them as purged. Holds are the caller's to check first.
+   */
+  purgeArchiveContent(input: {
+    workspaceId: string;
+    seqs?: readonly number[];
+    entityIds?: readonly string[];
+    by: PurgeReason;
+  }): Promise<PurgeResult> {
+    return this.db.write(() => {
+      this.requireWorkspace(input.workspaceId);
+      const seqs = [
+        ...(input.seqs ?? []),
+        ...(input.entityIds ? this.archive.seqsOf(input.workspaceId, input.entityIds) : []),
+      ];
+      return this.archive.purge(input.workspaceId, seqs, input.by, this.now());
+    });
+  }
+
+  /**
+   * The content of archive records, opened: by seq, the content as given when recorded, or null
+   * when it was purged or the record has none.
+   */
+  async archiveContent(workspaceId: string, seqs: readonly number[]): Promise<Map<number, unknown>> {
+    const out = new Map<number, unknown>();
+    for (const seq of seqs) {
+      const row = this.db.get<{ sealed: Uint8Array }>(
+        'SELECT sealed FROM archive_content WHERE workspace_id = :ws AND seq = :seq',
+        { ws: workspaceId, seq },
+      );
+      if (!row) {
+        out.set(seq, null);
+        continue;
+      }
+      const opened = this.keyring.open(workspaceId, ARCHIVE_CONTENT_PURPOSE, row.sealed);
+      out.set(seq, JSON.parse(opened.subarray(CONTENT_SALT_BYTES).toString('utf8')));
+    }
+    return out;
+  }
+
   // --- helpers ---------------------------------------------------------------------------------
 
   /** The archive record of a stored message; an edit or a revoke is a revision (a new version). */
@@ -2289,13 +2361,13 @@ export class SqliteStore implements Store {
         wamid: m.wamid,
         type: m.type,
         ts: m.ts,
-        text: m.text,
-        content: m.content ?? null,
         relates_to: m.relatesTo,
         sender: m.sender ?? null,
         created_at: m.at,
       },
       m.at,
+      // What the message says is content: sealed apart, committed to by the record, purgeable.
+      { text: m.text, content: m.content ?? null },
     );
   }
 
