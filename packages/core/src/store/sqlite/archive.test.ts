@@ -357,7 +357,7 @@ describe.each(ARCHIVE_KINDS)('tampering with a %s record', (kind) => {
 });
 
 describe('archive content, apart from the records', () => {
-  const CONTENT_KINDS = ['message.outbound', 'message.revision'] as const;
+  const CONTENT_KINDS = ['message.outbound', 'message.revision', 'status'] as const;
 
   it('a record holds no message text, only a salted commitment; the content opens through the store, and a purged one is gone', async () => {
     const path = join(dir, `content-${n++}.db`);
@@ -397,10 +397,10 @@ describe('archive content, apart from the records', () => {
     const store = await openSqliteStore({ path });
     try {
       const by = { actor: 'cli:test', reason: 'test' };
-      // A status has no content; the inbound message was purged already.
+      // An admin act has no content; the inbound message was purged already.
       const none = await store.purgeArchiveContent({
         workspaceId: WS,
-        seqs: [seqOf('status'), seqOf('message.inbound')],
+        seqs: [seqOf('admin'), seqOf('message.inbound')],
         by,
       });
       expect(none).toEqual({ purgeSeq: null, purged: [] });
@@ -438,6 +438,7 @@ describe('archive content, apart from the records', () => {
     async (kind) => {
       const seq = seqOf(kind);
       const other = seqOf(kind === 'message.outbound' ? 'message.revision' : 'message.outbound');
+    expect(other).not.toBe(seq);
       // Another record's sealed content moved onto this one: it opens (same workspace and key), and
       // its salted hash is not the one this record commits to.
       const moved = await tampered((db) => {
@@ -480,9 +481,9 @@ describe('archive content, apart from the records', () => {
     const added = await tampered((db) => {
       db.prepare(
         'INSERT INTO archive_content (workspace_id, seq, sealed) SELECT workspace_id, ?, sealed FROM archive_content WHERE workspace_id = ? AND seq = ?',
-      ).run(seqOf('status'), WS, seqOf('message.outbound'));
+      ).run(seqOf('consent'), WS, seqOf('message.outbound'));
     });
-    expect(added.failure).toMatchObject({ reason: 'content-changed', seq: seqOf('status'), kind: 'status' });
+    expect(added.failure).toMatchObject({ reason: 'content-changed', seq: seqOf('consent'), kind: 'consent' });
   });
 
   it('without the data keys, content is checked for presence only (and says so)', async () => {

@@ -7,6 +7,7 @@ import {
   type ConsentSnapshot,
   DEFAULT_POLICIES,
   type ExternalRef,
+  type Message,
   type MessageError,
   type PhoneNumber,
   type Workspace,
@@ -94,6 +95,13 @@ export interface SqliteStoreOptions {
 
 /** The key of stores opened without one: no secrecy, the same code paths (see `masterKeys`). */
 const UNKEYED_MASTER_KEY = Buffer.alloc(32);
+
+// The content columns sealed at rest, named as bound into their ciphertexts (see sealColumn).
+const MESSAGE_TEXT = 'messages.text';
+const MESSAGE_CONTENT = 'messages.content';
+const STATUS_RAW = 'message_statuses.raw';
+const UNROUTED_PAYLOAD = 'unrouted_events.payload';
+const PLATFORM_PAYLOAD = 'platform_events.payload';
 
 /** Opens (and migrates) the embedded store. */
 export async function openSqliteStore(options: SqliteStoreOptions): Promise<SqliteStore> {
@@ -470,7 +478,8 @@ export class SqliteStore implements Store {
                 id: change.id,
                 pn: change.phoneNumberId,
                 field: change.field,
-                payload: json(change.payload),
+                // Not yet in any workspace: sealed with the global log's key.
+                payload: this.sealColumn(GLOBAL_ARCHIVE_LOG, UNROUTED_PAYLOAD, json(change.payload)),
                 at: unit.receivedAt,
               },
             ).changes;
@@ -517,8 +526,8 @@ export class SqliteStore implements Store {
               wamid: message.wamid,
               type: message.type,
               ts: message.timestamp,
-              text: message.text,
-              content: json(message.content),
+              text: this.sealColumn(ws, MESSAGE_TEXT, message.text),
+              content: this.sealColumn(ws, MESSAGE_CONTENT, json(message.content)),
               relates: message.relatesTo,
               at: receivedAt,
             },
@@ -602,7 +611,7 @@ export class SqliteStore implements Store {
           status: status.status,
           ts: status.timestamp,
           error: status.error ? json(status.error) : null,
-          raw: json(status.raw),
+          raw: this.sealColumn(ws, STATUS_RAW, json(status.raw)),
         },
       );
       if (inserted.changes === 0) {
@@ -690,8 +699,8 @@ export class SqliteStore implements Store {
         wamid: message.wamid,
         type: message.type,
         ts: message.timestamp,
-        text: message.text,
-        content: json(message.content),
+        text: this.sealColumn(ws, MESSAGE_TEXT, message.text),
+        content: this.sealColumn(ws, MESSAGE_CONTENT, json(message.content)),
         sender: json(message.sender ?? null),
         relates: message.relatesTo,
         at: receivedAt,
@@ -776,7 +785,7 @@ export class SqliteStore implements Store {
         id: event.id,
         ws: event.workspaceId,
         field: event.field,
-        payload: json(event.payload),
+        payload: this.sealColumn(event.workspaceId ?? GLOBAL_ARCHIVE_LOG, PLATFORM_PAYLOAD, json(event.payload)),
         issues: json(event.parseIssues),
         waba: event.origin.wabaId,
         time: event.origin.entryTime,
@@ -1237,8 +1246,8 @@ export class SqliteStore implements Store {
           conversation: input.conversationId,
           type: m.type,
           ts: m.timestamp,
-          text: m.text,
-          content: json(m.content),
+          text: this.sealColumn(ws, MESSAGE_TEXT, m.text),
+          content: this.sealColumn(ws, MESSAGE_CONTENT, json(m.content)),
           sender: json(m.sender),
           relates: m.relatesTo,
           at,
@@ -1391,7 +1400,7 @@ export class SqliteStore implements Store {
       id,
       ws: workspaceId,
     });
-    return row ? toMessage(row) : null;
+    return row ? this.toMessage(row) : null;
   }
 
   async getMessageByWamid(workspaceId: string, wamid: string) {
@@ -1402,7 +1411,7 @@ export class SqliteStore implements Store {
         ws: workspaceId,
       },
     );
-    return row ? toMessage(row) : null;
+    return row ? this.toMessage(row) : null;
   }
 
   async listMessages(workspaceId: string, conversationId: string, options: { limit?: number } = {}) {
@@ -1411,7 +1420,7 @@ export class SqliteStore implements Store {
         'SELECT * FROM messages WHERE workspace_id = :ws AND conversation_id = :conversation ORDER BY ts, created_at, id LIMIT :limit',
         { ws: workspaceId, conversation: conversationId, limit: options.limit ?? 10_000 },
       )
-      .map(toMessage);
+      .map((row) => this.toMessage(row));
   }
 
   async listRevisions(workspaceId: string, wamid: string) {
@@ -1422,7 +1431,7 @@ export class SqliteStore implements Store {
          ORDER BY ts, created_at, id`,
         { ws: workspaceId, wamid },
       )
-      .map(toMessage);
+      .map((row) => this.toMessage(row));
   }
 
   async getStatus(workspaceId: string, id: string) {
@@ -1433,7 +1442,7 @@ export class SqliteStore implements Store {
         ws: workspaceId,
       },
     );
-    return row ? toStatus(row) : null;
+    return row ? toStatus({ ...row, raw: this.openColumn(row.workspace_id, STATUS_RAW, row.raw) ?? '{}' }) : null;
   }
 
   async getConsentEntry(workspaceId: string, id: string) {
@@ -1531,7 +1540,7 @@ export class SqliteStore implements Store {
         id: string;
         phone_number_id: string | null;
         field: string;
-        payload: string;
+        payload: string | Uint8Array;
         received_at: number;
       }>(
         `SELECT id, phone_number_id, field, payload, received_at FROM unrouted_events
@@ -1548,7 +1557,7 @@ export class SqliteStore implements Store {
         id: r.id,
         phoneNumberId: r.phone_number_id,
         field: r.field,
-        payload: JSON.parse(r.payload) as unknown,
+        payload: JSON.parse(this.openColumn(GLOBAL_ARCHIVE_LOG, UNROUTED_PAYLOAD, r.payload) ?? 'null') as unknown,
         receivedAt: r.received_at,
       }));
   }
@@ -1566,7 +1575,7 @@ export class SqliteStore implements Store {
         id: string;
         workspace_id: string | null;
         field: string;
-        payload: string;
+        payload: string | Uint8Array;
         parse_issues: string;
         waba_id: string | null;
         entry_time: number | null;
@@ -1588,7 +1597,9 @@ export class SqliteStore implements Store {
         id: r.id,
         workspaceId: r.workspace_id,
         field: r.field,
-        payload: JSON.parse(r.payload) as unknown,
+        payload: JSON.parse(
+          this.openColumn(r.workspace_id ?? GLOBAL_ARCHIVE_LOG, PLATFORM_PAYLOAD, r.payload) ?? 'null',
+        ) as unknown,
         parseIssues: JSON.parse(r.parse_issues) as string[],
         wabaId: r.waba_id,
         entryTime: r.entry_time,
@@ -2331,6 +2342,33 @@ export class SqliteStore implements Store {
 
   // --- helpers ---------------------------------------------------------------------------------
 
+  /**
+   * A content column's value as stored: sealed with the workspace's data key (a BLOB in the TEXT
+   * column), so a copy of the file shows no message text. Nothing to hide stays as it is: null,
+   * and the empty object most messages have as content.
+   */
+  private sealColumn(ws: string, purpose: string, value: string | null): Uint8Array | string | null {
+    if (value === null || value === '{}') return value;
+    return this.keyring.sealText(ws, purpose, value);
+  }
+
+  /**
+   * A content column's value opened: a BLOB is a sealed value; text was stored before encryption
+   * at rest (or has nothing to hide) and is answered as is.
+   */
+  openColumn(ws: string, purpose: string, value: string | Uint8Array | null): string | null {
+    if (value === null || typeof value === 'string') return value;
+    return this.keyring.openText(ws, purpose, value);
+  }
+
+  private toMessage(row: MessageRow): Message {
+    return toMessage({
+      ...row,
+      text: this.openColumn(row.workspace_id, MESSAGE_TEXT, row.text),
+      content: this.openColumn(row.workspace_id, MESSAGE_CONTENT, row.content) ?? '{}',
+    });
+  }
+
   /** The archive record of a stored message; an edit or a revoke is a revision (a new version). */
   private archiveMessage(
     ws: string,
@@ -2371,8 +2409,10 @@ export class SqliteStore implements Store {
     );
   }
 
-  private archiveStatus(ws: string, status: { id: string } & Record<string, unknown>): void {
-    this.archive.append(ws, 'status', status.id, status, this.now());
+  /** A status's archive record; its raw webhook object is content (sealed, purgeable). */
+  private archiveStatus(ws: string, status: { id: string; raw: unknown } & Record<string, unknown>): void {
+    const { raw, ...data } = status;
+    this.archive.append(ws, 'status', status.id, data, this.now(), { raw });
   }
 
   /** The archive record of an admin act (an audit_log row); acts on no workspace go to the global log. */
