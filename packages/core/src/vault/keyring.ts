@@ -98,15 +98,7 @@ export class DataKeyring {
    */
   seal(workspaceId: string, purpose: string, plaintext: Uint8Array): Buffer {
     const { id, key } = this.#current(workspaceId);
-    const header = Buffer.alloc(HEADER);
-    header[0] = FORMAT;
-    header.write(id, 1, 'hex');
-    const iv = freshRandom(IV_BYTES);
-    const cipher = createCipheriv('aes-256-gcm', key, iv);
-    cipher.setAAD(aad(header, workspaceId, purpose));
-    const data = cipher.update(plaintext);
-    cipher.final();
-    return Buffer.concat([header, iv, data, cipher.getAuthTag()]);
+    return sealWith(id, key, workspaceId, purpose, plaintext);
   }
 
   /** Opens a value sealed by `seal` for the same workspace and purpose. */
@@ -115,23 +107,19 @@ export class DataKeyring {
     if (id === null) {
       throw new WabridgeError('internal', `a ${purpose} value of ${workspaceId} is not a sealed value`);
     }
-    const key = this.#byId(workspaceId, id);
-    const bytes = Buffer.from(sealed.buffer, sealed.byteOffset, sealed.byteLength);
-    const tagAt = bytes.byteLength - TAG_BYTES;
-    try {
-      const decipher = createDecipheriv('aes-256-gcm', key, bytes.subarray(HEADER, HEADER + IV_BYTES));
-      decipher.setAAD(aad(bytes.subarray(0, HEADER), workspaceId, purpose));
-      decipher.setAuthTag(bytes.subarray(tagAt));
-      const data = decipher.update(bytes.subarray(HEADER + IV_BYTES, tagAt));
-      decipher.final();
-      return data;
-    } catch (error) {
-      throw new WabridgeError(
-        'internal',
-        `a ${purpose} value of ${workspaceId} failed authentication (tampered, or moved from another row)`,
-        { cause: error },
-      );
+    return openWith(this.#byId(workspaceId, id), workspaceId, purpose, sealed);
+  }
+
+  /**
+   * A workspace's data key itself (the current one, made if none, when no id is given; call that
+   * inside a write transaction): for sealing media files in another thread of this process.
+   */
+  exportKey(workspaceId: string, keyId?: string): { keyId: string; key: Buffer } {
+    if (keyId === undefined) {
+      const { id, key } = this.#current(workspaceId);
+      return { keyId: id, key: key.export() };
     }
+    return { keyId, key: this.#byId(workspaceId, keyId).export() };
   }
 
   sealText(workspaceId: string, purpose: string, text: string): Buffer {
@@ -234,6 +222,48 @@ export class DataKeyring {
       { ws: workspaceId, id, wrapped: this.#box.encrypt(randomBytes(32).toString('base64')), at },
     );
     return id;
+  }
+}
+
+/** Seals with a given data key (see DataKeyring.seal): format, key id, IV, ciphertext, tag. */
+export function sealWith(
+  keyId: string,
+  key: KeyObject,
+  workspaceId: string,
+  purpose: string,
+  plaintext: Uint8Array,
+): Buffer {
+  const header = Buffer.alloc(HEADER);
+  header[0] = FORMAT;
+  header.write(keyId, 1, 'hex');
+  const iv = freshRandom(IV_BYTES);
+  const cipher = createCipheriv('aes-256-gcm', key, iv);
+  cipher.setAAD(aad(header, workspaceId, purpose));
+  const data = cipher.update(plaintext);
+  cipher.final();
+  return Buffer.concat([header, iv, data, cipher.getAuthTag()]);
+}
+
+/** Opens with a given data key (the one `sealedKeyId` names). */
+export function openWith(key: KeyObject, workspaceId: string, purpose: string, sealed: Uint8Array): Buffer {
+  const bytes = Buffer.from(sealed.buffer, sealed.byteOffset, sealed.byteLength);
+  if (bytes.byteLength < MIN_SEALED || bytes[0] !== FORMAT) {
+    throw new WabridgeError('internal', `a ${purpose} value of ${workspaceId} is not a sealed value`);
+  }
+  const tagAt = bytes.byteLength - TAG_BYTES;
+  try {
+    const decipher = createDecipheriv('aes-256-gcm', key, bytes.subarray(HEADER, HEADER + IV_BYTES));
+    decipher.setAAD(aad(bytes.subarray(0, HEADER), workspaceId, purpose));
+    decipher.setAuthTag(bytes.subarray(tagAt));
+    const data = decipher.update(bytes.subarray(HEADER + IV_BYTES, tagAt));
+    decipher.final();
+    return data;
+  } catch (error) {
+    throw new WabridgeError(
+      'internal',
+      `a ${purpose} value of ${workspaceId} failed authentication (tampered, or moved from another row)`,
+      { cause: error },
+    );
   }
 }
 

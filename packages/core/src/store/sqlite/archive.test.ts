@@ -438,7 +438,7 @@ describe('archive content, apart from the records', () => {
     async (kind) => {
       const seq = seqOf(kind);
       const other = seqOf(kind === 'message.outbound' ? 'message.revision' : 'message.outbound');
-    expect(other).not.toBe(seq);
+      expect(other).not.toBe(seq);
       // Another record's sealed content moved onto this one: it opens (same workspace and key), and
       // its salted hash is not the one this record commits to.
       const moved = await tampered((db) => {
@@ -483,7 +483,11 @@ describe('archive content, apart from the records', () => {
         'INSERT INTO archive_content (workspace_id, seq, sealed) SELECT workspace_id, ?, sealed FROM archive_content WHERE workspace_id = ? AND seq = ?',
       ).run(seqOf('consent'), WS, seqOf('message.outbound'));
     });
-    expect(added.failure).toMatchObject({ reason: 'content-changed', seq: seqOf('consent'), kind: 'consent' });
+    expect(added.failure).toMatchObject({
+      reason: 'content-changed',
+      seq: seqOf('consent'),
+      kind: 'consent',
+    });
   });
 
   it('without the data keys, content is checked for presence only (and says so)', async () => {

@@ -785,7 +785,11 @@ export class SqliteStore implements Store {
         id: event.id,
         ws: event.workspaceId,
         field: event.field,
-        payload: this.sealColumn(event.workspaceId ?? GLOBAL_ARCHIVE_LOG, PLATFORM_PAYLOAD, json(event.payload)),
+        payload: this.sealColumn(
+          event.workspaceId ?? GLOBAL_ARCHIVE_LOG,
+          PLATFORM_PAYLOAD,
+          json(event.payload),
+        ),
         issues: json(event.parseIssues),
         waba: event.origin.wabaId,
         time: event.origin.entryTime,
@@ -1442,7 +1446,9 @@ export class SqliteStore implements Store {
         ws: workspaceId,
       },
     );
-    return row ? toStatus({ ...row, raw: this.openColumn(row.workspace_id, STATUS_RAW, row.raw) ?? '{}' }) : null;
+    return row
+      ? toStatus({ ...row, raw: this.openColumn(row.workspace_id, STATUS_RAW, row.raw) ?? '{}' })
+      : null;
   }
 
   async getConsentEntry(workspaceId: string, id: string) {
@@ -1557,7 +1563,9 @@ export class SqliteStore implements Store {
         id: r.id,
         phoneNumberId: r.phone_number_id,
         field: r.field,
-        payload: JSON.parse(this.openColumn(GLOBAL_ARCHIVE_LOG, UNROUTED_PAYLOAD, r.payload) ?? 'null') as unknown,
+        payload: JSON.parse(
+          this.openColumn(GLOBAL_ARCHIVE_LOG, UNROUTED_PAYLOAD, r.payload) ?? 'null',
+        ) as unknown,
         receivedAt: r.received_at,
       }));
   }
@@ -2297,6 +2305,15 @@ export class SqliteStore implements Store {
   }
 
   // --- Archive content (issue 18, items 3-6) -------------------------------------------------
+
+  async dataKey(workspaceId: string, keyId?: string): Promise<{ keyId: string; key: string }> {
+    if (workspaceId !== GLOBAL_ARCHIVE_LOG) this.requireWorkspace(workspaceId);
+    const exported =
+      keyId === undefined
+        ? await this.db.write(() => this.keyring.exportKey(workspaceId))
+        : this.keyring.exportKey(workspaceId, keyId);
+    return { keyId: exported.keyId, key: exported.key.toString('base64') };
+  }
 
   /**
    * Purges the content of archive records, given by seq or by entity (message ids, consent entry

@@ -283,6 +283,7 @@ function revive(error: SerialisedError | undefined): Error {
 // Every method of the Store interface; `satisfies` makes the compiler check the list is complete.
 const STORE_METHODS = [
   'migrate',
+  'dataKey',
   'createWorkspace',
   'getWorkspace',
   'listWorkspaces',
