@@ -92,11 +92,15 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
       'the data directory can be read by other users: chmod 700 it (the files in it are 0600)',
     );
   }
+  // The master key wraps the connector secrets and the workspaces' data keys (content at rest).
+  const masterKeys = loadMasterKeys(env, logger, options.devKeyWarning ?? 'always');
+  const masterKey = masterKeys.current;
   const threaded: ThreadedSqliteStore | null =
     options.threadedStore === false || options.now
       ? null
       : await openThreadedSqliteStore({
           path: env.databasePath,
+          masterKeys,
           // The thread's records name their own component (e.g. ingest).
           logger,
           metrics,
@@ -106,12 +110,9 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
             deadlineMs: env.WEBHOOK_STORE_TIMEOUT_MS,
           },
         });
-  const store: Store = threaded ?? (await openSqliteStore({ path: env.databasePath, logger, now }));
-  const masterKey = loadMasterKey(env, logger, options.devKeyWarning ?? 'always');
-  const secrets = createSecretBox(
-    masterKey,
-    (env.WABRIDGE_MASTER_KEY_PREVIOUS ?? []).map((k) => parseMasterKey(k, 'WABRIDGE_MASTER_KEY_PREVIOUS')),
-  );
+  const store: Store =
+    threaded ?? (await openSqliteStore({ path: env.databasePath, logger, now, masterKeys }));
+  const secrets = createSecretBox(masterKeys.current, masterKeys.previous);
   const routing = new RoutingCache(store);
   const client = env.WHATSAPP_ACCESS_TOKEN
     ? createCloudApiClient({
@@ -223,6 +224,20 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
       await host.closeAll();
       await store.close();
     },
+  };
+}
+
+/** The current master key and the previous ones still accepted (WABRIDGE_MASTER_KEY_PREVIOUS). */
+export function loadMasterKeys(
+  env: Env,
+  logger: Logger,
+  warn: 'always' | 'once',
+): { current: Buffer; previous: Buffer[] } {
+  return {
+    current: loadMasterKey(env, logger, warn),
+    previous: (env.WABRIDGE_MASTER_KEY_PREVIOUS ?? []).map((k) =>
+      parseMasterKey(k, 'WABRIDGE_MASTER_KEY_PREVIOUS'),
+    ),
   };
 }
 

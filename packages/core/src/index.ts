@@ -30,9 +30,13 @@ export {
   ARCHIVE_KINDS,
   type ArchiveKind,
   canonicalJson,
+  contentHash,
   GLOBAL_ARCHIVE_LOG,
+  type PurgeReason,
+  type PurgeResult,
   SqliteLogNodeStore,
 } from './store/sqlite/archive.ts';
+export type { PurgeSummary } from './store/sqlite/archive-purges.ts';
 export {
   type ArchiveFailure,
   type ArchiveVerifyReport,
@@ -50,6 +54,7 @@ export * from './util/closest.ts';
 export * from './util/private-files.ts';
 export * from './util/rate-limiter.ts';
 export * from './util/sleep.ts';
+export { DataKeyring, sealedKeyId } from './vault/keyring.ts';
 export * from './whatsapp/index.ts';
 export * from './workspace/admin.ts';
 export * from './workspace/governance.ts';

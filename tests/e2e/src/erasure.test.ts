@@ -109,7 +109,7 @@ async function twoCustomers(run: FixtureRun): Promise<[Customer, Customer]> {
 }
 
 const mediaFile = (run: FixtureRun, messageId: string) =>
-  join(run.runtime.env.dataDir, 'media', run.workspaceId, `${messageId}.bin`);
+  join(run.runtime.env.dataDir, 'media', run.workspaceId, `${messageId}.bin.sealed`);
 
 describe('erasure reaches every system', { timeout: 240_000 }, () => {
   it('refuses under a legal hold changing nothing, then erases in wabridge, Slack, Teams and HubSpot with a certificate', async () => {
@@ -175,7 +175,7 @@ describe('erasure reaches every system', { timeout: 240_000 }, () => {
     expect(everything).toContain('canary text of Bo');
     // Gone from wabridge: content, cached media, identifiers.
     expect(existsSync(mediaFile(run, photo))).toBe(false);
-    expect(existsSync(join(run.runtime.env.dataDir, 'media', ws, `${photo}.json`))).toBe(false);
+    expect(existsSync(join(run.runtime.env.dataDir, 'media', ws, `${photo}.json.sealed`))).toBe(false);
     for (const id of ada.messages) {
       const message = await run.runtime.store.getMessage(ws, id);
       expect([message?.text, message?.content]).toEqual([null, {}]);
@@ -191,7 +191,7 @@ describe('erasure reaches every system', { timeout: 240_000 }, () => {
       reason: 'art. 17 request 12',
       wabridge: { messages: 2, contactIdentifiersCleared: true },
     });
-    expect(certificate.wabridge.mediaFiles).toContain(`${ws}/${photo}.bin`);
+    expect(certificate.wabridge.mediaFiles).toContain(`${ws}/${photo}.bin.sealed`);
     expect(certificate.connectors.map((p) => [p.connectorId, p.state])).toEqual([
       ['hubspot', 'confirmed'],
       ['slack', 'confirmed'],

@@ -54,6 +54,12 @@ export interface Store {
     patch: { name?: string; policies?: Partial<WorkspacePolicies> },
   ): Promise<Workspace>;
   deleteWorkspace(id: string): Promise<void>;
+  /**
+   * A workspace's data key (encryption at rest), base64: the current one (made if it has none)
+   * when no id is given, else the one named by a sealed value. For sealing media files outside
+   * the store; never logged, never leaves the process.
+   */
+  dataKey(workspaceId: string, keyId?: string): Promise<{ keyId: string; key: string }>;
   addPhoneNumber(input: PhoneNumber): Promise<void>;
   removePhoneNumber(phoneNumberId: string): Promise<void>;
   listPhoneNumbers(workspaceId?: string): Promise<PhoneNumber[]>;

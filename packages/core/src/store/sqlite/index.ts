@@ -7,6 +7,7 @@ import {
   type ConsentSnapshot,
   DEFAULT_POLICIES,
   type ExternalRef,
+  type Message,
   type MessageError,
   type PhoneNumber,
   type Workspace,
@@ -15,6 +16,8 @@ import {
 import { WabridgeError } from '../../errors/index.ts';
 import { contentId, newId } from '../../ids/index.ts';
 import { type Logger, silentLogger } from '../../logger/index.ts';
+import { createSecretBox } from '../../secrets/index.ts';
+import { DataKeyring } from '../../vault/keyring.ts';
 import type { AddHoldInput, EraseInput, RetentionRunInput } from '../governance-types.ts';
 import {
   type ClaimOptions,
@@ -38,7 +41,15 @@ import {
   WHATSAPP_SENDER,
 } from '../types.ts';
 import { ADMIT_PER_TRANSACTION, untilAdmitted } from './admission.ts';
-import { ArchiveAppender, type ArchiveKind, GLOBAL_ARCHIVE_LOG } from './archive.ts';
+import {
+  ARCHIVE_CONTENT_PURPOSE,
+  ArchiveAppender,
+  type ArchiveKind,
+  CONTENT_SALT_BYTES,
+  GLOBAL_ARCHIVE_LOG,
+  type PurgeReason,
+  type PurgeResult,
+} from './archive.ts';
 import { SqliteDatabase } from './database.ts';
 import type { GovernanceContext } from './governance/context.ts';
 import { confirmErasure, erase, getErasure, recordErasureFiles } from './governance/erasure.ts';
@@ -78,7 +89,24 @@ export interface SqliteStoreOptions {
   logger?: Logger;
   busyTimeoutMs?: number;
   now?: () => number;
+  /**
+   * The master key (WABRIDGE_MASTER_KEY) that wraps the workspaces' data keys, and the previous
+   * ones still accepted to unwrap. Without it (tests, throwaway stores) a fixed all-zero key is
+   * used: the data is sealed in the same format but anyone can open it. The gateway and the CLI
+   * always pass the configured key.
+   */
+  masterKeys?: { current: Buffer; previous?: readonly Buffer[] };
 }
+
+/** The key of stores opened without one: no secrecy, the same code paths (see `masterKeys`). */
+const UNKEYED_MASTER_KEY = Buffer.alloc(32);
+
+// The content columns sealed at rest, named as bound into their ciphertexts (see sealColumn).
+const MESSAGE_TEXT = 'messages.text';
+const MESSAGE_CONTENT = 'messages.content';
+const STATUS_RAW = 'message_statuses.raw';
+const UNROUTED_PAYLOAD = 'unrouted_events.payload';
+const PLATFORM_PAYLOAD = 'platform_events.payload';
 
 /** Opens (and migrates) the embedded store. */
 export async function openSqliteStore(options: SqliteStoreOptions): Promise<SqliteStore> {
@@ -173,6 +201,8 @@ export class SqliteStore implements Store {
   private readonly batchCursors = new Map<string, string | null>();
   /** Appends archive records to the workspaces' verifiable logs, in the writes they record. */
   readonly archive: ArchiveAppender;
+  /** Seals and opens workspace content with the workspaces' data keys. */
+  readonly keyring: DataKeyring;
 
   constructor(options: SqliteStoreOptions) {
     this.db = new SqliteDatabase(options.path, {
@@ -180,7 +210,9 @@ export class SqliteStore implements Store {
       ...(options.busyTimeoutMs === undefined ? {} : { busyTimeoutMs: options.busyTimeoutMs }),
     });
     this.now = options.now ?? Date.now;
-    this.archive = new ArchiveAppender(this.db);
+    const keys = options.masterKeys ?? { current: UNKEYED_MASTER_KEY };
+    this.keyring = new DataKeyring(this.db, createSecretBox(keys.current, keys.previous ?? []), this.now);
+    this.archive = new ArchiveAppender(this.db, this.keyring);
     this.db.onRollback(() => {
       this.identities.clear();
       this.fanOutTargets.clear();
@@ -291,6 +323,10 @@ export class SqliteStore implements Store {
       // admin act of the global log (see workspaceDelete in the CLI). The appender notices the
       // emptied log by its head, so a workspace made again with this id starts a fresh log.
       this.db.run('DELETE FROM archive_records WHERE workspace_id = :id', { id });
+      this.db.run('DELETE FROM archive_content WHERE workspace_id = :id', { id });
+      // Its data keys too: whatever they sealed and a copy of the file still holds is unreadable.
+      this.db.run('DELETE FROM data_keys WHERE workspace_id = :id', { id });
+      this.keyring.forget(id);
       for (const table of ['archive_log_nodes', 'archive_log_heads', 'archive_keys', 'archive_checkpoints']) {
         this.db.run(`DELETE FROM ${table} WHERE log_id = :id`, { id });
       }
@@ -452,7 +488,8 @@ export class SqliteStore implements Store {
                 id: change.id,
                 pn: change.phoneNumberId,
                 field: change.field,
-                payload: json(change.payload),
+                // Not yet in any workspace: sealed with the global log's key.
+                payload: this.sealColumn(GLOBAL_ARCHIVE_LOG, UNROUTED_PAYLOAD, json(change.payload)),
                 at: unit.receivedAt,
               },
             ).changes;
@@ -499,8 +536,8 @@ export class SqliteStore implements Store {
               wamid: message.wamid,
               type: message.type,
               ts: message.timestamp,
-              text: message.text,
-              content: json(message.content),
+              text: this.sealColumn(ws, MESSAGE_TEXT, message.text),
+              content: this.sealColumn(ws, MESSAGE_CONTENT, json(message.content)),
               relates: message.relatesTo,
               at: receivedAt,
             },
@@ -584,7 +621,7 @@ export class SqliteStore implements Store {
           status: status.status,
           ts: status.timestamp,
           error: status.error ? json(status.error) : null,
-          raw: json(status.raw),
+          raw: this.sealColumn(ws, STATUS_RAW, json(status.raw)),
         },
       );
       if (inserted.changes === 0) {
@@ -672,8 +709,8 @@ export class SqliteStore implements Store {
         wamid: message.wamid,
         type: message.type,
         ts: message.timestamp,
-        text: message.text,
-        content: json(message.content),
+        text: this.sealColumn(ws, MESSAGE_TEXT, message.text),
+        content: this.sealColumn(ws, MESSAGE_CONTENT, json(message.content)),
         sender: json(message.sender ?? null),
         relates: message.relatesTo,
         at: receivedAt,
@@ -758,7 +795,11 @@ export class SqliteStore implements Store {
         id: event.id,
         ws: event.workspaceId,
         field: event.field,
-        payload: json(event.payload),
+        payload: this.sealColumn(
+          event.workspaceId ?? GLOBAL_ARCHIVE_LOG,
+          PLATFORM_PAYLOAD,
+          json(event.payload),
+        ),
         issues: json(event.parseIssues),
         waba: event.origin.wabaId,
         time: event.origin.entryTime,
@@ -1219,8 +1260,8 @@ export class SqliteStore implements Store {
           conversation: input.conversationId,
           type: m.type,
           ts: m.timestamp,
-          text: m.text,
-          content: json(m.content),
+          text: this.sealColumn(ws, MESSAGE_TEXT, m.text),
+          content: this.sealColumn(ws, MESSAGE_CONTENT, json(m.content)),
           sender: json(m.sender),
           relates: m.relatesTo,
           at,
@@ -1373,7 +1414,7 @@ export class SqliteStore implements Store {
       id,
       ws: workspaceId,
     });
-    return row ? toMessage(row) : null;
+    return row ? this.toMessage(row) : null;
   }
 
   async getMessageByWamid(workspaceId: string, wamid: string) {
@@ -1384,7 +1425,7 @@ export class SqliteStore implements Store {
         ws: workspaceId,
       },
     );
-    return row ? toMessage(row) : null;
+    return row ? this.toMessage(row) : null;
   }
 
   async listMessages(workspaceId: string, conversationId: string, options: { limit?: number } = {}) {
@@ -1393,7 +1434,7 @@ export class SqliteStore implements Store {
         'SELECT * FROM messages WHERE workspace_id = :ws AND conversation_id = :conversation ORDER BY ts, created_at, id LIMIT :limit',
         { ws: workspaceId, conversation: conversationId, limit: options.limit ?? 10_000 },
       )
-      .map(toMessage);
+      .map((row) => this.toMessage(row));
   }
 
   async listRevisions(workspaceId: string, wamid: string) {
@@ -1404,7 +1445,7 @@ export class SqliteStore implements Store {
          ORDER BY ts, created_at, id`,
         { ws: workspaceId, wamid },
       )
-      .map(toMessage);
+      .map((row) => this.toMessage(row));
   }
 
   async getStatus(workspaceId: string, id: string) {
@@ -1415,7 +1456,9 @@ export class SqliteStore implements Store {
         ws: workspaceId,
       },
     );
-    return row ? toStatus(row) : null;
+    return row
+      ? toStatus({ ...row, raw: this.openColumn(row.workspace_id, STATUS_RAW, row.raw) ?? '{}' })
+      : null;
   }
 
   async getConsentEntry(workspaceId: string, id: string) {
@@ -1513,7 +1556,7 @@ export class SqliteStore implements Store {
         id: string;
         phone_number_id: string | null;
         field: string;
-        payload: string;
+        payload: string | Uint8Array;
         received_at: number;
       }>(
         `SELECT id, phone_number_id, field, payload, received_at FROM unrouted_events
@@ -1530,7 +1573,9 @@ export class SqliteStore implements Store {
         id: r.id,
         phoneNumberId: r.phone_number_id,
         field: r.field,
-        payload: JSON.parse(r.payload) as unknown,
+        payload: JSON.parse(
+          this.openColumn(GLOBAL_ARCHIVE_LOG, UNROUTED_PAYLOAD, r.payload) ?? 'null',
+        ) as unknown,
         receivedAt: r.received_at,
       }));
   }
@@ -1548,7 +1593,7 @@ export class SqliteStore implements Store {
         id: string;
         workspace_id: string | null;
         field: string;
-        payload: string;
+        payload: string | Uint8Array;
         parse_issues: string;
         waba_id: string | null;
         entry_time: number | null;
@@ -1570,7 +1615,9 @@ export class SqliteStore implements Store {
         id: r.id,
         workspaceId: r.workspace_id,
         field: r.field,
-        payload: JSON.parse(r.payload) as unknown,
+        payload: JSON.parse(
+          this.openColumn(r.workspace_id ?? GLOBAL_ARCHIVE_LOG, PLATFORM_PAYLOAD, r.payload) ?? 'null',
+        ) as unknown,
         parseIssues: JSON.parse(r.parse_issues) as string[],
         wabaId: r.waba_id,
         entryTime: r.entry_time,
@@ -2285,6 +2332,8 @@ export class SqliteStore implements Store {
         this.archiveAdmin(lastInsertRowid, at, actor, action, ws, details);
       },
       bumpConfigVersion: () => this.bumpConfigVersion(),
+      purgeArchive: (ws, entityIds, by) =>
+        this.archive.purge(ws, this.archive.seqsOf(ws, entityIds), by, this.now()).purged.length,
     };
   }
 
@@ -2335,7 +2384,87 @@ export class SqliteStore implements Store {
     return getErasure(this.db, workspaceId, erasureId);
   }
 
+  // --- Archive content (issue 18, items 3-6) -------------------------------------------------
+
+  async dataKey(workspaceId: string, keyId?: string): Promise<{ keyId: string; key: string }> {
+    if (workspaceId !== GLOBAL_ARCHIVE_LOG) this.requireWorkspace(workspaceId);
+    const exported =
+      keyId === undefined
+        ? await this.db.write(() => this.keyring.exportKey(workspaceId))
+        : this.keyring.exportKey(workspaceId, keyId);
+    return { keyId: exported.keyId, key: exported.key.toString('base64') };
+  }
+
+  /**
+   * Purges the content of archive records, given by seq or by entity (message ids, consent entry
+   * ids), and records the purge (a `purge` record: who, why, which). The records' leaves stay:
+   * `archive verify` reports them as purged. Holds are the caller's to check first.
+   */
+  purgeArchiveContent(input: {
+    workspaceId: string;
+    seqs?: readonly number[];
+    entityIds?: readonly string[];
+    by: PurgeReason;
+  }): Promise<PurgeResult> {
+    return this.db.write(() => {
+      this.requireWorkspace(input.workspaceId);
+      const seqs = [
+        ...(input.seqs ?? []),
+        ...(input.entityIds ? this.archive.seqsOf(input.workspaceId, input.entityIds) : []),
+      ];
+      return this.archive.purge(input.workspaceId, seqs, input.by, this.now());
+    });
+  }
+
+  /**
+   * The content of archive records, opened: by seq, the content as given when recorded, or null
+   * when it was purged or the record has none.
+   */
+  async archiveContent(workspaceId: string, seqs: readonly number[]): Promise<Map<number, unknown>> {
+    const out = new Map<number, unknown>();
+    for (const seq of seqs) {
+      const row = this.db.get<{ sealed: Uint8Array }>(
+        'SELECT sealed FROM archive_content WHERE workspace_id = :ws AND seq = :seq',
+        { ws: workspaceId, seq },
+      );
+      if (!row) {
+        out.set(seq, null);
+        continue;
+      }
+      const opened = this.keyring.open(workspaceId, ARCHIVE_CONTENT_PURPOSE, row.sealed);
+      out.set(seq, JSON.parse(opened.subarray(CONTENT_SALT_BYTES).toString('utf8')));
+    }
+    return out;
+  }
+
   // --- helpers ---------------------------------------------------------------------------------
+
+  /**
+   * A content column's value as stored: sealed with the workspace's data key (a BLOB in the TEXT
+   * column), so a copy of the file shows no message text. Nothing to hide stays as it is: null,
+   * and the empty object most messages have as content.
+   */
+  private sealColumn(ws: string, purpose: string, value: string | null): Uint8Array | string | null {
+    if (value === null || value === '{}') return value;
+    return this.keyring.sealText(ws, purpose, value);
+  }
+
+  /**
+   * A content column's value opened: a BLOB is a sealed value; text was stored before encryption
+   * at rest (or has nothing to hide) and is answered as is.
+   */
+  openColumn(ws: string, purpose: string, value: string | Uint8Array | null): string | null {
+    if (value === null || typeof value === 'string') return value;
+    return this.keyring.openText(ws, purpose, value);
+  }
+
+  private toMessage(row: MessageRow): Message {
+    return toMessage({
+      ...row,
+      text: this.openColumn(row.workspace_id, MESSAGE_TEXT, row.text),
+      content: this.openColumn(row.workspace_id, MESSAGE_CONTENT, row.content) ?? '{}',
+    });
+  }
 
   /** The archive record of a stored message; an edit or a revoke is a revision (a new version). */
   private archiveMessage(
@@ -2367,18 +2496,20 @@ export class SqliteStore implements Store {
         wamid: m.wamid,
         type: m.type,
         ts: m.ts,
-        text: m.text,
-        content: m.content ?? null,
         relates_to: m.relatesTo,
         sender: m.sender ?? null,
         created_at: m.at,
       },
       m.at,
+      // What the message says is content: sealed apart, committed to by the record, purgeable.
+      { text: m.text, content: m.content ?? null },
     );
   }
 
-  private archiveStatus(ws: string, status: { id: string } & Record<string, unknown>): void {
-    this.archive.append(ws, 'status', status.id, status, this.now());
+  /** A status's archive record; its raw webhook object is content (sealed, purgeable). */
+  private archiveStatus(ws: string, status: { id: string; raw: unknown } & Record<string, unknown>): void {
+    const { raw, ...data } = status;
+    this.archive.append(ws, 'status', status.id, data, this.now(), { raw });
   }
 
   /** The archive record of an admin act (an audit_log row); acts on no workspace go to the global log. */

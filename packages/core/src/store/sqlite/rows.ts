@@ -116,6 +116,7 @@ export interface MessageRow {
   wamid: string | null;
   type: string;
   ts: number;
+  /** Sealed (a BLOB) since encryption at rest: open it with SqliteStore.openColumn first. */
   text: string | null;
   content: string;
   state: string | null;

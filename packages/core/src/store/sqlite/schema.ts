@@ -396,6 +396,34 @@ CREATE TABLE jobs_coalesced (connector_id TEXT PRIMARY KEY, n INTEGER NOT NULL) 
 `,
   },
   {
+    // Encryption at rest and purgeable archive content (issue 18, item 3; see
+    // packages/core/src/vault). A workspace's data keys (DEKs), wrapped by the master key: one
+    // current (retired_at NULL), older ones kept to read what they sealed. The archive's content
+    // apart from its records: a record commits to SHA-256(salt || content) and its content (salt
+    // first) is here, sealed with a DEK, so purging content deletes a row and keeps the leaf.
+    version: 12,
+    name: 'data keys and sealed archive content',
+    sql: `
+CREATE TABLE data_keys (
+  workspace_id TEXT NOT NULL,
+  key_id TEXT NOT NULL,
+  wrapped TEXT NOT NULL,
+  created_at INTEGER NOT NULL,
+  retired_at INTEGER,
+  PRIMARY KEY (workspace_id, key_id)
+) WITHOUT ROWID;
+CREATE UNIQUE INDEX data_keys_current ON data_keys (workspace_id) WHERE retired_at IS NULL;
+CREATE TABLE archive_content (
+  workspace_id TEXT NOT NULL,
+  seq INTEGER NOT NULL,
+  sealed BLOB NOT NULL,
+  PRIMARY KEY (workspace_id, seq)
+) WITHOUT ROWID;
+-- The records of an entity (a message, a consent entry), for purging its content.
+CREATE INDEX archive_records_entity ON archive_records (workspace_id, entity_id);
+`,
+  },
+  {
     // Governance of the archive (issue 18, items 4-6; see src/store/sqlite/governance). Legal
     // holds keep their history: a release is written on the row, never a delete. Retention rules
     // are per workspace and record kind. A message whose content a purge or an erasure removed

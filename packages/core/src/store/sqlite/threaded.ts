@@ -60,6 +60,8 @@ export async function openThreadedSqliteStore(options: {
   /** How long a write waits for another connection's lock before it fails `unavailable` (10 s). */
   busyTimeoutMs?: number;
   now?: () => number;
+  /** See SqliteStoreOptions.masterKeys: the thread seals and opens content with them. */
+  masterKeys?: { current: Buffer; previous?: readonly Buffer[] };
 }): Promise<ThreadedSqliteStore> {
   const logger = options.logger ?? silentLogger;
   const metrics = options.metrics ?? noopMetrics;
@@ -67,7 +69,7 @@ export async function openThreadedSqliteStore(options: {
   const now = options.now ?? Date.now;
   // Named, so the thread is told apart in top -H, /proc and `npm run bench`.
   const worker = new NodeWorker(new URL('./thread.ts', import.meta.url), {
-    workerData: { path: options.path, busyTimeoutMs: options.busyTimeoutMs },
+    workerData: { path: options.path, busyTimeoutMs: options.busyTimeoutMs, masterKeys: options.masterKeys },
     name: 'wabridge-store',
   });
   const pending = new Map<number, { resolve(value: unknown): void; reject(error: unknown): void }>();
@@ -281,6 +283,7 @@ function revive(error: SerialisedError | undefined): Error {
 // Every method of the Store interface; `satisfies` makes the compiler check the list is complete.
 const STORE_METHODS = [
   'migrate',
+  'dataKey',
   'createWorkspace',
   'getWorkspace',
   'listWorkspaces',

@@ -9,6 +9,16 @@ export interface GovernanceContext {
   recordAct(actor: string, action: string, workspaceId: string, details: Record<string, unknown>): void;
   /** Makes every connection forget cached identities and fan-out targets (an erasure moved them). */
   bumpConfigVersion(): void;
+  /**
+   * Deletes the sealed archive content of these entities' records (messages, statuses) and
+   * records a `purge` record naming them; their leaves stay, so `archive verify` shows them as
+   * purged. Answers how many records lost their content.
+   */
+  purgeArchive(
+    workspaceId: string,
+    entityIds: readonly string[],
+    by: { actor: string; reason: string; details?: Record<string, unknown> },
+  ): number;
 }
 
 export const DAY_MS = 86_400_000;

@@ -131,6 +131,13 @@ export function erase(ctx: GovernanceContext, input: EraseInput): EraseResult {
   if (outcome === 'erased') {
     purgeMessages(db, ws, messageIds, at, `erasure:${id}`);
     purgeStatuses(db, ws, statusIds, at);
+    // The archive keeps the records' leaves (so the log still verifies, showing them purged);
+    // their sealed content goes.
+    ctx.purgeArchive(ws, [...messageIds, ...statusIds], {
+      actor: `erasure:${id}`,
+      reason: `erasure requested by ${actor}`,
+      details: { erasure: id },
+    });
     db.run(`UPDATE notices SET text = '', templates = '[]' WHERE ${IN_CONVERSATIONS}`, { ws, ids });
     db.run(
       `UPDATE conversations SET erased_at = :at WHERE workspace_id = :ws AND id IN (SELECT value FROM json_each(:ids))`,

@@ -53,8 +53,11 @@ const conversationOf = async (waId: string) => {
   const contact = store.db.get<{ id: string }>('SELECT id FROM contacts WHERE wa_id = :w', { w: waId });
   return (await store.listConversations('acme', { contactId: contact?.id ?? '' }))[0];
 };
-const texts = () =>
-  store.db.all<{ text: string | null }>('SELECT text FROM messages ORDER BY ts, id').map((r) => r.text);
+/** Every message's text, opened (the column is sealed at rest), oldest first. */
+const texts = async () => {
+  const ids = store.db.all<{ id: string }>('SELECT id FROM messages ORDER BY ts, id');
+  return Promise.all(ids.map(async ({ id }) => (await store.getMessage('acme', id))?.text ?? null));
+};
 const acts = (action: string) =>
   store.db
     .all<{ details: string }>('SELECT details FROM audit_log WHERE action = :action ORDER BY id', { action })
@@ -169,7 +172,7 @@ describe('retention', () => {
         held: 0,
       },
     ]);
-    expect(texts()).toEqual(['first', 'second']);
+    expect(await texts()).toEqual(['first', 'second']);
     const due = await store.runRetention({
       workspaceId: 'acme',
       now: T0 + 101 * DAY,
@@ -177,7 +180,7 @@ describe('retention', () => {
       actor: 'worker',
     });
     expect(due.purgedMessageIds).toHaveLength(2);
-    expect(texts()).toEqual([null, null]);
+    expect(await texts()).toEqual([null, null]);
     const purged = store.db.all<{ content: string; purged_at: number; purged_by: string }>(
       'SELECT content, purged_at, purged_by FROM messages',
     );
@@ -187,7 +190,21 @@ describe('retention', () => {
     ]);
     const [run] = acts('retention.purge');
     expect(run).toMatchObject({ at: T0 + 101 * DAY, messages: due.purgedMessageIds });
-    expect((await verifyArchive(store.db, 'acme')).ok).toBe(true);
+    // The archive keeps the leaves; the sealed content is gone, and verify shows it as purged.
+    expect(
+      store.db.all(
+        "SELECT c.seq FROM archive_content c JOIN archive_records r USING (workspace_id, seq) WHERE r.kind = 'message.inbound'",
+      ),
+    ).toEqual([]);
+    const report = await verifyArchive(store.db, 'acme');
+    expect([report.ok, report.purged]).toEqual([true, 2]);
+    expect(report.purges.map((p) => [p.actor, p.reason, p.count])).toEqual([
+      [
+        'retention:messages',
+        "retention rule: delete messages 90 days after the conversation's last message",
+        2,
+      ],
+    ]);
     // Nothing left to purge: a second run records nothing.
     await store.runRetention({ workspaceId: 'acme', now: T0 + 200 * DAY, dryRun: false, actor: 'worker' });
     expect(acts('retention.purge')).toHaveLength(1);
@@ -217,7 +234,7 @@ describe('retention', () => {
       actor: 'a',
     });
     expect(dry.kinds[0]).toMatchObject({ purged: 1, held: 1 });
-    expect(texts().sort()).toEqual(['ada', 'bo']);
+    expect((await texts()).sort()).toEqual(['ada', 'bo']);
     const run = await store.runRetention({
       workspaceId: 'acme',
       now: T0 + 31 * DAY,
@@ -225,10 +242,10 @@ describe('retention', () => {
       actor: 'a',
     });
     expect(run.kinds[0]).toMatchObject({ purged: 1, held: 1 });
-    expect(store.db.all('SELECT text FROM messages WHERE text IS NOT NULL')).toEqual([{ text: 'bo' }]);
+    expect((await texts()).filter((t) => t !== null)).toEqual(['bo']);
     await store.releaseHold({ workspaceId: 'acme', holdId: hold.id, actor: 'a', reason: 'settled' });
     await store.runRetention({ workspaceId: 'acme', now: T0 + 32 * DAY, dryRun: false, actor: 'a' });
-    expect(texts()).toEqual([null, null]);
+    expect(await texts()).toEqual([null, null]);
   });
 
   it('keeps content younger than keepDays, and a date range hold covers only its messages', async () => {
@@ -249,7 +266,7 @@ describe('retention', () => {
       actor: 'a',
     });
     await store.runRetention({ workspaceId: 'acme', now: T0 + 61 * DAY, dryRun: false, actor: 'a' });
-    expect(texts()).toEqual([null, 'held', 'young']);
+    expect(await texts()).toEqual([null, 'held', 'young']);
   });
 
   it('refuses an unknown record kind or a negative period, changing nothing', async () => {
@@ -314,7 +331,7 @@ describe('erasure', () => {
     expect(certificate.connectors[1]?.platformIds).toEqual([
       { kind: 'thread', entityId: ada?.id, externalId: 'C1/1700000000.000100' },
     ]);
-    expect(texts().sort()).toEqual([null, 'other customer'].sort());
+    expect((await texts()).sort()).toEqual([null, 'other customer'].sort());
     expect(
       store.db.get('SELECT wa_id, profile_name FROM contacts WHERE id = :id', { id: ada?.contactId ?? '' }),
     ).toEqual({
@@ -343,7 +360,13 @@ describe('erasure', () => {
     ]);
     const [act] = acts('erasure');
     expect((act?.certificate as { id: string } | undefined)?.id).toBe(certificate.id);
-    expect((await verifyArchive(store.db, 'acme')).ok).toBe(true);
+    const report = await verifyArchive(store.db, 'acme');
+    expect([report.ok, report.purged]).toEqual([true, 1]);
+    expect(report.purges.map((p) => p.actor)).toEqual([`erasure:${certificate.id}`]);
+    // Bo's message keeps its sealed content; Ada's has none left.
+    expect(await store.archiveContent('acme', store.archive.seqsOf('acme', messageIds))).toEqual(
+      new Map([[0, null]]),
+    );
 
     // Ada writes again: a fresh contact and conversation, nothing of the old record.
     await say(ADA, 'w3', 'hi again', T0 + 2 * DAY);
@@ -398,7 +421,7 @@ describe('erasure', () => {
       /keeps messages 2190 days \(set by cli:lee\).*kept until 2031/,
     );
     expect(messageIds).toEqual([]);
-    expect(texts()).toEqual(['keep six years']);
+    expect(await texts()).toEqual(['keep six years']);
     const conversation = await conversationOf(ADA);
     expect(conversation?.restrictedAt).toBe(T0 + DAY);
     expect(conversation?.erasedAt).toBeNull();

@@ -170,6 +170,15 @@ export function runRetention(ctx: GovernanceContext, input: RetentionRunInput): 
       purgeStatuses(db, ws, ids, input.now);
       purgedStatuses.push(...ids);
     }
+    // The archive keeps the records' leaves; their sealed content goes, and a purge record says so.
+    ctx.purgeArchive(ws, ids, {
+      actor: `retention:${rule.kind}`,
+      reason: `retention rule: ${text}`,
+      details: {
+        rule: { kind: rule.kind, keepDays: rule.keepDays, afterLastMessageDays: rule.afterLastMessageDays },
+        runBy: input.actor,
+      },
+    });
   }
   if (!input.dryRun && (result.purgedMessageIds.length > 0 || purgedStatuses.length > 0)) {
     ctx.recordAct(input.actor, 'retention.purge', ws, {
