@@ -199,7 +199,9 @@ describe('erasure reaches every system', { timeout: 240_000 }, () => {
     ]);
     for (const part of certificate.connectors)
       expect(part.platformIds.length, part.connectorId).toBeGreaterThan(0);
-    expect((await wabridge(run, ['archive', 'verify', ws])).code).toBe(0);
+    const verified = await wabridge(run, ['archive', 'verify', ws]);
+    expect(verified.code, verified.stdout).toBe(0);
+    expect(verified.stdout).toMatch(new RegExp(`record\\(s\\) purged[\\s\\S]*by erasure:${erasureId}`));
 
     // Ada writes again: a fresh contact and conversation, mirrored as a new thread.
     const erasedConversation = certificate.wabridge.conversations[0];
@@ -245,6 +247,9 @@ describe('retention purges on schedule', { timeout: 240_000 }, () => {
     expect(existsSync(mediaFile(run, bo.messages[1] ?? ''))).toBe(true);
     const verify = await wabridge(run, ['archive', 'verify', ws]);
     expect(verify.code, verify.stdout).toBe(0);
+    expect(verify.stdout).toContain(
+      "by retention:messages: retention rule: delete messages 30 days after the conversation's last message",
+    );
     // The purge is a record of the archive: which rule, when, which messages.
     const recorded = dbOf(run).all<{ details: string }>(
       "SELECT details FROM audit_log WHERE action = 'retention.purge' AND workspace_id = :ws",
