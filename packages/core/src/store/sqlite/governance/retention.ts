@@ -151,17 +151,26 @@ export function runRetention(ctx: GovernanceContext, input: RetentionRunInput): 
   };
   const purgedStatuses: string[] = [];
   for (const rule of listRetention(db, ws)) {
-    const expired =
+    // Walked by conversation (conversations_contact, then messages_conversation by time), so a
+    // run reads the workspace's conversations and its expired messages, not the whole table.
+    const from =
       rule.kind === 'messages'
-        ? `SELECT m.id, ${HELD_MESSAGE_SQL} AS held FROM messages m JOIN conversations c ON c.id = m.conversation_id
-           WHERE m.workspace_id = :ws AND m.purged_at IS NULL AND ${expirySql(rule, 'm.ts')} LIMIT :limit`
-        : `SELECT s.id, ${HELD_MESSAGE_SQL} AS held FROM message_statuses s JOIN messages m ON m.id = s.message_id
-             JOIN conversations c ON c.id = m.conversation_id
-           WHERE s.workspace_id = :ws AND s.purged_at IS NULL AND ${expirySql(rule, 's.ts')} LIMIT :limit`;
-    const rows = db.all<{ id: string; held: number }>(expired, { ws, now: input.now, limit });
-    const ids = rows.filter((r) => r.held === 0).map((r) => r.id);
+        ? `FROM conversations c JOIN messages m ON m.conversation_id = c.id
+           WHERE c.workspace_id = :ws AND m.purged_at IS NULL AND ${expirySql(rule, 'm.ts')}`
+        : `FROM conversations c JOIN messages m ON m.conversation_id = c.id JOIN message_statuses s ON s.message_id = m.id
+           WHERE c.workspace_id = :ws AND s.purged_at IS NULL AND ${expirySql(rule, 's.ts')}`;
+    const id = rule.kind === 'messages' ? 'm.id' : 's.id';
+    const params = { ws, now: input.now };
+    const ids = db
+      .all<{ id: string }>(`SELECT ${id} AS id ${from} AND NOT ${HELD_MESSAGE_SQL} LIMIT :limit`, {
+        ...params,
+        limit,
+      })
+      .map((r) => r.id);
+    const held =
+      db.get<{ n: number }>(`SELECT COUNT(*) AS n ${from} AND ${HELD_MESSAGE_SQL}`, params)?.n ?? 0;
     const text = describeRule(rule);
-    result.kinds.push({ kind: rule.kind, rule: text, purged: ids.length, held: rows.length - ids.length });
+    result.kinds.push({ kind: rule.kind, rule: text, purged: ids.length, held });
     if (input.dryRun || ids.length === 0) continue;
     if (rule.kind === 'messages') {
       purgeMessages(db, ws, ids, input.now, `retention:${rule.kind}`);
