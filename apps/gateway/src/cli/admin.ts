@@ -419,6 +419,46 @@ export async function secretsRotate({ env }: CommandInput): Promise<void> {
   });
 }
 
+// --- keys ----------------------------------------------------------------------------------------
+
+/**
+ * `wabridge keys rotate [--workspace <id>]`: re-wraps every workspace data key under the current
+ * master key; with --workspace, also makes that workspace a new data key and re-seals its content
+ * with it, in batches of one short transaction each, so a running gateway keeps serving.
+ */
+export async function keysRotate({ env, values }: CommandInput): Promise<void> {
+  const current = env();
+  const workspaceId = str(values.workspace);
+  if (!masterKeysIfAny(current)) {
+    throw new WabridgeError('config_invalid', 'WABRIDGE_MASTER_KEY is required to rotate keys');
+  }
+  await withArchiveDatabase(current, async (store) => {
+    if (workspaceId && !(await store.getWorkspace(workspaceId))) throw noWorkspace(workspaceId);
+    const rewrapped = await store.rewrapDataKeys();
+    out(`re-wrapped ${rewrapped} data key(s) with master key ${store.keyring.masterKeyId}`);
+    const details: Record<string, unknown> = { rewrapped, masterKeyId: store.keyring.masterKeyId };
+    if (workspaceId) {
+      const keyId = await store.rotateDataKey(workspaceId);
+      out(`new data key ${keyId} for ${workspaceId}; re-sealing its content…`);
+      let resealed = 0;
+      for (let batch = await store.reencryptBatch(workspaceId); batch > 0; ) {
+        resealed += batch;
+        process.stderr.write(`\r${resealed} value(s) re-sealed`);
+        batch = await store.reencryptBatch(workspaceId);
+      }
+      if (resealed > 0) process.stderr.write('\n');
+      out(`re-sealed ${resealed} value(s) of ${workspaceId} with data key ${keyId}`);
+      Object.assign(details, { dataKeyId: keyId, resealed });
+    }
+    await store.appendAudit({
+      actor: actor(),
+      action: 'keys.rotate',
+      workspaceId: workspaceId ?? null,
+      details,
+    });
+  });
+}
+
 // --- archive -----------------------------------------------------------------------------------
 
 /** A direct connection to the database file, for the archive's reads and its own small writes. */

@@ -264,6 +264,22 @@ export const COMMANDS: readonly Entry[] = [
     ],
   },
   {
+    name: 'keys',
+    summary: 'the data keys that encrypt message content at rest',
+    commands: [
+      {
+        path: ['keys', 'rotate'],
+        summary: 're-wrap every data key with the current master key; --workspace: a new data key too',
+        details:
+          'Set the new WABRIDGE_MASTER_KEY and move the old one to WABRIDGE_MASTER_KEY_PREVIOUS first.\nWith --workspace, that workspace gets a new data key for new writes and its stored content is\nre-sealed with it in small batches while the gateway keeps serving.',
+        options: {
+          workspace: { type: 'string', value: '<id>', help: 'also give this workspace a new data key' },
+        },
+        run: async (input) => (await admin()).keysRotate(input),
+      },
+    ],
+  },
+  {
     name: 'archive',
     summary: "the tamper-evident archive: each workspace's records in a signed Merkle log",
     commands: [

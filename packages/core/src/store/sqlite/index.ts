@@ -108,6 +108,65 @@ const STATUS_RAW = 'message_statuses.raw';
 const UNROUTED_PAYLOAD = 'unrouted_events.payload';
 const PLATFORM_PAYLOAD = 'platform_events.payload';
 
+/** Where sealed values live, for re-encryption: table, row key, column, purpose, whose rows. */
+const SEALED_COLUMNS: ReadonlyArray<{
+  table: string;
+  key: string;
+  column: string;
+  purpose: string;
+  workspaceWhere: string | null;
+  globalWhere: string | null;
+}> = [
+  {
+    table: 'messages',
+    key: 'rowid',
+    column: 'text',
+    purpose: MESSAGE_TEXT,
+    workspaceWhere: 'workspace_id = :ws',
+    globalWhere: null,
+  },
+  {
+    table: 'messages',
+    key: 'rowid',
+    column: 'content',
+    purpose: MESSAGE_CONTENT,
+    workspaceWhere: 'workspace_id = :ws',
+    globalWhere: null,
+  },
+  {
+    table: 'message_statuses',
+    key: 'rowid',
+    column: 'raw',
+    purpose: STATUS_RAW,
+    workspaceWhere: 'workspace_id = :ws',
+    globalWhere: null,
+  },
+  {
+    table: 'platform_events',
+    key: 'rowid',
+    column: 'payload',
+    purpose: PLATFORM_PAYLOAD,
+    workspaceWhere: 'workspace_id = :ws',
+    globalWhere: 'workspace_id IS NULL',
+  },
+  {
+    table: 'unrouted_events',
+    key: 'rowid',
+    column: 'payload',
+    purpose: UNROUTED_PAYLOAD,
+    workspaceWhere: null,
+    globalWhere: '1 = 1',
+  },
+  {
+    table: 'archive_content',
+    key: 'seq',
+    column: 'sealed',
+    purpose: ARCHIVE_CONTENT_PURPOSE,
+    workspaceWhere: 'workspace_id = :ws',
+    globalWhere: 'workspace_id = :ws',
+  },
+];
+
 /** Opens (and migrates) the embedded store. */
 export async function openSqliteStore(options: SqliteStoreOptions): Promise<SqliteStore> {
   if (options.path !== ':memory:') mkdirSync(dirname(options.path), { recursive: true });
@@ -2385,6 +2444,66 @@ export class SqliteStore implements Store {
   }
 
   // --- Archive content (issue 18, items 3-6) -------------------------------------------------
+
+  /**
+   * Key rotation, step one: re-wraps every data key not wrapped by the current master key (after
+   * WABRIDGE_MASTER_KEY changed and the old one moved to WABRIDGE_MASTER_KEY_PREVIOUS). Answers
+   * how many were re-wrapped; the content itself is untouched.
+   */
+  rewrapDataKeys(): Promise<number> {
+    return this.db.write(() => this.keyring.rewrap());
+  }
+
+  /**
+   * Key rotation, step two (optional): a new data key for the workspace, for every write from now
+   * on. The old one is kept to read what it sealed until `reencryptBatch` has moved it all.
+   */
+  rotateDataKey(workspaceId: string): Promise<string> {
+    return this.db.write(() => {
+      if (workspaceId !== GLOBAL_ARCHIVE_LOG) this.requireWorkspace(workspaceId);
+      return this.keyring.rotate(workspaceId);
+    });
+  }
+
+  /**
+   * Re-seals up to `limit` values of the workspace that are not sealed with its current data key
+   * (or not sealed at all: written before encryption at rest), in one write transaction, so the
+   * gateway keeps serving between batches. Answers how many it re-sealed: 0 when done.
+   */
+  reencryptBatch(workspaceId: string, limit = 500): Promise<number> {
+    return this.db.write(() => {
+      const keyId = Buffer.from(this.keyring.currentKeyId(workspaceId), 'hex');
+      let done = 0;
+      for (const column of SEALED_COLUMNS) {
+        if (done >= limit) break;
+        const where = workspaceId === GLOBAL_ARCHIVE_LOG ? column.globalWhere : column.workspaceWhere;
+        if (where === null) continue;
+        const stale = `((typeof(${column.column}) = 'blob' AND substr(${column.column}, 2, 4) <> :kid)
+          OR (typeof(${column.column}) = 'text' AND ${column.column} <> '{}'))`;
+        const rows = this.db.all<{ k: unknown; v: string | Uint8Array }>(
+          `SELECT ${column.key} AS k, ${column.column} AS v FROM ${column.table}
+           WHERE ${where} AND ${stale} LIMIT :limit`,
+          { ws: workspaceId, kid: keyId, limit: limit - done },
+        );
+        for (const row of rows) {
+          const plain =
+            typeof row.v === 'string'
+              ? Buffer.from(row.v, 'utf8')
+              : this.keyring.open(workspaceId, column.purpose, row.v);
+          this.db.run(
+            `UPDATE ${column.table} SET ${column.column} = :v WHERE ${column.key} = :k AND ${where}`,
+            {
+              k: row.k as string,
+              ws: workspaceId,
+              v: this.keyring.seal(workspaceId, column.purpose, plain),
+            },
+          );
+        }
+        done += rows.length;
+      }
+      return done;
+    });
+  }
 
   async dataKey(workspaceId: string, keyId?: string): Promise<{ keyId: string; key: string }> {
     if (workspaceId !== GLOBAL_ARCHIVE_LOG) this.requireWorkspace(workspaceId);
