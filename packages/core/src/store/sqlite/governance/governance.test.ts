@@ -2,7 +2,10 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { CommandProcessor } from '../../../bridge/commands.ts';
 import { isWabridgeError } from '../../../errors/index.ts';
+import { silentLogger } from '../../../logger/index.ts';
+import { noopMetrics } from '../../../metrics/index.ts';
 import { hydrateEvent } from '../../../queue/hydrate.ts';
 import { identity, inboundMessage, messagesUnit, seedWorkspace } from '../../../testing/fixtures.ts';
 import { verifyArchive } from '../archive-verify.ts';
@@ -460,6 +463,51 @@ describe('erasure', () => {
       ['message.inbound', null],
       ['message.inbound', null],
     ]);
+  });
+
+  it("a restricted conversation takes no agent reply from its mirror's thread", async () => {
+    await say(ADA, 'w1', 'hello', T0);
+    const ada = await conversationOf(ADA);
+    await store.putRef('acme', {
+      connectorId: 'slack',
+      kind: 'conversation',
+      entityId: ada?.id ?? '',
+      externalId: 'C1:1.0',
+      data: {},
+    });
+    await store.setRetention({
+      workspaceId: 'acme',
+      kind: 'messages',
+      keepDays: 2190,
+      afterLastMessageDays: null,
+      actor: 'a',
+    });
+    await store.erase({
+      workspaceId: 'acme',
+      subject: { kind: 'contact', identifier: ADA },
+      actor: 'a',
+      reason: 'r',
+    });
+    const commands = new CommandProcessor({
+      store,
+      logger: silentLogger,
+      metrics: noopMetrics,
+      now: () => clock,
+    });
+    const [outcome] = await commands.accept('acme', 'slack', [
+      {
+        type: 'agent.reply',
+        idempotencyKey: 'k1',
+        threadId: 'C1:1.0',
+        messageId: 'C1:2.0',
+        agent: { id: 'U1', name: 'Bo' },
+        text: 'are you there?',
+        attachments: [],
+        mode: 'send',
+      },
+    ]);
+    expect(outcome).toEqual({ status: 'ignored', reason: 'not a mirrored conversation thread' });
+    expect(store.db.all("SELECT id FROM messages WHERE direction = 'outbound'")).toEqual([]);
   });
 
   it('a workspace under a legal hold cannot be deleted', async () => {
