@@ -151,6 +151,13 @@ export class DataKeyring {
     return id;
   }
 
+  /** Every data key of the workspace, raw (for a checker in another thread of this process). */
+  exportAll(workspaceId: string): Array<{ keyId: string; key: Buffer }> {
+    return this.#db
+      .all<{ key_id: string }>('SELECT key_id FROM data_keys WHERE workspace_id = :ws', { ws: workspaceId })
+      .map((row) => ({ keyId: row.key_id, key: this.#byId(workspaceId, row.key_id).export() }));
+  }
+
   /** Re-wraps every DEK not wrapped by the current master key; answers how many. */
   rewrap(): number {
     const rows = this.#db.all<{ workspace_id: string; key_id: string; wrapped: string }>(

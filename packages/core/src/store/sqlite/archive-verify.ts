@@ -8,13 +8,13 @@ import { verifyConsistency } from '../../archive/log/verify.ts';
 import { WabridgeError } from '../../errors/index.ts';
 import type { SecretBox } from '../../secrets/index.ts';
 import type { DataKeyring } from '../../vault/keyring.ts';
+import { ARCHIVE_KINDS, type ArchiveRecordRow, SqliteLogNodeStore } from './archive.ts';
 import {
-  ARCHIVE_CONTENT_PURPOSE,
-  ARCHIVE_KINDS,
-  type ArchiveRecordRow,
-  contentHash,
-  SqliteLogNodeStore,
-} from './archive.ts';
+  type ContentFault,
+  type ContentItem,
+  inlineChecker,
+  threadChecker,
+} from './archive-content-check.ts';
 import { PurgedRecords, type PurgeSummary, readPurges } from './archive-purges.ts';
 import type { SqliteDatabase } from './database.ts';
 
@@ -150,6 +150,8 @@ export interface ArchiveVerifyReport {
 }
 
 const PAGE = 4096;
+/** From this many records on, content is checked in a thread beside the tree's pass. */
+const THREAD_FROM = 4 * PAGE;
 
 /**
  * Verifies one workspace's archive in the live store: re-reads every record in order, checks its
@@ -162,7 +164,14 @@ const PAGE = 4096;
 export async function verifyArchive(
   db: SqliteDatabase,
   log: string,
-  options: { verifierKey?: string; originPrefix?: string; keyring?: DataKeyring } = {},
+  options: {
+    verifierKey?: string;
+    originPrefix?: string;
+    /** The data keys: with them, each content is opened and checked against its commitment. */
+    keyring?: DataKeyring;
+    /** From how many records on contents are checked in a thread of their own. */
+    threadFrom?: number;
+  } = {},
 ): Promise<ArchiveVerifyReport> {
   const keyring = options.keyring ?? null;
   const storedSize =
@@ -266,199 +275,271 @@ export async function verifyArchive(
     }
   }
 
-  let refreshedAt = -1;
-  /** Records whose content is gone with no purge found for them yet (see checkContent). */
-  const unaccounted: number[] = [];
-  // A record's content against its commitment: null when sound, 'purged' when a purge removed it.
-  const checkContent = (
-    seq: number,
-    committed: string | null,
-    sealed: Uint8Array | null,
-  ): null | 'purged' | { reason: 'content-changed' | 'content-missing'; message: string } => {
-    if (committed === null) {
-      return sealed === null
-        ? null
-        : { reason: 'content-changed', message: 'it has no content, yet content is stored for it' };
-    }
-    if (sealed === null) {
-      if (purges.has(seq)) return 'purged';
-      // A purge committed while this pass ran is not in the list read at its start: read it again
-      // (once a page). Still unaccounted for, it is named at the end unless the pass fails
-      // earlier: a purge record comes after what it purged, and a deleted or altered purge
-      // record is the fault to name first.
-      if (refreshedAt !== index - (index % PAGE)) {
-        refreshedAt = index - (index % PAGE);
-        if (purges.refresh(readPurges(db, log)).has(seq)) return 'purged';
-      }
-      unaccounted.push(seq);
-      return null;
-    }
-    if (purges.has(seq)) {
-      return {
-        reason: 'content-changed',
-        message: 'a purge record says its content was purged, yet content is stored',
-      };
-    }
-    if (!keyring) return null;
-    let opened: Uint8Array;
-    try {
-      opened = keyring.open(log, ARCHIVE_CONTENT_PURPOSE, sealed);
-    } catch (error) {
-      return {
-        reason: 'content-changed',
-        message: `its content does not open: ${error instanceof Error ? error.message : error}`,
-      };
-    }
-    return contentHash(opened) === committed
-      ? null
-      : { reason: 'content-changed', message: 'its stored content is not the content its record commits to' };
-  };
+  // Commitments are checked in a thread of its own for a log of more than a few pages.
+  const checker = keyring
+    ? (storedSize >= (options.threadFrom ?? THREAD_FROM) ? threadChecker : inlineChecker)(
+        keyring.exportAll(log),
+        log,
+      )
+    : null;
+  try {
+    return await recordPass();
+  } finally {
+    await checker?.close();
+  }
 
-  const heads2 = new LeafStreamVerifier(heads);
-  const tree = CompactRange.empty();
-  let index = 0;
-  for (;;) {
-    const rows = db.all<ArchiveRecordRow>(
-      `SELECT workspace_id, seq, kind, entity_id, record, recorded_at FROM archive_records
+  async function recordPass(): Promise<ArchiveVerifyReport> {
+    let index = 0;
+    let refreshedAt = -1;
+    /** Records whose content is gone with no purge found for them yet (see checkContent). */
+    const unaccounted: number[] = [];
+    // A record's content against its commitment: null when sound, 'purged' when a purge removed it.
+    const checkContent = (
+      seq: number,
+      committed: string | null,
+      sealed: Uint8Array | null,
+    ): null | 'purged' | { reason: 'content-changed' | 'content-missing'; message: string } => {
+      if (committed === null) {
+        return sealed === null
+          ? null
+          : { reason: 'content-changed', message: 'it has no content, yet content is stored for it' };
+      }
+      if (sealed === null) {
+        if (purges.has(seq)) return 'purged';
+        // A purge committed while this pass ran is not in the list read at its start: read it again
+        // (once a page). Still unaccounted for, it is named at the end unless the pass fails
+        // earlier: a purge record comes after what it purged, and a deleted or altered purge
+        // record is the fault to name first.
+        if (refreshedAt !== index - (index % PAGE)) {
+          refreshedAt = index - (index % PAGE);
+          if (purges.refresh(readPurges(db, log)).has(seq)) return 'purged';
+        }
+        unaccounted.push(seq);
+        return null;
+      }
+      if (purges.has(seq)) {
+        return {
+          reason: 'content-changed',
+          message: 'a purge record says its content was purged, yet content is stored',
+        };
+      }
+      // Against its commitment by the checker, a page behind (see the end of each page).
+      if (checker) items.push({ seq, committed, sealed });
+      return null;
+    };
+
+    /** The checker's verdict on the page before this one (each page's is awaited a page later). */
+    let previous: Promise<ContentFault | null> = Promise.resolve(null);
+    /** This page's contents, for the checker. */
+    let items: ContentItem[] = [];
+    const contentFail = (fault: ContentFault, verifiedSize: number): ArchiveVerifyReport => {
+      const row = db.get<{ kind: string; entity_id: string }>(
+        'SELECT kind, entity_id FROM archive_records WHERE workspace_id = :log AND seq = :seq',
+        { log, seq: fault.seq },
+      );
+      return fail(fault.seq + 1, verifiedSize, {
+        reason: 'content-changed',
+        seq: fault.seq,
+        kind: row?.kind ?? null,
+        entityId: row?.entity_id ?? null,
+        message: `record ${fault.seq}: ${fault.message}`,
+      });
+    };
+    // A failure found at `seq` is the first one unless a content before it failed the checker.
+    const settle = async (report: ArchiveVerifyReport, seq: number): Promise<ArchiveVerifyReport> => {
+      if (!checker) return report;
+      const fault = (await previous) ?? (await checker.check(items.filter((item) => item.seq < seq)));
+      return fault && fault.seq < seq ? contentFail(fault, report.verifiedSize) : report;
+    };
+
+    const heads2 = new LeafStreamVerifier(heads);
+    const tree = CompactRange.empty();
+    for (;;) {
+      const rows = db.all<ArchiveRecordRow>(
+        `SELECT workspace_id, seq, kind, entity_id, record, recorded_at FROM archive_records
        WHERE workspace_id = :log AND seq >= :from ORDER BY seq LIMIT ${PAGE}`,
-      { log, from: index },
-    );
-    if (rows.length === 0) break;
-    const leaves = readLeaves(db, log, index, rows.length);
-    // The page's content in one range read (cheaper than a join's lookup per record).
-    const sealedOf = readContent(db, log, index, (rows[rows.length - 1] as ArchiveRecordRow).seq);
-    // Interior nodes this page completes, compared per level after the page.
-    const interior = new Map<number, Array<{ index: number; hash: Hash; firstSeq: number }>>();
-    for (const row of rows) {
-      const record = parseRecord(row);
-      const named = {
-        kind: record.value?.kind ?? row.kind,
-        entityId: record.value?.entity_id ?? row.entity_id,
-      };
-      if (row.seq !== index) {
-        return fail(index, heads2.finish('allow').verifiedSize, {
+        { log, from: index },
+      );
+      if (rows.length === 0) break;
+      const leaves = readLeaves(db, log, index, rows.length);
+      // The page's content in one range read (cheaper than a join's lookup per record).
+      const sealedOf = readContent(db, log, index, (rows[rows.length - 1] as ArchiveRecordRow).seq);
+      // Interior nodes this page completes, compared per level after the page.
+      const interior = new Map<number, Array<{ index: number; hash: Hash; firstSeq: number }>>();
+      for (const row of rows) {
+        const record = parseRecord(row);
+        const named = {
+          kind: record.value?.kind ?? row.kind,
+          entityId: record.value?.entity_id ?? row.entity_id,
+        };
+        if (row.seq !== index) {
+          return settle(
+            fail(index, heads2.finish('allow').verifiedSize, {
+              reason: 'record-missing',
+              seq: index,
+              kind: null,
+              entityId: null,
+              message: `record ${index} is not in the store (deleted): the next one stored is ${row.seq}`,
+            }),
+            index,
+          );
+        }
+        const leaf = leafHash(row.record);
+        const want = leaves.get(index);
+        if (want === undefined) {
+          return settle(
+            fail(index + 1, heads2.finish('allow').verifiedSize, {
+              reason: 'record-added',
+              seq: index,
+              ...named,
+              message: `record ${index} is not in the log of ${storedSize} records (a record was added)`,
+            }),
+            index,
+          );
+        }
+        if (!hashesEqual(leaf, want)) {
+          return settle(
+            fail(index + 1, heads2.finish('allow').verifiedSize, {
+              reason: 'record-changed',
+              seq: index,
+              ...named,
+              message: `record ${index} is not the record the log holds at ${index} (changed, moved or replaced)`,
+            }),
+            index,
+          );
+        }
+        if (record.problem) {
+          return settle(
+            fail(index + 1, heads2.finish('allow').verifiedSize, {
+              reason: 'record-malformed',
+              seq: index,
+              ...named,
+              message: `record ${index}: ${record.problem}`,
+            }),
+            index,
+          );
+        }
+        const content = checkContent(row.seq, record.contentHash, sealedOf.get(row.seq) ?? null);
+        if (content === 'purged') purged++;
+        else if (content !== null) {
+          return settle(
+            fail(index + 1, heads2.finish('allow').verifiedSize, {
+              reason: content.reason,
+              seq: index,
+              ...named,
+              message: `record ${index}: ${content.message}`,
+            }),
+            index,
+          );
+        }
+        const failure = heads2.push(leaf);
+        if (failure) {
+          return settle(
+            fail(index + 1, heads2.finish('allow').verifiedSize, {
+              reason: 'checkpoint-mismatch',
+              seq: failure.index,
+              kind: null,
+              entityId: null,
+              message: `${failure.message} (the stored tree agrees with the records, so both were rewritten)`,
+            }),
+            failure.index,
+          );
+        }
+        tree.append(leaf, (level, nodeIndex, hash) => {
+          if (level === 0) return;
+          const list = interior.get(level) ?? [];
+          list.push({ index: nodeIndex, hash, firstSeq: nodeIndex * 2 ** level });
+          interior.set(level, list);
+        });
+        index++;
+      }
+      const bad = compareInterior(db, log, interior);
+      if (bad) {
+        return settle(
+          fail(index, heads2.finish('allow').verifiedSize, {
+            reason: 'node-mismatch',
+            seq: bad.firstSeq,
+            kind: null,
+            entityId: null,
+            message: `the stored tree's node (${bad.level}, ${bad.index}) over records [${bad.firstSeq}, ${bad.firstSeq + 2 ** bad.level}) is ${bad.found ? 'not the hash of its children' : 'missing'}`,
+          }),
+          bad.firstSeq,
+        );
+      }
+      const done = await previous;
+      if (done) return contentFail(done, heads2.finish('allow').verifiedSize);
+      previous = checker ? checker.check(items) : Promise.resolve(null);
+      items = [];
+    }
+
+    const lastFault = await previous;
+    const settleEnd = (report: ArchiveVerifyReport, seq: number): ArchiveVerifyReport =>
+      lastFault && lastFault.seq < seq ? contentFail(lastFault, report.verifiedSize) : report;
+    if (index < storedSize) {
+      return settleEnd(
+        fail(index, heads2.finish('allow').verifiedSize, {
           reason: 'record-missing',
           seq: index,
           kind: null,
           entityId: null,
-          message: `record ${index} is not in the store (deleted): the next one stored is ${row.seq}`,
-        });
-      }
-      const leaf = leafHash(row.record);
-      const want = leaves.get(index);
-      if (want === undefined) {
-        return fail(index + 1, heads2.finish('allow').verifiedSize, {
-          reason: 'record-added',
-          seq: index,
-          ...named,
-          message: `record ${index} is not in the log of ${storedSize} records (a record was added)`,
-        });
-      }
-      if (!hashesEqual(leaf, want)) {
-        return fail(index + 1, heads2.finish('allow').verifiedSize, {
-          reason: 'record-changed',
-          seq: index,
-          ...named,
-          message: `record ${index} is not the record the log holds at ${index} (changed, moved or replaced)`,
-        });
-      }
-      if (record.problem) {
-        return fail(index + 1, heads2.finish('allow').verifiedSize, {
-          reason: 'record-malformed',
-          seq: index,
-          ...named,
-          message: `record ${index}: ${record.problem}`,
-        });
-      }
-      const content = checkContent(row.seq, record.contentHash, sealedOf.get(row.seq) ?? null);
-      if (content === 'purged') purged++;
-      else if (content !== null) {
-        return fail(index + 1, heads2.finish('allow').verifiedSize, {
-          reason: content.reason,
-          seq: index,
-          ...named,
-          message: `record ${index}: ${content.message}`,
-        });
-      }
-      const failure = heads2.push(leaf);
-      if (failure) {
-        return fail(index + 1, heads2.finish('allow').verifiedSize, {
-          reason: 'checkpoint-mismatch',
-          seq: failure.index,
+          message: `the log holds ${storedSize} records and the store ${index}: record ${index} and later were deleted`,
+        }),
+        index,
+      );
+    }
+    const extra =
+      db.get<{ n: number }>('SELECT count(*) AS n FROM archive_log_nodes WHERE log_id = :log', { log })?.n ??
+      0;
+    if (extra !== nodeCount(storedSize)) {
+      return settleEnd(
+        fail(index, heads2.finish('allow').verifiedSize, {
+          reason: 'node-mismatch',
+          seq: storedSize,
           kind: null,
           entityId: null,
-          message: `${failure.message} (the stored tree agrees with the records, so both were rewritten)`,
-        });
-      }
-      tree.append(leaf, (level, nodeIndex, hash) => {
-        if (level === 0) return;
-        const list = interior.get(level) ?? [];
-        list.push({ index: nodeIndex, hash, firstSeq: nodeIndex * 2 ** level });
-        interior.set(level, list);
-      });
-      index++;
-    }
-    const bad = compareInterior(db, log, interior);
-    if (bad) {
-      return fail(index, heads2.finish('allow').verifiedSize, {
-        reason: 'node-mismatch',
-        seq: bad.firstSeq,
-        kind: null,
-        entityId: null,
-        message: `the stored tree's node (${bad.level}, ${bad.index}) over records [${bad.firstSeq}, ${bad.firstSeq + 2 ** bad.level}) is ${bad.found ? 'not the hash of its children' : 'missing'}`,
-      });
-    }
-  }
-  if (index < storedSize) {
-    return fail(index, heads2.finish('allow').verifiedSize, {
-      reason: 'record-missing',
-      seq: index,
-      kind: null,
-      entityId: null,
-      message: `the log holds ${storedSize} records and the store ${index}: record ${index} and later were deleted`,
-    });
-  }
-  const extra =
-    db.get<{ n: number }>('SELECT count(*) AS n FROM archive_log_nodes WHERE log_id = :log', { log })?.n ?? 0;
-  if (extra !== nodeCount(storedSize)) {
-    return fail(index, heads2.finish('allow').verifiedSize, {
-      reason: 'node-mismatch',
-      seq: storedSize,
-      kind: null,
-      entityId: null,
-      message: `the stored tree has ${extra} nodes, and a log of ${storedSize} records has ${nodeCount(storedSize)}`,
-    });
-  }
-  const verdict = heads2.finish('allow');
-  if (!verdict.ok) {
-    return fail(index, verdict.verifiedSize, {
-      reason: 'checkpoint-mismatch',
-      seq: verdict.disagreement.index,
-      kind: null,
-      entityId: null,
-      message: verdict.disagreement.message,
-    });
-  }
-  if (unaccounted.length > 0) {
-    // A last look: purges committed since the last page was read.
-    purges.refresh(readPurges(db, log));
-    const first = unaccounted.find((seq) => !purges.has(seq));
-    if (first !== undefined) {
-      const row = db.get<{ kind: string; entity_id: string }>(
-        'SELECT kind, entity_id FROM archive_records WHERE workspace_id = :log AND seq = :seq',
-        { log, seq: first },
+          message: `the stored tree has ${extra} nodes, and a log of ${storedSize} records has ${nodeCount(storedSize)}`,
+        }),
+        storedSize,
       );
-      return fail(index, verdict.verifiedSize, {
-        reason: 'content-missing',
-        seq: first,
-        kind: row?.kind ?? null,
-        entityId: row?.entity_id ?? null,
-        message: `record ${first}: its content is gone and no purge record says it was purged`,
-      });
     }
-    purged += unaccounted.length;
+    const verdict = heads2.finish('allow');
+    if (!verdict.ok) {
+      return settleEnd(
+        fail(index, verdict.verifiedSize, {
+          reason: 'checkpoint-mismatch',
+          seq: verdict.disagreement.index,
+          kind: null,
+          entityId: null,
+          message: verdict.disagreement.message,
+        }),
+        verdict.disagreement.index,
+      );
+    }
+    if (unaccounted.length > 0) {
+      // A last look: purges committed since the last page was read.
+      purges.refresh(readPurges(db, log));
+      const first = unaccounted.find((seq) => !purges.has(seq));
+      if (first !== undefined) {
+        const row = db.get<{ kind: string; entity_id: string }>(
+          'SELECT kind, entity_id FROM archive_records WHERE workspace_id = :log AND seq = :seq',
+          { log, seq: first },
+        );
+        return settleEnd(
+          fail(index, verdict.verifiedSize, {
+            reason: 'content-missing',
+            seq: first,
+            kind: row?.kind ?? null,
+            entityId: row?.entity_id ?? null,
+            message: `record ${first}: its content is gone and no purge record says it was purged`,
+          }),
+          first,
+        );
+      }
+      purged += unaccounted.length;
+    }
+    if (lastFault) return contentFail(lastFault, verdict.verifiedSize);
+    return { ...base(), ok: true, records: index, verifiedSize: verdict.verifiedSize, failure: null };
   }
-  return { ...base(), ok: true, records: index, verifiedSize: verdict.verifiedSize, failure: null };
 }
 
 // Complete subtrees of a log of n leaves: n at level 0, ⌊n/2⌋ at level 1, and so on.

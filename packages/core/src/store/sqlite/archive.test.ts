@@ -466,6 +466,61 @@ describe('archive content, apart from the records', () => {
     },
   );
 
+  it('in a thread of its own (a large log), a changed content is named, and the earlier of two faults wins', async () => {
+    const verify = async (change: (db: DatabaseSync) => void) => {
+      const path = join(dir, `thread-${n++}.db`);
+      copyFileSync(base, path);
+      const raw = new DatabaseSync(path);
+      change(raw);
+      raw.close();
+      const store = await openSqliteStore({ path });
+      try {
+        return await verifyArchive(store.db, WS, { keyring: store.keyring, threadFrom: 0 });
+      } finally {
+        await store.close();
+      }
+    };
+    const swapContent = (db: DatabaseSync, seq: number) =>
+      db
+        .prepare(
+          'UPDATE archive_content SET sealed = (SELECT sealed FROM archive_content WHERE workspace_id = ? AND seq = ?) WHERE workspace_id = ? AND seq = ?',
+        )
+        .run(WS, seqOf('message.revision', 2), WS, seq);
+    const changeRecord = (db: DatabaseSync, seq: number) =>
+      db
+        .prepare(
+          `UPDATE archive_records SET record = CAST(replace(CAST(record AS TEXT), '"ts":', '"ts":1') AS BLOB)
+           WHERE workspace_id = ? AND seq = ?`,
+        )
+        .run(WS, seq);
+    expect(await verify(() => {})).toMatchObject({ ok: true, contentChecked: true, purged: ROUNDS });
+    const content = seqOf('message.outbound', 1);
+    expect((await verify((db) => swapContent(db, content))).failure).toMatchObject({
+      reason: 'content-changed',
+      seq: content,
+      kind: 'message.outbound',
+    });
+    // A content fault before a changed record is named first, and a changed record before a content fault.
+    const later = seqOf('message.outbound', 2);
+    expect(
+      (
+        await verify((db) => {
+          swapContent(db, content);
+          changeRecord(db, later);
+        })
+      ).failure,
+    ).toMatchObject({ reason: 'content-changed', seq: content });
+    const earlier = seqOf('message.outbound', 0);
+    expect(
+      (
+        await verify((db) => {
+          swapContent(db, content);
+          changeRecord(db, earlier);
+        })
+      ).failure,
+    ).toMatchObject({ reason: 'record-changed', seq: earlier });
+  });
+
   it('content put back for a purged record, or added to a record without content, is named', async () => {
     const purgedSeq = seqOf('message.inbound');
     const putBack = await tampered((db) => {
