@@ -123,9 +123,14 @@ export function erase(ctx: GovernanceContext, input: EraseInput): EraseResult {
   const noticeCount =
     db.get<{ n: number }>(`SELECT COUNT(*) AS n FROM notices WHERE ${IN_CONVERSATIONS}`, { ws, ids })?.n ?? 0;
 
-  // The contact's queued work would carry its data to a platform: gone, whatever the outcome.
-  let jobsRemoved = 0;
-  for (const table of ['jobs', 'jobs_new', 'dead_jobs'])
+  // The contact's queued work would carry its data to a platform: gone, whatever the outcome. A
+  // delivery in flight on a live lease stays: it keeps its place at the head of its queue, so the
+  // connector's erasure (queued behind it) runs after it and removes what it posted.
+  let jobsRemoved = db.run(
+    `DELETE FROM jobs WHERE ${IN_CONVERSATIONS} AND NOT (state = 'running' AND lease_until >= :at)`,
+    { ws, ids, at },
+  ).changes;
+  for (const table of ['jobs_new', 'dead_jobs'])
     jobsRemoved += db.run(`DELETE FROM ${table} WHERE ${IN_CONVERSATIONS}`, { ws, ids }).changes;
 
   if (outcome === 'erased') {

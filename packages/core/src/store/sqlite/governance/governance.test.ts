@@ -381,6 +381,28 @@ describe('erasure', () => {
     expect((await store.listMessages('acme', fresh?.id ?? '')).map((m) => m.text)).toEqual(['hi again']);
   });
 
+  it('lets a delivery in flight finish first: the erasure runs after it and removes what it posted', async () => {
+    await say(ADA, 'w1', 'in flight', T0);
+    const inFlight = await store.claimJobs({ limit: 10, leaseMs: 60_000, workerId: 't', now: T0 });
+    expect(inFlight.map((j) => j.connectorId)).toEqual(['hubspot', 'slack']);
+    clock = T0 + 1000;
+    const { certificate } = await store.erase({
+      workspaceId: 'acme',
+      subject: { kind: 'contact', identifier: ADA },
+      actor: 'a',
+      reason: 'r',
+    });
+    expect(certificate.wabridge.jobsRemoved).toBe(0);
+    // Behind the deliveries in flight, the erasures wait.
+    expect(await store.claimJobs({ limit: 10, leaseMs: 60_000, workerId: 't', now: T0 + 2000 })).toEqual([]);
+    for (const job of inFlight) expect(await store.completeJob(job.lease, [])).toBe(true);
+    const next = await store.claimJobs({ limit: 10, leaseMs: 60_000, workerId: 't', now: T0 + 3000 });
+    expect(next.map((j) => [j.connectorId, j.eventType])).toEqual([
+      ['hubspot', 'conversation.erased'],
+      ['slack', 'conversation.erased'],
+    ]);
+  });
+
   it('refuses under a legal hold, naming it, and changes nothing', async () => {
     await say(ADA, 'w1', 'keep me', T0);
     const hold = await store.addHold({
