@@ -7,7 +7,7 @@ import { isWabridgeError } from '../../../errors/index.ts';
 import { silentLogger } from '../../../logger/index.ts';
 import { noopMetrics } from '../../../metrics/index.ts';
 import { hydrateEvent } from '../../../queue/hydrate.ts';
-import { identity, inboundMessage, messagesUnit, seedWorkspace } from '../../../testing/fixtures.ts';
+import { identity, inboundMessage, messagesUnit, seedWorkspace, status } from '../../../testing/fixtures.ts';
 import { verifyArchive } from '../archive-verify.ts';
 import { openSqliteStore, type SqliteStore } from '../index.ts';
 
@@ -272,6 +272,41 @@ describe('retention', () => {
     });
     await store.runRetention({ workspaceId: 'acme', now: T0 + 61 * DAY, dryRun: false, actor: 'a' });
     expect(await texts()).toEqual([null, 'held', 'young']);
+  });
+
+  it('purges status payloads by their own rule, and leaves the messages to theirs', async () => {
+    await say(ADA, 'w1', 'hello', T0);
+    await store.ingest(
+      messagesUnit('acme', {
+        statuses: [
+          status({
+            id: 'st_1',
+            wamid: 'w1',
+            status: 'read',
+            timestamp: T0 + 1000,
+            raw: { recipient_id: ADA },
+          }),
+        ],
+      }),
+    );
+    expect((await store.getStatus('acme', 'st_1'))?.raw).toEqual({ recipient_id: ADA });
+    await store.setRetention({
+      workspaceId: 'acme',
+      kind: 'statuses',
+      keepDays: 7,
+      afterLastMessageDays: null,
+      actor: 'a',
+    });
+    const run = await store.runRetention({
+      workspaceId: 'acme',
+      now: T0 + 8 * DAY,
+      dryRun: false,
+      actor: 'a',
+    });
+    expect(run.kinds).toEqual([{ kind: 'statuses', rule: 'keep statuses 7 days', purged: 1, held: 0 }]);
+    expect((await store.getStatus('acme', 'st_1'))?.raw).toEqual({});
+    expect(await texts()).toEqual(['hello']);
+    expect((await verifyArchive(store.db, 'acme')).purged).toBe(1);
   });
 
   it('refuses an unknown record kind or a negative period, changing nothing', async () => {
