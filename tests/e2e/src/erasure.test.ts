@@ -213,6 +213,37 @@ describe('erasure reaches every system', { timeout: 240_000 }, () => {
   });
 });
 
+describe('erasure under a retention obligation', { timeout: 240_000 }, () => {
+  it('restricts: the content stays in wabridge, the mirrors lose their copies and get nothing new', async () => {
+    const run = await stack.fresh();
+    const ws = run.workspaceId;
+    const [ada, bo] = await twoCustomers(run);
+    expect((await wabridge(run, ['retention', 'set', ws, 'messages', '--keep-days', '2190'])).code).toBe(0);
+    const restricted = await wabridge(run, ['erase', ws, '--contact', ada.waId]);
+    expect(restricted.code, restricted.stderr).toBe(0);
+    expect(restricted.stdout).toContain('RESTRICTED, not deleted (GDPR art. 18)');
+    await run.settle();
+    for (const target of TARGETS) {
+      for (const id of ada.messages)
+        expect(await run.shown(target, id), `${target} still shows ${id}`).toBeNull();
+      for (const id of bo.messages)
+        expect(await run.shown(target, id), `${target} lost ${id}`).not.toBeNull();
+    }
+    // Kept in wabridge, as the obligation requires.
+    expect((await run.runtime.store.getMessage(ws, ada.messages[0] ?? ''))?.text).toBe(
+      'canary text of Ada Erasable',
+    );
+    expect(existsSync(mediaFile(run, ada.messages[1] ?? ''))).toBe(true);
+    // Ada writes again: kept, and mirrored nowhere.
+    const again = await stack.whatsapp.customer({ waId: ada.waId, name: ada.name }).sendText('still there?');
+    await run.settle();
+    const message = await run.runtime.store.getMessageByWamid(ws, again);
+    expect(message?.text).toBe('still there?');
+    for (const target of TARGETS) expect(await run.shown(target, message?.id ?? ''), target).toBeNull();
+    expect(run.everything().join('\n')).not.toContain('still there?');
+  });
+});
+
 describe('retention purges on schedule', { timeout: 240_000 }, () => {
   it('purges content and media after the rule allows it, keeps what a legal hold covers, and the archive still verifies', async () => {
     const run = await stack.fresh();
