@@ -161,17 +161,24 @@ export function runRetention(ctx: GovernanceContext, input: RetentionRunInput): 
            WHERE c.workspace_id = :ws AND s.purged_at IS NULL AND ${expirySql(rule, 's.ts')}`;
     const id = rule.kind === 'messages' ? 'm.id' : 's.id';
     const params = { ws, now: input.now };
+    const held =
+      db.get<{ n: number }>(`SELECT COUNT(*) AS n ${from} AND ${HELD_MESSAGE_SQL}`, params)?.n ?? 0;
+    const text = describeRule(rule);
+    if (input.dryRun) {
+      // What would go in all, not only in one run's batch.
+      const due =
+        db.get<{ n: number }>(`SELECT COUNT(*) AS n ${from} AND NOT ${HELD_MESSAGE_SQL}`, params)?.n ?? 0;
+      result.kinds.push({ kind: rule.kind, rule: text, purged: due, held });
+      continue;
+    }
     const ids = db
       .all<{ id: string }>(`SELECT ${id} AS id ${from} AND NOT ${HELD_MESSAGE_SQL} LIMIT :limit`, {
         ...params,
         limit,
       })
       .map((r) => r.id);
-    const held =
-      db.get<{ n: number }>(`SELECT COUNT(*) AS n ${from} AND ${HELD_MESSAGE_SQL}`, params)?.n ?? 0;
-    const text = describeRule(rule);
     result.kinds.push({ kind: rule.kind, rule: text, purged: ids.length, held });
-    if (input.dryRun || ids.length === 0) continue;
+    if (ids.length === 0) continue;
     if (rule.kind === 'messages') {
       purgeMessages(db, ws, ids, input.now, `retention:${rule.kind}`);
       result.purgedMessageIds.push(...ids);
