@@ -122,6 +122,39 @@ describe('legal holds', () => {
     expect((await verifyArchive(store.db, 'acme')).ok).toBe(true);
   });
 
+  it('name a contact by id, by number however written, or by BSUID', async () => {
+    await say(ADA, 'w1', 'hello', T0);
+    await store.ingest(
+      messagesUnit('acme', {
+        messages: [
+          inboundMessage({ wamid: 'w2', contact: identity({ waId: null, bsuid: 'US.1349120865530274' }) }),
+        ],
+      }),
+    );
+    const ada = (await conversationOf(ADA))?.contactId;
+    const bsuidContact = store.db.get<{ id: string }>(
+      "SELECT id FROM contacts WHERE bsuid = 'US.1349120865530274'",
+    )?.id;
+    const scopes = [];
+    for (const contactId of [ada ?? '', '+1 555-000-1111', 'US.1349120865530274']) {
+      scopes.push(
+        (
+          await store.addHold({
+            workspaceId: 'acme',
+            scope: { kind: 'contact', contactId },
+            reason: 'r',
+            actor: 'a',
+          })
+        ).scope,
+      );
+    }
+    expect(scopes).toEqual([
+      { kind: 'contact', contactId: ada },
+      { kind: 'contact', contactId: ada },
+      { kind: 'contact', contactId: bsuidContact },
+    ]);
+  });
+
   it('refuse bad input whole: no reason, an unknown contact, a range that ends before it starts', async () => {
     const before = snapshot();
     const noReason = await refusal(() =>
