@@ -40,18 +40,32 @@ export class ArchiveGovernance {
     return { ...certificate, wabridge: { ...certificate.wabridge, mediaFiles: files } };
   }
 
-  /** One retention run of a workspace at `now`, with the purged messages' media files deleted. */
+  /**
+   * One retention run of a workspace at `now`, with the purged messages' media files deleted. It
+   * goes in batches of `batch` records per kind, each its own short transaction (and its own
+   * recorded purge), so a large backlog never holds the store for long; at most `maxBatches`.
+   */
   async runRetention(input: {
     workspaceId: string;
     now: number;
     dryRun: boolean;
     actor: string;
+    batch?: number;
+    maxBatches?: number;
   }): Promise<RetentionRunResult & { mediaFiles: string[] }> {
-    const result = await this.#store.runRetention(input);
-    const mediaFiles = input.dryRun
-      ? []
-      : await this.#media.deleteMessages(input.workspaceId, result.purgedMessageIds);
-    return { ...result, mediaFiles };
+    const { batch = 2000, maxBatches = 50, ...run } = input;
+    if (run.dryRun) return { ...(await this.#store.runRetention(run)), mediaFiles: [] };
+    const first = await this.#store.runRetention({ ...run, limit: batch });
+    let total = {
+      ...first,
+      mediaFiles: await this.#media.deleteMessages(input.workspaceId, first.purgedMessageIds),
+    };
+    let last: RetentionRunResult = first;
+    for (let n = 1; n < maxBatches && last.kinds.some((k) => k.purged >= batch); n++) {
+      last = await this.#store.runRetention({ ...run, limit: batch });
+      total = merge(total, last, await this.#media.deleteMessages(input.workspaceId, last.purgedMessageIds));
+    }
+    return total;
   }
 
   /** The worker's periodic upkeep: every workspace with a rule, at `now`. */
@@ -71,4 +85,21 @@ export class ArchiveGovernance {
       }
     }
   }
+}
+
+/** Two batches of one run as one result: counts added, the held count as the last batch saw it. */
+function merge(
+  total: RetentionRunResult & { mediaFiles: string[] },
+  next: RetentionRunResult,
+  mediaFiles: string[],
+): RetentionRunResult & { mediaFiles: string[] } {
+  return {
+    ...total,
+    kinds: next.kinds.map((k) => ({
+      ...k,
+      purged: k.purged + (total.kinds.find((t) => t.kind === k.kind)?.purged ?? 0),
+    })),
+    purgedMessageIds: [...total.purgedMessageIds, ...next.purgedMessageIds],
+    mediaFiles: [...total.mediaFiles, ...mediaFiles],
+  };
 }

@@ -8,6 +8,7 @@ import { silentLogger } from '../../../logger/index.ts';
 import { noopMetrics } from '../../../metrics/index.ts';
 import { hydrateEvent } from '../../../queue/hydrate.ts';
 import { identity, inboundMessage, messagesUnit, seedWorkspace, status } from '../../../testing/fixtures.ts';
+import { ArchiveGovernance } from '../../../workspace/governance.ts';
 import { verifyArchive } from '../archive-verify.ts';
 import { openSqliteStore, type SqliteStore } from '../index.ts';
 
@@ -342,6 +343,39 @@ describe('retention', () => {
     expect((await store.getStatus('acme', 'st_1'))?.raw).toEqual({});
     expect(await texts()).toEqual(['hello']);
     expect((await verifyArchive(store.db, 'acme')).purged).toBe(1);
+  });
+
+  it('runs in short batches, each recorded, until nothing due is left; the media of each batch goes', async () => {
+    for (let i = 0; i < 5; i++) await say(ADA, `w${i}`, `m${i}`, T0 + i);
+    await store.setRetention({
+      workspaceId: 'acme',
+      kind: 'messages',
+      keepDays: 1,
+      afterLastMessageDays: null,
+      actor: 'a',
+    });
+    const deleted: string[] = [];
+    const governance = new ArchiveGovernance({
+      store,
+      media: {
+        async deleteMessages(_, ids) {
+          deleted.push(...ids);
+          return ids.map((id) => `acme/${id}.bin.sealed`);
+        },
+      },
+    });
+    const run = await governance.runRetention({
+      workspaceId: 'acme',
+      now: T0 + 2 * DAY,
+      dryRun: false,
+      actor: 'a',
+      batch: 2,
+    });
+    expect(run.kinds).toEqual([{ kind: 'messages', rule: 'keep messages 1 day', purged: 5, held: 0 }]);
+    expect(await texts()).toEqual([null, null, null, null, null]);
+    expect(acts('retention.purge').map((a) => (a.messages as string[]).length)).toEqual([2, 2, 1]);
+    expect(deleted.sort()).toEqual(run.purgedMessageIds.sort());
+    expect(run.mediaFiles).toHaveLength(5);
   });
 
   it('refuses an unknown record kind or a negative period, changing nothing', async () => {

@@ -36,10 +36,13 @@ const toRule = (r: RuleRow): RetentionRule => ({
 export function describeRule(
   rule: Pick<RetentionRule, 'kind' | 'keepDays' | 'afterLastMessageDays'>,
 ): string {
+  const days = (n: number) => `${n} day${n === 1 ? '' : 's'}`;
   const parts: string[] = [];
-  if (rule.keepDays !== null) parts.push(`keep ${rule.kind} ${rule.keepDays} days`);
+  if (rule.keepDays !== null) parts.push(`keep ${rule.kind} ${days(rule.keepDays)}`);
   if (rule.afterLastMessageDays !== null)
-    parts.push(`delete ${rule.kind} ${rule.afterLastMessageDays} days after the conversation's last message`);
+    parts.push(
+      `delete ${rule.kind} ${days(rule.afterLastMessageDays)} after the conversation's last message`,
+    );
   return parts.join(', then ') || `keep ${rule.kind} forever`;
 }
 
