@@ -76,6 +76,21 @@ export interface Store {
     details: Record<string, unknown>;
   }): Promise<void>;
 
+  // --- Archive content (issue 18) -------------------------------------------------------------
+  /**
+   * Purges the content of archive records, given by seq or by entity (message ids, status ids,
+   * consent entry ids), and records the purge (a `purge` record: who, why, which). The records'
+   * leaves stay: `archive verify` reports them as purged. Holds are the caller's to check first.
+   */
+  purgeArchiveContent(input: {
+    workspaceId: string;
+    seqs?: readonly number[];
+    entityIds?: readonly string[];
+    by: PurgeReason;
+  }): Promise<PurgeResult>;
+  /** The content of archive records, opened, in the order asked; null when purged or none. */
+  archiveContent(workspaceId: string, seqs: readonly number[]): Promise<Array<{ seq: number; content: unknown }>>;
+
   // --- WhatsApp ingest -----------------------------------------------------------------------
   /**
    * Stores webhook contents and fans out delivery jobs, in one transaction per call (adapters may
@@ -520,4 +535,21 @@ export interface ConnectorHealth {
   /** Jobs that failed and wait for (or are in) another attempt. */
   retrying: number;
   dead: number;
+}
+
+/** Which records' content a purge removed, and on whose word. */
+export interface PurgeReason {
+  /** Who purged: `retention:<policy>`, `cli:<user>`, `erasure:<request id>`… */
+  readonly actor: string;
+  /** Why, in words (shown by `archive verify` and the audit trail). */
+  readonly reason: string;
+  /** Anything else worth keeping with it (the policy, the request): no personal data. */
+  readonly details?: Record<string, unknown>;
+}
+
+export interface PurgeResult {
+  /** The seq of the `purge` record, or null when there was nothing to purge (nothing recorded). */
+  readonly purgeSeq: number | null;
+  /** The records whose content was deleted, in order. */
+  readonly purged: readonly number[];
 }

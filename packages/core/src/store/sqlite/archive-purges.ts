@@ -18,7 +18,7 @@ export interface PurgeSummary {
 export function readPurges(db: SqliteDatabase, log: string): PurgeSummary[] {
   const rows = db.all<{ seq: number; record: Uint8Array }>(
     `SELECT seq, record FROM archive_records
-     WHERE workspace_id = :log AND entity_id >= 'purge:' AND entity_id < 'purge;'
+     WHERE workspace_id = :log AND kind = 'purge'
      ORDER BY seq`,
     { log },
   );

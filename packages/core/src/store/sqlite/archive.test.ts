@@ -373,11 +373,10 @@ describe('archive content, apart from the records', () => {
       const sealed = store.db.all<{ sealed: Uint8Array }>('SELECT sealed FROM archive_content');
       expect(Buffer.concat(sealed.map((r) => r.sealed)).toString('latin1')).not.toContain('reply 1');
       const out = seqOf('message.outbound');
-      const opened = await store.archiveContent(WS, [
-        out,
-        seqOf('message.revision'),
-        seqOf('message.inbound'),
-      ]);
+      const asked = [out, seqOf('message.revision'), seqOf('message.inbound')];
+      const answered = await store.archiveContent(WS, asked);
+      expect(answered.map((c) => c.seq)).toEqual(asked);
+      const opened = new Map(answered.map((c) => [c.seq, c.content]));
       expect(opened.get(out)).toMatchObject({ text: 'reply 1' });
       expect(opened.get(seqOf('message.revision'))).toMatchObject({ text: 'hello again 1' });
       expect(opened.get(seqOf('message.inbound'))).toBeNull();

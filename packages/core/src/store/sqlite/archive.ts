@@ -4,6 +4,7 @@ import { HASH_SIZE, type Hash, leafHash } from '../../archive/log/hash.ts';
 import type { LogCommit, LogNodeStore } from '../../archive/log/node-store.ts';
 import { WabridgeError } from '../../errors/index.ts';
 import { type DataKeyring, freshRandom } from '../../vault/keyring.ts';
+import type { PurgeReason, PurgeResult } from '../types.ts';
 import type { SqliteDatabase } from './database.ts';
 
 // The archive's verifiable log, kept in the store (issue 18, item 2): every archive record is a
@@ -87,22 +88,7 @@ export interface ArchiveRecord {
   readonly content_hash?: string;
 }
 
-/** Which records' content a purge removed, and on whose word. */
-export interface PurgeReason {
-  /** Who purged: `retention:<policy>`, `cli:<user>`, `erasure:<request id>`… */
-  readonly actor: string;
-  /** Why, in words (shown by `archive verify` and the audit trail). */
-  readonly reason: string;
-  /** Anything else worth keeping with it (the policy, the request): no personal data. */
-  readonly details?: Record<string, unknown>;
-}
-
-export interface PurgeResult {
-  /** The seq of the `purge` record, or null when there was nothing to purge (nothing recorded). */
-  readonly purgeSeq: number | null;
-  /** The records whose content was deleted, in order. */
-  readonly purged: readonly number[];
-}
+export type { PurgeReason, PurgeResult } from '../types.ts';
 
 export interface ArchiveRecordRow {
   workspace_id: string;
@@ -243,18 +229,21 @@ export class ArchiveAppender {
     return { purgeSeq, purged };
   }
 
-  /** The seqs of the records of these entities (message ids, consent entry ids) in a workspace. */
+  /**
+   * The seqs of the records of these entities (message ids, status ids, consent entry ids) in a
+   * workspace. One scan of the workspace's records: there is no index by entity, which would cost
+   * every ingested message a write at a random page, for a lookup that erasure makes rarely.
+   */
   seqsOf(workspaceId: string, entityIds: Iterable<string>): number[] {
-    const seqs: number[] = [];
-    for (const entity of new Set(entityIds)) {
-      for (const row of this.#db.all<{ seq: number }>(
-        'SELECT seq FROM archive_records WHERE workspace_id = :ws AND entity_id = :entity',
-        { ws: workspaceId, entity },
-      )) {
-        seqs.push(row.seq);
-      }
-    }
-    return seqs.sort((a, b) => a - b);
+    const ids = [...new Set(entityIds)];
+    if (ids.length === 0) return [];
+    return this.#db
+      .all<{ seq: number }>(
+        `SELECT seq FROM archive_records WHERE workspace_id = :ws
+         AND entity_id IN (SELECT value FROM json_each(:ids)) ORDER BY seq`,
+        { ws: workspaceId, ids: JSON.stringify(ids) },
+      )
+      .map((row) => row.seq);
   }
 
   #edge(log: string): CompactRange {

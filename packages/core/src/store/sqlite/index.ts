@@ -2539,21 +2539,19 @@ export class SqliteStore implements Store {
    * The content of archive records, opened: by seq, the content as given when recorded, or null
    * when it was purged or the record has none.
    */
-  async archiveContent(workspaceId: string, seqs: readonly number[]): Promise<Map<number, unknown>> {
-    const out = new Map<number, unknown>();
-    for (const seq of seqs) {
+  async archiveContent(
+    workspaceId: string,
+    seqs: readonly number[],
+  ): Promise<Array<{ seq: number; content: unknown }>> {
+    return seqs.map((seq) => {
       const row = this.db.get<{ sealed: Uint8Array }>(
         'SELECT sealed FROM archive_content WHERE workspace_id = :ws AND seq = :seq',
         { ws: workspaceId, seq },
       );
-      if (!row) {
-        out.set(seq, null);
-        continue;
-      }
+      if (!row) return { seq, content: null };
       const opened = this.keyring.open(workspaceId, ARCHIVE_CONTENT_PURPOSE, row.sealed);
-      out.set(seq, JSON.parse(opened.subarray(CONTENT_SALT_BYTES).toString('utf8')));
-    }
-    return out;
+      return { seq, content: JSON.parse(opened.subarray(CONTENT_SALT_BYTES).toString('utf8')) as unknown };
+    });
   }
 
   // --- helpers ---------------------------------------------------------------------------------

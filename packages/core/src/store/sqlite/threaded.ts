@@ -284,6 +284,8 @@ function revive(error: SerialisedError | undefined): Error {
 const STORE_METHODS = [
   'migrate',
   'dataKey',
+  'purgeArchiveContent',
+  'archiveContent',
   'createWorkspace',
   'getWorkspace',
   'listWorkspaces',
