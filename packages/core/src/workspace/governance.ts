@@ -53,7 +53,9 @@ export class ArchiveGovernance {
     batch?: number;
     maxBatches?: number;
   }): Promise<RetentionRunResult & { mediaFiles: string[] }> {
-    const { batch = 2000, maxBatches = 50, ...run } = input;
+    // Each batch finds its archive records in one scan of the workspace's log (there is no index by
+    // entity, to keep ingest cheap): batches large enough that a backlog costs few scans.
+    const { batch = 5000, maxBatches = 20, ...run } = input;
     if (run.dryRun) return { ...(await this.#store.runRetention(run)), mediaFiles: [] };
     const first = await this.#store.runRetention({ ...run, limit: batch });
     let total = {
