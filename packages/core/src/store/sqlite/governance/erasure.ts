@@ -98,7 +98,8 @@ export function erase(ctx: GovernanceContext, input: EraseInput): EraseResult {
   const contactId = contactIds[0] as string;
   const ids = JSON.stringify(conversationIds);
 
-  const holds = holdsCovering(db, ws, conversationIds);
+  // The contacts themselves too: their identifiers are what an erasure by contact clears.
+  const holds = holdsCovering(db, ws, conversationIds, input.subject.kind === 'contact' ? contactIds : []);
   if (holds.length > 0) {
     throw new WabridgeError(
       'conflict',

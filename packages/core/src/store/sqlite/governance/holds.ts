@@ -178,24 +178,26 @@ export const HELD_MESSAGE_SQL = `EXISTS (SELECT 1 FROM legal_holds h WHERE h.wor
 
 /**
  * The active holds that cover any of these conversations (or their contacts, or one of their
- * messages by date), oldest first.
+ * messages by date) or these contacts, oldest first.
  */
 export function holdsCovering(
   db: SqliteDatabase,
   ws: string,
   conversationIds: readonly string[],
+  contactIds: readonly string[] = [],
 ): LegalHold[] {
   return db
     .all<HoldRow>(
       `SELECT h.* FROM legal_holds h WHERE h.workspace_id = :ws AND h.released_at IS NULL AND (
          h.scope = 'workspace'
          OR h.conversation_id IN (SELECT value FROM json_each(:ids))
+         OR h.contact_id IN (SELECT value FROM json_each(:contacts))
          OR h.contact_id IN (SELECT c.contact_id FROM conversations c WHERE c.workspace_id = :ws
                                AND c.id IN (SELECT value FROM json_each(:ids)))
          OR (h.scope = 'range' AND EXISTS (SELECT 1 FROM messages m WHERE m.workspace_id = :ws
                AND m.conversation_id IN (SELECT value FROM json_each(:ids)) AND m.ts BETWEEN h.range_from AND h.range_to)))
        ORDER BY h.created_at, h.id`,
-      { ws, ids: JSON.stringify(conversationIds) },
+      { ws, ids: JSON.stringify(conversationIds), contacts: JSON.stringify(contactIds) },
     )
     .map(toHold);
 }
