@@ -299,7 +299,7 @@ describe('wabridge CLI', { timeout: 180_000 }, () => {
     await copy.close();
     expect(texts).toEqual(['keep me']);
     const raw = new DatabaseSync(file, { readOnly: true });
-    expect(raw.prepare('SELECT typeof(text) AS t FROM messages').all()).toEqual([{ t: 'blob' }]);
+    expect(raw.prepare('SELECT typeof(content) AS t FROM messages').all()).toEqual([{ t: 'blob' }]);
     raw.close();
     expect((await wabridge(bridge.dir, 'backup', file)).stderr).toContain('exists');
   });

@@ -66,10 +66,11 @@ describe('content at rest', () => {
       expect(card?.content).toMatchObject({ contacts: [{ name: { formatted_name: 'CANARY-CARD-3' } }] });
       const statusId = store.db.get<{ id: string }>('SELECT id FROM message_statuses')?.id ?? '';
       expect((await store.getStatus(WS, statusId))?.raw).toEqual({ note: 'CANARY-RAW-4' });
+      // Text and content sealed together in `content`; `text` stays empty.
       const kinds = store.db.all<{ t: string; c: string }>(
         'SELECT typeof(text) AS t, typeof(content) AS c FROM messages ORDER BY ts, id',
       );
-      expect(kinds.every((k) => k.c === 'blob')).toBe(true);
+      expect(kinds).toEqual(ids.map(() => ({ t: 'null', c: 'blob' })));
       // WAL, SHM and the main file, as a thief copying the folder would get them.
       const bytes = databaseBytes(path);
       for (const canary of CANARIES) expect(bytes, canary).not.toContain(canary);
@@ -85,8 +86,10 @@ describe('content at rest', () => {
     const path = join(dir, `rotate-${n++}.db`);
     const { store, ids } = await storeWithMessages(path);
     try {
-      // A row written before encryption at rest: plain text in the column.
-      store.db.run("UPDATE messages SET text = 'LEGACY-TEXT' WHERE id = :id", { id: ids[1] ?? '' });
+      // A row written before encryption at rest: plain text and content in their columns.
+      store.db.run(`UPDATE messages SET text = 'LEGACY-TEXT', content = '{"type":"text"}' WHERE id = :id`, {
+        id: ids[1] ?? '',
+      });
       expect((await store.getMessage(WS, ids[1] ?? ''))?.text).toBe('LEGACY-TEXT');
       const keyOf = () =>
         store.db.get<{ key_id: string }>(
@@ -106,10 +109,9 @@ describe('content at rest', () => {
         batch = await store.reencryptBatch(WS, 2)
       )
         total += batch;
-      // 3 contents, 2 texts (the legacy one included), 1 status raw, 4 archive contents.
-      expect(total).toBe(10);
+      // 3 messages (the legacy one included), 1 status raw, 4 archive contents.
+      expect(total).toBe(8);
       const sealed = [
-        ...store.db.all<{ v: Uint8Array }>("SELECT text AS v FROM messages WHERE typeof(text) = 'blob'"),
         ...store.db.all<{ v: Uint8Array }>('SELECT content AS v FROM messages'),
         ...store.db.all<{ v: Uint8Array }>('SELECT raw AS v FROM message_statuses'),
         ...store.db.all<{ v: Uint8Array }>('SELECT sealed AS v FROM archive_content'),
@@ -119,8 +121,11 @@ describe('content at rest', () => {
         store.db.get<{ t: string }>('SELECT typeof(text) AS t FROM messages WHERE id = :id', {
           id: ids[1] ?? '',
         })?.t,
-      ).toBe('blob');
-      expect((await store.getMessage(WS, ids[1] ?? ''))?.text).toBe('LEGACY-TEXT');
+      ).toBe('null');
+      expect(await store.getMessage(WS, ids[1] ?? '')).toMatchObject({
+        text: 'LEGACY-TEXT',
+        content: { type: 'text' },
+      });
       expect((await verifyArchive(store.db, WS, { keyring: store.keyring })).ok).toBe(true);
     } finally {
       await store.close();
@@ -163,9 +168,11 @@ describe('content at rest', () => {
       const next = inboundMessage({ wamid: 'w.after', text: 'after rotation' });
       await gateway.ingest(messagesUnit(WS, { messages: [next] }));
       const raw = new DatabaseSync(path, { readOnly: true });
-      const row = raw.prepare('SELECT text FROM messages WHERE id = ?').get(next.id) as { text: Uint8Array };
+      const row = raw.prepare('SELECT content FROM messages WHERE id = ?').get(next.id) as {
+        content: Uint8Array;
+      };
       raw.close();
-      expect(sealedKeyId(row.text)).toBe(rotated);
+      expect(sealedKeyId(row.content)).toBe(rotated);
       expect((await cli.getMessage(WS, next.id))?.text).toBe('after rotation');
     } finally {
       await cli.close();
