@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import {
   type AccessOptions,
   AdminAccess,
+  ArchiveGovernance,
   CommandProcessor,
   ConnectorHost,
   type ConnectorRegistry,
@@ -76,6 +77,8 @@ export interface Runtime {
   webhooks: WebhookBodyIngest;
   commands: CommandProcessor;
   media: MediaStore;
+  /** Erasure and retention with the media files they delete (CLI, console, worker). */
+  governance: ArchiveGovernance;
   worker: Worker | null;
   /**
    * How long the store thread has gone without answering (ms; 0 when idle or progressing, and
@@ -95,11 +98,15 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
       'the data directory can be read by other users: chmod 700 it (the files in it are 0600)',
     );
   }
+  // The master key wraps the connector secrets and the workspaces' data keys (content at rest).
+  const masterKeys = loadMasterKeys(env, logger, options.devKeyWarning ?? 'always');
+  const masterKey = masterKeys.current;
   const threaded: ThreadedSqliteStore | null =
     options.threadedStore === false || options.now
       ? null
       : await openThreadedSqliteStore({
           path: env.databasePath,
+          masterKeys,
           // The thread's records name their own component (e.g. ingest).
           logger,
           metrics,
@@ -109,12 +116,9 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
             deadlineMs: env.WEBHOOK_STORE_TIMEOUT_MS,
           },
         });
-  const store: Store = threaded ?? (await openSqliteStore({ path: env.databasePath, logger, now }));
-  const masterKey = loadMasterKey(env, logger, options.devKeyWarning ?? 'always');
-  const secrets = createSecretBox(
-    masterKey,
-    (env.WABRIDGE_MASTER_KEY_PREVIOUS ?? []).map((k) => parseMasterKey(k, 'WABRIDGE_MASTER_KEY_PREVIOUS')),
-  );
+  const store: Store =
+    threaded ?? (await openSqliteStore({ path: env.databasePath, logger, now, masterKeys }));
+  const secrets = createSecretBox(masterKeys.current, masterKeys.previous);
   const routing = new RoutingCache(store);
   const client = env.WHATSAPP_ACCESS_TOKEN
     ? createCloudApiClient({
@@ -141,6 +145,11 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
     signingKey: createHmac('sha256', masterKey).update('wabridge media links').digest(),
     publicUrl: env.publicUrl,
     now,
+  });
+  const governance = new ArchiveGovernance({
+    store,
+    media,
+    logger: logger.child({ component: 'governance' }),
   });
   const host = new ConnectorHost({
     store,
@@ -178,6 +187,8 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
       leaseMs: env.JOB_LEASE_MS,
       now,
       backoff: { baseMs: 1000, factor: 2, capMs: 300_000, maxAttempts: env.JOB_MAX_ATTEMPTS },
+      // The retention purge of every workspace with a rule (media files included).
+      upkeep: (at) => governance.runRetentionEverywhere(at),
       ...options.workerOptions,
     });
   }
@@ -221,6 +232,7 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
     webhooks,
     commands,
     media,
+    governance,
     worker,
     storeStalledForMs: () => threaded?.stalledForMs() ?? 0,
     async close() {
@@ -228,6 +240,20 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
       await host.closeAll();
       await store.close();
     },
+  };
+}
+
+/** The current master key and the previous ones still accepted (WABRIDGE_MASTER_KEY_PREVIOUS). */
+export function loadMasterKeys(
+  env: Env,
+  logger: Logger,
+  warn: 'always' | 'once',
+): { current: Buffer; previous: Buffer[] } {
+  return {
+    current: loadMasterKey(env, logger, warn),
+    previous: (env.WABRIDGE_MASTER_KEY_PREVIOUS ?? []).map((k) =>
+      parseMasterKey(k, 'WABRIDGE_MASTER_KEY_PREVIOUS'),
+    ),
   };
 }
 
