@@ -324,6 +324,7 @@ const STORE_METHODS = [
   'markFailed',
   'claimJobs',
   'claimBatch',
+  'hydrateEvent',
   'completeJob',
   'retryJob',
   'deadLetterJob',
