@@ -257,7 +257,10 @@ export class Worker {
   private async deliverOne(job: Job, signal: AbortSignal, logger: Logger): Promise<ExternalRef[]> {
     const event = await this.hydrate(job);
     if (!event) {
-      logger.debug({ entity: job.entityId }, 'nothing left to deliver (entity gone)');
+      logger.debug(
+        { entity: job.entityId },
+        'nothing left to deliver (entity gone, or a newer status is queued)',
+      );
       return [];
     }
     const instance = await this.o.host.instance(job.workspaceId, job.connectorId);
