@@ -8,7 +8,7 @@ import type {
   ApiToken,
   ApiTokenRecord,
 } from '../access/types.ts';
-import type { DomainEventType } from '../domain/events.ts';
+import type { DomainEvent, DomainEventType } from '../domain/events.ts';
 import type {
   ConsentCategory,
   ConsentEntry,
@@ -245,6 +245,11 @@ export interface Store {
   claimJobs(options: ClaimOptions): Promise<Job[]>;
   /** Claims up to `limit` ready jobs of one connector in one workspace, each conversation's prefix in order. */
   claimBatch(options: ClaimOptions & { workspaceId: string; connectorId: string }): Promise<Job[]>;
+  /**
+   * Optional: the event a claimed job stands for, built in one call, or null when there is nothing
+   * to deliver. Without it the worker builds the event from the reads above (queue/hydrate.ts).
+   */
+  hydrateEvent?(job: Job, now: number): Promise<DomainEvent | null>;
   /** Completes a job and stores the refs it created. False if the lease was lost (stale worker). */
   completeJob(lease: Lease, refs: ExternalRef[]): Promise<boolean>;
   retryJob(lease: Lease, retry: { runAt: number; error: string; countAttempt: boolean }): Promise<boolean>;

@@ -663,6 +663,32 @@ export function describeStoreConformance(name: string, open: () => Promise<Store
           expect((await store.jobStats()).coalesced).toBe(1);
         });
 
+        it('a claimed status job with a newer status of its message queued for its connector builds no event; other connectors still get theirs', async () => {
+          currentWs = await accepted(['slack', 'teams']);
+          await store.ingest(statusOf('sent', T + 1000));
+          const running = await claim(); // sent, for slack and for teams, runs before delivered arrives
+          // From here on, teams no longer mirrors statuses: delivered is queued for slack only.
+          await store.setConnector({
+            workspaceId: currentWs,
+            connectorId: 'teams',
+            enabled: true,
+            events: ['message.inbound', 'message.outbound'],
+            config: {},
+            encryptedSecrets: null,
+          });
+          await store.ingest(statusOf('delivered', T + 2000));
+          await admit();
+          // Optional in the Store contract; a store that offers it must coalesce.
+          expect(typeof store.hydrateEvent).toBe('function');
+          const hydrate = (job: Job) => store.hydrateEvent?.(job, Date.now());
+          const slack = running.find((job) => job.connectorId === 'slack');
+          const teams = running.find((job) => job.connectorId === 'teams');
+          expect(await hydrate(slack!)).toBeNull();
+          expect(await hydrate(teams!)).toMatchObject({ type: 'message.status', status: { status: 'sent' } });
+          for (const job of running) expect(await store.completeJob(job.lease, [])).toBe(true);
+          expect(await drain(currentWs)).toEqual({ slack: ['status:delivered'] });
+        });
+
         it('never drops a failed status job, and a failed one drops nothing', async () => {
           currentWs = await accepted(['slack']);
           await store.ingest(statusOf('sent', T + 1000));

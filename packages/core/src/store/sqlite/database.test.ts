@@ -110,3 +110,41 @@ describe('reads aside, on the background thread', () => {
     await db.close();
   });
 });
+
+describe('writes that need no fsync', () => {
+  const synchronous = (db: SqliteDatabase) =>
+    db.get<{ synchronous: number }>('PRAGMA synchronous')?.synchronous;
+  // PRAGMA synchronous: 1 is NORMAL (a WAL commit without fsync), 2 is FULL (fsync on every commit).
+
+  it('commit without fsync only when every write of the transaction allows it, and FULL is back after', async () => {
+    const db = new SqliteDatabase(join(mkdtempSync(join(tmpdir(), 'wabridge-sync-')), 'db.sqlite'), {
+      logger: silentLogger,
+    });
+    db.migrate();
+    const put = (key: string) => () => {
+      db.run('INSERT INTO meta (key, value) VALUES (:key, :key)', { key });
+      return synchronous(db);
+    };
+    // Queued in one turn: one transaction each time.
+    expect(
+      await Promise.all([db.write(put('a'), { durable: false }), db.write(put('b'), { durable: false })]),
+    ).toEqual([1, 1]);
+    expect(await Promise.all([db.write(put('c'), { durable: false }), db.write(put('d'))])).toEqual([2, 2]);
+    expect(await db.write(put('e'))).toBe(2);
+    expect(synchronous(db)).toBe(2);
+    // A write that fails leaves the connection at FULL too, and the others of its batch commit.
+    const failing = db.write(
+      () => {
+        throw new Error('no');
+      },
+      { durable: false },
+    );
+    const [, kept] = await Promise.allSettled([failing, db.write(put('f'), { durable: false })]);
+    expect(kept).toEqual({ status: 'fulfilled', value: 1 });
+    expect(synchronous(db)).toBe(2);
+    expect(
+      db.all('SELECT key FROM meta WHERE key IN (:a, :f) ORDER BY key', { a: 'a', f: 'f' }),
+    ).toHaveLength(2);
+    await db.close();
+  });
+});

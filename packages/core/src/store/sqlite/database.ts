@@ -15,6 +15,7 @@ interface Prepared {
 
 interface PendingWrite {
   run: () => unknown;
+  durable: boolean;
   resolve: (value: unknown) => void;
   reject: (error: unknown) => void;
 }
@@ -176,11 +177,26 @@ export class SqliteDatabase {
     return { changes: Number(result.changes), lastInsertRowid: Number(result.lastInsertRowid) };
   }
 
-  /** Queues a write; it runs inside the next group-committed transaction. */
-  write<T>(run: () => T): Promise<T> {
+  /**
+   * Queues a write; it runs inside the next group-committed transaction.
+   *
+   * `durable: false` is for writes whose loss in a power cut is harmless because what they record
+   * is redone (a job's claim, lease and completion: the job runs again, and connectors deliver
+   * idempotently behind their durable checkpoints). A transaction of only such writes commits
+   * without waiting for fsync (synchronous=NORMAL). It is still in the WAL in order, so a process
+   * crash loses nothing, and the next durable commit's fsync covers it: a power cut loses at
+   * most the non-durable commits after the last durable one, never a durable one or anything
+   * before it. A batch with any durable write commits durably as a whole.
+   */
+  write<T>(run: () => T, options: { durable?: boolean } = {}): Promise<T> {
     if (this.closed) return Promise.reject(new WabridgeError('internal', 'the store is closed'));
     return new Promise<T>((resolve, reject) => {
-      this.queue.push({ run, resolve: resolve as (value: unknown) => void, reject });
+      this.queue.push({
+        run,
+        durable: options.durable ?? true,
+        resolve: resolve as (value: unknown) => void,
+        reject,
+      });
       if (!this.flushScheduled) {
         this.flushScheduled = true;
         // setImmediate lets every request already parsed in this turn of the loop join the batch.
@@ -197,7 +213,14 @@ export class SqliteDatabase {
     // Optimistic: the whole batch in one transaction without per-write savepoints (they cost two
     // statements per write). If any write throws, the batch is rolled back and every write is
     // re-run in its own transaction, so the failing one is rejected alone.
-    const results = this.transaction(batch, false) ?? this.transaction(batch, true);
+    const relaxed = this.path !== ':memory:' && !batch.some((item) => item.durable);
+    if (relaxed) this.db.exec('PRAGMA synchronous = NORMAL');
+    let results: { ok: boolean; value: unknown }[] | null;
+    try {
+      results = this.transaction(batch, false) ?? this.transaction(batch, true);
+    } finally {
+      if (relaxed) this.db.exec('PRAGMA synchronous = FULL');
+    }
     if (!results) return;
     batch.forEach((item, index) => {
       const result = results[index];

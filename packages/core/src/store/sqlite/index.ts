@@ -3,7 +3,7 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { ThrottleKey, ThrottlePolicy } from '../../access/throttle.ts';
 import type { AdminAccountRecord, AdminSessionRecord, ApiTokenRecord } from '../../access/types.ts';
-import type { DomainEventType } from '../../domain/events.ts';
+import type { DomainEvent, DomainEventType } from '../../domain/events.ts';
 import {
   type ConsentEntry,
   type ConsentSnapshot,
@@ -18,6 +18,7 @@ import {
 import { WabridgeError } from '../../errors/index.ts';
 import { contentId, newId } from '../../ids/index.ts';
 import { type Logger, silentLogger } from '../../logger/index.ts';
+import { hydrateEvent } from '../../queue/hydrate.ts';
 import { createSecretBox } from '../../secrets/index.ts';
 import { DataKeyring } from '../../vault/keyring.ts';
 import type { AddHoldInput, EraseInput, RetentionRunInput } from '../governance-types.ts';
@@ -202,6 +203,13 @@ const IN_FLIGHT_IN_QUEUE = `SELECT 1 FROM jobs r WHERE r.state = 'running' AND r
 const RANKED_STATUSES = "('sent', 'delivered', 'read', 'played')";
 const STATUS_RANK_SQL =
   "CASE s.status WHEN 'sent' THEN 1 WHEN 'delivered' THEN 2 WHEN 'read' THEN 3 ELSE 4 END";
+
+/**
+ * Writes that need no fsync before they answer (see SqliteDatabase.write): claims, leases and
+ * completions, which a power cut at worst makes the worker redo. Checkpoints, ingest and
+ * everything else stay durable.
+ */
+const NOT_DURABLE = { durable: false } as const;
 
 /** A queue's place in `jobs_queue` order: (workspace, conversation, connector). */
 interface QueueKey {
@@ -1923,7 +1931,7 @@ export class SqliteStore implements Store {
    * webhooks committing meanwhile wait for one such batch at most, not for the whole backlog.
    */
   private admittingThen(claim: () => Job[]): Promise<Job[] | null> {
-    return this.db.write(() => (this.admitNewJobs() ? claim() : null));
+    return this.db.write(() => (this.admitNewJobs() ? claim() : null), NOT_DURABLE);
   }
 
   /** Moves the oldest rows of `jobs_new` (at most ADMIT_PER_TRANSACTION) into `jobs`; true when none is left. */
@@ -2155,6 +2163,47 @@ export class SqliteStore implements Store {
     );
   }
 
+  /**
+   * The event a claimed job stands for, in one call (see queue/hydrate.ts), or null when there is
+   * nothing to deliver: the entity is gone, or the job is a status superseded since admission (see
+   * `statusSuperseded`). One round trip to the store thread instead of four or five.
+   */
+  async hydrateEvent(job: Job, now: number): Promise<DomainEvent | null> {
+    if (job.eventType === 'message.status' && this.statusSuperseded(job)) return null;
+    return hydrateEvent(this, job, now);
+  }
+
+  /**
+   * Status coalescing after the claim. Admission drops a queued status job once a newer status of
+   * its message is queued (see coalesceStatuses), but not one already running then, nor one whose
+   * retry made it ready again: when such a job is about to run and a status of the same message
+   * ranked after it has a job in the same queue (waiting or running), that job will render the
+   * message's current state, which already includes this one, so this one needs no platform call.
+   * Reads two small indexes (`message_statuses_message`, `jobs_status`).
+   */
+  private statusSuperseded(job: Job): boolean {
+    const laterRank = STATUS_RANK_SQL.replaceAll('s.status', 'l.status');
+    return (
+      this.db.get(
+        `SELECT 1 AS found FROM message_statuses s
+           JOIN message_statuses l ON l.message_id = s.message_id AND l.status IN ${RANKED_STATUSES}
+           JOIN jobs j ON j.entity_id = l.id AND j.event_type = 'message.status'
+         WHERE s.id = :entity AND s.workspace_id = :ws AND s.status IN ${RANKED_STATUSES}
+           AND ${laterRank} > ${STATUS_RANK_SQL}
+           AND j.workspace_id = :ws AND j.conversation_id = :conversation AND j.connector_id = :connector
+           AND j.id <> :id
+         LIMIT 1`,
+        {
+          entity: job.entityId,
+          ws: job.workspaceId,
+          conversation: job.conversationId,
+          connector: job.connectorId,
+          id: job.id,
+        },
+      ) !== undefined
+    );
+  }
+
   completeJob(lease: Lease, refs: ExternalRef[]): Promise<boolean> {
     return this.db.write(() => {
       const job = this.holds(lease);
@@ -2165,7 +2214,7 @@ export class SqliteStore implements Store {
       if (job.event_type === 'conversation.erased') confirmErasure(this.db, job, this.now());
       this.recordSuccess(job);
       return true;
-    });
+    }, NOT_DURABLE);
   }
 
   /**
@@ -2260,6 +2309,7 @@ export class SqliteStore implements Store {
             token: lease.token,
           },
         ).changes > 0,
+      NOT_DURABLE,
     );
   }
 

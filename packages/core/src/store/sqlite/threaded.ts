@@ -349,6 +349,7 @@ const STORE_METHODS = [
   'markFailed',
   'claimJobs',
   'claimBatch',
+  'hydrateEvent',
   'completeJob',
   'retryJob',
   'deadLetterJob',
