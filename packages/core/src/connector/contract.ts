@@ -153,6 +153,11 @@ export interface ConnectorDeps {
    * Resolves once they are durably recorded; absent when the host has no command processor.
    */
   emit?(commands: DomainCommand[]): Promise<void>;
+  /**
+   * Records something the connector learnt about its installation in the audit trail (e.g.
+   * `connector.uninstalled` when the platform revoked the app); absent when the host has no store.
+   */
+  audit?(action: string, details: Record<string, unknown>): Promise<void>;
 }
 
 export interface ConnectorState {

@@ -186,6 +186,15 @@ export class ConnectorHost {
       ...(this.options.commands
         ? { emit: this.emitter(workspaceId, manifest.id, this.options.commands) }
         : {}),
+      // The connector is the actor: nobody clicked anything.
+      audit: async (action, details) => {
+        await this.options.store.appendAudit({
+          actor: `connector:${manifest.id}`,
+          action,
+          workspaceId,
+          details: { ...details, connectorId: manifest.id },
+        });
+      },
     });
   }
 
