@@ -4,6 +4,7 @@ import { HTTPException } from 'hono/http-exception';
 import { mountAdmin } from './admin/index.ts';
 import { BodyGate } from './body-gate.ts';
 import { ClientAborted, errorResponse, retryAfter } from './http.ts';
+import { connectHubSpotRoutes } from './routes/connect-hubspot.ts';
 import { connectSlackRoutes } from './routes/connect-slack.ts';
 import { health } from './routes/health.ts';
 import { connectorHooks } from './routes/hooks.ts';
@@ -39,6 +40,7 @@ export function createApp(
   app.route('/hooks', connectorHooks(runtime, gate));
   app.route('/media', mediaRoutes(runtime));
   app.route('/connect/slack', connectSlackRoutes(runtime));
+  app.route('/connect/hubspot', connectHubSpotRoutes(runtime));
   mountAdmin(app, runtime);
 
   app.notFound((c) =>

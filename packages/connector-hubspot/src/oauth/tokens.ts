@@ -61,20 +61,21 @@ interface PortalToken {
   pending: Promise<string> | null;
 }
 
-/** Per portal and app, process-wide: every instance of the portal shares its access token. */
+/** Per portal, app and install, process-wide: every instance of the portal shares its access token. */
 const portals = new Map<string, PortalToken>();
 
 const sha256 = (value: string) => createHash('sha256').update(value).digest('hex');
 
 export function createOAuthTokens(config: OAuthTokenConfig, deps: OAuthTokenDeps): AccessTokenSource {
-  const key = `${config.basePath}|${config.portalId}|${config.oauthClientId}`;
+  const seed = sha256(config.refreshToken);
+  // Per install: after a reconnect, the previous install's access token (maybe revoked) is not reused.
+  const key = `${config.basePath}|${config.portalId}|${config.oauthClientId}|${seed}`;
   let shared = portals.get(key);
   if (!shared) {
     shared = { token: null, expiresAt: 0, pending: null };
     portals.set(key, shared);
   }
   const portal = shared;
-  const seed = sha256(config.refreshToken);
   const oauth = new Client({ basePath: config.basePath.replace(/\/$/, ''), numberOfApiCallRetries: 0 }).oauth;
 
   async function currentRefreshToken(): Promise<string> {
