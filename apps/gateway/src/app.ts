@@ -6,6 +6,7 @@ import { BodyGate } from './body-gate.ts';
 import { ClientAborted, errorResponse, retryAfter } from './http.ts';
 import { connectHubSpotRoutes } from './routes/connect-hubspot.ts';
 import { connectSlackRoutes } from './routes/connect-slack.ts';
+import { connectTeamsRoutes } from './routes/connect-teams.ts';
 import { health } from './routes/health.ts';
 import { connectorHooks } from './routes/hooks.ts';
 import { mediaRoutes } from './routes/media.ts';
@@ -41,6 +42,7 @@ export function createApp(
   app.route('/media', mediaRoutes(runtime));
   app.route('/connect/slack', connectSlackRoutes(runtime));
   app.route('/connect/hubspot', connectHubSpotRoutes(runtime));
+  app.route('/connect/teams', connectTeamsRoutes(runtime));
   mountAdmin(app, runtime);
 
   app.notFound((c) =>

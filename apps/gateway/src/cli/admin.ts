@@ -12,6 +12,7 @@ import {
   type WorkspacePolicies,
 } from '@wabridge/core';
 import { hubspotConnectLink } from '../connect/hubspot.ts';
+import { teamsConnectLink } from '../connect/teams.ts';
 import { defaultRegistry } from '../connectors.ts';
 import type { Env } from '../env.ts';
 import { createLogger } from '../logger.ts';
@@ -200,17 +201,17 @@ export async function connectorShow({ env, positionals }: CommandInput): Promise
  */
 export async function connectorConnect({ env, values, positionals }: CommandInput): Promise<void> {
   const [workspaceId = '', connectorId = ''] = positionals;
-  if (connectorId !== 'slack' && connectorId !== 'hubspot')
-    throw new UsageError(`connector connect supports slack and hubspot (got ${connectorId})`);
+  if (connectorId !== 'slack' && connectorId !== 'hubspot' && connectorId !== 'teams')
+    throw new UsageError(`connector connect supports slack, hubspot and teams (got ${connectorId})`);
   const environment = env();
   if (environment.PUBLIC_URL === undefined) {
     throw new WabridgeError(
       'config_invalid',
-      `connector connect needs PUBLIC_URL (where ${connectorId === 'slack' ? 'Slack' : 'HubSpot'} sends the browser back)`,
+      `connector connect needs PUBLIC_URL (where ${{ slack: 'Slack', hubspot: 'HubSpot', teams: 'Microsoft' }[connectorId]} sends the browser back)`,
     );
   }
   const channel = typeof values.channel === 'string' ? values.channel : undefined;
-  if (connectorId === 'hubspot' && channel !== undefined) {
+  if (connectorId !== 'slack' && channel !== undefined) {
     throw new UsageError('--channel is for slack only');
   }
   if (channel !== undefined && !/^[CG][A-Z0-9]{2,}$/.test(channel)) {
@@ -222,6 +223,13 @@ export async function connectorConnect({ env, values, positionals }: CommandInpu
   if (connectorId === 'hubspot') {
     out(`Open this link in a browser to connect HubSpot to ${workspaceId} (valid for one hour):`);
     out(hubspotConnectLink(environment, workspaceId));
+    return;
+  }
+  if (connectorId === 'teams') {
+    out(
+      `Open this link in a browser, sign in as the Teams service account of ${workspaceId} and pick its channel (valid for one hour):`,
+    );
+    out(teamsConnectLink(environment, workspaceId));
     return;
   }
   out(`Open this link in a browser to add wabridge to Slack for ${workspaceId} (valid for one hour):`);

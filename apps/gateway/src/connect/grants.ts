@@ -15,14 +15,13 @@ export const INSTALL_LINK_TTL_MS = 60 * 60 * 1000;
 export const STATE_TTL_MS = 10 * 60 * 1000;
 
 export interface ConnectGrant {
-  purpose: 'install' | 'state';
+  /** `pick`: the Teams channel picker's form, after the sign-in. */
+  purpose: 'install' | 'state' | 'pick';
   workspace: string;
   /** Expiry, epoch milliseconds. */
   exp: number;
   /** Random; for `state`, the value of the browser cookie and the single-use key. */
   nonce: string;
-  /** PKCE verifier (Microsoft), kept inside the signed state so nothing is stored before the callback. */
-  verifier?: string;
 }
 
 /** Why a connect step was refused; `code` is shown on the error page and logged. */
@@ -56,7 +55,7 @@ export function verifyGrant(
   purpose: ConnectGrant['purpose'],
   now: number,
 ): ConnectGrant {
-  const what = purpose === 'install' ? 'connect link' : 'state';
+  const what = purpose === 'install' ? 'connect link' : purpose === 'pick' ? 'channel form' : 'state';
   const invalid = () => new ConnectRefused('state_invalid', `the ${what} is invalid`);
   const [body, signature, extra] = (token ?? '').split('.');
   if (!body || !signature || extra !== undefined) throw invalid();
@@ -97,17 +96,23 @@ export async function claimState(
 }
 
 /** A refusal or success as a short page; only our own codes and messages, never a token. */
-export function connectPage(status: number, title: string, message: string, body = ''): Response {
+export function connectPage(
+  status: number,
+  title: string,
+  message: string,
+  body = '',
+  /** `Set-Cookie` values (a returned Response does not carry what `setCookie(c, …)` set). */
+  cookies: string[] = [],
+): Response {
   const html = `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>${escapeHtml(title)}</title></head><body><h1>${escapeHtml(title)}</h1><p>${escapeHtml(message)}</p>${body}</body></html>`;
-  return new Response(html, {
-    status,
-    headers: {
-      'content-type': 'text/html; charset=utf-8',
-      'content-security-policy': "default-src 'none'; form-action 'self'; frame-ancestors 'none'",
-      'cache-control': 'no-store',
-      'referrer-policy': 'no-referrer',
-    },
+  const headers = new Headers({
+    'content-type': 'text/html; charset=utf-8',
+    'content-security-policy': "default-src 'none'; form-action 'self'; frame-ancestors 'none'",
+    'cache-control': 'no-store',
+    'referrer-policy': 'no-referrer',
   });
+  for (const cookie of cookies) headers.append('set-cookie', cookie);
+  return new Response(html, { status, headers });
 }
 
 export const escapeHtml = (text: string) => text.replace(/[&<>"']/g, (ch) => `&#${ch.charCodeAt(0)};`);

@@ -1,7 +1,7 @@
 import { exchangeHubSpotCode, HubSpotInstallError } from '@wabridge/connector-hubspot';
 import { isWabridgeError } from '@wabridge/core';
 import { Hono } from 'hono';
-import { getCookie, setCookie } from 'hono/cookie';
+import { generateCookie, getCookie, setCookie } from 'hono/cookie';
 import { ConnectRefused, claimState, connectPage, verifyGrant } from '../connect/grants.ts';
 import { HUBSPOT_STATE_COOKIE, hubspotAuthorizeRedirect, hubspotOAuthSettings } from '../connect/hubspot.ts';
 import type { Runtime } from '../runtime.ts';
@@ -109,11 +109,12 @@ export function connectHubSpotRoutes(runtime: Runtime, options: { now?: () => nu
         { workspace: grant.workspace, portalId: installation.portalId, code: 'hubspot_connected' },
         'HubSpot connected through OAuth',
       );
-      setCookie(c, HUBSPOT_STATE_COOKIE, '', { path: '/connect/hubspot', maxAge: 0 });
       return connectPage(
         200,
         'HubSpot connected',
         `Workspace ${grant.workspace} is connected to the HubSpot account ${installation.hubDomain ?? installation.portalId} (portal ${installation.portalId}). You can close this page.`,
+        '',
+        [generateCookie(HUBSPOT_STATE_COOKIE, '', { path: '/connect/hubspot', maxAge: 0 })],
       );
     } catch (error) {
       return refused(runtime, error, workspace);
