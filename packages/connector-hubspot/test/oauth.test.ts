@@ -157,7 +157,7 @@ describe('HubSpot OAuth access tokens', () => {
 });
 
 describe('HubSpot connector installed with OAuth', () => {
-  it('mirrors a WhatsApp message on the timeline of the portal it was installed in, not the private app’s', async () => {
+  it('mirrors a WhatsApp message on the timeline of the portal it was installed in, not the private app’s; an uninstall then dead-letters with what to do, audited', async () => {
     const { hubspot, basePath } = await startOAuth();
     const { refreshToken } = hubspot.install(OAUTH_PORTAL);
     const bridge = await createTestBridge({
@@ -184,6 +184,19 @@ describe('HubSpot connector installed with OAuth', () => {
       .map((c) => c.properties.hs_communication_body);
     expect(bodies.join()).toContain('Hello from WhatsApp');
     expect(hubspot.contacts()).toHaveLength(0);
+
+    // A user removes the app in HubSpot: the next delivery's 401 leads to a refused refresh, the
+    // job fails saying to connect again, and the audit trail has the uninstall once.
+    await hubspot.uninstall(OAUTH_PORTAL);
+    await bridge.customerText('After the uninstall', { waId: '351912345678' });
+    await bridge.worker.drain();
+    const health = (await bridge.store.connectorHealth()).find((h) => h.connectorId === 'hubspot');
+    expect(health?.lastError).toContain('no longer installed in portal');
+    expect(health?.dead).toBe(1);
+    const audit = await bridge.store.listAudit({ workspaceId: bridge.workspaceId });
+    expect(audit.filter((e) => e.action === 'connector.uninstalled').map((e) => e.actor)).toEqual([
+      'connector:hubspot',
+    ]);
   });
 
   it('refuses a config with both a private app token and a refresh token, or a refresh token without its portal', () => {

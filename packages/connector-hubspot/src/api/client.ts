@@ -139,8 +139,9 @@ export class HubSpotApi {
       return await fn(this.client);
     } catch (raw) {
       const error = translateHubSpotError(raw, operation);
-      // HubSpot refused a token we thought alive: the next call refreshes first.
-      if (tokens && error.code === 'auth_failed' && error.details?.status === 401) tokens.invalidate();
+      if (tokens && error.code === 'auth_failed' && error.details?.status === 401) {
+        throw await this.#afterRefused(tokens, error);
+      }
       if (error.code === 'daily_quota') throw await this.#pauseForTheDay(operation, error);
       if (error.code === 'rate_limited') {
         // Slow every caller of this portal, not only the one that hit the wall.
@@ -149,6 +150,23 @@ export class HubSpotApi {
       }
       throw error;
     }
+  }
+
+  /**
+   * HubSpot refused an OAuth access token we thought alive: refresh now. A refused refresh says
+   * why (the app was uninstalled); a fresh token makes the failure one to retry, not to dead-letter.
+   */
+  async #afterRefused(tokens: AccessTokenSource, error: WabridgeError): Promise<WabridgeError> {
+    tokens.invalidate();
+    try {
+      await tokens.accessToken();
+    } catch (refused) {
+      return refused instanceof WabridgeError ? refused : error;
+    }
+    return new WabridgeError('transient', `${error.message} (the access token was renewed; retrying)`, {
+      details: error.details ?? {},
+      cause: error,
+    });
   }
 
   async #checkPause(): Promise<void> {
