@@ -154,8 +154,8 @@ export interface ConnectorDeps {
    */
   emit?(commands: DomainCommand[]): Promise<void>;
   /**
-   * Records something the connector learnt about its installation in the audit trail (e.g.
-   * `connector.uninstalled` when the platform revoked the app); absent when the host has no store.
+   * Appends an entry to the workspace's audit trail, as the connector (`connector:<id>`), for what
+   * the platform did to the connection (an app uninstalled, a grant revoked). Never secrets.
    */
   audit?(action: string, details: Record<string, unknown>): Promise<void>;
 }

@@ -183,10 +183,6 @@ export class ConnectorHost {
       media: this.options.media(workspaceId),
       publicUrl: this.options.publicUrl,
       now: this.options.now ?? Date.now,
-      ...(this.options.commands
-        ? { emit: this.emitter(workspaceId, manifest.id, this.options.commands) }
-        : {}),
-      // The connector is the actor: nobody clicked anything.
       audit: async (action, details) => {
         await this.options.store.appendAudit({
           actor: `connector:${manifest.id}`,
@@ -195,6 +191,9 @@ export class ConnectorHost {
           details: { ...details, connectorId: manifest.id },
         });
       },
+      ...(this.options.commands
+        ? { emit: this.emitter(workspaceId, manifest.id, this.options.commands) }
+        : {}),
     });
   }
 

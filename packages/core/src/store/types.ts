@@ -230,12 +230,19 @@ export interface Store {
    * when a delivery last worked and last failed, why, and how many jobs wait to retry or are dead.
    */
   connectorHealth(): Promise<ConnectorHealth[]>;
+  /** How much one workspace has carried: conversations and messages each way (for the admin console). */
+  workspaceActivity(workspaceId: string): Promise<WorkspaceActivity>;
   /** The earliest `runAt` of a ready job, so an idle worker knows when to look again. */
   nextRunAt(): Promise<number | null>;
 
   // --- Connector state and coordination -------------------------------------------------------
   getConnectorState(workspaceId: string, connectorId: string, key: string): Promise<unknown>;
   setConnectorState(workspaceId: string, connectorId: string, key: string, value: unknown): Promise<void>;
+  /**
+   * Reads and deletes a state entry in one step (null when absent): of two callers taking the same
+   * key, one gets it. For single-use values such as an OAuth `state`.
+   */
+  takeConnectorState(workspaceId: string, connectorId: string, key: string): Promise<unknown>;
   /** A named lease for singleton work (maintenance); true when `holder` owns it until `until`. */
   tryAcquireLease(name: string, holder: string, until: number): Promise<boolean>;
 }
@@ -518,6 +525,16 @@ export interface JobStats {
   /** Status jobs dropped before they ran because a newer status of their message superseded them (ever). */
   coalesced: number;
   byConnector: Record<string, { ready: number; running: number; dead: number; coalesced: number }>;
+}
+
+export interface WorkspaceActivity {
+  conversations: number;
+  /** Messages customers sent (stored by ingest). */
+  inbound: number;
+  /** Messages the business sent (agents' replies, templates, business-app echoes). */
+  outbound: number;
+  /** When a customer last wrote, or null. */
+  lastInboundAt: number | null;
 }
 
 export interface ConnectorHealth {

@@ -38,6 +38,7 @@ import {
   type Store,
   type UnroutedEvent,
   WHATSAPP_SENDER,
+  type WorkspaceActivity,
 } from '../types.ts';
 import { SqliteAccess } from './access.ts';
 import { ADMIT_PER_TRANSACTION, untilAdmitted } from './admission.ts';
@@ -2255,6 +2256,23 @@ export class SqliteStore implements Store {
     return stats;
   }
 
+  async workspaceActivity(workspaceId: string): Promise<WorkspaceActivity> {
+    // Messages are reached through their conversations (messages_conversation), never by a scan.
+    const rows = await this.db.readAside<{ kind: string; n: number; last: number | null }>(
+      `SELECT 'conversations' AS kind, count(*) AS n, NULL AS last FROM conversations WHERE workspace_id = :ws
+       UNION ALL SELECT m.direction, count(*), max(m.ts) FROM conversations c
+         JOIN messages m ON m.conversation_id = c.id WHERE c.workspace_id = :ws GROUP BY m.direction`,
+      { ws: workspaceId },
+    );
+    const row = (kind: string) => rows.find((r) => r.kind === kind);
+    return {
+      conversations: row('conversations')?.n ?? 0,
+      inbound: row('inbound')?.n ?? 0,
+      outbound: row('outbound')?.n ?? 0,
+      lastInboundAt: row('inbound')?.last ?? null,
+    };
+  }
+
   async connectorHealth(): Promise<ConnectorHealth[]> {
     // One statement on the background connection, like jobStats: one snapshot, and writes do not
     // wait. Retrying jobs come from the partial index jobs_retrying (only jobs that failed are in
@@ -2332,6 +2350,16 @@ export class SqliteStore implements Store {
          ON CONFLICT (workspace_id, connector_id, key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at`,
         { ws: workspaceId, connector: connectorId, key, value: json(value), at: this.now() },
       );
+    });
+  }
+
+  takeConnectorState(workspaceId: string, connectorId: string, key: string): Promise<unknown> {
+    return this.db.write(() => {
+      const row = this.db.get<{ value: string }>(
+        'DELETE FROM connector_state WHERE workspace_id = :ws AND connector_id = :connector AND key = :key RETURNING value',
+        { ws: workspaceId, connector: connectorId, key },
+      );
+      return row ? (JSON.parse(row.value) as unknown) : null;
     });
   }
 

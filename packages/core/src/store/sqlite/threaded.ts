@@ -353,9 +353,11 @@ const STORE_METHODS = [
   'replayDeadJobs',
   'jobStats',
   'connectorHealth',
+  'workspaceActivity',
   'nextRunAt',
   'getConnectorState',
   'setConnectorState',
+  'takeConnectorState',
   'tryAcquireLease',
 ] as const satisfies readonly Exclude<keyof Store, 'kind' | 'close'>[];
 
