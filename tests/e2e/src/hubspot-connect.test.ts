@@ -32,6 +32,7 @@ const APP = {
 };
 const STATE_SECRET = 'e2e-hubspot-state-secret-0123';
 const NUMBER = '106540352242922';
+const BETA_NUMBER = '106540352242923';
 const ACME = 4_410_001;
 const GLOBEX = 4_410_002;
 
@@ -93,6 +94,10 @@ beforeAll(async () => {
   wa = await startWhatsAppEmulator({
     appSecret: TEST_APP_SECRET,
     accessToken: TEST_ACCESS_TOKEN,
+    phoneNumbers: [
+      { phoneNumberId: NUMBER, displayPhoneNumber: '15550783881', wabaId: '102290129340398' },
+      { phoneNumberId: BETA_NUMBER, displayPhoneNumber: '15550783882', wabaId: '102290129340398' },
+    ],
     rules: { pairRate: { enabled: false } },
   });
   hubspot = await startHubSpotEmulator({
@@ -117,6 +122,11 @@ beforeAll(async () => {
   const { admin } = gw.runtime;
   await admin.createWorkspace('e2e', { id: 'acme', name: 'acme' });
   await admin.addPhoneNumber('e2e', 'acme', { phoneNumberId: NUMBER, displayPhoneNumber: '15550783881' });
+  await admin.createWorkspace('e2e', { id: 'beta', name: 'beta' });
+  await admin.addPhoneNumber('e2e', 'beta', {
+    phoneNumberId: BETA_NUMBER,
+    displayPhoneNumber: '15550783882',
+  });
   browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: CHROMIUM_ARGS });
 }, 180_000);
 
@@ -165,6 +175,39 @@ describe('"Connect HubSpot" in Chromium against the real gateway and the HubSpot
     expect(bodies.filter((b) => b.includes('hello HubSpot from WhatsApp'))).toHaveLength(1);
     expect(hubspot.portal(ACME).contacts()).toHaveLength(0);
     await page.close();
+  }, 180_000);
+
+  it('a second workspace connects another portal: each workspace’s WhatsApp traffic stays in its own portal, both ways', async () => {
+    const printed = await cli('connector', 'connect', 'beta', 'hubspot');
+    const link = printed.stdout
+      .split('\n')
+      .find((line) => line.startsWith(`${gw.url}/connect/hubspot/beta/install?`));
+    expect(link, printed.stderr).toBeDefined();
+    const page = await browser!.newPage();
+    await page.goto(link!, WAIT);
+    await page.getByLabel(/Acme/).check();
+    await Promise.all([
+      page.waitForURL(`${gw.url}/connect/hubspot/callback?**`, WAIT),
+      page.getByRole('button', { name: 'Connect app' }).click(),
+    ]);
+    await page.getByRole('heading', { name: 'HubSpot connected' }).waitFor(WAIT);
+    await page.close();
+    expect((await gw.runtime.admin.describeConnector('beta', 'hubspot'))?.config.portalId).toBe(String(ACME));
+    expect((await gw.runtime.admin.describeConnector('acme', 'hubspot'))?.config.portalId).toBe(
+      String(GLOBEX),
+    );
+
+    gw.runtime.routing.invalidate();
+    await gw.runtime.host.maintainAll();
+    await wa
+      .customer({ waId: '15550805678', name: 'Bea', phoneNumberId: BETA_NUMBER })
+      .sendText('beta to its portal');
+    await wa.customer({ waId: '15550801234', name: 'Ada Customer' }).sendText('acme again');
+    const acmePortal = await timelineWith(ACME, 'beta to its portal');
+    const globexPortal = await timelineWith(GLOBEX, 'acme again');
+    expect(acmePortal.join()).not.toContain('acme again');
+    expect(acmePortal.join()).not.toContain('hello HubSpot');
+    expect(globexPortal.join()).not.toContain('beta to its portal');
   }, 180_000);
 
   it('the CLI prints no link for an unknown workspace, and says why on stderr', async () => {
