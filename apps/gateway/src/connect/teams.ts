@@ -74,8 +74,8 @@ export async function takePending(
   secrets: SecretBox,
   workspace: string,
 ): Promise<PendingTeamsInstall | null> {
-  const stored = await store.getConnectorState(workspace, 'teams', PENDING_KEY);
+  // One step: of two submissions of the same form, one gets the install.
+  const stored = await store.takeConnectorState(workspace, 'teams', PENDING_KEY);
   if (typeof stored !== 'string') return null;
-  await store.setConnectorState(workspace, 'teams', PENDING_KEY, null);
   return JSON.parse(secrets.decrypt(stored)) as PendingTeamsInstall;
 }
