@@ -6,7 +6,9 @@ import type { SignInLinks } from './admin/console/sign-in-links.ts';
 import { mountAdmin } from './admin/index.ts';
 import { BodyGate } from './body-gate.ts';
 import { ClientAborted, errorResponse, retryAfter } from './http.ts';
+import { connectHubSpotRoutes } from './routes/connect-hubspot.ts';
 import { connectSlackRoutes } from './routes/connect-slack.ts';
+import { connectTeamsRoutes } from './routes/connect-teams.ts';
 import { health } from './routes/health.ts';
 import { connectorHooks } from './routes/hooks.ts';
 import { mediaRoutes } from './routes/media.ts';
@@ -48,6 +50,8 @@ export function createApp(
   app.route('/hooks', connectorHooks(runtime, gate));
   app.route('/media', mediaRoutes(runtime));
   app.route('/connect/slack', connectSlackRoutes(runtime));
+  app.route('/connect/hubspot', connectHubSpotRoutes(runtime));
+  app.route('/connect/teams', connectTeamsRoutes(runtime));
   mountAdmin(app, runtime);
   // The console's pages, after the admin middleware and the API (which answers /admin/api first).
   app.route('/admin', adminConsole(runtime, options.signInLinks ? { signInLinks: options.signInLinks } : {}));

@@ -78,6 +78,25 @@ export const envSchema = z.object({
   SLACK_SIGNING_SECRET: z.string().optional(),
   SLACK_AUTHORIZE_URL: z.url().default('https://slack.com/oauth/v2/authorize'),
   SLACK_API_URL: z.url().default('https://slack.com/api/'),
+  // "Connect HubSpot" (public app, OAuth): the app's client id and secret (the secret also signs
+  // its webhooks), the key that signs connect links and `state`. Overrides of the authorize page
+  // and API base are for the sandbox emulator or HubSpot's EU data centre.
+  HUBSPOT_CLIENT_ID: z.string().optional(),
+  HUBSPOT_CLIENT_SECRET: z.string().optional(),
+  HUBSPOT_STATE_SECRET: z.string().min(16, 'at least 16 characters (openssl rand -hex 32)').optional(),
+  HUBSPOT_APP_ID: z.string().regex(/^\d+$/, 'the public app id (digits)').optional(),
+  HUBSPOT_AUTHORIZE_URL: z.url().default('https://app.hubspot.com/oauth/authorize'),
+  HUBSPOT_API_URL: z.url().default('https://api.hubapi.com'),
+  // "Connect Teams" (the service account signs in in the browser): the Entra ID app registration
+  // (tenant id, or `organizations` for a multi-tenant app), the key that signs connect links and
+  // `state`. Overrides of the identity platform and Graph are for sovereign clouds or the sandbox.
+  TEAMS_TENANT_ID: z.string().default('organizations'),
+  TEAMS_CLIENT_ID: z.string().optional(),
+  TEAMS_CLIENT_SECRET: z.string().optional(),
+  TEAMS_STATE_SECRET: z.string().min(16, 'at least 16 characters (openssl rand -hex 32)').optional(),
+  TEAMS_AUTHORITY_HOST: z.url().default('https://login.microsoftonline.com'),
+  TEAMS_GRAPH_URL: z.url().default('https://graph.microsoft.com/'),
+  TEAMS_GRAPH_RESOURCE: z.url().default('https://graph.microsoft.com'),
   // Admin API and console (docs/admin.md): session lifetimes, the cookie's Secure flag (on unless
   // PUBLIC_URL is http://localhost or 127.0.0.1; off only there), and whether the client IP comes
   // from X-Forwarded-For (behind a reverse proxy that sets it) for login throttling and the audit.

@@ -3,6 +3,7 @@ import { WabridgeError } from '@wabridge/core';
 import { HubSpotApi } from './api/client.ts';
 import { HUBSPOT_SECRET_FIELDS, type HubSpotConfig, hubspotConfigSchema } from './config.ts';
 import { HubSpotDelivery } from './delivery.ts';
+import { createOAuthTokens } from './oauth/tokens.ts';
 import { testHubSpot } from './self-test.ts';
 import { Setup } from './setup/index.ts';
 import { createWebhookHandler } from './webhooks/handler.ts';
@@ -44,6 +45,7 @@ export const hubspotConnector: ConnectorManifest<HubSpotConfig> = {
       metrics: deps.metrics,
       state: deps.state,
       now: deps.now,
+      ...(config.refreshToken ? { tokens: oauthTokens(config, deps) } : {}),
     });
     const setup = new Setup(api, deps.state, deps.logger, deps.now);
     const delivery = new HubSpotDelivery(api, config, deps, setup);
@@ -71,3 +73,23 @@ export const hubspotConnector: ConnectorManifest<HubSpotConfig> = {
     };
   },
 };
+
+function oauthTokens(config: HubSpotConfig, deps: ConnectorDeps) {
+  return createOAuthTokens(
+    {
+      basePath: config.basePath,
+      // The schema requires both with a refresh token.
+      portalId: config.portalId ?? '',
+      oauthClientId: config.oauthClientId ?? '',
+      clientSecret: config.clientSecret,
+      refreshToken: config.refreshToken ?? '',
+    },
+    {
+      state: deps.state,
+      logger: deps.logger,
+      now: deps.now,
+      ...(deps.audit ? { audit: deps.audit } : {}),
+      reconnectHint: `wabridge connector connect ${deps.workspaceId} hubspot`,
+    },
+  );
+}

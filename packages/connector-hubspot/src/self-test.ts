@@ -51,6 +51,8 @@ export async function testHubSpot(config: HubSpotConfig, api: HubSpotApi): Promi
 function explain(error: unknown, config: HubSpotConfig): string {
   if (!(error instanceof WabridgeError)) return error instanceof Error ? error.message : String(error);
   const status = error.details?.status;
+  if (status === 401 && config.refreshToken !== undefined)
+    return 'HubSpot refused the OAuth access token (401): connect HubSpot again (wabridge connector connect <workspace> hubspot)';
   if (status === 401)
     return 'HubSpot refused the access token (401): set accessToken to the private app access token (Auth tab, pat-…)';
   if (status === 403)

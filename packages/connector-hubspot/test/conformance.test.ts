@@ -7,6 +7,8 @@ let hubspot: HubSpotEmulator;
 
 describeConnectorConformance('hubspot', {
   manifest: hubspotConnector,
+  // The OAuth install's refresh token; this suite runs the private app (test/oauth.test.ts the install).
+  alternativeSecretFields: ['refreshToken'],
   async start() {
     const started = await startHubSpot();
     hubspot = started.hubspot;

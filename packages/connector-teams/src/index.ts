@@ -108,3 +108,11 @@ export const teamsConnector: ConnectorManifest<TeamsConfig> = {
     };
   },
 };
+export {
+  type PostableTeam,
+  postableTeams,
+  redeemTeamsSignIn,
+  type TeamsSignIn,
+  type TeamsSignInApp,
+  teamsSignInUrl,
+} from './auth/browser-sign-in.ts';

@@ -11,6 +11,8 @@ import {
   WabridgeError,
   type WorkspacePolicies,
 } from '@wabridge/core';
+import { hubspotConnectLink } from '../connect/hubspot.ts';
+import { teamsConnectLink } from '../connect/teams.ts';
 import { defaultRegistry } from '../connectors.ts';
 import type { Env } from '../env.ts';
 import { createLogger } from '../logger.ts';
@@ -193,25 +195,43 @@ export async function connectorShow({ env, positionals }: CommandInput): Promise
   });
 }
 
-/** `connector connect`: prints the install link (it carries a signed ticket; see slack-install.ts). */
+/**
+ * `connector connect`: prints the link to open in a browser (it carries a signed ticket; see
+ * slack-install.ts and connect/hubspot.ts).
+ */
 export async function connectorConnect({ env, values, positionals }: CommandInput): Promise<void> {
   const [workspaceId = '', connectorId = ''] = positionals;
-  if (connectorId !== 'slack')
-    throw new UsageError(`connector connect supports slack only (got ${connectorId})`);
+  if (connectorId !== 'slack' && connectorId !== 'hubspot' && connectorId !== 'teams')
+    throw new UsageError(`connector connect supports slack, hubspot and teams (got ${connectorId})`);
   const environment = env();
   if (environment.PUBLIC_URL === undefined) {
     throw new WabridgeError(
       'config_invalid',
-      'connector connect needs PUBLIC_URL (where Slack sends the browser back)',
+      `connector connect needs PUBLIC_URL (where ${{ slack: 'Slack', hubspot: 'HubSpot', teams: 'Microsoft' }[connectorId]} sends the browser back)`,
     );
   }
   const channel = typeof values.channel === 'string' ? values.channel : undefined;
+  if (connectorId !== 'slack' && channel !== undefined) {
+    throw new UsageError('--channel is for slack only');
+  }
   if (channel !== undefined && !/^[CG][A-Z0-9]{2,}$/.test(channel)) {
     throw new UsageError(`--channel: a Slack channel id like C0123ABCD (got ${channel})`);
   }
   await withRuntime(environment, async ({ store }) => {
     if (!(await store.getWorkspace(workspaceId))) throw noWorkspace(workspaceId);
   });
+  if (connectorId === 'hubspot') {
+    out(`Open this link in a browser to connect HubSpot to ${workspaceId} (valid for one hour):`);
+    out(hubspotConnectLink(environment, workspaceId));
+    return;
+  }
+  if (connectorId === 'teams') {
+    out(
+      `Open this link in a browser, sign in as the Teams service account of ${workspaceId} and pick its channel (valid for one hour):`,
+    );
+    out(teamsConnectLink(environment, workspaceId));
+    return;
+  }
   out(`Open this link in a browser to add wabridge to Slack for ${workspaceId} (valid for one hour):`);
   out(installLink(environment, workspaceId, channel ? { channel } : {}));
 }

@@ -191,12 +191,17 @@ export const COMMANDS: readonly Entry[] = [
       },
       {
         path: ['connector', 'connect'],
-        summary: 'print the "Add to Slack" link to open in a browser (Slack only for now)',
+        summary:
+          'print the link to connect Slack ("Add to Slack"), HubSpot (OAuth) or Teams (sign-in) in a browser',
         details:
-          'Needs PUBLIC_URL, SLACK_CLIENT_ID, SLACK_CLIENT_SECRET and SLACK_STATE_SECRET. The link works for one hour;\n' +
-          'after Allow, the bot token, team and app are stored encrypted and audited (connector.connect).\n' +
+          'Slack needs PUBLIC_URL, SLACK_CLIENT_ID, SLACK_CLIENT_SECRET and SLACK_STATE_SECRET; HubSpot needs\n' +
+          'PUBLIC_URL, HUBSPOT_CLIENT_ID, HUBSPOT_CLIENT_SECRET and HUBSPOT_STATE_SECRET; Teams needs PUBLIC_URL,\n' +
+          'TEAMS_CLIENT_ID, TEAMS_CLIENT_SECRET and TEAMS_STATE_SECRET. The link works for one hour;\n' +
+          'after Allow, the tokens are stored encrypted and audited (connector.connect).\n' +
           'A workspace without a Slack channel yet needs --channel.\n\n' +
-          '  wabridge connector connect acme slack --channel C0123ABCD',
+          '  wabridge connector connect acme slack --channel C0123ABCD\n' +
+          '  wabridge connector connect acme hubspot\n' +
+          '  wabridge connector connect acme teams',
         arguments: [workspaceArg, connectorArg],
         options: {
           channel: {

@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { createWriteStream, mkdirSync, mkdtempSync, rmSync, type WriteStream } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -18,6 +18,8 @@ import { type SlackEmulator, type SlackUser, startSlackEmulator } from '@wabridg
 import { startWhatsAppEmulator, type WhatsAppEmulator } from '@wabridge/sandbox/whatsapp';
 import { SignInLinks } from '../admin/console/sign-in-links.ts';
 import { createApp } from '../app.ts';
+import { hubspotConnectLink } from '../connect/hubspot.ts';
+import { teamsConnectLink } from '../connect/teams.ts';
 import { defaultRegistry } from '../connectors.ts';
 import { type Env, loadEnv } from '../env.ts';
 import { createLogger } from '../logger.ts';
@@ -99,6 +101,8 @@ export interface DemoStack {
   console: SandboxConsole;
   /** The admin console signed in as the demo owner, once (a one-time link; see DEMO_OWNER). */
   adminSignInUrl: string;
+  /** Links that connect the demo workspace's HubSpot or Teams again by clicking (one hour). */
+  connectLinks: { hubspot: string; teams: string };
   /** The demo owner's credentials, for signing in again after the link was used. */
   adminOwner: { email: string; password: string };
   logPath: string;
@@ -184,9 +188,18 @@ async function start(
 
   // Shaped like a private app token (pat-<region>-…): the connector refuses other shapes.
   const hubspotToken = `pat-na1-${randomBytes(16).toString('hex')}`;
+  const hubspotClientSecret = secret('hubspot-client');
   const hubspot = await startHubSpotEmulator({
     accessToken: hubspotToken,
-    clientSecret: secret('hubspot-client'),
+    clientSecret: hubspotClientSecret,
+    // A public app too, for "Connect HubSpot": the same secret, so the portal's webhooks verify
+    // whichever way the workspace signed in.
+    oauth: {
+      clientId: randomUUID(),
+      clientSecret: hubspotClientSecret,
+      appId: DEMO.hubspot.appId,
+      refreshTokenRotation: true,
+    },
     portalId: DEMO.hubspot.portalId,
     appId: DEMO.hubspot.appId,
     subscriptions: [
@@ -261,6 +274,18 @@ async function start(
     WHATSAPP_VERIFY_TOKEN: whatsappSecrets.verifyToken,
     WHATSAPP_ACCESS_TOKEN: whatsappSecrets.accessToken,
     WHATSAPP_API_BASE_URL: whatsapp.url,
+    // "Connect HubSpot" and "Connect Teams" against the emulators' consent pages.
+    HUBSPOT_CLIENT_ID: hubspot.oauthApp?.clientId,
+    HUBSPOT_CLIENT_SECRET: hubspot.oauthApp?.clientSecret,
+    HUBSPOT_STATE_SECRET: secret('hubspot-state'),
+    HUBSPOT_AUTHORIZE_URL: hubspot.authorizeUrl,
+    HUBSPOT_API_URL: hubspot.url,
+    TEAMS_TENANT_ID: graph.tenantId,
+    TEAMS_CLIENT_ID: graph.app.clientId,
+    TEAMS_CLIENT_SECRET: graph.app.clientSecret,
+    TEAMS_STATE_SECRET: secret('teams-state'),
+    TEAMS_AUTHORITY_HOST: graph.authorityHost,
+    TEAMS_GRAPH_URL: graph.graphBaseUrl,
   });
   mkdirSync(env.dataDir, { recursive: true });
   const logPath = join(dir, 'gateway.log');
@@ -395,6 +420,11 @@ async function start(
     console: consoleServer,
     adminSignInUrl,
     adminOwner,
+    connectLinks: {
+      // The connect routes check expiry against the wall clock, not the demo's.
+      hubspot: hubspotConnectLink(env, DEMO.workspace),
+      teams: teamsConnectLink(env, DEMO.workspace),
+    },
     logPath,
     settle,
     async advance(ms: number) {

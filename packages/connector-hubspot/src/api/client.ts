@@ -16,6 +16,7 @@ import { Client } from '@hubspot/api-client';
 import type { ConnectorState, Logger, Metrics } from '@wabridge/core';
 import { WabridgeError } from '@wabridge/core';
 import type { HubSpotConfig } from '../config.ts';
+import type { AccessTokenSource } from '../oauth/tokens.ts';
 import { errorBody, isHttpError, translateHubSpotError } from './errors.ts';
 import { nextMidnight, type PortalThrottle, portalThrottle } from './throttle.ts';
 
@@ -80,6 +81,8 @@ export interface ApiDeps {
   metrics: Metrics;
   state: ConnectorState;
   now: () => number;
+  /** Access tokens of an OAuth install; without it, the private app's `accessToken` is used. */
+  tokens?: AccessTokenSource;
 }
 
 /** The SDK's models type string unions as TS enums; the wire values are the same strings. */
@@ -99,13 +102,17 @@ export class HubSpotApi {
     this.#d = deps;
     const { config } = deps;
     this.client = new Client({
-      accessToken: config.accessToken,
+      ...(config.accessToken ? { accessToken: config.accessToken } : {}),
       basePath: config.basePath.replace(/\/$/, ''),
       numberOfApiCallRetries: 0,
     });
+    // An OAuth install always has its portal id; a private app may not.
     this.portalLabel =
       config.portalId ??
-      `token:${createHash('sha256').update(config.accessToken).digest('hex').slice(0, 10)}`;
+      `token:${createHash('sha256')
+        .update(config.accessToken ?? '')
+        .digest('hex')
+        .slice(0, 10)}`;
     this.#throttle = portalThrottle(`${config.basePath}|${this.portalLabel}`, config.rateLimit, deps.now);
   }
 
@@ -126,10 +133,15 @@ export class HubSpotApi {
     await this.#checkPause();
     const pacer = kind === 'search' ? this.#throttle.search : this.#throttle.general;
     await pacer.acquire(this.portalLabel);
+    const tokens = this.#d.tokens;
     try {
+      if (tokens) this.client.setAccessToken(await tokens.accessToken());
       return await fn(this.client);
     } catch (raw) {
       const error = translateHubSpotError(raw, operation);
+      if (tokens && error.code === 'auth_failed' && error.details?.status === 401) {
+        throw await this.#afterRefused(tokens, error);
+      }
       if (error.code === 'daily_quota') throw await this.#pauseForTheDay(operation, error);
       if (error.code === 'rate_limited') {
         // Slow every caller of this portal, not only the one that hit the wall.
@@ -138,6 +150,23 @@ export class HubSpotApi {
       }
       throw error;
     }
+  }
+
+  /**
+   * HubSpot refused an OAuth access token we thought alive: refresh now. A refused refresh says
+   * why (the app was uninstalled); a fresh token makes the failure one to retry, not to dead-letter.
+   */
+  async #afterRefused(tokens: AccessTokenSource, error: WabridgeError): Promise<WabridgeError> {
+    tokens.invalidate();
+    try {
+      await tokens.accessToken();
+    } catch (refused) {
+      return refused instanceof WabridgeError ? refused : error;
+    }
+    return new WabridgeError('transient', `${error.message} (the access token was renewed; retrying)`, {
+      details: error.details ?? {},
+      cause: error,
+    });
   }
 
   async #checkPause(): Promise<void> {

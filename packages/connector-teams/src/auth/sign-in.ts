@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { createServer } from 'node:http';
+import type { ConfidentialClientApplication } from '@azure/msal-node';
 import { type Logger, silentLogger, WabridgeError } from '@wabridge/core';
 import { createMsalApp } from './tokens.ts';
 
@@ -91,17 +92,7 @@ export async function signInServiceAccount(options: SignInOptions): Promise<Sign
     await options.open(url);
     const code = await codeArrived;
     const result = await msal.acquireTokenByCode({ code, scopes, redirectUri });
-    // MSAL keeps the refresh token in its cache only; it is the one value the connector needs.
-    const cache = JSON.parse(msal.getTokenCache().serialize()) as {
-      RefreshToken?: Record<string, { secret?: string }>;
-    };
-    const refreshToken = Object.values(cache.RefreshToken ?? {})[0]?.secret;
-    if (!refreshToken) {
-      throw new WabridgeError(
-        'auth_failed',
-        'no refresh token was issued: is offline_access granted to the app?',
-      );
-    }
+    const refreshToken = refreshTokenOf(msal);
     return {
       refreshToken,
       accountId: result.account?.localAccountId ?? result.uniqueId,
@@ -112,4 +103,19 @@ export async function signInServiceAccount(options: SignInOptions): Promise<Sign
     server.closeAllConnections();
     await new Promise<void>((resolve) => server.close(() => resolve()));
   }
+}
+
+/** The refresh token of a code redemption: MSAL keeps it in its cache only, and it is the one value the connector needs. */
+export function refreshTokenOf(msal: ConfidentialClientApplication): string {
+  const cache = JSON.parse(msal.getTokenCache().serialize()) as {
+    RefreshToken?: Record<string, { secret?: string }>;
+  };
+  const refreshToken = Object.values(cache.RefreshToken ?? {})[0]?.secret;
+  if (!refreshToken) {
+    throw new WabridgeError(
+      'auth_failed',
+      'no refresh token was issued: is offline_access granted to the app?',
+    );
+  }
+  return refreshToken;
 }

@@ -105,7 +105,7 @@ export function createTokenSource(
     const description = error instanceof Error ? error.message.split('\n')[0] : String(error);
     if (flow === 'user' && RECONSENT_CODES.has(code)) {
       const action =
-        'Sign in again as the Teams service account (see docs/connectors/teams.md, "Re-consent"), set the new refresh token on the teams connector, then replay the dead-lettered Teams jobs.';
+        'Sign in again as the Teams service account (wabridge connector connect <workspace> teams, or the sign-in helper; docs/connectors/teams.md, "Re-consent"), then replay the dead-lettered Teams jobs.';
       await setStatus({ ok: false, action, reason: `${code}: ${description}`, at: deps.now() });
       deps.metrics?.increment('connector_alerts_total', { connector: 'teams', kind: 'reconsent_needed' });
       deps.logger.error(

@@ -20,6 +20,8 @@ export interface ConnectorTestKit {
   mirrored(bridge: TestBridge, conversationId: string): Promise<string[]>;
   /** Makes the platform's next API call fail: 429 with a retry hint, 5xx, or a validation error. */
   failNext(failure: 'rate_limited' | 'unavailable' | 'rejected'): void;
+  /** Secret fields of another way to sign in (HubSpot's OAuth install beside its private app), absent from `start`'s config. */
+  alternativeSecretFields?: string[];
   inbound?: {
     /** The callback the platform sends about a message the connector itself posted. */
     echo(bridge: TestBridge, conversationId: string): Promise<Request>;
@@ -86,7 +88,10 @@ export function describeConnectorConformance(name: string, kit: ConnectorTestKit
       expect(manifest.id).toMatch(/^[a-z][a-z0-9-]+$/);
       expect(manifest.configSchema.safeParse({}).success).toBe(false);
       expect(manifest.configSchema.safeParse(platform.config).success).toBe(true);
-      for (const field of manifest.secretFields) expect(Object.keys(platform.config)).toContain(field);
+      const alternatives = new Set(kit.alternativeSecretFields ?? []);
+      for (const field of manifest.secretFields) {
+        if (!alternatives.has(field)) expect(Object.keys(platform.config)).toContain(field);
+      }
       expect(manifest.capabilities.events.length).toBeGreaterThan(0);
       for (const event of manifest.capabilities.events) expect(DOMAIN_EVENT_TYPES).toContain(event);
       expect(manifest.capabilities.events).toContain('message.inbound');
