@@ -79,7 +79,10 @@ export interface Store {
     by: PurgeReason;
   }): Promise<PurgeResult>;
   /** The content of archive records, opened, in the order asked; null when purged or none. */
-  archiveContent(workspaceId: string, seqs: readonly number[]): Promise<Array<{ seq: number; content: unknown }>>;
+  archiveContent(
+    workspaceId: string,
+    seqs: readonly number[],
+  ): Promise<Array<{ seq: number; content: unknown }>>;
 
   // --- WhatsApp ingest -----------------------------------------------------------------------
   /**
