@@ -116,7 +116,7 @@ export interface MessageRow {
   wamid: string | null;
   type: string;
   ts: number;
-  /** Sealed (a BLOB) since encryption at rest: open it with SqliteStore.openColumn first. */
+  /** NULL since encryption at rest: text and content are sealed together in `content` (a BLOB). */
   text: string | null;
   content: string;
   state: string | null;
