@@ -1,3 +1,4 @@
+export * from './apps.ts';
 export * from './cloud-api-client.ts';
 export * from './cloud-api-errors.ts';
 export * from './media-url-policy.ts';

@@ -38,6 +38,8 @@ import {
   type Store,
   type UnroutedEvent,
   WHATSAPP_SENDER,
+  type WhatsAppAppRecord,
+  type WhatsAppNumberCredentials,
 } from '../types.ts';
 import { SqliteAccess } from './access.ts';
 import { ADMIT_PER_TRANSACTION, untilAdmitted } from './admission.ts';
@@ -70,6 +72,7 @@ import {
   toWorkspace,
   type WorkspaceRow,
 } from './rows.ts';
+import * as whatsappApps from './whatsapp-apps.ts';
 
 export interface SqliteStoreOptions {
   /** Path of the database file (its folder is created), or `:memory:` for throwaway tests. */
@@ -281,6 +284,7 @@ export class SqliteStore implements Store {
         'platform_events',
         'admin_grants',
         'api_tokens',
+        'whatsapp_number_credentials',
       ]) {
         this.db.run(`DELETE FROM ${table} WHERE workspace_id = :id`, { id });
       }
@@ -328,6 +332,9 @@ export class SqliteStore implements Store {
   removePhoneNumber(phoneNumberId: string): Promise<void> {
     return this.db.write(() => {
       this.db.run('DELETE FROM phone_numbers WHERE phone_number_id = :id', { id: phoneNumberId });
+      this.db.run('DELETE FROM whatsapp_number_credentials WHERE phone_number_id = :id', {
+        id: phoneNumberId,
+      });
       this.bumpConfigVersion();
     });
   }
@@ -349,6 +356,43 @@ export class SqliteStore implements Store {
       id: phoneNumberId,
     });
     return row ? toPhoneNumber(row) : null;
+  }
+
+  putWhatsAppApp(app: Omit<WhatsAppAppRecord, 'createdAt'>): Promise<void> {
+    return this.db.write(() => {
+      whatsappApps.putApp(this.db, app);
+      this.bumpConfigVersion();
+    });
+  }
+
+  removeWhatsAppApp(appId: string): Promise<void> {
+    return this.db.write(() => {
+      whatsappApps.removeApp(this.db, appId);
+      this.bumpConfigVersion();
+    });
+  }
+
+  async listWhatsAppApps(): Promise<WhatsAppAppRecord[]> {
+    return whatsappApps.listApps(this.db);
+  }
+
+  setNumberCredentials(input: WhatsAppNumberCredentials): Promise<void> {
+    return this.db.write(() => {
+      whatsappApps.setCredentials(this.db, input);
+      this.bumpConfigVersion();
+    });
+  }
+
+  removeNumberCredentials(workspaceId: string, phoneNumberId: string): Promise<boolean> {
+    return this.db.write(() => {
+      const removed = whatsappApps.removeCredentials(this.db, workspaceId, phoneNumberId);
+      if (removed) this.bumpConfigVersion();
+      return removed;
+    });
+  }
+
+  async listNumberCredentials(workspaceId?: string): Promise<WhatsAppNumberCredentials[]> {
+    return whatsappApps.listCredentials(this.db, workspaceId);
   }
 
   setConnector(input: ConnectorSettingInput): Promise<void> {
