@@ -25,7 +25,7 @@ export function whatsappWebhook(runtime: Runtime, gate: BodyGate) {
   if ((env.WHATSAPP_APP_SECRET ?? []).length === 0)
     logger.warn(
       {},
-      'WHATSAPP_APP_SECRET is not set: WhatsApp webhook POSTs are refused with 503 unless a Meta app is registered (wabridge whatsapp app add)',
+      'WHATSAPP_APP_SECRET is not set: WhatsApp webhook POSTs are refused with 503 unless a Meta app is registered (wabridge whatsapp add-app)',
     );
   const app = new Hono();
 
@@ -187,7 +187,7 @@ function unknownApp(appId: string) {
   return errorResponse(
     404,
     'unknown_app',
-    `Meta app ${appId} is not registered here (wabridge whatsapp app add ${appId} --secret-env VAR)`,
+    `Meta app ${appId} is not registered here (wabridge whatsapp add-app ${appId} --secret-env VAR)`,
   );
 }
 

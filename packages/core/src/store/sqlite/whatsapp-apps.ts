@@ -96,7 +96,7 @@ export function setCredentials(db: SqliteDatabase, input: WhatsAppNumberCredenti
   if (!db.get('SELECT 1 AS x FROM whatsapp_apps WHERE app_id = :id', { id: input.appId })) {
     throw new WabridgeError(
       'not_found',
-      `Meta app ${input.appId} is not registered (wabridge whatsapp app add ${input.appId} --secret-env VAR)`,
+      `Meta app ${input.appId} is not registered (wabridge whatsapp add-app ${input.appId} --secret-env VAR)`,
       { status: 404 },
     );
   }
