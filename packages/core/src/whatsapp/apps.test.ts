@@ -71,6 +71,27 @@ describe('Meta apps and per-number credentials', () => {
     expect(JSON.stringify(audit)).not.toContain(TOKEN);
   });
 
+  it('re-encrypts app secrets and number tokens under a new master key (secrets rotate)', async () => {
+    await apps.addApp('test', { appId: '1001', secrets: [SECRET_A], verifyToken: 'alpha-verify' });
+    await apps.setNumberCredentials('test', 'acme', '111', {
+      appId: '1001',
+      wabaId: '555',
+      accessToken: TOKEN,
+    });
+    const rotatedBox = createSecretBox(Buffer.alloc(32, 8), [Buffer.alloc(32, 7)]);
+    const next = new WhatsAppApps({ store, secrets: rotatedBox, defaults: {} });
+    expect(await next.rotateSecrets('test')).toBe(2);
+    expect(await next.rotateSecrets('test')).toBe(0);
+    // Readable with the new key alone.
+    const only = new WhatsAppApps({ store, secrets: createSecretBox(Buffer.alloc(32, 8)), defaults: {} });
+    expect((await only.credentialsFor('111'))?.accessToken).toBe(TOKEN);
+    expect(await only.webhookApp('1001')).toEqual({
+      appId: '1001',
+      secrets: [SECRET_A],
+      verifyToken: 'alpha-verify',
+    });
+  });
+
   it('refuses bad input with one clear line and stores nothing', async () => {
     await expect(apps.addApp('test', { appId: 'my-app', secrets: [SECRET_A] })).rejects.toThrow(
       'Meta app id "my-app" must be digits (the App ID)',

@@ -209,6 +209,37 @@ export class WhatsAppApps {
     }));
   }
 
+  /**
+   * Re-encrypts app secrets, verify tokens and number tokens still under an older master key
+   * (`wabridge secrets rotate`); returns how many apps and numbers were rewritten.
+   */
+  async rotateSecrets(actor: AuditActor): Promise<number> {
+    const stale = (ciphertext: string | null) => ciphertext !== null && this.box.needsRotation(ciphertext);
+    const again = (ciphertext: string) => this.box.encrypt(this.box.decrypt(ciphertext));
+    let rotated = 0;
+    for (const app of await this.store.listWhatsAppApps()) {
+      if (!stale(app.secretsEnc) && !stale(app.verifyTokenEnc)) continue;
+      await this.store.putWhatsAppApp({
+        appId: app.appId,
+        name: app.name,
+        secretsEnc: again(app.secretsEnc),
+        verifyTokenEnc: app.verifyTokenEnc === null ? null : again(app.verifyTokenEnc),
+        updatedAt: app.updatedAt,
+      });
+      rotated++;
+    }
+    for (const number of await this.store.listNumberCredentials()) {
+      if (!stale(number.accessTokenEnc)) continue;
+      await this.store.setNumberCredentials({ ...number, accessTokenEnc: again(number.accessTokenEnc) });
+      rotated++;
+    }
+    await this.store.appendAudit(
+      auditEntry(actor, 'whatsapp.secrets.rotate', null, { rotated, keyId: this.box.keyId }),
+    );
+    this.snapshot = null;
+    return rotated;
+  }
+
   // --- Lookups (webhook edge and sender) -------------------------------------------------------
 
   /** Every app whose webhooks are accepted: the environment's (when it has secrets) first. */
