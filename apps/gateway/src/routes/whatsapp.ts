@@ -5,6 +5,7 @@ import {
   isWabridgeError,
   type MetaSignerResult,
   type WebhookApp,
+  type WebhookView,
 } from '@wabridge/core';
 import { type Context, Hono } from 'hono';
 import type { BodyGate } from '../body-gate.ts';
@@ -13,9 +14,9 @@ import type { Runtime } from '../runtime.ts';
 import { phoneNumberIdsOf } from './whatsapp-numbers.ts';
 
 /**
- * Meta's webhook edge. POST order matters: size limit, then the signature over the raw bytes,
- * then the signing app's claim on the numbers in the body, then parsing, then one durable write;
- * 200 only after the commit. Nothing else happens inline.
+ * Meta's webhook edge. POST order matters: size limit, then the signature over the raw bytes
+ * (which registered app signed), then that app's claim on the numbers in the body, then parsing,
+ * then one durable write; 200 only after the commit. Nothing else happens inline.
  *
  * `/webhooks/whatsapp/<app-id>` accepts only that Meta app's signature; the bare path tries the
  * environment's app and every registered one (all of them, in constant time).
@@ -30,9 +31,9 @@ export function whatsappWebhook(runtime: Runtime, gate: BodyGate) {
   const app = new Hono();
 
   /** The apps a request may be signed by: the one of its path, or all of them. */
-  const candidatesFor = async (appId: string | null): Promise<WebhookApp[] | 'unknown'> => {
-    if (appId === null) return whatsappApps.webhookApps();
-    const one = await whatsappApps.webhookApp(appId);
+  const candidatesFor = (view: WebhookView, appId: string | null): readonly WebhookApp[] | 'unknown' => {
+    if (appId === null) return view.apps;
+    const one = view.app(appId);
     return one && one.appId !== DEFAULT_APP ? [one] : 'unknown';
   };
 
@@ -41,7 +42,7 @@ export function whatsappWebhook(runtime: Runtime, gate: BodyGate) {
     const mode = c.req.query('hub.mode');
     const token = c.req.query('hub.verify_token') ?? '';
     const challenge = c.req.query('hub.challenge') ?? '';
-    const candidates = await candidatesFor(appId);
+    const candidates = candidatesFor(await whatsappApps.webhookView(), appId);
     if (candidates === 'unknown') return unknownApp(c.req.param('appId') ?? '');
     // The bare path keeps WHATSAPP_VERIFY_TOKEN; an app's path takes its own token, else that one.
     const expected =
@@ -77,11 +78,6 @@ export function whatsappWebhook(runtime: Runtime, gate: BodyGate) {
       logger.warn({ reason, status, ...(appId ? { appId } : {}) }, 'WhatsApp webhook rejected');
       return errorResponse(status, reason, message, headers);
     };
-    const candidates = await candidatesFor(appId);
-    if (candidates === 'unknown') {
-      metrics.increment('webhooks_rejected_total', { source: 'whatsapp', reason: 'unknown_app' });
-      return unknownApp(c.req.param('appId') ?? '');
-    }
     let read: { raw: Uint8Array; release(): void };
     try {
       read = await readGated(
@@ -108,8 +104,24 @@ export function whatsappWebhook(runtime: Runtime, gate: BodyGate) {
     const { raw } = read;
     // The body leaves the gate once its signature is checked: verified bodies are bounded by the
     // store's own queue (WEBHOOK_STORE_QUEUE_*), refused ones are dropped with the answer.
+    // The apps are looked up with the body held by the gate, so a slow store fills the gate (503)
+    // instead of queueing requests nobody bounds. One look for the whole request: the signature
+    // and the numbers' owners agree.
+    let view: WebhookView;
     let verdict: MetaSignerResult<string> | null = null;
     try {
+      try {
+        view = await whatsappApps.webhookView();
+      } catch (error) {
+        if (isWabridgeError(error) && error.code === 'unavailable')
+          return reject(503, 'store_busy', error.message, retryAfter(error));
+        throw error;
+      }
+      const candidates = candidatesFor(view, appId);
+      if (candidates === 'unknown') {
+        metrics.increment('webhooks_rejected_total', { source: 'whatsapp', reason: 'unknown_app' });
+        return unknownApp(c.req.param('appId') ?? '');
+      }
       if (candidates.length > 0)
         verdict = identifyMetaSigner(
           raw,
@@ -129,7 +141,7 @@ export function whatsappWebhook(runtime: Runtime, gate: BodyGate) {
     // A valid signature proves which app sent the body, not that the app may speak for the numbers
     // in it: each routed number is accepted only from its own app.
     for (const phoneNumberId of phoneNumberIdsOf(raw)) {
-      const owner = await whatsappApps.ownerOf(phoneNumberId);
+      const owner = view.ownerOf(phoneNumberId);
       if (owner !== null && owner !== verdict.key) {
         return reject(
           403,

@@ -14,6 +14,14 @@ export interface WebhookApp {
   verifyToken: string | null;
 }
 
+/** One consistent look at the apps, for one webhook request. */
+export interface WebhookView {
+  apps: readonly WebhookApp[];
+  app(appId: string): WebhookApp | undefined;
+  /** See WhatsAppApps.ownerOf. */
+  ownerOf(phoneNumberId: string): string | null;
+}
+
 /** A number's own app, WABA and token (numbers without them use the environment's). */
 export interface NumberCredentials {
   phoneNumberId: string;
@@ -242,14 +250,32 @@ export class WhatsAppApps {
 
   // --- Lookups (webhook edge and sender) -------------------------------------------------------
 
+  /**
+   * What the webhook edge needs for one request, read once (one look at the config version):
+   * the apps it accepts and who owns each number.
+   */
+  async webhookView(): Promise<WebhookView> {
+    const snapshot = await this.current();
+    const hasDefault = this.defaults.secrets.length > 0;
+    return {
+      apps: snapshot.apps,
+      app: (appId) => snapshot.apps.find((a) => a.appId === appId),
+      ownerOf: (phoneNumberId) => {
+        const own = snapshot.numbers.get(phoneNumberId);
+        if (own) return own.appId;
+        return snapshot.routed.has(phoneNumberId) && hasDefault ? DEFAULT_APP : null;
+      },
+    };
+  }
+
   /** Every app whose webhooks are accepted: the environment's (when it has secrets) first. */
-  async webhookApps(): Promise<WebhookApp[]> {
-    return (await this.current()).apps;
+  async webhookApps(): Promise<readonly WebhookApp[]> {
+    return (await this.webhookView()).apps;
   }
 
   /** One app by id (DEFAULT_APP for the environment's), or undefined when unknown. */
   async webhookApp(appId: string): Promise<WebhookApp | undefined> {
-    return (await this.current()).apps.find((a) => a.appId === appId);
+    return (await this.webhookView()).app(appId);
   }
 
   /** The number's own credentials, or null when it uses the environment's app and token. */
@@ -263,10 +289,7 @@ export class WhatsAppApps {
    * routes (it goes to the unrouted list whoever signed it) or when no default app exists.
    */
   async ownerOf(phoneNumberId: string): Promise<string | null> {
-    const snapshot = await this.current();
-    const own = snapshot.numbers.get(phoneNumberId);
-    if (own) return own.appId;
-    return snapshot.routed.has(phoneNumberId) && this.defaults.secrets.length > 0 ? DEFAULT_APP : null;
+    return (await this.webhookView()).ownerOf(phoneNumberId);
   }
 
   /** Forgets the snapshot (the next lookup reads the store). */
