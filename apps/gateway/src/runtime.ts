@@ -122,12 +122,6 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
     (env.WABRIDGE_MASTER_KEY_PREVIOUS ?? []).map((k) => parseMasterKey(k, 'WABRIDGE_MASTER_KEY_PREVIOUS')),
   );
   const routing = new RoutingCache(store);
-  const whatsappApps = new WhatsAppApps({
-    store,
-    secrets,
-    defaults: { secrets: env.WHATSAPP_APP_SECRET ?? [], verifyToken: env.WHATSAPP_VERIFY_TOKEN ?? null },
-    now,
-  });
   const cloudApiClient = (accessToken: string) =>
     createCloudApiClient({
       accessToken,
@@ -136,6 +130,22 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
       ...(env.WHATSAPP_MEDIA_HOSTS ? { mediaHostAllowList: env.WHATSAPP_MEDIA_HOSTS } : {}),
       mediaAllowPrivateNetwork: env.WHATSAPP_MEDIA_ALLOW_PRIVATE_NETWORK,
     });
+  const whatsappApps = new WhatsAppApps({
+    store,
+    secrets,
+    defaults: { secrets: env.WHATSAPP_APP_SECRET ?? [], verifyToken: env.WHATSAPP_VERIFY_TOKEN ?? null },
+    // A token is tried before it is stored: it must read the number's profile.
+    probeToken: async ({ phoneNumberId, accessToken }) => {
+      try {
+        await cloudApiClient(accessToken).getPhoneNumber(phoneNumberId);
+        return null;
+      } catch (error) {
+        const reason = (error instanceof Error ? error.message : String(error)).split('\n')[0];
+        return `the access token cannot read number ${phoneNumberId} through the Cloud API: ${reason}`;
+      }
+    },
+    now,
+  });
   const client = env.WHATSAPP_ACCESS_TOKEN ? cloudApiClient(env.WHATSAPP_ACCESS_TOKEN) : null;
   // One client per number with a token of its own, made again when its token changes.
   const ownClients = new Map<string, { token: string; client: CloudApiClient }>();

@@ -91,6 +91,14 @@ describe('wabridge whatsapp and number commands', { timeout: 180_000 }, () => {
     );
     expect(added).toMatchObject({ code: 0 });
     expect(added.stdout).toContain(`/webhooks/whatsapp/${APP}`);
+    // A token Meta never issued is tried before it is stored, and refused in one line.
+    const wrong = await wabridge(
+      ['number', 'credentials', 'gamma', NUMBER, '--app', APP, '--waba', WABA, '--token-env', 'WA_TOKEN'],
+      { WA_TOKEN: 'EAAG-a-token-meta-never-issued' },
+    );
+    expect(wrong.code).not.toBe(0);
+    expect(wrong.stderr).toContain(`the access token cannot read number ${NUMBER} through the Cloud API`);
+    expect(wrong.stderr).not.toMatch(/\n\s+at /);
     const credentials = await wabridge(
       ['number', 'credentials', 'gamma', NUMBER, '--app', APP, '--waba', WABA, '--token-env', 'WA_TOKEN'],
       { WA_TOKEN: TOKEN },
@@ -113,12 +121,13 @@ describe('wabridge whatsapp and number commands', { timeout: 180_000 }, () => {
       expect(bytes).not.toContain(TOKEN);
     }
 
+    const mark = wa.ledger.mark();
     const test = await wabridge(['number', 'test', 'gamma', NUMBER]);
     expect(test.stdout).toContain('"Gamma Goods"');
     expect(test.stdout).toContain('quality  RED');
     expect(test.stdout).toContain(`webhooks WABA ${WABA} sends to apps: ${APP} (its app is subscribed)`);
     expect(test.code).toBe(0);
-    const calls = wa.ledger.entries().filter((e) => e.kind === 'api.request' && e.method === 'GET');
+    const calls = wa.ledger.since(mark).filter((e) => e.kind === 'api.request' && e.method === 'GET');
     expect(calls.map((e) => (e.kind === 'api.request' ? e.appId : null))).toEqual([APP, APP]);
 
     // Unsubscribed: the test says so and fails.

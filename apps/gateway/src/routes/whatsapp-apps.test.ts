@@ -1,5 +1,6 @@
 import { createHmac } from 'node:crypto';
-import { afterEach, describe, expect, it } from 'vitest';
+import { startWhatsAppEmulator, type WhatsAppEmulator } from '@wabridge/sandbox/whatsapp';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createTestApp, TEST_APP_SECRET, TEST_VERIFY_TOKEN } from '../testing/harness.ts';
 
 /**
@@ -58,12 +59,36 @@ const stored = async (t: TestApp, wamid: string) =>
 
 describe('the webhook path of one Meta app', () => {
   let t: TestApp;
+  // The Cloud API the number's token is tried against before it is stored.
+  let wa: WhatsAppEmulator;
+  beforeAll(async () => {
+    wa = await startWhatsAppEmulator({
+      appSecret: TEST_APP_SECRET,
+      accessToken: 'emulator-default-token',
+      apps: [{ appId: APP, appSecret: SECRET }],
+      phoneNumbers: [
+        {
+          phoneNumberId: NUMBER,
+          displayPhoneNumber: '15550783881',
+          wabaId: '419561257915477',
+          appId: APP,
+          accessToken: TOKEN,
+        },
+      ],
+    });
+  });
+  afterAll(async () => {
+    await wa?.close();
+  });
   afterEach(async () => {
     await t?.close();
   });
 
   async function withApp(env: Record<string, string> = {}, verifyToken: string | null = 'app-verify') {
-    t = await createTestApp({ env, phoneNumberIds: [NUMBER, '106540352242923'] });
+    t = await createTestApp({
+      env: { WHATSAPP_API_BASE_URL: wa.url, ...env },
+      phoneNumberIds: [NUMBER, '106540352242923'],
+    });
     await t.runtime.whatsappApps.addApp('test', { appId: APP, secrets: [SECRET], verifyToken });
     await t.runtime.whatsappApps.setNumberCredentials('test', 'acme', NUMBER, {
       appId: APP,
@@ -140,6 +165,23 @@ describe('the webhook path of one Meta app', () => {
     expect((await post(t, `/${APP}`, after, { 'x-hub-signature-256': sign(after, SECRET) })).status).toBe(
       403,
     );
+  });
+
+  it('a token that cannot read the number is refused with one line and nothing is stored', async () => {
+    t = await createTestApp({ env: { WHATSAPP_API_BASE_URL: wa.url }, phoneNumberIds: [NUMBER] });
+    await t.runtime.whatsappApps.addApp('test', { appId: APP, secrets: [SECRET] });
+    const attempt = t.runtime.whatsappApps.setNumberCredentials('test', 'acme', NUMBER, {
+      appId: APP,
+      wabaId: '419561257915477',
+      accessToken: 'EAAG-a-token-meta-never-issued',
+    });
+    await expect(attempt).rejects.toMatchObject({ code: 'bad_request' });
+    const message = await attempt.catch((error: Error) => error.message);
+    expect(message).toMatch(
+      new RegExp(`^the access token cannot read number ${NUMBER} through the Cloud API: `),
+    );
+    expect(message).not.toContain('\n');
+    expect(await t.runtime.store.listNumberCredentials()).toEqual([]);
   });
 
   it('without WHATSAPP_APP_SECRET, registered apps alone are accepted (503 until one is registered)', async () => {

@@ -70,6 +70,9 @@ export class WhatsAppApps {
   private readonly box: SecretBox;
   private readonly defaults: { secrets: readonly string[]; verifyToken: string | null };
   private readonly now: () => number;
+  private readonly probeToken:
+    | ((input: { phoneNumberId: string; wabaId: string; accessToken: string }) => Promise<string | null>)
+    | undefined;
   private snapshot: Snapshot | null = null;
 
   constructor(options: {
@@ -77,8 +80,19 @@ export class WhatsAppApps {
     secrets: SecretBox;
     /** The environment's app: WHATSAPP_APP_SECRET (list) and WHATSAPP_VERIFY_TOKEN. */
     defaults: { secrets?: readonly string[]; verifyToken?: string | null };
+    /**
+     * Tries a number's token against the Cloud API before it is stored; resolves to null when the
+     * token reaches the number, else one line saying what is wrong. Without it, tokens are only
+     * checked for shape.
+     */
+    probeToken?: (input: {
+      phoneNumberId: string;
+      wabaId: string;
+      accessToken: string;
+    }) => Promise<string | null>;
     now?: () => number;
   }) {
+    this.probeToken = options.probeToken;
     this.store = options.store;
     this.box = options.secrets;
     this.defaults = {
@@ -166,6 +180,21 @@ export class WhatsAppApps {
         'bad_request',
         'the access token looks wrong: a Meta system-user token is one word of at least 20 characters',
       );
+    // The store enforces both; checked here first so the token is only tried for a valid pair.
+    if (!(await this.store.listPhoneNumbers(workspaceId)).some((n) => n.phoneNumberId === phoneNumberId))
+      throw new WabridgeError(
+        'not_found',
+        `number ${phoneNumberId} is not in workspace ${workspaceId} (add it first)`,
+        { status: 404 },
+      );
+    if (!(await this.store.listWhatsAppApps()).some((a) => a.appId === input.appId))
+      throw new WabridgeError(
+        'not_found',
+        `Meta app ${input.appId} is not registered (wabridge whatsapp add-app ${input.appId} --secret-env VAR)`,
+        { status: 404 },
+      );
+    const problem = await this.probeToken?.({ phoneNumberId, wabaId: input.wabaId, accessToken: token });
+    if (problem) throw new WabridgeError('bad_request', problem);
     const existing = (await this.store.listNumberCredentials(workspaceId)).some(
       (n) => n.phoneNumberId === phoneNumberId,
     );
