@@ -1,6 +1,8 @@
 import { isWabridgeError, type WabridgeError } from '@wabridge/core';
 import { Hono } from 'hono';
 import { HTTPException } from 'hono/http-exception';
+import { adminConsole } from './admin/console/index.ts';
+import type { SignInLinks } from './admin/console/sign-in-links.ts';
 import { mountAdmin } from './admin/index.ts';
 import { BodyGate } from './body-gate.ts';
 import { ClientAborted, errorResponse, retryAfter } from './http.ts';
@@ -8,6 +10,7 @@ import { connectSlackRoutes } from './routes/connect-slack.ts';
 import { health } from './routes/health.ts';
 import { connectorHooks } from './routes/hooks.ts';
 import { mediaRoutes } from './routes/media.ts';
+import { slackAppHooks } from './routes/slack-app-hooks.ts';
 import { whatsappWebhook } from './routes/whatsapp.ts';
 import type { Runtime } from './runtime.ts';
 
@@ -26,7 +29,11 @@ const STATUS_BY_CODE: Partial<Record<WabridgeError['code'], number>> = {
 /** The HTTP surface of the gateway. Tests call `app.request()` without opening a port. */
 export function createApp(
   runtime: Runtime,
-  options: { metricsRegistry?: { metrics(): Promise<string>; contentType: string } } = {},
+  options: {
+    metricsRegistry?: { metrics(): Promise<string>; contentType: string };
+    /** One-time sign-in links of the demo (nothing else makes them). */
+    signInLinks?: SignInLinks;
+  } = {},
 ) {
   const app = new Hono();
   // One gate for every body read before its sender is known (WhatsApp and connector callbacks).
@@ -36,10 +43,14 @@ export function createApp(
   });
   app.route('/', health(runtime, options.metricsRegistry));
   app.route('/webhooks/whatsapp', whatsappWebhook(runtime, gate));
+  // Before `/hooks/:connector/:workspace`, which would read `slack-app` as a connector.
+  app.route('/hooks/slack-app', slackAppHooks(runtime, gate));
   app.route('/hooks', connectorHooks(runtime, gate));
   app.route('/media', mediaRoutes(runtime));
   app.route('/connect/slack', connectSlackRoutes(runtime));
   mountAdmin(app, runtime);
+  // The console's pages, after the admin middleware and the API (which answers /admin/api first).
+  app.route('/admin', adminConsole(runtime, options.signInLinks ? { signInLinks: options.signInLinks } : {}));
 
   app.notFound((c) =>
     c.json({ error: { code: 'not_found', message: `no route for ${c.req.method} ${c.req.path}` } }, 404),

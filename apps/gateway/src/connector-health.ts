@@ -1,4 +1,10 @@
-import { type JobStats, type Store, WHATSAPP_SENDER } from '@wabridge/core';
+import {
+  type ConnectorHealth,
+  type ConnectorSetting,
+  type JobStats,
+  type Store,
+  WHATSAPP_SENDER,
+} from '@wabridge/core';
 
 /**
  * How each connector of each workspace is doing, for `wabridge status` and `/healthz?verbose`:
@@ -37,6 +43,18 @@ export async function healthReport(store: Store): Promise<HealthReport> {
     store.listConnectors(),
     store.connectorHealth(),
   ]);
+  const connectors = connectorViews(settings, health);
+  return { jobs, unrouted, connectors };
+}
+
+/**
+ * One view per connector setting and per (workspace, connector) with recorded health, sorted by
+ * workspace then connector. Give one workspace's settings and health for that workspace's views.
+ */
+export function connectorViews(
+  settings: readonly ConnectorSetting[],
+  health: readonly ConnectorHealth[],
+): ConnectorView[] {
   const key = (workspace: string, connector: string) => `${workspace}\u0000${connector}`;
   const recorded = new Map(health.map((h) => [key(h.workspaceId, h.connectorId), h]));
   const views = new Map<string, ConnectorView>();
@@ -73,10 +91,9 @@ export async function healthReport(store: Store): Promise<HealthReport> {
     if (!views.has(k))
       views.set(k, view(h.workspaceId, h.connectorId, h.connectorId === WHATSAPP_SENDER ? null : false));
   }
-  const connectors = [...views.values()].sort(
+  return [...views.values()].sort(
     (a, b) => a.workspace.localeCompare(b.workspace) || a.connector.localeCompare(b.connector),
   );
-  return { jobs, unrouted, connectors };
 }
 
 /**

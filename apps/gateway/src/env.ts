@@ -100,6 +100,8 @@ export const envSchema = z.object({
   ADMIN_OIDC_ISSUER: z.url().optional(),
   ADMIN_OIDC_CLIENT_ID: z.string().optional(),
   ADMIN_OIDC_CLIENT_SECRET: z.string().optional(),
+  // Test only (NODE_ENV=test): the time `wabridge retention run` evaluates the rules at.
+  WABRIDGE_TEST_NOW: z.iso.datetime({ offset: true }).optional(),
 });
 
 export type Env = z.infer<typeof envSchema> & {
@@ -135,6 +137,11 @@ export function loadEnv(source: Record<string, string | undefined> = process.env
   if (!url.startsWith('sqlite:')) {
     throw new EnvError(
       `DATABASE_URL: only sqlite:<path> is supported by this build (got ${url.split(':')[0]}:)`,
+    );
+  }
+  if (env.WABRIDGE_TEST_NOW !== undefined && env.NODE_ENV !== 'test') {
+    throw new EnvError(
+      'invalid configuration:\n  WABRIDGE_TEST_NOW: only honoured with NODE_ENV=test (it moves the clock retention runs at)\n(see .env.example)',
     );
   }
   const devMode = env.NODE_ENV !== 'production';

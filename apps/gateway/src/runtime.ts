@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import {
   type AccessOptions,
   AdminAccess,
+  ArchiveGovernance,
   type CloudApiClient,
   CommandProcessor,
   ConnectorHost,
@@ -82,6 +83,8 @@ export interface Runtime {
   webhooks: WebhookBodyIngest;
   commands: CommandProcessor;
   media: MediaStore;
+  /** Erasure and retention with the media files they delete (CLI, console, worker). */
+  governance: ArchiveGovernance;
   worker: Worker | null;
   /**
    * How long the store thread has gone without answering (ms; 0 when idle or progressing, and
@@ -101,11 +104,15 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
       'the data directory can be read by other users: chmod 700 it (the files in it are 0600)',
     );
   }
+  // The master key wraps the connector secrets and the workspaces' data keys (content at rest).
+  const masterKeys = loadMasterKeys(env, logger, options.devKeyWarning ?? 'always');
+  const masterKey = masterKeys.current;
   const threaded: ThreadedSqliteStore | null =
     options.threadedStore === false || options.now
       ? null
       : await openThreadedSqliteStore({
           path: env.databasePath,
+          masterKeys,
           // The thread's records name their own component (e.g. ingest).
           logger,
           metrics,
@@ -115,12 +122,9 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
             deadlineMs: env.WEBHOOK_STORE_TIMEOUT_MS,
           },
         });
-  const store: Store = threaded ?? (await openSqliteStore({ path: env.databasePath, logger, now }));
-  const masterKey = loadMasterKey(env, logger, options.devKeyWarning ?? 'always');
-  const secrets = createSecretBox(
-    masterKey,
-    (env.WABRIDGE_MASTER_KEY_PREVIOUS ?? []).map((k) => parseMasterKey(k, 'WABRIDGE_MASTER_KEY_PREVIOUS')),
-  );
+  const store: Store =
+    threaded ?? (await openSqliteStore({ path: env.databasePath, logger, now, masterKeys }));
+  const secrets = createSecretBox(masterKeys.current, masterKeys.previous);
   const routing = new RoutingCache(store);
   const cloudApiClient = (accessToken: string) =>
     createCloudApiClient({
@@ -177,6 +181,11 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
     publicUrl: env.publicUrl,
     now,
   });
+  const governance = new ArchiveGovernance({
+    store,
+    media,
+    logger: logger.child({ component: 'governance' }),
+  });
   const host = new ConnectorHost({
     store,
     registry,
@@ -216,6 +225,8 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
       leaseMs: env.JOB_LEASE_MS,
       now,
       backoff: { baseMs: 1000, factor: 2, capMs: 300_000, maxAttempts: env.JOB_MAX_ATTEMPTS },
+      // The retention purge of every workspace with a rule (media files included).
+      upkeep: (at) => governance.runRetentionEverywhere(at),
       ...options.workerOptions,
     });
   }
@@ -261,6 +272,7 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
     webhooks,
     commands,
     media,
+    governance,
     worker,
     storeStalledForMs: () => threaded?.stalledForMs() ?? 0,
     async close() {
@@ -268,6 +280,20 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
       await host.closeAll();
       await store.close();
     },
+  };
+}
+
+/** The current master key and the previous ones still accepted (WABRIDGE_MASTER_KEY_PREVIOUS). */
+export function loadMasterKeys(
+  env: Env,
+  logger: Logger,
+  warn: 'always' | 'once',
+): { current: Buffer; previous: Buffer[] } {
+  return {
+    current: loadMasterKey(env, logger, warn),
+    previous: (env.WABRIDGE_MASTER_KEY_PREVIOUS ?? []).map((k) =>
+      parseMasterKey(k, 'WABRIDGE_MASTER_KEY_PREVIOUS'),
+    ),
   };
 }
 

@@ -8,3 +8,5 @@ export const TEMPLATE_ACTION = 'wabridge_template';
 export const TEMPLATES_KEY = 'templates';
 /** Connector state key of the bot's identity (learned with auth.test). */
 export const IDENTITY_KEY = 'identity';
+/** Connector state key of an uninstall or bot token revocation Slack reported (see inbound/revocation.ts). */
+export const REVOKED_KEY = 'revoked';

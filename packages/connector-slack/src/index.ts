@@ -14,6 +14,7 @@ import { SlackApi } from './api/client.ts';
 import { type SlackConfig, slackConfigSchema } from './config.ts';
 import { IDENTITY_KEY, SLACK } from './constants.ts';
 import { createInboundHandler } from './inbound/handler.ts';
+import { revocationOf, revokedError } from './inbound/revocation.ts';
 import { SlackMirror } from './mirror/deliver.ts';
 import { testSlack } from './self-test.ts';
 
@@ -23,10 +24,11 @@ export { METADATA_EVENT, SLACK, TEMPLATE_ACTION } from './constants.ts';
 export { slackReactionName } from './format/emoji.ts';
 export { escapeMrkdwn, slackToWhatsApp } from './format/text.ts';
 export { classifyReply, commandsForEvent, isBotMessage } from './inbound/events.ts';
+export { servesSource } from './inbound/handler.ts';
 export { parseTemplateCommand, parseThreadReference } from './inbound/templates.ts';
 export { verifySlackSignature } from './inbound/verify.ts';
 export {
-  exchangeInstallCode,
+  checkInstallation,
   SLACK_BOT_SCOPES,
   type SlackInstallation,
   SlackInstallError,
@@ -55,7 +57,12 @@ export const slackConnector: ConnectorManifest<SlackConfig> = {
     const mirror = new SlackMirror(config, api, deps);
     let channelsChecked = false;
     return {
-      deliver: (event: DomainEvent, ctx: DeliveryContext) => mirror.deliver(event, ctx),
+      async deliver(event: DomainEvent, ctx: DeliveryContext) {
+        // Slack said the token is gone: fail at once with what to do, not with a Web API error.
+        const revoked = await revocationOf(config, deps.state);
+        if (revoked) throw revokedError(revoked);
+        return mirror.deliver(event, ctx);
+      },
       inbound: createInboundHandler(config, api, deps),
       async fetchAttachment(ref: string) {
         const info = await api.call<{
@@ -69,8 +76,14 @@ export const slackConnector: ConnectorManifest<SlackConfig> = {
           filename: info.file.name ?? ref,
         };
       },
-      test: (signal) => testSlack(config, api, signal),
+      async test(signal) {
+        const revoked = await revocationOf(config, deps.state);
+        if (revoked) return [{ name: 'installation', ok: false, detail: revokedError(revoked).message }];
+        return testSlack(config, api, signal);
+      },
       async maintain() {
+        // Slack said the token is gone: every call would fail the same way until a new install.
+        if (await revocationOf(config, deps.state)) return;
         // Checks the token every run (a revoked install shows in the logs, not only on the next
         // message) and keeps the bot's ids where the inbound side reads them to drop our own echoes.
         const identity = await api.identity(true);

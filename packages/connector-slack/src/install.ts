@@ -1,9 +1,8 @@
 /**
- * The code exchange of "Add to Slack" (OAuth v2): `oauth.v2.access` through `@slack/web-api`, the
- * client Bolt's InstallProvider uses for it. The answer is checked before anything is stored.
- * https://docs.slack.dev/reference/methods/oauth.v2.access
+ * "Add to Slack" (OAuth v2) as the connector sees it: the bot scopes it asks for and the check of
+ * an installation. The flow itself (authorize URL, state, code exchange) is Bolt's InstallProvider
+ * in the gateway (apps/gateway/src/slack-install.ts).
  */
-import { WebClient } from '@slack/web-api';
 
 /** Bot scopes of the connector: the same list as docs/connectors/slack-app-manifest.yaml. */
 export const SLACK_BOT_SCOPES = [
@@ -22,13 +21,17 @@ export const SLACK_BOT_SCOPES = [
 /** What wabridge keeps of an installation (the bot token is a secret). */
 export interface SlackInstallation {
   botToken: string;
-  teamId: string;
+  /** The workspace; absent for an org-wide (Enterprise Grid) install. */
+  teamId: string | undefined;
   teamName: string;
+  /** The Enterprise Grid organization, for an org-wide install or a workspace of an organization. */
+  enterpriseId: string | undefined;
+  isEnterpriseInstall: boolean;
   appId: string;
   botUserId: string;
 }
 
-/** A refused exchange; `code` is `oauth_exchange_failed` or `oauth_unsupported`. */
+/** A refused installation; `code` is `oauth_exchange_failed` or `oauth_unsupported`. */
 export class SlackInstallError extends Error {
   override readonly name = 'SlackInstallError';
   readonly code: 'oauth_exchange_failed' | 'oauth_unsupported';
@@ -39,60 +42,49 @@ export class SlackInstallError extends Error {
 }
 
 /**
- * Exchanges the code and checks the answer: a bot token (`xoxb-`), a team, a bot user and an app.
- * An org-wide (Enterprise Grid) install is refused: the connector posts as one workspace's bot.
+ * Checks what Slack answered to an install (InstallProvider's installation, from `oauth.v2.access`,
+ * https://docs.slack.dev/reference/methods/oauth.v2.access) before anything is stored: a bot token
+ * (`xoxb-`, without token rotation), an app, a bot user, and a workspace, or for an org-wide
+ * install (`is_enterprise_install`) an organization.
  */
-export async function exchangeInstallCode(options: {
-  apiUrl: string;
-  clientId: string;
-  clientSecret: string;
-  code: string;
-  redirectUri: string;
-}): Promise<SlackInstallation> {
-  const client = new WebClient(undefined, {
-    slackApiUrl: options.apiUrl,
-    retryConfig: { retries: 1 },
-    timeout: 15_000,
-  });
-  let answer: Awaited<ReturnType<WebClient['oauth']['v2']['access']>>;
-  try {
-    answer = await client.oauth.v2.access({
-      client_id: options.clientId,
-      client_secret: options.clientSecret,
-      code: options.code,
-      redirect_uri: options.redirectUri,
-    });
-  } catch (error) {
-    // Slack's own error code (invalid_code, bad_client_secret, …), never the request.
-    const slackCode = (error as { data?: { error?: string } }).data?.error;
-    throw new SlackInstallError(
-      'oauth_exchange_failed',
-      `Slack refused the code exchange${slackCode ? ` (${slackCode})` : ''}`,
-    );
-  }
-  if (answer.is_enterprise_install) {
+export function checkInstallation(answer: {
+  tokenType: string | undefined;
+  botToken: string | undefined;
+  refreshToken: string | undefined;
+  teamId: string | undefined;
+  teamName: string | undefined;
+  enterpriseId: string | undefined;
+  isEnterpriseInstall: boolean | undefined;
+  appId: string | undefined;
+  botUserId: string | undefined;
+}): SlackInstallation {
+  if (answer.refreshToken !== undefined) {
     throw new SlackInstallError(
       'oauth_unsupported',
-      'an organization-wide (Enterprise Grid) install is not supported yet; install into one workspace',
+      'the app has token rotation on: turn it off (OAuth & Permissions) and install again',
     );
   }
+  const isEnterpriseInstall = answer.isEnterpriseInstall === true;
   const installation: SlackInstallation = {
-    botToken: answer.access_token ?? '',
-    teamId: answer.team?.id ?? '',
-    teamName: answer.team?.name ?? '',
-    appId: answer.app_id ?? '',
-    botUserId: answer.bot_user_id ?? '',
+    botToken: answer.botToken ?? '',
+    teamId: isEnterpriseInstall ? undefined : answer.teamId || undefined,
+    teamName: answer.teamName ?? '',
+    enterpriseId: answer.enterpriseId || undefined,
+    isEnterpriseInstall,
+    appId: answer.appId ?? '',
+    botUserId: answer.botUserId ?? '',
   };
+  const where = isEnterpriseInstall ? installation.enterpriseId : installation.teamId;
   if (
-    answer.token_type !== 'bot' ||
+    (answer.tokenType !== undefined && answer.tokenType !== 'bot') ||
     !installation.botToken.startsWith('xoxb-') ||
-    !installation.teamId ||
+    !where ||
     !installation.appId ||
     !installation.botUserId
   ) {
     throw new SlackInstallError(
       'oauth_exchange_failed',
-      'Slack answered without a bot token, team, app or bot user (token rotation must be off)',
+      `Slack answered without a bot token, ${isEnterpriseInstall ? 'organization' : 'team'}, app or bot user`,
     );
   }
   return installation;

@@ -13,14 +13,25 @@ export async function testSlack(
   api: SlackApi,
   signal: AbortSignal,
 ): Promise<ConnectorCheck[]> {
-  let auth: { team_id: string; team?: string; user?: string; user_id: string };
+  let auth: { team_id: string; team?: string; user?: string; user_id: string; enterprise_id?: string };
   try {
     auth = await api.call<typeof auth>('auth.test', {}, { signal });
   } catch (error) {
     return [{ name: 'token', ok: false, detail: explain(error, config) }];
   }
   const team = `${auth.team ? `${auth.team} ` : ''}(${auth.team_id})`;
-  if (auth.team_id !== config.teamId) {
+  // An org-wide (Enterprise Grid) token answers for its organization.
+  if (!config.teamId && config.enterpriseId) {
+    if (auth.enterprise_id !== config.enterpriseId) {
+      return [
+        {
+          name: 'token',
+          ok: false,
+          detail: `the bot token does not belong to the organization ${config.enterpriseId}${auth.enterprise_id ? ` but to ${auth.enterprise_id}` : ''}: install the app on ${config.enterpriseId} again`,
+        },
+      ];
+    }
+  } else if (auth.team_id !== config.teamId) {
     return [
       {
         name: 'token',

@@ -1,13 +1,13 @@
 // node --disable-warning=ExperimentalWarning packages/core/bench/archive-verify.ts [--records 100000]
 // The archive in a real SQLite file: appending records through the store's appender (in write
-// transactions of 500), then `verifyArchive` over all of them with a checkpoint at the end.
+// transactions of 500), each with its content sealed apart, then `verifyArchive` over all of them
+// (content opened and checked against its commitment) with a checkpoint at the end.
 // Prints wall-clock rates and the process's CPU per record.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { createSecretBox } from '../src/secrets/index.ts';
-import { ArchiveAppender } from '../src/store/sqlite/archive.ts';
 import { signArchiveCheckpoint, verifyArchive } from '../src/store/sqlite/archive-verify.ts';
 import { openSqliteStore } from '../src/store/sqlite/index.ts';
 
@@ -15,7 +15,7 @@ const { values } = parseArgs({ options: { records: { type: 'string', default: '1
 const total = Number(values.records);
 const dir = mkdtempSync(join(tmpdir(), 'wabridge-archive-bench-'));
 const store = await openSqliteStore({ path: join(dir, 'bench.db') });
-const appender = new ArchiveAppender(store.db);
+const appender = store.archive;
 const box = createSecretBox(Buffer.alloc(32, 1));
 const out = (line: string) => process.stdout.write(`${line}\n`);
 
@@ -38,15 +38,16 @@ try {
             'bench',
             'message.inbound',
             `msg_${i}`,
-            { id: `msg_${i}`, text, ts: i },
+            { id: `msg_${i}`, ts: i },
             1_750_000_000_000 + i,
+            { text },
           );
         }
       });
     }
   });
   await signArchiveCheckpoint(store.db, box, 'bench');
-  const verify = await measure(() => verifyArchive(store.db, 'bench'));
+  const verify = await measure(() => verifyArchive(store.db, 'bench', { keyring: store.keyring }));
   if (!verify.value.ok)
     throw new Error(`the untouched archive failed: ${JSON.stringify(verify.value.failure)}`);
   const rate = (ms: number) => Math.round((total / ms) * 1000).toLocaleString('en');

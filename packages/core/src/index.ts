@@ -32,14 +32,19 @@ export { hydrateEvent } from './queue/hydrate.ts';
 export * from './queue/worker.ts';
 export * from './routing/index.ts';
 export * from './secrets/index.ts';
+export * from './store/governance-types.ts';
 export {
   ARCHIVE_KINDS,
   type ArchiveKind,
   canonicalJson,
+  contentHash,
   GLOBAL_ARCHIVE_LOG,
+  type PurgeReason,
+  type PurgeResult,
   SqliteLogNodeStore,
 } from './store/sqlite/archive.ts';
 export { proveArchiveConsistency, proveArchiveRecord } from './store/sqlite/archive-proofs.ts';
+export type { PurgeSummary } from './store/sqlite/archive-purges.ts';
 export { archiveLogSize, storedVerifierKey } from './store/sqlite/archive-reads.ts';
 export {
   type ArchiveFailure,
@@ -59,6 +64,8 @@ export * from './util/csv.ts';
 export * from './util/pacer.ts';
 export * from './util/private-files.ts';
 export * from './util/sleep.ts';
+export { DataKeyring, sealedKeyId } from './vault/keyring.ts';
 export * from './whatsapp/index.ts';
 export * from './workspace/admin.ts';
 export * from './workspace/audit.ts';
+export * from './workspace/governance.ts';

@@ -2,15 +2,17 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { type AddressInfo, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { fileURLToPath } from 'node:url';
+import { openSqliteStore } from '@wabridge/core';
 import {
   createTestBridge,
   customerMessage,
   type LedgerTarget,
   ledgerConnector,
   startLedgerTarget,
+  TEST_BRIDGE_MASTER_KEY,
   type TestBridge,
 } from '@wabridge/core/testing';
 import { type SlackEmulator, startSlackEmulator } from '@wabridge/sandbox/slack';
@@ -33,6 +35,10 @@ async function wabridge(
       NODE_ENV: 'development',
       LOG_LEVEL: 'warn',
       WABRIDGE_DATA_DIR: dataDir,
+      // A test bridge's data: the CLI shares its master key, as it shares the gateway's in production.
+      ...(basename(dataDir).startsWith('wabridge-bridge-')
+        ? { WABRIDGE_MASTER_KEY: TEST_BRIDGE_MASTER_KEY }
+        : {}),
       ...extra?.env,
     },
   });
@@ -283,9 +289,18 @@ describe('wabridge CLI', { timeout: 180_000 }, () => {
     await bridge.customerText('keep me');
     const file = join(bridge.dir, 'backup.db');
     expect((await wabridge(bridge.dir, 'backup', file)).stdout).toContain('backup written');
-    const copy = new DatabaseSync(file, { readOnly: true });
-    expect(copy.prepare("SELECT text FROM messages WHERE text = 'keep me'").all()).toHaveLength(1);
-    copy.close();
+    // The copy opens with the same data, given the master key; the text itself is sealed in it.
+    const copy = await openSqliteStore({
+      path: file,
+      masterKeys: { current: Buffer.from(TEST_BRIDGE_MASTER_KEY, 'base64') },
+    });
+    const [conversation] = await copy.listConversations(bridge.workspaceId);
+    const texts = (await copy.listMessages(bridge.workspaceId, conversation?.id ?? '')).map((m) => m.text);
+    await copy.close();
+    expect(texts).toEqual(['keep me']);
+    const raw = new DatabaseSync(file, { readOnly: true });
+    expect(raw.prepare('SELECT typeof(content) AS t FROM messages').all()).toEqual([{ t: 'blob' }]);
+    raw.close();
     expect((await wabridge(bridge.dir, 'backup', file)).stderr).toContain('exists');
   });
 

@@ -14,7 +14,7 @@ import {
 import { defaultRegistry } from '../connectors.ts';
 import type { Env } from '../env.ts';
 import { createLogger } from '../logger.ts';
-import { createRuntime, type Runtime } from '../runtime.ts';
+import { createRuntime, loadMasterKeys, type Runtime } from '../runtime.ts';
 import { installLink } from '../slack-install.ts';
 import { connectorSettingsInput } from './connector-config.ts';
 import { out, table } from './output.ts';
@@ -413,16 +413,63 @@ export async function secretsRotate({ env }: CommandInput): Promise<void> {
   });
 }
 
+// --- keys ----------------------------------------------------------------------------------------
+
+/**
+ * `wabridge keys rotate [--workspace <id>]`: re-wraps every workspace data key under the current
+ * master key; with --workspace, also makes that workspace a new data key and re-seals its content
+ * with it, in batches of one short transaction each, so a running gateway keeps serving.
+ */
+export async function keysRotate({ env, values }: CommandInput): Promise<void> {
+  const current = env();
+  const workspaceId = str(values.workspace);
+  if (!masterKeysIfAny(current)) {
+    throw new WabridgeError('config_invalid', 'WABRIDGE_MASTER_KEY is required to rotate keys');
+  }
+  await withArchiveDatabase(current, async (store) => {
+    if (workspaceId && !(await store.getWorkspace(workspaceId))) throw noWorkspace(workspaceId);
+    const rewrapped = await store.rewrapDataKeys();
+    out(`re-wrapped ${rewrapped} data key(s) with master key ${store.keyring.masterKeyId}`);
+    const details: Record<string, unknown> = { rewrapped, masterKeyId: store.keyring.masterKeyId };
+    if (workspaceId) {
+      const keyId = await store.rotateDataKey(workspaceId);
+      out(`new data key ${keyId} for ${workspaceId}; re-sealing its content…`);
+      let resealed = 0;
+      for (let batch = await store.reencryptBatch(workspaceId); batch > 0; ) {
+        resealed += batch;
+        process.stderr.write(`\r${resealed} value(s) re-sealed`);
+        batch = await store.reencryptBatch(workspaceId);
+      }
+      if (resealed > 0) process.stderr.write('\n');
+      out(`re-sealed ${resealed} value(s) of ${workspaceId} with data key ${keyId}`);
+      Object.assign(details, { dataKeyId: keyId, resealed });
+    }
+    await store.appendAudit({
+      actor: actor(),
+      action: 'keys.rotate',
+      workspaceId: workspaceId ?? null,
+      details,
+    });
+  });
+}
+
 // --- archive -----------------------------------------------------------------------------------
 
 /** A direct connection to the database file, for the archive's reads and its own small writes. */
 export async function withArchiveDatabase<T>(env: Env, run: (store: SqliteStore) => Promise<T>): Promise<T> {
-  const store = await openSqliteStore({ path: env.databasePath });
+  const masterKeys = masterKeysIfAny(env);
+  const store = await openSqliteStore({ path: env.databasePath, ...(masterKeys ? { masterKeys } : {}) });
   try {
     return await run(store);
   } finally {
     await store.close();
   }
+}
+
+/** The master keys when configured (or the development key): verifying needs none. */
+function masterKeysIfAny(env: Env): { current: Buffer; previous: Buffer[] } | undefined {
+  if (!env.WABRIDGE_MASTER_KEY && !env.devMode) return undefined;
+  return loadMasterKeys(env, createLogger('warn', process.stderr), 'once');
 }
 
 export async function archiveCheckpoint({ env, positionals }: CommandInput): Promise<void> {
@@ -458,14 +505,32 @@ export async function archiveVerify({ env, values, positionals }: CommandInput):
       direct.db.get('SELECT 1 AS found FROM workspaces WHERE id = :id', { id: workspaceId }) ??
       direct.db.get('SELECT 1 AS found FROM archive_log_heads WHERE log_id = :id', { id: workspaceId });
     if (!known) throw noWorkspace(workspaceId);
-    return verifyArchive(direct.db, workspaceId, key ? { verifierKey: key } : {});
+    // With the master key, each content is opened and checked against its record's commitment;
+    // without, only its presence (a purged content is accounted for by a purge record).
+    const keyring = masterKeysIfAny(env()) ? direct.keyring : undefined;
+    return verifyArchive(direct.db, workspaceId, {
+      ...(key ? { verifierKey: key } : {}),
+      ...(keyring ? { keyring } : {}),
+    });
   });
   if (values.json) out(JSON.stringify(report));
   else if (report.ok) {
     out(
       `archive of ${workspaceId} is sound: ${report.records} records, ${report.checkpoints} checkpoint(s), ` +
-        `${report.verifiedSize} records covered by a signed checkpoint`,
+        `${report.verifiedSize} records covered by a signed checkpoint; ` +
+        (report.contentChecked
+          ? 'content checked against its commitments'
+          : 'content present (not opened: no master key)'),
     );
+    if (report.purged > 0) {
+      out(`${report.purged} record(s) purged (metadata verified, content unavailable):`);
+      for (const p of report.purges) {
+        const ranges = p.records.map(([a, b]) => (a === b ? `${a}` : `${a}-${b}`)).join(',');
+        out(
+          `  record ${p.seq} at ${new Date(p.at).toISOString()} by ${p.actor}: ${p.reason} (records ${ranges})`,
+        );
+      }
+    }
   } else {
     const f = report.failure;
     const what = f?.kind ? ` (${f.kind} ${f.entityId ?? ''})` : '';

@@ -8,6 +8,7 @@ const admin = () => import('./admin.ts');
 const accounts = () => import('./accounts.ts');
 const exports = () => import('./archive-exports.ts');
 const whatsapp = () => import('./whatsapp.ts');
+const governance = () => import('./governance.ts');
 
 /** Starts the gateway or the worker (serve.ts and the connectors load only here). */
 async function startProcess(input: CommandInput, http: boolean): Promise<void> {
@@ -369,6 +370,22 @@ a comma list during a rotation. It is stored encrypted and never shown again.
     ],
   },
   {
+    name: 'keys',
+    summary: 'the data keys that encrypt message content at rest',
+    commands: [
+      {
+        path: ['keys', 'rotate'],
+        summary: 're-wrap every data key with the current master key; --workspace: a new data key too',
+        details:
+          'Set the new WABRIDGE_MASTER_KEY and move the old one to WABRIDGE_MASTER_KEY_PREVIOUS first.\nWith --workspace, that workspace gets a new data key for new writes and its stored content is\nre-sealed with it in small batches while the gateway keeps serving.',
+        options: {
+          workspace: { type: 'string', value: '<id>', help: 'also give this workspace a new data key' },
+        },
+        run: async (input) => (await admin()).keysRotate(input),
+      },
+    ],
+  },
+  {
     name: 'archive',
     summary: "the tamper-evident archive: each workspace's records in a signed Merkle log",
     commands: [
@@ -486,6 +503,127 @@ a comma list during a rotation. It is stored encrypted and never shown again.
           'give an account a role in a workspace: admin, supervisor, compliance, auditor (none revokes)',
         arguments: [{ name: '<email>' }, workspaceArg, { name: '<role>' }],
         run: async (input) => (await accounts()).accountGrant(input),
+      },
+    ],
+  },
+  {
+    name: 'hold',
+    summary: 'legal holds: what no retention purge or erasure may touch while they last',
+    commands: [
+      {
+        path: ['hold', 'add'],
+        summary: 'put a contact, a conversation, a date range or the whole workspace on hold',
+        details:
+          'Name one scope. A range covers the messages whose WhatsApp time falls in it (dates are whole UTC days).\n\n' +
+          '  wabridge hold add acme --contact +15550001111 --reason "SEC inquiry 2026-17"\n' +
+          '  wabridge hold add acme --from 2026-01-01 --to 2026-03-31 --reason "FINRA exam"',
+        arguments: [workspaceArg],
+        options: {
+          contact: {
+            type: 'string',
+            value: '<number|BSUID>',
+            help: 'the contact (WhatsApp number, BSUID or contact id)',
+          },
+          conversation: { type: 'string', value: '<id>', help: 'one conversation' },
+          from: { type: 'string', value: '<date>', help: 'start of a date range (with --to)' },
+          to: { type: 'string', value: '<date>', help: 'end of a date range, inclusive' },
+          workspace: { type: 'boolean', help: 'everything in the workspace' },
+          reason: { type: 'string', value: '<text>', help: 'why (required; kept with the hold)' },
+        },
+        run: async (input) => (await governance()).holdAdd(input),
+      },
+      {
+        path: ['hold', 'list'],
+        summary: 'every hold of a workspace, active and released',
+        arguments: [workspaceArg],
+        options: { json: { type: 'boolean', help: 'one JSON object per line' } },
+        run: async (input) => (await governance()).holdList(input),
+      },
+      {
+        path: ['hold', 'release'],
+        summary: 'release a hold (it stays listed, with who released it and why)',
+        arguments: [workspaceArg, { name: '<hold-id>' }],
+        options: { reason: { type: 'string', value: '<text>', help: 'why (required)' } },
+        run: async (input) => (await governance()).holdRelease(input),
+      },
+    ],
+  },
+  {
+    name: 'retention',
+    summary: 'how long message content is kept, and the purge that enforces it',
+    commands: [
+      {
+        path: ['retention', 'set'],
+        summary: 'set the rule of one record kind (messages, statuses)',
+        details:
+          '--keep-days is an obligation (content younger is never purged; erasing it restricts instead);\n' +
+          '--after-last-message-days purges a conversation that many days after its last message.\n\n' +
+          '  wabridge retention set acme messages --keep-days 2190          # six years (SEC 17a-4, FINRA 4511)\n' +
+          '  wabridge retention set acme messages --after-last-message-days 90',
+        arguments: [workspaceArg, { name: '<kind>' }],
+        options: {
+          'keep-days': { type: 'string', value: '<n>', help: 'keep at least n days, then purge' },
+          'after-last-message-days': {
+            type: 'string',
+            value: '<n>',
+            help: "purge n days after the conversation's last message",
+          },
+          remove: { type: 'boolean', help: 'remove the rule (content is kept until erased)' },
+        },
+        run: async (input) => (await governance()).retentionSet(input),
+      },
+      {
+        path: ['retention', 'show'],
+        summary: "a workspace's retention rules",
+        arguments: [workspaceArg],
+        options: { json: { type: 'boolean', help: 'as JSON' } },
+        run: async (input) => (await governance()).retentionShow(input),
+      },
+      {
+        path: ['retention', 'run'],
+        summary: 'purge now what the rules let go (the worker also does this every hour)',
+        details:
+          'Removes the content and media of expired records no legal hold covers; the archive keeps their\nleaves, and the run is recorded (what, when, which rule).',
+        arguments: [workspaceArg],
+        options: {
+          'dry-run': { type: 'boolean', help: 'count what would be purged, change nothing' },
+          json: { type: 'boolean', help: 'the result as JSON' },
+        },
+        run: async (input) => (await governance()).retentionRun(input),
+      },
+    ],
+  },
+  {
+    name: 'erase',
+    summary: "erase a contact's or a conversation's data in wabridge and every connector (GDPR art. 17)",
+    default: {
+      path: ['erase'],
+      summary: "erase a contact's or a conversation's data in wabridge and every connector (GDPR art. 17)",
+      details:
+        'Deletes content and media here, removes queued jobs, and queues conversation.erased for each\n' +
+        'connector (retried and dead-lettered like any delivery). Refused under a legal hold; restricted\n' +
+        '(art. 18: kept, hidden) while a retention rule still requires keeping the content.\n\n' +
+        '  wabridge erase acme --contact +15550001111 --reason "request #12"',
+      arguments: [workspaceArg],
+      options: {
+        contact: {
+          type: 'string',
+          value: '<number|BSUID>',
+          help: 'the contact (WhatsApp number, BSUID or contact id)',
+        },
+        conversation: { type: 'string', value: '<id>', help: 'one conversation' },
+        reason: { type: 'string', value: '<text>', help: 'why (kept with the certificate)' },
+        json: { type: 'boolean', help: 'the certificate as JSON' },
+      },
+      run: async (input) => (await governance()).erase(input),
+    },
+    commands: [
+      {
+        path: ['erase', 'status'],
+        summary: "an erasure's certificate (JSON), with each connector's confirmation",
+        arguments: [workspaceArg, { name: '<erasure-id>' }],
+        options: { summary: { type: 'boolean', help: 'a few lines instead of the JSON' } },
+        run: async (input) => (await governance()).eraseStatus(input),
       },
     ],
   },

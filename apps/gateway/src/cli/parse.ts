@@ -61,6 +61,11 @@ export interface GroupSpec {
   name: string;
   summary: string;
   commands: readonly CommandSpec[];
+  /**
+   * What the group runs when its next word names none of its subcommands: `wabridge erase acme
+   * --contact …` beside `wabridge erase status acme er_…`.
+   */
+  default?: CommandSpec;
 }
 
 export type Entry = CommandSpec | GroupSpec;
@@ -100,6 +105,7 @@ export async function resolve(entries: readonly Entry[], argv: readonly string[]
   const [sub, ...args] = rest;
   if (sub === undefined || sub.startsWith('-')) return { kind: 'group', group: entry, args: rest };
   const command = entry.commands.find((c) => c.path[1] === sub);
+  if (!command && entry.default) return { kind: 'command', command: entry.default, args: rest };
   if (!command) {
     const near = await closest(
       sub,
@@ -218,6 +224,7 @@ export function groupHelp(group: GroupSpec): string {
   const width = Math.max(...rows.map(([left]) => left.length));
   return [
     `usage: wabridge ${group.name} <subcommand> [arguments] [options]`,
+    ...(group.default ? [`   or: ${usageLine(group.default)}`] : []),
     '',
     group.summary,
     '',

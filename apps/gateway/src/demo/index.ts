@@ -72,7 +72,9 @@ export async function runDemo(env: Env, args: string[]): Promise<void> {
 
   out(banner(stack, Date.now() - started));
   if (!values.script) {
-    out('Ready. Open the console and play the customer, the agents and the CRM. Ctrl-C stops everything.');
+    out(
+      'Ready. Open the console and play the customer, the agents and the CRM; open the admin link beside it. Ctrl-C stops everything.',
+    );
     return;
   }
 
@@ -125,6 +127,9 @@ function banner(stack: DemoStack, startedInMs: number): string {
     `wabridge demo — everything running locally in ${(startedInMs / 1000).toFixed(1)} s, no account anywhere`,
     '',
     `  Console      ${stack.console.url}/`,
+    `  Admin        ${stack.adminSignInUrl}`,
+    `               (the admin console, signed in as the demo owner; the link works once — then sign in`,
+    `               at ${stack.gatewayUrl}/admin as ${stack.adminOwner.email} / ${stack.adminOwner.password})`,
     `  Gateway      ${stack.gatewayUrl}   (WhatsApp webhooks at /webhooks/whatsapp, connector callbacks at /hooks/…)`,
     `  WhatsApp     ${stack.whatsapp.url}   (Cloud API emulator; control API at /_sandbox/whatsapp)`,
     `  Slack        ${stack.slack.url}   (Web API emulator)`,

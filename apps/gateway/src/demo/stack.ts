@@ -16,6 +16,7 @@ import {
 import { type HubSpotEmulator, startHubSpotEmulator } from '@wabridge/sandbox/hubspot';
 import { type SlackEmulator, type SlackUser, startSlackEmulator } from '@wabridge/sandbox/slack';
 import { startWhatsAppEmulator, type WhatsAppEmulator } from '@wabridge/sandbox/whatsapp';
+import { SignInLinks } from '../admin/console/sign-in-links.ts';
 import { createApp } from '../app.ts';
 import { defaultRegistry } from '../connectors.ts';
 import { type Env, loadEnv } from '../env.ts';
@@ -96,6 +97,10 @@ export interface DemoStack {
   runtime: Runtime;
   gatewayUrl: string;
   console: SandboxConsole;
+  /** The admin console signed in as the demo owner, once (a one-time link; see DEMO_OWNER). */
+  adminSignInUrl: string;
+  /** The demo owner's credentials, for signing in again after the link was used. */
+  adminOwner: { email: string; password: string };
   logPath: string;
   /** Waits until the emulators have delivered everything and the gateway's queue is empty. */
   settle(timeoutMs?: number): Promise<void>;
@@ -279,11 +284,16 @@ async function start(
   });
   current = runtime;
   cleanups.push(() => runtime.close());
-  const app = createApp(runtime, { metricsRegistry: metrics.registry });
+  const signInLinks = new SignInLinks({ now: clock.now });
+  const app = createApp(runtime, { metricsRegistry: metrics.registry, signInLinks });
   handler = (request, serverEnv) => app.fetch(request, serverEnv as never);
 
   // The workspace: the business number, and Slack, Teams and HubSpot pointed at their emulators.
   const { admin } = runtime;
+  // The demo owner: a fresh password per run (the data goes away at exit), signed in by a link.
+  const adminOwner = { email: 'owner@demo.wabridge.example', password: secret('owner') };
+  await runtime.access.createAccount('demo', { ...adminOwner, name: 'Demo Owner', owner: true });
+  const adminSignInUrl = `${gatewayUrl}${signInLinks.issue(adminOwner)}`;
   await admin.createWorkspace('demo', {
     id: DEMO.workspace,
     name: DEMO.workspaceName,
@@ -351,7 +361,7 @@ async function start(
     teams: { teamId: DEMO.teams.teamId, channelId: DEMO.teams.channelId },
     teamsAgent: DEMO.teams.agent,
     hubspotUserId: DEMO.hubspot.userId,
-    links: { gateway: gatewayUrl },
+    links: { 'admin console': `${gatewayUrl}/admin/workspaces/${DEMO.workspace}`, gateway: gatewayUrl },
     ...(options.consoleActions ? { actions: options.consoleActions } : {}),
     ...(options.consolePort === undefined ? {} : { port: options.consolePort }),
   });
@@ -383,6 +393,8 @@ async function start(
     runtime,
     gatewayUrl,
     console: consoleServer,
+    adminSignInUrl,
+    adminOwner,
     logPath,
     settle,
     async advance(ms: number) {

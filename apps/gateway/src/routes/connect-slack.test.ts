@@ -3,7 +3,7 @@ import type { SqliteStore } from '@wabridge/core';
 import { completeConsent } from '@wabridge/sandbox';
 import { type SlackEmulator, startSlackEmulator } from '@wabridge/sandbox/slack';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { installLink } from '../slack-install.ts';
+import { ConnectorInstallationStore, installLink } from '../slack-install.ts';
 import { createTestApp } from '../testing/harness.ts';
 
 /**
@@ -96,7 +96,7 @@ describe('GET /connect/slack/:workspace/install and /connect/slack/callback', ()
     expect(await t.runtime.store.getConnector(t.workspaceId, 'slack')).toBeNull();
   });
 
-  it('a used code is refused as an exchange failure; the first use connects, stores masked and audits connector.connect', async () => {
+  it('the first callback connects, stores masked and audits connector.connect; a replay is refused (state used) and a used code too', async () => {
     const { cookie, location } = await start(
       installLink(t.runtime.env, t.workspaceId, { channel: 'C0ACME01' }),
     );
@@ -125,9 +125,115 @@ describe('GET /connect/slack/:workspace/install and /connect/slack/callback', ()
     });
     expect(entries[0]?.details).not.toContain('xoxb-');
 
+    // The same callback again: InstallProvider's state is single-use.
     const again = await t.app.request(callback, { headers: { cookie } });
     expect(again.status).toBe(400);
-    expect(await again.text()).toContain('oauth_exchange_failed');
+    expect(await again.text()).toContain('state_invalid');
+    // A fresh state with the used code: Slack refuses the exchange.
+    const fresh = await start(installLink(t.runtime.env, t.workspaceId, { channel: 'C0ACME01' }));
+    const freshState = new URL(fresh.location).searchParams.get('state') ?? '';
+    const code = back.location.searchParams.get('code') ?? '';
+    const reused = await t.app.request(`/connect/slack/callback?code=${code}&state=${freshState}`, {
+      headers: { cookie: fresh.cookie },
+    });
+    expect(reused.status).toBe(400);
+    expect(await reused.text()).toContain('oauth_exchange_failed');
     expect(audit()).toHaveLength(1);
+
+    // InstallProvider's installation store finds the installation by its team, token decrypted.
+    const installations = new ConnectorInstallationStore(t.runtime);
+    const found = await installations.fetchInstallation({
+      teamId: 'T0ACME',
+      enterpriseId: undefined,
+      isEnterpriseInstall: false,
+    });
+    expect(found.bot?.token).toMatch(/^xoxb-/);
+    const whoami = await fetch(`${slack.apiUrl}auth.test`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${found.bot?.token}` },
+    });
+    expect(await whoami.json()).toMatchObject({ ok: true, team_id: 'T0ACME' });
+    expect(JSON.parse(found.metadata ?? '{}')).toEqual({ workspace: t.workspaceId });
+    await expect(
+      installations.fetchInstallation({
+        teamId: 'T0OTHER',
+        enterpriseId: undefined,
+        isEnterpriseInstall: false,
+      }),
+    ).rejects.toMatchObject({ code: 'not_found' });
+  });
+});
+
+describe('"Add to Slack" on a whole Enterprise Grid organization', () => {
+  let grid: SlackEmulator;
+  let g: Awaited<ReturnType<typeof createTestApp>>;
+
+  beforeAll(async () => {
+    grid = await startSlackEmulator({
+      signingSecret: 'grid-signing-secret',
+      enterprises: [{ id: 'E0STARSHIP', name: 'Starship' }],
+      workspaces: [
+        {
+          id: 'T0BRIDGE',
+          name: 'Bridge',
+          enterpriseId: 'E0STARSHIP',
+          channels: [{ id: 'C0BRIDGE1', name: 'bridge' }],
+        },
+      ],
+      oauth: { ...CLIENT, redirectUris: [`${PUBLIC_URL}/connect/slack/callback`], orgDeployEnabled: true },
+    });
+    g = await createTestApp({
+      registered: [slackConnector],
+      env: {
+        PUBLIC_URL,
+        SLACK_CLIENT_ID: CLIENT.clientId,
+        SLACK_CLIENT_SECRET: CLIENT.clientSecret,
+        SLACK_STATE_SECRET: 'grid-test-state-secret-0123',
+        SLACK_SIGNING_SECRET: grid.signingSecret,
+        SLACK_AUTHORIZE_URL: grid.authorizeUrl,
+        SLACK_API_URL: grid.apiUrl,
+      },
+    });
+  }, 120_000);
+  afterAll(async () => {
+    await g?.close();
+    await grid?.close();
+  });
+
+  it('an org-wide install is stored with its organization and no team, then a workspace install replaces it', async () => {
+    const connect = async (choose: string) => {
+      const answer = await g.app.request(
+        path(installLink(g.runtime.env, g.workspaceId, { channel: 'C0BRIDGE1' })),
+      );
+      const cookie = (answer.headers.get('set-cookie') ?? '').split(';')[0] ?? '';
+      const back = await completeConsent(answer.headers.get('location') ?? '', { choose });
+      return g.app.request(path(back.location.toString()), { headers: { cookie } });
+    };
+    const org = await connect('Starship (whole organization)');
+    const html = await org.text();
+    expect(org.status, html).toBe(200);
+    expect(html).toContain('Starship (all its workspaces)');
+    const described = await g.runtime.admin.describeConnector(g.workspaceId, 'slack');
+    expect(described?.config).toMatchObject({ enterpriseId: 'E0STARSHIP', botToken: '••••••' });
+    expect(described?.config).not.toHaveProperty('teamId');
+    const [entry] = (g.runtime.store as SqliteStore).db.all<{ details: string }>(
+      "SELECT details FROM audit_log WHERE action = 'connector.connect' ORDER BY id",
+    );
+    expect(JSON.parse(entry?.details ?? '{}')).toMatchObject({
+      enterpriseId: 'E0STARSHIP',
+      teamId: null,
+      orgWide: true,
+    });
+    // The connector's self-test accepts the org token for its organization.
+    const instance = await g.runtime.host.instance(g.workspaceId, 'slack');
+    const checks = await instance!.test!(AbortSignal.timeout(10_000));
+    expect(checks.find((c) => c.name === 'token')).toMatchObject({ ok: true });
+
+    const team = await connect('Bridge');
+    expect(team.status).toBe(200);
+    expect((await g.runtime.admin.describeConnector(g.workspaceId, 'slack'))?.config).toMatchObject({
+      teamId: 'T0BRIDGE',
+      enterpriseId: 'E0STARSHIP',
+    });
   });
 });

@@ -1,12 +1,15 @@
-import { exchangeInstallCode, SlackInstallError } from '@wabridge/connector-slack';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { CodedError, Installation } from '@slack/oauth';
+import { SlackInstallError } from '@wabridge/connector-slack';
 import { isWabridgeError } from '@wabridge/core';
 import { Hono } from 'hono';
-import { getCookie, setCookie } from 'hono/cookie';
+import { setCookie } from 'hono/cookie';
 import type { Runtime } from '../runtime.ts';
 import {
-  authorizeRedirect,
   InstallRefused,
+  installOptions,
   STATE_COOKIE,
+  slackInstallProvider,
   slackOAuthSettings,
   verifyGrant,
 } from '../slack-install.ts';
@@ -15,22 +18,33 @@ const CHANNEL = /^[CG][A-Z0-9]{2,}$/;
 
 /**
  * "Add to Slack" for one wabridge workspace (OAuth v2,
- * https://docs.slack.dev/authentication/installing-with-oauth):
+ * https://docs.slack.dev/authentication/installing-with-oauth), through Bolt's `InstallProvider`:
  *
  * - `GET /connect/slack/:workspace/install?ticket=…`: the link `wabridge connector connect` prints.
  *   The ticket is signed with SLACK_STATE_SECRET and expires, so nobody can connect a workspace
- *   to their own Slack by guessing this URL. Answers 302 to Slack's authorize page with a signed,
- *   expiring `state` bound to the workspace, and a cookie binding that state to this browser.
- * - `GET /connect/slack/callback?code&state`: state checked (signature, expiry, cookie), code
- *   exchanged, installation checked, then stored through `admin.setConnector` (validated whole,
- *   secrets encrypted, audited as `connector.connect`). Any refusal is a 400 page and stores nothing.
+ *   to their own Slack by guessing this URL. Answers 302 to Slack's authorize page
+ *   (`generateInstallUrl`) with a single-use, expiring `state` kept on our store for the workspace,
+ *   and a cookie binding that state to this browser.
+ * - `GET /connect/slack/callback?code&state`: InstallProvider's `handleCallback` checks the cookie
+ *   and takes the state, exchanges the code (`oauth.v2.access`), then our installation store
+ *   checks the installation and stores it through `admin.setConnector` (validated whole, secrets
+ *   encrypted, audited as `connector.connect`). Any refusal is a 400 page and stores nothing.
+ *
+ * An org-wide install (Enterprise Grid, the organization picked on Slack's consent page) is
+ * stored with its organization id and serves every workspace of the organization.
  *
  * Channel: an install keeps the workspace's configured `defaultChannel`; a workspace without one
- * needs `--channel` on the link (carried in the signed ticket and state).
+ * needs `--channel` on the link (carried in the signed ticket and the state).
  */
 export function connectSlackRoutes(runtime: Runtime) {
   const app = new Hono();
   const secureCookie = runtime.env.publicUrl.startsWith('https:');
+  let provider: ReturnType<typeof slackInstallProvider> | undefined;
+  // Built on first use: a gateway without the OAuth settings still starts (the page says what is missing).
+  const installer = () => {
+    provider ??= slackInstallProvider(runtime);
+    return provider;
+  };
 
   app.get('/:workspace/install', async (c) => {
     const workspace = c.req.param('workspace');
@@ -51,8 +65,10 @@ export function connectSlackRoutes(runtime: Runtime) {
           'this workspace has no Slack channel yet: make the link with --channel C…',
         );
       }
-      const { url, nonce } = authorizeRedirect(runtime.env, workspace, grant.channel);
-      setCookie(c, STATE_COOKIE, nonce, {
+      const url = await installer().generateInstallUrl(
+        installOptions(runtime.env, { workspace, ...(grant.channel ? { channel: grant.channel } : {}) }),
+      );
+      setCookie(c, STATE_COOKIE, new URL(url).searchParams.get('state') ?? '', {
         path: '/connect/slack',
         httpOnly: true,
         sameSite: 'Lax',
@@ -66,66 +82,77 @@ export function connectSlackRoutes(runtime: Runtime) {
   });
 
   app.get('/callback', async (c) => {
-    let workspace: string | undefined;
+    let installed: { installation: Installation; workspace: string } | undefined;
+    let failure: CodedError | undefined;
     try {
-      const settings = slackOAuthSettings(runtime.env);
-      const grant = verifyGrant(settings.stateSecret, c.req.query('state'), 'state');
-      workspace = grant.workspace;
-      // The state must come back to the browser that started the install (login CSRF).
-      if (getCookie(c, STATE_COOKIE) !== grant.nonce) {
-        throw new InstallRefused('state_invalid', 'this install was started in another browser; start again');
-      }
-      const error = c.req.query('error');
-      if (error !== undefined) {
-        throw new InstallRefused(
-          error === 'access_denied' ? 'access_denied' : 'oauth_error',
-          error === 'access_denied' ? 'the install was cancelled in Slack' : `Slack answered ${error}`,
-        );
-      }
-      const code = c.req.query('code');
-      if (!code) throw new InstallRefused('bad_request', 'Slack sent no code');
-      const installation = await exchangeInstallCode({
-        apiUrl: settings.apiUrl,
-        clientId: settings.clientId,
-        clientSecret: settings.clientSecret,
-        code,
-        redirectUri: settings.redirectUri,
-      });
-      const existing = await runtime.store.getConnector(grant.workspace, 'slack');
-      const config: Record<string, unknown> = {
-        botToken: installation.botToken,
-        teamId: installation.teamId,
-        appId: installation.appId,
-        botUserId: installation.botUserId,
-        ...(grant.channel ? { defaultChannel: grant.channel } : {}),
-        // The Web API base the token belongs to (the emulator in tests), unless it is Slack's.
-        ...(settings.apiUrl !== 'https://slack.com/api/' ? { slackApiUrl: settings.apiUrl } : {}),
-        ...(runtime.env.SLACK_SIGNING_SECRET ? { signingSecret: runtime.env.SLACK_SIGNING_SECRET } : {}),
-      };
-      await runtime.admin.setConnector('slack-oauth', grant.workspace, 'slack', {
-        enabled: true,
-        config,
-        audit: {
-          action: 'connector.connect',
-          details: { teamId: installation.teamId, appId: installation.appId, reconnect: existing !== null },
+      slackOAuthSettings(runtime.env);
+      // handleCallback reads a Node request (URL, cookie) and writes a header to a Node response;
+      // both are these two small views of the Hono request, and the page is ours.
+      const url = new URL(c.req.url);
+      const request = {
+        url: `${url.pathname}${url.search}`,
+        headers: { host: url.host, cookie: c.req.header('cookie') },
+      } as unknown as IncomingMessage;
+      const response = { setHeader: () => response } as unknown as ServerResponse;
+      await installer().handleCallback(request, response, {
+        successAsync: async (installation, options) => {
+          installed = { installation, workspace: workspaceOf(options.metadata) };
+        },
+        failureAsync: async (error) => {
+          failure = error;
         },
       });
-      runtime.routing.invalidate();
-      runtime.logger.info(
-        { workspace: grant.workspace, teamId: installation.teamId, code: 'slack_connected' },
-        'Slack connected through "Add to Slack"',
-      );
-      setCookie(c, STATE_COOKIE, '', { path: '/connect/slack', maxAge: 0 });
-      return page(
-        200,
-        'Slack connected',
-        `Workspace ${workspace} is connected to the Slack workspace ${installation.teamName || installation.teamId}. You can close this page.`,
-      );
     } catch (error) {
-      return refused(runtime, error, workspace);
+      return refused(runtime, error, undefined);
     }
+    setCookie(c, STATE_COOKIE, '', { path: '/connect/slack', maxAge: 0 });
+    if (!installed) return refused(runtime, translate(failure), undefined);
+    const { installation, workspace } = installed;
+    const where = installation.isEnterpriseInstall
+      ? `the Slack organization ${installation.enterprise?.name || installation.enterprise?.id} (all its workspaces)`
+      : `the Slack workspace ${installation.team?.name || installation.team?.id}`;
+    return page(
+      200,
+      'Slack connected',
+      `Workspace ${workspace} is connected to ${where}. You can close this page.`,
+    );
   });
   return app;
+}
+
+const workspaceOf = (metadata: string | undefined) => {
+  try {
+    return String((JSON.parse(metadata ?? '{}') as { workspace?: unknown }).workspace ?? '');
+  } catch {
+    return '';
+  }
+};
+
+/** InstallProvider's failures in our codes; ours (state, installation checks) pass through. */
+function translate(error: CodedError | undefined): unknown {
+  if (!error) return new InstallRefused('oauth_error', 'the install did not complete');
+  if (error instanceof InstallRefused || error instanceof SlackInstallError || isWabridgeError(error))
+    return error;
+  switch (error.code) {
+    case 'slack_oauth_installer_authorization_error':
+      return new InstallRefused('access_denied', 'the install was cancelled in Slack');
+    case 'slack_oauth_invalid_state':
+    case 'slack_oauth_missing_state':
+      return new InstallRefused('state_invalid', 'this install was started in another browser; start again');
+    case 'slack_oauth_missing_code':
+      return new InstallRefused('bad_request', 'Slack sent no code');
+    default: {
+      // Slack's own error code (invalid_code, bad_client_secret, …), never the request.
+      const slackCode = (error as { data?: { error?: string } }).data?.error;
+      if (error.code.startsWith('slack_')) {
+        return new SlackInstallError(
+          'oauth_exchange_failed',
+          `Slack refused the code exchange${slackCode ? ` (${slackCode})` : ''}`,
+        );
+      }
+      return error;
+    }
+  }
 }
 
 async function configuredChannel(runtime: Runtime, workspace: string): Promise<string | undefined> {

@@ -26,47 +26,81 @@ export function connectorHooks(runtime: Runtime, gate: BodyGate) {
         `connector ${connectorId} is not enabled for workspace ${workspaceId}`,
       );
     }
-    let read: { raw: Uint8Array<ArrayBuffer>; release(): void };
+    const read = await readHookBody(gate, c);
+    if (read instanceof Response) return read;
     try {
-      read = await readGated(
-        gate,
+      const prefix = `/hooks/${connectorId}/${workspaceId}`;
+      return await handOver(
+        runtime,
+        workspaceId,
+        connectorId,
         c.req.raw,
-        MAX_HOOK_BODY,
-        (c.env as { incoming?: unknown } | undefined)?.incoming,
+        read.raw,
+        c.req.path.slice(prefix.length) || '/',
       );
-    } catch (error) {
-      if (error instanceof BodyTooLarge)
-        return errorResponse(413, 'payload_too_large', `bodies are limited to ${MAX_HOOK_BODY} bytes`);
-      if (error instanceof GateFull) return gateFullResponse();
-      throw error;
-    }
-    const { raw } = read;
-    const prefix = `/hooks/${connectorId}/${workspaceId}`;
-    const path = c.req.path.slice(prefix.length) || '/';
-    const request = new Request(c.req.url, {
-      method: c.req.method,
-      headers: c.req.raw.headers,
-      ...(raw.byteLength > 0 || !['GET', 'HEAD'].includes(c.req.method) ? { body: raw } : {}),
-    });
-    // The connector verifies the request: until it has answered, the body holds its place in the gate.
-    let result: Awaited<ReturnType<typeof instance.inbound.handle>>;
-    try {
-      result = await instance.inbound.handle(request, {
-        path,
-        rawBody: raw,
-        findRefByExternalId: (kind, externalId) =>
-          runtime.store.findRefByExternalId(workspaceId, connectorId, kind, externalId),
-        // `replay:` keeps these apart from the connector's command keys in the same table.
-        claimOnce: (key, ttlMs) =>
-          runtime.store.claimExpiringKey(workspaceId, `replay:${connectorId}`, key, ttlMs),
-      });
     } finally {
       read.release();
     }
-    if (result.commands.length > 0) {
-      await runtime.commands.accept(workspaceId, connectorId, result.commands);
-    }
-    return result.response;
   }
   return app;
+}
+
+/** A callback's body under the hooks' limit, holding its place in the gate; or the refusal. */
+export async function readHookBody(
+  gate: BodyGate,
+  c: import('hono').Context,
+): Promise<{ raw: Uint8Array<ArrayBuffer>; release(): void } | Response> {
+  try {
+    return await readGated(
+      gate,
+      c.req.raw,
+      MAX_HOOK_BODY,
+      (c.env as { incoming?: unknown } | undefined)?.incoming,
+    );
+  } catch (error) {
+    if (error instanceof BodyTooLarge)
+      return errorResponse(413, 'payload_too_large', `bodies are limited to ${MAX_HOOK_BODY} bytes`);
+    if (error instanceof GateFull) return gateFullResponse();
+    throw error;
+  }
+}
+
+/**
+ * Hands a callback (body already read under the limit) to a workspace's connector: the connector
+ * verifies and interprets it, its commands are recorded before its response is returned.
+ */
+export async function handOver(
+  runtime: Runtime,
+  workspaceId: string,
+  connectorId: string,
+  original: Request,
+  raw: Uint8Array<ArrayBuffer>,
+  path: string,
+): Promise<Response> {
+  const instance = await runtime.host.instance(workspaceId, connectorId);
+  if (!instance?.inbound) {
+    return errorResponse(
+      404,
+      'not_found',
+      `connector ${connectorId} is not enabled for workspace ${workspaceId}`,
+    );
+  }
+  const request = new Request(original.url, {
+    method: original.method,
+    headers: original.headers,
+    ...(raw.byteLength > 0 || !['GET', 'HEAD'].includes(original.method) ? { body: raw } : {}),
+  });
+  const result = await instance.inbound.handle(request, {
+    path,
+    rawBody: raw,
+    findRefByExternalId: (kind, externalId) =>
+      runtime.store.findRefByExternalId(workspaceId, connectorId, kind, externalId),
+    // `replay:` keeps these apart from the connector's command keys in the same table.
+    claimOnce: (key, ttlMs) =>
+      runtime.store.claimExpiringKey(workspaceId, `replay:${connectorId}`, key, ttlMs),
+  });
+  if (result.commands.length > 0) {
+    await runtime.commands.accept(workspaceId, connectorId, result.commands);
+  }
+  return result.response;
 }

@@ -1,5 +1,5 @@
 import { createHmac } from 'node:crypto';
-import { existsSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { startWhatsAppEmulator, type WhatsAppEmulator } from '@wabridge/sandbox/whatsapp';
@@ -74,7 +74,7 @@ async function setup() {
 
 describe('media links', () => {
   it('serve the file WhatsApp still has', async () => {
-    const { wa, ingest, open } = await setup();
+    const { wa, t, ingest, open } = await setup();
     const prepared = wa
       .customer({ waId: '447700900123', name: 'Ada' })
       .build.image({ bytes: 'jpeg!', caption: 'x' });
@@ -82,6 +82,16 @@ describe('media links', () => {
     const response = await open(id);
     expect(response.status).toBe(200);
     expect(new TextDecoder().decode(await response.arrayBuffer())).toBe('jpeg!');
+    // Cached sealed with the workspace's data key: neither the bytes nor the type are on disk.
+    const folder = join(t.runtime.env.dataDir, 'media', t.workspaceId);
+    for (const file of [`${id}.bin.sealed`, `${id}.json.sealed`]) {
+      const raw = readFileSync(join(folder, file)).toString('latin1');
+      expect(raw).not.toContain('jpeg');
+    }
+    expect(existsSync(join(folder, `${id}.bin`))).toBe(false);
+    // Served again from the sealed copy, opened.
+    const again = await open(id);
+    expect(new TextDecoder().decode(await again.arrayBuffer())).toBe('jpeg!');
   });
 
   it('answer 410 with a short page, and log no error, when WhatsApp no longer has the file', async () => {
@@ -128,7 +138,7 @@ describe('media links', () => {
     const served = await open(id);
     expect(served.status).toBe(200);
     await served.arrayBuffer();
-    const cached = join(t.runtime.env.dataDir, 'media', t.workspaceId, `${id}.bin`);
+    const cached = join(t.runtime.env.dataDir, 'media', t.workspaceId, `${id}.bin.sealed`);
     expect(existsSync(cached)).toBe(true);
     // Customer media is for the gateway's user only, like the database.
     expect((statSync(cached).mode & 0o777).toString(8)).toBe('600');
@@ -155,7 +165,7 @@ describe('media links', () => {
     expect((await open(id)).status).toBe(200);
     // Rows gone by any path (here straight through the store), the file still on disk.
     await t.runtime.store.deleteWorkspace(t.workspaceId);
-    expect(existsSync(join(t.runtime.env.dataDir, 'media', t.workspaceId, `${id}.bin`))).toBe(true);
+    expect(existsSync(join(t.runtime.env.dataDir, 'media', t.workspaceId, `${id}.bin.sealed`))).toBe(true);
     expect((await open(id)).status).toBe(404);
   });
 });

@@ -1,3 +1,4 @@
+import { App, type AuthorizeSourceData, ErrorCode as BoltErrorCode } from '@slack/bolt';
 import type {
   ConnectorDeps,
   DomainCommand,
@@ -9,7 +10,10 @@ import type {
 import type { SlackApi } from '../api/client.ts';
 import type { SlackConfig } from '../config.ts';
 import { IDENTITY_KEY, TEMPLATE_ACTION, TEMPLATES_KEY } from '../constants.ts';
-import { commandsForEvent, envelopeSchema, type OwnIdentity } from './events.ts';
+import { boltLogger } from './bolt-logger.ts';
+import { commandsForEvent, envelopeSchema, type OwnIdentity, type SlackEnvelope } from './events.ts';
+import { type CallbackScope, HonoReceiver, SCOPE } from './receiver.ts';
+import { markRevoked } from './revocation.ts';
 import {
   COMMAND_USAGE,
   modalParameters,
@@ -64,15 +68,28 @@ function routeOf(path: string, contentType: string, body: string): string {
   return new URLSearchParams(body).has('payload') ? '/interactivity' : '/commands';
 }
 
+/** Whether a callback's team / organization is the installation this connector serves. */
+export function servesSource(
+  config: Pick<SlackConfig, 'teamId' | 'enterpriseId'>,
+  source: { teamId?: string | null | undefined; enterpriseId?: string | null | undefined },
+): boolean {
+  // A workspace install answers for its team; an org-wide (Enterprise Grid) install for every
+  // workspace of its organization, whose callbacks carry the organization's id.
+  if (config.teamId) return source.teamId === config.teamId;
+  return config.enterpriseId !== undefined && source.enterpriseId === config.enterpriseId;
+}
+
 /**
  * Slack's callbacks at `/hooks/slack/<workspace>/…`: `/events` (Events API), `/interactivity`
- * (template picker and its modal) and `/commands` (slash command). Every request is verified (v0
- * signature on the raw bytes, 5-minute window) before it is read; the answer is immediate (Slack
- * wants it within 3 s) and the commands go to the core, which records them before the answer leaves.
+ * (template picker and its modal) and `/commands` (slash command).
  *
- * Bolt is not used: its App/receiver model runs listeners around an `ack()` and keeps no durable
- * record, while a connector here only has to turn a verified callback into commands; the Web API
- * client is the only Slack SDK piece the connector needs.
+ * The HTTP edge stays ours: every request is verified (v0 signature on the raw bytes, constant
+ * time, 5-minute window) and its body read before Bolt sees it. Routing is Bolt's `App` (its
+ * `authorize` decides whether a callback is for this installation, its listeners turn a callback
+ * into commands) behind a receiver that answers only once the listeners are done
+ * (`processBeforeResponse`), so the gateway records the commands before Slack gets its answer.
+ * Retries (`X-Slack-Retry-Num`) reach Bolt's context; duplicates are dropped by the commands'
+ * idempotency keys, which the core records once.
  */
 export function createInboundHandler(
   config: SlackConfig,
@@ -101,13 +118,133 @@ export function createInboundHandler(
     return result;
   }
 
-  async function events(body: string): Promise<InboundResult> {
-    let envelope: ReturnType<typeof envelopeSchema.parse>;
+  const receiver = new HonoReceiver();
+  const app = new App({
+    receiver,
+    // No token check at start-up (the gateway must start with Slack unreachable); the installation
+    // is the connector's config, and a callback of any other team is refused here.
+    async authorize(source: AuthorizeSourceData<boolean>) {
+      if (!servesSource(config, source)) {
+        throw new Error(`team ${source.teamId ?? '-'} / organization ${source.enterpriseId ?? '-'}`);
+      }
+      return {
+        botToken: config.botToken,
+        ...(config.botUserId ? { botUserId: config.botUserId } : {}),
+        ...(config.teamId ? { teamId: config.teamId } : {}),
+        ...(config.enterpriseId ? { enterpriseId: config.enterpriseId } : {}),
+      };
+    },
+    // Our own posts and other apps' are recognised by `isBotMessage` (it knows more cases), and
+    // nothing is kept in memory between callbacks.
+    ignoreSelf: false,
+    convoStore: false,
+    processBeforeResponse: true,
+    logger: boltLogger(deps.logger),
+    extendedErrorHandler: true,
+    clientOptions: { slackApiUrl: config.slackApiUrl },
+  });
+  app.error(async ({ error, body }: { error: { code?: string }; body?: unknown }) => {
+    if (error.code === BoltErrorCode.AuthorizationError) {
+      const b = body as { team_id?: unknown; api_app_id?: unknown } | undefined;
+      deps.logger.warn(
+        { team: b?.team_id, app: b?.api_app_id },
+        'ignored a callback for another Slack team or organization',
+      );
+      return;
+    }
+    throw error;
+  });
+
+  /** Runs `answer` as a Bolt listener and leaves its result in the callback's scope. */
+  const listen =
+    <A extends { body: unknown; context: Record<string, unknown>; ack?: unknown }>(
+      answer: (args: A) => Promise<InboundResult>,
+    ) =>
+    async (args: A) => {
+      const scope = args.context[SCOPE] as CallbackScope;
+      scope.listened = true;
+      scope.result = await answer(args);
+      if (typeof args.ack === 'function') await (args.ack as () => Promise<void>)();
+    };
+
+  app.event(
+    /.*/,
+    listen(async ({ body, context }) => {
+      const envelope = body as unknown as SlackEnvelope;
+      if (config.appId && envelope.api_app_id !== config.appId) {
+        deps.logger.warn(
+          { team: envelope.team_id, app: envelope.api_app_id },
+          'ignored an event for another Slack app',
+        );
+        return nothing();
+      }
+      const type = envelope.event?.type;
+      if (type === 'app_uninstalled' || type === 'tokens_revoked') {
+        // Bolt does not authorize these two (the tokens are gone): check the installation here.
+        const source = {
+          teamId: context.teamId as string | undefined,
+          enterpriseId: context.enterpriseId as string | undefined,
+        };
+        if (!servesSource(config, source)) return nothing();
+        await markRevoked(config, deps, envelope);
+        return nothing();
+      }
+      return {
+        response: new Response(null, { status: 200 }),
+        commands: commandsForEvent(envelope, await own(), config),
+      };
+    }),
+  );
+  app.action(
+    /.*/,
+    listen(async ({ body }) => blockActions(body as unknown as Payload)),
+  );
+  app.view(
+    { callback_id: TEMPLATE_ACTION, type: 'view_submission' },
+    listen(async ({ body }) => viewSubmission(body as unknown as Payload)),
+  );
+  app.command(
+    /.*/,
+    listen(async ({ context }) => {
+      const scope = context[SCOPE] as CallbackScope;
+      return slashCommand(scope.form ?? new URLSearchParams(), scope.request, scope.ctx);
+    }),
+  );
+
+  /** Bolt's answer for a parsed body, or `fallback` when no listener answered. */
+  async function dispatch(
+    body: Record<string, unknown>,
+    request: Request,
+    ctx: InboundContext,
+    form?: URLSearchParams,
+  ): Promise<InboundResult> {
+    const retryNum = request.headers.get('x-slack-retry-num');
+    const reason = request.headers.get('x-slack-retry-reason') ?? undefined;
+    const scope: CallbackScope = { request, ctx, ...(form ? { form } : {}), result: null, listened: false };
+    try {
+      await receiver.dispatch(
+        body,
+        { num: retryNum && /^\d+$/.test(retryNum) ? Number(retryNum) : undefined, reason },
+        scope,
+      );
+    } catch (error) {
+      // A body Bolt cannot read (a field of an unexpected shape) is answered like one nobody
+      // listens to; an error of our own listeners (the store failing) goes up, and Slack retries.
+      if (scope.listened) throw error;
+      deps.logger.warn({ err: error }, 'Bolt could not read a Slack callback; ignored');
+      return nothing();
+    }
+    return scope.result ?? nothing();
+  }
+
+  async function events(body: string, request: Request, ctx: InboundContext): Promise<InboundResult> {
+    let envelope: SlackEnvelope;
     try {
       envelope = envelopeSchema.parse(JSON.parse(body));
     } catch {
       return nothing(400, { ok: false, error: 'invalid_payload' }, { 'x-slack-no-retry': '1' });
     }
+    // The two envelopes that are not events are the receiver's to answer, as in Bolt's own receivers.
     if (envelope.type === 'url_verification') return nothing(200, { challenge: envelope.challenge ?? '' });
     if (envelope.type === 'app_rate_limited') {
       deps.logger.warn(
@@ -116,36 +253,15 @@ export function createInboundHandler(
       );
       return nothing();
     }
-    if (envelope.type !== 'event_callback') return nothing();
-    // In a Slack Connect channel another organisation created, `team_id` is that organisation's;
-    // `authorizations` names the installation the event is delivered for (ours).
-    const installed =
-      envelope.team_id === config.teamId ||
-      (envelope.authorizations ?? []).some(
-        (a) => typeof a === 'object' && a !== null && (a as { team_id?: unknown }).team_id === config.teamId,
-      );
-    if (!installed || (config.appId && envelope.api_app_id !== config.appId)) {
-      deps.logger.warn(
-        { team: envelope.team_id, app: envelope.api_app_id },
-        'ignored an event for another Slack team or app',
-      );
-      return nothing();
-    }
-    if (envelope.event?.type === 'app_uninstalled' || envelope.event?.type === 'tokens_revoked') {
-      // Nothing to undo here, but every later Web API call will fail: say why once, loudly.
-      deps.logger.error(
-        { team: config.teamId, event: envelope.event.type },
-        'the Slack app was uninstalled or its tokens revoked: reinstall it and update botToken',
-      );
-      return nothing();
-    }
-    return {
-      response: new Response(null, { status: 200 }),
-      commands: commandsForEvent(envelope, await own(), config),
-    };
+    if (envelope.type !== 'event_callback' || !envelope.event) return nothing();
+    // Bolt reads `authorizations[0]` as an object: entries of another shape are left out.
+    const authorizations = (envelope.authorizations ?? []).filter(
+      (a) => typeof a === 'object' && a !== null && !Array.isArray(a),
+    );
+    return dispatch({ ...envelope, authorizations }, request, ctx);
   }
 
-  async function interactivity(body: string): Promise<InboundResult> {
+  async function interactivity(body: string, request: Request, ctx: InboundContext): Promise<InboundResult> {
     let payload: Payload;
     try {
       payload = JSON.parse(new URLSearchParams(body).get('payload') ?? '') as Payload;
@@ -156,64 +272,64 @@ export function createInboundHandler(
     if (typeof payload !== 'object' || payload === null || Array.isArray(payload)) {
       return nothing(400, { ok: false, error: 'invalid_payload' });
     }
-    // A modal submitted by someone of another organisation in a Slack Connect channel carries their
-    // team; the view says which installation opened it.
-    if (payload.team?.id !== config.teamId && payload.view?.app_installed_team_id !== config.teamId) {
-      return nothing();
-    }
-    if (payload.type === 'block_actions') {
-      const actions = Array.isArray(payload.actions) ? payload.actions : [];
-      const action = actions.find((a) => a?.action_id === TEMPLATE_ACTION);
-      const picked = parsePickedTemplate(action?.selected_option?.value ?? action?.value);
-      const channel = payload.channel?.id ?? payload.container?.channel_id;
-      const threadTs = payload.message?.thread_ts ?? payload.container?.thread_ts;
-      if (!picked || !channel || !threadTs || !payload.trigger_id) return nothing();
-      const templates = (await deps.state.get<TemplateDefinition[]>(TEMPLATES_KEY)) ?? [];
-      const definition = templates.find((t) => t.name === picked.name && t.language === picked.language);
-      const view = templateModal({ threadId: `${channel}:${threadTs}`, ...picked }, definition);
-      // The one Web API call made while answering: a trigger expires in 3 s, so the modal cannot wait
-      // for the queue. It changes nothing durable (only the agent's screen); a failure is logged.
-      const opening = api
-        .call('views.open', { trigger_id: payload.trigger_id, view })
-        .catch((error: unknown) => {
-          deps.logger.warn({ err: error }, 'could not open the template modal');
-        });
-      await Promise.race([
-        opening,
-        new Promise((resolve) => setTimeout(resolve, VIEWS_OPEN_BUDGET_MS).unref()),
-      ]);
-      return nothing();
-    }
-    if (payload.type === 'view_submission' && payload.view?.callback_id === TEMPLATE_ACTION) {
-      const metadata = parseModalMetadata(payload.view.private_metadata);
-      if (!metadata || !payload.view.id) return nothing();
-      const { parameters, missing } = modalParameters(metadata, payload.view.state?.values ?? {});
-      if (missing.length > 0) {
-        return nothing(200, {
-          response_action: 'errors',
-          errors: Object.fromEntries(missing.map((id) => [id, 'Required by the template'])),
-        });
-      }
-      const command: DomainCommand = {
-        type: 'agent.template',
-        idempotencyKey: `view:${payload.view.id}`,
-        threadId: metadata.threadId,
-        messageId: null,
-        agent: {
-          id: payload.user?.id ?? 'unknown',
-          name: payload.user?.name ?? payload.user?.username ?? null,
-        },
-        template: { name: metadata.name, language: metadata.language, parameters },
-      };
-      // An empty 200 closes the modal; the outcome shows in the conversation thread.
-      return { response: new Response(null, { status: 200 }), commands: [command] };
-    }
+    return dispatch(payload as Record<string, unknown>, request, ctx);
+  }
+
+  async function blockActions(payload: Payload): Promise<InboundResult> {
+    if (payload.type !== 'block_actions') return nothing();
+    const actions = Array.isArray(payload.actions) ? payload.actions : [];
+    const action = actions.find((a) => a?.action_id === TEMPLATE_ACTION);
+    const picked = parsePickedTemplate(action?.selected_option?.value ?? action?.value);
+    const channel = payload.channel?.id ?? payload.container?.channel_id;
+    const threadTs = payload.message?.thread_ts ?? payload.container?.thread_ts;
+    if (!picked || !channel || !threadTs || !payload.trigger_id) return nothing();
+    const templates = (await deps.state.get<TemplateDefinition[]>(TEMPLATES_KEY)) ?? [];
+    const definition = templates.find((t) => t.name === picked.name && t.language === picked.language);
+    const view = templateModal({ threadId: `${channel}:${threadTs}`, ...picked }, definition);
+    // The one Web API call made while answering: a trigger expires in 3 s, so the modal cannot wait
+    // for the queue. It changes nothing durable (only the agent's screen); a failure is logged.
+    const opening = api
+      .call('views.open', { trigger_id: payload.trigger_id, view })
+      .catch((error: unknown) => {
+        deps.logger.warn({ err: error }, 'could not open the template modal');
+      });
+    await Promise.race([
+      opening,
+      new Promise((resolve) => setTimeout(resolve, VIEWS_OPEN_BUDGET_MS).unref()),
+    ]);
     return nothing();
   }
 
-  async function slashCommand(body: string, request: Request, ctx: InboundContext): Promise<InboundResult> {
-    const form = new URLSearchParams(body);
-    if (form.get('team_id') !== config.teamId) return nothing();
+  async function viewSubmission(payload: Payload): Promise<InboundResult> {
+    const metadata = parseModalMetadata(payload.view?.private_metadata);
+    if (!metadata || !payload.view?.id) return nothing();
+    const { parameters, missing } = modalParameters(metadata, payload.view.state?.values ?? {});
+    if (missing.length > 0) {
+      return nothing(200, {
+        response_action: 'errors',
+        errors: Object.fromEntries(missing.map((id) => [id, 'Required by the template'])),
+      });
+    }
+    const command: DomainCommand = {
+      type: 'agent.template',
+      idempotencyKey: `view:${payload.view.id}`,
+      threadId: metadata.threadId,
+      messageId: null,
+      agent: {
+        id: payload.user?.id ?? 'unknown',
+        name: payload.user?.name ?? payload.user?.username ?? null,
+      },
+      template: { name: metadata.name, language: metadata.language, parameters },
+    };
+    // An empty 200 closes the modal; the outcome shows in the conversation thread.
+    return { response: new Response(null, { status: 200 }), commands: [command] };
+  }
+
+  async function slashCommand(
+    form: URLSearchParams,
+    request: Request,
+    ctx: InboundContext,
+  ): Promise<InboundResult> {
     const command = form.get('command') ?? config.slashCommand;
     const text = (form.get('text') ?? '').trim();
     if (!/^template\b/i.test(text)) return ephemeral(COMMAND_USAGE(command));
@@ -250,6 +366,11 @@ export function createInboundHandler(
     };
   }
 
+  /** A slash command as Bolt reads it: the form's fields (Bolt tells commands by `command`). */
+  function commandBody(form: URLSearchParams): Record<string, unknown> {
+    return { ...Object.fromEntries(form), command: form.get('command') ?? config.slashCommand };
+  }
+
   return {
     async handle(request, ctx) {
       if (request.method !== 'POST') return nothing(405);
@@ -277,11 +398,13 @@ export function createInboundHandler(
       }
       switch (path) {
         case '/events':
-          return events(body);
+          return events(body, request, ctx);
         case '/interactivity':
-          return interactivity(body);
-        case '/commands':
-          return slashCommand(body, request, ctx);
+          return interactivity(body, request, ctx);
+        case '/commands': {
+          const form = new URLSearchParams(body);
+          return dispatch(commandBody(form), request, ctx, form);
+        }
         default:
           return nothing(404, { ok: false, error: 'unknown_route' });
       }

@@ -12,7 +12,8 @@ export type SignatureCheck = { ok: true } | { ok: false; reason: 'missing' | 'st
  * the gateway read, never on a re-serialised body.
  *
  * Written here rather than taken from Bolt's `verifySlackRequest` so the check uses the injected
- * clock (the 5-minute window is testable) and the connector does not pull Bolt's HTTP stack in.
+ * clock (the 5-minute window is testable) and runs on the bytes the gateway read under its body
+ * limit, before Bolt's `App` sees a parsed body (see handler.ts).
  */
 export function verifySlackSignature(
   signingSecret: string,

@@ -95,7 +95,7 @@ export class CommandProcessor {
     const ref = await this.o.store.findRefByExternalId(ws, connectorId, 'conversation', threadId);
     if (!ref) return null;
     const conversation = await this.o.store.getConversation(ws, ref.entityId);
-    if (!conversation || conversation.erasedAt !== null) return null;
+    if (!conversation || conversation.erasedAt !== null || conversation.restrictedAt !== null) return null;
     const [contact, consent] = await Promise.all([
       this.o.store.getContact(ws, conversation.contactId),
       this.o.store.consentSnapshot(ws, conversation.contactId),

@@ -79,7 +79,8 @@ export class WhatsAppSender implements SendHandler {
     if (message?.direction !== 'outbound' || message.state !== 'pending') return;
     const conversation = await store.getConversation(ws, message.conversationId);
     const contact = conversation ? await store.getContact(ws, conversation.contactId) : null;
-    if (!conversation || !contact || conversation.erasedAt !== null) {
+    // A restricted conversation (GDPR art. 18) is kept, not processed: nothing is sent to it.
+    if (!conversation || !contact || conversation.erasedAt !== null || conversation.restrictedAt !== null) {
       await store.markFailed(
         job.lease,
         message.id,

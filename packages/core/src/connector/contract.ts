@@ -153,6 +153,11 @@ export interface ConnectorDeps {
    * Resolves once they are durably recorded; absent when the host has no command processor.
    */
   emit?(commands: DomainCommand[]): Promise<void>;
+  /**
+   * Appends an entry to the workspace's audit trail, as the connector (`connector:<id>`), for what
+   * the platform did to the connection (an app uninstalled, a grant revoked). Never secrets.
+   */
+  audit?(action: string, details: Record<string, unknown>): Promise<void>;
 }
 
 export interface ConnectorState {

@@ -183,6 +183,14 @@ export class ConnectorHost {
       media: this.options.media(workspaceId),
       publicUrl: this.options.publicUrl,
       now: this.options.now ?? Date.now,
+      audit: async (action, details) => {
+        await this.options.store.appendAudit({
+          actor: `connector:${manifest.id}`,
+          action,
+          workspaceId,
+          details: { ...details, connectorId: manifest.id },
+        });
+      },
       ...(this.options.commands
         ? { emit: this.emitter(workspaceId, manifest.id, this.options.commands) }
         : {}),

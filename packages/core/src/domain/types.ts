@@ -92,6 +92,11 @@ export interface Conversation {
   createdAt: number;
   /** Set when the conversation was erased; the row stays as a tombstone. */
   erasedAt: number | null;
+  /**
+   * Set when an erasure was asked while the law still requires keeping the content (GDPR art.
+   * 18): the content stays, and no mirror or read sees it.
+   */
+  restrictedAt: number | null;
 }
 
 export type Direction = 'inbound' | 'outbound';

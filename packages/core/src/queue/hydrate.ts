@@ -13,6 +13,9 @@ export async function hydrateEvent(store: Store, job: Job, now: number): Promise
     store.getConversation(ws, job.conversationId),
   ]);
   if (!workspace || !conversation) return null;
+  // A restricted conversation (GDPR art. 18) is kept but no longer processed: only the request
+  // to remove the mirrors' copies goes out.
+  if (conversation.restrictedAt !== null && job.eventType !== 'conversation.erased') return null;
   const [contact, consent] = await Promise.all([
     store.getContact(ws, conversation.contactId),
     store.consentSnapshot(ws, conversation.contactId),

@@ -31,6 +31,12 @@ export interface WorkerOptions {
   /** Longest sleep while idle (another process may have queued work). */
   pollIntervalMs?: number;
   maintenanceIntervalMs?: number;
+  /**
+   * Periodic archive upkeep (the retention purge), run by one worker at a time at most every
+   * `upkeepIntervalMs` (default an hour), at the worker's clock.
+   */
+  upkeep?: ((now: number) => Promise<void>) | null;
+  upkeepIntervalMs?: number;
   backoff?: BackoffPolicy;
   now?: () => number;
   random?: () => number;
@@ -44,7 +50,12 @@ export interface WorkerOptions {
  */
 export class Worker {
   readonly workerId: string;
-  private readonly o: Required<Omit<WorkerOptions, 'sender' | 'workerId'>> & { sender: SendHandler | null };
+  private readonly o: Required<Omit<WorkerOptions, 'sender' | 'workerId' | 'upkeep'>> & {
+    sender: SendHandler | null;
+    upkeep: ((now: number) => Promise<void>) | null;
+  };
+  /** When this worker last ran the archive upkeep (see WorkerOptions.upkeep). */
+  private upkeepAt = Number.NEGATIVE_INFINITY;
   private running = false;
   private loop: Promise<void> | null = null;
   private readonly inFlight = new Set<Promise<void>>();
@@ -61,11 +72,13 @@ export class Worker {
       deliveryTimeoutMs: 120_000,
       pollIntervalMs: 500,
       maintenanceIntervalMs: 60_000,
+      upkeepIntervalMs: 3_600_000,
       backoff: DEFAULT_BACKOFF,
       now: Date.now,
       random: Math.random,
       ...options,
       sender: options.sender,
+      upkeep: options.upkeep ?? null,
     };
   }
 
@@ -417,6 +430,23 @@ export class Worker {
       }
     } catch (error) {
       this.o.logger.error({ err: error }, 'maintenance failed');
+    }
+    await this.runUpkeep();
+  }
+
+  private async runUpkeep(): Promise<void> {
+    const now = this.o.now();
+    if (!this.o.upkeep || now - this.upkeepAt < this.o.upkeepIntervalMs) return;
+    try {
+      // Held for the whole interval: another worker finds it taken and leaves the run to this one.
+      if (
+        await this.o.store.tryAcquireLease('archive-upkeep', this.workerId, now + this.o.upkeepIntervalMs)
+      ) {
+        this.upkeepAt = now;
+        await this.o.upkeep(now);
+      }
+    } catch (error) {
+      this.o.logger.error({ err: error }, 'archive upkeep failed');
     }
   }
 }

@@ -27,6 +27,16 @@ import type {
   Workspace,
   WorkspacePolicies,
 } from '../domain/types.ts';
+import type {
+  AddHoldInput,
+  EraseInput,
+  EraseResult,
+  ErasureCertificate,
+  LegalHold,
+  RetentionRule,
+  RetentionRunInput,
+  RetentionRunResult,
+} from './governance-types.ts';
 
 /**
  * The store. Operations are coarse and say what they mean ("ingest this webhook", "record this
@@ -54,6 +64,12 @@ export interface Store {
     patch: { name?: string; policies?: Partial<WorkspacePolicies> },
   ): Promise<Workspace>;
   deleteWorkspace(id: string): Promise<void>;
+  /**
+   * A workspace's data key (encryption at rest), base64: the current one (made if it has none)
+   * when no id is given, else the one named by a sealed value. For sealing media files outside
+   * the store; never logged, never leaves the process.
+   */
+  dataKey(workspaceId: string, keyId?: string): Promise<{ keyId: string; key: string }>;
   addPhoneNumber(input: PhoneNumber): Promise<void>;
   removePhoneNumber(phoneNumberId: string): Promise<void>;
   listPhoneNumbers(workspaceId?: string): Promise<PhoneNumber[]>;
@@ -133,6 +149,24 @@ export interface Store {
   }): Promise<number>;
   /** The audit trail, newest first; `workspaceId: null` is the global log. */
   listAudit(filter: AuditFilter): Promise<AuditEntry[]>;
+
+  // --- Archive content (issue 18) -------------------------------------------------------------
+  /**
+   * Purges the content of archive records, given by seq or by entity (message ids, status ids,
+   * consent entry ids), and records the purge (a `purge` record: who, why, which). The records'
+   * leaves stay: `archive verify` reports them as purged. Holds are the caller's to check first.
+   */
+  purgeArchiveContent(input: {
+    workspaceId: string;
+    seqs?: readonly number[];
+    entityIds?: readonly string[];
+    by: PurgeReason;
+  }): Promise<PurgeResult>;
+  /** The content of archive records, opened, in the order asked; null when purged or none. */
+  archiveContent(
+    workspaceId: string,
+    seqs: readonly number[],
+  ): Promise<Array<{ seq: number; content: unknown }>>;
 
   // --- WhatsApp ingest -----------------------------------------------------------------------
   /**
@@ -240,14 +274,57 @@ export interface Store {
    * when a delivery last worked and last failed, why, and how many jobs wait to retry or are dead.
    */
   connectorHealth(): Promise<ConnectorHealth[]>;
+  /** How much one workspace has carried: conversations and messages each way (for the admin console). */
+  workspaceActivity(workspaceId: string): Promise<WorkspaceActivity>;
   /** The earliest `runAt` of a ready job, so an idle worker knows when to look again. */
   nextRunAt(): Promise<number | null>;
 
   // --- Connector state and coordination -------------------------------------------------------
   getConnectorState(workspaceId: string, connectorId: string, key: string): Promise<unknown>;
   setConnectorState(workspaceId: string, connectorId: string, key: string, value: unknown): Promise<void>;
+  /**
+   * Reads and deletes a state entry in one step (null when absent): of two callers taking the same
+   * key, one gets it. For single-use values such as an OAuth `state`.
+   */
+  takeConnectorState(workspaceId: string, connectorId: string, key: string): Promise<unknown>;
   /** A named lease for singleton work (maintenance); true when `holder` owns it until `until`. */
   tryAcquireLease(name: string, holder: string, until: number): Promise<boolean>;
+
+  // --- Governance: legal holds, retention, erasure (see governance-types.ts) -----------------
+  addHold(input: AddHoldInput): Promise<LegalHold>;
+  /** Every hold of a workspace, active and released, oldest first. */
+  listHolds(workspaceId: string): Promise<LegalHold[]>;
+  releaseHold(input: {
+    workspaceId: string;
+    holdId: string;
+    actor: string;
+    reason: string;
+  }): Promise<LegalHold>;
+  /** Sets one record kind's rule; both periods null removes it (answers null then). */
+  setRetention(input: {
+    workspaceId: string;
+    kind: string;
+    keepDays: number | null;
+    afterLastMessageDays: number | null;
+    actor: string;
+  }): Promise<RetentionRule | null>;
+  listRetention(workspaceId: string): Promise<RetentionRule[]>;
+  /** Purges the content of what the rules let go at `now` and no hold covers (one transaction). */
+  runRetention(input: RetentionRunInput): Promise<RetentionRunResult>;
+  /**
+   * Erases (or, under a retention obligation, restricts) a contact's or a conversation's content
+   * and queues `conversation.erased` for the connectors; refuses under a legal hold, changing
+   * nothing. Cached media files are the caller's to delete (then `recordErasureFiles`).
+   */
+  erase(input: EraseInput): Promise<EraseResult>;
+  recordErasureFiles(input: {
+    workspaceId: string;
+    erasureId: string;
+    files: readonly string[];
+    actor: string;
+  }): Promise<void>;
+  /** An erasure's certificate with each connector's confirmation as it stands now. */
+  getErasure(workspaceId: string, erasureId: string): Promise<ErasureCertificate | null>;
 }
 
 /** A Meta app registered besides the environment's default one (issue 20). */
@@ -553,6 +630,16 @@ export interface JobStats {
   byConnector: Record<string, { ready: number; running: number; dead: number; coalesced: number }>;
 }
 
+export interface WorkspaceActivity {
+  conversations: number;
+  /** Messages customers sent (stored by ingest). */
+  inbound: number;
+  /** Messages the business sent (agents' replies, templates, business-app echoes). */
+  outbound: number;
+  /** When a customer last wrote, or null. */
+  lastInboundAt: number | null;
+}
+
 export interface ConnectorHealth {
   workspaceId: string;
   connectorId: string;
@@ -602,4 +689,21 @@ export interface AuditFilter {
   afterId?: number;
   /** At most this many (default 100, at most 5000). */
   limit?: number;
+}
+
+/** Which records' content a purge removed, and on whose word. */
+export interface PurgeReason {
+  /** Who purged: `retention:<policy>`, `cli:<user>`, `erasure:<request id>`… */
+  readonly actor: string;
+  /** Why, in words (shown by `archive verify` and the audit trail). */
+  readonly reason: string;
+  /** Anything else worth keeping with it (the policy, the request): no personal data. */
+  readonly details?: Record<string, unknown>;
+}
+
+export interface PurgeResult {
+  /** The seq of the `purge` record, or null when there was nothing to purge (nothing recorded). */
+  readonly purgeSeq: number | null;
+  /** The records whose content was deleted, in order. */
+  readonly purged: readonly number[];
 }

@@ -35,6 +35,9 @@ export interface TestBridgeOptions {
   now?: () => number;
 }
 
+/** The master key of every test bridge (base64): a CLI run on a bridge's data directory needs it. */
+export const TEST_BRIDGE_MASTER_KEY = Buffer.alloc(32, 7).toString('base64');
+
 /**
  * A complete core (real SQLite file, routing, connector host, worker, command processor) without
  * HTTP, for connector tests: ingest WhatsApp webhooks, drain the queue, feed callbacks back.
@@ -46,9 +49,15 @@ export async function createTestBridge(options: TestBridgeOptions) {
   const now = options.now ?? Date.now;
   const logger = options.logger ?? silentLogger;
   const metrics = memoryMetrics();
-  const store: SqliteStore = await openSqliteStore({ path: join(dir, 'wabridge.db'), now });
+  // One master key for the connector secrets and the data keys, as in the gateway.
+  const masterKey = Buffer.from(TEST_BRIDGE_MASTER_KEY, 'base64');
+  const store: SqliteStore = await openSqliteStore({
+    path: join(dir, 'wabridge.db'),
+    now,
+    masterKeys: { current: masterKey },
+  });
   const registry = createRegistry(options.manifests);
-  const secrets = createSecretBox(Buffer.alloc(32, 7));
+  const secrets = createSecretBox(masterKey);
   const routing = new RoutingCache(store, { checkEveryMs: 0 });
   // Without a media source, every message's file is a small stand-in, so a mirror that links or
   // re-hosts media finds one; tests of unavailable media pass their own `media`.

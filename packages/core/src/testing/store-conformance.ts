@@ -1439,6 +1439,19 @@ export function describeStoreConformance(name: string, open: () => Promise<Store
         expect(await store.getConnectorState(ws, 'slack', 'subscription')).toBeNull();
       });
 
+      it('hands a taken connector state to one of two concurrent takers, in its own workspace only', async () => {
+        const ws = await seedWorkspace(store, { id: 'taker' });
+        const other = await seedWorkspace(store, { id: 'taker-other', phoneNumberId: '106540352240002' });
+        await store.setConnectorState(ws, 'slack', 'oauth-state:x', { exp: 1 });
+        expect(await store.takeConnectorState(other, 'slack', 'oauth-state:x')).toBeNull();
+        const taken = await Promise.all([
+          store.takeConnectorState(ws, 'slack', 'oauth-state:x'),
+          store.takeConnectorState(ws, 'slack', 'oauth-state:x'),
+        ]);
+        expect(taken.filter((t) => t !== null)).toEqual([{ exp: 1 }]);
+        expect(await store.getConnectorState(ws, 'slack', 'oauth-state:x')).toBeNull();
+      });
+
       it('grants a named lease to one holder until it expires', async () => {
         const now = Date.now();
         expect(await store.tryAcquireLease('maintenance', 'a', now + 60_000)).toBe(true);
@@ -1454,6 +1467,41 @@ export function describeStoreConformance(name: string, open: () => Promise<Store
         expect(await store.getMessage('two', message?.id ?? '')).toBeNull();
         expect(await store.getMessageByWamid('two', 'w')).toBeNull();
         expect(await store.getConversation('two', message?.conversationId ?? '')).toBeNull();
+      });
+
+      it("counts a workspace's conversations and messages each way, and nothing of another workspace", async () => {
+        const ws = await seedWorkspace(store, { id: 'one' });
+        const other = await seedWorkspace(store, { id: 'two', phoneNumberId: '2' });
+        expect(await store.workspaceActivity(ws)).toEqual({
+          conversations: 0,
+          inbound: 0,
+          outbound: 0,
+          lastInboundAt: null,
+        });
+        await store.ingest(
+          messagesUnit(ws, {
+            messages: [
+              inboundMessage({ wamid: 'a', timestamp: 1000 }),
+              inboundMessage({ wamid: 'b', timestamp: 3000 }),
+              inboundMessage({
+                wamid: 'c',
+                timestamp: 2000,
+                contact: identity({ waId: '15550002222' }),
+                direction: 'outbound',
+              }),
+            ],
+          }),
+        );
+        await store.ingest({
+          ...messagesUnit(other, { messages: [inboundMessage({ wamid: 'd', timestamp: 9000 })] }),
+        });
+        expect(await store.workspaceActivity(ws)).toEqual({
+          conversations: 2,
+          inbound: 2,
+          outbound: 1,
+          lastInboundAt: 3000,
+        });
+        expect((await store.workspaceActivity('nowhere')).conversations).toBe(0);
       });
     });
   });

@@ -277,26 +277,20 @@ export async function expectStoreMatches(
     );
   }
   for (const check of expected.platformEvents ?? []) {
-    const events = db
-      .all<{
-        workspace_id: string | null;
-        field: string;
-        payload: string;
-        parse_issues: string;
-        waba_id: string | null;
-        entry_time: number | null;
-      }>(
-        `SELECT * FROM platform_events ${check.field === undefined ? '' : 'WHERE field = :field'} ORDER BY received_at, id`,
-        check.field === undefined ? {} : { field: check.field },
-      )
-      .map((r) => ({
-        workspaceId: r.workspace_id,
-        field: r.field,
-        payload: JSON.parse(r.payload) as unknown,
-        parseIssues: JSON.parse(r.parse_issues) as string[],
-        wabaId: r.waba_id,
-        entryTime: r.entry_time,
-      }));
+    // Through the store: the payloads are sealed at rest.
+    const events = (
+      await store.listPlatformEvents({
+        ...(check.field === undefined ? {} : { field: check.field }),
+        limit: 100_000,
+      })
+    ).map((e) => ({
+      workspaceId: e.workspaceId,
+      field: e.field,
+      payload: e.payload,
+      parseIssues: e.parseIssues,
+      wabaId: e.wabaId,
+      entryTime: e.entryTime,
+    }));
     const what = label(`platform events${check.field ? ` of ${check.field}` : ''}`);
     if (check.count !== undefined) expect(events, what).toHaveLength(check.count);
     if (check.every !== undefined)

@@ -7,7 +7,15 @@ import { LeafStreamVerifier } from '../../archive/log/stream-verifier.ts';
 import { verifyConsistency } from '../../archive/log/verify.ts';
 import { WabridgeError } from '../../errors/index.ts';
 import type { SecretBox } from '../../secrets/index.ts';
+import type { DataKeyring } from '../../vault/keyring.ts';
 import { ARCHIVE_KINDS, type ArchiveRecordRow, SqliteLogNodeStore } from './archive.ts';
+import {
+  type ContentFault,
+  type ContentItem,
+  inlineChecker,
+  threadChecker,
+} from './archive-content-check.ts';
+import { PurgedRecords, type PurgeSummary, readPurges } from './archive-purges.ts';
 import type { SqliteDatabase } from './database.ts';
 
 // Signed checkpoints of the archive's logs and `wabridge archive verify` (issue 18, item 2).
@@ -96,9 +104,14 @@ export interface ArchiveFailure {
    * held; `record-malformed`: not a record (JSON of a known kind), or its row's columns say something else;
    * `node-mismatch`: the stored tree itself was altered; `checkpoint-mismatch`: the records up to a
    * signed checkpoint do not give its root; `checkpoint-invalid`: a stored checkpoint does not
-   * verify (signature, origin, form) or is not consistent with a later one.
+   * verify (signature, origin, form) or is not consistent with a later one; `content-changed`:
+   * a record's stored content is not the content it committed to (or does not open), or content
+   * a purge removed is stored again; `content-missing`: a record's content is gone and no purge
+   * record says it was purged.
    */
   readonly reason:
+    | 'content-changed'
+    | 'content-missing'
     | 'record-changed'
     | 'record-missing'
     | 'record-added'
@@ -124,10 +137,21 @@ export interface ArchiveVerifyReport {
   readonly checkpoints: number;
   /** Records [0, verifiedSize) are proved by a signed checkpoint. */
   readonly verifiedSize: number;
+  /** Records whose content was purged (metadata verified, content unavailable): not failures. */
+  readonly purged: number;
+  /** The purge records of the log: who purged what, when, and why. */
+  readonly purges: readonly PurgeSummary[];
+  /**
+   * Whether each stored content was checked against its record's commitment (needs the data
+   * keys, so the master key); without, only its presence is checked.
+   */
+  readonly contentChecked: boolean;
   readonly failure: ArchiveFailure | null;
 }
 
 const PAGE = 4096;
+/** From this many records on, content is checked in a thread beside the tree's pass. */
+const THREAD_FROM = 4 * PAGE;
 
 /**
  * Verifies one workspace's archive in the live store: re-reads every record in order, checks its
@@ -140,8 +164,16 @@ const PAGE = 4096;
 export async function verifyArchive(
   db: SqliteDatabase,
   log: string,
-  options: { verifierKey?: string; originPrefix?: string } = {},
+  options: {
+    verifierKey?: string;
+    originPrefix?: string;
+    /** The data keys: with them, each content is opened and checked against its commitment. */
+    keyring?: DataKeyring;
+    /** From how many records on contents are checked in a thread of their own. */
+    threadFrom?: number;
+  } = {},
 ): Promise<ArchiveVerifyReport> {
+  const keyring = options.keyring ?? null;
   const storedSize =
     db.get<{ size: number }>('SELECT size FROM archive_log_heads WHERE log_id = :log', { log })?.size ?? 0;
   const stored = db.get<{ verifier_key: string }>(
@@ -153,9 +185,18 @@ export async function verifyArchive(
     'SELECT size, note FROM archive_checkpoints WHERE log_id = :log ORDER BY size, signed_at',
     { log },
   );
-  const base = { log, storedSize, checkpoints: notes.length };
+  const purges = new PurgedRecords(readPurges(db, log));
+  let purged = 0;
+  const base = () => ({
+    log,
+    storedSize,
+    checkpoints: notes.length,
+    purged,
+    purges: purges.summaries,
+    contentChecked: keyring !== null,
+  });
   const fail = (records: number, verifiedSize: number, failure: ArchiveFailure): ArchiveVerifyReport => ({
-    ...base,
+    ...base(),
     ok: false,
     records,
     verifiedSize,
@@ -234,120 +275,271 @@ export async function verifyArchive(
     }
   }
 
-  const heads2 = new LeafStreamVerifier(heads);
-  const tree = CompactRange.empty();
-  let index = 0;
-  for (;;) {
-    const rows = db.all<ArchiveRecordRow>(
-      `SELECT workspace_id, seq, kind, entity_id, record, recorded_at FROM archive_records
+  // Commitments are checked in a thread of its own for a log of more than a few pages.
+  const checker = keyring
+    ? (storedSize >= (options.threadFrom ?? THREAD_FROM) ? threadChecker : inlineChecker)(
+        keyring.exportAll(log),
+        log,
+      )
+    : null;
+  try {
+    return await recordPass();
+  } finally {
+    await checker?.close();
+  }
+
+  async function recordPass(): Promise<ArchiveVerifyReport> {
+    let index = 0;
+    let refreshedAt = -1;
+    /** Records whose content is gone with no purge found for them yet (see checkContent). */
+    const unaccounted: number[] = [];
+    // A record's content against its commitment: null when sound, 'purged' when a purge removed it.
+    const checkContent = (
+      seq: number,
+      committed: string | null,
+      sealed: Uint8Array | null,
+    ): null | 'purged' | { reason: 'content-changed' | 'content-missing'; message: string } => {
+      if (committed === null) {
+        return sealed === null
+          ? null
+          : { reason: 'content-changed', message: 'it has no content, yet content is stored for it' };
+      }
+      if (sealed === null) {
+        if (purges.has(seq)) return 'purged';
+        // A purge committed while this pass ran is not in the list read at its start: read it again
+        // (once a page). Still unaccounted for, it is named at the end unless the pass fails
+        // earlier: a purge record comes after what it purged, and a deleted or altered purge
+        // record is the fault to name first.
+        if (refreshedAt !== index - (index % PAGE)) {
+          refreshedAt = index - (index % PAGE);
+          if (purges.refresh(readPurges(db, log)).has(seq)) return 'purged';
+        }
+        unaccounted.push(seq);
+        return null;
+      }
+      if (purges.has(seq)) {
+        return {
+          reason: 'content-changed',
+          message: 'a purge record says its content was purged, yet content is stored',
+        };
+      }
+      // Against its commitment by the checker, a page behind (see the end of each page).
+      if (checker) items.push({ seq, committed, sealed });
+      return null;
+    };
+
+    /** The checker's verdict on the page before this one (each page's is awaited a page later). */
+    let previous: Promise<ContentFault | null> = Promise.resolve(null);
+    /** This page's contents, for the checker. */
+    let items: ContentItem[] = [];
+    const contentFail = (fault: ContentFault, verifiedSize: number): ArchiveVerifyReport => {
+      const row = db.get<{ kind: string; entity_id: string }>(
+        'SELECT kind, entity_id FROM archive_records WHERE workspace_id = :log AND seq = :seq',
+        { log, seq: fault.seq },
+      );
+      return fail(fault.seq + 1, verifiedSize, {
+        reason: 'content-changed',
+        seq: fault.seq,
+        kind: row?.kind ?? null,
+        entityId: row?.entity_id ?? null,
+        message: `record ${fault.seq}: ${fault.message}`,
+      });
+    };
+    // A failure found at `seq` is the first one unless a content before it failed the checker.
+    const settle = async (report: ArchiveVerifyReport, seq: number): Promise<ArchiveVerifyReport> => {
+      if (!checker) return report;
+      const fault = (await previous) ?? (await checker.check(items.filter((item) => item.seq < seq)));
+      return fault && fault.seq < seq ? contentFail(fault, report.verifiedSize) : report;
+    };
+
+    const heads2 = new LeafStreamVerifier(heads);
+    const tree = CompactRange.empty();
+    for (;;) {
+      const rows = db.all<ArchiveRecordRow>(
+        `SELECT workspace_id, seq, kind, entity_id, record, recorded_at FROM archive_records
        WHERE workspace_id = :log AND seq >= :from ORDER BY seq LIMIT ${PAGE}`,
-      { log, from: index },
-    );
-    if (rows.length === 0) break;
-    const leaves = readLeaves(db, log, index, rows.length);
-    // Interior nodes this page completes, compared per level after the page.
-    const interior = new Map<number, Array<{ index: number; hash: Hash; firstSeq: number }>>();
-    for (const row of rows) {
-      const record = parseRecord(row);
-      const named = {
-        kind: record.value?.kind ?? row.kind,
-        entityId: record.value?.entity_id ?? row.entity_id,
-      };
-      if (row.seq !== index) {
-        return fail(index, heads2.finish('allow').verifiedSize, {
+        { log, from: index },
+      );
+      if (rows.length === 0) break;
+      const leaves = readLeaves(db, log, index, rows.length);
+      // The page's content in one range read (cheaper than a join's lookup per record).
+      const sealedOf = readContent(db, log, index, (rows[rows.length - 1] as ArchiveRecordRow).seq);
+      // Interior nodes this page completes, compared per level after the page.
+      const interior = new Map<number, Array<{ index: number; hash: Hash; firstSeq: number }>>();
+      for (const row of rows) {
+        const record = parseRecord(row);
+        const named = {
+          kind: record.value?.kind ?? row.kind,
+          entityId: record.value?.entity_id ?? row.entity_id,
+        };
+        if (row.seq !== index) {
+          return settle(
+            fail(index, heads2.finish('allow').verifiedSize, {
+              reason: 'record-missing',
+              seq: index,
+              kind: null,
+              entityId: null,
+              message: `record ${index} is not in the store (deleted): the next one stored is ${row.seq}`,
+            }),
+            index,
+          );
+        }
+        const leaf = leafHash(row.record);
+        const want = leaves.get(index);
+        if (want === undefined) {
+          return settle(
+            fail(index + 1, heads2.finish('allow').verifiedSize, {
+              reason: 'record-added',
+              seq: index,
+              ...named,
+              message: `record ${index} is not in the log of ${storedSize} records (a record was added)`,
+            }),
+            index,
+          );
+        }
+        if (!hashesEqual(leaf, want)) {
+          return settle(
+            fail(index + 1, heads2.finish('allow').verifiedSize, {
+              reason: 'record-changed',
+              seq: index,
+              ...named,
+              message: `record ${index} is not the record the log holds at ${index} (changed, moved or replaced)`,
+            }),
+            index,
+          );
+        }
+        if (record.problem) {
+          return settle(
+            fail(index + 1, heads2.finish('allow').verifiedSize, {
+              reason: 'record-malformed',
+              seq: index,
+              ...named,
+              message: `record ${index}: ${record.problem}`,
+            }),
+            index,
+          );
+        }
+        const content = checkContent(row.seq, record.contentHash, sealedOf.get(row.seq) ?? null);
+        if (content === 'purged') purged++;
+        else if (content !== null) {
+          return settle(
+            fail(index + 1, heads2.finish('allow').verifiedSize, {
+              reason: content.reason,
+              seq: index,
+              ...named,
+              message: `record ${index}: ${content.message}`,
+            }),
+            index,
+          );
+        }
+        const failure = heads2.push(leaf);
+        if (failure) {
+          return settle(
+            fail(index + 1, heads2.finish('allow').verifiedSize, {
+              reason: 'checkpoint-mismatch',
+              seq: failure.index,
+              kind: null,
+              entityId: null,
+              message: `${failure.message} (the stored tree agrees with the records, so both were rewritten)`,
+            }),
+            failure.index,
+          );
+        }
+        tree.append(leaf, (level, nodeIndex, hash) => {
+          if (level === 0) return;
+          const list = interior.get(level) ?? [];
+          list.push({ index: nodeIndex, hash, firstSeq: nodeIndex * 2 ** level });
+          interior.set(level, list);
+        });
+        index++;
+      }
+      const bad = compareInterior(db, log, interior);
+      if (bad) {
+        return settle(
+          fail(index, heads2.finish('allow').verifiedSize, {
+            reason: 'node-mismatch',
+            seq: bad.firstSeq,
+            kind: null,
+            entityId: null,
+            message: `the stored tree's node (${bad.level}, ${bad.index}) over records [${bad.firstSeq}, ${bad.firstSeq + 2 ** bad.level}) is ${bad.found ? 'not the hash of its children' : 'missing'}`,
+          }),
+          bad.firstSeq,
+        );
+      }
+      const done = await previous;
+      if (done) return contentFail(done, heads2.finish('allow').verifiedSize);
+      previous = checker ? checker.check(items) : Promise.resolve(null);
+      items = [];
+    }
+
+    const lastFault = await previous;
+    const settleEnd = (report: ArchiveVerifyReport, seq: number): ArchiveVerifyReport =>
+      lastFault && lastFault.seq < seq ? contentFail(lastFault, report.verifiedSize) : report;
+    if (index < storedSize) {
+      return settleEnd(
+        fail(index, heads2.finish('allow').verifiedSize, {
           reason: 'record-missing',
           seq: index,
           kind: null,
           entityId: null,
-          message: `record ${index} is not in the store (deleted): the next one stored is ${row.seq}`,
-        });
-      }
-      const leaf = leafHash(row.record);
-      const want = leaves.get(index);
-      if (want === undefined) {
-        return fail(index + 1, heads2.finish('allow').verifiedSize, {
-          reason: 'record-added',
-          seq: index,
-          ...named,
-          message: `record ${index} is not in the log of ${storedSize} records (a record was added)`,
-        });
-      }
-      if (!hashesEqual(leaf, want)) {
-        return fail(index + 1, heads2.finish('allow').verifiedSize, {
-          reason: 'record-changed',
-          seq: index,
-          ...named,
-          message: `record ${index} is not the record the log holds at ${index} (changed, moved or replaced)`,
-        });
-      }
-      if (record.problem) {
-        return fail(index + 1, heads2.finish('allow').verifiedSize, {
-          reason: 'record-malformed',
-          seq: index,
-          ...named,
-          message: `record ${index}: ${record.problem}`,
-        });
-      }
-      const failure = heads2.push(leaf);
-      if (failure) {
-        return fail(index + 1, heads2.finish('allow').verifiedSize, {
-          reason: 'checkpoint-mismatch',
-          seq: failure.index,
+          message: `the log holds ${storedSize} records and the store ${index}: record ${index} and later were deleted`,
+        }),
+        index,
+      );
+    }
+    const extra =
+      db.get<{ n: number }>('SELECT count(*) AS n FROM archive_log_nodes WHERE log_id = :log', { log })?.n ??
+      0;
+    if (extra !== nodeCount(storedSize)) {
+      return settleEnd(
+        fail(index, heads2.finish('allow').verifiedSize, {
+          reason: 'node-mismatch',
+          seq: storedSize,
           kind: null,
           entityId: null,
-          message: `${failure.message} (the stored tree agrees with the records, so both were rewritten)`,
-        });
+          message: `the stored tree has ${extra} nodes, and a log of ${storedSize} records has ${nodeCount(storedSize)}`,
+        }),
+        storedSize,
+      );
+    }
+    const verdict = heads2.finish('allow');
+    if (!verdict.ok) {
+      return settleEnd(
+        fail(index, verdict.verifiedSize, {
+          reason: 'checkpoint-mismatch',
+          seq: verdict.disagreement.index,
+          kind: null,
+          entityId: null,
+          message: verdict.disagreement.message,
+        }),
+        verdict.disagreement.index,
+      );
+    }
+    if (unaccounted.length > 0) {
+      // A last look: purges committed since the last page was read.
+      purges.refresh(readPurges(db, log));
+      const first = unaccounted.find((seq) => !purges.has(seq));
+      if (first !== undefined) {
+        const row = db.get<{ kind: string; entity_id: string }>(
+          'SELECT kind, entity_id FROM archive_records WHERE workspace_id = :log AND seq = :seq',
+          { log, seq: first },
+        );
+        return settleEnd(
+          fail(index, verdict.verifiedSize, {
+            reason: 'content-missing',
+            seq: first,
+            kind: row?.kind ?? null,
+            entityId: row?.entity_id ?? null,
+            message: `record ${first}: its content is gone and no purge record says it was purged`,
+          }),
+          first,
+        );
       }
-      tree.append(leaf, (level, nodeIndex, hash) => {
-        if (level === 0) return;
-        const list = interior.get(level) ?? [];
-        list.push({ index: nodeIndex, hash, firstSeq: nodeIndex * 2 ** level });
-        interior.set(level, list);
-      });
-      index++;
+      purged += unaccounted.length;
     }
-    const bad = compareInterior(db, log, interior);
-    if (bad) {
-      return fail(index, heads2.finish('allow').verifiedSize, {
-        reason: 'node-mismatch',
-        seq: bad.firstSeq,
-        kind: null,
-        entityId: null,
-        message: `the stored tree's node (${bad.level}, ${bad.index}) over records [${bad.firstSeq}, ${bad.firstSeq + 2 ** bad.level}) is ${bad.found ? 'not the hash of its children' : 'missing'}`,
-      });
-    }
+    if (lastFault) return contentFail(lastFault, verdict.verifiedSize);
+    return { ...base(), ok: true, records: index, verifiedSize: verdict.verifiedSize, failure: null };
   }
-  if (index < storedSize) {
-    return fail(index, heads2.finish('allow').verifiedSize, {
-      reason: 'record-missing',
-      seq: index,
-      kind: null,
-      entityId: null,
-      message: `the log holds ${storedSize} records and the store ${index}: record ${index} and later were deleted`,
-    });
-  }
-  const extra =
-    db.get<{ n: number }>('SELECT count(*) AS n FROM archive_log_nodes WHERE log_id = :log', { log })?.n ?? 0;
-  if (extra !== nodeCount(storedSize)) {
-    return fail(index, heads2.finish('allow').verifiedSize, {
-      reason: 'node-mismatch',
-      seq: storedSize,
-      kind: null,
-      entityId: null,
-      message: `the stored tree has ${extra} nodes, and a log of ${storedSize} records has ${nodeCount(storedSize)}`,
-    });
-  }
-  const verdict = heads2.finish('allow');
-  if (!verdict.ok) {
-    return fail(index, verdict.verifiedSize, {
-      reason: 'checkpoint-mismatch',
-      seq: verdict.disagreement.index,
-      kind: null,
-      entityId: null,
-      message: verdict.disagreement.message,
-    });
-  }
-  return { ...base, ok: true, records: index, verifiedSize: verdict.verifiedSize, failure: null };
 }
 
 // Complete subtrees of a log of n leaves: n at level 0, ⌊n/2⌋ at level 1, and so on.
@@ -355,6 +547,14 @@ function nodeCount(size: number): number {
   let total = 0;
   for (let width = 1; width <= size; width *= 2) total += Math.floor(size / width);
   return total;
+}
+
+function readContent(db: SqliteDatabase, log: string, from: number, to: number): Map<number, Uint8Array> {
+  const rows = db.all<{ seq: number; sealed: Uint8Array }>(
+    'SELECT seq, sealed FROM archive_content WHERE workspace_id = :log AND seq >= :from AND seq <= :to',
+    { log, from, to },
+  );
+  return new Map(rows.map((r) => [r.seq, r.sealed]));
 }
 
 function readLeaves(db: SqliteDatabase, log: string, from: number, count: number): Map<number, Hash> {
@@ -398,13 +598,14 @@ const KINDS = new Set<string>(ARCHIVE_KINDS);
 function parseRecord(row: ArchiveRecordRow): {
   value: { kind?: string; entity_id?: string } | null;
   problem: string | null;
+  contentHash: string | null;
 } {
   let value: Record<string, unknown>;
   const text = Buffer.from(row.record).toString('utf8');
   try {
     value = JSON.parse(text) as Record<string, unknown>;
   } catch {
-    return { value: null, problem: 'its bytes are not JSON' };
+    return { value: null, problem: 'its bytes are not JSON', contentHash: null };
   }
   const named = {
     ...(typeof value.kind === 'string' ? { kind: value.kind } : {}),
@@ -413,8 +614,24 @@ function parseRecord(row: ArchiveRecordRow): {
   // The bytes are not re-serialised to check their canonical form: the leaf hash already covers
   // them as stored, so that would prove nothing more (and cost a sixth of the time).
   if (typeof value.kind !== 'string' || !KINDS.has(value.kind)) {
-    return { value: named, problem: `unknown kind ${JSON.stringify(value.kind)}` };
+    return { value: named, problem: `unknown kind ${JSON.stringify(value.kind)}`, contentHash: null };
   }
+  // Version 1 records held their content; version 2 ones commit to it (archive.ts).
+  const committed = value.content_hash;
+  if (
+    !(value.v === 1 && committed === undefined) &&
+    !(
+      value.v === 2 &&
+      (committed === undefined || (typeof committed === 'string' && /^[0-9a-f]{64}$/.test(committed)))
+    )
+  ) {
+    return {
+      value: named,
+      problem: `not a record of a known version and form (v ${JSON.stringify(value.v)})`,
+      contentHash: null,
+    };
+  }
+  const contentHash = typeof committed === 'string' ? committed : null;
   const columns: Array<[string, unknown, unknown]> = [
     ['workspace_id', row.workspace_id, value.workspace_id],
     ['seq', row.seq, value.seq],
@@ -427,8 +644,9 @@ function parseRecord(row: ArchiveRecordRow): {
       return {
         value: named,
         problem: `its row says ${column} ${JSON.stringify(inRow)}, its signed bytes ${JSON.stringify(inRecord)}`,
+        contentHash,
       };
     }
   }
-  return { value: named, problem: null };
+  return { value: named, problem: null, contentHash };
 }

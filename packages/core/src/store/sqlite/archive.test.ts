@@ -10,6 +10,7 @@ import { verifyConsistency } from '../../archive/log/verify.ts';
 import { createSecretBox } from '../../secrets/index.ts';
 import { identity, inboundMessage, messagesUnit, seedWorkspace, status } from '../../testing/fixtures.ts';
 import {
+  ARCHIVE_CONTENT_PURPOSE,
   ARCHIVE_KINDS,
   type ArchiveKind,
   canonicalJson,
@@ -86,7 +87,17 @@ async function round(store: SqliteStore, r: number): Promise<void> {
     workspaceId: WS,
     details: { round: r },
   });
+  // Retention purges this round's inbound message: its leaf stays, its content goes.
+  const purge = await store.purgeArchiveContent({
+    workspaceId: WS,
+    entityIds: [messageIdOf(store, `w.in.${r}`)],
+    by: { actor: 'retention:test', reason: `round ${r} is past its retention` },
+  });
+  expect(purge.purged).toEqual([seqOf('message.inbound', r)]);
 }
+
+const messageIdOf = (store: SqliteStore, wamid: string): string =>
+  store.db.get<{ id: string }>('SELECT id FROM messages WHERE wamid = :wamid', { wamid })?.id ?? '';
 
 let base = '';
 beforeAll(async () => {
@@ -116,7 +127,7 @@ async function tampered(change: (db: DatabaseSync) => void) {
   }
   const store = await openSqliteStore({ path });
   try {
-    return await verifyArchive(store.db, WS);
+    return await verifyArchive(store.db, WS, { keyring: store.keyring });
   } finally {
     await store.close();
   }
@@ -154,14 +165,24 @@ describe('archive records', () => {
         { ws: WS },
       );
       expect(kinds.map((k) => k.kind)).toEqual(Array.from({ length: ROUNDS }, () => ARCHIVE_KINDS).flat());
-      const report = await verifyArchive(store.db, WS);
+      const report = await verifyArchive(store.db, WS, { keyring: store.keyring });
       expect(report).toMatchObject({
         ok: true,
         records: SIZE,
         storedSize: SIZE,
         checkpoints: 2,
         verifiedSize: SIZE,
+        purged: ROUNDS,
+        contentChecked: true,
       });
+      expect(report.purges.map((p) => [p.seq, p.actor, p.reason, p.records])).toEqual(
+        Array.from({ length: ROUNDS }, (_, r) => [
+          seqOf('purge', r),
+          'retention:test',
+          `round ${r} is past its retention`,
+          [[seqOf('message.inbound', r), seqOf('message.inbound', r)]],
+        ]),
+      );
       // A rolled back write leaves no record: a bad ingest beside a good one in one group commit.
       const [good, bad] = await Promise.allSettled([
         store.appendAudit({ actor: 't', action: 'ok', workspaceId: WS, details: {} }),
@@ -171,7 +192,7 @@ describe('archive records', () => {
       ]);
       expect(good.status).toBe('fulfilled');
       expect(bad.status).toBe('rejected');
-      expect(await verifyArchive(store.db, WS)).toMatchObject({
+      expect(await verifyArchive(store.db, WS, { keyring: store.keyring })).toMatchObject({
         ok: true,
         records: SIZE + 1,
         verifiedSize: SIZE,
@@ -190,7 +211,11 @@ describe('archive records', () => {
         await gateway.appendAudit({ actor: 'gateway', action: 'a', workspaceId: WS, details: { i } });
         await cli.appendAudit({ actor: 'cli', action: 'b', workspaceId: WS, details: { i } });
       }
-      expect(await verifyArchive(gateway.db, WS)).toMatchObject({ ok: true, records: 10, storedSize: 10 });
+      expect(await verifyArchive(gateway.db, WS, { keyring: gateway.keyring })).toMatchObject({
+        ok: true,
+        records: 10,
+        storedSize: 10,
+      });
     } finally {
       await cli.close();
       await gateway.close();
@@ -209,6 +234,8 @@ describe('archive records', () => {
         ['archive_log_heads', 'log_id'],
         ['archive_keys', 'log_id'],
         ['archive_checkpoints', 'log_id'],
+        ['archive_content', 'workspace_id'],
+        ['data_keys', 'workspace_id'],
       ] as const) {
         const left = store.db.get<{ n: number }>(`SELECT count(*) AS n FROM ${table} WHERE ${column} = :ws`, {
           ws: WS,
@@ -219,7 +246,11 @@ describe('archive records', () => {
       expect(texts.map((r) => Buffer.from(r.record).toString()).join('\n')).not.toContain('hello 1');
       await seedWorkspace(store, { id: WS, connectors: ['slack'] });
       await store.appendAudit({ actor: 't', action: 'again', workspaceId: WS, details: {} });
-      expect(await verifyArchive(store.db, WS)).toMatchObject({ ok: true, records: 1, storedSize: 1 });
+      expect(await verifyArchive(store.db, WS, { keyring: store.keyring })).toMatchObject({
+        ok: true,
+        records: 1,
+        storedSize: 1,
+      });
     } finally {
       await store.close();
     }
@@ -229,7 +260,10 @@ describe('archive records', () => {
     const store = await openSqliteStore({ path: join(dir, `global-${n++}.db`) });
     try {
       await store.appendAudit({ actor: 't', action: 'secrets.rotate', workspaceId: null, details: {} });
-      expect(await verifyArchive(store.db, GLOBAL_ARCHIVE_LOG)).toMatchObject({ ok: true, records: 1 });
+      expect(await verifyArchive(store.db, GLOBAL_ARCHIVE_LOG, { keyring: store.keyring })).toMatchObject({
+        ok: true,
+        records: 1,
+      });
     } finally {
       await store.close();
     }
@@ -322,6 +356,230 @@ describe.each(ARCHIVE_KINDS)('tampering with a %s record', (kind) => {
   });
 });
 
+describe('archive content, apart from the records', () => {
+  const CONTENT_KINDS = ['message.outbound', 'message.revision', 'status'] as const;
+
+  it('a record holds no message text, only a salted commitment; the content opens through the store, and a purged one is gone', async () => {
+    const path = join(dir, `content-${n++}.db`);
+    copyFileSync(base, path);
+    const store = await openSqliteStore({ path });
+    try {
+      const records = store.db.all<{ seq: number; record: Uint8Array }>(
+        'SELECT seq, record FROM archive_records WHERE workspace_id = :ws',
+        { ws: WS },
+      );
+      const all = records.map((r) => Buffer.from(r.record).toString('utf8')).join('\n');
+      for (const text of ['hello 1', 'reply 1', 'hello again 1']) expect(all).not.toContain(text);
+      const sealed = store.db.all<{ sealed: Uint8Array }>('SELECT sealed FROM archive_content');
+      expect(Buffer.concat(sealed.map((r) => r.sealed)).toString('latin1')).not.toContain('reply 1');
+      const out = seqOf('message.outbound');
+      const asked = [out, seqOf('message.revision'), seqOf('message.inbound')];
+      const answered = await store.archiveContent(WS, asked);
+      expect(answered.map((c) => c.seq)).toEqual(asked);
+      const opened = new Map(answered.map((c) => [c.seq, c.content]));
+      expect(opened.get(out)).toMatchObject({ text: 'reply 1' });
+      expect(opened.get(seqOf('message.revision'))).toMatchObject({ text: 'hello again 1' });
+      expect(opened.get(seqOf('message.inbound'))).toBeNull();
+      // The same text twice commits to two different hashes (the salt).
+      const hashOf = (seq: number) =>
+        JSON.parse(Buffer.from(records.find((r) => r.seq === seq)?.record ?? []).toString()).content_hash;
+      expect(hashOf(seqOf('message.outbound', 1))).toMatch(/^[0-9a-f]{64}$/);
+      expect(hashOf(seqOf('message.outbound', 1))).not.toBe(hashOf(seqOf('message.outbound', 2)));
+    } finally {
+      await store.close();
+    }
+  });
+
+  it('a purge of nothing purgeable records nothing, and a purge needs an actor and a reason', async () => {
+    const path = join(dir, `purge-none-${n++}.db`);
+    copyFileSync(base, path);
+    const store = await openSqliteStore({ path });
+    try {
+      const by = { actor: 'cli:test', reason: 'test' };
+      // An admin act has no content; the inbound message was purged already.
+      const none = await store.purgeArchiveContent({
+        workspaceId: WS,
+        seqs: [seqOf('admin'), seqOf('message.inbound')],
+        by,
+      });
+      expect(none).toEqual({ purgeSeq: null, purged: [] });
+      await expect(
+        store.purgeArchiveContent({
+          workspaceId: WS,
+          seqs: [seqOf('message.outbound')],
+          by: { actor: '', reason: 'x' },
+        }),
+      ).rejects.toMatchObject({ code: 'bad_request' });
+      await expect(store.purgeArchiveContent({ workspaceId: 'nope', seqs: [1], by })).rejects.toMatchObject({
+        code: 'not_found',
+      });
+      const some = await store.purgeArchiveContent({
+        workspaceId: WS,
+        seqs: [seqOf('message.outbound', 0), seqOf('message.outbound', 1), seqOf('message.revision', 1)],
+        by,
+      });
+      expect(some).toEqual({
+        purgeSeq: SIZE,
+        purged: [seqOf('message.outbound', 0), seqOf('message.outbound', 1), seqOf('message.revision', 1)],
+      });
+      expect(await verifyArchive(store.db, WS, { keyring: store.keyring })).toMatchObject({
+        ok: true,
+        records: SIZE + 1,
+        purged: ROUNDS + 3,
+      });
+    } finally {
+      await store.close();
+    }
+  });
+
+  it.each(CONTENT_KINDS)(
+    'changed content of a %s record is named, and deleted content no purge accounts for',
+    async (kind) => {
+      const seq = seqOf(kind);
+      const other = seqOf(kind === 'message.outbound' ? 'message.revision' : 'message.outbound');
+      expect(other).not.toBe(seq);
+      // Another record's sealed content moved onto this one: it opens (same workspace and key), and
+      // its salted hash is not the one this record commits to.
+      const moved = await tampered((db) => {
+        db.prepare(
+          'UPDATE archive_content SET sealed = (SELECT sealed FROM archive_content WHERE workspace_id = ? AND seq = ?) WHERE workspace_id = ? AND seq = ?',
+        ).run(WS, other, WS, seq);
+      });
+      expect(moved.failure).toMatchObject({ reason: 'content-changed', seq, kind });
+      const flipped = await tampered((db) => {
+        db.prepare(
+          'UPDATE archive_content SET sealed = CAST(? AS BLOB) || substr(sealed, 2) WHERE workspace_id = ? AND seq = ?',
+        ).run(Buffer.from([2]), WS, seq);
+      });
+      expect(flipped.failure).toMatchObject({ reason: 'content-changed', seq, kind });
+      const byteChanged = await tampered((db) => {
+        db.prepare(
+          'UPDATE archive_content SET sealed = substr(sealed, 1, 20) || CAST(? AS BLOB) || substr(sealed, 22) WHERE workspace_id = ? AND seq = ?',
+        ).run(Buffer.from('Z'), WS, seq);
+      });
+      expect(byteChanged.failure).toMatchObject({ reason: 'content-changed', seq, kind });
+      const deleted = await tampered((db) => {
+        db.prepare('DELETE FROM archive_content WHERE workspace_id = ? AND seq = ?').run(WS, seq);
+      });
+      expect(deleted.failure).toMatchObject({ reason: 'content-missing', seq, kind });
+    },
+  );
+
+  it('in a thread of its own (a large log), a changed content is named, and the earlier of two faults wins', async () => {
+    const verify = async (change: (db: DatabaseSync) => void) => {
+      const path = join(dir, `thread-${n++}.db`);
+      copyFileSync(base, path);
+      const raw = new DatabaseSync(path);
+      change(raw);
+      raw.close();
+      const store = await openSqliteStore({ path });
+      try {
+        return await verifyArchive(store.db, WS, { keyring: store.keyring, threadFrom: 0 });
+      } finally {
+        await store.close();
+      }
+    };
+    const swapContent = (db: DatabaseSync, seq: number) =>
+      db
+        .prepare(
+          'UPDATE archive_content SET sealed = (SELECT sealed FROM archive_content WHERE workspace_id = ? AND seq = ?) WHERE workspace_id = ? AND seq = ?',
+        )
+        .run(WS, seqOf('message.revision', 2), WS, seq);
+    const changeRecord = (db: DatabaseSync, seq: number) =>
+      db
+        .prepare(
+          `UPDATE archive_records SET record = CAST(replace(CAST(record AS TEXT), '"ts":', '"ts":1') AS BLOB)
+           WHERE workspace_id = ? AND seq = ?`,
+        )
+        .run(WS, seq);
+    expect(await verify(() => {})).toMatchObject({ ok: true, contentChecked: true, purged: ROUNDS });
+    const content = seqOf('message.outbound', 1);
+    expect((await verify((db) => swapContent(db, content))).failure).toMatchObject({
+      reason: 'content-changed',
+      seq: content,
+      kind: 'message.outbound',
+    });
+    // A content fault before a changed record is named first, and a changed record before a content fault.
+    const later = seqOf('message.outbound', 2);
+    expect(
+      (
+        await verify((db) => {
+          swapContent(db, content);
+          changeRecord(db, later);
+        })
+      ).failure,
+    ).toMatchObject({ reason: 'content-changed', seq: content });
+    const earlier = seqOf('message.outbound', 0);
+    expect(
+      (
+        await verify((db) => {
+          swapContent(db, content);
+          changeRecord(db, earlier);
+        })
+      ).failure,
+    ).toMatchObject({ reason: 'record-changed', seq: earlier });
+  });
+
+  it('content put back for a purged record, or added to a record without content, is named', async () => {
+    const purgedSeq = seqOf('message.inbound');
+    const putBack = await tampered((db) => {
+      db.prepare(
+        'INSERT INTO archive_content (workspace_id, seq, sealed) SELECT workspace_id, ?, sealed FROM archive_content WHERE workspace_id = ? AND seq = ?',
+      ).run(purgedSeq, WS, seqOf('message.outbound'));
+    });
+    expect(putBack.failure).toMatchObject({
+      reason: 'content-changed',
+      seq: purgedSeq,
+      kind: 'message.inbound',
+    });
+    const added = await tampered((db) => {
+      db.prepare(
+        'INSERT INTO archive_content (workspace_id, seq, sealed) SELECT workspace_id, ?, sealed FROM archive_content WHERE workspace_id = ? AND seq = ?',
+      ).run(seqOf('consent'), WS, seqOf('message.outbound'));
+    });
+    expect(added.failure).toMatchObject({
+      reason: 'content-changed',
+      seq: seqOf('consent'),
+      kind: 'consent',
+    });
+  });
+
+  it('without the data keys, content is checked for presence only (and says so)', async () => {
+    const path = join(dir, `nokeys-${n++}.db`);
+    copyFileSync(base, path);
+    const raw = new DatabaseSync(path);
+    raw
+      .prepare('DELETE FROM archive_content WHERE workspace_id = ? AND seq = ?')
+      .run(WS, seqOf('message.revision'));
+    raw.close();
+    const store = await openSqliteStore({ path });
+    try {
+      expect(await verifyArchive(store.db, WS)).toMatchObject({
+        ok: false,
+        contentChecked: false,
+        failure: { reason: 'content-missing', seq: seqOf('message.revision') },
+      });
+    } finally {
+      await store.close();
+    }
+  });
+
+  it('sealed content is bound to its workspace: moved to another, it does not open', async () => {
+    const store = await openSqliteStore({ path: join(dir, `bound-${n++}.db`) });
+    try {
+      const sealed = await store.db.write(() =>
+        store.keyring.sealText('one', ARCHIVE_CONTENT_PURPOSE, 'secret'),
+      );
+      expect(store.keyring.openText('one', ARCHIVE_CONTENT_PURPOSE, sealed)).toBe('secret');
+      await store.db.write(() => store.keyring.currentKeyId('two'));
+      expect(() => store.keyring.openText('two', ARCHIVE_CONTENT_PURPOSE, sealed)).toThrow(/no data key/);
+      expect(() => store.keyring.openText('one', 'messages.text', sealed)).toThrow(/failed authentication/);
+    } finally {
+      await store.close();
+    }
+  });
+});
+
 describe('checkpoints and the stored tree', () => {
   it('a checkpoint signed earlier stays consistent with the grown log, and its signature verifies with the exported key', async () => {
     const path = join(dir, `grown-${n++}.db`);
@@ -358,7 +616,7 @@ describe('checkpoints and the stored tree', () => {
           ok: true,
         });
       }
-      expect(await verifyArchive(store.db, WS)).toMatchObject({
+      expect(await verifyArchive(store.db, WS, { keyring: store.keyring })).toMatchObject({
         ok: true,
         checkpoints: 3,
         verifiedSize: grown.size,
@@ -409,7 +667,7 @@ describe('checkpoints and the stored tree', () => {
     try {
       const log = await MerkleLog.open(new SqliteLogNodeStore(store.db, WS));
       await log.appendRecords(records.map((r) => new Uint8Array(r.record)));
-      const report = await verifyArchive(store.db, WS);
+      const report = await verifyArchive(store.db, WS, { keyring: store.keyring });
       expect(report.ok).toBe(false);
       expect(report.failure).toMatchObject({ reason: 'checkpoint-mismatch' });
     } finally {
@@ -440,7 +698,7 @@ describe('checkpoints and the stored tree', () => {
   it('a forged checkpoint (not signed by the log key) is detected', async () => {
     const report = await tampered((db) => {
       db.prepare(
-        "UPDATE archive_checkpoints SET note = replace(note, '\n6\n', '\n7\n') WHERE log_id = ?",
+        "UPDATE archive_checkpoints SET note = replace(note, '\n7\n', '\n8\n') WHERE log_id = ?",
       ).run(WS);
     });
     expect(report.failure).toMatchObject({ reason: 'checkpoint-invalid' });

@@ -1,7 +1,10 @@
+import { createHash } from 'node:crypto';
 import { CompactRange, coveringNodes, type NodeId } from '../../archive/log/compact-range.ts';
 import { HASH_SIZE, type Hash, leafHash } from '../../archive/log/hash.ts';
 import type { LogCommit, LogNodeStore } from '../../archive/log/node-store.ts';
 import { WabridgeError } from '../../errors/index.ts';
+import { type DataKeyring, freshRandom } from '../../vault/keyring.ts';
+import type { PurgeReason, PurgeResult } from '../types.ts';
 import type { SqliteDatabase } from './database.ts';
 
 // The archive's verifiable log, kept in the store (issue 18, item 2): every archive record is a
@@ -18,14 +21,33 @@ export const ARCHIVE_KINDS = [
   'status',
   'consent',
   'admin',
+  // The content of earlier records was purged (retention, erasure): who, why, which records.
+  'purge',
 ] as const;
 export type ArchiveKind = (typeof ARCHIVE_KINDS)[number];
 
 /** The log of admin acts that concern no workspace (a workspace id never starts with `_`). */
 export const GLOBAL_ARCHIVE_LOG = '_global';
 
-/** The version of the canonical record form below; a new form gets a new number. */
-export const ARCHIVE_RECORD_VERSION = 1;
+/**
+ * The version of the canonical record form below; a new form gets a new number. Version 1 held
+ * the content in the record itself; version 2 holds a commitment to it (`content_hash`).
+ */
+export const ARCHIVE_RECORD_VERSION = 2;
+
+/** How archive content is named when sealed (bound as associated data). */
+export const ARCHIVE_CONTENT_PURPOSE = 'archive.content';
+/** Bytes of random salt before each record's content. */
+export const CONTENT_SALT_BYTES = 16;
+
+/**
+ * The commitment a record makes to its content: SHA-256(salt || canonical JSON of the content),
+ * hex. The salt is random per record and is deleted with the content, so a purged short text
+ * ("yes", a phone number) cannot be found again by hashing guesses.
+ */
+export function contentHash(saltAndContent: Uint8Array): string {
+  return createHash('sha256').update(saltAndContent).digest('hex');
+}
 
 /**
  * The canonical bytes of a value: JSON with object keys sorted (by UTF-16 code unit, as
@@ -60,8 +82,13 @@ export interface ArchiveRecord {
   readonly kind: ArchiveKind;
   readonly entity_id: string;
   readonly recorded_at: number;
+  /** What the record says in clear: ids, times, kinds, who; never message text. */
   readonly data: unknown;
+  /** The commitment to its content (`contentHash`), when it has content; absent otherwise. */
+  readonly content_hash?: string;
 }
+
+export type { PurgeReason, PurgeResult } from '../types.ts';
 
 export interface ArchiveRecordRow {
   workspace_id: string;
@@ -82,12 +109,14 @@ const HEAD_SQL = 'SELECT size FROM archive_log_heads WHERE log_id = :log';
  */
 export class ArchiveAppender {
   readonly #db: SqliteDatabase;
+  readonly #keyring: DataKeyring;
   readonly #edges = new Map<string, CompactRange>();
   /** The write transaction in which each log's head was last read (see `#edge`). */
   readonly #checkedIn = new Map<string, number>();
 
-  constructor(db: SqliteDatabase) {
+  constructor(db: SqliteDatabase, keyring: DataKeyring) {
     this.#db = db;
+    this.#keyring = keyring;
     // A rolled back transaction takes its appends with it: forget the edges it moved.
     db.onRollback(() => {
       this.#edges.clear();
@@ -95,10 +124,31 @@ export class ArchiveAppender {
     });
   }
 
-  /** Appends one record to `workspaceId`'s log; call inside `db.write`. Answers its seq. */
-  append(workspaceId: string, kind: ArchiveKind, entityId: string, data: unknown, at: number): number {
+  /**
+   * Appends one record to `workspaceId`'s log; call inside `db.write`. Answers its seq. `data` is
+   * kept in clear in the record; `content` (message text, captions, cards), when given, is kept
+   * apart, sealed with the workspace's data key, and the record commits to it by a salted hash.
+   */
+  append(
+    workspaceId: string,
+    kind: ArchiveKind,
+    entityId: string,
+    data: unknown,
+    at: number,
+    content?: unknown,
+  ): number {
     const edge = this.#edge(workspaceId);
     const seq = edge.size;
+    let sealed: Uint8Array | null = null;
+    let committed: string | undefined;
+    if (content !== undefined) {
+      const saltAndContent = Buffer.concat([
+        freshRandom(CONTENT_SALT_BYTES),
+        Buffer.from(canonicalJson(content), 'utf8'),
+      ]);
+      committed = contentHash(saltAndContent);
+      sealed = this.#keyring.seal(workspaceId, ARCHIVE_CONTENT_PURPOSE, saltAndContent);
+    }
     const record: ArchiveRecord = {
       v: ARCHIVE_RECORD_VERSION,
       workspace_id: workspaceId,
@@ -107,8 +157,16 @@ export class ArchiveAppender {
       entity_id: entityId,
       recorded_at: at,
       data,
+      ...(committed === undefined ? {} : { content_hash: committed }),
     };
     const bytes = Buffer.from(canonicalJson(record), 'utf8');
+    if (sealed) {
+      this.#db.run('INSERT INTO archive_content (workspace_id, seq, sealed) VALUES (:ws, :seq, :sealed)', {
+        ws: workspaceId,
+        seq,
+        sealed,
+      });
+    }
     this.#db.run(
       `INSERT INTO archive_records (workspace_id, seq, kind, entity_id, record, recorded_at)
        VALUES (:ws, :seq, :kind, :entity, :record, :at)`,
@@ -131,6 +189,61 @@ export class ArchiveAppender {
       { log: workspaceId, size: edge.size },
     );
     return seq;
+  }
+
+  /**
+   * Deletes the content (and its salt) of the given records and appends a `purge` record saying
+   * which, who and why; the records and their leaves stay, so the log still verifies and shows
+   * them as purged. Records without content, or already purged, are skipped; when none is left,
+   * nothing is recorded. Call inside `db.write`. Holds and retention are the caller's to check.
+   */
+  purge(workspaceId: string, seqs: Iterable<number>, by: PurgeReason, at: number): PurgeResult {
+    if (!by.actor || !by.reason) {
+      throw new WabridgeError('bad_request', 'a purge needs an actor and a reason');
+    }
+    const purged: number[] = [];
+    for (const seq of [...new Set(seqs)].sort((a, b) => a - b)) {
+      if (!Number.isSafeInteger(seq) || seq < 0) {
+        throw new WabridgeError('bad_request', `${seq} is not an archive record's seq`);
+      }
+      const deleted = this.#db.run('DELETE FROM archive_content WHERE workspace_id = :ws AND seq = :seq', {
+        ws: workspaceId,
+        seq,
+      });
+      if (deleted.changes > 0) purged.push(seq);
+    }
+    if (purged.length === 0) return { purgeSeq: null, purged };
+    const purgeSeq = this.append(
+      workspaceId,
+      'purge',
+      `purge:${purged[0]}-${purged[purged.length - 1]}@${at}`,
+      {
+        actor: by.actor,
+        reason: by.reason,
+        details: by.details ?? {},
+        records: toRanges(purged),
+        count: purged.length,
+      },
+      at,
+    );
+    return { purgeSeq, purged };
+  }
+
+  /**
+   * The seqs of the records of these entities (message ids, status ids, consent entry ids) in a
+   * workspace. One scan of the workspace's records: there is no index by entity, which would cost
+   * every ingested message a write at a random page, for a lookup that erasure makes rarely.
+   */
+  seqsOf(workspaceId: string, entityIds: Iterable<string>): number[] {
+    const ids = [...new Set(entityIds)];
+    if (ids.length === 0) return [];
+    return this.#db
+      .all<{ seq: number }>(
+        `SELECT seq FROM archive_records WHERE workspace_id = :ws
+         AND entity_id IN (SELECT value FROM json_each(:ids)) ORDER BY seq`,
+        { ws: workspaceId, ids: JSON.stringify(ids) },
+      )
+      .map((row) => row.seq);
   }
 
   #edge(log: string): CompactRange {
@@ -217,4 +330,15 @@ export class SqliteLogNodeStore implements LogNodeStore {
       return true;
     });
   }
+}
+
+/** Sorted seqs as inclusive ranges `[first, last]`: a purge of a long run stays one pair. */
+export function toRanges(sorted: readonly number[]): Array<[number, number]> {
+  const ranges: Array<[number, number]> = [];
+  for (const seq of sorted) {
+    const last = ranges[ranges.length - 1];
+    if (last && last[1] + 1 === seq) last[1] = seq;
+    else ranges.push([seq, seq]);
+  }
+  return ranges;
 }

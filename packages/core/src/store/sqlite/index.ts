@@ -9,6 +9,7 @@ import {
   type ConsentSnapshot,
   DEFAULT_POLICIES,
   type ExternalRef,
+  type Message,
   type MessageError,
   type PhoneNumber,
   type Workspace,
@@ -17,6 +18,9 @@ import {
 import { WabridgeError } from '../../errors/index.ts';
 import { contentId, newId } from '../../ids/index.ts';
 import { type Logger, silentLogger } from '../../logger/index.ts';
+import { createSecretBox } from '../../secrets/index.ts';
+import { DataKeyring } from '../../vault/keyring.ts';
+import type { AddHoldInput, EraseInput, RetentionRunInput } from '../governance-types.ts';
 import {
   type AuditFilter,
   type ClaimOptions,
@@ -40,11 +44,24 @@ import {
   WHATSAPP_SENDER,
   type WhatsAppAppRecord,
   type WhatsAppNumberCredentials,
+  type WorkspaceActivity,
 } from '../types.ts';
 import { SqliteAccess } from './access.ts';
 import { ADMIT_PER_TRANSACTION, untilAdmitted } from './admission.ts';
-import { ArchiveAppender, type ArchiveKind, GLOBAL_ARCHIVE_LOG } from './archive.ts';
+import {
+  ARCHIVE_CONTENT_PURPOSE,
+  ArchiveAppender,
+  type ArchiveKind,
+  CONTENT_SALT_BYTES,
+  GLOBAL_ARCHIVE_LOG,
+  type PurgeReason,
+  type PurgeResult,
+} from './archive.ts';
 import { SqliteDatabase } from './database.ts';
+import type { GovernanceContext } from './governance/context.ts';
+import { confirmErasure, erase, getErasure, recordErasureFiles } from './governance/erasure.ts';
+import { addHold, listHolds, refuseUnderHold, releaseHold } from './governance/holds.ts';
+import { listRetention, runRetention, setRetention } from './governance/retention.ts';
 import {
   type ConnectorSettingRow,
   type ConsentRow,
@@ -80,7 +97,74 @@ export interface SqliteStoreOptions {
   logger?: Logger;
   busyTimeoutMs?: number;
   now?: () => number;
+  /**
+   * The master key (WABRIDGE_MASTER_KEY) that wraps the workspaces' data keys, and the previous
+   * ones still accepted to unwrap. Without it (tests, throwaway stores) a fixed all-zero key is
+   * used: the data is sealed in the same format but anyone can open it. The gateway and the CLI
+   * always pass the configured key.
+   */
+  masterKeys?: { current: Buffer; previous?: readonly Buffer[] };
 }
+
+/** The key of stores opened without one: no secrecy, the same code paths (see `masterKeys`). */
+const UNKEYED_MASTER_KEY = Buffer.alloc(32);
+
+// The content columns sealed at rest, named as bound into their ciphertexts (see sealColumn).
+/**
+ * A message's text and content, sealed as one value in `messages.content` (`text` stays NULL):
+ * one AES-GCM call per message instead of two. The text as JSON, a newline, the content's JSON
+ * (JSON text never holds a raw newline, so the first one splits them).
+ */
+const MESSAGE_BODY = 'messages.body';
+const STATUS_RAW = 'message_statuses.raw';
+const UNROUTED_PAYLOAD = 'unrouted_events.payload';
+const PLATFORM_PAYLOAD = 'platform_events.payload';
+
+/**
+ * Where sealed values live, for re-encryption: table, row key, column, purpose, whose rows.
+ * Messages (text and content sealed together) are re-sealed apart (see reencryptBatch).
+ */
+const SEALED_COLUMNS: ReadonlyArray<{
+  table: string;
+  key: string;
+  column: string;
+  purpose: string;
+  workspaceWhere: string | null;
+  globalWhere: string | null;
+}> = [
+  {
+    table: 'message_statuses',
+    key: 'rowid',
+    column: 'raw',
+    purpose: STATUS_RAW,
+    workspaceWhere: 'workspace_id = :ws',
+    globalWhere: null,
+  },
+  {
+    table: 'platform_events',
+    key: 'rowid',
+    column: 'payload',
+    purpose: PLATFORM_PAYLOAD,
+    workspaceWhere: 'workspace_id = :ws',
+    globalWhere: 'workspace_id IS NULL',
+  },
+  {
+    table: 'unrouted_events',
+    key: 'rowid',
+    column: 'payload',
+    purpose: UNROUTED_PAYLOAD,
+    workspaceWhere: null,
+    globalWhere: '1 = 1',
+  },
+  {
+    table: 'archive_content',
+    key: 'seq',
+    column: 'sealed',
+    purpose: ARCHIVE_CONTENT_PURPOSE,
+    workspaceWhere: 'workspace_id = :ws',
+    globalWhere: 'workspace_id = :ws',
+  },
+];
 
 /** Opens (and migrates) the embedded store. */
 export async function openSqliteStore(options: SqliteStoreOptions): Promise<SqliteStore> {
@@ -99,7 +183,7 @@ export async function openSqliteStore(options: SqliteStoreOptions): Promise<Sqli
  * and 5-10% of the store thread per webhook under realistic traffic.
  */
 const CONVERSATION_COLUMNS = `c.id, c.workspace_id, c.contact_id, c.phone_number_id, c.display_phone_number,
-  c.created_at, c.erased_at,
+  c.created_at, c.erased_at, c.restricted_at,
   (SELECT m.ts FROM messages m WHERE m.conversation_id = c.id AND m.direction = 'inbound'
      AND m.type NOT IN ('system', 'edit', 'revoke')
    ORDER BY m.ts DESC LIMIT 1) AS last_inbound_at`;
@@ -176,6 +260,8 @@ export class SqliteStore implements Store {
   /** Appends archive records to the workspaces' verifiable logs, in the writes they record. */
   readonly archive: ArchiveAppender;
   private readonly access: SqliteAccess;
+  /** Seals and opens workspace content with the workspaces' data keys. */
+  readonly keyring: DataKeyring;
 
   constructor(options: SqliteStoreOptions) {
     this.db = new SqliteDatabase(options.path, {
@@ -183,7 +269,9 @@ export class SqliteStore implements Store {
       ...(options.busyTimeoutMs === undefined ? {} : { busyTimeoutMs: options.busyTimeoutMs }),
     });
     this.now = options.now ?? Date.now;
-    this.archive = new ArchiveAppender(this.db);
+    const keys = options.masterKeys ?? { current: UNKEYED_MASTER_KEY };
+    this.keyring = new DataKeyring(this.db, createSecretBox(keys.current, keys.previous ?? []), this.now);
+    this.archive = new ArchiveAppender(this.db, this.keyring);
     this.access = new SqliteAccess(this.db);
     this.db.onRollback(() => {
       this.identities.clear();
@@ -266,6 +354,7 @@ export class SqliteStore implements Store {
 
   deleteWorkspace(id: string): Promise<void> {
     return this.db.write(() => {
+      refuseUnderHold(this.db, id, 'deleting the workspace');
       for (const table of [
         'jobs',
         'jobs_new',
@@ -285,14 +374,22 @@ export class SqliteStore implements Store {
         'admin_grants',
         'api_tokens',
         'whatsapp_number_credentials',
+        'legal_holds',
+        'retention_rules',
+        'erasures',
+        'erasure_confirmations',
       ]) {
         this.db.run(`DELETE FROM ${table} WHERE workspace_id = :id`, { id });
       }
-      // The workspace's archive goes with it: until retention and legal holds exist, deleting a
-      // workspace means its message texts are gone from this file. The deletion itself is an
+      // The workspace's archive goes with it (refused above while a legal hold is active): deleting
+      // a workspace means its message texts are gone from this file. The deletion itself is an
       // admin act of the global log (see workspaceDelete in the CLI). The appender notices the
       // emptied log by its head, so a workspace made again with this id starts a fresh log.
       this.db.run('DELETE FROM archive_records WHERE workspace_id = :id', { id });
+      this.db.run('DELETE FROM archive_content WHERE workspace_id = :id', { id });
+      // Its data keys too: whatever they sealed and a copy of the file still holds is unreadable.
+      this.db.run('DELETE FROM data_keys WHERE workspace_id = :id', { id });
+      this.keyring.forget(id);
       for (const table of ['archive_log_nodes', 'archive_log_heads', 'archive_keys', 'archive_checkpoints']) {
         this.db.run(`DELETE FROM ${table} WHERE log_id = :id`, { id });
       }
@@ -577,7 +674,8 @@ export class SqliteStore implements Store {
                 id: change.id,
                 pn: change.phoneNumberId,
                 field: change.field,
-                payload: json(change.payload),
+                // Not yet in any workspace: sealed with the global log's key.
+                payload: this.sealColumn(GLOBAL_ARCHIVE_LOG, UNROUTED_PAYLOAD, json(change.payload)),
                 at: unit.receivedAt,
               },
             ).changes;
@@ -624,8 +722,7 @@ export class SqliteStore implements Store {
               wamid: message.wamid,
               type: message.type,
               ts: message.timestamp,
-              text: message.text,
-              content: json(message.content),
+              ...this.sealBody(ws, message.text, json(message.content)),
               relates: message.relatesTo,
               at: receivedAt,
             },
@@ -709,7 +806,7 @@ export class SqliteStore implements Store {
           status: status.status,
           ts: status.timestamp,
           error: status.error ? json(status.error) : null,
-          raw: json(status.raw),
+          raw: this.sealColumn(ws, STATUS_RAW, json(status.raw)),
         },
       );
       if (inserted.changes === 0) {
@@ -797,8 +894,7 @@ export class SqliteStore implements Store {
         wamid: message.wamid,
         type: message.type,
         ts: message.timestamp,
-        text: message.text,
-        content: json(message.content),
+        ...this.sealBody(ws, message.text, json(message.content)),
         sender: json(message.sender ?? null),
         relates: message.relatesTo,
         at: receivedAt,
@@ -883,7 +979,11 @@ export class SqliteStore implements Store {
         id: event.id,
         ws: event.workspaceId,
         field: event.field,
-        payload: json(event.payload),
+        payload: this.sealColumn(
+          event.workspaceId ?? GLOBAL_ARCHIVE_LOG,
+          PLATFORM_PAYLOAD,
+          json(event.payload),
+        ),
         issues: json(event.parseIssues),
         waba: event.origin.wabaId,
         time: event.origin.entryTime,
@@ -1344,8 +1444,7 @@ export class SqliteStore implements Store {
           conversation: input.conversationId,
           type: m.type,
           ts: m.timestamp,
-          text: m.text,
-          content: json(m.content),
+          ...this.sealBody(ws, m.text, json(m.content)),
           sender: json(m.sender),
           relates: m.relatesTo,
           at,
@@ -1498,7 +1597,7 @@ export class SqliteStore implements Store {
       id,
       ws: workspaceId,
     });
-    return row ? toMessage(row) : null;
+    return row ? this.toMessage(row) : null;
   }
 
   async getMessageByWamid(workspaceId: string, wamid: string) {
@@ -1509,7 +1608,7 @@ export class SqliteStore implements Store {
         ws: workspaceId,
       },
     );
-    return row ? toMessage(row) : null;
+    return row ? this.toMessage(row) : null;
   }
 
   async listMessages(workspaceId: string, conversationId: string, options: { limit?: number } = {}) {
@@ -1518,7 +1617,7 @@ export class SqliteStore implements Store {
         'SELECT * FROM messages WHERE workspace_id = :ws AND conversation_id = :conversation ORDER BY ts, created_at, id LIMIT :limit',
         { ws: workspaceId, conversation: conversationId, limit: options.limit ?? 10_000 },
       )
-      .map(toMessage);
+      .map((row) => this.toMessage(row));
   }
 
   async listRevisions(workspaceId: string, wamid: string) {
@@ -1529,7 +1628,7 @@ export class SqliteStore implements Store {
          ORDER BY ts, created_at, id`,
         { ws: workspaceId, wamid },
       )
-      .map(toMessage);
+      .map((row) => this.toMessage(row));
   }
 
   async getStatus(workspaceId: string, id: string) {
@@ -1540,7 +1639,9 @@ export class SqliteStore implements Store {
         ws: workspaceId,
       },
     );
-    return row ? toStatus(row) : null;
+    return row
+      ? toStatus({ ...row, raw: this.openColumn(row.workspace_id, STATUS_RAW, row.raw) ?? '{}' })
+      : null;
   }
 
   async getConsentEntry(workspaceId: string, id: string) {
@@ -1638,7 +1739,7 @@ export class SqliteStore implements Store {
         id: string;
         phone_number_id: string | null;
         field: string;
-        payload: string;
+        payload: string | Uint8Array;
         received_at: number;
       }>(
         `SELECT id, phone_number_id, field, payload, received_at FROM unrouted_events
@@ -1655,7 +1756,9 @@ export class SqliteStore implements Store {
         id: r.id,
         phoneNumberId: r.phone_number_id,
         field: r.field,
-        payload: JSON.parse(r.payload) as unknown,
+        payload: JSON.parse(
+          this.openColumn(GLOBAL_ARCHIVE_LOG, UNROUTED_PAYLOAD, r.payload) ?? 'null',
+        ) as unknown,
         receivedAt: r.received_at,
       }));
   }
@@ -1673,7 +1776,7 @@ export class SqliteStore implements Store {
         id: string;
         workspace_id: string | null;
         field: string;
-        payload: string;
+        payload: string | Uint8Array;
         parse_issues: string;
         waba_id: string | null;
         entry_time: number | null;
@@ -1695,7 +1798,9 @@ export class SqliteStore implements Store {
         id: r.id,
         workspaceId: r.workspace_id,
         field: r.field,
-        payload: JSON.parse(r.payload) as unknown,
+        payload: JSON.parse(
+          this.openColumn(r.workspace_id ?? GLOBAL_ARCHIVE_LOG, PLATFORM_PAYLOAD, r.payload) ?? 'null',
+        ) as unknown,
         parseIssues: JSON.parse(r.parse_issues) as string[],
         wabaId: r.waba_id,
         entryTime: r.entry_time,
@@ -2100,6 +2205,8 @@ export class SqliteStore implements Store {
       if (!job) return false;
       for (const ref of refs) this.upsertRef(job.workspace_id, ref);
       this.db.run('DELETE FROM jobs WHERE id = :id', { id: job.id });
+      // An erasure's certificate shows each connector's confirmation (see governance/erasure.ts).
+      if (job.event_type === 'conversation.erased') confirmErasure(this.db, job, this.now());
       this.recordSuccess(job);
       return true;
     });
@@ -2299,6 +2406,23 @@ export class SqliteStore implements Store {
     return stats;
   }
 
+  async workspaceActivity(workspaceId: string): Promise<WorkspaceActivity> {
+    // Messages are reached through their conversations (messages_conversation), never by a scan.
+    const rows = await this.db.readAside<{ kind: string; n: number; last: number | null }>(
+      `SELECT 'conversations' AS kind, count(*) AS n, NULL AS last FROM conversations WHERE workspace_id = :ws
+       UNION ALL SELECT m.direction, count(*), max(m.ts) FROM conversations c
+         JOIN messages m ON m.conversation_id = c.id WHERE c.workspace_id = :ws GROUP BY m.direction`,
+      { ws: workspaceId },
+    );
+    const row = (kind: string) => rows.find((r) => r.kind === kind);
+    return {
+      conversations: row('conversations')?.n ?? 0,
+      inbound: row('inbound')?.n ?? 0,
+      outbound: row('outbound')?.n ?? 0,
+      lastInboundAt: row('inbound')?.last ?? null,
+    };
+  }
+
   async connectorHealth(): Promise<ConnectorHealth[]> {
     // One statement on the background connection, like jobStats: one snapshot, and writes do not
     // wait. Retrying jobs come from the partial index jobs_retrying (only jobs that failed are in
@@ -2379,6 +2503,16 @@ export class SqliteStore implements Store {
     });
   }
 
+  takeConnectorState(workspaceId: string, connectorId: string, key: string): Promise<unknown> {
+    return this.db.write(() => {
+      const row = this.db.get<{ value: string }>(
+        'DELETE FROM connector_state WHERE workspace_id = :ws AND connector_id = :connector AND key = :key RETURNING value',
+        { ws: workspaceId, connector: connectorId, key },
+      );
+      return row ? (JSON.parse(row.value) as unknown) : null;
+    });
+  }
+
   tryAcquireLease(name: string, holder: string, until: number): Promise<boolean> {
     return this.db.write(() => {
       this.db.run(
@@ -2392,7 +2526,243 @@ export class SqliteStore implements Store {
     });
   }
 
+  // --- Governance: legal holds, retention, erasure (see governance/) ----------------------------
+
+  /** What the governance operations use of this store, inside its write transactions. */
+  private get governance(): GovernanceContext {
+    return {
+      db: this.db,
+      now: this.now,
+      recordAct: (actor, action, ws, details) => {
+        const at = this.now();
+        const { lastInsertRowid } = this.db.run(
+          'INSERT INTO audit_log (at, actor, action, workspace_id, details) VALUES (:at, :actor, :action, :ws, :details)',
+          { at, actor, action, ws, details: json(details) },
+        );
+        this.archiveAdmin(lastInsertRowid, at, actor, action, ws, details);
+      },
+      bumpConfigVersion: () => this.bumpConfigVersion(),
+      purgeArchive: (ws, entityIds, by) =>
+        this.archive.purge(ws, this.archive.seqsOf(ws, entityIds), by, this.now()).purged.length,
+    };
+  }
+
+  addHold(input: AddHoldInput) {
+    return this.db.write(() => addHold(this.governance, input));
+  }
+
+  async listHolds(workspaceId: string) {
+    return listHolds(this.db, workspaceId);
+  }
+
+  releaseHold(input: { workspaceId: string; holdId: string; actor: string; reason: string }) {
+    return this.db.write(() => releaseHold(this.governance, input));
+  }
+
+  setRetention(input: {
+    workspaceId: string;
+    kind: string;
+    keepDays: number | null;
+    afterLastMessageDays: number | null;
+    actor: string;
+  }) {
+    return this.db.write(() => setRetention(this.governance, input));
+  }
+
+  async listRetention(workspaceId: string) {
+    return listRetention(this.db, workspaceId);
+  }
+
+  runRetention(input: RetentionRunInput) {
+    return this.db.write(() => runRetention(this.governance, input));
+  }
+
+  erase(input: EraseInput) {
+    return this.db.write(() => erase(this.governance, input));
+  }
+
+  recordErasureFiles(input: {
+    workspaceId: string;
+    erasureId: string;
+    files: readonly string[];
+    actor: string;
+  }) {
+    return this.db.write(() => recordErasureFiles(this.governance, input));
+  }
+
+  async getErasure(workspaceId: string, erasureId: string) {
+    return getErasure(this.db, workspaceId, erasureId);
+  }
+
+  // --- Archive content (issue 18, items 3-6) -------------------------------------------------
+
+  /**
+   * Key rotation, step one: re-wraps every data key not wrapped by the current master key (after
+   * WABRIDGE_MASTER_KEY changed and the old one moved to WABRIDGE_MASTER_KEY_PREVIOUS). Answers
+   * how many were re-wrapped; the content itself is untouched.
+   */
+  rewrapDataKeys(): Promise<number> {
+    return this.db.write(() => this.keyring.rewrap());
+  }
+
+  /**
+   * Key rotation, step two (optional): a new data key for the workspace, for every write from now
+   * on. The old one is kept to read what it sealed until `reencryptBatch` has moved it all.
+   */
+  rotateDataKey(workspaceId: string): Promise<string> {
+    return this.db.write(() => {
+      if (workspaceId !== GLOBAL_ARCHIVE_LOG) this.requireWorkspace(workspaceId);
+      return this.keyring.rotate(workspaceId);
+    });
+  }
+
+  /**
+   * Re-seals up to `limit` values of the workspace that are not sealed with its current data key
+   * (or not sealed at all: written before encryption at rest), in one write transaction, so the
+   * gateway keeps serving between batches. Answers how many it re-sealed: 0 when done.
+   */
+  reencryptBatch(workspaceId: string, limit = 500): Promise<number> {
+    return this.db.write(() => {
+      const keyId = Buffer.from(this.keyring.currentKeyId(workspaceId), 'hex');
+      // Messages: text and content sealed together; a plaintext row (from before) is sealed so.
+      const messages = this.db.all<{ k: number; text: string | null; content: string | Uint8Array }>(
+        `SELECT rowid AS k, text, content FROM messages WHERE workspace_id = :ws
+         AND ((typeof(content) = 'blob' AND substr(content, 2, 4) <> :kid) OR typeof(content) = 'text')
+         LIMIT :limit`,
+        { ws: workspaceId, kid: keyId, limit },
+      );
+      for (const row of messages) {
+        const body = this.openBody(workspaceId, row.text, row.content);
+        this.db.run('UPDATE messages SET text = :text, content = :content WHERE rowid = :k', {
+          k: row.k,
+          ...this.sealBody(workspaceId, body.text, body.content),
+        });
+      }
+      let done = messages.length;
+      for (const column of SEALED_COLUMNS) {
+        if (done >= limit) break;
+        const where = workspaceId === GLOBAL_ARCHIVE_LOG ? column.globalWhere : column.workspaceWhere;
+        if (where === null) continue;
+        const stale = `((typeof(${column.column}) = 'blob' AND substr(${column.column}, 2, 4) <> :kid)
+          OR (typeof(${column.column}) = 'text' AND ${column.column} <> '{}'))`;
+        const rows = this.db.all<{ k: unknown; v: string | Uint8Array }>(
+          `SELECT ${column.key} AS k, ${column.column} AS v FROM ${column.table}
+           WHERE ${where} AND ${stale} LIMIT :limit`,
+          { ws: workspaceId, kid: keyId, limit: limit - done },
+        );
+        for (const row of rows) {
+          const plain =
+            typeof row.v === 'string'
+              ? Buffer.from(row.v, 'utf8')
+              : this.keyring.open(workspaceId, column.purpose, row.v);
+          this.db.run(
+            `UPDATE ${column.table} SET ${column.column} = :v WHERE ${column.key} = :k AND ${where}`,
+            {
+              k: row.k as string,
+              ws: workspaceId,
+              v: this.keyring.seal(workspaceId, column.purpose, plain),
+            },
+          );
+        }
+        done += rows.length;
+      }
+      return done;
+    });
+  }
+
+  async dataKey(workspaceId: string, keyId?: string): Promise<{ keyId: string; key: string }> {
+    if (workspaceId !== GLOBAL_ARCHIVE_LOG) this.requireWorkspace(workspaceId);
+    const exported =
+      keyId === undefined
+        ? await this.db.write(() => this.keyring.exportKey(workspaceId))
+        : this.keyring.exportKey(workspaceId, keyId);
+    return { keyId: exported.keyId, key: exported.key.toString('base64') };
+  }
+
+  /**
+   * Purges the content of archive records, given by seq or by entity (message ids, consent entry
+   * ids), and records the purge (a `purge` record: who, why, which). The records' leaves stay:
+   * `archive verify` reports them as purged. Holds are the caller's to check first.
+   */
+  purgeArchiveContent(input: {
+    workspaceId: string;
+    seqs?: readonly number[];
+    entityIds?: readonly string[];
+    by: PurgeReason;
+  }): Promise<PurgeResult> {
+    return this.db.write(() => {
+      this.requireWorkspace(input.workspaceId);
+      const seqs = [
+        ...(input.seqs ?? []),
+        ...(input.entityIds ? this.archive.seqsOf(input.workspaceId, input.entityIds) : []),
+      ];
+      return this.archive.purge(input.workspaceId, seqs, input.by, this.now());
+    });
+  }
+
+  /**
+   * The content of archive records, opened: by seq, the content as given when recorded, or null
+   * when it was purged or the record has none.
+   */
+  async archiveContent(
+    workspaceId: string,
+    seqs: readonly number[],
+  ): Promise<Array<{ seq: number; content: unknown }>> {
+    return seqs.map((seq) => {
+      const row = this.db.get<{ sealed: Uint8Array }>(
+        'SELECT sealed FROM archive_content WHERE workspace_id = :ws AND seq = :seq',
+        { ws: workspaceId, seq },
+      );
+      if (!row) return { seq, content: null };
+      const opened = this.keyring.open(workspaceId, ARCHIVE_CONTENT_PURPOSE, row.sealed);
+      return { seq, content: JSON.parse(opened.subarray(CONTENT_SALT_BYTES).toString('utf8')) as unknown };
+    });
+  }
+
   // --- helpers ---------------------------------------------------------------------------------
+
+  /**
+   * A content column's value as stored: sealed with the workspace's data key (a BLOB in the TEXT
+   * column), so a copy of the file shows no message text. Nothing to hide stays as it is: null,
+   * and the empty object most messages have as content.
+   */
+  private sealColumn(ws: string, purpose: string, value: string | null): Uint8Array | string | null {
+    if (value === null || value === '{}') return value;
+    return this.keyring.sealText(ws, purpose, value);
+  }
+
+  /**
+   * A content column's value opened: a BLOB is a sealed value; text was stored before encryption
+   * at rest (or has nothing to hide) and is answered as is.
+   */
+  openColumn(ws: string, purpose: string, value: string | Uint8Array | null): string | null {
+    if (value === null || typeof value === 'string') return value;
+    return this.keyring.openText(ws, purpose, value);
+  }
+
+  /** A message's `text` and `content` columns as stored: one sealed value (see MESSAGE_BODY). */
+  private sealBody(ws: string, text: string | null, content: string): { text: null; content: Uint8Array } {
+    return {
+      text: null,
+      content: this.keyring.sealText(ws, MESSAGE_BODY, `${JSON.stringify(text)}\n${content}`),
+    };
+  }
+
+  /** A message's text and content JSON, opened; a row from before encryption at rest as it is. */
+  private openBody(
+    ws: string,
+    text: string | null,
+    content: string | Uint8Array,
+  ): { text: string | null; content: string } {
+    if (typeof content === 'string') return { text, content };
+    const body = this.keyring.openText(ws, MESSAGE_BODY, content);
+    const split = body.indexOf('\n');
+    return { text: JSON.parse(body.slice(0, split)) as string | null, content: body.slice(split + 1) };
+  }
+
+  private toMessage(row: MessageRow): Message {
+    return toMessage({ ...row, ...this.openBody(row.workspace_id, row.text, row.content) });
+  }
 
   /** The archive record of a stored message; an edit or a revoke is a revision (a new version). */
   private archiveMessage(
@@ -2424,18 +2794,20 @@ export class SqliteStore implements Store {
         wamid: m.wamid,
         type: m.type,
         ts: m.ts,
-        text: m.text,
-        content: m.content ?? null,
         relates_to: m.relatesTo,
         sender: m.sender ?? null,
         created_at: m.at,
       },
       m.at,
+      // What the message says is content: sealed apart, committed to by the record, purgeable.
+      { text: m.text, content: m.content ?? null },
     );
   }
 
-  private archiveStatus(ws: string, status: { id: string } & Record<string, unknown>): void {
-    this.archive.append(ws, 'status', status.id, status, this.now());
+  /** A status's archive record; its raw webhook object is content (sealed, purgeable). */
+  private archiveStatus(ws: string, status: { id: string; raw: unknown } & Record<string, unknown>): void {
+    const { raw, ...data } = status;
+    this.archive.append(ws, 'status', status.id, data, this.now(), { raw });
   }
 
   /** The archive record of an admin act (an audit_log row); acts on no workspace go to the global log. */

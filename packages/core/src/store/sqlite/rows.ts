@@ -94,6 +94,7 @@ export interface ConversationRow {
   last_inbound_at: number | null;
   created_at: number;
   erased_at: number | null;
+  restricted_at: number | null;
 }
 export const toConversation = (r: ConversationRow): Conversation => ({
   id: r.id,
@@ -104,6 +105,7 @@ export const toConversation = (r: ConversationRow): Conversation => ({
   lastInboundAt: r.last_inbound_at,
   createdAt: r.created_at,
   erasedAt: r.erased_at,
+  restrictedAt: r.restricted_at,
 });
 
 export interface MessageRow {
@@ -114,6 +116,7 @@ export interface MessageRow {
   wamid: string | null;
   type: string;
   ts: number;
+  /** Sealed (a BLOB) since encryption at rest: open it with SqliteStore.openColumn first. */
   text: string | null;
   content: string;
   state: string | null;

@@ -396,6 +396,93 @@ CREATE TABLE jobs_coalesced (connector_id TEXT PRIMARY KEY, n INTEGER NOT NULL) 
 `,
   },
   {
+    // Encryption at rest and purgeable archive content (issue 18, item 3; see
+    // packages/core/src/vault). A workspace's data keys (DEKs), wrapped by the master key: one
+    // current (retired_at NULL), older ones kept to read what they sealed. The archive's content
+    // apart from its records: a record commits to SHA-256(salt || content) and its content (salt
+    // first) is here, sealed with a DEK, so purging content deletes a row and keeps the leaf.
+    version: 12,
+    name: 'data keys and sealed archive content',
+    sql: `
+CREATE TABLE data_keys (
+  workspace_id TEXT NOT NULL,
+  key_id TEXT NOT NULL,
+  wrapped TEXT NOT NULL,
+  created_at INTEGER NOT NULL,
+  retired_at INTEGER,
+  PRIMARY KEY (workspace_id, key_id)
+) WITHOUT ROWID;
+CREATE UNIQUE INDEX data_keys_current ON data_keys (workspace_id) WHERE retired_at IS NULL;
+CREATE TABLE archive_content (
+  workspace_id TEXT NOT NULL,
+  seq INTEGER NOT NULL,
+  sealed BLOB NOT NULL,
+  PRIMARY KEY (workspace_id, seq)
+) WITHOUT ROWID;
+-- The purge records, which \`archive verify\` reads first. Partial: ingest pays nothing for it (an
+-- index of every record by entity cost each message a write at a random page).
+CREATE INDEX archive_records_purges ON archive_records (workspace_id, seq) WHERE kind = 'purge';
+`,
+  },
+  {
+    // Governance of the archive (issue 18, items 4-6; see src/store/sqlite/governance). Legal
+    // holds keep their history: a release is written on the row, never a delete. Retention rules
+    // are per workspace and record kind. A message whose content a purge or an erasure removed
+    // keeps its row (and its archive leaf) and says when. A restricted conversation (GDPR art. 18:
+    // erasure asked while the law still requires keeping it) keeps its content, which no mirror
+    // or read sees again. An erasure keeps its certificate, and each connector's confirmation
+    // once its `conversation.erased` job completed.
+    version: 13,
+    name: 'legal holds, retention, erasure',
+    sql: `
+CREATE TABLE legal_holds (
+  id TEXT PRIMARY KEY,
+  workspace_id TEXT NOT NULL,
+  scope TEXT NOT NULL,
+  contact_id TEXT,
+  conversation_id TEXT,
+  range_from INTEGER,
+  range_to INTEGER,
+  reason TEXT NOT NULL,
+  created_by TEXT NOT NULL,
+  created_at INTEGER NOT NULL,
+  released_at INTEGER,
+  released_by TEXT,
+  release_reason TEXT
+);
+CREATE INDEX legal_holds_workspace ON legal_holds (workspace_id, created_at);
+CREATE TABLE retention_rules (
+  workspace_id TEXT NOT NULL,
+  record_kind TEXT NOT NULL,
+  keep_days INTEGER,
+  after_last_message_days INTEGER,
+  updated_by TEXT NOT NULL,
+  updated_at INTEGER NOT NULL,
+  PRIMARY KEY (workspace_id, record_kind)
+);
+ALTER TABLE messages ADD COLUMN purged_at INTEGER;
+ALTER TABLE messages ADD COLUMN purged_by TEXT;
+ALTER TABLE message_statuses ADD COLUMN purged_at INTEGER;
+ALTER TABLE conversations ADD COLUMN restricted_at INTEGER;
+CREATE TABLE erasures (
+  id TEXT PRIMARY KEY,
+  workspace_id TEXT NOT NULL,
+  outcome TEXT NOT NULL,
+  requested_by TEXT NOT NULL,
+  requested_at INTEGER NOT NULL,
+  certificate TEXT NOT NULL
+);
+CREATE TABLE erasure_confirmations (
+  erasure_id TEXT NOT NULL,
+  connector_id TEXT NOT NULL,
+  conversation_id TEXT NOT NULL,
+  workspace_id TEXT NOT NULL,
+  confirmed_at INTEGER NOT NULL,
+  PRIMARY KEY (erasure_id, connector_id, conversation_id)
+) WITHOUT ROWID;
+`,
+  },
+  {
     // Exports and proofs find an entity's archive record (a message, status, consent entry or
     // `audit:<id>`) by its id; without this they would scan the whole log (issue 18, items 7, 8).
     version: 14,

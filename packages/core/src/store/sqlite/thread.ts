@@ -66,10 +66,23 @@ const forwardingMetrics: Metrics = {
   observe: (name, value, labels) => queue({ event: ['observe', name, value, labels] }),
 };
 
-const { path, busyTimeoutMs } = workerData as { path: string; busyTimeoutMs?: number };
+const { path, busyTimeoutMs, masterKeys } = workerData as {
+  path: string;
+  busyTimeoutMs?: number;
+  masterKeys?: { current: Uint8Array; previous?: Uint8Array[] };
+};
 const store = await openSqliteStore({
   path,
   ...(busyTimeoutMs === undefined ? {} : { busyTimeoutMs }),
+  // Buffers arrive as plain Uint8Arrays.
+  ...(masterKeys
+    ? {
+        masterKeys: {
+          current: Buffer.from(masterKeys.current),
+          previous: (masterKeys.previous ?? []).map((k) => Buffer.from(k)),
+        },
+      }
+    : {}),
   logger: forwardingLogger({ component: 'store' }),
 });
 

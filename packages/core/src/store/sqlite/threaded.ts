@@ -60,6 +60,8 @@ export async function openThreadedSqliteStore(options: {
   /** How long a write waits for another connection's lock before it fails `unavailable` (10 s). */
   busyTimeoutMs?: number;
   now?: () => number;
+  /** See SqliteStoreOptions.masterKeys: the thread seals and opens content with them. */
+  masterKeys?: { current: Buffer; previous?: readonly Buffer[] };
 }): Promise<ThreadedSqliteStore> {
   const logger = options.logger ?? silentLogger;
   const metrics = options.metrics ?? noopMetrics;
@@ -67,7 +69,7 @@ export async function openThreadedSqliteStore(options: {
   const now = options.now ?? Date.now;
   // Named, so the thread is told apart in top -H, /proc and `npm run bench`.
   const worker = new NodeWorker(new URL('./thread.ts', import.meta.url), {
-    workerData: { path: options.path, busyTimeoutMs: options.busyTimeoutMs },
+    workerData: { path: options.path, busyTimeoutMs: options.busyTimeoutMs, masterKeys: options.masterKeys },
     name: 'wabridge-store',
   });
   const pending = new Map<number, { resolve(value: unknown): void; reject(error: unknown): void }>();
@@ -301,6 +303,9 @@ const STORE_METHODS = [
   'clearLoginAttempts',
   'purgeAdminAccess',
   'listAudit',
+  'dataKey',
+  'purgeArchiveContent',
+  'archiveContent',
   'createWorkspace',
   'getWorkspace',
   'listWorkspaces',
@@ -359,10 +364,21 @@ const STORE_METHODS = [
   'replayDeadJobs',
   'jobStats',
   'connectorHealth',
+  'workspaceActivity',
   'nextRunAt',
   'getConnectorState',
   'setConnectorState',
+  'takeConnectorState',
   'tryAcquireLease',
+  'addHold',
+  'listHolds',
+  'releaseHold',
+  'setRetention',
+  'listRetention',
+  'runRetention',
+  'erase',
+  'recordErasureFiles',
+  'getErasure',
 ] as const satisfies readonly Exclude<keyof Store, 'kind' | 'close'>[];
 
 type Missing = Exclude<Exclude<keyof Store, 'kind' | 'close'>, (typeof STORE_METHODS)[number]>;
