@@ -5,6 +5,7 @@ import {
   type AccessOptions,
   AdminAccess,
   ArchiveGovernance,
+  type CloudApiClient,
   CommandProcessor,
   ConnectorHost,
   type ConnectorRegistry,
@@ -24,6 +25,7 @@ import {
   type ThreadedSqliteStore,
   WabridgeError,
   type WebhookBodyIngest,
+  WhatsAppApps,
   WhatsAppIngestor,
   WhatsAppSender,
   Worker,
@@ -71,6 +73,10 @@ export interface Runtime {
   /** Admin accounts, sessions, grants and API tokens (admin API, console, `wabridge admin`). */
   access: AdminAccess;
   registry: ConnectorRegistry;
+  /** Meta apps and per-number credentials (the environment's app is the default). */
+  whatsappApps: WhatsAppApps;
+  /** The Cloud API client for a number: its own token, else WHATSAPP_ACCESS_TOKEN. */
+  cloudApi(workspaceId: string, phoneNumberId?: string): Promise<CloudApiClient>;
   host: ConnectorHost;
   ingestor: WhatsAppIngestor;
   /** Where verified webhook bodies go: the store thread when there is one, else `ingestor`. */
@@ -120,20 +126,49 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
     threaded ?? (await openSqliteStore({ path: env.databasePath, logger, now, masterKeys }));
   const secrets = createSecretBox(masterKeys.current, masterKeys.previous);
   const routing = new RoutingCache(store);
-  const client = env.WHATSAPP_ACCESS_TOKEN
-    ? createCloudApiClient({
-        accessToken: env.WHATSAPP_ACCESS_TOKEN,
-        baseUrl: env.WHATSAPP_API_BASE_URL,
-        apiVersion: env.WHATSAPP_API_VERSION,
-        ...(env.WHATSAPP_MEDIA_HOSTS ? { mediaHostAllowList: env.WHATSAPP_MEDIA_HOSTS } : {}),
-        mediaAllowPrivateNetwork: env.WHATSAPP_MEDIA_ALLOW_PRIVATE_NETWORK,
-      })
-    : null;
-  const clientFor = () => {
+  const cloudApiClient = (accessToken: string) =>
+    createCloudApiClient({
+      accessToken,
+      baseUrl: env.WHATSAPP_API_BASE_URL,
+      apiVersion: env.WHATSAPP_API_VERSION,
+      ...(env.WHATSAPP_MEDIA_HOSTS ? { mediaHostAllowList: env.WHATSAPP_MEDIA_HOSTS } : {}),
+      mediaAllowPrivateNetwork: env.WHATSAPP_MEDIA_ALLOW_PRIVATE_NETWORK,
+    });
+  const whatsappApps = new WhatsAppApps({
+    store,
+    secrets,
+    defaults: { secrets: env.WHATSAPP_APP_SECRET ?? [], verifyToken: env.WHATSAPP_VERIFY_TOKEN ?? null },
+    // A token is tried before it is stored: it must read the number's profile.
+    probeToken: async ({ phoneNumberId, accessToken }) => {
+      try {
+        await cloudApiClient(accessToken).getPhoneNumber(phoneNumberId);
+        return null;
+      } catch (error) {
+        const reason = (error instanceof Error ? error.message : String(error)).split('\n')[0];
+        return `the access token cannot read number ${phoneNumberId} through the Cloud API: ${reason}`;
+      }
+    },
+    now,
+  });
+  const client = env.WHATSAPP_ACCESS_TOKEN ? cloudApiClient(env.WHATSAPP_ACCESS_TOKEN) : null;
+  // One client per number with a token of its own, made again when its token changes.
+  const ownClients = new Map<string, { token: string; client: CloudApiClient }>();
+  const clientFor = async (workspaceId: string, phoneNumberId?: string): Promise<CloudApiClient> => {
+    const own = phoneNumberId ? await whatsappApps.credentialsFor(phoneNumberId) : null;
+    // Scoped by workspace: a number's token never serves another workspace's conversation.
+    if (own && own.workspaceId === workspaceId) {
+      const cached = ownClients.get(own.phoneNumberId);
+      if (cached?.token === own.accessToken) return cached.client;
+      const made = cloudApiClient(own.accessToken);
+      ownClients.set(own.phoneNumberId, { token: own.accessToken, client: made });
+      return made;
+    }
     if (!client)
       throw new WabridgeError(
         'auth_failed',
-        'WHATSAPP_ACCESS_TOKEN is not set: cannot call the WhatsApp Cloud API',
+        phoneNumberId
+          ? `number ${phoneNumberId} has no access token of its own and WHATSAPP_ACCESS_TOKEN is not set`
+          : 'WHATSAPP_ACCESS_TOKEN is not set: cannot call the WhatsApp Cloud API',
       );
     return client;
   };
@@ -167,16 +202,19 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
   });
   let worker: Worker | null = null;
   if (options.worker) {
-    const sender = env.WHATSAPP_ACCESS_TOKEN
-      ? new WhatsAppSender({
-          store,
-          host,
-          client: clientFor,
-          logger: logger.child({ component: 'sender' }),
-          now,
-        })
-      : null;
-    if (!sender) logger.warn({}, 'WHATSAPP_ACCESS_TOKEN is not set: agent replies are queued but not sent');
+    // Always made: numbers may bring their own tokens (wabridge number credentials).
+    const sender = new WhatsAppSender({
+      store,
+      host,
+      client: clientFor,
+      logger: logger.child({ component: 'sender' }),
+      now,
+    });
+    if (!env.WHATSAPP_ACCESS_TOKEN)
+      logger.warn(
+        {},
+        'WHATSAPP_ACCESS_TOKEN is not set: only numbers with their own token can send (agent replies of the others wait in the queue)',
+      );
     worker = new Worker({
       store,
       host,
@@ -227,6 +265,8 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
     admin,
     access,
     registry,
+    whatsappApps,
+    cloudApi: clientFor,
     host,
     ingestor,
     webhooks,

@@ -425,8 +425,11 @@ export async function configApply({ env, positionals }: CommandInput): Promise<v
 }
 
 export async function secretsRotate({ env }: CommandInput): Promise<void> {
-  await withRuntime(env(), async ({ admin }) => {
+  await withRuntime(env(), async ({ admin, whatsappApps }) => {
     out(`re-encrypted ${await admin.rotateSecrets(actor())} connector secret set(s) with the current key`);
+    out(
+      `re-encrypted ${await whatsappApps.rotateSecrets(actor())} Meta app(s) and number token(s) with the current key`,
+    );
   });
 }
 

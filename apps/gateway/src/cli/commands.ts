@@ -7,6 +7,7 @@ import type { CommandInput, CommandSpec, Entry, OptionSpec } from './parse.ts';
 const admin = () => import('./admin.ts');
 const accounts = () => import('./accounts.ts');
 const exports = () => import('./archive-exports.ts');
+const whatsapp = () => import('./whatsapp.ts');
 const governance = () => import('./governance.ts');
 
 /** Starts the gateway or the worker (serve.ts and the connectors load only here). */
@@ -155,6 +156,94 @@ export const COMMANDS: readonly Entry[] = [
         summary: 'delete a workspace and everything it holds',
         arguments: [workspaceArg],
         run: async (input) => (await admin()).workspaceDelete(input),
+      },
+    ],
+  },
+  {
+    name: 'whatsapp',
+    summary: 'Meta apps: each with its own app secret and webhook URL',
+    commands: [
+      {
+        path: ['whatsapp', 'add-app'],
+        summary:
+          'register a Meta app (or replace its secrets); its webhooks go to /webhooks/whatsapp/<app-id>',
+        details: `The app secret (App settings > Basic) is read from an environment variable, never the command line;
+a comma list during a rotation. It is stored encrypted and never shown again.
+
+  WA_APP_SECRET=… wabridge whatsapp add-app 1234567890 --secret-env WA_APP_SECRET`,
+        arguments: [{ name: '<app-id>' }],
+        options: {
+          'secret-env': {
+            type: 'string',
+            value: '<NAME>',
+            help: 'environment variable with the app secret (required)',
+          },
+          'verify-token-env': {
+            type: 'string',
+            value: '<NAME>',
+            help: "environment variable with the app's own hub.verify_token (default WHATSAPP_VERIFY_TOKEN)",
+          },
+          name: { type: 'string', value: '<name>', help: 'a name to recognise it by' },
+        },
+        run: async (input) => (await whatsapp()).whatsappAddApp(input),
+      },
+      {
+        path: ['whatsapp', 'remove-app'],
+        summary: 'forget a Meta app (refused while a number uses it)',
+        arguments: [{ name: '<app-id>' }],
+        run: async (input) => (await whatsapp()).whatsappRemoveApp(input),
+      },
+      {
+        path: ['whatsapp', 'apps'],
+        summary: 'the registered Meta apps, their webhook URLs and numbers (no secrets)',
+        run: async (input) => (await whatsapp()).whatsappApps(input),
+      },
+    ],
+  },
+  {
+    name: 'number',
+    summary: "a workspace's WhatsApp numbers: their own Meta app and token, and a live test",
+    commands: [
+      {
+        path: ['number', 'credentials'],
+        summary: 'give a number its own Meta app, WABA and access token',
+        details: `The number must be in the workspace (wabridge workspace add-number) and the app registered
+(wabridge whatsapp add-app). The token is read from an environment variable and stored encrypted.
+
+  WA_TOKEN=… wabridge number credentials acme 106540352242922 --app 1234567890 --waba 419561257915477 --token-env WA_TOKEN`,
+        arguments: [workspaceArg, { name: '<phone_number_id>' }],
+        options: {
+          app: {
+            type: 'string',
+            value: '<app-id>',
+            help: 'the Meta app whose secret signs its webhooks (required)',
+          },
+          waba: { type: 'string', value: '<id>', help: 'its WhatsApp Business Account id (required)' },
+          'token-env': {
+            type: 'string',
+            value: '<NAME>',
+            help: 'environment variable with its access token (required)',
+          },
+        },
+        run: async (input) => (await whatsapp()).numberSetCredentials(input),
+      },
+      {
+        path: ['number', 'remove-credentials'],
+        summary: "put a number back on the environment's app and token",
+        arguments: [workspaceArg, { name: '<phone_number_id>' }],
+        run: async (input) => (await whatsapp()).numberRemoveCredentials(input),
+      },
+      {
+        path: ['number', 'list'],
+        summary: "a workspace's numbers with their app, WABA and token (masked)",
+        arguments: [workspaceArg],
+        run: async (input) => (await whatsapp()).numberList(input),
+      },
+      {
+        path: ['number', 'test'],
+        summary: "read the number's profile and quality rating, and check its WABA's webhook subscription",
+        arguments: [workspaceArg, { name: '<phone_number_id>' }],
+        run: async (input) => (await whatsapp()).numberTest(input),
       },
     ],
   },

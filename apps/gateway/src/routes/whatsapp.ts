@@ -1,33 +1,65 @@
 import { timingSafeEqual } from 'node:crypto';
-import { isWabridgeError, verifyMetaSignature } from '@wabridge/core';
-import { Hono } from 'hono';
+import {
+  DEFAULT_APP,
+  identifyMetaSigner,
+  isWabridgeError,
+  type MetaSignerResult,
+  type WebhookApp,
+  type WebhookView,
+} from '@wabridge/core';
+import { type Context, Hono } from 'hono';
 import type { BodyGate } from '../body-gate.ts';
 import { BodyTooLarge, errorResponse, GateFull, gateFullResponse, readGated, retryAfter } from '../http.ts';
 import type { Runtime } from '../runtime.ts';
+import { phoneNumberIdsOf } from './whatsapp-numbers.ts';
 
 /**
- * Meta's webhook edge. POST order matters: size limit, then the signature over the raw bytes,
- * then parsing, then one durable write; 200 only after the commit. Nothing else happens inline.
+ * Meta's webhook edge. POST order matters: size limit, then the signature over the raw bytes
+ * (which registered app signed), then that app's claim on the numbers in the body, then parsing,
+ * then one durable write; 200 only after the commit. Nothing else happens inline.
+ *
+ * `/webhooks/whatsapp/<app-id>` accepts only that Meta app's signature; the bare path tries the
+ * environment's app and every registered one (all of them, in constant time).
  */
 export function whatsappWebhook(runtime: Runtime, gate: BodyGate) {
-  const { env, metrics, logger } = runtime;
-  const secrets = env.WHATSAPP_APP_SECRET ?? [];
-  if (secrets.length === 0)
-    logger.warn({}, 'WHATSAPP_APP_SECRET is not set: WhatsApp webhook POSTs are refused with 503');
+  const { env, metrics, logger, whatsappApps } = runtime;
+  if ((env.WHATSAPP_APP_SECRET ?? []).length === 0)
+    logger.warn(
+      {},
+      'WHATSAPP_APP_SECRET is not set: WhatsApp webhook POSTs are refused with 503 unless a Meta app is registered (wabridge whatsapp add-app)',
+    );
   const app = new Hono();
 
+  /** The apps a request may be signed by: the one of its path, or all of them. */
+  const candidatesFor = (view: WebhookView, appId: string | null): readonly WebhookApp[] | 'unknown' => {
+    if (appId === null) return view.apps;
+    const one = view.app(appId);
+    return one && one.appId !== DEFAULT_APP ? [one] : 'unknown';
+  };
+
   // Meta's subscription handshake: echo hub.challenge when the verify token matches.
-  app.get('/', (c) => {
+  const handshake = async (c: Context, appId: string | null) => {
     const mode = c.req.query('hub.mode');
     const token = c.req.query('hub.verify_token') ?? '';
     const challenge = c.req.query('hub.challenge') ?? '';
-    const expected = env.WHATSAPP_VERIFY_TOKEN;
-    if (mode !== 'subscribe' || !expected || !constantTimeEqual(token, expected)) {
+    const candidates = candidatesFor(await whatsappApps.webhookView(), appId);
+    if (candidates === 'unknown') return unknownApp(c.req.param('appId') ?? '');
+    // The bare path keeps WHATSAPP_VERIFY_TOKEN; an app's path takes its own token, else that one.
+    const expected =
+      appId === null
+        ? [env.WHATSAPP_VERIFY_TOKEN, ...candidates.map((a) => a.verifyToken)]
+        : [candidates[0]?.verifyToken ?? env.WHATSAPP_VERIFY_TOKEN];
+    const tokens = expected.filter((t): t is string => typeof t === 'string' && t !== '');
+    let matched = false;
+    for (const candidate of tokens) matched = constantTimeEqual(token, candidate) || matched;
+    if (mode !== 'subscribe' || !matched) {
       metrics.increment('webhooks_rejected_total', { source: 'whatsapp', reason: 'verify_token' });
       return errorResponse(
         403,
         'verification_failed',
-        'hub.mode must be "subscribe" and hub.verify_token must match WHATSAPP_VERIFY_TOKEN',
+        appId === null
+          ? 'hub.mode must be "subscribe" and hub.verify_token must match WHATSAPP_VERIFY_TOKEN'
+          : `hub.mode must be "subscribe" and hub.verify_token must match Meta app ${appId}'s verify token`,
       );
     }
     if (challenge.length === 0 || challenge.length > 256) {
@@ -38,12 +70,12 @@ export function whatsappWebhook(runtime: Runtime, gate: BodyGate) {
       status: 200,
       headers: { 'content-type': 'text/plain; charset=utf-8', 'x-content-type-options': 'nosniff' },
     });
-  });
+  };
 
-  app.post('/', async (c) => {
+  const receive = async (c: Context, appId: string | null) => {
     const reject = (status: number, reason: string, message: string, headers?: Record<string, string>) => {
       metrics.increment('webhooks_rejected_total', { source: 'whatsapp', reason });
-      logger.warn({ reason, status }, 'WhatsApp webhook rejected');
+      logger.warn({ reason, status, ...(appId ? { appId } : {}) }, 'WhatsApp webhook rejected');
       return errorResponse(status, reason, message, headers);
     };
     let read: { raw: Uint8Array; release(): void };
@@ -72,10 +104,30 @@ export function whatsappWebhook(runtime: Runtime, gate: BodyGate) {
     const { raw } = read;
     // The body leaves the gate once its signature is checked: verified bodies are bounded by the
     // store's own queue (WEBHOOK_STORE_QUEUE_*), refused ones are dropped with the answer.
-    let verdict: ReturnType<typeof verifyMetaSignature> | null = null;
+    // The apps are looked up with the body held by the gate, so a slow store fills the gate (503)
+    // instead of queueing requests nobody bounds. One look for the whole request: the signature
+    // and the numbers' owners agree.
+    let view: WebhookView;
+    let verdict: MetaSignerResult<string> | null = null;
     try {
-      if (secrets.length > 0)
-        verdict = verifyMetaSignature(raw, c.req.header('x-hub-signature-256'), secrets);
+      try {
+        view = await whatsappApps.webhookView();
+      } catch (error) {
+        if (isWabridgeError(error) && error.code === 'unavailable')
+          return reject(503, 'store_busy', error.message, retryAfter(error));
+        throw error;
+      }
+      const candidates = candidatesFor(view, appId);
+      if (candidates === 'unknown') {
+        metrics.increment('webhooks_rejected_total', { source: 'whatsapp', reason: 'unknown_app' });
+        return unknownApp(c.req.param('appId') ?? '');
+      }
+      if (candidates.length > 0)
+        verdict = identifyMetaSigner(
+          raw,
+          c.req.header('x-hub-signature-256'),
+          candidates.map((a) => ({ key: a.appId, secrets: a.secrets })),
+        );
     } finally {
       read.release();
     }
@@ -85,6 +137,18 @@ export function whatsappWebhook(runtime: Runtime, gate: BodyGate) {
     if (!verdict.ok) {
       const status = verdict.reason === 'missing' ? 401 : 403;
       return reject(status, `signature_${verdict.reason}`, SIGNATURE_MESSAGES[verdict.reason]);
+    }
+    // A valid signature proves which app sent the body, not that the app may speak for the numbers
+    // in it: each routed number is accepted only from its own app.
+    for (const phoneNumberId of phoneNumberIdsOf(raw)) {
+      const owner = view.ownerOf(phoneNumberId);
+      if (owner !== null && owner !== verdict.key) {
+        return reject(
+          403,
+          'app_mismatch',
+          `phone_number_id ${phoneNumberId} belongs to ${describeApp(owner)}; this webhook was signed by ${describeApp(verdict.key)}`,
+        );
+      }
     }
     // Parsed and stored where the data lives (the embedded store's own thread); 200 only after
     // commit. A busy store (locked by another process, or too much already waiting for it) is
@@ -101,16 +165,22 @@ export function whatsappWebhook(runtime: Runtime, gate: BodyGate) {
     metrics.increment('webhooks_received_total', { source: 'whatsapp' });
     if (outcome.result.jobsQueued > 0) runtime.worker?.notify();
     return c.json({ ok: true });
-  });
+  };
 
-  app.all('/', (c) =>
+  const notAllowed = (c: Context) =>
     errorResponse(
       405,
       'method_not_allowed',
       `${c.req.method} is not used here: Meta verifies the endpoint with GET and delivers webhooks with POST`,
       { allow: 'GET, HEAD, POST' },
-    ),
-  );
+    );
+
+  app.get('/', (c) => handshake(c, null));
+  app.post('/', (c) => receive(c, null));
+  app.all('/', notAllowed);
+  app.get('/:appId{[0-9]+}', (c) => handshake(c, c.req.param('appId')));
+  app.post('/:appId{[0-9]+}', (c) => receive(c, c.req.param('appId')));
+  app.all('/:appId{[0-9]+}', notAllowed);
 
   return app;
 }
@@ -121,6 +191,17 @@ const SIGNATURE_MESSAGES = {
   wrong_prefix: 'X-Hub-Signature-256 must start with sha256=',
   mismatch: 'X-Hub-Signature-256 does not match the body (HMAC-SHA256 with the app secret)',
 } as const;
+
+const describeApp = (appId: string) =>
+  appId === DEFAULT_APP ? 'the default Meta app (WHATSAPP_APP_SECRET)' : `Meta app ${appId}`;
+
+function unknownApp(appId: string) {
+  return errorResponse(
+    404,
+    'unknown_app',
+    `Meta app ${appId} is not registered here (wabridge whatsapp add-app ${appId} --secret-env VAR)`,
+  );
+}
 
 function constantTimeEqual(a: string, b: string): boolean {
   const left = Buffer.from(a);

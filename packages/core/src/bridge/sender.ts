@@ -16,8 +16,8 @@ import { checkSendable, noticeText } from './policy.ts';
 export interface WhatsAppSenderOptions {
   store: Store;
   host: ConnectorHost;
-  /** The Cloud API client to use for a workspace. */
-  client: (workspaceId: string) => CloudApiClient;
+  /** The Cloud API client for a workspace's business number (each number may have its own token). */
+  client: (workspaceId: string, phoneNumberId: string) => CloudApiClient | Promise<CloudApiClient>;
   logger: Logger;
   now?: () => number;
   /** Per business number (Meta's default throughput is 80 messages/s). */
@@ -123,7 +123,13 @@ export class WhatsAppSender implements SendHandler {
     if (!to)
       throw new WabridgeError('permanent', `contact ${contact.id} has neither a WhatsApp id nor a BSUID`);
     const parts = this.parts(message);
-    const client = this.o.client(ws);
+    let client: CloudApiClient;
+    try {
+      client = await this.o.client(ws, conversation.phoneNumberId);
+    } catch (error) {
+      await this.handleSendError(job, message, error, `${message.id}:0`);
+      return;
+    }
     let firstWamid: string | null = null;
     for (const [index, part] of parts.entries()) {
       const partKey = `${message.id}:${index}`;

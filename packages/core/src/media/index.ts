@@ -10,7 +10,8 @@ import type { CloudApiClient } from '../whatsapp/cloud-api-client.ts';
 
 export interface MediaStoreOptions {
   store: Store;
-  client: (workspaceId: string) => CloudApiClient;
+  /** The Cloud API client for a workspace's business number (each number may have its own token). */
+  client: (workspaceId: string, phoneNumberId?: string) => CloudApiClient | Promise<CloudApiClient>;
   /** Where downloaded media is kept (`<data dir>/media`). */
   dir: string;
   /** Key for signing media links. */
@@ -105,9 +106,9 @@ export class MediaStore {
     const path = join(folder, messageId);
     const cached = await this.readCached(workspaceId, path);
     if (cached) return cached;
-    const downloaded = await this.o
-      .client(workspaceId)
-      .downloadMedia(media.id, { maxBytes: this.o.maxBytes ?? 100_000_000 });
+    // The media belongs to the number the customer wrote to; only its own token may fetch it.
+    const client = await this.o.client(workspaceId, conversation?.phoneNumberId);
+    const downloaded = await client.downloadMedia(media.id, { maxBytes: this.o.maxBytes ?? 100_000_000 });
     const mimeType = downloaded.mimeType || media.mime_type || 'application/octet-stream';
     const meta: CachedMeta = {
       mimeType,

@@ -74,6 +74,16 @@ export interface Store {
   removePhoneNumber(phoneNumberId: string): Promise<void>;
   listPhoneNumbers(workspaceId?: string): Promise<PhoneNumber[]>;
   resolvePhoneNumber(phoneNumberId: string): Promise<PhoneNumber | null>;
+  /** Registers or replaces a Meta app (its secrets and verify token as ciphertexts). */
+  putWhatsAppApp(app: Omit<WhatsAppAppRecord, 'createdAt'>): Promise<void>;
+  /** `conflict` while a number's credentials name the app, `not_found` when it is not registered. */
+  removeWhatsAppApp(appId: string): Promise<void>;
+  listWhatsAppApps(): Promise<WhatsAppAppRecord[]>;
+  /** A number's own app and token; the number must be in `workspaceId` and the app registered. */
+  setNumberCredentials(input: WhatsAppNumberCredentials): Promise<void>;
+  /** True when there were credentials to remove. */
+  removeNumberCredentials(workspaceId: string, phoneNumberId: string): Promise<boolean>;
+  listNumberCredentials(workspaceId?: string): Promise<WhatsAppNumberCredentials[]>;
   setConnector(input: ConnectorSettingInput): Promise<void>;
   getConnector(workspaceId: string, connectorId: string): Promise<ConnectorSetting | null>;
   listConnectors(workspaceId?: string): Promise<ConnectorSetting[]>;
@@ -320,6 +330,29 @@ export interface Store {
   }): Promise<void>;
   /** An erasure's certificate with each connector's confirmation as it stands now. */
   getErasure(workspaceId: string, erasureId: string): Promise<ErasureCertificate | null>;
+}
+
+/** A Meta app registered besides the environment's default one (issue 20). */
+export interface WhatsAppAppRecord {
+  appId: string;
+  name: string | null;
+  /** SecretBox ciphertext of a JSON array of app secrets (several during a rotation). */
+  secretsEnc: string;
+  /** SecretBox ciphertext of the GET handshake's hub.verify_token, if the app has its own. */
+  verifyTokenEnc: string | null;
+  createdAt: number;
+  updatedAt: number;
+}
+
+/** A number's own credentials: the app that signs its webhooks and the token its sends use. */
+export interface WhatsAppNumberCredentials {
+  phoneNumberId: string;
+  workspaceId: string;
+  appId: string;
+  wabaId: string;
+  /** SecretBox ciphertext of the access token. */
+  accessTokenEnc: string;
+  updatedAt: number;
 }
 
 export interface ConnectorSettingInput {

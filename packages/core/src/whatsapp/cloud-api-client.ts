@@ -181,6 +181,27 @@ export interface DownloadedMedia {
   mimeType: string;
 }
 
+/** https://developers.facebook.com/docs/graph-api/reference/whats-app-business-account-to-number-current-status/ */
+export interface PhoneNumberProfile {
+  id: string;
+  displayPhoneNumber: string | null;
+  verifiedName: string | null;
+  /** GREEN, YELLOW, RED or UNKNOWN/NA as Meta reports it. */
+  qualityRating: string | null;
+  codeVerificationStatus: string | null;
+  nameStatus: string | null;
+}
+
+/** One entry of `GET /{waba-id}/subscribed_apps`. */
+export interface SubscribedApp {
+  appId: string;
+  name: string | null;
+  overrideCallbackUri: string | null;
+}
+
+const PHONE_PROFILE_FIELDS =
+  'id,display_phone_number,verified_name,quality_rating,code_verification_status,name_status';
+
 export interface CloudApiClient {
   sendText(input: SendTextInput): Promise<SendResult>;
   sendTemplate(input: SendTemplateInput): Promise<SendResult>;
@@ -198,6 +219,10 @@ export interface CloudApiClient {
    * after 5 minutes.
    */
   downloadMedia(media: string | MediaInfo, options: DownloadMediaOptions): Promise<DownloadedMedia>;
+  /** The number's profile: `GET /{phone-number-id}?fields=…` (verified name, quality rating…). */
+  getPhoneNumber(phoneNumberId: string, options?: { signal?: AbortSignal }): Promise<PhoneNumberProfile>;
+  /** The apps whose webhooks carry the WABA: `GET /{waba-id}/subscribed_apps`. */
+  listSubscribedApps(wabaId: string, options?: { signal?: AbortSignal }): Promise<SubscribedApp[]>;
 }
 
 const BSUID = /^[A-Z]{2}\.[A-Za-z0-9][A-Za-z0-9.]{0,159}$/;
@@ -518,6 +543,45 @@ export function createCloudApiClient(options: CloudApiClientOptions): CloudApiCl
   }
 
   return Object.freeze({
+    async getPhoneNumber(phoneNumberId: string, opts: { signal?: AbortSignal } = {}) {
+      const json = await call({
+        method: 'GET',
+        path: [requireText(phoneNumberId, 'phoneNumberId')],
+        query: { fields: PHONE_PROFILE_FIELDS },
+        signal: opts.signal,
+        operation: 'WhatsApp phone number profile',
+      });
+      const record = isRecord(json) ? json : {};
+      const text = (key: string) => (typeof record[key] === 'string' ? (record[key] as string) : null);
+      return {
+        id: text('id') ?? phoneNumberId,
+        displayPhoneNumber: text('display_phone_number'),
+        verifiedName: text('verified_name'),
+        qualityRating: text('quality_rating'),
+        codeVerificationStatus: text('code_verification_status'),
+        nameStatus: text('name_status'),
+      } satisfies PhoneNumberProfile;
+    },
+
+    async listSubscribedApps(wabaId: string, opts: { signal?: AbortSignal } = {}) {
+      const json = await call({
+        method: 'GET',
+        path: [requireText(wabaId, 'wabaId'), 'subscribed_apps'],
+        signal: opts.signal,
+        operation: 'WhatsApp WABA subscribed apps',
+      });
+      const data = isRecord(json) && Array.isArray(json.data) ? json.data : [];
+      return data.filter(isRecord).map((entry): SubscribedApp => {
+        const app = isRecord(entry.whatsapp_business_api_data) ? entry.whatsapp_business_api_data : {};
+        return {
+          appId: typeof app.id === 'string' ? app.id : String(app.id ?? ''),
+          name: typeof app.name === 'string' ? app.name : null,
+          overrideCallbackUri:
+            typeof entry.override_callback_uri === 'string' ? entry.override_callback_uri : null,
+        };
+      });
+    },
+
     async sendText(input: SendTextInput) {
       if (typeof input.body !== 'string' || input.body === '')
         throw badRequest('body must be a non-empty string');

@@ -64,3 +64,51 @@ function assertSecrets(secrets: readonly string[]): void {
     throw new WabridgeError('config_invalid', 'A configured Meta app secret is empty');
   }
 }
+
+/** One app's secrets under a key the caller chooses (e.g. its app id). */
+export interface MetaSignerCandidate<K> {
+  key: K;
+  secrets: readonly string[];
+}
+
+export type MetaSignerResult<K> = { ok: true; key: K } | { ok: false; reason: MetaSignatureFailure };
+
+/**
+ * Which of several Meta apps signed a body. Every candidate's every secret is computed and
+ * compared, with no early exit, so the answer's timing does not reveal which app (or whether
+ * any) matched. When two apps share a secret the first listed wins.
+ */
+export function identifyMetaSigner<K>(
+  rawBody: Uint8Array,
+  header: string | undefined | null,
+  candidates: readonly MetaSignerCandidate<K>[],
+): MetaSignerResult<K> {
+  for (const candidate of candidates) assertSecrets(candidate.secrets);
+  const provided = parseSignatureHeader(header);
+  if (!provided.ok) return provided;
+  let found = -1;
+  for (const [index, candidate] of candidates.entries()) {
+    for (const secret of candidate.secrets) {
+      const expected = createHmac('sha256', secret).update(rawBody).digest();
+      const equal = timingSafeEqual(expected, provided.digest);
+      // Arithmetic rather than a branch that stops looking: every HMAC is computed either way.
+      found += Number(equal && found === -1) * (index + 1);
+    }
+  }
+  const match = found >= 0 ? candidates[found] : undefined;
+  return match ? { ok: true, key: match.key } : { ok: false, reason: 'mismatch' };
+}
+
+function parseSignatureHeader(
+  header: string | undefined | null,
+): { ok: true; digest: Buffer } | { ok: false; reason: MetaSignatureFailure } {
+  if (header === undefined || header === null || header.trim() === '')
+    return { ok: false, reason: 'missing' };
+  const value = header.trim();
+  const separator = value.indexOf('=');
+  if (separator <= 0) return { ok: false, reason: 'malformed' };
+  if (value.slice(0, separator).toLowerCase() !== 'sha256') return { ok: false, reason: 'wrong_prefix' };
+  const hex = value.slice(separator + 1);
+  if (!SIGNATURE_HEX.test(hex)) return { ok: false, reason: 'malformed' };
+  return { ok: true, digest: Buffer.from(hex, 'hex') };
+}

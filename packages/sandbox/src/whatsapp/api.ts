@@ -14,7 +14,8 @@
  * otherwise. A token reaches only the WABAs it was granted (each Meta app's system user sees its
  * own business's numbers): another number, WABA or its media answers like an object that does not
  * exist (400, code 100, subcode 33 — "does not exist, cannot be loaded due to missing permissions").
- * Errors are Meta-shaped (`errors.ts`). Every request is recorded as `api.request`; sends as
+ * Errors are Meta-shaped (`errors.ts`). Every request is recorded as `api.request` (with the app id
+ * of its token, if known); sends as
  * `send.accepted` / `send.rejected`.
  */
 
@@ -42,7 +43,9 @@ export function createCloudApi(core: WhatsAppCore): Hono {
     c.header('facebook-api-version', version);
     c.header('x-fb-trace-id', newFbtraceId());
     c.header('x-fb-request-id', newFbtraceId());
-    core.record({ kind: 'api.request', method: c.req.method, path: c.req.path, status: c.res.status });
+    // The app whose token made the call (never the token): tests check each number's own token was used.
+    const appId = core.grant(bearerOf(c))?.appId;
+    core.record({ kind: 'api.request', method: c.req.method, path: c.req.path, status: c.res.status, appId });
   });
 
   app.onError((error, c) => {

@@ -241,7 +241,7 @@ type W<K extends string, T> = { platform: 'whatsapp'; kind: K } & T;
 
 /** Everything the WhatsApp emulator records. */
 export type WhatsAppEvent =
-  | W<'api.request', { method: string; path: string; status: number }>
+  | W<'api.request', { method: string; path: string; status: number; appId: string | undefined }>
   | W<
       'send.accepted',
       {

@@ -43,6 +43,8 @@ import {
   type Store,
   type UnroutedEvent,
   WHATSAPP_SENDER,
+  type WhatsAppAppRecord,
+  type WhatsAppNumberCredentials,
   type WorkspaceActivity,
 } from '../types.ts';
 import { SqliteAccess } from './access.ts';
@@ -88,6 +90,7 @@ import {
   toWorkspace,
   type WorkspaceRow,
 } from './rows.ts';
+import * as whatsappApps from './whatsapp-apps.ts';
 
 export interface SqliteStoreOptions {
   /** Path of the database file (its folder is created), or `:memory:` for throwaway tests. */
@@ -378,6 +381,7 @@ export class SqliteStore implements Store {
         'platform_events',
         'admin_grants',
         'api_tokens',
+        'whatsapp_number_credentials',
         'legal_holds',
         'retention_rules',
         'erasures',
@@ -433,6 +437,9 @@ export class SqliteStore implements Store {
   removePhoneNumber(phoneNumberId: string): Promise<void> {
     return this.db.write(() => {
       this.db.run('DELETE FROM phone_numbers WHERE phone_number_id = :id', { id: phoneNumberId });
+      this.db.run('DELETE FROM whatsapp_number_credentials WHERE phone_number_id = :id', {
+        id: phoneNumberId,
+      });
       this.bumpConfigVersion();
     });
   }
@@ -454,6 +461,43 @@ export class SqliteStore implements Store {
       id: phoneNumberId,
     });
     return row ? toPhoneNumber(row) : null;
+  }
+
+  putWhatsAppApp(app: Omit<WhatsAppAppRecord, 'createdAt'>): Promise<void> {
+    return this.db.write(() => {
+      whatsappApps.putApp(this.db, app);
+      this.bumpConfigVersion();
+    });
+  }
+
+  removeWhatsAppApp(appId: string): Promise<void> {
+    return this.db.write(() => {
+      whatsappApps.removeApp(this.db, appId);
+      this.bumpConfigVersion();
+    });
+  }
+
+  async listWhatsAppApps(): Promise<WhatsAppAppRecord[]> {
+    return whatsappApps.listApps(this.db);
+  }
+
+  setNumberCredentials(input: WhatsAppNumberCredentials): Promise<void> {
+    return this.db.write(() => {
+      whatsappApps.setCredentials(this.db, input);
+      this.bumpConfigVersion();
+    });
+  }
+
+  removeNumberCredentials(workspaceId: string, phoneNumberId: string): Promise<boolean> {
+    return this.db.write(() => {
+      const removed = whatsappApps.removeCredentials(this.db, workspaceId, phoneNumberId);
+      if (removed) this.bumpConfigVersion();
+      return removed;
+    });
+  }
+
+  async listNumberCredentials(workspaceId?: string): Promise<WhatsAppNumberCredentials[]> {
+    return whatsappApps.listCredentials(this.db, workspaceId);
   }
 
   setConnector(input: ConnectorSettingInput): Promise<void> {

@@ -542,4 +542,31 @@ CREATE TABLE admin_login_attempts (
 ) WITHOUT ROWID;
 `,
   },
+  {
+    // Meta apps registered besides the environment's default one, and each number's own
+    // credentials (issue 20, item 4): the app whose secret signs its webhooks and the access token
+    // its sends use. Secrets and tokens are SecretBox ciphertexts; they go with their workspace.
+    version: 19,
+    name: 'WhatsApp apps and per-number credentials',
+    sql: `
+CREATE TABLE whatsapp_apps (
+  app_id TEXT PRIMARY KEY,
+  name TEXT,
+  secrets_enc TEXT NOT NULL,
+  verify_token_enc TEXT,
+  created_at INTEGER NOT NULL,
+  updated_at INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE whatsapp_number_credentials (
+  phone_number_id TEXT PRIMARY KEY,
+  workspace_id TEXT NOT NULL,
+  app_id TEXT NOT NULL,
+  waba_id TEXT NOT NULL,
+  access_token_enc TEXT NOT NULL,
+  updated_at INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX whatsapp_number_credentials_workspace ON whatsapp_number_credentials (workspace_id);
+CREATE INDEX whatsapp_number_credentials_app ON whatsapp_number_credentials (app_id);
+`,
+  },
 ];

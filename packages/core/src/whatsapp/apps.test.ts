@@ -1,0 +1,212 @@
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { createSecretBox } from '../secrets/index.ts';
+import { openSqliteStore, type SqliteStore } from '../store/sqlite/index.ts';
+import { DEFAULT_APP, WhatsAppApps } from './apps.ts';
+import { identifyMetaSigner, signMetaPayload } from './signature.ts';
+
+const SECRET_A = 'a1'.repeat(16);
+const SECRET_B = 'b2'.repeat(16);
+const TOKEN = 'EAAG-plain-token-never-stored-123456';
+
+describe('Meta apps and per-number credentials', () => {
+  let dir: string;
+  let store: SqliteStore;
+  let apps: WhatsAppApps;
+  beforeEach(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'wabridge-wa-apps-'));
+    store = await openSqliteStore({ path: join(dir, 'db') });
+    apps = new WhatsAppApps({
+      store,
+      secrets: createSecretBox(Buffer.alloc(32, 7)),
+      defaults: { secrets: ['env-secret'], verifyToken: 'env-verify' },
+      now: () => 1_000,
+    });
+    for (const ws of ['acme', 'beta']) await store.createWorkspace({ id: ws, name: ws });
+    await store.addPhoneNumber({
+      phoneNumberId: '111',
+      workspaceId: 'acme',
+      displayPhoneNumber: null,
+      wabaId: null,
+    });
+    await store.addPhoneNumber({
+      phoneNumberId: '222',
+      workspaceId: 'beta',
+      displayPhoneNumber: null,
+      wabaId: null,
+    });
+  });
+  afterEach(async () => {
+    await store.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('keeps secrets and tokens encrypted in the file, shows them masked, and audits without them', async () => {
+    await apps.addApp('test', { appId: '1001', secrets: [SECRET_A], verifyToken: 'alpha-verify' });
+    await apps.setNumberCredentials('test', 'acme', '111', {
+      appId: '1001',
+      wabaId: '555',
+      accessToken: TOKEN,
+    });
+    await store.close();
+    const file = readFileSync(join(dir, 'db')).toString('latin1');
+    for (const plain of [SECRET_A, TOKEN, 'alpha-verify']) expect(file).not.toContain(plain);
+    store = await openSqliteStore({ path: join(dir, 'db') });
+    apps = new WhatsAppApps({ store, secrets: createSecretBox(Buffer.alloc(32, 7)), defaults: {} });
+    expect(await apps.listApps()).toEqual([
+      { appId: '1001', name: null, secrets: 1, verifyToken: true, numbers: ['111'] },
+    ]);
+    expect(await apps.listNumberCredentials('acme')).toEqual([
+      { phoneNumberId: '111', workspaceId: 'acme', appId: '1001', wabaId: '555', accessToken: 'EAAG…3456' },
+    ]);
+    expect(await apps.listNumberCredentials('beta')).toEqual([]);
+    expect((await apps.credentialsFor('111'))?.accessToken).toBe(TOKEN);
+    const audit = await store.listAudit({});
+    expect(audit.map((a) => a.action)).toEqual(
+      expect.arrayContaining(['whatsapp.app.add', 'number.credentials.set']),
+    );
+    expect(JSON.stringify(audit)).not.toContain(SECRET_A);
+    expect(JSON.stringify(audit)).not.toContain(TOKEN);
+  });
+
+  it('re-encrypts app secrets and number tokens under a new master key (secrets rotate)', async () => {
+    await apps.addApp('test', { appId: '1001', secrets: [SECRET_A], verifyToken: 'alpha-verify' });
+    await apps.setNumberCredentials('test', 'acme', '111', {
+      appId: '1001',
+      wabaId: '555',
+      accessToken: TOKEN,
+    });
+    const rotatedBox = createSecretBox(Buffer.alloc(32, 8), [Buffer.alloc(32, 7)]);
+    const next = new WhatsAppApps({ store, secrets: rotatedBox, defaults: {} });
+    expect(await next.rotateSecrets('test')).toBe(2);
+    expect(await next.rotateSecrets('test')).toBe(0);
+    // Readable with the new key alone.
+    const only = new WhatsAppApps({ store, secrets: createSecretBox(Buffer.alloc(32, 8)), defaults: {} });
+    expect((await only.credentialsFor('111'))?.accessToken).toBe(TOKEN);
+    expect(await only.webhookApp('1001')).toEqual({
+      appId: '1001',
+      secrets: [SECRET_A],
+      verifyToken: 'alpha-verify',
+    });
+  });
+
+  it('refuses bad input with one clear line and stores nothing', async () => {
+    await expect(apps.addApp('test', { appId: 'my-app', secrets: [SECRET_A] })).rejects.toThrow(
+      'Meta app id "my-app" must be digits (the App ID)',
+    );
+    await expect(apps.addApp('test', { appId: '1001', secrets: ['EAAGlooksLikeAToken'] })).rejects.toThrow(
+      'an app secret is 32 hexadecimal characters (App settings > Basic); this one has 19 characters and other characters',
+    );
+    await expect(apps.addApp('test', { appId: '1001', secrets: [] })).rejects.toThrow(
+      'needs a non-empty app secret',
+    );
+    expect(await store.listWhatsAppApps()).toEqual([]);
+    await expect(
+      apps.setNumberCredentials('test', 'acme', '111', { appId: '1001', wabaId: '555', accessToken: TOKEN }),
+    ).rejects.toThrow('Meta app 1001 is not registered (wabridge whatsapp add-app 1001 --secret-env VAR)');
+    await apps.addApp('test', { appId: '1001', secrets: [SECRET_A] });
+    // Another workspace's number cannot be given credentials from here.
+    await expect(
+      apps.setNumberCredentials('test', 'acme', '222', { appId: '1001', wabaId: '555', accessToken: TOKEN }),
+    ).rejects.toMatchObject({
+      code: 'not_found',
+      message: 'number 222 is not in workspace acme (add it first)',
+    });
+    await expect(
+      apps.setNumberCredentials('test', 'acme', '111', { appId: '1001', wabaId: 'waba', accessToken: TOKEN }),
+    ).rejects.toThrow('WABA id "waba" must be digits');
+    await expect(
+      apps.setNumberCredentials('test', 'acme', '111', {
+        appId: '1001',
+        wabaId: '555',
+        accessToken: 'short',
+      }),
+    ).rejects.toThrow('the access token looks wrong');
+    expect(await store.listNumberCredentials()).toEqual([]);
+  });
+
+  it('routes ownership: own app, else the default app for routed numbers, nobody for unrouted ones', async () => {
+    await apps.addApp('test', { appId: '1001', secrets: [SECRET_A] });
+    await apps.setNumberCredentials('test', 'acme', '111', {
+      appId: '1001',
+      wabaId: '555',
+      accessToken: TOKEN,
+    });
+    expect(await apps.ownerOf('111')).toBe('1001');
+    expect(await apps.ownerOf('222')).toBe(DEFAULT_APP);
+    expect(await apps.ownerOf('999')).toBeNull();
+    // An app in use cannot be removed; its numbers first.
+    await expect(apps.removeApp('test', '1001')).rejects.toMatchObject({ code: 'conflict' });
+    await apps.removeNumberCredentials('test', 'acme', '111');
+    expect(await apps.ownerOf('111')).toBe(DEFAULT_APP);
+    await apps.removeApp('test', '1001');
+    expect((await apps.webhookApps()).map((a) => a.appId)).toEqual([DEFAULT_APP]);
+  });
+
+  it('drops a number’s credentials with the number and with its workspace (seen through the cache)', async () => {
+    await apps.addApp('test', { appId: '1001', secrets: [SECRET_A] });
+    await apps.setNumberCredentials('test', 'acme', '111', {
+      appId: '1001',
+      wabaId: '555',
+      accessToken: TOKEN,
+    });
+    expect(await apps.credentialsFor('111')).not.toBeNull();
+    await store.removePhoneNumber('111');
+    expect(await apps.credentialsFor('111')).toBeNull();
+    await store.addPhoneNumber({
+      phoneNumberId: '111',
+      workspaceId: 'acme',
+      displayPhoneNumber: null,
+      wabaId: null,
+    });
+    await apps.setNumberCredentials('test', 'acme', '111', {
+      appId: '1001',
+      wabaId: '555',
+      accessToken: TOKEN,
+    });
+    await store.deleteWorkspace('acme');
+    expect(await apps.credentialsFor('111')).toBeNull();
+    expect(await store.listNumberCredentials()).toEqual([]);
+  });
+});
+
+describe('identifyMetaSigner', () => {
+  const body = Buffer.from('{"object":"whatsapp_business_account"}');
+  const candidates = [
+    { key: 'default', secrets: ['env-secret'] },
+    { key: '1001', secrets: ['old-a', SECRET_A] },
+    { key: '2002', secrets: [SECRET_B] },
+  ];
+  it('names the app whose secret (any of its rotation list) signed the body', () => {
+    expect(identifyMetaSigner(body, signMetaPayload(body, SECRET_A), candidates)).toEqual({
+      ok: true,
+      key: '1001',
+    });
+    expect(identifyMetaSigner(body, signMetaPayload(body, 'old-a'), candidates)).toEqual({
+      ok: true,
+      key: '1001',
+    });
+    expect(identifyMetaSigner(body, signMetaPayload(body, SECRET_B), candidates)).toEqual({
+      ok: true,
+      key: '2002',
+    });
+    expect(identifyMetaSigner(body, signMetaPayload(body, 'env-secret'), candidates)).toEqual({
+      ok: true,
+      key: 'default',
+    });
+  });
+  it('answers why a header fails', () => {
+    expect(identifyMetaSigner(body, signMetaPayload(body, 'other'), candidates)).toEqual({
+      ok: false,
+      reason: 'mismatch',
+    });
+    expect(identifyMetaSigner(body, undefined, candidates)).toEqual({ ok: false, reason: 'missing' });
+    expect(identifyMetaSigner(body, 'sha1=abc', candidates)).toEqual({ ok: false, reason: 'wrong_prefix' });
+    expect(identifyMetaSigner(body, 'sha256=xyz', candidates)).toEqual({ ok: false, reason: 'malformed' });
+    expect(() => identifyMetaSigner(body, 'sha256=00', [{ key: 'x', secrets: [''] }])).toThrow(
+      'A configured Meta app secret is empty',
+    );
+  });
+});
