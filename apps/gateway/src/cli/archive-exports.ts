@@ -12,7 +12,15 @@ import {
   verifyProofDocument,
   WabridgeError,
 } from '@wabridge/core';
-import { actor, archiveVerify, noWorkspace, str, withArchiveDatabase, withRuntime } from './admin.ts';
+import {
+  actor,
+  archiveVerify,
+  masterKeysIfAny,
+  noWorkspace,
+  str,
+  withArchiveDatabase,
+  withRuntime,
+} from './admin.ts';
 import { err, out } from './output.ts';
 import { type CommandInput, UsageError } from './parse.ts';
 
@@ -44,7 +52,12 @@ export async function archiveProve({ env, values, positionals }: CommandInput): 
   const size = count(values, 'size', false);
   const document = await withArchiveDatabase(env(), async (direct) => {
     knownLog(direct, log);
-    return proveArchiveRecord(direct.db, log, seq, size === undefined ? {} : { size });
+    // With the master key the record's content is opened and carried, so the proof shows it too.
+    const keyring = masterKeysIfAny(env()) ? direct.keyring : undefined;
+    return proveArchiveRecord(direct.db, log, seq, {
+      ...(size === undefined ? {} : { size }),
+      ...(keyring ? { keyring } : {}),
+    });
   });
   out(JSON.stringify(document, null, 2));
 }
