@@ -334,7 +334,7 @@ function transcriptEntry(
     direction: String(d.direction),
     type: String(d.type),
     ts: Number(d.ts),
-    text: typeof d.text === 'string' ? d.text : null,
+    text: typeof d.text === 'string' ? d.text : d.archive_purged === true ? '(content purged)' : null,
     author: authorOf(d, name),
   });
   return {

@@ -107,6 +107,8 @@ describe('an export with purged content', () => {
       ['w.kept', false, 'still here'],
     ]);
     expect(data.purges).toMatchObject([{ reason: 'retention rule: test', count: 1 }]);
+    const html = [...files].find(([k]) => k.startsWith('transcripts/'))?.[1].toString('utf8') ?? '';
+    expect(html).toContain('(content purged)');
     // The purged text is nowhere in the file.
     for (const [name, bytes] of files) expect(bytes.toString('utf8'), name).not.toContain('12345678');
   });
