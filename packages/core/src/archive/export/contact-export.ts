@@ -144,7 +144,10 @@ export async function exportContact(options: ContactExportOptions): Promise<Cont
     purgedSeqs.length === 0
       ? []
       : readPurges(db, ws)
-          .filter((purge) => purgedSeqs.some((seq) => new PurgedRecords([purge]).has(seq)))
+          .filter((purge) => {
+            const covered = new PurgedRecords([purge]);
+            return purgedSeqs.some((seq) => covered.has(seq));
+          })
           .map((purge) => purge.seq)
           .filter((seq) => !recordLines.has(seq));
   readPage(purgeSeqs);
