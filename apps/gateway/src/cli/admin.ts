@@ -487,7 +487,7 @@ export async function withArchiveDatabase<T>(env: Env, run: (store: SqliteStore)
 }
 
 /** The master keys when configured (or the development key): verifying needs none. */
-function masterKeysIfAny(env: Env): { current: Buffer; previous: Buffer[] } | undefined {
+export function masterKeysIfAny(env: Env): { current: Buffer; previous: Buffer[] } | undefined {
   if (!env.WABRIDGE_MASTER_KEY && !env.devMode) return undefined;
   return loadMasterKeys(env, createLogger('warn', process.stderr), 'once');
 }

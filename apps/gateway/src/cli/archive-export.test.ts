@@ -43,7 +43,12 @@ beforeAll(async () => {
   expect((await wabridge('workspace', 'create', 'Acme', '--id', 'acme')).code).toBe(0);
   expect((await wabridge('workspace', 'add-number', 'acme', '106540352242922')).code).toBe(0);
   // Messages as ingest stores them, written into the same database file.
-  const store = await openSqliteStore({ path: join(dir, 'data', 'wabridge.db') });
+  // Under the master key the CLI runs with: message content is sealed with the workspace's data
+  // key, which that key wraps, and the export opens it.
+  const store = await openSqliteStore({
+    path: join(dir, 'data', 'wabridge.db'),
+    masterKeys: { current: Buffer.from(env.WABRIDGE_MASTER_KEY, 'base64'), previous: [] },
+  });
   const ada = identity({ waId: '15550001111', profileName: 'Ada' });
   await store.ingest(
     messagesUnit('acme', {
@@ -89,7 +94,15 @@ describe('wabridge export and proofs', () => {
     const ok = await wabridge('archive', 'verify-proof', file, '--key', key);
     expect(ok).toMatchObject({ code: 0 });
     expect(ok.stdout).toMatch(/^proof verifies: record 3 \(message.inbound msg_/);
+    // With the master key the proof carries the record's opened content, which the record commits to.
     writeFileSync(file, proof.stdout.replace('second', 'secund'));
+    const content = await wabridge('archive', 'verify-proof', file, '--key', key);
+    expect(content.code).toBe(1);
+    expect(content.stdout).toMatch(
+      /proof FAILS: record 3: its content is not the content its record commits to/,
+    );
+    const document = JSON.parse(proof.stdout) as { record: string };
+    writeFileSync(file, JSON.stringify({ ...document, record: document.record.replace('"text"', '"TEXT"') }));
     const bad = await wabridge('archive', 'verify-proof', file, '--key', key);
     expect(bad.code).toBe(1);
     expect(bad.stdout).toMatch(/proof FAILS: record 3: its inclusion proof fails/);

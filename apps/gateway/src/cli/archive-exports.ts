@@ -12,7 +12,15 @@ import {
   verifyProofDocument,
   WabridgeError,
 } from '@wabridge/core';
-import { actor, archiveVerify, noWorkspace, str, withArchiveDatabase, withRuntime } from './admin.ts';
+import {
+  actor,
+  archiveVerify,
+  masterKeysIfAny,
+  noWorkspace,
+  str,
+  withArchiveDatabase,
+  withRuntime,
+} from './admin.ts';
 import { err, out } from './output.ts';
 import { type CommandInput, UsageError } from './parse.ts';
 
@@ -44,7 +52,12 @@ export async function archiveProve({ env, values, positionals }: CommandInput): 
   const size = count(values, 'size', false);
   const document = await withArchiveDatabase(env(), async (direct) => {
     knownLog(direct, log);
-    return proveArchiveRecord(direct.db, log, seq, size === undefined ? {} : { size });
+    // With the master key the record's content is opened and carried, so the proof shows it too.
+    const keyring = masterKeysIfAny(env()) ? direct.keyring : undefined;
+    return proveArchiveRecord(direct.db, log, seq, {
+      ...(size === undefined ? {} : { size }),
+      ...(keyring ? { keyring } : {}),
+    });
   });
   out(JSON.stringify(document, null, 2));
 }
@@ -120,7 +133,8 @@ export async function archiveVerifyExport(path: string, values: CommandInput['va
   if (values.json) out(JSON.stringify(report));
   else if (report.ok) {
     out(
-      `export of ${report.contactId ?? 'messages'} (workspace ${report.workspace}) is sound: ${report.records} records proved against the signed checkpoint of ${report.checkpointSize}`,
+      `export of ${report.contactId ?? 'messages'} (workspace ${report.workspace}) is sound: ${report.records} records proved against the signed checkpoint of ${report.checkpointSize}` +
+        (report.purged > 0 ? `; ${report.purged} of them purged (record and proof, no content)` : ''),
     );
   } else {
     const f = report.failure;
@@ -160,7 +174,9 @@ export async function exportCommand({ env, values, positionals }: CommandInput):
         out: path,
         actor: actor(),
         // Media wabridge has kept or can still fetch; a file WhatsApp no longer serves is left out.
-        media: (messageId) => media.fetch(workspaceId, messageId).catch(() => null),
+        // A restricted conversation's files are included: art. 15 covers restricted data.
+        media: (messageId) =>
+          media.fetch(workspaceId, messageId, { restricted: 'include' }).catch(() => null),
       });
       out(
         `wrote ${result.path}: ${result.conversations} conversation(s), ${result.records} records, ${result.mediaFiles} media file(s); ` +

@@ -2,17 +2,23 @@ import { type Checkpoint, openCheckpoint } from './log/checkpoint.ts';
 import { type Hash, leafHash, toHex } from './log/hash.ts';
 import { type NoteVerifier, noteVerifier } from './log/note.ts';
 import { verifyConsistency, verifyInclusion } from './log/verify.ts';
+import { type CarriedContent, checkCarriedContent } from './record-content.ts';
 
 // Proofs as self-contained JSON documents (issue 18, item 2): what `wabridge archive prove` and
 // `archive consistency` print and what `archive verify-proof` checks with nothing but the log's
 // public key. No database is involved in checking one: the signed checkpoint carries the tree
-// size and root, the proof the sibling hashes, and the inclusion proof the record's own bytes.
+// size and root, the proof the sibling hashes, and the inclusion proof the record's own bytes
+// (which commit to its content by a salted hash) with, when the prover could open it, the content
+// and its salt, so the content is checked against the commitment too (src/archive/record-content.ts).
 
 export const INCLUSION_PROOF_TYPE = 'wabridge.archive.inclusion-proof/v1';
 export const CONSISTENCY_PROOF_TYPE = 'wabridge.archive.consistency-proof/v1';
 
-/** One record, its audit path (RFC 9162 §2.1.3) and the signed checkpoint it leads to. */
-export interface InclusionProofDocument {
+/**
+ * One record, its audit path (RFC 9162 §2.1.3) and the signed checkpoint it leads to; with its
+ * content and salt when it has content and it was opened, or `purged` when it has none left.
+ */
+export interface InclusionProofDocument extends CarriedContent {
   readonly type: typeof INCLUSION_PROOF_TYPE;
   /** The log (workspace id, or `_global`). */
   readonly log: string;
@@ -124,9 +130,19 @@ export function verifyProofDocument(document: unknown, verifierKey: string): Pro
       opened.checkpoint,
     );
     if (!checked.ok) return { ok: false, reason: `record ${seq}: ${checked.reason}`, seq };
+    const content = checkCarriedContent(checked.value, doc as CarriedContent);
+    if (!content.ok) return { ok: false, reason: `record ${seq}: ${content.reason}`, seq };
+    const with_ =
+      content.state === 'present'
+        ? ', with the content it commits to'
+        : content.state === 'absent'
+          ? doc.purged === true
+            ? '; its content was purged'
+            : '; its content is not included'
+          : '';
     return {
       ok: true,
-      summary: `record ${seq} (${String(checked.value.kind)} ${String(checked.value.entity_id)}) of ${log} is in the signed tree of ${opened.checkpoint.size}`,
+      summary: `record ${seq} (${String(checked.value.kind)} ${String(checked.value.entity_id)}) of ${log} is in the signed tree of ${opened.checkpoint.size}${with_}`,
     };
   }
   if (doc.type === CONSISTENCY_PROOF_TYPE) {

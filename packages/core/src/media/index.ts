@@ -80,9 +80,14 @@ export class MediaStore {
     };
   }
 
+  /**
+   * A message's media file. A restricted conversation's files are refused, unless `restricted` is
+   * `include`: the person's own access request (GDPR art. 15) covers restricted data.
+   */
   async fetch(
     workspaceId: string,
     messageId: string,
+    options: { restricted?: 'refuse' | 'include' } = {},
   ): Promise<{ bytes: Uint8Array; mimeType: string; filename: string; sha256: string }> {
     if (!/^[\w-]+$/.test(workspaceId) || !/^[\w-]+$/.test(messageId)) {
       throw new WabridgeError('bad_request', 'invalid media reference');
@@ -95,7 +100,7 @@ export class MediaStore {
       throw new WabridgeError('not_found', `message ${messageId} does not exist`, { status: 404 });
     // Restricted content (an erasure under a retention obligation) is kept, not served.
     const conversation = await this.o.store.getConversation(workspaceId, message.conversationId);
-    if (conversation?.restrictedAt != null)
+    if (conversation?.restrictedAt != null && options.restricted !== 'include')
       throw new WabridgeError('not_found', `message ${messageId} is restricted`, { status: 404 });
     const media = message.content[message.type] as
       | { id?: string; mime_type?: string; filename?: string }

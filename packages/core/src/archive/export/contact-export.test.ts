@@ -113,9 +113,12 @@ const lines = (files: Map<string, Buffer>) =>
 const setLines = (files: Map<string, Buffer>, list: string[]) =>
   files.set('records.jsonl', Buffer.from(`${list.join('\n')}\n`));
 const seqOfLine = (line: string) => (JSON.parse(line) as { seq: number }).seq;
-/** The records.jsonl line of the record whose bytes contain `text`. */
+/** The records.jsonl line of the record whose bytes or carried content contain `text`. */
 const lineWith = (files: Map<string, Buffer>, text: string) => {
-  const index = lines(files).findIndex((l) => (JSON.parse(l) as { record: string }).record.includes(text));
+  const index = lines(files).findIndex((l) => {
+    const line = JSON.parse(l) as { record: string; content?: string };
+    return line.record.includes(text) || (line.content ?? '').includes(text);
+  });
   if (index < 0) throw new Error(`no record holds ${text}`);
   return index;
 };
@@ -165,18 +168,30 @@ describe('the contact export', () => {
     expect(manifest.export_seq).toBeGreaterThan(Math.max(...manifest.record_seqs));
   });
 
-  it('names the changed record when a message is changed in its record', async () => {
+  it('names the record when a message is changed in its content or in its record', async () => {
     let seq = -1;
-    const path = await tamper((files) => {
+    // The text is content, carried opened beside the record that commits to it.
+    const content = await tamper((files) => {
       const list = lines(files);
       const i = lineWith(files, 'we answer');
       seq = seqOfLine(list[i] ?? '');
       list[i] = (list[i] ?? '').replace('we answer', 'we refuse');
       setLines(files, list);
     });
-    const report = await verifyContactExport(path, { verifierKey: key });
+    const report = await verifyContactExport(content, { verifierKey: key });
     expect(report.ok).toBe(false);
-    expect(report.failure).toMatchObject({ seq, reason: 'record-changed', kind: 'message.outbound' });
+    expect(report.failure).toMatchObject({ seq, reason: 'content-changed', kind: 'message.outbound' });
+    const record = await tamper((files) => {
+      const list = lines(files);
+      const i = lineWith(files, 'we answer');
+      list[i] = (list[i] ?? '').replace('w.echo', 'w.other');
+      setLines(files, list);
+    });
+    expect((await verifyContactExport(record, { verifierKey: key })).failure).toMatchObject({
+      seq,
+      reason: 'record-changed',
+      kind: 'message.outbound',
+    });
   });
 
   it('names the record when a message is changed in data.json only', async () => {

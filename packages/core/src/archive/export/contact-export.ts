@@ -3,10 +3,12 @@ import { basename } from 'node:path';
 import { WabridgeError } from '../../errors/index.ts';
 import type { SecretBox } from '../../secrets/index.ts';
 import { SqliteLogNodeStore } from '../../store/sqlite/archive.ts';
+import { PurgedRecords, readPurges } from '../../store/sqlite/archive-purges.ts';
 import {
   archiveSeqsOf,
   findContactId,
   messageIdsPage,
+  readArchiveContent,
   readArchiveRecords,
   statusIdsOf,
 } from '../../store/sqlite/archive-reads.ts';
@@ -14,6 +16,7 @@ import { archiveVerifierKey, signArchiveCheckpoint } from '../../store/sqlite/ar
 import type { SqliteStore } from '../../store/sqlite/index.ts';
 import { MerkleLog } from '../log/merkle-log.ts';
 import { hexProof } from '../proof-document.ts';
+import { type CarriedContent, carriedContent, shownData } from '../record-content.ts';
 import { CONTACT_EXPORT_FORMAT, digestMedia, digestSeqs, type ExportManifest } from './format.ts';
 import { authorOf, type TranscriptEntry, transcriptHtml } from './transcript.ts';
 import { ZipWriter } from './zip.ts';
@@ -24,6 +27,13 @@ import { ZipWriter } from './zip.ts';
 // the log's public key, so `wabridge archive verify --export` checks it with no database.
 // The export is itself an admin act (`archive.export`) and so a record of the log, which commits to
 // the list of records and media the export holds: dropping a record and its data both is caught.
+//
+// A record commits to its content by a salted hash; the content is sealed apart and may have been
+// purged (retention, erasure). records.jsonl carries each record's bytes with its opened content
+// and salt, so the verifier recomputes the commitment; a purged record carries `purged` and no
+// content, and the purge records that account for it are exported with it. Purged content never
+// appears, in data.json, the transcripts or media/. A restricted conversation (GDPR art. 18) is
+// exported all the same (art. 15 covers restricted data), marked with the time it was restricted.
 
 /** Media of a message, when wabridge has (or can still fetch) it. */
 export type MediaReader = (
@@ -63,7 +73,10 @@ interface Entry {
   seq: number;
   kind: string;
   recordedAt: number;
+  /** The record's clear data with its opened content's members beside it (`shownData`). */
   data: Data;
+  /** It committed to content that a purge has removed. */
+  purged: boolean;
 }
 
 /** Writes the export of one contact; see the module comment. */
@@ -97,25 +110,55 @@ export async function exportContact(options: ContactExportOptions): Promise<Cont
   const consentIds = (await store.consentHistory(ws, contactId)).map((entry) => entry.id);
   const entityIds = [...messageIds, ...statusIdsOf(db, ws, messageIds), ...consentIds];
   const seqOf = archiveSeqsOf(db, ws, entityIds);
-  const seqs = [...new Set(seqOf.values())].sort((a, b) => a - b);
+  const ownSeqs = [...new Set(seqOf.values())].sort((a, b) => a - b);
   const notArchived = entityIds.filter((id) => !seqOf.has(id));
 
-  // The records, a page at a time; what they say is what the export shows.
+  // The records, a page at a time, each with its content opened; what they say is what the export
+  // shows. A record whose content is gone is shown as purged, and the purge records that say so
+  // are exported too, so the verifier can tell a purge from a dropped content.
   const entries: Entry[] = [];
-  const recordText = new Map<number, string>();
-  for (let i = 0; i < seqs.length; i += PAGE) {
-    for (const record of readArchiveRecords(db, ws, { seqs: seqs.slice(i, i + PAGE) })) {
+  const recordLines = new Map<number, { text: string; carried: CarriedContent }>();
+  const readPage = (page: readonly number[]): number[] => {
+    const purged: number[] = [];
+    const contents = readArchiveContent(db, store.keyring, ws, page);
+    for (const record of readArchiveRecords(db, ws, { seqs: page })) {
       const text = Buffer.from(record.bytes).toString('utf8');
-      recordText.set(record.seq, text);
-      const value = JSON.parse(text) as { data: Data };
-      entries.push({ seq: record.seq, kind: record.kind, recordedAt: record.recordedAt, data: value.data });
+      const value = JSON.parse(text) as { data: Data; content_hash?: string };
+      const opened = contents.get(record.seq);
+      const carried = carriedContent(value.content_hash !== undefined, opened);
+      recordLines.set(record.seq, { text, carried });
+      if (carried.purged) purged.push(record.seq);
+      entries.push({
+        seq: record.seq,
+        kind: record.kind,
+        recordedAt: record.recordedAt,
+        data: shownData(value.data, opened ? JSON.parse(opened.content) : null),
+        purged: carried.purged === true,
+      });
     }
-  }
+    return purged;
+  };
+  const purgedSeqs: number[] = [];
+  for (let i = 0; i < ownSeqs.length; i += PAGE) purgedSeqs.push(...readPage(ownSeqs.slice(i, i + PAGE)));
+  const purgeSeqs =
+    purgedSeqs.length === 0
+      ? []
+      : readPurges(db, ws)
+          .filter((purge) => {
+            const covered = new PurgedRecords([purge]);
+            return purgedSeqs.some((seq) => covered.has(seq));
+          })
+          .map((purge) => purge.seq)
+          .filter((seq) => !recordLines.has(seq));
+  readPage(purgeSeqs);
+  const seqs = [...ownSeqs, ...purgeSeqs].sort((a, b) => a - b);
+  entries.sort((a, b) => a.seq - b.seq);
 
   const media = new Map<string, { path: string; bytes: Uint8Array; mimeType: string; filename: string }>();
   for (const entry of entries) {
     if (!entry.kind.startsWith('message.')) continue;
-    const content = entry.data.content as Record<string, { id?: unknown }> | null;
+    // Only content still held: a purged message has none, and its media is not fetched.
+    const content = entry.data.content as Record<string, { id?: unknown }> | null | undefined;
     const type = String(entry.data.type);
     if (!content?.[type]?.id || !options.media) continue;
     const id = String(entry.data.id);
@@ -147,7 +190,10 @@ export async function exportContact(options: ContactExportOptions): Promise<Cont
   if (exportSeq === undefined)
     throw new WabridgeError('internal', 'the export was not recorded in the archive');
   const [exportRecord] = readArchiveRecords(db, ws, { seqs: [exportSeq] });
-  recordText.set(exportSeq, Buffer.from(exportRecord?.bytes ?? new Uint8Array()).toString('utf8'));
+  recordLines.set(exportSeq, {
+    text: Buffer.from(exportRecord?.bytes ?? new Uint8Array()).toString('utf8'),
+    carried: {},
+  });
   const signed = await signArchiveCheckpoint(db, options.secrets, ws, {
     now,
     ...(options.originPrefix ? { originPrefix: options.originPrefix } : {}),
@@ -161,7 +207,8 @@ export async function exportContact(options: ContactExportOptions): Promise<Cont
     const lines: string[] = [];
     for (const seq of [...seqs, exportSeq]) {
       const proof = hexProof(await merkle.inclusionProof(seq, signed.checkpoint.size));
-      lines.push(JSON.stringify({ seq, record: recordText.get(seq), proof }));
+      const line = recordLines.get(seq);
+      lines.push(JSON.stringify({ seq, record: line?.text, ...line?.carried, proof }));
     }
     zip.add('records.jsonl', `${lines.join('\n')}\n`);
     const manifest: ExportManifest = {
@@ -174,6 +221,8 @@ export async function exportContact(options: ContactExportOptions): Promise<Cont
       checkpoint_size: signed.checkpoint.size,
       media: mediaList,
       not_archived: notArchived,
+      purged_seqs: purgedSeqs,
+      restricted_conversations: conversations.filter((c) => c.restrictedAt !== null).map((c) => c.id),
     };
     zip.add('manifest.json', `${JSON.stringify(manifest, null, 2)}\n`);
     zip.add('checkpoint.txt', signed.note);
@@ -188,6 +237,7 @@ export async function exportContact(options: ContactExportOptions): Promise<Cont
           conversations: conversations.map((c) => ({ ...c, messages: byConversation.get(c.id) ?? [] })),
           consent: entries.filter((e) => e.kind === 'consent').map(annotated),
           unlinked_statuses: byConversation.get(UNLINKED) ?? [],
+          purges: entries.filter((e) => e.kind === 'purge').map(annotated),
         },
         null,
         2,
@@ -202,6 +252,11 @@ export async function exportContact(options: ContactExportOptions): Promise<Cont
           [
             `Workspace ${ws}, conversation ${conversation.id}, business number ${conversation.displayPhoneNumber ?? conversation.phoneNumberId}.`,
             `Exported ${generatedAt.toISOString()}; record numbers refer to records.jsonl, verifiable with wabridge archive verify --export.`,
+            ...(conversation.restrictedAt !== null
+              ? [
+                  `Processing of this conversation is restricted (GDPR art. 18) since ${new Date(conversation.restrictedAt).toISOString()}; it is shown here because the right of access covers restricted data.`,
+                ]
+              : []),
           ],
           list.map((m) => transcriptEntry(m, name, media)),
         ),
@@ -232,6 +287,7 @@ const annotated = (entry: Entry): Data => ({
   archive_seq: entry.seq,
   archive_kind: entry.kind,
   archive_recorded_at: entry.recordedAt,
+  ...(entry.purged ? { archive_purged: true } : {}),
   ...entry.data,
 });
 
@@ -281,7 +337,7 @@ function transcriptEntry(
     direction: String(d.direction),
     type: String(d.type),
     ts: Number(d.ts),
-    text: typeof d.text === 'string' ? d.text : null,
+    text: typeof d.text === 'string' ? d.text : d.archive_purged === true ? '(content purged)' : null,
     author: authorOf(d, name),
   });
   return {
@@ -297,7 +353,10 @@ const README = `This is an export of one contact's records from a wabridge archi
 data.json          the contact, their conversations with every message, revision and status,
                    and their consent changes; each entry names its archive record (archive_seq)
 transcripts/       one readable HTML page per conversation; media/ holds the files they show
-records.jsonl      each archived record (its exact bytes) with its RFC 9162 inclusion proof
+records.jsonl      each archived record (its exact bytes) with its RFC 9162 inclusion proof, and its
+                   content and salt: the record commits to SHA-256(salt || content); a record whose
+                   content was purged says "purged" and its purge record is exported with it
+                   (data.json marks such entries archive_purged and shows no content)
 checkpoint.txt     the signed checkpoint (C2SP signed note) the proofs lead to
 public-key.txt     the log's verifier key, as the exporting system states it
 manifest.json      what the export holds; export_seq is the record of the export itself

@@ -130,7 +130,7 @@ describe('the eDiscovery export', () => {
       const target = join(dir, name);
       rmSync(target, { recursive: true, force: true });
       mkdirSync(target, { recursive: true });
-      for (const file of [...FILES, 'public-key.txt', 'export-record.json']) {
+      for (const file of [...FILES, 'public-key.txt', 'export-record.json', 'purges.jsonl']) {
         writeFileSync(join(target, file), read(folder, file));
       }
       return target;
@@ -149,14 +149,31 @@ describe('the eDiscovery export', () => {
       reason: 'data-mismatch',
     });
 
-    const record = copy('t-record');
+    // The text is content: carried opened beside the record, which commits to it by a salted hash.
+    const content = copy('t-content');
     writeFileSync(
-      join(record, 'records.jsonl'),
-      read(record, 'records.jsonl').replace('Invoice 25', 'Invoice 26'),
+      join(content, 'records.jsonl'),
+      read(content, 'records.jsonl').replace('Invoice 25', 'Invoice 26'),
     );
+    expect((await verifyDiscoveryExport(content, { verifierKey: key })).failure).toMatchObject({
+      seq: third,
+      reason: 'content-changed',
+    });
+    const record = copy('t-record');
+    writeFileSync(join(record, 'records.jsonl'), read(record, 'records.jsonl').replace('w.25', 'w.26'));
     expect((await verifyDiscoveryExport(record, { verifierKey: key })).failure).toMatchObject({
       seq: third,
       reason: 'record-changed',
+    });
+    // Content dropped and the line marked purged: no purge record says so.
+    const unpurged = copy('t-unpurged');
+    const list = lines(unpurged, 'records.jsonl');
+    const { content: _c, salt: _s, ...bare } = JSON.parse(list[5] ?? '') as Record<string, unknown>;
+    list[5] = JSON.stringify({ ...bare, purged: true });
+    writeFileSync(join(unpurged, 'records.jsonl'), `${list.join('\n')}\n`);
+    expect((await verifyDiscoveryExport(unpurged, { verifierKey: key })).failure).toMatchObject({
+      seq: third,
+      reason: 'content-missing',
     });
 
     const dropped = copy('t-drop');

@@ -15,13 +15,19 @@ import { join } from 'node:path';
 import { WabridgeError } from '../../errors/index.ts';
 import type { SecretBox } from '../../secrets/index.ts';
 import { canonicalJson, SqliteLogNodeStore } from '../../store/sqlite/archive.ts';
-import { archiveSeqsOf, findContactId, readArchiveRecords } from '../../store/sqlite/archive-reads.ts';
+import {
+  archiveSeqsOf,
+  findContactId,
+  readArchiveContent,
+  readArchiveRecords,
+} from '../../store/sqlite/archive-reads.ts';
 import { archiveVerifierKey, signArchiveCheckpoint } from '../../store/sqlite/archive-verify.ts';
 import type { SqliteStore } from '../../store/sqlite/index.ts';
 import { csvLine } from '../../util/csv.ts';
 import { PRIVATE_DIR_MODE, PRIVATE_FILE_MODE } from '../../util/private-files.ts';
 import { MerkleLog } from '../log/merkle-log.ts';
 import { hexProof } from '../proof-document.ts';
+import { carriedContent, shownData } from '../record-content.ts';
 import {
   authorOf,
   TRANSCRIPT_TAIL,
@@ -42,6 +48,14 @@ import {
 // the log as it was when it began (`upTo`), so records added meanwhile do not shift a rerun.
 // When done, the export is recorded in the archive and the audit trail (`archive.export`), with
 // a digest of the records it holds; `export-record.json` proves that record.
+//
+// Each record's content is read with it, opened, and carried beside its bytes with its salt, so the
+// verifier recomputes the commitment (src/archive/record-content.ts). A message whose content was
+// purged is exported as purged (record and proof, no content, matched by date and contact only),
+// and `purges.jsonl`, written when the export finishes, holds every purge record of the log with
+// its proof against the final checkpoint, so the verifier can tell a purge from a dropped content.
+// Messages of a restricted conversation (GDPR art. 18) are exported, marked `archive_restricted`:
+// restriction still allows processing for legal claims (art. 18(2)), which is what eDiscovery is.
 
 export const DISCOVERY_FORMAT = 'wabridge.discovery-export/v1';
 export type DiscoveryFileFormat = 'jsonl' | 'csv' | 'html';
@@ -219,7 +233,7 @@ export async function exportDiscovery(options: DiscoveryOptions): Promise<Discov
       fds.set(file, fd);
     }
     const merkle = await MerkleLog.open(new SqliteLogNodeStore(db, ws));
-    const names = new Map<string, string>();
+    const names = new Map<string, { name: string; restricted: boolean }>();
     let pages = 0;
     while (cursor.nextSeq < cursor.upTo) {
       if (options.maxPages !== undefined && pages >= options.maxPages) return result(cursor);
@@ -229,21 +243,35 @@ export async function exportDiscovery(options: DiscoveryOptions): Promise<Discov
       }).filter((r) => r.seq < cursor.upTo);
       const out: Record<string, string[]> = Object.fromEntries(files.map((f) => [f, []]));
       const html: TranscriptEntry[] = [];
-      for (const record of page) {
-        if (!MESSAGE_KINDS.includes(record.kind)) continue;
+      const messages = page.filter((r) => MESSAGE_KINDS.includes(r.kind));
+      const contents = readArchiveContent(
+        db,
+        store.keyring,
+        ws,
+        messages.map((r) => r.seq),
+      );
+      for (const record of messages) {
         const text = Buffer.from(record.bytes).toString('utf8');
-        const data = (JSON.parse(text) as { data: Record<string, unknown> }).data;
+        const value = JSON.parse(text) as { data: Record<string, unknown>; content_hash?: string };
+        const opened = contents.get(record.seq);
+        const carried = carriedContent(value.content_hash !== undefined, opened);
+        const data = shownData(value.data, opened ? JSON.parse(opened.content) : null);
         if (!matches(data, filter, conversations, keyword)) continue;
         const proof = hexProof(await merkle.inclusionProof(record.seq, cursor.upTo));
-        out['records.jsonl']?.push(`${JSON.stringify({ seq: record.seq, record: text, proof })}\n`);
+        out['records.jsonl']?.push(
+          `${JSON.stringify({ seq: record.seq, record: text, ...carried, proof })}\n`,
+        );
+        const who = await contactOf(store, ws, String(data.conversation_id), names);
         const entry = {
           archive_seq: record.seq,
           archive_kind: record.kind,
           archive_recorded_at: record.recordedAt,
+          ...(carried.purged ? { archive_purged: true } : {}),
+          ...(who.restricted ? { archive_restricted: true } : {}),
           ...data,
         };
         out['messages.jsonl']?.push(`${JSON.stringify(entry)}\n`);
-        const author = authorOf(data, await contactName(store, ws, String(data.conversation_id), names));
+        const author = authorOf(data, who.name);
         out['messages.csv']?.push(
           csvLine([
             record.seq,
@@ -264,8 +292,8 @@ export async function exportDiscovery(options: DiscoveryOptions): Promise<Discov
           direction: String(data.direction),
           type: String(data.type),
           ts: Number(data.ts),
-          text: typeof data.text === 'string' ? data.text : null,
-          author: `${author} · conversation ${String(data.conversation_id)}`,
+          text: typeof data.text === 'string' ? data.text : carried.purged ? '(content purged)' : null,
+          author: `${author} · conversation ${String(data.conversation_id)}${who.restricted ? ' (restricted)' : ''}`,
         });
         cursor.matched++;
         cursor.seqChain = chainSeq(cursor.seqChain, record.seq);
@@ -321,6 +349,23 @@ export async function exportDiscovery(options: DiscoveryOptions): Promise<Discov
   );
   const merkle = await MerkleLog.open(new SqliteLogNodeStore(db, ws));
   const [own] = readArchiveRecords(db, ws, { seqs: [exportSeq] });
+  // Every purge record of the log, proved against the final checkpoint: what accounts for a
+  // purged record (few: one per retention run or erasure).
+  const purgeLines: string[] = [];
+  for (let from = 0; from < signed.checkpoint.size; ) {
+    const purges = readArchiveRecords(db, ws, { fromSeq: from, limit: pageSize, kinds: ['purge'] }).filter(
+      (r) => r.seq < signed.checkpoint.size,
+    );
+    for (const purge of purges) {
+      const proof = hexProof(await merkle.inclusionProof(purge.seq, signed.checkpoint.size));
+      purgeLines.push(
+        `${JSON.stringify({ seq: purge.seq, record: Buffer.from(purge.bytes).toString('utf8'), proof })}\n`,
+      );
+    }
+    if (purges.length < pageSize) break;
+    from = (purges[purges.length - 1]?.seq ?? from) + 1;
+  }
+  writeFileAtomic(join(dir, 'purges.jsonl'), purgeLines.join(''));
   writeFileAtomic(
     join(dir, 'export-record.json'),
     JSON.stringify(
@@ -373,21 +418,25 @@ function matches(
   return true;
 }
 
-async function contactName(
+/** The contact's name in a conversation, and whether the conversation is restricted (art. 18). */
+async function contactOf(
   store: SqliteStore,
   ws: string,
   conversationId: string,
-  names: Map<string, string>,
-): Promise<string> {
+  names: Map<string, { name: string; restricted: boolean }>,
+): Promise<{ name: string; restricted: boolean }> {
   const known = names.get(conversationId);
   if (known !== undefined) return known;
   const conversation = await store.getConversation(ws, conversationId);
   const contact = conversation ? await store.getContact(ws, conversation.contactId) : null;
-  const name = contact?.profileName ?? contact?.waId ?? contact?.bsuid ?? 'contact';
+  const who = {
+    name: contact?.profileName ?? contact?.waId ?? contact?.bsuid ?? 'contact',
+    restricted: conversation?.restrictedAt != null,
+  };
   // Bounded: a page's worth of conversations at most is worth keeping.
   if (names.size > 10_000) names.clear();
-  names.set(conversationId, name);
-  return name;
+  names.set(conversationId, who);
+  return who;
 }
 
 export function describeFilter(filter: DiscoveryFilter): string {

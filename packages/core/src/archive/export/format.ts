@@ -17,6 +17,10 @@ export interface ExportManifest {
   readonly media: ReadonlyArray<{ readonly path: string; readonly sha256: string }>;
   /** Entities of the contact that have no archive record (stored before the archive existed). */
   readonly not_archived: readonly string[];
+  /** Exported records whose content was purged (retention, erasure): record and proof, no content. */
+  readonly purged_seqs: readonly number[];
+  /** Conversations whose processing is restricted (GDPR art. 18), exported all the same (art. 15). */
+  readonly restricted_conversations: readonly string[];
 }
 
 /** What the export record commits to: the list of exported seqs. */

@@ -2,12 +2,14 @@ import { createReadStream, existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { canonicalJson } from '../../store/sqlite/archive.ts';
+import { PurgedRecords, type PurgeSummary } from '../../store/sqlite/archive-purges.ts';
 import {
   checkRecordInclusion,
   openLogCheckpoint,
   verifierFromKey,
   verifyProofDocument,
 } from '../proof-document.ts';
+import { type CarriedContent, checkCarriedContent, shownData } from '../record-content.ts';
 import { chainSeq } from './ediscovery.ts';
 import type { ExportFailure, ExportVerifyReport } from './verify-export.ts';
 
@@ -15,9 +17,18 @@ import type { ExportFailure, ExportVerifyReport } from './verify-export.ts';
 // bounded memory (the files are read a line at a time). Every record's proof must lead to
 // checkpoint.txt; messages.jsonl must say, line by line, what the records say; and the export's
 // own record (export-record.json, proved against a later checkpoint) must commit to exactly this
-// list of records. messages.csv and transcript.html are renderings of the same lines.
+// list of records. Each record's carried content must be the content it commits to; a record
+// without content must be marked purged and covered by a purge record of purges.jsonl (proved
+// against the export record's checkpoint). messages.csv and transcript.html are renderings of the
+// same lines.
 
-const ANNOTATIONS = new Set(['archive_seq', 'archive_kind', 'archive_recorded_at']);
+const ANNOTATIONS = new Set([
+  'archive_seq',
+  'archive_kind',
+  'archive_recorded_at',
+  'archive_purged',
+  'archive_restricted',
+]);
 
 export async function verifyDiscoveryExport(
   dir: string,
@@ -27,12 +38,14 @@ export async function verifyDiscoveryExport(
   let workspace: string | null = null;
   let records = 0;
   let checkpointSize: number | null = null;
+  let purged = 0;
   const report = (failure: ExportFailure | null): ExportVerifyReport => ({
     ok: failure === null,
     workspace,
     contactId: null,
     records,
     checkpointSize,
+    purged,
     keySource,
     failure,
   });
@@ -41,7 +54,7 @@ export async function verifyDiscoveryExport(
   const read = (name: string) =>
     existsSync(join(dir, name)) ? readFileSync(join(dir, name), 'utf8') : undefined;
 
-  let own: { log?: unknown; seq?: unknown; record?: unknown };
+  let own: { log?: unknown; seq?: unknown; record?: unknown; checkpoint?: unknown };
   try {
     own = JSON.parse(read('export-record.json') ?? 'null') ?? {};
   } catch {
@@ -83,6 +96,49 @@ export async function verifyDiscoveryExport(
     });
   }
 
+  // The purge records, proved against the export record's (final) checkpoint: few, kept as ranges.
+  const final = openLogCheckpoint(own.checkpoint, key.verifier);
+  if ('reason' in final) return whole('checkpoint-invalid', `export-record.json: ${final.reason}`);
+  const summaries: PurgeSummary[] = [];
+  const purgeText = read('purges.jsonl');
+  if (purgeText === undefined) return whole('export-malformed', 'purges.jsonl is missing');
+  for (const [i, raw] of purgeText.split('\n').entries()) {
+    if (raw.length === 0) continue;
+    let line: { seq?: unknown; record?: unknown; proof?: unknown };
+    try {
+      line = JSON.parse(raw) as typeof line;
+    } catch {
+      return whole('export-malformed', `line ${i + 1} of purges.jsonl is not JSON`);
+    }
+    if (!Number.isSafeInteger(line.seq) || typeof line.record !== 'string') {
+      return whole('export-malformed', `line ${i + 1} of purges.jsonl has no seq or record`);
+    }
+    const seq = line.seq as number;
+    const checked = checkRecordInclusion(
+      { log: workspace, seq, record: line.record, proof: line.proof },
+      final.checkpoint,
+    );
+    const data = checked.ok ? (checked.value.data as { records?: unknown }) : null;
+    if (!checked.ok || checked.value.kind !== 'purge' || !Array.isArray(data?.records)) {
+      return report({
+        seq,
+        kind: 'purge',
+        entityId: null,
+        reason: 'record-changed',
+        message: `purge record ${seq}: ${checked.ok ? 'it is not a purge record' : checked.reason}`,
+      });
+    }
+    summaries.push({
+      seq,
+      actor: '',
+      reason: '',
+      at: 0,
+      count: 0,
+      records: data.records as [number, number][],
+    });
+  }
+  const purges = new PurgedRecords(summaries);
+
   const lines = createInterface({
     input: createReadStream(join(dir, 'records.jsonl')),
     crlfDelay: Number.POSITIVE_INFINITY,
@@ -107,7 +163,7 @@ export async function verifyDiscoveryExport(
       }
       break;
     }
-    let line: { seq?: unknown; record?: unknown; proof?: unknown };
+    let line: { seq?: unknown; record?: unknown; proof?: unknown } & CarriedContent;
     try {
       line = JSON.parse(next.value) as typeof line;
     } catch {
@@ -132,6 +188,19 @@ export async function verifyDiscoveryExport(
       checkpoint,
     );
     if (!checked.ok) return fail('record-changed', `record ${seq}: ${checked.reason}`);
+    const content = checkCarriedContent(checked.value, line);
+    if (!content.ok) return fail('content-changed', `record ${seq}: ${content.reason}`, checked.value);
+    if (content.state === 'absent') {
+      if (!purges.has(seq)) {
+        return fail(
+          'content-missing',
+          `record ${seq}: its content is missing and no purge record in purges.jsonl says it was purged`,
+          checked.value,
+        );
+      }
+      purged++;
+    }
+    const opened = content.state === 'present' ? content.content : null;
     if (shown) {
       if (shown.done)
         return fail(
@@ -146,7 +215,11 @@ export async function verifyDiscoveryExport(
         return fail('data-mismatch', `messages.jsonl's line for record ${seq} is not JSON`, checked.value);
       }
       const rest = Object.fromEntries(Object.entries(entry).filter(([k]) => !ANNOTATIONS.has(k)));
-      if (entry.archive_seq !== seq || canonicalJson(rest) !== canonicalJson(checked.value.data)) {
+      if (
+        entry.archive_seq !== seq ||
+        (entry.archive_purged === true) !== (content.state === 'absent') ||
+        canonicalJson(rest) !== canonicalJson(shownData(checked.value.data, opened))
+      ) {
         return fail(
           'data-mismatch',
           `messages.jsonl's line for record ${seq} differs from the record`,

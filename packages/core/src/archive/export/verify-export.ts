@@ -2,13 +2,16 @@ import { createHash } from 'node:crypto';
 import { canonicalJson } from '../../store/sqlite/archive.ts';
 import type { Checkpoint } from '../log/checkpoint.ts';
 import { checkRecordInclusion, openLogCheckpoint, verifierFromKey } from '../proof-document.ts';
+import { type CarriedContent, checkCarriedContent, shownData } from '../record-content.ts';
 import { CONTACT_EXPORT_FORMAT, digestMedia, digestSeqs } from './format.ts';
 import { readZip } from './zip.ts';
 
 // `wabridge archive verify --export file.zip`: checks a contact export with no database. The
 // checkpoint must verify under the key; every record's inclusion proof must lead to it; the
-// export's own record must commit to exactly the records and media the file holds; and every
-// entry of data.json must say what its record says. The first record (in log order) that fails is
+// export's own record must commit to exactly the records and media the file holds; every record's
+// carried content must be the content its record commits to (SHA-256 of salt and content), or the
+// record must be marked purged and an exported purge record must say so; and every entry of
+// data.json must say what its record and its content say. The first record (in log order) that fails is
 // named. The HTML transcripts are a rendering of data.json and are not themselves proved.
 
 export interface ExportFailure {
@@ -21,7 +24,9 @@ export interface ExportFailure {
    * not verify under the key; `record-changed`: a record's bytes fail its proof; `record-missing`:
    * a record the export committed to is absent; `record-added`: a record the export did not commit
    * to; `record-order`: records out of log order; `data-mismatch`: data.json says something its
-   * record does not; `media-mismatch`: a media file differs from what the export committed to.
+   * record does not; `media-mismatch`: a media file differs from what the export committed to;
+   * `content-changed`: a record's content is not the content its record commits to;
+   * `content-missing`: a record's content is absent and no exported purge record accounts for it.
    */
   readonly reason:
     | 'export-malformed'
@@ -31,7 +36,9 @@ export interface ExportFailure {
     | 'record-added'
     | 'record-order'
     | 'data-mismatch'
-    | 'media-mismatch';
+    | 'media-mismatch'
+    | 'content-changed'
+    | 'content-missing';
   readonly message: string;
 }
 
@@ -41,6 +48,8 @@ export interface ExportVerifyReport {
   readonly contactId: string | null;
   readonly records: number;
   readonly checkpointSize: number | null;
+  /** Records verified as purged: their record and proof hold, their content was removed by a purge. */
+  readonly purged: number;
   /** `given`: the key the verifier trusts; `export`: the key in the file (proves integrity, not origin). */
   readonly keySource: 'given' | 'export';
   readonly failure: ExportFailure | null;
@@ -50,6 +59,7 @@ const ANNOTATIONS = [
   'archive_seq',
   'archive_kind',
   'archive_recorded_at',
+  'archive_purged',
   'revisions',
   'statuses',
   'media_file',
@@ -60,6 +70,10 @@ interface RecordLine {
   kind: string | null;
   entityId: string | null;
   value: Record<string, unknown> | null;
+  /** The record's opened content (checked against its commitment); null when it has none or was purged. */
+  content: unknown;
+  /** It commits to content the line does not carry: purged, if an exported purge record says so. */
+  absent: boolean;
 }
 
 /** Verifies a contact export file; never throws for a bad file (the report says why). */
@@ -72,12 +86,14 @@ export async function verifyContactExport(
   let contactId: string | null = null;
   let checkpointSize: number | null = null;
   let records = 0;
+  let purged = 0;
   const report = (failure: ExportFailure | null): ExportVerifyReport => ({
     ok: failure === null,
     workspace,
     contactId,
     records,
     checkpointSize,
+    purged,
     keySource,
     failure,
   });
@@ -162,7 +178,7 @@ export async function verifyContactExport(
   const proved = new Map<number, RecordLine>();
   let previous = -1;
   for (const [i, raw] of lines.entries()) {
-    let line: { seq?: unknown; record?: unknown; proof?: unknown };
+    let line: { seq?: unknown; record?: unknown; proof?: unknown } & CarriedContent;
     try {
       line = JSON.parse(raw) as typeof line;
     } catch {
@@ -173,7 +189,7 @@ export async function verifyContactExport(
     }
     const seq = line.seq as number;
     const named = peek(line.record);
-    const entry: RecordLine = { seq, ...named, value: null };
+    const entry: RecordLine = { seq, ...named, value: null, content: null, absent: false };
     if (seq <= previous) {
       fail(entry, 'record-order', `record ${seq} comes after record ${previous}: the records were reordered`);
     }
@@ -187,8 +203,37 @@ export async function verifyContactExport(
       continue;
     }
     entry.value = checked.value;
+    const content = checkCarriedContent(checked.value, line);
+    if (!content.ok) {
+      fail(entry, 'content-changed', `record ${seq}: ${content.reason}`);
+      continue;
+    }
+    if (content.state === 'present') entry.content = content.content;
+    entry.absent = content.state === 'absent';
     proved.set(seq, entry);
     records++;
+  }
+
+  // A record without its content must be purged, and a purge record in the export must say so.
+  const purgedByRecord = new Set<number>();
+  for (const line of proved.values()) {
+    const data = line.value?.data as { records?: unknown } | undefined;
+    if (line.value?.kind !== 'purge' || !Array.isArray(data?.records)) continue;
+    for (const range of data.records) {
+      if (!Array.isArray(range) || !Number.isSafeInteger(range[0]) || !Number.isSafeInteger(range[1]))
+        continue;
+      for (const seq of proved.keys()) if (seq >= range[0] && seq <= range[1]) purgedByRecord.add(seq);
+    }
+  }
+  for (const line of proved.values()) {
+    if (!line.absent) continue;
+    if (purgedByRecord.has(line.seq)) purged++;
+    else
+      fail(
+        line,
+        'content-missing',
+        `record ${line.seq}: its content is missing and no purge record in the export says it was purged`,
+      );
   }
 
   // The export's own record commits to the list of records and media.
@@ -260,7 +305,8 @@ export async function verifyContactExport(
     }
     const rest = Object.fromEntries(Object.entries(entry).filter(([k]) => !ANNOTATIONS.includes(k)));
     if (
-      canonicalJson(rest) !== canonicalJson(line.value.data) ||
+      canonicalJson(rest) !== canonicalJson(shownData(line.value.data, line.content)) ||
+      (entry.archive_purged === true) !== line.absent ||
       entry.archive_kind !== line.value.kind ||
       entry.archive_recorded_at !== line.value.recorded_at
     ) {

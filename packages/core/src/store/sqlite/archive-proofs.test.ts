@@ -58,11 +58,34 @@ describe('archive proofs', () => {
     );
   });
 
-  it('rejects a changed record, a changed proof, another seq, another checkpoint and another key', async () => {
-    const proof = await proveArchiveRecord(store.db, WS, 6);
+  it('rejects a changed record, a changed content, a changed proof, another seq, another checkpoint and another key', async () => {
+    // The record commits to its content; the proof carries the content opened, with its salt.
+    const proof = await proveArchiveRecord(store.db, WS, 6, { keyring: store.keyring });
+    expect(proof.content).toContain('text 6');
+    expect(verifyProofDocument(proof, key)).toMatchObject({
+      ok: true,
+      summary: expect.stringMatching(/with the content it commits to/),
+    });
     expect(
-      verifyProofDocument({ ...proof, record: proof.record.replace('text ', 'TEXT ') }, key),
+      verifyProofDocument({ ...proof, content: proof.content?.replace('text ', 'TEXT ') }, key),
+    ).toMatchObject({
+      ok: false,
+      seq: 6,
+      reason: expect.stringMatching(/not the content its record commits to/),
+    });
+    expect(verifyProofDocument({ ...proof, salt: flip(proof.salt ?? '') }, key)).toMatchObject({
+      ok: false,
+      seq: 6,
+    });
+    expect(
+      verifyProofDocument({ ...proof, record: proof.record.replace('"type":"text"', '"type":"TEXT"') }, key),
     ).toMatchObject({ ok: false, seq: 6 });
+    // Without the content the record still proves, and says the content is not included.
+    const { content: _content, salt: _salt, ...bare } = proof;
+    expect(verifyProofDocument(bare, key)).toMatchObject({
+      ok: true,
+      summary: expect.stringMatching(/content is not included/),
+    });
     for (let i = 0; i < proof.proof.length; i++) {
       const bad = proof.proof.map((h, j) => (j === i ? flip(h) : h));
       expect(verifyProofDocument({ ...proof, proof: bad }, key).ok).toBe(false);

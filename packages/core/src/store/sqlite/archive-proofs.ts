@@ -7,9 +7,11 @@ import {
   INCLUSION_PROOF_TYPE,
   type InclusionProofDocument,
 } from '../../archive/proof-document.ts';
+import { carriedContent } from '../../archive/record-content.ts';
 import { WabridgeError } from '../../errors/index.ts';
+import type { DataKeyring } from '../../vault/keyring.ts';
 import { SqliteLogNodeStore } from './archive.ts';
-import { readArchiveRecords, storedCheckpoint } from './archive-reads.ts';
+import { readArchiveContent, readArchiveRecords, storedCheckpoint } from './archive-reads.ts';
 import type { SqliteDatabase } from './database.ts';
 
 // `wabridge archive prove` and `archive consistency`: proofs built from the stored tree against
@@ -25,13 +27,14 @@ const noCheckpoint = (log: string, what: string) =>
 
 /**
  * The inclusion proof of record `seq` against the stored checkpoint of `size` (default: the newest
- * stored checkpoint, which must cover the record).
+ * stored checkpoint, which must cover the record). With `keyring`, a record's content is opened
+ * and carried (with its salt) so the proof shows and checks it; or it is marked purged.
  */
 export async function proveArchiveRecord(
   db: SqliteDatabase,
   log: string,
   seq: number,
-  options: { size?: number } = {},
+  options: { size?: number; keyring?: DataKeyring } = {},
 ): Promise<InclusionProofDocument> {
   if (!Number.isSafeInteger(seq) || seq < 0)
     throw new WabridgeError('bad_request', `--seq must be a record number, got ${seq}`);
@@ -44,13 +47,20 @@ export async function proveArchiveRecord(
     );
   }
   const [record] = readArchiveRecords(db, log, { seqs: [seq] });
+  const text = Buffer.from(record?.bytes ?? new Uint8Array()).toString('utf8');
+  const committed = (JSON.parse(text) as { content_hash?: unknown }).content_hash !== undefined;
+  const content =
+    options.keyring && committed
+      ? carriedContent(true, readArchiveContent(db, options.keyring, log, [seq]).get(seq))
+      : {};
   const merkle = await MerkleLog.open(new SqliteLogNodeStore(db, log));
   const proof = await merkle.inclusionProof(seq, stored.size);
   return {
     type: INCLUSION_PROOF_TYPE,
     log,
     seq,
-    record: Buffer.from(record?.bytes ?? new Uint8Array()).toString('utf8'),
+    record: text,
+    ...content,
     checkpoint: stored.note,
     proof: hexProof(proof),
   };

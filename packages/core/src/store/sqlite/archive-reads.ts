@@ -1,11 +1,13 @@
 import { WabridgeError } from '../../errors/index.ts';
-import type { ArchiveRecordRow } from './archive.ts';
+import type { DataKeyring } from '../../vault/keyring.ts';
+import { ARCHIVE_CONTENT_PURPOSE, type ArchiveRecordRow, CONTENT_SALT_BYTES } from './archive.ts';
 import type { SqliteDatabase } from './database.ts';
 
 // Reads of the archive for proofs, exports and the audit trail. Record bytes are read in ONE place,
 // `readArchiveRecords`: when record content moves elsewhere (a vault of encrypted content, leaves
-// that commit to a content hash), only that function changes. Everything else here reads columns
-// that hold no message content (ids, seqs, kinds, times).
+// that commit to a content hash), only that function changes. A record's content (sealed apart,
+// committed to by its `content_hash`, purgeable) is read in one other place, `readArchiveContent`.
+// Everything else here reads columns that hold no message content (ids, seqs, kinds, times).
 
 /** One archive record as the log holds it: its place and its canonical bytes. */
 export interface StoredArchiveRecord {
@@ -60,6 +62,38 @@ export function readArchiveRecords(
       },
     )
     .map(toStored);
+}
+
+/** A record's content, opened: its salt and the content's canonical JSON (the bytes it was hashed as). */
+export interface OpenedArchiveContent {
+  readonly salt: Uint8Array;
+  readonly content: string;
+}
+
+/**
+ * The stored content of the records of `log` at these seqs, opened with the workspace's data key.
+ * A record with no content, or whose content was purged, has no entry.
+ */
+export function readArchiveContent(
+  db: SqliteDatabase,
+  keyring: DataKeyring,
+  log: string,
+  seqs: readonly number[],
+): Map<number, OpenedArchiveContent> {
+  const out = new Map<number, OpenedArchiveContent>();
+  for (const seq of seqs) {
+    const row = db.get<{ sealed: Uint8Array }>(
+      'SELECT sealed FROM archive_content WHERE workspace_id = :log AND seq = :seq',
+      { log, seq },
+    );
+    if (!row) continue;
+    const opened = keyring.open(log, ARCHIVE_CONTENT_PURPOSE, row.sealed);
+    out.set(seq, {
+      salt: new Uint8Array(opened.subarray(0, CONTENT_SALT_BYTES)),
+      content: opened.subarray(CONTENT_SALT_BYTES).toString('utf8'),
+    });
+  }
+  return out;
 }
 
 /** The seq of the record of each entity (message, status, consent entry, `audit:<id>`), found by index. */
