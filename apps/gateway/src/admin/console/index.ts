@@ -9,6 +9,7 @@ import type { AdminEnv } from '../context.ts';
 import { actorOf } from '../context.ts';
 import { WORKSPACE_ID } from '../schemas.ts';
 import { clearSessionCookie, requestOrigin, sessionCookie, setSessionCookie } from '../session.ts';
+import { archivePages } from './archive-pages.ts';
 import { formFields, readForm, schemaErrors } from './connector-form.ts';
 import { type Html, html } from './html.ts';
 import { CONSOLE_BASE, CSS_PATH, page } from './layout.ts';
@@ -610,6 +611,8 @@ export function adminConsole(runtime: Runtime, options: { signInLinks?: SignInLi
     await signWorkspaceCheckpoint(runtime, actorOf(c), workspace.id);
     return c.redirect(`${workspaceUrl(workspace.id, '/archive')}?done=checkpoint`, 303);
   });
+
+  archivePages(app, runtime, { workspaceOr404, send, formOf, notFound, userMessage });
 
   app.notFound(async (c) => send(messagePage(signedIn(c), 'Not found', 'There is no such page.'), 404));
   return app;
