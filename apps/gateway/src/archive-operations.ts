@@ -1,7 +1,12 @@
+import { createReadStream } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
 import {
   type AuditActor,
   auditEntry,
   type ContactExportResult,
+  type ErasureCertificate,
   exportContact,
   type Message,
   signArchiveCheckpoint,
@@ -124,4 +129,47 @@ export async function conversationTranscript(
 function senderName(sender: NonNullable<Message['sender']>): string {
   const who = sender.agentName ?? sender.agentId;
   return who ? `${who} (${sender.via})` : sender.via;
+}
+
+/** The workspace's erasures, newest first, from their audit entries (whose details are the certificate). */
+export async function listErasures(runtime: Runtime, workspaceId: string, limit = 200) {
+  const entries = await runtime.store.listAudit({ workspaceId, action: 'erasure', limit });
+  return entries.flatMap((entry) => {
+    const certificate = (entry.details as { certificate?: ErasureCertificate }).certificate;
+    if (!certificate) return [];
+    return [
+      {
+        id: certificate.id,
+        outcome: certificate.outcome,
+        requestedBy: certificate.requestedBy,
+        requestedAt: certificate.requestedAt,
+        reason: certificate.reason,
+        conversations: certificate.wabridge.conversations.length,
+      },
+    ];
+  });
+}
+
+/**
+ * Writes the export into a private temporary folder of the data directory and streams it: the
+ * folder is removed once the file is open (the open file stays readable until the stream ends or
+ * the client goes away), so nothing of it stays on disk.
+ */
+export async function exportZip(runtime: Runtime, workspaceId: string, contact: string, actor: string) {
+  const dir = await mkdtemp(join(runtime.env.dataDir, 'export-'));
+  try {
+    const path = join(dir, 'export.zip');
+    const result = await exportContactArchive(runtime, { workspaceId, contact, out: path, actor });
+    const file = createReadStream(path);
+    await new Promise<void>((resolve, reject) => {
+      file.once('open', () => resolve());
+      file.once('error', reject);
+    });
+    return {
+      stream: Readable.toWeb(file) as ReadableStream<Uint8Array>,
+      filename: `${workspaceId}-${result.contactId}.zip`,
+    };
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
 }

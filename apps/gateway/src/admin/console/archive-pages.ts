@@ -6,10 +6,10 @@ import {
   type Workspace,
 } from '@wabridge/core';
 import type { Context, Hono } from 'hono';
+import { exportZip, listErasures } from '../../archive-operations.ts';
 import type { Runtime } from '../../runtime.ts';
 import type { AdminEnv } from '../context.ts';
 import { actorOf, requirePrincipal } from '../context.ts';
-import { exportZip, listErasures } from '../routes/archive.ts';
 import type { Html } from './html.ts';
 import { doneMessage } from './messages.ts';
 import { certificatePage, erasuresPage, exportPage } from './pages/archive-erasure.ts';

@@ -1,12 +1,9 @@
-import { createReadStream } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { join } from 'node:path';
-import { Readable } from 'node:stream';
 import { createRoute, type OpenAPIHono, z } from '@hono/zod-openapi';
-import { type ErasureCertificate, WabridgeError } from '@wabridge/core';
+import { WabridgeError } from '@wabridge/core';
 import {
   conversationTranscript,
-  exportContactArchive,
+  exportZip,
+  listErasures,
   signWorkspaceCheckpoint,
   verifyWorkspaceArchive,
 } from '../../archive-operations.ts';
@@ -45,7 +42,6 @@ const param = (name: string, example: string) => z.string().openapi({ param: { n
  */
 export function archiveRoutes(app: OpenAPIHono<AdminEnv>, runtime: Runtime): void {
   const { store, governance } = runtime;
-  const actor = actorOf;
 
   // --- Legal holds
   app.openapi(
@@ -77,7 +73,7 @@ export function archiveRoutes(app: OpenAPIHono<AdminEnv>, runtime: Runtime): voi
         workspaceId: c.req.valid('param').workspaceId,
         scope,
         reason,
-        actor: actor(c),
+        actor: actorOf(c),
       });
       return c.json(hold, 201);
     },
@@ -101,7 +97,7 @@ export function archiveRoutes(app: OpenAPIHono<AdminEnv>, runtime: Runtime): voi
       const hold = await store.releaseHold({
         workspaceId,
         holdId,
-        actor: actor(c),
+        actor: actorOf(c),
         reason: c.req.valid('json').reason,
       });
       return c.json(hold, 200);
@@ -143,7 +139,7 @@ export function archiveRoutes(app: OpenAPIHono<AdminEnv>, runtime: Runtime): voi
     async (c) => {
       const { workspaceId, kind } = c.req.valid('param');
       const body = c.req.valid('json');
-      const rule = await store.setRetention({ workspaceId, kind, ...body, actor: actor(c) });
+      const rule = await store.setRetention({ workspaceId, kind, ...body, actor: actorOf(c) });
       return c.json({ rule }, 200);
     },
   );
@@ -163,7 +159,7 @@ export function archiveRoutes(app: OpenAPIHono<AdminEnv>, runtime: Runtime): voi
       request: { params: WorkspaceParams },
       responses: { 200: json(RetentionRunSchema, 'due now, per kind'), ...errors },
     }),
-    async (c) => c.json(await retentionRun(c.req.valid('param').workspaceId, true, actor(c)), 200),
+    async (c) => c.json(await retentionRun(c.req.valid('param').workspaceId, true, actorOf(c)), 200),
   );
 
   app.openapi(
@@ -176,7 +172,7 @@ export function archiveRoutes(app: OpenAPIHono<AdminEnv>, runtime: Runtime): voi
       request: { params: WorkspaceParams, body: jsonBody(z.object({}).strict()) },
       responses: { 200: json(RetentionRunSchema, 'purged, per kind'), ...errors },
     }),
-    async (c) => c.json(await retentionRun(c.req.valid('param').workspaceId, false, actor(c)), 200),
+    async (c) => c.json(await retentionRun(c.req.valid('param').workspaceId, false, actorOf(c)), 200),
   );
 
   // --- Erasure
@@ -200,7 +196,7 @@ export function archiveRoutes(app: OpenAPIHono<AdminEnv>, runtime: Runtime): voi
         subject: body.contact
           ? { kind: 'contact', identifier: body.contact }
           : { kind: 'conversation', conversationId: body.conversationId ?? '' },
-        actor: actor(c),
+        actor: actorOf(c),
         reason: body.reason,
       });
       runtime.worker?.notify();
@@ -346,47 +342,4 @@ export function archiveRoutes(app: OpenAPIHono<AdminEnv>, runtime: Runtime): voi
       return c.json(await conversationTranscript(runtime, actorOf(c), workspaceId, conversationId), 200);
     },
   );
-}
-
-/** The workspace's erasures, newest first, from their audit entries (whose details are the certificate). */
-export async function listErasures(runtime: Runtime, workspaceId: string, limit = 200) {
-  const entries = await runtime.store.listAudit({ workspaceId, action: 'erasure', limit });
-  return entries.flatMap((entry) => {
-    const certificate = (entry.details as { certificate?: ErasureCertificate }).certificate;
-    if (!certificate) return [];
-    return [
-      {
-        id: certificate.id,
-        outcome: certificate.outcome,
-        requestedBy: certificate.requestedBy,
-        requestedAt: certificate.requestedAt,
-        reason: certificate.reason,
-        conversations: certificate.wabridge.conversations.length,
-      },
-    ];
-  });
-}
-
-/**
- * Writes the export into a private temporary folder of the data directory and streams it: the
- * folder is removed once the file is open (the open file stays readable until the stream ends or
- * the client goes away), so nothing of it stays on disk.
- */
-export async function exportZip(runtime: Runtime, workspaceId: string, contact: string, actor: string) {
-  const dir = await mkdtemp(join(runtime.env.dataDir, 'export-'));
-  try {
-    const path = join(dir, 'export.zip');
-    const result = await exportContactArchive(runtime, { workspaceId, contact, out: path, actor });
-    const file = createReadStream(path);
-    await new Promise<void>((resolve, reject) => {
-      file.once('open', () => resolve());
-      file.once('error', reject);
-    });
-    return {
-      stream: Readable.toWeb(file) as ReadableStream<Uint8Array>,
-      filename: `${workspaceId}-${result.contactId}.zip`,
-    };
-  } finally {
-    await rm(dir, { recursive: true, force: true });
-  }
 }
