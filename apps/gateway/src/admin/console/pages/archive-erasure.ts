@@ -47,7 +47,7 @@ ${textField('contact', 'Contact (WhatsApp number or BSUID)', form.contact, error
 ${textField('conversation', 'Conversation id', form.conversation, errors.conversation, 'cv_…')}
 </div>
 ${textField('reason', 'Reason', form.reason, errors.reason, 'e.g. "request #12": kept in the certificate')}
-<div class="field"><input type="checkbox" id="f-confirm" name="confirm" value="yes"${errors.confirm ? html` aria-invalid="true" aria-describedby="f-confirm-error"` : ''}> <label for="f-confirm">I have checked the request and understand that this cannot be undone</label>
+<div class="field check"><input type="checkbox" id="f-confirm" name="confirm" value="yes"${errors.confirm ? html` aria-invalid="true" aria-describedby="f-confirm-error"` : ''}> <label for="f-confirm">I have checked the request and understand that this cannot be undone</label>
 ${errors.confirm && html`<span class="error" id="f-confirm-error">${errors.confirm}</span>`}</div>
 <button type="submit" class="danger">Erase</button>
 </form>
