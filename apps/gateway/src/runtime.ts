@@ -21,6 +21,7 @@ import {
   parseMasterKey,
   RoutingCache,
   type SecretBox,
+  type SqliteStore,
   type Store,
   type ThreadedSqliteStore,
   WabridgeError,
@@ -86,6 +87,13 @@ export interface Runtime {
   /** Erasure and retention with the media files they delete (CLI, console, worker). */
   governance: ArchiveGovernance;
   worker: Worker | null;
+  /** The clock of the process (injected by tests): retention runs from the console and the API use it. */
+  now: () => number;
+  /**
+   * Runs `run` on a connection of its own to the database, with the master keys (the archive's
+   * proofs, checkpoints and exports read the log directly, as `wabridge archive …` does).
+   */
+  withArchiveStore<T>(run: (store: SqliteStore) => Promise<T>): Promise<T>;
   /**
    * How long the store thread has gone without answering (ms; 0 when idle or progressing, and
    * always 0 for an in-thread store). Readiness fails while it grows.
@@ -274,6 +282,15 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
     media,
     governance,
     worker,
+    now,
+    async withArchiveStore(run) {
+      const direct = await openSqliteStore({ path: env.databasePath, masterKeys });
+      try {
+        return await run(direct);
+      } finally {
+        await direct.close();
+      }
+    },
     storeStalledForMs: () => threaded?.stalledForMs() ?? 0,
     async close() {
       await worker?.stop();

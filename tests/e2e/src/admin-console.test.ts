@@ -37,6 +37,7 @@ const TEAM = 'fbe2bf47-16c8-47cf-b4a5-4b9b187c508b';
 const TEAMS_CHANNEL = '19:4a1f5b2c8d6e4f0a9b3c7d1e2f3a4b5c@thread.tacv2';
 const OWNER = { email: 'owner@acme.example', password: 'correct horse battery staple' };
 const AUDITOR = { email: 'auditor@acme.example', password: 'auditors read everything' };
+const COMPLIANCE = { email: 'compliance@acme.example', password: 'holds come before erasure' };
 const HUBSPOT_TOKEN = 'pat-na1-0a1b2c3d4e5f60718293a4b5c6d7e8f9';
 const SCREENSHOTS = process.env.WABRIDGE_SCREENSHOTS === '1';
 const IMAGES = fileURLToPath(new URL('../../../docs/images/', import.meta.url));
@@ -337,6 +338,9 @@ describe('the admin console in Chromium', () => {
       '/admin/workspaces/acme/policies',
       '/admin/workspaces/acme/audit',
       '/admin/workspaces/acme/archive?verify=1',
+      '/admin/workspaces/acme/archive/holds',
+      '/admin/workspaces/acme/archive/retention?dry-run=1',
+      '/admin/workspaces/acme/archive/erasures',
     ];
     for (const path of pages) {
       const answer = await page.goto(`${gw.url}${path}`, WAIT);
@@ -349,7 +353,7 @@ describe('the admin console in Chromium', () => {
       expect(posting, path).toEqual([`${gw.url}/admin/sign-out`]);
       const buttons = await page.getByRole('button').allTextContents();
       expect(
-        buttons.filter((b) => !['Sign out', 'Filter', 'Verify the archive'].includes(b.trim())),
+        buttons.filter((b) => !['Sign out', 'Filter', 'Verify the archive', 'Dry run'].includes(b.trim())),
         path,
       ).toEqual([]);
       expect(
@@ -359,6 +363,7 @@ describe('the admin console in Chromium', () => {
         path,
       ).toBe(0);
     }
+    await page.goto(`${gw.url}/admin/workspaces/acme/archive?verify=1`, WAIT);
     expect(await page.getByText('Verify the archive').count()).toBe(1);
     await screenshot(page, 'auditor');
     // Health is not the auditor's to read: it answers 403, and the workspace's tabs do not offer it.
@@ -402,6 +407,46 @@ describe('the admin console in Chromium', () => {
     expect(await gw.runtime.store.getWorkspace('rogue')).toBeNull();
     expect(await gw.runtime.store.resolvePhoneNumber(NUMBER)).not.toBeNull();
     expect((await gw.runtime.store.getWorkspace('acme'))?.policies.numberMasking).toBe('partial');
+    await context.close();
+  }, 300_000);
+
+  it('a compliance officer places a legal hold and sees the erasure it covers refused, with its sentence', async () => {
+    const account = await gw.runtime.access.createAccount('e2e', { ...COMPLIANCE, name: 'Cora Compliance' });
+    await gw.runtime.access.setGrant('e2e', {
+      accountId: account.id,
+      workspaceId: 'acme',
+      role: 'compliance',
+    });
+    const { context, page } = await newPage();
+    await signIn(page, COMPLIANCE);
+    await page.goto(`${gw.url}/admin/workspaces/acme/archive/holds`, WAIT);
+    await audit(page);
+    await page.getByLabel('A contact (WhatsApp number or BSUID)').check();
+    await page.getByLabel('Contact', { exact: true }).fill('+447700900123');
+    await page.getByLabel('Reason').fill('FINRA exam 7');
+    await submit(page, 'Place the hold');
+    await page.waitForURL(/done=hold-added/, WAIT);
+    expect(await page.getByTestId('holds').textContent()).toContain('FINRA exam 7');
+    await audit(page);
+
+    await page.goto(`${gw.url}/admin/workspaces/acme/archive/erasures`, WAIT);
+    await audit(page);
+    await page.getByLabel('Contact (WhatsApp number or BSUID)').fill('447700900123');
+    await page.getByLabel('Reason').fill('request #12');
+    await page.getByLabel(/I have checked the request/).check();
+    await submit(page, 'Erase');
+    const refusal = (await page.locator('.notice.bad[role="alert"]').textContent()) ?? '';
+    expect(refusal).toContain('erasure refused: legal hold');
+    expect(refusal).toContain('FINRA exam 7');
+    await audit(page);
+    await screenshot(page, 'erasure-refused');
+    const conversations = await gw.runtime.store.listConversations('acme', { limit: 10 });
+    expect(conversations.length).toBeGreaterThan(0);
+    expect(conversations.every((c) => c.erasedAt === null)).toBe(true);
+    await page.goto(`${gw.url}/admin/workspaces/acme/archive/retention`, WAIT);
+    await audit(page);
+    await page.goto(`${gw.url}/admin/workspaces/acme/archive/export`, WAIT);
+    await audit(page);
     await context.close();
   }, 300_000);
 

@@ -134,6 +134,10 @@ const normalized = (body: string, workspaceId: string) => body.replaceAll(worksp
 describe('admin API authorization matrix', () => {
   it('gives every operation of the OpenAPI document a declared permission', () => {
     expect(operations.length).toBeGreaterThan(20);
+    // The archive operations (holds, retention, erasure, export, verify, checkpoint, transcript).
+    expect(operations.filter((o) => o.path.startsWith('/workspaces/{workspaceId}/archive/'))).toHaveLength(
+      14,
+    );
     for (const op of operations) expect(op.permission, `${op.method} ${op.path}`).toBeTruthy();
   });
 

@@ -8,6 +8,7 @@ import type { AdminEnv } from './context.ts';
 import { oidcRoutes } from './oidc.ts';
 import { adminOpenApiApp } from './openapi.ts';
 import { accessRoutes } from './routes/access.ts';
+import { archiveRoutes } from './routes/archive.ts';
 import { auditRoutes } from './routes/audit.ts';
 import { connectorRoutes } from './routes/connectors.ts';
 import { healthRoutes } from './routes/health.ts';
@@ -49,6 +50,7 @@ export function adminApi(runtime: Runtime) {
   healthRoutes(api, runtime);
   auditRoutes(api, runtime);
   accessRoutes(api, runtime);
+  archiveRoutes(api, runtime);
   // Generated once, on first request (every route is registered by then): ~100 ms of work.
   let document: ReturnType<typeof api.getOpenAPI31Document> | null = null;
   api.get('/openapi.json', (c) => {
@@ -78,8 +80,8 @@ export const openApiInfo = {
     title: 'wabridge admin API',
     version: '1',
     description:
-      'Workspaces, numbers, connectors, routing and policies, health, audit trail, accounts, roles and API ' +
-      'tokens. Sign in with a session cookie (POST /auth/login; send x-csrf-token on every change) or an ' +
+      'Workspaces, numbers, connectors, routing and policies, health, audit trail, the compliance archive ' +
+      '(legal holds, retention, erasure, exports, verify, transcripts), accounts, roles and API tokens. Sign in with a session cookie (POST /auth/login; send x-csrf-token on every change) or an ' +
       'API token (Authorization: Bearer wbt_…). Every operation names the permission it needs in ' +
       'x-wabridge-permission.',
   },

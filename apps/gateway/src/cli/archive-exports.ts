@@ -2,7 +2,6 @@ import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import {
   type DiscoveryFileFormat,
-  exportContact,
   exportDiscovery,
   proveArchiveConsistency,
   proveArchiveRecord,
@@ -12,6 +11,7 @@ import {
   verifyProofDocument,
   WabridgeError,
 } from '@wabridge/core';
+import { exportContactArchive } from '../archive-operations.ts';
 import {
   actor,
   archiveVerify,
@@ -163,26 +163,14 @@ export async function exportCommand({ env, values, positionals }: CommandInput):
   const { existsSync } = await import('node:fs');
   if (existsSync(path)) throw new WabridgeError('conflict', `${path} exists; choose a new file name`);
   const current = env();
-  await withRuntime(current, async ({ store, secrets, media }) => {
-    if (!(await store.getWorkspace(workspaceId))) throw noWorkspace(workspaceId);
-    await withArchiveDatabase(current, async (direct) => {
-      const result = await exportContact({
-        store: direct,
-        secrets,
-        workspaceId,
-        contact,
-        out: path,
-        actor: actor(),
-        // Media wabridge has kept or can still fetch; a file WhatsApp no longer serves is left out.
-        // A restricted conversation's files are included: art. 15 covers restricted data.
-        media: (messageId) =>
-          media.fetch(workspaceId, messageId, { restricted: 'include' }).catch(() => null),
-      });
-      out(
-        `wrote ${result.path}: ${result.conversations} conversation(s), ${result.records} records, ${result.mediaFiles} media file(s); ` +
-          `the export is record ${result.exportSeq}; verify with: wabridge archive verify --export ${target} --key "$(wabridge archive public-key ${workspaceId})"`,
-      );
-    });
+  await withRuntime(current, async (runtime) => {
+    if (!(await runtime.store.getWorkspace(workspaceId))) throw noWorkspace(workspaceId);
+    // The same function as the admin API's download (archive-operations.ts).
+    const result = await exportContactArchive(runtime, { workspaceId, contact, out: path, actor: actor() });
+    out(
+      `wrote ${result.path}: ${result.conversations} conversation(s), ${result.records} records, ${result.mediaFiles} media file(s); ` +
+        `the export is record ${result.exportSeq}; verify with: wabridge archive verify --export ${target} --key "$(wabridge archive public-key ${workspaceId})"`,
+    );
   });
 }
 

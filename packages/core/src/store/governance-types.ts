@@ -1,3 +1,5 @@
+import type { AuditActor } from '../access/actor.ts';
+
 // What the store keeps about the archive's governance (issue 18, items 4-6): legal holds,
 // retention rules and their purges, erasures and their certificates.
 
@@ -25,7 +27,8 @@ export interface AddHoldInput {
   /** A contact scope may name the contact by id, WhatsApp number (wa_id) or BSUID. */
   scope: HoldScope;
   reason: string;
-  actor: string;
+  /** Who acts (`cli:ana`), or from the admin API with where the request came from. */
+  actor: AuditActor;
 }
 
 /** The record kinds a retention rule applies to. */
@@ -51,7 +54,8 @@ export interface RetentionRunInput {
   /** The time the rules are evaluated at (injected, so tests and what-ifs do not depend on the clock). */
   now: number;
   dryRun: boolean;
-  actor: string;
+  /** Who acts (`cli:ana`), or from the admin API with where the request came from. */
+  actor: AuditActor;
   /** At most this many records per kind in one run (the rest waits for the next run). */
   limit?: number;
 }
@@ -80,7 +84,8 @@ export type ErasureSubject =
 export interface EraseInput {
   workspaceId: string;
   subject: ErasureSubject;
-  actor: string;
+  /** Who acts (`cli:ana`), or from the admin API with where the request came from. */
+  actor: AuditActor;
   reason: string;
 }
 

@@ -1,3 +1,4 @@
+import type { AuditActor } from '../access/actor.ts';
 import type { WorkspaceRole } from '../access/roles.ts';
 import type { ThrottleDecision, ThrottleKey, ThrottlePolicy } from '../access/throttle.ts';
 import type {
@@ -302,7 +303,7 @@ export interface Store {
   releaseHold(input: {
     workspaceId: string;
     holdId: string;
-    actor: string;
+    actor: AuditActor;
     reason: string;
   }): Promise<LegalHold>;
   /** Sets one record kind's rule; both periods null removes it (answers null then). */
@@ -311,7 +312,7 @@ export interface Store {
     kind: string;
     keepDays: number | null;
     afterLastMessageDays: number | null;
-    actor: string;
+    actor: AuditActor;
   }): Promise<RetentionRule | null>;
   listRetention(workspaceId: string): Promise<RetentionRule[]>;
   /** Purges the content of what the rules let go at `now` and no hold covers (one transaction). */
@@ -326,7 +327,7 @@ export interface Store {
     workspaceId: string;
     erasureId: string;
     files: readonly string[];
-    actor: string;
+    actor: AuditActor;
   }): Promise<void>;
   /** An erasure's certificate with each connector's confirmation as it stands now. */
   getErasure(workspaceId: string, erasureId: string): Promise<ErasureCertificate | null>;

@@ -1,3 +1,4 @@
+import type { AuditActor } from '../access/actor.ts';
 import type { Logger } from '../logger/index.ts';
 import type { EraseInput, ErasureCertificate, RetentionRunResult } from '../store/governance-types.ts';
 import type { Store } from '../store/types.ts';
@@ -49,7 +50,7 @@ export class ArchiveGovernance {
     workspaceId: string;
     now: number;
     dryRun: boolean;
-    actor: string;
+    actor: AuditActor;
     batch?: number;
     maxBatches?: number;
   }): Promise<RetentionRunResult & { mediaFiles: string[] }> {

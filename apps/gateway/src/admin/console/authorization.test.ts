@@ -62,6 +62,55 @@ const ROUTES: Route[] = [
     path: (ws) => `/admin/workspaces/${ws}/archive/checkpoint`,
     permission: 'workspace.update',
   },
+  { method: 'GET', path: (ws) => `/admin/workspaces/${ws}/archive/holds`, permission: 'archive.read' },
+  {
+    method: 'GET',
+    path: (ws) => `/admin/workspaces/${ws}/archive/retention?dry-run=1`,
+    permission: 'archive.read',
+  },
+  { method: 'GET', path: (ws) => `/admin/workspaces/${ws}/archive/erasures`, permission: 'archive.read' },
+  {
+    method: 'GET',
+    path: (ws) => `/admin/workspaces/${ws}/archive/erasures/er_none`,
+    permission: 'archive.read',
+  },
+  { method: 'GET', path: (ws) => `/admin/workspaces/${ws}/archive/export`, permission: 'archive.export' },
+  {
+    method: 'POST',
+    path: (ws) => `/admin/workspaces/${ws}/archive/holds`,
+    permission: 'archive.hold',
+    form: { scope: 'contact', contact: '', reason: '' },
+  },
+  {
+    method: 'POST',
+    path: (ws) => `/admin/workspaces/${ws}/archive/holds/hold_none/release`,
+    permission: 'archive.hold',
+    form: { reason: '' },
+  },
+  {
+    method: 'POST',
+    path: (ws) => `/admin/workspaces/${ws}/archive/retention/messages`,
+    permission: 'archive.erase',
+    form: { keepDays: 'soon' },
+  },
+  // No rule exists: an allowed run purges nothing.
+  {
+    method: 'POST',
+    path: (ws) => `/admin/workspaces/${ws}/archive/retention/run`,
+    permission: 'archive.erase',
+  },
+  {
+    method: 'POST',
+    path: (ws) => `/admin/workspaces/${ws}/archive/erasures`,
+    permission: 'archive.erase',
+    form: { contact: '', reason: '' },
+  },
+  {
+    method: 'POST',
+    path: (ws) => `/admin/workspaces/${ws}/archive/export`,
+    permission: 'archive.export',
+    form: { contact: '' },
+  },
   { method: 'GET', path: (ws) => `/admin/workspaces/${ws}/members`, permission: 'access.read' },
   {
     method: 'POST',

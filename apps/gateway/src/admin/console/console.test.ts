@@ -207,6 +207,9 @@ describe('admin console', () => {
       '/admin/workspaces/acme/policies',
       '/admin/workspaces/acme/audit',
       '/admin/workspaces/acme/archive?verify=1',
+      '/admin/workspaces/acme/archive/holds',
+      '/admin/workspaces/acme/archive/retention?dry-run=1',
+      '/admin/workspaces/acme/archive/erasures',
     ]) {
       const answer = await auditor.get(path);
       expect(answer.status, path).toBe(200);
@@ -227,10 +230,17 @@ describe('admin console', () => {
       ['/admin/workspaces/acme/policies', { numberMasking: 'none' }],
       ['/admin/workspaces/acme/dead-jobs/replay', { scope: 'all' }],
       ['/admin/workspaces/acme/archive/checkpoint', {}],
+      ['/admin/workspaces/acme/archive/holds', { scope: 'workspace', reason: 'rogue' }],
+      ['/admin/workspaces/acme/archive/retention/messages', { keepDays: '1' }],
+      ['/admin/workspaces/acme/archive/retention/run', {}],
+      ['/admin/workspaces/acme/archive/erasures', { contact: '15550001111', reason: 'x', confirm: 'yes' }],
+      ['/admin/workspaces/acme/archive/export', { contact: '15550001111' }],
     ] as const) {
       expect((await auditor.post(path, form)).status, path).toBe(403);
     }
     expect(await t.runtime.store.getWorkspace('rogue')).toBeNull();
+    expect(await t.runtime.store.listHolds('acme')).toEqual([]);
+    expect(await t.runtime.store.listRetention('acme')).toEqual([]);
     expect(await t.runtime.store.resolvePhoneNumber('106540352242922')).not.toBeNull();
     expect((await t.runtime.store.getWorkspace('acme'))?.policies.numberMasking).toBe('partial');
   });

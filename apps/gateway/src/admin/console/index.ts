@@ -1,14 +1,7 @@
 import { readFileSync } from 'node:fs';
-import {
-  auditEntry,
-  isWabridgeError,
-  isWorkspaceRole,
-  openSqliteStore,
-  type Permission,
-  signArchiveCheckpoint,
-  verifyArchive,
-} from '@wabridge/core';
+import { auditEntry, isWabridgeError, isWorkspaceRole, type Permission } from '@wabridge/core';
 import { type Context, Hono } from 'hono';
+import { signWorkspaceCheckpoint, verifyWorkspaceArchive } from '../../archive-operations.ts';
 import { connectorViews } from '../../connector-health.ts';
 import type { Runtime } from '../../runtime.ts';
 import { installLink } from '../../slack-install.ts';
@@ -16,6 +9,7 @@ import type { AdminEnv } from '../context.ts';
 import { actorOf } from '../context.ts';
 import { WORKSPACE_ID } from '../schemas.ts';
 import { clearSessionCookie, requestOrigin, sessionCookie, setSessionCookie } from '../session.ts';
+import { archivePages } from './archive-pages.ts';
 import { formFields, readForm, schemaErrors } from './connector-form.ts';
 import { type Html, html } from './html.ts';
 import { CONSOLE_BASE, CSS_PATH, page } from './layout.ts';
@@ -599,7 +593,7 @@ export function adminConsole(runtime: Runtime, options: { signInLinks?: SignInLi
     const { viewer, workspace } = found;
     let verify: Parameters<typeof archivePage>[1]['verify'];
     if (c.req.query('verify') && viewer.can('archive.verify', workspace.id)) {
-      verify = await withArchiveDatabase(runtime, (db) => verifyArchive(db, workspace.id));
+      verify = await verifyWorkspaceArchive(runtime, workspace.id);
     }
     return send(
       archivePage(viewer, {
@@ -614,10 +608,11 @@ export function adminConsole(runtime: Runtime, options: { signInLinks?: SignInLi
     const found = await workspaceOr404(c, 'workspace.update');
     if ('response' in found) return found.response;
     const { workspace } = found;
-    await withArchiveDatabase(runtime, (db) => signArchiveCheckpoint(db, runtime.secrets, workspace.id));
-    await runtime.store.appendAudit(auditEntry(actorOf(c), 'archive.checkpoint', workspace.id, {}));
+    await signWorkspaceCheckpoint(runtime, actorOf(c), workspace.id);
     return c.redirect(`${workspaceUrl(workspace.id, '/archive')}?done=checkpoint`, 303);
   });
+
+  archivePages(app, runtime, { workspaceOr404, send, formOf, notFound, userMessage });
 
   app.notFound(async (c) => send(messagePage(signedIn(c), 'Not found', 'There is no such page.'), 404));
   return app;
@@ -694,19 +689,6 @@ async function readAudit(
     const { from, ...rest } = details as { from?: { ip?: string | null } };
     return { ...entry, from: from?.ip ?? null, details: rest };
   });
-}
-
-/** The archive functions work on a connection of their own (as `wabridge archive …` does). */
-async function withArchiveDatabase<T>(
-  runtime: Runtime,
-  run: (db: Awaited<ReturnType<typeof openSqliteStore>>['db']) => Promise<T>,
-): Promise<T> {
-  const store = await openSqliteStore({ path: runtime.env.databasePath });
-  try {
-    return await run(store.db);
-  } finally {
-    await store.close();
-  }
 }
 
 function connectTarget(

@@ -13,6 +13,11 @@ export const DONE_MESSAGES = {
   replayed: 'Dead letters queued again.',
   'nothing-selected': 'Nothing replayed: select at least one job, or replay all.',
   checkpoint: 'Checkpoint signed.',
+  'hold-added': 'Legal hold placed.',
+  'hold-released': 'Legal hold released.',
+  'retention-saved': 'Retention rule saved.',
+  'retention-run': 'Retention run done: the purge is in the audit trail (retention.purge).',
+  erased: 'Erasure done: this is its certificate.',
   granted: 'Role granted.',
   revoked: 'Role revoked.',
 } as const;

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
+import { auditActor } from '../../access/actor.ts';
 import type { ThrottleKey, ThrottlePolicy } from '../../access/throttle.ts';
 import type { AdminAccountRecord, AdminSessionRecord, ApiTokenRecord } from '../../access/types.ts';
 import type { DomainEvent, DomainEventType } from '../../domain/events.ts';
@@ -2583,7 +2584,9 @@ export class SqliteStore implements Store {
     return {
       db: this.db,
       now: this.now,
-      recordAct: (actor, action, ws, details) => {
+      recordAct: (who, action, ws, given) => {
+        const { actor, from } = auditActor(who);
+        const details = from ? { ...given, from } : given;
         const at = this.now();
         const { lastInsertRowid } = this.db.run(
           'INSERT INTO audit_log (at, actor, action, workspace_id, details) VALUES (:at, :actor, :action, :ws, :details)',

@@ -2,6 +2,7 @@ import type { Workspace } from '@wabridge/core';
 import { type Html, html } from '../html.ts';
 import { csrfField, notice, page } from '../layout.ts';
 import type { Viewer } from '../viewer.ts';
+import { archiveNav } from './archive-nav.ts';
 import { workspaceHeader, workspaceUrl } from './workspace-nav.ts';
 
 export interface ArchiveView {
@@ -28,6 +29,7 @@ export function archivePage(viewer: Viewer, view: ArchiveView): Html {
     section: 'workspaces',
     workspaceId: workspace.id,
     body: html`${workspaceHeader(viewer, workspace, 'archive')}
+${archiveNav(viewer, workspace, 'verify')}
 ${notice(view.done)}
 <section class="card" aria-labelledby="verify-h">
 <h2 id="verify-h">Verify</h2>

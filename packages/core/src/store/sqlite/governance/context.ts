@@ -1,3 +1,4 @@
+import { type AuditActor, auditActor } from '../../../access/actor.ts';
 import { WabridgeError } from '../../../errors/index.ts';
 import type { SqliteDatabase } from '../database.ts';
 
@@ -5,8 +6,11 @@ import type { SqliteDatabase } from '../database.ts';
 export interface GovernanceContext {
   readonly db: SqliteDatabase;
   now(): number;
-  /** Records an admin act: an audit row and its archive record, in the current transaction. */
-  recordAct(actor: string, action: string, workspaceId: string, details: Record<string, unknown>): void;
+  /**
+   * Records an admin act: an audit row and its archive record, in the current transaction. An
+   * actor with where the request came from adds it to the details (`from`), as `auditEntry` does.
+   */
+  recordAct(actor: AuditActor, action: string, workspaceId: string, details: Record<string, unknown>): void;
   /** Makes every connection forget cached identities and fan-out targets (an erasure moved them). */
   bumpConfigVersion(): void;
   /**
@@ -27,6 +31,13 @@ export function requireWorkspace(db: SqliteDatabase, id: string): void {
   if (!db.get('SELECT 1 AS x FROM workspaces WHERE id = :id', { id })) {
     throw new WabridgeError('not_found', `workspace ${id} does not exist`, { status: 404 });
   }
+}
+
+/** Who acts, by name (required, trimmed), and the actor as given (with where from, if known). */
+export function requireActor(actor: AuditActor, what: string): { name: string; act: AuditActor } {
+  const given = auditActor(actor);
+  const name = requireText(given.actor, what);
+  return { name, act: typeof actor === 'string' ? name : { ...actor, actor: name } };
 }
 
 export function requireText(value: string, what: string): string {

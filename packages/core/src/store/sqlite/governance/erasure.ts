@@ -1,3 +1,4 @@
+import type { AuditActor } from '../../../access/actor.ts';
 import { WabridgeError } from '../../../errors/index.ts';
 import { newId } from '../../../ids/index.ts';
 import type {
@@ -13,6 +14,7 @@ import {
   findContactId,
   type GovernanceContext,
   iso,
+  requireActor,
   requireText,
   requireWorkspace,
 } from './context.ts';
@@ -93,7 +95,7 @@ export function erase(ctx: GovernanceContext, input: EraseInput): EraseResult {
   const ws = input.workspaceId;
   requireWorkspace(db, ws);
   const reason = requireText(input.reason, 'a reason for the erasure');
-  const actor = requireText(input.actor, 'who asks for the erasure');
+  const { name: actor, act } = requireActor(input.actor, 'who asks for the erasure');
   const { contactIds, conversationIds } = subjectOf(db, input);
   const contactId = contactIds[0] as string;
   const ids = JSON.stringify(conversationIds);
@@ -214,7 +216,7 @@ export function erase(ctx: GovernanceContext, input: EraseInput): EraseResult {
      VALUES (:id, :ws, :outcome, :by, :at, :certificate)`,
     { id, ws, outcome, by: actor, at, certificate: JSON.stringify(certificate) },
   );
-  ctx.recordAct(actor, 'erasure', ws, { certificate });
+  ctx.recordAct(act, 'erasure', ws, { certificate });
   ctx.bumpConfigVersion();
   return { certificate, messageIds: outcome === 'erased' ? messageIds : [] };
 }
@@ -333,7 +335,7 @@ export function getErasure(db: SqliteDatabase, ws: string, id: string): ErasureC
 /** Adds the media files deleted after the erasure committed to its certificate (an admin act too). */
 export function recordErasureFiles(
   ctx: GovernanceContext,
-  input: { workspaceId: string; erasureId: string; files: readonly string[]; actor: string },
+  input: { workspaceId: string; erasureId: string; files: readonly string[]; actor: AuditActor },
 ): void {
   const { db } = ctx;
   const row = db.get<{ certificate: string }>(

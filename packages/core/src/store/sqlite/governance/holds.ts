@@ -1,8 +1,16 @@
+import type { AuditActor } from '../../../access/actor.ts';
 import { WabridgeError } from '../../../errors/index.ts';
 import { newId } from '../../../ids/index.ts';
 import type { AddHoldInput, HoldScope, LegalHold } from '../../governance-types.ts';
 import type { SqliteDatabase } from '../database.ts';
-import { findContactId, type GovernanceContext, iso, requireText, requireWorkspace } from './context.ts';
+import {
+  findContactId,
+  type GovernanceContext,
+  iso,
+  requireActor,
+  requireText,
+  requireWorkspace,
+} from './context.ts';
 
 // Legal holds (issue 18, item 5): while one covers a record, neither a retention purge nor an
 // erasure touches it. A release is written on the hold's row, so the history stays.
@@ -68,7 +76,7 @@ export function addHold(ctx: GovernanceContext, input: AddHoldInput): LegalHold 
   const ws = input.workspaceId;
   requireWorkspace(db, ws);
   const reason = requireText(input.reason, 'a reason for the hold');
-  const actor = requireText(input.actor, 'who sets the hold');
+  const { name: actor, act } = requireActor(input.actor, 'who sets the hold');
   let scope: HoldScope = input.scope;
   if (scope.kind === 'contact') {
     const contactId = findContactId(db, ws, scope.contactId);
@@ -127,7 +135,7 @@ export function addHold(ctx: GovernanceContext, input: AddHoldInput): LegalHold 
       at: hold.createdAt,
     },
   );
-  ctx.recordAct(actor, 'hold.add', ws, { hold: hold.id, scope, reason });
+  ctx.recordAct(act, 'hold.add', ws, { hold: hold.id, scope, reason });
   return hold;
 }
 
@@ -140,12 +148,12 @@ export function listHolds(db: SqliteDatabase, ws: string): LegalHold[] {
 
 export function releaseHold(
   ctx: GovernanceContext,
-  input: { workspaceId: string; holdId: string; actor: string; reason: string },
+  input: { workspaceId: string; holdId: string; actor: AuditActor; reason: string },
 ): LegalHold {
   const { db } = ctx;
   const ws = input.workspaceId;
   const reason = requireText(input.reason, 'a reason for the release');
-  const actor = requireText(input.actor, 'who releases the hold');
+  const { name: actor, act } = requireActor(input.actor, 'who releases the hold');
   const row = db.get<HoldRow>('SELECT * FROM legal_holds WHERE id = :id AND workspace_id = :ws', {
     id: input.holdId,
     ws,
@@ -164,7 +172,7 @@ export function releaseHold(
     'UPDATE legal_holds SET released_at = :at, released_by = :by, release_reason = :reason WHERE id = :id',
     { at, by: actor, reason, id: row.id },
   );
-  ctx.recordAct(actor, 'hold.release', ws, { hold: row.id, reason });
+  ctx.recordAct(act, 'hold.release', ws, { hold: row.id, reason });
   return toHold({ ...row, released_at: at, released_by: actor, release_reason: reason });
 }
 

@@ -1,3 +1,4 @@
+import { type AuditActor, auditActor } from '../../../access/actor.ts';
 import { WabridgeError } from '../../../errors/index.ts';
 import {
   RETENTION_KINDS,
@@ -7,7 +8,7 @@ import {
   type RetentionRunResult,
 } from '../../governance-types.ts';
 import type { SqliteDatabase } from '../database.ts';
-import { DAY_MS, type GovernanceContext, requireText, requireWorkspace } from './context.ts';
+import { DAY_MS, type GovernanceContext, requireActor, requireWorkspace } from './context.ts';
 import { HELD_MESSAGE_SQL } from './holds.ts';
 import { purgeMessages, purgeStatuses } from './purge.ts';
 
@@ -84,13 +85,13 @@ export function setRetention(
     kind: string;
     keepDays: number | null;
     afterLastMessageDays: number | null;
-    actor: string;
+    actor: AuditActor;
   },
 ): RetentionRule | null {
   const { db } = ctx;
   const ws = input.workspaceId;
   requireWorkspace(db, ws);
-  const actor = requireText(input.actor, 'who sets the rule');
+  const { name: actor, act } = requireActor(input.actor, 'who sets the rule');
   if (!(RETENTION_KINDS as readonly string[]).includes(input.kind))
     throw new WabridgeError(
       'bad_request',
@@ -103,7 +104,7 @@ export function setRetention(
   const at = ctx.now();
   if (keepDays === null && afterLastMessageDays === null) {
     db.run('DELETE FROM retention_rules WHERE workspace_id = :ws AND record_kind = :kind', { ws, kind });
-    ctx.recordAct(actor, 'retention.remove', ws, { kind });
+    ctx.recordAct(act, 'retention.remove', ws, { kind });
     return null;
   }
   db.run(
@@ -114,7 +115,7 @@ export function setRetention(
     { ws, kind, keep: keepDays, after: afterLastMessageDays, by: actor, at },
   );
   const rule: RetentionRule = { kind, keepDays, afterLastMessageDays, updatedBy: actor, updatedAt: at };
-  ctx.recordAct(actor, 'retention.set', ws, {
+  ctx.recordAct(act, 'retention.set', ws, {
     kind,
     keepDays,
     afterLastMessageDays,
@@ -195,7 +196,7 @@ export function runRetention(ctx: GovernanceContext, input: RetentionRunInput): 
       reason: `retention rule: ${text}`,
       details: {
         rule: { kind: rule.kind, keepDays: rule.keepDays, afterLastMessageDays: rule.afterLastMessageDays },
-        runBy: input.actor,
+        runBy: auditActor(input.actor).actor,
       },
     });
   }
