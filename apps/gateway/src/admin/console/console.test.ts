@@ -307,3 +307,59 @@ describe('admin console', () => {
     expect(audit).toContain('access.revoke');
   });
 });
+
+describe('the Connect button of each connector', () => {
+  it("opens the platform's sign-in link when the gateway is set up for it, and says what it needs otherwise", async () => {
+    const registry = defaultRegistry();
+    const registered = ['slack', 'hubspot', 'teams'].map((id) => registry.require(id));
+    const bare = await createTestApp({ access: { scrypt: TEST_SCRYPT }, registered });
+    const configured = await createTestApp({
+      access: { scrypt: TEST_SCRYPT },
+      registered,
+      env: {
+        PUBLIC_URL: 'http://127.0.0.1:8080',
+        HUBSPOT_CLIENT_ID: 'hubspot-client',
+        HUBSPOT_CLIENT_SECRET: 'hubspot-secret',
+        HUBSPOT_STATE_SECRET: 'hubspot-state-secret-0123456789',
+        TEAMS_CLIENT_ID: 'teams-client',
+        TEAMS_CLIENT_SECRET: 'teams-secret',
+        TEAMS_STATE_SECRET: 'teams-state-secret-0123456789',
+      },
+    });
+    try {
+      const pageOf = async (app: TestApp, connector: string) => {
+        await createTestAccount(app.runtime, { email: `owner-${connector}@example.com`, owner: true });
+        const answer = await app.app.request('/admin/sign-in', {
+          method: 'POST',
+          headers: { 'content-type': 'application/x-www-form-urlencoded' },
+          body: new URLSearchParams({ email: `owner-${connector}@example.com`, password: TEST_PASSWORD }),
+        });
+        const cookie = (answer.headers.get('set-cookie') ?? '').split(';')[0] ?? '';
+        const page = await app.app.request(`/admin/workspaces/acme/connectors/${connector}`, {
+          headers: { cookie },
+        });
+        expect(page.status).toBe(200);
+        return page.text();
+      };
+      for (const [connector, name] of [
+        ['hubspot', 'HubSpot'],
+        ['teams', 'Teams'],
+      ] as const) {
+        const ready = await pageOf(configured, connector);
+        expect(ready).toMatch(
+          new RegExp(
+            `<a class="button" href="http://127.0.0.1:8080/connect/${connector}/acme/install\\?ticket=[^"]+">Connect `,
+          ),
+        );
+        const missing = await pageOf(bare, connector);
+        expect(missing).toMatch(
+          new RegExp(`Connect ${name}(&#34;|&quot;) needs ${connector.toUpperCase()}_CLIENT_ID`),
+        );
+        expect(missing).toMatch(/<button type="button" disabled aria-describedby="connect-note">Connect /);
+      }
+    } finally {
+      await bare.close();
+      await configured.close();
+    }
+  });
+});

@@ -2,6 +2,8 @@ import { readFileSync } from 'node:fs';
 import { auditEntry, isWabridgeError, isWorkspaceRole, type Permission } from '@wabridge/core';
 import { type Context, Hono } from 'hono';
 import { signWorkspaceCheckpoint, verifyWorkspaceArchive } from '../../archive-operations.ts';
+import { hubspotConnectLink } from '../../connect/hubspot.ts';
+import { teamsConnectLink } from '../../connect/teams.ts';
 import { connectorViews } from '../../connector-health.ts';
 import type { Runtime } from '../../runtime.ts';
 import { installLink } from '../../slack-install.ts';
@@ -696,19 +698,38 @@ function connectTarget(
   workspaceId: string,
   connectorId: string,
 ): { href: string } | { unavailable: string } {
-  if (connectorId === 'slack') {
-    try {
-      return { href: installLink(runtime.env, workspaceId) };
-    } catch {
-      return {
-        unavailable:
-          '"Add to Slack" needs SLACK_CLIENT_ID, SLACK_CLIENT_SECRET and SLACK_STATE_SECRET on the gateway (docs/connectors/slack.md). Until then, fill in the settings below.',
-      };
-    }
-  }
-  return {
-    unavailable: 'One-click connection for this platform is not available yet: fill in the settings below.',
+  // Each platform's sign-in link (the same one `wabridge connector connect` prints), or what the
+  // gateway needs before it can offer one.
+  const links: Record<string, { link: () => string; needs: string; doc: string }> = {
+    slack: {
+      link: () => installLink(runtime.env, workspaceId),
+      needs: '"Add to Slack" needs SLACK_CLIENT_ID, SLACK_CLIENT_SECRET and SLACK_STATE_SECRET',
+      doc: 'docs/connectors/slack.md',
+    },
+    hubspot: {
+      link: () => hubspotConnectLink(runtime.env, workspaceId),
+      needs: '"Connect HubSpot" needs HUBSPOT_CLIENT_ID, HUBSPOT_CLIENT_SECRET and HUBSPOT_STATE_SECRET',
+      doc: 'docs/connectors/hubspot.md',
+    },
+    teams: {
+      link: () => teamsConnectLink(runtime.env, workspaceId),
+      needs: '"Connect Teams" needs TEAMS_CLIENT_ID, TEAMS_CLIENT_SECRET and TEAMS_STATE_SECRET',
+      doc: 'docs/connectors/teams.md',
+    },
   };
+  const target = links[connectorId];
+  if (!target) {
+    return {
+      unavailable: 'One-click connection for this platform is not available yet: fill in the settings below.',
+    };
+  }
+  try {
+    return { href: target.link() };
+  } catch {
+    return {
+      unavailable: `${target.needs} on the gateway (${target.doc}). Until then, fill in the settings below.`,
+    };
+  }
 }
 
 // --- small helpers ------------------------------------------------------------------------------
