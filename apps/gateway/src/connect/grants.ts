@@ -95,6 +95,49 @@ export async function claimState(
   if (!fresh) throw new ConnectRefused('state_used', 'this connect link was already used; start again');
 }
 
+/**
+ * The checks every OAuth callback starts with, in this order: the state is ours and unexpired, it
+ * came back to the browser that started the flow (the nonce in that browser's cookie: login
+ * CSRF), it is used once, and the platform answered with a code rather than an error. Returns the
+ * grant and the code, or throws ConnectRefused; nothing is stored before all of them pass.
+ */
+export async function acceptCallback(
+  store: Store,
+  platform: ConnectPlatform,
+  input: {
+    secret: string;
+    now: number;
+    query: (name: string) => string | undefined;
+    /** The nonce the state cookie of this browser carries. */
+    cookieNonce: string | undefined;
+    /** The platform's name in messages ("HubSpot", "Microsoft"). */
+    platformName: string;
+    /** What was started ("connection", "sign-in"), for the messages. */
+    what: string;
+  },
+): Promise<{ grant: ConnectGrant; code: string }> {
+  const grant = verifyGrant(input.secret, platform, input.query('state'), 'state', input.now);
+  if (input.cookieNonce !== grant.nonce) {
+    throw new ConnectRefused(
+      'state_invalid',
+      `this ${input.what} was started in another browser; start again`,
+    );
+  }
+  await claimState(store, platform, grant);
+  const error = input.query('error');
+  if (error !== undefined) {
+    throw new ConnectRefused(
+      error === 'access_denied' ? 'access_denied' : 'oauth_error',
+      error === 'access_denied'
+        ? `the ${input.what} was cancelled in ${input.platformName}`
+        : `${input.platformName} answered ${error}`,
+    );
+  }
+  const code = input.query('code');
+  if (!code) throw new ConnectRefused('bad_request', `${input.platformName} sent no code`);
+  return { grant, code };
+}
+
 /** A refusal or success as a short page; only our own codes and messages, never a token. */
 export function connectPage(
   status: number,

@@ -2,7 +2,7 @@ import { exchangeHubSpotCode, HubSpotInstallError } from '@wabridge/connector-hu
 import { isWabridgeError } from '@wabridge/core';
 import { Hono } from 'hono';
 import { generateCookie, getCookie, setCookie } from 'hono/cookie';
-import { ConnectRefused, claimState, connectPage, verifyGrant } from '../connect/grants.ts';
+import { acceptCallback, ConnectRefused, connectPage, verifyGrant } from '../connect/grants.ts';
 import { HUBSPOT_STATE_COOKIE, hubspotAuthorizeRedirect, hubspotOAuthSettings } from '../connect/hubspot.ts';
 import type { Runtime } from '../runtime.ts';
 
@@ -51,25 +51,15 @@ export function connectHubSpotRoutes(runtime: Runtime, options: { now?: () => nu
     let workspace: string | undefined;
     try {
       const settings = hubspotOAuthSettings(runtime.env);
-      const grant = verifyGrant(settings.stateSecret, 'hubspot', c.req.query('state'), 'state', now());
+      const { grant, code } = await acceptCallback(runtime.store, 'hubspot', {
+        secret: settings.stateSecret,
+        now: now(),
+        query: (name) => c.req.query(name),
+        cookieNonce: getCookie(c, HUBSPOT_STATE_COOKIE),
+        platformName: 'HubSpot',
+        what: 'connection',
+      });
       workspace = grant.workspace;
-      // The state must come back to the browser that started the install (login CSRF).
-      if (getCookie(c, HUBSPOT_STATE_COOKIE) !== grant.nonce) {
-        throw new ConnectRefused(
-          'state_invalid',
-          'this connection was started in another browser; start again',
-        );
-      }
-      await claimState(runtime.store, 'hubspot', grant);
-      const error = c.req.query('error');
-      if (error !== undefined) {
-        throw new ConnectRefused(
-          error === 'access_denied' ? 'access_denied' : 'oauth_error',
-          error === 'access_denied' ? 'the connection was cancelled in HubSpot' : `HubSpot answered ${error}`,
-        );
-      }
-      const code = c.req.query('code');
-      if (!code) throw new ConnectRefused('bad_request', 'HubSpot sent no code');
       const installation = await exchangeHubSpotCode({
         basePath: settings.apiUrl,
         clientId: settings.clientId,

@@ -3,8 +3,8 @@ import { isWabridgeError } from '@wabridge/core';
 import { Hono } from 'hono';
 import { generateCookie, getCookie, setCookie } from 'hono/cookie';
 import {
+  acceptCallback,
   ConnectRefused,
-  claimState,
   connectPage,
   escapeHtml,
   randomNonce,
@@ -74,22 +74,17 @@ export function connectTeamsRoutes(runtime: Runtime, options: { now?: () => numb
     let workspace: string | undefined;
     try {
       const settings = teamsConnectSettings(runtime.env);
-      const grant = verifyGrant(settings.stateSecret, 'teams', c.req.query('state'), 'state', now());
+      // The cookie carries the state's nonce and the PKCE verifier; without a verifier it is not ours.
+      const [cookieNonce, verifier = ''] = (getCookie(c, TEAMS_STATE_COOKIE) ?? '').split('.');
+      const { grant, code } = await acceptCallback(runtime.store, 'teams', {
+        secret: settings.stateSecret,
+        now: now(),
+        query: (name) => c.req.query(name),
+        cookieNonce: verifier ? cookieNonce : undefined,
+        platformName: 'Microsoft',
+        what: 'sign-in',
+      });
       workspace = grant.workspace;
-      const [nonce, verifier] = (getCookie(c, TEAMS_STATE_COOKIE) ?? '').split('.');
-      if (nonce !== grant.nonce || !verifier) {
-        throw new ConnectRefused('state_invalid', 'this sign-in was started in another browser; start again');
-      }
-      await claimState(runtime.store, 'teams', grant);
-      const error = c.req.query('error');
-      if (error !== undefined) {
-        throw new ConnectRefused(
-          error === 'access_denied' ? 'access_denied' : 'oauth_error',
-          error === 'access_denied' ? 'the sign-in was cancelled' : `Microsoft answered ${error}`,
-        );
-      }
-      const code = c.req.query('code');
-      if (!code) throw new ConnectRefused('bad_request', 'Microsoft sent no code');
       const signIn = await redeemTeamsSignIn(
         settings,
         { code, redirectUri: settings.redirectUri, verifier },
