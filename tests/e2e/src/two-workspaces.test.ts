@@ -12,8 +12,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
  * one public app and a Teams tenant of the one Entra app registration; every target connected on
  * the token path (the click paths are slack-install, hubspot-connect and teams-connect tests).
  * Inbound traffic to each number reaches only its own workspace's targets, both ways; an agent's
- * reply in each Slack team goes out with its own number's token; a webhook signed by the other
- * Meta app is refused and changes nothing anywhere.
+ * reply in each Slack team or Teams tenant goes out with its own number's token; a webhook signed
+ * by the other Meta app is refused and changes nothing anywhere.
  */
 const SLACK_SIGNING_SECRET = 'two-workspaces-slack-signing-secret';
 const HUBSPOT_APP = {
@@ -335,9 +335,43 @@ describe('two workspaces, each with its own number, Meta app, Slack team, HubSpo
       [ALPHA.number.phoneNumberId, ALPHA.app.appId, 200],
       [BETA.number.phoneNumberId, BETA.app.appId, 200],
     ]);
-    // Each agent reply is mirrored to its own workspace's other targets only.
+    // Each agent reply is on its own portal's timeline, and nowhere in the other workspace.
     for (const side of SIDES) {
+      expect(shown(side).hubspot.join('\n')).toContain(`reply from ${side.workspace} agent`);
       expect(everything(other(side))).not.toContain(`reply from ${side.workspace} agent`);
+    }
+  }, 120_000);
+
+  it('an agent’s reply in each Teams tenant goes to its own customer, from its own number with its own token', async () => {
+    const mark = wa.ledger.mark();
+    for (const side of SIDES) {
+      const [root] = graph.roots(side.teams.teamId, side.teams.channelId);
+      if (!root) throw new Error(`${side.workspace} has no Teams thread`);
+      graph.agentReply({
+        rootId: root.id,
+        teamId: side.teams.teamId,
+        channelId: side.teams.channelId,
+        text: `teams reply from ${side.workspace}`,
+      });
+    }
+    await wa.ledger.waitFor('send.accepted', { count: 2, since: mark, timeoutMs: 60_000 });
+    await settle();
+    const accepted = wa.ledger.since(mark).flatMap((e) => (e.kind === 'send.accepted' ? [e] : []));
+    expect(accepted.map((e) => [e.text, e.phoneNumberId, e.to]).sort()).toEqual([
+      ['teams reply from alpha', ALPHA.number.phoneNumberId, ALPHA.customer.waId],
+      ['teams reply from beta', BETA.number.phoneNumberId, BETA.customer.waId],
+    ]);
+    const sends = wa.ledger
+      .since(mark)
+      .flatMap((e) =>
+        e.kind === 'api.request' && e.method === 'POST' && e.path.endsWith('/messages') ? [e] : [],
+      );
+    expect(sends.map((e) => [e.path.split('/')[2], e.appId, e.status]).sort()).toEqual([
+      [ALPHA.number.phoneNumberId, ALPHA.app.appId, 200],
+      [BETA.number.phoneNumberId, BETA.app.appId, 200],
+    ]);
+    for (const side of SIDES) {
+      expect(everything(other(side))).not.toContain(`teams reply from ${side.workspace}`);
     }
   }, 120_000);
 
@@ -357,12 +391,17 @@ describe('two workspaces, each with its own number, Meta app, Slack team, HubSpo
           headers: { 'content-type': 'application/json', 'x-hub-signature-256': signedByOther },
           body,
         });
-      for (const path of ['', `/${other(side).app.appId}`, `/${side.app.appId}`]) {
+      // The shared path and the signing app's own path know the signature but not this number
+      // (app_mismatch); the number's own app's path does not know the signature.
+      const expected: [string, string][] = [
+        ['', 'app_mismatch'],
+        [`/${other(side).app.appId}`, 'app_mismatch'],
+        [`/${side.app.appId}`, 'signature_mismatch'],
+      ];
+      for (const [path, code] of expected) {
         const answer = await post(path);
         expect(answer.status, `${side.workspace} via "${path}"`).toBe(403);
-        expect(await answer.json()).toMatchObject({
-          error: { code: expect.stringMatching(/^(app_mismatch|signature_mismatch)$/) },
-        });
+        expect(await answer.json()).toMatchObject({ error: { code } });
       }
       expect(await gw.runtime.store.getMessageByWamid(side.workspace, wamid)).toBeNull();
     }
