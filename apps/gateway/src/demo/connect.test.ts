@@ -1,11 +1,11 @@
 import { completeConsent } from '@wabridge/sandbox';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type DemoStack, startDemoStack } from './stack.ts';
+import { DEMO, type DemoStack, startDemoStack } from './stack.ts';
 
 /**
- * `npm run demo` offers the click path for HubSpot and Teams: the links it prints go through the
- * emulators' consent pages (answered here over HTTP, as a browser would) and connect the demo
- * workspace again, after which the demo still mirrors WhatsApp into both.
+ * `npm run demo` offers the click path for Slack, HubSpot and Teams: the links it prints go through
+ * the emulators' consent pages (answered here over HTTP, as a browser would) and connect the demo
+ * workspace again, after which the demo still mirrors WhatsApp into each.
  */
 let stack: DemoStack;
 
@@ -32,6 +32,14 @@ async function connect(
     cookie: (answer.headers.get('set-cookie') ?? '').split(';')[0] ?? cookie,
     status: answer.status,
   };
+}
+
+/** The demo workspace's Slack bot token as stored (decrypted with the gateway's own key). */
+async function storedBotToken(): Promise<string | undefined> {
+  const setting = await stack.runtime.store.getConnector('demo', 'slack');
+  if (!setting?.encryptedSecrets) return undefined;
+  return (JSON.parse(stack.runtime.secrets.decrypt(setting.encryptedSecrets)) as { botToken?: string })
+    .botToken;
 }
 
 describe('the demo’s "connect by clicking" links', () => {
@@ -80,5 +88,38 @@ describe('the demo’s "connect by clicking" links', () => {
     expect(stack.graph.ledger.count('message.created', (e) => e.text.includes('after Connect Teams'))).toBe(
       1,
     );
+  }, 120_000);
+
+  it('Slack: after the app was removed from the demo team, the printed "Add to Slack" link installs it again with a new bot token, and mirroring resumes', async () => {
+    const oldToken = await storedBotToken();
+    // Removed in Slack (app management page): the old token is revoked, Slack tells the gateway.
+    stack.slack.uninstall({ teamId: stack.slack.teamId });
+    await stack.slack.idle();
+    expect(stack.slack.botToken).toBe('');
+    const mark = stack.slack.ledger.mark();
+    const { html, status } = await connect(stack.connectLinks.slack);
+    expect(status, html).toBe(200);
+    expect(stack.slack.ledger.since(mark).filter((e) => e.kind === 'install.created')).toEqual([
+      expect.objectContaining({ teamId: stack.slack.teamId, reinstall: false }),
+    ]);
+    expect((await stack.runtime.admin.describeConnector('demo', 'slack'))?.config).toMatchObject({
+      botToken: '••••••',
+      teamId: stack.slack.teamId,
+      defaultChannel: DEMO.slack.channel.id,
+    });
+    // Stored (encrypted) is the token the install issued, not the revoked one.
+    const newToken = await storedBotToken();
+    expect(newToken).toBe(stack.slack.botToken);
+    expect(newToken).not.toBe(oldToken);
+    await stack.whatsapp
+      .customer({ waId: '15550807003', name: 'Click Path Three' })
+      .sendText('after Add to Slack');
+    await stack.settle();
+    expect(
+      stack.slack.ledger.count(
+        'message.posted',
+        (e) => e.bot && e.channel === DEMO.slack.channel.id && e.text.includes('after Add to Slack'),
+      ),
+    ).toBe(1);
   }, 120_000);
 });

@@ -137,6 +137,7 @@ function banner(stack: DemoStack, startedInMs: number): string {
     `  HubSpot      ${stack.hubspot.url}   (CRM API emulator)`,
     '',
     `  Connect again by clicking (replaces the demo's tokens; the links work for one hour):`,
+    `    Slack      ${stack.connectLinks.slack}`,
     `    HubSpot    ${stack.connectLinks.hubspot}`,
     `    Teams      ${stack.connectLinks.teams}`,
     '',

@@ -1,4 +1,4 @@
-import { randomBytes, randomUUID } from 'node:crypto';
+import { randomBytes, randomInt, randomUUID } from 'node:crypto';
 import { createWriteStream, mkdirSync, mkdtempSync, rmSync, type WriteStream } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -25,6 +25,7 @@ import { type Env, loadEnv } from '../env.ts';
 import { createLogger } from '../logger.ts';
 import { createMetrics } from '../metrics.ts';
 import { createRuntime, type Runtime } from '../runtime.ts';
+import { installLink as slackInstallLink } from '../slack-install.ts';
 
 /** The cast of the demo: one business, one customer, one agent per tool. */
 export const DEMO = {
@@ -101,8 +102,8 @@ export interface DemoStack {
   console: SandboxConsole;
   /** The admin console signed in as the demo owner, once (a one-time link; see DEMO_OWNER). */
   adminSignInUrl: string;
-  /** Links that connect the demo workspace's HubSpot or Teams again by clicking (one hour). */
-  connectLinks: { hubspot: string; teams: string };
+  /** Links that connect the demo workspace's Slack, HubSpot or Teams again by clicking (one hour). */
+  connectLinks: { slack: string; hubspot: string; teams: string };
   /** The demo owner's credentials, for signing in again after the link was used. */
   adminOwner: { email: string; password: string };
   logPath: string;
@@ -173,10 +174,16 @@ async function start(
   });
   cleanups.push(() => whatsapp.close());
 
+  // The Slack app can also be installed with "Add to Slack" (OAuth v2 against the emulator).
+  const slackApp = {
+    clientId: `${randomInt(1e9, 1e10)}.${randomInt(1e9, 1e10)}`,
+    clientSecret: secret('slack-client'),
+  };
   const slack = await startSlackEmulator({
     signingSecret: secret('slack-signing'),
     botToken: `xoxb-${randomBytes(12).toString('hex')}`,
     channels: [DEMO.slack.channel],
+    oauth: slackApp,
     rateLimits: {
       postsPerChannel: { perSecond: slackPace, burst: 3 },
       tiers: { tier2: 200, tier3: 500, tier4: 1000 },
@@ -274,7 +281,13 @@ async function start(
     WHATSAPP_VERIFY_TOKEN: whatsappSecrets.verifyToken,
     WHATSAPP_ACCESS_TOKEN: whatsappSecrets.accessToken,
     WHATSAPP_API_BASE_URL: whatsapp.url,
-    // "Connect HubSpot" and "Connect Teams" against the emulators' consent pages.
+    // "Add to Slack", "Connect HubSpot" and "Connect Teams" against the emulators' consent pages.
+    SLACK_CLIENT_ID: slackApp.clientId,
+    SLACK_CLIENT_SECRET: slackApp.clientSecret,
+    SLACK_STATE_SECRET: secret('slack-state'),
+    SLACK_SIGNING_SECRET: slack.signingSecret,
+    SLACK_AUTHORIZE_URL: slack.authorizeUrl,
+    SLACK_API_URL: slack.apiUrl,
     HUBSPOT_CLIENT_ID: hubspot.oauthApp?.clientId,
     HUBSPOT_CLIENT_SECRET: hubspot.oauthApp?.clientSecret,
     HUBSPOT_STATE_SECRET: secret('hubspot-state'),
@@ -422,6 +435,7 @@ async function start(
     adminOwner,
     connectLinks: {
       // The connect routes check expiry against the wall clock, not the demo's.
+      slack: slackInstallLink(env, DEMO.workspace),
       hubspot: hubspotConnectLink(env, DEMO.workspace),
       teams: teamsConnectLink(env, DEMO.workspace),
     },
