@@ -30,6 +30,12 @@ export function whatsappWebhook(runtime: Runtime, gate: BodyGate) {
     );
   const app = new Hono();
 
+  /** Why a signed body is refused, before anything is stored. */
+  type Refusal =
+    | { refusal: 'unknown_app' | 'not_configured' }
+    | { refusal: 'signature'; reason: Exclude<MetaSignerResult<string>, { ok: true }>['reason'] }
+    | { refusal: 'app_mismatch'; phoneNumberId: string; owner: string; signer: string };
+
   /** The apps a request may be signed by: the one of its path, or all of them. */
   const candidatesFor = (view: WebhookView, appId: string | null): readonly WebhookApp[] | 'unknown' => {
     if (appId === null) return view.apps;
@@ -106,48 +112,66 @@ export function whatsappWebhook(runtime: Runtime, gate: BodyGate) {
     // store's own queue (WEBHOOK_STORE_QUEUE_*), refused ones are dropped with the answer.
     // The apps are looked up with the body held by the gate, so a slow store fills the gate (503)
     // instead of queueing requests nobody bounds. One look for the whole request: the signature
-    // and the numbers' owners agree.
-    let view: WebhookView;
-    let verdict: MetaSignerResult<string> | null = null;
+    // and the numbers' owners agree. The look is the apps' cached snapshot; a refusal looks again
+    // at the store at once, so an app or number another process registered a moment ago is never
+    // the reason a webhook is refused.
+    const phoneNumberIds = phoneNumberIdsOf(raw);
+    const decide = (view: WebhookView): Refusal | { verdict: MetaSignerResult<string> & { ok: true } } => {
+      const candidates = candidatesFor(view, appId);
+      if (candidates === 'unknown') return { refusal: 'unknown_app' };
+      if (candidates.length === 0) return { refusal: 'not_configured' };
+      const verdict = identifyMetaSigner(
+        raw,
+        c.req.header('x-hub-signature-256'),
+        candidates.map((a) => ({ key: a.appId, secrets: a.secrets })),
+      );
+      if (!verdict.ok) return { refusal: 'signature', reason: verdict.reason };
+      // A valid signature proves which app sent the body, not that the app may speak for the
+      // numbers in it: each routed number is accepted only from its own app.
+      for (const phoneNumberId of phoneNumberIds) {
+        const owner = view.ownerOf(phoneNumberId);
+        if (owner !== null && owner !== verdict.key) {
+          return { refusal: 'app_mismatch', phoneNumberId, owner, signer: verdict.key };
+        }
+      }
+      return { verdict };
+    };
+    let decision: ReturnType<typeof decide>;
     try {
       try {
-        view = await whatsappApps.webhookView();
+        decision = decide(await whatsappApps.webhookView());
+        if ('refusal' in decision) decision = decide(await whatsappApps.webhookView({ fresh: true }));
       } catch (error) {
         if (isWabridgeError(error) && error.code === 'unavailable')
           return reject(503, 'store_busy', error.message, retryAfter(error));
         throw error;
       }
-      const candidates = candidatesFor(view, appId);
-      if (candidates === 'unknown') {
-        metrics.increment('webhooks_rejected_total', { source: 'whatsapp', reason: 'unknown_app' });
-        return unknownApp(c.req.param('appId') ?? '');
-      }
-      if (candidates.length > 0)
-        verdict = identifyMetaSigner(
-          raw,
-          c.req.header('x-hub-signature-256'),
-          candidates.map((a) => ({ key: a.appId, secrets: a.secrets })),
-        );
     } finally {
       read.release();
     }
-    if (!verdict) {
-      return reject(503, 'not_configured', 'WHATSAPP_APP_SECRET is not configured; Meta will retry later');
-    }
-    if (!verdict.ok) {
-      const status = verdict.reason === 'missing' ? 401 : 403;
-      return reject(status, `signature_${verdict.reason}`, SIGNATURE_MESSAGES[verdict.reason]);
-    }
-    // A valid signature proves which app sent the body, not that the app may speak for the numbers
-    // in it: each routed number is accepted only from its own app.
-    for (const phoneNumberId of phoneNumberIdsOf(raw)) {
-      const owner = view.ownerOf(phoneNumberId);
-      if (owner !== null && owner !== verdict.key) {
-        return reject(
-          403,
-          'app_mismatch',
-          `phone_number_id ${phoneNumberId} belongs to ${describeApp(owner)}; this webhook was signed by ${describeApp(verdict.key)}`,
-        );
+    if ('refusal' in decision) {
+      switch (decision.refusal) {
+        case 'unknown_app':
+          metrics.increment('webhooks_rejected_total', { source: 'whatsapp', reason: 'unknown_app' });
+          return unknownApp(c.req.param('appId') ?? '');
+        case 'not_configured':
+          return reject(
+            503,
+            'not_configured',
+            'WHATSAPP_APP_SECRET is not configured; Meta will retry later',
+          );
+        case 'signature':
+          return reject(
+            decision.reason === 'missing' ? 401 : 403,
+            `signature_${decision.reason}`,
+            SIGNATURE_MESSAGES[decision.reason],
+          );
+        case 'app_mismatch':
+          return reject(
+            403,
+            'app_mismatch',
+            `phone_number_id ${decision.phoneNumberId} belongs to ${describeApp(decision.owner)}; this webhook was signed by ${describeApp(decision.signer)}`,
+          );
       }
     }
     // Parsed and stored where the data lives (the embedded store's own thread); 200 only after

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -208,5 +209,29 @@ describe('identifyMetaSigner', () => {
     expect(() => identifyMetaSigner(body, 'sha256=00', [{ key: 'x', secrets: [''] }])).toThrow(
       'A configured Meta app secret is empty',
     );
+  });
+});
+
+describe('the webhook view', () => {
+  it('is cached between checks, and a fresh look sees a change another process made', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'wabridge-apps-view-'));
+    const shared = await openSqliteStore({ path: join(dir, 'store.db') });
+    const other = await openSqliteStore({ path: join(dir, 'store.db') });
+    try {
+      const box = createSecretBox(randomBytes(32));
+      const edge = new WhatsAppApps({ store: shared, secrets: box, defaults: {}, checkEveryMs: 3_600_000 });
+      const admin = new WhatsAppApps({ store: other, secrets: box, defaults: {} });
+      expect((await edge.webhookView()).app('1001')).toBeUndefined();
+      await admin.addApp('test', { appId: '1001', secrets: [SECRET_A] });
+      // Within the check interval the edge answers from its snapshot, without a store call...
+      expect((await edge.webhookView()).app('1001')).toBeUndefined();
+      // ...and a fresh look (what a refusal does) reads the change.
+      expect((await edge.webhookView({ fresh: true })).app('1001')?.secrets).toEqual([SECRET_A]);
+      expect((await edge.webhookView()).app('1001')?.secrets).toEqual([SECRET_A]);
+    } finally {
+      await shared.close();
+      await other.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -74,6 +74,10 @@ export class WhatsAppApps {
     | ((input: { phoneNumberId: string; wabaId: string; accessToken: string }) => Promise<string | null>)
     | undefined;
   private snapshot: Snapshot | null = null;
+  /** When the snapshot's version was last compared with the store's (monotonic ms). */
+  private checkedAt = Number.NEGATIVE_INFINITY;
+  private loading: Promise<Snapshot> | null = null;
+  private readonly checkEveryMs: number;
 
   constructor(options: {
     store: Store;
@@ -91,7 +95,16 @@ export class WhatsAppApps {
       accessToken: string;
     }) => Promise<string | null>;
     now?: () => number;
+    /**
+     * How often a lookup compares the snapshot's version with the store's (default 1 s). Each
+     * comparison is a store call, and the webhook edge must not pay one per request; a refusal
+     * looks again at once (`webhookView({ fresh: true })`), so a change made by another process
+     * is never the reason a webhook is refused, only possibly accepted for up to this long after
+     * an app was removed.
+     */
+    checkEveryMs?: number;
   }) {
+    this.checkEveryMs = options.checkEveryMs ?? 1000;
     this.probeToken = options.probeToken;
     this.store = options.store;
     this.box = options.secrets;
@@ -283,8 +296,8 @@ export class WhatsAppApps {
    * What the webhook edge needs for one request, read once (one look at the config version):
    * the apps it accepts and who owns each number.
    */
-  async webhookView(): Promise<WebhookView> {
-    const snapshot = await this.current();
+  async webhookView(options: { fresh?: boolean } = {}): Promise<WebhookView> {
+    const snapshot = await this.current(options.fresh === true);
     const hasDefault = this.defaults.secrets.length > 0;
     return {
       apps: snapshot.apps,
@@ -309,7 +322,8 @@ export class WhatsAppApps {
 
   /** The number's own credentials, or null when it uses the environment's app and token. */
   async credentialsFor(phoneNumberId: string): Promise<NumberCredentials | null> {
-    return (await this.current()).numbers.get(phoneNumberId) ?? null;
+    // Always compared with the store's version: a send must not use a token removed a moment ago.
+    return (await this.current(true)).numbers.get(phoneNumberId) ?? null;
   }
 
   /**
@@ -326,9 +340,27 @@ export class WhatsAppApps {
     this.snapshot = null;
   }
 
-  private async current(): Promise<Snapshot> {
+  private async current(fresh = false): Promise<Snapshot> {
+    if (!fresh && this.snapshot && performance.now() - this.checkedAt < this.checkEveryMs)
+      return this.snapshot;
+    // One load at a time; a fresh look waits for one in flight and then starts its own, since the
+    // one in flight may have read the version before the change it must see.
+    if (fresh && this.loading) await this.loading.catch(() => {});
+    if (!this.loading) {
+      this.loading = this.load().finally(() => {
+        this.loading = null;
+      });
+    }
+    return this.loading;
+  }
+
+  private async load(): Promise<Snapshot> {
+    const checkedAt = performance.now();
     const version = await this.store.configVersion();
-    if (this.snapshot?.version === version) return this.snapshot;
+    if (this.snapshot?.version === version) {
+      this.checkedAt = checkedAt;
+      return this.snapshot;
+    }
     const [apps, numbers, routed] = await Promise.all([
       this.store.listWhatsAppApps(),
       this.store.listNumberCredentials(),
@@ -355,6 +387,7 @@ export class WhatsAppApps {
       routed: new Set(routed.map((n) => n.phoneNumberId)),
     };
     this.snapshot = snapshot;
+    this.checkedAt = checkedAt;
     return snapshot;
   }
 
