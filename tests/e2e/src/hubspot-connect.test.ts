@@ -1,11 +1,10 @@
-import { spawn } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import { freePort } from '@wabridge/core/testing';
 import { startTestGateway, TEST_ACCESS_TOKEN, TEST_APP_SECRET } from '@wabridge/gateway/testing';
 import { type HubSpotEmulator, startHubSpotEmulator } from '@wabridge/sandbox/hubspot';
 import { startWhatsAppEmulator, type WhatsAppEmulator } from '@wabridge/sandbox/whatsapp';
 import { type Browser, chromium } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runWabridge } from './support/cli-process.ts';
 
 /**
  * "Connect HubSpot" end to end: Chromium opens the link `wabridge connector connect … hubspot`
@@ -36,8 +35,6 @@ const BETA_NUMBER = '106540352242923';
 const ACME = 4_410_001;
 const GLOBEX = 4_410_002;
 
-const BIN = fileURLToPath(new URL('../../../apps/gateway/bin/wabridge.mjs', import.meta.url));
-
 type Gateway = Awaited<ReturnType<typeof startTestGateway>>;
 let wa: WhatsAppEmulator;
 let hubspot: HubSpotEmulator;
@@ -45,31 +42,8 @@ let gw: Gateway;
 let browser: Browser | undefined;
 let hubspotEnv: Record<string, string>;
 
-/** `wabridge connector connect …` in its own process, on the gateway's data directory and key. */
-async function cli(...args: string[]): Promise<{ stdout: string; stderr: string; code: number }> {
-  const child = spawn(process.execPath, [BIN, ...args], {
-    env: {
-      ...process.env,
-      NODE_ENV: 'test',
-      LOG_LEVEL: 'warn',
-      WABRIDGE_DATA_DIR: gw.dir,
-      // The key the test gateway uses (apps/gateway/src/testing/harness.ts).
-      WABRIDGE_MASTER_KEY: Buffer.alloc(32, 3).toString('base64'),
-      ...hubspotEnv,
-    },
-  });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (chunk: Buffer) => {
-    stdout += chunk.toString();
-  });
-  child.stderr.on('data', (chunk: Buffer) => {
-    stderr += chunk.toString();
-  });
-  child.stdin.end();
-  const code = await new Promise<number>((resolve) => child.on('close', (status) => resolve(status ?? -1)));
-  return { stdout, stderr, code };
-}
+/** `wabridge …` in its own process, on the gateway's data directory and key. */
+const cli = (...args: string[]) => runWabridge(gw.dir, hubspotEnv, ...args);
 
 /** The bodies on the timeline of the portal's contacts, once `text` is among them. */
 async function timelineWith(portalId: number, text: string, timeoutMs = 60_000): Promise<string[]> {

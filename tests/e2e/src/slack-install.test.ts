@@ -1,5 +1,3 @@
-import { spawn } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import { freePort } from '@wabridge/core/testing';
 import { installLink } from '@wabridge/gateway';
 import { startTestGateway, TEST_ACCESS_TOKEN, TEST_APP_SECRET } from '@wabridge/gateway/testing';
@@ -7,6 +5,7 @@ import { type SlackEmulator, startSlackEmulator } from '@wabridge/sandbox/slack'
 import { startWhatsAppEmulator, type WhatsAppEmulator } from '@wabridge/sandbox/whatsapp';
 import { type Browser, chromium } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runWabridge } from './support/cli-process.ts';
 
 /**
  * "Add to Slack" end to end: Chromium opens the link `wabridge connector connect` prints, lands on
@@ -20,8 +19,6 @@ const CLIENT = { clientId: '4242.5151', clientSecret: 'e2e-client-secret' };
 const STATE_SECRET = 'e2e-state-secret-0123456789';
 const NUMBER = '106540352242922';
 
-const BIN = fileURLToPath(new URL('../../../apps/gateway/bin/wabridge.mjs', import.meta.url));
-
 type Gateway = Awaited<ReturnType<typeof startTestGateway>>;
 let wa: WhatsAppEmulator;
 let slack: SlackEmulator;
@@ -29,31 +26,8 @@ let gw: Gateway;
 let browser: Browser | undefined;
 let slackEnv: Record<string, string>;
 
-/** `wabridge connector connect …` in its own process, on the gateway's data directory and key. */
-async function cli(...args: string[]): Promise<{ stdout: string; stderr: string; code: number }> {
-  const child = spawn(process.execPath, [BIN, ...args], {
-    env: {
-      ...process.env,
-      NODE_ENV: 'test',
-      LOG_LEVEL: 'warn',
-      WABRIDGE_DATA_DIR: gw.dir,
-      // The key the test gateway uses (apps/gateway/src/testing/harness.ts).
-      WABRIDGE_MASTER_KEY: Buffer.alloc(32, 3).toString('base64'),
-      ...slackEnv,
-    },
-  });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (chunk: Buffer) => {
-    stdout += chunk.toString();
-  });
-  child.stderr.on('data', (chunk: Buffer) => {
-    stderr += chunk.toString();
-  });
-  child.stdin.end();
-  const code = await new Promise<number>((resolve) => child.on('close', (status) => resolve(status ?? -1)));
-  return { stdout, stderr, code };
-}
+/** `wabridge …` in its own process, on the gateway's data directory and key. */
+const cli = (...args: string[]) => runWabridge(gw.dir, slackEnv, ...args);
 
 beforeAll(async () => {
   // The callback URL must be registered with the Slack app before the gateway starts.
