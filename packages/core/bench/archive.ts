@@ -239,12 +239,13 @@ try {
 
   await signArchiveCheckpoint(store.db, box, WS);
   const verify = await measure(() => verifyArchive(store.db, WS, { keyring: store.keyring }));
-  if (!verify.value.ok) throw new Error(`the untouched archive failed: ${JSON.stringify(verify.value.failure)}`);
+  if (!verify.value.ok)
+    throw new Error(`the untouched archive failed: ${JSON.stringify(verify.value.failure)}`);
   const records = verify.value.records;
   row(
     `archive verify, contents opened (${n(records)} records)`,
     `${n((records / verify.wallMs) * 1000)} records/s (${(verify.wallMs / 1000).toFixed(1)} s)`,
-    `${((records / verify.wallMs) * 1000 / 100_000).toFixed(2)}× target; ${n((records / verify.cpuMs) * 1000)}/CPU-s`,
+    `${(((records / verify.wallMs) * 1000) / 100_000).toFixed(2)}× target; ${n((records / verify.cpuMs) * 1000)}/CPU-s`,
     '≥ 100,000/s',
   );
 

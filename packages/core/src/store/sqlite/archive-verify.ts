@@ -8,10 +8,11 @@ import { verifyConsistency } from '../../archive/log/verify.ts';
 import { WabridgeError } from '../../errors/index.ts';
 import type { SecretBox } from '../../secrets/index.ts';
 import type { DataKeyring } from '../../vault/keyring.ts';
-import { ARCHIVE_KINDS, type ArchiveRecordRow, SqliteLogNodeStore } from './archive.ts';
+import { ARCHIVE_KINDS, SqliteLogNodeStore } from './archive.ts';
 import {
   type ContentFault,
-  type ContentItem,
+  ContentPageBuilder,
+  defaultCheckThreads,
   inlineChecker,
   threadChecker,
 } from './archive-content-check.ts';
@@ -169,8 +170,12 @@ export async function verifyArchive(
     originPrefix?: string;
     /** The data keys: with them, each content is opened and checked against its commitment. */
     keyring?: DataKeyring;
-    /** From how many records on contents are checked in a thread of their own. */
+    /** From how many records on contents are checked in a pool of threads. */
     threadFrom?: number;
+    /** Threads in that pool (default: one per core, see `defaultCheckThreads`). */
+    threads?: number;
+    /** Records read per page (default 4,096); smaller in tests, to cross pages. */
+    pageSize?: number;
   } = {},
 ): Promise<ArchiveVerifyReport> {
   const keyring = options.keyring ?? null;
@@ -275,16 +280,21 @@ export async function verifyArchive(
     }
   }
 
-  // Commitments are checked in a thread of its own for a log of more than a few pages.
+  // Commitments are checked in a pool of threads for a log of more than a few pages.
   const checker = keyring
-    ? (storedSize >= (options.threadFrom ?? THREAD_FROM) ? threadChecker : inlineChecker)(
-        keyring.exportAll(log),
-        log,
-      )
+    ? storedSize >= (options.threadFrom ?? THREAD_FROM)
+      ? threadChecker(keyring.exportAll(log), log, options.threads)
+      : inlineChecker(keyring.exportAll(log), log)
     : null;
+  const page = options.pageSize ?? PAGE;
+  /** Pages whose contents the checker has and has not answered yet, oldest first. */
+  const inFlight: Array<Promise<ContentFault | null>> = [];
+  const maxInFlight = 2 * Math.max(1, options.threads ?? defaultCheckThreads());
   try {
     return await recordPass();
   } finally {
+    // A failure returns before every page is answered: those answers are not wanted.
+    for (const pending of inFlight) pending.catch(() => {});
     await checker?.close();
   }
 
@@ -293,6 +303,8 @@ export async function verifyArchive(
     let refreshedAt = -1;
     /** Records whose content is gone with no purge found for them yet (see checkContent). */
     const unaccounted: number[] = [];
+    /** This page's contents, for the checker. */
+    const contents = new ContentPageBuilder();
     // A record's content against its commitment: null when sound, 'purged' when a purge removed it.
     const checkContent = (
       seq: number,
@@ -310,8 +322,8 @@ export async function verifyArchive(
         // (once a page). Still unaccounted for, it is named at the end unless the pass fails
         // earlier: a purge record comes after what it purged, and a deleted or altered purge
         // record is the fault to name first.
-        if (refreshedAt !== index - (index % PAGE)) {
-          refreshedAt = index - (index % PAGE);
+        if (refreshedAt !== index - (index % page)) {
+          refreshedAt = index - (index % page);
           if (purges.refresh(readPurges(db, log)).has(seq)) return 'purged';
         }
         unaccounted.push(seq);
@@ -323,15 +335,15 @@ export async function verifyArchive(
           message: 'a purge record says its content was purged, yet content is stored',
         };
       }
-      // Against its commitment by the checker, a page behind (see the end of each page).
-      if (checker) items.push({ seq, committed, sealed });
+      // A blob edited with SQL's || becomes text: no sealed value at all.
+      if (!(sealed instanceof Uint8Array)) {
+        return { reason: 'content-changed', message: 'its stored content is not a sealed value' };
+      }
+      // Against its commitment by the checker, pages behind (see the end of each page).
+      if (checker) contents.add(seq, committed, sealed);
       return null;
     };
 
-    /** The checker's verdict on the page before this one (each page's is awaited a page later). */
-    let previous: Promise<ContentFault | null> = Promise.resolve(null);
-    /** This page's contents, for the checker. */
-    let items: ContentItem[] = [];
     const contentFail = (fault: ContentFault, verifiedSize: number): ArchiveVerifyReport => {
       const row = db.get<{ kind: string; entity_id: string }>(
         'SELECT kind, entity_id FROM archive_records WHERE workspace_id = :log AND seq = :seq',
@@ -345,53 +357,71 @@ export async function verifyArchive(
         message: `record ${fault.seq}: ${fault.message}`,
       });
     };
+    /** The first content fault before `seq` among the pages in flight and this page's contents. */
+    const contentFaultBefore = async (seq: number): Promise<ContentFault | null> => {
+      if (!checker) return null;
+      for (const pending of inFlight.splice(0)) {
+        const fault = await pending;
+        if (fault) return fault.seq < seq ? fault : null;
+      }
+      const fault = await checker.check(contents.before(seq).take());
+      return fault && fault.seq < seq ? fault : null;
+    };
     // A failure found at `seq` is the first one unless a content before it failed the checker.
     const settle = async (report: ArchiveVerifyReport, seq: number): Promise<ArchiveVerifyReport> => {
-      if (!checker) return report;
-      const fault = (await previous) ?? (await checker.check(items.filter((item) => item.seq < seq)));
-      return fault && fault.seq < seq ? contentFail(fault, report.verifiedSize) : report;
+      const fault = await contentFaultBefore(seq);
+      return fault ? contentFail(fault, report.verifiedSize) : report;
     };
 
     const heads2 = new LeafStreamVerifier(heads);
     const tree = CompactRange.empty();
+    // The interior nodes each page completes, per level: the first one's index and their hashes.
+    const interior: Array<{ first: number; hashes: Hash[] }> = [];
+    const onNode = (level: number, nodeIndex: number, hash: Hash) => {
+      if (level === 0) return;
+      const at = interior[level];
+      if (at === undefined || at.hashes.length === 0) interior[level] = { first: nodeIndex, hashes: [hash] };
+      else at.hashes.push(hash);
+    };
     for (;;) {
-      const rows = db.all<ArchiveRecordRow>(
-        `SELECT workspace_id, seq, kind, entity_id, record, recorded_at FROM archive_records
-       WHERE workspace_id = :log AND seq >= :from ORDER BY seq LIMIT ${PAGE}`,
+      const rows = db.allArrays(
+        `SELECT seq, kind, entity_id, record, recorded_at FROM archive_records
+         WHERE workspace_id = :log AND seq >= :from ORDER BY seq LIMIT ${page}`,
         { log, from: index },
-      );
+      ) as RecordColumns[];
       if (rows.length === 0) break;
-      const leaves = readLeaves(db, log, index, rows.length);
-      // The page's content in one range read (cheaper than a join's lookup per record).
-      const sealedOf = readContent(db, log, index, (rows[rows.length - 1] as ArchiveRecordRow).seq);
-      // Interior nodes this page completes, compared per level after the page.
-      const interior = new Map<number, Array<{ index: number; hash: Hash; firstSeq: number }>>();
+      const first = index;
+      const last = (rows[rows.length - 1] as RecordColumns)[0];
+      // The page's stored leaves and contents in one range read each, by position (seqs are dense).
+      const leaves = readRange(db, LEAVES_SQL, log, first, first + rows.length - 1);
+      const sealedOf = readRange(db, CONTENT_SQL, log, first, last);
       for (const row of rows) {
-        const record = parseRecord(row);
-        const named = {
-          kind: record.value?.kind ?? row.kind,
-          entityId: record.value?.entity_id ?? row.entity_id,
+        const [seq, kind, entityId, bytes] = row;
+        // Kind and entity as the record's bytes say, else as its row's columns (for failures only).
+        const named = () => {
+          const value = parseRecord(log, row).value;
+          return { kind: value?.kind ?? kind, entityId: value?.entity_id ?? entityId };
         };
-        if (row.seq !== index) {
+        if (seq !== index) {
           return settle(
             fail(index, heads2.finish('allow').verifiedSize, {
               reason: 'record-missing',
               seq: index,
               kind: null,
               entityId: null,
-              message: `record ${index} is not in the store (deleted): the next one stored is ${row.seq}`,
+              message: `record ${index} is not in the store (deleted): the next one stored is ${seq}`,
             }),
             index,
           );
         }
-        const leaf = leafHash(row.record);
-        const want = leaves.get(index);
+        const leaf = leafHash(bytes);
+        const want = leaves[index - first];
         if (want === undefined) {
           return settle(
             fail(index + 1, heads2.finish('allow').verifiedSize, {
               reason: 'record-added',
               seq: index,
-              ...named,
+              ...named(),
               message: `record ${index} is not in the log of ${storedSize} records (a record was added)`,
             }),
             index,
@@ -402,31 +432,36 @@ export async function verifyArchive(
             fail(index + 1, heads2.finish('allow').verifiedSize, {
               reason: 'record-changed',
               seq: index,
-              ...named,
+              ...named(),
               message: `record ${index} is not the record the log holds at ${index} (changed, moved or replaced)`,
             }),
             index,
           );
         }
-        if (record.problem) {
-          return settle(
-            fail(index + 1, heads2.finish('allow').verifiedSize, {
-              reason: 'record-malformed',
-              seq: index,
-              ...named,
-              message: `record ${index}: ${record.problem}`,
-            }),
-            index,
-          );
+        let committed = committedContent(log, row);
+        if (committed === undefined) {
+          const record = parseRecord(log, row);
+          if (record.problem) {
+            return settle(
+              fail(index + 1, heads2.finish('allow').verifiedSize, {
+                reason: 'record-malformed',
+                seq: index,
+                ...named(),
+                message: `record ${index}: ${record.problem}`,
+              }),
+              index,
+            );
+          }
+          committed = record.contentHash;
         }
-        const content = checkContent(row.seq, record.contentHash, sealedOf.get(row.seq) ?? null);
+        const content = checkContent(seq, committed, sealedOf[index - first] ?? null);
         if (content === 'purged') purged++;
         else if (content !== null) {
           return settle(
             fail(index + 1, heads2.finish('allow').verifiedSize, {
               reason: content.reason,
               seq: index,
-              ...named,
+              ...named(),
               message: `record ${index}: ${content.message}`,
             }),
             index,
@@ -445,12 +480,7 @@ export async function verifyArchive(
             failure.index,
           );
         }
-        tree.append(leaf, (level, nodeIndex, hash) => {
-          if (level === 0) return;
-          const list = interior.get(level) ?? [];
-          list.push({ index: nodeIndex, hash, firstSeq: nodeIndex * 2 ** level });
-          interior.set(level, list);
-        });
+        tree.append(leaf, onNode);
         index++;
       }
       const bad = compareInterior(db, log, interior);
@@ -466,13 +496,21 @@ export async function verifyArchive(
           bad.firstSeq,
         );
       }
-      const done = await previous;
-      if (done) return contentFail(done, heads2.finish('allow').verifiedSize);
-      previous = checker ? checker.check(items) : Promise.resolve(null);
-      items = [];
+      if (checker) {
+        // The oldest page's answer once enough are in flight: memory stays a few pages.
+        if (inFlight.length >= maxInFlight) {
+          const done = await (inFlight.shift() as Promise<ContentFault | null>);
+          if (done) return contentFail(done, heads2.finish('allow').verifiedSize);
+        }
+        inFlight.push(checker.check(contents.take()));
+      }
     }
 
-    const lastFault = await previous;
+    let lastFault: ContentFault | null = null;
+    for (const pending of inFlight.splice(0)) {
+      lastFault = await pending;
+      if (lastFault) break;
+    }
     const settleEnd = (report: ArchiveVerifyReport, seq: number): ArchiveVerifyReport =>
       lastFault && lastFault.seq < seq ? contentFail(lastFault, report.verifiedSize) : report;
     if (index < storedSize) {
@@ -549,59 +587,105 @@ function nodeCount(size: number): number {
   return total;
 }
 
-function readContent(db: SqliteDatabase, log: string, from: number, to: number): Map<number, Uint8Array> {
-  const rows = db.all<{ seq: number; sealed: Uint8Array }>(
-    'SELECT seq, sealed FROM archive_content WHERE workspace_id = :log AND seq >= :from AND seq <= :to',
-    { log, from, to },
-  );
-  return new Map(rows.map((r) => [r.seq, r.sealed]));
+/** A record's row as `allArrays` answers it: seq, kind, entity_id, record, recorded_at. */
+type RecordColumns = [number, string, string, Uint8Array, number];
+
+const LEAVES_SQL =
+  'SELECT idx, hash FROM archive_log_nodes WHERE log_id = :log AND level = 0 AND idx >= :from AND idx <= :to';
+const CONTENT_SQL =
+  'SELECT seq, sealed FROM archive_content WHERE workspace_id = :log AND seq >= :from AND seq <= :to';
+
+/** The blobs of a range read (leaves, contents or a level's nodes), placed by index less `from`. */
+function readRange(
+  db: SqliteDatabase,
+  sql: string,
+  log: string,
+  from: number,
+  to: number,
+  level?: number,
+): Uint8Array[] {
+  const out: Uint8Array[] = [];
+  const params: Record<string, number | string> = { log, from, to };
+  if (level !== undefined) params.level = level;
+  for (const [at, blob] of db.allArrays(sql, params) as Array<[number, Uint8Array]>) out[at - from] = blob;
+  return out;
 }
 
-function readLeaves(db: SqliteDatabase, log: string, from: number, count: number): Map<number, Hash> {
-  const rows = db.all<{ idx: number; hash: Uint8Array }>(
-    'SELECT idx, hash FROM archive_log_nodes WHERE log_id = :log AND level = 0 AND idx >= :from AND idx < :to',
-    { log, from, to: from + count },
-  );
-  return new Map(rows.map((r) => [r.idx, new Uint8Array(r.hash)]));
-}
+const NODES_SQL =
+  'SELECT idx, hash FROM archive_log_nodes WHERE log_id = :log AND level = :level AND idx >= :from AND idx <= :to';
 
+/**
+ * Compares the interior nodes the last page completed with the stored tree, one range read per
+ * level, and empties the lists. Answers the stored node at fault over the lowest records.
+ */
 function compareInterior(
   db: SqliteDatabase,
   log: string,
-  interior: Map<number, Array<{ index: number; hash: Hash; firstSeq: number }>>,
+  interior: Array<{ first: number; hashes: Hash[] } | undefined>,
 ): { level: number; index: number; firstSeq: number; found: boolean } | null {
   let first: { level: number; index: number; firstSeq: number; found: boolean } | null = null;
-  for (const [level, nodes] of interior) {
-    const lo = (nodes[0] as { index: number }).index;
-    const hi = (nodes[nodes.length - 1] as { index: number }).index;
-    const rows = db.all<{ idx: number; hash: Uint8Array }>(
-      'SELECT idx, hash FROM archive_log_nodes WHERE log_id = :log AND level = :level AND idx >= :lo AND idx <= :hi',
-      { log, level, lo, hi },
-    );
-    const storedHashes = new Map(rows.map((r) => [r.idx, r.hash]));
-    for (const node of nodes) {
-      const found = storedHashes.get(node.index);
-      if (found === undefined || !hashesEqual(new Uint8Array(found), node.hash)) {
-        if (!first || node.firstSeq < first.firstSeq) {
-          first = { level, index: node.index, firstSeq: node.firstSeq, found: found !== undefined };
+  for (const [level, nodes] of interior.entries()) {
+    if (!nodes || nodes.hashes.length === 0) continue;
+    const last = nodes.first + nodes.hashes.length - 1;
+    const stored = readRange(db, NODES_SQL, log, nodes.first, last, level);
+    for (const [i, hash] of nodes.hashes.entries()) {
+      const found = stored[i];
+      if (found === undefined || !hashesEqual(found, hash)) {
+        const index = nodes.first + i;
+        const firstSeq = index * 2 ** level;
+        if (!first || firstSeq < first.firstSeq) {
+          first = { level, index, firstSeq, found: found !== undefined };
         }
         break;
       }
     }
+    nodes.hashes.length = 0;
   }
   return first;
 }
 
 const KINDS = new Set<string>(ARCHIVE_KINDS);
+const HEX64 = /^[0-9a-f]{64}$/;
+const COMMITTED_HEAD = '{"content_hash":"';
+const COMMITTED_DATA = '","data":';
+const PLAIN_HEAD = '{"data":';
+
+/**
+ * The commitment of a version 2 record whose form is checked from its bytes' head and tail alone,
+ * without parsing the JSON between: null when it commits to no content, undefined when the record
+ * needs the full check (`parseRecord`), which names what is wrong. A record's keys are in sorted
+ * order (canonicalJson), so its bytes are `{"content_hash":"<64 hex>","data":` (or `{"data":`), its
+ * data, and a tail that states its entity, kind, time, seq, version and workspace: that tail is
+ * built from the row's columns and compared. The data between is the appender's canonical JSON as
+ * proved by the leaf hash (already compared with the stored tree, and the tree with the signed
+ * checkpoints); parsing it again would prove nothing more, and cost a third of the pass.
+ */
+function committedContent(log: string, row: RecordColumns): string | null | undefined {
+  const [seq, kind, entityId, bytes, recordedAt] = row;
+  if (!KINDS.has(kind)) return undefined;
+  const text = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8');
+  const tail = `,"entity_id":${JSON.stringify(entityId)},"kind":${JSON.stringify(kind)},"recorded_at":${JSON.stringify(recordedAt)},"seq":${JSON.stringify(seq)},"v":2,"workspace_id":${JSON.stringify(log)}}`;
+  if (!text.endsWith(tail)) return undefined;
+  if (text.startsWith(PLAIN_HEAD)) return text.length > PLAIN_HEAD.length + tail.length ? null : undefined;
+  if (!text.startsWith(COMMITTED_HEAD)) return undefined;
+  const dataAt = COMMITTED_HEAD.length + 64;
+  const committed = text.slice(COMMITTED_HEAD.length, dataAt);
+  if (!HEX64.test(committed) || !text.startsWith(COMMITTED_DATA, dataAt)) return undefined;
+  return text.length > dataAt + COMMITTED_DATA.length + tail.length ? committed : undefined;
+}
 
 // The record a row holds, and what is wrong with its form if anything.
-function parseRecord(row: ArchiveRecordRow): {
+function parseRecord(
+  log: string,
+  row: RecordColumns,
+): {
   value: { kind?: string; entity_id?: string } | null;
   problem: string | null;
   contentHash: string | null;
 } {
+  const [seq, kind, entityId, bytes, recordedAt] = row;
   let value: Record<string, unknown>;
-  const text = Buffer.from(row.record).toString('utf8');
+  const text = Buffer.from(bytes).toString('utf8');
   try {
     value = JSON.parse(text) as Record<string, unknown>;
   } catch {
@@ -620,10 +704,7 @@ function parseRecord(row: ArchiveRecordRow): {
   const committed = value.content_hash;
   if (
     !(value.v === 1 && committed === undefined) &&
-    !(
-      value.v === 2 &&
-      (committed === undefined || (typeof committed === 'string' && /^[0-9a-f]{64}$/.test(committed)))
-    )
+    !(value.v === 2 && (committed === undefined || (typeof committed === 'string' && HEX64.test(committed))))
   ) {
     return {
       value: named,
@@ -633,11 +714,11 @@ function parseRecord(row: ArchiveRecordRow): {
   }
   const contentHash = typeof committed === 'string' ? committed : null;
   const columns: Array<[string, unknown, unknown]> = [
-    ['workspace_id', row.workspace_id, value.workspace_id],
-    ['seq', row.seq, value.seq],
-    ['kind', row.kind, value.kind],
-    ['entity_id', row.entity_id, value.entity_id],
-    ['recorded_at', row.recorded_at, value.recorded_at],
+    ['workspace_id', log, value.workspace_id],
+    ['seq', seq, value.seq],
+    ['kind', kind, value.kind],
+    ['entity_id', entityId, value.entity_id],
+    ['recorded_at', recordedAt, value.recorded_at],
   ];
   for (const [column, inRow, inRecord] of columns) {
     if (inRow !== inRecord) {

@@ -36,6 +36,8 @@ export class SqliteDatabase {
   readonly path: string;
   private readonly db: DatabaseSync;
   private readonly statements = new Map<string, Prepared>();
+  /** Statements that answer rows as arrays (`allArrays`), apart: the setting is per statement. */
+  private readonly arrayStatements = new Map<string, Prepared>();
   private began = 0;
   private queue: PendingWrite[] = [];
   private flushScheduled = false;
@@ -171,6 +173,21 @@ export class SqliteDatabase {
     return statement.all(...bind(names, params)) as T[];
   }
 
+  /**
+   * Rows as arrays of column values, in the SELECT's order: no object (and no property names) per
+   * row, for scans of many small rows (`archive verify` reads every record and node this way).
+   */
+  allArrays(sql: string, params: Params = {}): unknown[][] {
+    let prepared = this.arrayStatements.get(sql);
+    if (!prepared) {
+      const { text, names } = positional(sql);
+      prepared = { statement: this.db.prepare(text), names };
+      prepared.statement.setReturnArrays(true);
+      this.arrayStatements.set(sql, prepared);
+    }
+    return prepared.statement.all(...bind(prepared.names, params)) as unknown as unknown[][];
+  }
+
   run(sql: string, params: Params = {}): { changes: number; lastInsertRowid: number } {
     const { statement, names } = this.statement(sql);
     const result = statement.run(...bind(names, params));
@@ -301,6 +318,7 @@ export class SqliteDatabase {
     this.failReadsAside('the store is closed');
     await background?.terminate();
     this.statements.clear();
+    this.arrayStatements.clear();
     this.db.close();
   }
 }
