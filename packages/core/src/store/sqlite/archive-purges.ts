@@ -17,7 +17,9 @@ export interface PurgeSummary {
 
 export function readPurges(db: SqliteDatabase, log: string): PurgeSummary[] {
   const rows = db.all<{ seq: number; record: Uint8Array }>(
-    `SELECT seq, record FROM archive_records
+    // INDEXED BY: without it SQLite walks the whole log by its primary key for the ORDER BY (0.6 s
+    // per 100,000 records, twice a verify), not the few rows of the partial index of purges.
+    `SELECT seq, record FROM archive_records INDEXED BY archive_records_purges
      WHERE workspace_id = :log AND kind = 'purge'
      ORDER BY seq`,
     { log },

@@ -113,6 +113,28 @@ export function archiveSeqsOf(
   return out;
 }
 
+/**
+ * The seqs of every record of these entities (message ids, status ids, consent entry ids), in log
+ * order: what a purge by retention or erasure removes the content of. Found through the index by
+ * entity (migration 14), so the cost follows the entities' records, not the log's size: SQLite's
+ * planner, left to itself, walks the whole log by its primary key for this query's ORDER BY.
+ */
+export function archiveSeqsOfEntities(
+  db: SqliteDatabase,
+  log: string,
+  entityIds: Iterable<string>,
+): number[] {
+  const ids = [...new Set(entityIds)];
+  if (ids.length === 0) return [];
+  return db
+    .all<{ seq: number }>(
+      `SELECT seq FROM archive_records INDEXED BY archive_records_entity
+       WHERE workspace_id = :log AND entity_id IN (SELECT value FROM json_each(:ids)) ORDER BY seq`,
+      { log, ids: JSON.stringify(ids) },
+    )
+    .map((row) => row.seq);
+}
+
 /** The number of records the log holds (its committed size). */
 export function archiveLogSize(db: SqliteDatabase, log: string): number {
   return (

@@ -229,23 +229,6 @@ export class ArchiveAppender {
     return { purgeSeq, purged };
   }
 
-  /**
-   * The seqs of the records of these entities (message ids, status ids, consent entry ids) in a
-   * workspace. One scan of the workspace's records: there is no index by entity, which would cost
-   * every ingested message a write at a random page, for a lookup that erasure makes rarely.
-   */
-  seqsOf(workspaceId: string, entityIds: Iterable<string>): number[] {
-    const ids = [...new Set(entityIds)];
-    if (ids.length === 0) return [];
-    return this.#db
-      .all<{ seq: number }>(
-        `SELECT seq FROM archive_records WHERE workspace_id = :ws
-         AND entity_id IN (SELECT value FROM json_each(:ids)) ORDER BY seq`,
-        { ws: workspaceId, ids: JSON.stringify(ids) },
-      )
-      .map((row) => row.seq);
-  }
-
   #edge(log: string): CompactRange {
     const cached = this.#edges.get(log);
     // Checked once per write transaction: within it no other connection can append, and a

@@ -59,6 +59,7 @@ import {
   type PurgeReason,
   type PurgeResult,
 } from './archive.ts';
+import { archiveSeqsOfEntities } from './archive-reads.ts';
 import { SqliteDatabase } from './database.ts';
 import type { GovernanceContext } from './governance/context.ts';
 import { confirmErasure, erase, getErasure, recordErasureFiles } from './governance/erasure.ts';
@@ -2596,7 +2597,7 @@ export class SqliteStore implements Store {
       },
       bumpConfigVersion: () => this.bumpConfigVersion(),
       purgeArchive: (ws, entityIds, by) =>
-        this.archive.purge(ws, this.archive.seqsOf(ws, entityIds), by, this.now()).purged.length,
+        this.archive.purge(ws, archiveSeqsOfEntities(this.db, ws, entityIds), by, this.now()).purged.length,
     };
   }
 
@@ -2747,7 +2748,7 @@ export class SqliteStore implements Store {
       this.requireWorkspace(input.workspaceId);
       const seqs = [
         ...(input.seqs ?? []),
-        ...(input.entityIds ? this.archive.seqsOf(input.workspaceId, input.entityIds) : []),
+        ...(input.entityIds ? archiveSeqsOfEntities(this.db, input.workspaceId, input.entityIds) : []),
       ];
       return this.archive.purge(input.workspaceId, seqs, input.by, this.now());
     });

@@ -9,6 +9,7 @@ import { noopMetrics } from '../../../metrics/index.ts';
 import { hydrateEvent } from '../../../queue/hydrate.ts';
 import { identity, inboundMessage, messagesUnit, seedWorkspace, status } from '../../../testing/fixtures.ts';
 import { ArchiveGovernance } from '../../../workspace/governance.ts';
+import { archiveSeqsOfEntities } from '../archive-reads.ts';
 import { verifyArchive } from '../archive-verify.ts';
 import { openSqliteStore, type SqliteStore } from '../index.ts';
 
@@ -473,7 +474,8 @@ describe('erasure', () => {
     expect([report.ok, report.purged]).toEqual([true, 1]);
     expect(report.purges.map((p) => p.actor)).toEqual([`erasure:${certificate.id}`]);
     // Ada's message has no content left in the archive; Bo's keeps its own.
-    const bo = store.archive.seqsOf(
+    const bo = archiveSeqsOfEntities(
+      store.db,
       'acme',
       store.db
         .all<{ id: string }>('SELECT id FROM messages WHERE id NOT IN (SELECT value FROM json_each(:ids))', {
@@ -481,7 +483,7 @@ describe('erasure', () => {
         })
         .map((r) => r.id),
     );
-    expect(await store.archiveContent('acme', store.archive.seqsOf('acme', messageIds))).toEqual([
+    expect(await store.archiveContent('acme', archiveSeqsOfEntities(store.db, 'acme', messageIds))).toEqual([
       { seq: 0, content: null },
     ]);
     expect((await store.archiveContent('acme', bo)).map((c) => (c.content as { text: string }).text)).toEqual(
