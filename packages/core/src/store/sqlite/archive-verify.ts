@@ -427,7 +427,7 @@ export async function verifyArchive(
             index,
           );
         }
-        if (!hashesEqual(leaf, want)) {
+        if (!sameHash(leaf, want)) {
           return settle(
             fail(index + 1, heads2.finish('allow').verifiedSize, {
               reason: 'record-changed',
@@ -630,7 +630,7 @@ function compareInterior(
     const stored = readRange(db, NODES_SQL, log, nodes.first, last, level);
     for (const [i, hash] of nodes.hashes.entries()) {
       const found = stored[i];
-      if (found === undefined || !hashesEqual(found, hash)) {
+      if (found === undefined || !sameHash(found, hash)) {
         const index = nodes.first + i;
         const firstSeq = index * 2 ** level;
         if (!first || firstSeq < first.firstSeq) {
@@ -646,9 +646,9 @@ function compareInterior(
 
 const KINDS = new Set<string>(ARCHIVE_KINDS);
 const HEX64 = /^[0-9a-f]{64}$/;
-const COMMITTED_HEAD = '{"content_hash":"';
-const COMMITTED_DATA = '","data":';
-const PLAIN_HEAD = '{"data":';
+const COMMITTED_HEAD = Buffer.from('{"content_hash":"');
+const COMMITTED_DATA = Buffer.from('","data":');
+const PLAIN_HEAD = Buffer.from('{"data":');
 
 /**
  * The commitment of a version 2 record whose form is checked from its bytes' head and tail alone,
@@ -662,16 +662,32 @@ const PLAIN_HEAD = '{"data":';
  */
 function committedContent(log: string, row: RecordColumns): string | null | undefined {
   const [seq, kind, entityId, bytes, recordedAt] = row;
-  if (!KINDS.has(kind)) return undefined;
-  const text = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8');
-  const tail = `,"entity_id":${JSON.stringify(entityId)},"kind":${JSON.stringify(kind)},"recorded_at":${JSON.stringify(recordedAt)},"seq":${JSON.stringify(seq)},"v":2,"workspace_id":${JSON.stringify(log)}}`;
-  if (!text.endsWith(tail)) return undefined;
-  if (text.startsWith(PLAIN_HEAD)) return text.length > PLAIN_HEAD.length + tail.length ? null : undefined;
-  if (!text.startsWith(COMMITTED_HEAD)) return undefined;
-  const dataAt = COMMITTED_HEAD.length + 64;
-  const committed = text.slice(COMMITTED_HEAD.length, dataAt);
-  if (!HEX64.test(committed) || !text.startsWith(COMMITTED_DATA, dataAt)) return undefined;
-  return text.length > dataAt + COMMITTED_DATA.length + tail.length ? committed : undefined;
+  if (!KINDS.has(kind) || !(bytes instanceof Uint8Array)) return undefined;
+  const record = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  // Compared as bytes: decoding the whole record to a string cost more than the rest of the check.
+  const tail = Buffer.from(
+    `,"entity_id":${JSON.stringify(entityId)},"kind":${JSON.stringify(kind)},"recorded_at":${JSON.stringify(recordedAt)},"seq":${JSON.stringify(seq)},"v":2,"workspace_id":${JSON.stringify(log)}}`,
+    'utf8',
+  );
+  const dataEnd = record.byteLength - tail.byteLength;
+  if (dataEnd <= 0 || record.compare(tail, 0, tail.byteLength, dataEnd) !== 0) return undefined;
+  if (startsWith(record, PLAIN_HEAD, 0)) return dataEnd > PLAIN_HEAD.byteLength ? null : undefined;
+  if (!startsWith(record, COMMITTED_HEAD, 0)) return undefined;
+  const dataAt = COMMITTED_HEAD.byteLength + 64;
+  const committed = record.toString('latin1', COMMITTED_HEAD.byteLength, dataAt);
+  if (!HEX64.test(committed) || !startsWith(record, COMMITTED_DATA, dataAt)) return undefined;
+  return dataEnd > dataAt + COMMITTED_DATA.byteLength ? committed : undefined;
+}
+
+const startsWith = (bytes: Buffer, prefix: Buffer, at: number): boolean =>
+  bytes.byteLength >= at + prefix.byteLength &&
+  bytes.compare(prefix, 0, prefix.byteLength, at, at + prefix.byteLength) === 0;
+
+/** Two hashes alike (not in constant time: every hash here is public, read from the store). */
+function sameHash(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.byteLength !== 32 || b.byteLength !== 32) return false;
+  for (let i = 0; i < 32; i++) if (a[i] !== b[i]) return false;
+  return true;
 }
 
 // The record a row holds, and what is wrong with its form if anything.
