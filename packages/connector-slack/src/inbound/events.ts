@@ -216,6 +216,8 @@ export function commandsForEvent(
           threadId: `${channel}:${message.thread_ts}`,
           messageId: `${channel}:${message.ts}`,
           agent: agentOf(message),
+          // The text as now written: a new version of an internal note, when the archive keeps notes.
+          text: textOf(message),
         },
       ];
     }

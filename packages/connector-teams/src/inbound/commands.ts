@@ -71,6 +71,11 @@ export function commandsFor(
         threadId,
         messageId,
         agent,
+        // The text as now written: a new version of an internal note, when the archive keeps notes.
+        text: teamsHtmlToText(
+          replyAttachments(message, thread, options.graphHosts).body,
+          message.body?.contentType,
+        ),
       },
     ];
   }

@@ -23,6 +23,9 @@ export const ARCHIVE_KINDS = [
   'admin',
   // The content of earlier records was purged (retention, erasure): who, why, which records.
   'purge',
+  // An agent's internal note in a mirrored thread, or an edit or deletion of one, kept when the
+  // workspace's policy says so (issue 18, item 1); marked `internal`, never sent.
+  'note',
 ] as const;
 export type ArchiveKind = (typeof ARCHIVE_KINDS)[number];
 

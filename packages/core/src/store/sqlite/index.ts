@@ -39,6 +39,7 @@ import {
   type Lease,
   type PlatformEvent,
   type RecordConsentInput,
+  type RecordNoteInput,
   type RecordNoticeInput,
   type RecordOutboundInput,
   type Store,
@@ -64,6 +65,7 @@ import type { GovernanceContext } from './governance/context.ts';
 import { confirmErasure, erase, getErasure, recordErasureFiles } from './governance/erasure.ts';
 import { addHold, listHolds, refuseUnderHold, releaseHold } from './governance/holds.ts';
 import { listRetention, runRetention, setRetention } from './governance/retention.ts';
+import { recordNote } from './notes.ts';
 import {
   type ConnectorSettingRow,
   type ConsentRow,
@@ -371,6 +373,7 @@ export class SqliteStore implements Store {
         'external_refs',
         'command_keys',
         'notices',
+        'internal_notes',
         'consent_state',
         'consent_ledger',
         'message_statuses',
@@ -1532,6 +1535,20 @@ export class SqliteStore implements Store {
       );
       return { duplicate: false, noticeId: n.id };
     });
+  }
+
+  recordNote(input: RecordNoteInput): Promise<{ duplicate: boolean; noteId: string | null }> {
+    return this.db.write(() =>
+      recordNote(
+        {
+          db: this.db,
+          archive: this.archive,
+          claimKey: (ws, source, key, result) => this.claimKey(ws, source, key, result),
+          requireConversation: (ws, id) => this.requireConversation(ws, id),
+        },
+        input,
+      ),
+    );
   }
 
   recordConsent(input: RecordConsentInput): Promise<{ duplicate: boolean; entry: ConsentEntry | null }> {
