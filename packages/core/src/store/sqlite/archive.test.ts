@@ -94,6 +94,21 @@ async function round(store: SqliteStore, r: number): Promise<void> {
     by: { actor: 'retention:test', reason: `round ${r} is past its retention` },
   });
   expect(purge.purged).toEqual([seqOf('message.inbound', r)]);
+  // An agent's internal note in the Slack thread, kept by the workspace's policy (issue 18, item 1).
+  const note = await store.recordNote({
+    commandKey: { source: 'slack', key: `note.${r}` },
+    workspaceId: WS,
+    connectorId: 'slack',
+    externalId: `C1:17000.${r}`,
+    threadId: 'C1:16000.0',
+    action: 'note',
+    conversationId,
+    agent: { id: 'U1', name: 'Bo' },
+    text: `// check the invoice ${r}`,
+    attachments: [],
+    at: 5000 + r,
+  });
+  expect(note.noteId).not.toBeNull();
 }
 
 const messageIdOf = (store: SqliteStore, wamid: string): string =>
@@ -650,13 +665,16 @@ describe('checkpoints and the stored tree', () => {
   });
 
   it('a record rewritten together with the stored tree is caught by the signed checkpoints', async () => {
-    // The attacker rewrites record 2 and rebuilds every node from it: only the signatures remain.
+    // The attacker rewrites a record after the first checkpoint and rebuilds every node from it:
+    // only the signatures remain. (Within the first checkpoint, when its size is a power of two,
+    // the consistency proof needs no node below it; the record pass then names the record.)
+    const target = ARCHIVE_KINDS.length + 2;
     const path = join(dir, `rebuilt-${n++}.db`);
     copyFileSync(base, path);
     const raw = new DatabaseSync(path);
     raw
-      .prepare('UPDATE archive_records SET record = ? WHERE workspace_id = ? AND seq = 2')
-      .run(forged('status', 2), WS);
+      .prepare('UPDATE archive_records SET record = ? WHERE workspace_id = ? AND seq = ?')
+      .run(forged('status', target), WS, target);
     raw.prepare('DELETE FROM archive_log_nodes WHERE log_id = ?').run(WS);
     raw.prepare('UPDATE archive_log_heads SET size = 0 WHERE log_id = ?').run(WS);
     const records = raw
@@ -698,8 +716,8 @@ describe('checkpoints and the stored tree', () => {
   it('a forged checkpoint (not signed by the log key) is detected', async () => {
     const report = await tampered((db) => {
       db.prepare(
-        "UPDATE archive_checkpoints SET note = replace(note, '\n7\n', '\n8\n') WHERE log_id = ?",
-      ).run(WS);
+        'UPDATE archive_checkpoints SET note = replace(note, ?, ?) WHERE log_id = ?',
+      ).run(`\n${ARCHIVE_KINDS.length}\n`, `\n${ARCHIVE_KINDS.length + 1}\n`, WS);
     });
     expect(report.failure).toMatchObject({ reason: 'checkpoint-invalid' });
   });
