@@ -5,6 +5,7 @@ export * from './archive/export/contact-export.ts';
 export * from './archive/export/ediscovery.ts';
 export * from './archive/export/verify-discovery.ts';
 export * from './archive/export/verify-export.ts';
+export { readZip } from './archive/export/zip.ts';
 export * from './archive/log/index.ts';
 export * from './archive/proof-document.ts';
 export * from './bridge/commands.ts';

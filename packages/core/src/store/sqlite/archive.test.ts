@@ -715,9 +715,11 @@ describe('checkpoints and the stored tree', () => {
 
   it('a forged checkpoint (not signed by the log key) is detected', async () => {
     const report = await tampered((db) => {
-      db.prepare(
-        'UPDATE archive_checkpoints SET note = replace(note, ?, ?) WHERE log_id = ?',
-      ).run(`\n${ARCHIVE_KINDS.length}\n`, `\n${ARCHIVE_KINDS.length + 1}\n`, WS);
+      db.prepare('UPDATE archive_checkpoints SET note = replace(note, ?, ?) WHERE log_id = ?').run(
+        `\n${ARCHIVE_KINDS.length}\n`,
+        `\n${ARCHIVE_KINDS.length + 1}\n`,
+        WS,
+      );
     });
     expect(report.failure).toMatchObject({ reason: 'checkpoint-invalid' });
   });
