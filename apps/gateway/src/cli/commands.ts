@@ -144,7 +144,8 @@ export const COMMANDS: readonly Entry[] = [
       },
       {
         path: ['workspace', 'policies'],
-        summary: 'change policies (masking, opt-out keywords, templates, reorder window)',
+        summary:
+          'change policies (masking, opt-out keywords, templates, reorder window, archiving of internal notes)',
         arguments: [workspaceArg],
         options: {
           json: { type: 'string', value: '<policies>', help: 'the policies to change, as JSON (required)' },
