@@ -15,11 +15,11 @@ import {
   postOnce,
   toWabridgeError,
 } from '@wabridge/core';
-import { routeFor, type TeamsConfig } from './config.ts';
-import { parseTeamsMessageRef, type ThreadLocation, teamsMessageRef } from './graph/ids.ts';
-import type { ChannelPacer } from './graph/pacing.ts';
-import type { ChatMessage, MessagePayload, TeamsApi } from './graph/teams-api.ts';
-import { attachment, conversationCard } from './render/cards.ts';
+import { parseTeamsMessageRef, type ThreadLocation, teamsMessageRef } from '../api/ids.ts';
+import type { ChannelPacer } from '../api/pacing.ts';
+import type { ChatMessage, MessagePayload, TeamsApi } from '../api/teams-api.ts';
+import { routeFor, type TeamsConfig } from '../config.ts';
+import { attachment, conversationCard } from '../render/cards.ts';
 import {
   type Rendered,
   renderFailure,
@@ -28,8 +28,8 @@ import {
   renderNote,
   renderNotice,
   toPayloads,
-} from './render/messages.ts';
-import type { ThreadIndex } from './sync/threads.ts';
+} from '../render/messages.ts';
+import type { ThreadIndex } from '../sync/threads.ts';
 
 /** Data we keep on a conversation ref (`externalId` = `<channel>|<root id>`). */
 interface ThreadRefData extends ThreadLocation {

@@ -24,10 +24,9 @@ import {
 } from '@wabridge/core';
 import type { SlackApi } from '../api/client.ts';
 import { slackErrorCode } from '../api/errors.ts';
+import { formatRef, parseRef, postedRef, type SlackMessageRef } from '../api/refs.ts';
 import type { SlackConfig } from '../config.ts';
 import { METADATA_EVENT, TEMPLATE_ACTION, TEMPLATES_KEY } from '../constants.ts';
-import { slackReactionName } from '../format/emoji.ts';
-import { escapeMrkdwn, quote, slackDate, truncate, truncateUnits } from '../format/text.ts';
 import {
   type Block,
   type CardInput,
@@ -35,9 +34,16 @@ import {
   type RenderedCard,
   renderCard,
   renderErasedCard,
-} from './card.ts';
-import { formatRef, parseRef, postedRef, type SlackMessageRef } from './refs.ts';
-import { MEDIA_TYPES, renderInbound, renderOutbound, STATUS_REACTIONS, sections } from './render.ts';
+} from '../render/card.ts';
+import { slackReactionName } from '../render/emoji.ts';
+import {
+  MEDIA_TYPES,
+  renderInbound,
+  renderOutbound,
+  STATUS_REACTIONS,
+  sections,
+} from '../render/messages.ts';
+import { escapeMrkdwn, quote, slackDate, truncate, truncateUnits } from '../render/text.ts';
 import { chooseChannel } from './routing.ts';
 import { WindowWatch } from './windows.ts';
 

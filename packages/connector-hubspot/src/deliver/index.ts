@@ -2,7 +2,7 @@
  * Bridge → HubSpot: mirrors a batch of events of one workspace in as few calls as HubSpot allows.
  *
  * For a batch: setup (first time only) → contacts of every event, in bulk (contacts/) → open
- * deals/tickets if the workspace wants them → timeline entries, 100 per call (timeline/) →
+ * deals/tickets if the workspace wants them → timeline entries, 100 per call (api/timeline.ts) →
  * consent properties, 100 contacts per call → erasures. Each event gets its own outcome: a failure
  * of one call fails only the events that needed it, and the queue retries or dead-letters each.
  *
@@ -29,14 +29,14 @@ import {
   toWabridgeError,
   WabridgeError,
 } from '@wabridge/core';
-import type { HubSpotApi } from './api/client.ts';
-import type { HubSpotConfig } from './config.ts';
-import { OpenRecords, TO_DEAL, TO_TICKET } from './contacts/open-records.ts';
-import { type ContactRequest, ContactResolver, type Resolution } from './contacts/resolve.ts';
-import type { Setup } from './setup/index.ts';
-import { COMMUNICATION, consentProperties } from './setup/properties.ts';
-import { communicationBody, isMedia } from './timeline/format.ts';
-import { type EntryOutcome, type TimelineEntry, TimelineWriter } from './timeline/write.ts';
+import type { HubSpotApi } from '../api/client.ts';
+import { type EntryOutcome, type TimelineEntry, TimelineWriter } from '../api/timeline.ts';
+import type { HubSpotConfig } from '../config.ts';
+import { OpenRecords, TO_DEAL, TO_TICKET } from '../contacts/open-records.ts';
+import { type ContactRequest, ContactResolver, type Resolution } from '../contacts/resolve.ts';
+import { communicationBody, isMedia } from '../render/timeline.ts';
+import type { Setup } from '../setup/index.ts';
+import { COMMUNICATION, consentProperties } from '../setup/properties.ts';
 
 const DAY_MS = 24 * 60 * 60 * 1000;
 
