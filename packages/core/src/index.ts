@@ -14,6 +14,7 @@ export * from './config/fields.ts';
 export * from './config/issues.ts';
 export * from './connector/contract.ts';
 export * from './connector/host.ts';
+export * from './connector/links.ts';
 export * from './connector/post-once.ts';
 export * from './connector/registry.ts';
 export * from './consent/keywords.ts';

@@ -347,7 +347,6 @@ async function start(
       appId: slack.appId,
       defaultChannel: DEMO.slack.channel.id,
       slackApiUrl: slack.apiUrl,
-      hubspotPortalId: String(DEMO.hubspot.portalId),
       postsPerSecondPerChannel: slackPace,
       tier3PerMinute: 500,
       tier4PerMinute: 1000,

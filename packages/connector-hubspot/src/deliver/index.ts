@@ -93,7 +93,7 @@ export class HubSpotDelivery {
 
     const requests: ContactRequest[] = [...timeline, ...consent].map((i) => {
       const { event, ctx } = items[i] as BatchItem;
-      return { contact: event.contact, consent: event.consent, refs: ctx.refs };
+      return { contact: event.contact, consent: event.consent, refs: ctx.refs, links: ctx.links };
     });
     let contacts = new Map<string, Resolution>();
     if (requests.length > 0) {

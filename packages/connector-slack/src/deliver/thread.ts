@@ -16,18 +16,8 @@ export async function cardInput(
   event: DomainEvent,
   ctx: DeliveryContext,
 ): Promise<CardInput> {
-  const links: { label: string; url: string }[] = [];
-  const hubspot = await ctx.refs.get('contact', event.contact.id, 'hubspot');
-  if (hubspot?.externalId && !hubspot.externalId.startsWith('removed:')) {
-    const portal = (hubspot.data.portalId as string | number | undefined) ?? d.config.hubspotPortalId;
-    const url =
-      typeof hubspot.data.url === 'string'
-        ? hubspot.data.url
-        : portal !== undefined
-          ? `https://app.hubspot.com/contacts/${portal}/record/0-1/${hubspot.externalId}`
-          : null;
-    if (url) links.push({ label: 'HubSpot contact', url });
-  }
+  // Other connectors' records of this contact (a CRM page): shown as buttons, whoever published them.
+  const links = await ctx.links.list(event.contact.id);
   return {
     contact: event.contact,
     conversation: event.conversation,
