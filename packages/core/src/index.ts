@@ -12,6 +12,7 @@ export * from './bridge/policy.ts';
 export * from './bridge/sender.ts';
 export * from './config/fields.ts';
 export * from './config/issues.ts';
+export * from './connector/consent-wording.ts';
 export * from './connector/contract.ts';
 export * from './connector/host.ts';
 export * from './connector/links.ts';

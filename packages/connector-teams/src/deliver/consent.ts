@@ -1,5 +1,7 @@
 import {
   type ConsentChangedEvent,
+  consentScopeWords,
+  consentSourceWords,
   type DeliveryContext,
   type DeliveryResult,
   displayName,
@@ -17,10 +19,12 @@ export async function deliverConsent(
   if (!thread) return {};
   await t.updateRoot(thread, event, ctx);
   const change = event.change;
-  const category = change.category === 'all' ? 'all WhatsApp messages' : 'marketing messages';
+  const category = consentScopeWords(change.category);
+  // The same words as the Slack thread and the core's notices (the kit's), around Teams' own icons.
+  const how = consentSourceWords(change.source) ?? `(${change.source.replace('_', ' ')})`;
   const text =
     change.state === 'opted_out'
-      ? `🔕 ${displayName(event.contact)} opted out of ${category} (${change.source.replace('_', ' ')}). ${change.category === 'all' ? 'Replies from this thread will not be sent.' : 'Marketing templates will not be sent.'}`
-      : `🔔 ${displayName(event.contact)} opted back in to ${category} (${change.source.replace('_', ' ')}).`;
+      ? `🔕 ${displayName(event.contact)} opted out of ${category} ${how}. ${change.category === 'all' ? 'Replies from this thread will not be sent.' : 'Marketing templates will not be sent.'}`
+      : `🔔 ${displayName(event.contact)} opted back in to ${category} ${how}.`;
   return { refs: await t.post(thread, renderInfo(text), 'consent', change.id, ctx) };
 }
