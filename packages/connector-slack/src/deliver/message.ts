@@ -14,6 +14,7 @@ import { escapeMrkdwn, quote, truncate } from '../render/text.ts';
 import { deliverChange } from './edit.ts';
 import { isDone, type SlackDelivery } from './post.ts';
 
+/** A customer's message: a reply in the thread (a file share for media), a reaction on the post. */
 export async function deliverInbound(
   d: SlackDelivery,
   event: InboundMessageEvent,
@@ -110,6 +111,7 @@ export async function deliverReaction(
   return {};
 }
 
+/** A message the business sent from elsewhere (the API, another connector, the Business app). */
 export async function deliverOutbound(
   d: SlackDelivery,
   event: OutboundMessageEvent,

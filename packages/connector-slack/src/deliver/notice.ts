@@ -28,6 +28,7 @@ const NOT_SENT_NOTICES: Partial<Record<NoticeKind, string>> = {
   send_failed: 'x',
 };
 
+/** A notice for the agents (the template picker when the window is closed); a reply not sent gets a mark. */
 export async function deliverNotice(
   d: SlackDelivery,
   event: NoticeEvent,

@@ -11,11 +11,8 @@ import { type CardInput, type RenderedCard, renderCard } from '../render/card.ts
 import type { SlackDelivery } from './post.ts';
 import { chooseChannel } from './routing.ts';
 
-export async function cardInput(
-  d: SlackDelivery,
-  event: DomainEvent,
-  ctx: DeliveryContext,
-): Promise<CardInput> {
+/** What the card shows: the conversation as the event saw it, and the links others published. */
+async function cardInput(d: SlackDelivery, event: DomainEvent, ctx: DeliveryContext): Promise<CardInput> {
   // Other connectors' records of this contact (a CRM page): shown as buttons, whoever published them.
   const links = await ctx.links.list(event.contact.id);
   return {
@@ -69,7 +66,7 @@ export async function conversationThread(
   return root;
 }
 
-export async function updateCard(
+async function updateCard(
   d: SlackDelivery,
   ref: ExternalRef,
   root: SlackMessageRef,

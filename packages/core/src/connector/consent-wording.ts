@@ -13,7 +13,7 @@ const SOURCE_WORDS: Record<ConsentSource, string> = {
   platform_error: 'as reported by WhatsApp',
 };
 
-/** How the consent changed: `in WhatsApp`, `by an administrator` …; null for a source we have no words for. */
+/** How the consent changed (`in WhatsApp`, `by an administrator` …); null for an unknown source. */
 export function consentSourceWords(source: string): string | null {
   return Object.hasOwn(SOURCE_WORDS, source) ? SOURCE_WORDS[source as ConsentSource] : null;
 }
