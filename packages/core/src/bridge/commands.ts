@@ -1,3 +1,4 @@
+import { LINK_REF_KIND } from '../connector/links.ts';
 import type {
   AgentEditCommand,
   AgentReplyCommand,
@@ -373,6 +374,14 @@ export class CommandProcessor {
         ...ref,
         externalId: `removed:${command.contactId}`,
         data: { ...ref.data, removed: command.reason },
+      });
+      // Its link (ctx.links) pointed at the record that is gone: other mirrors stop showing it.
+      await this.o.store.putRef(ws, {
+        connectorId,
+        kind: LINK_REF_KIND,
+        entityId: ref.entityId,
+        externalId: '',
+        data: {},
       });
     }
     await this.o.store.appendAudit({
