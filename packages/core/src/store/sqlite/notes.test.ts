@@ -196,9 +196,9 @@ describe('internal notes in the archive', () => {
       ['note', 'internal', '// check the invoice first'],
     ]);
     expect(messages[1]?.internal).toBe(true);
-    expect((messages[1]?.revisions as Array<Record<string, unknown>>).map((r) => [r.type, r.text])).toEqual([
-      ['edit', '// check the invoice 42 first'],
-    ]);
+    expect(
+      ((messages[1]?.revisions ?? []) as Array<Record<string, unknown>>).map((r) => [r.type, r.text]),
+    ).toEqual([['edit', '// check the invoice 42 first']]);
     const transcript = files.get(`transcripts/${conversationId}.html`)?.toString('utf8') ?? '';
     expect(transcript).toContain(
       '<article class="internal" aria-label="internal note from Grace (via slack)',
