@@ -1,7 +1,14 @@
 import { createTestBridge, type TestBridge } from '@wabridge/core/testing';
 import { afterEach, describe, expect, it } from 'vitest';
 import { hubspotConnector } from '../src/index.ts';
-import { bsuidMessage, callsSince, hubspotContactOf, startHookReceiver, startHubSpot } from './kit.ts';
+import {
+  bsuidMessage,
+  callsSince,
+  hubspotContactOf,
+  PORTAL_ID,
+  startHookReceiver,
+  startHubSpot,
+} from './kit.ts';
 
 let cleanup: (() => Promise<void>)[] = [];
 afterEach(async () => {
@@ -24,6 +31,16 @@ async function setup(options: { policy?: 'recreate' | 'skip'; hooks?: boolean } 
   }
   return { hubspot, bridge };
 }
+
+/** The link to the contact's HubSpot page the other mirrors show (ctx.links), '' once withdrawn. */
+async function publishedLink(bridge: TestBridge, waId: string) {
+  const conversation = await bridge.conversationOf(waId);
+  if (!conversation) return null;
+  const ref = await bridge.store.getRef(bridge.workspaceId, 'hubspot', 'link', conversation.contactId);
+  return ref ? { url: ref.externalId, label: ref.data.label } : null;
+}
+
+const pageOf = (hubspotId: string) => `https://app.hubspot.com/contacts/${PORTAL_ID}/record/0-1/${hubspotId}`;
 
 async function linkedContact(bridge: TestBridge, waId: string) {
   const conversation = await bridge.conversationOf(waId);
@@ -150,8 +167,14 @@ describe('merged and deleted HubSpot contacts', () => {
     hubspot.mergeContacts(survivor, original);
     await hubspot.idle();
     expect(await linkedContact(bridge, '15550204001')).toBe(survivor);
+    expect(await publishedLink(bridge, '15550204001')).toEqual({
+      url: pageOf(original),
+      label: 'HubSpot contact',
+    });
     await bridge.customerText('after the merge', { waId: '15550204001' });
     await bridge.worker.drain();
+    // The next delivery publishes the survivor's page for the other mirrors.
+    expect((await publishedLink(bridge, '15550204001'))?.url).toBe(pageOf(survivor));
     const bodies = hubspot.timeline(survivor).map((c) => c.properties.hs_communication_body);
     expect(bodies.filter((b) => b?.includes('before the merge'))).toHaveLength(1);
     expect(bodies.filter((b) => b?.includes('after the merge'))).toHaveLength(1);
@@ -175,14 +198,18 @@ describe('merged and deleted HubSpot contacts', () => {
     await bridge.customerText('hello', { waId: '15550205001', name: 'Dora Deleted' });
     await bridge.worker.drain();
     const original = (await linkedContact(bridge, '15550205001')) ?? '';
+    expect((await publishedLink(bridge, '15550205001'))?.url).toBe(pageOf(original));
     hubspot.deleteContact(original);
     await hubspot.idle();
     expect(await linkedContact(bridge, '15550205001')).toBe(`removed:${original}`);
+    // The record is gone: its link is withdrawn (other mirrors stop showing it).
+    expect((await publishedLink(bridge, '15550205001'))?.url).toBe('');
     await bridge.customerText('are you there?', { waId: '15550205001', name: 'Dora Deleted' });
     await bridge.customerText('hello?', { waId: '15550205001', name: 'Dora Deleted' });
     await bridge.worker.drain();
     const recreated = (await linkedContact(bridge, '15550205001')) ?? '';
     expect(recreated).not.toBe(original);
+    expect((await publishedLink(bridge, '15550205001'))?.url).toBe(pageOf(recreated));
     expect(hubspot.contact(recreated)?.properties).toMatchObject({
       firstname: 'Dora',
       phone: '+15550205001',

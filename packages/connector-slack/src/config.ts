@@ -100,8 +100,6 @@ export const slackConfigSchema = z
     requestTimeoutMs: z.number().int().positive().default(10_000),
     /** Show customers and agents as the author of mirrored messages (needs `chat:write.customize`). */
     customizeAuthor: z.boolean().default(true),
-    /** HubSpot portal id, to link the card to the HubSpot contact when that connector is on. */
-    hubspotPortalId: idField({ what: 'HubSpot portal id', pattern: /^\d+$/, example: '4242424' }).optional(),
     /** The slash command the app registers (default `/whatsapp`). */
     slashCommand: z
       .string()

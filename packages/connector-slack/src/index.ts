@@ -13,16 +13,16 @@ import {
 import { SlackApi } from './api/client.ts';
 import { type SlackConfig, slackConfigSchema } from './config.ts';
 import { IDENTITY_KEY, SLACK } from './constants.ts';
+import { SlackMirror } from './deliver/index.ts';
 import { createInboundHandler } from './inbound/handler.ts';
 import { revocationOf, revokedError } from './inbound/revocation.ts';
-import { SlackMirror } from './mirror/deliver.ts';
 import { testSlack } from './self-test.ts';
 
 export { translateSlackError } from './api/errors.ts';
+export { formatRef, parseRef } from './api/refs.ts';
 export { type RouteRule, type SlackConfig, type SlackConfigInput, slackConfigSchema } from './config.ts';
 export { METADATA_EVENT, SLACK, TEMPLATE_ACTION } from './constants.ts';
-export { slackReactionName } from './format/emoji.ts';
-export { escapeMrkdwn, slackToWhatsApp } from './format/text.ts';
+export { chooseChannel } from './deliver/routing.ts';
 export { classifyReply, commandsForEvent, isBotMessage } from './inbound/events.ts';
 export { servesSource } from './inbound/handler.ts';
 export { parseTemplateCommand, parseThreadReference } from './inbound/templates.ts';
@@ -33,9 +33,9 @@ export {
   type SlackInstallation,
   SlackInstallError,
 } from './install.ts';
-export { renderCard } from './mirror/card.ts';
-export { formatRef, parseRef } from './mirror/refs.ts';
-export { chooseChannel } from './mirror/routing.ts';
+export { renderCard } from './render/card.ts';
+export { slackReactionName } from './render/emoji.ts';
+export { escapeMrkdwn, slackToWhatsApp } from './render/text.ts';
 
 /**
  * The Slack connector.

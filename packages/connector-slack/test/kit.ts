@@ -1,7 +1,7 @@
 import type { ConnectorTestKit, TestBridge } from '@wabridge/core/testing';
 import { type SlackEmulator, startSlackEmulator } from '@wabridge/sandbox/slack';
+import { parseRef } from '../src/api/refs.ts';
 import { type SlackConfigInput, slackConnector } from '../src/index.ts';
-import { parseRef } from '../src/mirror/refs.ts';
 
 export const SIGNING_SECRET = 'test-signing-secret';
 export const BOT_TOKEN = 'xoxb-test-bot-token';

@@ -1,7 +1,8 @@
 import { createHash } from 'node:crypto';
-import { deliveryContext, hydrateEvent, silentLogger } from '@wabridge/core';
+import { type ConnectorManifest, deliveryContext, hydrateEvent, silentLogger } from '@wabridge/core';
 import { createClock } from '@wabridge/sandbox';
 import { afterEach, describe, expect, it } from 'vitest';
+import { z } from 'zod';
 import { parseRef } from '../src/index.ts';
 import { SUPPORT } from './kit.ts';
 import { startWorld, type World } from './world.ts';
@@ -120,6 +121,50 @@ describe('mirroring WhatsApp into Slack', () => {
     expect(thread.at(-1)?.text).toContain(
       'opted out of all WhatsApp messages by replying with an opt-out keyword',
     );
+  });
+
+  it('shows on the card the link another connector published for the contact, and drops it when withdrawn', async () => {
+    // A CRM-like connector next to Slack: it knows nothing of Slack, Slack nothing of it; the
+    // link goes through the kit (ctx.links). It withdraws the link when the customer says "forget".
+    const crm: ConnectorManifest = {
+      id: 'crm',
+      displayName: 'CRM',
+      configSchema: z.object({}),
+      secretFields: [],
+      capabilities: { events: ['message.inbound'], inbound: false },
+      create: () => ({
+        async deliver(event, ctx) {
+          if (event.type !== 'message.inbound') return {};
+          const contactId = event.contact.id;
+          if (event.message.text === 'forget') await ctx.links.withdraw(contactId);
+          else
+            await ctx.links.publish({
+              contactId,
+              label: 'CRM record',
+              url: `https://crm.test/c/${contactId}`,
+            });
+          return {};
+        },
+      }),
+    };
+    world = await startWorld({ others: [{ manifest: crm, config: {} }] });
+    const ada = world.wa.customer({ waId: '447700900127', name: 'Ada' });
+    await ada.sendText('hi');
+    await settle(world);
+    const conversation = await world.bridge.conversationOf('447700900127');
+    const url = `https://crm.test/c/${conversation?.contactId}`;
+    // The card of the first message may have been posted before the link was: the next one shows it.
+    await ada.sendText('are you there?');
+    await settle(world);
+    const card = JSON.stringify((await world.thread('447700900127'))[0]?.blocks);
+    expect(card).toContain(url);
+    expect(card).toContain('CRM record');
+    await ada.sendText('forget');
+    await settle(world);
+    await ada.sendText('and now?');
+    await settle(world);
+    expect(JSON.stringify((await world.thread('447700900127'))[0]?.blocks)).not.toContain(url);
+    expect(await world.bridge.store.listDeadJobs()).toEqual([]);
   });
 
   it('shows a message sent from elsewhere in the thread and follows its statuses to read', async () => {

@@ -94,6 +94,71 @@ describe('agent replies from Slack to WhatsApp', () => {
     expect(world.wa.ledger.filter('send.accepted').map((e) => e.text)).toEqual(['Sure, checking now']);
   });
 
+  it('archives internal notes, their edits and deletions, marked internal, only when the workspace policy says so', async () => {
+    const notesOf = (w: World) =>
+      w.bridge.store.db.all<{ kind: string; record: Uint8Array }>(
+        "SELECT kind, record FROM archive_records WHERE workspace_id = :ws AND kind = 'note' ORDER BY seq",
+        { ws: w.bridge.workspaceId },
+      );
+    // Off (the default): a note stays in Slack only.
+    world = await startWorld();
+    const off = await conversation(world, '447700900213');
+    await world.slack.agent({ id: 'U0GRACE001', name: 'Grace' }).reply(off, '// not for the archive');
+    await settle(world, 6);
+    expect(notesOf(world)).toEqual([]);
+    await world.close();
+
+    world = await startWorld({ policies: { archiveInternalNotes: true } });
+    const thread = await conversation(world, '447700900203');
+    const grace = world.slack.agent({ id: 'U0GRACE001', name: 'Grace Hopper' });
+    const note = await grace.reply(thread, '// customer is a VIP, be nice', { duplicates: 2 });
+    await grace.reply(thread, '<@U0BOB0001> can you check the warehouse?');
+    await grace.reply(thread, 'Sure, checking now');
+    await settle(world, 6);
+    await grace.edit(note, '// customer is a VIP since 2019, be nice');
+    await grace.delete(note);
+    await settle(world, 6);
+    // The notes never left: only the reply went to the customer.
+    expect(world.wa.ledger.filter('send.accepted').map((e) => e.text)).toEqual(['Sure, checking now']);
+    const records = notesOf(world).map(
+      (r) => JSON.parse(Buffer.from(r.record).toString('utf8')) as { data: Record<string, unknown> },
+    );
+    expect(records.map((r) => [r.data.type, r.data.internal, r.data.direction])).toEqual([
+      ['note', true, 'internal'],
+      ['note', true, 'internal'],
+      ['edit', true, 'internal'],
+      ['revoke', true, 'internal'],
+    ]);
+    const [first, , edit, revoke] = records as [
+      (typeof records)[0],
+      unknown,
+      (typeof records)[0],
+      (typeof records)[0],
+    ];
+    expect(first.data.sender).toEqual({ via: 'slack', agentId: 'U0GRACE001', agentName: 'Grace Hopper' });
+    expect(first.data.platform).toEqual({
+      thread_id: `${thread.channel}:${thread.threadTs}`,
+      message_id: `${note.channel}:${note.ts}`,
+    });
+    expect([edit.data.relates_to, revoke.data.relates_to]).toEqual([first.data.id, first.data.id]);
+    // The text is sealed content, not in the record: opened through the store, it is the note's.
+    const seqs = world.bridge.store.db
+      .all<{ seq: number }>(
+        "SELECT seq FROM archive_records WHERE workspace_id = :ws AND kind = 'note' ORDER BY seq",
+        {
+          ws: world.bridge.workspaceId,
+        },
+      )
+      .map((r) => r.seq);
+    const contents = await world.bridge.store.archiveContent(world.bridge.workspaceId, seqs);
+    expect(contents.map((c) => (c.content as { text?: string } | null)?.text ?? null)).toEqual([
+      '// customer is a VIP, be nice',
+      '<@U0BOB0001> can you check the warehouse?',
+      '// customer is a VIP since 2019, be nice',
+      null,
+    ]);
+  });
+
   it('in explicit mode sends only replies with the send prefix, without it', async () => {
     world = await startWorld({ config: { sendMode: 'explicit', sendPrefix: '>>' } });
     const thread = await conversation(world, '447700900204');

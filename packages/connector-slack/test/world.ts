@@ -1,5 +1,6 @@
 import { join } from 'node:path';
 import {
+  type ConnectorManifest,
   createCloudApiClient,
   type MediaAccess,
   MediaStore,
@@ -47,6 +48,8 @@ export async function startWorld(
     clock?: Clock;
     backoff?: { baseMs?: number; factor?: number; capMs?: number; maxAttempts?: number };
     statusDelaysMs?: { sent?: number; delivered?: number | null; read?: number | null };
+    /** Other connectors enabled next to Slack in the workspace, with their configs. */
+    others?: { manifest: ConnectorManifest; config: Record<string, unknown> }[];
   } = {},
 ): Promise<World> {
   const now = options.clock?.now;
@@ -111,8 +114,11 @@ export async function startWorld(
   };
   const lazySender: SendHandler = { send: (job, signal) => sender!.send(job, signal) };
   bridge = await createTestBridge({
-    manifests: [slackConnector],
-    connectors: { slack: config as Record<string, unknown> },
+    manifests: [slackConnector, ...(options.others ?? []).map((o) => o.manifest)],
+    connectors: {
+      slack: config as Record<string, unknown>,
+      ...Object.fromEntries((options.others ?? []).map((o) => [o.manifest.id, o.config])),
+    },
     media: lazyMedia,
     sender: lazySender,
     ...(options.policies ? { policies: options.policies } : {}),

@@ -1,6 +1,5 @@
 import { isWabridgeError, WabridgeError } from '@wabridge/core';
-import type { ChannelTarget, TeamsConfig } from './config.ts';
-import { graphStatus, toConnectorError } from './graph/errors.ts';
+import { graphStatus, toConnectorError } from './api/errors.ts';
 import {
   baseMimeType,
   extensionOf,
@@ -11,9 +10,10 @@ import {
   parseAttachmentRef,
   parseHostedContentUrl,
   readCapped,
-} from './graph/files.ts';
-import type { ChannelPacer } from './graph/pacing.ts';
-import type { TeamsApi } from './graph/teams-api.ts';
+} from './api/files.ts';
+import type { ChannelPacer } from './api/pacing.ts';
+import type { TeamsApi } from './api/teams-api.ts';
+import type { ChannelTarget, TeamsConfig } from './config.ts';
 
 /** A download that stalls this long is abandoned and retried by the queue. */
 const DOWNLOAD_TIMEOUT_MS = 5 * 60_000;

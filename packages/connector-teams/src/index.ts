@@ -1,18 +1,20 @@
 import { type ConnectorInstance, type ConnectorManifest, DOMAIN_EVENT_TYPES } from '@wabridge/core';
+import { graphHosts } from './api/files.ts';
+import { ChannelPacer } from './api/pacing.ts';
+import { TeamsApi } from './api/teams-api.ts';
 import { AttachmentFetcher } from './attachments.ts';
 import { createTokenSource } from './auth/tokens.ts';
 import { SECRET_FIELDS, type TeamsConfig, teamsConfigSchema } from './config.ts';
-import { graphHosts } from './graph/files.ts';
-import { ChannelPacer } from './graph/pacing.ts';
-import { TeamsApi } from './graph/teams-api.ts';
+import { Mirror } from './deliver/index.ts';
 import type { CommandOptions } from './inbound/commands.ts';
 import { loadPrivateKey, ValidationTokenVerifier } from './inbound/encryption.ts';
 import { createInboundHandler } from './inbound/handler.ts';
-import { Mirror } from './mirror.ts';
 import { testTeams } from './self-test.ts';
 import { SubscriptionManager } from './sync/subscriptions.ts';
 import { ThreadIndex } from './sync/threads.ts';
 
+export { formatAttachmentRef, parseAttachmentRef } from './api/files.ts';
+export { parseMessageResource, parseTeamsMessageRef, teamsMessageRef } from './api/ids.ts';
 export type { AuthStatus } from './auth/tokens.ts';
 export {
   type ChannelTarget,
@@ -21,8 +23,6 @@ export {
   type TeamsConfigInput,
   teamsConfigSchema,
 } from './config.ts';
-export { formatAttachmentRef, parseAttachmentRef } from './graph/files.ts';
-export { parseMessageResource, parseTeamsMessageRef, teamsMessageRef } from './graph/ids.ts';
 export { classifyReply, commandsFor, parseTemplateCommand } from './inbound/commands.ts';
 export { escapeCardText, escapeHtml, teamsHtmlToText } from './render/text.ts';
 

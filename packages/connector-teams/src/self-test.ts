@@ -1,8 +1,8 @@
 import { type ConnectorCheck, WabridgeError } from '@wabridge/core';
+import { graphStatus } from './api/errors.ts';
+import type { TeamsApi } from './api/teams-api.ts';
 import type { TokenSource } from './auth/tokens.ts';
 import type { ChannelTarget, TeamsConfig } from './config.ts';
-import { graphStatus } from './graph/errors.ts';
-import type { TeamsApi } from './graph/teams-api.ts';
 
 /**
  * `wabridge connector test … teams`: the app registration (a client-credentials token), the

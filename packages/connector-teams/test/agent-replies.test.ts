@@ -56,6 +56,51 @@ describe('agent replies from Teams', () => {
     expect(graph.replies(rootId).filter((m) => m.postedBy === 'bridge')).toHaveLength(1);
   });
 
+  it('archives a note, its edit and its deletion, marked internal, only when the workspace policy says so', async () => {
+    const notesOf = (r: Rig) =>
+      r.bridge.store.db
+        .all<{ record: Uint8Array }>(
+          "SELECT record FROM archive_records WHERE workspace_id = :ws AND kind = 'note' ORDER BY seq",
+          { ws: r.bridge.workspaceId },
+        )
+        .map(
+          (row) => JSON.parse(Buffer.from(row.record).toString('utf8')) as { data: Record<string, unknown> },
+        );
+    // Off (the default): the note stays in Teams only.
+    rig = await startRig();
+    const off = await thread(rig, '15550303030');
+    rig.graph.agentReply({ rootId: off.rootId, text: '// not for the archive' });
+    await rig.graph.idle();
+    await rig.settle();
+    expect(notesOf(rig)).toEqual([]);
+    await rig.close();
+
+    rig = await startRig({ policies: { archiveInternalNotes: true } });
+    const { graph } = rig;
+    const { conversation, rootId } = await thread(rig, '15550303031');
+    const note = graph.agentReply({ rootId, text: '// customer is a VIP, be nice' });
+    await rig.until(() => (notesOf(rig as Rig).length === 1 ? true : undefined));
+    graph.agentEdit({ id: note.id, rootId, text: '// customer is a VIP since 2019' });
+    await rig.until(() => (notesOf(rig as Rig).length === 2 ? true : undefined));
+    graph.agentDelete({ id: note.id, rootId });
+    await rig.until(() => (notesOf(rig as Rig).length === 3 ? true : undefined));
+    await rig.settle();
+    const records = notesOf(rig);
+    expect(records.map((r) => [r.data.type, r.data.internal, r.data.conversation_id])).toEqual([
+      ['note', true, conversation.id],
+      ['edit', true, conversation.id],
+      ['revoke', true, conversation.id],
+    ]);
+    expect(records[0]?.data.sender).toEqual({
+      via: 'teams',
+      agentId: note.from.user?.id,
+      agentName: 'Grace Hopper',
+    });
+    // Never sent, never mirrored back into the thread.
+    expect(await rig.outbound(conversation.id)).toEqual([]);
+    expect(graph.replies(rootId).filter((m) => m.postedBy === 'bridge')).toHaveLength(1);
+  });
+
   it('keeps notes in Teams, sends /template commands and answers a closed window with a notice listing templates', async () => {
     rig = await startRig({
       policies: {

@@ -284,7 +284,10 @@ describe('mirroring WhatsApp into Teams', () => {
       /^Opted out of all messages \\\(keyword\\\)/,
     );
     const texts = graph.replies(rootId).map((m) => plainText(m.body));
-    expect(texts.some((t) => t.startsWith('🔕 Grace opted out of all WhatsApp messages'))).toBe(true);
+    // The kit's words, as in the Slack thread and the core's notices.
+    expect(texts).toContain(
+      '🔕 Grace opted out of all WhatsApp messages by replying with an opt-out keyword. Replies from this thread will not be sent.',
+    );
   });
 
   it('on erasure, turns the card into an erasure notice and deletes every post of ours in the thread', async () => {

@@ -1,4 +1,5 @@
-import type { CommandInput, CommandSpec, Entry, OptionSpec } from './parse.ts';
+import type { Env } from '../env.ts';
+import { type CommandInput, type CommandSpec, type Entry, type OptionSpec, UsageError } from './parse.ts';
 
 /**
  * The handlers are loaded when their command runs: the table itself must load fast, since help
@@ -144,7 +145,8 @@ export const COMMANDS: readonly Entry[] = [
       },
       {
         path: ['workspace', 'policies'],
-        summary: 'change policies (masking, opt-out keywords, templates, reorder window)',
+        summary:
+          'change policies (masking, opt-out keywords, templates, reorder window, archiving of internal notes)',
         arguments: [workspaceArg],
         options: {
           json: { type: 'string', value: '<policies>', help: 'the policies to change, as JSON (required)' },
@@ -709,7 +711,7 @@ a comma list during a rotation. It is stored encrypted and never shown again.
       port: { type: 'string', value: '<n>', help: 'port of the console (default 5180; 0 = any free port)' },
     },
     async run({ env, args }) {
-      const { runDemo } = await import('../demo/index.ts');
+      const { runDemo } = await loadDemo();
       await runDemo(env(), args);
     },
   },
@@ -718,4 +720,25 @@ a comma list during a rotation. It is stored encrypted and never shown again.
 /** Every command of the table, groups flattened. */
 export function allCommands(entries: readonly Entry[] = COMMANDS): CommandSpec[] {
   return entries.flatMap((entry) => ('commands' in entry ? [...entry.commands] : [entry]));
+}
+
+/**
+ * The demo is its own workspace package (apps/demo), so the gateway does not ship the emulators:
+ * `wabridge demo` runs it where it is installed (a checkout of the repository) and says so
+ * elsewhere. The name is a variable because the gateway does not depend on the demo (the demo
+ * depends on the gateway).
+ */
+async function loadDemo(): Promise<{ runDemo(env: Env, args: string[]): Promise<void> }> {
+  const name = '@wabridge/demo';
+  try {
+    return await import(name);
+  } catch (error) {
+    const { code, message } = error as NodeJS.ErrnoException;
+    if (code === 'ERR_MODULE_NOT_FOUND' && message.includes(name)) {
+      throw new UsageError(
+        'the demo is not installed with this gateway: run `npm run demo` in a checkout of the wabridge repository',
+      );
+    }
+    throw error;
+  }
 }

@@ -21,6 +21,7 @@ import {
   type Contact,
   type DomainCommand,
   type ExternalRef,
+  type LinkAccess,
   type Logger,
   type RefAccess,
   WabridgeError,
@@ -35,6 +36,8 @@ export interface ContactRequest {
   consent: ConsentSnapshot;
   /** Ref access of one job of this contact, to read and checkpoint the mapping. */
   refs: RefAccess;
+  /** The same job's links: the contact's HubSpot page, for the other mirrors to show. */
+  links: LinkAccess;
 }
 
 export type Resolution =
@@ -57,6 +60,9 @@ const SEARCH_PROPERTIES = [
 /** HubSpot takes at most 100 values in one `IN` filter [V?]; the emulator enforces the same. */
 const IN_LIMIT = 100;
 const BATCH_LIMIT = 100;
+
+/** How other mirrors label the contact's HubSpot page (the Slack card's button). */
+const LINK_LABEL = 'HubSpot contact';
 
 export class ContactResolver {
   readonly #api: HubSpotApi;
@@ -89,8 +95,10 @@ export class ContactResolver {
     for (const request of byId.values()) {
       const ref = await request.refs.get('contact', request.contact.id);
       const known = this.#fromRef(ref);
-      if (known) out.set(request.contact.id, known);
-      else unknown.push(request);
+      if (known) {
+        out.set(request.contact.id, known);
+        if (ref && known.kind === 'linked') await this.#keepLink(request, ref);
+      } else unknown.push(request);
     }
     if (unknown.length > 0) await this.#findOrCreate(unknown, out);
     return out;
@@ -144,6 +152,7 @@ export class ContactResolver {
             externalId: `removed:${was ?? 'unknown'}`,
             data: { removed: 'deleted' },
           });
+          await request.links.withdraw(request.contact.id);
           out.set(request.contact.id, { kind: 'skipped', reason: 'contact deleted in HubSpot' });
         } else {
           again.push(request);
@@ -313,13 +322,42 @@ export class ContactResolver {
     via: string,
     data: Record<string, unknown> = {},
   ): Promise<void> {
+    const url = this.#pageUrl(hubspotId);
+    if (url) await request.links.publish({ contactId: request.contact.id, label: LINK_LABEL, url });
     await request.refs.checkpoint({
       kind: 'contact',
       entityId: request.contact.id,
       externalId: hubspotId,
-      // The portal id lets other mirrors link to the contact (the Slack card does).
-      data: { via, ...(this.#config.portalId ? { portalId: this.#config.portalId } : {}), ...data },
+      data: {
+        via,
+        ...(this.#config.portalId ? { portalId: this.#config.portalId } : {}),
+        ...data,
+        ...(url ? { linkUrl: url } : {}),
+      },
     });
+  }
+
+  /**
+   * Publishes the contact's page again when the link the mapping last published is not its page:
+   * the mapping was made before links existed, the core followed a merge to another record (the
+   * ref's id changed, its `linkUrl` did not), or the portal id was set since. Once per change.
+   */
+  async #keepLink(request: ContactRequest, ref: ExternalRef): Promise<void> {
+    const url = this.#pageUrl(ref.externalId);
+    if (!url || ref.data.linkUrl === url) return;
+    await request.links.publish({ contactId: request.contact.id, label: LINK_LABEL, url });
+    await request.refs.checkpoint({
+      kind: 'contact',
+      entityId: ref.entityId,
+      externalId: ref.externalId,
+      data: { ...ref.data, linkUrl: url },
+    });
+  }
+
+  /** The contact's record in HubSpot's app; unknown without the portal id. */
+  #pageUrl(hubspotId: string): string | null {
+    const portal = this.#config.portalId;
+    return portal ? `https://app.hubspot.com/contacts/${portal}/record/0-1/${hubspotId}` : null;
   }
 }
 

@@ -13,7 +13,7 @@ export interface SetupState {
   version: number;
   /**
    * Whether `wabridge_message_key` is a unique-value property. When HubSpot refuses uniqueness on
-   * communications, message writes fall back to pending markers and a search by key (timeline/).
+   * communications, message writes fall back to pending markers and a search by key (api/timeline.ts).
    */
   messageKeyUnique: boolean;
   at: number;

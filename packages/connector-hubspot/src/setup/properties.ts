@@ -18,7 +18,7 @@ export const CONTACT = {
 } as const;
 
 export const COMMUNICATION = {
-  /** Our message id, unique: a message is written once whatever the retries (see timeline/). */
+  /** Our message id, unique: a message is written once whatever the retries (see api/timeline.ts). */
   key: 'wabridge_message_key',
   conversation: 'wabridge_conversation_id',
   direction: 'wabridge_direction',

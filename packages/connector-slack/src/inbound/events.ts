@@ -1,8 +1,8 @@
 import { type AgentIdentity, type Attachment, classifyAgentText, type DomainCommand } from '@wabridge/core';
 import { z } from 'zod';
 import type { SlackConfig } from '../config.ts';
-import { richTextToMrkdwn } from '../format/rich-text.ts';
-import { escapeMrkdwn, mentionsSomeone, slackToWhatsApp } from '../format/text.ts';
+import { richTextToMrkdwn } from '../render/rich-text.ts';
+import { escapeMrkdwn, mentionsSomeone, slackToWhatsApp } from '../render/text.ts';
 
 /**
  * Slack's events are parsed liberally: a field of an unexpected shape (`user` and `channel` are
@@ -216,6 +216,8 @@ export function commandsForEvent(
           threadId: `${channel}:${message.thread_ts}`,
           messageId: `${channel}:${message.ts}`,
           agent: agentOf(message),
+          // The text as now written: a new version of an internal note, when the archive keeps notes.
+          text: textOf(message),
         },
       ];
     }

@@ -1,7 +1,7 @@
 import type { AgentTemplateCommand, TemplateDefinition } from '@wabridge/core';
 import { z } from 'zod';
+import { parseRef } from '../api/refs.ts';
 import { TEMPLATE_ACTION } from '../constants.ts';
-import { parseRef } from '../mirror/refs.ts';
 
 /**
  * Agents choose a template two ways:

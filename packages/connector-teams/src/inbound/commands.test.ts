@@ -1,6 +1,6 @@
 import type { ChatMessage } from '@microsoft/microsoft-graph-types';
 import { describe, expect, it } from 'vitest';
-import { parseAttachmentRef } from '../graph/files.ts';
+import { parseAttachmentRef } from '../api/files.ts';
 import { commandsFor, parseTemplateCommand } from './commands.ts';
 
 const thread = { teamId: 't', channelId: '19:c@thread.tacv2', rootId: '100' };

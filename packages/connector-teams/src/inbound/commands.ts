@@ -1,7 +1,7 @@
 import { type Attachment, classifyAgentText, type DomainCommand } from '@wabridge/core';
-import { formatAttachmentRef, isShareableUrl, mimeTypeOf, parseHostedContentUrl } from '../graph/files.ts';
-import { type ThreadLocation, teamsMessageRef } from '../graph/ids.ts';
-import type { ChatMessage } from '../graph/teams-api.ts';
+import { formatAttachmentRef, isShareableUrl, mimeTypeOf, parseHostedContentUrl } from '../api/files.ts';
+import { type ThreadLocation, teamsMessageRef } from '../api/ids.ts';
+import type { ChatMessage } from '../api/teams-api.ts';
 import { decodeEntities, teamsHtmlToText } from '../render/text.ts';
 
 export interface CommandOptions {
@@ -71,6 +71,11 @@ export function commandsFor(
         threadId,
         messageId,
         agent,
+        // The text as now written: a new version of an internal note, when the archive keeps notes.
+        text: teamsHtmlToText(
+          replyAttachments(message, thread, options.graphHosts).body,
+          message.body?.contentType,
+        ),
       },
     ];
   }

@@ -8,11 +8,11 @@ import {
   type Logger,
 } from '@wabridge/core';
 import { z } from 'zod';
+import { graphStatus } from '../api/errors.ts';
+import { parseMessageResource, teamsMessageRef } from '../api/ids.ts';
+import type { ChannelPacer } from '../api/pacing.ts';
+import type { ChatMessage, TeamsApi } from '../api/teams-api.ts';
 import type { ChannelTarget, TeamsConfig } from '../config.ts';
-import { graphStatus } from '../graph/errors.ts';
-import { parseMessageResource, teamsMessageRef } from '../graph/ids.ts';
-import type { ChannelPacer } from '../graph/pacing.ts';
-import type { ChatMessage, TeamsApi } from '../graph/teams-api.ts';
 import type { LifecycleEvent, SubscriptionManager } from '../sync/subscriptions.ts';
 import { type ChangeType, type CommandOptions, commandsFor } from './commands.ts';
 import { decryptResource, type ValidationTokenVerifier } from './encryption.ts';

@@ -369,7 +369,14 @@ describe('real-world Graph change notifications', () => {
       const edited = await deliver(rig, { value: [h.item(message.id, {}, 'updated')] });
       const editedAt = rig.graph.message(message.id)?.lastEditedDateTime;
       expect(edited.commands).toEqual([
-        { type: 'agent.edit', idempotencyKey: `${message.id}:edited:${editedAt}`, ...base, agent },
+        {
+          type: 'agent.edit',
+          idempotencyKey: `${message.id}:edited:${editedAt}`,
+          ...base,
+          agent,
+          // The edited text, for an archived internal note's new version.
+          text: 'see you at 6',
+        },
       ]);
       rig.graph.agentDelete({ id: message.id, rootId });
       await rig.graph.idle();

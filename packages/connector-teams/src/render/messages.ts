@@ -10,7 +10,7 @@ import {
   senderVia,
   type TemplateDefinition,
 } from '@wabridge/core';
-import type { MessagePayload } from '../graph/teams-api.ts';
+import type { MessagePayload } from '../api/teams-api.ts';
 import { attachment, footerCard } from './cards.ts';
 import { byteLength, escapeHtml, splitForHtml, textToHtml } from './text.ts';
 

@@ -1,10 +1,10 @@
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { type ConnectorDeps, type DomainCommand, isWabridgeError, type Logger } from '@wabridge/core';
+import { graphStatus } from '../api/errors.ts';
+import { channelPath } from '../api/ids.ts';
+import type { ChannelPacer } from '../api/pacing.ts';
+import type { ChatMessage, SubscriptionInput, TeamsApi } from '../api/teams-api.ts';
 import type { ChannelTarget, TeamsConfig } from '../config.ts';
-import { graphStatus } from '../graph/errors.ts';
-import { channelPath } from '../graph/ids.ts';
-import type { ChannelPacer } from '../graph/pacing.ts';
-import type { ChatMessage, SubscriptionInput, TeamsApi } from '../graph/teams-api.ts';
 import { type CommandOptions, commandsFor } from '../inbound/commands.ts';
 import { certificateForSubscription } from '../inbound/encryption.ts';
 import type { ThreadIndex } from './threads.ts';

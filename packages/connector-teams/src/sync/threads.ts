@@ -1,5 +1,5 @@
 import type { ConnectorState } from '@wabridge/core';
-import { type ThreadLocation, teamsMessageRef } from '../graph/ids.ts';
+import { type ThreadLocation, teamsMessageRef } from '../api/ids.ts';
 
 const DAY_MS = 24 * 3600_000;
 

@@ -1,3 +1,4 @@
+import { LINK_REF_KIND } from '../connector/links.ts';
 import type {
   AgentEditCommand,
   AgentReplyCommand,
@@ -18,6 +19,8 @@ export type CommandOutcome =
   | { status: 'sent'; messageId: string }
   | { status: 'notice'; kind: NoticeKind; noticeId: string }
   | { status: 'consent_recorded'; entryId: string }
+  /** An internal note (or an edit or deletion of one) kept in the archive, by the workspace's policy. */
+  | { status: 'note_archived'; noteId: string }
   | { status: 'duplicate' }
   | { status: 'ignored'; reason: string };
 
@@ -104,7 +107,7 @@ export class CommandProcessor {
   }
 
   private async reply(ws: string, connectorId: string, command: AgentReplyCommand): Promise<CommandOutcome> {
-    if (command.mode === 'note') return { status: 'ignored', reason: 'internal note' };
+    if (command.mode === 'note') return this.note(ws, connectorId, command);
     // Our own posts come back as platform events: a message we mirrored has a ref already.
     if (await this.o.store.findRefByExternalId(ws, connectorId, 'message', command.messageId)) {
       return { status: 'ignored', reason: 'echo of a message wabridge posted' };
@@ -222,7 +225,9 @@ export class CommandProcessor {
   private async edit(ws: string, connectorId: string, command: AgentEditCommand): Promise<CommandOutcome> {
     const ref = await this.o.store.findRefByExternalId(ws, connectorId, 'message', command.messageId);
     const message = ref ? await this.o.store.getMessage(ws, ref.entityId) : null;
-    // Only agent replies that went to the customer matter; edits of mirrors or notes stay local.
+    // Only agent replies that went to the customer matter; edits of mirrors stay local, and so do
+    // edits of notes unless the archive keeps the note.
+    if (!ref) return this.noteRevision(ws, connectorId, command);
     if (message?.direction !== 'outbound' || message.sender?.via !== connectorId) {
       return { status: 'ignored', reason: 'not a message sent to the customer' };
     }
@@ -243,6 +248,79 @@ export class CommandProcessor {
         messageId: message.id,
       },
     );
+  }
+
+  /**
+   * An internal note: it never goes to WhatsApp nor to another mirror. With the workspace's policy
+   * `archiveInternalNotes` on it is kept in the archive, marked internal, with the agent and the
+   * connector, durably before the platform's callback is answered; off (the default), nothing.
+   */
+  private async note(ws: string, connectorId: string, command: AgentReplyCommand): Promise<CommandOutcome> {
+    if (!(await this.archivesNotes(ws))) return { status: 'ignored', reason: 'internal note' };
+    const thread = await this.thread(ws, connectorId, command.threadId);
+    if (!thread) return { status: 'ignored', reason: 'internal note outside a mirrored conversation thread' };
+    return this.recordNote(ws, connectorId, {
+      command,
+      action: 'note',
+      conversationId: thread.conversation.id,
+      text: command.text,
+      attachments: command.attachments,
+    });
+  }
+
+  /** An edit or a deletion of a message we hold no ref of: a new version of an archived note, if it is one. */
+  private async noteRevision(
+    ws: string,
+    connectorId: string,
+    command: AgentEditCommand,
+  ): Promise<CommandOutcome> {
+    if (!(await this.archivesNotes(ws)))
+      return { status: 'ignored', reason: 'not a message sent to the customer' };
+    // An edit whose new text the platform did not send would be a version without content.
+    if (command.type === 'agent.edit' && command.text === undefined) {
+      return { status: 'ignored', reason: 'edit without its text' };
+    }
+    return this.recordNote(ws, connectorId, {
+      command,
+      action: command.type === 'agent.edit' ? 'edit' : 'revoke',
+      conversationId: null,
+      text: command.type === 'agent.edit' ? (command.text ?? null) : null,
+      attachments: [],
+    });
+  }
+
+  private async recordNote(
+    ws: string,
+    connectorId: string,
+    note: {
+      command: AgentReplyCommand | AgentEditCommand;
+      action: 'note' | 'edit' | 'revoke';
+      conversationId: string | null;
+      text: string | null;
+      attachments: AgentReplyCommand['attachments'];
+    },
+  ): Promise<CommandOutcome> {
+    const { command } = note;
+    const result = await this.o.store.recordNote({
+      commandKey: { source: connectorId, key: command.idempotencyKey },
+      workspaceId: ws,
+      connectorId,
+      externalId: command.messageId,
+      threadId: command.threadId,
+      action: note.action,
+      conversationId: note.conversationId,
+      agent: command.agent,
+      text: note.text,
+      attachments: note.attachments,
+      at: this.now(),
+    });
+    if (result.duplicate) return { status: 'duplicate' };
+    if (result.noteId === null) return { status: 'ignored', reason: 'not an archived internal note' };
+    return { status: 'note_archived', noteId: result.noteId };
+  }
+
+  private async archivesNotes(ws: string): Promise<boolean> {
+    return (await this.o.store.getWorkspace(ws))?.policies.archiveInternalNotes === true;
   }
 
   private async consent(
@@ -296,6 +374,14 @@ export class CommandProcessor {
         ...ref,
         externalId: `removed:${command.contactId}`,
         data: { ...ref.data, removed: command.reason },
+      });
+      // Its link (ctx.links) pointed at the record that is gone: other mirrors stop showing it.
+      await this.o.store.putRef(ws, {
+        connectorId,
+        kind: LINK_REF_KIND,
+        entityId: ref.entityId,
+        externalId: '',
+        data: {},
       });
     }
     await this.o.store.appendAudit({

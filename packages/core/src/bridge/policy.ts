@@ -1,3 +1,4 @@
+import { consentSourceWords } from '../connector/consent-wording.ts';
 import type { NoticeKind } from '../domain/events.ts';
 import type { ConsentSnapshot, TemplateDefinition, WindowState } from '../domain/types.ts';
 
@@ -35,15 +36,6 @@ export function checkSendable(input: {
   return null;
 }
 
-const SOURCE_WORDS: Record<string, string> = {
-  keyword: 'by replying with an opt-out keyword',
-  meta_preference: 'in WhatsApp',
-  hubspot: 'in HubSpot',
-  admin: 'by an administrator',
-  api: 'through the API',
-  platform_error: 'as reported by WhatsApp',
-};
-
 /** The words agents see when a reply is not sent. */
 export function noticeText(
   block: SendBlock,
@@ -51,7 +43,7 @@ export function noticeText(
   now: number,
 ): { kind: NoticeKind; text: string } {
   if (block.kind === 'opted_out') {
-    const how = block.source ? ` ${SOURCE_WORDS[block.source] ?? `(${block.source})`}` : '';
+    const how = block.source ? ` ${consentSourceWords(block.source) ?? `(${block.source})`}` : '';
     const when = block.since
       ? ` on ${new Date(block.since).toISOString().slice(0, 16).replace('T', ' ')} UTC`
       : '';

@@ -93,8 +93,30 @@ export interface DeliveryContext {
   /** 1 on the first attempt. */
   attempt: number;
   refs: RefAccess;
+  /** Links between targets: where a contact lives on other platforms (see `LinkAccess`). */
+  links: LinkAccess;
   logger: Logger;
   signal: AbortSignal;
+}
+
+/**
+ * Links to a contact's record on each platform, shared between connectors: one publishes (the CRM
+ * connector its contact's page), the others show them (a button on a card) without knowing who
+ * published, so no connector reads another's refs. Keyed by contact: a platform record stands for
+ * the person, across the conversations they have with several business numbers.
+ */
+export interface LinkAccess {
+  /** Publishes (or replaces) this connector's link for one of our contacts. Fenced like `checkpoint`. */
+  publish(link: { contactId: string; label: string; url: string }): Promise<void>;
+  /** Withdraws this connector's link for the contact (its record is gone or no longer linked). */
+  withdraw(contactId: string): Promise<void>;
+  /** The links the other connectors published for the contact, in the registry's order. */
+  list(contactId: string): Promise<PublishedLink[]>;
+}
+
+export interface PublishedLink {
+  label: string;
+  url: string;
 }
 
 export interface RefAccess {

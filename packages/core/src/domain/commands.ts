@@ -60,6 +60,11 @@ export interface AgentEditCommand extends CommandBase {
   threadId: string;
   messageId: string;
   agent: AgentIdentity;
+  /**
+   * The message's text after an edit, as the platform sent it (markup as written), when it did:
+   * an edit of an internal note the archive keeps is kept as a new version with it.
+   */
+  text?: string;
 }
 
 /** Consent changed on the platform (HubSpot property, admin action). */

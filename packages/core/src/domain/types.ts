@@ -46,6 +46,12 @@ export interface WorkspacePolicies {
   templates: TemplateDefinition[];
   /** Delay before an inbound message is mirrored, so webhooks that arrive out of order can be sorted. */
   reorderWindowMs: number;
+  /**
+   * Keep agents' internal notes (replies in a mirrored thread that are not sent to the customer)
+   * in the archive, marked internal (issue 18, item 1). Off by default: a note stays on its
+   * platform only. Notes are never sent to WhatsApp nor mirrored elsewhere, whatever this says.
+   */
+  archiveInternalNotes: boolean;
 }
 
 export const DEFAULT_OPT_OUT_KEYWORDS: Record<string, OptOutKeywords> = {
@@ -64,6 +70,7 @@ export const DEFAULT_POLICIES: WorkspacePolicies = {
   optOutKeywords: DEFAULT_OPT_OUT_KEYWORDS,
   templates: [],
   reorderWindowMs: 0,
+  archiveInternalNotes: false,
 };
 
 export interface Contact {

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
-import type { BatchItem, DeliveryContext } from '../connector/contract.ts';
+import type { BatchItem, DeliveryContext, RefAccess } from '../connector/contract.ts';
 import type { ConnectorHost } from '../connector/host.ts';
+import { linkAccess } from '../connector/links.ts';
 import type { DomainEvent } from '../domain/events.ts';
 import type { ExternalRef } from '../domain/types.ts';
 import { toWabridgeError, WabridgeError } from '../errors/index.ts';
@@ -352,7 +353,8 @@ export class Worker {
   }
 
   private context(job: Job, signal: AbortSignal, logger: Logger): DeliveryContext {
-    return deliveryContext(this.o.store, job, signal, logger);
+    const connectorIds = this.o.host.registry.list().map((manifest) => manifest.id);
+    return deliveryContext(this.o.store, job, signal, logger, connectorIds);
   }
 
   /**
@@ -482,28 +484,34 @@ export class Worker {
   }
 }
 
-/** The context a connector gets for one attempt of one job. */
+/**
+ * The context a connector gets for one attempt of one job. `connectorIds`: the registered
+ * connectors, whose published links `ctx.links.list` looks up.
+ */
 export function deliveryContext(
   store: Store,
   job: Job,
   signal: AbortSignal,
   logger: Logger,
+  connectorIds: readonly string[] = [],
 ): DeliveryContext {
+  const refs: RefAccess = {
+    get: (kind, entityId, connectorId = job.connectorId) =>
+      store.getRef(job.workspaceId, connectorId, kind, entityId),
+    checkpoint: async (ref) => {
+      const held = await store.checkpointRef(job.lease, job.workspaceId, {
+        ...ref,
+        connectorId: job.connectorId,
+      });
+      if (!held) throw new WabridgeError('stale_lease', `job ${job.id} is no longer held by this worker`);
+    },
+  };
   return {
     idempotencyKey: `${job.eventType}:${job.entityId}:${job.connectorId}`,
     attempt: job.attempts,
     logger,
     signal,
-    refs: {
-      get: (kind, entityId, connectorId = job.connectorId) =>
-        store.getRef(job.workspaceId, connectorId, kind, entityId),
-      checkpoint: async (ref) => {
-        const held = await store.checkpointRef(job.lease, job.workspaceId, {
-          ...ref,
-          connectorId: job.connectorId,
-        });
-        if (!held) throw new WabridgeError('stale_lease', `job ${job.id} is no longer held by this worker`);
-      },
-    },
+    refs,
+    links: linkAccess(store, refs, job.workspaceId, job.connectorId, connectorIds),
   };
 }

@@ -32,7 +32,7 @@ export interface AddHoldInput {
 }
 
 /** The record kinds a retention rule applies to. */
-export const RETENTION_KINDS = ['messages', 'statuses'] as const;
+export const RETENTION_KINDS = ['messages', 'statuses', 'notes'] as const;
 export type RetentionKind = (typeof RETENTION_KINDS)[number];
 
 /**
@@ -112,6 +112,8 @@ export interface ErasureCertificate {
     messages: number;
     statuses: number;
     notices: number;
+    /** Archived internal notes of agents (notes, edits, deletions): content deleted (restricted: kept). */
+    internalNotes: number;
     /** Queued jobs of the contact removed (they would have carried its data). */
     jobsRemoved: number;
     /** Cached media files deleted from disk, as `<workspace>/<message id>.bin|.json`. */

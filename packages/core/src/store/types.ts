@@ -182,6 +182,12 @@ export interface Store {
   recordOutbound(input: RecordOutboundInput): Promise<{ duplicate: boolean; messageId: string }>;
   /** Records a notice for one connector's agents and its delivery job. Idempotent on the key. */
   recordNotice(input: RecordNoticeInput): Promise<{ duplicate: boolean; noticeId: string }>;
+  /**
+   * Archives an internal note, or an edit or deletion of one (no job: notes go nowhere).
+   * Idempotent on the key. `noteId` is null for an edit or deletion of a note the archive does
+   * not hold (written while the policy was off, or not a note at all).
+   */
+  recordNote(input: RecordNoteInput): Promise<{ duplicate: boolean; noteId: string | null }>;
   /** Appends to the consent ledger and fans out `consent.changed`. Idempotent on the key. */
   recordConsent(input: RecordConsentInput): Promise<{ duplicate: boolean; entry: ConsentEntry | null }>;
   /** Marks a command key as seen without other effects; false when it was seen before. */
@@ -539,6 +545,29 @@ export interface StoredNotice {
   templates: TemplateDefinition[];
   messageId: string | null;
   createdAt: number;
+}
+
+/**
+ * An agent's internal note in a mirrored thread, kept in the archive when the workspace's policy
+ * `archiveInternalNotes` is on (issue 18, item 1): the note as written (`note`), an edit of it
+ * (`edit`, a new version) or its deletion (`revoke`). Never sent, never mirrored.
+ */
+export interface RecordNoteInput {
+  commandKey: CommandKey;
+  workspaceId: string;
+  connectorId: string;
+  /** The note's own message on the platform (for an edit or a deletion: the note it changes). */
+  externalId: string;
+  /** The platform thread (the conversation's ref on the connector). */
+  threadId: string;
+  action: 'note' | 'edit' | 'revoke';
+  /** The conversation, for a new note; an edit or a deletion takes its note's. */
+  conversationId: string | null;
+  agent: { id: string; name: string | null };
+  /** What the note says after this version; null for a deletion. */
+  text: string | null;
+  attachments: ReadonlyArray<{ ref: string; filename: string; mimeType: string; size: number | null }>;
+  at: number;
 }
 
 export interface RecordConsentInput {

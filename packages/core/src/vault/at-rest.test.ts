@@ -91,6 +91,18 @@ describe('content at rest', () => {
         id: ids[1] ?? '',
       });
       expect((await store.getMessage(WS, ids[1] ?? ''))?.text).toBe('LEGACY-TEXT');
+      // A row sealed in the earlier form (`messages.body`: text JSON, newline, content JSON),
+      // before a message's body and its archive content were one sealed value.
+      await store.db.write(() =>
+        store.db.run('UPDATE messages SET content = :content WHERE id = :id', {
+          id: ids[2] ?? '',
+          content: store.keyring.sealText(WS, 'messages.body', '"EARLIER-FORM"\n{"type":"text"}'),
+        }),
+      );
+      expect(await store.getMessage(WS, ids[2] ?? '')).toMatchObject({
+        text: 'EARLIER-FORM',
+        content: { type: 'text' },
+      });
       const keyOf = () =>
         store.db.get<{ key_id: string }>(
           'SELECT key_id FROM data_keys WHERE workspace_id = :ws AND retired_at IS NULL',
@@ -124,6 +136,14 @@ describe('content at rest', () => {
       ).toBe('null');
       expect(await store.getMessage(WS, ids[1] ?? '')).toMatchObject({
         text: 'LEGACY-TEXT',
+        content: { type: 'text' },
+      });
+      // Every message re-sealed in the shared form: its archive content's (salt, canonical JSON).
+      for (const row of store.db.all<{ content: Uint8Array }>('SELECT content FROM messages')) {
+        expect(() => store.keyring.open(WS, 'archive.content', row.content)).not.toThrow();
+      }
+      expect(await store.getMessage(WS, ids[2] ?? '')).toMatchObject({
+        text: 'EARLIER-FORM',
         content: { type: 'text' },
       });
       expect((await verifyArchive(store.db, WS, { keyring: store.keyring })).ok).toBe(true);

@@ -46,6 +46,30 @@ describe('workspace administration', () => {
     expect(audit[0]?.details).not.toContain('hunter2');
   });
 
+  it('keeps internal notes out of the archive by default; the policy is validated and its changes audited both ways', async () => {
+    expect((await store.getWorkspace('acme'))?.policies.archiveInternalNotes).toBe(false);
+    await expect(
+      admin.updatePolicies('cli:ana', 'acme', { archiveInternalNotes: 'yes' } as never),
+    ).rejects.toMatchObject({
+      code: 'config_invalid',
+      message: expect.stringMatching(/archiveInternalNotes/),
+    });
+    expect((await store.getWorkspace('acme'))?.policies.archiveInternalNotes).toBe(false);
+    await admin.updatePolicies('cli:ana', 'acme', { archiveInternalNotes: true });
+    await admin.updateWorkspace('cli:bo', 'acme', { policies: { archiveInternalNotes: true } });
+    await admin.updateWorkspace('cli:bo', 'acme', { policies: { archiveInternalNotes: false } });
+    expect((await store.getWorkspace('acme'))?.policies.archiveInternalNotes).toBe(false);
+    const audit = (await store.listAudit({ workspaceId: 'acme' }))
+      .filter((e) => e.action === 'workspace.policies' || e.action === 'workspace.update')
+      .reverse();
+    expect(audit.map((e) => [e.actor, e.details.archiveInternalNotes ?? null])).toEqual([
+      ['cli:ana', { from: false, to: true }],
+      // Set to what it already was: named among the keys, but no change to report.
+      ['cli:bo', null],
+      ['cli:bo', { from: true, to: false }],
+    ]);
+  });
+
   it('refuses an invalid configuration and stores nothing', async () => {
     await expect(
       admin.setConnector('test', 'acme', 'ledger', { enabled: true, config: { url: 'not a url' } }),

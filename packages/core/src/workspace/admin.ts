@@ -23,6 +23,7 @@ export const policiesSchema = z
     optOutKeywords: z.record(z.string(), z.object({ stop: z.array(z.string()), start: z.array(z.string()) })),
     templates: z.array(templateSchema),
     reorderWindowMs: z.number().int().min(0).max(60_000),
+    archiveInternalNotes: z.boolean(),
   })
   .partial()
   .strict();
@@ -106,9 +107,13 @@ export class WorkspaceAdmin {
     policies: Partial<WorkspacePolicies>,
   ): Promise<Workspace> {
     const parsed = parsePolicies(policies);
+    const before = (await this.store.getWorkspace(workspaceId))?.policies;
     const workspace = await this.store.updateWorkspace(workspaceId, { policies: parsed });
     await this.store.appendAudit(
-      auditEntry(actor, 'workspace.policies', workspaceId, { keys: Object.keys(parsed) }),
+      auditEntry(actor, 'workspace.policies', workspaceId, {
+        keys: Object.keys(parsed),
+        ...recordkeepingChanges(before, workspace.policies),
+      }),
     );
     return workspace;
   }
@@ -133,6 +138,7 @@ export class WorkspaceAdmin {
       auditEntry(actor, 'workspace.update', workspaceId, {
         ...(patch.name !== undefined ? { name: workspace.name } : {}),
         ...(policies ? { policyKeys: Object.keys(policies) } : {}),
+        ...recordkeepingChanges(current.policies, workspace.policies),
       }),
     );
     return workspace;
@@ -394,6 +400,21 @@ function withoutMasks(manifest: ConnectorManifest, config: Record<string, unknow
 }
 
 /** Policies checked whole, every problem named in one line (a misspelled key with the nearest one). */
+/**
+ * The recordkeeping policies a change moved, with their old and new values, for the audit trail:
+ * whether notes are archived decides what the archive holds, so the trail says when that changed
+ * and both ways (the other keys are named only, as before).
+ */
+function recordkeepingChanges(
+  before: WorkspacePolicies | undefined,
+  after: WorkspacePolicies,
+): { archiveInternalNotes?: { from: boolean; to: boolean } } {
+  const from = before?.archiveInternalNotes ?? DEFAULT_POLICIES.archiveInternalNotes;
+  return from === after.archiveInternalNotes
+    ? {}
+    : { archiveInternalNotes: { from, to: after.archiveInternalNotes } };
+}
+
 function parsePolicies(policies: unknown): Partial<WorkspacePolicies> {
   const parsed = policiesSchema.safeParse(policies);
   if (!parsed.success) {

@@ -245,6 +245,29 @@ describe('admin console', () => {
     expect((await t.runtime.store.getWorkspace('acme'))?.policies.numberMasking).toBe('partial');
   });
 
+  it("the policies page shows and sets whether agents' internal notes are archived; a bad value is a field error", async () => {
+    const admin = await signIn('admin@example.com');
+    const form = await (await admin.get('/admin/workspaces/acme/policies')).text();
+    expect(form).toMatch(/<option value="false" selected>Not archived/);
+    const bad = await admin.post('/admin/workspaces/acme/policies', { archiveInternalNotes: 'maybe' });
+    expect(bad.status).toBe(400);
+    expect(await bad.text()).toContain(
+      'id="p-archiveInternalNotes-error">Choose whether internal notes are archived.',
+    );
+    const saved = await admin.post('/admin/workspaces/acme/policies', { archiveInternalNotes: 'true' });
+    expect(saved.status).toBe(303);
+    expect((await t.runtime.store.getWorkspace('acme'))?.policies.archiveInternalNotes).toBe(true);
+    expect(await (await admin.get('/admin/workspaces/acme/policies')).text()).toMatch(
+      /<option value="true" selected>Kept in the archive, marked internal/,
+    );
+    const auditor = await signIn('auditor@example.com');
+    expect(await (await auditor.get('/admin/workspaces/acme/policies')).text()).toContain(
+      '<th scope="row">Agents\' internal notes</th><td>Kept in the archive, marked internal</td>',
+    );
+    await admin.post('/admin/workspaces/acme/policies', { archiveInternalNotes: 'false' });
+    expect((await t.runtime.store.getWorkspace('acme'))?.policies.archiveInternalNotes).toBe(false);
+  });
+
   it('the audit trail names who did what, filtered by action prefix', async () => {
     const owner = await signIn('owner@example.com');
     await owner.post('/admin/workspaces/acme/numbers', { phoneNumberId: '15550001', displayPhoneNumber: '' });

@@ -411,6 +411,11 @@ export function adminConsole(runtime: Runtime, options: { signInLinks?: SignInLi
         errors.reorderWindowMs = 'A whole number of milliseconds (0 to 60000).';
       else policies.reorderWindowMs = n;
     }
+    if (form.archiveInternalNotes !== undefined) {
+      if (form.archiveInternalNotes === 'true' || form.archiveInternalNotes === 'false')
+        policies.archiveInternalNotes = form.archiveInternalNotes === 'true';
+      else errors.archiveInternalNotes = 'Choose whether internal notes are archived.';
+    }
     for (const key of ['optOutKeywords', 'templates'] as const) {
       if (form[key] === undefined) continue;
       try {
@@ -769,7 +774,10 @@ function policyErrors(message: string): Record<string, string> {
   for (const part of message.replace(/^policies: /, '').split('; ')) {
     const key = /^([A-Za-z]+)/.exec(part)?.[1];
     const field =
-      key && ['numberMasking', 'reorderWindowMs', 'optOutKeywords', 'templates'].includes(key)
+      key &&
+      ['numberMasking', 'reorderWindowMs', 'archiveInternalNotes', 'optOutKeywords', 'templates'].includes(
+        key,
+      )
         ? key
         : '_form';
     errors[field] = errors[field] ? `${errors[field]}; ${part}` : part;

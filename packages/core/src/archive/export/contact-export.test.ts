@@ -81,6 +81,26 @@ beforeAll(async () => {
     occurredAt: 1_750_000_004_000,
     details: {},
   });
+  // An agent's internal note in Ada's thread and its edit, kept by the workspace's policy.
+  const adaConversation = (await store.listConversations(WS, { contactId }))[0]?.id ?? null;
+  for (const [action, text, key] of [
+    ['note', '// Ada is a VIP', 'n1'],
+    ['edit', '// Ada is a VIP <b>since 2019</b>', 'n2'],
+  ] as const) {
+    await store.recordNote({
+      commandKey: { source: 'slack', key },
+      workspaceId: WS,
+      connectorId: 'slack',
+      externalId: 'C1:17.1',
+      threadId: 'C1:16.1',
+      action,
+      conversationId: adaConversation,
+      agent: { id: 'U1', name: 'Grace' },
+      text,
+      attachments: [],
+      at: 1_750_000_005_000,
+    });
+  }
   key = await archiveVerifierKey(store.db, box, WS);
   exported = join(dir, 'ada.zip');
   await exportContact({
@@ -133,7 +153,12 @@ describe('the contact export', () => {
     };
     expect(data.contact.waId).toBe('15550001111');
     const messages = data.conversations.flatMap((c) => c.messages);
-    expect(messages.map((m) => m.wamid)).toEqual(['w.1', 'w.img', 'w.echo']);
+    expect(messages.map((m) => m.wamid ?? m.archive_kind)).toEqual(['w.1', 'w.img', 'w.echo', 'note']);
+    // The agent's internal note: marked internal, with its edit as a revision.
+    expect(messages[3]).toMatchObject({ internal: true, direction: 'internal', text: '// Ada is a VIP' });
+    expect(messages[3]?.revisions).toMatchObject([
+      { type: 'edit', text: '// Ada is a VIP <b>since 2019</b>' },
+    ]);
     expect(messages[0]?.revisions).toMatchObject([{ wamid: 'w.edit', text: 'hello again' }]);
     expect(messages[2]?.statuses).toMatchObject([{ status: 'read' }]);
     expect(messages[2]?.sender).toEqual({ via: 'business_app', agentId: null, agentName: 'Front desk' });
@@ -149,20 +174,22 @@ describe('the contact export', () => {
     expect(html).not.toContain('<script>');
     expect(html).toContain(`<img src="../${media[0]}" alt="photo.png">`);
     expect(html).toContain('Front desk (via business_app)');
+    expect(html).toContain('<strong class="internal-label">Internal note</strong> (not sent to the contact)');
+    expect(html).toContain('// Ada is a VIP &lt;b&gt;since 2019&lt;/b&gt;');
   });
 
   it('an untouched export verifies offline under the key, and the export is itself a record', async () => {
     const report = await verifyContactExport(exported, { verifierKey: key });
     expect(report).toMatchObject({ ok: true, workspace: WS, keySource: 'given', failure: null });
-    // 3 messages + 1 revision + 1 status + 1 consent change + the export's own record.
-    expect(report.records).toBe(7);
+    // 3 messages + 1 revision + 1 status + 1 consent change + a note and its edit + the export's own record.
+    expect(report.records).toBe(9);
     const manifest = JSON.parse((await readZip(exported)).get('manifest.json')?.toString('utf8') ?? '');
     const audit = store.db.get<{ action: string; details: string }>(
       "SELECT action, details FROM audit_log WHERE action = 'archive.export'",
     );
     expect(JSON.parse(audit?.details ?? '{}')).toMatchObject({
       scope: 'contact',
-      records: 6,
+      records: 8,
       media_files: 1,
     });
     expect(manifest.export_seq).toBeGreaterThan(Math.max(...manifest.record_seqs));
@@ -294,6 +321,7 @@ describe('the contact export', () => {
       'message.inbound',
       'message.outbound',
       'message.revision',
+      'note',
       'status',
     ]);
   });

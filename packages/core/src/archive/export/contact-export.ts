@@ -14,6 +14,7 @@ import {
 } from '../../store/sqlite/archive-reads.ts';
 import { archiveVerifierKey, signArchiveCheckpoint } from '../../store/sqlite/archive-verify.ts';
 import type { SqliteStore } from '../../store/sqlite/index.ts';
+import { noteIdsOf } from '../../store/sqlite/notes.ts';
 import { MerkleLog } from '../log/merkle-log.ts';
 import { hexProof } from '../proof-document.ts';
 import { type CarriedContent, carriedContent, shownData } from '../record-content.ts';
@@ -108,7 +109,13 @@ export async function exportContact(options: ContactExportOptions): Promise<Cont
     }
   }
   const consentIds = (await store.consentHistory(ws, contactId)).map((entry) => entry.id);
-  const entityIds = [...messageIds, ...statusIdsOf(db, ws, messageIds), ...consentIds];
+  // Agents' internal notes in the contact's threads, when the workspace keeps them (marked internal).
+  const noteIds = noteIdsOf(
+    db,
+    ws,
+    conversations.map((c) => c.id),
+  );
+  const entityIds = [...messageIds, ...statusIdsOf(db, ws, messageIds), ...consentIds, ...noteIds];
   const seqOf = archiveSeqsOf(db, ws, entityIds);
   const ownSeqs = [...new Set(seqOf.values())].sort((a, b) => a - b);
   const notArchived = entityIds.filter((id) => !seqOf.has(id));
@@ -300,8 +307,14 @@ function groupEntries(
   const byId = new Map<string, Data>();
   const out = new Map<string, Data[]>();
   const push = (key: string, value: Data) => out.set(key, [...(out.get(key) ?? []), value]);
+  const notes = new Map<string, Data>();
   for (const entry of entries) {
     const value = annotated(entry);
+    if (entry.kind === 'note' && entry.data.relates_to === null) {
+      // An internal note sits among the messages where it was written, marked `internal`.
+      notes.set(String(entry.data.id), value);
+      push(String(entry.data.conversation_id), value);
+    }
     if (entry.kind === 'message.inbound' || entry.kind === 'message.outbound') {
       const file = media.get(String(entry.data.id));
       if (file) value.media_file = file.path;
@@ -314,6 +327,11 @@ function groupEntries(
     const value = annotated(entry);
     if (entry.kind === 'message.revision') {
       const parent = byWamid.get(String(entry.data.relates_to));
+      if (parent) parent.revisions = [...((parent.revisions as Data[]) ?? []), value];
+      else push(String(entry.data.conversation_id), value);
+    } else if (entry.kind === 'note' && entry.data.relates_to !== null) {
+      // Its edits and its deletion are versions of it, like a message's revisions.
+      const parent = notes.get(String(entry.data.relates_to));
       if (parent) parent.revisions = [...((parent.revisions as Data[]) ?? []), value];
       else push(String(entry.data.conversation_id), value);
     } else if (entry.kind === 'status') {
@@ -351,7 +369,9 @@ function transcriptEntry(
 const README = `This is an export of one contact's records from a wabridge archive.
 
 data.json          the contact, their conversations with every message, revision and status,
-                   and their consent changes; each entry names its archive record (archive_seq)
+                   and their consent changes; each entry names its archive record (archive_seq).
+                   Entries with "internal": true (archive_kind "note") are agents' internal notes
+                   in the conversation's Slack or Teams thread: never sent to the contact
 transcripts/       one readable HTML page per conversation; media/ holds the files they show
 records.jsonl      each archived record (its exact bytes) with its RFC 9162 inclusion proof, and its
                    content and salt: the record commits to SHA-256(salt || content); a record whose

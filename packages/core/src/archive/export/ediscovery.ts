@@ -113,7 +113,9 @@ interface Cursor {
   exportSeq: number | null;
 }
 
-const MESSAGE_KINDS = ['message.inbound', 'message.outbound', 'message.revision'];
+// Agents' internal notes (kept when the workspace's policy says so) are exported with the messages,
+// marked: their records say `internal: true` and direction `internal`, the transcript labels them.
+const MESSAGE_KINDS = ['message.inbound', 'message.outbound', 'message.revision', 'note'];
 const CSV_COLUMNS = [
   'archive_seq',
   'kind',

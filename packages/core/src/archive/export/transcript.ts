@@ -47,9 +47,12 @@ function mediaHtml(media: NonNullable<TranscriptEntry['media']>): string {
 }
 
 function entryHtml(entry: TranscriptEntry): string {
+  // An agent's internal note (archive kind `note`): shown where it was written, marked as such,
+  // since the contact never saw it.
+  const internal = entry.kind === 'note';
   const text =
     entry.text === null
-      ? `<p class="note">(${escapeHtml(entry.type)} message without text)</p>`
+      ? `<p class="note">(${internal ? 'internal note' : `${escapeHtml(entry.type)} message`} without text)</p>`
       : `<p>${escapeHtml(entry.text).replaceAll('\n', '<br>')}</p>`;
   const revisions = (entry.revisions ?? [])
     .map((r) =>
@@ -62,8 +65,10 @@ function entryHtml(entry: TranscriptEntry): string {
     .map((s) => `${escapeHtml(s.status)} <time datetime="${time(s.ts)}">${time(s.ts)}</time>`)
     .join(', ');
   return [
-    `<li><article class="${escapeHtml(entry.direction)}" aria-label="${escapeHtml(entry.direction)} message from ${escapeHtml(entry.author)}">`,
-    `<header><strong>${escapeHtml(entry.author)}</strong> · <time datetime="${time(entry.ts)}">${time(entry.ts)}</time> · record ${entry.seq}</header>`,
+    internal
+      ? `<li><article class="internal" aria-label="internal note from ${escapeHtml(entry.author)}, not sent to the contact">`
+      : `<li><article class="${escapeHtml(entry.direction)}" aria-label="${escapeHtml(entry.direction)} message from ${escapeHtml(entry.author)}">`,
+    `<header>${internal ? '<strong class="internal-label">Internal note</strong> (not sent to the contact) · ' : ''}<strong>${escapeHtml(entry.author)}</strong> · <time datetime="${time(entry.ts)}">${time(entry.ts)}</time> · record ${entry.seq}</header>`,
     text,
     entry.media ? `<p>${mediaHtml(entry.media)}</p>` : '',
     revisions ? `<details><summary>Revisions</summary><ol>${revisions}</ol></details>` : '',
@@ -81,6 +86,7 @@ export function transcriptHead(title: string, lines: readonly string[]): string 
     `<title>${escapeHtml(title)}</title>`,
     '<style>body{font:16px/1.5 system-ui,sans-serif;max-width:48rem;margin:auto;padding:1rem}ol.messages{list-style:none;padding:0}',
     'article{border:1px solid #bbb;border-radius:.5rem;padding:.5rem 1rem;margin:.5rem 0}article.outbound{background:#eef6ee}',
+    'article.internal{background:#fff8e1;border-style:dashed}.internal-label{color:#6b4500}',
     'header{font-size:.875rem;color:#333}.note,.status{color:#444;font-size:.875rem}img,video{max-width:100%}</style>',
     `</head><body><main><h1>${escapeHtml(title)}</h1>`,
     ...lines.map((line) => `<p>${escapeHtml(line)}</p>`),
@@ -103,9 +109,12 @@ export function transcriptHtml(
   return `${transcriptHead(title, lines)}\n${transcriptEntries(entries)}${TRANSCRIPT_TAIL}`;
 }
 
-/** Who wrote a message, from its record data: the agent and connector for replies, else the contact. */
+/**
+ * Who wrote a message, from its record data: the agent and connector for replies and internal
+ * notes, else the contact.
+ */
 export function authorOf(data: Record<string, unknown>, contactName: string): string {
-  if (data.direction !== 'outbound') return contactName;
+  if (data.direction !== 'outbound' && data.direction !== 'internal') return contactName;
   const sender = data.sender as { agentName?: unknown; agentId?: unknown; via?: unknown } | null;
   if (!sender) return 'business';
   const agent = typeof sender.agentName === 'string' ? sender.agentName : String(sender.agentId ?? 'agent');

@@ -94,6 +94,21 @@ async function round(store: SqliteStore, r: number): Promise<void> {
     by: { actor: 'retention:test', reason: `round ${r} is past its retention` },
   });
   expect(purge.purged).toEqual([seqOf('message.inbound', r)]);
+  // An agent's internal note in the Slack thread, kept by the workspace's policy (issue 18, item 1).
+  const note = await store.recordNote({
+    commandKey: { source: 'slack', key: `note.${r}` },
+    workspaceId: WS,
+    connectorId: 'slack',
+    externalId: `C1:17000.${r}`,
+    threadId: 'C1:16000.0',
+    action: 'note',
+    conversationId,
+    agent: { id: 'U1', name: 'Bo' },
+    text: `// check the invoice ${r}`,
+    attachments: [],
+    at: 5000 + r,
+  });
+  expect(note.noteId).not.toBeNull();
 }
 
 const messageIdOf = (store: SqliteStore, wamid: string): string =>
@@ -665,13 +680,16 @@ describe('checkpoints and the stored tree', () => {
   });
 
   it('a record rewritten together with the stored tree is caught by the signed checkpoints', async () => {
-    // The attacker rewrites record 2 and rebuilds every node from it: only the signatures remain.
+    // The attacker rewrites a record after the first checkpoint and rebuilds every node from it:
+    // only the signatures remain. (Within the first checkpoint, when its size is a power of two,
+    // the consistency proof needs no node below it; the record pass then names the record.)
+    const target = ARCHIVE_KINDS.length + 2;
     const path = join(dir, `rebuilt-${n++}.db`);
     copyFileSync(base, path);
     const raw = new DatabaseSync(path);
     raw
-      .prepare('UPDATE archive_records SET record = ? WHERE workspace_id = ? AND seq = 2')
-      .run(forged('status', 2), WS);
+      .prepare('UPDATE archive_records SET record = ? WHERE workspace_id = ? AND seq = ?')
+      .run(forged('status', target), WS, target);
     raw.prepare('DELETE FROM archive_log_nodes WHERE log_id = ?').run(WS);
     raw.prepare('UPDATE archive_log_heads SET size = 0 WHERE log_id = ?').run(WS);
     const records = raw
@@ -712,10 +730,70 @@ describe('checkpoints and the stored tree', () => {
 
   it('a forged checkpoint (not signed by the log key) is detected', async () => {
     const report = await tampered((db) => {
-      db.prepare(
-        "UPDATE archive_checkpoints SET note = replace(note, '\n7\n', '\n8\n') WHERE log_id = ?",
-      ).run(WS);
+      db.prepare('UPDATE archive_checkpoints SET note = replace(note, ?, ?) WHERE log_id = ?').run(
+        `\n${ARCHIVE_KINDS.length}\n`,
+        `\n${ARCHIVE_KINDS.length + 1}\n`,
+        WS,
+      );
     });
     expect(report.failure).toMatchObject({ reason: 'checkpoint-invalid' });
+  });
+});
+
+describe('canonicalJson', () => {
+  // The form it had before it was made faster (arrays of members joined): the bytes of every
+  // record ever written depend on it, so the two must agree on everything.
+  function reference(value: unknown): string {
+    if (value === null || typeof value === 'boolean' || typeof value === 'string')
+      return JSON.stringify(value);
+    if (typeof value === 'number') {
+      if (!Number.isFinite(value)) throw new Error('non-finite');
+      return JSON.stringify(value);
+    }
+    if (Array.isArray(value))
+      return `[${value.map((v) => (v === undefined ? 'null' : reference(v))).join(',')}]`;
+    if (typeof value === 'object') {
+      const members: string[] = [];
+      for (const key of Object.keys(value).sort()) {
+        const member = (value as Record<string, unknown>)[key];
+        if (member !== undefined) members.push(`${JSON.stringify(key)}:${reference(member)}`);
+      }
+      return `{${members.join(',')}}`;
+    }
+    throw new Error(`a ${typeof value}`);
+  }
+
+  it('writes what the reference form writes: keys in any order, nesting, escapes, undefined members', () => {
+    const values: unknown[] = [
+      null,
+      true,
+      false,
+      0,
+      -0,
+      1e21,
+      -1.5e-7,
+      '',
+      'plain',
+      'quote " backslash \\ newline \n tab \t nul \u0000 lone \ud800 pair 😀 é',
+      [],
+      {},
+      [1, undefined, 'x', null, [2, [3]], { b: 1, a: 2 }],
+      { b: 1, a: { d: [{ z: 1, y: undefined, x: 'é' }], c: null }, '': 0, B: 2, é: 3, 10: 'ten', 9: 'nine' },
+      { only: undefined, kept: 'yes' },
+      { 'a"b': 1, 'a\\b': 2, 'a\nb': 3 },
+      { z: 1, a: 1, m: { z: 1, a: 1 } },
+    ];
+    for (const value of values) expect(canonicalJson(value)).toBe(reference(value));
+  });
+
+  it('refuses what JSON cannot say', () => {
+    for (const value of [
+      Number.NaN,
+      Number.POSITIVE_INFINITY,
+      { a: [Number.NEGATIVE_INFINITY] },
+      undefined,
+      1n,
+    ])
+      expect(() => canonicalJson(value)).toThrow(/no canonical JSON form/);
   });
 });

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import { CompactRange, coveringNodes, type NodeId } from '../../archive/log/compact-range.ts';
 import { HASH_SIZE, type Hash, leafHash } from '../../archive/log/hash.ts';
 import type { LogCommit, LogNodeStore } from '../../archive/log/node-store.ts';
@@ -23,6 +23,9 @@ export const ARCHIVE_KINDS = [
   'admin',
   // The content of earlier records was purged (retention, erasure): who, why, which records.
   'purge',
+  // An agent's internal note in a mirrored thread, or an edit or deletion of one, kept when the
+  // workspace's policy says so (issue 18, item 1); marked `internal`, never sent.
+  'note',
 ] as const;
 export type ArchiveKind = (typeof ARCHIVE_KINDS)[number];
 
@@ -46,32 +49,58 @@ export const CONTENT_SALT_BYTES = 16;
  * ("yes", a phone number) cannot be found again by hashing guesses.
  */
 export function contentHash(saltAndContent: Uint8Array): string {
-  return createHash('sha256').update(saltAndContent).digest('hex');
+  // One-shot: a Hash object with an update and a digest costs about twice as much per message.
+  return hash('sha256', saltAndContent, 'hex');
 }
 
 /**
  * The canonical bytes of a value: JSON with object keys sorted (by UTF-16 code unit, as
  * Array.prototype.sort does), no whitespace, `undefined` members left out, UTF-8. Numbers are as
  * JSON.stringify writes them; non-finite numbers are refused (JSON has none).
+ *
+ * Built by string concatenation, and keys are sorted only when they are not in order already (the
+ * store builds its records with sorted keys): every message's record and content pass through
+ * here, and the array-and-join form cost about twice as much (archive.test.ts checks this form
+ * against that one).
  */
 export function canonicalJson(value: unknown): string {
-  if (value === null || typeof value === 'boolean' || typeof value === 'string') return JSON.stringify(value);
-  if (typeof value === 'number') {
-    if (!Number.isFinite(value))
-      throw new WabridgeError('bad_request', `${value} has no canonical JSON form`);
-    return JSON.stringify(value);
-  }
-  if (Array.isArray(value))
-    return `[${value.map((v) => (v === undefined ? 'null' : canonicalJson(v))).join(',')}]`;
-  if (typeof value === 'object') {
-    const members: string[] = [];
-    for (const key of Object.keys(value).sort()) {
-      const member = (value as Record<string, unknown>)[key];
-      if (member !== undefined) members.push(`${JSON.stringify(key)}:${canonicalJson(member)}`);
+  switch (typeof value) {
+    case 'string':
+      return JSON.stringify(value);
+    case 'boolean':
+      return value ? 'true' : 'false';
+    case 'number':
+      if (!Number.isFinite(value))
+        throw new WabridgeError('bad_request', `${value} has no canonical JSON form`);
+      return JSON.stringify(value);
+    case 'object': {
+      if (value === null) return 'null';
+      if (Array.isArray(value)) {
+        let out = '[';
+        for (let i = 0; i < value.length; i++) {
+          const member: unknown = value[i];
+          out += `${i === 0 ? '' : ','}${member === undefined ? 'null' : canonicalJson(member)}`;
+        }
+        return `${out}]`;
+      }
+      const keys = Object.keys(value);
+      for (let i = 1; i < keys.length; i++) {
+        if ((keys[i - 1] as string) > (keys[i] as string)) {
+          keys.sort();
+          break;
+        }
+      }
+      let out = '{';
+      for (const key of keys) {
+        const member = (value as Record<string, unknown>)[key];
+        if (member === undefined) continue;
+        out += `${out.length === 1 ? '' : ','}${JSON.stringify(key)}:${canonicalJson(member)}`;
+      }
+      return `${out}}`;
     }
-    return `{${members.join(',')}}`;
+    default:
+      throw new WabridgeError('bad_request', `a ${typeof value} has no canonical JSON form`);
   }
-  throw new WabridgeError('bad_request', `a ${typeof value} has no canonical JSON form`);
 }
 
 /** What a record's bytes say: the columns of its row too, so a row's columns cannot be relabelled. */
@@ -89,6 +118,21 @@ export interface ArchiveRecord {
 }
 
 export type { PurgeReason, PurgeResult } from '../types.ts';
+
+/** A record's content as `ArchiveAppender.sealContent` made it: the sealed bytes and the commitment. */
+export interface SealedContent {
+  /** Salt and canonical JSON of the content, sealed (purpose `ARCHIVE_CONTENT_PURPOSE`). */
+  readonly sealed: Buffer;
+  /** `contentHash` of the salt and content. */
+  readonly hash: string;
+}
+
+/** A sealed content once opened (salt, then canonical JSON): the content as given. */
+export function parseOpenedContent(opened: Uint8Array): unknown {
+  return JSON.parse(
+    Buffer.from(opened.buffer, opened.byteOffset, opened.byteLength).toString('utf8', CONTENT_SALT_BYTES),
+  );
+}
 
 export interface ArchiveRecordRow {
   workspace_id: string;
@@ -137,27 +181,48 @@ export class ArchiveAppender {
     at: number,
     content?: unknown,
   ): number {
+    const sealed = content === undefined ? null : this.sealContent(workspaceId, content);
+    return this.appendSealed(workspaceId, kind, entityId, data, at, sealed);
+  }
+
+  /**
+   * A record's content sealed and committed to ahead of its record (see `appendSealed`): the
+   * store keeps a message's body as this same sealed value, one AES-GCM call for both copies.
+   */
+  sealContent(workspaceId: string, content: unknown): SealedContent {
+    const saltAndContent = Buffer.concat([
+      freshRandom(CONTENT_SALT_BYTES),
+      Buffer.from(canonicalJson(content), 'utf8'),
+    ]);
+    return {
+      hash: contentHash(saltAndContent),
+      sealed: this.#keyring.seal(workspaceId, ARCHIVE_CONTENT_PURPOSE, saltAndContent),
+    };
+  }
+
+  /** `append` with its content already sealed by `sealContent` (or none). */
+  appendSealed(
+    workspaceId: string,
+    kind: ArchiveKind,
+    entityId: string,
+    data: unknown,
+    at: number,
+    content: SealedContent | null,
+  ): number {
     const edge = this.#edge(workspaceId);
     const seq = edge.size;
-    let sealed: Uint8Array | null = null;
-    let committed: string | undefined;
-    if (content !== undefined) {
-      const saltAndContent = Buffer.concat([
-        freshRandom(CONTENT_SALT_BYTES),
-        Buffer.from(canonicalJson(content), 'utf8'),
-      ]);
-      committed = contentHash(saltAndContent);
-      sealed = this.#keyring.seal(workspaceId, ARCHIVE_CONTENT_PURPOSE, saltAndContent);
-    }
+    const sealed = content?.sealed ?? null;
+    // Keys in sorted order, so canonicalJson need not sort them; no content leaves content_hash
+    // undefined, which canonicalJson leaves out.
     const record: ArchiveRecord = {
+      content_hash: content?.hash,
+      data,
+      entity_id: entityId,
+      kind,
+      recorded_at: at,
+      seq,
       v: ARCHIVE_RECORD_VERSION,
       workspace_id: workspaceId,
-      seq,
-      kind,
-      entity_id: entityId,
-      recorded_at: at,
-      data,
-      ...(committed === undefined ? {} : { content_hash: committed }),
     };
     const bytes = Buffer.from(canonicalJson(record), 'utf8');
     if (sealed) {

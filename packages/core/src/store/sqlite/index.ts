@@ -39,6 +39,7 @@ import {
   type Lease,
   type PlatformEvent,
   type RecordConsentInput,
+  type RecordNoteInput,
   type RecordNoticeInput,
   type RecordOutboundInput,
   type Store,
@@ -54,10 +55,11 @@ import {
   ARCHIVE_CONTENT_PURPOSE,
   ArchiveAppender,
   type ArchiveKind,
-  CONTENT_SALT_BYTES,
   GLOBAL_ARCHIVE_LOG,
   type PurgeReason,
   type PurgeResult,
+  parseOpenedContent,
+  type SealedContent,
 } from './archive.ts';
 import { archiveSeqsOfEntities } from './archive-reads.ts';
 import { SqliteDatabase } from './database.ts';
@@ -65,6 +67,7 @@ import type { GovernanceContext } from './governance/context.ts';
 import { confirmErasure, erase, getErasure, recordErasureFiles } from './governance/erasure.ts';
 import { addHold, listHolds, refuseUnderHold, releaseHold } from './governance/holds.ts';
 import { listRetention, runRetention, setRetention } from './governance/retention.ts';
+import { recordNote } from './notes.ts';
 import {
   type ConnectorSettingRow,
   type ConsentRow,
@@ -114,9 +117,10 @@ const UNKEYED_MASTER_KEY = Buffer.alloc(32);
 
 // The content columns sealed at rest, named as bound into their ciphertexts (see sealColumn).
 /**
- * A message's text and content, sealed as one value in `messages.content` (`text` stays NULL):
- * one AES-GCM call per message instead of two. The text as JSON, a newline, the content's JSON
- * (JSON text never holds a raw newline, so the first one splits them).
+ * How messages' text and content were sealed, as one value in `messages.content` (`text` NULL),
+ * before they shared their archive record's sealed content (see sealBody): the text as JSON, a
+ * newline, the content's JSON (JSON text never holds a raw newline, so the first one splits
+ * them). Rows written so are still read, and re-encryption re-seals them in the shared form.
  */
 const MESSAGE_BODY = 'messages.body';
 const STATUS_RAW = 'message_statuses.raw';
@@ -372,6 +376,7 @@ export class SqliteStore implements Store {
         'external_refs',
         'command_keys',
         'notices',
+        'internal_notes',
         'consent_state',
         'consent_ledger',
         'message_statuses',
@@ -719,8 +724,9 @@ export class SqliteStore implements Store {
         known ??
         this.conversationFor(key, ws, change.phoneNumberId, change.displayPhoneNumber, message.contact);
       const outbound = message.direction === 'outbound';
+      const body = this.sealBody(ws, message.text, message.content);
       const inserted = outbound
-        ? this.insertEcho(ws, conversationId, message, receivedAt)
+        ? this.insertEcho(ws, conversationId, message, body, receivedAt)
         : this.db.run(
             `INSERT INTO messages (id, workspace_id, conversation_id, direction, wamid, type, ts, text, content, relates_to, created_at)
              VALUES (:id, :ws, :conversation, 'inbound', :wamid, :type, :ts, :text, :content, :relates, :at)
@@ -732,7 +738,8 @@ export class SqliteStore implements Store {
               wamid: message.wamid,
               type: message.type,
               ts: message.timestamp,
-              ...this.sealBody(ws, message.text, json(message.content)),
+              text: null,
+              content: body.sealed,
               relates: message.relatesTo,
               at: receivedAt,
             },
@@ -747,8 +754,7 @@ export class SqliteStore implements Store {
         wamid: message.wamid,
         type: message.type,
         ts: message.timestamp,
-        text: message.text,
-        content: message.content,
+        body,
         relatesTo: message.relatesTo,
         sender: outbound ? (message.sender ?? null) : null,
         at: receivedAt,
@@ -890,6 +896,7 @@ export class SqliteStore implements Store {
     ws: string,
     conversationId: string,
     message: IngestMessagesChange['messages'][number],
+    body: SealedContent,
     receivedAt: number,
   ): { changes: number } {
     return this.db.run(
@@ -904,7 +911,8 @@ export class SqliteStore implements Store {
         wamid: message.wamid,
         type: message.type,
         ts: message.timestamp,
-        ...this.sealBody(ws, message.text, json(message.content)),
+        text: null,
+        content: body.sealed,
         sender: json(message.sender ?? null),
         relates: message.relatesTo,
         at: receivedAt,
@@ -1444,6 +1452,7 @@ export class SqliteStore implements Store {
       this.requireConversation(ws, input.conversationId);
       const m = input.message;
       const at = this.now();
+      const body = this.sealBody(ws, m.text, m.content);
       this.db.run(
         `INSERT INTO messages (id, workspace_id, conversation_id, direction, wamid, type, ts, text, content, state, sender,
            relates_to, created_at)
@@ -1454,7 +1463,8 @@ export class SqliteStore implements Store {
           conversation: input.conversationId,
           type: m.type,
           ts: m.timestamp,
-          ...this.sealBody(ws, m.text, json(m.content)),
+          text: null,
+          content: body.sealed,
           sender: json(m.sender),
           relates: m.relatesTo,
           at,
@@ -1465,8 +1475,7 @@ export class SqliteStore implements Store {
         wamid: null,
         type: m.type,
         ts: m.timestamp,
-        text: m.text,
-        content: m.content,
+        body,
         relatesTo: m.relatesTo,
         sender: m.sender,
         at,
@@ -1533,6 +1542,20 @@ export class SqliteStore implements Store {
       );
       return { duplicate: false, noticeId: n.id };
     });
+  }
+
+  recordNote(input: RecordNoteInput): Promise<{ duplicate: boolean; noteId: string | null }> {
+    return this.db.write(() =>
+      recordNote(
+        {
+          db: this.db,
+          archive: this.archive,
+          claimKey: (ws, source, key, result) => this.claimKey(ws, source, key, result),
+          requireConversation: (ws, id) => this.requireConversation(ws, id),
+        },
+        input,
+      ),
+    );
   }
 
   recordConsent(input: RecordConsentInput): Promise<{ duplicate: boolean; entry: ConsentEntry | null }> {
@@ -2687,9 +2710,9 @@ export class SqliteStore implements Store {
       );
       for (const row of messages) {
         const body = this.openBody(workspaceId, row.text, row.content);
-        this.db.run('UPDATE messages SET text = :text, content = :content WHERE rowid = :k', {
+        this.db.run('UPDATE messages SET text = NULL, content = :content WHERE rowid = :k', {
           k: row.k,
-          ...this.sealBody(workspaceId, body.text, body.content),
+          content: this.sealBody(workspaceId, body.text, JSON.parse(body.content)).sealed,
         });
       }
       let done = messages.length;
@@ -2768,8 +2791,10 @@ export class SqliteStore implements Store {
         { ws: workspaceId, seq },
       );
       if (!row) return { seq, content: null };
-      const opened = this.keyring.open(workspaceId, ARCHIVE_CONTENT_PURPOSE, row.sealed);
-      return { seq, content: JSON.parse(opened.subarray(CONTENT_SALT_BYTES).toString('utf8')) as unknown };
+      return {
+        seq,
+        content: parseOpenedContent(this.keyring.open(workspaceId, ARCHIVE_CONTENT_PURPOSE, row.sealed)),
+      };
     });
   }
 
@@ -2794,12 +2819,15 @@ export class SqliteStore implements Store {
     return this.keyring.openText(ws, purpose, value);
   }
 
-  /** A message's `text` and `content` columns as stored: one sealed value (see MESSAGE_BODY). */
-  private sealBody(ws: string, text: string | null, content: string): { text: null; content: Uint8Array } {
-    return {
-      text: null,
-      content: this.keyring.sealText(ws, MESSAGE_BODY, `${JSON.stringify(text)}\n${content}`),
-    };
+  /**
+   * A message's text and content as stored (`messages.content`, with `text` NULL) and as its
+   * archive record's content: one sealed value for both (the salt and canonical JSON of
+   * `{ content, text }`, purpose `archive.content`), so a message costs one AES-GCM call and one
+   * serialisation. The two copies stay apart on disk: a purge of the archive content or of the
+   * message removes one without the other.
+   */
+  private sealBody(ws: string, text: string | null, content: unknown): SealedContent {
+    return this.archive.sealContent(ws, { content: content ?? null, text });
   }
 
   /** A message's text and content JSON, opened; a row from before encryption at rest as it is. */
@@ -2809,9 +2837,17 @@ export class SqliteStore implements Store {
     content: string | Uint8Array,
   ): { text: string | null; content: string } {
     if (typeof content === 'string') return { text, content };
-    const body = this.keyring.openText(ws, MESSAGE_BODY, content);
-    const split = body.indexOf('\n');
-    return { text: JSON.parse(body.slice(0, split)) as string | null, content: body.slice(split + 1) };
+    let opened: Buffer;
+    try {
+      opened = this.keyring.open(ws, ARCHIVE_CONTENT_PURPOSE, content);
+    } catch {
+      // Sealed in the earlier form (MESSAGE_BODY); one that opens as neither is an error there.
+      const body = this.keyring.openText(ws, MESSAGE_BODY, content);
+      const split = body.indexOf('\n');
+      return { text: JSON.parse(body.slice(0, split)) as string | null, content: body.slice(split + 1) };
+    }
+    const body = parseOpenedContent(opened) as { content: unknown; text: string | null };
+    return { text: body.text, content: JSON.stringify(body.content) };
   }
 
   private toMessage(row: MessageRow): Message {
@@ -2828,8 +2864,7 @@ export class SqliteStore implements Store {
       wamid: string | null;
       type: string;
       ts: number;
-      text: string | null;
-      content: unknown;
+      body: SealedContent;
       relatesTo: string | null;
       sender: unknown;
       at: number;
@@ -2837,24 +2872,26 @@ export class SqliteStore implements Store {
   ): void {
     const kind: ArchiveKind =
       m.type === 'edit' || m.type === 'revoke' ? 'message.revision' : `message.${direction}`;
-    this.archive.append(
+    this.archive.appendSealed(
       ws,
       kind,
       m.id,
+      // Keys in sorted order: canonicalJson need not sort them.
       {
-        id: m.id,
         conversation_id: conversationId,
+        created_at: m.at,
         direction,
-        wamid: m.wamid,
-        type: m.type,
-        ts: m.ts,
+        id: m.id,
         relates_to: m.relatesTo,
         sender: m.sender ?? null,
-        created_at: m.at,
+        ts: m.ts,
+        type: m.type,
+        wamid: m.wamid,
       },
       m.at,
-      // What the message says is content: sealed apart, committed to by the record, purgeable.
-      { text: m.text, content: m.content ?? null },
+      // What the message says is content (`{ content, text }`, see sealBody): sealed apart,
+      // committed to by the record, purgeable.
+      m.body,
     );
   }
 

@@ -569,4 +569,30 @@ CREATE INDEX whatsapp_number_credentials_workspace ON whatsapp_number_credential
 CREATE INDEX whatsapp_number_credentials_app ON whatsapp_number_credentials (app_id);
 `,
   },
+  {
+    // Agents' internal notes in mirrored threads, kept when the workspace's policy says so
+    // (issue 18, item 1; policy `archiveInternalNotes`). One row per version: the note as first
+    // written (\`action\` note), each edit, and its deletion (revoke). What a note says is never here:
+    // it is archive content (sealed, committed to by the note's archive record, entity id = \`id\`);
+    // this table only lets exports, retention and erasure find a conversation's notes, and an edit
+    // or a deletion on the platform find the note it changes.
+    version: 22,
+    name: 'internal notes',
+    sql: `
+CREATE TABLE internal_notes (
+  id TEXT PRIMARY KEY,
+  workspace_id TEXT NOT NULL,
+  conversation_id TEXT NOT NULL,
+  connector_id TEXT NOT NULL,
+  external_id TEXT NOT NULL,
+  note_id TEXT NOT NULL,
+  action TEXT NOT NULL,
+  ts INTEGER NOT NULL,
+  created_at INTEGER NOT NULL,
+  purged_at INTEGER
+) WITHOUT ROWID;
+CREATE INDEX internal_notes_conversation ON internal_notes (conversation_id, ts);
+CREATE INDEX internal_notes_external ON internal_notes (workspace_id, connector_id, external_id);
+`,
+  },
 ];

@@ -44,6 +44,35 @@ describe('the store thread ingests verified webhook bodies', () => {
     });
   });
 
+  it("records an agent's internal note through the thread, once, and answers who it was", async () => {
+    await store.ingestBody(text('wamid.note'));
+    const conversationId = (await store.listConversations(ws))[0]?.id ?? null;
+    const input = {
+      commandKey: { source: 'slack', key: 'Ev1' },
+      workspaceId: ws,
+      connectorId: 'slack',
+      externalId: 'C1:2.0',
+      threadId: 'C1:1.0',
+      action: 'note' as const,
+      conversationId,
+      agent: { id: 'U1', name: 'Grace' },
+      text: '// internal',
+      attachments: [],
+      at: 1_750_000_000_000,
+    };
+    const first = await store.recordNote(input);
+    expect(first).toMatchObject({ duplicate: false, noteId: expect.stringMatching(/^nte_/) });
+    expect(await store.recordNote(input)).toEqual({ duplicate: true, noteId: first.noteId });
+    const raw = new DatabaseSync(join(dir, `ingest-${n - 1}.db`));
+    try {
+      expect(raw.prepare("SELECT COUNT(*) AS n FROM archive_records WHERE kind = 'note'").get()).toEqual({
+        n: 1,
+      });
+    } finally {
+      raw.close();
+    }
+  });
+
   it('refuses bytes that are not UTF-8 JSON and stores nothing', async () => {
     expect(await store.ingestBody(new TextEncoder().encode('{"object":'))).toEqual({
       ok: false,

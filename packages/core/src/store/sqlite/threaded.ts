@@ -329,6 +329,7 @@ const STORE_METHODS = [
   'ingest',
   'recordOutbound',
   'recordNotice',
+  'recordNote',
   'recordConsent',
   'claimCommandKey',
   'claimExpiringKey',

@@ -20,6 +20,12 @@ const MASKING = [
   ['last4', 'Last 4 digits only'],
 ] as const;
 
+/** Whether notes in mirrored threads are archived (policy `archiveInternalNotes`); never sent either way. */
+const NOTES = [
+  ['false', 'Not archived (they stay in Slack or Teams only)'],
+  ['true', 'Kept in the archive, marked internal'],
+] as const;
+
 /** Where conversations go (per connector) and the workspace's policies (masking, opt-out, templates). */
 export function policiesPage(viewer: Viewer, view: PoliciesView): Html {
   const { workspace } = view;
@@ -65,6 +71,15 @@ ${fieldWrap(
   )}</select>`,
 )}
 ${fieldWrap('reorderWindowMs', 'Reorder window (ms)', errors, html`<input type="text" inputmode="numeric" id="p-reorderWindowMs" name="reorderWindowMs" value="${typed('reorderWindowMs', String(p.reorderWindowMs))}"${described('reorderWindowMs', errors)}>`)}
+${fieldWrap(
+  'archiveInternalNotes',
+  "Agents' internal notes",
+  errors,
+  html`<select id="p-archiveInternalNotes" name="archiveInternalNotes"${described('archiveInternalNotes', errors)}>${NOTES.map(
+    ([value, label]) =>
+      html`<option value="${value}"${typed('archiveInternalNotes', String(p.archiveInternalNotes)) === value ? ' selected' : ''}>${label}</option>`,
+  )}</select>`,
+)}
 ${fieldWrap('optOutKeywords', 'Opt-out keywords (JSON, by language)', errors, html`<textarea id="p-optOutKeywords" name="optOutKeywords" rows="6"${described('optOutKeywords', errors)}>${typed('optOutKeywords', JSON.stringify(p.optOutKeywords, null, 2))}</textarea>`)}
 ${fieldWrap('templates', 'Templates agents may send (JSON)', errors, html`<textarea id="p-templates" name="templates" rows="4"${described('templates', errors)}>${typed('templates', JSON.stringify(p.templates, null, 2))}</textarea>`)}
 <button type="submit">Save policies</button>
@@ -72,6 +87,7 @@ ${fieldWrap('templates', 'Templates agents may send (JSON)', errors, html`<texta
     : html`<table><tbody>
 <tr><th scope="row">Customer numbers in mirrors</th><td>${MASKING.find(([v]) => v === p.numberMasking)?.[1] ?? p.numberMasking}</td></tr>
 <tr><th scope="row">Reorder window</th><td>${p.reorderWindowMs} ms</td></tr>
+<tr><th scope="row">Agents' internal notes</th><td>${NOTES.find(([v]) => v === String(p.archiveInternalNotes))?.[1]}</td></tr>
 <tr><th scope="row">Opt-out keywords</th><td>${Object.entries(p.optOutKeywords).map(([lang, k]) => html`<div><code>${lang}</code> stop: ${k.stop.join(', ')} · start: ${k.start.join(', ')}</div>`)}</td></tr>
 <tr><th scope="row">Templates</th><td>${p.templates.length === 0 ? 'none' : p.templates.map((t) => html`<code>${t.name}</code> `)}</td></tr>
 </tbody></table>`

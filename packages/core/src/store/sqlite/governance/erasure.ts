@@ -9,6 +9,7 @@ import type {
   ErasureOutcome,
 } from '../../governance-types.ts';
 import type { SqliteDatabase } from '../database.ts';
+import { noteIdsOf, purgeNotes } from '../notes.ts';
 import {
   DAY_MS,
   findContactId,
@@ -75,17 +76,24 @@ function retentionObligation(
   conversationIds: readonly string[],
   now: number,
 ): string | null {
-  const rule = ruleFor(db, ws, 'messages');
-  if (!rule || rule.keepDays === null) return null;
-  const newest = db.get<{ ts: number | null }>(
-    `SELECT MAX(ts) AS ts FROM messages WHERE workspace_id = :ws AND purged_at IS NULL
-       AND conversation_id IN (SELECT value FROM json_each(:ids))`,
-    { ws, ids: JSON.stringify(conversationIds) },
-  )?.ts;
-  if (newest === null || newest === undefined) return null;
-  const until = newest + rule.keepDays * DAY_MS;
-  if (until <= now) return null;
-  return `the workspace's retention rule keeps messages ${rule.keepDays} days (set by ${rule.updatedBy}); the newest is from ${iso(newest)}, kept until ${iso(until)}`;
+  // Messages first; a rule that keeps archived internal notes is an obligation of the same kind.
+  for (const [kind, table] of [
+    ['messages', 'messages'],
+    ['notes', 'internal_notes'],
+  ] as const) {
+    const rule = ruleFor(db, ws, kind);
+    if (!rule || rule.keepDays === null) continue;
+    const newest = db.get<{ ts: number | null }>(
+      `SELECT MAX(ts) AS ts FROM ${table} WHERE workspace_id = :ws AND purged_at IS NULL
+         AND conversation_id IN (SELECT value FROM json_each(:ids))`,
+      { ws, ids: JSON.stringify(conversationIds) },
+    )?.ts;
+    if (newest === null || newest === undefined) continue;
+    const until = newest + rule.keepDays * DAY_MS;
+    if (until <= now) continue;
+    return `the workspace's retention rule keeps ${kind} ${rule.keepDays} days (set by ${rule.updatedBy}); the newest is from ${iso(newest)}, kept until ${iso(until)}`;
+  }
+  return null;
 }
 
 const IN_CONVERSATIONS = 'workspace_id = :ws AND conversation_id IN (SELECT value FROM json_each(:ids))';
@@ -123,6 +131,7 @@ export function erase(ctx: GovernanceContext, input: EraseInput): EraseResult {
       { ws, messages: JSON.stringify(messageIds) },
     )
     .map((r) => r.id);
+  const noteIds = noteIdsOf(db, ws, conversationIds);
   const noticeCount =
     db.get<{ n: number }>(`SELECT COUNT(*) AS n FROM notices WHERE ${IN_CONVERSATIONS}`, { ws, ids })?.n ?? 0;
 
@@ -139,9 +148,10 @@ export function erase(ctx: GovernanceContext, input: EraseInput): EraseResult {
   if (outcome === 'erased') {
     purgeMessages(db, ws, messageIds, at, `erasure:${id}`);
     purgeStatuses(db, ws, statusIds, at);
+    purgeNotes(db, ws, noteIds, at);
     // The archive keeps the records' leaves (so the log still verifies, showing them purged);
-    // their sealed content goes.
-    ctx.purgeArchive(ws, [...messageIds, ...statusIds], {
+    // their sealed content goes, agents' archived internal notes about the contact included.
+    ctx.purgeArchive(ws, [...messageIds, ...statusIds, ...noteIds], {
       actor: `erasure:${id}`,
       reason: `erasure requested by ${actor}`,
       details: { erasure: id },
@@ -205,6 +215,7 @@ export function erase(ctx: GovernanceContext, input: EraseInput): EraseResult {
       messages: messageIds.length,
       statuses: statusIds.length,
       notices: noticeCount,
+      internalNotes: noteIds.length,
       jobsRemoved,
       mediaFiles: [],
       contactIdentifiersCleared: outcome === 'erased',

@@ -8,6 +8,7 @@ import {
   type RetentionRunResult,
 } from '../../governance-types.ts';
 import type { SqliteDatabase } from '../database.ts';
+import { purgeNotes } from '../notes.ts';
 import { DAY_MS, type GovernanceContext, requireActor, requireWorkspace } from './context.ts';
 import { HELD_MESSAGE_SQL } from './holds.ts';
 import { purgeMessages, purgeStatuses } from './purge.ts';
@@ -154,16 +155,21 @@ export function runRetention(ctx: GovernanceContext, input: RetentionRunInput): 
     purgedMessageIds: [],
   };
   const purgedStatuses: string[] = [];
+  const purgedNotes: string[] = [];
   for (const rule of listRetention(db, ws)) {
     // Walked by conversation (conversations_contact, then messages_conversation by time), so a
     // run reads the workspace's conversations and its expired messages, not the whole table.
+    // Internal notes are read as `m` too (the hold check reads m.workspace_id, conversation_id, ts).
     const from =
       rule.kind === 'messages'
         ? `FROM conversations c JOIN messages m ON m.conversation_id = c.id
            WHERE c.workspace_id = :ws AND m.purged_at IS NULL AND ${expirySql(rule, 'm.ts')}`
-        : `FROM conversations c JOIN messages m ON m.conversation_id = c.id JOIN message_statuses s ON s.message_id = m.id
+        : rule.kind === 'notes'
+          ? `FROM conversations c JOIN internal_notes m ON m.conversation_id = c.id
+           WHERE c.workspace_id = :ws AND m.purged_at IS NULL AND ${expirySql(rule, 'm.ts')}`
+          : `FROM conversations c JOIN messages m ON m.conversation_id = c.id JOIN message_statuses s ON s.message_id = m.id
            WHERE c.workspace_id = :ws AND s.purged_at IS NULL AND ${expirySql(rule, 's.ts')}`;
-    const id = rule.kind === 'messages' ? 'm.id' : 's.id';
+    const id = rule.kind === 'statuses' ? 's.id' : 'm.id';
     const params = { ws, now: input.now };
     const held =
       db.get<{ n: number }>(`SELECT COUNT(*) AS n ${from} AND ${HELD_MESSAGE_SQL}`, params)?.n ?? 0;
@@ -186,6 +192,9 @@ export function runRetention(ctx: GovernanceContext, input: RetentionRunInput): 
     if (rule.kind === 'messages') {
       purgeMessages(db, ws, ids, input.now, `retention:${rule.kind}`);
       result.purgedMessageIds.push(...ids);
+    } else if (rule.kind === 'notes') {
+      purgeNotes(db, ws, ids, input.now);
+      purgedNotes.push(...ids);
     } else {
       purgeStatuses(db, ws, ids, input.now);
       purgedStatuses.push(...ids);
@@ -200,12 +209,16 @@ export function runRetention(ctx: GovernanceContext, input: RetentionRunInput): 
       },
     });
   }
-  if (!input.dryRun && (result.purgedMessageIds.length > 0 || purgedStatuses.length > 0)) {
+  if (
+    !input.dryRun &&
+    (result.purgedMessageIds.length > 0 || purgedStatuses.length > 0 || purgedNotes.length > 0)
+  ) {
     ctx.recordAct(input.actor, 'retention.purge', ws, {
       at: input.now,
       rules: result.kinds.map((k) => ({ kind: k.kind, rule: k.rule, purged: k.purged, held: k.held })),
       messages: result.purgedMessageIds,
       statuses: purgedStatuses,
+      ...(purgedNotes.length > 0 ? { notes: purgedNotes } : {}),
     });
   }
   return result;

@@ -1,8 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { err, out } from '../cli/output.ts';
-import { UsageError } from '../cli/parse.ts';
-import type { Env } from '../env.ts';
+import { type Env, err, out, UsageError } from '@wabridge/gateway';
 import { formatReport } from './report.ts';
 import { runScenario } from './scenario.ts';
 import { type DemoStack, startDemoStack } from './stack.ts';

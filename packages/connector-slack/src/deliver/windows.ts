@@ -1,7 +1,7 @@
 import type { ConnectorState, Logger } from '@wabridge/core';
 import type { SlackApi } from '../api/client.ts';
 import { slackErrorCode } from '../api/errors.ts';
-import type { Block } from './card.ts';
+import type { Block } from '../render/card.ts';
 
 const INDEX_KEY = 'windows';
 const cardKey = (conversationId: string) => `window:${conversationId}`;

@@ -1,10 +1,7 @@
 import { createHash } from 'node:crypto';
 import {
-  CHANGE_TYPES,
   type ConnectorDeps,
   type DeliveryContext,
-  type DeliveryResult,
-  type DomainEvent,
   displayName,
   type EventBase,
   type ExternalRef,
@@ -15,30 +12,22 @@ import {
   postOnce,
   toWabridgeError,
 } from '@wabridge/core';
-import { routeFor, type TeamsConfig } from './config.ts';
-import { parseTeamsMessageRef, type ThreadLocation, teamsMessageRef } from './graph/ids.ts';
-import type { ChannelPacer } from './graph/pacing.ts';
-import type { ChatMessage, MessagePayload, TeamsApi } from './graph/teams-api.ts';
-import { attachment, conversationCard } from './render/cards.ts';
-import {
-  type Rendered,
-  renderFailure,
-  renderInfo,
-  renderMessage,
-  renderNote,
-  renderNotice,
-  toPayloads,
-} from './render/messages.ts';
-import type { ThreadIndex } from './sync/threads.ts';
+import { parseTeamsMessageRef, type ThreadLocation, teamsMessageRef } from '../api/ids.ts';
+import type { ChannelPacer } from '../api/pacing.ts';
+import type { ChatMessage, MessagePayload, TeamsApi } from '../api/teams-api.ts';
+import { routeFor, type TeamsConfig } from '../config.ts';
+import { attachment, conversationCard } from '../render/cards.ts';
+import { type Rendered, renderMessage, toPayloads } from '../render/messages.ts';
+import type { ThreadIndex } from '../sync/threads.ts';
 
 /** Data we keep on a conversation ref (`externalId` = `<channel>|<root id>`). */
-interface ThreadRefData extends ThreadLocation {
+export interface ThreadRefData extends ThreadLocation {
   nonce: string;
   pending?: boolean;
 }
 
 /** Data we keep on the ref of a post we made (`externalId` = `<channel>|<message id>`). */
-interface PostRefData extends ThreadLocation {
+export interface PostRefData extends ThreadLocation {
   mirror: true;
   messageId: string;
   nonce: string;
@@ -48,18 +37,23 @@ interface PostRefData extends ThreadLocation {
 }
 
 /** Deterministic per post: a retry after a crash looks for the post carrying it before posting again. */
-function nonceOf(kind: string, entityId: string, part = 0): string {
+export function nonceOf(kind: string, entityId: string, part = 0): string {
   return createHash('sha256').update(`${kind}:${entityId}:${part}`).digest('hex').slice(0, 32);
 }
 
 const MAX_ROOT_PAGES = 4;
 
 /** Message types whose file Teams links to (through the gateway's signed media links). */
-const MEDIA_KINDS: ReadonlySet<string> = new Set(['image', 'video', 'audio', 'document', 'sticker']);
+export const MEDIA_KINDS: ReadonlySet<string> = new Set(['image', 'video', 'audio', 'document', 'sticker']);
 
 /** Progress of an agent's reply, shown as the service account's reaction on it. */
-const STATUS_REACTIONS: Record<string, string> = { sent: '✔️', delivered: '✅', read: '👀', failed: '❌' };
-const NOT_SENT: ReadonlySet<string> = new Set([
+export const STATUS_REACTIONS: Record<string, string> = {
+  sent: '✔️',
+  delivered: '✅',
+  read: '👀',
+  failed: '❌',
+};
+export const NOT_SENT: ReadonlySet<string> = new Set([
   'opted_out',
   'window_closed',
   'template_invalid',
@@ -68,21 +62,20 @@ const NOT_SENT: ReadonlySet<string> = new Set([
 ]);
 
 /**
- * WhatsApp → Teams. One root message (a conversation card) per conversation, every message a reply
- * in the thread in WhatsApp order (the queue keeps the order per conversation), statuses on the
- * mirrored posts, failures and notices as replies.
+ * The Teams effects every event type uses: the conversation's thread (its root card created once),
+ * replies posted once, reactions, and the cosmetic updates that must not dead-letter a job.
  *
  * Every post is idempotent across crashes: a "pending" ref carrying a nonce is checkpointed before
  * the POST, the nonce is the id of the post's card attachment (stored by Graph), and a retry that
  * finds the pending ref looks for a post with that attachment id before posting again.
  */
-export class Mirror {
-  private readonly config: TeamsConfig;
-  private readonly deps: ConnectorDeps;
-  private readonly api: TeamsApi;
-  private readonly pacer: ChannelPacer;
-  private readonly threads: ThreadIndex;
-  private readonly selfId: () => Promise<string | null>;
+export class TeamsThreads {
+  readonly config: TeamsConfig;
+  readonly deps: ConnectorDeps;
+  readonly api: TeamsApi;
+  readonly pacer: ChannelPacer;
+  readonly threads: ThreadIndex;
+  readonly selfId: () => Promise<string | null>;
 
   constructor(
     config: TeamsConfig,
@@ -97,74 +90,10 @@ export class Mirror {
     this.selfId = parts.selfId;
   }
 
-  async deliver(event: DomainEvent, ctx: DeliveryContext): Promise<DeliveryResult> {
-    switch (event.type) {
-      case 'message.inbound': {
-        if (CHANGE_TYPES.has(event.message.type)) return this.change(event, ctx);
-        const thread = await this.thread(event, ctx, true);
-        if (!thread) return {};
-        const refs = await this.postMessage(thread, event, event.message, event.related, ctx);
-        await this.threads.touch(thread, event.conversation.id);
-        return { refs };
-      }
-      case 'message.outbound': {
-        if (CHANGE_TYPES.has(event.message.type)) return this.change(event, ctx);
-        const own = await ctx.refs.get('message', event.message.id);
-        // An agent's reply from this Teams thread: the thread already shows it.
-        if (own && !isPost(own)) return {};
-        const thread = await this.thread(event, ctx, true);
-        if (!thread) return {};
-        return { refs: await this.postMessage(thread, event, event.message, event.related, ctx) };
-      }
-      case 'message.status':
-        return this.status(event, ctx);
-      case 'consent.changed': {
-        const thread = await this.thread(event, ctx, false);
-        if (!thread) return {};
-        await this.updateRoot(thread, event, ctx);
-        const change = event.change;
-        const category = change.category === 'all' ? 'all WhatsApp messages' : 'marketing messages';
-        const text =
-          change.state === 'opted_out'
-            ? `🔕 ${displayName(event.contact)} opted out of ${category} (${change.source.replace('_', ' ')}). ${change.category === 'all' ? 'Replies from this thread will not be sent.' : 'Marketing templates will not be sent.'}`
-            : `🔔 ${displayName(event.contact)} opted back in to ${category} (${change.source.replace('_', ' ')}).`;
-        return { refs: await this.post(thread, renderInfo(text), 'consent', change.id, ctx) };
-      }
-      case 'conversation.updated': {
-        const thread = await this.thread(event, ctx, false);
-        if (thread) await this.updateRoot(thread, event, ctx);
-        return {};
-      }
-      case 'conversation.erased':
-        return this.erase(event, ctx);
-      case 'notice': {
-        const thread = await this.thread(event, ctx, false);
-        if (!thread) return {};
-        // The reply that was not sent gets 🚫, then the notice says why.
-        if (event.notice.inReplyTo && NOT_SENT.has(event.notice.kind)) {
-          await this.react(thread, event.notice.inReplyTo, '🚫', ctx);
-        }
-        return {
-          refs: await this.post(
-            thread,
-            renderNotice(event.notice, this.config.templateLanguage),
-            'notice',
-            event.notice.id,
-            ctx,
-          ),
-        };
-      }
-    }
-  }
-
   // ------------------------------------------------------------------------------------- threads
 
   /** The conversation's thread; created (idempotently) when `create` and it does not exist yet. */
-  private async thread(
-    event: EventBase,
-    ctx: DeliveryContext,
-    create: boolean,
-  ): Promise<ThreadLocation | null> {
+  async thread(event: EventBase, ctx: DeliveryContext, create: boolean): Promise<ThreadLocation | null> {
     const ref = await ctx.refs.get('conversation', event.conversation.id);
     const data = ref?.data as ThreadRefData | undefined;
     if (data && !data.pending) return { teamId: data.teamId, channelId: data.channelId, rootId: data.rootId };
@@ -218,7 +147,7 @@ export class Mirror {
     };
   }
 
-  private async updateRoot(thread: ThreadLocation, event: EventBase, ctx: DeliveryContext): Promise<void> {
+  async updateRoot(thread: ThreadLocation, event: EventBase, ctx: DeliveryContext): Promise<void> {
     const ref = await ctx.refs.get('conversation', event.conversation.id);
     const nonce =
       (ref?.data as ThreadRefData | undefined)?.nonce ?? nonceOf('conversation', event.conversation.id);
@@ -260,7 +189,7 @@ export class Mirror {
 
   // ------------------------------------------------------------------------------------- posts
 
-  private async postMessage(
+  async postMessage(
     thread: ThreadLocation,
     event: EventBase,
     message: Message,
@@ -294,7 +223,7 @@ export class Mirror {
    * media link serves it later even after WhatsApp lets it expire, and a file WhatsApp no longer
    * has is said so in the post instead of a link that fails.
    */
-  private async mediaAvailable(message: Message, ctx: DeliveryContext): Promise<boolean> {
+  async mediaAvailable(message: Message, ctx: DeliveryContext): Promise<boolean> {
     const kind = message.type;
     if (!MEDIA_KINDS.has(kind) || message.revision?.revokedAt) return true;
     const carriesMedia = message.direction === 'inbound' || isBusinessAppMessage(message);
@@ -315,52 +244,9 @@ export class Mirror {
    * shows the message as it stands, edited or deleted; the post stays where it is. A message not
    * posted yet is shown as it stands when its turn comes; an agent's own reply is theirs to edit.
    */
-  private async change(
-    event: Extract<DomainEvent, { type: 'message.inbound' | 'message.outbound' }>,
-    ctx: DeliveryContext,
-  ): Promise<DeliveryResult> {
-    const original = event.related;
-    if (!original) return {};
-    const ref = await ctx.refs.get('message', original.id);
-    if (!ref || !isPost(ref)) return {};
-    const thread = await this.thread(event, ctx, false);
-    if (!thread) return {};
-    const data = ref.data as unknown as PostRefData;
-    const rendered = renderMessage(original, {
-      related: null,
-      contactName: displayName(event.contact),
-      masking: event.workspace.policies.numberMasking,
-      mediaUrl: (id) => this.deps.media.url(id, this.config.mediaLinkTtlDays * 24 * 3600_000),
-      mediaUnavailable: data.mediaUnavailable === true,
-    });
-    const nonce = (i: number) => (i === 0 ? data.nonce : nonceOf('message', original.id, i));
-    const payloads = toPayloads(rendered, nonce, this.config.maxMessageBytes);
-    const parts = Math.max(data.parts ?? 1, 1);
-    for (let i = 0; i < parts; i++) {
-      const post =
-        i === 0
-          ? data
-          : ((await ctx.refs.get('post', `${original.id}#${i}`))?.data as PostRefData | undefined);
-      if (!post?.messageId) continue;
-      // A shorter version leaves later parts over: they say so rather than repeat old text.
-      const payload =
-        payloads[i] ??
-        toPayloads(
-          renderNote('(see above)', rendered.footer),
-          () => nonce(i),
-          this.config.maxMessageBytes,
-        )[0];
-      if (!payload) continue;
-      await this.pacer.request(thread, ctx.signal);
-      await this.bestEffort('show an edit or a deletion', ctx, () =>
-        this.api.updateMessage(thread, post.messageId, thread.rootId, payload, ctx.signal),
-      );
-    }
-    return {};
-  }
 
   /** Posts a rendered message as one or more replies; parts posted by an earlier attempt are skipped. */
-  private async post(
+  async post(
     thread: ThreadLocation,
     rendered: Rendered,
     kind: string,
@@ -417,52 +303,8 @@ export class Mirror {
     return refs;
   }
 
-  // ------------------------------------------------------------------------------------- statuses
-
-  private async status(
-    event: Extract<DomainEvent, { type: 'message.status' }>,
-    ctx: DeliveryContext,
-  ): Promise<DeliveryResult> {
-    const ref = await ctx.refs.get('message', event.message.id);
-    if (!ref) return {};
-    const thread = await this.thread(event, ctx, false);
-    if (!thread) return {};
-    const failed = event.status.status === 'failed';
-    if (isPost(ref)) {
-      // The mirrored post shows the newest state in its card (PATCH keeps the post where it is).
-      const data = ref.data as unknown as PostRefData;
-      const rendered = renderMessage(event.message, {
-        related: null,
-        contactName: displayName(event.contact),
-        masking: event.workspace.policies.numberMasking,
-        mediaUrl: (id) => this.deps.media.url(id, this.config.mediaLinkTtlDays * 24 * 3600_000),
-        mediaUnavailable: data.mediaUnavailable === true,
-      });
-      const [first] = toPayloads(
-        rendered,
-        (i) => (i === 0 ? data.nonce : nonceOf('message', event.message.id, i)),
-        this.config.maxMessageBytes,
-      );
-      if (first) {
-        await this.pacer.request(thread, ctx.signal);
-        await this.bestEffort('show the delivery status', ctx, () =>
-          this.api.updateMessage(thread, data.messageId, thread.rootId, first, ctx.signal),
-        );
-      }
-    } else {
-      // An agent's own reply: a reaction on it follows its progress, as in the Slack connector.
-      const reaction = STATUS_REACTIONS[event.status.status];
-      if (reaction) await this.react(thread, ref.externalId, reaction, ctx);
-    }
-    if (!failed) return {};
-    const error = event.status.error ?? event.message.error;
-    return {
-      refs: await this.post(thread, renderFailure(error, !isPost(ref)), 'failure', event.status.id, ctx),
-    };
-  }
-
   /** A reaction by the service account on an agent's message (`<channel>|<id>`) in the thread. */
-  private async react(
+  async react(
     thread: ThreadLocation,
     messageRef: string,
     reaction: string,
@@ -476,41 +318,12 @@ export class Mirror {
     );
   }
 
-  // ------------------------------------------------------------------------------------- erasure
-
-  /** GDPR erasure: the card says so, and every post of ours in the thread is deleted. */
-  private async erase(event: EventBase, ctx: DeliveryContext): Promise<DeliveryResult> {
-    const thread = await this.thread(event, ctx, false);
-    if (!thread) return {};
-    await this.updateRoot(thread, event, ctx);
-    const self = await this.selfId();
-    await this.pacer.request(thread, ctx.signal);
-    const ours: ChatMessage[] = [];
-    for await (const page of this.api.listReplies(thread, thread.rootId, ctx.signal)) {
-      for (const reply of page) {
-        const author = reply.from?.user?.id;
-        if (reply.id && !reply.deletedDateTime && author !== undefined && author === self) {
-          ours.push(reply);
-        }
-      }
-      await this.pacer.request(thread, ctx.signal);
-    }
-    for (const reply of ours) {
-      await this.pacer.request(thread, ctx.signal);
-      await this.bestEffort('delete a mirrored message', ctx, () =>
-        this.api.softDelete(thread, reply.id as string, thread.rootId, ctx.signal),
-      );
-    }
-    ctx.logger.info({ deleted: ours.length }, 'erased conversation removed from Teams');
-    return {};
-  }
-
   /**
    * Cosmetic updates (cards, reactions, deletions of our own posts) must not dead-letter the job
    * when Graph refuses them for good (e.g. ChannelMessage.ReadWrite not consented): logged, skipped.
    * Throttling and outages are still retried.
    */
-  private async bestEffort(what: string, ctx: DeliveryContext, run: () => Promise<unknown>): Promise<void> {
+  async bestEffort(what: string, ctx: DeliveryContext, run: () => Promise<unknown>): Promise<void> {
     try {
       await run();
     } catch (error) {
@@ -523,7 +336,7 @@ export class Mirror {
   }
 }
 
-function isPost(ref: ExternalRef | ExternalRefInput): boolean {
+export function isPost(ref: ExternalRef | ExternalRefInput): boolean {
   return (ref.data as { mirror?: unknown }).mirror === true;
 }
 

@@ -7,7 +7,7 @@ import {
   type NumberMasking,
   type WindowState,
 } from '@wabridge/core';
-import { escapeMrkdwn, slackDate, truncate } from '../format/text.ts';
+import { escapeMrkdwn, slackDate, truncate } from './text.ts';
 
 export type Block = Record<string, unknown>;
 

@@ -17,8 +17,8 @@
  * that finds one, a search by key — after waiting out the search index lag.
  */
 import { type Message, type RefAccess, WabridgeError } from '@wabridge/core';
-import type { BatchInputError, CreateInput, HubSpotApi } from '../api/client.ts';
 import { COMMUNICATION } from '../setup/properties.ts';
+import type { BatchInputError, CreateInput, HubSpotApi } from './client.ts';
 
 export interface TimelineEntry {
   message: Message;

@@ -5,6 +5,20 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { serve as serveHttp } from '@hono/node-server';
 import type { TemplateDefinition } from '@wabridge/core';
+import {
+  createApp,
+  createLogger,
+  createMetrics,
+  createRuntime,
+  defaultRegistry,
+  type Env,
+  hubspotConnectLink,
+  loadEnv,
+  type Runtime,
+  SignInLinks,
+  installLink as slackInstallLink,
+  teamsConnectLink,
+} from '@wabridge/gateway';
 import { type Clock, createClock } from '@wabridge/sandbox';
 import { type SandboxConsole, startSandboxConsole } from '@wabridge/sandbox/console';
 import {
@@ -16,16 +30,6 @@ import {
 import { type HubSpotEmulator, startHubSpotEmulator } from '@wabridge/sandbox/hubspot';
 import { type SlackEmulator, type SlackUser, startSlackEmulator } from '@wabridge/sandbox/slack';
 import { startWhatsAppEmulator, type WhatsAppEmulator } from '@wabridge/sandbox/whatsapp';
-import { SignInLinks } from '../admin/console/sign-in-links.ts';
-import { createApp } from '../app.ts';
-import { hubspotConnectLink } from '../connect/hubspot.ts';
-import { teamsConnectLink } from '../connect/teams.ts';
-import { defaultRegistry } from '../connectors.ts';
-import { type Env, loadEnv } from '../env.ts';
-import { createLogger } from '../logger.ts';
-import { createMetrics } from '../metrics.ts';
-import { createRuntime, type Runtime } from '../runtime.ts';
-import { installLink as slackInstallLink } from '../slack-install.ts';
 
 /** The cast of the demo: one business, one customer, one agent per tool. */
 export const DEMO = {
@@ -347,7 +351,6 @@ async function start(
       appId: slack.appId,
       defaultChannel: DEMO.slack.channel.id,
       slackApiUrl: slack.apiUrl,
-      hubspotPortalId: String(DEMO.hubspot.portalId),
       postsPerSecondPerChannel: slackPace,
       tier3PerMinute: 500,
       tier4PerMinute: 1000,

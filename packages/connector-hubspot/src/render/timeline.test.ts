@@ -1,6 +1,6 @@
 import type { Message } from '@wabridge/core';
 import { describe, expect, it } from 'vitest';
-import { communicationBody, MAX_BODY_CHARS } from './format.ts';
+import { communicationBody, MAX_BODY_CHARS } from './timeline.ts';
 
 const message = (partial: Partial<Message>): Message => ({
   id: 'msg_1',

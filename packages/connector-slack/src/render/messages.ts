@@ -7,8 +7,8 @@ import {
   type NumberMasking,
   senderVia,
 } from '@wabridge/core';
-import { escapeMrkdwn, quote, slackDate } from '../format/text.ts';
 import type { Block } from './card.ts';
+import { escapeMrkdwn, quote, slackDate } from './text.ts';
 
 /** Media types re-hosted into Slack as files. */
 export const MEDIA_TYPES = new Set(['image', 'video', 'audio', 'document', 'sticker']);
