@@ -5,14 +5,13 @@ import {
   type AccessOptions,
   AdminAccess,
   ArchiveGovernance,
-  type CloudApiClient,
   CommandProcessor,
   ConnectorHost,
   type ConnectorRegistry,
-  createCloudApiClient,
   createSecretBox,
   ensurePrivateDirectory,
   generateMasterKey,
+  type IngestTranslator,
   type Logger,
   MediaStore,
   type Metrics,
@@ -25,13 +24,17 @@ import {
   type Store,
   type ThreadedSqliteStore,
   WabridgeError,
-  type WebhookBodyIngest,
-  WhatsAppApps,
-  WhatsAppIngestor,
-  WhatsAppSender,
   Worker,
   WorkspaceAdmin,
 } from '@wabridge/core';
+import {
+  type CloudApiClient,
+  createCloudApiClient,
+  WHATSAPP_INGEST_TRANSLATOR,
+  WhatsAppApps,
+  WhatsAppIngestor,
+  WhatsAppSender,
+} from '@wabridge/whatsapp';
 import type { Env } from './env.ts';
 
 export interface RuntimeOptions {
@@ -81,7 +84,7 @@ export interface Runtime {
   host: ConnectorHost;
   ingestor: WhatsAppIngestor;
   /** Where verified webhook bodies go: the store thread when there is one, else `ingestor`. */
-  webhooks: WebhookBodyIngest;
+  webhooks: IngestTranslator;
   commands: CommandProcessor;
   media: MediaStore;
   /** Erasure and retention with the media files they delete (CLI, console, worker). */
@@ -123,6 +126,7 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
           masterKeys,
           // The thread's records name their own component (e.g. ingest).
           logger,
+          ingestTranslator: WHATSAPP_INGEST_TRANSLATOR,
           metrics,
           ingestLimits: {
             maxPending: env.WEBHOOK_STORE_QUEUE_MAX,
@@ -252,7 +256,7 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
     metrics,
     now,
   });
-  const webhooks: WebhookBodyIngest = threaded ?? ingestor;
+  const webhooks: IngestTranslator = threaded ?? ingestor;
   const admin = new WorkspaceAdmin({ store, registry, secrets, media });
   const access = new AdminAccess({
     store,

@@ -1,14 +1,11 @@
 import { join } from 'node:path';
 import {
-  createCloudApiClient,
   type MediaAccess,
   MediaStore,
   type SendHandler,
   silentLogger,
-  WhatsAppSender,
   type WorkspacePolicies,
 } from '@wabridge/core';
-import { createTestBridge, type TestBridge } from '@wabridge/core/testing';
 import {
   type Clock,
   startWebhookRecorder,
@@ -16,6 +13,8 @@ import {
   type WhatsAppEmulator,
 } from '@wabridge/sandbox';
 import type { SlackEmulator, SlackEmulatorOptions } from '@wabridge/sandbox/slack';
+import { createCloudApiClient, WhatsAppSender } from '@wabridge/whatsapp';
+import { createTestBridge, type TestBridge } from '@wabridge/whatsapp/testing';
 import { type SlackConfigInput, slackConnector } from '../src/index.ts';
 import { startSlack, threadOf } from './kit.ts';
 

@@ -5,15 +5,12 @@
  * then record the returned commands).
  */
 import {
-  createCloudApiClient,
   type Logger,
   type MediaAccess,
   type SendHandler,
   silentLogger,
-  WhatsAppSender,
   type WorkspacePolicies,
 } from '@wabridge/core';
-import { createTestBridge, type TestBridge } from '@wabridge/core/testing';
 import {
   startServer,
   startWebhookRecorder,
@@ -28,6 +25,8 @@ import {
   startGraphEmulator,
   trustCertificateInProcess,
 } from '@wabridge/sandbox/graph';
+import { createCloudApiClient, WhatsAppSender } from '@wabridge/whatsapp';
+import { createTestBridge, type TestBridge } from '@wabridge/whatsapp/testing';
 import { type TeamsConfigInput, teamsConnector } from '../src/index.ts';
 
 export async function startGraph(options: GraphEmulatorOptions = {}): Promise<GraphEmulator> {

@@ -9,7 +9,6 @@ export * from './archive/log/index.ts';
 export * from './archive/proof-document.ts';
 export * from './bridge/commands.ts';
 export * from './bridge/policy.ts';
-export * from './bridge/sender.ts';
 export * from './config/fields.ts';
 export * from './config/issues.ts';
 export * from './connector/contract.ts';
@@ -23,7 +22,6 @@ export * from './domain/events.ts';
 export * from './domain/types.ts';
 export * from './errors/index.ts';
 export * from './ids/index.ts';
-export * from './ingest/whatsapp.ts';
 export * from './logger/index.ts';
 export * from './media/index.ts';
 export * from './metrics/index.ts';
@@ -33,6 +31,7 @@ export * from './queue/worker.ts';
 export * from './routing/index.ts';
 export * from './secrets/index.ts';
 export * from './store/governance-types.ts';
+export * from './store/ingest-translator.ts';
 export {
   ARCHIVE_KINDS,
   type ArchiveKind,
@@ -65,7 +64,6 @@ export * from './util/pacer.ts';
 export * from './util/private-files.ts';
 export * from './util/sleep.ts';
 export { DataKeyring, sealedKeyId } from './vault/keyring.ts';
-export * from './whatsapp/index.ts';
 export * from './workspace/admin.ts';
 export * from './workspace/audit.ts';
 export * from './workspace/governance.ts';

@@ -1,17 +1,17 @@
-import type { ConnectorHost } from '../connector/host.ts';
-import type { Attachment } from '../domain/commands.ts';
-import type { NoticeKind } from '../domain/events.ts';
-import { type Message, type MessageError, windowState } from '../domain/types.ts';
-import { WabridgeError } from '../errors/index.ts';
-import { newId } from '../ids/index.ts';
-import { toMessageError } from '../ingest/whatsapp.ts';
-import type { Logger } from '../logger/index.ts';
-import type { SendHandler } from '../queue/worker.ts';
-import type { Job, Store } from '../store/types.ts';
-import { Pacer } from '../util/pacer.ts';
-import type { CloudApiClient, MediaKind, SendResult } from '../whatsapp/cloud-api-client.ts';
-import { displayName } from './commands.ts';
-import { checkSendable, noticeText } from './policy.ts';
+import type { Attachment, ConnectorHost, Job, Logger, NoticeKind, SendHandler, Store } from '@wabridge/core';
+import {
+  checkSendable,
+  displayName,
+  type Message,
+  type MessageError,
+  newId,
+  noticeText,
+  Pacer,
+  WabridgeError,
+  windowState,
+} from '@wabridge/core';
+import type { CloudApiClient, MediaKind, SendResult } from './cloud-api-client.ts';
+import { toMessageError } from './ingest.ts';
 
 export interface WhatsAppSenderOptions {
   store: Store;

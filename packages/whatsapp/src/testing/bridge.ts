@@ -2,21 +2,24 @@ import { createHash } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { CommandProcessor } from '../bridge/commands.ts';
-import type { ConnectorManifest, MediaAccess } from '../connector/contract.ts';
-import { ConnectorHost } from '../connector/host.ts';
-import { createRegistry } from '../connector/registry.ts';
-import type { WorkspacePolicies } from '../domain/types.ts';
-import { WhatsAppIngestor } from '../ingest/whatsapp.ts';
-import { type Logger, silentLogger } from '../logger/index.ts';
-import { memoryMetrics } from '../metrics/index.ts';
-import type { BackoffPolicy } from '../queue/backoff.ts';
-import { type SendHandler, Worker } from '../queue/worker.ts';
-import { RoutingCache } from '../routing/index.ts';
-import { createSecretBox } from '../secrets/index.ts';
-import { openSqliteStore, type SqliteStore } from '../store/sqlite/index.ts';
-import { parseWebhookPayload } from '../whatsapp/schema.ts';
-import { WorkspaceAdmin } from '../workspace/admin.ts';
+import type { BackoffPolicy, ConnectorManifest, MediaAccess, WorkspacePolicies } from '@wabridge/core';
+import {
+  CommandProcessor,
+  ConnectorHost,
+  createRegistry,
+  createSecretBox,
+  type Logger,
+  memoryMetrics,
+  openSqliteStore,
+  RoutingCache,
+  type SendHandler,
+  type SqliteStore,
+  silentLogger,
+  Worker,
+  WorkspaceAdmin,
+} from '@wabridge/core';
+import { WhatsAppIngestor } from '../ingest.ts';
+import { parseWebhookPayload } from '../schema.ts';
 
 export const TEST_PHONE_NUMBER_ID = '106540352242922';
 export const TEST_DISPLAY_NUMBER = '15550783881';
