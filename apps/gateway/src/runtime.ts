@@ -34,6 +34,7 @@ import {
   WhatsAppApps,
   WhatsAppIngestor,
   WhatsAppSender,
+  whatsappSenderConnector,
 } from '@wabridge/whatsapp';
 import type { Env } from './env.ts';
 
@@ -198,9 +199,19 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
     media,
     logger: logger.child({ component: 'governance' }),
   });
+  // The WhatsApp sender is the internal connector of the `send` jobs, delivered like every other
+  // connector's. It asks the host for the agent's connector (attachments), so it is made after the
+  // host, below, and only where a worker runs.
+  let sender: WhatsAppSender | null = null;
+  const senderConnector = whatsappSenderConnector({
+    send: (request, signal) => {
+      if (!sender) throw new WabridgeError('unavailable', 'the WhatsApp sender runs only with a worker');
+      return sender.send(request, signal);
+    },
+  });
   const host = new ConnectorHost({
     store,
-    registry,
+    registry: registry.withInternal([senderConnector]),
     routing,
     secrets,
     logger,
@@ -215,7 +226,7 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
   let worker: Worker | null = null;
   if (options.worker) {
     // Always made: numbers may bring their own tokens (wabridge number credentials).
-    const sender = new WhatsAppSender({
+    sender = new WhatsAppSender({
       store,
       host,
       client: clientFor,
@@ -230,7 +241,6 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
     worker = new Worker({
       store,
       host,
-      sender,
       logger: logger.child({ component: 'worker' }),
       metrics,
       concurrency: env.WORKER_CONCURRENCY,
@@ -244,6 +254,7 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
   }
   const commands = new CommandProcessor({
     store,
+    platformName: (id) => registry.get(id)?.displayName,
     logger: logger.child({ component: 'commands' }),
     metrics,
     now,

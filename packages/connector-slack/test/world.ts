@@ -1,11 +1,5 @@
 import { join } from 'node:path';
-import {
-  type MediaAccess,
-  MediaStore,
-  type SendHandler,
-  silentLogger,
-  type WorkspacePolicies,
-} from '@wabridge/core';
+import { type MediaAccess, MediaStore, silentLogger, type WorkspacePolicies } from '@wabridge/core';
 import {
   type Clock,
   startWebhookRecorder,
@@ -13,7 +7,7 @@ import {
   type WhatsAppEmulator,
 } from '@wabridge/sandbox';
 import type { SlackEmulator, SlackEmulatorOptions } from '@wabridge/sandbox/slack';
-import { createCloudApiClient, WhatsAppSender } from '@wabridge/whatsapp';
+import { createCloudApiClient, type SendHandler, WhatsAppSender } from '@wabridge/whatsapp';
 import { createTestBridge, type TestBridge } from '@wabridge/whatsapp/testing';
 import { type SlackConfigInput, slackConnector } from '../src/index.ts';
 import { startSlack, threadOf } from './kit.ts';

@@ -4,13 +4,7 @@
  * connector exactly like the gateway's `/hooks/<connector>/<workspace>/…` route does (handle,
  * then record the returned commands).
  */
-import {
-  type Logger,
-  type MediaAccess,
-  type SendHandler,
-  silentLogger,
-  type WorkspacePolicies,
-} from '@wabridge/core';
+import { type Logger, type MediaAccess, silentLogger, type WorkspacePolicies } from '@wabridge/core';
 import {
   startServer,
   startWebhookRecorder,
@@ -25,7 +19,7 @@ import {
   startGraphEmulator,
   trustCertificateInProcess,
 } from '@wabridge/sandbox/graph';
-import { createCloudApiClient, WhatsAppSender } from '@wabridge/whatsapp';
+import { createCloudApiClient, type SendHandler, WhatsAppSender } from '@wabridge/whatsapp';
 import { createTestBridge, type TestBridge } from '@wabridge/whatsapp/testing';
 import { type TeamsConfigInput, teamsConnector } from '../src/index.ts';
 

@@ -228,3 +228,18 @@ describe('a busy store thread (another connection holds the write lock)', () => 
     }
   });
 });
+
+describe('a store thread opened without an ingest translator', () => {
+  it('refuses webhook bodies with a coded error and still answers store calls', async () => {
+    const store = await openThreadedSqliteStore({ path: join(dir, `plain-${n++}.db`) });
+    try {
+      await expect(store.ingestBody(text('wamid.nowhere'))).rejects.toMatchObject({
+        code: 'internal',
+        message: 'the store thread was opened without an ingest translator',
+      });
+      expect(await store.listWorkspaces()).toEqual([]);
+    } finally {
+      await store.close();
+    }
+  });
+});

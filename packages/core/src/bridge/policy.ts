@@ -38,7 +38,6 @@ export function checkSendable(input: {
 const SOURCE_WORDS: Record<string, string> = {
   keyword: 'by replying with an opt-out keyword',
   meta_preference: 'in WhatsApp',
-  hubspot: 'in HubSpot',
   admin: 'by an administrator',
   api: 'through the API',
   platform_error: 'as reported by WhatsApp',
@@ -49,9 +48,15 @@ export function noticeText(
   block: SendBlock,
   contactName: string,
   now: number,
+  /** A connector's name for people (`HubSpot`), when the opt-out came from its platform. */
+  platformName?: (connectorId: string) => string | undefined,
 ): { kind: NoticeKind; text: string } {
   if (block.kind === 'opted_out') {
-    const how = block.source ? ` ${SOURCE_WORDS[block.source] ?? `(${block.source})`}` : '';
+    // A source that is not the bridge's own is the connector whose platform recorded the opt-out.
+    const platform = block.source ? platformName?.(block.source) : undefined;
+    const how = block.source
+      ? ` ${SOURCE_WORDS[block.source] ?? (platform ? `in ${platform}` : `(${block.source})`)}`
+      : '';
     const when = block.since
       ? ` on ${new Date(block.since).toISOString().slice(0, 16).replace('T', ' ')} UTC`
       : '';

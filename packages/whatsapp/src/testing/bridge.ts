@@ -12,7 +12,6 @@ import {
   memoryMetrics,
   openSqliteStore,
   RoutingCache,
-  type SendHandler,
   type SqliteStore,
   silentLogger,
   Worker,
@@ -20,6 +19,7 @@ import {
 } from '@wabridge/core';
 import { WhatsAppIngestor } from '../ingest.ts';
 import { parseWebhookPayload } from '../schema.ts';
+import { type SendHandler, whatsappSenderConnector } from '../sender.ts';
 
 export const TEST_PHONE_NUMBER_ID = '106540352242922';
 export const TEST_DISPLAY_NUMBER = '15550783881';
@@ -59,7 +59,9 @@ export async function createTestBridge(options: TestBridgeOptions) {
     now,
     masterKeys: { current: masterKey },
   });
-  const registry = createRegistry(options.manifests);
+  // The sender, when the test has one, is the internal connector of the `send` jobs, as in the gateway.
+  const users = createRegistry(options.manifests);
+  const registry = options.sender ? users.withInternal([whatsappSenderConnector(options.sender)]) : users;
   const secrets = createSecretBox(masterKey);
   const routing = new RoutingCache(store, { checkEveryMs: 0 });
   // Without a media source, every message's file is a small stand-in, so a mirror that links or
@@ -105,7 +107,6 @@ export async function createTestBridge(options: TestBridgeOptions) {
   const worker = new Worker({
     store,
     host,
-    sender: options.sender ?? null,
     logger,
     metrics,
     concurrency: 8,
@@ -114,7 +115,14 @@ export async function createTestBridge(options: TestBridgeOptions) {
     backoff: { baseMs: 10, factor: 2, capMs: 200, maxAttempts: 5, ...options.backoff },
     now,
   });
-  const commands = new CommandProcessor({ store, logger, metrics, now, onQueued: () => worker.notify() });
+  const commands = new CommandProcessor({
+    store,
+    logger,
+    metrics,
+    now,
+    onQueued: () => worker.notify(),
+    platformName: (id) => registry.get(id)?.displayName,
+  });
   const ingestor = new WhatsAppIngestor({ store, routing, logger, metrics, now });
 
   let wamidSeq = 0;

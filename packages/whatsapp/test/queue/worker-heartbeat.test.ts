@@ -102,7 +102,6 @@ describe('lease heartbeat', () => {
     worker = new Worker({
       store: withHeartbeat(bridge.store, extendLease),
       host: bridge.host,
-      sender: null,
       logger,
       metrics: bridge.metrics,
       leaseMs: 300,

@@ -20,7 +20,6 @@ describe('archive upkeep', () => {
       new Worker({
         store: bridge?.store as TestBridge['store'],
         host: bridge?.host as TestBridge['host'],
-        sender: null,
         logger: silentLogger,
         metrics: noopMetrics,
         workerId: id,
