@@ -38,8 +38,9 @@ export interface WorkerOptions {
 
 /**
  * The delivery engine. Claims jobs that head their (conversation, connector) queue, hydrates the
- * event, hands it to the connector (the WhatsApp sender is one, internal), and settles the job under its lease:
- * completed with the refs it created, retried with back-off, or dead-lettered with the reason.
+ * event, hands it to the connector (the WhatsApp sender is one, internal), and settles the job
+ * under its lease: completed with the refs it created, retried with back-off, or dead-lettered
+ * with the reason.
  * Settling with a lost lease is refused by the store, so a stale worker cannot undo a newer one.
  */
 export class Worker {
