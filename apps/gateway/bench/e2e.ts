@@ -23,7 +23,8 @@ import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { parseArgs } from 'node:util';
-import { customerMessage, freePort, type LedgerEffect, seededRandom } from '@wabridge/core/testing';
+import { freePort, type LedgerEffect, seededRandom } from '@wabridge/core/testing';
+import { customerMessage } from '@wabridge/whatsapp/testing';
 import { summariseProfiles } from './profile-summary.ts';
 import {
   byThread,

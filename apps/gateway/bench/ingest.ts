@@ -8,7 +8,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { customerMessage, freePort } from '@wabridge/core/testing';
+import { freePort } from '@wabridge/core/testing';
+import { customerMessage } from '@wabridge/whatsapp/testing';
 import autocannon from 'autocannon';
 import {
   byThread,

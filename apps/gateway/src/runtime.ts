@@ -5,14 +5,13 @@ import {
   type AccessOptions,
   AdminAccess,
   ArchiveGovernance,
-  type CloudApiClient,
   CommandProcessor,
   ConnectorHost,
   type ConnectorRegistry,
-  createCloudApiClient,
   createSecretBox,
   ensurePrivateDirectory,
   generateMasterKey,
+  type IngestTranslator,
   type Logger,
   MediaStore,
   type Metrics,
@@ -25,13 +24,18 @@ import {
   type Store,
   type ThreadedSqliteStore,
   WabridgeError,
-  type WebhookBodyIngest,
-  WhatsAppApps,
-  WhatsAppIngestor,
-  WhatsAppSender,
   Worker,
   WorkspaceAdmin,
 } from '@wabridge/core';
+import {
+  type CloudApiClient,
+  createCloudApiClient,
+  WHATSAPP_INGEST_TRANSLATOR,
+  WhatsAppApps,
+  WhatsAppIngestor,
+  WhatsAppSender,
+  whatsappSenderConnector,
+} from '@wabridge/whatsapp';
 import type { Env } from './env.ts';
 
 export interface RuntimeOptions {
@@ -81,7 +85,7 @@ export interface Runtime {
   host: ConnectorHost;
   ingestor: WhatsAppIngestor;
   /** Where verified webhook bodies go: the store thread when there is one, else `ingestor`. */
-  webhooks: WebhookBodyIngest;
+  webhooks: IngestTranslator;
   commands: CommandProcessor;
   media: MediaStore;
   /** Erasure and retention with the media files they delete (CLI, console, worker). */
@@ -123,6 +127,7 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
           masterKeys,
           // The thread's records name their own component (e.g. ingest).
           logger,
+          ingestTranslator: WHATSAPP_INGEST_TRANSLATOR,
           metrics,
           ingestLimits: {
             maxPending: env.WEBHOOK_STORE_QUEUE_MAX,
@@ -194,9 +199,19 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
     media,
     logger: logger.child({ component: 'governance' }),
   });
+  // The WhatsApp sender is the internal connector of the `send` jobs, delivered like every other
+  // connector's. It asks the host for the agent's connector (attachments), so it is made after the
+  // host, below, and only where a worker runs.
+  let sender: WhatsAppSender | null = null;
+  const senderConnector = whatsappSenderConnector({
+    send: (request, signal) => {
+      if (!sender) throw new WabridgeError('unavailable', 'the WhatsApp sender runs only with a worker');
+      return sender.send(request, signal);
+    },
+  });
   const host = new ConnectorHost({
     store,
-    registry,
+    registry: registry.withInternal([senderConnector]),
     routing,
     secrets,
     logger,
@@ -211,7 +226,7 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
   let worker: Worker | null = null;
   if (options.worker) {
     // Always made: numbers may bring their own tokens (wabridge number credentials).
-    const sender = new WhatsAppSender({
+    sender = new WhatsAppSender({
       store,
       host,
       client: clientFor,
@@ -226,7 +241,6 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
     worker = new Worker({
       store,
       host,
-      sender,
       logger: logger.child({ component: 'worker' }),
       metrics,
       concurrency: env.WORKER_CONCURRENCY,
@@ -240,6 +254,7 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
   }
   const commands = new CommandProcessor({
     store,
+    platformName: (id) => registry.get(id)?.displayName,
     logger: logger.child({ component: 'commands' }),
     metrics,
     now,
@@ -252,7 +267,7 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
     metrics,
     now,
   });
-  const webhooks: WebhookBodyIngest = threaded ?? ingestor;
+  const webhooks: IngestTranslator = threaded ?? ingestor;
   const admin = new WorkspaceAdmin({ store, registry, secrets, media });
   const access = new AdminAccess({
     store,

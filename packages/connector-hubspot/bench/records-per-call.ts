@@ -14,7 +14,7 @@
  */
 import { parseArgs } from 'node:util';
 import type { ConnectorManifest } from '@wabridge/core';
-import { createTestBridge } from '@wabridge/core/testing';
+import { createTestBridge } from '@wabridge/whatsapp/testing';
 import { hubspotConnector } from '../src/index.ts';
 import { startHookReceiver, startHubSpot } from '../test/kit.ts';
 

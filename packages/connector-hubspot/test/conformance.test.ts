@@ -1,5 +1,5 @@
-import { describeConnectorConformance } from '@wabridge/core/testing';
 import type { HubSpotEmulator } from '@wabridge/sandbox/hubspot';
+import { describeConnectorConformance } from '@wabridge/whatsapp/testing';
 import { hubspotConnector } from '../src/index.ts';
 import { APP_ID, hookUrl, hubspotContactOf, startHubSpot, timelineOf } from './kit.ts';
 

@@ -1,4 +1,4 @@
-import { TEST_DISPLAY_NUMBER, TEST_PHONE_NUMBER_ID, type TestBridge } from '@wabridge/core/testing';
+import { TEST_DISPLAY_NUMBER, TEST_PHONE_NUMBER_ID, type TestBridge } from '@wabridge/whatsapp/testing';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
   APP_ID,

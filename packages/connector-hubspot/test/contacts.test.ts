@@ -1,4 +1,4 @@
-import { createTestBridge, type TestBridge } from '@wabridge/core/testing';
+import { createTestBridge, type TestBridge } from '@wabridge/whatsapp/testing';
 import { afterEach, describe, expect, it } from 'vitest';
 import { hubspotConnector } from '../src/index.ts';
 import {

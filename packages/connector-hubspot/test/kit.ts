@@ -1,15 +1,15 @@
-import {
-  createTestBridge,
-  TEST_DISPLAY_NUMBER,
-  TEST_PHONE_NUMBER_ID,
-  type TestBridge,
-} from '@wabridge/core/testing';
 import { startServer } from '@wabridge/sandbox';
 import {
   type HubSpotEmulator,
   type HubSpotEmulatorOptions,
   startHubSpotEmulator,
 } from '@wabridge/sandbox/hubspot';
+import {
+  createTestBridge,
+  TEST_DISPLAY_NUMBER,
+  TEST_PHONE_NUMBER_ID,
+  type TestBridge,
+} from '@wabridge/whatsapp/testing';
 import type { HubSpotConfig } from '../src/config.ts';
 import { hubspotConnector } from '../src/index.ts';
 

@@ -1,7 +1,7 @@
 import { DEFAULT_BACKOFF, type LogRecord, memoryLogger } from '@wabridge/core';
-import { createTestBridge, type TestBridge } from '@wabridge/core/testing';
 import { type Clock, createClock } from '@wabridge/sandbox';
 import type { HubSpotEmulator } from '@wabridge/sandbox/hubspot';
+import { createTestBridge, type TestBridge } from '@wabridge/whatsapp/testing';
 import { afterEach, describe, expect, it } from 'vitest';
 import { hubspotConnector } from '../src/index.ts';
 import { hubspotContactOf, startHubSpot } from './kit.ts';

@@ -1,5 +1,5 @@
 import { type ConnectorState, silentLogger, WabridgeError } from '@wabridge/core';
-import { createTestBridge } from '@wabridge/core/testing';
+import { createTestBridge } from '@wabridge/whatsapp/testing';
 import { afterEach, describe, expect, it } from 'vitest';
 import { exchangeHubSpotCode, HubSpotInstallError, hubspotConnector } from '../src/index.ts';
 import { createOAuthTokens, OAUTH_STATUS_KEY, RENEW_MARGIN_MS } from '../src/oauth/tokens.ts';

@@ -1,5 +1,5 @@
-import { createTestBridge, type TestBridge } from '@wabridge/core/testing';
 import type { HubSpotEmulator } from '@wabridge/sandbox/hubspot';
+import { createTestBridge, type TestBridge } from '@wabridge/whatsapp/testing';
 import { afterEach, describe, expect, it } from 'vitest';
 import { hubspotConnector } from '../src/index.ts';
 import { PORTAL_ID, startHubSpot } from './kit.ts';

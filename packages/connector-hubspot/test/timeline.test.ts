@@ -7,9 +7,9 @@ import {
   WabridgeError,
   WHATSAPP_SENDER,
 } from '@wabridge/core';
-import { createTestBridge, type TestBridge } from '@wabridge/core/testing';
 import { createClock } from '@wabridge/sandbox';
 import type { HubSpotEmulator } from '@wabridge/sandbox/hubspot';
+import { createTestBridge, type TestBridge } from '@wabridge/whatsapp/testing';
 import { afterEach, describe, expect, it } from 'vitest';
 import { hubspotConnector } from '../src/index.ts';
 import { callsSince, hubspotContactOf, startHubSpot } from './kit.ts';

@@ -8,7 +8,7 @@
 
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
-import { createTestBridge } from '@wabridge/core/testing';
+import { createTestBridge } from '@wabridge/whatsapp/testing';
 import { slackConnector } from '../src/index.ts';
 import { SUPPORT, startSlack } from '../test/kit.ts';
 

@@ -1,4 +1,4 @@
-import { describeConnectorConformance } from '@wabridge/core/testing';
+import { describeConnectorConformance } from '@wabridge/whatsapp/testing';
 import { slackTestKit } from './kit.ts';
 
 describeConnectorConformance('slack', slackTestKit());

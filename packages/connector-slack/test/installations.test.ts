@@ -1,7 +1,7 @@
 import type { CommandOutcome } from '@wabridge/core';
-import { createTestBridge, type TestBridge } from '@wabridge/core/testing';
 import { startWebhookRecorder } from '@wabridge/sandbox';
 import { type SlackEmulator, startSlackEmulator } from '@wabridge/sandbox/slack';
+import { createTestBridge, type TestBridge } from '@wabridge/whatsapp/testing';
 import { afterEach, describe, expect, it } from 'vitest';
 import { parseRef, slackConnector } from '../src/index.ts';
 

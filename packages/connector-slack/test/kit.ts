@@ -1,5 +1,5 @@
-import type { ConnectorTestKit, TestBridge } from '@wabridge/core/testing';
 import { type SlackEmulator, startSlackEmulator } from '@wabridge/sandbox/slack';
+import type { ConnectorTestKit, TestBridge } from '@wabridge/whatsapp/testing';
 import { parseRef } from '../src/api/refs.ts';
 import { type SlackConfigInput, slackConnector } from '../src/index.ts';
 

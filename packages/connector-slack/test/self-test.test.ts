@@ -1,5 +1,5 @@
-import { createTestBridge, type TestBridge } from '@wabridge/core/testing';
 import type { SlackEmulator } from '@wabridge/sandbox/slack';
+import { createTestBridge, type TestBridge } from '@wabridge/whatsapp/testing';
 import { afterEach, describe, expect, it } from 'vitest';
 import { slackConnector } from '../src/index.ts';
 import { SUPPORT, startSlack } from './kit.ts';

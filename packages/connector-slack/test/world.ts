@@ -1,15 +1,11 @@
 import { join } from 'node:path';
 import {
   type ConnectorManifest,
-  createCloudApiClient,
   type MediaAccess,
   MediaStore,
-  type SendHandler,
   silentLogger,
-  WhatsAppSender,
   type WorkspacePolicies,
 } from '@wabridge/core';
-import { createTestBridge, type TestBridge } from '@wabridge/core/testing';
 import {
   type Clock,
   startWebhookRecorder,
@@ -17,6 +13,8 @@ import {
   type WhatsAppEmulator,
 } from '@wabridge/sandbox';
 import type { SlackEmulator, SlackEmulatorOptions } from '@wabridge/sandbox/slack';
+import { createCloudApiClient, type SendHandler, WhatsAppSender } from '@wabridge/whatsapp';
+import { createTestBridge, type TestBridge } from '@wabridge/whatsapp/testing';
 import { type SlackConfigInput, slackConnector } from '../src/index.ts';
 import { startSlack, threadOf } from './kit.ts';
 

@@ -1,5 +1,5 @@
-import { describeConnectorConformance, type TestBridge } from '@wabridge/core/testing';
 import { type GraphEmulator, plainText } from '@wabridge/sandbox/graph';
+import { describeConnectorConformance, type TestBridge } from '@wabridge/whatsapp/testing';
 import { teamsConnector } from '../src/index.ts';
 import {
   configFor,

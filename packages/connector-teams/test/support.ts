@@ -4,16 +4,7 @@
  * connector exactly like the gateway's `/hooks/<connector>/<workspace>/…` route does (handle,
  * then record the returned commands).
  */
-import {
-  createCloudApiClient,
-  type Logger,
-  type MediaAccess,
-  type SendHandler,
-  silentLogger,
-  WhatsAppSender,
-  type WorkspacePolicies,
-} from '@wabridge/core';
-import { createTestBridge, type TestBridge } from '@wabridge/core/testing';
+import { type Logger, type MediaAccess, silentLogger, type WorkspacePolicies } from '@wabridge/core';
 import {
   startServer,
   startWebhookRecorder,
@@ -28,6 +19,8 @@ import {
   startGraphEmulator,
   trustCertificateInProcess,
 } from '@wabridge/sandbox/graph';
+import { createCloudApiClient, type SendHandler, WhatsAppSender } from '@wabridge/whatsapp';
+import { createTestBridge, type TestBridge } from '@wabridge/whatsapp/testing';
 import { type TeamsConfigInput, teamsConnector } from '../src/index.ts';
 
 export async function startGraph(options: GraphEmulatorOptions = {}): Promise<GraphEmulator> {

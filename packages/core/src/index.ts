@@ -10,7 +10,6 @@ export * from './archive/log/index.ts';
 export * from './archive/proof-document.ts';
 export * from './bridge/commands.ts';
 export * from './bridge/policy.ts';
-export * from './bridge/sender.ts';
 export * from './config/fields.ts';
 export * from './config/issues.ts';
 export * from './connector/consent-wording.ts';
@@ -26,16 +25,16 @@ export * from './domain/events.ts';
 export * from './domain/types.ts';
 export * from './errors/index.ts';
 export * from './ids/index.ts';
-export * from './ingest/whatsapp.ts';
 export * from './logger/index.ts';
 export * from './media/index.ts';
 export * from './metrics/index.ts';
 export * from './queue/backoff.ts';
-export { hydrateEvent } from './queue/hydrate.ts';
+export { hydrateEvent, hydrateJob } from './queue/hydrate.ts';
 export * from './queue/worker.ts';
 export * from './routing/index.ts';
 export * from './secrets/index.ts';
 export * from './store/governance-types.ts';
+export * from './store/ingest-translator.ts';
 export {
   ARCHIVE_KINDS,
   type ArchiveKind,
@@ -68,7 +67,6 @@ export * from './util/pacer.ts';
 export * from './util/private-files.ts';
 export * from './util/sleep.ts';
 export { DataKeyring, sealedKeyId } from './vault/keyring.ts';
-export * from './whatsapp/index.ts';
 export * from './workspace/admin.ts';
 export * from './workspace/audit.ts';
 export * from './workspace/governance.ts';

@@ -6,7 +6,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { fileURLToPath } from 'node:url';
-import { customerMessage, freePort, type LedgerTarget, startLedgerTarget } from '@wabridge/core/testing';
+import { freePort, type LedgerTarget, startLedgerTarget } from '@wabridge/core/testing';
+import { customerMessage } from '@wabridge/whatsapp/testing';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { childEnv } from './support/child-env.ts';
 

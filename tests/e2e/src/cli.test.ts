@@ -6,16 +6,14 @@ import { basename, join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { fileURLToPath } from 'node:url';
 import { openSqliteStore } from '@wabridge/core';
+import { type LedgerTarget, ledgerConnector, startLedgerTarget } from '@wabridge/core/testing';
+import { type SlackEmulator, startSlackEmulator } from '@wabridge/sandbox/slack';
 import {
   createTestBridge,
   customerMessage,
-  type LedgerTarget,
-  ledgerConnector,
-  startLedgerTarget,
   TEST_BRIDGE_MASTER_KEY,
   type TestBridge,
-} from '@wabridge/core/testing';
-import { type SlackEmulator, startSlackEmulator } from '@wabridge/sandbox/slack';
+} from '@wabridge/whatsapp/testing';
 import { afterEach, describe, expect, it } from 'vitest';
 
 const BIN = fileURLToPath(new URL('../../../apps/gateway/bin/wabridge.mjs', import.meta.url));

@@ -1,9 +1,9 @@
-import { signMetaPayload } from '@wabridge/core';
 import { startTestGateway, TEST_ACCESS_TOKEN, TEST_APP_SECRET } from '@wabridge/gateway/testing';
 import { type GraphEmulator, startGraphEmulator, trustCertificateInProcess } from '@wabridge/sandbox/graph';
 import { type HubSpotEmulator, startHubSpotEmulator } from '@wabridge/sandbox/hubspot';
 import { type SlackEmulator, startSlackEmulator } from '@wabridge/sandbox/slack';
 import { startWhatsAppEmulator, type WhatsAppEmulator } from '@wabridge/sandbox/whatsapp';
+import { signMetaPayload } from '@wabridge/whatsapp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 /**

@@ -1,7 +1,7 @@
-import { checkNumber, signMetaPayload } from '@wabridge/core';
 import { startTestGateway, TEST_ACCESS_TOKEN, TEST_APP_SECRET } from '@wabridge/gateway/testing';
 import { type SlackEmulator, startSlackEmulator } from '@wabridge/sandbox/slack';
 import { startWhatsAppEmulator, type WhatsAppEmulator } from '@wabridge/sandbox/whatsapp';
+import { checkNumber, signMetaPayload } from '@wabridge/whatsapp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 /**

@@ -1,5 +1,6 @@
-import { parseWebhookPayload } from '@wabridge/core';
-import { customerMessage, ledgerConnector } from '@wabridge/core/testing';
+import { ledgerConnector } from '@wabridge/core/testing';
+import { parseWebhookPayload } from '@wabridge/whatsapp';
+import { customerMessage } from '@wabridge/whatsapp/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestApp } from '../testing/harness.ts';
 import { createTestAccount, signIn, TEST_SCRYPT } from './testing.ts';

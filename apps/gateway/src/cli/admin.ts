@@ -286,7 +286,7 @@ export async function replayCommand({ env, values }: CommandInput): Promise<void
       ...(connector ? { connectorId: connector } : {}),
     };
     if (values.unrouted) {
-      const { parseWebhookPayload } = await import('@wabridge/core');
+      const { parseWebhookPayload } = await import('@wabridge/whatsapp');
       let routed = 0;
       const waiting = new Map<string, number>();
       // Page by page, oldest first, to the end: changes for numbers still unowned stay behind

@@ -1,4 +1,5 @@
-import { checkNumber, DEFAULT_APP, type NumberCheck, WabridgeError } from '@wabridge/core';
+import { WabridgeError } from '@wabridge/core';
+import { checkNumber, DEFAULT_APP, type NumberCheck } from '@wabridge/whatsapp';
 import { actor, noWorkspace, str, withRuntime } from './admin.ts';
 import { out, table } from './output.ts';
 import { type CommandInput, UsageError } from './parse.ts';

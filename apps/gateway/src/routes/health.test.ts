@@ -1,5 +1,6 @@
-import { parseWebhookPayload } from '@wabridge/core';
-import { customerMessage, ledgerConnector } from '@wabridge/core/testing';
+import { ledgerConnector } from '@wabridge/core/testing';
+import { parseWebhookPayload } from '@wabridge/whatsapp';
+import { customerMessage } from '@wabridge/whatsapp/testing';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createTestApp } from '../testing/harness.ts';
 

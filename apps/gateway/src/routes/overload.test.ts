@@ -2,7 +2,7 @@ import { createHmac } from 'node:crypto';
 import { connect, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
-import { customerMessage } from '@wabridge/core/testing';
+import { customerMessage } from '@wabridge/whatsapp/testing';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startTestGateway, TEST_APP_SECRET } from '../testing/harness.ts';
 

@@ -1,12 +1,12 @@
 import { timingSafeEqual } from 'node:crypto';
+import { isWabridgeError } from '@wabridge/core';
 import {
   DEFAULT_APP,
   identifyMetaSigner,
-  isWabridgeError,
   type MetaSignerResult,
   type WebhookApp,
   type WebhookView,
-} from '@wabridge/core';
+} from '@wabridge/whatsapp';
 import { type Context, Hono } from 'hono';
 import type { BodyGate } from '../body-gate.ts';
 import { BodyTooLarge, errorResponse, GateFull, gateFullResponse, readGated, retryAfter } from '../http.ts';

@@ -6,7 +6,8 @@
  */
 import { createHash, createHmac } from 'node:crypto';
 import type { DomainCommand } from '@wabridge/core';
-import { type Json, mutatedBodies, mutationTimeout, type TestBridge } from '@wabridge/core/testing';
+import { type Json, mutatedBodies, mutationTimeout } from '@wabridge/core/testing';
+import type { TestBridge } from '@wabridge/whatsapp/testing';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
   APP_ID,

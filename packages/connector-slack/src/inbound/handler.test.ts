@@ -1,6 +1,6 @@
 import type { InboundResult } from '@wabridge/core';
-import { createTestBridge, type TestBridge } from '@wabridge/core/testing';
 import type { SlackEmulator } from '@wabridge/sandbox/slack';
+import { createTestBridge, type TestBridge } from '@wabridge/whatsapp/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SUPPORT, startSlack } from '../../test/kit.ts';
 import { slackConnector } from '../index.ts';

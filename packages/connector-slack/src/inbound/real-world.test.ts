@@ -1,13 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import type { CommandOutcome, DomainCommand } from '@wabridge/core';
-import {
-  createTestBridge,
-  type Json,
-  mutatedBodies,
-  mutationTimeout,
-  type TestBridge,
-} from '@wabridge/core/testing';
+import { type Json, mutatedBodies, mutationTimeout } from '@wabridge/core/testing';
 import type { SlackEmulator } from '@wabridge/sandbox/slack';
+import { createTestBridge, type TestBridge } from '@wabridge/whatsapp/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SUPPORT, startSlack } from '../../test/kit.ts';
 import { TEMPLATE_ACTION } from '../constants.ts';

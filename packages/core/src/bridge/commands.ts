@@ -31,9 +31,9 @@ export interface CommandProcessorOptions {
   now?: () => number;
   /** Called after commands created jobs, to wake the local worker. */
   onQueued?: () => void;
+  /** A connector's name for people (its manifest's `displayName`), for the words of notices. */
+  platformName?: (connectorId: string) => string | undefined;
 }
-
-const CONSENT_SOURCES: ReadonlySet<string> = new Set(['hubspot', 'admin', 'api']);
 
 /**
  * Applies what agents and platforms ask for, the same way for every connector: resolve the thread
@@ -132,7 +132,7 @@ export class CommandProcessor {
       send: { kind: 'free_form' },
     });
     if (block) {
-      const notice = noticeText(block, displayName(thread.contact), now);
+      const notice = noticeText(block, displayName(thread.contact), now, this.o.platformName);
       const templates = block.kind === 'window_closed' ? await this.templates(ws) : [];
       return this.notice(ws, connectorId, key, {
         conversationId: thread.conversation.id,
@@ -192,7 +192,7 @@ export class CommandProcessor {
       send: { kind: 'template', category: template.category },
     });
     if (block) {
-      const notice = noticeText(block, displayName(thread.contact), now);
+      const notice = noticeText(block, displayName(thread.contact), now, this.o.platformName);
       return this.notice(ws, connectorId, key, {
         conversationId: thread.conversation.id,
         kind: notice.kind,
@@ -336,7 +336,8 @@ export class CommandProcessor {
       await this.o.store.claimCommandKey(ws, connectorId, command.idempotencyKey);
       return { status: 'ignored', reason: 'consent already in that state' };
     }
-    const source: ConsentSource = CONSENT_SOURCES.has(connectorId) ? (connectorId as ConsentSource) : 'api';
+    // Consent set through a connector is recorded as that connector's (its platform holds the record).
+    const source: ConsentSource = connectorId;
     const result = await this.o.store.recordConsent({
       commandKey: { source: connectorId, key: command.idempotencyKey },
       workspaceId: ws,

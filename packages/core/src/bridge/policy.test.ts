@@ -1,5 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { checkSendable, classifyAgentText, type ReplyModeOptions, renderTemplate } from './policy.ts';
+import {
+  checkSendable,
+  classifyAgentText,
+  noticeText,
+  type ReplyModeOptions,
+  renderTemplate,
+} from './policy.ts';
 
 const options: ReplyModeOptions = {
   notePrefix: '//',
@@ -70,6 +76,27 @@ describe('send policy', () => {
   it('fills template placeholders and leaves missing ones visible', () => {
     expect(renderTemplate({ body: 'Hi {{1}}, order {{2}} is {{3}}' }, ['Ada', '42'])).toBe(
       'Hi Ada, order 42 is {{3}}',
+    );
+  });
+});
+
+describe('opt-out notices', () => {
+  const block = (source: string) => ({
+    kind: 'opted_out' as const,
+    category: 'all' as const,
+    since: null,
+    source,
+  });
+  it('say where the opt-out came from: the bridge in its words, a connector by its platform name', () => {
+    const names = (id: string) => (id === 'crm' ? 'Acme CRM' : undefined);
+    expect(noticeText(block('keyword'), 'Ada', 0, names).text).toBe(
+      'Not sent: Ada opted out of WhatsApp messages by replying with an opt-out keyword. They can opt back in by sending START.',
+    );
+    expect(noticeText(block('crm'), 'Ada', 0, names).text).toBe(
+      'Not sent: Ada opted out of WhatsApp messages in Acme CRM. They can opt back in by sending START.',
+    );
+    expect(noticeText(block('crm'), 'Ada', 0).text).toBe(
+      'Not sent: Ada opted out of WhatsApp messages (crm). They can opt back in by sending START.',
     );
   });
 });

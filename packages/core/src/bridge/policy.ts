@@ -41,9 +41,13 @@ export function noticeText(
   block: SendBlock,
   contactName: string,
   now: number,
+  /** A connector's name for people (`HubSpot`), when the opt-out came from its platform. */
+  platformName?: (connectorId: string) => string | undefined,
 ): { kind: NoticeKind; text: string } {
   if (block.kind === 'opted_out') {
-    const how = block.source ? ` ${consentSourceWords(block.source) ?? `(${block.source})`}` : '';
+    const how = block.source
+      ? ` ${consentSourceWords(block.source, platformName) ?? `(${block.source})`}`
+      : '';
     const when = block.since
       ? ` on ${new Date(block.since).toISOString().slice(0, 16).replace('T', ' ')} UTC`
       : '';

@@ -1,6 +1,6 @@
 import type { z } from 'zod';
 import type { DomainCommand } from '../domain/commands.ts';
-import type { DomainEvent, DomainEventType } from '../domain/events.ts';
+import type { DomainEvent, DomainEventType, JobEvent } from '../domain/events.ts';
 import type { ExternalRef } from '../domain/types.ts';
 import type { Logger } from '../logger/index.ts';
 import type { Metrics } from '../metrics/index.ts';
@@ -14,15 +14,22 @@ import type { Metrics } from '../metrics/index.ts';
  * effects idempotent with `ctx.idempotencyKey`, the refs it already recorded (`ctx.refs`), and
  * `ctx.refs.checkpoint()` before a multi-step effect (see "Exactly-once effects" in docs/architecture.md).
  */
-export interface ConnectorManifest<Config = unknown> {
+export interface ConnectorManifest<Config = unknown, Event extends JobEvent = DomainEvent> {
   /** Short stable id: `slack`, `hubspot`, `teams`. Used in URLs, job rows and refs. */
   id: string;
+  /**
+   * Part of the bridge rather than a platform users connect (the WhatsApp sender, which owns the
+   * `send` jobs): on in every workspace without settings, never listed to users (admin console,
+   * config file, `registry.list()`), registered with `registry.withInternal`. Its jobs run through
+   * the same worker path as every connector's.
+   */
+  internal?: boolean;
   displayName: string;
   configSchema: z.ZodType<Config>;
   /** Config fields stored encrypted and never shown or logged (`botToken`, `signingSecret` …). */
   secretFields: readonly string[];
   capabilities: ConnectorCapabilities;
-  create(config: Config, deps: ConnectorDeps): ConnectorInstance | Promise<ConnectorInstance>;
+  create(config: Config, deps: ConnectorDeps): ConnectorInstance<Event> | Promise<ConnectorInstance<Event>>;
 }
 
 export interface ConnectorCapabilities {
@@ -37,14 +44,14 @@ export interface ConnectorCapabilities {
   batch?: { maxSize: number };
 }
 
-export interface ConnectorInstance {
+export interface ConnectorInstance<Event extends JobEvent = DomainEvent> {
   /** Mirrors one event. Throw a `WabridgeError` to tell the queue whether to retry. */
-  deliver(event: DomainEvent, ctx: DeliveryContext): Promise<DeliveryResult>;
+  deliver(event: Event, ctx: DeliveryContext): Promise<DeliveryResult>;
   /**
    * Mirrors several events at once (declared with `capabilities.batch`). Returns one outcome per
    * event, in the same order; a rejected outcome is retried or dead-lettered on its own.
    */
-  deliverBatch?(items: readonly BatchItem[]): Promise<BatchOutcome[]>;
+  deliverBatch?(items: readonly BatchItem<Event>[]): Promise<BatchOutcome[]>;
   /** The platform's callbacks, mounted at `/hooks/<connector>/<workspace>/…`. */
   inbound?: InboundHandler;
   /** Fetches an attachment an agent sent (`Attachment.ref`), so it can be sent to WhatsApp. */
@@ -73,8 +80,8 @@ export interface ConnectorCheck {
   detail: string;
 }
 
-export interface BatchItem {
-  event: DomainEvent;
+export interface BatchItem<Event extends JobEvent = DomainEvent> {
+  event: Event;
   ctx: DeliveryContext;
 }
 

@@ -1,5 +1,6 @@
 import { describeIssues } from '../config/issues.ts';
 import type { DomainCommand } from '../domain/commands.ts';
+import type { JobEvent } from '../domain/events.ts';
 import { WabridgeError } from '../errors/index.ts';
 import type { Logger } from '../logger/index.ts';
 import type { Metrics } from '../metrics/index.ts';
@@ -41,7 +42,7 @@ export interface ConnectorTestReport {
 
 interface Live {
   updatedAt: number;
-  instance: Promise<ConnectorInstance>;
+  instance: Promise<ConnectorInstance<JobEvent>>;
 }
 
 /**
@@ -61,11 +62,20 @@ export class ConnectorHost {
     return this.options.registry;
   }
 
-  /** The live instance, or null when the connector is not enabled in the workspace. */
-  async instance(workspaceId: string, connectorId: string): Promise<ConnectorInstance | null> {
+  /**
+   * The live instance, or null when the connector is not enabled in the workspace. An internal
+   * connector (the WhatsApp sender) has no settings: it is on in every workspace.
+   */
+  async instance(workspaceId: string, connectorId: string): Promise<ConnectorInstance<JobEvent> | null> {
+    const key = `${workspaceId}/${connectorId}`;
+    const manifest = this.options.registry.resolve(connectorId);
+    if (manifest?.internal) {
+      const current = this.live.get(key);
+      if (current) return current.instance;
+      return this.cache(key, 0, this.build(manifest, workspaceId, {}));
+    }
     const settings = await this.options.routing.connectorSettings(workspaceId);
     const setting = settings.find((s) => s.connectorId === connectorId);
-    const key = `${workspaceId}/${connectorId}`;
     const current = this.live.get(key);
     if (!setting?.enabled) {
       if (current) await this.retire(key, current);
@@ -73,10 +83,16 @@ export class ConnectorHost {
     }
     if (current && current.updatedAt === setting.updatedAt) return current.instance;
     if (current) await this.retire(key, current);
-    const manifest = this.options.registry.get(connectorId);
     if (!manifest) return null;
-    const instance = this.create(manifest, setting);
-    const entry = { updatedAt: setting.updatedAt, instance };
+    return this.cache(key, setting.updatedAt, this.create(manifest, setting));
+  }
+
+  private cache(
+    key: string,
+    updatedAt: number,
+    instance: Promise<ConnectorInstance<JobEvent>>,
+  ): Promise<ConnectorInstance<JobEvent>> {
+    const entry = { updatedAt, instance };
     this.live.set(key, entry);
     // A failed creation must not be cached: the next call tries again (the admin may fix the config).
     instance.catch(() => {
@@ -172,8 +188,14 @@ export class ConnectorHost {
   }
 
   private async create(manifest: ConnectorManifest, setting: ConnectorSetting): Promise<ConnectorInstance> {
-    const config = this.resolveConfig(manifest, setting);
-    const { workspaceId } = setting;
+    return this.build(manifest, setting.workspaceId, this.resolveConfig(manifest, setting));
+  }
+
+  private async build<Event extends JobEvent>(
+    manifest: ConnectorManifest<unknown, Event>,
+    workspaceId: string,
+    config: unknown,
+  ): Promise<ConnectorInstance<Event>> {
     const logger = this.options.logger.child({ workspace: workspaceId, connector: manifest.id });
     return manifest.create(config, {
       workspaceId,

@@ -3,6 +3,7 @@ import type {
   ConsentSnapshot,
   Contact,
   Conversation,
+  Lease,
   Message,
   MessageStatus,
   TemplateDefinition,
@@ -112,3 +113,23 @@ export interface NoticeEvent extends EventBase {
     messageId: string | null;
   };
 }
+
+/**
+ * What a `send` job stands for: one recorded outbound message, for the internal connector that
+ * owns the `send` jobs (the WhatsApp sender). Not a `DomainEvent`: no connector mirrors it, and the
+ * sender reads the message itself right before sending (consent and the window are checked then),
+ * settling the message under the job's lease.
+ */
+export interface SendRequest {
+  type: 'message.send';
+  /** `send:<message id>`, like a domain event's id. */
+  id: string;
+  workspaceId: string;
+  messageId: string;
+  /** 1 on the first attempt. */
+  attempts: number;
+  lease: Lease;
+}
+
+/** What a job hands a connector: a domain event, or (internal connectors only) a `SendRequest`. */
+export type JobEvent = DomainEvent | SendRequest;

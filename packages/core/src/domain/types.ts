@@ -217,7 +217,18 @@ export interface MessageStatus {
 
 export type ConsentCategory = 'all' | 'marketing';
 export type ConsentState = 'opted_in' | 'opted_out';
-export type ConsentSource = 'keyword' | 'meta_preference' | 'hubspot' | 'admin' | 'api' | 'platform_error';
+/**
+ * Who changed consent: the bridge's own sources (an opt-out keyword, WhatsApp's user preferences, an
+ * administrator, the API, a send WhatsApp refused), or the id of the connector whose platform
+ * recorded the change (a CRM's consent property).
+ */
+export type ConsentSource =
+  | 'keyword'
+  | 'meta_preference'
+  | 'admin'
+  | 'api'
+  | 'platform_error'
+  | (string & {});
 
 export interface ConsentEntry {
   id: string;
@@ -226,7 +237,7 @@ export interface ConsentEntry {
   category: ConsentCategory;
   state: ConsentState;
   source: ConsentSource;
-  /** Who made the change, when known (`hubspot:portal/123:user/456`, an admin's name …). */
+  /** Who made the change, when known (`<connector>:portal/123:user/456`, an admin's name …). */
   actor: string | null;
   /** The message (our id) that carried the change, for keyword and platform-error sources. */
   evidenceMessageId: string | null;
@@ -271,4 +282,10 @@ export function maskNumber(number: string | null, masking: NumberMasking): strin
   if (masking === 'none' || digits.length < 6) return plus;
   if (masking === 'last4') return `•••• ${digits.slice(-4)}`;
   return `+${digits.slice(0, 2)}${'•'.repeat(Math.max(0, digits.length - 6))}${digits.slice(-4)}`;
+}
+
+/** A job's claim: the store settles a job, and fences the writes made for it, only with its lease. */
+export interface Lease {
+  jobId: number;
+  token: string;
 }

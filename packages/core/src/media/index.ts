@@ -6,12 +6,22 @@ import { WabridgeError } from '../errors/index.ts';
 import type { Store } from '../store/types.ts';
 import { PRIVATE_DIR_MODE, PRIVATE_FILE_MODE } from '../util/private-files.ts';
 import { openWith, sealedKeyId, sealWith } from '../vault/keyring.ts';
-import type { CloudApiClient } from '../whatsapp/cloud-api-client.ts';
+
+/**
+ * Where a message's file is fetched from the first time: the source's media API (WhatsApp's Cloud
+ * API client is one). The cache below does not need to know more of it.
+ */
+export interface MediaDownloader {
+  downloadMedia(
+    mediaId: string,
+    options: { maxBytes: number },
+  ): Promise<{ bytes: Uint8Array; mimeType: string }>;
+}
 
 export interface MediaStoreOptions {
   store: Store;
-  /** The Cloud API client for a workspace's business number (each number may have its own token). */
-  client: (workspaceId: string, phoneNumberId?: string) => CloudApiClient | Promise<CloudApiClient>;
+  /** The downloader for a workspace's business number (each number may have its own token). */
+  client: (workspaceId: string, phoneNumberId?: string) => MediaDownloader | Promise<MediaDownloader>;
   /** Where downloaded media is kept (`<data dir>/media`). */
   dir: string;
   /** Key for signing media links. */

@@ -1,6 +1,26 @@
-import type { DomainEvent, EventBase } from '../domain/events.ts';
+import type { DomainEvent, EventBase, JobEvent } from '../domain/events.ts';
 import { CHANGE_TYPES, deriveRevision, type Message, windowState } from '../domain/types.ts';
 import type { Job, Store } from '../store/types.ts';
+
+/**
+ * What a job hands its connector. A `send` job becomes a `SendRequest` without reading anything:
+ * its sender reads the message right before sending, and settles a message that can no longer be
+ * sent itself. Every other job is its domain event, built by the store where it can
+ * (`Store.hydrateEvent`) and from the store's reads otherwise.
+ */
+export function hydrateJob(store: Store, job: Job, now: number): Promise<JobEvent | null> {
+  if (job.eventType === 'send') {
+    return Promise.resolve({
+      type: 'message.send',
+      id: `send:${job.entityId}`,
+      workspaceId: job.workspaceId,
+      messageId: job.entityId,
+      attempts: job.attempts,
+      lease: job.lease,
+    });
+  }
+  return store.hydrateEvent ? store.hydrateEvent(job, now) : hydrateEvent(store, job, now);
+}
 
 /**
  * Builds the event a job stands for from the store as it is now. Returns null when the entity is

@@ -2,24 +2,18 @@ import { randomUUID } from 'node:crypto';
 import type { BatchItem, DeliveryContext, RefAccess } from '../connector/contract.ts';
 import type { ConnectorHost } from '../connector/host.ts';
 import { linkAccess } from '../connector/links.ts';
-import type { DomainEvent } from '../domain/events.ts';
+import type { JobEvent } from '../domain/events.ts';
 import type { ExternalRef } from '../domain/types.ts';
 import { toWabridgeError, WabridgeError } from '../errors/index.ts';
 import type { Logger } from '../logger/index.ts';
 import type { Metrics } from '../metrics/index.ts';
-import { type Job, type Store, WHATSAPP_SENDER } from '../store/types.ts';
+import type { Job, Store } from '../store/types.ts';
 import { type BackoffPolicy, backoffDelay, DEFAULT_BACKOFF } from './backoff.ts';
-import { hydrateEvent } from './hydrate.ts';
-
-/** Sends one outbound message to WhatsApp (`send` jobs); see `bridge/sender.ts`. */
-export interface SendHandler {
-  send(job: Job, signal: AbortSignal): Promise<void>;
-}
+import { hydrateJob } from './hydrate.ts';
 
 export interface WorkerOptions {
   store: Store;
   host: ConnectorHost;
-  sender: SendHandler | null;
   logger: Logger;
   metrics: Metrics;
   workerId?: string;
@@ -45,14 +39,14 @@ export interface WorkerOptions {
 
 /**
  * The delivery engine. Claims jobs that head their (conversation, connector) queue, hydrates the
- * event, hands it to the connector (or the WhatsApp sender), and settles the job under its lease:
- * completed with the refs it created, retried with back-off, or dead-lettered with the reason.
+ * event, hands it to the connector (the WhatsApp sender is one, internal), and settles the job
+ * under its lease: completed with the refs it created, retried with back-off, or dead-lettered
+ * with the reason.
  * Settling with a lost lease is refused by the store, so a stale worker cannot undo a newer one.
  */
 export class Worker {
   readonly workerId: string;
-  private readonly o: Required<Omit<WorkerOptions, 'sender' | 'workerId' | 'upkeep'>> & {
-    sender: SendHandler | null;
+  private readonly o: Required<Omit<WorkerOptions, 'workerId' | 'upkeep'>> & {
     upkeep: ((now: number) => Promise<void>) | null;
   };
   /** When this worker last ran the archive upkeep (see WorkerOptions.upkeep). */
@@ -80,7 +74,6 @@ export class Worker {
       now: Date.now,
       random: Math.random,
       ...options,
-      sender: options.sender,
       upkeep: options.upkeep ?? null,
     };
   }
@@ -171,17 +164,9 @@ export class Worker {
   private async fill(): Promise<number> {
     let claimed = 0;
     const { store, host } = this.o;
-    const batchIds = new Set(
-      host.registry
-        .list()
-        .filter((m) => m.capabilities.batch)
-        .map((m) => m.id),
-    );
-    const singleIds = host.registry
-      .list()
-      .filter((m) => !batchIds.has(m.id))
-      .map((m) => m.id);
-    if (this.o.sender) singleIds.push(WHATSAPP_SENDER);
+    const connectors = host.registry.delivering();
+    const batchIds = new Set(connectors.filter((m) => m.capabilities.batch).map((m) => m.id));
+    const singleIds = connectors.filter((m) => !batchIds.has(m.id)).map((m) => m.id);
     const free = this.o.concurrency - this.inFlight.size;
     if (free > 0 && singleIds.length > 0) {
       const jobs = await store.claimJobs({
@@ -242,68 +227,46 @@ export class Worker {
     this.inFlight.add(entry);
   }
 
+  /** A single job is a batch of one: the same path, the same settling. */
   private async process(job: Job): Promise<void> {
-    const logger = this.o.logger.child({
-      job: job.id,
-      workspace: job.workspaceId,
-      connector: job.connectorId,
-    });
     const started = this.o.now();
-    await this.withLease([job], logger, async (signal) => {
-      try {
-        let refs: ExternalRef[] = [];
-        if (job.connectorId === WHATSAPP_SENDER) {
-          if (!this.o.sender) throw toWabridgeError(new Error('no WhatsApp sender configured'));
-          await this.o.sender.send(job, signal);
-        } else {
-          refs = await this.deliverOne(job, signal, logger);
-        }
-        await this.complete(job, refs, logger);
-      } catch (error) {
-        await this.fail(job, toWabridgeError(error), logger);
-      }
-    });
+    await this.processBatch(job.workspaceId, job.connectorId, [job]);
     this.o.metrics.observe('job_run_seconds', (this.o.now() - started) / 1000, {
       connector: job.connectorId,
     });
   }
 
-  private async deliverOne(job: Job, signal: AbortSignal, logger: Logger): Promise<ExternalRef[]> {
-    const event = await this.hydrate(job);
-    if (!event) {
-      logger.debug(
-        { entity: job.entityId },
-        'nothing left to deliver (entity gone, or a newer status is queued)',
-      );
-      return [];
-    }
-    const instance = await this.o.host.instance(job.workspaceId, job.connectorId);
-    if (!instance) {
-      logger.info({ eventType: job.eventType }, 'connector no longer enabled; job dropped');
-      return [];
-    }
-    const result = await instance.deliver(event, this.context(job, signal, logger));
-    return (result.refs ?? []).map((ref) => ({ ...ref, connectorId: job.connectorId }));
-  }
-
+  /**
+   * Delivers claimed jobs of one workspace and connector under their leases: hydrates each,
+   * hands the live ones to the connector (`deliverBatch` when it has one, else `deliver` each),
+   * and settles every job with its own outcome. A job whose entity is gone, or whose connector is
+   * no longer enabled, completes without a delivery.
+   */
   private async processBatch(workspaceId: string, connectorId: string, jobs: Job[]): Promise<void> {
+    const [first] = jobs;
     const logger = this.o.logger.child({
+      ...(jobs.length === 1 && first ? { job: first.id } : { batch: jobs.length }),
       workspace: workspaceId,
       connector: connectorId,
-      batch: jobs.length,
     });
     await this.withLease(jobs, logger, async (signal) => {
       try {
         const instance = await this.o.host.instance(workspaceId, connectorId);
-        const items: { job: Job; item: BatchItem | null }[] = [];
+        if (!instance) logger.info({ jobs: jobs.length }, 'connector no longer enabled; job dropped');
+        const items: { job: Job; item: BatchItem<JobEvent> | null }[] = [];
         for (const job of jobs) {
-          const event: DomainEvent | null = await this.hydrate(job);
+          const event = instance ? await this.hydrate(job) : null;
+          if (instance && !event)
+            logger.debug(
+              { job: job.id, entity: job.entityId },
+              'nothing left to deliver (entity gone, or a newer status is queued)',
+            );
           items.push({
             job,
             item: event && instance ? { event, ctx: this.context(job, signal, logger) } : null,
           });
         }
-        const live = items.filter((i): i is { job: Job; item: BatchItem } => i.item !== null);
+        const live = items.filter((i): i is { job: Job; item: BatchItem<JobEvent> } => i.item !== null);
         for (const skipped of items.filter((i) => i.item === null))
           await this.complete(skipped.job, [], logger);
         if (live.length === 0 || !instance) return;
@@ -344,12 +307,9 @@ export class Worker {
     });
   }
 
-  /** One store call where the store can build the event itself (see Store.hydrateEvent). */
-  private hydrate(job: Job): Promise<DomainEvent | null> {
-    const { store } = this.o;
-    return store.hydrateEvent
-      ? store.hydrateEvent(job, this.o.now())
-      : hydrateEvent(store, job, this.o.now());
+  /** One store call where the store can build the event itself (see hydrateJob). */
+  private hydrate(job: Job): Promise<JobEvent | null> {
+    return hydrateJob(this.o.store, job, this.o.now());
   }
 
   private context(job: Job, signal: AbortSignal, logger: Logger): DeliveryContext {

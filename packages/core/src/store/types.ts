@@ -19,6 +19,7 @@ import type {
   Contact,
   Conversation,
   ExternalRef,
+  Lease,
   Message,
   MessageError,
   MessageStatus,
@@ -38,6 +39,9 @@ import type {
   RetentionRunInput,
   RetentionRunResult,
 } from './governance-types.ts';
+
+// Defined with the domain (a `SendRequest` carries one); kept here, where the jobs are.
+export type { Lease };
 
 /**
  * The store. Operations are coarse and say what they mean ("ingest this webhook", "record this
@@ -627,11 +631,6 @@ export interface Job {
   runAt: number;
   createdAt: number;
   lease: Lease;
-}
-
-export interface Lease {
-  jobId: number;
-  token: string;
 }
 
 export interface ClaimOptions {

@@ -1,6 +1,4 @@
 // Test support for adapters and connectors: `@wabridge/core/testing`. Imports vitest.
-export * from './bridge.ts';
-export * from './connector-conformance.ts';
 export * from './fixtures.ts';
 export * from './ledger-connector.ts';
 export * from './mutate.ts';

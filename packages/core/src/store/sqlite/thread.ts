@@ -1,11 +1,11 @@
 // The store thread: owns the SQLite connection and answers Store calls from the main thread. It
-// also ingests verified webhook bodies, next to the data (see openThreadedSqliteStore).
+// also ingests verified webhook bodies, next to the data, with the ingest translator it is given
+// by module URL (see openThreadedSqliteStore and store/ingest-translator.ts).
 import { parentPort, workerData } from 'node:worker_threads';
-import { isWabridgeError } from '../../errors/index.ts';
-import { WhatsAppIngestor } from '../../ingest/whatsapp.ts';
+import { isWabridgeError, WabridgeError } from '../../errors/index.ts';
 import type { Logger, LogRecord } from '../../logger/index.ts';
 import type { Metrics } from '../../metrics/index.ts';
-import { RoutingCache } from '../../routing/index.ts';
+import type { IngestTranslator, IngestTranslatorModule } from '../ingest-translator.ts';
 import { openSqliteStore } from './index.ts';
 import {
   type Answer,
@@ -66,8 +66,9 @@ const forwardingMetrics: Metrics = {
   observe: (name, value, labels) => queue({ event: ['observe', name, value, labels] }),
 };
 
-const { path, busyTimeoutMs, masterKeys } = workerData as {
+const { path, busyTimeoutMs, masterKeys, ingestTranslator } = workerData as {
   path: string;
+  ingestTranslator?: string;
   busyTimeoutMs?: number;
   masterKeys?: { current: Uint8Array; previous?: Uint8Array[] };
 };
@@ -86,20 +87,23 @@ const store = await openSqliteStore({
   logger: forwardingLogger({ component: 'store' }),
 });
 
-const ingestor = new WhatsAppIngestor({
-  store,
-  // Checked on every webhook: reading the config version here is one indexed SELECT, and an admin
-  // change made through this very thread must route the next webhook.
-  routing: new RoutingCache(store, { checkEveryMs: 0 }),
-  logger: forwardingLogger({ component: 'ingest' }),
-  metrics: forwardingMetrics,
-});
+const ingestor: IngestTranslator | null = ingestTranslator
+  ? ((await import(ingestTranslator)) as IngestTranslatorModule).createIngestTranslator({
+      store,
+      logger: forwardingLogger({ component: 'ingest' }),
+      metrics: forwardingMetrics,
+    })
+  : null;
 
 const methods = store as unknown as Record<string, (...args: unknown[]) => Promise<unknown>>;
 const services: Record<string, (...args: unknown[]) => Promise<unknown>> = {
   // JSON turns an omitted receivedAt into null.
   ingestBody: (body, receivedAt) =>
-    ingestor.ingestBody(body as Uint8Array, typeof receivedAt === 'number' ? receivedAt : undefined),
+    ingestor
+      ? ingestor.ingestBody(body as Uint8Array, typeof receivedAt === 'number' ? receivedAt : undefined)
+      : Promise.reject(
+          new WabridgeError('internal', 'the store thread was opened without an ingest translator'),
+        ),
 };
 
 port.on('message', (message: Calls) => {

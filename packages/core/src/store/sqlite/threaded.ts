@@ -1,14 +1,14 @@
 import { Worker as NodeWorker } from 'node:worker_threads';
 import { type ErrorCode, WabridgeError } from '../../errors/index.ts';
-import type { WebhookBodyIngest } from '../../ingest/whatsapp.ts';
 import { type Logger, silentLogger } from '../../logger/index.ts';
 import { type Metrics, noopMetrics } from '../../metrics/index.ts';
+import type { IngestTranslator } from '../ingest-translator.ts';
 import type { Job, Store } from '../types.ts';
 import { untilAdmitted } from './admission.ts';
 import type { Answers, Call, Calls, ForwardedEvent } from './thread-protocol.ts';
 
 export type ThreadedSqliteStore = Store &
-  WebhookBodyIngest & {
+  IngestTranslator & {
     /**
      * How long the store thread has been working on its current batch without answering, in ms
      * (0 when it is idle or making progress). Readiness says "not ready" while this grows: the
@@ -50,7 +50,7 @@ const BUSY_RETRY_AFTER_MS = 5000;
  *
  * Calls travel as JSON (every Store argument and result is plain data) plus one buffer for the
  * webhook bodies of the batch; errors keep their code and verdict. Logs and metrics of the
- * thread's ingestor come back with the answers and go to `logger` and `metrics` here.
+ * thread's ingest translator come back with the answers and go to `logger` and `metrics` here.
  */
 export async function openThreadedSqliteStore(options: {
   path: string;
@@ -62,6 +62,12 @@ export async function openThreadedSqliteStore(options: {
   now?: () => number;
   /** See SqliteStoreOptions.masterKeys: the thread seals and opens content with them. */
   masterKeys?: { current: Buffer; previous?: readonly Buffer[] };
+  /**
+   * The URL of the module that translates webhook bodies in the store thread (an
+   * `IngestTranslatorModule`, e.g. `WHATSAPP_INGEST_TRANSLATOR` of `@wabridge/whatsapp`). Without
+   * it, `ingestBody` fails.
+   */
+  ingestTranslator?: string;
 }): Promise<ThreadedSqliteStore> {
   const logger = options.logger ?? silentLogger;
   const metrics = options.metrics ?? noopMetrics;
@@ -69,7 +75,12 @@ export async function openThreadedSqliteStore(options: {
   const now = options.now ?? Date.now;
   // Named, so the thread is told apart in top -H, /proc and `npm run bench`.
   const worker = new NodeWorker(new URL('./thread.ts', import.meta.url), {
-    workerData: { path: options.path, busyTimeoutMs: options.busyTimeoutMs, masterKeys: options.masterKeys },
+    workerData: {
+      path: options.path,
+      busyTimeoutMs: options.busyTimeoutMs,
+      masterKeys: options.masterKeys,
+      ingestTranslator: options.ingestTranslator,
+    },
     name: 'wabridge-store',
   });
   const pending = new Map<number, { resolve(value: unknown): void; reject(error: unknown): void }>();

@@ -1,7 +1,5 @@
-import { type AuditActor, auditEntry } from '../access/actor.ts';
-import { WabridgeError } from '../errors/index.ts';
-import type { SecretBox } from '../secrets/index.ts';
-import type { Store, WhatsAppNumberCredentials } from '../store/types.ts';
+import type { SecretBox, Store, WhatsAppNumberCredentials } from '@wabridge/core';
+import { type AuditActor, auditEntry, WabridgeError } from '@wabridge/core';
 
 /** The environment's app (WHATSAPP_APP_SECRET, …): the one every number without credentials uses. */
 export const DEFAULT_APP = 'default';

@@ -1,8 +1,6 @@
+import { noopMetrics, silentLogger, Worker } from '@wabridge/core';
 import { afterEach, describe, expect, it } from 'vitest';
-import { silentLogger } from '../logger/index.ts';
-import { noopMetrics } from '../metrics/index.ts';
-import { createTestBridge, type TestBridge } from '../testing/bridge.ts';
-import { Worker } from './worker.ts';
+import { createTestBridge, type TestBridge } from '../../src/testing/bridge.ts';
 
 // The archive upkeep (the retention purge) runs from the workers' periodic maintenance: one worker
 // at a time, at most once per interval, at the worker's own clock (injected here).
@@ -22,7 +20,6 @@ describe('archive upkeep', () => {
       new Worker({
         store: bridge?.store as TestBridge['store'],
         host: bridge?.host as TestBridge['host'],
-        sender: null,
         logger: silentLogger,
         metrics: noopMetrics,
         workerId: id,

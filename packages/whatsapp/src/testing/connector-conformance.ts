@@ -1,11 +1,13 @@
+import type { ConnectorManifest } from '@wabridge/core';
+import {
+  DOMAIN_EVENT_TYPES,
+  deliveryContext,
+  hydrateEvent,
+  isWabridgeError,
+  silentLogger,
+  WHATSAPP_SENDER,
+} from '@wabridge/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { ConnectorManifest } from '../connector/contract.ts';
-import { DOMAIN_EVENT_TYPES } from '../domain/events.ts';
-import { isWabridgeError } from '../errors/index.ts';
-import { silentLogger } from '../logger/index.ts';
-import { hydrateEvent } from '../queue/hydrate.ts';
-import { deliveryContext } from '../queue/worker.ts';
-import { WHATSAPP_SENDER } from '../store/types.ts';
 import { createTestBridge, type TestBridge } from './bridge.ts';
 
 /**

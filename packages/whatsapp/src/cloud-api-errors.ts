@@ -4,8 +4,9 @@
  * a template, or nothing at all. Pure functions, so the same verdicts apply to HTTP error bodies
  * and to the `errors[]` of failed status webhooks.
  */
+
+import { type ErrorCode, WabridgeError } from '@wabridge/core';
 import { z } from 'zod';
-import { type ErrorCode, WabridgeError } from '../errors/index.ts';
 
 export interface MetaErrorMeaning {
   /** What Meta's code means, in words an agent understands. */

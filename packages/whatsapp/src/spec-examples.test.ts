@@ -12,7 +12,7 @@ import {
 
 // Meta's OpenAPI spec, vendored by the sandbox package. Every example it gives for the webhook
 // endpoint must parse, be recognised as its documented type, and come back unchanged.
-const SPEC_URL = new URL('../../../sandbox/vendor/meta/business-messaging-api_v23.0.yaml', import.meta.url);
+const SPEC_URL = new URL('../../sandbox/vendor/meta/business-messaging-api_v23.0.yaml', import.meta.url);
 const WEBHOOK_PATH = '/whatsapp/webhooks';
 
 type Json = Record<string, unknown>;

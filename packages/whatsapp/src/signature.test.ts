@@ -1,6 +1,6 @@
 import { createHmac } from 'node:crypto';
+import { isWabridgeError } from '@wabridge/core';
 import { describe, expect, it } from 'vitest';
-import { isWabridgeError } from '../errors/index.ts';
 import { signMetaPayload, verifyMetaSignature } from './signature.ts';
 
 const SECRET = 'app-secret-current';

@@ -1,4 +1,4 @@
-import { isWabridgeError } from '../errors/index.ts';
+import { isWabridgeError } from '@wabridge/core';
 import type { CloudApiClient, PhoneNumberProfile, SubscribedApp } from './cloud-api-client.ts';
 
 /** What "Test" shows for a number: its profile and whether its WABA sends webhooks to its app. */

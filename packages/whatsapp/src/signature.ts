@@ -4,7 +4,7 @@
  * (key order, unicode escaping) never matches.
  */
 import { createHmac, timingSafeEqual } from 'node:crypto';
-import { WabridgeError } from '../errors/index.ts';
+import { WabridgeError } from '@wabridge/core';
 
 export type MetaSignatureFailure = 'missing' | 'malformed' | 'wrong_prefix' | 'mismatch';
 export type MetaSignatureResult = { ok: true } | { ok: false; reason: MetaSignatureFailure };

@@ -1,4 +1,4 @@
-// node --disable-warning=ExperimentalWarning packages/core/bench/ingest-store.ts [--webhooks 40000]
+// node --disable-warning=ExperimentalWarning packages/whatsapp/bench/ingest-store.ts [--webhooks 40000]
 //   [--batch 100] [--rounds 3]
 // The store thread's share of `npm run bench`, without HTTP: the same signed-webhook bodies (one
 // customer text each, 5,000 customers in random order, Meta-shaped random wamids) handed to the
@@ -12,10 +12,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { WhatsAppIngestor } from '../src/ingest/whatsapp.ts';
-import { noopMetrics } from '../src/metrics/index.ts';
-import { RoutingCache } from '../src/routing/index.ts';
-import { openSqliteStore } from '../src/store/sqlite/index.ts';
+import { noopMetrics, openSqliteStore, RoutingCache } from '@wabridge/core';
+import { WhatsAppIngestor } from '../src/ingest.ts';
 import { customerMessage, TEST_PHONE_NUMBER_ID } from '../src/testing/bridge.ts';
 
 const { values } = parseArgs({

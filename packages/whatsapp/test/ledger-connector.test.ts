@@ -1,10 +1,10 @@
-import { describeConnectorConformance } from './connector-conformance.ts';
 import {
   type LedgerTarget,
   ledgerConnector,
   signLedgerCallback,
   startLedgerTarget,
-} from './ledger-connector.ts';
+} from '@wabridge/core/testing';
+import { describeConnectorConformance } from '../src/testing/connector-conformance.ts';
 
 // The conformance suite proves itself on the test connector: if the suite could not fail, the
 // ledger platform (which is not idempotent) would show duplicates here.

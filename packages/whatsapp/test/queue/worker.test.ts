@@ -1,7 +1,7 @@
+import { backoffDelay, DEFAULT_BACKOFF } from '@wabridge/core';
+import { type LedgerTarget, ledgerConnector, startLedgerTarget } from '@wabridge/core/testing';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { createTestBridge, type TestBridge } from '../testing/bridge.ts';
-import { type LedgerTarget, ledgerConnector, startLedgerTarget } from '../testing/ledger-connector.ts';
-import { backoffDelay, DEFAULT_BACKOFF } from './backoff.ts';
+import { createTestBridge, type TestBridge } from '../../src/testing/bridge.ts';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 

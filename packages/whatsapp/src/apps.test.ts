@@ -2,9 +2,8 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { createSecretBox, openSqliteStore, type SqliteStore } from '@wabridge/core';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { createSecretBox } from '../secrets/index.ts';
-import { openSqliteStore, type SqliteStore } from '../store/sqlite/index.ts';
 import { DEFAULT_APP, WhatsAppApps } from './apps.ts';
 import { identifyMetaSigner, signMetaPayload } from './signature.ts';
 

@@ -2,12 +2,16 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
+import {
+  memoryLogger,
+  memoryMetrics,
+  openThreadedSqliteStore,
+  type ThreadedSqliteStore,
+} from '@wabridge/core';
+import { identity, inboundMessage, messagesUnit, seedWorkspace } from '@wabridge/core/testing';
 import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { memoryLogger } from '../../logger/index.ts';
-import { memoryMetrics } from '../../metrics/index.ts';
-import { customerMessage, TEST_PHONE_NUMBER_ID } from '../../testing/bridge.ts';
-import { identity, inboundMessage, messagesUnit, seedWorkspace } from '../../testing/fixtures.ts';
-import { openThreadedSqliteStore, type ThreadedSqliteStore } from './threaded.ts';
+import { WHATSAPP_INGEST_TRANSLATOR } from '../src/ingest.ts';
+import { customerMessage, TEST_PHONE_NUMBER_ID } from '../src/testing/bridge.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'wabridge-threaded-'));
 let n = 0;
@@ -25,7 +29,12 @@ describe('the store thread ingests verified webhook bodies', () => {
   beforeEach(async () => {
     logger = memoryLogger();
     metrics = memoryMetrics();
-    store = await openThreadedSqliteStore({ path: join(dir, `ingest-${n++}.db`), logger, metrics });
+    store = await openThreadedSqliteStore({
+      path: join(dir, `ingest-${n++}.db`),
+      logger,
+      metrics,
+      ingestTranslator: WHATSAPP_INGEST_TRANSLATOR,
+    });
     ws = await seedWorkspace(store, { phoneNumberId: TEST_PHONE_NUMBER_ID, connectors: ['slack', 'teams'] });
   });
   afterEach(() => store.close());
@@ -133,7 +142,10 @@ describe('the store thread ingests verified webhook bodies', () => {
 
 describe('claims through the store thread', () => {
   it('webhooks are not held back while a claim admits a backlog', async () => {
-    const store = await openThreadedSqliteStore({ path: join(dir, `admit-${n++}.db`) });
+    const store = await openThreadedSqliteStore({
+      path: join(dir, `admit-${n++}.db`),
+      ingestTranslator: WHATSAPP_INGEST_TRANSLATOR,
+    });
     try {
       const ws = await seedWorkspace(store, { phoneNumberId: TEST_PHONE_NUMBER_ID, connectors: ['slack'] });
       // 3,000 new jobs: three admission transactions before the claim can run.
@@ -176,7 +188,12 @@ describe('a busy store thread (another connection holds the write lock)', () => 
 
   async function open(ingestLimits: Parameters<typeof openThreadedSqliteStore>[0]['ingestLimits']) {
     const path = join(dir, `busy-${n++}.db`);
-    const store = await openThreadedSqliteStore({ path, ingestLimits, busyTimeoutMs: 500 });
+    const store = await openThreadedSqliteStore({
+      path,
+      ingestLimits,
+      busyTimeoutMs: 500,
+      ingestTranslator: WHATSAPP_INGEST_TRANSLATOR,
+    });
     const ws = await seedWorkspace(store, { phoneNumberId: TEST_PHONE_NUMBER_ID, connectors: ['slack'] });
     const lock = new DatabaseSync(path, { timeout: 0 });
     return { store, ws, lock };
@@ -236,6 +253,21 @@ describe('a busy store thread (another connection holds the write lock)', () => 
       expect(await store.ingestBody(big).catch((error: Error) => error.message)).toMatch(/bytes of webhooks/);
     } finally {
       lock.close();
+      await store.close();
+    }
+  });
+});
+
+describe('a store thread opened without an ingest translator', () => {
+  it('refuses webhook bodies with a coded error and still answers store calls', async () => {
+    const store = await openThreadedSqliteStore({ path: join(dir, `plain-${n++}.db`) });
+    try {
+      await expect(store.ingestBody(text('wamid.nowhere'))).rejects.toMatchObject({
+        code: 'internal',
+        message: 'the store thread was opened without an ingest translator',
+      });
+      expect(await store.listWorkspaces()).toEqual([]);
+    } finally {
       await store.close();
     }
   });

@@ -1,20 +1,24 @@
-import { keywordMatcher } from '../consent/keywords.ts';
-import type { ConsentState, MessageError, Sender, Workspace } from '../domain/types.ts';
-import { contentId, newId } from '../ids/index.ts';
-import type { Logger } from '../logger/index.ts';
-import type { Metrics } from '../metrics/index.ts';
-import type { RoutingCache } from '../routing/index.ts';
 import type {
   ChangeOrigin,
+  ConsentState,
   ContactIdentity,
   IngestChange,
   IngestMessage,
   IngestResult,
   IngestStatus,
+  IngestTranslator,
   IngestUnit,
+  Logger,
+  MessageError,
+  Metrics,
+  RoutingCache,
+  Sender,
   Store,
-} from '../store/types.ts';
-import { META_ERROR_MEANINGS } from '../whatsapp/cloud-api-client.ts';
+  WebhookBodyOutcome,
+  Workspace,
+} from '@wabridge/core';
+import { contentId, keywordMatcher, newId } from '@wabridge/core';
+import { META_ERROR_MEANINGS } from './cloud-api-client.ts';
 import {
   changedMessageId,
   type EchoesValue,
@@ -29,19 +33,7 @@ import {
   type UserPreferencesValue,
   type WaContact,
   type WebhookError,
-} from '../whatsapp/schema.ts';
-
-/** What became of one verified webhook body. */
-export type WebhookBodyOutcome = { ok: true; result: IngestResult } | { ok: false; reason: 'invalid_json' };
-
-/**
- * Stores a webhook body whose signature the edge has verified: parse, translate, one transaction.
- * `WhatsAppIngestor` does it on the calling thread; the embedded store does it in its own thread,
- * next to the data (see `openThreadedSqliteStore`), which leaves the HTTP thread to HTTP.
- */
-export interface WebhookBodyIngest {
-  ingestBody(body: Uint8Array, receivedAt?: number): Promise<WebhookBodyOutcome>;
-}
+} from './schema.ts';
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
@@ -58,7 +50,7 @@ export interface WhatsAppIngestorOptions {
  * what, which consent changed, and which numbers nobody owns. Pure translation plus one
  * `store.ingest` call; the store makes it idempotent.
  */
-export class WhatsAppIngestor implements WebhookBodyIngest {
+export class WhatsAppIngestor implements IngestTranslator {
   private readonly options: WhatsAppIngestorOptions;
   private readonly matchers = new WeakMap<Workspace['policies'], ReturnType<typeof keywordMatcher>>();
 
@@ -636,3 +628,6 @@ export function toMessageError(error: WebhookError): MessageError {
     action: known?.action ?? 'Check the error code in Meta’s documentation.',
   };
 }
+
+/** This module's URL for the store thread (`openThreadedSqliteStore({ ingestTranslator })`). */
+export const WHATSAPP_INGEST_TRANSLATOR = new URL('./ingest-plugin.ts', import.meta.url).href;

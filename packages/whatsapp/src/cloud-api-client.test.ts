@@ -1,7 +1,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { type ErrorCode, isWabridgeError, type WabridgeError } from '@wabridge/core';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { type ErrorCode, isWabridgeError, type WabridgeError } from '../errors/index.ts';
 import { type CloudApiClient, createCloudApiClient, DEFAULT_USER_AGENT } from './cloud-api-client.ts';
 
 // Real HTTP against local node:http servers: no fetch mocking. `graph` plays Meta's API and media

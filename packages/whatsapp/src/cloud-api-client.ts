@@ -4,9 +4,9 @@
  * guarded media download. Every failure is a `WabridgeError` classified for the queue
  * (see cloud-api-errors.ts). It logs nothing; callers log with their own scoped logger.
  */
+
+import { readUpTo, WabridgeError } from '@wabridge/core';
 import { z } from 'zod';
-import { WabridgeError } from '../errors/index.ts';
-import { readUpTo } from '../util/bytes.ts';
 import { classifyCloudApiError } from './cloud-api-errors.ts';
 import {
   checkMediaUrl,

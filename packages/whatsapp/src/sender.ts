@@ -1,17 +1,28 @@
-import type { ConnectorHost } from '../connector/host.ts';
-import type { Attachment } from '../domain/commands.ts';
-import type { NoticeKind } from '../domain/events.ts';
-import { type Message, type MessageError, windowState } from '../domain/types.ts';
-import { WabridgeError } from '../errors/index.ts';
-import { newId } from '../ids/index.ts';
-import { toMessageError } from '../ingest/whatsapp.ts';
-import type { Logger } from '../logger/index.ts';
-import type { SendHandler } from '../queue/worker.ts';
-import type { Job, Store } from '../store/types.ts';
-import { Pacer } from '../util/pacer.ts';
-import type { CloudApiClient, MediaKind, SendResult } from '../whatsapp/cloud-api-client.ts';
-import { displayName } from './commands.ts';
-import { checkSendable, noticeText } from './policy.ts';
+import type {
+  Attachment,
+  ConnectorHost,
+  ConnectorManifest,
+  JobEvent,
+  Logger,
+  NoticeKind,
+  SendRequest,
+  Store,
+} from '@wabridge/core';
+import {
+  checkSendable,
+  displayName,
+  type Message,
+  type MessageError,
+  newId,
+  noticeText,
+  Pacer,
+  WabridgeError,
+  WHATSAPP_SENDER,
+  windowState,
+} from '@wabridge/core';
+import { z } from 'zod';
+import type { CloudApiClient, MediaKind, SendResult } from './cloud-api-client.ts';
+import { toMessageError } from './ingest.ts';
 
 export interface WhatsAppSenderOptions {
   store: Store;
@@ -33,6 +44,40 @@ export interface WhatsAppSenderOptions {
 }
 
 const SEND_PART = 'send-part';
+
+/** Sends one recorded outbound message (a `send` job's `SendRequest`). */
+export interface SendHandler {
+  send(job: SendRequest, signal: AbortSignal): Promise<void>;
+}
+
+/**
+ * The WhatsApp sender as a connector: internal (on in every workspace, never listed to users),
+ * owning the `send` jobs the store queues under `WHATSAPP_SENDER`, delivered by the same worker path
+ * as every connector. Register it with `registry.withInternal([whatsappSenderConnector(sender)])`.
+ */
+export function whatsappSenderConnector(sender: SendHandler): ConnectorManifest<unknown, JobEvent> {
+  return {
+    id: WHATSAPP_SENDER,
+    displayName: 'WhatsApp sender',
+    internal: true,
+    // No settings: what it needs (the Cloud API clients, the store) it was made with.
+    configSchema: z.unknown(),
+    secretFields: [],
+    // It mirrors nothing: its only jobs are the sends the store queues for it.
+    capabilities: { events: [], inbound: false },
+    create: () => ({
+      async deliver(event, ctx) {
+        if (event.type !== 'message.send')
+          throw new WabridgeError(
+            'permanent',
+            `the WhatsApp sender sends messages; it does not mirror ${event.type}`,
+          );
+        await sender.send(event, ctx.signal);
+        return {};
+      },
+    }),
+  };
+}
 
 /**
  * Sends recorded outbound messages to WhatsApp (`send` jobs).
@@ -72,10 +117,10 @@ export class WhatsAppSender implements SendHandler {
     return (this.o.now ?? Date.now)();
   }
 
-  async send(job: Job, signal: AbortSignal): Promise<void> {
+  async send(job: SendRequest, signal: AbortSignal): Promise<void> {
     const { store } = this.o;
     const ws = job.workspaceId;
-    const message = await store.getMessage(ws, job.entityId);
+    const message = await store.getMessage(ws, job.messageId);
     if (message?.direction !== 'outbound' || message.state !== 'pending') return;
     const conversation = await store.getConversation(ws, message.conversationId);
     const contact = conversation ? await store.getContact(ws, conversation.contactId) : null;
@@ -104,7 +149,12 @@ export class WhatsAppSender implements SendHandler {
         : { kind: 'free_form' },
     });
     if (block) {
-      const notice = noticeText(block, displayName(contact), this.now());
+      const notice = noticeText(
+        block,
+        displayName(contact),
+        this.now(),
+        (id) => this.o.host.registry.get(id)?.displayName,
+      );
       await this.fail(
         job,
         message,
@@ -256,7 +306,12 @@ export class WhatsAppSender implements SendHandler {
     return parts;
   }
 
-  private async handleSendError(job: Job, message: Message, error: unknown, partKey: string): Promise<void> {
+  private async handleSendError(
+    job: SendRequest,
+    message: Message,
+    error: unknown,
+    partKey: string,
+  ): Promise<void> {
     const err =
       error instanceof WabridgeError
         ? error
@@ -293,7 +348,7 @@ export class WhatsAppSender implements SendHandler {
 
   /** Marks the message failed (every mirror shows it) and tells the agent who wrote it why. */
   private async fail(
-    job: Job,
+    job: SendRequest,
     message: Message,
     error: MessageError,
     kind: NoticeKind,

@@ -1,10 +1,8 @@
+import type { ConnectorManifest, LogRecord, Store } from '@wabridge/core';
+import { Worker } from '@wabridge/core';
 import { afterEach, describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import type { ConnectorManifest } from '../connector/contract.ts';
-import type { LogRecord } from '../logger/index.ts';
-import type { Store } from '../store/types.ts';
-import { createTestBridge, type TestBridge } from '../testing/bridge.ts';
-import { Worker } from './worker.ts';
+import { createTestBridge, type TestBridge } from '../../src/testing/bridge.ts';
 
 /**
  * The lease heartbeat of a delivery, single and batched alike. A store that cannot answer a
@@ -104,7 +102,6 @@ describe('lease heartbeat', () => {
     worker = new Worker({
       store: withHeartbeat(bridge.store, extendLease),
       host: bridge.host,
-      sender: null,
       logger,
       metrics: bridge.metrics,
       leaseMs: 300,

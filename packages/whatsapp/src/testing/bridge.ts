@@ -2,21 +2,24 @@ import { createHash } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { CommandProcessor } from '../bridge/commands.ts';
-import type { ConnectorManifest, MediaAccess } from '../connector/contract.ts';
-import { ConnectorHost } from '../connector/host.ts';
-import { createRegistry } from '../connector/registry.ts';
-import type { WorkspacePolicies } from '../domain/types.ts';
-import { WhatsAppIngestor } from '../ingest/whatsapp.ts';
-import { type Logger, silentLogger } from '../logger/index.ts';
-import { memoryMetrics } from '../metrics/index.ts';
-import type { BackoffPolicy } from '../queue/backoff.ts';
-import { type SendHandler, Worker } from '../queue/worker.ts';
-import { RoutingCache } from '../routing/index.ts';
-import { createSecretBox } from '../secrets/index.ts';
-import { openSqliteStore, type SqliteStore } from '../store/sqlite/index.ts';
-import { parseWebhookPayload } from '../whatsapp/schema.ts';
-import { WorkspaceAdmin } from '../workspace/admin.ts';
+import type { BackoffPolicy, ConnectorManifest, MediaAccess, WorkspacePolicies } from '@wabridge/core';
+import {
+  CommandProcessor,
+  ConnectorHost,
+  createRegistry,
+  createSecretBox,
+  type Logger,
+  memoryMetrics,
+  openSqliteStore,
+  RoutingCache,
+  type SqliteStore,
+  silentLogger,
+  Worker,
+  WorkspaceAdmin,
+} from '@wabridge/core';
+import { WhatsAppIngestor } from '../ingest.ts';
+import { parseWebhookPayload } from '../schema.ts';
+import { type SendHandler, whatsappSenderConnector } from '../sender.ts';
 
 export const TEST_PHONE_NUMBER_ID = '106540352242922';
 export const TEST_DISPLAY_NUMBER = '15550783881';
@@ -56,7 +59,9 @@ export async function createTestBridge(options: TestBridgeOptions) {
     now,
     masterKeys: { current: masterKey },
   });
-  const registry = createRegistry(options.manifests);
+  // The sender, when the test has one, is the internal connector of the `send` jobs, as in the gateway.
+  const users = createRegistry(options.manifests);
+  const registry = options.sender ? users.withInternal([whatsappSenderConnector(options.sender)]) : users;
   const secrets = createSecretBox(masterKey);
   const routing = new RoutingCache(store, { checkEveryMs: 0 });
   // Without a media source, every message's file is a small stand-in, so a mirror that links or
@@ -102,7 +107,6 @@ export async function createTestBridge(options: TestBridgeOptions) {
   const worker = new Worker({
     store,
     host,
-    sender: options.sender ?? null,
     logger,
     metrics,
     concurrency: 8,
@@ -111,7 +115,14 @@ export async function createTestBridge(options: TestBridgeOptions) {
     backoff: { baseMs: 10, factor: 2, capMs: 200, maxAttempts: 5, ...options.backoff },
     now,
   });
-  const commands = new CommandProcessor({ store, logger, metrics, now, onQueued: () => worker.notify() });
+  const commands = new CommandProcessor({
+    store,
+    logger,
+    metrics,
+    now,
+    onQueued: () => worker.notify(),
+    platformName: (id) => registry.get(id)?.displayName,
+  });
   const ingestor = new WhatsAppIngestor({ store, routing, logger, metrics, now });
 
   let wamidSeq = 0;
