@@ -1,12 +1,16 @@
 import type { DomainEvent, EventBase } from '../domain/events.ts';
 import { CHANGE_TYPES, deriveRevision, type Message, windowState } from '../domain/types.ts';
-import type { Job, Store } from '../store/types.ts';
+import type { ConfigStore, Job, ReadStore } from '../store/types.ts';
 
 /**
  * Builds the event a job stands for from the store as it is now. Returns null when the entity is
  * gone (erased, workspace deleted): such a job completes without delivering anything.
  */
-export async function hydrateEvent(store: Store, job: Job, now: number): Promise<DomainEvent | null> {
+export async function hydrateEvent(
+  store: ReadStore & Pick<ConfigStore, 'getWorkspace'>,
+  job: Job,
+  now: number,
+): Promise<DomainEvent | null> {
   const ws = job.workspaceId;
   const [workspace, conversation] = await Promise.all([
     store.getWorkspace(ws),
@@ -72,6 +76,6 @@ export async function hydrateEvent(store: Store, job: Job, now: number): Promise
 }
 
 /** What the message shows after its edits and deletion (one seek in a small partial index). */
-async function revisionOf(store: Store, ws: string, message: Message) {
+async function revisionOf(store: ReadStore, ws: string, message: Message) {
   return message.wamid ? deriveRevision(await store.listRevisions(ws, message.wamid)) : null;
 }

@@ -6,7 +6,15 @@ import type { ExternalRef } from '../domain/types.ts';
 import { toWabridgeError, WabridgeError } from '../errors/index.ts';
 import type { Logger } from '../logger/index.ts';
 import type { Metrics } from '../metrics/index.ts';
-import { type Job, type Store, WHATSAPP_SENDER } from '../store/types.ts';
+import {
+  type ConfigStore,
+  type ConnectorStateStore,
+  type Job,
+  type JobStore,
+  type ReadStore,
+  type RefStore,
+  WHATSAPP_SENDER,
+} from '../store/types.ts';
 import { type BackoffPolicy, backoffDelay, DEFAULT_BACKOFF } from './backoff.ts';
 import { hydrateEvent } from './hydrate.ts';
 
@@ -16,7 +24,8 @@ export interface SendHandler {
 }
 
 export interface WorkerOptions {
-  store: Store;
+  /** The queue, refs for delivery, leases for maintenance, reads to build events without `hydrateEvent`. */
+  store: JobStore & RefStore & ConnectorStateStore & ReadStore & Pick<ConfigStore, 'getWorkspace'>;
   host: ConnectorHost;
   sender: SendHandler | null;
   logger: Logger;
@@ -484,7 +493,7 @@ export class Worker {
 
 /** The context a connector gets for one attempt of one job. */
 export function deliveryContext(
-  store: Store,
+  store: Pick<JobStore, 'checkpointRef'> & RefStore,
   job: Job,
   signal: AbortSignal,
   logger: Logger,
