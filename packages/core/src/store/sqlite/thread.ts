@@ -2,7 +2,7 @@
 // also ingests verified webhook bodies, next to the data (see openThreadedSqliteStore).
 import { parentPort, workerData } from 'node:worker_threads';
 import { isWabridgeError } from '../../errors/index.ts';
-import { WhatsAppIngestor } from '../../ingest/whatsapp.ts';
+import { type WebhookBodyIngest, WhatsAppIngestor } from '../../ingest/whatsapp.ts';
 import type { Logger, LogRecord } from '../../logger/index.ts';
 import type { Metrics } from '../../metrics/index.ts';
 import { RoutingCache } from '../../routing/index.ts';
@@ -12,8 +12,10 @@ import {
   type Answers,
   type Call,
   type Calls,
+  dispatch,
   type ForwardedEvent,
   isBytesRef,
+  method,
 } from './thread-protocol.ts';
 
 const port = parentPort;
@@ -95,27 +97,32 @@ const ingestor = new WhatsAppIngestor({
   metrics: forwardingMetrics,
 });
 
-const methods = store as unknown as Record<string, (...args: unknown[]) => Promise<unknown>>;
-const services: Record<string, (...args: unknown[]) => Promise<unknown>> = {
+const bodies: WebhookBodyIngest = {
   // JSON turns an omitted receivedAt into null.
   ingestBody: (body, receivedAt) =>
-    ingestor.ingestBody(body as Uint8Array, typeof receivedAt === 'number' ? receivedAt : undefined),
+    ingestor.ingestBody(body, typeof receivedAt === 'number' ? receivedAt : undefined),
 };
+
+/** Runs one call: the bodies' ingest here, every other method on the store (see ThreadApi). */
+function run(call: Call): Promise<unknown> {
+  if (call.method === method.ingestBody) return dispatch(bodies, call.method, call.args);
+  return dispatch(store, call.method, call.args);
+}
 
 port.on('message', (message: Calls) => {
   const { bytes, offsets } = message;
   const body = (index: number) =>
     bytes && offsets ? bytes.subarray(offsets[index], offsets[index + 1]) : new Uint8Array(0);
   for (const call of JSON.parse(message.calls) as Call[]) {
-    const method = services[call.method] ?? methods[call.method];
-    if (typeof method !== 'function') {
-      queue({
-        answer: { id: call.id, ok: false, error: { message: `unknown store method ${call.method}` } },
-      });
-      continue;
+    // The bodies come back as bytes; everything else is as the main thread passed it.
+    call.args = call.args.map((arg: unknown) => (isBytesRef(arg) ? body(arg.$bytes) : arg)) as Call['args'];
+    let answered: Promise<unknown>;
+    try {
+      answered = run(call);
+    } catch (error) {
+      answered = Promise.reject(error);
     }
-    const args = call.args.map((arg) => (isBytesRef(arg) ? body(arg.$bytes) : arg));
-    method.apply(store, args).then(
+    answered.then(
       (result) => queue({ answer: { id: call.id, ok: true, result } }),
       (error: unknown) => queue({ answer: { id: call.id, ok: false, error: serialise(error) } }),
     );
