@@ -10,7 +10,6 @@ import {
   type ConsentSnapshot,
   DEFAULT_POLICIES,
   type ExternalRef,
-  type Message,
   type MessageError,
   type PhoneNumber,
   type Workspace,
@@ -18,10 +17,7 @@ import {
 } from '../../domain/types.ts';
 import { WabridgeError } from '../../errors/index.ts';
 import { contentId, newId } from '../../ids/index.ts';
-import { type Logger, silentLogger } from '../../logger/index.ts';
 import { hydrateEvent } from '../../queue/hydrate.ts';
-import { createSecretBox } from '../../secrets/index.ts';
-import { DataKeyring } from '../../vault/keyring.ts';
 import type { AddHoldInput, EraseInput, RetentionRunInput } from '../governance-types.ts';
 import {
   type AuditFilter,
@@ -48,18 +44,21 @@ import {
   type WhatsAppNumberCredentials,
   type WorkspaceActivity,
 } from '../types.ts';
-import { SqliteAccess } from './access.ts';
 import { ADMIT_PER_TRANSACTION, untilAdmitted } from './admission.ts';
 import {
   ARCHIVE_CONTENT_PURPOSE,
-  ArchiveAppender,
-  type ArchiveKind,
   CONTENT_SALT_BYTES,
   GLOBAL_ARCHIVE_LOG,
   type PurgeReason,
   type PurgeResult,
 } from './archive.ts';
-import { SqliteDatabase } from './database.ts';
+import {
+  PLATFORM_PAYLOAD,
+  SqliteContext,
+  type SqliteStoreOptions,
+  STATUS_RAW,
+  UNROUTED_PAYLOAD,
+} from './context.ts';
 import type { GovernanceContext } from './governance/context.ts';
 import { confirmErasure, erase, getErasure, recordErasureFiles } from './governance/erasure.ts';
 import { addHold, listHolds, refuseUnderHold, releaseHold } from './governance/holds.ts';
@@ -83,7 +82,6 @@ import {
   toConversation,
   toDeadJob,
   toJob,
-  toMessage,
   toNotice,
   toPhoneNumber,
   toRef,
@@ -93,34 +91,7 @@ import {
 } from './rows.ts';
 import * as whatsappApps from './whatsapp-apps.ts';
 
-export interface SqliteStoreOptions {
-  /** Path of the database file (its folder is created), or `:memory:` for throwaway tests. */
-  path: string;
-  logger?: Logger;
-  busyTimeoutMs?: number;
-  now?: () => number;
-  /**
-   * The master key (WABRIDGE_MASTER_KEY) that wraps the workspaces' data keys, and the previous
-   * ones still accepted to unwrap. Without it (tests, throwaway stores) a fixed all-zero key is
-   * used: the data is sealed in the same format but anyone can open it. The gateway and the CLI
-   * always pass the configured key.
-   */
-  masterKeys?: { current: Buffer; previous?: readonly Buffer[] };
-}
-
-/** The key of stores opened without one: no secrecy, the same code paths (see `masterKeys`). */
-const UNKEYED_MASTER_KEY = Buffer.alloc(32);
-
-// The content columns sealed at rest, named as bound into their ciphertexts (see sealColumn).
-/**
- * A message's text and content, sealed as one value in `messages.content` (`text` stays NULL):
- * one AES-GCM call per message instead of two. The text as JSON, a newline, the content's JSON
- * (JSON text never holds a raw newline, so the first one splits them).
- */
-const MESSAGE_BODY = 'messages.body';
-const STATUS_RAW = 'message_statuses.raw';
-const UNROUTED_PAYLOAD = 'unrouted_events.payload';
-const PLATFORM_PAYLOAD = 'platform_events.payload';
+export type { SqliteStoreOptions } from './context.ts';
 
 /**
  * Where sealed values live, for re-encryption: table, row key, column, purpose, whose rows.
@@ -167,14 +138,6 @@ const SEALED_COLUMNS: ReadonlyArray<{
     globalWhere: 'workspace_id = :ws',
   },
 ];
-
-/** Opens (and migrates) the embedded store. */
-export async function openSqliteStore(options: SqliteStoreOptions): Promise<SqliteStore> {
-  if (options.path !== ':memory:') mkdirSync(dirname(options.path), { recursive: true });
-  const store = new SqliteStore(options);
-  await store.migrate();
-  return store;
-}
 
 /**
  * A conversation row with its last inbound time, read from its messages: the newest inbound
@@ -251,50 +214,30 @@ const STATE_RANK: Record<string, number> = {
   failed: 5,
 };
 
-export class SqliteStore implements Store {
+/** Opens (and migrates) the embedded store. */
+export async function openSqliteStore(options: SqliteStoreOptions): Promise<SqliteStore> {
+  if (options.path !== ':memory:') mkdirSync(dirname(options.path), { recursive: true });
+  const store = new SqliteStore(options);
+  await store.migrate();
+  return store;
+}
+
+export class SqliteStore extends SqliteContext implements Store {
   readonly kind = 'sqlite' as const;
-  readonly db: SqliteDatabase;
-  private readonly now: () => number;
+
   private readonly identities = new Map<string, { contactId: string; conversationId: string }>();
+
   /** Per (workspace, event type, connector left out): where a fan-out goes (see fanOut). */
   private readonly fanOutTargets = new Map<string, { connectors: string; count: number }>();
+
   /** The config version the two caches above were filled under. */
   private cachedConfigVersion = '';
-  /** The write transaction in which the config version was last read (see checkConfigVersion). */
-  private configCheckedIn = -1;
+
   /** Where the last walk over job queues stopped (see `walkQueueHeads`). */
   private queueCursor: QueueKey | null = null;
+
   /** Per (workspace, connector): the conversation the last batch claim stopped at. */
   private readonly batchCursors = new Map<string, string | null>();
-  /** Appends archive records to the workspaces' verifiable logs, in the writes they record. */
-  readonly archive: ArchiveAppender;
-  private readonly access: SqliteAccess;
-  /** Seals and opens workspace content with the workspaces' data keys. */
-  readonly keyring: DataKeyring;
-
-  constructor(options: SqliteStoreOptions) {
-    this.db = new SqliteDatabase(options.path, {
-      logger: options.logger ?? silentLogger,
-      ...(options.busyTimeoutMs === undefined ? {} : { busyTimeoutMs: options.busyTimeoutMs }),
-    });
-    this.now = options.now ?? Date.now;
-    const keys = options.masterKeys ?? { current: UNKEYED_MASTER_KEY };
-    this.keyring = new DataKeyring(this.db, createSecretBox(keys.current, keys.previous ?? []), this.now);
-    this.archive = new ArchiveAppender(this.db, this.keyring);
-    this.access = new SqliteAccess(this.db);
-    this.db.onRollback(() => {
-      this.identities.clear();
-      this.fanOutTargets.clear();
-    });
-  }
-
-  async migrate(): Promise<void> {
-    this.db.migrate();
-  }
-
-  close(): Promise<void> {
-    return this.db.close();
-  }
 
   // --- Workspaces, numbers, connector settings ----------------------------------------------
 
@@ -653,6 +596,7 @@ export class SqliteStore implements Store {
   listAudit(filter: AuditFilter) {
     return this.access.listAudit(filter);
   }
+
   // --- WhatsApp ingest -----------------------------------------------------------------------
 
   ingest(unit: IngestUnit): Promise<IngestResult> {
@@ -2770,134 +2714,6 @@ export class SqliteStore implements Store {
       const opened = this.keyring.open(workspaceId, ARCHIVE_CONTENT_PURPOSE, row.sealed);
       return { seq, content: JSON.parse(opened.subarray(CONTENT_SALT_BYTES).toString('utf8')) as unknown };
     });
-  }
-
-  // --- helpers ---------------------------------------------------------------------------------
-
-  /**
-   * A content column's value as stored: sealed with the workspace's data key (a BLOB in the TEXT
-   * column), so a copy of the file shows no message text. Nothing to hide stays as it is: null,
-   * and the empty object most messages have as content.
-   */
-  private sealColumn(ws: string, purpose: string, value: string | null): Uint8Array | string | null {
-    if (value === null || value === '{}') return value;
-    return this.keyring.sealText(ws, purpose, value);
-  }
-
-  /**
-   * A content column's value opened: a BLOB is a sealed value; text was stored before encryption
-   * at rest (or has nothing to hide) and is answered as is.
-   */
-  openColumn(ws: string, purpose: string, value: string | Uint8Array | null): string | null {
-    if (value === null || typeof value === 'string') return value;
-    return this.keyring.openText(ws, purpose, value);
-  }
-
-  /** A message's `text` and `content` columns as stored: one sealed value (see MESSAGE_BODY). */
-  private sealBody(ws: string, text: string | null, content: string): { text: null; content: Uint8Array } {
-    return {
-      text: null,
-      content: this.keyring.sealText(ws, MESSAGE_BODY, `${JSON.stringify(text)}\n${content}`),
-    };
-  }
-
-  /** A message's text and content JSON, opened; a row from before encryption at rest as it is. */
-  private openBody(
-    ws: string,
-    text: string | null,
-    content: string | Uint8Array,
-  ): { text: string | null; content: string } {
-    if (typeof content === 'string') return { text, content };
-    const body = this.keyring.openText(ws, MESSAGE_BODY, content);
-    const split = body.indexOf('\n');
-    return { text: JSON.parse(body.slice(0, split)) as string | null, content: body.slice(split + 1) };
-  }
-
-  private toMessage(row: MessageRow): Message {
-    return toMessage({ ...row, ...this.openBody(row.workspace_id, row.text, row.content) });
-  }
-
-  /** The archive record of a stored message; an edit or a revoke is a revision (a new version). */
-  private archiveMessage(
-    ws: string,
-    conversationId: string,
-    direction: 'inbound' | 'outbound',
-    m: {
-      id: string;
-      wamid: string | null;
-      type: string;
-      ts: number;
-      text: string | null;
-      content: unknown;
-      relatesTo: string | null;
-      sender: unknown;
-      at: number;
-    },
-  ): void {
-    const kind: ArchiveKind =
-      m.type === 'edit' || m.type === 'revoke' ? 'message.revision' : `message.${direction}`;
-    this.archive.append(
-      ws,
-      kind,
-      m.id,
-      {
-        id: m.id,
-        conversation_id: conversationId,
-        direction,
-        wamid: m.wamid,
-        type: m.type,
-        ts: m.ts,
-        relates_to: m.relatesTo,
-        sender: m.sender ?? null,
-        created_at: m.at,
-      },
-      m.at,
-      // What the message says is content: sealed apart, committed to by the record, purgeable.
-      { text: m.text, content: m.content ?? null },
-    );
-  }
-
-  /** A status's archive record; its raw webhook object is content (sealed, purgeable). */
-  private archiveStatus(ws: string, status: { id: string; raw: unknown } & Record<string, unknown>): void {
-    const { raw, ...data } = status;
-    this.archive.append(ws, 'status', status.id, data, this.now(), { raw });
-  }
-
-  /** The archive record of an admin act (an audit_log row); acts on no workspace go to the global log. */
-  private archiveAdmin(
-    auditId: number,
-    at: number,
-    actor: string,
-    action: string,
-    ws: string | null,
-    details: Record<string, unknown>,
-  ): void {
-    this.archive.append(
-      ws ?? GLOBAL_ARCHIVE_LOG,
-      'admin',
-      `audit:${auditId}`,
-      { audit_id: auditId, at, actor, action, workspace_id: ws, details },
-      at,
-    );
-  }
-
-  private bumpConfigVersion(): void {
-    this.configCheckedIn = -1;
-    this.db.run("UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'config_version'");
-  }
-
-  private requireWorkspace(id: string): void {
-    if (!this.db.get('SELECT 1 AS x FROM workspaces WHERE id = :id', { id })) {
-      throw new WabridgeError('not_found', `workspace ${id} does not exist`, { status: 404 });
-    }
-  }
-
-  private requireConversation(ws: string, id: string): void {
-    if (!this.db.get('SELECT 1 AS x FROM conversations WHERE id = :id AND workspace_id = :ws', { id, ws })) {
-      throw new WabridgeError('not_found', `conversation ${id} does not exist in workspace ${ws}`, {
-        status: 404,
-      });
-    }
   }
 }
 
