@@ -40,12 +40,12 @@ import {
   type PurgeReason,
   type PurgeResult,
 } from './archive.ts';
-import { SqliteConfig } from './config.ts';
 import { PLATFORM_PAYLOAD, type SqliteStoreOptions, STATUS_RAW, UNROUTED_PAYLOAD } from './context.ts';
 import type { GovernanceContext } from './governance/context.ts';
 import { confirmErasure, erase, getErasure, recordErasureFiles } from './governance/erasure.ts';
 import { addHold, listHolds, releaseHold } from './governance/holds.ts';
 import { listRetention, runRetention, setRetention } from './governance/retention.ts';
+import { SqliteRefs } from './refs.ts';
 import {
   type ConsentRow,
   type ContactRow,
@@ -55,7 +55,6 @@ import {
   json,
   type MessageRow,
   type NoticeRow,
-  type RefRow,
   type StatusRow,
   toConsentEntry,
   toContact,
@@ -63,7 +62,6 @@ import {
   toDeadJob,
   toJob,
   toNotice,
-  toRef,
   toStatus,
 } from './rows.ts';
 
@@ -152,7 +150,7 @@ export async function openSqliteStore(options: SqliteStoreOptions): Promise<Sqli
   return store;
 }
 
-export class SqliteStore extends SqliteConfig implements Store {
+export class SqliteStore extends SqliteRefs implements Store {
   readonly kind = 'sqlite' as const;
 
   private readonly identities = new Map<string, { contactId: string; conversationId: string }>();
@@ -1322,45 +1320,6 @@ export class SqliteStore extends SqliteConfig implements Store {
       ws: workspaceId,
     });
     return row ? toNotice(row) : null;
-  }
-
-  async getRef(workspaceId: string, connectorId: string, kind: string, entityId: string) {
-    const row = this.db.get<RefRow>(
-      `SELECT * FROM external_refs WHERE workspace_id = :ws AND connector_id = :connector AND kind = :kind AND entity_id = :entity`,
-      { ws: workspaceId, connector: connectorId, kind, entity: entityId },
-    );
-    return row ? toRef(row) : null;
-  }
-
-  async findRefByExternalId(workspaceId: string, connectorId: string, kind: string, externalId: string) {
-    const row = this.db.get<RefRow>(
-      `SELECT * FROM external_refs WHERE workspace_id = :ws AND connector_id = :connector AND kind = :kind
-         AND external_id = :external LIMIT 1`,
-      { ws: workspaceId, connector: connectorId, kind, external: externalId },
-    );
-    return row ? toRef(row) : null;
-  }
-
-  putRef(workspaceId: string, ref: ExternalRef): Promise<void> {
-    return this.db.write(() => this.upsertRef(workspaceId, ref));
-  }
-
-  private upsertRef(ws: string, ref: ExternalRef): void {
-    this.db.run(
-      `INSERT INTO external_refs (workspace_id, connector_id, kind, entity_id, external_id, data, created_at)
-       VALUES (:ws, :connector, :kind, :entity, :external, :data, :at)
-       ON CONFLICT (workspace_id, connector_id, kind, entity_id) DO UPDATE SET external_id = excluded.external_id,
-         data = excluded.data`,
-      {
-        ws,
-        connector: ref.connectorId,
-        kind: ref.kind,
-        entity: ref.entityId,
-        external: ref.externalId,
-        data: json(ref.data),
-        at: this.now(),
-      },
-    );
   }
 
   async listUnrouted(options: { limit?: number; after?: UnroutedEvent } = {}) {
