@@ -16,6 +16,17 @@ export async function openSqliteStore(options: SqliteStoreOptions): Promise<Sqli
   return store;
 }
 
+/**
+ * The embedded store, one class per role, each on top of the ones before it and all on
+ * SqliteContext (one connection with its prepared statements, the clock, the keyring, the archive
+ * appender and the helpers several roles use):
+ *   context.ts → config.ts → refs.ts → connector-state.ts → reads.ts → ingest.ts → jobs.ts →
+ *   archive-governance.ts → this class, which adds admin access (its SQL is in access.ts).
+ * A chain rather than separate objects so that the methods kept their bodies (`this.db`, the shared
+ * helpers) when the store was split; each part `implements` its role interface (types.ts), so the
+ * compiler checks each role where it is written. A part may use what the parts below it define:
+ * jobs settle sends with ingest's status fan-out, and complete with refs' upsert.
+ */
 export class SqliteStore extends SqliteGovernance implements Store {
   readonly kind = 'sqlite' as const;
 

@@ -32,9 +32,9 @@ const STATE_RANK: Record<string, number> = {
 
 /** WhatsApp ingest and the connectors' commands, with the fan-out of their jobs (IngestStore). */
 export abstract class SqliteIngest extends SqliteReads implements IngestStore {
-  protected readonly identities = new Map<string, { contactId: string; conversationId: string }>();
+  private readonly identities = new Map<string, { contactId: string; conversationId: string }>();
   /** Per (workspace, event type, connector left out): where a fan-out goes (see fanOut). */
-  protected readonly fanOutTargets = new Map<string, { connectors: string; count: number }>();
+  private readonly fanOutTargets = new Map<string, { connectors: string; count: number }>();
   /** The config version the two caches above were filled under. */
   private cachedConfigVersion = '';
 
