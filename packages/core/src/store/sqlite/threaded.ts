@@ -245,10 +245,13 @@ export async function openThreadedSqliteStore(options: {
     <K extends Forwarded>(name: K) =>
     (...args: Parameters<ThreadApi[K]>) =>
       invoke(name, args);
-  const store = { kind: 'sqlite' } as Record<Forwarded | 'kind', unknown>;
-  for (const name of STORE_METHODS) store[name] = forward(name);
+  const forwarded = Object.fromEntries(STORE_METHODS.map((name) => [name, forward(name)])) as Pick<
+    Store,
+    Forwarded
+  >;
   const threaded: ThreadedSqliteStore = {
-    ...(store as Omit<Store, 'claimJobs' | 'claimBatch' | 'close'>),
+    kind: 'sqlite',
+    ...forwarded,
     ingestBody,
     stalledForMs: () => (inFlight > 0 ? Math.max(0, now() - progressAt) : 0),
     pendingIngests: () => ({ count: ingests, bytes: ingestBytes }),
