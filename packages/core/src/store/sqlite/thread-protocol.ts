@@ -25,7 +25,8 @@ export type ThreadMethod = keyof ThreadApi;
  * Each method of ThreadApi by name: `method.getMessage` is `'getMessage'`. A homomorphic mapped
  * type, so the compiler links each property to the declaration it came from (SqliteStore's
  * method, or WebhookBodyIngest's), which a string literal would not be. Its values are the names
- * read, so it needs no list to build; it is read once per forwarded method when a store opens.
+ * read, so it needs no list to build. A read costs a property lookup: once per forwarded method
+ * when threaded.ts loads, and once per ingest, claim step or close.
  */
 export const method = new Proxy({}, { get: (_, name) => name }) as {
   readonly [K in keyof ThreadApi]: K;
@@ -68,13 +69,13 @@ export type ForwardedEvent =
 /** Runs a call on the thread's side of the table (the store, or the body ingest). */
 export function dispatch<K extends ThreadMethod>(
   api: Pick<ThreadApi, K>,
-  method: K,
+  name: K,
   args: Parameters<ThreadApi[K]>,
 ): ReturnType<ThreadApi[K]> {
   // Looked up by the checked name; `apply` keeps `this` (SqliteStore's methods use it).
-  const run = api[method] as (...a: Parameters<ThreadApi[K]>) => ReturnType<ThreadApi[K]>;
+  const run = api[name] as (...a: Parameters<ThreadApi[K]>) => ReturnType<ThreadApi[K]>;
   if (typeof run !== 'function')
-    throw new WabridgeError('internal', `the store thread has no ${String(method)}`);
+    throw new WabridgeError('internal', `the store thread has no ${String(name)}`);
   return run.apply(api, args);
 }
 
