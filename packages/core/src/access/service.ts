@@ -1,6 +1,12 @@
 import { WabridgeError } from '../errors/index.ts';
 import { newId } from '../ids/index.ts';
-import type { Store } from '../store/types.ts';
+import type { AccessStore, ConfigStore, GovernanceStore } from '../store/types.ts';
+
+/** Admin access's part of the store: its own role, plus workspaces to check and the audit trail. */
+export type AdminAccessStore = AccessStore &
+  Pick<ConfigStore, 'getWorkspace'> &
+  Pick<GovernanceStore, 'appendAudit'>;
+
 import { type AuditActor, auditEntry } from './actor.ts';
 import {
   DEFAULT_SCRYPT,
@@ -33,7 +39,7 @@ export interface RequestOrigin {
 }
 
 export interface AccessOptions {
-  store: Store;
+  store: AdminAccessStore;
   now?: () => number;
   scrypt?: ScryptParams;
   throttle?: ThrottlePolicy;
@@ -50,7 +56,7 @@ const TOUCH_EVERY_MS = 60_000;
  * Times come from the injected clock.
  */
 export class AdminAccess {
-  private readonly store: Store;
+  private readonly store: AdminAccessStore;
   private readonly now: () => number;
   private readonly scrypt: ScryptParams;
   private readonly throttle: ThrottlePolicy;

@@ -6,7 +6,7 @@ import type { Logger } from '../logger/index.ts';
 import type { Metrics } from '../metrics/index.ts';
 import type { RoutingCache } from '../routing/index.ts';
 import type { SecretBox } from '../secrets/index.ts';
-import type { ConnectorSetting, Store } from '../store/types.ts';
+import type { ConfigStore, ConnectorSetting, ConnectorStateStore, GovernanceStore } from '../store/types.ts';
 import type {
   ConnectorCheck,
   ConnectorInstance,
@@ -17,7 +17,8 @@ import type {
 import type { ConnectorRegistry } from './registry.ts';
 
 export interface ConnectorHostOptions {
-  store: Store;
+  /** Settings to load connectors, their state, and the audit trail for what they report. */
+  store: ConfigStore & ConnectorStateStore & Pick<GovernanceStore, 'appendAudit'>;
   registry: ConnectorRegistry;
   routing: RoutingCache;
   secrets: SecretBox;

@@ -1,6 +1,6 @@
 import type { DomainEvent, EventBase, JobEvent } from '../domain/events.ts';
 import { CHANGE_TYPES, deriveRevision, type Message, windowState } from '../domain/types.ts';
-import type { Job, Store } from '../store/types.ts';
+import type { ConfigStore, Job, JobStore, ReadStore } from '../store/types.ts';
 
 /**
  * What a job hands its connector. A `send` job becomes a `SendRequest` without reading anything:
@@ -8,7 +8,11 @@ import type { Job, Store } from '../store/types.ts';
  * sent itself. Every other job is its domain event, built by the store where it can
  * (`Store.hydrateEvent`) and from the store's reads otherwise.
  */
-export function hydrateJob(store: Store, job: Job, now: number): Promise<JobEvent | null> {
+export function hydrateJob(
+  store: ReadStore & Pick<ConfigStore, 'getWorkspace'> & Pick<JobStore, 'hydrateEvent'>,
+  job: Job,
+  now: number,
+): Promise<JobEvent | null> {
   if (job.eventType === 'send') {
     return Promise.resolve({
       type: 'message.send',
@@ -26,7 +30,11 @@ export function hydrateJob(store: Store, job: Job, now: number): Promise<JobEven
  * Builds the event a job stands for from the store as it is now. Returns null when the entity is
  * gone (erased, workspace deleted): such a job completes without delivering anything.
  */
-export async function hydrateEvent(store: Store, job: Job, now: number): Promise<DomainEvent | null> {
+export async function hydrateEvent(
+  store: ReadStore & Pick<ConfigStore, 'getWorkspace'>,
+  job: Job,
+  now: number,
+): Promise<DomainEvent | null> {
   const ws = job.workspaceId;
   const [workspace, conversation] = await Promise.all([
     store.getWorkspace(ws),
@@ -92,6 +100,6 @@ export async function hydrateEvent(store: Store, job: Job, now: number): Promise
 }
 
 /** What the message shows after its edits and deletion (one seek in a small partial index). */
-async function revisionOf(store: Store, ws: string, message: Message) {
+async function revisionOf(store: ReadStore, ws: string, message: Message) {
   return message.wamid ? deriveRevision(await store.listRevisions(ws, message.wamid)) : null;
 }

@@ -7,12 +7,13 @@ import type { ExternalRef } from '../domain/types.ts';
 import { toWabridgeError, WabridgeError } from '../errors/index.ts';
 import type { Logger } from '../logger/index.ts';
 import type { Metrics } from '../metrics/index.ts';
-import type { Job, Store } from '../store/types.ts';
+import type { ConfigStore, ConnectorStateStore, Job, JobStore, ReadStore, RefStore } from '../store/types.ts';
 import { type BackoffPolicy, backoffDelay, DEFAULT_BACKOFF } from './backoff.ts';
 import { hydrateJob } from './hydrate.ts';
 
 export interface WorkerOptions {
-  store: Store;
+  /** The queue, refs for delivery, leases for maintenance, reads to build events without `hydrateEvent`. */
+  store: JobStore & RefStore & ConnectorStateStore & ReadStore & Pick<ConfigStore, 'getWorkspace'>;
   host: ConnectorHost;
   logger: Logger;
   metrics: Metrics;
@@ -449,7 +450,7 @@ export class Worker {
  * connectors, whose published links `ctx.links.list` looks up.
  */
 export function deliveryContext(
-  store: Store,
+  store: Pick<JobStore, 'checkpointRef'> & RefStore,
   job: Job,
   signal: AbortSignal,
   logger: Logger,

@@ -1,5 +1,5 @@
 import type { PhoneNumber, Workspace } from '../domain/types.ts';
-import type { ConnectorSetting, Store } from '../store/types.ts';
+import type { ConfigStore, ConnectorSetting } from '../store/types.ts';
 
 export interface Route {
   workspace: Workspace;
@@ -12,7 +12,7 @@ export interface Route {
  * bounds how long another process's change takes to be seen here.
  */
 export class RoutingCache {
-  private readonly store: Store;
+  private readonly store: ConfigStore;
   private readonly checkEveryMs: number;
   private version = -1;
   private checkedAt = 0;
@@ -21,7 +21,7 @@ export class RoutingCache {
   private workspaces = new Map<string, Workspace>();
   private connectors = new Map<string, ConnectorSetting[]>();
 
-  constructor(store: Store, options: { checkEveryMs?: number } = {}) {
+  constructor(store: ConfigStore, options: { checkEveryMs?: number } = {}) {
     this.store = store;
     this.checkEveryMs = options.checkEveryMs ?? 1000;
   }

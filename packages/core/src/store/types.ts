@@ -44,19 +44,27 @@ import type {
 export type { Lease };
 
 /**
- * The store. Operations are coarse and say what they mean ("ingest this webhook", "record this
- * agent reply"): each is one transaction in the adapter, so SQL and transaction semantics stay
- * inside the adapter and one conformance suite (`testing/store-conformance.ts`) proves them; a
- * second adapter (Postgres) will run the same suite.
+ * The store, by role. Operations are coarse and say what they mean ("ingest this webhook", "record
+ * this agent reply"): each is one transaction in the adapter, so SQL and transaction semantics stay
+ * inside the adapter. Each role below is a small interface with its own part of the conformance
+ * suite (`testing/store-conformance.ts`); code that needs some roles takes only those (routing takes
+ * `ConfigStore`, the queue worker jobs, refs, state and reads), and `Store` is all of them.
  * Every query is scoped by workspace.
  */
-export interface Store {
+
+/** Opening and closing: every adapter has them. */
+export interface StoreLifecycle {
   /** Which adapter this is; only SQLite exists today. */
   readonly kind: 'sqlite';
   migrate(): Promise<void>;
   close(): Promise<void>;
+}
 
-  // --- Workspaces, numbers, connector settings ----------------------------------------------
+/**
+ * Configuration: workspaces, their numbers and data keys, Meta apps and number credentials,
+ * connector settings. Every change moves `configVersion`, which routing caches compare.
+ */
+export interface ConfigStore {
   createWorkspace(input: {
     id?: string;
     name: string;
@@ -94,15 +102,10 @@ export interface Store {
   listConnectors(workspaceId?: string): Promise<ConnectorSetting[]>;
   /** Grows on every change to workspaces, numbers or connector settings; caches compare it. */
   configVersion(): Promise<number>;
-  appendAudit(entry: {
-    actor: string;
-    action: string;
-    workspaceId: string | null;
-    details: Record<string, unknown>;
-    /** The entry's id; its archive record is `audit:<id>` in the workspace's log (or `_global`). */
-  }): Promise<number>;
+}
 
-  // --- Admin access (src/access): accounts, role grants, sessions, API tokens ----------------
+/** Admin access (src/access): accounts, role grants, sessions, API tokens, sign-in throttling. */
+export interface AccessStore {
   /** Fails `conflict` when the email is taken. */
   createAdminAccount(account: AdminAccountRecord): Promise<void>;
   getAdminAccount(id: string): Promise<AdminAccountRecord | null>;
@@ -152,36 +155,20 @@ export interface Store {
     createdBefore: number;
     attemptsBefore: number;
   }): Promise<number>;
-  /** The audit trail, newest first; `workspaceId: null` is the global log. */
-  listAudit(filter: AuditFilter): Promise<AuditEntry[]>;
+}
 
-  // --- Archive content (issue 18) -------------------------------------------------------------
-  /**
-   * Purges the content of archive records, given by seq or by entity (message ids, status ids,
-   * consent entry ids), and records the purge (a `purge` record: who, why, which). The records'
-   * leaves stay: `archive verify` reports them as purged. Holds are the caller's to check first.
-   */
-  purgeArchiveContent(input: {
-    workspaceId: string;
-    seqs?: readonly number[];
-    entityIds?: readonly string[];
-    by: PurgeReason;
-  }): Promise<PurgeResult>;
-  /** The content of archive records, opened, in the order asked; null when purged or none. */
-  archiveContent(
-    workspaceId: string,
-    seqs: readonly number[],
-  ): Promise<Array<{ seq: number; content: unknown }>>;
-
-  // --- WhatsApp ingest -----------------------------------------------------------------------
+/**
+ * Writes that come in: WhatsApp webhook contents and the connectors' commands (agent replies,
+ * notices, consent), each one transaction that also queues the delivery jobs it causes; the keys
+ * that make them idempotent.
+ */
+export interface IngestStore {
   /**
    * Stores webhook contents and fans out delivery jobs, in one transaction per call (adapters may
    * group-commit concurrent calls). Idempotent: a message already stored (same wamid) or a status
    * already stored (same wamid and status) changes nothing and creates no job.
    */
   ingest(unit: IngestUnit): Promise<IngestResult>;
-
-  // --- Connector commands --------------------------------------------------------------------
   /** Records an outbound message with its send job and mirror jobs. Idempotent on the key. */
   recordOutbound(input: RecordOutboundInput): Promise<{ duplicate: boolean; messageId: string }>;
   /** Records a notice for one connector's agents and its delivery job. Idempotent on the key. */
@@ -202,8 +189,94 @@ export interface Store {
    * survives a restart; entries older than `ttlMs` of the same source are forgotten.
    */
   claimExpiringKey(workspaceId: string, source: string, key: string, ttlMs: number): Promise<boolean>;
+  /**
+   * A kept change was ingested into `workspaceId` after all: it leaves the unrouted list (the row
+   * stays, saying when and where it went). False if it was routed already or does not exist.
+   */
+  markUnroutedRouted(id: string, workspaceId: string): Promise<boolean>;
+}
 
-  // --- Reads for delivery and the bridge -----------------------------------------------------
+/**
+ * The delivery queue: claiming, settling and watching jobs under a lease, and the outcome of
+ * WhatsApp sends (which settle a send job's message).
+ */
+export interface JobStore {
+  claimJobs(options: ClaimOptions): Promise<Job[]>;
+  /** Claims up to `limit` ready jobs of one connector in one workspace, each conversation's prefix in order. */
+  claimBatch(options: ClaimOptions & { workspaceId: string; connectorId: string }): Promise<Job[]>;
+  /**
+   * Optional: the event a claimed job stands for, built in one call, or null when there is nothing
+   * to deliver. Without it the worker builds the event from the reads above (queue/hydrate.ts).
+   */
+  hydrateEvent?(job: Job, now: number): Promise<DomainEvent | null>;
+  /** Completes a job and stores the refs it created. False if the lease was lost (stale worker). */
+  completeJob(lease: Lease, refs: ExternalRef[]): Promise<boolean>;
+  retryJob(lease: Lease, retry: { runAt: number; error: string; countAttempt: boolean }): Promise<boolean>;
+  deadLetterJob(lease: Lease, reason: string): Promise<boolean>;
+  /** Records a ref mid-delivery (see `RefAccess.checkpoint`). False if the lease was lost. */
+  checkpointRef(lease: Lease, workspaceId: string, ref: ExternalRef): Promise<boolean>;
+  extendLease(lease: Lease, until: number): Promise<boolean>;
+  /** WhatsApp accepted the message: remember its wamid (statuses arrive later by webhook). */
+  markAccepted(lease: Lease, messageId: string, wamid: string): Promise<void>;
+  /** The send failed for good: the message is `failed` and every mirror hears about it. */
+  markFailed(lease: Lease, messageId: string, error: MessageError): Promise<void>;
+  listDeadJobs(options?: { workspaceId?: string; connectorId?: string; limit?: number }): Promise<DeadJob[]>;
+  /** Moves dead jobs back to the queue, keeping their place in their conversation's order. Returns how many. */
+  replayDeadJobs(
+    ids: readonly number[] | 'all',
+    options?: { workspaceId?: string; connectorId?: string },
+  ): Promise<number>;
+  jobStats(): Promise<JobStats>;
+  /**
+   * Per (workspace, connector) that has delivered, failed or has jobs waiting to retry or dead:
+   * when a delivery last worked and last failed, why, and how many jobs wait to retry or are dead.
+   */
+  connectorHealth(): Promise<ConnectorHealth[]>;
+  /** The earliest `runAt` of a ready job, so an idle worker knows when to look again. */
+  nextRunAt(): Promise<number | null>;
+}
+
+/**
+ * External refs: what a connector created for an entity (a Slack message for a wamid), by entity
+ * or by its external id.
+ */
+export interface RefStore {
+  getRef(
+    workspaceId: string,
+    connectorId: string,
+    kind: string,
+    entityId: string,
+  ): Promise<ExternalRef | null>;
+  findRefByExternalId(
+    workspaceId: string,
+    connectorId: string,
+    kind: string,
+    externalId: string,
+  ): Promise<ExternalRef | null>;
+  putRef(workspaceId: string, ref: ExternalRef): Promise<void>;
+}
+
+/**
+ * Connector state and coordination: a connector's own key-value state per workspace, and named
+ * leases for singleton work.
+ */
+export interface ConnectorStateStore {
+  getConnectorState(workspaceId: string, connectorId: string, key: string): Promise<unknown>;
+  setConnectorState(workspaceId: string, connectorId: string, key: string, value: unknown): Promise<void>;
+  /**
+   * Reads and deletes a state entry in one step (null when absent): of two callers taking the same
+   * key, one gets it. For single-use values such as an OAuth `state`.
+   */
+  takeConnectorState(workspaceId: string, connectorId: string, key: string): Promise<unknown>;
+  /** A named lease for singleton work (maintenance); true when `holder` owns it until `until`. */
+  tryAcquireLease(name: string, holder: string, until: number): Promise<boolean>;
+}
+
+/**
+ * Reads of what was ingested and recorded: contacts, conversations, messages, statuses, consent,
+ * notices, kept platform events, activity counts. Every read is scoped by workspace.
+ */
+export interface ReadStore {
   getContact(workspaceId: string, id: string): Promise<Contact | null>;
   getConversation(workspaceId: string, id: string): Promise<Conversation | null>;
   listConversations(
@@ -220,19 +293,6 @@ export interface Store {
   consentSnapshot(workspaceId: string, contactId: string): Promise<ConsentSnapshot>;
   consentHistory(workspaceId: string, contactId: string): Promise<ConsentEntry[]>;
   getNotice(workspaceId: string, id: string): Promise<StoredNotice | null>;
-  getRef(
-    workspaceId: string,
-    connectorId: string,
-    kind: string,
-    entityId: string,
-  ): Promise<ExternalRef | null>;
-  findRefByExternalId(
-    workspaceId: string,
-    connectorId: string,
-    kind: string,
-    externalId: string,
-  ): Promise<ExternalRef | null>;
-  putRef(workspaceId: string, ref: ExternalRef): Promise<void>;
   /**
    * Kept changes for numbers no workspace owned, not yet routed, oldest first; `after` pages on
    * from the last one of the previous page.
@@ -250,63 +310,40 @@ export interface Store {
     limit?: number;
     before?: PlatformEvent;
   }): Promise<PlatformEvent[]>;
-  /**
-   * A kept change was ingested into `workspaceId` after all: it leaves the unrouted list (the row
-   * stays, saying when and where it went). False if it was routed already or does not exist.
-   */
-  markUnroutedRouted(id: string, workspaceId: string): Promise<boolean>;
-
-  // --- Outbound send results -----------------------------------------------------------------
-  /** WhatsApp accepted the message: remember its wamid (statuses arrive later by webhook). */
-  markAccepted(lease: Lease, messageId: string, wamid: string): Promise<void>;
-  /** The send failed for good: the message is `failed` and every mirror hears about it. */
-  markFailed(lease: Lease, messageId: string, error: MessageError): Promise<void>;
-
-  // --- Jobs ----------------------------------------------------------------------------------
-  claimJobs(options: ClaimOptions): Promise<Job[]>;
-  /** Claims up to `limit` ready jobs of one connector in one workspace, each conversation's prefix in order. */
-  claimBatch(options: ClaimOptions & { workspaceId: string; connectorId: string }): Promise<Job[]>;
-  /**
-   * Optional: the event a claimed job stands for, built in one call, or null when there is nothing
-   * to deliver. Without it the worker builds the event from the reads above (queue/hydrate.ts).
-   */
-  hydrateEvent?(job: Job, now: number): Promise<DomainEvent | null>;
-  /** Completes a job and stores the refs it created. False if the lease was lost (stale worker). */
-  completeJob(lease: Lease, refs: ExternalRef[]): Promise<boolean>;
-  retryJob(lease: Lease, retry: { runAt: number; error: string; countAttempt: boolean }): Promise<boolean>;
-  deadLetterJob(lease: Lease, reason: string): Promise<boolean>;
-  /** Records a ref mid-delivery (see `RefAccess.checkpoint`). False if the lease was lost. */
-  checkpointRef(lease: Lease, workspaceId: string, ref: ExternalRef): Promise<boolean>;
-  extendLease(lease: Lease, until: number): Promise<boolean>;
-  listDeadJobs(options?: { workspaceId?: string; connectorId?: string; limit?: number }): Promise<DeadJob[]>;
-  /** Moves dead jobs back to the queue, keeping their place in their conversation's order. Returns how many. */
-  replayDeadJobs(
-    ids: readonly number[] | 'all',
-    options?: { workspaceId?: string; connectorId?: string },
-  ): Promise<number>;
-  jobStats(): Promise<JobStats>;
-  /**
-   * Per (workspace, connector) that has delivered, failed or has jobs waiting to retry or dead:
-   * when a delivery last worked and last failed, why, and how many jobs wait to retry or are dead.
-   */
-  connectorHealth(): Promise<ConnectorHealth[]>;
   /** How much one workspace has carried: conversations and messages each way (for the admin console). */
   workspaceActivity(workspaceId: string): Promise<WorkspaceActivity>;
-  /** The earliest `runAt` of a ready job, so an idle worker knows when to look again. */
-  nextRunAt(): Promise<number | null>;
+}
 
-  // --- Connector state and coordination -------------------------------------------------------
-  getConnectorState(workspaceId: string, connectorId: string, key: string): Promise<unknown>;
-  setConnectorState(workspaceId: string, connectorId: string, key: string, value: unknown): Promise<void>;
+/**
+ * Archive and governance: the audit trail, archive content and its purges, legal holds, retention
+ * and erasure (see governance-types.ts).
+ */
+export interface GovernanceStore {
+  appendAudit(entry: {
+    actor: string;
+    action: string;
+    workspaceId: string | null;
+    details: Record<string, unknown>;
+    /** The entry's id; its archive record is `audit:<id>` in the workspace's log (or `_global`). */
+  }): Promise<number>;
+  /** The audit trail, newest first; `workspaceId: null` is the global log. */
+  listAudit(filter: AuditFilter): Promise<AuditEntry[]>;
   /**
-   * Reads and deletes a state entry in one step (null when absent): of two callers taking the same
-   * key, one gets it. For single-use values such as an OAuth `state`.
+   * Purges the content of archive records, given by seq or by entity (message ids, status ids,
+   * consent entry ids), and records the purge (a `purge` record: who, why, which). The records'
+   * leaves stay: `archive verify` reports them as purged. Holds are the caller's to check first.
    */
-  takeConnectorState(workspaceId: string, connectorId: string, key: string): Promise<unknown>;
-  /** A named lease for singleton work (maintenance); true when `holder` owns it until `until`. */
-  tryAcquireLease(name: string, holder: string, until: number): Promise<boolean>;
-
-  // --- Governance: legal holds, retention, erasure (see governance-types.ts) -----------------
+  purgeArchiveContent(input: {
+    workspaceId: string;
+    seqs?: readonly number[];
+    entityIds?: readonly string[];
+    by: PurgeReason;
+  }): Promise<PurgeResult>;
+  /** The content of archive records, opened, in the order asked; null when purged or none. */
+  archiveContent(
+    workspaceId: string,
+    seqs: readonly number[],
+  ): Promise<Array<{ seq: number; content: unknown }>>;
   addHold(input: AddHoldInput): Promise<LegalHold>;
   /** Every hold of a workspace, active and released, oldest first. */
   listHolds(workspaceId: string): Promise<LegalHold[]>;
@@ -342,6 +379,21 @@ export interface Store {
   /** An erasure's certificate with each connector's confirmation as it stands now. */
   getErasure(workspaceId: string, erasureId: string): Promise<ErasureCertificate | null>;
 }
+
+/** Every role: what the SQLite store (direct or threaded) implements. */
+export interface Store
+  extends StoreLifecycle,
+    ConfigStore,
+    AccessStore,
+    IngestStore,
+    JobStore,
+    RefStore,
+    ConnectorStateStore,
+    ReadStore,
+    GovernanceStore {}
+
+/** What every role but the lifecycle offers, by name: the store thread forwards exactly these. */
+export type StoreMethod = Exclude<keyof Store, keyof StoreLifecycle>;
 
 /** A Meta app registered besides the environment's default one (issue 20). */
 export interface WhatsAppAppRecord {

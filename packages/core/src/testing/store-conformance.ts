@@ -4,23 +4,76 @@ import { WHATSAPP_SENDER } from '../store/types.ts';
 import { identity, inboundMessage, messagesUnit, seedWorkspace, status } from './fixtures.ts';
 
 /**
- * The behaviour every store adapter must have. Each adapter's test file calls this with a factory
- * that returns a fresh, migrated, empty store.
+ * The behaviour every store adapter must have, in one part per role of `Store` (store/types.ts):
+ * config, ingest and commands, jobs, refs, connector state, reads. Each adapter's test file calls
+ * `describeStoreConformance` with a factory that returns a fresh, migrated, empty store; an adapter
+ * built role by role (a Postgres store) can run the parts one at a time as its roles arrive. A part
+ * checks its own role's methods, using the others only to set up and to look (seeding a workspace,
+ * claiming the jobs an ingest queued).
  *
  * @example describeStoreConformance('sqlite', () => openSqliteStore({ path: ':memory:' }))
  */
-export function describeStoreConformance(name: string, open: () => Promise<Store>): void {
-  describe(`store conformance: ${name}`, () => {
-    let store: Store;
-    const claim = (now = Date.now(), limit = 100) =>
-      store.claimJobs({ limit, leaseMs: 30_000, workerId: 'w1', now });
+export function describeStoreConformance(name: string, open: OpenStore): void {
+  describeConfigConformance(name, open);
+  describeIngestConformance(name, open);
+  describeJobsConformance(name, open);
+  describeRefsConformance(name, open);
+  describeConnectorStateConformance(name, open);
+  describeReadsConformance(name, open);
+}
 
-    beforeEach(async () => {
-      store = await open();
+/** Returns a fresh, migrated, empty store; the suite closes it after each test. */
+export type OpenStore = () => Promise<Store>;
+
+// The store of the running test: the parts' tests run one at a time, each on a store of its own.
+let store: Store;
+const claim = (now = Date.now(), limit = 100) =>
+  store.claimJobs({ limit, leaseMs: 30_000, workerId: 'w1', now });
+
+/** Opens a store before each test of the part and closes it after. */
+function eachTestOpens(open: OpenStore): void {
+  beforeEach(async () => {
+    store = await open();
+  });
+  afterEach(async () => {
+    await store.close();
+  });
+}
+
+/** ConfigStore: routing numbers to workspaces, the config version. */
+export function describeConfigConformance(name: string, open: OpenStore): void {
+  describe(`store conformance (config): ${name}`, () => {
+    eachTestOpens(open);
+
+    describe('workspaces and numbers', () => {
+      it('routes a number to its workspace and refuses to give it to another', async () => {
+        const ws = await seedWorkspace(store, { id: 'acme' });
+        expect(await store.resolvePhoneNumber('106540352242922')).toMatchObject({ workspaceId: ws });
+        await store.createWorkspace({ id: 'other', name: 'Other' });
+        await expect(
+          store.addPhoneNumber({
+            workspaceId: 'other',
+            phoneNumberId: '106540352242922',
+            displayPhoneNumber: null,
+            wabaId: null,
+          }),
+        ).rejects.toMatchObject({ code: 'conflict' });
+        expect(await store.resolvePhoneNumber('nope')).toBeNull();
+      });
+
+      it('moves the config version on every admin change', async () => {
+        const before = await store.configVersion();
+        await seedWorkspace(store, { connectors: ['slack'] });
+        expect(await store.configVersion()).toBeGreaterThan(before);
+      });
     });
-    afterEach(async () => {
-      await store.close();
-    });
+  });
+}
+
+/** IngestStore: webhook contents, statuses, consent, commands and their keys, with the jobs they queue. */
+export function describeIngestConformance(name: string, open: OpenStore): void {
+  describe(`store conformance (ingest): ${name}`, () => {
+    eachTestOpens(open);
 
     describe('ingest', () => {
       it('stores a message and queues one job per enabled connector', async () => {
@@ -903,6 +956,13 @@ export function describeStoreConformance(name: string, open: () => Promise<Store
         expect(await store.claimCommandKey(ws, 'hubspot', 'cmd-1')).toBe(false);
       });
     });
+  });
+}
+
+/** JobStore: claims in order, leases, retries, dead jobs, counts and health. */
+export function describeJobsConformance(name: string, open: OpenStore): void {
+  describe(`store conformance (jobs): ${name}`, () => {
+    eachTestOpens(open);
 
     describe('jobs', () => {
       async function queue(ws: string, wamids: string[], contact = '15550001111') {
@@ -1435,29 +1495,49 @@ export function describeStoreConformance(name: string, open: () => Promise<Store
         expect(await store.nextRunAt()).toBe(123_456);
       });
     });
+  });
+}
 
-    describe('workspaces and state', () => {
-      it('routes a number to its workspace and refuses to give it to another', async () => {
-        const ws = await seedWorkspace(store, { id: 'acme' });
-        expect(await store.resolvePhoneNumber('106540352242922')).toMatchObject({ workspaceId: ws });
-        await store.createWorkspace({ id: 'other', name: 'Other' });
-        await expect(
-          store.addPhoneNumber({
-            workspaceId: 'other',
-            phoneNumberId: '106540352242922',
-            displayPhoneNumber: null,
-            wabaId: null,
-          }),
-        ).rejects.toMatchObject({ code: 'conflict' });
-        expect(await store.resolvePhoneNumber('nope')).toBeNull();
+/** RefStore: what a connector created for an entity, by entity and by external id. */
+export function describeRefsConformance(name: string, open: OpenStore): void {
+  describe(`store conformance (refs): ${name}`, () => {
+    eachTestOpens(open);
+
+    describe('refs', () => {
+      it('keeps one ref per workspace, connector, kind and entity, found by entity and by external id', async () => {
+        const ws = await seedWorkspace(store, { id: 'refs' });
+        const other = await seedWorkspace(store, { id: 'refs-other', phoneNumberId: '106540352240003' });
+        const ref = {
+          connectorId: 'slack',
+          kind: 'message',
+          entityId: 'm1',
+          externalId: 'C1:1.1',
+          data: { ts: '1.1' },
+        };
+        await store.putRef(ws, ref);
+        expect(await store.getRef(ws, 'slack', 'message', 'm1')).toEqual(ref);
+        expect(await store.findRefByExternalId(ws, 'slack', 'message', 'C1:1.1')).toEqual(ref);
+        // Scoped by workspace, connector and kind.
+        expect(await store.getRef(other, 'slack', 'message', 'm1')).toBeNull();
+        expect(await store.getRef(ws, 'teams', 'message', 'm1')).toBeNull();
+        expect(await store.getRef(ws, 'slack', 'conversation', 'm1')).toBeNull();
+        expect(await store.findRefByExternalId(other, 'slack', 'message', 'C1:1.1')).toBeNull();
+        // A second put for the same entity replaces the first: the old external id finds nothing.
+        const moved = { ...ref, externalId: 'C2:2.2', data: { ts: '2.2' } };
+        await store.putRef(ws, moved);
+        expect(await store.getRef(ws, 'slack', 'message', 'm1')).toEqual(moved);
+        expect(await store.findRefByExternalId(ws, 'slack', 'message', 'C1:1.1')).toBeNull();
       });
+    });
+  });
+}
 
-      it('moves the config version on every admin change', async () => {
-        const before = await store.configVersion();
-        await seedWorkspace(store, { connectors: ['slack'] });
-        expect(await store.configVersion()).toBeGreaterThan(before);
-      });
+/** ConnectorStateStore: state per workspace and connector, single-use takes, named leases. */
+export function describeConnectorStateConformance(name: string, open: OpenStore): void {
+  describe(`store conformance (connector state): ${name}`, () => {
+    eachTestOpens(open);
 
+    describe('connector state and leases', () => {
       it('keeps connector state per workspace and connector', async () => {
         const ws = await seedWorkspace(store);
         await store.setConnectorState(ws, 'teams', 'subscription', { id: 's1' });
@@ -1484,7 +1564,16 @@ export function describeStoreConformance(name: string, open: () => Promise<Store
         expect(await store.tryAcquireLease('maintenance', 'b', now + 60_000)).toBe(false);
         expect(await store.tryAcquireLease('maintenance', 'a', now + 120_000)).toBe(true);
       });
+    });
+  });
+}
 
+/** ReadStore: reads scoped by workspace, activity counts. */
+export function describeReadsConformance(name: string, open: OpenStore): void {
+  describe(`store conformance (reads): ${name}`, () => {
+    eachTestOpens(open);
+
+    describe('reads', () => {
       it('scopes every read by workspace', async () => {
         const ws = await seedWorkspace(store, { id: 'one' });
         await seedWorkspace(store, { id: 'two', phoneNumberId: '2' });

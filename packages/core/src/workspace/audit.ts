@@ -1,6 +1,6 @@
 import { WabridgeError } from '../errors/index.ts';
 import { GLOBAL_ARCHIVE_LOG } from '../store/sqlite/archive.ts';
-import type { AuditEntry, Store } from '../store/types.ts';
+import type { AuditEntry, ConfigStore, GovernanceStore } from '../store/types.ts';
 
 // The audit trail (issue 18, item 8): every admin act (workspace and connector changes, secret
 // rotations, exports, and the purges, holds and erasures as they are added) is an audit_log row
@@ -33,7 +33,10 @@ export interface AuditPage {
  * A page of the audit trail, oldest first, with each entry's archive record. The SQL is the
  * store's `listAudit`, which the admin API reads newest first.
  */
-export async function listAudit(store: Store, query: AuditQuery): Promise<AuditPage> {
+export async function listAudit(
+  store: Pick<GovernanceStore, 'listAudit'> & Pick<ConfigStore, 'getWorkspace'>,
+  query: AuditQuery,
+): Promise<AuditPage> {
   const limit = query.limit ?? 500;
   if (!Number.isSafeInteger(limit) || limit < 1 || limit > 5000) {
     throw new WabridgeError('bad_request', `limit must be 1 to 5000, got ${limit}`);

@@ -1,7 +1,7 @@
 import type { AuditActor } from '../access/actor.ts';
 import type { Logger } from '../logger/index.ts';
 import type { EraseInput, ErasureCertificate, RetentionRunResult } from '../store/governance-types.ts';
-import type { Store } from '../store/types.ts';
+import type { ConfigStore, GovernanceStore } from '../store/types.ts';
 
 /** Deletes cached media files of messages (the `MediaStore`); answers the files it deleted. */
 export interface MediaFiles {
@@ -16,11 +16,15 @@ export interface MediaFiles {
  * retention run (or a repeated erasure) deletes them.
  */
 export class ArchiveGovernance {
-  readonly #store: Store;
+  readonly #store: GovernanceStore & Pick<ConfigStore, 'listWorkspaces'>;
   readonly #media: MediaFiles;
   readonly #logger: Logger | undefined;
 
-  constructor(options: { store: Store; media: MediaFiles; logger?: Logger }) {
+  constructor(options: {
+    store: GovernanceStore & Pick<ConfigStore, 'listWorkspaces'>;
+    media: MediaFiles;
+    logger?: Logger;
+  }) {
     this.#store = options.store;
     this.#media = options.media;
     this.#logger = options.logger;

@@ -12,8 +12,10 @@ import {
   type Answers,
   type Call,
   type Calls,
+  dispatch,
   type ForwardedEvent,
   isBytesRef,
+  method,
 } from './thread-protocol.ts';
 
 const port = parentPort;
@@ -95,31 +97,36 @@ const ingestor: IngestTranslator | null = ingestTranslator
     })
   : null;
 
-const methods = store as unknown as Record<string, (...args: unknown[]) => Promise<unknown>>;
-const services: Record<string, (...args: unknown[]) => Promise<unknown>> = {
+const bodies: IngestTranslator = {
   // JSON turns an omitted receivedAt into null.
   ingestBody: (body, receivedAt) =>
     ingestor
-      ? ingestor.ingestBody(body as Uint8Array, typeof receivedAt === 'number' ? receivedAt : undefined)
+      ? ingestor.ingestBody(body, typeof receivedAt === 'number' ? receivedAt : undefined)
       : Promise.reject(
           new WabridgeError('internal', 'the store thread was opened without an ingest translator'),
         ),
 };
+
+/** Runs one call: the bodies' ingest here, every other method on the store (see ThreadApi). */
+function run(call: Call): Promise<unknown> {
+  if (call.method === method.ingestBody) return dispatch(bodies, call.method, call.args);
+  return dispatch(store, call.method, call.args);
+}
 
 port.on('message', (message: Calls) => {
   const { bytes, offsets } = message;
   const body = (index: number) =>
     bytes && offsets ? bytes.subarray(offsets[index], offsets[index + 1]) : new Uint8Array(0);
   for (const call of JSON.parse(message.calls) as Call[]) {
-    const method = services[call.method] ?? methods[call.method];
-    if (typeof method !== 'function') {
-      queue({
-        answer: { id: call.id, ok: false, error: { message: `unknown store method ${call.method}` } },
-      });
-      continue;
+    // The bodies come back as bytes; everything else is as the main thread passed it.
+    call.args = call.args.map((arg: unknown) => (isBytesRef(arg) ? body(arg.$bytes) : arg)) as Call['args'];
+    let answered: Promise<unknown>;
+    try {
+      answered = run(call);
+    } catch (error) {
+      answered = Promise.reject(error);
     }
-    const args = call.args.map((arg) => (isBytesRef(arg) ? body(arg.$bytes) : arg));
-    method.apply(store, args).then(
+    answered.then(
       (result) => queue({ answer: { id: call.id, ok: true, result } }),
       (error: unknown) => queue({ answer: { id: call.id, ok: false, error: serialise(error) } }),
     );

@@ -3,9 +3,18 @@ import { type ErrorCode, WabridgeError } from '../../errors/index.ts';
 import { type Logger, silentLogger } from '../../logger/index.ts';
 import { type Metrics, noopMetrics } from '../../metrics/index.ts';
 import type { IngestTranslator } from '../ingest-translator.ts';
-import type { Job, Store } from '../types.ts';
+import type { Store } from '../types.ts';
 import { untilAdmitted } from './admission.ts';
-import type { Answers, Call, Calls, ForwardedEvent } from './thread-protocol.ts';
+import type {
+  Answers,
+  Call,
+  Calls,
+  ForwardedEvent,
+  ThreadApi,
+  ThreadMethod,
+  ThreadResult,
+} from './thread-protocol.ts';
+import { method } from './thread-protocol.ts';
 
 export type ThreadedSqliteStore = Store &
   IngestTranslator & {
@@ -153,17 +162,21 @@ export async function openThreadedSqliteStore(options: {
   worker.on('error', fail);
   worker.on('exit', (code) => fail(new WabridgeError('internal', `the store thread exited (code ${code})`)));
 
-  const call = (method: string, args: unknown[]): Promise<unknown> => {
+  /** Calls `method` of the store thread (see ThreadApi: the name and arguments are checked). */
+  const invoke = <K extends ThreadMethod>(
+    name: K,
+    args: Parameters<ThreadApi[K]>,
+  ): Promise<ThreadResult<K>> => {
     if (failure) return Promise.reject(failure);
     const id = nextId++;
     return new Promise((resolve, reject) => {
-      pending.set(id, { resolve, reject });
+      pending.set(id, { resolve: resolve as (value: unknown) => void, reject });
       // Calls made in the same turn of the loop travel in one message.
       if (!scheduled) {
         scheduled = true;
         setImmediate(send);
       }
-      outbox.push({ id, method, args });
+      outbox.push({ id, method: name, args } as Call);
     });
   };
   const lastId = () => nextId - 1;
@@ -198,7 +211,7 @@ export async function openThreadedSqliteStore(options: {
    *   cannot: 200 is only ever sent for a body the thread reported committed.
    * The bytes of a body that left count until the thread answers, since until then it holds them.
    */
-  const ingestBody = (body: Uint8Array, receivedAt?: number): Promise<unknown> => {
+  const ingestBody: ThreadApi['ingestBody'] = (body, receivedAt) => {
     if (failure) return Promise.reject(failure);
     if (ingests >= limits.maxPending) return Promise.reject(busy(`${ingests} webhooks wait for it`));
     if (ingestBytes + body.byteLength > limits.maxPendingBytes)
@@ -209,7 +222,7 @@ export async function openThreadedSqliteStore(options: {
       ingests--;
       ingestBytes -= body.byteLength;
     };
-    const stored = call('ingestBody', receivedAt === undefined ? [body] : [body, receivedAt]);
+    const stored = invoke(method.ingestBody, receivedAt === undefined ? [body] : [body, receivedAt]);
     const id = lastId();
     return new Promise((resolve, reject) => {
       let settled = false;
@@ -239,22 +252,31 @@ export async function openThreadedSqliteStore(options: {
     });
   };
 
-  const store = { kind: 'sqlite' } as Record<string, unknown>;
-  for (const method of STORE_METHODS) store[method] = (...args: unknown[]) => call(method, args);
-  store.ingestBody = ingestBody;
-  store.stalledForMs = () => (inFlight > 0 ? Math.max(0, now() - progressAt) : 0);
-  store.pendingIngests = () => ({ count: ingests, bytes: ingestBytes });
-  // A claim may take several transactions while new jobs are admitted; each step is its own call
-  // so that it answers promptly and the calls held behind it (webhooks) leave meanwhile.
-  for (const method of ['claimJobs', 'claimBatch'] as const)
-    store[method] = (...args: unknown[]) =>
-      untilAdmitted(() => call(`${method}Step`, args) as Promise<Job[] | null>);
-  store.close = async () => {
-    await call('close', []);
-    worker.removeAllListeners('exit');
-    await worker.terminate();
+  const forward =
+    <K extends Forwarded>(name: K) =>
+    (...args: Parameters<ThreadApi[K]>) =>
+      invoke(name, args);
+  const forwarded = Object.fromEntries(STORE_METHODS.map((name) => [name, forward(name)])) as Pick<
+    Store,
+    Forwarded
+  >;
+  const threaded: ThreadedSqliteStore = {
+    kind: 'sqlite',
+    ...forwarded,
+    ingestBody,
+    stalledForMs: () => (inFlight > 0 ? Math.max(0, now() - progressAt) : 0),
+    pendingIngests: () => ({ count: ingests, bytes: ingestBytes }),
+    // A claim may take several transactions while new jobs are admitted; each step is its own call
+    // so that it answers promptly and the calls held behind it (webhooks) leave meanwhile.
+    claimJobs: (options) => untilAdmitted(() => invoke(method.claimJobsStep, [options])),
+    claimBatch: (options) => untilAdmitted(() => invoke(method.claimBatchStep, [options])),
+    close: async () => {
+      await invoke(method.close, []);
+      worker.removeAllListeners('exit');
+      await worker.terminate();
+    },
   };
-  return store as unknown as ThreadedSqliteStore;
+  return threaded;
 }
 
 function replay(event: ForwardedEvent, logger: Logger, metrics: Metrics): void {
@@ -291,110 +313,112 @@ function revive(error: SerialisedError | undefined): Error {
   });
 }
 
-// Every method of the Store interface; `satisfies` makes the compiler check the list is complete.
-const STORE_METHODS = [
-  'migrate',
-  'createAdminAccount',
-  'getAdminAccount',
-  'findAdminAccountByEmail',
-  'listAdminAccounts',
-  'updateAdminAccount',
-  'setAdminGrant',
-  'listAdminGrants',
-  'createAdminSession',
-  'getAdminSession',
-  'touchAdminSession',
-  'deleteAdminSessions',
-  'createApiToken',
-  'getApiTokenByHash',
-  'listApiTokens',
-  'revokeApiToken',
-  'touchApiToken',
-  'takeLoginAttempt',
-  'clearLoginAttempts',
-  'purgeAdminAccess',
-  'listAudit',
-  'dataKey',
-  'purgeArchiveContent',
-  'archiveContent',
-  'createWorkspace',
-  'getWorkspace',
-  'listWorkspaces',
-  'updateWorkspace',
-  'deleteWorkspace',
-  'addPhoneNumber',
-  'removePhoneNumber',
-  'listPhoneNumbers',
-  'resolvePhoneNumber',
-  'putWhatsAppApp',
-  'removeWhatsAppApp',
-  'listWhatsAppApps',
-  'setNumberCredentials',
-  'removeNumberCredentials',
-  'listNumberCredentials',
-  'setConnector',
-  'getConnector',
-  'listConnectors',
-  'configVersion',
-  'appendAudit',
-  'ingest',
-  'recordOutbound',
-  'recordNotice',
-  'recordNote',
-  'recordConsent',
-  'claimCommandKey',
-  'claimExpiringKey',
-  'getContact',
-  'getConversation',
-  'listConversations',
-  'getMessage',
-  'getMessageByWamid',
-  'listMessages',
-  'listRevisions',
-  'getStatus',
-  'getConsentEntry',
-  'consentSnapshot',
-  'consentHistory',
-  'getNotice',
-  'getRef',
-  'findRefByExternalId',
-  'putRef',
-  'listUnrouted',
-  'countUnrouted',
-  'listPlatformEvents',
-  'markUnroutedRouted',
-  'markAccepted',
-  'markFailed',
-  'claimJobs',
-  'claimBatch',
-  'hydrateEvent',
-  'completeJob',
-  'retryJob',
-  'deadLetterJob',
-  'checkpointRef',
-  'extendLease',
-  'listDeadJobs',
-  'replayDeadJobs',
-  'jobStats',
-  'connectorHealth',
-  'workspaceActivity',
-  'nextRunAt',
-  'getConnectorState',
-  'setConnectorState',
-  'takeConnectorState',
-  'tryAcquireLease',
-  'addHold',
-  'listHolds',
-  'releaseHold',
-  'setRetention',
-  'listRetention',
-  'runRetention',
-  'erase',
-  'recordErasureFiles',
-  'getErasure',
-] as const satisfies readonly Exclude<keyof Store, 'kind' | 'close'>[];
+/** The store's methods the proxy forwards as they are. */
+type Forwarded = Exclude<keyof Store, 'kind' | 'close' | 'claimJobs' | 'claimBatch'>;
 
-type Missing = Exclude<Exclude<keyof Store, 'kind' | 'close'>, (typeof STORE_METHODS)[number]>;
+// Every method of the store's roles, forwarded as is (claims and close are forwarded above);
+// `satisfies` and `complete` make the compiler check that the list is exact.
+const STORE_METHODS = [
+  method.migrate,
+  method.createAdminAccount,
+  method.getAdminAccount,
+  method.findAdminAccountByEmail,
+  method.listAdminAccounts,
+  method.updateAdminAccount,
+  method.setAdminGrant,
+  method.listAdminGrants,
+  method.createAdminSession,
+  method.getAdminSession,
+  method.touchAdminSession,
+  method.deleteAdminSessions,
+  method.createApiToken,
+  method.getApiTokenByHash,
+  method.listApiTokens,
+  method.revokeApiToken,
+  method.touchApiToken,
+  method.takeLoginAttempt,
+  method.clearLoginAttempts,
+  method.purgeAdminAccess,
+  method.listAudit,
+  method.dataKey,
+  method.purgeArchiveContent,
+  method.archiveContent,
+  method.createWorkspace,
+  method.getWorkspace,
+  method.listWorkspaces,
+  method.updateWorkspace,
+  method.deleteWorkspace,
+  method.addPhoneNumber,
+  method.removePhoneNumber,
+  method.listPhoneNumbers,
+  method.resolvePhoneNumber,
+  method.putWhatsAppApp,
+  method.removeWhatsAppApp,
+  method.listWhatsAppApps,
+  method.setNumberCredentials,
+  method.removeNumberCredentials,
+  method.listNumberCredentials,
+  method.setConnector,
+  method.getConnector,
+  method.listConnectors,
+  method.configVersion,
+  method.appendAudit,
+  method.ingest,
+  method.recordOutbound,
+  method.recordNotice,
+  method.recordNote,
+  method.recordConsent,
+  method.claimCommandKey,
+  method.claimExpiringKey,
+  method.getContact,
+  method.getConversation,
+  method.listConversations,
+  method.getMessage,
+  method.getMessageByWamid,
+  method.listMessages,
+  method.listRevisions,
+  method.getStatus,
+  method.getConsentEntry,
+  method.consentSnapshot,
+  method.consentHistory,
+  method.getNotice,
+  method.getRef,
+  method.findRefByExternalId,
+  method.putRef,
+  method.listUnrouted,
+  method.countUnrouted,
+  method.listPlatformEvents,
+  method.markUnroutedRouted,
+  method.markAccepted,
+  method.markFailed,
+  method.hydrateEvent,
+  method.completeJob,
+  method.retryJob,
+  method.deadLetterJob,
+  method.checkpointRef,
+  method.extendLease,
+  method.listDeadJobs,
+  method.replayDeadJobs,
+  method.jobStats,
+  method.connectorHealth,
+  method.workspaceActivity,
+  method.nextRunAt,
+  method.getConnectorState,
+  method.setConnectorState,
+  method.takeConnectorState,
+  method.tryAcquireLease,
+  method.addHold,
+  method.listHolds,
+  method.releaseHold,
+  method.setRetention,
+  method.listRetention,
+  method.runRetention,
+  method.erase,
+  method.recordErasureFiles,
+  method.getErasure,
+] satisfies readonly Forwarded[];
+
+type Missing = Exclude<Forwarded, (typeof STORE_METHODS)[number]>;
 // Fails to compile when a Store method is added without being listed above.
 const complete: Missing extends never ? true : Missing = true;
 void complete;

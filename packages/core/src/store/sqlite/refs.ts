@@ -1,0 +1,46 @@
+import type { ExternalRef } from '../../domain/types.ts';
+import type { RefStore } from '../types.ts';
+import { SqliteConfig } from './config.ts';
+import { json, type RefRow, toRef } from './rows.ts';
+
+/** External refs: what a connector created for an entity (RefStore). */
+export abstract class SqliteRefs extends SqliteConfig implements RefStore {
+  async getRef(workspaceId: string, connectorId: string, kind: string, entityId: string) {
+    const row = this.db.get<RefRow>(
+      `SELECT * FROM external_refs WHERE workspace_id = :ws AND connector_id = :connector AND kind = :kind AND entity_id = :entity`,
+      { ws: workspaceId, connector: connectorId, kind, entity: entityId },
+    );
+    return row ? toRef(row) : null;
+  }
+
+  async findRefByExternalId(workspaceId: string, connectorId: string, kind: string, externalId: string) {
+    const row = this.db.get<RefRow>(
+      `SELECT * FROM external_refs WHERE workspace_id = :ws AND connector_id = :connector AND kind = :kind
+         AND external_id = :external LIMIT 1`,
+      { ws: workspaceId, connector: connectorId, kind, external: externalId },
+    );
+    return row ? toRef(row) : null;
+  }
+
+  putRef(workspaceId: string, ref: ExternalRef): Promise<void> {
+    return this.db.write(() => this.upsertRef(workspaceId, ref));
+  }
+
+  protected upsertRef(ws: string, ref: ExternalRef): void {
+    this.db.run(
+      `INSERT INTO external_refs (workspace_id, connector_id, kind, entity_id, external_id, data, created_at)
+       VALUES (:ws, :connector, :kind, :entity, :external, :data, :at)
+       ON CONFLICT (workspace_id, connector_id, kind, entity_id) DO UPDATE SET external_id = excluded.external_id,
+         data = excluded.data`,
+      {
+        ws,
+        connector: ref.connectorId,
+        kind: ref.kind,
+        entity: ref.entityId,
+        external: ref.externalId,
+        data: json(ref.data),
+        at: this.now(),
+      },
+    );
+  }
+}
