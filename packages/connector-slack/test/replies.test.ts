@@ -135,7 +135,11 @@ describe('agent replies from Slack to WhatsApp', () => {
       (typeof records)[0],
       (typeof records)[0],
     ];
-    expect(first.data.sender).toEqual({ via: 'slack', agentId: 'U0GRACE001', agentName: 'Grace Hopper' });
+    expect(first.data.sender).toEqual({
+      via: 'slack',
+      agentId: 'U0GRACE001',
+      agentName: 'Grace Hopper',
+    });
     expect(first.data.platform).toEqual({
       thread_id: `${thread.channel}:${thread.threadTs}`,
       message_id: `${note.channel}:${note.ts}`,

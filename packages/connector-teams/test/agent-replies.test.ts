@@ -41,7 +41,12 @@ describe('agent replies from Teams', () => {
       return out && out.length > 0 ? out : undefined;
     });
     expect(sent?.text).toBe('Hello *Ada*, your order & invoice are here (https://shop.example/o/1)');
-    expect(sent?.sender).toEqual({ via: 'teams', agentId: reply.from.user?.id, agentName: 'Grace Hopper' });
+    expect(sent?.sender).toEqual({
+      via: 'teams',
+      viaName: 'Microsoft Teams',
+      agentId: reply.from.user?.id,
+      agentName: 'Grace Hopper',
+    });
     // Graph delivers the same notification again (at-least-once): nothing new is recorded.
     const sub = graph.subscriptions()[0];
     const again = await post(

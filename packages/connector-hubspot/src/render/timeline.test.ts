@@ -56,7 +56,7 @@ describe('timeline entry bodies', () => {
         direction: 'outbound',
         text: 'Your order shipped',
         state: 'failed',
-        sender: { via: 'teams', agentId: 'u1', agentName: 'Grace' },
+        sender: { via: 'teams', viaName: 'Microsoft Teams', agentId: 'u1', agentName: 'Grace' },
         error: {
           code: 131047,
           title: 'Re-engagement',

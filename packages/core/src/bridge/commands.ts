@@ -1,6 +1,7 @@
 import { LINK_REF_KIND } from '../connector/links.ts';
 import type {
   AgentEditCommand,
+  AgentIdentity,
   AgentReplyCommand,
   AgentTemplateCommand,
   ContactRemovedCommand,
@@ -8,7 +9,13 @@ import type {
   SetConsentCommand,
 } from '../domain/commands.ts';
 import type { NoticeKind } from '../domain/events.ts';
-import { type ConsentSource, type Contact, type TemplateDefinition, windowState } from '../domain/types.ts';
+import {
+  type ConsentSource,
+  type Contact,
+  type Sender,
+  type TemplateDefinition,
+  windowState,
+} from '../domain/types.ts';
 import { newId } from '../ids/index.ts';
 import type { Logger } from '../logger/index.ts';
 import type { Metrics } from '../metrics/index.ts';
@@ -45,6 +52,16 @@ export class CommandProcessor {
 
   constructor(options: CommandProcessorOptions) {
     this.o = options;
+  }
+
+  /** Who wrote an outbound message, with the platform's name from its connector's manifest. */
+  private sender(connectorId: string, agent: AgentIdentity): Sender {
+    return {
+      via: connectorId,
+      viaName: this.o.platformName?.(connectorId) ?? null,
+      agentId: agent.id,
+      agentName: agent.name,
+    };
   }
 
   private now(): number {
@@ -152,7 +169,7 @@ export class CommandProcessor {
         type,
         text: command.text.trim() === '' ? null : command.text,
         content: { text: command.text, attachments: command.attachments },
-        sender: { via: connectorId, agentId: command.agent.id, agentName: command.agent.name },
+        sender: this.sender(connectorId, command.agent),
         relatesTo: null,
         timestamp: now,
       },
@@ -210,7 +227,7 @@ export class CommandProcessor {
         type: 'template',
         text,
         content: { template: { ...command.template, category: template.category } },
-        sender: { via: connectorId, agentId: command.agent.id, agentName: command.agent.name },
+        sender: this.sender(connectorId, command.agent),
         relatesTo: null,
         timestamp: now,
       },

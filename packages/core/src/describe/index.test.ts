@@ -283,7 +283,9 @@ describe('one description of a message for every mirror', () => {
     expect(senderVia({ via: 'whatsapp_business_app', agentId: null, agentName: null })).toBe(
       'the WhatsApp Business app',
     );
-    expect(senderVia({ via: 'slack', agentId: 'U1', agentName: 'Grace' })).toBe('Slack');
+    expect(senderVia({ via: 'slack', viaName: 'Slack', agentId: 'U1', agentName: 'Grace' })).toBe('Slack');
+    // Written before connectors' names came with the message: the connector id.
+    expect(senderVia({ via: 'slack', agentId: 'U1', agentName: 'Grace' })).toBe('slack');
     expect(MEDIA_UNAVAILABLE_NOTE).toContain('no longer available from WhatsApp');
   });
 });

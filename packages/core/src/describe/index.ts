@@ -69,10 +69,8 @@ export function revokedNote(direction: Message['direction']): string {
     : 'This message was deleted by the business (in the WhatsApp Business app).';
 }
 
+// The bridge's own senders; a connector's name comes with the message (`Sender.viaName`).
 const SENDER_NAMES: Record<string, string> = {
-  slack: 'Slack',
-  teams: 'Microsoft Teams',
-  hubspot: 'HubSpot',
   api: 'the API',
   admin: 'an administrator',
   whatsapp_business_app: 'the WhatsApp Business app',
@@ -81,7 +79,7 @@ const SENDER_NAMES: Record<string, string> = {
 /** Where an outbound message was written, in words: "Slack", "the WhatsApp Business app". */
 export function senderVia(sender: Sender | null): string | null {
   if (!sender?.via) return null;
-  return SENDER_NAMES[sender.via] ?? sender.via;
+  return sender.viaName ?? SENDER_NAMES[sender.via] ?? sender.via;
 }
 
 /** True for a message the business sent from the WhatsApp Business app (an echo). */

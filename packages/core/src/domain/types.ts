@@ -114,6 +114,11 @@ export type OutboundState = 'pending' | 'sent' | 'delivered' | 'read' | 'played'
 export interface Sender {
   /** The connector the agent wrote from (`slack`, `teams`, …) or `api`/`admin`. */
   via: string;
+  /**
+   * The platform's name for people (`Microsoft Teams`) when `via` is a connector, written by the
+   * core from the connector's manifest so that no renderer needs a table of other platforms.
+   */
+  viaName?: string | null;
   agentId: string | null;
   agentName: string | null;
 }
