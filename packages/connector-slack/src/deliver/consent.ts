@@ -23,7 +23,7 @@ export async function deliverConsent(
   if (isDone(existing)) return {};
   const name = escapeMrkdwn(contactName(event.contact));
   const what = consentScopeWords(change.category);
-  const how = consentSourceWords(change.source) ?? `(${escapeMrkdwn(change.source)})`;
+  const how = consentSourceWords(change.source, ctx.platformName) ?? `(${escapeMrkdwn(change.source)})`;
   const text =
     change.state === 'opted_out'
       ? `:no_entry_sign: ${name} opted out of ${what} ${how} · ${slackDate(change.occurredAt)}${change.category === 'all' ? '. Replies from here will not be sent.' : '.'}`

@@ -21,7 +21,7 @@ export async function deliverConsent(
   const change = event.change;
   const category = consentScopeWords(change.category);
   // The same words as the Slack thread and the core's notices (the kit's), around Teams' own icons.
-  const how = consentSourceWords(change.source) ?? `(${change.source.replace('_', ' ')})`;
+  const how = consentSourceWords(change.source, ctx.platformName) ?? `(${change.source.replace('_', ' ')})`;
   const text =
     change.state === 'opted_out'
       ? `🔕 ${displayName(event.contact)} opted out of ${category} ${how}. ${change.category === 'all' ? 'Replies from this thread will not be sent.' : 'Marketing templates will not be sent.'}`

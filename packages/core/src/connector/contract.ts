@@ -102,6 +102,11 @@ export interface DeliveryContext {
   refs: RefAccess;
   /** Links between targets: where a contact lives on other platforms (see `LinkAccess`). */
   links: LinkAccess;
+  /**
+   * Another registered connector's name for people (`HubSpot`), for words such as "opted out in
+   * HubSpot" without a table of platforms in every connector. Absent in hand-built contexts.
+   */
+  platformName?: (connectorId: string) => string | undefined;
   logger: Logger;
   signal: AbortSignal;
 }

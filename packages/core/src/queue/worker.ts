@@ -314,8 +314,7 @@ export class Worker {
   }
 
   private context(job: Job, signal: AbortSignal, logger: Logger): DeliveryContext {
-    const connectorIds = this.o.host.registry.list().map((manifest) => manifest.id);
-    return deliveryContext(this.o.store, job, signal, logger, connectorIds);
+    return deliveryContext(this.o.store, job, signal, logger, this.o.host.registry.list());
   }
 
   /**
@@ -446,15 +445,15 @@ export class Worker {
 }
 
 /**
- * The context a connector gets for one attempt of one job. `connectorIds`: the registered
- * connectors, whose published links `ctx.links.list` looks up.
+ * The context a connector gets for one attempt of one job. `connectors`: the registered ones,
+ * whose published links `ctx.links.list` looks up and whose names `ctx.platformName` gives.
  */
 export function deliveryContext(
   store: Pick<JobStore, 'checkpointRef'> & RefStore,
   job: Job,
   signal: AbortSignal,
   logger: Logger,
-  connectorIds: readonly string[] = [],
+  connectors: readonly { id: string; displayName: string }[] = [],
 ): DeliveryContext {
   const refs: RefAccess = {
     get: (kind, entityId, connectorId = job.connectorId) =>
@@ -473,6 +472,13 @@ export function deliveryContext(
     logger,
     signal,
     refs,
-    links: linkAccess(store, refs, job.workspaceId, job.connectorId, connectorIds),
+    links: linkAccess(
+      store,
+      refs,
+      job.workspaceId,
+      job.connectorId,
+      connectors.map((c) => c.id),
+    ),
+    platformName: (connectorId) => connectors.find((c) => c.id === connectorId)?.displayName,
   };
 }
