@@ -9,7 +9,6 @@
  */
 import { randomBytes, randomUUID } from 'node:crypto';
 import { Hono } from 'hono';
-import type { GraphCore } from './core.ts';
 import { GraphError } from './errors.ts';
 import type { ChatMessageAttachment, HostedImageInput, SharedFileInput } from './types.ts';
 
@@ -134,7 +133,13 @@ export class GraphContent {
  * The pre-authenticated download URLs the shares API redirects to (SharePoint's, in Graph): the
  * token in the URL is the credential, no bearer token is needed or looked at.
  */
-export function createDownloadApi(core: GraphCore): Hono {
+/** What the download route needs of the emulator: its content and its ledger. */
+export interface DownloadHost {
+  content: GraphContent;
+  record(event: { kind: 'content.served'; source: 'driveItem'; id: string; bytes: number }): void;
+}
+
+export function createDownloadApi(core: DownloadHost): Hono {
   const app = new Hono();
   app.get('/_drive/download/:token', (c) => {
     const file = core.content.download(c.req.param('token'));
