@@ -211,12 +211,16 @@ export async function exportContact(options: ContactExportOptions): Promise<Cont
   const generatedAt = new Date(now());
   const zip = new ZipWriter(options.out, { mtime: generatedAt });
   try {
-    const lines: string[] = [];
-    for (const seq of [...seqs, exportSeq]) {
-      const proof = hexProof(await merkle.inclusionProof(seq, signed.checkpoint.size));
+    // Every proof against the one checkpoint in one pass: the nodes they need are read once, in
+    // order, and shared upper levels once for all (at 10 million records, per-record proofs were
+    // most of the export's time).
+    const proved = [...seqs, exportSeq];
+    const proofs = await merkle.inclusionProofs(proved, signed.checkpoint.size);
+    const lines = proved.map((seq, i) => {
+      const proof = hexProof(proofs[i] ?? []);
       const line = recordLines.get(seq);
-      lines.push(JSON.stringify({ seq, record: line?.text, ...line?.carried, proof }));
-    }
+      return JSON.stringify({ seq, record: line?.text, ...line?.carried, proof });
+    });
     zip.add('records.jsonl', `${lines.join('\n')}\n`);
     const manifest: ExportManifest = {
       format: CONTACT_EXPORT_FORMAT,

@@ -140,6 +140,41 @@ describe('MerkleLog', () => {
     }
   });
 
+  it('proves many leaves at once: the same paths as one by one, from one read of each distinct node, in key order', async () => {
+    const size = 2 ** 14 + 4_321;
+    const all = leaves(0, size);
+    const store = new CountingStore();
+    const log = await MerkleLog.open(store);
+    await log.append(all);
+    // Leaves spread over the tree (as one contact's records are), a repeat, and the right edge.
+    const indexes = [...Array.from({ length: 200 }, (_, i) => (i * 7_919) % size), 42, 42, size - 1, 0];
+    for (const at of [size, size - 1_000]) {
+      const wanted = indexes.filter((i) => i < at);
+      const prefix = all.slice(0, at);
+      const root = merkleTreeHash(prefix);
+      store.readCalls = [];
+      const proofs = await log.inclusionProofs(wanted, at);
+      expect(store.readCalls).toHaveLength(1);
+      const read = (store.readCalls[0] as NodeId[]).map((id) => `${id.level}:${id.index}`);
+      // Each node once, level by level in index order (how the SQLite store walks its pages).
+      expect(new Set(read).size).toBe(read.length);
+      const sorted = [...(store.readCalls[0] as NodeId[])].sort(
+        (a, b) => a.level - b.level || a.index - b.index,
+      );
+      expect(read).toEqual(sorted.map((id) => `${id.level}:${id.index}`));
+      // Fewer nodes than the proofs hold between them: their upper levels are shared.
+      expect(read.length).toBeLessThan(proofs.reduce((n, p) => n + p.length, 0));
+      expect(proofs).toHaveLength(wanted.length);
+      for (const [i, index] of wanted.entries()) {
+        const proof = proofs[i] as Hash[];
+        expect(hexes(proof)).toEqual(hexes(await log.inclusionProof(index, at)));
+        if (i % 20 === 0) expect(hexes(proof)).toEqual(hexes(merkleAuditPath(index, prefix)));
+        expect(verifyInclusion(index, at, all[index] as Hash, proof, root)).toEqual({ ok: true });
+      }
+    }
+    expect(await log.inclusionProofs([])).toEqual([]);
+  });
+
   it('reopens from its store with O(log n) reads and continues the same tree', async () => {
     const store = new CountingStore();
     const first = await MerkleLog.open(store);
@@ -213,6 +248,8 @@ describe('MerkleLog', () => {
     for (const promise of [
       log.inclusionProof(4),
       log.inclusionProof(0, 5),
+      log.inclusionProofs([0, 4]),
+      log.inclusionProofs([0], 5),
       log.consistencyProof(3, 2),
       log.consistencyProof(1, 5),
       log.root(5),

@@ -37,16 +37,25 @@ export function readArchiveRecords(
 ): StoredArchiveRecord[] {
   const columns = 'workspace_id, seq, kind, entity_id, record, recorded_at';
   if ('seqs' in query) {
-    const out: StoredArchiveRecord[] = [];
-    for (const seq of [...query.seqs].sort((a, b) => a - b)) {
-      const row = db.get<ArchiveRecordRow>(
-        `SELECT ${columns} FROM archive_records WHERE workspace_id = :log AND seq = :seq`,
-        { log, seq },
-      );
-      if (!row) throw new WabridgeError('not_found', `the archive of ${log} has no record ${seq}`);
-      out.push(toStored(row));
+    // One statement per chunk of seqs (looked up in seq order), not one per record: an export
+    // reads thousands of records spread over the log.
+    const rows = new Map<number, ArchiveRecordRow>();
+    for (const chunk of seqChunks(query.seqs)) {
+      for (const row of db.all<ArchiveRecordRow>(
+        `SELECT ${columns} FROM archive_records
+         WHERE workspace_id = :log AND seq IN (SELECT value FROM json_each(:seqs))`,
+        { log, seqs: JSON.stringify(chunk) },
+      )) {
+        rows.set(row.seq, row);
+      }
     }
-    return out;
+    return [...query.seqs]
+      .sort((a, b) => a - b)
+      .map((seq) => {
+        const row = rows.get(seq);
+        if (!row) throw new WabridgeError('not_found', `the archive of ${log} has no record ${seq}`);
+        return toStored(row);
+      });
   }
   const kinds = query.kinds ?? [];
   const kindFilter = kinds.length > 0 ? `AND kind IN (${kinds.map((_, i) => `:k${i}`).join(', ')})` : '';
@@ -81,19 +90,26 @@ export function readArchiveContent(
   seqs: readonly number[],
 ): Map<number, OpenedArchiveContent> {
   const out = new Map<number, OpenedArchiveContent>();
-  for (const seq of seqs) {
-    const row = db.get<{ sealed: Uint8Array }>(
-      'SELECT sealed FROM archive_content WHERE workspace_id = :log AND seq = :seq',
-      { log, seq },
-    );
-    if (!row) continue;
-    const opened = keyring.open(log, ARCHIVE_CONTENT_PURPOSE, row.sealed);
-    out.set(seq, {
-      salt: new Uint8Array(opened.subarray(0, CONTENT_SALT_BYTES)),
-      content: opened.subarray(CONTENT_SALT_BYTES).toString('utf8'),
-    });
+  for (const chunk of seqChunks(seqs)) {
+    for (const row of db.all<{ seq: number; sealed: Uint8Array }>(
+      `SELECT seq, sealed FROM archive_content
+       WHERE workspace_id = :log AND seq IN (SELECT value FROM json_each(:seqs))`,
+      { log, seqs: JSON.stringify(chunk) },
+    )) {
+      const opened = keyring.open(log, ARCHIVE_CONTENT_PURPOSE, row.sealed);
+      out.set(row.seq, {
+        salt: new Uint8Array(opened.subarray(0, CONTENT_SALT_BYTES)),
+        content: opened.subarray(CONTENT_SALT_BYTES).toString('utf8'),
+      });
+    }
   }
   return out;
+}
+
+// Seqs in chunks of 10,000, each a JSON array for `IN (SELECT value FROM json_each(...))`: one
+// statement per chunk bounds both the statement's parameter and the rows it answers at once.
+function* seqChunks(seqs: readonly number[]): Generator<number[]> {
+  for (let i = 0; i < seqs.length; i += 10_000) yield seqs.slice(i, i + 10_000);
 }
 
 /** The seq of the record of each entity (message, status, consent entry, `audit:<id>`), found by index. */

@@ -728,6 +728,34 @@ describe('checkpoints and the stored tree', () => {
     expect(report.failure).toMatchObject({ reason: 'checkpoint-mismatch', seq: keep });
   });
 
+  it('the stored tree answers a batch of nodes in the asked order, repeats too, and nothing for a node it lacks', async () => {
+    const store = await openSqliteStore({ path: join(dir, `nodes-${n++}.db`) });
+    try {
+      const nodes = new SqliteLogNodeStore(store.db, 'nodes');
+      const log = await MerkleLog.open(nodes);
+      await log.appendRecords(Array.from({ length: 37 }, (_, i) => new TextEncoder().encode(`r${i}`)));
+      const ids = [
+        { level: 2, index: 3 },
+        { level: 0, index: 36 },
+        { level: 0, index: 5 },
+        { level: 2, index: 3 },
+        { level: 5, index: 0 },
+        { level: 0, index: 37 },
+        { level: 6, index: 0 },
+      ];
+      const batch = await nodes.readNodes(ids);
+      const single = await Promise.all(ids.map(async (id) => (await nodes.readNodes([id]))[0]));
+      expect(batch.map((h) => h && Buffer.from(h).toString('hex'))).toEqual(
+        single.map((h) => h && Buffer.from(h).toString('hex')),
+      );
+      expect(batch.map((h) => h?.byteLength)).toEqual([32, 32, 32, 32, 32, undefined, undefined]);
+      expect(batch[0]).toEqual(batch[3]);
+      expect(batch[0]).not.toEqual(batch[4]);
+    } finally {
+      await store.close();
+    }
+  });
+
   it('a forged checkpoint (not signed by the log key) is detected', async () => {
     const report = await tampered((db) => {
       db.prepare('UPDATE archive_checkpoints SET note = replace(note, ?, ?) WHERE log_id = ?').run(

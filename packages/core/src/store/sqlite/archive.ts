@@ -345,13 +345,27 @@ export class SqliteLogNodeStore implements LogNodeStore {
   }
 
   async readNodes(ids: readonly NodeId[]): Promise<Array<Hash | undefined>> {
-    return ids.map(({ level, index }) => {
-      const row = this.#db.get<{ hash: Uint8Array }>(
-        'SELECT hash FROM archive_log_nodes WHERE log_id = :log AND level = :level AND idx = :idx',
-        { log: this.#log, level, idx: index },
-      );
-      return row ? new Uint8Array(row.hash) : undefined;
-    });
+    // One statement per level, not per node: a batch of proofs (an export's) asks for thousands of
+    // nodes, and SQLite looks up the IN list in index order, walking each level's pages forward.
+    const byLevel = new Map<number, number[]>();
+    for (const { level, index } of ids) {
+      const list = byLevel.get(level);
+      if (list) list.push(index);
+      else byLevel.set(level, [index]);
+    }
+    const found = new Map<number, Map<number, Uint8Array>>();
+    for (const [level, indexes] of byLevel) {
+      const hashes = new Map<number, Uint8Array>();
+      for (const [idx, hash] of this.#db.allArrays(
+        `SELECT idx, hash FROM archive_log_nodes WHERE log_id = :log AND level = :level
+         AND idx IN (SELECT value FROM json_each(:idxs))`,
+        { log: this.#log, level, idxs: JSON.stringify(indexes) },
+      ) as Array<[number, Uint8Array]>) {
+        hashes.set(idx, new Uint8Array(hash));
+      }
+      found.set(level, hashes);
+    }
+    return ids.map(({ level, index }) => found.get(level)?.get(index));
   }
 
   commit({ fromSize, toSize, nodes }: LogCommit): Promise<boolean> {
