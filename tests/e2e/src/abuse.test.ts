@@ -316,7 +316,13 @@ describe('abuse and a busy store', () => {
 
     expect(exits).toEqual([]);
     expect(healthz).toBe(200);
-    expect([...first, ...retries].filter((a) => a.status !== 200 && a.status !== 503)).toEqual([]);
+    // 200, or 503 with Retry-After; never another status. A body the full gate refuses is answered
+    // 503 and its connection closed without reading the rest (gateFullResponse), so on a busy
+    // machine TCP may reset the connection before the client reads that 503 (status 0 here). For
+    // Meta that is the same answer: nothing stored, retry; the rows below show each stored once.
+    expect(
+      [...first, ...retries].filter((a) => a.status !== 200 && a.status !== 503 && a.status !== 0),
+    ).toEqual([]);
     expect(retryAfter).toBe(true);
     expect(readiness).toContain(503);
     expect(await status('/readyz')).toBe(200);
