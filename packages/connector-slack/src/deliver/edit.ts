@@ -8,7 +8,6 @@ import { slackErrorCode } from '../api/errors.ts';
 import { postedRef } from '../api/refs.ts';
 import { type Block, contactName } from '../render/card.ts';
 import { renderInbound, renderOutbound } from '../render/messages.ts';
-import { truncateUnits } from '../render/text.ts';
 import { isDone, type SlackDelivery } from './post.ts';
 
 /**
@@ -60,16 +59,6 @@ export async function deliverChange(
     });
     if (fileId && !revoked) update = { text: update.text };
   }
-  try {
-    await d.api.call(
-      'chat.update',
-      { channel: target.channel, ts: target.ts, ...update, text: truncateUnits(update.text, 39_000) },
-      { pace: { tier: 'tier3' }, signal: ctx.signal },
-    );
-  } catch (error) {
-    const code = slackErrorCode(error);
-    // Someone deleted our post meanwhile: there is nothing left to show the change on.
-    if (code !== 'message_not_found' && code !== 'cant_update_message') throw error;
-  }
+  await d.post.update(ctx, target, update);
   return {};
 }

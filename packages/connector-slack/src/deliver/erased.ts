@@ -60,15 +60,7 @@ export async function deliverErased(
     }
   }
   const card = renderErasedCard(event.erasure.at, people);
-  try {
-    await d.api.call(
-      'chat.update',
-      { channel: root.channel, ts: root.ts, text: card.text, blocks: card.blocks },
-      { pace: { tier: 'tier3' }, signal: ctx.signal },
-    );
-  } catch (error) {
-    if (slackErrorCode(error) !== 'message_not_found') throw error;
-  }
+  await d.post.update(ctx, root, { text: card.text, blocks: card.blocks });
   await ctx.refs.checkpoint({
     kind: ref.kind,
     entityId: ref.entityId,

@@ -106,6 +106,29 @@ export class SlackPoster {
     this.#now = deps.now;
   }
 
+  /**
+   * Changes one of our posts in place (safe to repeat). 'gone' when the post was deleted meanwhile
+   * or can no longer be changed: there is nothing left to show the change on.
+   */
+  async update(
+    ctx: DeliveryContext,
+    at: SlackMessageRef,
+    content: { text: string; blocks?: Block[] },
+  ): Promise<'updated' | 'gone'> {
+    try {
+      await this.#api.call(
+        'chat.update',
+        { channel: at.channel, ts: at.ts, ...content, text: truncateUnits(content.text, 39_000) },
+        { pace: { tier: 'tier3' }, signal: ctx.signal },
+      );
+      return 'updated';
+    } catch (error) {
+      const code = slackErrorCode(error);
+      if (code === 'message_not_found' || code === 'cant_update_message') return 'gone';
+      throw error;
+    }
+  }
+
   /** Posts once per target, even across crashes (see the class comment of `SlackMirror`). */
   once(
     ctx: DeliveryContext,

@@ -1,8 +1,7 @@
 import type { DeliveryContext, DeliveryResult, StatusChangedEvent } from '@wabridge/core';
-import { slackErrorCode } from '../api/errors.ts';
 import { postedRef, type SlackMessageRef } from '../api/refs.ts';
 import { renderOutbound, STATUS_REACTIONS } from '../render/messages.ts';
-import { escapeMrkdwn, truncateUnits } from '../render/text.ts';
+import { escapeMrkdwn } from '../render/text.ts';
 import type { SlackDelivery } from './post.ts';
 
 /**
@@ -66,14 +65,6 @@ export async function deliverStatus(
   });
   // A file share keeps its file; only its comment can change.
   const update = typeof ref.data.fileId === 'string' ? { text: rendered.text } : rendered;
-  try {
-    await d.api.call(
-      'chat.update',
-      { channel: target.channel, ts: target.ts, ...update, text: truncateUnits(update.text, 39_000) },
-      { pace: { tier: 'tier3' }, signal: ctx.signal },
-    );
-  } catch (error) {
-    if (slackErrorCode(error) !== 'message_not_found') throw error;
-  }
+  await d.post.update(ctx, target, update);
   return keep({});
 }

@@ -5,7 +5,6 @@ import {
   isPendingRef,
   toWabridgeError,
 } from '@wabridge/core';
-import { slackErrorCode } from '../api/errors.ts';
 import { postedRef, type SlackMessageRef } from '../api/refs.ts';
 import { type CardInput, type RenderedCard, renderCard } from '../render/card.ts';
 import type { SlackDelivery } from './post.ts';
@@ -75,17 +74,12 @@ async function updateCard(
   required: boolean,
 ): Promise<void> {
   try {
-    await d.api.call(
-      'chat.update',
-      { channel: root.channel, ts: root.ts, text: card.text, blocks: card.blocks },
-      { pace: { tier: 'tier3' }, signal: ctx.signal },
-    );
-  } catch (error) {
-    const code = slackErrorCode(error);
     // Someone deleted the card: the thread lives on, there is nothing left to update.
-    if (code === 'message_not_found' || code === 'cant_update_message') {
-      ctx.logger.warn({ slackError: code }, 'conversation card is gone; not updating it');
-    } else if (required) {
+    if ((await d.post.update(ctx, root, { text: card.text, blocks: card.blocks })) === 'gone') {
+      ctx.logger.warn({}, 'conversation card is gone; not updating it');
+    }
+  } catch (error) {
+    if (required) {
       throw error;
     } else {
       // A message must not wait for its card: the next event of the conversation tries again.
