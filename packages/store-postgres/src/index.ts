@@ -1,0 +1,1 @@
+export { freshSchema, testDatabaseUrl } from './testing/index.ts';
