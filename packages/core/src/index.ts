@@ -66,7 +66,8 @@ export * from './util/csv.ts';
 export * from './util/pacer.ts';
 export * from './util/private-files.ts';
 export * from './util/sleep.ts';
-export { DataKeyring, sealedKeyId } from './vault/keyring.ts';
+// sealWith and openWith: the Postgres store's keyring seals and opens in the same format.
+export { DataKeyring, openWith, sealedKeyId, sealWith } from './vault/keyring.ts';
 export * from './workspace/admin.ts';
 export * from './workspace/audit.ts';
 export * from './workspace/governance.ts';

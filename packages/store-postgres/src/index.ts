@@ -1,1 +1,5 @@
+export type { PostgresStoreOptions } from './context.ts';
+export { type PgMigration, runMigrations } from './migrate.ts';
+export { PG_MIGRATIONS } from './schema/index.ts';
+export { openPostgresStore, PostgresStore } from './store.ts';
 export { freshSchema, testDatabaseUrl } from './testing/index.ts';

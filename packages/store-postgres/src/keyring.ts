@@ -1,0 +1,93 @@
+import { createSecretKey, type KeyObject, randomBytes } from 'node:crypto';
+import { openWith, type SecretBox, sealedKeyId, sealWith, WabridgeError } from '@wabridge/core';
+import type { Queryable } from './database.ts';
+
+/**
+ * The workspaces' data keys on Postgres (encryption at rest, issue 18 item 3), in the format of
+ * the SQLite store's DataKeyring (core: vault/keyring.ts), whose sealWith and openWith do the
+ * cryptography: a copy moved between the stores opens the same. What differs is only how keys are
+ * read: asynchronously, on the connection of the caller's transaction.
+ *
+ * Unwrapped keys are cached by id for the life of the store (a key id names one key forever); which
+ * key is current is read in each transaction that seals (one indexed read), so a rotation made by
+ * another process is followed at once.
+ */
+export class PgKeyring {
+  readonly #box: SecretBox;
+  readonly #now: () => number;
+  readonly #keys = new Map<string, Map<string, KeyObject>>();
+
+  constructor(box: SecretBox, now: () => number) {
+    this.#box = box;
+    this.#now = now;
+  }
+
+  /**
+   * The workspace's current key, made if it has none; call in the write transaction that seals
+   * with it. Of two processes making a first key at once, one commits it (the partial unique index
+   * data_keys_current) and the other takes that one.
+   */
+  async current(q: Queryable, workspaceId: string): Promise<{ id: string; key: KeyObject }> {
+    let row = await q.get<{ key_id: string }>(
+      'SELECT key_id FROM data_keys WHERE workspace_id = $1 AND retired_at IS NULL',
+      [workspaceId],
+    );
+    if (!row) {
+      row = await q.get<{ key_id: string }>(
+        `INSERT INTO data_keys (workspace_id, key_id, wrapped, created_at) VALUES ($1, $2, $3, $4)
+         ON CONFLICT (workspace_id) WHERE retired_at IS NULL DO NOTHING RETURNING key_id`,
+        [
+          workspaceId,
+          randomBytes(4).toString('hex'),
+          this.#box.encrypt(randomBytes(32).toString('base64')),
+          this.#now(),
+        ],
+      );
+      // Another transaction made it first and committed: a new statement sees its key.
+      row ??= await q.get<{ key_id: string }>(
+        'SELECT key_id FROM data_keys WHERE workspace_id = $1 AND retired_at IS NULL',
+        [workspaceId],
+      );
+      if (!row) throw new WabridgeError('internal', `workspace ${workspaceId} has no current data key`);
+    }
+    return { id: row.key_id, key: await this.byId(q, workspaceId, row.key_id) };
+  }
+
+  /** The key with this id (cached once unwrapped). */
+  async byId(q: Queryable, workspaceId: string, id: string): Promise<KeyObject> {
+    let keys = this.#keys.get(workspaceId);
+    const cached = keys?.get(id);
+    if (cached) return cached;
+    const row = await q.get<{ wrapped: string }>(
+      'SELECT wrapped FROM data_keys WHERE workspace_id = $1 AND key_id = $2',
+      [workspaceId, id],
+    );
+    if (!row) throw new WabridgeError('internal', `workspace ${workspaceId} has no data key ${id}`);
+    const key = createSecretKey(Buffer.from(this.#box.decrypt(row.wrapped), 'base64'));
+    if (!keys) {
+      keys = new Map();
+      this.#keys.set(workspaceId, keys);
+    }
+    keys.set(id, key);
+    return key;
+  }
+
+  /** Seals with a key from `current` (the same format as the SQLite store's). */
+  seal(current: { id: string; key: KeyObject }, workspaceId: string, purpose: string, plain: Uint8Array) {
+    return sealWith(current.id, current.key, workspaceId, purpose, plain);
+  }
+
+  /** Opens a sealed value with the key it names. */
+  async open(q: Queryable, workspaceId: string, purpose: string, sealed: Uint8Array): Promise<Buffer> {
+    const id = sealedKeyId(sealed);
+    if (id === null) {
+      throw new WabridgeError('internal', `a ${purpose} value of ${workspaceId} is not a sealed value`);
+    }
+    return openWith(await this.byId(q, workspaceId, id), workspaceId, purpose, sealed);
+  }
+
+  /** Forgets a workspace's cached keys (they were deleted with it). */
+  forget(workspaceId: string): void {
+    this.#keys.delete(workspaceId);
+  }
+}

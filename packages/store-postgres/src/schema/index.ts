@@ -1,0 +1,27 @@
+import type { PgMigration } from '../migrate.ts';
+import { accessSchema } from './access.ts';
+import { archiveSchema } from './archive.ts';
+import { configSchema } from './config.ts';
+import { connectorStateSchema } from './connector-state.ts';
+import { governanceSchema } from './governance.ts';
+import { ingestSchema } from './ingest.ts';
+import { refsSchema } from './refs.ts';
+
+/**
+ * The Postgres schema, as one list of migrations (its own numbering: SQLite's history of 22 steps
+ * starts here as the schema it arrived at). One file per role; no table of one role has a foreign
+ * key into another's, so the steps are independent of each other's order.
+ *
+ * Version 8 is the job tables' (jobs, jobs_new, dead_jobs, jobs_coalesced, connector_health:
+ * src/schema/jobs.ts, from the queue's branch), added to this list when that lands. Later changes
+ * append new versions; a version once released is never edited.
+ */
+export const PG_MIGRATIONS: readonly PgMigration[] = [
+  configSchema,
+  accessSchema,
+  ingestSchema,
+  refsSchema,
+  connectorStateSchema,
+  archiveSchema,
+  governanceSchema,
+];
