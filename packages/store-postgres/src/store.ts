@@ -1,10 +1,15 @@
-import { PgContext, type PostgresStoreOptions } from './context.ts';
+import { PgConnectorState } from './connector-state.ts';
+import type { PostgresStoreOptions } from './context.ts';
 
 /**
- * The Postgres store: the foundation (pool, migrations, transactions, clock, data keys) on which
- * its roles are built, one class per role, as in the SQLite store.
+ * The Postgres store, one class per role on top of the ones before it, as the SQLite store is
+ * (packages/core/src/store/sqlite/index.ts):
+ *   context.ts → config.ts → access.ts → refs.ts → connector-state.ts → this class.
+ * Built so far: the lifecycle, ConfigStore, AccessStore, RefStore, ConnectorStateStore. Still to
+ * come: ReadStore, IngestStore (with the archive appender), JobStore (the queue's branch),
+ * GovernanceStore. Until they are, it is not a `Store`, and the gateway cannot select it.
  */
-export class PostgresStore extends PgContext {
+export class PostgresStore extends PgConnectorState {
   readonly kind = 'postgres' as const;
 }
 

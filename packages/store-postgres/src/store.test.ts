@@ -1,0 +1,14 @@
+import {
+  describeConfigConformance,
+  describeConnectorStateConformance,
+  describeRefsConformance,
+} from '@wabridge/core/testing';
+import { asConformanceStore, openTestStore } from './testing/open.ts';
+
+// The conformance parts of the roles the Postgres store has, each test on a schema of its own.
+// ReadStore, IngestStore, JobStore and GovernanceStore join as they are built.
+const open = async () => asConformanceStore(await openTestStore());
+
+describeConfigConformance('postgres', open);
+describeRefsConformance('postgres', open);
+describeConnectorStateConformance('postgres', open);
