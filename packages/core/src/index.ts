@@ -36,6 +36,7 @@ export * from './secrets/index.ts';
 export * from './store/governance-types.ts';
 export * from './store/ingest-translator.ts';
 export {
+  ARCHIVE_CONTENT_PURPOSE,
   ARCHIVE_KINDS,
   type ArchiveKind,
   canonicalJson,
@@ -43,6 +44,7 @@ export {
   GLOBAL_ARCHIVE_LOG,
   type PurgeReason,
   type PurgeResult,
+  parseOpenedContent,
   SqliteLogNodeStore,
 } from './store/sqlite/archive.ts';
 export { proveArchiveConsistency, proveArchiveRecord } from './store/sqlite/archive-proofs.ts';
@@ -57,7 +59,11 @@ export {
   signArchiveCheckpoint,
   verifyArchive,
 } from './store/sqlite/archive-verify.ts';
+// The purposes sealed columns are bound to, and the conversation columns with their last inbound
+// time: the Postgres store reads and seals the same (packages/store-postgres).
+export { MESSAGE_BODY, PLATFORM_PAYLOAD, STATUS_RAW, UNROUTED_PAYLOAD } from './store/sqlite/context.ts';
 export { openSqliteStore, SqliteStore, type SqliteStoreOptions } from './store/sqlite/index.ts';
+export { CONVERSATION_COLUMNS } from './store/sqlite/reads.ts';
 export { openThreadedSqliteStore, type ThreadedSqliteStore } from './store/sqlite/threaded.ts';
 export * from './store/types.ts';
 export * from './util/bytes.ts';
