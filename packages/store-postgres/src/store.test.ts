@@ -1,4 +1,5 @@
 import {
+  describeAccessConformance,
   describeConfigConformance,
   describeConnectorStateConformance,
   describeRefsConformance,
@@ -6,9 +7,10 @@ import {
 import { asConformanceStore, openTestStore } from './testing/open.ts';
 
 // The conformance parts of the roles the Postgres store has, each test on a schema of its own.
-// ReadStore, IngestStore, JobStore and GovernanceStore join as they are built.
+// IngestStore, JobStore, GovernanceStore and reads (whose part ingests to set up) join as they are built.
 const open = async () => asConformanceStore(await openTestStore());
 
 describeConfigConformance('postgres', open);
+describeAccessConformance('postgres', open);
 describeRefsConformance('postgres', open);
 describeConnectorStateConformance('postgres', open);

@@ -5,7 +5,7 @@ import { identity, inboundMessage, messagesUnit, seedWorkspace, status } from '.
 
 /**
  * The behaviour every store adapter must have, in one part per role of `Store` (store/types.ts):
- * config, ingest and commands, jobs, refs, connector state, reads. Each adapter's test file calls
+ * config, admin access, ingest and commands, jobs, refs, connector state, reads. Each adapter's test file calls
  * `describeStoreConformance` with a factory that returns a fresh, migrated, empty store; an adapter
  * built role by role (a Postgres store) can run the parts one at a time as its roles arrive. A part
  * checks its own role's methods, using the others only to set up and to look (seeding a workspace,
@@ -15,6 +15,7 @@ import { identity, inboundMessage, messagesUnit, seedWorkspace, status } from '.
  */
 export function describeStoreConformance(name: string, open: OpenStore): void {
   describeConfigConformance(name, open);
+  describeAccessConformance(name, open);
   describeIngestConformance(name, open);
   describeJobsConformance(name, open);
   describeRefsConformance(name, open);
@@ -66,6 +67,156 @@ export function describeConfigConformance(name: string, open: OpenStore): void {
         await seedWorkspace(store, { connectors: ['slack'] });
         expect(await store.configVersion()).toBeGreaterThan(before);
       });
+    });
+  });
+}
+
+/** AccessStore: admin accounts, grants, sessions, API tokens, the login throttle. */
+export function describeAccessConformance(name: string, open: OpenStore): void {
+  describe(`store conformance (access): ${name}`, () => {
+    eachTestOpens(open);
+
+    const account = (id: string, email: string) => ({
+      id,
+      email,
+      name: id,
+      owner: false,
+      createdAt: 1,
+      disabledAt: null,
+      passwordHash: 'scrypt$hash',
+    });
+
+    it('takes an email once, compared lowercased, even from concurrent creators', async () => {
+      const results = await Promise.allSettled([
+        store.createAdminAccount(account('a1', 'Ada@Example.com')),
+        store.createAdminAccount(account('a2', 'ada@example.COM')),
+      ]);
+      expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
+      expect(results.find((r) => r.status === 'rejected')).toMatchObject({ reason: { code: 'conflict' } });
+      const found = await store.findAdminAccountByEmail('ADA@example.com');
+      expect(found).toMatchObject({ email: 'ada@example.com', owner: false, passwordHash: 'scrypt$hash' });
+      expect(await store.listAdminAccounts()).toEqual([
+        {
+          id: found?.id,
+          email: 'ada@example.com',
+          name: found?.id,
+          owner: false,
+          createdAt: 1,
+          disabledAt: null,
+        },
+      ]);
+    });
+
+    it('patches only the fields named; disabledAt null enables again', async () => {
+      await store.createAdminAccount(account('a1', 'a@x.io'));
+      await store.updateAdminAccount('a1', { owner: true, disabledAt: 5 });
+      expect(await store.getAdminAccount('a1')).toMatchObject({
+        name: 'a1',
+        owner: true,
+        disabledAt: 5,
+        passwordHash: 'scrypt$hash',
+      });
+      await store.updateAdminAccount('a1', { name: 'Ada', passwordHash: 'new' });
+      expect(await store.getAdminAccount('a1')).toMatchObject({ name: 'Ada', owner: true, disabledAt: 5 });
+      await store.updateAdminAccount('a1', { disabledAt: null });
+      expect(await store.getAdminAccount('a1')).toMatchObject({ disabledAt: null, passwordHash: 'new' });
+      await expect(store.updateAdminAccount('nope', { name: 'x' })).rejects.toMatchObject({
+        code: 'not_found',
+      });
+    });
+
+    it('replaces and revokes grants, listed by account or by workspace', async () => {
+      await store.setAdminGrant({ accountId: 'a1', workspaceId: 'w1', role: 'auditor', at: 1 });
+      await store.setAdminGrant({ accountId: 'a1', workspaceId: 'w1', role: 'admin', at: 2 });
+      await store.setAdminGrant({ accountId: 'a2', workspaceId: 'w1', role: 'auditor', at: 3 });
+      await store.setAdminGrant({ accountId: 'a1', workspaceId: 'w2', role: 'auditor', at: 4 });
+      expect(await store.listAdminGrants({ accountId: 'a1' })).toEqual([
+        { accountId: 'a1', workspaceId: 'w1', role: 'admin', grantedAt: 2 },
+        { accountId: 'a1', workspaceId: 'w2', role: 'auditor', grantedAt: 4 },
+      ]);
+      expect((await store.listAdminGrants({ workspaceId: 'w1' })).map((g) => g.accountId)).toEqual([
+        'a1',
+        'a2',
+      ]);
+      await store.setAdminGrant({ accountId: 'a1', workspaceId: 'w1', role: null, at: 5 });
+      expect(await store.listAdminGrants({})).toHaveLength(2);
+    });
+
+    it("touches sessions forward only, deletes an account's sessions but one, purges the stale", async () => {
+      const session = (idHash: string, createdAt: number) => ({
+        idHash,
+        accountId: 'a1',
+        createdAt,
+        lastSeenAt: createdAt,
+        ip: null,
+        userAgent: 'ua',
+      });
+      for (const id of ['s1', 's2', 's3']) await store.createAdminSession(session(id, 100));
+      await store.touchAdminSession('s1', 300);
+      await store.touchAdminSession('s1', 200);
+      expect(await store.getAdminSession('s1')).toMatchObject({ lastSeenAt: 300, userAgent: 'ua', ip: null });
+      expect(await store.deleteAdminSessions({ accountId: 'a1', except: 's1' })).toBe(2);
+      expect(await store.deleteAdminSessions({ idHash: 's2' })).toBe(0);
+      await store.createAdminSession(session('s4', 100));
+      expect(await store.deleteAdminSessions({ accountId: 'a1' })).toBe(2);
+
+      await store.createAdminSession(session('old', 10));
+      await store.createAdminSession(session('new', 1000));
+      await store.takeLoginAttempt([{ key: 'ip:1', free: 5 }], 10, {
+        baseMs: 1000,
+        maxMs: 60_000,
+        resetMs: 3_600_000,
+      });
+      expect(
+        await store.purgeAdminAccess({ lastSeenBefore: 500, createdBefore: 0, attemptsBefore: 500 }),
+      ).toBe(2);
+      expect(await store.getAdminSession('new')).not.toBeNull();
+      expect(await store.getAdminSession('old')).toBeNull();
+    });
+
+    it('finds API tokens by hash, lists them without it, revokes each once in its workspace', async () => {
+      const token = {
+        id: 't1',
+        tokenHash: 'h1',
+        name: 'ci',
+        workspaceId: 'w1',
+        role: 'admin' as const,
+        createdBy: 'a1',
+        createdAt: 1,
+        lastUsedAt: null,
+        revokedAt: null,
+      };
+      await store.createApiToken(token);
+      expect(await store.getApiTokenByHash('h1')).toEqual(token);
+      const { tokenHash: _, ...listed } = token;
+      expect(await store.listApiTokens('w1')).toEqual([listed]);
+      await store.touchApiToken('t1', 7);
+      await store.touchApiToken('t1', 3);
+      expect(await store.revokeApiToken('w2', 't1', 8)).toBe(false);
+      expect(await store.revokeApiToken('w1', 't1', 8)).toBe(true);
+      expect(await store.revokeApiToken('w1', 't1', 9)).toBe(false);
+      expect(await store.getApiTokenByHash('h1')).toMatchObject({ lastUsedAt: 7, revokedAt: 8 });
+    });
+
+    it('counts every one of a burst of parallel sign-in attempts: only the free ones pass', async () => {
+      const policy = { baseMs: 1000, maxMs: 60_000, resetMs: 3_600_000 };
+      const keys = [
+        { key: 'account:a1', free: 3 },
+        { key: 'ip:10.0.0.1', free: 20 },
+      ];
+      const decisions = await Promise.all(
+        Array.from({ length: 10 }, () => store.takeLoginAttempt(keys, 1000, policy)),
+      );
+      expect(decisions.filter((d) => d.ok)).toHaveLength(3);
+      expect(decisions.filter((d) => !d.ok)).toEqual(
+        Array.from({ length: 7 }, () => ({ ok: false, retryAfterMs: 1000 })),
+      );
+      // Three failures counted: the wait is over at 2000 and a fourth is counted, which doubles it.
+      expect(await store.takeLoginAttempt(keys, 2000, policy)).toEqual({ ok: true });
+      expect(await store.takeLoginAttempt(keys, 2000, policy)).toEqual({ ok: false, retryAfterMs: 2000 });
+      // A success forgets the account's failures; the IP's (4 of 20 free) do not lock.
+      await store.clearLoginAttempts('account:a1');
+      expect(await store.takeLoginAttempt(keys, 2000, policy)).toEqual({ ok: true });
     });
   });
 }
