@@ -38,7 +38,9 @@ export * from './store/ingest-translator.ts';
 export {
   ARCHIVE_CONTENT_PURPOSE,
   ARCHIVE_KINDS,
+  ARCHIVE_RECORD_VERSION,
   type ArchiveKind,
+  type ArchiveRecord,
   canonicalJson,
   contentHash,
   GLOBAL_ARCHIVE_LOG,

@@ -1,4 +1,5 @@
 import { createSecretBox, type Logger, silentLogger, WabridgeError } from '@wabridge/core';
+import { PgArchiveAppender } from './archive.ts';
 import { PgDatabase, type Queryable } from './database.ts';
 import { PgKeyring } from './keyring.ts';
 import { runMigrations } from './migrate.ts';
@@ -24,8 +25,8 @@ export interface PostgresStoreOptions {
 const UNKEYED_MASTER_KEY = Buffer.alloc(32);
 
 /**
- * What every part of the Postgres store shares: the pool, the clock, the data keys and the helpers
- * more than one role uses. Each role is a class on top of this one (see store.ts), as in the SQLite
+ * What every part of the Postgres store shares: the pool, the clock, the data keys, the archive
+ * appender and the helpers more than one role uses. Each role is a class on top of this one (see store.ts), as in the SQLite
  * store. Writes that must be atomic run in `db.transaction`; everything else is one statement.
  */
 export abstract class PgContext {
@@ -34,6 +35,8 @@ export abstract class PgContext {
   protected readonly logger: Logger;
   /** Seals and opens workspace content with the workspaces' data keys. */
   readonly keyring: PgKeyring;
+  /** Appends archive records to the workspaces' verifiable logs, in the transactions they record. */
+  readonly archive: PgArchiveAppender;
 
   constructor(options: PostgresStoreOptions) {
     this.db = new PgDatabase({
@@ -45,6 +48,7 @@ export abstract class PgContext {
     this.logger = options.logger ?? silentLogger;
     const keys = options.masterKeys ?? { current: UNKEYED_MASTER_KEY };
     this.keyring = new PgKeyring(createSecretBox(keys.current, keys.previous ?? []), this.now);
+    this.archive = new PgArchiveAppender(this.keyring);
   }
 
   async migrate(): Promise<void> {

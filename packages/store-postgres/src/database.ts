@@ -26,6 +26,17 @@ const TYPES = {
       : pg.types.getTypeParser(oid, format ?? 'text')) as typeof pg.types.getTypeParser,
 };
 
+/**
+ * A transaction's connection, with what lives as long as the transaction: values cached for it
+ * (the current data key of a workspace, an archive log's edge) and work to do once it committed.
+ */
+export interface Tx extends Queryable {
+  /** Per-transaction values, by a key each user names for itself. */
+  readonly scratch: Map<string, unknown>;
+  /** Runs `fn` after COMMIT succeeded (never after a rollback): for caches of committed state. */
+  afterCommit(fn: () => void): void;
+}
+
 /** Postgres error codes the store turns into domain errors or retries. */
 export const PG_UNIQUE_VIOLATION = '23505';
 export const PG_FOREIGN_KEY_VIOLATION = '23503';
@@ -106,14 +117,29 @@ export class PgDatabase implements Queryable {
    * locking the same rows in opposite orders) is retried from the start, up to three times: the
    * server rolled the loser back whole, so running it again is safe.
    */
-  async transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T> {
+  async transaction<T>(fn: (tx: Tx) => Promise<T>): Promise<T> {
     for (let attempt = 1; ; attempt++) {
       const client = await this.pool.connect();
       let broken = false;
+      const committed: Array<() => void> = [];
       try {
         await client.query('BEGIN');
-        const result = await fn(queryable(client));
+        const tx: Tx = {
+          ...queryable(client),
+          scratch: new Map(),
+          afterCommit: (f) => {
+            committed.push(f);
+          },
+        };
+        const result = await fn(tx);
         await client.query('COMMIT');
+        for (const f of committed) {
+          try {
+            f();
+          } catch {
+            // Committed is committed: a cache that failed to update reloads from the tables.
+          }
+        }
         return result;
       } catch (error) {
         try {

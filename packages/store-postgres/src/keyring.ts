@@ -1,6 +1,6 @@
 import { createSecretKey, type KeyObject, randomBytes } from 'node:crypto';
 import { openWith, type SecretBox, sealedKeyId, sealWith, WabridgeError } from '@wabridge/core';
-import type { Queryable } from './database.ts';
+import type { Queryable, Tx } from './database.ts';
 
 /**
  * The workspaces' data keys on Postgres (encryption at rest, issue 18 item 3), in the format of
@@ -9,8 +9,8 @@ import type { Queryable } from './database.ts';
  * read: asynchronously, on the connection of the caller's transaction.
  *
  * Unwrapped keys are cached by id for the life of the store (a key id names one key forever); which
- * key is current is read in each transaction that seals (one indexed read), so a rotation made by
- * another process is followed at once.
+ * key is current is read once in each transaction that seals (one indexed read), so a rotation
+ * made by another process is followed from its next transaction on.
  */
 export class PgKeyring {
   readonly #box: SecretBox;
@@ -27,7 +27,11 @@ export class PgKeyring {
    * with it. Of two processes making a first key at once, one commits it (the partial unique index
    * data_keys_current) and the other takes that one.
    */
-  async current(q: Queryable, workspaceId: string): Promise<{ id: string; key: KeyObject }> {
+  async current(q: Tx, workspaceId: string): Promise<{ id: string; key: KeyObject }> {
+    // Read once per transaction: a batch sealing many values of one workspace reads it once.
+    const scratchKey = `data-key:${workspaceId}`;
+    const known = q.scratch.get(scratchKey) as { id: string; key: KeyObject } | undefined;
+    if (known) return known;
     let row = await q.get<{ key_id: string }>(
       'SELECT key_id FROM data_keys WHERE workspace_id = $1 AND retired_at IS NULL',
       [workspaceId],
@@ -50,7 +54,9 @@ export class PgKeyring {
       );
       if (!row) throw new WabridgeError('internal', `workspace ${workspaceId} has no current data key`);
     }
-    return { id: row.key_id, key: await this.byId(q, workspaceId, row.key_id) };
+    const current = { id: row.key_id, key: await this.byId(q, workspaceId, row.key_id) };
+    q.scratch.set(scratchKey, current);
+    return current;
   }
 
   /** The key with this id (cached once unwrapped). */

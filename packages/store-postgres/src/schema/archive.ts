@@ -32,7 +32,13 @@ CREATE TABLE archive_log_nodes (
   hash BYTEA NOT NULL,
   PRIMARY KEY (log_id, level, idx)
 );
-CREATE TABLE archive_log_heads (log_id TEXT PRIMARY KEY, size BIGINT NOT NULL);
+-- epoch: made with the head, so a log deleted with its workspace and begun again under the same id
+-- is told apart from the old one at the same size (the appenders' cached edges are keyed by it).
+CREATE TABLE archive_log_heads (
+  log_id TEXT PRIMARY KEY,
+  size BIGINT NOT NULL,
+  epoch TEXT NOT NULL DEFAULT gen_random_uuid()::text
+);
 -- The signing key of each log: the private key encrypted with the master key.
 CREATE TABLE archive_keys (
   log_id TEXT PRIMARY KEY,

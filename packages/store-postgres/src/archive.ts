@@ -1,0 +1,246 @@
+import { randomBytes } from 'node:crypto';
+import {
+  ARCHIVE_CONTENT_PURPOSE,
+  ARCHIVE_RECORD_VERSION,
+  type ArchiveKind,
+  type ArchiveRecord,
+  CompactRange,
+  canonicalJson,
+  contentHash,
+  coveringNodes,
+  HASH_SIZE,
+  type Hash,
+  type LogCommit,
+  type LogNodeStore,
+  leafHash,
+  type NodeId,
+  WabridgeError,
+} from '@wabridge/core';
+import type { PgDatabase, Queryable, Tx } from './database.ts';
+import type { PgKeyring } from './keyring.ts';
+
+// The archive's verifiable log on Postgres (issue 18, item 2), in the record form and RFC 9162
+// hashing of the SQLite store's (core: store/sqlite/archive.ts): every record is a row of
+// archive_records and a leaf of its workspace's Merkle log, appended in the transaction of the
+// change it records.
+
+/** Bytes of random salt before each record's content (as in the SQLite store). */
+const CONTENT_SALT_BYTES = 16;
+
+/** A record's content, sealed and committed to ahead of its record (see `sealContent`). */
+export interface SealedContent {
+  readonly sealed: Buffer;
+  /** `contentHash` of the salt and content: what the record commits to. */
+  readonly hash: string;
+}
+
+/** A log's right edge as of a committed head: (epoch, size) names one committed state forever. */
+interface Edge {
+  epoch: string;
+  edge: CompactRange;
+}
+
+/**
+ * Appends archive records inside the store's transactions. With N gateways on one database, the
+ * appends to one log are serialised by its head row: the first append of a transaction locks it
+ * (an upsert that makes it for a new log) until commit, so seqs stay gapless and each tree node is
+ * written once. Other workspaces' logs are not held up.
+ *
+ * The right edge of each log (one hash per set bit of its size) is cached in memory, but only as
+ * committed (after COMMIT, keyed by the head's epoch and size): a rolled back transaction never
+ * leaves an edge behind, and an edge is reused only for the very state it was built on, however
+ * many processes append in between.
+ */
+export class PgArchiveAppender {
+  readonly #keyring: PgKeyring;
+  readonly #committed = new Map<string, Edge>();
+
+  constructor(keyring: PgKeyring) {
+    this.#keyring = keyring;
+  }
+
+  /**
+   * A record's content sealed with the workspace's data key: salt, then canonical JSON, sealed
+   * (purpose `archive.content`), and the salted hash the record commits to. A message's body is
+   * stored as this same sealed value.
+   */
+  async sealContent(tx: Tx, workspaceId: string, content: unknown): Promise<SealedContent> {
+    const saltAndContent = Buffer.concat([
+      randomBytes(CONTENT_SALT_BYTES),
+      Buffer.from(canonicalJson(content), 'utf8'),
+    ]);
+    const key = await this.#keyring.current(tx, workspaceId);
+    return {
+      hash: contentHash(saltAndContent),
+      sealed: this.#keyring.seal(key, workspaceId, ARCHIVE_CONTENT_PURPOSE, saltAndContent),
+    };
+  }
+
+  /** Appends one record to `workspaceId`'s log in `tx`; answers its seq. */
+  async append(
+    tx: Tx,
+    workspaceId: string,
+    kind: ArchiveKind,
+    entityId: string,
+    data: unknown,
+    at: number,
+    content: SealedContent | null,
+  ): Promise<number> {
+    const edge = await this.#edge(tx, workspaceId);
+    const seq = edge.size;
+    // Keys in sorted order, so canonicalJson need not sort them; no content leaves content_hash
+    // undefined, which canonicalJson leaves out.
+    const record: ArchiveRecord = {
+      content_hash: content?.hash,
+      data,
+      entity_id: entityId,
+      kind,
+      recorded_at: at,
+      seq,
+      v: ARCHIVE_RECORD_VERSION,
+      workspace_id: workspaceId,
+    };
+    const bytes = Buffer.from(canonicalJson(record), 'utf8');
+    if (content) {
+      await tx.run('INSERT INTO archive_content (workspace_id, seq, sealed) VALUES ($1, $2, $3)', [
+        workspaceId,
+        seq,
+        content.sealed,
+      ]);
+    }
+    await tx.run(
+      `INSERT INTO archive_records (workspace_id, seq, kind, entity_id, record, recorded_at)
+       VALUES ($1, $2, $3, $4, $5, $6)`,
+      [workspaceId, seq, kind, entityId, bytes, at],
+    );
+    const levels: number[] = [];
+    const indexes: number[] = [];
+    const hashes: Buffer[] = [];
+    edge.append(leafHash(bytes), (level, index, hash) => {
+      levels.push(level);
+      indexes.push(index);
+      hashes.push(Buffer.from(hash));
+    });
+    // The leaf and the interior nodes it completes (one on average), in one statement.
+    await tx.run(
+      `INSERT INTO archive_log_nodes (log_id, level, idx, hash)
+       SELECT $1, * FROM unnest($2::int[], $3::bigint[], $4::bytea[])`,
+      [workspaceId, levels, indexes, hashes],
+    );
+    await tx.run('UPDATE archive_log_heads SET size = $2 WHERE log_id = $1', [workspaceId, edge.size]);
+    return seq;
+  }
+
+  /** Forgets a log's cached edge (its workspace was deleted). */
+  forget(log: string): void {
+    this.#committed.delete(log);
+  }
+
+  /** The log's edge for this transaction: its head locked, the edge from the cache or the nodes. */
+  async #edge(tx: Tx, log: string): Promise<CompactRange> {
+    const scratchKey = `archive-edge:${log}`;
+    const mine = tx.scratch.get(scratchKey) as Edge | undefined;
+    if (mine) return mine.edge;
+    // Locks the head (made for a new log) until this transaction ends: no other append to the
+    // log runs in between, in this process or any other.
+    const head = await tx.get<{ size: number; epoch: string }>(
+      `INSERT INTO archive_log_heads (log_id, size) VALUES ($1, 0)
+       ON CONFLICT (log_id) DO UPDATE SET size = archive_log_heads.size
+       RETURNING size, epoch`,
+      [log],
+    );
+    if (!head) throw new WabridgeError('internal', `the archive log of ${log} has no head`);
+    const cached = this.#committed.get(log);
+    const edge =
+      cached && cached.epoch === head.epoch && cached.edge.size === head.size
+        ? cached.edge.clone()
+        : CompactRange.ofPrefix(head.size, await readNodes(tx, log, coveringNodes(0, head.size)));
+    const state: Edge = { epoch: head.epoch, edge };
+    tx.scratch.set(scratchKey, state);
+    tx.afterCommit(() => this.#committed.set(log, { epoch: state.epoch, edge: state.edge.clone() }));
+    return edge;
+  }
+}
+
+async function readNodes(q: Queryable, log: string, ids: readonly NodeId[]): Promise<Hash[]> {
+  const found = await readNodeMap(q, log, ids);
+  return ids.map(({ level, index }) => {
+    const hash = found.get(`${level}:${index}`);
+    if (!hash) {
+      throw new WabridgeError(
+        'internal',
+        `the archive log of ${log} has no node (${level}, ${index}) below its committed size`,
+      );
+    }
+    return hash;
+  });
+}
+
+/** The stored nodes among `ids`, in one statement, keyed `level:index`. */
+async function readNodeMap(q: Queryable, log: string, ids: readonly NodeId[]): Promise<Map<string, Hash>> {
+  const found = new Map<string, Hash>();
+  if (ids.length === 0) return found;
+  const rows = await q.all<{ level: number; idx: number; hash: Buffer }>(
+    `SELECT n.level, n.idx, n.hash FROM unnest($2::int[], $3::bigint[]) AS w(level, idx)
+     JOIN archive_log_nodes n ON n.log_id = $1 AND n.level = w.level AND n.idx = w.idx`,
+    [log, ids.map((id) => id.level), ids.map((id) => id.index)],
+  );
+  for (const row of rows) {
+    if (row.hash.byteLength === HASH_SIZE) found.set(`${row.level}:${row.idx}`, new Uint8Array(row.hash));
+  }
+  return found;
+}
+
+/**
+ * The `LogNodeStore` of one workspace's log in the store's tables, for `MerkleLog` (roots at past
+ * sizes, proofs). The store's own appends go through `PgArchiveAppender`; `commit` takes the same
+ * head lock, so the two never interleave.
+ */
+export class PgLogNodeStore implements LogNodeStore {
+  readonly #db: PgDatabase;
+  readonly #log: string;
+
+  constructor(db: PgDatabase, log: string) {
+    this.#db = db;
+    this.#log = log;
+  }
+
+  async readSize(): Promise<number> {
+    return (
+      (
+        await this.#db.get<{ size: number }>('SELECT size FROM archive_log_heads WHERE log_id = $1', [
+          this.#log,
+        ])
+      )?.size ?? 0
+    );
+  }
+
+  async readNodes(ids: readonly NodeId[]): Promise<Array<Hash | undefined>> {
+    const found = await readNodeMap(this.#db, this.#log, ids);
+    return ids.map(({ level, index }) => found.get(`${level}:${index}`));
+  }
+
+  commit({ fromSize, toSize, nodes }: LogCommit): Promise<boolean> {
+    return this.#db.transaction(async (tx) => {
+      const head = await tx.get<{ size: number }>(
+        `INSERT INTO archive_log_heads (log_id, size) VALUES ($1, 0)
+         ON CONFLICT (log_id) DO UPDATE SET size = archive_log_heads.size RETURNING size`,
+        [this.#log],
+      );
+      if (head?.size !== fromSize) return false;
+      // Plain INSERTs: a node written twice fails the primary key, and with it the whole commit.
+      await tx.run(
+        `INSERT INTO archive_log_nodes (log_id, level, idx, hash)
+         SELECT $1, * FROM unnest($2::int[], $3::bigint[], $4::bytea[])`,
+        [
+          this.#log,
+          nodes.map((n) => n.level),
+          nodes.map((n) => n.index),
+          nodes.map((n) => Buffer.from(n.hash)),
+        ],
+      );
+      await tx.run('UPDATE archive_log_heads SET size = $2 WHERE log_id = $1', [this.#log, toSize]);
+      return true;
+    });
+  }
+}
