@@ -1,15 +1,17 @@
+import { PgCommandKeys } from './command-keys.ts';
 import type { PostgresStoreOptions } from './context.ts';
-import { PgReads } from './reads.ts';
 
 /**
  * The Postgres store, one class per role on top of the ones before it, as the SQLite store is
  * (packages/core/src/store/sqlite/index.ts):
- *   context.ts → config.ts → access.ts → refs.ts → connector-state.ts → reads.ts → this class.
- * Built so far: the lifecycle, ConfigStore, AccessStore, RefStore, ConnectorStateStore, ReadStore.
- * Still to come: IngestStore (with the archive appender), JobStore (the queue's branch),
+ *   context.ts → config.ts → access.ts → refs.ts → connector-state.ts → reads.ts →
+ *   command-keys.ts → this class (archive.ts: the archive appender ingest will use).
+ * Built so far: the lifecycle, ConfigStore, AccessStore, RefStore, ConnectorStateStore, ReadStore,
+ * and of IngestStore the command keys, expiring keys and unrouted routing. Still to come: ingest
+ * and the recording commands (ingest.ts, on command-keys.ts), JobStore (the queue's branch),
  * GovernanceStore. Until they are, it is not a `Store`, and the gateway cannot select it.
  */
-export class PostgresStore extends PgReads {
+export class PostgresStore extends PgCommandKeys {
   readonly kind = 'postgres' as const;
 }
 
