@@ -48,6 +48,7 @@ export {
   type PurgeResult,
   parseOpenedContent,
   SqliteLogNodeStore,
+  toRanges,
 } from './store/sqlite/archive.ts';
 export { proveArchiveConsistency, proveArchiveRecord } from './store/sqlite/archive-proofs.ts';
 export type { PurgeSummary } from './store/sqlite/archive-purges.ts';

@@ -14,6 +14,9 @@ import {
   type LogNodeStore,
   leafHash,
   type NodeId,
+  type PurgeReason,
+  type PurgeResult,
+  toRanges,
   WabridgeError,
 } from '@wabridge/core';
 import type { PgDatabase, Queryable, Tx } from './database.ts';
@@ -129,6 +132,57 @@ export class PgArchiveAppender {
     );
     await tx.run('UPDATE archive_log_heads SET size = $2 WHERE log_id = $1', [workspaceId, edge.size]);
     return seq;
+  }
+
+  /**
+   * Deletes the content (and its salt) of the given records and appends a `purge` record saying
+   * which, who and why, in `tx`; the records and their leaves stay, so the log still verifies and
+   * shows them as purged. Records without content, or purged already, are skipped; when none is
+   * left, nothing is recorded. Holds and retention are the caller's to check.
+   */
+  async purge(
+    tx: Tx,
+    workspaceId: string,
+    seqs: Iterable<number>,
+    by: PurgeReason,
+    at: number,
+  ): Promise<PurgeResult> {
+    if (!by.actor || !by.reason) {
+      throw new WabridgeError('bad_request', 'a purge needs an actor and a reason');
+    }
+    const wanted = [...new Set(seqs)];
+    for (const seq of wanted) {
+      if (!Number.isSafeInteger(seq) || seq < 0) {
+        throw new WabridgeError('bad_request', `${seq} is not an archive record's seq`);
+      }
+    }
+    if (wanted.length === 0) return { purgeSeq: null, purged: [] };
+    // Of two purges of the same records at once, each row is deleted (and counted) by one.
+    const purged = (
+      await tx.all<{ seq: number }>(
+        'DELETE FROM archive_content WHERE workspace_id = $1 AND seq = ANY($2::bigint[]) RETURNING seq',
+        [workspaceId, wanted],
+      )
+    )
+      .map((r) => r.seq)
+      .sort((a, b) => a - b);
+    if (purged.length === 0) return { purgeSeq: null, purged };
+    const purgeSeq = await this.append(
+      tx,
+      workspaceId,
+      'purge',
+      `purge:${purged[0]}-${purged[purged.length - 1]}@${at}`,
+      {
+        actor: by.actor,
+        reason: by.reason,
+        details: by.details ?? {},
+        records: toRanges(purged),
+        count: purged.length,
+      },
+      at,
+      null,
+    );
+    return { purgeSeq, purged };
   }
 
   /** Forgets a log's cached edge (its workspace was deleted). */
