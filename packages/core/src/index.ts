@@ -62,9 +62,12 @@ export {
   signArchiveCheckpoint,
   verifyArchive,
 } from './store/sqlite/archive-verify.ts';
-// The purposes sealed columns are bound to, and the conversation columns with their last inbound
-// time: the Postgres store reads and seals the same (packages/store-postgres).
+// The purposes sealed columns are bound to, the conversation columns with their last inbound time,
+// and the rules and wording of legal holds: the Postgres store reads, seals and refuses the same
+// (packages/store-postgres).
 export { MESSAGE_BODY, PLATFORM_PAYLOAD, STATUS_RAW, UNROUTED_PAYLOAD } from './store/sqlite/context.ts';
+export { requireActor, requireText } from './store/sqlite/governance/context.ts';
+export { describeHold, type HoldRow, toHold } from './store/sqlite/governance/holds.ts';
 export { openSqliteStore, SqliteStore, type SqliteStoreOptions } from './store/sqlite/index.ts';
 export { CONVERSATION_COLUMNS } from './store/sqlite/reads.ts';
 export { openThreadedSqliteStore, type ThreadedSqliteStore } from './store/sqlite/threaded.ts';

@@ -12,6 +12,7 @@ import {
   type WorkspacePolicies,
 } from '@wabridge/core';
 import { PgContext } from './context.ts';
+import { refuseUnderHold } from './hold-refusal.ts';
 import {
   type ConnectorSettingRow,
   jsonb,
@@ -121,17 +122,7 @@ export abstract class PgConfig extends PgContext implements ConfigStore {
         // The row is locked first: whatever adds to the workspace (a hold, a number, a connector)
         // holds it FOR SHARE, so nothing is added between the check for holds and the deletion.
         await tx.run('SELECT 1 FROM workspaces WHERE id = $1 FOR UPDATE', [id]);
-        const holds = await tx.all<{ id: string }>(
-          'SELECT id FROM legal_holds WHERE workspace_id = $1 AND released_at IS NULL ORDER BY created_at',
-          [id],
-        );
-        if (holds.length > 0) {
-          throw new WabridgeError(
-            'conflict',
-            `deleting the workspace refused: legal holds ${holds.map((h) => h.id).join(', ')} are active. Nothing was changed; release the hold first (wabridge hold release).`,
-            { status: 409, details: { holds: holds.map((h) => h.id) } },
-          );
-        }
+        await refuseUnderHold(tx, id, 'deleting the workspace');
         const present = await tx.all<{ name: string }>(
           'SELECT name FROM unnest($1::text[]) AS t(name) WHERE to_regclass(name) IS NOT NULL',
           [JOB_TABLES],

@@ -15,7 +15,7 @@ import {
 // Legal holds (issue 18, item 5): while one covers a record, neither a retention purge nor an
 // erasure touches it. A release is written on the hold's row, so the history stays.
 
-interface HoldRow {
+export interface HoldRow {
   id: string;
   workspace_id: string;
   scope: string;
@@ -31,7 +31,7 @@ interface HoldRow {
   release_reason: string | null;
 }
 
-function toHold(r: HoldRow): LegalHold {
+export function toHold(r: HoldRow): LegalHold {
   let scope: HoldScope;
   if (r.scope === 'contact') scope = { kind: 'contact', contactId: r.contact_id ?? '' };
   else if (r.scope === 'conversation')
