@@ -63,11 +63,12 @@ export {
   verifyArchive,
 } from './store/sqlite/archive-verify.ts';
 // The purposes sealed columns are bound to, the conversation columns with their last inbound time,
-// and the rules and wording of legal holds: the Postgres store reads, seals and refuses the same
-// (packages/store-postgres).
+// and the rules and wording of legal holds and retention: the Postgres store reads, seals and
+// refuses the same (packages/store-postgres).
 export { MESSAGE_BODY, PLATFORM_PAYLOAD, STATUS_RAW, UNROUTED_PAYLOAD } from './store/sqlite/context.ts';
 export { requireActor, requireText } from './store/sqlite/governance/context.ts';
-export { describeHold, type HoldRow, toHold } from './store/sqlite/governance/holds.ts';
+export { describeHold, HELD_MESSAGE_SQL, type HoldRow, toHold } from './store/sqlite/governance/holds.ts';
+export { checkDays, describeRule, type RuleRow, toRule } from './store/sqlite/governance/retention.ts';
 export { openSqliteStore, SqliteStore, type SqliteStoreOptions } from './store/sqlite/index.ts';
 export { CONVERSATION_COLUMNS } from './store/sqlite/reads.ts';
 export { openThreadedSqliteStore, type ThreadedSqliteStore } from './store/sqlite/threaded.ts';

@@ -18,7 +18,7 @@ import { purgeMessages, purgeStatuses } from './purge.ts';
 // covers; the rows and the archive's leaves stay, marked purged, and the run is an admin act of
 // the archive naming the rule and the records.
 
-interface RuleRow {
+export interface RuleRow {
   record_kind: string;
   keep_days: number | null;
   after_last_message_days: number | null;
@@ -26,7 +26,7 @@ interface RuleRow {
   updated_at: number;
 }
 
-const toRule = (r: RuleRow): RetentionRule => ({
+export const toRule = (r: RuleRow): RetentionRule => ({
   kind: r.record_kind as RetentionKind,
   keepDays: r.keep_days,
   afterLastMessageDays: r.after_last_message_days,
@@ -48,7 +48,7 @@ export function describeRule(
   return parts.join(', then ') || `keep ${rule.kind} forever`;
 }
 
-function checkDays(value: number | null, what: string): number | null {
+export function checkDays(value: number | null, what: string): number | null {
   if (value === null) return null;
   if (!Number.isInteger(value) || value < 0 || value > 36_500)
     throw new WabridgeError(
