@@ -113,3 +113,29 @@ it('starts a log again after its workspace was deleted elsewhere, whatever it ha
   expect(await append(store, 1, 'next')).toEqual([3]);
   expect(await expectConsistentLog()).toBe(4);
 });
+
+it('appends a batch in one call as it would one by one, with and without content', async () => {
+  await append(store, 3, 'before');
+  const seqs = await store.db.transaction(async (tx) => {
+    const entries = [];
+    for (let i = 0; i < 37; i++) {
+      entries.push({
+        kind: 'status' as const,
+        entityId: `batch-${i}`,
+        data: { i },
+        at: 2000 + i,
+        content: i % 3 === 0 ? await store.archive.sealContent(tx, 'acme', { raw: i }) : null,
+      });
+    }
+    const first = await store.archive.appendMany(tx, 'acme', entries.slice(0, 30));
+    return [...first, ...(await store.archive.appendMany(tx, 'acme', entries.slice(30)))];
+  });
+  expect(seqs).toEqual(Array.from({ length: 37 }, (_, i) => i + 3));
+  expect(await append(store, 2, 'after')).toEqual([40, 41]);
+  expect(await expectConsistentLog()).toBe(42);
+  expect(await store.archiveContent('acme', [3, 4, 6])).toEqual([
+    { seq: 3, content: { raw: 0 } },
+    { seq: 4, content: null },
+    { seq: 6, content: { raw: 3 } },
+  ]);
+});

@@ -37,6 +37,16 @@ export interface SealedContent {
   readonly hash: string;
 }
 
+/** One record to append (see `PgArchiveAppender.appendMany`). */
+export interface ArchiveEntry {
+  kind: ArchiveKind;
+  entityId: string;
+  /** What the record says in clear: ids, times, kinds, who; never message text. */
+  data: unknown;
+  at: number;
+  content: SealedContent | null;
+}
+
 /** A log's right edge as of a committed head: (epoch, size) names one committed state forever. */
 interface Edge {
   epoch: string;
@@ -89,49 +99,77 @@ export class PgArchiveAppender {
     at: number,
     content: SealedContent | null,
   ): Promise<number> {
+    const [seq] = await this.appendMany(tx, workspaceId, [{ kind, entityId, data, at, content }]);
+    return seq as number;
+  }
+
+  /**
+   * Appends records to `workspaceId`'s log in `tx`, in order; answers their seqs. Four statements
+   * however many records (contents, records, tree nodes, head): a burst that group commit puts
+   * in one transaction pays the round trips once, not per record.
+   */
+  async appendMany(tx: Tx, workspaceId: string, entries: readonly ArchiveEntry[]): Promise<number[]> {
+    if (entries.length === 0) return [];
     const edge = await this.#edge(tx, workspaceId);
-    const seq = edge.size;
-    // Keys in sorted order, so canonicalJson need not sort them; no content leaves content_hash
-    // undefined, which canonicalJson leaves out.
-    const record: ArchiveRecord = {
-      content_hash: content?.hash,
-      data,
-      entity_id: entityId,
-      kind,
-      recorded_at: at,
-      seq,
-      v: ARCHIVE_RECORD_VERSION,
-      workspace_id: workspaceId,
+    const seqs: number[] = [];
+    const records = {
+      kinds: [] as string[],
+      entities: [] as string[],
+      bytes: [] as Buffer[],
+      ats: [] as number[],
     };
-    const bytes = Buffer.from(canonicalJson(record), 'utf8');
-    if (content) {
-      await tx.run('INSERT INTO archive_content (workspace_id, seq, sealed) VALUES ($1, $2, $3)', [
-        workspaceId,
+    const contents = { seqs: [] as number[], sealed: [] as Buffer[] };
+    const nodes = { levels: [] as number[], indexes: [] as number[], hashes: [] as Buffer[] };
+    for (const entry of entries) {
+      const seq = edge.size;
+      // Keys in sorted order, so canonicalJson need not sort them; no content leaves content_hash
+      // undefined, which canonicalJson leaves out.
+      const record: ArchiveRecord = {
+        content_hash: entry.content?.hash,
+        data: entry.data,
+        entity_id: entry.entityId,
+        kind: entry.kind,
+        recorded_at: entry.at,
         seq,
-        content.sealed,
-      ]);
+        v: ARCHIVE_RECORD_VERSION,
+        workspace_id: workspaceId,
+      };
+      const bytes = Buffer.from(canonicalJson(record), 'utf8');
+      seqs.push(seq);
+      records.kinds.push(entry.kind);
+      records.entities.push(entry.entityId);
+      records.bytes.push(bytes);
+      records.ats.push(entry.at);
+      if (entry.content) {
+        contents.seqs.push(seq);
+        contents.sealed.push(entry.content.sealed);
+      }
+      // The leaf and the interior nodes it completes (one on average).
+      edge.append(leafHash(bytes), (level, index, hash) => {
+        nodes.levels.push(level);
+        nodes.indexes.push(index);
+        nodes.hashes.push(Buffer.from(hash));
+      });
+    }
+    if (contents.seqs.length > 0) {
+      await tx.run(
+        `INSERT INTO archive_content (workspace_id, seq, sealed)
+         SELECT $1, * FROM unnest($2::bigint[], $3::bytea[])`,
+        [workspaceId, contents.seqs, contents.sealed],
+      );
     }
     await tx.run(
       `INSERT INTO archive_records (workspace_id, seq, kind, entity_id, record, recorded_at)
-       VALUES ($1, $2, $3, $4, $5, $6)`,
-      [workspaceId, seq, kind, entityId, bytes, at],
+       SELECT $1, * FROM unnest($2::bigint[], $3::text[], $4::text[], $5::bytea[], $6::bigint[])`,
+      [workspaceId, seqs, records.kinds, records.entities, records.bytes, records.ats],
     );
-    const levels: number[] = [];
-    const indexes: number[] = [];
-    const hashes: Buffer[] = [];
-    edge.append(leafHash(bytes), (level, index, hash) => {
-      levels.push(level);
-      indexes.push(index);
-      hashes.push(Buffer.from(hash));
-    });
-    // The leaf and the interior nodes it completes (one on average), in one statement.
     await tx.run(
       `INSERT INTO archive_log_nodes (log_id, level, idx, hash)
        SELECT $1, * FROM unnest($2::int[], $3::bigint[], $4::bytea[])`,
-      [workspaceId, levels, indexes, hashes],
+      [workspaceId, nodes.levels, nodes.indexes, nodes.hashes],
     );
     await tx.run('UPDATE archive_log_heads SET size = $2 WHERE log_id = $1', [workspaceId, edge.size]);
-    return seq;
+    return seqs;
   }
 
   /**
