@@ -8,8 +8,8 @@ import {
   type PurgeResult,
   parseOpenedContent,
 } from '@wabridge/core';
-import { PgCommandKeys } from './command-keys.ts';
 import type { Queryable, Tx } from './database.ts';
+import { PgNotes } from './notes.ts';
 import { jsonb } from './rows.ts';
 
 /**
@@ -19,7 +19,7 @@ import { jsonb } from './rows.ts';
  * rest of GovernanceStore) are still to come.
  */
 export abstract class PgAudit
-  extends PgCommandKeys
+  extends PgNotes
   implements Pick<GovernanceStore, 'appendAudit' | 'listAudit' | 'purgeArchiveContent' | 'archiveContent'>
 {
   appendAudit(entry: {

@@ -32,6 +32,27 @@ export abstract class PgCommandKeys
     );
   }
 
+  /**
+   * Claims a key with the result its command produced (a message or note id), in the caller's
+   * transaction: true when claimed now, else the result stored with it (`''` for none), so a
+   * repeated command answers what the first did.
+   */
+  protected async claimKeyFor(
+    tx: Queryable,
+    ws: string,
+    source: string,
+    key: string,
+    result: string,
+  ): Promise<true | string> {
+    if (await this.claimKey(tx, ws, source, key, result)) return true;
+    // The first claimer committed (an insert that conflicted waited for it): its row is visible.
+    const row = await tx.get<{ result: string | null }>(
+      'SELECT result FROM command_keys WHERE workspace_id = $1 AND source = $2 AND key = $3',
+      [ws, source, key],
+    );
+    return row?.result ?? '';
+  }
+
   claimCommandKey(workspaceId: string, source: string, key: string): Promise<boolean> {
     return this.claimKey(this.db, workspaceId, source, key, null);
   }

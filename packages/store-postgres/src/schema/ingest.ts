@@ -139,6 +139,11 @@ CREATE TABLE internal_notes (
 );
 CREATE INDEX internal_notes_conversation ON internal_notes (conversation_id, ts);
 CREATE INDEX internal_notes_external ON internal_notes (workspace_id, connector_id, external_id);
+-- One first version per platform message: two deliveries of a note at once (under different
+-- command keys, from two gateways) cannot both archive it. Edits and deletions are versions of
+-- their own and repeat freely.
+CREATE UNIQUE INDEX internal_notes_original ON internal_notes (workspace_id, connector_id, external_id)
+  WHERE action = 'note';
 
 CREATE TABLE command_keys (
   workspace_id TEXT NOT NULL,
