@@ -140,7 +140,12 @@ it('a claim waits out another claim of the same queue that has not committed yet
   const opened = await openTestQueue({ now: () => clock });
   const other = opened.another();
   const paused = await opened.pool.connect();
-  const base = { workspaceId: 'ws', connectorId: 'slack', conversationId: 'c1', eventType: 'message.inbound' as const };
+  const base = {
+    workspaceId: 'ws',
+    connectorId: 'slack',
+    conversationId: 'c1',
+    eventType: 'message.inbound' as const,
+  };
   const options = { limit: 10, leaseMs: 30_000, workerId: 'a', now: clock };
   try {
     await opened.queue.enqueue([{ ...base, entityId: 'newer', sortTs: 2000 }]);
@@ -151,7 +156,9 @@ it('a claim waits out another claim of the same queue that has not committed yet
 
     await opened.queue.enqueue([{ ...base, entityId: 'older', sortTs: 1000 }]);
     expect(await other.queue.claimJobs({ ...options, workerId: 'b' })).toEqual([]);
-    expect(await other.queue.claimBatch({ ...options, workerId: 'b', workspaceId: 'ws', connectorId: 'slack' })).toEqual([]);
+    expect(
+      await other.queue.claimBatch({ ...options, workerId: 'b', workspaceId: 'ws', connectorId: 'slack' }),
+    ).toEqual([]);
 
     await paused.query('COMMIT');
     // Committed: the older message now waits for the one in flight, as in one process.

@@ -74,7 +74,12 @@ describe('the queue on Postgres', () => {
     await queue.enqueue(messages('c1', 1));
     const [stale] = await claim();
     // The lease expires and another worker takes the job over.
-    const [fresh] = await queue.claimJobs({ limit: 10, leaseMs: 30_000, workerId: 'w2', now: clock + 60_000 });
+    const [fresh] = await queue.claimJobs({
+      limit: 10,
+      leaseMs: 30_000,
+      workerId: 'w2',
+      now: clock + 60_000,
+    });
     expect(fresh?.id).toBe(stale?.id);
     expect(fresh?.attempts).toBe(2);
     expect(fresh?.lease.token).not.toBe(stale?.lease.token);
@@ -105,7 +110,11 @@ describe('the queue on Postgres', () => {
   it('a rate-limit retry (Retry-After) does not count as an attempt, and is not a failure', async () => {
     await queue.enqueue(messages('c1', 1));
     const [job] = await claim();
-    await queue.retryJob(job!.lease, { runAt: clock + 5_000, error: 'rate_limited: wait', countAttempt: false });
+    await queue.retryJob(job!.lease, {
+      runAt: clock + 5_000,
+      error: 'rate_limited: wait',
+      countAttempt: false,
+    });
     expect(await claim()).toEqual([]);
     expect(await queue.nextRunAt()).toBe(clock + 5_000);
     const [again] = await claim(10, clock + 5_000);
@@ -141,7 +150,11 @@ describe('the queue on Postgres', () => {
     await queue.enqueue(messages('c1', 1, ['slack'], 1000).map((j) => ({ ...j, entityId: 'old' })));
     expect(await claim()).toEqual([]);
     // Settled (here, a 429 sends it back to wait): the older message now goes first.
-    await queue.retryJob(running!.lease, { runAt: clock + 5_000, error: 'rate_limited', countAttempt: false });
+    await queue.retryJob(running!.lease, {
+      runAt: clock + 5_000,
+      error: 'rate_limited',
+      countAttempt: false,
+    });
     expect(entities(await claim(10, clock + 2))).toEqual(['old']);
     expect(await claim(10, clock + 10_000)).toEqual([]);
   });
@@ -191,9 +204,19 @@ describe('the queue on Postgres', () => {
   });
 
   it('claims for some connectors past an older backlog of another connector’s', async () => {
-    await queue.enqueue(Array.from({ length: 300 }, (_, i) => messages(`h${String(i).padStart(4, '0')}`, 1, ['hubspot'])).flat());
+    await queue.enqueue(
+      Array.from({ length: 300 }, (_, i) =>
+        messages(`h${String(i).padStart(4, '0')}`, 1, ['hubspot']),
+      ).flat(),
+    );
     await queue.enqueue(messages('zz', 1, ['slack']));
-    const jobs = await queue.claimJobs({ limit: 1, leaseMs: 30_000, workerId: 'w1', connectorIds: ['slack', 'whatsapp'], now: clock });
+    const jobs = await queue.claimJobs({
+      limit: 1,
+      leaseMs: 30_000,
+      workerId: 'w1',
+      connectorIds: ['slack', 'whatsapp'],
+      now: clock,
+    });
     expect(jobs.map((job) => [job.connectorId, job.entityId])).toEqual([['slack', 'zz.0']]);
   });
 
@@ -231,8 +254,17 @@ describe('the queue on Postgres', () => {
   });
 
   it('counts jobs by connector and state: ready, running, dead', async () => {
-    await queue.enqueue([...messages('c1', 3, ['slack', 'hubspot']), ...messages('c2', 2, ['slack', 'hubspot'])]);
-    const claimed = await queue.claimJobs({ limit: 3, leaseMs: 30_000, workerId: 'w1', connectorIds: ['slack'], now: clock });
+    await queue.enqueue([
+      ...messages('c1', 3, ['slack', 'hubspot']),
+      ...messages('c2', 2, ['slack', 'hubspot']),
+    ]);
+    const claimed = await queue.claimJobs({
+      limit: 3,
+      leaseMs: 30_000,
+      workerId: 'w1',
+      connectorIds: ['slack'],
+      now: clock,
+    });
     expect(claimed).toHaveLength(2);
     await queue.deadLetterJob(claimed[0]!.lease, 'permanent: test');
     expect(await queue.jobStats()).toEqual({
@@ -249,14 +281,21 @@ describe('the queue on Postgres', () => {
 
   it('records per workspace and connector the last success, the last failure and its reason', async () => {
     expect(await queue.connectorHealth()).toEqual([]);
-    await queue.enqueue([...messages('c1', 2, ['slack', 'hubspot']), ...messages('c2', 1, ['slack', 'hubspot'])]);
+    await queue.enqueue([
+      ...messages('c1', 2, ['slack', 'hubspot']),
+      ...messages('c2', 1, ['slack', 'hubspot']),
+    ]);
     const first = await claim();
     const slack = first.filter((j) => j.connectorId === 'slack');
     const hubspot = first.filter((j) => j.connectorId === 'hubspot');
     expect(slack).toHaveLength(2);
     await queue.completeJob(slack[0]!.lease);
     clock += 10;
-    await queue.retryJob(slack[1]!.lease, { runAt: clock + 60_000, error: 'auth_failed: invalid_auth', countAttempt: true });
+    await queue.retryJob(slack[1]!.lease, {
+      runAt: clock + 60_000,
+      error: 'auth_failed: invalid_auth',
+      countAttempt: true,
+    });
     await queue.retryJob(hubspot[0]!.lease, { runAt: 0, error: 'rate_limited: wait', countAttempt: false });
     await queue.deadLetterJob(hubspot[1]!.lease, 'permanent: no such property');
     expect(await queue.connectorHealth()).toEqual([

@@ -1,10 +1,20 @@
 import type { ClaimOptions, ConnectorHealth, DeadJob, Job, JobStats, Lease } from '@wabridge/core';
 import type pg from 'pg';
-import { compareQueues, firstCandidates, leaseJobs, lockQueues, type QueueKey, walkQueueHeads } from './claims.ts';
+import {
+  compareQueues,
+  firstCandidates,
+  leaseJobs,
+  lockQueues,
+  type QueueKey,
+  walkQueueHeads,
+} from './claims.ts';
 import { type DeadJobRow, type JobRow, type NewJob, toDeadJob } from './rows.ts';
 import { inFlightInQueue } from './sql.ts';
 
-/** Channel a commit that queues jobs notifies, so idle workers claim at once instead of polling. */
+/**
+ * Channel a commit that queues jobs notifies, so idle workers claim at once instead of polling.
+ * Channels are per database: deployments sharing one (a schema each) should each name their own.
+ */
 export const JOBS_CHANNEL = 'wabridge_jobs';
 
 /**
@@ -18,6 +28,8 @@ export interface PgJobQueueOptions {
   pool: pg.Pool;
   /** The clock (tests inject one). */
   now?: () => number;
+  /** The LISTEN/NOTIFY channel (default JOBS_CHANNEL). */
+  channel?: string;
 }
 
 /**
@@ -28,6 +40,7 @@ export interface PgJobQueueOptions {
 export class PgJobQueue {
   private readonly pool: pg.Pool;
   private readonly now: () => number;
+  private readonly channel: string;
   /** Where the last walk over queues stopped; per process, so workers spread over the queues. */
   private queueCursor: QueueKey | null = null;
   /** Per (workspace, connector): the queue the last batch claim's walk stopped at. */
@@ -36,6 +49,7 @@ export class PgJobQueue {
   constructor(options: PgJobQueueOptions) {
     this.pool = options.pool;
     this.now = options.now ?? Date.now;
+    this.channel = options.channel ?? JOBS_CHANNEL;
   }
 
   /** Runs `fn` in a transaction (READ COMMITTED: each statement sees what committed before it). */
@@ -84,7 +98,7 @@ export class PgJobQueue {
       ],
     );
     // One notification per transaction however many jobs: Postgres folds identical ones.
-    await tx.query(`SELECT pg_notify('${JOBS_CHANNEL}', '')`);
+    await tx.query("SELECT pg_notify($1, '')", [this.channel]);
     return rows.map((r) => Number(r.id)).sort((a, b) => a - b);
   }
 
@@ -289,9 +303,15 @@ export class PgJobQueue {
              AND ($3 OR id = ANY($4::bigint[])) RETURNING *)
          INSERT INTO jobs (workspace_id, connector_id, conversation_id, event_type, entity_id, sort_ts, run_at, created_at)
          SELECT workspace_id, connector_id, conversation_id, event_type, entity_id, sort_ts, $5, $5 FROM gone ORDER BY id`,
-        [options.workspaceId ?? null, options.connectorId ?? null, ids === 'all', ids === 'all' ? [] : ids, now],
+        [
+          options.workspaceId ?? null,
+          options.connectorId ?? null,
+          ids === 'all',
+          ids === 'all' ? [] : ids,
+          now,
+        ],
       );
-      if ((rowCount ?? 0) > 0) await tx.query(`SELECT pg_notify('${JOBS_CHANNEL}', '')`);
+      if ((rowCount ?? 0) > 0) await tx.query("SELECT pg_notify($1, '')", [this.channel]);
       return rowCount ?? 0;
     });
   }

@@ -15,15 +15,25 @@ export async function openTestQueue(options: { now?: () => number; max?: number 
     max: options.max ?? 4,
   });
   await pool.query(JOBS_SCHEMA);
-  const queue = new PgJobQueue({ pool, ...(options.now ? { now: options.now } : {}) });
+  // A channel of its own too: notifications are per database, and test files run in parallel.
+  const channel = schema;
+  const queue = new PgJobQueue({ pool, channel, ...(options.now ? { now: options.now } : {}) });
   return {
     schema,
+    channel,
     pool,
     queue,
     /** Another process's queue on the same tables (its own pool and walk cursors). */
     another: () => {
-      const other = new pg.Pool({ connectionString: testDatabaseUrl, options: `-c search_path=${schema}`, max: 4 });
-      return { pool: other, queue: new PgJobQueue({ pool: other, ...(options.now ? { now: options.now } : {}) }) };
+      const other = new pg.Pool({
+        connectionString: testDatabaseUrl,
+        options: `-c search_path=${schema}`,
+        max: 4,
+      });
+      return {
+        pool: other,
+        queue: new PgJobQueue({ pool: other, channel, ...(options.now ? { now: options.now } : {}) }),
+      };
     },
     close: async () => {
       await pool.end();
