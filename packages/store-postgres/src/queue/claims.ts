@@ -124,20 +124,29 @@ export async function walkQueueHeads(
     scope?: { workspaceId: string; connectorId: string };
   },
 ): Promise<{ heads: JobRow[]; last: QueueKey | null }> {
-  const cols = 'h.workspace_id, h.conversation_id, h.connector_id';
-  const order = `ORDER BY ${cols}, h.sort_ts, h.id LIMIT 1`;
+  const all = 'h.workspace_id, h.conversation_id, h.connector_id';
+  const order = `ORDER BY ${all}, h.sort_ts, h.id LIMIT 1`;
   const params: unknown[] = [args.now, args.budget, args.need, args.connectorIds];
-  const bound = (key: QueueKey) => {
-    params.push(key.workspaceId, key.conversationId, key.connectorId);
-    return `($${params.length - 2}, $${params.length - 1}, $${params.length})`;
+  const param = (value: unknown) => {
+    params.push(value);
+    return `$${params.length}`;
   };
+  // Scoped to one workspace and connector, the seek compares (conversation, connector) after an
+  // equality on the workspace: with the whole row compared as well, Postgres starts the index scan
+  // at the workspace's first entry and filters its way forward (74 ms a seek at 400k jobs).
+  const scope = args.scope
+    ? `AND h.workspace_id = ${param(args.scope.workspaceId)} AND h.connector_id = ${param(args.scope.connectorId)}`
+    : '';
+  const cols = args.scope ? 'h.conversation_id, h.connector_id' : all;
+  const prev = args.scope
+    ? 'w.conversation_id, w.connector_id'
+    : 'w.workspace_id, w.conversation_id, w.connector_id';
+  const bound = (key: QueueKey) =>
+    args.scope
+      ? `(${param(key.conversationId)}, ${param(key.connectorId)})`
+      : `(${param(key.workspaceId)}, ${param(key.conversationId)}, ${param(key.connectorId)})`;
   const from = args.after ? `(${cols}) > ${bound(args.after)}` : 'true';
-  let until = args.until ? `AND (${cols}) <= ${bound(args.until)}` : '';
-  if (args.scope) {
-    params.push(args.scope.workspaceId, args.scope.connectorId);
-    // The workspace's other connectors' jobs sit beside these in the index and are stepped over.
-    until += ` AND h.workspace_id = $${params.length - 1} AND h.connector_id = $${params.length}`;
-  }
+  const until = `${args.until ? `AND (${cols}) <= ${bound(args.until)}` : ''} ${scope}`;
   // 1 when the visited head can run now (and is for a wanted connector), else 0.
   const ok = `(${claimable('$1')} AND ($4::text[] IS NULL OR j.connector_id = ANY($4))
     AND NOT EXISTS (${inFlightInQueue('$1')}))::int`;
@@ -146,7 +155,7 @@ export async function walkQueueHeads(
        SELECT j.*, 1 AS visited, ${ok} AS found FROM (SELECT h.* FROM jobs h WHERE ${from} ${until} ${order}) j
        UNION ALL
        SELECT j.*, w.visited + 1, w.found + ${ok} FROM walk w CROSS JOIN LATERAL (
-         SELECT h.* FROM jobs h WHERE (${cols}) > (w.workspace_id, w.conversation_id, w.connector_id) ${until} ${order}) j
+         SELECT h.* FROM jobs h WHERE (${cols}) > (${prev}) ${until} ${order}) j
        WHERE w.visited < $2 AND w.found < $3
      )
      SELECT w.*, w.found > coalesce(lag(w.found) OVER (ORDER BY w.visited), 0) AS ok

@@ -24,6 +24,17 @@ export const JOBS_CHANNEL = 'wabridge_jobs';
  */
 export type Within = (tx: pg.ClientBase, job: JobRow) => Promise<void>;
 
+/** Conversations a batch claim walks to, locks and reads at a time. */
+const BATCH_CONVERSATIONS = 8;
+
+/**
+ * Claims, heartbeats and completions commit without waiting for the WAL flush (as SQLite writes
+ * them without fsync): a crash can lose the last few hundred milliseconds of them, which only makes
+ * a worker redo a delivery (its effects are exactly-once through refs). Retries, dead letters,
+ * checkpoints and enqueues stay durable.
+ */
+const NOT_DURABLE = { durable: false } as const;
+
 export interface PgJobQueueOptions {
   pool: pg.Pool;
   /** The clock (tests inject one). */
@@ -53,10 +64,13 @@ export class PgJobQueue {
   }
 
   /** Runs `fn` in a transaction (READ COMMITTED: each statement sees what committed before it). */
-  async transaction<T>(fn: (tx: pg.PoolClient) => Promise<T>): Promise<T> {
+  async transaction<T>(
+    fn: (tx: pg.PoolClient) => Promise<T>,
+    options: { durable: boolean } = { durable: true },
+  ): Promise<T> {
     const tx = await this.pool.connect();
     try {
-      await tx.query('BEGIN');
+      await tx.query(options.durable ? 'BEGIN' : 'BEGIN; SET LOCAL synchronous_commit TO off');
       const result = await fn(tx);
       await tx.query('COMMIT');
       return result;
@@ -126,7 +140,7 @@ export class PgJobQueue {
       }
       const locked = await lockQueues(tx, [...picked.values()], options.limit);
       return leaseJobs(tx, locked, options, now, 'head');
-    });
+    }, NOT_DURABLE);
   }
 
   /**
@@ -139,32 +153,47 @@ export class PgJobQueue {
     return this.transaction(async (tx) => {
       const now = options.now ?? this.now();
       const scope = { workspaceId: options.workspaceId, connectorId: options.connectorId };
-      const heads = await this.walk(tx, now, options.limit, options.limit * 64, null, scope);
-      const locked = await lockQueues(tx, heads, heads.length);
-      if (locked.length === 0) return [];
-      const { rows } = await tx.query<JobRow & { ord: string; busy: boolean }>(
-        `SELECT j.*, c.ord, EXISTS (${inFlightInQueue('$5')}) AS busy
-         FROM unnest($3::text[]) WITH ORDINALITY AS c(conversation_id, ord) CROSS JOIN LATERAL (
-           SELECT * FROM jobs j WHERE j.workspace_id = $1 AND j.conversation_id = c.conversation_id
-             AND j.connector_id = $2 ORDER BY j.sort_ts, j.id LIMIT $4) j
-         ORDER BY c.ord, j.sort_ts, j.id`,
-        [options.workspaceId, options.connectorId, locked.map((h) => h.conversation_id), options.limit, now],
-      );
-      const chosen: JobRow[] = [];
-      let conversation: string | null = null;
-      let open = false;
-      for (const { ord: _o, busy, ...row } of rows) {
-        if (row.conversation_id !== conversation) {
-          conversation = row.conversation_id;
-          // Skipped while another job of the conversation runs on a live lease (issue 15).
-          open = !busy;
+      const leased: Job[] = [];
+      // A few conversations at a time: how many jobs each prefix holds is known only once read, and
+      // walking, locking and reading `limit` conversations to fill a batch from five costs 20× more.
+      // Each round's jobs are leased before the next walk, which then sees them running.
+      while (leased.length < options.limit) {
+        const need = Math.min(BATCH_CONVERSATIONS, options.limit - leased.length);
+        const heads = await this.walk(tx, now, need, options.limit * 64, null, scope);
+        const locked = await lockQueues(tx, heads, heads.length);
+        if (locked.length === 0) break;
+        const chosen: JobRow[] = [];
+        const { rows } = await tx.query<JobRow & { ord: string; busy: boolean }>(
+          `SELECT j.*, c.ord, EXISTS (${inFlightInQueue('$5')}) AS busy
+           FROM unnest($3::text[]) WITH ORDINALITY AS c(conversation_id, ord) CROSS JOIN LATERAL (
+             SELECT * FROM jobs j WHERE j.workspace_id = $1 AND j.conversation_id = c.conversation_id
+               AND j.connector_id = $2 ORDER BY j.sort_ts, j.id LIMIT $4) j
+           ORDER BY c.ord, j.sort_ts, j.id`,
+          [
+            options.workspaceId,
+            options.connectorId,
+            locked.map((h) => h.conversation_id),
+            options.limit - leased.length,
+            now,
+          ],
+        );
+        let conversation: string | null = null;
+        let open = false;
+        for (const { ord: _o, busy, ...row } of rows) {
+          if (row.conversation_id !== conversation) {
+            conversation = row.conversation_id;
+            // Skipped while another job of the conversation runs on a live lease (issue 15).
+            open = !busy;
+          }
+          // The conversation's claimable prefix; order holds because the batch is applied in order.
+          open = open && claimableAt(row, now) && leased.length + chosen.length < options.limit;
+          if (open) chosen.push(row);
         }
-        // The conversation's claimable prefix; order holds because the batch is applied in order.
-        open = open && claimableAt(row, now) && chosen.length < options.limit;
-        if (open) chosen.push(row);
+        if (chosen.length === 0) break;
+        leased.push(...(await leaseJobs(tx, chosen, options, now, 'prefix')));
       }
-      return leaseJobs(tx, chosen, options, now, 'prefix');
-    });
+      return leased;
+    }, NOT_DURABLE);
   }
 
   /** Walks queues from this process's cursor, wrapping round once (see walkQueueHeads). */
@@ -207,12 +236,14 @@ export class PgJobQueue {
   }
 
   /** Extends a lease; false when it was lost (the heartbeat then aborts the delivery). */
-  async extendLease(lease: Lease, until: number): Promise<boolean> {
-    const { rowCount } = await this.pool.query(
-      "UPDATE jobs SET lease_until = $3 WHERE id = $1 AND lease_token = $2 AND state = 'running'",
-      [lease.jobId, lease.token, until],
-    );
-    return (rowCount ?? 0) > 0;
+  extendLease(lease: Lease, until: number): Promise<boolean> {
+    return this.transaction(async (tx) => {
+      const { rowCount } = await tx.query(
+        "UPDATE jobs SET lease_until = $3 WHERE id = $1 AND lease_token = $2 AND state = 'running'",
+        [lease.jobId, lease.token, until],
+      );
+      return (rowCount ?? 0) > 0;
+    }, NOT_DURABLE);
   }
 
   /**
@@ -227,7 +258,7 @@ export class PgJobQueue {
       await tx.query('DELETE FROM jobs WHERE id = $1', [job.id]);
       await this.recordSuccess(tx, job);
       return true;
-    });
+    }, NOT_DURABLE);
   }
 
   /** Runs `within` (a ref checkpoint) only while the lease is held; false when it was lost. */
