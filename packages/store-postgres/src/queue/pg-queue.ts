@@ -24,7 +24,7 @@ export const JOBS_CHANNEL = 'wabridge_jobs';
  */
 export type Within = (tx: pg.ClientBase, job: JobRow) => Promise<void>;
 
-/** Conversations a batch claim walks to, locks and reads at a time. */
+/** Conversations a batch claim walks to, locks and reads in its first round (see claimBatch). */
 const BATCH_CONVERSATIONS = 8;
 
 /**
@@ -154,11 +154,13 @@ export class PgJobQueue {
       const now = options.now ?? this.now();
       const scope = { workspaceId: options.workspaceId, connectorId: options.connectorId };
       const leased: Job[] = [];
-      // A few conversations at a time: how many jobs each prefix holds is known only once read, and
-      // walking, locking and reading `limit` conversations to fill a batch from five costs 20× more.
-      // Each round's jobs are leased before the next walk, which then sees them running.
-      while (leased.length < options.limit) {
-        const need = Math.min(BATCH_CONVERSATIONS, options.limit - leased.length);
+      // A few conversations at first, twice as many each round: how many jobs each prefix holds is
+      // known only once read, and walking, locking and reading `limit` conversations to fill a
+      // batch from five costs 20× more, while rounds of a fixed few cost a dozen round trips when
+      // every conversation holds one job. Each round's jobs are leased before the next walk, which
+      // then sees them running.
+      for (let round = 0; leased.length < options.limit; round++) {
+        const need = Math.min(BATCH_CONVERSATIONS * 2 ** round, options.limit - leased.length);
         const heads = await this.walk(tx, now, need, options.limit * 64, null, scope);
         const locked = await lockQueues(tx, heads, heads.length);
         if (locked.length === 0) break;
