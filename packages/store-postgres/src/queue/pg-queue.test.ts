@@ -230,6 +230,21 @@ describe('the queue on Postgres', () => {
     expect(entities(await claim(10)).sort()).toEqual(['c1.1', 'c2.1', 'c3.1']);
   });
 
+  it('takes the queues in turn while the oldest jobs all wait on a head in flight', async () => {
+    // c0's head runs and its 299 followers fill the window of oldest jobs, so each claim walks the
+    // queues; it must resume after the queue it served last, or c1 would be served every time.
+    await queue.enqueue(messages('c0', 300));
+    await queue.enqueue([...messages('c1', 20), ...messages('c2', 20), ...messages('c3', 20)]);
+    expect(entities(await claim(1))).toEqual(['c0.0']);
+    const served: string[] = [];
+    for (let i = 0; i < 6; i++) {
+      const [job] = await claim(1);
+      served.push(job?.entityId ?? 'none');
+      if (job) await queue.completeJob(job.lease);
+    }
+    expect(served).toEqual(['c1.0', 'c2.0', 'c3.0', 'c1.1', 'c2.1', 'c3.1']);
+  });
+
   it('claims a batch as each conversation’s ready prefix, skipping conversations in flight', async () => {
     await queue.enqueue([...messages('a', 3, ['hubspot', 'slack']), ...messages('b', 2, ['hubspot'])]);
     expect(entities(await batch('hubspot'))).toEqual(['a.0', 'a.1', 'a.2', 'b.0', 'b.1']);
