@@ -19,7 +19,7 @@ export const JOBS_CHANNEL = 'wabridge_jobs';
 
 /**
  * Work the store does in the transaction that settles a job (refs for `completeJob` and
- * `checkpointRef`, an erasure's confirmation): the Postgres store passes it; the queue knows only
+ * `checkpoint`, an erasure's confirmation): the Postgres store passes it; the queue knows only
  * jobs. Runs after the lease was checked, before commit.
  */
 export type Within = (tx: pg.ClientBase, job: JobRow) => Promise<void>;
@@ -69,16 +69,20 @@ export class PgJobQueue {
     options: { durable: boolean } = { durable: true },
   ): Promise<T> {
     const tx = await this.pool.connect();
+    let broken: Error | undefined;
     try {
       await tx.query(options.durable ? 'BEGIN' : 'BEGIN; SET LOCAL synchronous_commit TO off');
       const result = await fn(tx);
       await tx.query('COMMIT');
       return result;
     } catch (error) {
-      await tx.query('ROLLBACK').catch(() => {});
+      // A connection that cannot even roll back is dropped, not handed to the next caller.
+      await tx.query('ROLLBACK').catch((rollback: Error) => {
+        broken = rollback;
+      });
       throw error;
     } finally {
-      tx.release();
+      tx.release(broken);
     }
   }
 

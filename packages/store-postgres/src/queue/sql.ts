@@ -28,7 +28,8 @@ export const claimable = (now: string) =>
  * the same queue, and the two would run together. So a claim takes a transaction-scoped advisory
  * lock per queue (try, never wait: a queue another claim holds is skipped) and checks its
  * candidates again in a later statement, whose snapshot sees every claim committed before the
- * lock was granted. The first key namespaces these locks away from any other advisory lock.
+ * lock was granted. The first key namespaces these locks away from any other advisory lock; two
+ * queues whose names hash alike only take turns.
  */
 export const QUEUE_LOCK_NAMESPACE = 0x7761_6a71; // 'wajq'
 export const queueLock = (alias: string) =>
