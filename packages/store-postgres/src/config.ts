@@ -50,11 +50,8 @@ const WORKSPACE_TABLES = [
   'data_keys',
 ];
 
-/**
- * The queue's tables (src/schema/jobs.ts, from the queue's branch): emptied too, when they exist.
- * Until that schema is merged a store has none, and a deletion must not fail for their absence.
- */
-const JOB_TABLES = ['jobs', 'jobs_new', 'dead_jobs', 'connector_health'];
+/** The queue's tables (src/schema/jobs.ts) that hold a workspace's jobs and their health. */
+const JOB_TABLES = ['jobs', 'dead_jobs', 'connector_health'];
 
 /** The archive log's tables, keyed by log id (a workspace's log has its id). */
 const LOG_TABLES = ['archive_log_nodes', 'archive_log_heads', 'archive_keys', 'archive_checkpoints'];
@@ -123,13 +120,9 @@ export abstract class PgConfig extends PgContext implements ConfigStore {
         // holds it FOR SHARE, so nothing is added between the check for holds and the deletion.
         await tx.run('SELECT 1 FROM workspaces WHERE id = $1 FOR UPDATE', [id]);
         await refuseUnderHold(tx, id, 'deleting the workspace');
-        const present = await tx.all<{ name: string }>(
-          'SELECT name FROM unnest($1::text[]) AS t(name) WHERE to_regclass(name) IS NOT NULL',
-          [JOB_TABLES],
-        );
         // Its archive and data keys go with it: whatever they sealed that a backup still holds is
         // unreadable. The deletion itself is an admin act of the global log (the CLI's).
-        for (const table of [...present.map((r) => r.name), ...WORKSPACE_TABLES]) {
+        for (const table of [...JOB_TABLES, ...WORKSPACE_TABLES]) {
           await tx.run(`DELETE FROM ${table} WHERE workspace_id = $1`, [id]);
         }
         for (const table of LOG_TABLES) await tx.run(`DELETE FROM ${table} WHERE log_id = $1`, [id]);

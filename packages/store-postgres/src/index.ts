@@ -1,5 +1,6 @@
 export type { PostgresStoreOptions } from './context.ts';
 export { type PgMigration, runMigrations } from './migrate.ts';
+export * from './queue/index.ts';
 export { PG_MIGRATIONS } from './schema/index.ts';
 export { openPostgresStore, PostgresStore } from './store.ts';
 export { freshSchema, testDatabaseUrl } from './testing/index.ts';

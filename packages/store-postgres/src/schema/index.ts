@@ -5,6 +5,7 @@ import { configSchema } from './config.ts';
 import { connectorStateSchema } from './connector-state.ts';
 import { governanceSchema } from './governance.ts';
 import { ingestSchema } from './ingest.ts';
+import { jobsSchema } from './jobs.ts';
 import { refsSchema } from './refs.ts';
 
 /**
@@ -12,9 +13,8 @@ import { refsSchema } from './refs.ts';
  * starts here as the schema it arrived at). One file per role; no table of one role has a foreign
  * key into another's, so the steps are independent of each other's order.
  *
- * Version 8 is the job tables' (jobs, jobs_new, dead_jobs, jobs_coalesced, connector_health:
- * src/schema/jobs.ts, from the queue's branch), added to this list when that lands. Later changes
- * append new versions; a version once released is never edited.
+ * Version 8 is the queue's tables (jobs, dead_jobs, jobs_coalesced, connector_health:
+ * src/schema/jobs.ts). Later changes append new versions; a version once released is never edited.
  */
 export const PG_MIGRATIONS: readonly PgMigration[] = [
   configSchema,
@@ -24,4 +24,5 @@ export const PG_MIGRATIONS: readonly PgMigration[] = [
   connectorStateSchema,
   archiveSchema,
   governanceSchema,
+  jobsSchema,
 ];

@@ -1,0 +1,478 @@
+import type { ClaimOptions, ConnectorHealth, DeadJob, Job, JobStats, Lease } from '@wabridge/core';
+import type pg from 'pg';
+import {
+  compareQueues,
+  firstCandidates,
+  leaseJobs,
+  lockQueues,
+  type QueueKey,
+  walkQueueHeads,
+} from './claims.ts';
+import { type DeadJobRow, type JobRow, type NewJob, toDeadJob } from './rows.ts';
+import { inFlightInQueue } from './sql.ts';
+
+/**
+ * Channel a commit that queues jobs notifies, so idle workers claim at once instead of polling.
+ * Channels are per database: deployments sharing one (a schema each) should each name their own.
+ */
+export const JOBS_CHANNEL = 'wabridge_jobs';
+
+/**
+ * Work the store does in the transaction that settles a job (refs for `completeJob` and
+ * `checkpoint`, an erasure's confirmation): the Postgres store passes it; the queue knows only
+ * jobs. Runs after the lease was checked, before commit.
+ */
+export type Within = (tx: pg.ClientBase, job: JobRow) => Promise<void>;
+
+/** Conversations a batch claim walks to, locks and reads in its first round (see claimBatch). */
+const BATCH_CONVERSATIONS = 8;
+
+/**
+ * Claims, heartbeats and completions commit without waiting for the WAL flush (as SQLite writes
+ * them without fsync): a crash can lose the last few hundred milliseconds of them, which only makes
+ * a worker redo a delivery (its effects are exactly-once through refs). Retries, dead letters,
+ * checkpoints and enqueues stay durable.
+ */
+const NOT_DURABLE = { durable: false } as const;
+
+export interface PgJobQueueOptions {
+  pool: pg.Pool;
+  /** The clock (tests inject one). */
+  now?: () => number;
+  /** The LISTEN/NOTIFY channel (default JOBS_CHANNEL). */
+  channel?: string;
+}
+
+/**
+ * The delivery queue on Postgres: the SQLite store's queue SQL (packages/core/src/store/sqlite/
+ * jobs.ts) ported, with queue locks so claims from many processes keep per-queue order (see
+ * `queueLock` in sql.ts). Each method is one transaction on a pooled connection.
+ */
+export class PgJobQueue {
+  private readonly pool: pg.Pool;
+  private readonly now: () => number;
+  private readonly channel: string;
+  /** Where the last walk over queues stopped; per process, so workers spread over the queues. */
+  private queueCursor: QueueKey | null = null;
+  /** Per (workspace, connector): the queue the last batch claim's walk stopped at. */
+  private readonly batchCursors = new Map<string, QueueKey | null>();
+
+  constructor(options: PgJobQueueOptions) {
+    this.pool = options.pool;
+    this.now = options.now ?? Date.now;
+    this.channel = options.channel ?? JOBS_CHANNEL;
+  }
+
+  /** Runs `fn` in a transaction (READ COMMITTED: each statement sees what committed before it). */
+  async transaction<T>(
+    fn: (tx: pg.PoolClient) => Promise<T>,
+    options: { durable: boolean } = { durable: true },
+  ): Promise<T> {
+    const tx = await this.pool.connect();
+    let broken: Error | undefined;
+    try {
+      await tx.query(options.durable ? 'BEGIN' : 'BEGIN; SET LOCAL synchronous_commit TO off');
+      const result = await fn(tx);
+      await tx.query('COMMIT');
+      return result;
+    } catch (error) {
+      // A connection that cannot even roll back is dropped, not handed to the next caller.
+      await tx.query('ROLLBACK').catch((rollback: Error) => {
+        broken = rollback;
+      });
+      throw error;
+    } finally {
+      tx.release(broken);
+    }
+  }
+
+  /**
+   * Queues jobs, in order (ids break `sort_ts` ties in arrival order), and notifies `JOBS_CHANNEL`
+   * at commit. Ingest calls `enqueueIn` inside its own transaction; this is the direct way (tests,
+   * the bench).
+   */
+  enqueue(jobs: readonly NewJob[]): Promise<number[]> {
+    return this.transaction((tx) => this.enqueueIn(tx, jobs));
+  }
+
+  async enqueueIn(tx: pg.ClientBase, jobs: readonly NewJob[]): Promise<number[]> {
+    if (jobs.length === 0) return [];
+    const now = this.now();
+    const { rows } = await tx.query<{ id: string }>(
+      `INSERT INTO jobs (workspace_id, connector_id, conversation_id, event_type, entity_id, sort_ts, run_at, created_at)
+       SELECT ws, connector, conversation, type, entity, sort, run, $8
+       FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bigint[], $7::bigint[])
+         WITH ORDINALITY AS n(ws, connector, conversation, type, entity, sort, run, ord)
+       ORDER BY ord RETURNING id`,
+      [
+        jobs.map((j) => j.workspaceId),
+        jobs.map((j) => j.connectorId),
+        jobs.map((j) => j.conversationId),
+        jobs.map((j) => j.eventType),
+        jobs.map((j) => j.entityId),
+        jobs.map((j) => j.sortTs),
+        jobs.map((j) => j.runAt ?? now),
+        now,
+      ],
+    );
+    // One notification per transaction however many jobs: Postgres folds identical ones.
+    await tx.query("SELECT pg_notify($1, '')", [this.channel]);
+    return rows.map((r) => Number(r.id)).sort((a, b) => a - b);
+  }
+
+  /**
+   * A job runs only when it heads its (conversation, connector) queue and no other job of that
+   * queue runs on a live lease. Three bounded reads, as in SQLite: expired leases, the window of
+   * the oldest ready jobs (`limit × 8`, 64 to 1024), and only when that window held nothing but
+   * blocked followers, the queues themselves in index order from where this process's last walk
+   * stopped. Then the chosen queues are locked and the choice is checked again (see sql.ts).
+   */
+  claimJobs(options: ClaimOptions): Promise<Job[]> {
+    return this.transaction(async (tx) => {
+      const now = options.now ?? this.now();
+      const only = options.connectorIds ? [...options.connectorIds].sort() : null;
+      const window = Math.min(1024, Math.max(64, options.limit * 8));
+      const { candidates, windowFull } = await firstCandidates(tx, now, window, only);
+      const picked = new Map<string, JobRow>();
+      for (const row of candidates) if (picked.size < options.limit) picked.set(row.id, row);
+      if (picked.size < options.limit && windowFull) {
+        const need = options.limit - picked.size;
+        const budget = Math.max(1024, options.limit * 64);
+        for (const row of await this.walk(tx, now, need, budget, only, null)) {
+          if (picked.size < options.limit && !picked.has(row.id)) picked.set(row.id, row);
+        }
+      }
+      const locked = await lockQueues(tx, [...picked.values()], options.limit);
+      return leaseJobs(tx, locked, options, now, 'head');
+    }, NOT_DURABLE);
+  }
+
+  /**
+   * Each conversation's claimable prefix, in order, for one connector of one workspace: walks the
+   * workspace's conversations that have jobs for the connector, from where the previous batch
+   * stopped, locks their queues, then reads each prefix in a statement that sees every claim
+   * committed before the locks were granted.
+   */
+  claimBatch(options: ClaimOptions & { workspaceId: string; connectorId: string }): Promise<Job[]> {
+    return this.transaction(async (tx) => {
+      const now = options.now ?? this.now();
+      const scope = { workspaceId: options.workspaceId, connectorId: options.connectorId };
+      const leased: Job[] = [];
+      // A few conversations at first, twice as many each round: how many jobs each prefix holds is
+      // known only once read, and walking, locking and reading `limit` conversations to fill a
+      // batch from five costs 20× more, while rounds of a fixed few cost a dozen round trips when
+      // every conversation holds one job. Each round's jobs are leased before the next walk, which
+      // then sees them running.
+      for (let round = 0; leased.length < options.limit; round++) {
+        const need = Math.min(BATCH_CONVERSATIONS * 2 ** round, options.limit - leased.length);
+        const heads = await this.walk(tx, now, need, options.limit * 64, null, scope);
+        const locked = await lockQueues(tx, heads, heads.length);
+        if (locked.length === 0) break;
+        const chosen: JobRow[] = [];
+        const { rows } = await tx.query<JobRow & { ord: string; busy: boolean }>(
+          `SELECT j.*, c.ord, EXISTS (${inFlightInQueue('$5')}) AS busy
+           FROM unnest($3::text[]) WITH ORDINALITY AS c(conversation_id, ord) CROSS JOIN LATERAL (
+             SELECT * FROM jobs j WHERE j.workspace_id = $1 AND j.conversation_id = c.conversation_id
+               AND j.connector_id = $2 ORDER BY j.sort_ts, j.id LIMIT $4) j
+           ORDER BY c.ord, j.sort_ts, j.id`,
+          [
+            options.workspaceId,
+            options.connectorId,
+            locked.map((h) => h.conversation_id),
+            options.limit - leased.length,
+            now,
+          ],
+        );
+        let conversation: string | null = null;
+        let open = false;
+        for (const { ord: _o, busy, ...row } of rows) {
+          if (row.conversation_id !== conversation) {
+            conversation = row.conversation_id;
+            // Skipped while another job of the conversation runs on a live lease (issue 15).
+            open = !busy;
+          }
+          // The conversation's claimable prefix; order holds because the batch is applied in order.
+          open = open && claimableAt(row, now) && leased.length + chosen.length < options.limit;
+          if (open) chosen.push(row);
+        }
+        if (chosen.length === 0) break;
+        leased.push(...(await leaseJobs(tx, chosen, options, now, 'prefix')));
+      }
+      return leased;
+    }, NOT_DURABLE);
+  }
+
+  /** Walks queues from this process's cursor, wrapping round once (see walkQueueHeads). */
+  private async walk(
+    tx: pg.ClientBase,
+    now: number,
+    need: number,
+    budget: number,
+    connectorIds: readonly string[] | null,
+    scope: { workspaceId: string; connectorId: string } | null,
+  ): Promise<JobRow[]> {
+    const cursorKey = scope ? `${scope.workspaceId}\u0000${scope.connectorId}` : '';
+    const start = scope ? (this.batchCursors.get(cursorKey) ?? null) : this.queueCursor;
+    const first = await walkQueueHeads(tx, {
+      now,
+      after: start,
+      until: null,
+      budget,
+      need,
+      connectorIds,
+      ...(scope ? { scope } : {}),
+    });
+    let { heads, last } = first;
+    if (last === null && start !== null && heads.length < need) {
+      const again = await walkQueueHeads(tx, {
+        now,
+        after: null,
+        until: start,
+        budget,
+        need: need - heads.length,
+        connectorIds,
+        ...(scope ? { scope } : {}),
+      });
+      heads = [...heads, ...again.heads.filter((h) => compareQueues(keyOfRow(h), start) <= 0)];
+      last = again.last;
+    }
+    if (scope) this.batchCursors.set(cursorKey, last);
+    else this.queueCursor = last;
+    return heads;
+  }
+
+  /** Extends a lease; false when it was lost (the heartbeat then aborts the delivery). */
+  extendLease(lease: Lease, until: number): Promise<boolean> {
+    return this.transaction(async (tx) => {
+      const { rowCount } = await tx.query(
+        "UPDATE jobs SET lease_until = $3 WHERE id = $1 AND lease_token = $2 AND state = 'running'",
+        [lease.jobId, lease.token, until],
+      );
+      return (rowCount ?? 0) > 0;
+    }, NOT_DURABLE);
+  }
+
+  /**
+   * Completes a job, running `within` in the same transaction (the store stores the refs). The row
+   * is locked first (`FOR UPDATE`), so a worker that lost its lease cannot slip in between.
+   */
+  completeJob(lease: Lease, within?: Within): Promise<boolean> {
+    return this.transaction(async (tx) => {
+      const job = await this.hold(tx, lease);
+      if (!job) return false;
+      if (within) await within(tx, job);
+      await tx.query('DELETE FROM jobs WHERE id = $1', [job.id]);
+      await this.recordSuccess(tx, job);
+      return true;
+    }, NOT_DURABLE);
+  }
+
+  /** Runs `within` (a ref checkpoint) only while the lease is held; false when it was lost. */
+  checkpoint(lease: Lease, within: Within): Promise<boolean> {
+    return this.transaction(async (tx) => {
+      const job = await this.hold(tx, lease);
+      if (!job) return false;
+      await within(tx, job);
+      return true;
+    });
+  }
+
+  /**
+   * Back to ready at `runAt`. A rate limit (`countAttempt: false`, the platform's Retry-After)
+   * refunds the attempt the claim counted and is not recorded as a failure.
+   */
+  retryJob(lease: Lease, retry: { runAt: number; error: string; countAttempt: boolean }): Promise<boolean> {
+    return this.transaction(async (tx) => {
+      const { rows } = await tx.query<JobRow>(
+        `UPDATE jobs SET state = 'ready', run_at = $3, last_error = $4, attempts = attempts - $5,
+           lease_token = NULL, lease_until = NULL, locked_by = NULL
+         WHERE id = $1 AND lease_token = $2 AND state = 'running' RETURNING *`,
+        [lease.jobId, lease.token, retry.runAt, retry.error, retry.countAttempt ? 0 : 1],
+      );
+      const job = rows[0];
+      if (job && retry.countAttempt) await this.recordFailure(tx, job, retry.error);
+      return job !== undefined;
+    });
+  }
+
+  /** Moves a job to `dead_jobs` with the reason; the next job of its queue may run. */
+  deadLetterJob(lease: Lease, reason: string): Promise<boolean> {
+    return this.transaction(async (tx) => {
+      const { rows } = await tx.query<JobRow>(
+        `WITH gone AS (DELETE FROM jobs WHERE id = $1 AND lease_token = $2 AND state = 'running' RETURNING *)
+         INSERT INTO dead_jobs (id, workspace_id, connector_id, conversation_id, event_type, entity_id, sort_ts,
+           attempts, reason, failed_at, created_at)
+         SELECT id, workspace_id, connector_id, conversation_id, event_type, entity_id, sort_ts, attempts, $3, $4,
+           created_at FROM gone
+         RETURNING *`,
+        [lease.jobId, lease.token, reason, this.now()],
+      );
+      const job = rows[0];
+      if (job) await this.recordFailure(tx, job, reason);
+      return job !== undefined;
+    });
+  }
+
+  async listDeadJobs(
+    options: { workspaceId?: string; connectorId?: string; limit?: number } = {},
+  ): Promise<DeadJob[]> {
+    const { rows } = await this.pool.query<DeadJobRow>(
+      `SELECT * FROM dead_jobs WHERE ($1::text IS NULL OR workspace_id = $1) AND ($2::text IS NULL OR connector_id = $2)
+       ORDER BY id LIMIT $3`,
+      [options.workspaceId ?? null, options.connectorId ?? null, options.limit ?? 1000],
+    );
+    return rows.map(toDeadJob);
+  }
+
+  /**
+   * Puts dead jobs back with their `sort_ts`, so each takes its old place in its queue. The
+   * DELETE ... RETURNING feeds the INSERT: two replays at once cannot both take a job.
+   */
+  async replayDeadJobs(
+    ids: readonly number[] | 'all',
+    options: { workspaceId?: string; connectorId?: string } = {},
+  ): Promise<number> {
+    const now = this.now();
+    return this.transaction(async (tx) => {
+      const { rowCount } = await tx.query(
+        `WITH gone AS (
+           DELETE FROM dead_jobs WHERE ($1::text IS NULL OR workspace_id = $1) AND ($2::text IS NULL OR connector_id = $2)
+             AND ($3 OR id = ANY($4::bigint[])) RETURNING *)
+         INSERT INTO jobs (workspace_id, connector_id, conversation_id, event_type, entity_id, sort_ts, run_at, created_at)
+         SELECT workspace_id, connector_id, conversation_id, event_type, entity_id, sort_ts, $5, $5 FROM gone ORDER BY id`,
+        [
+          options.workspaceId ?? null,
+          options.connectorId ?? null,
+          ids === 'all',
+          ids === 'all' ? [] : ids,
+          now,
+        ],
+      );
+      if ((rowCount ?? 0) > 0) await tx.query("SELECT pg_notify($1, '')", [this.channel]);
+      return rowCount ?? 0;
+    });
+  }
+
+  /** Counts by connector and state in one statement (one snapshot). */
+  async jobStats(): Promise<JobStats> {
+    const stats: JobStats = { ready: 0, running: 0, dead: 0, coalesced: 0, byConnector: {} };
+    const { rows } = await this.pool.query<{ kind: string; connector_id: string; n: string }>(
+      `SELECT state AS kind, connector_id, count(*) AS n FROM jobs GROUP BY state, connector_id
+       UNION ALL SELECT 'dead', connector_id, count(*) FROM dead_jobs GROUP BY connector_id
+       UNION ALL SELECT 'coalesced', connector_id, n FROM jobs_coalesced`,
+    );
+    for (const { kind, connector_id, n } of rows) {
+      stats.byConnector[connector_id] ??= { ready: 0, running: 0, dead: 0, coalesced: 0 };
+      const bucket = stats.byConnector[connector_id];
+      const field = kind as 'ready' | 'running' | 'dead' | 'coalesced';
+      bucket[field] += Number(n);
+      stats[field] += Number(n);
+    }
+    return stats;
+  }
+
+  async connectorHealth(): Promise<ConnectorHealth[]> {
+    // Retrying: failed jobs waiting for (or in) another attempt; a job only rate-limited had its
+    // attempt refunded, so it is not counted.
+    const { rows } = await this.pool.query<{
+      kind: 'health' | 'retrying' | 'dead';
+      workspace_id: string;
+      connector_id: string;
+      success: string | null;
+      error_at: string | null;
+      error: string | null;
+      n: string;
+    }>(
+      `SELECT 'health' AS kind, workspace_id, connector_id, last_success_at AS success, last_error_at AS error_at,
+         last_error AS error, 0::bigint AS n FROM connector_health
+       UNION ALL SELECT 'retrying', workspace_id, connector_id, NULL, NULL, NULL, count(*) FROM jobs
+         WHERE last_error IS NOT NULL AND attempts > (CASE state WHEN 'running' THEN 1 ELSE 0 END)
+         GROUP BY workspace_id, connector_id
+       UNION ALL SELECT 'dead', workspace_id, connector_id, NULL, NULL, NULL, count(*) FROM dead_jobs
+         GROUP BY workspace_id, connector_id`,
+    );
+    const byKey = new Map<string, ConnectorHealth>();
+    for (const row of rows) {
+      const key = `${row.workspace_id}\u0000${row.connector_id}`;
+      let entry = byKey.get(key);
+      if (!entry) {
+        entry = {
+          workspaceId: row.workspace_id,
+          connectorId: row.connector_id,
+          lastSuccessAt: null,
+          lastErrorAt: null,
+          lastError: null,
+          retrying: 0,
+          dead: 0,
+        };
+        byKey.set(key, entry);
+      }
+      if (row.kind === 'health') {
+        entry.lastSuccessAt = row.success === null ? null : Number(row.success);
+        entry.lastErrorAt = row.error_at === null ? null : Number(row.error_at);
+        entry.lastError = row.error;
+      } else if (row.kind === 'retrying') entry.retrying = Number(row.n);
+      else entry.dead = Number(row.n);
+    }
+    return [...byKey.values()].sort(
+      (a, b) => a.workspaceId.localeCompare(b.workspaceId) || a.connectorId.localeCompare(b.connectorId),
+    );
+  }
+
+  /** The earliest time a job becomes claimable: a ready job's run_at or a lease's expiry. */
+  async nextRunAt(): Promise<number | null> {
+    const { rows } = await this.pool.query<{ at: string | null }>(
+      `SELECT least(
+         (SELECT run_at FROM jobs WHERE state = 'ready' ORDER BY run_at, id LIMIT 1),
+         (SELECT min(lease_until) FROM jobs WHERE state = 'running')) AS at`,
+    );
+    const at = rows[0]?.at;
+    return at === null || at === undefined ? null : Number(at);
+  }
+
+  /** The job, locked, if `lease` still holds it. */
+  private async hold(tx: pg.ClientBase, lease: Lease): Promise<JobRow | undefined> {
+    const { rows } = await tx.query<JobRow>(
+      "SELECT * FROM jobs WHERE id = $1 AND lease_token = $2 AND state = 'running' FOR UPDATE",
+      [lease.jobId, lease.token],
+    );
+    return rows[0];
+  }
+
+  /**
+   * Notes a completed job in `connector_health`: rewritten at most once a second per connector,
+   * except the first success after a failure, which shows the recovery at once.
+   */
+  private async recordSuccess(tx: pg.ClientBase, job: JobRow): Promise<void> {
+    await tx.query(
+      `INSERT INTO connector_health AS h (workspace_id, connector_id, last_success_at) VALUES ($1, $2, $3)
+       ON CONFLICT (workspace_id, connector_id) DO UPDATE SET last_success_at = excluded.last_success_at
+       WHERE h.last_success_at IS NULL OR h.last_success_at < excluded.last_success_at - 1000
+         OR h.last_error_at >= h.last_success_at`,
+      [job.workspace_id, job.connector_id, this.now()],
+    );
+  }
+
+  private async recordFailure(tx: pg.ClientBase, job: JobRow, reason: string): Promise<void> {
+    await tx.query(
+      `INSERT INTO connector_health (workspace_id, connector_id, last_error_at, last_error) VALUES ($1, $2, $3, $4)
+       ON CONFLICT (workspace_id, connector_id) DO UPDATE SET last_error_at = excluded.last_error_at,
+         last_error = excluded.last_error`,
+      [job.workspace_id, job.connector_id, this.now(), reason],
+    );
+  }
+}
+
+/** Whether a job may be claimed at `now`: ready and due, or running on a lease that has expired. */
+function claimableAt(row: JobRow, now: number): boolean {
+  return (
+    (row.state === 'ready' && Number(row.run_at) <= now) ||
+    (row.state === 'running' && Number(row.lease_until ?? 0) < now)
+  );
+}
+
+const keyOfRow = (row: JobRow): QueueKey => ({
+  workspaceId: row.workspace_id,
+  conversationId: row.conversation_id,
+  connectorId: row.connector_id,
+});
