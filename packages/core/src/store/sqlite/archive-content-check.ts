@@ -93,30 +93,36 @@ export function checkContents(
   page: ContentPage,
 ): ContentFault | null {
   for (let i = 0; i < page.seqs.length; i++) {
-    const seq = page.seqs[i] as number;
     const sealed = page.bytes.subarray(page.offsets[i], page.offsets[i + 1]);
-    const id = sealedKeyId(sealed);
-    const key = id === null ? undefined : keys.get(id);
-    if (!key) {
-      return {
-        seq,
-        message:
-          id === null
-            ? 'its stored content is not a sealed value'
-            : `its content is sealed with data key ${id}, which the workspace does not have`,
-      };
-    }
-    let opened: Buffer;
-    try {
-      opened = openWith(key, log, ARCHIVE_CONTENT_PURPOSE, sealed);
-    } catch (error) {
-      return { seq, message: `its content does not open: ${error instanceof Error ? error.message : error}` };
-    }
-    if (contentHash(opened) !== page.committed.slice(i * 64, i * 64 + 64)) {
-      return { seq, message: 'its stored content is not the content its record commits to' };
-    }
+    const message = contentProblem(keys, log, sealed, page.committed.slice(i * 64, i * 64 + 64));
+    if (message !== null) return { seq: page.seqs[i] as number, message };
   }
   return null;
+}
+
+/** What is wrong with one stored content against its record's commitment (64 hex), or null. */
+export function contentProblem(
+  keys: ReadonlyMap<string, KeyObject>,
+  log: string,
+  sealed: Uint8Array,
+  committed: string,
+): string | null {
+  const id = sealedKeyId(sealed);
+  const key = id === null ? undefined : keys.get(id);
+  if (!key) {
+    return id === null
+      ? 'its stored content is not a sealed value'
+      : `its content is sealed with data key ${id}, which the workspace does not have`;
+  }
+  let opened: Buffer;
+  try {
+    opened = openWith(key, log, ARCHIVE_CONTENT_PURPOSE, sealed);
+  } catch (error) {
+    return `its content does not open: ${error instanceof Error ? error.message : error}`;
+  }
+  return contentHash(opened) === committed
+    ? null
+    : 'its stored content is not the content its record commits to';
 }
 
 export interface ContentChecker {
