@@ -23,27 +23,103 @@ const PLAIN_HEAD = Buffer.from('{"data":');
  * checkpoints); parsing it again would prove nothing more, and cost a third of the pass.
  */
 export function committedContent(log: string, row: RecordColumns): string | null | undefined {
-  const [seq, kind, entityId, bytes, recordedAt] = row;
+  const at = commitmentAt(log, row);
+  if (at === undefined || at === null) return at;
+  return Buffer.from(row[3].buffer, row[3].byteOffset + at, 64).toString('latin1');
+}
+
+/**
+ * `committedContent` as the place of the commitment's 64 hex digits in the record's bytes (null
+ * when it commits to no content, undefined when the record needs the full check): a verify thread
+ * compares the content's hash with those bytes where they are. Compared byte by byte, without a
+ * Buffer or a string per record: that cost a tenth of a thread's time.
+ */
+export function commitmentAt(log: string, row: RecordColumns): number | null | undefined {
+  const [, kind, , bytes] = row;
   if (!KINDS.has(kind) || !(bytes instanceof Uint8Array)) return undefined;
-  const record = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  // Compared as bytes: decoding the whole record to a string cost more than the rest of the check.
+  const dataEnd = tailAt(bytes, log, row);
+  if (dataEnd <= 0) return undefined;
+  if (startsWith(bytes, PLAIN_HEAD, 0)) return dataEnd > PLAIN_HEAD.byteLength ? null : undefined;
+  if (!startsWith(bytes, COMMITTED_HEAD, 0)) return undefined;
+  const hexAt = COMMITTED_HEAD.byteLength;
+  const dataAt = hexAt + 64;
+  if (bytes.byteLength < dataAt) return undefined;
+  for (let i = hexAt; i < dataAt; i++) {
+    const c = bytes[i] as number;
+    // 0-9, a-f: what HEX64 accepts.
+    if (!((c >= 0x30 && c <= 0x39) || (c >= 0x61 && c <= 0x66))) return undefined;
+  }
+  if (!startsWith(bytes, COMMITTED_DATA, dataAt)) return undefined;
+  return dataEnd > dataAt + COMMITTED_DATA.byteLength ? hexAt : undefined;
+}
+
+/**
+ * Where the record's tail starts when its bytes end with the tail its row's columns give, else
+ * -1: `,"entity_id":<id>,"kind":<kind>,"recorded_at":<at>,"seq":<seq>,"v":2,"workspace_id":<log>}`
+ * (canonical JSON, keys sorted). Compared piece by piece where they are, without building the
+ * tail: an id or log that JSON would escape, or that is not ASCII, is compared as JSON's UTF-8.
+ */
+function tailAt(bytes: Uint8Array, log: string, row: RecordColumns): number {
+  const [seq, kind, entityId, , recordedAt] = row;
+  // A number is written alike by JSON and String; anything else (a tampered column) goes the long way.
+  if (
+    typeof seq !== 'number' ||
+    typeof recordedAt !== 'number' ||
+    typeof entityId !== 'string' ||
+    !plain(entityId) ||
+    !plain(log)
+  ) {
+    return jsonTailAt(bytes, log, row);
+  }
+  const pieces = [
+    ',"entity_id":"',
+    entityId,
+    '","kind":"',
+    kind,
+    '","recorded_at":',
+    String(recordedAt),
+    ',"seq":',
+    String(seq),
+    ',"v":2,"workspace_id":"',
+    log,
+    '"}',
+  ];
+  let length = 0;
+  for (const piece of pieces) length += piece.length;
+  const from = bytes.byteLength - length;
+  if (from <= 0) return -1;
+  let i = from;
+  for (const piece of pieces) {
+    for (let c = 0; c < piece.length; c++) if (bytes[i++] !== piece.charCodeAt(c)) return -1;
+  }
+  return from;
+}
+
+/** Whether JSON writes the string as it is, in ASCII: no quote, backslash, control or other character. */
+function plain(text: string): boolean {
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c < 0x20 || c > 0x7e || c === 0x22 || c === 0x5c) return false;
+  }
+  return true;
+}
+
+/** `tailAt` by building the tail as JSON and comparing its UTF-8 bytes. */
+function jsonTailAt(bytes: Uint8Array, log: string, row: RecordColumns): number {
+  const [seq, kind, entityId, , recordedAt] = row;
   const tail = Buffer.from(
     `,"entity_id":${JSON.stringify(entityId)},"kind":${JSON.stringify(kind)},"recorded_at":${JSON.stringify(recordedAt)},"seq":${JSON.stringify(seq)},"v":2,"workspace_id":${JSON.stringify(log)}}`,
     'utf8',
   );
-  const dataEnd = record.byteLength - tail.byteLength;
-  if (dataEnd <= 0 || record.compare(tail, 0, tail.byteLength, dataEnd) !== 0) return undefined;
-  if (startsWith(record, PLAIN_HEAD, 0)) return dataEnd > PLAIN_HEAD.byteLength ? null : undefined;
-  if (!startsWith(record, COMMITTED_HEAD, 0)) return undefined;
-  const dataAt = COMMITTED_HEAD.byteLength + 64;
-  const committed = record.toString('latin1', COMMITTED_HEAD.byteLength, dataAt);
-  if (!HEX64.test(committed) || !startsWith(record, COMMITTED_DATA, dataAt)) return undefined;
-  return dataEnd > dataAt + COMMITTED_DATA.byteLength ? committed : undefined;
+  const from = bytes.byteLength - tail.byteLength;
+  return from > 0 && startsWith(bytes, tail, from) ? from : -1;
 }
 
-const startsWith = (bytes: Buffer, prefix: Buffer, at: number): boolean =>
-  bytes.byteLength >= at + prefix.byteLength &&
-  bytes.compare(prefix, 0, prefix.byteLength, at, at + prefix.byteLength) === 0;
+function startsWith(bytes: Uint8Array, prefix: Uint8Array, at: number): boolean {
+  if (bytes.byteLength < at + prefix.byteLength) return false;
+  for (let i = 0; i < prefix.byteLength; i++) if (bytes[at + i] !== prefix[i]) return false;
+  return true;
+}
 
 // The record a row holds, and what is wrong with its form if anything.
 export function parseRecord(

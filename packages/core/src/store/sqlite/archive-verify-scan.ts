@@ -1,8 +1,9 @@
 import type { KeyObject } from 'node:crypto';
 import { DatabaseSync, type StatementSync } from 'node:sqlite';
 import { HASH_SIZE, leafHash } from '../../archive/log/hash.ts';
-import { contentProblem } from './archive-content-check.ts';
-import { committedContent, parseRecord, type RecordColumns } from './archive-record-form.ts';
+import { sealedOpener } from '../../vault/keyring.ts';
+import { ARCHIVE_CONTENT_PURPOSE, contentHash } from './archive.ts';
+import { commitmentAt, parseRecord, type RecordColumns } from './archive-record-form.ts';
 
 // The per-record half of `archive verify` for a large log, run in threads beside its main pass
 // (archive-verify.ts): a thread reads a page of records and their contents through a read-only
@@ -47,7 +48,7 @@ export class PageScanner {
   readonly #db: DatabaseSync;
   readonly #records: StatementSync;
   readonly #contents: StatementSync;
-  readonly #keys: ReadonlyMap<string, KeyObject> | null;
+  readonly #open: ((sealed: Uint8Array) => Buffer | null) | null;
   readonly #log: string;
 
   /** `keys` null: contents are checked for presence only (a verify without the data keys). */
@@ -59,7 +60,7 @@ export class PageScanner {
     this.#records.setReturnArrays(true);
     this.#contents = this.#db.prepare(CONTENT_SQL);
     this.#contents.setReturnArrays(true);
-    this.#keys = keys;
+    this.#open = keys ? sealedOpener(keys, log, ARCHIVE_CONTENT_PURPOSE) : null;
     this.#log = log;
   }
 
@@ -91,22 +92,28 @@ export class PageScanner {
       const row = rows[i] as RecordColumns;
       const seq = from + i;
       if (row[0] !== seq || !(row[3] instanceof Uint8Array)) return answer(i, seq);
-      let committed = committedContent(log, row);
-      if (committed === undefined) {
+      // Where the record's commitment is in its bytes (as hex), or the commitment parsed out.
+      let at = commitmentAt(log, row);
+      let committed: string | null = null;
+      if (at === undefined) {
         const record = parseRecord(log, row);
         if (record.problem) return answer(i, seq);
         committed = record.contentHash;
+        at = committed === null ? null : -1;
       }
       const sealed = sealedOf[i];
-      if (committed === null || (sealed !== undefined && isPurged(seq))) {
+      if (at === null || (sealed !== undefined && isPurged(seq))) {
         // Content stored for a record that has none, or that a purge removed: the main pass names it.
         if (sealed !== undefined) return answer(i, seq);
       } else if (sealed === undefined) {
         absent.push(seq);
       } else if (!(sealed instanceof Uint8Array)) {
         return answer(i, seq);
-      } else if (this.#keys && contentProblem(this.#keys, log, sealed, committed) !== null) {
-        return answer(i, seq);
+      } else if (this.#open) {
+        const opened = this.#open(sealed);
+        if (opened === null) return answer(i, seq);
+        const digest = contentHash(opened);
+        if (at >= 0 ? !hexAt(row[3], at, digest) : digest !== committed) return answer(i, seq);
       }
       leaves.set(leafHash(row[3]), i * HASH_SIZE);
     }
@@ -116,4 +123,10 @@ export class PageScanner {
   close(): void {
     this.#db.close();
   }
+}
+
+/** Whether the 64 hex digits at `at` in `bytes` are `hex`. */
+function hexAt(bytes: Uint8Array, at: number, hex: string): boolean {
+  for (let i = 0; i < 64; i++) if (bytes[at + i] !== hex.charCodeAt(i)) return false;
+  return true;
 }
