@@ -9,6 +9,8 @@ import { ARCHIVE_CONTENT_PURPOSE, contentHash } from './archive.ts';
 // node:crypto, ~10-15 µs of CPU per record against ~5 for the tree), so for a large log it runs
 // in a pool of threads, pages behind the tree's pass, each page packed into one buffer that is
 // moved to its thread, not copied (a page of objects cost the pass ~3 µs a record to clone).
+// A store in a file is checked by archive-verify-scan.ts instead, whose threads read the pages
+// themselves; these pages serve an in-memory store, and the records the main pass re-reads.
 
 /** One page of stored contents and the commitments their records make to them, packed. */
 export interface ContentPage {

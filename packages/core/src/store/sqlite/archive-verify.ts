@@ -667,10 +667,6 @@ function readRange(
 const NODES_SQL =
   'SELECT idx, hash FROM archive_log_nodes WHERE log_id = :log AND level = :level AND idx >= :from AND idx <= :to';
 
-/**
- * Compares the interior nodes the last page completed with the stored tree, one range read per
- * level, and empties the lists. Answers the stored node at fault over the lowest records.
- */
 /** A stored interior node that is not the node the records give. */
 interface NodeFault {
   readonly level: number;
@@ -679,6 +675,10 @@ interface NodeFault {
   readonly found: boolean;
 }
 
+/**
+ * Compares the interior nodes the last page completed with the stored tree, one range read per
+ * level, and empties the lists. Answers the stored node at fault over the lowest records.
+ */
 function compareInterior(
   db: SqliteDatabase,
   log: string,
