@@ -1,7 +1,8 @@
 import { type Checkpoint, openCheckpoint } from './log/checkpoint.ts';
 import { type Hash, leafHash, toHex } from './log/hash.ts';
+import type { InclusionMemo } from './log/inclusion-memo.ts';
 import { type NoteVerifier, noteVerifier } from './log/note.ts';
-import { verifyConsistency, verifyInclusion } from './log/verify.ts';
+import { type ProofVerdict, verifyConsistency, verifyInclusion } from './log/verify.ts';
 import { type CarriedContent, checkCarriedContent } from './record-content.ts';
 
 // Proofs as self-contained JSON documents (issue 18, item 2): what `wabridge archive prove` and
@@ -89,11 +90,18 @@ export function openLogCheckpoint(
 export function checkRecordInclusion(
   input: { log: string; seq: number; record: string; proof: unknown },
   checkpoint: Checkpoint,
+  /** For many records against this checkpoint: each proof walked until it meets the last one. */
+  memo?: InclusionMemo,
 ): { ok: true; value: Record<string, unknown> } | { ok: false; reason: string } {
-  const proof = proofFromHex(input.proof);
-  if (!proof) return { ok: false, reason: 'its proof is not a list of 64-digit hex hashes' };
   const bytes = Buffer.from(input.record, 'utf8');
-  const verdict = verifyInclusion(input.seq, checkpoint.size, leafHash(bytes), proof, checkpoint.root);
+  let verdict: ProofVerdict | null;
+  if (memo) {
+    verdict = memo.check(input.seq, leafHash(bytes), input.proof);
+  } else {
+    const proof = proofFromHex(input.proof);
+    verdict = proof && verifyInclusion(input.seq, checkpoint.size, leafHash(bytes), proof, checkpoint.root);
+  }
+  if (!verdict) return { ok: false, reason: 'its proof is not a list of 64-digit hex hashes' };
   if (!verdict.ok) return { ok: false, reason: `its inclusion proof fails: ${verdict.reason}` };
   let value: Record<string, unknown>;
   try {

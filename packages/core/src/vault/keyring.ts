@@ -298,6 +298,47 @@ export function openWith(key: KeyObject, workspaceId: string, purpose: string, s
   }
 }
 
+/**
+ * `openWith` for many values of one workspace and purpose (\`archive verify\`): the associated
+ * data is made once per data key rather than once per value, and any value that does not open
+ * (not sealed, an unknown key, failed authentication) answers null instead of an error, for the
+ * caller to name the slow way. One AES-GCM call per value stays, ~4 µs of CPU in node:crypto.
+ */
+export function sealedOpener(
+  keys: ReadonlyMap<string, KeyObject>,
+  workspaceId: string,
+  purpose: string,
+): (sealed: Uint8Array) => Buffer | null {
+  const byId = new Map<string, { key: KeyObject; aad: Buffer }>();
+  for (const [id, key] of keys) {
+    const header = Buffer.concat([Buffer.from([FORMAT]), Buffer.from(id, 'hex')]);
+    if (header.byteLength === HEADER) byId.set(id, { key, aad: aad(header, workspaceId, purpose) });
+  }
+  // One workspace seals with one current key at a time: the last one found is asked first.
+  let last: { id: string; key: KeyObject; aad: Buffer } | null = null;
+  return (sealed) => {
+    if (sealed.byteLength < MIN_SEALED || sealed[0] !== FORMAT) return null;
+    const bytes = Buffer.from(sealed.buffer, sealed.byteOffset, sealed.byteLength);
+    if (!last || bytes.compare(last.aad, 1, HEADER, 1, HEADER) !== 0) {
+      const id = bytes.toString('hex', 1, HEADER);
+      const found = byId.get(id);
+      if (!found) return null;
+      last = { id, ...found };
+    }
+    const tagAt = bytes.byteLength - TAG_BYTES;
+    try {
+      const decipher = createDecipheriv('aes-256-gcm', last.key, bytes.subarray(HEADER, HEADER + IV_BYTES));
+      decipher.setAAD(last.aad);
+      decipher.setAuthTag(bytes.subarray(tagAt));
+      const data = decipher.update(bytes.subarray(HEADER + IV_BYTES, tagAt));
+      decipher.final();
+      return data;
+    } catch {
+      return null;
+    }
+  };
+}
+
 function aad(header: Uint8Array, workspaceId: string, purpose: string): Buffer {
   return Buffer.concat([header, Buffer.from(`\0${workspaceId}\0${purpose}`, 'utf8')]);
 }

@@ -25,6 +25,7 @@ import { archiveVerifierKey, signArchiveCheckpoint } from '../../store/sqlite/ar
 import type { SqliteStore } from '../../store/sqlite/index.ts';
 import { csvLine } from '../../util/csv.ts';
 import { PRIVATE_DIR_MODE, PRIVATE_FILE_MODE } from '../../util/private-files.ts';
+import type { Hash } from '../log/hash.ts';
 import { MerkleLog } from '../log/merkle-log.ts';
 import { hexProof } from '../proof-document.ts';
 import { carriedContent, shownData } from '../record-content.ts';
@@ -252,14 +253,22 @@ export async function exportDiscovery(options: DiscoveryOptions): Promise<Discov
         ws,
         messages.map((r) => r.seq),
       );
+      const found = [];
       for (const record of messages) {
         const text = Buffer.from(record.bytes).toString('utf8');
         const value = JSON.parse(text) as { data: Record<string, unknown>; content_hash?: string };
         const opened = contents.get(record.seq);
         const carried = carriedContent(value.content_hash !== undefined, opened);
         const data = shownData(value.data, opened ? JSON.parse(opened.content) : null);
-        if (!matches(data, filter, conversations, keyword)) continue;
-        const proof = hexProof(await merkle.inclusionProof(record.seq, cursor.upTo));
+        if (matches(data, filter, conversations, keyword)) found.push({ record, text, carried, data });
+      }
+      // The page's proofs in one pass (one read of the distinct nodes they share), not one a record.
+      const proofs = await merkle.inclusionProofs(
+        found.map((f) => f.record.seq),
+        cursor.upTo,
+      );
+      for (const [i, { record, text, carried, data }] of found.entries()) {
+        const proof = hexProof(proofs[i] as Hash[]);
         out['records.jsonl']?.push(
           `${JSON.stringify({ seq: record.seq, record: text, ...carried, proof })}\n`,
         );

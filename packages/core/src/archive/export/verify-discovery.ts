@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { canonicalJson } from '../../store/sqlite/archive.ts';
 import { PurgedRecords, type PurgeSummary } from '../../store/sqlite/archive-purges.ts';
+import { InclusionMemo } from '../log/inclusion-memo.ts';
 import {
   checkRecordInclusion,
   openLogCheckpoint,
@@ -72,6 +73,8 @@ export async function verifyDiscoveryExport(
   const opened = openLogCheckpoint(read('checkpoint.txt'), key.verifier);
   if ('reason' in opened) return whole('checkpoint-invalid', opened.reason);
   const checkpoint = opened.checkpoint;
+  // Records in log order share most of their proofs: each is walked until it meets the last one.
+  const memo = new InclusionMemo(checkpoint.size, checkpoint.root);
   checkpointSize = checkpoint.size;
   const ownSeq = Number(own.seq);
   const ownVerdict = verifyProofDocument(own, options.verifierKey ?? read('public-key.txt') ?? '');
@@ -186,6 +189,7 @@ export async function verifyDiscoveryExport(
     const checked = checkRecordInclusion(
       { log: workspace, seq, record: line.record, proof: line.proof },
       checkpoint,
+      memo,
     );
     if (!checked.ok) return fail('record-changed', `record ${seq}: ${checked.reason}`);
     const content = checkCarriedContent(checked.value, line);

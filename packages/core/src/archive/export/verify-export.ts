@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { canonicalJson } from '../../store/sqlite/archive.ts';
 import type { Checkpoint } from '../log/checkpoint.ts';
+import { InclusionMemo } from '../log/inclusion-memo.ts';
 import { checkRecordInclusion, openLogCheckpoint, verifierFromKey } from '../proof-document.ts';
 import { type CarriedContent, checkCarriedContent, shownData } from '../record-content.ts';
 import { CONTACT_EXPORT_FORMAT, digestMedia, digestSeqs } from './format.ts';
@@ -157,6 +158,8 @@ export async function verifyContactExport(
       message: opened.reason,
     });
   const checkpoint: Checkpoint = opened.checkpoint;
+  // Records in log order share most of their proofs: each is walked until it meets the last one.
+  const memo = new InclusionMemo(checkpoint.size, checkpoint.root);
   checkpointSize = checkpoint.size;
 
   // Every failure found, the lowest seq reported: "the first record that fails".
@@ -197,6 +200,7 @@ export async function verifyContactExport(
     const checked = checkRecordInclusion(
       { log: workspace, seq, record: line.record, proof: line.proof },
       checkpoint,
+      memo,
     );
     if (!checked.ok) {
       fail(entry, 'record-changed', `record ${seq}: ${checked.reason}`);

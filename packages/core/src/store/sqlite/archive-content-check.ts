@@ -9,6 +9,8 @@ import { ARCHIVE_CONTENT_PURPOSE, contentHash } from './archive.ts';
 // node:crypto, ~10-15 µs of CPU per record against ~5 for the tree), so for a large log it runs
 // in a pool of threads, pages behind the tree's pass, each page packed into one buffer that is
 // moved to its thread, not copied (a page of objects cost the pass ~3 µs a record to clone).
+// A store in a file is checked by archive-verify-scan.ts instead, whose threads read the pages
+// themselves; these pages serve an in-memory store, and the records the main pass re-reads.
 
 /** One page of stored contents and the commitments their records make to them, packed. */
 export interface ContentPage {
@@ -93,30 +95,36 @@ export function checkContents(
   page: ContentPage,
 ): ContentFault | null {
   for (let i = 0; i < page.seqs.length; i++) {
-    const seq = page.seqs[i] as number;
     const sealed = page.bytes.subarray(page.offsets[i], page.offsets[i + 1]);
-    const id = sealedKeyId(sealed);
-    const key = id === null ? undefined : keys.get(id);
-    if (!key) {
-      return {
-        seq,
-        message:
-          id === null
-            ? 'its stored content is not a sealed value'
-            : `its content is sealed with data key ${id}, which the workspace does not have`,
-      };
-    }
-    let opened: Buffer;
-    try {
-      opened = openWith(key, log, ARCHIVE_CONTENT_PURPOSE, sealed);
-    } catch (error) {
-      return { seq, message: `its content does not open: ${error instanceof Error ? error.message : error}` };
-    }
-    if (contentHash(opened) !== page.committed.slice(i * 64, i * 64 + 64)) {
-      return { seq, message: 'its stored content is not the content its record commits to' };
-    }
+    const message = contentProblem(keys, log, sealed, page.committed.slice(i * 64, i * 64 + 64));
+    if (message !== null) return { seq: page.seqs[i] as number, message };
   }
   return null;
+}
+
+/** What is wrong with one stored content against its record's commitment (64 hex), or null. */
+export function contentProblem(
+  keys: ReadonlyMap<string, KeyObject>,
+  log: string,
+  sealed: Uint8Array,
+  committed: string,
+): string | null {
+  const id = sealedKeyId(sealed);
+  const key = id === null ? undefined : keys.get(id);
+  if (!key) {
+    return id === null
+      ? 'its stored content is not a sealed value'
+      : `its content is sealed with data key ${id}, which the workspace does not have`;
+  }
+  let opened: Buffer;
+  try {
+    opened = openWith(key, log, ARCHIVE_CONTENT_PURPOSE, sealed);
+  } catch (error) {
+    return `its content does not open: ${error instanceof Error ? error.message : error}`;
+  }
+  return contentHash(opened) === committed
+    ? null
+    : 'its stored content is not the content its record commits to';
 }
 
 export interface ContentChecker {

@@ -80,6 +80,17 @@ export class PurgedRecords {
     return this;
   }
 
+  /** The purged ranges that meet [from, to], clipped to it (for a verify thread's page). */
+  within(from: number, to: number): Array<[number, number]> {
+    const out: Array<[number, number]> = [];
+    for (const [a, b] of this.#ranges) {
+      if (b < from) continue;
+      if (a > to) break;
+      out.push([Math.max(a, from), Math.min(b, to)]);
+    }
+    return out;
+  }
+
   has(seq: number): boolean {
     let lo = 0;
     let hi = this.#ranges.length - 1;

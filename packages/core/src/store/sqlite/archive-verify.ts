@@ -1,6 +1,6 @@
 import { type Checkpoint, openCheckpoint, signCheckpoint } from '../../archive/log/checkpoint.ts';
 import { CompactRange } from '../../archive/log/compact-range.ts';
-import { type Hash, hashesEqual, leafHash } from '../../archive/log/hash.ts';
+import { HASH_SIZE, type Hash, hashesEqual, leafHash } from '../../archive/log/hash.ts';
 import { MerkleLog, type TreeHead } from '../../archive/log/merkle-log.ts';
 import { generateLogKey, type NoteVerifier, noteSigner, noteVerifier } from '../../archive/log/note.ts';
 import { LeafStreamVerifier } from '../../archive/log/stream-verifier.ts';
@@ -8,8 +8,9 @@ import { verifyConsistency } from '../../archive/log/verify.ts';
 import { WabridgeError } from '../../errors/index.ts';
 import type { SecretBox } from '../../secrets/index.ts';
 import type { DataKeyring } from '../../vault/keyring.ts';
-import { ARCHIVE_KINDS, SqliteLogNodeStore } from './archive.ts';
+import { SqliteLogNodeStore } from './archive.ts';
 import {
+  type ContentChecker,
   type ContentFault,
   ContentPageBuilder,
   defaultCheckThreads,
@@ -17,6 +18,9 @@ import {
   threadChecker,
 } from './archive-content-check.ts';
 import { PurgedRecords, type PurgeSummary, readPurges } from './archive-purges.ts';
+import { committedContent, parseRecord, type RecordColumns } from './archive-record-form.ts';
+import { scanPool } from './archive-verify-pool.ts';
+import type { ScanAnswer } from './archive-verify-scan.ts';
 import type { SqliteDatabase } from './database.ts';
 
 // Signed checkpoints of the archive's logs and `wabridge archive verify` (issue 18, item 2).
@@ -280,22 +284,42 @@ export async function verifyArchive(
     }
   }
 
-  // Commitments are checked in a pool of threads for a log of more than a few pages.
-  const checker = keyring
-    ? storedSize >= (options.threadFrom ?? THREAD_FROM)
-      ? threadChecker(keyring.exportAll(log), log, options.threads)
-      : inlineChecker(keyring.exportAll(log), log)
-    : null;
+  // A log of more than a few pages is read and checked record by record in a pool of threads, each
+  // with a connection of its own (archive-verify-scan.ts), and this pass keeps the tree's half;
+  // from the first record a thread cannot vouch for, this pass reads and checks the records
+  // itself. An in-memory store has no file for threads to open: its contents alone are checked
+  // in threads, from pages this pass reads.
+  const threads = Math.max(1, options.threads ?? defaultCheckThreads());
+  const large = storedSize >= (options.threadFrom ?? THREAD_FROM);
+  const pool =
+    large && db.path !== ':memory:'
+      ? scanPool(db.path, log, keyring ? keyring.exportAll(log) : null, threads)
+      : null;
+  let checker: ContentChecker | null = null;
+  /** The checker of contents this pass reads itself, made when first needed. */
+  const contentChecker = (): ContentChecker => {
+    if (!checker && keyring) {
+      checker =
+        large && !pool
+          ? threadChecker(keyring.exportAll(log), log, threads)
+          : inlineChecker(keyring.exportAll(log), log);
+    }
+    return checker as ContentChecker;
+  };
   const page = options.pageSize ?? PAGE;
   /** Pages whose contents the checker has and has not answered yet, oldest first. */
   const inFlight: Array<Promise<ContentFault | null>> = [];
-  const maxInFlight = 2 * Math.max(1, options.threads ?? defaultCheckThreads());
+  const maxInFlight = 2 * threads;
+  /** Pages the pool has been asked to scan, oldest first. */
+  const scans: Array<Promise<ScanAnswer>> = [];
   try {
     return await recordPass();
   } finally {
     // A failure returns before every page is answered: those answers are not wanted.
     for (const pending of inFlight) pending.catch(() => {});
-    await checker?.close();
+    for (const pending of scans) pending.catch(() => {});
+    await (checker as ContentChecker | null)?.close();
+    await pool?.close();
   }
 
   async function recordPass(): Promise<ArchiveVerifyReport> {
@@ -340,7 +364,7 @@ export async function verifyArchive(
         return { reason: 'content-changed', message: 'its stored content is not a sealed value' };
       }
       // Against its commitment by the checker, pages behind (see the end of each page).
-      if (checker) contents.add(seq, committed, sealed);
+      if (keyring) contents.add(seq, committed, sealed);
       return null;
     };
 
@@ -359,12 +383,12 @@ export async function verifyArchive(
     };
     /** The first content fault before `seq` among the pages in flight and this page's contents. */
     const contentFaultBefore = async (seq: number): Promise<ContentFault | null> => {
-      if (!checker) return null;
+      if (!keyring) return null;
       for (const pending of inFlight.splice(0)) {
         const fault = await pending;
         if (fault) return fault.seq < seq ? fault : null;
       }
-      const fault = await checker.check(contents.before(seq).take());
+      const fault = await contentChecker().check(contents.before(seq).take());
       return fault && fault.seq < seq ? fault : null;
     };
     // A failure found at `seq` is the first one unless a content before it failed the checker.
@@ -373,6 +397,17 @@ export async function verifyArchive(
       return fault ? contentFail(fault, report.verifiedSize) : report;
     };
 
+    const nodeFail = (bad: NodeFault): Promise<ArchiveVerifyReport> =>
+      settle(
+        fail(index, heads2.finish('allow').verifiedSize, {
+          reason: 'node-mismatch',
+          seq: bad.firstSeq,
+          kind: null,
+          entityId: null,
+          message: `the stored tree's node (${bad.level}, ${bad.index}) over records [${bad.firstSeq}, ${bad.firstSeq + 2 ** bad.level}) is ${bad.found ? 'not the hash of its children' : 'missing'}`,
+        }),
+        bad.firstSeq,
+      );
     const heads2 = new LeafStreamVerifier(heads);
     const tree = CompactRange.empty();
     // The interior nodes each page completes, per level: the first one's index and their hashes.
@@ -383,6 +418,38 @@ export async function verifyArchive(
       if (at === undefined || at.hashes.length === 0) interior[level] = { first: nodeIndex, hashes: [hash] };
       else at.hashes.push(hash);
     };
+    if (pool) {
+      // The pool's pages, in order: each page's leaves against the stored tree, then the tree.
+      let ask = index;
+      scanning: for (;;) {
+        while (scans.length < maxInFlight) {
+          scans.push(pool.scan({ from: ask, size: page, purged: purges.within(ask, ask + page - 1) }));
+          ask += page;
+        }
+        const answer = await (scans.shift() as Promise<ScanAnswer>);
+        const stored =
+          answer.count > 0 ? readRange(db, LEAVES_SQL, log, index, index + answer.count - 1) : [];
+        let absent = 0;
+        for (let i = 0; i < answer.count; i++) {
+          const leaf = answer.leaves.subarray(i * HASH_SIZE, (i + 1) * HASH_SIZE);
+          const want = stored[i];
+          // A fault from here on is this pass's to name, the slow way below. A checkpoint that
+          // fails stays failed: pushed again below, the leaf answers the same failure.
+          if (want === undefined || !sameHash(leaf, want) || heads2.push(leaf)) break scanning;
+          if (answer.absent[absent] === index) {
+            absent++;
+            if (checkContent(index, '', null) === 'purged') purged++;
+          }
+          tree.append(leaf, onNode);
+          index++;
+        }
+        const bad = compareInterior(db, log, interior);
+        if (bad) return nodeFail(bad);
+        // A record the thread could not vouch for, or the end of the log as the thread saw it.
+        if (answer.odd !== null || !answer.full) break;
+      }
+      for (const pending of scans.splice(0)) pending.catch(() => {});
+    }
     for (;;) {
       const rows = db.allArrays(
         `SELECT seq, kind, entity_id, record, recorded_at FROM archive_records
@@ -484,25 +551,14 @@ export async function verifyArchive(
         index++;
       }
       const bad = compareInterior(db, log, interior);
-      if (bad) {
-        return settle(
-          fail(index, heads2.finish('allow').verifiedSize, {
-            reason: 'node-mismatch',
-            seq: bad.firstSeq,
-            kind: null,
-            entityId: null,
-            message: `the stored tree's node (${bad.level}, ${bad.index}) over records [${bad.firstSeq}, ${bad.firstSeq + 2 ** bad.level}) is ${bad.found ? 'not the hash of its children' : 'missing'}`,
-          }),
-          bad.firstSeq,
-        );
-      }
-      if (checker) {
+      if (bad) return nodeFail(bad);
+      if (keyring) {
         // The oldest page's answer once enough are in flight: memory stays a few pages.
         if (inFlight.length >= maxInFlight) {
           const done = await (inFlight.shift() as Promise<ContentFault | null>);
           if (done) return contentFail(done, heads2.finish('allow').verifiedSize);
         }
-        inFlight.push(checker.check(contents.take()));
+        inFlight.push(contentChecker().check(contents.take()));
       }
     }
 
@@ -587,9 +643,6 @@ function nodeCount(size: number): number {
   return total;
 }
 
-/** A record's row as `allArrays` answers it: seq, kind, entity_id, record, recorded_at. */
-type RecordColumns = [number, string, string, Uint8Array, number];
-
 const LEAVES_SQL =
   'SELECT idx, hash FROM archive_log_nodes WHERE log_id = :log AND level = 0 AND idx >= :from AND idx <= :to';
 const CONTENT_SQL =
@@ -614,6 +667,14 @@ function readRange(
 const NODES_SQL =
   'SELECT idx, hash FROM archive_log_nodes WHERE log_id = :log AND level = :level AND idx >= :from AND idx <= :to';
 
+/** A stored interior node that is not the node the records give. */
+interface NodeFault {
+  readonly level: number;
+  readonly index: number;
+  readonly firstSeq: number;
+  readonly found: boolean;
+}
+
 /**
  * Compares the interior nodes the last page completed with the stored tree, one range read per
  * level, and empties the lists. Answers the stored node at fault over the lowest records.
@@ -622,8 +683,8 @@ function compareInterior(
   db: SqliteDatabase,
   log: string,
   interior: Array<{ first: number; hashes: Hash[] } | undefined>,
-): { level: number; index: number; firstSeq: number; found: boolean } | null {
-  let first: { level: number; index: number; firstSeq: number; found: boolean } | null = null;
+): NodeFault | null {
+  let first: NodeFault | null = null;
   for (const [level, nodes] of interior.entries()) {
     if (!nodes || nodes.hashes.length === 0) continue;
     const last = nodes.first + nodes.hashes.length - 1;
@@ -644,106 +705,9 @@ function compareInterior(
   return first;
 }
 
-const KINDS = new Set<string>(ARCHIVE_KINDS);
-const HEX64 = /^[0-9a-f]{64}$/;
-const COMMITTED_HEAD = Buffer.from('{"content_hash":"');
-const COMMITTED_DATA = Buffer.from('","data":');
-const PLAIN_HEAD = Buffer.from('{"data":');
-
-/**
- * The commitment of a version 2 record whose form is checked from its bytes' head and tail alone,
- * without parsing the JSON between: null when it commits to no content, undefined when the record
- * needs the full check (`parseRecord`), which names what is wrong. A record's keys are in sorted
- * order (canonicalJson), so its bytes are `{"content_hash":"<64 hex>","data":` (or `{"data":`), its
- * data, and a tail that states its entity, kind, time, seq, version and workspace: that tail is
- * built from the row's columns and compared. The data between is the appender's canonical JSON as
- * proved by the leaf hash (already compared with the stored tree, and the tree with the signed
- * checkpoints); parsing it again would prove nothing more, and cost a third of the pass.
- */
-function committedContent(log: string, row: RecordColumns): string | null | undefined {
-  const [seq, kind, entityId, bytes, recordedAt] = row;
-  if (!KINDS.has(kind) || !(bytes instanceof Uint8Array)) return undefined;
-  const record = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  // Compared as bytes: decoding the whole record to a string cost more than the rest of the check.
-  const tail = Buffer.from(
-    `,"entity_id":${JSON.stringify(entityId)},"kind":${JSON.stringify(kind)},"recorded_at":${JSON.stringify(recordedAt)},"seq":${JSON.stringify(seq)},"v":2,"workspace_id":${JSON.stringify(log)}}`,
-    'utf8',
-  );
-  const dataEnd = record.byteLength - tail.byteLength;
-  if (dataEnd <= 0 || record.compare(tail, 0, tail.byteLength, dataEnd) !== 0) return undefined;
-  if (startsWith(record, PLAIN_HEAD, 0)) return dataEnd > PLAIN_HEAD.byteLength ? null : undefined;
-  if (!startsWith(record, COMMITTED_HEAD, 0)) return undefined;
-  const dataAt = COMMITTED_HEAD.byteLength + 64;
-  const committed = record.toString('latin1', COMMITTED_HEAD.byteLength, dataAt);
-  if (!HEX64.test(committed) || !startsWith(record, COMMITTED_DATA, dataAt)) return undefined;
-  return dataEnd > dataAt + COMMITTED_DATA.byteLength ? committed : undefined;
-}
-
-const startsWith = (bytes: Buffer, prefix: Buffer, at: number): boolean =>
-  bytes.byteLength >= at + prefix.byteLength &&
-  bytes.compare(prefix, 0, prefix.byteLength, at, at + prefix.byteLength) === 0;
-
 /** Two hashes alike (not in constant time: every hash here is public, read from the store). */
 function sameHash(a: Uint8Array, b: Uint8Array): boolean {
   if (a.byteLength !== 32 || b.byteLength !== 32) return false;
   for (let i = 0; i < 32; i++) if (a[i] !== b[i]) return false;
   return true;
-}
-
-// The record a row holds, and what is wrong with its form if anything.
-function parseRecord(
-  log: string,
-  row: RecordColumns,
-): {
-  value: { kind?: string; entity_id?: string } | null;
-  problem: string | null;
-  contentHash: string | null;
-} {
-  const [seq, kind, entityId, bytes, recordedAt] = row;
-  let value: Record<string, unknown>;
-  const text = Buffer.from(bytes).toString('utf8');
-  try {
-    value = JSON.parse(text) as Record<string, unknown>;
-  } catch {
-    return { value: null, problem: 'its bytes are not JSON', contentHash: null };
-  }
-  const named = {
-    ...(typeof value.kind === 'string' ? { kind: value.kind } : {}),
-    ...(typeof value.entity_id === 'string' ? { entity_id: value.entity_id } : {}),
-  };
-  // The bytes are not re-serialised to check their canonical form: the leaf hash already covers
-  // them as stored, so that would prove nothing more (and cost a sixth of the time).
-  if (typeof value.kind !== 'string' || !KINDS.has(value.kind)) {
-    return { value: named, problem: `unknown kind ${JSON.stringify(value.kind)}`, contentHash: null };
-  }
-  // Version 1 records held their content; version 2 ones commit to it (archive.ts).
-  const committed = value.content_hash;
-  if (
-    !(value.v === 1 && committed === undefined) &&
-    !(value.v === 2 && (committed === undefined || (typeof committed === 'string' && HEX64.test(committed))))
-  ) {
-    return {
-      value: named,
-      problem: `not a record of a known version and form (v ${JSON.stringify(value.v)})`,
-      contentHash: null,
-    };
-  }
-  const contentHash = typeof committed === 'string' ? committed : null;
-  const columns: Array<[string, unknown, unknown]> = [
-    ['workspace_id', log, value.workspace_id],
-    ['seq', seq, value.seq],
-    ['kind', kind, value.kind],
-    ['entity_id', entityId, value.entity_id],
-    ['recorded_at', recordedAt, value.recorded_at],
-  ];
-  for (const [column, inRow, inRecord] of columns) {
-    if (inRow !== inRecord) {
-      return {
-        value: named,
-        problem: `its row says ${column} ${JSON.stringify(inRow)}, its signed bytes ${JSON.stringify(inRecord)}`,
-        contentHash,
-      };
-    }
-  }
-  return { value: named, problem: null, contentHash };
 }

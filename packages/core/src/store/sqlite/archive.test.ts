@@ -17,7 +17,10 @@ import {
   GLOBAL_ARCHIVE_LOG,
   SqliteLogNodeStore,
 } from './archive.ts';
+import { keyObjects } from './archive-content-check.ts';
+import { PurgedRecords, readPurges } from './archive-purges.ts';
 import { signArchiveCheckpoint, verifyArchive } from './archive-verify.ts';
+import { PageScanner } from './archive-verify-scan.ts';
 import { openSqliteStore, type SqliteStore } from './index.ts';
 
 // Tamper evidence of the archive (issue 18, item 2), on a real SQLite file changed with raw SQL as
@@ -550,6 +553,49 @@ describe('archive content, apart from the records', () => {
     ).toMatchObject({ reason: 'record-changed', seq: earlier });
   });
 
+  it('a verify thread vouches for sound records with their leaves, and stops at the first it cannot', async () => {
+    const path = join(dir, `scan-${n++}.db`);
+    copyFileSync(base, path);
+    const store = await openSqliteStore({ path });
+    const scan = (from: number, size: number) => {
+      const scanner = new PageScanner(path, WS, keyObjects(store.keyring.exportAll(WS)));
+      try {
+        const purged = new PurgedRecords(readPurges(store.db, WS)).within(from, from + size - 1);
+        return scanner.scan({ id: 0, from, size, purged });
+      } finally {
+        scanner.close();
+      }
+    };
+    try {
+      const all = scan(0, SIZE + 10);
+      expect(all).toMatchObject({ count: SIZE, odd: null, full: false });
+      // Each leaf as the stored tree has it, and the purged records' contents reported absent.
+      const stored = store.db
+        .allArrays('SELECT hash FROM archive_log_nodes WHERE log_id = :log AND level = 0 ORDER BY idx', {
+          log: WS,
+        })
+        .map((row) => Buffer.from(row[0] as Uint8Array).toString('hex'));
+      const leaves = Array.from({ length: all.count }, (_, i) =>
+        Buffer.from(all.leaves.subarray(i * 32, (i + 1) * 32)).toString('hex'),
+      );
+      expect(leaves).toEqual(stored);
+      expect(all.absent).toHaveLength(ROUNDS);
+      expect(scan(5, 4)).toMatchObject({ from: 5, count: 4, odd: null, full: true });
+
+      const seq = seqOf('message.outbound', 1);
+      const raw = new DatabaseSync(path);
+      raw
+        .prepare(
+          'UPDATE archive_content SET sealed = (SELECT sealed FROM archive_content WHERE workspace_id = ? AND seq = ?) WHERE workspace_id = ? AND seq = ?',
+        )
+        .run(WS, seqOf('message.revision', 2), WS, seq);
+      raw.close();
+      expect(scan(0, SIZE)).toMatchObject({ count: seq, odd: seq });
+    } finally {
+      await store.close();
+    }
+  });
+
   it('content put back for a purged record, or added to a record without content, is named', async () => {
     const purgedSeq = seqOf('message.inbound');
     const putBack = await tampered((db) => {
@@ -584,11 +630,16 @@ describe('archive content, apart from the records', () => {
     raw.close();
     const store = await openSqliteStore({ path });
     try {
-      expect(await verifyArchive(store.db, WS)).toMatchObject({
+      const expected = {
         ok: false,
         contentChecked: false,
         failure: { reason: 'content-missing', seq: seqOf('message.revision') },
-      });
+      };
+      expect(await verifyArchive(store.db, WS)).toMatchObject(expected);
+      // Alike when the records are read and checked by a pool of threads, in pages of 4.
+      expect(await verifyArchive(store.db, WS, { threadFrom: 0, threads: 2, pageSize: 4 })).toMatchObject(
+        expected,
+      );
     } finally {
       await store.close();
     }
