@@ -228,6 +228,36 @@ describe('archive records', () => {
     }
   });
 
+  it("a group commit writes its log's head once, before COMMIT, and the log stays sound", async () => {
+    const path = join(dir, `heads-${n++}.db`);
+    copyFileSync(base, path);
+    const store = await openSqliteStore({ path });
+    try {
+      // Counted by the database itself: every insert or update of a head row.
+      store.db.run('CREATE TEMP TABLE head_writes (log_id TEXT)');
+      for (const event of ['INSERT', 'UPDATE']) {
+        store.db.run(`CREATE TEMP TRIGGER head_${event} AFTER ${event} ON main.archive_log_heads
+          BEGIN INSERT INTO head_writes VALUES (new.log_id); END`);
+      }
+      const began = store.db.transactions;
+      // Queued in one turn: one transaction of twenty appends to one log.
+      await Promise.all(
+        Array.from({ length: 20 }, (_, i) =>
+          store.appendAudit({ actor: 't', action: 'batch', workspaceId: WS, details: { i } }),
+        ),
+      );
+      expect(store.db.transactions - began).toBe(1);
+      expect(store.db.all('SELECT log_id FROM head_writes')).toEqual([{ log_id: WS }]);
+      expect(await verifyArchive(store.db, WS, { keyring: store.keyring })).toMatchObject({
+        ok: true,
+        records: SIZE + 20,
+        storedSize: SIZE + 20,
+      });
+    } finally {
+      await store.close();
+    }
+  });
+
   it('two connections appending to one log in turn (the CLI beside the gateway) keep one sound log', async () => {
     const path = join(dir, `two-${n++}.db`);
     const gateway = await openSqliteStore({ path });

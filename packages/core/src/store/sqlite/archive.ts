@@ -145,11 +145,17 @@ export interface ArchiveRecordRow {
 
 const HEAD_SQL = 'SELECT size FROM archive_log_heads WHERE log_id = :log';
 
+const HEAD_UPSERT_SQL = `INSERT INTO archive_log_heads (log_id, size) VALUES (:log, :size)
+  ON CONFLICT (log_id) DO UPDATE SET size = excluded.size`;
+
 /**
  * Appends archive records inside the store's write transactions. The right edge of each log (one
- * hash per set bit of its size) is kept in memory, so an append reads one row (the head, to notice
- * another writer or a rollback) and writes the record, its leaf, the ~1 interior node it
- * completes on average, and the head.
+ * hash per set bit of its size) is kept in memory, so an append writes the record, its leaf and
+ * the ~1 interior node it completes on average. The head (the log's size) is read once per
+ * transaction, to notice another writer or a rollback, and written once per transaction, just
+ * before its COMMIT: a group commit of a hundred webhooks updated that one row a hundred times.
+ * Nothing reads a head inside a write transaction (proofs, checkpoints and verify read between
+ * transactions), and the head commits with the records or not at all.
  */
 export class ArchiveAppender {
   readonly #db: SqliteDatabase;
@@ -157,15 +163,27 @@ export class ArchiveAppender {
   readonly #edges = new Map<string, CompactRange>();
   /** The write transaction in which each log's head was last read (see `#edge`). */
   readonly #checkedIn = new Map<string, number>();
+  /** Logs appended to in this transaction, whose head is written before it commits. */
+  readonly #moved = new Set<string>();
 
   constructor(db: SqliteDatabase, keyring: DataKeyring) {
     this.#db = db;
     this.#keyring = keyring;
+    db.onBeforeCommit(() => this.#writeHeads());
     // A rolled back transaction takes its appends with it: forget the edges it moved.
     db.onRollback(() => {
       this.#edges.clear();
       this.#checkedIn.clear();
+      this.#moved.clear();
     });
+  }
+
+  #writeHeads(): void {
+    for (const log of this.#moved) {
+      const edge = this.#edges.get(log);
+      if (edge) this.#db.run(HEAD_UPSERT_SQL, { log, size: edge.size });
+    }
+    this.#moved.clear();
   }
 
   /**
@@ -248,11 +266,7 @@ export class ArchiveAppender {
         },
       );
     });
-    this.#db.run(
-      `INSERT INTO archive_log_heads (log_id, size) VALUES (:log, :size)
-       ON CONFLICT (log_id) DO UPDATE SET size = excluded.size`,
-      { log: workspaceId, size: edge.size },
-    );
+    this.#moved.add(workspaceId);
     return seq;
   }
 
@@ -384,11 +398,7 @@ export class SqliteLogNodeStore implements LogNodeStore {
           },
         );
       }
-      this.#db.run(
-        `INSERT INTO archive_log_heads (log_id, size) VALUES (:log, :size)
-         ON CONFLICT (log_id) DO UPDATE SET size = excluded.size`,
-        { log: this.#log, size: toSize },
-      );
+      this.#db.run(HEAD_UPSERT_SQL, { log: this.#log, size: toSize });
       return true;
     });
   }
