@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openCheckpoint } from '../../archive/log/checkpoint.ts';
-import { nodeHash } from '../../archive/log/hash.ts';
+import { type Hash, nodeHash } from '../../archive/log/hash.ts';
 import { MerkleLog } from '../../archive/log/merkle-log.ts';
 import { MemoryNodeStore } from '../../archive/log/node-store.ts';
 import { noteVerifier } from '../../archive/log/note.ts';
@@ -821,14 +821,14 @@ describe('checkpoints and the stored tree', () => {
     copyFileSync(base, path);
     // The tree as stores before migration 23 kept it: every level, folded from the stored leaves.
     const raw = new DatabaseSync(path);
-    let level = (
+    let level: Hash[] = (
       raw
         .prepare('SELECT hash FROM archive_log_nodes WHERE log_id = ? AND level = 0 ORDER BY idx')
         .all(WS) as Array<{ hash: Uint8Array }>
     ).map((r) => new Uint8Array(r.hash));
     for (let l = 1; l <= 3; l++) {
       level = Array.from({ length: Math.floor(level.length / 2) }, (_, i) =>
-        nodeHash(level[2 * i] as Uint8Array, level[2 * i + 1] as Uint8Array),
+        nodeHash(level[2 * i] as Hash, level[2 * i + 1] as Hash),
       );
       for (const [i, hash] of level.entries()) {
         raw

@@ -174,8 +174,9 @@ const HEAD_UPSERT_SQL = `INSERT INTO archive_log_heads (log_id, size) VALUES (:l
 
 /**
  * Appends archive records inside the store's write transactions. The right edge of each log (one
- * hash per set bit of its size) is kept in memory, so an append writes the record, its leaf and
- * the ~1 interior node it completes on average. The head (the log's size) is read once per
+ * hash per set bit of its size) is kept in memory, so an append writes the record, its leaf and,
+ * for one record in 8, the stored interior nodes it completes (see FIRST_STORED_INTERIOR_LEVEL).
+ * The head (the log's size) is read once per
  * transaction, to notice another writer or a rollback, and written once per transaction, just
  * before its COMMIT: a group commit of a hundred webhooks updated that one row a hundred times.
  * Nothing reads a head inside a write transaction (proofs, checkpoints and verify read between
