@@ -8,7 +8,7 @@ import { verifyConsistency } from '../../archive/log/verify.ts';
 import { WabridgeError } from '../../errors/index.ts';
 import type { SecretBox } from '../../secrets/index.ts';
 import type { DataKeyring } from '../../vault/keyring.ts';
-import { SqliteLogNodeStore } from './archive.ts';
+import { isStoredLevel, SqliteLogNodeStore, storedNodeCount } from './archive.ts';
 import {
   type ContentChecker,
   type ContentFault,
@@ -413,7 +413,8 @@ export async function verifyArchive(
     // The interior nodes each page completes, per level: the first one's index and their hashes.
     const interior: Array<{ first: number; hashes: Hash[] }> = [];
     const onNode = (level: number, nodeIndex: number, hash: Hash) => {
-      if (level === 0) return;
+      // Leaves are checked one by one above; levels 1 to 3 are not stored (archive.ts).
+      if (level === 0 || !isStoredLevel(level)) return;
       const at = interior[level];
       if (at === undefined || at.hashes.length === 0) interior[level] = { first: nodeIndex, hashes: [hash] };
       else at.hashes.push(hash);
@@ -584,14 +585,14 @@ export async function verifyArchive(
     const extra =
       db.get<{ n: number }>('SELECT count(*) AS n FROM archive_log_nodes WHERE log_id = :log', { log })?.n ??
       0;
-    if (extra !== nodeCount(storedSize)) {
+    if (extra !== storedNodeCount(storedSize)) {
       return settleEnd(
         fail(index, heads2.finish('allow').verifiedSize, {
           reason: 'node-mismatch',
           seq: storedSize,
           kind: null,
           entityId: null,
-          message: `the stored tree has ${extra} nodes, and a log of ${storedSize} records has ${nodeCount(storedSize)}`,
+          message: `the stored tree has ${extra} nodes, and a log of ${storedSize} records has ${storedNodeCount(storedSize)}`,
         }),
         storedSize,
       );
@@ -634,13 +635,6 @@ export async function verifyArchive(
     if (lastFault) return contentFail(lastFault, verdict.verifiedSize);
     return { ...base(), ok: true, records: index, verifiedSize: verdict.verifiedSize, failure: null };
   }
-}
-
-// Complete subtrees of a log of n leaves: n at level 0, ⌊n/2⌋ at level 1, and so on.
-function nodeCount(size: number): number {
-  let total = 0;
-  for (let width = 1; width <= size; width *= 2) total += Math.floor(size / width);
-  return total;
 }
 
 const LEAVES_SQL =

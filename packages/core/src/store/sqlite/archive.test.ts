@@ -4,7 +4,9 @@ import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openCheckpoint } from '../../archive/log/checkpoint.ts';
+import { type Hash, nodeHash } from '../../archive/log/hash.ts';
 import { MerkleLog } from '../../archive/log/merkle-log.ts';
+import { MemoryNodeStore } from '../../archive/log/node-store.ts';
 import { noteVerifier } from '../../archive/log/note.ts';
 import { verifyConsistency } from '../../archive/log/verify.ts';
 import { createSecretBox } from '../../secrets/index.ts';
@@ -225,6 +227,36 @@ describe('archive records', () => {
         ok: true,
         records: SIZE + 1,
         verifiedSize: SIZE,
+      });
+    } finally {
+      await store.close();
+    }
+  });
+
+  it("a group commit writes its log's head once, before COMMIT, and the log stays sound", async () => {
+    const path = join(dir, `heads-${n++}.db`);
+    copyFileSync(base, path);
+    const store = await openSqliteStore({ path });
+    try {
+      // Counted by the database itself: every insert or update of a head row.
+      store.db.run('CREATE TEMP TABLE head_writes (log_id TEXT)');
+      for (const event of ['INSERT', 'UPDATE']) {
+        store.db.run(`CREATE TEMP TRIGGER head_${event} AFTER ${event} ON main.archive_log_heads
+          BEGIN INSERT INTO head_writes VALUES (new.log_id); END`);
+      }
+      const began = store.db.transactions;
+      // Queued in one turn: one transaction of twenty appends to one log.
+      await Promise.all(
+        Array.from({ length: 20 }, (_, i) =>
+          store.appendAudit({ actor: 't', action: 'batch', workspaceId: WS, details: { i } }),
+        ),
+      );
+      expect(store.db.transactions - began).toBe(1);
+      expect(store.db.all('SELECT log_id FROM head_writes')).toEqual([{ log_id: WS }]);
+      expect(await verifyArchive(store.db, WS, { keyring: store.keyring })).toMatchObject({
+        ok: true,
+        records: SIZE + 20,
+        storedSize: SIZE + 20,
       });
     } finally {
       await store.close();
@@ -722,12 +754,19 @@ describe('checkpoints and the stored tree', () => {
       ).run(WS);
     });
     expect(leaf.failure).toMatchObject({ reason: 'record-changed', seq: 5 });
+    // Levels 1 to 3 are not stored (computed from the leaves); level 4 is the lowest stored.
     const interior = await tampered((db) => {
       db.prepare(
-        'UPDATE archive_log_nodes SET hash = zeroblob(32) WHERE log_id = ? AND level = 2 AND idx = 1',
+        'UPDATE archive_log_nodes SET hash = zeroblob(32) WHERE log_id = ? AND level = 4 AND idx = 0',
       ).run(WS);
     });
-    expect(interior.failure).toMatchObject({ reason: 'node-mismatch', seq: 4 });
+    expect(interior.failure).toMatchObject({ reason: 'node-mismatch', seq: 0 });
+    const added = await tampered((db) => {
+      db.prepare(
+        'INSERT INTO archive_log_nodes (log_id, level, idx, hash) VALUES (?, 2, 1, zeroblob(32))',
+      ).run(WS);
+    });
+    expect(added.failure).toMatchObject({ reason: 'node-mismatch' });
   });
 
   it('a record rewritten together with the stored tree is caught by the signed checkpoints', async () => {
@@ -802,6 +841,67 @@ describe('checkpoints and the stored tree', () => {
       expect(batch.map((h) => h?.byteLength)).toEqual([32, 32, 32, 32, 32, undefined, undefined]);
       expect(batch[0]).toEqual(batch[3]);
       expect(batch[0]).not.toEqual(batch[4]);
+      // Every complete node, stored or computed from its leaves (levels 1 to 3), is the node a
+      // store that keeps all of them holds; and only the stored levels are rows.
+      const memory = new MemoryNodeStore();
+      await (await MerkleLog.open(memory)).appendRecords(
+        Array.from({ length: 37 }, (_, i) => new TextEncoder().encode(`r${i}`)),
+      );
+      const all = Array.from({ length: 6 }, (_, level) =>
+        Array.from({ length: Math.floor(37 / 2 ** level) }, (_, index) => ({ level, index })),
+      ).flat();
+      const hex = (hashes: Array<Uint8Array | undefined>) =>
+        hashes.map((h) => h && Buffer.from(h).toString('hex'));
+      expect(hex(await nodes.readNodes(all))).toEqual(hex(await memory.readNodes(all)));
+      expect(
+        store.db.all(
+          "SELECT level, count(*) AS n FROM archive_log_nodes WHERE log_id = 'nodes' GROUP BY level",
+        ),
+      ).toEqual([
+        { level: 0, n: 37 },
+        { level: 4, n: 2 },
+        { level: 5, n: 1 },
+      ]);
+    } finally {
+      await store.close();
+    }
+  });
+
+  it('a store written with levels 1 to 3 of the tree migrates (23): they go, and every record still verifies', async () => {
+    const path = join(dir, `migrated-${n++}.db`);
+    copyFileSync(base, path);
+    // The tree as stores before migration 23 kept it: every level, folded from the stored leaves.
+    const raw = new DatabaseSync(path);
+    let level: Hash[] = (
+      raw
+        .prepare('SELECT hash FROM archive_log_nodes WHERE log_id = ? AND level = 0 ORDER BY idx')
+        .all(WS) as Array<{ hash: Uint8Array }>
+    ).map((r) => new Uint8Array(r.hash));
+    for (let l = 1; l <= 3; l++) {
+      level = Array.from({ length: Math.floor(level.length / 2) }, (_, i) =>
+        nodeHash(level[2 * i] as Hash, level[2 * i + 1] as Hash),
+      );
+      for (const [i, hash] of level.entries()) {
+        raw
+          .prepare('INSERT INTO archive_log_nodes (log_id, level, idx, hash) VALUES (?, ?, ?, ?)')
+          .run(WS, l, i, hash);
+      }
+    }
+    raw.prepare('DELETE FROM schema_migrations WHERE version = 23').run();
+    raw.close();
+    const store = await openSqliteStore({ path });
+    try {
+      expect(store.db.get('SELECT count(*) AS n FROM archive_log_nodes WHERE level BETWEEN 1 AND 3')).toEqual(
+        {
+          n: 0,
+        },
+      );
+      await store.appendAudit({ actor: 't', action: 'after', workspaceId: WS, details: {} });
+      expect(await verifyArchive(store.db, WS, { keyring: store.keyring })).toMatchObject({
+        ok: true,
+        records: SIZE + 1,
+        verifiedSize: SIZE,
+      });
     } finally {
       await store.close();
     }

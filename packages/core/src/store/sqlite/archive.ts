@@ -1,6 +1,6 @@
 import { hash } from 'node:crypto';
 import { CompactRange, coveringNodes, type NodeId } from '../../archive/log/compact-range.ts';
-import { HASH_SIZE, type Hash, leafHash } from '../../archive/log/hash.ts';
+import { HASH_SIZE, type Hash, leafHash, nodeHash } from '../../archive/log/hash.ts';
 import type { LogCommit, LogNodeStore } from '../../archive/log/node-store.ts';
 import { WabridgeError } from '../../errors/index.ts';
 import { type DataKeyring, freshRandom } from '../../vault/keyring.ts';
@@ -146,10 +146,41 @@ export interface ArchiveRecordRow {
 const HEAD_SQL = 'SELECT size FROM archive_log_heads WHERE log_id = :log';
 
 /**
+ * The lowest interior level of the tree kept in `archive_log_nodes`. Leaves (level 0) are kept,
+ * so `archive verify` names a changed record by its own leaf; levels 1 to 3 are not: each such
+ * node is the hash of at most 8 stored leaves, computed from them when read (a proof's path, an
+ * edge reloaded). Storing them was 7 of every 8 interior rows an append wrote (migration 23
+ * deletes them from older stores); levels 4 and up (one row per 8 records) are kept, so a proof
+ * or a reload never reads more than 8 leaves per node.
+ */
+export const FIRST_STORED_INTERIOR_LEVEL = 4;
+
+/** Whether nodes of `level` are rows of `archive_log_nodes` (see FIRST_STORED_INTERIOR_LEVEL). */
+export function isStoredLevel(level: number): boolean {
+  return level === 0 || level >= FIRST_STORED_INTERIOR_LEVEL;
+}
+
+/** The rows `archive_log_nodes` holds for a log of `size` leaves: its complete stored-level nodes. */
+export function storedNodeCount(size: number): number {
+  let total = size;
+  for (let level = FIRST_STORED_INTERIOR_LEVEL; 2 ** level <= size; level++) {
+    total += Math.floor(size / 2 ** level);
+  }
+  return total;
+}
+
+const HEAD_UPSERT_SQL = `INSERT INTO archive_log_heads (log_id, size) VALUES (:log, :size)
+  ON CONFLICT (log_id) DO UPDATE SET size = excluded.size`;
+
+/**
  * Appends archive records inside the store's write transactions. The right edge of each log (one
- * hash per set bit of its size) is kept in memory, so an append reads one row (the head, to notice
- * another writer or a rollback) and writes the record, its leaf, the ~1 interior node it
- * completes on average, and the head.
+ * hash per set bit of its size) is kept in memory, so an append writes the record, its leaf and,
+ * for one record in 8, the stored interior nodes it completes (see FIRST_STORED_INTERIOR_LEVEL).
+ * The head (the log's size) is read once per
+ * transaction, to notice another writer or a rollback, and written once per transaction, just
+ * before its COMMIT: a group commit of a hundred webhooks updated that one row a hundred times.
+ * Nothing reads a head inside a write transaction (proofs, checkpoints and verify read between
+ * transactions), and the head commits with the records or not at all.
  */
 export class ArchiveAppender {
   readonly #db: SqliteDatabase;
@@ -157,15 +188,27 @@ export class ArchiveAppender {
   readonly #edges = new Map<string, CompactRange>();
   /** The write transaction in which each log's head was last read (see `#edge`). */
   readonly #checkedIn = new Map<string, number>();
+  /** Logs appended to in this transaction, whose head is written before it commits. */
+  readonly #moved = new Set<string>();
 
   constructor(db: SqliteDatabase, keyring: DataKeyring) {
     this.#db = db;
     this.#keyring = keyring;
+    db.onBeforeCommit(() => this.#writeHeads());
     // A rolled back transaction takes its appends with it: forget the edges it moved.
     db.onRollback(() => {
       this.#edges.clear();
       this.#checkedIn.clear();
+      this.#moved.clear();
     });
+  }
+
+  #writeHeads(): void {
+    for (const log of this.#moved) {
+      const edge = this.#edges.get(log);
+      if (edge) this.#db.run(HEAD_UPSERT_SQL, { log, size: edge.size });
+    }
+    this.#moved.clear();
   }
 
   /**
@@ -238,6 +281,7 @@ export class ArchiveAppender {
       { ws: workspaceId, seq, kind, entity: entityId, record: bytes, at },
     );
     edge.append(leafHash(bytes), (level, index, hash) => {
+      if (!isStoredLevel(level)) return;
       this.#db.run(
         'INSERT INTO archive_log_nodes (log_id, level, idx, hash) VALUES (:log, :level, :idx, :hash)',
         {
@@ -248,11 +292,7 @@ export class ArchiveAppender {
         },
       );
     });
-    this.#db.run(
-      `INSERT INTO archive_log_heads (log_id, size) VALUES (:log, :size)
-       ON CONFLICT (log_id) DO UPDATE SET size = excluded.size`,
-      { log: workspaceId, size: edge.size },
-    );
+    this.#moved.add(workspaceId);
     return seq;
   }
 
@@ -311,18 +351,64 @@ export class ArchiveAppender {
 }
 
 function readNodesSync(db: SqliteDatabase, log: string, ids: readonly NodeId[]): Hash[] {
-  return ids.map(({ level, index }) => {
-    const row = db.get<{ hash: Uint8Array }>(
-      'SELECT hash FROM archive_log_nodes WHERE log_id = :log AND level = :level AND idx = :idx',
-      { log, level, idx: index },
-    );
-    if (!row || row.hash.byteLength !== HASH_SIZE) {
+  const found = readLogNodes(db, log, ids);
+  return ids.map(({ level, index }, i) => {
+    const hash = found[i];
+    if (!hash || hash.byteLength !== HASH_SIZE) {
       throw new WabridgeError(
         'internal',
         `the archive log of ${log} has no node (${level}, ${index}) below its committed size`,
       );
     }
-    return new Uint8Array(row.hash);
+    return hash;
+  });
+}
+
+/**
+ * The hashes of the given nodes of `log`, in the asked order (undefined for a node not complete):
+ * stored ones read, the others (levels 1 to 3) folded from their stored leaves. One statement per
+ * level, not per node: a batch of proofs (an export's) asks for thousands of nodes, and SQLite
+ * looks up the IN list in index order, walking each level's pages forward.
+ */
+function readLogNodes(db: SqliteDatabase, log: string, ids: readonly NodeId[]): Array<Hash | undefined> {
+  const byLevel = new Map<number, number[]>();
+  const want = (level: number, index: number) => {
+    const list = byLevel.get(level);
+    if (list) list.push(index);
+    else byLevel.set(level, [index]);
+  };
+  for (const { level, index } of ids) {
+    if (isStoredLevel(level)) want(level, index);
+    else for (let leaf = index * 2 ** level; leaf < (index + 1) * 2 ** level; leaf++) want(0, leaf);
+  }
+  const found = new Map<number, Map<number, Uint8Array>>();
+  for (const [level, indexes] of byLevel) {
+    const hashes = new Map<number, Uint8Array>();
+    for (const [idx, hash] of db.allArrays(
+      `SELECT idx, hash FROM archive_log_nodes WHERE log_id = :log AND level = :level
+       AND idx IN (SELECT value FROM json_each(:idxs))`,
+      { log, level, idxs: JSON.stringify(indexes) },
+    ) as Array<[number, Uint8Array]>) {
+      hashes.set(idx, new Uint8Array(hash));
+    }
+    found.set(level, hashes);
+  }
+  const leaves = found.get(0);
+  return ids.map(({ level, index }) => {
+    if (isStoredLevel(level)) return found.get(level)?.get(index);
+    // A perfect subtree of 2^level leaves, folded pairwise level by level (RFC 9162's MTH).
+    let row: Hash[] = [];
+    for (let leaf = index * 2 ** level; leaf < (index + 1) * 2 ** level; leaf++) {
+      const hash = leaves?.get(leaf);
+      if (hash === undefined) return undefined;
+      row.push(hash);
+    }
+    while (row.length > 1) {
+      const next: Hash[] = [];
+      for (let i = 0; i < row.length; i += 2) next.push(nodeHash(row[i] as Hash, row[i + 1] as Hash));
+      row = next;
+    }
+    return row[0];
   });
 }
 
@@ -345,27 +431,7 @@ export class SqliteLogNodeStore implements LogNodeStore {
   }
 
   async readNodes(ids: readonly NodeId[]): Promise<Array<Hash | undefined>> {
-    // One statement per level, not per node: a batch of proofs (an export's) asks for thousands of
-    // nodes, and SQLite looks up the IN list in index order, walking each level's pages forward.
-    const byLevel = new Map<number, number[]>();
-    for (const { level, index } of ids) {
-      const list = byLevel.get(level);
-      if (list) list.push(index);
-      else byLevel.set(level, [index]);
-    }
-    const found = new Map<number, Map<number, Uint8Array>>();
-    for (const [level, indexes] of byLevel) {
-      const hashes = new Map<number, Uint8Array>();
-      for (const [idx, hash] of this.#db.allArrays(
-        `SELECT idx, hash FROM archive_log_nodes WHERE log_id = :log AND level = :level
-         AND idx IN (SELECT value FROM json_each(:idxs))`,
-        { log: this.#log, level, idxs: JSON.stringify(indexes) },
-      ) as Array<[number, Uint8Array]>) {
-        hashes.set(idx, new Uint8Array(hash));
-      }
-      found.set(level, hashes);
-    }
-    return ids.map(({ level, index }) => found.get(level)?.get(index));
+    return readLogNodes(this.#db, this.#log, ids);
   }
 
   commit({ fromSize, toSize, nodes }: LogCommit): Promise<boolean> {
@@ -374,6 +440,8 @@ export class SqliteLogNodeStore implements LogNodeStore {
       if (size !== fromSize) return false;
       // Plain INSERTs: a node written twice fails the primary key, and with it the whole commit.
       for (const node of nodes) {
+        // Levels 1 to 3 are computed from the leaves when read (see FIRST_STORED_INTERIOR_LEVEL).
+        if (!isStoredLevel(node.level)) continue;
         this.#db.run(
           'INSERT INTO archive_log_nodes (log_id, level, idx, hash) VALUES (:log, :level, :idx, :hash)',
           {
@@ -384,11 +452,7 @@ export class SqliteLogNodeStore implements LogNodeStore {
           },
         );
       }
-      this.#db.run(
-        `INSERT INTO archive_log_heads (log_id, size) VALUES (:log, :size)
-         ON CONFLICT (log_id) DO UPDATE SET size = excluded.size`,
-        { log: this.#log, size: toSize },
-      );
+      this.#db.run(HEAD_UPSERT_SQL, { log: this.#log, size: toSize });
       return true;
     });
   }

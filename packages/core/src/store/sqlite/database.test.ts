@@ -148,3 +148,45 @@ describe('writes that need no fsync', () => {
     await db.close();
   });
 });
+
+describe('work before each commit', () => {
+  it('runs once per transaction, after its writes and inside it; when it throws, nothing of the transaction is kept', async () => {
+    const db = new SqliteDatabase(':memory:', { logger: silentLogger });
+    db.migrate();
+    let fail = false;
+    const seen: string[] = [];
+    db.onBeforeCommit(() => {
+      // Sees every write of the transaction, and writes inside it.
+      seen.push(
+        db
+          .all<{ key: string }>("SELECT key FROM meta WHERE key LIKE 'w%' ORDER BY key")
+          .map((r) => r.key)
+          .join(),
+      );
+      db.run(
+        "INSERT INTO meta (key, value) VALUES ('commits', '1') ON CONFLICT (key) DO UPDATE SET value = value + 1",
+      );
+      if (fail) throw new Error('refused before commit');
+    });
+    const put = (key: string) => () => db.run('INSERT INTO meta (key, value) VALUES (:key, :key)', { key });
+    // Queued in one turn: one transaction, one call.
+    await Promise.all([db.write(put('w1')), db.write(put('w2'))]);
+    expect(seen).toEqual(['w1,w2']);
+    fail = true;
+    const refused = await Promise.allSettled([db.write(put('w3')), db.write(put('w4'))]);
+    expect(refused.map((r) => (r.status === 'rejected' ? String(r.reason) : 'kept'))).toEqual([
+      'Error: refused before commit',
+      'Error: refused before commit',
+    ]);
+    fail = false;
+    await db.write(put('w5'));
+    expect(db.all<{ key: string }>("SELECT key FROM meta WHERE key LIKE 'w%' ORDER BY key")).toEqual([
+      { key: 'w1' },
+      { key: 'w2' },
+      { key: 'w5' },
+    ]);
+    // The refused transactions' own writes before commit were rolled back with them.
+    expect(db.get<{ value: string }>("SELECT value FROM meta WHERE key = 'commits'")).toEqual({ value: '2' });
+    await db.close();
+  });
+});

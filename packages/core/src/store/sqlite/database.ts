@@ -51,6 +51,7 @@ export class SqliteDatabase {
   >();
   private nextReadAside = 0;
   private readonly rollbackListeners: (() => void)[] = [];
+  private readonly beforeCommitListeners: (() => void)[] = [];
 
   constructor(path: string, options: { busyTimeoutMs?: number; logger: Logger; checkpointEveryMs?: number }) {
     this.path = path;
@@ -281,6 +282,15 @@ export class SqliteDatabase {
         continue;
       }
       try {
+        this.beforeCommit();
+      } catch (error) {
+        // Part of the transaction's work: it fails as a write would (the batch is re-run alone).
+        this.rollback();
+        if (!isolated) return null;
+        for (const _ of group) results.push({ ok: false, value: error });
+        continue;
+      }
+      try {
         this.run('COMMIT');
         results.push(...groupResults);
       } catch (error) {
@@ -290,6 +300,19 @@ export class SqliteDatabase {
       }
     }
     return results;
+  }
+
+  /**
+   * Runs inside every write transaction, after its writes and before its COMMIT: for rows that
+   * sum up many writes of one transaction (a log's head), written once per transaction instead of
+   * once per write. A listener that throws rolls the transaction back like a failing write.
+   */
+  onBeforeCommit(listener: () => void): void {
+    this.beforeCommitListeners.push(listener);
+  }
+
+  private beforeCommit(): void {
+    for (const listener of this.beforeCommitListeners) listener();
   }
 
   /** Runs after every rollback: in-memory caches of rows must forget what the rollback undid. */

@@ -595,4 +595,14 @@ CREATE INDEX internal_notes_conversation ON internal_notes (conversation_id, ts)
 CREATE INDEX internal_notes_external ON internal_notes (workspace_id, connector_id, external_id);
 `,
   },
+  {
+    // The archive's tree keeps its leaves and its nodes of level 4 and up; a node of levels 1 to
+    // 3 is computed from its (at most 8) stored leaves when read (archive.ts,
+    // FIRST_STORED_INTERIOR_LEVEL). They were 7 of every 8 interior rows an append wrote. Older
+    // stores drop theirs: every record written before still verifies against its leaf, the
+    // stored levels above and the signed checkpoints.
+    version: 23,
+    name: 'archive tree without its levels 1 to 3',
+    sql: 'DELETE FROM archive_log_nodes WHERE level BETWEEN 1 AND 3;',
+  },
 ];
