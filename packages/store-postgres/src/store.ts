@@ -1,5 +1,5 @@
 import type { PostgresStoreOptions } from './context.ts';
-import { PgRetention } from './retention.ts';
+import { PgJobs } from './jobs.ts';
 
 /**
  * The Postgres store, one class per role on top of the ones before it, as the SQLite store is
@@ -13,7 +13,7 @@ import { PgRetention } from './retention.ts';
  * the recording commands (ingest.ts, between notes.ts and audit.ts), JobStore (the queue's
  * branch), erasure. Until they are, it is not a `Store`, and the gateway cannot select it.
  */
-export class PostgresStore extends PgRetention {
+export class PostgresStore extends PgJobs {
   readonly kind = 'postgres' as const;
 }
 
