@@ -9,7 +9,7 @@ import {
   parseOpenedContent,
 } from '@wabridge/core';
 import type { Queryable, Tx } from './database.ts';
-import { PgCommands } from './commands.ts';
+import { PgSends } from './sends.ts';
 import { jsonb } from './rows.ts';
 
 /**
@@ -19,7 +19,7 @@ import { jsonb } from './rows.ts';
  * rest of GovernanceStore) are still to come.
  */
 export abstract class PgAudit
-  extends PgCommands
+  extends PgSends
   implements Pick<GovernanceStore, 'appendAudit' | 'listAudit' | 'purgeArchiveContent' | 'archiveContent'>
 {
   appendAudit(entry: {

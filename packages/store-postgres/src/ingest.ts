@@ -261,7 +261,7 @@ export abstract class PgIngest extends PgContacts implements Pick<IngestStore, '
   }
 
   /** Moves an outbound message's state forward and tells the mirrors. Answers the jobs queued. */
-  private async applyStatus(
+  protected async applyStatus(
     p: Pending,
     message: MessageRow,
     statusId: string,

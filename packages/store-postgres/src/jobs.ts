@@ -4,15 +4,13 @@ import { PgRetention } from './retention.ts';
 
 /**
  * The queue's part of JobStore, on the store's pool: PgJobQueue's claims and settlements, with the
- * refs a completion or checkpoint stores written in the transaction that checks the lease. Not yet
- * here: markAccepted and markFailed (they move a message's state as a status does) and
- * hydrateEvent (optional: the worker builds events from the reads).
+ * refs a completion or checkpoint stores written in the transaction that checks the lease.
+ * markAccepted and markFailed are sends.ts's (they move a message's state as a status does);
+ * hydrateEvent, optional, is not built (the worker builds events from the reads).
  */
 export abstract class PgJobs
   extends PgRetention
-  implements
-    Omit<JobStore, 'markAccepted' | 'markFailed' | 'hydrateEvent' | 'claimBatch'>,
-    Pick<JobStore, 'claimBatch'>
+  implements Omit<JobStore, 'hydrateEvent'>
 {
   claimJobs(options: ClaimOptions) {
     return this.queue.claimJobs(options);
