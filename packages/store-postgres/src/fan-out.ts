@@ -43,7 +43,11 @@ export abstract class PgFanOut extends PgNotes {
   protected async flush(p: Pending): Promise<void> {
     for (const [log, entries] of p.records) await this.archive.appendMany(p.tx, log, entries);
     p.records.clear();
-    if (p.jobs.length > 0) await this.queue.enqueueIn(p.tx.client, p.jobs.splice(0));
+    if (p.jobs.length === 0) return;
+    const jobs = p.jobs.splice(0);
+    await this.queue.enqueueIn(p.tx.client, jobs);
+    const statuses = jobs.filter((j) => j.eventType === 'message.status').map((j) => j.entityId);
+    if (statuses.length > 0) await coalesceStatuses(p.tx, statuses);
   }
 
   protected record(p: Pending, log: string, entry: ArchiveEntry): void {
@@ -264,4 +268,41 @@ export abstract class PgFanOut extends PgNotes {
     }
     return queued;
   }
+}
+
+// The statuses that supersede one another, and their order. `failed` is left out: it is never
+// dropped and drops nothing.
+const RANKED_STATUSES = "('sent', 'delivered', 'read', 'played')";
+const STATUS_RANK_SQL = "CASE s.status WHEN 'sent' THEN 1 WHEN 'delivered' THEN 2 WHEN 'read' THEN 3 ELSE 4 END";
+
+/**
+ * Status storms, as the SQLite store's admission does it (core: store/sqlite/jobs.ts,
+ * coalesceStatuses): a queued status job is dropped when a status of the same message ranked after
+ * it (sent < delivered < read < played) is queued for the same connector and queue, not yet
+ * running; mirrors render a status from the message's current state, which the newer one already
+ * shows. Run by the transaction that queued `statusIds`, for their messages only (by the partial
+ * index jobs_status). A claim that takes a job meanwhile wins: the DELETE re-checks `ready` once
+ * the row is free. Dropped jobs are counted per connector in jobs_coalesced, in one statement.
+ */
+async function coalesceStatuses(tx: Tx, statusIds: readonly string[]): Promise<void> {
+  await tx.run(
+    `WITH hit AS (
+       SELECT DISTINCT s.message_id FROM message_statuses s
+       WHERE s.id = ANY($1::text[]) AND s.message_id IS NOT NULL AND s.status IN ${RANKED_STATUSES}),
+     queued AS (
+       SELECT j.id, j.workspace_id, j.conversation_id, j.connector_id, ${STATUS_RANK_SQL} AS rank
+       FROM hit JOIN message_statuses s ON s.message_id = hit.message_id
+         JOIN jobs j ON j.entity_id = s.id AND j.event_type = 'message.status'
+       WHERE j.state = 'ready' AND s.status IN ${RANKED_STATUSES}),
+     gone AS (
+       DELETE FROM jobs d WHERE d.state = 'ready' AND d.id IN (
+         SELECT q.id FROM queued q WHERE EXISTS (
+           SELECT 1 FROM queued l WHERE l.workspace_id = q.workspace_id AND l.conversation_id = q.conversation_id
+             AND l.connector_id = q.connector_id AND l.rank > q.rank))
+       RETURNING d.connector_id)
+     INSERT INTO jobs_coalesced AS c (connector_id, n)
+     SELECT connector_id, count(*) FROM gone GROUP BY connector_id ORDER BY connector_id
+     ON CONFLICT (connector_id) DO UPDATE SET n = c.n + excluded.n`,
+    [statusIds],
+  );
 }
