@@ -9,8 +9,8 @@ import {
   parseOpenedContent,
 } from '@wabridge/core';
 import type { Queryable, Tx } from './database.ts';
-import { PgSends } from './sends.ts';
 import { jsonb } from './rows.ts';
+import { PgSends } from './sends.ts';
 
 /**
  * The audit trail and the archive's content (of GovernanceStore): admin acts, each an audit_log

@@ -162,7 +162,14 @@ export abstract class PgCommands
 
 /** Fails `not_found` unless the conversation exists; its row stays locked (FOR SHARE) until commit. */
 async function requireConversation(tx: Tx, ws: string, id: string): Promise<void> {
-  if (!(await tx.get('SELECT 1 AS x FROM conversations WHERE id = $1 AND workspace_id = $2 FOR SHARE', [id, ws]))) {
-    throw new WabridgeError('not_found', `conversation ${id} does not exist in workspace ${ws}`, { status: 404 });
+  if (
+    !(await tx.get('SELECT 1 AS x FROM conversations WHERE id = $1 AND workspace_id = $2 FOR SHARE', [
+      id,
+      ws,
+    ]))
+  ) {
+    throw new WabridgeError('not_found', `conversation ${id} does not exist in workspace ${ws}`, {
+      status: 404,
+    });
   }
 }

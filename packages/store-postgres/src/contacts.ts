@@ -1,6 +1,6 @@
 import { type ContactIdentity, newId, WabridgeError } from '@wabridge/core';
-import { PG_UNIQUE_VIOLATION, pgErrorCode, type Params, type Tx } from './database.ts';
-import { PgFanOut, type Pending } from './fan-out.ts';
+import { type Params, PG_UNIQUE_VIOLATION, pgErrorCode, type Tx } from './database.ts';
+import { type Pending, PgFanOut } from './fan-out.ts';
 import type { ContactRow } from './rows.ts';
 
 /**
@@ -20,7 +20,13 @@ export abstract class PgContacts extends PgFanOut {
     identity: ContactIdentity,
   ): Promise<{ contactId: string; conversationId: string }> {
     const contactId = await this.resolveContact(tx, ws, identity);
-    const conversationId = await this.upsertConversation(tx, ws, contactId, phoneNumberId, displayPhoneNumber);
+    const conversationId = await this.upsertConversation(
+      tx,
+      ws,
+      contactId,
+      phoneNumberId,
+      displayPhoneNumber,
+    );
     return { contactId, conversationId };
   }
 
@@ -177,12 +183,18 @@ export abstract class PgContacts extends PgFanOut {
        WHERE id = $2 AND workspace_id = $1`,
       [ws, from, into, this.now()],
     );
-    await this.recordWhatsAppAct(p, 'contact.merged', ws, {
-      from,
-      into,
-      reason: 'WhatsApp announced a changed number or user id that had already written',
-      conversations: moved,
-    }, at);
+    await this.recordWhatsAppAct(
+      p,
+      'contact.merged',
+      ws,
+      {
+        from,
+        into,
+        reason: 'WhatsApp announced a changed number or user id that had already written',
+        conversations: moved,
+      },
+      at,
+    );
   }
 
   protected async upsertConversation(

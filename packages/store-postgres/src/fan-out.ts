@@ -1,11 +1,7 @@
-import {
-  type ArchiveKind,
-  type DomainEventType,
-  type RecordConsentInput,
-} from '@wabridge/core';
+import type { ArchiveKind, DomainEventType, RecordConsentInput } from '@wabridge/core';
+import type { ArchiveEntry, SealedContent } from './archive.ts';
 import type { PostgresStoreOptions } from './context.ts';
 import type { Tx } from './database.ts';
-import type { ArchiveEntry, SealedContent } from './archive.ts';
 import { PgNotes } from './notes.ts';
 import { PgJobQueue } from './queue/pg-queue.ts';
 import type { NewJob } from './queue/rows.ts';
@@ -273,7 +269,8 @@ export abstract class PgFanOut extends PgNotes {
 // The statuses that supersede one another, and their order. `failed` is left out: it is never
 // dropped and drops nothing.
 const RANKED_STATUSES = "('sent', 'delivered', 'read', 'played')";
-const STATUS_RANK_SQL = "CASE s.status WHEN 'sent' THEN 1 WHEN 'delivered' THEN 2 WHEN 'read' THEN 3 ELSE 4 END";
+const STATUS_RANK_SQL =
+  "CASE s.status WHEN 'sent' THEN 1 WHEN 'delivered' THEN 2 WHEN 'read' THEN 3 ELSE 4 END";
 
 /**
  * Status storms, as the SQLite store's admission does it (core: store/sqlite/jobs.ts,

@@ -36,7 +36,11 @@ it("stores a webhook two gateways take at once (Meta's retries) once: contact, m
         ),
         statuses: [status({ wamid: `wamid.out.${round}`, status: 'delivered' })],
       });
-    const results = await Promise.all([store.ingest(webhook()), other.ingest(webhook()), other.ingest(webhook())]);
+    const results = await Promise.all([
+      store.ingest(webhook()),
+      other.ingest(webhook()),
+      other.ingest(webhook()),
+    ]);
     expect(results.reduce((n, r) => n + r.messagesStored, 0)).toBe(3);
     expect(results.reduce((n, r) => n + r.messagesDuplicate, 0)).toBe(6);
     expect(results.reduce((n, r) => n + r.statusesStored, 0)).toBe(1);
@@ -65,7 +69,9 @@ it('keeps a conversation in order when its messages arrive through two gateways 
     messages
       .slice()
       .reverse()
-      .map((m, i) => (i % 2 === 0 ? store : other).ingest(messagesUnit(ws, { messages: [m] }, 1_750_000_000_000))),
+      .map((m, i) =>
+        (i % 2 === 0 ? store : other).ingest(messagesUnit(ws, { messages: [m] }, 1_750_000_000_000)),
+      ),
   );
   const delivered: string[] = [];
   for (let i = 0; i < 20 && delivered.length < 12; i++) {

@@ -226,7 +226,14 @@ export abstract class PgIngest extends PgContacts implements Pick<IngestStore, '
         content: await this.archive.sealContent(tx, ws, { raw: status.raw }),
       });
       if (message) {
-        result.jobsQueued += await this.applyStatus(p, message, status.id, status.wamid, status.status, status);
+        result.jobsQueued += await this.applyStatus(
+          p,
+          message,
+          status.id,
+          status.wamid,
+          status.status,
+          status,
+        );
       }
     }
     for (const error of change.errors) {
@@ -234,7 +241,14 @@ export abstract class PgIngest extends PgContacts implements Pick<IngestStore, '
       const id = contentId('pev', ws, change.phoneNumberId, error);
       result.platformEvents += await this.insertPlatformEvent(
         tx,
-        { id, workspaceId: ws, field: 'messages.errors', payload: error, parseIssues: [], origin: change.origin },
+        {
+          id,
+          workspaceId: ws,
+          field: 'messages.errors',
+          payload: error,
+          parseIssues: [],
+          origin: change.origin,
+        },
         receivedAt,
       );
     }
@@ -253,10 +267,10 @@ export abstract class PgIngest extends PgContacts implements Pick<IngestStore, '
   ): Promise<number> {
     const sortTs = timestamp + Math.min(999, Math.max(0, receivedAt - timestamp));
     if (!relatesTo) return sortTs;
-    const related = await tx.get<{ ts: number }>('SELECT ts FROM messages WHERE wamid = $1 AND workspace_id = $2', [
-      relatesTo,
-      ws,
-    ]);
+    const related = await tx.get<{ ts: number }>(
+      'SELECT ts FROM messages WHERE wamid = $1 AND workspace_id = $2',
+      [relatesTo, ws],
+    );
     return related && related.ts >= sortTs ? related.ts + 1 : sortTs;
   }
 
@@ -293,10 +307,15 @@ export abstract class PgIngest extends PgContacts implements Pick<IngestStore, '
     );
   }
 
-  private async ingestPreferences(p: Pending, change: IngestPreferencesChange, result: IngestResult): Promise<void> {
+  private async ingestPreferences(
+    p: Pending,
+    change: IngestPreferencesChange,
+    result: IngestResult,
+  ): Promise<void> {
     for (const preference of change.preferences) {
       // A re-delivered preference is a duplicate before its user is resolved (see ingestMessages).
-      if (await p.tx.get('SELECT 1 AS found FROM consent_ledger WHERE id = $1', [preference.entryId])) continue;
+      if (await p.tx.get('SELECT 1 AS found FROM consent_ledger WHERE id = $1', [preference.entryId]))
+        continue;
       const contactId = await this.resolveContact(p.tx, change.workspaceId, preference.contact);
       // A conversation, so the change shows in the mirrors of this number.
       await this.upsertConversation(
@@ -342,7 +361,12 @@ export abstract class PgIngest extends PgContacts implements Pick<IngestStore, '
         event.id,
         event.workspaceId,
         event.field,
-        await this.sealColumn(tx, event.workspaceId ?? GLOBAL_ARCHIVE_LOG, PLATFORM_PAYLOAD, jsonb(event.payload)),
+        await this.sealColumn(
+          tx,
+          event.workspaceId ?? GLOBAL_ARCHIVE_LOG,
+          PLATFORM_PAYLOAD,
+          jsonb(event.payload),
+        ),
         jsonb(event.parseIssues),
         event.origin.wabaId,
         event.origin.entryTime,

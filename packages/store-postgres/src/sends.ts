@@ -26,7 +26,9 @@ export abstract class PgSends extends PgCommands implements Pick<JobStore, 'mark
       );
       const p = pendingIn(tx);
       for (const orphan of orphans) {
-        const message = await tx.get<MessageRow>('SELECT * FROM messages WHERE id = $1 FOR UPDATE', [messageId]);
+        const message = await tx.get<MessageRow>('SELECT * FROM messages WHERE id = $1 FOR UPDATE', [
+          messageId,
+        ]);
         if (!message) break;
         await tx.run('UPDATE message_statuses SET message_id = $1 WHERE id = $2', [messageId, orphan.id]);
         await this.applyStatus(p, message, orphan.id, orphan.wamid, orphan.status, {
