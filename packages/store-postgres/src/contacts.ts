@@ -204,6 +204,15 @@ export abstract class PgContacts extends PgFanOut {
     phoneNumberId: string,
     displayPhoneNumber: string | null,
   ): Promise<string> {
+    // Nearly always there, as it is: read, not upserted, so a conversation's every message does not
+    // rewrite (and lock) its row.
+    const found = await tx.get<{ id: string; display_phone_number: string | null }>(
+      'SELECT id, display_phone_number FROM conversations WHERE workspace_id = $1 AND contact_id = $2 AND phone_number_id = $3',
+      [ws, contactId, phoneNumberId],
+    );
+    if (found && (displayPhoneNumber === null || displayPhoneNumber === found.display_phone_number)) {
+      return found.id;
+    }
     const row = await tx.get<{ id: string }>(
       `INSERT INTO conversations AS c (id, workspace_id, contact_id, phone_number_id, display_phone_number, created_at)
        VALUES ($1, $2, $3, $4, $5, $6)
