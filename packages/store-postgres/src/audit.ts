@@ -9,8 +9,8 @@ import {
   parseOpenedContent,
 } from '@wabridge/core';
 import type { Queryable, Tx } from './database.ts';
-import { PgNotes } from './notes.ts';
 import { jsonb } from './rows.ts';
+import { PgSends } from './sends.ts';
 
 /**
  * The audit trail and the archive's content (of GovernanceStore): admin acts, each an audit_log
@@ -19,7 +19,7 @@ import { jsonb } from './rows.ts';
  * rest of GovernanceStore) are still to come.
  */
 export abstract class PgAudit
-  extends PgNotes
+  extends PgSends
   implements Pick<GovernanceStore, 'appendAudit' | 'listAudit' | 'purgeArchiveContent' | 'archiveContent'>
 {
   appendAudit(entry: {

@@ -31,6 +31,8 @@ const TYPES = {
  * (the current data key of a workspace, an archive log's edge) and work to do once it committed.
  */
 export interface Tx extends Queryable {
+  /** The transaction's connection, for code that takes node-postgres's client (the queue's enqueueIn). */
+  readonly client: pg.PoolClient;
   /** Per-transaction values, by a key each user names for itself. */
   readonly scratch: Map<string, unknown>;
   /** Runs `fn` after COMMIT succeeded (never after a rollback): for caches of committed state. */
@@ -60,7 +62,7 @@ export interface PgDatabaseOptions {
   poolSize?: number;
 }
 
-function queryable(client: pg.Pool | pg.PoolClient): Queryable {
+export function queryable(client: pg.Pool | pg.ClientBase): Queryable {
   return {
     all: async <T>(sql: string, params?: Params) =>
       (await client.query(sql, params as unknown[] | undefined)).rows as T[],
@@ -126,6 +128,7 @@ export class PgDatabase implements Queryable {
         await client.query('BEGIN');
         const tx: Tx = {
           ...queryable(client),
+          client,
           scratch: new Map(),
           afterCommit: (f) => {
             committed.push(f);

@@ -7,7 +7,7 @@ import {
 import { asConformanceStore, openTestStore } from './testing/open.ts';
 
 // The conformance parts of the roles the Postgres store has, each test on a schema of its own.
-// IngestStore, JobStore, GovernanceStore and reads (whose part ingests to set up) join as they are built.
+// IngestStore and JobStore run in ingest-conformance.test.ts; GovernanceStore and reads join as built.
 const open = async () => asConformanceStore(await openTestStore());
 
 describeConfigConformance('postgres', open);

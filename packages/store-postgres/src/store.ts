@@ -1,19 +1,19 @@
 import type { PostgresStoreOptions } from './context.ts';
-import { PgRetention } from './retention.ts';
+import { PgJobs } from './jobs.ts';
 
 /**
  * The Postgres store, one class per role on top of the ones before it, as the SQLite store is
  * (packages/core/src/store/sqlite/index.ts):
  *   context.ts → config.ts → access.ts → refs.ts → connector-state.ts → reads.ts →
- *   command-keys.ts → notes.ts → audit.ts → holds.ts → retention.ts → this class (archive.ts: the
- *   archive appender).
- * Built so far: the lifecycle, ConfigStore, AccessStore, RefStore, ConnectorStateStore, ReadStore;
- * of IngestStore the command keys, expiring keys, unrouted routing and notes; of GovernanceStore the
- * audit trail, archive content (read, purge), legal holds and retention. Still to come: ingest and
- * the recording commands (ingest.ts, between notes.ts and audit.ts), JobStore (the queue's
- * branch), erasure. Until they are, it is not a `Store`, and the gateway cannot select it.
+ *   command-keys.ts → notes.ts → fan-out.ts → contacts.ts → ingest.ts → commands.ts → sends.ts →
+ *   audit.ts → holds.ts → retention.ts → jobs.ts → this class (archive.ts: the archive appender;
+ *   queue/: PgJobQueue, which fan-out.ts enqueues with and jobs.ts delegates to).
+ * Built so far: the lifecycle, ConfigStore, AccessStore, RefStore, ConnectorStateStore, ReadStore,
+ * IngestStore, JobStore; of GovernanceStore the audit trail, archive
+ * content (read, purge), legal holds and retention. Still to come: erasure. Until it is, it is not
+ * a `Store`, and the gateway cannot select it.
  */
-export class PostgresStore extends PgRetention {
+export class PostgresStore extends PgJobs {
   readonly kind = 'postgres' as const;
 }
 

@@ -7,6 +7,7 @@ import { governanceSchema } from './governance.ts';
 import { ingestSchema } from './ingest.ts';
 import { jobsSchema } from './jobs.ts';
 import { refsSchema } from './refs.ts';
+import { statusJobsSchema } from './status-jobs.ts';
 
 /**
  * The Postgres schema, as one list of migrations (its own numbering: SQLite's history of 22 steps
@@ -14,7 +15,7 @@ import { refsSchema } from './refs.ts';
  * key into another's, so the steps are independent of each other's order.
  *
  * Version 8 is the queue's tables (jobs, dead_jobs, jobs_coalesced, connector_health:
- * src/schema/jobs.ts). Later changes append new versions; a version once released is never edited.
+ * src/schema/jobs.ts); version 9 the index ingest's status coalescing reads (status-jobs.ts). Later changes append new versions; a version once released is never edited.
  */
 export const PG_MIGRATIONS: readonly PgMigration[] = [
   configSchema,
@@ -25,4 +26,5 @@ export const PG_MIGRATIONS: readonly PgMigration[] = [
   archiveSchema,
   governanceSchema,
   jobsSchema,
+  statusJobsSchema,
 ];

@@ -1,0 +1,377 @@
+import {
+  contentId,
+  GLOBAL_ARCHIVE_LOG,
+  type IngestMessagesChange,
+  type IngestOtherChange,
+  type IngestPreferencesChange,
+  type IngestResult,
+  type IngestStore,
+  type IngestUnit,
+  PLATFORM_PAYLOAD,
+  STATUS_RAW,
+  UNROUTED_PAYLOAD,
+} from '@wabridge/core';
+import { PgContacts } from './contacts.ts';
+import type { Tx } from './database.ts';
+import { type Pending, pendingIn } from './fan-out.ts';
+import { jsonb, type MessageRow } from './rows.ts';
+
+// An outbound message only moves forward: a late `delivered` must not undo `read`.
+const STATE_RANK: Record<string, number> = {
+  pending: 0,
+  sent: 1,
+  delivered: 2,
+  read: 3,
+  played: 4,
+  failed: 5,
+};
+
+/**
+ * WhatsApp ingest on Postgres (IngestStore.ingest), ported from the SQLite store's (core:
+ * store/sqlite/ingest.ts): a webhook's units in one transaction, with their archive records
+ * (appendMany) and their jobs (the queue's enqueueIn). Any gateway may take any webhook: Meta's
+ * retries, delivered to two gateways at once, store once because every row is unique on what the
+ * platform names it (a message's wamid, a status's (wamid, status), an event's content id) and
+ * inserted ON CONFLICT DO NOTHING; the second insert waits for the first's commit and then counts
+ * a duplicate, queueing nothing.
+ */
+export abstract class PgIngest extends PgContacts implements Pick<IngestStore, 'ingest'> {
+  ingest(unit: IngestUnit): Promise<IngestResult> {
+    return this.db.transaction(async (tx) => {
+      const result: IngestResult = {
+        messagesStored: 0,
+        messagesDuplicate: 0,
+        statusesStored: 0,
+        statusesDuplicate: 0,
+        consentChanges: 0,
+        jobsQueued: 0,
+        unrouted: 0,
+        platformEvents: 0,
+      };
+      const p = pendingIn(tx);
+      for (const change of unit.changes) {
+        switch (change.kind) {
+          case 'messages':
+            await this.ingestMessages(p, change, unit.receivedAt, result);
+            break;
+          case 'user_preferences':
+            await this.ingestPreferences(p, change, result);
+            break;
+          case 'unrouted':
+            result.unrouted += await tx.run(
+              `INSERT INTO unrouted_events (id, phone_number_id, field, payload, received_at)
+               VALUES ($1, $2, $3, $4, $5) ON CONFLICT (id) DO NOTHING`,
+              [
+                change.id,
+                change.phoneNumberId,
+                change.field,
+                // Not yet in any workspace: sealed with the global log's key.
+                await this.sealColumn(tx, GLOBAL_ARCHIVE_LOG, UNROUTED_PAYLOAD, jsonb(change.payload)),
+                unit.receivedAt,
+              ],
+            );
+            break;
+          case 'other':
+            result.platformEvents += await this.insertPlatformEvent(tx, change, unit.receivedAt);
+            break;
+        }
+      }
+      await this.flush(p);
+      return result;
+    });
+  }
+
+  private async ingestMessages(
+    p: Pending,
+    change: IngestMessagesChange,
+    receivedAt: number,
+    result: IngestResult,
+  ): Promise<void> {
+    const tx = p.tx;
+    const ws = change.workspaceId;
+    for (const message of change.messages) {
+      // A re-delivered message is a duplicate before its sender is resolved: resolving would write
+      // (recreate a contact a number change has since renumbered, roll a profile name back).
+      if (await tx.get('SELECT 1 AS found FROM messages WHERE wamid = $1', [message.wamid])) {
+        result.messagesDuplicate++;
+        continue;
+      }
+      const { contactId, conversationId } = await this.conversationFor(
+        tx,
+        ws,
+        change.phoneNumberId,
+        change.displayPhoneNumber,
+        message.contact,
+      );
+      const outbound = message.direction === 'outbound';
+      const body = await this.sealBody(tx, ws, message.text, message.content);
+      // An outbound one is an echo of the WhatsApp Business app (coexistence): already sent, so
+      // stored as `sent`, with no send job.
+      const inserted = await tx.run(
+        `INSERT INTO messages (id, workspace_id, conversation_id, direction, wamid, type, ts, text, content, state,
+           sender, relates_to, created_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, NULL, $8, $9, $10::jsonb, $11, $12) ON CONFLICT (wamid) DO NOTHING`,
+        [
+          message.id,
+          ws,
+          conversationId,
+          outbound ? 'outbound' : 'inbound',
+          message.wamid,
+          message.type,
+          message.timestamp,
+          body.sealed,
+          outbound ? 'sent' : null,
+          outbound ? jsonb(message.sender ?? null) : null,
+          message.relatesTo,
+          receivedAt,
+        ],
+      );
+      if (inserted === 0) {
+        result.messagesDuplicate++;
+        continue;
+      }
+      result.messagesStored++;
+      this.recordMessage(p, ws, conversationId, outbound ? 'outbound' : 'inbound', {
+        id: message.id,
+        wamid: message.wamid,
+        type: message.type,
+        ts: message.timestamp,
+        body,
+        relatesTo: message.relatesTo,
+        sender: outbound ? (message.sender ?? null) : null,
+        at: receivedAt,
+      });
+      const sortTs = await this.inboundSortTs(tx, ws, message.timestamp, receivedAt, message.relatesTo);
+      result.jobsQueued += await this.fanOut(
+        p,
+        ws,
+        conversationId,
+        outbound ? 'message.outbound' : 'message.inbound',
+        message.id,
+        sortTs,
+        change.deliverAt,
+        null,
+      );
+      if (message.identityChange) {
+        await this.applyIdentityChange(p, ws, contactId, message.identityChange, receivedAt);
+      }
+      if (message.consent && !outbound) {
+        result.consentChanges++;
+        result.jobsQueued += await this.appendConsent(
+          p,
+          {
+            commandKey: null,
+            workspaceId: ws,
+            contactId,
+            category: message.consent.category,
+            state: message.consent.state,
+            source: 'keyword',
+            actor: null,
+            evidenceMessageId: message.id,
+            occurredAt: message.timestamp,
+            details: { keyword: message.text },
+          },
+          message.consent.entryId,
+          sortTs,
+        );
+      }
+    }
+    for (const status of change.statuses) {
+      const callbackMessageId =
+        typeof status.raw.biz_opaque_callback_data === 'string' ? status.raw.biz_opaque_callback_data : null;
+      // The message's row locked: two statuses of one message (from two gateways) move its state
+      // one after the other, each from what the other left.
+      let message = await tx.get<MessageRow>(
+        'SELECT * FROM messages WHERE wamid = $1 AND workspace_id = $2 FOR UPDATE',
+        [status.wamid, ws],
+      );
+      // A status can overtake our own record of the send; the callback data of every send links it.
+      if (!message && callbackMessageId) {
+        message = await tx.get<MessageRow>(
+          "SELECT * FROM messages WHERE id = $1 AND workspace_id = $2 AND direction = 'outbound' FOR UPDATE",
+          [callbackMessageId, ws],
+        );
+      }
+      const inserted = await tx.run(
+        `INSERT INTO message_statuses (id, workspace_id, wamid, message_id, status, ts, error, raw)
+         VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb, $8) ON CONFLICT (wamid, status) DO NOTHING`,
+        [
+          status.id,
+          ws,
+          status.wamid,
+          message?.id ?? null,
+          status.status,
+          status.timestamp,
+          status.error ? jsonb(status.error) : null,
+          await this.sealColumn(tx, ws, STATUS_RAW, jsonb(status.raw)),
+        ],
+      );
+      if (inserted === 0) {
+        result.statusesDuplicate++;
+        continue;
+      }
+      result.statusesStored++;
+      this.record(p, ws, {
+        kind: 'status',
+        entityId: status.id,
+        data: {
+          id: status.id,
+          wamid: status.wamid,
+          message_id: message?.id ?? null,
+          status: status.status,
+          ts: status.timestamp,
+          error: status.error ?? null,
+        },
+        at: this.now(),
+        content: await this.archive.sealContent(tx, ws, { raw: status.raw }),
+      });
+      if (message) {
+        result.jobsQueued += await this.applyStatus(
+          p,
+          message,
+          status.id,
+          status.wamid,
+          status.status,
+          status,
+        );
+      }
+    }
+    for (const error of change.errors) {
+      // Content-derived id, like every other platform event: Meta's retries store the error once.
+      const id = contentId('pev', ws, change.phoneNumberId, error);
+      result.platformEvents += await this.insertPlatformEvent(
+        tx,
+        {
+          id,
+          workspaceId: ws,
+          field: 'messages.errors',
+          payload: error,
+          parseIssues: [],
+          origin: change.origin,
+        },
+        receivedAt,
+      );
+    }
+  }
+
+  /**
+   * Where an inbound message sorts in its conversation's queues: within its own second at its
+   * arrival, a late one at the end of its second, and a reply or reaction after what it answers.
+   */
+  private async inboundSortTs(
+    tx: Tx,
+    ws: string,
+    timestamp: number,
+    receivedAt: number,
+    relatesTo: string | null,
+  ): Promise<number> {
+    const sortTs = timestamp + Math.min(999, Math.max(0, receivedAt - timestamp));
+    if (!relatesTo) return sortTs;
+    const related = await tx.get<{ ts: number }>(
+      'SELECT ts FROM messages WHERE wamid = $1 AND workspace_id = $2',
+      [relatesTo, ws],
+    );
+    return related && related.ts >= sortTs ? related.ts + 1 : sortTs;
+  }
+
+  /** Moves an outbound message's state forward and tells the mirrors. Answers the jobs queued. */
+  protected async applyStatus(
+    p: Pending,
+    message: MessageRow,
+    statusId: string,
+    wamid: string,
+    status: string,
+    s: { timestamp: number; error: unknown },
+  ): Promise<number> {
+    const current = STATE_RANK[message.state ?? 'pending'] ?? 0;
+    const next = STATE_RANK[status];
+    const realWamid = wamid.startsWith('local:') ? null : wamid;
+    if (next !== undefined && (status === 'failed' || (next > current && message.state !== 'failed'))) {
+      await p.tx.run(
+        'UPDATE messages SET state = $1, error = coalesce($2::jsonb, error), wamid = coalesce(wamid, $3) WHERE id = $4',
+        [status, s.error ? jsonb(s.error) : null, realWamid, message.id],
+      );
+    } else if (message.wamid === null && realWamid !== null) {
+      await p.tx.run('UPDATE messages SET wamid = $1 WHERE id = $2', [realWamid, message.id]);
+    }
+    // Statuses come after their message in every mirror's queue, whatever the clocks say.
+    return this.fanOut(
+      p,
+      message.workspace_id,
+      message.conversation_id,
+      'message.status',
+      statusId,
+      Math.max(s.timestamp, message.ts),
+      this.now(),
+      null,
+    );
+  }
+
+  private async ingestPreferences(
+    p: Pending,
+    change: IngestPreferencesChange,
+    result: IngestResult,
+  ): Promise<void> {
+    for (const preference of change.preferences) {
+      // A re-delivered preference is a duplicate before its user is resolved (see ingestMessages).
+      if (await p.tx.get('SELECT 1 AS found FROM consent_ledger WHERE id = $1', [preference.entryId]))
+        continue;
+      const contactId = await this.resolveContact(p.tx, change.workspaceId, preference.contact);
+      // A conversation, so the change shows in the mirrors of this number.
+      await this.upsertConversation(
+        p.tx,
+        change.workspaceId,
+        contactId,
+        change.phoneNumberId,
+        change.displayPhoneNumber,
+      );
+      const queued = await this.appendConsent(
+        p,
+        {
+          commandKey: null,
+          workspaceId: change.workspaceId,
+          contactId,
+          category: preference.category,
+          state: preference.state,
+          source: 'meta_preference',
+          actor: null,
+          evidenceMessageId: null,
+          occurredAt: preference.occurredAt,
+          details: preference.details,
+        },
+        preference.entryId,
+      );
+      if (queued >= 0) {
+        result.consentChanges++;
+        result.jobsQueued += queued;
+      }
+    }
+  }
+
+  /** Stores a platform event once (its id is derived from its content); 1 if it was new. */
+  private async insertPlatformEvent(
+    tx: Tx,
+    event: Omit<IngestOtherChange, 'kind'>,
+    receivedAt: number,
+  ): Promise<number> {
+    return tx.run(
+      `INSERT INTO platform_events (id, workspace_id, field, payload, parse_issues, waba_id, entry_time, received_at)
+       VALUES ($1, $2, $3, $4, $5::jsonb, $6, $7, $8) ON CONFLICT (id) DO NOTHING`,
+      [
+        event.id,
+        event.workspaceId,
+        event.field,
+        await this.sealColumn(
+          tx,
+          event.workspaceId ?? GLOBAL_ARCHIVE_LOG,
+          PLATFORM_PAYLOAD,
+          jsonb(event.payload),
+        ),
+        jsonb(event.parseIssues),
+        event.origin.wabaId,
+        event.origin.entryTime,
+        receivedAt,
+      ],
+    );
+  }
+}

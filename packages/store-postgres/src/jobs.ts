@@ -1,0 +1,97 @@
+import {
+  type ClaimOptions,
+  type DomainEvent,
+  type ExternalRef,
+  hydrateEvent,
+  type Job,
+  type JobStore,
+  type Lease,
+} from '@wabridge/core';
+import { queryable } from './database.ts';
+import { PgRetention } from './retention.ts';
+
+/**
+ * The queue's part of JobStore, on the store's pool: PgJobQueue's claims and settlements, with the
+ * refs a completion or checkpoint stores written in the transaction that checks the lease.
+ * markAccepted and markFailed are sends.ts's (they move a message's state as a status does).
+ */
+export abstract class PgJobs extends PgRetention implements JobStore {
+  claimJobs(options: ClaimOptions) {
+    return this.queue.claimJobs(options);
+  }
+
+  claimBatch(options: ClaimOptions & { workspaceId: string; connectorId: string }) {
+    return this.queue.claimBatch(options);
+  }
+
+  completeJob(lease: Lease, refs: ExternalRef[]): Promise<boolean> {
+    return this.queue.completeJob(lease, async (client, job) => {
+      for (const ref of refs) await this.upsertRef(queryable(client), job.workspace_id, ref);
+    });
+  }
+
+  retryJob(lease: Lease, retry: { runAt: number; error: string; countAttempt: boolean }) {
+    return this.queue.retryJob(lease, retry);
+  }
+
+  deadLetterJob(lease: Lease, reason: string) {
+    return this.queue.deadLetterJob(lease, reason);
+  }
+
+  checkpointRef(lease: Lease, workspaceId: string, ref: ExternalRef): Promise<boolean> {
+    return this.queue.checkpoint(lease, (client) => this.upsertRef(queryable(client), workspaceId, ref));
+  }
+
+  extendLease(lease: Lease, until: number) {
+    return this.queue.extendLease(lease, until);
+  }
+
+  listDeadJobs(options?: { workspaceId?: string; connectorId?: string; limit?: number }) {
+    return this.queue.listDeadJobs(options);
+  }
+
+  replayDeadJobs(...args: Parameters<JobStore['replayDeadJobs']>) {
+    return this.queue.replayDeadJobs(...args);
+  }
+
+  jobStats() {
+    return this.queue.jobStats();
+  }
+
+  connectorHealth() {
+    return this.queue.connectorHealth();
+  }
+
+  nextRunAt() {
+    return this.queue.nextRunAt();
+  }
+
+  /**
+   * The event a job delivers, built from the reads (core's hydrateEvent), or null for a status job
+   * a newer status of its message has made needless: ingest's coalescing drops only queued jobs,
+   * not one already running or made ready again by a retry; when such a job is about to run and a
+   * status ranked after it has a job in the same queue, that job renders the message's current
+   * state, which includes this one (as the SQLite store's statusSuperseded).
+   */
+  async hydrateEvent(job: Job, now: number): Promise<DomainEvent | null> {
+    if (job.eventType === 'message.status' && (await this.statusSuperseded(job))) return null;
+    return hydrateEvent(this, job, now);
+  }
+
+  private async statusSuperseded(job: Job): Promise<boolean> {
+    const ranked = "('sent', 'delivered', 'read', 'played')";
+    const rank = (t: string) =>
+      `CASE ${t}.status WHEN 'sent' THEN 1 WHEN 'delivered' THEN 2 WHEN 'read' THEN 3 ELSE 4 END`;
+    return (
+      (await this.db.get(
+        `SELECT 1 AS found FROM message_statuses s
+           JOIN message_statuses l ON l.message_id = s.message_id AND l.status IN ${ranked}
+           JOIN jobs j ON j.entity_id = l.id AND j.event_type = 'message.status'
+         WHERE s.id = $1 AND s.workspace_id = $2 AND s.status IN ${ranked} AND ${rank('l')} > ${rank('s')}
+           AND j.workspace_id = $2 AND j.conversation_id = $3 AND j.connector_id = $4 AND j.id <> $5
+         LIMIT 1`,
+        [job.entityId, job.workspaceId, job.conversationId, job.connectorId, job.id],
+      )) !== null
+    );
+  }
+}
