@@ -34,6 +34,7 @@ import {
   machineBusy,
   machineTimes,
   metaWamid,
+  SERVE_NODE_FLAGS,
   THREAD_GROUPS,
   userSystemSeconds,
 } from './support.ts';
@@ -228,7 +229,16 @@ async function startChild(
   env: NodeJS.ProcessEnv,
   nodeFlags: string[] = [],
 ): Promise<Child> {
-  const node = [process.execPath, '--disable-warning=ExperimentalWarning', ...nodeFlags, SERVERS, mode];
+  // The gateway's processes run with serve's memory settings (the target and setup with Node's).
+  const serving = mode === 'gateway' || mode === 'ingest' || mode === 'worker';
+  const node = [
+    process.execPath,
+    '--disable-warning=ExperimentalWarning',
+    ...(serving ? SERVE_NODE_FLAGS : []),
+    ...nodeFlags,
+    SERVERS,
+    mode,
+  ];
   const fsyncLog =
     values.fsyncs && (mode === 'gateway' || mode === 'ingest') ? join(scratch, `fsyncs-${mode}.log`) : null;
   // -f: every thread; --seccomp-bpf: the gateway stops for the traced calls only; -ttt: when each

@@ -19,6 +19,7 @@ import {
   machineBusy,
   machineTimes,
   metaWamid,
+  SERVE_NODE_FLAGS,
 } from './support.ts';
 
 const { values } = parseArgs({
@@ -86,7 +87,9 @@ async function start(
   dataDir: string,
 ): Promise<{ child: ChildProcess; port: number }> {
   const port = await freePort();
-  const child = spawn(process.execPath, ['--disable-warning=ExperimentalWarning', SERVERS, mode], {
+  // The gateway with serve's memory settings, as `wabridge serve` runs it.
+  const flags = mode === 'gateway' ? SERVE_NODE_FLAGS : [];
+  const child = spawn(process.execPath, ['--disable-warning=ExperimentalWarning', ...flags, SERVERS, mode], {
     env: gatewayEnv(port, dataDir, SECRET),
     stdio: ['ignore', 'pipe', 'inherit'],
   });

@@ -2,6 +2,14 @@
 // and Meta-shaped wamids.
 import { randomBytes } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
+import { APPLIED, SERVER_MALLOC_ENV, SERVER_V8_FLAGS } from '../bin/memory.mjs';
+
+/**
+ * Node flags of a gateway child: those `wabridge serve` relaunches itself with (bin/memory.mjs),
+ * so that the benchmarks measure what serve runs. Its environment (gatewayEnv) carries the malloc
+ * settings that go with them.
+ */
+export const SERVE_NODE_FLAGS: readonly string[] = SERVER_V8_FLAGS;
 
 /**
  * Busy and total CPU time of the whole machine so far (Linux /proc/stat), or null. Tells whether
@@ -117,10 +125,15 @@ export function metaWamid(waId: string): string {
   return `wamid.${record.toString('base64')}`;
 }
 
-/** Environment for a gateway child under test: production mode, quiet logs, a fixed master key. */
+/**
+ * Environment for a gateway child under test: production mode, quiet logs, a fixed master key, and
+ * serve's malloc settings (see SERVE_NODE_FLAGS).
+ */
 export function gatewayEnv(port: number, dataDir: string, appSecret: string): NodeJS.ProcessEnv {
   return {
+    ...SERVER_MALLOC_ENV,
     ...process.env,
+    [APPLIED]: '1',
     NODE_ENV: 'production',
     PORT: String(port),
     HOST: '127.0.0.1',

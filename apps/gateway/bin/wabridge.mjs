@@ -3,6 +3,7 @@
 // Node version first and say clearly what is needed instead of failing on a ".ts" extension.
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { relaunchWithMemorySettings } from './memory.mjs';
 
 const [major, minor] = process.versions.node.split('.').map(Number);
 if (major < 22 || (major === 22 && minor < 12)) {
@@ -13,6 +14,13 @@ if (major < 22 || (major === 22 && minor < 12)) {
   process.exit(1);
 }
 const main = fileURLToPath(new URL('../src/main.ts', import.meta.url));
+// serve and worker get their memory settings (V8 heap sizes, glibc malloc), which only apply when
+// a process starts: see memory.mjs.
+const memory = relaunchWithMemorySettings({
+  command: process.argv[2],
+  execArgv: process.execArgv,
+  env: process.env,
+});
 if (!process.features.typescript) {
   // Node 22.12–22.17 has type stripping and node:sqlite only behind flags.
   const flags = [
@@ -20,10 +28,30 @@ if (!process.features.typescript) {
     '--experimental-sqlite',
     '--disable-warning=ExperimentalWarning',
   ];
-  const result = spawnSync(process.execPath, [...flags, main, ...process.argv.slice(2)], {
-    stdio: 'inherit',
-  });
+  const result = spawnSync(
+    process.execPath,
+    [...flags, ...(memory?.flags ?? []), main, ...process.argv.slice(2)],
+    {
+      stdio: 'inherit',
+      env: memory?.env ?? process.env,
+    },
+  );
   process.exit(result.status ?? 1);
+}
+if (memory && typeof process.execve === 'function' && process.platform !== 'win32') {
+  // The same process (pid, signals, supervisor) restarts with the settings; nothing has run yet.
+  // Without execve (Node < 22.15, Windows) the command runs with Node's defaults.
+  process.execve(
+    process.execPath,
+    [
+      process.execPath,
+      ...memory.flags,
+      ...process.execArgv,
+      fileURLToPath(import.meta.url),
+      ...process.argv.slice(2),
+    ],
+    memory.env,
+  );
 }
 process.removeAllListeners('warning');
 await import(main);

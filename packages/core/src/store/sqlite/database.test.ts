@@ -4,7 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { silentLogger } from '../../logger/index.ts';
-import { positional, SqliteDatabase } from './database.ts';
+import { positional, SqliteDatabase, startBackgroundThread } from './database.ts';
+import { BACKGROUND_THREAD_LIMITS } from './thread-limits.ts';
 
 describe('named parameters bound by position', () => {
   it('numbers each name once, in order of first use, and leaves quoted text and comments alone', () => {
@@ -188,5 +189,18 @@ describe('work before each commit', () => {
     // The refused transactions' own writes before commit were rolled back with them.
     expect(db.get<{ value: string }>("SELECT value FROM meta WHERE key = 'commits'")).toEqual({ value: '2' });
     await db.close();
+  });
+});
+
+describe('the background thread', () => {
+  it('runs with a bounded young generation', async () => {
+    const path = join(mkdtempSync(join(tmpdir(), 'wabridge-limits-')), 'limits.db');
+    new SqliteDatabase(path, { logger: silentLogger }).migrate();
+    const thread = startBackgroundThread(path, 60_000);
+    // What the thread's V8 heap was made with; without the option, V8's default for this machine.
+    expect(thread.resourceLimits?.maxYoungGenerationSizeMb).toBe(
+      BACKGROUND_THREAD_LIMITS.maxYoungGenerationSizeMb,
+    );
+    await thread.terminate();
   });
 });

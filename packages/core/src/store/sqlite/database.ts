@@ -4,6 +4,7 @@ import { WabridgeError } from '../../errors/index.ts';
 import type { Logger } from '../../logger/index.ts';
 import { preparePrivateDatabaseFile } from '../../util/private-files.ts';
 import { MIGRATIONS } from './schema.ts';
+import { BACKGROUND_THREAD_LIMITS } from './thread-limits.ts';
 
 type Params = Record<string, SQLInputValue>;
 
@@ -376,7 +377,7 @@ interface BackgroundAnswer {
  * readers (the WAL restarts from its beginning once a checkpoint has caught up), and answers
  * `readAside` queries. Unreferenced while idle, so it never keeps a process alive by itself.
  */
-function startBackgroundThread(path: string, checkpointEveryMs: number): NodeWorker {
+export function startBackgroundThread(path: string, checkpointEveryMs: number): NodeWorker {
   // getBuiltinModule, not require: the thread inherits the process's flags, and under
   // --input-type=module this source would be read as an ES module, where require is undefined.
   const source = `
@@ -400,6 +401,7 @@ function startBackgroundThread(path: string, checkpointEveryMs: number): NodeWor
     eval: true,
     workerData: { path, checkpointEveryMs },
     name: 'wabridge-ckpt',
+    resourceLimits: BACKGROUND_THREAD_LIMITS,
   });
   worker.unref();
   return worker;

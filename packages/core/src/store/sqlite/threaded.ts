@@ -5,6 +5,7 @@ import { type Metrics, noopMetrics } from '../../metrics/index.ts';
 import type { IngestTranslator } from '../ingest-translator.ts';
 import type { Store } from '../types.ts';
 import { untilAdmitted } from './admission.ts';
+import { STORE_THREAD_LIMITS } from './thread-limits.ts';
 import type {
   Answers,
   Call,
@@ -91,6 +92,7 @@ export async function openThreadedSqliteStore(options: {
       ingestTranslator: options.ingestTranslator,
     },
     name: 'wabridge-store',
+    resourceLimits: STORE_THREAD_LIMITS,
   });
   const pending = new Map<number, { resolve(value: unknown): void; reject(error: unknown): void }>();
   let nextId = 0;

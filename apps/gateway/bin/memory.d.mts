@@ -1,0 +1,10 @@
+// Types of memory.mjs, for the benchmarks and tests written in TypeScript.
+export declare const LONG_RUNNING_COMMANDS: ReadonlySet<string>;
+export declare const SERVER_V8_FLAGS: readonly string[];
+export declare const SERVER_MALLOC_ENV: Readonly<Record<string, string>>;
+export declare const APPLIED: string;
+export declare function relaunchWithMemorySettings(process: {
+  command: string | undefined;
+  execArgv: readonly string[];
+  env: NodeJS.ProcessEnv;
+}): { flags: readonly string[]; env: NodeJS.ProcessEnv } | null;
