@@ -128,7 +128,10 @@ describe('Meta apps and per-number credentials', () => {
   });
 
   it('routes ownership: own app, else the default app for routed numbers, nobody for unrouted ones', async () => {
+    const owners = async () => [...(await apps.webhookView()).owners].sort();
+    expect(await owners()).toEqual([DEFAULT_APP]);
     await apps.addApp('test', { appId: '1001', secrets: [SECRET_A] });
+    expect(await owners()).toEqual([DEFAULT_APP]);
     await apps.setNumberCredentials('test', 'acme', '111', {
       appId: '1001',
       wabaId: '555',
@@ -137,12 +140,20 @@ describe('Meta apps and per-number credentials', () => {
     expect(await apps.ownerOf('111')).toBe('1001');
     expect(await apps.ownerOf('222')).toBe(DEFAULT_APP);
     expect(await apps.ownerOf('999')).toBeNull();
+    // The edge reads the numbers in a body only while owners name another app than the signer.
+    expect(await owners()).toEqual(['1001', DEFAULT_APP].sort());
+    await apps.setNumberCredentials('test', 'beta', '222', { appId: '1001', wabaId: '555', accessToken: TOKEN });
+    expect(await owners()).toEqual(['1001']);
+    await apps.removeNumberCredentials('test', 'beta', '222');
     // An app in use cannot be removed; its numbers first.
     await expect(apps.removeApp('test', '1001')).rejects.toMatchObject({ code: 'conflict' });
     await apps.removeNumberCredentials('test', 'acme', '111');
     expect(await apps.ownerOf('111')).toBe(DEFAULT_APP);
     await apps.removeApp('test', '1001');
     expect((await apps.webhookApps()).map((a) => a.appId)).toEqual([DEFAULT_APP]);
+    // Without the environment's app, routed numbers without credentials have no owner.
+    const bare = new WhatsAppApps({ store, secrets: createSecretBox(Buffer.alloc(32, 7)), defaults: {} });
+    expect([...(await bare.webhookView()).owners]).toEqual([]);
   });
 
   it('drops a number’s credentials with the number and with its workspace (seen through the cache)', async () => {

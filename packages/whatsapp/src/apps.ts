@@ -18,6 +18,11 @@ export interface WebhookView {
   app(appId: string): WebhookApp | undefined;
   /** See WhatsAppApps.ownerOf. */
   ownerOf(phoneNumberId: string): string | null;
+  /**
+   * Every app that ownerOf answers for some number. When it holds no app but the signer, no
+   * number can be refused for its signer, so the edge need not read the numbers in the body.
+   */
+  owners: ReadonlySet<string>;
 }
 
 /** A number's own app, WABA and token (numbers without them use the environment's). */
@@ -53,6 +58,8 @@ interface Snapshot {
   numbers: Map<string, NumberCredentials>;
   /** Every number some workspace routes. */
   routed: Set<string>;
+  /** WebhookView.owners, made once per snapshot rather than per request. */
+  owners: Set<string>;
 }
 
 const DIGITS = /^\d+$/;
@@ -299,6 +306,7 @@ export class WhatsAppApps {
     const hasDefault = this.defaults.secrets.length > 0;
     return {
       apps: snapshot.apps,
+      owners: snapshot.owners,
       app: (appId) => snapshot.apps.find((a) => a.appId === appId),
       ownerOf: (phoneNumberId) => {
         const own = snapshot.numbers.get(phoneNumberId);
@@ -378,11 +386,17 @@ export class WhatsAppApps {
         verifyToken: app.verifyTokenEnc ? this.box.decrypt(app.verifyTokenEnc) : null,
       });
     }
+    const own = new Map(numbers.map((n) => [n.phoneNumberId, this.decrypted(n)]));
+    // The same answers as ownerOf's, over every number it knows.
+    const owners = new Set(numbers.map((n) => n.appId));
+    if (this.defaults.secrets.length > 0 && routed.some((n) => !own.has(n.phoneNumberId)))
+      owners.add(DEFAULT_APP);
     const snapshot: Snapshot = {
       version,
       apps: webhookApps,
-      numbers: new Map(numbers.map((n) => [n.phoneNumberId, this.decrypted(n)])),
+      numbers: own,
       routed: new Set(routed.map((n) => n.phoneNumberId)),
+      owners,
     };
     this.snapshot = snapshot;
     this.checkedAt = checkedAt;
