@@ -3,7 +3,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createSecretBox, openSqliteStore, type SqliteStore } from '@wabridge/core';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { DEFAULT_APP, WhatsAppApps } from './apps.ts';
 import { identifyMetaSigner, signMetaPayload } from './signature.ts';
 
@@ -238,6 +238,50 @@ describe('the webhook view', () => {
       // ...and a fresh look (what a refusal does) reads the change.
       expect((await edge.webhookView({ fresh: true })).app('1001')?.secrets).toEqual([SECRET_A]);
       expect((await edge.webhookView()).app('1001')?.secrets).toEqual([SECRET_A]);
+    } finally {
+      await shared.close();
+      await other.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('answers from a stale snapshot without waiting for the store; the check it starts is seen later', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'wabridge-apps-stale-'));
+    const shared = await openSqliteStore({ path: join(dir, 'store.db') });
+    const other = await openSqliteStore({ path: join(dir, 'store.db') });
+    try {
+      const box = createSecretBox(randomBytes(32));
+      // The edge's store answers configVersion only when the test lets it (a store thread busy
+      // with a group commit); every other call goes straight through.
+      let holding = false;
+      let release = () => {};
+      let checks = 0;
+      const slow = new Proxy(shared, {
+        get(target, key) {
+          if (key === 'configVersion')
+            return async () => {
+              checks++;
+              if (holding) await new Promise<void>((resolve) => (release = resolve));
+              return target.configVersion();
+            };
+          const value = Reflect.get(target, key, target);
+          return typeof value === 'function' ? value.bind(target) : value;
+        },
+      });
+      const edge = new WhatsAppApps({ store: slow, secrets: box, defaults: {}, checkEveryMs: 0 });
+      const admin = new WhatsAppApps({ store: other, secrets: box, defaults: {} });
+      expect((await edge.webhookView()).app('1001')).toBeUndefined();
+      expect(checks).toBe(1);
+      await admin.addApp('test', { appId: '1001', secrets: [SECRET_A] });
+      holding = true;
+      // Past the interval: the snapshot answers while the check it started waits on the store
+      // (waiting for it here would never return), and a second lookup starts no second check.
+      expect((await edge.webhookView()).app('1001')).toBeUndefined();
+      expect((await edge.webhookView()).app('1001')).toBeUndefined();
+      expect(checks).toBe(2);
+      holding = false;
+      release();
+      await vi.waitFor(async () => expect((await edge.webhookView()).app('1001')?.secrets).toEqual([SECRET_A]));
     } finally {
       await shared.close();
       await other.close();

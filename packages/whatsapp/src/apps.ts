@@ -102,10 +102,11 @@ export class WhatsAppApps {
     now?: () => number;
     /**
      * How often a lookup compares the snapshot's version with the store's (default 1 s). Each
-     * comparison is a store call, and the webhook edge must not pay one per request; a refusal
-     * looks again at once (`webhookView({ fresh: true })`), so a change made by another process
-     * is never the reason a webhook is refused, only possibly accepted for up to this long after
-     * an app was removed.
+     * comparison is a store call, and the webhook edge must not pay one per request, nor wait
+     * for one: a lookup past the interval answers from the snapshot and starts the comparison.
+     * A refusal looks again at once (`webhookView({ fresh: true })`), so a change made by another
+     * process is never the reason a webhook is refused, only possibly accepted for up to this
+     * long (and one store call) after an app was removed.
      */
     checkEveryMs?: number;
   }) {
@@ -347,11 +348,22 @@ export class WhatsAppApps {
   }
 
   private async current(fresh = false): Promise<Snapshot> {
-    if (!fresh && this.snapshot && performance.now() - this.checkedAt < this.checkEveryMs)
+    if (!fresh && this.snapshot) {
+      // A stale snapshot still answers: the check starts now and the next lookup sees its result.
+      // Waiting for it made every webhook arriving meanwhile hold its body in the edge's gate
+      // until the store thread answered (behind a group commit), and at 200 connections the gate
+      // (64 bodies) filled and refused some each second. A refusal still looks fresh.
+      if (performance.now() - this.checkedAt >= this.checkEveryMs) this.reload().catch(() => {});
       return this.snapshot;
+    }
     // One load at a time; a fresh look waits for one in flight and then starts its own, since the
     // one in flight may have read the version before the change it must see.
     if (fresh && this.loading) await this.loading.catch(() => {});
+    return this.reload();
+  }
+
+  /** The load in flight, or a new one. */
+  private reload(): Promise<Snapshot> {
     if (!this.loading) {
       this.loading = this.load().finally(() => {
         this.loading = null;
