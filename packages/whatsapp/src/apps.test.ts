@@ -142,7 +142,11 @@ describe('Meta apps and per-number credentials', () => {
     expect(await apps.ownerOf('999')).toBeNull();
     // The edge reads the numbers in a body only while owners name another app than the signer.
     expect(await owners()).toEqual(['1001', DEFAULT_APP].sort());
-    await apps.setNumberCredentials('test', 'beta', '222', { appId: '1001', wabaId: '555', accessToken: TOKEN });
+    await apps.setNumberCredentials('test', 'beta', '222', {
+      appId: '1001',
+      wabaId: '555',
+      accessToken: TOKEN,
+    });
     expect(await owners()).toEqual(['1001']);
     await apps.removeNumberCredentials('test', 'beta', '222');
     // An app in use cannot be removed; its numbers first.
@@ -281,7 +285,9 @@ describe('the webhook view', () => {
       expect(checks).toBe(2);
       holding = false;
       release();
-      await vi.waitFor(async () => expect((await edge.webhookView()).app('1001')?.secrets).toEqual([SECRET_A]));
+      await vi.waitFor(async () =>
+        expect((await edge.webhookView()).app('1001')?.secrets).toEqual([SECRET_A]),
+      );
     } finally {
       await shared.close();
       await other.close();
