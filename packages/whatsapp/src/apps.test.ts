@@ -3,7 +3,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createSecretBox, openSqliteStore, type SqliteStore } from '@wabridge/core';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { DEFAULT_APP, WhatsAppApps } from './apps.ts';
 import { identifyMetaSigner, signMetaPayload } from './signature.ts';
 
@@ -128,7 +128,10 @@ describe('Meta apps and per-number credentials', () => {
   });
 
   it('routes ownership: own app, else the default app for routed numbers, nobody for unrouted ones', async () => {
+    const owners = async () => [...(await apps.webhookView()).owners].sort();
+    expect(await owners()).toEqual([DEFAULT_APP]);
     await apps.addApp('test', { appId: '1001', secrets: [SECRET_A] });
+    expect(await owners()).toEqual([DEFAULT_APP]);
     await apps.setNumberCredentials('test', 'acme', '111', {
       appId: '1001',
       wabaId: '555',
@@ -137,12 +140,24 @@ describe('Meta apps and per-number credentials', () => {
     expect(await apps.ownerOf('111')).toBe('1001');
     expect(await apps.ownerOf('222')).toBe(DEFAULT_APP);
     expect(await apps.ownerOf('999')).toBeNull();
+    // The edge reads the numbers in a body only while owners name another app than the signer.
+    expect(await owners()).toEqual(['1001', DEFAULT_APP].sort());
+    await apps.setNumberCredentials('test', 'beta', '222', {
+      appId: '1001',
+      wabaId: '555',
+      accessToken: TOKEN,
+    });
+    expect(await owners()).toEqual(['1001']);
+    await apps.removeNumberCredentials('test', 'beta', '222');
     // An app in use cannot be removed; its numbers first.
     await expect(apps.removeApp('test', '1001')).rejects.toMatchObject({ code: 'conflict' });
     await apps.removeNumberCredentials('test', 'acme', '111');
     expect(await apps.ownerOf('111')).toBe(DEFAULT_APP);
     await apps.removeApp('test', '1001');
     expect((await apps.webhookApps()).map((a) => a.appId)).toEqual([DEFAULT_APP]);
+    // Without the environment's app, routed numbers without credentials have no owner.
+    const bare = new WhatsAppApps({ store, secrets: createSecretBox(Buffer.alloc(32, 7)), defaults: {} });
+    expect([...(await bare.webhookView()).owners]).toEqual([]);
   });
 
   it('drops a number’s credentials with the number and with its workspace (seen through the cache)', async () => {
@@ -227,6 +242,52 @@ describe('the webhook view', () => {
       // ...and a fresh look (what a refusal does) reads the change.
       expect((await edge.webhookView({ fresh: true })).app('1001')?.secrets).toEqual([SECRET_A]);
       expect((await edge.webhookView()).app('1001')?.secrets).toEqual([SECRET_A]);
+    } finally {
+      await shared.close();
+      await other.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('answers from a stale snapshot without waiting for the store; the check it starts is seen later', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'wabridge-apps-stale-'));
+    const shared = await openSqliteStore({ path: join(dir, 'store.db') });
+    const other = await openSqliteStore({ path: join(dir, 'store.db') });
+    try {
+      const box = createSecretBox(randomBytes(32));
+      // The edge's store answers configVersion only when the test lets it (a store thread busy
+      // with a group commit); every other call goes straight through.
+      let holding = false;
+      let release = () => {};
+      let checks = 0;
+      const slow = new Proxy(shared, {
+        get(target, key) {
+          if (key === 'configVersion')
+            return async () => {
+              checks++;
+              if (holding) await new Promise<void>((resolve) => (release = resolve));
+              return target.configVersion();
+            };
+          const value = Reflect.get(target, key, target);
+          return typeof value === 'function' ? value.bind(target) : value;
+        },
+      });
+      const edge = new WhatsAppApps({ store: slow, secrets: box, defaults: {}, checkEveryMs: 0 });
+      const admin = new WhatsAppApps({ store: other, secrets: box, defaults: {} });
+      expect((await edge.webhookView()).app('1001')).toBeUndefined();
+      expect(checks).toBe(1);
+      await admin.addApp('test', { appId: '1001', secrets: [SECRET_A] });
+      holding = true;
+      // Past the interval: the snapshot answers while the check it started waits on the store
+      // (waiting for it here would never return), and a second lookup starts no second check.
+      expect((await edge.webhookView()).app('1001')).toBeUndefined();
+      expect((await edge.webhookView()).app('1001')).toBeUndefined();
+      expect(checks).toBe(2);
+      holding = false;
+      release();
+      await vi.waitFor(async () =>
+        expect((await edge.webhookView()).app('1001')?.secrets).toEqual([SECRET_A]),
+      );
     } finally {
       await shared.close();
       await other.close();

@@ -18,6 +18,11 @@ export interface WebhookView {
   app(appId: string): WebhookApp | undefined;
   /** See WhatsAppApps.ownerOf. */
   ownerOf(phoneNumberId: string): string | null;
+  /**
+   * Every app that ownerOf answers for some number. When it holds no app but the signer, no
+   * number can be refused for its signer, so the edge need not read the numbers in the body.
+   */
+  owners: ReadonlySet<string>;
 }
 
 /** A number's own app, WABA and token (numbers without them use the environment's). */
@@ -53,6 +58,8 @@ interface Snapshot {
   numbers: Map<string, NumberCredentials>;
   /** Every number some workspace routes. */
   routed: Set<string>;
+  /** WebhookView.owners, made once per snapshot rather than per request. */
+  owners: Set<string>;
 }
 
 const DIGITS = /^\d+$/;
@@ -95,10 +102,11 @@ export class WhatsAppApps {
     now?: () => number;
     /**
      * How often a lookup compares the snapshot's version with the store's (default 1 s). Each
-     * comparison is a store call, and the webhook edge must not pay one per request; a refusal
-     * looks again at once (`webhookView({ fresh: true })`), so a change made by another process
-     * is never the reason a webhook is refused, only possibly accepted for up to this long after
-     * an app was removed.
+     * comparison is a store call, and the webhook edge must not pay one per request, nor wait
+     * for one: a lookup past the interval answers from the snapshot and starts the comparison.
+     * A refusal looks again at once (`webhookView({ fresh: true })`), so a change made by another
+     * process is never the reason a webhook is refused, only possibly accepted for up to this
+     * long (and one store call) after an app was removed.
      */
     checkEveryMs?: number;
   }) {
@@ -299,6 +307,7 @@ export class WhatsAppApps {
     const hasDefault = this.defaults.secrets.length > 0;
     return {
       apps: snapshot.apps,
+      owners: snapshot.owners,
       app: (appId) => snapshot.apps.find((a) => a.appId === appId),
       ownerOf: (phoneNumberId) => {
         const own = snapshot.numbers.get(phoneNumberId);
@@ -339,11 +348,22 @@ export class WhatsAppApps {
   }
 
   private async current(fresh = false): Promise<Snapshot> {
-    if (!fresh && this.snapshot && performance.now() - this.checkedAt < this.checkEveryMs)
+    if (!fresh && this.snapshot) {
+      // A stale snapshot still answers: the check starts now and the next lookup sees its result.
+      // Waiting for it made every webhook arriving meanwhile hold its body in the edge's gate
+      // until the store thread answered (behind a group commit), and at 200 connections the gate
+      // (64 bodies) filled and refused some each second. A refusal still looks fresh.
+      if (performance.now() - this.checkedAt >= this.checkEveryMs) this.reload().catch(() => {});
       return this.snapshot;
+    }
     // One load at a time; a fresh look waits for one in flight and then starts its own, since the
     // one in flight may have read the version before the change it must see.
     if (fresh && this.loading) await this.loading.catch(() => {});
+    return this.reload();
+  }
+
+  /** The load in flight, or a new one. */
+  private reload(): Promise<Snapshot> {
     if (!this.loading) {
       this.loading = this.load().finally(() => {
         this.loading = null;
@@ -378,11 +398,17 @@ export class WhatsAppApps {
         verifyToken: app.verifyTokenEnc ? this.box.decrypt(app.verifyTokenEnc) : null,
       });
     }
+    const own = new Map(numbers.map((n) => [n.phoneNumberId, this.decrypted(n)]));
+    // The same answers as ownerOf's, over every number it knows.
+    const owners = new Set(numbers.map((n) => n.appId));
+    if (this.defaults.secrets.length > 0 && routed.some((n) => !own.has(n.phoneNumberId)))
+      owners.add(DEFAULT_APP);
     const snapshot: Snapshot = {
       version,
       apps: webhookApps,
-      numbers: new Map(numbers.map((n) => [n.phoneNumberId, this.decrypted(n)])),
+      numbers: own,
       routed: new Set(routed.map((n) => n.phoneNumberId)),
+      owners,
     };
     this.snapshot = snapshot;
     this.checkedAt = checkedAt;

@@ -1,5 +1,6 @@
 import { createHmac } from 'node:crypto';
 import { startWhatsAppEmulator, type WhatsAppEmulator } from '@wabridge/sandbox/whatsapp';
+import { WhatsAppApps } from '@wabridge/whatsapp';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createTestApp, TEST_APP_SECRET, TEST_VERIFY_TOKEN } from '../testing/harness.ts';
 
@@ -136,6 +137,11 @@ describe('the webhook path of one Meta app', () => {
     expect((await handshake('/2000000000000002', TEST_VERIFY_TOKEN)).status).toBe(200);
     const unknown = await handshake('/3000000000000003', TEST_VERIFY_TOKEN);
     expect(unknown.status).toBe(404);
+    // An app registered by another process (its own WhatsAppApps on the same store; the edge's
+    // snapshot is not told): the refusal looks again at the store and finds it at once.
+    const elsewhere = new WhatsAppApps({ store: t.runtime.store, secrets: t.runtime.secrets, defaults: {} });
+    await elsewhere.addApp('test', { appId: '4000000000000004', secrets: ['e5'.repeat(16)] });
+    expect((await handshake('/4000000000000004', TEST_VERIFY_TOKEN)).status).toBe(200);
   });
 
   it('the shared path learns the signer and holds it to its numbers; numbers nobody routes are kept whoever signed', async () => {
