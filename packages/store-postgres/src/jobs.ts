@@ -8,14 +8,15 @@ import {
   type Lease,
 } from '@wabridge/core';
 import { queryable } from './database.ts';
-import { PgRetention } from './retention.ts';
+import { confirmErasure, PgErasure } from './erasure.ts';
 
 /**
  * The queue's part of JobStore, on the store's pool: PgJobQueue's claims and settlements, with the
- * refs a completion or checkpoint stores written in the transaction that checks the lease.
+ * refs a completion or checkpoint stores (and an erasure's confirmation) written in the
+ * transaction that checks the lease.
  * markAccepted and markFailed are sends.ts's (they move a message's state as a status does).
  */
-export abstract class PgJobs extends PgRetention implements JobStore {
+export abstract class PgJobs extends PgErasure implements JobStore {
   claimJobs(options: ClaimOptions) {
     return this.queue.claimJobs(options);
   }
@@ -26,7 +27,10 @@ export abstract class PgJobs extends PgRetention implements JobStore {
 
   completeJob(lease: Lease, refs: ExternalRef[]): Promise<boolean> {
     return this.queue.completeJob(lease, async (client, job) => {
-      for (const ref of refs) await this.upsertRef(queryable(client), job.workspace_id, ref);
+      const q = queryable(client);
+      for (const ref of refs) await this.upsertRef(q, job.workspace_id, ref);
+      // An erasure's certificate shows each connector's confirmation (see erasure.ts).
+      if (job.event_type === 'conversation.erased') await confirmErasure(q, job, this.now());
     });
   }
 
