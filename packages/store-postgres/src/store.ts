@@ -1,3 +1,4 @@
+import type { Store } from '@wabridge/core';
 import type { PostgresStoreOptions } from './context.ts';
 import { PgJobs } from './jobs.ts';
 
@@ -6,14 +7,12 @@ import { PgJobs } from './jobs.ts';
  * (packages/core/src/store/sqlite/index.ts):
  *   context.ts → config.ts → access.ts → refs.ts → connector-state.ts → reads.ts →
  *   command-keys.ts → notes.ts → fan-out.ts → contacts.ts → ingest.ts → commands.ts → sends.ts →
- *   audit.ts → holds.ts → retention.ts → jobs.ts → this class (archive.ts: the archive appender;
- *   queue/: PgJobQueue, which fan-out.ts enqueues with and jobs.ts delegates to).
- * Built so far: the lifecycle, ConfigStore, AccessStore, RefStore, ConnectorStateStore, ReadStore,
- * IngestStore, JobStore; of GovernanceStore the audit trail, archive
- * content (read, purge), legal holds and retention. Still to come: erasure. Until it is, it is not
- * a `Store`, and the gateway cannot select it.
+ *   audit.ts → holds.ts → retention.ts → erasure.ts → jobs.ts → this class (archive.ts: the
+ *   archive appender; queue/: PgJobQueue, which fan-out.ts enqueues with and jobs.ts delegates to).
+ * Every role of `Store` is built, and core's whole conformance suite runs on it
+ * (store-conformance.test.ts). The gateway does not select it yet.
  */
-export class PostgresStore extends PgJobs {
+export class PostgresStore extends PgJobs implements Store {
   readonly kind = 'postgres' as const;
 }
 

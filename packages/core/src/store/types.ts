@@ -54,8 +54,8 @@ export type { Lease };
 
 /** Opening and closing: every adapter has them. */
 export interface StoreLifecycle {
-  /** Which adapter this is; only SQLite exists today. */
-  readonly kind: 'sqlite';
+  /** Which adapter this is: the SQLite store (core) or the Postgres store (@wabridge/store-postgres). */
+  readonly kind: 'sqlite' | 'postgres';
   migrate(): Promise<void>;
   close(): Promise<void>;
 }
