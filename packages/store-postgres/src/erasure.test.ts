@@ -1,7 +1,9 @@
 import { CommandProcessor, hydrateEvent, isWabridgeError, noopMetrics, silentLogger } from '@wabridge/core';
 import { identity, inboundMessage, messagesUnit, seedWorkspace } from '@wabridge/core/testing';
+import pg from 'pg';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { PostgresStore } from './store.ts';
+import { testDatabaseUrl } from './testing/index.ts';
 import { openTestStore } from './testing/open.ts';
 
 // Erasure on Postgres (of GovernanceStore), ported from the SQLite store's erasure tests
@@ -246,6 +248,49 @@ describe('erasure on Postgres', () => {
       reason: 'r',
     });
     expect(certificate.outcome).toBe('erased');
+  });
+
+  it('waits for a hold being set at the same moment, then sees it and refuses', async () => {
+    await say(ADA, 'w1', 'keep me', T0);
+    const schema = (await store.db.get<{ s: string }>('SELECT current_schema() AS s'))?.s;
+    // Another process sets a hold as addHold does: the workspace's row FOR SHARE, then the hold.
+    const side = new pg.Client({ connectionString: testDatabaseUrl });
+    await side.connect();
+    try {
+      await side.query(`SET search_path TO "${schema}"`);
+      await side.query('BEGIN');
+      const pid = (await side.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]?.pid;
+      await side.query("SELECT 1 FROM workspaces WHERE id = 'acme' FOR SHARE");
+      await side.query(
+        `INSERT INTO legal_holds (id, workspace_id, scope, reason, created_by, created_at)
+         VALUES ('hold_side', 'acme', 'workspace', 'audit', 'cli:lee', $1)`,
+        [T0],
+      );
+      let settled = false;
+      const erasing = store
+        .erase({
+          workspaceId: 'acme',
+          subject: { kind: 'contact', identifier: ADA },
+          actor: 'a',
+          reason: 'r',
+        })
+        .finally(() => {
+          settled = true;
+        });
+      erasing.catch(() => {});
+      // Until the erasure waits on the hold's transaction (or, did it not lock, has finished).
+      const blocked = async () =>
+        (await side.query('SELECT 1 FROM pg_stat_activity WHERE $1 = ANY(pg_blocking_pids(pid))', [pid])).rows
+          .length > 0;
+      while (!settled && !(await blocked())) await new Promise((resolve) => setTimeout(resolve, 5));
+      await side.query('COMMIT');
+      const error = await refusal(() => erasing);
+      expect(error.code).toBe('conflict');
+      expect(error.message).toContain('hold_side');
+      expect(await texts()).toEqual(['keep me']);
+    } finally {
+      await side.end();
+    }
   });
 
   it('refuses an unknown contact, conversation or workspace, and an empty reason', async () => {
