@@ -24,6 +24,11 @@ export const envSchema = z.object({
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   WABRIDGE_DATA_DIR: z.string().default('./data'),
   DATABASE_URL: z.string().optional(),
+  // The Postgres schema of the store's tables (default: the server's search_path).
+  DATABASE_SCHEMA: z
+    .string()
+    .regex(/^[A-Za-z_][A-Za-z0-9_]{0,62}$/, 'a plain identifier (letters, digits, _)')
+    .optional(),
   WABRIDGE_MASTER_KEY: z.string().optional(),
   WABRIDGE_MASTER_KEY_PREVIOUS: commaList.optional(),
   WABRIDGE_CONFIG: z.string().optional(),
@@ -125,7 +130,10 @@ export const envSchema = z.object({
 
 export type Env = z.infer<typeof envSchema> & {
   dataDir: string;
+  /** The SQLite file (unused when `postgresUrl` is set). */
   databasePath: string;
+  /** DATABASE_URL when it names a Postgres server (postgres:// or postgresql://), else null. */
+  postgresUrl: string | null;
   publicUrl: string;
   devMode: boolean;
   /** Whether the admin session cookie is `Secure` (and `__Host-` prefixed). */
@@ -153,10 +161,15 @@ export function loadEnv(source: Record<string, string | undefined> = process.env
   }
   const dataDir = resolve(env.WABRIDGE_DATA_DIR);
   const url = env.DATABASE_URL ?? `sqlite:${resolve(dataDir, 'wabridge.db')}`;
-  if (!url.startsWith('sqlite:')) {
+  const postgres = /^postgres(ql)?:\/\//.test(url);
+  if (!url.startsWith('sqlite:') && !postgres) {
     throw new EnvError(
-      `DATABASE_URL: only sqlite:<path> is supported by this build (got ${url.split(':')[0]}:)`,
+      `DATABASE_URL: sqlite:<path>, postgres:// or postgresql:// (got ${url.split(':')[0]}:)`,
     );
+  }
+  if (postgres && !URL.canParse(url)) {
+    // Not echoed: the URL may hold a password.
+    throw new EnvError('DATABASE_URL: not a valid postgres:// URL');
   }
   if (env.WABRIDGE_TEST_NOW !== undefined && env.NODE_ENV !== 'test') {
     throw new EnvError(
@@ -196,7 +209,8 @@ export function loadEnv(source: Record<string, string | undefined> = process.env
   return {
     ...env,
     dataDir,
-    databasePath: url.slice('sqlite:'.length),
+    databasePath: postgres ? resolve(dataDir, 'wabridge.db') : url.slice('sqlite:'.length),
+    postgresUrl: postgres ? url : null,
     publicUrl,
     devMode,
     adminCookieSecure:

@@ -37,6 +37,7 @@ import {
   whatsappSenderConnector,
 } from '@wabridge/whatsapp';
 import type { Env } from './env.ts';
+import { openChosenStore, sqliteOnly, usesPostgres } from './store-choice.ts';
 
 export interface RuntimeOptions {
   env: Env;
@@ -119,8 +120,10 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
   // The master key wraps the connector secrets and the workspaces' data keys (content at rest).
   const masterKeys = loadMasterKeys(env, logger, options.devKeyWarning ?? 'always');
   const masterKey = masterKeys.current;
+  // The store thread (and its checkpoint thread) serialise writes to the SQLite file; Postgres
+  // takes concurrent writers itself, so it runs in this thread.
   const threaded: ThreadedSqliteStore | null =
-    options.threadedStore === false || options.now
+    options.threadedStore === false || options.now || usesPostgres(env)
       ? null
       : await openThreadedSqliteStore({
           path: env.databasePath,
@@ -136,7 +139,7 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
           },
         });
   const store: Store =
-    threaded ?? (await openSqliteStore({ path: env.databasePath, logger, now, masterKeys }));
+    threaded ?? (await openChosenStore(env, { logger, now, masterKeys }));
   const secrets = createSecretBox(masterKeys.current, masterKeys.previous);
   const routing = new RoutingCache(store);
   const cloudApiClient = (accessToken: string) =>
@@ -299,6 +302,7 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
     worker,
     now,
     async withArchiveStore(run) {
+      if (usesPostgres(env)) throw sqliteOnly("the archive's verify, checkpoints and exports");
       const direct = await openSqliteStore({ path: env.databasePath, masterKeys });
       try {
         return await run(direct);

@@ -18,6 +18,7 @@ import type { Env } from '../env.ts';
 import { createLogger } from '../logger.ts';
 import { createRuntime, loadMasterKeys, type Runtime } from '../runtime.ts';
 import { installLink } from '../slack-install.ts';
+import { sqliteOnly, usesPostgres } from '../store-choice.ts';
 import { connectorSettingsInput } from './connector-config.ts';
 import { out, table } from './output.ts';
 import { type CommandInput, UsageError } from './parse.ts';
@@ -477,6 +478,7 @@ export async function keysRotate({ env, values }: CommandInput): Promise<void> {
 
 /** A direct connection to the database file, for the archive's reads and its own small writes. */
 export async function withArchiveDatabase<T>(env: Env, run: (store: SqliteStore) => Promise<T>): Promise<T> {
+  if (usesPostgres(env)) throw sqliteOnly("the archive's and audit trail's direct reads");
   const masterKeys = masterKeysIfAny(env);
   const store = await openSqliteStore({ path: env.databasePath, ...(masterKeys ? { masterKeys } : {}) });
   try {
@@ -567,7 +569,7 @@ export async function migrateCommand({ env }: CommandInput): Promise<void> {
   const current = env();
   await withRuntime(current, async ({ store }) => {
     await store.migrate();
-    out(`database ready at ${current.databasePath}`);
+    out(`database ready at ${usesPostgres(current) ? 'DATABASE_URL (Postgres)' : current.databasePath}`);
   });
 }
 
@@ -579,6 +581,7 @@ export async function migrateCommand({ env }: CommandInput): Promise<void> {
 export async function backupCommand({ env, positionals }: CommandInput): Promise<void> {
   const [target = ''] = positionals;
   const current = env();
+  if (usesPostgres(current)) throw sqliteOnly('`wabridge backup`');
   const { existsSync, rmSync } = await import('node:fs');
   const { resolve } = await import('node:path');
   const { DatabaseSync } = await import('node:sqlite');
