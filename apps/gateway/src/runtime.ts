@@ -138,8 +138,7 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
             deadlineMs: env.WEBHOOK_STORE_TIMEOUT_MS,
           },
         });
-  const store: Store =
-    threaded ?? (await openChosenStore(env, { logger, now, masterKeys }));
+  const store: Store = threaded ?? (await openChosenStore(env, { logger, now, masterKeys }));
   const secrets = createSecretBox(masterKeys.current, masterKeys.previous);
   const routing = new RoutingCache(store);
   const cloudApiClient = (accessToken: string) =>

@@ -21,7 +21,9 @@ function textWebhook(wamid: string, body: string): string {
               messaging_product: 'whatsapp',
               metadata: { display_phone_number: '15550783881', phone_number_id: PHONE_NUMBER_ID },
               contacts: [{ profile: { name: 'Sheena Nelson' }, wa_id: '16505551234' }],
-              messages: [{ from: '16505551234', id: wamid, timestamp: '1749416383', type: 'text', text: { body } }],
+              messages: [
+                { from: '16505551234', id: wamid, timestamp: '1749416383', type: 'text', text: { body } },
+              ],
             },
           },
         ],
@@ -101,7 +103,10 @@ describe('the gateway on Postgres', () => {
       await vi.waitFor(() => expect(ledger.effects).toHaveLength(1), { timeout: 20_000, interval: 50 });
       expect(ledger.effects[0]).toMatchObject({ eventType: 'message.inbound', text: 'stored in Postgres' });
       // The archive's direct file reads are SQLite-only: refused in one line, not a crash.
-      await expect(first.runtime.withArchiveStore(async () => null)).rejects.toThrow(/not built for Postgres/);
+      await expect(first.runtime.withArchiveStore(async () => null)).rejects.toMatchObject({
+        code: 'config_invalid',
+        message: expect.stringMatching(/not built for Postgres/),
+      });
     } finally {
       await first.close();
     }

@@ -1,5 +1,4 @@
-import { type Logger, type Store, WabridgeError } from '@wabridge/core';
-import { openSqliteStore } from '@wabridge/core';
+import { type Logger, openSqliteStore, type Store, WabridgeError } from '@wabridge/core';
 import { openPostgresStore } from '@wabridge/store-postgres';
 import type { Env } from './env.ts';
 
@@ -40,8 +39,9 @@ export async function openChosenStore(env: Env, options: StoreChoiceOptions = {}
  * (archive verify/checkpoints/exports, the audit trail's file reads, `wabridge backup`).
  */
 export function sqliteOnly(what: string): WabridgeError {
+  // config_invalid, not unavailable: retrying cannot help, only another DATABASE_URL would.
   return new WabridgeError(
-    'unavailable',
+    'config_invalid',
     `${what} reads the SQLite file directly and is not built for Postgres yet (DATABASE_URL is a postgres:// URL); use the server's own tools (pg_dump) for backups`,
   );
 }
