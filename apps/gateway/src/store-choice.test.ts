@@ -2,6 +2,7 @@ import { createHmac } from 'node:crypto';
 import { type LedgerTarget, ledgerConnector, startLedgerTarget } from '@wabridge/core/testing';
 import { freshSchema, testDatabaseUrl } from '@wabridge/store-postgres/testing';
 import { afterEach, describe, expect, it, vi } from 'vitest';
+import { backupCommand, withArchiveDatabase } from './cli/admin.ts';
 import { EnvError, loadEnv } from './env.ts';
 import { openChosenStore, usesPostgres } from './store-choice.ts';
 import { startTestGateway, TEST_APP_SECRET } from './testing/harness.ts';
@@ -58,6 +59,21 @@ describe('DATABASE_URL', () => {
       code: 'unavailable',
       message: expect.stringMatching(/^cannot open the Postgres store at DATABASE_URL: /),
     });
+  });
+});
+
+describe('the SQLite-only commands on Postgres', () => {
+  it('refuse in one line instead of opening a SQLite file that is not the database', async () => {
+    const env = loadEnv({
+      NODE_ENV: 'test',
+      WABRIDGE_DATA_DIR: '/tmp/wb-choice',
+      DATABASE_URL: 'postgres://postgres@127.0.0.1:1/test',
+    });
+    const refused = { code: 'config_invalid', message: expect.stringMatching(/not built for Postgres/) };
+    await expect(
+      backupCommand({ env: () => env, values: {}, positionals: ['/tmp/wb-choice-backup.db'], args: [] }),
+    ).rejects.toMatchObject(refused);
+    await expect(withArchiveDatabase(env, async () => null)).rejects.toMatchObject(refused);
   });
 });
 
