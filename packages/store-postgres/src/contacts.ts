@@ -81,22 +81,29 @@ export abstract class PgContacts extends PgFanOut {
     return row.id;
   }
 
+  /**
+   * The contact row found stays locked (FOR KEY SHARE) until commit: an erasure locks the rows it
+   * erases FOR UPDATE before reading anything, so it waits for this message to be stored and
+   * erases it too, or this waits for the erasure and, the row re-checked, no longer finds the
+   * cleared identifiers (or the conversation moved away) and starts a fresh record, as SQLite's
+   * single writer does. KEY SHARE, the weakest mode, lets profile updates by other ingests pass.
+   */
   private async findContact(tx: Tx, ws: string, identity: ContactIdentity): Promise<ContactRow | null> {
     let row: ContactRow | null = null;
     if (identity.parentBsuid) {
       row = await tx.get<ContactRow>(
-        'SELECT * FROM contacts WHERE workspace_id = $1 AND parent_bsuid = $2 ORDER BY created_at, id LIMIT 1',
+        'SELECT * FROM contacts WHERE workspace_id = $1 AND parent_bsuid = $2 ORDER BY created_at, id LIMIT 1 FOR KEY SHARE',
         [ws, identity.parentBsuid],
       );
     }
     if (!row && identity.bsuid) {
-      row = await tx.get<ContactRow>('SELECT * FROM contacts WHERE workspace_id = $1 AND bsuid = $2', [
+      row = await tx.get<ContactRow>('SELECT * FROM contacts WHERE workspace_id = $1 AND bsuid = $2 FOR KEY SHARE', [
         ws,
         identity.bsuid,
       ]);
     }
     if (!row && identity.waId) {
-      row = await tx.get<ContactRow>('SELECT * FROM contacts WHERE workspace_id = $1 AND wa_id = $2', [
+      row = await tx.get<ContactRow>('SELECT * FROM contacts WHERE workspace_id = $1 AND wa_id = $2 FOR KEY SHARE', [
         ws,
         identity.waId,
       ]);

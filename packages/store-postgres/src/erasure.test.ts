@@ -293,6 +293,84 @@ describe('erasure on Postgres', () => {
     }
   });
 
+  it('an ingest that meets an erasure mid-way waits for it, then starts a fresh record', async () => {
+    await say(ADA, 'w1', 'before', T0);
+    const before = await conversationOf(ADA);
+    const schema = (await store.db.get<{ s: string }>('SELECT current_schema() AS s'))?.s;
+    // Another process erases Ada as erase does: her contact FOR UPDATE, then her record cleared.
+    const side = new pg.Client({ connectionString: testDatabaseUrl });
+    await side.connect();
+    try {
+      await side.query(`SET search_path TO "${schema}"`);
+      await side.query('BEGIN');
+      const pid = (await side.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]?.pid;
+      await side.query('SELECT 1 FROM contacts WHERE wa_id = $1 FOR UPDATE', [ADA]);
+      await side.query('UPDATE conversations SET erased_at = $1 WHERE id = $2', [T0, before?.id]);
+      await side.query('UPDATE contacts SET wa_id = NULL, profile_name = NULL WHERE wa_id = $1', [ADA]);
+      let settled = false;
+      const ingesting = say(ADA, 'w2', 'after', T0 + DAY).finally(() => {
+        settled = true;
+      });
+      ingesting.catch(() => {});
+      // Until the ingest waits on the erasure's transaction (or, did it not lock, has finished).
+      const blocked = async () =>
+        (await side.query('SELECT 1 FROM pg_stat_activity WHERE $1 = ANY(pg_blocking_pids(pid))', [pid])).rows
+          .length > 0;
+      while (!settled && !(await blocked())) await new Promise((resolve) => setTimeout(resolve, 5));
+      await side.query('COMMIT');
+      await ingesting;
+      // The message is not filed in the erased conversation: a fresh contact and conversation.
+      const message = await store.db.get<{ conversation_id: string }>(
+        "SELECT conversation_id FROM messages WHERE wamid = 'w2'",
+      );
+      expect(message?.conversation_id).toBeDefined();
+      expect(message?.conversation_id).not.toBe(before?.id);
+      const after = await conversationOf(ADA);
+      expect(after?.id).toBe(message?.conversation_id);
+      expect(after?.contactId).not.toBe(before?.contactId);
+    } finally {
+      await side.end();
+    }
+  });
+
+  it('an erasure that meets an ingest mid-way waits for it, then erases its message too', async () => {
+    await say(ADA, 'w1', 'before', T0);
+    const schema = (await store.db.get<{ s: string }>('SELECT current_schema() AS s'))?.s;
+    // Another process ingests as ingest does: Ada's contact FOR KEY SHARE, then a message of hers.
+    const side = new pg.Client({ connectionString: testDatabaseUrl });
+    await side.connect();
+    try {
+      await side.query(`SET search_path TO "${schema}"`);
+      await side.query('BEGIN');
+      const pid = (await side.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]?.pid;
+      await side.query('SELECT 1 FROM contacts WHERE wa_id = $1 FOR KEY SHARE', [ADA]);
+      await side.query(
+        `INSERT INTO messages (id, workspace_id, conversation_id, direction, wamid, type, ts, text, content, state,
+           sender, relates_to, created_at)
+         SELECT 'msg_side', workspace_id, conversation_id, direction, 'w_side', type, ts + 1, text, content, state,
+           sender, relates_to, created_at
+         FROM messages WHERE wamid = 'w1'`,
+      );
+      let settled = false;
+      const erasing = store
+        .erase({ workspaceId: 'acme', subject: { kind: 'contact', identifier: ADA }, actor: 'a', reason: 'r' })
+        .finally(() => {
+          settled = true;
+        });
+      erasing.catch(() => {});
+      const blocked = async () =>
+        (await side.query('SELECT 1 FROM pg_stat_activity WHERE $1 = ANY(pg_blocking_pids(pid))', [pid])).rows
+          .length > 0;
+      while (!settled && !(await blocked())) await new Promise((resolve) => setTimeout(resolve, 5));
+      await side.query('COMMIT');
+      const { certificate } = await erasing;
+      expect(certificate.outcome).toBe('erased');
+      expect(await texts()).toEqual([null, null]);
+    } finally {
+      await side.end();
+    }
+  });
+
   it('refuses an unknown contact, conversation or workspace, and an empty reason', async () => {
     const erase = (subject: Parameters<PostgresStore['erase']>[0]['subject'], reason = 'r', ws = 'acme') =>
       store.erase({ workspaceId: ws, subject, actor: 'a', reason });

@@ -299,6 +299,7 @@ export abstract class PgErasure
       if (!row) {
         throw new WabridgeError('not_found', `no conversation ${id} in workspace ${ws}`, { status: 404 });
       }
+      await lockContacts(tx, ws, [row.contact_id]);
       return { contactIds: [row.contact_id], conversationIds: [id] };
     }
     const contactId = await findContactId(tx, ws, input.subject.identifier);
@@ -315,6 +316,8 @@ export abstract class PgErasure
         contactId,
       ])),
     ];
+    await lockContacts(tx, ws, contactIds);
+    // Read after the lock: a conversation an ingest that held the contact made is seen.
     const conversationIds = await ids(
       tx,
       'SELECT id FROM conversations WHERE workspace_id = $1 AND contact_id = ANY($2::text[]) ORDER BY id',
@@ -418,6 +421,18 @@ async function retentionObligation(
  * file the message under the old one go. Erasing one conversation of a contact who has others
  * moves it to an anonymous contact instead (the others keep theirs).
  */
+/**
+ * Locks the erased contacts FOR UPDATE before their messages are read: an ingest holding one
+ * (FOR KEY SHARE, `contacts.ts`) commits first and its message is erased with the rest, and an
+ * ingest arriving later waits, then finds the cleared record and starts a fresh one.
+ */
+async function lockContacts(q: Queryable, ws: string, contactIds: readonly string[]): Promise<void> {
+  await q.run('SELECT 1 FROM contacts WHERE workspace_id = $1 AND id = ANY($2::text[]) ORDER BY id FOR UPDATE', [
+    ws,
+    contactIds,
+  ]);
+}
+
 async function forgetIdentity(
   q: Queryable,
   ws: string,
