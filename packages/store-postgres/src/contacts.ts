@@ -97,16 +97,16 @@ export abstract class PgContacts extends PgFanOut {
       );
     }
     if (!row && identity.bsuid) {
-      row = await tx.get<ContactRow>('SELECT * FROM contacts WHERE workspace_id = $1 AND bsuid = $2 FOR KEY SHARE', [
-        ws,
-        identity.bsuid,
-      ]);
+      row = await tx.get<ContactRow>(
+        'SELECT * FROM contacts WHERE workspace_id = $1 AND bsuid = $2 FOR KEY SHARE',
+        [ws, identity.bsuid],
+      );
     }
     if (!row && identity.waId) {
-      row = await tx.get<ContactRow>('SELECT * FROM contacts WHERE workspace_id = $1 AND wa_id = $2 FOR KEY SHARE', [
-        ws,
-        identity.waId,
-      ]);
+      row = await tx.get<ContactRow>(
+        'SELECT * FROM contacts WHERE workspace_id = $1 AND wa_id = $2 FOR KEY SHARE',
+        [ws, identity.waId],
+      );
     }
     return row;
   }

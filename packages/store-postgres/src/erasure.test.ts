@@ -353,7 +353,12 @@ describe('erasure on Postgres', () => {
       );
       let settled = false;
       const erasing = store
-        .erase({ workspaceId: 'acme', subject: { kind: 'contact', identifier: ADA }, actor: 'a', reason: 'r' })
+        .erase({
+          workspaceId: 'acme',
+          subject: { kind: 'contact', identifier: ADA },
+          actor: 'a',
+          reason: 'r',
+        })
         .finally(() => {
           settled = true;
         });

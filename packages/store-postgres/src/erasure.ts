@@ -427,10 +427,10 @@ async function retentionObligation(
  * ingest arriving later waits, then finds the cleared record and starts a fresh one.
  */
 async function lockContacts(q: Queryable, ws: string, contactIds: readonly string[]): Promise<void> {
-  await q.run('SELECT 1 FROM contacts WHERE workspace_id = $1 AND id = ANY($2::text[]) ORDER BY id FOR UPDATE', [
-    ws,
-    contactIds,
-  ]);
+  await q.run(
+    'SELECT 1 FROM contacts WHERE workspace_id = $1 AND id = ANY($2::text[]) ORDER BY id FOR UPDATE',
+    [ws, contactIds],
+  );
 }
 
 async function forgetIdentity(
