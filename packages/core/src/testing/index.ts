@@ -1,4 +1,6 @@
 // Test support for adapters and connectors: `@wabridge/core/testing`. Imports vitest.
+
+export * from './erasure-conformance.ts';
 export * from './fixtures.ts';
 export * from './ledger-connector.ts';
 export * from './mutate.ts';

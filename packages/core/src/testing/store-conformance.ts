@@ -1,6 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Job, Store } from '../store/types.ts';
 import { WHATSAPP_SENDER } from '../store/types.ts';
+import { describeErasureConformance } from './erasure-conformance.ts';
 import { identity, inboundMessage, messagesUnit, seedWorkspace, status } from './fixtures.ts';
 
 /**
@@ -13,7 +14,11 @@ import { identity, inboundMessage, messagesUnit, seedWorkspace, status } from '.
  *
  * @example describeStoreConformance('sqlite', () => openSqliteStore({ path: ':memory:' }))
  */
-export function describeStoreConformance(name: string, open: OpenStore): void {
+export function describeStoreConformance(
+  name: string,
+  open: OpenStore,
+  parts: { erasure?: boolean } = {},
+): void {
   describeConfigConformance(name, open);
   describeAccessConformance(name, open);
   describeIngestConformance(name, open);
@@ -21,10 +26,15 @@ export function describeStoreConformance(name: string, open: OpenStore): void {
   describeRefsConformance(name, open);
   describeConnectorStateConformance(name, open);
   describeReadsConformance(name, open);
+  // Erasure needs a store that takes an injected clock; one that cannot opts out (parts.erasure).
+  if (parts.erasure !== false) describeErasureConformance(name, open);
 }
 
-/** Returns a fresh, migrated, empty store; the suite closes it after each test. */
-export type OpenStore = () => Promise<Store>;
+/**
+ * Returns a fresh, migrated, empty store; the suite closes it after each test. `now`, when given,
+ * is the store's clock (the erasure part moves it).
+ */
+export type OpenStore = (options?: { now?: () => number }) => Promise<Store>;
 
 // The store of the running test: the parts' tests run one at a time, each on a store of its own.
 let store: Store;

@@ -2,11 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { CommandProcessor } from '../../../bridge/commands.ts';
 import { isWabridgeError } from '../../../errors/index.ts';
-import { silentLogger } from '../../../logger/index.ts';
-import { noopMetrics } from '../../../metrics/index.ts';
-import { hydrateEvent } from '../../../queue/hydrate.ts';
 import { identity, inboundMessage, messagesUnit, seedWorkspace, status } from '../../../testing/fixtures.ts';
 import { ArchiveGovernance } from '../../../workspace/governance.ts';
 import { archiveSeqsOfEntities } from '../archive-reads.ts';
@@ -406,17 +402,12 @@ describe('retention', () => {
 });
 
 describe('erasure', () => {
-  it('deletes the content, clears the identifiers, drops queued jobs and queues conversation.erased per connector', async () => {
+  // The cases every store shares are core's erasure conformance part (testing/erasure-conformance.ts),
+  // run on this store in sqlite-store.test.ts; here, only what SQLite's rows and archive chain show.
+  it('purges the archive content of the erased messages only, the chain still verifying, and nulls the row', async () => {
     await say(ADA, 'w1', 'my card is 4111', T0);
     await say(BO, 'w2', 'other customer', T0);
     const ada = await conversationOf(ADA);
-    await store.putRef('acme', {
-      connectorId: 'slack',
-      kind: 'thread',
-      entityId: ada?.id ?? '',
-      externalId: 'C1/1700000000.000100',
-      data: {},
-    });
     clock = T0 + DAY;
     const { certificate, messageIds } = await store.erase({
       workspaceId: 'acme',
@@ -424,50 +415,10 @@ describe('erasure', () => {
       actor: 'cli:dpo',
       reason: 'art. 17 request #12',
     });
-    expect(certificate).toMatchObject({
-      outcome: 'erased',
-      subject: { kind: 'contact', contactId: ada?.contactId },
-      requestedBy: 'cli:dpo',
-      requestedAt: T0 + DAY,
-      wabridge: { conversations: [ada?.id], messages: 1, contactIdentifiersCleared: true },
-    });
-    expect(messageIds).toHaveLength(1);
-    // The two inbound messages had queued a job each for two connectors; Ada's are gone.
-    expect(certificate.wabridge.jobsRemoved).toBeGreaterThan(0);
-    expect(certificate.connectors.map((p) => [p.connectorId, p.state])).toEqual([
-      ['hubspot', 'queued'],
-      ['slack', 'queued'],
-    ]);
-    expect(certificate.connectors[1]?.platformIds).toEqual([
-      { kind: 'thread', entityId: ada?.id, externalId: 'C1/1700000000.000100' },
-    ]);
-    expect((await texts()).sort()).toEqual([null, 'other customer'].sort());
     expect(
       store.db.get('SELECT wa_id, profile_name FROM contacts WHERE id = :id', { id: ada?.contactId ?? '' }),
-    ).toEqual({
-      wa_id: null,
-      profile_name: null,
-    });
-    const jobs = await store.claimJobs({ limit: 10, leaseMs: 60_000, workerId: 't', now: T0 + DAY });
-    const erasureJobs = jobs.filter((j) => j.eventType === 'conversation.erased');
-    expect(erasureJobs.map((j) => [j.connectorId, j.conversationId, j.entityId])).toEqual([
-      ['hubspot', ada?.id, certificate.id],
-      ['slack', ada?.id, certificate.id],
-    ]);
-    expect(jobs.filter((j) => j.conversationId === ada?.id && j.eventType !== 'conversation.erased')).toEqual(
-      [],
-    );
-    // Slack confirms; HubSpot gives up for good.
-    const slack = erasureJobs.find((j) => j.connectorId === 'slack');
-    const hubspot = erasureJobs.find((j) => j.connectorId === 'hubspot');
-    clock = T0 + DAY + 5000;
-    await store.completeJob(slack?.lease ?? { jobId: 0, token: '' }, []);
-    await store.deadLetterJob(hubspot?.lease ?? { jobId: 0, token: '' }, 'auth_failed: token revoked');
-    const status = await store.getErasure('acme', certificate.id);
-    expect(status?.connectors.map((p) => [p.connectorId, p.state, p.confirmedAt, p.error])).toEqual([
-      ['hubspot', 'dead', null, 'auth_failed: token revoked'],
-      ['slack', 'confirmed', T0 + DAY + 5000, null],
-    ]);
+    ).toEqual({ wa_id: null, profile_name: null });
+    expect((await texts()).sort()).toEqual([null, 'other customer'].sort());
     const [act] = acts('erasure');
     expect((act?.certificate as { id: string } | undefined)?.id).toBe(certificate.id);
     const report = await verifyArchive(store.db, 'acme');
@@ -489,40 +440,11 @@ describe('erasure', () => {
     expect((await store.archiveContent('acme', bo)).map((c) => (c.content as { text: string }).text)).toEqual(
       ['other customer'],
     );
-
-    // Ada writes again: a fresh contact and conversation, nothing of the old record.
-    await say(ADA, 'w3', 'hi again', T0 + 2 * DAY);
-    const fresh = await conversationOf(ADA);
-    expect(fresh?.contactId).not.toBe(ada?.contactId);
-    expect(fresh?.id).not.toBe(ada?.id);
-    expect((await store.listMessages('acme', fresh?.id ?? '')).map((m) => m.text)).toEqual(['hi again']);
   });
 
-  it('lets a delivery in flight finish first: the erasure runs after it and removes what it posted', async () => {
-    await say(ADA, 'w1', 'in flight', T0);
-    const inFlight = await store.claimJobs({ limit: 10, leaseMs: 60_000, workerId: 't', now: T0 });
-    expect(inFlight.map((j) => j.connectorId)).toEqual(['hubspot', 'slack']);
-    clock = T0 + 1000;
-    const { certificate } = await store.erase({
-      workspaceId: 'acme',
-      subject: { kind: 'contact', identifier: ADA },
-      actor: 'a',
-      reason: 'r',
-    });
-    expect(certificate.wabridge.jobsRemoved).toBe(0);
-    // Behind the deliveries in flight, the erasures wait.
-    expect(await store.claimJobs({ limit: 10, leaseMs: 60_000, workerId: 't', now: T0 + 2000 })).toEqual([]);
-    for (const job of inFlight) expect(await store.completeJob(job.lease, [])).toBe(true);
-    const next = await store.claimJobs({ limit: 10, leaseMs: 60_000, workerId: 't', now: T0 + 3000 });
-    expect(next.map((j) => [j.connectorId, j.eventType])).toEqual([
-      ['hubspot', 'conversation.erased'],
-      ['slack', 'conversation.erased'],
-    ]);
-  });
-
-  it('refuses under a legal hold, naming it, and changes nothing', async () => {
+  it('an erasure refused under a legal hold changes no row of any table', async () => {
     await say(ADA, 'w1', 'keep me', T0);
-    const hold = await store.addHold({
+    await store.addHold({
       workspaceId: 'acme',
       scope: { kind: 'range', from: T0 - DAY, to: T0 + DAY },
       reason: 'FINRA exam',
@@ -538,115 +460,7 @@ describe('erasure', () => {
       }),
     );
     expect(error.code).toBe('conflict');
-    expect(error.message).toContain(hold.id);
-    expect(error.message).toContain('"FINRA exam", set by cli:lee');
-    expect(error.message).toContain('Nothing was changed');
     expect(snapshot()).toBe(before);
-  });
-
-  it('restricts instead of deleting while a retention rule still requires keeping the content (art. 18)', async () => {
-    await say(ADA, 'w1', 'keep six years', T0);
-    await store.setRetention({
-      workspaceId: 'acme',
-      kind: 'messages',
-      keepDays: 2190,
-      afterLastMessageDays: null,
-      actor: 'cli:lee',
-    });
-    clock = T0 + DAY;
-    const { certificate, messageIds } = await store.erase({
-      workspaceId: 'acme',
-      subject: { kind: 'contact', identifier: ADA },
-      actor: 'cli:dpo',
-      reason: 'r',
-    });
-    expect(certificate.outcome).toBe('restricted');
-    expect(certificate.restrictionGround).toMatch(
-      /keeps messages 2190 days \(set by cli:lee\).*kept until 2031/,
-    );
-    expect(messageIds).toEqual([]);
-    expect(await texts()).toEqual(['keep six years']);
-    const conversation = await conversationOf(ADA);
-    expect(conversation?.restrictedAt).toBe(T0 + DAY);
-    expect(conversation?.erasedAt).toBeNull();
-  });
-
-  it('a restricted conversation is mirrored no more: only its erasure event hydrates', async () => {
-    await say(ADA, 'w1', 'before', T0);
-    await store.setRetention({
-      workspaceId: 'acme',
-      kind: 'messages',
-      keepDays: 2190,
-      afterLastMessageDays: null,
-      actor: 'a',
-    });
-    await store.erase({
-      workspaceId: 'acme',
-      subject: { kind: 'contact', identifier: ADA },
-      actor: 'a',
-      reason: 'r',
-    });
-    // The customer writes again: stored (the obligation still runs) but not mirrored.
-    await say(ADA, 'w2', 'after', T0 + 1000);
-    const hydrated: [string, string | null][] = [];
-    for (let round = 0; round < 5; round++) {
-      const jobs = await store.claimJobs({ limit: 20, leaseMs: 60_000, workerId: 't', now: T0 + DAY });
-      for (const job of jobs) {
-        hydrated.push([job.eventType, (await hydrateEvent(store, job, T0 + DAY))?.type ?? null]);
-        await store.completeJob(job.lease, []);
-      }
-    }
-    expect(hydrated.sort()).toEqual([
-      ['conversation.erased', 'conversation.erased'],
-      ['conversation.erased', 'conversation.erased'],
-      ['message.inbound', null],
-      ['message.inbound', null],
-    ]);
-  });
-
-  it("a restricted conversation takes no agent reply from its mirror's thread", async () => {
-    await say(ADA, 'w1', 'hello', T0);
-    const ada = await conversationOf(ADA);
-    await store.putRef('acme', {
-      connectorId: 'slack',
-      kind: 'conversation',
-      entityId: ada?.id ?? '',
-      externalId: 'C1:1.0',
-      data: {},
-    });
-    await store.setRetention({
-      workspaceId: 'acme',
-      kind: 'messages',
-      keepDays: 2190,
-      afterLastMessageDays: null,
-      actor: 'a',
-    });
-    await store.erase({
-      workspaceId: 'acme',
-      subject: { kind: 'contact', identifier: ADA },
-      actor: 'a',
-      reason: 'r',
-    });
-    const commands = new CommandProcessor({
-      store,
-      logger: silentLogger,
-      metrics: noopMetrics,
-      now: () => clock,
-    });
-    const [outcome] = await commands.accept('acme', 'slack', [
-      {
-        type: 'agent.reply',
-        idempotencyKey: 'k1',
-        threadId: 'C1:1.0',
-        messageId: 'C1:2.0',
-        agent: { id: 'U1', name: 'Bo' },
-        text: 'are you there?',
-        attachments: [],
-        mode: 'send',
-      },
-    ]);
-    expect(outcome).toEqual({ status: 'ignored', reason: 'not a mirrored conversation thread' });
-    expect(store.db.all("SELECT id FROM messages WHERE direction = 'outbound'")).toEqual([]);
   });
 
   it('a workspace under a legal hold cannot be deleted', async () => {
@@ -666,34 +480,5 @@ describe('erasure', () => {
     await store.releaseHold({ workspaceId: 'acme', holdId: hold.id, actor: 'a', reason: 'done' });
     await store.deleteWorkspace('acme');
     expect(store.db.all('SELECT * FROM legal_holds')).toEqual([]);
-  });
-
-  it('erasing one conversation of a contact with others moves it to an anonymous contact', async () => {
-    await say(ADA, 'w1', 'on number one', T0);
-    await store.addPhoneNumber({
-      workspaceId: 'acme',
-      phoneNumberId: '2',
-      displayPhoneNumber: null,
-      wabaId: null,
-    });
-    await store.ingest(
-      messagesUnit('acme', {
-        phoneNumberId: '2',
-        messages: [
-          inboundMessage({ wamid: 'w2', contact: identity({ waId: ADA }), timestamp: T0, text: 'on two' }),
-        ],
-      }),
-    );
-    const first = await conversationOf(ADA);
-    await store.erase({
-      workspaceId: 'acme',
-      subject: { kind: 'conversation', conversationId: first?.id ?? '' },
-      actor: 'a',
-      reason: 'r',
-    });
-    const moved = await store.getConversation('acme', first?.id ?? '');
-    expect(moved?.contactId).not.toBe(first?.contactId);
-    expect(moved?.erasedAt).toBe(T0);
-    expect((await store.getContact('acme', first?.contactId ?? ''))?.waId).toBe(ADA);
   });
 });
