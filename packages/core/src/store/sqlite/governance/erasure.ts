@@ -142,8 +142,15 @@ export function erase(ctx: GovernanceContext, input: EraseInput): EraseResult {
     `DELETE FROM jobs WHERE ${IN_CONVERSATIONS} AND NOT (state = 'running' AND lease_until >= :at)`,
     { ws, ids, at },
   ).changes;
-  for (const table of ['jobs_new', 'dead_jobs'])
-    jobsRemoved += db.run(`DELETE FROM ${table} WHERE ${IN_CONVERSATIONS}`, { ws, ids }).changes;
+  // A row waiting for admission is one job per connector it names: counted as such, so the
+  // certificate says the same whether the job had been admitted yet or not (and as on Postgres).
+  jobsRemoved +=
+    db.get<{ n: number | null }>(
+      `SELECT SUM(json_array_length(connectors)) AS n FROM jobs_new WHERE ${IN_CONVERSATIONS}`,
+      { ws, ids },
+    )?.n ?? 0;
+  db.run(`DELETE FROM jobs_new WHERE ${IN_CONVERSATIONS}`, { ws, ids });
+  jobsRemoved += db.run(`DELETE FROM dead_jobs WHERE ${IN_CONVERSATIONS}`, { ws, ids }).changes;
 
   if (outcome === 'erased') {
     purgeMessages(db, ws, messageIds, at, `erasure:${id}`);
