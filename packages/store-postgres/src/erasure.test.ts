@@ -1,5 +1,5 @@
 import { isWabridgeError } from '@wabridge/core';
-import { identity, inboundMessage, messagesUnit, seedWorkspace } from '@wabridge/core/testing';
+import { ingestText, seedWorkspace } from '@wabridge/core/testing';
 import pg from 'pg';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { PostgresStore } from './store.ts';
@@ -24,25 +24,19 @@ beforeEach(async () => {
 });
 afterEach(() => store.close());
 
-async function say(waId: string, wamid: string, text: string, at: number): Promise<void> {
-  await store.ingest(
-    messagesUnit(
-      'acme',
-      {
-        messages: [
-          inboundMessage({
-            wamid,
-            contact: identity({ waId, profileName: waId === ADA ? 'Ada' : 'Bo' }),
-            timestamp: at,
-            text,
-            content: { type: 'text', text: { body: text } },
-          }),
-        ],
-      },
-      at,
-    ),
-  );
+/**
+ * Waits until the store's transaction waits on the side connection's locks (or has finished, had
+ * it not locked): the race is then set up whatever the machine's speed.
+ */
+async function untilBlockedOrSettled(side: pg.Client, pid: number | undefined, settled: () => boolean) {
+  const blocked = async () =>
+    (await side.query('SELECT 1 FROM pg_stat_activity WHERE $1 = ANY(pg_blocking_pids(pid))', [pid])).rows
+      .length > 0;
+  while (!settled() && !(await blocked())) await new Promise((resolve) => setTimeout(resolve, 5));
 }
+
+const say = (waId: string, wamid: string, text: string, at: number) =>
+  ingestText(store, 'acme', { waId, profileName: waId === ADA ? 'Ada' : 'Bo', wamid, text, at });
 
 const conversationOf = async (waId: string) => {
   const contact = await store.db.get<{ id: string }>('SELECT id FROM contacts WHERE wa_id = $1', [waId]);
@@ -173,11 +167,7 @@ describe('erasure on Postgres', () => {
           settled = true;
         });
       erasing.catch(() => {});
-      // Until the erasure waits on the hold's transaction (or, did it not lock, has finished).
-      const blocked = async () =>
-        (await side.query('SELECT 1 FROM pg_stat_activity WHERE $1 = ANY(pg_blocking_pids(pid))', [pid])).rows
-          .length > 0;
-      while (!settled && !(await blocked())) await new Promise((resolve) => setTimeout(resolve, 5));
+      await untilBlockedOrSettled(side, pid, () => settled);
       await side.query('COMMIT');
       const error = await refusal(() => erasing);
       expect(error.code).toBe('conflict');
@@ -207,11 +197,7 @@ describe('erasure on Postgres', () => {
         settled = true;
       });
       ingesting.catch(() => {});
-      // Until the ingest waits on the erasure's transaction (or, did it not lock, has finished).
-      const blocked = async () =>
-        (await side.query('SELECT 1 FROM pg_stat_activity WHERE $1 = ANY(pg_blocking_pids(pid))', [pid])).rows
-          .length > 0;
-      while (!settled && !(await blocked())) await new Promise((resolve) => setTimeout(resolve, 5));
+      await untilBlockedOrSettled(side, pid, () => settled);
       await side.query('COMMIT');
       await ingesting;
       // The message is not filed in the erased conversation: a fresh contact and conversation.
@@ -258,10 +244,7 @@ describe('erasure on Postgres', () => {
           settled = true;
         });
       erasing.catch(() => {});
-      const blocked = async () =>
-        (await side.query('SELECT 1 FROM pg_stat_activity WHERE $1 = ANY(pg_blocking_pids(pid))', [pid])).rows
-          .length > 0;
-      while (!settled && !(await blocked())) await new Promise((resolve) => setTimeout(resolve, 5));
+      await untilBlockedOrSettled(side, pid, () => settled);
       await side.query('COMMIT');
       const { certificate } = await erasing;
       expect(certificate.outcome).toBe('erased');

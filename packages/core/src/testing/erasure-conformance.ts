@@ -5,7 +5,7 @@ import { silentLogger } from '../logger/index.ts';
 import { noopMetrics } from '../metrics/index.ts';
 import { hydrateEvent } from '../queue/hydrate.ts';
 import type { Store } from '../store/types.ts';
-import { identity, inboundMessage, messagesUnit, seedWorkspace } from './fixtures.ts';
+import { identity, inboundMessage, ingestText, messagesUnit, seedWorkspace } from './fixtures.ts';
 
 /** Returns a fresh, migrated, empty store reading its time from `now` (the part moves the clock). */
 export type OpenClockedStore = (options: { now: () => number }) => Promise<Store>;
@@ -33,25 +33,8 @@ export function describeErasureConformance(name: string, open: OpenClockedStore)
     });
     afterEach(() => store.close());
 
-    async function say(waId: string, wamid: string, text: string, at: number): Promise<void> {
-      await store.ingest(
-        messagesUnit(
-          'acme',
-          {
-            messages: [
-              inboundMessage({
-                wamid,
-                contact: identity({ waId, profileName: waId === ADA ? 'Ada' : 'Bo' }),
-                timestamp: at,
-                text,
-                content: { type: 'text', text: { body: text } },
-              }),
-            ],
-          },
-          at,
-        ),
-      );
-    }
+    const say = (waId: string, wamid: string, text: string, at: number) =>
+      ingestText(store, 'acme', { waId, profileName: waId === ADA ? 'Ada' : 'Bo', wamid, text, at });
 
     /** The conversation of the contact whose number is (still) this one. */
     const conversationOf = async (waId: string) => {

@@ -64,6 +64,32 @@ export function messagesUnit(
   };
 }
 
+/** A customer's text message, ingested as a webhook of its own received at `at`. */
+export async function ingestText(
+  store: Pick<Store, 'ingest'>,
+  workspaceId: string,
+  message: { waId: string; profileName?: string; wamid: string; text: string; at: number },
+): Promise<void> {
+  const { waId, profileName, wamid, text, at } = message;
+  await store.ingest(
+    messagesUnit(
+      workspaceId,
+      {
+        messages: [
+          inboundMessage({
+            wamid,
+            contact: identity({ waId, ...(profileName ? { profileName } : {}) }),
+            timestamp: at,
+            text,
+            content: { type: 'text', text: { body: text } },
+          }),
+        ],
+      },
+      at,
+    ),
+  );
+}
+
 /** A workspace with a number and the given connectors enabled (all events). */
 export async function seedWorkspace(
   store: Store,

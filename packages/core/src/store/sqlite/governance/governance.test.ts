@@ -3,7 +3,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { isWabridgeError } from '../../../errors/index.ts';
-import { identity, inboundMessage, messagesUnit, seedWorkspace, status } from '../../../testing/fixtures.ts';
+import {
+  identity,
+  inboundMessage,
+  ingestText,
+  messagesUnit,
+  seedWorkspace,
+  status,
+} from '../../../testing/fixtures.ts';
 import { ArchiveGovernance } from '../../../workspace/governance.ts';
 import { archiveSeqsOfEntities } from '../archive-reads.ts';
 import { verifyArchive } from '../archive-verify.ts';
@@ -30,25 +37,8 @@ beforeEach(async () => {
 });
 afterEach(() => store.close());
 
-async function say(waId: string, wamid: string, text: string, at: number): Promise<void> {
-  await store.ingest(
-    messagesUnit(
-      'acme',
-      {
-        messages: [
-          inboundMessage({
-            wamid,
-            contact: identity({ waId, profileName: waId === ADA ? 'Ada' : 'Bo' }),
-            timestamp: at,
-            text,
-            content: { type: 'text', text: { body: text } },
-          }),
-        ],
-      },
-      at,
-    ),
-  );
-}
+const say = (waId: string, wamid: string, text: string, at: number) =>
+  ingestText(store, 'acme', { waId, profileName: waId === ADA ? 'Ada' : 'Bo', wamid, text, at });
 
 const conversationOf = async (waId: string) => {
   const contact = store.db.get<{ id: string }>('SELECT id FROM contacts WHERE wa_id = :w', { w: waId });
