@@ -1,3 +1,4 @@
+export { PgLogNodeStore } from './archive.ts';
 export type { PostgresStoreOptions } from './context.ts';
 export {
   type MigrationReport,

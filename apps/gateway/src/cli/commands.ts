@@ -72,6 +72,16 @@ terminal, or the first line when piped. It is never an argument, which ps and th
   printf '%s\\n' "$OWNER_PASSWORD" | wabridge admin create-owner ana@example.com`;
 const connectorArg = { name: '<connector>' };
 
+const MIGRATE_DETAILS = `Without --to, applies the store's schema migrations (the gateway also runs them at start).
+
+With --to postgres, copies the SQLite store into a Postgres schema: stop every gateway and worker
+first (the copy refuses while any process has the SQLite file open). The schema is migrated, every
+table copied and read back, the archive's roots and signed checkpoints compared, all in one
+transaction: on any failure nothing is left behind. A schema that already holds a store is refused
+unless --force. Keep WABRIDGE_MASTER_KEY: secrets and archive content are copied sealed.
+
+  wabridge migrate --to postgres --database-url postgres://wabridge@db:5432/wabridge --schema wabridge`;
+
 /**
  * Every command of `wabridge`: the help, the parser and the tests read this one table, so a
  * command cannot answer `--help` differently from what it parses.
@@ -90,8 +100,35 @@ export const COMMANDS: readonly Entry[] = [
   },
   {
     path: ['migrate'],
-    summary: 'create or upgrade the database',
-    run: async (input) => (await admin()).migrateCommand(input),
+    summary: 'create or upgrade the database; --to postgres copies the SQLite store into Postgres',
+    details: MIGRATE_DETAILS,
+    options: {
+      to: {
+        type: 'string',
+        value: 'postgres',
+        help: "copy the stopped SQLite store (WABRIDGE_DATA_DIR's) into Postgres, verified, in one transaction",
+      },
+      'database-url': {
+        type: 'string',
+        value: '<postgres://…>',
+        help: 'the Postgres to copy into (default: DATABASE_URL)',
+      },
+      schema: {
+        type: 'string',
+        value: '<name>',
+        help: "the schema to copy into (default: DATABASE_SCHEMA, else the server's search_path)",
+      },
+      force: { type: 'boolean', help: 'with --to: replace what the Postgres schema already holds' },
+    },
+    run: async (input) => {
+      if (input.values.to === undefined) {
+        if (['database-url', 'schema', 'force'].some((option) => input.values[option] !== undefined)) {
+          throw new UsageError('--database-url, --schema and --force go with --to postgres');
+        }
+        return (await admin()).migrateCommand(input);
+      }
+      await (await import('./migrate-postgres.ts')).migrateToPostgres(input);
+    },
   },
   {
     name: 'workspace',
