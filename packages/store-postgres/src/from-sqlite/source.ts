@@ -41,9 +41,8 @@ export class SqliteSource {
       if ((code & 0xff) === SQLITE_BUSY || (code & 0xff) === SQLITE_LOCKED) {
         throw new WabridgeError(
           'conflict',
-          `the SQLite store at ${path} is in use by another process (a gateway, a worker or another wabridge command): ` +
-            'stop them first (e.g. `systemctl stop wabridge wabridge-worker` or `docker compose stop`; `fuser -v ' +
-            `${path}\` lists them), then run the migration again`,
+          `the SQLite store at ${path} is in use by another process: stop every \`wabridge serve\`, ` +
+            `\`wabridge worker\` and other wabridge command using it (\`fuser -v ${path}\` lists them), then run the migration again`,
           { cause: error },
         );
       }
