@@ -91,11 +91,11 @@ async function thread(server: Server) {
   };
 }
 
-const migrate = (values: Record<string, string | boolean>, env: () => ReturnType<typeof loadEnv>) =>
-  migrateToPostgres(
-    { env, values: { to: 'postgres', ...values }, positionals: [], args: [] },
-    { write: () => true },
-  );
+const migrate = (
+  values: Record<string, string | boolean>,
+  env: () => ReturnType<typeof loadEnv>,
+  progress: { isTTY?: boolean; write(text: string): unknown } = { write: () => true },
+) => migrateToPostgres({ env, values: { to: 'postgres', ...values }, positionals: [], args: [] }, progress);
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'wabridge-migrate-'));
@@ -183,6 +183,8 @@ describe('wabridge migrate --to postgres', () => {
       print.mockRestore();
     }
 
+    const drawn: string[] = [];
+    const terminal = { isTTY: true, write: (text: string) => drawn.push(text) };
     const printed: string[] = [];
     const capture = vi.spyOn(process.stdout, 'write').mockImplementation((text) => {
       printed.push(String(text));
@@ -190,10 +192,13 @@ describe('wabridge migrate --to postgres', () => {
     });
     let report: Awaited<ReturnType<typeof migrateToPostgres>>;
     try {
-      report = await migrate({ 'database-url': testDatabaseUrl, schema }, () => sqliteEnv);
+      report = await migrate({ 'database-url': testDatabaseUrl, schema }, () => sqliteEnv, terminal);
     } finally {
       capture.mockRestore();
     }
+    // On a terminal, progress per table.
+    const messagesCopied = report.tables.find((t) => t.table === 'messages')?.postgres;
+    expect(drawn.join('')).toContain(`copying messages: ${messagesCopied} / ${messagesCopied} rows`);
     const output = printed.join('');
     expect(output).toContain(`DATABASE_SCHEMA=${schema}`);
     expect(output).toContain('WABRIDGE_MASTER_KEY (and WABRIDGE_MASTER_KEY_PREVIOUS) unchanged');

@@ -78,6 +78,9 @@ function printReport(report: MigrationReport, env: Env, url: string, schema: str
     );
   }
   out(table(report.tables.map((t) => ({ table: t.table, sqlite: t.sqlite, postgres: t.postgres }))));
+  if (report.postgresOnly.length > 0) {
+    out(`left empty (no SQLite counterpart): ${report.postgresOnly.join(', ')}`);
+  }
   if (report.admittedJobs > 0) {
     out(`${report.admittedJobs} job(s) SQLite had not admitted yet are queued in jobs`);
   }

@@ -128,7 +128,8 @@ export async function planCopy(source: SqliteSource, target: Queryable): Promise
   if (problems.length > 0) {
     throw new WabridgeError(
       'internal',
-      `the SQLite store's schema does not match the Postgres store's: ${problems.join('; ')}`,
+      `the SQLite store's schema does not match the Postgres store's: ${problems.join('; ')} ` +
+        '(a store last opened by an older wabridge: run `wabridge migrate` on it first, with this version)',
     );
   }
   const copied = new Set(tables.map((t) => t.table));
