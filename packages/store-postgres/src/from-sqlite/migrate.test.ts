@@ -283,8 +283,10 @@ describe('wabridge migrate --to postgres (the copy)', () => {
     });
   });
 
-  it('refuses a schema that holds a store unless forced, and replaces it when forced', async () => {
+  it("refuses a schema that holds a store unless forced, and replaces it when forced, never another application's tables", async () => {
     await buildSqliteStore();
+    const pg = await openPostgres();
+    await pg.db.run('CREATE TABLE other_app (x INTEGER); INSERT INTO other_app VALUES (1)');
     await migrate();
     await expect(migrate()).rejects.toMatchObject({
       code: 'conflict',
@@ -293,6 +295,7 @@ describe('wabridge migrate --to postgres (the copy)', () => {
     const forced = await migrate({ force: true });
     expect(forced.replaced.find((t) => t.table === 'messages')?.postgres).toBe(16);
     expect(forced.tables.find((t) => t.table === 'messages')?.postgres).toBe(16);
+    expect(await pg.db.all('SELECT x FROM other_app')).toEqual([{ x: 1 }]);
   });
 
   it('refuses a master key that does not open the store, and an unreachable server', async () => {

@@ -1,5 +1,7 @@
 import { WabridgeError } from '@wabridge/core';
 import type { Queryable } from '../database.ts';
+import type { PgMigration } from '../migrate.ts';
+import { PG_MIGRATIONS } from '../schema/index.ts';
 import type { SqliteSource } from './source.ts';
 
 /** The Postgres column types the store uses, and how a SQLite value is turned into each. */
@@ -40,13 +42,10 @@ export const SQLITE_ONLY_TABLES: Readonly<Record<string, string>> = {
   schema_migrations: 'each store keeps its own migration history',
 };
 
-/** Postgres tables the copy never writes: the Postgres store's own migration history. */
-const PG_OWN_TABLES: ReadonlySet<string> = new Set(['schema_migrations']);
-
 export interface MigrationPlan {
   /** In an order that satisfies the foreign keys (a workspace before its numbers). */
   tables: TablePlan[];
-  /** Every base table of the Postgres schema but its migration history (what `--force` empties). */
+  /** The store's tables in the Postgres schema but its migration history (what `--force` empties). */
   targetTables: string[];
   /** Postgres tables no SQLite table fills: left empty. */
   postgresOnly: string[];
@@ -68,6 +67,7 @@ interface PgColumnRow {
  * nullable or have a default.
  */
 export async function planCopy(source: SqliteSource, target: Queryable): Promise<MigrationPlan> {
+  const storeTables = new Set(tablesOf(PG_MIGRATIONS));
   const pgColumns = await target.all<PgColumnRow>(
     `SELECT c.table_name, c.column_name, c.data_type,
             c.is_nullable = 'YES' AS nullable,
@@ -87,7 +87,11 @@ export async function planCopy(source: SqliteSource, target: Queryable): Promise
      WHERE tc.table_schema = current_schema() AND tc.constraint_type = 'PRIMARY KEY'
      ORDER BY k.table_name, k.ordinal_position`,
   );
-  const byTable = groupBy(pgColumns, (c) => c.table_name);
+  // Only the store's own tables: a schema shared with other applications keeps theirs untouched.
+  const byTable = groupBy(
+    pgColumns.filter((c) => storeTables.has(c.table_name)),
+    (c) => c.table_name,
+  );
   const keyOf = groupBy(keys, (k) => k.table_name);
   const problems: string[] = [];
   const tables: TablePlan[] = [];
@@ -133,7 +137,8 @@ export async function planCopy(source: SqliteSource, target: Queryable): Promise
     );
   }
   const copied = new Set(tables.map((t) => t.table));
-  const targetTables = [...byTable.keys()].filter((t) => !PG_OWN_TABLES.has(t));
+  // Its migration history (schema_migrations) is runMigrations', not a migration's: never copied.
+  const targetTables = [...byTable.keys()];
   return {
     tables: await inForeignKeyOrder(target, tables),
     targetTables,
@@ -175,6 +180,17 @@ function groupBy<T>(rows: readonly T[], key: (row: T) => string): Map<string, T[
     else groups.set(k, [row]);
   }
   return groups;
+}
+
+/** The tables the store's migrations create (what the store owns in its schema). */
+export function tablesOf(migrations: readonly PgMigration[]): string[] {
+  const names = new Set<string>();
+  for (const { sql } of migrations) {
+    for (const [, name] of sql.matchAll(/CREATE TABLE (?:IF NOT EXISTS )?([a-z_][a-z0-9_]*)/gi)) {
+      if (name) names.add(name.toLowerCase());
+    }
+  }
+  return [...names];
 }
 
 /** An identifier in double quotes (the catalog's names are plain, but `key` and `level` are words). */
