@@ -151,6 +151,12 @@ describe('wabridge migrate --to postgres', () => {
       reason: 'audit',
       actor: 'cli:test',
     });
+    // Nothing else in flight, so the planned failure meets the next message's delivery.
+    await until('the queue idle', async () => {
+      const slackJobs = (await sqlite.runtime.store.jobStats()).byConnector.slack;
+      return (slackJobs?.ready ?? 0) + (slackJobs?.running ?? 0) === 0;
+    });
+    await slack.idle();
     slack.failNext({ kind: 'error', error: 'invalid_blocks' });
     await ada.sendText('two', { timestamp: base + 1000 });
     const [dead] = await until('a dead letter', async () => {
@@ -238,7 +244,7 @@ describe('wabridge migrate --to postgres', () => {
     const merkle = await MerkleLog.open(new PgLogNodeStore(store.db, WORKSPACE));
     expect(records.length).toBeGreaterThan(report.logs.find((l) => l.log === WORKSPACE)?.size ?? 0);
     expect(toHex(merkle.head().root)).toBe(toHex(range.root()));
-  });
+  }, 120_000);
 
   it('says where the Postgres is missing, and refuses options without --to', async () => {
     const env = await environment();
