@@ -2,6 +2,7 @@ import type { PurgeSummary } from '../store/sqlite/archive-purges.ts';
 import type { OpenedArchiveContent, StoredArchiveRecord } from '../store/sqlite/archive-reads.ts';
 import type { RecordColumns } from '../store/sqlite/archive-record-form.ts';
 import type { ScanPool } from '../store/sqlite/archive-verify-pool.ts';
+import type { Store } from '../store/types.ts';
 import type { LogNodeStore } from './log/node-store.ts';
 
 // What `archive verify`, checkpoints and the exports read from a store's archive, and the two small
@@ -93,3 +94,12 @@ export function storedNodeCountOf(size: number, isStoredLevel: (level: number) =
   }
   return count;
 }
+
+/**
+ * A store as the exports use it: its reads through the `Store` roles, and its archive's reads.
+ * Both the SQLite store and the Postgres store are one.
+ */
+export type ArchiveStore = Pick<
+  Store,
+  'getWorkspace' | 'getContact' | 'getConversation' | 'listConversations' | 'consentHistory' | 'appendAudit'
+> & { readonly archiveReader: ArchiveReader };

@@ -101,7 +101,9 @@ export class SqliteArchiveReader implements ArchiveReader {
 
   /** Threads with a read-only connection each to the file; none for an in-memory store. */
   scanPool(log: string, keys: readonly RawDataKey[] | null, threads: number): ScanPool | null {
-    return this.#db.path === ':memory:' ? null : scanPool(this.#db.path, log, keys ? [...keys] : null, threads);
+    return this.#db.path === ':memory:'
+      ? null
+      : scanPool(this.#db.path, log, keys ? [...keys] : null, threads);
   }
 
   async logKey(log: string): Promise<StoredLogKey | null> {

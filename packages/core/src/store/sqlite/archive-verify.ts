@@ -14,7 +14,6 @@ import {
 import { WabridgeError } from '../../errors/index.ts';
 import type { SecretBox } from '../../secrets/index.ts';
 import type { DataKeyring } from '../../vault/keyring.ts';
-import { SqliteArchiveReader } from './archive-reader.ts';
 import {
   type ContentChecker,
   type ContentFault,
@@ -24,6 +23,7 @@ import {
   threadChecker,
 } from './archive-content-check.ts';
 import { PurgedRecords, type PurgeSummary } from './archive-purges.ts';
+import { SqliteArchiveReader } from './archive-reader.ts';
 import { committedContent, parseRecord, type RecordColumns } from './archive-record-form.ts';
 import type { ScanAnswer } from './archive-verify-scan.ts';
 import { SqliteDatabase } from './database.ts';
