@@ -51,8 +51,10 @@ export async function exportContactArchive(
 
 /** `archive verify` of a workspace's log, with its contents checked (the runtime has the keys). */
 export async function verifyWorkspaceArchive(runtime: Runtime, workspaceId: string) {
-  return runtime.withArchiveStore((direct) =>
-    verifyArchive(direct.db, workspaceId, { keyring: direct.keyring }),
+  return runtime.withArchiveStore(async (direct) =>
+    verifyArchive(direct.archiveReader, workspaceId, {
+      keyring: await direct.archiveReader.dataKeys(workspaceId),
+    }),
   );
 }
 
@@ -63,7 +65,7 @@ export async function signWorkspaceCheckpoint(
   workspaceId: string,
 ): Promise<{ size: number; note: string }> {
   const { note, checkpoint } = await runtime.withArchiveStore((direct) =>
-    signArchiveCheckpoint(direct.db, runtime.secrets, workspaceId),
+    signArchiveCheckpoint(direct.archiveReader, runtime.secrets, workspaceId),
   );
   await runtime.store.appendAudit(
     auditEntry(actor, 'archive.checkpoint', workspaceId, { size: checkpoint.size }),

@@ -5,6 +5,7 @@ import {
   type AccessOptions,
   AdminAccess,
   ArchiveGovernance,
+  type ArchiveStore,
   CommandProcessor,
   ConnectorHost,
   type ConnectorRegistry,
@@ -20,7 +21,6 @@ import {
   parseMasterKey,
   RoutingCache,
   type SecretBox,
-  type SqliteStore,
   type Store,
   type ThreadedSqliteStore,
   WabridgeError,
@@ -37,7 +37,7 @@ import {
   whatsappSenderConnector,
 } from '@wabridge/whatsapp';
 import type { Env } from './env.ts';
-import { openChosenStore, sqliteOnly, usesPostgres } from './store-choice.ts';
+import { archiveStoreOf, openChosenStore, usesPostgres } from './store-choice.ts';
 
 export interface RuntimeOptions {
   env: Env;
@@ -95,10 +95,11 @@ export interface Runtime {
   /** The clock of the process (injected by tests): retention runs from the console and the API use it. */
   now: () => number;
   /**
-   * Runs `run` on a connection of its own to the database, with the master keys (the archive's
-   * proofs, checkpoints and exports read the log directly, as `wabridge archive …` does).
+   * Runs `run` with a store whose archive can be read (`archiveReader`), with the master keys:
+   * on SQLite a connection of its own to the file (as `wabridge archive …` has), on Postgres the
+   * runtime's store (its pool).
    */
-  withArchiveStore<T>(run: (store: SqliteStore) => Promise<T>): Promise<T>;
+  withArchiveStore<T>(run: (store: Store & ArchiveStore) => Promise<T>): Promise<T>;
   /**
    * How long the store thread has gone without answering (ms; 0 when idle or progressing, and
    * always 0 for an in-thread store). Readiness fails while it grows.
@@ -301,7 +302,11 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
     worker,
     now,
     async withArchiveStore(run) {
-      if (usesPostgres(env)) throw sqliteOnly("the archive's verify, checkpoints and exports");
+      if (usesPostgres(env)) {
+        const archive = archiveStoreOf(store);
+        if (!archive) throw new WabridgeError('internal', 'the Postgres store has no archive reader');
+        return run(archive);
+      }
       const direct = await openSqliteStore({ path: env.databasePath, masterKeys });
       try {
         return await run(direct);

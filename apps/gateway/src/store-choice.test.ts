@@ -2,6 +2,7 @@ import { createHmac } from 'node:crypto';
 import { type LedgerTarget, ledgerConnector, startLedgerTarget } from '@wabridge/core/testing';
 import { freshSchema, testDatabaseUrl } from '@wabridge/store-postgres/testing';
 import { afterEach, describe, expect, it, vi } from 'vitest';
+import { signWorkspaceCheckpoint, verifyWorkspaceArchive } from './archive-operations.ts';
 import { backupCommand, withArchiveDatabase } from './cli/admin.ts';
 import { EnvError, loadEnv } from './env.ts';
 import { openChosenStore, usesPostgres } from './store-choice.ts';
@@ -63,7 +64,7 @@ describe('DATABASE_URL', () => {
 });
 
 describe('the SQLite-only commands on Postgres', () => {
-  it('refuse in one line instead of opening a SQLite file that is not the database', async () => {
+  it('refuse in one line instead of opening a SQLite file that is not the database; backup names pg_dump', async () => {
     const env = loadEnv({
       NODE_ENV: 'test',
       WABRIDGE_DATA_DIR: '/tmp/wb-choice',
@@ -72,7 +73,10 @@ describe('the SQLite-only commands on Postgres', () => {
     const refused = { code: 'config_invalid', message: expect.stringMatching(/not built for Postgres/) };
     await expect(
       backupCommand({ env: () => env, values: {}, positionals: ['/tmp/wb-choice-backup.db'], args: [] }),
-    ).rejects.toMatchObject(refused);
+    ).rejects.toMatchObject({
+      code: 'config_invalid',
+      message: expect.stringMatching(/use pg_dump|with pg_dump/),
+    });
     await expect(withArchiveDatabase(env, async () => null)).rejects.toMatchObject(refused);
   });
 });
@@ -118,10 +122,15 @@ describe('the gateway on Postgres', () => {
       const ledger = target;
       await vi.waitFor(() => expect(ledger.effects).toHaveLength(1), { timeout: 20_000, interval: 50 });
       expect(ledger.effects[0]).toMatchObject({ eventType: 'message.inbound', text: 'stored in Postgres' });
-      // The archive's direct file reads are SQLite-only: refused in one line, not a crash.
-      await expect(first.runtime.withArchiveStore(async () => null)).rejects.toMatchObject({
-        code: 'config_invalid',
-        message: expect.stringMatching(/not built for Postgres/),
+      // The archive's verify and checkpoints, as the admin API and console call them, on Postgres.
+      const signed = await signWorkspaceCheckpoint(first.runtime, 'test', 'acme');
+      expect(signed.note).toMatch(/^wabridge\/archive\/acme\n/);
+      const report = await verifyWorkspaceArchive(first.runtime, 'acme');
+      expect(report).toMatchObject({
+        ok: true,
+        contentChecked: true,
+        verifiedSize: signed.size,
+        failure: null,
       });
     } finally {
       await first.close();

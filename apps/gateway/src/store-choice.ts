@@ -1,4 +1,4 @@
-import { type Logger, openSqliteStore, type Store, WabridgeError } from '@wabridge/core';
+import { type ArchiveStore, type Logger, openSqliteStore, type Store, WabridgeError } from '@wabridge/core';
 import { openPostgresStore } from '@wabridge/store-postgres';
 import type { Env } from './env.ts';
 
@@ -35,13 +35,29 @@ export async function openChosenStore(env: Env, options: StoreChoiceOptions = {}
 }
 
 /**
- * What the SQLite-only parts say on Postgres: they read or copy the database file directly
- * (archive verify/checkpoints/exports, the audit trail's file reads, `wabridge backup`).
+ * The store with its archive's reads (verify, checkpoints, exports): the Postgres store has them
+ * on its pool; the threaded SQLite store has not (its callers open a direct connection instead).
+ */
+export function archiveStoreOf(store: Store): (Store & ArchiveStore) | null {
+  return 'archiveReader' in store ? (store as Store & ArchiveStore) : null;
+}
+
+/**
+ * What the SQLite-only parts say on Postgres: they read or write the database file directly
+ * (`keys rotate`, `archive prove` and `archive consistency`).
  */
 export function sqliteOnly(what: string): WabridgeError {
   // config_invalid, not unavailable: retrying cannot help, only another DATABASE_URL would.
   return new WabridgeError(
     'config_invalid',
-    `${what} reads the SQLite file directly and is not built for Postgres yet (DATABASE_URL is a postgres:// URL); use the server's own tools (pg_dump) for backups`,
+    `${what} reads the SQLite file directly and is not built for Postgres yet (DATABASE_URL is a postgres:// URL)`,
+  );
+}
+
+/** `wabridge backup` on Postgres: the server's own tools back it up, not a copy of a file. */
+export function backupOnPostgres(): WabridgeError {
+  return new WabridgeError(
+    'config_invalid',
+    '`wabridge backup` copies the SQLite file; this store is Postgres (DATABASE_URL is a postgres:// URL): back it up with pg_dump (e.g. pg_dump --format=custom --schema=<DATABASE_SCHEMA> "$DATABASE_URL" > wabridge.dump), or your server\'s base backups and point-in-time recovery',
   );
 }

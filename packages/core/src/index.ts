@@ -8,6 +8,13 @@ export * from './archive/export/verify-export.ts';
 export { readZip } from './archive/export/zip.ts';
 export * from './archive/log/index.ts';
 export * from './archive/proof-document.ts';
+export {
+  type ArchiveReader,
+  type ArchiveStore,
+  type RawDataKey,
+  type StoredLogKey,
+  storedNodeCountOf,
+} from './archive/reader.ts';
 export * from './bridge/commands.ts';
 export * from './bridge/policy.ts';
 export * from './config/fields.ts';
@@ -51,10 +58,17 @@ export {
   toRanges,
 } from './store/sqlite/archive.ts';
 export { proveArchiveConsistency, proveArchiveRecord } from './store/sqlite/archive-proofs.ts';
-export type { PurgeSummary } from './store/sqlite/archive-purges.ts';
-export { archiveLogSize, storedVerifierKey } from './store/sqlite/archive-reads.ts';
+export { type PurgeSummary, parsePurges } from './store/sqlite/archive-purges.ts';
+export {
+  archiveLogSize,
+  type OpenedArchiveContent,
+  type StoredArchiveRecord,
+  storedVerifierKey,
+} from './store/sqlite/archive-reads.ts';
+export type { RecordColumns } from './store/sqlite/archive-record-form.ts';
 export {
   type ArchiveFailure,
+  type ArchiveSource,
   type ArchiveVerifyReport,
   archiveOrigin,
   archiveVerifierKey,

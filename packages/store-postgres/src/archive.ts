@@ -28,7 +28,7 @@ import type { PgKeyring } from './keyring.ts';
 // change it records.
 
 /** Bytes of random salt before each record's content (as in the SQLite store). */
-const CONTENT_SALT_BYTES = 16;
+export const CONTENT_SALT_BYTES = 16;
 
 /** A record's content, sealed and committed to ahead of its record (see `sealContent`). */
 export interface SealedContent {

@@ -92,6 +92,19 @@ export class PgKeyring {
     return openWith(await this.byId(q, workspaceId, id), workspaceId, purpose, sealed);
   }
 
+  /** Every data key of the workspace, raw (for `archive verify`'s content checker, in this process). */
+  async exportAll(q: Queryable, workspaceId: string): Promise<Array<{ keyId: string; key: Buffer }>> {
+    const rows = await q.all<{ key_id: string }>(
+      'SELECT key_id FROM data_keys WHERE workspace_id = $1 ORDER BY created_at',
+      [workspaceId],
+    );
+    const keys: Array<{ keyId: string; key: Buffer }> = [];
+    for (const row of rows) {
+      keys.push({ keyId: row.key_id, key: (await this.byId(q, workspaceId, row.key_id)).export() });
+    }
+    return keys;
+  }
+
   /** Forgets a workspace's cached keys (they were deleted with it). */
   forget(workspaceId: string): void {
     this.#keys.delete(workspaceId);

@@ -1,4 +1,5 @@
-import type { Store } from '@wabridge/core';
+import type { ArchiveReader, Store } from '@wabridge/core';
+import { PgArchiveReader } from './archive-reader.ts';
 import type { PostgresStoreOptions } from './context.ts';
 import { PgJobs } from './jobs.ts';
 
@@ -10,10 +11,18 @@ import { PgJobs } from './jobs.ts';
  *   audit.ts → holds.ts → retention.ts → erasure.ts → jobs.ts → this class (archive.ts: the
  *   archive appender; queue/: PgJobQueue, which fan-out.ts enqueues with and jobs.ts delegates to).
  * Every role of `Store` is built, and core's whole conformance suite runs on it
- * (store-conformance.test.ts). The gateway does not select it yet.
+ * (store-conformance.test.ts); the archive's verify, checkpoints and exports are core's, over
+ * `archiveReader` (archive-reader.ts).
  */
 export class PostgresStore extends PgJobs implements Store {
   readonly kind = 'postgres' as const;
+  #archiveReader: ArchiveReader | null = null;
+
+  /** The archive's reads for verify, checkpoints and exports (core's, over `ArchiveReader`). */
+  get archiveReader(): ArchiveReader {
+    this.#archiveReader ??= new PgArchiveReader(this.db, this.keyring);
+    return this.#archiveReader;
+  }
 }
 
 /** Opens (and migrates) a Postgres store: `openPostgresStore({ url: process.env.DATABASE_URL })`. */

@@ -1,10 +1,12 @@
 import {
+  type ArchiveStore,
   archiveVerifierKey,
   noopMetrics,
   openSqliteStore,
   type PlatformEvent,
   preparePrivateDatabaseFile,
   type SqliteStore,
+  type Store,
   signArchiveCheckpoint,
   type UnroutedEvent,
   verifyArchive,
@@ -18,7 +20,13 @@ import type { Env } from '../env.ts';
 import { createLogger } from '../logger.ts';
 import { createRuntime, loadMasterKeys, type Runtime } from '../runtime.ts';
 import { installLink } from '../slack-install.ts';
-import { sqliteOnly, usesPostgres } from '../store-choice.ts';
+import {
+  archiveStoreOf,
+  backupOnPostgres,
+  openChosenStore,
+  sqliteOnly,
+  usesPostgres,
+} from '../store-choice.ts';
 import { connectorSettingsInput } from './connector-config.ts';
 import { out, table } from './output.ts';
 import { type CommandInput, UsageError } from './parse.ts';
@@ -476,13 +484,33 @@ export async function keysRotate({ env, values }: CommandInput): Promise<void> {
 
 // --- archive -----------------------------------------------------------------------------------
 
-/** A direct connection to the database file, for the archive's reads and its own small writes. */
+/** A direct connection to the SQLite file, for what reads and writes it directly (`keys rotate`, proofs). */
 export async function withArchiveDatabase<T>(env: Env, run: (store: SqliteStore) => Promise<T>): Promise<T> {
-  if (usesPostgres(env)) throw sqliteOnly("the archive's and audit trail's direct reads");
+  if (usesPostgres(env)) throw sqliteOnly('this command');
   const masterKeys = masterKeysIfAny(env);
   const store = await openSqliteStore({ path: env.databasePath, ...(masterKeys ? { masterKeys } : {}) });
   try {
     return await run(store);
+  } finally {
+    await store.close();
+  }
+}
+
+/**
+ * A store whose archive can be read (verify, checkpoints, exports, the audit trail), with the master
+ * keys when configured: on SQLite a direct connection to the file, on Postgres the store (a pool).
+ */
+export async function withArchiveReads<T>(
+  env: Env,
+  run: (store: Store & ArchiveStore) => Promise<T>,
+): Promise<T> {
+  if (!usesPostgres(env)) return withArchiveDatabase(env, run);
+  const masterKeys = masterKeysIfAny(env);
+  const store = await openChosenStore(env, masterKeys ? { masterKeys } : {});
+  try {
+    const archive = archiveStoreOf(store);
+    if (!archive) throw new WabridgeError('internal', 'the Postgres store has no archive reader');
+    return await run(archive);
   } finally {
     await store.close();
   }
@@ -499,8 +527,8 @@ export async function archiveCheckpoint({ env, positionals }: CommandInput): Pro
   const current = env();
   await withRuntime(current, async ({ store, secrets }) => {
     if (!(await store.getWorkspace(workspaceId))) throw noWorkspace(workspaceId);
-    await withArchiveDatabase(current, async (direct) => {
-      const { note } = await signArchiveCheckpoint(direct.db, secrets, workspaceId);
+    await withArchiveReads(current, async (direct) => {
+      const { note } = await signArchiveCheckpoint(direct.archiveReader, secrets, workspaceId);
       out(note.trimEnd());
     });
   });
@@ -511,8 +539,8 @@ export async function archivePublicKey({ env, positionals }: CommandInput): Prom
   const current = env();
   await withRuntime(current, async ({ store, secrets }) => {
     if (!(await store.getWorkspace(workspaceId))) throw noWorkspace(workspaceId);
-    await withArchiveDatabase(current, async (direct) => {
-      out(await archiveVerifierKey(direct.db, secrets, workspaceId));
+    await withArchiveReads(current, async (direct) => {
+      out(await archiveVerifierKey(direct.archiveReader, secrets, workspaceId));
     });
   });
 }
@@ -521,16 +549,14 @@ export async function archivePublicKey({ env, positionals }: CommandInput): Prom
 export async function archiveVerify({ env, values, positionals }: CommandInput): Promise<void> {
   const [workspaceId = ''] = positionals;
   const key = str(values.key);
-  const report = await withArchiveDatabase(env(), async (direct) => {
+  const report = await withArchiveReads(env(), async (direct) => {
+    const reader = direct.archiveReader;
     // The global log (admin acts on no workspace, workspace deletions) has no workspace of its own.
-    const known =
-      direct.db.get('SELECT 1 AS found FROM workspaces WHERE id = :id', { id: workspaceId }) ??
-      direct.db.get('SELECT 1 AS found FROM archive_log_heads WHERE log_id = :id', { id: workspaceId });
-    if (!known) throw noWorkspace(workspaceId);
+    if (!(await reader.hasLog(workspaceId))) throw noWorkspace(workspaceId);
     // With the master key, each content is opened and checked against its record's commitment;
     // without, only its presence (a purged content is accounted for by a purge record).
-    const keyring = masterKeysIfAny(env()) ? direct.keyring : undefined;
-    return verifyArchive(direct.db, workspaceId, {
+    const keyring = masterKeysIfAny(env()) ? await reader.dataKeys(workspaceId) : undefined;
+    return verifyArchive(reader, workspaceId, {
       ...(key ? { verifierKey: key } : {}),
       ...(keyring ? { keyring } : {}),
     });
@@ -581,7 +607,7 @@ export async function migrateCommand({ env }: CommandInput): Promise<void> {
 export async function backupCommand({ env, positionals }: CommandInput): Promise<void> {
   const [target = ''] = positionals;
   const current = env();
-  if (usesPostgres(current)) throw sqliteOnly('`wabridge backup`');
+  if (usesPostgres(current)) throw backupOnPostgres();
   const { existsSync, rmSync } = await import('node:fs');
   const { resolve } = await import('node:path');
   const { DatabaseSync } = await import('node:sqlite');

@@ -1,11 +1,11 @@
 import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import {
+  type ArchiveStore,
   type DiscoveryFileFormat,
   exportDiscovery,
   proveArchiveConsistency,
   proveArchiveRecord,
-  type SqliteStore,
   verifyContactExport,
   verifyDiscoveryExport,
   verifyProofDocument,
@@ -18,7 +18,7 @@ import {
   masterKeysIfAny,
   noWorkspace,
   str,
-  withArchiveDatabase,
+  withArchiveReads,
   withRuntime,
 } from './admin.ts';
 import { err, out } from './output.ts';
@@ -39,24 +39,20 @@ function count(values: CommandInput['values'], name: string, required: boolean):
 }
 
 /** The workspace's log, or the global log, exists. */
-function knownLog(direct: SqliteStore, log: string): void {
-  const known =
-    direct.db.get('SELECT 1 AS found FROM workspaces WHERE id = :id', { id: log }) ??
-    direct.db.get('SELECT 1 AS found FROM archive_log_heads WHERE log_id = :id', { id: log });
-  if (!known) throw noWorkspace(log);
+async function knownLog(direct: ArchiveStore, log: string): Promise<void> {
+  if (!(await direct.archiveReader.hasLog(log))) throw noWorkspace(log);
 }
 
 export async function archiveProve({ env, values, positionals }: CommandInput): Promise<void> {
   const [log = ''] = positionals;
   const seq = count(values, 'seq', true) as number;
   const size = count(values, 'size', false);
-  const document = await withArchiveDatabase(env(), async (direct) => {
-    knownLog(direct, log);
+  const document = await withArchiveReads(env(), async (direct) => {
+    await knownLog(direct, log);
     // With the master key the record's content is opened and carried, so the proof shows it too.
-    const keyring = masterKeysIfAny(env()) ? direct.keyring : undefined;
-    return proveArchiveRecord(direct.db, log, seq, {
+    return proveArchiveRecord(direct.archiveReader, log, seq, {
       ...(size === undefined ? {} : { size }),
-      ...(keyring ? { keyring } : {}),
+      withContent: masterKeysIfAny(env()) !== undefined,
     });
   });
   out(JSON.stringify(document, null, 2));
@@ -66,9 +62,9 @@ export async function archiveConsistency({ env, values, positionals }: CommandIn
   const [log = ''] = positionals;
   const from = count(values, 'from', true) as number;
   const to = count(values, 'to', true) as number;
-  const document = await withArchiveDatabase(env(), async (direct) => {
-    knownLog(direct, log);
-    return proveArchiveConsistency(direct.db, log, from, to);
+  const document = await withArchiveReads(env(), async (direct) => {
+    await knownLog(direct, log);
+    return proveArchiveConsistency(direct.archiveReader, log, from, to);
   });
   out(JSON.stringify(document, null, 2));
 }
@@ -209,7 +205,7 @@ export async function ediscoveryCommand({ env, values, positionals }: CommandInp
   const current = env();
   await withRuntime(current, async ({ store, secrets }) => {
     if (!(await store.getWorkspace(workspaceId))) throw noWorkspace(workspaceId);
-    await withArchiveDatabase(current, async (direct) => {
+    await withArchiveReads(current, async (direct) => {
       const result = await exportDiscovery({
         store: direct,
         secrets,

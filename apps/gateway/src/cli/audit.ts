@@ -1,5 +1,5 @@
 import { type AuditEntry, type AuditQuery, csvLine, listAudit } from '@wabridge/core';
-import { str, withArchiveDatabase } from './admin.ts';
+import { str, withArchiveReads } from './admin.ts';
 import { out, table } from './output.ts';
 import { type CommandInput, UsageError } from './parse.ts';
 
@@ -47,7 +47,7 @@ export async function auditCommand({ env, values, positionals }: CommandInput): 
     ...(actor ? { actor } : {}),
     ...(action ? { action } : {}),
   };
-  await withArchiveDatabase(env(), async (store) => {
+  await withArchiveReads(env(), async (store) => {
     if (values.csv) process.stdout.write(csvLine(CSV_COLUMNS));
     const rows: Record<string, unknown>[] = [];
     let after: number | null = 0;

@@ -1,5 +1,6 @@
 // Test support for adapters and connectors: `@wabridge/core/testing`. Imports vitest.
 
+export * from './archive-conformance.ts';
 export * from './erasure-conformance.ts';
 export * from './fixtures.ts';
 export * from './ledger-connector.ts';

@@ -2,21 +2,11 @@ import { createHash } from 'node:crypto';
 import { basename } from 'node:path';
 import { WabridgeError } from '../../errors/index.ts';
 import type { SecretBox } from '../../secrets/index.ts';
-import { SqliteLogNodeStore } from '../../store/sqlite/archive.ts';
-import { PurgedRecords, readPurges } from '../../store/sqlite/archive-purges.ts';
-import {
-  archiveSeqsOf,
-  findContactId,
-  messageIdsPage,
-  readArchiveContent,
-  readArchiveRecords,
-  statusIdsOf,
-} from '../../store/sqlite/archive-reads.ts';
+import { PurgedRecords } from '../../store/sqlite/archive-purges.ts';
 import { archiveVerifierKey, signArchiveCheckpoint } from '../../store/sqlite/archive-verify.ts';
-import type { SqliteStore } from '../../store/sqlite/index.ts';
-import { noteIdsOf } from '../../store/sqlite/notes.ts';
 import { MerkleLog } from '../log/merkle-log.ts';
 import { hexProof } from '../proof-document.ts';
+import type { ArchiveStore } from '../reader.ts';
 import { type CarriedContent, carriedContent, shownData } from '../record-content.ts';
 import { CONTACT_EXPORT_FORMAT, digestMedia, digestSeqs, type ExportManifest } from './format.ts';
 import { authorOf, type TranscriptEntry, transcriptHtml } from './transcript.ts';
@@ -42,7 +32,8 @@ export type MediaReader = (
 ) => Promise<{ bytes: Uint8Array; mimeType: string; filename: string } | null>;
 
 export interface ContactExportOptions {
-  store: SqliteStore;
+  /** The SQLite or the Postgres store (with its master key, to open the content). */
+  store: ArchiveStore;
   /** Decrypts the log's signing key, to sign the export's checkpoint. */
   secrets: SecretBox;
   workspaceId: string;
@@ -83,12 +74,12 @@ interface Entry {
 /** Writes the export of one contact; see the module comment. */
 export async function exportContact(options: ContactExportOptions): Promise<ContactExportResult> {
   const { store, workspaceId: ws } = options;
-  const db = store.db;
+  const db = store.archiveReader;
   const now = options.now ?? Date.now;
   if (!(await store.getWorkspace(ws))) {
     throw new WabridgeError('not_found', `workspace ${ws} does not exist`, { status: 404 });
   }
-  const contactId = findContactId(db, ws, options.contact);
+  const contactId = await db.findContactId(ws, options.contact);
   const contact = contactId ? await store.getContact(ws, contactId) : null;
   if (!contactId || !contact) {
     throw new WabridgeError(
@@ -102,7 +93,7 @@ export async function exportContact(options: ContactExportOptions): Promise<Cont
   for (const conversation of conversations) {
     let after: { ts: number; id: string } | null = null;
     for (;;) {
-      const page = messageIdsPage(db, ws, conversation.id, after, 1000);
+      const page = await db.messageIdsPage(ws, conversation.id, after, 1000);
       for (const m of page) messageIds.push(m.id);
       if (page.length < 1000) break;
       after = page[page.length - 1] ?? null;
@@ -110,13 +101,12 @@ export async function exportContact(options: ContactExportOptions): Promise<Cont
   }
   const consentIds = (await store.consentHistory(ws, contactId)).map((entry) => entry.id);
   // Agents' internal notes in the contact's threads, when the workspace keeps them (marked internal).
-  const noteIds = noteIdsOf(
-    db,
+  const noteIds = await db.noteIdsOf(
     ws,
     conversations.map((c) => c.id),
   );
-  const entityIds = [...messageIds, ...statusIdsOf(db, ws, messageIds), ...consentIds, ...noteIds];
-  const seqOf = archiveSeqsOf(db, ws, entityIds);
+  const entityIds = [...messageIds, ...(await db.statusIdsOf(ws, messageIds)), ...consentIds, ...noteIds];
+  const seqOf = await db.seqsOf(ws, entityIds);
   const ownSeqs = [...new Set(seqOf.values())].sort((a, b) => a - b);
   const notArchived = entityIds.filter((id) => !seqOf.has(id));
 
@@ -125,10 +115,10 @@ export async function exportContact(options: ContactExportOptions): Promise<Cont
   // are exported too, so the verifier can tell a purge from a dropped content.
   const entries: Entry[] = [];
   const recordLines = new Map<number, { text: string; carried: CarriedContent }>();
-  const readPage = (page: readonly number[]): number[] => {
+  const readPage = async (page: readonly number[]): Promise<number[]> => {
     const purged: number[] = [];
-    const contents = readArchiveContent(db, store.keyring, ws, page);
-    for (const record of readArchiveRecords(db, ws, { seqs: page })) {
+    const contents = await db.contents(ws, page);
+    for (const record of await db.records(ws, { seqs: page })) {
       const text = Buffer.from(record.bytes).toString('utf8');
       const value = JSON.parse(text) as { data: Data; content_hash?: string };
       const opened = contents.get(record.seq);
@@ -146,18 +136,20 @@ export async function exportContact(options: ContactExportOptions): Promise<Cont
     return purged;
   };
   const purgedSeqs: number[] = [];
-  for (let i = 0; i < ownSeqs.length; i += PAGE) purgedSeqs.push(...readPage(ownSeqs.slice(i, i + PAGE)));
+  for (let i = 0; i < ownSeqs.length; i += PAGE) {
+    purgedSeqs.push(...(await readPage(ownSeqs.slice(i, i + PAGE))));
+  }
   const purgeSeqs =
     purgedSeqs.length === 0
       ? []
-      : readPurges(db, ws)
+      : (await db.purges(ws))
           .filter((purge) => {
             const covered = new PurgedRecords([purge]);
             return purgedSeqs.some((seq) => covered.has(seq));
           })
           .map((purge) => purge.seq)
           .filter((seq) => !recordLines.has(seq));
-  readPage(purgeSeqs);
+  await readPage(purgeSeqs);
   const seqs = [...ownSeqs, ...purgeSeqs].sort((a, b) => a - b);
   entries.sort((a, b) => a.seq - b.seq);
 
@@ -193,10 +185,10 @@ export async function exportContact(options: ContactExportOptions): Promise<Cont
       file: basename(options.out),
     },
   });
-  const exportSeq = archiveSeqsOf(db, ws, [`audit:${auditId}`]).get(`audit:${auditId}`);
+  const exportSeq = (await db.seqsOf(ws, [`audit:${auditId}`])).get(`audit:${auditId}`);
   if (exportSeq === undefined)
     throw new WabridgeError('internal', 'the export was not recorded in the archive');
-  const [exportRecord] = readArchiveRecords(db, ws, { seqs: [exportSeq] });
+  const [exportRecord] = await db.records(ws, { seqs: [exportSeq] });
   recordLines.set(exportSeq, {
     text: Buffer.from(exportRecord?.bytes ?? new Uint8Array()).toString('utf8'),
     carried: {},
@@ -206,7 +198,7 @@ export async function exportContact(options: ContactExportOptions): Promise<Cont
     ...(options.originPrefix ? { originPrefix: options.originPrefix } : {}),
   });
   const verifierKey = await archiveVerifierKey(db, options.secrets, ws, options);
-  const merkle = await MerkleLog.open(new SqliteLogNodeStore(db, ws));
+  const merkle = await MerkleLog.open(db.nodeStore(ws));
 
   const generatedAt = new Date(now());
   const zip = new ZipWriter(options.out, { mtime: generatedAt });

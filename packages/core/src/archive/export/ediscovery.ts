@@ -14,20 +14,14 @@ import {
 import { join } from 'node:path';
 import { WabridgeError } from '../../errors/index.ts';
 import type { SecretBox } from '../../secrets/index.ts';
-import { canonicalJson, SqliteLogNodeStore } from '../../store/sqlite/archive.ts';
-import {
-  archiveSeqsOf,
-  findContactId,
-  readArchiveContent,
-  readArchiveRecords,
-} from '../../store/sqlite/archive-reads.ts';
+import { canonicalJson } from '../../store/sqlite/archive.ts';
 import { archiveVerifierKey, signArchiveCheckpoint } from '../../store/sqlite/archive-verify.ts';
-import type { SqliteStore } from '../../store/sqlite/index.ts';
 import { csvLine } from '../../util/csv.ts';
 import { PRIVATE_DIR_MODE, PRIVATE_FILE_MODE } from '../../util/private-files.ts';
 import type { Hash } from '../log/hash.ts';
 import { MerkleLog } from '../log/merkle-log.ts';
 import { hexProof } from '../proof-document.ts';
+import type { ArchiveStore } from '../reader.ts';
 import { carriedContent, shownData } from '../record-content.ts';
 import {
   authorOf,
@@ -73,7 +67,8 @@ export interface DiscoveryFilter {
 }
 
 export interface DiscoveryOptions {
-  store: SqliteStore;
+  /** The SQLite or the Postgres store (with its master key, to open the content). */
+  store: ArchiveStore;
   secrets: SecretBox;
   workspaceId: string;
   filter: DiscoveryFilter;
@@ -137,7 +132,7 @@ export const chainSeq = (chain: string, seq: number): string =>
 /** Runs (or continues) an eDiscovery export; see the module comment. */
 export async function exportDiscovery(options: DiscoveryOptions): Promise<DiscoveryResult> {
   const { store, workspaceId: ws, dir } = options;
-  const db = store.db;
+  const db = store.archiveReader;
   const pageSize = options.pageSize ?? 1000;
   if (!Number.isSafeInteger(pageSize) || pageSize < 1)
     throw new WabridgeError('bad_request', 'the page size must be a positive whole number');
@@ -151,7 +146,7 @@ export async function exportDiscovery(options: DiscoveryOptions): Promise<Discov
   }
   let conversations: Set<string> | null = null;
   if (filter.contact !== undefined) {
-    const contactId = findContactId(db, ws, filter.contact);
+    const contactId = await db.findContactId(ws, filter.contact);
     if (!contactId)
       throw new WabridgeError(
         'not_found',
@@ -235,21 +230,21 @@ export async function exportDiscovery(options: DiscoveryOptions): Promise<Discov
       ftruncateSync(fd, cursor.lengths[file] ?? 0);
       fds.set(file, fd);
     }
-    const merkle = await MerkleLog.open(new SqliteLogNodeStore(db, ws));
+    const merkle = await MerkleLog.open(db.nodeStore(ws));
     const names = new Map<string, { name: string; restricted: boolean }>();
     let pages = 0;
     while (cursor.nextSeq < cursor.upTo) {
       if (options.maxPages !== undefined && pages >= options.maxPages) return result(cursor);
-      const page = readArchiveRecords(db, ws, {
-        fromSeq: cursor.nextSeq,
-        limit: Math.min(pageSize, cursor.upTo - cursor.nextSeq),
-      }).filter((r) => r.seq < cursor.upTo);
+      const page = (
+        await db.records(ws, {
+          fromSeq: cursor.nextSeq,
+          limit: Math.min(pageSize, cursor.upTo - cursor.nextSeq),
+        })
+      ).filter((r) => r.seq < cursor.upTo);
       const out: Record<string, string[]> = Object.fromEntries(files.map((f) => [f, []]));
       const html: TranscriptEntry[] = [];
       const messages = page.filter((r) => MESSAGE_KINDS.includes(r.kind));
-      const contents = readArchiveContent(
-        db,
-        store.keyring,
+      const contents = await db.contents(
         ws,
         messages.map((r) => r.seq),
       );
@@ -350,7 +345,7 @@ export async function exportDiscovery(options: DiscoveryOptions): Promise<Discov
     },
   });
   const entity = `audit:${auditId}`;
-  const exportSeq = archiveSeqsOf(db, ws, [entity]).get(entity) ?? null;
+  const exportSeq = (await db.seqsOf(ws, [entity])).get(entity) ?? null;
   if (exportSeq === null) throw new WabridgeError('internal', 'the export was not recorded in the archive');
   const signed = await signArchiveCheckpoint(
     db,
@@ -358,13 +353,13 @@ export async function exportDiscovery(options: DiscoveryOptions): Promise<Discov
     ws,
     options.now ? { now: options.now } : {},
   );
-  const merkle = await MerkleLog.open(new SqliteLogNodeStore(db, ws));
-  const [own] = readArchiveRecords(db, ws, { seqs: [exportSeq] });
+  const merkle = await MerkleLog.open(db.nodeStore(ws));
+  const [own] = await db.records(ws, { seqs: [exportSeq] });
   // Every purge record of the log, proved against the final checkpoint: what accounts for a
   // purged record (few: one per retention run or erasure).
   const purgeLines: string[] = [];
   for (let from = 0; from < signed.checkpoint.size; ) {
-    const purges = readArchiveRecords(db, ws, { fromSeq: from, limit: pageSize, kinds: ['purge'] }).filter(
+    const purges = (await db.records(ws, { fromSeq: from, limit: pageSize, kinds: ['purge'] })).filter(
       (r) => r.seq < signed.checkpoint.size,
     );
     for (const purge of purges) {
@@ -431,7 +426,7 @@ function matches(
 
 /** The contact's name in a conversation, and whether the conversation is restricted (art. 18). */
 async function contactOf(
-  store: SqliteStore,
+  store: ArchiveStore,
   ws: string,
   conversationId: string,
   names: Map<string, { name: string; restricted: boolean }>,

@@ -24,6 +24,11 @@ export function readPurges(db: SqliteDatabase, log: string): PurgeSummary[] {
      ORDER BY seq`,
     { log },
   );
+  return parsePurges(rows);
+}
+
+/** The purge records' bytes as summaries (what `archive verify` and the exports read of them). */
+export function parsePurges(rows: ReadonlyArray<{ seq: number; record: Uint8Array }>): PurgeSummary[] {
   const purges: PurgeSummary[] = [];
   for (const row of rows) {
     try {

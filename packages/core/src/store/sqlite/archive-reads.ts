@@ -158,25 +158,6 @@ export function archiveLogSize(db: SqliteDatabase, log: string): number {
   );
 }
 
-/** The stored signed checkpoint of exactly `size`, or the newest stored one when `size` is not given. */
-export function storedCheckpoint(
-  db: SqliteDatabase,
-  log: string,
-  size?: number,
-): { size: number; note: string } | null {
-  return (
-    (size === undefined
-      ? db.get<{ size: number; note: string }>(
-          'SELECT size, note FROM archive_checkpoints WHERE log_id = :log ORDER BY size DESC, signed_at DESC LIMIT 1',
-          { log },
-        )
-      : db.get<{ size: number; note: string }>(
-          'SELECT size, note FROM archive_checkpoints WHERE log_id = :log AND size = :size ORDER BY signed_at DESC LIMIT 1',
-          { log, size },
-        )) ?? null
-  );
-}
-
 /** The stored verifier key of a log (public), if it has one. */
 export function storedVerifierKey(db: SqliteDatabase, log: string): string | null {
   return (

@@ -5,10 +5,15 @@ import { MerkleLog, type TreeHead } from '../../archive/log/merkle-log.ts';
 import { generateLogKey, type NoteVerifier, noteSigner, noteVerifier } from '../../archive/log/note.ts';
 import { LeafStreamVerifier } from '../../archive/log/stream-verifier.ts';
 import { verifyConsistency } from '../../archive/log/verify.ts';
+import {
+  type ArchiveReader,
+  type RawDataKey,
+  type StoredLogKey,
+  storedNodeCountOf,
+} from '../../archive/reader.ts';
 import { WabridgeError } from '../../errors/index.ts';
 import type { SecretBox } from '../../secrets/index.ts';
 import type { DataKeyring } from '../../vault/keyring.ts';
-import { isStoredLevel, SqliteLogNodeStore, storedNodeCount } from './archive.ts';
 import {
   type ContentChecker,
   type ContentFault,
@@ -17,13 +22,20 @@ import {
   inlineChecker,
   threadChecker,
 } from './archive-content-check.ts';
-import { PurgedRecords, type PurgeSummary, readPurges } from './archive-purges.ts';
+import { PurgedRecords, type PurgeSummary } from './archive-purges.ts';
+import { SqliteArchiveReader } from './archive-reader.ts';
 import { committedContent, parseRecord, type RecordColumns } from './archive-record-form.ts';
-import { scanPool } from './archive-verify-pool.ts';
 import type { ScanAnswer } from './archive-verify-scan.ts';
-import type { SqliteDatabase } from './database.ts';
+import { SqliteDatabase } from './database.ts';
 
-// Signed checkpoints of the archive's logs and `wabridge archive verify` (issue 18, item 2).
+// Signed checkpoints of the archive's logs and `wabridge archive verify` (issue 18, item 2), over
+// any store's `ArchiveReader` (the SQLite file's, or Postgres's); given a SQLite database, its own.
+
+/** The archive's reads of a store: the reader itself, or a SQLite database's (with no data keys). */
+export type ArchiveSource = ArchiveReader | SqliteDatabase;
+
+const readerOf = (source: ArchiveSource, keyring: DataKeyring | null = null): ArchiveReader =>
+  source instanceof SqliteDatabase ? new SqliteArchiveReader(source, keyring) : source;
 
 /** The default origin prefix of a log: `<prefix>/<workspace>` names it in checkpoints and keys. */
 export const DEFAULT_ARCHIVE_ORIGIN_PREFIX = 'wabridge/archive';
@@ -31,73 +43,49 @@ export const DEFAULT_ARCHIVE_ORIGIN_PREFIX = 'wabridge/archive';
 export const archiveOrigin = (log: string, prefix = DEFAULT_ARCHIVE_ORIGIN_PREFIX): string =>
   `${prefix}/${log}`;
 
-interface KeyRow {
-  verifier_key: string;
-  signer_key: string;
-}
-
 /**
  * The log's verifier key (note format, public), generating the log's Ed25519 key on first use.
  * The private key is stored encrypted with the master key (`box`), never in clear.
  */
 export async function archiveVerifierKey(
-  db: SqliteDatabase,
+  source: ArchiveSource,
   box: SecretBox,
   log: string,
   options: { originPrefix?: string } = {},
 ): Promise<string> {
-  return (await archiveKey(db, box, log, options)).verifier_key;
+  return (await archiveKey(readerOf(source), box, log, options)).verifierKey;
 }
 
 async function archiveKey(
-  db: SqliteDatabase,
+  reader: ArchiveReader,
   box: SecretBox,
   log: string,
   options: { originPrefix?: string },
-): Promise<KeyRow> {
-  const existing = db.get<KeyRow>('SELECT verifier_key, signer_key FROM archive_keys WHERE log_id = :log', {
-    log,
-  });
+): Promise<StoredLogKey> {
+  const existing = await reader.logKey(log);
   if (existing) return existing;
   const key = generateLogKey(archiveOrigin(log, options.originPrefix));
-  const row = { verifier_key: key.verifierKey, signer_key: box.encrypt(key.signerKey) };
+  const made = { verifierKey: key.verifierKey, signerKey: box.encrypt(key.signerKey) };
   // Two processes may race to make the first key: the first insert wins, both use its key.
-  await db.write(() =>
-    db.run(
-      `INSERT INTO archive_keys (log_id, verifier_key, signer_key, created_at) VALUES (:log, :vkey, :skey, :at)
-       ON CONFLICT (log_id) DO NOTHING`,
-      { log, vkey: row.verifier_key, skey: row.signer_key, at: Date.now() },
-    ),
-  );
-  return (
-    db.get<KeyRow>('SELECT verifier_key, signer_key FROM archive_keys WHERE log_id = :log', { log }) ?? row
-  );
+  await reader.saveLogKey(log, made, Date.now());
+  return (await reader.logKey(log)) ?? made;
 }
 
 /** Signs a checkpoint of the log as it is now, stores it, and answers it (a C2SP signed note). */
 export async function signArchiveCheckpoint(
-  db: SqliteDatabase,
+  source: ArchiveSource,
   box: SecretBox,
   log: string,
   options: { originPrefix?: string; now?: () => number } = {},
 ): Promise<{ note: string; checkpoint: Checkpoint }> {
-  const key = await archiveKey(db, box, log, options);
-  const signer = noteSigner(box.decrypt(key.signer_key));
-  const merkle = await MerkleLog.open(new SqliteLogNodeStore(db, log));
+  const reader = readerOf(source);
+  const key = await archiveKey(reader, box, log, options);
+  const signer = noteSigner(box.decrypt(key.signerKey));
+  const merkle = await MerkleLog.open(reader.nodeStore(log));
   const checkpoint: Checkpoint = { origin: signer.name, ...merkle.head() };
   const note = signCheckpoint(checkpoint, signer);
-  await db.write(() =>
-    db.run(
-      // The same size signed twice in one millisecond is the same checkpoint: kept once.
-      'INSERT INTO archive_checkpoints (log_id, size, note, signed_at) VALUES (:log, :size, :note, :at) ON CONFLICT DO NOTHING',
-      {
-        log,
-        size: checkpoint.size,
-        note,
-        at: (options.now ?? Date.now)(),
-      },
-    ),
-  );
+  // The same size signed twice in one millisecond is the same checkpoint: kept once.
+  await reader.saveCheckpoint(log, { size: checkpoint.size, note, signedAt: (options.now ?? Date.now)() });
   return { note, checkpoint };
 }
 
@@ -167,13 +155,16 @@ const THREAD_FROM = 4 * PAGE;
  * auditor trusts (`verifierKey`) to not trust the database for it either.
  */
 export async function verifyArchive(
-  db: SqliteDatabase,
+  source: ArchiveSource,
   log: string,
   options: {
     verifierKey?: string;
     originPrefix?: string;
-    /** The data keys: with them, each content is opened and checked against its commitment. */
-    keyring?: DataKeyring;
+    /**
+     * The data keys: with them, each content is opened and checked against its commitment. A
+     * SQLite store's keyring, or the keys themselves (`ArchiveReader.dataKeys`).
+     */
+    keyring?: DataKeyring | readonly RawDataKey[];
     /** From how many records on contents are checked in a pool of threads. */
     threadFrom?: number;
     /** Threads in that pool (default: one per core, see `defaultCheckThreads`). */
@@ -182,19 +173,15 @@ export async function verifyArchive(
     pageSize?: number;
   } = {},
 ): Promise<ArchiveVerifyReport> {
-  const keyring = options.keyring ?? null;
-  const storedSize =
-    db.get<{ size: number }>('SELECT size FROM archive_log_heads WHERE log_id = :log', { log })?.size ?? 0;
-  const stored = db.get<{ verifier_key: string }>(
-    'SELECT verifier_key FROM archive_keys WHERE log_id = :log',
-    { log },
-  );
-  const vkey = options.verifierKey ?? stored?.verifier_key;
-  const notes = db.all<{ size: number; note: string }>(
-    'SELECT size, note FROM archive_checkpoints WHERE log_id = :log ORDER BY size, signed_at',
-    { log },
-  );
-  const purges = new PurgedRecords(readPurges(db, log));
+  const reader = readerOf(source);
+  const given = options.keyring ?? null;
+  /** The workspace's data keys, raw, when content is to be checked. */
+  const keyring: readonly RawDataKey[] | null =
+    given === null ? null : Array.isArray(given) ? given : (given as DataKeyring).exportAll(log);
+  const storedSize = await reader.logSize(log);
+  const vkey = options.verifierKey ?? (await reader.logKey(log))?.verifierKey;
+  const notes = await reader.checkpoints(log);
+  const purges = new PurgedRecords(await reader.purges(log));
   let purged = 0;
   const base = () => ({
     log,
@@ -262,7 +249,7 @@ export async function verifyArchive(
     // §2.1.4.2). The record pass below proves more (each root from the records themselves); this
     // one answers, from O(log n) nodes per pair, whether the tree ever forked.
     try {
-      const merkle = await MerkleLog.open(new SqliteLogNodeStore(db, log));
+      const merkle = await MerkleLog.open(reader.nodeStore(log));
       for (let i = 1; i < heads.length; i++) {
         const older = heads[i - 1] as TreeHead;
         const newer = heads[i] as TreeHead;
@@ -287,22 +274,16 @@ export async function verifyArchive(
   // A log of more than a few pages is read and checked record by record in a pool of threads, each
   // with a connection of its own (archive-verify-scan.ts), and this pass keeps the tree's half;
   // from the first record a thread cannot vouch for, this pass reads and checks the records
-  // itself. An in-memory store has no file for threads to open: its contents alone are checked
-  // in threads, from pages this pass reads.
+  // itself. A store without such threads (in memory, or on a server: Postgres) has its contents
+  // alone checked in threads, from pages this pass reads.
   const threads = Math.max(1, options.threads ?? defaultCheckThreads());
   const large = storedSize >= (options.threadFrom ?? THREAD_FROM);
-  const pool =
-    large && db.path !== ':memory:'
-      ? scanPool(db.path, log, keyring ? keyring.exportAll(log) : null, threads)
-      : null;
+  const pool = large ? (reader.scanPool?.(log, keyring, threads) ?? null) : null;
   let checker: ContentChecker | null = null;
   /** The checker of contents this pass reads itself, made when first needed. */
   const contentChecker = (): ContentChecker => {
     if (!checker && keyring) {
-      checker =
-        large && !pool
-          ? threadChecker(keyring.exportAll(log), log, threads)
-          : inlineChecker(keyring.exportAll(log), log);
+      checker = large && !pool ? threadChecker(keyring, log, threads) : inlineChecker(keyring, log);
     }
     return checker as ContentChecker;
   };
@@ -330,11 +311,11 @@ export async function verifyArchive(
     /** This page's contents, for the checker. */
     const contents = new ContentPageBuilder();
     // A record's content against its commitment: null when sound, 'purged' when a purge removed it.
-    const checkContent = (
+    const checkContent = async (
       seq: number,
       committed: string | null,
       sealed: Uint8Array | null,
-    ): null | 'purged' | { reason: 'content-changed' | 'content-missing'; message: string } => {
+    ): Promise<null | 'purged' | { reason: 'content-changed' | 'content-missing'; message: string }> => {
       if (committed === null) {
         return sealed === null
           ? null
@@ -348,7 +329,7 @@ export async function verifyArchive(
         // record is the fault to name first.
         if (refreshedAt !== index - (index % page)) {
           refreshedAt = index - (index % page);
-          if (purges.refresh(readPurges(db, log)).has(seq)) return 'purged';
+          if (purges.refresh(await reader.purges(log)).has(seq)) return 'purged';
         }
         unaccounted.push(seq);
         return null;
@@ -368,16 +349,13 @@ export async function verifyArchive(
       return null;
     };
 
-    const contentFail = (fault: ContentFault, verifiedSize: number): ArchiveVerifyReport => {
-      const row = db.get<{ kind: string; entity_id: string }>(
-        'SELECT kind, entity_id FROM archive_records WHERE workspace_id = :log AND seq = :seq',
-        { log, seq: fault.seq },
-      );
+    const contentFail = async (fault: ContentFault, verifiedSize: number): Promise<ArchiveVerifyReport> => {
+      const row = await reader.recordName(log, fault.seq);
       return fail(fault.seq + 1, verifiedSize, {
         reason: 'content-changed',
         seq: fault.seq,
         kind: row?.kind ?? null,
-        entityId: row?.entity_id ?? null,
+        entityId: row?.entityId ?? null,
         message: `record ${fault.seq}: ${fault.message}`,
       });
     };
@@ -414,7 +392,7 @@ export async function verifyArchive(
     const interior: Array<{ first: number; hashes: Hash[] }> = [];
     const onNode = (level: number, nodeIndex: number, hash: Hash) => {
       // Leaves are checked one by one above; levels 1 to 3 are not stored (archive.ts).
-      if (level === 0 || !isStoredLevel(level)) return;
+      if (level === 0 || !reader.isStoredLevel(level)) return;
       const at = interior[level];
       if (at === undefined || at.hashes.length === 0) interior[level] = { first: nodeIndex, hashes: [hash] };
       else at.hashes.push(hash);
@@ -429,7 +407,7 @@ export async function verifyArchive(
         }
         const answer = await (scans.shift() as Promise<ScanAnswer>);
         const stored =
-          answer.count > 0 ? readRange(db, LEAVES_SQL, log, index, index + answer.count - 1) : [];
+          answer.count > 0 ? await reader.nodeRange(log, 0, index, index + answer.count - 1) : [];
         let absent = 0;
         for (let i = 0; i < answer.count; i++) {
           const leaf = answer.leaves.subarray(i * HASH_SIZE, (i + 1) * HASH_SIZE);
@@ -439,12 +417,12 @@ export async function verifyArchive(
           if (want === undefined || !sameHash(leaf, want) || heads2.push(leaf)) break scanning;
           if (answer.absent[absent] === index) {
             absent++;
-            if (checkContent(index, '', null) === 'purged') purged++;
+            if ((await checkContent(index, '', null)) === 'purged') purged++;
           }
           tree.append(leaf, onNode);
           index++;
         }
-        const bad = compareInterior(db, log, interior);
+        const bad = await compareInterior(reader, log, interior);
         if (bad) return nodeFail(bad);
         // A record the thread could not vouch for, or the end of the log as the thread saw it.
         if (answer.odd !== null || !answer.full) break;
@@ -452,17 +430,14 @@ export async function verifyArchive(
       for (const pending of scans.splice(0)) pending.catch(() => {});
     }
     for (;;) {
-      const rows = db.allArrays(
-        `SELECT seq, kind, entity_id, record, recorded_at FROM archive_records
-         WHERE workspace_id = :log AND seq >= :from ORDER BY seq LIMIT ${page}`,
-        { log, from: index },
-      ) as RecordColumns[];
+      // Keyset pagination by seq: each page is one indexed range read, whatever the log's size.
+      const rows = await reader.recordPage(log, index, page);
       if (rows.length === 0) break;
       const first = index;
       const last = (rows[rows.length - 1] as RecordColumns)[0];
       // The page's stored leaves and contents in one range read each, by position (seqs are dense).
-      const leaves = readRange(db, LEAVES_SQL, log, first, first + rows.length - 1);
-      const sealedOf = readRange(db, CONTENT_SQL, log, first, last);
+      const leaves = await reader.nodeRange(log, 0, first, first + rows.length - 1);
+      const sealedOf = await reader.contentRange(log, first, last);
       for (const row of rows) {
         const [seq, kind, entityId, bytes] = row;
         // Kind and entity as the record's bytes say, else as its row's columns (for failures only).
@@ -522,7 +497,7 @@ export async function verifyArchive(
           }
           committed = record.contentHash;
         }
-        const content = checkContent(seq, committed, sealedOf[index - first] ?? null);
+        const content = await checkContent(seq, committed, sealedOf[index - first] ?? null);
         if (content === 'purged') purged++;
         else if (content !== null) {
           return settle(
@@ -551,7 +526,7 @@ export async function verifyArchive(
         tree.append(leaf, onNode);
         index++;
       }
-      const bad = compareInterior(db, log, interior);
+      const bad = await compareInterior(reader, log, interior);
       if (bad) return nodeFail(bad);
       if (keyring) {
         // The oldest page's answer once enough are in flight: memory stays a few pages.
@@ -568,7 +543,10 @@ export async function verifyArchive(
       lastFault = await pending;
       if (lastFault) break;
     }
-    const settleEnd = (report: ArchiveVerifyReport, seq: number): ArchiveVerifyReport =>
+    const settleEnd = (
+      report: ArchiveVerifyReport,
+      seq: number,
+    ): ArchiveVerifyReport | Promise<ArchiveVerifyReport> =>
       lastFault && lastFault.seq < seq ? contentFail(lastFault, report.verifiedSize) : report;
     if (index < storedSize) {
       return settleEnd(
@@ -582,17 +560,16 @@ export async function verifyArchive(
         index,
       );
     }
-    const extra =
-      db.get<{ n: number }>('SELECT count(*) AS n FROM archive_log_nodes WHERE log_id = :log', { log })?.n ??
-      0;
-    if (extra !== storedNodeCount(storedSize)) {
+    const extra = await reader.nodeCount(log);
+    const expectedNodes = storedNodeCountOf(storedSize, (level) => reader.isStoredLevel(level));
+    if (extra !== expectedNodes) {
       return settleEnd(
         fail(index, heads2.finish('allow').verifiedSize, {
           reason: 'node-mismatch',
           seq: storedSize,
           kind: null,
           entityId: null,
-          message: `the stored tree has ${extra} nodes, and a log of ${storedSize} records has ${storedNodeCount(storedSize)}`,
+          message: `the stored tree has ${extra} nodes, and a log of ${storedSize} records has ${expectedNodes}`,
         }),
         storedSize,
       );
@@ -612,19 +589,16 @@ export async function verifyArchive(
     }
     if (unaccounted.length > 0) {
       // A last look: purges committed since the last page was read.
-      purges.refresh(readPurges(db, log));
+      purges.refresh(await reader.purges(log));
       const first = unaccounted.find((seq) => !purges.has(seq));
       if (first !== undefined) {
-        const row = db.get<{ kind: string; entity_id: string }>(
-          'SELECT kind, entity_id FROM archive_records WHERE workspace_id = :log AND seq = :seq',
-          { log, seq: first },
-        );
+        const row = await reader.recordName(log, first);
         return settleEnd(
           fail(index, verdict.verifiedSize, {
             reason: 'content-missing',
             seq: first,
             kind: row?.kind ?? null,
-            entityId: row?.entity_id ?? null,
+            entityId: row?.entityId ?? null,
             message: `record ${first}: its content is gone and no purge record says it was purged`,
           }),
           first,
@@ -636,30 +610,6 @@ export async function verifyArchive(
     return { ...base(), ok: true, records: index, verifiedSize: verdict.verifiedSize, failure: null };
   }
 }
-
-const LEAVES_SQL =
-  'SELECT idx, hash FROM archive_log_nodes WHERE log_id = :log AND level = 0 AND idx >= :from AND idx <= :to';
-const CONTENT_SQL =
-  'SELECT seq, sealed FROM archive_content WHERE workspace_id = :log AND seq >= :from AND seq <= :to';
-
-/** The blobs of a range read (leaves, contents or a level's nodes), placed by index less `from`. */
-function readRange(
-  db: SqliteDatabase,
-  sql: string,
-  log: string,
-  from: number,
-  to: number,
-  level?: number,
-): Uint8Array[] {
-  const out: Uint8Array[] = [];
-  const params: Record<string, number | string> = { log, from, to };
-  if (level !== undefined) params.level = level;
-  for (const [at, blob] of db.allArrays(sql, params) as Array<[number, Uint8Array]>) out[at - from] = blob;
-  return out;
-}
-
-const NODES_SQL =
-  'SELECT idx, hash FROM archive_log_nodes WHERE log_id = :log AND level = :level AND idx >= :from AND idx <= :to';
 
 /** A stored interior node that is not the node the records give. */
 interface NodeFault {
@@ -673,16 +623,16 @@ interface NodeFault {
  * Compares the interior nodes the last page completed with the stored tree, one range read per
  * level, and empties the lists. Answers the stored node at fault over the lowest records.
  */
-function compareInterior(
-  db: SqliteDatabase,
+async function compareInterior(
+  reader: ArchiveReader,
   log: string,
   interior: Array<{ first: number; hashes: Hash[] } | undefined>,
-): NodeFault | null {
+): Promise<NodeFault | null> {
   let first: NodeFault | null = null;
   for (const [level, nodes] of interior.entries()) {
     if (!nodes || nodes.hashes.length === 0) continue;
     const last = nodes.first + nodes.hashes.length - 1;
-    const stored = readRange(db, NODES_SQL, log, nodes.first, last, level);
+    const stored = await reader.nodeRange(log, level, nodes.first, last);
     for (const [i, hash] of nodes.hashes.entries()) {
       const found = stored[i];
       if (found === undefined || !sameHash(found, hash)) {

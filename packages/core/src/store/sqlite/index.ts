@@ -2,8 +2,10 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { ThrottleKey, ThrottlePolicy } from '../../access/throttle.ts';
 import type { AdminAccountRecord, AdminSessionRecord, ApiTokenRecord } from '../../access/types.ts';
+import type { ArchiveReader } from '../../archive/reader.ts';
 import type { Store } from '../types.ts';
 import { SqliteGovernance } from './archive-governance.ts';
+import { SqliteArchiveReader } from './archive-reader.ts';
 import type { SqliteStoreOptions } from './context.ts';
 
 export type { SqliteStoreOptions } from './context.ts';
@@ -29,6 +31,13 @@ export async function openSqliteStore(options: SqliteStoreOptions): Promise<Sqli
  */
 export class SqliteStore extends SqliteGovernance implements Store {
   readonly kind = 'sqlite' as const;
+  #archiveReader: ArchiveReader | null = null;
+
+  /** The archive's reads for verify, checkpoints and exports, on this store's connection and keys. */
+  get archiveReader(): ArchiveReader {
+    this.#archiveReader ??= new SqliteArchiveReader(this.db, this.keyring);
+    return this.#archiveReader;
+  }
 
   // --- Admin access (SQL in access.ts) -------------------------------------------------------
 
