@@ -1,11 +1,13 @@
+import type { IngestResult } from '@wabridge/core';
 import { identity, inboundMessage, messagesUnit, seedWorkspace, status } from '@wabridge/core/testing';
 import { afterEach, beforeEach, expect, it } from 'vitest';
+import { PG_UNIQUE_VIOLATION, pgErrorCode } from './database.ts';
 import { openPostgresStore, type PostgresStore } from './store.ts';
 import { testDatabaseUrl } from './testing/index.ts';
 import { asConformanceStore, openTestStore } from './testing/open.ts';
 
-// Ingest on Postgres beyond the conformance part: what N gateways on one database change. Each
-// "gateway" is a store of its own (its own pool) on the test's schema.
+// Ingest on Postgres beyond the conformance part: what N gateways on one database change, and group
+// commit. Each "gateway" is a store of its own (its own pool) on the test's schema.
 
 let store: PostgresStore;
 let other: PostgresStore;
@@ -90,4 +92,64 @@ it('keeps a conversation in order when its messages arrive through two gateways 
     }
   }
   expect(delivered).toEqual(messages.map((m) => m.id));
+});
+
+it('answers 50 concurrent ingests each on its own, in shared commits, whatever some of them carry', async () => {
+  const earlier = inboundMessage({ wamid: 'wamid.earlier', contact: identity({ waId: '15550009999' }) });
+  await store.ingest(messagesUnit(ws, { messages: [earlier] }));
+  const batchesBefore = store.ingestBatches;
+  const contact = (i: number) => identity({ waId: `1555100${String(i).padStart(4, '0')}` });
+  const fresh = (i: number) =>
+    messagesUnit(ws, { messages: [inboundMessage({ wamid: `wamid.burst.${i}`, contact: contact(i) })] });
+  // 50 webhooks at once: 40 new messages (4 of them twice: Meta's retry in the same burst), one
+  // already stored, 3 without wa_id or BSUID (refused), 2 whose message id is taken (a constraint).
+  const units = [
+    ...Array.from({ length: 40 }, (_, i) => fresh(i)),
+    ...[0, 1, 2, 3].map((i) => fresh(i)),
+    messagesUnit(ws, { messages: [earlier] }),
+    ...[0, 1, 2].map((i) =>
+      messagesUnit(ws, {
+        // Its first message is valid: the webhook fails whole, so that one is not stored either.
+        messages: [
+          inboundMessage({ wamid: `wamid.half.${i}`, contact: contact(100 + i) }),
+          inboundMessage({ wamid: `wamid.anonymous.${i}`, contact: identity() }),
+        ],
+      }),
+    ),
+    ...[0, 1].map((i) =>
+      messagesUnit(ws, {
+        messages: [inboundMessage({ id: earlier.id, wamid: `wamid.taken.${i}`, contact: contact(200 + i) })],
+      }),
+    ),
+  ];
+  const settled = await Promise.allSettled(units.map((unit) => store.ingest(unit)));
+  const stored = (r: PromiseSettledResult<IngestResult> | undefined) =>
+    r?.status === 'fulfilled' ? r.value.messagesStored : -1;
+  const duplicate = (r: PromiseSettledResult<IngestResult> | undefined) =>
+    r?.status === 'fulfilled' ? r.value.messagesDuplicate : -1;
+  expect(settled.slice(0, 40).map(stored)).toEqual(Array(40).fill(1));
+  expect(settled.slice(0, 40).map((r) => (r.status === 'fulfilled' ? r.value.jobsQueued : -1))).toEqual(
+    Array(40).fill(2),
+  );
+  expect(settled.slice(40, 45).map(duplicate)).toEqual([1, 1, 1, 1, 1]);
+  for (const r of settled.slice(45, 48)) {
+    expect(r.status).toBe('rejected');
+    expect(r.status === 'rejected' && r.reason).toMatchObject({ code: 'bad_request' });
+  }
+  for (const r of settled.slice(48)) {
+    expect(r.status).toBe('rejected');
+    expect(r.status === 'rejected' && pgErrorCode(r.reason)).toBe(PG_UNIQUE_VIOLATION);
+  }
+  // One group commit for the burst (the counter counts batches, not time).
+  expect(store.ingestBatches - batchesBefore).toBe(1);
+  // Only what was answered stored is stored: nothing of the refused webhooks.
+  expect(await count('messages')).toBe(41);
+  expect(await count("messages WHERE wamid LIKE 'wamid.half.%'")).toBe(0);
+  expect(await count('contacts')).toBe(41);
+  expect(await count('jobs')).toBe(82);
+  const seqs = await store.db.all<{ seq: number }>(
+    'SELECT seq FROM archive_records WHERE workspace_id = $1 ORDER BY seq',
+    [ws],
+  );
+  expect(seqs.map((r) => r.seq)).toEqual(Array.from({ length: 41 }, (_, i) => i));
 });
