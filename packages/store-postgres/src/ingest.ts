@@ -443,7 +443,7 @@ export abstract class PgIngest extends PgContacts implements Pick<IngestStore, '
       // A re-delivered preference is a duplicate before its user is resolved (see ingestMessages).
       if (await p.tx.get('SELECT 1 AS found FROM consent_ledger WHERE id = $1', [preference.entryId]))
         continue;
-      const contactId = await this.resolveContact(p.tx, change.workspaceId, preference.contact);
+      const { id: contactId } = await this.resolveContact(p.tx, change.workspaceId, preference.contact);
       // A conversation, so the change shows in the mirrors of this number.
       await this.upsertConversation(
         p.tx,
