@@ -1,25 +1,36 @@
 /** One caller's answer from a batch: its value, or the error that failed it alone. */
 export type Settled<O> = { ok: true; value: O } | { ok: false; error: unknown };
 
+export interface GroupCommitOptions {
+  /** Inputs per batch at most: a burst beyond it takes more than one. */
+  maxBatch: number;
+  /**
+   * Batches written at once at most (each on its own connection). More than one overlaps the
+   * round trips of one batch's statements with another's; what they must do one at a time (the
+   * archive head a transaction locks from its flush to its commit) they do in turn.
+   */
+  inFlight: number;
+}
+
 /**
- * Group commit: calls that arrive while a batch is being written wait, and the next batch takes
- * them all (up to `maxBatch`), so a burst of N calls costs about N / batch transactions and
- * commits instead of N. One batch runs at a time per instance (per process): the calls of one
- * batch share a transaction, and the archive head a transaction locks would make two batches of
- * one workspace take turns anyway. A call that finds nothing running starts a batch right away
- * (after the calls of the same task), so a lone call waits for no timer. `runBatch` answers each input (in order) on its own: one
- * caller's failure is its own, never its neighbours'.
+ * Group commit: calls that arrive while `inFlight` batches are being written wait, and the next
+ * batch to start takes them all (up to `maxBatch`), so a burst of N calls costs about N / batch
+ * transactions and commits instead of N. A call that finds a batch free starts one right away
+ * (after the calls of the same task, which it takes along), so a lone call waits for no timer.
+ * `runBatch` answers each input (in order) on its own: one caller's failure is its own, never its
+ * neighbours'.
  */
 export class GroupCommit<I, O> {
   readonly #runBatch: (inputs: readonly I[]) => Promise<Settled<O>[]>;
-  readonly #maxBatch: number;
+  readonly #options: GroupCommitOptions;
   #waiting: Array<{ input: I; resolve: (value: O) => void; reject: (error: unknown) => void }> = [];
-  #running = false;
+  #running = 0;
+  #scheduled = false;
   #batches = 0;
 
-  constructor(runBatch: (inputs: readonly I[]) => Promise<Settled<O>[]>, maxBatch: number) {
+  constructor(runBatch: (inputs: readonly I[]) => Promise<Settled<O>[]>, options: GroupCommitOptions) {
     this.#runBatch = runBatch;
-    this.#maxBatch = maxBatch;
+    this.#options = options;
   }
 
   /** Batches run so far (each one transaction, or more where one had to be split). */
@@ -30,33 +41,35 @@ export class GroupCommit<I, O> {
   submit(input: I): Promise<O> {
     return new Promise<O>((resolve, reject) => {
       this.#waiting.push({ input, resolve, reject });
-      if (this.#running) return;
-      this.#running = true;
+      if (this.#scheduled || this.#running >= this.#options.inFlight) return;
       // Started after the current task's other calls (a Promise.all of many): they share it.
-      queueMicrotask(() => void this.#drain());
+      this.#scheduled = true;
+      queueMicrotask(() => {
+        this.#scheduled = false;
+        this.#startBatch();
+      });
     });
   }
 
-  async #drain(): Promise<void> {
-    try {
-      while (this.#waiting.length > 0) {
-        const batch = this.#waiting.splice(0, this.#maxBatch);
-        this.#batches++;
-        let settled: Settled<O>[];
-        try {
-          settled = await this.#runBatch(batch.map((call) => call.input));
-        } catch (error) {
-          settled = batch.map(() => ({ ok: false, error }));
-        }
+  #startBatch(): void {
+    if (this.#waiting.length === 0 || this.#running >= this.#options.inFlight) return;
+    const batch = this.#waiting.splice(0, this.#options.maxBatch);
+    this.#running++;
+    this.#batches++;
+    void this.#runBatch(batch.map((call) => call.input))
+      .catch((error: unknown) => batch.map((): Settled<O> => ({ ok: false, error })))
+      .then((settled) => {
         batch.forEach((call, i) => {
           const outcome = settled[i];
           if (outcome?.ok) call.resolve(outcome.value);
           else
             call.reject(outcome ? outcome.error : new Error('group commit: a batch left a call unanswered'));
         });
-      }
-    } finally {
-      this.#running = false;
-    }
+      })
+      .finally(() => {
+        this.#running--;
+        // What waited meanwhile goes next, all of it (up to maxBatch) in one batch.
+        this.#startBatch();
+      });
   }
 }

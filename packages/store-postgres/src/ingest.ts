@@ -12,7 +12,7 @@ import {
   UNROUTED_PAYLOAD,
   WabridgeError,
 } from '@wabridge/core';
-import { PgContacts } from './contacts.ts';
+import { emptyResult, PgBatchIngest } from './batch-ingest.ts';
 import { pgErrorCode, type Tx } from './database.ts';
 import { type Pending, pendingIn } from './fan-out.ts';
 import { GroupCommit, type Settled } from './group-commit.ts';
@@ -23,6 +23,14 @@ import { jsonb, type MessageRow } from './rows.ts';
  * length (its row locks, and the work redone when one webhook of it fails).
  */
 const MAX_INGEST_BATCH = 256;
+
+/**
+ * Group commits of ingest written at once per process, each on a connection of the pool (10 by
+ * default, so other calls keep some). A batch spends most of its time waiting for round trips,
+ * one statement after another; others overlap them, and take turns only from their flush to their
+ * commit (the archive head).
+ */
+const INGEST_BATCHES_IN_FLIGHT = 4;
 
 /** A webhook of a batch failed for what it carries; `index` is its place in the batch. */
 class UnitFailure extends Error {
@@ -64,15 +72,15 @@ const STATE_RANK: Record<string, number> = {
  * inserted ON CONFLICT DO NOTHING; the second insert waits for the first's commit and then counts
  * a duplicate, queueing nothing.
  */
-export abstract class PgIngest extends PgContacts implements Pick<IngestStore, 'ingest'> {
+export abstract class PgIngest extends PgBatchIngest implements Pick<IngestStore, 'ingest'> {
   /**
    * Concurrent ingests of this process share transactions and commits (group commit, as the
    * SQLite store's writer thread batches them): see `ingestBatch`.
    */
-  readonly #ingests = new GroupCommit<IngestUnit, IngestResult>(
-    (units) => this.ingestBatch(units),
-    MAX_INGEST_BATCH,
-  );
+  readonly #ingests = new GroupCommit<IngestUnit, IngestResult>((units) => this.ingestBatch(units), {
+    maxBatch: MAX_INGEST_BATCH,
+    inFlight: INGEST_BATCHES_IN_FLIGHT,
+  });
 
   /** Group commits of ingest so far (each one transaction, unless one webhook of it failed). */
   get ingestBatches(): number {
@@ -127,13 +135,26 @@ export abstract class PgIngest extends PgContacts implements Pick<IngestStore, '
     return settled;
   }
 
-  /** One transaction storing `units` in order; a webhook's own failure is a `UnitFailure`. */
+  /**
+   * One transaction storing `units`: the plain ones together (batch-ingest.ts), then the others
+   * one by one, where a webhook's own failure is a `UnitFailure`.
+   */
   private storeUnits(units: readonly IngestUnit[]): Promise<IngestResult[]> {
     return this.db.transaction(async (tx) => {
       const p = pendingIn(tx);
       const seen = await this.storedWamids(tx, units);
+      const plain = units.map((unit) => this.isPlain(unit));
+      const plainResults = await this.storePlain(
+        p,
+        units.filter((_, i) => plain[i]),
+        seen,
+      );
       const results: IngestResult[] = [];
       for (const [index, unit] of units.entries()) {
+        if (plain[index]) {
+          results.push(plainResults.shift() as IngestResult);
+          continue;
+        }
         try {
           results.push(await this.ingestUnit(p, unit, seen));
         } catch (error) {
@@ -165,16 +186,7 @@ export abstract class PgIngest extends PgContacts implements Pick<IngestStore, '
 
   private async ingestUnit(p: Pending, unit: IngestUnit, seen: Set<string>): Promise<IngestResult> {
     const tx = p.tx;
-    const result: IngestResult = {
-      messagesStored: 0,
-      messagesDuplicate: 0,
-      statusesStored: 0,
-      statusesDuplicate: 0,
-      consentChanges: 0,
-      jobsQueued: 0,
-      unrouted: 0,
-      platformEvents: 0,
-    };
+    const result = emptyResult();
     for (const change of unit.changes) {
       switch (change.kind) {
         case 'messages':
