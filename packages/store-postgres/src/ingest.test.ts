@@ -102,7 +102,8 @@ it('answers 50 concurrent ingests each on its own, in shared commits, whatever s
   const fresh = (i: number) =>
     messagesUnit(ws, { messages: [inboundMessage({ wamid: `wamid.burst.${i}`, contact: contact(i) })] });
   // 50 webhooks at once: 40 new messages (4 of them twice: Meta's retry in the same burst), one
-  // already stored, 3 without wa_id or BSUID (refused), 2 whose message id is taken (a constraint).
+  // already stored, 3 without wa_id or BSUID (refused), 2 whose message id is taken (a constraint:
+  // it fails a statement the whole batch shares, so each webhook is stored again alone).
   const units = [
     ...Array.from({ length: 40 }, (_, i) => fresh(i)),
     ...[0, 1, 2, 3].map((i) => fresh(i)),
@@ -142,14 +143,22 @@ it('answers 50 concurrent ingests each on its own, in shared commits, whatever s
   }
   // One group commit for the burst (the counter counts batches, not time).
   expect(store.ingestBatches - batchesBefore).toBe(1);
+  // Without the constraint failures the batch commits as one: refused webhooks leave it alone.
+  const again = await Promise.allSettled(
+    [...Array.from({ length: 10 }, (_, i) => fresh(300 + i)), ...units.slice(45, 48)].map((unit) =>
+      store.ingest(unit),
+    ),
+  );
+  expect(again.map((r) => r.status)).toEqual([...Array(10).fill('fulfilled'), ...Array(3).fill('rejected')]);
+  expect(store.ingestBatches - batchesBefore).toBe(2);
   // Only what was answered stored is stored: nothing of the refused webhooks.
-  expect(await count('messages')).toBe(41);
+  expect(await count('messages')).toBe(51);
   expect(await count("messages WHERE wamid LIKE 'wamid.half.%'")).toBe(0);
-  expect(await count('contacts')).toBe(41);
-  expect(await count('jobs')).toBe(82);
+  expect(await count('contacts')).toBe(51);
+  expect(await count('jobs')).toBe(102);
   const seqs = await store.db.all<{ seq: number }>(
     'SELECT seq FROM archive_records WHERE workspace_id = $1 ORDER BY seq',
     [ws],
   );
-  expect(seqs.map((r) => r.seq)).toEqual(Array.from({ length: 41 }, (_, i) => i));
+  expect(seqs.map((r) => r.seq)).toEqual(Array.from({ length: 51 }, (_, i) => i));
 });
