@@ -140,7 +140,9 @@ export abstract class PgBatchIngest extends PgContacts {
 
   /** Sets each item's contact and conversation, made or updated as needed. */
   async #resolve(tx: Tx, ws: string, items: readonly Item[]): Promise<void> {
-    const waIds = [...new Set(items.map((item) => item.message.contact.waId as string))];
+    // Rows are written in key order (customers, conversations, messages): two gateways' batches
+    // making the same new rows wait for one another instead of deadlocking.
+    const waIds = [...new Set(items.map((item) => item.message.contact.waId as string))].sort();
     const numbers = [...new Set(items.map((item) => item.change.phoneNumberId))];
     const contacts = await this.#find(tx, ws, waIds, numbers);
     // A customer's latest non-null profile values, as messages one after another leave them.
@@ -219,7 +221,7 @@ export abstract class PgBatchIngest extends PgContacts {
       wanted.set(key, { contactId: contact.id, phone, display: display ?? before?.display ?? null });
     }
     if (wanted.size > 0) {
-      const list = [...wanted.values()];
+      const list = [...wanted.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, w]) => w);
       const rows = await tx.all<{ id: string; contact_id: string; phone_number_id: string }>(
         `INSERT INTO conversations AS c (id, workspace_id, contact_id, phone_number_id, display_phone_number, created_at)
          SELECT id, $1, contact_id, phone, display, $2
@@ -294,8 +296,11 @@ export abstract class PgBatchIngest extends PgContacts {
   }
 
   /** Inserts the messages in one statement; answers the wamids stored (not another's meanwhile). */
-  async #insertMessages(tx: Tx, items: readonly Item[]): Promise<Set<string>> {
-    if (items.length === 0) return new Set();
+  async #insertMessages(tx: Tx, unordered: readonly Item[]): Promise<Set<string>> {
+    if (unordered.length === 0) return new Set();
+    const items = [...unordered].sort((a, b) =>
+      a.message.wamid < b.message.wamid ? -1 : a.message.wamid > b.message.wamid ? 1 : 0,
+    );
     const rows = await tx.all<{ wamid: string }>(
       `INSERT INTO messages (id, workspace_id, conversation_id, direction, wamid, type, ts, text, content, state,
          sender, relates_to, created_at)

@@ -162,3 +162,31 @@ it('answers 50 concurrent ingests each on its own, in shared commits, whatever s
   );
   expect(seqs.map((r) => r.seq)).toEqual(Array.from({ length: 51 }, (_, i) => i));
 });
+
+it('stores a burst two gateways both take (in opposite orders) once, contacts and conversations too', async () => {
+  const webhooks = Array.from({ length: 30 }, (_, i) =>
+    messagesUnit(ws, {
+      messages: [
+        inboundMessage({
+          wamid: `wamid.both.${i}`,
+          // Ten customers, new to both gateways, three messages each.
+          contact: identity({ waId: `1555200${i % 10}000`, profileName: `P${i % 10}` }),
+          timestamp: 1_750_000_000_000 + i * 1000,
+        }),
+      ],
+    }),
+  );
+  const [mine, theirs] = await Promise.all([
+    Promise.all(webhooks.map((w) => store.ingest(w))),
+    Promise.all(webhooks.toReversed().map((w) => other.ingest(w))),
+  ]);
+  const all = [...mine, ...theirs];
+  expect(all.reduce((n, r) => n + r.messagesStored, 0)).toBe(30);
+  expect(all.reduce((n, r) => n + r.messagesDuplicate, 0)).toBe(30);
+  expect(all.reduce((n, r) => n + r.jobsQueued, 0)).toBe(60);
+  expect(await count('contacts')).toBe(10);
+  expect(await count('conversations')).toBe(10);
+  expect(await count('messages')).toBe(30);
+  expect(await count('jobs')).toBe(60);
+  expect(await count("contacts WHERE profile_name LIKE 'P%'")).toBe(10);
+});
