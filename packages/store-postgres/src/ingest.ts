@@ -79,7 +79,8 @@ export abstract class PgIngest extends PgBatchIngest implements Pick<IngestStore
    */
   readonly #ingests = new GroupCommit<IngestUnit, IngestResult>((units) => this.ingestBatch(units), {
     maxBatch: MAX_INGEST_BATCH,
-    inFlight: INGEST_BATCHES_IN_FLIGHT,
+    // A pool smaller than the default leaves a connection to the process's other calls.
+    inFlight: Math.max(1, Math.min(INGEST_BATCHES_IN_FLIGHT, (this.db.pool.options.max ?? 10) - 1)),
   });
 
   /** Group commits of ingest so far (each one transaction, unless one webhook of it failed). */
