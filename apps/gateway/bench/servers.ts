@@ -1,8 +1,9 @@
 // The two servers the ingest benchmark compares, each run in its own process:
 //   bare     — a bare Hono server that reads the body and answers 200 (the baseline);
 //   gateway  — the real wabridge gateway: size limit, signature check, zod parse, routing, one
-//              durable SQLite write (WAL, synchronous=FULL, group commit) queuing jobs for two
-//              connectors.
+//              durable write queuing jobs for two connectors: SQLite (WAL, synchronous=FULL, group
+//              commit), or Postgres with DATABASE_URL (group commit per process). With
+//              `--joining` it only serves: another gateway on the same database set it up.
 import { serve } from '@hono/node-server';
 import { createRegistry, noopMetrics } from '@wabridge/core';
 import { ledgerConnector } from '@wabridge/core/testing';
@@ -22,6 +23,17 @@ if (mode === 'bare') {
 } else if (mode === 'gateway') {
   const env = loadEnv();
   const registry = createRegistry([ledgerConnector, { ...ledgerConnector, id: 'mirror-b' }]);
+  if (process.argv[3] !== '--joining') await setUp(env, registry);
+  // Ingest only: the worker is off so delivery does not compete with the edge for the CPU.
+  await startServer(env, { worker: false, http: true, registry });
+  process.stdout.write('ready\n');
+} else {
+  throw new Error(`unknown server ${mode}`);
+}
+process.once('SIGINT', () => process.exit(0));
+
+/** The bench's workspace: one number, two connectors that mirror every message. */
+async function setUp(env: ReturnType<typeof loadEnv>, registry: ReturnType<typeof createRegistry>) {
   const setup = await createRuntime({
     env,
     registry,
@@ -38,10 +50,4 @@ if (mode === 'bare') {
     });
   }
   await setup.close();
-  // Ingest only: the worker is off so delivery does not compete with the edge for the CPU.
-  await startServer(env, { worker: false, http: true, registry });
-  process.stdout.write('ready\n');
-} else {
-  throw new Error(`unknown server ${mode}`);
 }
-process.once('SIGINT', () => process.exit(0));

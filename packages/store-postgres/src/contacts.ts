@@ -19,19 +19,30 @@ export abstract class PgContacts extends PgFanOut {
     displayPhoneNumber: string | null,
     identity: ContactIdentity,
   ): Promise<{ contactId: string; conversationId: string }> {
-    const contactId = await this.resolveContact(tx, ws, identity);
+    const contact = await this.resolveContact(tx, ws, identity, phoneNumberId);
     const conversationId = await this.upsertConversation(
       tx,
       ws,
-      contactId,
+      contact.id,
       phoneNumberId,
       displayPhoneNumber,
+      contact.conversation,
     );
-    return { contactId, conversationId };
+    return { contactId: contact.id, conversationId };
   }
 
-  protected async resolveContact(tx: Tx, ws: string, identity: ContactIdentity): Promise<string> {
-    let row = await this.findContact(tx, ws, identity);
+  /**
+   * The contact of `identity`, made if none matches. Given a number, also the contact's
+   * conversation on it, read by the same statement (a round trip less per message): null when it
+   * has none (a contact just made never has one).
+   */
+  protected async resolveContact(
+    tx: Tx,
+    ws: string,
+    identity: ContactIdentity,
+    phoneNumberId: string | null = null,
+  ): Promise<{ id: string; conversation?: KnownConversation | null }> {
+    let row = await this.findContact(tx, ws, identity, phoneNumberId);
     const now = this.now();
     if (!row) {
       if (!identity.waId && !identity.bsuid && !identity.parentBsuid) {
@@ -53,8 +64,8 @@ export abstract class PgContacts extends PgFanOut {
           now,
         ],
       );
-      if (made) return made.id;
-      row = await this.findContact(tx, ws, identity);
+      if (made) return { id: made.id, ...(phoneNumberId === null ? {} : { conversation: null }) };
+      row = await this.findContact(tx, ws, identity, phoneNumberId);
       if (!row) throw new WabridgeError('internal', 'a contact conflicted but cannot be found');
     }
     const changed =
@@ -78,7 +89,14 @@ export abstract class PgContacts extends PgFanOut {
         [identity.username, identity.profileName, now, row.id],
       );
     }
-    return row.id;
+    if (phoneNumberId === null) return { id: row.id };
+    return {
+      id: row.id,
+      conversation:
+        row.conversation_id === null
+          ? null
+          : { id: row.conversation_id, displayPhoneNumber: row.conversation_display },
+    };
   }
 
   /**
@@ -87,27 +105,29 @@ export abstract class PgContacts extends PgFanOut {
    * erases it too, or this waits for the erasure and, the row re-checked, no longer finds the
    * cleared identifiers (or the conversation moved away) and starts a fresh record, as SQLite's
    * single writer does. KEY SHARE, the weakest mode, lets profile updates by other ingests pass.
+   * The conversation on `phoneNumberId` comes with it (none without a number); only the contact
+   * is locked, and the re-check after a wait reads the conversation again too.
    */
-  private async findContact(tx: Tx, ws: string, identity: ContactIdentity): Promise<ContactRow | null> {
-    let row: ContactRow | null = null;
+  private async findContact(
+    tx: Tx,
+    ws: string,
+    identity: ContactIdentity,
+    phoneNumberId: string | null,
+  ): Promise<FoundContact | null> {
+    const find = (where: string, value: string) =>
+      tx.get<FoundContact>(
+        `SELECT c.*, cv.id AS conversation_id, cv.display_phone_number AS conversation_display
+         FROM contacts c LEFT JOIN conversations cv
+           ON cv.workspace_id = c.workspace_id AND cv.contact_id = c.id AND cv.phone_number_id = $3
+         WHERE c.workspace_id = $1 AND ${where} FOR KEY SHARE OF c`,
+        [ws, value, phoneNumberId],
+      );
+    let row: FoundContact | null = null;
     if (identity.parentBsuid) {
-      row = await tx.get<ContactRow>(
-        'SELECT * FROM contacts WHERE workspace_id = $1 AND parent_bsuid = $2 ORDER BY created_at, id LIMIT 1 FOR KEY SHARE',
-        [ws, identity.parentBsuid],
-      );
+      row = await find('c.parent_bsuid = $2 ORDER BY c.created_at, c.id LIMIT 1', identity.parentBsuid);
     }
-    if (!row && identity.bsuid) {
-      row = await tx.get<ContactRow>(
-        'SELECT * FROM contacts WHERE workspace_id = $1 AND bsuid = $2 FOR KEY SHARE',
-        [ws, identity.bsuid],
-      );
-    }
-    if (!row && identity.waId) {
-      row = await tx.get<ContactRow>(
-        'SELECT * FROM contacts WHERE workspace_id = $1 AND wa_id = $2 FOR KEY SHARE',
-        [ws, identity.waId],
-      );
-    }
+    if (!row && identity.bsuid) row = await find('c.bsuid = $2', identity.bsuid);
+    if (!row && identity.waId) row = await find('c.wa_id = $2', identity.waId);
     return row;
   }
 
@@ -204,20 +224,30 @@ export abstract class PgContacts extends PgFanOut {
     );
   }
 
+  /**
+   * The conversation of a contact on a number, made or its display number updated as needed.
+   * `known`: what the caller read already (resolveContact), null for none; read here when not given.
+   */
   protected async upsertConversation(
     tx: Tx,
     ws: string,
     contactId: string,
     phoneNumberId: string,
     displayPhoneNumber: string | null,
+    known?: KnownConversation | null,
   ): Promise<string> {
     // Nearly always there, as it is: read, not upserted, so a conversation's every message does not
     // rewrite (and lock) its row.
-    const found = await tx.get<{ id: string; display_phone_number: string | null }>(
-      'SELECT id, display_phone_number FROM conversations WHERE workspace_id = $1 AND contact_id = $2 AND phone_number_id = $3',
-      [ws, contactId, phoneNumberId],
-    );
-    if (found && (displayPhoneNumber === null || displayPhoneNumber === found.display_phone_number)) {
+    const found =
+      known !== undefined
+        ? known
+        : await tx
+            .get<{ id: string; display_phone_number: string | null }>(
+              'SELECT id, display_phone_number FROM conversations WHERE workspace_id = $1 AND contact_id = $2 AND phone_number_id = $3',
+              [ws, contactId, phoneNumberId],
+            )
+            .then((row) => row && { id: row.id, displayPhoneNumber: row.display_phone_number });
+    if (found && (displayPhoneNumber === null || displayPhoneNumber === found.displayPhoneNumber)) {
       return found.id;
     }
     const row = await tx.get<{ id: string }>(
@@ -232,6 +262,15 @@ export abstract class PgContacts extends PgFanOut {
     return row.id;
   }
 }
+
+/** A contact's conversation on one number, as read with the contact. */
+export interface KnownConversation {
+  id: string;
+  displayPhoneNumber: string | null;
+}
+
+/** A contact row, with its conversation on the number asked about (null columns for none). */
+type FoundContact = ContactRow & { conversation_id: string | null; conversation_display: string | null };
 
 /**
  * Runs an UPDATE that may take an identifier another row holds; on a unique violation it is

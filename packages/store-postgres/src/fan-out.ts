@@ -35,9 +35,14 @@ export abstract class PgFanOut extends PgNotes {
     this.queue = new PgJobQueue({ pool: this.db.pool, now: this.now });
   }
 
-  /** Writes what the transaction collected: the archive records (per log), then the jobs. */
+  /**
+   * Writes what the transaction collected: the archive records (per log), then the jobs. The logs
+   * in one order (by id): each append locks its log's head until commit, and two transactions of
+   * many workspaces (group commits on two gateways) locking heads in opposite orders would deadlock.
+   */
   protected async flush(p: Pending): Promise<void> {
-    for (const [log, entries] of p.records) await this.archive.appendMany(p.tx, log, entries);
+    const logs = [...p.records.keys()].sort();
+    for (const log of logs) await this.archive.appendMany(p.tx, log, p.records.get(log) ?? []);
     p.records.clear();
     if (p.jobs.length === 0) return;
     const jobs = p.jobs.splice(0);

@@ -1,11 +1,13 @@
+import type { IngestResult } from '@wabridge/core';
 import { identity, inboundMessage, messagesUnit, seedWorkspace, status } from '@wabridge/core/testing';
 import { afterEach, beforeEach, expect, it } from 'vitest';
+import { PG_UNIQUE_VIOLATION, pgErrorCode } from './database.ts';
 import { openPostgresStore, type PostgresStore } from './store.ts';
 import { testDatabaseUrl } from './testing/index.ts';
 import { asConformanceStore, openTestStore } from './testing/open.ts';
 
-// Ingest on Postgres beyond the conformance part: what N gateways on one database change. Each
-// "gateway" is a store of its own (its own pool) on the test's schema.
+// Ingest on Postgres beyond the conformance part: what N gateways on one database change, and group
+// commit. Each "gateway" is a store of its own (its own pool) on the test's schema.
 
 let store: PostgresStore;
 let other: PostgresStore;
@@ -90,4 +92,101 @@ it('keeps a conversation in order when its messages arrive through two gateways 
     }
   }
   expect(delivered).toEqual(messages.map((m) => m.id));
+});
+
+it('answers 50 concurrent ingests each on its own, in shared commits, whatever some of them carry', async () => {
+  const earlier = inboundMessage({ wamid: 'wamid.earlier', contact: identity({ waId: '15550009999' }) });
+  await store.ingest(messagesUnit(ws, { messages: [earlier] }));
+  const batchesBefore = store.ingestBatches;
+  const contact = (i: number) => identity({ waId: `1555100${String(i).padStart(4, '0')}` });
+  const fresh = (i: number) =>
+    messagesUnit(ws, { messages: [inboundMessage({ wamid: `wamid.burst.${i}`, contact: contact(i) })] });
+  // 50 webhooks at once: 40 new messages (4 of them twice: Meta's retry in the same burst), one
+  // already stored, 3 without wa_id or BSUID (refused), 2 whose message id is taken (a constraint:
+  // it fails a statement the whole batch shares, so each webhook is stored again alone).
+  const units = [
+    ...Array.from({ length: 40 }, (_, i) => fresh(i)),
+    ...[0, 1, 2, 3].map((i) => fresh(i)),
+    messagesUnit(ws, { messages: [earlier] }),
+    ...[0, 1, 2].map((i) =>
+      messagesUnit(ws, {
+        // Its first message is valid: the webhook fails whole, so that one is not stored either.
+        messages: [
+          inboundMessage({ wamid: `wamid.half.${i}`, contact: contact(100 + i) }),
+          inboundMessage({ wamid: `wamid.anonymous.${i}`, contact: identity() }),
+        ],
+      }),
+    ),
+    ...[0, 1].map((i) =>
+      messagesUnit(ws, {
+        messages: [inboundMessage({ id: earlier.id, wamid: `wamid.taken.${i}`, contact: contact(200 + i) })],
+      }),
+    ),
+  ];
+  const settled = await Promise.allSettled(units.map((unit) => store.ingest(unit)));
+  const stored = (r: PromiseSettledResult<IngestResult> | undefined) =>
+    r?.status === 'fulfilled' ? r.value.messagesStored : -1;
+  const duplicate = (r: PromiseSettledResult<IngestResult> | undefined) =>
+    r?.status === 'fulfilled' ? r.value.messagesDuplicate : -1;
+  expect(settled.slice(0, 40).map(stored)).toEqual(Array(40).fill(1));
+  expect(settled.slice(0, 40).map((r) => (r.status === 'fulfilled' ? r.value.jobsQueued : -1))).toEqual(
+    Array(40).fill(2),
+  );
+  expect(settled.slice(40, 45).map(duplicate)).toEqual([1, 1, 1, 1, 1]);
+  for (const r of settled.slice(45, 48)) {
+    expect(r.status).toBe('rejected');
+    expect(r.status === 'rejected' && r.reason).toMatchObject({ code: 'bad_request' });
+  }
+  for (const r of settled.slice(48)) {
+    expect(r.status).toBe('rejected');
+    expect(r.status === 'rejected' && pgErrorCode(r.reason)).toBe(PG_UNIQUE_VIOLATION);
+  }
+  // One group commit for the burst (the counter counts batches, not time).
+  expect(store.ingestBatches - batchesBefore).toBe(1);
+  // Without the constraint failures the batch commits as one: refused webhooks leave it alone.
+  const again = await Promise.allSettled(
+    [...Array.from({ length: 10 }, (_, i) => fresh(300 + i)), ...units.slice(45, 48)].map((unit) =>
+      store.ingest(unit),
+    ),
+  );
+  expect(again.map((r) => r.status)).toEqual([...Array(10).fill('fulfilled'), ...Array(3).fill('rejected')]);
+  expect(store.ingestBatches - batchesBefore).toBe(2);
+  // Only what was answered stored is stored: nothing of the refused webhooks.
+  expect(await count('messages')).toBe(51);
+  expect(await count("messages WHERE wamid LIKE 'wamid.half.%'")).toBe(0);
+  expect(await count('contacts')).toBe(51);
+  expect(await count('jobs')).toBe(102);
+  const seqs = await store.db.all<{ seq: number }>(
+    'SELECT seq FROM archive_records WHERE workspace_id = $1 ORDER BY seq',
+    [ws],
+  );
+  expect(seqs.map((r) => r.seq)).toEqual(Array.from({ length: 51 }, (_, i) => i));
+});
+
+it('stores a burst two gateways both take (in opposite orders) once, contacts and conversations too', async () => {
+  const webhooks = Array.from({ length: 30 }, (_, i) =>
+    messagesUnit(ws, {
+      messages: [
+        inboundMessage({
+          wamid: `wamid.both.${i}`,
+          // Ten customers, new to both gateways, three messages each.
+          contact: identity({ waId: `1555200${i % 10}000`, profileName: `P${i % 10}` }),
+          timestamp: 1_750_000_000_000 + i * 1000,
+        }),
+      ],
+    }),
+  );
+  const [mine, theirs] = await Promise.all([
+    Promise.all(webhooks.map((w) => store.ingest(w))),
+    Promise.all(webhooks.toReversed().map((w) => other.ingest(w))),
+  ]);
+  const all = [...mine, ...theirs];
+  expect(all.reduce((n, r) => n + r.messagesStored, 0)).toBe(30);
+  expect(all.reduce((n, r) => n + r.messagesDuplicate, 0)).toBe(30);
+  expect(all.reduce((n, r) => n + r.jobsQueued, 0)).toBe(60);
+  expect(await count('contacts')).toBe(10);
+  expect(await count('conversations')).toBe(10);
+  expect(await count('messages')).toBe(30);
+  expect(await count('jobs')).toBe(60);
+  expect(await count("contacts WHERE profile_name LIKE 'P%'")).toBe(10);
 });

@@ -10,11 +10,48 @@ import {
   PLATFORM_PAYLOAD,
   STATUS_RAW,
   UNROUTED_PAYLOAD,
+  WabridgeError,
 } from '@wabridge/core';
-import { PgContacts } from './contacts.ts';
-import type { Tx } from './database.ts';
+import { emptyResult, PgBatchIngest } from './batch-ingest.ts';
+import { pgErrorCode, type Tx } from './database.ts';
 import { type Pending, pendingIn } from './fan-out.ts';
+import { GroupCommit, type Settled } from './group-commit.ts';
 import { jsonb, type MessageRow } from './rows.ts';
+
+/**
+ * Webhooks per group commit at most: a burst beyond it takes more than one. Bounds a transaction's
+ * length (its row locks, and the work redone when one webhook of it fails).
+ */
+const MAX_INGEST_BATCH = 256;
+
+/**
+ * Group commits of ingest written at once per process, each on a connection of the pool (10 by
+ * default, so other calls keep some). A batch spends most of its time waiting for round trips,
+ * one statement after another; others overlap them, and take turns only from their flush to their
+ * commit (the archive head).
+ */
+const INGEST_BATCHES_IN_FLIGHT = 4;
+
+/** A webhook of a batch failed for what it carries; `index` is its place in the batch. */
+class UnitFailure extends Error {
+  readonly index: number;
+
+  constructor(index: number, cause: unknown) {
+    super('a webhook of the batch failed', { cause });
+    this.index = index;
+  }
+}
+
+/**
+ * An error of the webhook itself, that storing it alone would meet too: the store refused it
+ * (WabridgeError: a user without wa_id or BSUID…), or Postgres did for its data (class 22, data
+ * exception) or a constraint (class 23). Anything else (a lost connection, a bug) is the batch's.
+ */
+function isOwnFault(error: unknown): boolean {
+  if (error instanceof WabridgeError) return true;
+  const code = pgErrorCode(error);
+  return code !== undefined && (code.startsWith('22') || code.startsWith('23'));
+}
 
 // An outbound message only moves forward: a late `delivered` must not undo `read`.
 const STATE_RANK: Record<string, number> = {
@@ -35,50 +72,150 @@ const STATE_RANK: Record<string, number> = {
  * inserted ON CONFLICT DO NOTHING; the second insert waits for the first's commit and then counts
  * a duplicate, queueing nothing.
  */
-export abstract class PgIngest extends PgContacts implements Pick<IngestStore, 'ingest'> {
+export abstract class PgIngest extends PgBatchIngest implements Pick<IngestStore, 'ingest'> {
+  /**
+   * Concurrent ingests of this process share transactions and commits (group commit, as the
+   * SQLite store's writer thread batches them): see `ingestBatch`.
+   */
+  readonly #ingests = new GroupCommit<IngestUnit, IngestResult>((units) => this.ingestBatch(units), {
+    maxBatch: MAX_INGEST_BATCH,
+    // A pool smaller than the default leaves a connection to the process's other calls.
+    inFlight: Math.max(1, Math.min(INGEST_BATCHES_IN_FLIGHT, (this.db.pool.options.max ?? 10) - 1)),
+  });
+
+  /** Group commits of ingest so far (each one transaction, unless one webhook of it failed). */
+  get ingestBatches(): number {
+    return this.#ingests.batches;
+  }
+
   ingest(unit: IngestUnit): Promise<IngestResult> {
+    return this.#ingests.submit(unit);
+  }
+
+  /**
+   * Stores a batch of webhooks in one transaction, each answered on its own once it committed.
+   * A webhook that fails for what it carries (bad input, a constraint: `isOwnFault`) leaves the
+   * batch and the others are stored again without it, so its failure is its alone; the
+   * transaction rolled back whole, nothing of it stays. A failure of the batch itself (the
+   * connection, the commit, an error no webhook can be blamed for) stores each webhook in a
+   * transaction of its own, so each gets the answer it would have had alone. Storing again is
+   * safe: every row is inserted once by what the platform names it, and nothing was answered yet.
+   */
+  private async ingestBatch(units: readonly IngestUnit[]): Promise<Settled<IngestResult>[]> {
+    const settled: Settled<IngestResult>[] = new Array(units.length);
+    let left = units.map((_, i) => i);
+    while (left.length > 0) {
+      try {
+        const results = await this.storeUnits(left.map((i) => units[i] as IngestUnit));
+        left.forEach((i, k) => {
+          settled[i] = { ok: true, value: results[k] as IngestResult };
+        });
+        return settled;
+      } catch (error) {
+        if (error instanceof UnitFailure) {
+          const i = left[error.index] as number;
+          settled[i] = { ok: false, error: error.cause };
+          left = left.filter((_, k) => k !== error.index);
+          continue;
+        }
+        if (left.length === 1) {
+          settled[left[0] as number] = { ok: false, error };
+          return settled;
+        }
+        for (const i of left) {
+          try {
+            const [result] = await this.storeUnits([units[i] as IngestUnit]);
+            settled[i] = { ok: true, value: result as IngestResult };
+          } catch (alone) {
+            settled[i] = { ok: false, error: alone instanceof UnitFailure ? alone.cause : alone };
+          }
+        }
+        return settled;
+      }
+    }
+    return settled;
+  }
+
+  /**
+   * One transaction storing `units`: the plain ones together (batch-ingest.ts), then the others
+   * one by one, where a webhook's own failure is a `UnitFailure`.
+   */
+  private storeUnits(units: readonly IngestUnit[]): Promise<IngestResult[]> {
     return this.db.transaction(async (tx) => {
-      const result: IngestResult = {
-        messagesStored: 0,
-        messagesDuplicate: 0,
-        statusesStored: 0,
-        statusesDuplicate: 0,
-        consentChanges: 0,
-        jobsQueued: 0,
-        unrouted: 0,
-        platformEvents: 0,
-      };
       const p = pendingIn(tx);
-      for (const change of unit.changes) {
-        switch (change.kind) {
-          case 'messages':
-            await this.ingestMessages(p, change, unit.receivedAt, result);
-            break;
-          case 'user_preferences':
-            await this.ingestPreferences(p, change, result);
-            break;
-          case 'unrouted':
-            result.unrouted += await tx.run(
-              `INSERT INTO unrouted_events (id, phone_number_id, field, payload, received_at)
-               VALUES ($1, $2, $3, $4, $5) ON CONFLICT (id) DO NOTHING`,
-              [
-                change.id,
-                change.phoneNumberId,
-                change.field,
-                // Not yet in any workspace: sealed with the global log's key.
-                await this.sealColumn(tx, GLOBAL_ARCHIVE_LOG, UNROUTED_PAYLOAD, jsonb(change.payload)),
-                unit.receivedAt,
-              ],
-            );
-            break;
-          case 'other':
-            result.platformEvents += await this.insertPlatformEvent(tx, change, unit.receivedAt);
-            break;
+      const seen = await this.storedWamids(tx, units);
+      const plain = units.map((unit) => this.isPlain(unit));
+      const plainResults = await this.storePlain(
+        p,
+        units.filter((_, i) => plain[i]),
+        seen,
+      );
+      const results: IngestResult[] = [];
+      for (const [index, unit] of units.entries()) {
+        if (plain[index]) {
+          results.push(plainResults.shift() as IngestResult);
+          continue;
+        }
+        try {
+          results.push(await this.ingestUnit(p, unit, seen));
+        } catch (error) {
+          throw isOwnFault(error) ? new UnitFailure(index, error) : error;
         }
       }
       await this.flush(p);
-      return result;
+      return results;
     });
+  }
+
+  /**
+   * The wamids of the batch's messages already stored, in one statement for the whole batch;
+   * each message stored by the batch is added as it goes (see ingestMessages).
+   */
+  private async storedWamids(tx: Tx, units: readonly IngestUnit[]): Promise<Set<string>> {
+    const wamids: string[] = [];
+    for (const unit of units) {
+      for (const change of unit.changes) {
+        if (change.kind === 'messages') for (const m of change.messages) wamids.push(m.wamid);
+      }
+    }
+    if (wamids.length === 0) return new Set();
+    const rows = await tx.all<{ wamid: string }>('SELECT wamid FROM messages WHERE wamid = ANY($1::text[])', [
+      wamids,
+    ]);
+    return new Set(rows.map((r) => r.wamid));
+  }
+
+  private async ingestUnit(p: Pending, unit: IngestUnit, seen: Set<string>): Promise<IngestResult> {
+    const tx = p.tx;
+    const result = emptyResult();
+    for (const change of unit.changes) {
+      switch (change.kind) {
+        case 'messages':
+          await this.ingestMessages(p, change, unit.receivedAt, result, seen);
+          break;
+        case 'user_preferences':
+          await this.ingestPreferences(p, change, result);
+          break;
+        case 'unrouted':
+          result.unrouted += await tx.run(
+            `INSERT INTO unrouted_events (id, phone_number_id, field, payload, received_at)
+             VALUES ($1, $2, $3, $4, $5) ON CONFLICT (id) DO NOTHING`,
+            [
+              change.id,
+              change.phoneNumberId,
+              change.field,
+              // Not yet in any workspace: sealed with the global log's key.
+              await this.sealColumn(tx, GLOBAL_ARCHIVE_LOG, UNROUTED_PAYLOAD, jsonb(change.payload)),
+              unit.receivedAt,
+            ],
+          );
+          break;
+        case 'other':
+          result.platformEvents += await this.insertPlatformEvent(tx, change, unit.receivedAt);
+          break;
+      }
+    }
+    return result;
   }
 
   private async ingestMessages(
@@ -86,13 +223,15 @@ export abstract class PgIngest extends PgContacts implements Pick<IngestStore, '
     change: IngestMessagesChange,
     receivedAt: number,
     result: IngestResult,
+    seen: Set<string>,
   ): Promise<void> {
     const tx = p.tx;
     const ws = change.workspaceId;
     for (const message of change.messages) {
       // A re-delivered message is a duplicate before its sender is resolved: resolving would write
       // (recreate a contact a number change has since renumbered, roll a profile name back).
-      if (await tx.get('SELECT 1 AS found FROM messages WHERE wamid = $1', [message.wamid])) {
+      // `seen` holds those stored before the batch began and those the batch stored since.
+      if (seen.has(message.wamid)) {
         result.messagesDuplicate++;
         continue;
       }
@@ -126,6 +265,7 @@ export abstract class PgIngest extends PgContacts implements Pick<IngestStore, '
           receivedAt,
         ],
       );
+      seen.add(message.wamid);
       if (inserted === 0) {
         result.messagesDuplicate++;
         continue;
@@ -316,7 +456,7 @@ export abstract class PgIngest extends PgContacts implements Pick<IngestStore, '
       // A re-delivered preference is a duplicate before its user is resolved (see ingestMessages).
       if (await p.tx.get('SELECT 1 AS found FROM consent_ledger WHERE id = $1', [preference.entryId]))
         continue;
-      const contactId = await this.resolveContact(p.tx, change.workspaceId, preference.contact);
+      const { id: contactId } = await this.resolveContact(p.tx, change.workspaceId, preference.contact);
       // A conversation, so the change shows in the mirrors of this number.
       await this.upsertConversation(
         p.tx,

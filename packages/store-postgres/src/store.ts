@@ -7,8 +7,8 @@ import { PgJobs } from './jobs.ts';
  * The Postgres store, one class per role on top of the ones before it, as the SQLite store is
  * (packages/core/src/store/sqlite/index.ts):
  *   context.ts → config.ts → access.ts → refs.ts → connector-state.ts → reads.ts →
- *   command-keys.ts → notes.ts → fan-out.ts → contacts.ts → ingest.ts → commands.ts → sends.ts →
- *   audit.ts → holds.ts → retention.ts → erasure.ts → jobs.ts → this class (archive.ts: the
+ *   command-keys.ts → notes.ts → fan-out.ts → contacts.ts → batch-ingest.ts → ingest.ts →
+ *   commands.ts → sends.ts → audit.ts → holds.ts → retention.ts → erasure.ts → jobs.ts → this class (archive.ts: the
  *   archive appender; queue/: PgJobQueue, which fan-out.ts enqueues with and jobs.ts delegates to).
  * Every role of `Store` is built, and core's whole conformance suite runs on it
  * (store-conformance.test.ts); the archive's verify, checkpoints and exports are core's, over

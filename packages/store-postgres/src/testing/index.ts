@@ -9,13 +9,14 @@ export const testDatabaseUrl =
 
 /**
  * A schema of its own for one test (or one suite), dropped by the returned function: tests run in
- * parallel files and must never see each other's rows.
+ * parallel files and must never see each other's rows. On `url`'s server (benchmarks take one).
  */
 export async function freshSchema(
   prefix = 'wb_test',
+  url = testDatabaseUrl,
 ): Promise<{ schema: string; drop: () => Promise<void> }> {
   const schema = `${prefix}_${process.pid}_${Math.random().toString(36).slice(2, 10)}`;
-  const client = new pg.Client({ connectionString: testDatabaseUrl });
+  const client = new pg.Client({ connectionString: url });
   await client.connect();
   try {
     await client.query(`CREATE SCHEMA "${schema}"`);
@@ -25,7 +26,7 @@ export async function freshSchema(
   return {
     schema,
     drop: async () => {
-      const c = new pg.Client({ connectionString: testDatabaseUrl });
+      const c = new pg.Client({ connectionString: url });
       await c.connect();
       try {
         await c.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
