@@ -9,9 +9,12 @@
 //   worker   — the delivery worker alone (`startServer` without HTTP), for --split-worker;
 //   setup    — configures a fresh data directory (workspace, number, ledger connector) and exits,
 //              so the gateway's own process (and its profile) holds only the serving.
-// Configuration comes from the environment (see gatewayEnv in support.ts, plus LEDGER_URL).
+// Configuration comes from the environment (see gatewayEnv in support.ts, plus LEDGER_URL, and
+// DATABASE_URL/DATABASE_SCHEMA for the Postgres store). With BENCH_COUNT_QUERIES=1 the gateway
+// counts the statements it sends Postgres (see countQueries) and prints the counts on SIGUSR2.
 import { createRegistry, noopMetrics } from '@wabridge/core';
 import { ledgerConnector, startLedgerTarget } from '@wabridge/core/testing';
+import pg from 'pg';
 import { createLogger, createRuntime, loadEnv, startServer } from '../src/index.ts';
 
 const mode = process.argv[2];
@@ -38,6 +41,7 @@ if (mode === 'target') {
   await setup.close();
   process.stdout.write('ready\n');
 } else if (mode === 'gateway' || mode === 'ingest' || mode === 'worker') {
+  if (process.env.BENCH_COUNT_QUERIES === '1') countQueries();
   const env = loadEnv();
   const registry = createRegistry([ledgerConnector]);
   const server = await startServer(env, {
@@ -51,4 +55,25 @@ if (mode === 'target') {
   process.once('SIGTERM', () => void server.close().then(() => process.exit(0)));
 } else {
   throw new Error(`unknown server ${mode}`);
+}
+
+/**
+ * Counts every statement the process sends Postgres, by its SQL with the whitespace folded (one
+ * call is one round trip: node-postgres sends a query and waits for its answer). Wraps the
+ * driver's Client.query, which the pool's query goes through too, in this bench process only. On
+ * SIGUSR2 prints "queries <JSON {sql: count}>" on stdout, counts so far, for the bench to diff.
+ */
+function countQueries(): void {
+  const counts = new Map<string, number>();
+  const query = pg.Client.prototype.query as (...args: unknown[]) => unknown;
+  pg.Client.prototype.query = function (this: pg.Client, ...args: unknown[]) {
+    const first = args[0] as string | { text?: string } | undefined;
+    const text = typeof first === 'string' ? first : (first?.text ?? '?');
+    const key = text.replace(/\s+/g, ' ').trim();
+    counts.set(key, (counts.get(key) ?? 0) + 1);
+    return query.apply(this, args);
+  } as typeof pg.Client.prototype.query;
+  process.on('SIGUSR2', () => {
+    process.stdout.write(`queries ${JSON.stringify(Object.fromEntries(counts))}\n`);
+  });
 }
