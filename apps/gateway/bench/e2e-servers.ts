@@ -58,20 +58,38 @@ if (mode === 'target') {
 }
 
 /**
- * Counts every statement the process sends Postgres, by its SQL with the whitespace folded (one
- * call is one round trip: node-postgres sends a query and waits for its answer). Wraps the
- * driver's Client.query, which the pool's query goes through too, in this bench process only. On
- * SIGUSR2 prints "queries <JSON {sql: count}>" on stdout, counts so far, for the bench to diff.
+ * Counts every statement the process sends Postgres, by its SQL with the whitespace folded, and
+ * the time to each answer (one call is one round trip: node-postgres sends a statement and waits
+ * for its answer; a statement queued behind others on its connection waits for them too). Wraps
+ * the driver's Client.query, which the pool's query goes through too, in this bench process only.
+ * On SIGUSR2 prints "queries <JSON {sql: [count, ms]}>" on stdout, totals so far, for the bench
+ * to diff.
  */
 function countQueries(): void {
-  const counts = new Map<string, number>();
+  const counts = new Map<string, [number, number]>();
   const query = pg.Client.prototype.query as (...args: unknown[]) => unknown;
   pg.Client.prototype.query = function (this: pg.Client, ...args: unknown[]) {
     const first = args[0] as string | { text?: string } | undefined;
     const text = typeof first === 'string' ? first : (first?.text ?? '?');
     const key = text.replace(/\s+/g, ' ').trim();
-    counts.set(key, (counts.get(key) ?? 0) + 1);
-    return query.apply(this, args);
+    const entry = counts.get(key) ?? [0, 0];
+    counts.set(key, entry);
+    entry[0]++;
+    const startedAt = performance.now();
+    const answered = () => {
+      entry[1] += performance.now() - startedAt;
+    };
+    // The pool passes a callback; the store's own connections take the promise.
+    const last = args.length - 1;
+    const callback = args[last];
+    if (typeof callback === 'function')
+      args[last] = (...results: unknown[]) => {
+        answered();
+        return (callback as (...r: unknown[]) => unknown)(...results);
+      };
+    const result = query.apply(this, args);
+    if (typeof callback !== 'function' && result instanceof Promise) result.then(answered, answered);
+    return result;
   } as typeof pg.Client.prototype.query;
   process.on('SIGUSR2', () => {
     process.stdout.write(`queries ${JSON.stringify(Object.fromEntries(counts))}\n`);
