@@ -471,7 +471,8 @@ async function ingestOnly(store: StoreName): Promise<IngestRun[]> {
         const queriesBefore = countingQueries ? await queryCounts(ingest) : null;
         const from = Date.now();
         // The server's processes are sampled during the run too: one that ends takes its share.
-        const sampler = setInterval(() => void phase.server(), 500);
+        // A failed sample is skipped (the readings before and after the run are what count).
+        const sampler = setInterval(() => void phase.server().catch(() => {}), 500);
         const sent = await sendAtRate(port, webhooks, rate).finally(() => clearInterval(sampler));
         const acknowledged = webhooks.length - sent.failed;
         const cpu = cpuPerUnit(before, cpuSeconds(pid), acknowledged);
@@ -670,7 +671,7 @@ async function endToEndOn(
           sampling = false;
         }
       };
-      const sampler = setInterval(() => void sample(), 500);
+      const sampler = setInterval(() => void sample().catch(() => {}), 500);
       const cpuBefore = cpuOfAll();
       const serverBefore = await phase.server();
       const queriesBefore = countingQueries ? await queriesOfAll() : null;
