@@ -14,6 +14,13 @@
 //          --split-worker (the worker in a process of its own beside an HTTP-only gateway, as
 //          `wabridge serve` with WORKER_ENABLED=false plus a worker process would run; figures
 //          are the two processes' sums; not with --fsyncs or --cpu-prof)
+//          --store sqlite|postgres|both (default sqlite): the store the gateway runs on. Postgres
+//          is the test server (WABRIDGE_TEST_DATABASE_URL, default 127.0.0.1:5432/test), a fresh
+//          schema per phase, dropped after; the CPU of the server processes serving the gateway
+//          is reported beside the gateway's (see e2e-stores.ts). With both, the stores run one
+//          after the other (never at once) and their figures are printed side by side.
+//          --count-queries (Postgres): statements the gateway sent per delivered job and per webhook
+//          ingest only, by statement, and the time to their answers (each is a round trip)
 // Through npm, options follow a `--`: npm run bench:e2e -- --quick --fsyncs
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createHmac } from 'node:crypto';
@@ -21,10 +28,10 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { Agent, request } from 'node:http';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { DatabaseSync } from 'node:sqlite';
 import { parseArgs } from 'node:util';
 import { freePort, type LedgerEffect, seededRandom } from '@wabridge/core/testing';
 import { customerMessage } from '@wabridge/whatsapp/testing';
+import { openStorePhase, type ServerUsage, type StoreName, type StorePhase } from './e2e-stores.ts';
 import { summariseProfiles } from './profile-summary.ts';
 import {
   byThread,
@@ -50,8 +57,21 @@ const { values } = parseArgs({
     fsyncs: { type: 'boolean', default: false },
     concurrency: { type: 'string' },
     'split-worker': { type: 'boolean', default: false },
+    store: { type: 'string', default: 'sqlite' },
+    'count-queries': { type: 'boolean', default: false },
   },
 });
+const stores: StoreName[] = values.store === 'both' ? ['sqlite', 'postgres'] : [values.store as StoreName];
+if (!['sqlite', 'postgres', 'both'].includes(values.store))
+  throw new Error('--store takes sqlite, postgres or both');
+if (values.fsyncs && stores.includes('postgres'))
+  throw new Error(
+    "--fsyncs counts the gateway's own fsyncs: on Postgres the server makes them (not with --store postgres)",
+  );
+if (values['count-queries'] && !stores.includes('postgres'))
+  throw new Error(
+    '--count-queries counts the statements sent to Postgres: use it with --store postgres or both',
+  );
 const rates = values.rates.split(',').map(Number);
 const duration = values.quick ? 5 : Number(values.duration);
 const ingestDuration = Number(values['ingest-duration'] ?? Math.min(duration, 10));
@@ -222,6 +242,8 @@ interface Child {
   ready: string;
   /** Where strace writes the gateway's fsyncs (with --fsyncs), else null. */
   fsyncLog: string | null;
+  /** Resolvers waiting for the child's next "queries" line (see countQueries in e2e-servers.ts). */
+  queryWaiters: Array<(counts: QueryCounts) => void>;
 }
 
 async function startChild(
@@ -260,21 +282,52 @@ async function startChild(
     : node;
   const child = spawn(command[0] as string, command.slice(1), { env, stdio: ['ignore', 'pipe', 'inherit'] });
   started.push(child);
+  const queryWaiters: Child['queryWaiters'] = [];
   const ready = await new Promise<string>((resolve, reject) => {
     let text = '';
     child.stdout?.on('data', (chunk: Buffer) => {
       text += chunk.toString();
-      const line = text
-        .split('\n')
-        .slice(0, -1)
-        .find((l) => l.startsWith('ready'));
-      if (line !== undefined) resolve(line.slice('ready'.length).trim());
+      const lines = text.split('\n');
+      text = lines.pop() ?? '';
+      for (const line of lines) {
+        if (line.startsWith('ready')) resolve(line.slice('ready'.length).trim());
+        else if (line.startsWith('queries '))
+          queryWaiters.shift()?.(
+            new Map(
+              Object.entries(
+                JSON.parse(line.slice('queries '.length)) as Record<string, [number, number]>,
+              ).map(([sql, [count, ms]]) => [sql, { count, ms }]),
+            ),
+          );
+      }
     });
     child.once('exit', (code) => reject(new Error(`${mode} exited with ${code} before it was ready`)));
     child.once('error', reject);
   });
   if (fsyncLog) tracedPids.add(Number(ready));
-  return { child, ready, fsyncLog };
+  return { child, ready, fsyncLog, queryWaiters };
+}
+
+/** Statements sent to Postgres by SQL: how many, and the ms to their answers (summed). */
+type QueryCounts = Map<string, { count: number; ms: number }>;
+
+/** The statements a gateway child has sent Postgres so far (with --count-queries). */
+function queryCounts({ child, queryWaiters }: Child): Promise<QueryCounts> {
+  return new Promise((resolve) => {
+    queryWaiters.push(resolve);
+    child.kill('SIGUSR2');
+  });
+}
+
+/** The statements of each SQL sent between two readings, per unit of work (webhook or job). */
+function queriesPerUnit(before: QueryCounts, after: QueryCounts, units: number): QueryCounts {
+  const per: QueryCounts = new Map();
+  for (const [sql, { count, ms }] of after) {
+    const was = before.get(sql) ?? { count: 0, ms: 0 };
+    if (count > was.count && units > 0)
+      per.set(sql, { count: (count - was.count) / units, ms: (ms - was.ms) / units });
+  }
+  return per;
 }
 
 /** Stops a child by its pid (the gateway's own when strace runs it) and waits for it to exit. */
@@ -349,21 +402,6 @@ function memory(pid: number | undefined): { rss: number; hwm: number } | null {
   }
 }
 
-/** Jobs queued or in flight (jobs waiting for admission included), read from the database file. */
-function backlogReader(dataDir: string): { read(): number; close(): void } {
-  let db: DatabaseSync | null = null;
-  return {
-    read() {
-      db ??= new DatabaseSync(join(dataDir, 'wabridge.db'), { readOnly: true, timeout: 5000 });
-      const row = db
-        .prepare('SELECT (SELECT count(*) FROM jobs) + (SELECT count(*) FROM jobs_new) AS n')
-        .get();
-      return Number(row?.n);
-    },
-    close: () => db?.close(),
-  };
-}
-
 const percentile = (sorted: number[], p: number) =>
   sorted.length === 0
     ? Number.NaN
@@ -390,58 +428,90 @@ interface IngestRun {
   ackP50: number;
   ackP99: number;
   cpu: Map<string, number>;
+  /** CPU µs per webhook of the database server's processes serving the gateway (Postgres), else null. */
+  serverCpu: number | null;
   /** The kernel's share of that CPU, in %. */
   system: number | null;
   /** fsync/fdatasync calls per webhook, by thread group, and their durations (with --fsyncs). */
   fsyncs: Fsyncs | null;
+  /** Statements sent to Postgres per webhook (with --count-queries), else null. */
+  queries: QueryCounts | null;
 }
 const target = await startChild('target', { ...process.env, PORT: String(await freePort()) });
 const targetUrl = target.ready;
-const ingestRuns: IngestRun[] = [];
-{
-  const dataDir = join(scratch, 'ingest');
-  const port = await freePort();
-  const env = { ...gatewayEnv(port, dataDir, SECRET), LEDGER_URL: targetUrl };
-  await stop(await startChild('setup', env));
-  const ingest = await startChild('ingest', env);
-  const pid = Number(ingest.ready);
-  const threads = threadNames(pid);
+
+/** CPU µs per unit between two `server()` readings, or null (SQLite: no server). */
+const serverCpuPerUnit = (before: ServerUsage | null, after: ServerUsage | null, units: number) =>
+  before === null || after === null || units === 0
+    ? null
+    : ((after.cpuSeconds - before.cpuSeconds) * 1e6) / units;
+
+async function ingestOnly(store: StoreName): Promise<IngestRun[]> {
+  const runs: IngestRun[] = [];
+  const dataDir = join(scratch, `${store}-ingest`);
+  const phase = await openStorePhase(store, dataDir, 'ingest');
   try {
-    await sendAtRate(port, signedWebhooks(CUSTOMERS, 400, true), 400); // warm-up: JIT, pools, pages
-    for (const rate of rates) {
-      const webhooks = signedWebhooks(rate * ingestDuration, rate);
-      const before = cpuSeconds(pid);
-      const splitBefore = userSystemSeconds(pid);
-      const from = Date.now();
-      const sent = await sendAtRate(port, webhooks, rate);
-      const acknowledged = webhooks.length - sent.failed;
-      const cpu = cpuPerUnit(before, cpuSeconds(pid), acknowledged);
-      const system = systemShare(splitBefore, userSystemSeconds(pid));
-      const fsyncs = ingest.fsyncLog
-        ? fsyncsBetween(ingest.fsyncLog, threads, from, Date.now(), acknowledged)
-        : null;
-      const acks = sorted(sent.ack);
-      if (sent.failed > 0)
+    const port = await freePort();
+    const env = { ...gatewayEnv(port, dataDir, SECRET), ...phase.env, LEDGER_URL: targetUrl };
+    const countingQueries = values['count-queries'] && store === 'postgres';
+    await stop(await startChild('setup', env));
+    const ingest = await startChild('ingest', {
+      ...env,
+      ...(countingQueries ? { BENCH_COUNT_QUERIES: '1' } : {}),
+    });
+    const pid = Number(ingest.ready);
+    const threads = threadNames(pid);
+    try {
+      await sendAtRate(port, signedWebhooks(CUSTOMERS, 400, true), 400); // warm-up: JIT, pools, pages
+      for (const rate of rates) {
+        const webhooks = signedWebhooks(rate * ingestDuration, rate);
+        const before = cpuSeconds(pid);
+        const serverBefore = await phase.server();
+        const splitBefore = userSystemSeconds(pid);
+        const queriesBefore = countingQueries ? await queryCounts(ingest) : null;
+        const from = Date.now();
+        // The server's processes are sampled during the run too: one that ends takes its share.
+        // A failed sample is skipped (the readings before and after the run are what count).
+        const sampler = setInterval(() => void phase.server().catch(() => {}), 500);
+        const sent = await sendAtRate(port, webhooks, rate).finally(() => clearInterval(sampler));
+        const acknowledged = webhooks.length - sent.failed;
+        const cpu = cpuPerUnit(before, cpuSeconds(pid), acknowledged);
+        const serverCpu = serverCpuPerUnit(serverBefore, await phase.server(), acknowledged);
+        const queries = queriesBefore
+          ? queriesPerUnit(queriesBefore, await queryCounts(ingest), acknowledged)
+          : null;
+        const system = systemShare(splitBefore, userSystemSeconds(pid));
+        const fsyncs = ingest.fsyncLog
+          ? fsyncsBetween(ingest.fsyncLog, threads, from, Date.now(), acknowledged)
+          : null;
+        const acks = sorted(sent.ack);
+        if (sent.failed > 0)
+          out(
+            `warning: ${sent.failed} webhooks failed (${[...sent.failures].map(([why, n]) => `${why} ×${n}`).join(', ')})`,
+          );
+        runs.push({
+          rate,
+          webhooks: webhooks.length,
+          failed: sent.failed,
+          ackP50: percentile(acks, 0.5),
+          ackP99: percentile(acks, 0.99),
+          cpu,
+          serverCpu,
+          system,
+          fsyncs,
+          queries,
+        });
         out(
-          `warning: ${sent.failed} webhooks failed (${[...sent.failures].map(([why, n]) => `${why} ×${n}`).join(', ')})`,
+          `${store.padEnd(8)} ingest only  ${rate} msg/s: ${webhooks.length} webhooks, ${sent.failed} failed, ack p50/p99 ${percentile(acks, 0.5).toFixed(1)}/${percentile(acks, 0.99).toFixed(1)} ms, CPU ${sum(cpu).toFixed(0)} µs/webhook (${byThread(cpu)})${serverCpu === null ? '' : ` + Postgres ${serverCpu.toFixed(0)}`}${fsyncs ? `, fsyncs/webhook ${byThread(fsyncs.perUnit, 3)}` : ''}`,
         );
-      ingestRuns.push({
-        rate,
-        webhooks: webhooks.length,
-        failed: sent.failed,
-        ackP50: percentile(acks, 0.5),
-        ackP99: percentile(acks, 0.99),
-        cpu,
-        system,
-        fsyncs,
-      });
-      out(
-        `ingest only  ${rate} msg/s: ${webhooks.length} webhooks, ${sent.failed} failed, ack p50/p99 ${percentile(acks, 0.5).toFixed(1)}/${percentile(acks, 0.99).toFixed(1)} ms, CPU ${sum(cpu).toFixed(0)} µs/webhook (${byThread(cpu)})${fsyncs ? `, fsyncs/webhook ${byThread(fsyncs.perUnit, 3)}` : ''}`,
-      );
+      }
+    } finally {
+      await stop(ingest);
     }
   } finally {
-    await stop(ingest);
+    await phase.close();
   }
+  return runs;
 }
 
 // --- End to end: the gateway with its worker on, delivering to the target ----------------------
@@ -462,218 +532,360 @@ interface E2eRun {
   drainRate: number | null;
   drainSeconds: number;
   cpu: Map<string, number>;
+  /** CPU µs per delivered job of the database server's processes serving the gateway (Postgres), else null. */
+  serverCpu: number | null;
+  /** Peak private memory of those processes, MB (Postgres), else null. */
+  serverPeakMb: number | null;
   /** The kernel's share of that CPU, in %. */
   system: number | null;
   /** fsync/fdatasync calls per delivered job, by thread group, and their durations (with --fsyncs). */
   fsyncs: Fsyncs | null;
+  /** Statements sent to Postgres per delivered job, by SQL (with --count-queries), else null. */
+  queries: QueryCounts | null;
   peakRss: number;
   busy: number | null;
 }
-const e2eRuns: E2eRun[] = [];
-const profileDir = values['cpu-prof'] ? mkdtempSync(join(tmpdir(), 'wabridge-bench-e2e-prof-')) : null;
-const dataDir = join(scratch, 'e2e');
-const port = await freePort();
-const gatewayEnvironment = {
-  ...gatewayEnv(port, dataDir, SECRET),
-  LEDGER_URL: targetUrl,
-  ...(values.concurrency ? { WORKER_CONCURRENCY: values.concurrency } : {}),
-};
-await stop(await startChild('setup', gatewayEnvironment));
-const split = values['split-worker'];
-const gateway = await startChild(
-  split ? 'ingest' : 'gateway',
-  gatewayEnvironment,
-  profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [],
-);
-const gatewayPid = Number(gateway.ready);
-const gatewayThreads = threadNames(gatewayPid);
-const workerProcess = split ? await startChild('worker', gatewayEnvironment) : null;
-// The processes whose CPU and memory count: the gateway, and the worker's under --split-worker.
-const measured = [gatewayPid, ...(workerProcess ? [Number(workerProcess.ready)] : [])];
-const cpuOfAll = () => {
-  const total = new Map<string, number>();
-  for (const pid of measured)
-    for (const [group, seconds] of cpuSeconds(pid) ?? []) total.set(group, (total.get(group) ?? 0) + seconds);
-  return total;
-};
-const userSystemOfAll = () => {
-  const all = measured.map(userSystemSeconds);
-  return all.every((x) => x !== null)
-    ? { user: all.reduce((a, x) => a + x.user, 0), system: all.reduce((a, x) => a + x.system, 0) }
-    : null;
-};
-const backlog = backlogReader(dataDir);
-let seenEffects = 0;
-/** The effects the target recorded since the last call (it keeps them all, in arrival order). */
-async function newEffects(): Promise<LedgerEffect[]> {
-  const all = (await (await fetch(`${targetUrl}/effects`)).json()) as LedgerEffect[];
-  const fresh = all.slice(seenEffects);
-  seenEffects = all.length;
-  return fresh;
+
+interface EndToEnd {
+  runs: E2eRun[];
+  /** Effects delivered over the whole phase, warm-up included (for the profile's per-job figures). */
+  delivered: number;
 }
-/** Polls the backlog every 200 ms until it is empty; returns when it was first seen empty. */
-async function drained(onSample: (depth: number) => void): Promise<number> {
-  const deadline = Date.now() + drainTimeoutMs;
-  for (;;) {
-    const depth = backlog.read();
-    onSample(depth);
-    if (depth === 0) return Date.now();
-    if (Date.now() > deadline)
-      throw new Error(`the backlog did not drain within ${drainTimeoutMs / 1000} s (${depth} jobs left)`);
-    await sleep(200);
+
+async function endToEnd(store: StoreName, profileDir: string | null): Promise<EndToEnd> {
+  const runs: E2eRun[] = [];
+  const dataDir = join(scratch, `${store}-e2e`);
+  const phase = await openStorePhase(store, dataDir, 'e2e');
+  try {
+    return await endToEndOn(store, phase, dataDir, profileDir, runs);
+  } finally {
+    await phase.close();
   }
 }
-let totalDelivered = 0;
-try {
-  // Warm-up: every customer writes once, so each rate's conversations already exist (as they
-  // would in a running deployment) and JIT, pools and pages are warm.
-  await sendAtRate(port, signedWebhooks(CUSTOMERS, 400, true), 400);
-  await drained(() => {});
-  totalDelivered += (await newEffects()).length;
-  for (const rate of rates) {
-    const webhooks = signedWebhooks(rate * duration, rate);
-    let maxBacklog = 0;
-    let peakRss = 0;
-    // Every 500 ms, the queue depth and the gateway's resident memory.
-    const sample = () => {
-      maxBacklog = Math.max(maxBacklog, backlog.read());
-      peakRss = Math.max(
-        peakRss,
-        measured.reduce((total, pid) => total + (memory(pid)?.rss ?? 0), 0),
-      );
-    };
-    const sampler = setInterval(sample, 500);
-    const cpuBefore = cpuOfAll();
-    const splitBefore = userSystemOfAll();
-    const machineBefore = machineTimes();
-    const from = Date.now();
-    const sent = await sendAtRate(port, webhooks, rate);
-    const drainedAt = await drained((depth) => {
-      maxBacklog = Math.max(maxBacklog, depth);
-    });
-    clearInterval(sampler);
-    sample();
-    const cpuAfter = cpuOfAll();
-    const splitAfter = userSystemOfAll();
-    const machineAfter = machineTimes();
-    const effects = (await newEffects()).filter((e) => e.eventType === 'message.inbound');
-    const latencies: number[] = [];
-    for (const effect of effects) {
-      const seq = Number(/^bench (\d+):/.exec(effect.text ?? '')?.[1]);
-      const at = sent.sentAt.get(seq);
-      if (at !== undefined) latencies.push(effect.at - at);
+
+async function endToEndOn(
+  store: StoreName,
+  phase: StorePhase,
+  dataDir: string,
+  profileDir: string | null,
+  runs: E2eRun[],
+): Promise<EndToEnd> {
+  const port = await freePort();
+  const countingQueries = values['count-queries'] && store === 'postgres';
+  const gatewayEnvironment = {
+    ...gatewayEnv(port, dataDir, SECRET),
+    ...phase.env,
+    LEDGER_URL: targetUrl,
+    ...(values.concurrency ? { WORKER_CONCURRENCY: values.concurrency } : {}),
+  };
+  const servingEnvironment = {
+    ...gatewayEnvironment,
+    ...(countingQueries ? { BENCH_COUNT_QUERIES: '1' } : {}),
+  };
+  await stop(await startChild('setup', gatewayEnvironment));
+  const split = values['split-worker'];
+  const gateway = await startChild(
+    split ? 'ingest' : 'gateway',
+    servingEnvironment,
+    profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [],
+  );
+  const gatewayPid = Number(gateway.ready);
+  const gatewayThreads = threadNames(gatewayPid);
+  const workerProcess = split ? await startChild('worker', servingEnvironment) : null;
+  const counted = [gateway, ...(workerProcess ? [workerProcess] : [])];
+  const queriesOfAll = async () => {
+    const total: QueryCounts = new Map();
+    for (const child of counted)
+      for (const [sql, { count, ms }] of await queryCounts(child)) {
+        const sum = total.get(sql) ?? { count: 0, ms: 0 };
+        total.set(sql, { count: sum.count + count, ms: sum.ms + ms });
+      }
+    return total;
+  };
+  // The processes whose CPU and memory count: the gateway, and the worker's under --split-worker.
+  const measured = [gatewayPid, ...(workerProcess ? [Number(workerProcess.ready)] : [])];
+  const cpuOfAll = () => {
+    const total = new Map<string, number>();
+    for (const pid of measured)
+      for (const [group, seconds] of cpuSeconds(pid) ?? [])
+        total.set(group, (total.get(group) ?? 0) + seconds);
+    return total;
+  };
+  const userSystemOfAll = () => {
+    const all = measured.map(userSystemSeconds);
+    return all.every((x) => x !== null)
+      ? { user: all.reduce((a, x) => a + x.user, 0), system: all.reduce((a, x) => a + x.system, 0) }
+      : null;
+  };
+  let seenEffects = 0;
+  /** The effects the target recorded since the last call (it keeps them all, in arrival order). */
+  async function newEffects(): Promise<LedgerEffect[]> {
+    const all = (await (await fetch(`${targetUrl}/effects`)).json()) as LedgerEffect[];
+    const fresh = all.slice(seenEffects);
+    seenEffects = all.length;
+    return fresh;
+  }
+  /** Polls the backlog every 200 ms until it is empty; returns when it was first seen empty. */
+  async function drained(onSample: (depth: number) => void): Promise<number> {
+    const deadline = Date.now() + drainTimeoutMs;
+    for (;;) {
+      const depth = await phase.backlog();
+      onSample(depth);
+      if (depth === 0) return Date.now();
+      // Reported, not thrown: the figures so far are the finding (the rest count as undelivered,
+      // and a next rate starts with this backlog).
+      if (Date.now() > deadline) {
+        out(`warning: the backlog did not drain within ${drainTimeoutMs / 1000} s (${depth} jobs left)`);
+        return Date.now();
+      }
+      await sleep(200);
     }
-    totalDelivered += effects.length;
-    const ordered = sorted(latencies);
-    const sendSeconds = (sent.endedAt - sent.startedAt) / 1000;
-    const duringSend = effects.filter((e) => e.at <= sent.endedAt).length;
-    const drainSeconds = Math.max(0, (drainedAt - sent.endedAt) / 1000);
-    const run: E2eRun = {
-      rate,
-      sent: webhooks.length,
-      failed: sent.failed,
-      delivered: latencies.length,
-      p50: percentile(ordered, 0.5),
-      p99: percentile(ordered, 0.99),
-      max: ordered.at(-1) ?? Number.NaN,
-      ackP99: percentile(sorted(sent.ack), 0.99),
-      lagP99: percentile(sorted(sent.lag), 0.99),
-      maxBacklog,
-      deliveryRate: duringSend / sendSeconds,
-      drainRate: drainSeconds >= 1 ? (effects.length - duringSend) / drainSeconds : null,
-      drainSeconds,
-      cpu: cpuPerUnit(cpuBefore, cpuAfter, effects.length),
-      system: systemShare(splitBefore, splitAfter),
-      fsyncs: gateway.fsyncLog
-        ? fsyncsBetween(gateway.fsyncLog, gatewayThreads, from, drainedAt, effects.length)
-        : null,
-      peakRss,
-      busy: machineBusy(machineBefore, machineAfter),
-    };
-    e2eRuns.push(run);
-    out(
-      `end to end   ${rate} msg/s: ${run.delivered}/${run.sent} delivered, p50/p99 ${run.p50}/${run.p99} ms, backlog ≤ ${maxBacklog}, drained in ${drainSeconds.toFixed(1)} s, CPU ${sum(run.cpu).toFixed(0)} µs/job (${byThread(run.cpu)})${run.fsyncs ? `, fsyncs/job ${byThread(run.fsyncs.perUnit, 3)}` : ''}`,
-    );
-    if (sent.failed > 0)
+  }
+  let totalDelivered = 0;
+  try {
+    // Warm-up: every customer writes once, so each rate's conversations already exist (as they
+    // would in a running deployment) and JIT, pools and pages are warm.
+    await sendAtRate(port, signedWebhooks(CUSTOMERS, 400, true), 400);
+    await drained(() => {});
+    totalDelivered += (await newEffects()).length;
+    for (const rate of rates) {
+      const webhooks = signedWebhooks(rate * duration, rate);
+      let maxBacklog = 0;
+      let peakRss = 0;
+      let serverPeakMb: number | null = null;
+      // Every 500 ms, the queue depth, the gateway's resident memory and the server's CPU (its
+      // processes are read while they live). A slow read skips a tick instead of piling up.
+      let sampling = false;
+      const sample = async () => {
+        if (sampling) return;
+        sampling = true;
+        try {
+          maxBacklog = Math.max(maxBacklog, await phase.backlog());
+          const server = await phase.server();
+          if (server) serverPeakMb = Math.max(serverPeakMb ?? 0, server.privateMb);
+          peakRss = Math.max(
+            peakRss,
+            measured.reduce((total, pid) => total + (memory(pid)?.rss ?? 0), 0),
+          );
+        } finally {
+          sampling = false;
+        }
+      };
+      const sampler = setInterval(() => void sample().catch(() => {}), 500);
+      const cpuBefore = cpuOfAll();
+      const serverBefore = await phase.server();
+      const queriesBefore = countingQueries ? await queriesOfAll() : null;
+      const splitBefore = userSystemOfAll();
+      const machineBefore = machineTimes();
+      const from = Date.now();
+      const sent = await sendAtRate(port, webhooks, rate);
+      const drainedAt = await drained((depth) => {
+        maxBacklog = Math.max(maxBacklog, depth);
+      });
+      clearInterval(sampler);
+      while (sampling) await sleep(10);
+      await sample();
+      const cpuAfter = cpuOfAll();
+      const serverAfter = await phase.server();
+      const queriesAfter = countingQueries ? await queriesOfAll() : null;
+      const splitAfter = userSystemOfAll();
+      const machineAfter = machineTimes();
+      const effects = (await newEffects()).filter((e) => e.eventType === 'message.inbound');
+      const latencies: number[] = [];
+      for (const effect of effects) {
+        const seq = Number(/^bench (\d+):/.exec(effect.text ?? '')?.[1]);
+        const at = sent.sentAt.get(seq);
+        if (at !== undefined) latencies.push(effect.at - at);
+      }
+      totalDelivered += effects.length;
+      const ordered = sorted(latencies);
+      const sendSeconds = (sent.endedAt - sent.startedAt) / 1000;
+      const duringSend = effects.filter((e) => e.at <= sent.endedAt).length;
+      const drainSeconds = Math.max(0, (drainedAt - sent.endedAt) / 1000);
+      const queries =
+        queriesBefore && queriesAfter ? queriesPerUnit(queriesBefore, queriesAfter, effects.length) : null;
+      const run: E2eRun = {
+        rate,
+        sent: webhooks.length,
+        failed: sent.failed,
+        delivered: latencies.length,
+        p50: percentile(ordered, 0.5),
+        p99: percentile(ordered, 0.99),
+        max: ordered.at(-1) ?? Number.NaN,
+        ackP99: percentile(sorted(sent.ack), 0.99),
+        lagP99: percentile(sorted(sent.lag), 0.99),
+        maxBacklog,
+        deliveryRate: duringSend / sendSeconds,
+        drainRate: drainSeconds >= 1 ? (effects.length - duringSend) / drainSeconds : null,
+        drainSeconds,
+        cpu: cpuPerUnit(cpuBefore, cpuAfter, effects.length),
+        serverCpu: serverCpuPerUnit(serverBefore, serverAfter, effects.length),
+        serverPeakMb,
+        system: systemShare(splitBefore, splitAfter),
+        fsyncs: gateway.fsyncLog
+          ? fsyncsBetween(gateway.fsyncLog, gatewayThreads, from, drainedAt, effects.length)
+          : null,
+        queries,
+        peakRss,
+        busy: machineBusy(machineBefore, machineAfter),
+      };
+      runs.push(run);
       out(
-        `warning: ${sent.failed} webhooks failed (${[...sent.failures].map(([why, n]) => `${why} ×${n}`).join(', ')})`,
+        `${store.padEnd(8)} end to end   ${rate} msg/s: ${run.delivered}/${run.sent} delivered, p50/p99 ${run.p50}/${run.p99} ms, backlog ≤ ${maxBacklog}, drained in ${drainSeconds.toFixed(1)} s, CPU ${sum(run.cpu).toFixed(0)} µs/job (${byThread(run.cpu)})${run.serverCpu === null ? '' : ` + Postgres ${run.serverCpu.toFixed(0)}`}${run.fsyncs ? `, fsyncs/job ${byThread(run.fsyncs.perUnit, 3)}` : ''}`,
       );
-    // A webhook whose answer was lost (a reset connection) may have been stored all the same.
-    if (latencies.length < webhooks.length - sent.failed)
-      out(
-        `warning: ${webhooks.length - sent.failed - latencies.length} acknowledged webhooks were not delivered`,
-      );
+      if (sent.failed > 0)
+        out(
+          `warning: ${sent.failed} webhooks failed (${[...sent.failures].map(([why, n]) => `${why} ×${n}`).join(', ')})`,
+        );
+      // A webhook whose answer was lost (a reset connection) may have been stored all the same.
+      if (latencies.length < webhooks.length - sent.failed)
+        out(
+          `warning: ${webhooks.length - sent.failed - latencies.length} acknowledged webhooks were not delivered`,
+        );
+    }
+  } finally {
+    if (workerProcess) await stop(workerProcess);
+    await stop(gateway);
+  }
+  return { runs, delivered: totalDelivered };
+}
+
+interface StoreResult {
+  store: StoreName;
+  ingest: IngestRun[];
+  e2e: EndToEnd;
+  profileDir: string | null;
+}
+const results: StoreResult[] = [];
+try {
+  // One store after the other: two gateways at once would share the two cores.
+  for (const store of stores) {
+    const profileDir = values['cpu-prof']
+      ? mkdtempSync(join(tmpdir(), `wabridge-bench-e2e-prof-${store}-`))
+      : null;
+    const ingest = await ingestOnly(store);
+    results.push({ store, ingest, e2e: await endToEnd(store, profileDir), profileDir });
   }
 } finally {
-  backlog.close();
-  if (workerProcess) await stop(workerProcess);
-  await stop(gateway);
   await stop(target);
   rmSync(scratch, { recursive: true, force: true });
 }
 
 // --- Report ----------------------------------------------------------------------------------------
 const fixed = (n: number | null, digits = 0) => (n === null || Number.isNaN(n) ? '-' : n.toFixed(digits));
+const split = values['split-worker'];
 out(
-  `\nwabridge end-to-end benchmark — ${duration} s per rate (ingest only: ${ingestDuration} s), ${CUSTOMERS} customers, worker concurrency ${values.concurrency ?? 'default'}${split ? ' in a process of its own (figures: both processes)' : ''}, node ${process.version}, ${cpus().length} cores, load average ${loadavg()
+  `\nwabridge end-to-end benchmark — ${duration} s per rate (ingest only: ${ingestDuration} s), ${CUSTOMERS} customers, store ${stores.join(' then ')}, worker concurrency ${values.concurrency ?? 'default'}${split ? ' in a process of its own (figures: both processes)' : ''}, node ${process.version}, ${cpus().length} cores, load average ${loadavg()
     .map((l) => l.toFixed(2))
     .join(' ')}, ${new Date().toISOString()}`,
 );
-out(
-  'rate/s  delivered  failed  p50 ms  p99 ms  max ms  backlog max  deliv/s (send)  deliv/s (drain)  drain s  CPU µs/job  ingest-only µs/webhook  ratio  sys % (e2e/ingest)  peak RSS MB  busy %  ack p99 ms  send lag p99 ms',
-);
-for (const r of e2eRuns) {
-  const ingest = ingestRuns.find((i) => i.rate === r.rate);
-  const ingestCpu = ingest ? sum(ingest.cpu) : null;
+for (const { store, ingest: ingestRuns, e2e, profileDir } of results) {
+  const e2eRuns = e2e.runs;
+  // On Postgres the server's processes work for the gateway: their CPU is a column of its own
+  // (µs per job, and per webhook ingest only), and the ratio compares the sums.
+  const withServer = store === 'postgres';
+  out(`\n[${store}]`);
   out(
-    [
-      String(r.rate).padStart(6),
-      String(r.delivered).padStart(9),
-      String(r.failed).padStart(6),
-      fixed(r.p50).padStart(6),
-      fixed(r.p99).padStart(6),
-      fixed(r.max).padStart(6),
-      String(r.maxBacklog).padStart(11),
-      fixed(r.deliveryRate).padStart(14),
-      fixed(r.drainRate).padStart(15),
-      fixed(r.drainSeconds, 1).padStart(7),
-      fixed(sum(r.cpu)).padStart(10),
-      fixed(ingestCpu).padStart(22),
-      (ingestCpu ? `${(sum(r.cpu) / ingestCpu).toFixed(1)}×` : '-').padStart(5),
-      `${fixed(r.system)}/${fixed(ingest?.system ?? null)}`.padStart(18),
-      fixed(r.peakRss).padStart(11),
-      fixed(r.busy).padStart(6),
-      fixed(r.ackP99, 1).padStart(10),
-      fixed(r.lagP99, 1).padStart(15),
-    ].join('  '),
+    `rate/s  delivered  failed  p50 ms  p99 ms  max ms  backlog max  deliv/s (send)  deliv/s (drain)  drain s  CPU µs/job${withServer ? '  Postgres µs/job' : ''}  ingest-only µs/webhook${withServer ? ' (+Postgres)' : ''}  ratio  sys % (e2e/ingest)  peak RSS MB${withServer ? '  Postgres MB' : ''}  busy %  ack p99 ms  send lag p99 ms`,
   );
-}
-out('\nCPU per delivered job by thread (µs), end to end | ingest only:');
-for (const r of e2eRuns) {
-  const ingest = ingestRuns.find((i) => i.rate === r.rate);
-  out(`  ${String(r.rate).padStart(5)}/s: ${byThread(r.cpu)} | ${ingest ? byThread(ingest.cpu) : '-'}`);
-}
-if (e2eRuns.some((r) => r.fsyncs)) {
-  // The store thread runs one transaction at a time: while it waits in fsync, every store call of
-  // the worker and the HTTP edge waits too.
-  const describe = (f: Fsyncs | null | undefined, units: number) =>
-    f
-      ? `${sum(f.perUnit).toFixed(2)} (${byThread(f.perUnit, 3)}), store fsync p50/p99 ${percentile(f.storeMs, 0.5).toFixed(1)}/${percentile(f.storeMs, 0.99).toFixed(1)} ms, store thread in fsync ${((f.storeMs.reduce((a, b) => a + b, 0) * 1000) / Math.max(1, units)).toFixed(0)} µs/unit`
-      : '-';
-  out('\nfsync/fdatasync calls per delivered job, end to end | per webhook, ingest only:');
   for (const r of e2eRuns) {
     const ingest = ingestRuns.find((i) => i.rate === r.rate);
-    out(`  ${String(r.rate).padStart(5)}/s: ${describe(r.fsyncs, r.delivered)}`);
-    out(`          | ${describe(ingest?.fsyncs, ingest ? ingest.webhooks - ingest.failed : 0)}`);
+    const ingestCpu = ingest ? sum(ingest.cpu) + (ingest.serverCpu ?? 0) : null;
+    const e2eCpu = sum(r.cpu) + (r.serverCpu ?? 0);
+    out(
+      [
+        String(r.rate).padStart(6),
+        String(r.delivered).padStart(9),
+        String(r.failed).padStart(6),
+        fixed(r.p50).padStart(6),
+        fixed(r.p99).padStart(6),
+        fixed(r.max).padStart(6),
+        String(r.maxBacklog).padStart(11),
+        fixed(r.deliveryRate).padStart(14),
+        fixed(r.drainRate).padStart(15),
+        fixed(r.drainSeconds, 1).padStart(7),
+        fixed(sum(r.cpu)).padStart(10),
+        ...(withServer ? [fixed(r.serverCpu).padStart(15)] : []),
+        (ingest
+          ? `${fixed(sum(ingest.cpu))}${withServer ? ` (+${fixed(ingest.serverCpu)})` : ''}`
+          : '-'
+        ).padStart(withServer ? 34 : 22),
+        (ingestCpu ? `${(e2eCpu / ingestCpu).toFixed(1)}×` : '-').padStart(5),
+        `${fixed(r.system)}/${fixed(ingest?.system ?? null)}`.padStart(18),
+        fixed(r.peakRss).padStart(11),
+        ...(withServer ? [fixed(r.serverPeakMb).padStart(11)] : []),
+        fixed(r.busy).padStart(6),
+        fixed(r.ackP99, 1).padStart(10),
+        fixed(r.lagP99, 1).padStart(15),
+      ].join('  '),
+    );
+  }
+  out('\nCPU per delivered job by thread (µs), end to end | ingest only:');
+  for (const r of e2eRuns) {
+    const ingest = ingestRuns.find((i) => i.rate === r.rate);
+    const server = (cpu: number | null) => (cpu === null ? '' : `, Postgres ${cpu.toFixed(1)}`);
+    out(
+      `  ${String(r.rate).padStart(5)}/s: ${byThread(r.cpu)}${server(r.serverCpu)} | ${ingest ? `${byThread(ingest.cpu)}${server(ingest.serverCpu)}` : '-'}`,
+    );
+  }
+  if (e2eRuns.some((r) => r.fsyncs)) {
+    // The store thread runs one transaction at a time: while it waits in fsync, every store call of
+    // the worker and the HTTP edge waits too.
+    const describe = (f: Fsyncs | null | undefined, units: number) =>
+      f
+        ? `${sum(f.perUnit).toFixed(2)} (${byThread(f.perUnit, 3)}), store fsync p50/p99 ${percentile(f.storeMs, 0.5).toFixed(1)}/${percentile(f.storeMs, 0.99).toFixed(1)} ms, store thread in fsync ${((f.storeMs.reduce((a, b) => a + b, 0) * 1000) / Math.max(1, units)).toFixed(0)} µs/unit`
+        : '-';
+    out('\nfsync/fdatasync calls per delivered job, end to end | per webhook, ingest only:');
+    for (const r of e2eRuns) {
+      const ingest = ingestRuns.find((i) => i.rate === r.rate);
+      out(`  ${String(r.rate).padStart(5)}/s: ${describe(r.fsyncs, r.delivered)}`);
+      out(`          | ${describe(ingest?.fsyncs, ingest ? ingest.webhooks - ingest.failed : 0)}`);
+    }
+  }
+  for (const r of e2eRuns) {
+    if (!r.queries) continue;
+    // The end-to-end gateway stores the webhooks it delivers: its statements are ingest's and the
+    // delivery's. Ingest's, per webhook, come from the ingest-only run at the same rate, so the
+    // difference is what delivering a job costs.
+    const ingest = ingestRuns.find((i) => i.rate === r.rate)?.queries ?? new Map();
+    const total = (q: QueryCounts) => [...q.values()].reduce((a, b) => a + b.count, 0);
+    out(
+      `\nstatements sent to Postgres at ${r.rate}/s: ${total(r.queries).toFixed(2)} per delivered job end to end, ${total(ingest).toFixed(2)} per webhook ingest only`,
+    );
+    out('  e2e/job  ingest/webhook  delivery/job  ms to answer/job (e2e)  statement');
+    const rows = [...new Set([...r.queries.keys(), ...ingest.keys()])].map((sql) => {
+      const e2eCount = r.queries?.get(sql) ?? { count: 0, ms: 0 };
+      const ingestCount = ingest.get(sql)?.count ?? 0;
+      return { sql, e2e: e2eCount, ingest: ingestCount, delivery: e2eCount.count - ingestCount };
+    });
+    for (const row of rows.sort((a, b) => b.delivery - a.delivery || b.e2e.count - a.e2e.count))
+      out(
+        `  ${row.e2e.count.toFixed(3).padStart(7)}  ${row.ingest.toFixed(3).padStart(14)}  ${row.delivery.toFixed(3).padStart(12)}  ${row.e2e.ms.toFixed(2).padStart(22)}  ${row.sql.length > 150 ? `${row.sql.slice(0, 147)}...` : row.sql}`,
+      );
+  }
+  if (profileDir) {
+    out('');
+    out(
+      summariseProfiles(
+        readdirSync(profileDir).map((name) => join(profileDir, name)),
+        e2e.delivered,
+      ),
+    );
+    out(`(profiles kept in ${profileDir}; open them in Chrome DevTools or speedscope)`);
   }
 }
-if (profileDir) {
-  out('');
-  out(
-    summariseProfiles(
-      readdirSync(profileDir).map((name) => join(profileDir, name)),
-      totalDelivered,
-    ),
-  );
-  out(`(profiles kept in ${profileDir}; open them in Chrome DevTools or speedscope)`);
+if (results.length > 1) {
+  // Issue 21's question: webhook -> effect on each store, from the same run on the same machine.
+  out('\nwebhook → effect side by side (CPU µs/job: the gateway, + the Postgres server processes):');
+  const cells = (r: E2eRun | undefined) =>
+    r
+      ? `${fixed(r.p50).padStart(6)} ${fixed(r.p99).padStart(6)} ${String(r.maxBacklog).padStart(7)} ${fixed(r.deliveryRate).padStart(7)} ${`${fixed(sum(r.cpu))}${r.serverCpu === null ? '' : ` + ${fixed(r.serverCpu)}`}`.padStart(11)} ${fixed(r.peakRss).padStart(6)}`
+      : '-';
+  const head = ' p50 ms p99 ms backlog deliv/s  CPU µs/job RSS MB';
+  out(`rate/s | ${results.map((r) => `${r.store.padEnd(head.length)}`).join(' | ')}`);
+  out(`       | ${results.map(() => head).join(' | ')}`);
+  for (const rate of rates)
+    out(
+      `${String(rate).padStart(6)} | ${results.map((r) => cells(r.e2e.runs.find((x) => x.rate === rate))).join(' | ')}`,
+    );
 }

@@ -9,6 +9,7 @@ import {
 } from '@wabridge/core';
 import { queryable } from './database.ts';
 import { confirmErasure, PgErasure } from './erasure.ts';
+import { HYDRATE_MESSAGE_SQL, type HydrateRow, prefetchedReads } from './hydrate.ts';
 
 /**
  * The queue's part of JobStore, on the store's pool: PgJobQueue's claims and settlements, with the
@@ -79,6 +80,19 @@ export abstract class PgJobs extends PgErasure implements JobStore {
    */
   async hydrateEvent(job: Job, now: number): Promise<DomainEvent | null> {
     if (job.eventType === 'message.status' && (await this.statusSuperseded(job))) return null;
+    if (job.eventType === 'message.inbound' || job.eventType === 'message.outbound') {
+      // The most common jobs: their reads (workspace, conversation, contact, consent, message,
+      // its revisions) in one statement, one round trip instead of six (four in sequence).
+      const row = await this.db.get<HydrateRow>(HYDRATE_MESSAGE_SQL, [
+        job.workspaceId,
+        job.conversationId,
+        job.entityId,
+      ]);
+      if (row) {
+        const reads = await prefetchedReads(this, job, row, (r) => this.toMessage(this.db, r));
+        return hydrateEvent(reads, job, now);
+      }
+    }
     return hydrateEvent(this, job, now);
   }
 

@@ -32,6 +32,31 @@ import {
   toStatus,
 } from './rows.ts';
 
+export interface ConsentStateRow {
+  category: string;
+  state: string;
+  source: string;
+  at: number;
+}
+
+/** A contact's consent by category from its consent_state rows (opted in where it has none). */
+export function toConsentSnapshot(rows: readonly ConsentStateRow[]): ConsentSnapshot {
+  const snapshot: ConsentSnapshot = {
+    all: { state: 'opted_in', source: null, at: null },
+    marketing: { state: 'opted_in', source: null, at: null },
+  };
+  for (const row of rows) {
+    if (row.category === 'all' || row.category === 'marketing') {
+      snapshot[row.category] = {
+        state: row.state as ConsentSnapshot['all']['state'],
+        source: row.source as ConsentSnapshot['all']['source'],
+        at: row.at,
+      };
+    }
+  }
+  return snapshot;
+}
+
 /**
  * Reads of contacts, conversations, messages, statuses, consent, notices, kept events (ReadStore).
  * Sealed columns are BYTEA (see schema/ingest.ts): a sealed value, or UTF-8 JSON for what has
@@ -111,24 +136,12 @@ export abstract class PgReads extends PgConnectorState implements ReadStore {
   }
 
   async consentSnapshot(workspaceId: string, contactId: string): Promise<ConsentSnapshot> {
-    const snapshot: ConsentSnapshot = {
-      all: { state: 'opted_in', source: null, at: null },
-      marketing: { state: 'opted_in', source: null, at: null },
-    };
-    const rows = await this.db.all<{ category: string; state: string; source: string; at: number }>(
-      'SELECT category, state, source, at FROM consent_state WHERE workspace_id = $1 AND contact_id = $2',
-      [workspaceId, contactId],
+    return toConsentSnapshot(
+      await this.db.all<ConsentStateRow>(
+        'SELECT category, state, source, at FROM consent_state WHERE workspace_id = $1 AND contact_id = $2',
+        [workspaceId, contactId],
+      ),
     );
-    for (const row of rows) {
-      if (row.category === 'all' || row.category === 'marketing') {
-        snapshot[row.category] = {
-          state: row.state as ConsentSnapshot['all']['state'],
-          source: row.source as ConsentSnapshot['all']['source'],
-          at: row.at,
-        };
-      }
-    }
-    return snapshot;
   }
 
   async consentHistory(workspaceId: string, contactId: string) {
