@@ -1,6 +1,8 @@
-import type { Store } from '@wabridge/core';
+import type { ExclusiveOutcome, ExclusiveStore, SharedPacingStore, Store } from '@wabridge/core';
 import type { PostgresStoreOptions } from './context.ts';
+import { runExclusive } from './exclusive.ts';
 import { PgJobs } from './jobs.ts';
+import { PgPaceLedger } from './pace-ledger.ts';
 
 /**
  * The Postgres store, one class per role on top of the ones before it, as the SQLite store is
@@ -12,8 +14,15 @@ import { PgJobs } from './jobs.ts';
  * Every role of `Store` is built, and core's whole conformance suite runs on it
  * (store-conformance.test.ts). The gateway does not select it yet.
  */
-export class PostgresStore extends PgJobs implements Store {
+export class PostgresStore extends PgJobs implements Store, ExclusiveStore, SharedPacingStore {
   readonly kind = 'postgres' as const;
+  /** Platform rate limits shared by every process on the database (the connectors' `deps.pacing`). */
+  readonly paceLedger = new PgPaceLedger(this.db);
+
+  /** Singleton work under a session advisory lock on a connection of its own (exclusive.ts). */
+  runExclusive<T>(name: string, fn: () => Promise<T>): Promise<ExclusiveOutcome<T>> {
+    return runExclusive(this.db.pool.options, this.db.schema, name, fn);
+  }
 }
 
 /** Opens (and migrates) a Postgres store: `openPostgresStore({ url: process.env.DATABASE_URL })`. */
