@@ -80,8 +80,10 @@ export class SlackApi {
   ): Promise<T & { ok: true }> {
     const { pace = null, signal } = options;
     const keys: { pacer: Pacer; key: string }[] = [];
-    // Slack counts per workspace (team): the channel's posts, and each method's tier.
-    const team = this.#config.teamId;
+    // Slack counts per workspace (team): the channel's posts, and each method's tier. Lanes are
+    // named by it (by the organization for an org-wide install), so a shared ledger keeps
+    // different installations apart.
+    const team = this.#config.teamId ?? this.#config.enterpriseId;
     const postKey = pace && 'post' in pace ? `${team}/${pace.post}` : null;
     if (postKey) keys.push({ pacer: this.#posts, key: postKey });
     if (pace?.tier) keys.push({ pacer: this.#tiers[pace.tier], key: `${team}/${method}` });
