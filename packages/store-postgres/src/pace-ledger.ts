@@ -2,7 +2,8 @@ import type { PaceGrant, PaceLedger, PaceRule } from '@wabridge/core';
 import type { Queryable } from './database.ts';
 
 /** The database's clock, epoch ms: every lane's times are on it, whichever host asks. */
-const DB_NOW = '(SELECT extract(epoch FROM clock_timestamp()) * 1000 AS t) AS c';
+const NOW_MS = '(extract(epoch FROM clock_timestamp()) * 1000)';
+const DB_NOW = `(SELECT ${NOW_MS} AS t) AS c`;
 
 /**
  * The pace ledger of every process on the database (`pace_lanes`, schema/pace-lanes.ts): each
@@ -26,11 +27,13 @@ export class PgPaceLedger implements PaceLedger {
   }
 
   async claimSend(lane: string, spacingMs: number): Promise<number> {
+    // The clock is read again after the row lock (SET and RETURNING run once the row is ours): a
+    // send claimed after queueing for the lane is timed from then, not from when it asked.
     const row = await this.#db.get<{ wait_ms: number }>(
       `INSERT INTO pace_lanes AS l (lane, tat, last_sent, touched) SELECT $1, c.t, c.t, c.t FROM ${DB_NOW}
-       ON CONFLICT (lane) DO UPDATE SET last_sent = greatest(excluded.last_sent, l.last_sent + $2::float8),
-         touched = excluded.touched
-       RETURNING l.last_sent - l.touched AS wait_ms`,
+       ON CONFLICT (lane) DO UPDATE SET last_sent = greatest(${NOW_MS}, l.last_sent + $2::float8),
+         touched = ${NOW_MS}
+       RETURNING l.last_sent - ${NOW_MS} AS wait_ms`,
       [lane, spacingMs],
     );
     return Math.max(0, row?.wait_ms ?? 0);
@@ -41,9 +44,9 @@ export class PgPaceLedger implements PaceLedger {
       `INSERT INTO pace_lanes AS l (lane, tat, blocked_until, touched)
        SELECT $1, c.t + $2::float8 + ($3::int - 1) * $4::float8, c.t + $2::float8, c.t FROM ${DB_NOW}
        ON CONFLICT (lane) DO UPDATE SET
-         blocked_until = greatest(l.blocked_until, excluded.blocked_until),
-         tat = greatest(l.tat, greatest(l.blocked_until, excluded.blocked_until) + ($3::int - 1) * $4::float8),
-         touched = excluded.touched`,
+         blocked_until = greatest(l.blocked_until, ${NOW_MS} + $2::float8),
+         tat = greatest(l.tat, greatest(l.blocked_until, ${NOW_MS} + $2::float8) + ($3::int - 1) * $4::float8),
+         touched = ${NOW_MS}`,
       [lane, retryAfterMs, rule.burst, rule.intervalMs],
     );
   }

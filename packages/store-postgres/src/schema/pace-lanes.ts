@@ -42,6 +42,9 @@ DECLARE
 BEGIN
   INSERT INTO pace_lanes (lane, tat, touched) VALUES (p_lane, t, t) ON CONFLICT (lane) DO NOTHING;
   SELECT * INTO l FROM pace_lanes WHERE lane = p_lane FOR UPDATE;
+  -- Now, once the lane is ours: a caller that queued for the row must not be answered from the
+  -- moment it started waiting.
+  t := extract(epoch FROM clock_timestamp()) * 1000;
   IF p_window IS NULL THEN
     -- GCRA: a call may start (burst - 1) intervals before the lane's theoretical next slot.
     earliest := greatest(l.tat - (p_burst - 1) * p_interval, t, l.blocked_until);
