@@ -61,14 +61,19 @@ describe('runExclusive (a session advisory lock)', () => {
     const child = spawn(process.execPath, [script, testDatabaseUrl, a.db.schema ?? '', 'archive-upkeep'], {
       stdio: ['ignore', 'pipe', 'inherit'],
     });
+    const exited = once(child, 'exit');
     try {
-      const [line] = (await once(child.stdout, 'data')) as [Buffer];
+      const died = exited.then(([code]) => {
+        throw new Error(`the holding process exited (${code}) before taking the lock`);
+      });
+      const [line] = (await Promise.race([once(child.stdout, 'data'), died])) as [Buffer];
+      died.catch(() => {});
       expect(line.toString()).toContain('held');
       expect(await a.runExclusive('archive-upkeep', async () => 'overlapped')).toEqual({ ran: false });
     } finally {
       child.kill('SIGKILL');
     }
-    await once(child, 'exit');
+    await exited;
     // The server notices the closed connection and drops the session's locks: wait for that.
     let outcome = await a.runExclusive('archive-upkeep', async () => 'taken over');
     for (let i = 0; i < 200 && !outcome.ran; i++) {
