@@ -21,6 +21,7 @@ import {
   parseMasterKey,
   RoutingCache,
   type SecretBox,
+  type SharedPacingStore,
   type Store,
   type ThreadedSqliteStore,
   WabridgeError,
@@ -141,6 +142,8 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
         });
   const store: Store = threaded ?? (await openChosenStore(env, { logger, now, masterKeys }));
   const secrets = createSecretBox(masterKeys.current, masterKeys.previous);
+  // Postgres shares the platforms' rate limits between the workers on it; SQLite paces per process.
+  const pacing = (store as Partial<SharedPacingStore>).paceLedger;
   const routing = new RoutingCache(store);
   const cloudApiClient = (accessToken: string) =>
     createCloudApiClient({
@@ -222,6 +225,7 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
     media: (workspaceId) => media.forWorkspace(workspaceId),
     publicUrl: env.publicUrl,
     now,
+    pacing,
     // Commands a connector finds during maintenance (resync) go through the same processor as
     // its callbacks; `commands` is assigned below, before any connector instance exists.
     commands: (workspaceId, connectorId, list) => commands.accept(workspaceId, connectorId, list),
@@ -235,6 +239,7 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
       client: clientFor,
       logger: logger.child({ component: 'sender' }),
       now,
+      pacing,
     });
     if (!env.WHATSAPP_ACCESS_TOKEN)
       logger.warn(

@@ -66,6 +66,7 @@ export const hubspotConnector: ConnectorManifest<HubSpotConfig> = {
       metrics: deps.metrics,
       state: deps.state,
       now: deps.now,
+      ...(deps.pacing ? { pacing: deps.pacing } : {}),
       ...(config.refreshToken ? { tokens: oauthTokens(config, deps) } : {}),
     });
     const setup = new Setup(api, deps.state, deps.logger, deps.now);

@@ -53,7 +53,7 @@ export const slackConnector: ConnectorManifest<SlackConfig> = {
     inbound: true,
   },
   create(config, deps) {
-    const api = new SlackApi(config, deps.logger);
+    const api = new SlackApi(config, deps.logger, deps.pacing);
     const mirror = new SlackMirror(config, api, deps);
     let channelsChecked = false;
     return {

@@ -57,6 +57,7 @@ export const teamsConnector: ConnectorManifest<TeamsConfig> = {
       logger,
       now: deps.now,
       metrics: deps.metrics,
+      ...(deps.pacing ? { pacing: deps.pacing } : {}),
     });
     const threads = new ThreadIndex(deps.state, deps.now);
     const commandOptions = async (): Promise<CommandOptions> => ({

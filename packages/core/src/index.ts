@@ -90,6 +90,7 @@ export * from './store/types.ts';
 export * from './util/bytes.ts';
 export * from './util/closest.ts';
 export * from './util/csv.ts';
+export * from './util/pace-ledger.ts';
 export * from './util/pacer.ts';
 export * from './util/private-files.ts';
 export * from './util/sleep.ts';

@@ -1,7 +1,9 @@
-import type { ArchiveReader, Store } from '@wabridge/core';
+import type { ArchiveReader, ExclusiveOutcome, ExclusiveStore, SharedPacingStore, Store } from '@wabridge/core';
 import { PgArchiveReader } from './archive-reader.ts';
 import type { PostgresStoreOptions } from './context.ts';
+import { runExclusive } from './exclusive.ts';
 import { PgJobs } from './jobs.ts';
+import { PgPaceLedger } from './pace-ledger.ts';
 
 /**
  * The Postgres store, one class per role on top of the ones before it, as the SQLite store is
@@ -14,7 +16,7 @@ import { PgJobs } from './jobs.ts';
  * (store-conformance.test.ts); the archive's verify, checkpoints and exports are core's, over
  * `archiveReader` (archive-reader.ts).
  */
-export class PostgresStore extends PgJobs implements Store {
+export class PostgresStore extends PgJobs implements Store, ExclusiveStore, SharedPacingStore {
   readonly kind = 'postgres' as const;
   #archiveReader: ArchiveReader | null = null;
 
@@ -22,6 +24,14 @@ export class PostgresStore extends PgJobs implements Store {
   get archiveReader(): ArchiveReader {
     this.#archiveReader ??= new PgArchiveReader(this.db, this.keyring);
     return this.#archiveReader;
+  }
+
+  /** Platform rate limits shared by every process on the database (the connectors' `deps.pacing`). */
+  readonly paceLedger = new PgPaceLedger(this.db);
+
+  /** Singleton work under a session advisory lock on a connection of its own (exclusive.ts). */
+  runExclusive<T>(name: string, fn: () => Promise<T>): Promise<ExclusiveOutcome<T>> {
+    return runExclusive(this.db.pool.options, this.db.schema, name, fn);
   }
 }
 

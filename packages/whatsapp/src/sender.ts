@@ -15,6 +15,7 @@ import {
   type MessageError,
   newId,
   noticeText,
+  type PaceLedger,
   Pacer,
   WabridgeError,
   WHATSAPP_SENDER,
@@ -30,6 +31,11 @@ export interface WhatsAppSenderOptions {
   /** The Cloud API client for a workspace's business number (each number may have its own token). */
   client: (workspaceId: string, phoneNumberId: string) => CloudApiClient | Promise<CloudApiClient>;
   logger: Logger;
+  /**
+   * The pace ledger shared by the workers on the database (the Postgres store's), so the number's
+   * throughput and each customer's pair rate hold for the deployment; else this process's.
+   */
+  pacing?: PaceLedger | undefined;
   now?: () => number;
   /** Per business number (Meta's default throughput is 80 messages/s). */
   numberRatePerSecond?: number;
@@ -103,6 +109,8 @@ export class WhatsAppSender implements SendHandler {
       burst: options.numberRatePerSecond ?? 80,
       maxWaitMs: 0,
       now,
+      ledger: options.pacing,
+      name: 'whatsapp/number',
     });
     this.recipientLimit = new Pacer({
       label: 'pair rate to this customer',
@@ -110,6 +118,8 @@ export class WhatsAppSender implements SendHandler {
       burst: options.recipientBurst ?? 10,
       maxWaitMs: 0,
       now,
+      ledger: options.pacing,
+      name: 'whatsapp/pair',
     });
   }
 
@@ -210,7 +220,7 @@ export class WhatsAppSender implements SendHandler {
             retryAfterMs: grace - waited,
           });
       }
-      this.pace(conversation.phoneNumberId, to);
+      await this.pace(conversation.phoneNumberId, to);
       await store.checkpointRef(job.lease, ws, {
         connectorId: 'whatsapp',
         kind: SEND_PART,
@@ -242,12 +252,12 @@ export class WhatsAppSender implements SendHandler {
     if (firstWamid) await store.markAccepted(job.lease, message.id, firstWamid);
   }
 
-  private pace(phoneNumberId: string, to: string): void {
+  private async pace(phoneNumberId: string, to: string): Promise<void> {
     for (const [limit, key, what] of [
       [this.numberLimit, phoneNumberId, 'business number throughput'],
       [this.recipientLimit, `${phoneNumberId}:${to}`, 'pair rate to this customer'],
     ] as const) {
-      const waitMs = limit.tryTake(key);
+      const waitMs = await limit.tryTake(key);
       if (waitMs > 0) throw new WabridgeError('rate_limited', `pacing: ${what}`, { retryAfterMs: waitMs });
     }
   }

@@ -13,7 +13,7 @@
  */
 import { createHash } from 'node:crypto';
 import { Client } from '@hubspot/api-client';
-import type { ConnectorState, Logger, Metrics } from '@wabridge/core';
+import type { ConnectorState, Logger, Metrics, PaceLedger } from '@wabridge/core';
 import { WabridgeError } from '@wabridge/core';
 import type { HubSpotConfig } from '../config.ts';
 import type { AccessTokenSource } from '../oauth/tokens.ts';
@@ -81,6 +81,8 @@ export interface ApiDeps {
   metrics: Metrics;
   state: ConnectorState;
   now: () => number;
+  /** The deployment's shared pace ledger (`ConnectorDeps.pacing`), when the store has one. */
+  pacing?: PaceLedger;
   /** Access tokens of an OAuth install; without it, the private app's `accessToken` is used. */
   tokens?: AccessTokenSource;
 }
@@ -113,7 +115,12 @@ export class HubSpotApi {
         .update(config.accessToken ?? '')
         .digest('hex')
         .slice(0, 10)}`;
-    this.#throttle = portalThrottle(`${config.basePath}|${this.portalLabel}`, config.rateLimit, deps.now);
+    this.#throttle = portalThrottle(
+      `${config.basePath}|${this.portalLabel}`,
+      config.rateLimit,
+      deps.now,
+      deps.pacing,
+    );
   }
 
   /** Epoch ms until which this portal's daily budget is spent (0 when it is not). */
@@ -145,7 +152,7 @@ export class HubSpotApi {
       if (error.code === 'daily_quota') throw await this.#pauseForTheDay(operation, error);
       if (error.code === 'rate_limited') {
         // Slow every caller of this portal, not only the one that hit the wall.
-        pacer.block(this.portalLabel, error.retryAfterMs ?? 1000);
+        await pacer.block(this.portalLabel, error.retryAfterMs ?? 1000);
         this.#d.metrics.increment('connector_alerts_total', { connector: 'hubspot', kind: 'rate_limited' });
       }
       throw error;

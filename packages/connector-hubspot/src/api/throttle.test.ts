@@ -9,13 +9,13 @@ describe('per-portal pacing', () => {
     const first = portalThrottle('https://api.hubapi.test|portal-1', rate, () => now);
     expect(portalThrottle('https://api.hubapi.test|portal-1', rate, () => now)).toBe(first);
     expect(portalThrottle('https://api.hubapi.test|portal-2', rate, () => now)).not.toBe(first);
-    for (let i = 0; i < 10; i++) expect(first.general.tryTake('portal-1')).toBe(0);
-    expect(first.general.tryTake('portal-1')).toBe(112);
+    for (let i = 0; i < 10; i++) expect(await first.general.tryTake('portal-1')).toBe(0);
+    expect(await first.general.tryTake('portal-1')).toBe(112);
     // Search has its own, slower pace.
-    expect(first.search.tryTake('portal-1')).toBe(0);
-    expect(first.search.tryTake('portal-1')).toBe(250);
+    expect(await first.search.tryTake('portal-1')).toBe(0);
+    expect(await first.search.tryTake('portal-1')).toBe(250);
 
-    first.general.block('portal-1', 10_000);
+    await first.general.block('portal-1', 10_000);
     now = 1;
     const error = await first.general.acquire('portal-1').catch((e: unknown) => e);
     expect(error).toBeInstanceOf(WabridgeError);

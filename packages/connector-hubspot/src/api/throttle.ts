@@ -2,13 +2,14 @@
  * Pacing per HubSpot portal. HubSpot's burst limit is per app and its daily limit per account
  * (https://developers.hubspot.com/docs/developer-tooling/platform/usage-guidelines), so every connector instance that talks to the same portal from this
  * process shares one throttle: a pacer (token bucket) for ordinary calls, another for CRM search, and the
- * daily pause. (Across processes the 429 answers still hold the line: a rolling 429 slows the
- * bucket down, a DAILY 429 pauses the portal.)
+ * daily pause. With a shared pace ledger (`ConnectorDeps.pacing`, Postgres) the buckets are shared
+ * by every worker on the database; the daily pause stays per process (a DAILY 429 pauses each
+ * process's portal as it meets it).
  *
  * A call waits for a token when the wait is short; a longer wait is handed back to the queue as
  * `rate_limited`, so a worker slot is not held while HubSpot's window refills.
  */
-import { Pacer } from '@wabridge/core';
+import { type PaceLedger, Pacer } from '@wabridge/core';
 
 /** Longest wait for a token before the call is handed back to the queue instead. */
 export const MAX_INLINE_WAIT_MS = 3000;
@@ -28,11 +29,12 @@ export function portalThrottle(
   key: string,
   rate: { perSecond: number; burst: number; searchPerSecond: number },
   now: () => number,
+  ledger?: PaceLedger,
 ): PortalThrottle {
   let throttle = throttles.get(key);
   if (!throttle) {
     const pacer = (label: string, ratePerSecond: number, burst: number) =>
-      new Pacer({ label, ratePerSecond, burst, maxWaitMs: MAX_INLINE_WAIT_MS, now });
+      new Pacer({ label, ratePerSecond, burst, maxWaitMs: MAX_INLINE_WAIT_MS, now, ledger, name: label });
     throttle = {
       general: pacer('HubSpot calls of this portal', rate.perSecond, rate.burst),
       search: pacer('HubSpot CRM searches of this portal', rate.searchPerSecond, 1),

@@ -1,5 +1,5 @@
 import { LogLevel, type Logger as SlackLogger, WebClient } from '@slack/web-api';
-import { type Logger, Pacer, WabridgeError } from '@wabridge/core';
+import { type Logger, type PaceLedger, Pacer, WabridgeError } from '@wabridge/core';
 import type { SlackConfig } from '../config.ts';
 import { downloadSlackFile, type FileDownloadPolicy, fileDownloadPolicy } from './download.ts';
 import { translateSlackError } from './errors.ts';
@@ -35,7 +35,8 @@ export class SlackApi {
   readonly #downloads: FileDownloadPolicy;
   #identity: Promise<BotIdentity> | null = null;
 
-  constructor(config: SlackConfig, logger: Logger) {
+  /** `pacing`: a ledger shared by the deployment's workers (`ConnectorDeps.pacing`), else this process's. */
+  constructor(config: SlackConfig, logger: Logger, pacing?: PaceLedger) {
     this.#config = config;
     this.#downloads = fileDownloadPolicy(config.slackApiUrl);
     this.web = new WebClient(config.botToken, {
@@ -52,6 +53,8 @@ export class SlackApi {
       burst: 1,
       maxWaitMs: postInterval,
       marginMs: config.postSpacingMarginMs,
+      ledger: pacing,
+      name: 'posts',
     });
     const tier = (perMinute: number) =>
       new Pacer({
@@ -59,6 +62,8 @@ export class SlackApi {
         ratePerSecond: Math.max(perMinute - TIER_BURST, perMinute / 2) / 60,
         burst: TIER_BURST,
         maxWaitMs: Math.min(2000, 60_000 / perMinute),
+        ledger: pacing,
+        name: 'tiers',
       });
     this.#tiers = { tier3: tier(config.tier3PerMinute), tier4: tier(config.tier4PerMinute) };
   }
@@ -75,18 +80,23 @@ export class SlackApi {
   ): Promise<T & { ok: true }> {
     const { pace = null, signal } = options;
     const keys: { pacer: Pacer; key: string }[] = [];
-    if (pace && 'post' in pace) keys.push({ pacer: this.#posts, key: pace.post });
-    if (pace?.tier) keys.push({ pacer: this.#tiers[pace.tier], key: method });
+    // Slack counts per workspace (team): the channel's posts, and each method's tier. Lanes are
+    // named by it (by the organization for an org-wide install), so a shared ledger keeps
+    // different installations apart.
+    const team = this.#config.teamId ?? this.#config.enterpriseId;
+    const postKey = pace && 'post' in pace ? `${team}/${pace.post}` : null;
+    if (postKey) keys.push({ pacer: this.#posts, key: postKey });
+    if (pace?.tier) keys.push({ pacer: this.#tiers[pace.tier], key: `${team}/${method}` });
     for (const { pacer, key } of keys) await pacer.acquire(key, signal);
     signal?.throwIfAborted();
     await options.before?.();
-    if (pace && 'post' in pace) await this.#posts.spaceSend(pace.post, signal);
+    if (postKey) await this.#posts.spaceSend(postKey, signal);
     try {
       return (await this.web.apiCall(method, args)) as T & { ok: true };
     } catch (error) {
       const translated = translateSlackError(error, method);
       if (translated.code === 'rate_limited') {
-        for (const { pacer, key } of keys) pacer.block(key, translated.retryAfterMs ?? 1000);
+        for (const { pacer, key } of keys) await pacer.block(key, translated.retryAfterMs ?? 1000);
       }
       throw translated;
     }

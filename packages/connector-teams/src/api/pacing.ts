@@ -1,4 +1,11 @@
-import { type ConnectorState, type Logger, type Metrics, Pacer, WabridgeError } from '@wabridge/core';
+import {
+  type ConnectorState,
+  type Logger,
+  type Metrics,
+  type PaceLedger,
+  Pacer,
+  WabridgeError,
+} from '@wabridge/core';
 import type { ChannelTarget, TeamsConfig } from '../config.ts';
 
 const DAY_MS = 24 * 3600_000;
@@ -9,7 +16,8 @@ const JITTER_MARGIN_MS = 100;
 /**
  * Graph's Teams limits, respected before Graph has to say 429:
  * - at most `requestsPerSecond` requests per channel (Graph: 4/s per app per channel; default 3,
- *   leaving room for another process), every request counted: posts, updates, reads of replies;
+ *   leaving room for another app), every request counted: posts, updates, reads of replies;
+ *   with a shared pace ledger (`ConnectorDeps.pacing`, Postgres) counted for all workers together;
  * - within that, new messages at `messagesPerSecond` (default 1, the pace Graph's docs advise);
  * - at most `dailyMessageLimit` new messages per channel per UTC day (Graph: 3,000 per app per
  *   channel per day), counted in the connector state so every worker sees the same count; the
@@ -31,7 +39,13 @@ export class ChannelPacer {
 
   constructor(
     config: Pick<TeamsConfig, 'pacing' | 'dailyMessageLimit' | 'dailyAlertRatio'>,
-    deps: { state: ConnectorState; logger: Logger; now: () => number; metrics?: Metrics },
+    deps: {
+      state: ConnectorState;
+      logger: Logger;
+      now: () => number;
+      metrics?: Metrics;
+      pacing?: PaceLedger;
+    },
   ) {
     const pacing = config.pacing;
     this.requests = pacing
@@ -44,6 +58,8 @@ export class ChannelPacer {
           // a few milliseconds closer together (connection set-up, scheduling).
           marginMs: JITTER_MARGIN_MS,
           maxWaitMs: MAX_INLINE_WAIT_MS,
+          ledger: deps.pacing,
+          name: 'requests',
         })
       : null;
     this.messages = pacing
@@ -52,6 +68,8 @@ export class ChannelPacer {
           ratePerSecond: pacing.messagesPerSecond,
           burst: pacing.messageBurst,
           maxWaitMs: MAX_INLINE_WAIT_MS,
+          ledger: deps.pacing,
+          name: 'messages',
         })
       : null;
     this.config = config;

@@ -4,6 +4,7 @@ import type { DomainEvent, DomainEventType, JobEvent } from '../domain/events.ts
 import type { ExternalRef } from '../domain/types.ts';
 import type { Logger } from '../logger/index.ts';
 import type { Metrics } from '../metrics/index.ts';
+import type { PaceLedger } from '../util/pace-ledger.ts';
 
 /**
  * The connector contract. A connector package exports one manifest; the gateway registers
@@ -192,6 +193,13 @@ export interface ConnectorDeps {
    * the platform did to the connection (an app uninstalled, a grant revoked). Never secrets.
    */
   audit?(action: string, details: Record<string, unknown>): Promise<void>;
+  /**
+   * Where the connector's `Pacer`s keep their lanes (`new Pacer({ …, ledger: deps.pacing })`):
+   * shared by every process on the database when the store can share them (Postgres), so the
+   * platform's limits hold for the deployment, not per worker. Absent: each process paces alone.
+   * Lanes are already named per connector; keys must say whose limit they are (a team, a portal).
+   */
+  pacing?: PaceLedger;
 }
 
 export interface ConnectorState {

@@ -7,6 +7,7 @@ import type { Metrics } from '../metrics/index.ts';
 import type { RoutingCache } from '../routing/index.ts';
 import type { SecretBox } from '../secrets/index.ts';
 import type { ConfigStore, ConnectorSetting, ConnectorStateStore, GovernanceStore } from '../store/types.ts';
+import { type PaceLedger, scopedPaceLedger } from '../util/pace-ledger.ts';
 import type {
   ConnectorCheck,
   ConnectorInstance,
@@ -29,6 +30,11 @@ export interface ConnectorHostOptions {
   now?: () => number;
   /** Where `deps.emit` sends commands (the command processor); without it connectors get no `emit`. */
   commands?: (workspaceId: string, connectorId: string, commands: DomainCommand[]) => Promise<unknown>;
+  /**
+   * The pace ledger shared by the processes on the store (the Postgres store's `paceLedger`);
+   * each connector gets it scoped to its id as `deps.pacing`. Without it, each process paces alone.
+   */
+  pacing?: PaceLedger | undefined;
 }
 
 /** What `ConnectorHost.test` found for one connector of one workspace. */
@@ -217,6 +223,7 @@ export class ConnectorHost {
       ...(this.options.commands
         ? { emit: this.emitter(workspaceId, manifest.id, this.options.commands) }
         : {}),
+      ...(this.options.pacing ? { pacing: scopedPaceLedger(this.options.pacing, `${manifest.id}/`) } : {}),
     });
   }
 

@@ -7,13 +7,29 @@ import type { ExternalRef } from '../domain/types.ts';
 import { toWabridgeError, WabridgeError } from '../errors/index.ts';
 import type { Logger } from '../logger/index.ts';
 import type { Metrics } from '../metrics/index.ts';
-import type { ConfigStore, ConnectorStateStore, Job, JobStore, ReadStore, RefStore } from '../store/types.ts';
+import type {
+  ConfigStore,
+  ConnectorStateStore,
+  ExclusiveStore,
+  Job,
+  JobStore,
+  ReadStore,
+  RefStore,
+} from '../store/types.ts';
 import { type BackoffPolicy, backoffDelay, DEFAULT_BACKOFF } from './backoff.ts';
 import { hydrateJob } from './hydrate.ts';
 
 export interface WorkerOptions {
-  /** The queue, refs for delivery, leases for maintenance, reads to build events without `hydrateEvent`. */
-  store: JobStore & RefStore & ConnectorStateStore & ReadStore & Pick<ConfigStore, 'getWorkspace'>;
+  /**
+   * The queue, refs for delivery, leases (and, on a store several processes share, its exclusive
+   * lock) for maintenance, reads to build events without `hydrateEvent`.
+   */
+  store: JobStore &
+    RefStore &
+    ConnectorStateStore &
+    ReadStore &
+    Pick<ConfigStore, 'getWorkspace'> &
+    Partial<ExclusiveStore>;
   host: ConnectorHost;
   logger: Logger;
   metrics: Metrics;
@@ -419,12 +435,29 @@ export class Worker {
     try {
       const until = this.o.now() + this.o.maintenanceIntervalMs * 2;
       if (await this.o.store.tryAcquireLease('connector-maintenance', this.workerId, until)) {
-        await this.o.host.maintainAll();
+        await this.exclusive('connector-maintenance', () => this.o.host.maintainAll());
       }
     } catch (error) {
       this.o.logger.error({ err: error }, 'maintenance failed');
     }
     await this.runUpkeep();
+  }
+
+  /**
+   * Runs singleton work. The lease says whose turn it is (and how often); on a store several
+   * processes share, the work also runs under the store's exclusive lock, so a run that outlasts
+   * its lease (a long retention purge) never overlaps the next holder's, and a crashed holder's
+   * lock goes with its connection. Answers whether it ran.
+   */
+  private async exclusive(name: string, work: () => Promise<void>): Promise<boolean> {
+    const { store } = this.o;
+    if (!store.runExclusive) {
+      await work();
+      return true;
+    }
+    const outcome = await store.runExclusive(name, work);
+    if (!outcome.ran) this.o.logger.debug({ work: name }, 'still running in another process; skipped');
+    return outcome.ran;
   }
 
   private async runUpkeep(): Promise<void> {
@@ -435,8 +468,12 @@ export class Worker {
       if (
         await this.o.store.tryAcquireLease('archive-upkeep', this.workerId, now + this.o.upkeepIntervalMs)
       ) {
+        const upkeep = this.o.upkeep;
+        const before = this.upkeepAt;
         this.upkeepAt = now;
-        await this.o.upkeep(now);
+        // Refused only while a run that outlasted its lease goes on elsewhere: the lease is ours
+        // now, so the next tick tries again.
+        if (!(await this.exclusive('archive-upkeep', () => upkeep(now)))) this.upkeepAt = before;
       }
     } catch (error) {
       this.o.logger.error({ err: error }, 'archive upkeep failed');

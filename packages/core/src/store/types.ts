@@ -29,6 +29,7 @@ import type {
   Workspace,
   WorkspacePolicies,
 } from '../domain/types.ts';
+import type { PaceLedger } from '../util/pace-ledger.ts';
 import type {
   AddHoldInput,
   EraseInput,
@@ -270,6 +271,24 @@ export interface ConnectorStateStore {
   takeConnectorState(workspaceId: string, connectorId: string, key: string): Promise<unknown>;
   /** A named lease for singleton work (maintenance); true when `holder` owns it until `until`. */
   tryAcquireLease(name: string, holder: string, until: number): Promise<boolean>;
+}
+
+/** What `ExclusiveStore.runExclusive` did: ran `fn` (with its value), or found the work running elsewhere. */
+export type ExclusiveOutcome<T> = { ran: true; value: T } | { ran: false };
+
+/**
+ * A store several processes share (Postgres) can run singleton work under a lock the database
+ * drops with the holder's connection: `fn` runs only while no other process runs work of the same
+ * name, and a crashed holder frees it at once (no lease to wait out). Stores of one host (SQLite)
+ * do not offer it; their named leases do the job.
+ */
+export interface ExclusiveStore {
+  runExclusive<T>(name: string, fn: () => Promise<T>): Promise<ExclusiveOutcome<T>>;
+}
+
+/** A store several processes share offers a pace ledger shared by all of them (see PaceLedger). */
+export interface SharedPacingStore {
+  readonly paceLedger: PaceLedger;
 }
 
 /**

@@ -42,7 +42,7 @@ describe('pacing calls per key', () => {
       maxWaitMs: 50,
       now: () => now,
     });
-    pacer.block('C1', 30_000);
+    await pacer.block('C1', 30_000);
     await expect(pacer.acquire('C1')).rejects.toMatchObject({ code: 'rate_limited', retryAfterMs: 29_975 });
     const bursty = new Pacer({
       label: 'test calls',
@@ -51,12 +51,12 @@ describe('pacing calls per key', () => {
       maxWaitMs: 0,
       now: () => now,
     });
-    bursty.block('portal', 2000);
-    expect(bursty.tryTake('portal')).toBe(2000);
-    expect(bursty.tryTake('other')).toBe(0);
+    await bursty.block('portal', 2000);
+    expect(await bursty.tryTake('portal')).toBe(2000);
+    expect(await bursty.tryTake('other')).toBe(0);
   });
 
-  it('tryTake takes a free slot or says how long until one, reserving nothing', () => {
+  it('tryTake takes a free slot or says how long until one, reserving nothing', async () => {
     let now = 0;
     const pacer = new Pacer({
       label: 'test calls',
@@ -65,12 +65,12 @@ describe('pacing calls per key', () => {
       maxWaitMs: 0,
       now: () => now,
     });
-    for (let i = 0; i < 10; i++) expect(pacer.tryTake('portal')).toBe(0);
-    expect(pacer.tryTake('portal')).toBe(112);
-    expect(pacer.tryTake('portal')).toBe(112);
+    for (let i = 0; i < 10; i++) expect(await pacer.tryTake('portal')).toBe(0);
+    expect(await pacer.tryTake('portal')).toBe(112);
+    expect(await pacer.tryTake('portal')).toBe(112);
     now = 112;
-    expect(pacer.tryTake('portal')).toBe(0);
-    expect(pacer.tryTake('portal')).toBe(111);
+    expect(await pacer.tryTake('portal')).toBe(0);
+    expect(await pacer.tryTake('portal')).toBe(111);
   });
 
   it('after a block the first call goes at the end of the wait, the next one an interval later', async () => {
@@ -82,7 +82,7 @@ describe('pacing calls per key', () => {
       maxWaitMs: 0,
       now: () => now,
     });
-    pacer.block('C1', 1000);
+    await pacer.block('C1', 1000);
     now = 1000;
     await pacer.acquire('C1');
     await expect(pacer.acquire('C1')).rejects.toMatchObject({ code: 'rate_limited', retryAfterMs: 100 });
@@ -147,14 +147,14 @@ describe('the window shape', () => {
       maxWaitMs: 0,
       now: () => now,
     });
-    for (let i = 0; i < 4; i++) expect(pacer.tryTake('C1')).toBe(0);
-    expect(pacer.tryTake('C1')).toBe(1100);
+    for (let i = 0; i < 4; i++) expect(await pacer.tryTake('C1')).toBe(0);
+    expect(await pacer.tryTake('C1')).toBe(1100);
     now = 600;
     // A bucket would have refilled two tokens by now; the window still holds four calls.
-    expect(pacer.tryTake('C1')).toBe(500);
+    expect(await pacer.tryTake('C1')).toBe(500);
     now = 1100;
-    for (let i = 0; i < 4; i++) expect(pacer.tryTake('C1')).toBe(0);
-    expect(pacer.tryTake('C1')).toBe(1100);
+    for (let i = 0; i < 4; i++) expect(await pacer.tryTake('C1')).toBe(0);
+    expect(await pacer.tryTake('C1')).toBe(1100);
   });
 
   it('reserves waiting callers consecutive slots in arrival order', async () => {
@@ -187,7 +187,7 @@ describe('the window shape', () => {
     expect(order).toEqual([0, 1, 2, 3, 4]);
     // Slots went at 0, 0, 1000, 1000 and 2000: the window from 2000 has room for one more call.
     now = 2000;
-    expect(pacer.tryTake('C1')).toBe(0);
-    expect(pacer.tryTake('C1')).toBe(1000);
+    expect(await pacer.tryTake('C1')).toBe(0);
+    expect(await pacer.tryTake('C1')).toBe(1000);
   });
 });

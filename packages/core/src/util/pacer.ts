@@ -1,4 +1,5 @@
 import { WabridgeError } from '../errors/index.ts';
+import { MemoryPaceLedger, type PaceLedger, type PaceRule } from './pace-ledger.ts';
 import { sleep } from './sleep.ts';
 
 export interface PacerOptions {
@@ -29,17 +30,14 @@ export interface PacerOptions {
    * channel): a bucket would let a full burst plus a window's refill, 2N, through in one window.
    */
   shape?: 'bucket' | 'window';
-}
-
-interface Lane {
-  /** Theoretical time of the next call at the steady rate (GCRA's "TAT"). */
-  next: number;
-  /** No call before this (a 429's Retry-After). */
-  blockedUntil: number;
-  /** When the latest call for this key actually went out. */
-  lastSent: number;
-  /** `window` shape: the reserved start times still inside the window, oldest first. */
-  starts: number[];
+  /**
+   * Where the lanes live: this process by default; a shared ledger (the Postgres store's, through
+   * `ConnectorDeps.pacing`) makes every process on the database draw from the same lanes. `now` is
+   * the in-process ledger's clock only: a shared ledger uses the database's.
+   */
+  ledger?: PaceLedger | undefined;
+  /** The lanes' name in the ledger (`<name>:<key>`); the label by default. */
+  name?: string;
 }
 
 /**
@@ -50,75 +48,46 @@ interface Lane {
  *
  * Callers reserve slots in arrival order, so concurrent jobs for the same key get consecutive slots
  * rather than racing; a slot is only reserved when the caller will use it. `block` applies a 429's
- * Retry-After to everyone calling for the key, not only the caller that was refused.
+ * Retry-After to everyone calling for the key, not only the caller that was refused. The lanes live
+ * in a `PaceLedger`: this process's by default, or one shared by every process on a database.
  */
 export class Pacer {
   readonly #label: string;
-  readonly #interval: number;
-  readonly #burst: number;
+  readonly #name: string;
+  readonly #rule: PaceRule;
   readonly #maxWaitMs: number;
-  readonly #now: () => number;
-  /** The window's length for the `window` shape; null for a bucket. */
-  readonly #windowMs: number | null;
-  readonly #lanes = new Map<string, Lane>();
+  readonly #ledger: PaceLedger;
 
   constructor(options: PacerOptions) {
     if (!(options.ratePerSecond > 0)) throw new RangeError('ratePerSecond must be positive');
     this.#label = options.label;
-    this.#interval = 1000 / options.ratePerSecond + (options.marginMs ?? 0);
-    this.#burst = Math.max(1, Math.floor(options.burst));
+    this.#name = options.name ?? options.label;
+    const burst = Math.max(1, Math.floor(options.burst));
+    this.#rule = {
+      intervalMs: 1000 / options.ratePerSecond + (options.marginMs ?? 0),
+      burst,
+      windowMs:
+        options.shape === 'window' ? (burst / options.ratePerSecond) * 1000 + (options.marginMs ?? 0) : null,
+    };
     this.#maxWaitMs = options.maxWaitMs;
-    this.#now = options.now ?? (() => performance.timeOrigin + performance.now());
-    this.#windowMs =
-      options.shape === 'window'
-        ? (this.#burst / options.ratePerSecond) * 1000 + (options.marginMs ?? 0)
-        : null;
+    this.#ledger = options.ledger ?? new MemoryPaceLedger(options.now);
   }
 
   get intervalMs(): number {
-    return this.#interval;
+    return this.#rule.intervalMs;
   }
 
-  #lane(key: string, now: number): Lane {
-    let lane = this.#lanes.get(key);
-    if (!lane) {
-      lane = { next: now, blockedUntil: 0, lastSent: Number.NEGATIVE_INFINITY, starts: [] };
-      this.#lanes.set(key, lane);
-    }
-    return lane;
-  }
-
-  /** The earliest time a call for `lane` may start. */
-  #earliest(lane: Lane, now: number): number {
-    if (this.#windowMs !== null) {
-      const windowMs = this.#windowMs;
-      while (lane.starts.length > 0 && (lane.starts[0] as number) + windowMs <= now) lane.starts.shift();
-      // The call that would be the (burst + 1)-th in a window waits for the oldest to leave it.
-      const oldest =
-        lane.starts.length >= this.#burst ? lane.starts[lane.starts.length - this.#burst] : undefined;
-      return Math.max(now, lane.blockedUntil, oldest === undefined ? now : oldest + windowMs);
-    }
-    // GCRA: a call may start (burst - 1) intervals before the lane's theoretical next slot.
-    return Math.max(lane.next - (this.#burst - 1) * this.#interval, now, lane.blockedUntil);
-  }
-
-  /** Reserves the slot at `at` (never earlier than the slots reserved before it). */
-  #reserve(lane: Lane, at: number): void {
-    if (this.#windowMs !== null) lane.starts.push(at);
-    else lane.next = Math.max(lane.next, at) + this.#interval;
+  #lane(key: string): string {
+    return `${this.#name}:${key}`;
   }
 
   /**
    * Takes a slot for `key` if one is free now and returns 0; otherwise reserves nothing and returns
    * the milliseconds until one will be. For callers that never wait (they reschedule the job).
    */
-  tryTake(key: string): number {
-    const now = this.#now();
-    const lane = this.#lane(key, now);
-    const earliest = this.#earliest(lane, now);
-    if (earliest > now) return Math.ceil(earliest - now);
-    this.#reserve(lane, now);
-    return 0;
+  async tryTake(key: string): Promise<number> {
+    const grant = await this.#ledger.reserve(this.#lane(key), this.#rule, 0);
+    return grant.granted ? 0 : Math.ceil(grant.waitMs);
   }
 
   /**
@@ -126,20 +95,16 @@ export class Pacer {
    * away than `maxWaitMs`. Aborts with the signal.
    */
   async acquire(key: string, signal?: AbortSignal, maxWaitMs = this.#maxWaitMs): Promise<void> {
-    const now = this.#now();
-    const lane = this.#lane(key, now);
-    const earliest = this.#earliest(lane, now);
-    const wait = Math.max(0, earliest - now);
-    if (wait > maxWaitMs) {
+    const { granted, waitMs } = await this.#ledger.reserve(this.#lane(key), this.#rule, maxWaitMs);
+    if (!granted) {
       // Back a little before the slot, to sleep the rest of it here: arriving late would let the
       // slot pass to a later job of the same key.
       throw new WabridgeError('rate_limited', `pacing ${this.#label} for ${key}`, {
-        retryAfterMs: Math.ceil(wait - maxWaitMs / 2),
-        details: { key, waitMs: Math.round(wait) },
+        retryAfterMs: Math.ceil(waitMs - maxWaitMs / 2),
+        details: { key, waitMs: Math.round(waitMs) },
       });
     }
-    this.#reserve(lane, earliest);
-    if (wait > 0) await sleep(wait, signal);
+    if (waitMs > 0) await sleep(waitMs, signal);
   }
 
   /**
@@ -148,22 +113,18 @@ export class Pacer {
    * write) cannot squeeze two calls closer together than the platform allows.
    */
   async spaceSend(key: string, signal?: AbortSignal): Promise<void> {
-    const now = this.#now();
-    const lane = this.#lane(key, now);
+    if (this.#rule.burst !== 1) return;
     // The send time is claimed before sleeping, so two callers never wake for the same moment.
-    const at = this.#burst === 1 ? Math.max(now, lane.lastSent + this.#interval) : now;
-    lane.lastSent = at;
-    if (at > now) await sleep(at - now, signal);
+    const waitMs = await this.#ledger.claimSend(this.#lane(key), this.#rule.intervalMs);
+    if (waitMs > 0) await sleep(waitMs, signal);
   }
 
   /**
    * The platform answered 429: nobody calls for `key` before `retryAfterMs` from now, and the
-   * bucket is empty then (a full burst right after the wait would only be refused again).
+   * bucket is empty then (a full burst right after the wait would only be refused again). Never
+   * rejects: when a shared ledger cannot be reached, the platform's next 429 says it again.
    */
-  block(key: string, retryAfterMs: number): void {
-    const now = this.#now();
-    const lane = this.#lane(key, now);
-    lane.blockedUntil = Math.max(lane.blockedUntil, now + retryAfterMs);
-    lane.next = Math.max(lane.next, lane.blockedUntil + (this.#burst - 1) * this.#interval);
+  async block(key: string, retryAfterMs: number): Promise<void> {
+    await this.#ledger.block(this.#lane(key), this.#rule, retryAfterMs).catch(() => {});
   }
 }

@@ -6,6 +6,7 @@ import { connectorStateSchema } from './connector-state.ts';
 import { governanceSchema } from './governance.ts';
 import { ingestSchema } from './ingest.ts';
 import { jobsSchema } from './jobs.ts';
+import { paceLanesSchema } from './pace-lanes.ts';
 import { refsSchema } from './refs.ts';
 import { statusJobsSchema } from './status-jobs.ts';
 
@@ -15,7 +16,7 @@ import { statusJobsSchema } from './status-jobs.ts';
  * key into another's, so the steps are independent of each other's order.
  *
  * Version 8 is the queue's tables (jobs, dead_jobs, jobs_coalesced, connector_health:
- * src/schema/jobs.ts); version 9 the index ingest's status coalescing reads (status-jobs.ts). Later changes append new versions; a version once released is never edited.
+ * src/schema/jobs.ts); version 9 the index ingest's status coalescing reads (status-jobs.ts); version 10 the shared pace lanes (pace-lanes.ts). Later changes append new versions; a version once released is never edited.
  */
 export const PG_MIGRATIONS: readonly PgMigration[] = [
   configSchema,
@@ -27,4 +28,5 @@ export const PG_MIGRATIONS: readonly PgMigration[] = [
   governanceSchema,
   jobsSchema,
   statusJobsSchema,
+  paceLanesSchema,
 ];

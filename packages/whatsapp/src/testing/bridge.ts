@@ -2,7 +2,13 @@ import { createHash } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { BackoffPolicy, ConnectorManifest, MediaAccess, WorkspacePolicies } from '@wabridge/core';
+import type {
+  BackoffPolicy,
+  ConnectorManifest,
+  MediaAccess,
+  PaceLedger,
+  WorkspacePolicies,
+} from '@wabridge/core';
 import {
   CommandProcessor,
   ConnectorHost,
@@ -36,6 +42,8 @@ export interface TestBridgeOptions {
   backoff?: Partial<BackoffPolicy>;
   publicUrl?: string;
   now?: () => number;
+  /** A pace ledger for the connectors (`deps.pacing`), as the gateway passes a shared store's. */
+  pacing?: PaceLedger;
 }
 
 /** The master key of every test bridge (base64): a CLI run on a bridge's data directory needs it. */
@@ -88,6 +96,7 @@ export async function createTestBridge(options: TestBridgeOptions) {
     media: () => media,
     publicUrl: options.publicUrl ?? 'http://gateway.test',
     now,
+    pacing: options.pacing,
     // The processor is created below; by the time a connector emits, it exists.
     commands: (workspaceId, connectorId, list) => commands.accept(workspaceId, connectorId, list),
   });
