@@ -1,4 +1,10 @@
-import type { ArchiveReader, ExclusiveOutcome, ExclusiveStore, SharedPacingStore, Store } from '@wabridge/core';
+import type {
+  ArchiveReader,
+  ExclusiveOutcome,
+  ExclusiveStore,
+  SharedPacingStore,
+  Store,
+} from '@wabridge/core';
 import { PgArchiveReader } from './archive-reader.ts';
 import type { PostgresStoreOptions } from './context.ts';
 import { runExclusive } from './exclusive.ts';
