@@ -14,6 +14,10 @@ const COUNTERS: Record<MetricName, { help: string; labels: string[] }> = {
     help: 'Jobs completed, by connector and event type',
     labels: ['connector', 'event'],
   },
+  jobs_skipped_total: {
+    help: 'Jobs completed without a delivery (superseded status, entity gone, status not shown, connector off)',
+    labels: ['connector', 'event', 'reason'],
+  },
   jobs_retried_total: {
     help: 'Job attempts that failed and were rescheduled',
     labels: ['connector', 'code'],

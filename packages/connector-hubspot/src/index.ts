@@ -58,6 +58,8 @@ export const hubspotConnector: ConnectorManifest<HubSpotConfig> = {
     ],
     inbound: true,
     batch: { maxSize: HUBSPOT_BATCH_SIZE },
+    // Only a failure rewrites the timeline entry (see deliver/index.ts).
+    statuses: ['failed'],
   },
   create(config: HubSpotConfig, deps: ConnectorDeps): ConnectorInstance {
     const api = new HubSpotApi({

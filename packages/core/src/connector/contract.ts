@@ -1,7 +1,7 @@
 import type { z } from 'zod';
 import type { DomainCommand } from '../domain/commands.ts';
 import type { DomainEvent, DomainEventType, JobEvent } from '../domain/events.ts';
-import type { ExternalRef } from '../domain/types.ts';
+import type { ExternalRef, StatusName } from '../domain/types.ts';
 import type { Logger } from '../logger/index.ts';
 import type { Metrics } from '../metrics/index.ts';
 import type { PaceLedger } from '../util/pace-ledger.ts';
@@ -43,6 +43,12 @@ export interface ConnectorCapabilities {
    * `maxSize` ready events of one workspace at once, keeping each conversation's order.
    */
   batch?: { maxSize: number };
+  /**
+   * The message statuses the connector shows (default: every one). A `message.status` job of
+   * another status is completed without calling the connector: a CRM that only records failures
+   * (HubSpot: `['failed']`) makes no delivery for the sent, delivered and read of a campaign.
+   */
+  statuses?: readonly StatusName[];
 }
 
 export interface ConnectorInstance<Event extends JobEvent = DomainEvent> {

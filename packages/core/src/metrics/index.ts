@@ -14,6 +14,12 @@ export type MetricName =
   | 'messages_ingested_total'
   | 'jobs_queued_total'
   | 'jobs_delivered_total'
+  /**
+   * Jobs completed without a delivery (labels `connector`, `event`, `reason`): `superseded` (a
+   * newer status of the message is queued, or the entity is gone), `not_shown` (a status the
+   * connector does not show, see `ConnectorCapabilities.statuses`), `disabled` (connector off).
+   */
+  | 'jobs_skipped_total'
   | 'jobs_retried_total'
   | 'jobs_dead_total'
   | 'commands_accepted_total'

@@ -19,6 +19,9 @@ import type {
 import { type BackoffPolicy, backoffDelay, DEFAULT_BACKOFF } from './backoff.ts';
 import { hydrateJob } from './hydrate.ts';
 
+/** Why a claimed job completed without a delivery (the `reason` of `jobs_skipped_total`). */
+type SkipReason = 'superseded' | 'not_shown' | 'disabled';
+
 export interface WorkerOptions {
   /**
    * The queue, refs for delivery, leases (and, on a store several processes share, its exclusive
@@ -270,22 +273,30 @@ export class Worker {
       try {
         const instance = await this.o.host.instance(workspaceId, connectorId);
         if (!instance) logger.info({ jobs: jobs.length }, 'connector no longer enabled; job dropped');
-        const items: { job: Job; item: BatchItem<JobEvent> | null }[] = [];
+        const shows = this.o.host.registry.get(connectorId)?.capabilities.statuses;
+        const items: { job: Job; item: BatchItem<JobEvent> | null; skipped: SkipReason | null }[] = [];
         for (const job of jobs) {
           const event = instance ? await this.hydrate(job) : null;
-          if (instance && !event)
+          let skipped: SkipReason | null = null;
+          if (!instance) skipped = 'disabled';
+          else if (!event) {
+            skipped = 'superseded';
             logger.debug(
               { job: job.id, entity: job.entityId },
               'nothing left to deliver (entity gone, or a newer status is queued)',
             );
+          } else if (event.type === 'message.status' && shows && !shows.includes(event.status.status))
+            skipped = 'not_shown';
           items.push({
             job,
-            item: event && instance ? { event, ctx: this.context(job, signal, logger) } : null,
+            item: event && !skipped ? { event, ctx: this.context(job, signal, logger) } : null,
+            skipped,
           });
         }
-        const live = items.filter((i): i is { job: Job; item: BatchItem<JobEvent> } => i.item !== null);
-        for (const skipped of items.filter((i) => i.item === null))
-          await this.complete(skipped.job, [], logger);
+        const live = items.filter(
+          (i): i is { job: Job; item: BatchItem<JobEvent>; skipped: null } => i.item !== null,
+        );
+        for (const { job, skipped } of items) if (skipped) await this.complete(job, [], logger, skipped);
         if (live.length === 0 || !instance) return;
         let outcomes: Awaited<ReturnType<NonNullable<typeof instance.deliverBatch>>>;
         try {
@@ -384,10 +395,20 @@ export class Worker {
     }, this.o.leaseMs / 3);
   }
 
-  private async complete(job: Job, refs: ExternalRef[], logger: Logger): Promise<void> {
+  /** Settles a job that ran, or (`skipped`) one completed without calling the connector. */
+  private async complete(job: Job, refs: ExternalRef[], logger: Logger, skipped?: SkipReason): Promise<void> {
     const held = await this.o.store.completeJob(job.lease, refs);
     if (!held) {
       logger.warn({}, 'job finished after its lease was lost; another worker owns it now');
+      return;
+    }
+    if (skipped) {
+      // Not a delivery: a status storm's deliveries are counted by jobs_delivered_total alone.
+      this.o.metrics.increment('jobs_skipped_total', {
+        connector: job.connectorId,
+        event: job.eventType,
+        reason: skipped,
+      });
       return;
     }
     this.o.metrics.increment('jobs_delivered_total', { connector: job.connectorId, event: job.eventType });
