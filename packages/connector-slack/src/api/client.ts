@@ -17,6 +17,15 @@ export interface BotIdentity {
 const TIER_BURST = 5;
 
 /**
+ * How long a delivery may sleep for its slot before the job is handed back to the queue. At least
+ * a second whatever the rate: with a shorter wait (one interval, 5 ms at 200 posts/s) every job
+ * but the next one was handed back, and they all came back together to be handed back again: a
+ * 300-message campaign made 8,105 hand-backs, each a claim and a retry written to the store
+ * (`npm run bench:campaign`). A second holds at most rate × 1 s jobs per key in worker slots.
+ */
+const MIN_PACING_WAIT_MS = 1000;
+
+/**
  * The Slack Web API as the connector uses it: `@slack/web-api`'s WebClient with
  * - `rejectRateLimitedCalls: true`: on a 429 the SDK would otherwise pause its whole request queue
  *   (every channel of the workspace) for Retry-After and retry in place, holding worker slots for
@@ -51,7 +60,7 @@ export class SlackApi {
       label: 'Slack posts',
       ratePerSecond: config.postsPerSecondPerChannel,
       burst: 1,
-      maxWaitMs: postInterval,
+      maxWaitMs: Math.max(postInterval, MIN_PACING_WAIT_MS),
       marginMs: config.postSpacingMarginMs,
       ledger: pacing,
       name: 'posts',
@@ -61,7 +70,7 @@ export class SlackApi {
         label: 'Slack calls',
         ratePerSecond: Math.max(perMinute - TIER_BURST, perMinute / 2) / 60,
         burst: TIER_BURST,
-        maxWaitMs: Math.min(2000, 60_000 / perMinute),
+        maxWaitMs: Math.min(2000, Math.max(MIN_PACING_WAIT_MS, 60_000 / perMinute)),
         ledger: pacing,
         name: 'tiers',
       });
