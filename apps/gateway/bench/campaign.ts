@@ -320,6 +320,12 @@ async function run(): Promise<string[]> {
     `  dropped before running       ${coalesced} coalesced at admission ${JSON.stringify(coalescedBy)}; completed without a delivery ${totalSkipped} ${JSON.stringify(skipped)}`,
   );
   out(`  429s                         ${JSON.stringify(throttled)}`);
+  for (const entry of [
+    ...slack.ledger.filter('api.rate_limited').slice(0, 3),
+    ...graph.ledger.filter('throttled').slice(0, 3),
+    ...hubspot.ledger.filter('api.rate_limited').slice(0, 3),
+  ])
+    out(`    429: ${JSON.stringify(entry)}`);
   out(
     `  pacing hand-backs            ${JSON.stringify(handedBack)} (jobs our own pacing sent back to the queue)`,
   );
