@@ -1,21 +1,17 @@
-import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
 import { identity, inboundMessage, messagesUnit } from '@wabridge/core/testing';
 import { openPostgresStore } from '@wabridge/store-postgres';
 import { freshSchema, testDatabaseUrl } from '@wabridge/store-postgres/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runCli } from '../testing/cli.ts';
 
 // The archive's commands on Postgres (DATABASE_URL), each in its own process as an operator runs
 // them: verify (with the key to trust, contents opened with the master key), checkpoint, public-key, prove, the contact and
 // eDiscovery exports verified offline, the audit trail; and `backup`, which points to pg_dump.
 // What they check is core's (archive conformance part, run on both stores); this is the wiring.
 
-const run = promisify(execFile);
-const BIN = fileURLToPath(new URL('../../bin/wabridge.mjs', import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), 'wabridge-archive-pg-cli-'));
 const MASTER_KEY = Buffer.alloc(32, 3);
 let env: Record<string, string> = {};
@@ -23,17 +19,7 @@ let drop: () => Promise<void> = async () => {};
 let key = '';
 
 async function wabridge(args: string[]) {
-  try {
-    const { stdout, stderr } = await run(process.execPath, [BIN, ...args], {
-      cwd: dir,
-      env: { ...process.env, ...env },
-      timeout: 120_000,
-    });
-    return { stdout, stderr, code: 0 };
-  } catch (error) {
-    const e = error as { stdout: string; stderr: string; code: number | null };
-    return { stdout: e.stdout, stderr: e.stderr, code: e.code ?? -1 };
-  }
+  return runCli(args, { cwd: dir, env: env });
 }
 
 beforeAll(async () => {

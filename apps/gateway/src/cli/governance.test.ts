@@ -1,15 +1,11 @@
-import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
 import { openSqliteStore } from '@wabridge/core';
 import { identity, inboundMessage, messagesUnit } from '@wabridge/core/testing';
 import { afterAll, describe, expect, it } from 'vitest';
+import { runCli } from '../testing/cli.ts';
 
-const run = promisify(execFile);
-const BIN = fileURLToPath(new URL('../../bin/wabridge.mjs', import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), 'wabridge-governance-cli-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 const MASTER_KEY = Buffer.alloc(32, 5);
@@ -23,17 +19,7 @@ const env = {
 
 /** The real CLI in its own process, as an operator runs it. */
 async function wabridge(...args: string[]) {
-  try {
-    const { stdout, stderr } = await run(process.execPath, [BIN, ...args], {
-      cwd: dir,
-      env: { ...process.env, ...env },
-      timeout: 120_000,
-    });
-    return { stdout, stderr, code: 0 };
-  } catch (error) {
-    const e = error as { stdout: string; stderr: string; code: number | null };
-    return { stdout: e.stdout, stderr: e.stderr, code: e.code ?? -1 };
-  }
+  return runCli(args, { cwd: dir, env: env });
 }
 
 describe('wabridge hold, retention and erase', () => {
