@@ -51,7 +51,8 @@ export interface PgJobQueueOptions {
 export class PgJobQueue {
   private readonly pool: pg.Pool;
   private readonly now: () => number;
-  private readonly channel: string;
+  /** The channel its enqueues notify (see JOBS_CHANNEL). */
+  readonly channel: string;
   /** Where the last walk over queues stopped; per process, so workers spread over the queues. */
   private queueCursor: QueueKey | null = null;
   /** Per (workspace, connector): the queue the last batch claim's walk stopped at. */
