@@ -175,10 +175,11 @@ export class Worker {
         clearTimeout(timer);
         resolve(why);
       }
-      // Called by a finished job once enough slots are free (see track), or by notify; either may
-      // have happened since the claim, before there was a wake to call.
+      // Called by a finished job once enough slots are free (see track), by notify or by stop; any
+      // of them may have happened since the claim, before there was a wake to call.
       this.wake = done;
-      if (this.slotsFreed) done('slots');
+      if (!this.running) done('stop');
+      else if (this.slotsFreed) done('slots');
       else if (this.notified) done('notified');
     });
     this.wake = null;
