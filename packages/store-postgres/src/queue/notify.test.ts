@@ -1,6 +1,7 @@
 import { expect, it } from 'vitest';
 import { testDatabaseUrl } from '../testing/index.ts';
 import { listenForJobs, watchJobs } from './notify.ts';
+import { JOBS_CHANNEL, jobsChannel } from './pg-queue.ts';
 import { openTestQueue } from './testing.ts';
 
 it('wakes a listener when a commit queues jobs, and not before the commit', async () => {
@@ -102,4 +103,13 @@ it('keeps listening across a dropped connection, and wakes once after reconnecti
     await watch.close();
     await opened.close();
   }
+});
+
+it('gives each schema its own channel, within the 63 bytes of an identifier', () => {
+  expect(jobsChannel(null)).toBe(JOBS_CHANNEL);
+  expect(jobsChannel('acme')).toBe('wabridge_jobs_acme');
+  expect(jobsChannel('acme')).not.toBe(jobsChannel('globex'));
+  const long = 'a'.repeat(63);
+  expect(jobsChannel(long).length).toBeLessThanOrEqual(63);
+  expect(jobsChannel(long)).not.toBe(jobsChannel(`${'a'.repeat(62)}b`));
 });
