@@ -3,7 +3,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort, type LedgerTarget, seededRandom, startLedgerTarget } from '@wabridge/core/testing';
-import { freshSchema, openPostgresStore, testDatabaseUrl } from '@wabridge/store-postgres';
+import { openPostgresStore } from '@wabridge/store-postgres';
+import { freshSchema, testDatabaseUrl } from '@wabridge/store-postgres/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { childEnv } from './support/child-env.ts';
 import {
