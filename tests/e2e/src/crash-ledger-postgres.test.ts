@@ -107,6 +107,7 @@ describe('crash safety on Postgres, two gateways and two workers', () => {
     };
     // Gateways die after a seeded number of further webhooks acknowledged, workers after further
     // messages delivered: 450–950 apart each, about 14 kills of each of the four processes.
+    let drained = false;
     const chaos = killAtProgress({
       victims: Object.fromEntries(
         Object.keys(spawners).map((name) => [
@@ -120,12 +121,10 @@ describe('crash safety on Postgres, two gateways and two workers', () => {
       random: seededRandom(21_021),
       total: expected,
       gap: [450, 950],
+      done: () => drained,
     });
     await Promise.all(senders);
     const sentIn = (Date.now() - started) / 1000;
-    const kills = await chaos;
-    await Promise.all(Object.values(processes).map((child) => children.ready(child)));
-
     expect(acknowledged).toHaveLength(expected);
     // Each acknowledged webhook's jobs committed with it. A job whose completion a kill interrupted
     // runs again once its lease expires: only when the queue is empty is no effect on its way, and
@@ -141,6 +140,9 @@ describe('crash safety on Postgres, two gateways and two workers', () => {
       await store.close();
     }
     const drainedIn = (Date.now() - started) / 1000;
+    drained = true;
+    const kills = await chaos;
+    await Promise.all(Object.values(processes).map((child) => children.ready(child)));
     await Promise.all(Object.values(processes).map(kill9));
 
     const effects = inboundEffects(ledger.effects);
