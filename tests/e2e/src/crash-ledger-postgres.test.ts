@@ -66,6 +66,7 @@ describe('crash safety on Postgres, two gateways and two workers', () => {
   }, 120_000);
 
   afterAll(async () => {
+    await children.killAll();
     await ledger?.close();
     if (process.env.KEEP_CRASH_DIR) process.stdout.write(`crash schema kept: ${schema?.schema}\n`);
     else await schema?.drop();

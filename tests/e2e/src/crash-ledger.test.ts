@@ -54,6 +54,7 @@ describe('crash safety', () => {
   });
 
   afterAll(async () => {
+    await children.killAll();
     await ledger?.close();
     if (dir && !process.env.KEEP_CRASH_DIR) rmSync(dir, { recursive: true, force: true });
     else process.stdout.write(`crash data kept in ${dir}\n`);

@@ -25,6 +25,8 @@ export type CrashMode = 'setup' | 'gateway' | 'worker';
 /** Spawns crash-child.ts processes and knows when each is ready (or gone). */
 export class CrashChildren {
   private readonly readiness = new WeakMap<ChildProcess, Promise<void>>();
+  /** Children not yet exited, for `killAll`. */
+  private readonly alive = new Set<ChildProcess>();
   private readonly env: () => Record<string, string>;
 
   /** `env`: the children's environment, read at each spawn (tests set it in beforeAll). */
@@ -39,6 +41,8 @@ export class CrashChildren {
       env: { NODE_COMPILE_CACHE: COMPILE_CACHE, ...this.env(), ...extra },
       stdio: ['ignore', 'pipe', 'inherit'],
     });
+    this.alive.add(child);
+    child.once('exit', () => this.alive.delete(child));
     this.readiness.set(
       child,
       new Promise<void>((resolve) => {
@@ -53,6 +57,11 @@ export class CrashChildren {
   async setup(): Promise<number | null> {
     const setup = this.spawn('setup');
     return new Promise<number | null>((resolve) => setup.once('exit', resolve));
+  }
+
+  /** Kills -9 every child still running: a failed test must not leave gateways and workers behind. */
+  async killAll(): Promise<void> {
+    await Promise.all([...this.alive].map(kill9));
   }
 
   /** Resolves once the child printed `ready` or exited. */
