@@ -37,6 +37,10 @@ const COUNTERS: Record<MetricName, { help: string; labels: string[] }> = {
     help: 'Conditions an operator must act on (daily quota spent, re-consent needed, channel limit)',
     labels: ['connector', 'kind'],
   },
+  worker_wakeups_total: {
+    help: 'Idle worker wake-ups, by reason (timer: the poll; notified: new jobs; slots: jobs finished)',
+    labels: ['reason'],
+  },
 };
 
 const HISTOGRAMS: Record<HistogramName, { help: string; labels: string[]; buckets: number[] }> = {

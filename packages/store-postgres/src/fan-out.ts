@@ -3,7 +3,7 @@ import type { ArchiveEntry, SealedContent } from './archive.ts';
 import type { PostgresStoreOptions } from './context.ts';
 import type { Tx } from './database.ts';
 import { PgNotes } from './notes.ts';
-import { PgJobQueue } from './queue/pg-queue.ts';
+import { jobsChannel, PgJobQueue } from './queue/pg-queue.ts';
 import type { NewJob } from './queue/rows.ts';
 import { jsonb } from './rows.ts';
 
@@ -32,7 +32,7 @@ export abstract class PgFanOut extends PgNotes {
 
   constructor(options: PostgresStoreOptions) {
     super(options);
-    this.queue = new PgJobQueue({ pool: this.db.pool, now: this.now });
+    this.queue = new PgJobQueue({ pool: this.db.pool, now: this.now, channel: jobsChannel(this.db.schema) });
   }
 
   /**

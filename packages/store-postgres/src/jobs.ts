@@ -5,11 +5,13 @@ import {
   hydrateEvent,
   type Job,
   type JobStore,
+  type JobWatch,
   type Lease,
 } from '@wabridge/core';
 import { queryable } from './database.ts';
 import { confirmErasure, PgErasure } from './erasure.ts';
 import { HYDRATE_MESSAGE_SQL, type HydrateRow, prefetchedReads } from './hydrate.ts';
+import { watchJobs } from './queue/notify.ts';
 
 /**
  * The queue's part of JobStore, on the store's pool: PgJobQueue's claims and settlements, with the
@@ -69,6 +71,23 @@ export abstract class PgJobs extends PgErasure implements JobStore {
 
   nextRunAt() {
     return this.queue.nextRunAt();
+  }
+
+  /**
+   * LISTEN for the queue's notifications on a connection of its own (outside the pool), kept up
+   * across drops; `onJobs` also runs after each reconnection, for what was sent while it was down.
+   */
+  watchJobs(onJobs: () => void): JobWatch {
+    return watchJobs({
+      config: {
+        connectionString: this.db.pool.options.connectionString,
+        application_name: 'wabridge-listen',
+      },
+      channel: this.queue.channel,
+      onJobs,
+      onError: (error) =>
+        this.logger.warn({ err: error }, 'job notifications: connection lost; reconnecting'),
+    });
   }
 
   /**

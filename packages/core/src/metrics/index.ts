@@ -28,7 +28,9 @@ export type MetricName =
   /** Platform events kept (account and template updates, unknown types and keys): `wabridge events`. */
   | 'platform_events_total'
   /** Something an operator must know about a connector: labels `connector`, `kind` (e.g. `daily_quota`). */
-  | 'connector_alerts_total';
+  | 'connector_alerts_total'
+  /** An idle worker woke up: label `reason` (`timer`, `slots`, `notified`, `stop`). */
+  | 'worker_wakeups_total';
 
 export type HistogramName = 'delivery_latency_seconds' | 'job_run_seconds';
 

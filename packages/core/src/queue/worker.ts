@@ -13,6 +13,7 @@ import type {
   ExclusiveStore,
   Job,
   JobStore,
+  JobWatch,
   ReadStore,
   RefStore,
 } from '../store/types.ts';
@@ -43,7 +44,11 @@ export interface WorkerOptions {
   leaseMs?: number;
   /** A delivery taking longer than this is aborted and retried. */
   deliveryTimeoutMs?: number;
-  /** Longest sleep while idle (another process may have queued work). */
+  /**
+   * Longest sleep while idle (another process may have queued work): 500 ms by default, 5 s when
+   * the store wakes the worker itself (`watchJobs`, Postgres), where the poll only catches what a
+   * notification missed (scheduled retries and expired leases have `nextRunAt`).
+   */
   pollIntervalMs?: number;
   maintenanceIntervalMs?: number;
   /**
@@ -56,6 +61,9 @@ export interface WorkerOptions {
   now?: () => number;
   random?: () => number;
 }
+
+/** Why an idle worker woke: its poll timer, slots freed by finished jobs, new jobs, or stop. */
+type WakeReason = 'timer' | 'slots' | 'notified' | 'stop';
 
 /**
  * The delivery engine. Claims jobs that head their (conversation, connector) queue, hydrates the
@@ -75,9 +83,13 @@ export class Worker {
   private loop: Promise<void> | null = null;
   private readonly inFlight = new Set<Promise<void>>();
   private readonly batchesInFlight = new Set<string>();
-  private wake: (() => void) | null = null;
+  private wake: ((reason: WakeReason) => void) | null = null;
   /** Enough slots came free since the last claim to claim again (see claimAtFree). */
   private slotsFreed = false;
+  /** Jobs may have been queued since the last claim began (see notify). */
+  private notified = false;
+  /** The store's notifications of new jobs, when it has them (see JobStore.watchJobs). */
+  private watch: JobWatch | null = null;
   private maintenanceTimer: NodeJS.Timeout | null = null;
   private readonly controllers = new Set<AbortController>();
 
@@ -87,7 +99,7 @@ export class Worker {
       concurrency: 16,
       leaseMs: 30_000,
       deliveryTimeoutMs: 120_000,
-      pollIntervalMs: 500,
+      pollIntervalMs: options.store.watchJobs ? 5000 : 500,
       maintenanceIntervalMs: 60_000,
       upkeepIntervalMs: 3_600_000,
       backoff: DEFAULT_BACKOFF,
@@ -101,6 +113,7 @@ export class Worker {
   start(): void {
     if (this.running) return;
     this.running = true;
+    this.watch = this.o.store.watchJobs?.(() => this.notify()) ?? null;
     this.loop = this.run();
     this.maintenanceTimer = setInterval(() => void this.maintain(), this.o.maintenanceIntervalMs);
     this.maintenanceTimer.unref();
@@ -111,8 +124,10 @@ export class Worker {
   async stop(graceMs = 10_000): Promise<void> {
     this.running = false;
     if (this.maintenanceTimer) clearInterval(this.maintenanceTimer);
-    this.wake?.();
+    this.wake?.('stop');
     await this.loop;
+    await this.watch?.close();
+    this.watch = null;
     const timer = setTimeout(() => {
       for (const controller of this.controllers) controller.abort(new Error('worker stopping'));
     }, graceMs);
@@ -120,9 +135,15 @@ export class Worker {
     clearTimeout(timer);
   }
 
-  /** Tells an idle worker that new jobs may be ready (called after a local commit). */
+  /**
+   * Tells the worker that new jobs may be ready (a local commit, or the store's notification of
+   * another process's). Kept until the next claim when it comes while one runs, whose snapshot may
+   * predate the jobs. Ignored while too few slots are free to claim: finishing jobs wake it then.
+   */
   notify(): void {
-    this.wake?.();
+    if (this.o.concurrency - this.inFlight.size < this.claimAtFree()) return;
+    this.notified = true;
+    this.wake?.('notified');
   }
 
   /**
@@ -138,9 +159,13 @@ export class Worker {
   }
 
   private async run(): Promise<void> {
+    // Claims begin once notifications flow, so none of the jobs queued after the first claim's
+    // snapshot can go unnoticed until the (slow) poll.
+    await this.watch?.listening;
     while (this.running) {
       try {
         this.slotsFreed = false;
+        this.notified = false;
         const claimed = await this.fill();
         if (claimed === 0 || this.o.concurrency - this.inFlight.size < this.claimAtFree()) await this.idle();
       } catch (error) {
@@ -156,18 +181,21 @@ export class Worker {
       const next = await this.o.store.nextRunAt();
       if (next !== null) timeout = Math.max(5, Math.min(timeout, next - this.o.now()));
     }
-    await new Promise<void>((resolve) => {
-      const timer = setTimeout(done, timeout);
-      function done() {
+    const reason = await new Promise<WakeReason>((resolve) => {
+      const timer = setTimeout(() => done('timer'), timeout);
+      function done(why: WakeReason) {
         clearTimeout(timer);
-        resolve();
+        resolve(why);
       }
-      // Called by a finished job once enough slots are free (see track), or by notify; enough may
-      // have come free since the claim, before there was a wake to call.
+      // Called by a finished job once enough slots are free (see track), by notify or by stop; any
+      // of them may have happened since the claim, before there was a wake to call.
       this.wake = done;
-      if (this.slotsFreed) done();
+      if (!this.running) done('stop');
+      else if (this.slotsFreed) done('slots');
+      else if (this.notified) done('notified');
     });
     this.wake = null;
+    this.o.metrics.increment('worker_wakeups_total', { reason });
   }
 
   /**
@@ -241,7 +269,7 @@ export class Worker {
       this.inFlight.delete(entry);
       if (this.o.concurrency - this.inFlight.size >= this.claimAtFree()) {
         this.slotsFreed = true;
-        this.wake?.();
+        this.wake?.('slots');
       }
     });
     this.inFlight.add(entry);

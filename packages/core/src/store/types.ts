@@ -235,6 +235,19 @@ export interface JobStore {
   connectorHealth(): Promise<ConnectorHealth[]>;
   /** The earliest `runAt` of a ready job, so an idle worker knows when to look again. */
   nextRunAt(): Promise<number | null>;
+  /**
+   * Optional: calls `onJobs` when another process may have queued jobs that are ready now, so an
+   * idle worker claims at once instead of at its next poll (Postgres: LISTEN/NOTIFY). A hint, not
+   * the queue: one missed costs a poll interval. Stores without it (SQLite) are polled.
+   */
+  watchJobs?(onJobs: () => void): JobWatch;
+}
+
+/** A running `JobStore.watchJobs`. */
+export interface JobWatch {
+  /** Settles once the watch is in place, or failed to start (it then retries on its own). */
+  readonly listening: Promise<void>;
+  close(): Promise<void>;
 }
 
 /**
@@ -411,8 +424,11 @@ export interface Store
     ReadStore,
     GovernanceStore {}
 
-/** What every role but the lifecycle offers, by name: the store thread forwards exactly these. */
-export type StoreMethod = Exclude<keyof Store, keyof StoreLifecycle>;
+/**
+ * What every role but the lifecycle offers, by name: the store thread forwards exactly these.
+ * `watchJobs` is not among them: SQLite has no notifications to watch (its workers poll).
+ */
+export type StoreMethod = Exclude<keyof Store, keyof StoreLifecycle | 'watchJobs'>;
 
 /** A Meta app registered besides the environment's default one (issue 20). */
 export interface WhatsAppAppRecord {

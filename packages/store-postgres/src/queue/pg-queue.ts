@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { ClaimOptions, ConnectorHealth, DeadJob, Job, JobStats, Lease } from '@wabridge/core';
 import type pg from 'pg';
 import {
@@ -13,9 +14,22 @@ import { inFlightInQueue } from './sql.ts';
 
 /**
  * Channel a commit that queues jobs notifies, so idle workers claim at once instead of polling.
- * Channels are per database: deployments sharing one (a schema each) should each name their own.
+ * Channels are per database, so a store in a schema of its own uses `jobsChannel(schema)`.
  */
 export const JOBS_CHANNEL = 'wabridge_jobs';
+
+/**
+ * The channel of the store whose tables are in `schema` (null: the server's search_path), so the
+ * workers of deployments that share a database (a schema each) are not woken by each other's jobs.
+ */
+export function jobsChannel(schema: string | null): string {
+  if (schema === null) return JOBS_CHANNEL;
+  const named = `${JOBS_CHANNEL}_${schema}`;
+  // A channel name is an identifier: 63 bytes at most (schema names here are ASCII).
+  return named.length <= 63
+    ? named
+    : `${JOBS_CHANNEL}_${createHash('sha256').update(schema).digest('hex').slice(0, 40)}`;
+}
 
 /**
  * Work the store does in the transaction that settles a job (refs for `completeJob` and
@@ -51,7 +65,8 @@ export interface PgJobQueueOptions {
 export class PgJobQueue {
   private readonly pool: pg.Pool;
   private readonly now: () => number;
-  private readonly channel: string;
+  /** The channel its enqueues notify (see JOBS_CHANNEL). */
+  readonly channel: string;
   /** Where the last walk over queues stopped; per process, so workers spread over the queues. */
   private queueCursor: QueueKey | null = null;
   /** Per (workspace, connector): the queue the last batch claim's walk stopped at. */

@@ -2,6 +2,7 @@
 // Usage: node crash-child.ts setup|gateway|worker   (configuration from the environment)
 import { createRegistry } from '@wabridge/core';
 import { ledgerConnector } from '@wabridge/core/testing';
+import { crashPhoneNumberId } from './crash-numbers.ts';
 import { createLogger, createRuntime, loadEnv, noopMetrics, startServer } from './gateway.ts';
 
 const mode = process.argv[2];
@@ -16,12 +17,17 @@ if (mode === 'setup') {
     metrics: noopMetrics,
     worker: false,
   });
-  await runtime.admin.createWorkspace('crash-test', { id: 'crash', name: 'Crash test' });
-  await runtime.admin.addPhoneNumber('crash-test', 'crash', { phoneNumberId: '106540352242922' });
-  await runtime.admin.setConnector('crash-test', 'crash', 'ledger', {
-    enabled: true,
-    config: { url: process.env.LEDGER_URL, secret: 'ledger-secret-123' },
-  });
+  // CRASH_WORKSPACES (default 1): workspace `crash` owns the first number, `crash1`… the next ones.
+  const workspaces = Number(process.env.CRASH_WORKSPACES ?? 1);
+  for (let w = 0; w < workspaces; w++) {
+    const id = w === 0 ? 'crash' : `crash${w}`;
+    await runtime.admin.createWorkspace('crash-test', { id, name: `Crash test ${w}` });
+    await runtime.admin.addPhoneNumber('crash-test', id, { phoneNumberId: crashPhoneNumberId(w) });
+    await runtime.admin.setConnector('crash-test', id, 'ledger', {
+      enabled: true,
+      config: { url: process.env.LEDGER_URL, secret: 'ledger-secret-123' },
+    });
+  }
   await runtime.close();
 } else if (mode === 'gateway' || mode === 'worker') {
   await startServer(env, { worker: mode === 'worker', http: mode === 'gateway', registry });

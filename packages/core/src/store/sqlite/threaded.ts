@@ -315,8 +315,8 @@ function revive(error: SerialisedError | undefined): Error {
   });
 }
 
-/** The store's methods the proxy forwards as they are. */
-type Forwarded = Exclude<keyof Store, 'kind' | 'close' | 'claimJobs' | 'claimBatch'>;
+/** The store's methods the proxy forwards as they are (SQLite has no `watchJobs`: workers poll). */
+type Forwarded = Exclude<keyof Store, 'kind' | 'close' | 'claimJobs' | 'claimBatch' | 'watchJobs'>;
 
 // Every method of the store's roles, forwarded as is (claims and close are forwarded above);
 // `satisfies` and `complete` make the compiler check that the list is exact.
