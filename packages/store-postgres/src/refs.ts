@@ -57,7 +57,7 @@ export abstract class PgRefs extends PgAccess implements RefStore {
     return (param) => [
       `refs AS (INSERT INTO external_refs (workspace_id, connector_id, kind, entity_id, external_id, data, created_at)
         SELECT ${workspaceId === undefined ? 'job.workspace_id' : `${param(workspaceId)}::text`}, r.connector_id, r.kind,
-          r.entity_id, r.external_id, r.data, ${param(this.now())}::bigint
+          r.entity_id, r.external_id, coalesce(r.data, 'null'::jsonb), ${param(this.now())}::bigint
         FROM job, jsonb_to_recordset(${param(JSON.stringify(rows))}::jsonb)
           AS r(connector_id text, kind text, entity_id text, external_id text, data jsonb)
         ON CONFLICT (workspace_id, connector_id, kind, entity_id) DO UPDATE SET
