@@ -18,6 +18,7 @@ import {
 } from '@wabridge/core';
 import type { Queryable, Tx } from './database.ts';
 import type { NewJob } from './queue/rows.ts';
+import type { Param } from './queue/settle.ts';
 import { PgRetention } from './retention.ts';
 import { jsonb } from './rows.ts';
 
@@ -327,18 +328,18 @@ export abstract class PgErasure
   }
 }
 
-/** Notes, in the transaction that completes it, that a connector removed its copy. */
-export async function confirmErasure(
-  q: Queryable,
-  job: { workspace_id: string; connector_id: string; conversation_id: string; entity_id: string },
-  at: number,
-): Promise<void> {
-  await q.run(
-    `INSERT INTO erasure_confirmations (erasure_id, connector_id, conversation_id, workspace_id, confirmed_at)
-     VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING`,
-    [job.entity_id, job.connector_id, job.conversation_id, job.workspace_id, at],
-  );
-}
+/**
+ * Notes, in the statement that completes it (a part of its settlement: see queue/settle.ts), that
+ * a connector removed its copy: when the completed job is an erasure's.
+ */
+export const confirmErasurePart =
+  (at: number) =>
+  (param: Param): string[] => [
+    `erased AS (INSERT INTO erasure_confirmations (erasure_id, connector_id, conversation_id, workspace_id, confirmed_at)
+      SELECT entity_id, connector_id, conversation_id, workspace_id, ${param(at)}::bigint FROM job
+      WHERE event_type = 'conversation.erased'
+      ON CONFLICT DO NOTHING)`,
+  ];
 
 async function ids(q: Queryable, sql: string, params: unknown[]): Promise<string[]> {
   return (await q.all<{ id: string }>(sql, params)).map((r) => r.id);

@@ -8,15 +8,15 @@ import {
   type JobWatch,
   type Lease,
 } from '@wabridge/core';
-import { queryable } from './database.ts';
-import { confirmErasure, PgErasure } from './erasure.ts';
+import { confirmErasurePart, PgErasure } from './erasure.ts';
 import { HYDRATE_MESSAGE_SQL, type HydrateRow, prefetchedReads } from './hydrate.ts';
 import { watchJobs } from './queue/notify.ts';
+import { together } from './queue/settle.ts';
 
 /**
  * The queue's part of JobStore, on the store's pool: PgJobQueue's claims and settlements, with the
  * refs a completion or checkpoint stores (and an erasure's confirmation) written in the
- * transaction that checks the lease.
+ * statement that checks the lease (queue/settle.ts).
  * markAccepted and markFailed are sends.ts's (they move a message's state as a status does).
  */
 export abstract class PgJobs extends PgErasure implements JobStore {
@@ -29,12 +29,8 @@ export abstract class PgJobs extends PgErasure implements JobStore {
   }
 
   completeJob(lease: Lease, refs: ExternalRef[]): Promise<boolean> {
-    return this.queue.completeJob(lease, async (client, job) => {
-      const q = queryable(client);
-      for (const ref of refs) await this.upsertRef(q, job.workspace_id, ref);
-      // An erasure's certificate shows each connector's confirmation (see erasure.ts).
-      if (job.event_type === 'conversation.erased') await confirmErasure(q, job, this.now());
-    });
+    // An erasure's certificate shows each connector's confirmation (see erasure.ts).
+    return this.queue.completeJob(lease, together(this.refsPart(refs), confirmErasurePart(this.now())));
   }
 
   retryJob(lease: Lease, retry: { runAt: number; error: string; countAttempt: boolean }) {
@@ -46,7 +42,7 @@ export abstract class PgJobs extends PgErasure implements JobStore {
   }
 
   checkpointRef(lease: Lease, workspaceId: string, ref: ExternalRef): Promise<boolean> {
-    return this.queue.checkpoint(lease, (client) => this.upsertRef(queryable(client), workspaceId, ref));
+    return this.queue.checkpoint(lease, this.refsPart([ref], workspaceId));
   }
 
   extendLease(lease: Lease, until: number) {

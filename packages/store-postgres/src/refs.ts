@@ -1,6 +1,7 @@
 import type { ExternalRef, RefStore } from '@wabridge/core';
 import { PgAccess } from './access.ts';
 import type { Queryable } from './database.ts';
+import type { Param } from './queue/settle.ts';
 import { jsonb, type RefRow, toRef } from './rows.ts';
 
 /** External refs: what a connector created for an entity (RefStore). */
@@ -36,5 +37,31 @@ export abstract class PgRefs extends PgAccess implements RefStore {
          external_id = excluded.external_id, data = excluded.data`,
       [ws, ref.connectorId, ref.kind, ref.entityId, ref.externalId, jsonb(ref.data), this.now()],
     );
+  }
+
+  /**
+   * Refs stored or replaced as a part of a job's settlement (see queue/settle.ts): written only if
+   * its `job` part settled the job, in the workspace given or else the job's. A ref given twice
+   * keeps the last (one upsert cannot change a row twice).
+   */
+  protected refsPart(refs: readonly ExternalRef[], workspaceId?: string): (param: Param) => string[] {
+    const byKey = new Map(refs.map((r) => [JSON.stringify([r.connectorId, r.kind, r.entityId]), r]));
+    if (byKey.size === 0) return () => [];
+    const rows = [...byKey.values()].map((r) => ({
+      connector_id: r.connectorId,
+      kind: r.kind,
+      entity_id: r.entityId,
+      external_id: r.externalId,
+      data: r.data ?? null,
+    }));
+    return (param) => [
+      `refs AS (INSERT INTO external_refs (workspace_id, connector_id, kind, entity_id, external_id, data, created_at)
+        SELECT ${workspaceId === undefined ? 'job.workspace_id' : `${param(workspaceId)}::text`}, r.connector_id, r.kind,
+          r.entity_id, r.external_id, coalesce(r.data, 'null'::jsonb), ${param(this.now())}::bigint
+        FROM job, jsonb_to_recordset(${param(JSON.stringify(rows))}::jsonb)
+          AS r(connector_id text, kind text, entity_id text, external_id text, data jsonb)
+        ON CONFLICT (workspace_id, connector_id, kind, entity_id) DO UPDATE SET
+          external_id = excluded.external_id, data = excluded.data)`,
+    ];
   }
 }

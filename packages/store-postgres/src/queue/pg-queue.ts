@@ -10,6 +10,7 @@ import {
   walkQueueHeads,
 } from './claims.ts';
 import { type DeadJobRow, type JobRow, type NewJob, toDeadJob } from './rows.ts';
+import { recordFailure, recordSuccess, settle, together, type Within } from './settle.ts';
 import { inFlightInQueue } from './sql.ts';
 
 /**
@@ -31,12 +32,8 @@ export function jobsChannel(schema: string | null): string {
     : `${JOBS_CHANNEL}_${createHash('sha256').update(schema).digest('hex').slice(0, 40)}`;
 }
 
-/**
- * Work the store does in the transaction that settles a job (refs for `completeJob` and
- * `checkpoint`, an erasure's confirmation): the Postgres store passes it; the queue knows only
- * jobs. Runs after the lease was checked, before commit.
- */
-export type Within = (tx: pg.ClientBase, job: JobRow) => Promise<void>;
+/** The store's part of a settlement (refs, an erasure's confirmation): see settle.ts. */
+export type { Within } from './settle.ts';
 
 /** Conversations a batch claim walks to, locks and reads in its first round (see claimBatch). */
 const BATCH_CONVERSATIONS = 8;
@@ -45,7 +42,7 @@ const BATCH_CONVERSATIONS = 8;
  * Claims, heartbeats and completions commit without waiting for the WAL flush (as SQLite writes
  * them without fsync): a crash can lose the last few hundred milliseconds of them, which only makes
  * a worker redo a delivery (its effects are exactly-once through refs). Retries, dead letters,
- * checkpoints and enqueues stay durable.
+ * checkpoints and enqueues stay durable. (Settlements are single statements: see settle.ts.)
  */
 const NOT_DURABLE = { durable: false } as const;
 
@@ -60,7 +57,9 @@ export interface PgJobQueueOptions {
 /**
  * The delivery queue on Postgres: the SQLite store's queue SQL (packages/core/src/store/sqlite/
  * jobs.ts) ported, with queue locks so claims from many processes keep per-queue order (see
- * `queueLock` in sql.ts). Each method is one transaction on a pooled connection.
+ * `queueLock` in sql.ts). Claims, enqueues and replays are each one transaction on a pooled
+ * connection; a job is settled (completed, checkpointed, retried, dead-lettered, its lease
+ * extended) in one statement (settle.ts).
  */
 export class PgJobQueue {
   private readonly pool: pg.Pool;
@@ -258,37 +257,36 @@ export class PgJobQueue {
 
   /** Extends a lease; false when it was lost (the heartbeat then aborts the delivery). */
   extendLease(lease: Lease, until: number): Promise<boolean> {
-    return this.transaction(async (tx) => {
-      const { rowCount } = await tx.query(
-        "UPDATE jobs SET lease_until = $3 WHERE id = $1 AND lease_token = $2 AND state = 'running'",
-        [lease.jobId, lease.token, until],
-      );
-      return (rowCount ?? 0) > 0;
-    }, NOT_DURABLE);
+    return settle(this.pool, {
+      job: (p) => `UPDATE jobs SET lease_until = ${p(until)}
+        WHERE id = ${p(lease.jobId)} AND lease_token = ${p(lease.token)} AND state = 'running' RETURNING id`,
+      durable: false,
+    });
   }
 
   /**
-   * Completes a job, running `within` in the same transaction (the store stores the refs). The row
-   * is locked first (`FOR UPDATE`), so a worker that lost its lease cannot slip in between.
+   * Completes a job, with `within`'s writes (the store's refs) in the same statement: the DELETE
+   * matches the lease, so a worker that lost it deletes nothing and writes nothing.
    */
   completeJob(lease: Lease, within?: Within): Promise<boolean> {
-    return this.transaction(async (tx) => {
-      const job = await this.hold(tx, lease);
-      if (!job) return false;
-      if (within) await within(tx, job);
-      await tx.query('DELETE FROM jobs WHERE id = $1', [job.id]);
-      await this.recordSuccess(tx, job);
-      return true;
-    }, NOT_DURABLE);
+    return settle(this.pool, {
+      job: (p) => `DELETE FROM jobs
+        WHERE id = ${p(lease.jobId)} AND lease_token = ${p(lease.token)} AND state = 'running' RETURNING *`,
+      parts: together(recordSuccess(this.now()), within),
+      durable: false,
+    });
   }
 
-  /** Runs `within` (a ref checkpoint) only while the lease is held; false when it was lost. */
+  /**
+   * Runs `within` (a ref checkpoint) only while the lease is held; false when it was lost. The row
+   * is locked (`FOR UPDATE`) until the statement commits, so a takeover waits for it.
+   */
   checkpoint(lease: Lease, within: Within): Promise<boolean> {
-    return this.transaction(async (tx) => {
-      const job = await this.hold(tx, lease);
-      if (!job) return false;
-      await within(tx, job);
-      return true;
+    return settle(this.pool, {
+      job: (p) => `SELECT * FROM jobs
+        WHERE id = ${p(lease.jobId)} AND lease_token = ${p(lease.token)} AND state = 'running' FOR UPDATE`,
+      parts: within,
+      durable: true,
     });
   }
 
@@ -297,34 +295,34 @@ export class PgJobQueue {
    * refunds the attempt the claim counted and is not recorded as a failure.
    */
   retryJob(lease: Lease, retry: { runAt: number; error: string; countAttempt: boolean }): Promise<boolean> {
-    return this.transaction(async (tx) => {
-      const { rows } = await tx.query<JobRow>(
-        `UPDATE jobs SET state = 'ready', run_at = $3, last_error = $4, attempts = attempts - $5,
-           lease_token = NULL, lease_until = NULL, locked_by = NULL
-         WHERE id = $1 AND lease_token = $2 AND state = 'running' RETURNING *`,
-        [lease.jobId, lease.token, retry.runAt, retry.error, retry.countAttempt ? 0 : 1],
-      );
-      const job = rows[0];
-      if (job && retry.countAttempt) await this.recordFailure(tx, job, retry.error);
-      return job !== undefined;
+    return settle(this.pool, {
+      job: (
+        p,
+      ) => `UPDATE jobs SET state = 'ready', run_at = ${p(retry.runAt)}, last_error = ${p(retry.error)},
+          attempts = attempts - ${p(retry.countAttempt ? 0 : 1)}::int,
+          lease_token = NULL, lease_until = NULL, locked_by = NULL
+        WHERE id = ${p(lease.jobId)} AND lease_token = ${p(lease.token)} AND state = 'running' RETURNING *`,
+      parts: retry.countAttempt ? recordFailure(this.now(), retry.error) : undefined,
+      durable: true,
     });
   }
 
   /** Moves a job to `dead_jobs` with the reason; the next job of its queue may run. */
   deadLetterJob(lease: Lease, reason: string): Promise<boolean> {
-    return this.transaction(async (tx) => {
-      const { rows } = await tx.query<JobRow>(
-        `WITH gone AS (DELETE FROM jobs WHERE id = $1 AND lease_token = $2 AND state = 'running' RETURNING *)
-         INSERT INTO dead_jobs (id, workspace_id, connector_id, conversation_id, event_type, entity_id, sort_ts,
-           attempts, reason, failed_at, created_at)
-         SELECT id, workspace_id, connector_id, conversation_id, event_type, entity_id, sort_ts, attempts, $3, $4,
-           created_at FROM gone
-         RETURNING *`,
-        [lease.jobId, lease.token, reason, this.now()],
-      );
-      const job = rows[0];
-      if (job) await this.recordFailure(tx, job, reason);
-      return job !== undefined;
+    const now = this.now();
+    return settle(this.pool, {
+      job: (p) => `DELETE FROM jobs
+        WHERE id = ${p(lease.jobId)} AND lease_token = ${p(lease.token)} AND state = 'running' RETURNING *`,
+      parts: together(
+        (p) => [
+          `dead AS (INSERT INTO dead_jobs (id, workspace_id, connector_id, conversation_id, event_type, entity_id,
+           sort_ts, attempts, reason, failed_at, created_at)
+         SELECT id, workspace_id, connector_id, conversation_id, event_type, entity_id, sort_ts, attempts,
+           ${p(reason)}, ${p(now)}, created_at FROM job)`,
+        ],
+        recordFailure(now, reason),
+      ),
+      durable: true,
     });
   }
 
@@ -443,38 +441,6 @@ export class PgJobQueue {
     );
     const at = rows[0]?.at;
     return at === null || at === undefined ? null : Number(at);
-  }
-
-  /** The job, locked, if `lease` still holds it. */
-  private async hold(tx: pg.ClientBase, lease: Lease): Promise<JobRow | undefined> {
-    const { rows } = await tx.query<JobRow>(
-      "SELECT * FROM jobs WHERE id = $1 AND lease_token = $2 AND state = 'running' FOR UPDATE",
-      [lease.jobId, lease.token],
-    );
-    return rows[0];
-  }
-
-  /**
-   * Notes a completed job in `connector_health`: rewritten at most once a second per connector,
-   * except the first success after a failure, which shows the recovery at once.
-   */
-  private async recordSuccess(tx: pg.ClientBase, job: JobRow): Promise<void> {
-    await tx.query(
-      `INSERT INTO connector_health AS h (workspace_id, connector_id, last_success_at) VALUES ($1, $2, $3)
-       ON CONFLICT (workspace_id, connector_id) DO UPDATE SET last_success_at = excluded.last_success_at
-       WHERE h.last_success_at IS NULL OR h.last_success_at < excluded.last_success_at - 1000
-         OR h.last_error_at >= h.last_success_at`,
-      [job.workspace_id, job.connector_id, this.now()],
-    );
-  }
-
-  private async recordFailure(tx: pg.ClientBase, job: JobRow, reason: string): Promise<void> {
-    await tx.query(
-      `INSERT INTO connector_health (workspace_id, connector_id, last_error_at, last_error) VALUES ($1, $2, $3, $4)
-       ON CONFLICT (workspace_id, connector_id) DO UPDATE SET last_error_at = excluded.last_error_at,
-         last_error = excluded.last_error`,
-      [job.workspace_id, job.connector_id, this.now(), reason],
-    );
   }
 }
 
