@@ -139,3 +139,13 @@ it('appends a batch in one call as it would one by one, with and without content
     { seq: 6, content: { raw: 3 } },
   ]);
 });
+
+it("appends on the head's edge when another process moved it past the edge this one cached", async () => {
+  await append(store, 1, 'a');
+  const other = await another();
+  // Size 1 → 6: the edge this process cached (one leaf) is stale, the head's has two hashes.
+  await append(other, 5, 'b');
+  expect(await append(store, 2, 'c')).toEqual([6, 7]);
+  expect(await append(other, 1, 'd')).toEqual([8]);
+  expect(await expectConsistentLog()).toBe(9);
+});

@@ -7,7 +7,6 @@ import {
   CompactRange,
   canonicalJson,
   contentHash,
-  coveringNodes,
   HASH_SIZE,
   type Hash,
   type LogCommit,
@@ -52,6 +51,9 @@ interface Edge {
   epoch: string;
   edge: CompactRange;
 }
+
+/** What a transaction's append is built on: an edge seen committed, or the guess of a new log. */
+type Expected = Edge | { epoch: null; edge: CompactRange };
 
 /**
  * Appends archive records inside the store's transactions. With N gateways on one database, the
@@ -104,72 +106,47 @@ export class PgArchiveAppender {
   }
 
   /**
-   * Appends records to `workspaceId`'s log in `tx`, in order; answers their seqs. Four statements
-   * however many records (contents, records, tree nodes, head): a burst that group commit puts
-   * in one transaction pays the round trips once, not per record.
+   * Appends records to `workspaceId`'s log in `tx`, in order; answers their seqs. One statement
+   * however many records (`archive_append`, schema/archive-append.ts), which takes the log's head
+   * lock and holds it to COMMIT: callers append last, just before committing (see fan-out.ts's
+   * `flush`), so the lock is held for this round trip and the commit's.
+   *
+   * The records and nodes are built before the lock, on the edge this process last saw committed.
+   * When another process appended since, the statement writes nothing and answers the head's edge
+   * (keeping the lock), and they are built again on it: one round trip more, under the lock.
    */
   async appendMany(tx: Tx, workspaceId: string, entries: readonly ArchiveEntry[]): Promise<number[]> {
     if (entries.length === 0) return [];
-    const edge = await this.#edge(tx, workspaceId);
-    const seqs: number[] = [];
-    const records = {
-      kinds: [] as string[],
-      entities: [] as string[],
-      bytes: [] as Buffer[],
-      ats: [] as number[],
-    };
-    const contents = { seqs: [] as number[], sealed: [] as Buffer[] };
-    const nodes = { levels: [] as number[], indexes: [] as number[], hashes: [] as Buffer[] };
-    for (const entry of entries) {
-      const seq = edge.size;
-      // Keys in sorted order, so canonicalJson need not sort them; no content leaves content_hash
-      // undefined, which canonicalJson leaves out.
-      const record: ArchiveRecord = {
-        content_hash: entry.content?.hash,
-        data: entry.data,
-        entity_id: entry.entityId,
-        kind: entry.kind,
-        recorded_at: entry.at,
-        seq,
-        v: ARCHIVE_RECORD_VERSION,
-        workspace_id: workspaceId,
-      };
-      const bytes = Buffer.from(canonicalJson(record), 'utf8');
-      seqs.push(seq);
-      records.kinds.push(entry.kind);
-      records.entities.push(entry.entityId);
-      records.bytes.push(bytes);
-      records.ats.push(entry.at);
-      if (entry.content) {
-        contents.seqs.push(seq);
-        contents.sealed.push(entry.content.sealed);
+    const scratchKey = `archive-edge:${workspaceId}`;
+    const mine = tx.scratch.get(scratchKey) as Edge | undefined;
+    // This transaction's own edge (its head locked already), else the last one seen committed;
+    // a log this process never saw is guessed new (size 0, whatever its epoch).
+    const expected: Expected = mine ??
+      this.#committed.get(workspaceId) ?? { epoch: null, edge: CompactRange.empty() };
+    let edge = expected.edge.clone();
+    let batch = buildAppend(workspaceId, edge, entries);
+    let head = await callAppend(tx, workspaceId, expected.epoch, batch);
+    if (!head.appended) {
+      edge = CompactRange.ofPrefix(
+        head.log_size,
+        (head.edge ?? []).map((hash) => new Uint8Array(hash)),
+      );
+      batch = buildAppend(workspaceId, edge, entries);
+      head = await callAppend(tx, workspaceId, head.log_epoch, batch);
+      if (!head.appended) {
+        throw new WabridgeError('internal', `the archive head of ${workspaceId} moved while locked`);
       }
-      // The leaf and the interior nodes it completes (one on average).
-      edge.append(leafHash(bytes), (level, index, hash) => {
-        nodes.levels.push(level);
-        nodes.indexes.push(index);
-        nodes.hashes.push(Buffer.from(hash));
-      });
     }
-    if (contents.seqs.length > 0) {
-      await tx.run(
-        `INSERT INTO archive_content (workspace_id, seq, sealed)
-         SELECT $1, * FROM unnest($2::bigint[], $3::bytea[])`,
-        [workspaceId, contents.seqs, contents.sealed],
+    if (mine) {
+      mine.edge = edge;
+    } else {
+      const state: Edge = { epoch: head.log_epoch, edge };
+      tx.scratch.set(scratchKey, state);
+      tx.afterCommit(() =>
+        this.#committed.set(workspaceId, { epoch: state.epoch, edge: state.edge.clone() }),
       );
     }
-    await tx.run(
-      `INSERT INTO archive_records (workspace_id, seq, kind, entity_id, record, recorded_at)
-       SELECT $1, * FROM unnest($2::bigint[], $3::text[], $4::text[], $5::bytea[], $6::bigint[])`,
-      [workspaceId, seqs, records.kinds, records.entities, records.bytes, records.ats],
-    );
-    await tx.run(
-      `INSERT INTO archive_log_nodes (log_id, level, idx, hash)
-       SELECT $1, * FROM unnest($2::int[], $3::bigint[], $4::bytea[])`,
-      [workspaceId, nodes.levels, nodes.indexes, nodes.hashes],
-    );
-    await tx.run('UPDATE archive_log_heads SET size = $2 WHERE log_id = $1', [workspaceId, edge.size]);
-    return seqs;
+    return batch.seqs;
   }
 
   /**
@@ -227,45 +204,104 @@ export class PgArchiveAppender {
   forget(log: string): void {
     this.#committed.delete(log);
   }
-
-  /** The log's edge for this transaction: its head locked, the edge from the cache or the nodes. */
-  async #edge(tx: Tx, log: string): Promise<CompactRange> {
-    const scratchKey = `archive-edge:${log}`;
-    const mine = tx.scratch.get(scratchKey) as Edge | undefined;
-    if (mine) return mine.edge;
-    // Locks the head (made for a new log) until this transaction ends: no other append to the
-    // log runs in between, in this process or any other.
-    const head = await tx.get<{ size: number; epoch: string }>(
-      `INSERT INTO archive_log_heads (log_id, size) VALUES ($1, 0)
-       ON CONFLICT (log_id) DO UPDATE SET size = archive_log_heads.size
-       RETURNING size, epoch`,
-      [log],
-    );
-    if (!head) throw new WabridgeError('internal', `the archive log of ${log} has no head`);
-    const cached = this.#committed.get(log);
-    const edge =
-      cached && cached.epoch === head.epoch && cached.edge.size === head.size
-        ? cached.edge.clone()
-        : CompactRange.ofPrefix(head.size, await readNodes(tx, log, coveringNodes(0, head.size)));
-    const state: Edge = { epoch: head.epoch, edge };
-    tx.scratch.set(scratchKey, state);
-    tx.afterCommit(() => this.#committed.set(log, { epoch: state.epoch, edge: state.edge.clone() }));
-    return edge;
-  }
 }
 
-async function readNodes(q: Queryable, log: string, ids: readonly NodeId[]): Promise<Hash[]> {
-  const found = await readNodeMap(q, log, ids);
-  return ids.map(({ level, index }) => {
-    const hash = found.get(`${level}:${index}`);
-    if (!hash) {
-      throw new WabridgeError(
-        'internal',
-        `the archive log of ${log} has no node (${level}, ${index}) below its committed size`,
-      );
+/** One append's rows, as the arrays `archive_append` takes. */
+interface AppendBatch {
+  seqs: number[];
+  kinds: string[];
+  entities: string[];
+  records: Buffer[];
+  ats: number[];
+  contentSeqs: number[];
+  sealed: Buffer[];
+  levels: number[];
+  indexes: number[];
+  hashes: Buffer[];
+}
+
+/**
+ * The records of `entries` as appended to `edge` (which it moves on): their canonical JSON (which
+ * names each one's seq, so all of it depends on the size appended to), contents, and the leaves and
+ * interior nodes they complete (one of those on average per record).
+ */
+function buildAppend(workspaceId: string, edge: CompactRange, entries: readonly ArchiveEntry[]): AppendBatch {
+  const batch: AppendBatch = {
+    seqs: [],
+    kinds: [],
+    entities: [],
+    records: [],
+    ats: [],
+    contentSeqs: [],
+    sealed: [],
+    levels: [],
+    indexes: [],
+    hashes: [],
+  };
+  for (const entry of entries) {
+    const seq = edge.size;
+    // Keys in sorted order, so canonicalJson need not sort them; no content leaves content_hash
+    // undefined, which canonicalJson leaves out.
+    const record: ArchiveRecord = {
+      content_hash: entry.content?.hash,
+      data: entry.data,
+      entity_id: entry.entityId,
+      kind: entry.kind,
+      recorded_at: entry.at,
+      seq,
+      v: ARCHIVE_RECORD_VERSION,
+      workspace_id: workspaceId,
+    };
+    const bytes = Buffer.from(canonicalJson(record), 'utf8');
+    batch.seqs.push(seq);
+    batch.kinds.push(entry.kind);
+    batch.entities.push(entry.entityId);
+    batch.records.push(bytes);
+    batch.ats.push(entry.at);
+    if (entry.content) {
+      batch.contentSeqs.push(seq);
+      batch.sealed.push(entry.content.sealed);
     }
-    return hash;
-  });
+    edge.append(leafHash(bytes), (level, index, hash) => {
+      batch.levels.push(level);
+      batch.indexes.push(index);
+      batch.hashes.push(Buffer.from(hash));
+    });
+  }
+  return batch;
+}
+
+interface AppendAnswer {
+  log_size: number;
+  log_epoch: string;
+  appended: boolean;
+  /** The head's right edge when nothing was appended (see schema/archive-append.ts). */
+  edge: Buffer[] | null;
+}
+
+/** `archive_append` of `batch`, built on the head at its first seq and `epoch`. */
+async function callAppend(tx: Tx, log: string, epoch: string | null, b: AppendBatch): Promise<AppendAnswer> {
+  const answer = await tx.get<AppendAnswer>(
+    `SELECT * FROM archive_append($1, $2, $3, $4::bigint[], $5::text[], $6::text[], $7::bytea[],
+       $8::bigint[], $9::bigint[], $10::bytea[], $11::int[], $12::bigint[], $13::bytea[])`,
+    [
+      log,
+      b.seqs[0],
+      epoch,
+      b.seqs,
+      b.kinds,
+      b.entities,
+      b.records,
+      b.ats,
+      b.contentSeqs,
+      b.sealed,
+      b.levels,
+      b.indexes,
+      b.hashes,
+    ],
+  );
+  if (!answer) throw new WabridgeError('internal', `the archive append to ${log} answered nothing`);
+  return answer;
 }
 
 /** The stored nodes among `ids`, in one statement, keyed `level:index`. */
