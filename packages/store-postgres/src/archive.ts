@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import {
   ARCHIVE_CONTENT_PURPOSE,
   ARCHIVE_RECORD_VERSION,
@@ -46,14 +46,18 @@ export interface ArchiveEntry {
   content: SealedContent | null;
 }
 
-/** A log's right edge as of a committed head: (epoch, size) names one committed state forever. */
+/**
+ * A log's right edge as of a head state: (epoch, size, appendId) names one state forever (appendId
+ * is made for each append: see schema/archive-append.ts).
+ */
 interface Edge {
   epoch: string;
+  appendId: string | null;
   edge: CompactRange;
 }
 
-/** What a transaction's append is built on: an edge seen committed, or the guess of a new log. */
-type Expected = Edge | { epoch: null; edge: CompactRange };
+/** What a transaction's append is built on: a head state this process saw, or the guess of a new log. */
+type Expected = Edge | { epoch: null; appendId: null; edge: CompactRange };
 
 /**
  * Appends archive records inside the store's transactions. With N gateways on one database, the
@@ -61,14 +65,14 @@ type Expected = Edge | { epoch: null; edge: CompactRange };
  * (an upsert that makes it for a new log) until commit, so seqs stay gapless and each tree node is
  * written once. Other workspaces' logs are not held up.
  *
- * The right edge of each log (one hash per set bit of its size) is cached in memory, but only as
- * committed (after COMMIT, keyed by the head's epoch and size): a rolled back transaction never
- * leaves an edge behind, and an edge is reused only for the very state it was built on, however
- * many processes append in between.
+ * The right edge of each log (one hash per set bit of its size) is kept in memory as of this
+ * process's last append to it, committed or not yet: an append is built on it, and the statement
+ * that takes the lock checks the head is at that very state (its append id), so an edge of a
+ * rolled back append, or one another process moved past, is never built on, only rebuilt from.
  */
 export class PgArchiveAppender {
   readonly #keyring: PgKeyring;
-  readonly #committed = new Map<string, Edge>();
+  readonly #latest = new Map<string, Edge>();
 
   constructor(keyring: PgKeyring) {
     this.#keyring = keyring;
@@ -111,41 +115,39 @@ export class PgArchiveAppender {
    * lock and holds it to COMMIT: callers append last, just before committing (see fan-out.ts's
    * `flush`), so the lock is held for this round trip and the commit's.
    *
-   * The records and nodes are built before the lock, on the edge this process last saw committed.
-   * When another process appended since, the statement writes nothing and answers the head's edge
-   * (keeping the lock), and they are built again on it: one round trip more, under the lock.
+   * The records and nodes are built before the lock, on the edge of this process's last append
+   * (whether that one has committed yet or not). When the head is elsewhere (another process
+   * appended since, or that append rolled back), the statement writes nothing and answers the
+   * head's edge (keeping the lock), and they are built again on it: one round trip more, under it.
    */
   async appendMany(tx: Tx, workspaceId: string, entries: readonly ArchiveEntry[]): Promise<number[]> {
     if (entries.length === 0) return [];
     const scratchKey = `archive-edge:${workspaceId}`;
     const mine = tx.scratch.get(scratchKey) as Edge | undefined;
-    // This transaction's own edge (its head locked already), else the last one seen committed;
-    // a log this process never saw is guessed new (size 0, whatever its epoch).
+    // This transaction's own edge (its head locked already), else this process's last append's
+    // (another batch's in flight commits before this one gets the lock); a log this process never
+    // appended to is guessed new (size 0, whatever its epoch).
     const expected: Expected = mine ??
-      this.#committed.get(workspaceId) ?? { epoch: null, edge: CompactRange.empty() };
+      this.#latest.get(workspaceId) ?? { epoch: null, appendId: null, edge: CompactRange.empty() };
+    const appendId = randomUUID();
     let edge = expected.edge.clone();
     let batch = buildAppend(workspaceId, edge, entries);
-    let head = await callAppend(tx, workspaceId, expected.epoch, batch);
+    let head = await callAppend(tx, workspaceId, expected, appendId, batch);
     if (!head.appended) {
       edge = CompactRange.ofPrefix(
         head.log_size,
         (head.edge ?? []).map((hash) => new Uint8Array(hash)),
       );
       batch = buildAppend(workspaceId, edge, entries);
-      head = await callAppend(tx, workspaceId, head.log_epoch, batch);
+      const locked = { epoch: head.log_epoch, appendId: head.log_append_id };
+      head = await callAppend(tx, workspaceId, locked, appendId, batch);
       if (!head.appended) {
         throw new WabridgeError('internal', `the archive head of ${workspaceId} moved while locked`);
       }
     }
-    if (mine) {
-      mine.edge = edge;
-    } else {
-      const state: Edge = { epoch: head.log_epoch, edge };
-      tx.scratch.set(scratchKey, state);
-      tx.afterCommit(() =>
-        this.#committed.set(workspaceId, { epoch: state.epoch, edge: state.edge.clone() }),
-      );
-    }
+    const state: Edge = { epoch: head.log_epoch, appendId, edge };
+    tx.scratch.set(scratchKey, state);
+    this.#latest.set(workspaceId, { ...state, edge: edge.clone() });
     return batch.seqs;
   }
 
@@ -202,7 +204,7 @@ export class PgArchiveAppender {
 
   /** Forgets a log's cached edge (its workspace was deleted). */
   forget(log: string): void {
-    this.#committed.delete(log);
+    this.#latest.delete(log);
   }
 }
 
@@ -274,20 +276,29 @@ function buildAppend(workspaceId: string, edge: CompactRange, entries: readonly 
 interface AppendAnswer {
   log_size: number;
   log_epoch: string;
+  log_append_id: string | null;
   appended: boolean;
   /** The head's right edge when nothing was appended (see schema/archive-append.ts). */
   edge: Buffer[] | null;
 }
 
-/** `archive_append` of `batch`, built on the head at its first seq and `epoch`. */
-async function callAppend(tx: Tx, log: string, epoch: string | null, b: AppendBatch): Promise<AppendAnswer> {
+/** `archive_append` of `batch`, built on the head state `on` at its first seq, as append `appendId`. */
+async function callAppend(
+  tx: Tx,
+  log: string,
+  on: { epoch: string | null; appendId: string | null },
+  appendId: string,
+  b: AppendBatch,
+): Promise<AppendAnswer> {
   const answer = await tx.get<AppendAnswer>(
-    `SELECT * FROM archive_append($1, $2, $3, $4::bigint[], $5::text[], $6::text[], $7::bytea[],
-       $8::bigint[], $9::bigint[], $10::bytea[], $11::int[], $12::bigint[], $13::bytea[])`,
+    `SELECT * FROM archive_append($1, $2, $3, $4, $5, $6::bigint[], $7::text[], $8::text[], $9::bytea[],
+       $10::bigint[], $11::bigint[], $12::bytea[], $13::int[], $14::bigint[], $15::bytea[])`,
     [
       log,
       b.seqs[0],
-      epoch,
+      on.epoch,
+      on.appendId,
+      appendId,
       b.seqs,
       b.kinds,
       b.entities,
