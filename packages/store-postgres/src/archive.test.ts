@@ -139,3 +139,47 @@ it('appends a batch in one call as it would one by one, with and without content
     { seq: 6, content: { raw: 3 } },
   ]);
 });
+
+it("appends on the head's edge when another process moved it past the edge this one cached", async () => {
+  await append(store, 1, 'a');
+  const other = await another();
+  // Size 1 → 6: the edge this process cached (one leaf) is stale, the head's has two hashes.
+  await append(other, 5, 'b');
+  expect(await append(store, 2, 'c')).toEqual([6, 7]);
+  expect(await append(other, 1, 'd')).toEqual([8]);
+  expect(await expectConsistentLog()).toBe(9);
+});
+
+it('never builds on an append of its own that rolled back, though the head reached the same size', async () => {
+  await append(store, 2, 'a');
+  const other = await another();
+  let rollBack = (): void => {};
+  const held = new Promise<void>((resolve) => {
+    rollBack = resolve;
+  });
+  let holder = 0;
+  let holding = (): void => {};
+  const appended = new Promise<void>((resolve) => {
+    holding = resolve;
+  });
+  // This process appends seq 2 (its edge at size 3 kept for its next append), then rolls back…
+  const lost = store.db.transaction(async (tx) => {
+    holder = (await tx.get<{ pid: number }>('SELECT pg_backend_pid() AS pid'))?.pid ?? 0;
+    await store.archive.append(tx, 'acme', 'admin', 'lost', {}, 1, null);
+    holding();
+    await held;
+    throw new Error('rolled back');
+  });
+  await appended;
+  // …while another process waits for the head and then appends another seq 2: size 3 again.
+  const theirs = append(other, 1, 'theirs');
+  const blocked = async () =>
+    (await store.db.all('SELECT 1 FROM pg_stat_activity WHERE $1 = ANY(pg_blocking_pids(pid))', [holder]))
+      .length > 0;
+  while (!(await blocked())) await new Promise((resolve) => setTimeout(resolve, 5));
+  rollBack();
+  await expect(lost).rejects.toThrow('rolled back');
+  expect(await theirs).toEqual([2]);
+  expect(await append(store, 1, 'b')).toEqual([3]);
+  expect(await expectConsistentLog()).toBe(4);
+});

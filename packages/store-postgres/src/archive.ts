@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import {
   ARCHIVE_CONTENT_PURPOSE,
   ARCHIVE_RECORD_VERSION,
@@ -7,7 +7,6 @@ import {
   CompactRange,
   canonicalJson,
   contentHash,
-  coveringNodes,
   HASH_SIZE,
   type Hash,
   type LogCommit,
@@ -47,11 +46,18 @@ export interface ArchiveEntry {
   content: SealedContent | null;
 }
 
-/** A log's right edge as of a committed head: (epoch, size) names one committed state forever. */
+/**
+ * A log's right edge as of a head state: (epoch, size, appendId) names one state forever (appendId
+ * is made for each append: see schema/archive-append.ts).
+ */
 interface Edge {
   epoch: string;
+  appendId: string | null;
   edge: CompactRange;
 }
+
+/** What a transaction's append is built on: a head state this process saw, or the guess of a new log. */
+type Expected = Edge | { epoch: null; appendId: null; edge: CompactRange };
 
 /**
  * Appends archive records inside the store's transactions. With N gateways on one database, the
@@ -59,14 +65,14 @@ interface Edge {
  * (an upsert that makes it for a new log) until commit, so seqs stay gapless and each tree node is
  * written once. Other workspaces' logs are not held up.
  *
- * The right edge of each log (one hash per set bit of its size) is cached in memory, but only as
- * committed (after COMMIT, keyed by the head's epoch and size): a rolled back transaction never
- * leaves an edge behind, and an edge is reused only for the very state it was built on, however
- * many processes append in between.
+ * The right edge of each log (one hash per set bit of its size) is kept in memory as of this
+ * process's last append to it, committed or not yet: an append is built on it, and the statement
+ * that takes the lock checks the head is at that very state (its append id), so an edge of a
+ * rolled back append, or one another process moved past, is never built on, only rebuilt from.
  */
 export class PgArchiveAppender {
   readonly #keyring: PgKeyring;
-  readonly #committed = new Map<string, Edge>();
+  readonly #latest = new Map<string, Edge>();
 
   constructor(keyring: PgKeyring) {
     this.#keyring = keyring;
@@ -104,72 +110,45 @@ export class PgArchiveAppender {
   }
 
   /**
-   * Appends records to `workspaceId`'s log in `tx`, in order; answers their seqs. Four statements
-   * however many records (contents, records, tree nodes, head): a burst that group commit puts
-   * in one transaction pays the round trips once, not per record.
+   * Appends records to `workspaceId`'s log in `tx`, in order; answers their seqs. One statement
+   * however many records (`archive_append`, schema/archive-append.ts), which takes the log's head
+   * lock and holds it to COMMIT: callers append last, just before committing (see fan-out.ts's
+   * `flush`), so the lock is held for this round trip and the commit's.
+   *
+   * The records and nodes are built before the lock, on the edge of this process's last append
+   * (whether that one has committed yet or not). When the head is elsewhere (another process
+   * appended since, or that append rolled back), the statement writes nothing and answers the
+   * head's edge (keeping the lock), and they are built again on it: one round trip more, under it.
    */
   async appendMany(tx: Tx, workspaceId: string, entries: readonly ArchiveEntry[]): Promise<number[]> {
     if (entries.length === 0) return [];
-    const edge = await this.#edge(tx, workspaceId);
-    const seqs: number[] = [];
-    const records = {
-      kinds: [] as string[],
-      entities: [] as string[],
-      bytes: [] as Buffer[],
-      ats: [] as number[],
-    };
-    const contents = { seqs: [] as number[], sealed: [] as Buffer[] };
-    const nodes = { levels: [] as number[], indexes: [] as number[], hashes: [] as Buffer[] };
-    for (const entry of entries) {
-      const seq = edge.size;
-      // Keys in sorted order, so canonicalJson need not sort them; no content leaves content_hash
-      // undefined, which canonicalJson leaves out.
-      const record: ArchiveRecord = {
-        content_hash: entry.content?.hash,
-        data: entry.data,
-        entity_id: entry.entityId,
-        kind: entry.kind,
-        recorded_at: entry.at,
-        seq,
-        v: ARCHIVE_RECORD_VERSION,
-        workspace_id: workspaceId,
-      };
-      const bytes = Buffer.from(canonicalJson(record), 'utf8');
-      seqs.push(seq);
-      records.kinds.push(entry.kind);
-      records.entities.push(entry.entityId);
-      records.bytes.push(bytes);
-      records.ats.push(entry.at);
-      if (entry.content) {
-        contents.seqs.push(seq);
-        contents.sealed.push(entry.content.sealed);
-      }
-      // The leaf and the interior nodes it completes (one on average).
-      edge.append(leafHash(bytes), (level, index, hash) => {
-        nodes.levels.push(level);
-        nodes.indexes.push(index);
-        nodes.hashes.push(Buffer.from(hash));
-      });
-    }
-    if (contents.seqs.length > 0) {
-      await tx.run(
-        `INSERT INTO archive_content (workspace_id, seq, sealed)
-         SELECT $1, * FROM unnest($2::bigint[], $3::bytea[])`,
-        [workspaceId, contents.seqs, contents.sealed],
+    const scratchKey = `archive-edge:${workspaceId}`;
+    const mine = tx.scratch.get(scratchKey) as Edge | undefined;
+    // This transaction's own edge (its head locked already), else this process's last append's
+    // (another batch's in flight commits before this one gets the lock); a log this process never
+    // appended to is guessed new (size 0, whatever its epoch).
+    const expected: Expected = mine ??
+      this.#latest.get(workspaceId) ?? { epoch: null, appendId: null, edge: CompactRange.empty() };
+    const appendId = randomUUID();
+    let edge = expected.edge.clone();
+    let batch = buildAppend(workspaceId, edge, entries);
+    let head = await callAppend(tx, workspaceId, expected, appendId, batch);
+    if (!head.appended) {
+      edge = CompactRange.ofPrefix(
+        head.log_size,
+        (head.edge ?? []).map((hash) => new Uint8Array(hash)),
       );
+      batch = buildAppend(workspaceId, edge, entries);
+      const locked = { epoch: head.log_epoch, appendId: head.log_append_id };
+      head = await callAppend(tx, workspaceId, locked, appendId, batch);
+      if (!head.appended) {
+        throw new WabridgeError('internal', `the archive head of ${workspaceId} moved while locked`);
+      }
     }
-    await tx.run(
-      `INSERT INTO archive_records (workspace_id, seq, kind, entity_id, record, recorded_at)
-       SELECT $1, * FROM unnest($2::bigint[], $3::text[], $4::text[], $5::bytea[], $6::bigint[])`,
-      [workspaceId, seqs, records.kinds, records.entities, records.bytes, records.ats],
-    );
-    await tx.run(
-      `INSERT INTO archive_log_nodes (log_id, level, idx, hash)
-       SELECT $1, * FROM unnest($2::int[], $3::bigint[], $4::bytea[])`,
-      [workspaceId, nodes.levels, nodes.indexes, nodes.hashes],
-    );
-    await tx.run('UPDATE archive_log_heads SET size = $2 WHERE log_id = $1', [workspaceId, edge.size]);
-    return seqs;
+    const state: Edge = { epoch: head.log_epoch, appendId, edge };
+    tx.scratch.set(scratchKey, state);
+    this.#latest.set(workspaceId, { ...state, edge: edge.clone() });
+    return batch.seqs;
   }
 
   /**
@@ -225,47 +204,115 @@ export class PgArchiveAppender {
 
   /** Forgets a log's cached edge (its workspace was deleted). */
   forget(log: string): void {
-    this.#committed.delete(log);
-  }
-
-  /** The log's edge for this transaction: its head locked, the edge from the cache or the nodes. */
-  async #edge(tx: Tx, log: string): Promise<CompactRange> {
-    const scratchKey = `archive-edge:${log}`;
-    const mine = tx.scratch.get(scratchKey) as Edge | undefined;
-    if (mine) return mine.edge;
-    // Locks the head (made for a new log) until this transaction ends: no other append to the
-    // log runs in between, in this process or any other.
-    const head = await tx.get<{ size: number; epoch: string }>(
-      `INSERT INTO archive_log_heads (log_id, size) VALUES ($1, 0)
-       ON CONFLICT (log_id) DO UPDATE SET size = archive_log_heads.size
-       RETURNING size, epoch`,
-      [log],
-    );
-    if (!head) throw new WabridgeError('internal', `the archive log of ${log} has no head`);
-    const cached = this.#committed.get(log);
-    const edge =
-      cached && cached.epoch === head.epoch && cached.edge.size === head.size
-        ? cached.edge.clone()
-        : CompactRange.ofPrefix(head.size, await readNodes(tx, log, coveringNodes(0, head.size)));
-    const state: Edge = { epoch: head.epoch, edge };
-    tx.scratch.set(scratchKey, state);
-    tx.afterCommit(() => this.#committed.set(log, { epoch: state.epoch, edge: state.edge.clone() }));
-    return edge;
+    this.#latest.delete(log);
   }
 }
 
-async function readNodes(q: Queryable, log: string, ids: readonly NodeId[]): Promise<Hash[]> {
-  const found = await readNodeMap(q, log, ids);
-  return ids.map(({ level, index }) => {
-    const hash = found.get(`${level}:${index}`);
-    if (!hash) {
-      throw new WabridgeError(
-        'internal',
-        `the archive log of ${log} has no node (${level}, ${index}) below its committed size`,
-      );
+/** One append's rows, as the arrays `archive_append` takes. */
+interface AppendBatch {
+  seqs: number[];
+  kinds: string[];
+  entities: string[];
+  records: Buffer[];
+  ats: number[];
+  contentSeqs: number[];
+  sealed: Buffer[];
+  levels: number[];
+  indexes: number[];
+  hashes: Buffer[];
+}
+
+/**
+ * The records of `entries` as appended to `edge` (which it moves on): their canonical JSON (which
+ * names each one's seq, so all of it depends on the size appended to), contents, and the leaves and
+ * interior nodes they complete (one of those on average per record).
+ */
+function buildAppend(workspaceId: string, edge: CompactRange, entries: readonly ArchiveEntry[]): AppendBatch {
+  const batch: AppendBatch = {
+    seqs: [],
+    kinds: [],
+    entities: [],
+    records: [],
+    ats: [],
+    contentSeqs: [],
+    sealed: [],
+    levels: [],
+    indexes: [],
+    hashes: [],
+  };
+  for (const entry of entries) {
+    const seq = edge.size;
+    // Keys in sorted order, so canonicalJson need not sort them; no content leaves content_hash
+    // undefined, which canonicalJson leaves out.
+    const record: ArchiveRecord = {
+      content_hash: entry.content?.hash,
+      data: entry.data,
+      entity_id: entry.entityId,
+      kind: entry.kind,
+      recorded_at: entry.at,
+      seq,
+      v: ARCHIVE_RECORD_VERSION,
+      workspace_id: workspaceId,
+    };
+    const bytes = Buffer.from(canonicalJson(record), 'utf8');
+    batch.seqs.push(seq);
+    batch.kinds.push(entry.kind);
+    batch.entities.push(entry.entityId);
+    batch.records.push(bytes);
+    batch.ats.push(entry.at);
+    if (entry.content) {
+      batch.contentSeqs.push(seq);
+      batch.sealed.push(entry.content.sealed);
     }
-    return hash;
-  });
+    edge.append(leafHash(bytes), (level, index, hash) => {
+      batch.levels.push(level);
+      batch.indexes.push(index);
+      batch.hashes.push(Buffer.from(hash));
+    });
+  }
+  return batch;
+}
+
+interface AppendAnswer {
+  log_size: number;
+  log_epoch: string;
+  log_append_id: string | null;
+  appended: boolean;
+  /** The head's right edge when nothing was appended (see schema/archive-append.ts). */
+  edge: Buffer[] | null;
+}
+
+/** `archive_append` of `batch`, built on the head state `on` at its first seq, as append `appendId`. */
+async function callAppend(
+  tx: Tx,
+  log: string,
+  on: { epoch: string | null; appendId: string | null },
+  appendId: string,
+  b: AppendBatch,
+): Promise<AppendAnswer> {
+  const answer = await tx.get<AppendAnswer>(
+    `SELECT * FROM archive_append($1, $2, $3, $4, $5, $6::bigint[], $7::text[], $8::text[], $9::bytea[],
+       $10::bigint[], $11::bigint[], $12::bytea[], $13::int[], $14::bigint[], $15::bytea[])`,
+    [
+      log,
+      b.seqs[0],
+      on.epoch,
+      on.appendId,
+      appendId,
+      b.seqs,
+      b.kinds,
+      b.entities,
+      b.records,
+      b.ats,
+      b.contentSeqs,
+      b.sealed,
+      b.levels,
+      b.indexes,
+      b.hashes,
+    ],
+  );
+  if (!answer) throw new WabridgeError('internal', `the archive append to ${log} answered nothing`);
+  return answer;
 }
 
 /** The stored nodes among `ids`, in one statement, keyed `level:index`. */

@@ -153,8 +153,9 @@ export abstract class PgCommands
       }
       const p = pendingIn(tx);
       await this.appendConsent(p, input, entryId);
-      await this.flush(p);
+      // Read before the flush, which appends the archive record last (it holds the archive head).
       const row = await tx.get<ConsentRow>('SELECT * FROM consent_ledger WHERE id = $1', [entryId]);
+      await this.flush(p);
       return { duplicate: false, entry: row ? toConsentEntry(row) : null };
     });
   }

@@ -36,19 +36,23 @@ export abstract class PgFanOut extends PgNotes {
   }
 
   /**
-   * Writes what the transaction collected: the archive records (per log), then the jobs. The logs
-   * in one order (by id): each append locks its log's head until commit, and two transactions of
-   * many workspaces (group commits on two gateways) locking heads in opposite orders would deadlock.
+   * Writes what the transaction collected: the jobs, then the archive records (per log), as the
+   * last statements before COMMIT. Each append locks its log's head until commit (appends to one
+   * workspace take turns there, across processes), so nothing else of the transaction runs while
+   * it is held: the lock costs the append's round trip and the commit's. The logs in one order
+   * (by id): two transactions of many workspaces (group commits on two gateways) locking heads in
+   * opposite orders would deadlock. Callers call it last.
    */
   protected async flush(p: Pending): Promise<void> {
+    if (p.jobs.length > 0) {
+      const jobs = p.jobs.splice(0);
+      await this.queue.enqueueIn(p.tx.client, jobs);
+      const statuses = jobs.filter((j) => j.eventType === 'message.status').map((j) => j.entityId);
+      if (statuses.length > 0) await coalesceStatuses(p.tx, statuses);
+    }
     const logs = [...p.records.keys()].sort();
     for (const log of logs) await this.archive.appendMany(p.tx, log, p.records.get(log) ?? []);
     p.records.clear();
-    if (p.jobs.length === 0) return;
-    const jobs = p.jobs.splice(0);
-    await this.queue.enqueueIn(p.tx.client, jobs);
-    const statuses = jobs.filter((j) => j.eventType === 'message.status').map((j) => j.entityId);
-    if (statuses.length > 0) await coalesceStatuses(p.tx, statuses);
   }
 
   protected record(p: Pending, log: string, entry: ArchiveEntry): void {

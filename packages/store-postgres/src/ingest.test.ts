@@ -1,5 +1,6 @@
 import type { IngestResult } from '@wabridge/core';
 import { identity, inboundMessage, messagesUnit, seedWorkspace, status } from '@wabridge/core/testing';
+import pg from 'pg';
 import { afterEach, beforeEach, expect, it } from 'vitest';
 import { PG_UNIQUE_VIOLATION, pgErrorCode } from './database.ts';
 import { openPostgresStore, type PostgresStore } from './store.ts';
@@ -189,4 +190,47 @@ it('stores a burst two gateways both take (in opposite orders) once, contacts an
   expect(await count('messages')).toBe(30);
   expect(await count('jobs')).toBe(60);
   expect(await count("contacts WHERE profile_name LIKE 'P%'")).toBe(10);
+});
+
+it("takes the workspace's archive head with the transaction's last statement, the jobs written before it", async () => {
+  await store.ingest(messagesUnit(ws, { messages: [inboundMessage({ wamid: 'wamid.first' })] }));
+  // Another gateway holding the head: the ingest waits on it, in the statement that takes it.
+  const side = new pg.Client({
+    connectionString: testDatabaseUrl,
+    options: `-c search_path=${store.db.schema}`,
+  });
+  await side.connect();
+  try {
+    await side.query('BEGIN');
+    await side.query('SELECT 1 FROM archive_log_heads WHERE log_id = $1 FOR UPDATE', [ws]);
+    const sidePid = (await side.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]?.pid;
+    const ingested = store.ingest(
+      messagesUnit(ws, { messages: [inboundMessage({ wamid: 'wamid.second' })] }),
+    );
+    let waiting: Array<{ pid: number; query: string }> = [];
+    while (waiting.length === 0) {
+      await new Promise((resolve) => setTimeout(resolve, 5));
+      // On the pool, not `side`: pg_stat_activity is a snapshot taken once per transaction.
+      waiting = await store.db.all<{ pid: number; query: string }>(
+        'SELECT pid, query FROM pg_stat_activity WHERE $1 = ANY(pg_blocking_pids(pid))',
+        [sidePid],
+      );
+    }
+    expect(waiting.map((w) => w.query.trim().split('(')[0])).toEqual(['SELECT * FROM archive_append']);
+    // Its jobs already inserted (the table's row-exclusive lock is held from the INSERT to the end).
+    const jobsWritten = await store.db.all(
+      `SELECT 1 FROM pg_locks l JOIN pg_class c ON c.oid = l.relation
+       WHERE l.pid = $1 AND c.relname = 'jobs' AND c.relnamespace = current_schema()::regnamespace
+         AND l.mode = 'RowExclusiveLock' AND l.granted`,
+      [waiting[0]?.pid],
+    );
+    expect(jobsWritten).toHaveLength(1);
+    await side.query('ROLLBACK');
+    expect((await ingested).messagesStored).toBe(1);
+  } finally {
+    await side.end();
+  }
+  expect(await count('archive_records WHERE workspace_id = $1', [ws])).toBe(
+    await count('messages WHERE workspace_id = $1', [ws]),
+  );
 });

@@ -27,8 +27,8 @@ const MAX_INGEST_BATCH = 256;
 /**
  * Group commits of ingest written at once per process, each on a connection of the pool (10 by
  * default, so other calls keep some). A batch spends most of its time waiting for round trips,
- * one statement after another; others overlap them, and take turns only from their flush to their
- * commit (the archive head).
+ * one statement after another; others overlap them, and take turns only from their archive append
+ * (the last statement, which locks the archive head) to their commit.
  */
 const INGEST_BATCHES_IN_FLIGHT = 4;
 

@@ -1,6 +1,7 @@
 import type { PgMigration } from '../migrate.ts';
 import { accessSchema } from './access.ts';
 import { archiveSchema } from './archive.ts';
+import { archiveAppendSchema } from './archive-append.ts';
 import { configSchema } from './config.ts';
 import { connectorStateSchema } from './connector-state.ts';
 import { governanceSchema } from './governance.ts';
@@ -16,7 +17,8 @@ import { statusJobsSchema } from './status-jobs.ts';
  * key into another's, so the steps are independent of each other's order.
  *
  * Version 8 is the queue's tables (jobs, dead_jobs, jobs_coalesced, connector_health:
- * src/schema/jobs.ts); version 9 the index ingest's status coalescing reads (status-jobs.ts); version 10 the shared pace lanes (pace-lanes.ts). Later changes append new versions; a version once released is never edited.
+ * src/schema/jobs.ts); version 9 the index ingest's status coalescing reads (status-jobs.ts); version 10 the shared pace lanes (pace-lanes.ts); version 11 the archive append in one
+ * statement (archive-append.ts). Later changes append new versions; a version once released is never edited.
  */
 export const PG_MIGRATIONS: readonly PgMigration[] = [
   configSchema,
@@ -29,4 +31,5 @@ export const PG_MIGRATIONS: readonly PgMigration[] = [
   jobsSchema,
   statusJobsSchema,
   paceLanesSchema,
+  archiveAppendSchema,
 ];
