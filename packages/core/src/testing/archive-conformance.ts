@@ -32,8 +32,11 @@ const ROUNDS = 3;
 const box = createSecretBox(Buffer.alloc(32, 7));
 const ADA = '15550001111';
 
-/** One round stores at least one record of every kind (ARCHIVE_KINDS). */
-async function round(store: Store, r: number): Promise<void> {
+/**
+ * One round stores at least one record of every kind (ARCHIVE_KINDS), in that order, in workspace
+ * `acme` (seeded with a Slack connector): the SQLite store's own archive tests build on it too.
+ */
+export async function archiveRound(store: Store, r: number): Promise<void> {
   const customer = identity({ waId: ADA, profileName: 'Ada' });
   await store.ingest(
     messagesUnit(WS, {
@@ -116,9 +119,9 @@ async function round(store: Store, r: number): Promise<void> {
 /** A workspace with ROUNDS rounds, a checkpoint after the first and one at the end. */
 async function buildLog(store: Store & ArchiveStore): Promise<void> {
   await seedWorkspace(store, { id: WS, connectors: ['slack'] });
-  await round(store, 0);
+  await archiveRound(store, 0);
   await signArchiveCheckpoint(store.archiveReader, box, WS, { now: () => 1 });
-  for (let r = 1; r < ROUNDS; r++) await round(store, r);
+  for (let r = 1; r < ROUNDS; r++) await archiveRound(store, r);
   await signArchiveCheckpoint(store.archiveReader, box, WS, { now: () => 2 });
 }
 

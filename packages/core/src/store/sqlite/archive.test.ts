@@ -10,7 +10,8 @@ import { MemoryNodeStore } from '../../archive/log/node-store.ts';
 import { noteVerifier } from '../../archive/log/note.ts';
 import { verifyConsistency } from '../../archive/log/verify.ts';
 import { createSecretBox } from '../../secrets/index.ts';
-import { identity, inboundMessage, messagesUnit, seedWorkspace, status } from '../../testing/fixtures.ts';
+import { archiveRound } from '../../testing/archive-conformance.ts';
+import { identity, inboundMessage, messagesUnit, seedWorkspace } from '../../testing/fixtures.ts';
 import {
   ARCHIVE_CONTENT_PURPOSE,
   ARCHIVE_KINDS,
@@ -23,7 +24,7 @@ import { keyObjects } from './archive-content-check.ts';
 import { PurgedRecords, readPurges } from './archive-purges.ts';
 import { signArchiveCheckpoint, verifyArchive } from './archive-verify.ts';
 import { PageScanner } from './archive-verify-scan.ts';
-import { openSqliteStore, type SqliteStore } from './index.ts';
+import { openSqliteStore } from './index.ts';
 
 // The SQLite store's own archive cases (its group commit, verify threads, migrations), on a real
 // SQLite file changed with raw SQL as an attacker with write access to the file would change it.
@@ -37,99 +38,15 @@ const box = createSecretBox(Buffer.alloc(32, 7));
 const WS = 'acme';
 const ROUNDS = 3;
 
-/** One round stores one record of every kind, in ARCHIVE_KINDS order. */
-async function round(store: SqliteStore, r: number): Promise<void> {
-  const customer = identity({ waId: '15550001111', profileName: 'Ada' });
-  await store.ingest(
-    messagesUnit(WS, {
-      messages: [inboundMessage({ wamid: `w.in.${r}`, contact: customer, text: `hello ${r}` })],
-    }),
-  );
-  const conversationId = (await store.listConversations(WS))[0]?.id ?? '';
-  await store.recordOutbound({
-    commandKey: { source: 'slack', key: `out.${r}` },
-    workspaceId: WS,
-    conversationId,
-    message: {
-      id: `msg_out${r}`,
-      type: 'text',
-      text: `reply ${r}`,
-      content: {},
-      sender: { via: 'slack', agentId: 'U1', agentName: 'Bo' },
-      relatesTo: null,
-      timestamp: 3000 + r,
-    },
-    originRef: null,
-  });
-  await store.ingest(
-    messagesUnit(WS, {
-      messages: [
-        inboundMessage({
-          wamid: `w.edit.${r}`,
-          contact: customer,
-          type: 'edit',
-          text: `hello again ${r}`,
-          relatesTo: `w.in.${r}`,
-        }),
-      ],
-    }),
-  );
-  await store.ingest(messagesUnit(WS, { statuses: [status({ wamid: `w.out.${r}`, status: 'delivered' })] }));
-  const contactId = (await store.listConversations(WS))[0]?.contactId ?? '';
-  await store.recordConsent({
-    commandKey: null,
-    workspaceId: WS,
-    contactId,
-    category: 'marketing',
-    state: r % 2 === 0 ? 'opted_out' : 'opted_in',
-    source: 'admin',
-    actor: 'test',
-    evidenceMessageId: null,
-    occurredAt: 4000 + r,
-    details: {},
-  });
-  await store.appendAudit({
-    actor: 'cli:test',
-    action: 'connector.set',
-    workspaceId: WS,
-    details: { round: r },
-  });
-  // Retention purges this round's inbound message: its leaf stays, its content goes.
-  const purge = await store.purgeArchiveContent({
-    workspaceId: WS,
-    entityIds: [messageIdOf(store, `w.in.${r}`)],
-    by: { actor: 'retention:test', reason: `round ${r} is past its retention` },
-  });
-  expect(purge.purged).toEqual([seqOf('message.inbound', r)]);
-  // An agent's internal note in the Slack thread, kept by the workspace's policy (issue 18, item 1).
-  const note = await store.recordNote({
-    commandKey: { source: 'slack', key: `note.${r}` },
-    workspaceId: WS,
-    connectorId: 'slack',
-    externalId: `C1:17000.${r}`,
-    threadId: 'C1:16000.0',
-    action: 'note',
-    conversationId,
-    agent: { id: 'U1', name: 'Bo' },
-    text: `// check the invoice ${r}`,
-    attachments: [],
-    at: 5000 + r,
-  });
-  expect(note.noteId).not.toBeNull();
-}
-
-const messageIdOf = (store: SqliteStore, wamid: string): string =>
-  store.db.get<{ id: string }>('SELECT id FROM messages WHERE wamid = :wamid', { wamid })?.id ?? '';
-
 let base = '';
 beforeAll(async () => {
   base = join(dir, 'base.db');
   const store = await openSqliteStore({ path: base });
   await seedWorkspace(store, { id: WS, connectors: ['slack'] });
-  await round(store, 0);
+  await archiveRound(store, 0);
   // A checkpoint in the middle of the log and one at its end: each must hold as the log grows.
   await signArchiveCheckpoint(store.db, box, WS, { now: () => 1 });
-  for (let r = 1; r < ROUNDS; r++) await round(store, r);
+  for (let r = 1; r < ROUNDS; r++) await archiveRound(store, r);
   await signArchiveCheckpoint(store.db, box, WS, { now: () => 2 });
   await store.close();
 }, 180_000);
@@ -630,7 +547,7 @@ describe('checkpoints and the stored tree', () => {
       });
       if (!older.ok || !newer.ok) throw new Error('the stored checkpoints do not verify');
       expect([older.checkpoint.size, newer.checkpoint.size]).toEqual([ARCHIVE_KINDS.length, SIZE]);
-      await round(store, ROUNDS);
+      await archiveRound(store, ROUNDS);
       const { checkpoint: grown } = await signArchiveCheckpoint(store.db, box, WS);
       const log = await MerkleLog.open(new SqliteLogNodeStore(store.db, WS));
       for (const old of [older.checkpoint, newer.checkpoint]) {
