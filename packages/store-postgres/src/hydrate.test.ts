@@ -3,6 +3,7 @@ import { identity, inboundMessage, ingestText, messagesUnit, seedWorkspace } fro
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { PostgresStore } from './store.ts';
 import { openTestStore } from './testing/open.ts';
+import { statementsSent } from './testing/statements.ts';
 
 // A message job's event is read in one statement on Postgres (hydrate.ts); it must be the event
 // core's hydrateEvent builds from the store's own reads, one read at a time.
@@ -36,22 +37,6 @@ async function messageJobs(): Promise<Job[]> {
     }
   }
   return jobs.filter((j) => j.eventType === 'message.inbound');
-}
-
-/** Statements the store's pool sends while `run` runs (the pool's own query, on this pool only). */
-async function statements<T>(run: () => Promise<T>): Promise<{ result: T; sent: string[] }> {
-  const pool = store.db.pool;
-  const sent: string[] = [];
-  const query = pool.query.bind(pool) as (...args: unknown[]) => unknown;
-  pool.query = ((...args: unknown[]) => {
-    sent.push(String(args[0]));
-    return query(...args);
-  }) as typeof pool.query;
-  try {
-    return { result: await run(), sent };
-  } finally {
-    delete (pool as { query?: unknown }).query;
-  }
 }
 
 async function ingestConversation(): Promise<void> {
@@ -121,7 +106,7 @@ describe('hydrating a message job in one statement', () => {
     // The first hydrate opens the workspace's data key (cached after).
     await store.hydrateEvent(edit as Job, now);
     for (const job of [original, plain]) {
-      const { result, sent } = await statements(() => store.hydrateEvent(job as Job, now));
+      const { result, sent } = await statementsSent(() => store.hydrateEvent(job as Job, now));
       expect(result).toMatchObject({ type: 'message.inbound' });
       expect(sent).toHaveLength(1);
     }

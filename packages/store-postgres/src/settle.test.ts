@@ -1,9 +1,9 @@
 import type { ExternalRef, Job } from '@wabridge/core';
 import { ingestText, seedWorkspace } from '@wabridge/core/testing';
-import pg from 'pg';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { PostgresStore } from './store.ts';
 import { openTestStore } from './testing/open.ts';
+import { statementsSent } from './testing/statements.ts';
 
 // A delivery's checkpoint and completion, with the refs they store, are one statement each on
 // Postgres (queue/settle.ts), where each was a transaction of 4 to 8: the statements on the wire.
@@ -19,26 +19,6 @@ beforeEach(async () => {
 afterEach(async () => {
   await store.close();
 });
-
-/**
- * Statements sent to Postgres while `run` runs, by any connection of this process: the driver's
- * Client.query, which the pool's query and a transaction's both go through.
- */
-async function statements<T>(run: () => Promise<T>): Promise<{ result: T; sent: string[] }> {
-  const sent: string[] = [];
-  const proto = pg.Client.prototype as unknown as { query: (...args: unknown[]) => unknown };
-  const query = proto.query;
-  proto.query = function (this: unknown, ...args: unknown[]) {
-    const sql = args[0];
-    sent.push(typeof sql === 'string' ? sql : String((sql as { text?: string }).text));
-    return query.apply(this, args);
-  };
-  try {
-    return { result: await run(), sent };
-  } finally {
-    proto.query = query;
-  }
-}
 
 async function claimed(): Promise<Job> {
   await ingestText(store, ws, { waId: '15550001111', wamid: 'wamid.1', text: 'hello', at: now - 1000 });
@@ -59,7 +39,7 @@ const ref = (kind: string, entityId: string, externalId: string): ExternalRef =>
 describe('settling a delivery on Postgres', () => {
   it('checkpoints a ref in one statement', async () => {
     const job = await claimed();
-    const { result, sent } = await statements(() =>
+    const { result, sent } = await statementsSent(() =>
       store.checkpointRef(job.lease, ws, ref('message', job.entityId, 'pending-1')),
     );
     expect(result).toBe(true);
@@ -76,7 +56,7 @@ describe('settling a delivery on Postgres', () => {
       ref('message', job.entityId, 'first'),
       ref('message', job.entityId, 'post-1'),
     ];
-    const { result, sent } = await statements(() => store.completeJob(job.lease, refs));
+    const { result, sent } = await statementsSent(() => store.completeJob(job.lease, refs));
     expect(result).toBe(true);
     expect(sent).toHaveLength(1);
     expect(await store.getRef(ws, 'ledger', 'conversation', job.conversationId)).toEqual(refs[0]);
@@ -91,9 +71,9 @@ describe('settling a delivery on Postgres', () => {
 
   it('retries and extends a lease in one statement each', async () => {
     const job = await claimed();
-    const extended = await statements(() => store.extendLease(job.lease, now + 60_000));
+    const extended = await statementsSent(() => store.extendLease(job.lease, now + 60_000));
     expect([extended.result, extended.sent.length]).toEqual([true, 1]);
-    const retried = await statements(() =>
+    const retried = await statementsSent(() =>
       store.retryJob(job.lease, { runAt: now, error: 'transient: x', countAttempt: true }),
     );
     expect([retried.result, retried.sent.length]).toEqual([true, 1]);
