@@ -1,3 +1,4 @@
+import type { ConnectorState } from '@wabridge/core';
 import { startServer } from '@wabridge/sandbox';
 import {
   type HubSpotEmulator,
@@ -163,4 +164,23 @@ export function callsSince(hubspot: HubSpotEmulator, mark: number, pathPart?: st
     'api.call',
     (e) => e.seq > mark && (pathPart === undefined || e.path.includes(pathPart)),
   );
+}
+
+/** A connector state in memory, secrets kept apart so a test can see they are not in the plain keys. */
+export function memoryState() {
+  const plain = new Map<string, unknown>();
+  const secrets = new Map<string, string>();
+  const state: ConnectorState = {
+    get: async <T>(key: string) => (plain.has(key) ? (plain.get(key) as T) : null),
+    set: async (key, value) => void plain.set(key, value),
+    count: async (key, limit) => {
+      const count = Number(plain.get(key) ?? 0);
+      if (count >= limit) return null;
+      plain.set(key, count + 1);
+      return count + 1;
+    },
+    setSecret: async (key, value) => void secrets.set(key, value),
+    getSecret: async (key) => secrets.get(key) ?? null,
+  };
+  return { state, plain, secrets };
 }

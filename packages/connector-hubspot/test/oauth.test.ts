@@ -1,9 +1,9 @@
-import { type ConnectorState, silentLogger, WabridgeError } from '@wabridge/core';
+import { silentLogger, WabridgeError } from '@wabridge/core';
 import { createTestBridge } from '@wabridge/whatsapp/testing';
 import { afterEach, describe, expect, it } from 'vitest';
 import { exchangeHubSpotCode, HubSpotInstallError, hubspotConnector } from '../src/index.ts';
 import { createOAuthTokens, OAUTH_STATUS_KEY, RENEW_MARGIN_MS } from '../src/oauth/tokens.ts';
-import { hubspotContactOf, startHubSpot } from './kit.ts';
+import { hubspotContactOf, memoryState, startHubSpot } from './kit.ts';
 
 const APP = {
   clientId: '5f7c1d2e-0a6b-4c3d-9e8f-1a2b3c4d5e6f',
@@ -18,19 +18,6 @@ afterEach(async () => {
   for (const close of cleanup.reverse()) await close();
   cleanup = [];
 });
-
-/** A connector state in memory, secrets kept apart so a test can see they are not in the plain keys. */
-function memoryState() {
-  const plain = new Map<string, unknown>();
-  const secrets = new Map<string, string>();
-  const state: ConnectorState = {
-    get: async <T>(key: string) => (plain.has(key) ? (plain.get(key) as T) : null),
-    set: async (key, value) => void plain.set(key, value),
-    setSecret: async (key, value) => void secrets.set(key, value),
-    getSecret: async (key) => secrets.get(key) ?? null,
-  };
-  return { state, plain, secrets };
-}
 
 async function startOAuth(rotation = true) {
   const { hubspot, config } = await startHubSpot({

@@ -37,6 +37,29 @@ export abstract class PgConnectorState extends PgRefs implements ConnectorStateS
   }
 
   /**
+   * One upsert whose update is conditional: at the limit it changes nothing and returns no row.
+   * Concurrent counters serialise on the row, each seeing the count the one before it left.
+   */
+  async countConnectorState(
+    workspaceId: string,
+    connectorId: string,
+    key: string,
+    limit: number,
+  ): Promise<number | null> {
+    if (limit < 1) return null;
+    const row = await this.db.get<{ count: string }>(
+      `INSERT INTO connector_state AS s (workspace_id, connector_id, key, value, updated_at)
+       VALUES ($1, $2, $3, '1'::jsonb, $4)
+       ON CONFLICT (workspace_id, connector_id, key) DO UPDATE
+         SET value = to_jsonb((s.value #>> '{}')::bigint + 1), updated_at = excluded.updated_at
+         WHERE (s.value #>> '{}')::bigint < $5
+       RETURNING (value #>> '{}')::bigint AS count`,
+      [workspaceId, connectorId, key, this.now(), limit],
+    );
+    return row ? Number(row.count) : null;
+  }
+
+  /**
    * One upsert: taken when free, expired, or already ours (renewed); a row comes back only then.
    * Two processes racing for a free lease serialise on the primary key, and the second sees the
    * first's holder in its WHERE.

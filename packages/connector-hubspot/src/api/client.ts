@@ -91,6 +91,11 @@ export interface ApiDeps {
 const sdk = <T>(value: unknown): T => value as T;
 
 const DAILY_PAUSE_KEY = 'dailyPausedUntil';
+/**
+ * How often the stored daily pause is read again. Another worker on the same database may have met
+ * the DAILY 429 and stored a pause; within this long every worker stops calling the portal too.
+ */
+export const PAUSE_REFRESH_MS = 5000;
 
 export class HubSpotApi {
   readonly client: Client;
@@ -98,7 +103,8 @@ export class HubSpotApi {
   readonly portalLabel: string;
   readonly #d: ApiDeps;
   readonly #throttle: PortalThrottle;
-  #pauseLoaded = false;
+  /** When the stored pause was last read (see PAUSE_REFRESH_MS). */
+  #pauseReadAt = Number.NEGATIVE_INFINITY;
 
   constructor(deps: ApiDeps) {
     this.#d = deps;
@@ -177,14 +183,15 @@ export class HubSpotApi {
   }
 
   async #checkPause(): Promise<void> {
-    if (!this.#pauseLoaded) {
-      // A pause survives a restart: the daily budget does not come back because we did.
+    const now = this.#d.now();
+    if (now >= this.#throttle.pausedUntil && now - this.#pauseReadAt >= PAUSE_REFRESH_MS) {
+      // A pause survives a restart (the daily budget does not come back because we did), and one
+      // stored by another worker on the same database reaches this one within PAUSE_REFRESH_MS.
+      this.#pauseReadAt = now;
       const stored = await this.#d.state.get<number>(DAILY_PAUSE_KEY);
       if (typeof stored === 'number')
         this.#throttle.pausedUntil = Math.max(this.#throttle.pausedUntil, stored);
-      this.#pauseLoaded = true;
     }
-    const now = this.#d.now();
     if (now < this.#throttle.pausedUntil) {
       throw new WabridgeError(
         'daily_quota',

@@ -3,8 +3,8 @@
  * (https://developers.hubspot.com/docs/developer-tooling/platform/usage-guidelines), so every connector instance that talks to the same portal from this
  * process shares one throttle: a pacer (token bucket) for ordinary calls, another for CRM search, and the
  * daily pause. With a shared pace ledger (`ConnectorDeps.pacing`, Postgres) the buckets are shared
- * by every worker on the database; the daily pause stays per process (a DAILY 429 pauses each
- * process's portal as it meets it).
+ * by every worker on the database; the daily pause is stored in the connector state, which every
+ * worker reads again every few seconds (HubSpotApi), so one DAILY 429 pauses them all.
  *
  * A call waits for a token when the wait is short; a longer wait is handed back to the queue as
  * `rate_limited`, so a worker slot is not held while HubSpot's window refills.
@@ -23,6 +23,11 @@ export interface PortalThrottle {
 }
 
 const throttles = new Map<string, PortalThrottle>();
+
+/** Tests: forget this process's throttles, as another process never had them. */
+export function forgetPortalThrottles(): void {
+  throttles.clear();
+}
 
 /** The throttle shared by everything in this process that calls portal `key`. */
 export function portalThrottle(

@@ -20,7 +20,8 @@ const JITTER_MARGIN_MS = 100;
  *   with a shared pace ledger (`ConnectorDeps.pacing`, Postgres) counted for all workers together;
  * - within that, new messages at `messagesPerSecond` (default 1, the pace Graph's docs advise);
  * - at most `dailyMessageLimit` new messages per channel per UTC day (Graph: 3,000 per app per
- *   channel per day), counted in the connector state so every worker sees the same count; the
+ *   channel per day), counted atomically in the connector state, so every worker on the store
+ *   counts against the same number; the
  *   admin is warned once a day at `dailyAlertRatio`, and beyond the limit jobs wait for the next
  *   day (`daily_quota`, retried at the reset without burning attempts).
  *
@@ -33,9 +34,7 @@ export class ChannelPacer {
   private readonly state: ConnectorState;
   private readonly logger: Logger;
   private readonly now: () => number;
-  private readonly counts = new Map<string, number>();
   private readonly metrics: Metrics | null;
-  private queue: Promise<unknown> = Promise.resolve();
 
   constructor(
     config: Pick<TeamsConfig, 'pacing' | 'dailyMessageLimit' | 'dailyAlertRatio'>,
@@ -90,45 +89,38 @@ export class ChannelPacer {
     await this.request(channel, signal);
   }
 
-  /** Reserves one of the channel's daily messages before a post. */
-  reserveMessage(channel: ChannelTarget): Promise<void> {
-    // Serialized in this process so concurrent deliveries do not lose counts.
-    const run = this.queue.then(() => this.reserve(channel));
-    this.queue = run.catch(() => {});
-    return run;
-  }
-
-  private async reserve(channel: ChannelTarget): Promise<void> {
+  /**
+   * Reserves one of the channel's daily messages before a post: one atomic count in the store, so
+   * workers on one database (Postgres) share the channel's quota without losing counts.
+   */
+  async reserveMessage(channel: ChannelTarget): Promise<void> {
     const now = this.now();
     const day = new Date(now).toISOString().slice(0, 10);
-    const key = `quota:${channel.teamId}/${channel.channelId}:${day}`;
-    const used = (await this.state.get<number>(key)) ?? this.counts.get(key) ?? 0;
     const limit = this.config.dailyMessageLimit;
-    if (used >= limit) {
+    const counted = await this.state.count(`quota:${channel.teamId}/${channel.channelId}:${day}`, limit);
+    if (counted === null) {
       const reset = Date.parse(`${day}T00:00:00.000Z`) + DAY_MS;
       throw new WabridgeError(
         'daily_quota',
         `Teams allows ${limit} messages per channel per day; waiting for ${new Date(reset).toISOString()}`,
         {
           retryAfterMs: Math.max(1000, reset - now),
-          details: { teamId: channel.teamId, channelId: channel.channelId, used, limit },
+          details: { teamId: channel.teamId, channelId: channel.channelId, used: limit, limit },
         },
       );
     }
-    await this.state.set(key, used + 1);
-    this.counts.set(key, used + 1);
     const alertAt = Math.ceil(limit * this.config.dailyAlertRatio);
-    if (used + 1 === alertAt) {
+    if (counted === alertAt) {
       this.metrics?.increment('connector_alerts_total', {
         connector: 'teams',
         kind: 'channel_daily_limit_near',
       });
       this.logger.warn(
-        { teamId: channel.teamId, channelId: channel.channelId, used: used + 1, limit },
+        { teamId: channel.teamId, channelId: channel.channelId, used: counted, limit },
         'Teams channel is close to its daily message limit; new messages will wait for tomorrow once it is reached. Route some conversations to another channel.',
       );
     }
-    if (used + 1 === limit) {
+    if (counted === limit) {
       this.metrics?.increment('connector_alerts_total', { connector: 'teams', kind: 'channel_daily_limit' });
       this.logger.error(
         { teamId: channel.teamId, channelId: channel.channelId, limit },

@@ -211,6 +211,11 @@ export interface ConnectorDeps {
 export interface ConnectorState {
   get<T = unknown>(key: string): Promise<T | null>;
   set(key: string, value: unknown): Promise<void>;
+  /**
+   * Adds one to the counter `key` unless it has reached `limit`, atomically for every worker on the
+   * store: the new count, or null when the limit was already reached (a shared daily quota).
+   */
+  count(key: string, limit: number): Promise<number | null>;
   /** Like set, but the value is encrypted at rest (refresh tokens and the like). */
   setSecret(key: string, value: string): Promise<void>;
   getSecret(key: string): Promise<string | null>;

@@ -243,6 +243,7 @@ export class ConnectorHost {
       get: async <T>(key: string) =>
         (await store.getConnectorState(workspaceId, connectorId, key)) as T | null,
       set: (key, value) => store.setConnectorState(workspaceId, connectorId, key, value),
+      count: (key, limit) => store.countConnectorState(workspaceId, connectorId, key, limit),
       setSecret: (key, value) =>
         store.setConnectorState(workspaceId, connectorId, `secret:${key}`, secrets.encrypt(value)),
       getSecret: async (key) => {

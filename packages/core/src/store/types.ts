@@ -282,6 +282,17 @@ export interface ConnectorStateStore {
    * key, one gets it. For single-use values such as an OAuth `state`.
    */
   takeConnectorState(workspaceId: string, connectorId: string, key: string): Promise<unknown>;
+  /**
+   * Adds one to a counter kept as connector state, in one atomic step, unless it has reached
+   * `limit`: the new count, or null when the counter was already at `limit` (nothing changed). Every
+   * process on the database counts against the same row, so a platform's daily quota is shared.
+   */
+  countConnectorState(
+    workspaceId: string,
+    connectorId: string,
+    key: string,
+    limit: number,
+  ): Promise<number | null>;
   /** A named lease for singleton work (maintenance); true when `holder` owns it until `until`. */
   tryAcquireLease(name: string, holder: string, until: number): Promise<boolean>;
 }

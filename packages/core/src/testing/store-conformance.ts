@@ -1719,6 +1719,23 @@ export function describeConnectorStateConformance(name: string, open: OpenStore)
         expect(await store.getConnectorState(ws, 'slack', 'oauth-state:x')).toBeNull();
       });
 
+      it('counts up to a limit atomically, per workspace and connector', async () => {
+        const ws = await seedWorkspace(store, { id: 'counter' });
+        const other = await seedWorkspace(store, { id: 'counter-other', phoneNumberId: '106540352240003' });
+        // Eight concurrent counters against a limit of five: exactly five counts are granted, each
+        // number once, and the other three are refused without changing the count.
+        const counts = await Promise.all(
+          Array.from({ length: 8 }, () => store.countConnectorState(ws, 'teams', 'quota:day', 5)),
+        );
+        expect(counts.filter((c) => c !== null).sort()).toEqual([1, 2, 3, 4, 5]);
+        expect(counts.filter((c) => c === null)).toHaveLength(3);
+        expect(await store.getConnectorState(ws, 'teams', 'quota:day')).toBe(5);
+        expect(await store.countConnectorState(ws, 'teams', 'quota:day', 6)).toBe(6);
+        expect(await store.countConnectorState(other, 'teams', 'quota:day', 5)).toBe(1);
+        expect(await store.countConnectorState(ws, 'slack', 'quota:day', 5)).toBe(1);
+        expect(await store.countConnectorState(ws, 'teams', 'quota:none', 0)).toBeNull();
+      });
+
       it('grants a named lease to one holder until it expires', async () => {
         const now = Date.now();
         expect(await store.tryAcquireLease('maintenance', 'a', now + 60_000)).toBe(true);

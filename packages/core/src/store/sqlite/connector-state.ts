@@ -34,6 +34,27 @@ export abstract class SqliteConnectorState extends SqliteRefs implements Connect
     });
   }
 
+  /** One upsert whose update is conditional: at the limit it changes nothing and returns no row. */
+  countConnectorState(
+    workspaceId: string,
+    connectorId: string,
+    key: string,
+    limit: number,
+  ): Promise<number | null> {
+    return this.db.write(() => {
+      if (limit < 1) return null;
+      const row = this.db.get<{ value: string }>(
+        `INSERT INTO connector_state (workspace_id, connector_id, key, value, updated_at) VALUES (:ws, :connector, :key, '1', :at)
+         ON CONFLICT (workspace_id, connector_id, key) DO UPDATE
+           SET value = CAST(CAST(connector_state.value AS INTEGER) + 1 AS TEXT), updated_at = excluded.updated_at
+           WHERE CAST(connector_state.value AS INTEGER) < :limit
+         RETURNING value`,
+        { ws: workspaceId, connector: connectorId, key, at: this.now(), limit },
+      );
+      return row ? Number(row.value) : null;
+    });
+  }
+
   tryAcquireLease(name: string, holder: string, until: number): Promise<boolean> {
     return this.db.write(() => {
       this.db.run(

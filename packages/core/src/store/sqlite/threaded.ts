@@ -408,6 +408,7 @@ const STORE_METHODS = [
   method.getConnectorState,
   method.setConnectorState,
   method.takeConnectorState,
+  method.countConnectorState,
   method.tryAcquireLease,
   method.addHold,
   method.listHolds,
