@@ -256,7 +256,7 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
       now,
       backoff: { baseMs: 1000, factor: 2, capMs: 300_000, maxAttempts: env.JOB_MAX_ATTEMPTS },
       // The retention purge of every workspace with a rule (media files included).
-      upkeep: (at) => governance.runRetentionEverywhere(at),
+      upkeep: (at, signal) => governance.runRetentionEverywhere(at, undefined, signal),
       ...options.workerOptions,
     });
   }

@@ -2,6 +2,7 @@ import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { EXCLUSIVE_LOCK_CLASS } from './exclusive.ts';
 import { openPostgresStore, type PostgresStore } from './store.ts';
 import { testDatabaseUrl } from './testing/index.ts';
 import { openTestStore } from './testing/open.ts';
@@ -81,5 +82,26 @@ describe('runExclusive (a session advisory lock)', () => {
       outcome = await a.runExclusive('archive-upkeep', async () => 'taken over');
     }
     expect(outcome).toEqual({ ran: true, value: 'taken over' });
+  });
+
+  it('tells the work when the lock goes with its connection, so it can stop before another process starts it', async () => {
+    const started = held();
+    const running = a.runExclusive('archive-upkeep', async (lost) => {
+      started.release();
+      if (!lost.aborted) await once(lost, 'abort');
+      return String(lost.reason);
+    });
+    await started.done;
+    // The server ends the holding session (a restart, a network cut, an operator's terminate):
+    // only this test's lock, found by its class and its schema's key.
+    const ended = await b.db.all<{ ended: boolean }>(
+      `SELECT pg_terminate_backend(pid) AS ended FROM pg_locks
+       WHERE locktype = 'advisory' AND granted AND classid = $1
+         AND objid::bigint = (hashtext($2 || ':' || $3)::bigint + 4294967296) % 4294967296`,
+      [EXCLUSIVE_LOCK_CLASS, a.db.schema ?? '', 'archive-upkeep'],
+    );
+    expect(ended).toEqual([{ ended: true }]);
+    expect(await running).toEqual({ ran: true, value: expect.stringContaining('lost with its connection') });
+    expect(await b.runExclusive('archive-upkeep', async () => 'next')).toEqual({ ran: true, value: 'next' });
   });
 });

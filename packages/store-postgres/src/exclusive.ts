@@ -14,16 +14,24 @@ export const EXCLUSIVE_LOCK_CLASS = 0x7762_7831;
  * pooler would hand the session to another client). Another process asking for the same name
  * meanwhile is refused at once (`ran: false`). The lock goes when `fn` ends (unlocked, and the
  * connection closed), and when this process dies: the server ends the session and drops its locks.
+ *
+ * The lock also goes when the connection is lost while `fn` runs (a network cut, the server
+ * restarted, the session terminated): another process may then start the same work. `fn` gets a
+ * signal that aborts at that moment, and should stop at its next step.
  */
 export async function runExclusive<T>(
   config: pg.ClientConfig,
   schema: string | null,
   name: string,
-  fn: () => Promise<T>,
+  fn: (lost: AbortSignal) => Promise<T>,
 ): Promise<ExclusiveOutcome<T>> {
   const client = new pg.Client(config);
-  // A connection lost while fn runs is an 'error' event: without a listener it ends the process.
-  client.on('error', () => {});
+  const lost = new AbortController();
+  const onLost = () => lost.abort(new Error(`the lock of ${name} was lost with its connection`));
+  // A connection lost while fn runs is an 'error' event (without a listener it would end the
+  // process), or an 'end' when the server closed it cleanly.
+  client.on('error', onLost);
+  client.on('end', onLost);
   await client.connect();
   try {
     const { rows } = await client.query<{ locked: boolean }>(
@@ -32,8 +40,9 @@ export async function runExclusive<T>(
     );
     if (!rows[0]?.locked) return { ran: false };
     // No explicit unlock: closing the session below releases the lock, also when fn throws.
-    return { ran: true, value: await fn() };
+    return { ran: true, value: await fn(lost.signal) };
   } finally {
+    client.off('end', onLost);
     await client.end().catch(() => {});
   }
 }

@@ -36,7 +36,7 @@ export class PostgresStore extends PgJobs implements Store, ExclusiveStore, Shar
   readonly paceLedger = new PgPaceLedger(this.db);
 
   /** Singleton work under a session advisory lock on a connection of its own (exclusive.ts). */
-  runExclusive<T>(name: string, fn: () => Promise<T>): Promise<ExclusiveOutcome<T>> {
+  runExclusive<T>(name: string, fn: (lost: AbortSignal) => Promise<T>): Promise<ExclusiveOutcome<T>> {
     return runExclusive(this.db.pool.options, this.db.schema, name, fn);
   }
 }

@@ -258,10 +258,17 @@ export class ConnectorHost {
     return this.options.routing.allConnectorSettings();
   }
 
-  /** Runs `maintain()` of every enabled instance; one failing instance does not stop the others. */
-  async maintainAll(): Promise<void> {
+  /**
+   * Runs `maintain()` of every enabled instance; one failing instance does not stop the others.
+   * Stops before the next instance once `signal` aborts (the singleton lock was lost).
+   */
+  async maintainAll(signal?: AbortSignal): Promise<void> {
     const settings = await this.options.routing.allConnectorSettings();
     for (const setting of settings) {
+      if (signal?.aborted) {
+        this.options.logger.warn({ reason: String(signal.reason) }, 'connector maintenance stopped');
+        return;
+      }
       if (!setting.enabled) continue;
       try {
         const instance = await this.instance(setting.workspaceId, setting.connectorId);

@@ -55,7 +55,7 @@ export interface WorkerOptions {
    * Periodic archive upkeep (the retention purge), run by one worker at a time at most every
    * `upkeepIntervalMs` (default an hour), at the worker's clock.
    */
-  upkeep?: ((now: number) => Promise<void>) | null;
+  upkeep?: ((now: number, signal: AbortSignal) => Promise<void>) | null;
   upkeepIntervalMs?: number;
   backoff?: BackoffPolicy;
   now?: () => number;
@@ -75,7 +75,7 @@ type WakeReason = 'timer' | 'slots' | 'notified' | 'stop';
 export class Worker {
   readonly workerId: string;
   private readonly o: Required<Omit<WorkerOptions, 'workerId' | 'upkeep'>> & {
-    upkeep: ((now: number) => Promise<void>) | null;
+    upkeep: ((now: number, signal: AbortSignal) => Promise<void>) | null;
   };
   /** When this worker last ran the archive upkeep (see WorkerOptions.upkeep). */
   private upkeepAt = Number.NEGATIVE_INFINITY;
@@ -484,7 +484,7 @@ export class Worker {
     try {
       const until = this.o.now() + this.o.maintenanceIntervalMs * 2;
       if (await this.o.store.tryAcquireLease('connector-maintenance', this.workerId, until)) {
-        await this.exclusive('connector-maintenance', () => this.o.host.maintainAll());
+        await this.exclusive('connector-maintenance', (signal) => this.o.host.maintainAll(signal));
       }
     } catch (error) {
       this.o.logger.error({ err: error }, 'maintenance failed');
@@ -498,10 +498,10 @@ export class Worker {
    * its lease (a long retention purge) never overlaps the next holder's, and a crashed holder's
    * lock goes with its connection. Answers whether it ran.
    */
-  private async exclusive(name: string, work: () => Promise<void>): Promise<boolean> {
+  private async exclusive(name: string, work: (signal: AbortSignal) => Promise<void>): Promise<boolean> {
     const { store } = this.o;
     if (!store.runExclusive) {
-      await work();
+      await work(new AbortController().signal);
       return true;
     }
     const outcome = await store.runExclusive(name, work);
@@ -522,7 +522,8 @@ export class Worker {
         this.upkeepAt = now;
         // Refused only while a run that outlasted its lease goes on elsewhere: the lease is ours
         // now, so the next tick tries again.
-        if (!(await this.exclusive('archive-upkeep', () => upkeep(now)))) this.upkeepAt = before;
+        if (!(await this.exclusive('archive-upkeep', (signal) => upkeep(now, signal))))
+          this.upkeepAt = before;
       }
     } catch (error) {
       this.o.logger.error({ err: error }, 'archive upkeep failed');

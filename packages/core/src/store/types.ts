@@ -304,10 +304,11 @@ export type ExclusiveOutcome<T> = { ran: true; value: T } | { ran: false };
  * A store several processes share (Postgres) can run singleton work under a lock the database
  * drops with the holder's connection: `fn` runs only while no other process runs work of the same
  * name, and a crashed holder frees it at once (no lease to wait out). Stores of one host (SQLite)
- * do not offer it; their named leases do the job.
+ * do not offer it; their named leases do the job. `lost` aborts when the lock is lost while `fn`
+ * runs (its connection cut): another process may start the work then, so `fn` stops at its next step.
  */
 export interface ExclusiveStore {
-  runExclusive<T>(name: string, fn: () => Promise<T>): Promise<ExclusiveOutcome<T>>;
+  runExclusive<T>(name: string, fn: (lost: AbortSignal) => Promise<T>): Promise<ExclusiveOutcome<T>>;
 }
 
 /** A store several processes share offers a pace ledger shared by all of them (see PaceLedger). */

@@ -57,10 +57,12 @@ export class ArchiveGovernance {
     actor: AuditActor;
     batch?: number;
     maxBatches?: number;
+    /** Stops between batches once aborted (the upkeep's singleton lock was lost). */
+    signal?: AbortSignal;
   }): Promise<RetentionRunResult & { mediaFiles: string[] }> {
     // Each batch finds its archive records in one scan of the workspace's log (there is no index by
     // entity, to keep ingest cheap): batches large enough that a backlog costs few scans.
-    const { batch = 5000, maxBatches = 20, ...run } = input;
+    const { batch = 5000, maxBatches = 20, signal, ...run } = input;
     if (run.dryRun) return { ...(await this.#store.runRetention(run)), mediaFiles: [] };
     const first = await this.#store.runRetention({ ...run, limit: batch });
     let total = {
@@ -68,7 +70,7 @@ export class ArchiveGovernance {
       mediaFiles: await this.#media.deleteMessages(input.workspaceId, first.purgedMessageIds),
     };
     let last: RetentionRunResult = first;
-    for (let n = 1; n < maxBatches && last.kinds.some((k) => k.purged >= batch); n++) {
+    for (let n = 1; n < maxBatches && last.kinds.some((k) => k.purged >= batch) && !signal?.aborted; n++) {
       last = await this.#store.runRetention({ ...run, limit: batch });
       total = merge(total, last, await this.#media.deleteMessages(input.workspaceId, last.purgedMessageIds));
     }
@@ -76,11 +78,21 @@ export class ArchiveGovernance {
   }
 
   /** The worker's periodic upkeep: every workspace with a rule, at `now`. */
-  async runRetentionEverywhere(now: number, actor = 'worker:retention'): Promise<void> {
+  async runRetentionEverywhere(now: number, actor = 'worker:retention', signal?: AbortSignal): Promise<void> {
     for (const workspace of await this.#store.listWorkspaces()) {
+      if (signal?.aborted) {
+        this.#logger?.warn({ reason: String(signal.reason) }, 'retention run stopped');
+        return;
+      }
       if ((await this.#store.listRetention(workspace.id)).length === 0) continue;
       try {
-        const result = await this.runRetention({ workspaceId: workspace.id, now, dryRun: false, actor });
+        const result = await this.runRetention({
+          workspaceId: workspace.id,
+          now,
+          dryRun: false,
+          actor,
+          ...(signal ? { signal } : {}),
+        });
         const purged = result.kinds.reduce((sum, k) => sum + k.purged, 0);
         if (purged > 0)
           this.#logger?.info(

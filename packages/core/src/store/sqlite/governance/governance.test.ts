@@ -365,6 +365,35 @@ describe('retention', () => {
     expect(run.mediaFiles).toHaveLength(5);
   });
 
+  it('stops between batches once its lock is lost; the next run takes the rest', async () => {
+    for (let i = 0; i < 5; i++) await say(ADA, `w${i}`, `m${i}`, T0 + i);
+    await store.setRetention({
+      workspaceId: 'acme',
+      kind: 'messages',
+      keepDays: 1,
+      afterLastMessageDays: null,
+      actor: 'a',
+    });
+    const lost = new AbortController();
+    const governance = new ArchiveGovernance({
+      store,
+      media: {
+        async deleteMessages(_, ids) {
+          // The lock goes while the first batch's media are deleted.
+          lost.abort(new Error('lock lost'));
+          return ids.map((id) => `acme/${id}.bin.sealed`);
+        },
+      },
+    });
+    const run = { workspaceId: 'acme', now: T0 + 2 * DAY, dryRun: false, actor: 'a', batch: 2 } as const;
+    const first = await governance.runRetention({ ...run, signal: lost.signal });
+    expect(first.kinds[0]?.purged).toBe(2);
+    expect(await texts()).toEqual([null, null, 'm2', 'm3', 'm4']);
+    const rest = await governance.runRetention(run);
+    expect(rest.kinds[0]?.purged).toBe(3);
+    expect(await texts()).toEqual([null, null, null, null, null]);
+  });
+
   it('refuses an unknown record kind or a negative period, changing nothing', async () => {
     const before = snapshot();
     const kind = await refusal(() =>
