@@ -233,7 +233,8 @@ export async function waitForOlderTransactions(
   db: PgDatabase,
   waitMs = OLDER_TRANSACTIONS_WAIT_MS,
 ): Promise<number> {
-  const mark = await db.get<{ at: Date }>('SELECT statement_timestamp() AS at');
+  // As text: a Date would drop the microseconds, and miss a transaction begun in that instant.
+  const mark = await db.get<{ at: string }>('SELECT statement_timestamp()::text AS at');
   const deadline = Date.now() + waitMs;
   for (;;) {
     // Backends of other roles show no xact_start without pg_read_all_stats: gateways connect as
@@ -241,7 +242,7 @@ export async function waitForOlderTransactions(
     const row = await db.get<{ n: number }>(
       `SELECT count(*)::int AS n FROM pg_stat_activity
        WHERE datname = current_database() AND pid <> pg_backend_pid()
-         AND backend_type = 'client backend' AND xact_start < $1`,
+         AND backend_type = 'client backend' AND xact_start < $1::timestamptz`,
       [mark?.at],
     );
     const open = row?.n ?? 0;
