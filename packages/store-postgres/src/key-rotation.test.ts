@@ -1,4 +1,4 @@
-import { STATUS_RAW, sealedKeyId } from '@wabridge/core';
+import { GLOBAL_ARCHIVE_LOG, STATUS_RAW, sealedKeyId } from '@wabridge/core';
 import { identity, inboundMessage, messagesUnit, seedWorkspace, status } from '@wabridge/core/testing';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { openPostgresStore, type PostgresStore } from './store.ts';
@@ -119,5 +119,37 @@ describe('key rotation on Postgres with a running gateway', () => {
     expect(ids).toEqual(ids.map(() => id));
     const statusId = (await gateway.db.get<{ id: string }>('SELECT id FROM message_statuses'))?.id ?? '';
     expect((await gateway.getStatus(WS, statusId))?.raw).toEqual({ note: 'late' });
+  });
+
+  it("re-seals kept platform events (a workspace's and the global log's) and unrouted events, plain ones from before included", async () => {
+    const row = (table: string, id: string) =>
+      gateway.db.get<{ payload: Buffer }>(`SELECT payload FROM ${table} WHERE id = $1`, [id]);
+    // Rows from before encryption at rest: their payloads plain JSON.
+    await gateway.db.run(
+      `INSERT INTO platform_events (id, workspace_id, field, payload, parse_issues, received_at)
+       VALUES ('pe_ws', $1, 'account_update', $2, '[]', 1), ('pe_global', NULL, 'account_update', $3, '[]', 2)`,
+      [WS, Buffer.from('{"secret":"ws"}'), Buffer.from('{"secret":"global"}')],
+    );
+    await gateway.db.run(
+      `INSERT INTO unrouted_events (id, phone_number_id, field, payload, received_at)
+       VALUES ('un_1', '42', 'messages', $1, 3)`,
+      [Buffer.from('{"secret":"unrouted"}')],
+    );
+    const reseal = async (log: string) => {
+      const id = await cli.rotateDataKey(log);
+      while ((await cli.reencryptBatch(log, 1)) > 0) {}
+      return id;
+    };
+    const ws = await reseal(WS);
+    const global = await reseal(GLOBAL_ARCHIVE_LOG);
+    expect(sealedKeyId((await row('platform_events', 'pe_ws'))?.payload as Buffer)).toBe(ws);
+    expect(sealedKeyId((await row('platform_events', 'pe_global'))?.payload as Buffer)).toBe(global);
+    expect(sealedKeyId((await row('unrouted_events', 'un_1'))?.payload as Buffer)).toBe(global);
+    const events = await gateway.listPlatformEvents({});
+    expect(events.map((e) => [e.id, e.payload]).sort()).toEqual([
+      ['pe_global', { secret: 'global' }],
+      ['pe_ws', { secret: 'ws' }],
+    ]);
+    expect((await gateway.listUnrouted()).map((e) => e.payload)).toEqual([{ secret: 'unrouted' }]);
   });
 });
