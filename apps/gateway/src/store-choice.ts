@@ -43,8 +43,8 @@ export function archiveStoreOf(store: Store): (Store & ArchiveStore) | null {
 }
 
 /**
- * What the SQLite-only parts say on Postgres: they read or write the database file directly
- * (`keys rotate`, `archive prove` and `archive consistency`).
+ * What the SQLite-only parts say on Postgres: they read or write the database file directly (a
+ * direct connection to the SQLite file asked for while DATABASE_URL is a postgres:// URL).
  */
 export function sqliteOnly(what: string): WabridgeError {
   // config_invalid, not unavailable: retrying cannot help, only another DATABASE_URL would.

@@ -3,6 +3,7 @@ import {
   type ConnectorSettingInput,
   DEFAULT_POLICIES,
   GLOBAL_ARCHIVE_LOG,
+  type KeyRotationStore,
   newId,
   type PhoneNumber,
   WabridgeError,
@@ -13,6 +14,7 @@ import {
 } from '@wabridge/core';
 import { PgContext } from './context.ts';
 import { refuseUnderHold } from './hold-refusal.ts';
+import { type ReencryptCursors, reencryptBatch, waitForOlderTransactions } from './key-rotation.ts';
 import {
   type ConnectorSettingRow,
   jsonb,
@@ -57,7 +59,10 @@ const JOB_TABLES = ['jobs', 'dead_jobs', 'connector_health'];
 const LOG_TABLES = ['archive_log_nodes', 'archive_log_heads', 'archive_keys', 'archive_checkpoints'];
 
 /** Workspaces, numbers, Meta apps and number credentials, connector settings, data keys (ConfigStore). */
-export abstract class PgConfig extends PgContext implements ConfigStore {
+export abstract class PgConfig extends PgContext implements ConfigStore, KeyRotationStore {
+  /** Where each re-encryption pass is (see key-rotation.ts). */
+  readonly #reencryptCursors: ReencryptCursors = new Map();
+
   async createWorkspace(input: {
     id?: string;
     name: string;
@@ -272,6 +277,47 @@ export abstract class PgConfig extends PgContext implements ConfigStore {
       "SELECT value::bigint AS v FROM meta WHERE key = 'config_version'",
     );
     return row?.v ?? 0;
+  }
+
+  // --- Key rotation (KeyRotationStore, `wabridge keys rotate`; see key-rotation.ts) ------------
+
+  get masterKeyId(): string {
+    return this.keyring.masterKeyId;
+  }
+
+  rewrapDataKeys(): Promise<number> {
+    return this.db.transaction((tx) => this.keyring.rewrap(tx));
+  }
+
+  /**
+   * A new current data key for the workspace. Every process's next transaction seals with it (the
+   * current key is read once per transaction); it answers once the transactions that were open
+   * when it committed have ended (they may have read the old key), so that a re-encryption pass
+   * after it leaves nothing on the old key.
+   */
+  async rotateDataKey(workspaceId: string): Promise<string> {
+    const id = await this.db.transaction(async (tx) => {
+      if (workspaceId !== GLOBAL_ARCHIVE_LOG) await this.requireWorkspace(tx, workspaceId);
+      return this.keyring.rotate(tx, workspaceId);
+    });
+    const open = await waitForOlderTransactions(this.db);
+    if (open > 0) {
+      this.logger.warn(
+        { workspaceId, keyId: id, open },
+        'transactions older than the data key rotation are still open: what they seal stays on the previous key (readable) until the next re-encryption',
+      );
+    }
+    return id;
+  }
+
+  reencryptBatch(workspaceId: string, limit = 500): Promise<number> {
+    const deps = {
+      db: this.db,
+      keyring: this.keyring,
+      archive: this.archive,
+      cursors: this.#reencryptCursors,
+    };
+    return reencryptBatch(deps, workspaceId, limit);
   }
 
   async dataKey(workspaceId: string, keyId?: string): Promise<{ keyId: string; key: string }> {

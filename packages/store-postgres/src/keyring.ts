@@ -105,6 +105,58 @@ export class PgKeyring {
     return keys;
   }
 
+  /** The master key's id, as named in wrapped data keys. */
+  get masterKeyId(): string {
+    return this.#box.keyId;
+  }
+
+  /**
+   * Makes a new current key for the workspace and retires the old one (kept, to open what it
+   * sealed); call in a transaction of its own. Answers the new key's id. Two rotations of one
+   * store take turns on the table's lock (SHARE ROW EXCLUSIVE: itself and every INSERT or UPDATE
+   * of data_keys wait, reads do not), so the second retires the first's key instead of both
+   * making one. A transaction elsewhere that read the old key as current before this commits goes
+   * on sealing with it, which stays readable; see key-rotation.ts for how a rotation waits those out.
+   */
+  async rotate(tx: Tx, workspaceId: string): Promise<string> {
+    await tx.run('LOCK TABLE data_keys IN SHARE ROW EXCLUSIVE MODE');
+    const at = this.#now();
+    await tx.run('UPDATE data_keys SET retired_at = $2 WHERE workspace_id = $1 AND retired_at IS NULL', [
+      workspaceId,
+      at,
+    ]);
+    const id = randomBytes(4).toString('hex');
+    await tx.run(
+      'INSERT INTO data_keys (workspace_id, key_id, wrapped, created_at) VALUES ($1, $2, $3, $4)',
+      [workspaceId, id, this.#box.encrypt(randomBytes(32).toString('base64')), at],
+    );
+    tx.scratch.delete(`data-key:${workspaceId}`);
+    return id;
+  }
+
+  /**
+   * Re-wraps every data key not wrapped by the current master key; answers how many. Under the
+   * same table lock as `rotate`: two at once do the work once. Keys cached unwrapped stay valid
+   * (the key is the same, only its wrapping changes).
+   */
+  async rewrap(tx: Tx): Promise<number> {
+    await tx.run('LOCK TABLE data_keys IN SHARE ROW EXCLUSIVE MODE');
+    const rows = await tx.all<{ workspace_id: string; key_id: string; wrapped: string }>(
+      'SELECT workspace_id, key_id, wrapped FROM data_keys ORDER BY workspace_id, key_id',
+    );
+    let changed = 0;
+    for (const row of rows) {
+      if (!this.#box.needsRotation(row.wrapped)) continue;
+      await tx.run('UPDATE data_keys SET wrapped = $3 WHERE workspace_id = $1 AND key_id = $2', [
+        row.workspace_id,
+        row.key_id,
+        this.#box.encrypt(this.#box.decrypt(row.wrapped)),
+      ]);
+      changed++;
+    }
+    return changed;
+  }
+
   /** Forgets a workspace's cached keys (they were deleted with it). */
   forget(workspaceId: string): void {
     this.#keys.delete(workspaceId);

@@ -1,6 +1,8 @@
 import {
   type ArchiveStore,
   archiveVerifierKey,
+  type KeyRotationStore,
+  keyRotationStoreOf,
   noopMetrics,
   openSqliteStore,
   type PlatformEvent,
@@ -447,7 +449,8 @@ export async function secretsRotate({ env }: CommandInput): Promise<void> {
 /**
  * `wabridge keys rotate [--workspace <id>]`: re-wraps every workspace data key under the current
  * master key; with --workspace, also makes that workspace a new data key and re-seals its content
- * with it, in batches of one short transaction each, so a running gateway keeps serving.
+ * with it, in batches of one short transaction each, so a running gateway keeps serving. On either
+ * store: the SQLite file directly, or the Postgres store (DATABASE_URL) through its pool.
  */
 export async function keysRotate({ env, values }: CommandInput): Promise<void> {
   const current = env();
@@ -455,11 +458,11 @@ export async function keysRotate({ env, values }: CommandInput): Promise<void> {
   if (!masterKeysIfAny(current)) {
     throw new WabridgeError('config_invalid', 'WABRIDGE_MASTER_KEY is required to rotate keys');
   }
-  await withArchiveDatabase(current, async (store) => {
+  await withKeyRotation(current, async (store) => {
     if (workspaceId && !(await store.getWorkspace(workspaceId))) throw noWorkspace(workspaceId);
     const rewrapped = await store.rewrapDataKeys();
-    out(`re-wrapped ${rewrapped} data key(s) with master key ${store.keyring.masterKeyId}`);
-    const details: Record<string, unknown> = { rewrapped, masterKeyId: store.keyring.masterKeyId };
+    out(`re-wrapped ${rewrapped} data key(s) with master key ${store.masterKeyId}`);
+    const details: Record<string, unknown> = { rewrapped, masterKeyId: store.masterKeyId };
     if (workspaceId) {
       const keyId = await store.rotateDataKey(workspaceId);
       out(`new data key ${keyId} for ${workspaceId}; re-sealing its content…`);
@@ -482,9 +485,29 @@ export async function keysRotate({ env, values }: CommandInput): Promise<void> {
   });
 }
 
+/**
+ * A store whose data keys can be rotated, with the master keys: on SQLite a direct connection to
+ * the file (the gateway's threaded store does not forward rotation), on Postgres the store.
+ */
+async function withKeyRotation<T>(
+  env: Env,
+  run: (store: Store & KeyRotationStore) => Promise<T>,
+): Promise<T> {
+  if (!usesPostgres(env)) return withArchiveDatabase(env, run);
+  const masterKeys = masterKeysIfAny(env);
+  const store = await openChosenStore(env, masterKeys ? { masterKeys } : {});
+  try {
+    const rotatable = keyRotationStoreOf(store);
+    if (!rotatable) throw new WabridgeError('internal', 'the Postgres store cannot rotate data keys');
+    return await run(rotatable);
+  } finally {
+    await store.close();
+  }
+}
+
 // --- archive -----------------------------------------------------------------------------------
 
-/** A direct connection to the SQLite file, for what reads and writes it directly (`keys rotate`, proofs). */
+/** A direct connection to the SQLite file, for what reads and writes it directly (`keys rotate`, the archive's reads). */
 export async function withArchiveDatabase<T>(env: Env, run: (store: SqliteStore) => Promise<T>): Promise<T> {
   if (usesPostgres(env)) throw sqliteOnly('this command');
   const masterKeys = masterKeysIfAny(env);

@@ -105,6 +105,39 @@ export interface ConfigStore {
   configVersion(): Promise<number>;
 }
 
+/**
+ * Key rotation (encryption at rest, issue 18 item 3), for `wabridge keys rotate`: both stores
+ * implement it (the SQLite store on a direct connection to its file, the Postgres store on its
+ * pool). Not a role of `Store`: the gateway's threaded SQLite store does not forward it.
+ */
+export interface KeyRotationStore {
+  /** The id of the master key data keys are wrapped with from now on. */
+  readonly masterKeyId: string;
+  /**
+   * Re-wraps every data key not wrapped by the current master key (after WABRIDGE_MASTER_KEY
+   * changed and the old one moved to WABRIDGE_MASTER_KEY_PREVIOUS); answers how many. The content
+   * itself is untouched.
+   */
+  rewrapDataKeys(): Promise<number>;
+  /**
+   * A new current data key for the workspace (or the global log), for every write from now on,
+   * in every process; the old one is kept to read what it sealed. Answers the new key's id.
+   */
+  rotateDataKey(workspaceId: string): Promise<string>;
+  /**
+   * Re-seals up to `limit` values of the workspace not sealed with its current data key (or not
+   * sealed at all), in one short write transaction, so running gateways keep serving between
+   * batches: messages' bodies, statuses' raw objects, kept platform (and, for the global log,
+   * unrouted) events, archive contents. Answers how many it re-sealed: 0 when done.
+   */
+  reencryptBatch(workspaceId: string, limit?: number): Promise<number>;
+}
+
+/** The store as `keys rotate` takes it, when it is one (see KeyRotationStore). */
+export function keyRotationStoreOf<S extends object>(store: S): (S & KeyRotationStore) | null {
+  return 'reencryptBatch' in store && 'rotateDataKey' in store ? (store as S & KeyRotationStore) : null;
+}
+
 /** Admin access (src/access): accounts, role grants, sessions, API tokens, sign-in throttling. */
 export interface AccessStore {
   /** Fails `conflict` when the email is taken. */

@@ -3,6 +3,7 @@
 export * from './archive-conformance.ts';
 export * from './erasure-conformance.ts';
 export * from './fixtures.ts';
+export * from './key-rotation-conformance.ts';
 export * from './ledger-connector.ts';
 export * from './mutate.ts';
 export * from './net.ts';

@@ -9,6 +9,7 @@ import { newId } from '../../ids/index.ts';
 import type {
   ConfigStore,
   ConnectorSettingInput,
+  KeyRotationStore,
   WhatsAppAppRecord,
   WhatsAppNumberCredentials,
 } from '../types.ts';
@@ -73,7 +74,7 @@ const SEALED_COLUMNS: ReadonlyArray<{
 ];
 
 /** Workspaces, numbers, Meta apps and number credentials, connector settings, data keys (ConfigStore). */
-export abstract class SqliteConfig extends SqliteContext implements ConfigStore {
+export abstract class SqliteConfig extends SqliteContext implements ConfigStore, KeyRotationStore {
   // --- Workspaces, numbers, connector settings ----------------------------------------------
 
   createWorkspace(input: {
@@ -328,6 +329,11 @@ export abstract class SqliteConfig extends SqliteContext implements ConfigStore 
   }
 
   // --- Archive content (issue 18, items 3-6) -------------------------------------------------
+
+  /** The id of the master key data keys are wrapped with from now on (KeyRotationStore). */
+  get masterKeyId(): string {
+    return this.keyring.masterKeyId;
+  }
 
   /**
    * Key rotation, step one: re-wraps every data key not wrapped by the current master key (after
