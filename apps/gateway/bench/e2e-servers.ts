@@ -12,7 +12,10 @@
 // Configuration comes from the environment (see gatewayEnv in support.ts, plus LEDGER_URL, and
 // DATABASE_URL/DATABASE_SCHEMA for the Postgres store). With BENCH_COUNT_QUERIES=1 the gateway
 // counts the statements it sends Postgres (see countQueries) and prints the counts on SIGUSR2.
-import { createRegistry, noopMetrics } from '@wabridge/core';
+// With BENCH_STAGES=<file> it notes when each job reached each stage of its delivery (see
+// traceStages) and writes them to that file on SIGUSR2.
+import { writeFileSync } from 'node:fs';
+import { createRegistry, type Job, type Lease, noopMetrics, type Store } from '@wabridge/core';
 import { ledgerConnector, startLedgerTarget } from '@wabridge/core/testing';
 import pg from 'pg';
 import { createLogger, createRuntime, loadEnv, startServer } from '../src/index.ts';
@@ -49,6 +52,7 @@ if (mode === 'target') {
     http: mode !== 'worker',
     registry,
   });
+  if (process.env.BENCH_STAGES) traceStages(server.runtime.store, process.env.BENCH_STAGES);
   // The pid, for /proc: under --fsyncs this process is strace's child, not the bench's.
   process.stdout.write(`ready ${process.pid}\n`);
   // A graceful stop, so that --cpu-prof writes its profiles (each thread's) on the way out.
@@ -93,5 +97,64 @@ function countQueries(): void {
   } as typeof pg.Client.prototype.query;
   process.on('SIGUSR2', () => {
     process.stdout.write(`queries ${JSON.stringify(Object.fromEntries(counts))}\n`);
+  });
+}
+
+/**
+ * When each delivered job reached each stage, in ms since the epoch (Date.now(), comparable with
+ * the bench's send times and the target's effect times): its creation (the store's clock in the
+ * ingest transaction), the claim that took it (asked, answered), its event hydrated, the
+ * connector's pending checkpoint (asked, answered) and its completion (asked, answered). Wraps the
+ * runtime store's methods the worker calls, in this bench process only; the worker looks them up
+ * on each call, so wrapping after it started works. The event's text names the bench's sequence
+ * number. On SIGUSR2 the jobs completed since the last time are written to `file` as JSON
+ * ([seq, created, claimAsked, claimed, hydrated, checkpointAsked, checkpointed, completeAsked,
+ * completed] per job; -1 for a stage a job skipped) and "stages" is printed on stdout.
+ */
+function traceStages(store: Store, file: string): void {
+  const open = new Map<number, number[]>();
+  let done: number[][] = [];
+  const claimJobs = store.claimJobs.bind(store);
+  store.claimJobs = async (options) => {
+    const asked = Date.now();
+    const jobs = await claimJobs(options);
+    const at = Date.now();
+    for (const job of jobs) open.set(job.id, [-1, job.createdAt, asked, at, -1, -1, -1, -1, -1]);
+    return jobs;
+  };
+  const hydrateEvent = store.hydrateEvent?.bind(store);
+  if (!hydrateEvent) throw new Error('BENCH_STAGES needs a store that hydrates events (SQLite, Postgres)');
+  store.hydrateEvent = async (job: Job, now: number) => {
+    const event = await hydrateEvent(job, now);
+    const stages = open.get(job.id);
+    if (stages) {
+      stages[4] = Date.now();
+      const text = event && 'message' in event ? event.message.text : null;
+      stages[0] = Number(/^bench (\d+):/.exec(text ?? '')?.[1] ?? -1);
+    }
+    return event;
+  };
+  const timed =
+    <A extends unknown[], R>(run: (...args: A) => Promise<R>, lease: (...args: A) => Lease, at: number) =>
+    async (...args: A): Promise<R> => {
+      const stages = open.get(lease(...args).jobId);
+      if (stages) stages[at] = Date.now();
+      const result = await run(...args);
+      if (stages) stages[at + 1] = Date.now();
+      return result;
+    };
+  store.checkpointRef = timed(store.checkpointRef.bind(store), (lease) => lease, 5);
+  const completeJob = timed(store.completeJob.bind(store), (lease) => lease, 7);
+  store.completeJob = async (lease, refs) => {
+    const held = await completeJob(lease, refs);
+    const stages = open.get(lease.jobId);
+    open.delete(lease.jobId);
+    if (stages && stages[0] !== -1) done.push(stages);
+    return held;
+  };
+  process.on('SIGUSR2', () => {
+    writeFileSync(file, JSON.stringify(done));
+    done = [];
+    process.stdout.write('stages\n');
   });
 }
