@@ -391,7 +391,15 @@ interface StageReport {
   slowSentAt: number[];
   /** Their latency threshold (p99 of send → effect), ms. */
   threshold: number;
+  /**
+   * Per step from the claim on (BATCH_STEPS order): sorted counts of the batches of calls sent to
+   * the SQLite store thread while the step ran (none on Postgres).
+   */
+  batches: number[][];
 }
+
+/** The steps whose store-thread batches --stages counts (see traceStages in e2e-servers.ts). */
+const BATCH_STEPS = ['claim', 'hydrate', "connector's reads", 'pending checkpoint'] as const;
 
 /**
  * Splits each job's send → effect into STAGE_NAMES: sent → created (the store's clock in the
@@ -405,8 +413,10 @@ function stageReport(
   effectAt: Map<number, number>,
   startedAt: number,
 ): StageReport | null {
-  const rows: { total: number; sentAt: number; gaps: number[] }[] = [];
-  for (const [seq, created, claimAsked, claimed, hydrated, checkpointAsked, checkpointed] of records) {
+  const rows: { total: number; sentAt: number; gaps: number[]; batches: number[] }[] = [];
+  for (const record of records) {
+    const [seq, created, claimAsked, claimed, hydrated, checkpointAsked, checkpointed] = record;
+    const [bAsked, bClaimed, bHydrated, bCheckpointAsked, bCheckpointed] = record.slice(9) as number[];
     const sentAt = sent.sentAt.get(seq as number);
     const acked = sent.ackedAt.get(seq as number);
     const effect = effectAt.get(seq as number);
@@ -426,6 +436,12 @@ function stageReport(
         (checkpointed as number) - (checkpointAsked as number),
         effect - (checkpointed as number),
       ],
+      batches: [
+        (bClaimed as number) - (bAsked as number),
+        (bHydrated as number) - (bClaimed as number),
+        (bCheckpointAsked as number) - (bHydrated as number),
+        (bCheckpointed as number) - (bCheckpointAsked as number),
+      ],
     });
   }
   if (rows.length === 0) return null;
@@ -437,6 +453,7 @@ function stageReport(
     slowMean: STAGE_NAMES.map((_, i) => slow.reduce((a, r) => a + (r.gaps[i] as number), 0) / slow.length),
     slowSentAt: slow.map((r) => (r.sentAt - startedAt) / 1000).sort((a, b) => a - b),
     threshold,
+    batches: BATCH_STEPS.map((_, i) => sorted(rows.map((r) => r.batches[i] as number))),
   };
 }
 
@@ -970,6 +987,10 @@ for (const { store, ingest: ingestRuns, e2e, profileDir } of results) {
         `  ${name.padEnd(26)}  ${fixed(percentile(gaps, 0.5), 1).padStart(6)}  ${fixed(percentile(gaps, 0.99), 1).padStart(6)}  ${fixed(gaps.at(-1) ?? Number.NaN, 1).padStart(6)}  ${fixed(st.slowMean[i] as number, 1).padStart(15)}`,
       );
     });
+    const mean = (list: number[]) => list.reduce((a, b) => a + b, 0) / Math.max(1, list.length);
+    out(
+      `  store-thread batches sent during each step (mean, p50/p99): ${BATCH_STEPS.map((name, i) => `${name} ${mean(st.batches[i] as number[]).toFixed(2)} (${percentile(st.batches[i] as number[], 0.5)}/${percentile(st.batches[i] as number[], 0.99)})`).join(', ')}`,
+    );
     // Clustered send times mean a stall hit everything in flight; spread ones, a per-job cost.
     const bins = new Map<string, number>();
     for (const t of st.slowSentAt) {
