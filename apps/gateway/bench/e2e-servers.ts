@@ -12,7 +12,11 @@
 // Configuration comes from the environment (see gatewayEnv in support.ts, plus LEDGER_URL, and
 // DATABASE_URL/DATABASE_SCHEMA for the Postgres store). With BENCH_COUNT_QUERIES=1 the gateway
 // counts the statements it sends Postgres (see countQueries) and prints the counts on SIGUSR2.
-import { createRegistry, noopMetrics } from '@wabridge/core';
+// With BENCH_STAGES=<file> it notes when each job reached each stage of its delivery (see
+// traceStages) and writes them to that file on SIGUSR2.
+import { writeFileSync } from 'node:fs';
+import { Worker as ThreadWorker } from 'node:worker_threads';
+import { createRegistry, type Job, type Lease, noopMetrics, type Store } from '@wabridge/core';
 import { ledgerConnector, startLedgerTarget } from '@wabridge/core/testing';
 import pg from 'pg';
 import { createLogger, createRuntime, loadEnv, startServer } from '../src/index.ts';
@@ -42,6 +46,7 @@ if (mode === 'target') {
   process.stdout.write('ready\n');
 } else if (mode === 'gateway' || mode === 'ingest' || mode === 'worker') {
   if (process.env.BENCH_COUNT_QUERIES === '1') countQueries();
+  if (process.env.BENCH_STAGES) countStoreBatches();
   const env = loadEnv();
   const registry = createRegistry([ledgerConnector]);
   const server = await startServer(env, {
@@ -49,6 +54,7 @@ if (mode === 'target') {
     http: mode !== 'worker',
     registry,
   });
+  if (process.env.BENCH_STAGES) traceStages(server.runtime.store, process.env.BENCH_STAGES);
   // The pid, for /proc: under --fsyncs this process is strace's child, not the bench's.
   process.stdout.write(`ready ${process.pid}\n`);
   // A graceful stop, so that --cpu-prof writes its profiles (each thread's) on the way out.
@@ -94,4 +100,105 @@ function countQueries(): void {
   process.on('SIGUSR2', () => {
     process.stdout.write(`queries ${JSON.stringify(Object.fromEntries(counts))}\n`);
   });
+}
+
+/**
+ * When each delivered job reached each stage, in ms since the epoch (Date.now(), comparable with
+ * the bench's send times and the target's effect times): its creation (the store's clock in the
+ * ingest transaction), the claim that took it (asked, answered), its event hydrated, the
+ * connector's pending checkpoint (asked, answered) and its completion (asked, answered). Wraps the
+ * runtime store's methods the worker calls, in this bench process only; the worker looks them up
+ * on each call, so wrapping after it started works. The event's text names the bench's sequence
+ * number. Beside each time from the claim on, the number of batches of calls sent to the SQLite
+ * store thread so far (see countStoreBatches): how many batches a step spanned. On SIGUSR2 the
+ * jobs completed since the last time are written to `file` as JSON ([seq, created, claimAsked,
+ * claimed, hydrated, checkpointAsked, checkpointed, completeAsked, completed, then the batch
+ * counts at claimAsked, claimed, hydrated, checkpointAsked, checkpointed] per job; -1 for a stage
+ * a job skipped) and "stages" is printed on stdout.
+ */
+function traceStages(store: Store, file: string): void {
+  const open = new Map<number, number[]>();
+  let done: number[][] = [];
+  const claimJobs = store.claimJobs.bind(store);
+  store.claimJobs = async (options) => {
+    const asked = Date.now();
+    const askedBatch = storeBatches;
+    const jobs = await claimJobs(options);
+    const at = Date.now();
+    for (const job of jobs)
+      open.set(job.id, [
+        -1,
+        job.createdAt,
+        asked,
+        at,
+        -1,
+        -1,
+        -1,
+        -1,
+        -1,
+        askedBatch,
+        storeBatches,
+        -1,
+        -1,
+        -1,
+      ]);
+    return jobs;
+  };
+  const hydrateEvent = store.hydrateEvent?.bind(store);
+  if (!hydrateEvent) throw new Error('BENCH_STAGES needs a store that hydrates events (SQLite, Postgres)');
+  store.hydrateEvent = async (job: Job, now: number) => {
+    const event = await hydrateEvent(job, now);
+    const stages = open.get(job.id);
+    if (stages) {
+      stages[4] = Date.now();
+      stages[11] = storeBatches;
+      const text = event && 'message' in event ? event.message.text : null;
+      stages[0] = Number(/^bench (\d+):/.exec(text ?? '')?.[1] ?? -1);
+    }
+    return event;
+  };
+  const timed =
+    <A extends unknown[], R>(run: (...args: A) => Promise<R>, lease: (...args: A) => Lease, at: number) =>
+    async (...args: A): Promise<R> => {
+      const stages = open.get(lease(...args).jobId);
+      if (stages) {
+        stages[at] = Date.now();
+        if (at === 5) stages[12] = storeBatches;
+      }
+      const result = await run(...args);
+      if (stages) {
+        stages[at + 1] = Date.now();
+        if (at === 5) stages[13] = storeBatches;
+      }
+      return result;
+    };
+  store.checkpointRef = timed(store.checkpointRef.bind(store), (lease) => lease, 5);
+  const completeJob = timed(store.completeJob.bind(store), (lease) => lease, 7);
+  store.completeJob = async (lease, refs) => {
+    const held = await completeJob(lease, refs);
+    const stages = open.get(lease.jobId);
+    open.delete(lease.jobId);
+    if (stages && stages[0] !== -1) done.push(stages);
+    return held;
+  };
+  process.on('SIGUSR2', () => {
+    writeFileSync(file, JSON.stringify(done));
+    done = [];
+    process.stdout.write('stages\n');
+  });
+}
+
+/** Batches of calls sent to the SQLite store thread so far (see countStoreBatches). */
+let storeBatches = 0;
+
+/**
+ * Counts the batches of calls the main thread sends the store thread (threaded.ts posts one
+ * message of `calls` per batch), by wrapping worker_threads' postMessage in this bench process.
+ */
+function countStoreBatches(): void {
+  const post = ThreadWorker.prototype.postMessage;
+  ThreadWorker.prototype.postMessage = function (this: ThreadWorker, value: unknown, transfer?: never) {
+    if (typeof value === 'object' && value !== null && 'calls' in value) storeBatches++;
+    return post.call(this, value, transfer);
+  };
 }

@@ -21,6 +21,10 @@
 //          after the other (never at once) and their figures are printed side by side.
 //          --count-queries (Postgres): statements the gateway sent per delivered job and per webhook
 //          ingest only, by statement, and the time to their answers (each is a round trip)
+//          --stages: where each job's time went between the send and the effect (the webhook's
+//          answer, the wait for a claim, the claim, hydration, the connector's reads, its pending
+//          checkpoint, its call to the target), p50/p99 of each, what the slowest 1% waited for,
+//          and when in the run they were sent (see traceStages in e2e-servers.ts)
 // Through npm, options follow a `--`: npm run bench:e2e -- --quick --fsyncs
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createHmac } from 'node:crypto';
@@ -59,6 +63,7 @@ const { values } = parseArgs({
     'split-worker': { type: 'boolean', default: false },
     store: { type: 'string', default: 'sqlite' },
     'count-queries': { type: 'boolean', default: false },
+    stages: { type: 'boolean', default: false },
   },
 });
 const stores: StoreName[] = values.store === 'both' ? ['sqlite', 'postgres'] : [values.store as StoreName];
@@ -78,6 +83,8 @@ const ingestDuration = Number(values['ingest-duration'] ?? Math.min(duration, 10
 const drainTimeoutMs = Number(values['drain-timeout']) * 1000;
 if (![duration, ingestDuration, drainTimeoutMs, ...rates].every((n) => Number.isInteger(n) && n > 0))
   throw new Error('--rates, --duration, --ingest-duration and --drain-timeout take positive whole numbers');
+if (values.stages && values['count-queries'])
+  throw new Error('--stages and --count-queries both read the gateway on SIGUSR2: one at a time');
 if (values['split-worker'] && (values.fsyncs || values['cpu-prof']))
   throw new Error('--split-worker does not go with --fsyncs or --cpu-prof (they follow one gateway process)');
 if (values.concurrency !== undefined && !/^[1-9]\d*$/.test(values.concurrency))
@@ -128,6 +135,8 @@ interface Sent {
   lag: number[];
   /** Time to the gateway's 200 per webhook, in ms. */
   ack: number[];
+  /** When each acknowledged webhook's 200 arrived, per sequence number (Date.now()). */
+  ackedAt: Map<number, number>;
   failed: number;
   /** Why webhooks failed: "HTTP 503", "ECONNRESET"… with counts. */
   failures: Map<string, number>;
@@ -154,6 +163,7 @@ async function sendAtRate(port: number, webhooks: Webhook[], rate: number): Prom
     sentAt: new Map(),
     lag: [],
     ack: [],
+    ackedAt: new Map(),
     failed: 0,
     failures: new Map(),
     startedAt: Date.now(),
@@ -174,8 +184,10 @@ async function sendAtRate(port: number, webhooks: Webhook[], rate: number): Prom
       const settle = (failure: string | null) => {
         if (settled) return;
         settled = true;
-        if (failure === null) sent.ack.push(performance.now() - at);
-        else {
+        if (failure === null) {
+          sent.ack.push(performance.now() - at);
+          sent.ackedAt.set(webhook.seq, Date.now());
+        } else {
           sent.failed++;
           sent.failures.set(failure, (sent.failures.get(failure) ?? 0) + 1);
         }
@@ -244,6 +256,8 @@ interface Child {
   fsyncLog: string | null;
   /** Resolvers waiting for the child's next "queries" line (see countQueries in e2e-servers.ts). */
   queryWaiters: Array<(counts: QueryCounts) => void>;
+  /** Resolvers waiting for the child's next "stages" line (see traceStages in e2e-servers.ts). */
+  stageWaiters: Array<() => void>;
 }
 
 async function startChild(
@@ -283,6 +297,7 @@ async function startChild(
   const child = spawn(command[0] as string, command.slice(1), { env, stdio: ['ignore', 'pipe', 'inherit'] });
   started.push(child);
   const queryWaiters: Child['queryWaiters'] = [];
+  const stageWaiters: Child['stageWaiters'] = [];
   const ready = await new Promise<string>((resolve, reject) => {
     let text = '';
     child.stdout?.on('data', (chunk: Buffer) => {
@@ -291,6 +306,7 @@ async function startChild(
       text = lines.pop() ?? '';
       for (const line of lines) {
         if (line.startsWith('ready')) resolve(line.slice('ready'.length).trim());
+        else if (line === 'stages') stageWaiters.shift()?.();
         else if (line.startsWith('queries '))
           queryWaiters.shift()?.(
             new Map(
@@ -305,7 +321,7 @@ async function startChild(
     child.once('error', reject);
   });
   if (fsyncLog) tracedPids.add(Number(ready));
-  return { child, ready, fsyncLog, queryWaiters };
+  return { child, ready, fsyncLog, queryWaiters, stageWaiters };
 }
 
 /** Statements sent to Postgres by SQL: how many, and the ms to their answers (summed). */
@@ -338,6 +354,107 @@ async function stop({ child, ready, fsyncLog }: Child): Promise<void> {
   else child.kill('SIGTERM');
   await exited;
   tracedPids.delete(Number(ready));
+}
+
+/**
+ * Each job's stages delivered since the last reading, from the process running the worker (see
+ * traceStages in e2e-servers.ts): [seq, created, claimAsked, claimed, hydrated, checkpointAsked,
+ * checkpointed, completeAsked, completed], in ms since the epoch.
+ */
+function jobStages(child: Child, file: string): Promise<number[][]> {
+  return new Promise((resolve) => {
+    child.stageWaiters.push(() => resolve(JSON.parse(readFileSync(file, 'utf8')) as number[][]));
+    // The process itself (under --fsyncs the child is strace).
+    process.kill(Number(child.ready), 'SIGUSR2');
+  });
+}
+
+/** The gaps a job's time from send to effect is made of, in order (they sum to its latency). */
+const STAGE_NAMES = [
+  'to the ingest transaction',
+  'its commit and the 200',
+  'wait for a claim',
+  'claim',
+  'hydrate',
+  "connector's reads",
+  'pending checkpoint',
+  'call to the target',
+] as const;
+
+interface StageReport {
+  jobs: number;
+  /** Per stage (STAGE_NAMES order): sorted gaps in ms. */
+  gaps: number[][];
+  /** Per stage: the mean gap of the slowest 1% of jobs (by send → effect), ms. */
+  slowMean: number[];
+  /** The slowest 1%: when each was sent, in s since the first send. */
+  slowSentAt: number[];
+  /** Their latency threshold (p99 of send → effect), ms. */
+  threshold: number;
+  /**
+   * Per step from the claim on (BATCH_STEPS order): sorted counts of the batches of calls sent to
+   * the SQLite store thread while the step ran (none on Postgres).
+   */
+  batches: number[][];
+}
+
+/** The steps whose store-thread batches --stages counts (see traceStages in e2e-servers.ts). */
+const BATCH_STEPS = ['claim', 'hydrate', "connector's reads", 'pending checkpoint'] as const;
+
+/**
+ * Splits each job's send → effect into STAGE_NAMES: sent → created (the store's clock in the
+ * ingest transaction: HTTP, signature, the queue to the store thread) → the bench saw the 200 →
+ * the claim that took it was asked (0 when it was asked earlier) → answered → event hydrated →
+ * pending checkpoint asked (the connector's ref reads) → answered → the target recorded the effect.
+ */
+function stageReport(
+  records: number[][],
+  sent: Sent,
+  effectAt: Map<number, number>,
+  startedAt: number,
+): StageReport | null {
+  const rows: { total: number; sentAt: number; gaps: number[]; batches: number[] }[] = [];
+  for (const record of records) {
+    const [seq, created, claimAsked, claimed, hydrated, checkpointAsked, checkpointed] = record;
+    const [bAsked, bClaimed, bHydrated, bCheckpointAsked, bCheckpointed] = record.slice(9) as number[];
+    const sentAt = sent.sentAt.get(seq as number);
+    const acked = sent.ackedAt.get(seq as number);
+    const effect = effectAt.get(seq as number);
+    if (sentAt === undefined || acked === undefined || effect === undefined || (checkpointed as number) < 0)
+      continue;
+    const claimFrom = Math.max(acked, claimAsked as number);
+    rows.push({
+      total: effect - sentAt,
+      sentAt,
+      gaps: [
+        (created as number) - sentAt,
+        acked - (created as number),
+        claimFrom - acked,
+        (claimed as number) - claimFrom,
+        (hydrated as number) - (claimed as number),
+        (checkpointAsked as number) - (hydrated as number),
+        (checkpointed as number) - (checkpointAsked as number),
+        effect - (checkpointed as number),
+      ],
+      batches: [
+        (bClaimed as number) - (bAsked as number),
+        (bHydrated as number) - (bClaimed as number),
+        (bCheckpointAsked as number) - (bHydrated as number),
+        (bCheckpointed as number) - (bCheckpointAsked as number),
+      ],
+    });
+  }
+  if (rows.length === 0) return null;
+  const threshold = percentile(sorted(rows.map((r) => r.total)), 0.99);
+  const slow = rows.filter((r) => r.total >= threshold);
+  return {
+    jobs: rows.length,
+    gaps: STAGE_NAMES.map((_, i) => sorted(rows.map((r) => r.gaps[i] as number))),
+    slowMean: STAGE_NAMES.map((_, i) => slow.reduce((a, r) => a + (r.gaps[i] as number), 0) / slow.length),
+    slowSentAt: slow.map((r) => (r.sentAt - startedAt) / 1000).sort((a, b) => a - b),
+    threshold,
+    batches: BATCH_STEPS.map((_, i) => sorted(rows.map((r) => r.batches[i] as number))),
+  };
 }
 
 /** The gateway's threads by id, named as in THREAD_GROUPS (read once it is ready). */
@@ -542,6 +659,8 @@ interface E2eRun {
   fsyncs: Fsyncs | null;
   /** Statements sent to Postgres per delivered job, by SQL (with --count-queries), else null. */
   queries: QueryCounts | null;
+  /** Where the jobs' time went (with --stages), else null. */
+  stages: StageReport | null;
   peakRss: number;
   busy: number | null;
 }
@@ -582,16 +701,22 @@ async function endToEndOn(
     ...gatewayEnvironment,
     ...(countingQueries ? { BENCH_COUNT_QUERIES: '1' } : {}),
   };
+  // The process running the worker notes each job's stages (--stages).
+  const stagesFile = values.stages ? join(scratch, `stages-${store}.json`) : null;
+  const tracing = stagesFile ? { BENCH_STAGES: stagesFile } : {};
   await stop(await startChild('setup', gatewayEnvironment));
   const split = values['split-worker'];
   const gateway = await startChild(
     split ? 'ingest' : 'gateway',
-    servingEnvironment,
+    { ...servingEnvironment, ...(split ? {} : tracing) },
     profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [],
   );
   const gatewayPid = Number(gateway.ready);
   const gatewayThreads = threadNames(gatewayPid);
-  const workerProcess = split ? await startChild('worker', servingEnvironment) : null;
+  const workerProcess = split ? await startChild('worker', { ...servingEnvironment, ...tracing }) : null;
+  const stagesOf = stagesFile
+    ? () => jobStages(workerProcess ?? gateway, stagesFile)
+    : () => Promise.resolve<number[][]>([]);
   const counted = [gateway, ...(workerProcess ? [workerProcess] : [])];
   const queriesOfAll = async () => {
     const total: QueryCounts = new Map();
@@ -648,6 +773,7 @@ async function endToEndOn(
     await sendAtRate(port, signedWebhooks(CUSTOMERS, 400, true), 400);
     await drained(() => {});
     totalDelivered += (await newEffects()).length;
+    await stagesOf(); // the warm-up's
     for (const rate of rates) {
       const webhooks = signedWebhooks(rate * duration, rate);
       let maxBacklog = 0;
@@ -692,11 +818,14 @@ async function endToEndOn(
       const machineAfter = machineTimes();
       const effects = (await newEffects()).filter((e) => e.eventType === 'message.inbound');
       const latencies: number[] = [];
+      const effectAt = new Map<number, number>();
       for (const effect of effects) {
         const seq = Number(/^bench (\d+):/.exec(effect.text ?? '')?.[1]);
         const at = sent.sentAt.get(seq);
         if (at !== undefined) latencies.push(effect.at - at);
+        effectAt.set(seq, effect.at);
       }
+      const stages = stagesFile ? stageReport(await stagesOf(), sent, effectAt, sent.startedAt) : null;
       totalDelivered += effects.length;
       const ordered = sorted(latencies);
       const sendSeconds = (sent.endedAt - sent.startedAt) / 1000;
@@ -726,6 +855,7 @@ async function endToEndOn(
           ? fsyncsBetween(gateway.fsyncLog, gatewayThreads, from, drainedAt, effects.length)
           : null,
         queries,
+        stages,
         peakRss,
         busy: machineBusy(machineBefore, machineAfter),
       };
@@ -841,6 +971,35 @@ for (const { store, ingest: ingestRuns, e2e, profileDir } of results) {
       out(`  ${String(r.rate).padStart(5)}/s: ${describe(r.fsyncs, r.delivered)}`);
       out(`          | ${describe(ingest?.fsyncs, ingest ? ingest.webhooks - ingest.failed : 0)}`);
     }
+  }
+  for (const r of e2eRuns) {
+    const st = r.stages;
+    if (!st) continue;
+    out(
+      `\nwhere the time went at ${r.rate}/s (${st.jobs} jobs; ms; the stages add up to send → effect; slowest 1%: ≥ ${fixed(st.threshold)} ms):`,
+    );
+    out(
+      `  ${'stage'.padEnd(26)}  ${'p50'.padStart(6)}  ${'p99'.padStart(6)}  ${'max'.padStart(6)}  slowest 1% mean`,
+    );
+    STAGE_NAMES.forEach((name, i) => {
+      const gaps = st.gaps[i] as number[];
+      out(
+        `  ${name.padEnd(26)}  ${fixed(percentile(gaps, 0.5), 1).padStart(6)}  ${fixed(percentile(gaps, 0.99), 1).padStart(6)}  ${fixed(gaps.at(-1) ?? Number.NaN, 1).padStart(6)}  ${fixed(st.slowMean[i] as number, 1).padStart(15)}`,
+      );
+    });
+    const mean = (list: number[]) => list.reduce((a, b) => a + b, 0) / Math.max(1, list.length);
+    out(
+      `  store-thread batches sent during each step (mean, p50/p99): ${BATCH_STEPS.map((name, i) => `${name} ${mean(st.batches[i] as number[]).toFixed(2)} (${percentile(st.batches[i] as number[], 0.5)}/${percentile(st.batches[i] as number[], 0.99)})`).join(', ')}`,
+    );
+    // Clustered send times mean a stall hit everything in flight; spread ones, a per-job cost.
+    const bins = new Map<string, number>();
+    for (const t of st.slowSentAt) {
+      const bin = (Math.floor(t * 10) / 10).toFixed(1);
+      bins.set(bin, (bins.get(bin) ?? 0) + 1);
+    }
+    out(
+      `  slowest 1% sent at (s into the run ×jobs, 100 ms bins): ${[...bins].map(([t, n]) => (n > 1 ? `${t}×${n}` : t)).join(' ')}`,
+    );
   }
   for (const r of e2eRuns) {
     if (!r.queries) continue;

@@ -177,7 +177,9 @@ export class Worker {
 
   private async idle(maxMs?: number): Promise<void> {
     let timeout = maxMs ?? this.o.pollIntervalMs;
-    if (maxMs === undefined && this.inFlight.size < this.o.concurrency) {
+    // Woken already (new jobs or freed slots while the claim ran): no need to ask when to wake.
+    const woken = !this.running || this.slotsFreed || this.notified;
+    if (maxMs === undefined && !woken && this.inFlight.size < this.o.concurrency) {
       const next = await this.o.store.nextRunAt();
       if (next !== null) timeout = Math.max(5, Math.min(timeout, next - this.o.now()));
     }
