@@ -29,6 +29,9 @@ export const envSchema = z.object({
     .string()
     .regex(/^[A-Za-z_][A-Za-z0-9_]{0,62}$/, 'a plain identifier (letters, digits, _)')
     .optional(),
+  // Postgres only: named (prepared) statements; false behind a transaction pooler that does not
+  // track them (PgBouncer before 1.21, or max_prepared_statements = 0).
+  DATABASE_PREPARED_STATEMENTS: bool.default(true),
   WABRIDGE_MASTER_KEY: z.string().optional(),
   WABRIDGE_MASTER_KEY_PREVIOUS: commaList.optional(),
   WABRIDGE_CONFIG: z.string().optional(),

@@ -23,6 +23,7 @@ export async function openChosenStore(env: Env, options: StoreChoiceOptions = {}
     return await openPostgresStore({
       url: env.postgresUrl,
       ...(env.DATABASE_SCHEMA ? { schema: env.DATABASE_SCHEMA } : {}),
+      preparedStatements: env.DATABASE_PREPARED_STATEMENTS,
       ...options,
     });
   } catch (error) {

@@ -12,6 +12,8 @@ export interface PostgresStoreOptions {
   schema?: string;
   /** Connections in this process's pool (default 10). */
   poolSize?: number;
+  /** Named (prepared) statements on the pool's connections (default true; see PgDatabaseOptions). */
+  preparedStatements?: boolean;
   logger?: Logger;
   now?: () => number;
   /**
@@ -43,6 +45,7 @@ export abstract class PgContext {
       url: options.url,
       ...(options.schema === undefined ? {} : { schema: options.schema }),
       ...(options.poolSize === undefined ? {} : { poolSize: options.poolSize }),
+      ...(options.preparedStatements === undefined ? {} : { preparedStatements: options.preparedStatements }),
     });
     this.now = options.now ?? Date.now;
     this.logger = options.logger ?? silentLogger;

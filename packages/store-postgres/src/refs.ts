@@ -4,23 +4,31 @@ import type { Queryable } from './database.ts';
 import type { Param } from './queue/settle.ts';
 import { jsonb, type RefRow, toRef } from './rows.ts';
 
+/**
+ * A ref by the entity it stands for: the workers read one or two per delivered job. One seek in the
+ * primary key, which leads with entity_id so no other index competes for it (schema/refs-lookups.ts).
+ */
+export const GET_REF = `SELECT * FROM external_refs
+  WHERE workspace_id = $1 AND connector_id = $2 AND kind = $3 AND entity_id = $4`;
+
+/** A ref by the platform's id (a command from a thread finds its conversation): one seek in external_refs_external. */
+export const FIND_REF_BY_EXTERNAL_ID = `SELECT * FROM external_refs
+  WHERE workspace_id = $1 AND connector_id = $2 AND kind = $3 AND external_id = $4 LIMIT 1`;
+
 /** External refs: what a connector created for an entity (RefStore). */
 export abstract class PgRefs extends PgAccess implements RefStore {
   async getRef(workspaceId: string, connectorId: string, kind: string, entityId: string) {
-    const row = await this.db.get<RefRow>(
-      `SELECT * FROM external_refs
-       WHERE workspace_id = $1 AND connector_id = $2 AND kind = $3 AND entity_id = $4`,
-      [workspaceId, connectorId, kind, entityId],
-    );
+    const row = await this.db.get<RefRow>(GET_REF, [workspaceId, connectorId, kind, entityId]);
     return row ? toRef(row) : null;
   }
 
   async findRefByExternalId(workspaceId: string, connectorId: string, kind: string, externalId: string) {
-    const row = await this.db.get<RefRow>(
-      `SELECT * FROM external_refs
-       WHERE workspace_id = $1 AND connector_id = $2 AND kind = $3 AND external_id = $4 LIMIT 1`,
-      [workspaceId, connectorId, kind, externalId],
-    );
+    const row = await this.db.get<RefRow>(FIND_REF_BY_EXTERNAL_ID, [
+      workspaceId,
+      connectorId,
+      kind,
+      externalId,
+    ]);
     return row ? toRef(row) : null;
   }
 

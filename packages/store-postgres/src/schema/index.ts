@@ -9,6 +9,7 @@ import { ingestSchema } from './ingest.ts';
 import { jobsSchema } from './jobs.ts';
 import { paceLanesSchema } from './pace-lanes.ts';
 import { refsSchema } from './refs.ts';
+import { refsLookupsSchema } from './refs-lookups.ts';
 import { statusJobsSchema } from './status-jobs.ts';
 
 /**
@@ -18,7 +19,7 @@ import { statusJobsSchema } from './status-jobs.ts';
  *
  * Version 8 is the queue's tables (jobs, dead_jobs, jobs_coalesced, connector_health:
  * src/schema/jobs.ts); version 9 the index ingest's status coalescing reads (status-jobs.ts); version 10 the shared pace lanes (pace-lanes.ts); version 11 the archive append in one
- * statement (archive-append.ts). Later changes append new versions; a version once released is never edited.
+ * statement (archive-append.ts); version 12 the refs' lookups on indexes of their own (refs-lookups.ts). Later changes append new versions; a version once released is never edited.
  */
 export const PG_MIGRATIONS: readonly PgMigration[] = [
   configSchema,
@@ -32,4 +33,5 @@ export const PG_MIGRATIONS: readonly PgMigration[] = [
   statusJobsSchema,
   paceLanesSchema,
   archiveAppendSchema,
+  refsLookupsSchema,
 ];
