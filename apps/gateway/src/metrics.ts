@@ -41,6 +41,10 @@ const COUNTERS: Record<MetricName, { help: string; labels: string[] }> = {
     help: 'Idle worker wake-ups, by reason (timer: the poll; notified: new jobs; slots: jobs finished)',
     labels: ['reason'],
   },
+  worker_parked_total: {
+    help: 'Deliveries that waited for their pace lane outside their worker slot (paced waits hold no slot)',
+    labels: ['connector'],
+  },
 };
 
 const HISTOGRAMS: Record<HistogramName, { help: string; labels: string[]; buckets: number[] }> = {

@@ -9,7 +9,11 @@ import {
 import type { ChannelTarget, TeamsConfig } from '../config.ts';
 
 const DAY_MS = 24 * 3600_000;
-/** Longer waits are handed back to the queue instead of holding a worker slot. */
+/**
+ * Longer waits are handed back to the queue instead of holding a worker slot. Under a worker that
+ * lets a paced wait step out of its slot (core's `WorkSlot`), the `Pacer`'s longer parked wait
+ * applies instead: the wait then holds no slot.
+ */
 const MAX_INLINE_WAIT_MS = 3000;
 const JITTER_MARGIN_MS = 100;
 
@@ -78,8 +82,11 @@ export class ChannelPacer {
     this.metrics = deps.metrics ?? null;
   }
 
-  /** Waits for the channel's next request slot (briefly), or asks the queue to come back later. */
-  async request(channel: ChannelTarget, signal?: AbortSignal, maxWaitMs = MAX_INLINE_WAIT_MS): Promise<void> {
+  /**
+   * Waits for the channel's next request slot (briefly), or asks the queue to come back later.
+   * `maxWaitMs`: a bound of the caller's own (a deadline); else the pacer's (see MAX_INLINE_WAIT_MS).
+   */
+  async request(channel: ChannelTarget, signal?: AbortSignal, maxWaitMs?: number): Promise<void> {
     await this.requests?.acquire(channelKey(channel), signal, maxWaitMs);
   }
 

@@ -30,7 +30,9 @@ export type MetricName =
   /** Something an operator must know about a connector: labels `connector`, `kind` (e.g. `daily_quota`). */
   | 'connector_alerts_total'
   /** An idle worker woke up: label `reason` (`timer`, `slots`, `notified`, `stop`). */
-  | 'worker_wakeups_total';
+  | 'worker_wakeups_total'
+  /** A delivery stepped out of its worker slot to wait for its pace lane (label `connector`). */
+  | 'worker_parked_total';
 
 export type HistogramName = 'delivery_latency_seconds' | 'job_run_seconds';
 

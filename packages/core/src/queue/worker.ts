@@ -17,6 +17,7 @@ import type {
   ReadStore,
   RefStore,
 } from '../store/types.ts';
+import { runInWorkSlot, type WorkSlot } from '../util/work-slot.ts';
 import { type BackoffPolicy, backoffDelay, DEFAULT_BACKOFF } from './backoff.ts';
 import { hydrateJob } from './hydrate.ts';
 
@@ -38,8 +39,15 @@ export interface WorkerOptions {
   logger: Logger;
   metrics: Metrics;
   workerId?: string;
-  /** Jobs in flight at once (across all conversations). */
+  /** Jobs in flight at once (across all conversations), not counting those parked (below). */
   concurrency?: number;
+  /**
+   * Jobs that may wait for their pace lane outside their slots at once (`WorkSlot`): a delivery
+   * sleeping in a pacer holds no slot, so slow lanes (Teams channels at 3 requests/s) do not
+   * starve the sends and the other connectors. 4 × concurrency by default; beyond it a pacer's
+   * wait holds its slot, and the pacer hands jobs back sooner.
+   */
+  maxParked?: number;
   /** How long a claim is valid without a heartbeat; a crashed worker's jobs are retaken after it. */
   leaseMs?: number;
   /** A delivery taking longer than this is aborted and retried. */
@@ -74,7 +82,7 @@ type WakeReason = 'timer' | 'slots' | 'notified' | 'stop';
  */
 export class Worker {
   readonly workerId: string;
-  private readonly o: Required<Omit<WorkerOptions, 'workerId' | 'upkeep'>> & {
+  private readonly o: Required<Omit<WorkerOptions, 'workerId' | 'upkeep' | 'maxParked'>> & {
     upkeep: ((now: number, signal: AbortSignal) => Promise<void>) | null;
   };
   /** When this worker last ran the archive upkeep (see WorkerOptions.upkeep). */
@@ -82,6 +90,9 @@ export class Worker {
   private running = false;
   private loop: Promise<void> | null = null;
   private readonly inFlight = new Set<Promise<void>>();
+  /** Jobs in flight that wait for their pace lane outside their slots (see WorkSlot). */
+  private parkedJobs = 0;
+  private readonly maxParked: number;
   private readonly batchesInFlight = new Set<string>();
   private wake: ((reason: WakeReason) => void) | null = null;
   /** Enough slots came free since the last claim to claim again (see claimAtFree). */
@@ -108,6 +119,20 @@ export class Worker {
       ...options,
       upkeep: options.upkeep ?? null,
     };
+    this.maxParked = options.maxParked ?? this.o.concurrency * 4;
+  }
+
+  /** Jobs in flight that hold a slot (parked ones do not). */
+  private active(): number {
+    return this.inFlight.size - this.parkedJobs;
+  }
+
+  /** Slots free for claims: concurrency less the active jobs, and never past the parked bound. */
+  private freeSlots(): number {
+    return Math.min(
+      this.o.concurrency - this.active(),
+      this.o.concurrency + this.maxParked - this.inFlight.size,
+    );
   }
 
   start(): void {
@@ -141,7 +166,7 @@ export class Worker {
    * predate the jobs. Ignored while too few slots are free to claim: finishing jobs wake it then.
    */
   notify(): void {
-    if (this.o.concurrency - this.inFlight.size < this.claimAtFree()) return;
+    if (this.freeSlots() < this.claimAtFree()) return;
     this.notified = true;
     this.wake?.('notified');
   }
@@ -167,7 +192,7 @@ export class Worker {
         this.slotsFreed = false;
         this.notified = false;
         const claimed = await this.fill();
-        if (claimed === 0 || this.o.concurrency - this.inFlight.size < this.claimAtFree()) await this.idle();
+        if (claimed === 0 || this.freeSlots() < this.claimAtFree()) await this.idle();
       } catch (error) {
         this.o.logger.error({ err: error }, 'worker loop failed; retrying');
         await this.idle(this.o.pollIntervalMs);
@@ -179,7 +204,7 @@ export class Worker {
     let timeout = maxMs ?? this.o.pollIntervalMs;
     // Woken already (new jobs or freed slots while the claim ran): no need to ask when to wake.
     const woken = !this.running || this.slotsFreed || this.notified;
-    if (maxMs === undefined && !woken && this.inFlight.size < this.o.concurrency) {
+    if (maxMs === undefined && !woken && this.freeSlots() > 0) {
       const next = await this.o.store.nextRunAt();
       if (next !== null) timeout = Math.max(5, Math.min(timeout, next - this.o.now()));
     }
@@ -217,7 +242,7 @@ export class Worker {
     const connectors = host.registry.delivering();
     const batchIds = new Set(connectors.filter((m) => m.capabilities.batch).map((m) => m.id));
     const singleIds = connectors.filter((m) => !batchIds.has(m.id)).map((m) => m.id);
-    const free = this.o.concurrency - this.inFlight.size;
+    const free = this.freeSlots();
     if (free > 0 && singleIds.length > 0) {
       const jobs = await store.claimJobs({
         limit: free,
@@ -226,7 +251,7 @@ export class Worker {
         now: this.o.now(),
         connectorIds: singleIds,
       });
-      for (const job of jobs) this.track(this.process(job));
+      for (const job of jobs) this.track(job.connectorId, () => this.process(job));
       claimed += jobs.length;
     }
     if (batchIds.size > 0) claimed += await this.fillBatches(batchIds);
@@ -238,7 +263,7 @@ export class Worker {
     const settings = await this.o.host.settings();
     for (const setting of settings) {
       if (!setting.enabled || !batchIds.has(setting.connectorId)) continue;
-      if (this.inFlight.size >= this.o.concurrency) break;
+      if (this.freeSlots() <= 0) break;
       // One batch per (workspace, connector) at a time: the platform limit is per account anyway.
       const key = `${setting.workspaceId}/${setting.connectorId}`;
       if (this.batchesInFlight.has(key)) continue;
@@ -253,7 +278,7 @@ export class Worker {
       });
       if (jobs.length === 0) continue;
       this.batchesInFlight.add(key);
-      this.track(
+      this.track(setting.connectorId, () =>
         this.processBatch(setting.workspaceId, setting.connectorId, jobs).finally(() =>
           this.batchesInFlight.delete(key),
         ),
@@ -263,18 +288,46 @@ export class Worker {
     return claimed;
   }
 
-  private track(work: Promise<void>): void {
-    const tracked = work.catch((error) =>
+  /** Runs claimed work in a slot of its own (see WorkSlot) and counts it in flight until it ends. */
+  private track(connectorId: string, start: () => Promise<void>): void {
+    const tracked = runInWorkSlot(this.slot(connectorId), start).catch((error) =>
       this.o.logger.error({ err: error }, 'job processing failed unexpectedly'),
     );
     const entry = tracked.finally(() => {
       this.inFlight.delete(entry);
-      if (this.o.concurrency - this.inFlight.size >= this.claimAtFree()) {
-        this.slotsFreed = true;
-        this.wake?.('slots');
-      }
+      this.slotFreed();
     });
     this.inFlight.add(entry);
+  }
+
+  /** A slot came free (a job ended, or stepped out to wait): claim again once enough are. */
+  private slotFreed(): void {
+    if (this.freeSlots() >= this.claimAtFree()) {
+      this.slotsFreed = true;
+      this.wake?.('slots');
+    }
+  }
+
+  /**
+   * What a delivery sees of its slot: it may wait for its pace lane outside it while fewer than
+   * `maxParked` jobs do, and takes a slot again when the wait ends, even beyond `concurrency`
+   * for a moment (the job is claimed already; the next claim waits until slots are free again).
+   */
+  private slot(connectorId: string): WorkSlot {
+    return {
+      canPark: () => this.parkedJobs < this.maxParked,
+      parked: async (wait) => {
+        if (this.parkedJobs >= this.maxParked) return wait();
+        this.parkedJobs++;
+        this.o.metrics.increment('worker_parked_total', { connector: connectorId });
+        this.slotFreed();
+        try {
+          return await wait();
+        } finally {
+          this.parkedJobs--;
+        }
+      },
+    };
   }
 
   /** A single job is a batch of one: the same path, the same settling. */

@@ -1,6 +1,7 @@
 import { WabridgeError } from '../errors/index.ts';
 import { MemoryPaceLedger, type PaceLedger, type PaceRule } from './pace-ledger.ts';
 import { sleep } from './sleep.ts';
+import { currentWorkSlot } from './work-slot.ts';
 
 export interface PacerOptions {
   /** Names what is paced, for the `rate_limited` message ("Slack calls", "Teams channel posts"). */
@@ -15,6 +16,12 @@ export interface PacerOptions {
    * it throws `rate_limited` and the queue reschedules the job without burning an attempt.
    */
   maxWaitMs: number;
+  /**
+   * How long `acquire` may wait when the delivery can step out of its worker slot for the wait
+   * (`WorkSlot`): the wait then holds no slot, only a claimed job and a timer, so it may be longer
+   * and hand fewer jobs back. 10 s by default (never less than `maxWaitMs`), a third of a lease.
+   */
+  parkedMaxWaitMs?: number;
   /**
    * Added to the interval between two calls for one key. Platforms measure when requests arrive,
    * and arrival times jitter by a few milliseconds (timers, event loop, network); without a margin,
@@ -56,7 +63,11 @@ export class Pacer {
   readonly #name: string;
   readonly #rule: PaceRule;
   readonly #maxWaitMs: number;
+  readonly #parkedMaxWaitMs: number;
   readonly #ledger: PaceLedger;
+  readonly #now: () => number;
+  /** Per lane, the latest retry time handed out by a refusal (see `acquire`). */
+  readonly #handedBack = new Map<string, number>();
 
   constructor(options: PacerOptions) {
     if (!(options.ratePerSecond > 0)) throw new RangeError('ratePerSecond must be positive');
@@ -70,7 +81,9 @@ export class Pacer {
         options.shape === 'window' ? (burst / options.ratePerSecond) * 1000 + (options.marginMs ?? 0) : null,
     };
     this.#maxWaitMs = options.maxWaitMs;
+    this.#parkedMaxWaitMs = Math.max(options.maxWaitMs, options.parkedMaxWaitMs ?? 10_000);
     this.#ledger = options.ledger ?? new MemoryPaceLedger(options.now);
+    this.#now = options.now ?? (() => performance.timeOrigin + performance.now());
   }
 
   get intervalMs(): number {
@@ -93,18 +106,45 @@ export class Pacer {
   /**
    * Waits for a slot for `key`, or throws `rate_limited` (with when to come back) when it is further
    * away than `maxWaitMs`. Aborts with the signal.
+   *
+   * Under a worker (`WorkSlot`) the wait is spent outside the worker's slot, and, when no
+   * `maxWaitMs` is given, may last up to `parkedMaxWaitMs`.
+   *
+   * A refusal's retry time counts the jobs this pacer already handed back for the lane: each comes
+   * back one interval after the previous one instead of all at the same moment, where all but the
+   * first few would be refused again (a 5,000-message campaign made 81,193 Slack hand-backs so).
    */
-  async acquire(key: string, signal?: AbortSignal, maxWaitMs = this.#maxWaitMs): Promise<void> {
-    const { granted, waitMs } = await this.#ledger.reserve(this.#lane(key), this.#rule, maxWaitMs);
+  async acquire(key: string, signal?: AbortSignal, maxWaitMs?: number): Promise<void> {
+    const slot = currentWorkSlot();
+    const parks = slot?.canPark() === true;
+    const limit = maxWaitMs ?? (parks ? this.#parkedMaxWaitMs : this.#maxWaitMs);
+    const lane = this.#lane(key);
+    const { granted, waitMs } = await this.#ledger.reserve(lane, this.#rule, limit);
     if (!granted) {
       // Back a little before the slot, to sleep the rest of it here: arriving late would let the
-      // slot pass to a later job of the same key.
+      // slot pass to a later job of the same key. Behind the jobs handed back before, one
+      // interval apart.
+      const now = this.#now();
+      let at = now + Math.max(0, waitMs - limit / 2);
+      const previous = this.#handedBack.get(lane);
+      const spacing =
+        this.#rule.windowMs === null ? this.#rule.intervalMs : this.#rule.windowMs / this.#rule.burst;
+      if (previous !== undefined && previous + spacing > at) at = previous + spacing;
+      this.#handedBack.set(lane, at);
+      if (this.#handedBack.size > 10_000) this.#forgetPast(now);
       throw new WabridgeError('rate_limited', `pacing ${this.#label} for ${key}`, {
-        retryAfterMs: Math.ceil(waitMs - maxWaitMs / 2),
+        retryAfterMs: Math.ceil(at - now),
         details: { key, waitMs: Math.round(waitMs) },
       });
     }
-    if (waitMs > 0) await sleep(waitMs, signal);
+    if (waitMs <= 0) return;
+    if (slot && parks) await slot.parked(() => sleep(waitMs, signal));
+    else await sleep(waitMs, signal);
+  }
+
+  /** Drops the hand-back times already past (a bound on the map when keys are many). */
+  #forgetPast(now: number): void {
+    for (const [lane, at] of this.#handedBack) if (at < now) this.#handedBack.delete(lane);
   }
 
   /**
