@@ -24,6 +24,8 @@ const TAG_BYTES = 16;
 const HEADER = 1 + KEY_ID_BYTES;
 /** Smallest sealed value: header, IV and tag around zero bytes of data. */
 const MIN_SEALED = HEADER + IV_BYTES + TAG_BYTES;
+/** Where a sealed value's parts lie: format byte and key id (the header), IV, ciphertext, tag. */
+export const SEALED_LAYOUT = { FORMAT, HEADER, IV_BYTES, TAG_BYTES, MIN_SEALED } as const;
 
 interface DataKeyRow {
   key_id: string;
@@ -337,6 +339,11 @@ export function sealedOpener(
       return null;
     }
   };
+}
+
+/** The associated data a value is sealed with: its header, workspace and purpose. */
+export function aadOf(header: Uint8Array, workspaceId: string, purpose: string): Buffer {
+  return aad(header, workspaceId, purpose);
 }
 
 function aad(header: Uint8Array, workspaceId: string, purpose: string): Buffer {

@@ -45,6 +45,8 @@ describe('commitmentAt', () => {
     ['an entity id in another script', row({ entity: 'msg_é_日本' })],
     ['an entity id JSON escapes', row({ entity: 'msg_"quoted"\\' })],
     ['a workspace id JSON escapes', row({ log: 'ws_"x' })],
+    ['seq 0 and time 0', row({ seq: 0, at: 0 })],
+    ['a seq of 16 digits', row({ seq: 9_007_199_254_740_991 })],
   ])('agrees with the full parse on %s', (_, columns) => {
     const log = new TextDecoder().decode(columns[3]).match(/"workspace_id":("(?:[^"\\]|\\.)*")/)?.[1];
     const ws = JSON.parse(log as string) as string;
@@ -62,6 +64,11 @@ describe('commitmentAt', () => {
     ['its time column', row({}, { at: 1_750_000_000_001 })],
     ['its time column as text', row({}, { at: '1750000000000' })],
     ['its seq column', row({}, { seq: 8 })],
+    ['its seq column, a digit more', row({}, { seq: 70 })],
+    ['its seq column, a digit less', row({ seq: 70 }, { seq: 7 })],
+    ['its seq column, negative', row({ seq: 7 }, { seq: -7 })],
+    ['its seq column, a fraction', row({ seq: 7 }, { seq: 7.5 })],
+    ['its time column, a digit more', row({ at: 5 }, { at: 15 })],
     ['its workspace', row({ log: 'ws_2' })],
     ['an upper-case commitment', row({ hash: 'AB'.repeat(32) })],
     ['a short commitment', row({ hash: 'ab'.repeat(31) })],

@@ -1,6 +1,7 @@
 import type { KeyObject } from 'node:crypto';
 import { DatabaseSync, type StatementSync } from 'node:sqlite';
 import { HASH_SIZE, leafHash } from '../../archive/log/hash.ts';
+import { BatchOpener } from '../../vault/batch-open.ts';
 import { sealedOpener } from '../../vault/keyring.ts';
 import { ARCHIVE_CONTENT_PURPOSE, contentHash } from './archive.ts';
 import { commitmentAt, parseRecord, type RecordColumns } from './archive-record-form.ts';
@@ -49,6 +50,7 @@ export class PageScanner {
   readonly #records: StatementSync;
   readonly #contents: StatementSync;
   readonly #open: ((sealed: Uint8Array) => Buffer | null) | null;
+  readonly #batch: BatchOpener | null;
   readonly #log: string;
 
   /** `keys` null: contents are checked for presence only (a verify without the data keys). */
@@ -61,6 +63,7 @@ export class PageScanner {
     this.#contents = this.#db.prepare(CONTENT_SQL);
     this.#contents.setReturnArrays(true);
     this.#open = keys ? sealedOpener(keys, log, ARCHIVE_CONTENT_PURPOSE) : null;
+    this.#batch = keys ? new BatchOpener(keys, log, ARCHIVE_CONTENT_PURPOSE) : null;
     this.#log = log;
   }
 
@@ -88,6 +91,11 @@ export class PageScanner {
       sealedOf[seq - from] = sealed;
     }
     const isPurged = (seq: number) => purged.some(([a, b]) => seq >= a && seq <= b);
+    // The page's contents opened together, every tag checked (vault/batch-open.ts): three cipher
+    // calls a page instead of a cipher a content. Should a tag fail, `false`: each content is then
+    // opened on its own below, and the first that does not open stops the page there.
+    const opened = this.#batch?.open(sealedOf) ?? false;
+    const open = this.#open;
     for (let i = 0; i < rows.length; i++) {
       const row = rows[i] as RecordColumns;
       const seq = from + i;
@@ -109,10 +117,10 @@ export class PageScanner {
         absent.push(seq);
       } else if (!(sealed instanceof Uint8Array)) {
         return answer(i, seq);
-      } else if (this.#open) {
-        const opened = this.#open(sealed);
-        if (opened === null) return answer(i, seq);
-        const digest = contentHash(opened);
+      } else if (open) {
+        const plain = opened ? opened[i] : open(sealed);
+        if (!plain) return answer(i, seq);
+        const digest = contentHash(plain);
         if (at >= 0 ? !hexAt(row[3], at, digest) : digest !== committed) return answer(i, seq);
       }
       leaves.set(leafHash(row[3]), i * HASH_SIZE);

@@ -83,6 +83,16 @@ async function tampered(change: (db: DatabaseSync) => void) {
   }
 }
 
+/** Changes the last byte of a record's sealed content (its GCM tag's), one bit. */
+function flipLastByte(db: DatabaseSync, seq: number): void {
+  const row = db
+    .prepare('SELECT sealed FROM archive_content WHERE workspace_id = ? AND seq = ?')
+    .get(WS, seq);
+  const sealed = Buffer.from(row?.sealed as Uint8Array);
+  sealed[sealed.byteLength - 1] = (sealed[sealed.byteLength - 1] as number) ^ 1;
+  db.prepare('UPDATE archive_content SET sealed = ? WHERE workspace_id = ? AND seq = ?').run(sealed, WS, seq);
+}
+
 /** A well-formed record that was never appended. */
 function forged(kind: ArchiveKind, seq: number): Buffer {
   return Buffer.from(
@@ -346,6 +356,10 @@ describe('archive content, apart from the records', () => {
         ).run(Buffer.from('Z'), WS, seq);
       });
       expect(byteChanged.failure).toMatchObject({ reason: 'content-changed', seq, kind });
+      // The tag's last byte alone: the content still decrypts to what its record commits to, but
+      // it no longer opens (threads open a page's contents together: vault/batch-open.ts).
+      const tagChanged = await tampered((db) => flipLastByte(db, seq));
+      expect(tagChanged.failure).toMatchObject({ reason: 'content-changed', seq, kind });
       const deleted = await tampered((db) => {
         db.prepare('DELETE FROM archive_content WHERE workspace_id = ? AND seq = ?').run(WS, seq);
       });
@@ -450,6 +464,14 @@ describe('archive content, apart from the records', () => {
         .run(WS, seqOf('message.revision', 2), WS, seq);
       raw.close();
       expect(scan(0, SIZE)).toMatchObject({ count: seq, odd: seq });
+      // A tag changed, and nothing else: the page's contents opened together fail, and opened one
+      // by one they stop the page at that record.
+      const tag = seqOf('message.revision', 0);
+      const raw2 = new DatabaseSync(path);
+      flipLastByte(raw2, tag);
+      raw2.close();
+      expect(tag).toBeLessThan(seq);
+      expect(scan(0, SIZE)).toMatchObject({ count: tag, odd: tag });
     } finally {
       await store.close();
     }
