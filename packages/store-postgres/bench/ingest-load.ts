@@ -17,6 +17,12 @@ import { asConformanceStore } from '../src/testing/open.ts';
 const N = Number(process.argv[2] ?? 4000);
 const CALLERS = Number(process.argv[3] ?? 25);
 const RUNS = Number(process.argv[4] ?? 1);
+/**
+ * Each caller's pause before its next webhook, at most, in ms (random): an HTTP server's requests
+ * arrive spread out, one by one as their bodies are read, not all in the same tick.
+ */
+const SPREAD_MS = Number(process.argv[5] ?? 0);
+const latencies: number[] = [];
 
 /** CPU seconds (user + system) of a process so far, or null (Linux /proc). */
 function cpuSeconds(pid: number): number | null {
@@ -56,7 +62,12 @@ async function drive(store: PostgresStore, ws: string, n: number): Promise<void>
   let left = n;
   await Promise.all(
     Array.from({ length: CALLERS }, async () => {
-      while (left-- > 0) await store.ingest(webhook(ws));
+      while (left-- > 0) {
+        if (SPREAD_MS > 0) await new Promise((resolve) => setTimeout(resolve, Math.random() * SPREAD_MS));
+        const start = performance.now();
+        await store.ingest(webhook(ws));
+        latencies.push(performance.now() - start);
+      }
     }),
   );
 }
@@ -84,6 +95,7 @@ async function run(): Promise<void> {
   try {
     const ws = await seedWorkspace(asConformanceStore(store), { connectors: ['slack', 'hubspot'] });
     await drive(store, ws, Math.min(1000, N)); // warm-up: JIT, the pool's connections, the data key
+    latencies.length = 0;
     const batchesBefore = store.ingestBatches;
     const statementsBefore = statements;
     const serverBefore = await serverCpu();
@@ -95,8 +107,11 @@ async function run(): Promise<void> {
     const server = (await serverCpu()) - serverBefore;
     const batches = store.ingestBatches - batchesBefore;
     const sent = statements - statementsBefore;
+    latencies.sort((a, b) => a - b);
+    const p = (q: number) =>
+      latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))]?.toFixed(0);
     process.stdout.write(
-      `${N} messages, ${CALLERS} callers: ${(N / seconds).toFixed(0)}/s, client CPU ${((used.user + used.system) / N).toFixed(0)} µs/message, server CPU ${((server * 1e6) / N).toFixed(0)} µs/message, ${(N / batches).toFixed(1)} webhooks/commit, ${(sent / batches).toFixed(1)} statements/commit, load ${loadavg()[0]?.toFixed(1)}\n`,
+      `${N} messages, ${CALLERS} callers: ${(N / seconds).toFixed(0)}/s, client CPU ${((used.user + used.system) / N).toFixed(0)} µs/message, server CPU ${((server * 1e6) / N).toFixed(0)} µs/message, ${(N / batches).toFixed(1)} webhooks/commit, ${(sent / batches).toFixed(1)} statements/commit, p50 ${p(0.5)} ms, p99 ${p(0.99)} ms, load ${loadavg()[0]?.toFixed(1)}\n`,
     );
   } finally {
     await probe.end();
