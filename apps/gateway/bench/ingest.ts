@@ -3,7 +3,9 @@
 // Options: --duration <s> (default 10), --connections 50,200, --rounds <n> (default 3),
 //          --traffic random|sequential (default random; see signedWebhooks),
 //          --store sqlite|postgres (default sqlite), --database-url <postgres://…> (with postgres;
-//          default WABRIDGE_TEST_DATABASE_URL, else postgres://postgres@127.0.0.1:5432/test)
+//          default WABRIDGE_TEST_DATABASE_URL, else postgres://postgres@127.0.0.1:5432/test),
+//          --cpu-prof <dir> (the gateway processes write V8 CPU profiles there, one per run and
+//          thread; summarise with `node apps/gateway/bench/profile-summary.ts <dir>`)
 // With --store postgres the gateway is two processes on one database (a fresh schema per run,
 // dropped after), as N gateways behind a load balancer run: the load generator's connections are
 // spread over both, and their rates and latencies are one figure.
@@ -17,6 +19,7 @@ import { freePort } from '@wabridge/core/testing';
 import { freshSchema } from '@wabridge/store-postgres/testing';
 import { customerMessage } from '@wabridge/whatsapp/testing';
 import autocannon from 'autocannon';
+import pg from 'pg';
 import {
   byThread,
   cpuPerUnit,
@@ -26,6 +29,7 @@ import {
   machineTimes,
   metaWamid,
   SERVE_NODE_FLAGS,
+  userSystemSeconds,
 } from './support.ts';
 
 const { values } = parseArgs({
@@ -36,6 +40,7 @@ const { values } = parseArgs({
     traffic: { type: 'string', default: 'random' },
     store: { type: 'string', default: 'sqlite' },
     'database-url': { type: 'string' },
+    'cpu-prof': { type: 'string' },
   },
 });
 if (values.store !== 'sqlite' && values.store !== 'postgres')
@@ -70,6 +75,8 @@ interface Run {
   cpuByThread: Map<string, number>;
   /** How busy the whole machine was (all cores, load generator included), in %; null without /proc. */
   machineBusy: number | null;
+  /** Postgres: CPU of the server processes serving the gateways per request, in µs; else null. */
+  serverUs: number | null;
 }
 
 // Unique, signed, Meta-shaped webhooks: every request is a new message (no duplicate fast path).
@@ -104,7 +111,13 @@ async function start(
 ): Promise<{ child: ChildProcess; port: number }> {
   const port = await freePort();
   // The gateway with serve's memory settings, as `wabridge serve` runs it.
-  const flags = mode === 'gateway' ? SERVE_NODE_FLAGS : [];
+  const flags =
+    mode === 'gateway'
+      ? [
+          ...SERVE_NODE_FLAGS,
+          ...(values['cpu-prof'] ? ['--cpu-prof', `--cpu-prof-dir=${values['cpu-prof']}`] : []),
+        ]
+      : [];
   const args = [...flags, SERVERS, mode, ...(options.joining ? ['--joining'] : [])];
   const child = spawn(process.execPath, ['--disable-warning=ExperimentalWarning', ...args], {
     env: { ...gatewayEnv(port, dataDir, SECRET), ...options.database },
@@ -128,6 +141,8 @@ const dropAfter = new Map<ChildProcess[], () => Promise<void>>();
 interface Target {
   ports: number[];
   pids: (number | undefined)[];
+  /** Postgres: CPU seconds the server processes serving the gateways have used so far. */
+  serverCpu?: () => Promise<number>;
 }
 
 /** CPU seconds per thread group of all the target's processes, summed; null without /proc. */
@@ -143,13 +158,14 @@ function targetCpu(pids: (number | undefined)[]): Map<string, number> | null {
 
 async function load(
   server: string,
-  { ports, pids }: Target,
+  { ports, pids, serverCpu }: Target,
   connections: number,
   seconds: number,
 ): Promise<Run> {
   // Enough unique webhooks for 25,000 req/s; beyond that the run would start repeating messages.
   const pool = signedWebhooks(Math.max(50_000, seconds * 25_000));
   let next = 0;
+  const serverBefore = await serverCpu?.();
   const cpuBefore = targetCpu(pids);
   const machineBefore = machineTimes();
   const result = await autocannon({
@@ -176,12 +192,17 @@ async function load(
   });
   const cpuAfter = targetCpu(pids);
   const machineAfter = machineTimes();
+  const serverAfter = await serverCpu?.();
   if (server === 'gateway' && next > pool.length)
     process.stdout.write(`warning: ${server} run repeated webhooks (${next} > ${pool.length})\n`);
   const cpuByThread = cpuPerUnit(cpuBefore, cpuAfter, result.requests.total);
   return {
     cpuUs: cpuByThread.size > 0 ? [...cpuByThread.values()].reduce((a, b) => a + b, 0) : null,
     machineBusy: machineBusy(machineBefore, machineAfter),
+    serverUs:
+      serverBefore === undefined || serverAfter === undefined || result.requests.total === 0
+        ? null
+        : ((serverAfter - serverBefore) * 1e6) / result.requests.total,
     cpuByThread,
     server,
     connections,
@@ -205,7 +226,12 @@ async function startTarget(mode: 'bare' | 'gateway', dataDir: string): Promise<C
   if (mode === 'bare' || !postgres) return [(await start(mode, dataDir)).child];
   const children: ChildProcess[] = [];
   const { schema, drop } = await freshSchema('wb_bench', databaseUrl);
-  const database = { DATABASE_URL: databaseUrl, DATABASE_SCHEMA: schema };
+  // The gateways' connections carry an application_name of their own, so the server processes
+  // serving them (one backend per pooled connection) are told from other clients of the server.
+  const url = new URL(databaseUrl);
+  const applicationName = `wabridge-bench-${schema}`;
+  url.searchParams.set('application_name', applicationName);
+  const database = { DATABASE_URL: url.toString(), DATABASE_SCHEMA: schema };
   try {
     children.push((await start(mode, dataDir, { database })).child);
     children.push((await start(mode, dataDir, { database, joining: true })).child);
@@ -215,7 +241,36 @@ async function startTarget(mode: 'bare' | 'gateway', dataDir: string): Promise<C
     throw error;
   }
   dropAfter.set(children, drop);
+  serverCpuOf.set(children, serverCpuReader(applicationName));
   return children;
+}
+
+/** Postgres: the CPU the server's processes serving each target have used so far. */
+const serverCpuOf = new Map<ChildProcess[], () => Promise<number>>();
+let benchClient: pg.Client | null = null;
+
+/**
+ * CPU seconds (user + system) of the server processes with this application_name so far, from
+ * /proc (the server runs on this machine); a process that ended keeps the share last seen. The
+ * server's shared processes (WAL writer, checkpointer, autovacuum) are not counted.
+ */
+function serverCpuReader(applicationName: string): () => Promise<number> {
+  const seen = new Map<number, number>();
+  return async () => {
+    if (!benchClient) {
+      benchClient = new pg.Client({ connectionString: databaseUrl });
+      await benchClient.connect();
+    }
+    const { rows } = await benchClient.query<{ pid: number }>(
+      'SELECT pid FROM pg_stat_activity WHERE application_name = $1',
+      [applicationName],
+    );
+    for (const { pid } of rows) {
+      const used = userSystemSeconds(pid);
+      if (used) seen.set(pid, Math.max(seen.get(pid) ?? 0, used.user + used.system));
+    }
+    return [...seen.values()].reduce((a, b) => a + b, 0);
+  };
 }
 
 async function stopTarget(children: ChildProcess[]): Promise<void> {
@@ -226,6 +281,7 @@ async function stopTarget(children: ChildProcess[]): Promise<void> {
   }
   await dropAfter.get(children)?.();
   dropAfter.delete(children);
+  serverCpuOf.delete(children);
 }
 
 const runs: (Run & { round: number })[] = [];
@@ -239,6 +295,7 @@ for (let round = 1; round <= rounds; round++) {
           const target = {
             ports: children.map((c) => ports.get(c) as number),
             pids: children.map((c) => c.pid),
+            serverCpu: serverCpuOf.get(children),
           };
           await load(mode, target, connections, 2); // warm-up: JIT, connection pools, SQLite pages
           runs.push({ ...(await load(mode, target, connections, duration)), round });
@@ -266,7 +323,7 @@ out(
 out('round  server   conns   req/s     p50 ms  p99 ms  errors  non-2xx  busy %  cpu µs/req  (by thread)');
 for (const r of runs) {
   out(
-    `${String(r.round).padStart(5)}  ${r.server.padEnd(8)} ${String(r.connections).padStart(5)}  ${r.rps.toFixed(0).padStart(7)}  ${String(r.p50).padStart(7)}  ${String(r.p99).padStart(6)}  ${String(r.errors).padStart(6)}  ${String(r.non2xx).padStart(7)}  ${(r.machineBusy?.toFixed(0) ?? '-').padStart(6)}  ${(r.cpuUs?.toFixed(1) ?? '-').padStart(10)}  ${byThread(r.cpuByThread)}`,
+    `${String(r.round).padStart(5)}  ${r.server.padEnd(8)} ${String(r.connections).padStart(5)}  ${r.rps.toFixed(0).padStart(7)}  ${String(r.p50).padStart(7)}  ${String(r.p99).padStart(6)}  ${String(r.errors).padStart(6)}  ${String(r.non2xx).padStart(7)}  ${(r.machineBusy?.toFixed(0) ?? '-').padStart(6)}  ${(r.cpuUs?.toFixed(1) ?? '-').padStart(10)}  ${byThread(r.cpuByThread)}${r.serverUs === null ? '' : `; postgres ${r.serverUs.toFixed(1)}`}`,
   );
 }
 out('');
@@ -274,7 +331,11 @@ const summary = new Map<number, { ratio: number; p99: number }>();
 for (const connections of connectionLevels) {
   const ratios: number[] = [];
   const p99s: number[] = [];
-  const cpu: { bare: number[]; gateway: number[] } = { bare: [], gateway: [] };
+  const cpu: { bare: number[]; gateway: number[]; postgres: number[] } = {
+    bare: [],
+    gateway: [],
+    postgres: [],
+  };
   for (let round = 1; round <= rounds; round++) {
     const pick = (server: string) =>
       runs.find((r) => r.round === round && r.server === server && r.connections === connections);
@@ -286,6 +347,7 @@ for (const connections of connectionLevels) {
     if (bare.cpuUs !== null && gateway.cpuUs !== null) {
       cpu.bare.push(bare.cpuUs);
       cpu.gateway.push(gateway.cpuUs);
+      if (gateway.serverUs !== null) cpu.postgres.push(gateway.serverUs);
     }
   }
   if (ratios.length === 0) continue;
@@ -295,7 +357,7 @@ for (const connections of connectionLevels) {
   );
   if (cpu.gateway.length > 0)
     out(
-      `  server CPU per request at ${connections} connections (median): gateway ${median(cpu.gateway).toFixed(1)} µs, bare ${median(cpu.bare).toFixed(1)} µs`,
+      `  server CPU per request at ${connections} connections (median): gateway ${median(cpu.gateway).toFixed(1)} µs, bare ${median(cpu.bare).toFixed(1)} µs${cpu.postgres.length > 0 ? `; the Postgres processes serving the gateways ${median(cpu.postgres).toFixed(1)} µs more` : ''}`,
     );
 }
 const at200 = summary.get(200);
@@ -316,5 +378,6 @@ out(
     .map((n) => n.toFixed(2))
     .join(', ')}`,
 );
+await (benchClient as pg.Client | null)?.end();
 if (runs.some((r) => r.errors > 0 || r.non2xx > 0))
   out('warning: some requests failed; see errors / non-2xx above');

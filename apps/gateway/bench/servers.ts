@@ -30,7 +30,9 @@ if (mode === 'bare') {
 } else {
   throw new Error(`unknown server ${mode}`);
 }
+// An exit, not the signal's default, so that --cpu-prof writes its profiles.
 process.once('SIGINT', () => process.exit(0));
+process.once('SIGTERM', () => process.exit(0));
 
 /** The bench's workspace: one number, two connectors that mirror every message. */
 async function setUp(env: ReturnType<typeof loadEnv>, registry: ReturnType<typeof createRegistry>) {

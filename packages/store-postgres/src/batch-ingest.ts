@@ -248,7 +248,13 @@ export abstract class PgBatchIngest extends PgContacts {
 
   /**
    * The contacts of `waIds` in `ws`, locked FOR KEY SHARE until commit (see findContact), each with
-   * its conversations on `numbers`.
+   * its conversations on `numbers`. One index probe per customer and per contact, whatever the
+   * planner believes of the tables: each lookup is a LATERAL subquery on its unique key, and the
+   * conversations' is kept from being flattened (OFFSET 0). Written as one join, the planner with
+   * no statistics yet (new tables, until autovacuum's first ANALYZE) estimated a handful of rows
+   * per workspace and scanned all of the workspace's conversations once per contact found: 6 ms
+   * per batch of 25 after 7,000 messages, 40% of the server's CPU per webhook, growing with the
+   * workspace (see docs/performance.md, "Ingest on Postgres").
    */
   async #find(
     tx: Tx,
@@ -267,10 +273,11 @@ export abstract class PgBatchIngest extends PgContacts {
     }>(
       `SELECT c.id, c.wa_id, c.username, c.profile_name, cv.phone_number_id, cv.id AS conversation_id,
          cv.display_phone_number
-       FROM contacts c LEFT JOIN conversations cv
-         ON cv.workspace_id = c.workspace_id AND cv.contact_id = c.id AND cv.phone_number_id = ANY($3::text[])
-       WHERE c.workspace_id = $1 AND c.wa_id = ANY($2::text[])
-       FOR KEY SHARE OF c`,
+       FROM unnest($2::text[]) AS w(wa_id)
+       CROSS JOIN LATERAL (SELECT id, wa_id, username, profile_name FROM contacts
+         WHERE workspace_id = $1 AND wa_id = w.wa_id FOR KEY SHARE) c
+       LEFT JOIN LATERAL (SELECT id, phone_number_id, display_phone_number FROM conversations
+         WHERE workspace_id = $1 AND contact_id = c.id AND phone_number_id = ANY($3::text[]) OFFSET 0) cv ON true`,
       [ws, waIds, numbers],
     );
     const contacts = new Map<string, Contact>();

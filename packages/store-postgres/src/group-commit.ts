@@ -5,18 +5,23 @@ export interface GroupCommitOptions {
   /** Inputs per batch at most: a burst beyond it takes more than one. */
   maxBatch: number;
   /**
-   * Batches written at once at most (each on its own connection). More than one overlaps the
-   * round trips of one batch's statements with another's; what they must do one at a time (the
-   * archive head a transaction locks from its flush to its commit) they do in turn.
+   * Batches written at once at most (each on its own connection). A second one starts only while a
+   * full batch (`maxBatch`) waits: a burst larger than one batch overlaps the round trips of one
+   * batch's statements with another's, but calls that arrive one by one while a batch is being
+   * written wait for it and go together in the next. Starting a batch for each of them (they reach
+   * the store a few at a time, as an HTTP server reads their bodies) made batches of one to five
+   * under load, each paying a transaction's dozen statements, on the process and on the database
+   * (docs/performance.md, "Ingest on Postgres").
    */
   inFlight: number;
 }
 
 /**
- * Group commit: calls that arrive while `inFlight` batches are being written wait, and the next
- * batch to start takes them all (up to `maxBatch`), so a burst of N calls costs about N / batch
- * transactions and commits instead of N. A call that finds a batch free starts one right away
- * (after the calls of the same task, which it takes along), so a lone call waits for no timer.
+ * Group commit: calls that arrive while a batch is being written wait, and the next batch to start
+ * takes them all (up to `maxBatch`), so a burst of N calls costs about N / batch transactions and
+ * commits instead of N; more batches run at once (up to `inFlight`) only while a full one waits. A
+ * call that finds no batch running starts one right away (after the calls of the same task, which
+ * it takes along), so a lone call waits for no timer.
  * `runBatch` answers each input (in order) on its own: one caller's failure is its own, never its
  * neighbours'.
  */
@@ -41,7 +46,7 @@ export class GroupCommit<I, O> {
   submit(input: I): Promise<O> {
     return new Promise<O>((resolve, reject) => {
       this.#waiting.push({ input, resolve, reject });
-      if (this.#scheduled || this.#running >= this.#options.inFlight) return;
+      if (this.#scheduled || !this.#mayStart()) return;
       // Started after the current task's other calls (a Promise.all of many): they share it.
       this.#scheduled = true;
       queueMicrotask(() => {
@@ -51,8 +56,16 @@ export class GroupCommit<I, O> {
     });
   }
 
+  /** Whether a batch may start now: none is running, or a full one waits and a slot is free. */
+  #mayStart(): boolean {
+    return (
+      this.#running === 0 ||
+      (this.#running < this.#options.inFlight && this.#waiting.length >= this.#options.maxBatch)
+    );
+  }
+
   #startBatch(): void {
-    if (this.#waiting.length === 0 || this.#running >= this.#options.inFlight) return;
+    if (this.#waiting.length === 0 || !this.#mayStart()) return;
     const batch = this.#waiting.splice(0, this.#options.maxBatch);
     this.#running++;
     this.#batches++;
@@ -68,7 +81,8 @@ export class GroupCommit<I, O> {
       })
       .finally(() => {
         this.#running--;
-        // What waited meanwhile goes next, all of it (up to maxBatch) in one batch.
+        // What waited meanwhile goes next, all of it (up to maxBatch) in one batch, once no batch
+        // runs (or a full one waits): every waiting call has a running batch that starts it.
         this.#startBatch();
       });
   }

@@ -234,3 +234,70 @@ it("takes the workspace's archive head with the transaction's last statement, th
     await count('messages WHERE workspace_id = $1', [ws]),
   );
 });
+
+it("finds a batch's known customers by index probes, however many the workspace has, before any ANALYZE", async () => {
+  // 1,000 customers, each with a conversation: the tables are new, so the planner has no
+  // statistics of them (autovacuum's first ANALYZE comes a minute or more later).
+  for (let unit = 0; unit < 50; unit++) {
+    await store.ingest(
+      messagesUnit(ws, {
+        messages: Array.from({ length: 20 }, (_, i) =>
+          inboundMessage({
+            wamid: `wamid.seed.${unit}.${i}`,
+            contact: identity({ waId: `1555${String(unit * 20 + i).padStart(7, '0')}` }),
+          }),
+        ),
+      }),
+    );
+  }
+  // The statement that finds the contacts of a webhook of five known customers, as sent.
+  const found: Array<{ sql: string; params: unknown[] }> = [];
+  const proto = pg.Client.prototype as unknown as { query: (...args: unknown[]) => unknown };
+  const query = proto.query;
+  proto.query = function (this: unknown, ...args: unknown[]) {
+    if (
+      typeof args[0] === 'string' &&
+      args[0].includes('FOR KEY SHARE') &&
+      args[0].includes('conversation_id')
+    )
+      found.push({ sql: args[0], params: args[1] as unknown[] });
+    return query.apply(this, args);
+  };
+  try {
+    await store.ingest(
+      messagesUnit(ws, {
+        messages: [3, 250, 512, 777, 999].map((n) =>
+          inboundMessage({
+            wamid: `wamid.known.${n}`,
+            contact: identity({ waId: `1555${String(n).padStart(7, '0')}` }),
+          }),
+        ),
+      }),
+    );
+  } finally {
+    proto.query = query;
+  }
+  expect(found).toHaveLength(1);
+  const { sql, params } = found[0] as { sql: string; params: unknown[] };
+  // Rows the plan read (returned or filtered out, on every loop), over all its nodes.
+  const [row] = await store.db.transaction((tx) =>
+    tx.all<{ 'QUERY PLAN': Array<{ Plan: PlanNode }> }>(`EXPLAIN (ANALYZE, FORMAT JSON) ${sql}`, params),
+  );
+  const plan = (row as { 'QUERY PLAN': Array<{ Plan: PlanNode }> })['QUERY PLAN'][0]?.Plan as PlanNode;
+  const read = (node: PlanNode): number =>
+    ((node['Actual Rows'] ?? 0) +
+      (node['Rows Removed by Filter'] ?? 0) +
+      (node['Rows Removed by Join Filter'] ?? 0)) *
+      (node['Actual Loops'] ?? 1) +
+    (node.Plans ?? []).reduce((n, child) => n + read(child), 0);
+  // A few rows per customer (its contact, its conversation, the joins'), not the workspace's 1,000.
+  expect(read(plan)).toBeLessThan(100);
+});
+
+interface PlanNode {
+  'Actual Rows'?: number;
+  'Actual Loops'?: number;
+  'Rows Removed by Filter'?: number;
+  'Rows Removed by Join Filter'?: number;
+  Plans?: PlanNode[];
+}

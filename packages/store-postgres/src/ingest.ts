@@ -25,10 +25,11 @@ import { jsonb, type MessageRow } from './rows.ts';
 const MAX_INGEST_BATCH = 256;
 
 /**
- * Group commits of ingest written at once per process, each on a connection of the pool (10 by
- * default, so other calls keep some). A batch spends most of its time waiting for round trips,
- * one statement after another; others overlap them, and take turns only from their archive append
- * (the last statement, which locks the archive head) to their commit.
+ * Group commits of ingest written at once per process at most, each on a connection of the pool
+ * (10 by default, so other calls keep some). A second one starts only while a full batch waits
+ * (see GroupCommitOptions.inFlight): a burst beyond one batch overlaps their round trips, and they
+ * take turns only from their archive append (the last statement, which locks the archive head) to
+ * their commit.
  */
 const INGEST_BATCHES_IN_FLIGHT = 4;
 
