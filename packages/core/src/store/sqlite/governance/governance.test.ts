@@ -332,7 +332,8 @@ describe('retention', () => {
     expect((await verifyArchive(store.db, 'acme')).purged).toBe(1);
   });
 
-  it('runs in short batches, each recorded, until nothing due is left; the media of each batch goes', async () => {
+  /** Five messages of ADA and a rule that keeps messages one day: all five due two days later. */
+  async function fiveMessagesKeptOneDay() {
     for (let i = 0; i < 5; i++) await say(ADA, `w${i}`, `m${i}`, T0 + i);
     await store.setRetention({
       workspaceId: 'acme',
@@ -341,6 +342,10 @@ describe('retention', () => {
       afterLastMessageDays: null,
       actor: 'a',
     });
+  }
+
+  it('runs in short batches, each recorded, until nothing due is left; the media of each batch goes', async () => {
+    await fiveMessagesKeptOneDay();
     const deleted: string[] = [];
     const governance = new ArchiveGovernance({
       store,
@@ -366,14 +371,7 @@ describe('retention', () => {
   });
 
   it('stops between batches once its lock is lost; the next run takes the rest', async () => {
-    for (let i = 0; i < 5; i++) await say(ADA, `w${i}`, `m${i}`, T0 + i);
-    await store.setRetention({
-      workspaceId: 'acme',
-      kind: 'messages',
-      keepDays: 1,
-      afterLastMessageDays: null,
-      actor: 'a',
-    });
+    await fiveMessagesKeptOneDay();
     const lost = new AbortController();
     const governance = new ArchiveGovernance({
       store,
