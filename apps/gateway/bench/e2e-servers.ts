@@ -49,6 +49,8 @@ if (mode === 'target') {
     http: mode !== 'worker',
     registry,
   });
+  // As `wabridge serve` does once serving: its compile cache entries written (support.ts).
+  (await import('node:module')).flushCompileCache?.();
   // The pid, for /proc: under --fsyncs this process is strace's child, not the bench's.
   process.stdout.write(`ready ${process.pid}\n`);
   // A graceful stop, so that --cpu-prof writes its profiles (each thread's) on the way out.
