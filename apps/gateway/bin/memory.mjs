@@ -7,7 +7,7 @@
 // times what survived the last full collection before the next one. The gateway's main thread
 // keeps ~30–45 MB alive under load, so most of its 250+ MB were garbage waiting to be collected.
 
-import { chmodSync, mkdirSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 
 /** Commands that run for long and serve load; one-off commands keep Node's defaults. */
@@ -52,19 +52,16 @@ export function compileCacheDirectory({ command, env, cwd }) {
 
 /**
  * Turns the compile cache on for this process (the modules it loads from now on) and, through
- * NODE_COMPILE_CACHE, for the threads it starts. The data directory is made private if this makes
- * it (as ensurePrivateDirectory does later). Nothing fails a start: without the cache (a read-only
- * directory, an older Node) the sources are stripped as before.
+ * NODE_COMPILE_CACHE, for the threads it starts. Only in a data directory that exists: the
+ * launcher makes nothing (help and usage errors write nothing, and the data directory is made
+ * private by createRuntime), so a gateway's very first start runs without a cache and writes it
+ * from the next. Nothing fails a start: without the cache (an older Node) the sources are
+ * stripped as before.
  */
 export function enableCompileCache({ command, env, cwd }, module) {
   const directory = compileCacheDirectory({ command, env, cwd });
-  if (!directory || typeof module.enableCompileCache !== 'function') return null;
-  try {
-    const dataDir = dirname(directory);
-    if (mkdirSync(dataDir, { recursive: true, mode: 0o700 }) !== undefined) chmodSync(dataDir, 0o700);
-  } catch {
+  if (!directory || typeof module.enableCompileCache !== 'function' || !existsSync(dirname(directory)))
     return null;
-  }
   env.NODE_COMPILE_CACHE = directory;
   const result = module.enableCompileCache(directory);
   return result?.directory ?? null;

@@ -17,7 +17,10 @@ if (major < 22 || (major === 22 && minor < 12)) {
 const main = fileURLToPath(new URL('../src/main.ts', import.meta.url));
 // serve and worker keep the TypeScript sources they load, stripped, in a compile cache: set before
 // the relaunch below, so the relaunched process (and its threads) inherit NODE_COMPILE_CACHE.
-enableCompileCache({ command: process.argv[2], env: process.env, cwd: process.cwd() }, module);
+// Not for help (`wabridge serve --help` writes nothing).
+const args = process.argv.slice(2);
+if (!args.includes('--help') && !args.includes('-h'))
+  enableCompileCache({ command: args[0], env: process.env, cwd: process.cwd() }, module);
 // serve and worker get their memory settings (V8 heap sizes, glibc malloc), which only apply when
 // a process starts: see memory.mjs.
 const memory = relaunchWithMemorySettings({

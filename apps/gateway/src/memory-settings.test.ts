@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -65,10 +65,9 @@ describe('the compile cache of the long-running commands (bin/memory.mjs)', () =
       expect(compileCacheDirectory({ command: 'serve', env, cwd: '/srv' })).toBeNull();
   });
 
-  it('turns it on for the process and, through the environment, for its threads; the data directory made private', () => {
+  it('turns it on for the process and, through the environment, for its threads, in a data directory that exists', () => {
     const root = mkdtempSync(join(tmpdir(), 'wabridge-compile-cache-'));
     try {
-      const env: NodeJS.ProcessEnv = { WABRIDGE_DATA_DIR: 'data' };
       const enabled: string[] = [];
       const module = {
         enableCompileCache(directory: string) {
@@ -76,11 +75,17 @@ describe('the compile cache of the long-running commands (bin/memory.mjs)', () =
           return { directory };
         },
       };
+      // No data directory yet (a first start, or help): nothing made, no cache.
+      const fresh: NodeJS.ProcessEnv = { WABRIDGE_DATA_DIR: 'data' };
+      expect(enableCompileCache({ command: 'serve', env: fresh, cwd: root }, module)).toBeNull();
+      expect(existsSync(join(root, 'data'))).toBe(false);
+      expect(fresh.NODE_COMPILE_CACHE).toBeUndefined();
+      mkdirSync(join(root, 'data'), { mode: 0o700 });
+      const env: NodeJS.ProcessEnv = { WABRIDGE_DATA_DIR: 'data' };
       const directory = join(root, 'data', 'compile-cache');
       expect(enableCompileCache({ command: 'serve', env, cwd: root }, module)).toBe(directory);
       expect(enabled).toEqual([directory]);
       expect(env.NODE_COMPILE_CACHE).toBe(directory);
-      expect(statSync(join(root, 'data')).mode & 0o777).toBe(0o700);
       // A one-off command, or a Node without the cache: nothing.
       expect(enableCompileCache({ command: 'status', env: {}, cwd: root }, module)).toBeNull();
       expect(enableCompileCache({ command: 'serve', env: {}, cwd: root }, {})).toBeNull();
