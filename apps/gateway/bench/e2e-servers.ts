@@ -55,6 +55,8 @@ if (mode === 'target') {
     registry,
   });
   if (process.env.BENCH_STAGES) traceStages(server.runtime.store, process.env.BENCH_STAGES);
+  // As `wabridge serve` does once serving: its compile cache entries written (support.ts).
+  (await import('node:module')).flushCompileCache?.();
   // The pid, for /proc: under --fsyncs this process is strace's child, not the bench's.
   process.stdout.write(`ready ${process.pid}\n`);
   // A graceful stop, so that --cpu-prof writes its profiles (each thread's) on the way out.

@@ -2,6 +2,7 @@
 // and Meta-shaped wamids.
 import { randomBytes } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { APPLIED, SERVER_MALLOC_ENV, SERVER_V8_FLAGS } from '../bin/memory.mjs';
 
 /**
@@ -126,12 +127,23 @@ export function metaWamid(waId: string): string {
 }
 
 /**
+ * The compile cache of the benchmarks' gateways. `wabridge serve` keeps one in its data directory
+ * (bin/memory.mjs), which outlives its restarts; a benchmark's data directory is new each run, so
+ * its gateways share this one instead, and measure a gateway started with its cache, as every
+ * start of `serve` but the first is.
+ */
+export const BENCH_COMPILE_CACHE = fileURLToPath(
+  new URL('../../../node_modules/.cache/wabridge-bench/compile-cache', import.meta.url),
+);
+
+/**
  * Environment for a gateway child under test: production mode, quiet logs, a fixed master key, and
- * serve's malloc settings (see SERVE_NODE_FLAGS).
+ * serve's malloc settings and compile cache (see SERVE_NODE_FLAGS and BENCH_COMPILE_CACHE).
  */
 export function gatewayEnv(port: number, dataDir: string, appSecret: string): NodeJS.ProcessEnv {
   return {
     ...SERVER_MALLOC_ENV,
+    NODE_COMPILE_CACHE: BENCH_COMPILE_CACHE,
     ...process.env,
     [APPLIED]: '1',
     NODE_ENV: 'production',

@@ -8,3 +8,12 @@ export declare function relaunchWithMemorySettings(process: {
   execArgv: readonly string[];
   env: NodeJS.ProcessEnv;
 }): { flags: readonly string[]; env: NodeJS.ProcessEnv } | null;
+export declare function compileCacheDirectory(process: {
+  command: string | undefined;
+  env: NodeJS.ProcessEnv;
+  cwd: string;
+}): string | null;
+export declare function enableCompileCache(
+  process: { command: string | undefined; env: NodeJS.ProcessEnv; cwd: string },
+  module: { enableCompileCache?(directory: string): { directory?: string } | undefined },
+): string | null;

@@ -7,6 +7,9 @@
 // times what survived the last full collection before the next one. The gateway's main thread
 // keeps ~30–45 MB alive under load, so most of its 250+ MB were garbage waiting to be collected.
 
+import { existsSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+
 /** Commands that run for long and serve load; one-off commands keep Node's defaults. */
 export const LONG_RUNNING_COMMANDS = new Set(['serve', 'worker']);
 
@@ -29,6 +32,40 @@ export const SERVER_V8_FLAGS = ['--max-semi-space-size=8'];
  * on an idle gateway: 18 MB less resident memory.
  */
 export const SERVER_MALLOC_ENV = { MALLOC_TRIM_THRESHOLD_: '131072', MALLOC_MMAP_THRESHOLD_: '131072' };
+
+/**
+ * Where a long-running command keeps Node's compile cache (https://nodejs.org/api/module.html#module-compile-cache),
+ * or null: another command, or the operator chose (NODE_COMPILE_CACHE) or refused
+ * (NODE_DISABLE_COMPILE_CACHE) one. wabridge runs its TypeScript sources directly, and without a
+ * cache every thread that loads them strips their types itself with Node's WebAssembly build of
+ * swc: ~17 MB resident per thread (main and store), and a WebAssembly compilation at each start.
+ * With the cache, from the second start on the stripped sources come from disk and the stripper
+ * is never loaded. The cache lives in the data directory, the gateway's private one (0700, as
+ * createRuntime makes it): a shared cache (Node's default is under the system's temporary
+ * directory) could be written by another user, and its entries are run as code.
+ */
+export function compileCacheDirectory({ command, env, cwd }) {
+  if (!LONG_RUNNING_COMMANDS.has(command)) return null;
+  if (env.NODE_COMPILE_CACHE || env.NODE_DISABLE_COMPILE_CACHE) return null;
+  return join(resolve(cwd, env.WABRIDGE_DATA_DIR || './data'), 'compile-cache');
+}
+
+/**
+ * Turns the compile cache on for this process (the modules it loads from now on) and, through
+ * NODE_COMPILE_CACHE, for the threads it starts. Only in a data directory that exists: the
+ * launcher makes nothing (help and usage errors write nothing, and the data directory is made
+ * private by createRuntime), so a gateway's very first start runs without a cache and writes it
+ * from the next. Nothing fails a start: without the cache (an older Node) the sources are
+ * stripped as before.
+ */
+export function enableCompileCache({ command, env, cwd }, module) {
+  const directory = compileCacheDirectory({ command, env, cwd });
+  if (!directory || typeof module.enableCompileCache !== 'function' || !existsSync(dirname(directory)))
+    return null;
+  env.NODE_COMPILE_CACHE = directory;
+  const result = module.enableCompileCache(directory);
+  return result?.directory ?? null;
+}
 
 /** Set in the environment once the settings are applied: the relaunched process does not relaunch. */
 export const APPLIED = 'WABRIDGE_MEMORY_SETTINGS';

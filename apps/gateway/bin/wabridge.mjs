@@ -2,8 +2,9 @@
 // Launcher: wabridge runs its TypeScript sources directly with Node's type stripping, so check the
 // Node version first and say clearly what is needed instead of failing on a ".ts" extension.
 import { spawnSync } from 'node:child_process';
+import module from 'node:module';
 import { fileURLToPath } from 'node:url';
-import { relaunchWithMemorySettings } from './memory.mjs';
+import { enableCompileCache, relaunchWithMemorySettings } from './memory.mjs';
 
 const [major, minor] = process.versions.node.split('.').map(Number);
 if (major < 22 || (major === 22 && minor < 12)) {
@@ -14,6 +15,12 @@ if (major < 22 || (major === 22 && minor < 12)) {
   process.exit(1);
 }
 const main = fileURLToPath(new URL('../src/main.ts', import.meta.url));
+// serve and worker keep the TypeScript sources they load, stripped, in a compile cache: set before
+// the relaunch below, so the relaunched process (and its threads) inherit NODE_COMPILE_CACHE.
+// Not for help (`wabridge serve --help` writes nothing).
+const args = process.argv.slice(2);
+if (!args.includes('--help') && !args.includes('-h'))
+  enableCompileCache({ command: args[0], env: process.env, cwd: process.cwd() }, module);
 // serve and worker get their memory settings (V8 heap sizes, glibc malloc), which only apply when
 // a process starts: see memory.mjs.
 const memory = relaunchWithMemorySettings({

@@ -1,5 +1,15 @@
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { APPLIED, relaunchWithMemorySettings, SERVER_MALLOC_ENV, SERVER_V8_FLAGS } from '../bin/memory.mjs';
+import {
+  APPLIED,
+  compileCacheDirectory,
+  enableCompileCache,
+  relaunchWithMemorySettings,
+  SERVER_MALLOC_ENV,
+  SERVER_V8_FLAGS,
+} from '../bin/memory.mjs';
 
 describe('memory settings of the long-running commands (bin/memory.mjs)', () => {
   it('relaunches serve and worker with the V8 flags and malloc settings, marked as applied', () => {
@@ -35,5 +45,53 @@ describe('memory settings of the long-running commands (bin/memory.mjs)', () => 
       env: { MALLOC_TRIM_THRESHOLD_: '0' },
     });
     expect(relaunch?.env.MALLOC_TRIM_THRESHOLD_).toBe('0');
+  });
+});
+
+describe('the compile cache of the long-running commands (bin/memory.mjs)', () => {
+  it('lives in the data directory, for serve and worker only', () => {
+    expect(compileCacheDirectory({ command: 'serve', env: {}, cwd: '/srv/wa' })).toBe(
+      '/srv/wa/data/compile-cache',
+    );
+    expect(
+      compileCacheDirectory({ command: 'worker', env: { WABRIDGE_DATA_DIR: '/var/lib/wa' }, cwd: '/srv' }),
+    ).toBe('/var/lib/wa/compile-cache');
+    expect(compileCacheDirectory({ command: 'status', env: {}, cwd: '/srv' })).toBeNull();
+    expect(compileCacheDirectory({ command: undefined, env: {}, cwd: '/srv' })).toBeNull();
+  });
+
+  it('leaves an operator’s own cache, or their refusal of one, alone', () => {
+    for (const env of [{ NODE_COMPILE_CACHE: '/cache' }, { NODE_DISABLE_COMPILE_CACHE: '1' }])
+      expect(compileCacheDirectory({ command: 'serve', env, cwd: '/srv' })).toBeNull();
+  });
+
+  it('turns it on for the process and, through the environment, for its threads, in a data directory that exists', () => {
+    const root = mkdtempSync(join(tmpdir(), 'wabridge-compile-cache-'));
+    try {
+      const enabled: string[] = [];
+      const module = {
+        enableCompileCache(directory: string) {
+          enabled.push(directory);
+          return { directory };
+        },
+      };
+      // No data directory yet (a first start, or help): nothing made, no cache.
+      const fresh: NodeJS.ProcessEnv = { WABRIDGE_DATA_DIR: 'data' };
+      expect(enableCompileCache({ command: 'serve', env: fresh, cwd: root }, module)).toBeNull();
+      expect(existsSync(join(root, 'data'))).toBe(false);
+      expect(fresh.NODE_COMPILE_CACHE).toBeUndefined();
+      mkdirSync(join(root, 'data'), { mode: 0o700 });
+      const env: NodeJS.ProcessEnv = { WABRIDGE_DATA_DIR: 'data' };
+      const directory = join(root, 'data', 'compile-cache');
+      expect(enableCompileCache({ command: 'serve', env, cwd: root }, module)).toBe(directory);
+      expect(enabled).toEqual([directory]);
+      expect(env.NODE_COMPILE_CACHE).toBe(directory);
+      // A one-off command, or a Node without the cache: nothing.
+      expect(enableCompileCache({ command: 'status', env: {}, cwd: root }, module)).toBeNull();
+      expect(enableCompileCache({ command: 'serve', env: {}, cwd: root }, {})).toBeNull();
+      expect(enabled).toHaveLength(1);
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
   });
 });

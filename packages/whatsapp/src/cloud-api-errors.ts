@@ -5,7 +5,9 @@
  * and to the `errors[]` of failed status webhooks.
  */
 
-import { type ErrorCode, WabridgeError } from '@wabridge/core';
+import type { ErrorCode } from '@wabridge/core';
+// From core's narrow entry: the store thread loads this module for its error table (ingest.ts).
+import { WabridgeError } from '@wabridge/core/ingest';
 import { z } from 'zod';
 
 export interface MetaErrorMeaning {

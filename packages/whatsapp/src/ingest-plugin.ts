@@ -1,7 +1,8 @@
 // The WhatsApp ingest translator as the store thread loads it (see `IngestTranslatorModule` in
 // core): `openThreadedSqliteStore({ ingestTranslator: WHATSAPP_INGEST_TRANSLATOR })`. Kept apart
 // from the package's index so the store thread loads only what ingest needs.
-import { type IngestTranslatorDeps, type IngestTranslatorModule, RoutingCache } from '@wabridge/core';
+import type { IngestTranslatorDeps, IngestTranslatorModule } from '@wabridge/core';
+import { RoutingCache } from '@wabridge/core/ingest';
 import { WhatsAppIngestor } from './ingest.ts';
 
 export const createIngestTranslator: IngestTranslatorModule['createIngestTranslator'] = ({

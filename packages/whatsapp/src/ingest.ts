@@ -17,8 +17,10 @@ import type {
   WebhookBodyOutcome,
   Workspace,
 } from '@wabridge/core';
-import { contentId, keywordMatcher, newId } from '@wabridge/core';
-import { META_ERROR_MEANINGS } from './cloud-api-client.ts';
+// Values from core's narrow entry and the error table's own module: this file runs in the store
+// thread (ingest-plugin.ts), which loads only what ingest needs.
+import { contentId, keywordMatcher, newId } from '@wabridge/core/ingest';
+import { META_ERROR_MEANINGS } from './cloud-api-errors.ts';
 import {
   changedMessageId,
   type EchoesValue,

@@ -23,6 +23,9 @@ async function startProcess(input: CommandInput, http: boolean): Promise<void> {
     http,
     registry: defaultRegistry(),
   });
+  // Serving: what this thread runs is loaded. Its compile cache entries (bin/memory.mjs) are
+  // written now rather than at exit, which a killed process never reaches. A no-op without one.
+  (await import('node:module')).flushCompileCache?.();
   closeOnSignals(server, (m) => server.runtime.logger.info({}, m));
 }
 

@@ -1,6 +1,7 @@
 // The store thread: owns the SQLite connection and answers Store calls from the main thread. It
 // also ingests verified webhook bodies, next to the data, with the ingest translator it is given
 // by module URL (see openThreadedSqliteStore and store/ingest-translator.ts).
+import { flushCompileCache } from 'node:module';
 import { parentPort, workerData } from 'node:worker_threads';
 import { isWabridgeError, WabridgeError } from '../../errors/index.ts';
 import type { Logger, LogRecord } from '../../logger/index.ts';
@@ -132,6 +133,10 @@ port.on('message', (message: Calls) => {
     );
   }
 });
+// Everything this thread runs is loaded: where the process keeps a compile cache (`wabridge
+// serve`, see apps/gateway/bin/memory.mjs), write this thread's entries now rather than at its
+// exit, which a killed process never reaches. A no-op without a cache.
+flushCompileCache?.();
 port.postMessage({ ready: true });
 
 function serialise(error: unknown) {
