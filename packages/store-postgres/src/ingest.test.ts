@@ -255,12 +255,11 @@ it("finds a batch's known customers by index probes, however many the workspace 
   const proto = pg.Client.prototype as unknown as { query: (...args: unknown[]) => unknown };
   const query = proto.query;
   proto.query = function (this: unknown, ...args: unknown[]) {
-    if (
-      typeof args[0] === 'string' &&
-      args[0].includes('FOR KEY SHARE') &&
-      args[0].includes('conversation_id')
-    )
-      found.push({ sql: args[0], params: args[1] as unknown[] });
+    // A text and its values, or a named (prepared) statement's config.
+    const named = typeof args[0] === 'object' ? (args[0] as { text?: string; values?: unknown[] }) : null;
+    const sql = named ? named.text : args[0];
+    if (typeof sql === 'string' && sql.includes('FOR KEY SHARE') && sql.includes('conversation_id'))
+      found.push({ sql, params: (named ? named.values : args[1]) as unknown[] });
     return query.apply(this, args);
   };
   try {
