@@ -37,25 +37,44 @@ export function createApp(
     signInLinks?: SignInLinks;
   } = {},
 ) {
-  const app = new Hono();
   // One gate for every body read before its sender is known (WhatsApp and connector callbacks).
   const gate = new BodyGate({
     maxBodies: runtime.env.WEBHOOK_UNVERIFIED_MAX,
     maxBytes: runtime.env.WEBHOOK_UNVERIFIED_MAX_BYTES,
   });
-  app.route('/', health(runtime, options.metricsRegistry));
-  app.route('/webhooks/whatsapp', whatsappWebhook(runtime, gate));
+  // Every route but Meta's webhook. Some of its routes are ones Hono's RegExpRouter refuses
+  // (`/hooks/slack-app/*` beside `/hooks/:connector/:workspace/*`, the Connect callbacks beside
+  // `/:workspace/install`, `retention/run` beside `retention/:kind`), so its SmartRouter falls
+  // back to the slower TrieRouter for every request it matches.
+  const rest = new Hono();
+  rest.route('/', health(runtime, options.metricsRegistry));
   // Before `/hooks/:connector/:workspace`, which would read `slack-app` as a connector.
-  app.route('/hooks/slack-app', slackAppHooks(runtime, gate));
-  app.route('/hooks', connectorHooks(runtime, gate));
-  app.route('/media', mediaRoutes(runtime));
-  app.route('/connect/slack', connectSlackRoutes(runtime));
-  app.route('/connect/hubspot', connectHubSpotRoutes(runtime));
-  app.route('/connect/teams', connectTeamsRoutes(runtime));
-  mountAdmin(app, runtime);
+  rest.route('/hooks/slack-app', slackAppHooks(runtime, gate));
+  rest.route('/hooks', connectorHooks(runtime, gate));
+  rest.route('/media', mediaRoutes(runtime));
+  rest.route('/connect/slack', connectSlackRoutes(runtime));
+  rest.route('/connect/hubspot', connectHubSpotRoutes(runtime));
+  rest.route('/connect/teams', connectTeamsRoutes(runtime));
+  mountAdmin(rest, runtime);
   // The console's pages, after the admin middleware and the API (which answers /admin/api first).
-  app.route('/admin', adminConsole(runtime, options.signInLinks ? { signInLinks: options.signInLinks } : {}));
+  rest.route(
+    '/admin',
+    adminConsole(runtime, options.signInLinks ? { signInLinks: options.signInLinks } : {}),
+  );
+  answerFailures(rest, runtime);
 
+  // The app itself holds only Meta's webhook, the route every message comes through, and hands
+  // everything else to `rest` unchanged: few enough routes that the RegExpRouter takes them (one
+  // match per request, measured in docs/performance.md), whatever routes `rest` gains.
+  const app = new Hono();
+  app.route('/webhooks/whatsapp', whatsappWebhook(runtime, gate));
+  app.all('*', (c) => rest.fetch(c.req.raw, c.env));
+  answerFailures(app, runtime);
+  return app;
+}
+
+/** The answers for no route and for a failure, the same from both of createApp's apps. */
+function answerFailures(app: Hono, runtime: Runtime): void {
   app.notFound((c) =>
     c.json({ error: { code: 'not_found', message: `no route for ${c.req.method} ${c.req.path}` } }, 404),
   );
@@ -81,5 +100,4 @@ export function createApp(
     runtime.logger.error({ err: error, path: c.req.path }, 'request failed');
     return c.json({ error: { code: 'internal', message: 'internal error; see the gateway log' } }, 500);
   });
-  return app;
 }

@@ -117,6 +117,21 @@ describe('WhatsApp webhook edge', () => {
     });
   });
 
+  it("matches Meta's webhook with Hono's RegExpRouter, and still answers every other route", async () => {
+    // A route the RegExpRouter refuses, added beside the webhook, would put every message through
+    // the slower TrieRouter again (docs/performance.md, 2026-12-06 night).
+    const res = await t.app.request(
+      `/webhooks/whatsapp?hub.mode=subscribe&hub.verify_token=${TEST_VERIFY_TOKEN}&hub.challenge=7`,
+    );
+    expect(res.status).toBe(200);
+    expect((t.app.router as { name: string }).name).toBe('SmartRouter + RegExpRouter');
+    expect((await t.app.request('/healthz')).status).toBe(200);
+    expect((await t.app.request('/webhooks/whatsapp/not-an-app-id', { method: 'POST' })).status).toBe(404);
+    const unknown = await t.app.request('/hooks/slack-app', { method: 'PUT' });
+    expect(unknown.status).toBe(404);
+    expect(((await unknown.json()) as { error: { code: string } }).error.code).toBe('not_found');
+  });
+
   describe('signature', () => {
     const body = textWebhook('wamid.sig');
     const flipped = (() => {
