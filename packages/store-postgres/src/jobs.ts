@@ -9,9 +9,12 @@ import {
   type Lease,
 } from '@wabridge/core';
 import { confirmErasurePart, PgErasure } from './erasure.ts';
-import { HYDRATE_MESSAGE_SQL, type HydrateRow, prefetchedReads } from './hydrate.ts';
+import { HYDRATE_MESSAGE_SQL, HYDRATE_MESSAGES_SQL, type HydrateRow, prefetchedReads } from './hydrate.ts';
 import { watchJobs } from './queue/notify.ts';
 import { together } from './queue/settle.ts';
+import { ReadBatch } from './read-batch.ts';
+
+type HydrateKey = readonly [workspaceId: string, conversationId: string, messageId: string];
 
 /**
  * The queue's part of JobStore, on the store's pool: PgJobQueue's claims and settlements, with the
@@ -20,6 +23,9 @@ import { together } from './queue/settle.ts';
  * markAccepted and markFailed are sends.ts's (they move a message's state as a status does).
  */
 export abstract class PgJobs extends PgErasure implements JobStore {
+  /** Message jobs' reads asked for together go as one statement (a claim's jobs start together). */
+  #hydrates: ReadBatch<HydrateKey, HydrateRow | null> | undefined;
+
   claimJobs(options: ClaimOptions) {
     return this.queue.claimJobs(options);
   }
@@ -98,17 +104,26 @@ export abstract class PgJobs extends PgErasure implements JobStore {
     if (job.eventType === 'message.inbound' || job.eventType === 'message.outbound') {
       // The most common jobs: their reads (workspace, conversation, contact, consent, message,
       // its revisions) in one statement, one round trip instead of six (four in sequence).
-      const row = await this.db.get<HydrateRow>(HYDRATE_MESSAGE_SQL, [
-        job.workspaceId,
-        job.conversationId,
-        job.entityId,
-      ]);
+      this.#hydrates ??= new ReadBatch((keys) => this.readHydrateRows(keys));
+      const row = await this.#hydrates.get([job.workspaceId, job.conversationId, job.entityId]);
       if (row) {
         const reads = await prefetchedReads(this, job, row, (r) => this.toMessage(this.db, r));
         return hydrateEvent(reads, job, now);
       }
     }
     return hydrateEvent(this, job, now);
+  }
+
+  private async readHydrateRows(keys: HydrateKey[]): Promise<(HydrateRow | null)[]> {
+    if (keys.length === 1) return [await this.db.get<HydrateRow>(HYDRATE_MESSAGE_SQL, keys[0] as HydrateKey)];
+    const rows = await this.db.all<HydrateRow & { ord: number }>(HYDRATE_MESSAGES_SQL, [
+      keys.map((k) => k[0]),
+      keys.map((k) => k[1]),
+      keys.map((k) => k[2]),
+    ]);
+    const byPlace: (HydrateRow | null)[] = keys.map(() => null);
+    for (const { ord, ...row } of rows) byPlace[Number(ord) - 1] = row;
+    return byPlace;
   }
 
   private async statusSuperseded(job: Job): Promise<boolean> {
