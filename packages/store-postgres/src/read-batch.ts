@@ -15,6 +15,8 @@ export class ReadBatch<Key, Result> {
   private pending: { key: Key; resolve: (r: Result) => void; reject: (e: unknown) => void }[] = [];
   private scheduled = false;
   private inFlight = 0;
+  private readonly read: (keys: Key[]) => Promise<Result[]>;
+  private readonly options: { maxBatch?: number; maxInFlight?: number };
 
   /**
    * `read` answers one result per key, in the keys' order. `maxBatch` keeps a statement's arrays
@@ -22,9 +24,12 @@ export class ReadBatch<Key, Result> {
    * with ingest: one at a time lets the others gather while it runs).
    */
   constructor(
-    private readonly read: (keys: Key[]) => Promise<Result[]>,
-    private readonly options: { maxBatch?: number; maxInFlight?: number } = {},
-  ) {}
+    read: (keys: Key[]) => Promise<Result[]>,
+    options: { maxBatch?: number; maxInFlight?: number } = {},
+  ) {
+    this.read = read;
+    this.options = options;
+  }
 
   get(key: Key): Promise<Result> {
     return new Promise<Result>((resolve, reject) => {
