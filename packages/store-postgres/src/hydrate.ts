@@ -44,7 +44,7 @@ SELECT
   ) AS revisions`;
 
 /**
- * HYDRATE_MESSAGE_SQL for many jobs in one statement (see ReadBatch in read-batch.ts): the same
+ * HYDRATE_MESSAGE_SQL for many jobs in one statement (see StatementBatch in batch.ts): the same
  * reads, per key of the arrays ($1 workspaces, $2 conversations, $3 messages), as a LATERAL
  * subquery, one row per key with its place (`ord`, from 1).
  */

@@ -10,7 +10,7 @@ import {
   walkQueueHeads,
 } from './claims.ts';
 import { type DeadJobRow, type JobRow, type NewJob, toDeadJob } from './rows.ts';
-import { recordFailure, recordSuccess, settle, together, type Within } from './settle.ts';
+import { recordFailure, recordSuccess, settle, settleMany, together, type Within } from './settle.ts';
 import { inFlightInQueue } from './sql.ts';
 
 /**
@@ -297,6 +297,31 @@ export class PgJobQueue {
   }
 
   /**
+   * Completes several jobs in one statement (see completeJob), each only if its own lease holds:
+   * the ids of those completed. `within` reads `job`, one row per job completed.
+   */
+  completeJobs(leases: readonly Lease[], within?: Within): Promise<number[]> {
+    return settleMany(this.pool, {
+      job: (p) => `DELETE FROM jobs WHERE ${leasesHeld(p, leases)} RETURNING *`,
+      parts: together(recordSuccess(this.now()), within),
+      durable: false,
+    });
+  }
+
+  /**
+   * Several checkpoints in one statement and one durable commit (see checkpoint), each only while
+   * its own lease holds: the ids of those whose lease held. The rows are locked in id order, as
+   * any other statement locking several jobs (a claim's lease update) may lock them.
+   */
+  checkpoints(leases: readonly Lease[], within: Within): Promise<number[]> {
+    return settleMany(this.pool, {
+      job: (p) => `SELECT * FROM jobs WHERE ${leasesHeld(p, leases)} ORDER BY id FOR UPDATE`,
+      parts: within,
+      durable: true,
+    });
+  }
+
+  /**
    * Back to ready at `runAt`. A rate limit (`countAttempt: false`, the platform's Retry-After)
    * refunds the attempt the claim counted and is not recorded as a failure.
    */
@@ -448,6 +473,17 @@ export class PgJobQueue {
     const at = rows[0]?.at;
     return at === null || at === undefined ? null : Number(at);
   }
+}
+
+/**
+ * The jobs of `leases` that still run on them: an `id = ANY` the primary key answers (whatever the
+ * table's statistics), each row's token matched against its own lease's.
+ */
+function leasesHeld(p: (value: unknown) => string, leases: readonly Lease[]): string {
+  const ids = p(leases.map((l) => l.jobId));
+  const tokens = p(leases.map((l) => l.token));
+  return `id = ANY(${ids}::bigint[]) AND state = 'running'
+    AND lease_token = (${tokens}::text[])[array_position(${ids}::bigint[], id)]`;
 }
 
 /** Whether a job may be claimed at `now`: ready and due, or running on a lease that has expired. */
