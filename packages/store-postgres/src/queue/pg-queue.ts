@@ -46,6 +46,18 @@ const BATCH_CONVERSATIONS = 8;
  */
 const NOT_DURABLE = { durable: false } as const;
 
+/**
+ * A claim's transaction: not durable (above), and planned for reading the oldest ready jobs in
+ * index order. Without statistics on `jobs` (a new deployment; a queue table autovacuum has not
+ * analyzed since it grew; the test server, which runs with autovacuum off) the planner takes the
+ * partial index jobs_ready for a handful of rows and reads it as a bitmap: every ready job's heap
+ * row, then a sort, to keep the first few dozen (all 4,000 of a 4,000-job backlog, 83 buffers,
+ * growing with it). Bitmap scans are of no use to a claim's other statements either (each is a
+ * seek per key), so they are off for the transaction; an ordered scan of jobs_ready stops at the
+ * claim's window.
+ */
+export const CLAIM_TRANSACTION = { ...NOT_DURABLE, orderedScans: true } as const;
+
 export interface PgJobQueueOptions {
   pool: pg.Pool;
   /** The clock (tests inject one). */
@@ -80,12 +92,17 @@ export class PgJobQueue {
   /** Runs `fn` in a transaction (READ COMMITTED: each statement sees what committed before it). */
   async transaction<T>(
     fn: (tx: pg.PoolClient) => Promise<T>,
-    options: { durable: boolean } = { durable: true },
+    options: { durable: boolean; orderedScans?: boolean } = { durable: true },
   ): Promise<T> {
     const tx = await this.pool.connect();
     let broken: Error | undefined;
     try {
-      await tx.query(options.durable ? 'BEGIN' : 'BEGIN; SET LOCAL synchronous_commit TO off');
+      // One round trip: the settings go in the same string as BEGIN (SET LOCAL ends with the
+      // transaction, so none outlives it on a pooled connection).
+      const begin = ['BEGIN'];
+      if (!options.durable) begin.push('SET LOCAL synchronous_commit TO off');
+      if (options.orderedScans) begin.push('SET LOCAL enable_bitmapscan TO off');
+      await tx.query(begin.join('; '));
       const result = await fn(tx);
       await tx.query('COMMIT');
       return result;
@@ -152,7 +169,7 @@ export class PgJobQueue {
       const now = options.now ?? this.now();
       const only = options.connectorIds ? [...options.connectorIds].sort() : null;
       const window = Math.min(1024, Math.max(64, options.limit * 8));
-      const { candidates, windowFull } = await firstCandidates(tx, now, window, only);
+      const { candidates, windowFull } = await firstCandidates(tx, now, window, options.limit, only);
       const picked = new Map<string, JobRow>();
       for (const row of candidates) if (picked.size < options.limit) picked.set(row.id, row);
       if (picked.size < options.limit && windowFull) {
@@ -164,7 +181,7 @@ export class PgJobQueue {
       }
       const locked = await lockQueues(tx, [...picked.values()], options.limit);
       return leaseJobs(tx, locked, options, now, 'head');
-    }, NOT_DURABLE);
+    }, CLAIM_TRANSACTION);
   }
 
   /**
@@ -219,7 +236,7 @@ export class PgJobQueue {
         leased.push(...(await leaseJobs(tx, chosen, options, now, 'prefix')));
       }
       return leased;
-    }, NOT_DURABLE);
+    }, CLAIM_TRANSACTION);
   }
 
   /** Walks queues from this process's cursor, wrapping round once (see walkQueueHeads). */
