@@ -72,8 +72,9 @@ export async function settleMany(pool: pg.Pool, settlement: Settlement): Promise
  * Notes the settled job's success in `connector_health`: rewritten at most once a second per
  * connector, except the first success after a failure, which shows the recovery at once (as the
  * SQLite store does). One row per connector however many of its jobs `job` settled (an upsert
- * cannot change a row twice). The row is read first, in the statement's snapshot, and written only when
- * due: most completions of a busy connector then neither write nor lock it; the upsert's own
+ * cannot change a row twice), in key order, so two settlements of several connectors' jobs lock
+ * the rows in the same order rather than deadlock. The row is read first, in the statement's
+ * snapshot, and written only when due: most completions of a busy connector then neither write nor lock it; the upsert's own
  * condition covers a row another completion wrote meanwhile.
  */
 export const recordSuccess =
@@ -88,6 +89,7 @@ export const recordSuccess =
           WHERE c.workspace_id = j.workspace_id AND c.connector_id = j.connector_id
             AND c.last_success_at >= ${at}::bigint - 1000
             AND (c.last_error_at IS NULL OR c.last_error_at < c.last_success_at))
+        ORDER BY 1, 2
         ON CONFLICT (workspace_id, connector_id) DO UPDATE SET last_success_at = excluded.last_success_at
         WHERE h.last_success_at IS NULL OR h.last_success_at < excluded.last_success_at - 1000
           OR h.last_error_at >= h.last_success_at)`,
@@ -101,6 +103,7 @@ export const recordFailure =
     `health AS (
       INSERT INTO connector_health (workspace_id, connector_id, last_error_at, last_error)
       SELECT DISTINCT workspace_id, connector_id, ${param(now)}::bigint, ${param(reason)}::text FROM job
+      ORDER BY 1, 2
       ON CONFLICT (workspace_id, connector_id) DO UPDATE SET last_error_at = excluded.last_error_at,
         last_error = excluded.last_error)`,
   ];
