@@ -78,7 +78,8 @@ export abstract class PgJobs extends PgErasure implements JobStore {
         ),
       );
       return all.map((c) => done.has(c.lease.jobId));
-    } catch {
+    } catch (error) {
+      this.logger.debug({ err: error, jobs: all.length }, 'completions settled one at a time');
       return Promise.all(all.map((c) => this.completeOne(c)));
     }
   }
@@ -118,7 +119,8 @@ export abstract class PgJobs extends PgErasure implements JobStore {
         ),
       );
       return all.map((c) => held.has(c.lease.jobId));
-    } catch {
+    } catch (error) {
+      this.logger.debug({ err: error, jobs: all.length }, 'checkpoints settled one at a time');
       return Promise.all(all.map((c) => this.checkpointOne(c)));
     }
   }
