@@ -1,4 +1,5 @@
 import { afterEach, beforeEach, expect, it } from 'vitest';
+import { statementsSent } from '../testing/statements.ts';
 import { CLAIM_CANDIDATES } from './claims.ts';
 import { CLAIM_TRANSACTION } from './pg-queue.ts';
 import { openTestQueue } from './testing.ts';
@@ -44,4 +45,17 @@ it('reads the window only as far as the heads it takes, however long the backlog
 
   const claimed = await opened.queue.claimJobs({ limit: 32, leaseMs: 30_000, workerId: 'w2', now });
   expect(claimed).toHaveLength(32);
+});
+
+it('claims from a short queue in five statements: no count of the window', async () => {
+  await opened.pool.query(
+    `INSERT INTO jobs (workspace_id, connector_id, conversation_id, event_type, entity_id, sort_ts, run_at, created_at)
+     SELECT 'ws', 'slack', 'conv_' || i, 'message.inbound', 'm' || i, i, i, i FROM generate_series(1, 3) i`,
+  );
+  const { result, sent } = await statementsSent(() =>
+    opened.queue.claimJobs({ limit: 32, leaseMs: 30_000, workerId: 'w1', now }),
+  );
+  expect(result).toHaveLength(3);
+  // BEGIN (with its settings), the candidates, the queue locks, the leases, COMMIT.
+  expect(sent).toHaveLength(5);
 });
