@@ -73,7 +73,10 @@ export async function leaseJobs(
 
 /**
  * Expired leases that head their queue, then at most $3 heads among the window of $2 oldest
- * ready jobs ($1 the claim's clock, $4 the connectors wanted or null): see firstCandidates. Each
+ * ready jobs whose queue locks this transaction took ($1 the claim's clock, $4 the connectors
+ * wanted or null): see firstCandidates. A head's lock is tried only once the checks passed (the
+ * `CASE` fixes the order), so only the queues of heads are locked, and a queue another claim
+ * holds is skipped for the next head. Each
  * row also carries `ready`, the ready jobs counted up to $3 + 1 (the same first index entries the
  * heads were read from); with no candidate it is the one row, its job columns null.
  */
@@ -87,8 +90,9 @@ export const CLAIM_CANDIDATES = `SELECT c.*, n.ready FROM
      UNION ALL
      (SELECT j.*, 1 AS pass
        FROM (SELECT * FROM jobs WHERE state = 'ready' AND run_at <= $1 ORDER BY run_at, id LIMIT $2) j
-       WHERE ($4::text[] IS NULL OR j.connector_id = ANY($4::text[]))
+       WHERE CASE WHEN ($4::text[] IS NULL OR j.connector_id = ANY($4::text[]))
          AND NOT (EXISTS (${EARLIER_IN_QUEUE}) OR EXISTS (${inFlightInQueue('$1')}))
+         THEN ${queueLock('j')} ELSE false END
        ORDER BY j.run_at, j.id LIMIT $3)) c ON true`;
 
 /**
@@ -108,7 +112,7 @@ export async function firstCandidates(
   window: number,
   limit: number,
   connectorIds: readonly string[] | null,
-): Promise<{ candidates: JobRow[]; windowFull: boolean }> {
+): Promise<{ expired: JobRow[]; heads: JobRow[]; windowFull: boolean }> {
   const { rows } = await tx.query<JobRow & { pass: number | null; ready: number }>(CLAIM_CANDIDATES, [
     now,
     window,
@@ -116,18 +120,22 @@ export async function firstCandidates(
     connectorIds,
   ]);
   const wanted = (r: JobRow) => !connectorIds || connectorIds.includes(r.connector_id);
-  const heads = rows.filter((r) => r.pass === 1);
-  const expired = rows.filter((r) => r.pass === 0).sort((a, b) => cmpNum(a.lease_until, b.lease_until));
-  const candidates = [...expired.filter(wanted), ...heads].map(strip);
+  const heads = rows.filter((r) => r.pass === 1).map(strip);
+  const expired = rows
+    .filter((r) => r.pass === 0)
+    .sort((a, b) => cmpNum(a.lease_until, b.lease_until))
+    .filter(wanted)
+    .map(strip);
   // The window (at least 8 × limit) cannot be full when `limit` ready jobs or fewer are queued: the
   // common case without a backlog, answered without a round trip more.
   const ready = rows[0]?.ready ?? 0;
-  if (heads.length >= limit || (ready <= limit && ready < window)) return { candidates, windowFull: false };
+  if (heads.length >= limit || (ready <= limit && ready < window))
+    return { expired, heads, windowFull: false };
   const { rows: counted } = await tx.query<{ n: number }>(
     `SELECT count(*)::int AS n FROM (SELECT 1 FROM jobs WHERE state = 'ready' AND run_at <= $1 ORDER BY run_at, id LIMIT $2) w`,
     [now, window],
   );
-  return { candidates, windowFull: (counted[0]?.n ?? 0) === window };
+  return { expired, heads, windowFull: (counted[0]?.n ?? 0) === window };
 }
 
 const cmpNum = (a: string | null, b: string | null) => Number(a ?? 0) - Number(b ?? 0);

@@ -169,17 +169,19 @@ export class PgJobQueue {
       const now = options.now ?? this.now();
       const only = options.connectorIds ? [...options.connectorIds].sort() : null;
       const window = Math.min(1024, Math.max(64, options.limit * 8));
-      const { candidates, windowFull } = await firstCandidates(tx, now, window, options.limit, only);
+      // The window's heads come back with their queues locked; expired leases (rare) and the
+      // walk's heads are locked after, in a statement of their own, expired ones first.
+      const { expired, heads, windowFull } = await firstCandidates(tx, now, window, options.limit, only);
       const picked = new Map<string, JobRow>();
-      for (const row of candidates) if (picked.size < options.limit) picked.set(row.id, row);
+      for (const row of await lockQueues(tx, expired, options.limit)) picked.set(row.id, row);
+      for (const row of heads) if (picked.size < options.limit) picked.set(row.id, row);
       if (picked.size < options.limit && windowFull) {
         const need = options.limit - picked.size;
         const budget = Math.max(1024, options.limit * 64);
-        for (const row of await this.walk(tx, now, need, budget, only, null)) {
-          if (picked.size < options.limit && !picked.has(row.id)) picked.set(row.id, row);
-        }
+        const more = (await this.walk(tx, now, need, budget, only, null)).filter((r) => !picked.has(r.id));
+        for (const row of await lockQueues(tx, more, need)) picked.set(row.id, row);
       }
-      const locked = await lockQueues(tx, [...picked.values()], options.limit);
+      const locked = [...picked.values()];
       return leaseJobs(tx, locked, options, now, 'head');
     }, CLAIM_TRANSACTION);
   }
