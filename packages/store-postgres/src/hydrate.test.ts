@@ -124,4 +124,18 @@ describe('hydrating a message job in one statement', () => {
     expect(await hydrateEvent(store, first as Job, now)).toBeNull();
     expect(await store.hydrateEvent(first as Job, now)).toBeNull();
   });
+
+  it('reads the jobs hydrated together in one statement, each its own event', async () => {
+    await ingestConversation();
+    const jobs = await messageJobs();
+    // The first hydrate opens the workspace's data key (cached after).
+    await store.hydrateEvent(jobs[1] as Job, now);
+    const alone = await Promise.all(jobs.map((job) => hydrateEvent(store, job, now)));
+    const [original, , plain] = jobs as [Job, Job, Job];
+    const { result, sent } = await statementsSent(() =>
+      Promise.all([original, plain, original].map((job) => store.hydrateEvent(job, now))),
+    );
+    expect(sent).toHaveLength(1);
+    expect(result).toEqual([alone[0], alone[2], alone[0]]);
+  });
 });

@@ -43,6 +43,17 @@ SELECT
      FROM msg JOIN messages r ON r.relates_to = msg.wamid AND r.type IN ('edit', 'revoke') AND r.workspace_id = $1
   ) AS revisions`;
 
+/**
+ * HYDRATE_MESSAGE_SQL for many jobs in one statement (see StatementBatch in batch.ts): the same
+ * reads, per key of the arrays ($1 workspaces, $2 conversations, $3 messages), as a LATERAL
+ * subquery, one row per key with its place (`ord`, from 1).
+ */
+export const HYDRATE_MESSAGES_SQL = `SELECT k.ord, h.* FROM unnest($1::text[], $2::text[], $3::text[])
+  WITH ORDINALITY AS k(workspace_id, conversation_id, message_id, ord)
+  CROSS JOIN LATERAL (${HYDRATE_MESSAGE_SQL.replaceAll('$1', 'k.workspace_id')
+    .replaceAll('$2', 'k.conversation_id')
+    .replaceAll('$3', 'k.message_id')}) h`;
+
 type JsonMessageRow = Omit<MessageRow, 'content'> & { content: string };
 
 export interface HydrateRow {

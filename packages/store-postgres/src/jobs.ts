@@ -8,10 +8,24 @@ import {
   type JobWatch,
   type Lease,
 } from '@wabridge/core';
+import { StatementBatch } from './batch.ts';
 import { confirmErasurePart, PgErasure } from './erasure.ts';
-import { HYDRATE_MESSAGE_SQL, type HydrateRow, prefetchedReads } from './hydrate.ts';
+import { HYDRATE_MESSAGE_SQL, HYDRATE_MESSAGES_SQL, type HydrateRow, prefetchedReads } from './hydrate.ts';
 import { watchJobs } from './queue/notify.ts';
 import { together } from './queue/settle.ts';
+
+interface Completion {
+  lease: Lease;
+  refs: ExternalRef[];
+}
+
+interface Checkpoint {
+  lease: Lease;
+  workspaceId: string;
+  ref: ExternalRef;
+}
+
+type HydrateKey = readonly [workspaceId: string, conversationId: string, messageId: string];
 
 /**
  * The queue's part of JobStore, on the store's pool: PgJobQueue's claims and settlements, with the
@@ -20,6 +34,12 @@ import { together } from './queue/settle.ts';
  * markAccepted and markFailed are sends.ts's (they move a message's state as a status does).
  */
 export abstract class PgJobs extends PgErasure implements JobStore {
+  /** Message jobs' reads asked for together go as one statement (a claim's jobs start together). */
+  #hydrates: StatementBatch<HydrateKey, HydrateRow | null> | undefined;
+  /** Completions, and checkpoints, asked for together settle in one statement each (see batch.ts). */
+  #completions: StatementBatch<Completion, boolean> | undefined;
+  #checkpoints: StatementBatch<Checkpoint, boolean> | undefined;
+
   claimJobs(options: ClaimOptions) {
     return this.queue.claimJobs(options);
   }
@@ -29,8 +49,39 @@ export abstract class PgJobs extends PgErasure implements JobStore {
   }
 
   completeJob(lease: Lease, refs: ExternalRef[]): Promise<boolean> {
+    this.#completions ??= new StatementBatch((all) => this.completeJobs(all));
+    return this.#completions.get({ lease, refs });
+  }
+
+  private completeOne({ lease, refs }: Completion): Promise<boolean> {
     // An erasure's certificate shows each connector's confirmation (see erasure.ts).
     return this.queue.completeJob(lease, together(this.refsPart(refs), confirmErasurePart(this.now())));
+  }
+
+  /**
+   * Completions asked for together, in one statement and one commit: each job's lease is checked
+   * on its own row, and its refs are written only if it held. A statement that fails (two of them
+   * writing the same ref, a deadlock with another process) rolled back every one of them: they
+   * are then completed one at a time, as each would have been alone.
+   */
+  private async completeJobs(all: Completion[]): Promise<boolean[]> {
+    if (all.length === 1) return [await this.completeOne(all[0] as Completion)];
+    try {
+      const parts = together(
+        this.refsOfJobsPart(all.map(({ lease, refs }) => ({ jobId: lease.jobId, refs }))),
+        confirmErasurePart(this.now()),
+      );
+      const done = new Set(
+        await this.queue.completeJobs(
+          all.map((c) => c.lease),
+          parts,
+        ),
+      );
+      return all.map((c) => done.has(c.lease.jobId));
+    } catch (error) {
+      this.logger.debug({ err: error, jobs: all.length }, 'completions settled one at a time');
+      return Promise.all(all.map((c) => this.completeOne(c)));
+    }
   }
 
   retryJob(lease: Lease, retry: { runAt: number; error: string; countAttempt: boolean }) {
@@ -42,7 +93,36 @@ export abstract class PgJobs extends PgErasure implements JobStore {
   }
 
   checkpointRef(lease: Lease, workspaceId: string, ref: ExternalRef): Promise<boolean> {
+    this.#checkpoints ??= new StatementBatch((all) => this.checkpointRefs(all));
+    return this.#checkpoints.get({ lease, workspaceId, ref });
+  }
+
+  private checkpointOne({ lease, workspaceId, ref }: Checkpoint): Promise<boolean> {
     return this.queue.checkpoint(lease, this.refsPart([ref], workspaceId));
+  }
+
+  /**
+   * Checkpoints asked for together: one statement and one durable commit (one WAL flush) for all,
+   * each ref written only while its own job's lease holds; one at a time if the statement fails
+   * (see completeJobs).
+   */
+  private async checkpointRefs(all: Checkpoint[]): Promise<boolean[]> {
+    if (all.length === 1) return [await this.checkpointOne(all[0] as Checkpoint)];
+    try {
+      const parts = this.refsOfJobsPart(
+        all.map(({ lease, workspaceId, ref }) => ({ jobId: lease.jobId, workspaceId, refs: [ref] })),
+      );
+      const held = new Set(
+        await this.queue.checkpoints(
+          all.map((c) => c.lease),
+          parts,
+        ),
+      );
+      return all.map((c) => held.has(c.lease.jobId));
+    } catch (error) {
+      this.logger.debug({ err: error, jobs: all.length }, 'checkpoints settled one at a time');
+      return Promise.all(all.map((c) => this.checkpointOne(c)));
+    }
   }
 
   extendLease(lease: Lease, until: number) {
@@ -98,17 +178,26 @@ export abstract class PgJobs extends PgErasure implements JobStore {
     if (job.eventType === 'message.inbound' || job.eventType === 'message.outbound') {
       // The most common jobs: their reads (workspace, conversation, contact, consent, message,
       // its revisions) in one statement, one round trip instead of six (four in sequence).
-      const row = await this.db.get<HydrateRow>(HYDRATE_MESSAGE_SQL, [
-        job.workspaceId,
-        job.conversationId,
-        job.entityId,
-      ]);
+      this.#hydrates ??= new StatementBatch((keys) => this.readHydrateRows(keys));
+      const row = await this.#hydrates.get([job.workspaceId, job.conversationId, job.entityId]);
       if (row) {
         const reads = await prefetchedReads(this, job, row, (r) => this.toMessage(this.db, r));
         return hydrateEvent(reads, job, now);
       }
     }
     return hydrateEvent(this, job, now);
+  }
+
+  private async readHydrateRows(keys: HydrateKey[]): Promise<(HydrateRow | null)[]> {
+    if (keys.length === 1) return [await this.db.get<HydrateRow>(HYDRATE_MESSAGE_SQL, keys[0] as HydrateKey)];
+    const rows = await this.db.all<HydrateRow & { ord: number }>(HYDRATE_MESSAGES_SQL, [
+      keys.map((k) => k[0]),
+      keys.map((k) => k[1]),
+      keys.map((k) => k[2]),
+    ]);
+    const byPlace: (HydrateRow | null)[] = keys.map(() => null);
+    for (const { ord, ...row } of rows) byPlace[Number(ord) - 1] = row;
+    return byPlace;
   }
 
   private async statusSuperseded(job: Job): Promise<boolean> {

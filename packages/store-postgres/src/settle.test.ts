@@ -80,3 +80,77 @@ describe('settling a delivery on Postgres', () => {
     expect((await store.connectorHealth())[0]).toMatchObject({ lastError: 'transient: x', retrying: 1 });
   });
 });
+
+describe('settling several deliveries together on Postgres', () => {
+  /** Message jobs of three conversations, claimed (each heads its queue). */
+  async function claimedThree(): Promise<Job[]> {
+    for (const [i, waId] of ['15550002221', '15550002222', '15550002223'].entries()) {
+      await ingestText(store, ws, { waId, wamid: `wamid.t${i}`, text: 'hello', at: now - 1000 });
+    }
+    const jobs = await store.claimJobs({ limit: 10, leaseMs: 30_000, workerId: 'w1', now });
+    const messages = jobs.filter((j) => j.eventType === 'message.inbound');
+    expect(messages).toHaveLength(3);
+    return messages;
+  }
+
+  /** Takes a job's lease over, as another worker does once it expired. */
+  async function takeOver(job: Job): Promise<void> {
+    await store.db.run("UPDATE jobs SET lease_token = 'someone-else' WHERE id = $1", [job.id]);
+  }
+
+  it('completes them in one statement, each only on its own lease, its refs with it', async () => {
+    const [a, b, c] = (await claimedThree()) as [Job, Job, Job];
+    await takeOver(b);
+    const { result, sent } = await statementsSent(() =>
+      Promise.all(
+        [a, b, c].map((job) =>
+          store.completeJob(job.lease, [ref('message', job.entityId, `post-${job.id}`)]),
+        ),
+      ),
+    );
+    expect(sent).toHaveLength(1);
+    expect(result).toEqual([true, false, true]);
+    expect(await store.getRef(ws, 'ledger', 'message', a.entityId)).toMatchObject({
+      externalId: `post-${a.id}`,
+    });
+    expect(await store.getRef(ws, 'ledger', 'message', b.entityId)).toBeNull();
+    expect(await store.getRef(ws, 'ledger', 'message', c.entityId)).toMatchObject({
+      externalId: `post-${c.id}`,
+    });
+    const left = await store.db.all<{ id: number }>('SELECT id FROM jobs WHERE id = ANY($1::bigint[])', [
+      [a.id, b.id, c.id],
+    ]);
+    expect(left.map((r) => r.id)).toEqual([b.id]);
+    // One health row for the connector, however many of its jobs completed together.
+    expect((await store.connectorHealth()).filter((h) => h.connectorId === 'ledger')).toHaveLength(1);
+  });
+
+  it('checkpoints them in one statement, each ref only while its own lease holds', async () => {
+    const [a, b, c] = (await claimedThree()) as [Job, Job, Job];
+    await takeOver(c);
+    const { result, sent } = await statementsSent(() =>
+      Promise.all(
+        [a, b, c].map((job) => store.checkpointRef(job.lease, ws, ref('event', job.entityId, 'pending:1'))),
+      ),
+    );
+    expect(sent).toHaveLength(1);
+    expect(result).toEqual([true, true, false]);
+    expect(await store.getRef(ws, 'ledger', 'event', a.entityId)).toMatchObject({ externalId: 'pending:1' });
+    expect(await store.getRef(ws, 'ledger', 'event', b.entityId)).toMatchObject({ externalId: 'pending:1' });
+    expect(await store.getRef(ws, 'ledger', 'event', c.entityId)).toBeNull();
+  });
+
+  it('settles them one at a time when the statement for all fails: two writing the same ref', async () => {
+    const [a, b] = (await claimedThree()) as [Job, Job, Job];
+    const shared = ref('conversation', 'shared-thread', 'thread-x');
+    const { result, sent } = await statementsSent(() =>
+      Promise.all([a, b].map((job) => store.completeJob(job.lease, [shared]))),
+    );
+    // The batch's statement, refused, then each alone.
+    expect(sent).toHaveLength(3);
+    expect(result).toEqual([true, true]);
+    expect(await store.getRef(ws, 'ledger', 'conversation', 'shared-thread')).toMatchObject({
+      externalId: 'thread-x',
+    });
+  });
+});

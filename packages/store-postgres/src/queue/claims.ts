@@ -71,37 +71,79 @@ export async function leaseJobs(
   return leased.sort((a, b) => (order.get(a.id) ?? 0) - (order.get(b.id) ?? 0)).map(toJob);
 }
 
-/** The claim's first two reads: expired leases and the window of oldest ready jobs. */
+/**
+ * Expired leases that head their queue, then at most $3 heads among the window of $2 oldest
+ * ready jobs whose queue locks this transaction took ($1 the claim's clock, $4 the connectors
+ * wanted or null): see firstCandidates. A head's lock is tried only once the checks passed (the
+ * `CASE` fixes the order), so only the queues of heads are locked, and a queue another claim
+ * holds is skipped for the next head. Each
+ * row also carries `ready`, the ready jobs counted up to $3 + 1 (the same first index entries the
+ * heads were read from); with no candidate it is the one row, its job columns null.
+ */
+export const CLAIM_CANDIDATES = `SELECT c.*, n.ready FROM
+  (SELECT count(*)::int AS ready FROM
+    (SELECT 1 FROM jobs WHERE state = 'ready' AND run_at <= $1 ORDER BY run_at, id LIMIT $3::int + 1) r) n
+  LEFT JOIN (
+     SELECT j.*, 0 AS pass FROM jobs j
+     WHERE j.state = 'running' AND j.lease_until < $1
+       AND NOT EXISTS (${EARLIER_IN_QUEUE}) AND NOT EXISTS (${inFlightInQueue('$1')})
+     UNION ALL
+     (SELECT j.*, 1 AS pass
+       FROM (SELECT * FROM jobs WHERE state = 'ready' AND run_at <= $1 ORDER BY run_at, id LIMIT $2) j
+       WHERE CASE WHEN ($4::text[] IS NULL OR j.connector_id = ANY($4::text[]))
+         AND NOT (EXISTS (${EARLIER_IN_QUEUE}) OR EXISTS (${inFlightInQueue('$1')}))
+         THEN ${queueLock('j')} ELSE false END
+       ORDER BY j.run_at, j.id LIMIT $3)) c ON true`;
+
+/**
+ * The claim's first two reads: expired leases, and the heads among the window of oldest ready
+ * jobs (at most `limit` of them, for the connectors wanted). The window's rows are read in order
+ * and checked one by one only until `limit` heads are found: under backlog a claim of 32 jobs had
+ * read and checked its whole window of 256 to 1,024 (a heap fetch and two index probes each,
+ * ~1,100 buffers a claim) to use the first few dozen. Only when fewer heads turn up than more
+ * than `limit` ready jobs would give is the window counted, to tell whether it was full (of blocked
+ * followers: the walk then looks further) or the queue simply has few ready jobs. The two checks are one `NOT (EXISTS … OR EXISTS …)`, which
+ * the planner keeps as a seek per row in turn; as two NOT EXISTS it turned them into anti joins
+ * and, without statistics, matched every window row against every running job.
+ */
 export async function firstCandidates(
   tx: pg.ClientBase,
   now: number,
   window: number,
+  limit: number,
   connectorIds: readonly string[] | null,
-): Promise<{ candidates: JobRow[]; windowFull: boolean }> {
-  const { rows } = await tx.query<JobRow & { pass: number; blocked: boolean }>(
-    `SELECT j.*, 0 AS pass, false AS blocked FROM jobs j
-     WHERE j.state = 'running' AND j.lease_until < $1
-       AND NOT EXISTS (${EARLIER_IN_QUEUE}) AND NOT EXISTS (${inFlightInQueue('$1')})
-     UNION ALL
-     SELECT * FROM (
-       SELECT j.*, 1 AS pass, EXISTS (${EARLIER_IN_QUEUE}) OR EXISTS (${inFlightInQueue('$1')}) AS blocked
-       FROM (SELECT * FROM jobs WHERE state = 'ready' AND run_at <= $1 ORDER BY run_at, id LIMIT $2) j
-       ORDER BY j.run_at, j.id) w`,
+): Promise<{ expired: JobRow[]; heads: JobRow[]; windowFull: boolean }> {
+  const { rows } = await tx.query<JobRow & { pass: number | null; ready: number }>(CLAIM_CANDIDATES, [
+    now,
+    window,
+    limit,
+    connectorIds,
+  ]);
+  const wanted = (r: JobRow) => !connectorIds || connectorIds.includes(r.connector_id);
+  const heads = rows.filter((r) => r.pass === 1).map(strip);
+  const expired = rows
+    .filter((r) => r.pass === 0)
+    .sort((a, b) => cmpNum(a.lease_until, b.lease_until))
+    .filter(wanted)
+    .map(strip);
+  // The window (at least 8 × limit) cannot be full when `limit` ready jobs or fewer are queued: the
+  // common case without a backlog, answered without a round trip more.
+  const ready = rows[0]?.ready ?? 0;
+  if (heads.length >= limit || (ready <= limit && ready < window))
+    return { expired, heads, windowFull: false };
+  const { rows: counted } = await tx.query<{ n: number }>(
+    `SELECT count(*)::int AS n FROM (SELECT 1 FROM jobs WHERE state = 'ready' AND run_at <= $1 ORDER BY run_at, id LIMIT $2) w`,
     [now, window],
   );
-  const wanted = (r: JobRow) => !connectorIds || connectorIds.includes(r.connector_id);
-  const windowRows = rows.filter((r) => r.pass === 1);
-  const expired = rows.filter((r) => r.pass === 0).sort((a, b) => cmpNum(a.lease_until, b.lease_until));
-  return {
-    candidates: [...expired, ...windowRows.filter((r) => !r.blocked)].filter(wanted).map(strip),
-    windowFull: windowRows.length === window,
-  };
+  return { expired, heads, windowFull: (counted[0]?.n ?? 0) === window };
 }
 
 const cmpNum = (a: string | null, b: string | null) => Number(a ?? 0) - Number(b ?? 0);
 
-function strip(row: JobRow & { pass?: number; blocked?: boolean; visited?: number; ok?: boolean }): JobRow {
-  const { pass: _p, blocked: _b, visited: _v, ok: _o, ...job } = row;
+function strip(
+  row: JobRow & { pass?: number | null; ready?: number; blocked?: boolean; visited?: number; ok?: boolean },
+): JobRow {
+  const { pass: _p, ready: _r, blocked: _b, visited: _v, ok: _o, ...job } = row;
   return job;
 }
 

@@ -10,7 +10,7 @@ import {
   walkQueueHeads,
 } from './claims.ts';
 import { type DeadJobRow, type JobRow, type NewJob, toDeadJob } from './rows.ts';
-import { recordFailure, recordSuccess, settle, together, type Within } from './settle.ts';
+import { recordFailure, recordSuccess, settle, settleMany, together, type Within } from './settle.ts';
 import { inFlightInQueue } from './sql.ts';
 
 /**
@@ -46,6 +46,18 @@ const BATCH_CONVERSATIONS = 8;
  */
 const NOT_DURABLE = { durable: false } as const;
 
+/**
+ * A claim's transaction: not durable (above), and planned for reading the oldest ready jobs in
+ * index order. Without statistics on `jobs` (a new deployment; a queue table autovacuum has not
+ * analyzed since it grew; the test server, which runs with autovacuum off) the planner takes the
+ * partial index jobs_ready for a handful of rows and reads it as a bitmap: every ready job's heap
+ * row, then a sort, to keep the first few dozen (all 4,000 of a 4,000-job backlog, 83 buffers,
+ * growing with it). Bitmap scans are of no use to a claim's other statements either (each is a
+ * seek per key), so they are off for the transaction; an ordered scan of jobs_ready stops at the
+ * claim's window.
+ */
+export const CLAIM_TRANSACTION = { ...NOT_DURABLE, orderedScans: true } as const;
+
 export interface PgJobQueueOptions {
   pool: pg.Pool;
   /** The clock (tests inject one). */
@@ -80,12 +92,17 @@ export class PgJobQueue {
   /** Runs `fn` in a transaction (READ COMMITTED: each statement sees what committed before it). */
   async transaction<T>(
     fn: (tx: pg.PoolClient) => Promise<T>,
-    options: { durable: boolean } = { durable: true },
+    options: { durable: boolean; orderedScans?: boolean } = { durable: true },
   ): Promise<T> {
     const tx = await this.pool.connect();
     let broken: Error | undefined;
     try {
-      await tx.query(options.durable ? 'BEGIN' : 'BEGIN; SET LOCAL synchronous_commit TO off');
+      // One round trip: the settings go in the same string as BEGIN (SET LOCAL ends with the
+      // transaction, so none outlives it on a pooled connection).
+      const begin = ['BEGIN'];
+      if (!options.durable) begin.push('SET LOCAL synchronous_commit TO off');
+      if (options.orderedScans) begin.push('SET LOCAL enable_bitmapscan TO off');
+      await tx.query(begin.join('; '));
       const result = await fn(tx);
       await tx.query('COMMIT');
       return result;
@@ -152,19 +169,21 @@ export class PgJobQueue {
       const now = options.now ?? this.now();
       const only = options.connectorIds ? [...options.connectorIds].sort() : null;
       const window = Math.min(1024, Math.max(64, options.limit * 8));
-      const { candidates, windowFull } = await firstCandidates(tx, now, window, only);
+      // The window's heads come back with their queues locked; expired leases (rare) and the
+      // walk's heads are locked after, in a statement of their own, expired ones first.
+      const { expired, heads, windowFull } = await firstCandidates(tx, now, window, options.limit, only);
       const picked = new Map<string, JobRow>();
-      for (const row of candidates) if (picked.size < options.limit) picked.set(row.id, row);
+      for (const row of await lockQueues(tx, expired, options.limit)) picked.set(row.id, row);
+      for (const row of heads) if (picked.size < options.limit) picked.set(row.id, row);
       if (picked.size < options.limit && windowFull) {
         const need = options.limit - picked.size;
         const budget = Math.max(1024, options.limit * 64);
-        for (const row of await this.walk(tx, now, need, budget, only, null)) {
-          if (picked.size < options.limit && !picked.has(row.id)) picked.set(row.id, row);
-        }
+        const more = (await this.walk(tx, now, need, budget, only, null)).filter((r) => !picked.has(r.id));
+        for (const row of await lockQueues(tx, more, need)) picked.set(row.id, row);
       }
-      const locked = await lockQueues(tx, [...picked.values()], options.limit);
+      const locked = [...picked.values()];
       return leaseJobs(tx, locked, options, now, 'head');
-    }, NOT_DURABLE);
+    }, CLAIM_TRANSACTION);
   }
 
   /**
@@ -219,7 +238,7 @@ export class PgJobQueue {
         leased.push(...(await leaseJobs(tx, chosen, options, now, 'prefix')));
       }
       return leased;
-    }, NOT_DURABLE);
+    }, CLAIM_TRANSACTION);
   }
 
   /** Walks queues from this process's cursor, wrapping round once (see walkQueueHeads). */
@@ -291,6 +310,31 @@ export class PgJobQueue {
     return settle(this.pool, {
       job: (p) => `SELECT * FROM jobs
         WHERE id = ${p(lease.jobId)} AND lease_token = ${p(lease.token)} AND state = 'running' FOR UPDATE`,
+      parts: within,
+      durable: true,
+    });
+  }
+
+  /**
+   * Completes several jobs in one statement (see completeJob), each only if its own lease holds:
+   * the ids of those completed. `within` reads `job`, one row per job completed.
+   */
+  completeJobs(leases: readonly Lease[], within?: Within): Promise<number[]> {
+    return settleMany(this.pool, {
+      job: (p) => `DELETE FROM jobs WHERE ${leasesHeld(p, leases)} RETURNING *`,
+      parts: together(recordSuccess(this.now()), within),
+      durable: false,
+    });
+  }
+
+  /**
+   * Several checkpoints in one statement and one durable commit (see checkpoint), each only while
+   * its own lease holds: the ids of those whose lease held. The rows are locked in id order, as
+   * any other statement locking several jobs (a claim's lease update) may lock them.
+   */
+  checkpoints(leases: readonly Lease[], within: Within): Promise<number[]> {
+    return settleMany(this.pool, {
+      job: (p) => `SELECT * FROM jobs WHERE ${leasesHeld(p, leases)} ORDER BY id FOR UPDATE`,
       parts: within,
       durable: true,
     });
@@ -448,6 +492,17 @@ export class PgJobQueue {
     const at = rows[0]?.at;
     return at === null || at === undefined ? null : Number(at);
   }
+}
+
+/**
+ * The jobs of `leases` that still run on them: an `id = ANY` the primary key answers (whatever the
+ * table's statistics), each row's token matched against its own lease's.
+ */
+function leasesHeld(p: (value: unknown) => string, leases: readonly Lease[]): string {
+  const ids = p(leases.map((l) => l.jobId));
+  const tokens = p(leases.map((l) => l.token));
+  return `id = ANY(${ids}::bigint[]) AND state = 'running'
+    AND lease_token = (${tokens}::text[])[array_position(${ids}::bigint[], id)]`;
 }
 
 /** Whether a job may be claimed at `now`: ready and due, or running on a lease that has expired. */

@@ -42,6 +42,15 @@ export interface Settlement {
 
 /** Sends the settlement as one statement; true when the lease held (the job was settled). */
 export async function settle(pool: pg.Pool, settlement: Settlement): Promise<boolean> {
+  return (await settleMany(pool, settlement)).length > 0;
+}
+
+/**
+ * Sends the settlement as one statement and answers the ids of the jobs `job` settled: a
+ * settlement of several jobs at once (see PgJobs's batches) checks each one's lease in its `job`
+ * part and answers which held.
+ */
+export async function settleMany(pool: pg.Pool, settlement: Settlement): Promise<number[]> {
   const values: unknown[] = [];
   const param: Param = (value) => {
     values.push(value);
@@ -52,18 +61,20 @@ export async function settle(pool: pg.Pool, settlement: Settlement): Promise<boo
   if (!settlement.durable)
     parts.push("relaxed AS (SELECT set_config('synchronous_commit', 'off', true) AS v)");
   const relaxed = settlement.durable ? '' : ', (SELECT v FROM relaxed) AS relaxed';
-  const { rows } = await pool.query<{ settled: number }>(
-    `WITH ${parts.join(',\n')}\nSELECT (SELECT count(*) FROM job)::int AS settled${relaxed}`,
+  const { rows } = await pool.query<{ settled: number[] }>(
+    `WITH ${parts.join(',\n')}\nSELECT (SELECT coalesce(array_agg(id), '{}') FROM job) AS settled${relaxed}`,
     values,
   );
-  return (rows[0]?.settled ?? 0) > 0;
+  return (rows[0]?.settled ?? []).map(Number);
 }
 
 /**
  * Notes the settled job's success in `connector_health`: rewritten at most once a second per
  * connector, except the first success after a failure, which shows the recovery at once (as the
- * SQLite store does). The row is read first, in the statement's snapshot, and written only when
- * due: most completions of a busy connector then neither write nor lock it; the upsert's own
+ * SQLite store does). One row per connector however many of its jobs `job` settled (an upsert
+ * cannot change a row twice), in key order, so two settlements of several connectors' jobs lock
+ * the rows in the same order rather than deadlock. The row is read first, in the statement's
+ * snapshot, and written only when due: most completions of a busy connector then neither write nor lock it; the upsert's own
  * condition covers a row another completion wrote meanwhile.
  */
 export const recordSuccess =
@@ -73,11 +84,12 @@ export const recordSuccess =
     return [
       `health AS (
         INSERT INTO connector_health AS h (workspace_id, connector_id, last_success_at)
-        SELECT j.workspace_id, j.connector_id, ${at}::bigint FROM job j
+        SELECT DISTINCT j.workspace_id, j.connector_id, ${at}::bigint FROM job j
         WHERE NOT EXISTS (SELECT 1 FROM connector_health c
           WHERE c.workspace_id = j.workspace_id AND c.connector_id = j.connector_id
             AND c.last_success_at >= ${at}::bigint - 1000
             AND (c.last_error_at IS NULL OR c.last_error_at < c.last_success_at))
+        ORDER BY 1, 2
         ON CONFLICT (workspace_id, connector_id) DO UPDATE SET last_success_at = excluded.last_success_at
         WHERE h.last_success_at IS NULL OR h.last_success_at < excluded.last_success_at - 1000
           OR h.last_error_at >= h.last_success_at)`,
@@ -90,7 +102,8 @@ export const recordFailure =
   (param) => [
     `health AS (
       INSERT INTO connector_health (workspace_id, connector_id, last_error_at, last_error)
-      SELECT workspace_id, connector_id, ${param(now)}::bigint, ${param(reason)}::text FROM job
+      SELECT DISTINCT workspace_id, connector_id, ${param(now)}::bigint, ${param(reason)}::text FROM job
+      ORDER BY 1, 2
       ON CONFLICT (workspace_id, connector_id) DO UPDATE SET last_error_at = excluded.last_error_at,
         last_error = excluded.last_error)`,
   ];
