@@ -1,4 +1,4 @@
-import { randomBytes, randomUUID } from 'node:crypto';
+import { type KeyObject, randomBytes, randomUUID } from 'node:crypto';
 import {
   ARCHIVE_CONTENT_PURPOSE,
   ARCHIVE_RECORD_VERSION,
@@ -84,11 +84,15 @@ export class PgArchiveAppender {
    * stored as this same sealed value.
    */
   async sealContent(tx: Tx, workspaceId: string, content: unknown): Promise<SealedContent> {
+    return this.sealContentWith(await this.#keyring.current(tx, workspaceId), workspaceId, content);
+  }
+
+  /** `sealContent` with a key the caller read (batch ingest, before its transaction). */
+  sealContentWith(key: { id: string; key: KeyObject }, workspaceId: string, content: unknown): SealedContent {
     const saltAndContent = Buffer.concat([
       randomBytes(CONTENT_SALT_BYTES),
       Buffer.from(canonicalJson(content), 'utf8'),
     ]);
-    const key = await this.#keyring.current(tx, workspaceId);
     return {
       hash: contentHash(saltAndContent),
       sealed: this.#keyring.seal(key, workspaceId, ARCHIVE_CONTENT_PURPOSE, saltAndContent),
