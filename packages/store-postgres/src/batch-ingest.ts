@@ -16,12 +16,20 @@ interface Item {
   duplicate: boolean;
 }
 
-/** A row `ingest_plain` answers: a message it stored (1-based place in its arrays). */
-interface StoredRow {
-  item: number;
-  conversation_id: string;
-  jobs: number;
-}
+/**
+ * A row `ingest_plain` answers: a message it stored (1-based place in its arrays), or (item null)
+ * the head of a log the batch appends to, locked until COMMIT.
+ */
+type StoredRow =
+  | { item: number; conversation_id: string; jobs: number; log_id: null }
+  | {
+      item: null;
+      log_id: string;
+      log_size: number;
+      log_epoch: string;
+      log_append_id: string | null;
+      log_edge: Buffer[];
+    };
 
 /** The SQLSTATE `ingest_plain` refuses a batch with when a key it was sealed with was rotated. */
 export const STALE_DATA_KEY = 'WBK01';
@@ -117,7 +125,7 @@ export abstract class PgBatchIngest extends PgContacts {
     if (fresh.length > 0) {
       try {
         rows = await p.tx.all<StoredRow>(
-          `SELECT item, conversation_id, jobs FROM ingest_plain($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12,
+          `SELECT * FROM ingest_plain($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12,
              $13, $14, $15, $16, $17, $18, $19, $20)`,
           [
             now,
@@ -151,7 +159,18 @@ export abstract class PgBatchIngest extends PgContacts {
         throw error;
       }
     }
-    const stored = new Map(rows.map((row) => [row.item - 1, row]));
+    const stored = new Map<number, { conversation_id: string; jobs: number }>();
+    for (const row of rows) {
+      if (row.item !== null) stored.set(row.item - 1, row);
+      else {
+        this.archive.noteLockedHead(p.tx, row.log_id, {
+          size: row.log_size,
+          epoch: row.log_epoch,
+          appendId: row.log_append_id,
+          edge: row.log_edge,
+        });
+      }
+    }
     let k = 0;
     for (const item of items) {
       const result = results[item.unit] as IngestResult;

@@ -36,11 +36,13 @@ const FIND_PLAIN_CONTACTS_IN_FUNCTION = FIND_PLAIN_CONTACTS_SQL.replace('$1', 'w
  * 5. inserts the messages (in wamid order) ON CONFLICT DO NOTHING: one another gateway stored
  *    meanwhile is a duplicate;
  * 6. queues a job per stored message and enabled connector mirroring `message.inbound` (in the
- *    batch's order, then by connector), and NOTIFYs the queue's channel once.
+ *    batch's order, then by connector), and NOTIFYs the queue's channel once;
+ * 7. locks the archive heads of the workspaces it stored messages of, and reads their edges.
  *
  * Each step is a statement of its own, so each sees what the one before it and other transactions
  * committed meanwhile (READ COMMITTED). It answers, per message stored, its place in the arrays
- * (1-based), its conversation and how many jobs it queued.
+ * (1-based), its conversation and how many jobs it queued; then, per workspace it stored messages
+ * of, a row (item NULL) with its archive log's head, locked until COMMIT, and right edge.
  */
 export const ingestBatchSchema: PgMigration = {
   version: 13,
@@ -52,7 +54,8 @@ CREATE FUNCTION ingest_plain(
   p_phones TEXT[], p_displays TEXT[], p_conversation_ids TEXT[],
   p_wamids TEXT[], p_types TEXT[], p_ts BIGINT[], p_contents BYTEA[], p_created BIGINT[],
   p_sort BIGINT[], p_run BIGINT[]
-) RETURNS TABLE (item INT, conversation_id TEXT, jobs INT)
+) RETURNS TABLE (item INT, conversation_id TEXT, jobs INT,
+  log_id TEXT, log_size BIGINT, log_epoch TEXT, log_append_id TEXT, log_edge BYTEA[])
 LANGUAGE plpgsql
 -- Every row this function reads or writes is found by a key of its own (a wamid, a customer, a
 -- conversation, a connector): index probes, a handful per message. On tables without statistics
@@ -172,10 +175,28 @@ BEGIN
   END IF;
 
   RETURN QUERY
-    SELECT s.i, s.conv, coalesce(j.n, 0)::int
+    SELECT s.i, s.conv, coalesce(j.n, 0)::int, NULL::TEXT, NULL::BIGINT, NULL::TEXT, NULL::TEXT, NULL::BYTEA[]
     FROM unnest(s_item, s_conv) AS s(i, conv)
       JOIN unnest(p_ids) WITH ORDINALITY AS x(id, i) ON x.i = s.i
       LEFT JOIN (SELECT e, count(*) AS n FROM unnest(v_job_entities) AS e GROUP BY e) j ON j.e = x.id;
+
+  -- The head of each log the batch appends to, locked until COMMIT (made for a new log; in log
+  -- order, the order flush appends in), with its right edge (the hashes of coveringNodes(0, size):
+  -- at each set bit b of the size, the node (b, (size >> b) - 1)). The process builds the batch's
+  -- archive records on it, and its archive_append finds the head where it was built on: with two
+  -- gateways appending to one log, a head read before the lock had nearly always moved, and the
+  -- append took a second round trip under the lock.
+  INSERT INTO archive_log_heads (log_id, size)
+    SELECT DISTINCT p_ws[s.i], 0 FROM unnest(s_item) AS s(i) ORDER BY 1
+    ON CONFLICT (log_id) DO NOTHING;
+  RETURN QUERY
+    SELECT NULL::INT, NULL::TEXT, NULL::INT, h.log_id, h.size, h.epoch, h.append_id,
+      coalesce((SELECT array_agg(n.hash ORDER BY b.level DESC) FROM generate_series(62, 0, -1) AS b(level)
+        JOIN archive_log_nodes n ON n.log_id = h.log_id AND n.level = b.level AND n.idx = (h.size >> b.level) - 1
+        WHERE (h.size >> b.level) & 1 = 1), '{}')
+    FROM (SELECT log_id, size, epoch, append_id FROM archive_log_heads
+          WHERE log_id IN (SELECT p_ws[s.i] FROM unnest(s_item) AS s(i))
+          ORDER BY log_id COLLATE "C" FOR UPDATE) h;
 END
 $fn$;
 `,
