@@ -71,12 +71,13 @@ DECLARE
   v_fresh BOOLEAN[];
   w_ws TEXT[];
   w_wa TEXT[];
-  r_ws TEXT[];
-  r_wa TEXT[];
-  r_id TEXT[];
+  v_found INT;
+  v_contacts JSONB;
   s_item INT[];
   s_conv TEXT[];
-  v_job_entities TEXT[];
+  v_conv_at TEXT[];
+  v_target_ws TEXT[];
+  v_target_ids TEXT[];
 BEGIN
   IF EXISTS (SELECT 1 FROM unnest(p_key_ws, p_key_ids) AS k(ws, id) WHERE NOT EXISTS (
       SELECT 1 FROM data_keys d WHERE d.workspace_id = k.ws AND d.key_id = k.id AND d.retired_at IS NULL)) THEN
@@ -107,9 +108,11 @@ BEGIN
         GROUP BY t.ws, t.wa) n
       ORDER BY n.ws COLLATE "C", n.wa COLLATE "C"
       ON CONFLICT DO NOTHING;
-    SELECT array_agg(f.workspace_id), array_agg(f.wa_id), array_agg(f.id) INTO r_ws, r_wa, r_id
+    -- The contacts by (workspace, wa_id), for the steps below: probing the index again per
+    -- message cost more than the rest of the statement that did.
+    SELECT count(*), jsonb_object_agg(f.workspace_id || chr(31) || f.wa_id, f.id) INTO v_found, v_contacts
       FROM (${FIND_PLAIN_CONTACTS_IN_FUNCTION}) f;
-    EXIT WHEN coalesce(cardinality(r_id), 0) = cardinality(w_wa);
+    EXIT WHEN v_found = cardinality(w_wa);
     -- A contact seen by the insert and cleared by an erasure before the lock: made anew.
     IF attempt = 3 THEN
       RAISE EXCEPTION 'a contact conflicted but cannot be found';
@@ -118,24 +121,22 @@ BEGIN
 
   UPDATE contacts c SET username = coalesce(l.username, c.username),
       profile_name = coalesce(l.profile_name, c.profile_name), updated_at = p_now
-    FROM (SELECT r.id,
+    FROM (SELECT t.ws, t.wa,
             (array_agg(t.username ORDER BY t.i DESC) FILTER (WHERE t.username IS NOT NULL))[1] AS username,
             (array_agg(t.profile_name ORDER BY t.i DESC) FILTER (WHERE t.profile_name IS NOT NULL))[1] AS profile_name
           FROM unnest(p_ws, p_wa, p_usernames, p_profiles, v_fresh) WITH ORDINALITY AS t(ws, wa, username, profile_name, fresh, i)
-          JOIN unnest(r_ws, r_wa, r_id) AS r(ws, wa, id) ON r.ws = t.ws AND r.wa = t.wa
-          WHERE t.fresh GROUP BY r.id) l
-    WHERE c.id = l.id
+          WHERE t.fresh GROUP BY t.ws, t.wa) l
+    WHERE c.workspace_id = l.ws AND c.wa_id = l.wa
       AND ((l.username IS NOT NULL AND l.username IS DISTINCT FROM c.username)
         OR (l.profile_name IS NOT NULL AND l.profile_name IS DISTINCT FROM c.profile_name));
 
   INSERT INTO conversations AS c (id, workspace_id, contact_id, phone_number_id, display_phone_number, created_at)
     SELECT w.id, w.ws, w.contact_id, w.phone, w.display, p_now FROM (
-      SELECT t.ws, r.id AS contact_id, t.phone, min(t.id) AS id,
+      SELECT t.ws, v_contacts ->> (t.ws || chr(31) || t.wa) AS contact_id, t.phone, min(t.id) AS id,
         (array_agg(t.display ORDER BY t.i DESC) FILTER (WHERE t.display IS NOT NULL))[1] AS display
       FROM unnest(p_ws, p_wa, p_phones, p_displays, p_conversation_ids, v_fresh)
         WITH ORDINALITY AS t(ws, wa, phone, display, id, fresh, i)
-      JOIN unnest(r_ws, r_wa, r_id) AS r(ws, wa, id) ON r.ws = t.ws AND r.wa = t.wa
-      WHERE t.fresh GROUP BY t.ws, r.id, t.phone) w
+      WHERE t.fresh GROUP BY 1, 2, 3) w
     WHERE NOT EXISTS (SELECT 1 FROM conversations x WHERE x.workspace_id = w.ws AND x.contact_id = w.contact_id
       AND x.phone_number_id = w.phone AND (w.display IS NULL OR x.display_phone_number = w.display))
     ORDER BY w.contact_id COLLATE "C", w.phone COLLATE "C"
@@ -145,8 +146,8 @@ BEGIN
   WITH items AS (
     SELECT t.*, cv.id AS conversation FROM unnest(p_ids, p_ws, p_wa, p_phones, p_wamids, p_types, p_ts, p_contents,
         p_created, v_fresh) WITH ORDINALITY AS t(id, ws, wa, phone, wamid, type, ts, content, created, fresh, i)
-      JOIN unnest(r_ws, r_wa, r_id) AS r(ws, wa, id) ON r.ws = t.ws AND r.wa = t.wa
-      JOIN conversations cv ON cv.workspace_id = t.ws AND cv.contact_id = r.id AND cv.phone_number_id = t.phone
+      JOIN conversations cv ON cv.workspace_id = t.ws AND cv.contact_id = v_contacts ->> (t.ws || chr(31) || t.wa)
+        AND cv.phone_number_id = t.phone
       WHERE t.fresh),
   stored AS (
     INSERT INTO messages (id, workspace_id, conversation_id, direction, wamid, type, ts, text, content, state,
@@ -154,31 +155,41 @@ BEGIN
       SELECT id, ws, conversation, 'inbound', wamid, type, ts, NULL, content, NULL, NULL, NULL, created
       FROM items ORDER BY wamid COLLATE "C"
       ON CONFLICT (wamid) DO NOTHING RETURNING id, conversation_id)
-  SELECT array_agg(x.i ORDER BY x.i), array_agg(s.conversation_id ORDER BY x.i) INTO s_item, s_conv
-    FROM stored s JOIN unnest(p_ids) WITH ORDINALITY AS x(id, i) ON x.id = s.id;
+  SELECT array_agg(array_position(p_ids, s.id) ORDER BY array_position(p_ids, s.id)),
+      array_agg(s.conversation_id ORDER BY array_position(p_ids, s.id)) INTO s_item, s_conv
+    FROM stored s;
   IF s_item IS NULL THEN
     RETURN;
   END IF;
+  -- Each stored message's conversation at its place in the arrays (NULL for the others), so the
+  -- steps below read the arrays side by side, never joined with one another (a nested loop over
+  -- two lists is quadratic in the batch).
+  v_conv_at := array_fill(NULL::TEXT, ARRAY[cardinality(p_ids)]);
+  FOR k IN 1..cardinality(s_item) LOOP
+    v_conv_at[s_item[k]] := s_conv[k];
+  END LOOP;
+  -- The connectors each workspace mirrors inbound messages to, read once for the jobs and counts.
+  SELECT array_agg(cs.workspace_id ORDER BY cs.workspace_id, cs.connector_id),
+      array_agg(cs.connector_id ORDER BY cs.workspace_id, cs.connector_id) INTO v_target_ws, v_target_ids
+    FROM connector_settings cs
+    WHERE cs.workspace_id IN (SELECT DISTINCT p_ws[s.i] FROM unnest(s_item) AS s(i))
+      AND cs.enabled AND strpos(cs.events, ',message.inbound,') > 0;
 
-  WITH queued AS (
+  IF v_target_ids IS NOT NULL THEN
     INSERT INTO jobs (workspace_id, connector_id, conversation_id, event_type, entity_id, sort_ts, run_at, created_at)
-      SELECT t.ws, cs.connector_id, s.conv, 'message.inbound', t.id, t.sort_ts, t.run_at, p_now
-      FROM unnest(s_item, s_conv) WITH ORDINALITY AS s(i, conv, o)
-        JOIN unnest(p_ids, p_ws, p_sort, p_run) WITH ORDINALITY AS t(id, ws, sort_ts, run_at, i) ON t.i = s.i
-        JOIN connector_settings cs
-          ON cs.workspace_id = t.ws AND cs.enabled AND strpos(cs.events, ',message.inbound,') > 0
-      ORDER BY s.o, cs.connector_id
-      RETURNING entity_id)
-  SELECT array_agg(entity_id) INTO v_job_entities FROM queued;
-  IF v_job_entities IS NOT NULL THEN
+      SELECT t.ws, g.connector_id, t.conv, 'message.inbound', t.id, t.sort_ts, t.run_at, p_now
+      FROM unnest(p_ids, p_ws, p_sort, p_run, v_conv_at) WITH ORDINALITY AS t(id, ws, sort_ts, run_at, conv, i)
+        JOIN unnest(v_target_ws, v_target_ids) AS g(ws, connector_id) ON g.ws = t.ws
+      WHERE t.conv IS NOT NULL
+      ORDER BY t.i, g.connector_id;
     PERFORM pg_notify(p_channel, '');
   END IF;
 
   RETURN QUERY
-    SELECT s.i, s.conv, coalesce(j.n, 0)::int, NULL::TEXT, NULL::BIGINT, NULL::TEXT, NULL::TEXT, NULL::BYTEA[]
-    FROM unnest(s_item, s_conv) AS s(i, conv)
-      JOIN unnest(p_ids) WITH ORDINALITY AS x(id, i) ON x.i = s.i
-      LEFT JOIN (SELECT e, count(*) AS n FROM unnest(v_job_entities) AS e GROUP BY e) j ON j.e = x.id;
+    SELECT t.i::INT, t.conv, (SELECT count(*)::INT FROM unnest(v_target_ws) AS g(ws) WHERE g.ws = t.ws),
+      NULL::TEXT, NULL::BIGINT, NULL::TEXT, NULL::TEXT, NULL::BYTEA[]
+    FROM unnest(p_ws, v_conv_at) WITH ORDINALITY AS t(ws, conv, i)
+    WHERE t.conv IS NOT NULL;
 
   -- The head of each log the batch appends to, locked until COMMIT (made for a new log; in log
   -- order, the order flush appends in), with its right edge (the hashes of coveringNodes(0, size):
