@@ -1,4 +1,4 @@
-import { randomBytes, randomUUID } from 'node:crypto';
+import { type KeyObject, randomBytes, randomUUID } from 'node:crypto';
 import {
   ARCHIVE_CONTENT_PURPOSE,
   ARCHIVE_RECORD_VERSION,
@@ -84,11 +84,15 @@ export class PgArchiveAppender {
    * stored as this same sealed value.
    */
   async sealContent(tx: Tx, workspaceId: string, content: unknown): Promise<SealedContent> {
+    return this.sealContentWith(await this.#keyring.current(tx, workspaceId), workspaceId, content);
+  }
+
+  /** `sealContent` with a key the caller read (batch ingest, before its transaction). */
+  sealContentWith(key: { id: string; key: KeyObject }, workspaceId: string, content: unknown): SealedContent {
     const saltAndContent = Buffer.concat([
       randomBytes(CONTENT_SALT_BYTES),
       Buffer.from(canonicalJson(content), 'utf8'),
     ]);
-    const key = await this.#keyring.current(tx, workspaceId);
     return {
       hash: contentHash(saltAndContent),
       sealed: this.#keyring.seal(key, workspaceId, ARCHIVE_CONTENT_PURPOSE, saltAndContent),
@@ -124,9 +128,10 @@ export class PgArchiveAppender {
     if (entries.length === 0) return [];
     const scratchKey = `archive-edge:${workspaceId}`;
     const mine = tx.scratch.get(scratchKey) as Edge | undefined;
-    // This transaction's own edge (its head locked already), else this process's last append's
-    // (another batch's in flight commits before this one gets the lock); a log this process never
-    // appended to is guessed new (size 0, whatever its epoch).
+    // This transaction's own edge (its head locked already, by an append of it or by batch
+    // ingest's statement: noteLockedHead), else this process's last append's (another batch's in
+    // flight commits before this one gets the lock); a log this process never appended to is
+    // guessed new (size 0, whatever its epoch).
     const expected: Expected = mine ??
       this.#latest.get(workspaceId) ?? { epoch: null, appendId: null, edge: CompactRange.empty() };
     const appendId = randomUUID();
@@ -149,6 +154,30 @@ export class PgArchiveAppender {
     tx.scratch.set(scratchKey, state);
     this.#latest.set(workspaceId, { ...state, edge: edge.clone() });
     return batch.seqs;
+  }
+
+  /**
+   * Notes that `tx` holds the lock of `workspaceId`'s log head, at this state (batch ingest's
+   * statement took it: schema/ingest-batch.ts): the transaction's appends build on it, as on their
+   * own. A head whose edge does not fit its size is left unused (the append then finds the head's
+   * state by itself, as before).
+   */
+  noteLockedHead(
+    tx: Tx,
+    workspaceId: string,
+    head: { size: number; epoch: string; appendId: string | null; edge: readonly Uint8Array[] },
+  ): void {
+    let edge: CompactRange;
+    try {
+      edge = CompactRange.ofPrefix(
+        head.size,
+        head.edge.map((hash) => new Uint8Array(hash)),
+      );
+    } catch {
+      return;
+    }
+    const locked: Edge = { epoch: head.epoch, appendId: head.appendId, edge };
+    tx.scratch.set(`archive-edge:${workspaceId}`, locked);
   }
 
   /**

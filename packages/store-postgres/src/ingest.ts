@@ -12,7 +12,7 @@ import {
   UNROUTED_PAYLOAD,
   WabridgeError,
 } from '@wabridge/core';
-import { emptyResult, PgBatchIngest } from './batch-ingest.ts';
+import { emptyResult, PgBatchIngest, STALE_DATA_KEY } from './batch-ingest.ts';
 import { pgErrorCode, type Tx } from './database.ts';
 import { type Pending, pendingIn } from './fan-out.ts';
 import { GroupCommit, type Settled } from './group-commit.ts';
@@ -139,18 +139,33 @@ export abstract class PgIngest extends PgBatchIngest implements Pick<IngestStore
 
   /**
    * One transaction storing `units`: the plain ones together (batch-ingest.ts), then the others
-   * one by one, where a webhook's own failure is a `UnitFailure`.
+   * one by one, where a webhook's own failure is a `UnitFailure`. Stored again once when a data key
+   * the plain ones were sealed with was rotated meanwhile (STALE_DATA_KEY): sealed anew with the
+   * new key, nothing of the first attempt kept.
    */
-  private storeUnits(units: readonly IngestUnit[]): Promise<IngestResult[]> {
+  private async storeUnits(units: readonly IngestUnit[]): Promise<IngestResult[]> {
+    try {
+      return await this.storeUnitsOnce(units);
+    } catch (error) {
+      if (pgErrorCode(error) !== STALE_DATA_KEY) throw error;
+      return this.storeUnitsOnce(units);
+    }
+  }
+
+  private storeUnitsOnce(units: readonly IngestUnit[]): Promise<IngestResult[]> {
     return this.db.transaction(async (tx) => {
       const p = pendingIn(tx);
-      const seen = await this.storedWamids(tx, units);
       const plain = units.map((unit) => this.isPlain(unit));
+      const others = units.filter((_, i) => !plain[i]);
+      // Every wamid of the plain units, then those of the others stored before the batch: the
+      // others' duplicates, found before their senders are resolved (see ingestMessages).
+      const seen = new Set<string>();
       const plainResults = await this.storePlain(
         p,
         units.filter((_, i) => plain[i]),
         seen,
       );
+      if (others.length > 0) for (const wamid of await this.storedWamids(tx, others)) seen.add(wamid);
       const results: IngestResult[] = [];
       for (const [index, unit] of units.entries()) {
         if (plain[index]) {
@@ -169,8 +184,8 @@ export abstract class PgIngest extends PgBatchIngest implements Pick<IngestStore
   }
 
   /**
-   * The wamids of the batch's messages already stored, in one statement for the whole batch;
-   * each message stored by the batch is added as it goes (see ingestMessages).
+   * The wamids of `units`' messages already stored, in one statement for all of them; each message
+   * stored by the batch is added as it goes (see ingestMessages).
    */
   private async storedWamids(tx: Tx, units: readonly IngestUnit[]): Promise<Set<string>> {
     const wamids: string[] = [];

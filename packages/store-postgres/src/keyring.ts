@@ -16,6 +16,12 @@ export class PgKeyring {
   readonly #box: SecretBox;
   readonly #now: () => number;
   readonly #keys = new Map<string, Map<string, KeyObject>>();
+  /**
+   * Each workspace's current key as last read by a transaction of this process: batch ingest seals
+   * with it before its transaction begins, and its statement checks it is still current (see
+   * schema/ingest-batch.ts), so a rotation by another process is followed from the next batch on.
+   */
+  readonly #current = new Map<string, { id: string; key: KeyObject }>();
 
   constructor(box: SecretBox, now: () => number) {
     this.#box = box;
@@ -56,7 +62,18 @@ export class PgKeyring {
     }
     const current = { id: row.key_id, key: await this.byId(q, workspaceId, row.key_id) };
     q.scratch.set(scratchKey, current);
+    this.#current.set(workspaceId, current);
     return current;
+  }
+
+  /** The workspace's current key as this process last read it, if it did (see `#current`). */
+  lastCurrent(workspaceId: string): { id: string; key: KeyObject } | undefined {
+    return this.#current.get(workspaceId);
+  }
+
+  /** Forgets what `lastCurrent` answers for the workspace (it was found no longer current). */
+  forgetCurrent(workspaceId: string): void {
+    this.#current.delete(workspaceId);
   }
 
   /** The key with this id (cached once unwrapped). */

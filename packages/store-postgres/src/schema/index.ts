@@ -6,6 +6,7 @@ import { configSchema } from './config.ts';
 import { connectorStateSchema } from './connector-state.ts';
 import { governanceSchema } from './governance.ts';
 import { ingestSchema } from './ingest.ts';
+import { ingestBatchSchema } from './ingest-batch.ts';
 import { jobsSchema } from './jobs.ts';
 import { paceLanesSchema } from './pace-lanes.ts';
 import { refsSchema } from './refs.ts';
@@ -19,7 +20,7 @@ import { statusJobsSchema } from './status-jobs.ts';
  *
  * Version 8 is the queue's tables (jobs, dead_jobs, jobs_coalesced, connector_health:
  * src/schema/jobs.ts); version 9 the index ingest's status coalescing reads (status-jobs.ts); version 10 the shared pace lanes (pace-lanes.ts); version 11 the archive append in one
- * statement (archive-append.ts); version 12 the refs' lookups on indexes of their own (refs-lookups.ts). Later changes append new versions; a version once released is never edited.
+ * statement (archive-append.ts); version 12 the refs' lookups on indexes of their own (refs-lookups.ts); version 13 the common webhook's batch stored in one statement (ingest-batch.ts). Later changes append new versions; a version once released is never edited.
  */
 export const PG_MIGRATIONS: readonly PgMigration[] = [
   configSchema,
@@ -34,4 +35,5 @@ export const PG_MIGRATIONS: readonly PgMigration[] = [
   paceLanesSchema,
   archiveAppendSchema,
   refsLookupsSchema,
+  ingestBatchSchema,
 ];
