@@ -15,7 +15,8 @@ export const LONG_RUNNING_COMMANDS = new Set(['serve', 'worker']);
 
 /**
  * V8 flags for the whole process. They apply to every thread's isolate, the store and checkpoint
- * threads included (measured: a process-wide heap flag wins over a worker's `resourceLimits`).
+ * threads included (measured: with --max-semi-space-size=16 the store thread's young generation
+ * was 34 MB, above its own `resourceLimits`; with the old-space flag its heap peaked ~15 MB lower).
  *
  * --max-semi-space-size=8: 8 MB semi-spaces, i.e. a 16 MB young generation instead of up to
  * 128 MB. A request's or a job's objects still die young at 1,000 msg/s, and CPU per delivered
@@ -29,11 +30,11 @@ export const LONG_RUNNING_COMMANDS = new Set(['serve', 'worker']);
  * least 2 GB on 64-bit (its default here is 4 GB); below, the factor scales from 1.3 to 2 with the
  * limit (`MaxGrowingFactor`, https://github.com/v8/v8/blob/main/src/heap/heap-controller.cc;
  * newer V8 scales against the machine's default limit instead, which bounds it as much or more).
- * At 1,000 msg/s the main thread's old generation then peaked at ~55 MB instead of 135–215 MB,
- * the store thread's at ~20 MB instead of ~40, for no CPU per delivered job beyond the noise
- * (docs/performance.md, "Lazy connector SDKs and a bounded old generation"). Halving V8's own
- * default limit (4 GB on this kind of machine) is the cost: a gateway whose heap needs 2 GB is one
- * to fix, not to keep running.
+ * At 1,000 msg/s the main thread's old generation then peaked at 56–71 MB committed instead of
+ * 134–186, the store thread's whole heap at 42–48 MB instead of 58–63, for no CPU per delivered
+ * job beyond the noise (docs/performance.md, "lazy connector SDKs and a bounded old
+ * generation"). Halving V8's own default limit (4 GB on this kind of machine) is the cost: a
+ * gateway whose heap needs 2 GB is one to fix, not to keep running.
  *
  * Not here: --heap-growing-percent=50 (a fixed factor of 1.5) took as much off the peak but cost
  * 10–20% more CPU per delivered job, most of it in V8's marking threads.

@@ -19,7 +19,7 @@ export const HUBSPOT_BATCH_SIZE = 500;
  * Only what the gateway needs to register, validate and route is loaded with the manifest; the
  * instance (instance.ts, with @hubspot/api-client, ~7 MB of heap) is imported when a workspace
  * that enables HubSpot first needs it, so a gateway none of whose workspaces uses HubSpot never
- * loads it (docs/performance.md, "Lazy connector SDKs").
+ * loads it (docs/performance.md, "lazy connector SDKs and a bounded old generation").
  *
  * @example createRegistry([hubspotConnector, …]); // config: { accessToken, clientSecret, portalId, appId }
  */

@@ -14,7 +14,7 @@ export { checkInstallation, SLACK_BOT_SCOPES, SlackInstallError } from './instal
  * Only what the gateway needs to register, validate and route is loaded with the manifest; the
  * instance (instance.ts, with Bolt and the Web API client, ~10 MB of heap) is imported when a
  * workspace that enables Slack first needs it, so a gateway none of whose workspaces uses Slack
- * never loads it (docs/performance.md, "Lazy connector SDKs").
+ * never loads it (docs/performance.md, "lazy connector SDKs and a bounded old generation").
  *
  * @example registry = createRegistry([slackConnector]); admin.setConnector('ops', ws, 'slack', { enabled: true, config })
  */

@@ -9,7 +9,7 @@ import { SECRET_FIELDS, type TeamsConfig, teamsConfigSchema } from './config.ts'
  * Only what the gateway needs to register, validate and route is loaded with the manifest; the
  * instance (instance.ts, with MSAL and the Graph client, ~10 MB of heap) is imported when a
  * workspace that enables Teams first needs it, so a gateway none of whose workspaces uses Teams
- * never loads it (docs/performance.md, "Lazy connector SDKs").
+ * never loads it (docs/performance.md, "lazy connector SDKs and a bounded old generation").
  *
  * @example createRegistry([slackConnector, hubspotConnector, teamsConnector])
  */
