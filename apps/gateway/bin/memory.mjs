@@ -14,16 +14,32 @@ import { dirname, join, resolve } from 'node:path';
 export const LONG_RUNNING_COMMANDS = new Set(['serve', 'worker']);
 
 /**
- * V8 flags for the whole process (main thread; worker threads have their own `resourceLimits`,
- * see packages/core/src/store/sqlite/thread-limits.ts): 8 MB semi-spaces, i.e. a 16 MB young
- * generation instead of up to 128 MB. A request's or a job's objects still die young at 1,000
- * msg/s, and CPU per delivered job did not move measurably (docs/performance.md).
+ * V8 flags for the whole process. They apply to every thread's isolate, the store and checkpoint
+ * threads included (measured: with --max-semi-space-size=16 the store thread's young generation
+ * was 34 MB, above its own `resourceLimits`; with the old-space flag its heap peaked ~15 MB lower).
  *
- * Not here: --heap-growing-percent=50 (the old generation grows by half its live size between
- * full collections instead of up to 4×) took another ~70 MB off the peak but cost 10–20% more
- * CPU per delivered job, most of it in V8's marking threads.
+ * --max-semi-space-size=8: 8 MB semi-spaces, i.e. a 16 MB young generation instead of up to
+ * 128 MB. A request's or a job's objects still die young at 1,000 msg/s, and CPU per delivered
+ * job did not move measurably (docs/performance.md). 16 and 32 MB were measured too: fewer
+ * objects promoted, but not enough to pay for the larger young generation.
+ *
+ * --max-old-space-size=2000: not a bound the gateway is expected to meet (it is ~40 times what
+ * the main thread keeps alive under load, ~40–50 MB, and ~100 times the store thread's), but the
+ * setting that stops the old generation from growing to four times what survived the last full
+ * collection before the next one. V8 allows that factor of 4 only when the old-space limit is at
+ * least 2 GB on 64-bit (its default here is 4 GB); below, the factor scales from 1.3 to 2 with the
+ * limit (`MaxGrowingFactor`, https://github.com/v8/v8/blob/main/src/heap/heap-controller.cc;
+ * newer V8 scales against the machine's default limit instead, which bounds it as much or more).
+ * At 1,000 msg/s the main thread's old generation then peaked at 56–71 MB committed instead of
+ * 134–186, the store thread's whole heap at 42–48 MB instead of 58–63, for no CPU per delivered
+ * job beyond the noise (docs/performance.md, "lazy connector SDKs and a bounded old
+ * generation"). Halving V8's own default limit (4 GB on this kind of machine) is the cost: a
+ * gateway whose heap needs 2 GB is one to fix, not to keep running.
+ *
+ * Not here: --heap-growing-percent=50 (a fixed factor of 1.5) took as much off the peak but cost
+ * 10–20% more CPU per delivered job, most of it in V8's marking threads.
  */
-export const SERVER_V8_FLAGS = ['--max-semi-space-size=8'];
+export const SERVER_V8_FLAGS = ['--max-semi-space-size=8', '--max-old-space-size=2000'];
 
 /**
  * glibc malloc: fixed thresholds instead of its dynamic ones, which rise after every large block
@@ -73,17 +89,18 @@ export const APPLIED = 'WABRIDGE_MEMORY_SETTINGS';
 /**
  * How to relaunch a long-running command with the settings, or null to run as it is: another
  * command, already applied, or the operator chose a young generation size of their own (in the
- * node flags or NODE_OPTIONS), which is then left alone, glibc's settings included.
+ * node flags or NODE_OPTIONS), which is then left alone, glibc's settings included. An operator's
+ * own old-space or heap size (--max-old-space-size, --max-heap-size) replaces ours; the young
+ * generation's setting still applies.
  */
 export function relaunchWithMemorySettings({ command, execArgv, env }) {
   if (!LONG_RUNNING_COMMANDS.has(command) || env[APPLIED] !== undefined) return null;
   const own = [...execArgv, ...(env.NODE_OPTIONS ?? '').split(/\s+/)];
-  if (
-    own.some((flag) => /^--(max-semi-space-size|max-young-generation-size|heap-growing-percent)\b/.test(flag))
-  )
-    return null;
+  const chose = (pattern) => own.some((flag) => pattern.test(flag));
+  if (chose(/^--(max-semi-space-size|max-young-generation-size|heap-growing-percent)\b/)) return null;
+  const ownOldSpace = chose(/^--(max-old-space-size|max-heap-size)\b/);
   return {
-    flags: SERVER_V8_FLAGS,
+    flags: SERVER_V8_FLAGS.filter((flag) => !(ownOldSpace && flag.startsWith('--max-old-space-size'))),
     // An operator's own malloc settings win.
     env: { ...SERVER_MALLOC_ENV, ...env, [APPLIED]: '1' },
   };

@@ -1,6 +1,6 @@
-import { hubspotConnector } from '@wabridge/connector-hubspot';
-import { slackConnector } from '@wabridge/connector-slack';
-import { teamsConnector } from '@wabridge/connector-teams';
+import { hubspotConnector } from '@wabridge/connector-hubspot/manifest';
+import { slackConnector } from '@wabridge/connector-slack/manifest';
+import { teamsConnector } from '@wabridge/connector-teams/manifest';
 import { type ConnectorManifest, type ConnectorRegistry, createRegistry } from '@wabridge/core';
 
 /** The connectors this build ships, registered explicitly (no import side effects). */

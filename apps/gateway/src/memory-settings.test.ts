@@ -19,6 +19,17 @@ describe('memory settings of the long-running commands (bin/memory.mjs)', () => 
       expect(relaunch?.env).toEqual({ ...SERVER_MALLOC_ENV, PATH: '/bin', [APPLIED]: '1' });
     }
     expect(SERVER_V8_FLAGS).toContain('--max-semi-space-size=8');
+    expect(SERVER_V8_FLAGS).toContain('--max-old-space-size=2000');
+  });
+
+  it('replaces its old-space size by the operator’s own, keeping the young generation’s', () => {
+    for (const own of [
+      { execArgv: ['--max-old-space-size=8192'], env: {} },
+      { execArgv: [], env: { NODE_OPTIONS: '--max-heap-size=3000' } },
+    ]) {
+      const relaunch = relaunchWithMemorySettings({ command: 'serve', ...own });
+      expect(relaunch?.flags).toEqual(['--max-semi-space-size=8']);
+    }
   });
 
   it('leaves one-off commands, an applied process and an operator’s own choice alone', () => {

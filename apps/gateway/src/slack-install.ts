@@ -5,17 +5,17 @@
  * Flow: https://docs.slack.dev/authentication/installing-with-oauth
  */
 import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
-import {
-  type Installation,
-  type InstallationQuery,
-  type InstallationStore,
+import type {
+  Installation,
+  InstallationQuery,
+  InstallationStore,
   InstallProvider,
-  type InstallURLOptions,
+  InstallURLOptions,
   LogLevel,
-  type Logger as SlackLogger,
-  type StateStore,
+  Logger as SlackLogger,
+  StateStore,
 } from '@slack/oauth';
-import { checkInstallation, SLACK_BOT_SCOPES } from '@wabridge/connector-slack';
+import { checkInstallation, SLACK_BOT_SCOPES } from '@wabridge/connector-slack/manifest';
 import { type Store, WabridgeError } from '@wabridge/core';
 import type { Env } from './env.ts';
 import type { Runtime } from './runtime.ts';
@@ -290,15 +290,19 @@ export class ConnectorInstallationStore implements InstallationStore {
   }
 }
 
-/** Bolt's InstallProvider with our stores; its logger writes through ours. */
-export function slackInstallProvider(
+/**
+ * Bolt's InstallProvider with our stores; its logger writes through ours. `@slack/oauth` is loaded
+ * here, on the first install, not with the gateway: most gateways never serve one.
+ */
+export async function slackInstallProvider(
   runtime: Pick<Runtime, 'env' | 'store' | 'admin' | 'secrets' | 'routing' | 'logger'>,
   now: () => number = Date.now,
-): InstallProvider {
+): Promise<InstallProvider> {
+  const { InstallProvider, LogLevel } = await import('@slack/oauth');
   const settings = slackOAuthSettings(runtime.env);
   const log = runtime.logger.child({ via: 'slack-oauth' });
   const text = (parts: unknown[]) => parts.map((p) => (p instanceof Error ? p.message : String(p))).join(' ');
-  let level = LogLevel.INFO;
+  let level: LogLevel = LogLevel.INFO;
   const logger: SlackLogger = {
     debug: (...p: unknown[]) => log.debug({}, text(p)),
     info: (...p: unknown[]) => log.info({}, text(p)),

@@ -1,20 +1,13 @@
-import { type ConnectorInstance, type ConnectorManifest, DOMAIN_EVENT_TYPES } from '@wabridge/core';
-import { graphHosts } from './api/files.ts';
-import { ChannelPacer } from './api/pacing.ts';
-import { TeamsApi } from './api/teams-api.ts';
-import { AttachmentFetcher } from './attachments.ts';
-import { createTokenSource } from './auth/tokens.ts';
-import { SECRET_FIELDS, type TeamsConfig, teamsConfigSchema } from './config.ts';
-import { Mirror } from './deliver/index.ts';
-import type { CommandOptions } from './inbound/commands.ts';
-import { loadPrivateKey, ValidationTokenVerifier } from './inbound/encryption.ts';
-import { createInboundHandler } from './inbound/handler.ts';
-import { testTeams } from './self-test.ts';
-import { SubscriptionManager } from './sync/subscriptions.ts';
-import { ThreadIndex } from './sync/threads.ts';
-
 export { formatAttachmentRef, parseAttachmentRef } from './api/files.ts';
 export { parseMessageResource, parseTeamsMessageRef, teamsMessageRef } from './api/ids.ts';
+export {
+  type PostableTeam,
+  postableTeams,
+  redeemTeamsSignIn,
+  type TeamsSignIn,
+  type TeamsSignInApp,
+  teamsSignInUrl,
+} from './auth/browser-sign-in.ts';
 export type { AuthStatus } from './auth/tokens.ts';
 export {
   type ChannelTarget,
@@ -24,96 +17,6 @@ export {
   teamsConfigSchema,
 } from './config.ts';
 export { classifyReply, commandsFor, parseTemplateCommand } from './inbound/commands.ts';
-export { escapeCardText, escapeHtml, teamsHtmlToText } from './render/text.ts';
 
-/**
- * Microsoft Teams through Microsoft Graph: each WhatsApp conversation is a thread in a channel
- * (a conversation card, then every message as a reply), and agents answer by replying in the
- * thread. Setup: docs/connectors/teams.md.
- *
- * @example createRegistry([slackConnector, hubspotConnector, teamsConnector])
- */
-export const teamsConnector: ConnectorManifest<TeamsConfig> = {
-  id: 'teams',
-  displayName: 'Microsoft Teams',
-  configSchema: teamsConfigSchema,
-  secretFields: SECRET_FIELDS,
-  capabilities: {
-    // Every event: the thread mirrors messages, statuses, consent, notices and erasure alike.
-    events: DOMAIN_EVENT_TYPES,
-    inbound: true,
-  },
-  create(config, deps): ConnectorInstance {
-    const logger = deps.logger;
-    const tokens = createTokenSource(config, {
-      state: deps.state,
-      logger,
-      now: deps.now,
-      metrics: deps.metrics,
-    });
-    const api = new TeamsApi({ baseUrl: config.graphBaseUrl, version: config.graphVersion, tokens });
-    const pacer = new ChannelPacer(config, {
-      state: deps.state,
-      logger,
-      now: deps.now,
-      metrics: deps.metrics,
-      ...(deps.pacing ? { pacing: deps.pacing } : {}),
-    });
-    const threads = new ThreadIndex(deps.state, deps.now);
-    const commandOptions = async (): Promise<CommandOptions> => ({
-      selfId: config.serviceAccountId ?? (await tokens.serviceAccountId()),
-      notePrefix: config.notePrefix,
-      sendMode: config.sendMode,
-      sendPrefix: config.sendPrefix,
-      mentionsAreNotes: config.mentionsAreNotes,
-      templateLanguage: config.templateLanguage,
-      graphHosts: graphHosts(config),
-    });
-    const subscriptions = new SubscriptionManager(config, deps, { api, pacer, threads, commandOptions });
-    const mirror = new Mirror(config, deps, {
-      api,
-      pacer,
-      threads,
-      selfId: async () => config.serviceAccountId ?? (await tokens.serviceAccountId()),
-    });
-    const attachments = new AttachmentFetcher(config, { api, pacer, maxBytes: config.maxAttachmentBytes });
-    const encryption =
-      config.encryptionPrivateKey && config.encryptionCertificate
-        ? {
-            privateKey: loadPrivateKey(config.encryptionPrivateKey),
-            verifier: new ValidationTokenVerifier({
-              keysUrl:
-                config.validationTokenKeysUrl ??
-                `${config.authorityHost.replace(/\/$/, '')}/common/discovery/v2.0/keys`,
-              clientId: config.clientId,
-              tenantId: config.tenantId,
-              now: deps.now,
-            }),
-          }
-        : null;
-    return {
-      deliver: (event, ctx) => mirror.deliver(event, ctx),
-      inbound: createInboundHandler({
-        config,
-        api,
-        pacer,
-        subscriptions,
-        commandOptions,
-        logger,
-        now: deps.now,
-        encryption,
-      }),
-      fetchAttachment: (ref) => attachments.fetch(ref),
-      maintain: () => subscriptions.maintain(),
-      test: (signal) => testTeams(config, { api, tokens }, signal),
-    };
-  },
-};
-export {
-  type PostableTeam,
-  postableTeams,
-  redeemTeamsSignIn,
-  type TeamsSignIn,
-  type TeamsSignInApp,
-  teamsSignInUrl,
-} from './auth/browser-sign-in.ts';
+export { teamsConnector } from './manifest.ts';
+export { escapeCardText, escapeHtml, teamsHtmlToText } from './render/text.ts';

@@ -3,7 +3,6 @@
  * prints and HubSpot's authorize URL with a fresh state. The code exchange is the connector's
  * (`exchangeHubSpotCode`). Flow: https://developers.hubspot.com/docs/api/oauth-quickstart-guide
  */
-import { hubspotAuthorizeUrl } from '@wabridge/connector-hubspot';
 import { WabridgeError } from '@wabridge/core';
 import type { Env } from '../env.ts';
 import { INSTALL_LINK_TTL_MS, randomNonce, STATE_TTL_MS, signGrant } from './grants.ts';
@@ -44,9 +43,13 @@ export function hubspotConnectLink(env: Env, workspace: string, now = Date.now()
   return `${env.publicUrl}/connect/hubspot/${encodeURIComponent(workspace)}/install?ticket=${ticket}`;
 }
 
-/** HubSpot's authorize URL with a fresh state, and the nonce for the state cookie. */
-export function hubspotAuthorizeRedirect(env: Env, workspace: string, now: number) {
+/**
+ * HubSpot's authorize URL with a fresh state, and the nonce for the state cookie. The URL is the
+ * SDK's, loaded here on the first connection rather than with the gateway.
+ */
+export async function hubspotAuthorizeRedirect(env: Env, workspace: string, now: number) {
   const settings = hubspotOAuthSettings(env);
+  const { hubspotAuthorizeUrl } = await import('@wabridge/connector-hubspot');
   const nonce = randomNonce();
   const state = signGrant(settings.stateSecret, 'hubspot', {
     purpose: 'state',

@@ -1,4 +1,4 @@
-import { exchangeHubSpotCode, HubSpotInstallError } from '@wabridge/connector-hubspot';
+import { HubSpotInstallError } from '@wabridge/connector-hubspot/manifest';
 import { isWabridgeError } from '@wabridge/core';
 import { Hono } from 'hono';
 import { generateCookie, getCookie, setCookie } from 'hono/cookie';
@@ -33,7 +33,7 @@ export function connectHubSpotRoutes(runtime: Runtime, options: { now?: () => nu
       if (!(await runtime.store.getWorkspace(workspace))) {
         throw new ConnectRefused('not_found', `no workspace ${workspace}`);
       }
-      const { url, nonce } = hubspotAuthorizeRedirect(runtime.env, workspace, now());
+      const { url, nonce } = await hubspotAuthorizeRedirect(runtime.env, workspace, now());
       setCookie(c, HUBSPOT_STATE_COOKIE, nonce, {
         path: '/connect/hubspot',
         httpOnly: true,
@@ -60,6 +60,8 @@ export function connectHubSpotRoutes(runtime: Runtime, options: { now?: () => nu
         what: 'connection',
       });
       workspace = grant.workspace;
+      // The connector's OAuth client (HubSpot's SDK) loads with the first connection, not the gateway.
+      const { exchangeHubSpotCode } = await import('@wabridge/connector-hubspot');
       const installation = await exchangeHubSpotCode({
         basePath: settings.apiUrl,
         clientId: settings.clientId,

@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { CodedError, Installation } from '@slack/oauth';
-import { SlackInstallError } from '@wabridge/connector-slack';
+import type { CodedError, Installation, InstallProvider } from '@slack/oauth';
+import { SlackInstallError } from '@wabridge/connector-slack/manifest';
 import { isWabridgeError } from '@wabridge/core';
 import { Hono } from 'hono';
 import { setCookie } from 'hono/cookie';
@@ -39,10 +39,11 @@ const CHANNEL = /^[CG][A-Z0-9]{2,}$/;
 export function connectSlackRoutes(runtime: Runtime) {
   const app = new Hono();
   const secureCookie = runtime.env.publicUrl.startsWith('https:');
-  let provider: ReturnType<typeof slackInstallProvider> | undefined;
-  // Built on first use: a gateway without the OAuth settings still starts (the page says what is missing).
-  const installer = () => {
-    provider ??= slackInstallProvider(runtime);
+  let provider: InstallProvider | undefined;
+  // Built on first use: a gateway without the OAuth settings still starts (the page says what is
+  // missing), and one that never serves an install never loads @slack/oauth.
+  const installer = async () => {
+    provider ??= await slackInstallProvider(runtime);
     return provider;
   };
 
@@ -65,7 +66,7 @@ export function connectSlackRoutes(runtime: Runtime) {
           'this workspace has no Slack channel yet: make the link with --channel C…',
         );
       }
-      const url = await installer().generateInstallUrl(
+      const url = await (await installer()).generateInstallUrl(
         installOptions(runtime.env, { workspace, ...(grant.channel ? { channel: grant.channel } : {}) }),
       );
       setCookie(c, STATE_COOKIE, new URL(url).searchParams.get('state') ?? '', {
@@ -94,7 +95,7 @@ export function connectSlackRoutes(runtime: Runtime) {
         headers: { host: url.host, cookie: c.req.header('cookie') },
       } as unknown as IncomingMessage;
       const response = { setHeader: () => response } as unknown as ServerResponse;
-      await installer().handleCallback(request, response, {
+      await (await installer()).handleCallback(request, response, {
         successAsync: async (installation, options) => {
           installed = { installation, workspace: workspaceOf(options.metadata) };
         },

@@ -1,4 +1,3 @@
-import { postableTeams, redeemTeamsSignIn, teamsSignInUrl } from '@wabridge/connector-teams';
 import { isWabridgeError } from '@wabridge/core';
 import { Hono } from 'hono';
 import { generateCookie, getCookie, setCookie } from 'hono/cookie';
@@ -58,6 +57,8 @@ export function connectTeamsRoutes(runtime: Runtime, options: { now?: () => numb
         exp: now() + STATE_TTL_MS,
         nonce,
       });
+      // The sign-in (MSAL and the Graph client) loads with the first connection, not the gateway.
+      const { teamsSignInUrl } = await import('@wabridge/connector-teams');
       const { url, verifier } = await teamsSignInUrl(
         settings,
         { redirectUri: settings.redirectUri, state },
@@ -85,6 +86,7 @@ export function connectTeamsRoutes(runtime: Runtime, options: { now?: () => numb
         what: 'sign-in',
       });
       workspace = grant.workspace;
+      const { postableTeams, redeemTeamsSignIn } = await import('@wabridge/connector-teams');
       const signIn = await redeemTeamsSignIn(
         settings,
         { code, redirectUri: settings.redirectUri, verifier },

@@ -1,4 +1,4 @@
-import { servesSource, verifySlackSignature } from '@wabridge/connector-slack';
+import { servesSource, verifySlackSignature } from '@wabridge/connector-slack/manifest';
 import { Hono } from 'hono';
 import type { BodyGate } from '../body-gate.ts';
 import { errorResponse } from '../http.ts';

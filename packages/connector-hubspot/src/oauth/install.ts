@@ -6,6 +6,9 @@
  */
 import { Client } from '@hubspot/api-client';
 import { errorBody, isHttpError } from '../api/errors.ts';
+import { HubSpotInstallError } from './install-error.ts';
+
+export { HubSpotInstallError };
 
 /** Scopes the connector needs (see docs/connectors/hubspot.md); `oauth` is required of every public app. */
 export const HUBSPOT_OAUTH_SCOPES = [
@@ -18,16 +21,6 @@ export const HUBSPOT_OAUTH_SCOPES = [
 
 /** Scopes for optional features (`associate.*`, `media.upload`), granted when the account has them. */
 export const HUBSPOT_OPTIONAL_SCOPES = ['crm.objects.deals.read', 'tickets', 'files'] as const;
-
-/** Why an install was refused, with HubSpot's status as `code` (BAD_AUTH_CODE, EXPIRED_AUTH_CODE …). */
-export class HubSpotInstallError extends Error {
-  override readonly name = 'HubSpotInstallError';
-  readonly code: string;
-  constructor(code: string, message: string, options?: { cause?: unknown }) {
-    super(message, options);
-    this.code = code;
-  }
-}
 
 /** HubSpot's authorize page with our client id, scopes, redirect and state. */
 export function hubspotAuthorizeUrl(options: {

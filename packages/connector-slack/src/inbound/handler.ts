@@ -14,6 +14,7 @@ import { boltLogger } from './bolt-logger.ts';
 import { commandsForEvent, envelopeSchema, type OwnIdentity, type SlackEnvelope } from './events.ts';
 import { type CallbackScope, HonoReceiver, SCOPE } from './receiver.ts';
 import { markRevoked } from './revocation.ts';
+import { servesSource } from './serves-source.ts';
 import {
   COMMAND_USAGE,
   modalParameters,
@@ -66,17 +67,6 @@ function routeOf(path: string, contentType: string, body: string): string {
   if (trimmed !== '') return trimmed;
   if (!contentType.includes('x-www-form-urlencoded')) return '/events';
   return new URLSearchParams(body).has('payload') ? '/interactivity' : '/commands';
-}
-
-/** Whether a callback's team / organization is the installation this connector serves. */
-export function servesSource(
-  config: Pick<SlackConfig, 'teamId' | 'enterpriseId'>,
-  source: { teamId?: string | null | undefined; enterpriseId?: string | null | undefined },
-): boolean {
-  // A workspace install answers for its team; an org-wide (Enterprise Grid) install for every
-  // workspace of its organization, whose callbacks carry the organization's id.
-  if (config.teamId) return source.teamId === config.teamId;
-  return config.enterpriseId !== undefined && source.enterpriseId === config.enterpriseId;
 }
 
 /**
