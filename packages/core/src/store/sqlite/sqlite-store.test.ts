@@ -307,3 +307,75 @@ describe('the store thread', () => {
     }
   });
 });
+
+describe('a claim that prefetches', () => {
+  // A delivery's first reads (its event, the refs its connector reads) were round trips of their
+  // own after the claim's, each waiting for a batch of the store thread; asked with the claim they
+  // ride in its answer, read right after it committed, as the reads themselves would answer.
+  it.each([
+    ['in process', (path: string) => openSqliteStore({ path })],
+    ['through the store thread', (path: string) => openThreadedSqliteStore({ path })],
+  ])('%s: each claimed job carries its event and the refs asked for, found or not', async (_, open) => {
+    const store = await open(join(dir, `prefetch-${n++}.db`));
+    try {
+      const ws = await seedWorkspace(store, { connectors: ['slack', 'teams'] });
+      await store.ingest(
+        messagesUnit(ws, {
+          messages: [inboundMessage({ wamid: 'w.1', contact: identity({ waId: '15550001111' }) })],
+        }),
+      );
+      const message = await store.getMessageByWamid(ws, 'w.1');
+      await store.putRef(ws, {
+        connectorId: 'slack',
+        kind: 'conversation',
+        entityId: message?.conversationId ?? '',
+        externalId: 'C1/1700000000.000100',
+        data: { channel: 'C1' },
+      });
+      const now = Date.now();
+      const jobs = await store.claimJobs({
+        limit: 10,
+        leaseMs: 30_000,
+        workerId: 'w1',
+        now,
+        prefetch: {
+          refs: {
+            slack: [
+              { kind: 'conversation', of: 'conversation' },
+              { kind: 'event', of: 'entity' },
+            ],
+          },
+        },
+      });
+      expect(jobs.map((job) => job.connectorId).sort()).toEqual(['slack', 'teams']);
+      for (const job of jobs) {
+        const { prefetched, ...claimed } = job;
+        expect(prefetched?.event).toEqual(await store.hydrateEvent?.(claimed, now));
+        expect(prefetched?.event).toMatchObject({ type: 'message.inbound', message: { id: message?.id } });
+      }
+      const slack = jobs.find((job) => job.connectorId === 'slack');
+      expect(slack?.prefetched?.refs).toEqual([
+        {
+          kind: 'conversation',
+          entityId: message?.conversationId,
+          ref: await store.getRef(ws, 'slack', 'conversation', message?.conversationId ?? ''),
+        },
+        { kind: 'event', entityId: message?.id, ref: null },
+      ]);
+      expect(slack?.prefetched?.refs[0]?.ref?.externalId).toBe('C1/1700000000.000100');
+      // Teams asked for none.
+      expect(jobs.find((job) => job.connectorId === 'teams')?.prefetched?.refs).toEqual([]);
+      // Without `prefetch`, a claim is what it was.
+      await store.ingest(
+        messagesUnit(ws, {
+          messages: [inboundMessage({ wamid: 'w.2', contact: identity({ waId: '15550002222' }) })],
+        }),
+      );
+      const plain = await store.claimJobs({ limit: 10, leaseMs: 30_000, workerId: 'w1', now: Date.now() });
+      expect(plain.length).toBe(2);
+      for (const job of plain) expect(job.prefetched).toBeUndefined();
+    } finally {
+      await store.close();
+    }
+  });
+});
