@@ -187,23 +187,21 @@ export abstract class SqliteJobs extends SqliteIngest implements JobStore {
     });
     if (!jobs || !options.prefetch) return jobs;
     const asked = options.prefetch.refs;
-    // All at once, as the worker's own calls were: each read statement then runs for every job
-    // in turn rather than each job's statements one after another.
-    await Promise.all(
-      jobs.map(async (job) => {
-        try {
-          const event = await this.hydrateJobEvent(job, now);
-          const refs = (asked[job.connectorId] ?? []).map(({ kind, of }) => {
+    for (const job of jobs) {
+      try {
+        job.prefetched = {
+          event: await this.hydrateJobEvent(job, now),
+          refs: (asked[job.connectorId] ?? []).map(({ kind, of }) => {
             const entityId = of === 'conversation' ? job.conversationId : job.entityId;
             return { kind, entityId, ref: this.getRefNow(job.workspaceId, job.connectorId, kind, entityId) };
-          });
-          job.prefetched = { event, refs };
-        } catch {
-          // The claim has committed: its jobs must reach the worker. It reads this one itself,
-          // and settles it with whatever that read fails with.
-        }
-      }),
-    );
+          }),
+        };
+      } catch {
+        // The claim has committed: its jobs must reach the worker. It reads this one itself, and
+        // settles it with whatever that read fails with.
+        delete job.prefetched;
+      }
+    }
     return jobs;
   }
 
