@@ -16,7 +16,7 @@
 // traceStages) and writes them to that file on SIGUSR2.
 import { writeFileSync } from 'node:fs';
 import { Worker as ThreadWorker } from 'node:worker_threads';
-import { createRegistry, type Job, type JobEvent, type Lease, noopMetrics, type Store } from '@wabridge/core';
+import { createRegistry, type Job, type Lease, noopMetrics, type Store } from '@wabridge/core';
 import { ledgerConnector, startLedgerTarget } from '@wabridge/core/testing';
 import pg from 'pg';
 import { createLogger, createRuntime, loadEnv, startServer } from '../src/index.ts';
@@ -127,26 +127,36 @@ function traceStages(store: Store, file: string): void {
     const askedBatch = storeBatches;
     const jobs = await claimJobs(options);
     const at = Date.now();
-    for (const job of jobs) {
-      const stages = [-1, job.createdAt, asked, at, -1, -1, -1, -1, -1, askedBatch, storeBatches, -1, -1, -1];
-      open.set(job.id, stages);
-      // Read with the claim (ClaimOptions.prefetch): hydrated when the claim answered.
-      if (job.prefetched) hydrated(stages, job.prefetched.event);
-    }
+    for (const job of jobs)
+      open.set(job.id, [
+        -1,
+        job.createdAt,
+        asked,
+        at,
+        -1,
+        -1,
+        -1,
+        -1,
+        -1,
+        askedBatch,
+        storeBatches,
+        -1,
+        -1,
+        -1,
+      ]);
     return jobs;
-  };
-  const hydrated = (stages: number[], event: JobEvent | null) => {
-    stages[4] = Date.now();
-    stages[11] = storeBatches;
-    const text = event && 'message' in event ? event.message.text : null;
-    stages[0] = Number(/^bench (\d+):/.exec(text ?? '')?.[1] ?? -1);
   };
   const hydrateEvent = store.hydrateEvent?.bind(store);
   if (!hydrateEvent) throw new Error('BENCH_STAGES needs a store that hydrates events (SQLite, Postgres)');
   store.hydrateEvent = async (job: Job, now: number) => {
     const event = await hydrateEvent(job, now);
     const stages = open.get(job.id);
-    if (stages) hydrated(stages, event);
+    if (stages) {
+      stages[4] = Date.now();
+      stages[11] = storeBatches;
+      const text = event && 'message' in event ? event.message.text : null;
+      stages[0] = Number(/^bench (\d+):/.exec(text ?? '')?.[1] ?? -1);
+    }
     return event;
   };
   const timed =
