@@ -1,7 +1,7 @@
 import type { z } from 'zod';
 import type { DomainCommand } from '../domain/commands.ts';
 import type { DomainEvent, DomainEventType, JobEvent } from '../domain/events.ts';
-import type { ExternalRef, RefPrefetch, StatusName } from '../domain/types.ts';
+import type { ExternalRef, StatusName } from '../domain/types.ts';
 import type { Logger } from '../logger/index.ts';
 import type { Metrics } from '../metrics/index.ts';
 import type { PaceLedger } from '../util/pace-ledger.ts';
@@ -49,13 +49,6 @@ export interface ConnectorCapabilities {
    * (HubSpot: `['failed']`) makes no delivery for the sent, delivered and read of a campaign.
    */
   statuses?: readonly StatusName[];
-  /**
-   * Refs the connector reads in most deliveries, by kind and by which of the job's entities they
-   * are for (its conversation, or the entity the event is about: message, status, notice…). The
-   * worker has the store read them with the claim, so that `ctx.refs.get` of one of them needs no
-   * round trip to the store of its own; a store that cannot, and every other ref, are read as usual.
-   */
-  prefetchRefs?: readonly RefPrefetch[];
 }
 
 export interface ConnectorInstance<Event extends JobEvent = DomainEvent> {

@@ -266,15 +266,6 @@ export interface ExternalRef {
   data: Record<string, unknown>;
 }
 
-/**
- * A ref a connector reads in most deliveries (`ConnectorCapabilities.prefetchRefs`): its kind,
- * and which of a job's entities it is for: the conversation, or the entity the event is about.
- */
-export interface RefPrefetch {
-  kind: ExternalRef['kind'];
-  of: 'conversation' | 'entity';
-}
-
 export const WINDOW_MS = 24 * 60 * 60 * 1000;
 
 export function windowState(conversation: Pick<Conversation, 'lastInboundAt'>, now: number): WindowState {

@@ -1,9 +1,9 @@
 import { randomUUID } from 'node:crypto';
-import type { BatchItem, ConnectorManifest, DeliveryContext, RefAccess } from '../connector/contract.ts';
+import type { BatchItem, DeliveryContext, RefAccess } from '../connector/contract.ts';
 import type { ConnectorHost } from '../connector/host.ts';
 import { linkAccess } from '../connector/links.ts';
 import type { JobEvent } from '../domain/events.ts';
-import type { ExternalRef, RefPrefetch } from '../domain/types.ts';
+import type { ExternalRef } from '../domain/types.ts';
 import { toWabridgeError, WabridgeError } from '../errors/index.ts';
 import type { Logger } from '../logger/index.ts';
 import type { Metrics } from '../metrics/index.ts';
@@ -14,7 +14,6 @@ import type {
   Job,
   JobStore,
   JobWatch,
-  PrefetchedDelivery,
   ReadStore,
   RefStore,
 } from '../store/types.ts';
@@ -95,8 +94,6 @@ export class Worker {
   private parkedJobs = 0;
   private readonly maxParked: number;
   private readonly batchesInFlight = new Set<string>();
-  /** See prefetchRefs. */
-  private refsToPrefetch: Record<string, readonly RefPrefetch[]> | null = null;
   private wake: ((reason: WakeReason) => void) | null = null;
   /** Enough slots came free since the last claim to claim again (see claimAtFree). */
   private slotsFreed = false;
@@ -253,26 +250,12 @@ export class Worker {
         workerId: this.workerId,
         now: this.o.now(),
         connectorIds: singleIds,
-        prefetch: { refs: this.prefetchRefs(connectors) },
       });
       for (const job of jobs) this.track(job.connectorId, () => this.process(job));
       claimed += jobs.length;
     }
     if (batchIds.size > 0) claimed += await this.fillBatches(batchIds);
     return claimed;
-  }
-
-  /**
-   * The refs each connector reads in most deliveries (`capabilities.prefetchRefs`), for the claim
-   * to read with the jobs' events. Built once: the registry's connectors do not change.
-   */
-  private prefetchRefs(connectors: readonly ConnectorManifest[]): Record<string, readonly RefPrefetch[]> {
-    if (this.refsToPrefetch) return this.refsToPrefetch;
-    const refs: Record<string, readonly RefPrefetch[]> = {};
-    for (const manifest of connectors)
-      if (manifest.capabilities.prefetchRefs?.length) refs[manifest.id] = manifest.capabilities.prefetchRefs;
-    this.refsToPrefetch = refs;
-    return refs;
   }
 
   private async fillBatches(batchIds: ReadonlySet<string>): Promise<number> {
@@ -376,7 +359,7 @@ export class Worker {
         const shows = this.o.host.registry.get(connectorId)?.capabilities.statuses;
         const items: { job: Job; item: BatchItem<JobEvent> | null; skipped: SkipReason | null }[] = [];
         for (const job of jobs) {
-          const event = !instance ? null : job.prefetched ? job.prefetched.event : await this.hydrate(job);
+          const event = instance ? await this.hydrate(job) : null;
           let skipped: SkipReason | null = null;
           if (!instance) skipped = 'disabled';
           else if (!event) {
@@ -441,14 +424,7 @@ export class Worker {
   }
 
   private context(job: Job, signal: AbortSignal, logger: Logger): DeliveryContext {
-    return deliveryContext(
-      this.o.store,
-      job,
-      signal,
-      logger,
-      this.o.host.registry.list(),
-      job.prefetched?.refs,
-    );
+    return deliveryContext(this.o.store, job, signal, logger, this.o.host.registry.list());
   }
 
   /**
@@ -620,22 +596,11 @@ export function deliveryContext(
   signal: AbortSignal,
   logger: Logger,
   connectors: readonly { id: string; displayName: string }[] = [],
-  prefetched: PrefetchedDelivery['refs'] = [],
 ): DeliveryContext {
-  // The job's own refs read with its claim (found or not), until this attempt writes one of them.
-  // Only this job's queue writes them meanwhile, and it runs one job at a time: what the claim
-  // read is what the store holds.
-  const known = new Map<string, ExternalRef | null>();
-  const keyOf = (kind: string, entityId: string) => `${kind}\u0000${entityId}`;
-  for (const { kind, entityId, ref } of prefetched) known.set(keyOf(kind, entityId), ref);
   const refs: RefAccess = {
-    get: (kind, entityId, connectorId = job.connectorId) => {
-      const key = keyOf(kind, entityId);
-      if (connectorId === job.connectorId && known.has(key)) return Promise.resolve(known.get(key) ?? null);
-      return store.getRef(job.workspaceId, connectorId, kind, entityId);
-    },
+    get: (kind, entityId, connectorId = job.connectorId) =>
+      store.getRef(job.workspaceId, connectorId, kind, entityId),
     checkpoint: async (ref) => {
-      known.delete(keyOf(ref.kind, ref.entityId));
       const held = await store.checkpointRef(job.lease, job.workspaceId, {
         ...ref,
         connectorId: job.connectorId,

@@ -9,7 +9,7 @@ import type {
   ApiToken,
   ApiTokenRecord,
 } from '../access/types.ts';
-import type { DomainEvent, DomainEventType, JobEvent } from '../domain/events.ts';
+import type { DomainEvent, DomainEventType } from '../domain/events.ts';
 import type {
   ConsentCategory,
   ConsentEntry,
@@ -24,7 +24,6 @@ import type {
   MessageError,
   MessageStatus,
   PhoneNumber,
-  RefPrefetch,
   Sender,
   TemplateDefinition,
   Workspace,
@@ -764,20 +763,6 @@ export interface Job {
   runAt: number;
   createdAt: number;
   lease: Lease;
-  /**
-   * What the delivery reads first, read by the store right after the claim when the claim asked
-   * for it (`ClaimOptions.prefetch`) and the store can: absent otherwise, and the worker reads it
-   * itself.
-   */
-  prefetched?: PrefetchedDelivery;
-}
-
-/** A claimed job's event and the refs its connector asked for (see `Job.prefetched`). */
-export interface PrefetchedDelivery {
-  /** As `JobStore.hydrateEvent` answers it at the claim's `now` (null: nothing to deliver). */
-  event: JobEvent | null;
-  /** Every ref asked for, found or not (`ref` null): a read of one of them needs no store call. */
-  refs: { kind: string; entityId: string; ref: ExternalRef | null }[];
 }
 
 export interface ClaimOptions {
@@ -787,11 +772,6 @@ export interface ClaimOptions {
   now?: number;
   /** Only claim jobs for these connectors (a worker that has not loaded some connectors skips them). */
   connectorIds?: readonly string[];
-  /**
-   * Read each claimed job's event and, per connector id, the refs its connector reads, in the
-   * claim's round trip (`Job.prefetched`). A store that cannot leaves them out.
-   */
-  prefetch?: { refs: Readonly<Record<string, readonly RefPrefetch[]>> };
 }
 
 export interface DeadJob {

@@ -121,11 +121,6 @@ export const ledgerConnector: ConnectorManifest<LedgerConfig> = {
   capabilities: {
     events: ['message.inbound', 'message.outbound', 'message.status', 'consent.changed', 'notice'],
     inbound: true,
-    // Every delivery reads its thread and its own pending checkpoint first (see deliver).
-    prefetchRefs: [
-      { kind: 'conversation', of: 'conversation' },
-      { kind: 'event', of: 'entity' },
-    ],
   },
   create(config) {
     async function call(

@@ -1,9 +1,9 @@
 import { randomUUID } from 'node:crypto';
-import type { DomainEvent, JobEvent } from '../../domain/events.ts';
+import type { DomainEvent } from '../../domain/events.ts';
 import type { ExternalRef, MessageError } from '../../domain/types.ts';
 import { WabridgeError } from '../../errors/index.ts';
 import { newId } from '../../ids/index.ts';
-import { hydrateEvent, hydrateJob } from '../../queue/hydrate.ts';
+import { hydrateEvent } from '../../queue/hydrate.ts';
 import type { ClaimOptions, ConnectorHealth, Job, JobStats, JobStore, Lease } from '../types.ts';
 import { ADMIT_PER_TRANSACTION, untilAdmitted } from './admission.ts';
 import { confirmErasure } from './governance/erasure.ts';
@@ -172,73 +172,43 @@ export abstract class SqliteJobs extends SqliteIngest implements JobStore {
     return untilAdmitted(() => this.claimJobsStep(options));
   }
 
-  /**
-   * One transaction of `claimJobs`: admits new jobs, then claims once none is left (else null).
-   * With `options.prefetch`, each claimed job also carries its event and the refs its connector
-   * reads (`Job.prefetched`), read right after the claim commits, so that a delivery's first
-   * steps cost no round trip of their own to the store thread: each of them waited for a batch
-   * there, most ending in a webhook's commit and fsync (see docs/performance.md).
-   */
-  async claimJobsStep(options: ClaimOptions): Promise<Job[] | null> {
-    let now = 0;
-    const jobs = await this.admittingThen(() => {
-      now = options.now ?? this.now();
-      return this.claimAt(options, now);
-    });
-    if (!jobs || !options.prefetch) return jobs;
-    const asked = options.prefetch.refs;
-    for (const job of jobs) {
-      try {
-        job.prefetched = {
-          event: await this.hydrateJobEvent(job, now),
-          refs: (asked[job.connectorId] ?? []).map(({ kind, of }) => {
-            const entityId = of === 'conversation' ? job.conversationId : job.entityId;
-            return { kind, entityId, ref: this.getRefNow(job.workspaceId, job.connectorId, kind, entityId) };
-          }),
-        };
-      } catch {
-        // The claim has committed: its jobs must reach the worker. It reads this one itself, and
-        // settles it with whatever that read fails with.
-        delete job.prefetched;
+  /** One transaction of `claimJobs`: admits new jobs, then claims once none is left (else null). */
+  claimJobsStep(options: ClaimOptions): Promise<Job[] | null> {
+    return this.admittingThen(() => {
+      const now = options.now ?? this.now();
+      const connectors = options.connectorIds ? new Set(options.connectorIds) : null;
+      const wanted = (row: JobRow) => !connectors || connectors.has(row.connector_id);
+      const picked = new Map<number, JobRow>();
+      const take = (row: JobRow) => {
+        if (picked.size < options.limit && wanted(row) && !picked.has(row.id)) picked.set(row.id, row);
+      };
+
+      // Only jobs in flight are 'running', so this reads a few rows however long the backlog.
+      const expired = this.db.all<JobRow>(
+        `SELECT j.* FROM jobs j
+         WHERE j.state = 'running' AND j.lease_until < :now AND NOT EXISTS (${EARLIER_IN_QUEUE})
+           AND NOT EXISTS (${IN_FLIGHT_IN_QUEUE})
+         ORDER BY j.lease_until, j.id`,
+        { now },
+      );
+      for (const row of expired) take(row);
+
+      const window = Math.min(1024, Math.max(64, options.limit * 8));
+      const oldest = this.db.all<JobRow & { blocked: number }>(
+        `SELECT j.*, EXISTS (${EARLIER_IN_QUEUE}) OR EXISTS (${IN_FLIGHT_IN_QUEUE}) AS blocked
+         FROM (SELECT * FROM jobs WHERE state = 'ready' AND run_at <= :now ORDER BY run_at, id LIMIT :window) j`,
+        { now, window },
+      );
+      for (const row of oldest) if (!row.blocked) take(row);
+
+      if (picked.size < options.limit && oldest.length === window) {
+        const need = options.limit - picked.size;
+        const only = options.connectorIds ? [...options.connectorIds].sort() : null;
+        const budget = Math.max(1024, options.limit * 64);
+        for (const row of this.walkQueueHeads(now, need, budget, only, picked)) take(row);
       }
-    }
-    return jobs;
-  }
-
-  /** The claim of `claimJobsStep` at `now`, inside its transaction. */
-  private claimAt(options: ClaimOptions, now: number): Job[] {
-    const connectors = options.connectorIds ? new Set(options.connectorIds) : null;
-    const wanted = (row: JobRow) => !connectors || connectors.has(row.connector_id);
-    const picked = new Map<number, JobRow>();
-    const take = (row: JobRow) => {
-      if (picked.size < options.limit && wanted(row) && !picked.has(row.id)) picked.set(row.id, row);
-    };
-
-    // Only jobs in flight are 'running', so this reads a few rows however long the backlog.
-    const expired = this.db.all<JobRow>(
-      `SELECT j.* FROM jobs j
-       WHERE j.state = 'running' AND j.lease_until < :now AND NOT EXISTS (${EARLIER_IN_QUEUE})
-         AND NOT EXISTS (${IN_FLIGHT_IN_QUEUE})
-       ORDER BY j.lease_until, j.id`,
-      { now },
-    );
-    for (const row of expired) take(row);
-
-    const window = Math.min(1024, Math.max(64, options.limit * 8));
-    const oldest = this.db.all<JobRow & { blocked: number }>(
-      `SELECT j.*, EXISTS (${EARLIER_IN_QUEUE}) OR EXISTS (${IN_FLIGHT_IN_QUEUE}) AS blocked
-       FROM (SELECT * FROM jobs WHERE state = 'ready' AND run_at <= :now ORDER BY run_at, id LIMIT :window) j`,
-      { now, window },
-    );
-    for (const row of oldest) if (!row.blocked) take(row);
-
-    if (picked.size < options.limit && oldest.length === window) {
-      const need = options.limit - picked.size;
-      const only = options.connectorIds ? [...options.connectorIds].sort() : null;
-      const budget = Math.max(1024, options.limit * 64);
-      for (const row of this.walkQueueHeads(now, need, budget, only, picked)) take(row);
-    }
-    return [...picked.values()].map((row) => this.lock(stripBlocked(row), options, now));
+      return [...picked.values()].map((row) => this.lock(stripBlocked(row), options, now));
+    });
   }
 
   /**
@@ -486,11 +456,6 @@ export abstract class SqliteJobs extends SqliteIngest implements JobStore {
    * nothing to deliver: the entity is gone, or the job is a status superseded since admission (see
    * `statusSuperseded`). One round trip to the store thread instead of four or five.
    */
-  /** The event a job hands its connector (queue/hydrate.ts: a send needs no read). */
-  private hydrateJobEvent(job: Job, now: number): Promise<JobEvent | null> {
-    return hydrateJob(this, job, now);
-  }
-
   async hydrateEvent(job: Job, now: number): Promise<DomainEvent | null> {
     if (job.eventType === 'message.status' && this.statusSuperseded(job)) return null;
     return hydrateEvent(this, job, now);

@@ -6,11 +6,6 @@ import { json, type RefRow, toRef } from './rows.ts';
 /** External refs: what a connector created for an entity (RefStore). */
 export abstract class SqliteRefs extends SqliteConfig implements RefStore {
   async getRef(workspaceId: string, connectorId: string, kind: string, entityId: string) {
-    return this.getRefNow(workspaceId, connectorId, kind, entityId);
-  }
-
-  /** `getRef` without the promise, for reads made inside another call. */
-  protected getRefNow(workspaceId: string, connectorId: string, kind: string, entityId: string) {
     const row = this.db.get<RefRow>(
       `SELECT * FROM external_refs WHERE workspace_id = :ws AND connector_id = :connector AND kind = :kind AND entity_id = :entity`,
       { ws: workspaceId, connector: connectorId, kind, entity: entityId },
