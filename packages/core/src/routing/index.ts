@@ -60,13 +60,24 @@ export class RoutingCache {
   private async fresh(now = Date.now()): Promise<void> {
     // Until the first load has finished, every caller waits for it: an empty cache must never
     // answer (it would route live traffic to "unrouted").
-    if (this.version >= 0 && now - this.checkedAt < this.checkEveryMs) return;
-    if (!this.loading) {
-      this.loading = this.reload(now).finally(() => {
-        this.loading = null;
-      });
+    if (this.version >= 0 && now - this.checkedAt < this.checkEveryMs) {
+      // Half-way to due, the check starts without anyone waiting for it: with reads coming at
+      // least that often (live traffic), no webhook or delivery waits for a round trip to the
+      // store (one more batch, often behind a commit and its fsync), and the copy is still never
+      // older than `checkEveryMs`. A check that fails here is retried by the next read that is
+      // due, which waits for it and sees its error.
+      if (now - this.checkedAt >= this.checkEveryMs / 2 && !this.loading) this.check(now).catch(() => {});
+      return;
     }
-    await this.loading;
+    await (this.loading ?? this.check(now));
+  }
+
+  /** Starts a check of the store's config version (and a reload if it moved), or joins the one running. */
+  private check(now: number): Promise<void> {
+    this.loading ??= this.reload(now).finally(() => {
+      this.loading = null;
+    });
+    return this.loading;
   }
 
   private async reload(now: number): Promise<void> {

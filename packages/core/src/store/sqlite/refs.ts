@@ -26,12 +26,18 @@ export abstract class SqliteRefs extends SqliteConfig implements RefStore {
     return this.db.write(() => this.upsertRef(workspaceId, ref));
   }
 
+  /**
+   * Inserts or replaces a ref. One that is already as given is left alone: a delivery returns its
+   * conversation's thread ref with every message, and rewriting the same row (and its two index
+   * entries) would dirty pages that each commit then writes to the WAL.
+   */
   protected upsertRef(ws: string, ref: ExternalRef): void {
     this.db.run(
       `INSERT INTO external_refs (workspace_id, connector_id, kind, entity_id, external_id, data, created_at)
        VALUES (:ws, :connector, :kind, :entity, :external, :data, :at)
        ON CONFLICT (workspace_id, connector_id, kind, entity_id) DO UPDATE SET external_id = excluded.external_id,
-         data = excluded.data`,
+         data = excluded.data
+       WHERE external_id IS NOT excluded.external_id OR data IS NOT excluded.data`,
       {
         ws,
         connector: ref.connectorId,
