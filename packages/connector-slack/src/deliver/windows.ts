@@ -3,10 +3,29 @@ import type { SlackApi } from '../api/client.ts';
 import { slackErrorCode } from '../api/errors.ts';
 import type { Block } from '../render/card.ts';
 
-const INDEX_KEY = 'windows';
+/** Before the index was sharded, one key held every conversation's closing time; still read. */
+const LEGACY_INDEX_KEY = 'windows';
+/**
+ * The index of closing times is split over this many keys, by conversation. One object for all
+ * made every conversation's first card read and write the closing times of all the others, one at
+ * a time under the lock: a 20,000-message campaign's first cards went at ~14 a second, each
+ * carrying a 1 MB object through the store, and a mass window closing re-read it per card.
+ */
+const INDEX_SHARDS = 64;
+const shardKey = (shard: number) => `windows:${shard}`;
 const cardKey = (conversationId: string) => `window:${conversationId}`;
 
-/** The card a conversation will show once its 24-hour window closes. */
+/** The shard of a conversation (FNV-1a over its id): stable across processes and restarts. */
+export function windowShard(conversationId: string): number {
+  let hash = 0x811c9dc5;
+  for (let i = 0; i < conversationId.length; i++) {
+    hash ^= conversationId.charCodeAt(i);
+    hash = Math.imul(hash, 0x01000193);
+  }
+  return (hash >>> 0) % INDEX_SHARDS;
+}
+
+/** The closing card of a conversation whose window is open. */
 export interface ClosingCard {
   channel: string;
   ts: string;
@@ -18,18 +37,20 @@ export interface ClosingCard {
 /**
  * The 24-hour window closes without any event. So that the card does not keep saying "open", each
  * card with an open window leaves its closed version in the connector's state (an index of closing
- * times beside it), and `maintain()` (about once a minute) swaps it in when the time has come.
- * The next event of the conversation renders the card afresh anyway; this only covers the quiet time.
+ * times beside it, in shards), and `maintain()` (about once a minute) swaps it in when the time has
+ * come. The next event of the conversation renders the card afresh anyway; this only covers the
+ * quiet time.
  *
- * The index is updated under an in-process lock; with several worker processes an update can be
- * lost, and such a card then changes at the conversation's next event instead.
+ * Each shard of the index is updated under an in-process lock of its own; with several worker
+ * processes an update can be lost, and such a card then changes at the conversation's next event
+ * instead.
  */
 export class WindowWatch {
   readonly #state: ConnectorState;
   readonly #api: SlackApi;
   readonly #logger: Logger;
   readonly #known = new Map<string, { due: number; content: string }>();
-  #lock: Promise<unknown> = Promise.resolve();
+  readonly #locks = new Map<string, Promise<unknown>>();
 
   constructor(state: ConnectorState, api: SlackApi, logger: Logger) {
     this.#state = state;
@@ -37,9 +58,15 @@ export class WindowWatch {
     this.#logger = logger;
   }
 
-  #serial<T>(work: () => Promise<T>): Promise<T> {
-    const next = this.#lock.then(work, work);
-    this.#lock = next.catch(() => {});
+  /** Runs `work` after the earlier work on the same index key (one shard, or the legacy index). */
+  #serial<T>(indexKey: string, work: () => Promise<T>): Promise<T> {
+    const next = (this.#locks.get(indexKey) ?? Promise.resolve()).then(work, work);
+    const settled = next.catch(() => {});
+    this.#locks.set(indexKey, settled);
+    // Forget the lock once nothing waits behind it, so the map holds only busy keys.
+    void settled.then(() => {
+      if (this.#locks.get(indexKey) === settled) this.#locks.delete(indexKey);
+    });
     return next;
   }
 
@@ -53,13 +80,14 @@ export class WindowWatch {
     const content = JSON.stringify([card.channel, card.ts, card.text, card.blocks]);
     const known = this.#known.get(conversationId);
     if (known?.due === due && known.content === content) return;
-    await this.#serial(async () => {
+    const indexKey = shardKey(windowShard(conversationId));
+    await this.#serial(indexKey, async () => {
       if (known?.content !== content)
         await this.#state.set(cardKey(conversationId), { ...card, closesAt: due });
-      const index = (await this.#state.get<Record<string, number>>(INDEX_KEY)) ?? {};
+      const index = (await this.#state.get<Record<string, number>>(indexKey)) ?? {};
       if (index[conversationId] !== due) {
         index[conversationId] = due;
-        await this.#state.set(INDEX_KEY, index);
+        await this.#state.set(indexKey, index);
       }
     });
     this.#known.set(conversationId, { due, content });
@@ -68,57 +96,72 @@ export class WindowWatch {
   /** Drops what is kept for a conversation (erasure). */
   async forget(conversationId: string): Promise<void> {
     this.#known.delete(conversationId);
-    await this.#serial(async () => {
-      await this.#state.set(cardKey(conversationId), null);
-      const index = (await this.#state.get<Record<string, number>>(INDEX_KEY)) ?? {};
-      if (conversationId in index) {
-        delete index[conversationId];
-        await this.#state.set(INDEX_KEY, index);
-      }
-    });
+    await this.#state.set(cardKey(conversationId), null);
+    for (const indexKey of [shardKey(windowShard(conversationId)), LEGACY_INDEX_KEY]) {
+      await this.#serial(indexKey, async () => {
+        const index = (await this.#state.get<Record<string, number>>(indexKey)) ?? {};
+        if (conversationId in index) {
+          delete index[conversationId];
+          await this.#state.set(indexKey, index);
+        }
+      });
+    }
   }
 
   /** Shows the closed card of every conversation whose window closed by `now`. Returns how many. */
   async closeDue(now: number): Promise<number> {
-    const index = (await this.#state.get<Record<string, number>>(INDEX_KEY)) ?? {};
     let closed = 0;
-    for (const [conversationId, closesAt] of Object.entries(index)) {
-      if (closesAt > now) continue;
-      const card = await this.#state.get<ClosingCard>(cardKey(conversationId));
-      // Read again right before: a message may have reopened the window since the loop began.
-      const current = (await this.#state.get<Record<string, number>>(INDEX_KEY))?.[conversationId];
-      if (current !== closesAt) continue;
-      if (card) {
-        try {
-          await this.#api.call(
-            'chat.update',
-            { channel: card.channel, ts: card.ts, text: card.text, blocks: card.blocks },
-            { pace: { tier: 'tier3' } },
-          );
-          closed += 1;
-        } catch (error) {
-          const code = slackErrorCode(error);
-          if (code !== 'message_not_found' && code !== 'cant_update_message') {
-            // Rate limited or Slack unavailable: the next run continues from here.
-            this.#logger.warn({ err: error }, 'could not show a closed window on a card; will retry');
-            break;
+    const indexKeys = [
+      LEGACY_INDEX_KEY,
+      ...Array.from({ length: INDEX_SHARDS }, (_, shard) => shardKey(shard)),
+    ];
+    for (const indexKey of indexKeys) {
+      const index = (await this.#state.get<Record<string, number>>(indexKey)) ?? {};
+      for (const [conversationId, closesAt] of Object.entries(index)) {
+        if (closesAt > now) continue;
+        const card = await this.#state.get<ClosingCard>(cardKey(conversationId));
+        // Read again right before: a message may have reopened the window since the loop began.
+        const current = (await this.#state.get<Record<string, number>>(indexKey))?.[conversationId];
+        if (current !== closesAt) continue;
+        // An entry of the legacy index whose conversation has one in its shard since (a message
+        // came after the upgrade) is out of date: only the entry goes, the card is the shard's.
+        const superseded =
+          indexKey === LEGACY_INDEX_KEY &&
+          (await this.#state.get<Record<string, number>>(shardKey(windowShard(conversationId))))?.[
+            conversationId
+          ] !== undefined;
+        if (card && !superseded) {
+          try {
+            await this.#api.call(
+              'chat.update',
+              { channel: card.channel, ts: card.ts, text: card.text, blocks: card.blocks },
+              { pace: { tier: 'tier3' } },
+            );
+            closed += 1;
+          } catch (error) {
+            const code = slackErrorCode(error);
+            if (code !== 'message_not_found' && code !== 'cant_update_message') {
+              // Rate limited or Slack unavailable: the next run continues from here.
+              this.#logger.warn({ err: error }, 'could not show a closed window on a card; will retry');
+              return closed;
+            }
           }
         }
+        // Dropped only if unchanged: a newer message may have moved the closing time meanwhile.
+        await this.#drop(indexKey, conversationId, closesAt, !superseded);
       }
-      // Dropped only if unchanged: a newer message may have moved the closing time meanwhile.
-      await this.#drop(conversationId, closesAt);
     }
     return closed;
   }
 
-  async #drop(conversationId: string, closesAt: number): Promise<void> {
-    this.#known.delete(conversationId);
-    await this.#serial(async () => {
-      const index = (await this.#state.get<Record<string, number>>(INDEX_KEY)) ?? {};
+  async #drop(indexKey: string, conversationId: string, closesAt: number, withCard: boolean): Promise<void> {
+    if (withCard) this.#known.delete(conversationId);
+    await this.#serial(indexKey, async () => {
+      const index = (await this.#state.get<Record<string, number>>(indexKey)) ?? {};
       if (index[conversationId] !== closesAt) return;
       delete index[conversationId];
-      await this.#state.set(INDEX_KEY, index);
-      await this.#state.set(cardKey(conversationId), null);
+      await this.#state.set(indexKey, index);
+      if (withCard) await this.#state.set(cardKey(conversationId), null);
     });
   }
 }

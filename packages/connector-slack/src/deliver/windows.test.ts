@@ -1,0 +1,123 @@
+import { type ConnectorState, silentLogger } from '@wabridge/core';
+import { describe, expect, it } from 'vitest';
+import type { SlackApi } from '../api/client.ts';
+import { type ClosingCard, WindowWatch, windowShard } from './windows.ts';
+
+/** The connector's state in memory; `gate`, when set, holds every write until it is opened. */
+function memoryState() {
+  const values = new Map<string, unknown>();
+  let gate: Promise<void> | null = null;
+  let waiting = 0;
+  const state: ConnectorState = {
+    async get<T>(key: string) {
+      return (values.has(key) ? structuredClone(values.get(key)) : null) as T | null;
+    },
+    async set(key, value) {
+      if (gate) {
+        waiting += 1;
+        await gate;
+        waiting -= 1;
+      }
+      if (value === null) values.delete(key);
+      else values.set(key, structuredClone(value));
+    },
+    async count() {
+      return null;
+    },
+    async setSecret() {},
+    async getSecret() {
+      return null;
+    },
+  };
+  return {
+    state,
+    values,
+    waiting: () => waiting,
+    hold(): () => void {
+      let open = () => {};
+      gate = new Promise((resolve) => {
+        open = () => {
+          gate = null;
+          resolve();
+        };
+      });
+      return open;
+    },
+  };
+}
+
+/** Records the Slack calls instead of making them (closeDue only updates cards). */
+function recordingApi() {
+  const calls: { method: string; args: Record<string, unknown> }[] = [];
+  const api = {
+    async call(method: string, args: Record<string, unknown>) {
+      calls.push({ method, args });
+      return { ok: true };
+    },
+  } as unknown as SlackApi;
+  return { api, calls };
+}
+
+const card = (ts: string, closesAt: number): ClosingCard => ({
+  channel: 'C0SUPPORT1',
+  ts,
+  closesAt,
+  text: 'Closed — only approved templates can be sent',
+  blocks: [],
+});
+
+const DAY = 24 * 60 * 60 * 1000;
+const settled = () => new Promise((resolve) => setImmediate(resolve));
+
+describe('WindowWatch', () => {
+  it('keeps the closing times in shards, so no index is every conversation’s', async () => {
+    const memory = memoryState();
+    const watch = new WindowWatch(memory.state, recordingApi().api, silentLogger);
+    await Promise.all(
+      Array.from({ length: 2000 }, (_, i) => watch.track(`conv_${i}`, card(`17000000${i}.000100`, DAY))),
+    );
+    const indexes = [...memory.values].filter(([key]) => key.startsWith('windows'));
+    const sizes = indexes.map(([, index]) => Object.keys(index as object).length);
+    expect(sizes.reduce((a, b) => a + b, 0)).toBe(2000);
+    expect(indexes.length).toBeGreaterThan(32);
+    expect(Math.max(...sizes)).toBeLessThan(100);
+  });
+
+  it('does not make a conversation wait for another shard’s write', async () => {
+    const memory = memoryState();
+    const watch = new WindowWatch(memory.state, recordingApi().api, silentLogger);
+    const a = 'conv_a';
+    const b = Array.from({ length: 100 }, (_, i) => `conv_b${i}`).find(
+      (id) => windowShard(id) !== windowShard(a),
+    );
+    const open = memory.hold();
+    const tracks = [watch.track(a, card('1.000100', DAY)), watch.track(b as string, card('2.000100', DAY))];
+    await settled();
+    // Both cards' writes are under way at once; with one lock for all, the second would wait.
+    expect(memory.waiting()).toBe(2);
+    open();
+    await Promise.all(tracks);
+  });
+
+  it('closes the cards that are due, from the shards and from an index kept before them', async () => {
+    const memory = memoryState();
+    const { api, calls } = recordingApi();
+    const watch = new WindowWatch(memory.state, api, silentLogger);
+    // Left by an earlier version: one index for every conversation.
+    memory.values.set('windows', { conv_old: DAY, conv_moved: DAY });
+    memory.values.set('window:conv_old', card('1.000100', DAY));
+    memory.values.set('window:conv_moved', card('2.000100', DAY));
+    // conv_moved wrote again since: its card and closing time are now in its shard, a day later.
+    await watch.track('conv_moved', { ...card('2.000100', 2 * DAY), text: 'Closed (later)' });
+    await watch.track('conv_new', card('3.000100', DAY));
+
+    expect(await watch.closeDue(DAY + 60_000)).toBe(2);
+    expect(calls.map((c) => c.args.ts).sort()).toEqual(['1.000100', '3.000100']);
+    expect(memory.values.get('windows')).toEqual({});
+    expect(memory.values.get('window:conv_moved')).toMatchObject({ closesAt: 2 * DAY });
+
+    expect(await watch.closeDue(2 * DAY + 60_000)).toBe(1);
+    expect(calls.at(-1)?.args).toMatchObject({ ts: '2.000100', text: 'Closed (later)' });
+    expect([...memory.values.keys()].filter((key) => key.startsWith('window:'))).toEqual([]);
+  });
+});
