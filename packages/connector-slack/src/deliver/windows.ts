@@ -1,4 +1,4 @@
-import type { ConnectorState, Logger } from '@wabridge/core';
+import { type ConnectorState, type Logger, shardOf } from '@wabridge/core';
 import type { SlackApi } from '../api/client.ts';
 import { slackErrorCode } from '../api/errors.ts';
 import type { Block } from '../render/card.ts';
@@ -15,14 +15,9 @@ const INDEX_SHARDS = 64;
 const shardKey = (shard: number) => `windows:${shard}`;
 const cardKey = (conversationId: string) => `window:${conversationId}`;
 
-/** The shard of a conversation (FNV-1a over its id): stable across processes and restarts. */
+/** The shard of a conversation: stable across processes and restarts. */
 export function windowShard(conversationId: string): number {
-  let hash = 0x811c9dc5;
-  for (let i = 0; i < conversationId.length; i++) {
-    hash ^= conversationId.charCodeAt(i);
-    hash = Math.imul(hash, 0x01000193);
-  }
-  return (hash >>> 0) % INDEX_SHARDS;
+  return shardOf(conversationId, INDEX_SHARDS);
 }
 
 /** The closing card of a conversation whose window is open. */

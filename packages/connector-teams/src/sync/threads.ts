@@ -1,7 +1,17 @@
-import type { ConnectorState } from '@wabridge/core';
+import { type ConnectorState, shardOf } from '@wabridge/core';
 import { type ThreadLocation, teamsMessageRef } from '../api/ids.ts';
 
 const DAY_MS = 24 * 3600_000;
+/**
+ * Each day's index is split over this many keys, by thread. One object per day made every
+ * thread's first customer message of the day read and write all the others', one at a time under
+ * the lock: with 20,000 new threads in a day (a campaign), each write carried megabytes through
+ * the store and the mirrors went at the pace of that one queue.
+ */
+const DAY_SHARDS = 64;
+/** The day's index before it was sharded: still read by `active`, no longer written. */
+const legacyDayKey = (day: string) => `threads:${day}`;
+const dayShardKey = (day: string, shard: number) => `threads:${day}:${shard}`;
 
 export interface ActiveThread extends ThreadLocation {
   conversationId: string;
@@ -15,7 +25,7 @@ interface ThreadSync {
 /**
  * Which threads to read back after notifications were missed, and how far back.
  *
- * Threads are indexed by the UTC day of their latest customer message (`threads:<day>`), so a
+ * Threads are indexed by the UTC day of their latest customer message (`threads:<day>:<shard>`), so a
  * resync reads only threads whose customers wrote within the lookback: a reply elsewhere could
  * not be sent anyway (the 24-hour window is closed). Per thread, `thread:<ref>` keeps how far
  * replies are known to be recorded; it only moves forward after the commands of a resync are
@@ -26,7 +36,8 @@ export class ThreadIndex {
   private readonly state: ConnectorState;
   private readonly now: () => number;
   private readonly seen = new Set<string>();
-  private queue: Promise<unknown> = Promise.resolve();
+  /** Read-modify-write of one key at a time, per key: the shards of a day do not wait for one another. */
+  private readonly locks = new Map<string, Promise<unknown>>();
 
   constructor(state: ConnectorState, now: () => number) {
     this.state = state;
@@ -39,9 +50,8 @@ export class ThreadIndex {
     const ref = teamsMessageRef(thread.channelId, thread.rootId);
     const marker = `${day}|${ref}`;
     if (this.seen.has(marker)) return Promise.resolve();
-    // Read-modify-write of one key: serialized within this process.
-    const run = this.queue.then(async () => {
-      const key = `threads:${day}`;
+    const key = dayShardKey(day, shardOf(ref, DAY_SHARDS));
+    const run = (this.locks.get(key) ?? Promise.resolve()).then(async () => {
       const bucket = (await this.state.get<Record<string, ActiveThread>>(key)) ?? {};
       if (!bucket[ref]) {
         bucket[ref] = {
@@ -54,7 +64,12 @@ export class ThreadIndex {
       }
       this.seen.add(marker);
     });
-    this.queue = run.catch(() => {});
+    const settled = run.catch(() => {});
+    this.locks.set(key, settled);
+    // Forget the lock once nothing waits behind it, so the map holds only busy keys.
+    void settled.then(() => {
+      if (this.locks.get(key) === settled) this.locks.delete(key);
+    });
     return run;
   }
 
@@ -65,8 +80,14 @@ export class ThreadIndex {
     const found = new Map<string, ActiveThread>();
     for (let i = 0; i < days; i++) {
       const day = new Date(now - i * DAY_MS).toISOString().slice(0, 10);
-      const bucket = (await this.state.get<Record<string, ActiveThread>>(`threads:${day}`)) ?? {};
-      for (const [ref, thread] of Object.entries(bucket)) if (!found.has(ref)) found.set(ref, thread);
+      const keys = [
+        ...Array.from({ length: DAY_SHARDS }, (_, shard) => dayShardKey(day, shard)),
+        legacyDayKey(day),
+      ];
+      for (const key of keys) {
+        const bucket = (await this.state.get<Record<string, ActiveThread>>(key)) ?? {};
+        for (const [ref, thread] of Object.entries(bucket)) if (!found.has(ref)) found.set(ref, thread);
+      }
     }
     return [...found.values()];
   }
