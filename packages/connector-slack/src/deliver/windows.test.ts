@@ -1,50 +1,8 @@
-import { type ConnectorState, silentLogger } from '@wabridge/core';
+import { silentLogger } from '@wabridge/core';
+import { memoryConnectorState as memoryState } from '@wabridge/core/testing';
 import { describe, expect, it } from 'vitest';
 import type { SlackApi } from '../api/client.ts';
 import { type ClosingCard, WindowWatch, windowShard } from './windows.ts';
-
-/** The connector's state in memory; `gate`, when set, holds every write until it is opened. */
-function memoryState() {
-  const values = new Map<string, unknown>();
-  let gate: Promise<void> | null = null;
-  let waiting = 0;
-  const state: ConnectorState = {
-    async get<T>(key: string) {
-      return (values.has(key) ? structuredClone(values.get(key)) : null) as T | null;
-    },
-    async set(key, value) {
-      if (gate) {
-        waiting += 1;
-        await gate;
-        waiting -= 1;
-      }
-      if (value === null) values.delete(key);
-      else values.set(key, structuredClone(value));
-    },
-    async count() {
-      return null;
-    },
-    async setSecret() {},
-    async getSecret() {
-      return null;
-    },
-  };
-  return {
-    state,
-    values,
-    waiting: () => waiting,
-    hold(): () => void {
-      let open = () => {};
-      gate = new Promise((resolve) => {
-        open = () => {
-          gate = null;
-          resolve();
-        };
-      });
-      return open;
-    },
-  };
-}
 
 /** Records the Slack calls instead of making them (closeDue only updates cards). */
 function recordingApi() {

@@ -1,44 +1,6 @@
-import type { ConnectorState } from '@wabridge/core';
+import { memoryConnectorState as memoryState } from '@wabridge/core/testing';
 import { describe, expect, it } from 'vitest';
 import { ThreadIndex } from './threads.ts';
-
-/** The connector's state in memory; `hold` keeps every write waiting until it is released. */
-function memoryState() {
-  const values = new Map<string, unknown>();
-  let gate: Promise<void> | null = null;
-  let waiting = 0;
-  const state: ConnectorState = {
-    async get<T>(key: string) {
-      return (values.has(key) ? structuredClone(values.get(key)) : null) as T | null;
-    },
-    async set(key, value) {
-      if (gate) {
-        waiting += 1;
-        await gate;
-        waiting -= 1;
-      }
-      values.set(key, structuredClone(value));
-    },
-    async count() {
-      return null;
-    },
-    async setSecret() {},
-    async getSecret() {
-      return null;
-    },
-  };
-  const hold = () => {
-    let release = () => {};
-    gate = new Promise((resolve) => {
-      release = () => {
-        gate = null;
-        resolve();
-      };
-    });
-    return release;
-  };
-  return { state, values, hold, waiting: () => waiting };
-}
 
 const NOW = Date.parse('2026-12-06T12:00:00Z');
 const thread = (i: number) => ({

@@ -5,6 +5,7 @@ export * from './erasure-conformance.ts';
 export * from './fixtures.ts';
 export * from './key-rotation-conformance.ts';
 export * from './ledger-connector.ts';
+export * from './memory-state.ts';
 export * from './mutate.ts';
 export * from './net.ts';
 export * from './random.ts';
