@@ -93,6 +93,7 @@ export * from './util/csv.ts';
 export * from './util/pace-ledger.ts';
 export * from './util/pacer.ts';
 export * from './util/private-files.ts';
+export * from './util/serial-by-key.ts';
 export * from './util/shard.ts';
 export * from './util/sleep.ts';
 export * from './util/work-slot.ts';

@@ -1,4 +1,4 @@
-import { type ConnectorState, type Logger, shardOf } from '@wabridge/core';
+import { type ConnectorState, type Logger, SerialByKey, shardOf } from '@wabridge/core';
 import type { SlackApi } from '../api/client.ts';
 import { slackErrorCode } from '../api/errors.ts';
 import type { Block } from '../render/card.ts';
@@ -45,24 +45,13 @@ export class WindowWatch {
   readonly #api: SlackApi;
   readonly #logger: Logger;
   readonly #known = new Map<string, { due: number; content: string }>();
-  readonly #locks = new Map<string, Promise<unknown>>();
+  /** One read-modify-write at a time per index key (a shard, or the legacy index). */
+  readonly #serial = new SerialByKey();
 
   constructor(state: ConnectorState, api: SlackApi, logger: Logger) {
     this.#state = state;
     this.#api = api;
     this.#logger = logger;
-  }
-
-  /** Runs `work` after the earlier work on the same index key (one shard, or the legacy index). */
-  #serial<T>(indexKey: string, work: () => Promise<T>): Promise<T> {
-    const next = (this.#locks.get(indexKey) ?? Promise.resolve()).then(work, work);
-    const settled = next.catch(() => {});
-    this.#locks.set(indexKey, settled);
-    // Forget the lock once nothing waits behind it, so the map holds only busy keys.
-    void settled.then(() => {
-      if (this.#locks.get(indexKey) === settled) this.#locks.delete(indexKey);
-    });
-    return next;
   }
 
   /**
@@ -76,7 +65,7 @@ export class WindowWatch {
     const known = this.#known.get(conversationId);
     if (known?.due === due && known.content === content) return;
     const indexKey = shardKey(windowShard(conversationId));
-    await this.#serial(indexKey, async () => {
+    await this.#serial.run(indexKey, async () => {
       if (known?.content !== content)
         await this.#state.set(cardKey(conversationId), { ...card, closesAt: due });
       const index = (await this.#state.get<Record<string, number>>(indexKey)) ?? {};
@@ -93,7 +82,7 @@ export class WindowWatch {
     this.#known.delete(conversationId);
     await this.#state.set(cardKey(conversationId), null);
     for (const indexKey of [shardKey(windowShard(conversationId)), LEGACY_INDEX_KEY]) {
-      await this.#serial(indexKey, async () => {
+      await this.#serial.run(indexKey, async () => {
         const index = (await this.#state.get<Record<string, number>>(indexKey)) ?? {};
         if (conversationId in index) {
           delete index[conversationId];
@@ -151,7 +140,7 @@ export class WindowWatch {
 
   async #drop(indexKey: string, conversationId: string, closesAt: number, withCard: boolean): Promise<void> {
     if (withCard) this.#known.delete(conversationId);
-    await this.#serial(indexKey, async () => {
+    await this.#serial.run(indexKey, async () => {
       const index = (await this.#state.get<Record<string, number>>(indexKey)) ?? {};
       if (index[conversationId] !== closesAt) return;
       delete index[conversationId];

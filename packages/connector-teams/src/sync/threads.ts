@@ -1,4 +1,4 @@
-import { type ConnectorState, shardOf } from '@wabridge/core';
+import { type ConnectorState, SerialByKey, shardOf } from '@wabridge/core';
 import { type ThreadLocation, teamsMessageRef } from '../api/ids.ts';
 
 const DAY_MS = 24 * 3600_000;
@@ -37,7 +37,7 @@ export class ThreadIndex {
   private readonly now: () => number;
   private readonly seen = new Set<string>();
   /** Read-modify-write of one key at a time, per key: the shards of a day do not wait for one another. */
-  private readonly locks = new Map<string, Promise<unknown>>();
+  private readonly serial = new SerialByKey();
 
   constructor(state: ConnectorState, now: () => number) {
     this.state = state;
@@ -51,7 +51,7 @@ export class ThreadIndex {
     const marker = `${day}|${ref}`;
     if (this.seen.has(marker)) return Promise.resolve();
     const key = dayShardKey(day, shardOf(ref, DAY_SHARDS));
-    const run = (this.locks.get(key) ?? Promise.resolve()).then(async () => {
+    return this.serial.run(key, async () => {
       const bucket = (await this.state.get<Record<string, ActiveThread>>(key)) ?? {};
       if (!bucket[ref]) {
         bucket[ref] = {
@@ -64,13 +64,6 @@ export class ThreadIndex {
       }
       this.seen.add(marker);
     });
-    const settled = run.catch(() => {});
-    this.locks.set(key, settled);
-    // Forget the lock once nothing waits behind it, so the map holds only busy keys.
-    void settled.then(() => {
-      if (this.locks.get(key) === settled) this.locks.delete(key);
-    });
-    return run;
   }
 
   /** Threads with customer activity within `hours`. */
