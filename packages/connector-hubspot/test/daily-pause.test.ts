@@ -1,5 +1,5 @@
 import { memoryMetrics, silentLogger, WabridgeError } from '@wabridge/core';
-import { createClock } from '@wabridge/sandbox';
+import { createClock, wallClockFrom } from '@wabridge/sandbox';
 import { afterEach, describe, expect, it } from 'vitest';
 import { HubSpotApi, PAUSE_REFRESH_MS } from '../src/api/client.ts';
 import { forgetPortalThrottles } from '../src/api/throttle.ts';
@@ -15,7 +15,8 @@ afterEach(async () => {
 
 describe('HubSpot daily pause across workers', () => {
   it("a DAILY 429 met by one worker stops the others' calls to the portal within the refresh interval", async () => {
-    const clock = createClock();
+    // Starts at noon: the daily budget must not reset on its own because the run began at 23:59.
+    const clock = createClock(wallClockFrom(Date.UTC(2026, 5, 15, 12)));
     const { hubspot, config } = await startHubSpot({ clock });
     cleanup.push(() => hubspot.close());
     // One connector state, as every worker on one database reads and writes the same rows.

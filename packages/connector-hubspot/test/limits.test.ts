@@ -1,5 +1,5 @@
 import { DEFAULT_BACKOFF, type LogRecord, memoryLogger } from '@wabridge/core';
-import { type Clock, createClock } from '@wabridge/sandbox';
+import { type Clock, createClock, wallClockFrom } from '@wabridge/sandbox';
 import type { HubSpotEmulator } from '@wabridge/sandbox/hubspot';
 import { createTestBridge, type TestBridge } from '@wabridge/whatsapp/testing';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -14,7 +14,8 @@ afterEach(async () => {
 
 /** A bridge and an emulator that share one clock, with the production back-off policy. */
 async function setup() {
-  const clock = createClock();
+  // Starts at noon: the daily budget must not reset on its own because the run began at 23:59.
+  const clock = createClock(wallClockFrom(Date.UTC(2026, 5, 15, 12)));
   const { hubspot, config } = await startHubSpot({ clock });
   cleanup.push(() => hubspot.close());
   const records: LogRecord[] = [];

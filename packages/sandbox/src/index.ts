@@ -9,7 +9,7 @@
 
 // Shared
 export { Chaos, type ChaosOptions } from './shared/chaos.ts';
-export { type Clock, createClock, unixSeconds } from './shared/clock.ts';
+export { type Clock, createClock, unixSeconds, wallClockFrom } from './shared/clock.ts';
 export {
   type ConsentChoice,
   ConsentPageError,

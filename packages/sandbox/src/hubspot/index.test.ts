@@ -227,7 +227,8 @@ describe('HubSpot emulator: limits and failures', () => {
   });
 
   it('counts a daily budget that resets at midnight, and limits search per second', async () => {
-    const clock = createClock();
+    // A frozen noon: the day cannot turn, nor a second pass, between two calls.
+    const clock = createClock(() => Date.UTC(2026, 5, 15, 12));
     const hs = await emulator({ clock, limits: { daily: 2, searchPerSecond: 1 } });
     const search = () => call(hs, 'POST', '/crm/v3/objects/contacts/search', {});
     expect((await search()).status).toBe(200);

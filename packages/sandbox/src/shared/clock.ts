@@ -38,5 +38,15 @@ export function createClock(base: () => number = Date.now): Clock {
   };
 }
 
+/**
+ * A base for `createClock` that runs with the wall clock but starts at `startMs`. Tests of rules
+ * that turn at midnight (HubSpot's daily budget) start at noon with it, so a run that happens to
+ * begin at 23:59:59 cannot see the day turn between two calls.
+ */
+export function wallClockFrom(startMs: number): () => number {
+  const origin = Date.now();
+  return () => startMs + (Date.now() - origin);
+}
+
 /** Epoch milliseconds → Unix seconds as a string, the form Meta (and Slack) put in payloads. */
 export const unixSeconds = (epochMs: number): string => String(Math.floor(epochMs / 1000));
