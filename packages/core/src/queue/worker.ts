@@ -70,6 +70,12 @@ export interface WorkerOptions {
   random?: () => number;
 }
 
+/**
+ * How long claims for the connectors below their share pause after one found nothing: a second
+ * at most of a slow connector's slots not offered to the others first.
+ */
+const SHARE_CLAIM_PAUSE_MS = 1000;
+
 /** Why an idle worker woke: its poll timer, slots freed by finished jobs, new jobs, or stop. */
 type WakeReason = 'timer' | 'slots' | 'notified' | 'stop';
 
@@ -92,6 +98,10 @@ export class Worker {
   private readonly inFlight = new Set<Promise<void>>();
   /** Jobs in flight that wait for their pace lane outside their slots (see WorkSlot). */
   private parkedJobs = 0;
+  /** Slots held per connector: its jobs and batches in flight, less those parked (see fill). */
+  private readonly slotsHeld = new Map<string, number>();
+  /** Until when claims only for the connectors below their share are not tried (see fill). */
+  private shareClaimsPausedUntil = Number.NEGATIVE_INFINITY;
   private readonly maxParked: number;
   private readonly batchesInFlight = new Set<string>();
   private wake: ((reason: WakeReason) => void) | null = null;
@@ -235,27 +245,52 @@ export class Worker {
     return this.inFlight.size === 0 ? 1 : Math.max(1, Math.floor(this.o.concurrency / 4));
   }
 
-  /** Claims what fits in the free slots and starts it. Returns the number of jobs claimed. */
+  /**
+   * Claims what fits in the free slots and starts it. Returns the number of jobs claimed.
+   *
+   * A claim takes the oldest jobs that head their queue, so one slow connector with a deep
+   * backlog (Teams' channels at a few requests a second, during a campaign) would otherwise get
+   * nearly every freed slot, and a WhatsApp send retried after a timeout waited behind thousands
+   * of its jobs (15 minutes in the campaign bench). So while some connector holds its share of the
+   * slots or more (concurrency divided among the delivering connectors), the free slots are
+   * offered first to the connectors below their share, and only what they leave goes to all.
+   * Nothing idles for it: with no other work, the busy connector still gets every slot.
+   */
   private async fill(): Promise<number> {
     let claimed = 0;
-    const { store, host } = this.o;
-    const connectors = host.registry.delivering();
+    const connectors = this.o.host.registry.delivering();
     const batchIds = new Set(connectors.filter((m) => m.capabilities.batch).map((m) => m.id));
     const singleIds = connectors.filter((m) => !batchIds.has(m.id)).map((m) => m.id);
-    const free = this.freeSlots();
+    let free = this.freeSlots();
     if (free > 0 && singleIds.length > 0) {
-      const jobs = await store.claimJobs({
-        limit: free,
-        leaseMs: this.o.leaseMs,
-        workerId: this.workerId,
-        now: this.o.now(),
-        connectorIds: singleIds,
-      });
-      for (const job of jobs) this.track(job.connectorId, () => this.process(job));
-      claimed += jobs.length;
+      const share = Math.max(1, Math.floor(this.o.concurrency / connectors.length));
+      const below = singleIds.filter((id) => (this.slotsHeld.get(id) ?? 0) < share);
+      const now = this.o.now();
+      if (below.length > 0 && below.length < singleIds.length && now >= this.shareClaimsPausedUntil) {
+        const started = await this.claimAndStart(below, free);
+        // None of them had work: do not spend a claim on them at every freed slot. A claim that
+        // finds nothing walks the queues of the busy connector too (see JobStore.claimJobs).
+        if (started === 0) this.shareClaimsPausedUntil = now + SHARE_CLAIM_PAUSE_MS;
+        claimed += started;
+        free -= started;
+      }
+      if (free > 0) claimed += await this.claimAndStart(singleIds, free);
     }
     if (batchIds.size > 0) claimed += await this.fillBatches(batchIds);
     return claimed;
+  }
+
+  /** Claims up to `limit` jobs of these (non-batch) connectors and starts them. */
+  private async claimAndStart(connectorIds: readonly string[], limit: number): Promise<number> {
+    const jobs = await this.o.store.claimJobs({
+      limit,
+      leaseMs: this.o.leaseMs,
+      workerId: this.workerId,
+      now: this.o.now(),
+      connectorIds,
+    });
+    for (const job of jobs) this.track(job.connectorId, () => this.process(job));
+    return jobs.length;
   }
 
   private async fillBatches(batchIds: ReadonlySet<string>): Promise<number> {
@@ -290,14 +325,22 @@ export class Worker {
 
   /** Runs claimed work in a slot of its own (see WorkSlot) and counts it in flight until it ends. */
   private track(connectorId: string, start: () => Promise<void>): void {
+    this.holdSlot(connectorId, 1);
     const tracked = runInWorkSlot(this.slot(connectorId), start).catch((error) =>
       this.o.logger.error({ err: error }, 'job processing failed unexpectedly'),
     );
     const entry = tracked.finally(() => {
       this.inFlight.delete(entry);
+      this.holdSlot(connectorId, -1);
       this.slotFreed();
     });
     this.inFlight.add(entry);
+  }
+
+  private holdSlot(connectorId: string, change: 1 | -1): void {
+    const held = (this.slotsHeld.get(connectorId) ?? 0) + change;
+    if (held === 0) this.slotsHeld.delete(connectorId);
+    else this.slotsHeld.set(connectorId, held);
   }
 
   /** A slot came free (a job ended, or stepped out to wait): claim again once enough are. */
@@ -319,12 +362,14 @@ export class Worker {
       parked: async (wait) => {
         if (this.parkedJobs >= this.maxParked) return wait();
         this.parkedJobs++;
+        this.holdSlot(connectorId, -1);
         this.o.metrics.increment('worker_parked_total', { connector: connectorId });
         this.slotFreed();
         try {
           return await wait();
         } finally {
           this.parkedJobs--;
+          this.holdSlot(connectorId, 1);
         }
       },
     };
