@@ -216,15 +216,17 @@ export class PgDatabase implements Queryable {
         // Answered before the first statement of fn is; awaited below.
         begun.catch(() => {});
         const q = queryable(client);
-        const notAfterCommit = () => {
+        /** The connection's statements, refused once COMMIT is on its way. */
+        const open = (): Queryable => {
           if (commitSent) throw new Error('a statement after the transaction sent its COMMIT');
+          return q;
         };
         const tx: Tx = {
-          all: (sql, params) => (notAfterCommit(), q.all(sql, params)),
-          get: (sql, params) => (notAfterCommit(), q.get(sql, params)),
-          run: (sql, params) => (notAfterCommit(), q.run(sql, params)),
+          all: (sql, params) => open().all(sql, params),
+          get: (sql, params) => open().get(sql, params),
+          run: (sql, params) => open().run(sql, params),
           allThenCommit: async <R>(sql: string, params?: Params) => {
-            notAfterCommit();
+            open();
             const rows = client.query(sql, params as unknown[] | undefined);
             commitSent = client.query('COMMIT');
             commitSent.catch(() => {});
