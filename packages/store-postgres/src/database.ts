@@ -211,14 +211,27 @@ export class PgDatabase implements Queryable {
       // (and aborts the transaction, as without pipelining).
       setPipelined(client, true);
       let commitSent: Promise<pg.QueryResult> | null = null;
+      // BEGIN is held in the socket's buffer (corked) until the first statement is written behind
+      // it, so both leave in one write and wake the server once; at the latest on the next turn
+      // of the event loop (code that goes to `tx.client` directly, or runs no statement).
+      const { stream } = client.connection;
+      stream.cork();
+      let corked = true;
+      const uncork = () => {
+        if (!corked) return;
+        corked = false;
+        stream.uncork();
+      };
+      const fallback = setImmediate(uncork);
       try {
         const begun = client.query('BEGIN');
         // Answered before the first statement of fn is; awaited below.
         begun.catch(() => {});
         const q = queryable(client);
-        /** The connection's statements, refused once COMMIT is on its way. */
+        /** The connection's statements (the first one written with BEGIN), refused once COMMIT is on its way. */
         const open = (): Queryable => {
           if (commitSent) throw new Error('a statement after the transaction sent its COMMIT');
+          if (corked) queueMicrotask(uncork);
           return q;
         };
         const tx: Tx = {
@@ -227,8 +240,11 @@ export class PgDatabase implements Queryable {
           run: (sql, params) => open().run(sql, params),
           allThenCommit: async <R>(sql: string, params?: Params) => {
             open();
+            // The statement and COMMIT in one write.
+            stream.cork();
             const rows = client.query(sql, params as unknown[] | undefined);
             commitSent = client.query('COMMIT');
+            stream.uncork();
             commitSent.catch(() => {});
             return (await rows).rows as R[];
           },
@@ -239,6 +255,7 @@ export class PgDatabase implements Queryable {
           },
         };
         const result = await fn(tx);
+        uncork();
         await begun;
         const commit = await (commitSent ?? client.query('COMMIT'));
         // COMMIT of a transaction a failed statement aborted answers ROLLBACK, not an error.
@@ -252,6 +269,7 @@ export class PgDatabase implements Queryable {
         }
         return result;
       } catch (error) {
+        uncork();
         try {
           await client.query('ROLLBACK');
         } catch {
@@ -262,6 +280,8 @@ export class PgDatabase implements Queryable {
         const retry = (code === PG_SERIALIZATION_FAILURE || code === PG_DEADLOCK_DETECTED) && attempt < 3;
         if (!retry) throw error;
       } finally {
+        clearImmediate(fallback);
+        uncork();
         setPipelined(client, false);
         client.release(broken);
       }

@@ -113,6 +113,38 @@ it('writes BEGIN and the first statement before either is answered, COMMIT with 
   expect(await ids(s)).toEqual([1, 2]);
 });
 
+it('writes BEGIN with the first statement, and the last with COMMIT, each pair in one write to the socket', async () => {
+  store = await openWithTable();
+  const s = store;
+  const client = await s.db.transaction(async (tx) => tx.client);
+  // The socket's writes to the kernel: one per _write, or one per _writev of what was corked.
+  const socket = client.connection.stream as unknown as {
+    _write: (...args: unknown[]) => unknown;
+    _writev: (...args: unknown[]) => unknown;
+  };
+  const { _write, _writev } = socket;
+  let writes = 0;
+  socket._write = function (this: unknown, ...args: unknown[]) {
+    writes++;
+    return _write.apply(this, args);
+  };
+  socket._writev = function (this: unknown, ...args: unknown[]) {
+    writes++;
+    return _writev.apply(this, args);
+  };
+  try {
+    await s.db.transaction(async (tx) => {
+      await tx.run('INSERT INTO t VALUES ($1)', [1]);
+      await tx.allThenCommit('INSERT INTO t VALUES ($1)', [2]);
+    });
+  } finally {
+    socket._write = _write;
+    socket._writev = _writev;
+  }
+  expect(writes).toBe(2);
+  expect(await ids(s)).toEqual([1, 2]);
+});
+
 it('archive_append_locked raises, writing nothing, when the head is not at the state given', async () => {
   store = await openTestStore({ poolSize: 1 });
   const s = store;
