@@ -40,11 +40,32 @@ function cpuSeconds(pid: number): number | null {
 }
 
 let statements = 0;
+/**
+ * How long each plain batch held its workspace's archive head, as the client sees it: from
+ * `ingest_plain`'s answer (the statement takes the head at its end) to COMMIT's (which lets it go).
+ */
+const headHeld: number[] = [];
+const plainAnswered = new WeakMap<object, number>();
 const proto = pg.Client.prototype as unknown as { query: (...args: unknown[]) => unknown };
 const query = proto.query;
-proto.query = function (this: unknown, ...args: unknown[]) {
+proto.query = function (this: object, ...args: unknown[]) {
   statements++;
-  return query.apply(this, args);
+  const sql = args[0];
+  const text = typeof sql === 'string' ? sql : (sql as { text?: string }).text;
+  const answer = query.apply(this, args);
+  if (answer instanceof Promise) {
+    if (text?.includes('FROM ingest_plain('))
+      void answer.then(() => plainAnswered.set(this, performance.now())).catch(() => {});
+    else if (text === 'COMMIT')
+      void answer
+        .then(() => {
+          const from = plainAnswered.get(this);
+          if (from !== undefined) headHeld.push(performance.now() - from);
+          plainAnswered.delete(this);
+        })
+        .catch(() => {});
+  }
+  return answer;
 };
 
 const webhook = (ws: string) => {
@@ -104,6 +125,7 @@ async function run(): Promise<void> {
     const ws = await seedWorkspace(asConformanceStore(store), { connectors: ['slack', 'hubspot'] });
     await drive(stores, ws, Math.min(1000, N)); // warm-up: JIT, the pool's connections, the data key
     latencies.length = 0;
+    headHeld.length = 0;
     const batchesBefore = ingestBatches();
     const statementsBefore = statements;
     const serverBefore = await serverCpu();
@@ -118,8 +140,11 @@ async function run(): Promise<void> {
     latencies.sort((a, b) => a - b);
     const p = (q: number) =>
       latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))]?.toFixed(0);
+    headHeld.sort((a, b) => a - b);
+    const held = (q: number) =>
+      headHeld[Math.min(headHeld.length - 1, Math.floor(q * headHeld.length))]?.toFixed(1);
     process.stdout.write(
-      `${N} messages, ${CALLERS} callers${STORES > 1 ? ` over ${STORES} stores` : ''}: ${(N / seconds).toFixed(0)}/s, client CPU ${((used.user + used.system) / N).toFixed(0)} µs/message, server CPU ${((server * 1e6) / N).toFixed(0)} µs/message, ${(N / batches).toFixed(1)} webhooks/commit, ${(sent / batches).toFixed(1)} statements/commit, p50 ${p(0.5)} ms, p99 ${p(0.99)} ms, load ${loadavg()[0]?.toFixed(1)}\n`,
+      `${N} messages, ${CALLERS} callers${STORES > 1 ? ` over ${STORES} stores` : ''}: ${(N / seconds).toFixed(0)}/s, client CPU ${((used.user + used.system) / N).toFixed(0)} µs/message, server CPU ${((server * 1e6) / N).toFixed(0)} µs/message, ${(N / batches).toFixed(1)} webhooks/commit, ${(sent / batches).toFixed(1)} statements/commit, p50 ${p(0.5)} ms, p99 ${p(0.99)} ms, archive head held p50 ${held(0.5)} / p99 ${held(0.99)} ms, load ${loadavg()[0]?.toFixed(1)}\n`,
     );
   } finally {
     await probe.end();
