@@ -124,10 +124,28 @@ export class PgArchiveAppender {
    * appended since, or that append rolled back), the statement writes nothing and answers the
    * head's edge (keeping the lock), and they are built again on it: one round trip more, under it.
    */
-  async appendMany(tx: Tx, workspaceId: string, entries: readonly ArchiveEntry[]): Promise<number[]> {
+  async appendMany(
+    tx: Tx,
+    workspaceId: string,
+    entries: readonly ArchiveEntry[],
+    options: { thenCommit?: boolean } = {},
+  ): Promise<number[]> {
     if (entries.length === 0) return [];
     const scratchKey = `archive-edge:${workspaceId}`;
     const mine = tx.scratch.get(scratchKey) as Edge | undefined;
+    if (mine && options.thenCommit) {
+      // The head is this transaction's (locked, at a state it read), so it cannot have moved: the
+      // append goes with COMMIT behind it, and the lock is held for one round trip, not two. The
+      // statement raises (ARCHIVE_HEAD_MOVED) rather than answer a moved head, so a COMMIT never
+      // follows an append that wrote nothing.
+      const appendId = randomUUID();
+      const edge = mine.edge.clone();
+      const batch = buildAppend(workspaceId, edge, entries);
+      const head = await callAppend(tx, workspaceId, mine, appendId, batch, true);
+      const state: Edge = { epoch: head.log_epoch, appendId, edge };
+      this.#latest.set(workspaceId, { ...state, edge: edge.clone() });
+      return batch.seqs;
+    }
     // This transaction's own edge (its head locked already, by an append of it or by batch
     // ingest's statement: noteLockedHead), else this process's last append's (another batch's in
     // flight commits before this one gets the lock); a log this process never appended to is
@@ -311,17 +329,23 @@ interface AppendAnswer {
   edge: Buffer[] | null;
 }
 
-/** `archive_append` of `batch`, built on the head state `on` at its first seq, as append `appendId`. */
+/**
+ * `archive_append` of `batch`, built on the head state `on` at its first seq, as append `appendId`.
+ * `thenCommit`: as the transaction's last statement with its COMMIT behind it
+ * (`archive_append_locked`, which raises where `archive_append` would answer a moved head).
+ */
 async function callAppend(
   tx: Tx,
   log: string,
   on: { epoch: string | null; appendId: string | null },
   appendId: string,
   b: AppendBatch,
+  thenCommit = false,
 ): Promise<AppendAnswer> {
-  const answer = await tx.get<AppendAnswer>(
-    `SELECT * FROM archive_append($1, $2, $3, $4, $5, $6::bigint[], $7::text[], $8::text[], $9::bytea[],
-       $10::bigint[], $11::bigint[], $12::bytea[], $13::int[], $14::bigint[], $15::bytea[])`,
+  const [answer] = await (thenCommit ? tx.allThenCommit : tx.all)<AppendAnswer>(
+    `SELECT * FROM ${thenCommit ? 'archive_append_locked' : 'archive_append'}($1, $2, $3, $4, $5, $6::bigint[],
+       $7::text[], $8::text[], $9::bytea[], $10::bigint[], $11::bigint[], $12::bytea[], $13::int[], $14::bigint[],
+       $15::bytea[])`,
     [
       log,
       b.seqs[0],

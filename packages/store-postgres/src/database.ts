@@ -37,6 +37,14 @@ export interface Tx extends Queryable {
   readonly scratch: Map<string, unknown>;
   /** Runs `fn` after COMMIT succeeded (never after a rollback): for caches of committed state. */
   afterCommit(fn: () => void): void;
+  /**
+   * Sends `sql` as the transaction's last statement with COMMIT right behind it, in one write
+   * (pipelined), and answers its rows: one round trip for both instead of two. Only for a
+   * statement that raises when the transaction must not commit (an error turns the COMMIT sent
+   * behind it into a rollback); nothing of the transaction may run or throw after it (a later
+   * statement is refused). `transaction` then waits for that COMMIT instead of sending one.
+   */
+  allThenCommit<T>(sql: string, params?: Params): Promise<T[]>;
 }
 
 /** Postgres error codes the store turns into domain errors or retries. */
@@ -122,6 +130,15 @@ export function prepareStatements(client: pg.PoolClient): void {
   client.query = named;
 }
 
+/**
+ * Turns node-postgres's pipeline mode on or off for a pooled connection, between transactions
+ * (nothing queued or in flight then). The pool's other users (one statement at a time, LISTEN,
+ * cursors) keep the default, which also refuses nothing that pipeline mode refuses (`rows`).
+ */
+function setPipelined(client: pg.PoolClient, on: boolean): void {
+  (client as pg.PoolClient & { pipeline: boolean }).pipeline = on;
+}
+
 export function queryable(client: pg.Pool | pg.ClientBase): Queryable {
   return {
     all: async <T>(sql: string, params?: Params) =>
@@ -185,10 +202,52 @@ export class PgDatabase implements Queryable {
       const client = await this.pool.connect();
       let broken = false;
       const committed: Array<() => void> = [];
+      // node-postgres's pipeline mode (https://node-postgres.com/apis/client, `pipeline`): each
+      // statement is written as soon as it is issued, not after the one before it was answered.
+      // BEGIN goes out with the transaction's first statement, in one write and one wake-up of the
+      // server instead of two round trips, and `allThenCommit` sends COMMIT behind the last one.
+      // The transaction's code still awaits each statement before the next, so the order and the
+      // answers are as before; each statement keeps its own Sync, so one that fails fails alone
+      // (and aborts the transaction, as without pipelining).
+      setPipelined(client, true);
+      let commitSent: Promise<pg.QueryResult> | null = null;
+      // BEGIN is held in the socket's buffer (corked) until the first statement is written behind
+      // it, so both leave in one write and wake the server once; at the latest on the next turn
+      // of the event loop (code that goes to `tx.client` directly, or runs no statement).
+      const { stream } = client.connection;
+      stream.cork();
+      let corked = true;
+      const uncork = () => {
+        if (!corked) return;
+        corked = false;
+        stream.uncork();
+      };
+      const fallback = setImmediate(uncork);
       try {
-        await client.query('BEGIN');
+        const begun = client.query('BEGIN');
+        // Answered before the first statement of fn is; awaited below.
+        begun.catch(() => {});
+        const q = queryable(client);
+        /** The connection's statements (the first one written with BEGIN), refused once COMMIT is on its way. */
+        const open = (): Queryable => {
+          if (commitSent) throw new Error('a statement after the transaction sent its COMMIT');
+          if (corked) queueMicrotask(uncork);
+          return q;
+        };
         const tx: Tx = {
-          ...queryable(client),
+          all: (sql, params) => open().all(sql, params),
+          get: (sql, params) => open().get(sql, params),
+          run: (sql, params) => open().run(sql, params),
+          allThenCommit: async <R>(sql: string, params?: Params) => {
+            open();
+            // The statement and COMMIT in one write.
+            stream.cork();
+            const rows = client.query(sql, params as unknown[] | undefined);
+            commitSent = client.query('COMMIT');
+            stream.uncork();
+            commitSent.catch(() => {});
+            return (await rows).rows as R[];
+          },
           client,
           scratch: new Map(),
           afterCommit: (f) => {
@@ -196,7 +255,11 @@ export class PgDatabase implements Queryable {
           },
         };
         const result = await fn(tx);
-        await client.query('COMMIT');
+        uncork();
+        await begun;
+        const commit = await (commitSent ?? client.query('COMMIT'));
+        // COMMIT of a transaction a failed statement aborted answers ROLLBACK, not an error.
+        if (commit.command !== 'COMMIT') throw new Error(`COMMIT answered ${commit.command}: rolled back`);
         for (const f of committed) {
           try {
             f();
@@ -206,6 +269,7 @@ export class PgDatabase implements Queryable {
         }
         return result;
       } catch (error) {
+        uncork();
         try {
           await client.query('ROLLBACK');
         } catch {
@@ -216,6 +280,9 @@ export class PgDatabase implements Queryable {
         const retry = (code === PG_SERIALIZATION_FAILURE || code === PG_DEADLOCK_DETECTED) && attempt < 3;
         if (!retry) throw error;
       } finally {
+        clearImmediate(fallback);
+        uncork();
+        setPipelined(client, false);
         client.release(broken);
       }
     }

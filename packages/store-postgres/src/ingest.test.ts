@@ -7,6 +7,7 @@ import { FIND_PLAIN_CONTACTS_SQL } from './schema/ingest-batch.ts';
 import { openPostgresStore, type PostgresStore } from './store.ts';
 import { testDatabaseUrl } from './testing/index.ts';
 import { asConformanceStore, openTestStore } from './testing/open.ts';
+import { statementsSent } from './testing/statements.ts';
 
 // Ingest on Postgres beyond the conformance part: what N gateways on one database change, and group
 // commit. Each "gateway" is a store of its own (its own pool) on the test's schema.
@@ -191,6 +192,27 @@ it('stores a burst two gateways both take (in opposite orders) once, contacts an
   expect(await count('messages')).toBe(30);
   expect(await count('jobs')).toBe(60);
   expect(await count("contacts WHERE profile_name LIKE 'P%'")).toBe(10);
+});
+
+it('sends a plain batch as BEGIN and ingest_plain, then archive_append_locked and COMMIT (pipelined pairs)', async () => {
+  await store.ingest(messagesUnit(ws, { messages: [inboundMessage({ wamid: 'wamid.first' })] }));
+  const { result, sent } = await statementsSent(() =>
+    Promise.all(
+      [1, 2, 3].map((i) =>
+        store.ingest(messagesUnit(ws, { messages: [inboundMessage({ wamid: `wamid.${i}` })] })),
+      ),
+    ),
+  );
+  expect(result.map((r) => r.messagesStored)).toEqual([1, 1, 1]);
+  // The head is the transaction's (ingest_plain locked it), so the append is sent with COMMIT
+  // pipelined behind it, in the form that raises rather than answers a moved head.
+  expect(sent.map((sql) => sql.trim().split('(')[0])).toEqual([
+    'BEGIN',
+    'SELECT * FROM ingest_plain',
+    'SELECT * FROM archive_append_locked',
+    'COMMIT',
+  ]);
+  expect(await count('archive_records WHERE workspace_id = $1', [ws])).toBe(4);
 });
 
 it("takes the workspace's archive head after the batch's rows, the jobs written before it", async () => {

@@ -178,7 +178,8 @@ export abstract class PgIngest extends PgBatchIngest implements Pick<IngestStore
           throw isOwnFault(error) ? new UnitFailure(index, error) : error;
         }
       }
-      await this.flush(p);
+      // Last: nothing runs after it, so its final archive append may carry the COMMIT.
+      await this.flush(p, { thenCommit: true });
       return results;
     });
   }

@@ -2,6 +2,7 @@ import type { PgMigration } from '../migrate.ts';
 import { accessSchema } from './access.ts';
 import { archiveSchema } from './archive.ts';
 import { archiveAppendSchema } from './archive-append.ts';
+import { archiveAppendLockedSchema } from './archive-append-locked.ts';
 import { configSchema } from './config.ts';
 import { connectorStateSchema } from './connector-state.ts';
 import { governanceSchema } from './governance.ts';
@@ -20,7 +21,7 @@ import { statusJobsSchema } from './status-jobs.ts';
  *
  * Version 8 is the queue's tables (jobs, dead_jobs, jobs_coalesced, connector_health:
  * src/schema/jobs.ts); version 9 the index ingest's status coalescing reads (status-jobs.ts); version 10 the shared pace lanes (pace-lanes.ts); version 11 the archive append in one
- * statement (archive-append.ts); version 12 the refs' lookups on indexes of their own (refs-lookups.ts); version 13 the common webhook's batch stored in one statement (ingest-batch.ts). Later changes append new versions; a version once released is never edited.
+ * statement (archive-append.ts); version 12 the refs' lookups on indexes of their own (refs-lookups.ts); version 13 the common webhook's batch stored in one statement (ingest-batch.ts); version 14 the archive append sent with its COMMIT behind it (archive-append-locked.ts). Later changes append new versions; a version once released is never edited.
  */
 export const PG_MIGRATIONS: readonly PgMigration[] = [
   configSchema,
@@ -36,4 +37,5 @@ export const PG_MIGRATIONS: readonly PgMigration[] = [
   archiveAppendSchema,
   refsLookupsSchema,
   ingestBatchSchema,
+  archiveAppendLockedSchema,
 ];
