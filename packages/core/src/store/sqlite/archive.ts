@@ -58,12 +58,64 @@ export function contentHash(saltAndContent: Uint8Array): string {
  * Array.prototype.sort does), no whitespace, `undefined` members left out, UTF-8. Numbers are as
  * JSON.stringify writes them; non-finite numbers are refused (JSON has none).
  *
- * Built by string concatenation, and keys are sorted only when they are not in order already (the
- * store builds its records with sorted keys): every message's record and content pass through
- * here, and the array-and-join form cost about twice as much (archive.test.ts checks this form
- * against that one).
+ * A value already in canonical order (every object plain, its keys sorted; every leaf a string,
+ * finite number, boolean or null) is written by `JSON.stringify`, which then writes exactly these
+ * bytes in a fraction of the time: the store builds its records with sorted keys, and every
+ * message's record passes through here (7.0 → 2.1 µs for a message's record and its Buffer, in a
+ * microbenchmark). Anything else is built by string concatenation, its keys sorted only when out
+ * of order, each member again by the fast form when it qualifies (archive.test.ts checks both
+ * against the reference form, the array-and-join one, which cost about twice the concatenation).
  */
 export function canonicalJson(value: unknown): string {
+  // `undefined` is a member's (left out, or null in an array), never a whole value's.
+  return value !== undefined && inCanonicalOrder(value, 0) ? JSON.stringify(value) : concatenatedJson(value);
+}
+
+/** How deep `inCanonicalOrder` looks before it leaves a value to the concatenation. */
+const MAX_CHECKED_DEPTH = 32;
+
+/**
+ * Whether `JSON.stringify(value)` writes `value`'s canonical JSON. It does when every object is a
+ * plain one (no `toJSON`, no class: a Date or a Buffer has a form of its own there) whose keys
+ * `Object.keys` lists in sorted order (the order JSON.stringify writes them in; integer-like keys
+ * come first there in numeric order, so `{ 10: …, 9: … }` lists "9" before "10" and fails), and every
+ * leaf is a string, a finite number, a boolean, null or an `undefined` member (both forms leave an
+ * object's out and write an array's as null). Everything else, including what canonical JSON
+ * refuses, is left to the concatenation, which sorts or refuses it.
+ */
+function inCanonicalOrder(value: unknown, depth: number): boolean {
+  switch (typeof value) {
+    case 'string':
+    case 'boolean':
+    case 'undefined':
+      return true;
+    case 'number':
+      return Number.isFinite(value);
+    case 'object': {
+      if (value === null) return true;
+      if (depth >= MAX_CHECKED_DEPTH) return false;
+      if (typeof (value as { toJSON?: unknown }).toJSON === 'function') return false;
+      if (Array.isArray(value)) {
+        for (let i = 0; i < value.length; i++) if (!inCanonicalOrder(value[i], depth + 1)) return false;
+        return true;
+      }
+      const prototype = Object.getPrototypeOf(value);
+      if (prototype !== Object.prototype && prototype !== null) return false;
+      const keys = Object.keys(value);
+      for (let i = 0; i < keys.length; i++) {
+        const key = keys[i] as string;
+        if (i > 0 && (keys[i - 1] as string) > key) return false;
+        if (!inCanonicalOrder((value as Record<string, unknown>)[key], depth + 1)) return false;
+      }
+      return true;
+    }
+    default:
+      return false;
+  }
+}
+
+/** canonicalJson by string concatenation, for values `inCanonicalOrder` does not take. */
+function concatenatedJson(value: unknown): string {
   switch (typeof value) {
     case 'string':
       return JSON.stringify(value);
