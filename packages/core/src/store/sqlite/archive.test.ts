@@ -843,6 +843,13 @@ describe('canonicalJson', () => {
       { a: 'é', b: '😀', c: 'lone \ud800' },
       arrayWithToJson,
       { list: arrayWithToJson },
+      // Out of key order, as Meta's message objects are: sorted in a copy.
+      { from: '1555', id: 'wamid.x', timestamp: '1', text: { body: 'hi' }, type: 'text' },
+      { content: { z: [{ b: 1, a: 2 }], a: { d: 1, c: 2 } }, text: null },
+      { b: 1, '1a': 2, a: [{ y: 1, x: 2 }] },
+      JSON.parse('{"b":1,"__proto__":{"x":1},"a":2}'),
+      JSON.parse('{"__proto__":{"y":1,"x":2},"a":2}'),
+      JSON.parse('{"a":{"y":1,"x":2},"__proto__":1}'),
     ];
     for (const value of values) expect(canonicalJson(value)).toBe(reference(value));
     expect(() => canonicalJson(withToJson)).toThrow(/no canonical JSON form/);
@@ -859,7 +866,7 @@ describe('canonicalJson', () => {
       state ^= state << 5;
       return (state >>> 0) % n;
     };
-    const keys = ['a', 'b', 'B', 'é', '10', '9', '', 'content', 'text', 'timestamp', 'z'];
+    const keys = ['a', 'b', 'B', 'é', '10', '9', '1a', '', 'content', 'text', 'timestamp', 'z', '__proto__'];
     const leaf = () =>
       [null, true, false, 0, -1.25, 1e21, 'x', 'quote "', 'é😀', undefined][next(10)] as unknown;
     const make = (depth: number): unknown => {
@@ -869,6 +876,7 @@ describe('canonicalJson', () => {
       const chosen = [...new Set(Array.from({ length: next(5) }, () => keys[next(keys.length)] as string))];
       // Half of the objects with their keys sorted, as the store builds its records.
       if (next(2) === 0) chosen.sort();
+      // Object.fromEntries makes __proto__ an own key, as JSON.parse does.
       return Object.fromEntries(chosen.map((key) => [key, make(depth + 1)]));
     };
     for (let i = 0; i < 2000; i++) {
