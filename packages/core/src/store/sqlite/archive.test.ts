@@ -814,6 +814,78 @@ describe('canonicalJson', () => {
     for (const value of values) expect(canonicalJson(value)).toBe(reference(value));
   });
 
+  it('writes the reference form for values already in key order, which JSON.stringify writes', () => {
+    // The fast form (JSON.stringify of a value whose keys are in order everywhere) must not take
+    // what only looks ordered: integer-like keys (listed first, numerically), boxed primitives,
+    // class instances and anything with a toJSON of its own, whose JSON.stringify form can differ
+    // from the reference's.
+    const date = new Date(0);
+    const withToJson = { a: 1, toJSON: () => 'other' };
+    const arrayWithToJson = Object.assign([1, 2], { toJSON: () => 'other' });
+    class Point {
+      x = 1;
+      y = 2;
+    }
+    const values: unknown[] = [
+      { a: 1, b: { c: [1, 'two', null, true, { d: -0 }] }, e: undefined },
+      { 1: 'one', 2: 'two', a: 'a' },
+      { 9: 'nine', 10: 'ten' },
+      { a: { 9: 'nine', 10: 'ten' } },
+      [undefined, { a: undefined }],
+      { a: date },
+      { when: [date] },
+      { a: new Point() },
+      { a: Buffer.from('ab') },
+      { a: new Uint8Array([1, 2, 3]) },
+      // Boxed primitives: JSON.stringify unwraps them, the reference writes their index keys.
+      { a: new String('ab'), b: [new Number(1), new Boolean(false)] },
+      Object.assign(Object.create(null) as object, { a: 1, b: 2 }),
+      { a: 'é', b: '😀', c: 'lone \ud800' },
+      arrayWithToJson,
+      { list: arrayWithToJson },
+      // Out of key order, as Meta's message objects are: sorted in a copy.
+      { from: '1555', id: 'wamid.x', timestamp: '1', text: { body: 'hi' }, type: 'text' },
+      { content: { z: [{ b: 1, a: 2 }], a: { d: 1, c: 2 } }, text: null },
+      { b: 1, '1a': 2, a: [{ y: 1, x: 2 }] },
+      JSON.parse('{"b":1,"__proto__":{"x":1},"a":2}'),
+      JSON.parse('{"__proto__":{"y":1,"x":2},"a":2}'),
+      JSON.parse('{"a":{"y":1,"x":2},"__proto__":1}'),
+    ];
+    for (const value of values) expect(canonicalJson(value)).toBe(reference(value));
+    expect(() => canonicalJson(withToJson)).toThrow(/no canonical JSON form/);
+    expect(() => canonicalJson({ a: () => 1 })).toThrow(/no canonical JSON form/);
+    expect(() => canonicalJson([() => 1])).toThrow(/no canonical JSON form/);
+  });
+
+  it('writes the reference form for random values, ordered and not', () => {
+    // A fixed-seed generator: the same values on every run.
+    let state = 0x2545f491;
+    const next = (n: number) => {
+      state ^= state << 13;
+      state ^= state >>> 17;
+      state ^= state << 5;
+      return (state >>> 0) % n;
+    };
+    const keys = ['a', 'b', 'B', 'é', '10', '9', '1a', '', 'content', 'text', 'timestamp', 'z', '__proto__'];
+    const leaf = () =>
+      [null, true, false, 0, -1.25, 1e21, 'x', 'quote "', 'é😀', undefined][next(10)] as unknown;
+    const make = (depth: number): unknown => {
+      const pick = next(depth > 3 ? 1 : 4);
+      if (pick === 0) return leaf();
+      if (pick === 1) return Array.from({ length: next(4) }, () => make(depth + 1));
+      const chosen = [...new Set(Array.from({ length: next(5) }, () => keys[next(keys.length)] as string))];
+      // Half of the objects with their keys sorted, as the store builds its records.
+      if (next(2) === 0) chosen.sort();
+      // Object.fromEntries makes __proto__ an own key, as JSON.parse does.
+      return Object.fromEntries(chosen.map((key) => [key, make(depth + 1)]));
+    };
+    for (let i = 0; i < 2000; i++) {
+      const value = make(0);
+      if (value === undefined) continue;
+      expect(canonicalJson(value)).toBe(reference(value));
+    }
+  });
+
   it('refuses what JSON cannot say', () => {
     for (const value of [
       Number.NaN,
@@ -821,6 +893,8 @@ describe('canonicalJson', () => {
       { a: [Number.NEGATIVE_INFINITY] },
       undefined,
       1n,
+      { a: 1n },
+      { a: Symbol('s') },
     ])
       expect(() => canonicalJson(value)).toThrow(/no canonical JSON form/);
   });

@@ -219,14 +219,15 @@ export abstract class SqliteIngest extends SqliteReads implements IngestStore {
         continue;
       }
       result.statusesStored++;
+      // Keys in sorted order: the record is then written by JSON.stringify (see canonicalJson).
       this.archiveStatus(ws, {
+        error: status.error ?? null,
         id: status.id,
-        wamid: status.wamid,
         message_id: message?.id ?? null,
+        raw: status.raw,
         status: status.status,
         ts: status.timestamp,
-        error: status.error ?? null,
-        raw: status.raw,
+        wamid: status.wamid,
       });
       if (message) {
         result.jobsQueued += this.applyStatus(
@@ -746,17 +747,18 @@ export abstract class SqliteIngest extends SqliteReads implements IngestStore {
       input.workspaceId,
       'consent',
       entryId,
+      // Keys in sorted order: the record is then written by JSON.stringify (see canonicalJson).
       {
-        id: entryId,
-        contact_id: input.contactId,
-        category: input.category,
-        state: input.state,
-        source: input.source,
         actor: input.actor,
+        category: input.category,
+        contact_id: input.contactId,
+        details: input.details,
         evidence_message_id: input.evidenceMessageId,
+        id: entryId,
         occurred_at: input.occurredAt,
         recorded_at: recorded,
-        details: input.details,
+        source: input.source,
+        state: input.state,
       },
       recorded,
     );

@@ -140,14 +140,15 @@ export abstract class SqliteJobs extends SqliteIngest implements JobStore {
         },
       );
       if (inserted.changes > 0) {
+        // Keys in sorted order: the record is then written by JSON.stringify (see canonicalJson).
         this.archiveStatus(message.workspace_id, {
+          error,
           id: statusId,
-          wamid,
           message_id: message.id,
+          raw: {},
           status: 'failed',
           ts: failedAt,
-          error,
-          raw: {},
+          wamid,
         });
         this.applyStatus(message, statusId, wamid, 'failed', this.now(), error);
       }
