@@ -176,6 +176,16 @@ export class SqliteDatabase {
   }
 
   /**
+   * Rows one at a time, each read from SQLite only when the loop asks for it: a loop that stops
+   * early (`break`) spares the statement the rest of its rows, and whatever each row computes
+   * (a claim's per-row EXISTS checks, say).
+   */
+  *iterate<T>(sql: string, params: Params = {}): Generator<T> {
+    const { statement, names } = this.statement(sql);
+    yield* statement.iterate(...bind(names, params)) as IterableIterator<T>;
+  }
+
+  /**
    * Rows as arrays of column values, in the SELECT's order: no object (and no property names) per
    * row, for scans of many small rows (`archive verify` reads every record and node this way).
    */
