@@ -29,6 +29,13 @@ export interface SqliteStoreOptions {
    * always pass the configured key.
    */
   masterKeys?: { current: Buffer; previous?: readonly Buffer[] };
+  /**
+   * The reads of one turn of the event loop share one read transaction (see
+   * SqliteDatabase.reading): for the store thread, whose every call arrives from the main thread
+   * in a message. Off by default: a caller in this thread may write through another connection
+   * between two awaits of one turn (tests do, to tamper) and expect the next read to see it.
+   */
+  readsShareTurn?: boolean;
 }
 
 /** The key of stores opened without one: no secrecy, the same code paths (see `masterKeys`). */
@@ -67,6 +74,7 @@ export abstract class SqliteContext {
     this.db = new SqliteDatabase(options.path, {
       logger: options.logger ?? silentLogger,
       ...(options.busyTimeoutMs === undefined ? {} : { busyTimeoutMs: options.busyTimeoutMs }),
+      readsShareTurn: options.readsShareTurn ?? false,
     });
     this.now = options.now ?? Date.now;
     const keys = options.masterKeys ?? { current: UNKEYED_MASTER_KEY };

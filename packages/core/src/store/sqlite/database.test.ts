@@ -2,6 +2,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { DatabaseSync } from 'node:sqlite';
 import { describe, expect, it } from 'vitest';
 import { silentLogger } from '../../logger/index.ts';
 import { positional, SqliteDatabase, startBackgroundThread } from './database.ts';
@@ -108,6 +109,45 @@ describe('reads aside, on the background thread', () => {
     db.migrate();
     await db.write(() => db.run("INSERT INTO meta (key, value) VALUES ('k', 'v')"));
     expect(await db.readAside("SELECT value FROM meta WHERE key = 'k'")).toEqual([{ value: 'v' }]);
+    await db.close();
+  });
+});
+
+describe('reads of one turn of the loop in one read transaction (readsShareTurn)', () => {
+  const dir = () => mkdtempSync(join(tmpdir(), 'wabridge-turn-'));
+  const turnEnds = () => new Promise((resolve) => setImmediate(resolve));
+  const count = (db: SqliteDatabase) => db.get<{ n: number }>('SELECT count(*) AS n FROM meta')?.n;
+
+  it("see another connection's commit from the next turn, and this connection's writes at once", async () => {
+    const path = join(dir(), 'shared.db');
+    const db = new SqliteDatabase(path, { logger: silentLogger, readsShareTurn: true });
+    db.migrate();
+    const other = new DatabaseSync(path, { timeout: 5000 });
+    const before = count(db);
+    other.exec("INSERT INTO meta (key, value) VALUES ('other', '1')");
+    // The same turn: the read transaction begun by the first read still holds its snapshot.
+    expect(count(db)).toBe(before);
+    await turnEnds();
+    expect(count(db)).toBe((before ?? 0) + 1);
+    // A write ends the turn's read transaction first, and a read after it sees the write.
+    await db.write(() => db.run("INSERT INTO meta (key, value) VALUES ('own', '1')"));
+    expect(count(db)).toBe((before ?? 0) + 2);
+    // A statement run outside a write commits by itself, not with the turn's reads.
+    db.run("INSERT INTO meta (key, value) VALUES ('direct', '1')");
+    expect(other.prepare('SELECT count(*) AS n FROM meta').get()?.n).toBe((before ?? 0) + 3);
+    other.close();
+    await db.close();
+  });
+
+  it('are each their own transaction without the option, as the in-process store has them', async () => {
+    const path = join(dir(), 'alone.db');
+    const db = new SqliteDatabase(path, { logger: silentLogger });
+    db.migrate();
+    const other = new DatabaseSync(path, { timeout: 5000 });
+    const before = count(db) ?? 0;
+    other.exec("INSERT INTO meta (key, value) VALUES ('other', '1')");
+    expect(count(db)).toBe(before + 1);
+    other.close();
     await db.close();
   });
 });

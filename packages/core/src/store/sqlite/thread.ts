@@ -88,6 +88,9 @@ const store = await openSqliteStore({
       }
     : {}),
   logger: forwardingLogger({ component: 'store' }),
+  // Every call arrives in a message; the reads of one turn of this thread's loop share a read
+  // transaction instead of taking and dropping the WAL read lock each (see SqliteDatabase.reading).
+  readsShareTurn: true,
 });
 
 const ingestor: IngestTranslator | null = ingestTranslator
