@@ -42,6 +42,33 @@ export const LONG_RUNNING_COMMANDS = new Set(['serve', 'worker']);
 export const SERVER_V8_FLAGS = ['--max-semi-space-size=8', '--max-old-space-size=2000'];
 
 /**
+ * The young generation of the threads the process starts (the store thread, its checkpoint
+ * thread, archive workers): 4 MB semi-spaces, set once the main thread's heap is configured.
+ *
+ * `--max-semi-space-size` is process-wide and overrides a Worker's own
+ * `resourceLimits.maxYoungGenerationSizeMb` (measured on Node 24: with the flag at 8, a thread
+ * asking for 6 MB still got a 16 MB young generation), so the store thread ran with the main
+ * thread's 16 MB although what a store call allocates dies within the call (1–8 MB in use at the
+ * 1,000 msg/s peak). V8 reads the flag when an isolate is created, so lowering it after start-up
+ * leaves the main thread's young generation as it was and bounds every later one. Measured at
+ * 1,000 msg/s: the store thread's heap 30–31 MB at the peak instead of 39–45
+ * (docs/performance.md, "The store thread's young generation and the database's memory map").
+ */
+export const THREAD_V8_FLAGS = ['--max-semi-space-size=4'];
+
+/**
+ * Applies THREAD_V8_FLAGS (through `setFlags`, i.e. `v8.setFlagsFromString`) in a process that runs
+ * with the server's memory settings (marked APPLIED: `serve` and `worker` after their relaunch, and
+ * the benchmarks' gateways). Call it before the first thread starts. Anywhere else (tests, one-off
+ * commands, an operator's own young-generation size) it does nothing. Answers whether it applied.
+ */
+export function applyThreadMemorySettings({ env }, setFlags) {
+  if (env[APPLIED] === undefined) return false;
+  for (const flag of THREAD_V8_FLAGS) setFlags(flag);
+  return true;
+}
+
+/**
  * glibc malloc: fixed thresholds instead of its dynamic ones, which rise after every large block
  * freed (up to 32 MB for mmap and twice that for trimming), so that memory freed after a burst (V8's
  * compiler zones, mostly) goes back to the system instead of staying in the process's heap. Measured
