@@ -16,7 +16,8 @@ export const LONG_RUNNING_COMMANDS = new Set(['serve', 'worker']);
 /**
  * V8 flags for the whole process. They apply to every thread's isolate, the store and checkpoint
  * threads included (measured: with --max-semi-space-size=16 the store thread's young generation
- * was 34 MB, above its own `resourceLimits`; with the old-space flag its heap peaked ~15 MB lower).
+ * was 34 MB, above its own `resourceLimits`; with the old-space flag its heap peaked ~15 MB lower),
+ * until createRuntime lowers the young generation for the threads it starts (THREAD_V8_FLAGS).
  *
  * --max-semi-space-size=8: 8 MB semi-spaces, i.e. a 16 MB young generation instead of up to
  * 128 MB. A request's or a job's objects still die young at 1,000 msg/s, and CPU per delivered
