@@ -17,3 +17,8 @@ export declare function enableCompileCache(
   process: { command: string | undefined; env: NodeJS.ProcessEnv; cwd: string },
   module: { enableCompileCache?(directory: string): { directory?: string } | undefined },
 ): string | null;
+export declare const THREAD_V8_FLAGS: readonly string[];
+export declare function applyThreadMemorySettings(
+  process: { env: NodeJS.ProcessEnv },
+  setFlags: (flag: string) => void,
+): boolean;

@@ -16,7 +16,8 @@ export const LONG_RUNNING_COMMANDS = new Set(['serve', 'worker']);
 /**
  * V8 flags for the whole process. They apply to every thread's isolate, the store and checkpoint
  * threads included (measured: with --max-semi-space-size=16 the store thread's young generation
- * was 34 MB, above its own `resourceLimits`; with the old-space flag its heap peaked ~15 MB lower).
+ * was 34 MB, above its own `resourceLimits`; with the old-space flag its heap peaked ~15 MB lower),
+ * until createRuntime lowers the young generation for the threads it starts (THREAD_V8_FLAGS).
  *
  * --max-semi-space-size=8: 8 MB semi-spaces, i.e. a 16 MB young generation instead of up to
  * 128 MB. A request's or a job's objects still die young at 1,000 msg/s, and CPU per delivered
@@ -40,6 +41,33 @@ export const LONG_RUNNING_COMMANDS = new Set(['serve', 'worker']);
  * 10–20% more CPU per delivered job, most of it in V8's marking threads.
  */
 export const SERVER_V8_FLAGS = ['--max-semi-space-size=8', '--max-old-space-size=2000'];
+
+/**
+ * The young generation of the threads the process starts (the store thread, its checkpoint
+ * thread, archive workers): 4 MB semi-spaces, set once the main thread's heap is configured.
+ *
+ * `--max-semi-space-size` is process-wide and overrides a Worker's own
+ * `resourceLimits.maxYoungGenerationSizeMb` (measured on Node 24: with the flag at 8, a thread
+ * asking for 6 MB still got a 16 MB young generation), so the store thread ran with the main
+ * thread's 16 MB although what a store call allocates dies within the call (1–8 MB in use at the
+ * 1,000 msg/s peak). V8 reads the flag when an isolate is created, so lowering it after start-up
+ * leaves the main thread's young generation as it was and bounds every later one. Measured at
+ * 1,000 msg/s: the store thread's heap 30–31 MB at the peak instead of 39–45
+ * (docs/performance.md, "The store thread's young generation and the database's memory map").
+ */
+export const THREAD_V8_FLAGS = ['--max-semi-space-size=4'];
+
+/**
+ * Applies THREAD_V8_FLAGS (through `setFlags`, i.e. `v8.setFlagsFromString`) in a process that runs
+ * with the server's memory settings (marked APPLIED: `serve` and `worker` after their relaunch, and
+ * the benchmarks' gateways). Call it before the first thread starts. Anywhere else (tests, one-off
+ * commands, an operator's own young-generation size) it does nothing. Answers whether it applied.
+ */
+export function applyThreadMemorySettings({ env }, setFlags) {
+  if (env[APPLIED] === undefined) return false;
+  for (const flag of THREAD_V8_FLAGS) setFlags(flag);
+  return true;
+}
 
 /**
  * glibc malloc: fixed thresholds instead of its dynamic ones, which rise after every large block

@@ -1,14 +1,17 @@
+import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import {
   APPLIED,
+  applyThreadMemorySettings,
   compileCacheDirectory,
   enableCompileCache,
   relaunchWithMemorySettings,
   SERVER_MALLOC_ENV,
   SERVER_V8_FLAGS,
+  THREAD_V8_FLAGS,
 } from '../bin/memory.mjs';
 
 describe('memory settings of the long-running commands (bin/memory.mjs)', () => {
@@ -56,6 +59,54 @@ describe('memory settings of the long-running commands (bin/memory.mjs)', () => 
       env: { MALLOC_TRIM_THRESHOLD_: '0' },
     });
     expect(relaunch?.env.MALLOC_TRIM_THRESHOLD_).toBe('0');
+  });
+});
+
+describe('the young generation of the threads (bin/memory.mjs)', () => {
+  it('is lowered only in a process running with the server settings', () => {
+    const applied: string[] = [];
+    expect(applyThreadMemorySettings({ env: { [APPLIED]: '1' } }, (flag) => applied.push(flag))).toBe(true);
+    expect(applied).toEqual(THREAD_V8_FLAGS);
+    expect(THREAD_V8_FLAGS).toEqual(['--max-semi-space-size=4']);
+    // Tests, one-off commands and an operator's own young generation (no relaunch, so not marked).
+    expect(applyThreadMemorySettings({ env: {} }, (flag) => applied.push(flag))).toBe(false);
+    expect(applied).toHaveLength(1);
+  });
+
+  it("bounds the threads started afterwards, not the main thread's", () => {
+    // A process with serve's young generation lowers it for its threads, then a thread and the main
+    // thread each allocate far more than their young generation holds, in short-lived batches that
+    // survive a scavenge or two (what makes V8 grow a young generation to its bound).
+    const memory = new URL('../bin/memory.mjs', import.meta.url).href;
+    const script = `
+      const { setFlagsFromString, getHeapSpaceStatistics } = await import('node:v8');
+      const { Worker } = await import('node:worker_threads');
+      const { applyThreadMemorySettings } = await import(${JSON.stringify(memory)});
+      applyThreadMemorySettings({ env: process.env }, setFlagsFromString);
+      const churn = \`
+        let keep = [];
+        for (let i = 0; i < 3e6; i++) { keep.push({ i, s: 'x' + i }); if (keep.length > 20000) keep = []; }
+        const v8 = process.getBuiltinModule('node:v8');
+        const space = v8.getHeapSpaceStatistics().find((s) => s.space_name === 'new_space');
+        process.getBuiltinModule('node:worker_threads').parentPort.postMessage(space.space_size);
+      \`;
+      const thread = await new Promise((resolve) => new Worker(churn, { eval: true }).once('message', resolve));
+      let keep = [];
+      for (let i = 0; i < 3e6; i++) { keep.push({ i, s: 'x' + i }); if (keep.length > 20000) keep = []; }
+      const main = getHeapSpaceStatistics().find((s) => s.space_name === 'new_space').space_size;
+      console.log(JSON.stringify({ thread, main }));
+    `;
+    const child = spawnSync(process.execPath, [...SERVER_V8_FLAGS, '--input-type=module', '--eval', script], {
+      env: { ...process.env, [APPLIED]: '1' },
+      encoding: 'utf8',
+    });
+    expect(child.stderr).toBe('');
+    const { thread, main } = JSON.parse(child.stdout) as { thread: number; main: number };
+    const MB = 1024 * 1024;
+    // A young generation is two semi-spaces (V8 reports both as new_space).
+    expect(thread).toBeLessThanOrEqual(2 * 4 * MB);
+    expect(main).toBeGreaterThan(2 * 4 * MB);
+    expect(main).toBeLessThanOrEqual(2 * 8 * MB);
   });
 });
 

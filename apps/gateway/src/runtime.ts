@@ -1,6 +1,7 @@
 import { createHmac } from 'node:crypto';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { setFlagsFromString } from 'node:v8';
 import {
   type AccessOptions,
   AdminAccess,
@@ -37,6 +38,7 @@ import {
   WhatsAppSender,
   whatsappSenderConnector,
 } from '@wabridge/whatsapp';
+import { applyThreadMemorySettings } from '../bin/memory.mjs';
 import type { Env } from './env.ts';
 import { archiveStoreOf, openChosenStore, usesPostgres } from './store-choice.ts';
 
@@ -122,6 +124,9 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
   // The master key wraps the connector secrets and the workspaces' data keys (content at rest).
   const masterKeys = loadMasterKeys(env, logger, options.devKeyWarning ?? 'always');
   const masterKey = masterKeys.current;
+  // The threads started from here on (the store's) get a smaller young generation than this one,
+  // where the process runs with serve's memory settings (bin/memory.mjs).
+  applyThreadMemorySettings({ env: process.env }, setFlagsFromString);
   // The store thread (and its checkpoint thread) serialise writes to the SQLite file; Postgres
   // takes concurrent writers itself, so it runs in this thread.
   const threaded: ThreadedSqliteStore | null =

@@ -244,3 +244,18 @@ describe('the background thread', () => {
     await thread.terminate();
   });
 });
+
+describe('the database file in memory', () => {
+  it('is read into the bounded page cache, not mapped: mapped pages would stay resident as the file grows', async () => {
+    const db = new SqliteDatabase(join(mkdtempSync(join(tmpdir(), 'wabridge-mmap-')), 'mmap.db'), {
+      logger: silentLogger,
+    });
+    try {
+      expect(db.get<{ mmap_size: number }>('PRAGMA mmap_size')).toEqual({ mmap_size: 0 });
+      // SQLite's default page cache, 2 MB per connection: the bound on what the store keeps of the file.
+      expect(db.get<{ cache_size: number }>('PRAGMA cache_size')).toEqual({ cache_size: -2000 });
+    } finally {
+      await db.close();
+    }
+  });
+});

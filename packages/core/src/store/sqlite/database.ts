@@ -74,8 +74,15 @@ export class SqliteDatabase {
     this.db.exec('PRAGMA journal_mode = WAL');
     this.db.exec('PRAGMA synchronous = FULL');
     this.db.exec('PRAGMA foreign_keys = ON');
-    // Reads through a memory map instead of read() calls: about 7% less CPU per ingested webhook.
-    this.db.exec('PRAGMA mmap_size = 268435456');
+    // Reads through read() calls into SQLite's own page cache (cache_size, 2 MB), not through a
+    // memory map of the file. A mapped page that was read stays resident in this process (counted
+    // in its RSS) for as long as the map lives, and SQLite maps the whole file again, up to
+    // mmap_size, whenever another connection has written (a CLI command, a second process): with
+    // the 256 MB map this connection had, the database's pages joined the gateway's resident
+    // memory in proportion to the messages stored (docs/performance.md, "The store thread's young
+    // generation and the database's memory map"). The ~7% less CPU per ingested webhook the map
+    // once measured did not show against no map in side-by-side runs of `npm run bench`.
+    this.db.exec(`PRAGMA mmap_size = ${MMAP_BYTES}`);
     if (path !== ':memory:') {
       // Checkpoints (copying the WAL into the database file, with an fsync) would otherwise run
       // inside a commit every ~4 MB of WAL and stall every request waiting on that commit. A
@@ -407,6 +414,9 @@ export class SqliteDatabase {
     this.db.close();
   }
 }
+
+/** The largest part of the database file a connection maps into memory: none (see the constructor). */
+export const MMAP_BYTES = 0;
 
 /** How long callers are asked to wait after the database was locked (Retry-After). */
 export const LOCKED_RETRY_AFTER_MS = 5000;
