@@ -952,10 +952,25 @@ export class GraphCore {
 
   // ----------------------------------------------------------------------------------- notifications
 
+  /**
+   * A subscription's channel, parsed once per resource: every message posted is matched against
+   * every subscription (one per channel in a campaign bench, 50 regular expressions per post).
+   */
+  private readonly channelsByResource = new Map<string, { teamId: string; channelId: string } | null>();
+  private channelOf(resource: string): { teamId: string; channelId: string } | null {
+    let target = this.channelsByResource.get(resource);
+    if (target === undefined) {
+      target = parseChannelResource(resource);
+      if (this.channelsByResource.size >= 10_000) this.channelsByResource.clear();
+      this.channelsByResource.set(resource, target);
+    }
+    return target;
+  }
+
   private matching(message: ChatMessageRecord, changeType: string): SubscriptionRecord[] {
     const out: SubscriptionRecord[] = [];
     for (const subscription of [...this.subscriptions.values()]) {
-      const target = parseChannelResource(subscription.resource);
+      const target = this.channelOf(subscription.resource);
       if (!target || target.teamId !== message.teamId || target.channelId !== message.channelId) continue;
       if (
         !subscription.changeType

@@ -331,8 +331,7 @@ export class SlackCore {
     const replies = message.threadTs === undefined ? this.workspace.replies(message.channel, message.ts) : [];
     const isParent = replies.length > 0;
     const channel = this.workspace.channel(message.channel);
-    const parent =
-      message.threadTs !== undefined ? channel.messages.find((m) => m.ts === message.threadTs) : undefined;
+    const parent = message.threadTs !== undefined ? channel.byTs.get(message.threadTs) : undefined;
     return {
       type: 'message',
       ...(message.subtype ? { subtype: message.subtype } : {}),

@@ -366,7 +366,7 @@ export async function startSlackEmulator(options: SlackEmulatorOptions): Promise
     thread: (channel, ts) => core.workspace.thread(channel, ts).map(view(channel)),
     history: (channel) => core.workspace.history(channel).map(view(channel)),
     message(channel, ts) {
-      const found = core.workspace.channels.get(channel)?.messages.find((m) => m.ts === ts);
+      const found = core.workspace.find(channel, ts);
       return found ? view(channel)(found) : undefined;
     },
     fileBytes: (id) => core.workspace.files.get(id)?.bytes,

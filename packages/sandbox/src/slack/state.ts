@@ -85,7 +85,16 @@ export interface StoredChannel {
   info: SlackChannel;
   teamId: string;
   created: number;
+  /** Every message of the channel, top level and replies, oldest first. */
   messages: StoredMessage[];
+  /**
+   * The same messages by ts, and each thread's replies by the parent's ts (oldest first): an
+   * update, a reply or a thread read finds its message without scanning the channel. A campaign
+   * bench puts 60,000 messages in one channel; scanning it on every call made the emulator, not
+   * the gateway, the slowest part (docs/performance.md, 2026-12-07).
+   */
+  byTs: Map<string, StoredMessage>;
+  repliesByThread: Map<string, StoredMessage[]>;
 }
 
 export class SlackWorkspace {
@@ -103,7 +112,14 @@ export class SlackWorkspace {
 
   addChannel(teamId: string, info: SlackChannel): StoredChannel {
     if (this.channels.has(info.id)) throw new TypeError(`channel ${info.id} is declared twice`);
-    const channel = { info, teamId, created: Math.floor(this.#now() / 1000), messages: [] };
+    const channel: StoredChannel = {
+      info,
+      teamId,
+      created: Math.floor(this.#now() / 1000),
+      messages: [],
+      byTs: new Map(),
+      repliesByThread: new Map(),
+    };
     this.channels.set(info.id, channel);
     return channel;
   }
@@ -134,7 +150,7 @@ export class SlackWorkspace {
 
   message(channelId: unknown, ts: unknown, visible?: (teamId: string) => boolean): StoredMessage {
     const channel = this.channel(channelId, visible);
-    const message = channel.messages.find((m) => m.ts === String(ts));
+    const message = channel.byTs.get(String(ts));
     if (!message) throw new SlackApiError('message_not_found');
     return message;
   }
@@ -144,7 +160,7 @@ export class SlackWorkspace {
     const channel = this.channel(input.channel);
     let threadTs = input.threadTs;
     if (threadTs !== undefined) {
-      const parent = channel.messages.find((m) => m.ts === threadTs);
+      const parent = channel.byTs.get(threadTs);
       if (!parent) throw new SlackApiError('thread_not_found');
       threadTs = parent.threadTs ?? parent.ts;
     }
@@ -156,12 +172,34 @@ export class SlackWorkspace {
       edited: undefined,
     };
     channel.messages.push(message);
+    // A ts given twice (an import) finds the first, as a scan of the channel would.
+    if (!channel.byTs.has(message.ts)) channel.byTs.set(message.ts, message);
+    if (message.threadTs !== undefined) {
+      const replies = channel.repliesByThread.get(message.threadTs);
+      if (replies) replies.push(message);
+      else channel.repliesByThread.set(message.threadTs, [message]);
+    }
     return message;
   }
 
   removeMessage(message: StoredMessage): void {
     const channel = this.channel(message.channel);
     channel.messages = channel.messages.filter((m) => m !== message);
+    if (channel.byTs.get(message.ts) === message) {
+      const same = channel.messages.find((m) => m.ts === message.ts);
+      if (same) channel.byTs.set(message.ts, same);
+      else channel.byTs.delete(message.ts);
+    }
+    if (message.threadTs !== undefined) {
+      const replies = channel.repliesByThread.get(message.threadTs)?.filter((m) => m !== message) ?? [];
+      if (replies.length > 0) channel.repliesByThread.set(message.threadTs, replies);
+      else channel.repliesByThread.delete(message.threadTs);
+    }
+  }
+
+  /** A message of the channel by its ts, if there is one. */
+  find(channelId: string, ts: string): StoredMessage | undefined {
+    return this.channels.get(channelId)?.byTs.get(ts);
   }
 
   /** Top-level messages of a channel, oldest first. */
@@ -172,13 +210,13 @@ export class SlackWorkspace {
   /** The parent and its replies, oldest first. */
   thread(channelId: string, ts: string): StoredMessage[] {
     const channel = this.channel(channelId);
-    const parent = channel.messages.find((m) => m.ts === ts && m.threadTs === undefined);
-    if (!parent) throw new SlackApiError('thread_not_found');
-    return [parent, ...channel.messages.filter((m) => m.threadTs === ts)];
+    const parent = channel.byTs.get(ts);
+    if (!parent || parent.threadTs !== undefined) throw new SlackApiError('thread_not_found');
+    return [parent, ...(channel.repliesByThread.get(ts) ?? [])];
   }
 
   replies(channelId: string, ts: string): StoredMessage[] {
-    return this.channel(channelId).messages.filter((m) => m.threadTs === ts);
+    return [...(this.channel(channelId).repliesByThread.get(ts) ?? [])];
   }
 
   addFile(input: {

@@ -37,6 +37,29 @@ const STATUS_RANK_SQL =
   "CASE s.status WHEN 'sent' THEN 1 WHEN 'delivered' THEN 2 WHEN 'read' THEN 3 ELSE 4 END";
 
 /**
+ * The status jobs a batch of admitted statuses supersedes (see `coalesceStatuses`). The joins go
+ * from the batch's messages to their statuses (`message_statuses_message`) to those statuses' jobs
+ * (`jobs_status`), in that order: CROSS JOIN is SQLite's way to fix the order
+ * (https://www.sqlite.org/optoverview.html#manual_control_of_query_plans_using_cross_join). Left to
+ * itself, with no statistics (the store never runs ANALYZE), the planner read every ready job
+ * through `jobs_ready` and matched each against the batch: with a campaign's backlog (120,000 ready
+ * jobs) one admission took seconds of the store thread, which every other store call waited for.
+ * `queued` is materialized once instead of being evaluated again for every row of the EXISTS.
+ */
+export const COALESCE_STATUSES_SQL = `WITH hit AS (
+         SELECT DISTINCT s.message_id FROM jobs_new n JOIN message_statuses s ON s.id = n.entity_id
+         WHERE n.id <= :last AND n.event_type = 'message.status' AND s.message_id IS NOT NULL
+           AND s.status IN ${RANKED_STATUSES}),
+       queued AS MATERIALIZED (
+         SELECT j.id, j.workspace_id, j.conversation_id, j.connector_id, ${STATUS_RANK_SQL} AS rank
+         FROM hit CROSS JOIN message_statuses s ON s.message_id = hit.message_id
+           CROSS JOIN jobs j ON j.entity_id = s.id AND j.event_type = 'message.status'
+         WHERE j.state = 'ready' AND s.status IN ${RANKED_STATUSES})
+       SELECT q.id, q.connector_id FROM queued q WHERE EXISTS (
+         SELECT 1 FROM queued l WHERE l.workspace_id = q.workspace_id AND l.conversation_id = q.conversation_id
+           AND l.connector_id = q.connector_id AND l.rank > q.rank)`;
+
+/**
  * Writes that need no fsync before they answer (see SqliteDatabase.write): claims, leases and
  * completions, which a power cut at worst makes the worker redo. Checkpoints, ingest and
  * everything else stay durable.
@@ -268,21 +291,7 @@ export abstract class SqliteJobs extends SqliteIngest implements JobStore {
    * Dropped jobs are counted per connector in `jobs_coalesced` (see jobStats).
    */
   private coalesceStatuses(last: number): void {
-    const superseded = this.db.all<{ id: number; connector_id: string }>(
-      `WITH hit AS (
-         SELECT DISTINCT s.message_id FROM jobs_new n JOIN message_statuses s ON s.id = n.entity_id
-         WHERE n.id <= :last AND n.event_type = 'message.status' AND s.message_id IS NOT NULL
-           AND s.status IN ${RANKED_STATUSES}),
-       queued AS (
-         SELECT j.id, j.workspace_id, j.conversation_id, j.connector_id, ${STATUS_RANK_SQL} AS rank
-         FROM hit JOIN message_statuses s ON s.message_id = hit.message_id
-           JOIN jobs j ON j.entity_id = s.id AND j.event_type = 'message.status'
-         WHERE j.state = 'ready' AND s.status IN ${RANKED_STATUSES})
-       SELECT q.id, q.connector_id FROM queued q WHERE EXISTS (
-         SELECT 1 FROM queued l WHERE l.workspace_id = q.workspace_id AND l.conversation_id = q.conversation_id
-           AND l.connector_id = q.connector_id AND l.rank > q.rank)`,
-      { last },
-    );
+    const superseded = this.db.all<{ id: number; connector_id: string }>(COALESCE_STATUSES_SQL, { last });
     if (superseded.length === 0) return;
     const byConnector = new Map<string, number>();
     for (const row of superseded) {
