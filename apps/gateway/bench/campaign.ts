@@ -14,7 +14,7 @@
 // in the first 20 s, delivered in the next, read in the last, while the worker delivers.
 // Options: --messages 20000  --numbers 50 (business numbers, each its own Teams channel; Graph allows
 //          3,000 messages a day per channel)  --storm-seconds 60  --concurrency 64 (WORKER_CONCURRENCY)
-//          --drain-timeout 3600 (s)
+//          --drain-timeout 3600 (s)  --keep-data (leave the gateway's data directory for a look after)
 // Through npm, options follow a `--`: npm run bench:campaign -- --messages 2000
 //
 // Limits: Graph's are the real ones (4 requests/s per channel), HubSpot's and WhatsApp's the
@@ -45,6 +45,7 @@ const { values } = parseArgs({
     'storm-seconds': { type: 'string', default: '60' },
     concurrency: { type: 'string', default: '64' },
     'drain-timeout': { type: 'string', default: '3600' },
+    'keep-data': { type: 'boolean', default: false },
   },
 });
 const MESSAGES = Number(values.messages);
@@ -189,7 +190,8 @@ const stopGateway = async () => {
 const cleanUp = async () => {
   await stopGateway();
   await Promise.allSettled([whatsapp.close(), slack.close(), hubspot.close(), graph.close()]);
-  rmSync(scratch, { recursive: true, force: true });
+  if (values['keep-data']) out(`data directory kept: ${scratch}`);
+  else rmSync(scratch, { recursive: true, force: true });
 };
 
 // Interrupted: stop the gateway child too (it is not in this process's group under npm).
@@ -600,7 +602,11 @@ async function readBack(
       const data = (teamsRef?.data ?? {}) as { messageId?: string; channelId?: string };
       const reply = data.messageId ? graph.message(data.messageId, TEAM, data.channelId) : undefined;
       if (reply && JSON.stringify([reply.body, reply.attachments]).includes('Read')) summary.teams++;
-      else problems.push(`${id}: Teams shows ${reply ? JSON.stringify(reply.body.content) : 'nothing'}`);
+      else if (reply) problems.push(`${id}: Teams shows ${JSON.stringify(reply.body.content)}`);
+      // Which step is missing: the ref, or the message it names (where, for a look at --keep-data).
+      else if (!teamsRef) problems.push(`${id}: Teams shows nothing (no ref)`);
+      else
+        problems.push(`${id}: Teams shows nothing (ref ${JSON.stringify(teamsRef.data)} not in the channel)`);
 
       // HubSpot's entry shows no delivery progress (only a failure rewrites it): it is there.
       const entryRef = await store.getRef(WORKSPACE, 'hubspot', 'message', id);
