@@ -58,10 +58,11 @@ export class ChannelPacer {
           shape: 'window',
           ratePerSecond: pacing.requestsPerSecond,
           // One request every 1/rate s (+ a margin), not the rate's worth at once each second: a
-          // group of 3 held back ~100 ms (a stall of the event loop, a slow connection) arrived in
-          // the same second as the next group, and Graph (4/s per channel) answered 429: 3 and 8
-          // times in two 20,000-message campaigns. Spaced, 5 requests reach one second only after
-          // a stall of ~450 ms. The margin costs ~8% of the channel's rate (2.75/s at 3/s).
+          // group of 3 held back ~100 ms (a stall of the event loop, a slow connection) can arrive
+          // in the same second as the next group, past Graph's 4/s per channel; spaced, 5 requests
+          // reach one second only after a stall of ~450 ms. The margin costs ~8% of the channel's
+          // rate (2.75/s at 3/s). Not enough alone: the 20,000-message campaign on a loaded machine
+          // still met 9 × 429 with it (3 and 8 without; docs/performance.md).
           burst: 1,
           marginMs: SPACING_MARGIN_MS,
           maxWaitMs: MAX_INLINE_WAIT_MS,
