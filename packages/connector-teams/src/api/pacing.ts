@@ -15,12 +15,11 @@ const DAY_MS = 24 * 3600_000;
  * applies instead: the wait then holds no slot.
  */
 const MAX_INLINE_WAIT_MS = 3000;
-/** Added to each request's interval in a channel (see ChannelPacer: requests are spaced, not grouped). */
-const SPACING_MARGIN_MS = 30;
+const JITTER_MARGIN_MS = 100;
 
 /**
  * Graph's Teams limits, respected before Graph has to say 429:
- * - at most `requestsPerSecond` requests per channel, spaced (Graph: 4/s per app per channel; default 3,
+ * - at most `requestsPerSecond` requests per channel (Graph: 4/s per app per channel; default 3,
  *   leaving room for another app), every request counted: posts, updates, reads of replies;
  *   with a shared pace ledger (`ConnectorDeps.pacing`, Postgres) counted for all workers together;
  * - within that, new messages at `messagesPerSecond` (default 1, the pace Graph's docs advise);
@@ -57,14 +56,10 @@ export class ChannelPacer {
           label: 'Teams channel requests',
           shape: 'window',
           ratePerSecond: pacing.requestsPerSecond,
-          // One request every 1/rate s (+ a margin), not the rate's worth at once each second: a
-          // group of 3 held back ~100 ms (a stall of the event loop, a slow connection) can arrive
-          // in the same second as the next group, past Graph's 4/s per channel; spaced, 5 requests
-          // reach one second only after a stall of ~450 ms. The margin costs ~8% of the channel's
-          // rate (2.75/s at 3/s). Not enough alone: the 20,000-message campaign on a loaded machine
-          // still met 9 × 429 with it (3 and 8 without; docs/performance.md).
-          burst: 1,
-          marginMs: SPACING_MARGIN_MS,
+          burst: Math.max(1, Math.floor(pacing.requestsPerSecond)),
+          // A little longer than the second: requests leave spaced by the window but may arrive
+          // a few milliseconds closer together (connection set-up, scheduling).
+          marginMs: JITTER_MARGIN_MS,
           maxWaitMs: MAX_INLINE_WAIT_MS,
           ledger: deps.pacing,
           name: 'requests',
