@@ -170,38 +170,32 @@ describe('mirroring WhatsApp into Teams', () => {
     rig = await startRig();
     const { bridge, graph } = rig;
     await bridge.customerText('Is it in stock?', { waId: '15550009999' });
-    await bridge.ingest({
-      object: 'whatsapp_business_account',
-      entry: [
-        {
-          id: '102290129340398',
-          changes: [
-            {
-              field: 'smb_message_echoes',
-              value: {
-                messaging_product: 'whatsapp',
-                metadata: { display_phone_number: '15550783881', phone_number_id: '106540352242922' },
-                message_echoes: [
-                  {
-                    from: '15550783881',
-                    to: '15550009999',
-                    id: 'wamid.echo.teams',
-                    timestamp: String(Math.floor(Date.now() / 1000)),
-                    type: 'text',
-                    text: { body: 'Yes, two left' },
-                  },
-                ],
-              },
-            },
-          ],
-        },
-      ],
-    });
+    await bridge.ingest(echoOf('wamid.echo.teams', '15550009999', 'Yes, two left'));
     await bridge.worker.drain();
     const rootId = await rig.root((await rig.conversation('15550009999')).id);
     const [, echo] = graph.replies(rootId);
     expect(plainText(echo!.body)).toBe('Yes, two left');
     expect(echo?.attachments[0]?.content).toContain('Sent from the WhatsApp Business app');
+  });
+
+  it('posts a message the business sent elsewhere after a first attempt Graph refused', async () => {
+    rig = await startRig();
+    const { bridge, graph } = rig;
+    await bridge.customerText('Is it in stock?', { waId: '15550009998' });
+    await bridge.worker.drain();
+    // The first post of the echo leaves a pending marker, then fails: the retry must still post it
+    // (the marker is ours, not an agent's reply that the thread already shows).
+    graph.failNext({ status: 503 });
+    await bridge.ingest(echoOf('wamid.echo.retried', '15550009998', 'Yes, two left'));
+    await rig.settle();
+    const rootId = await rig.root((await rig.conversation('15550009998')).id);
+    expect(graph.replies(rootId).map((m) => plainText(m.body))).toEqual(['Is it in stock?', 'Yes, two left']);
+    const [, echo] = await bridge.store.listMessages(
+      bridge.workspaceId,
+      (await rig.conversation('15550009998')).id,
+    );
+    const ref = await bridge.store.getRef(bridge.workspaceId, 'teams', 'message', echo!.id);
+    expect(ref?.data).toMatchObject({ mirror: true });
   });
 
   it('says the file is no longer available from WhatsApp instead of linking a file that is gone', async () => {
@@ -334,3 +328,34 @@ describe('mirroring WhatsApp into Teams', () => {
     expect(graph.message(human.id)?.deletedDateTime).toBeNull();
   });
 });
+
+/** A message the business sent from the WhatsApp Business app, as Meta reports it (`smb_message_echoes`). */
+function echoOf(id: string, to: string, body: string) {
+  return {
+    object: 'whatsapp_business_account',
+    entry: [
+      {
+        id: '102290129340398',
+        changes: [
+          {
+            field: 'smb_message_echoes',
+            value: {
+              messaging_product: 'whatsapp',
+              metadata: { display_phone_number: '15550783881', phone_number_id: '106540352242922' },
+              message_echoes: [
+                {
+                  from: '15550783881',
+                  to,
+                  id,
+                  timestamp: String(Math.floor(Date.now() / 1000)),
+                  type: 'text',
+                  text: { body },
+                },
+              ],
+            },
+          },
+        ],
+      },
+    ],
+  };
+}

@@ -6,7 +6,7 @@ import type {
 } from '@wabridge/core';
 import { CHANGE_TYPES } from '@wabridge/core';
 import { deliverChange } from './edit.ts';
-import { isPost, type TeamsThreads } from './post.ts';
+import { isAgentReply, type TeamsThreads } from './post.ts';
 
 /** A customer's message: a reply in the conversation's thread (created on first use). */
 export async function deliverInbound(
@@ -29,9 +29,8 @@ export async function deliverOutbound(
   ctx: DeliveryContext,
 ): Promise<DeliveryResult> {
   if (CHANGE_TYPES.has(event.message.type)) return deliverChange(t, event, ctx);
-  const own = await ctx.refs.get('message', event.message.id);
   // An agent's reply from this Teams thread: the thread already shows it.
-  if (own && !isPost(own)) return {};
+  if (isAgentReply(await ctx.refs.get('message', event.message.id))) return {};
   const thread = await t.thread(event, ctx, true);
   if (!thread) return {};
   return { refs: await t.postMessage(thread, event, event.message, event.related, ctx) };

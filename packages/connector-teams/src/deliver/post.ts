@@ -7,6 +7,7 @@ import {
   type ExternalRef,
   type ExternalRefInput,
   isBusinessAppMessage,
+  isPendingRef,
   isWabridgeError,
   type Message,
   postOnce,
@@ -338,6 +339,15 @@ export class TeamsThreads {
 
 export function isPost(ref: ExternalRef | ExternalRefInput): boolean {
   return (ref.data as { mirror?: unknown }).mirror === true;
+}
+
+/**
+ * A message ref that names a message an agent wrote in the thread (recorded by the inbound side),
+ * not our post: neither a finished mirror nor the marker of a post of ours in flight, which a retry
+ * must finish rather than take for a message the thread already shows.
+ */
+export function isAgentReply(ref: ExternalRef | null): ref is ExternalRef {
+  return !!ref && ref.externalId !== '' && !isPendingRef(ref) && !isPost(ref);
 }
 
 function carries(message: ChatMessage, nonce: string): boolean {

@@ -1,6 +1,13 @@
 import { type DeliveryContext, type DeliveryResult, type DomainEvent, displayName } from '@wabridge/core';
 import { renderFailure, renderMessage, toPayloads } from '../render/messages.ts';
-import { isPost, nonceOf, type PostRefData, STATUS_REACTIONS, type TeamsThreads } from './post.ts';
+import {
+  isAgentReply,
+  isPost,
+  nonceOf,
+  type PostRefData,
+  STATUS_REACTIONS,
+  type TeamsThreads,
+} from './post.ts';
 
 /**
  * An outbound message's progress: our mirrored post shows it in its card; an agent's own reply
@@ -37,7 +44,7 @@ export async function deliverStatus(
         t.api.updateMessage(thread, data.messageId, thread.rootId, first, ctx.signal),
       );
     }
-  } else {
+  } else if (isAgentReply(ref)) {
     // An agent's own reply: a reaction on it follows its progress, as in the Slack connector.
     const reaction = STATUS_REACTIONS[event.status.status];
     if (reaction) await t.react(thread, ref.externalId, reaction, ctx);
@@ -45,6 +52,6 @@ export async function deliverStatus(
   if (!failed) return {};
   const error = event.status.error ?? event.message.error;
   return {
-    refs: await t.post(thread, renderFailure(error, !isPost(ref)), 'failure', event.status.id, ctx),
+    refs: await t.post(thread, renderFailure(error, isAgentReply(ref)), 'failure', event.status.id, ctx),
   };
 }
