@@ -90,9 +90,21 @@ export class ChannelPacer {
     await this.requests?.acquire(channelKey(channel), signal, maxWaitMs);
   }
 
-  /** A slot for a new message: the message pace first, then a request slot. */
-  async post(channel: ChannelTarget, signal?: AbortSignal): Promise<void> {
+  /**
+   * Everything before a new message leaves, in this order: the message pace, one of the channel's
+   * daily messages, the caller's marker (`mark`, a store write), and last the request slot, so the
+   * request leaves right after its slot. With the slot taken before the two store writes, a stall
+   * of the store (a second or more under a campaign's status storm) let requests whose slots were
+   * a window apart reach Graph within one of its seconds: 3–9 × 429 per 20,000-message campaign.
+   */
+  async beforeNewMessage(
+    channel: ChannelTarget,
+    signal: AbortSignal,
+    mark: () => Promise<void>,
+  ): Promise<void> {
     await this.messages?.acquire(channelKey(channel), signal);
+    await this.reserveMessage(channel);
+    await mark();
     await this.request(channel, signal);
   }
 

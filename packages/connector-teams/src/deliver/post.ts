@@ -96,7 +96,8 @@ export class TeamsThreads {
   /** The conversation's thread; created (idempotently) when `create` and it does not exist yet. */
   async thread(event: EventBase, ctx: DeliveryContext, create: boolean): Promise<ThreadLocation | null> {
     const ref = await ctx.refs.get('conversation', event.conversation.id);
-    const data = ref?.data as ThreadRefData | undefined;
+    // A ref with no external id is a cleared marker (a first post Graph refused): no thread yet.
+    const data = ref?.externalId ? (ref.data as unknown as ThreadRefData) : undefined;
     if (data && !data.pending) return { teamId: data.teamId, channelId: data.channelId, rootId: data.rootId };
     if (!create && !data) return null;
     const channel = data ?? routeFor(this.config, event.conversation);
@@ -113,14 +114,13 @@ export class TeamsThreads {
         return found?.id ? { teamId: channel.teamId, channelId: channel.channelId, rootId: found.id } : null;
       },
       send: async (nonce, mark) => {
-        await this.pacer.post(channel, ctx.signal);
-        await this.pacer.reserveMessage(channel);
-        await mark();
+        await this.pacer.beforeNewMessage(channel, ctx.signal, mark);
         const root = await this.api.postMessage(channel, null, this.rootPayload(event, nonce), ctx.signal);
         if (!root.id) throw new Error('Graph returned a message without an id');
         ctx.logger.info({ teamId: channel.teamId }, 'Teams thread created for a conversation');
         return { teamId: channel.teamId, channelId: channel.channelId, rootId: root.id };
       },
+      surelyNotSent,
       record: (thread) => ({
         externalId: teamsMessageRef(thread.channelId, thread.rootId),
         data: { ...thread, nonce } satisfies ThreadRefData,
@@ -289,13 +289,12 @@ export class TeamsThreads {
         find: (marker) => this.findReply(thread, marker.nonce, ctx.signal),
         send: async (_nonce, mark) => {
           // The payload carries the nonce already (toPayloads above).
-          await this.pacer.post(thread, ctx.signal);
-          await this.pacer.reserveMessage(thread);
-          await mark();
+          await this.pacer.beforeNewMessage(thread, ctx.signal, mark);
           const posted = await this.api.postMessage(thread, thread.rootId, payload, ctx.signal);
           if (!posted.id) throw new Error('Graph returned a message without an id');
           return posted;
         },
+        surelyNotSent,
         record,
         now: () => this.deps.now(),
       });
@@ -348,6 +347,18 @@ export function isPost(ref: ExternalRef | ExternalRefInput): boolean {
  */
 export function isAgentReply(ref: ExternalRef | null): ref is ExternalRef {
   return !!ref && ref.externalId !== '' && !isPendingRef(ref) && !isPost(ref);
+}
+
+/**
+ * Errors after which the post surely was not made: our pacer handed the job back after the marker
+ * was written, or Graph answered and refused (a 429 creates nothing). The marker is cleared, so
+ * the retry posts without spending requests on a search.
+ */
+function surelyNotSent(error: unknown): boolean {
+  const code = isWabridgeError(error) ? error.code : null;
+  return (
+    code === 'rate_limited' || code === 'permanent' || code === 'auth_failed' || code === 'config_invalid'
+  );
 }
 
 function carries(message: ChatMessage, nonce: string): boolean {
