@@ -165,6 +165,8 @@ export class TeamsThreads {
     signal: AbortSignal,
   ) {
     let pages = 0;
+    // Every page is a request against the channel's limit, the first one too.
+    await this.pacer.request(channel, signal);
     for await (const page of this.api.listRoots(channel, signal)) {
       const found = page.find((m) => carries(m, nonce));
       if (found) return found;
