@@ -188,6 +188,9 @@ describe('limits and failures', () => {
     const logger = memoryLogger();
     rig = await startRig({ config: { dailyMessageLimit: 4, dailyAlertRatio: 0.75 }, logger });
     const { bridge, graph, clock } = rig;
+    // From the next noon UTC, so that the day cannot turn while the five messages are counted.
+    const day = 24 * 3600_000;
+    clock.advance(Math.ceil((clock.now() - day / 2) / day) * day + day / 2 - clock.now());
     const texts = ['a', 'b', 'c', 'd', 'e'];
     for (const text of texts) await bridge.customerText(text, { waId: '15551080808' });
     await bridge.worker.drain();
