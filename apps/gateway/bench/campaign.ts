@@ -36,7 +36,7 @@ import { type HubSpotEmulator, startHubSpotEmulator } from '@wabridge/sandbox/hu
 import { type SlackEmulator, startSlackEmulator } from '@wabridge/sandbox/slack';
 import { startWhatsAppEmulator, type WhatsAppEmulator } from '@wabridge/sandbox/whatsapp';
 import { createLogger, createRuntime, defaultRegistry, loadEnv, type Runtime } from '../src/index.ts';
-import { gatewayEnv, machineBusy, machineTimes } from './support.ts';
+import { gatewayEnv, machineBusy, machineTimes, processMemory, SERVE_NODE_FLAGS } from './support.ts';
 
 const { values } = parseArgs({
   options: {
@@ -268,6 +268,7 @@ async function run(): Promise<string[]> {
   phase('queue drained');
   const load = loadavg();
   const metrics = await scrape();
+  const memory = processMemory(gateway?.pid);
   await stopGateway();
 
   // ---- the checks, on the store the gateway left and what each emulator shows -------------------
@@ -332,6 +333,9 @@ async function run(): Promise<string[]> {
     `  pacing hand-backs            ${JSON.stringify(handedBack)} (jobs our own pacing sent back to the queue)`,
   );
   out(`  final states                 ${JSON.stringify(checks.summary)}`);
+  out(
+    `  gateway memory               peak RSS ${memory?.hwm.toFixed(0) ?? '?'} MB, now ${memory?.rss.toFixed(0) ?? '?'} MB (the backlog lives in the database)`,
+  );
   out(
     `  whole run                    ${((Date.now() - started) / 1000).toFixed(0)} s; storm start to drained ${((drainedAt - storm.begin) / 1000).toFixed(0)} s`,
   );
@@ -471,7 +475,9 @@ async function setUp(): Promise<string[]> {
 }
 
 async function startGateway(): Promise<void> {
-  const child = spawn(process.execPath, [GATEWAY, 'serve'], {
+  // The settings `serve`'s launcher applies (the environment below says they are applied, so it
+  // does not relaunch): without them the gateway's heaps grew unbounded by `serve`'s limits.
+  const child = spawn(process.execPath, [...SERVE_NODE_FLAGS, GATEWAY, 'serve'], {
     env: childEnv,
     stdio: ['ignore', 'inherit', 'inherit'],
   });

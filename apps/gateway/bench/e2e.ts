@@ -45,6 +45,7 @@ import {
   machineBusy,
   machineTimes,
   metaWamid,
+  processMemory,
   SERVE_NODE_FLAGS,
   THREAD_GROUPS,
   userSystemSeconds,
@@ -508,17 +509,6 @@ function fsyncsBetween(
   return { perUnit: perUnit(counts, units), storeMs: sorted(storeMs) };
 }
 
-/** Resident memory of a process now and at its peak (VmRSS, VmHWM), in MB; null without /proc. */
-function memory(pid: number | undefined): { rss: number; hwm: number } | null {
-  try {
-    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-    const kb = (field: string) => Number(new RegExp(`${field}:\\s+(\\d+)`).exec(status)?.[1] ?? 0);
-    return { rss: kb('VmRSS') / 1024, hwm: kb('VmHWM') / 1024 };
-  } catch {
-    return null;
-  }
-}
-
 const percentile = (sorted: number[], p: number) =>
   sorted.length === 0
     ? Number.NaN
@@ -791,7 +781,7 @@ async function endToEndOn(
           if (server) serverPeakMb = Math.max(serverPeakMb ?? 0, server.privateMb);
           peakRss = Math.max(
             peakRss,
-            measured.reduce((total, pid) => total + (memory(pid)?.rss ?? 0), 0),
+            measured.reduce((total, pid) => total + (processMemory(pid)?.rss ?? 0), 0),
           );
         } finally {
           sampling = false;

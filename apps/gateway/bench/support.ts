@@ -157,3 +157,14 @@ export function gatewayEnv(port: number, dataDir: string, appSecret: string): No
     WHATSAPP_ACCESS_TOKEN: 'bench',
   };
 }
+
+/** Resident memory of a process now and at its peak (VmRSS, VmHWM), in MB; null without /proc. */
+export function processMemory(pid: number | undefined): { rss: number; hwm: number } | null {
+  try {
+    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+    const kb = (field: string) => Number(new RegExp(`${field}:\\s+(\\d+)`).exec(status)?.[1] ?? 0);
+    return { rss: kb('VmRSS') / 1024, hwm: kb('VmHWM') / 1024 };
+  } catch {
+    return null;
+  }
+}
