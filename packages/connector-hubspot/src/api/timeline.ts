@@ -71,8 +71,12 @@ export class TimelineWriter {
     const toCreate: TimelineEntry[] = [];
     const toUpdate: { entry: TimelineEntry; id: string }[] = [];
     const pending: TimelineEntry[] = [];
-    for (const entry of unique(entries)) {
-      const ref = await entry.refs.get('message', entry.message.id);
+    // Every entry's ref read at once (each is a store round trip of its own job), then sorted in
+    // the entries' order.
+    const list = unique(entries);
+    const refs = await Promise.all(list.map((entry) => entry.refs.get('message', entry.message.id)));
+    list.forEach((entry, i) => {
+      const ref = refs[i];
       if (ref && !ref.externalId.startsWith(PENDING)) {
         if (rewrite.has(entry.message.id)) toUpdate.push({ entry, id: ref.externalId });
         else out.set(entry.message.id, { kind: 'written', communicationId: ref.externalId });
@@ -81,7 +85,7 @@ export class TimelineWriter {
       } else {
         toCreate.push(entry);
       }
-    }
+    });
     if (pending.length > 0) {
       toCreate.push(...(await this.#settlePending(pending, out)));
       for (const entry of pending) {
@@ -121,14 +125,16 @@ export class TimelineWriter {
     for (let i = 0; i < entries.length; i += CHUNK) {
       const chunk = entries.slice(i, i + CHUNK);
       if (!this.#o.uniqueKey) {
-        for (const entry of chunk) {
-          await entry.refs.checkpoint({
-            kind: 'message',
-            entityId: entry.message.id,
-            externalId: `${PENDING}${entry.message.id}`,
-            data: { at: this.#o.now() },
-          });
-        }
+        await Promise.all(
+          chunk.map((entry) =>
+            entry.refs.checkpoint({
+              kind: 'message',
+              entityId: entry.message.id,
+              externalId: `${PENDING}${entry.message.id}`,
+              data: { at: this.#o.now() },
+            }),
+          ),
+        );
       }
       const inputs: CreateInput[] = chunk.map((entry) => ({
         properties: this.#properties(entry),
@@ -219,9 +225,9 @@ export class TimelineWriter {
   async #settlePending(entries: TimelineEntry[], out: Map<string, EntryOutcome>): Promise<TimelineEntry[]> {
     const now = this.#o.now();
     const ready: TimelineEntry[] = [];
-    for (const entry of entries) {
-      const ref = await entry.refs.get('message', entry.message.id);
-      const at = Number(ref?.data.at ?? 0);
+    const refs = await Promise.all(entries.map((entry) => entry.refs.get('message', entry.message.id)));
+    for (const [i, entry] of entries.entries()) {
+      const at = Number(refs[i]?.data.at ?? 0);
       if (now - at < SEARCH_INDEX_LAG_MS) {
         // Too fresh for search to show it: looking now could miss it and write it twice.
         out.set(entry.message.id, {

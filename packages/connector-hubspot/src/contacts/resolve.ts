@@ -91,14 +91,20 @@ export class ContactResolver {
     const out = new Map<string, Resolution>();
     const byId = new Map<string, ContactRequest>();
     for (const request of requests) if (!byId.has(request.contact.id)) byId.set(request.contact.id, request);
+    // Each contact's reads and writes are store round trips of its own job: made at once, so a
+    // batch of 100 contacts waits for the store about once, not 100 times in a row.
+    const known = await Promise.all(
+      [...byId.values()].map(async (request) => {
+        const ref = await request.refs.get('contact', request.contact.id);
+        const resolution = this.#fromRef(ref);
+        if (ref && resolution?.kind === 'linked') await this.#keepLink(request, ref);
+        return { request, resolution };
+      }),
+    );
     const unknown: ContactRequest[] = [];
-    for (const request of byId.values()) {
-      const ref = await request.refs.get('contact', request.contact.id);
-      const known = this.#fromRef(ref);
-      if (known) {
-        out.set(request.contact.id, known);
-        if (ref && known.kind === 'linked') await this.#keepLink(request, ref);
-      } else unknown.push(request);
+    for (const { request, resolution } of known) {
+      if (resolution) out.set(request.contact.id, resolution);
+      else unknown.push(request);
     }
     if (unknown.length > 0) await this.#findOrCreate(unknown, out);
     return out;
@@ -115,10 +121,12 @@ export class ContactResolver {
     const out = new Map<string, Resolution>();
     const targets = requests.filter((r) => stale.has(r.contact.id));
     const current = new Map<string, string>();
-    for (const request of targets) {
-      const ref = await request.refs.get('contact', request.contact.id);
-      if (ref && !ref.externalId.startsWith('removed:')) current.set(request.contact.id, ref.externalId);
-    }
+    await Promise.all(
+      targets.map(async (request) => {
+        const ref = await request.refs.get('contact', request.contact.id);
+        if (ref && !ref.externalId.startsWith('removed:')) current.set(request.contact.id, ref.externalId);
+      }),
+    );
     const ids = [...new Set(current.values())];
     const alive = new Map<string, string>();
     for (let i = 0; i < ids.length; i += BATCH_LIMIT) {
@@ -176,17 +184,16 @@ export class ContactResolver {
 
   async #findOrCreate(unknown: ContactRequest[], out: Map<string, Resolution>): Promise<void> {
     const candidates = await this.#search(unknown);
-    const missing: ContactRequest[] = [];
-    for (const request of unknown) {
-      const match = bestMatch(request.contact, candidates);
-      if (!match) {
-        missing.push(request);
-        continue;
-      }
-      await this.#link(request, match.record.id, match.via);
-      out.set(request.contact.id, { kind: 'linked', hubspotId: match.record.id });
-      await this.#adoptOptOut(request, match.record);
-    }
+    const matched = unknown.map((request) => ({ request, match: bestMatch(request.contact, candidates) }));
+    const missing = matched.filter(({ match }) => !match).map(({ request }) => request);
+    await Promise.all(
+      matched.map(async ({ request, match }) => {
+        if (!match) return;
+        await this.#link(request, match.record.id, match.via);
+        out.set(request.contact.id, { kind: 'linked', hubspotId: match.record.id });
+        await this.#adoptOptOut(request, match.record);
+      }),
+    );
     for (let i = 0; i < missing.length; i += BATCH_LIMIT) {
       await this.#create(missing.slice(i, i + BATCH_LIMIT), out);
     }
@@ -267,12 +274,14 @@ export class ContactResolver {
     for (const error of result.errors) {
       for (const key of error.context.objectWriteTraceId ?? []) errors.set(key, error.message);
     }
-    for (const request of requests) {
-      const id = byKey.get(request.contact.id);
-      if (id) {
-        await this.#link(request, id, 'created');
-        out.set(request.contact.id, { kind: 'linked', hubspotId: id });
-      } else {
+    await Promise.all(
+      requests.map(async (request) => {
+        const id = byKey.get(request.contact.id);
+        if (id) {
+          await this.#link(request, id, 'created');
+          out.set(request.contact.id, { kind: 'linked', hubspotId: id });
+          return;
+        }
         out.set(request.contact.id, {
           kind: 'failed',
           error: new WabridgeError(
@@ -280,8 +289,8 @@ export class ContactResolver {
             `HubSpot refused to create the contact: ${errors.get(request.contact.id) ?? 'no result for it'}`,
           ),
         });
-      }
-    }
+      }),
+    );
   }
 
   /**
