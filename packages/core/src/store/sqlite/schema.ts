@@ -605,4 +605,11 @@ CREATE INDEX internal_notes_external ON internal_notes (workspace_id, connector_
     name: 'archive tree without its levels 1 to 3',
     sql: 'DELETE FROM archive_log_nodes WHERE level BETWEEN 1 AND 3;',
   },
+  {
+    // A claim for some connectors reads the oldest ready jobs of those connectors only (jobs.ts,
+    // readyWindowSql), each connector's in (run_at, id) order: the rowid ends every index entry.
+    version: 24,
+    name: 'ready jobs by connector',
+    sql: "CREATE INDEX jobs_ready_connector ON jobs (connector_id, run_at) WHERE state = 'ready';",
+  },
 ];
