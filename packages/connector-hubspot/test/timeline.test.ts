@@ -269,31 +269,9 @@ describe('WhatsApp messages on the HubSpot timeline', () => {
   it('logs what the business sent from the WhatsApp Business app as sent from there', async () => {
     const { hubspot, bridge } = await setup();
     await bridge.customerText('hi', { waId: '15550301012' });
-    await bridge.ingest({
-      object: 'whatsapp_business_account',
-      entry: [
-        {
-          id: '102290129340398',
-          changes: [
-            {
-              field: 'smb_message_echoes',
-              value: {
-                metadata: { display_phone_number: '15550783881', phone_number_id: '106540352242922' },
-                message_echoes: [
-                  {
-                    from: '15550783881',
-                    to: '15550301012',
-                    id: 'wamid.echo.hubspot',
-                    timestamp: String(Math.floor(Date.now() / 1000) + 5),
-                    type: 'text',
-                    text: { body: 'Hello from the shop' },
-                  },
-                ],
-              },
-            },
-          ],
-        },
-      ],
+    await bridge.businessEcho('Hello from the shop', '15550301012', {
+      wamid: 'wamid.echo.hubspot',
+      timestamp: Date.now() + 5000,
     });
     await settle(bridge);
     const [, echo] = await timeline(bridge, hubspot, '15550301012');

@@ -170,7 +170,7 @@ describe('mirroring WhatsApp into Teams', () => {
     rig = await startRig();
     const { bridge, graph } = rig;
     await bridge.customerText('Is it in stock?', { waId: '15550009999' });
-    await bridge.ingest(echoOf('wamid.echo.teams', '15550009999', 'Yes, two left'));
+    await bridge.businessEcho('Yes, two left', '15550009999');
     await bridge.worker.drain();
     const rootId = await rig.root((await rig.conversation('15550009999')).id);
     const [, echo] = graph.replies(rootId);
@@ -186,7 +186,7 @@ describe('mirroring WhatsApp into Teams', () => {
     // The first post of the echo leaves a pending marker, then fails: the retry must still post it
     // (the marker is ours, not an agent's reply that the thread already shows).
     graph.failNext({ status: 503 });
-    await bridge.ingest(echoOf('wamid.echo.retried', '15550009998', 'Yes, two left'));
+    await bridge.businessEcho('Yes, two left', '15550009998');
     await rig.settle();
     const rootId = await rig.root((await rig.conversation('15550009998')).id);
     expect(graph.replies(rootId).map((m) => plainText(m.body))).toEqual(['Is it in stock?', 'Yes, two left']);
@@ -328,34 +328,3 @@ describe('mirroring WhatsApp into Teams', () => {
     expect(graph.message(human.id)?.deletedDateTime).toBeNull();
   });
 });
-
-/** A message the business sent from the WhatsApp Business app, as Meta reports it (`smb_message_echoes`). */
-function echoOf(id: string, to: string, body: string) {
-  return {
-    object: 'whatsapp_business_account',
-    entry: [
-      {
-        id: '102290129340398',
-        changes: [
-          {
-            field: 'smb_message_echoes',
-            value: {
-              messaging_product: 'whatsapp',
-              metadata: { display_phone_number: '15550783881', phone_number_id: '106540352242922' },
-              message_echoes: [
-                {
-                  from: '15550783881',
-                  to,
-                  id,
-                  timestamp: String(Math.floor(Date.now() / 1000)),
-                  type: 'text',
-                  text: { body },
-                },
-              ],
-            },
-          },
-        ],
-      },
-    ],
-  };
-}

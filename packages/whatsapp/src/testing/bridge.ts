@@ -167,6 +167,15 @@ export async function createTestBridge(options: TestBridgeOptions) {
       await bridge.ingest(customerMessage(wamid, message, customer, now));
       return wamid;
     },
+    /**
+     * Ingests a text the business sent from the WhatsApp Business app (an `smb_message_echoes`
+     * webhook) to `to`; returns its wamid.
+     */
+    async businessEcho(text: string, to: string, options: { wamid?: string; timestamp?: number } = {}) {
+      const wamid = options.wamid ?? `wamid.echo.${++wamidSeq}.${Date.now()}`;
+      await bridge.ingest(businessEcho(wamid, to, text, options.timestamp ?? now()));
+      return wamid;
+    },
     async conversationOf(waId = '15550001111') {
       const conversations = await store.listConversations(workspace.id);
       for (const conversation of conversations) {
@@ -216,6 +225,37 @@ export function customerMessage(
                   id: wamid,
                   timestamp: String(Math.floor((customer.timestamp ?? now()) / 1000)),
                   ...message,
+                },
+              ],
+            },
+          },
+        ],
+      },
+    ],
+  };
+}
+
+/** A Meta-shaped `smb_message_echoes` webhook: one text the business sent from the Business app. */
+export function businessEcho(wamid: string, to: string, text: string, timestamp: number) {
+  return {
+    object: 'whatsapp_business_account',
+    entry: [
+      {
+        id: '102290129340398',
+        changes: [
+          {
+            field: 'smb_message_echoes',
+            value: {
+              messaging_product: 'whatsapp',
+              metadata: { display_phone_number: TEST_DISPLAY_NUMBER, phone_number_id: TEST_PHONE_NUMBER_ID },
+              message_echoes: [
+                {
+                  from: TEST_DISPLAY_NUMBER,
+                  to,
+                  id: wamid,
+                  timestamp: String(Math.floor(timestamp / 1000)),
+                  type: 'text',
+                  text: { body: text },
                 },
               ],
             },
