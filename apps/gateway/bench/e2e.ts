@@ -361,13 +361,34 @@ async function stop({ child, ready, fsyncLog }: Child): Promise<void> {
  * traceStages in e2e-servers.ts): [seq, created, claimAsked, claimed, hydrated, checkpointAsked,
  * checkpointed, completeAsked, completed], in ms since the epoch.
  */
-function jobStages(child: Child, file: string): Promise<number[][]> {
+function jobStages(child: Child, file: string): Promise<JobStages> {
   return new Promise((resolve) => {
-    child.stageWaiters.push(() => resolve(JSON.parse(readFileSync(file, 'utf8')) as number[][]));
+    child.stageWaiters.push(() =>
+      resolve({
+        records: JSON.parse(readFileSync(file, 'utf8')) as number[][],
+        pauses: JSON.parse(readFileSync(`${file}.pauses`, 'utf8')) as MainThreadPauses,
+      }),
+    );
     // The process itself (under --fsyncs the child is strace).
     process.kill(Number(child.ready), 'SIGUSR2');
   });
 }
+
+/** The main thread's pauses between two readings (see traceStages in e2e-servers.ts). */
+interface MainThreadPauses {
+  /** Event loop delay p50, p99 and max, ms. */
+  loop: [number, number, number];
+  /** Each garbage collection: [start in ms since the epoch, ms, V8's kind]. */
+  gc: number[][];
+}
+
+interface JobStages {
+  records: number[][];
+  pauses: MainThreadPauses;
+}
+
+/** A main-thread garbage collection this long or longer counts as a stall in the report. */
+const LONG_GC_MS = 10;
 
 /** The gaps a job's time from send to effect is made of, in order (they sum to its latency). */
 const STAGE_NAMES = [
@@ -396,6 +417,14 @@ interface StageReport {
    * the SQLite store thread while the step ran (none on Postgres).
    */
   batches: number[][];
+  /** The main thread's event loop delay p50, p99 and max (ms) over the rate and its drain. */
+  loopDelay: [number, number, number];
+  /** Its garbage collections' pauses, ms, sorted. */
+  gcMs: number[];
+  /** How many of them took LONG_GC_MS or more. */
+  longGcs: number;
+  /** How many of the slowest 1% were in flight when one of those began. */
+  slowDuringLongGc: number;
 }
 
 /** The steps whose store-thread batches --stages counts (see traceStages in e2e-servers.ts). */
@@ -408,7 +437,7 @@ const BATCH_STEPS = ['claim', 'hydrate', "connector's reads", 'pending checkpoin
  * pending checkpoint asked (the connector's ref reads) → answered → the target recorded the effect.
  */
 function stageReport(
-  records: number[][],
+  { records, pauses }: JobStages,
   sent: Sent,
   effectAt: Map<number, number>,
   startedAt: number,
@@ -447,7 +476,16 @@ function stageReport(
   if (rows.length === 0) return null;
   const threshold = percentile(sorted(rows.map((r) => r.total)), 0.99);
   const slow = rows.filter((r) => r.total >= threshold);
+  const gcMs = sorted(pauses.gc.map(([, ms]) => ms as number));
+  const longGcs = pauses.gc.filter(([, ms]) => (ms as number) >= LONG_GC_MS);
   return {
+    loopDelay: pauses.loop,
+    gcMs,
+    longGcs: longGcs.length,
+    // A slow job was in flight during a long collection: it began between its send and its effect.
+    slowDuringLongGc: slow.filter((r) =>
+      longGcs.some(([at]) => (at as number) >= r.sentAt && (at as number) <= r.sentAt + r.total),
+    ).length,
     jobs: rows.length,
     gaps: STAGE_NAMES.map((_, i) => sorted(rows.map((r) => r.gaps[i] as number))),
     slowMean: STAGE_NAMES.map((_, i) => slow.reduce((a, r) => a + (r.gaps[i] as number), 0) / slow.length),
@@ -716,7 +754,7 @@ async function endToEndOn(
   const workerProcess = split ? await startChild('worker', { ...servingEnvironment, ...tracing }) : null;
   const stagesOf = stagesFile
     ? () => jobStages(workerProcess ?? gateway, stagesFile)
-    : () => Promise.resolve<number[][]>([]);
+    : () => Promise.resolve<JobStages>({ records: [], pauses: { loop: [0, 0, 0], gc: [] } });
   const counted = [gateway, ...(workerProcess ? [workerProcess] : [])];
   const queriesOfAll = async () => {
     const total: QueryCounts = new Map();
@@ -999,6 +1037,11 @@ for (const { store, ingest: ingestRuns, e2e, profileDir } of results) {
     }
     out(
       `  slowest 1% sent at (s into the run ×jobs, 100 ms bins): ${[...bins].map(([t, n]) => (n > 1 ? `${t}×${n}` : t)).join(' ')}`,
+    );
+    const [loopP50, loopP99, loopMax] = st.loopDelay;
+    const gcTotal = st.gcMs.reduce((a, b) => a + b, 0);
+    out(
+      `  main thread (the rate and its drain): event loop delay p50/p99/max ${fixed(loopP50, 1)}/${fixed(loopP99, 1)}/${fixed(loopMax, 1)} ms; ${st.gcMs.length} GCs, ${fixed(gcTotal)} ms in all, p99/max ${fixed(percentile(st.gcMs, 0.99), 1)}/${fixed(st.gcMs.at(-1) ?? 0, 1)} ms, ${st.longGcs} of ≥ ${LONG_GC_MS} ms; slowest 1% in flight at one of those: ${st.slowDuringLongGc} of ${st.slowSentAt.length}`,
     );
   }
   for (const r of e2eRuns) {
