@@ -130,7 +130,7 @@ function traceStages(store: Store, file: string): void {
   let collections: number[][] = [];
   new PerformanceObserver((list) => {
     for (const entry of list.getEntries()) {
-      // Node's gc entries carry V8's kind (1 minor, 4 major, 8 incremental, 16 weak callbacks).
+      // Node's gc entries carry their kind (perf_hooks.constants.NODE_PERFORMANCE_GC_*).
       const kind = (entry as PerformanceEntry & { detail?: { kind?: number } }).detail?.kind ?? -1;
       collections.push([performance.timeOrigin + entry.startTime, entry.duration, kind]);
     }

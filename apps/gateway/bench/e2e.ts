@@ -21,6 +21,8 @@
 //          after the other (never at once) and their figures are printed side by side.
 //          --count-queries (Postgres): statements the gateway sent per delivered job and per webhook
 //          ingest only, by statement, and the time to their answers (each is a round trip)
+//          --node-flags '<flags>': Node/V8 flags for the gateway's processes after serve's own
+//          (bin/memory.mjs), to try a setting: --node-flags '--single-threaded-gc'
 //          --stages: where each job's time went between the send and the effect (the webhook's
 //          answer, the wait for a claim, the claim, hydration, the connector's reads, its pending
 //          checkpoint, its call to the target), p50/p99 of each, what the slowest 1% waited for,
@@ -32,6 +34,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { Agent, request } from 'node:http';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { constants } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import { freePort, type LedgerEffect, seededRandom } from '@wabridge/core/testing';
 import { customerMessage } from '@wabridge/whatsapp/testing';
@@ -64,6 +67,7 @@ const { values } = parseArgs({
     store: { type: 'string', default: 'sqlite' },
     'count-queries': { type: 'boolean', default: false },
     stages: { type: 'boolean', default: false },
+    'node-flags': { type: 'string', default: '' },
   },
 });
 const stores: StoreName[] = values.store === 'both' ? ['sqlite', 'postgres'] : [values.store as StoreName];
@@ -89,6 +93,8 @@ if (values['split-worker'] && (values.fsyncs || values['cpu-prof']))
   throw new Error('--split-worker does not go with --fsyncs or --cpu-prof (they follow one gateway process)');
 if (values.concurrency !== undefined && !/^[1-9]\d*$/.test(values.concurrency))
   throw new Error('--concurrency takes a positive whole number (the gateway allows 1 to 256)');
+/** --node-flags: Node/V8 flags the gateway's processes get after serve's own (an experiment's). */
+const extraGatewayFlags = values['node-flags'].split(' ').filter(Boolean);
 const SECRET = 'bench-app-secret';
 const CUSTOMERS = 2_000;
 /** Connections the load generator opens at most (a webhook sender's pool, not one per request). */
@@ -270,7 +276,7 @@ async function startChild(
   const node = [
     process.execPath,
     '--disable-warning=ExperimentalWarning',
-    ...(serving ? SERVE_NODE_FLAGS : []),
+    ...(serving ? [...SERVE_NODE_FLAGS, ...extraGatewayFlags] : []),
     ...nodeFlags,
     SERVERS,
     mode,
@@ -387,6 +393,15 @@ interface JobStages {
   pauses: MainThreadPauses;
 }
 
+/** Garbage collection kinds as Node's gc performance entries give them (perf_hooks.constants). */
+const GC_KINDS: Record<number, string> = {
+  [constants.NODE_PERFORMANCE_GC_MINOR]: 'scavenge',
+  [constants.NODE_PERFORMANCE_GC_MINOR_MARK_SWEEP]: 'minor mark-sweep',
+  [constants.NODE_PERFORMANCE_GC_MAJOR]: 'mark-compact',
+  [constants.NODE_PERFORMANCE_GC_INCREMENTAL]: 'incremental marking',
+  [constants.NODE_PERFORMANCE_GC_WEAKCB]: 'weak callbacks',
+};
+
 /** A main-thread garbage collection this long or longer counts as a stall in the report. */
 const LONG_GC_MS = 10;
 
@@ -421,6 +436,8 @@ interface StageReport {
   loopDelay: [number, number, number];
   /** Its garbage collections' pauses, ms, sorted. */
   gcMs: number[];
+  /** Their count, summed and longest pause by V8's kind (scavenge, mark-compact, …). */
+  gcByKind: Map<string, { count: number; ms: number; max: number }>;
   /** How many of them took LONG_GC_MS or more. */
   longGcs: number;
   /** How many of the slowest 1% were in flight when one of those began. */
@@ -477,10 +494,21 @@ function stageReport(
   const threshold = percentile(sorted(rows.map((r) => r.total)), 0.99);
   const slow = rows.filter((r) => r.total >= threshold);
   const gcMs = sorted(pauses.gc.map(([, ms]) => ms as number));
+  const gcByKind = new Map<string, { count: number; ms: number; max: number }>();
+  for (const [, ms, kind] of pauses.gc) {
+    const name = GC_KINDS[kind as number] ?? `kind ${kind}`;
+    const entry = gcByKind.get(name) ?? { count: 0, ms: 0, max: 0 };
+    gcByKind.set(name, {
+      count: entry.count + 1,
+      ms: entry.ms + (ms as number),
+      max: Math.max(entry.max, ms as number),
+    });
+  }
   const longGcs = pauses.gc.filter(([, ms]) => (ms as number) >= LONG_GC_MS);
   return {
     loopDelay: pauses.loop,
     gcMs,
+    gcByKind,
     longGcs: longGcs.length,
     // A slow job was in flight during a long collection: it began between its send and its effect.
     slowDuringLongGc: slow.filter((r) =>
@@ -943,7 +971,7 @@ try {
 const fixed = (n: number | null, digits = 0) => (n === null || Number.isNaN(n) ? '-' : n.toFixed(digits));
 const split = values['split-worker'];
 out(
-  `\nwabridge end-to-end benchmark — ${duration} s per rate (ingest only: ${ingestDuration} s), ${CUSTOMERS} customers, store ${stores.join(' then ')}, worker concurrency ${values.concurrency ?? 'default'}${split ? ' in a process of its own (figures: both processes)' : ''}, node ${process.version}, ${cpus().length} cores, load average ${loadavg()
+  `\nwabridge end-to-end benchmark — ${duration} s per rate (ingest only: ${ingestDuration} s), ${CUSTOMERS} customers, store ${stores.join(' then ')}, worker concurrency ${values.concurrency ?? 'default'}${split ? ' in a process of its own (figures: both processes)' : ''}${extraGatewayFlags.length > 0 ? `, gateway flags ${extraGatewayFlags.join(' ')}` : ''}, node ${process.version}, ${cpus().length} cores, load average ${loadavg()
     .map((l) => l.toFixed(2))
     .join(' ')}, ${new Date().toISOString()}`,
 );
@@ -1042,6 +1070,9 @@ for (const { store, ingest: ingestRuns, e2e, profileDir } of results) {
     const gcTotal = st.gcMs.reduce((a, b) => a + b, 0);
     out(
       `  main thread (the rate and its drain): event loop delay p50/p99/max ${fixed(loopP50, 1)}/${fixed(loopP99, 1)}/${fixed(loopMax, 1)} ms; ${st.gcMs.length} GCs, ${fixed(gcTotal)} ms in all, p99/max ${fixed(percentile(st.gcMs, 0.99), 1)}/${fixed(st.gcMs.at(-1) ?? 0, 1)} ms, ${st.longGcs} of ≥ ${LONG_GC_MS} ms; slowest 1% in flight at one of those: ${st.slowDuringLongGc} of ${st.slowSentAt.length}`,
+    );
+    out(
+      `  main thread's GCs by kind (count, ms in all, longest ms): ${[...st.gcByKind].map(([kind, g]) => `${kind} ${g.count}, ${fixed(g.ms)}, ${fixed(g.max, 1)}`).join('; ')}`,
     );
   }
   for (const r of e2eRuns) {
