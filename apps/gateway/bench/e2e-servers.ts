@@ -15,6 +15,7 @@
 // With BENCH_STAGES=<file> it notes when each job reached each stage of its delivery (see
 // traceStages) and writes them to that file on SIGUSR2.
 import { writeFileSync } from 'node:fs';
+import { monitorEventLoopDelay, PerformanceObserver } from 'node:perf_hooks';
 import { Worker as ThreadWorker } from 'node:worker_threads';
 import { createRegistry, type Job, type Lease, noopMetrics, type Store } from '@wabridge/core';
 import { ledgerConnector, startLedgerTarget } from '@wabridge/core/testing';
@@ -116,11 +117,24 @@ function countQueries(): void {
  * jobs completed since the last time are written to `file` as JSON ([seq, created, claimAsked,
  * claimed, hydrated, checkpointAsked, checkpointed, completeAsked, completed, then the batch
  * counts at claimAsked, claimed, hydrated, checkpointAsked, checkpointed] per job; -1 for a stage
- * a job skipped) and "stages" is printed on stdout.
+ * a job skipped) and "stages" is printed on stdout. Beside it, `<file>.pauses` gets the main
+ * thread's pauses over the same time: its event loop's delay (p50/p99/max, ms, sampled every 10
+ * ms) and each of its garbage collections ([start in ms since the epoch, ms, V8's kind]), so a
+ * stall that hit every job in flight can be told apart from a slow store-thread batch.
  */
 function traceStages(store: Store, file: string): void {
   const open = new Map<number, number[]>();
   let done: number[][] = [];
+  const loopDelay = monitorEventLoopDelay({ resolution: 10 });
+  loopDelay.enable();
+  let collections: number[][] = [];
+  new PerformanceObserver((list) => {
+    for (const entry of list.getEntries()) {
+      // Node's gc entries carry their kind (perf_hooks.constants.NODE_PERFORMANCE_GC_*).
+      const kind = (entry as PerformanceEntry & { detail?: { kind?: number } }).detail?.kind ?? -1;
+      collections.push([performance.timeOrigin + entry.startTime, entry.duration, kind]);
+    }
+  }).observe({ entryTypes: ['gc'] });
   const claimJobs = store.claimJobs.bind(store);
   store.claimJobs = async (options) => {
     const asked = Date.now();
@@ -186,6 +200,16 @@ function traceStages(store: Store, file: string): void {
   process.on('SIGUSR2', () => {
     writeFileSync(file, JSON.stringify(done));
     done = [];
+    const ms = (ns: number) => ns / 1e6;
+    writeFileSync(
+      `${file}.pauses`,
+      JSON.stringify({
+        loop: [ms(loopDelay.percentile(50)), ms(loopDelay.percentile(99)), ms(loopDelay.max)],
+        gc: collections,
+      }),
+    );
+    loopDelay.reset();
+    collections = [];
     process.stdout.write('stages\n');
   });
 }

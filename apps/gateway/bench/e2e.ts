@@ -21,6 +21,8 @@
 //          after the other (never at once) and their figures are printed side by side.
 //          --count-queries (Postgres): statements the gateway sent per delivered job and per webhook
 //          ingest only, by statement, and the time to their answers (each is a round trip)
+//          --node-flags '<flags>': Node/V8 flags for the gateway's processes after serve's own
+//          (bin/memory.mjs), to try a setting: --node-flags '--single-threaded-gc'
 //          --stages: where each job's time went between the send and the effect (the webhook's
 //          answer, the wait for a claim, the claim, hydration, the connector's reads, its pending
 //          checkpoint, its call to the target), p50/p99 of each, what the slowest 1% waited for,
@@ -32,6 +34,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { Agent, request } from 'node:http';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { constants } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import { freePort, type LedgerEffect, seededRandom } from '@wabridge/core/testing';
 import { customerMessage } from '@wabridge/whatsapp/testing';
@@ -65,6 +68,7 @@ const { values } = parseArgs({
     store: { type: 'string', default: 'sqlite' },
     'count-queries': { type: 'boolean', default: false },
     stages: { type: 'boolean', default: false },
+    'node-flags': { type: 'string', default: '' },
   },
 });
 const stores: StoreName[] = values.store === 'both' ? ['sqlite', 'postgres'] : [values.store as StoreName];
@@ -90,6 +94,8 @@ if (values['split-worker'] && (values.fsyncs || values['cpu-prof']))
   throw new Error('--split-worker does not go with --fsyncs or --cpu-prof (they follow one gateway process)');
 if (values.concurrency !== undefined && !/^[1-9]\d*$/.test(values.concurrency))
   throw new Error('--concurrency takes a positive whole number (the gateway allows 1 to 256)');
+/** --node-flags: Node/V8 flags the gateway's processes get after serve's own (an experiment's). */
+const extraGatewayFlags = values['node-flags'].split(' ').filter(Boolean);
 const SECRET = 'bench-app-secret';
 const CUSTOMERS = 2_000;
 /** Connections the load generator opens at most (a webhook sender's pool, not one per request). */
@@ -271,7 +277,7 @@ async function startChild(
   const node = [
     process.execPath,
     '--disable-warning=ExperimentalWarning',
-    ...(serving ? SERVE_NODE_FLAGS : []),
+    ...(serving ? [...SERVE_NODE_FLAGS, ...extraGatewayFlags] : []),
     ...nodeFlags,
     SERVERS,
     mode,
@@ -362,13 +368,43 @@ async function stop({ child, ready, fsyncLog }: Child): Promise<void> {
  * traceStages in e2e-servers.ts): [seq, created, claimAsked, claimed, hydrated, checkpointAsked,
  * checkpointed, completeAsked, completed], in ms since the epoch.
  */
-function jobStages(child: Child, file: string): Promise<number[][]> {
+function jobStages(child: Child, file: string): Promise<JobStages> {
   return new Promise((resolve) => {
-    child.stageWaiters.push(() => resolve(JSON.parse(readFileSync(file, 'utf8')) as number[][]));
+    child.stageWaiters.push(() =>
+      resolve({
+        records: JSON.parse(readFileSync(file, 'utf8')) as number[][],
+        pauses: JSON.parse(readFileSync(`${file}.pauses`, 'utf8')) as MainThreadPauses,
+      }),
+    );
     // The process itself (under --fsyncs the child is strace).
     process.kill(Number(child.ready), 'SIGUSR2');
   });
 }
+
+/** The main thread's pauses between two readings (see traceStages in e2e-servers.ts). */
+interface MainThreadPauses {
+  /** Event loop delay p50, p99 and max, ms. */
+  loop: [number, number, number];
+  /** Each garbage collection: [start in ms since the epoch, ms, V8's kind]. */
+  gc: number[][];
+}
+
+interface JobStages {
+  records: number[][];
+  pauses: MainThreadPauses;
+}
+
+/** Garbage collection kinds as Node's gc performance entries give them (perf_hooks.constants). */
+const GC_KINDS: Record<number, string> = {
+  [constants.NODE_PERFORMANCE_GC_MINOR]: 'scavenge',
+  [constants.NODE_PERFORMANCE_GC_MINOR_MARK_SWEEP]: 'minor mark-sweep',
+  [constants.NODE_PERFORMANCE_GC_MAJOR]: 'mark-compact',
+  [constants.NODE_PERFORMANCE_GC_INCREMENTAL]: 'incremental marking',
+  [constants.NODE_PERFORMANCE_GC_WEAKCB]: 'weak callbacks',
+};
+
+/** A main-thread garbage collection this long or longer counts as a stall in the report. */
+const LONG_GC_MS = 10;
 
 /** The gaps a job's time from send to effect is made of, in order (they sum to its latency). */
 const STAGE_NAMES = [
@@ -397,6 +433,16 @@ interface StageReport {
    * the SQLite store thread while the step ran (none on Postgres).
    */
   batches: number[][];
+  /** The main thread's event loop delay p50, p99 and max (ms) over the rate and its drain. */
+  loopDelay: [number, number, number];
+  /** Its garbage collections' pauses, ms, sorted. */
+  gcMs: number[];
+  /** Their count, summed and longest pause by V8's kind (scavenge, mark-compact, …). */
+  gcByKind: Map<string, { count: number; ms: number; max: number }>;
+  /** How many of them took LONG_GC_MS or more. */
+  longGcs: number;
+  /** How many of the slowest 1% were in flight when one of those began. */
+  slowDuringLongGc: number;
 }
 
 /** The steps whose store-thread batches --stages counts (see traceStages in e2e-servers.ts). */
@@ -409,7 +455,7 @@ const BATCH_STEPS = ['claim', 'hydrate', "connector's reads", 'pending checkpoin
  * pending checkpoint asked (the connector's ref reads) → answered → the target recorded the effect.
  */
 function stageReport(
-  records: number[][],
+  { records, pauses }: JobStages,
   sent: Sent,
   effectAt: Map<number, number>,
   startedAt: number,
@@ -448,7 +494,27 @@ function stageReport(
   if (rows.length === 0) return null;
   const threshold = percentile(sorted(rows.map((r) => r.total)), 0.99);
   const slow = rows.filter((r) => r.total >= threshold);
+  const gcMs = sorted(pauses.gc.map(([, ms]) => ms as number));
+  const gcByKind = new Map<string, { count: number; ms: number; max: number }>();
+  for (const [, ms, kind] of pauses.gc) {
+    const name = GC_KINDS[kind as number] ?? `kind ${kind}`;
+    const entry = gcByKind.get(name) ?? { count: 0, ms: 0, max: 0 };
+    gcByKind.set(name, {
+      count: entry.count + 1,
+      ms: entry.ms + (ms as number),
+      max: Math.max(entry.max, ms as number),
+    });
+  }
+  const longGcs = pauses.gc.filter(([, ms]) => (ms as number) >= LONG_GC_MS);
   return {
+    loopDelay: pauses.loop,
+    gcMs,
+    gcByKind,
+    longGcs: longGcs.length,
+    // A slow job was in flight during a long collection: it began between its send and its effect.
+    slowDuringLongGc: slow.filter((r) =>
+      longGcs.some(([at]) => (at as number) >= r.sentAt && (at as number) <= r.sentAt + r.total),
+    ).length,
     jobs: rows.length,
     gaps: STAGE_NAMES.map((_, i) => sorted(rows.map((r) => r.gaps[i] as number))),
     slowMean: STAGE_NAMES.map((_, i) => slow.reduce((a, r) => a + (r.gaps[i] as number), 0) / slow.length),
@@ -706,7 +772,7 @@ async function endToEndOn(
   const workerProcess = split ? await startChild('worker', { ...servingEnvironment, ...tracing }) : null;
   const stagesOf = stagesFile
     ? () => jobStages(workerProcess ?? gateway, stagesFile)
-    : () => Promise.resolve<number[][]>([]);
+    : () => Promise.resolve<JobStages>({ records: [], pauses: { loop: [0, 0, 0], gc: [] } });
   const counted = [gateway, ...(workerProcess ? [workerProcess] : [])];
   const queriesOfAll = async () => {
     const total: QueryCounts = new Map();
@@ -895,7 +961,7 @@ try {
 const fixed = (n: number | null, digits = 0) => (n === null || Number.isNaN(n) ? '-' : n.toFixed(digits));
 const split = values['split-worker'];
 out(
-  `\nwabridge end-to-end benchmark — ${duration} s per rate (ingest only: ${ingestDuration} s), ${CUSTOMERS} customers, store ${stores.join(' then ')}, worker concurrency ${values.concurrency ?? 'default'}${split ? ' in a process of its own (figures: both processes)' : ''}, node ${process.version}, ${cpus().length} cores, load average ${loadavg()
+  `\nwabridge end-to-end benchmark — ${duration} s per rate (ingest only: ${ingestDuration} s), ${CUSTOMERS} customers, store ${stores.join(' then ')}, worker concurrency ${values.concurrency ?? 'default'}${split ? ' in a process of its own (figures: both processes)' : ''}${extraGatewayFlags.length > 0 ? `, gateway flags ${extraGatewayFlags.join(' ')}` : ''}, node ${process.version}, ${cpus().length} cores, load average ${loadavg()
     .map((l) => l.toFixed(2))
     .join(' ')}, ${new Date().toISOString()}`,
 );
@@ -989,6 +1055,14 @@ for (const { store, ingest: ingestRuns, e2e, profileDir } of results) {
     }
     out(
       `  slowest 1% sent at (s into the run ×jobs, 100 ms bins): ${[...bins].map(([t, n]) => (n > 1 ? `${t}×${n}` : t)).join(' ')}`,
+    );
+    const [loopP50, loopP99, loopMax] = st.loopDelay;
+    const gcTotal = st.gcMs.reduce((a, b) => a + b, 0);
+    out(
+      `  main thread (the rate and its drain): event loop delay p50/p99/max ${fixed(loopP50, 1)}/${fixed(loopP99, 1)}/${fixed(loopMax, 1)} ms; ${st.gcMs.length} GCs, ${fixed(gcTotal)} ms in all, p99/max ${fixed(percentile(st.gcMs, 0.99), 1)}/${fixed(st.gcMs.at(-1) ?? 0, 1)} ms, ${st.longGcs} of ≥ ${LONG_GC_MS} ms; slowest 1% in flight at one of those: ${st.slowDuringLongGc} of ${st.slowSentAt.length}`,
+    );
+    out(
+      `  main thread's GCs by kind (count, ms in all, longest ms): ${[...st.gcByKind].map(([kind, g]) => `${kind} ${g.count}, ${fixed(g.ms)}, ${fixed(g.max, 1)}`).join('; ')}`,
     );
   }
   for (const r of e2eRuns) {

@@ -19,6 +19,28 @@ export const silentLogger: Logger = {
   child: () => silentLogger,
 };
 
+/**
+ * `parent.child(bindings)`, made only when something is logged through it. The worker gives every
+ * job (or batch) a child logger with the job's fields, and nearly all of them log nothing; a pino
+ * child serialises and redacts its bindings when it is made, which was the largest allocation
+ * of the main thread per delivered job after the HTTP client's (docs/performance.md, "The
+ * worker's per-job logger"). A child of this logger adds its bindings to these, still unmade.
+ */
+export function lazyChild(parent: Logger, bindings: Record<string, unknown>): Logger {
+  let made: Logger | null = null;
+  const real = (): Logger => {
+    made ??= parent.child(bindings);
+    return made;
+  };
+  return {
+    debug: (...args) => real().debug(...args),
+    info: (...args) => real().info(...args),
+    warn: (...args) => real().warn(...args),
+    error: (...args) => real().error(...args),
+    child: (more) => (made ? made.child(more) : lazyChild(parent, { ...bindings, ...more })),
+  };
+}
+
 export interface LogRecord {
   level: 'debug' | 'info' | 'warn' | 'error';
   msg: string | undefined;

@@ -5,7 +5,7 @@ import { linkAccess } from '../connector/links.ts';
 import type { JobEvent } from '../domain/events.ts';
 import type { ExternalRef } from '../domain/types.ts';
 import { toWabridgeError, WabridgeError } from '../errors/index.ts';
-import type { Logger } from '../logger/index.ts';
+import { type Logger, lazyChild } from '../logger/index.ts';
 import type { Metrics } from '../metrics/index.ts';
 import type {
   ConfigStore,
@@ -392,7 +392,7 @@ export class Worker {
    */
   private async processBatch(workspaceId: string, connectorId: string, jobs: Job[]): Promise<void> {
     const [first] = jobs;
-    const logger = this.o.logger.child({
+    const logger = lazyChild(this.o.logger, {
       ...(jobs.length === 1 && first ? { job: first.id } : { batch: jobs.length }),
       workspace: workspaceId,
       connector: connectorId,

@@ -1,4 +1,4 @@
-import { backoffDelay, DEFAULT_BACKOFF } from '@wabridge/core';
+import { backoffDelay, DEFAULT_BACKOFF, type Logger, memoryLogger } from '@wabridge/core';
 import { type LedgerTarget, ledgerConnector, startLedgerTarget } from '@wabridge/core/testing';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createTestBridge, type TestBridge } from '../../src/testing/bridge.ts';
@@ -69,6 +69,44 @@ describe('delivery worker', () => {
       expect(texts(conversation?.id ?? '')).toEqual(Array.from({ length: 10 }, (_, m) => `${waId} #${m}`));
     }
     expect(bridge.metrics.counters.get('jobs_retried_total') ?? 0).toBeGreaterThan(0);
+  });
+
+  it('makes no child logger for a job that logs nothing; a job that logs carries its fields', async () => {
+    // A pino child serialises and redacts its bindings when made: one per job was the largest
+    // allocation of the main thread per delivery after the HTTP client's (docs/performance.md).
+    const base = memoryLogger();
+    let children = 0;
+    const counting = (logger: Logger): Logger => ({
+      ...logger,
+      child: (bindings) => {
+        children++;
+        return counting(logger.child(bindings));
+      },
+    });
+    bridge = await createTestBridge({
+      manifests: [ledgerConnector],
+      connectors: { ledger: { url: target.url, secret: 'ledger-secret-123' } },
+      backoff: { baseMs: 2, capMs: 20, maxAttempts: 5 },
+      logger: counting(base),
+    });
+    const waIds = customers(10);
+    // The first delivery builds the connector's instance, with a child logger of its own.
+    await ingestInterleaved(waIds.slice(0, 1), 1);
+    await settle(bridge, () => target.effects.length === 1);
+    const before = children;
+    await ingestInterleaved(waIds.slice(1), 1);
+    await settle(bridge, () => target.effects.length === 10);
+    expect(children - before).toBe(0);
+
+    target.failNext(503);
+    await ingestInterleaved(waIds.slice(0, 1), 1);
+    await settle(bridge, () => target.effects.length === 11);
+    const retried = base.records.find((r) => r.msg === 'delivery failed; will retry');
+    expect(retried?.fields).toMatchObject({
+      workspace: expect.any(String),
+      connector: 'ledger',
+      job: expect.anything(),
+    });
   });
 
   it('one failing conversation does not hold up the others', async () => {
