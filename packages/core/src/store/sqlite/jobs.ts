@@ -622,12 +622,8 @@ export abstract class SqliteJobs extends SqliteIngest implements JobStore {
   }
 
   checkpointRef(lease: Lease, workspaceId: string, ref: ExternalRef): Promise<boolean> {
-    return this.db.write(() => {
-      const job = this.holds(lease);
-      if (!job || job.workspace_id !== workspaceId) return false;
-      this.upsertRef(workspaceId, ref);
-      return true;
-    });
+    // The lease check and the write in one statement (see upsertRefHolding): one a job fewer.
+    return this.db.write(() => this.upsertRefHolding(workspaceId, ref, lease));
   }
 
   extendLease(lease: Lease, until: number): Promise<boolean> {
