@@ -82,11 +82,21 @@ LEFT JOIN messages m ON m.id = :message AND m.workspace_id = :ws`;
 
 export type HydrateRow = Record<string, unknown> & { consent: string; revised: number };
 
-/** The part of a HYDRATE_MESSAGE_SQL row under `prefix`, by its own column names; null when its row is missing. */
-function part<T>(row: HydrateRow, prefix: string, columns: readonly string[]): T | null {
-  if (row[`${prefix}id`] === null) return null;
+/** A part of a HYDRATE_MESSAGE_SQL row: its columns, and their names in the row (made once). */
+const partOf = (prefix: string, columns: readonly string[]) => ({
+  columns,
+  keys: columns.map((column) => `${prefix}${column}`),
+});
+const WORKSPACE_PART = partOf('w_', WORKSPACE);
+const CONVERSATION_PART = partOf('c_', CONVERSATION);
+const CONTACT_PART = partOf('k_', CONTACT);
+const MESSAGE_PART = partOf('m_', MESSAGE);
+
+/** One part of a HYDRATE_MESSAGE_SQL row, by its own column names; null when its row is missing (its first column, `id`, is NULL). */
+function part<T>(row: HydrateRow, { columns, keys }: ReturnType<typeof partOf>): T | null {
+  if (row[keys[0] as string] === null) return null;
   const out: Record<string, unknown> = {};
-  for (const column of columns) out[column] = row[`${prefix}${column}`];
+  for (let i = 0; i < columns.length; i++) out[columns[i] as string] = row[keys[i] as string];
   return out as T;
 }
 
@@ -105,10 +115,10 @@ export function prefetchedReads(
   toMessage: (row: MessageRow) => Message,
 ): HydrateReads {
   const ws = job.workspaceId;
-  const workspace = part<WorkspaceRow>(row, 'w_', WORKSPACE);
-  const conversation = part<ConversationRow>(row, 'c_', CONVERSATION);
-  const contact = part<ContactRow>(row, 'k_', CONTACT);
-  const message = part<MessageRow>(row, 'm_', MESSAGE);
+  const workspace = part<WorkspaceRow>(row, WORKSPACE_PART);
+  const conversation = part<ConversationRow>(row, CONVERSATION_PART);
+  const contact = part<ContactRow>(row, CONTACT_PART);
+  const message = part<MessageRow>(row, MESSAGE_PART);
   const contactId = conversation?.contact_id ?? null;
   const answered: Partial<HydrateReads> = {
     getWorkspace: async (id) => (id === ws ? workspace && toWorkspace(workspace) : store.getWorkspace(id)),
