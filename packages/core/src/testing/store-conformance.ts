@@ -1293,6 +1293,35 @@ export function describeJobsConformance(name: string, open: OpenStore): void {
         });
       });
 
+      it('a checkpoint is written for its lease holder only, and answers true when the ref is already as given', async () => {
+        const ws = await seedWorkspace(store, { connectors: ['slack'] });
+        await queue(ws, ['a']);
+        const now = Date.now();
+        const [stale] = await claim(now);
+        const [fresh] = await store.claimJobs({
+          limit: 10,
+          leaseMs: 30_000,
+          workerId: 'w2',
+          now: now + 60_000,
+        });
+        const ref = (externalId: string) => ({
+          connectorId: 'slack',
+          kind: 'message',
+          entityId: fresh!.entityId,
+          externalId,
+          data: {},
+        });
+        expect(await store.checkpointRef(stale!.lease, ws, ref('stale'))).toBe(false);
+        expect(await store.getRef(ws, 'slack', 'message', fresh!.entityId)).toBeNull();
+        expect(await store.checkpointRef(fresh!.lease, ws, ref('pending:2'))).toBe(true);
+        // The same ref again (a retried step): nothing to write, and the lease is still held.
+        expect(await store.checkpointRef(fresh!.lease, ws, ref('pending:2'))).toBe(true);
+        expect(await store.checkpointRef(stale!.lease, ws, ref('pending:2'))).toBe(false);
+        expect(await store.getRef(ws, 'slack', 'message', fresh!.entityId)).toMatchObject({
+          externalId: 'pending:2',
+        });
+      });
+
       it('a rate-limit retry does not count as an attempt', async () => {
         const ws = await seedWorkspace(store, { connectors: ['slack'] });
         await queue(ws, ['a']);

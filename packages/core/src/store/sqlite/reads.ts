@@ -11,6 +11,7 @@ import {
   type NoticeRow,
   type StatusRow,
   toConsentEntry,
+  toConsentSnapshot,
   toContact,
   toConversation,
   toNotice,
@@ -137,24 +138,11 @@ export abstract class SqliteReads extends SqliteConnectorState implements ReadSt
   }
 
   async consentSnapshot(workspaceId: string, contactId: string): Promise<ConsentSnapshot> {
-    const snapshot: ConsentSnapshot = {
-      all: { state: 'opted_in', source: null, at: null },
-      marketing: { state: 'opted_in', source: null, at: null },
-    };
-    const rows = this.db.all<{ category: string; state: string; source: string; at: number }>(
+    const rows = this.db.allArrays(
       'SELECT category, state, source, at FROM consent_state WHERE workspace_id = :ws AND contact_id = :contact',
       { ws: workspaceId, contact: contactId },
     );
-    for (const row of rows) {
-      if (row.category === 'all' || row.category === 'marketing') {
-        snapshot[row.category] = {
-          state: row.state as ConsentSnapshot['all']['state'],
-          source: row.source as ConsentSnapshot['all']['source'],
-          at: row.at,
-        };
-      }
-    }
-    return snapshot;
+    return toConsentSnapshot(rows as [string, string, string, number][]);
   }
 
   async consentHistory(workspaceId: string, contactId: string) {

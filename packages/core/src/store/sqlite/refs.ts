@@ -3,6 +3,30 @@ import type { RefStore } from '../types.ts';
 import { SqliteConfig } from './config.ts';
 import { json, type RefRow, toRef } from './rows.ts';
 
+// `source` is the row to write: VALUES, or a SELECT that yields it only under a condition (a
+// SELECT before ON CONFLICT needs a WHERE clause, which SQLite's upsert grammar requires).
+const upsertRefSql = (
+  source: string,
+) => `INSERT INTO external_refs (workspace_id, connector_id, kind, entity_id, external_id, data, created_at)
+  ${source}
+  ON CONFLICT (workspace_id, connector_id, kind, entity_id) DO UPDATE SET external_id = excluded.external_id,
+    data = excluded.data
+  WHERE external_id IS NOT excluded.external_id OR data IS NOT excluded.data`;
+
+const refParams = (ws: string, ref: ExternalRef) => ({
+  ws,
+  connector: ref.connectorId,
+  kind: ref.kind,
+  entity: ref.entityId,
+  external: ref.externalId,
+  data: json(ref.data),
+});
+const UPSERT_REF_SQL = upsertRefSql('VALUES (:ws, :connector, :kind, :entity, :external, :data, :at)');
+const UPSERT_REF_HOLDING_SQL = upsertRefSql(
+  `SELECT :ws, :connector, :kind, :entity, :external, :data, :at FROM jobs
+   WHERE id = :id AND lease_token = :token AND state = 'running' AND workspace_id = :ws`,
+);
+
 /** External refs: what a connector created for an entity (RefStore). */
 export abstract class SqliteRefs extends SqliteConfig implements RefStore {
   async getRef(workspaceId: string, connectorId: string, kind: string, entityId: string) {
@@ -32,21 +56,30 @@ export abstract class SqliteRefs extends SqliteConfig implements RefStore {
    * entries) would dirty pages that each commit then writes to the WAL.
    */
   protected upsertRef(ws: string, ref: ExternalRef): void {
-    this.db.run(
-      `INSERT INTO external_refs (workspace_id, connector_id, kind, entity_id, external_id, data, created_at)
-       VALUES (:ws, :connector, :kind, :entity, :external, :data, :at)
-       ON CONFLICT (workspace_id, connector_id, kind, entity_id) DO UPDATE SET external_id = excluded.external_id,
-         data = excluded.data
-       WHERE external_id IS NOT excluded.external_id OR data IS NOT excluded.data`,
-      {
-        ws,
-        connector: ref.connectorId,
-        kind: ref.kind,
-        entity: ref.entityId,
-        external: ref.externalId,
-        data: json(ref.data),
-        at: this.now(),
-      },
+    this.db.run(UPSERT_REF_SQL, {
+      ...refParams(ws, ref),
+      at: this.now(),
+    });
+  }
+
+  /**
+   * upsertRef for the holder of a job's lease, in one statement: the ref is written only while
+   * job `id` of workspace `ws` is running under `token`. Returns whether the lease is held; a ref
+   * that was already as given changes nothing, and only then is the lease looked up apart.
+   */
+  protected upsertRefHolding(ws: string, ref: ExternalRef, lease: { jobId: number; token: string }): boolean {
+    const { changes } = this.db.run(UPSERT_REF_HOLDING_SQL, {
+      ...refParams(ws, ref),
+      at: this.now(),
+      id: lease.jobId,
+      token: lease.token,
+    });
+    if (changes > 0) return true;
+    return (
+      this.db.get(
+        "SELECT 1 AS found FROM jobs WHERE id = :id AND lease_token = :token AND state = 'running' AND workspace_id = :ws",
+        { id: lease.jobId, token: lease.token, ws },
+      ) !== undefined
     );
   }
 }

@@ -1,5 +1,6 @@
 import type {
   ConsentEntry,
+  ConsentSnapshot,
   Contact,
   Conversation,
   ExternalRef,
@@ -277,3 +278,23 @@ export const toDeadJob = (r: DeadJobRow): DeadJob => ({
   failedAt: r.failed_at,
   createdAt: r.created_at,
 });
+
+/** consentSnapshot's answer from the consent rows ([category, state, source, at] each). */
+export function toConsentSnapshot(
+  rows: readonly (readonly [string, string, string, number])[],
+): ConsentSnapshot {
+  const snapshot: ConsentSnapshot = {
+    all: { state: 'opted_in', source: null, at: null },
+    marketing: { state: 'opted_in', source: null, at: null },
+  };
+  for (const [category, state, source, at] of rows) {
+    if (category === 'all' || category === 'marketing') {
+      snapshot[category] = {
+        state: state as ConsentSnapshot['all']['state'],
+        source: source as ConsentSnapshot['all']['source'],
+        at,
+      };
+    }
+  }
+  return snapshot;
+}

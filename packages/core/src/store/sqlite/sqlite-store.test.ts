@@ -2,6 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { hydrateEvent } from '../../queue/hydrate.ts';
 import { identity, inboundMessage, messagesUnit, seedWorkspace } from '../../testing/fixtures.ts';
 import { describeStoreConformance } from '../../testing/store-conformance.ts';
 import { openSqliteStore } from './index.ts';
@@ -197,6 +198,77 @@ describe('sqlite store internals', () => {
       const [retried] = await store.claimJobs({ limit: 10, leaseMs: 30_000, workerId: 'w1', now });
       await store.completeJob(retried!.lease, []);
       expect(await lastSuccess()).toBe(start + 1110);
+    } finally {
+      await store.close();
+    }
+  });
+
+  it('hydrates a message job from one statement, into the event the reads one by one build', async () => {
+    const start = Date.now() + 3_600_000;
+    const store = await openSqliteStore({ path: join(dir, `hydrate-${n++}.db`), now: () => start });
+    try {
+      const ws = await seedWorkspace(store, { connectors: ['slack'] });
+      const ada = identity({ waId: '15550001111', profileName: 'Ada' });
+      await store.ingest(
+        messagesUnit(ws, {
+          messages: [
+            inboundMessage({ wamid: 'w.plain', contact: ada }),
+            // An opt-out: its contact has a consent row, which the event's snapshot shows.
+            inboundMessage({
+              wamid: 'w.stop',
+              contact: ada,
+              text: 'STOP',
+              timestamp: 1_750_000_001_000,
+              consent: { category: 'marketing', state: 'opted_out', entryId: 'consent-1' },
+            }),
+            // An edit of the first message: that one now has a revision, and the edit's event
+            // shows the message it changes (a related message, read apart).
+            inboundMessage({
+              wamid: 'w.edit',
+              contact: ada,
+              type: 'edit',
+              text: 'hello again',
+              relatesTo: 'w.plain',
+              timestamp: 1_750_000_002_000,
+            }),
+          ],
+        }),
+      );
+      const statements: string[] = [];
+      const reads = new Map<string, number>();
+      const db = store.db as unknown as Record<
+        'get' | 'all' | 'allArrays' | 'iterate',
+        (sql: string) => unknown
+      >;
+      for (const name of ['get', 'all', 'allArrays', 'iterate'] as const) {
+        const original = db[name].bind(store.db);
+        db[name] = (sql: string, ...rest: unknown[]) => {
+          statements.push(sql);
+          return (original as (...args: unknown[]) => unknown)(sql, ...rest);
+        };
+      }
+      // One conversation: its jobs run one after another (the opt-out's consent.changed among them).
+      for (;;) {
+        const [job] = await store.claimJobs({ limit: 10, leaseMs: 30_000, workerId: 'w1', now: start });
+        if (!job) break;
+        if (job.eventType !== 'message.inbound') {
+          await store.completeJob(job.lease, []);
+          continue;
+        }
+        statements.length = 0;
+        const event = await store.hydrateEvent(job, start);
+        const read = statements.length;
+        // core's hydrateEvent on the store itself: each read its own statement.
+        expect(event).toEqual(await hydrateEvent(store, job, start));
+        expect(event).not.toBeNull();
+        if (event?.type !== 'message.inbound') throw new Error('not a message event');
+        reads.set(event.message.wamid ?? '', read);
+        expect(event.consent.marketing.state).toBe('opted_out');
+        await store.completeJob(job.lease, []);
+      }
+      // One statement, and the rare reads apart: the edited message its revisions; the edit the
+      // message it changes, and that message's revisions. Each read on its own was six or more.
+      expect(Object.fromEntries(reads)).toEqual({ 'w.plain': 2, 'w.stop': 1, 'w.edit': 3 });
     } finally {
       await store.close();
     }
