@@ -19,7 +19,15 @@ import { DatabaseSync } from 'node:sqlite';
 import { parseArgs } from 'node:util';
 import { freePort, seededRandom } from '@wabridge/core/testing';
 import { customerMessage } from '@wabridge/whatsapp/testing';
-import { byThread, cpuPerUnit, cpuSeconds, gatewayEnv, metaWamid } from './support.ts';
+import {
+  byThread,
+  cpuPerUnit,
+  cpuSeconds,
+  gatewayEnv,
+  metaWamid,
+  processMemory,
+  SERVE_NODE_FLAGS,
+} from './support.ts';
 
 const { values } = parseArgs({
   options: {
@@ -109,7 +117,12 @@ process.once('exit', () => {
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
 });
 async function startChild(mode: 'target' | 'setup' | 'gateway' | 'ingest', env: NodeJS.ProcessEnv) {
-  const child = spawn(process.execPath, ['--disable-warning=ExperimentalWarning', SERVERS, mode], {
+  // The gateway's processes run with serve's V8 flags, as `wabridge serve` does: gatewayEnv marks
+  // the memory settings applied, so nothing else would add them, and without them the gateway's
+  // heaps grow to V8's defaults for the machine (a 128 MB young generation for the main thread).
+  const serving = mode === 'gateway' || mode === 'ingest';
+  const node = ['--disable-warning=ExperimentalWarning', ...(serving ? SERVE_NODE_FLAGS : []), SERVERS, mode];
+  const child = spawn(process.execPath, node, {
     env,
     stdio: ['ignore', 'pipe', 'inherit'],
   });
@@ -136,7 +149,7 @@ async function startChild(mode: 'target' | 'setup' | 'gateway' | 'ingest', env: 
 }
 
 const target = await startChild('target', { ...process.env, PORT: String(await freePort()) });
-const results = new Map<string, { cpu: number; rate: number }[]>();
+const results = new Map<string, { cpu: number; rate: number; peakRss: number }[]>();
 out(
   `wabridge delivery-only benchmark — ${jobs} jobs a run, ${rounds} rounds of ${variants.map((v) => v.name).join(' / ')}`,
 );
@@ -166,14 +179,16 @@ try {
       while (backlog() > 0) await sleep(100);
       const seconds = (Date.now() - from) / 1000;
       const cpu = cpuPerUnit(before, cpuSeconds(pid), queued);
+      // VmHWM: the gateway's peak resident memory, from the full backlog to the empty queue.
+      const peakRss = processMemory(pid)?.hwm ?? Number.NaN;
       await gateway.stop();
       db.close();
       rmSync(dataDir, { recursive: true, force: true });
       const total = [...cpu.values()].reduce((a, b) => a + b, 0);
       const rate = queued / seconds;
-      results.set(variant.name, [...(results.get(variant.name) ?? []), { cpu: total, rate }]);
+      results.set(variant.name, [...(results.get(variant.name) ?? []), { cpu: total, rate, peakRss }]);
       out(
-        `${variant.name}: ${queued} jobs delivered in ${seconds.toFixed(1)} s (${rate.toFixed(0)}/s), CPU ${total.toFixed(0)} µs/job (${byThread(cpu)}), load ${loadavg()[0]?.toFixed(1)}`,
+        `${variant.name}: ${queued} jobs delivered in ${seconds.toFixed(1)} s (${rate.toFixed(0)}/s), CPU ${total.toFixed(0)} µs/job (${byThread(cpu)}), peak RSS ${peakRss.toFixed(0)} MB, load ${loadavg()[0]?.toFixed(1)}`,
       );
     }
   }
@@ -181,8 +196,10 @@ try {
   await target.stop();
   rmSync(scratch, { recursive: true, force: true });
 }
-out('\nper variant, over the rounds: CPU µs per delivered job (min–max), deliveries/s (min–max)');
+out('\nper variant, over the rounds: CPU µs per delivered job, deliveries/s, gateway peak RSS MB (min–max)');
 for (const [name, runs] of results) {
   const range = (list: number[]) => `${Math.min(...list).toFixed(0)}–${Math.max(...list).toFixed(0)}`;
-  out(`  ${name}: ${range(runs.map((r) => r.cpu))} µs/job, ${range(runs.map((r) => r.rate))}/s`);
+  out(
+    `  ${name}: ${range(runs.map((r) => r.cpu))} µs/job, ${range(runs.map((r) => r.rate))}/s, ${range(runs.map((r) => r.peakRss))} MB`,
+  );
 }

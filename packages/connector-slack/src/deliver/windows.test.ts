@@ -2,7 +2,7 @@ import { silentLogger } from '@wabridge/core';
 import { memoryConnectorState as memoryState } from '@wabridge/core/testing';
 import { describe, expect, it } from 'vitest';
 import type { SlackApi } from '../api/client.ts';
-import { type ClosingCard, WindowWatch, windowShard } from './windows.ts';
+import { type ClosingCard, KNOWN_CONVERSATIONS, WindowWatch, windowShard } from './windows.ts';
 
 /** Records the Slack calls instead of making them (closeDue only updates cards). */
 function recordingApi() {
@@ -77,5 +77,51 @@ describe('WindowWatch', () => {
     expect(await watch.closeDue(2 * DAY + 60_000)).toBe(1);
     expect(calls.at(-1)?.args).toMatchObject({ ts: '2.000100', text: 'Closed (later)' });
     expect([...memory.values.keys()].filter((key) => key.startsWith('window:'))).toEqual([]);
+  });
+
+  it('remembers a bounded number of conversations: one tracked long ago writes its card again', async () => {
+    const memory = memoryState();
+    const cardWrites: string[] = [];
+    const state = {
+      ...memory.state,
+      set: (key: string, value: unknown) => {
+        if (key.startsWith('window:')) cardWrites.push(key);
+        return memory.state.set(key, value);
+      },
+    };
+    const watch = new WindowWatch(state, recordingApi().api, silentLogger);
+    const first = card('1.000100', DAY);
+    await watch.track('conv_first', first);
+    await watch.track('conv_recent', card('2.000100', DAY));
+    // The same card again: remembered, so nothing is written.
+    await watch.track('conv_first', first);
+    expect(cardWrites).toEqual(['window:conv_first', 'window:conv_recent']);
+
+    // As many other conversations as the bound: conv_first, tracked before all of them, is forgotten.
+    for (let i = 0; i < KNOWN_CONVERSATIONS; i++) await watch.track(`conv_${i}`, card(`3${i}.000100`, DAY));
+    cardWrites.length = 0;
+    await watch.track('conv_first', first);
+    expect(cardWrites).toEqual(['window:conv_first']);
+  });
+
+  it('keeps a conversation tracked again among the remembered ones', async () => {
+    const memory = memoryState();
+    const cardWrites: string[] = [];
+    const state = {
+      ...memory.state,
+      set: (key: string, value: unknown) => {
+        if (key.startsWith('window:')) cardWrites.push(key);
+        return memory.state.set(key, value);
+      },
+    };
+    const watch = new WindowWatch(state, recordingApi().api, silentLogger);
+    const busy = card('1.000100', DAY);
+    await watch.track('conv_busy', busy);
+    for (let i = 0; i < KNOWN_CONVERSATIONS; i++) {
+      await watch.track(`conv_${i}`, card(`3${i}.000100`, DAY));
+      // A conversation with messages all along stays remembered: its repeats write nothing.
+      if (i % 1000 === 0) await watch.track('conv_busy', busy);
+    }
+    expect(cardWrites.filter((key) => key === 'window:conv_busy')).toHaveLength(1);
   });
 });

@@ -51,4 +51,18 @@ describe('ThreadIndex', () => {
     await index.touch(thread(1), 'conv_1');
     expect((await index.active(24)).map((t) => t.conversationId).sort()).toEqual(['conv_1', 'conv_old']);
   });
+
+  it('keeps in memory only the threads recorded today', async () => {
+    const memory = memoryState();
+    let now = NOW;
+    const index = new ThreadIndex(memory.state, () => now);
+    await Promise.all(Array.from({ length: 300 }, (_, i) => index.touch(thread(i), `conv_${i}`)));
+    expect(index.remembered).toBe(300);
+    // The next day: yesterday's markers can never match again, and go.
+    now += 24 * 60 * 60 * 1000;
+    await Promise.all(Array.from({ length: 5 }, (_, i) => index.touch(thread(i), `conv_${i}`)));
+    expect(index.remembered).toBe(5);
+    // Both days' threads are still found: only the memory of them went.
+    expect(await index.active(48)).toHaveLength(300);
+  });
 });

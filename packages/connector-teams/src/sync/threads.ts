@@ -35,7 +35,14 @@ interface ThreadSync {
 export class ThreadIndex {
   private readonly state: ConnectorState;
   private readonly now: () => number;
+  /**
+   * The threads recorded today (`day|ref`): a marker spares the read of its bucket at the thread's
+   * next customer message of the day, and is of no use once the day is over. Cleared when the day
+   * changes, so the set holds one day's active threads, not every thread since the process started.
+   */
   private readonly seen = new Set<string>();
+  /** The day the markers in `seen` are for. */
+  private seenDay = '';
   /** Read-modify-write of one key at a time, per key: the shards of a day do not wait for one another. */
   private readonly serial = new SerialByKey();
 
@@ -49,6 +56,10 @@ export class ThreadIndex {
     const day = new Date(this.now()).toISOString().slice(0, 10);
     const ref = teamsMessageRef(thread.channelId, thread.rootId);
     const marker = `${day}|${ref}`;
+    if (day !== this.seenDay) {
+      this.seen.clear();
+      this.seenDay = day;
+    }
     if (this.seen.has(marker)) return Promise.resolve();
     const key = dayShardKey(day, shardOf(ref, DAY_SHARDS));
     return this.serial.run(key, async () => {
@@ -64,6 +75,11 @@ export class ThreadIndex {
       }
       this.seen.add(marker);
     });
+  }
+
+  /** How many thread markers are kept in memory (see `seen`). */
+  get remembered(): number {
+    return this.seen.size;
   }
 
   /** Threads with customer activity within `hours`. */
