@@ -68,6 +68,28 @@ const GATEWAY = new URL('../bin/wabridge.mjs', import.meta.url).pathname;
 
 const started = Date.now();
 const out = (line: string) => process.stdout.write(`${line}\n`);
+
+/**
+ * Stalls of this process's event loop (the emulators and the storm's sender share it): a timer
+ * due every 50 ms that fires late by `ms` ended a stall at `at`. An emulator stalled for a second
+ * or more admits the requests that arrived meanwhile all at once, which its per-second limits then
+ * see as a burst no client sent: each 429 is reported with the longest stall just before it.
+ */
+const STALL_TICK_MS = 50;
+const stalls: { at: number; ms: number }[] = [];
+let lastTick = Date.now();
+const stallWatch = setInterval(() => {
+  const now = Date.now();
+  const late = now - lastTick - STALL_TICK_MS;
+  if (late >= 250) stalls.push({ at: now, ms: late });
+  lastTick = now;
+}, STALL_TICK_MS);
+stallWatch.unref();
+/** The longest stall that ended within `windowMs` before `at` (0 when none). */
+const stallBefore = (at: number, windowMs = 3000) =>
+  stalls
+    .filter((s) => s.at <= at + STALL_TICK_MS && s.at >= at - windowMs)
+    .reduce((m, s) => Math.max(m, s.ms), 0);
 const phase = (what: string) => out(`[${((Date.now() - started) / 1000).toFixed(1).padStart(7)} s] ${what}`);
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const pad = (n: number, width: number) => String(n).padStart(width, '0');
@@ -329,6 +351,16 @@ async function run(): Promise<string[]> {
     ...hubspot.ledger.filter('api.rate_limited').slice(0, 3),
   ])
     out(`    429: ${JSON.stringify(entry)}`);
+  const refusals = [
+    ...slack.ledger.filter('api.rate_limited'),
+    ...graph.ledger.filter('throttled'),
+    ...hubspot.ledger.filter('api.rate_limited'),
+  ].map((entry) => stallBefore(entry.at));
+  out(
+    `  emulators' stalls            ${stalls.length} of 250 ms or more, longest ${Math.max(0, ...stalls.map((s) => s.ms))} ms; ` +
+      `429s within 3 s after a stall of 1 s or more: ${refusals.filter((ms) => ms >= 1000).length} of ${refusals.length} ` +
+      `(stalls before each: ${refusals.slice(0, 12).join(', ')} ms)`,
+  );
   out(
     `  pacing hand-backs            ${JSON.stringify(handedBack)} (jobs our own pacing sent back to the queue)`,
   );

@@ -76,7 +76,9 @@ for (const size of sizes) {
     // that accepts nothing, while the worker keeps looking for conversations it can serve).
     // Filtered: as the worker claims, for its one-at-a-time connectors only ('b' is claimed in
     // batches), draining. Batch: one connector's batch claim (HubSpot-style, 100 jobs), draining.
-    for (const scenario of ['draining', 'stalled', 'filtered', 'batch'] as const) {
+    // Idle: for a connector with nothing queued while the others' backlog is all there is (Slack
+    // and Teams done, HubSpot's thousands left at a campaign's end): a claim that finds nothing.
+    for (const scenario of ['draining', 'stalled', 'filtered', 'batch', 'idle'] as const) {
       const times: number[] = [];
       for (let i = 0; i < claims; i++) {
         const started = performance.now();
@@ -88,6 +90,7 @@ for (const size of sizes) {
                 ...lease,
                 limit: 16,
                 ...(scenario === 'filtered' ? { connectorIds: ['a', 'whatsapp'] } : {}),
+                ...(scenario === 'idle' ? { connectorIds: ['whatsapp'] } : {}),
               });
         times.push(performance.now() - started);
         if (scenario !== 'stalled') for (const job of jobs) await store.completeJob(job.lease, []);
@@ -116,7 +119,7 @@ for (const a of admissions)
   );
 const smallest = Math.min(...sizes);
 const largest = Math.max(...sizes);
-for (const scenario of ['draining', 'stalled', 'filtered', 'batch']) {
+for (const scenario of ['draining', 'stalled', 'filtered', 'batch', 'idle']) {
   const base = results.find((r) => r.size === smallest && r.scenario === scenario);
   const big = results.find((r) => r.size === largest && r.scenario === scenario);
   if (base && big && base !== big)
