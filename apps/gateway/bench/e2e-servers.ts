@@ -18,8 +18,9 @@ import { writeFileSync } from 'node:fs';
 import { Worker as ThreadWorker } from 'node:worker_threads';
 import { createRegistry, type Job, type Lease, noopMetrics, type Store } from '@wabridge/core';
 // The ledger connector from its own entry, not `@wabridge/core/testing`, whose index loads vitest
-// and the conformance suites (~4 MB of live heap that `wabridge serve` never holds); and the
-// Postgres driver only when counting its queries: this process is measured as `serve`.
+// and the conformance suites (3 MB more live heap than this entry, which `wabridge serve` never
+// holds); and the Postgres driver only when counting its queries: this process is measured as
+// `serve`.
 import { ledgerConnector, startLedgerTarget } from '@wabridge/core/testing/ledger';
 import { createLogger, createRuntime, loadEnv, startServer } from '../src/index.ts';
 

@@ -20,7 +20,7 @@ export async function openChosenStore(env: Env, options: StoreChoiceOptions = {}
   if (env.postgresUrl === null) return openSqliteStore({ path: env.databasePath, ...options });
   try {
     // Loaded here, not at the top: a SQLite gateway never loads the Postgres store and its
-    // driver (pg, ~40 modules, ~2 MB of the main thread's live heap, which its old generation
+    // driver (pg, ~40 modules, 1.6 MB of the main thread's live heap, which its old generation
     // then multiplies; docs/performance.md, "Memory under backlog").
     const { openPostgresStore } = await import('@wabridge/store-postgres');
     return await openPostgresStore({
