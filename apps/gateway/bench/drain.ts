@@ -19,7 +19,7 @@ import { DatabaseSync } from 'node:sqlite';
 import { parseArgs } from 'node:util';
 import { freePort, seededRandom } from '@wabridge/core/testing';
 import { customerMessage } from '@wabridge/whatsapp/testing';
-import { byThread, cpuPerUnit, cpuSeconds, gatewayEnv, metaWamid } from './support.ts';
+import { byThread, cpuPerUnit, cpuSeconds, gatewayEnv, metaWamid, SERVE_NODE_FLAGS } from './support.ts';
 
 const { values } = parseArgs({
   options: {
@@ -109,7 +109,11 @@ process.once('exit', () => {
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
 });
 async function startChild(mode: 'target' | 'setup' | 'gateway' | 'ingest', env: NodeJS.ProcessEnv) {
-  const child = spawn(process.execPath, ['--disable-warning=ExperimentalWarning', SERVERS, mode], {
+  // The gateway runs with serve's V8 flags (bin/memory.mjs), as in the other benches: without them
+  // its main thread had V8's own heap sizing, not what `serve` runs.
+  const serving = mode === 'gateway' || mode === 'ingest';
+  const flags = ['--disable-warning=ExperimentalWarning', ...(serving ? SERVE_NODE_FLAGS : [])];
+  const child = spawn(process.execPath, [...flags, SERVERS, mode], {
     env,
     stdio: ['ignore', 'pipe', 'inherit'],
   });
