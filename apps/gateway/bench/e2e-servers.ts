@@ -18,8 +18,11 @@ import { writeFileSync } from 'node:fs';
 import { monitorEventLoopDelay, PerformanceObserver } from 'node:perf_hooks';
 import { Worker as ThreadWorker } from 'node:worker_threads';
 import { createRegistry, type Job, type Lease, noopMetrics, type Store } from '@wabridge/core';
-import { ledgerConnector, startLedgerTarget } from '@wabridge/core/testing';
-import pg from 'pg';
+// The ledger connector from its own entry, not `@wabridge/core/testing`, whose index loads vitest
+// and the conformance suites (3 MB more live heap than this entry, which `wabridge serve` never
+// holds); and the Postgres driver only when counting its queries: this process is measured as
+// `serve`.
+import { ledgerConnector, startLedgerTarget } from '@wabridge/core/testing/ledger';
 import { createLogger, createRuntime, loadEnv, startServer } from '../src/index.ts';
 
 const mode = process.argv[2];
@@ -46,7 +49,7 @@ if (mode === 'target') {
   await setup.close();
   process.stdout.write('ready\n');
 } else if (mode === 'gateway' || mode === 'ingest' || mode === 'worker') {
-  if (process.env.BENCH_COUNT_QUERIES === '1') countQueries();
+  if (process.env.BENCH_COUNT_QUERIES === '1') await countQueries();
   if (process.env.BENCH_STAGES) countStoreBatches();
   const env = loadEnv();
   const registry = createRegistry([ledgerConnector]);
@@ -74,10 +77,11 @@ if (mode === 'target') {
  * On SIGUSR2 prints "queries <JSON {sql: [count, ms]}>" on stdout, totals so far, for the bench
  * to diff.
  */
-function countQueries(): void {
+async function countQueries(): Promise<void> {
+  const { default: pg } = await import('pg');
   const counts = new Map<string, [number, number]>();
   const query = pg.Client.prototype.query as (...args: unknown[]) => unknown;
-  pg.Client.prototype.query = function (this: pg.Client, ...args: unknown[]) {
+  pg.Client.prototype.query = function (this: InstanceType<typeof pg.Client>, ...args: unknown[]) {
     const first = args[0] as string | { text?: string } | undefined;
     const text = typeof first === 'string' ? first : (first?.text ?? '?');
     const key = text.replace(/\s+/g, ' ').trim();

@@ -6,7 +6,8 @@
 //              `--joining` it only serves: another gateway on the same database set it up.
 import { serve } from '@hono/node-server';
 import { createRegistry, noopMetrics } from '@wabridge/core';
-import { ledgerConnector } from '@wabridge/core/testing';
+// Its own entry, not `@wabridge/core/testing` (vitest and the conformance suites): see e2e-servers.ts.
+import { ledgerConnector } from '@wabridge/core/testing/ledger';
 import { Hono } from 'hono';
 import { createLogger, createRuntime, loadEnv, startServer } from '../src/index.ts';
 

@@ -38,7 +38,11 @@ export const LONG_RUNNING_COMMANDS = new Set(['serve', 'worker']);
  * gateway whose heap needs 2 GB is one to fix, not to keep running.
  *
  * Not here: --heap-growing-percent=50 (a fixed factor of 1.5) took as much off the peak but cost
- * 10–20% more CPU per delivered job, most of it in V8's marking threads.
+ * 10–20% more CPU per delivered job, most of it in V8's marking threads. Nor 4 MB semi-spaces for
+ * the main thread: 8 MB off its heap at the 1,000 msg/s peak, but ~50 µs more GC per delivered job
+ * in each measurement (2026-12-06 and 2026-12-07), more than the noise allows. Nor
+ * --v8-pool-size=2 (two V8 platform threads instead of four: two threads and their arenas fewer,
+ * yet 45 MB outside V8's heaps at the peak against 38–45 with four).
  */
 export const SERVER_V8_FLAGS = ['--max-semi-space-size=8', '--max-old-space-size=2000'];
 
@@ -74,6 +78,13 @@ export function applyThreadMemorySettings({ env }, setFlags) {
  * freed (up to 32 MB for mmap and twice that for trimming), so that memory freed after a burst (V8's
  * compiler zones, mostly) goes back to the system instead of staying in the process's heap. Measured
  * on an idle gateway: 18 MB less resident memory.
+ *
+ * Not here: MALLOC_ARENA_MAX=2. glibc gives each thread that allocates an arena of its own (up to
+ * 8 per core), but at the 1,000 msg/s peak glibc's heap and arenas held 29.9–34.4 MB with the
+ * default (five runs on 2026-12-07) and 28.9–31.1 MB with two arenas (three runs), and what the
+ * process holds outside V8's heaps (malloc, mmapped blocks, stacks) 37.7–44.7 MB against
+ * 33.9–45.0: at most ~3 MB, inside the peak's run-to-run spread (a 2026-12-06 pair: −7 MB in one
+ * run, none in the next).
  */
 export const SERVER_MALLOC_ENV = { MALLOC_TRIM_THRESHOLD_: '131072', MALLOC_MMAP_THRESHOLD_: '131072' };
 

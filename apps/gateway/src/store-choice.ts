@@ -1,5 +1,4 @@
 import { type ArchiveStore, type Logger, openSqliteStore, type Store, WabridgeError } from '@wabridge/core';
-import { openPostgresStore } from '@wabridge/store-postgres';
 import type { Env } from './env.ts';
 
 /**
@@ -20,6 +19,10 @@ export interface StoreChoiceOptions {
 export async function openChosenStore(env: Env, options: StoreChoiceOptions = {}): Promise<Store> {
   if (env.postgresUrl === null) return openSqliteStore({ path: env.databasePath, ...options });
   try {
+    // Loaded here, not at the top: a SQLite gateway never loads the Postgres store and its
+    // driver (pg, ~40 modules, 1.6 MB of the main thread's live heap, which its old generation
+    // then multiplies; docs/performance.md, "Memory under backlog").
+    const { openPostgresStore } = await import('@wabridge/store-postgres');
     return await openPostgresStore({
       url: env.postgresUrl,
       ...(env.DATABASE_SCHEMA ? { schema: env.DATABASE_SCHEMA } : {}),

@@ -1,10 +1,10 @@
 import { readFileSync } from 'node:fs';
 import { interpolateEnv, WabridgeError } from '@wabridge/core';
-import { parse as parseYaml } from 'yaml';
 import { environmentVariables } from '../env.ts';
 import { err } from './output.ts';
 import type { OptionValues } from './parse.ts';
 import { UsageError } from './parse.ts';
+import { parseYaml } from './yaml.ts';
 
 /**
  * The settings given to `connector enable|disable`, merged in this order (later wins):

@@ -7,12 +7,12 @@ import {
   interpolateEnv,
   WabridgeError,
 } from '@wabridge/core';
-import { parse as parseYaml } from 'yaml';
 import { createApp } from '../app.ts';
 import { type Env, environmentVariables } from '../env.ts';
 import { createLogger } from '../logger.ts';
 import { createMetrics } from '../metrics.ts';
 import { createRuntime, type Runtime } from '../runtime.ts';
+import { parseYaml } from './yaml.ts';
 
 export interface Server {
   runtime: Runtime;
