@@ -36,7 +36,7 @@ export * from './logger/index.ts';
 export * from './media/index.ts';
 export * from './metrics/index.ts';
 export * from './queue/backoff.ts';
-export { hydrateEvent, hydrateJob } from './queue/hydrate.ts';
+export { answeringReads, type HydrateReads, hydrateEvent, hydrateJob } from './queue/hydrate.ts';
 export * from './queue/worker.ts';
 export * from './routing/index.ts';
 export * from './secrets/index.ts';

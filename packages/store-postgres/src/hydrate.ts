@@ -1,9 +1,9 @@
 import {
+  answeringReads,
   CONVERSATION_COLUMNS,
-  type ConfigStore,
+  type HydrateReads,
   type Job,
   type Message,
-  type ReadStore,
 } from '@wabridge/core';
 import { type ConsentStateRow, toConsentSnapshot } from './reads.ts';
 import {
@@ -65,8 +65,6 @@ export interface HydrateRow {
   revisions: JsonMessageRow[];
 }
 
-type HydrateReads = ReadStore & Pick<ConfigStore, 'getWorkspace'>;
-
 /**
  * The store as core's hydrateEvent sees it for one message job: the reads `row` holds are answered
  * from it, for exactly the keys it was read for; any other read (a related message, another
@@ -101,12 +99,5 @@ export function prefetchedReads(
         ? Promise.all(row.revisions.map(message))
         : store.listRevisions(w, wamid),
   };
-  return new Proxy(store, {
-    get(target, property, receiver) {
-      if (Object.hasOwn(answered, property)) return answered[property as keyof HydrateReads];
-      const value = Reflect.get(target, property, receiver);
-      // The store's own methods run on the store (its private fields are not on the proxy).
-      return typeof value === 'function' ? value.bind(target) : value;
-    },
-  });
+  return answeringReads(store, answered);
 }

@@ -80,16 +80,7 @@ describe('WindowWatch', () => {
   });
 
   it('remembers a bounded number of conversations: one tracked long ago writes its card again', async () => {
-    const memory = memoryState();
-    const cardWrites: string[] = [];
-    const state = {
-      ...memory.state,
-      set: (key: string, value: unknown) => {
-        if (key.startsWith('window:')) cardWrites.push(key);
-        return memory.state.set(key, value);
-      },
-    };
-    const watch = new WindowWatch(state, recordingApi().api, silentLogger);
+    const { watch, cardWrites } = watchCountingCards();
     const first = card('1.000100', DAY);
     await watch.track('conv_first', first);
     await watch.track('conv_recent', card('2.000100', DAY));
@@ -105,16 +96,7 @@ describe('WindowWatch', () => {
   });
 
   it('keeps a conversation tracked again among the remembered ones', async () => {
-    const memory = memoryState();
-    const cardWrites: string[] = [];
-    const state = {
-      ...memory.state,
-      set: (key: string, value: unknown) => {
-        if (key.startsWith('window:')) cardWrites.push(key);
-        return memory.state.set(key, value);
-      },
-    };
-    const watch = new WindowWatch(state, recordingApi().api, silentLogger);
+    const { watch, cardWrites } = watchCountingCards();
     const busy = card('1.000100', DAY);
     await watch.track('conv_busy', busy);
     for (let i = 0; i < KNOWN_CONVERSATIONS; i++) {
@@ -125,3 +107,17 @@ describe('WindowWatch', () => {
     expect(cardWrites.filter((key) => key === 'window:conv_busy')).toHaveLength(1);
   });
 });
+
+/** A watch on an in-memory state that lists the conversations whose card it wrote. */
+function watchCountingCards() {
+  const memory = memoryState();
+  const cardWrites: string[] = [];
+  const state = {
+    ...memory.state,
+    set: (key: string, value: unknown) => {
+      if (key.startsWith('window:')) cardWrites.push(key);
+      return memory.state.set(key, value);
+    },
+  };
+  return { watch: new WindowWatch(state, recordingApi().api, silentLogger), cardWrites };
+}

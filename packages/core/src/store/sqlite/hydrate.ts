@@ -1,5 +1,6 @@
 import type { Message } from '../../domain/types.ts';
-import type { ConfigStore, Job, ReadStore } from '../types.ts';
+import { answeringReads, type HydrateReads } from '../../queue/hydrate.ts';
+import type { Job } from '../types.ts';
 import { CONVERSATION_COLUMNS } from './reads.ts';
 import {
   type ContactRow,
@@ -100,8 +101,6 @@ function part<T>(row: HydrateRow, { columns, keys }: ReturnType<typeof partOf>):
   return out as T;
 }
 
-type HydrateReads = ReadStore & Pick<ConfigStore, 'getWorkspace'>;
-
 /**
  * The store as core's hydrateEvent sees it for one message job: the reads `row` holds are
  * answered from it, for exactly the keys it was read for; any other read (a related message,
@@ -139,12 +138,5 @@ export function prefetchedReads(
         ? []
         : store.listRevisions(w, wamid),
   };
-  return new Proxy(store, {
-    get(target, property, receiver) {
-      if (Object.hasOwn(answered, property)) return answered[property as keyof HydrateReads];
-      const value = Reflect.get(target, property, receiver);
-      // The store's own methods run on the store, not on the proxy.
-      return typeof value === 'function' ? value.bind(target) : value;
-    },
-  });
+  return answeringReads(store, answered);
 }
