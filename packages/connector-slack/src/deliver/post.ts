@@ -8,8 +8,8 @@ import {
   PENDING_REF_PREFIX,
   type PendingPost,
   postOnce,
+  refusedBeforeActing,
   toWabridgeError,
-  type WabridgeError,
 } from '@wabridge/core';
 import type { SlackApi } from '../api/client.ts';
 import { slackErrorCode } from '../api/errors.ts';
@@ -65,14 +65,6 @@ export interface ListedMessage {
 /** A ref is done when it names something on Slack (a message, or a file share whose message ts is unknown). */
 export const isDone = (ref: ExternalRef | null): boolean =>
   !!ref && ref.externalId !== '' && !isPendingRef(ref);
-
-/** Errors after which Slack certainly did not post: it answered, and said no. */
-function surelyNotDone(error: unknown): boolean {
-  const code = (error as WabridgeError | undefined)?.code;
-  return (
-    code === 'rate_limited' || code === 'permanent' || code === 'auth_failed' || code === 'config_invalid'
-  );
-}
 
 function shareOf(file: SlackFile, channel: string): { ts: string } | null {
   for (const scope of Object.values(file.shares ?? {})) {
@@ -163,7 +155,8 @@ export class SlackPoster {
         return { channel: result.channel ?? post.channel, ts: result.ts };
       },
       record: (ref) => ({ externalId: formatRef(ref), data: { ...data, channel: ref.channel } }),
-      surelyNotSent: surelyNotDone,
+      // Slack answered and said no: it certainly did not post.
+      surelyNotSent: refusedBeforeActing,
       now: () => this.#now(),
     });
   }

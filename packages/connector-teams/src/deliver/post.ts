@@ -11,6 +11,7 @@ import {
   isWabridgeError,
   type Message,
   postOnce,
+  refusedBeforeActing,
   toWabridgeError,
 } from '@wabridge/core';
 import { parseTeamsMessageRef, type ThreadLocation, teamsMessageRef } from '../api/ids.ts';
@@ -120,7 +121,9 @@ export class TeamsThreads {
         ctx.logger.info({ teamId: channel.teamId }, 'Teams thread created for a conversation');
         return { teamId: channel.teamId, channelId: channel.channelId, rootId: root.id };
       },
-      surelyNotSent,
+      // Graph answered and refused (a 429 creates nothing), or our pacer handed the job back:
+      // the marker is cleared and the retry posts without spending requests on a search.
+      surelyNotSent: refusedBeforeActing,
       record: (thread) => ({
         externalId: teamsMessageRef(thread.channelId, thread.rootId),
         data: { ...thread, nonce } satisfies ThreadRefData,
@@ -296,7 +299,7 @@ export class TeamsThreads {
           if (!posted.id) throw new Error('Graph returned a message without an id');
           return posted;
         },
-        surelyNotSent,
+        surelyNotSent: refusedBeforeActing,
         record,
         now: () => this.deps.now(),
       });
@@ -349,18 +352,6 @@ export function isPost(ref: ExternalRef | ExternalRefInput): boolean {
  */
 export function isAgentReply(ref: ExternalRef | null): ref is ExternalRef {
   return !!ref && ref.externalId !== '' && !isPendingRef(ref) && !isPost(ref);
-}
-
-/**
- * Errors after which the post surely was not made: our pacer handed the job back after the marker
- * was written, or Graph answered and refused (a 429 creates nothing). The marker is cleared, so
- * the retry posts without spending requests on a search.
- */
-function surelyNotSent(error: unknown): boolean {
-  const code = isWabridgeError(error) ? error.code : null;
-  return (
-    code === 'rate_limited' || code === 'permanent' || code === 'auth_failed' || code === 'config_invalid'
-  );
 }
 
 function carries(message: ChatMessage, nonce: string): boolean {

@@ -2,7 +2,13 @@ import { describe, expect, it } from 'vitest';
 import type { ExternalRef } from '../domain/types.ts';
 import { WabridgeError } from '../errors/index.ts';
 import type { ExternalRefInput, RefAccess } from './contract.ts';
-import { isPendingRef, type PendingPost, type PostOnceSpec, postOnce } from './post-once.ts';
+import {
+  isPendingRef,
+  type PendingPost,
+  type PostOnceSpec,
+  postOnce,
+  refusedBeforeActing,
+} from './post-once.ts';
 
 /** Refs kept in a map, as the store's checkpoints keep them; every write is logged in order. */
 function memoryRefs() {
@@ -166,5 +172,14 @@ describe('postOnce', () => {
     );
     expect(searched).toBe(false);
     expect(target.posts.size).toBe(1);
+  });
+});
+
+describe('refusedBeforeActing', () => {
+  it('holds for answers that refused the request, never for ones whose outcome is unknown', () => {
+    for (const code of ['rate_limited', 'permanent', 'auth_failed', 'config_invalid'] as const)
+      expect(refusedBeforeActing(new WabridgeError(code, 'refused')), code).toBe(true);
+    expect(refusedBeforeActing(new WabridgeError('transient', 'timed out after 10 s'))).toBe(false);
+    expect(refusedBeforeActing(new Error('socket hang up'))).toBe(false);
   });
 });

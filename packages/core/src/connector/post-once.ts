@@ -1,4 +1,5 @@
 import type { ExternalRef } from '../domain/types.ts';
+import { isWabridgeError } from '../errors/index.ts';
 import type { RefAccess } from './contract.ts';
 
 /** The external id of a ref that marks a post in flight: `pending:<nonce>`. */
@@ -95,6 +96,20 @@ export async function postOnce<Post>(refs: RefAccess, spec: PostOnceSpec<Post>):
   }
   await refs.checkpoint({ ...target, ...spec.record(post) });
   return post;
+}
+
+/**
+ * A `surelyNotSent` for platforms that act on a request only when they accept it: the platform
+ * answered and refused (429, a validation or permission error, a configuration our side must fix),
+ * or our own pacer handed the job back after the marker was written. Timeouts, network errors and
+ * 5xx are not: the request may have been carried out.
+ */
+export function refusedBeforeActing(error: unknown): boolean {
+  if (!isWabridgeError(error)) return false;
+  const { code } = error;
+  return (
+    code === 'rate_limited' || code === 'permanent' || code === 'auth_failed' || code === 'config_invalid'
+  );
 }
 
 /** The marker's attempt, or null when the marker carries no nonce (nothing to search for). */
