@@ -31,6 +31,8 @@ export * from './domain/commands.ts';
 export * from './domain/events.ts';
 export * from './domain/types.ts';
 export * from './errors/index.ts';
+// The cheap fetch every connector hands its SDK (docs/performance.md, 2026-12-07 "fetch").
+export * from './http/fetch.ts';
 export * from './ids/index.ts';
 export * from './logger/index.ts';
 export * from './media/index.ts';

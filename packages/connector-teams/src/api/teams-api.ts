@@ -1,12 +1,14 @@
 import {
   AuthenticationHandler,
   Client,
+  type Context,
   GraphError,
-  HTTPMessageHandler,
+  type Middleware,
   ResponseType,
   TelemetryHandler,
 } from '@microsoft/microsoft-graph-client';
 import type { ChatMessage, Subscription } from '@microsoft/microsoft-graph-types';
+import { httpFetch } from '@wabridge/core';
 import type { TokenSource } from '../auth/tokens.ts';
 import type { ChannelTarget } from '../config.ts';
 import { graphStatus, toConnectorError } from './errors.ts';
@@ -36,6 +38,17 @@ export interface SubscriptionInput {
 }
 
 /**
+ * The last link of the Graph client's middleware chain, in place of its `HTTPMessageHandler` (which
+ * calls the global fetch): the same contract, `context.response` set from the request and its
+ * options, sent through core's cheaper `httpFetch` (packages/core/src/http/fetch.ts).
+ */
+class CoreHttpHandler implements Middleware {
+  async execute(context: Context): Promise<void> {
+    context.response = await httpFetch(context.request, context.options);
+  }
+}
+
+/**
  * The Graph calls the connector makes, through the official client. Two clients: one with the
  * service account's delegated token (posting and changing its own messages: Graph allows
  * application tokens to post only in migration mode), one with the app-only token (reading
@@ -59,7 +72,7 @@ export class TeamsApi {
       const auth = new AuthenticationHandler({ getAccessToken: token });
       const telemetry = new TelemetryHandler();
       auth.setNext(telemetry);
-      telemetry.setNext(new HTTPMessageHandler());
+      telemetry.setNext(new CoreHttpHandler());
       return Client.initWithMiddleware({
         middleware: auth,
         baseUrl: options.baseUrl.endsWith('/') ? options.baseUrl : `${options.baseUrl}/`,

@@ -5,6 +5,7 @@ import type { ConnectorManifest, DeliveryContext } from '../connector/contract.t
 import type { DomainCommand } from '../domain/commands.ts';
 import type { DomainEvent } from '../domain/events.ts';
 import { WabridgeError } from '../errors/index.ts';
+import { httpFetch } from '../http/fetch.ts';
 
 /**
  * A test connector and the "platform" it talks to, for proving queue and crash guarantees without
@@ -131,7 +132,8 @@ export const ledgerConnector: ConnectorManifest<LedgerConfig> = {
     ): Promise<unknown> {
       let response: Response;
       try {
-        response = await fetch(`${config.url}${path}`, {
+        // Core's httpFetch, as the real connectors hand their SDKs: the benches measure what they pay.
+        response = await httpFetch(`${config.url}${path}`, {
           method,
           signal,
           headers: { 'content-type': 'application/json' },
