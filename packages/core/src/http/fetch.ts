@@ -1,7 +1,16 @@
 import { Agent as HttpAgent } from 'node:http';
 import { Agent as HttpsAgent } from 'node:https';
+import { createRequire } from 'node:module';
 import { brotliDecompress, gunzip, inflate, inflateRaw } from 'node:zlib';
-import { Agent, type Dispatcher, request } from 'undici';
+import type { Agent, Dispatcher } from 'undici';
+
+type Undici = typeof import('undici');
+let undici: Undici | null = null;
+/** undici is loaded by the first call: a thread that never calls out (the HTTP edge's) does not carry it. */
+function loadUndici(): Undici {
+  undici ??= createRequire(import.meta.url)('undici') as Undici;
+  return undici;
+}
 
 /**
  * A `fetch` for the connectors' SDKs that costs less CPU per call than the global one.
@@ -41,8 +50,6 @@ export interface HttpFetchOptions {
 }
 
 export interface HttpFetch extends FetchFunction {
-  /** The undici pool the calls go through. */
-  readonly dispatcher: Agent;
   /**
    * Keep-alive `node:http`/`node:https` agents with the same bounds, for SDKs that take an agent
    * instead of a fetch (HubSpot's `httpAgent`).
@@ -88,11 +95,15 @@ interface Plan {
 export function createHttpFetch(options: HttpFetchOptions = {}): HttpFetch {
   const maxSockets = options.maxSockets ?? 128;
   const freeSocketTimeoutMs = options.freeSocketTimeoutMs ?? 4000;
-  const dispatcher = new Agent({
-    connections: maxSockets,
-    keepAliveTimeout: freeSocketTimeoutMs,
-    keepAliveMaxTimeout: freeSocketTimeoutMs,
-  });
+  let dispatcher: Agent | null = null;
+  const pool = () => {
+    dispatcher ??= new (loadUndici().Agent)({
+      connections: maxSockets,
+      keepAliveTimeout: freeSocketTimeoutMs,
+      keepAliveMaxTimeout: freeSocketTimeoutMs,
+    });
+    return dispatcher;
+  };
   const nodeOptions = {
     keepAlive: true,
     maxSockets,
@@ -110,7 +121,7 @@ export function createHttpFetch(options: HttpFetchOptions = {}): HttpFetch {
     if (plan.signal?.aborted) throw plan.signal.reason;
     let redirects = 0;
     for (;;) {
-      const answer = await send(plan, dispatcher, idleTimeoutMs);
+      const answer = await send(plan, pool(), idleTimeoutMs);
       const location = REDIRECT.has(answer.status) ? answer.headers.get('location') : null;
       if (location === null || plan.redirect === 'manual') return respond(answer, plan, redirects > 0);
       if (plan.redirect === 'error') throw fetchFailed(new Error('unexpected redirect'));
@@ -146,12 +157,12 @@ export function createHttpFetch(options: HttpFetchOptions = {}): HttpFetch {
   }
 
   return Object.assign(httpFetch, {
-    dispatcher,
     nodeAgents,
     async close() {
       nodeAgents.http.destroy();
       nodeAgents.https.destroy();
-      await dispatcher.destroy();
+      await dispatcher?.destroy();
+      dispatcher = null;
     },
   });
 }
@@ -267,7 +278,7 @@ async function sendOnce(plan: Plan, dispatcher: Agent, idleTimeoutMs: number): P
   const { signal } = plan;
   let answer: Dispatcher.ResponseData;
   try {
-    answer = await request(plan.url, {
+    answer = await loadUndici().request(plan.url, {
       dispatcher,
       method: plan.method as Dispatcher.HttpMethod,
       headers: plan.headers,
