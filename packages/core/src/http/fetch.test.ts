@@ -1,4 +1,10 @@
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import {
+  createServer,
+  request as httpRequest,
+  type IncomingMessage,
+  type Server,
+  type ServerResponse,
+} from 'node:http';
 import type { Socket } from 'node:net';
 import { brotliCompressSync, deflateRawSync, deflateSync, gzipSync } from 'node:zlib';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -373,6 +379,40 @@ describe('httpFetch answers like the global fetch', () => {
     ];
     expect(b).toBeInstanceOf(TypeError);
     expect(a).toBeInstanceOf(TypeError);
+  });
+});
+
+describe('the node:http agents (for SDKs that take an agent, as HubSpot does)', () => {
+  it('keep a connection alive between requests', async () => {
+    await using client = fresh();
+    const get = () =>
+      new Promise<void>((resolve, reject) => {
+        httpRequest(`${base}/echo`, { agent: client.nodeAgents.http }, (res) => {
+          res.resume();
+          res.on('end', resolve);
+        })
+          .on('error', reject)
+          .end();
+      });
+    await get();
+    await settled();
+    requestsBySocket.length = 0;
+    await get();
+    expect(requestsBySocket).toEqual([{ reused: true }]);
+  });
+
+  it('fail a request the server never answers, where plain node:http would wait forever', async () => {
+    const client = createHttpFetch({ idleTimeoutMs: 20 });
+    try {
+      const error = await new Promise<Error>((resolve) => {
+        httpRequest(`${base}/never`, { agent: client.nodeAgents.http }, () => resolve(new Error('answered')))
+          .on('error', resolve)
+          .end();
+      });
+      expect(error.message).toBe('no answer for 20 ms');
+    } finally {
+      await client.close();
+    }
   });
 });
 

@@ -1,4 +1,4 @@
-import { Agent as HttpAgent } from 'node:http';
+import { type ClientRequest, Agent as HttpAgent } from 'node:http';
 import { Agent as HttpsAgent } from 'node:https';
 import { createRequire } from 'node:module';
 import { brotliDecompress, gunzip, inflate, inflateRaw } from 'node:zlib';
@@ -111,8 +111,11 @@ export function createHttpFetch(options: HttpFetchOptions = {}): HttpFetch {
     timeout: freeSocketTimeoutMs,
     scheduling: 'lifo' as const,
   };
-  const nodeAgents = { http: new HttpAgent(nodeOptions), https: new HttpsAgent(nodeOptions) };
   const idleTimeoutMs = options.idleTimeoutMs ?? 300_000;
+  const nodeAgents = {
+    http: boundedWait(new HttpAgent(nodeOptions), idleTimeoutMs),
+    https: boundedWait(new HttpsAgent(nodeOptions), idleTimeoutMs),
+  };
   const fallback = options.fallback;
 
   async function httpFetch(input: string | URL | Request, init?: RequestInit): Promise<Response> {
@@ -165,6 +168,24 @@ export function createHttpFetch(options: HttpFetchOptions = {}): HttpFetch {
       dispatcher = null;
     },
   });
+}
+
+/**
+ * An agent whose requests fail after `idleTimeoutMs` without a byte, as undici's do: a `node:http`
+ * request only reports the silence ('timeout') and waits on, and an SDK that sends through the
+ * agent (HubSpot's transport) listens for none, so a hung platform would hold the call forever.
+ * `addRequest` is the hook agent libraries wrap (agentkeepalive, proxy agents); the request's own
+ * timeout replaces the free-socket one while it runs and the agent restores that when it is freed.
+ */
+function boundedWait<T extends HttpAgent>(agent: T, idleTimeoutMs: number): T {
+  // biome-ignore lint/suspicious/noExplicitAny: addRequest is not in @types/node's Agent.
+  const target = agent as any;
+  const addRequest = target.addRequest.bind(agent) as (req: ClientRequest, options: unknown) => void;
+  target.addRequest = (req: ClientRequest, requestOptions: unknown) => {
+    req.setTimeout(idleTimeoutMs, () => req.destroy(new Error(`no answer for ${idleTimeoutMs} ms`)));
+    addRequest(req, requestOptions);
+  };
+  return agent;
 }
 
 /** The process's shared client: one pool of kept-alive sockets per origin for every connector. */
