@@ -161,14 +161,7 @@ describe('the window shape', () => {
   it('lets no more than `burst` calls leave in any window when a stall wakes two windows at once', async () => {
     vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'performance'] });
     try {
-      const pacer = new Pacer({
-        label: 'Teams channel requests',
-        shape: 'window',
-        ratePerSecond: 3,
-        burst: 3,
-        marginMs: 100,
-        maxWaitMs: 5000,
-      });
+      const pacer = graphChannelPacer();
       const start = performance.now();
       // Six callers whose slots were two windows' worth (three now, three 1,100 ms later), and an
       // event loop stalled for 1,200 ms: all six timers fire in one turn.
@@ -194,14 +187,7 @@ describe('the window shape', () => {
   it('does not hold back calls that leave a window apart', async () => {
     vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'performance'] });
     try {
-      const pacer = new Pacer({
-        label: 'Teams channel requests',
-        shape: 'window',
-        ratePerSecond: 3,
-        burst: 3,
-        marginMs: 100,
-        maxWaitMs: 5000,
-      });
+      const pacer = graphChannelPacer();
       const start = performance.now();
       for (const at of [0, 0, 0, 1100, 1100, 1100, 2200]) {
         vi.advanceTimersByTime(start + at - performance.now());
@@ -327,3 +313,15 @@ describe('the window shape', () => {
     });
   });
 });
+
+/** Graph's per-channel requests as the Teams connector paces them: 3 in any 1,100 ms. */
+function graphChannelPacer(): Pacer {
+  return new Pacer({
+    label: 'Teams channel requests',
+    shape: 'window',
+    ratePerSecond: 3,
+    burst: 3,
+    marginMs: 100,
+    maxWaitMs: 5000,
+  });
+}
