@@ -332,6 +332,61 @@ describe('mirroring WhatsApp into Slack', () => {
     );
   });
 
+  it('shows the final status on a post whose first attempt timed out and was found by the retry', async () => {
+    world = await startWorld();
+    const ada = world.wa.customer({ waId: '447700900135', name: 'Ada' });
+    await ada.sendText('hello?');
+    await settle(world);
+    const { bridge } = world;
+    const conversation = await bridge.conversationOf('447700900135');
+    await bridge.store.recordOutbound({
+      commandKey: { source: 'api', key: 'api-timeout' },
+      workspaceId: bridge.workspaceId,
+      conversationId: conversation!.id,
+      message: {
+        id: 'msg_api_timeout',
+        type: 'text',
+        text: 'Your order ships today',
+        content: { text: 'Your order ships today', attachments: [] },
+        sender: { via: 'api', agentId: null, agentName: null },
+        relatesTo: null,
+        timestamp: Date.now(),
+      },
+      originRef: null,
+    });
+    // The mirror's first attempt: Slack makes the post (rendered as not yet sent), the answer is
+    // lost (a timeout), and the job stays leased while WhatsApp's statuses arrive.
+    const [job] = await bridge.store.claimJobs({
+      limit: 1,
+      leaseMs: 60_000,
+      workerId: 'slow',
+      connectorIds: ['slack'],
+    });
+    const event = await hydrateEvent(bridge.store, job!, Date.now());
+    const instance = await bridge.host.instance(bridge.workspaceId, 'slack');
+    const ctx = deliveryContext(bridge.store, job!, new AbortController().signal, silentLogger);
+    const timingOut = {
+      ...ctx,
+      refs: {
+        ...ctx.refs,
+        checkpoint: async (ref: Parameters<typeof ctx.refs.checkpoint>[0]) => {
+          if (ref.kind === 'message' && parseRef(ref.externalId)) throw new Error('timed out');
+          return ctx.refs.checkpoint(ref);
+        },
+      },
+    };
+    await expect(instance!.deliver(event!, timingOut)).rejects.toThrow('timed out');
+    await settle(world, 6);
+    expect((await bridge.store.getMessage(bridge.workspaceId, 'msg_api_timeout'))?.state).toBe('read');
+    // The retry finds the post by its nonce; the statuses after it must still show "read" on it.
+    await bridge.store.retryJob(job!.lease, { runAt: 0, error: 'transient: timed out', countAttempt: true });
+    await settle(world, 6);
+    const mirrors = (await world.thread('447700900135')).filter((m) => m.text === 'Your order ships today');
+    expect(mirrors).toHaveLength(1);
+    expect(JSON.stringify(mirrors[0]?.blocks)).toContain(':eyes: Read');
+    expect(await bridge.store.listDeadJobs()).toEqual([]);
+  });
+
   it('shares a file once after a crash between the upload and recording the share', async () => {
     world = await startWorld();
     const ada = world.wa.customer({ waId: '447700900129', name: 'Ada' });

@@ -25,13 +25,18 @@ export function createTeamsInstance(config: TeamsConfig, deps: ConnectorDeps): C
     now: deps.now,
     metrics: deps.metrics,
   });
-  const api = new TeamsApi({ baseUrl: config.graphBaseUrl, version: config.graphVersion, tokens });
   const pacer = new ChannelPacer(config, {
     state: deps.state,
     logger,
     now: deps.now,
     metrics: deps.metrics,
     ...(deps.pacing ? { pacing: deps.pacing } : {}),
+  });
+  const api = new TeamsApi({
+    baseUrl: config.graphBaseUrl,
+    version: config.graphVersion,
+    tokens,
+    beforeChannelSend: (channel, signal) => pacer.beforeSend(channel, signal),
   });
   const threads = new ThreadIndex(deps.state, deps.now);
   const commandOptions = async (): Promise<CommandOptions> => ({

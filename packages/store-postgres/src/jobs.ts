@@ -98,7 +98,7 @@ export abstract class PgJobs extends PgErasure implements JobStore {
   }
 
   private checkpointOne({ lease, workspaceId, ref }: Checkpoint): Promise<boolean> {
-    return this.queue.checkpoint(lease, this.refsPart([ref], workspaceId));
+    return this.queue.checkpoint(lease, workspaceId, this.refsPart([ref]));
   }
 
   /**
@@ -109,12 +109,11 @@ export abstract class PgJobs extends PgErasure implements JobStore {
   private async checkpointRefs(all: Checkpoint[]): Promise<boolean[]> {
     if (all.length === 1) return [await this.checkpointOne(all[0] as Checkpoint)];
     try {
-      const parts = this.refsOfJobsPart(
-        all.map(({ lease, workspaceId, ref }) => ({ jobId: lease.jobId, workspaceId, refs: [ref] })),
-      );
+      const parts = this.refsOfJobsPart(all.map(({ lease, ref }) => ({ jobId: lease.jobId, refs: [ref] })));
       const held = new Set(
         await this.queue.checkpoints(
           all.map((c) => c.lease),
+          all.map((c) => c.workspaceId),
           parts,
         ),
       );

@@ -82,10 +82,10 @@ export abstract class PgRefs extends PgAccess implements RefStore {
 
   /**
    * Refs stored or replaced as a part of a job's settlement (see queue/settle.ts): written only if
-   * its `job` part settled the job, in the workspace given or else the job's. A ref given twice
+   * its `job` part settled the job, in the job's workspace. A ref given twice
    * keeps the last (one upsert cannot change a row twice).
    */
-  protected refsPart(refs: readonly ExternalRef[], workspaceId?: string): (param: Param) => string[] {
+  protected refsPart(refs: readonly ExternalRef[]): (param: Param) => string[] {
     const byKey = new Map(refs.map((r) => [JSON.stringify([r.connectorId, r.kind, r.entityId]), r]));
     if (byKey.size === 0) return () => [];
     const rows = [...byKey.values()].map((r) => ({
@@ -97,7 +97,7 @@ export abstract class PgRefs extends PgAccess implements RefStore {
     }));
     return (param) => [
       `refs AS (INSERT INTO external_refs (workspace_id, connector_id, kind, entity_id, external_id, data, created_at)
-        SELECT ${workspaceId === undefined ? 'job.workspace_id' : `${param(workspaceId)}::text`}, r.connector_id, r.kind,
+        SELECT job.workspace_id, r.connector_id, r.kind,
           r.entity_id, r.external_id, coalesce(r.data, 'null'::jsonb), ${param(this.now())}::bigint
         FROM job, jsonb_to_recordset(${param(JSON.stringify(rows))}::jsonb)
           AS r(connector_id text, kind text, entity_id text, external_id text, data jsonb)
@@ -108,18 +108,17 @@ export abstract class PgRefs extends PgAccess implements RefStore {
 
   /**
    * refsPart for a settlement of several jobs (see PgJobs's batches): each job's refs, written only
-   * if its own lease held (its row is in `job`), in the workspace given or else the job's. Two jobs
+   * if its own lease held (its row is in `job`), in the job's workspace. Two jobs
    * of one batch writing the same ref make the statement fail (one upsert cannot change a row
    * twice): the batch is then settled one job at a time.
    */
   protected refsOfJobsPart(
-    jobs: readonly { jobId: number; workspaceId?: string; refs: readonly ExternalRef[] }[],
+    jobs: readonly { jobId: number; refs: readonly ExternalRef[] }[],
   ): (param: Param) => string[] {
-    const rows = jobs.flatMap(({ jobId, workspaceId, refs }) => {
+    const rows = jobs.flatMap(({ jobId, refs }) => {
       const byKey = new Map(refs.map((r) => [JSON.stringify([r.connectorId, r.kind, r.entityId]), r]));
       return [...byKey.values()].map((r) => ({
         job_id: jobId,
-        workspace_id: workspaceId ?? null,
         connector_id: r.connectorId,
         kind: r.kind,
         entity_id: r.entityId,
@@ -130,10 +129,10 @@ export abstract class PgRefs extends PgAccess implements RefStore {
     if (rows.length === 0) return () => [];
     return (param) => [
       `refs AS (INSERT INTO external_refs (workspace_id, connector_id, kind, entity_id, external_id, data, created_at)
-        SELECT coalesce(r.workspace_id, job.workspace_id), r.connector_id, r.kind, r.entity_id, r.external_id,
+        SELECT job.workspace_id, r.connector_id, r.kind, r.entity_id, r.external_id,
           coalesce(r.data, 'null'::jsonb), ${param(this.now())}::bigint
         FROM jsonb_to_recordset(${param(JSON.stringify(rows))}::jsonb)
-          AS r(job_id bigint, workspace_id text, connector_id text, kind text, entity_id text, external_id text, data jsonb)
+          AS r(job_id bigint, connector_id text, kind text, entity_id text, external_id text, data jsonb)
           JOIN job ON job.id = r.job_id
         ON CONFLICT (workspace_id, connector_id, kind, entity_id) DO UPDATE SET
           external_id = excluded.external_id, data = excluded.data)`,

@@ -126,8 +126,10 @@ export async function deliverOutbound(
   const who = message.sender?.agentName ?? message.sender?.agentId ?? 'wabridge';
   const asAgent = d.config.customizeAuthor;
   const masking = event.workspace.policies.numberMasking;
-  // `mirror` tells statuses this is our post (a status line to update), not an agent's own message.
-  const data: Record<string, unknown> = { mirror: true, shown: message.state ?? 'pending' };
+  // `mirror` tells statuses this is our post (a status line to update), not an agent's own message;
+  // `shown`, the state this rendering shows (a status the post already shows needs no update).
+  const data: Record<string, unknown> = { mirror: true };
+  const shows = { shown: message.state ?? 'pending' };
   // What the business sent from the WhatsApp Business app may carry media, like a customer's message.
   if (isBusinessAppMessage(message) && MEDIA_TYPES.has(message.type) && !message.revision?.revokedAt) {
     const file = await d.post.fetchMedia(message, ctx);
@@ -165,6 +167,7 @@ export async function deliverOutbound(
         : {}),
     },
     data,
+    shows,
   );
   return {};
 }

@@ -121,13 +121,18 @@ export class SlackPoster {
     }
   }
 
-  /** Posts once per target, even across crashes (see the class comment of `SlackMirror`). */
+  /**
+   * Posts once per target, even across crashes (see the class comment of `SlackMirror`). `data` is
+   * kept on the ref; `shows`, what this rendering of the post shows (a status, a card's key), too,
+   * but a post found from an earlier attempt is recorded with what that attempt's rendering showed.
+   */
   once(
     ctx: DeliveryContext,
     target: Target,
     existing: ExternalRef | null,
     post: PostInput,
     data: Record<string, unknown>,
+    shows?: Record<string, unknown>,
   ): Promise<SlackMessageRef> {
     return postOnce<SlackMessageRef>(ctx.refs, {
       ...target,
@@ -135,6 +140,7 @@ export class SlackPoster {
       posted: postedRef,
       nonce: randomUUID(),
       where: { channel: post.channel, threadTs: post.threadTs ?? null },
+      ...(shows ? { shows } : {}),
       find: (marker) => this.findPost(marker, ctx),
       send: async (nonce, mark) => {
         const result = await this.#api.call<{ ts: string; channel: string }>(
@@ -154,7 +160,10 @@ export class SlackPoster {
         );
         return { channel: result.channel ?? post.channel, ts: result.ts };
       },
-      record: (ref) => ({ externalId: formatRef(ref), data: { ...data, channel: ref.channel } }),
+      record: (ref, shown) => ({
+        externalId: formatRef(ref),
+        data: { ...data, ...shown, channel: ref.channel },
+      }),
       // Slack answered and said no: it certainly did not post.
       surelyNotSent: refusedBeforeActing,
       now: () => this.#now(),

@@ -49,6 +49,7 @@ export async function conversationThread(
       target,
       ref,
       { channel, text: card.text, blocks: card.blocks },
+      {},
       { card: card.key },
     );
   }

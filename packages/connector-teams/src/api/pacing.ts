@@ -91,6 +91,14 @@ export class ChannelPacer {
   }
 
   /**
+   * The moment a request on the channel leaves (`ChannelSendGuard`): no more of this process's
+   * requests in any of the channel's windows than it allows, whenever their slots were taken.
+   */
+  async beforeSend(channel: ChannelTarget, signal?: AbortSignal): Promise<void> {
+    await this.requests?.spaceSend(channelKey(channel), signal);
+  }
+
+  /**
    * Everything before a new message leaves, in this order: the message pace, one of the channel's
    * daily messages, the caller's marker (`mark`, a store write), and last the request slot, so the
    * request leaves right after its slot. With the slot taken before the two store writes, a stall

@@ -11,6 +11,7 @@ import type { ChatMessage, Subscription } from '@microsoft/microsoft-graph-types
 import { httpFetch } from '@wabridge/core';
 import type { TokenSource } from '../auth/tokens.ts';
 import type { ChannelTarget } from '../config.ts';
+import { type BeforeChannelSend, ChannelSendGuard } from './channel-send.ts';
 import { graphStatus, toConnectorError } from './errors.ts';
 import { type HostedContentLocation, shareIdOf } from './files.ts';
 import { channelPath, messagePath } from './ids.ts';
@@ -65,14 +66,27 @@ export class TeamsApi {
   private readonly app: Client;
   private readonly tokens: TokenSource;
 
-  constructor(options: { baseUrl: string; version: string; tokens: TokenSource }) {
+  constructor(options: {
+    baseUrl: string;
+    version: string;
+    tokens: TokenSource;
+    /** Called for every request on a channel as it leaves (see `ChannelSendGuard`). */
+    beforeChannelSend?: BeforeChannelSend;
+  }) {
     this.tokens = options.tokens;
     const host = new URL(options.baseUrl).hostname;
     const build = (token: () => Promise<string>) => {
       const auth = new AuthenticationHandler({ getAccessToken: token });
       const telemetry = new TelemetryHandler();
       auth.setNext(telemetry);
-      telemetry.setNext(new CoreHttpHandler());
+      const http = new CoreHttpHandler();
+      if (options.beforeChannelSend) {
+        const guard = new ChannelSendGuard(options.beforeChannelSend);
+        telemetry.setNext(guard);
+        guard.setNext(http);
+      } else {
+        telemetry.setNext(http);
+      }
       return Client.initWithMiddleware({
         middleware: auth,
         baseUrl: options.baseUrl.endsWith('/') ? options.baseUrl : `${options.baseUrl}/`,

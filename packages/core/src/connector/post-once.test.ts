@@ -107,6 +107,61 @@ describe('postOnce', () => {
     expect(target.posts.size).toBe(1);
   });
 
+  it('records a post found after a crash with what its own attempt showed, not what the retry would show', async () => {
+    const world = memoryRefs();
+    const target = platform();
+    const record: PostOnceSpec<string>['record'] = (id, shows) => ({
+      externalId: id,
+      data: { channel: 'C1', ...shows },
+    });
+    await expect(
+      postOnce(
+        world.access,
+        spec(world, target, {
+          shows: { shown: 'sent' },
+          record,
+          send: async (nonce, mark) => {
+            await mark();
+            target.post(nonce);
+            throw new Error('timed out');
+          },
+        }),
+      ),
+    ).rejects.toThrow('timed out');
+    // The retry would render the message as read by now; the post it finds says sent.
+    await postOnce(world.access, spec(world, target, { shows: { shown: 'read' }, record }));
+    expect(world.refs.get('message/m1')).toMatchObject({
+      externalId: 'P1',
+      data: { channel: 'C1', shown: 'sent' },
+    });
+    // A post it makes itself is recorded with its own.
+    const fresh = memoryRefs();
+    await postOnce(fresh.access, spec(fresh, platform(), { shows: { shown: 'read' }, record }));
+    expect(fresh.refs.get('message/m1')?.data).toEqual({ channel: 'C1', shown: 'read' });
+  });
+
+  it('records a post found from a marker without shows as showing nothing known', async () => {
+    const world = memoryRefs();
+    const target = platform();
+    const id = target.post('old');
+    await world.access.checkpoint({
+      kind: 'message',
+      entityId: 'm1',
+      externalId: 'pending:old',
+      data: { channel: 'C1', pending: true, nonce: 'old', at: 1 },
+    });
+    await expect(
+      postOnce(
+        world.access,
+        spec(world, target, {
+          shows: { shown: 'read' },
+          record: (post, shows) => ({ externalId: post, data: { channel: 'C1', ...shows } }),
+        }),
+      ),
+    ).resolves.toBe(id);
+    expect(world.refs.get('message/m1')?.data).toEqual({ channel: 'C1' });
+  });
+
   it('posts again when the search finds nothing (the request never reached the platform)', async () => {
     const world = memoryRefs();
     const target = platform();
@@ -130,7 +185,7 @@ describe('postOnce', () => {
         },
       }),
     );
-    expect(searched).toEqual([{ nonce: 'n0', data: { channel: 'C1' }, at: 1_000 }]);
+    expect(searched).toEqual([{ nonce: 'n0', data: { channel: 'C1' }, shows: {}, at: 1_000 }]);
     expect(result).toBe('P1');
     expect([...target.posts.keys()]).toEqual(['fresh']);
   });

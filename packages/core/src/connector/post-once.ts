@@ -15,6 +15,8 @@ export interface PendingPost {
   nonce: string;
   /** The `where` data of the attempt (a channel, a thread). */
   data: Record<string, unknown>;
+  /** The `shows` of the attempt ({} when it had none, or the marker predates them). */
+  shows: Record<string, unknown>;
   /** When the marker was written (our clock): a search need not look further back. */
   at: number;
 }
@@ -34,6 +36,12 @@ export interface PostOnceSpec<Post> {
   nonce: string;
   /** Kept on the marker: where the post goes, so a search after a crash knows where to look. */
   where: Record<string, unknown>;
+  /**
+   * Kept on the marker too: what this attempt's post shows that can change later (the status a
+   * mirrored message was rendered with). A post a later attempt finds is the earlier attempt's,
+   * rendered then; it is recorded with that attempt's `shows` (see `record`), not this one's.
+   */
+  shows?: Record<string, unknown>;
   /** Looks for an earlier attempt's post by its marker; null when it is not there. */
   find(marker: PendingPost): Promise<Post | null>;
   /**
@@ -41,8 +49,11 @@ export interface PostOnceSpec<Post> {
    * any pacing), so the marker is durable before the platform can act on the request.
    */
   send(nonce: string, mark: () => Promise<void>): Promise<Post>;
-  /** The finished ref of a post. */
-  record(post: Post): { externalId: string; data: Record<string, unknown> };
+  /**
+   * The finished ref of a post. `shows`: what the post shows, the `shows` of the attempt that made
+   * it (this one's for a post just made, the marker's for a post found by its nonce).
+   */
+  record(post: Post, shows: Record<string, unknown>): { externalId: string; data: Record<string, unknown> };
   /**
    * Errors after which the post surely did not happen (the platform refused it): the marker is
    * cleared so the retry posts without searching. Without it, every failed attempt searches.
@@ -71,7 +82,7 @@ export async function postOnce<Post>(refs: RefAccess, spec: PostOnceSpec<Post>):
     const marker = pendingPost(spec.existing);
     const found = marker ? await spec.find(marker) : null;
     if (found) {
-      await refs.checkpoint({ ...target, ...spec.record(found) });
+      await refs.checkpoint({ ...target, ...spec.record(found, marker?.shows ?? {}) });
       return found;
     }
   }
@@ -80,7 +91,13 @@ export async function postOnce<Post>(refs: RefAccess, spec: PostOnceSpec<Post>):
     await refs.checkpoint({
       ...target,
       externalId: `${PENDING_REF_PREFIX}${spec.nonce}`,
-      data: { ...spec.where, pending: true, nonce: spec.nonce, at: spec.now() },
+      data: {
+        ...spec.where,
+        ...(spec.shows ? { shows: spec.shows } : {}),
+        pending: true,
+        nonce: spec.nonce,
+        at: spec.now(),
+      },
     });
     marked = true;
   };
@@ -94,7 +111,7 @@ export async function postOnce<Post>(refs: RefAccess, spec: PostOnceSpec<Post>):
     }
     throw error;
   }
-  await refs.checkpoint({ ...target, ...spec.record(post) });
+  await refs.checkpoint({ ...target, ...spec.record(post, spec.shows ?? {}) });
   return post;
 }
 
@@ -114,7 +131,8 @@ export function refusedBeforeActing(error: unknown): boolean {
 
 /** The marker's attempt, or null when the marker carries no nonce (nothing to search for). */
 export function pendingPost(ref: ExternalRef): PendingPost | null {
-  const { nonce, at, pending: _pending, ...data } = ref.data as Record<string, unknown>;
+  const { nonce, at, pending: _pending, shows, ...data } = ref.data as Record<string, unknown>;
   if (typeof nonce !== 'string' || nonce === '') return null;
-  return { nonce, data, at: typeof at === 'number' ? at : 0 };
+  const attempt = shows !== null && typeof shows === 'object' ? (shows as Record<string, unknown>) : {};
+  return { nonce, data, shows: attempt, at: typeof at === 'number' ? at : 0 };
 }

@@ -1322,6 +1322,35 @@ export function describeJobsConformance(name: string, open: OpenStore): void {
         });
       });
 
+      it("a checkpoint naming another workspace than its job's writes nothing there, alone or with others", async () => {
+        const ws = await seedWorkspace(store, { connectors: ['slack'] });
+        const other = await seedWorkspace(store, { phoneNumberId: '222', connectors: ['slack'] });
+        // Two conversations, so both jobs are claimed at once.
+        await queue(ws, ['a']);
+        await queue(ws, ['b'], '15550002222');
+        const [a, b] = await claim();
+        expect(b).toBeDefined();
+        const ref = (entityId: string) => ({
+          connectorId: 'slack',
+          kind: 'message',
+          entityId,
+          externalId: 'pending:1',
+          data: {},
+        });
+        expect(await store.checkpointRef(a!.lease, other, ref(a!.entityId))).toBe(false);
+        // Asked for together (a store may settle them in one statement): each judged on its own.
+        const together = await Promise.all([
+          store.checkpointRef(a!.lease, other, ref('x')),
+          store.checkpointRef(b!.lease, ws, ref(b!.entityId)),
+        ]);
+        expect(together).toEqual([false, true]);
+        expect(await store.getRef(other, 'slack', 'message', a!.entityId)).toBeNull();
+        expect(await store.getRef(other, 'slack', 'message', 'x')).toBeNull();
+        expect(await store.getRef(ws, 'slack', 'message', b!.entityId)).toMatchObject({
+          externalId: 'pending:1',
+        });
+      });
+
       it('a rate-limit retry does not count as an attempt', async () => {
         const ws = await seedWorkspace(store, { connectors: ['slack'] });
         await queue(ws, ['a']);

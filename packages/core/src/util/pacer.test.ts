@@ -158,6 +158,47 @@ describe('the window shape', () => {
     expect(await pacer.tryTake('C1')).toBe(1100);
   });
 
+  it('lets no more than `burst` calls leave in any window when a stall wakes two windows at once', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'performance'] });
+    try {
+      const pacer = graphChannelPacer();
+      const start = performance.now();
+      // Six callers whose slots were two windows' worth (three now, three 1,100 ms later), and an
+      // event loop stalled for 1,200 ms: all six timers fire in one turn.
+      vi.advanceTimersByTime(1200);
+      const left: number[] = [];
+      const sends = Promise.all(
+        [0, 1, 2, 3, 4, 5].map(async () => {
+          await pacer.spaceSend('C1');
+          left.push(performance.now() - start);
+        }),
+      );
+      await vi.runAllTimersAsync();
+      await sends;
+      expect(left).toEqual([1200, 1200, 1200, 2300, 2300, 2300]);
+      // Another channel is not held back by this one's window.
+      await pacer.spaceSend('C2');
+      expect(performance.now() - start).toBe(2300);
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
+  it('does not hold back calls that leave a window apart', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'performance'] });
+    try {
+      const pacer = graphChannelPacer();
+      const start = performance.now();
+      for (const at of [0, 0, 0, 1100, 1100, 1100, 2200]) {
+        vi.advanceTimersByTime(start + at - performance.now());
+        await pacer.spaceSend('C1');
+        expect(performance.now() - start).toBe(at);
+      }
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
   it('reserves waiting callers consecutive slots in arrival order', async () => {
     let now = 0;
     const pacer = new Pacer({
@@ -272,3 +313,15 @@ describe('the window shape', () => {
     });
   });
 });
+
+/** Graph's per-channel requests as the Teams connector paces them: 3 in any 1,100 ms. */
+function graphChannelPacer(): Pacer {
+  return new Pacer({
+    label: 'Teams channel requests',
+    shape: 'window',
+    ratePerSecond: 3,
+    burst: 3,
+    marginMs: 100,
+    maxWaitMs: 5000,
+  });
+}

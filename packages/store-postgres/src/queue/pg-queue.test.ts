@@ -90,10 +90,11 @@ describe('the queue on Postgres', () => {
     expect(await queue.completeJob(stale!.lease, within)).toBe(false);
     expect(await queue.retryJob(stale!.lease, { runAt: 0, error: 'x', countAttempt: true })).toBe(false);
     expect(await queue.deadLetterJob(stale!.lease, 'x')).toBe(false);
-    expect(await queue.checkpoint(stale!.lease, within)).toBe(false);
+    expect(await queue.checkpoint(stale!.lease, WS, within)).toBe(false);
     expect(await queue.extendLease(stale!.lease, clock + 120_000)).toBe(false);
     expect(await ran()).toBe(0);
-    expect(await queue.checkpoint(fresh!.lease, within)).toBe(true);
+    expect(await queue.checkpoint(fresh!.lease, 'another-workspace', within)).toBe(false);
+    expect(await queue.checkpoint(fresh!.lease, WS, within)).toBe(true);
     expect(await queue.completeJob(fresh!.lease, within)).toBe(true);
     expect(await ran()).toBe(2);
     expect(await queue.jobStats()).toMatchObject({ ready: 0, running: 0 });

@@ -303,13 +303,15 @@ export class PgJobQueue {
   }
 
   /**
-   * Runs `within` (a ref checkpoint) only while the lease is held; false when it was lost. The row
+   * Runs `within` (a ref checkpoint) only while the lease is held on a job of `workspaceId`; false
+   * when it was lost (or the job is another workspace's: a ref never crosses workspaces). The row
    * is locked (`FOR UPDATE`) until the statement commits, so a takeover waits for it.
    */
-  checkpoint(lease: Lease, within: Within): Promise<boolean> {
+  checkpoint(lease: Lease, workspaceId: string, within: Within): Promise<boolean> {
     return settle(this.pool, {
       job: (p) => `SELECT * FROM jobs
-        WHERE id = ${p(lease.jobId)} AND lease_token = ${p(lease.token)} AND state = 'running' FOR UPDATE`,
+        WHERE id = ${p(lease.jobId)} AND lease_token = ${p(lease.token)} AND state = 'running'
+          AND workspace_id = ${p(workspaceId)} FOR UPDATE`,
       parts: within,
       durable: true,
     });
@@ -332,9 +334,11 @@ export class PgJobQueue {
    * its own lease holds: the ids of those whose lease held. The rows are locked in id order, as
    * any other statement locking several jobs (a claim's lease update) may lock them.
    */
-  checkpoints(leases: readonly Lease[], within: Within): Promise<number[]> {
+  checkpoints(leases: readonly Lease[], workspaceIds: readonly string[], within: Within): Promise<number[]> {
     return settleMany(this.pool, {
-      job: (p) => `SELECT * FROM jobs WHERE ${leasesHeld(p, leases)} ORDER BY id FOR UPDATE`,
+      job: (p) => `SELECT * FROM jobs WHERE ${leasesHeld(p, leases)}
+          AND workspace_id = (${p(workspaceIds)}::text[])[array_position(${p(leases.map((l) => l.jobId))}::bigint[], id)]
+        ORDER BY id FOR UPDATE`,
       parts: within,
       durable: true,
     });

@@ -52,7 +52,7 @@ async function side(): Promise<pg.Client> {
 
 const settlements: [string, (lease: Lease) => Promise<boolean>][] = [
   ['completeJob', (lease) => opened.queue.completeJob(lease, noted)],
-  ['checkpoint', (lease) => opened.queue.checkpoint(lease, noted)],
+  ['checkpoint', (lease) => opened.queue.checkpoint(lease, 'ws', noted)],
   ['retryJob', (lease) => opened.queue.retryJob(lease, { runAt: clock, error: 'x', countAttempt: true })],
   ['deadLetterJob', (lease) => opened.queue.deadLetterJob(lease, 'x')],
   ['extendLease', (lease) => opened.queue.extendLease(lease, clock + 90_000)],
