@@ -1,6 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Worker as ThreadWorker } from 'node:worker_threads';
 import { afterAll, describe, expect, it } from 'vitest';
 import { hydrateEvent } from '../../queue/hydrate.ts';
 import { identity, inboundMessage, messagesUnit, seedWorkspace } from '../../testing/fixtures.ts';
@@ -352,29 +353,78 @@ describe('sqlite store internals', () => {
 });
 
 describe('the store thread', () => {
-  // A delivery's steps are store calls one after another (claim, hydrate, the connector's refs, its
-  // checkpoint). When the next batch left as soon as the answers arrived, before their callers had
-  // reacted, each step waited for a whole extra batch (with its commit and fsync) before it could
-  // even leave: about half of a job's webhook → effect time at 500 msg/s.
-  it('a call made in reaction to an answer leaves with the next batch, not the one after', async () => {
+  /**
+   * What the main thread sends the store thread and when answers reach callers, in order: `post n`
+   * for a batch of n calls (threaded.ts posts one message of `calls` per batch), and the test's
+   * own marks.
+   */
+  function recordBatches(): { events: string[]; restore(): void } {
+    const events: string[] = [];
+    const post = ThreadWorker.prototype.postMessage;
+    ThreadWorker.prototype.postMessage = function (this: ThreadWorker, value: unknown, transfer?: never) {
+      if (typeof value === 'object' && value !== null && 'calls' in value)
+        events.push(`post ${(JSON.parse(String(value.calls)) as unknown[]).length}`);
+      return post.call(this, value, transfer);
+    };
+    return {
+      events,
+      restore: () => {
+        ThreadWorker.prototype.postMessage = post;
+      },
+    };
+  }
+
+  // At 200 connections a batch's answers resume a hundred or so HTTP handlers, which write their
+  // responses before anything else runs: a batch that waited for them left a few ms late, and
+  // the thread sat idle meanwhile.
+  it('calls that waited for a batch leave when its answers arrive, before their callers run', async () => {
     const store = await openThreadedSqliteStore({ path: join(dir, `threaded-batches-${n++}.db`) });
+    const batches = recordBatches();
     try {
       const ws = await seedWorkspace(store, { connectors: ['slack'] });
-      const first = store.getWorkspace(ws);
+      batches.events.length = 0;
+      const first = store.getWorkspace(ws).then(() => batches.events.push('first answered'));
       // One turn later the first batch (the call above) has left; this call waits for its answer.
       await new Promise((resolve) => setImmediate(resolve));
       const waiting = store.getWorkspace(ws);
-      // The first call's caller reacts to its answer with another call.
-      const reaction = first.then(() => store.getWorkspace(ws));
-      await waiting;
-      // Answered in the same message as the call that waited: it rode in the same batch. Had it
-      // left in a later batch, its answer could not come before a turn of the loop.
-      const sameBatch = await Promise.race([
-        reaction.then(() => true),
-        new Promise<boolean>((resolve) => setImmediate(() => resolve(false))),
-      ]);
-      expect(sameBatch).toBe(true);
+      await Promise.all([first, waiting]);
+      expect(batches.events).toEqual(['post 1', 'post 1', 'first answered']);
     } finally {
+      batches.restore();
+      await store.close();
+    }
+  });
+
+  // A delivery's steps are store calls one after another (claim, hydrate, the connector's refs, its
+  // checkpoint). When the next batch left as soon as the answers arrived and a reaction waited for
+  // the batch after, each step waited for a whole extra batch (with its commit and fsync) before it
+  // could even leave: about half of a job's webhook → effect time at 500 msg/s.
+  it('a call made in reaction to an answer leaves before any other answer arrives, however many awaits deep', async () => {
+    const store = await openThreadedSqliteStore({ path: join(dir, `threaded-batches-${n++}.db`) });
+    const batches = recordBatches();
+    try {
+      const ws = await seedWorkspace(store, { connectors: ['slack'] });
+      batches.events.length = 0;
+      const first = store.getWorkspace(ws);
+      await new Promise((resolve) => setImmediate(resolve));
+      const waiting = store.getWorkspace(ws).then(() => batches.events.push('waiting answered'));
+      // The first call's caller reacts to its answer with another call, a few awaits later.
+      const reaction = first.then(async () => {
+        batches.events.push('first answered');
+        await Promise.resolve();
+        await Promise.resolve();
+        return store.getWorkspace(ws);
+      });
+      await Promise.all([waiting, reaction]);
+      expect(batches.events.slice(0, 5)).toEqual([
+        'post 1',
+        'post 1',
+        'first answered',
+        'post 1',
+        'waiting answered',
+      ]);
+    } finally {
+      batches.restore();
       await store.close();
     }
   });

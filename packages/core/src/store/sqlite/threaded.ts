@@ -102,30 +102,35 @@ export async function openThreadedSqliteStore(options: {
     worker.once('error', reject);
   });
 
-  // One batch in flight at a time. Calls made while the thread works on the previous batch wait
-  // here and leave together when its answers arrive: the thread could not have started them
-  // sooner (it runs one transaction at a time), and every message costs this thread a
-  // postMessage and often a wake-up of the other core. Measured: ~10% more webhooks per second.
-  // Every store call answers promptly (none waits on anything but its own transaction), so a
-  // held batch always leaves. It leaves after the callers of the answers have reacted (see the
-  // message handler below), so a caller's next call rides with it.
+  // Calls made while the thread works on a batch wait here and leave together when its answers
+  // arrive: the thread could not have started them sooner (it runs one transaction at a time),
+  // and every message costs this thread a postMessage and often a wake-up of the other core.
+  // Measured: ~10% more webhooks per second. Every store call answers promptly (none waits on
+  // anything but its own transaction), so a held batch always leaves. Answers let at most two
+  // batches leave (see the message handler below): the calls that waited, at once, and the
+  // calls made in reaction to the answers, right after their callers have run.
   let inFlight = 0;
-  // When the thread last made progress: the batch in flight was sent, or answers arrived.
+  // When the thread last made progress: a batch left while none was in flight, or answers arrived.
   let progressAt = now();
   // Calls keep their arguments as given until they leave, so one that waits here can be taken back.
   let outbox: Call[] = [];
   let scheduled = false;
   const send = () => {
     scheduled = false;
-    if (inFlight > 0 || outbox.length === 0) return;
+    if (inFlight > 0) return;
+    post();
+  };
+  /** Sends what the outbox holds as one batch, whatever is in flight. */
+  const post = () => {
+    if (outbox.length === 0) return;
     const bodies: Uint8Array[] = [];
     const calls = outbox.map((c) => ({
       ...c,
       args: c.args.map((arg) => (arg instanceof Uint8Array ? { $bytes: bodies.push(arg) - 1 } : arg)),
     }));
     const message: Calls = { calls: JSON.stringify(calls) };
-    inFlight = outbox.length;
-    progressAt = now();
+    if (inFlight === 0) progressAt = now();
+    inFlight += outbox.length;
     outbox = [];
     const transfer: ArrayBuffer[] = [];
     if (bodies.length > 0) {
@@ -147,16 +152,19 @@ export async function openThreadedSqliteStore(options: {
     const { answers, events } = JSON.parse(text) as Answers;
     inFlight -= answers.length;
     progressAt = now();
-    // The next batch leaves in this turn's check phase, once the callers answered here have run
-    // (their continuations are microtasks, run right after this handler): a delivery's next step
-    // (the claim's hydration, the refs its connector reads, its checkpoint) joins the next batch
-    // instead of waiting for it. Sent at once, before them, every step of a job waited for one
-    // extra batch, with its commit and fsync (see docs/performance.md, "The slowest 1% at 500
-    // msg/s").
-    if (!scheduled) {
-      scheduled = true;
-      setImmediate(send);
-    }
+    // The calls that waited for this batch leave at once, before the callers answered here run:
+    // the thread has nothing else to do, and those callers can take a while (at 200 connections,
+    // a hundred or so HTTP responses written, a few ms in which the thread sat idle when the
+    // batch waited for them; docs/performance.md, "Ingest at 200 connections, bisected").
+    if (inFlight === 0) post();
+    // The calls those callers make in reaction (a delivery's next step: the claim's hydration,
+    // the refs its connector reads, its checkpoint) follow in a batch of their own, once every
+    // continuation here has run: they are microtasks, and a tick queued from one runs after the
+    // last of them, before the loop turns to any I/O. So they neither wait for the batch just
+    // sent to be answered (one extra commit and fsync per step, about half of a job's
+    // webhook → effect time at 500 msg/s: docs/performance.md, "The slowest 1% at 500 msg/s")
+    // nor hold it back. Calls that arrive later (new webhooks) wait for the next answers.
+    if (answers.length > 0) queueMicrotask(() => process.nextTick(post));
     for (const event of events) replay(event, logger, metrics);
     for (const message of answers) {
       const call = pending.get(message.id);
