@@ -358,16 +358,29 @@ describe('the store thread', () => {
    * for a batch of n calls (threaded.ts posts one message of `calls` per batch), and the test's
    * own marks.
    */
-  function recordBatches(): { events: string[]; restore(): void } {
+  function recordBatches(): {
+    events: string[];
+    /** Runs once, right after the next batch is posted: before any answer can arrive. */
+    afterNextPost(then: () => void): void;
+    restore(): void;
+  } {
     const events: string[] = [];
+    let after: (() => void) | null = null;
     const post = ThreadWorker.prototype.postMessage;
     ThreadWorker.prototype.postMessage = function (this: ThreadWorker, value: unknown, transfer?: never) {
-      if (typeof value === 'object' && value !== null && 'calls' in value)
-        events.push(`post ${(JSON.parse(String(value.calls)) as unknown[]).length}`);
-      return post.call(this, value, transfer);
+      if (typeof value !== 'object' || value === null || !('calls' in value))
+        return post.call(this, value, transfer);
+      events.push(`post ${(JSON.parse(String(value.calls)) as unknown[]).length}`);
+      post.call(this, value, transfer);
+      const then = after;
+      after = null;
+      then?.();
     };
     return {
       events,
+      afterNextPost: (then) => {
+        after = then;
+      },
       restore: () => {
         ThreadWorker.prototype.postMessage = post;
       },
@@ -383,11 +396,13 @@ describe('the store thread', () => {
     try {
       const ws = await seedWorkspace(store, { connectors: ['slack'] });
       batches.events.length = 0;
-      const first = store.getWorkspace(ws).then(() => batches.events.push('first answered'));
-      // One turn later the first batch (the call above) has left; this call waits for its answer.
-      await new Promise((resolve) => setImmediate(resolve));
-      const waiting = store.getWorkspace(ws);
-      await Promise.all([first, waiting]);
+      // A call made once the first batch (the call below) has left waits for its answer.
+      let waiting: Promise<unknown> = Promise.resolve();
+      batches.afterNextPost(() => {
+        waiting = store.getWorkspace(ws);
+      });
+      await store.getWorkspace(ws).then(() => batches.events.push('first answered'));
+      await waiting;
       expect(batches.events).toEqual(['post 1', 'post 1', 'first answered']);
     } finally {
       batches.restore();
@@ -405,9 +420,11 @@ describe('the store thread', () => {
     try {
       const ws = await seedWorkspace(store, { connectors: ['slack'] });
       batches.events.length = 0;
+      let waiting: Promise<unknown> = Promise.resolve();
+      batches.afterNextPost(() => {
+        waiting = store.getWorkspace(ws).then(() => batches.events.push('waiting answered'));
+      });
       const first = store.getWorkspace(ws);
-      await new Promise((resolve) => setImmediate(resolve));
-      const waiting = store.getWorkspace(ws).then(() => batches.events.push('waiting answered'));
       // The first call's caller reacts to its answer with another call, a few awaits later.
       const reaction = first.then(async () => {
         batches.events.push('first answered');
@@ -415,8 +432,9 @@ describe('the store thread', () => {
         await Promise.resolve();
         return store.getWorkspace(ws);
       });
-      await Promise.all([waiting, reaction]);
-      expect(batches.events.slice(0, 5)).toEqual([
+      await reaction;
+      await waiting;
+      expect(batches.events).toEqual([
         'post 1',
         'post 1',
         'first answered',
