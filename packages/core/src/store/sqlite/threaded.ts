@@ -106,9 +106,10 @@ export async function openThreadedSqliteStore(options: {
   // arrive: the thread could not have started them sooner (it runs one transaction at a time),
   // and every message costs this thread a postMessage and often a wake-up of the other core.
   // Measured: ~10% more webhooks per second. Every store call answers promptly (none waits on
-  // anything but its own transaction), so a held batch always leaves. Answers let at most two
-  // batches leave (see the message handler below): the calls that waited, at once, and the
-  // calls made in reaction to the answers, right after their callers have run.
+  // anything but its own transaction), so a held batch always leaves. Each message of answers lets
+  // at most two batches leave (see the message handler below): the calls that waited, at once
+  // when nothing else is in flight, and whatever waits once the callers of the answers have run
+  // (their reactions).
   let inFlight = 0;
   // When the thread last made progress: a batch left while none was in flight, or answers arrived.
   let progressAt = now();
