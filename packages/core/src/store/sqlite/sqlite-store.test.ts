@@ -434,13 +434,7 @@ describe('the store thread', () => {
       });
       await reaction;
       await waiting;
-      expect(batches.events).toEqual([
-        'post 1',
-        'post 1',
-        'first answered',
-        'post 1',
-        'waiting answered',
-      ]);
+      expect(batches.events).toEqual(['post 1', 'post 1', 'first answered', 'post 1', 'waiting answered']);
     } finally {
       batches.restore();
       await store.close();
