@@ -27,6 +27,35 @@ async function settle(w: World, rounds = 4) {
   await w.bridge.worker.drain();
 }
 
+/**
+ * Runs the next Slack job the way a lost answer leaves it: Slack makes the post, the finished ref
+ * is never written (`error` is thrown instead) and the job stays leased for `leaseMs`.
+ */
+async function postButLoseTheRecord(w: World, leaseMs: number, error: string) {
+  const { bridge } = w;
+  const [job] = await bridge.store.claimJobs({
+    limit: 1,
+    leaseMs,
+    workerId: 'doomed',
+    connectorIds: ['slack'],
+  });
+  const event = await hydrateEvent(bridge.store, job!, Date.now());
+  const instance = await bridge.host.instance(bridge.workspaceId, 'slack');
+  const ctx = deliveryContext(bridge.store, job!, new AbortController().signal, silentLogger);
+  const losing = {
+    ...ctx,
+    refs: {
+      ...ctx.refs,
+      checkpoint: async (ref: Parameters<typeof ctx.refs.checkpoint>[0]) => {
+        if (ref.kind === 'message' && parseRef(ref.externalId)) throw new Error(error);
+        return ctx.refs.checkpoint(ref);
+      },
+    },
+  };
+  await expect(instance!.deliver(event!, losing)).rejects.toThrow(error);
+  return job!;
+}
+
 describe('mirroring WhatsApp into Slack', () => {
   it('puts a conversation in one thread under a card, every message type once, in WhatsApp order', async () => {
     world = await startWorld();
@@ -300,28 +329,8 @@ describe('mirroring WhatsApp into Slack', () => {
     await ada.sendText('first');
     await settle(world);
     await ada.sendText('posted just before the crash');
-    const { bridge } = world;
-    const [job] = await bridge.store.claimJobs({
-      limit: 1,
-      leaseMs: 50,
-      workerId: 'doomed',
-      connectorIds: ['slack'],
-    });
-    const event = await hydrateEvent(bridge.store, job!, Date.now());
-    const instance = await bridge.host.instance(bridge.workspaceId, 'slack');
-    const ctx = deliveryContext(bridge.store, job!, new AbortController().signal, silentLogger);
     // The process dies right after Slack accepted the post: the ref is never written.
-    const crashing = {
-      ...ctx,
-      refs: {
-        ...ctx.refs,
-        checkpoint: async (ref: Parameters<typeof ctx.refs.checkpoint>[0]) => {
-          if (ref.kind === 'message' && parseRef(ref.externalId)) throw new Error('process crashed');
-          return ctx.refs.checkpoint(ref);
-        },
-      },
-    };
-    await expect(instance!.deliver(event!, crashing)).rejects.toThrow('process crashed');
+    await postButLoseTheRecord(world, 50, 'process crashed');
     await sleep(80);
     const searches = world.slack.ledger.count('api.call', (e) => e.method === 'conversations.replies');
     await settle(world);
@@ -356,30 +365,11 @@ describe('mirroring WhatsApp into Slack', () => {
     });
     // The mirror's first attempt: Slack makes the post (rendered as not yet sent), the answer is
     // lost (a timeout), and the job stays leased while WhatsApp's statuses arrive.
-    const [job] = await bridge.store.claimJobs({
-      limit: 1,
-      leaseMs: 60_000,
-      workerId: 'slow',
-      connectorIds: ['slack'],
-    });
-    const event = await hydrateEvent(bridge.store, job!, Date.now());
-    const instance = await bridge.host.instance(bridge.workspaceId, 'slack');
-    const ctx = deliveryContext(bridge.store, job!, new AbortController().signal, silentLogger);
-    const timingOut = {
-      ...ctx,
-      refs: {
-        ...ctx.refs,
-        checkpoint: async (ref: Parameters<typeof ctx.refs.checkpoint>[0]) => {
-          if (ref.kind === 'message' && parseRef(ref.externalId)) throw new Error('timed out');
-          return ctx.refs.checkpoint(ref);
-        },
-      },
-    };
-    await expect(instance!.deliver(event!, timingOut)).rejects.toThrow('timed out');
+    const job = await postButLoseTheRecord(world, 60_000, 'timed out');
     await settle(world, 6);
     expect((await bridge.store.getMessage(bridge.workspaceId, 'msg_api_timeout'))?.state).toBe('read');
     // The retry finds the post by its nonce; the statuses after it must still show "read" on it.
-    await bridge.store.retryJob(job!.lease, { runAt: 0, error: 'transient: timed out', countAttempt: true });
+    await bridge.store.retryJob(job.lease, { runAt: 0, error: 'transient: timed out', countAttempt: true });
     await settle(world, 6);
     const mirrors = (await world.thread('447700900135')).filter((m) => m.text === 'Your order ships today');
     expect(mirrors).toHaveLength(1);
