@@ -387,15 +387,31 @@ describe('the store thread', () => {
     };
   }
 
-  // At 200 connections a batch's answers resume a hundred or so HTTP handlers, which write their
-  // responses before anything else runs: a batch that waited for them left a few ms late, and
-  // the thread sat idle meanwhile.
-  it('calls that waited for a batch leave when its answers arrive, before their callers run', async () => {
+  /** A threaded store with one workspace, its batches recorded from here on. */
+  async function withRecordedBatches(
+    run: (
+      store: Awaited<ReturnType<typeof openThreadedSqliteStore>>,
+      ws: string,
+      batches: ReturnType<typeof recordBatches>,
+    ) => Promise<void>,
+  ): Promise<void> {
     const store = await openThreadedSqliteStore({ path: join(dir, `threaded-batches-${n++}.db`) });
     const batches = recordBatches();
     try {
       const ws = await seedWorkspace(store, { connectors: ['slack'] });
       batches.events.length = 0;
+      await run(store, ws, batches);
+    } finally {
+      batches.restore();
+      await store.close();
+    }
+  }
+
+  // At 200 connections a batch's answers resume a hundred or so HTTP handlers, which write their
+  // responses before anything else runs: a batch that waited for them left a few ms late, and
+  // the thread sat idle meanwhile.
+  it('calls that waited for a batch leave when its answers arrive, before their callers run', async () => {
+    await withRecordedBatches(async (store, ws, batches) => {
       // A call made once the first batch (the call below) has left waits for its answer.
       let waiting: Promise<unknown> = Promise.resolve();
       batches.afterNextPost(() => {
@@ -404,10 +420,7 @@ describe('the store thread', () => {
       await store.getWorkspace(ws).then(() => batches.events.push('first answered'));
       await waiting;
       expect(batches.events).toEqual(['post 1', 'post 1', 'first answered']);
-    } finally {
-      batches.restore();
-      await store.close();
-    }
+    });
   });
 
   // A delivery's steps are store calls one after another (claim, hydrate, the connector's refs, its
@@ -415,11 +428,7 @@ describe('the store thread', () => {
   // the batch after, each step waited for a whole extra batch (with its commit and fsync) before it
   // could even leave: about half of a job's webhook → effect time at 500 msg/s.
   it('a call made in reaction to an answer leaves before any other answer arrives, however many awaits deep', async () => {
-    const store = await openThreadedSqliteStore({ path: join(dir, `threaded-batches-${n++}.db`) });
-    const batches = recordBatches();
-    try {
-      const ws = await seedWorkspace(store, { connectors: ['slack'] });
-      batches.events.length = 0;
+    await withRecordedBatches(async (store, ws, batches) => {
       let waiting: Promise<unknown> = Promise.resolve();
       batches.afterNextPost(() => {
         waiting = store.getWorkspace(ws).then(() => batches.events.push('waiting answered'));
@@ -435,9 +444,6 @@ describe('the store thread', () => {
       await reaction;
       await waiting;
       expect(batches.events).toEqual(['post 1', 'post 1', 'first answered', 'post 1', 'waiting answered']);
-    } finally {
-      batches.restore();
-      await store.close();
-    }
+    });
   });
 });
