@@ -14,7 +14,7 @@
 import { createHash } from 'node:crypto';
 import { Client } from '@hubspot/api-client';
 import type { ConnectorState, Logger, Metrics, PaceLedger } from '@wabridge/core';
-import { httpFetch, WabridgeError } from '@wabridge/core';
+import { envProxyInUse, httpFetch, WabridgeError } from '@wabridge/core';
 import type { HubSpotConfig } from '../config.ts';
 import type { AccessTokenSource } from '../oauth/tokens.ts';
 import { errorBody, isHttpError, translateHubSpotError } from './errors.ts';
@@ -113,7 +113,7 @@ export class HubSpotApi {
       ...(config.accessToken ? { accessToken: config.accessToken } : {}),
       basePath: config.basePath.replace(/\/$/, ''),
       numberOfApiCallRetries: 0,
-      httpAgent: keepAliveAgent(config.basePath),
+      ...(envProxyInUse() ? {} : { httpAgent: keepAliveAgent(config.basePath) }),
     });
     // An OAuth install always has its portal id; a private app may not.
     this.portalLabel =
@@ -484,7 +484,9 @@ export { errorBody, isHttpError };
  * The SDK takes no fetch, but with an `httpAgent` its generated API clients send through its own
  * `node:http` transport (`sendNodeRequest` in its `services/http/Transport`) instead of the global
  * fetch: given core's kept-alive agents, every CRM call reuses a pool of sockets and skips fetch's
- * cost. `apiRequest` (only `accountDetails`) still uses the global fetch.
+ * cost. `apiRequest` (only `accountDetails`) still uses the global fetch. Not when Node proxies
+ * outbound calls (`envProxyInUse`): the SDK's transport then goes through the global fetch, which
+ * honours the proxy.
  */
 function keepAliveAgent(basePath: string) {
   return basePath.startsWith('https:') ? httpFetch.nodeAgents.https : httpFetch.nodeAgents.http;

@@ -8,7 +8,7 @@ import {
 import type { Socket } from 'node:net';
 import { brotliCompressSync, deflateRawSync, deflateSync, gzipSync } from 'node:zlib';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { createHttpFetch, type FetchFunction, type HttpFetch } from './fetch.ts';
+import { createHttpFetch, envProxyInUse, type FetchFunction, type HttpFetch } from './fetch.ts';
 
 /**
  * Conformance: every case runs through the global fetch and through `httpFetch` against the same
@@ -453,6 +453,23 @@ describe('httpFetch hands what it does not serve to the fallback', () => {
       await viaCheap.arrayBuffer();
       expect(calls).toHaveLength(1);
     }
+  });
+
+  it('hands everything to the global fetch when Node proxies outbound calls (NODE_USE_ENV_PROXY=1)', async () => {
+    const before = process.env.NODE_USE_ENV_PROXY;
+    process.env.NODE_USE_ENV_PROXY = '1';
+    try {
+      calls.length = 0;
+      const response = await withFallback(`${base}/echo`, { method: 'POST', body: 'x' });
+      expect(response.status).toBe(200);
+      await response.arrayBuffer();
+      expect(calls).toEqual(['x']);
+    } finally {
+      if (before === undefined) delete process.env.NODE_USE_ENV_PROXY;
+      else process.env.NODE_USE_ENV_PROXY = before;
+    }
+    expect(envProxyInUse({ NODE_OPTIONS: '--max-old-space-size=100 --use-env-proxy' })).toBe(true);
+    expect(envProxyInUse({ NODE_USE_ENV_PROXY: '0' })).toBe(false);
   });
 
   it('serves the common case itself', async () => {

@@ -119,7 +119,7 @@ export function createHttpFetch(options: HttpFetchOptions = {}): HttpFetch {
   const fallback = options.fallback;
 
   async function httpFetch(input: string | URL | Request, init?: RequestInit): Promise<Response> {
-    const plan = planOf(input, init);
+    const plan = envProxyInUse() ? null : planOf(input, init);
     if (!plan) return (fallback ?? globalThis.fetch)(input, init);
     if (plan.signal?.aborted) throw plan.signal.reason;
     let redirects = 0;
@@ -186,6 +186,21 @@ function boundedWait<T extends HttpAgent>(agent: T, idleTimeoutMs: number): T {
     addRequest(req, requestOptions);
   };
   return agent;
+}
+
+/**
+ * Whether Node sends outbound HTTP through the proxy named in `HTTP_PROXY`/`HTTPS_PROXY` (with
+ * `NO_PROXY`): `NODE_USE_ENV_PROXY=1` or `--use-env-proxy`
+ * (https://nodejs.org/api/cli.html#node_use_env_proxy1). The global fetch and `node:http`'s own
+ * global agent honour it; our pool and agents would go around the proxy, so then every call is
+ * handed to the global fetch, and HubSpot's client gets no agent of ours.
+ */
+export function envProxyInUse(env: NodeJS.ProcessEnv = process.env): boolean {
+  return (
+    env.NODE_USE_ENV_PROXY === '1' ||
+    process.execArgv.includes('--use-env-proxy') ||
+    (env.NODE_OPTIONS ?? '').split(/\s+/).includes('--use-env-proxy')
+  );
 }
 
 /** The process's shared client: one pool of kept-alive sockets per origin for every connector. */
