@@ -152,81 +152,40 @@ describe('reads of one turn of the loop in one read transaction (readsShareTurn)
   });
 });
 
-describe('commits and the WAL sync', () => {
+describe('writes that need no fsync', () => {
   const synchronous = (db: SqliteDatabase) =>
     db.get<{ synchronous: number }>('PRAGMA synchronous')?.synchronous;
   // PRAGMA synchronous: 1 is NORMAL (a WAL commit without fsync), 2 is FULL (fsync on every commit).
-  const file = () => join(mkdtempSync(join(tmpdir(), 'wabridge-sync-')), 'db.sqlite');
 
-  it('commit without waiting for the disk, and FULL is back after for statements that commit alone', async () => {
-    const db = new SqliteDatabase(file(), { logger: silentLogger });
+  it('commit without fsync only when every write of the transaction allows it, and FULL is back after', async () => {
+    const db = new SqliteDatabase(join(mkdtempSync(join(tmpdir(), 'wabridge-sync-')), 'db.sqlite'), {
+      logger: silentLogger,
+    });
     db.migrate();
     const put = (key: string) => () => {
       db.run('INSERT INTO meta (key, value) VALUES (:key, :key)', { key });
       return synchronous(db);
     };
-    expect(await Promise.all([db.write(put('a'), { durable: false }), db.write(put('b'))])).toEqual([1, 1]);
+    // Queued in one turn: one transaction each time.
+    expect(
+      await Promise.all([db.write(put('a'), { durable: false }), db.write(put('b'), { durable: false })]),
+    ).toEqual([1, 1]);
+    expect(await Promise.all([db.write(put('c'), { durable: false }), db.write(put('d'))])).toEqual([2, 2]);
+    expect(await db.write(put('e'))).toBe(2);
     expect(synchronous(db)).toBe(2);
     // A write that fails leaves the connection at FULL too, and the others of its batch commit.
-    const failing = db.write(() => {
-      throw new Error('no');
-    });
-    const [, kept] = await Promise.allSettled([failing, db.write(put('f'))]);
+    const failing = db.write(
+      () => {
+        throw new Error('no');
+      },
+      { durable: false },
+    );
+    const [, kept] = await Promise.allSettled([failing, db.write(put('f'), { durable: false })]);
     expect(kept).toEqual({ status: 'fulfilled', value: 1 });
     expect(synchronous(db)).toBe(2);
     expect(
       db.all('SELECT key FROM meta WHERE key IN (:a, :f) ORDER BY key', { a: 'a', f: 'f' }),
     ).toHaveLength(2);
-    expect(db.walSyncs).toBeGreaterThan(0);
-    await db.close();
-  });
-
-  it('answer a durable write once the WAL is synced after its commit, and what followed it after that', async () => {
-    const path = file();
-    const syncs: (() => void)[] = [];
-    const db = new SqliteDatabase(path, {
-      logger: silentLogger,
-      syncWal: () => new Promise<void>((resolve) => syncs.push(resolve)),
-    });
-    db.migrate();
-    const answered: string[] = [];
-    const stored = db
-      .write(() => db.run("INSERT INTO meta (key, value) VALUES ('webhook', 'v')"))
-      .then(() => {
-        answered.push('webhook');
-      });
-    await new Promise((resolve) => setImmediate(resolve));
-    // Committed: another connection sees the row, but nobody is told it is stored yet.
-    const other = new DatabaseSync(path);
-    expect(other.prepare("SELECT value FROM meta WHERE key = 'webhook'").get()).toEqual({ value: 'v' });
-    other.close();
-    const claimed = db.write(() => db.get("SELECT value FROM meta WHERE key = 'webhook'"), {
-      durable: false,
-    });
-    void claimed.then(() => answered.push('claim'));
-    await new Promise((resolve) => setImmediate(resolve));
-    await new Promise((resolve) => setImmediate(resolve));
-    expect(answered).toEqual([]);
-    expect(syncs).toHaveLength(1);
-    syncs[0]?.();
-    await stored;
-    await claimed;
-    expect(answered).toEqual(['webhook', 'claim']);
-    await db.close();
-  });
-
-  it('refuse the writes a failed sync should have covered, as unavailable with a retry', async () => {
-    const db = new SqliteDatabase(file(), {
-      logger: silentLogger,
-      syncWal: () => Promise.reject(new Error('EIO: i/o error, fdatasync')),
-    });
-    db.migrate();
-    await expect(
-      db.write(() => db.run("INSERT INTO meta (key, value) VALUES ('k', 'v')")),
-    ).rejects.toMatchObject({
-      code: 'unavailable',
-      message: expect.stringMatching(/could not be synced to disk \(EIO/),
-    });
     await db.close();
   });
 });

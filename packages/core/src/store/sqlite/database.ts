@@ -5,7 +5,6 @@ import type { Logger } from '../../logger/index.ts';
 import { preparePrivateDatabaseFile } from '../../util/private-files.ts';
 import { MIGRATIONS } from './schema.ts';
 import { BACKGROUND_THREAD_LIMITS } from './thread-limits.ts';
-import { OrderedWalSync, walFileSync } from './wal-sync.ts';
 
 type Params = Record<string, SQLInputValue>;
 
@@ -27,10 +26,9 @@ interface PendingWrite {
  *
  * node:sqlite is synchronous, so a write and its fsync block the event loop. Writes are therefore
  * queued and flushed together: every write that was queued while the previous flush ran (or during
- * the current tick) shares one `BEGIN IMMEDIATE … COMMIT`. A failing write is rolled back and
- * rejected alone (see `transaction`). COMMIT does not wait for the disk: the WAL is synced beside
- * this thread, and a durable write's promise resolves only once a sync begun after its COMMIT has
- * ended (see `OrderedWalSync`), which is what lets the webhook edge answer 200 only for data on disk.
+ * the current tick) shares one `BEGIN IMMEDIATE … COMMIT`, i.e. one fsync. A failing write is
+ * rolled back and rejected alone (see `transaction`). Promises resolve only after COMMIT returns,
+ * which is what lets the webhook edge answer 200 only for durable data.
  *
  * Reads run directly: they can never observe a half-done batch, because a flush runs to completion
  * before any other JavaScript does.
@@ -61,20 +59,10 @@ export class SqliteDatabase {
   private nextReadAside = 0;
   private readonly rollbackListeners: (() => void)[] = [];
   private readonly beforeCommitListeners: (() => void)[] = [];
-  /** A file database's WAL, synced after commits (null in memory, where there is no disk). */
-  private readonly walFile: { sync: () => Promise<void>; close: () => Promise<void> } | null;
-  private readonly walSync: OrderedWalSync | null;
 
   constructor(
     path: string,
-    options: {
-      busyTimeoutMs?: number;
-      logger: Logger;
-      checkpointEveryMs?: number;
-      readsShareTurn?: boolean;
-      /** Replaces the fdatasync of the WAL file (tests: to see what waits for it). */
-      syncWal?: () => Promise<void>;
-    },
+    options: { busyTimeoutMs?: number; logger: Logger; checkpointEveryMs?: number; readsShareTurn?: boolean },
   ) {
     this.path = path;
     this.sharesReads = (options.readsShareTurn ?? false) && path !== ':memory:';
@@ -83,8 +71,6 @@ export class SqliteDatabase {
     this.db = new DatabaseSync(path, { timeout: options.busyTimeoutMs ?? 10_000 });
     // WAL lets readers (other processes, the CLI) work while a writer commits; synchronous=FULL
     // fsyncs the WAL on every commit, so an acknowledged write survives power loss, not only a crash.
-    // It stays the connection's setting for statements that commit on their own (migrations, `run`
-    // outside `write`); `flush` commits its batches at NORMAL and syncs the WAL beside this thread.
     this.db.exec('PRAGMA journal_mode = WAL');
     this.db.exec('PRAGMA synchronous = FULL');
     this.db.exec('PRAGMA foreign_keys = ON');
@@ -97,19 +83,6 @@ export class SqliteDatabase {
     // generation and the database's memory map"). The ~7% less CPU per ingested webhook the map
     // once measured did not show against no map in side-by-side runs of `npm run bench`.
     this.db.exec(`PRAGMA mmap_size = ${MMAP_BYTES}`);
-    this.walFile = path === ':memory:' ? null : walFileSync(path);
-    const syncWal = options.syncWal ?? this.walFile?.sync;
-    this.walSync = syncWal
-      ? new OrderedWalSync(() =>
-          syncWal().catch((error: unknown) => {
-            options.logger.error(
-              { reason: error instanceof Error ? error.message : String(error) },
-              'SQLite: the WAL could not be synced to disk; the writes it should have covered are refused',
-            );
-            throw error;
-          }),
-        )
-      : null;
     if (path !== ':memory:') {
       // Checkpoints (copying the WAL into the database file, with an fsync) would otherwise run
       // inside a commit every ~4 MB of WAL and stall every request waiting on that commit. A
@@ -287,22 +260,16 @@ export class SqliteDatabase {
     return { changes: Number(result.changes), lastInsertRowid: Number(result.lastInsertRowid) };
   }
 
-  /** Syncs of the WAL started so far (one covers every durable batch committed before it began). */
-  get walSyncs(): number {
-    return this.walSync?.syncs ?? 0;
-  }
-
   /**
    * Queues a write; it runs inside the next group-committed transaction.
    *
    * `durable: false` is for writes whose loss in a power cut is harmless because what they record
    * is redone (a job's claim, lease and completion: the job runs again, and connectors deliver
-   * idempotently behind their durable checkpoints). A transaction of only such writes is answered
-   * without waiting for a sync of the WAL (once the batches committed before it are answered). It
-   * is in the WAL in order, so a process crash loses nothing, and the next durable commit's sync
-   * covers it: a power cut loses at most the non-durable commits after the last synced one, never
-   * an answered durable one or anything before it. A batch with any durable write waits for its
-   * sync as a whole.
+   * idempotently behind their durable checkpoints). A transaction of only such writes commits
+   * without waiting for fsync (synchronous=NORMAL). It is still in the WAL in order, so a process
+   * crash loses nothing, and the next durable commit's fsync covers it: a power cut loses at
+   * most the non-durable commits after the last durable one, never a durable one or anything
+   * before it. A batch with any durable write commits durably as a whole.
    */
   write<T>(run: () => T, options: { durable?: boolean } = {}): Promise<T> {
     if (this.closed) return Promise.reject(new WabridgeError('internal', 'the store is closed'));
@@ -329,31 +296,23 @@ export class SqliteDatabase {
     // Optimistic: the whole batch in one transaction without per-write savepoints (they cost two
     // statements per write). If any write throws, the batch is rolled back and every write is
     // re-run in its own transaction, so the failing one is rejected alone.
-    const walSync = this.walSync;
+    const relaxed = this.path !== ':memory:' && !batch.some((item) => item.durable);
     this.endReading();
-    if (walSync) this.db.exec('PRAGMA synchronous = NORMAL');
+    if (relaxed) this.db.exec('PRAGMA synchronous = NORMAL');
     let results: { ok: boolean; value: unknown }[] | null;
     this.writing = true;
     try {
       results = this.transaction(batch, false) ?? this.transaction(batch, true);
     } finally {
       this.writing = false;
-      if (walSync) this.db.exec('PRAGMA synchronous = FULL');
+      if (relaxed) this.db.exec('PRAGMA synchronous = FULL');
     }
     if (!results) return;
-    const answer = (syncError?: unknown) =>
-      batch.forEach((item, index) => {
-        const result = results[index];
-        if (syncError !== undefined) item.reject(notSynced(syncError));
-        else if (result?.ok) item.resolve(result.value);
-        else item.reject(result?.value);
-      });
-    if (walSync)
-      walSync.committed(
-        batch.some((item) => item.durable),
-        answer,
-      );
-    else answer();
+    batch.forEach((item, index) => {
+      const result = results[index];
+      if (result?.ok) item.resolve(result.value);
+      else item.reject(result?.value);
+    });
   }
 
   /**
@@ -444,8 +403,6 @@ export class SqliteDatabase {
     while (this.queue.length > 0 || this.flushScheduled) {
       await new Promise((resolve) => setImmediate(resolve));
     }
-    await this.walSync?.settled();
-    await this.walFile?.close().catch(() => {});
     this.endReading();
     this.closed = true;
     const background = this.background;
@@ -460,19 +417,6 @@ export class SqliteDatabase {
 
 /** The largest part of the database file a connection maps into memory: none (see the constructor). */
 export const MMAP_BYTES = 0;
-
-/**
- * A batch whose WAL sync failed (EIO, a full or vanished disk): it is committed, but not known to
- * be on disk, so nobody is told it is. A webhook is answered 503 and sent again (and found stored);
- * a worker's write is retried.
- */
-function notSynced(cause: unknown): WabridgeError {
-  return new WabridgeError(
-    'unavailable',
-    `the database could not be synced to disk (${cause instanceof Error ? cause.message : String(cause)}); retry later`,
-    { retryAfterMs: LOCKED_RETRY_AFTER_MS, cause },
-  );
-}
 
 /** How long callers are asked to wait after the database was locked (Retry-After). */
 export const LOCKED_RETRY_AFTER_MS = 5000;
