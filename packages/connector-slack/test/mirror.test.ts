@@ -31,7 +31,7 @@ async function settle(w: World, rounds = 4) {
  * Runs the next Slack job the way a lost answer leaves it: Slack makes the post, the finished ref
  * is never written (`error` is thrown instead) and the job stays leased for `leaseMs`.
  */
-async function postButLoseTheRecord(w: World, leaseMs: number, error: string) {
+async function postButLoseTheRecord(w: World, leaseMs: number, error: string, lost = 'message') {
   const { bridge } = w;
   const [job] = await bridge.store.claimJobs({
     limit: 1,
@@ -47,7 +47,7 @@ async function postButLoseTheRecord(w: World, leaseMs: number, error: string) {
     refs: {
       ...ctx.refs,
       checkpoint: async (ref: Parameters<typeof ctx.refs.checkpoint>[0]) => {
-        if (ref.kind === 'message' && parseRef(ref.externalId)) throw new Error(error);
+        if (ref.kind === lost && parseRef(ref.externalId)) throw new Error(error);
         return ctx.refs.checkpoint(ref);
       },
     },
@@ -375,6 +375,23 @@ describe('mirroring WhatsApp into Slack', () => {
     expect(mirrors).toHaveLength(1);
     expect(JSON.stringify(mirrors[0]?.blocks)).toContain(':eyes: Read');
     expect(await bridge.store.listDeadJobs()).toEqual([]);
+  });
+
+  it('brings a card found by the retry up to date at once, not at the next event', async () => {
+    world = await startWorld();
+    const ada = world.wa.customer({ waId: '447700900141', name: 'Ada' });
+    await ada.sendText('hello?');
+    // The first attempt makes the thread's card (the number masked) and loses Slack's answer.
+    const job = await postButLoseTheRecord(world, 60_000, 'timed out', 'conversation');
+    const { bridge } = world;
+    await bridge.store.updateWorkspace(bridge.workspaceId, { policies: { numberMasking: 'none' } });
+    await bridge.store.retryJob(job.lease, { runAt: 0, error: 'transient: timed out', countAttempt: true });
+    await settle(world);
+    const [root, ...replies] = await world.thread('447700900141');
+    expect(JSON.stringify(root?.blocks)).not.toContain('••••');
+    expect(JSON.stringify(root?.blocks)).toContain('7700900141');
+    expect(replies.map((m) => m.text)).toEqual(['hello?']);
+    expect(world.slack.ledger.count('api.call', (e) => e.method === 'chat.postMessage')).toBe(2);
   });
 
   it('shares a file once after a crash between the upload and recording the share', async () => {

@@ -52,6 +52,11 @@ export async function conversationThread(
       {},
       { card: card.key },
     );
+    // A card an earlier attempt posted (its answer lost) is found, not posted, and recorded with
+    // what that attempt rendered: brought up to date now, or it would wait for the next event.
+    const recorded = await ctx.refs.get(target.kind, target.entityId);
+    if (recorded && recorded.data.card !== card.key)
+      await updateCard(d, recorded, root, card, ctx, cardMatters);
   }
   const { closesAt } = event.window;
   if (event.window.open && closesAt !== null) {
