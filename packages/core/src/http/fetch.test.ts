@@ -456,18 +456,17 @@ describe('httpFetch hands what it does not serve to the fallback', () => {
   });
 
   it('hands everything to the global fetch when Node proxies outbound calls (NODE_USE_ENV_PROXY=1)', async () => {
-    const before = process.env.NODE_USE_ENV_PROXY;
-    process.env.NODE_USE_ENV_PROXY = '1';
+    const proxied = createHttpFetch({ fallback, proxied: true });
     try {
       calls.length = 0;
-      const response = await withFallback(`${base}/echo`, { method: 'POST', body: 'x' });
+      const response = await proxied(`${base}/echo`, { method: 'POST', body: 'x' });
       expect(response.status).toBe(200);
       await response.arrayBuffer();
       expect(calls).toEqual(['x']);
     } finally {
-      if (before === undefined) delete process.env.NODE_USE_ENV_PROXY;
-      else process.env.NODE_USE_ENV_PROXY = before;
+      await proxied.close();
     }
+    expect(envProxyInUse({ NODE_USE_ENV_PROXY: '1' })).toBe(true);
     expect(envProxyInUse({ NODE_OPTIONS: '--max-old-space-size=100 --use-env-proxy' })).toBe(true);
     expect(envProxyInUse({ NODE_USE_ENV_PROXY: '0' })).toBe(false);
   });

@@ -47,6 +47,11 @@ export interface HttpFetchOptions {
   idleTimeoutMs?: number;
   /** Where calls go that this client does not serve itself (default: `globalThis.fetch` at call time). */
   fallback?: FetchFunction;
+  /**
+   * Node sends outbound calls through a proxy: every call goes to the fallback (default:
+   * `envProxyInUse()` when the client is made; Node reads the setting once, at start-up).
+   */
+  proxied?: boolean;
 }
 
 export interface HttpFetch extends FetchFunction {
@@ -117,9 +122,10 @@ export function createHttpFetch(options: HttpFetchOptions = {}): HttpFetch {
     https: boundedWait(new HttpsAgent(nodeOptions), idleTimeoutMs),
   };
   const fallback = options.fallback;
+  const proxied = options.proxied ?? envProxyInUse();
 
   async function httpFetch(input: string | URL | Request, init?: RequestInit): Promise<Response> {
-    const plan = envProxyInUse() ? null : planOf(input, init);
+    const plan = proxied ? null : planOf(input, init);
     if (!plan) return (fallback ?? globalThis.fetch)(input, init);
     if (plan.signal?.aborted) throw plan.signal.reason;
     let redirects = 0;
