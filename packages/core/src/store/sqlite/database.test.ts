@@ -3,9 +3,10 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
+import type { Worker as NodeWorker } from 'node:worker_threads';
 import { describe, expect, it } from 'vitest';
 import { silentLogger } from '../../logger/index.ts';
-import { positional, SqliteDatabase, startBackgroundThread } from './database.ts';
+import { positional, SqliteDatabase, startBackgroundThread, stopBackgroundThread } from './database.ts';
 import { BACKGROUND_THREAD_LIMITS } from './thread-limits.ts';
 
 describe('named parameters bound by position', () => {
@@ -233,6 +234,23 @@ describe('work before each commit', () => {
 });
 
 describe('the background thread', () => {
+  it('closes its own connection and ends by itself when the store closes, not terminated', async () => {
+    const warnings: string[] = [];
+    const logger = { ...silentLogger, warn: (_: object, message?: string) => warnings.push(message ?? '') };
+    const db = new SqliteDatabase(join(mkdtempSync(join(tmpdir(), 'wabridge-close-')), 'close.db'), {
+      logger,
+    });
+    db.migrate();
+    await db.write(() => db.run("INSERT INTO meta (key, value) VALUES ('k', 'v')"));
+    expect(await db.readAside("SELECT value FROM meta WHERE key = 'k'")).toEqual([{ value: 'v' }]);
+    const thread = (db as unknown as { background: NodeWorker }).background;
+    const exitCode = new Promise<number>((resolve) => thread.once('exit', resolve));
+    await db.close();
+    // 0: its event loop ran empty once the connection was closed; a terminated thread exits with 1.
+    expect(await exitCode).toBe(0);
+    expect(warnings).toEqual([]);
+  });
+
   it('runs with a bounded young generation', async () => {
     const path = join(mkdtempSync(join(tmpdir(), 'wabridge-limits-')), 'limits.db');
     new SqliteDatabase(path, { logger: silentLogger }).migrate();
@@ -241,7 +259,7 @@ describe('the background thread', () => {
     expect(thread.resourceLimits?.maxYoungGenerationSizeMb).toBe(
       BACKGROUND_THREAD_LIMITS.maxYoungGenerationSizeMb,
     );
-    await thread.terminate();
+    expect(await stopBackgroundThread(thread)).toBe(0);
   });
 });
 

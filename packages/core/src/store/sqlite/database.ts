@@ -408,7 +408,7 @@ export class SqliteDatabase {
     const background = this.background;
     this.background = null;
     this.failReadsAside('the store is closed');
-    await background?.terminate();
+    if (background) await stopBackgroundThread(background);
     this.statements.clear();
     this.arrayStatements.clear();
     this.db.close();
@@ -456,9 +456,15 @@ export function startBackgroundThread(path: string, checkpointEveryMs: number): 
     const { parentPort, workerData } = process.getBuiltinModule('node:worker_threads');
     const db = new DatabaseSync(workerData.path, { timeout: 1000 });
     const checkpoint = db.prepare('PRAGMA wal_checkpoint(PASSIVE)');
-    setInterval(() => { try { checkpoint.get(); } catch {} }, workerData.checkpointEveryMs);
+    const timer = setInterval(() => { try { checkpoint.get(); } catch {} }, workerData.checkpointEveryMs);
     const statements = new Map();
-    parentPort.on('message', ({ id, sql, params }) => {
+    parentPort.on('message', ({ id, sql, params, close }) => {
+      if (close) {
+        clearInterval(timer);
+        db.close();
+        parentPort.close();
+        return;
+      }
       try {
         let statement = statements.get(sql);
         if (!statement) statements.set(sql, (statement = db.prepare(sql)));
@@ -476,6 +482,33 @@ export function startBackgroundThread(path: string, checkpointEveryMs: number): 
   });
   worker.unref();
   return worker;
+}
+
+/** How long a closing store waits for its background thread to end by itself before ending it. */
+const BACKGROUND_CLOSE_MS = 5000;
+
+/**
+ * Ends a background thread: it closes its connection and exits by itself (code 0), a checkpoint
+ * under way finishing first. Terminating it instead would tear down its isolate while its
+ * connection and statements are still open, leaving their cleanup to the thread's teardown; a
+ * worker process that did so while opening and closing many stores (the store tests) once died of
+ * SIGSEGV. Terminated only if it has not ended within BACKGROUND_CLOSE_MS (a checkpoint waiting
+ * on a lock another connection holds). Answers the thread's exit code.
+ */
+export async function stopBackgroundThread(worker: NodeWorker): Promise<number> {
+  // Referenced while it closes: a process with nothing else left to do waits for the close.
+  worker.ref();
+  let timer: NodeJS.Timeout | undefined;
+  const exited = new Promise<number>((resolve) => worker.once('exit', resolve));
+  const overdue = new Promise<number>((resolve) => {
+    timer = setTimeout(() => resolve(worker.terminate()), BACKGROUND_CLOSE_MS);
+  });
+  worker.postMessage({ close: true });
+  try {
+    return await Promise.race([exited, overdue]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 /**
