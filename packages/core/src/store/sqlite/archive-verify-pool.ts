@@ -1,6 +1,7 @@
 import { Worker } from 'node:worker_threads';
 import type { RawKeys } from './archive-content-check.ts';
 import type { ScanAnswer, ScanRequest } from './archive-verify-scan.ts';
+import { endThread } from './thread-end.ts';
 
 // The threads that scan a large log's pages for `archive verify` (archive-verify-scan.ts says
 // what a scan checks), each with its own read-only connection to the store's file. Pages go to
@@ -8,7 +9,8 @@ import type { ScanAnswer, ScanRequest } from './archive-verify-scan.ts';
 
 export interface ScanPool {
   scan(request: Omit<ScanRequest, 'id'>): Promise<ScanAnswer>;
-  close(): Promise<void>;
+  /** Ends the threads, each closing its connection first (see endThread); answers their exit codes. */
+  close(): Promise<number[]>;
 }
 
 export function scanPool(path: string, log: string, keys: RawKeys | null, threads: number): ScanPool {
@@ -39,8 +41,6 @@ export function scanPool(path: string, log: string, keys: RawKeys | null, thread
         (workers[id % workers.length] as Worker).postMessage({ ...request, id });
       });
     },
-    async close() {
-      await Promise.all(workers.map((worker) => worker.terminate()));
-    },
+    close: () => Promise.all(workers.map((worker) => endThread(worker))),
   };
 }

@@ -6,7 +6,8 @@ import { DatabaseSync } from 'node:sqlite';
 import type { Worker as NodeWorker } from 'node:worker_threads';
 import { describe, expect, it } from 'vitest';
 import { silentLogger } from '../../logger/index.ts';
-import { positional, SqliteDatabase, startBackgroundThread, stopBackgroundThread } from './database.ts';
+import { positional, SqliteDatabase, startBackgroundThread } from './database.ts';
+import { endThread } from './thread-end.ts';
 import { BACKGROUND_THREAD_LIMITS } from './thread-limits.ts';
 
 describe('named parameters bound by position', () => {
@@ -259,7 +260,7 @@ describe('the background thread', () => {
     expect(thread.resourceLimits?.maxYoungGenerationSizeMb).toBe(
       BACKGROUND_THREAD_LIMITS.maxYoungGenerationSizeMb,
     );
-    expect(await stopBackgroundThread(thread)).toBe(0);
+    expect(await endThread(thread)).toBe(0);
   });
 });
 

@@ -4,6 +4,7 @@ import { WabridgeError } from '../../errors/index.ts';
 import type { Logger } from '../../logger/index.ts';
 import { preparePrivateDatabaseFile } from '../../util/private-files.ts';
 import { MIGRATIONS } from './schema.ts';
+import { endThread } from './thread-end.ts';
 import { BACKGROUND_THREAD_LIMITS } from './thread-limits.ts';
 
 type Params = Record<string, SQLInputValue>;
@@ -408,7 +409,7 @@ export class SqliteDatabase {
     const background = this.background;
     this.background = null;
     this.failReadsAside('the store is closed');
-    if (background) await stopBackgroundThread(background);
+    if (background) await endThread(background);
     this.statements.clear();
     this.arrayStatements.clear();
     this.db.close();
@@ -459,7 +460,7 @@ export function startBackgroundThread(path: string, checkpointEveryMs: number): 
     const timer = setInterval(() => { try { checkpoint.get(); } catch {} }, workerData.checkpointEveryMs);
     const statements = new Map();
     parentPort.on('message', ({ id, sql, params, close }) => {
-      if (close) {
+      if (close) { // CLOSE_THREAD (thread-end.ts): the store is closing
         clearInterval(timer);
         db.close();
         parentPort.close();
@@ -482,33 +483,6 @@ export function startBackgroundThread(path: string, checkpointEveryMs: number): 
   });
   worker.unref();
   return worker;
-}
-
-/** How long a closing store waits for its background thread to end by itself before ending it. */
-const BACKGROUND_CLOSE_MS = 5000;
-
-/**
- * Ends a background thread: it closes its connection and exits by itself (code 0), a checkpoint
- * under way finishing first. Terminating it instead would tear down its isolate while its
- * connection and statements are still open, leaving their cleanup to the thread's teardown; a
- * worker process that did so while opening and closing many stores (the store tests) once died of
- * SIGSEGV. Terminated only if it has not ended within BACKGROUND_CLOSE_MS (a checkpoint waiting
- * on a lock another connection holds). Answers the thread's exit code.
- */
-export async function stopBackgroundThread(worker: NodeWorker): Promise<number> {
-  // Referenced while it closes: a process with nothing else left to do waits for the close.
-  worker.ref();
-  let timer: NodeJS.Timeout | undefined;
-  const exited = new Promise<number>((resolve) => worker.once('exit', resolve));
-  const overdue = new Promise<number>((resolve) => {
-    timer = setTimeout(() => resolve(worker.terminate()), BACKGROUND_CLOSE_MS);
-  });
-  worker.postMessage({ close: true });
-  try {
-    return await Promise.race([exited, overdue]);
-  } finally {
-    clearTimeout(timer);
-  }
 }
 
 /**

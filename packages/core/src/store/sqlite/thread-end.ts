@@ -1,0 +1,42 @@
+import type { Worker } from 'node:worker_threads';
+
+/**
+ * The message that asks one of the store's threads to close its SQLite connection and end. The
+ * thread closes the connection and its parent port; with nothing left on its event loop, it exits
+ * with code 0.
+ */
+export const CLOSE_THREAD = { close: true } as const;
+
+export function isCloseRequest(message: unknown): boolean {
+  return typeof message === 'object' && message !== null && (message as { close?: unknown }).close === true;
+}
+
+/** How long a thread is given to end by itself before it is terminated. */
+export const THREAD_END_GRACE_MS = 5000;
+
+/**
+ * Ends a thread that holds a SQLite connection: asked to close it and exit (code 0), it finishes
+ * the statement under way first. Terminating it instead tears its isolate down with the
+ * connection and its statements still open, leaving them to the thread's teardown, and native
+ * SQLite handles freed by a worker's teardown are a known source of crashes in Node (e.g.
+ * https://github.com/WiseLibs/better-sqlite3/issues/1476,
+ * https://github.com/TryGhost/node-sqlite3/issues/1666); a vitest worker running the store tests,
+ * which open and close many stores, once died of SIGSEGV that way. Terminated only if it has not
+ * ended within `graceMs` (a statement waiting on a lock another connection holds). Answers the
+ * thread's exit code.
+ */
+export async function endThread(worker: Worker, graceMs = THREAD_END_GRACE_MS): Promise<number> {
+  // Referenced while it ends: a process with nothing else left to do waits for it.
+  worker.ref();
+  let timer: NodeJS.Timeout | undefined;
+  const exited = new Promise<number>((resolve) => worker.once('exit', resolve));
+  const overdue = new Promise<number>((resolve) => {
+    timer = setTimeout(() => resolve(worker.terminate()), graceMs);
+  });
+  worker.postMessage(CLOSE_THREAD);
+  try {
+    return await Promise.race([exited, overdue]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
