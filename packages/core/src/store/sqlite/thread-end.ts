@@ -17,11 +17,12 @@ export const THREAD_END_GRACE_MS = 5000;
 /**
  * Ends a thread that holds a SQLite connection: asked to close it and exit (code 0), it finishes
  * the statement under way first. Terminating it instead tears its isolate down with the
- * connection and its statements still open, leaving them to the thread's teardown, and native
- * SQLite handles freed by a worker's teardown are a known source of crashes in Node (e.g.
+ * connection and its statements still open, leaving them to the thread's teardown; SQLite handles
+ * freed by a worker's teardown are a known source of crashes in Node's SQLite bindings (e.g.
  * https://github.com/WiseLibs/better-sqlite3/issues/1476,
- * https://github.com/TryGhost/node-sqlite3/issues/1666); a vitest worker running the store tests,
- * which open and close many stores, once died of SIGSEGV that way. Terminated only if it has not
+ * https://github.com/TryGhost/node-sqlite3/issues/1666). A vitest worker running the store tests,
+ * which open and close many stores, once died of SIGSEGV while threads were ended that way (the
+ * cause was not confirmed: it did not come back in 14 runs). Terminated only if it has not
  * ended within `graceMs` (a statement waiting on a lock another connection holds). Answers the
  * thread's exit code.
  */
