@@ -10,7 +10,7 @@ import { endThread } from './thread-end.ts';
 export interface ScanPool {
   scan(request: Omit<ScanRequest, 'id'>): Promise<ScanAnswer>;
   /** Ends the threads, each closing its connection first (see endThread); answers their exit codes. */
-  close(): Promise<number[]>;
+  close(): Promise<(number | null)[]>;
 }
 
 export function scanPool(path: string, log: string, keys: RawKeys | null, threads: number): ScanPool {

@@ -24,15 +24,18 @@ export const THREAD_END_GRACE_MS = 5000;
  * which open and close many stores, once died of SIGSEGV while threads were ended that way (the
  * cause was not confirmed: it did not come back in 14 runs). Terminated only if it has not
  * ended within `graceMs` (a statement waiting on a lock another connection holds). Answers the
- * thread's exit code.
+ * thread's exit code, or null for a thread that had already ended (it crashed, or was ended before).
  */
-export async function endThread(worker: Worker, graceMs = THREAD_END_GRACE_MS): Promise<number> {
+export async function endThread(worker: Worker, graceMs = THREAD_END_GRACE_MS): Promise<number | null> {
+  // An ended thread's id is -1; it would never emit 'exit' again, and waiting for it would only
+  // run out the grace.
+  if (worker.threadId === -1) return null;
   // Referenced while it ends: a process with nothing else left to do waits for it.
   worker.ref();
   let timer: NodeJS.Timeout | undefined;
   const exited = new Promise<number>((resolve) => worker.once('exit', resolve));
-  const overdue = new Promise<number>((resolve) => {
-    timer = setTimeout(() => resolve(worker.terminate()), graceMs);
+  const overdue = new Promise<number | null>((resolve) => {
+    timer = setTimeout(() => void worker.terminate().then((code) => resolve(code ?? null)), graceMs);
   });
   worker.postMessage(CLOSE_THREAD);
   try {
